@@ -1,0 +1,184 @@
+import { Observable } from 'rxjs';
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+  RetentionPolicy,
+  StorageType,
+} from 'nats';
+import { Conflict } from '../../errors';
+import type { NewEvent, RecordedEvent, StreamId } from '../event';
+import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
+import { decodeCommit, encodeCommit } from './commit';
+import { isNoMessageFound, isStreamNotFound, isWrongLastSequence, unavailable } from './errors';
+import { streamSubject } from './subjects';
+
+export interface JetStreamEventStoreOptions {
+  /** JetStream stream that holds the log. */
+  readonly stream?: string;
+  readonly subjectPrefix?: string;
+  /** Replicas of the log stream (3 on a NATS cluster). */
+  readonly replicas?: number;
+  /** Window in which a repeated commit id is dropped by JetStream itself. */
+  readonly duplicateWindowMs?: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * The default event store: one JetStream stream, one subject per aggregate
+ * stream (`hv.log.<type>.<id>`), one message per commit. A stream's revision
+ * is the sequence of its last message, enforced on append with
+ * Nats-Expected-Last-Subject-Sequence; the commit id is the Nats-Msg-Id.
+ */
+export class JetStreamEventStore implements EventStore {
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly prefix: string,
+    private readonly now: () => Date,
+  ) {}
+
+  static async open(nc: NatsConnection, opts: JetStreamEventStoreOptions = {}): Promise<JetStreamEventStore> {
+    const stream = opts.stream ?? 'HV_LOG';
+    const prefix = opts.subjectPrefix ?? 'hv.log';
+    try {
+      const jsm = await nc.jetstreamManager();
+      try {
+        await jsm.streams.info(stream);
+      } catch (e) {
+        if (!isStreamNotFound(e)) throw e;
+        await jsm.streams.add({
+          name: stream,
+          subjects: [`${prefix}.>`],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          num_replicas: opts.replicas ?? 1,
+          duplicate_window: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
+          // The log is the audit trail: nothing is ever aged out or discarded.
+          max_age: 0,
+          max_msgs: -1,
+          max_bytes: -1,
+          deny_delete: true,
+          deny_purge: true,
+        });
+      }
+      return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()));
+    } catch (e) {
+      throw unavailable('open', e);
+    }
+  }
+
+  async append(
+    stream: StreamId,
+    expected: ExpectedRevision,
+    commitId: string,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult> {
+    const subject = streamSubject(this.prefix, stream);
+    const body = encodeCommit(stream, commitId, this.now(), events);
+    try {
+      const ack = await this.js.publish(subject, body, {
+        msgID: commitId,
+        ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),
+      });
+      return { position: ack.seq, duplicate: ack.duplicate };
+    } catch (e) {
+      if (isWrongLastSequence(e)) throw new Conflict(`${stream.aggregateType}-${stream.aggregateId}`, Number(expected), { cause: e });
+      throw unavailable('append', e);
+    }
+  }
+
+  async readStream(stream: StreamId): Promise<StreamRead> {
+    const subject = streamSubject(this.prefix, stream);
+    let last: number;
+    try {
+      last = (await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject })).seq;
+    } catch (e) {
+      if (isNoMessageFound(e)) return { events: [], revision: 0 };
+      throw unavailable('read stream', e);
+    }
+    const events: RecordedEvent[] = [];
+    await this.consumeRange(subject, 1, last, (m) => {
+      events.push(...decodeCommit(m.seq, m.data));
+    });
+    return { events, revision: last };
+  }
+
+  async *readAll(after: number, opts: { limit?: number } = {}): AsyncIterable<RecordedEvent> {
+    const head = await this.head();
+    if (head <= after) return;
+    const batch: RecordedEvent[][] = [];
+    let count = 0;
+    // Collected per commit and yielded after the consumer stops, so a caller
+    // that breaks early never leaves a consumer behind.
+    await this.consumeRange(`${this.prefix}.>`, after + 1, head, (m) => {
+      const evs = decodeCommit(m.seq, m.data);
+      batch.push(evs);
+      count += evs.length;
+      return opts.limit !== undefined && count >= opts.limit;
+    });
+    for (const evs of batch) yield* evs;
+  }
+
+  subscribeAll(after: number): Observable<RecordedEvent> {
+    return new Observable<RecordedEvent>((sub) => {
+      let stop: (() => void) | undefined;
+      let closed = false;
+      (async () => {
+        const consumer = await this.js.consumers.get(this.stream, {
+          filterSubjects: `${this.prefix}.>`,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: after + 1,
+        });
+        const messages = await consumer.consume({ max_messages: 1000 });
+        stop = () => void messages.stop();
+        if (closed) return stop();
+        for await (const m of messages) {
+          for (const e of decodeCommit(m.seq, m.data)) sub.next(e);
+        }
+        if (!closed) sub.error(unavailable('subscription ended', new Error('consumer closed')));
+      })().catch((e) => sub.error(unavailable('subscribe', e)));
+      return () => {
+        closed = true;
+        stop?.();
+      };
+    });
+  }
+
+  async head(): Promise<number> {
+    try {
+      return (await this.jsm.streams.info(this.stream)).state.last_seq;
+    } catch (e) {
+      throw unavailable('head', e);
+    }
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the caller.
+  }
+
+  /** Delivers messages of `filter` from `from` until sequence `to`, or until onMsg returns true. */
+  private async consumeRange(filter: string, from: number, to: number, onMsg: (m: JsMsg) => boolean | void) {
+    try {
+      const consumer = await this.js.consumers.get(this.stream, {
+        filterSubjects: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: from,
+      });
+      // Ordered consumers are ephemeral and never ack: a read leaves nothing behind.
+      const messages = await consumer.consume({ max_messages: Math.min(1000, Math.max(10, to - from + 1)) });
+      try {
+        for await (const m of messages) {
+          if (onMsg(m) === true || m.seq >= to) break;
+        }
+      } finally {
+        messages.stop();
+      }
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+}
