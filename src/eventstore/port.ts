@@ -31,8 +31,11 @@ export interface EventStore {
   readStream(stream: StreamId): Promise<StreamRead>;
   /** Events of the whole log after `after` (exclusive), in order, up to the head at call time. */
   readAll(after: number, opts?: { limit?: number }): AsyncIterable<RecordedEvent>;
-  /** Events of the whole log after `after`, then live ones, in order. */
-  subscribeAll(after: number): Observable<RecordedEvent>;
+  /**
+   * Commits of the whole log after `after`, then live ones, in order. Each
+   * emission is every event of one commit, so readers apply a command whole.
+   */
+  subscribeAll(after: number): Observable<readonly RecordedEvent[]>;
   /** Position of the last commit in the log (0 when empty). */
   head(): Promise<number>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, mergeMap, take, toArray } from 'rxjs';
 import { Conflict } from '../../src/errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../../src/eventstore/event';
 import type { EventStore } from '../../src/eventstore/port';
@@ -119,10 +119,19 @@ export const eventStoreContract = (name: string, open: () => Promise<EventStore>
       const start = await store.head();
       const s = stream();
       const p1 = await store.append(s, 0, randomUUID(), [ev('A')]);
-      const got = firstValueFrom(store.subscribeAll(start).pipe(take(3), toArray()));
+      const got = firstValueFrom(store.subscribeAll(start).pipe(mergeMap((commit) => commit), take(3), toArray()));
       const p2 = await store.append(s, p1.position, randomUUID(), [ev('B')]);
       await store.append(s, p2.position, randomUUID(), [ev('C')]);
       assert.deepEqual((await got).map((e) => e.type), ['A', 'B', 'C']);
+    });
+
+    it('emits one commit at a time from a subscription, whole', async () => {
+      const start = await store.head();
+      const s = stream();
+      const got = firstValueFrom(store.subscribeAll(start).pipe(take(2), toArray()));
+      const p1 = await store.append(s, 0, randomUUID(), [ev('A'), ev('B')]);
+      await store.append(s, p1.position, randomUUID(), [ev('C')]);
+      assert.deepEqual((await got).map((c) => c.map((e) => e.type)), [['A', 'B'], ['C']]);
     });
 
     it('refuses aggregate ids that cannot name a stream', async () => {

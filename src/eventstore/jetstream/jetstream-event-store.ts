@@ -123,8 +123,8 @@ export class JetStreamEventStore implements EventStore {
     for (const evs of batch) yield* evs;
   }
 
-  subscribeAll(after: number): Observable<RecordedEvent> {
-    return new Observable<RecordedEvent>((sub) => {
+  subscribeAll(after: number): Observable<readonly RecordedEvent[]> {
+    return new Observable<readonly RecordedEvent[]>((sub) => {
       let stop: (() => void) | undefined;
       let closed = false;
       (async () => {
@@ -137,7 +137,7 @@ export class JetStreamEventStore implements EventStore {
         stop = () => void messages.stop();
         if (closed) return stop();
         for await (const m of messages) {
-          for (const e of decodeCommit(m.seq, m.data)) sub.next(e);
+          sub.next(decodeCommit(m.seq, m.data));
         }
         if (!closed) sub.error(unavailable('subscription ended', new Error('consumer closed')));
       })().catch((e) => sub.error(unavailable('subscribe', e)));

@@ -1,0 +1,55 @@
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import type { Logger } from 'pino';
+import type { CommandEnvelope } from '../commands/command';
+import type { CommandHandler } from '../commands/handler';
+import { DomainError } from '../errors';
+import { COMMAND_QUEUE, COMMAND_SUBJECTS } from './subjects';
+import { type CommandReply, decode, encode, errorReply, okReply } from './wire';
+
+/**
+ * Takes commands from NATS (queue group: several server processes share the
+ * work) and answers each with its log position or a typed error.
+ */
+export class CommandServer {
+  private sub?: Subscription;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly handler: CommandHandler,
+    private readonly log: Logger,
+    private readonly onHandled?: (type: string, ok: boolean, seconds: number) => void,
+  ) {}
+
+  start(): void {
+    this.sub = this.nc.subscribe(COMMAND_SUBJECTS, {
+      queue: COMMAND_QUEUE,
+      callback: (err, msg) => {
+        if (err) return this.log.error({ err }, 'command subscription failed');
+        const p = this.serve(msg).finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+      },
+    });
+  }
+
+  private async serve(msg: Msg): Promise<void> {
+    const started = process.hrtime.bigint();
+    let env: CommandEnvelope | undefined;
+    let reply: CommandReply;
+    try {
+      env = decode<CommandEnvelope>(msg.data);
+      reply = okReply(await this.handler.handle(env));
+    } catch (e) {
+      if (!(e instanceof DomainError)) this.log.error({ err: e, command: env?.command?.type }, 'command failed');
+      reply = errorReply(e);
+    }
+    this.onHandled?.(env?.command?.type ?? 'unknown', reply.ok, Number(process.hrtime.bigint() - started) / 1e9);
+    if (msg.reply) msg.respond(encode(reply));
+  }
+
+  /** Stops taking commands and lets those in hand finish. */
+  async drain(): Promise<void> {
+    this.sub?.unsubscribe();
+    await Promise.allSettled([...this.inflight]);
+  }
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { Conflict, InvalidArgument } from '../errors';
+import type { NewEvent, RecordedEvent, StreamId } from '../eventstore/event';
+import type { EventStore } from '../eventstore/port';
+import type { CommandEnvelope, CommandResult } from './command';
+import type { Decider, DomainEvent, Evolving } from './decider';
+import { KeyedMutex } from './keyed-mutex';
+import { LruCache } from './lru-cache';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDecider = Decider<any, DomainEvent, any>;
+
+interface Loaded {
+  state: unknown;
+  revision: number;
+  /** Commit ids already in the stream, with their positions: exact idempotency beyond JetStream's dedupe window. */
+  commits: Map<string, number>;
+}
+
+export interface CommandHandlerOptions {
+  readonly maxConflictRetries?: number;
+  readonly cacheSize?: number;
+  readonly now?: () => Date;
+  /** Turns stored events of older schema versions into the current shape. */
+  readonly upcast?: (e: RecordedEvent) => RecordedEvent;
+}
+
+/**
+ * Runs one command: load the aggregate, decide, append at the expected
+ * revision; on Conflict reload and decide again. Commands to the same
+ * aggregate are serialised in this process, so conflicts only arise between
+ * processes. Aggregates stay cached: a stale cache shows up as a Conflict.
+ */
+export class CommandHandler {
+  private readonly deciders = new Map<string, AnyDecider>();
+  private readonly cache: LruCache<string, Loaded>;
+  private readonly locks = new KeyedMutex();
+  private readonly maxRetries: number;
+  private readonly now: () => Date;
+  private readonly upcast: (e: RecordedEvent) => RecordedEvent;
+
+  constructor(
+    private readonly store: EventStore,
+    deciders: readonly AnyDecider[],
+    opts: CommandHandlerOptions = {},
+  ) {
+    for (const d of deciders) this.deciders.set(d.aggregateType, d);
+    this.cache = new LruCache(opts.cacheSize ?? 10_000);
+    this.maxRetries = opts.maxConflictRetries ?? 50;
+    this.now = opts.now ?? (() => new Date());
+    this.upcast = opts.upcast ?? ((e) => e);
+  }
+
+  handles(aggregateType: string): boolean {
+    return this.deciders.has(aggregateType);
+  }
+
+  handle(env: CommandEnvelope): Promise<CommandResult> {
+    const decider = this.deciders.get(env.aggregateType);
+    if (!decider) return Promise.reject(new InvalidArgument(`unknown aggregate type "${env.aggregateType}"`));
+    const key = `${env.aggregateType}-${env.aggregateId}`;
+    return this.locks.run(key, () => this.decideAndAppend(decider, key, env));
+  }
+
+  private async decideAndAppend(decider: AnyDecider, key: string, env: CommandEnvelope): Promise<CommandResult> {
+    const stream: StreamId = { aggregateType: env.aggregateType, aggregateId: env.aggregateId };
+    for (let attempt = 0; ; attempt++) {
+      // 1. Load (cached, or read the stream and fold it).
+      const loaded = this.cache.get(key) ?? (await this.load(decider, stream));
+      // 2. A command seen before answers with where it landed, and adds nothing.
+      const seen = loaded.commits.get(env.commandId);
+      if (seen !== undefined) return { position: seen, events: 0 };
+      // 3. Decide. Domain errors go back to the caller as they are.
+      const decided = decider.decide(env.command, loaded.state) as DomainEvent[];
+      if (decided.length === 0) return { position: loaded.revision, events: 0 };
+      const events: NewEvent[] = decided.map((e) => ({
+        id: randomUUID(),
+        type: e.type,
+        data: e.data,
+        schemaVersion: 1,
+        meta: env.meta,
+      }));
+      // 4. Append at the revision we decided on.
+      try {
+        const { position } = await this.store.append(stream, loaded.revision, env.commandId, events);
+        const time = this.now();
+        const state = decided.reduce((s, e) => decider.evolve(s, { ...e, time } as Evolving<DomainEvent>), loaded.state);
+        loaded.commits.set(env.commandId, position);
+        this.cache.set(key, { state, revision: position, commits: loaded.commits });
+        return { position, events: events.length };
+      } catch (e) {
+        if (!(e instanceof Conflict) || attempt >= this.maxRetries) throw e;
+        // Another process moved the stream: forget what we knew, decide again.
+        this.cache.delete(key);
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+      }
+    }
+  }
+
+  private async load(decider: AnyDecider, stream: StreamId): Promise<Loaded> {
+    const read = await this.store.readStream(stream);
+    const commits = new Map<string, number>();
+    let state = decider.initialState(stream.aggregateId);
+    for (const raw of read.events) {
+      const e = this.upcast(raw);
+      commits.set(e.commitId, e.revision);
+      state = decider.evolve(state, e as unknown as Evolving<DomainEvent>);
+    }
+    return { state, revision: read.revision, commits };
+  }
+}

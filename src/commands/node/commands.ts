@@ -1,0 +1,29 @@
+import type { InstanceKind } from '../../domain/instance-types';
+import type { Resources } from '../../domain/resources';
+import type { NodeCondition, NodeRole, NodeStatus } from './state';
+
+export interface NodeDetails {
+  readonly hostname: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly role: NodeRole;
+  readonly region: string;
+  readonly zone: string;
+  readonly capacity: Resources;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly supportedInstanceTypes: InstanceKind[];
+}
+
+export type NodeCommand =
+  | { type: 'RegisterNode'; data: NodeDetails }
+  | { type: 'DeregisterNode'; data: Record<string, never> }
+  /** Operator sets status; `commandId` names the NodeCommand sent to the agent. */
+  | { type: 'UpdateNodeStatus'; data: { status: NodeStatus; conditions?: NodeCondition[]; commandId: string } }
+  /** Liveness: the node's lease expired. */
+  | { type: 'MarkNodeNotReady'; data: { reason: string } }
+  /** Liveness: a heartbeat arrived from a node that was NOT_READY. */
+  | { type: 'MarkNodeReady'; data: Record<string, never> }
+  /** Scheduler: hold capacity for an instance; exact under concurrency because it lives on the node's stream. */
+  | { type: 'ReserveCapacity'; data: { instanceId: string; resources: Resources; kind: InstanceKind } }
+  | { type: 'ReleaseCapacity'; data: { instanceId: string } };

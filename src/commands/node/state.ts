@@ -1,0 +1,64 @@
+import type { InstanceKind } from '../../domain/instance-types';
+import type { Resources } from '../../domain/resources';
+
+export type NodeRole = 'MASTER' | 'WORKER';
+export type NodeStatus = 'READY' | 'NOT_READY' | 'MAINTENANCE' | 'DRAINING';
+
+export interface NodeCondition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason: string;
+  readonly message: string;
+  /** ISO time; set from the event's time when the condition's status changes. */
+  readonly lastTransitionTime?: string;
+}
+
+export interface PendingNodeCommand {
+  readonly id: string;
+  readonly command: string;
+  readonly parameters: Record<string, string>;
+}
+
+export interface NodeState {
+  readonly id: string;
+  readonly registered: boolean;
+  readonly hostname: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly role: NodeRole;
+  readonly region: string;
+  readonly zone: string;
+  readonly capacity: Resources;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly supportedInstanceTypes: InstanceKind[];
+  readonly status: NodeStatus;
+  readonly conditions: NodeCondition[];
+  /** Capacity held per instance id. */
+  readonly reservations: Record<string, Resources>;
+  /** Commands for the agent, delivered with heartbeat answers; the newest few are kept. */
+  readonly commands: PendingNodeCommand[];
+  readonly createdAt?: Date;
+  readonly updatedAt?: Date;
+}
+
+export const initialState = (id: string): NodeState => ({
+  id,
+  registered: false,
+  hostname: '',
+  ip: '',
+  port: 0,
+  role: 'WORKER',
+  region: '',
+  zone: '',
+  capacity: { cpuCores: 0, memoryBytes: 0, diskBytes: 0, gpuCount: 0 },
+  labels: {},
+  annotations: {},
+  supportedInstanceTypes: [],
+  status: 'NOT_READY',
+  conditions: [],
+  reservations: {},
+  commands: [],
+});
+
+export const MAX_PENDING_COMMANDS = 16;

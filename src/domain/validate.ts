@@ -1,0 +1,48 @@
+import ipaddr from 'ipaddr.js';
+import { InvalidArgument } from '../errors';
+import type { Resources } from './resources';
+
+// Small validators shared by every aggregate; each names the field it rejects.
+
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const TOPOLOGY = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/i;
+
+export const requireHostname = (field: string, v: string): void => {
+  if (!v) throw new InvalidArgument(`${field}: is required`);
+  if (v.length > 253 || !v.split('.').every((l) => HOST_LABEL.test(l)))
+    throw new InvalidArgument(`${field}: "${clip(v)}" is not a valid host name (RFC 1123 labels of letters, digits and '-')`);
+};
+
+export const requireIp = (field: string, v: string): void => {
+  if (!v) throw new InvalidArgument(`${field}: is required`);
+  if (!ipaddr.IPv4.isValidFourPartDecimal(v) && !ipaddr.IPv6.isValid(v))
+    throw new InvalidArgument(`${field}: "${clip(v)}" is not an IPv4 or IPv6 address`);
+};
+
+export const requirePort = (field: string, v: number): void => {
+  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new InvalidArgument(`${field}: ${v} is not a port (1-65535)`);
+};
+
+export const optionalTopology = (field: string, v: string): void => {
+  if (v && !TOPOLOGY.test(v)) throw new InvalidArgument(`${field}: "${clip(v)}" is not a valid name (letters, digits, '-', '.'; at most 63)`);
+};
+
+export const requireResources = (field: string, r: Resources): void => {
+  for (const [k, v] of Object.entries(r)) {
+    if (!Number.isSafeInteger(v)) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is not a whole number`);
+    if (v < 0) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is negative`);
+  }
+};
+
+export const requireLabels = (field: string, labels: Record<string, string>): void => {
+  const entries = Object.entries(labels);
+  if (entries.length > 64) throw new InvalidArgument(`${field}: ${entries.length} entries, at most 64`);
+  for (const [k, v] of entries) {
+    if (!LABEL_KEY.test(k) || k.length > 253) throw new InvalidArgument(`${field}: key "${clip(k)}" is not a valid label key`);
+    if (v.length > 1024) throw new InvalidArgument(`${field}["${k}"]: value is longer than 1024 characters`);
+  }
+};
+
+export const clip = (s: string, n = 64) => (s.length > n ? `${s.slice(0, n)}…` : s);
+export const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -1,0 +1,103 @@
+import { Subject } from 'rxjs';
+import type { Decider, DomainEvent, Evolving } from '../commands/decider';
+import type { RecordedEvent } from '../eventstore/event';
+import type { Change } from './change';
+import { ChangeHistory } from './change-history';
+import type { ReadModel } from './read-model';
+
+export interface EntityReadModelOptions<S, V> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly decider: Decider<any, DomainEvent, S>;
+  /** The client-facing object; undefined while the entity does not exist (not created, or deleted). */
+  readonly view: (state: S) => V | undefined;
+  readonly historySize?: number;
+  /** Turns stored events of older schema versions into the current shape. */
+  readonly upcast?: (e: RecordedEvent) => RecordedEvent;
+}
+
+/**
+ * A read model of one aggregate type: each entity's state is folded with the
+ * aggregate's own evolve (the same code the write side and audit replay use),
+ * and its view is what List, Get and Watch serve.
+ */
+export class EntityReadModel<S, V> implements ReadModel {
+  readonly name: string;
+  readonly aggregateType: string;
+  readonly changes$ = new Subject<Change<V>>();
+  private readonly states = new Map<string, S>();
+  private readonly views = new Map<string, V>();
+  private readonly history: ChangeHistory<V>;
+  private sortedIds: string[] | undefined;
+  /** Last log position applied to this model. */
+  position = 0;
+
+  constructor(private readonly opts: EntityReadModelOptions<S, V>) {
+    this.aggregateType = opts.decider.aggregateType;
+    this.name = `${this.aggregateType}s`;
+    this.history = new ChangeHistory(opts.historySize ?? 100_000);
+  }
+
+  applyCommit(commit: readonly RecordedEvent[]): void {
+    if (commit.length === 0) return;
+    const revision = commit[0].revision;
+    const touched = new Map<string, V | undefined>();
+    for (const raw of commit) {
+      if (raw.aggregateType !== this.aggregateType) continue;
+      const e = this.opts.upcast ? this.opts.upcast(raw) : raw;
+      const id = e.aggregateId;
+      if (!touched.has(id)) touched.set(id, this.views.get(id));
+      const prev = this.states.get(id) ?? this.opts.decider.initialState(id);
+      this.states.set(id, this.opts.decider.evolve(prev, e as unknown as Evolving<DomainEvent>));
+    }
+    this.position = revision;
+    const time = commit[0].time;
+    for (const [id, before] of touched) {
+      const after = this.opts.view(this.states.get(id)!);
+      let change: Change<V> | undefined;
+      if (after !== undefined) {
+        this.views.set(id, after);
+        change = { type: before === undefined ? 'ADDED' : 'MODIFIED', id, object: after, revision, time };
+      } else if (before !== undefined) {
+        this.views.delete(id);
+        change = { type: 'DELETED', id, object: before, revision, time };
+      }
+      if (!change) continue;
+      if (change.type !== 'MODIFIED') this.sortedIds = undefined;
+      this.history.push(change);
+      this.changes$.next(change);
+    }
+  }
+
+  get(id: string): V | undefined {
+    return this.views.get(id);
+  }
+
+  /** The aggregate state behind a view (for process managers and checks that need more than the view). */
+  state(id: string): S | undefined {
+    return this.states.get(id);
+  }
+
+  get size(): number {
+    return this.views.size;
+  }
+
+  /** Every live object, ordered by id (stable order for paging). */
+  list(): V[] {
+    this.sortedIds ??= [...this.views.keys()].sort();
+    return this.sortedIds.map((id) => this.views.get(id)!);
+  }
+
+  /** Every live object's id, ordered. */
+  ids(): readonly string[] {
+    this.sortedIds ??= [...this.views.keys()].sort();
+    return this.sortedIds;
+  }
+
+  changesAfter(revision: number): Change<V>[] | undefined {
+    return this.history.after(revision);
+  }
+
+  forgetHistoryBefore(revision: number): void {
+    this.history.forgetBefore(revision);
+  }
+}

@@ -1,0 +1,89 @@
+import { type Subscription } from 'rxjs';
+import { DeadlineExceeded, Unavailable } from '../errors';
+import type { RecordedEvent } from '../eventstore/event';
+import type { EventStore } from '../eventstore/port';
+import type { ReadModel } from './read-model';
+
+interface Waiter {
+  readonly position: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * Feeds every commit of the log, in order, to the read models, and lets
+ * writers wait until their own commit has been applied (read-your-writes).
+ */
+export class ProjectionRuntime {
+  /** Last log position applied to every model. */
+  position = 0;
+  private sub?: Subscription;
+  private waiters: Waiter[] = [];
+  private failed?: Error;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly models: readonly ReadModel[],
+    private readonly onError: (e: Error) => void = () => undefined,
+  ) {}
+
+  /** Catches up with the log (from `from`, e.g. a snapshot's position), then follows it live. */
+  async start(from = 0): Promise<void> {
+    this.position = from;
+    const head = await this.store.head();
+    this.sub = this.store.subscribeAll(from).subscribe({
+      next: (commit) => this.apply(commit),
+      error: (e: Error) => this.fail(e),
+    });
+    await this.waitFor(head, 10 * 60_000);
+  }
+
+  apply(commit: readonly RecordedEvent[]): void {
+    if (commit.length === 0 || commit[0].revision <= this.position) return;
+    for (const m of this.models) m.applyCommit(commit);
+    this.position = commit[0].revision;
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.position <= this.position) {
+        clearTimeout(w.timer);
+        w.resolve();
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Resolves once the models have applied `position`; DEADLINE_EXCEEDED after timeoutMs. */
+  waitFor(position: number, timeoutMs = 10_000): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (position <= this.position) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        reject(new DeadlineExceeded(`the read model did not reach log position ${position} in time; the write itself succeeded`));
+      }, timeoutMs);
+      this.waiters.push({ position, resolve, reject, timer });
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failed = e instanceof Unavailable ? e : new Unavailable(`projections stopped: ${e.message}`, { cause: e });
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(this.failed);
+    }
+    this.waiters = [];
+    this.onError(this.failed);
+  }
+
+  get healthy(): boolean {
+    return !this.failed;
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    for (const w of this.waiters) clearTimeout(w.timer);
+    this.waiters = [];
+  }
+}

@@ -1,0 +1,48 @@
+import { Observable } from 'rxjs';
+import { OutOfRange } from '../errors';
+import type { Change } from './change';
+import type { EntityReadModel } from './entity-read-model';
+
+export interface WatchOptions<V> {
+  /** 0: the current objects as ADDED, then live changes. N: every change after N, then live. */
+  readonly sinceRevision: number;
+  readonly filter?: (object: V) => boolean;
+}
+
+/**
+ * Snapshot-then-changes (or replay-then-changes) of a read model. The
+ * snapshot or replay and the live subscription are taken in one synchronous
+ * step, and the model only changes between ticks, so there is no gap and no
+ * duplicate between them.
+ */
+export const watch = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Observable<Change<V>> =>
+  new Observable<Change<V>>((sub) => {
+    const keep = opts.filter ?? (() => true);
+    let first: Change<V>[];
+    if (opts.sinceRevision === 0) {
+      const at = model.position;
+      first = model.list().filter(keep).map((object) => ({
+        type: 'ADDED' as const,
+        id: (object as { id: string }).id,
+        object,
+        revision: at,
+        time: new Date(),
+      }));
+    } else {
+      const replay = model.changesAfter(opts.sinceRevision);
+      if (!replay) {
+        sub.error(
+          new OutOfRange(`since_revision ${opts.sinceRevision} is older than the changes that can be replayed; list again and watch from 0`),
+        );
+        return;
+      }
+      first = replay.filter((c) => keep(c.object));
+    }
+    const live = model.changes$.subscribe({
+      next: (c) => keep(c.object) && sub.next(c),
+      error: (e) => sub.error(e),
+      complete: () => sub.complete(),
+    });
+    for (const c of first) sub.next(c);
+    return () => live.unsubscribe();
+  });
