@@ -1,0 +1,198 @@
+import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { type Dispatcher, type Origin, step } from '../bus/dispatcher';
+import { nodeIdFor } from '../commands/node/identity';
+import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
+import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
+import { validateRegistration } from '../commands/node/validate';
+import { parseInstanceKind } from '../domain/instance-types';
+import { add, normalize, ZERO } from '../domain/resources';
+import { requireResources } from '../domain/validate';
+import { InvalidArgument, NotFound } from '../errors';
+import type {
+  ClusterInfo,
+  ClusterServiceServer,
+  Node,
+  NodeEvent,
+  WatchNodesRequest,
+} from '../gen/hypervisor/v1/cluster';
+import { EventType, NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
+import type { Empty } from '../gen/google/protobuf/empty';
+import type { NodeLiveness } from '../processes/node-liveness/node-liveness';
+import type { EntityReadModel } from '../projections/entity-read-model';
+import { watch } from '../projections/watch';
+import { BoundedWriter } from './bounded-writer';
+import { type Pager, pageSize } from './paging';
+import { requestContext } from './request-context';
+import { toServiceError } from './status';
+import { unary } from './unary';
+
+export interface ClusterServiceDeps {
+  readonly dispatcher: Dispatcher;
+  readonly nodes: EntityReadModel<NodeState, Node>;
+  readonly liveness: NodeLiveness;
+  readonly pager: Pager;
+  readonly log: Logger;
+  readonly cluster: { id: string; name: string; version: string };
+  readonly heartbeatIntervalSeconds: number;
+  readonly leaseTtlSeconds: number;
+  readonly watchBufferLimit: number;
+}
+
+const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVENT_TYPE_MODIFIED, DELETED: EventType.EVENT_TYPE_DELETED };
+
+export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
+  const origin = (call: Parameters<typeof requestContext>[0]): Origin => {
+    const ctx = requestContext(call);
+    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
+  };
+  /** The node as clients see it: the read model plus the lease's last_seen. */
+  const present = (n: Node): Node => {
+    const lease = d.liveness.leases.get(n.id);
+    return lease ? { ...n, lastSeen: new Date(lease.renewedAt) } : n;
+  };
+  const requireNode = (field: string, id: string): Node => {
+    if (!id) throw new InvalidArgument(`${field}: is required`);
+    const n = d.nodes.get(id);
+    if (!n) throw new NotFound(`node ${id} not found`);
+    return n;
+  };
+
+  return {
+    registerNode: unary(d.log, 'RegisterNode', async (req, call) => {
+      const role = req.role === NodeRole.NODE_ROLE_UNSPECIFIED ? 'WORKER' : nodeRoleFromProto(req.role);
+      if (!role) throw new InvalidArgument(`role: ${req.role} is not a NodeRole`);
+      const details: NodeDetails = {
+        hostname: req.hostname.toLowerCase(),
+        ip: req.ip,
+        port: req.port,
+        role,
+        region: req.region,
+        zone: req.zone,
+        capacity: normalize(req.capacity),
+        labels: req.metadata?.labels ?? {},
+        annotations: req.metadata?.annotations ?? {},
+        supportedInstanceTypes: req.supportedInstanceTypes.map((t, i) => parseInstanceKind(`supported_instance_types[${i}]`, t)),
+      };
+      // Validated here too so a bad request costs no round trip.
+      validateRegistration(details);
+      const nodeId = nodeIdFor(details.hostname);
+      await d.dispatcher.execute(origin(call), 'node', nodeId, { type: 'RegisterNode', data: details });
+      d.liveness.heartbeat(nodeId);
+      return { nodeId, heartbeatIntervalSeconds: d.heartbeatIntervalSeconds, leaseTtlSeconds: d.leaseTtlSeconds };
+    }),
+
+    deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
+      requireNode('node_id', req.nodeId);
+      await d.dispatcher.execute(origin(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
+      d.liveness.leases.forget(req.nodeId);
+      return {};
+    }),
+
+    getNode: unary(d.log, 'GetNode', async (req) => present(requireNode('node_id', req.nodeId))),
+
+    listNodes: unary(d.log, 'ListNodes', async (req) => {
+      const size = pageSize(req.pageSize);
+      const role = enumFilter('role', req.role, NodeRole);
+      const status = enumFilter('status', req.status, NodeStatus);
+      const labels = Object.entries(req.labelSelector);
+      const matches = d.nodes
+        .list()
+        .filter(
+          (n) =>
+            (role === 0 || n.role === role) &&
+            (status === 0 || n.status === status) &&
+            (!req.region || n.region === req.region) &&
+            (!req.zone || n.zone === req.zone) &&
+            labels.every(([k, v]) => n.metadata?.labels[k] === v),
+        );
+      const query = { role, status, region: req.region, zone: req.zone, labels: labels.sort() };
+      const page = d.pager.page(matches, (n) => n.id, query, size, req.pageToken);
+      return { nodes: page.items.map(present), nextPageToken: page.nextPageToken, totalCount: page.totalCount };
+    }),
+
+    updateNodeStatus: unary(d.log, 'UpdateNodeStatus', async (req, call) => {
+      requireNode('node_id', req.nodeId);
+      const status = nodeStatusFromProto(req.status);
+      if (!status) throw new InvalidArgument(`status: ${req.status} is not a node status (READY, NOT_READY, MAINTENANCE, DRAINING)`);
+      if (req.allocated) requireResources('allocated', normalize(req.allocated));
+      const o = origin(call);
+      await d.dispatcher.execute(o, 'node', req.nodeId, {
+        type: 'UpdateNodeStatus',
+        // proto3 cannot tell an empty list from none: empty leaves conditions as they are.
+        data: { status, conditions: req.conditions.length ? conditions(req.conditions) : undefined, commandId: o.commandId },
+      });
+      return present(requireNode('node_id', req.nodeId));
+    }),
+
+    heartbeat: unary(d.log, 'Heartbeat', async (req, call) => {
+      const node = requireNode('node_id', req.nodeId);
+      const allocated = req.allocated ? normalize(req.allocated) : undefined;
+      if (allocated) requireResources('allocated', allocated);
+      d.liveness.heartbeat(req.nodeId, allocated);
+      if (node.status === NodeStatus.NODE_STATUS_NOT_READY) {
+        const o = origin(call);
+        await d.dispatcher.execute(step(o, 'ready'), 'node', req.nodeId, { type: 'MarkNodeReady', data: {} });
+      }
+      const lease = d.liveness.leases.get(req.nodeId);
+      const pending = (d.nodes.state(req.nodeId)?.commands ?? []).filter((c) => !lease?.delivered.has(c.id));
+      d.liveness.leases.markDelivered(req.nodeId, pending.map((c) => c.id));
+      return {
+        accepted: true,
+        nextHeartbeatSeconds: d.heartbeatIntervalSeconds,
+        commands: pending.map((c) => ({ id: c.id, type: c.command, parameters: c.parameters })),
+      };
+    }),
+
+    watchNodes: (call: ServerWritableStream<WatchNodesRequest, NodeEvent>) => {
+      const req = call.request;
+      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => m.revision);
+      try {
+        const role = enumFilter('role', req.role, NodeRole);
+        const ids = new Set(req.nodeIds);
+        const sub = watch(d.nodes, {
+          sinceRevision: req.sinceRevision,
+          filter: (n) =>
+            (role === 0 || n.role === role) &&
+            (!req.region || n.region === req.region) &&
+            (!req.zone || n.zone === req.zone) &&
+            (ids.size === 0 || ids.has(n.id)),
+        }).subscribe({
+          next: (c) =>
+            writer.write({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: c.revision }),
+          error: (e) => writer.fail(e),
+        });
+        call.on('cancelled', () => sub.unsubscribe());
+        call.on('close', () => sub.unsubscribe());
+        call.on('error', () => sub.unsubscribe());
+      } catch (e) {
+        call.emit('error', toServiceError(e));
+      }
+    },
+
+    getClusterInfo: unary(d.log, 'GetClusterInfo', async (): Promise<ClusterInfo> => {
+      const nodes = d.nodes.list();
+      return {
+        clusterId: d.cluster.id,
+        clusterName: d.cluster.name,
+        version: d.cluster.version,
+        totalNodes: nodes.length,
+        readyNodes: nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).length,
+        totalCapacity: nodes.reduce((a, n) => add(a, normalize(n.capacity)), ZERO),
+        totalAllocated: nodes.reduce((a, n) => add(a, normalize(n.allocated)), ZERO),
+      };
+    }),
+  };
+};
+
+/** 0 (unspecified) means "any"; a number the enum does not have is refused. */
+const enumFilter = (field: string, v: number, e: Record<string, string | number>): number => {
+  if (!Object.values(e).includes(v) || v < 0) throw new InvalidArgument(`${field}: ${v} is not a known value`);
+  return v;
+};
+
+const conditions = (cs: NodeConditionMsg[]): NodeCondition[] =>
+  cs.map((c, i) => {
+    if (!c.type) throw new InvalidArgument(`conditions[${i}].type: is required`);
+    return { type: c.type, status: c.status, reason: c.reason, message: c.message };
+  });

@@ -1,0 +1,37 @@
+import http from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface HttpProbes {
+  /** The process is up. */
+  readonly live: () => boolean;
+  /** It can serve: connected to NATS, read models caught up. */
+  readonly ready: () => boolean;
+}
+
+/** /healthz, /readyz and Prometheus /metrics. */
+export const startHttpServer = (host: string, port: number, probes: HttpProbes, registry: Registry): Promise<http.Server> => {
+  const server = http.createServer((req, res) => {
+    const send = (code: number, body: string, type = 'text/plain') => {
+      res.writeHead(code, { 'content-type': type });
+      res.end(body);
+    };
+    switch (req.url) {
+      case '/healthz':
+        return probes.live() ? send(200, 'ok\n') : send(503, 'not live\n');
+      case '/readyz':
+        return probes.ready() ? send(200, 'ok\n') : send(503, 'not ready\n');
+      case '/metrics':
+        registry.metrics().then(
+          (m) => send(200, m, registry.contentType),
+          () => send(500, 'metrics unavailable\n'),
+        );
+        return;
+      default:
+        return send(404, 'not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+};

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { defaultConfig, type ServerConfig } from './server/config';
+import { ControlPlane } from './server/control-plane';
+import { createLogger } from './server/logger';
+
+const d = defaultConfig();
+const program = new Command('hypervisor-server')
+  .description('Event-sourced control plane for KVM hosts: serves hypervisor.v1 over gRPC')
+  .addOption(new Option('--nats-url <url>', 'NATS to use; without it an embedded nats-server is started').env('HV_NATS_URL'))
+  .addOption(new Option('--embedded-nats-port <port>', 'port of the embedded nats-server').default(d.embeddedNatsPort).argParser(Number))
+  .addOption(new Option('--data-dir <dir>', 'where the embedded nats-server keeps its streams').default(d.dataDir).env('HV_DATA_DIR'))
+  .addOption(new Option('--grpc-host <host>', 'address to listen on').default(d.grpcHost))
+  .addOption(new Option('--grpc-port <port>', 'gRPC port').default(d.grpcPort).argParser(Number).env('HV_GRPC_PORT'))
+  .addOption(new Option('--http-port <port>', 'HTTP port for /healthz, /readyz, /metrics').default(d.httpPort).argParser(Number).env('HV_HTTP_PORT'))
+  .addOption(new Option('--cluster-name <name>', 'cluster name').default(d.clusterName))
+  .addOption(new Option('--heartbeat-interval <seconds>', 'heartbeat interval told to agents').default(d.heartbeatIntervalSeconds).argParser(Number))
+  .addOption(new Option('--lease-ttl <seconds>', 'a node with no heartbeat for this long becomes NOT_READY').default(d.leaseTtlSeconds).argParser(Number))
+  .addOption(new Option('--log-level <level>', 'pino log level').default(d.logLevel).env('HV_LOG_LEVEL'))
+  .parse();
+
+const o = program.opts();
+const cfg: ServerConfig = {
+  ...d,
+  natsUrl: o.natsUrl,
+  embeddedNatsPort: o.embeddedNatsPort,
+  dataDir: o.dataDir,
+  grpcHost: o.grpcHost,
+  grpcPort: o.grpcPort,
+  httpPort: o.httpPort,
+  clusterName: o.clusterName,
+  heartbeatIntervalSeconds: o.heartbeatInterval,
+  leaseTtlSeconds: o.leaseTtl,
+  logLevel: o.logLevel,
+};
+const log = createLogger(cfg.logLevel, 'hypervisor-server');
+
+const main = async () => {
+  const cp = await new ControlPlane(cfg, log).start();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    cp.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+};
+
+main().catch((err) => {
+  log.fatal({ err }, 'cannot start');
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** Everything the server process can be told, by flag or environment. */
+export interface ServerConfig {
+  /** NATS to use; undefined starts an embedded nats-server. */
+  readonly natsUrl?: string;
+  readonly embeddedNatsPort: number;
+  readonly dataDir: string;
+  readonly grpcHost: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly clusterName: string;
+  readonly heartbeatIntervalSeconds: number;
+  readonly leaseTtlSeconds: number;
+  readonly watchBufferLimit: number;
+  readonly logLevel: string;
+  /** Secret that signs page tokens; the same on every replica. */
+  readonly pageTokenSecret: string;
+}
+
+export const defaultConfig = (): ServerConfig => ({
+  natsUrl: process.env.HV_NATS_URL || undefined,
+  embeddedNatsPort: Number(process.env.HV_EMBEDDED_NATS_PORT ?? 4222),
+  dataDir: process.env.HV_DATA_DIR ?? path.join(os.homedir(), '.hypervisor'),
+  grpcHost: process.env.HV_GRPC_HOST ?? '0.0.0.0',
+  grpcPort: Number(process.env.HV_GRPC_PORT ?? 50051),
+  httpPort: Number(process.env.HV_HTTP_PORT ?? 8080),
+  clusterName: process.env.HV_CLUSTER_NAME ?? 'hypervisor',
+  heartbeatIntervalSeconds: Number(process.env.HV_HEARTBEAT_INTERVAL_SECONDS ?? 10),
+  leaseTtlSeconds: Number(process.env.HV_LEASE_TTL_SECONDS ?? 30),
+  watchBufferLimit: Number(process.env.HV_WATCH_BUFFER ?? 10_000),
+  logLevel: process.env.HV_LOG_LEVEL ?? 'info',
+  pageTokenSecret: process.env.HV_PAGE_TOKEN_SECRET ?? 'hypervisor-dev-page-tokens',
+});

@@ -1,0 +1,154 @@
+import path from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { connect, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import type http from 'node:http';
+import { CommandBus } from '../bus/command-bus';
+import { CommandServer } from '../bus/command-server';
+import { Dispatcher } from '../bus/dispatcher';
+import { CommandHandler } from '../commands/handler';
+import { nodeDecider } from '../commands/node';
+import { nodeIdFor } from '../commands/node/identity';
+import { toNode } from '../commands/node/view';
+import { DECIDERS } from '../commands/registry';
+import { JetStreamEventStore } from '../eventstore/jetstream/jetstream-event-store';
+import type { EventStore } from '../eventstore/port';
+import { ClusterServiceService } from '../gen/hypervisor/v1/cluster';
+import { clusterService } from '../grpc/cluster-service';
+import { Pager } from '../grpc/paging';
+import { addReflection } from '../grpc/reflection';
+import { startHttpServer } from '../http/http-server';
+import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
+import { NodeLiveness } from '../processes/node-liveness/node-liveness';
+import { EntityReadModel } from '../projections/entity-read-model';
+import { ProjectionRuntime } from '../projections/projection-runtime';
+import type { ServerConfig } from './config';
+import { Metrics } from './metrics';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../../package.json').version;
+
+const SERVICES = ['hypervisor.v1.ClusterService'];
+
+/**
+ * One server process: command handlers, read models, process managers and
+ * the gRPC/HTTP endpoints, on a NATS it is given or starts itself. It keeps
+ * no state of its own: killed at any point, it catches up from the log.
+ */
+export class ControlPlane {
+  grpcPort = 0;
+  httpPort = 0;
+  natsUrl = '';
+  readonly metrics = new Metrics();
+  private embedded?: EmbeddedNatsServer;
+  private nc?: NatsConnection;
+  private store?: EventStore;
+  private commandServer?: CommandServer;
+  private projections?: ProjectionRuntime;
+  private liveness?: NodeLiveness;
+  private grpc?: Server;
+  private http?: http.Server;
+  private health?: HealthImplementation;
+
+  constructor(
+    private readonly cfg: ServerConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<this> {
+    const { cfg, log } = this;
+    if (cfg.natsUrl) {
+      this.natsUrl = cfg.natsUrl;
+    } else {
+      this.embedded = await EmbeddedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort });
+      this.natsUrl = this.embedded.url;
+      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir }, 'started embedded nats-server');
+    }
+    this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' });
+    log.info({ url: this.natsUrl }, 'connected to NATS');
+    const store = (this.store = await JetStreamEventStore.open(this.nc));
+
+    const handler = new CommandHandler(store, DECIDERS);
+    this.commandServer = new CommandServer(this.nc, handler, log, (type, ok, s) =>
+      this.metrics.commands.observe({ type, ok: String(ok) }, s),
+    );
+    this.commandServer.start();
+
+    const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
+    this.projections = new ProjectionRuntime(store, [nodes], (err) => log.error({ err }, 'projections stopped'));
+    await this.projections.start();
+    log.info({ position: this.projections.position, nodes: nodes.size }, 'read models caught up');
+
+    const dispatcher = new Dispatcher(new CommandBus(this.nc), this.projections);
+    this.liveness = new NodeLiveness(
+      this.nc,
+      nodes,
+      dispatcher,
+      { leaseTtlMs: cfg.leaseTtlSeconds * 1000, checkEveryMs: Math.min(1000, cfg.leaseTtlSeconds * 250) },
+      log,
+    );
+    this.liveness.start();
+
+    const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
+    grpc.addService(
+      ClusterServiceService,
+      clusterService({
+        dispatcher,
+        nodes,
+        liveness: this.liveness,
+        pager: new Pager(cfg.pageTokenSecret),
+        log,
+        cluster: { id: nodeIdFor(`cluster.${cfg.clusterName}`), name: cfg.clusterName, version: VERSION },
+        heartbeatIntervalSeconds: cfg.heartbeatIntervalSeconds,
+        leaseTtlSeconds: cfg.leaseTtlSeconds,
+        watchBufferLimit: cfg.watchBufferLimit,
+      }),
+    );
+    addReflection(grpc, SERVICES);
+    this.health = new HealthImplementation(Object.fromEntries(['', ...SERVICES].map((s) => [s, 'SERVING'])));
+    this.health.addToServer(grpc);
+    this.grpcPort = await new Promise<number>((resolve, reject) =>
+      grpc.bindAsync(`${cfg.grpcHost}:${cfg.grpcPort}`, ServerCredentials.createInsecure(), (e, port) =>
+        e ? reject(e) : resolve(port),
+      ),
+    );
+    this.http = await startHttpServer(
+      cfg.grpcHost,
+      cfg.httpPort,
+      { live: () => true, ready: () => this.ready },
+      this.metrics.registry,
+    );
+    this.httpPort = (this.http.address() as { port: number }).port;
+    setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
+    log.info({ grpc: this.grpcPort, http: this.httpPort }, 'hypervisor-server serving');
+    return this;
+  }
+
+  get ready(): boolean {
+    return !!this.nc && !this.nc.isClosed() && !!this.projections?.healthy;
+  }
+
+  /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
+  async stop(): Promise<void> {
+    for (const s of ['', ...SERVICES]) this.health?.setStatus(s, 'NOT_SERVING');
+    await new Promise<void>((resolve) => {
+      if (!this.grpc) return resolve();
+      const force = setTimeout(() => {
+        this.grpc?.forceShutdown();
+        resolve();
+      }, 5000);
+      this.grpc.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    this.liveness?.stop();
+    await this.commandServer?.drain();
+    this.projections?.stop();
+    await this.store?.close();
+    await this.nc?.drain().catch(() => undefined);
+    await this.embedded?.stop();
+  }
+}
