@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { CommandEnvelope } from '../commands/command';
 import type { CommandHandler } from '../commands/handler';
 import { DomainError } from '../errors';
-import { COMMAND_QUEUE, COMMAND_SUBJECTS } from './subjects';
+import { COMMAND_QUEUE, commandSubject } from './subjects';
 import { type CommandReply, decode, encode, errorReply, okReply } from './wire';
 
 /**
@@ -11,7 +11,7 @@ import { type CommandReply, decode, encode, errorReply, okReply } from './wire';
  * work) and answers each with its log position or a typed error.
  */
 export class CommandServer {
-  private sub?: Subscription;
+  private subs: Subscription[] = [];
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(
@@ -21,15 +21,18 @@ export class CommandServer {
     private readonly onHandled?: (type: string, ok: boolean, seconds: number) => void,
   ) {}
 
+  /** Subscribes to each aggregate type it can decide, so a type nobody serves is "no responders" (UNAVAILABLE). */
   start(): void {
-    this.sub = this.nc.subscribe(COMMAND_SUBJECTS, {
-      queue: COMMAND_QUEUE,
-      callback: (err, msg) => {
-        if (err) return this.log.error({ err }, 'command subscription failed');
-        const p = this.serve(msg).finally(() => this.inflight.delete(p));
-        this.inflight.add(p);
-      },
-    });
+    this.subs = this.handler.aggregateTypes().map((type) =>
+      this.nc.subscribe(commandSubject(type), {
+        queue: COMMAND_QUEUE,
+        callback: (err, msg) => {
+          if (err) return this.log.error({ err }, 'command subscription failed');
+          const p = this.serve(msg).finally(() => this.inflight.delete(p));
+          this.inflight.add(p);
+        },
+      }),
+    );
   }
 
   private async serve(msg: Msg): Promise<void> {
@@ -49,7 +52,7 @@ export class CommandServer {
 
   /** Stops taking commands and lets those in hand finish. */
   async drain(): Promise<void> {
-    this.sub?.unsubscribe();
+    for (const s of this.subs) s.unsubscribe();
     await Promise.allSettled([...this.inflight]);
   }
 }

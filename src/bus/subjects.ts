@@ -1,5 +1,4 @@
 /** Commands for one aggregate type travel on `hv.cmd.<aggregateType>`. */
 export const commandSubject = (aggregateType: string) => `hv.cmd.${aggregateType}`;
-export const COMMAND_SUBJECTS = 'hv.cmd.>';
 /** Every server process joins this queue group, so each command is handled once. */
 export const COMMAND_QUEUE = 'hv-command-handlers';

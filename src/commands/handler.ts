@@ -51,8 +51,8 @@ export class CommandHandler {
     this.upcast = opts.upcast ?? ((e) => e);
   }
 
-  handles(aggregateType: string): boolean {
-    return this.deciders.has(aggregateType);
+  aggregateTypes(): string[] {
+    return [...this.deciders.keys()];
   }
 
   handle(env: CommandEnvelope): Promise<CommandResult> {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent setup, run before `npm start` and `npm test`: system packages,
+# npm dependencies, build. Quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages this project runs (nats-server) or drives (QEMU, iproute2, nftables, ...).
+PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "setup: missing system packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo sudo)
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >&2
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# npm dependencies, when package-lock.json changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+# Generated code is committed; regenerate only when a proto is newer than it.
+if [ -n "$(find proto buf.yaml buf.gen.yaml -newer src/gen/descriptors.binpb -print -quit 2>/dev/null)" ] || [ ! -f src/gen/descriptors.binpb ]; then
+  echo "setup: generating code from proto/" >&2
+  bash scripts/gen-proto.sh >&2
+fi
+
+# Incremental TypeScript build into dist/.
+npx --no-install tsc -p tsconfig.json >&2

@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type CallOptions, type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import pino from 'pino';
+import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { defaultConfig, type ServerConfig } from '../../src/server/config';
+import { ControlPlane } from '../../src/server/control-plane';
+import { TestNats } from './nats';
+
+/** A real control plane on a real nats-server, on free ports, for one test file. */
+export class TestControlPlane {
+  readonly nats = new TestNats();
+  cp!: ControlPlane;
+  readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'hv-cp-'));
+  private clients: Client[] = [];
+
+  constructor(private readonly overrides: Partial<ServerConfig> = {}) {}
+
+  async start(): Promise<this> {
+    await this.nats.start();
+    await this.startServer();
+    return this;
+  }
+
+  /** (Re)starts only the server process part, on the same NATS. */
+  async startServer(): Promise<ControlPlane> {
+    const cfg: ServerConfig = {
+      ...defaultConfig(),
+      natsUrl: this.nats.url,
+      dataDir: this.dataDir,
+      grpcHost: '127.0.0.1',
+      grpcPort: 0,
+      httpPort: 0,
+      logLevel: 'silent',
+      ...this.overrides,
+    };
+    this.cp = await new ControlPlane(cfg, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();
+    return this.cp;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.cp.grpcPort}`;
+  }
+
+  client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C): C {
+    const c = new Ctor(this.address, credentials.createInsecure());
+    this.clients.push(c);
+    return c;
+  }
+
+  cluster(): ClusterServiceClient {
+    return this.client(ClusterServiceClient);
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) c.close();
+    await this.cp?.stop();
+    await this.nats.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => unknown;
+
+/** Calls a generated unary method as a promise, with optional metadata. */
+export const call = <Req, Res>(
+  client: unknown,
+  method: Unary<Req, Res>,
+  req: Req,
+  headers: Record<string, string> = {},
+  opts: Partial<CallOptions> = {},
+): Promise<Res> => {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(headers)) md.set(k, v);
+  return new Promise((resolve, reject) => method.call(client, req, md, opts, (e, r) => (e ? reject(e) : resolve(r))));
+};
+
+/** Asserts that a promise rejects with a gRPC status code (and message). */
+export const rejectsWith = async (p: Promise<unknown>, code: number, message?: RegExp): Promise<ServiceError> => {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as ServiceError;
+    if (err.code !== code) throw new Error(`expected code ${code}, got ${err.code}: ${err.details}`);
+    if (message && !message.test(err.details)) throw new Error(`message "${err.details}" does not match ${message}`);
+    return err;
+  }
+  throw new Error(`expected code ${code}, but the call succeeded`);
+};
+
+export const until = async <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
