@@ -26,6 +26,7 @@ export class EntityReadModel<S, V> implements ReadModel {
   readonly changes$ = new Subject<Change<V>>();
   private readonly states = new Map<string, S>();
   private readonly views = new Map<string, V>();
+  private readonly changedAt = new Map<string, Date>();
   private readonly history: ChangeHistory<V>;
   private sortedIds: string[] | undefined;
   /** Last log position applied to this model. */
@@ -56,9 +57,11 @@ export class EntityReadModel<S, V> implements ReadModel {
       let change: Change<V> | undefined;
       if (after !== undefined) {
         this.views.set(id, after);
+        this.changedAt.set(id, time);
         change = { type: before === undefined ? 'ADDED' : 'MODIFIED', id, object: after, revision, time };
       } else if (before !== undefined) {
         this.views.delete(id);
+        this.changedAt.delete(id);
         change = { type: 'DELETED', id, object: before, revision, time };
       }
       if (!change) continue;
@@ -66,6 +69,11 @@ export class EntityReadModel<S, V> implements ReadModel {
       this.history.push(change);
       this.changes$.next(change);
     }
+  }
+
+  /** When the object last changed (the commit time), for snapshot entries of a watch. */
+  lastChanged(id: string): Date | undefined {
+    return this.changedAt.get(id);
   }
 
   get(id: string): V | undefined {

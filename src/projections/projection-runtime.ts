@@ -1,4 +1,4 @@
-import { type Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import { DeadlineExceeded, Unavailable } from '../errors';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
@@ -18,6 +18,14 @@ interface Waiter {
 export class ProjectionRuntime {
   /** Last log position applied to every model. */
   position = 0;
+  /**
+   * Every commit, after the read models applied it. Process managers react
+   * here; during catch-up after a start they see history too, so they must
+   * be idempotent (deterministic command ids) or level-triggered.
+   */
+  readonly commits$ = new Subject<readonly RecordedEvent[]>();
+  /** True once the log as it was at start() has been applied. */
+  caughtUp = false;
   private sub?: Subscription;
   private waiters: Waiter[] = [];
   private failed?: Error;
@@ -37,12 +45,14 @@ export class ProjectionRuntime {
       error: (e: Error) => this.fail(e),
     });
     await this.waitFor(head, 10 * 60_000);
+    this.caughtUp = true;
   }
 
   apply(commit: readonly RecordedEvent[]): void {
     if (commit.length === 0 || commit[0].revision <= this.position) return;
     for (const m of this.models) m.applyCommit(commit);
     this.position = commit[0].revision;
+    this.commits$.next(commit);
     if (this.waiters.length === 0) return;
     const still: Waiter[] = [];
     for (const w of this.waiters) {

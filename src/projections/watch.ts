@@ -21,13 +21,10 @@ export const watch = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>)
     let first: Change<V>[];
     if (opts.sinceRevision === 0) {
       const at = model.position;
-      first = model.list().filter(keep).map((object) => ({
-        type: 'ADDED' as const,
-        id: (object as { id: string }).id,
-        object,
-        revision: at,
-        time: new Date(),
-      }));
+      first = model.list().filter(keep).map((object) => {
+        const id = (object as { id: string }).id;
+        return { type: 'ADDED' as const, id, object, revision: at, time: model.lastChanged(id)! };
+      });
     } else {
       const replay = model.changesAfter(opts.sinceRevision);
       if (!replay) {
