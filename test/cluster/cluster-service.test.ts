@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { connect } from 'nats';
 import { CommandBus } from '../../src/bus/command-bus';
+import { nodeIdFor } from '../../src/commands/node/identity';
+import { EmbeddedNatsServer } from '../../src/nats/embedded-nats-server';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import {
   type ClusterServiceClient,
@@ -389,5 +391,31 @@ describe('node liveness (short lease)', function () {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal((await call(c, c.getNode, { nodeId })).status, NodeStatus.NODE_STATUS_READY);
+  });
+});
+
+describe('when NATS goes away', function () {
+  this.timeout(30_000);
+  const t = new TestControlPlane();
+  before(() => t.start());
+  after(() => t.stop());
+
+  it('answers UNAVAILABLE or DEADLINE_EXCEEDED within the deadline, never hangs, and serves again once NATS is back', async () => {
+    const c = t.cluster();
+    await call(c, c.registerNode, reg('nats-gone-a'));
+    const port = t.nats.nats.port;
+    await t.nats.nats.stop();
+    const started = Date.now();
+    const err = await call(c, c.registerNode, reg('nats-gone-b'), {}, { deadline: Date.now() + 2_000 }).then(
+      () => undefined,
+      (e: { code: number }) => e,
+    );
+    assert.ok(err, 'a write without NATS must fail');
+    assert.ok([status.UNAVAILABLE, status.DEADLINE_EXCEEDED].includes(err.code), `code ${err.code}`);
+    assert.ok(Date.now() - started < 5_000, 'it answered within the deadline');
+    // Reads keep being served from the read models.
+    assert.equal((await call(c, c.getNode, { nodeId: nodeIdFor('nats-gone-a') })).hostname, 'nats-gone-a');
+    t.nats.nats = await EmbeddedNatsServer.start({ dataDir: t.nats.dataDir, port });
+    await until('writes served again', () => call(c, c.registerNode, reg('nats-gone-c')).then(() => true, () => false), 15_000);
   });
 });
