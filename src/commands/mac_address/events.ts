@@ -1,0 +1,3 @@
+export type MacAddressEvent =
+  | { type: 'MacReserved'; data: { mac: string; portId: string } }
+  | { type: 'MacReleased'; data: { mac: string; portId: string } };

@@ -1,0 +1,50 @@
+import { compareString, SortedMap } from '../../sdn/ipam/sorted-map';
+import type { Lifecycle } from './fields';
+
+export type NetworkKind = 'vxlan' | 'vlan' | 'flat' | 'bridge';
+
+export interface NetworkState {
+  readonly id: string;
+  readonly status: Lifecycle;
+  readonly name: string;
+  readonly kind: NetworkKind;
+  /** VXLAN only, else 0; reserved in network_pool before the network is created. */
+  readonly vni: number;
+  /** VLAN only, else 0; reserved in network_pool before the network is created. */
+  readonly vlanId: number;
+  readonly mtu: number;
+  readonly adminState: boolean;
+  readonly shared: boolean;
+  readonly external: boolean;
+  readonly tenantId: string;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  /**
+   * The network's subnets and their CIDRs: the network is the one place that
+   * sees all of them, so "no two subnets of a network overlap" is decided
+   * here, on one stream, exactly.
+   */
+  readonly subnets: Record<string, string>;
+  /** Ports on the network (deleting a network with ports is refused). */
+  readonly ports: SortedMap<string, true>;
+  readonly createdAt?: Date;
+  readonly updatedAt?: Date;
+}
+
+export const initialState = (id: string): NetworkState => ({
+  id,
+  status: 'absent',
+  name: '',
+  kind: 'vxlan',
+  vni: 0,
+  vlanId: 0,
+  mtu: 0,
+  adminState: false,
+  shared: false,
+  external: false,
+  tenantId: '',
+  labels: {},
+  annotations: {},
+  subnets: {},
+  ports: SortedMap.empty(compareString),
+});
