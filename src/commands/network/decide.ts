@@ -1,8 +1,8 @@
-import { FailedPrecondition, AlreadyExists, InvalidArgument } from '../../errors';
+import { AlreadyExists, FailedPrecondition, InvalidArgument } from '../../errors';
 import { overlaps, parseCidr } from '../../sdn/ipam/cidr';
 import type { NetworkCommand } from './commands';
 import type { NetworkCreatedData, NetworkEvent } from './events';
-import { createAgain, deletable, requireActive, requireToken, sameJson } from './fields';
+import { createAgain, deletable, list, requireActive, requireToken, sameJson } from './fields';
 import type { NetworkState } from './state';
 import { IPV6_MIN_MTU, resolveMtu, validateNetworkSpec } from './validate';
 
@@ -81,5 +81,3 @@ const created = (s: NetworkState): NetworkCreatedData => ({
   labels: s.labels,
   annotations: s.annotations,
 });
-
-export const list = (ids: readonly string[], n = 3): string => (ids.length > n ? `${ids.slice(0, n).join(', ')}, …` : ids.join(', '));

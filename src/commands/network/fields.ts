@@ -62,3 +62,6 @@ export const requireExternalNetwork = (field: string, n: NetworkFacts): void => 
 
 /** Plain JSON equality for command data against recorded event data (both are plain JSON). */
 export const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** A few ids for a message, not a thousand. */
+export const list = (ids: readonly string[], n = 3): string => (ids.length > n ? `${ids.slice(0, n).join(', ')}, …` : ids.join(', '));

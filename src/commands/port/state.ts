@@ -1,0 +1,51 @@
+import type { Lifecycle } from '../network/fields';
+
+export type BindingType = 'unspecified' | 'ovs' | 'linux_bridge' | 'vhost_user' | 'sriov';
+export const BINDING_TYPES: readonly BindingType[] = ['unspecified', 'ovs', 'linux_bridge', 'vhost_user', 'sriov'];
+
+/** '' for ports a user or an instance owns; `router_interface` for a router's port on a subnet. */
+export type DeviceOwner = '' | 'router_interface';
+
+export interface PortState {
+  readonly id: string;
+  readonly status: Lifecycle;
+  readonly name: string;
+  readonly networkId: string;
+  /** '' for a port with no address. */
+  readonly subnetId: string;
+  readonly macAddress: string;
+  readonly ipAddress: string;
+  readonly securityGroups: string[];
+  readonly bindingType: BindingType;
+  readonly adminState: boolean;
+  readonly deviceOwner: DeviceOwner;
+  /** The router of a router_interface port. */
+  readonly deviceId: string;
+  /** Binding: '' while unbound. */
+  readonly instanceId: string;
+  readonly nodeId: string;
+  readonly deviceName: string;
+  /** Floating IPs on this port's fixed address (a port with any cannot be deleted). */
+  readonly floatingIps: string[];
+  readonly createdAt?: Date;
+  readonly updatedAt?: Date;
+}
+
+export const initialState = (id: string): PortState => ({
+  id,
+  status: 'absent',
+  name: '',
+  networkId: '',
+  subnetId: '',
+  macAddress: '',
+  ipAddress: '',
+  securityGroups: [],
+  bindingType: 'unspecified',
+  adminState: false,
+  deviceOwner: '',
+  deviceId: '',
+  instanceId: '',
+  nodeId: '',
+  deviceName: '',
+  floatingIps: [],
+});
