@@ -37,6 +37,7 @@ export interface ClusterServiceDeps {
   readonly heartbeatIntervalSeconds: number;
   readonly leaseTtlSeconds: number;
   readonly watchBufferLimit: number;
+  readonly onWatchOverflow?: () => void;
 }
 
 const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVENT_TYPE_MODIFIED, DELETED: EventType.EVENT_TYPE_DELETED };
@@ -146,7 +147,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
 
     watchNodes: (call: ServerWritableStream<WatchNodesRequest, NodeEvent>) => {
       const req = call.request;
-      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => m.revision);
+      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => m.revision, d.onWatchOverflow);
       try {
         const role = enumFilter('role', req.role, NodeRole);
         const ids = new Set(req.nodeIds);

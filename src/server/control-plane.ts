@@ -103,6 +103,7 @@ export class ControlPlane {
         heartbeatIntervalSeconds: cfg.heartbeatIntervalSeconds,
         leaseTtlSeconds: cfg.leaseTtlSeconds,
         watchBufferLimit: cfg.watchBufferLimit,
+        onWatchOverflow: () => this.metrics.watchOverflows.inc(),
       }),
     );
     addReflection(grpc, SERVICES);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { connect } from 'nats';
@@ -13,6 +14,7 @@ import {
   HeartbeatRequest,
   type RegisterNodeRequest,
   UpdateNodeStatusRequest,
+  WatchNodesRequest,
 } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
@@ -417,5 +419,53 @@ describe('when NATS goes away', function () {
     assert.equal((await call(c, c.getNode, { nodeId: nodeIdFor('nats-gone-a') })).hostname, 'nats-gone-a');
     t.nats.nats = await EmbeddedNatsServer.start({ dataDir: t.nats.dataDir, port });
     await until('writes served again', () => call(c, c.registerNode, reg('nats-gone-c')).then(() => true, () => false), 15_000);
+  });
+});
+
+describe('a slow watcher', function () {
+  this.timeout(60_000);
+  const t = new TestControlPlane({ watchBufferLimit: 5 });
+  before(() => t.start());
+  after(() => t.stop());
+
+  it('is ended with RESOURCE_EXHAUSTED and a revision to resume from, while a fast one keeps up', async () => {
+    const c = t.cluster();
+    const { nodeId } = await call(c, c.registerNode, reg('slow-watch'));
+    // A raw HTTP/2 client with a 1 KiB flow-control window that never reads:
+    // the server's writes back up as they would for a client on a slow link.
+    const session = http2.connect(`http://${t.address}`, { settings: { initialWindowSize: 1024 } });
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/hypervisor.v1.ClusterService/WatchNodes',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    const body = WatchNodesRequest.encode(WatchNodesRequest.fromPartial({ nodeIds: [nodeId] })).finish();
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    Buffer.from(body).copy(frame, 5);
+    req.end(frame);
+    req.pause();
+    const trailers = new Promise<Record<string, string>>((resolve) => req.on('trailers', (h) => resolve(h as Record<string, string>)));
+    let fast = 0;
+    const quick = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [nodeId], sinceRevision: 0 });
+    quick.on('data', () => fast++);
+    quick.on('error', () => undefined);
+    const message = 'x'.repeat(1000);
+    let writes = 0;
+    for (; writes < 200; writes++) {
+      await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({
+        nodeId,
+        status: NodeStatus.NODE_STATUS_READY,
+        conditions: [{ type: 'Churn', status: String(writes), reason: 'test', message }],
+      }));
+    }
+    await until('fast watcher saw every change', () => fast >= writes + 1);
+    req.resume(); // now read what was sent, up to the status
+    const h = await trailers;
+    assert.equal(Number(h['grpc-status']), status.RESOURCE_EXHAUSTED);
+    assert.match(decodeURIComponent(h['grpc-message']), /fell too far behind; watch again with since_revision=\d+/);
+    quick.cancel();
+    session.close();
   });
 });
