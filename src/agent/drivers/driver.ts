@@ -1,0 +1,95 @@
+import type { Duplex } from 'node:stream';
+
+/** What the control plane can ask a host to run. */
+export type InstanceType = 'vm' | 'microvm' | 'container';
+
+export interface DiskSpec {
+  /** Unique within the instance; names the overlay file. */
+  name: string;
+  /** Read-only base the disk is a copy-on-write overlay of; absent = blank disk. */
+  baseImagePath?: string;
+  /** Format of the base; probed with qemu-img when absent. */
+  baseImageFormat?: 'raw' | 'qcow2';
+  /** Virtual size; 0 = the base's size. Never smaller than the base. */
+  sizeBytes: number;
+  boot: boolean;
+}
+
+export interface InstanceSpecForDriver {
+  instanceId: string;
+  type: InstanceType;
+  cpuCores: number;
+  memoryBytes: number;
+  kernelPath?: string;
+  initrdPath?: string;
+  kernelArgs?: string;
+  disks: DiskSpec[];
+}
+
+export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';
+
+export interface Observed {
+  instanceId: string;
+  state: RunState;
+  pid?: number;
+  /** Why it is in this state when that is not obvious: crash cause, guest power-off, ... */
+  reason?: string;
+  startedAt?: Date;
+}
+
+export interface InstanceStats {
+  cpuTimeNs: number;
+  /** Since the previous stats() call (or since start on the first); 100 = one host CPU. */
+  cpuUsagePercent: number;
+  memoryUsedBytes: number;
+  memoryCacheBytes: number;
+  diskReadBytes: number;
+  diskWriteBytes: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  collectedAt: Date;
+}
+
+export interface StopOptions {
+  /** How long the guest gets to power off after the ACPI power button; 0 = no graceful attempt. */
+  graceMs: number;
+  /**
+   * After graceMs, end it anyway (QMP quit, then SIGKILL). Without force a guest that
+   * ignores the button is left running and stop() throws DeadlineExceeded.
+   */
+  force: boolean;
+}
+
+export interface ConsoleOptions {
+  /** Start with the recent output kept by the driver (since the last start). */
+  replay?: boolean;
+}
+
+export type ProbeResult = { ok: true } | { ok: false; reason: string };
+
+/**
+ * One kind of instance runtime on this host. Every method is idempotent and safe to
+ * call again after an agent restart: the driver's state is on disk and in the
+ * processes it started, never only in memory (except the hollow driver's).
+ */
+export interface InstanceDriver {
+  readonly kind: string;
+  readonly supports: readonly InstanceType[];
+  probe(): Promise<ProbeResult>;
+  /** Prepares disks and files. Same spec again = no-op. */
+  create(spec: InstanceSpecForDriver): Promise<void>;
+  /** Launches it; already running = success. Resolves once the runtime answers, not once the guest has booted. */
+  start(instanceId: string): Promise<Observed>;
+  stop(instanceId: string, opts: StopOptions): Promise<void>;
+  /** Stops it hard if running and removes every file of it; unknown id = success. */
+  destroy(instanceId: string): Promise<void>;
+  /** undefined = not created (or destroyed). */
+  inspect(instanceId: string): Promise<Observed | undefined>;
+  /** Every created instance, running or not: what an agent adopts after a restart. */
+  list(): Promise<Observed[]>;
+  stats(instanceId: string): Promise<InstanceStats>;
+  /** A serial console client; any number may be attached at once. */
+  console(instanceId: string, opts?: ConsoleOptions): Promise<Duplex>;
+  /** Releases sockets and timers; instances keep running. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,95 @@
+import { InvalidArgument } from '../../../errors';
+
+export type Machine = 'q35' | 'microvm';
+export type Accel = 'kvm' | 'tcg';
+
+export interface LaunchDisk {
+  /** QEMU id of the drive; see driveId(). */
+  id: string;
+  path: string;
+  format: 'qcow2' | 'raw';
+  boot: boolean;
+}
+
+export interface QemuLaunch {
+  name: string;
+  machine: Machine;
+  accel: Accel;
+  cpuCores: number;
+  memoryBytes: number;
+  kernelPath?: string;
+  initrdPath?: string;
+  kernelArgs?: string;
+  disks: LaunchDisk[];
+  qmpSocket: string;
+  consoleSocket: string;
+  pidFile: string;
+  /** -S: vCPUs wait for QMP `cont`, so a console client can attach before the first byte. */
+  startPaused?: boolean;
+}
+
+/** The serial port is the only console either machine gets. */
+export const DEFAULT_KERNEL_ARGS = 'console=ttyS0 panic=-1';
+
+const MiB = 1024 * 1024;
+
+export const machineFor = (type: 'vm' | 'microvm'): Machine => (type === 'vm' ? 'q35' : 'microvm');
+
+/** Drive ids must be QEMU identifiers; disk names are the user's and need not be. */
+export const driveId = (index: number): string => `disk${index}`;
+
+/** QEMU's option parser splits on ',', and ',,' is a literal comma. */
+export const escapeOpt = (value: string): string => value.replace(/,/g, ',,');
+
+/** The argv (without the binary) for qemu-system-x86_64. Pure. */
+export function buildQemuArgs(l: QemuLaunch): string[] {
+  validate(l);
+  const args: string[] = [
+    '-name', `guest=${escapeOpt(l.name)}`,
+    // Only what we add: no default NIC, VGA, floppy, CD-ROM, monitor or serial.
+    '-nodefaults', '-no-user-config',
+    '-machine', l.machine,
+    '-accel', l.accel,
+    // TCG has no "host"; its default qemu64 model is what the boot figures were taken with.
+    ...(l.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-smp', String(l.cpuCores),
+    '-m', `${Math.ceil(l.memoryBytes / MiB)}M`,
+    '-display', 'none',
+    // A guest reboot ends the process; whether to start it again is the agent's call.
+    '-no-reboot',
+    '-pidfile', l.pidFile,
+    '-qmp', `unix:${escapeOpt(l.qmpSocket)},server=on,wait=off`,
+    '-chardev', `socket,id=con,path=${escapeOpt(l.consoleSocket)},server=on,wait=off`,
+    '-serial', 'chardev:con',
+  ];
+  if (l.kernelPath) {
+    args.push('-kernel', l.kernelPath);
+    if (l.initrdPath) args.push('-initrd', l.initrdPath);
+    args.push('-append', l.kernelArgs ?? DEFAULT_KERNEL_ARGS);
+  }
+  // microvm has no PCI bus: its virtio devices sit on virtio-mmio transports.
+  const blk = l.machine === 'q35' ? 'virtio-blk-pci' : 'virtio-blk-device';
+  for (const d of l.disks) {
+    args.push('-drive', `file=${escapeOpt(d.path)},format=${d.format},if=none,id=${d.id}`);
+    // bootindex is only meaningful to firmware; microvm boots a kernel directly.
+    const boot = d.boot && l.machine === 'q35' && !l.kernelPath ? ',bootindex=0' : '';
+    args.push('-device', `${blk},drive=${d.id},id=${d.id}-dev${boot}`);
+  }
+  if (l.startPaused) args.push('-S');
+  return args;
+}
+
+function validate(l: QemuLaunch): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(l.name)) throw new InvalidArgument(`instance name ${JSON.stringify(l.name)} is not usable as a QEMU name`);
+  if (!Number.isInteger(l.cpuCores) || l.cpuCores < 1) throw new InvalidArgument(`cpuCores must be a positive integer, got ${l.cpuCores}`);
+  if (!(l.memoryBytes >= 16 * MiB)) throw new InvalidArgument(`memoryBytes must be at least 16 MiB, got ${l.memoryBytes}`);
+  if (l.machine === 'microvm' && !l.kernelPath) throw new InvalidArgument('a microvm has no firmware to boot a disk: kernelPath is required');
+  if (!l.kernelPath && !l.disks.some((d) => d.boot)) throw new InvalidArgument('nothing to boot: give kernelPath or a boot disk');
+  if (l.initrdPath && !l.kernelPath) throw new InvalidArgument('initrdPath needs kernelPath');
+  const ids = new Set<string>();
+  for (const d of l.disks) {
+    if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(d.id)) throw new InvalidArgument(`drive id ${JSON.stringify(d.id)} is not a QEMU identifier`);
+    if (ids.has(d.id)) throw new InvalidArgument(`drive id ${d.id} is used twice`);
+    ids.add(d.id);
+  }
+}
