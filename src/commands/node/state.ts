@@ -1,5 +1,5 @@
-import type { InstanceKind } from '../../domain/instance-types';
 import type { Resources } from '../../domain/resources';
+import type { NodeDetails } from './commands';
 
 export type NodeRole = 'MASTER' | 'WORKER';
 export type NodeStatus = 'READY' | 'NOT_READY' | 'MAINTENANCE' | 'DRAINING';
@@ -19,19 +19,10 @@ export interface PendingNodeCommand {
   readonly parameters: Record<string, string>;
 }
 
-export interface NodeState {
+/** What the node said of itself when it registered, plus what the cluster decided since. */
+export interface NodeState extends NodeDetails {
   readonly id: string;
   readonly registered: boolean;
-  readonly hostname: string;
-  readonly ip: string;
-  readonly port: number;
-  readonly role: NodeRole;
-  readonly region: string;
-  readonly zone: string;
-  readonly capacity: Resources;
-  readonly labels: Record<string, string>;
-  readonly annotations: Record<string, string>;
-  readonly supportedInstanceTypes: InstanceKind[];
   readonly status: NodeStatus;
   readonly conditions: NodeCondition[];
   /** Capacity held per instance id. */
