@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Conflict, InvalidArgument } from '../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
+import { UPCASTERS } from '../eventstore/upcasting/registry';
 import type { CommandEnvelope, CommandResult } from './command';
 import type { Decider, DomainEvent, Evolving } from './decider';
 import { KeyedMutex } from './keyed-mutex';
@@ -21,8 +22,10 @@ export interface CommandHandlerOptions {
   readonly maxConflictRetries?: number;
   readonly cacheSize?: number;
   readonly now?: () => Date;
-  /** Turns stored events of older schema versions into the current shape. */
+  /** Turns stored events of older schema versions into the current shape (default: UPCASTERS). */
   readonly upcast?: (e: RecordedEvent) => RecordedEvent;
+  /** The schema version written for an event type (default: UPCASTERS' current version). */
+  readonly schemaVersion?: (aggregateType: string, type: string) => number;
 }
 
 /**
@@ -38,6 +41,7 @@ export class CommandHandler {
   private readonly maxRetries: number;
   private readonly now: () => Date;
   private readonly upcast: (e: RecordedEvent) => RecordedEvent;
+  private readonly schemaVersion: (aggregateType: string, type: string) => number;
 
   constructor(
     private readonly store: EventStore,
@@ -48,7 +52,8 @@ export class CommandHandler {
     this.cache = new LruCache(opts.cacheSize ?? 10_000);
     this.maxRetries = opts.maxConflictRetries ?? 50;
     this.now = opts.now ?? (() => new Date());
-    this.upcast = opts.upcast ?? ((e) => e);
+    this.upcast = opts.upcast ?? UPCASTERS.upcast;
+    this.schemaVersion = opts.schemaVersion ?? ((a, t) => UPCASTERS.currentVersion(a, t));
   }
 
   aggregateTypes(): string[] {
@@ -77,7 +82,7 @@ export class CommandHandler {
         id: randomUUID(),
         type: e.type,
         data: e.data,
-        schemaVersion: 1,
+        schemaVersion: this.schemaVersion(env.aggregateType, e.type),
         meta: env.meta,
       }));
       // 4. Append at the revision we decided on.

@@ -1,6 +1,7 @@
 import { Subject } from 'rxjs';
 import type { Decider, DomainEvent, Evolving } from '../commands/decider';
 import type { RecordedEvent } from '../eventstore/event';
+import { UPCASTERS } from '../eventstore/upcasting/registry';
 import type { Change } from './change';
 import { ChangeHistory } from './change-history';
 import type { ReadModel } from './read-model';
@@ -11,7 +12,7 @@ export interface EntityReadModelOptions<S, V> {
   /** The client-facing object; undefined while the entity does not exist (not created, or deleted). */
   readonly view: (state: S) => V | undefined;
   readonly historySize?: number;
-  /** Turns stored events of older schema versions into the current shape. */
+  /** Turns stored events of older schema versions into the current shape (default: UPCASTERS). */
   readonly upcast?: (e: RecordedEvent) => RecordedEvent;
 }
 
@@ -44,7 +45,7 @@ export class EntityReadModel<S, V> implements ReadModel {
     const touched = new Map<string, V | undefined>();
     for (const raw of commit) {
       if (raw.aggregateType !== this.aggregateType) continue;
-      const e = this.opts.upcast ? this.opts.upcast(raw) : raw;
+      const e = (this.opts.upcast ?? UPCASTERS.upcast)(raw);
       const id = e.aggregateId;
       if (!touched.has(id)) touched.set(id, this.views.get(id));
       const prev = this.states.get(id) ?? this.opts.decider.initialState(id);
