@@ -1,5 +1,7 @@
 import type { AnyDecider } from './handler';
+import { imageDecider } from './image';
+import { instanceDecider } from './instance';
 import { nodeDecider } from './node';
 
 /** Every aggregate the command handlers serve. */
-export const DECIDERS: readonly AnyDecider[] = [nodeDecider];
+export const DECIDERS: readonly AnyDecider[] = [nodeDecider, instanceDecider, imageDecider];

@@ -1,0 +1,25 @@
+import type { InstanceRequest } from './spec';
+
+/** A report from the agent of the node the instance is on, about the work of one generation. */
+interface Report {
+  readonly nodeId: string;
+  readonly generation: number;
+}
+
+export type InstanceCommand =
+  | { type: 'CreateInstance'; data: InstanceRequest }
+  /** Scheduler: capacity is held on the node; the instance goes there. */
+  | { type: 'ScheduleInstance'; data: { nodeId: string; nodeName: string } }
+  /** Scheduler: nothing fits. Lifecycle: the agent did not answer in time (generation = the work it waited for). */
+  | { type: 'FailInstance'; data: { reason: string; generation?: number } }
+  /** Network seam: the port the network step made for this instance. */
+  | { type: 'AttachInstanceNetwork'; data: { portId: string; ipAddress: string; macAddress: string } }
+  | { type: 'StartInstance'; data: Record<string, never> }
+  | { type: 'StopInstance'; data: { force: boolean; timeoutSeconds: number } }
+  | { type: 'RestartInstance'; data: { force: boolean } }
+  /** nodeGone: the node is deregistered, nobody will clean up there: delete at once. */
+  | { type: 'DeleteInstance'; data: { force: boolean; nodeGone?: boolean } }
+  | { type: 'ReportInstanceRunning'; data: Report & { startedAt: string } }
+  | { type: 'ReportInstanceStopped'; data: Report & { reason: string } }
+  | { type: 'ReportInstanceFailed'; data: Report & { reason: string } }
+  | { type: 'ReportInstanceDeleted'; data: Report };

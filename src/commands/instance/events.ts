@@ -1,0 +1,27 @@
+import type { InstanceRequest } from './spec';
+
+/**
+ * Events of one instance. Every event that asks the node for work, and every
+ * failure, carries the instance's new generation: the agent does each
+ * generation's work once, and a report about an older generation changes
+ * nothing.
+ */
+export type InstanceEvent =
+  | { type: 'InstanceRequested'; data: InstanceRequest }
+  | { type: 'InstanceScheduled'; data: { nodeId: string; nodeName: string; generation: number } }
+  | { type: 'InstanceNetworkAttached'; data: { portId: string; ipAddress: string; macAddress: string } }
+  | { type: 'InstanceRunning'; data: { generation: number; startedAt: string } }
+  | { type: 'InstanceStartRequested'; data: { generation: number } }
+  | { type: 'InstanceStopRequested'; data: { generation: number; force: boolean; timeoutSeconds: number } }
+  | { type: 'InstanceRestartRequested'; data: { generation: number; force: boolean } }
+  | { type: 'InstanceStopped'; data: { generation: number; reason: string } }
+  /**
+   * leftNodeId: the instance failed before it ever ran there, so it gives the
+   * node up (nothing of it should stay there). A crash keeps the node: its
+   * disks are there, and StartInstance brings it back on that node.
+   */
+  | { type: 'InstanceFailed'; data: { generation: number; reason: string; leftNodeId?: string } }
+  /** StartInstance on a FAILED instance: back to PENDING, to be scheduled again. */
+  | { type: 'InstanceRescheduled'; data: { generation: number } }
+  | { type: 'InstanceDeletionRequested'; data: { generation: number; force: boolean } }
+  | { type: 'InstanceDeleted'; data: { reason: string } };

@@ -1,0 +1,47 @@
+import type { InstanceRequest } from './spec';
+
+export type InstanceStatus = 'PENDING' | 'CREATING' | 'RUNNING' | 'STOPPED' | 'FAILED' | 'DELETING';
+
+/** Work the node's agent has been asked to do and has not reported on. */
+export type PendingAction =
+  | { kind: 'create' }
+  | { kind: 'start' }
+  | { kind: 'stop'; force: boolean; timeoutSeconds: number }
+  | { kind: 'restart'; force: boolean }
+  | { kind: 'delete'; force: boolean };
+
+export interface InstanceState extends Partial<InstanceRequest> {
+  readonly id: string;
+  readonly exists: boolean;
+  readonly deleted: boolean;
+  readonly status: InstanceStatus;
+  readonly reason: string;
+  /** The node the instance lives on ('' = none yet, or it gave its node up). */
+  readonly nodeId: string;
+  readonly nodeName: string;
+  /** Bumped by every event that gives the node work, and by failures. */
+  readonly generation: number;
+  readonly pending?: PendingAction & { readonly generation: number; readonly since: Date };
+  readonly network?: { portId: string; ipAddress: string; macAddress: string };
+  readonly createdAt?: Date;
+  readonly startedAt?: Date;
+  readonly updatedAt?: Date;
+}
+
+export const initialState = (id: string): InstanceState => ({
+  id,
+  exists: false,
+  deleted: false,
+  status: 'PENDING',
+  reason: '',
+  nodeId: '',
+  nodeName: '',
+  generation: 0,
+});
+
+/** Whether the instance should hold capacity on its node. */
+export const holdsCapacity = (s: InstanceState): boolean =>
+  s.exists && s.nodeId !== '' && (s.status === 'CREATING' || s.status === 'RUNNING' || s.status === 'STOPPED' || s.status === 'DELETING');
+
+/** Whether the agent has work to do before the network step is done (the seam for ports). */
+export const awaitsNetwork = (s: InstanceState): boolean => !!s.spec?.network && !s.network;

@@ -1,0 +1,58 @@
+import { InstanceState as InstanceStateEnum, InstanceType } from '../../gen/hypervisor/v1/common';
+import type { Instance, InstanceSpec } from '../../gen/hypervisor/v1/compute';
+import type { InstanceKind } from '../../domain/instance-types';
+import type { InstanceSpecData } from './spec';
+import type { InstanceState, InstanceStatus } from './state';
+
+export const KIND_TO_PROTO: Record<InstanceKind, InstanceType> = {
+  vm: InstanceType.INSTANCE_TYPE_VM,
+  microvm: InstanceType.INSTANCE_TYPE_MICROVM,
+  container: InstanceType.INSTANCE_TYPE_CONTAINER,
+};
+export const STATUS_TO_PROTO: Record<InstanceStatus, InstanceStateEnum> = {
+  PENDING: InstanceStateEnum.INSTANCE_STATE_PENDING,
+  CREATING: InstanceStateEnum.INSTANCE_STATE_CREATING,
+  RUNNING: InstanceStateEnum.INSTANCE_STATE_RUNNING,
+  STOPPED: InstanceStateEnum.INSTANCE_STATE_STOPPED,
+  FAILED: InstanceStateEnum.INSTANCE_STATE_FAILED,
+  DELETING: InstanceStateEnum.INSTANCE_STATE_DELETING,
+};
+
+export const kindFromProto = (t: InstanceType): InstanceKind | undefined =>
+  (Object.keys(KIND_TO_PROTO) as InstanceKind[]).find((k) => KIND_TO_PROTO[k] === t);
+export const statusFromProto = (v: InstanceStateEnum): InstanceStatus | undefined =>
+  (Object.keys(STATUS_TO_PROTO) as InstanceStatus[]).find((k) => STATUS_TO_PROTO[k] === v);
+
+export const toSpec = (s: InstanceSpecData): InstanceSpec => ({
+  image: s.image,
+  cpuCores: s.cpuCores,
+  memoryBytes: s.memoryBytes,
+  disks: s.disks.map((d) => ({ ...d })),
+  network: s.network ? { ...s.network, securityGroups: [...s.network.securityGroups] } : undefined,
+  kernel: s.kernel,
+  initrd: s.initrd,
+  kernelArgs: s.kernelArgs,
+  command: s.command,
+  args: s.args,
+  env: s.env,
+  volumeMounts: s.volumeMounts,
+  limits: s.limits,
+});
+
+/** The Instance message; undefined before it was requested and once it is deleted. */
+export const toInstance = (s: InstanceState): Instance | undefined =>
+  s.exists
+    ? {
+        id: s.id,
+        name: s.name!,
+        type: KIND_TO_PROTO[s.kind!],
+        state: STATUS_TO_PROTO[s.status],
+        spec: toSpec(s.spec!),
+        nodeId: s.nodeId,
+        ipAddress: s.network?.ipAddress ?? '',
+        metadata: { labels: s.labels ?? {}, annotations: s.annotations ?? {} },
+        stateReason: s.reason,
+        createdAt: s.createdAt,
+        startedAt: s.status === 'RUNNING' || s.status === 'STOPPED' || s.status === 'DELETING' ? s.startedAt : undefined,
+      }
+    : undefined;
