@@ -4,6 +4,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type http from 'node:http';
+import { AUDITED } from '../audit/aggregates';
+import { AuditLog } from '../audit/audit-log';
+import { CursorTokens } from '../audit/cursor';
+import { TimeIndex } from '../audit/time-index';
 import { CommandBus } from '../bus/command-bus';
 import { CommandServer } from '../bus/command-server';
 import { Dispatcher } from '../bus/dispatcher';
@@ -14,7 +18,10 @@ import { toNode } from '../commands/node/view';
 import { DECIDERS } from '../commands/registry';
 import { JetStreamEventStore } from '../eventstore/jetstream/jetstream-event-store';
 import type { EventStore } from '../eventstore/port';
+import { UPCASTERS } from '../eventstore/upcasting/registry';
+import { AuditServiceService } from '../gen/hypervisor/audit/v1/audit';
 import { ClusterServiceService } from '../gen/hypervisor/v1/cluster';
+import { auditService } from '../grpc/audit-service';
 import { clusterService } from '../grpc/cluster-service';
 import { Pager } from '../grpc/paging';
 import { addReflection } from '../grpc/reflection';
@@ -29,7 +36,7 @@ import { Metrics } from './metrics';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../../package.json').version;
 
-const SERVICES = ['hypervisor.v1.ClusterService'];
+const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.audit.v1.AuditService'];
 
 /**
  * One server process: command handlers, read models, process managers and
@@ -76,7 +83,8 @@ export class ControlPlane {
     this.commandServer.start();
 
     const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
-    this.projections = new ProjectionRuntime(store, [nodes], (err) => log.error({ err }, 'projections stopped'));
+    const timeIndex = new TimeIndex();
+    this.projections = new ProjectionRuntime(store, [nodes, timeIndex], (err) => log.error({ err }, 'projections stopped'));
     await this.projections.start();
     log.info({ position: this.projections.position, nodes: nodes.size }, 'read models caught up');
 
@@ -106,6 +114,8 @@ export class ControlPlane {
         onWatchOverflow: () => this.metrics.watchOverflows.inc(),
       }),
     );
+    const audit = new AuditLog({ store, aggregates: AUDITED, upcast: UPCASTERS.upcast, tokens: new CursorTokens(cfg.pageTokenSecret), timeIndex });
+    grpc.addService(AuditServiceService, auditService({ audit, log }));
     addReflection(grpc, SERVICES);
     this.health = new HealthImplementation(Object.fromEntries(['', ...SERVICES].map((s) => [s, 'SERVING'])));
     this.health.addToServer(grpc);

@@ -1,0 +1,47 @@
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { toAuditEvent } from '../audit/audit-event';
+import type { AuditLog } from '../audit/audit-log';
+import type { AuditServiceServer, StateAt } from '../gen/hypervisor/audit/v1/audit';
+import { pageSize } from './paging';
+import { unary } from './unary';
+
+export interface AuditServiceDeps {
+  readonly audit: AuditLog;
+  readonly log: Logger;
+}
+
+/** hypervisor.audit.v1.AuditService: the event log as the audit trail. */
+export const auditService = (d: AuditServiceDeps): AuditServiceServer & UntypedServiceImplementation => ({
+  listEvents: unary(d.log, 'ListEvents', async (req) => {
+    const page = await d.audit.listEvents({
+      aggregateType: req.aggregateType,
+      aggregateId: req.aggregateId,
+      actor: req.actor,
+      sinceRevision: req.sinceRevision,
+      fromTime: req.fromTime,
+      toTime: req.toTime,
+      types: req.types,
+      pageSize: pageSize(req.pageSize),
+      pageToken: req.pageToken,
+    });
+    return { events: page.events.map(toAuditEvent), nextPageToken: page.nextPageToken };
+  }),
+
+  getStateAt: unary(d.log, 'GetStateAt', async (req): Promise<StateAt> => {
+    const s = await d.audit.stateAt({
+      aggregateType: req.aggregateType,
+      aggregateId: req.aggregateId,
+      revision: req.revision,
+      time: req.time,
+    });
+    return {
+      aggregateType: s.aggregateType,
+      aggregateId: s.aggregateId,
+      exists: s.exists,
+      revision: s.revision,
+      time: s.time,
+      state: s.state,
+    };
+  }),
+});
