@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import type { Resources } from '../domain/resources';
+import { type CandidateNode, schedule, type SchedulingRequest } from './scheduler';
+
+const GiB = 2 ** 30;
+const res = (cpuCores: number, memGiB: number): Resources => ({ cpuCores, memoryBytes: memGiB * GiB, diskBytes: 0, gpuCount: 0 });
+const node = (id: string, over: Partial<CandidateNode> = {}): CandidateNode => ({
+  id,
+  hostname: `host-${id}`,
+  ready: true,
+  status: 'READY',
+  region: 'eu-1',
+  zone: 'eu-1a',
+  supported: ['vm', 'microvm'],
+  capacity: res(8, 16),
+  allocated: res(0, 0),
+  ...over,
+});
+const req = (over: Partial<SchedulingRequest> = {}): SchedulingRequest => ({
+  instanceId: 'i-1',
+  kind: 'vm',
+  resources: res(2, 4),
+  preferredNodeId: '',
+  region: '',
+  zone: '',
+  ...over,
+});
+const ids = (d: ReturnType<typeof schedule>) => (d.ok ? d.ranked.map((n) => n.id) : d.reason);
+
+describe('scheduler (pure)', () => {
+  describe('filters', () => {
+    it('keeps only READY nodes', () => assert.deepEqual(ids(schedule(req(), [node('a', { ready: false, status: 'NOT_READY' }), node('b')])), ['b']));
+    it('keeps only nodes that run the kind', () =>
+      assert.deepEqual(ids(schedule(req({ kind: 'container' }), [node('a'), node('b', { supported: ['container'] })])), ['b']));
+    it('honours region and zone', () => {
+      const nodes = [node('a'), node('b', { zone: 'eu-1b' }), node('c', { region: 'us-1', zone: 'us-1a' })];
+      assert.deepEqual(ids(schedule(req({ zone: 'eu-1b' }), nodes)), ['b']);
+      assert.deepEqual(ids(schedule(req({ region: 'us-1' }), nodes)), ['c']);
+    });
+    it('keeps only nodes with room for every resource', () =>
+      assert.deepEqual(ids(schedule(req(), [node('a', { allocated: res(7, 0) }), node('b', { allocated: res(0, 13) }), node('c', { allocated: res(6, 12) })])), ['c']));
+    it('takes only the preferred node when one is named', () =>
+      assert.deepEqual(ids(schedule(req({ preferredNodeId: 'b' }), [node('a'), node('b', { allocated: res(4, 8) })])), ['b']));
+    it('takes only the node with its disks when pinned', () =>
+      assert.deepEqual(ids(schedule(req({ pinnedNodeId: 'a' }), [node('a', { allocated: res(4, 8) }), node('b')])), ['a']));
+  });
+
+  describe('weighers', () => {
+    const nodes = [node('full', { allocated: res(4, 8) }), node('empty'), node('half', { allocated: res(2, 4) })];
+    it('spread puts it on the emptiest node', () => assert.deepEqual(ids(schedule(req(), nodes, 'spread')), ['empty', 'half', 'full']));
+    it('bin-pack puts it on the fullest node that fits', () => assert.deepEqual(ids(schedule(req(), nodes, 'binpack')), ['full', 'half', 'empty']));
+    it('orders equal nodes differently for different instances', () => {
+      const same = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => node(id));
+      const firsts = new Set(['i-1', 'i-2', 'i-3', 'i-4', 'i-5', 'i-6', 'i-7', 'i-8'].map((instanceId) => (schedule(req({ instanceId }), same) as { ranked: CandidateNode[] }).ranked[0].id));
+      assert.ok(firsts.size > 1);
+    });
+  });
+
+  describe('when nothing fits', () => {
+    it('says RESOURCE_EXHAUSTED with what is needed and why each node is out', () => {
+      const d = schedule(req(), [node('a', { allocated: res(8, 0) }), node('b', { allocated: res(7, 0) }), node('c', { ready: false, status: 'NOT_READY' })]);
+      assert.equal(d.ok, false);
+      if (d.ok) return;
+      assert.equal(d.reason, 'RESOURCE_EXHAUSTED: no node can run this vm (needs 2 CPU, 4 GiB memory): 2 nodes short of cpu_cores; 1 node NOT_READY');
+      assert.equal(d.exhausted, false);
+    });
+    it('is "exhausted" when capacity alone is what is missing', () => {
+      const d = schedule(req(), [node('a', { allocated: res(8, 0) })]);
+      assert.ok(!d.ok && d.exhausted);
+    });
+    it('names an empty cluster', () => assert.match(ids(schedule(req(), [])) as string, /no node is registered/));
+    it('names a preferred node that does not exist', () => assert.match(ids(schedule(req({ preferredNodeId: 'zz' }), [node('a')])) as string, /preferred node zz is not registered/));
+  });
+});
