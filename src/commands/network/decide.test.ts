@@ -107,6 +107,10 @@ describe('network decider', () => {
       given([created(), subnetAdded('s-1', '10.0.0.0/24'), { type: 'SubnetRemoved', data: { subnetId: 's-1' } }])
         .when({ type: 'AddSubnet', data: { subnetId: 's-2', cidr: '10.0.0.0/24' } })
         .then([subnetAdded('s-2', '10.0.0.0/24')]));
+    it('treats ids that name Object.prototype members as plain ids', () => {
+      given([created()]).when({ type: 'AddSubnet', data: { subnetId: 'constructor', cidr: '10.0.0.0/24' } }).then([subnetAdded('constructor', '10.0.0.0/24')]);
+      given([created()]).when({ type: 'RemoveSubnet', data: { subnetId: '__proto__' } }).then([]);
+    });
     it('is ALREADY_EXISTS for the same subnet id with another CIDR', () =>
       given([created(), subnetAdded('s-1', '10.0.0.0/24')]).when({ type: 'AddSubnet', data: { subnetId: 's-1', cidr: '10.0.1.0/24' } })
         .thenThrows(AlreadyExists, /subnet s-1 is already on network net-1/));

@@ -41,7 +41,7 @@ export const decide = (cmd: NetworkCommand, s: NetworkState): NetworkEvent[] => 
       requireToken('subnet_id', subnetId);
       requireActive('network', s);
       const cidr = parseCidr('cidr', cmd.data.cidr);
-      const held = s.subnets[subnetId];
+      const held = Object.hasOwn(s.subnets, subnetId) ? s.subnets[subnetId] : undefined;
       if (held !== undefined) {
         if (held === cidr.text) return []; // redelivered
         throw new AlreadyExists(`subnet ${subnetId} is already on network ${s.id} with cidr ${held}`);
@@ -54,7 +54,7 @@ export const decide = (cmd: NetworkCommand, s: NetworkState): NetworkEvent[] => 
       return [{ type: 'SubnetAdded', data: { subnetId, cidr: cidr.text } }];
     }
     case 'RemoveSubnet':
-      return s.subnets[cmd.data.subnetId] === undefined ? [] : [{ type: 'SubnetRemoved', data: { subnetId: cmd.data.subnetId } }];
+      return Object.hasOwn(s.subnets, cmd.data.subnetId) ? [{ type: 'SubnetRemoved', data: { subnetId: cmd.data.subnetId } }] : [];
     case 'AddPort': {
       requireToken('port_id', cmd.data.portId);
       if (s.ports.has(cmd.data.portId)) return []; // redelivered
