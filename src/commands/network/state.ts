@@ -1,4 +1,4 @@
-import { compareString, SortedMap } from '../../sdn/ipam/sorted-map';
+import { SortedMap } from '../../sdn/ipam/sorted-map';
 import type { Lifecycle } from './fields';
 
 export type NetworkKind = 'vxlan' | 'vlan' | 'flat' | 'bridge';
@@ -46,5 +46,5 @@ export const initialState = (id: string): NetworkState => ({
   labels: {},
   annotations: {},
   subnets: {},
-  ports: SortedMap.empty(compareString),
+  ports: SortedMap.empty(),
 });

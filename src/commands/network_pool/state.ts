@@ -1,4 +1,4 @@
-import { compareBigInt, compareString, SortedMap } from '../../sdn/ipam/sorted-map';
+import { SortedMap } from '../../sdn/ipam/sorted-map';
 
 export type SegmentKind = 'vxlan' | 'vlan';
 
@@ -27,7 +27,7 @@ export const NETWORK_POOL_ID = 'global';
 
 export const initialState = (id: string): NetworkPoolState => ({
   id,
-  vxlan: SortedMap.empty(compareBigInt),
-  vlan: SortedMap.empty(compareBigInt),
-  byNetwork: SortedMap.empty(compareString),
+  vxlan: SortedMap.empty(),
+  vlan: SortedMap.empty(),
+  byNetwork: SortedMap.empty(),
 });

@@ -1,4 +1,4 @@
-import { compareString, SortedMap } from '../../sdn/ipam/sorted-map';
+import { SortedMap } from '../../sdn/ipam/sorted-map';
 import type { Lifecycle } from '../network/fields';
 
 export type Direction = 'ingress' | 'egress';
@@ -42,5 +42,5 @@ export const initialState = (id: string): SecurityGroupState => ({
   description: '',
   tenantId: '',
   rules: [],
-  ports: SortedMap.empty(compareString),
+  ports: SortedMap.empty(),
 });

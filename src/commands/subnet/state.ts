@@ -1,6 +1,6 @@
 import type { IpVersion } from '../../sdn/ipam/address';
 import type { PoolText, SubnetLayout } from '../../sdn/ipam/pools';
-import { compareBigInt, compareString, SortedMap } from '../../sdn/ipam/sorted-map';
+import { SortedMap } from '../../sdn/ipam/sorted-map';
 import type { Lifecycle } from '../network/fields';
 
 /**
@@ -66,6 +66,6 @@ export const initialState = (id: string): SubnetState => ({
   dnsServers: [],
   allocationPools: [],
   enableDhcp: false,
-  allocations: SortedMap.empty(compareBigInt),
-  byId: SortedMap.empty(compareString),
+  allocations: SortedMap.empty(),
+  byId: SortedMap.empty(),
 });

@@ -5,7 +5,7 @@ import { formatAddress } from './address';
 import { checkRequested, firstFree } from './allocate';
 import { parseCidr, usableRange } from './cidr';
 import { inPools, type Pool, poolsToText, resolveLayout, type SubnetLayout } from './pools';
-import { compareBigInt, SortedMap } from './sorted-map';
+import { compareKeys, SortedMap } from './sorted-map';
 
 /**
  * Random IPv4 and IPv6 subnets with random pools (placed both at the start and
@@ -45,7 +45,7 @@ const layoutArb = subnetArb.chain((cidr) => {
       const origin = atEnd ? last - window + 1n : first;
       const at = (o: number) => origin + (BigInt(o) % window);
       const gateway = at(gatewayOffset);
-      const points = [...new Set(cuts.map(at))].filter((p) => p !== gateway).sort(compareBigInt);
+      const points = [...new Set(cuts.map(at))].filter((p) => p !== gateway).sort(compareKeys);
       const pools: Pool[] = [];
       for (let i = 0; i + 1 < points.length; i += 2) {
         const [s, e] = [points[i], points[i + 1]];
@@ -84,7 +84,7 @@ describe('ipam properties', () => {
   it('never hands out an address twice or outside the pools, and always finds the lowest free one', () =>
     fc.assert(
       fc.property(layoutArb, opsArb, (layout, ops) => {
-        let taken = SortedMap.empty<bigint, true>(compareBigInt);
+        let taken = SortedMap.empty<bigint, true>();
         const model = new Set<bigint>();
         const { first } = usableRange(layout.cidr);
         const opts = { field: 'ip_address', subnet: layout.cidr.text, allowGateway: false };
@@ -121,7 +121,7 @@ describe('ipam properties', () => {
           }
           assert.equal(taken.size, model.size);
         }
-        assert.deepEqual([...taken.keys()], [...model].sort(compareBigInt));
+        assert.deepEqual([...taken.keys()], [...model].sort(compareKeys));
       }),
       { numRuns: 300 },
     ));
@@ -137,7 +137,7 @@ describe('ipam properties', () => {
         ),
         ([inserts, mixed, deletes]) => {
           const ops: [boolean, number][] = [...inserts.map((k): [boolean, number] => [true, k]), ...mixed, ...deletes.map((k): [boolean, number] => [false, k])];
-          let m = SortedMap.empty<number, number>((a, b) => a - b);
+          let m = SortedMap.empty<number, number>();
           const model = new Map<number, number>();
           ops.forEach(([add, k], i) => {
             const before = m;
@@ -153,6 +153,7 @@ describe('ipam properties', () => {
           });
           const sorted = [...model.entries()].sort((a, b) => a[0] - b[0]);
           assert.deepEqual([...m.entries()], sorted);
+          assert.deepEqual([...SortedMap.of(m.entries()).entries()], sorted, 'entries alone rebuild the map');
           assert.equal(m.size, model.size);
           for (const [k, v] of sorted) assert.equal(m.get(k), v);
           const from = 1500;

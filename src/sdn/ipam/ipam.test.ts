@@ -5,14 +5,14 @@ import { checkRequested, firstFree } from './allocate';
 import { overlaps, parseCidr } from './cidr';
 import { macFromBytes, parseMac } from './mac';
 import { inPools, poolsToText, resolveLayout, type SubnetLayout } from './pools';
-import { compareBigInt, SortedMap } from './sorted-map';
+import { SortedMap } from './sorted-map';
 
 const v4 = (s: string) => parseAddress('ip', s, 4).value;
 const v6 = (s: string) => parseAddress('ip', s, 6).value;
 const layout = (cidr: string, gatewayIp = '', allocationPools: { start: string; end: string }[] = []) =>
   resolveLayout({ cidr, gatewayIp, allocationPools });
 const text = (l: SubnetLayout) => ({ gateway: formatAddress(l.cidr.version, l.gateway), pools: poolsToText(l.cidr.version, l.pools) });
-const takenOf = (values: bigint[]) => SortedMap.of<bigint, true>(compareBigInt, values.map((v) => [v, true] as const));
+const takenOf = (values: bigint[]) => SortedMap.of<bigint, true>(values.map((v) => [v, true] as const));
 const throwsWith = (fn: () => unknown, type: new (...a: never[]) => Error, message: RegExp) =>
   assert.throws(fn, (e: unknown) => e instanceof type && message.test((e as Error).message));
 
@@ -106,7 +106,7 @@ describe('ipam', () => {
     });
     it('fills a /16 and finds the one released address without enumerating it', () => {
       const l = layout('10.1.0.0/16');
-      let taken = SortedMap.empty<bigint, true>(compareBigInt);
+      let taken = SortedMap.empty<bigint, true>();
       const t0 = Date.now();
       for (;;) {
         const v = firstFree(l.pools, taken);

@@ -1,7 +1,11 @@
-export type Compare<K> = (a: K, b: K) => number;
+/**
+ * Keys are ordered by `<` (numbers and BigInts numerically, strings by code
+ * unit), never by a stored comparator: a map is then wholly described by its
+ * entries, and `SortedMap.of(m.entries())` rebuilds it (e.g. from a snapshot).
+ */
+export type SortedKey = string | number | bigint;
 
-export const compareBigInt: Compare<bigint> = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-export const compareString: Compare<string> = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+export const compareKeys = <K extends SortedKey>(a: K, b: K): number => (a < b ? -1 : a > b ? 1 : 0);
 
 interface Chunk<K, V> {
   readonly keys: readonly K[];
@@ -12,12 +16,12 @@ interface Chunk<K, V> {
 const MAX = 512;
 const MIN = 64;
 
-const lowerBound = <K>(keys: readonly K[], k: K, cmp: Compare<K>): number => {
+const lowerBound = <K extends SortedKey>(keys: readonly K[], k: K): number => {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cmp(keys[mid], k) < 0) lo = mid + 1;
+    if (keys[mid] < k) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -39,19 +43,18 @@ const replaced = <T>(a: readonly T[], i: number, x: T): T[] => {
  * Map per event would make replaying a subnet quadratic. Here an update
  * copies one chunk (at most MAX entries) and the chunk index (size/MIN).
  */
-export class SortedMap<K, V> {
+export class SortedMap<K extends SortedKey, V> {
   private constructor(
-    readonly compare: Compare<K>,
     private readonly chunks: readonly Chunk<K, V>[],
     readonly size: number,
   ) {}
 
-  static empty<K, V>(compare: Compare<K>): SortedMap<K, V> {
-    return new SortedMap<K, V>(compare, [], 0);
+  static empty<K extends SortedKey, V>(): SortedMap<K, V> {
+    return new SortedMap<K, V>([], 0);
   }
 
-  static of<K, V>(compare: Compare<K>, entries: Iterable<readonly [K, V]>): SortedMap<K, V> {
-    let m = SortedMap.empty<K, V>(compare);
+  static of<K extends SortedKey, V>(entries: Iterable<readonly [K, V]>): SortedMap<K, V> {
+    let m = SortedMap.empty<K, V>();
     for (const [k, v] of entries) m = m.set(k, v);
     return m;
   }
@@ -63,7 +66,7 @@ export class SortedMap<K, V> {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const keys = this.chunks[mid].keys;
-      if (this.compare(keys[keys.length - 1], k) < 0) lo = mid + 1;
+      if (keys[keys.length - 1] < k) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -73,8 +76,8 @@ export class SortedMap<K, V> {
     if (this.chunks.length === 0) return undefined;
     const ci = this.locate(k);
     const keys = this.chunks[ci].keys;
-    const i = lowerBound(keys, k, this.compare);
-    return { ci, i, found: i < keys.length && this.compare(keys[i], k) === 0 };
+    const i = lowerBound(keys, k);
+    return { ci, i, found: i < keys.length && keys[i] === k };
   }
 
   get(k: K): V | undefined {
@@ -88,7 +91,7 @@ export class SortedMap<K, V> {
 
   set(k: K, v: V): SortedMap<K, V> {
     const at = this.find(k);
-    if (!at) return new SortedMap(this.compare, [{ keys: [k], vals: [v] }], 1);
+    if (!at) return new SortedMap<K, V>([{ keys: [k], vals: [v] }], 1);
     const c = this.chunks[at.ci];
     if (at.found) {
       if (c.vals[at.i] === v) return this;
@@ -130,7 +133,7 @@ export class SortedMap<K, V> {
   private withChunks(at: number, remove: number, add: Chunk<K, V>[], size: number): SortedMap<K, V> {
     const chunks = this.chunks.slice();
     chunks.splice(at, remove, ...add);
-    return new SortedMap(this.compare, chunks, size);
+    return new SortedMap<K, V>(chunks, size);
   }
 
   /** Entries in key order, from the first key ≥ `from` (or the first key). */
@@ -159,7 +162,7 @@ export class SortedMap<K, V> {
   *runs(from?: K): Generator<{ keys: readonly K[]; vals: readonly V[]; start: number }> {
     if (this.chunks.length === 0) return;
     let ci = from === undefined ? 0 : this.locate(from);
-    let start = from === undefined ? 0 : lowerBound(this.chunks[ci].keys, from, this.compare);
+    let start = from === undefined ? 0 : lowerBound(this.chunks[ci].keys, from);
     for (; ci < this.chunks.length; ci++, start = 0) {
       const c = this.chunks[ci];
       if (start < c.keys.length) yield { keys: c.keys, vals: c.vals, start };
