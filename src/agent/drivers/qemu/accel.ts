@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Accel } from './args';
@@ -76,4 +76,25 @@ export async function chooseAccel(setting: AccelSetting, qemuBinary: string): Pr
   if (setting !== 'auto') return { accel: setting, reason: 'configured' };
   const kvm = await probeKvm(qemuBinary);
   return kvm.ok ? { accel: 'kvm', reason: 'KVM runs guests' } : { accel: 'tcg', reason: `falling back to TCG: ${kvm.reason}` };
+}
+
+/**
+ * The host's TSC rate in kHz, which is also a TCG guest's (see kernelCmdline in args.ts).
+ * "cpu MHz" is the current clock, close to the TSC rate on constant-TSC CPUs; a small
+ * error only makes the guest clock drift, which matters little for TCG guests.
+ */
+export async function hostTscKhz(): Promise<number | undefined> {
+  try {
+    const khz = Number((await readFile('/sys/devices/system/cpu/cpu0/tsc_freq_khz', 'utf8')).trim());
+    if (khz > 0) return khz;
+  } catch {
+    // not exposed by most kernels
+  }
+  try {
+    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(await readFile('/proc/cpuinfo', 'utf8'));
+    if (m && Number(m[1]) > 0) return Math.round(Number(m[1]) * 1000);
+  } catch {
+    // not Linux: the caller goes without
+  }
+  return undefined;
 }

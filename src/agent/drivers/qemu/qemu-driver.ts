@@ -14,7 +14,7 @@ import type {
   ProbeResult,
   StopOptions,
 } from '../driver';
-import { chooseAccel, probeKvm, type AccelChoice, type AccelSetting } from './accel';
+import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelSetting } from './accel';
 import { buildQemuArgs, driveId, machineFor } from './args';
 import { ConsoleMux } from './console';
 import { ensureDisk } from './disks';
@@ -67,6 +67,7 @@ export class QemuDriver implements InstanceDriver {
   private readonly runtimes = new Map<string, Runtime>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private accelChoice?: Promise<AccelChoice>;
+  private tscKhz?: Promise<number | undefined>;
   private closed = false;
 
   constructor(private readonly opts: QemuDriverOptions) {
@@ -228,7 +229,8 @@ export class QemuDriver implements InstanceDriver {
     if (current && (current.state === 'running' || current.state === 'paused')) return current;
 
     const { accel } = await this.accel();
-    const launch = this.launchFor(dir, stored, accel);
+    this.tscKhz ??= hostTscKhz();
+    const launch = { ...this.launchFor(dir, stored, accel), hostTscKhz: await this.tscKhz };
     const argv = buildQemuArgs(launch);
     this.forget(instanceId);
     await dir.clearRuntime();
