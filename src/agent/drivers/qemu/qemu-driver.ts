@@ -380,10 +380,11 @@ export class QemuDriver implements InstanceDriver {
 
   private async endedState(dir: InstanceDir, run: RunRecord): Promise<Pick<Observed, 'state' | 'reason'>> {
     const exit = await dir.readExit();
-    if (await dir.stopRequested()) {
-      return { state: 'stopped', reason: exit?.signal === 'SIGKILL' ? 'stopped by request (killed)' : 'stopped by request' };
-    }
     const fromShutdown = describeShutdown(exit);
+    if (await dir.stopRequested()) {
+      const how = exit?.signal === 'SIGKILL' ? 'killed' : fromShutdown?.reason;
+      return { state: 'stopped', reason: `stopped by request${how ? `: ${how}` : ''}` };
+    }
     if (fromShutdown) return fromShutdown;
     const line = await dir.lastLogLine();
     const tail = line ? `; qemu said: ${line}` : '';
