@@ -16,6 +16,9 @@ const program = new Command('hypervisor-server')
   .addOption(new Option('--cluster-name <name>', 'cluster name').default(d.clusterName))
   .addOption(new Option('--heartbeat-interval <seconds>', 'heartbeat interval told to agents').default(d.heartbeatIntervalSeconds).argParser(Number))
   .addOption(new Option('--lease-ttl <seconds>', 'a node with no heartbeat for this long becomes NOT_READY').default(d.leaseTtlSeconds).argParser(Number))
+  .addOption(new Option('--no-feed', 'do not run the integration feed relay (HV_EVENTS) in this process'))
+  .addOption(new Option('--feed-lease-ttl <seconds>', 'the feed relay lease expires this long after its holder stops renewing it').default(d.feedLeaseTtlSeconds).argParser(Number).env('HV_FEED_LEASE_TTL_SECONDS'))
+  .addOption(new Option('--feed-max-age <seconds>', 'how long HV_EVENTS keeps events when the relay creates it (0: for ever)').default(d.feedMaxAgeSeconds).argParser(Number).env('HV_FEED_MAX_AGE_SECONDS'))
   .addOption(new Option('--log-level <level>', 'pino log level').default(d.logLevel).env('HV_LOG_LEVEL'))
   .parse();
 
@@ -32,6 +35,9 @@ const cfg: ServerConfig = {
   heartbeatIntervalSeconds: o.heartbeatInterval,
   leaseTtlSeconds: o.leaseTtl,
   logLevel: o.logLevel,
+  feed: o.feed && d.feed,
+  feedLeaseTtlSeconds: o.feedLeaseTtl,
+  feedMaxAgeSeconds: o.feedMaxAge,
 };
 const log = createLogger(cfg.logLevel, 'hypervisor-server');
 

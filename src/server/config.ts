@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { ComputeConfig } from './compute';
 
 /** Everything the server process can be told, by flag or environment. */
 export interface ServerConfig {
@@ -17,6 +18,14 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Secret that signs page tokens; the same on every replica. */
   readonly pageTokenSecret: string;
+  /** Scheduler weigher, create timeout, default stop timeout (defaults from HV_* in server/compute.ts). */
+  readonly compute?: Partial<ComputeConfig>;
+  /** Run the integration feed relay (HV_EVENTS); replicas elect one active relay. */
+  readonly feed: boolean;
+  /** A relay that stops renewing its lease for this long is replaced by another replica's. */
+  readonly feedLeaseTtlSeconds: number;
+  /** How long HV_EVENTS keeps events when the relay creates it; 0 keeps them for ever. */
+  readonly feedMaxAgeSeconds: number;
 }
 
 export const defaultConfig = (): ServerConfig => ({
@@ -32,4 +41,7 @@ export const defaultConfig = (): ServerConfig => ({
   watchBufferLimit: Number(process.env.HV_WATCH_BUFFER ?? 10_000),
   logLevel: process.env.HV_LOG_LEVEL ?? 'info',
   pageTokenSecret: process.env.HV_PAGE_TOKEN_SECRET ?? 'hypervisor-dev-page-tokens',
+  feed: (process.env.HV_FEED ?? '1') !== '0',
+  feedLeaseTtlSeconds: Number(process.env.HV_FEED_LEASE_TTL_SECONDS ?? 10),
+  feedMaxAgeSeconds: Number(process.env.HV_FEED_MAX_AGE_SECONDS ?? 0),
 });

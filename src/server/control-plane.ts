@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
@@ -26,17 +27,19 @@ import { clusterService } from '../grpc/cluster-service';
 import { Pager } from '../grpc/paging';
 import { addReflection } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
+import { FeedRelay } from '../feed/relay';
 import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
 import { NodeLiveness } from '../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../projections/entity-read-model';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ServerConfig } from './config';
+import { COMPUTE_SERVICE, ComputePlane } from './compute';
 import { Metrics } from './metrics';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../../package.json').version;
 
-const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.audit.v1.AuditService'];
+const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.audit.v1.AuditService', COMPUTE_SERVICE];
 
 /**
  * One server process: command handlers, read models, process managers and
@@ -54,6 +57,8 @@ export class ControlPlane {
   private commandServer?: CommandServer;
   private projections?: ProjectionRuntime;
   private liveness?: NodeLiveness;
+  compute?: ComputePlane;
+  feed?: FeedRelay;
   private grpc?: Server;
   private http?: http.Server;
   private health?: HealthImplementation;
@@ -70,7 +75,7 @@ export class ControlPlane {
     } else {
       this.embedded = await EmbeddedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort });
       this.natsUrl = this.embedded.url;
-      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir }, 'started embedded nats-server');
+      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid }, 'started embedded nats-server');
     }
     this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' });
     log.info({ url: this.natsUrl }, 'connected to NATS');
@@ -84,9 +89,22 @@ export class ControlPlane {
 
     const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
     const timeIndex = new TimeIndex();
-    this.projections = new ProjectionRuntime(store, [nodes, timeIndex], (err) => log.error({ err }, 'projections stopped'));
+    const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
+    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
     await this.projections.start();
     log.info({ position: this.projections.position, nodes: nodes.size }, 'read models caught up');
+
+    if (cfg.feed) {
+      this.feed = await FeedRelay.open(this.nc, store, {
+        upcast: UPCASTERS.upcast,
+        leaseTtlMs: cfg.feedLeaseTtlSeconds * 1000,
+        maxAgeMs: cfg.feedMaxAgeSeconds * 1000,
+        // A process restarted on the same host and port takes its lease back at once.
+        holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : undefined,
+        log,
+      });
+      this.feed.start();
+    }
 
     const dispatcher = new Dispatcher(new CommandBus(this.nc), this.projections);
     this.liveness = new NodeLiveness(
@@ -97,6 +115,7 @@ export class ControlPlane {
       log,
     );
     this.liveness.start();
+    await compute.start(this.nc, dispatcher, this.projections, log);
 
     const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
     grpc.addService(
@@ -114,6 +133,13 @@ export class ControlPlane {
         onWatchOverflow: () => this.metrics.watchOverflows.inc(),
       }),
     );
+    compute.addTo(grpc, {
+      dispatcher,
+      pager: new Pager(cfg.pageTokenSecret),
+      log,
+      watchBufferLimit: cfg.watchBufferLimit,
+      onWatchOverflow: () => this.metrics.watchOverflows.inc(),
+    });
     const audit = new AuditLog({ store, aggregates: AUDITED, upcast: UPCASTERS.upcast, tokens: new CursorTokens(cfg.pageTokenSecret), timeIndex });
     grpc.addService(AuditServiceService, auditService({ audit, log }));
     addReflection(grpc, SERVICES);
@@ -156,8 +182,10 @@ export class ControlPlane {
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.liveness?.stop();
+    this.compute?.stop();
     await this.commandServer?.drain();
     this.projections?.stop();
+    await this.feed?.stop();
     await this.store?.close();
     await this.nc?.drain().catch(() => undefined);
     await this.embedded?.stop();
