@@ -96,12 +96,11 @@ export class ConsoleMux extends EventEmitter {
       this.scrollbackLen -= this.scrollback.shift()!.length;
     }
     for (const c of this.clients) {
+      c.push(chunk);
       if (c.readableLength > this.maxClientBufferBytes) {
         this.clients.delete(c);
         c.destroy(new ResourceExhausted(`console client fell ${c.readableLength} bytes behind and was detached`));
-        continue;
       }
-      c.push(chunk);
     }
   }
 
