@@ -73,7 +73,7 @@ export class ControlPlane {
     } else {
       this.embedded = await EmbeddedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort });
       this.natsUrl = this.embedded.url;
-      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir }, 'started embedded nats-server');
+      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid }, 'started embedded nats-server');
     }
     this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' });
     log.info({ url: this.natsUrl }, 'connected to NATS');
