@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { ComputeConfig } from './compute';
 
 /** Everything the server process can be told, by flag or environment. */
 export interface ServerConfig {
@@ -17,6 +18,8 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Secret that signs page tokens; the same on every replica. */
   readonly pageTokenSecret: string;
+  /** Scheduler weigher, create timeout, default stop timeout (defaults from HV_* in server/compute.ts). */
+  readonly compute?: Partial<ComputeConfig>;
   /** Run the integration feed relay (HV_EVENTS); replicas elect one active relay. */
   readonly feed: boolean;
   /** A relay that stops renewing its lease for this long is replaced by another replica's. */

@@ -33,12 +33,13 @@ import { NodeLiveness } from '../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../projections/entity-read-model';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ServerConfig } from './config';
+import { COMPUTE_SERVICE, ComputePlane } from './compute';
 import { Metrics } from './metrics';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../../package.json').version;
 
-const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.audit.v1.AuditService'];
+const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.audit.v1.AuditService', COMPUTE_SERVICE];
 
 /**
  * One server process: command handlers, read models, process managers and
@@ -56,6 +57,7 @@ export class ControlPlane {
   private commandServer?: CommandServer;
   private projections?: ProjectionRuntime;
   private liveness?: NodeLiveness;
+  compute?: ComputePlane;
   feed?: FeedRelay;
   private grpc?: Server;
   private http?: http.Server;
@@ -87,7 +89,8 @@ export class ControlPlane {
 
     const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
     const timeIndex = new TimeIndex();
-    this.projections = new ProjectionRuntime(store, [nodes, timeIndex], (err) => log.error({ err }, 'projections stopped'));
+    const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
+    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
     await this.projections.start();
     log.info({ position: this.projections.position, nodes: nodes.size }, 'read models caught up');
 
@@ -112,6 +115,7 @@ export class ControlPlane {
       log,
     );
     this.liveness.start();
+    await compute.start(this.nc, dispatcher, this.projections, log);
 
     const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
     grpc.addService(
@@ -129,6 +133,13 @@ export class ControlPlane {
         onWatchOverflow: () => this.metrics.watchOverflows.inc(),
       }),
     );
+    compute.addTo(grpc, {
+      dispatcher,
+      pager: new Pager(cfg.pageTokenSecret),
+      log,
+      watchBufferLimit: cfg.watchBufferLimit,
+      onWatchOverflow: () => this.metrics.watchOverflows.inc(),
+    });
     const audit = new AuditLog({ store, aggregates: AUDITED, upcast: UPCASTERS.upcast, tokens: new CursorTokens(cfg.pageTokenSecret), timeIndex });
     grpc.addService(AuditServiceService, auditService({ audit, log }));
     addReflection(grpc, SERVICES);
@@ -171,6 +182,7 @@ export class ControlPlane {
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.liveness?.stop();
+    this.compute?.stop();
     await this.commandServer?.drain();
     this.projections?.stop();
     await this.feed?.stop();

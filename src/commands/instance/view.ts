@@ -39,6 +39,25 @@ export const toSpec = (s: InstanceSpecData): InstanceSpec => ({
   limits: s.limits,
 });
 
+/** InstanceSpec from the wire as plain data (a network only when it names one). */
+export const specFromProto = (s: InstanceSpec): InstanceSpecData => ({
+  image: s.image,
+  cpuCores: s.cpuCores,
+  memoryBytes: s.memoryBytes,
+  disks: s.disks.map((x) => ({ name: x.name, sizeBytes: x.sizeBytes, type: x.type, boot: x.boot })),
+  ...(s.network && (s.network.networkId || s.network.subnetId)
+    ? { network: { networkId: s.network.networkId, subnetId: s.network.subnetId, securityGroups: [...s.network.securityGroups], assignPublicIp: s.network.assignPublicIp } }
+    : {}),
+  kernel: s.kernel,
+  initrd: s.initrd,
+  kernelArgs: s.kernelArgs,
+  command: [...s.command],
+  args: [...s.args],
+  env: { ...s.env },
+  volumeMounts: s.volumeMounts.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly })),
+  ...(s.limits ? { limits: { ...s.limits } } : {}),
+});
+
 /** The Instance message; undefined before it was requested and once it is deleted. */
 export const toInstance = (s: InstanceState): Instance | undefined =>
   s.exists

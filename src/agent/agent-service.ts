@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { decode, encode } from '../bus/wire';
+import type { ImageSource, InstanceSpecData } from '../commands/instance/spec';
+import { validateSpec, resourcesFor } from '../commands/instance/validate';
+import { kindFromProto, KIND_TO_PROTO, STATUS_TO_PROTO, specFromProto, toSpec } from '../commands/instance/view';
+import { isUrlRef, parseImageUrl } from '../domain/image-ref';
+import { AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors';
+import type { AgentConsoleInput, AgentServiceServer } from '../gen/hypervisor/v1/agent';
+import type { Instance, InstanceStats } from '../gen/hypervisor/v1/compute';
+import type { Empty } from '../gen/google/protobuf/empty';
+import { toServiceError } from '../grpc/status';
+import { unary } from '../grpc/unary';
+import type { Observed } from './drivers/driver';
+import type { Executor } from './executor';
+import type { LocalRecord, LocalStore } from './local-store';
+import { IMAGE_RESOLVE_SUBJECT, type InstanceWork, type ResolveReply } from './protocol';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface AgentServiceDeps {
+  readonly executor: Executor;
+  readonly store: LocalStore;
+  readonly nc: NatsConnection;
+  readonly nodeId: () => string;
+  readonly log: Logger;
+}
+
+/**
+ * AgentService on the host (port 50052): the control plane reaches instances
+ * through it (console, stats), and an operator can drive this host directly.
+ * Instances made here are this host's own ("local"): the reconcile leaves
+ * them alone and nothing is reported for them.
+ */
+export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedServiceImplementation => {
+  const view = (id: string, rec: LocalRecord | undefined, o: Observed | undefined): Instance => {
+    const w = rec?.work;
+    return {
+      id,
+      name: w?.name ?? id,
+      type: w ? KIND_TO_PROTO[w.kind] : 0,
+      state: !o
+        ? STATUS_TO_PROTO.FAILED
+        : o.state === 'running' || o.state === 'paused'
+          ? STATUS_TO_PROTO.RUNNING
+          : o.state === 'stopped'
+            ? STATUS_TO_PROTO.STOPPED
+            : STATUS_TO_PROTO.FAILED,
+      spec: w ? toSpec(w.spec) : undefined,
+      nodeId: d.nodeId(),
+      ipAddress: '',
+      metadata: { labels: w?.labels ?? {}, annotations: w?.annotations ?? {} },
+      stateReason: o ? (o.reason ?? (o.state === 'paused' ? 'paused' : '')) : 'its files are gone from this host',
+      createdAt: rec ? new Date(rec.createdAt) : undefined,
+      startedAt: o?.state === 'running' || o?.state === 'paused' ? o.startedAt : undefined,
+    };
+  };
+  const require = async (id: string) => {
+    if (!id) throw new InvalidArgument('instance_id: is required');
+    const found = await d.executor.find(id);
+    const rec = d.store.get(id);
+    if (!found && (!rec || rec.destroyed)) throw new NotFound(`instance ${id} is not on this host`);
+    return { found, rec };
+  };
+  const current = async (id: string) => {
+    const { found, rec } = await require(id);
+    return view(id, rec, found?.observed);
+  };
+  const resolve = async (field: string, ref: string): Promise<ImageSource | undefined> => {
+    if (!ref) return undefined;
+    if (isUrlRef(ref)) {
+      const u = parseImageUrl(field, ref);
+      return { ref, url: u.url, ...(u.sha256 ? { sha256: u.sha256 } : {}) };
+    }
+    let reply: ResolveReply;
+    try {
+      reply = decode<ResolveReply>((await d.nc.request(IMAGE_RESOLVE_SUBJECT, encode({ ref }), { timeout: 5_000 })).data);
+    } catch {
+      throw new Unavailable(`${field}: cannot look "${ref}" up: the control plane does not answer; give an http(s) URL`);
+    }
+    if (!reply.ok) throw new DomainError(reply.code as DomainError['code'], reply.message.replace(/^image:/, `${field}:`));
+    return reply.source;
+  };
+
+  return {
+    createInstance: unary(d.log, 'AgentService.CreateInstance', async (req) => {
+      const kind = kindFromProto(req.type);
+      if (!kind) throw new InvalidArgument(`type: ${req.type} is not an instance type`);
+      if (!req.spec) throw new InvalidArgument('spec: is required');
+      const id = req.instanceId || randomUUID();
+      if (!ID.test(id)) throw new InvalidArgument('instance_id: 1-64 of [A-Za-z0-9._-], starting with a letter or digit');
+      const spec: InstanceSpecData = specFromProto(req.spec);
+      validateSpec(kind, spec);
+      const rec = d.store.get(id);
+      if (rec && !rec.destroyed) {
+        if (rec.origin === 'local' && JSON.stringify(rec.work.spec) === JSON.stringify(spec)) return current(id);
+        throw new AlreadyExists(`instance ${id} already exists on this host`);
+      }
+      const [image, kernel, initrd] = await Promise.all([resolve('spec.image', spec.image), resolve('spec.kernel', spec.kernel), resolve('spec.initrd', spec.initrd)]);
+      const images = { ...(image ? { image } : {}), ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}) };
+      const work: InstanceWork = {
+        instanceId: id,
+        nodeId: d.nodeId(),
+        generation: (rec?.generation ?? 0) + 1,
+        action: 'create',
+        position: 0,
+        name: req.name || id,
+        kind,
+        spec,
+        images,
+        labels: req.labels,
+        annotations: req.annotations,
+        resources: resourcesFor(spec, images),
+        correlationId: id,
+      };
+      const r = await d.executor.run(work, 'local');
+      if (r.done && r.outcome?.type === 'ReportInstanceFailed') throw new FailedPrecondition(r.outcome.data.reason);
+      return current(id);
+    }),
+
+    deleteInstance: unary(d.log, 'AgentService.DeleteInstance', async (req): Promise<Empty> => {
+      const { rec } = await require(req.instanceId);
+      await d.executor.exclusive(req.instanceId, async () => {
+        await d.executor.destroyEverywhere(req.instanceId, rec?.work.kind);
+        d.executor.tombstone(req.instanceId);
+      });
+      return {};
+    }),
+
+    startInstance: unary(d.log, 'AgentService.StartInstance', async (req) => {
+      const { found } = await require(req.instanceId);
+      if (!found) throw new FailedPrecondition(`instance ${req.instanceId} has no files left on this host to start`);
+      await d.executor.exclusive(req.instanceId, () => found.driver.start(req.instanceId));
+      return current(req.instanceId);
+    }),
+
+    stopInstance: unary(d.log, 'AgentService.StopInstance', async (req) => {
+      if (req.timeoutSeconds < 0) throw new InvalidArgument(`timeout_seconds: ${req.timeoutSeconds} is negative`);
+      const { found } = await require(req.instanceId);
+      if (found) await d.executor.exclusive(req.instanceId, () => found.driver.stop(req.instanceId, { graceMs: req.force ? 0 : (req.timeoutSeconds || 30) * 1000, force: true }));
+      return current(req.instanceId);
+    }),
+
+    restartInstance: unary(d.log, 'AgentService.RestartInstance', async (req) => {
+      const { found } = await require(req.instanceId);
+      if (!found) throw new FailedPrecondition(`instance ${req.instanceId} has no files left on this host to start`);
+      await d.executor.exclusive(req.instanceId, async () => {
+        await found.driver.stop(req.instanceId, { graceMs: req.force ? 0 : 30_000, force: true });
+        await found.driver.start(req.instanceId);
+      });
+      return current(req.instanceId);
+    }),
+
+    getInstance: unary(d.log, 'AgentService.GetInstance', async (req) => current(req.instanceId)),
+
+    listInstances: unary(d.log, 'AgentService.ListInstances', async () => {
+      const ids = new Set(d.store.live().map((r) => r.instanceId));
+      const observed = new Map<string, Observed>();
+      for (const r of d.store.live()) {
+        const f = await d.executor.find(r.instanceId);
+        if (f) observed.set(r.instanceId, f.observed);
+      }
+      return { instances: [...ids].sort().map((id) => view(id, d.store.get(id), observed.get(id))) };
+    }),
+
+    getInstanceStats: unary(d.log, 'AgentService.GetInstanceStats', async (req): Promise<InstanceStats> => {
+      const { found } = await require(req.instanceId);
+      if (!found) throw new FailedPrecondition(`instance ${req.instanceId} is not running on this host`);
+      const s = await found.driver.stats(req.instanceId);
+      return {
+        instanceId: req.instanceId,
+        cpuUsagePercent: s.cpuUsagePercent,
+        cpuTimeNs: s.cpuTimeNs,
+        memoryUsedBytes: s.memoryUsedBytes,
+        memoryCacheBytes: s.memoryCacheBytes,
+        diskReadBytes: s.diskReadBytes,
+        diskWriteBytes: s.diskWriteBytes,
+        networkRxBytes: s.netRxBytes,
+        networkTxBytes: s.netTxBytes,
+        collectedAt: s.collectedAt,
+      };
+    }),
+
+    attachConsole: (call: ServerDuplexStream<AgentConsoleInput, { data: Buffer }>) => {
+      void attach(d, call);
+    },
+  };
+};
+
+/** The instance is named in the x-instance-id header; its serial console is streamed both ways, recent output first. */
+const attach = async (d: AgentServiceDeps, call: ServerDuplexStream<AgentConsoleInput, { data: Buffer }>) => {
+  let con: Duplex | undefined;
+  let done = false;
+  const finish = (e?: unknown) => {
+    if (done) return;
+    done = true;
+    con?.destroy();
+    if (e) call.emit('error', toServiceError(e));
+    else call.end();
+  };
+  call.on('cancelled', () => finish());
+  call.on('error', () => finish());
+  try {
+    const id = call.metadata.get('x-instance-id')[0];
+    if (typeof id !== 'string' || !id) throw new InvalidArgument('x-instance-id: name the instance in this request header');
+    const found = await d.executor.find(id);
+    if (!found) throw new NotFound(`instance ${id} is not on this host`);
+    con = await found.driver.console(id, { replay: true });
+    if (done) return con.destroy();
+    con.on('data', (b: Buffer) => {
+      if (!done) call.write({ data: b });
+    });
+    con.on('end', () => finish());
+    con.on('close', () => finish());
+    con.on('error', (e) => finish(new Unavailable(`console of ${id}: ${e.message}`)));
+    call.on('data', (m: AgentConsoleInput) => {
+      // A serial line has no window size; resize is accepted and has nothing to change.
+      if (m.data && m.data.length > 0) con?.write(m.data);
+    });
+    call.on('end', () => finish());
+  } catch (e) {
+    finish(e);
+  }
+};

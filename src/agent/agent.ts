@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
+import { connect, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { CommandBus } from '../bus/command-bus';
+import { add, ZERO } from '../domain/resources';
+import { INSTANCE_KINDS, type InstanceKind } from '../domain/instance-types';
+import { AgentServiceService } from '../gen/hypervisor/v1/agent';
+import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
+import { agentService } from './agent-service';
+import type { AgentConfig } from './config';
+import type { InstanceDriver, Observed } from './drivers/driver';
+import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
+import { Executor } from './executor';
+import { Heartbeat } from './heartbeat';
+import { ImageCache } from './images/cache';
+import { LocalStore } from './local-store';
+import { Reconciler } from './reconcile';
+import { Registration } from './registration';
+import { Reporter } from './reporter';
+import { decodeInstanceWork, WorkConsumer } from './work-consumer';
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+/** The driver settings an agent gets by default: qemu, its state under the agent's. */
+export const driverConfigFor = (cfg: AgentConfig, kinds: string[] = ['qemu'], accel: 'auto' | 'kvm' | 'tcg' = 'auto'): DriverConfig => ({
+  kinds,
+  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
+});
+
+/**
+ * hypervisor-agent: one per host. Registers the node, heartbeats, takes its
+ * work from its durable JetStream consumer, reports outcomes as commands,
+ * reconciles what runs against what should, and serves AgentService.
+ * Instances outlive the agent; a new agent adopts them.
+ */
+export class Agent {
+  nodeId = '';
+  port = 0;
+  kinds: InstanceKind[] = [];
+  private nc?: NatsConnection;
+  private grpc?: Server;
+  private cluster?: ClusterServiceClient;
+  private loaded?: LoadedDrivers;
+  private executor?: Executor;
+  private store?: LocalStore;
+  private consumer?: WorkConsumer;
+  private reconciler?: Reconciler;
+  private heartbeat?: Heartbeat;
+  private stopped = false;
+
+  constructor(
+    readonly cfg: AgentConfig,
+    private readonly drivers: DriverConfig | LoadedDrivers,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<this> {
+    const { cfg, log } = this;
+    mkdirSync(cfg.stateDir, { recursive: true });
+    // 1. Drivers: the kinds whose probe passed are the kinds this node runs.
+    this.loaded = 'forType' in this.drivers ? this.drivers : await loadDrivers({ ...this.drivers, logger: log });
+    for (const u of this.loaded.unsupported) log.warn(u, 'driver unsupported here');
+    const byKind = new Map<InstanceKind, InstanceDriver>();
+    for (const k of INSTANCE_KINDS) {
+      const d = this.loaded.forType(k);
+      if (d) byKind.set(k, d);
+    }
+    this.kinds = [...byKind.keys()];
+    if (this.kinds.length === 0) throw new Error(`no instance driver works on this host: ${this.loaded.unsupported.map((u) => `${u.kind}: ${u.reason}`).join('; ')}`);
+
+    // 2. NATS (work and reports) and what this host did before.
+    this.nc = await connect({ servers: cfg.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: `hypervisor-agent ${cfg.hostname}` });
+    this.store = new LocalStore(cfg.stateDir);
+    await this.store.load();
+    const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log);
+
+    // 3. AgentService, then registration (it names the port).
+    this.grpc = new Server();
+    this.grpc.addService(AgentServiceService, agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log }));
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure());
+    const registration = new Registration(this.cluster, cfg, log);
+    const registered = await registration.register(this.port, this.kinds, () => this.stopped);
+    this.nodeId = registered.nodeId;
+    this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
+
+    // 4. Adopt what kept running, do work that is due, then take new work.
+    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log);
+    await this.reconciler.once();
+    this.reconciler.start(cfg.reconcileIntervalMs);
+    this.consumer = new WorkConsumer(
+      this.nc,
+      this.nodeId,
+      { instance: async (_subject, data) => void (await this.executor!.run(decodeInstanceWork(data))) },
+      cfg.workConcurrency,
+      log,
+    );
+    await this.consumer.start();
+    this.heartbeat = new Heartbeat(
+      this.cluster,
+      () => this.nodeId,
+      () => this.store!.live().reduce((a, r) => add(a, r.work.resources), ZERO),
+      async () => void (await registration.register(this.port, this.kinds, () => this.stopped)),
+      log,
+    );
+    this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
+    setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
+    return this;
+  }
+
+  /** Reconcile once now (tests use it to not wait for the timer). */
+  reconcile(): Promise<void> {
+    return this.reconciler?.once() ?? Promise.resolve();
+  }
+
+  private async observeAll(): Promise<Observed[]> {
+    const out: Observed[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) out.push(...(await d.list()));
+    return out;
+  }
+
+  /** Stops taking work and lets the work in hand finish; instances keep running. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.heartbeat?.stop();
+    await this.reconciler?.stop();
+    await this.consumer?.stop();
+    await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));
+    this.cluster?.close();
+    for (const d of new Set(this.loaded?.drivers.values())) await d.close().catch(() => undefined);
+    await this.nc?.drain().catch(() => undefined);
+  }
+}

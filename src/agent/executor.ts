@@ -1,0 +1,232 @@
+import type { Logger } from 'pino';
+import { imageIdFor } from '../commands/image';
+import type { ImageSource } from '../commands/instance/spec';
+import { imageNameFromUrl } from '../domain/image-ref';
+import type { InstanceKind } from '../domain/instance-types';
+import { DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
+import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
+import type { CachedImage, ImageCache } from './images/cache';
+import type { LocalRecord, LocalStore } from './local-store';
+import type { InstanceWork } from './protocol';
+import type { Reporter } from './reporter';
+import { KeyedMutex } from '../commands/keyed-mutex';
+
+/** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
+export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
+
+/** A restart's stop gives the guest this long before it is ended. */
+const RESTART_GRACE_MS = 30_000;
+
+/**
+ * Does one generation of an instance's work with the driver, once: work at
+ * or below the generation this host last did for the instance is skipped.
+ * Reports go to the control plane before the record is written, so a crash
+ * in between repeats the (idempotent) work and the (deduplicated) report,
+ * never loses either. One instance's work runs in order; different
+ * instances' in parallel.
+ */
+export class Executor {
+  private readonly locks = new KeyedMutex();
+  private readonly busy = new Map<string, number>();
+
+  constructor(
+    private readonly drivers: ReadonlyMap<InstanceKind, InstanceDriver>,
+    private readonly store: LocalStore,
+    private readonly images: ImageCache,
+    private readonly reporter: Reporter | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** Instances with work in hand (the reconcile leaves them alone). */
+  isBusy(id: string): boolean {
+    return (this.busy.get(id) ?? 0) > 0;
+  }
+
+  driverFor(kind: InstanceKind): InstanceDriver {
+    const d = this.drivers.get(kind);
+    if (!d) throw new FailedPrecondition(`${kind} instances are not supported on this node (no working driver runs them)`);
+    return d;
+  }
+
+  /** The driver that holds this instance, if any. */
+  async find(id: string): Promise<{ driver: InstanceDriver; observed: Observed } | undefined> {
+    const rec = this.store.get(id);
+    const candidates = rec ? [this.drivers.get(rec.work.kind)] : [...new Set(this.drivers.values())];
+    for (const d of candidates) {
+      if (!d) continue;
+      const o = await d.inspect(id);
+      if (o) return { driver: d, observed: o };
+    }
+    return undefined;
+  }
+
+  run(w: InstanceWork, origin: LocalRecord['origin'] = 'control-plane'): Promise<WorkOutcome> {
+    this.busy.set(w.instanceId, (this.busy.get(w.instanceId) ?? 0) + 1);
+    return this.locks
+      .run(w.instanceId, () => this.runLocked(w, origin))
+      .finally(() => {
+        const n = (this.busy.get(w.instanceId) ?? 1) - 1;
+        if (n <= 0) this.busy.delete(w.instanceId);
+        else this.busy.set(w.instanceId, n);
+      });
+  }
+
+  /** Runs fn alone for this instance (AgentService's direct operations). */
+  exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
+  }
+
+  private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
+    const rec = this.store.get(w.instanceId);
+    if (rec && rec.generation >= w.generation) return { done: false };
+    const log = this.log.child({ instanceId: w.instanceId, generation: w.generation, action: w.action });
+    log.info('work');
+    let destroyed = false;
+    const base = { nodeId: w.nodeId, generation: w.generation };
+    const running = (o: Observed) => ({ type: 'ReportInstanceRunning' as const, data: { ...base, startedAt: (o.startedAt ?? new Date()).toISOString() } });
+    const failedWith = (e: unknown) => ({ type: 'ReportInstanceFailed' as const, data: { ...base, reason: reasonOf(w.action, e) } });
+    // The work's own failure is an outcome to report; a failure to report is not, and the work is done again.
+    let outcome: Parameters<Reporter['instance']>[3] | undefined;
+    switch (w.action) {
+      case 'create':
+        try {
+          const driver = this.driverFor(w.kind);
+          const spec = await this.driverSpec(w);
+          await driver.create(spec);
+          outcome = running(await driver.start(w.instanceId));
+        } catch (e) {
+          log.warn({ err: e }, 'create failed');
+          // Nothing of a failed create stays on the host.
+          await this.drivers.get(w.kind)?.destroy(w.instanceId).catch((err) => log.warn({ err }, 'cleanup after a failed create failed'));
+          destroyed = true;
+          outcome = failedWith(e);
+        }
+        break;
+      case 'start':
+      case 'restart':
+        try {
+          const driver = this.driverFor(w.kind);
+          if (w.action === 'restart') await driver.stop(w.instanceId, { graceMs: w.force ? 0 : RESTART_GRACE_MS, force: true });
+          outcome = running(await driver.start(w.instanceId));
+        } catch (e) {
+          outcome = failedWith(e);
+        }
+        break;
+      case 'stop':
+        try {
+          const driver = this.driverFor(w.kind);
+          // Graceful for timeout_seconds (ACPI power button), then ended anyway.
+          await driver.stop(w.instanceId, { graceMs: (w.timeoutSeconds ?? 0) * 1000, force: true });
+          const o = await driver.inspect(w.instanceId);
+          outcome = { type: 'ReportInstanceStopped', data: { ...base, reason: o?.reason ?? 'stopped by request' } };
+        } catch (e) {
+          outcome = failedWith(e);
+        }
+        break;
+      case 'delete':
+      case 'cleanup':
+        await this.destroyEverywhere(w.instanceId, w.kind);
+        destroyed = true;
+        if (w.action === 'delete') outcome = { type: 'ReportInstanceDeleted', data: base };
+        break;
+    }
+    if (outcome) await this.report(w, outcome);
+    this.record(w, origin, destroyed);
+    return { done: true, outcome };
+  }
+
+  /** Removes an instance whatever driver has it (unknown = nothing to do). */
+  async destroyEverywhere(id: string, kind?: InstanceKind): Promise<void> {
+    const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
+    for (const d of ds) await d.destroy(id);
+  }
+
+  /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
+  tombstone(id: string): void {
+    const rec = this.store.get(id);
+    if (rec) this.store.put({ ...rec, destroyed: true, appliedAt: new Date().toISOString() });
+  }
+
+  private record(w: InstanceWork, origin: LocalRecord['origin'], destroyed: boolean): void {
+    const prev = this.store.get(w.instanceId);
+    const { action, generation, position, force: _f, timeoutSeconds: _t, ...work } = w;
+    this.store.put({
+      instanceId: w.instanceId,
+      origin: prev?.origin ?? origin,
+      generation,
+      position,
+      action,
+      appliedAt: new Date().toISOString(),
+      destroyed,
+      work,
+      createdAt: prev?.createdAt ?? new Date().toISOString(),
+    });
+  }
+
+  private async report(w: InstanceWork, command: Parameters<Reporter['instance']>[3]): Promise<void> {
+    if (!this.reporter || this.store.get(w.instanceId)?.origin === 'local') return;
+    await this.reporter.instance(w.instanceId, w.generation, w.correlationId, command);
+  }
+
+  /** Images fetched into the cache, disks laid out: what the driver is given. */
+  private async driverSpec(w: InstanceWork): Promise<InstanceSpecForDriver> {
+    const { spec, images } = w;
+    const [image, kernel, initrd] = await Promise.all([
+      images.image && this.fetch('spec.image', images.image, w),
+      images.kernel && this.fetch('spec.kernel', images.kernel, w),
+      images.initrd && this.fetch('spec.initrd', images.initrd, w),
+    ]);
+    if (image && image.format !== 'raw' && image.format !== 'qcow2')
+      throw new InvalidArgument(`spec.image: ${images.image!.url} is a ${image.format}, not a disk image (raw or qcow2)`);
+    if (kernel && kernel.format !== 'kernel' && kernel.format !== 'raw')
+      throw new InvalidArgument(`spec.kernel: ${images.kernel!.url} is a ${kernel.format}, not a kernel`);
+    const disks: DiskSpec[] = [];
+    let booted = false;
+    for (const d of spec.disks) {
+      const fromImage = d.boot && !!image;
+      booted ||= fromImage;
+      disks.push({
+        name: d.name,
+        sizeBytes: d.sizeBytes,
+        boot: d.boot,
+        ...(fromImage ? { baseImagePath: image!.path, baseImageFormat: image!.format as 'raw' | 'qcow2' } : {}),
+      });
+    }
+    if (image && !booted) disks.unshift({ name: 'root', sizeBytes: 0, boot: true, baseImagePath: image.path, baseImageFormat: image.format as 'raw' | 'qcow2' });
+    return {
+      instanceId: w.instanceId,
+      type: w.kind,
+      cpuCores: spec.cpuCores,
+      memoryBytes: spec.memoryBytes,
+      ...(kernel ? { kernelPath: kernel.path } : {}),
+      ...(initrd ? { initrdPath: initrd.path } : {}),
+      ...(spec.kernelArgs ? { kernelArgs: spec.kernelArgs } : {}),
+      disks,
+    };
+  }
+
+  private async fetch(field: string, src: ImageSource, w: InstanceWork): Promise<CachedImage> {
+    let got: CachedImage;
+    try {
+      got = await this.images.ensure(src);
+    } catch (e) {
+      throw e instanceof DomainError ? new DomainError(e.code, `${field}: ${e.message}`) : e;
+    }
+    // An image named only by its URL is recorded on first use, so ListImages shows it.
+    if (got.fetched && !src.imageId && this.reporter) {
+      const id = imageIdFor(src.url);
+      await this.reporter
+        .send(`agent-image:${id}:${got.sha256}`, 'image', id, {
+          type: 'RegisterImage',
+          data: { url: src.url, name: imageNameFromUrl(src.url), sha256: got.sha256, sizeBytes: got.sizeBytes, format: got.format },
+        }, w.correlationId)
+        .catch((err) => this.log.warn({ err, url: src.url }, 'could not record the image'));
+    }
+    return got;
+  }
+}
+
+const reasonOf = (what: string, e: unknown): string => {
+  const m = e instanceof Error ? e.message : String(e);
+  return e instanceof NotFound && /does not exist/.test(m) ? `${what} failed: the instance's files are gone from the node` : `${what} failed: ${m}`;
+};

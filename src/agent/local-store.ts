@@ -1,0 +1,77 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { InstanceWork, WorkAction } from './protocol';
+
+/**
+ * What this agent last did for an instance, kept on disk so a restarted
+ * agent does each generation's work once: work of a generation at or below
+ * the record's is done already. A destroyed instance keeps its record (a
+ * tombstone) so old work for it, redelivered, does not bring it back.
+ */
+export interface LocalRecord {
+  readonly instanceId: string;
+  /** control-plane: work from the control plane; local: made through this agent's own AgentService. */
+  readonly origin: 'control-plane' | 'local';
+  readonly generation: number;
+  readonly position: number;
+  readonly action: WorkAction;
+  readonly appliedAt: string;
+  readonly destroyed: boolean;
+  /** The instance as the work described it. */
+  readonly work: Omit<InstanceWork, 'action' | 'generation' | 'position' | 'force' | 'timeoutSeconds'>;
+  readonly createdAt: string;
+}
+
+export class LocalStore {
+  private readonly dir: string;
+  private readonly cache = new Map<string, LocalRecord>();
+
+  constructor(stateDir: string) {
+    this.dir = path.join(stateDir, 'records');
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Reads every record once at start. */
+  async load(): Promise<void> {
+    for (const f of await readdir(this.dir)) {
+      if (!f.endsWith('.json')) continue;
+      try {
+        const r = JSON.parse(readFileSync(path.join(this.dir, f), 'utf8')) as LocalRecord;
+        this.cache.set(r.instanceId, r);
+      } catch {
+        // A torn write cannot happen (rename), but a hand-edited file can: ignore it.
+      }
+    }
+  }
+
+  get(id: string): LocalRecord | undefined {
+    return this.cache.get(id);
+  }
+
+  all(): LocalRecord[] {
+    return [...this.cache.values()];
+  }
+
+  /** Every instance this agent holds (not destroyed). */
+  live(): LocalRecord[] {
+    return this.all().filter((r) => !r.destroyed);
+  }
+
+  put(r: LocalRecord): void {
+    const file = path.join(this.dir, `${r.instanceId}.json`);
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(r));
+    renameSync(tmp, file);
+    this.cache.set(r.instanceId, r);
+  }
+
+  /** Drops tombstones older than maxAgeMs (the work stream's own retention). */
+  async forgetTombstones(maxAgeMs: number, now = Date.now()): Promise<void> {
+    for (const r of this.all()) {
+      if (!r.destroyed || now - Date.parse(r.appliedAt) < maxAgeMs) continue;
+      this.cache.delete(r.instanceId);
+      await rm(path.join(this.dir, `${r.instanceId}.json`), { force: true });
+    }
+  }
+}

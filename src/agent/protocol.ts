@@ -1,0 +1,75 @@
+/**
+ * What the control plane and the agents say to each other over NATS.
+ *
+ * - Work: JetStream stream HV_AGENT_WORK (work-queue retention), one subject
+ *   per node and instance, `hv.agent.<nodeId>.instance.<instanceId>`. Each
+ *   agent reads its node's subjects with its own durable consumer
+ *   (`agent-<nodeId>`, filter `hv.agent.<nodeId>.>`), so work sent while it
+ *   was down waits for it. Nats-Msg-Id = `<instanceId>:<generation>:<action>`.
+ * - Desired state: core request `hv.ctl.agent.desired` {nodeId} → what the
+ *   control plane says runs on that node, with the work still due; the
+ *   agent's reconcile compares it with what runs.
+ * - Image lookup: core request `hv.ctl.image.resolve` {ref} → ImageSource.
+ * - Outcomes travel back as commands on the command bus (`hv.cmd.instance`,
+ *   `hv.cmd.image`), like any other command.
+ */
+import type { InstanceKind } from '../domain/instance-types';
+import type { Resources } from '../domain/resources';
+import type { ImageSource, InstanceSpecData, ResolvedImages } from '../commands/instance/spec';
+import type { InstanceStatus } from '../commands/instance/state';
+
+export const WORK_STREAM = 'HV_AGENT_WORK';
+export const WORK_SUBJECTS = 'hv.agent.>';
+export const workSubject = (nodeId: string, instanceId: string) => `hv.agent.${nodeId}.instance.${instanceId}`;
+export const nodeWorkFilter = (nodeId: string) => `hv.agent.${nodeId}.>`;
+export const consumerName = (nodeId: string) => `agent-${nodeId}`;
+export const DESIRED_SUBJECT = 'hv.ctl.agent.desired';
+export const IMAGE_RESOLVE_SUBJECT = 'hv.ctl.image.resolve';
+/** Server processes answer control requests in this queue group. */
+export const CTL_QUEUE = 'hv-ctl';
+
+export type WorkAction = 'create' | 'start' | 'stop' | 'restart' | 'delete' | 'cleanup';
+
+/** One generation of work for one instance. Everything needed to do it is in the message. */
+export interface InstanceWork {
+  readonly instanceId: string;
+  readonly nodeId: string;
+  readonly generation: number;
+  readonly action: WorkAction;
+  /** Log position of the decision that asked for it. */
+  readonly position: number;
+  readonly force?: boolean;
+  readonly timeoutSeconds?: number;
+  readonly name: string;
+  readonly kind: InstanceKind;
+  readonly spec: InstanceSpecData;
+  readonly images: ResolvedImages;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly resources: Resources;
+  /** Carried into the agent's reports, so one request can be followed end to end. */
+  readonly correlationId: string;
+}
+
+export interface DesiredInstance {
+  readonly instanceId: string;
+  readonly status: InstanceStatus;
+  readonly generation: number;
+  /** Work asked for and not reported on yet. */
+  readonly work?: InstanceWork;
+}
+
+export interface DesiredRequest {
+  readonly nodeId: string;
+}
+
+export interface DesiredReply {
+  readonly nodeId: string;
+  /** The log position the answer reflects. */
+  readonly position: number;
+  readonly instances: DesiredInstance[];
+}
+
+export type ResolveReply = { ok: true; source: ImageSource } | { ok: false; code: number; message: string };
+
+export const msgId = (w: Pick<InstanceWork, 'instanceId' | 'generation' | 'action'>) => `${w.instanceId}:${w.generation}:${w.action}`;

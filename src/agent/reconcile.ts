@@ -1,0 +1,140 @@
+import type { NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { decode, encode } from '../bus/wire';
+import type { Observed } from './drivers/driver';
+import type { Executor } from './executor';
+import type { LocalRecord, LocalStore } from './local-store';
+import { type DesiredReply, DESIRED_SUBJECT, type InstanceWork } from './protocol';
+import type { Reporter } from './reporter';
+
+export type ReconcileAction =
+  /** Work the control plane asked for that this host has not done (its message may still be on the way; doing it twice is harmless). */
+  | { kind: 'execute'; work: InstanceWork }
+  /** Something of an instance the control plane does not place here any more. */
+  | { kind: 'destroy'; instanceId: string }
+  | { kind: 'report-failed'; instanceId: string; generation: number; reason: string }
+  | { kind: 'report-stopped'; instanceId: string; generation: number; reason: string };
+
+export interface PlanInput {
+  readonly desired: DesiredReply;
+  readonly records: ReadonlyMap<string, LocalRecord>;
+  readonly observed: ReadonlyMap<string, Observed>;
+  /** Instances with work in hand: left alone this round. */
+  readonly busy: (id: string) => boolean;
+}
+
+/**
+ * Pure: what to do so that this host matches what the control plane says
+ * should run on it. Running QEMUs of a RUNNING instance are adopted (nothing
+ * to do); a RUNNING instance whose process died or whose files are gone is
+ * reported; an instance not placed here is removed, unless this host did
+ * work for it after the answer was made.
+ */
+export const plan = ({ desired, records, observed, busy }: PlanInput): ReconcileAction[] => {
+  const out: ReconcileAction[] = [];
+  const wanted = new Set<string>();
+  for (const d of desired.instances) {
+    wanted.add(d.instanceId);
+    if (busy(d.instanceId)) continue;
+    const applied = records.get(d.instanceId)?.generation ?? 0;
+    if (d.work && d.work.generation > applied) {
+      out.push({ kind: 'execute', work: d.work });
+      continue;
+    }
+    if (d.work || d.status !== 'RUNNING') continue;
+    const o = observed.get(d.instanceId);
+    if (!o) out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: 'its files are gone from the node; nothing is left to run' });
+    else if (o.state === 'crashed') out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: o.reason ?? 'it crashed' });
+    else if (o.state === 'stopped') out.push({ kind: 'report-stopped', instanceId: d.instanceId, generation: d.generation, reason: o.reason ?? 'it stopped' });
+  }
+  const here = new Set<string>([...observed.keys(), ...[...records.values()].filter((r) => !r.destroyed).map((r) => r.instanceId)]);
+  for (const id of here) {
+    if (wanted.has(id) || busy(id)) continue;
+    const r = records.get(id);
+    if (r?.origin === 'local') continue;
+    if (r && r.position > desired.position) continue; // the answer predates work this host did since
+    out.push({ kind: 'destroy', instanceId: id });
+  }
+  return out;
+};
+
+/**
+ * The agent's reconcile: at start and on a timer, compare what the control
+ * plane wants here with what runs, and converge (STYLE.md §3). Without an
+ * answer from the control plane it does nothing: never destroy on missing
+ * information.
+ */
+export class Reconciler {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly nodeId: string,
+    private readonly store: LocalStore,
+    private readonly executor: Executor,
+    private readonly listObserved: () => Promise<Observed[]>,
+    private readonly reporter: Reporter,
+    private readonly log: Logger,
+  ) {}
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => void this.once(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    return this.running ?? Promise.resolve();
+  }
+
+  /** One pass; a pass already under way is joined, not doubled. */
+  once(): Promise<void> {
+    this.running ??= this.pass()
+      .catch((err) => this.log.warn({ err }, 'reconcile pass failed'))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    let desired: DesiredReply;
+    try {
+      const m = await this.nc.request(DESIRED_SUBJECT, encode({ nodeId: this.nodeId }), { timeout: 5_000 });
+      desired = decode<DesiredReply>(m.data);
+    } catch (err) {
+      this.log.debug({ err }, 'no desired state from the control plane; nothing reconciled');
+      return;
+    }
+    const observed = new Map((await this.listObserved()).map((o) => [o.instanceId, o]));
+    const records = new Map(this.store.all().map((r) => [r.instanceId, r]));
+    const actions = plan({ desired, records, observed, busy: (id) => this.executor.isBusy(id) });
+    await Promise.all(actions.map((a) => this.act(a).catch((err) => this.log.warn({ err, action: a.kind, instanceId: 'work' in a ? a.work.instanceId : a.instanceId }, 'reconcile action failed'))));
+  }
+
+  private async act(a: ReconcileAction): Promise<void> {
+    switch (a.kind) {
+      case 'execute':
+        await this.executor.run(a.work);
+        return;
+      case 'destroy':
+        this.log.info({ instanceId: a.instanceId }, 'removing an instance the control plane does not place here');
+        await this.executor.exclusive(a.instanceId, async () => {
+          await this.executor.destroyEverywhere(a.instanceId, this.store.get(a.instanceId)?.work.kind);
+          this.executor.tombstone(a.instanceId);
+        });
+        return;
+      case 'report-failed':
+        this.log.warn({ instanceId: a.instanceId, reason: a.reason }, 'instance died');
+        await this.reporter.instance(a.instanceId, a.generation, a.instanceId, {
+          type: 'ReportInstanceFailed',
+          data: { nodeId: this.nodeId, generation: a.generation, reason: a.reason },
+        });
+        return;
+      case 'report-stopped':
+        await this.reporter.instance(a.instanceId, a.generation, a.instanceId, {
+          type: 'ReportInstanceStopped',
+          data: { nodeId: this.nodeId, generation: a.generation, reason: a.reason },
+        });
+    }
+  }
+}

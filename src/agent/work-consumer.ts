@@ -1,0 +1,98 @@
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { decode } from '../bus/wire';
+import { ensureWorkStream } from '../processes/instance-lifecycle/agent-work';
+import { consumerName, type InstanceWork, nodeWorkFilter, WORK_STREAM } from './protocol';
+
+/** Handles the work of one kind of subject (`hv.agent.<node>.<kind>.…`): instance work now, network work later. */
+export type WorkHandler = (subject: string, data: Uint8Array) => Promise<void>;
+
+const NS = 1e9;
+/** A handler that takes longer says it is still working this often, so the message is not handed out again. */
+const WORKING_EVERY_MS = 10_000;
+
+/**
+ * The agent's work queue: a durable JetStream consumer on its own node's
+ * subjects. Work queued while the agent was down is delivered when it
+ * returns; a message is acknowledged only after its handler finished, so
+ * work cut short by a crash is delivered again (handlers are idempotent).
+ */
+export class WorkConsumer {
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  private readonly inflight = new Set<Promise<void>>();
+  private slots: (() => void)[] = [];
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly nodeId: string,
+    private readonly handlers: Record<string, WorkHandler>,
+    private readonly concurrency: number,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    await ensureWorkStream(jsm);
+    const name = consumerName(this.nodeId);
+    const config = {
+      durable_name: name,
+      filter_subject: nodeWorkFilter(this.nodeId),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30 * NS,
+      max_deliver: -1,
+      max_ack_pending: 1024,
+    };
+    try {
+      await jsm.consumers.info(WORK_STREAM, name);
+    } catch {
+      await jsm.consumers.add(WORK_STREAM, config);
+    }
+    const consumer = await this.nc.jetstream().consumers.get(WORK_STREAM, name);
+    this.messages = await consumer.consume({ max_messages: Math.max(16, this.concurrency * 2) });
+    this.loop = this.run(this.messages);
+  }
+
+  private async run(messages: ConsumerMessages): Promise<void> {
+    for await (const m of messages) {
+      while (this.inflight.size >= this.concurrency) await new Promise<void>((r) => this.slots.push(r));
+      const p = this.handle(m).finally(() => {
+        this.inflight.delete(p);
+        this.slots.shift()?.();
+      });
+      this.inflight.add(p);
+    }
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    // hv.agent.<nodeId>.<kind>.<id>
+    const kind = m.subject.split('.')[3];
+    const handler = this.handlers[kind];
+    if (!handler) {
+      this.log.warn({ subject: m.subject }, 'work of a kind this agent does not do; dropped');
+      m.term('no handler');
+      return;
+    }
+    const working = setInterval(() => m.working(), WORKING_EVERY_MS);
+    try {
+      await handler(m.subject, m.data);
+      m.ack();
+    } catch (err) {
+      this.log.warn({ err, subject: m.subject, redelivered: m.info.redeliveryCount }, 'work failed; it will be delivered again');
+      m.nak(Math.min(10_000, 500 * 2 ** Math.min(m.info.redeliveryCount, 5)));
+    } finally {
+      clearInterval(working);
+    }
+  }
+
+  /** Stops taking work and lets the work in hand finish (unacknowledged work is delivered again later). */
+  async stop(): Promise<void> {
+    await this.messages?.close().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    for (const r of this.slots) r();
+    await Promise.allSettled([...this.inflight]);
+  }
+}
+
+export const decodeInstanceWork = (data: Uint8Array): InstanceWork => decode<InstanceWork>(data);

@@ -1,0 +1,81 @@
+import { DiscardPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
+import type { InstanceState } from '../../commands/instance';
+import { isStreamNotFound } from '../../eventstore/jetstream/errors';
+import { type InstanceWork, msgId, WORK_STREAM, WORK_SUBJECTS, type WorkAction, workSubject } from '../../agent/protocol';
+import { encode } from '../../bus/wire';
+import { Unavailable } from '../../errors';
+
+const DAY_NS = 24 * 3600 * 1e9;
+
+/** The agents' work stream; the server and every agent make sure it exists (same settings). */
+export const ensureWorkStream = async (jsm: JetStreamManager, replicas = 1): Promise<void> => {
+  try {
+    await jsm.streams.info(WORK_STREAM);
+  } catch (e) {
+    if (!isStreamNotFound(e)) throw e;
+    try {
+      await jsm.streams.add({
+        name: WORK_STREAM,
+        subjects: [WORK_SUBJECTS],
+        // A message is gone once its agent acknowledged it; until then it waits, however long the agent is away.
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: replicas,
+        discard: DiscardPolicy.Old,
+        // Work for a node that never returns does not pile up forever; its instances are failed long before.
+        max_age: 7 * DAY_NS,
+        duplicate_window: 120 * 1e9,
+      });
+    } catch (err) {
+      // Another process made it meanwhile.
+      await jsm.streams.info(WORK_STREAM).catch(() => Promise.reject(err));
+    }
+  }
+};
+
+/** Publishes work for agents; a repeat of the same generation's work is dropped by JetStream (Nats-Msg-Id). */
+export class AgentWorkQueue {
+  private constructor(private readonly js: JetStreamClient) {}
+
+  static async open(nc: NatsConnection, replicas = 1): Promise<AgentWorkQueue> {
+    await ensureWorkStream(await nc.jetstreamManager(), replicas);
+    return new AgentWorkQueue(nc.jetstream());
+  }
+
+  async send(w: InstanceWork): Promise<void> {
+    try {
+      await this.js.publish(workSubject(w.nodeId, w.instanceId), encode(w), { msgID: msgId(w) });
+    } catch (e) {
+      throw new Unavailable(`cannot queue ${w.action} work for node ${w.nodeId}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}
+
+/** The work an instance's state asks of a node (everything the agent needs is in it). */
+export const workFor = (
+  s: InstanceState,
+  action: WorkAction,
+  nodeId: string,
+  generation: number,
+  position: number,
+  correlationId: string,
+): InstanceWork => {
+  const p = s.pending;
+  return {
+    instanceId: s.id,
+    nodeId,
+    generation,
+    action,
+    position,
+    ...(p && (p.kind === 'stop' || p.kind === 'restart' || p.kind === 'delete') ? { force: p.force } : {}),
+    ...(p?.kind === 'stop' ? { timeoutSeconds: p.timeoutSeconds } : {}),
+    name: s.name!,
+    kind: s.kind!,
+    spec: s.spec!,
+    images: s.images ?? {},
+    labels: s.labels ?? {},
+    annotations: s.annotations ?? {},
+    resources: s.resources!,
+    correlationId,
+  };
+};

@@ -1,0 +1,144 @@
+import type { Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
+import { awaitsNetwork, holdsCapacity, type InstanceState } from '../../commands/instance';
+import type { InstanceEvent } from '../../commands/instance/events';
+import type { NodeState } from '../../commands/node';
+import type { Node } from '../../gen/hypervisor/v1/cluster';
+import type { Instance } from '../../gen/hypervisor/v1/compute';
+import type { EntityReadModel } from '../../projections/entity-read-model';
+import type { ProjectionRuntime } from '../../projections/projection-runtime';
+import type { CausationTracker } from '../causation';
+import type { ReservationsByInstance } from '../indexes';
+import { KeyedWorkQueue } from '../work-queue';
+import { type AgentWorkQueue, workFor } from './agent-work';
+
+export interface LifecycleOptions {
+  /** A create the agent has not reported on after this long fails the instance (and frees its node). */
+  readonly createTimeoutMs: number;
+  /** How often every instance and reservation is looked at again, whatever happened. */
+  readonly resyncMs: number;
+}
+
+/**
+ * The instance lifecycle saga, level-triggered: for each instance it reads
+ * the state and converges.
+ * - Work the state asks of a node (create, start, stop, restart, delete) is
+ *   queued for that node's agent, once per generation (JetStream drops a
+ *   repeat; the agent does each generation once).
+ * - Capacity a node holds for an instance that no longer wants it (FAILED,
+ *   deleted, moved) is released.
+ * - A create the agent does not report on in time fails the instance.
+ * - An instance that failed before it ran gives its node up; that node is
+ *   told to remove whatever of it is left (its agent's reconcile would too).
+ * The network step goes here: an instance whose spec asks for a network gets
+ * no create work until InstanceNetworkAttached (awaitsNetwork).
+ */
+export class InstanceLifecycle {
+  private readonly queue: KeyedWorkQueue;
+  private readonly sent = new Map<string, number>();
+  private readonly subs: Subscription[] = [];
+  private resync?: NodeJS.Timeout;
+
+  constructor(
+    private readonly instances: EntityReadModel<InstanceState, Instance>,
+    private readonly nodes: EntityReadModel<NodeState, Node>,
+    private readonly reservations: ReservationsByInstance,
+    private readonly runtime: ProjectionRuntime,
+    private readonly dispatcher: Dispatcher,
+    private readonly work: AgentWorkQueue,
+    private readonly causes: CausationTracker,
+    private readonly opts: LifecycleOptions,
+    private readonly log: Logger,
+  ) {
+    this.queue = new KeyedWorkQueue('instance-lifecycle', (id) => this.reconcile(id), log, 16);
+  }
+
+  start(): void {
+    this.subs.push(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
+    // A node's reservations changed: the instances concerned may hold capacity they should not.
+    this.subs.push(
+      this.nodes.changes$.subscribe((c) => {
+        for (const id of Object.keys(this.nodes.state(c.id)?.reservations ?? {})) this.queue.add(id);
+      }),
+    );
+    this.subs.push(this.runtime.commits$.subscribe((commit) => this.onCommit(commit)));
+    this.resyncAll();
+    this.resync = setInterval(() => this.resyncAll(), this.opts.resyncMs);
+    this.resync.unref();
+  }
+
+  stop(): void {
+    for (const s of this.subs) s.unsubscribe();
+    if (this.resync) clearInterval(this.resync);
+    this.queue.stop();
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private resyncAll(): void {
+    for (const id of this.instances.ids()) this.queue.add(id);
+    for (const id of this.reservations.instances()) this.queue.add(id);
+  }
+
+  /** Edge: an instance failed before it ran and left its node: that node should drop what it has of it. */
+  private onCommit(commit: readonly { aggregateType: string; aggregateId: string; type: string; data: unknown; revision: number }[]): void {
+    for (const e of commit) {
+      if (e.aggregateType !== 'instance' || e.type !== 'InstanceFailed') continue;
+      const data = (e as unknown as InstanceEvent & { type: 'InstanceFailed' }).data;
+      if (!data.leftNodeId) continue;
+      const s = this.instances.state(e.aggregateId);
+      if (!s?.spec) continue;
+      const w = workFor(s, 'cleanup', data.leftNodeId, data.generation, e.revision, this.causes.of(s.id).correlationId);
+      this.work.send(w).catch((err) => this.log.warn({ err, instanceId: s.id }, 'could not queue cleanup; the agent reconcile will remove it'));
+    }
+  }
+
+  private async reconcile(id: string) {
+    const s = this.instances.state(id);
+    await this.releaseUnwanted(id, s);
+    if (!s?.exists) {
+      this.sent.delete(id);
+      return;
+    }
+    const p = s.pending;
+    if (!p || !s.nodeId) return;
+    if (p.kind === 'create' && awaitsNetwork(s)) return; // the network step attaches a port first
+    if (this.sent.get(id) !== p.generation) {
+      const action = p.kind;
+      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId));
+      this.sent.set(id, p.generation);
+    }
+    if (p.kind === 'create') {
+      const left = p.since.getTime() + this.opts.createTimeoutMs - Date.now();
+      if (left > 0) return { requeueAfterMs: left + 50 };
+      const node = this.nodes.get(s.nodeId);
+      const reason =
+        `the agent on node ${s.nodeName || s.nodeId}${node ? ` (${node.ip}:${node.port})` : ''} did not report on the create within ` +
+        `${Math.round(this.opts.createTimeoutMs / 1000)}s; is hypervisor-agent running there?`;
+      await this.dispatcher.execute(
+        systemOrigin('lifecycle', `lifecycle:${id}:${p.generation}:timeout`, this.causes.of(id)),
+        'instance',
+        id,
+        { type: 'FailInstance', data: { reason, generation: p.generation } },
+      );
+    }
+  }
+
+  /** Capacity held for an instance that no longer wants it on that node goes back. PENDING ones are the scheduler's. */
+  private async releaseUnwanted(id: string, s: InstanceState | undefined): Promise<void> {
+    if (s?.exists && s.status === 'PENDING') return;
+    for (const nodeId of [...this.reservations.nodesFor(id)]) {
+      if (s && holdsCapacity(s) && s.nodeId === nodeId) continue;
+      if (!this.nodes.state(nodeId)?.reservations[id]) continue;
+      await this.dispatcher.execute(
+        systemOrigin('lifecycle', `lifecycle:${id}:${s?.generation ?? 0}:release:${nodeId}`, this.causes.of(id)),
+        'node',
+        nodeId,
+        { type: 'ReleaseCapacity', data: { instanceId: id } },
+      );
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import type { Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
+import type { InstanceState } from '../../commands/instance';
+import type { NodeState } from '../../commands/node';
+import { add, normalize, type Resources, sub, ZERO } from '../../domain/resources';
+import { Code, DomainError } from '../../errors';
+import type { Node } from '../../gen/hypervisor/v1/cluster';
+import { NodeStatus } from '../../gen/hypervisor/v1/common';
+import type { Instance } from '../../gen/hypervisor/v1/compute';
+import type { EntityReadModel } from '../../projections/entity-read-model';
+import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
+import type { CausationTracker } from '../causation';
+import type { ReservationsByInstance } from '../indexes';
+import { KeyedWorkQueue } from '../work-queue';
+
+const STATUS_NAME: Record<number, string> = {
+  [NodeStatus.NODE_STATUS_READY]: 'READY',
+  [NodeStatus.NODE_STATUS_NOT_READY]: 'NOT_READY',
+  [NodeStatus.NODE_STATUS_MAINTENANCE]: 'in MAINTENANCE',
+  [NodeStatus.NODE_STATUS_DRAINING]: 'DRAINING',
+};
+
+export interface SchedulerOptions {
+  readonly weigher: Weigher;
+  /** Instances scheduled at once. */
+  readonly concurrency: number;
+  /** Nodes tried per instance before the decision is taken again on fresh figures. */
+  readonly triesPerRound: number;
+}
+
+/**
+ * The scheduler: for each PENDING instance, pick nodes with the pure
+ * scheduler, reserve capacity on the first (ReserveCapacity on the node's own
+ * stream, so two schedulers can never overcommit it), then record the choice
+ * on the instance (InstanceScheduled). A node that turns out full is skipped;
+ * when no node fits, the instance is FAILED with the reason. Reservations in
+ * flight count against their node so concurrent placements spread out.
+ */
+export class SchedulerProcess {
+  private readonly queue: KeyedWorkQueue;
+  private readonly assumed = new Map<string, Resources>();
+  private sub?: Subscription;
+
+  constructor(
+    private readonly instances: EntityReadModel<InstanceState, Instance>,
+    private readonly nodes: EntityReadModel<NodeState, Node>,
+    private readonly reservations: ReservationsByInstance,
+    private readonly dispatcher: Dispatcher,
+    private readonly causes: CausationTracker,
+    private readonly opts: SchedulerOptions,
+    private readonly log: Logger,
+  ) {
+    this.queue = new KeyedWorkQueue('scheduler', (id) => this.scheduleOne(id), log, opts.concurrency);
+  }
+
+  start(): void {
+    this.sub = this.instances.changes$.subscribe((c) => {
+      if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) this.queue.add(c.id);
+    });
+    for (const id of this.instances.ids()) if (this.instances.state(id)?.status === 'PENDING') this.queue.add(id);
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.queue.stop();
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private candidates(): CandidateNode[] {
+    return this.nodes.list().map((n) => ({
+      id: n.id,
+      hostname: n.hostname,
+      ready: n.status === NodeStatus.NODE_STATUS_READY,
+      status: STATUS_NAME[n.status] ?? 'not READY',
+      region: n.region,
+      zone: n.zone,
+      supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
+      capacity: normalize(n.allocatable),
+      allocated: add(normalize(n.allocated), this.assumed.get(n.id) ?? ZERO),
+    }));
+  }
+
+  private async scheduleOne(id: string): Promise<void> {
+    const s = this.instances.state(id);
+    if (!s?.exists || s.status !== 'PENDING') return;
+    const origin = (step: string) => systemOrigin('scheduler', `scheduler:${id}:${s.generation}:${step}`, this.causes.of(id));
+    const request = {
+      instanceId: id,
+      kind: s.kind!,
+      resources: s.resources!,
+      preferredNodeId: s.placement?.preferredNodeId ?? '',
+      region: s.placement?.region ?? '',
+      zone: s.placement?.zone ?? '',
+      pinnedNodeId: s.nodeId || undefined,
+    };
+    let reason = '';
+    for (let round = 0; round < 3; round++) {
+      const decision = schedule(request, this.candidates(), this.opts.weigher);
+      if (!decision.ok) {
+        reason = decision.reason;
+        break;
+      }
+      // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
+      const holding = this.reservations.nodesFor(id);
+      const ranked = [...decision.ranked.filter((n) => holding.has(n.id)), ...decision.ranked.filter((n) => !holding.has(n.id))];
+      for (const node of ranked.slice(0, this.opts.triesPerRound)) {
+        const placed = await this.tryNode(id, s, node, origin);
+        if (placed) return;
+        if (placed === undefined) return; // the instance moved on meanwhile
+      }
+      reason = `RESOURCE_EXHAUSTED: every node that fitted filled up meanwhile`;
+    }
+    await this.dispatcher.execute(origin('fail'), 'instance', id, { type: 'FailInstance', data: { reason } }).catch((e) => {
+      if (!(e instanceof DomainError) || (e.code !== Code.NOT_FOUND && e.code !== Code.FAILED_PRECONDITION)) throw e;
+    });
+  }
+
+  /** true: placed; false: the node is full after all, try the next; undefined: the instance is no longer PENDING. */
+  private async tryNode(
+    id: string,
+    s: InstanceState,
+    node: CandidateNode,
+    origin: (step: string) => ReturnType<typeof systemOrigin>,
+  ): Promise<boolean | undefined> {
+    const want = s.resources!;
+    this.assumed.set(node.id, add(this.assumed.get(node.id) ?? ZERO, want));
+    try {
+      try {
+        await this.dispatcher.execute(origin(`reserve:${node.id}`), 'node', node.id, {
+          type: 'ReserveCapacity',
+          data: { instanceId: id, resources: want, kind: s.kind! },
+        });
+      } catch (e) {
+        if (e instanceof DomainError && (e.code === Code.RESOURCE_EXHAUSTED || e.code === Code.FAILED_PRECONDITION || e.code === Code.NOT_FOUND)) {
+          this.log.debug({ instanceId: id, nodeId: node.id, reason: e.message }, 'node refused the reservation');
+          return false;
+        }
+        throw e;
+      }
+    } finally {
+      const left = sub(this.assumed.get(node.id) ?? ZERO, want);
+      if (left.cpuCores <= 0 && left.memoryBytes <= 0 && left.diskBytes <= 0) this.assumed.delete(node.id);
+      else this.assumed.set(node.id, left);
+    }
+    try {
+      await this.dispatcher.execute(origin('schedule'), 'instance', id, {
+        type: 'ScheduleInstance',
+        data: { nodeId: node.id, nodeName: node.hostname },
+      });
+      return true;
+    } catch (e) {
+      if (!(e instanceof DomainError) || (e.code !== Code.FAILED_PRECONDITION && e.code !== Code.NOT_FOUND)) throw e;
+      // Deleted or changed meanwhile: give the capacity back.
+      await this.dispatcher.execute(origin(`unreserve:${node.id}`), 'node', node.id, { type: 'ReleaseCapacity', data: { instanceId: id } });
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+
+/** What one reconcile asks for next. */
+export type ReconcileResult = void | { requeueAfterMs: number };
+
+/**
+ * A controller-runtime style queue: keys, not events. A key queued while it
+ * waits is queued once; a key queued while it is being reconciled runs again
+ * afterwards; errors back off per key (capped), and a key is never worked on
+ * twice at once.
+ */
+export class KeyedWorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly name: string,
+    private readonly reconcile: (key: string) => Promise<ReconcileResult>,
+    private readonly log: Logger,
+    private readonly concurrency = 8,
+    private readonly maxBackoffMs = 10_000,
+  ) {}
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    t.unref();
+    this.timers.set(key, t);
+  }
+
+  /** Resolves when nothing is queued or running (for tests and benches). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.concurrency && this.queue.length > 0) {
+      const key = this.queue.shift()!;
+      this.queued.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.work(key);
+    }
+    if (this.running === 0 && this.queue.length === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const r of w) r();
+    }
+  }
+
+  private async work(key: string): Promise<void> {
+    try {
+      const r = await this.reconcile(key);
+      this.failures.delete(key);
+      if (r && r.requeueAfterMs >= 0) this.addAfter(key, r.requeueAfterMs);
+    } catch (err) {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      const ms = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(n, 10));
+      this.log.warn({ err, key, attempt: n, retryInMs: ms }, `${this.name}: reconcile failed`);
+      this.addAfter(key, ms);
+    } finally {
+      this.active.delete(key);
+      this.running--;
+      if (this.dirty.delete(key)) this.add(key);
+      this.pump();
+    }
+  }
+}

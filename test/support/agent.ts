@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Agent, driverConfigFor } from '../../src/agent/agent';
+import { type AgentConfig, defaultAgentConfig } from '../../src/agent/config';
+import type { DriverConfig } from '../../src/agent/drivers/load';
+import type { TestControlPlane } from './control-plane';
+
+export interface TestAgentOptions extends Partial<AgentConfig> {
+  /** qemu (default) or hollow. */
+  readonly driver?: 'qemu' | 'hollow';
+  readonly hollow?: DriverConfig['hollow'];
+}
+
+/** A real agent in this process, on its own state dir, talking to a TestControlPlane. */
+export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {}): Promise<Agent> => {
+  const stateDir = opts.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'hv-agent-'));
+  const cfg: AgentConfig = {
+    ...defaultAgentConfig(),
+    server: t.address,
+    natsUrl: t.nats.url,
+    stateDir,
+    hostname: opts.hostname ?? `agent-${path.basename(stateDir).slice(-6).toLowerCase()}`,
+    advertiseIp: '127.0.0.1',
+    listenHost: '127.0.0.1',
+    port: 0,
+    reconcileIntervalMs: 500,
+    ...opts,
+  };
+  const drivers = opts.driver === 'hollow' ? { kinds: ['hollow'], hollow: opts.hollow } : driverConfigFor(cfg, ['qemu'], 'tcg');
+  return new Agent(cfg, drivers, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();
+};
+
+export const removeStateDir = (a: Agent) => rmSync(a.cfg.stateDir, { recursive: true, force: true });
