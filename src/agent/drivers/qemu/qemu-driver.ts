@@ -116,11 +116,11 @@ export class QemuDriver implements InstanceDriver {
       if (names.has(d.name)) throw new InvalidArgument(`disk name ${d.name} is used twice`);
       names.add(d.name);
     }
+    const disks = spec.disks.map((d, i) => ({ name: d.name, id: driveId(i), path: dir.diskPath(d.name), boot: d.boot }));
+    // Everything QEMU would refuse, refused now, before a file is made.
+    buildQemuArgs(this.launchFor(dir, { spec, disks, createdAt: '' }, 'tcg'));
     await this.withLock(spec.instanceId, async () => {
       await dir.ensure();
-      const disks = spec.disks.map((d, i) => ({ name: d.name, id: driveId(i), path: dir.diskPath(d.name), boot: d.boot }));
-      // Validates everything but paths before touching a disk.
-      buildQemuArgs(this.launchFor(dir, { spec, disks, createdAt: '' }, 'tcg'));
       for (const [i, d] of spec.disks.entries()) {
         await ensureDisk(this.qemuImg, { path: disks[i].path, sizeBytes: d.sizeBytes, basePath: d.baseImagePath, baseFormat: d.baseImageFormat });
       }
