@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Subject } from 'rxjs';
 import type { Decider, DomainEvent, Evolving } from '../commands/decider';
 import type { RecordedEvent } from '../eventstore/event';
@@ -5,6 +6,7 @@ import { UPCASTERS } from '../eventstore/upcasting/registry';
 import type { Change } from './change';
 import { ChangeHistory } from './change-history';
 import type { ReadModel } from './read-model';
+import type { Snapshottable } from './snapshot';
 
 export interface EntityReadModelOptions<S, V> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -14,6 +16,12 @@ export interface EntityReadModelOptions<S, V> {
   readonly historySize?: number;
   /** Turns stored events of older schema versions into the current shape (default: UPCASTERS). */
   readonly upcast?: (e: RecordedEvent) => RecordedEvent;
+  /**
+   * Bump when the state's shape changes in a way the automatic fingerprint
+   * (evolve's and initialState's source, the initial state's keys) cannot see,
+   * e.g. a helper evolve calls: a snapshot of another version is not restored.
+   */
+  readonly snapshotVersion?: string;
 }
 
 /**
@@ -21,7 +29,7 @@ export interface EntityReadModelOptions<S, V> {
  * aggregate's own evolve (the same code the write side and audit replay use),
  * and its view is what List, Get and Watch serve.
  */
-export class EntityReadModel<S, V> implements ReadModel {
+export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
   readonly name: string;
   readonly aggregateType: string;
   readonly changes$ = new Subject<Change<V>>();
@@ -42,6 +50,8 @@ export class EntityReadModel<S, V> implements ReadModel {
   applyCommit(commit: readonly RecordedEvent[]): void {
     if (commit.length === 0) return;
     const revision = commit[0].revision;
+    // Already in the model (restored from a snapshot at or after it).
+    if (revision <= this.position) return;
     const touched = new Map<string, V | undefined>();
     for (const raw of commit) {
       if (raw.aggregateType !== this.aggregateType) continue;
@@ -108,5 +118,34 @@ export class EntityReadModel<S, V> implements ReadModel {
 
   forgetHistoryBefore(revision: number): void {
     this.history.forgetBefore(revision);
+  }
+
+  get snapshotVersion(): string {
+    const d = this.opts.decider;
+    const shape = JSON.stringify(Object.keys(d.initialState('x') as object).sort());
+    const code = createHash('sha256').update(`${d.evolve.toString()}\n${d.initialState.toString()}\n${shape}`).digest('hex').slice(0, 12);
+    return `${this.opts.snapshotVersion ?? '1'}:${code}`;
+  }
+
+  /** The states (views are derived from them again on restore) and change times. */
+  snapshot(): unknown {
+    return { states: [...this.states], changedAt: [...this.changedAt] };
+  }
+
+  restore(data: unknown, position: number): void {
+    const d = data as { states: [string, S][]; changedAt: [string, Date][] };
+    this.states.clear();
+    this.views.clear();
+    for (const [id, s] of d.states) {
+      this.states.set(id, s);
+      const v = this.opts.view(s);
+      if (v !== undefined) this.views.set(id, v);
+    }
+    this.changedAt.clear();
+    for (const [id, t] of d.changedAt) this.changedAt.set(id, t);
+    this.sortedIds = undefined;
+    this.position = position;
+    // Changes before the snapshot were never seen here: a watch from before it is OUT_OF_RANGE.
+    this.history.forgetBefore(position);
   }
 }

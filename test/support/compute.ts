@@ -1,0 +1,172 @@
+import { Metadata } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
+import {
+  type AttachConsoleRequest,
+  type ComputeServiceClient,
+  type ConsoleData,
+  type CreateInstanceRequest,
+  type Instance,
+  type InstanceEvent,
+  type InstanceSpec,
+} from '../../src/gen/hypervisor/v1/compute';
+
+export const MiB = 2 ** 20;
+
+export const spec = (over: Partial<InstanceSpec> = {}): InstanceSpec => ({
+  image: '',
+  cpuCores: 1,
+  memoryBytes: 256 * MiB,
+  disks: [],
+  network: undefined,
+  kernel: '',
+  initrd: '',
+  kernelArgs: '',
+  command: [],
+  args: [],
+  env: {},
+  volumeMounts: [],
+  limits: undefined,
+  ...over,
+});
+
+export const createRequest = (name: string, type: InstanceType, s: Partial<InstanceSpec> = {}, over: Partial<CreateInstanceRequest> = {}): CreateInstanceRequest => ({
+  name,
+  type,
+  spec: spec(s),
+  metadata: { labels: {}, annotations: {} },
+  preferredNodeId: '',
+  region: '',
+  zone: '',
+  ...over,
+});
+
+export const stateName = (s: InstanceState) => InstanceState[s]?.replace('INSTANCE_STATE_', '') ?? String(s);
+
+/**
+ * A WatchInstance stream that keeps every event, so a test can wait for the
+ * first event that matches (every wait has a deadline) and look at all of them.
+ */
+export class InstanceWatch {
+  readonly events: InstanceEvent[] = [];
+  private readonly stream;
+  private error?: Error;
+  private waiters: (() => void)[] = [];
+
+  constructor(c: ComputeServiceClient, req: { instanceId?: string; nodeId?: string; sinceRevision?: number } = {}) {
+    this.stream = c.watchInstance({ instanceId: req.instanceId ?? '', nodeId: req.nodeId ?? '', sinceRevision: req.sinceRevision ?? 0 });
+    this.stream.on('data', (e: InstanceEvent) => {
+      this.events.push(e);
+      this.wake();
+    });
+    this.stream.on('error', (e: Error) => {
+      if ((e as { code?: number }).code !== 1) this.error = e;
+      this.wake();
+    });
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** The first event (from index `from`) that matches; fails after timeoutMs, or as soon as the stream failed. */
+  async until(what: string, match: (e: InstanceEvent) => boolean, timeoutMs = 30_000, from = 0): Promise<InstanceEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = from; ; ) {
+      for (; i < this.events.length; i++) if (match(this.events[i])) return this.events[i];
+      if (this.error) throw this.error;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; saw ${this.events.map((e) => `${e.type}:${stateName(e.instance!.state)}`).join(', ')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  state(id: string, s: InstanceState, timeoutMs?: number, from?: number): Promise<InstanceEvent> {
+    return this.until(`${id} ${stateName(s)}`, (e) => e.instance?.id === id && e.instance.state === s && e.type !== 3, timeoutMs, from);
+  }
+
+  /** The instance reached a state it will not leave by itself. */
+  settled(id: string, timeoutMs?: number): Promise<Instance> {
+    return this.until(
+      `${id} to settle`,
+      (e) => e.instance?.id === id && (e.type === 3 || [InstanceState.INSTANCE_STATE_RUNNING, InstanceState.INSTANCE_STATE_FAILED, InstanceState.INSTANCE_STATE_STOPPED].includes(e.instance.state)),
+      timeoutMs,
+    ).then((e) => e.instance!);
+  }
+
+  close(): void {
+    this.stream.cancel();
+  }
+}
+
+/** AttachConsole from a client's side: first message names the instance, then keystrokes; output is kept as text. */
+export class ConsoleSession {
+  text = '';
+  ended = false;
+  error?: Error;
+  readonly stream: ClientDuplexStream<AttachConsoleRequest, ConsoleData>;
+  private waiters: (() => void)[] = [];
+
+  constructor(c: ComputeServiceClient, instanceId: string, md = new Metadata()) {
+    this.stream = c.attachConsole(md);
+    this.stream.on('data', (d: ConsoleData) => {
+      this.text += Buffer.from(d.data).toString('utf8');
+      this.wake();
+    });
+    this.stream.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    this.stream.on('error', (e: Error) => {
+      this.error = e;
+      this.ended = true;
+      this.wake();
+    });
+    this.stream.write({ instanceId, tty: true, width: 80, height: 24, data: Buffer.alloc(0) });
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  type(s: string): void {
+    this.stream.write({ instanceId: '', tty: true, width: 0, height: 0, data: Buffer.from(s) });
+  }
+
+  resize(width: number, height: number): void {
+    this.stream.write({ instanceId: '', tty: true, width, height, data: Buffer.alloc(0) });
+  }
+
+  /** Resolves once `s` appears after position `from` of the output; false after timeoutMs. */
+  async waitFor(s: string, timeoutMs: number, from = 0): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.text.includes(s, from)) {
+      if (this.error) throw this.error;
+      if (this.ended) return false;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return true;
+  }
+
+  close(): void {
+    this.stream.end();
+  }
+}
