@@ -11,7 +11,7 @@ import { runTinyGuest } from '../../src/agent/drivers/qemu/accel';
 import { ConsoleTimeout, waitForOutput } from '../../src/agent/drivers/qemu/console';
 import { isAlive } from '../../src/agent/drivers/qemu/process';
 import { QemuDriver } from '../../src/agent/drivers/qemu/qemu-driver';
-import { FailedPrecondition, NotFound } from '../../src/errors';
+import { FailedPrecondition, InvalidArgument, NotFound } from '../../src/errors';
 
 const repo = path.resolve(__dirname, '../../..');
 const READY = 'HV-GUEST-READY';
@@ -100,6 +100,16 @@ describe('qemu driver: real QEMU under TCG with the test guest', function () {
 
   it('probe() is ok with TCG configured', async () => {
     assert.deepEqual(await newDriver().probe(), { ok: true });
+  });
+
+  it('refuses a spec QEMU could not run before making any file of it', async () => {
+    const driver = newDriver();
+    await assert.rejects(driver.create({ ...spec('bad-1', 'vm'), type: 'container' }), InvalidArgument);
+    await assert.rejects(driver.create({ ...spec('bad-2', 'microvm'), kernelPath: undefined, initrdPath: undefined }), /kernelPath is required/);
+    await assert.rejects(driver.create({ ...spec('bad-3', 'vm'), disks: [{ name: 'root', sizeBytes: 1, boot: true }, { name: 'root', sizeBytes: 1, boot: false }] }), /twice/);
+    await assert.rejects(driver.create(spec('../escape', 'vm')), InvalidArgument);
+    for (const id of ['bad-1', 'bad-2', 'bad-3']) assert.ok(!existsSync(path.join(stateDir, 'instances', id)), id);
+    assert.deepEqual(await driver.list(), []);
   });
 
   for (const type of ['vm', 'microvm'] as const) {
