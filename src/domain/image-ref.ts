@@ -10,7 +10,7 @@ export interface ImageUrl {
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Whether a reference is a URL (as opposed to an image id or name). */
-export const isUrlRef = (ref: string): boolean => /^https?:\/\//i.test(ref);
+export const isUrlRef = (ref: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(ref);
 
 /** `http(s)://host/path[#sha256=<hex>]`: the URL to fetch and the checksum to verify. */
 export const parseImageUrl = (field: string, ref: string): ImageUrl => {
