@@ -1,7 +1,27 @@
+import { floatingIpDecider } from './floating_ip';
 import type { AnyDecider } from './handler';
 import { imageDecider } from './image';
 import { instanceDecider } from './instance';
+import { macAddressDecider } from './mac_address';
+import { networkDecider } from './network';
+import { networkPoolDecider } from './network_pool';
 import { nodeDecider } from './node';
+import { portDecider } from './port';
+import { routerDecider } from './router';
+import { securityGroupDecider } from './security_group';
+import { subnetDecider } from './subnet';
 
 /** Every aggregate the command handlers serve. */
-export const DECIDERS: readonly AnyDecider[] = [nodeDecider, instanceDecider, imageDecider];
+export const DECIDERS: readonly AnyDecider[] = [
+  nodeDecider,
+  instanceDecider,
+  imageDecider,
+  networkDecider,
+  networkPoolDecider,
+  macAddressDecider,
+  subnetDecider,
+  portDecider,
+  securityGroupDecider,
+  routerDecider,
+  floatingIpDecider,
+];

@@ -1,0 +1,95 @@
+import { step } from '../../bus/dispatcher';
+import { requireToken } from '../../commands/network/fields';
+import { bindingTypeFromProto, validatePortRequest } from '../../commands/port';
+import { InvalidArgument } from '../../errors';
+import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
+import { derivedId } from '../../processes/network/ids';
+import { parseAddress } from '../../sdn/ipam/address';
+import { contains, parseCidr } from '../../sdn/ipam/cidr';
+import { parseMac } from '../../sdn/ipam/mac';
+import { pageSize } from '../paging';
+import { unary } from '../unary';
+import { type NetworkServiceDeps, originOf, required, written } from './context';
+
+type Methods = Pick<NetworkServiceServer, 'createPort' | 'getPort' | 'listPorts' | 'deletePort' | 'bindPort' | 'unbindPort'>;
+
+/** The tap device a port gets when BindPort names none (Neutron's convention: "tap" and the port id's first 11 characters fit IFNAMSIZ). */
+export const defaultDeviceName = (portId: string) => `tap${portId.slice(0, 11)}`;
+
+export const portMethods = (d: NetworkServiceDeps): Methods => ({
+  createPort: unary(d.log, 'CreatePort', async (req, call) => {
+    required(d.models.networks, 'network', 'network_id', req.networkId);
+    const bindingType = bindingTypeFromProto(req.bindingType);
+    if (!bindingType) throw new InvalidArgument(`binding_type: ${req.bindingType} is not a PortBindingType`);
+    const macAddress = req.macAddress ? parseMac('mac_address', req.macAddress) : '';
+    let subnetId = req.subnetId;
+    if (subnetId) {
+      const s = required(d.models.subnets, 'subnet', 'subnet_id', subnetId);
+      if (s.networkId !== req.networkId) throw new InvalidArgument(`subnet_id: subnet ${subnetId} is on network ${s.networkId}, not ${req.networkId}`);
+    } else if (req.ipAddress) {
+      // An address without a subnet: the network's subnet that holds it.
+      const ip = parseAddress('ip_address', req.ipAddress);
+      const cidrs = Object.entries(d.models.networks.state(req.networkId)!.subnets);
+      subnetId = cidrs.find(([, c]) => contains(parseCidr('cidr', c), ip.version, ip.value))?.[0] ?? '';
+      if (!subnetId) throw new InvalidArgument(`ip_address: ${req.ipAddress} is on no subnet of network ${req.networkId}`);
+    }
+    const spec = {
+      networkId: req.networkId,
+      subnetId,
+      name: req.name,
+      macAddress,
+      ipAddress: req.ipAddress,
+      securityGroups: req.securityGroups,
+      bindingType,
+      deviceOwner: '' as const,
+      deviceId: '',
+    };
+    validatePortRequest(spec);
+    req.securityGroups.forEach((g, i) => required(d.models.securityGroups, 'security group', `security_groups[${i}]`, g));
+    const o = originOf(call);
+    const id = derivedId(o.commandId, 'port');
+    await d.ops.createPort(o, id, spec);
+    return { port: written(d.models.ports, 'port', id) };
+  }),
+
+  getPort: unary(d.log, 'GetPort', async (req) => ({ port: required(d.models.ports, 'port', 'port_id', req.portId) })),
+
+  listPorts: unary(d.log, 'ListPorts', async (req) => {
+    const size = pageSize(req.pageSize);
+    if (req.networkId) requireToken('network_id', req.networkId);
+    const matches = d.models.ports
+      .list()
+      .filter(
+        (p) =>
+          (!req.networkId || p.networkId === req.networkId) &&
+          (!req.instanceId || p.instanceId === req.instanceId) &&
+          (!req.nodeId || p.nodeId === req.nodeId),
+      );
+    const query = { networkId: req.networkId, instanceId: req.instanceId, nodeId: req.nodeId };
+    const page = d.pager.page(matches, (p) => p.id, query, size, req.pageToken);
+    return { ports: page.items, nextPageToken: page.nextPageToken };
+  }),
+
+  deletePort: unary(d.log, 'DeletePort', async (req, call) => {
+    required(d.models.ports, 'port', 'port_id', req.portId);
+    await d.ops.deletePort(originOf(call), req.portId);
+    return {};
+  }),
+
+  bindPort: unary(d.log, 'BindPort', async (req, call) => {
+    required(d.models.ports, 'port', 'port_id', req.portId);
+    requireToken('instance_id', req.instanceId);
+    if (req.nodeId) required(d.nodes, 'node', 'node_id', req.nodeId);
+    await d.dispatcher.execute(step(originOf(call), 'bind-port'), 'port', req.portId, {
+      type: 'BindPort',
+      data: { instanceId: req.instanceId, nodeId: req.nodeId, deviceName: req.deviceName || defaultDeviceName(req.portId) },
+    });
+    return { port: written(d.models.ports, 'port', req.portId) };
+  }),
+
+  unbindPort: unary(d.log, 'UnbindPort', async (req, call) => {
+    required(d.models.ports, 'port', 'port_id', req.portId);
+    await d.dispatcher.execute(step(originOf(call), 'unbind-port'), 'port', req.portId, { type: 'UnbindPort', data: { instanceId: '' } });
+    return { port: written(d.models.ports, 'port', req.portId) };
+  }),
+});

@@ -1,0 +1,217 @@
+import type { Logger } from 'pino';
+import type { Subscription } from 'rxjs';
+import { type Dispatcher, type Origin, systemOrigin } from '../../bus/dispatcher';
+import { reactionTo } from '../../bus/event-origin';
+import type { RecordedEvent } from '../../eventstore/event';
+import type { NetworkReadModels } from '../../projections/network-read-models';
+import type { ProjectionRuntime } from '../../projections/projection-runtime';
+import { type NetworkStates, planReleases, type Release } from './release-plan';
+import { type NetworkReservations, ownerKey } from './reservations';
+
+export interface NetworkReconcilerOptions {
+  /** A reservation whose owner does not exist is released only after this long (a create may be in flight). */
+  readonly graceMs: number;
+  /** How often every owner with reservations is looked at. */
+  readonly sweepMs: number;
+}
+
+/** Owners some operation of this process is working on: the reconciler leaves them alone until it is done. */
+export class InFlight {
+  private readonly counts = new Map<string, number>();
+
+  has(key: string): boolean {
+    return this.counts.has(key);
+  }
+
+  async around<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    for (const k of keys) this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      for (const k of keys) {
+        const n = (this.counts.get(k) ?? 1) - 1;
+        if (n > 0) this.counts.set(k, n);
+        else this.counts.delete(k);
+      }
+    }
+  }
+}
+
+/** The owner an event ends (or detaches), so what it held can go back at once. */
+const endedOwner = (e: RecordedEvent): string | undefined => {
+  const d = e.data as { portId?: string };
+  switch (e.type) {
+    case 'NetworkDeleted':
+      return ownerKey('network', e.aggregateId);
+    case 'SubnetDeleted':
+      return ownerKey('subnet', e.aggregateId);
+    case 'PortDeleted':
+      return e.aggregateType === 'port' ? ownerKey('port', e.aggregateId) : undefined;
+    case 'RouterInterfaceRemoved':
+      return ownerKey('port', d.portId!);
+    case 'RouterDeleted':
+    case 'ExternalGatewayCleared':
+      return ownerKey('router', e.aggregateId);
+    case 'FloatingIpDisassociated':
+    case 'FloatingIpDeleted':
+      return e.aggregateType === 'floating_ip' ? ownerKey('floating_ip', e.aggregateId) : undefined;
+    default:
+      return undefined;
+  }
+};
+
+/**
+ * The networking process manager, level-triggered (controller-runtime style:
+ * a key is an owner, never an event). For each owner it reads what is held
+ * for it and what exists, and gives back what nobody accounts for:
+ * - follow-ups of a delete (PortDeleted → detach groups, release address and
+ *   MAC, drop the network's reference; NetworkDeleted → release the segment;
+ *   …), at once, on the live event, caused by it (actor `system:network`);
+ * - leaks of a create that died halfway (a MAC reserved for a port that
+ *   never came), after a grace period, found by a periodic sweep (actor
+ *   `system:network-gc`).
+ * The gRPC handlers settle their own deletes inline (settle()), so a client
+ * that deletes a port can delete its subnet right after; this is the net
+ * under that. Everything it sends is idempotent by state, and repeated by
+ * other replicas or after a restart it adds nothing.
+ */
+export class NetworkReconciler {
+  readonly inFlight = new InFlight();
+  private readonly states: NetworkStates;
+  private sub?: Subscription;
+  private sweepTimer?: NodeJS.Timeout;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Keys waiting, with the event that asked (undefined: a sweep). */
+  private readonly queue = new Map<string, RecordedEvent | undefined>();
+  private readonly active = new Set<string>();
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Releases sent, for tests and metrics. */
+  released = 0;
+
+  constructor(
+    private readonly models: NetworkReadModels,
+    private readonly held: NetworkReservations,
+    private readonly runtime: ProjectionRuntime,
+    private readonly dispatcher: Dispatcher,
+    private readonly opts: NetworkReconcilerOptions,
+    private readonly log: Logger,
+    private readonly concurrency = 8,
+  ) {
+    this.states = {
+      network: (id) => models.networks.state(id),
+      subnet: (id) => models.subnets.state(id),
+      port: (id) => models.ports.state(id),
+      router: (id) => models.routers.state(id),
+      floatingIp: (id) => models.floatingIps.state(id),
+    };
+  }
+
+  /** Call once the projections have caught up: history is covered by the first sweep, not replayed. */
+  start(): void {
+    this.sub = this.runtime.commits$.subscribe((commit) => {
+      for (const e of commit) {
+        const key = endedOwner(e);
+        if (key) this.add(key, e);
+      }
+    });
+    this.sweep();
+    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sub?.unsubscribe();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.clear();
+  }
+
+  /** Looks at every owner something is held for. */
+  sweep(): void {
+    for (const key of this.held.owners()) this.add(key, undefined);
+    // Router interface ports hold nothing in the index under their router; look at them too.
+    for (const p of this.models.ports.list()) if (this.models.ports.state(p.id)?.deviceOwner === 'router_interface') this.add(ownerKey('port', p.id), undefined);
+  }
+
+  /** Resolves when nothing is queued or running (tests). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /**
+   * Gives back at once everything held for an owner the caller has just
+   * finished with (deleted it, or a create of it failed), as part of the
+   * caller's request: same actor and correlation, ids derived from its own.
+   */
+  async settle(key: string, origin: Origin): Promise<void> {
+    const plan = planReleases(key, this.states, this.held, Date.now(), 0);
+    for (const r of plan.releases)
+      await this.dispatcher.execute({ ...origin, commandId: `${origin.commandId}:settle:${key}:${r.step}` }, r.aggregateType, r.aggregateId, r.command);
+  }
+
+  private add(key: string, cause: RecordedEvent | undefined): void {
+    if (this.stopped) return;
+    // An event's cause wins over a sweep's: its releases are the event's follow-ups.
+    if (!this.queue.has(key) || cause) this.queue.set(key, cause ?? this.queue.get(key));
+    this.pump();
+  }
+
+  private addLater(key: string, at: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key, undefined);
+    }, Math.max(10, at - Date.now()));
+    t.unref();
+    this.timers.set(key, t);
+  }
+
+  private pump(): void {
+    for (const [key, cause] of this.queue) {
+      if (this.running >= this.concurrency) break;
+      if (this.active.has(key)) continue;
+      this.queue.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.reconcile(key, cause).finally(() => {
+        this.active.delete(key);
+        this.running--;
+        this.pump();
+      });
+    }
+    if (this.running === 0 && this.queue.size === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const r of w) r();
+    }
+  }
+
+  private async reconcile(key: string, cause: RecordedEvent | undefined): Promise<void> {
+    if (this.inFlight.has(key)) {
+      // An operation of this process is working on it; look again once it is surely done.
+      this.addLater(key, Date.now() + 1000);
+      return;
+    }
+    // Follow-ups of an event that ended the owner go at once; the rest waits out the grace period.
+    const plan = planReleases(key, this.states, this.held, Date.now(), cause ? 0 : this.opts.graceMs);
+    for (const r of plan.releases) {
+      try {
+        await this.dispatcher.execute(this.originOf(key, r, cause), r.aggregateType, r.aggregateId, r.command);
+        this.released++;
+      } catch (err) {
+        this.log.warn({ err, owner: key, step: r.step }, 'network reconciler: release failed; the next sweep tries again');
+      }
+    }
+    if (plan.recheckAt !== undefined) this.addLater(key, plan.recheckAt + 10);
+  }
+
+  private originOf(key: string, r: Release, cause: RecordedEvent | undefined): Origin {
+    if (cause) return reactionTo('network', cause, `${key}:${r.step}`);
+    return systemOrigin('network-gc', `network-gc:${r.hold.eventId}:${r.step}`, { correlationId: r.hold.correlationId, causationId: r.hold.eventId });
+  }
+}
