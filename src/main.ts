@@ -16,9 +16,13 @@ const program = new Command('hypervisor-server')
   .addOption(new Option('--cluster-name <name>', 'cluster name').default(d.clusterName))
   .addOption(new Option('--heartbeat-interval <seconds>', 'heartbeat interval told to agents').default(d.heartbeatIntervalSeconds).argParser(Number))
   .addOption(new Option('--lease-ttl <seconds>', 'a node with no heartbeat for this long becomes NOT_READY').default(d.leaseTtlSeconds).argParser(Number))
+  .addOption(new Option('--event-store <url>', 'esdb://… for EventStoreDB; without it the log is a JetStream stream on NATS').env('HV_EVENT_STORE'))
   .addOption(new Option('--no-feed', 'do not run the integration feed relay (HV_EVENTS) in this process'))
   .addOption(new Option('--feed-lease-ttl <seconds>', 'the feed relay lease expires this long after its holder stops renewing it').default(d.feedLeaseTtlSeconds).argParser(Number).env('HV_FEED_LEASE_TTL_SECONDS'))
   .addOption(new Option('--feed-max-age <seconds>', 'how long HV_EVENTS keeps events when the relay creates it (0: for ever)').default(d.feedMaxAgeSeconds).argParser(Number).env('HV_FEED_MAX_AGE_SECONDS'))
+  .addOption(new Option('--no-snapshots', 'neither restore read models from a snapshot nor take snapshots (replay the whole log on start)'))
+  .addOption(new Option('--snapshot-interval <seconds>', 'how often to consider a read-model snapshot (0: never by itself)').default(d.snapshotIntervalSeconds).argParser(Number).env('HV_SNAPSHOT_INTERVAL_SECONDS'))
+  .addOption(new Option('--snapshot-min-commits <n>', 'take a snapshot only if the log moved this far since the last').default(d.snapshotMinCommits).argParser(Number).env('HV_SNAPSHOT_MIN_COMMITS'))
   .addOption(new Option('--log-level <level>', 'pino log level').default(d.logLevel).env('HV_LOG_LEVEL'))
   .parse();
 
@@ -35,9 +39,13 @@ const cfg: ServerConfig = {
   heartbeatIntervalSeconds: o.heartbeatInterval,
   leaseTtlSeconds: o.leaseTtl,
   logLevel: o.logLevel,
+  eventStore: o.eventStore,
   feed: o.feed && d.feed,
   feedLeaseTtlSeconds: o.feedLeaseTtl,
   feedMaxAgeSeconds: o.feedMaxAge,
+  snapshots: o.snapshots && d.snapshots,
+  snapshotIntervalSeconds: o.snapshotInterval,
+  snapshotMinCommits: o.snapshotMinCommits,
 };
 const log = createLogger(cfg.logLevel, 'hypervisor-server');
 

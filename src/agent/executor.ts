@@ -78,7 +78,10 @@ export class Executor {
 
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
     const rec = this.store.get(w.instanceId);
-    if (rec && rec.generation >= w.generation) return { done: false };
+    if (rec && rec.generation >= w.generation) {
+      this.log.debug({ instanceId: w.instanceId, generation: w.generation, action: w.action, applied: rec.generation }, 'work done before; skipped');
+      return { done: false };
+    }
     const log = this.log.child({ instanceId: w.instanceId, generation: w.generation, action: w.action });
     log.info('work');
     let destroyed = false;

@@ -74,6 +74,7 @@ export class WorkConsumer {
       m.term('no handler');
       return;
     }
+    this.log.debug({ subject: m.subject, seq: m.seq, redelivered: m.info.redeliveryCount }, 'work received');
     const working = setInterval(() => m.working(), WORKING_EVERY_MS);
     try {
       await handler(m.subject, m.data);

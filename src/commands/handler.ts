@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Conflict, InvalidArgument } from '../errors';
+import { Conflict, DomainError, InvalidArgument } from '../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
@@ -71,13 +71,32 @@ export class CommandHandler {
     const stream: StreamId = { aggregateType: env.aggregateType, aggregateId: env.aggregateId };
     for (let attempt = 0; ; attempt++) {
       // 1. Load (cached, or read the stream and fold it).
-      const loaded = this.cache.get(key) ?? (await this.load(decider, stream));
+      const cached = this.cache.get(key);
+      const loaded = cached ?? (await this.load(decider, stream));
       // 2. A command seen before answers with where it landed, and adds nothing.
       const seen = loaded.commits.get(env.commandId);
       if (seen !== undefined) return { position: seen, events: 0 };
       // 3. Decide. Domain errors go back to the caller as they are.
-      const decided = decider.decide(env.command, loaded.state) as DomainEvent[];
-      if (decided.length === 0) return { position: loaded.revision, events: 0 };
+      let decided: DomainEvent[];
+      try {
+        decided = decider.decide(env.command, loaded.state) as DomainEvent[];
+      } catch (e) {
+        // A refusal made on a cached state is checked against the store: another
+        // process may have moved the stream, and only an append would have told.
+        if (cached && e instanceof DomainError) {
+          this.cache.delete(key);
+          continue;
+        }
+        throw e;
+      }
+      if (decided.length === 0) {
+        // "Nothing to do" is checked the same way (a report the stale state calls a repeat, say).
+        if (cached) {
+          this.cache.delete(key);
+          continue;
+        }
+        return { position: loaded.revision, events: 0 };
+      }
       const events: NewEvent[] = decided.map((e) => ({
         id: randomUUID(),
         type: e.type,

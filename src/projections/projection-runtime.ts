@@ -32,7 +32,7 @@ export class ProjectionRuntime {
 
   constructor(
     private readonly store: EventStore,
-    private readonly models: readonly ReadModel[],
+    readonly models: readonly ReadModel[],
     private readonly onError: (e: Error) => void = () => undefined,
   ) {}
 

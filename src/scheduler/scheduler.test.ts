@@ -68,6 +68,12 @@ describe('scheduler (pure)', () => {
       const d = schedule(req(), [node('a', { allocated: res(8, 0) })]);
       assert.ok(!d.ok && d.exhausted);
     });
+    it('says to wait when capacity held by placements in flight would make a node fit', () => {
+      const d = schedule(req(), [node('a', { allocated: res(8, 0), inFlight: res(2, 0) })]);
+      assert.ok(!d.ok && d.wait);
+      const e = schedule(req(), [node('a', { allocated: res(8, 0), inFlight: res(1, 0) })]);
+      assert.ok(!e.ok && !e.wait, 'one CPU in flight is not enough for two');
+    });
     it('names an empty cluster', () => assert.match(ids(schedule(req(), [])) as string, /no node is registered/));
     it('names a preferred node that does not exist', () => assert.match(ids(schedule(req({ preferredNodeId: 'zz' }), [node('a')])) as string, /preferred node zz is not registered/));
   });

@@ -15,6 +15,8 @@ export interface CandidateNode {
   readonly supported: readonly InstanceKind[];
   readonly capacity: Resources;
   readonly allocated: Resources;
+  /** Part of allocated held by placements still in flight (they may be given back). */
+  readonly inFlight?: Resources;
 }
 
 export interface SchedulingRequest {
@@ -34,7 +36,11 @@ export const WEIGHERS: readonly Weigher[] = ['spread', 'binpack'];
 
 export type Decision =
   | { readonly ok: true; readonly ranked: CandidateNode[] }
-  | { readonly ok: false; readonly reason: string; readonly exhausted: boolean };
+  /**
+   * wait: a node would fit if placements in flight gave their capacity back;
+   * decide again shortly rather than fail on a transient.
+   */
+  | { readonly ok: false; readonly reason: string; readonly exhausted: boolean; readonly wait: boolean };
 
 type Filter = (r: SchedulingRequest, n: CandidateNode) => string | undefined;
 
@@ -82,8 +88,11 @@ export const schedule = (r: SchedulingRequest, nodes: readonly CandidateNode[], 
     }
   }
   if (fit.length > 0) return { ok: true, ranked: rank(r, fit, weigher) };
-  return { ok: false, reason: explain(r, nodes.length, why), exhausted: capacityOnly && why.size > 0 };
+  const wait = nodes.some((n) => n.inFlight && passes(r, { ...n, allocated: sub(n.allocated, n.inFlight) }));
+  return { ok: false, reason: explain(r, nodes.length, why), exhausted: capacityOnly && why.size > 0, wait };
 };
+
+const passes = (r: SchedulingRequest, n: CandidateNode) => FILTERS.every(([, f]) => !f(r, n));
 
 const rank = (r: SchedulingRequest, fit: CandidateNode[], weigher: Weigher): CandidateNode[] => {
   const scored = fit.map((n) => ({ n, score: freeAfter(n, r.resources), tie: tieBreak(r.instanceId, n.id) }));

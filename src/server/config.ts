@@ -6,6 +6,8 @@ import type { ComputeConfig } from './compute';
 export interface ServerConfig {
   /** NATS to use; undefined starts an embedded nats-server. */
   readonly natsUrl?: string;
+  /** The event store: `esdb://…` for EventStoreDB; unset is the JetStream log on NATS. */
+  readonly eventStore?: string;
   readonly embeddedNatsPort: number;
   readonly dataDir: string;
   readonly grpcHost: string;
@@ -26,10 +28,17 @@ export interface ServerConfig {
   readonly feedLeaseTtlSeconds: number;
   /** How long HV_EVENTS keeps events when the relay creates it; 0 keeps them for ever. */
   readonly feedMaxAgeSeconds: number;
+  /** Restore read models from the last snapshot on start, and take snapshots. */
+  readonly snapshots: boolean;
+  /** How often to consider taking a snapshot (0: only on request). */
+  readonly snapshotIntervalSeconds: number;
+  /** Take one only if the log moved at least this many positions since the last. */
+  readonly snapshotMinCommits: number;
 }
 
 export const defaultConfig = (): ServerConfig => ({
   natsUrl: process.env.HV_NATS_URL || undefined,
+  eventStore: process.env.HV_EVENT_STORE || undefined,
   embeddedNatsPort: Number(process.env.HV_EMBEDDED_NATS_PORT ?? 4222),
   dataDir: process.env.HV_DATA_DIR ?? path.join(os.homedir(), '.hypervisor'),
   grpcHost: process.env.HV_GRPC_HOST ?? '0.0.0.0',
@@ -44,4 +53,7 @@ export const defaultConfig = (): ServerConfig => ({
   feed: (process.env.HV_FEED ?? '1') !== '0',
   feedLeaseTtlSeconds: Number(process.env.HV_FEED_LEASE_TTL_SECONDS ?? 10),
   feedMaxAgeSeconds: Number(process.env.HV_FEED_MAX_AGE_SECONDS ?? 0),
+  snapshots: (process.env.HV_SNAPSHOTS ?? '1') !== '0',
+  snapshotIntervalSeconds: Number(process.env.HV_SNAPSHOT_INTERVAL_SECONDS ?? 60),
+  snapshotMinCommits: Number(process.env.HV_SNAPSHOT_MIN_COMMITS ?? 1000),
 });

@@ -17,7 +17,7 @@ import { nodeDecider } from '../commands/node';
 import { nodeIdFor } from '../commands/node/identity';
 import { toNode } from '../commands/node/view';
 import { DECIDERS } from '../commands/registry';
-import { JetStreamEventStore } from '../eventstore/jetstream/jetstream-event-store';
+import { openEventStore } from '../eventstore/open';
 import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { AuditServiceService } from '../gen/hypervisor/audit/v1/audit';
@@ -28,6 +28,8 @@ import { Pager } from '../grpc/paging';
 import { addReflection } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { FeedRelay } from '../feed/relay';
+import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
+import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
 import { NodeLiveness } from '../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../projections/entity-read-model';
@@ -59,6 +61,9 @@ export class ControlPlane {
   private liveness?: NodeLiveness;
   compute?: ComputePlane;
   feed?: FeedRelay;
+  snapshots?: Snapshotter;
+  /** How the read models started: from which snapshot position, what was restored or skipped. */
+  restored?: RestoreResult;
   private grpc?: Server;
   private http?: http.Server;
   private health?: HealthImplementation;
@@ -79,7 +84,8 @@ export class ControlPlane {
     }
     this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' });
     log.info({ url: this.natsUrl }, 'connected to NATS');
-    const store = (this.store = await JetStreamEventStore.open(this.nc));
+    const store = (this.store = await openEventStore(cfg.eventStore, this.nc));
+    if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
     const handler = new CommandHandler(store, DECIDERS);
     this.commandServer = new CommandServer(this.nc, handler, log, (type, ok, s) =>
@@ -91,8 +97,18 @@ export class ControlPlane {
     const timeIndex = new TimeIndex();
     const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
     this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
-    await this.projections.start();
+    let from = 0;
+    if (cfg.snapshots) {
+      // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
+      this.snapshots = new Snapshotter(await ObjectStoreSnapshots.open(this.nc), this.projections.models, { upcasters: UPCASTERS.fingerprint, log });
+      this.restored = await this.snapshots.restore();
+      from = this.restored.from;
+      log.info({ position: this.restored.position, from, restored: this.restored.restored, skipped: this.restored.skipped }, 'read-model snapshot');
+    }
+    await this.projections.start(from);
     log.info({ position: this.projections.position, nodes: nodes.size }, 'read models caught up');
+    const projections = this.projections;
+    this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
     if (cfg.feed) {
       this.feed = await FeedRelay.open(this.nc, store, {
@@ -162,6 +178,11 @@ export class ControlPlane {
     return this;
   }
 
+  /** Takes a read-model snapshot now (tests, benchmarks); false when snapshots are off or nothing was written. */
+  takeSnapshot(): Promise<boolean> {
+    return this.snapshots && this.projections ? this.snapshots.take(this.projections.position) : Promise.resolve(false);
+  }
+
   get ready(): boolean {
     return !!this.nc && !this.nc.isClosed() && !!this.projections?.healthy;
   }
@@ -184,6 +205,7 @@ export class ControlPlane {
     this.liveness?.stop();
     this.compute?.stop();
     await this.commandServer?.drain();
+    await this.snapshots?.stop();
     this.projections?.stop();
     await this.feed?.stop();
     await this.store?.close();

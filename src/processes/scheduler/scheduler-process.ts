@@ -12,7 +12,10 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
-import { KeyedWorkQueue } from '../work-queue';
+import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+
+/** How long an instance waits for capacity held by other placements in flight before it fails. */
+const MAX_WAIT_MS = 30_000;
 
 const STATUS_NAME: Record<number, string> = {
   [NodeStatus.NODE_STATUS_READY]: 'READY',
@@ -40,6 +43,8 @@ export interface SchedulerOptions {
 export class SchedulerProcess {
   private readonly queue: KeyedWorkQueue;
   private readonly assumed = new Map<string, Resources>();
+  /** When each instance first had to wait for placements in flight. */
+  private readonly waitingSince = new Map<string, number>();
   private sub?: Subscription;
 
   constructor(
@@ -70,7 +75,15 @@ export class SchedulerProcess {
     return this.queue.idle();
   }
 
-  private candidates(): CandidateNode[] {
+  /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
+  private heldInFlight(nodeId: string, self: string): Resources {
+    let held = this.assumed.get(nodeId) ?? ZERO;
+    for (const [iid, r] of Object.entries(this.nodes.state(nodeId)?.reservations ?? {}))
+      if (iid !== self && this.instances.state(iid)?.status === 'PENDING') held = add(held, r);
+    return held;
+  }
+
+  private candidates(self: string): CandidateNode[] {
     return this.nodes.list().map((n) => ({
       id: n.id,
       hostname: n.hostname,
@@ -81,10 +94,11 @@ export class SchedulerProcess {
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
       capacity: normalize(n.allocatable),
       allocated: add(normalize(n.allocated), this.assumed.get(n.id) ?? ZERO),
+      inFlight: this.heldInFlight(n.id, self),
     }));
   }
 
-  private async scheduleOne(id: string): Promise<void> {
+  private async scheduleOne(id: string): Promise<ReconcileResult> {
     const s = this.instances.state(id);
     if (!s?.exists || s.status !== 'PENDING') return;
     const origin = (step: string) => systemOrigin('scheduler', `scheduler:${id}:${s.generation}:${step}`, this.causes.of(id));
@@ -99,8 +113,14 @@ export class SchedulerProcess {
     };
     let reason = '';
     for (let round = 0; round < 3; round++) {
-      const decision = schedule(request, this.candidates(), this.opts.weigher);
+      const decision = schedule(request, this.candidates(id), this.opts.weigher);
       if (!decision.ok) {
+        // Full only because of placements in flight: look again shortly, for a while.
+        const since = this.waitingSince.get(id) ?? Date.now();
+        if (decision.wait && Date.now() - since < MAX_WAIT_MS) {
+          this.waitingSince.set(id, since);
+          return { requeueAfterMs: 20 + Math.random() * 80 };
+        }
         reason = decision.reason;
         break;
       }
@@ -109,11 +129,15 @@ export class SchedulerProcess {
       const ranked = [...decision.ranked.filter((n) => holding.has(n.id)), ...decision.ranked.filter((n) => !holding.has(n.id))];
       for (const node of ranked.slice(0, this.opts.triesPerRound)) {
         const placed = await this.tryNode(id, s, node, origin);
-        if (placed) return;
-        if (placed === undefined) return; // the instance moved on meanwhile
+        if (placed || placed === undefined) {
+          // placed, or the instance moved on meanwhile
+          this.waitingSince.delete(id);
+          return;
+        }
       }
       reason = `RESOURCE_EXHAUSTED: every node that fitted filled up meanwhile`;
     }
+    this.waitingSince.delete(id);
     await this.dispatcher.execute(origin('fail'), 'instance', id, { type: 'FailInstance', data: { reason } }).catch((e) => {
       if (!(e instanceof DomainError) || (e.code !== Code.NOT_FOUND && e.code !== Code.FAILED_PRECONDITION)) throw e;
     });

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { InvalidArgument } from '../../errors';
+import type { NewEvent, RecordedEvent, StreamId } from '../event';
+
+// The same stream naming rules as the JetStream adapter, so an id valid on
+// one store is valid on the other.
+const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export const streamNameOf = (s: StreamId): string => {
+  if (!TOKEN.test(s.aggregateType)) throw new InvalidArgument(`aggregate type "${s.aggregateType}" is not a valid name`);
+  if (!TOKEN.test(s.aggregateId)) throw new InvalidArgument(`id "${s.aggregateId}" is not a valid id`);
+  return `${s.aggregateType}-${s.aggregateId}`;
+};
+
+/** What we keep in an EventStoreDB event's metadata: the envelope, and the event's place in its commit. */
+export interface HvMetadata {
+  readonly hv: 1;
+  readonly id: string;
+  readonly schemaVersion: number;
+  readonly actor: string;
+  /** EventStoreDB's own names for these, so its projections understand them. */
+  readonly $correlationId: string;
+  readonly $causationId: string;
+  readonly commitId: string;
+  readonly index: number;
+  /** Events in the commit: a subscriber emits the commit after the last one. */
+  readonly count: number;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly time: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** EventStoreDB ids are UUIDs: ours are kept; anything else becomes a stable UUID of commit and index. */
+export const esdbEventId = (id: string, commitId: string, index: number): string => {
+  if (UUID.test(id)) return id;
+  const h = createHash('sha1').update(`${commitId}/${index}/${id}`).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+};
+
+export interface EsdbEventData {
+  readonly id: string;
+  readonly contentType: 'application/json';
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+  readonly metadata: HvMetadata;
+}
+
+export const toEventData = (s: StreamId, commitId: string, time: Date, events: readonly NewEvent[]): EsdbEventData[] =>
+  events.map((e, index) => ({
+    id: esdbEventId(e.id, commitId, index),
+    contentType: 'application/json',
+    type: e.type,
+    // JSON events must be objects here; a bare value is wrapped and unwrapped on read.
+    data: e.data !== null && typeof e.data === 'object' && !Array.isArray(e.data) ? (e.data as Record<string, unknown>) : { $value: e.data },
+    metadata: {
+      hv: 1,
+      id: e.id,
+      schemaVersion: e.schemaVersion,
+      actor: e.meta.actor,
+      $correlationId: e.meta.correlationId,
+      $causationId: e.meta.causationId,
+      commitId,
+      index,
+      count: events.length,
+      aggregateType: s.aggregateType,
+      aggregateId: s.aggregateId,
+      time: time.toISOString(),
+    },
+  }));
+
+/** The parts of a recorded EventStoreDB event we read. */
+export interface EsdbRecorded {
+  readonly streamId: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: unknown;
+  readonly position?: { commit: bigint; prepare: bigint };
+}
+
+export const isOurs = (e: EsdbRecorded | undefined): e is EsdbRecorded =>
+  !!e && !e.streamId.startsWith('$') && !e.type.startsWith('$') && (e.metadata as HvMetadata | undefined)?.hv === 1;
+
+/** Our event from an EventStoreDB one; the global position is the commit position. */
+export const fromRecorded = (e: EsdbRecorded, commitPosition: bigint | undefined): RecordedEvent => {
+  const m = e.metadata as HvMetadata;
+  const position = commitPosition ?? e.position?.commit;
+  if (position === undefined) throw new Error(`event ${m.id} was read without its commit position`);
+  const data = e.data as Record<string, unknown>;
+  return {
+    id: m.id,
+    type: e.type,
+    data: data && Object.keys(data).length === 1 && '$value' in data ? data.$value : data,
+    schemaVersion: m.schemaVersion,
+    meta: { actor: m.actor, correlationId: m.$correlationId, causationId: m.$causationId },
+    aggregateType: m.aggregateType,
+    aggregateId: m.aggregateId,
+    revision: Number(position),
+    index: m.index,
+    commitId: m.commitId,
+    time: new Date(m.time),
+  };
+};
+
+/** Groups a stream of events into whole commits (the events of one append are contiguous in $all). */
+export class CommitAssembler {
+  private pending: RecordedEvent[] = [];
+  private expected = 0;
+
+  /** Adds an event; returns the commit once its last event arrived. */
+  push(e: RecordedEvent, count: number): RecordedEvent[] | undefined {
+    if (this.pending.length > 0 && this.pending[0].revision !== e.revision) this.pending = [];
+    if (this.pending.length === 0) this.expected = count;
+    this.pending.push(e);
+    if (this.pending.length < this.expected) return undefined;
+    const done = this.pending;
+    this.pending = [];
+    return done;
+  }
+}

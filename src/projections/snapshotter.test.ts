@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { nodeDecider, type NodeDetails, type NodeEvent } from '../commands/node';
+import { toNode } from '../commands/node/view';
+import type { RecordedEvent } from '../eventstore/event';
+import { TimeIndex } from '../audit/time-index';
+import { EntityReadModel } from './entity-read-model';
+import type { ReadModel } from './read-model';
+import { decodeSnapshot, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
+import { type SnapshotStore, Snapshotter } from './snapshotter';
+
+const details = (hostname: string): NodeDetails => ({
+  hostname,
+  ip: '10.0.0.1',
+  port: 1,
+  role: 'WORKER',
+  region: 'r',
+  zone: 'z',
+  capacity: { cpuCores: 4, memoryBytes: 1, diskBytes: 1, gpuCount: 0 },
+  labels: { a: hostname },
+  annotations: {},
+  supportedInstanceTypes: ['vm'],
+});
+let rev = 0;
+const commit = (id: string, ...events: NodeEvent[]): RecordedEvent[] => {
+  rev++;
+  return events.map((e, index) => ({
+    ...e,
+    id: `${rev}-${index}`,
+    schemaVersion: e.type === 'NodeRegistered' ? 2 : 1,
+    meta: { actor: 'a', correlationId: 'c', causationId: 'c' },
+    aggregateType: 'node',
+    aggregateId: id,
+    revision: rev,
+    index,
+    commitId: `k-${rev}`,
+    time: new Date(1_000 * rev),
+  }));
+};
+const history = (n: number) => {
+  const out: RecordedEvent[][] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `n${i % 7}`;
+    if (i < 7) out.push(commit(id, { type: 'NodeRegistered', data: details(id) }));
+    else if (i % 5 === 0) out.push(commit(id, { type: 'CapacityReserved', data: { instanceId: `i${i}`, resources: { cpuCores: 1, memoryBytes: 0, diskBytes: 0, gpuCount: 0 } } }));
+    else if (i % 11 === 0) out.push(commit(id, { type: 'NodeConditionsUpdated', data: { conditions: [{ type: 'Disk', status: String(i % 2), reason: '', message: '' }] } }));
+    else out.push(commit(id, { type: 'NodeStatusChanged', data: { from: 'READY', to: i % 2 ? 'DRAINING' : 'READY', reason: 'x' } }));
+  }
+  return out;
+};
+class MemoryStore implements SnapshotStore {
+  data?: Uint8Array;
+  async load() {
+    return this.data;
+  }
+  async save(d: Uint8Array) {
+    this.data = d;
+  }
+  async delete() {
+    this.data = undefined;
+  }
+}
+const nodes = () => new EntityReadModel({ decider: nodeDecider, view: toNode, historySize: 1000 });
+const observe = (m: ReturnType<typeof nodes>) => ({ list: m.list(), changed: m.ids().map((id) => m.lastChanged(id)?.getTime()), position: m.position });
+
+describe('read-model snapshots', () => {
+  beforeEach(() => (rev = 0));
+
+  it('the codec keeps Date, Map, Set, BigInt and undefined, and refuses class instances', () => {
+    const v = { d: new Date(5), m: new Map([['k', { s: new Set([1, 2]) }]]), b: 2n ** 70n, u: undefined, arr: [1, 'x', null], $hv: 'not a tag' };
+    assert.deepEqual(decodeSnapshot(encodeSnapshot(v)), v);
+    class Thing {}
+    assert.throws(() => encodeSnapshot({ x: new Thing() }), NotSnapshottable);
+  });
+
+  it('a model restored from a snapshot and fed the tail equals one fed the whole log', async () => {
+    const log = history(60);
+    const whole = nodes();
+    const time = new TimeIndex({ every: 4 });
+    const store = new MemoryStore();
+    const s1 = new Snapshotter(store, [whole, time], { upcasters: 'u1' });
+    for (const c of log.slice(0, 35)) [whole, time].forEach((m) => m.applyCommit(c));
+    assert.equal(await s1.take(35), true);
+    for (const c of log.slice(35)) [whole, time].forEach((m) => m.applyCommit(c));
+
+    const restored = nodes();
+    const time2 = new TimeIndex({ every: 4 });
+    const r = await new Snapshotter(store, [restored, time2], { upcasters: 'u1' }).restore();
+    assert.deepEqual([r.from, r.restored], [35, ['nodes', 'audit-time-index']]);
+    // The tail, and the commits before it again (a runtime starting lower): those are ignored.
+    for (const c of log) [restored, time2].forEach((m) => m.applyCommit(c));
+    assert.deepEqual(observe(restored), observe(whole));
+    assert.deepEqual(restored.state('n3'), whole.state('n3'));
+    assert.equal(restored.state('n3')!.createdAt instanceof Date, true);
+    assert.deepEqual(time2.snapshot(), time.snapshot());
+    assert.equal(restored.changesAfter(10), undefined, 'changes before the snapshot cannot be replayed');
+    assert.deepEqual(restored.changesAfter(35)!.map((c) => c.revision), whole.changesAfter(35)!.map((c) => c.revision));
+  });
+
+  it('ignores a snapshot taken under another upcaster chain, of another model version, missing or damaged', async () => {
+    const store = new MemoryStore();
+    const m = nodes();
+    for (const c of history(10)) m.applyCommit(c);
+    await new Snapshotter(store, [m], { upcasters: 'old-chain' }).take(10);
+    const r1 = await new Snapshotter(store, [nodes()], { upcasters: 'new-chain' }).restore();
+    assert.equal(r1.from, 0);
+    assert.match(r1.skipped[0], /upcaster chain old-chain/);
+
+    const other = new EntityReadModel({ decider: nodeDecider, view: toNode, snapshotVersion: '2' });
+    const r2 = await new Snapshotter(store, [other], { upcasters: 'old-chain' }).restore();
+    assert.deepEqual([r2.from, r2.restored.length, other.size], [0, 0, 0]);
+    assert.match(r2.skipped[0], /nodes: version 1:/);
+
+    store.data = Buffer.from('not gzip');
+    assert.match((await new Snapshotter(store, [nodes()], { upcasters: 'old-chain' }).restore()).skipped[0], /unreadable/);
+    await store.delete();
+    assert.deepEqual((await new Snapshotter(store, [nodes()], { upcasters: 'old-chain' }).restore()).from, 0);
+  });
+
+  it('a model that cannot be snapshotted makes the runtime replay from zero; the others still skip what they hold', async () => {
+    const opaque: ReadModel = { name: 'opaque', applyCommit: () => undefined };
+    const store = new MemoryStore();
+    const m = nodes();
+    for (const c of history(10)) m.applyCommit(c);
+    await new Snapshotter(store, [m, opaque], { upcasters: 'u' }).take(10);
+    const again = nodes();
+    const r = await new Snapshotter(store, [again, opaque], { upcasters: 'u' }).restore();
+    assert.deepEqual([r.from, r.position, r.restored], [0, 10, ['nodes']]);
+    assert.equal(again.position, 10);
+  });
+});

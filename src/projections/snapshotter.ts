@@ -1,0 +1,144 @@
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { ReadModel } from './read-model';
+import { isSnapshottable, type Snapshottable } from './snapshot';
+import { decodeSnapshotValue, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
+
+/** Where snapshots are kept (an adapter: src/snapshots). */
+export interface SnapshotStore {
+  load(): Promise<Uint8Array | undefined>;
+  save(data: Uint8Array): Promise<void>;
+  delete(): Promise<void>;
+}
+
+interface SnapshotDoc {
+  readonly format: 1;
+  /** The upcaster chain the states were folded under. */
+  readonly upcasters: string;
+  readonly position: number;
+  readonly takenAt: string;
+  /** Each model's data in the snapshot codec's JSON (Date, Map, … tagged). */
+  readonly models: Record<string, { version: string; data: unknown }>;
+}
+
+export interface RestoreResult {
+  /** Where the projection runtime starts: the snapshot's position if every model was restored, else 0. */
+  readonly from: number;
+  readonly position: number;
+  readonly restored: string[];
+  /** Why the snapshot (or part of it) was not used. */
+  readonly skipped: string[];
+}
+
+export interface SnapshotterOptions {
+  /** Fingerprint of the upcaster chain: a snapshot taken under another one is ignored. */
+  readonly upcasters: string;
+  readonly log?: Logger;
+}
+
+/**
+ * Saves every snapshottable read model at one log position, and restores
+ * them on start so only the log after it is replayed. A snapshot is only an
+ * optimisation: one that is missing, damaged, of another format, taken under
+ * another upcaster chain, or of another model version is ignored, and what
+ * it would have held is rebuilt from the log.
+ */
+export class Snapshotter {
+  lastPosition = 0;
+  private timer?: NodeJS.Timeout;
+  private taking?: Promise<boolean>;
+  private readonly unsnapshottable = new Set<string>();
+
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly models: readonly ReadModel[],
+    private readonly o: SnapshotterOptions,
+  ) {}
+
+  private get snapshottable(): Snapshottable[] {
+    return this.models.filter(isSnapshottable) as unknown as Snapshottable[];
+  }
+
+  async restore(): Promise<RestoreResult> {
+    const none = (reason: string): RestoreResult => ({ from: 0, position: 0, restored: [], skipped: [reason] });
+    let doc: SnapshotDoc;
+    try {
+      const raw = await this.store.load();
+      if (!raw) return none('no snapshot');
+      doc = JSON.parse((await promisify(gunzip)(raw)).toString('utf8')) as SnapshotDoc;
+    } catch (err) {
+      this.o.log?.warn({ err }, 'snapshot unreadable; replaying the log');
+      return none(`unreadable: ${(err as Error).message}`);
+    }
+    if (doc.format !== 1) return none(`format ${doc.format}`);
+    if (doc.upcasters !== this.o.upcasters) return none(`taken under upcaster chain ${doc.upcasters}, now ${this.o.upcasters}`);
+    const restored: string[] = [];
+    const skipped: string[] = [];
+    for (const m of this.snapshottable) {
+      const saved = doc.models[m.name];
+      if (!saved) skipped.push(`${m.name}: not in the snapshot`);
+      else if (saved.version !== m.snapshotVersion) skipped.push(`${m.name}: version ${saved.version}, now ${m.snapshotVersion}`);
+      else {
+        m.restore(decodeSnapshotValue(saved.data), doc.position);
+        restored.push(m.name);
+      }
+    }
+    const all = restored.length === this.models.length;
+    for (const m of this.models) if (!isSnapshottable(m)) skipped.push(`${m.name}: cannot be snapshotted`);
+    this.lastPosition = doc.position;
+    return { from: all ? doc.position : 0, position: doc.position, restored, skipped };
+  }
+
+  /**
+   * Takes a snapshot of every model as it is now. Call it between commits
+   * (any synchronous point): all models are then at the same position.
+   */
+  take(position: number): Promise<boolean> {
+    if (this.taking) return this.taking;
+    if (position <= 0) return Promise.resolve(false);
+    // Captured synchronously, so every model is at `position`; stored asynchronously.
+    // The document is written as JSON text around each model's encoded data.
+    const models: string[] = [];
+    for (const m of this.snapshottable) {
+      if (this.unsnapshottable.has(m.name)) continue;
+      try {
+        models.push(`${JSON.stringify(m.name)}:{"version":${JSON.stringify(m.snapshotVersion)},"data":${encodeSnapshot(m.snapshot())}}`);
+      } catch (err) {
+        if (!(err instanceof NotSnapshottable)) throw err;
+        this.unsnapshottable.add(m.name);
+        this.o.log?.warn({ model: m.name, reason: err.message }, 'read model cannot be snapshotted; it replays the log on start');
+      }
+    }
+    const head = { format: 1, upcasters: this.o.upcasters, position, takenAt: new Date().toISOString() };
+    const json = `${JSON.stringify(head).slice(0, -1)},"models":{${models.join(',')}}}`;
+    this.taking = (async () => {
+      try {
+        await this.store.save(await promisify(gzip)(json));
+        this.lastPosition = position;
+        return true;
+      } catch (err) {
+        this.o.log?.warn({ err }, 'could not save a snapshot');
+        return false;
+      } finally {
+        this.taking = undefined;
+      }
+    })();
+    return this.taking;
+  }
+
+  /** Takes a snapshot every `intervalMs` if the log moved at least `minCommits` positions since the last one. */
+  startPeriodic(position: () => number, intervalMs: number, minCommits: number): void {
+    if (intervalMs <= 0) return;
+    this.timer = setInterval(() => {
+      const p = position();
+      if (p - this.lastPosition >= minCommits) void this.take(p);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.taking;
+  }
+}
