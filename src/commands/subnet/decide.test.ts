@@ -148,6 +148,9 @@ describe('subnet decider', () => {
       given(withPort).when({ type: 'ReleaseIp', data: { ipAddress: '10.0.0.2', allocationId: '' } }).then([released('a-1', '10.0.0.2')]));
     it('is NOT_FOUND for an address not allocated', () =>
       given(withPort).when({ type: 'ReleaseIp', data: { ipAddress: '10.0.0.9', allocationId: '' } }).thenThrows(NotFound, /ip_address: 10.0.0.9 is not allocated/));
+
+    it('refuses an address outside the subnet as INVALID_ARGUMENT, as AllocateIp does', () =>
+      given(withPort).when({ type: 'ReleaseIp', data: { ipAddress: '10.9.0.9', allocationId: '' } }).thenThrows(InvalidArgument, /ip_address: 10.9.0.9 is outside subnet s-1/));
     it('is FAILED_PRECONDITION for a port\'s address released by address', () =>
       given(withPort).when({ type: 'ReleaseIp', data: { ipAddress: '10.0.0.3', allocationId: '' } })
         .thenThrows(FailedPrecondition, /ip_address: 10.0.0.3 belongs to port p-1/));

@@ -1,6 +1,7 @@
 import { FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted } from '../../errors';
 import { formatAddress, parseAddress } from '../../sdn/ipam/address';
 import { checkRequested, firstFree } from '../../sdn/ipam/allocate';
+import { contains } from '../../sdn/ipam/cidr';
 import { createAgain, deletable, requireActive, sameJson } from '../network/fields';
 import type { SubnetCommand } from './commands';
 import type { SubnetCreatedData, SubnetEvent } from './events';
@@ -66,6 +67,7 @@ export const decide = (cmd: SubnetCommand, s: SubnetState): SubnetEvent[] => {
       }
       requireActive('subnet', s);
       const { value } = parseAddress('ip_address', ipAddress, s.ipVersion);
+      if (!contains(s.layout!.cidr, s.ipVersion, value)) throw new InvalidArgument(`ip_address: ${formatAddress(s.ipVersion, value)} is outside ${label(s)}`);
       const a = s.allocations.get(value);
       if (!a) throw new NotFound(`ip_address: ${formatAddress(s.ipVersion, value)} is not allocated in ${label(s)}`);
       if (a.owner.kind !== 'user')
