@@ -20,6 +20,10 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Secret that signs page tokens; the same on every replica. */
   readonly pageTokenSecret: string;
+  /** A networking reservation whose owner never got created is released after this long (a create may be in flight). */
+  readonly networkGcGraceSeconds: number;
+  /** How often the network reconciler looks at every reservation. */
+  readonly networkGcSweepSeconds: number;
   /** Scheduler weigher, create timeout, default stop timeout (defaults from HV_* in server/compute.ts). */
   readonly compute?: Partial<ComputeConfig>;
   /** Run the integration feed relay (HV_EVENTS); replicas elect one active relay. */
@@ -50,6 +54,8 @@ export const defaultConfig = (): ServerConfig => ({
   watchBufferLimit: Number(process.env.HV_WATCH_BUFFER ?? 10_000),
   logLevel: process.env.HV_LOG_LEVEL ?? 'info',
   pageTokenSecret: process.env.HV_PAGE_TOKEN_SECRET ?? 'hypervisor-dev-page-tokens',
+  networkGcGraceSeconds: Number(process.env.HV_NETWORK_GC_GRACE_SECONDS ?? 60),
+  networkGcSweepSeconds: Number(process.env.HV_NETWORK_GC_SWEEP_SECONDS ?? 30),
   feed: (process.env.HV_FEED ?? '1') !== '0',
   feedLeaseTtlSeconds: Number(process.env.HV_FEED_LEASE_TTL_SECONDS ?? 10),
   feedMaxAgeSeconds: Number(process.env.HV_FEED_MAX_AGE_SECONDS ?? 0),

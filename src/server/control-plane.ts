@@ -22,8 +22,10 @@ import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { AuditServiceService } from '../gen/hypervisor/audit/v1/audit';
 import { ClusterServiceService } from '../gen/hypervisor/v1/cluster';
+import { NetworkServiceService } from '../gen/hypervisor/v1/network';
 import { auditService } from '../grpc/audit-service';
 import { clusterService } from '../grpc/cluster-service';
+import { networkService } from '../grpc/network-service';
 import { Pager } from '../grpc/paging';
 import { addReflection } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
@@ -32,6 +34,10 @@ import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
 import { NodeLiveness } from '../processes/node-liveness/node-liveness';
+import { NetworkOperations } from '../processes/network/operations';
+import { NetworkReconciler } from '../processes/network/reconciler';
+import { NetworkReservations } from '../processes/network/reservations';
+import { NetworkReadModels } from '../projections/network-read-models';
 import { EntityReadModel } from '../projections/entity-read-model';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ServerConfig } from './config';
@@ -41,7 +47,7 @@ import { Metrics } from './metrics';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../../package.json').version;
 
-const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.audit.v1.AuditService', COMPUTE_SERVICE];
+const SERVICES = ['hypervisor.v1.ClusterService', 'hypervisor.v1.NetworkService', 'hypervisor.audit.v1.AuditService', COMPUTE_SERVICE];
 
 /**
  * One server process: command handlers, read models, process managers and
@@ -59,6 +65,8 @@ export class ControlPlane {
   private commandServer?: CommandServer;
   private projections?: ProjectionRuntime;
   private liveness?: NodeLiveness;
+  /** Networking: read models, reservations index, reconciler and sagas (tests look inside). */
+  network?: { models: NetworkReadModels; reservations: NetworkReservations; reconciler: NetworkReconciler; ops: NetworkOperations };
   compute?: ComputePlane;
   feed?: FeedRelay;
   snapshots?: Snapshotter;
@@ -95,8 +103,10 @@ export class ControlPlane {
 
     const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
     const timeIndex = new TimeIndex();
+    const networkModels = new NetworkReadModels();
+    const reservations = new NetworkReservations();
     const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
-    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
+    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
     let from = 0;
     if (cfg.snapshots) {
       // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
@@ -131,6 +141,17 @@ export class ControlPlane {
       log,
     );
     this.liveness.start();
+    const reconciler = new NetworkReconciler(
+      networkModels,
+      reservations,
+      this.projections,
+      dispatcher,
+      { graceMs: cfg.networkGcGraceSeconds * 1000, sweepMs: cfg.networkGcSweepSeconds * 1000 },
+      log,
+    );
+    const networkOps = new NetworkOperations(dispatcher, networkModels, reconciler, log);
+    this.network = { models: networkModels, reservations, reconciler, ops: networkOps };
+    reconciler.start();
     await compute.start(this.nc, dispatcher, this.projections, log);
 
     const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
@@ -156,6 +177,10 @@ export class ControlPlane {
       watchBufferLimit: cfg.watchBufferLimit,
       onWatchOverflow: () => this.metrics.watchOverflows.inc(),
     });
+    grpc.addService(
+      NetworkServiceService,
+      networkService({ dispatcher, models: networkModels, ops: networkOps, nodes, pager: new Pager(cfg.pageTokenSecret), log }),
+    );
     const audit = new AuditLog({ store, aggregates: AUDITED, upcast: UPCASTERS.upcast, tokens: new CursorTokens(cfg.pageTokenSecret), timeIndex });
     grpc.addService(AuditServiceService, auditService({ audit, log }));
     addReflection(grpc, SERVICES);
@@ -203,6 +228,7 @@ export class ControlPlane {
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.liveness?.stop();
+    this.network?.reconciler.stop();
     this.compute?.stop();
     await this.commandServer?.drain();
     await this.snapshots?.stop();
