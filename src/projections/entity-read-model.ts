@@ -147,5 +147,12 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     this.position = position;
     // Changes before the snapshot were never seen here: a watch from before it is OUT_OF_RANGE.
     this.history.forgetBefore(position);
+    // Indexes derived from changes$ (subscribed before the projections start,
+    // to see the whole log) get the restored objects as ADDED at the
+    // snapshot's position, as a replay from zero would have shown them.
+    for (const id of this.ids()) {
+      const object = this.views.get(id)!;
+      this.changes$.next({ type: 'ADDED', id, object, revision: position, time: this.changedAt.get(id) ?? new Date(0) });
+    }
   }
 }
