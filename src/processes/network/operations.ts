@@ -9,6 +9,7 @@ import { interfaceOn, reaches } from '../../commands/router';
 import { allocationOf, resolveSubnet, type SubnetRequest } from '../../commands/subnet';
 import { AlreadyExists, Code, DomainError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted } from '../../errors';
 import type { NetworkReadModels } from '../../projections/network-read-models';
+import { parseAddress } from '../../sdn/ipam/address';
 import { candidateMac, derivedId } from './ids';
 import type { NetworkReconciler } from './reconciler';
 import { ownerKey } from './reservations';
@@ -338,6 +339,12 @@ export class NetworkOperations {
     if (existing) {
       if (existing.portId === portId) return portId; // a retried request
       throw new AlreadyExists(`router ${routerId} already has an interface on subnet ${subnetId} (port ${existing.portId})`);
+    }
+    // One router per subnet: the gateway address is given out once. Say which router holds it.
+    const held = subnet.allocations.get(parseAddress('gateway_ip', subnet.gatewayIp).value);
+    if (held?.owner.kind === 'router_interface') {
+      const holder = this.models.ports.state(held.owner.id)?.deviceId;
+      throw new AlreadyExists(`subnet_id: subnet ${subnetId} is already attached to router ${holder || '(being removed)'} through port ${held.owner.id}`);
     }
     await this.reconciler.inFlight.around([ownerKey('port', portId)], () =>
       this.saga(o).run(async (saga) => {
