@@ -96,7 +96,7 @@ export class Executor {
           const driver = this.driverFor(w.kind);
           const spec = await this.driverSpec(w);
           await driver.create(spec);
-          outcome = running(await driver.start(w.instanceId));
+          outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
           log.warn({ err: e }, 'create failed');
           // Nothing of a failed create stays on the host.
@@ -110,7 +110,7 @@ export class Executor {
         try {
           const driver = this.driverFor(w.kind);
           if (w.action === 'restart') await driver.stop(w.instanceId, { graceMs: w.force ? 0 : RESTART_GRACE_MS, force: true });
-          outcome = running(await driver.start(w.instanceId));
+          outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
           outcome = failedWith(e);
         }
@@ -136,6 +136,19 @@ export class Executor {
     if (outcome) await this.report(w, outcome);
     this.record(w, origin, destroyed);
     return { done: true, outcome };
+  }
+
+  /**
+   * start(), and running it is: a QEMU an agent left paused (it died between
+   * launching QEMU, which waits for `cont`, and letting it run) is started
+   * afresh, since the driver counts paused as started and has no resume.
+   */
+  private async startRunning(driver: InstanceDriver, id: string): Promise<Observed> {
+    const o = await driver.start(id);
+    if (o.state !== 'paused') return o;
+    this.log.warn({ instanceId: id, reason: o.reason }, 'found its QEMU paused, not running; starting it again');
+    await driver.stop(id, { graceMs: 0, force: true });
+    return driver.start(id);
   }
 
   /** Removes an instance whatever driver has it (unknown = nothing to do). */

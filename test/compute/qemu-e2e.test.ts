@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -8,20 +7,13 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
+import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
 
 const READY = 'HV-GUEST-READY';
 /** About one microvm boot in 23 prints nothing for minutes under TCG: every boot wait has a deadline, and a silent guest is restarted once. */
 const BOOT_DEADLINE_MS = 25_000;
-
-/** QEMU processes whose command line names this instance. */
-export const qemuPids = (instanceId: string): number[] =>
-  execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes('qemu-system') && l.includes(instanceId))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
 
 describe('ComputeService end to end on real QEMU (TCG), through the gRPC client', function () {
   this.timeout(180_000);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Metadata } from '@grpc/grpc-js';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
@@ -170,3 +171,11 @@ export class ConsoleSession {
     this.stream.end();
   }
 }
+
+/** QEMU processes whose command line names this instance. */
+export const qemuPids = (instanceId: string): number[] =>
+  execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes('qemu-system') && l.includes(instanceId))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+

@@ -21,6 +21,8 @@ export const sha256Of = (file: string): string => createHash('sha256').update(re
 export class ImageServer {
   private server?: http.Server;
   readonly hits = new Map<string, number>();
+  /** Files served at this many bytes a second (to catch an agent mid-download). */
+  readonly throttle = new Map<string, number>();
   port = 0;
 
   constructor(private readonly dir: string) {}
@@ -38,7 +40,17 @@ export class ImageServer {
         return;
       }
       res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
-      createReadStream(file).pipe(res);
+      const rate = this.throttle.get(path.basename(name));
+      if (!rate) return void createReadStream(file).pipe(res);
+      const chunk = Math.max(1024, Math.floor(rate / 10));
+      const src = createReadStream(file, { highWaterMark: chunk });
+      src.on('data', (b) => {
+        res.write(b);
+        src.pause();
+        setTimeout(() => src.resume(), 100);
+      });
+      src.on('end', () => res.end());
+      res.on('close', () => src.destroy());
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;

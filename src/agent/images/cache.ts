@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageFormat, ImageSource } from '../../commands/instance/spec';
@@ -26,6 +26,8 @@ export class ImageCache {
   constructor(private readonly dir: string) {
     mkdirSync(path.join(dir, 'sha256'), { recursive: true });
     mkdirSync(path.join(dir, 'urls'), { recursive: true });
+    // Downloads cut short by a crash leave their partial files here.
+    rmSync(path.join(dir, 'tmp'), { recursive: true, force: true });
     mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   }
 

@@ -45,7 +45,7 @@ export const fetchImage = async (url: string, opts: FetchOptions = {}): Promise<
     clearTimeout(timer);
     timer = setTimeout(abort, idle);
   };
-  const out = opts.dest ? createWriteStream(opts.dest, { mode: 0o644 }) : undefined;
+  let out: ReturnType<typeof createWriteStream> | undefined;
   try {
     let res: Response;
     try {
@@ -60,6 +60,8 @@ export const fetchImage = async (url: string, opts: FetchOptions = {}): Promise<
     const total = Number(res.headers.get('content-length') ?? 0) || 0;
     const max = opts.maxBytes ?? 64 * 2 ** 30;
     if (total > max) throw new InvalidArgument(`image ${url}: ${total} bytes is more than the ${max} allowed`);
+    // Only now is there something to keep: a failed connect leaves no file behind.
+    if (opts.dest) out = createWriteStream(opts.dest, { mode: 0o644 });
     const hash = createHash('sha256');
     let current = 0;
     let head = Buffer.alloc(0);
@@ -95,7 +97,11 @@ export const fetchImage = async (url: string, opts: FetchOptions = {}): Promise<
     opts.onProgress?.({ current, total: total || current });
     return { sha256, sizeBytes: current, format: sniffFormat(head) };
   } catch (e) {
-    out?.destroy();
+    if (out) {
+      const closed = once(out, 'close').catch(() => undefined);
+      out.destroy();
+      await closed;
+    }
     if (opts.dest) await rm(opts.dest, { force: true });
     throw e;
   } finally {
