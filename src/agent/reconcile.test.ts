@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import type { Observed } from './drivers/driver';
+import type { LocalRecord } from './local-store';
+import type { DesiredInstance, InstanceWork } from './protocol';
+import { plan, type ReconcileAction } from './reconcile';
+
+const work = (instanceId: string, generation: number, action: InstanceWork['action'] = 'create'): InstanceWork => ({
+  instanceId,
+  nodeId: 'n1',
+  generation,
+  action,
+  position: 10,
+  name: instanceId,
+  kind: 'vm',
+  spec: { image: '', cpuCores: 1, memoryBytes: 1, disks: [], kernel: 'k', initrd: '', kernelArgs: '', command: [], args: [], env: {}, volumeMounts: [] },
+  images: {},
+  labels: {},
+  annotations: {},
+  resources: { cpuCores: 1, memoryBytes: 1, diskBytes: 0, gpuCount: 0 },
+  correlationId: 'c',
+});
+const rec = (instanceId: string, generation: number, over: Partial<LocalRecord> = {}): LocalRecord => {
+  const { action: _a, generation: _g, position: _p, ...w } = work(instanceId, generation);
+  return { instanceId, origin: 'control-plane', generation, position: 10, action: 'create', appliedAt: '', destroyed: false, work: w, createdAt: '', ...over };
+};
+const obs = (instanceId: string, state: Observed['state'], reason?: string): Observed => ({ instanceId, state, reason });
+
+const run = (desired: DesiredInstance[], records: LocalRecord[], observed: Observed[], busy: string[] = [], position = 20): ReconcileAction[] =>
+  plan({
+    desired: { nodeId: 'n1', position, instances: desired },
+    records: new Map(records.map((r) => [r.instanceId, r])),
+    observed: new Map(observed.map((o) => [o.instanceId, o])),
+    busy: (id) => busy.includes(id),
+  });
+
+describe('agent reconcile: desired × observed → actions', () => {
+  const table: [string, DesiredInstance[], LocalRecord[], Observed[], ReconcileAction[], string[]?][] = [
+    ['does work the control plane asked for and this host has not done', [{ instanceId: 'a', status: 'CREATING', generation: 1, work: work('a', 1) }], [], [], [{ kind: 'execute', work: work('a', 1) }]],
+    ['skips work already done here (its report is on the way)', [{ instanceId: 'a', status: 'CREATING', generation: 1, work: work('a', 1) }], [rec('a', 1)], [obs('a', 'running')], []],
+    ['adopts a QEMU that kept running across an agent restart', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'running')], []],
+    ['reports a RUNNING instance whose QEMU was killed', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'crashed', 'qemu was killed by SIGKILL')], [{ kind: 'report-failed', instanceId: 'a', generation: 1, reason: 'qemu was killed by SIGKILL' }]],
+    ['reports a RUNNING instance whose guest powered off', [{ instanceId: 'a', status: 'RUNNING', generation: 3 }], [rec('a', 3)], [obs('a', 'stopped', 'the guest powered off')], [{ kind: 'report-stopped', instanceId: 'a', generation: 3, reason: 'the guest powered off' }]],
+    ['reports a RUNNING instance whose files are gone', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [], [{ kind: 'report-failed', instanceId: 'a', generation: 1, reason: 'its files are gone from the node; nothing is left to run' }]],
+    ['leaves a STOPPED instance stopped', [{ instanceId: 'a', status: 'STOPPED', generation: 2 }], [rec('a', 2)], [obs('a', 'stopped')], []],
+    ['removes an instance the control plane does not place here', [], [rec('a', 1)], [obs('a', 'running')], [{ kind: 'destroy', instanceId: 'a' }]],
+    ['removes leftovers it has no record of', [], [], [obs('x', 'stopped')], [{ kind: 'destroy', instanceId: 'x' }]],
+    ['keeps what it did after the answer was made (the answer is older)', [], [rec('a', 1, { position: 30 })], [obs('a', 'running')], []],
+    ['keeps instances made through its own AgentService', [], [rec('a', 1, { origin: 'local' })], [obs('a', 'running')], []],
+    ['ignores tombstones', [], [rec('a', 2, { destroyed: true })], [], []],
+    ['leaves an instance with work in hand alone', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'crashed')], [], ['a']],
+  ];
+  for (const [what, desired, records, observed, want, busy] of table) it(what, () => assert.deepEqual(run(desired, records, observed, busy), want));
+});
