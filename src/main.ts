@@ -3,6 +3,8 @@ import { Command, Option } from 'commander';
 import { defaultConfig, type ServerConfig } from './server/config';
 import { ControlPlane } from './server/control-plane';
 import { createLogger } from './server/logger';
+import type { Agent } from './agent/agent';
+import { startEmbeddedAgent } from './agent/embedded';
 
 const d = defaultConfig();
 const program = new Command('hypervisor-server')
@@ -23,6 +25,11 @@ const program = new Command('hypervisor-server')
   .addOption(new Option('--no-snapshots', 'neither restore read models from a snapshot nor take snapshots (replay the whole log on start)'))
   .addOption(new Option('--snapshot-interval <seconds>', 'how often to consider a read-model snapshot (0: never by itself)').default(d.snapshotIntervalSeconds).argParser(Number).env('HV_SNAPSHOT_INTERVAL_SECONDS'))
   .addOption(new Option('--snapshot-min-commits <n>', 'take a snapshot only if the log moved this far since the last').default(d.snapshotMinCommits).argParser(Number).env('HV_SNAPSHOT_MIN_COMMITS'))
+  .addOption(new Option('--agent', 'also run a hypervisor-agent for this host in this process (the default with the embedded NATS)'))
+  .addOption(new Option('--no-agent', 'run the server only; agents run on the hosts (hypervisor-agent)'))
+  .addOption(new Option('--agent-port <port>', 'AgentService port of the embedded agent').default(50052).argParser(Number).env('HV_AGENT_PORT'))
+  .addOption(new Option('--agent-accel <accel>', 'QEMU accelerator of the embedded agent').choices(['auto', 'kvm', 'tcg']).default('auto').env('HV_QEMU_ACCEL'))
+  .addOption(new Option('--agent-driver <kind...>', 'instance drivers of the embedded agent').default(['qemu']).env('HV_AGENT_DRIVERS'))
   .addOption(new Option('--log-level <level>', 'pino log level').default(d.logLevel).env('HV_LOG_LEVEL'))
   .parse();
 
@@ -51,21 +58,36 @@ const log = createLogger(cfg.logLevel, 'hypervisor-server');
 
 const main = async () => {
   const cp = await new ControlPlane(cfg, log).start();
+  // The all-in-one start (embedded NATS) runs one agent for this host too; with --nats-url the hosts run their own.
+  let agent: Promise<Agent | undefined> = Promise.resolve(undefined);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    cp.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'unclean shutdown');
-        process.exit(1);
-      },
-    );
+    agent
+      .then((a) => a?.stop())
+      .catch((err) => log.warn({ err }, 'agent stop'))
+      .then(() => cp.stop())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'unclean shutdown');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (o.agent ?? !cfg.natsUrl) {
+    const drivers: string[] = typeof o.agentDriver === 'string' ? String(o.agentDriver).split(',') : o.agentDriver;
+    agent = startEmbeddedAgent({ server: `127.0.0.1:${cp.grpcPort}`, natsUrl: cp.natsUrl, dataDir: cfg.dataDir, port: o.agentPort, accel: o.agentAccel, drivers }, log).catch(
+      (err) => {
+        log.error({ err }, 'the embedded agent did not start; serving without it');
+        return undefined;
+      },
+    );
+  }
 };
 
 main().catch((err) => {

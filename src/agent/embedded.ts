@@ -1,0 +1,40 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { Agent, driverConfigFor } from './agent';
+import { type AgentConfig, defaultAgentConfig } from './config';
+
+export interface EmbeddedAgentOptions {
+  readonly server: string;
+  readonly natsUrl: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly accel: 'auto' | 'kvm' | 'tcg';
+  readonly drivers: string[];
+}
+
+/**
+ * The agent `npm start` runs next to the server, so one command gives a
+ * working single-host cluster: it reaches the server on loopback and keeps
+ * its state under the server's data dir. A taken port falls back to a free
+ * one (the node registers whatever port it got).
+ */
+export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): Promise<Agent> => {
+  const base: AgentConfig = {
+    ...defaultAgentConfig(),
+    server: o.server,
+    natsUrl: o.natsUrl,
+    stateDir: path.join(o.dataDir, 'agent'),
+    advertiseIp: '127.0.0.1',
+    listenHost: '127.0.0.1',
+    port: o.port,
+  };
+  const alog = log.child({ component: 'agent' });
+  try {
+    return await new Agent(base, driverConfigFor(base, o.drivers, o.accel), alog).start();
+  } catch (e) {
+    if (!/EADDRINUSE|No address added/i.test((e as Error).message)) throw e;
+    alog.warn({ port: o.port }, 'agent port taken; using a free one');
+    const cfg = { ...base, port: 0 };
+    return new Agent(cfg, driverConfigFor(cfg, o.drivers, o.accel), alog).start();
+  }
+};
