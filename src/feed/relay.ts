@@ -244,19 +244,24 @@ export class FeedRelay {
           return this.js.publish(feedSubject(e, this.prefix), body, { msgID: e.id, headers: h, expect: { lastSequence: seq + k } });
         }),
       );
-      let accepted = 0;
-      for (const a of acks) {
-        if (a.status === 'rejected' || a.value.duplicate) break;
-        accepted++;
-      }
-      for (const e of win.slice(0, accepted)) {
+      // Fulfilled means the event is in the feed, right after its predecessor:
+      // stored by us, or (a duplicate) by another relay racing on the same
+      // sequence. A rejection ends the window: the feed moved (wrong last
+      // sequence), or the ack was lost (a timeout: then it and what follows it
+      // may be stored). Either way the feed itself says where to go on.
+      let k = 0;
+      for (; k < win.length; k++) {
+        const a = acks[k];
+        if (a.status === 'rejected') break;
+        const e = win[k];
         this.published = { revision: e.revision, index: e.index };
-        this.publishedCount++;
-        this.o.onPublished?.(e);
+        if (!a.value.duplicate) {
+          this.publishedCount++;
+          this.o.onPublished?.(e);
+        }
       }
-      if (accepted < win.length) {
-        const failed = acks[accepted];
-        if (failed.status === 'rejected') this.o.log?.debug({ err: failed.reason }, 'feed moved under the relay; resynchronising');
+      if (k < win.length) {
+        this.o.log?.debug({ err: (acks[k] as PromiseRejectedResult).reason }, 'feed moved under the relay; resynchronising');
         throw new Resync('feed moved');
       }
       seq += win.length;

@@ -81,7 +81,7 @@ describe('integration feed (HV_EVENTS on a real nats-server)', function () {
     assert.deepEqual(feed.map((m) => m.seq), feed.map((_, i) => i + 1));
   });
 
-  it('two relays racing on one log (no lease between them) still publish each event once, in order', async () => {
+  it('two relays racing on one log (no lease between them) still publish each event once, in order, whichever wins', async () => {
     const nc = await t.nats.connect();
     const store = await JetStreamEventStore.open(nc);
     const opts = { upcast: UPCASTERS.upcast, stream: 'HV_EVENTS_RACE', prefix: 'hv.race.v1', window: 16 };
@@ -104,7 +104,8 @@ describe('integration feed (HV_EVENTS on a real nats-server)', function () {
     });
     await Promise.all([a.stop(), b.stop()]);
     assert.deepEqual(feed.map((m) => m.msgId), log, 'each event once, in log order');
-    assert.ok(a.publishedCount > 0 && b.publishedCount > 0, 'both relays did publish');
+    // Which relay wins each race varies; together they published each event exactly once.
+    assert.equal(a.publishedCount + b.publishedCount, log.length);
   });
 
   it('resumes from the feed itself after a restart: nothing repeated, nothing lost', async () => {
