@@ -7,7 +7,7 @@ import type { ImageState } from '../commands/image';
 import { imageIdFor } from '../commands/image';
 import type { InstanceState } from '../commands/instance';
 import { instanceIdFor } from '../commands/instance/identity';
-import type { InstanceSpecData, ResolvedImages } from '../commands/instance/spec';
+import type { InstanceSpecData, NetworkData, ResolvedImages } from '../commands/instance/spec';
 import { resourcesFor, validateRequest } from '../commands/instance/validate';
 import { kindFromProto, KIND_TO_PROTO, specFromProto, STATUS_TO_PROTO, statusFromProto } from '../commands/instance/view';
 import type { NodeState } from '../commands/node';
@@ -53,6 +53,8 @@ export interface ComputeServiceDeps {
   readonly defaultStopTimeoutSeconds: number;
   /** Whether a network step exists to give instances with spec.network a port (the seam for NetworkService). */
   readonly networkAvailable: boolean;
+  /** Checks spec.network against the networking read models (NOT_FOUND for what is not there), when networking is served. */
+  readonly checkNetwork?: (network: NetworkData) => void;
 }
 
 const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVENT_TYPE_MODIFIED, DELETED: EventType.EVENT_TYPE_DELETED };
@@ -112,6 +114,7 @@ export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & Un
       validateRequest(base);
       if (spec.network && !d.networkAvailable)
         throw new FailedPrecondition('spec.network: this control plane has no network service yet; create the instance without spec.network');
+      if (spec.network) d.checkNetwork?.(spec.network);
       requireKindSupported(kind, d.nodes);
       if (req.preferredNodeId && !d.nodes.get(req.preferredNodeId)) throw new NotFound(`preferred_node_id: node ${req.preferredNodeId} not found`);
       const images = kind === 'container' ? {} : resolveAll(spec, d.images);

@@ -5,6 +5,7 @@ import type { Dispatcher } from '../bus/dispatcher';
 import { imageDecider, type ImageState } from '../commands/image';
 import { toImage } from '../commands/image/view';
 import { instanceDecider, type InstanceState } from '../commands/instance';
+import type { NetworkData } from '../commands/instance/spec';
 import { toInstance } from '../commands/instance/view';
 import type { NodeState } from '../commands/node';
 import type { Node } from '../gen/hypervisor/v1/cluster';
@@ -95,7 +96,18 @@ export class ComputePlane {
     this.lifecycle.start();
   }
 
-  addTo(grpc: Server, deps: { dispatcher: Dispatcher; pager: Pager; log: Logger; watchBufferLimit: number; onWatchOverflow?: () => void }): void {
+  addTo(
+    grpc: Server,
+    deps: {
+      dispatcher: Dispatcher;
+      pager: Pager;
+      log: Logger;
+      watchBufferLimit: number;
+      onWatchOverflow?: () => void;
+      /** Given when NetworkService serves instances' networks (the network step, src/processes/instance-network). */
+      checkNetwork?: (network: NetworkData) => void;
+    },
+  ): void {
     grpc.addService(
       ComputeServiceService,
       computeService({
@@ -105,7 +117,7 @@ export class ComputePlane {
         nodes: this.nodes,
         agents: this.agents,
         defaultStopTimeoutSeconds: this.cfg.defaultStopTimeoutSeconds,
-        networkAvailable: false,
+        networkAvailable: deps.checkNetwork !== undefined,
       }),
     );
   }

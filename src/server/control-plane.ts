@@ -34,6 +34,8 @@ import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
 import { NodeLiveness } from '../processes/node-liveness/node-liveness';
+import { InstanceNetwork } from '../processes/instance-network/instance-network';
+import { instanceNetworkCheck } from '../processes/instance-network/check';
 import { NetworkOperations } from '../processes/network/operations';
 import { NetworkReconciler } from '../processes/network/reconciler';
 import { NetworkReservations } from '../processes/network/reservations';
@@ -66,7 +68,13 @@ export class ControlPlane {
   private projections?: ProjectionRuntime;
   private liveness?: NodeLiveness;
   /** Networking: read models, reservations index, reconciler and sagas (tests look inside). */
-  network?: { models: NetworkReadModels; reservations: NetworkReservations; reconciler: NetworkReconciler; ops: NetworkOperations };
+  network?: {
+    models: NetworkReadModels;
+    reservations: NetworkReservations;
+    reconciler: NetworkReconciler;
+    ops: NetworkOperations;
+    instances: InstanceNetwork;
+  };
   compute?: ComputePlane;
   feed?: FeedRelay;
   snapshots?: Snapshotter;
@@ -106,6 +114,8 @@ export class ControlPlane {
     const networkModels = new NetworkReadModels();
     const reservations = new NetworkReservations();
     const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
+    // The network step of instances: made now so its index of instance ports sees the whole log.
+    const instanceNetwork = new InstanceNetwork(compute.instances, networkModels, { resyncMs: 30_000 }, log);
     this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
     let from = 0;
     if (cfg.snapshots) {
@@ -150,9 +160,10 @@ export class ControlPlane {
       log,
     );
     const networkOps = new NetworkOperations(dispatcher, networkModels, reconciler, log);
-    this.network = { models: networkModels, reservations, reconciler, ops: networkOps };
+    this.network = { models: networkModels, reservations, reconciler, ops: networkOps, instances: instanceNetwork };
     reconciler.start();
     await compute.start(this.nc, dispatcher, this.projections, log);
+    instanceNetwork.start({ ops: networkOps, reconciler, dispatcher, runtime: this.projections });
 
     const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
     grpc.addService(
@@ -176,6 +187,7 @@ export class ControlPlane {
       log,
       watchBufferLimit: cfg.watchBufferLimit,
       onWatchOverflow: () => this.metrics.watchOverflows.inc(),
+      checkNetwork: instanceNetworkCheck(networkModels, networkOps),
     });
     grpc.addService(
       NetworkServiceService,
@@ -229,6 +241,7 @@ export class ControlPlane {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.liveness?.stop();
     this.network?.reconciler.stop();
+    this.network?.instances.stop();
     this.compute?.stop();
     await this.commandServer?.drain();
     await this.snapshots?.stop();

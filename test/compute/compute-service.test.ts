@@ -73,7 +73,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       ['a malformed checksum', () => vm('x', {}, { kernel: `${kernel()}#sha256=abc` }), status.INVALID_ARGUMENT, /spec.kernel: the fragment must be #sha256=<64 hex digits>/],
       ['an image nobody pulled', () => vm('x', {}, { image: 'no-such-image' }), status.NOT_FOUND, /spec.image: no image "no-such-image"/],
       ['a preferred node that does not exist', () => vm('x', { preferredNodeId: randomUUID() }), status.NOT_FOUND, /preferred_node_id: node .* not found/],
-      ['a network, before NetworkService exists', () => vm('x', {}, { network: { networkId: 'net-1', subnetId: '', securityGroups: [], assignPublicIp: false } }), status.FAILED_PRECONDITION, /spec.network: this control plane has no network service yet/],
+      ['a network that does not exist', () => vm('x', {}, { network: { networkId: 'net-1', subnetId: '', securityGroups: [], assignPublicIp: false } }), status.NOT_FOUND, /spec.network.network_id: network net-1 not found/],
       ['a container where no node runs containers', () => createRequest('x', InstanceType.INSTANCE_TYPE_CONTAINER, { image: 'docker.io/library/alpine:3' }), status.FAILED_PRECONDITION, /container instances are not supported on this node/],
     ] as const)
       it(`refuses ${what}`, () => rejectsWith(call(c, c.createInstance, req()), code, message));

@@ -388,81 +388,100 @@ export class NetworkOperations {
   /** An address from the external network's IPv4 subnets (first with room) → floating_ip CreateFloatingIp; undo: ReleaseIp. */
   async createFloatingIp(o: Origin, id: string, networkId: string, tenantId: string): Promise<void> {
     if (this.models.floatingIps.state(id)?.status === 'active') return;
+    await this.reconciler.inFlight.around([ownerKey('floating_ip', id)], () => this.saga(o).run((saga) => this.floatingIpSteps(saga, id, networkId, tenantId)));
+  }
+
+  /** The steps of CreateFloatingIP inside a caller's saga. */
+  async floatingIpSteps(saga: Saga, id: string, networkId: string, tenantId: string): Promise<void> {
     const facts = networkFacts(networkId, this.models.networks.state(networkId));
     requireExternalNetwork('floating_network_id', facts);
     const subnets = this.subnetsFor(networkId).filter((s) => !isV6(this.models.networks.state(networkId)!.subnets[s]));
     if (subnets.length === 0) throw new FailedPrecondition(`floating_network_id: network ${networkId} has no IPv4 subnet to take a floating IP from`);
-    await this.reconciler.inFlight.around([ownerKey('floating_ip', id)], () =>
-      this.saga(o).run(async (saga) => {
-        for (const [i, subnetId] of subnets.entries()) {
-          try {
-            await saga.step(
-              `allocate-ip:${subnetId}`,
-              'subnet',
-              subnetId,
-              {
-                type: 'AllocateIp',
-                data: { allocationId: id, ipAddress: '', macAddress: '', instanceId: '', portId: '', hostname: '', owner: { kind: 'floating_ip', id }, networkId },
-              },
-              { aggregateType: 'subnet', aggregateId: subnetId, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: id } } },
-            );
-          } catch (e) {
-            if (isCode(e, Code.RESOURCE_EXHAUSTED)) {
-              if (i + 1 < subnets.length) continue;
-              throw new ResourceExhausted(`floating_network_id: every IPv4 subnet of network ${networkId} is full`);
-            }
-            throw e;
-          }
-          const floatingIp = allocationOf(this.models.subnets.state(subnetId)!, id)!.ipAddress;
-          await saga.step('create-floating-ip', 'floating_ip', id, { type: 'CreateFloatingIp', data: { network: facts, subnetId, floatingIp, tenantId } });
-          return;
+    for (const [i, subnetId] of subnets.entries()) {
+      try {
+        await saga.step(
+          `allocate-floating-ip:${subnetId}`,
+          'subnet',
+          subnetId,
+          {
+            type: 'AllocateIp',
+            data: { allocationId: id, ipAddress: '', macAddress: '', instanceId: '', portId: '', hostname: '', owner: { kind: 'floating_ip', id }, networkId },
+          },
+          { aggregateType: 'subnet', aggregateId: subnetId, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: id } } },
+        );
+      } catch (e) {
+        if (isCode(e, Code.RESOURCE_EXHAUSTED)) {
+          if (i + 1 < subnets.length) continue;
+          throw new ResourceExhausted(`floating_network_id: every IPv4 subnet of network ${networkId} is full`);
         }
-      }),
-    );
+        throw e;
+      }
+      const floatingIp = allocationOf(this.models.subnets.state(subnetId)!, id)!.ipAddress;
+      await saga.step(
+        'create-floating-ip',
+        'floating_ip',
+        id,
+        { type: 'CreateFloatingIp', data: { network: facts, subnetId, floatingIp, tenantId } },
+        { aggregateType: 'floating_ip', aggregateId: id, command: { type: 'DeleteFloatingIp', data: {} } },
+      );
+      return;
+    }
   }
 
   /** router RouteFloatingIp → port AttachFloatingIp → floating_ip AssociateFloatingIp; undo: DetachFloatingIp, UnrouteFloatingIp. */
   async associateFloatingIp(o: Origin, id: string, portId: string, fixedIp: string): Promise<void> {
+    await this.reconciler.inFlight.around([ownerKey('floating_ip', id)], () => this.saga(o).run((saga) => this.associateSteps(saga, id, portId, fixedIp)));
+  }
+
+  /** The router that carries traffic from an external network to a subnet, if any. */
+  routerReaching(floatingNetworkId: string, subnetId: string): string | undefined {
+    return this.models.routers.ids().find((r) => {
+      const s = this.models.routers.state(r);
+      return !!s && reaches(s, floatingNetworkId, subnetId);
+    });
+  }
+
+  /** The external network a subnet reaches through a router's gateway (for an instance's public IP), if any. */
+  externalNetworkFor(subnetId: string): string | undefined {
+    for (const r of this.models.routers.ids()) {
+      const s = this.models.routers.state(r);
+      if (s?.status === 'active' && s.gateway && s.interfaces.some((i) => i.subnetId === subnetId)) return s.gateway.networkId;
+    }
+    return undefined;
+  }
+
+  /** The steps of AssociateFloatingIP inside a caller's saga. */
+  async associateSteps(saga: Saga, id: string, portId: string, fixedIp: string): Promise<void> {
     const fip = this.models.floatingIps.state(id);
     if (fip?.status !== 'active') throw new NotFound(`floating_ip_id: floating IP ${id} not found`);
     const port = this.models.ports.state(portId);
     if (port?.status !== 'active') throw new NotFound(`port_id: port ${portId} not found`);
     if (fip.portId && fip.portId !== portId) throw new FailedPrecondition(`floating IP ${id} is associated with port ${fip.portId}; disassociate it first`);
     if (!port.ipAddress || !port.subnetId) throw new FailedPrecondition(`port_id: port ${portId} has no fixed IP to associate a floating IP with`);
-    const routerId =
-      fip.routerId ||
-      this.models.routers.ids().find((r) => {
-        const s = this.models.routers.state(r);
-        return !!s && reaches(s, fip.floatingNetworkId, port.subnetId);
-      });
+    const routerId = fip.routerId || this.routerReaching(fip.floatingNetworkId, port.subnetId);
     if (!routerId)
       throw new FailedPrecondition(
         `port_id: no router connects subnet ${port.subnetId} of port ${portId} to external network ${fip.floatingNetworkId}; ` +
           'add a router with an external gateway on that network and an interface on the subnet',
       );
-    const fixed = fixedIp || port.ipAddress;
-    await this.reconciler.inFlight.around([ownerKey('floating_ip', id)], () =>
-      this.saga(o).run(async (saga) => {
-        await saga.step(
-          'route',
-          'router',
-          routerId,
-          { type: 'RouteFloatingIp', data: { floatingIpId: id, floatingNetworkId: fip.floatingNetworkId, subnetId: port.subnetId } },
-          { aggregateType: 'router', aggregateId: routerId, command: { type: 'UnrouteFloatingIp', data: { floatingIpId: id } } },
-        );
-        await saga.step(
-          'attach',
-          'port',
-          portId,
-          { type: 'AttachFloatingIp', data: { floatingIpId: id, fixedIp: fixed } },
-          { aggregateType: 'port', aggregateId: portId, command: { type: 'DetachFloatingIp', data: { floatingIpId: id } } },
-        );
-        await saga.step('associate', 'floating_ip', id, {
-          type: 'AssociateFloatingIp',
-          data: { portId, fixedIp: this.models.ports.state(portId)!.ipAddress, routerId },
-        });
-      }),
+    await saga.step(
+      'route',
+      'router',
+      routerId,
+      { type: 'RouteFloatingIp', data: { floatingIpId: id, floatingNetworkId: fip.floatingNetworkId, subnetId: port.subnetId } },
+      { aggregateType: 'router', aggregateId: routerId, command: { type: 'UnrouteFloatingIp', data: { floatingIpId: id } } },
     );
+    await saga.step(
+      'attach',
+      'port',
+      portId,
+      { type: 'AttachFloatingIp', data: { floatingIpId: id, fixedIp: fixedIp || port.ipAddress } },
+      { aggregateType: 'port', aggregateId: portId, command: { type: 'DetachFloatingIp', data: { floatingIpId: id } } },
+    );
+    await saga.step('associate', 'floating_ip', id, {
+      type: 'AssociateFloatingIp',
+      data: { portId, fixedIp: this.models.ports.state(portId)!.ipAddress, routerId },
+    });
   }
 
   /** floating_ip DisassociateFloatingIp → port DetachFloatingIp, router UnrouteFloatingIp. */
