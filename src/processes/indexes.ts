@@ -1,4 +1,4 @@
-import type { Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import type { InstanceState } from '../commands/instance';
 import type { NodeState } from '../commands/node';
 import type { Node } from '../gen/hypervisor/v1/cluster';
@@ -50,6 +50,8 @@ export class InstancesByNode {
 
 /** Which nodes hold capacity for which instance, from the node aggregates' reservations. */
 export class ReservationsByInstance {
+  /** Instances whose set of holding nodes just changed. */
+  readonly changed$ = new Subject<string>();
   private readonly holders = new Map<string, Set<string>>();
   private readonly held = new Map<string, Set<string>>();
   private readonly sub: Subscription;
@@ -58,10 +60,20 @@ export class ReservationsByInstance {
     this.sub = nodes.changes$.subscribe((c) => {
       const now = new Set(Object.keys(nodes.state(c.id)?.reservations ?? {}));
       const before = this.held.get(c.id) ?? new Set<string>();
-      for (const i of before) if (!now.has(i)) removeFrom(this.holders, i, c.id);
-      for (const i of now) if (!before.has(i)) addTo(this.holders, i, c.id);
+      const moved: string[] = [];
+      for (const i of before)
+        if (!now.has(i)) {
+          removeFrom(this.holders, i, c.id);
+          moved.push(i);
+        }
+      for (const i of now)
+        if (!before.has(i)) {
+          addTo(this.holders, i, c.id);
+          moved.push(i);
+        }
       if (now.size) this.held.set(c.id, now);
       else this.held.delete(c.id);
+      for (const i of moved) this.changed$.next(i);
     });
   }
 

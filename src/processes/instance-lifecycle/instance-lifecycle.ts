@@ -56,12 +56,8 @@ export class InstanceLifecycle {
 
   start(): void {
     this.subs.push(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
-    // A node's reservations changed: the instances concerned may hold capacity they should not.
-    this.subs.push(
-      this.nodes.changes$.subscribe((c) => {
-        for (const id of Object.keys(this.nodes.state(c.id)?.reservations ?? {})) this.queue.add(id);
-      }),
-    );
+    // Capacity held for an instance appeared or went: it may hold what it should not.
+    this.subs.push(this.reservations.changed$.subscribe((id) => this.queue.add(id)));
     this.subs.push(this.runtime.commits$.subscribe((commit) => this.onCommit(commit)));
     this.resyncAll();
     this.resync = setInterval(() => this.resyncAll(), this.opts.resyncMs);

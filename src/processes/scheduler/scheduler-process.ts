@@ -43,6 +43,8 @@ export interface SchedulerOptions {
 export class SchedulerProcess {
   private readonly queue: KeyedWorkQueue;
   private readonly assumed = new Map<string, Resources>();
+  /** Instances in PENDING (what may hold capacity in flight). */
+  private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
   private sub?: Subscription;
@@ -61,9 +63,16 @@ export class SchedulerProcess {
 
   start(): void {
     this.sub = this.instances.changes$.subscribe((c) => {
-      if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) this.queue.add(c.id);
+      if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
+        this.pending.add(c.id);
+        this.queue.add(c.id);
+      } else this.pending.delete(c.id);
     });
-    for (const id of this.instances.ids()) if (this.instances.state(id)?.status === 'PENDING') this.queue.add(id);
+    for (const id of this.instances.ids())
+      if (this.instances.state(id)?.status === 'PENDING') {
+        this.pending.add(id);
+        this.queue.add(id);
+      }
   }
 
   stop(): void {
@@ -76,14 +85,20 @@ export class SchedulerProcess {
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
-  private heldInFlight(nodeId: string, self: string): Resources {
-    let held = this.assumed.get(nodeId) ?? ZERO;
-    for (const [iid, r] of Object.entries(this.nodes.state(nodeId)?.reservations ?? {}))
-      if (iid !== self && this.instances.state(iid)?.status === 'PENDING') held = add(held, r);
+  private heldInFlight(self: string): Map<string, Resources> {
+    const held = new Map(this.assumed);
+    for (const iid of this.pending) {
+      if (iid === self) continue;
+      for (const nodeId of this.reservations.nodesFor(iid)) {
+        const r = this.nodes.state(nodeId)?.reservations[iid];
+        if (r) held.set(nodeId, add(held.get(nodeId) ?? ZERO, r));
+      }
+    }
     return held;
   }
 
   private candidates(self: string): CandidateNode[] {
+    const inFlight = this.heldInFlight(self);
     return this.nodes.list().map((n) => ({
       id: n.id,
       hostname: n.hostname,
@@ -94,7 +109,7 @@ export class SchedulerProcess {
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
       capacity: normalize(n.allocatable),
       allocated: add(normalize(n.allocated), this.assumed.get(n.id) ?? ZERO),
-      inFlight: this.heldInFlight(n.id, self),
+      inFlight: inFlight.get(n.id),
     }));
   }
 

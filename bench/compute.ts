@@ -1,0 +1,215 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { buildQemuArgs, type Machine } from '../src/agent/drivers/qemu/args';
+import { hostTscKhz } from '../src/agent/drivers/qemu/accel';
+import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
+import { InstanceState, InstanceType } from '../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient, type InstanceEvent } from '../src/gen/hypervisor/v1/compute';
+import { startAgent } from '../test/support/agent';
+import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../test/support/compute';
+import { call, TestControlPlane, until } from '../test/support/control-plane';
+import { ImageServer, testGuestDir } from '../test/support/image-server';
+import { TestNats } from '../test/support/nats';
+import { ServerProcess } from '../test/support/server-process';
+import { cpuSeconds, percentile } from './support/stats';
+
+/**
+ * ComputeService (issue 6):
+ *  boot  — CreateInstance → RUNNING and → the guest's console answering, for
+ *          the test guest under TCG, next to plain qemu-system-x86_64 booting
+ *          the same guest in the same run (the ratio is the control plane's cost);
+ *  scale — 1,000 simulated nodes (hollow driver): create throughput and
+ *          WatchInstance delivery latency.
+ * `node dist/bench/compute.js [boot] [scale]`; BENCH_SCALE scales the counts.
+ */
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const READY = 'HV-GUEST-READY';
+const BOOT_DEADLINE_MS = 20_000;
+const ms = (x: number) => `${x.toFixed(0).padStart(5)} ms`;
+const summary = (xs: number[]) => `median ${ms(percentile(xs, 50))}   p90 ${ms(percentile(xs, 90))}   (n=${xs.length})`;
+
+/** Plain QEMU, the driver's own argv for the same guest, serial on stdout: spawn → the ready marker. */
+const plainBoot = async (guest: string, machine: Machine, tsc: number | undefined): Promise<number | undefined> => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hv-plain-'));
+  const args = buildQemuArgs({
+    name: 'plain',
+    machine,
+    accel: 'tcg',
+    cpuCores: 1,
+    memoryBytes: 256 * MiB,
+    kernelPath: path.join(guest, 'vmlinuz'),
+    initrdPath: path.join(guest, 'initramfs.cpio.gz'),
+    disks: [],
+    qmpSocket: path.join(dir, 'qmp.sock'),
+    consoleSocket: path.join(dir, 'con.sock'),
+    pidFile: path.join(dir, 'pid'),
+    hostTscKhz: tsc,
+  });
+  const i = args.indexOf('-chardev');
+  args.splice(i, 4, '-serial', 'stdio');
+  const t0 = performance.now();
+  const q = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), BOOT_DEADLINE_MS);
+    q.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes(READY)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+  });
+  const t = performance.now() - t0;
+  q.kill('SIGKILL');
+  await new Promise((r) => q.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+  return ready ? t : undefined;
+};
+
+const boot = async (lines: (s: string) => void) => {
+  const guest = testGuestDir();
+  const images = await new ImageServer(guest).start();
+  const t = await new TestControlPlane().start();
+  const agent = await startAgent(t, { hostname: 'bench-host', reconcileIntervalMs: 2_000 });
+  const c = t.client(ComputeServiceClient);
+  const watch = new InstanceWatch(c);
+  const tsc = await hostTscKhz();
+  const runs = Math.max(3, Math.round(8 * SCALE));
+  const spec = { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 256 * MiB };
+
+  const viaControlPlane = async (type: InstanceType, name: string) => {
+    const t0 = performance.now();
+    const i = await call(c, c.createInstance, createRequest(name, type, spec));
+    const answered = performance.now() - t0;
+    const mark = watch.events.length;
+    await watch.state(i.id, InstanceState.INSTANCE_STATE_RUNNING, 30_000, mark);
+    const running = performance.now() - t0;
+    const con = new ConsoleSession(c, i.id);
+    const ok = await con.waitFor(READY, BOOT_DEADLINE_MS);
+    const ready = performance.now() - t0;
+    con.close();
+    await call(c, c.deleteInstance, { instanceId: i.id, force: true });
+    await watch.until('deleted', (e: InstanceEvent) => e.instance?.id === i.id && e.type === 3, 30_000, mark);
+    return { answered, running, ready: ok ? ready : undefined };
+  };
+
+  for (const [label, type, machine] of [
+    ['microvm', InstanceType.INSTANCE_TYPE_MICROVM, 'microvm'],
+    ['vm (q35)', InstanceType.INSTANCE_TYPE_VM, 'q35'],
+  ] as const) {
+    await viaControlPlane(type, `warm-${machine}`); // images into the agent's cache; not counted
+    const plain: number[] = [];
+    const answered: number[] = [];
+    const running: number[] = [];
+    const ready: number[] = [];
+    let hangs = 0;
+    for (let n = 0; n < runs; n++) {
+      const p = await plainBoot(guest, machine, tsc);
+      if (p === undefined) hangs++;
+      else plain.push(p);
+      const r = await viaControlPlane(type, `bench-${machine}-${n}`);
+      answered.push(r.answered);
+      running.push(r.running);
+      if (r.ready === undefined) hangs++;
+      else ready.push(r.ready);
+    }
+    lines(`${label}: plain qemu-system-x86_64, spawn → console ready   ${summary(plain)}`);
+    lines(`${label}: CreateInstance answered (PENDING)                 ${summary(answered)}`);
+    lines(`${label}: CreateInstance → RUNNING (WatchInstance)          ${summary(running)}`);
+    lines(`${label}: CreateInstance → console ready (AttachConsole)    ${summary(ready)}`);
+    lines(`${label}: overhead ratio (median ready / median plain)      ${(percentile(ready, 50) / percentile(plain, 50)).toFixed(2)}x${hangs ? `   (${hangs} silent boot(s) of ${2 * runs} left out)` : ''}`);
+  }
+  watch.close();
+  await agent.stop();
+  await t.stop();
+  await images.stop();
+  rmSync(agent.cfg.stateDir, { recursive: true, force: true });
+};
+
+const scale = async (lines: (s: string) => void) => {
+  const NODES = Math.max(10, Math.round(1000 * SCALE));
+  const INSTANCES = Math.max(20, Math.round(2000 * SCALE));
+  const nats = await new TestNats().start();
+  const server = await new ServerProcess(nats.url).start();
+  const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'hv-hollow-'));
+  // Hollow instances boot nothing, but each agent still fetches (once) and caches what the spec names.
+  writeFileSync(path.join(stateRoot, 'vmlinuz'), Buffer.alloc(4096));
+  const images = await new ImageServer(stateRoot).start();
+  // The simulated nodes run in their own process, so this one only measures.
+  const fleet = spawn(process.execPath, [path.join(__dirname, 'support', 'hollow-fleet.js'), server.address, nats.url, String(NODES), stateRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fleetUp = await new Promise<string>((resolve, reject) => {
+    fleet.stdout!.on('data', (d) => /ready ([\d.]+)/.test(String(d)) && resolve(/ready ([\d.]+)/.exec(String(d))![1]));
+    fleet.once('exit', (code) => reject(new Error(`hollow fleet exited with ${code}`)));
+  });
+  lines(`scale: ${NODES} hollow agents (one process) registered and consuming in ${fleetUp} s`);
+  const c = new ComputeServiceClient(server.address, credentials.createInsecure());
+  const cluster = new ClusterServiceClient(server.address, credentials.createInsecure());
+  await until('nodes READY', async () => (await call(cluster, cluster.getClusterInfo, {})).readyNodes === NODES, 60_000);
+
+  // One watcher on every instance: delivery latency = receipt − the event's commit time.
+  const delivery: number[] = [];
+  const stream = c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0 });
+  let runningSeen = 0;
+  stream.on('data', (e: InstanceEvent) => {
+    if (e.timestamp) delivery.push(Date.now() - e.timestamp.getTime());
+    if (e.instance?.state === InstanceState.INSTANCE_STATE_RUNNING && e.type !== 3) runningSeen++;
+  });
+  stream.on('error', () => undefined);
+
+  const serverCpu0 = await cpuSeconds(server.child!.pid!);
+  const lat: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < INSTANCES) {
+        const n = next++;
+        const a = performance.now();
+        await call(c, c.createInstance, createRequest(`s-${n}`, InstanceType.INSTANCE_TYPE_MICROVM, { kernel: images.url('vmlinuz'), memoryBytes: 64 * MiB }));
+        lat.push(performance.now() - a);
+      }
+    }),
+  ).catch(async (e) => {
+    throw e;
+  });
+  const accepted = performance.now() - started;
+  await until('all RUNNING', () => runningSeen >= INSTANCES, 300_000);
+  const allRunning = performance.now() - started;
+  const serverCpu = (await cpuSeconds(server.child!.pid!)) - serverCpu0;
+  lines(`scale: CreateInstance (64 in flight)        ${(INSTANCES / (accepted / 1000)).toFixed(0).padStart(6)} /s   p50 ${percentile(lat, 50).toFixed(1)} ms   p99 ${percentile(lat, 99).toFixed(1)} ms   (n=${INSTANCES})`);
+  lines(`scale: create → RUNNING, whole burst        ${(INSTANCES / (allRunning / 1000)).toFixed(0).padStart(6)} instances/s   (${(allRunning / 1000).toFixed(1)} s for ${INSTANCES}; server CPU ${serverCpu.toFixed(1)} s)`);
+  lines(`scale: WatchInstance delivery (commit → watcher)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
+  stream.cancel();
+  c.close();
+  cluster.close();
+  const fleetDown = new Promise((r) => fleet.once('exit', r));
+  fleet.kill('SIGTERM');
+  await fleetDown;
+  await server.stop();
+  await nats.stop();
+  await images.stop();
+  rmSync(stateRoot, { recursive: true, force: true });
+};
+
+const main = async () => {
+  const which = process.argv.slice(2);
+  const all = which.length === 0;
+  const out: string[] = [];
+  const lines = (s: string) => {
+    out.push(s);
+    console.log(s);
+  };
+  lines(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, TCG, scale ${SCALE}`);
+  if (all || which.includes('boot')) await boot(lines);
+  if (all || which.includes('scale')) await scale(lines);
+  process.exit(0);
+};
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
