@@ -83,7 +83,7 @@ export class CommandHandler {
       } catch (e) {
         // A refusal made on a cached state is checked against the store: another
         // process may have moved the stream, and only an append would have told.
-        if (cached && e instanceof DomainError) {
+        if (cached && e instanceof DomainError && !(await this.isCurrent(stream, loaded))) {
           this.cache.delete(key);
           continue;
         }
@@ -91,7 +91,7 @@ export class CommandHandler {
       }
       if (decided.length === 0) {
         // "Nothing to do" is checked the same way (a report the stale state calls a repeat, say).
-        if (cached) {
+        if (cached && !(await this.isCurrent(stream, loaded))) {
           this.cache.delete(key);
           continue;
         }
@@ -119,6 +119,11 @@ export class CommandHandler {
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
       }
     }
+  }
+
+  /** One cheap read instead of replaying the stream: has anyone appended since we cached it? */
+  private async isCurrent(stream: StreamId, loaded: Loaded): Promise<boolean> {
+    return (await this.store.streamRevision(stream)) === loaded.revision;
   }
 
   private async load(decider: AnyDecider, stream: StreamId): Promise<Loaded> {

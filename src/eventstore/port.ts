@@ -29,6 +29,8 @@ export interface EventStore {
    */
   append(stream: StreamId, expected: ExpectedRevision, commitId: string, events: readonly NewEvent[]): Promise<AppendResult>;
   readStream(stream: StreamId): Promise<StreamRead>;
+  /** The stream's revision alone (0: no stream): one cheap read, to check a cached state is current. */
+  streamRevision(stream: StreamId): Promise<number>;
   /** Events of the whole log after `after` (exclusive), in order, up to the head at call time. */
   readAll(after: number, opts?: { limit?: number }): AsyncIterable<RecordedEvent>;
   /**

@@ -51,6 +51,17 @@ export const eventStoreContract = (name: string, open: () => Promise<EventStore>
       assert.ok(got.time instanceof Date && !Number.isNaN(got.time.getTime()));
     });
 
+    it("tells a stream's revision alone: 0 before the first commit, then its last commit's position", async () => {
+      const s = stream();
+      assert.equal(await store.streamRevision(s), 0);
+      const a = await store.append(s, 0, randomUUID(), [ev('A')]);
+      assert.equal(await store.streamRevision(s), a.position);
+      const b = await store.append(s, a.position, randomUUID(), [ev('B'), ev('C')]);
+      await store.append(stream(), 0, randomUUID(), [ev('Other')]);
+      assert.equal(await store.streamRevision(s), b.position);
+      assert.equal((await store.readStream(s)).revision, b.position);
+    });
+
     it('commits every event of one append together, in order', async () => {
       const s = stream();
       const { position } = await store.append(s, 0, randomUUID(), [ev('A'), ev('B'), ev('C')]);

@@ -66,6 +66,17 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  async streamRevision(stream: StreamId): Promise<number> {
+    try {
+      for await (const r of this.client.readStream(streamNameOf(stream), { direction: BACKWARDS, fromRevision: END, maxCount: 1 }))
+        return fromRecorded(r.event as EsdbRecorded, r.commitPosition).revision;
+      return 0;
+    } catch (e) {
+      if (e instanceof StreamNotFoundError) return 0;
+      throw unavailable('read stream revision', e);
+    }
+  }
+
   async readStream(stream: StreamId): Promise<StreamRead> {
     const name = streamNameOf(stream);
     const events: RecordedEvent[] = [];

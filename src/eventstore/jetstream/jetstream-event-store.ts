@@ -91,15 +91,19 @@ export class JetStreamEventStore implements EventStore {
     }
   }
 
+  async streamRevision(stream: StreamId): Promise<number> {
+    try {
+      return (await this.jsm.streams.getMessage(this.stream, { last_by_subj: streamSubject(this.prefix, stream) })).seq;
+    } catch (e) {
+      if (isNoMessageFound(e)) return 0;
+      throw unavailable('read stream revision', e);
+    }
+  }
+
   async readStream(stream: StreamId): Promise<StreamRead> {
     const subject = streamSubject(this.prefix, stream);
-    let last: number;
-    try {
-      last = (await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject })).seq;
-    } catch (e) {
-      if (isNoMessageFound(e)) return { events: [], revision: 0 };
-      throw unavailable('read stream', e);
-    }
+    const last = await this.streamRevision(stream);
+    if (last === 0) return { events: [], revision: 0 };
     const events: RecordedEvent[] = [];
     await this.consumeRange(subject, 1, last, (m) => {
       events.push(...decodeCommit(m.seq, m.data));
