@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Conflict, DomainError, InvalidArgument } from '../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../eventstore/event';
-import type { EventStore } from '../eventstore/port';
+import type { EventStore, StreamRead } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import type { CommandEnvelope, CommandResult } from './command';
 import type { Decider, DomainEvent, Evolving } from './decider';
@@ -26,6 +26,13 @@ export interface CommandHandlerOptions {
   readonly upcast?: (e: RecordedEvent) => RecordedEvent;
   /** The schema version written for an event type (default: UPCASTERS' current version). */
   readonly schemaVersion?: (aggregateType: string, type: string) => number;
+  /**
+   * How an aggregate's stream is read when it is not cached (default: the
+   * store's readStream). The server reads through its aggregate index, so a
+   * load costs the stream's length, not the log's; the append's expected
+   * revision still catches anything stale.
+   */
+  readonly readStream?: (stream: StreamId) => Promise<StreamRead>;
 }
 
 /**
@@ -46,7 +53,7 @@ export class CommandHandler {
   constructor(
     private readonly store: EventStore,
     deciders: readonly AnyDecider[],
-    opts: CommandHandlerOptions = {},
+    private readonly opts: CommandHandlerOptions = {},
   ) {
     for (const d of deciders) this.deciders.set(d.aggregateType, d);
     this.cache = new LruCache(opts.cacheSize ?? 10_000);
@@ -127,7 +134,7 @@ export class CommandHandler {
   }
 
   private async load(decider: AnyDecider, stream: StreamId): Promise<Loaded> {
-    const read = await this.store.readStream(stream);
+    const read = await (this.opts.readStream ?? ((s: StreamId) => this.store.readStream(s)))(stream);
     const commits = new Map<string, number>();
     let state = decider.initialState(stream.aggregateId);
     for (const raw of read.events) {

@@ -5,9 +5,11 @@ import { HealthImplementation } from 'grpc-health-check';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type http from 'node:http';
+import { AggregateIndex } from '../audit/aggregate-index';
 import { AUDITED } from '../audit/aggregates';
 import { AuditLog } from '../audit/audit-log';
 import { CursorTokens } from '../audit/cursor';
+import { IndexedStreams } from '../audit/indexed-streams';
 import { TimeIndex } from '../audit/time-index';
 import { CommandBus } from '../bus/command-bus';
 import { CommandServer } from '../bus/command-server';
@@ -17,6 +19,7 @@ import { nodeDecider } from '../commands/node';
 import { nodeIdFor } from '../commands/node/identity';
 import { toNode } from '../commands/node/view';
 import { DECIDERS } from '../commands/registry';
+import { JetStreamCommitReader } from '../eventstore/jetstream/commit-reader';
 import { openEventStore } from '../eventstore/open';
 import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
@@ -103,7 +106,11 @@ export class ControlPlane {
     const store = (this.store = await openEventStore(cfg.eventStore, this.nc));
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
-    const handler = new CommandHandler(store, DECIDERS);
+    // One aggregate's stream is read through the aggregate index (commits by
+    // position) once the read models are up: the cost of a stream, not of the log.
+    const aggregateIndex = new AggregateIndex();
+    let streams: IndexedStreams | undefined;
+    const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => (streams ? streams.readStream(s) : store.readStream(s)) });
     this.commandServer = new CommandServer(this.nc, handler, log, (type, ok, s) =>
       this.metrics.commands.observe({ type, ok: String(ok) }, s),
     );
@@ -111,12 +118,13 @@ export class ControlPlane {
 
     const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
     const timeIndex = new TimeIndex();
+    const commitReader = cfg.eventStore ? undefined : await JetStreamCommitReader.open(this.nc);
     const networkModels = new NetworkReadModels();
     const reservations = new NetworkReservations();
     const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
     // The network step of instances: made now so its index of instance ports sees the whole log.
     const instanceNetwork = new InstanceNetwork(compute.instances, networkModels, { resyncMs: 30_000 }, log);
-    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
+    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, aggregateIndex, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
     let from = 0;
     if (cfg.snapshots) {
       // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
@@ -127,6 +135,16 @@ export class ControlPlane {
     }
     await this.projections.start(from);
     log.info({ position: this.projections.position, nodes: nodes.size }, 'read models caught up');
+    const runtime = this.projections;
+    streams = new IndexedStreams({
+      store,
+      index: aggregateIndex,
+      readCommits: commitReader && ((p) => commitReader.read(p)),
+      caughtUp: async () => {
+        if (!runtime.caughtUp || !runtime.healthy) return false;
+        return runtime.waitFor(await store.head(), 2_000).then(() => true, () => false);
+      },
+    });
     const projections = this.projections;
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
@@ -193,7 +211,7 @@ export class ControlPlane {
       NetworkServiceService,
       networkService({ dispatcher, models: networkModels, ops: networkOps, nodes, pager: new Pager(cfg.pageTokenSecret), log }),
     );
-    const audit = new AuditLog({ store, aggregates: AUDITED, upcast: UPCASTERS.upcast, tokens: new CursorTokens(cfg.pageTokenSecret), timeIndex });
+    const audit = new AuditLog({ store, aggregates: AUDITED, upcast: UPCASTERS.upcast, tokens: new CursorTokens(cfg.pageTokenSecret), timeIndex, streams });
     grpc.addService(AuditServiceService, auditService({ audit, log }));
     addReflection(grpc, SERVICES);
     this.health = new HealthImplementation(Object.fromEntries(['', ...SERVICES].map((s) => [s, 'SERVING'])));
