@@ -3,8 +3,15 @@ import { InvalidArgument, NotFound } from '../errors';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
 import type { AuditedAggregate } from './aggregates';
+import type { IndexedStreams } from './indexed-streams';
 import { type CursorTokens, isAfter, type LogCursor } from './cursor';
 import type { TimeIndex } from './time-index';
+
+/** What a stream id may hold (the event stores' rule: it names a subject or stream). */
+const VALID_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const requireValidId = (id: string) => {
+  if (!VALID_ID.test(id)) throw new InvalidArgument(`aggregate_id: "${id}" is not a valid id (letters, digits, _ and -)`);
+};
 
 /** A cursor index meaning "after every event of that commit". */
 const WHOLE_COMMIT = Number.MAX_SAFE_INTEGER;
@@ -54,6 +61,8 @@ export interface AuditLogOptions {
   readonly upcast: (e: RecordedEvent) => RecordedEvent;
   readonly tokens: CursorTokens;
   readonly timeIndex?: TimeIndex;
+  /** Reads one aggregate's commits by position through the aggregate index (else the store reads the stream). */
+  readonly streams?: IndexedStreams;
   /** Events one ListEvents call reads, at most, when no aggregate is named; a short page with a token follows. */
   readonly scanBudget?: number;
 }
@@ -74,6 +83,7 @@ export class AuditLog {
   async listEvents(q: EventQuery): Promise<EventPage> {
     if (q.aggregateType) this.aggregate(q.aggregateType);
     if (q.aggregateId && !q.aggregateType) throw new InvalidArgument('aggregate_id: name its aggregate_type too');
+    if (q.aggregateId) requireValidId(q.aggregateId);
     if (q.fromTime && q.toTime && q.fromTime.getTime() > q.toTime.getTime())
       throw new InvalidArgument('from_time: is after to_time');
     q.types.forEach((t, i) => {
@@ -99,7 +109,24 @@ export class AuditLog {
     });
 
     if (q.aggregateId) {
-      const read = await this.o.store.readStream({ aggregateType: q.aggregateType, aggregateId: q.aggregateId });
+      const stream = { aggregateType: q.aggregateType, aggregateId: q.aggregateId };
+      // Through the index: only the commits from the cursor on, a page's worth at a time.
+      if (this.o.streams) {
+        const hits: RecordedEvent[] = [];
+        let from = cursor.index === WHOLE_COMMIT ? cursor.revision + 1 : cursor.revision;
+        for (let read = 0; read < this.scanBudget; ) {
+          const slice = await this.o.streams.readSlice(stream, from, pageSize + 1);
+          if (!slice) break; // the index cannot answer: read the stream below
+          if (!slice.exists) throw new NotFound(`${q.aggregateType} ${q.aggregateId} has no history`);
+          for (const e of slice.events.map(this.o.upcast)) if (matches(e)) hits.push(e);
+          read += slice.events.length;
+          if (hits.length > pageSize) return page(hits.slice(0, pageSize), true);
+          if (!slice.more) return page(hits, false);
+          from = slice.events[slice.events.length - 1].revision + 1;
+          if (read >= this.scanBudget) return page(hits, true, { revision: from - 1, index: WHOLE_COMMIT });
+        }
+      }
+      const read = await this.o.store.readStream(stream);
       if (read.events.length === 0) throw new NotFound(`${q.aggregateType} ${q.aggregateId} has no history`);
       const hits = read.events.map(this.o.upcast).filter(matches);
       return page(hits.slice(0, pageSize), hits.length > pageSize);
@@ -136,8 +163,15 @@ export class AuditLog {
   async stateAt(q: StateQuery): Promise<StateAtResult> {
     const agg = this.aggregate(q.aggregateType);
     if (!q.aggregateId) throw new InvalidArgument('aggregate_id: is required');
+    requireValidId(q.aggregateId);
     if (q.revision !== undefined && q.time !== undefined) throw new InvalidArgument('at: give a revision or a time, not both');
-    const read = await this.o.store.readStream({ aggregateType: q.aggregateType, aggregateId: q.aggregateId });
+    const stream = { aggregateType: q.aggregateType, aggregateId: q.aggregateId };
+    const read =
+      q.revision !== undefined && this.o.streams
+        ? await this.o.streams.readStreamUpTo(stream, q.revision)
+        : this.o.streams
+          ? await this.o.streams.readStream(stream)
+          : await this.o.store.readStream(stream);
     if (read.events.length === 0) throw new NotFound(`${q.aggregateType} ${q.aggregateId} never existed`);
     const upTo = q.time?.getTime();
     const events = read.events

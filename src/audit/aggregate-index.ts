@@ -1,0 +1,42 @@
+import type { RecordedEvent, StreamId } from '../eventstore/event';
+import type { ReadModel } from '../projections/read-model';
+import type { Snapshottable } from '../projections/snapshot';
+
+/**
+ * The log by aggregate: the positions of every commit of every stream, so
+ * one aggregate's events can be fetched by position without scanning a log
+ * of millions of events. A million commits cost a few megabytes.
+ */
+export class AggregateIndex implements ReadModel, Snapshottable {
+  readonly name = 'aggregate-index';
+  readonly snapshotVersion = '1';
+  position = 0;
+  private readonly commits = new Map<string, number[]>();
+
+  applyCommit(commit: readonly RecordedEvent[]): void {
+    if (commit.length === 0 || commit[0].revision <= this.position) return;
+    // Every event of a commit belongs to the one stream it was appended to.
+    const key = keyOf(commit[0]);
+    const list = this.commits.get(key);
+    if (list) list.push(commit[0].revision);
+    else this.commits.set(key, [commit[0].revision]);
+    this.position = commit[0].revision;
+  }
+
+  /** Positions of the stream's commits, oldest first; undefined if it has none (as far as the index has read). */
+  positions(s: StreamId): readonly number[] | undefined {
+    return this.commits.get(keyOf(s));
+  }
+
+  snapshot(): unknown {
+    return [...this.commits];
+  }
+
+  restore(data: unknown, position: number): void {
+    this.commits.clear();
+    for (const [k, v] of data as [string, number[]][]) this.commits.set(k, v);
+    this.position = position;
+  }
+}
+
+const keyOf = (s: StreamId) => `${s.aggregateType}/${s.aggregateId}`;
