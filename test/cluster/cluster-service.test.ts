@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import os from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { connect } from 'nats';
@@ -17,6 +20,11 @@ import {
   WatchNodesRequest,
 } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
+import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
+import { removeStateDir, startAgent } from '../support/agent';
+import { createRequest } from '../support/compute';
+import { ImageServer } from '../support/image-server';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 
 const reg = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest => ({
@@ -140,20 +148,33 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       await rejectsWith(call(c, c.deregisterNode, { nodeId }), status.NOT_FOUND);
     });
 
-    it('refuses to deregister a node that still hosts instances (FAILED_PRECONDITION)', async () => {
-      const { nodeId } = await call(c, c.registerNode, reg('dereg-busy'));
-      const bus = new CommandBus(await t.nats.connect());
-      const res = { cpuCores: 1, memoryBytes: 2 ** 20, diskBytes: 0, gpuCount: 0 };
-      await bus.send({
-        commandId: randomUUID(),
-        aggregateType: 'node',
-        aggregateId: nodeId,
-        command: { type: 'ReserveCapacity', data: { instanceId: 'i-1', resources: res, kind: 'vm' } },
-        meta: { actor: 'system:scheduler', correlationId: 'c', causationId: 'c' },
-      });
-      await rejectsWith(call(c, c.deregisterNode, { nodeId }), status.FAILED_PRECONDITION, /still hosts 1 instance/);
-      const n = await call(c, c.getNode, { nodeId });
-      assert.equal(n.allocated?.cpuCores, 1);
+    it('refuses to deregister a node that still hosts instances (FAILED_PRECONDITION), and deregisters it once they are gone', async () => {
+      // A real agent (hollow driver) registers its node; a real instance runs on it.
+      const agent = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm'] }, hostname: 'dereg-busy' });
+      // The hollow driver boots nothing, so any file will do as the kernel it fetches.
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'hv-kernel-'));
+      writeFileSync(path.join(dir, 'vmlinuz'), 'not really a kernel');
+      const images = await new ImageServer(dir).start();
+      try {
+        const compute = t.client(ComputeServiceClient);
+        const inst = await call(
+          compute,
+          compute.createInstance,
+          createRequest('on-dereg-busy', InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz') }, { preferredNodeId: agent.nodeId }),
+        );
+        await until('instance RUNNING', async () => (await call(compute, compute.getInstance, { instanceId: inst.id })).state === InstanceState.INSTANCE_STATE_RUNNING);
+        assert.equal((await call(c, c.getNode, { nodeId: agent.nodeId })).allocated?.cpuCores, 1);
+        await rejectsWith(call(c, c.deregisterNode, { nodeId: agent.nodeId }), status.FAILED_PRECONDITION, /still hosts 1 instance/);
+        await call(compute, compute.deleteInstance, { instanceId: inst.id, force: true });
+        await until('capacity released', async () => (await call(c, c.getNode, { nodeId: agent.nodeId })).allocated?.cpuCores === 0);
+        await call(c, c.deregisterNode, { nodeId: agent.nodeId });
+        await rejectsWith(call(c, c.getNode, { nodeId: agent.nodeId }), status.NOT_FOUND);
+      } finally {
+        await agent.stop();
+        removeStateDir(agent);
+        await images.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
@@ -273,7 +294,8 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       assert.equal(info.readyNodes, all.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).length);
       assert.ok(info.readyNodes < info.totalNodes, 'some nodes were put in maintenance or draining above');
       assert.equal(info.totalCapacity?.cpuCores, all.reduce((a, n) => a + (n.capacity?.cpuCores ?? 0), 0));
-      assert.equal(info.totalAllocated?.cpuCores, 1);
+      assert.equal(info.totalAllocated?.cpuCores, all.reduce((a, n) => a + (n.allocated?.cpuCores ?? 0), 0));
+      assert.equal(info.totalAllocated?.memoryBytes, all.reduce((a, n) => a + (n.allocated?.memoryBytes ?? 0), 0));
       assert.equal(info.clusterName, 'hypervisor');
       assert.match(info.version, /^\d+\.\d+\.\d+/);
     });
