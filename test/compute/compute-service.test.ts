@@ -5,6 +5,8 @@ import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
+import { AgentServiceClient, type AgentConsoleOutput } from '../../src/gen/hypervisor/v1/agent';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { removeStateDir, startAgent } from '../support/agent';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
@@ -257,6 +259,39 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       const p2 = await call(c, c.listImages, { type: 0, pageSize: 1, pageToken: p1.nextPageToken });
       assert.notEqual(p2.images[0].id, p1.images[0].id);
       await rejectsWith(call(c, c.listImages, { type: 0, pageSize: -3, pageToken: '' }), status.INVALID_ARGUMENT);
+    });
+  });
+
+  describe('AgentService on the agent (all nine methods)', () => {
+    it('creates, lists, stops, starts, restarts, reads stats, attaches, and deletes an instance of the host\'s own', async () => {
+      const ag = new AgentServiceClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
+      const id = `local-${randomUUID().slice(0, 8)}`;
+      const made = await call(ag, ag.createInstance, { instanceId: id, name: 'local', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel(), memoryBytes: 64 * MiB }).spec, labels: { who: 'operator' }, annotations: {} });
+      assert.equal(made.state, InstanceState.INSTANCE_STATE_RUNNING);
+      assert.equal(made.nodeId, a.nodeId);
+      assert.equal((await call(ag, ag.getInstance, { instanceId: id })).metadata?.labels.who, 'operator');
+      assert.ok((await call(ag, ag.listInstances, {})).instances.some((i) => i.id === id));
+      assert.equal((await call(ag, ag.stopInstance, { instanceId: id, force: true, timeoutSeconds: 0 })).state, InstanceState.INSTANCE_STATE_STOPPED);
+      assert.equal((await call(ag, ag.startInstance, { instanceId: id })).state, InstanceState.INSTANCE_STATE_RUNNING);
+      assert.equal((await call(ag, ag.restartInstance, { instanceId: id, force: true })).state, InstanceState.INSTANCE_STATE_RUNNING);
+      assert.equal((await call(ag, ag.getInstanceStats, { instanceId: id })).instanceId, id);
+      const md = new Metadata();
+      md.set('x-instance-id', id);
+      const con = ag.attachConsole(md);
+      let text = '';
+      con.on('data', (o: AgentConsoleOutput) => (text += Buffer.from(o.data).toString()));
+      con.write({ resize: { width: 100, height: 30 } });
+      con.write({ data: Buffer.from('echo hv-$((6*7))\n') });
+      await until('hv-42 from the agent console', () => text.includes('hv-42'), 5_000);
+      con.end();
+      // The control plane never heard of it, and the agent's reconcile leaves it alone.
+      await rejectsWith(call(c, c.getInstance, { instanceId: id }), status.NOT_FOUND);
+      await a.reconcile();
+      assert.equal((await call(ag, ag.getInstance, { instanceId: id })).state, InstanceState.INSTANCE_STATE_RUNNING);
+      await call(ag, ag.deleteInstance, { instanceId: id, force: true });
+      await rejectsWith(call(ag, ag.getInstance, { instanceId: id }), status.NOT_FOUND);
+      await rejectsWith(call(ag, ag.createInstance, { instanceId: 'bad id!', name: '', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel() }).spec, labels: {}, annotations: {} }), status.INVALID_ARGUMENT, /instance_id/);
+      ag.close();
     });
   });
 });

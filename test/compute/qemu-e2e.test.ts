@@ -96,10 +96,15 @@ describe('ComputeService end to end on real QEMU (TCG), through the gRPC client'
     assert.ok(stats.cpuTimeNs > 0 && stats.memoryUsedBytes > 0, JSON.stringify(stats));
     assert.ok(stats.collectedAt instanceof Date);
 
-    // Stop (graceful: the guest's acpid powers it off), start, restart.
+    // Stop (graceful: the guest's acpid powers it off), start, restart. A console attached
+    // across the stop is closed cleanly from the guest's side.
+    const across = new ConsoleSession(c, id);
+    assert.ok(await across.waitFor(READY, 10_000));
     const stopped = await call(c, c.stopInstance, { instanceId: id, force: false, timeoutSeconds: 10 });
     assert.equal(stopped.state, InstanceState.INSTANCE_STATE_STOPPED, stopped.stateReason);
     assert.equal(qemuPids(id).length, 0, 'no QEMU once stopped');
+    await until('the console closed', () => across.ended, 10_000);
+    assert.equal(across.error, undefined, 'closed with OK, not an error');
     await rejectsWith(call(c, c.getInstanceStats, { instanceId: id }), status.FAILED_PRECONDITION, /STOPPED/);
     await rejectsWith(call(c, c.stopInstance, { instanceId: id, force: false, timeoutSeconds: 0 }), status.FAILED_PRECONDITION, /only a RUNNING/);
 
