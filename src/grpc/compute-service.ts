@@ -15,7 +15,7 @@ import { imageNameFromUrl, isUrlRef, parseImageUrl } from '../domain/image-ref';
 import type { InstanceKind } from '../domain/instance-types';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../errors';
 import type { Node } from '../gen/hypervisor/v1/cluster';
-import { EventType, InstanceState as InstanceStateEnum, InstanceType } from '../gen/hypervisor/v1/common';
+import { EventType, InstanceState as InstanceStateEnum, InstanceType, NodeStatus } from '../gen/hypervisor/v1/common';
 import type {
   AttachConsoleRequest,
   ComputeServiceServer,
@@ -127,8 +127,17 @@ export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & Un
 
     deleteInstance: unary(d.log, 'DeleteInstance', async (req, call): Promise<Empty> => {
       const i = requireInstance(req.instanceId);
-      const nodeGone = !!i.nodeId && !d.nodes.get(i.nodeId);
-      await d.dispatcher.execute(origin(call), 'instance', i.id, { type: 'DeleteInstance', data: { force: req.force, nodeGone } });
+      // Nobody to ask: the node is deregistered, or it is NOT_READY and the client forces it.
+      // Its agent, should it return, removes what is left (its reconcile drops what is not placed there).
+      const node = i.nodeId ? d.nodes.get(i.nodeId) : undefined;
+      const withoutNode = !i.nodeId
+        ? undefined
+        : !node
+          ? `node ${i.nodeId} is no longer registered`
+          : req.force && node.status === NodeStatus.NODE_STATUS_NOT_READY
+            ? `node ${node.hostname} is NOT_READY and the delete was forced`
+            : undefined;
+      await d.dispatcher.execute(origin(call), 'instance', i.id, { type: 'DeleteInstance', data: { force: req.force, ...(withoutNode ? { withoutNode } : {}) } });
       return {};
     }),
 

@@ -95,6 +95,11 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
 
     const stopped = await call(c, c.stopInstance, { instanceId: created.id, force: false, timeoutSeconds: 5 });
     assert.equal(stopped.state, InstanceState.INSTANCE_STATE_STOPPED);
+    const noConsole = new ConsoleSession(c, created.id);
+    await until('refused', () => noConsole.ended);
+    assert.equal((noConsole.error as { code?: number })?.code, status.FAILED_PRECONDITION);
+    assert.match((noConsole.error as { details?: string }).details ?? '', /is STOPPED; AttachConsole needs a RUNNING instance/);
+    await rejectsWith(call(c, c.getInstanceStats, { instanceId: created.id }), status.FAILED_PRECONDITION, /GetInstanceStats needs a RUNNING/);
     await rejectsWith(call(c, c.restartInstance, { instanceId: created.id, force: false }), status.FAILED_PRECONDITION, /STOPPED; use StartInstance/);
     const started = await call(c, c.startInstance, { instanceId: created.id });
     assert.equal(started.state, InstanceState.INSTANCE_STATE_RUNNING);

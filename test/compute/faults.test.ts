@@ -167,7 +167,7 @@ describe('faults', function () {
   });
 
   describe('a node whose agent is unreachable', () => {
-    const t = new TestControlPlane({ compute: { createTimeoutSeconds: 3 } });
+    const t = new TestControlPlane({ compute: { createTimeoutSeconds: 3 }, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
     before(() => t.start());
     after(() => t.stop());
 
@@ -188,6 +188,25 @@ describe('faults', function () {
       assert.match(failed.stateReason, /^the agent on node ghost-host \(127.0.0.1:9\) did not report on the create within 3s; is hypervisor-agent running there\?$/);
       await until('capacity released', async () => (await allocatedCpu(cluster, nodeId)) === 0);
       watch.close();
+    });
+
+    it('deletes an instance of a NOT_READY node at once when forced (and only then), releasing its capacity', async () => {
+      const cluster = t.client(ClusterServiceClient);
+      const c = t.client(ComputeServiceClient);
+      const gone = await startAgent(t, { driver: 'hollow', hostname: 'soon-gone' });
+      const watch = new InstanceWatch(c);
+      const i = await call(c, c.createInstance, createRequest('stranded', InstanceType.INSTANCE_TYPE_VM, guestSpec(), { preferredNodeId: gone.nodeId }));
+      await watch.state(i.id, RUNNING, 20_000);
+      await gone.stop();
+      await until('node NOT_READY', async () => (await call(cluster, cluster.getNode, { nodeId: gone.nodeId })).status === 2, 15_000);
+      await call(c, c.deleteInstance, { instanceId: i.id, force: false });
+      assert.equal((await call(c, c.getInstance, { instanceId: i.id })).state, InstanceState.INSTANCE_STATE_DELETING, 'a plain delete waits for the agent');
+      await call(c, c.deleteInstance, { instanceId: i.id, force: true });
+      const ev = await watch.until('DELETED', (e) => e.instance?.id === i.id && e.type === EventType.EVENT_TYPE_DELETED, 10_000);
+      assert.ok(ev);
+      await until('capacity released', async () => (await allocatedCpu(cluster, gone.nodeId)) === 0);
+      watch.close();
+      removeStateDir(gone);
     });
   });
 });

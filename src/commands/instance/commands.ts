@@ -17,8 +17,11 @@ export type InstanceCommand =
   | { type: 'StartInstance'; data: Record<string, never> }
   | { type: 'StopInstance'; data: { force: boolean; timeoutSeconds: number } }
   | { type: 'RestartInstance'; data: { force: boolean } }
-  /** nodeGone: the node is deregistered, nobody will clean up there: delete at once. */
-  | { type: 'DeleteInstance'; data: { force: boolean; nodeGone?: boolean } }
+  /**
+   * withoutNode: why the node is not asked (deregistered; or NOT_READY and the delete is
+   * forced): deleted at once, and its agent, if it returns, removes what is left.
+   */
+  | { type: 'DeleteInstance'; data: { force: boolean; withoutNode?: string } }
   | { type: 'ReportInstanceRunning'; data: Report & { startedAt: string } }
   | { type: 'ReportInstanceStopped'; data: Report & { reason: string } }
   | { type: 'ReportInstanceFailed'; data: Report & { reason: string } }

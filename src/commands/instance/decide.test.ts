@@ -213,8 +213,10 @@ describe('instance decider', () => {
       const gone = stateOf([...deleting, { type: 'InstanceDeleted', data: { reason: 'deleted' } }]);
       assert.ok(!gone.exists && !holdsCapacity(gone));
     });
-    it('deletes at once when the node is gone', () =>
-      given(live).when({ type: 'DeleteInstance', data: { force: true, nodeGone: true } }).then([{ type: 'InstanceDeleted', data: { reason: 'node host-a is gone' } }]));
+    it('deletes at once when its node cannot be asked', () =>
+      given(live)
+        .when({ type: 'DeleteInstance', data: { force: true, withoutNode: 'node host-a is NOT_READY' } })
+        .then([{ type: 'InstanceDeleted', data: { reason: 'deleted without its node: node host-a is NOT_READY' } }]));
     it('is NOT_FOUND once deleted', () =>
       given([requested(), { type: 'InstanceDeleted', data: { reason: 'deleted' } }]).when({ type: 'DeleteInstance', data: { force: false } }).thenThrows(NotFound));
   });

@@ -93,9 +93,9 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
 
     case 'DeleteInstance': {
       requireExists(s);
-      const { force, nodeGone } = cmd.data;
+      const { force, withoutNode } = cmd.data;
       // Nothing runs anywhere for it (never scheduled, or gave its node up), or nobody is left to ask.
-      if (!s.nodeId || nodeGone) return [{ type: 'InstanceDeleted', data: { reason: nodeGone ? `node ${s.nodeName || s.nodeId} is gone` : 'deleted' } }];
+      if (!s.nodeId || withoutNode) return [{ type: 'InstanceDeleted', data: { reason: withoutNode ? `deleted without its node: ${withoutNode}` : 'deleted' } }];
       if (s.status === 'DELETING' && (s.pending?.kind !== 'delete' || s.pending.force || !force)) return [];
       return [{ type: 'InstanceDeletionRequested', data: { generation: next, force } }];
     }
