@@ -1,9 +1,11 @@
 /**
  * JSON for read-model snapshots that keeps what aggregate states hold besides
- * plain data: Date, Map, Set, BigInt and undefined. Anything else that is not
+ * plain data: Date, Map, Set, SortedMap, BigInt and undefined. Anything else that is not
  * a plain object (a class instance) is refused, so a state that cannot be
  * restored exactly is never snapshotted: its model replays the log instead.
  */
+import { SortedMap, type SortedKey } from '../sdn/ipam/sorted-map';
+
 const TAG = '$hv';
 
 export class NotSnapshottable extends Error {}
@@ -17,6 +19,8 @@ const encodeValue = (v: unknown, path: string): unknown => {
   if (Array.isArray(v)) return v.map((x, i) => encodeValue(x, `${path}[${i}]`));
   if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x], i) => [encodeValue(k, `${path}<key ${i}>`), encodeValue(x, `${path}.get(${i})`)]) };
   if (v instanceof Set) return { [TAG]: 'set', v: [...v].map((x, i) => encodeValue(x, `${path}{${i}}`)) };
+  // A SortedMap is its entries (keys ordered by <, no comparator to keep): IPAM's allocations, a network's ports.
+  if (v instanceof SortedMap) return { [TAG]: 'sorted', v: [...v.entries()].map(([k, x], i) => [encodeValue(k, `${path}<key ${i}>`), encodeValue(x, `${path}.get(${i})`)]) };
   if (typeof v === 'object') {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) throw new NotSnapshottable(`${path} is a ${proto?.constructor?.name ?? 'class'} instance`);
@@ -50,6 +54,8 @@ const decodeValue = (v: unknown): unknown => {
       return new Map((o.v as [unknown, unknown][]).map(([k, x]) => [decodeValue(k), decodeValue(x)]));
     case 'set':
       return new Set((o.v as unknown[]).map(decodeValue));
+    case 'sorted':
+      return SortedMap.of((o.v as [unknown, unknown][]).map(([k, x]) => [decodeValue(k) as SortedKey, decodeValue(x)] as const));
     case 'obj': {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(o.v as Record<string, unknown>)) out[k] = decodeValue(x);
