@@ -18,9 +18,15 @@ import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
 /** How ports made for instances are named: the instance id after this prefix, so an operator (and a restart) can tell whose they are. */
 export const INSTANCE_PORT_PREFIX = 'instance:';
 
-/** An instance's port for the network step of one generation: a failed attempt's port id is never reused. */
-export const instancePortId = (instanceId: string, generation: number) => derivedId(instanceId, 'port', String(generation));
-export const instanceFloatingIpId = (instanceId: string, generation: number) => derivedId(instanceId, 'floating-ip', String(generation));
+/**
+ * The port of the network step's n-th try in one generation of the instance:
+ * the same ids again after a crash (the step resumes), new ones after a try
+ * that was undone (port ids are never reused).
+ */
+export const instancePortId = (instanceId: string, generation: number, attempt: number) => derivedId(instanceId, 'port', String(generation), String(attempt));
+/** The floating IP made for an instance's port (assign_public_ip). */
+export const instanceFloatingIpId = (portId: string) => derivedId(portId, 'floating-ip');
+const MAX_ATTEMPTS = 50;
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 /** Failures worth trying again rather than failing the instance for. */
@@ -136,7 +142,6 @@ export class InstanceNetwork {
     if (!s?.exists) {
       // Gone: everything made for it goes back.
       for (const portId of [...(this.portsOf.get(id) ?? [])]) await this.teardown(id, portId);
-      for (let g = 0; g <= (s?.generation ?? 0); g++) await this.deleteFloatingIp(id, instanceFloatingIpId(id, g));
       return;
     }
     const want = s.spec?.network;
@@ -159,9 +164,12 @@ export class InstanceNetwork {
     const id = s.id;
     const net = s.spec!.network!;
     const generation = s.generation;
-    const portId = instancePortId(id, generation);
-    const fipId = instanceFloatingIpId(id, generation);
-    const o = this.originOf(id, `network:${generation}`);
+    let attempt = 0;
+    while (attempt < MAX_ATTEMPTS && this.models.ports.state(instancePortId(id, generation, attempt))?.status === 'deleted') attempt++;
+    if (attempt >= MAX_ATTEMPTS) throw new Error(`instance ${id}: the network step was undone ${attempt} times; giving up until the next generation`);
+    const portId = instancePortId(id, generation, attempt);
+    const fipId = instanceFloatingIpId(portId);
+    const o = this.originOf(id, `network:${generation}:${attempt}`);
     try {
       await this.reconciler.inFlight.around([ownerKey('port', portId), ownerKey('floating_ip', fipId)], () =>
         this.ops.saga(o).run(async (saga) => {
@@ -226,12 +234,11 @@ export class InstanceNetwork {
   private async teardown(instanceId: string, portId: string): Promise<void> {
     const port = this.models.ports.state(portId);
     if (port?.status !== 'active') return;
-    const generations = this.instances.state(instanceId)?.generation ?? 0;
-    const ours = new Set(Array.from({ length: generations + 1 }, (_, g) => instanceFloatingIpId(instanceId, g)));
-    for (const f of port.floatingIps) {
-      if (ours.has(f)) await this.deleteFloatingIp(instanceId, f);
-      else await this.ops.disassociateFloatingIp(this.originOf(instanceId, `disassociate:${f}`), f);
-    }
+    const ours = instanceFloatingIpId(portId);
+    for (const f of port.floatingIps)
+      if (f !== ours) await this.ops.disassociateFloatingIp(this.originOf(instanceId, `disassociate:${f}`), f);
+    // Made for this port, associated or not (a try that stopped between create and associate).
+    await this.deleteFloatingIp(instanceId, ours);
     if (port.instanceId)
       await this.dispatcher.execute(this.originOf(instanceId, `unbind:${portId}`), 'port', portId, { type: 'UnbindPort', data: { instanceId: port.instanceId } });
     await this.ops.deletePort(this.originOf(instanceId, `delete-port:${portId}`), portId);
