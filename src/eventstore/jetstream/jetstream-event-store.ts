@@ -132,8 +132,10 @@ export class JetStreamEventStore implements EventStore {
       let stop: (() => void) | undefined;
       let closed = false;
       (async () => {
+        // No subject filter: the stream holds only the log, and nats-server 2.9
+        // delivers a wildcard-filtered consumer that starts mid-stream seconds
+        // slower per thousand messages (see consumeRange).
         const consumer = await this.js.consumers.get(this.stream, {
-          filterSubjects: `${this.prefix}.>`,
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: after + 1,
         });
@@ -167,8 +169,11 @@ export class JetStreamEventStore implements EventStore {
   /** Delivers messages of `filter` from `from` until sequence `to`, or until onMsg returns true. */
   private async consumeRange(filter: string, from: number, to: number, onMsg: (m: JsMsg) => boolean | void) {
     try {
+      // The whole log is read without a filter: on nats-server 2.9 a consumer
+      // filtered on `hv.log.>` that starts mid-stream took 4-15 s per 1,000
+      // messages (10,000 messages on 1,000 subjects), unfiltered 10-250 ms.
       const consumer = await this.js.consumers.get(this.stream, {
-        filterSubjects: filter,
+        ...(filter === `${this.prefix}.>` ? {} : { filterSubjects: filter }),
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: from,
       });
