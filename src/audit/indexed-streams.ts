@@ -23,7 +23,9 @@ export class IndexedStreams {
 
   async readStream(s: StreamId): Promise<StreamRead> {
     if (!this.o.readCommits || !(await this.o.caughtUp())) return this.o.store.readStream(s);
-    const positions = this.o.index.positions(s);
+    // A copy: the index appends to its array while we await the reads, and a
+    // revision newer than the events read would let a stale decision append.
+    const positions = this.o.index.positions(s)?.slice();
     // Caught up with the head and not in the index: the stream has no events.
     if (!positions) return { events: [], revision: 0 };
     const commits = await this.o.readCommits(positions);
@@ -36,7 +38,9 @@ export class IndexedStreams {
    */
   async readSlice(s: StreamId, from: number, maxCommits: number): Promise<{ events: RecordedEvent[]; more: boolean; exists: boolean } | undefined> {
     if (!this.o.readCommits || !(await this.o.caughtUp())) return undefined;
-    const positions = this.o.index.positions(s);
+    // A copy: the index appends to its array while we await the reads, and a
+    // revision newer than the events read would let a stale decision append.
+    const positions = this.o.index.positions(s)?.slice();
     if (!positions) return { events: [], more: false, exists: false };
     let lo = 0;
     let hi = positions.length;
@@ -53,7 +57,9 @@ export class IndexedStreams {
   /** The commits of the stream at or before `upTo` only (GetStateAt at a revision). */
   async readStreamUpTo(s: StreamId, upTo: number): Promise<StreamRead> {
     if (!this.o.readCommits || !(await this.o.caughtUp())) return this.o.store.readStream(s);
-    const positions = this.o.index.positions(s);
+    // A copy: the index appends to its array while we await the reads, and a
+    // revision newer than the events read would let a stale decision append.
+    const positions = this.o.index.positions(s)?.slice();
     if (!positions) return { events: [], revision: 0 };
     const within = positions.filter((p) => p <= upTo);
     // Nothing at or before the point: say so with one commit, so "never existed" stays distinguishable.
