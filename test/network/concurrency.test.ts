@@ -9,6 +9,9 @@ import { Net } from './support';
 
 const codes = (rs: PromiseSettledResult<unknown>[]) =>
   rs.map((r) => (r.status === 'fulfilled' ? 'OK' : status[(r.reason as ServiceError).code] ?? String(r.reason))).sort();
+/** What the refused calls said, for an assertion's message. */
+const why = (rs: PromiseSettledResult<unknown>[]) =>
+  rs.flatMap((r) => (r.status === 'rejected' ? [`${status[(r.reason as ServiceError).code]}: ${(r.reason as ServiceError).details}`] : [])).join('; ');
 
 /**
  * Invariants under concurrent requests through the real system, with two
@@ -67,11 +70,11 @@ describe('NetworkService under concurrency (two server processes, one nats-serve
   it('two concurrent CreateNetwork asking for the same VNI: one succeeds, the other is ALREADY_EXISTS', async () => {
     for (const vni of [9001, 9002, 9003]) {
       const rs = await Promise.allSettled([via(0).network({ vni }), via(1).network({ vni })]);
-      assert.deepEqual(codes(rs), ['ALREADY_EXISTS', 'OK'], `VNI ${vni}`);
+      assert.deepEqual(codes(rs), ['ALREADY_EXISTS', 'OK'], `VNI ${vni}: ${why(rs)}`);
     }
     // And 30 at once without a VNI: 30 distinct ones.
     const made = await Promise.all(Array.from({ length: 30 }, (_, i) => via(i).network()));
-    assert.equal(new Set(made.map((m) => m.vni)).size, 30);
+    assert.equal(new Set(made.map((m) => m.vni)).size, 30, `VNIs: ${made.map((m) => m.vni).join(', ')}`);
   });
 
   it('concurrent requests for the last free address: exactly one wins, the rest are RESOURCE_EXHAUSTED', async () => {
@@ -79,7 +82,7 @@ describe('NetworkService under concurrency (two server processes, one nats-serve
     const s = await via(0).subnet(net.id, '10.51.0.0/29'); // .2 to .6
     for (let i = 0; i < 4; i++) await via(i).rpc('allocateIp', { subnetId: s.id });
     const rs = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => via(i).rpc('allocateIp', { subnetId: s.id })));
-    assert.deepEqual(codes(rs), ['OK', ...Array(11).fill('RESOURCE_EXHAUSTED')]);
+    assert.deepEqual(codes(rs), ['OK', ...Array(11).fill('RESOURCE_EXHAUSTED')], why(rs));
     assert.equal((rs.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ allocation: { ipAddress: string } }>).value.allocation.ipAddress, '10.51.0.6');
   });
 
@@ -87,14 +90,14 @@ describe('NetworkService under concurrency (two server processes, one nats-serve
     const net = await via(0).network();
     const s = await via(0).subnet(net.id, '10.52.0.0/24');
     const rs = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => via(i).rpc('allocateIp', { subnetId: s.id, ipAddress: '10.52.0.50' })));
-    assert.deepEqual(codes(rs), [...Array(9).fill('ALREADY_EXISTS'), 'OK']);
+    assert.deepEqual(codes(rs), [...Array(9).fill('ALREADY_EXISTS'), 'OK'], why(rs));
   });
 
   it('concurrent CreatePort for the last free address: one port, and the losers leave no MAC, address or reference behind', async () => {
     const net = await via(0).network();
     const s = await via(0).subnet(net.id, '10.53.0.0/30'); // one address: .2
     const rs = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => via(i).port(net.id, { subnetId: s.id })));
-    assert.deepEqual(codes(rs), ['OK', ...Array(7).fill('RESOURCE_EXHAUSTED')]);
+    assert.deepEqual(codes(rs), ['OK', ...Array(7).fill('RESOURCE_EXHAUSTED')], why(rs));
     const winner = (rs.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ id: string }>).value.id;
     for (const cp of [t.cp, second]) {
       const m = cp.network!;

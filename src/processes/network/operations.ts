@@ -146,84 +146,101 @@ export class NetworkOperations {
   }
 
   /**
-   * The steps of CreatePort inside a caller's saga: network AddPort →
-   * mac_address ReserveMac → subnet AllocateIp (allocation id = port id) →
+   * The steps of CreatePort inside a caller's saga: network AddPort,
+   * mac_address ReserveMac, subnet AllocateIp (allocation id = port id) and
    * security_group AttachPort (each) → port CreatePort, each registering its
-   * undo (the last one DeletePort, for steps the caller adds after it).
+   * undo (the last one DeletePort, for steps the caller adds after it). The
+   * steps before CreatePort touch different aggregates and need nothing from
+   * each other, so they run at once: a port costs two round trips of
+   * latency, not four or more. (The address is recorded with the port's
+   * first candidate MAC; in the rare case that one is taken, it is
+   * allocated again with the MAC the port got.)
    */
   async portSteps(saga: Saga, id: string, req: PortRequest): Promise<PortState> {
     const { networkId } = req;
-    await saga.step(
-      'add-port',
-      'network',
-      networkId,
-      { type: 'AddPort', data: { portId: id } },
-      { aggregateType: 'network', aggregateId: networkId, command: { type: 'RemovePort', data: { portId: id } } },
-    );
-
-    let mac = req.macAddress;
-    for (let n = 0; ; n++) {
-      const candidate = req.macAddress || candidateMac(id, n);
-      try {
-        await saga.step(
-          `reserve-mac-${n}`,
-          'mac_address',
-          macAddressId(candidate),
-          { type: 'ReserveMac', data: { mac: candidate, portId: id } },
-          { aggregateType: 'mac_address', aggregateId: macAddressId(candidate), command: { type: 'ReleaseMac', data: { portId: id } } },
-        );
-        mac = candidate;
-        break;
-      } catch (e) {
-        // A MAC the user asked for is theirs to change; a derived one that collides is replaced by the next.
-        if (req.macAddress || !isCode(e, Code.ALREADY_EXISTS) || n + 1 >= MAC_TRIES) throw e;
+    const firstMac = req.macAddress || candidateMac(id, 0);
+    const reserveMac = async (): Promise<string> => {
+      for (let n = 0; ; n++) {
+        const candidate = req.macAddress || candidateMac(id, n);
+        try {
+          await saga.step(
+            `reserve-mac-${n}`,
+            'mac_address',
+            macAddressId(candidate),
+            { type: 'ReserveMac', data: { mac: candidate, portId: id } },
+            { aggregateType: 'mac_address', aggregateId: macAddressId(candidate), command: { type: 'ReleaseMac', data: { portId: id } } },
+          );
+          return candidate;
+        } catch (e) {
+          // A MAC the user asked for is theirs to change; a derived one that collides is replaced by the next.
+          if (req.macAddress || !isCode(e, Code.ALREADY_EXISTS) || n + 1 >= MAC_TRIES) throw e;
+        }
       }
-    }
-
-    let subnetId = '';
-    let ipAddress = '';
-    const candidates = req.subnetId ? [req.subnetId] : this.subnetsFor(networkId);
-    for (const [i, candidate] of candidates.entries()) {
-      try {
-        await saga.step(
-          `allocate-ip:${candidate}`,
-          'subnet',
-          candidate,
-          {
-            type: 'AllocateIp',
-            data: {
-              allocationId: id,
-              ipAddress: req.ipAddress,
-              macAddress: mac,
-              instanceId: req.instanceId ?? '',
-              portId: id,
-              hostname: req.hostname ?? '',
-              owner: { kind: req.deviceOwner === 'router_interface' ? 'router_interface' : 'port', id },
-              networkId,
+    };
+    const allocate = async (mac: string, attempt: string): Promise<{ subnetId: string; ipAddress: string }> => {
+      const candidates = req.subnetId ? [req.subnetId] : this.subnetsFor(networkId);
+      for (const [i, candidate] of candidates.entries()) {
+        try {
+          await saga.step(
+            `allocate-ip${attempt}:${candidate}`,
+            'subnet',
+            candidate,
+            {
+              type: 'AllocateIp',
+              data: {
+                allocationId: id,
+                ipAddress: req.ipAddress,
+                macAddress: mac,
+                instanceId: req.instanceId ?? '',
+                portId: id,
+                hostname: req.hostname ?? '',
+                owner: { kind: req.deviceOwner === 'router_interface' ? 'router_interface' : 'port', id },
+                networkId,
+              },
             },
-          },
-          { aggregateType: 'subnet', aggregateId: candidate, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: id } } },
-        );
-      } catch (e) {
-        // Chosen by the system: a full subnet passes the port on to the next one.
-        if (!req.subnetId && isCode(e, Code.RESOURCE_EXHAUSTED) && i + 1 < candidates.length) continue;
-        throw e;
+            { aggregateType: 'subnet', aggregateId: candidate, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: id } } },
+          );
+        } catch (e) {
+          // Chosen by the system: a full subnet passes the port on to the next one.
+          if (!req.subnetId && isCode(e, Code.RESOURCE_EXHAUSTED) && i + 1 < candidates.length) continue;
+          throw e;
+        }
+        const a = allocationOf(this.models.subnets.state(candidate)!, id);
+        if (!a) throw new Error(`subnet ${candidate} shows no allocation ${id} after allocating it`);
+        return { subnetId: candidate, ipAddress: a.ipAddress };
       }
-      const a = allocationOf(this.models.subnets.state(candidate)!, id);
-      if (!a) throw new Error(`subnet ${candidate} shows no allocation ${id} after allocating it`);
-      subnetId = candidate;
-      ipAddress = a.ipAddress;
-      break;
-    }
+      return { subnetId: '', ipAddress: '' }; // a network without subnets: a port without an address
+    };
 
-    for (const g of req.securityGroups)
-      await saga.step(
-        `attach-group:${g}`,
-        'security_group',
-        g,
-        { type: 'AttachPort', data: { portId: id } },
-        { aggregateType: 'security_group', aggregateId: g, command: { type: 'DetachPort', data: { portId: id } } },
-      );
+    const steps = await Promise.allSettled([
+      saga.step(
+        'add-port',
+        'network',
+        networkId,
+        { type: 'AddPort', data: { portId: id } },
+        { aggregateType: 'network', aggregateId: networkId, command: { type: 'RemovePort', data: { portId: id } } },
+      ),
+      reserveMac(),
+      allocate(firstMac, ''),
+      ...req.securityGroups.map((g) =>
+        saga.step(
+          `attach-group:${g}`,
+          'security_group',
+          g,
+          { type: 'AttachPort', data: { portId: id } },
+          { aggregateType: 'security_group', aggregateId: g, command: { type: 'DetachPort', data: { portId: id } } },
+        ),
+      ),
+    ]);
+    // Every step has answered (so each undo meets what it undoes); the first refusal is the answer.
+    const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const mac = (steps[1] as PromiseFulfilledResult<string>).value;
+    let address = (steps[2] as PromiseFulfilledResult<{ subnetId: string; ipAddress: string }>).value;
+    if (mac !== firstMac && address.subnetId) {
+      await saga.step('release-ip-for-mac', 'subnet', address.subnetId, { type: 'ReleaseIp', data: { ipAddress: '', allocationId: id } });
+      address = await allocate(mac, '-again');
+    }
 
     await saga.step(
       'create-port',
@@ -233,10 +250,10 @@ export class NetworkOperations {
         type: 'CreatePort',
         data: {
           networkId,
-          subnetId,
+          subnetId: address.subnetId,
           name: req.name,
           macAddress: mac,
-          ipAddress,
+          ipAddress: address.ipAddress,
           securityGroups: [...req.securityGroups],
           bindingType: req.bindingType,
           deviceOwner: req.deviceOwner,
