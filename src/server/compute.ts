@@ -74,7 +74,8 @@ export class ComputePlane {
   }
 
   get readModels(): ReadModel[] {
-    return [this.instances, this.images];
+    // The causes first: a change of the instance model triggers reactions that ask for its cause.
+    return [this.causes, this.instances, this.images];
   }
 
   /** After the projections caught up: process managers and the agents' API. */
