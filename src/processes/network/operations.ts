@@ -63,6 +63,19 @@ export class NetworkOperations {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * The follow-ups of a delete, inline: the delete itself has committed, so a
+   * follow-up that fails does not fail the request; the reconciler's sweep
+   * gives back what is left (the owner is deleted: at once, no grace).
+   */
+  private async settle(key: string, o: Origin): Promise<void> {
+    try {
+      await this.reconciler.settle(key, o);
+    } catch (err) {
+      this.log.warn({ err, owner: key }, 'follow-ups of a delete failed; the network reconciler will finish them');
+    }
+  }
+
   saga(o: Origin): Saga {
     return new Saga(this.dispatcher, o, this.log);
   }
@@ -103,7 +116,7 @@ export class NetworkOperations {
     const key = ownerKey('network', id);
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, 'delete-network', 'network', id, { type: 'DeleteNetwork', data: {} });
-      await this.reconciler.settle(key, o);
+      await this.settle(key, o);
     });
   }
 
@@ -132,7 +145,7 @@ export class NetworkOperations {
     const key = ownerKey('subnet', id);
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, 'delete-subnet', 'subnet', id, { type: 'DeleteSubnet', data: {} });
-      await this.reconciler.settle(key, o);
+      await this.settle(key, o);
     });
   }
 
@@ -276,7 +289,7 @@ export class NetworkOperations {
     const key = ownerKey('port', id);
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, `delete-port:${id}`, 'port', id, { type: 'DeletePort', data: { asOwner } });
-      await this.reconciler.settle(key, step(o, id));
+      await this.settle(key, step(o, id));
     });
   }
 
@@ -338,7 +351,7 @@ export class NetworkOperations {
     const key = ownerKey('router', id);
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, 'delete-router', 'router', id, { type: 'DeleteRouter', data: {} });
-      await this.reconciler.settle(key, o);
+      await this.settle(key, o);
     });
   }
 
@@ -396,7 +409,7 @@ export class NetworkOperations {
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, 'remove-interface', 'router', routerId, { type: 'RemoveInterface', data: { subnetId } });
       await this.exec(o, 'delete-interface-port', 'port', itf.portId, { type: 'DeletePort', data: { asOwner: routerId } });
-      await this.reconciler.settle(key, o);
+      await this.settle(key, o);
     });
   }
 
@@ -506,7 +519,7 @@ export class NetworkOperations {
     const key = ownerKey('floating_ip', id);
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, 'disassociate', 'floating_ip', id, { type: 'DisassociateFloatingIp', data: {} });
-      await this.reconciler.settle(key, o);
+      await this.settle(key, o);
     });
   }
 
@@ -515,7 +528,7 @@ export class NetworkOperations {
     const key = ownerKey('floating_ip', id);
     await this.reconciler.inFlight.around([key], async () => {
       await this.exec(o, `delete-floating-ip:${id}`, 'floating_ip', id, { type: 'DeleteFloatingIp', data: {} });
-      await this.reconciler.settle(key, step(o, id));
+      await this.settle(key, step(o, id));
     });
   }
 }
