@@ -57,6 +57,16 @@ export class Agent {
   ) {}
 
   async start(): Promise<this> {
+    try {
+      return await this.startUp();
+    } catch (e) {
+      // Whatever was opened closes again, so a failed start leaves no connection or timer behind.
+      await this.stop().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async startUp(): Promise<this> {
     const { cfg, log } = this;
     mkdirSync(cfg.stateDir, { recursive: true });
     // 1. Drivers: the kinds whose probe passed are the kinds this node runs.
@@ -71,7 +81,8 @@ export class Agent {
     if (this.kinds.length === 0) throw new Error(`no instance driver works on this host: ${this.loaded.unsupported.map((u) => `${u.kind}: ${u.reason}`).join('; ')}`);
 
     // 2. NATS (work and reports) and what this host did before.
-    this.nc = await connect({ servers: cfg.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: `hypervisor-agent ${cfg.hostname}` });
+    // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
+    this.nc = await connect({ servers: cfg.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
@@ -127,12 +138,18 @@ export class Agent {
   /** Stops taking work and lets the work in hand finish; instances keep running. */
   async stop(): Promise<void> {
     this.stopped = true;
+    const step = (what: string) => this.log.debug({ step: what }, 'agent stopping');
     this.heartbeat?.stop();
     await this.reconciler?.stop();
+    step('reconciler stopped');
     await this.consumer?.stop();
+    step('consumer stopped');
     await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));
+    step('AgentService stopped');
     this.cluster?.close();
     for (const d of new Set(this.loaded?.drivers.values())) await d.close().catch(() => undefined);
+    step('drivers closed');
     await this.nc?.drain().catch(() => undefined);
+    step('NATS drained');
   }
 }

@@ -20,6 +20,7 @@ const WORKING_EVERY_MS = 10_000;
 export class WorkConsumer {
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
+  private stopping = false;
   private readonly inflight = new Set<Promise<void>>();
   private slots: (() => void)[] = [];
 
@@ -32,26 +33,48 @@ export class WorkConsumer {
   ) {}
 
   async start(): Promise<void> {
+    await this.ensureConsumer();
+    this.loop = this.consumeForever(consumerName(this.nodeId));
+  }
+
+  private async ensureConsumer(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     await ensureWorkStream(jsm);
     const name = consumerName(this.nodeId);
-    const config = {
-      durable_name: name,
-      filter_subject: nodeWorkFilter(this.nodeId),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: 30 * NS,
-      max_deliver: -1,
-      max_ack_pending: 1024,
-    };
     try {
       await jsm.consumers.info(WORK_STREAM, name);
     } catch {
-      await jsm.consumers.add(WORK_STREAM, config);
+      await jsm.consumers.add(WORK_STREAM, {
+        durable_name: name,
+        filter_subject: nodeWorkFilter(this.nodeId),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: 30 * NS,
+        max_deliver: -1,
+        max_ack_pending: 1024,
+      });
     }
-    const consumer = await this.nc.jetstream().consumers.get(WORK_STREAM, name);
-    this.messages = await consumer.consume({ max_messages: Math.max(16, this.concurrency * 2) });
-    this.loop = this.run(this.messages);
+  }
+
+  /** Consumes until stopped; a consume that ends by itself (a lost connection, a deleted consumer) is started again. */
+  private async consumeForever(name: string): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const consumer = await this.nc.jetstream().consumers.get(WORK_STREAM, name);
+        this.messages = await consumer.consume({ max_messages: Math.max(16, this.concurrency * 2) });
+        // stop() may have come while consume() was being set up: it found nothing to close.
+        if (this.stopping) {
+          this.messages.stop();
+          break;
+        }
+        await this.run(this.messages);
+      } catch (err) {
+        if (!this.stopping) this.log.warn({ err }, 'work consumer failed; consuming again');
+      }
+      if (this.stopping) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+      await this.ensureConsumer().catch((err) => this.log.warn({ err }, 'cannot make the work consumer yet'));
+    }
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {
@@ -89,7 +112,9 @@ export class WorkConsumer {
 
   /** Stops taking work and lets the work in hand finish (unacknowledged work is delivered again later). */
   async stop(): Promise<void> {
-    await this.messages?.close().catch(() => undefined);
+    this.stopping = true;
+    // stop(), not close(): close() waits for the iterator to be drained, which may not be running yet.
+    this.messages?.stop();
     await this.loop?.catch(() => undefined);
     for (const r of this.slots) r();
     await Promise.allSettled([...this.inflight]);

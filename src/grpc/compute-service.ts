@@ -9,7 +9,7 @@ import type { InstanceState } from '../commands/instance';
 import { instanceIdFor } from '../commands/instance/identity';
 import type { InstanceSpecData, NetworkData, ResolvedImages } from '../commands/instance/spec';
 import { resourcesFor, validateRequest } from '../commands/instance/validate';
-import { kindFromProto, KIND_TO_PROTO, specFromProto, STATUS_TO_PROTO, statusFromProto } from '../commands/instance/view';
+import { kindFromProto, specFromProto, statusFromProto } from '../commands/instance/view';
 import type { NodeState } from '../commands/node';
 import { imageNameFromUrl, isUrlRef, parseImageUrl } from '../domain/image-ref';
 import type { InstanceKind } from '../domain/instance-types';
@@ -358,4 +358,3 @@ const pullImage = async (
   }
 };
 
-export { KIND_TO_PROTO, STATUS_TO_PROTO };
