@@ -174,9 +174,11 @@ export class InstanceNetwork {
       await this.reconciler.inFlight.around([ownerKey('port', portId), ownerKey('floating_ip', fipId)], () =>
         this.ops.saga(o).run(async (saga) => {
           const existing = this.models.ports.state(portId);
+          // An earlier try (before a crash) got this far: go on with its port, and delete it if this try fails.
+          if (existing?.status === 'active') saga.onFailure('undo-create-port', { aggregateType: 'port', aggregateId: portId, command: { type: 'DeletePort', data: { asOwner: '' } } });
           const port =
             existing?.status === 'active'
-              ? existing // an earlier try got this far
+              ? existing
               : await this.ops.portSteps(saga, portId, {
                   networkId: net.networkId,
                   subnetId: net.subnetId,
