@@ -23,7 +23,7 @@ describe('the server on embedded defaults (what npm start runs)', function () {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hv-embedded-'));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('starts its own nats-server, logs its URL, serves, and on SIGTERM stops cleanly with it', async () => {
+  it('starts its own nats-server and one agent, logs the NATS URL, serves, and on SIGTERM stops cleanly with it', async () => {
     const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
     const child = spawn(
       process.execPath,
@@ -40,6 +40,13 @@ describe('the server on embedded defaults (what npm start runs)', function () {
       assert.equal(started?.url, `nats://127.0.0.1:${natsPort}`);
       assert.ok(existsSync(path.join(dataDir, 'nats', 'jetstream')), 'JetStream keeps its data under the data dir');
       const c = new ClusterServiceClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+      // The agent started with it registers this host as a node.
+      const agentNode = await until(
+        'the embedded agent registered its node',
+        async () => (await call(c, c.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' })).nodes[0],
+        30_000,
+      );
+      assert.equal(agentNode.status, 1 /* READY */);
       const { nodeId } = await call(c, c.registerNode, {
         hostname: 'embedded-a',
         ip: '10.4.0.1',
