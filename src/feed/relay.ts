@@ -64,7 +64,7 @@ const afterOf = (c: LogCursor) => (c.revision === 0 ? 0 : c.index === WHOLE_COMM
  *   duplicate window (e.g. a publish that timed out on the client but was
  *   stored).
  * - A KV lease elects one active relay among the server replicas, so the
- *   others do not waste work; the checkpoint in KV (HV_FEED) is a fallback for
+ *   others do not waste work; the checkpoint in KV (HV_EVENTS_RELAY) is a fallback for
  *   a feed whose messages all aged out.
  */
 export class FeedRelay {
