@@ -104,6 +104,24 @@ describe('AuditService (real gRPC + nats-server)', function () {
     }
   });
 
+  it('every event in the log names an actor, a correlation and a cause', async () => {
+    const all = await (async () => {
+      const out: AuditEvent[] = [];
+      let pageToken = '';
+      do {
+        const r = await call(audit, audit.listEvents, list({ pageSize: 100, pageToken }));
+        out.push(...r.events);
+        pageToken = r.nextPageToken;
+      } while (pageToken);
+      return out;
+    })();
+    assert.ok(all.length >= history.length);
+    for (const e of all) {
+      assert.ok(e.actor && e.correlationId && e.causationId, `${e.type} at ${e.revision}`);
+      assert.ok(e.actor === 'anonymous' || e.actor.startsWith('system:') || !e.actor.includes(':') || e.actor.startsWith('agent:'), e.actor);
+    }
+  });
+
   it('filters by actor, types, revision and time, and pages with tokens', async () => {
     const node = { aggregateType: 'node', aggregateId: nodeId };
     assert.deepEqual((await all(list({ ...node, actor: 'bob' }))).map((e) => e.type), ['NodeStatusChanged', 'NodeCommandIssued']);
