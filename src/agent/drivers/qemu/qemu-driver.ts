@@ -146,7 +146,11 @@ export class QemuDriver implements InstanceDriver {
     return this.withLock(instanceId, async () => {
       const dir = this.state.instance(instanceId);
       if (!(await dir.exists())) return;
+      const rt = this.runtimes.get(instanceId);
       await this.stopLocked(dir, { graceMs: 0, force: true });
+      // QEMU's exit handler writes exit.json into the dir: let it finish before
+      // the dir goes, or the removal races it (ENOTEMPTY).
+      if (rt?.exitRecorded) await Promise.race([rt.exitRecorded, sleep(1_000)]);
       this.forget(instanceId);
       await dir.remove();
     });

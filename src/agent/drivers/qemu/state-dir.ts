@@ -178,7 +178,8 @@ export class InstanceDir {
   }
 
   async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    // Retries cover a file written into the dir while it is being removed.
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
 }
 
