@@ -62,7 +62,12 @@ describe('concurrent creates never overcommit a node', function () {
       const done = all.filter((i) => i.state === InstanceState.INSTANCE_STATE_RUNNING || i.state === InstanceState.INSTANCE_STATE_FAILED);
       return done.length === 50 ? all : undefined;
     };
-    const all = await until('all 50 settled', settled, 60_000);
+    const all = await until('all 50 settled', settled, 60_000).catch(async (e: Error) => {
+      // Say which instances never settled, and where they stopped.
+      const all = (await call(c, c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken: '' })).instances;
+      const stuck = all.filter((i) => i.state !== InstanceState.INSTANCE_STATE_RUNNING && i.state !== InstanceState.INSTANCE_STATE_FAILED);
+      throw new Error(`${e.message}: ${stuck.map((i) => `${i.name} ${InstanceState[i.state]} on "${i.nodeId}" (${i.stateReason})`).join('; ')}`);
+    });
     const running = all.filter((i) => i.state === InstanceState.INSTANCE_STATE_RUNNING);
     const failed = all.filter((i) => i.state === InstanceState.INSTANCE_STATE_FAILED);
     assert.equal(running.length, 20, 'exactly 20 run');
