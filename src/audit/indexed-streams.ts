@@ -21,6 +21,12 @@ export interface IndexedStreamsOptions {
 export class IndexedStreams {
   constructor(private readonly o: IndexedStreamsOptions) {}
 
+  /**
+   * Past this many commits a stream is read with one consumer instead: then
+   * its own length dominates, and streaming it beats one request per commit.
+   */
+  static readonly MAX_BY_POSITION = 256;
+
   async readStream(s: StreamId): Promise<StreamRead> {
     if (!this.o.readCommits || !(await this.o.caughtUp())) return this.o.store.readStream(s);
     // A copy: the index appends to its array while we await the reads, and a
@@ -28,6 +34,7 @@ export class IndexedStreams {
     const positions = this.o.index.positions(s)?.slice();
     // Caught up with the head and not in the index: the stream has no events.
     if (!positions) return { events: [], revision: 0 };
+    if (positions.length > IndexedStreams.MAX_BY_POSITION) return this.o.store.readStream(s);
     const commits = await this.o.readCommits(positions);
     return { events: commits.flat(), revision: positions[positions.length - 1] };
   }
@@ -62,6 +69,7 @@ export class IndexedStreams {
     const positions = this.o.index.positions(s)?.slice();
     if (!positions) return { events: [], revision: 0 };
     const within = positions.filter((p) => p <= upTo);
+    if (within.length > IndexedStreams.MAX_BY_POSITION) return this.o.store.readStream(s);
     // Nothing at or before the point: say so with one commit, so "never existed" stays distinguishable.
     const commits = await this.o.readCommits(within.length ? within : positions.slice(0, 1));
     return { events: commits.flat(), revision: positions[positions.length - 1] };
