@@ -147,7 +147,16 @@ export class AuditLog {
         if (raw.time.getTime() > stopAfter) return page(hits, false);
         const e = this.o.upcast(raw);
         if (matches(e)) {
-          if (hits.length === pageSize) return page(hits, true);
+          if (hits.length === pageSize) {
+            // A full page ends at a commit boundary, so the next one reads the
+            // log after a commit's position (EventStoreDB reads $all only from one).
+            const last = hits[hits.length - 1];
+            if (e.revision !== last.revision) return page(hits, true, { revision: last.revision, index: WHOLE_COMMIT });
+            const cut = hits.findIndex((h) => h.revision === e.revision);
+            if (cut > 0) return page(hits.slice(0, cut), true, { revision: hits[cut - 1].revision, index: WHOLE_COMMIT });
+            // One commit has more matching events than a page: a cursor inside it.
+            return page(hits, true);
+          }
           hits.push(e);
         }
       }

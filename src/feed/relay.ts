@@ -39,6 +39,11 @@ export interface FeedRelayOptions {
   readonly onPublished?: (e: RecordedEvent) => void;
 }
 
+interface Published extends LogCursor {
+  readonly aggregateType?: string;
+  readonly aggregateId?: string;
+}
+
 /** The feed's last message is not where this relay thought: re-read it and go on from there. */
 class Resync extends Error {}
 
@@ -68,8 +73,8 @@ const afterOf = (c: LogCursor) => (c.revision === 0 ? 0 : c.index === WHOLE_COMM
  *   a feed whose messages all aged out.
  */
 export class FeedRelay {
-  /** Last event this relay saw accepted by the feed. */
-  published: LogCursor = { revision: 0, index: -1 };
+  /** Last event this relay saw accepted by the feed (and its stream, to finish its commit after a crash). */
+  published: Published = { revision: 0, index: -1 };
   publishedCount = 0;
   private stopped = false;
   private loop?: Promise<void>;
@@ -173,6 +178,16 @@ export class FeedRelay {
   /** Follows the log from the feed's last event: catch up in slices, then tail live. */
   private async pump(): Promise<void> {
     let { cursor, seq } = await this.resync();
+    // The relay stopped inside a commit: publish the rest of it from its
+    // stream, so the log is then read after a commit's position (the only
+    // place EventStoreDB reads $all from).
+    const last = this.published;
+    if (cursor.revision > 0 && cursor.index !== WHOLE_COMMIT && last.aggregateType && last.aggregateId) {
+      const read = await this.store.readStream({ aggregateType: last.aggregateType, aggregateId: last.aggregateId });
+      const rest = read.events.filter((e) => e.revision === cursor.revision && e.index > cursor.index);
+      if (rest.length > 0) seq = await this.publish(rest, seq);
+      cursor = { revision: cursor.revision, index: WHOLE_COMMIT };
+    }
     let live: LiveTail | undefined;
     try {
       while (this.active) {
@@ -197,7 +212,8 @@ export class FeedRelay {
         const fresh = events.filter((e) => isAfter(e, cursor));
         if (fresh.length > 0) {
           seq = await this.publish(fresh, seq);
-          cursor = fresh[fresh.length - 1];
+          // Reads hand out whole commits: the last one is done.
+          cursor = { revision: fresh[fresh.length - 1].revision, index: WHOLE_COMMIT };
         } else {
           cursor = { revision: events[events.length - 1].revision, index: WHOLE_COMMIT };
         }
@@ -215,16 +231,22 @@ export class FeedRelay {
       const revision = Number(last?.header.get(REVISION_HEADER));
       const index = Number(last?.header.get(INDEX_HEADER));
       if (last && Number.isFinite(revision) && revision > 0) {
-        this.published = { revision, index };
-        return { cursor: this.published, seq };
+        const body = (() => {
+          try {
+            return last.json<{ aggregateType?: string; aggregateId?: string }>();
+          } catch {
+            return {};
+          }
+        })();
+        this.published = { revision, index, aggregateType: body.aggregateType, aggregateId: body.aggregateId };
+        return { cursor: { revision, index }, seq };
       }
     }
     // The feed is empty, or its messages aged out: the checkpoint says how far it got.
     const cp = await this.checkpoints.get('checkpoint').catch(() => null);
     if (cp && cp.length > 0) {
-      const { revision, index } = cp.json<LogCursor>();
-      this.published = { revision, index };
-      return { cursor: this.published, seq };
+      this.published = cp.json<Published>();
+      return { cursor: { revision: this.published.revision, index: this.published.index }, seq };
     }
     return { cursor: { revision: 0, index: WHOLE_COMMIT }, seq };
   }
@@ -254,7 +276,7 @@ export class FeedRelay {
         const a = acks[k];
         if (a.status === 'rejected') break;
         const e = win[k];
-        this.published = { revision: e.revision, index: e.index };
+        this.published = { revision: e.revision, index: e.index, aggregateType: e.aggregateType, aggregateId: e.aggregateId };
         if (!a.value.duplicate) {
           this.publishedCount++;
           this.o.onPublished?.(e);

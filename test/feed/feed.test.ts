@@ -108,6 +108,29 @@ describe('integration feed (HV_EVENTS on a real nats-server)', function () {
     assert.equal(a.publishedCount + b.publishedCount, log.length);
   });
 
+  it('a relay stopped inside a commit: the next one publishes the rest of that commit from its stream, then goes on', async () => {
+    const nc = await t.nats.connect();
+    const store = await JetStreamEventStore.open(nc);
+    const id = randomUUID();
+    const meta = { actor: 'p', correlationId: id, causationId: id };
+    const { position } = await store.append({ aggregateType: 'thing', aggregateId: id }, 0, id, ['A', 'B', 'C'].map((type) => ({ id: randomUUID(), type, schemaVersion: 1, data: {}, meta })));
+    const opts = { upcast: UPCASTERS.upcast, stream: 'HV_EVENTS_PARTIAL', prefix: 'hv.partial.v1', window: 1, leaseTtlMs: 500 };
+    let first: FeedRelay | undefined;
+    let stopping: Promise<void> | undefined;
+    first = (await FeedRelay.open(nc, store, { ...opts, onPublished: (e) => { if (e.revision === position && e.index === 0) stopping = first!.stop(); } })).start();
+    await until('the first relay stopped after A', async () => (stopping ? true : undefined));
+    await stopping;
+    assert.deepEqual([first.published.revision, first.published.index], [position, 0]);
+    const later = randomUUID();
+    await store.append({ aggregateType: 'thing', aggregateId: later }, 0, later, [{ id: randomUUID(), type: 'D', schemaVersion: 1, data: {}, meta }]);
+    const second = (await FeedRelay.open(nc, store, opts)).start();
+    await until('the second relay caught up', async () => (second.published.revision === (await store.head()) ? true : undefined));
+    await second.stop();
+    const log: string[] = [];
+    for await (const e of store.readAll(0)) log.push(e.id);
+    assert.deepEqual((await readFeed(nc, 'HV_EVENTS_PARTIAL')).map((m) => m.msgId), log, 'B and C once, after A, then D');
+  });
+
   it('resumes from the feed itself after a restart: nothing repeated, nothing lost', async () => {
     const nc = await t.nats.connect();
     const store = await JetStreamEventStore.open(nc);

@@ -15,7 +15,7 @@ import { Observable } from 'rxjs';
 import { Conflict, Unavailable } from '../../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
-import { CommitAssembler, type EsdbRecorded, fromRecorded, type HvMetadata, isOurs, streamNameOf, toEventData } from './mapping';
+import { CommitAssembler, type EsdbRecorded, fromRecorded, type HvMetadata, isOurs, streamNameOf, toEventData, withCommitPositions } from './mapping';
 
 const unavailable = (what: string, e: unknown) =>
   new Unavailable(`event store unavailable (${what}): ${(e as Error)?.message ?? e}`, { cause: e });
@@ -88,20 +88,26 @@ export class EventStoreDbEventStore implements EventStore {
       if (e instanceof StreamNotFoundError) return { events: [], revision: 0 };
       throw unavailable('read stream', e);
     }
-    return { events, revision: events.length ? events[events.length - 1].revision : 0 };
+    const commits = withCommitPositions(events);
+    return { events: commits, revision: commits.length ? commits[commits.length - 1].revision : 0 };
   }
 
+  /**
+   * `after` must be 0 or a position this store gave (a commit's): $all can
+   * only be read from a record's position, so another number is refused.
+   */
   async *readAll(after: number, opts: { limit?: number } = {}): AsyncIterable<RecordedEvent> {
     const out: RecordedEvent[] = [];
+    const commits = new CommitAssembler();
     try {
       for await (const r of this.client.readAll({ direction: FORWARDS, fromPosition: positionAfter(after) })) {
         const ev = r.event as EsdbRecorded | undefined;
         if (!isOurs(ev)) continue;
-        const e = fromRecorded(ev, r.commitPosition ?? ev.position?.commit);
-        if (e.revision <= after) continue;
+        const commit = commits.push(fromRecorded(ev, r.commitPosition ?? ev.position?.commit), (ev.metadata as HvMetadata).count);
+        if (!commit || commit[0].revision <= after) continue;
+        out.push(...commit);
         // A limit stops at a commit boundary, never inside one.
-        if (opts.limit !== undefined && out.length >= opts.limit && out[out.length - 1].revision !== e.revision) break;
-        out.push(e);
+        if (opts.limit !== undefined && out.length >= opts.limit) break;
       }
     } catch (e) {
       throw unavailable('read', e);
@@ -116,10 +122,8 @@ export class EventStoreDbEventStore implements EventStore {
       s.on('data', (r) => {
         const ev = r.event as EsdbRecorded | undefined;
         if (!isOurs(ev)) return;
-        const e = fromRecorded(ev, r.commitPosition ?? ev.position?.commit);
-        if (e.revision <= after) return;
-        const commit = commits.push(e, (ev.metadata as HvMetadata).count);
-        if (commit) sub.next(commit);
+        const commit = commits.push(fromRecorded(ev, r.commitPosition ?? ev.position?.commit), (ev.metadata as HvMetadata).count);
+        if (commit && commit[0].revision > after) sub.next(commit);
       });
       s.on('error', (e) => sub.error(unavailable('subscription', e)));
       s.on('end', () => sub.error(unavailable('subscription ended', new Error('server ended the subscription'))));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { NewEvent } from '../event';
-import { CommitAssembler, esdbEventId, fromRecorded, isOurs, streamNameOf, toEventData } from './mapping';
+import { CommitAssembler, esdbEventId, fromRecorded, isOurs, streamNameOf, toEventData, withCommitPositions } from './mapping';
 
 const ev = (type: string, data: unknown): NewEvent => ({
   id: randomUUID(),
@@ -33,12 +33,17 @@ describe('EventStoreDB mapping (no server needed)', () => {
     assert.equal(isOurs({ streamId: 'other-app', type: 'Thing', data: {}, metadata: { app: 1 } }), false);
   });
 
-  it('groups events of $all into whole commits', () => {
+  it('groups events into whole commits, each at the position of its last event', () => {
     const asm = new CommitAssembler();
-    const mk = (revision: number, index: number) => ({ ...fromRecorded({ streamId: 's', type: 'T', data: {}, metadata: { hv: 1, index, id: `${revision}/${index}` } }, BigInt(revision)) });
-    assert.equal(asm.push(mk(10, 0), 2), undefined);
-    assert.deepEqual(asm.push(mk(10, 1), 2)?.map((e) => e.id), ['10/0', '10/1']);
-    assert.deepEqual(asm.push(mk(20, 0), 1)?.map((e) => e.id), ['20/0']);
+    const mk = (commit: string, position: number, index: number) =>
+      fromRecorded({ streamId: 's', type: 'T', data: {}, metadata: { hv: 1, index, id: `${commit}/${index}`, commitId: commit } }, BigInt(position));
+    assert.equal(asm.push(mk('a', 10, 0), 2), undefined);
+    assert.deepEqual(asm.push(mk('a', 11, 1), 2)?.map((e) => [e.id, e.revision]), [['a/0', 11], ['a/1', 11]]);
+    assert.deepEqual(asm.push(mk('b', 20, 0), 1)?.map((e) => [e.id, e.revision]), [['b/0', 20]]);
+    // Reading $all from a commit's position starts at its last event: alone it completes nothing.
+    assert.equal(asm.push(mk('c', 31, 1), 2), undefined);
+    assert.deepEqual(asm.push(mk('d', 40, 0), 1)?.map((e) => e.id), ['d/0']);
+    assert.deepEqual(withCommitPositions([mk('a', 10, 0), mk('a', 11, 1), mk('b', 20, 0)]).map((e) => e.revision), [11, 11, 20]);
   });
 
   it('names streams as the JetStream adapter does, and makes stable UUIDs for other ids', () => {

@@ -106,19 +106,40 @@ export const fromRecorded = (e: EsdbRecorded, commitPosition: bigint | undefined
   };
 };
 
-/** Groups a stream of events into whole commits (the events of one append are contiguous in $all). */
+/**
+ * Groups events into whole commits (the events of one append are contiguous,
+ * in $all and in their stream). EventStoreDB gives each event of a
+ * multi-event append its own position and answers an append with the last
+ * one's; a commit's position (every event's `revision`) is therefore that of
+ * its last event: the append's answer, and a valid place to read $all after.
+ */
 export class CommitAssembler {
   private pending: RecordedEvent[] = [];
   private expected = 0;
 
   /** Adds an event; returns the commit once its last event arrived. */
   push(e: RecordedEvent, count: number): RecordedEvent[] | undefined {
-    if (this.pending.length > 0 && this.pending[0].revision !== e.revision) this.pending = [];
+    if (this.pending.length > 0 && this.pending[0].commitId !== e.commitId) this.pending = [];
     if (this.pending.length === 0) this.expected = count;
     this.pending.push(e);
     if (this.pending.length < this.expected) return undefined;
-    const done = this.pending;
+    const revision = e.revision;
+    const done = this.pending.map((x) => (x.revision === revision ? x : { ...x, revision }));
     this.pending = [];
     return done;
   }
 }
+
+/** A stream's events with each commit's position set to its last event's (see CommitAssembler). */
+export const withCommitPositions = (events: readonly RecordedEvent[]): RecordedEvent[] => {
+  const out: RecordedEvent[] = [];
+  let start = 0;
+  for (let i = 0; i < events.length; i++) {
+    const last = i === events.length - 1 || events[i + 1].commitId !== events[i].commitId;
+    if (!last) continue;
+    const revision = events[i].revision;
+    for (let j = start; j <= i; j++) out.push(events[j].revision === revision ? events[j] : { ...events[j], revision });
+    start = i + 1;
+  }
+  return out;
+};
