@@ -31,6 +31,9 @@ const positionAfter = (after: number) => (after === 0 ? START : { commit: BigInt
  * revision, so a concurrent append is a Conflict. The commit id is kept in
  * each event's metadata: appending a commit that is already in the stream
  * adds nothing and answers with its position.
+ *
+ * Needs EventStoreDB 22.6 or later: stream reads must carry each event's
+ * $all position (older servers give it on $all reads only).
  */
 export class EventStoreDbEventStore implements EventStore {
   private constructor(
