@@ -19,6 +19,7 @@ export class KeyedWorkQueue {
   private running = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  private resync?: NodeJS.Timeout;
 
   constructor(
     private readonly name: string,
@@ -56,8 +57,23 @@ export class KeyedWorkQueue {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * Level-triggered safety net: queues every key `keys` names now and every
+   * `ms` after, so a missed change is still reconciled. Ends with stop().
+   */
+  resyncEvery(ms: number, keys: () => Iterable<string>): void {
+    const all = () => {
+      for (const k of keys()) this.add(k);
+    };
+    all();
+    if (this.resync) clearInterval(this.resync);
+    this.resync = setInterval(all, ms);
+    this.resync.unref();
+  }
+
   stop(): void {
     this.stopped = true;
+    if (this.resync) clearInterval(this.resync);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.queue.length = 0;

@@ -38,7 +38,6 @@ export class InstanceLifecycle {
   private readonly queue: KeyedWorkQueue;
   private readonly sent = new Map<string, number>();
   private readonly subs: Subscription[] = [];
-  private resync?: NodeJS.Timeout;
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -59,14 +58,11 @@ export class InstanceLifecycle {
     // Capacity held for an instance appeared or went: it may hold what it should not.
     this.subs.push(this.reservations.changed$.subscribe((id) => this.queue.add(id)));
     this.subs.push(this.runtime.commits$.subscribe((commit) => this.onCommit(commit)));
-    this.resyncAll();
-    this.resync = setInterval(() => this.resyncAll(), this.opts.resyncMs);
-    this.resync.unref();
+    this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
   }
 
   stop(): void {
     for (const s of this.subs) s.unsubscribe();
-    if (this.resync) clearInterval(this.resync);
     this.queue.stop();
   }
 
@@ -74,9 +70,9 @@ export class InstanceLifecycle {
     return this.queue.idle();
   }
 
-  private resyncAll(): void {
-    for (const id of this.instances.ids()) this.queue.add(id);
-    for (const id of this.reservations.instances()) this.queue.add(id);
+  private *resyncKeys(): Iterable<string> {
+    yield* this.instances.ids();
+    yield* this.reservations.instances();
   }
 
   /** Edge: an instance failed before it ran and left its node: that node should drop what it has of it. */

@@ -65,7 +65,6 @@ export class InstanceNetwork {
   private readonly instanceOfPort = new Map<string, string>();
   /** The last live event of each instance: the cause of what is done for it. */
   private readonly lastEvent = new Map<string, RecordedEvent>();
-  private resync?: NodeJS.Timeout;
 
   private ops!: NetworkOperations;
   private reconciler!: NetworkReconciler;
@@ -91,14 +90,11 @@ export class InstanceNetwork {
       }),
     );
     this.subs.push(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
-    this.resyncAll();
-    this.resync = setInterval(() => this.resyncAll(), this.opts.resyncMs);
-    this.resync.unref();
+    this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
   }
 
   stop(): void {
     for (const s of this.subs) s.unsubscribe();
-    if (this.resync) clearInterval(this.resync);
     this.queue.stop();
   }
 
@@ -106,10 +102,10 @@ export class InstanceNetwork {
     return this.queue.idle();
   }
 
-  private resyncAll(): void {
-    for (const id of this.instances.ids()) this.queue.add(id);
+  private *resyncKeys(): Iterable<string> {
+    yield* this.instances.ids();
     // Instances that are gone but still have ports.
-    for (const id of this.portsOf.keys()) this.queue.add(id);
+    yield* this.portsOf.keys();
   }
 
   private index(portId: string, port: { instanceId: string; name: string } | undefined): void {
