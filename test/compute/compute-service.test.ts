@@ -212,7 +212,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       const ev = await resumed.until('the start', () => true, 5_000);
       assert.ok(ev.revision > last);
       const revs = resumed.events.map((e) => e.revision);
-      assert.deepEqual(revs, [...new Set(revs)].sort((x, y) => x - y));
+      assert.deepEqual(revs, [...new Set(revs)].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
       for (const w of [one, byNode, resumed]) w.close();
       const unknown = new InstanceWatch(c, { instanceId: randomUUID() });
       await assert.rejects(unknown.until('an error', () => false, 5_000), (e: { code?: number }) => e.code === status.NOT_FOUND);

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
 import type { NodeState } from '../../commands/node';
-import { add, normalize, type Resources, sub, ZERO } from '../../domain/resources';
+import { add, type Resources, sub, ZERO } from '../../domain/resources';
+import { resourcesFromWire } from '../../wire/int64';
 import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../../gen/hypervisor/v1/common';
@@ -107,8 +108,8 @@ export class SchedulerProcess {
       region: n.region,
       zone: n.zone,
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
-      capacity: normalize(n.allocatable),
-      allocated: add(normalize(n.allocated), this.assumed.get(n.id) ?? ZERO),
+      capacity: resourcesFromWire(n.allocatable, 'allocatable'),
+      allocated: add(resourcesFromWire(n.allocated, 'allocated'), this.assumed.get(n.id) ?? ZERO),
       inFlight: inFlight.get(n.id),
     }));
   }
