@@ -22,29 +22,10 @@ import { SchedulerProcess } from '../processes/scheduler/scheduler-process';
 import { EntityReadModel } from '../projections/entity-read-model';
 import type { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ReadModel } from '../projections/read-model';
-import { type Weigher, WEIGHERS } from '../scheduler/scheduler';
+import type { ServerConfig } from './config';
 
-export interface ComputeConfig {
-  /** spread (emptiest node first) or binpack (fullest that fits). */
-  readonly schedulerWeigher: Weigher;
-  /** A create the node's agent has not reported on after this long fails the instance. */
-  readonly createTimeoutSeconds: number;
-  /** Graceful stop time when StopInstance gives no timeout_seconds. */
-  readonly defaultStopTimeoutSeconds: number;
-  /** Instances the scheduler places at once. */
-  readonly schedulerConcurrency: number;
-}
-
-export const defaultComputeConfig = (): ComputeConfig => {
-  const weigher = (process.env.HV_SCHEDULER_WEIGHER ?? 'spread') as Weigher;
-  if (!WEIGHERS.includes(weigher)) throw new Error(`HV_SCHEDULER_WEIGHER: "${weigher}" is not one of ${WEIGHERS.join(', ')}`);
-  return {
-    schedulerWeigher: weigher,
-    createTimeoutSeconds: Number(process.env.HV_CREATE_TIMEOUT_SECONDS ?? 300),
-    defaultStopTimeoutSeconds: Number(process.env.HV_STOP_TIMEOUT_SECONDS ?? 30),
-    schedulerConcurrency: Number(process.env.HV_SCHEDULER_CONCURRENCY ?? 16),
-  };
-};
+/** Scheduler weigher, create timeout, default stop timeout, scheduler concurrency (src/options/table.ts). */
+export type ComputeConfig = Pick<ServerConfig, 'schedulerWeigher' | 'createTimeoutSeconds' | 'defaultStopTimeoutSeconds' | 'schedulerConcurrency'>;
 
 /**
  * The compute side of the server: instance and image read models, the
@@ -62,13 +43,11 @@ export class ComputePlane {
   scheduler?: SchedulerProcess;
   lifecycle?: InstanceLifecycle;
   private api?: AgentApi;
-  readonly cfg: ComputeConfig;
 
   constructor(
     private readonly nodes: EntityReadModel<NodeState, Node>,
-    cfg: Partial<ComputeConfig> = {},
+    readonly cfg: ComputeConfig,
   ) {
-    this.cfg = { ...defaultComputeConfig(), ...cfg };
     this.byNode = new InstancesByNode(this.instances);
     this.reservations = new ReservationsByInstance(nodes);
   }

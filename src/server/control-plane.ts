@@ -121,7 +121,7 @@ export class ControlPlane {
     const commitReader = cfg.eventStore ? undefined : await JetStreamCommitReader.open(this.nc);
     const networkModels = new NetworkReadModels();
     const reservations = new NetworkReservations();
-    const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
+    const compute = (this.compute = new ComputePlane(nodes, cfg));
     // The network step of instances: made now so its index of instance ports sees the whole log.
     const instanceNetwork = new InstanceNetwork(compute.instances, networkModels, { resyncMs: 30_000 }, log);
     this.projections = new ProjectionRuntime(store, [nodes, timeIndex, aggregateIndex, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
