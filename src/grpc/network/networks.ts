@@ -28,7 +28,7 @@ export const networkMethods = (d: NetworkServiceDeps): Methods => ({
     validateNetworkRequest(spec);
     const o = originOf(call);
     const id = derivedId(o.commandId, 'network');
-    await d.ops.createNetwork(o, id, spec);
+    await d.ops.networks.create(o, id, spec);
     return { network: written(d.models.networks, 'network', id) };
   }),
 
@@ -44,7 +44,7 @@ export const networkMethods = (d: NetworkServiceDeps): Methods => ({
 
   deleteNetwork: unary(d.log, 'DeleteNetwork', async (req, call) => {
     required(d.models.networks, 'network', 'network_id', req.networkId);
-    await d.ops.deleteNetwork(originOf(call), req.networkId);
+    await d.ops.networks.delete(originOf(call), req.networkId);
     return {};
   }),
 });

@@ -48,7 +48,7 @@ export const portMethods = (d: NetworkServiceDeps): Methods => ({
     req.securityGroups.forEach((g, i) => required(d.models.securityGroups, 'security group', `security_groups[${i}]`, g));
     const o = originOf(call);
     const id = derivedId(o.commandId, 'port');
-    await d.ops.createPort(o, id, spec);
+    await d.ops.ports.create(o, id, spec);
     return { port: written(d.models.ports, 'port', id) };
   }),
 
@@ -72,7 +72,7 @@ export const portMethods = (d: NetworkServiceDeps): Methods => ({
 
   deletePort: unary(d.log, 'DeletePort', async (req, call) => {
     required(d.models.ports, 'port', 'port_id', req.portId);
-    await d.ops.deletePort(originOf(call), req.portId);
+    await d.ops.ports.delete(originOf(call), req.portId);
     return {};
   }),
 

@@ -28,7 +28,7 @@ export const subnetMethods = (d: NetworkServiceDeps): Methods => ({
     resolveSubnet(r); // every stateless check, before the network claims the CIDR
     const o = originOf(call);
     const id = derivedId(o.commandId, 'subnet');
-    await d.ops.createSubnet(o, id, r);
+    await d.ops.subnets.create(o, id, r);
     return { subnet: written(d.models.subnets, 'subnet', id) };
   }),
 
@@ -44,7 +44,7 @@ export const subnetMethods = (d: NetworkServiceDeps): Methods => ({
 
   deleteSubnet: unary(d.log, 'DeleteSubnet', async (req, call) => {
     required(d.models.subnets, 'subnet', 'subnet_id', req.subnetId);
-    await d.ops.deleteSubnet(originOf(call), req.subnetId);
+    await d.ops.subnets.delete(originOf(call), req.subnetId);
     return {};
   }),
 

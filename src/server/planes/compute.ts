@@ -83,7 +83,7 @@ export class ComputePlane implements Plane {
         watchBufferLimit: cfg.watchBufferLimit,
         onWatchOverflow: () => metrics.watchOverflows.inc(),
         // NetworkService serves instances' networks (the network step, src/processes/instance-network).
-        checkNetwork: instanceNetworkCheck(this.network.models, this.network.ops),
+        checkNetwork: instanceNetworkCheck(this.network.models),
         instances: this.instances,
         images: this.images,
         nodes: this.nodes,
