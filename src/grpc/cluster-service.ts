@@ -2,7 +2,7 @@ import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/g
 import type { Logger } from 'pino';
 import { type Dispatcher, step } from '../bus/dispatcher';
 import { nodeIdFor } from '../commands/node/identity';
-import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
+import { nodeRoleFromProto, nodeStatusFromProto } from '../wire/views/node';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
@@ -25,8 +25,8 @@ import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type Pager, pageSize } from './paging';
 import { originOf } from './request-context';
-import { toServiceError } from './status';
-import { unary } from './unary';
+import { toServiceError } from '../shared/grpc-status';
+import { unary } from '../shared/grpc-unary';
 import { CHANGE_TYPE } from './change-type';
 
 export interface ClusterServiceDeps {

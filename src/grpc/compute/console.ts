@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { AgentConsoleInput, AgentConsoleOutput } from '../../gen/hypervisor/v1/agent';
 import type { AttachConsoleRequest, ComputeServiceServer, ConsoleData } from '../../gen/hypervisor/v1/compute';
-import { toServiceError } from '../status';
+import { toServiceError } from '../../shared/grpc-status';
 import { type AgentClients, fromAgent, instanceMetadata } from './agent-clients';
 import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
 

@@ -2,7 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { fetchImage } from '../../agent/images/fetch';
 import { step } from '../../bus/dispatcher';
 import { imageIdFor } from '../../commands/image';
-import { kindFromProto } from '../../commands/instance/view';
+import { kindFromProto } from '../../wire/views/instance';
 import { imageNameFromUrl, isUrlRef, parseImageUrl } from '../../domain/image-ref';
 import { InvalidArgument } from '../../errors';
 import { InstanceType } from '../../gen/hypervisor/v1/common';
@@ -10,8 +10,8 @@ import type { ComputeServiceServer, PullImageProgress, PullImageRequest } from '
 import { toInt64 } from '../../wire/int64';
 import { pageSize } from '../paging';
 import { originOf } from '../request-context';
-import { toServiceError } from '../status';
-import { unary } from '../unary';
+import { toServiceError } from '../../shared/grpc-status';
+import { unary } from '../../shared/grpc-unary';
 import type { ComputeServiceDeps } from './context';
 import { resolveImage } from './resolve-image';
 

@@ -1,7 +1,7 @@
 import { requireToken } from '../../commands/network/fields';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<

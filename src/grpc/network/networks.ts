@@ -1,9 +1,10 @@
-import { type NetworkSpec, networkKindFromProto, validateNetworkRequest } from '../../commands/network';
+import { type NetworkSpec, validateNetworkRequest } from '../../commands/network';
+import { networkKindFromProto } from '../../wire/views/network';
 import { InvalidArgument } from '../../errors';
 import { NetworkType, type NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import { pageSize } from '../paging';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { enumValue, type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<NetworkServiceServer, 'createNetwork' | 'getNetwork' | 'listNetworks' | 'deleteNetwork'>;

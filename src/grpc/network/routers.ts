@@ -4,7 +4,7 @@ import { InvalidArgument } from '../../errors';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import type { GatewayRequest } from '../../processes/network/operations';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<

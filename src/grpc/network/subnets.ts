@@ -1,10 +1,11 @@
-import { allocationOf, allocationsToProto, allocationToProto, resolveSubnet, type SubnetRequest } from '../../commands/subnet';
+import { allocationOf, resolveSubnet, type SubnetRequest } from '../../commands/subnet';
+import { allocationsToProto, allocationToProto } from '../../wire/views/subnet';
 import { requireToken } from '../../commands/network/fields';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import { step } from '../../bus/dispatcher';
 import { pageSize } from '../paging';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { NotFound } from '../../errors';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
