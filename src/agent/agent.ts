@@ -7,6 +7,7 @@ import { CommandBus } from '../bus/command-bus';
 import { add, ZERO } from '../domain/resources';
 import { INSTANCE_KINDS, type InstanceKind } from '../domain/instance-types';
 import { AgentServiceService } from '../gen/hypervisor/v1/agent';
+import type { NodeCondition } from '../gen/hypervisor/v1/common';
 import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
@@ -101,7 +102,7 @@ export class Agent {
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
 
     // 4. Adopt what kept running, do work that is due, then take new work.
-    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log);
+    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
     this.consumer = new WorkConsumer(
@@ -118,6 +119,7 @@ export class Agent {
       () => this.store!.live().reduce((a, r) => add(a, r.work.resources), ZERO),
       async () => void (await registration.register(this.port, this.kinds, () => this.stopped)),
       log,
+      () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
     setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
@@ -127,6 +129,21 @@ export class Agent {
   /** Reconcile once now (tests use it to not wait for the timer). */
   reconcile(): Promise<void> {
     return this.reconciler?.once() ?? Promise.resolve();
+  }
+
+  /** The drivers' conditions, as the node shows them (Accelerator: kvm or tcg, and why). */
+  async conditions(): Promise<NodeCondition[]> {
+    const out: NodeCondition[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) {
+      for (const c of (await d.conditions?.()) ?? []) out.push({ ...c, lastTransitionTime: undefined });
+    }
+    return out;
+  }
+
+  private async processesAll(): Promise<{ instanceId: string; pid: number }[]> {
+    const out: { instanceId: string; pid: number }[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) out.push(...((await d.processes?.()) ?? []));
+    return out;
   }
 
   private async observeAll(): Promise<Observed[]> {

@@ -136,6 +136,13 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         const o = origin(call);
         await d.dispatcher.execute(step(o, 'ready'), 'node', req.nodeId, { type: 'MarkNodeReady', data: {} });
       }
+      // Heartbeats repeat the agent's conditions: only a change becomes a command (and an event).
+      const reported = conditions(req.conditions);
+      const known = d.nodes.state(req.nodeId)?.conditions ?? [];
+      const same = (a: NodeCondition, b: NodeCondition) => a.status === b.status && a.reason === b.reason && a.message === b.message;
+      if (reported.some((c) => !known.some((k) => k.type === c.type && same(k, c)))) {
+        await d.dispatcher.execute(step(origin(call), 'conditions'), 'node', req.nodeId, { type: 'ReportNodeConditions', data: { conditions: reported } });
+      }
       const lease = d.liveness.leases.get(req.nodeId);
       const pending = (d.nodes.state(req.nodeId)?.commands ?? []).filter((c) => !lease?.delivered.has(c.id));
       d.liveness.leases.markDelivered(req.nodeId, pending.map((c) => c.id));
