@@ -87,7 +87,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
     deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
       requireNode('node_id', req.nodeId);
       await d.dispatcher.execute(origin(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
-      d.liveness.leases.forget(req.nodeId);
+      d.liveness.forget(req.nodeId);
       return {};
     }),
 

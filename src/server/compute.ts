@@ -79,7 +79,14 @@ export class ComputePlane {
   }
 
   /** After the projections caught up: process managers and the agents' API. */
-  async start(nc: NatsConnection, dispatcher: Dispatcher, projections: ProjectionRuntime, log: Logger): Promise<void> {
+  /** leases: whether a node's lease is known to be live, or may be soon (node liveness); the scheduler places on live nodes only. */
+  async start(
+    nc: NatsConnection,
+    dispatcher: Dispatcher,
+    projections: ProjectionRuntime,
+    log: Logger,
+    leases: { isLive: (nodeId: string) => boolean; mayBeLive: (nodeId: string) => boolean } = { isLive: () => true, mayBeLive: () => false },
+  ): Promise<void> {
     const work = await AgentWorkQueue.open(nc);
     this.causes.start(projections);
     this.api = new AgentApi(nc, this.instances, this.images, this.byNode, projections, this.causes, log);
@@ -88,6 +95,8 @@ export class ComputePlane {
       weigher: this.cfg.schedulerWeigher,
       concurrency: this.cfg.schedulerConcurrency,
       triesPerRound: 5,
+      isLive: leases.isLive,
+      mayBeLive: leases.mayBeLive,
     }, log);
     this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
       createTimeoutMs: this.cfg.createTimeoutSeconds * 1000,

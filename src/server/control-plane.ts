@@ -168,7 +168,7 @@ export class ControlPlane {
       { leaseTtlMs: cfg.leaseTtlSeconds * 1000, checkEveryMs: Math.min(1000, cfg.leaseTtlSeconds * 250) },
       log,
     );
-    this.liveness.start();
+    await this.liveness.start();
     const reconciler = new NetworkReconciler(
       networkModels,
       reservations,
@@ -180,7 +180,8 @@ export class ControlPlane {
     const networkOps = new NetworkOperations(dispatcher, networkModels, reconciler, log);
     this.network = { models: networkModels, reservations, reconciler, ops: networkOps, instances: instanceNetwork };
     reconciler.start();
-    await compute.start(this.nc, dispatcher, this.projections, log);
+    const liveness = this.liveness;
+    await compute.start(this.nc, dispatcher, this.projections, log, { isLive: (id) => liveness.isLive(id), mayBeLive: (id) => liveness.mayBeLive(id) });
     instanceNetwork.start({ ops: networkOps, reconciler, dispatcher, runtime: this.projections });
 
     const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
