@@ -95,7 +95,12 @@ export class Agent {
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure());
+    // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
+    // and a node that cannot heartbeat for that long is NOT_READY for nothing.
+    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
     const registration = new Registration(this.cluster, cfg, log);
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;

@@ -13,7 +13,7 @@ import { call, until } from '../support/control-plane';
 import { TestNats } from '../support/nats';
 import { ServerProcess } from '../support/server-process';
 
-const LEASE_S = 4;
+const LEASE_S = 6;
 const DEAD = 50;
 
 /** Bigger than the live host, so a scheduler that believed them alive would pick one of them. */
