@@ -27,7 +27,7 @@ const WEEK_MS = 7 * 24 * 3600 * 1000;
 /** The driver settings of an agent's config (--driver, --accel): qemu keeps its state under the agent's. */
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
   kinds: [...kinds],
-  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
+  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
 });
 
 /**
