@@ -157,6 +157,12 @@ export class Executor {
     for (const d of ds) await d.destroy(id);
   }
 
+  /** Ends the instance's process, whatever driver has it; its files stay (a FAILED instance can be started again). */
+  async endProcess(id: string, kind?: InstanceKind): Promise<void> {
+    const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
+    for (const d of ds) if (await d.inspect(id)) await d.stop(id, { graceMs: 0, force: true });
+  }
+
   /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
   tombstone(id: string): void {
     const rec = this.store.get(id);

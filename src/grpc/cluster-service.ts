@@ -82,7 +82,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
     deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
       requireNode('node_id', req.nodeId);
       await d.dispatcher.execute(originOf(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
-      d.liveness.leases.forget(req.nodeId);
+      d.liveness.forget(req.nodeId);
       return {};
     }),
 
@@ -130,6 +130,13 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       if (node.status === NodeStatus.NODE_STATUS_NOT_READY) {
         const o = originOf(call);
         await d.dispatcher.execute(step(o, 'ready'), 'node', req.nodeId, { type: 'MarkNodeReady', data: {} });
+      }
+      // Heartbeats repeat the agent's conditions: only a change becomes a command (and an event).
+      const reported = conditions(req.conditions);
+      const known = d.nodes.state(req.nodeId)?.conditions ?? [];
+      const same = (a: NodeCondition, b: NodeCondition) => a.status === b.status && a.reason === b.reason && a.message === b.message;
+      if (reported.some((c) => !known.some((k) => k.type === c.type && same(k, c)))) {
+        await d.dispatcher.execute(step(originOf(call), 'conditions'), 'node', req.nodeId, { type: 'ReportNodeConditions', data: { conditions: reported } });
       }
       const lease = d.liveness.leases.get(req.nodeId);
       const pending = (d.nodes.state(req.nodeId)?.commands ?? []).filter((c) => !lease?.delivered.has(c.id));

@@ -42,6 +42,8 @@ export class ComputePlane implements Plane {
     private readonly nodes: EntityReadModel<NodeState, Node>,
     private readonly network: NetworkPlane,
     ctx: Pick<PlaneContext, 'log'>,
+    /** Node leases (the cluster plane's liveness): the scheduler places only on live nodes. */
+    private readonly leases?: { isLive: (nodeId: string) => boolean; mayBeLive: (nodeId: string) => boolean },
   ) {
     this.byNode = new InstancesByNode(this.instances);
     this.reservations = new ReservationsByInstance(nodes);
@@ -63,6 +65,8 @@ export class ComputePlane implements Plane {
       weigher: cfg.schedulerWeigher,
       concurrency: cfg.schedulerConcurrency,
       triesPerRound: 5,
+      isLive: this.leases?.isLive,
+      mayBeLive: this.leases?.mayBeLive,
     }, log);
     this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
