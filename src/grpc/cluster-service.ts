@@ -46,7 +46,7 @@ const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVE
 export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
   const origin = (call: Parameters<typeof requestContext>[0]): Origin => {
     const ctx = requestContext(call);
-    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
+    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, request: ctx.request };
   };
   /** The node as clients see it: the read model plus the lease's last_seen. */
   const present = (n: Node): Node => {

@@ -64,7 +64,7 @@ const MiB = 2 ** 20;
 export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & UntypedServiceImplementation => {
   const origin = (call: Parameters<typeof requestContext>[0]): Origin => {
     const ctx = requestContext(call);
-    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
+    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, request: ctx.request };
   };
   const requireInstance = (id: string): Instance => {
     if (!id) throw new InvalidArgument('instance_id: is required');

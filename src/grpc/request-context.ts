@@ -3,6 +3,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call';
 import type { EventMeta } from '../eventstore/event';
 import { InvalidArgument } from '../errors';
+import { methodOf, type RequestStamp, stampOf } from './idempotency/request-scope';
 
 /** What a request carries into the commands it causes. */
 export interface RequestContext {
@@ -11,6 +12,8 @@ export interface RequestContext {
   readonly meta: EventMeta;
   /** Milliseconds left before the client's deadline (capped). */
   readonly timeoutMs: number;
+  /** A write with a client-given id: its scope and fingerprint, recorded with every commit it causes. */
+  readonly request?: RequestStamp;
 }
 
 const SAFE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
@@ -22,7 +25,8 @@ const header = (md: Metadata, key: string): string | undefined => {
 
 export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): RequestContext => {
   const md = call.metadata;
-  const requestId = header(md, 'x-request-id') ?? randomUUID();
+  const given = header(md, 'x-request-id');
+  const requestId = given ?? randomUUID();
   if (!SAFE_ID.test(requestId)) throw new InvalidArgument('x-request-id: use 1-128 letters, digits or _.:@-');
   const actor = header(md, 'x-actor') ?? 'anonymous';
   if (actor.length > 256) throw new InvalidArgument('x-actor: longer than 256 characters');
@@ -30,9 +34,11 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
   const correlationId = header(md, 'x-correlation-id') ?? requestId;
   const deadline = call.getDeadline();
   const left = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? maxTimeoutMs : Number(deadline) - Date.now();
+  const request = stampOf(methodOf(call.getPath()), given, (call as { request?: unknown }).request);
   return {
     requestId,
     meta: { actor, correlationId, causationId: requestId },
     timeoutMs: Math.max(1, Math.min(maxTimeoutMs, Number.isFinite(left) ? left : maxTimeoutMs)),
+    ...(request ? { request } : {}),
   };
 };

@@ -45,6 +45,8 @@ import { NetworkReservations } from '../processes/network/reservations';
 import { NetworkReadModels } from '../projections/network-read-models';
 import { EntityReadModel } from '../projections/entity-read-model';
 import { ProjectionRuntime } from '../projections/projection-runtime';
+import { RequestIndex } from '../projections/request-index';
+import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import type { ServerConfig } from './config';
 import { COMPUTE_SERVICE, ComputePlane } from './compute';
 import { Metrics } from './metrics';
@@ -118,13 +120,14 @@ export class ControlPlane {
 
     const nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
     const timeIndex = new TimeIndex();
+    const requests = new RequestIndex();
     const commitReader = cfg.eventStore ? undefined : await JetStreamCommitReader.open(this.nc);
     const networkModels = new NetworkReadModels();
     const reservations = new NetworkReservations();
     const compute = (this.compute = new ComputePlane(nodes, cfg.compute));
     // The network step of instances: made now so its index of instance ports sees the whole log.
     const instanceNetwork = new InstanceNetwork(compute.instances, networkModels, { resyncMs: 30_000 }, log);
-    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, aggregateIndex, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
+    this.projections = new ProjectionRuntime(store, [nodes, timeIndex, aggregateIndex, requests, ...networkModels.all, reservations, ...compute.readModels], (err) => log.error({ err }, 'projections stopped'));
     let from = 0;
     if (cfg.snapshots) {
       // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
@@ -183,7 +186,7 @@ export class ControlPlane {
     await compute.start(this.nc, dispatcher, this.projections, log);
     instanceNetwork.start({ ops: networkOps, reconciler, dispatcher, runtime: this.projections });
 
-    const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
+    const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20, interceptors: [idempotencyInterceptor(requests)] }));
     grpc.addService(
       ClusterServiceService,
       clusterService({

@@ -30,7 +30,8 @@ export interface JetStreamEventStoreOptions {
  * The default event store: one JetStream stream, one subject per aggregate
  * stream (`hv.log.<type>.<id>`), one message per commit. A stream's revision
  * is the sequence of its last message, enforced on append with
- * Nats-Expected-Last-Subject-Sequence; the commit id is the Nats-Msg-Id.
+ * Nats-Expected-Last-Subject-Sequence; the commit id, with its stream's
+ * subject, is the Nats-Msg-Id.
  */
 export class JetStreamEventStore implements EventStore {
   private constructor(
@@ -81,7 +82,9 @@ export class JetStreamEventStore implements EventStore {
     const body = encodeCommit(stream, commitId, this.now(), events);
     try {
       const ack = await this.js.publish(subject, body, {
-        msgID: commitId,
+        // JetStream dedupes Nats-Msg-Id across the whole log; commit ids are
+        // unique within one stream only, so the id carries its stream.
+        msgID: `${subject} ${commitId}`,
         ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),
       });
       return { position: ack.seq, duplicate: ack.duplicate };

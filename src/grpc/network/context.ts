@@ -24,7 +24,7 @@ export interface NetworkServiceDeps {
 /** The request as the origin of the commands it causes: its request id, actor, correlation and deadline. */
 export const originOf = (call: ServerSurfaceCall): Origin => {
   const ctx = requestContext(call);
-  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
+  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, request: ctx.request };
 };
 
 /**
