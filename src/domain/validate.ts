@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { InvalidArgument } from '../errors';
-import type { Resources } from './resources';
+import { NODE_RESOURCE_MAX, type Resources } from './resources';
 
 // Small validators shared by every aggregate; each names the field it rejects.
 
@@ -32,6 +32,8 @@ export const requireResources = (field: string, r: Resources): void => {
   for (const [k, v] of Object.entries(r)) {
     if (!Number.isSafeInteger(v)) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is not a whole number`);
     if (v < 0) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is negative`);
+    const max = NODE_RESOURCE_MAX[k as keyof Resources];
+    if (v > max) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is more than one node can have (at most ${max})`);
   }
 };
 

@@ -6,8 +6,7 @@ import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
-import { add, ZERO } from '../domain/resources';
-import { fromInt64, resourcesFromWire, resourcesToWire, revision } from '../wire/int64';
+import { fromInt64, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { InvalidArgument, NotFound } from '../errors';
 import type {
@@ -180,8 +179,9 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         version: d.cluster.version,
         totalNodes: nodes.length,
         readyNodes: nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).length,
-        totalCapacity: resourcesToWire(nodes.reduce((a, n) => add(a, resourcesFromWire(n.capacity, 'capacity')), ZERO)),
-        totalAllocated: resourcesToWire(nodes.reduce((a, n) => add(a, resourcesFromWire(n.allocated, 'allocated')), ZERO)),
+        // Nodes registered before capacities were bounded may hold anything: the sums saturate.
+        totalCapacity: resourcesSumToWire(nodes.map((n) => n.capacity)),
+        totalAllocated: resourcesSumToWire(nodes.map((n) => n.allocated)),
       };
     }),
   };

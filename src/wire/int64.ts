@@ -32,3 +32,27 @@ export const resourcesFromWire = (r: Partial<WireResources> | undefined, field: 
   diskBytes: fromInt64(r?.diskBytes ?? 0n, `${field}.disk_bytes`, BigInt(Number.MIN_SAFE_INTEGER)),
   gpuCount: r?.gpuCount ?? 0,
 });
+
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The sum of many nodes' resources as the wire can carry it: counted exactly
+ * (bigint), and held at the largest value its field has (int32 for cores and
+ * GPUs, int64 for bytes) rather than overflowing, so serializing the answer
+ * can never fail whatever was registered.
+ */
+export const resourcesSumToWire = (rs: readonly (Partial<WireResources> | undefined)[]): WireResources => {
+  let cpu = 0;
+  let gpu = 0;
+  let mem = 0n;
+  let disk = 0n;
+  const pos = (v: bigint | undefined) => (v && v > 0n ? v : 0n);
+  for (const r of rs) {
+    cpu = Math.min(INT32_MAX, cpu + Math.max(0, r?.cpuCores ?? 0));
+    gpu = Math.min(INT32_MAX, gpu + Math.max(0, r?.gpuCount ?? 0));
+    mem += pos(r?.memoryBytes);
+    disk += pos(r?.diskBytes);
+  }
+  return { cpuCores: cpu, memoryBytes: mem > INT64_MAX ? INT64_MAX : mem, diskBytes: disk > INT64_MAX ? INT64_MAX : disk, gpuCount: gpu };
+};
