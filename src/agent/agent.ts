@@ -23,9 +23,9 @@ import { decodeInstanceWork, WorkConsumer } from './work-consumer';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-/** The driver settings an agent gets by default: qemu, its state under the agent's. */
-export const driverConfigFor = (cfg: AgentConfig, kinds: string[] = ['qemu'], accel: 'auto' | 'kvm' | 'tcg' = 'auto'): DriverConfig => ({
-  kinds,
+/** The driver settings of an agent's config (--driver, --accel): qemu keeps its state under the agent's. */
+export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
+  kinds: [...kinds],
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
 });
 
