@@ -1,6 +1,7 @@
 import { ErrorCode, type NatsConnection, NatsError } from 'nats';
 import type { CommandEnvelope, CommandResult } from '../commands/command';
-import { DeadlineExceeded, DomainError, Unavailable } from '../errors';
+import { DeadlineExceeded, DomainError, InvalidArgument, Unavailable } from '../errors';
+import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from './payload-limit';
 import { commandSubject } from './subjects';
 import { type CommandReply, decode, encode } from './wire';
 
@@ -24,9 +25,16 @@ export class CommandBus {
   async send(env: CommandEnvelope, opts: SendOptions = {}): Promise<CommandResult> {
     const timeout = Math.max(1, Math.min(opts.timeoutMs ?? this.defaultTimeoutMs, this.defaultTimeoutMs));
     if (this.nc.isClosed()) throw new Unavailable('not connected to NATS: the command bus is closed');
+    const body = encode(env);
+    // Too big to commit is the request's fault, not the bus's: retrying would never help.
+    const limit = (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - ENVELOPE_ROOM;
+    if (body.length > limit) {
+      const f = largestField(env.command.data);
+      throw new InvalidArgument(`${f.path}: ${f.bytes} bytes; a request can carry at most ${limit} bytes in all (the command bus's message size)`);
+    }
     let reply: CommandReply;
     try {
-      const msg = await this.nc.request(commandSubject(env.aggregateType), encode(env), { timeout });
+      const msg = await this.nc.request(commandSubject(env.aggregateType), body, { timeout });
       reply = decode<CommandReply>(msg.data);
     } catch (e) {
       throw translate(e, env);

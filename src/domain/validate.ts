@@ -43,7 +43,18 @@ export const requireLabels = (field: string, labels: Record<string, string>): vo
   for (const [k, v] of entries) {
     if (!LABEL_KEY.test(k) || k.length > 253) throw new InvalidArgument(`${field}: key "${clip(k)}" is not a valid label key`);
     if (v.length > 1024) throw new InvalidArgument(`${field}["${k}"]: value is longer than 1024 characters`);
+    const bad = controlCharacter(v);
+    if (bad !== undefined) throw new InvalidArgument(`${field}["${k}"]: value holds the control character U+${bad}; use printable text`);
   }
+};
+
+// C0 controls, DEL and C1 controls: what a terminal or a log would act on rather than show.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** The first control character of `v` as 4 hex digits, if it has one. */
+export const controlCharacter = (v: string): string | undefined => {
+  const m = CONTROL.exec(v);
+  return m ? m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0') : undefined;
 };
 
 export const clip = (s: string, n = 64) => (s.length > n ? `${s.slice(0, n)}…` : s);

@@ -6,7 +6,7 @@ import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
-import { fromInt64, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
+import { fromInt64, sinceRevisionFromWire, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { InvalidArgument, NotFound } from '../errors';
 import type {
@@ -152,7 +152,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         const role = enumFilter('role', req.role, NodeRole);
         const ids = new Set(req.nodeIds);
         const sub = watch(d.nodes, {
-          sinceRevision: fromInt64(req.sinceRevision, 'since_revision'),
+          sinceRevision: sinceRevisionFromWire(req.sinceRevision),
           filter: (n) =>
             (role === 0 || n.role === role) &&
             (!req.region || n.region === req.region) &&

@@ -38,7 +38,7 @@ import { type Pager, pageSize } from './paging';
 import { requestContext } from './request-context';
 import { toServiceError } from './status';
 import { unary } from './unary';
-import { fromInt64, revision, toInt64 } from '../wire/int64';
+import { fromInt64, sinceRevisionFromWire, revision, toInt64 } from '../wire/int64';
 
 export interface ComputeServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -194,7 +194,7 @@ export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & Un
       const req = call.request;
       const writer = new BoundedWriter(call, d.watchBufferLimit, (m: InstanceEvent) => Number(m.revision), d.onWatchOverflow);
       try {
-        const sinceRevision = fromInt64(req.sinceRevision, 'since_revision');
+        const sinceRevision = sinceRevisionFromWire(req.sinceRevision);
         if (req.instanceId && sinceRevision === 0) requireInstance(req.instanceId);
         const sub = watch(d.instances, {
           sinceRevision,

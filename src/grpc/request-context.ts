@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call';
 import type { EventMeta } from '../eventstore/event';
+import { controlCharacter } from '../domain/validate';
 import { InvalidArgument } from '../errors';
 import { methodOf, type RequestStamp, stampOf } from './idempotency/request-scope';
 
@@ -30,8 +31,12 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
   if (!SAFE_ID.test(requestId)) throw new InvalidArgument('x-request-id: use 1-128 letters, digits or _.:@-');
   const actor = header(md, 'x-actor') ?? 'anonymous';
   if (actor.length > 256) throw new InvalidArgument('x-actor: longer than 256 characters');
-  if (actor.startsWith('system:')) throw new InvalidArgument('x-actor: "system:" names are reserved for the control plane itself');
+  const bad = controlCharacter(actor);
+  if (bad !== undefined) throw new InvalidArgument(`x-actor: holds the control character U+${bad}; use printable text`);
+  // Any spelling: audit readers compare actors without regard to case.
+  if (actor.toLowerCase().startsWith('system:')) throw new InvalidArgument('x-actor: "system:" names are reserved for the control plane itself');
   const correlationId = header(md, 'x-correlation-id') ?? requestId;
+  if (!SAFE_ID.test(correlationId)) throw new InvalidArgument('x-correlation-id: use 1-128 letters, digits or _.:@-');
   const deadline = call.getDeadline();
   const left = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? maxTimeoutMs : Number(deadline) - Date.now();
   const request = stampOf(methodOf(call.getPath()), given, (call as { request?: unknown }).request);

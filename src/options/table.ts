@@ -152,8 +152,17 @@ export const serverOptions = {
   agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
   logLevel,
   watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),
-  /** Signs page tokens; the same on every replica. */
-  pageTokenSecret: text({ env: 'HV_PAGE_TOKEN_SECRET', help: 'secret that signs page tokens', default: 'hypervisor-dev-page-tokens' }),
+  /**
+   * Signs page tokens; the same on every replica. Unset: a random secret made
+   * once per data dir (`<data-dir>/page-token-secret`, mode 0600), never a
+   * constant anyone could read in the source and forge tokens with.
+   */
+  pageTokenSecret: text({
+    env: 'HV_PAGE_TOKEN_SECRET',
+    help: 'secret that signs page tokens (the same on every replica); unset: generated into <data-dir>/page-token-secret',
+  }),
+  /** Request metadata beyond this is INVALID_ARGUMENT at once. */
+  maxMetadataBytes: integer({ env: 'HV_MAX_METADATA_BYTES', help: 'largest request metadata (all headers) accepted, in bytes', min: 1024, default: 16_384 }),
   /** A networking reservation whose owner never got created is released after this long (a create may be in flight). */
   networkGcGraceSeconds: seconds({ env: 'HV_NETWORK_GC_GRACE_SECONDS', help: 'grace before an orphaned reservation is released', default: 60 }),
   /** How often the network reconciler looks at every reservation. */

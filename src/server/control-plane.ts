@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { type Server, ServerCredentials } from '@grpc/grpc-js';
+import { GuardedServer } from '../grpc/guarded-server';
 import { HealthImplementation } from 'grpc-health-check';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
@@ -24,6 +25,7 @@ import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
+import { pageTokenSecret } from './page-token-secret';
 import { AuditPlane } from './planes/audit';
 import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
@@ -116,10 +118,15 @@ export class ControlPlane {
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
     const dispatcher = new Dispatcher(new CommandBus(nc), projections);
-    const ctx: PlaneContext = { cfg, nc, store, projections, dispatcher, streams, pager: new Pager(cfg.pageTokenSecret), metrics: this.metrics, log };
+    const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
+    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
 
-    const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20, interceptors: [idempotencyInterceptor(requests)] }));
+    const grpc = (this.grpc = new GuardedServer({
+      'grpc.max_receive_message_length': 16 << 20,
+      guard: { maxMetadataBytes: cfg.maxMetadataBytes },
+      interceptors: [idempotencyInterceptor(requests)],
+    }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
     addReflection(grpc, this.services);
     this.health = new HealthImplementation(Object.fromEntries(['', ...this.services].map((s) => [s, 'SERVING'])));

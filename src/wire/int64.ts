@@ -1,4 +1,4 @@
-import { InvalidArgument } from '../errors';
+import { InvalidArgument, OutOfRange } from '../errors';
 import type { Resources } from '../domain/resources';
 import type { Resources as WireResources } from '../gen/hypervisor/v1/common';
 
@@ -12,6 +12,13 @@ export const toInt64 = (n: number): bigint => BigInt(Math.trunc(n));
 /** A wire int64 as a number; INVALID_ARGUMENT naming `field` beyond [min, 2^53). */
 export const fromInt64 = (v: bigint, field: string, min = 0n, max = BigInt(Number.MAX_SAFE_INTEGER)): number => {
   if (v < min || v > max) throw new InvalidArgument(`${field}: ${v} is out of range [${min}, ${max}]`);
+  return Number(v);
+};
+
+/** A watch's since_revision: beyond what a number holds is beyond any head, so OUT_OF_RANGE like any revision past the head. */
+export const sinceRevisionFromWire = (v: bigint): number => {
+  if (v < 0n) throw new InvalidArgument(`since_revision: ${v} is negative`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new OutOfRange(`since_revision ${v} is beyond the head of the log; watch from a revision you were sent, or from 0`);
   return Number(v);
 };
 

@@ -8,7 +8,8 @@ import {
   RetentionPolicy,
   StorageType,
 } from 'nats';
-import { Conflict } from '../../errors';
+import { Conflict, InvalidArgument } from '../../errors';
+import { DEFAULT_MAX_PAYLOAD, largestField } from '../../bus/payload-limit';
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
 import { decodeCommit, encodeCommit } from './commit';
@@ -40,6 +41,7 @@ export class JetStreamEventStore implements EventStore {
     private readonly stream: string,
     private readonly prefix: string,
     private readonly now: () => Date,
+    private readonly maxPayload: () => number,
   ) {}
 
   static async open(nc: NatsConnection, opts: JetStreamEventStoreOptions = {}): Promise<JetStreamEventStore> {
@@ -66,7 +68,7 @@ export class JetStreamEventStore implements EventStore {
           deny_purge: true,
         });
       }
-      return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()));
+      return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()), () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
     } catch (e) {
       throw unavailable('open', e);
     }
@@ -80,6 +82,11 @@ export class JetStreamEventStore implements EventStore {
   ): Promise<AppendResult> {
     const subject = streamSubject(this.prefix, stream);
     const body = encodeCommit(stream, commitId, this.now(), events);
+    const max = this.maxPayload();
+    if (body.length > max) {
+      const f = largestField(events.map((e) => e.data));
+      throw new InvalidArgument(`${f.path.replace(/^\[\d+\]\.?/, '') || 'request'}: the change is too large to record (${body.length} bytes, at most ${max}); make it smaller`);
+    }
     try {
       const ack = await this.js.publish(subject, body, {
         // JetStream dedupes Nats-Msg-Id across the whole log; commit ids are

@@ -1,5 +1,6 @@
 import { type Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall, status } from '@grpc/grpc-js';
 import type { RequestIndex } from '../../projections/request-index';
+import { isUnparseable } from '../guarded-server';
 import { EMPTY_ANSWER, methodOf, stampOf } from './request-scope';
 
 const firstString = (md: Metadata | undefined, key: string): string | undefined => {
@@ -29,6 +30,7 @@ export const idempotencyInterceptor =
             nextMd(m);
           },
           onReceiveMessage: (message, nextMsg) => {
+            if (isUnparseable(message)) return nextMsg(message); // the guard refuses it
             const id = firstString(md, 'x-request-id');
             const stamp = stampOf(method, id, message);
             const known = stamp && index.fingerprint(stamp.scope);
