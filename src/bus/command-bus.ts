@@ -1,4 +1,5 @@
 import { ErrorCode, type NatsConnection, NatsError } from 'nats';
+import type { Observable } from 'rxjs';
 import type { CommandEnvelope, CommandResult } from '../commands/command';
 import { DeadlineExceeded, DomainError, InvalidArgument, Unavailable } from '../errors';
 import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from './payload-limit';
@@ -17,14 +18,27 @@ export interface SendOptions {
  * DEADLINE_EXCEEDED. It never waits longer than the timeout.
  */
 export class CommandBus {
+  private readonly inflight = new Set<(e: Error) => void>();
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly defaultTimeoutMs = 10_000,
-  ) {}
+    private readonly connection?: { readonly connected: boolean; readonly changes$: Observable<boolean> },
+  ) {
+    // A request sent before the connection dropped would wait out its whole
+    // deadline: it is failed at once instead. It may have been committed, so
+    // the answer says to retry with the same request id (which is safe).
+    connection?.changes$.subscribe((up) => {
+      if (up) return;
+      for (const reject of this.inflight) reject(new Unavailable('lost the connection to NATS while the command was in flight; it may have completed: retry with the same x-request-id'));
+      this.inflight.clear();
+    });
+  }
 
   async send(env: CommandEnvelope, opts: SendOptions = {}): Promise<CommandResult> {
     const timeout = Math.max(1, Math.min(opts.timeoutMs ?? this.defaultTimeoutMs, this.defaultTimeoutMs));
     if (this.nc.isClosed()) throw new Unavailable('not connected to NATS: the command bus is closed');
+    if (this.connection && !this.connection.connected) throw new Unavailable('not connected to NATS (reconnecting); retry shortly');
     const body = encode(env);
     // Too big to commit is the request's fault, not the bus's: retrying would never help.
     const limit = (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - ENVELOPE_ROOM;
@@ -34,7 +48,10 @@ export class CommandBus {
     }
     let reply: CommandReply;
     try {
-      const msg = await this.nc.request(commandSubject(env.aggregateType), body, { timeout });
+      let fail!: (e: Error) => void;
+      const dropped = new Promise<never>((_, reject) => (fail = reject));
+      this.inflight.add(fail);
+      const msg = await Promise.race([this.nc.request(commandSubject(env.aggregateType), body, { timeout }), dropped]).finally(() => this.inflight.delete(fail));
       reply = decode<CommandReply>(msg.data);
     } catch (e) {
       throw translate(e, env);

@@ -13,7 +13,8 @@ export class ServerProcess {
   log = '';
 
   constructor(
-    private readonly natsUrl: string,
+    /** Undefined: the server starts its embedded nats-server. */
+    private readonly natsUrl: string | undefined,
     private readonly extraArgs: string[] = [],
   ) {}
 
@@ -22,7 +23,7 @@ export class ServerProcess {
     this.httpPort ||= await freePort();
     this.child = spawn(
       process.execPath,
-      [MAIN, '--nats-url', this.natsUrl, '--grpc-host', '127.0.0.1', '--grpc-port', String(this.grpcPort), '--http-port', String(this.httpPort), '--log-level', 'warn', ...this.extraArgs],
+      [MAIN, ...(this.natsUrl ? ['--nats-url', this.natsUrl] : []), '--grpc-host', '127.0.0.1', '--grpc-port', String(this.grpcPort), '--http-port', String(this.httpPort), '--log-level', 'warn', ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child.stdout!.on('data', (d) => (this.log += d));
