@@ -2,7 +2,7 @@ import type { ServerDuplexStream, ServerWritableStream, UntypedServiceImplementa
 import { filter, firstValueFrom, race, timer } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, type Origin, step } from '../bus/dispatcher';
-import { fetchImage } from '../agent/images/fetch';
+import { type FetchPolicy, fetchImage } from '../images/fetch';
 import type { ImageState } from '../commands/image';
 import { imageIdFor } from '../commands/image';
 import type { InstanceState } from '../commands/instance';
@@ -56,6 +56,8 @@ export interface ComputeServiceDeps {
   readonly networkAvailable: boolean;
   /** Checks spec.network against the networking read models (NOT_FOUND for what is not there), when networking is served. */
   readonly checkNetwork?: (network: NetworkData) => void;
+  /** Where PullImage may fetch from and how much (the operator's --image-allow-cidr, --image-max-bytes). */
+  readonly imagePolicy?: FetchPolicy;
 }
 
 const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVENT_TYPE_MODIFIED, DELETED: EventType.EVENT_TYPE_DELETED };
@@ -336,6 +338,7 @@ const pullImage = async (
     progress({ status: `pulling ${url}` });
     const got = await fetchImage(url, {
       sha256,
+      policy: d.imagePolicy,
       signal: aborted.signal,
       onProgress: (p) => {
         current = p.current;
