@@ -32,6 +32,8 @@ export class AgentProcess {
         '--listen-host', '127.0.0.1',
         '--port', String(this.port),
         '--accel', 'tcg',
+        // Test image servers listen on loopback, which the image fetcher refuses unless allowed.
+        '--image-allow-cidr', '127.0.0.0/8',
         '--log-level', process.env.HV_TEST_LOG && process.env.HV_TEST_LOG !== 'silent' ? process.env.HV_TEST_LOG : 'warn',
         ...this.extraArgs,
       ],
