@@ -2,7 +2,8 @@ import type { ServerDuplexStream, ServerWritableStream, UntypedServiceImplementa
 import { filter, firstValueFrom, race, timer } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, type Origin, step } from '../bus/dispatcher';
-import { type FetchPolicy, fetchImage } from '../images/fetch';
+import type { FetchPolicy } from '../images/fetch';
+import { fetchImageOffThread } from '../images/fetch-off-thread';
 import type { ImageState } from '../commands/image';
 import { imageIdFor } from '../commands/image';
 import type { InstanceState } from '../commands/instance';
@@ -336,7 +337,7 @@ const pullImage = async (
       sha256 = known.sha256;
     }
     progress({ status: `pulling ${url}` });
-    const got = await fetchImage(url, {
+    const got = await fetchImageOffThread(url, {
       sha256,
       policy: d.imagePolicy,
       signal: aborted.signal,

@@ -18,6 +18,8 @@ export interface FetchProgress {
 /** Where images may come from and how large they may be: the operator's, the same for PullImage and the agents. */
 export interface FetchPolicy {
   readonly guard: AddressGuard;
+  /** What the guard was made from, so a worker thread can make the same. */
+  readonly allowCidrs: readonly string[];
   /** Larger images are refused (INVALID_ARGUMENT). */
   readonly maxBytes: number;
   /** Redirects followed at most; each target is checked as the first URL was. */
@@ -29,6 +31,7 @@ export const DEFAULT_IMAGE_MAX_BYTES = 64 * 2 ** 30;
 /** The policy from the operator's options (`--image-allow-cidr`, `--image-max-bytes`); none given: public addresses only. */
 export const fetchPolicy = (o: { imageAllowCidrs?: readonly string[]; imageMaxBytes?: number } = {}): FetchPolicy => ({
   guard: new AddressGuard({ allowCidrs: o.imageAllowCidrs ?? [] }),
+  allowCidrs: o.imageAllowCidrs ?? [],
   maxBytes: o.imageMaxBytes ?? DEFAULT_IMAGE_MAX_BYTES,
 });
 
