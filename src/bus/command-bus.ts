@@ -1,6 +1,7 @@
 import { ErrorCode, type NatsConnection, NatsError } from 'nats';
 import type { Observable } from 'rxjs';
-import type { CommandEnvelope, CommandResult } from '../commands/command';
+import type { CommandResult } from '../commands/command';
+import type { CommandEnvelope } from './envelope';
 import { DeadlineExceeded, DomainError, InvalidArgument, Unavailable } from '../errors';
 import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from './payload-limit';
 import { commandSubject } from './subjects';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call';
+import type { Origin } from '../bus/dispatcher';
 import type { EventMeta } from '../eventstore/event';
 import { controlCharacter } from '../domain/validate';
 import { InvalidArgument } from '../errors';
@@ -46,4 +47,10 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
     timeoutMs: Math.max(1, Math.min(maxTimeoutMs, Number.isFinite(left) ? left : maxTimeoutMs)),
     ...(request ? { request } : {}),
   };
+};
+
+/** The request as the origin of the commands it causes: its request id, actor, correlation and deadline. */
+export const originOf = (call: ServerSurfaceCall): Origin => {
+  const ctx = requestContext(call);
+  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, ...(ctx.request ? { request: ctx.request } : {}) };
 };

@@ -1,4 +1,4 @@
-import { parseCommitId } from '../commands/idempotency';
+import { parseCommitId } from '../bus/idempotency';
 import type { RecordedEvent } from '../eventstore/event';
 import type { ReadModel } from './read-model';
 import type { Snapshottable } from './snapshot';

@@ -8,14 +8,14 @@ import type http from 'node:http';
 import { CommandBus } from '../bus/command-bus';
 import { CommandServer } from '../bus/command-server';
 import { Dispatcher } from '../bus/dispatcher';
-import { CommandHandler } from '../commands/handler';
+import { CommandHandler } from '../bus/command-handler';
 import { DECIDERS } from '../commands/registry';
 import { JetStreamCommitReader } from '../eventstore/jetstream/commit-reader';
 import { openEventStore } from '../eventstore/open';
 import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { Pager } from '../grpc/paging';
-import { addReflection } from '../grpc/reflection';
+import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
@@ -94,7 +94,7 @@ export class ControlPlane {
     const cluster = (this.cluster = new ClusterPlane());
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
-    const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }));
+    const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
     this.planes = [cluster, audit, network, compute];
 
     // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
@@ -132,7 +132,7 @@ export class ControlPlane {
       interceptors: [idempotencyInterceptor(requests)],
     }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
-    addReflection(grpc, this.services);
+    addReflection(grpc, [...this.services, HEALTH_SERVICE]);
     this.health = new HealthImplementation(Object.fromEntries(['', ...this.services].map((s) => [s, 'SERVING'])));
     this.health.addToServer(grpc);
     // Health follows NATS: without it nothing can be written, so balancers should send clients elsewhere.

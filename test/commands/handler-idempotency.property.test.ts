@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { CommandEnvelope } from '../../src/commands/command';
+import type { CommandEnvelope } from '../../src/bus/envelope';
 import type { Decider } from '../../src/commands/decider';
-import { CommandHandler } from '../../src/commands/handler';
-import { fingerprintOf, parseCommitId } from '../../src/commands/idempotency';
+import { CommandHandler } from '../../src/bus/command-handler';
+import { fingerprintOf, parseCommitId } from '../../src/bus/idempotency';
 import { DomainError, ResourceExhausted, Unavailable } from '../../src/errors';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { TestNats } from '../support/nats';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../../commands/idempotency';
+import { canonicalJson } from '../../bus/idempotency';
 
 /**
  * What an x-request-id is scoped to, per write method: the method and its

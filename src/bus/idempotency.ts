@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CommandEnvelope } from './command';
+import type { CommandEnvelope } from './envelope';
 
 /**
  * A request id is scoped to what it was sent for: the aggregate it targets
