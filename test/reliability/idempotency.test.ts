@@ -125,6 +125,14 @@ describe('idempotency of every write method (real server, real nats-server)', fu
       setup: async () => ({ same: cp(compute.createInstance, vm('first')), other: cp(compute.createInstance, vm('second')) }),
       volatile: ['state', 'stateReason', 'nodeId', 'startedAt'],
     },
+    'ComputeService.StartInstance': {
+      setup: async () => {
+        const instanceId = await newInstance(true);
+        await call(compute, compute.stopInstance, { instanceId, force: true, timeoutSeconds: 1 }, H);
+        return { same: cp(compute.startInstance, { instanceId }) };
+      },
+      volatile: ['state', 'stateReason', 'startedAt'],
+    },
     'ComputeService.StopInstance': {
       setup: async () => {
         const instanceId = await newInstance(true);
