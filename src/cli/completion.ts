@@ -19,10 +19,11 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export const bashCompletion = (root: Command): string => {
   const t = tree(root);
   const globals = t.get('')!.opts;
-  const lines = [...t].map(([k, v]) => `  [${quote(k)}]=${quote([...v.subs, ...v.opts, ...globals].join(' '))}`);
+  // Keys start with the program's name: bash has no empty key in an associative array.
+  const lines = [...t].map(([k, v]) => `  [${quote(k ? `hvctl ${k}` : 'hvctl')}]=${quote([...new Set([...v.subs, ...v.opts, ...globals])].join(' '))}`);
   return `# hvctl completion for bash: source <(hvctl completion bash)
 _hvctl() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" w i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" path="hvctl" w i
   declare -A words=(
 ${lines.join('\n')}
   )
@@ -30,7 +31,7 @@ ${lines.join('\n')}
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     [[ "$w" == -* ]] && continue
-    if [[ -n "\${words["\${path:+$path }$w"]+x}" ]]; then path="\${path:+$path }$w"; fi
+    if [[ -n "\${words["$path $w"]+x}" ]]; then path="$path $w"; fi
   done
   COMPREPLY=($(compgen -W "\${words["$path"]}" -- "$cur"))
 }

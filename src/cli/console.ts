@@ -68,7 +68,8 @@ const attach = async (ctx: Ctx, ref: string): Promise<void> => {
         if (s === InstanceState.INSTANCE_STATE_STOPPED || s === InstanceState.INSTANCE_STATE_FAILED) return settle({ kind: 'error', error: endedOutside(last, label, false) });
       }
     } catch (e) {
-      if ((e as { code?: number }).code !== 1) settle({ kind: 'error', error: new CliError(`UNAVAILABLE: lost the watch of instance ${label}: ${(e as Error).message}`, EXIT.UNAVAILABLE) });
+      if ((e as { code?: number }).code === 5) settle({ kind: 'error', error: endedOutside(undefined, label, true) });
+      else if ((e as { code?: number }).code !== 1) settle({ kind: 'error', error: new CliError(`UNAVAILABLE: lost the watch of instance ${label}: ${(e as Error).message}`, EXIT.UNAVAILABLE) });
     }
   })();
 

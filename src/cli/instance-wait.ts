@@ -24,7 +24,15 @@ export const endedOutside = (i: Instance | undefined, label: string, deleted: bo
  * (an instance state, or deleted). Reaching FAILED, being deleted, or
  * stopping on the way is an error with its own exit code.
  */
-export const waitForInstance = async (ctx: Ctx, id: string, label: string, target: InstanceState | 'DELETED', timeoutSeconds: number): Promise<Instance | undefined> => {
+export const waitForInstance = async (
+  ctx: Ctx,
+  id: string,
+  label: string,
+  target: InstanceState | 'DELETED',
+  timeoutSeconds: number,
+  /** The instance as the request answered it: its state is shown first (the watch may start past it). */
+  answered?: Instance,
+): Promise<Instance | undefined> => {
   const watch = watchInstance(ctx, id);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -34,8 +42,11 @@ export const waitForInstance = async (ctx: Ctx, id: string, label: string, targe
     );
   });
   const follow = async (): Promise<Instance | undefined> => {
-    let shown = '';
-    let last: Instance | undefined;
+    const describe = (i: Instance) =>
+      `${stateWord(i.state)}${i.nodeId ? ` on node ${i.nodeId}` : ''}${i.ipAddress ? `, ${i.ipAddress}` : ''}${i.stateReason ? ` (${i.stateReason})` : ''}`;
+    let shown = answered ? describe(answered) : '';
+    if (answered) process.stderr.write(`instance ${label}: ${shown}\n`);
+    let last: Instance | undefined = answered;
     for await (const e of watch) {
       if (e.type === EventType.EVENT_TYPE_DELETED) {
         process.stderr.write(`instance ${label}: DELETED\n`);
@@ -45,7 +56,7 @@ export const waitForInstance = async (ctx: Ctx, id: string, label: string, targe
       const i = e.instance;
       if (!i) continue;
       last = i;
-      const line = `${stateWord(i.state)}${i.nodeId ? ` on node ${i.nodeId}` : ''}${i.ipAddress ? `, ${i.ipAddress}` : ''}${i.stateReason ? ` (${i.stateReason})` : ''}`;
+      const line = describe(i);
       if (line !== shown) process.stderr.write(`instance ${label}: ${line}\n`);
       shown = line;
       if (i.state === target) return i;
@@ -56,8 +67,19 @@ export const waitForInstance = async (ctx: Ctx, id: string, label: string, targe
     }
     throw new CliError(`UNAVAILABLE: the watch of instance ${label} ended`, EXIT.UNAVAILABLE);
   };
+  const followed = async (): Promise<Instance | undefined> => {
+    try {
+      return await follow();
+    } catch (e) {
+      // Gone before the watch began: the watch has nothing to show.
+      if ((e as { code?: number }).code !== 5) throw e;
+      process.stderr.write(`instance ${label}: DELETED\n`);
+      if (target === 'DELETED') return undefined;
+      throw endedOutside(undefined, label, true);
+    }
+  };
   try {
-    return await Promise.race([follow(), timeout]);
+    return await Promise.race([followed(), timeout]);
   } finally {
     clearTimeout(timer);
     void watch.return(undefined);

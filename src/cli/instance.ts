@@ -120,7 +120,7 @@ export const instanceCommand = (): Command => {
       run(async (ctx, ref: string, o: { wait?: boolean; waitTimeout: number }) => {
         const id = await instanceRef(ctx, ref);
         let i = await ctx.call<StartInstanceRequest, Instance>(ctx.compute, ctx.compute.startInstance, { instanceId: id });
-        if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_RUNNING, o.waitTimeout))!;
+        if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_RUNNING, o.waitTimeout, i))!;
         ctx.printer.one(INSTANCE, i);
       }),
     );
@@ -136,7 +136,7 @@ export const instanceCommand = (): Command => {
       run(async (ctx, ref: string, o: { force?: boolean; timeout: number; wait?: boolean; waitTimeout: number }) => {
         const id = await instanceRef(ctx, ref);
         let i = await ctx.call<StopInstanceRequest, Instance>(ctx.compute, ctx.compute.stopInstance, { instanceId: id, force: !!o.force, timeoutSeconds: o.timeout });
-        if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_STOPPED, o.waitTimeout))!;
+        if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_STOPPED, o.waitTimeout, i))!;
         ctx.printer.one(INSTANCE, i);
       }),
     );
