@@ -55,10 +55,10 @@ export class Ctx {
   private readonly clients = new Map<unknown, Client>();
 
   constructor(program: Command) {
-    const o = program.opts<{ server?: string; output?: Format; actor?: string }>();
+    const o = program.opts<{ server?: string; output?: Format; as?: string }>();
     const cfg = readConfig();
     this.server = o.server ?? process.env.HV_SERVER ?? cfg.server ?? DEFAULT_SERVER;
-    this.actor = o.actor ?? process.env.HV_ACTOR ?? cfg.actor;
+    this.actor = o.as ?? process.env.HV_ACTOR ?? cfg.actor;
     this.printer = new Printer(o.output ?? cfg.output ?? 'table');
   }
 

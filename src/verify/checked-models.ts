@@ -204,16 +204,9 @@ const networkPool: CheckedModel = {
 /** Each MAC aggregate holds its address for one port; the served ports show the same pairs. */
 const macAddresses: CheckedModel = {
   name: 'mac-addresses',
-  build: () => new EntityReadModel<MacAddressState, never>({ decider: macAddressDecider, view: () => undefined }),
-  rebuilt: (m) => {
-    const model = m as EntityReadModel<MacAddressState, never>;
-    const out = new Map<string, unknown>();
-    for (const id of model.ids()) {
-      const s = model.state(id)!;
-      if (s.portId) out.set(id, s.portId);
-    }
-    return out;
-  },
+  // Viewed while held, so that the model lists the held addresses.
+  build: () => new EntityReadModel<MacAddressState, MacAddressState>({ decider: macAddressDecider, view: (s) => (s.portId ? s : undefined) }),
+  rebuilt: (m) => new Map((m as EntityReadModel<MacAddressState, MacAddressState>).list().map((s) => [s.id, s.portId])),
   served: async (api, rebuilt) => {
     const all = await ports.served(api, new Map());
     const out = new Map<string, unknown>();
