@@ -52,14 +52,15 @@ export const explain = (e: unknown): { message: string; exitCode: number } => {
   return { message: (e as Error)?.message ?? String(e), exitCode: EXIT.FAILURE };
 };
 
-/** Exits once stdout and stderr are flushed (a pipe is written asynchronously). */
+/** Exits once stdout and stderr are flushed: a terminal is written at once, a pipe asynchronously. */
 export const exitWith = (code: number): void => {
-  let pending = 2;
-  const done = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
+  const pipes = [process.stdout, process.stderr].filter((s) => !s.isTTY);
+  if (pipes.length === 0) process.exit(code);
+  let pending = pipes.length;
+  for (const s of pipes)
+    s.write('', () => {
+      if (--pending === 0) process.exit(code);
+    });
 };
 
 export const fail = (e: unknown): void => {

@@ -65,6 +65,9 @@ export interface ConsoleOptions {
   replay?: boolean;
 }
 
+/** A console stream; a terminal that has a window size takes resize(). */
+export type ConsoleStream = Duplex & { resize?: (width: number, height: number) => void };
+
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
 /**
