@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
+import { Presets, SingleBar } from 'cli-progress';
 import { InstanceType } from '../gen/hypervisor/v1/common';
 import { Image, type ListImagesRequest, type ListImagesResponse, type PullImageProgress, type PullImageRequest } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
@@ -33,19 +33,22 @@ export const listImages = (ctx: Ctx, type = 0): Promise<Image[]> =>
 /** Progress on a terminal: a bar with bytes, rate and ETA. Elsewhere (a pipe, a log): one plain line per step and every 10%. */
 const progressView = (tty: boolean) => {
   if (tty) {
-    const bar = new SingleBar({
+    const bar = new SingleBar(
+      {
       stream: process.stderr,
       format: '{status} [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted}',
       hideCursor: true,
       clearOnComplete: false,
-    });
+      },
+      Presets.shades_classic,
+    );
     let started = false;
     let t0 = Date.now();
     return {
       step(p: PullImageProgress) {
         const total = Number(p.total);
         const current = Number(p.current);
-        const payload = { status: p.status.split(':')[0].slice(0, 24), done: formatBytes(current), size: total ? formatBytes(total) : '?', rate: formatBytes(Math.round(current / Math.max(0.001, (Date.now() - t0) / 1000))) };
+        const payload = { status: (p.status.split(/[\s:]/)[0] || 'pulling').padEnd(11), done: formatBytes(current), size: total ? formatBytes(total) : '?', rate: formatBytes(Math.round(current / Math.max(0.001, (Date.now() - t0) / 1000))) };
         if (!started && total > 0) {
           bar.start(total, current, payload);
           started = true;
