@@ -14,6 +14,7 @@ import { InstanceWatch } from '../support/compute';
 import { call, TestControlPlane } from '../support/control-plane';
 import { hvctl, HvctlProcess, isolatedEnv } from '../support/hvctl';
 import { ImageServer, testGuestDir } from '../support/image-server';
+import { Net } from '../network/support';
 
 const GiB = 2 ** 30;
 
@@ -220,6 +221,23 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       const bad = await hv('instance', 'create', 'x', '-f', file);
       assert.equal(bad.code, 3);
       assert.match(bad.stderr, /INVALID_ARGUMENT: .*type: "teapot" is not one of vm, container, microvm/);
+    });
+
+    it('create --network <net>/<subnet> --sg: names resolved, the instance gets its address', async () => {
+      const net = new Net(t);
+      const web = (await net.rpc('createNetwork', { name: `net-${token}` })).network!;
+      const sub = (await net.rpc('createSubnet', { name: `sub-${token}`, networkId: web.id, cidr: '10.99.0.0/24' })).subnet!;
+      const sg = (await net.rpc('createSecurityGroup', { name: `sg-${token}` })).securityGroup!;
+      const r = await hv('instance', 'create', `net-${token}`, '--kernel', kernel(), '--network', `net-${token}/sub-${token}`, '--sg', `sg-${token}`, '--wait', '-o', 'json');
+      assert.equal(r.code, 0, r.stderr);
+      const i = JSON.parse(r.stdout);
+      assert.deepEqual(i.spec.network, { networkId: web.id, subnetId: sub.id, securityGroups: [sg.id] });
+      assert.match(i.ipAddress, /^10\.99\.0\.\d+$/);
+      assert.match(r.stderr, new RegExp(`RUNNING on node ${nodeId()}, ${i.ipAddress.replace(/\./g, '\\.')}`));
+      assert.equal((await hv('instance', 'delete', i.id, '--wait')).code, 0);
+      const noNet = await hv('instance', 'create', 'x', '--kernel', kernel(), '--network', 'no-such-net');
+      assert.equal(noNet.code, 5);
+      assert.match(noNet.stderr, /NOT_FOUND: no network has the id or name "no-such-net"/);
     });
 
     it('create --wait exits 21 with the reason when the instance FAILED', async () => {
