@@ -14,7 +14,7 @@ const program = new Command('hypervisor-server')
   .addOption(new Option('--data-dir <dir>', 'where the embedded nats-server keeps its streams').default(d.dataDir).env('HV_DATA_DIR'))
   .addOption(new Option('--grpc-host <host>', 'address to listen on').default(d.grpcHost))
   .addOption(new Option('--grpc-port <port>', 'gRPC port').default(d.grpcPort).argParser(Number).env('HV_GRPC_PORT'))
-  .addOption(new Option('--http-port <port>', 'HTTP port for /healthz, /readyz, /metrics').default(d.httpPort).argParser(Number).env('HV_HTTP_PORT'))
+  .addOption(new Option('--http-port <port>', 'HTTP port for /healthz, /readyz, /metrics and the web console (/ui)').default(d.httpPort).argParser(Number).env('HV_HTTP_PORT'))
   .addOption(new Option('--cluster-name <name>', 'cluster name').default(d.clusterName))
   .addOption(new Option('--heartbeat-interval <seconds>', 'heartbeat interval told to agents').default(d.heartbeatIntervalSeconds).argParser(Number))
   .addOption(new Option('--lease-ttl <seconds>', 'a node with no heartbeat for this long becomes NOT_READY').default(d.leaseTtlSeconds).argParser(Number))
@@ -25,6 +25,7 @@ const program = new Command('hypervisor-server')
   .addOption(new Option('--no-snapshots', 'neither restore read models from a snapshot nor take snapshots (replay the whole log on start)'))
   .addOption(new Option('--snapshot-interval <seconds>', 'how often to consider a read-model snapshot (0: never by itself)').default(d.snapshotIntervalSeconds).argParser(Number).env('HV_SNAPSHOT_INTERVAL_SECONDS'))
   .addOption(new Option('--snapshot-min-commits <n>', 'take a snapshot only if the log moved this far since the last').default(d.snapshotMinCommits).argParser(Number).env('HV_SNAPSHOT_MIN_COMMITS'))
+  .addOption(new Option('--no-ui', 'do not serve the web console (/ui) on the HTTP port'))
   .addOption(new Option('--agent', 'also run a hypervisor-agent for this host in this process (the default with the embedded NATS)'))
   .addOption(new Option('--no-agent', 'run the server only; agents run on the hosts (hypervisor-agent)'))
   .addOption(new Option('--agent-port <port>', 'AgentService port of the embedded agent').default(50052).argParser(Number).env('HV_AGENT_PORT'))
@@ -53,6 +54,7 @@ const cfg: ServerConfig = {
   snapshots: o.snapshots && d.snapshots,
   snapshotIntervalSeconds: o.snapshotInterval,
   snapshotMinCommits: o.snapshotMinCommits,
+  ui: o.ui && d.ui,
 };
 const log = createLogger(cfg.logLevel, 'hypervisor-server');
 

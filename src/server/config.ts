@@ -38,6 +38,8 @@ export interface ServerConfig {
   readonly snapshotIntervalSeconds: number;
   /** Take one only if the log moved at least this many positions since the last. */
   readonly snapshotMinCommits: number;
+  /** Serve the web console at /ui on the HTTP port. */
+  readonly ui: boolean;
 }
 
 export const defaultConfig = (): ServerConfig => ({
@@ -62,4 +64,5 @@ export const defaultConfig = (): ServerConfig => ({
   snapshots: (process.env.HV_SNAPSHOTS ?? '1') !== '0',
   snapshotIntervalSeconds: Number(process.env.HV_SNAPSHOT_INTERVAL_SECONDS ?? 60),
   snapshotMinCommits: Number(process.env.HV_SNAPSHOT_MIN_COMMITS ?? 1000),
+  ui: (process.env.HV_UI ?? '1') !== '0',
 });

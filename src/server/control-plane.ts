@@ -32,6 +32,8 @@ import { networkService } from '../grpc/network-service';
 import { Pager } from '../grpc/paging';
 import { addReflection } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
+import { loopbackTarget } from '../http/ui/grpc-gateway';
+import { WebConsole } from '../http/ui/web-console';
 import { FeedRelay } from '../feed/relay';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
@@ -85,6 +87,7 @@ export class ControlPlane {
   restored?: RestoreResult;
   private grpc?: Server;
   private http?: http.Server;
+  private webConsole?: WebConsole;
   private health?: HealthImplementation;
 
   constructor(
@@ -221,11 +224,14 @@ export class ControlPlane {
         e ? reject(e) : resolve(port),
       ),
     );
+    // The web console calls the gRPC API just bound, as any client would.
+    if (cfg.ui) this.webConsole = new WebConsole({ grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) });
     this.http = await startHttpServer(
       cfg.grpcHost,
       cfg.httpPort,
       { live: () => true, ready: () => this.ready },
       this.metrics.registry,
+      this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
@@ -245,6 +251,8 @@ export class ControlPlane {
   /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
   async stop(): Promise<void> {
     for (const s of ['', ...SERVICES]) this.health?.setStatus(s, 'NOT_SERVING');
+    // Its watches and consoles are gRPC calls too: ended first, or the shutdown below waits for them.
+    this.webConsole?.close();
     await new Promise<void>((resolve) => {
       if (!this.grpc) return resolve();
       const force = setTimeout(() => {

@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { NodeEvent, WatchNodesRequest } from '../../gen/hypervisor/v1/cluster';
+import { InstanceEvent, WatchInstanceRequest } from '../../gen/hypervisor/v1/compute';
+import { handleApi } from './api-routes';
+import { ConsoleBridge, sizeFrom } from './console-bridge';
+import { EventStreams } from './event-stream';
+import { GrpcGateway, metadataFor } from './grpc-gateway';
+import { sendJson } from './http-status';
+import { sameOrigin } from './same-origin';
+import { DEFAULT_ASSETS_DIR, serveAsset } from './static-assets';
+
+const CONSOLE_PATH = /^\/ui\/api\/instances\/([A-Za-z0-9_.:-]{1,128})\/console$/;
+
+export interface WebConsoleOptions {
+  /** The gRPC server the gateway calls (this process's own, on loopback). */
+  readonly grpcTarget: string;
+  /** The built page (dist/ui). */
+  readonly assetsDir?: string;
+}
+
+/**
+ * The web console at /ui: the built page, its JSON API (/ui/api), live
+ * watches as Server-Sent Events (/ui/api/watch/…) and the serial console
+ * over a WebSocket (/ui/api/instances/<id>/console), all through the
+ * server's own gRPC API.
+ */
+export class WebConsole {
+  private readonly gw: GrpcGateway;
+  private readonly streams = new EventStreams();
+  private readonly consoles: ConsoleBridge;
+  private readonly assetsDir: string;
+
+  constructor(opts: WebConsoleOptions) {
+    this.gw = new GrpcGateway(opts.grpcTarget);
+    this.consoles = new ConsoleBridge(this.gw);
+    this.assetsDir = opts.assetsDir ?? DEFAULT_ASSETS_DIR;
+  }
+
+  /** Serves a request under /ui; false for any other path. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://ui');
+    const p = url.pathname;
+    if (p === '/ui') {
+      res.writeHead(308, { location: '/ui/' }).end();
+      return true;
+    }
+    if (!p.startsWith('/ui/')) return false;
+    if (!p.startsWith('/ui/api/')) {
+      serveAsset(this.assetsDir, req, res, p.slice('/ui/'.length));
+      return true;
+    }
+    if (req.method !== 'GET' && !sameOrigin(req)) {
+      sendJson(res, 403, { code: 'PERMISSION_DENIED', message: `origin ${req.headers.origin} is not this console's` });
+      return true;
+    }
+    const api = p.slice('/ui/api'.length);
+    if (api === '/watch/nodes' && req.method === 'GET') {
+      this.streams.serve(
+        req,
+        res,
+        url.searchParams,
+        (sinceRevision) => this.gw.stream(this.gw.cluster, this.gw.cluster.watchNodes, WatchNodesRequest.fromPartial({ sinceRevision }), metadataFor(req)),
+        (e: NodeEvent) => ({ revision: e.revision, json: NodeEvent.toJSON(e) }),
+      );
+      return true;
+    }
+    if (api === '/watch/instances' && req.method === 'GET') {
+      const instanceId = url.searchParams.get('instance_id') ?? '';
+      this.streams.serve(
+        req,
+        res,
+        url.searchParams,
+        (sinceRevision) =>
+          this.gw.stream(this.gw.compute, this.gw.compute.watchInstance, WatchInstanceRequest.fromPartial({ instanceId, sinceRevision }), metadataFor(req)),
+        (e: InstanceEvent) => ({ revision: e.revision, json: InstanceEvent.toJSON(e) }),
+      );
+      return true;
+    }
+    if (!handleApi(this.gw, req, res, api, url.searchParams)) sendJson(res, 404, { code: 'NOT_FOUND', message: `no /ui/api${api}` });
+    return true;
+  }
+
+  /** Takes a WebSocket upgrade for a console; false for any other path. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://ui');
+    const m = CONSOLE_PATH.exec(url.pathname);
+    if (!m) return false;
+    if (!sameOrigin(req)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+      return true;
+    }
+    this.consoles.upgrade(req, socket, head, m[1], sizeFrom(url.searchParams));
+    return true;
+  }
+
+  /** Ends watches and consoles; before the gRPC server stops, which would otherwise wait for them. */
+  close(): void {
+    this.streams.closeAll();
+    this.consoles.closeAll();
+    this.gw.close();
+  }
+}
