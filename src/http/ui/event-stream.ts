@@ -16,7 +16,7 @@ export interface WatchMessage {
  * of each change is its revision, so the browser's EventSource, reconnecting
  * by itself, sends Last-Event-ID and the watch resumes exactly where it broke
  * (since_revision); a fresh one starts with the snapshot. The first event,
- * `open`, tells the page which of the two it gets, so it can drop what it
+ * `start`, tells the page which of the two it gets, so it can drop what it
  * had before a snapshot. A watch the server ends with an error sends
  * `failure` {code, message}.
  */
@@ -39,7 +39,7 @@ export class EventStreams {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(`retry: 1000\nevent: open\ndata: ${JSON.stringify({ resumed: since > 0n, sinceRevision: since.toString() })}\n\n`);
+    res.write(`retry: 1000\nevent: start\ndata: ${JSON.stringify({ resumed: since > 0n, sinceRevision: since.toString() })}\n\n`);
     const stream = start(since);
     let ended = false;
     const end = () => {
