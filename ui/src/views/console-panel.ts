@@ -17,14 +17,14 @@ export class ConsolePanel {
   readonly el: HTMLElement;
   private readonly term: Terminal;
   private readonly fit = new FitAddon();
-  private readonly status = h('span', { class: 'console-status', 'data-console-status': 'closed' }, 'not attached');
+  private readonly status = h('span', { class: 'console-status', 'data-console-status': 'idle' }, 'not attached');
   private readonly screen = h('div', { class: 'terminal', id: 'terminal' });
   private ws?: WebSocket;
   private readonly encoder = new TextEncoder();
   private readonly onWindowResize = () => this.fit.fit();
 
   constructor(private readonly instanceId: string) {
-    this.term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace', theme: { background: '#101418' } });
+    this.term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace', theme: { background: '#000000' } });
     this.term.loadAddon(this.fit);
     const again = h('button', { type: 'button', class: 'reattach', onclick: () => this.reattach() }, 'Reconnect');
     this.el = h('section', { class: 'console' }, h('h2', {}, 'Serial console ', this.status, again), this.screen);
@@ -40,6 +40,11 @@ export class ConsolePanel {
     this.term.open(this.screen);
     this.fit.fit();
     window.addEventListener('resize', this.onWindowResize);
+  }
+
+  /** What the header says while no console is attached. */
+  idle(text: string): void {
+    if (!this.attached && this.status.dataset.consoleStatus !== 'closed') this.setStatus('idle', text);
   }
 
   get attached(): boolean {

@@ -96,7 +96,7 @@ export const instanceDetailView = (root: HTMLElement, id: string): (() => void) 
     if (i.state === 'INSTANCE_STATE_RUNNING' && i.startedAt !== startedAt) {
       startedAt = i.startedAt;
       panel.reattach();
-    }
+    } else if (i.state !== 'INSTANCE_STATE_RUNNING') panel.idle(`attaches when the instance is RUNNING (it is ${instanceState(i.state)})`);
   };
 
   show(root, head, body, panel.el, history);
