@@ -239,11 +239,12 @@ describe('AuditService (real gRPC + nats-server)', function () {
       role: 'WORKER',
       region: 'audit',
       zone: '',
-      capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
+      capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
       labels: {},
       annotations: {},
       supportedInstanceTypes: ['vm'],
     };
+    const wireCapacity = { ...v1.capacity, memoryBytes: BigInt(v1.capacity.memoryBytes), diskBytes: 0n };
     const meta = { actor: 'old-agent', correlationId: 'c-v1', causationId: 'c-v1' };
     const { position } = await store.append({ aggregateType: 'node', aggregateId: id }, 0, randomUUID(), [
       { id: randomUUID(), type: 'NodeRegistered', schemaVersion: 1, data: v1, meta },
@@ -266,12 +267,12 @@ describe('AuditService (real gRPC + nats-server)', function () {
     assert.deepEqual([node.ip, node.port], ['10.7.0.5', 7000]);
     // And the command handler: the same registration again changes nothing,
     // because the handler folded the upcast event (ip and port equal).
-    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7000, capacity: v1.capacity, metadata: { labels: {}, annotations: {} } }));
+    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7000, capacity: wireCapacity, metadata: { labels: {}, annotations: {} } }));
     // (Registration events only: this suite's 1 s lease may flip the node's status meanwhile.)
     const after = (await call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: id, types: ['NodeRegistered', 'NodeReregistered'] }))).events;
     assert.deepEqual(after.map((x) => x.type), ['NodeRegistered']);
     // A changed port is a NodeReregistered, written as v2.
-    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7001, capacity: v1.capacity, metadata: { labels: {}, annotations: {} } }));
+    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7001, capacity: wireCapacity, metadata: { labels: {}, annotations: {} } }));
     const re = (await call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: id, types: ['NodeReregistered'] }))).events;
     assert.deepEqual(re.map((x) => [x.schemaVersion, x.data!.port]), [[2, 7001]]);
   });

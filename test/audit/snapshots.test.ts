@@ -68,7 +68,7 @@ describe('read-model snapshots on a real server (restart from snapshot = restart
       role: 'WORKER',
       region: 'snap',
       zone: 'z2',
-      capacity: { cpuCores: 8, memoryBytes: 2n ** 34n, diskBytes: 0n, gpuCount: 0 },
+      capacity: { cpuCores: 8, memoryBytes: 2 ** 34, diskBytes: 0, gpuCount: 0 },
       labels: {},
       annotations: {},
       supportedInstanceTypes: ['vm'],

@@ -72,8 +72,8 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('registers a node and answers its id and heartbeat terms', async () => {
       const r = await call(c, c.registerNode, reg('reg-a'));
       assert.match(r.nodeId, /^[0-9a-f-]{36}$/);
-      assert.equal(r.heartbeatIntervalSeconds, 10);
-      assert.equal(r.leaseTtlSeconds, 30);
+      assert.equal(r.heartbeatIntervalSeconds, 10n);
+      assert.equal(r.leaseTtlSeconds, 30n);
       const n = await call(c, c.getNode, { nodeId: r.nodeId });
       assert.equal(n.hostname, 'reg-a');
       assert.equal(n.status, NodeStatus.NODE_STATUS_READY);
@@ -396,7 +396,7 @@ describe('node liveness (short lease)', function () {
   it('turns a node NOT_READY when its lease expires and READY on its next heartbeat, as events', async () => {
     const c = t.cluster();
     const { nodeId, leaseTtlSeconds } = await call(c, c.registerNode, reg('lease-a'));
-    assert.equal(leaseTtlSeconds, 1);
+    assert.equal(leaseTtlSeconds, 1n);
     await until('node NOT_READY', async () => (await call(c, c.getNode, { nodeId })).status === NodeStatus.NODE_STATUS_NOT_READY, 10_000);
     await call(c, c.heartbeat, HeartbeatRequest.fromPartial({ nodeId, status: 1, conditions: [] }));
     assert.equal((await call(c, c.getNode, { nodeId })).status, NodeStatus.NODE_STATUS_READY);

@@ -14,6 +14,9 @@ import {
 
 export const MiB = 2 ** 20;
 
+/** JSON for assertion messages: messages hold bigint (int64) fields, which JSON.stringify refuses. */
+export const show = (v: unknown): string => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+
 /** An InstanceSpec as tests write it: sizes may be plain numbers (the wire has int64 as bigint). */
 export type SpecInput = Omit<Partial<InstanceSpec>, 'memoryBytes' | 'disks'> & {
   memoryBytes?: number | bigint;
