@@ -4,6 +4,7 @@ import { type ClientDuplexStream, status } from '@grpc/grpc-js';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { AttachConsoleRequest, ConsoleData } from '../../gen/hypervisor/v1/compute';
 import { type GrpcGateway, metadataFor } from './grpc-gateway';
+import { parseResize } from './console-frames';
 import { apiError } from './http-status';
 
 /** Output waiting for a slow browser past this pauses the console stream until it has gone out. */
@@ -83,19 +84,3 @@ export class ConsoleBridge {
     for (const ws of this.wss.clients) ws.close(1001, 'server stopping');
   }
 }
-
-const parseResize = (text: string): { cols: number; rows: number } | undefined => {
-  try {
-    const m = JSON.parse(text) as { type?: unknown; cols?: unknown; rows?: unknown };
-    const ok = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) <= 10_000;
-    return m.type === 'resize' && ok(m.cols) && ok(m.rows) ? { cols: m.cols, rows: m.rows } : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-/** ?cols=&rows= of the upgrade request: the terminal's size at attach (80×24 when absent or bad). */
-export const sizeFrom = (query: URLSearchParams): { cols: number; rows: number } => {
-  const n = (v: string | null, d: number) => (v && /^\d{1,5}$/.test(v) && Number(v) > 0 ? Number(v) : d);
-  return { cols: n(query.get('cols'), 80), rows: n(query.get('rows'), 24) };
-};
