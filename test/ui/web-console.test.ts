@@ -10,6 +10,7 @@ import { TestBrowser } from '../support/browser';
 import { createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
+import { freePort } from '../../src/nats/embedded-nats-server';
 
 const GiB = 1024 * MiB;
 const READY = 'HV-GUEST-READY';
@@ -18,7 +19,7 @@ const BOOT_DEADLINE_MS = 25_000;
 
 describe('web console (/ui) in a real headless Chromium, against a real server', function () {
   this.timeout(180_000);
-  const t = new TestControlPlane();
+  let t: TestControlPlane;
   const browser = new TestBrowser();
   let images: ImageServer;
   let hollow: Agent;
@@ -29,7 +30,8 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
 
   before(async () => {
     images = await new ImageServer(testGuestDir()).start();
-    await t.start();
+    // Fixed ports, so the page can find the server again after it restarts.
+    t = await new TestControlPlane({ grpcPort: await freePort(), httpPort: await freePort() }).start();
     hollow = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm', 'microvm'] }, hostname: 'hollow-ui', capacity: { cpuCores: 8, memoryBytes: 16 * GiB, diskBytes: 100 * GiB } });
     c = t.client(ComputeServiceClient);
     watch = new InstanceWatch(c);
@@ -44,7 +46,7 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
     watch?.close();
     await browser.stop();
     await hollow?.stop();
-    await t.stop();
+    await t?.stop();
     await images?.stop();
     if (hollow) removeStateDir(hollow);
   });
@@ -133,6 +135,22 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
       // web-1 runs there: 1 of 8 CPUs and 256MiB of 16GiB are allocated.
       assert.match((await page.textContent(sel)) ?? '', /hollow-ui.*READY.*1 \/ 8.*256MiB \/ 16GiB/s);
       await browser.screenshot(page, 'ui-nodes.png');
+    });
+
+    it('follows on after the server restarts: the page reconnects by itself and resumes its watch', async () => {
+      await page.goto(`${base}#/instances`);
+      await page.waitForSelector(row(web1.id, 'RUNNING'));
+      await page.waitForSelector('#live[data-live="live"]');
+      await t.cp.stop();
+      await page.waitForSelector('#live[data-live="reconnecting"]', { timeout: 10_000 });
+      await t.startServer();
+      // The test's own watch broke with the server too.
+      watch.close();
+      watch = new InstanceWatch(c);
+      const stopped = await call(c, c.stopInstance, { instanceId: web1.id, force: false, timeoutSeconds: 5 });
+      assert.equal(stopped.state, InstanceState.INSTANCE_STATE_STOPPED);
+      await page.waitForSelector(row(web1.id, 'STOPPED'), { timeout: 20_000 });
+      await page.waitForSelector('#live[data-live="live"]');
     });
   });
 

@@ -25,9 +25,9 @@ const route = () => {
 const liveIndicator = () => {
   const el = document.getElementById('live')!;
   const s = [store.nodes.status, store.instances.status];
-  const state = s.every((x) => x === 'live') ? 'live' : s.includes('failed') ? 'failed' : 'reconnecting';
+  const state = s.every((x) => x === 'live') ? 'live' : 'reconnecting';
   el.dataset.live = state;
-  el.textContent = state === 'live' ? '● live' : state === 'failed' ? '● disconnected' : '● reconnecting';
+  el.textContent = state === 'live' ? '● live' : '● reconnecting';
 };
 
 const clusterLine = () => {

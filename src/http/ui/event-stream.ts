@@ -40,7 +40,13 @@ export class EventStreams {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(`retry: 1000\nevent: start\ndata: ${JSON.stringify({ resumed: since > 0n, sinceRevision: since.toString() })}\n\n`);
-    const stream = start(since);
+    let stream: ClientReadableStream<Res>;
+    try {
+      stream = start(since);
+    } catch (e) {
+      res.end(`event: failure\ndata: ${JSON.stringify(apiError(e).body)}\n\n`);
+      return;
+    }
     let ended = false;
     const end = () => {
       if (ended) return;

@@ -31,6 +31,7 @@ export class WebConsole {
   private readonly streams = new EventStreams();
   private readonly consoles: ConsoleBridge;
   private readonly assetsDir: string;
+  private closed = false;
 
   constructor(opts: WebConsoleOptions) {
     this.gw = new GrpcGateway(opts.grpcTarget);
@@ -53,6 +54,11 @@ export class WebConsole {
     }
     if (req.method !== 'GET' && !sameOrigin(req)) {
       sendJson(res, 403, { code: 'PERMISSION_DENIED', message: `origin ${req.headers.origin} is not this console's` });
+      return true;
+    }
+    // Stopping: the gateway is gone, and a retry at the next server can help.
+    if (this.closed) {
+      sendJson(res, 503, { code: 'UNAVAILABLE', message: 'the server is stopping' });
       return true;
     }
     const api = p.slice('/ui/api'.length);
@@ -91,12 +97,17 @@ export class WebConsole {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
       return true;
     }
+    if (this.closed) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
+      return true;
+    }
     this.consoles.upgrade(req, socket, head, m[1], sizeFrom(url.searchParams));
     return true;
   }
 
   /** Ends watches and consoles; before the gRPC server stops, which would otherwise wait for them. */
   close(): void {
+    this.closed = true;
     this.streams.closeAll();
     this.consoles.closeAll();
     this.gw.close();
