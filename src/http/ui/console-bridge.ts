@@ -22,7 +22,7 @@ export const CLOSE_BASE = 4000;
  * reached), so the page can say why.
  */
 export class ConsoleBridge {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
 
   constructor(private readonly gw: GrpcGateway) {}
 
@@ -31,7 +31,14 @@ export class ConsoleBridge {
   }
 
   private bridge(req: IncomingMessage, ws: WebSocket, instanceId: string, size: { cols: number; rows: number }): void {
-    const call: ClientDuplexStream<AttachConsoleRequest, ConsoleData> = this.gw.compute.attachConsole(metadataFor(req));
+    let call: ClientDuplexStream<AttachConsoleRequest, ConsoleData>;
+    try {
+      call = this.gw.compute.attachConsole(metadataFor(req));
+    } catch {
+      // The gateway's channel is closed: the server is stopping.
+      ws.close(CLOSE_BASE + status.UNAVAILABLE, 'UNAVAILABLE: the server is stopping');
+      return;
+    }
     let closed = false;
     let paused = false;
     const close = (code: number, reason: string) => {

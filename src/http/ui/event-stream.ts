@@ -73,7 +73,8 @@ export class EventStreams {
       end();
     });
     stream.on('end', end);
-    req.on('close', end);
+    // The response closes when the browser goes away (IncomingMessage's close means its body is read).
+    res.on('close', end);
   }
 
   /** Ends every open stream (the server is stopping: its gRPC side waits for them). */

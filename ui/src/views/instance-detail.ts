@@ -67,13 +67,16 @@ export const instanceDetailView = (root: HTMLElement, id: string): (() => void) 
   const panel = new ConsolePanel(id);
   let startedAt: string | undefined;
   let historyFor = '';
+  let historyAsked = 0;
 
   const loadHistory = (i: Instance) => {
     const key = `${i.state}|${i.startedAt}|${store.instances.revision}`;
     if (key === historyFor) return;
     historyFor = key;
+    const asked = ++historyAsked;
     api.history(id).then(
-      (r) => history.replaceChildren(h('h2', {}, 'History'), r.truncated ? h('p', { class: 'empty' }, 'the latest events only') : '', historyTable(r.events)),
+      // Only the latest answer is shown: an older one may arrive after it.
+      (r) => asked === historyAsked && history.replaceChildren(h('h2', {}, 'History'), r.truncated ? h('p', { class: 'empty' }, 'the latest events only') : '', historyTable(r.events)),
       (e) => notify('history', e),
     );
   };

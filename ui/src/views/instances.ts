@@ -52,8 +52,15 @@ export const instancesView = (root: HTMLElement): (() => void) => {
   };
   const all = () => {
     rows.clear();
-    tbody.replaceChildren();
-    for (const i of [...store.instances.items.values()].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))) put(i);
+    const sorted = [...store.instances.items.values()].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    tbody.replaceChildren(
+      ...sorted.map((i) => {
+        const tr = rowFor(i);
+        tr.dataset.key = sortKey(i);
+        rows.set(i.id, tr);
+        return tr;
+      }),
+    );
     summary();
   };
 
