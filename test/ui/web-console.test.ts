@@ -198,5 +198,16 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
       await page.waitForSelector('#detail-state[data-state="STOPPED"]');
       assert.ok(await waitInTerminal('[console closed]', 5_000), await terminalText());
     });
+
+    it('attaches again by itself when the instance is started, and says so when it is deleted while attached', async () => {
+      await page.click('.detail-head button[data-action="start"]');
+      await page.waitForSelector('#detail-state[data-state="RUNNING"]', { timeout: 30_000 });
+      await page.waitForSelector('.console-status[data-console-status="open"]', { timeout: 10_000 });
+      page.once('dialog', (d) => void d.accept());
+      await page.click('.detail-head button[data-action="delete"]');
+      await page.waitForSelector('.console-status[data-console-status="closed"]', { timeout: 20_000 });
+      await page.waitForSelector('text=This instance does not exist (or no longer).', { timeout: 20_000 });
+      await watch.until('guest-1 deleted', (e) => e.instance?.id === guest.id && e.type === 3, 10_000);
+    });
   });
 });
