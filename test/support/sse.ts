@@ -13,11 +13,13 @@ export class SseClient {
   readonly events: SseEvent[] = [];
   status = 0;
   ended = false;
+  /** Called with each event as it arrives (benchmarks time them). */
+  onEvent?: (e: SseEvent) => void;
   private readonly abort = new AbortController();
   private waiters: (() => void)[] = [];
   private readonly done: Promise<void>;
 
-  constructor(url: string, headers: Record<string, string> = {}) {
+  constructor(url: string, headers: Record<string, string> = {}, private readonly keep = true) {
     this.done = this.read(url, headers).catch(() => undefined).finally(() => {
       this.ended = true;
       this.wake();
@@ -42,7 +44,11 @@ export class SseClient {
           const i = line.indexOf(':');
           if (i > 0) fields.set(line.slice(0, i), line.slice(i + 1).replace(/^ /, ''));
         }
-        if (fields.has('data')) this.events.push({ event: fields.get('event') ?? 'message', id: fields.get('id'), data: fields.get('data')! });
+        if (fields.has('data')) {
+          const e = { event: fields.get('event') ?? 'message', id: fields.get('id'), data: fields.get('data')! };
+          if (this.keep) this.events.push(e);
+          this.onEvent?.(e);
+        }
         this.wake();
       }
     }

@@ -58,7 +58,17 @@ export class EventStreams {
     };
     this.open.add(end);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    let corked = false;
     stream.on('data', (m: Res) => {
+      // A snapshot arrives as a burst of messages: one write to the socket for the burst, not one each.
+      if (!corked) {
+        corked = true;
+        res.cork();
+        setImmediate(() => {
+          corked = false;
+          res.uncork();
+        });
+      }
       const { revision, json } = toMessage(m);
       // A browser that reads slowly holds the gRPC stream back; the server's bounded watch buffer then ends it, and the page resumes.
       if (!res.write(`id: ${revision}\nevent: change\ndata: ${JSON.stringify(json)}\n\n`)) {
