@@ -167,7 +167,7 @@ describe('faults', function () {
   });
 
   describe('a node whose agent is unreachable', () => {
-    const t = new TestControlPlane({ compute: { createTimeoutSeconds: 3 }, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
+    const t = new TestControlPlane({ createTimeoutSeconds: 3, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
     before(() => t.start());
     after(() => t.stop());
 

@@ -1,4 +1,3 @@
-import type { Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
@@ -13,7 +12,8 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
-import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+import { Controller } from '../controller';
+import type { ReconcileResult } from '../work-queue';
 
 /** How long an instance waits for capacity held by other placements in flight before it fails. */
 const MAX_WAIT_MS = 30_000;
@@ -31,6 +31,10 @@ export interface SchedulerOptions {
   readonly concurrency: number;
   /** Nodes tried per instance before the decision is taken again on fresh figures. */
   readonly triesPerRound: number;
+  /** Whether the node's lease is known to be live; a READY node without one gets nothing. */
+  readonly isLive?: (nodeId: string) => boolean;
+  /** Not live yet, but it may be (this server has just started): the instance waits rather than fails. */
+  readonly mayBeLive?: (nodeId: string) => boolean;
 }
 
 /**
@@ -41,14 +45,12 @@ export interface SchedulerOptions {
  * when no node fits, the instance is FAILED with the reason. Reservations in
  * flight count against their node so concurrent placements spread out.
  */
-export class SchedulerProcess {
-  private readonly queue: KeyedWorkQueue;
+export class SchedulerProcess extends Controller {
   private readonly assumed = new Map<string, Resources>();
   /** Instances in PENDING (what may hold capacity in flight). */
   private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
-  private sub?: Subscription;
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -59,16 +61,18 @@ export class SchedulerProcess {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('scheduler', (id) => this.scheduleOne(id), log, opts.concurrency);
+    super('scheduler', log, opts.concurrency);
   }
 
   start(): void {
-    this.sub = this.instances.changes$.subscribe((c) => {
-      if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
-        this.pending.add(c.id);
-        this.queue.add(c.id);
-      } else this.pending.delete(c.id);
-    });
+    this.watch(
+      this.instances.changes$.subscribe((c) => {
+        if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
+          this.pending.add(c.id);
+          this.queue.add(c.id);
+        } else this.pending.delete(c.id);
+      }),
+    );
     for (const id of this.instances.ids())
       if (this.instances.state(id)?.status === 'PENDING') {
         this.pending.add(id);
@@ -76,13 +80,14 @@ export class SchedulerProcess {
       }
   }
 
-  stop(): void {
-    this.sub?.unsubscribe();
-    this.queue.stop();
+  protected reconcile(id: string): Promise<ReconcileResult> {
+    return this.scheduleOne(id);
   }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Some READY node's lease is not known yet, and may be any moment (the server has just started). */
+  private awaitingLeases(): boolean {
+    const may = this.opts.mayBeLive;
+    return !!may && this.nodes.list().some((n) => n.status === NodeStatus.NODE_STATUS_READY && may(n.id));
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
@@ -100,11 +105,13 @@ export class SchedulerProcess {
 
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
+    const live = this.opts.isLive ?? (() => true);
     return this.nodes.list().map((n) => ({
       id: n.id,
       hostname: n.hostname,
-      ready: n.status === NodeStatus.NODE_STATUS_READY,
-      status: STATUS_NAME[n.status] ?? 'not READY',
+      // READY in the log but no live lease: it may have died while no server watched.
+      ready: n.status === NodeStatus.NODE_STATUS_READY && live(n.id),
+      status: n.status === NodeStatus.NODE_STATUS_READY ? 'READY without a live lease' : (STATUS_NAME[n.status] ?? 'not READY'),
       region: n.region,
       zone: n.zone,
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
@@ -133,7 +140,7 @@ export class SchedulerProcess {
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
-        if (decision.wait && Date.now() - since < MAX_WAIT_MS) {
+        if ((decision.wait || this.awaitingLeases()) && Date.now() - since < MAX_WAIT_MS) {
           this.waitingSince.set(id, since);
           return { requeueAfterMs: 20 + Math.random() * 80 };
         }
