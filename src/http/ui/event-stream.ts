@@ -59,6 +59,7 @@ export class EventStreams {
     this.open.add(end);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     let corked = false;
+    let paused = false;
     stream.on('data', (m: Res) => {
       // A snapshot arrives as a burst of messages: one write to the socket for the burst, not one each.
       if (!corked) {
@@ -71,9 +72,13 @@ export class EventStreams {
       }
       const { revision, json } = toMessage(m);
       // A browser that reads slowly holds the gRPC stream back; the server's bounded watch buffer then ends it, and the page resumes.
-      if (!res.write(`id: ${revision}\nevent: change\ndata: ${JSON.stringify(json)}\n\n`)) {
+      if (!res.write(`id: ${revision}\nevent: change\ndata: ${JSON.stringify(json)}\n\n`) && !paused) {
+        paused = true;
         stream.pause();
-        res.once('drain', () => stream.resume());
+        res.once('drain', () => {
+          paused = false;
+          stream.resume();
+        });
       }
     });
     stream.on('error', (e: { code?: number }) => {
