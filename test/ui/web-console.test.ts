@@ -113,10 +113,16 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
       await browser.screenshot(page, 'ui-instance-detail.png');
     });
 
-    it('starts it again from its page, and the page follows it to RUNNING', async () => {
+    it('starts it again from its page, and restarts it; the page follows it and its history', async () => {
       await page.click('.detail-head button[data-action="start"]');
       await page.waitForSelector('#detail-state[data-state="RUNNING"]', { timeout: 20_000 });
-      assert.equal((await call(c, c.getInstance, { instanceId: web1.id })).state, InstanceState.INSTANCE_STATE_RUNNING);
+      const started = await call(c, c.getInstance, { instanceId: web1.id });
+      assert.equal(started.state, InstanceState.INSTANCE_STATE_RUNNING);
+      await page.click('.detail-head button[data-action="restart"]');
+      await page.waitForSelector('#history tr[data-event-type="InstanceRestartRequested"]', { timeout: 20_000 });
+      await page.waitForSelector('#detail-state[data-state="RUNNING"]');
+      const restarted = await call(c, c.getInstance, { instanceId: web1.id });
+      assert.ok(restarted.startedAt!.getTime() > started.startedAt!.getTime(), 'a restart starts it anew');
     });
 
     it('deletes an instance once the dialog is confirmed; its row goes away', async () => {
