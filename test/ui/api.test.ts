@@ -83,6 +83,8 @@ describe('web console API (/ui/api): JSON over the gRPC API, watches as SSE, the
       http.get(`${base}/ui/..%2f..%2fpackage.json`, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject),
     );
     assert.equal(escaped, 404, 'nothing outside dist/ui is served');
+    assert.equal((await request('GET', '/ui/%E0%A4%A')).status, 400, 'a path that does not decode');
+    assert.equal((await request('GET', '/healthz')).status, 200, 'and the server is still up');
   });
 
   it('answers in the proto3 JSON mapping: enums by name, 64-bit integers as strings', async () => {

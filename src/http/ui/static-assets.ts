@@ -32,7 +32,14 @@ export const serveAsset = (root: string, req: IncomingMessage, res: ServerRespon
     res.writeHead(503, { 'content-type': 'text/plain' }).end('the web console is not built: run scripts/setup.sh (npm run setup)\n');
     return;
   }
-  const file = rel === '' || rel === '/' ? index : path.join(root, path.normalize(decodeURIComponent(rel)));
+  let name: string;
+  try {
+    name = decodeURIComponent(rel);
+  } catch {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('bad path\n');
+    return;
+  }
+  const file = name === '' || name === '/' ? index : path.join(root, path.normalize(name));
   const inside = file === index || file.startsWith(root + path.sep);
   let size = -1;
   try {

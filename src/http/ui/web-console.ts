@@ -7,7 +7,7 @@ import { ConsoleBridge } from './console-bridge';
 import { sizeFrom } from './console-frames';
 import { EventStreams } from './event-stream';
 import { GrpcGateway, metadataFor } from './grpc-gateway';
-import { sendJson } from './http-status';
+import { sendError, sendJson } from './http-status';
 import { sameOrigin } from './same-origin';
 import { DEFAULT_ASSETS_DIR, serveAsset } from './static-assets';
 
@@ -41,6 +41,17 @@ export class WebConsole {
 
   /** Serves a request under /ui; false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      return this.route(req, res);
+    } catch (e) {
+      // A request handler that throws would take the process down: answer it instead.
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+      return true;
+    }
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://ui');
     const p = url.pathname;
     if (p === '/ui') {
@@ -90,7 +101,12 @@ export class WebConsole {
 
   /** Takes a WebSocket upgrade for a console; false for any other path. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(req.url ?? '/', 'http://ui');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://ui');
+    } catch {
+      return false;
+    }
     const m = CONSOLE_PATH.exec(url.pathname);
     if (!m) return false;
     if (!sameOrigin(req)) {
