@@ -162,6 +162,34 @@ describe('web console API (/ui/api): JSON over the gRPC API, watches as SSE, the
     assert.match(String(bad.body.message), /since_revision/);
   });
 
+  it('serves the same watch over a WebSocket (what the page uses): start, snapshot, changes, resumed by ?since_revision', async () => {
+    const watchUrl = (q = '') => `ws://127.0.0.1:${t.cp.httpPort}/ui/api/watch/instances${q}`;
+    const frames = (ws: WebSocket) => {
+      const got: { type: string; resumed?: boolean; revision?: string; event?: { type: string; instance: { id: string; state: string } } }[] = [];
+      ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+      return got;
+    };
+    const fresh = new WebSocket(watchUrl());
+    const seen = frames(fresh);
+    await until('the snapshot', () => seen.find((f) => f.type === 'change' && f.event?.instance.id === vm.id));
+    assert.deepEqual(seen[0], { type: 'start', resumed: false, sinceRevision: '0' });
+    const snap = seen.find((f) => f.type === 'change')!;
+    assert.equal(snap.event?.type, 'EVENT_TYPE_ADDED');
+    fresh.close();
+
+    await call(c, c.stopInstance, { instanceId: vm.id, force: true, timeoutSeconds: 0 });
+    const resumed = new WebSocket(watchUrl(`?since_revision=${snap.revision}`));
+    const later = frames(resumed);
+    await until('STOPPED', () => later.find((f) => f.event?.instance.state === 'INSTANCE_STATE_STOPPED'));
+    assert.deepEqual(later[0], { type: 'start', resumed: true, sinceRevision: snap.revision });
+    assert.ok(later.slice(1).every((f) => BigInt(f.revision!) > BigInt(snap.revision!) && f.event?.type === 'EVENT_TYPE_MODIFIED'), JSON.stringify(later));
+    resumed.close();
+    await call(c, c.startInstance, { instanceId: vm.id });
+
+    assert.equal((await openConsole(watchUrl(), { origin: 'http://evil.example' }).closed).code, -403, 'another site cannot read the cluster through it');
+    assert.equal((await openConsole(watchUrl('?since_revision=x')).closed).code, -400);
+  });
+
   it('an X-Request-Id makes a retried action idempotent: the same id is the same command', async () => {
     const headers = { 'x-request-id': `ui-test-${vm.id.slice(0, 8)}` };
     const once = await json('POST', `/ui/api/instances/${vm.id}/stop`, { headers, body: '{"timeoutSeconds": 5}' });

@@ -143,6 +143,20 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
       await browser.screenshot(page, 'ui-nodes.png');
     });
 
+    it('keeps eight tabs live at once (a browser gives a host six HTTP connections; the watches are WebSockets)', async () => {
+      const tabs = await Promise.all(Array.from({ length: 8 }, () => browser.page()));
+      await Promise.all(tabs.map((p) => p.goto(`${base}#/instances`)));
+      await Promise.all(tabs.map((p) => p.waitForSelector('#live[data-live="live"]', { timeout: 20_000 })));
+      const web3 = await createOn('web-3', hollow.nodeId);
+      await Promise.all(tabs.map((p) => p.waitForSelector(row(web3.id, 'RUNNING'), { timeout: 20_000 })));
+      // The last tab can still call the API: no connection is held by a watch.
+      const history = await tabs[7].evaluate(async (id) => (await fetch(`api/instances/${id}/history`)).status, web3.id);
+      assert.equal(history, 200);
+      await call(c, c.deleteInstance, { instanceId: web3.id, force: false });
+      await Promise.all(tabs.map((p) => p.waitForSelector(row(web3.id), { state: 'detached', timeout: 20_000 })));
+      await Promise.all(tabs.map((p) => p.close()));
+    });
+
     it('follows on after the server restarts: the page reconnects by itself and resumes its watch', async () => {
       await page.goto(`${base}#/instances`);
       await page.waitForSelector(row(web1.id, 'RUNNING'));

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { NodeEvent, WatchNodesRequest } from '../../gen/hypervisor/v1/cluster';
-import { InstanceEvent, WatchInstanceRequest } from '../../gen/hypervisor/v1/compute';
 import { handleApi } from './api-routes';
 import { ConsoleBridge } from './console-bridge';
 import { sizeFrom } from './console-frames';
 import { EventStreams } from './event-stream';
-import { GrpcGateway, metadataFor } from './grpc-gateway';
+import { GrpcGateway } from './grpc-gateway';
 import { sendError, sendJson } from './http-status';
 import { sameOrigin } from './same-origin';
 import { DEFAULT_ASSETS_DIR, serveAsset } from './static-assets';
+import { WatchSockets } from './watch-socket';
+import { watchSource } from './watch-sources';
 
 const CONSOLE_PATH = /^\/ui\/api\/instances\/([A-Za-z0-9_.:-]{1,128})\/console$/;
+const WATCH_PATH = /^\/ui\/api\/watch\/([a-z]+)$/;
 
 export interface WebConsoleOptions {
   /** The gRPC server the gateway calls (this process's own, on loopback). */
@@ -22,14 +23,15 @@ export interface WebConsoleOptions {
 
 /**
  * The web console at /ui: the built page, its JSON API (/ui/api), live
- * watches as Server-Sent Events (/ui/api/watch/…) and the serial console
- * over a WebSocket (/ui/api/instances/<id>/console), all through the
- * server's own gRPC API.
+ * watches (/ui/api/watch/…) over a WebSocket (the page) or as Server-Sent
+ * Events (scripts), and the serial console over a WebSocket
+ * (/ui/api/instances/<id>/console), all through the server's own gRPC API.
  */
 export class WebConsole {
   private readonly gw: GrpcGateway;
   private readonly streams = new EventStreams();
   private readonly consoles: ConsoleBridge;
+  private readonly watchSockets = new WatchSockets();
   private readonly assetsDir: string;
   private closed = false;
 
@@ -73,33 +75,17 @@ export class WebConsole {
       return true;
     }
     const api = p.slice('/ui/api'.length);
-    if (api === '/watch/nodes' && req.method === 'GET') {
-      this.streams.serve(
-        req,
-        res,
-        url.searchParams,
-        (sinceRevision) => this.gw.stream(this.gw.cluster, this.gw.cluster.watchNodes, WatchNodesRequest.fromPartial({ sinceRevision }), metadataFor(req)),
-        (e: NodeEvent) => ({ revision: e.revision, json: NodeEvent.toJSON(e) }),
-      );
-      return true;
-    }
-    if (api === '/watch/instances' && req.method === 'GET') {
-      const instanceId = url.searchParams.get('instance_id') ?? '';
-      this.streams.serve(
-        req,
-        res,
-        url.searchParams,
-        (sinceRevision) =>
-          this.gw.stream(this.gw.compute, this.gw.compute.watchInstance, WatchInstanceRequest.fromPartial({ instanceId, sinceRevision }), metadataFor(req)),
-        (e: InstanceEvent) => ({ revision: e.revision, json: InstanceEvent.toJSON(e) }),
-      );
+    const watch = WATCH_PATH.exec(p);
+    const source = watch && req.method === 'GET' ? watchSource(this.gw, watch[1], req, url.searchParams) : undefined;
+    if (source) {
+      this.streams.serve(req, res, url.searchParams, source);
       return true;
     }
     if (!handleApi(this.gw, req, res, api, url.searchParams)) sendJson(res, 404, { code: 'NOT_FOUND', message: `no /ui/api${api}` });
     return true;
   }
 
-  /** Takes a WebSocket upgrade for a console; false for any other path. */
+  /** Takes a WebSocket upgrade for a console or a watch; false for any other path. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     let url: URL;
     try {
@@ -108,7 +94,8 @@ export class WebConsole {
       return false;
     }
     const m = CONSOLE_PATH.exec(url.pathname);
-    if (!m) return false;
+    const w = WATCH_PATH.exec(url.pathname);
+    if (!m && !w) return false;
     if (!sameOrigin(req)) {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
       return true;
@@ -117,7 +104,13 @@ export class WebConsole {
       socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
       return true;
     }
-    this.consoles.upgrade(req, socket, head, m[1], sizeFrom(url.searchParams));
+    if (m) {
+      this.consoles.upgrade(req, socket, head, m[1], sizeFrom(url.searchParams));
+      return true;
+    }
+    const source = watchSource(this.gw, w![1], req, url.searchParams);
+    if (!source) return false;
+    this.watchSockets.upgrade(req, socket, head, url.searchParams, source);
     return true;
   }
 
@@ -125,6 +118,7 @@ export class WebConsole {
   close(): void {
     this.closed = true;
     this.streams.closeAll();
+    this.watchSockets.closeAll();
     this.consoles.closeAll();
     this.gw.close();
   }
