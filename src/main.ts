@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { defaultConfig, type ServerConfig } from './server/config';
 import { ControlPlane } from './server/control-plane';
 import { createLogger } from './server/logger';
-import type { Agent } from './agent/agent';
+import { type Agent, DEFAULT_DRIVERS } from './agent/agent';
 import { startEmbeddedAgent } from './agent/embedded';
 
 const d = defaultConfig();
@@ -29,7 +29,7 @@ const program = new Command('hypervisor-server')
   .addOption(new Option('--no-agent', 'run the server only; agents run on the hosts (hypervisor-agent)'))
   .addOption(new Option('--agent-port <port>', 'AgentService port of the embedded agent').default(50052).argParser(Number).env('HV_AGENT_PORT'))
   .addOption(new Option('--agent-accel <accel>', 'QEMU accelerator of the embedded agent').choices(['auto', 'kvm', 'tcg']).default('auto').env('HV_QEMU_ACCEL'))
-  .addOption(new Option('--agent-driver <kind...>', 'instance drivers of the embedded agent').default(['qemu']).env('HV_AGENT_DRIVERS'))
+  .addOption(new Option('--agent-driver <kind...>', 'instance drivers of the embedded agent (qemu, oci)').default(DEFAULT_DRIVERS).env('HV_AGENT_DRIVERS'))
   .addOption(new Option('--log-level <level>', 'pino log level').default(d.logLevel).env('HV_LOG_LEVEL'))
   .parse();
 

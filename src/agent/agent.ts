@@ -15,6 +15,7 @@ import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/lo
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
+import { OciImageCache } from './images/oci-cache';
 import { LocalStore } from './local-store';
 import { Reconciler } from './reconcile';
 import { Registration } from './registration';
@@ -23,10 +24,14 @@ import { decodeInstanceWork, WorkConsumer } from './work-consumer';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-/** The driver settings an agent gets by default: qemu, its state under the agent's. */
-export const driverConfigFor = (cfg: AgentConfig, kinds: string[] = ['qemu'], accel: 'auto' | 'kvm' | 'tcg' = 'auto'): DriverConfig => ({
+/** Drivers an agent loads unless told otherwise: VMs on QEMU, containers on runc (each only where its probe passes). */
+export const DEFAULT_DRIVERS = ['qemu', 'oci'];
+
+/** The driver settings an agent gets by default: qemu and oci, their state under the agent's. */
+export const driverConfigFor = (cfg: AgentConfig, kinds: string[] = DEFAULT_DRIVERS, accel: 'auto' | 'kvm' | 'tcg' = 'auto'): DriverConfig => ({
   kinds,
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
+  oci: { stateDir: path.join(cfg.stateDir, 'oci'), ...(process.env.HV_OCI_CGROUP_PARENT ? { cgroupParent: process.env.HV_OCI_CGROUP_PARENT } : {}) },
 });
 
 /**
@@ -86,7 +91,8 @@ export class Agent {
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log);
+    const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci')) : undefined;
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log, ociImages);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

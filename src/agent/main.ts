@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { createLogger } from '../server/logger';
-import { Agent, driverConfigFor } from './agent';
+import { Agent, DEFAULT_DRIVERS, driverConfigFor } from './agent';
 import { type AgentConfig, defaultAgentConfig } from './config';
 
 const d = defaultAgentConfig();
@@ -21,7 +21,7 @@ const program = new Command('hypervisor-agent')
   .addOption(new Option('--region <region>', 'region of this node').default(d.region).env('HV_AGENT_REGION'))
   .addOption(new Option('--zone <zone>', 'zone of this node').default(d.zone).env('HV_AGENT_ZONE'))
   .addOption(new Option('--label <key=value>', 'node label (repeatable)').argParser(labels).default({}))
-  .addOption(new Option('--driver <kind...>', 'instance drivers to load (qemu; hollow only simulates, for scale tests)').default(['qemu']).env('HV_AGENT_DRIVERS'))
+  .addOption(new Option('--driver <kind...>', 'instance drivers to load (qemu, oci; hollow only simulates, for scale tests)').default(DEFAULT_DRIVERS).env('HV_AGENT_DRIVERS'))
   .addOption(new Option('--accel <accel>', 'QEMU accelerator').choices(['auto', 'kvm', 'tcg']).default('auto').env('HV_QEMU_ACCEL'))
   .addOption(new Option('--cpus <n>', 'CPU cores to offer (default: all)').argParser(Number))
   .addOption(new Option('--memory-mib <n>', 'memory to offer in MiB (default: all)').argParser(Number))

@@ -3,7 +3,7 @@ import { filter, firstValueFrom, race, timer } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, type Origin, step } from '../bus/dispatcher';
 import { fetchImage } from '../agent/images/fetch';
-import type { ImageState } from '../commands/image';
+import type { ImageDetails, ImageState } from '../commands/image';
 import { imageIdFor } from '../commands/image';
 import type { InstanceState } from '../commands/instance';
 import { instanceIdFor } from '../commands/instance/identity';
@@ -33,7 +33,8 @@ import type { EntityReadModel } from '../projections/entity-read-model';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type AgentClients, fromAgent, instanceMetadata } from './compute/agent-clients';
-import { resolveImage } from './compute/resolve-image';
+import { ociRefFor, pullOciImage } from './compute/pull-oci-image';
+import { resolveContainerImage, resolveImage } from './compute/resolve-image';
 import { type Pager, pageSize } from './paging';
 import { requestContext } from './request-context';
 import { toServiceError } from './status';
@@ -112,12 +113,14 @@ export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & Un
       const placement = { preferredNodeId: req.preferredNodeId, region: req.region, zone: req.zone };
       const base = { name: req.name, kind, spec, labels: req.metadata?.labels ?? {}, annotations: req.metadata?.annotations ?? {}, placement };
       validateRequest(base);
+      if (spec.network && kind === 'container')
+        throw new FailedPrecondition('spec.network: containers cannot join a network yet (the nodes have no data plane for their veths); create the container without spec.network');
       if (spec.network && !d.networkAvailable)
         throw new FailedPrecondition('spec.network: this control plane has no network service yet; create the instance without spec.network');
       if (spec.network) d.checkNetwork?.(spec.network);
       requireKindSupported(kind, d.nodes);
       if (req.preferredNodeId && !d.nodes.get(req.preferredNodeId)) throw new NotFound(`preferred_node_id: node ${req.preferredNodeId} not found`);
-      const images = kind === 'container' ? {} : resolveAll(spec, d.images);
+      const images = kind === 'container' ? { image: resolveContainerImage('spec.image', spec.image, d.images) } : resolveAll(spec, d.images);
       const o = origin(call);
       const requestId = call.metadata.get('x-request-id')[0];
       const id = instanceIdFor(o.meta.actor, typeof requestId === 'string' && requestId ? requestId : undefined);
@@ -322,6 +325,17 @@ const pullImage = async (
     if (!req.imageRef) throw new InvalidArgument('image_ref: is required (an http(s) URL, optionally with #sha256=<hex>)');
     const kind = req.type === InstanceType.INSTANCE_TYPE_UNSPECIFIED ? undefined : kindFromProto(req.type);
     if (req.type !== 0 && !kind) throw new InvalidArgument(`type: ${req.type} is not an instance type`);
+    const oci = ociRefFor(req.imageRef, d.images);
+    if (oci) {
+      const register = async (data: ImageDetails) => {
+        const id = imageIdFor(data.url);
+        await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000 }, 'register'), 'image', id, { type: 'RegisterImage', data });
+        return id;
+      };
+      await pullOciImage(oci, kind, { signal: aborted.signal, progress: (p) => ((current = p.current ?? current), (total = p.total ?? total), progress(p)), register });
+      call.end();
+      return;
+    }
     let url: string;
     let sha256: string | undefined;
     if (isUrlRef(req.imageRef)) ({ url, sha256 } = parseImageUrl('image_ref', req.imageRef));
