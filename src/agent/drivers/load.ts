@@ -21,11 +21,11 @@ export const builtinDrivers: Record<string, DriverFactory> = {
     if (!c.qemu) throw new Error('the qemu driver needs qemu.stateDir in the config');
     return new QemuDriver({ ...c.qemu, logger: log });
   },
+  hollow: (c) => new HollowDriver(c.hollow),
   oci: (c, log) => {
     if (!c.oci) throw new Error('the oci driver needs oci.stateDir in the config');
     return new OciDriver({ ...c.oci, logger: log });
   },
-  hollow: (c) => new HollowDriver(c.hollow),
 };
 
 export interface LoadedDrivers {

@@ -66,6 +66,7 @@ export class OciImageCache {
   private async pull(url: string, ref: ReturnType<typeof pinned>, hex: string, signal?: AbortSignal): Promise<CachedOciImage> {
     const work = path.join(this.tmp, randomUUID());
     try {
+      await mkdir(work, { recursive: true });
       const manifest = await inspectManifest(ref, signal);
       const layout = path.join(work, 'layout');
       await copyToLayout(ref, manifest, layout, 'image', { signal });

@@ -17,6 +17,8 @@ export interface CgroupLayout {
   readonly v2Controllers: readonly string[];
 }
 
+const V1_CONTROLLERS = new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc']);
+
 /** From /proc/self/mounts text (pure). */
 export const parseCgroupMounts = (mounts: string, v2Controllers: (mountPoint: string) => string[] = () => []): CgroupLayout => {
   const v1 = new Map<string, string>();
@@ -27,7 +29,7 @@ export const parseCgroupMounts = (mounts: string, v2Controllers: (mountPoint: st
     const mp = mountPoint.replace(/\\040/g, ' ');
     if (fstype === 'cgroup2') v2 ??= mp;
     else if (fstype === 'cgroup')
-      for (const o of options.split(',')) if (!['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(o) && !o.startsWith('name=') && !o.includes('=')) v1.set(o, mp);
+      for (const o of options.split(',')) if (V1_CONTROLLERS.has(o)) v1.set(o, mp);
   }
   return { v1, ...(v2 ? { v2 } : {}), v2Controllers: v2 ? v2Controllers(v2) : [] };
 };
