@@ -21,6 +21,7 @@ describe('cgroup layout and files', () => {
     assert.deepEqual(controllerDir(l, 'memory', '/hv/c1'), { dir: '/sys/fs/cgroup/memory/hv/c1', version: 1 });
     assert.equal(controllerDir(l, 'io', '/hv/c1'), undefined);
     assert.ok(allDirs(l, '/hv/c1').includes('/sys/fs/cgroup/unified/hv/c1'));
+    assert.ok(allDirs(l, '/hv/c1').includes('/sys/fs/cgroup/systemd/hv/c1'), 'named hierarchies too');
   });
   it('pure v2: every controller in one tree', () => {
     const l = parseCgroupMounts(V2, () => ['cpu', 'io', 'memory', 'pids']);

@@ -15,6 +15,8 @@ export interface CgroupLayout {
   readonly v2?: string;
   /** Controllers enabled on the v2 mount (cgroup.controllers); empty in hybrid mode. */
   readonly v2Controllers: readonly string[];
+  /** Every cgroup mount, named hierarchies (name=systemd) included: runc makes the container's dir in each. */
+  readonly mounts: readonly string[];
 }
 
 const V1_CONTROLLERS = new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc']);
@@ -22,16 +24,18 @@ const V1_CONTROLLERS = new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'devices',
 /** From /proc/self/mounts text (pure). */
 export const parseCgroupMounts = (mounts: string, v2Controllers: (mountPoint: string) => string[] = () => []): CgroupLayout => {
   const v1 = new Map<string, string>();
+  const all: string[] = [];
   let v2: string | undefined;
   for (const line of mounts.split('\n')) {
     const [, mountPoint, fstype, options] = line.split(' ');
     if (!mountPoint) continue;
     const mp = mountPoint.replace(/\\040/g, ' ');
+    if ((fstype === 'cgroup' || fstype === 'cgroup2') && !all.includes(mp)) all.push(mp);
     if (fstype === 'cgroup2') v2 ??= mp;
     else if (fstype === 'cgroup')
       for (const o of options.split(',')) if (V1_CONTROLLERS.has(o)) v1.set(o, mp);
   }
-  return { v1, ...(v2 ? { v2 } : {}), v2Controllers: v2 ? v2Controllers(v2) : [] };
+  return { v1, ...(v2 ? { v2 } : {}), v2Controllers: v2 ? v2Controllers(v2) : [], mounts: all };
 };
 
 export const readCgroupLayout = (): CgroupLayout =>
@@ -52,7 +56,7 @@ export const controllerDir = (l: CgroupLayout, controller: string, cgPath: strin
 };
 
 /** Every directory the container has, in every hierarchy (what must be gone after a delete). */
-export const allDirs = (l: CgroupLayout, cgPath: string): string[] => [...new Set([...l.v1.values(), ...(l.v2 ? [l.v2] : [])])].map((mp) => path.join(mp, cgPath));
+export const allDirs = (l: CgroupLayout, cgPath: string): string[] => l.mounts.map((mp) => path.join(mp, cgPath));
 
 /** `key value` lines (memory.stat, cpu.stat, memory.events). */
 export const parseFlatKeyed = (text: string): Map<string, number> => {
