@@ -40,7 +40,7 @@ const registered = (i: number) => ({
   role: 'WORKER',
   region: `r${i % 3}`,
   zone: `z${i % 7}`,
-  capacity: { cpuCores: 32, memoryBytes: 2 ** 37, diskBytes: 2 ** 40, gpuCount: 0 },
+  capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
   labels: { rack: `rack-${i % 40}` },
   annotations: {},
   supportedInstanceTypes: ['vm', 'microvm'],
@@ -217,12 +217,12 @@ const main = async () => {
   const audit = new AuditServiceClient(address, credentials.createInsecure());
   const list = (req: Partial<ListEventsRequest>) =>
     call<ListEventsRequest, ListEventsResponse>(audit, audit.listEvents, {
-      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0, fromTime: undefined, toTime: undefined, types: [], pageSize: 100, pageToken: '', ...req,
+      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: undefined, toTime: undefined, types: [], pageSize: 100, pageToken: '', ...req,
     });
   const one = await measure(1000, 8, (i) => list({ aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`) }));
   out(`\nListEvents, one node (~${Math.round(events / NODES)} events, page of 100), log of ${events.toLocaleString('en')}: ${one.perSecond.toFixed(0)} req/s, p50 ${one.p50ms.toFixed(1)} ms, p99 ${one.p99ms.toFixed(1)} ms`);
   const state = await measure(500, 8, (i) =>
-    call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`), revision: Math.floor(events / 2) }),
+    call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`), revision: BigInt(Math.floor(events / 2)) }),
   );
   out(`GetStateAt, one node at a revision half-way, log of ${events.toLocaleString('en')}: p50 ${state.p50ms.toFixed(1)} ms, p99 ${state.p99ms.toFixed(1)} ms`);
   // A day's window in the middle of the log's 30 days, first page: the sparse time index finds where to start.

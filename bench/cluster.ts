@@ -26,7 +26,7 @@ const reg = (hostname: string, i = 0) => ({
   role: NodeRole.NODE_ROLE_WORKER,
   region: `r${i % 3}`,
   zone: `z${i % 7}`,
-  capacity: { cpuCores: 32, memoryBytes: 2 ** 37, diskBytes: 2 ** 40, gpuCount: 0 },
+  capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
   metadata: { labels: { rack: `rack-${i % 40}` }, annotations: {} },
   supportedInstanceTypes: ['vm', 'microvm'],
 });
@@ -128,7 +128,7 @@ const main = async () => {
   const delivery: number[] = [];
   const streams = Array.from({ length: watchers }, (_, w) => {
     const c = pick(w);
-    const s = c.watchNodes({ role: 0, region: 'r0', zone: '', nodeIds: [ids[0]], sinceRevision: 0 });
+    const s = c.watchNodes({ role: 0, region: 'r0', zone: '', nodeIds: [ids[0]], sinceRevision: 0n });
     s.on('data', (e: NodeEvent) => {
       const key = `${e.node?.id}:${e.node?.status}`;
       const t = sentAt.get(key);

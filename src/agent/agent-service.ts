@@ -18,6 +18,7 @@ import type { ConsoleStream, Observed } from './drivers/driver';
 import type { Executor } from './executor';
 import type { LocalRecord, LocalStore } from './local-store';
 import { IMAGE_RESOLVE_SUBJECT, type InstanceWork, type ResolveReply } from './protocol';
+import { toInt64 } from '../wire/int64';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -173,13 +174,13 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
       return {
         instanceId: req.instanceId,
         cpuUsagePercent: s.cpuUsagePercent,
-        cpuTimeNs: s.cpuTimeNs,
-        memoryUsedBytes: s.memoryUsedBytes,
-        memoryCacheBytes: s.memoryCacheBytes,
-        diskReadBytes: s.diskReadBytes,
-        diskWriteBytes: s.diskWriteBytes,
-        networkRxBytes: s.netRxBytes,
-        networkTxBytes: s.netTxBytes,
+        cpuTimeNs: toInt64(s.cpuTimeNs),
+        memoryUsedBytes: toInt64(s.memoryUsedBytes),
+        memoryCacheBytes: toInt64(s.memoryCacheBytes),
+        diskReadBytes: toInt64(s.diskReadBytes),
+        diskWriteBytes: toInt64(s.diskWriteBytes),
+        networkRxBytes: toInt64(s.netRxBytes),
+        networkTxBytes: toInt64(s.netTxBytes),
         collectedAt: s.collectedAt,
       };
     }),

@@ -24,14 +24,11 @@ import { decodeInstanceWork, WorkConsumer } from './work-consumer';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-/** Drivers an agent loads unless told otherwise: VMs on QEMU, containers on runc (each only where its probe passes). */
-export const DEFAULT_DRIVERS = ['qemu', 'oci'];
-
-/** The driver settings an agent gets by default: qemu and oci, their state under the agent's. */
-export const driverConfigFor = (cfg: AgentConfig, kinds: string[] = DEFAULT_DRIVERS, accel: 'auto' | 'kvm' | 'tcg' = 'auto'): DriverConfig => ({
-  kinds,
+/** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
+export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
+  kinds: [...kinds],
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
-  oci: { stateDir: path.join(cfg.stateDir, 'oci'), ...(process.env.HV_OCI_CGROUP_PARENT ? { cgroupParent: process.env.HV_OCI_CGROUP_PARENT } : {}) },
+  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent },
 });
 
 /**

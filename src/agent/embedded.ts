@@ -8,8 +8,8 @@ export interface EmbeddedAgentOptions {
   readonly natsUrl: string;
   readonly dataDir: string;
   readonly port: number;
-  readonly accel: 'auto' | 'kvm' | 'tcg';
-  readonly drivers: string[];
+  readonly accel: AgentConfig['accel'];
+  readonly drivers: readonly string[];
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Resources } from '../domain/resources';
 import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../gen/hypervisor/v1/common';
+import { resourcesToWire } from '../wire/int64';
 
 /**
  * Heartbeats at the interval the control plane asked for, with what this
@@ -26,15 +27,15 @@ export class Heartbeat {
       if (this.stopped) return;
       let next = intervalSeconds;
       try {
-        const r = await new Promise<{ nextHeartbeatSeconds: number; commands: { type: string }[] }>((resolve, reject) =>
+        const r = await new Promise<{ nextHeartbeatSeconds: bigint; commands: { type: string }[] }>((resolve, reject) =>
           this.client.heartbeat(
-            { nodeId: this.nodeId(), status: NodeStatus.NODE_STATUS_READY, conditions: [], allocated: this.allocated() },
+            { nodeId: this.nodeId(), status: NodeStatus.NODE_STATUS_READY, conditions: [], allocated: resourcesToWire(this.allocated()) },
             new Metadata(),
             { deadline: Date.now() + 5_000 },
             (e, res) => (e ? reject(e) : resolve(res)),
           ),
         );
-        if (r.nextHeartbeatSeconds > 0) next = r.nextHeartbeatSeconds;
+        if (r.nextHeartbeatSeconds > 0n) next = Number(r.nextHeartbeatSeconds);
         for (const c of r.commands) this.log.info({ command: c.type }, 'node command from the control plane');
       } catch (e) {
         const se = e as ServiceError;

@@ -17,5 +17,5 @@ export const parseTime = (s: string, now = Date.now()): Date => {
 };
 
 /** --at: a revision (digits) or a time. */
-export const parseAt = (s: string, now = Date.now()): { revision: number } | { time: Date } =>
-  /^\d+$/.test(s) ? { revision: Number(s) } : { time: parseTime(s, now) };
+export const parseAt = (s: string, now = Date.now()): { revision: bigint } | { time: Date } =>
+  /^\d+$/.test(s) ? { revision: BigInt(s) } : { time: parseTime(s, now) };

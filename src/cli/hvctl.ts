@@ -40,7 +40,7 @@ program
   .option('-i, --id <aggregate_id>', 'one resource (needs --kind)')
   .option('-a, --actor <actor>', 'who asked (x-actor, anonymous, system:<component>)')
   .option('-t, --type <type...>', 'event types, e.g. NodeRegistered')
-  .option('--since <revision>', 'events after this log revision', (v) => Number(v))
+  .option('--since <revision>', 'events after this log revision', (v) => BigInt(v))
   .option('--from <time>', 'events at or after this time (RFC 3339, or 15m / 2h / 3d ago)')
   .option('--to <time>', 'events before this time')
   .option('-n, --limit <n>', 'print at most this many', (v) => Number(v))
@@ -52,7 +52,7 @@ program
       aggregateType: o.kind ?? '',
       aggregateId: o.id ?? '',
       actor: o.actor ?? '',
-      sinceRevision: o.since ?? 0,
+      sinceRevision: o.since ?? 0n,
       fromTime: o.from ? parseTime(o.from) : undefined,
       toTime: o.to ? parseTime(o.to) : undefined,
       types: o.type ?? [],
@@ -77,7 +77,7 @@ program
         const take = o.limit !== undefined ? r.events.slice(0, Math.max(0, o.limit - printed)) : r.events;
         print(take);
         printed += take.length;
-        if (r.events.length) since = Math.max(since, r.events[r.events.length - 1].revision);
+        if (r.events.length) { const last = r.events[r.events.length - 1].revision; if (last > since) since = last; }
         if (o.limit !== undefined && printed >= o.limit) return client.close();
         pageToken = r.nextPageToken;
         // A commit is visible whole or not at all, so resuming after its revision loses nothing.
@@ -102,12 +102,12 @@ program
     const s = await unary<GetStateAtRequest, StateAt>(client, client.getStateAt, { aggregateType: kind, aggregateId: id, ...at });
     client.close();
     if (json()) {
-      console.log(JSON.stringify({ aggregateType: s.aggregateType, aggregateId: s.aggregateId, exists: s.exists, revision: s.revision, time: s.time?.toISOString(), state: s.state ?? null }, null, 2));
+      console.log(JSON.stringify({ aggregateType: s.aggregateType, aggregateId: s.aggregateId, exists: s.exists, revision: s.revision.toString(), time: s.time?.toISOString(), state: s.state ?? null }, null, 2));
       return;
     }
     console.log(table(['KIND', 'ID', 'EXISTS', 'REVISION', 'TIME'], [[s.aggregateType, s.aggregateId, String(s.exists), String(s.revision), s.time?.toISOString() ?? '']]));
     if (s.state) console.log(`\n${JSON.stringify(s.state, null, 2)}`);
-    else if (s.revision === 0) console.log('\n(not created yet at that point)');
+    else if (s.revision === 0n) console.log('\n(not created yet at that point)');
     else console.log('\n(deleted at that point)');
   });
 

@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/audit-log';
 import type { AuditServiceServer, StateAt } from '../gen/hypervisor/audit/v1/audit';
 import { pageSize } from './paging';
 import { unary } from './unary';
+import { fromInt64, revision } from '../wire/int64';
 
 export interface AuditServiceDeps {
   readonly audit: AuditLog;
@@ -18,7 +19,7 @@ export const auditService = (d: AuditServiceDeps): AuditServiceServer & UntypedS
       aggregateType: req.aggregateType,
       aggregateId: req.aggregateId,
       actor: req.actor,
-      sinceRevision: req.sinceRevision,
+      sinceRevision: fromInt64(req.sinceRevision, 'since_revision'),
       fromTime: req.fromTime,
       toTime: req.toTime,
       types: req.types,
@@ -32,14 +33,14 @@ export const auditService = (d: AuditServiceDeps): AuditServiceServer & UntypedS
     const s = await d.audit.stateAt({
       aggregateType: req.aggregateType,
       aggregateId: req.aggregateId,
-      revision: req.revision,
+      revision: req.revision === undefined ? undefined : fromInt64(req.revision, 'revision'),
       time: req.time,
     });
     return {
       aggregateType: s.aggregateType,
       aggregateId: s.aggregateId,
       exists: s.exists,
-      revision: s.revision,
+      revision: revision(s.revision),
       time: s.time,
       state: s.state,
     };

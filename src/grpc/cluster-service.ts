@@ -6,7 +6,8 @@ import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
-import { add, normalize, ZERO } from '../domain/resources';
+import { add, ZERO } from '../domain/resources';
+import { fromInt64, resourcesFromWire, resourcesToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { InvalidArgument, NotFound } from '../errors';
 import type {
@@ -70,7 +71,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         role,
         region: req.region,
         zone: req.zone,
-        capacity: normalize(req.capacity),
+        capacity: resourcesFromWire(req.capacity, 'capacity'),
         labels: req.metadata?.labels ?? {},
         annotations: req.metadata?.annotations ?? {},
         supportedInstanceTypes: req.supportedInstanceTypes.map((t, i) => parseInstanceKind(`supported_instance_types[${i}]`, t)),
@@ -80,7 +81,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       const nodeId = nodeIdFor(details.hostname);
       await d.dispatcher.execute(origin(call), 'node', nodeId, { type: 'RegisterNode', data: details });
       d.liveness.heartbeat(nodeId);
-      return { nodeId, heartbeatIntervalSeconds: d.heartbeatIntervalSeconds, leaseTtlSeconds: d.leaseTtlSeconds };
+      return { nodeId, heartbeatIntervalSeconds: BigInt(d.heartbeatIntervalSeconds), leaseTtlSeconds: BigInt(d.leaseTtlSeconds) };
     }),
 
     deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
@@ -116,7 +117,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       requireNode('node_id', req.nodeId);
       const status = nodeStatusFromProto(req.status);
       if (!status) throw new InvalidArgument(`status: ${req.status} is not a node status (READY, NOT_READY, MAINTENANCE, DRAINING)`);
-      if (req.allocated) requireResources('allocated', normalize(req.allocated));
+      if (req.allocated) requireResources('allocated', resourcesFromWire(req.allocated, 'allocated'));
       const o = origin(call);
       await d.dispatcher.execute(o, 'node', req.nodeId, {
         type: 'UpdateNodeStatus',
@@ -128,7 +129,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
 
     heartbeat: unary(d.log, 'Heartbeat', async (req, call) => {
       const node = requireNode('node_id', req.nodeId);
-      const allocated = req.allocated ? normalize(req.allocated) : undefined;
+      const allocated = req.allocated ? resourcesFromWire(req.allocated, 'allocated') : undefined;
       if (allocated) requireResources('allocated', allocated);
       d.liveness.heartbeat(req.nodeId, allocated);
       if (node.status === NodeStatus.NODE_STATUS_NOT_READY) {
@@ -140,19 +141,19 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       d.liveness.leases.markDelivered(req.nodeId, pending.map((c) => c.id));
       return {
         accepted: true,
-        nextHeartbeatSeconds: d.heartbeatIntervalSeconds,
+        nextHeartbeatSeconds: BigInt(d.heartbeatIntervalSeconds),
         commands: pending.map((c) => ({ id: c.id, type: c.command, parameters: c.parameters })),
       };
     }),
 
     watchNodes: (call: ServerWritableStream<WatchNodesRequest, NodeEvent>) => {
       const req = call.request;
-      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => m.revision, d.onWatchOverflow);
+      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => Number(m.revision), d.onWatchOverflow);
       try {
         const role = enumFilter('role', req.role, NodeRole);
         const ids = new Set(req.nodeIds);
         const sub = watch(d.nodes, {
-          sinceRevision: req.sinceRevision,
+          sinceRevision: fromInt64(req.sinceRevision, 'since_revision'),
           filter: (n) =>
             (role === 0 || n.role === role) &&
             (!req.region || n.region === req.region) &&
@@ -160,7 +161,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
             (ids.size === 0 || ids.has(n.id)),
         }).subscribe({
           next: (c) =>
-            writer.write({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: c.revision }),
+            writer.write({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: revision(c.revision) }),
           error: (e) => writer.fail(e),
         });
         call.on('cancelled', () => sub.unsubscribe());
@@ -179,8 +180,8 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         version: d.cluster.version,
         totalNodes: nodes.length,
         readyNodes: nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).length,
-        totalCapacity: nodes.reduce((a, n) => add(a, normalize(n.capacity)), ZERO),
-        totalAllocated: nodes.reduce((a, n) => add(a, normalize(n.allocated)), ZERO),
+        totalCapacity: resourcesToWire(nodes.reduce((a, n) => add(a, resourcesFromWire(n.capacity, 'capacity')), ZERO)),
+        totalAllocated: resourcesToWire(nodes.reduce((a, n) => add(a, resourcesFromWire(n.allocated, 'allocated')), ZERO)),
       };
     }),
   };

@@ -33,12 +33,13 @@ import type { EntityReadModel } from '../projections/entity-read-model';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type AgentClients, fromAgent, instanceMetadata } from './compute/agent-clients';
-import { ociRefFor, pullOciImage } from './compute/pull-oci-image';
+import { type OciPullProgress, ociRefFor, pullOciImage } from './compute/pull-oci-image';
 import { resolveContainerImage, resolveImage } from './compute/resolve-image';
 import { type Pager, pageSize } from './paging';
 import { requestContext } from './request-context';
 import { toServiceError } from './status';
 import { unary } from './unary';
+import { fromInt64, revision, toInt64 } from '../wire/int64';
 
 export interface ComputeServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -194,14 +195,15 @@ export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & Un
 
     watchInstance: (call: ServerWritableStream<WatchInstanceRequest, InstanceEvent>) => {
       const req = call.request;
-      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: InstanceEvent) => m.revision, d.onWatchOverflow);
+      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: InstanceEvent) => Number(m.revision), d.onWatchOverflow);
       try {
-        if (req.instanceId && req.sinceRevision === 0) requireInstance(req.instanceId);
+        const sinceRevision = fromInt64(req.sinceRevision, 'since_revision');
+        if (req.instanceId && sinceRevision === 0) requireInstance(req.instanceId);
         const sub = watch(d.instances, {
-          sinceRevision: req.sinceRevision,
+          sinceRevision,
           filter: (i) => (!req.instanceId || i.id === req.instanceId) && (!req.nodeId || i.nodeId === req.nodeId),
         }).subscribe({
-          next: (c) => writer.write({ type: CHANGE_TYPE[c.type], instance: c.object, timestamp: c.time, revision: c.revision }),
+          next: (c) => writer.write({ type: CHANGE_TYPE[c.type], instance: c.object, timestamp: c.time, revision: revision(c.revision) }),
           error: (e) => writer.fail(e),
         });
         const end = () => sub.unsubscribe();
@@ -314,7 +316,7 @@ const pullImage = async (
   call: ServerWritableStream<PullImageRequest, PullImageProgress>,
   origin: (call: Parameters<typeof requestContext>[0]) => Origin,
 ) => {
-  const progress = (p: Partial<PullImageProgress>) => call.write({ status: '', current: 0, total: 0, completed: false, error: '', ...p });
+  const progress = (p: Partial<PullImageProgress>) => call.write({ status: '', current: 0n, total: 0n, completed: false, error: '', ...p });
   const aborted = new AbortController();
   call.on('cancelled', () => aborted.abort());
   let current = 0;
@@ -332,7 +334,12 @@ const pullImage = async (
         await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000 }, 'register'), 'image', id, { type: 'RegisterImage', data });
         return id;
       };
-      await pullOciImage(oci, kind, { signal: aborted.signal, progress: (p) => ((current = p.current ?? current), (total = p.total ?? total), progress(p)), register });
+      const onProgress = (p: OciPullProgress) => {
+        current = p.current ?? current;
+        total = p.total ?? total;
+        progress({ status: p.status, current: toInt64(current), total: toInt64(total), completed: p.completed ?? false });
+      };
+      await pullOciImage(oci, kind, { signal: aborted.signal, progress: onProgress, register });
       call.end();
       return;
     }
@@ -352,22 +359,22 @@ const pullImage = async (
       onProgress: (p) => {
         current = p.current;
         total = p.total;
-        progress({ status: 'downloading', current: p.current, total: p.total });
+        progress({ status: 'downloading', current: toInt64(p.current), total: toInt64(p.total) });
       },
     });
     current = total = got.sizeBytes;
-    progress({ status: `verifying: sha256 ${got.sha256}${sha256 ? ' (matches)' : ''}`, current, total });
+    progress({ status: `verifying: sha256 ${got.sha256}${sha256 ? ' (matches)' : ''}`, current: toInt64(current), total: toInt64(total) });
     const id = imageIdFor(url);
     await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000 }, 'register'), 'image', id, {
       type: 'RegisterImage',
       data: { url, name: imageNameFromUrl(url), sha256: got.sha256, sizeBytes: got.sizeBytes, format: got.format, ...(kind ? { kind } : {}) },
     });
-    progress({ status: `pulled image ${id} (${got.format}, ${(got.sizeBytes / MiB).toFixed(1)} MiB)`, current, total, completed: true });
+    progress({ status: `pulled image ${id} (${got.format}, ${(got.sizeBytes / MiB).toFixed(1)} MiB)`, current: toInt64(current), total: toInt64(total), completed: true });
     call.end();
   } catch (e) {
     if (aborted.signal.aborted) return;
     const message = e instanceof Error ? e.message : String(e);
-    progress({ status: 'failed', current, total, error: message });
+    progress({ status: 'failed', current: toInt64(current), total: toInt64(total), error: message });
     call.emit('error', toServiceError(e));
   }
 };

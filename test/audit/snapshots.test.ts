@@ -26,7 +26,7 @@ const reg = (hostname: string) => ({
   role: NodeRole.NODE_ROLE_WORKER,
   region: 'snap',
   zone: hostname.endsWith('1') ? 'z1' : 'z2',
-  capacity: { cpuCores: 8, memoryBytes: 2 ** 34, diskBytes: 0, gpuCount: 0 },
+  capacity: { cpuCores: 8, memoryBytes: 2n ** 34n, diskBytes: 0n, gpuCount: 0 },
   metadata: { labels: { n: hostname }, annotations: {} },
   supportedInstanceTypes: ['vm'],
 });

@@ -17,7 +17,7 @@ const reg = (hostname: string) => ({
   role: NodeRole.NODE_ROLE_WORKER,
   region: 'cli',
   zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
+  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
   metadata: undefined,
   supportedInstanceTypes: ['vm'],
 });
@@ -79,7 +79,7 @@ describe('hvctl (the built CLI against a real server)', function () {
   it('state: the resource at a revision, at a time, and now', async () => {
     const at = await hvctl('state', 'node', id, '--at', String(history[0].revision), '-o', 'json');
     const s = JSON.parse(at.stdout);
-    assert.deepEqual([s.exists, s.revision, s.state.hostname, s.state.status], [true, history[0].revision, 'cli-a', 'NODE_STATUS_READY']);
+    assert.deepEqual([s.exists, s.revision, s.state.hostname, s.state.status], [true, String(history[0].revision), 'cli-a', 'NODE_STATUS_READY']);
     const byTime = JSON.parse((await hvctl('state', 'node', id, '--at', history[1].time!.toISOString(), '-o', 'json')).stdout);
     assert.equal(byTime.state.status, 'NODE_STATUS_MAINTENANCE');
     const now = await hvctl('state', 'node', id);

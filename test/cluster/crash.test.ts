@@ -14,7 +14,7 @@ const reg = (hostname: string) => ({
   role: NodeRole.NODE_ROLE_WORKER,
   region: 'crash',
   zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
+  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
   metadata: undefined,
   supportedInstanceTypes: ['vm'],
 });
@@ -38,7 +38,7 @@ describe('crash: kill -9 the server during a burst of registrations', function (
 
     // A watcher that records everything until the server dies.
     const seen: NodeEvent[] = [];
-    const watch = client.watchNodes({ role: 0, region: 'crash', zone: '', nodeIds: [], sinceRevision: 0 });
+    const watch = client.watchNodes({ role: 0, region: 'crash', zone: '', nodeIds: [], sinceRevision: 0n });
     watch.on('data', (e: NodeEvent) => seen.push(e));
     watch.on('error', () => undefined);
 
@@ -63,8 +63,8 @@ describe('crash: kill -9 the server during a burst of registrations', function (
     dead = true;
     await Promise.all(writers);
     client.close();
-    const lastSeen = seen.length ? seen[seen.length - 1].revision : 0;
-    assert.ok(lastSeen > 0, 'the watcher saw something before the crash');
+    const lastSeen = seen.length ? seen[seen.length - 1].revision : 0n;
+    assert.ok(lastSeen > 0n, 'the watcher saw something before the crash');
 
     server = await new ServerProcess(nats.url).start();
     client = new ClusterServiceClient(server.address, credentials.createInsecure());

@@ -167,7 +167,7 @@ describe('faults', function () {
   });
 
   describe('a node whose agent is unreachable', () => {
-    const t = new TestControlPlane({ compute: { createTimeoutSeconds: 3 }, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
+    const t = new TestControlPlane({ createTimeoutSeconds: 3, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
     before(() => t.start());
     after(() => t.stop());
 
@@ -177,7 +177,7 @@ describe('faults', function () {
       // Registered (READY for a lease) but nobody runs its agent.
       const { nodeId } = await call(cluster, cluster.registerNode, {
         hostname: 'ghost-host', ip: '127.0.0.1', port: 9, role: NodeRole.NODE_ROLE_WORKER, region: '', zone: '',
-        capacity: { cpuCores: 4, memoryBytes: 8 * 2 ** 30, diskBytes: 0, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
+        capacity: { cpuCores: 4, memoryBytes: 8n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
       });
       const watch = new InstanceWatch(c);
       const i = await call(c, c.createInstance, createRequest('orphan', InstanceType.INSTANCE_TYPE_VM, guestSpec()));

@@ -175,7 +175,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
         memoryBytes: 64 * MiB,
         command: ['/bin/sh'],
         args: ['-c', 'sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=4'],
-        limits: { cpuQuota: 0, cpuPeriod: 0, memoryLimit: 32 * MiB, memorySwap: 0, ioReadBps: 0, ioWriteBps: 0 },
+        limits: { cpuQuota: 0n, cpuPeriod: 0n, memoryLimit: BigInt(32 * MiB), memorySwap: 0n, ioReadBps: 0n, ioWriteBps: 0n },
       }),
     );
     const failed = (await watch.state(created.id, InstanceState.INSTANCE_STATE_FAILED, 60_000)).instance!;

@@ -16,7 +16,7 @@ const reg = (hostname: string) => ({
   role: NodeRole.NODE_ROLE_WORKER,
   region: 'feed-crash',
   zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
+  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
   metadata: undefined,
   supportedInstanceTypes: ['vm'],
 });

@@ -3,6 +3,16 @@ import type { Instance, InstanceSpec } from '../../gen/hypervisor/v1/compute';
 import type { InstanceKind } from '../../domain/instance-types';
 import type { InstanceSpecData } from './spec';
 import type { InstanceState, InstanceStatus } from './state';
+import { fromInt64, toInt64 } from '../../wire/int64';
+
+const LIMIT_KEYS = [
+  ['cpuQuota', 'cpu_quota'],
+  ['cpuPeriod', 'cpu_period'],
+  ['memoryLimit', 'memory_limit'],
+  ['memorySwap', 'memory_swap'],
+  ['ioReadBps', 'io_read_bps'],
+  ['ioWriteBps', 'io_write_bps'],
+] as const;
 
 export const KIND_TO_PROTO: Record<InstanceKind, InstanceType> = {
   vm: InstanceType.INSTANCE_TYPE_VM,
@@ -26,8 +36,8 @@ export const statusFromProto = (v: InstanceStateEnum): InstanceStatus | undefine
 export const toSpec = (s: InstanceSpecData): InstanceSpec => ({
   image: s.image,
   cpuCores: s.cpuCores,
-  memoryBytes: s.memoryBytes,
-  disks: s.disks.map((d) => ({ ...d })),
+  memoryBytes: toInt64(s.memoryBytes),
+  disks: s.disks.map((d) => ({ ...d, sizeBytes: toInt64(d.sizeBytes) })),
   network: s.network ? { ...s.network, securityGroups: [...s.network.securityGroups] } : undefined,
   kernel: s.kernel,
   initrd: s.initrd,
@@ -36,15 +46,17 @@ export const toSpec = (s: InstanceSpecData): InstanceSpec => ({
   args: s.args,
   env: s.env,
   volumeMounts: s.volumeMounts,
-  limits: s.limits,
+  limits: s.limits
+    ? (Object.fromEntries(LIMIT_KEYS.map(([k]) => [k, toInt64(s.limits![k])])) as unknown as InstanceSpec['limits'])
+    : undefined,
 });
 
 /** InstanceSpec from the wire as plain data (a network only when it names one). */
 export const specFromProto = (s: InstanceSpec): InstanceSpecData => ({
   image: s.image,
   cpuCores: s.cpuCores,
-  memoryBytes: s.memoryBytes,
-  disks: s.disks.map((x) => ({ name: x.name, sizeBytes: x.sizeBytes, type: x.type, boot: x.boot })),
+  memoryBytes: fromInt64(s.memoryBytes, 'spec.memory_bytes', BigInt(Number.MIN_SAFE_INTEGER)),
+  disks: s.disks.map((x, i) => ({ name: x.name, sizeBytes: fromInt64(x.sizeBytes, `spec.disks[${i}].size_bytes`, BigInt(Number.MIN_SAFE_INTEGER)), type: x.type, boot: x.boot })),
   ...(s.network && (s.network.networkId || s.network.subnetId)
     ? { network: { networkId: s.network.networkId, subnetId: s.network.subnetId, securityGroups: [...s.network.securityGroups], assignPublicIp: s.network.assignPublicIp } }
     : {}),
@@ -55,7 +67,9 @@ export const specFromProto = (s: InstanceSpec): InstanceSpecData => ({
   args: [...s.args],
   env: { ...s.env },
   volumeMounts: s.volumeMounts.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly })),
-  ...(s.limits ? { limits: { ...s.limits } } : {}),
+  ...(s.limits
+    ? { limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, fromInt64(s.limits![k], `spec.limits.${f}`, BigInt(Number.MIN_SAFE_INTEGER))])) as unknown as NonNullable<InstanceSpecData['limits']> }
+    : {}),
 });
 
 /** The Instance message; undefined before it was requested and once it is deleted. */

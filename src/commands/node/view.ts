@@ -2,6 +2,7 @@ import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NodeRole, NodeStatus } from '../../gen/hypervisor/v1/common';
 import { allocated } from './decide';
 import type { NodeState } from './state';
+import { resourcesToWire } from '../../wire/int64';
 
 const ROLE = { MASTER: NodeRole.NODE_ROLE_MASTER, WORKER: NodeRole.NODE_ROLE_WORKER } as const;
 const STATUS = {
@@ -23,10 +24,10 @@ export const toNode = (s: NodeState): Node | undefined =>
         status: STATUS[s.status],
         region: s.region,
         zone: s.zone,
-        capacity: s.capacity,
+        capacity: resourcesToWire(s.capacity),
         // Nothing is held back for the host itself: all of it can be scheduled.
-        allocatable: s.capacity,
-        allocated: allocated(s),
+        allocatable: resourcesToWire(s.capacity),
+        allocated: resourcesToWire(allocated(s)),
         conditions: s.conditions.map((c) => ({
           type: c.type,
           status: c.status,

@@ -2,12 +2,20 @@ import type { ImageDetails, ImageState } from '../../commands/image';
 import { isUrlRef } from '../../domain/image-ref';
 import type { InstanceKind } from '../../domain/instance-types';
 import { InvalidArgument } from '../../errors';
-import type { Image, PullImageProgress } from '../../gen/hypervisor/v1/compute';
+import type { Image } from '../../gen/hypervisor/v1/compute';
 import { imageUrlOf, isOciRef, ociImageName, type OciRef, parseOciRef } from '../../images/oci/reference';
 import { imageSize, verifyPull } from '../../images/oci/verify-pull';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 
 const MiB = 2 ** 20;
+
+/** A PullImage progress message, in numbers (the stream writes them as int64). */
+export interface OciPullProgress {
+  readonly status: string;
+  readonly current?: number;
+  readonly total?: number;
+  readonly completed?: boolean;
+}
 const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 
 /** The OCI image PullImage's image_ref names: an oci:// reference, or an OCI image pulled before (by id or name). */
@@ -29,7 +37,7 @@ export const pullOciImage = async (
   kind: InstanceKind | undefined,
   o: {
     signal: AbortSignal;
-    progress: (p: Partial<PullImageProgress>) => void;
+    progress: (p: OciPullProgress) => void;
     register: (d: ImageDetails) => Promise<string>;
   },
 ): Promise<void> => {

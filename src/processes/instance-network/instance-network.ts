@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
 import { type Dispatcher, type Origin, step, systemOrigin } from '../../bus/dispatcher';
 import { reactionTo } from '../../bus/event-origin';
 import type { InstanceState } from '../../commands/instance';
@@ -13,7 +12,8 @@ import { derivedId } from '../network/ids';
 import type { NetworkOperations } from '../network/operations';
 import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
-import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+import { Controller } from '../controller';
+import type { ReconcileResult } from '../work-queue';
 
 /** How ports made for instances are named: the instance id after this prefix, so an operator (and a restart) can tell whose they are. */
 export const INSTANCE_PORT_PREFIX = 'instance:';
@@ -57,9 +57,7 @@ export interface InstanceNetworkOptions {
  * Commands carry actor `system:instance-network` and the instance event that
  * caused them.
  */
-export class InstanceNetwork {
-  private readonly queue: KeyedWorkQueue;
-  private readonly subs: Subscription[] = [];
+export class InstanceNetwork extends Controller {
   /** instance id → ports made for it or bound to it. */
   private readonly portsOf = new Map<string, Set<string>>();
   private readonly instanceOfPort = new Map<string, string>();
@@ -77,29 +75,20 @@ export class InstanceNetwork {
     private readonly opts: InstanceNetworkOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('instance-network', (id) => this.reconcile(id), log, 8);
-    this.subs.push(this.models.ports.changes$.subscribe((c) => this.index(c.id, c.type === 'DELETED' ? undefined : c.object)));
+    super('instance-network', log, 8);
+    this.watch(this.models.ports.changes$.subscribe((c) => this.index(c.id, c.type === 'DELETED' ? undefined : c.object)));
   }
 
   /** Call once the projections have caught up. */
   start(d: { ops: NetworkOperations; reconciler: NetworkReconciler; dispatcher: Dispatcher; runtime: ProjectionRuntime }): void {
     ({ ops: this.ops, reconciler: this.reconciler, dispatcher: this.dispatcher } = d);
-    this.subs.push(
+    this.watch(
       d.runtime.commits$.subscribe((commit) => {
         for (const e of commit) if (e.aggregateType === 'instance') this.lastEvent.set(e.aggregateId, e);
       }),
     );
-    this.subs.push(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
+    this.watch(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
     this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
-  }
-
-  stop(): void {
-    for (const s of this.subs) s.unsubscribe();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
   }
 
   private *resyncKeys(): Iterable<string> {
@@ -133,7 +122,7 @@ export class InstanceNetwork {
       : systemOrigin('instance-network', `instance-network:${id}:${what}`, { correlationId: id, causationId: id }, timeoutMs);
   }
 
-  private async reconcile(id: string): Promise<ReconcileResult> {
+  protected async reconcile(id: string): Promise<ReconcileResult> {
     const s = this.instances.state(id);
     if (!s?.exists) {
       // Gone: everything made for it goes back.

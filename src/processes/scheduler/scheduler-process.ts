@@ -1,9 +1,9 @@
-import type { Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
 import type { NodeState } from '../../commands/node';
-import { add, normalize, type Resources, sub, ZERO } from '../../domain/resources';
+import { add, type Resources, sub, ZERO } from '../../domain/resources';
+import { resourcesFromWire } from '../../wire/int64';
 import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../../gen/hypervisor/v1/common';
@@ -12,7 +12,8 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
-import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+import { Controller } from '../controller';
+import type { ReconcileResult } from '../work-queue';
 
 /** How long an instance waits for capacity held by other placements in flight before it fails. */
 const MAX_WAIT_MS = 30_000;
@@ -40,14 +41,12 @@ export interface SchedulerOptions {
  * when no node fits, the instance is FAILED with the reason. Reservations in
  * flight count against their node so concurrent placements spread out.
  */
-export class SchedulerProcess {
-  private readonly queue: KeyedWorkQueue;
+export class SchedulerProcess extends Controller {
   private readonly assumed = new Map<string, Resources>();
   /** Instances in PENDING (what may hold capacity in flight). */
   private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
-  private sub?: Subscription;
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -58,16 +57,18 @@ export class SchedulerProcess {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('scheduler', (id) => this.scheduleOne(id), log, opts.concurrency);
+    super('scheduler', log, opts.concurrency);
   }
 
   start(): void {
-    this.sub = this.instances.changes$.subscribe((c) => {
-      if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
-        this.pending.add(c.id);
-        this.queue.add(c.id);
-      } else this.pending.delete(c.id);
-    });
+    this.watch(
+      this.instances.changes$.subscribe((c) => {
+        if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
+          this.pending.add(c.id);
+          this.queue.add(c.id);
+        } else this.pending.delete(c.id);
+      }),
+    );
     for (const id of this.instances.ids())
       if (this.instances.state(id)?.status === 'PENDING') {
         this.pending.add(id);
@@ -75,13 +76,8 @@ export class SchedulerProcess {
       }
   }
 
-  stop(): void {
-    this.sub?.unsubscribe();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
+  protected reconcile(id: string): Promise<ReconcileResult> {
+    return this.scheduleOne(id);
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
@@ -107,8 +103,8 @@ export class SchedulerProcess {
       region: n.region,
       zone: n.zone,
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
-      capacity: normalize(n.allocatable),
-      allocated: add(normalize(n.allocated), this.assumed.get(n.id) ?? ZERO),
+      capacity: resourcesFromWire(n.allocatable, 'allocatable'),
+      allocated: add(resourcesFromWire(n.allocated, 'allocated'), this.assumed.get(n.id) ?? ZERO),
       inFlight: inFlight.get(n.id),
     }));
   }
