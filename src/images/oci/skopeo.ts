@@ -50,7 +50,7 @@ export const skopeoError = (what: string, stderr: string): DomainError => {
  */
 export const inspectManifest = async (r: OciRef, signal?: AbortSignal): Promise<RemoteManifest> => {
   const raw = async (ref: OciRef) => {
-    const res = await runTool(SKOPEO, ['inspect', '--raw', tlsFlag(ref, ''), skopeoName(ref)], { signal, pkg: 'skopeo' });
+    const res = await runTool(SKOPEO, ['inspect', '--raw', tlsFlag(ref, ''), skopeoName(ref)], { signal, pkg: 'skopeo', dieWithParent: true });
     if (res.code !== 0) throw skopeoError(`image ${skopeoName(ref).replace('docker://', 'oci://')}`, res.stderr);
     return res.stdout;
   };
@@ -98,7 +98,7 @@ export const copyToLayout = async (
   };
   const timer = setInterval(() => void poll(), 50);
   try {
-    const res = await runTool(SKOPEO, ['copy', '--quiet', tlsFlag(source, 'src'), skopeoName(source), `oci:${layoutDir}:${tag}`], { signal: opts.signal, pkg: 'skopeo' });
+    const res = await runTool(SKOPEO, ['copy', '--quiet', tlsFlag(source, 'src'), skopeoName(source), `oci:${layoutDir}:${tag}`], { signal: opts.signal, pkg: 'skopeo', dieWithParent: true });
     if (res.code !== 0) throw skopeoError(`image ${skopeoName(r).replace('docker://', 'oci://')}`, res.stderr);
   } finally {
     clearInterval(timer);
