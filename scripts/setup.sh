@@ -34,5 +34,12 @@ if [ -n "$(find proto buf.yaml buf.gen.yaml -newer src/gen/descriptors.binpb -pr
   bash scripts/gen-proto.sh >&2
 fi
 
-# Incremental TypeScript build into dist/.
-npx --no-install tsc -p tsconfig.json >&2
+# Incremental TypeScript build into dist/, skipped when no source, directory (a file added
+# or removed), config or dependency is newer than the last build: even a no-op tsc takes
+# seconds here, and `npm start` runs this every time.
+stamp=dist/.tsbuildinfo
+if [ ! -f "$stamp" ] || [ -n "$(find src test bench examples tsconfig.json package.json node_modules/.package-lock.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  npx --no-install tsc -p tsconfig.json >&2
+  # tsc leaves the file alone when nothing it emits changed: mark this check as done anyway.
+  touch "$stamp"
+fi

@@ -7,6 +7,7 @@ import { CommandBus } from '../bus/command-bus';
 import { add, ZERO } from '../domain/resources';
 import { INSTANCE_KINDS, type InstanceKind } from '../domain/instance-types';
 import { AgentServiceService } from '../gen/hypervisor/v1/agent';
+import type { NodeCondition } from '../gen/hypervisor/v1/common';
 import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
@@ -27,7 +28,7 @@ const WEEK_MS = 7 * 24 * 3600 * 1000;
 /** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
   kinds: [...kinds],
-  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
+  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
   oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent },
 });
 
@@ -97,14 +98,19 @@ export class Agent {
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure());
+    // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
+    // and a node that cannot heartbeat for that long is NOT_READY for nothing.
+    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
     const registration = new Registration(this.cluster, cfg, log);
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
 
     // 4. Adopt what kept running, do work that is due, then take new work.
-    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log);
+    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
     this.consumer = new WorkConsumer(
@@ -121,6 +127,7 @@ export class Agent {
       () => this.store!.live().reduce((a, r) => add(a, r.work.resources), ZERO),
       async () => void (await registration.register(this.port, this.kinds, () => this.stopped)),
       log,
+      () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
     setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
@@ -130,6 +137,21 @@ export class Agent {
   /** Reconcile once now (tests use it to not wait for the timer). */
   reconcile(): Promise<void> {
     return this.reconciler?.once() ?? Promise.resolve();
+  }
+
+  /** The drivers' conditions, as the node shows them (Accelerator: kvm or tcg, and why). */
+  async conditions(): Promise<NodeCondition[]> {
+    const out: NodeCondition[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) {
+      for (const c of (await d.conditions?.()) ?? []) out.push({ ...c, lastTransitionTime: undefined });
+    }
+    return out;
+  }
+
+  private async processesAll(): Promise<{ instanceId: string; pid: number }[]> {
+    const out: { instanceId: string; pid: number }[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) out.push(...((await d.processes?.()) ?? []));
+    return out;
   }
 
   private async observeAll(): Promise<Observed[]> {

@@ -11,7 +11,7 @@ import { ociImageName, parseOciRef } from '../images/oci/reference';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
-import { KeyedMutex } from '../commands/keyed-mutex';
+import { KeyedMutex } from '../shared/keyed-mutex';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -158,6 +158,12 @@ export class Executor {
   async destroyEverywhere(id: string, kind?: InstanceKind): Promise<void> {
     const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
     for (const d of ds) await d.destroy(id);
+  }
+
+  /** Ends the instance's process, whatever driver has it; its files stay (a FAILED instance can be started again). */
+  async endProcess(id: string, kind?: InstanceKind): Promise<void> {
+    const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
+    for (const d of ds) if (await d.inspect(id)) await d.stop(id, { graceMs: 0, force: true });
   }
 
   /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */

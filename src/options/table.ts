@@ -69,7 +69,16 @@ export const agentOptions = {
     help: "cgroup every container's cgroup is made under (<path>/<instance id> in each hierarchy)",
     default: 'hypervisor',
   }),
-  accel: oneOf({ flag: '--accel <accel>', env: 'HV_QEMU_ACCEL', help: 'QEMU accelerator', choices: ['auto', 'kvm', 'tcg'], default: 'auto' }),
+  accel: oneOf({
+    flag: '--accel <accel>',
+    env: 'HV_QEMU_ACCEL',
+    help: 'QEMU accelerator: auto uses KVM only if it boots a Linux kernel to its console here, else TCG; tcg where KVM fails guests',
+    choices: ['auto', 'kvm', 'tcg'],
+    default: 'auto',
+  }),
+  qemuBinary: text({ flag: '--qemu-binary <path>', env: 'HV_QEMU_BINARY', help: 'the QEMU system emulator to run', default: 'qemu-system-x86_64' }),
+  /** How long a launched QEMU gets to answer on QMP before the start fails (and the QEMU is ended). */
+  qemuStartTimeoutMs: integer({ env: 'HV_QEMU_START_TIMEOUT_MS', help: 'how long QEMU gets to answer on QMP after launch (ms)', min: 1, default: 15_000 }),
   cpus: integer({ flag: '--cpus <n>', help: 'CPU cores to offer (default: all)', min: 1 }),
   memoryMib: integer({ flag: '--memory-mib <n>', help: 'memory to offer in MiB (default: all)', min: 1 }),
   /** How often the agent compares what runs with what should (ms). */

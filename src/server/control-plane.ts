@@ -7,14 +7,14 @@ import type http from 'node:http';
 import { CommandBus } from '../bus/command-bus';
 import { CommandServer } from '../bus/command-server';
 import { Dispatcher } from '../bus/dispatcher';
-import { CommandHandler } from '../commands/handler';
+import { CommandHandler } from '../bus/command-handler';
 import { DECIDERS } from '../commands/registry';
 import { JetStreamCommitReader } from '../eventstore/jetstream/commit-reader';
 import { openEventStore } from '../eventstore/open';
 import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { Pager } from '../grpc/paging';
-import { addReflection } from '../grpc/reflection';
+import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
@@ -86,7 +86,7 @@ export class ControlPlane {
     const cluster = (this.cluster = new ClusterPlane());
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
-    const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }));
+    const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
     this.planes = [cluster, audit, network, compute];
 
     const projections = (this.projections = new ProjectionRuntime(
@@ -117,7 +117,7 @@ export class ControlPlane {
 
     const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
-    addReflection(grpc, this.services);
+    addReflection(grpc, [...this.services, HEALTH_SERVICE]);
     this.health = new HealthImplementation(Object.fromEntries(['', ...this.services].map((s) => [s, 'SERVING'])));
     this.health.addToServer(grpc);
     this.grpcPort = await new Promise<number>((resolve, reject) =>

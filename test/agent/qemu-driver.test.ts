@@ -95,7 +95,7 @@ describe('qemu driver: real QEMU under TCG with the test guest', function () {
   });
 
   it('the KVM probe\'s tiny firmware really runs (checked under TCG)', async () => {
-    assert.deepEqual(await runTinyGuest('qemu-system-x86_64', 'tcg', 10_000), { ok: true });
+    assert.equal((await runTinyGuest('qemu-system-x86_64', 'tcg', 10_000)).ok, true);
   });
 
   it('probe() is ok with TCG configured', async () => {

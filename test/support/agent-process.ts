@@ -16,6 +16,8 @@ export class AgentProcess {
     readonly stateDir: string,
     readonly hostname: string,
     private readonly extraArgs: string[] = [],
+    /** More environment for the agent (e.g. HV_QEMU_BINARY). */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   async start(): Promise<this> {
@@ -35,7 +37,7 @@ export class AgentProcess {
         '--log-level', process.env.HV_TEST_LOG && process.env.HV_TEST_LOG !== 'silent' ? process.env.HV_TEST_LOG : 'warn',
         ...this.extraArgs,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HV_AGENT_RECONCILE_MS: '500' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HV_AGENT_RECONCILE_MS: '500', ...this.env } },
     );
     this.child.stdout!.on('data', (d) => (this.log += d));
     this.child.stderr!.on('data', (d) => (this.log += d));

@@ -92,6 +92,14 @@ export interface ConsoleOptions {
 /** A console stream; a terminal that has a window size takes resize(). */
 export type ConsoleStream = Duplex & { resize?: (width: number, height: number) => void };
 
+/** A fact about this host that the node shows as a condition (e.g. type Accelerator, status tcg). */
+export interface DriverCondition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
 /**
@@ -114,6 +122,13 @@ export interface InstanceDriver {
   inspect(instanceId: string): Promise<Observed | undefined>;
   /** Every created instance, running or not: what an agent adopts after a restart. */
   list(): Promise<Observed[]>;
+  /**
+   * Every process this driver runs, found on the host (not from its files), with the
+   * instance it belongs to: the reconcile ends those of instances that should not run here.
+   */
+  processes?(): Promise<{ instanceId: string; pid: number }[]>;
+  /** Conditions the node reports for this driver (heartbeats carry them). */
+  conditions?(): Promise<DriverCondition[]>;
   stats(instanceId: string): Promise<InstanceStats>;
   /** A serial console client; any number may be attached at once. */
   console(instanceId: string, opts?: ConsoleOptions): Promise<Duplex>;

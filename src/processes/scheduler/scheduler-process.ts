@@ -31,6 +31,10 @@ export interface SchedulerOptions {
   readonly concurrency: number;
   /** Nodes tried per instance before the decision is taken again on fresh figures. */
   readonly triesPerRound: number;
+  /** Whether the node's lease is known to be live; a READY node without one gets nothing. */
+  readonly isLive?: (nodeId: string) => boolean;
+  /** Not live yet, but it may be (this server has just started): the instance waits rather than fails. */
+  readonly mayBeLive?: (nodeId: string) => boolean;
 }
 
 /**
@@ -80,6 +84,12 @@ export class SchedulerProcess extends Controller {
     return this.scheduleOne(id);
   }
 
+  /** Some READY node's lease is not known yet, and may be any moment (the server has just started). */
+  private awaitingLeases(): boolean {
+    const may = this.opts.mayBeLive;
+    return !!may && this.nodes.list().some((n) => n.status === NodeStatus.NODE_STATUS_READY && may(n.id));
+  }
+
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
   private heldInFlight(self: string): Map<string, Resources> {
     const held = new Map(this.assumed);
@@ -95,11 +105,13 @@ export class SchedulerProcess extends Controller {
 
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
+    const live = this.opts.isLive ?? (() => true);
     return this.nodes.list().map((n) => ({
       id: n.id,
       hostname: n.hostname,
-      ready: n.status === NodeStatus.NODE_STATUS_READY,
-      status: STATUS_NAME[n.status] ?? 'not READY',
+      // READY in the log but no live lease: it may have died while no server watched.
+      ready: n.status === NodeStatus.NODE_STATUS_READY && live(n.id),
+      status: n.status === NodeStatus.NODE_STATUS_READY ? 'READY without a live lease' : (STATUS_NAME[n.status] ?? 'not READY'),
       region: n.region,
       zone: n.zone,
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
@@ -128,7 +140,7 @@ export class SchedulerProcess extends Controller {
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
-        if (decision.wait && Date.now() - since < MAX_WAIT_MS) {
+        if ((decision.wait || this.awaitingLeases()) && Date.now() - since < MAX_WAIT_MS) {
           this.waitingSince.set(id, since);
           return { requeueAfterMs: 20 + Math.random() * 80 };
         }

@@ -1,7 +1,7 @@
 import type { Server } from '@grpc/grpc-js';
 import { nodeDecider } from '../../commands/node';
 import { nodeIdFor } from '../../commands/node/identity';
-import { toNode } from '../../commands/node/view';
+import { toNode } from '../../wire/views/node';
 import { ClusterServiceService } from '../../gen/hypervisor/v1/cluster';
 import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';
@@ -23,8 +23,15 @@ export class ClusterPlane implements Plane {
   async start({ cfg, nc, dispatcher, log }: PlaneContext): Promise<void> {
     const leaseTtlMs = cfg.leaseTtlSeconds * 1000;
     this.liveness = new NodeLiveness(nc, this.nodes, dispatcher, { leaseTtlMs, checkEveryMs: Math.min(1000, leaseTtlMs / 4) }, log);
-    this.liveness.start();
+    // Every lease in the bucket is loaded before anything schedules.
+    await this.liveness.start();
   }
+
+  /** Whether a node's lease is known live, or may be soon; for the scheduler, which places on live nodes only. */
+  readonly leases = {
+    isLive: (nodeId: string) => started('cluster', 'liveness', this.liveness).isLive(nodeId),
+    mayBeLive: (nodeId: string) => started('cluster', 'liveness', this.liveness).mayBeLive(nodeId),
+  };
 
   addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log }: PlaneContext): string[] {
     grpc.addService(

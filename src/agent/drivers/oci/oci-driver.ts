@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { KeyedMutex } from '../../../commands/keyed-mutex';
+import { KeyedMutex } from '../../../shared/keyed-mutex';
 import { validateVolumeMounts } from '../../../domain/volume-mounts';
 import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
 import { runTool } from '../../../images/oci/run-tool';
