@@ -14,7 +14,7 @@ import { allDirs, type CgroupLayout, oomFiles, readCgroupLayout, readCgroupStats
 import { attachConsole } from './console-client';
 import { mountOverlay, unmount } from './mounts';
 import { readNetDev } from './net-dev';
-import { Runc } from './runc';
+import { Runc, type RuncState } from './runc';
 import { launchShim, SHIM_SCRIPT } from './shim';
 import { type ContainerDir, type ExitRecord, OciStateDir } from './state-dir';
 
@@ -147,20 +147,27 @@ export class OciDriver implements InstanceDriver {
     const dir = this.state.instance(instanceId);
     const stored = await dir.readSpec();
     if (!stored) return undefined;
-    const st = await this.runc.state(instanceId);
+    return this.observe(dir, stored.spec, await this.runc.state(instanceId));
+  }
+
+  private async observe(dir: ContainerDir, spec: InstanceSpecForDriver, st: RuncState | undefined): Promise<Observed> {
+    const instanceId = dir.id;
     const ready = await dir.readReady();
     const startedAt = ready ? new Date(ready.at * 1000) : st ? new Date(st.created) : undefined;
     if (st?.status === 'running') return { instanceId, state: 'running', pid: st.pid, startedAt };
     if (st?.status === 'paused' || st?.status === 'pausing') return { instanceId, state: 'paused', pid: st.pid, startedAt };
     if (st?.status === 'created' || st?.status === 'creating') return { instanceId, state: 'stopped', reason: 'created by runc but not started' };
-    return { instanceId, ...(startedAt ? { startedAt } : {}), ...(await this.endedState(dir, stored.spec, st !== undefined)) };
+    return { instanceId, ...(startedAt ? { startedAt } : {}), ...(await this.endedState(dir, spec, st !== undefined)) };
   }
 
+  /** One `runc list` for all containers: the reconcile lists every few seconds, and a `runc state` per container would be a process each. */
   async list(): Promise<Observed[]> {
+    const states = new Map((await this.runc.list()).map((s) => [s.id, s]));
     const out: Observed[] = [];
     for (const id of await this.state.ids()) {
-      const o = await this.inspect(id).catch(() => undefined);
-      if (o) out.push(o);
+      const dir = this.state.instance(id);
+      const stored = await dir.readSpec();
+      if (stored) out.push(await this.observe(dir, stored.spec, states.get(id)));
     }
     return out;
   }

@@ -117,7 +117,7 @@ export class OciStateDir {
 
   /** Ids of created containers (a dir without spec.json is a create that did not finish; it is listed too, for cleanup). */
   async ids(): Promise<string[]> {
-    return readdir(this.instancesDir).catch(() => [] as string[]);
+    return (await readdir(this.instancesDir).catch(() => [] as string[])).filter((n) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(n));
   }
 }
 
