@@ -242,7 +242,7 @@ export class Executor {
     try {
       got = await this.ociImages.ensure(src);
     } catch (e) {
-      throw e instanceof DomainError ? new DomainError(e.code, `spec.image: ${e.message}`) : e;
+      throw e instanceof DomainError && !e.message.startsWith('spec.image') ? new DomainError(e.code, `spec.image: ${e.message}`) : e;
     }
     // A reference pulled here first (not through PullImage) is recorded, so ListImages shows it.
     if (got.fetched && !src.imageId && this.reporter) {
