@@ -246,6 +246,16 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     assert.deepEqual(leftovers(fresh, id), nothing);
   });
 
+  it('destroy ends the shim even when its pid file is gone (an agent killed right after spawning it)', async () => {
+    const id = `c-nopid-${token}`;
+    await driver.create(spec(id));
+    await driver.start(id);
+    rmSync(path.join(stateDir, 'oci', 'instances', id, 'shim.pid'));
+    assert.equal(processesWith(`--id ${id}`).filter((l) => l.includes('console-shim.py')).length, 1);
+    await driver.destroy(id);
+    assert.deepEqual(leftovers(driver, id), nothing);
+  });
+
   it('a digest mismatch from the registry fails the pull and leaves nothing in the cache', async () => {
     const m = await inspectManifest(parseOciRef('x', ref));
     const restore = registry.corruptBlob(m.layers[0].digest);

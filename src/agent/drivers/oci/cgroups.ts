@@ -136,6 +136,13 @@ export const oomFiles = (l: CgroupLayout, cgPath: string): string[] => {
   return [path.join(mem.dir, mem.version === 1 ? 'memory.oom_control' : 'memory.events')];
 };
 
+/** The `oom_kill` count of those files (0 when they are gone). */
+export const oomKills = async (files: string[]): Promise<number> => {
+  let n = 0;
+  for (const f of files) n = Math.max(n, parseFlatKeyed(await read(f)).get('oom_kill') ?? 0);
+  return n;
+};
+
 /** The CFS quota and period the container runs under, in µs (quota -1 = none). */
 export const readCpuLimit = async (l: CgroupLayout, cgPath: string): Promise<{ quota: number; period: number } | undefined> => {
   const cpu = controllerDir(l, 'cpu', cgPath);

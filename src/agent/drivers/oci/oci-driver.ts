@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { KeyedMutex } from '../../../shared/keyed-mutex';
@@ -6,11 +6,11 @@ import { validateVolumeMounts } from '../../../domain/volume-mounts';
 import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
 import { runTool } from '../../../images/oci/run-tool';
 import type { ConsoleOptions, ConsoleStream, InstanceDriver, InstanceSpecForDriver, InstanceStats, InstanceType, Observed, ProbeResult, StopOptions } from '../driver';
-import { isAlive, signal, waitForExit } from '../qemu/process';
+import { signal, waitForExit } from '../qemu/process';
 import { cpuPercent } from '../qemu/stats';
 import { diskOf } from './block-device';
 import { buildConfig, type OciSpec, resolveUser, resourcesFor } from './bundle';
-import { allDirs, type CgroupLayout, oomFiles, readCgroupLayout, readCgroupStats, removeCgroupDirs } from './cgroups';
+import { allDirs, type CgroupLayout, oomFiles, oomKills, readCgroupLayout, readCgroupStats, removeCgroupDirs } from './cgroups';
 import { attachConsole } from './console-client';
 import { mountOverlay, unmount } from './mounts';
 import { readNetDev } from './net-dev';
@@ -292,14 +292,19 @@ export class OciDriver implements InstanceDriver {
     this.log.info({ instanceId: dir.id, pid: st.pid, graceful: opts.graceMs > 0 && gone }, 'container stopped');
   }
 
-  /** The shim of the last run, if it still runs (it ends by itself once its container has). */
+  /**
+   * Every shim of this container still running (one ends by itself once its
+   * container has). Found by command line, not only through shim.pid: an agent
+   * killed between spawning a shim and writing its pid leaves one unnamed.
+   */
   private async endShim(dir: ContainerDir): Promise<void> {
-    const pid = await dir.shimPid();
-    if (!pid || !isAlive(pid)) return;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes('console-shim.py') || !cmdline.includes(dir.dir)) return; // a recycled pid
-    signal(pid, 'SIGTERM');
-    if (!(await waitForExit(pid, 2_000))) {
+    const needle = `\0--dir\0${dir.dir}\0`;
+    const procs = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^[0-9]+$/.test(n));
+    const cmdlines = await Promise.all(procs.map((n) => readFile(`/proc/${n}/cmdline`, 'utf8').catch(() => '')));
+    const pids = procs.filter((_, i) => cmdlines[i].includes('console-shim.py') && cmdlines[i].includes(needle)).map(Number);
+    for (const pid of pids) signal(pid, 'SIGTERM');
+    for (const pid of pids) {
+      if (await waitForExit(pid, 2_000)) continue;
       signal(pid, 'SIGKILL');
       await waitForExit(pid, KILL_WAIT_MS);
     }
@@ -310,12 +315,14 @@ export class OciDriver implements InstanceDriver {
   private async endedState(dir: ContainerDir, spec: InstanceSpecForDriver, known: boolean): Promise<Pick<Observed, 'state' | 'reason'>> {
     const exit: ExitRecord | undefined = await dir.readExit();
     if (await dir.stopRequested()) return { state: 'stopped', reason: `stopped by request${exit?.signal ? ` (${exit.signal})` : ''}` };
-    if (!exit) return known ? { state: 'crashed', reason: 'the container ended and its shim did not record how' } : { state: 'stopped', reason: 'never started' };
-    if (exit.error) return { state: 'crashed', reason: exit.error };
-    if ((exit.oomKills ?? 0) > 0) {
-      const limit = resourcesFor(spec.cpuCores, spec.memoryBytes, spec.container?.limits).memory.limit;
-      return { state: 'crashed', reason: `OOM: the container was killed by the out-of-memory killer at its memory limit of ${(limit / MiB).toFixed(0)} MiB` };
+    if (!exit) {
+      if (!known) return { state: 'stopped', reason: 'never started' };
+      // No shim saw the end; the memory cgroup still says whether the OOM killer did it (until runc delete).
+      if ((await oomKills(oomFiles(this.cgroups(), this.cgroupPath(dir.id)))) > 0) return { state: 'crashed', reason: oomReason(spec) };
+      return { state: 'crashed', reason: 'the container ended and its shim did not record how' };
     }
+    if (exit.error) return { state: 'crashed', reason: exit.error };
+    if ((exit.oomKills ?? 0) > 0) return { state: 'crashed', reason: oomReason(spec) };
     if (exit.signal) return { state: 'crashed', reason: `the container's process was killed by ${exit.signal}` };
     if (exit.code === 0) return { state: 'stopped', reason: "the container's process exited with code 0" };
     return { state: 'crashed', reason: `the container's process exited with code ${exit.code}` };
@@ -339,6 +346,11 @@ export class OciDriver implements InstanceDriver {
     return allDirs(this.cgroups(), this.cgroupPath(instanceId));
   }
 }
+
+const oomReason = (spec: InstanceSpecForDriver): string => {
+  const limit = resourcesFor(spec.cpuCores, spec.memoryBytes, spec.container?.limits).memory.limit;
+  return `OOM: the container was killed by the out-of-memory killer at its memory limit of ${(limit / MiB).toFixed(0)} MiB`;
+};
 
 /** A file of the image, read only when it is a regular file: a symlink in an image must not read the host's files. */
 const imageFile = async (rootfs: string, rel: string): Promise<string> => {

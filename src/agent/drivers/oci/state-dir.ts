@@ -85,11 +85,6 @@ export class ContainerDir {
   stopRequested = () => exists(this.stopFile);
   markStopRequested = () => writeFileSync(this.stopFile, new Date().toISOString());
 
-  async shimPid(): Promise<number | undefined> {
-    const t = await readFile(this.shimPidFile, 'utf8').catch(() => '');
-    return /^[0-9]+$/.test(t.trim()) ? Number(t.trim()) : undefined;
-  }
-
   /** What a new run starts without: the last run's records and the stop marker. */
   async clearRun(): Promise<void> {
     for (const f of [this.readyFile, this.exitFile, this.stopFile, this.shimPidFile, this.consoleSocket]) await rm(f, { force: true });
