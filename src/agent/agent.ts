@@ -17,6 +17,7 @@ import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
 import { OciImageCache } from './images/oci-cache';
+import { fetchPolicy } from '../images/fetch';
 import { LocalStore } from './local-store';
 import { Reconciler } from './reconcile';
 import { Registration } from './registration';
@@ -89,8 +90,8 @@ export class Agent {
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
-    const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci')) : undefined;
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log, ociImages);
+    const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

@@ -6,7 +6,8 @@ import type { InstanceSpecForDriver } from '../../src/agent/drivers/driver';
 import { readCpuLimit, readMemoryLimit, removeCgroupDirs } from '../../src/agent/drivers/oci/cgroups';
 import { OciDriver } from '../../src/agent/drivers/oci/oci-driver';
 import { type CachedOciImage, OciImageCache } from '../../src/agent/images/oci-cache';
-import { FailedPrecondition, InvalidArgument } from '../../src/errors';
+import { FailedPrecondition, InvalidArgument, PermissionDenied } from '../../src/errors';
+import { fetchPolicy } from '../../src/images/fetch';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { parseOciRef } from '../../src/images/oci/reference';
 import { ConsoleText } from './support/console';
@@ -15,6 +16,8 @@ import { filesUnder, LocalRegistry, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
 
 const MiB = 2 ** 20;
+// The registry is on loopback, which the fetch policy refuses unless the operator allows it.
+const LOOPBACK_ALLOWED = fetchPolicy({ imageAllowCidrs: ['127.0.0.0/8'] });
 
 describe('oci driver: real runc, a local registry, the busybox test image', function () {
   this.timeout(120_000);
@@ -70,7 +73,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     await registry.start();
     registry.push(image.layout, image.tag, `${token}/busybox`, '1');
     ref = `oci://${registry.address}/${token}/busybox:1`;
-    cache = new OciImageCache(path.join(stateDir, 'images'));
+    cache = new OciImageCache(path.join(stateDir, 'images'), LOOPBACK_ALLOWED);
     driver = newDriver();
     const probe = await driver.probe();
     assert.deepEqual(probe, { ok: true });
@@ -261,13 +264,27 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     const restore = registry.corruptBlob(m.layers[0].digest);
     const dir = mkdtempSync(path.join(os.tmpdir(), `hv-oci-cache-${token}-`));
     try {
-      const fresh = new OciImageCache(dir);
+      const fresh = new OciImageCache(dir, LOOPBACK_ALLOWED);
       await assert.rejects(fresh.ensure({ ref, url: ref }), (e: Error) => e instanceof FailedPrecondition && /digest mismatch/i.test(e.message));
       assert.equal(await fresh.has(m.digest), false);
       // Only the (empty) scratch dir: no layout, no rootfs, no entry under the digest.
       assert.deepEqual(filesUnder(dir), [path.join(dir, '.tmp')]);
     } finally {
       restore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the image fetch policy holds for registries: loopback refused unless allowed, an image over the size limit refused; nothing cached', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), `hv-oci-cache-${token}-`));
+    try {
+      await assert.rejects(new OciImageCache(dir, fetchPolicy()).ensure({ ref, url: ref }), (e: Error) => e instanceof PermissionDenied && /--image-allow-cidr/.test(e.message));
+      await assert.rejects(
+        new OciImageCache(dir, fetchPolicy({ imageAllowCidrs: ['127.0.0.0/8'], imageMaxBytes: 1000 })).ensure({ ref, url: ref }),
+        (e: Error) => e instanceof InvalidArgument && /more than the 1000 allowed/.test(e.message),
+      );
+      assert.deepEqual(filesUnder(dir), [path.join(dir, '.tmp')]);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -4,7 +4,9 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageSource } from '../../commands/instance/spec';
 import { InvalidArgument } from '../../errors';
+import { defaultFetchPolicy, type FetchPolicy } from '../../images/fetch';
 import { type ImageRuntimeConfig, readImageConfig } from '../../images/oci/layout';
+import { checkRegistry, checkSize } from '../../images/oci/registry-guard';
 import { imageUrlOf, parseOciRef, pinned } from '../../images/oci/reference';
 import { copyToLayout, inspectManifest } from '../../images/oci/skopeo';
 import { unpackRootfs } from '../../images/oci/umoci';
@@ -40,7 +42,11 @@ export class OciImageCache {
   private readonly inflight = new Map<string, Promise<CachedOciImage>>();
   private readonly tmp: string;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** Where images may come from and how large they may be (the operator's --image-allow-cidr, --image-max-bytes). */
+    private readonly policy: FetchPolicy = defaultFetchPolicy(),
+  ) {
     this.tmp = path.join(dir, '.tmp');
     rmSync(this.tmp, { recursive: true, force: true });
     mkdirSync(this.tmp, { recursive: true });
@@ -51,6 +57,7 @@ export class OciImageCache {
     const ref = parseOciRef('spec.image', src.url);
     if (src.sha256 && !/^[0-9a-f]{64}$/.test(src.sha256)) throw new InvalidArgument(`spec.image: ${src.sha256} is not a sha256 digest`);
     // An image named only by its tag is resolved to a digest first: the cache is by content.
+    if (!src.sha256 && !ref.digest) await checkRegistry(ref, this.policy);
     const digest = src.sha256 ? `sha256:${src.sha256}` : ref.digest ?? (await inspectManifest(ref, signal)).digest;
     const hex = digest.slice('sha256:'.length);
     const have = await this.read(hex);
@@ -67,7 +74,9 @@ export class OciImageCache {
     const work = path.join(this.tmp, randomUUID());
     try {
       await mkdir(work, { recursive: true });
+      await checkRegistry(ref, this.policy);
       const manifest = await inspectManifest(ref, signal);
+      checkSize(ref, manifest, this.policy);
       const layout = path.join(work, 'layout');
       await copyToLayout(ref, manifest, layout, 'image', { signal });
       const entry = path.join(work, 'entry');

@@ -1,5 +1,6 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { fetchImage } from '../../agent/images/fetch';
+import { fetchImageOffThread } from '../../images/fetch-off-thread';
+import { defaultFetchPolicy } from '../../images/fetch';
 import { step } from '../../bus/dispatcher';
 import { type ImageDetails, imageIdFor } from '../../commands/image';
 import { kindFromProto } from '../../wire/views/instance';
@@ -57,7 +58,7 @@ const pullImage = async (d: ComputeServiceDeps, call: ServerWritableStream<PullI
         total = p.total ?? total;
         progress({ status: p.status, current: toInt64(current), total: toInt64(total), completed: p.completed ?? false });
       };
-      await pullOciImage(oci, kind, { signal: aborted.signal, progress: onProgress, register });
+      await pullOciImage(oci, kind, { policy: d.imagePolicy ?? defaultFetchPolicy(), signal: aborted.signal, progress: onProgress, register });
       call.end();
       return;
     }
@@ -71,7 +72,8 @@ const pullImage = async (d: ComputeServiceDeps, call: ServerWritableStream<PullI
       sha256 = known.sha256;
     }
     progress({ status: `pulling ${url}` });
-    const got = await fetchImage(url, {
+    const got = await fetchImageOffThread(url, {
+      policy: d.imagePolicy,
       sha256,
       signal: aborted.signal,
       onProgress: (p) => {

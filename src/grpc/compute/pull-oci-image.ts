@@ -1,5 +1,6 @@
 import type { ImageDetails, ImageState } from '../../commands/image';
 import { isUrlRef } from '../../domain/image-ref';
+import type { FetchPolicy } from '../../images/fetch';
 import type { InstanceKind } from '../../domain/instance-types';
 import { InvalidArgument } from '../../errors';
 import type { Image } from '../../gen/hypervisor/v1/compute';
@@ -36,6 +37,7 @@ export const pullOciImage = async (
   ref: OciRef,
   kind: InstanceKind | undefined,
   o: {
+    policy: FetchPolicy;
     signal: AbortSignal;
     progress: (p: OciPullProgress) => void;
     register: (d: ImageDetails) => Promise<string>;
@@ -45,7 +47,7 @@ export const pullOciImage = async (
   const url = imageUrlOf(ref);
   o.progress({ status: `pulling ${url}${ref.digest && ref.tag ? ` pinned to ${ref.digest}` : ''}` });
   let total = 0;
-  const m = await verifyPull(ref, {
+  const m = await verifyPull(ref, o.policy, {
     signal: o.signal,
     onManifest: (man) => {
       total = man.layers.reduce((a, l) => a + l.size, 0);

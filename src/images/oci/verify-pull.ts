@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { FetchPolicy } from '../fetch';
 import type { OciRef } from './reference';
+import { checkRegistry, checkSize } from './registry-guard';
 import { copyToLayout, inspectManifest, type LayerProgress, type RemoteManifest } from './skopeo';
 
 /**
@@ -12,9 +14,12 @@ import { copyToLayout, inspectManifest, type LayerProgress, type RemoteManifest 
  */
 export const verifyPull = async (
   ref: OciRef,
+  policy: FetchPolicy,
   opts: { signal?: AbortSignal; onManifest?: (m: RemoteManifest) => void; onLayer?: (p: LayerProgress) => void } = {},
 ): Promise<RemoteManifest> => {
+  await checkRegistry(ref, policy);
   const manifest = await inspectManifest(ref, opts.signal);
+  checkSize(ref, manifest, policy);
   opts.onManifest?.(manifest);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hv-oci-pull-'));
   try {

@@ -19,6 +19,8 @@ export const startContainerAgent = async (t: TestControlPlane, token: string, op
     listenHost: '127.0.0.1',
     port: 0,
     reconcileIntervalMs: 500,
+    // The test registry is on loopback.
+    imageAllowCidrs: ['127.0.0.0/8'],
     ...opts,
   };
   return new Agent(cfg, { kinds: ['oci'], oci: { stateDir: path.join(stateDir, 'oci'), cgroupParent: token } }, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();
