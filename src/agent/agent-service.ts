@@ -14,7 +14,7 @@ import type { Instance, InstanceStats } from '../gen/hypervisor/v1/compute';
 import type { Empty } from '../gen/google/protobuf/empty';
 import { toServiceError } from '../shared/grpc-status';
 import { unary } from '../shared/grpc-unary';
-import type { Observed } from './drivers/driver';
+import type { ConsoleStream, Observed } from './drivers/driver';
 import type { Executor } from './executor';
 import type { LocalRecord, LocalStore } from './local-store';
 import { IMAGE_RESOLVE_SUBJECT, type InstanceWork, type ResolveReply } from './protocol';
@@ -218,7 +218,8 @@ const attach = async (d: AgentServiceDeps, call: ServerDuplexStream<AgentConsole
     con.on('close', () => finish());
     con.on('error', (e) => finish(new Unavailable(`console of ${id}: ${e.message}`)));
     call.on('data', (m: AgentConsoleInput) => {
-      // A serial line has no window size; resize is accepted and has nothing to change.
+      // A container's pty takes the window size; a serial line has none, and resize has nothing to change.
+      if (m.resize) (con as ConsoleStream | undefined)?.resize?.(m.resize.width, m.resize.height);
       if (m.data && m.data.length > 0) con?.write(m.data);
     });
     call.on('end', () => finish());

@@ -65,6 +65,9 @@ export interface ConsoleOptions {
   replay?: boolean;
 }
 
+/** A console stream; a terminal that has a window size takes resize(). */
+export type ConsoleStream = Duplex & { resize?: (width: number, height: number) => void };
+
 /** A fact about this host that the node shows as a condition (e.g. type Accelerator, status tcg). */
 export interface DriverCondition {
   type: string;
