@@ -69,8 +69,14 @@ export const agentOptions = {
   drivers: list({
     flag: '--driver <kind...>',
     env: 'HV_AGENT_DRIVERS',
-    help: 'instance drivers to load (qemu; hollow only simulates, for scale tests)',
-    default: ['qemu'],
+    help: 'instance drivers to load (qemu for VMs, oci for containers; hollow only simulates, for scale tests)',
+    default: ['qemu', 'oci'],
+  }),
+  ociCgroupParent: text({
+    flag: '--oci-cgroup-parent <path>',
+    env: 'HV_OCI_CGROUP_PARENT',
+    help: "cgroup every container's cgroup is made under (<path>/<instance id> in each hierarchy)",
+    default: 'hypervisor',
   }),
   accel: oneOf({
     flag: '--accel <accel>',
@@ -106,7 +112,7 @@ export const serverOptions = {
   }),
   grpcHost: text({ flag: '--grpc-host <host>', env: 'HV_GRPC_HOST', help: 'address to listen on', default: '0.0.0.0' }),
   grpcPort: port({ flag: '--grpc-port <port>', env: 'HV_GRPC_PORT', help: 'gRPC port', default: 50051 }),
-  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics', default: 8080 }),
+  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics and the web console (/ui)', default: 8080 }),
   clusterName: text({ flag: '--cluster-name <name>', env: 'HV_CLUSTER_NAME', help: 'cluster name', default: 'hypervisor' }),
   heartbeatIntervalSeconds: seconds({
     flag: '--heartbeat-interval <seconds>',
@@ -160,6 +166,8 @@ export const serverOptions = {
     min: 0,
     default: 1000,
   }),
+  /** Serve the web console at /ui on the HTTP port. */
+  ui: toggle({ flag: '--no-ui', env: 'HV_UI', help: 'do not serve the web console (/ui) on the HTTP port', default: true }),
   /** Undefined: an agent runs in this process when NATS is embedded. */
   agent: toggle({
     flag: '--agent',
