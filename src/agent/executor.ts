@@ -163,6 +163,19 @@ export class Executor {
     for (const d of ds) if (await d.inspect(id)) await d.stop(id, { graceMs: 0, force: true });
   }
 
+  /** The restart policy's start: the same generation, again, on this node; the ends it acted on are kept. */
+  async restartInPlace(id: string, crashes: readonly { at: number; run: string }[]): Promise<void> {
+    const rec = this.store.get(id);
+    if (!rec || rec.destroyed) return;
+    this.noteCrashes(id, crashes);
+    await this.startRunning(this.driverFor(rec.work.kind), id);
+  }
+
+  noteCrashes(id: string, crashes: readonly { at: number; run: string }[]): void {
+    const rec = this.store.get(id);
+    if (rec) this.store.put({ ...rec, crashes });
+  }
+
   /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
   tombstone(id: string): void {
     const rec = this.store.get(id);

@@ -21,6 +21,8 @@ export interface LocalRecord {
   /** The instance as the work described it. */
   readonly work: Omit<InstanceWork, 'action' | 'generation' | 'position' | 'force' | 'timeoutSeconds'>;
   readonly createdAt: string;
+  /** Ends of its process the restart policy acted on since this generation's work (src/agent/restart-policy.ts). */
+  readonly crashes?: readonly { at: number; run: string }[];
 }
 
 export class LocalStore {

@@ -54,6 +54,14 @@ describe('instance decider', () => {
       assert.equal(stateOf([requested()]).status, 'PENDING');
     });
     it('adds nothing for the same request again', () => given([requested()]).when({ type: 'CreateInstance', data: request() }).then([]));
+    it('takes a known restart policy', () => {
+      const r = request({ annotations: { 'hypervisor.restart-policy': 'on-failure' } });
+      given([]).when({ type: 'CreateInstance', data: r }).then([requested(r)]);
+    });
+    it('refuses an unknown restart policy with INVALID_ARGUMENT naming the key', () =>
+      given([])
+        .when({ type: 'CreateInstance', data: request({ annotations: { 'hypervisor.restart-policy': 'sometimes' } }) })
+        .thenThrows(InvalidArgument, /metadata\.annotations\["hypervisor\.restart-policy"\]: "sometimes" is not a restart policy \(never, on-failure, always\)/));
     it('refuses a different request on the same id', () =>
       given([requested()]).when({ type: 'CreateInstance', data: request({ name: 'other' }) }).thenThrows(FailedPrecondition, /already exists/));
 
