@@ -2,7 +2,7 @@
 import { commandLine } from './options/read';
 import { serverOptions } from './options/table';
 import { ControlPlane } from './server/control-plane';
-import { createLogger } from './server/logger';
+import { createLogger } from './shared/logger';
 import type { Agent } from './agent/agent';
 import { startEmbeddedAgent } from './agent/embedded';
 

@@ -9,7 +9,7 @@ import type { CachedImage, ImageCache } from './images/cache';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
-import { KeyedMutex } from '../commands/keyed-mutex';
+import { KeyedMutex } from '../shared/keyed-mutex';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { commandLine } from '../options/read';
 import { agentOptions } from '../options/table';
-import { createLogger } from '../server/logger';
+import { createLogger } from '../shared/logger';
 import { Agent, driverConfigFor } from './agent';
 
 const cfg = commandLine(

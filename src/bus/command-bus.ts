@@ -1,5 +1,6 @@
 import { ErrorCode, type NatsConnection, NatsError } from 'nats';
-import type { CommandEnvelope, CommandResult } from '../commands/command';
+import type { CommandResult } from '../commands/command';
+import type { CommandEnvelope } from './envelope';
 import { DeadlineExceeded, DomainError, Unavailable } from '../errors';
 import { commandSubject } from './subjects';
 import { type CommandReply, decode, encode } from './wire';

@@ -4,7 +4,7 @@ import { toAuditEvent } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
 import type { AuditServiceServer, StateAt } from '../gen/hypervisor/audit/v1/audit';
 import { pageSize } from './paging';
-import { unary } from './unary';
+import { unary } from '../shared/grpc-unary';
 import { fromInt64, revision } from '../wire/int64';
 
 export interface AuditServiceDeps {

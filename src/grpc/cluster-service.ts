@@ -1,8 +1,8 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type Dispatcher, type Origin, step } from '../bus/dispatcher';
+import { type Dispatcher, step } from '../bus/dispatcher';
 import { nodeIdFor } from '../commands/node/identity';
-import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
+import { nodeRoleFromProto, nodeStatusFromProto } from '../wire/views/node';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
@@ -17,16 +17,17 @@ import type {
   NodeEvent,
   WatchNodesRequest,
 } from '../gen/hypervisor/v1/cluster';
-import { EventType, NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
+import { NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
 import type { Empty } from '../gen/google/protobuf/empty';
 import type { NodeLiveness } from '../processes/node-liveness/node-liveness';
 import type { EntityReadModel } from '../projections/entity-read-model';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type Pager, pageSize } from './paging';
-import { requestContext } from './request-context';
-import { toServiceError } from './status';
-import { unary } from './unary';
+import { originOf } from './request-context';
+import { toServiceError } from '../shared/grpc-status';
+import { unary } from '../shared/grpc-unary';
+import { CHANGE_TYPE } from './change-type';
 
 export interface ClusterServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -41,13 +42,7 @@ export interface ClusterServiceDeps {
   readonly onWatchOverflow?: () => void;
 }
 
-const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVENT_TYPE_MODIFIED, DELETED: EventType.EVENT_TYPE_DELETED };
-
 export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
-  const origin = (call: Parameters<typeof requestContext>[0]): Origin => {
-    const ctx = requestContext(call);
-    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
-  };
   /** The node as clients see it: the read model plus the lease's last_seen. */
   const present = (n: Node): Node => {
     const lease = d.liveness.leases.get(n.id);
@@ -79,14 +74,14 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       // Validated here too so a bad request costs no round trip.
       validateRegistration(details);
       const nodeId = nodeIdFor(details.hostname);
-      await d.dispatcher.execute(origin(call), 'node', nodeId, { type: 'RegisterNode', data: details });
+      await d.dispatcher.execute(originOf(call), 'node', nodeId, { type: 'RegisterNode', data: details });
       d.liveness.heartbeat(nodeId);
       return { nodeId, heartbeatIntervalSeconds: BigInt(d.heartbeatIntervalSeconds), leaseTtlSeconds: BigInt(d.leaseTtlSeconds) };
     }),
 
     deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
       requireNode('node_id', req.nodeId);
-      await d.dispatcher.execute(origin(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
+      await d.dispatcher.execute(originOf(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
       d.liveness.forget(req.nodeId);
       return {};
     }),
@@ -118,7 +113,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       const status = nodeStatusFromProto(req.status);
       if (!status) throw new InvalidArgument(`status: ${req.status} is not a node status (READY, NOT_READY, MAINTENANCE, DRAINING)`);
       if (req.allocated) requireResources('allocated', resourcesFromWire(req.allocated, 'allocated'));
-      const o = origin(call);
+      const o = originOf(call);
       await d.dispatcher.execute(o, 'node', req.nodeId, {
         type: 'UpdateNodeStatus',
         // proto3 cannot tell an empty list from none: empty leaves conditions as they are.
@@ -133,7 +128,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       if (allocated) requireResources('allocated', allocated);
       d.liveness.heartbeat(req.nodeId, allocated);
       if (node.status === NodeStatus.NODE_STATUS_NOT_READY) {
-        const o = origin(call);
+        const o = originOf(call);
         await d.dispatcher.execute(step(o, 'ready'), 'node', req.nodeId, { type: 'MarkNodeReady', data: {} });
       }
       // Heartbeats repeat the agent's conditions: only a change becomes a command (and an event).
@@ -141,7 +136,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       const known = d.nodes.state(req.nodeId)?.conditions ?? [];
       const same = (a: NodeCondition, b: NodeCondition) => a.status === b.status && a.reason === b.reason && a.message === b.message;
       if (reported.some((c) => !known.some((k) => k.type === c.type && same(k, c)))) {
-        await d.dispatcher.execute(step(origin(call), 'conditions'), 'node', req.nodeId, { type: 'ReportNodeConditions', data: { conditions: reported } });
+        await d.dispatcher.execute(step(originOf(call), 'conditions'), 'node', req.nodeId, { type: 'ReportNodeConditions', data: { conditions: reported } });
       }
       const lease = d.liveness.leases.get(req.nodeId);
       const pending = (d.nodes.state(req.nodeId)?.commands ?? []).filter((c) => !lease?.delivered.has(c.id));

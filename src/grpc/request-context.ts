@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call';
+import type { Origin } from '../bus/dispatcher';
 import type { EventMeta } from '../eventstore/event';
 import { InvalidArgument } from '../errors';
 
@@ -35,4 +36,10 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
     meta: { actor, correlationId, causationId: requestId },
     timeoutMs: Math.max(1, Math.min(maxTimeoutMs, Number.isFinite(left) ? left : maxTimeoutMs)),
   };
+};
+
+/** The request as the origin of the commands it causes: its request id, actor, correlation and deadline. */
+export const originOf = (call: ServerSurfaceCall): Origin => {
+  const ctx = requestContext(call);
+  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
 };

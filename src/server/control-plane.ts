@@ -7,7 +7,7 @@ import type http from 'node:http';
 import { CommandBus } from '../bus/command-bus';
 import { CommandServer } from '../bus/command-server';
 import { Dispatcher } from '../bus/dispatcher';
-import { CommandHandler } from '../commands/handler';
+import { CommandHandler } from '../bus/command-handler';
 import { DECIDERS } from '../commands/registry';
 import { JetStreamCommitReader } from '../eventstore/jetstream/commit-reader';
 import { openEventStore } from '../eventstore/open';

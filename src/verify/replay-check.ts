@@ -1,6 +1,6 @@
 import { credentials } from '@grpc/grpc-js';
 import { nodeDecider } from '../commands/node';
-import { toNode } from '../commands/node/view';
+import { toNode } from '../wire/views/node';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
 import { ClusterServiceClient, type ListNodesRequest, type ListNodesResponse, Node } from '../gen/hypervisor/v1/cluster';

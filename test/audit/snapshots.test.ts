@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { nodeDecider } from '../../src/commands/node';
 import { nodeIdFor } from '../../src/commands/node/identity';
-import { toNode } from '../../src/commands/node/view';
+import { toNode } from '../../src/wire/views/node';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { UpcasterChain } from '../../src/eventstore/upcasting/upcaster';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';

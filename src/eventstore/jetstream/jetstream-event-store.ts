@@ -12,7 +12,8 @@ import { Conflict } from '../../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
 import { decodeCommit, encodeCommit } from './commit';
-import { isNoMessageFound, isStreamNotFound, isWrongLastSequence, unavailable } from './errors';
+import { ensureStream } from './ensure-stream';
+import { isNoMessageFound, isWrongLastSequence, unavailable } from './errors';
 import { streamSubject } from './subjects';
 
 export interface JetStreamEventStoreOptions {
@@ -46,25 +47,20 @@ export class JetStreamEventStore implements EventStore {
     const prefix = opts.subjectPrefix ?? 'hv.log';
     try {
       const jsm = await nc.jetstreamManager();
-      try {
-        await jsm.streams.info(stream);
-      } catch (e) {
-        if (!isStreamNotFound(e)) throw e;
-        await jsm.streams.add({
-          name: stream,
-          subjects: [`${prefix}.>`],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          num_replicas: opts.replicas ?? 1,
-          duplicate_window: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
-          // The log is the audit trail: nothing is ever aged out or discarded.
-          max_age: 0,
-          max_msgs: -1,
-          max_bytes: -1,
-          deny_delete: true,
-          deny_purge: true,
-        });
-      }
+      await ensureStream(jsm, {
+        name: stream,
+        subjects: [`${prefix}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        num_replicas: opts.replicas ?? 1,
+        duplicate_window: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
+        // The log is the audit trail: nothing is ever aged out or discarded.
+        max_age: 0,
+        max_msgs: -1,
+        max_bytes: -1,
+        deny_delete: true,
+        deny_purge: true,
+      });
       return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()));
     } catch (e) {
       throw unavailable('open', e);

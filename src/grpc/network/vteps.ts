@@ -1,6 +1,6 @@
 import type { NodeState } from '../../commands/node';
 import type { NetworkServiceServer, VTEP } from '../../gen/hypervisor/v1/network';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import type { NetworkServiceDeps } from './context';
 
 /** The IANA VXLAN port (RFC 7348). */

@@ -164,7 +164,7 @@ export class InstanceNetwork extends Controller {
           const port =
             existing?.status === 'active'
               ? existing
-              : await this.ops.portSteps(saga, portId, {
+              : await this.ops.ports.steps(saga, portId, {
                   networkId: net.networkId,
                   subnetId: net.subnetId,
                   name: `${INSTANCE_PORT_PREFIX}${id}`,
@@ -183,17 +183,17 @@ export class InstanceNetwork extends Controller {
             'port',
             portId,
             { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: `tap${portId.slice(0, 11)}` } },
-            { aggregateType: 'port', aggregateId: portId, command: { type: 'UnbindPort', data: { instanceId: id } } },
+            { type: 'UnbindPort', data: { instanceId: id } },
           );
           if (net.assignPublicIp) {
-            const external = this.ops.externalNetworkFor(port.subnetId);
+            const external = this.models.externalNetworkFor(port.subnetId);
             if (!external)
               throw new DomainError(
                 Code.FAILED_PRECONDITION,
                 `assign_public_ip: no router connects subnet ${port.subnetId} to an external network (a router with an interface on it and an external gateway)`,
               );
-            if (this.models.floatingIps.state(fipId)?.status !== 'active') await this.ops.floatingIpSteps(saga, fipId, external, '');
-            await this.ops.associateSteps(saga, fipId, portId, '');
+            if (this.models.floatingIps.state(fipId)?.status !== 'active') await this.ops.floatingIps.createSteps(saga, fipId, external, '');
+            await this.ops.floatingIps.associateSteps(saga, fipId, portId, '');
           }
           await saga.step('attach-network', 'instance', id, {
             type: 'AttachInstanceNetwork',
@@ -223,16 +223,16 @@ export class InstanceNetwork extends Controller {
     if (port?.status !== 'active') return;
     const ours = instanceFloatingIpId(portId);
     for (const f of port.floatingIps)
-      if (f !== ours) await this.ops.disassociateFloatingIp(this.originOf(instanceId, `disassociate:${f}`), f);
+      if (f !== ours) await this.ops.floatingIps.disassociate(this.originOf(instanceId, `disassociate:${f}`), f);
     // Made for this port, associated or not (a try that stopped between create and associate).
     await this.deleteFloatingIp(instanceId, ours);
     if (port.instanceId)
       await this.dispatcher.execute(this.originOf(instanceId, `unbind:${portId}`), 'port', portId, { type: 'UnbindPort', data: { instanceId: port.instanceId } });
-    await this.ops.deletePort(this.originOf(instanceId, `delete-port:${portId}`), portId);
+    await this.ops.ports.delete(this.originOf(instanceId, `delete-port:${portId}`), portId);
   }
 
   private async deleteFloatingIp(instanceId: string, fipId: string): Promise<void> {
     if (this.models.floatingIps.state(fipId)?.status !== 'active') return;
-    await this.ops.deleteFloatingIp(this.originOf(instanceId, `delete-floating-ip:${fipId}`), fipId);
+    await this.ops.floatingIps.delete(this.originOf(instanceId, `delete-floating-ip:${fipId}`), fipId);
   }
 }

@@ -1,7 +1,7 @@
 import type { Server } from '@grpc/grpc-js';
 import { nodeDecider } from '../../commands/node';
 import { nodeIdFor } from '../../commands/node/identity';
-import { toNode } from '../../commands/node/view';
+import { toNode } from '../../wire/views/node';
 import { ClusterServiceService } from '../../gen/hypervisor/v1/cluster';
 import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';

@@ -1,8 +1,8 @@
 import type { Server } from '@grpc/grpc-js';
 import { imageDecider, type ImageState } from '../../commands/image';
-import { toImage } from '../../commands/image/view';
+import { toImage } from '../../wire/views/image';
 import { instanceDecider, type InstanceState } from '../../commands/instance';
-import { toInstance } from '../../commands/instance/view';
+import { toInstance } from '../../wire/views/instance';
 import type { NodeState } from '../../commands/node';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { ComputeServiceService, type Image, type Instance } from '../../gen/hypervisor/v1/compute';
@@ -87,7 +87,7 @@ export class ComputePlane implements Plane {
         watchBufferLimit: cfg.watchBufferLimit,
         onWatchOverflow: () => metrics.watchOverflows.inc(),
         // NetworkService serves instances' networks (the network step, src/processes/instance-network).
-        checkNetwork: instanceNetworkCheck(this.network.models, this.network.ops),
+        checkNetwork: instanceNetworkCheck(this.network.models),
         instances: this.instances,
         images: this.images,
         nodes: this.nodes,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
-import { KeyedMutex } from '../../../commands/keyed-mutex';
+import { KeyedMutex } from '../../../shared/keyed-mutex';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
   ConsoleOptions,

@@ -1,8 +1,8 @@
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NodeRole, NodeStatus } from '../../gen/hypervisor/v1/common';
-import { allocated } from './decide';
-import type { NodeState } from './state';
-import { resourcesToWire } from '../../wire/int64';
+import { allocated } from '../../commands/node/decide';
+import type { NodeState } from '../../commands/node/state';
+import { resourcesToWire } from '../int64';
 
 const ROLE = { MASTER: NodeRole.NODE_ROLE_MASTER, WORKER: NodeRole.NODE_ROLE_WORKER } as const;
 const STATUS = {

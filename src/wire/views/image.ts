@@ -1,8 +1,8 @@
 import { InstanceType } from '../../gen/hypervisor/v1/common';
 import type { Image } from '../../gen/hypervisor/v1/compute';
-import { KIND_TO_PROTO } from '../instance/view';
-import type { ImageState } from './state';
-import { toInt64 } from '../../wire/int64';
+import { KIND_TO_PROTO } from './instance';
+import type { ImageState } from '../../commands/image/state';
+import { toInt64 } from '../int64';
 
 /** The Image message. Tags carry what the message has no field for: the format and the checksum. */
 export const toImage = (s: ImageState): Image | undefined =>

@@ -1,4 +1,4 @@
-import type { Upcaster } from '../../eventstore/upcasting/upcaster';
+import type { Upcaster } from './upcaster';
 
 /**
  * NodeRegistered and NodeReregistered v1 carried the agent's endpoint as one

@@ -4,7 +4,7 @@ import {
   type SecurityGroupRule,
   SecurityRuleDirection,
 } from '../../gen/hypervisor/v1/network';
-import type { Direction, EtherType, SecurityGroupState, SecurityRule } from './state';
+import type { Direction, EtherType, SecurityGroupState, SecurityRule } from '../../commands/security_group/state';
 
 const DIRECTION: Record<Direction, SecurityRuleDirection> = {
   ingress: SecurityRuleDirection.SECURITY_RULE_DIRECTION_INGRESS,
@@ -28,7 +28,7 @@ export const ruleToProto = (groupId: string, r: SecurityRule): SecurityGroupRule
 });
 
 /** The SecurityGroup message; undefined before creation and after deletion. */
-export const toProto = (s: SecurityGroupState): SecurityGroup | undefined =>
+export const securityGroupToProto = (s: SecurityGroupState): SecurityGroup | undefined =>
   s.status === 'active'
     ? {
         id: s.id,

@@ -1,5 +1,5 @@
 import { type Port, PortBindingType } from '../../gen/hypervisor/v1/network';
-import type { BindingType, PortState } from './state';
+import type { BindingType, PortState } from '../../commands/port/state';
 
 const BINDING: Record<BindingType, PortBindingType> = {
   unspecified: PortBindingType.PORT_BINDING_UNSPECIFIED,
@@ -14,7 +14,7 @@ const BINDING: Record<BindingType, PortBindingType> = {
  * the binding's: ACTIVE once bound to an instance, DOWN before (what the data
  * plane reports comes with the agent's side of networking).
  */
-export const toProto = (s: PortState): Port | undefined =>
+export const portToProto = (s: PortState): Port | undefined =>
   s.status === 'active'
     ? {
         id: s.id,

@@ -1,5 +1,5 @@
 import { type Network, NetworkType } from '../../gen/hypervisor/v1/network';
-import type { NetworkKind, NetworkState } from './state';
+import type { NetworkKind, NetworkState } from '../../commands/network/state';
 
 const TYPE: Record<NetworkKind, NetworkType> = {
   vxlan: NetworkType.NETWORK_TYPE_VXLAN,
@@ -9,7 +9,7 @@ const TYPE: Record<NetworkKind, NetworkType> = {
 };
 
 /** The Network message; undefined before creation and after deletion. */
-export const toProto = (s: NetworkState): Network | undefined =>
+export const networkToProto = (s: NetworkState): Network | undefined =>
   s.status === 'active'
     ? {
         id: s.id,
@@ -34,10 +34,3 @@ export const toProto = (s: NetworkState): Network | undefined =>
  */
 export const networkKindFromProto = (t: NetworkType): NetworkKind | undefined =>
   t === NetworkType.NETWORK_TYPE_UNSPECIFIED ? 'vxlan' : (Object.keys(TYPE) as NetworkKind[]).find((k) => TYPE[k] === t);
-
-/** What other aggregates' commands need to know about a network (see NetworkFacts). */
-export const networkFacts = (id: string, s: NetworkState | undefined) => ({
-  id,
-  exists: s?.status === 'active',
-  external: s?.status === 'active' && s.external,
-});

@@ -1,8 +1,8 @@
 import type { FloatingIP } from '../../gen/hypervisor/v1/network';
-import type { FloatingIpState } from './state';
+import type { FloatingIpState } from '../../commands/floating_ip/state';
 
 /** The FloatingIP message; undefined before creation and after deletion. ACTIVE while associated, DOWN otherwise (as Neutron). */
-export const toProto = (s: FloatingIpState): FloatingIP | undefined =>
+export const floatingIpToProto = (s: FloatingIpState): FloatingIP | undefined =>
   s.status === 'active'
     ? {
         id: s.id,

@@ -1,8 +1,8 @@
 import type { IPAllocation, Subnet } from '../../gen/hypervisor/v1/network';
-import type { Allocation, SubnetState } from './state';
+import type { Allocation, SubnetState } from '../../commands/subnet/state';
 
 /** The Subnet message; undefined before creation and after deletion. */
-export const toProto = (s: SubnetState): Subnet | undefined =>
+export const subnetToProto = (s: SubnetState): Subnet | undefined =>
   s.status === 'active'
     ? {
         id: s.id,
@@ -34,9 +34,3 @@ export const allocationToProto = (subnetId: string, a: Allocation): IPAllocation
 /** ListAllocations: every allocation, in address order. */
 export const allocationsToProto = (s: SubnetState): IPAllocation[] =>
   s.status === 'active' ? [...s.allocations.values()].map((a) => allocationToProto(s.id, a)) : [];
-
-/** How the caller learns which address AllocateIp picked (after waiting for its position). */
-export const allocationOf = (s: SubnetState, allocationId: string): Allocation | undefined => {
-  const at = s.byId.get(allocationId);
-  return at === undefined ? undefined : s.allocations.get(at);
-};

@@ -1,9 +1,9 @@
 import { InstanceState as InstanceStateEnum, InstanceType } from '../../gen/hypervisor/v1/common';
 import type { Instance, InstanceSpec } from '../../gen/hypervisor/v1/compute';
 import type { InstanceKind } from '../../domain/instance-types';
-import type { InstanceSpecData } from './spec';
-import type { InstanceState, InstanceStatus } from './state';
-import { fromInt64, toInt64 } from '../../wire/int64';
+import type { InstanceSpecData } from '../../commands/instance/spec';
+import type { InstanceState, InstanceStatus } from '../../commands/instance/state';
+import { fromInt64, toInt64 } from '../int64';
 
 const LIMIT_KEYS = [
   ['cpuQuota', 'cpu_quota'],

@@ -3,13 +3,12 @@ import { Conflict, DomainError, InvalidArgument } from '../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../eventstore/event';
 import type { EventStore, StreamRead } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
-import type { CommandEnvelope, CommandResult } from './command';
-import type { Decider, DomainEvent, Evolving } from './decider';
-import { KeyedMutex } from './keyed-mutex';
-import { LruCache } from './lru-cache';
+import type { CommandResult } from '../commands/command';
+import type { CommandEnvelope } from './envelope';
+import type { AnyDecider, DomainEvent, Evolving } from '../commands/decider';
+import { KeyedMutex } from '../shared/keyed-mutex';
+import { LruCache } from '../shared/lru-cache';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyDecider = Decider<any, DomainEvent, any>;
 
 interface Loaded {
   state: unknown;

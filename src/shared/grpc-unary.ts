@@ -1,6 +1,6 @@
 import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { isDomainError, toServiceError } from './status';
+import { isDomainError, toServiceError } from './grpc-status';
 
 /** Wraps an async handler: one exit per call, domain errors as their status, anything else INTERNAL and logged. */
 export const unary =

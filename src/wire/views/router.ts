@@ -1,8 +1,8 @@
 import type { Router } from '../../gen/hypervisor/v1/network';
-import type { RouterState } from './state';
+import type { RouterState } from '../../commands/router/state';
 
 /** The Router message; undefined before creation and after deletion. */
-export const toProto = (s: RouterState): Router | undefined =>
+export const routerToProto = (s: RouterState): Router | undefined =>
   s.status === 'active'
     ? {
         id: s.id,
@@ -23,6 +23,3 @@ export const toProto = (s: RouterState): Router | undefined =>
         updatedAt: s.updatedAt,
       }
     : undefined;
-
-/** The interface (and its port) on a subnet, for RemoveRouterInterface and AddRouterInterface's answer. */
-export const interfaceOn = (s: RouterState, subnetId: string) => s.interfaces.find((i) => i.subnetId === subnetId);
