@@ -3,7 +3,7 @@ import { imageIdFor } from '../commands/image';
 import type { ImageSource } from '../commands/instance/spec';
 import { imageNameFromUrl } from '../domain/image-ref';
 import type { InstanceKind } from '../domain/instance-types';
-import { DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
+import { Code, DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
 import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
 import type { CachedImage, ImageCache } from './images/cache';
 import type { LocalRecord, LocalStore } from './local-store';
@@ -87,7 +87,10 @@ export class Executor {
     let destroyed = false;
     const base = { nodeId: w.nodeId, generation: w.generation };
     const running = (o: Observed) => ({ type: 'ReportInstanceRunning' as const, data: { ...base, startedAt: (o.startedAt ?? new Date()).toISOString() } });
-    const failedWith = (e: unknown) => ({ type: 'ReportInstanceFailed' as const, data: { ...base, reason: reasonOf(w.action, e) } });
+    const failedWith = (e: unknown) => ({
+      type: 'ReportInstanceFailed' as const,
+      data: { ...base, reason: reasonOf(w.action, e), cause: isSpecFailure(e) ? ('spec' as const) : ('node' as const) },
+    });
     // The work's own failure is an outcome to report; a failure to report is not, and the work is done again.
     let outcome: Parameters<Reporter['instance']>[3] | undefined;
     switch (w.action) {
@@ -245,7 +248,11 @@ export class Executor {
     try {
       got = await this.images.ensure(src);
     } catch (e) {
-      throw e instanceof DomainError ? new DomainError(e.code, `${field}: ${e.message}`) : e;
+      if (!(e instanceof DomainError)) throw e;
+      const err = new DomainError(e.code, `${field}: ${e.message}`);
+      // An image that is missing, malformed or not what its checksum says is so on every node.
+      if (e.code !== Code.UNAVAILABLE && e.code !== Code.DEADLINE_EXCEEDED) specFailures.add(err);
+      throw err;
     }
     // An image named only by its URL is recorded on first use, so ListImages shows it.
     if (got.fetched && !src.imageId && this.reporter) {
@@ -260,6 +267,11 @@ export class Executor {
     return got;
   }
 }
+
+const specFailures = new WeakSet<object>();
+
+/** Whether the failure is the spec's (the same on any node), not this node's. */
+const isSpecFailure = (e: unknown): boolean => typeof e === 'object' && e !== null && (specFailures.has(e) || e instanceof InvalidArgument);
 
 const reasonOf = (what: string, e: unknown): string => {
   const m = e instanceof Error ? e.message : String(e);
