@@ -10,6 +10,8 @@ export interface EmbeddedNatsOptions {
   readonly port?: number;
   readonly binary?: string;
   readonly startTimeoutMs?: number;
+  /** Clients must present this token (a server that listens beyond loopback). */
+  readonly token?: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export class EmbeddedNatsServer {
     mkdirSync(opts.dataDir, { recursive: true });
     const child = spawn(
       opts.binary ?? 'nats-server',
-      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port)],
+      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), ...(opts.token ? ['--auth', opts.token] : [])],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let log = '';

@@ -18,6 +18,7 @@ import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
+import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ServerConfig } from './config';
@@ -39,6 +40,9 @@ export class ControlPlane {
   grpcPort = 0;
   httpPort = 0;
   natsUrl = '';
+  /** The embedded NATS's token and its file, when it listens beyond loopback. */
+  natsToken?: string;
+  natsTokenFile?: string;
   readonly metrics = new Metrics();
   private embedded?: EmbeddedNatsServer;
   private nc?: NatsConnection;
@@ -73,11 +77,20 @@ export class ControlPlane {
     if (cfg.natsUrl) {
       this.natsUrl = cfg.natsUrl;
     } else {
-      this.embedded = await EmbeddedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort });
-      this.natsUrl = this.embedded.url;
-      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid }, 'started embedded nats-server');
+      const natsDir = path.join(cfg.dataDir, 'nats');
+      const listen = cfg.natsListen ? parseListen(cfg.natsListen) : { host: '127.0.0.1', port: cfg.embeddedNatsPort };
+      // Other hosts may reach it: only clients with the token get in.
+      const auth = isLoopback(listen.host) ? undefined : ensureToken(natsDir);
+      this.natsToken = auth?.token;
+      this.natsTokenFile = auth?.file;
+      this.embedded = await EmbeddedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token });
+      this.natsUrl = `nats://${localAddress(listen.host)}:${this.embedded.port}`;
+      log.info(
+        { url: this.natsUrl, listen: `${listen.host}:${this.embedded.port}`, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid, ...(auth ? { tokenFile: auth.file } : {}) },
+        'started embedded nats-server',
+      );
     }
-    const nc = (this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
+    const nc = (this.nc = await connect({ servers: this.natsUrl, token: this.natsToken, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
     log.info({ url: this.natsUrl }, 'connected to NATS');
     const store = (this.store = await openEventStore(cfg.eventStore, nc));
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
