@@ -37,6 +37,11 @@ describe('restart policy: what to do when the process ends', () => {
     assert.match((v as { reason: string }).reason, /^restart-policy on-failure: its process ended 5 times within 10 minutes; the last time: qemu of r5 was killed by SIGKILL$/);
   });
 
+  it('an end seen before but older than the window counts as new (an agent that was away)', () => {
+    const v = onProcessEnded('on-failure', crashed('r1'), [{ at: 0, run: 'r1' }], CRASH_WINDOW_MS + 5_000);
+    assert.deepEqual(v, { kind: 'wait', crashes: [{ at: CRASH_WINDOW_MS + 5_000, run: 'r1' }], untilMs: CRASH_WINDOW_MS + 6_000 });
+  });
+
   it('forgets crashes older than the window', () => {
     const history = ['r1', 'r2', 'r3', 'r4'].map((run, i) => ({ at: i * 1000, run }));
     const v = onProcessEnded('on-failure', crashed('r5'), history, 3000 + CRASH_WINDOW_MS + 1);

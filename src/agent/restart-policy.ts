@@ -37,8 +37,8 @@ export const onProcessEnded = (
   now: number,
 ): Verdict => {
   if (policy === 'never' || (policy === 'on-failure' && end.state === 'stopped')) return { kind: 'report' };
-  const seen = history.some((c) => c.run === end.run);
-  const crashes = [...history.filter((c) => now - c.at <= CRASH_WINDOW_MS), ...(seen ? [] : [{ at: now, run: end.run }])];
+  const recent = history.filter((c) => now - c.at <= CRASH_WINDOW_MS);
+  const crashes = recent.some((c) => c.run === end.run) ? recent : [...recent, { at: now, run: end.run }];
   if (crashes.length >= CRASH_LIMIT) {
     return {
       kind: 'give-up',
