@@ -4,23 +4,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import { AuditEvent, AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import type { ProjectionRuntime } from '../../src/projections/projection-runtime';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { listAll } from '../feed/feed-support';
+import { nodeRegistration } from '../support/nodes';
 
 const HVCTL = path.join(__dirname, '..', '..', 'src', 'cli', 'hvctl.js');
-const reg = (hostname: string) => ({
-  hostname,
-  ip: '10.4.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'cli',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
-  metadata: undefined,
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string) => nodeRegistration(hostname, { ip: '10.4.0.1', region: 'cli' });
 
 describe('hvctl (the built CLI against a real server)', function () {
   this.timeout(60_000);
