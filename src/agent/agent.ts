@@ -140,8 +140,15 @@ export class Agent {
       () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
-    setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
+    // A failed create's log outlives it for as long as its tombstone (its node never hears of a later delete).
+    setInterval(() => void this.forgetOld(), 3600_000).unref();
     return this;
+  }
+
+  private async forgetOld(): Promise<void> {
+    for (const r of (await this.store?.forgetTombstones(WEEK_MS)) ?? []) {
+      await this.executor?.destroyEverywhere(r.instanceId, r.work.kind).catch((err) => this.log.warn({ err, instanceId: r.instanceId }, 'could not remove what is left of an old instance'));
+    }
   }
 
   /** Reconcile once now (tests use it to not wait for the timer). */

@@ -103,7 +103,8 @@ export class Executor {
         } catch (e) {
           log.warn({ err: e }, 'create failed');
           // Nothing of a failed create stays on the host.
-          await this.drivers.get(w.kind)?.destroy(w.instanceId).catch((err) => log.warn({ err }, 'cleanup after a failed create failed'));
+          // Its log stays: the reason points to it (until the instance's delete, or its tombstone is forgotten).
+          await this.drivers.get(w.kind)?.destroy(w.instanceId, { keepLog: true }).catch((err) => log.warn({ err }, 'cleanup after a failed create failed'));
           destroyed = true;
           outcome = failedWith(e);
         }
@@ -131,7 +132,8 @@ export class Executor {
         break;
       case 'delete':
       case 'cleanup':
-        await this.destroyEverywhere(w.instanceId, w.kind);
+        // cleanup: the instance failed here and moved on (or gave up); a failure's log stays until it is deleted.
+        await this.destroyEverywhere(w.instanceId, w.kind, { keepLog: w.action === 'cleanup' });
         destroyed = true;
         if (w.action === 'delete') outcome = { type: 'ReportInstanceDeleted', data: base };
         break;
@@ -155,9 +157,9 @@ export class Executor {
   }
 
   /** Removes an instance whatever driver has it (unknown = nothing to do). */
-  async destroyEverywhere(id: string, kind?: InstanceKind): Promise<void> {
+  async destroyEverywhere(id: string, kind?: InstanceKind, opts: { keepLog?: boolean } = {}): Promise<void> {
     const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
-    for (const d of ds) await d.destroy(id);
+    for (const d of ds) await d.destroy(id, opts);
   }
 
   /** Ends the instance's process, whatever driver has it; its files stay (a FAILED instance can be started again). */
