@@ -48,6 +48,11 @@ export class AlreadyExists extends DomainError {
     super(Code.ALREADY_EXISTS, message);
   }
 }
+export class PermissionDenied extends DomainError {
+  constructor(message: string) {
+    super(Code.PERMISSION_DENIED, message);
+  }
+}
 export class FailedPrecondition extends DomainError {
   constructor(message: string) {
     super(Code.FAILED_PRECONDITION, message);

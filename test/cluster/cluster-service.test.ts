@@ -122,7 +122,9 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('records the actor and correlation id on the event, and a repeated request id adds nothing', async () => {
       const headers = { 'x-actor': 'alice@example.com', 'x-request-id': `req-${randomUUID()}`, 'x-correlation-id': 'corr-42' };
       const a = await call(c, c.registerNode, reg('reg-actor'), headers);
-      await call(c, c.registerNode, reg('reg-actor', { ip: '10.9.9.9' }), headers);
+      await call(c, c.registerNode, reg('reg-actor'), headers);
+      // The same id with another request is refused, never answered OK with nothing stored.
+      await rejectsWith(call(c, c.registerNode, reg('reg-actor', { ip: '10.9.9.9' }), headers), status.INVALID_ARGUMENT, /x-request-id "req-.*" was used for another request to RegisterNode/);
       const store = await JetStreamEventStore.open(await t.nats.connect());
       const events = (await store.readStream({ aggregateType: 'node', aggregateId: a.nodeId })).events;
       assert.equal(events.length, 1, 'the retried request (same x-request-id) must not append again');

@@ -173,7 +173,7 @@ describe('faults', function () {
     });
 
     it('fails an instance whose image server does not answer at all', async () => {
-      await failsCleanly('no-server', { kernel: 'http://127.0.0.1:9/vmlinuz' }, /spec.kernel: image http:\/\/127.0.0.1:9\/vmlinuz: cannot connect/);
+      await failsCleanly('no-server', { kernel: 'http://127.0.0.1:9/vmlinuz' }, /spec.kernel: image http:\/\/127.0.0.1:9\/vmlinuz: no HTTP answer from the server/);
     });
   });
 

@@ -33,6 +33,8 @@ export class AgentProcess extends ChildBinary {
         '--listen-host', '127.0.0.1',
         '--port', String(this.port),
         '--accel', 'tcg',
+        // Test image servers listen on loopback, which the image fetcher refuses unless allowed.
+        '--image-allow-cidr', '127.0.0.0/8',
         '--log-level', logLevel,
         ...this.extraArgs,
       ],

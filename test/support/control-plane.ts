@@ -35,6 +35,8 @@ export class TestControlPlane {
       grpcPort: 0,
       httpPort: 0,
       logLevel: 'silent',
+      // Test image servers listen on loopback, which the image fetcher refuses unless allowed.
+      imageAllowCidrs: ['127.0.0.0/8'],
       ...this.overrides,
     };
     this.cp = await new ControlPlane(cfg, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();

@@ -12,7 +12,8 @@ export class ServerProcess extends ChildBinary {
   httpPort = 0;
 
   constructor(
-    private readonly natsUrl: string,
+    /** Undefined: the server starts its embedded nats-server. */
+    private readonly natsUrl: string | undefined,
     private readonly extraArgs: string[] = [],
     /** More environment for the server (settings without a flag). */
     private readonly env: Record<string, string> = {},
@@ -24,7 +25,7 @@ export class ServerProcess extends ChildBinary {
     this.grpcPort ||= await freePort();
     this.httpPort ||= await freePort();
     const child = this.spawn([
-      '--nats-url', this.natsUrl,
+      ...(this.natsUrl ? ['--nats-url', this.natsUrl] : []),
       '--grpc-host', '127.0.0.1',
       '--grpc-port', String(this.grpcPort),
       '--http-port', String(this.httpPort),

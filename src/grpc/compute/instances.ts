@@ -15,7 +15,7 @@ import type { ComputeServiceServer, Image, Instance, InstanceEvent, WatchInstanc
 import type { Empty } from '../../gen/google/protobuf/empty';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import { watch } from '../../projections/watch';
-import { fromInt64, revision } from '../../wire/int64';
+import { fromInt64, revision, sinceRevisionFromWire } from '../../wire/int64';
 import { BoundedWriter } from '../bounded-writer';
 import { pageSize } from '../paging';
 import { originOf, requestContext } from '../request-context';
@@ -23,7 +23,7 @@ import { toServiceError } from '../../shared/grpc-status';
 import { unary } from '../../shared/grpc-unary';
 import { fromAgent, instanceMetadata } from './agent-clients';
 import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
-import { resolveImage } from './resolve-image';
+import { resolveContainerImage, resolveImage } from './resolve-image';
 import { CHANGE_TYPE } from '../change-type';
 
 type InstanceMethods =
@@ -69,12 +69,14 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const placement = { preferredNodeId: req.preferredNodeId, region: req.region, zone: req.zone };
       const base = { name: req.name, kind, spec, labels: req.metadata?.labels ?? {}, annotations: req.metadata?.annotations ?? {}, placement };
       validateRequest(base);
+      if (spec.network && kind === 'container')
+        throw new FailedPrecondition('spec.network: containers cannot join a network yet (the nodes have no data plane for their veths); create the container without spec.network');
       if (spec.network && !d.networkAvailable)
         throw new FailedPrecondition('spec.network: this control plane has no network service yet; create the instance without spec.network');
       if (spec.network) d.checkNetwork?.(spec.network);
       requireKindSupported(kind, d.nodes);
       if (req.preferredNodeId && !d.nodes.get(req.preferredNodeId)) throw new NotFound(`preferred_node_id: node ${req.preferredNodeId} not found`);
-      const images = kind === 'container' ? {} : resolveAll(spec, d.images);
+      const images = kind === 'container' ? { image: resolveContainerImage('spec.image', spec.image, d.images) } : resolveAll(spec, d.images);
       const o = originOf(call);
       const requestId = call.metadata.get('x-request-id')[0];
       const id = instanceIdFor(o.meta.actor, typeof requestId === 'string' && requestId ? requestId : undefined);
@@ -150,7 +152,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const req = call.request;
       const writer = new BoundedWriter(call, d.watchBufferLimit, (m: InstanceEvent) => Number(m.revision), d.onWatchOverflow);
       try {
-        const sinceRevision = fromInt64(req.sinceRevision, 'since_revision');
+        const sinceRevision = sinceRevisionFromWire(req.sinceRevision);
         if (req.instanceId && sinceRevision === 0) requireInstance(d, req.instanceId);
         const sub = watch(d.instances, {
           sinceRevision,
