@@ -33,8 +33,8 @@ describe('the default path: npm start with no settings boots the README VM and i
   it('chooses an accelerator that runs guests, shows it on the node, and the VM answers on its console', async () => {
     images = await new ImageServer(testGuestDir()).start();
     const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
-    // Only what keeps it off the ports of another run: no --agent-accel, no HV_QEMU_ACCEL;
-    // and, as the README says for an image server on loopback, --image-allow-cidr.
+    // As the README starts it for its VM (images on a loopback server), on ports of its own:
+    // no --agent-accel, no HV_QEMU_ACCEL.
     const env = { ...process.env };
     delete env.HV_QEMU_ACCEL;
     const child = spawn(
