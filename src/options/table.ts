@@ -112,7 +112,7 @@ export const serverOptions = {
   }),
   grpcHost: text({ flag: '--grpc-host <host>', env: 'HV_GRPC_HOST', help: 'address to listen on', default: '0.0.0.0' }),
   grpcPort: port({ flag: '--grpc-port <port>', env: 'HV_GRPC_PORT', help: 'gRPC port', default: 50051 }),
-  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics', default: 8080 }),
+  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics and the web console (/ui)', default: 8080 }),
   clusterName: text({ flag: '--cluster-name <name>', env: 'HV_CLUSTER_NAME', help: 'cluster name', default: 'hypervisor' }),
   heartbeatIntervalSeconds: seconds({
     flag: '--heartbeat-interval <seconds>',
@@ -166,6 +166,8 @@ export const serverOptions = {
     min: 0,
     default: 1000,
   }),
+  /** Serve the web console at /ui on the HTTP port. */
+  ui: toggle({ flag: '--no-ui', env: 'HV_UI', help: 'do not serve the web console (/ui) on the HTTP port', default: true }),
   /** Undefined: an agent runs in this process when NATS is embedded. */
   agent: toggle({
     flag: '--agent',

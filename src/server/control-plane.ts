@@ -17,6 +17,8 @@ import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { Pager } from '../grpc/paging';
 import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
+import { loopbackTarget } from '../http/ui/grpc-gateway';
+import { WebConsole } from '../http/ui/web-console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { NatsConnectionState } from '../nats/connection-state';
@@ -64,6 +66,7 @@ export class ControlPlane {
   restored?: RestoreResult;
   private grpc?: Server;
   private http?: http.Server;
+  private webConsole?: WebConsole;
   private health?: HealthImplementation;
 
   constructor(
@@ -147,11 +150,14 @@ export class ControlPlane {
         e ? reject(e) : resolve(port),
       ),
     );
+    // The web console calls the gRPC API just bound, as any client would.
+    if (cfg.ui) this.webConsole = new WebConsole({ grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) });
     this.http = await startHttpServer(
       cfg.grpcHost,
       cfg.httpPort,
       { live: () => true, ready: () => this.ready },
       this.metrics.registry,
+      this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
@@ -174,6 +180,8 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of ['', ...this.services]) this.health?.setStatus(s, 'NOT_SERVING');
+    // Its watches and consoles are gRPC calls too: ended first, or the shutdown below waits for them.
+    this.webConsole?.close();
     await new Promise<void>((resolve) => {
       if (!this.grpc) return resolve();
       const force = setTimeout(() => {
