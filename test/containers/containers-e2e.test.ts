@@ -118,7 +118,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     assert.equal(bad.code, status.INVALID_ARGUMENT);
     assert.match(bad.details, /^image_ref: repository/);
     const wrong = await pull(c, `oci://${registry.address}/${token}/busybox@sha256:${'0'.repeat(64)}`);
-    assert.notEqual(wrong.code, 0);
+    assert.equal(wrong.code, status.NOT_FOUND, wrong.details);
     assert.equal((await call(c, c.listImages, { type: 0, pageSize: 0, pageToken: '' })).images.length, before);
   });
 
