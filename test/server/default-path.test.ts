@@ -38,7 +38,9 @@ describe('the default path: npm start with no settings boots the README VM and i
     delete env.HV_QEMU_ACCEL;
     const child = spawn(
       process.execPath,
-      [MAIN, '--data-dir', dataDir, '--embedded-nats-port', String(natsPort), '--grpc-host', '127.0.0.1', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)],
+      // Only what the README's walk-through adds: its image server is on loopback, which the
+      // image fetcher refuses by default. The accelerator, the agent and NATS are the defaults.
+      [MAIN, '--data-dir', dataDir, '--embedded-nats-port', String(natsPort), '--grpc-host', '127.0.0.1', '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--image-allow-cidr', '127.0.0.0/8'],
       { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
     let log = '';
