@@ -31,7 +31,7 @@ const WEEK_MS = 7 * 24 * 3600 * 1000;
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
   kinds: [...kinds],
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
-  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent },
+  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent, runcBinary: cfg.ociRuncBinary },
 });
 
 /**

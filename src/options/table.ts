@@ -74,6 +74,7 @@ export const agentOptions = {
     help: 'instance drivers to load (qemu for VMs, oci for containers; hollow only simulates, for scale tests)',
     default: ['qemu', 'oci'],
   }),
+  ociRuncBinary: text({ flag: '--oci-runc-binary <path>', env: 'HV_OCI_RUNC_BINARY', help: 'the OCI runtime containers run on (runc)', default: 'runc' }),
   ociCgroupParent: text({
     flag: '--oci-cgroup-parent <path>',
     env: 'HV_OCI_CGROUP_PARENT',
