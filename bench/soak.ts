@@ -4,11 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { ClusterServiceClient, type RegisterNodeRequest } from '../src/gen/hypervisor/v1/cluster';
-import { NodeRole, NodeStatus } from '../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { freePort } from '../src/nats/embedded-nats-server';
 import { call, until } from '../test/support/control-plane';
 import { ServerProcess } from '../test/support/server-process';
 import { percentile } from './support/stats';
+import { nodeRegistration } from '../test/support/nodes';
 
 /**
  * Soak: mixed reads and writes from 32 clients against the server binary
@@ -28,17 +29,14 @@ const CLIENTS = arg('clients', 32);
 /** --no-restart: the same run without the restart, to tell its effect from the run's own drift. */
 const RESTART = !process.argv.includes('--no-restart');
 
-const reg = (hostname: string): RegisterNodeRequest => ({
-  hostname,
-  ip: '10.99.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'r1',
-  zone: `z${hostname.length % 3}`,
-  capacity: { cpuCores: 16, memoryBytes: 2n ** 36n, diskBytes: 2n ** 40n, gpuCount: 0 },
-  metadata: { labels: { rack: `r${hostname.length % 7}` }, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string): RegisterNodeRequest =>
+  nodeRegistration(hostname, {
+    ip: '10.99.0.1',
+    region: 'r1',
+    zone: `z${hostname.length % 3}`,
+    capacity: { cpuCores: 16, memoryBytes: 2n ** 36n, diskBytes: 2n ** 40n, gpuCount: 0 },
+    metadata: { labels: { rack: `r${hostname.length % 7}` }, annotations: {} },
+  });
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const readyz = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);

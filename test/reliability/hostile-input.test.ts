@@ -8,10 +8,10 @@ import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-ev
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { Timestamp } from '../../src/gen/google/protobuf/timestamp';
 import { ClusterServiceClient, type NodeEvent, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { Net } from '../network/support';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { nodeRegistration } from '../support/nodes';
 
 const { INVALID_ARGUMENT, OUT_OF_RANGE } = status;
 
@@ -53,18 +53,13 @@ describe('hostile input gets a defined answer (real server, real nats-server)', 
   });
   after(() => t.stop());
 
-  const reg = (over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest => ({
-    hostname: `h-${randomUUID().slice(0, 8)}`,
-    ip: '10.66.0.1',
-    port: 50052,
-    role: NodeRole.NODE_ROLE_WORKER,
-    region: '',
-    zone: '',
-    capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 2n ** 30n, gpuCount: 0 },
-    metadata: { labels: {}, annotations: {} },
-    supportedInstanceTypes: ['vm'],
-    ...over,
-  });
+  const reg = (over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest =>
+    nodeRegistration(`h-${randomUUID().slice(0, 8)}`, {
+      ip: '10.66.0.1',
+      capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 2n ** 30n, gpuCount: 0 },
+      metadata: { labels: {}, annotations: {} },
+      ...over,
+    });
 
   describe('numbers', () => {
     for (const [what, capacity, message] of [

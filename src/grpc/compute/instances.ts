@@ -23,7 +23,7 @@ import { toServiceError } from '../../shared/grpc-status';
 import { unary } from '../../shared/grpc-unary';
 import { fromAgent, instanceMetadata } from './agent-clients';
 import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
-import { resolveContainerImage, resolveImage } from './resolve-image';
+import { resolveContainerImage, resolveImage } from '../../projections/resolve-image';
 import { CHANGE_TYPE } from '../change-type';
 
 type InstanceMethods =
