@@ -18,6 +18,7 @@ import { freePort } from '../src/nats/embedded-nats-server';
 import { ObjectStoreSnapshots } from '../src/snapshots/object-store';
 import { call } from '../test/support/control-plane';
 import { TestNats } from '../test/support/nats';
+import { until } from '../test/support/until';
 import { measure, percentile } from './support/stats';
 
 /**
@@ -104,14 +105,6 @@ const stopServer = async (s: Server) => {
   await exited;
 };
 
-const until = async (what: string, fn: () => Promise<boolean>, timeoutMs = 600_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
 const snapshotPosition = async (nc: NatsConnection): Promise<number> => {
   const raw = await (await ObjectStoreSnapshots.open(nc)).load();
   if (!raw) return 0;
@@ -185,9 +178,9 @@ const main = async () => {
     // A first server catches up (and publishes the feed), and snapshots at the head.
     const w0 = Date.now();
     server = await startServer(nats.url, [...flags, '--snapshot-interval', '1', '--snapshot-min-commits', '1']);
-    if (feed) await until('feed caught up', async () => (await feedSeq(nc)) >= size);
+    if (feed) await until('feed caught up', async () => (await feedSeq(nc)) >= size, 600_000);
     const fed = Date.now();
-    await until('snapshot at the head', async () => (await snapshotPosition(nc)) >= head);
+    await until('snapshot at the head', async () => (await snapshotPosition(nc)) >= head, 600_000);
     out(
       `first start: ready after ${(server.readyMs / 1000).toFixed(1)} s` +
         (feed ? `; the feed holds all ${size.toLocaleString('en')} events after ${((fed - w0) / 1000).toFixed(1)} s` : ' (feed off)') +

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages this project runs (nats-server) or drives (QEMU, iproute2, nftables, ...).
-PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio tmux)
+# System packages this project runs (nats-server) or drives (QEMU, iproute2, nftables, ...);
+# tmux gives the CLI's console test a pseudo-terminal; chromium is the headless browser
+# the web console's tests drive.
+PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio tmux chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,4 +44,12 @@ if [ ! -f "$stamp" ] || [ -n "$(find src test bench examples tsconfig.json packa
   npx --no-install tsc -p tsconfig.json >&2
   # tsc leaves the file alone when nothing it emits changed: mark this check as done anyway.
   touch "$stamp"
+fi
+
+# The web console (ui/, served at /ui): type-checked, then bundled by Vite into dist/ui,
+# only when its sources or the dependencies changed since the last build.
+if [ ! -f dist/ui/index.html ] || [ -n "$(find ui package-lock.json -newer dist/ui/index.html -print -quit)" ]; then
+  echo "setup: building the web console (ui/ -> dist/ui)" >&2
+  npx --no-install tsc -p ui/tsconfig.json >&2
+  npx --no-install vite build ui --logLevel warn >&2
 fi

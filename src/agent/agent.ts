@@ -16,6 +16,7 @@ import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/lo
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
+import { fetchPolicy } from '../images/fetch';
 import { LocalStore } from './local-store';
 import { Reconciler } from './reconcile';
 import { Registration } from './registration';
@@ -87,7 +88,7 @@ export class Agent {
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log);
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Conflict, DomainError, InvalidArgument } from '../errors';
+import { Conflict, DomainError, Internal, InvalidArgument } from '../errors';
 import type { NewEvent, RecordedEvent, StreamId } from '../eventstore/event';
 import type { EventStore, StreamRead } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
@@ -8,13 +8,18 @@ import type { CommandEnvelope } from './envelope';
 import type { AnyDecider, DomainEvent, Evolving } from '../commands/decider';
 import { KeyedMutex } from '../shared/keyed-mutex';
 import { LruCache } from '../shared/lru-cache';
+import { type CommitKey, commitIdOf, keyOf, parseCommitId, reusedIdMessage } from './idempotency';
 
 
 interface Loaded {
   state: unknown;
   revision: number;
-  /** Commit ids already in the stream, with their positions: exact idempotency beyond JetStream's dedupe window. */
-  commits: Map<string, number>;
+  /**
+   * The commits already in the stream by scope (command type and id), with
+   * their positions and fingerprints: exact idempotency beyond JetStream's
+   * dedupe window, and the record of which request an id was used for.
+   */
+  commits: Map<string, { position: number; fingerprint: string | undefined }>;
 }
 
 export interface CommandHandlerOptions {
@@ -75,13 +80,16 @@ export class CommandHandler {
 
   private async decideAndAppend(decider: AnyDecider, key: string, env: CommandEnvelope): Promise<CommandResult> {
     const stream: StreamId = { aggregateType: env.aggregateType, aggregateId: env.aggregateId };
+    const commit = keyOf(env);
     for (let attempt = 0; ; attempt++) {
       // 1. Load (cached, or read the stream and fold it).
       const cached = this.cache.get(key);
       const loaded = cached ?? (await this.load(decider, stream));
-      // 2. A command seen before answers with where it landed, and adds nothing.
-      const seen = loaded.commits.get(env.commandId);
-      if (seen !== undefined) return { position: seen, events: 0 };
+      // 2. A request seen before answers with where it landed and adds nothing;
+      //    its id sent with another request is refused. Commits never leave the
+      //    log, so what the cache holds of them is true even when it is stale.
+      const seen = this.seen(loaded, commit, env);
+      if (seen) return seen;
       // 3. Decide. Domain errors go back to the caller as they are.
       let decided: DomainEvent[];
       try {
@@ -112,12 +120,13 @@ export class CommandHandler {
       }));
       // 4. Append at the revision we decided on.
       try {
-        const { position } = await this.store.append(stream, loaded.revision, env.commandId, events);
+        const appended = await this.store.append(stream, loaded.revision, commitIdOf(commit), events);
+        if (appended.duplicate) return await this.answerFromStore(key, stream, commit, env, decider);
         const time = this.now();
         const state = decided.reduce((s, e) => decider.evolve(s, { ...e, time } as Evolving<DomainEvent>), loaded.state);
-        loaded.commits.set(env.commandId, position);
-        this.cache.set(key, { state, revision: position, commits: loaded.commits });
-        return { position, events: events.length };
+        loaded.commits.set(commit.scope, { position: appended.position, fingerprint: commit.fingerprint });
+        this.cache.set(key, { state, revision: appended.position, commits: loaded.commits });
+        return { position: appended.position, events: events.length };
       } catch (e) {
         if (!(e instanceof Conflict) || attempt >= this.maxRetries) throw e;
         // Another process moved the stream: forget what we knew, decide again.
@@ -127,18 +136,40 @@ export class CommandHandler {
     }
   }
 
+  private seen(loaded: Loaded, commit: CommitKey, env: CommandEnvelope): CommandResult | undefined {
+    const seen = loaded.commits.get(commit.scope);
+    if (!seen) return undefined;
+    if (seen.fingerprint !== undefined && seen.fingerprint !== commit.fingerprint) throw new InvalidArgument(reusedIdMessage(env));
+    return { position: seen.position, events: 0 };
+  }
+
+  /**
+   * The store says this commit is already there (another process appended
+   * it, or an earlier try whose answer was lost): our state is stale, so read
+   * the stream itself, not an index that may lag, and answer from the commit.
+   */
+  private async answerFromStore(key: string, stream: StreamId, commit: CommitKey, env: CommandEnvelope, decider: AnyDecider): Promise<CommandResult> {
+    this.cache.delete(key);
+    const fresh = await this.load(decider, stream, (s) => this.store.readStream(s));
+    this.cache.set(key, fresh);
+    const seen = this.seen(fresh, commit, env);
+    if (seen) return seen;
+    throw new Internal(`the event store reported commit ${commitIdOf(commit)} as a duplicate, but stream ${key} does not hold it`);
+  }
+
   /** One cheap read instead of replaying the stream: has anyone appended since we cached it? */
   private async isCurrent(stream: StreamId, loaded: Loaded): Promise<boolean> {
     return (await this.store.streamRevision(stream)) === loaded.revision;
   }
 
-  private async load(decider: AnyDecider, stream: StreamId): Promise<Loaded> {
-    const read = await (this.opts.readStream ?? ((s: StreamId) => this.store.readStream(s)))(stream);
-    const commits = new Map<string, number>();
+  private async load(decider: AnyDecider, stream: StreamId, read$ = this.opts.readStream ?? ((s: StreamId) => this.store.readStream(s))): Promise<Loaded> {
+    const read = await read$(stream);
+    const commits: Loaded['commits'] = new Map();
     let state = decider.initialState(stream.aggregateId);
     for (const raw of read.events) {
       const e = this.upcast(raw);
-      commits.set(e.commitId, e.revision);
+      const k = parseCommitId(e.commitId);
+      commits.set(k.scope, { position: e.revision, fingerprint: k.fingerprint });
       state = decider.evolve(state, e as unknown as Evolving<DomainEvent>);
     }
     return { state, revision: read.revision, commits };

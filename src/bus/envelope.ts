@@ -9,4 +9,6 @@ export interface CommandEnvelope<C extends Command = Command> {
   readonly aggregateId: string;
   readonly command: C;
   readonly meta: EventMeta;
+  /** The client request that caused it, when one did (src/bus/idempotency.ts). */
+  readonly request?: { readonly scope: string; readonly fingerprint: string };
 }

@@ -6,8 +6,7 @@ import { nodeRoleFromProto, nodeStatusFromProto } from '../wire/views/node';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
-import { add, ZERO } from '../domain/resources';
-import { fromInt64, resourcesFromWire, resourcesToWire, revision } from '../wire/int64';
+import { fromInt64, sinceRevisionFromWire, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { InvalidArgument, NotFound } from '../errors';
 import type {
@@ -155,7 +154,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         const role = enumFilter('role', req.role, NodeRole);
         const ids = new Set(req.nodeIds);
         const sub = watch(d.nodes, {
-          sinceRevision: fromInt64(req.sinceRevision, 'since_revision'),
+          sinceRevision: sinceRevisionFromWire(req.sinceRevision),
           filter: (n) =>
             (role === 0 || n.role === role) &&
             (!req.region || n.region === req.region) &&
@@ -182,8 +181,9 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         version: d.cluster.version,
         totalNodes: nodes.length,
         readyNodes: nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).length,
-        totalCapacity: resourcesToWire(nodes.reduce((a, n) => add(a, resourcesFromWire(n.capacity, 'capacity')), ZERO)),
-        totalAllocated: resourcesToWire(nodes.reduce((a, n) => add(a, resourcesFromWire(n.allocated, 'allocated')), ZERO)),
+        // Nodes registered before capacities were bounded may hold anything: the sums saturate.
+        totalCapacity: resourcesSumToWire(nodes.map((n) => n.capacity)),
+        totalAllocated: resourcesSumToWire(nodes.map((n) => n.allocated)),
       };
     }),
   };

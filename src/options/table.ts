@@ -27,6 +27,15 @@ const logLevel = oneOf({
   default: 'info',
 });
 
+/** Where images may be fetched from beyond public addresses, and how large: the same for PullImage (server) and agents. */
+const imageAllowCidrs = list({
+  flag: '--image-allow-cidr <cidr...>',
+  env: 'HV_IMAGE_ALLOW_CIDRS',
+  help: 'also fetch images from these addresses (loopback, link-local and metadata addresses are refused otherwise)',
+  default: [],
+});
+const imageMaxBytes = integer({ flag: '--image-max-bytes <n>', env: 'HV_IMAGE_MAX_BYTES', help: 'largest image fetched, in bytes', min: 1, default: 64 * 2 ** 30 });
+
 export const agentOptions = {
   server: text({ flag: '--server <host:port>', env: 'HV_SERVER', help: 'control plane gRPC address', default: '127.0.0.1:50051' }),
   natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS of the control plane', default: 'nats://127.0.0.1:4222' }),
@@ -79,6 +88,8 @@ export const agentOptions = {
   reconcileIntervalMs: integer({ env: 'HV_AGENT_RECONCILE_MS', help: 'reconcile interval in ms', min: 1, default: 2_000 }),
   /** Work items done at once (different instances; one instance's work is in order). */
   workConcurrency: integer({ env: 'HV_AGENT_WORK_CONCURRENCY', help: 'work items done at once', min: 1, default: 16 }),
+  imageAllowCidrs,
+  imageMaxBytes,
   logLevel,
 };
 
@@ -95,7 +106,7 @@ export const serverOptions = {
   }),
   grpcHost: text({ flag: '--grpc-host <host>', env: 'HV_GRPC_HOST', help: 'address to listen on', default: '0.0.0.0' }),
   grpcPort: port({ flag: '--grpc-port <port>', env: 'HV_GRPC_PORT', help: 'gRPC port', default: 50051 }),
-  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics', default: 8080 }),
+  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics and the web console (/ui)', default: 8080 }),
   clusterName: text({ flag: '--cluster-name <name>', env: 'HV_CLUSTER_NAME', help: 'cluster name', default: 'hypervisor' }),
   heartbeatIntervalSeconds: seconds({
     flag: '--heartbeat-interval <seconds>',
@@ -149,6 +160,8 @@ export const serverOptions = {
     min: 0,
     default: 1000,
   }),
+  /** Serve the web console at /ui on the HTTP port. */
+  ui: toggle({ flag: '--no-ui', env: 'HV_UI', help: 'do not serve the web console (/ui) on the HTTP port', default: true }),
   /** Undefined: an agent runs in this process when NATS is embedded. */
   agent: toggle({
     flag: '--agent',
@@ -161,8 +174,19 @@ export const serverOptions = {
   agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
   logLevel,
   watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),
-  /** Signs page tokens; the same on every replica. */
-  pageTokenSecret: text({ env: 'HV_PAGE_TOKEN_SECRET', help: 'secret that signs page tokens', default: 'hypervisor-dev-page-tokens' }),
+  /**
+   * Signs page tokens; the same on every replica. Unset: a random secret made
+   * once per data dir (`<data-dir>/page-token-secret`, mode 0600), never a
+   * constant anyone could read in the source and forge tokens with.
+   */
+  pageTokenSecret: text({
+    env: 'HV_PAGE_TOKEN_SECRET',
+    help: 'secret that signs page tokens (the same on every replica); unset: generated into <data-dir>/page-token-secret',
+  }),
+  imageAllowCidrs,
+  imageMaxBytes,
+  /** Request metadata beyond this is INVALID_ARGUMENT at once. */
+  maxMetadataBytes: integer({ env: 'HV_MAX_METADATA_BYTES', help: 'largest request metadata (all headers) accepted, in bytes', min: 1024, default: 16_384 }),
   /** A networking reservation whose owner never got created is released after this long (a create may be in flight). */
   networkGcGraceSeconds: seconds({ env: 'HV_NETWORK_GC_GRACE_SECONDS', help: 'grace before an orphaned reservation is released', default: 60 }),
   /** How often the network reconciler looks at every reservation. */

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { type Server, ServerCredentials } from '@grpc/grpc-js';
+import { GuardedServer } from '../grpc/guarded-server';
 import { HealthImplementation } from 'grpc-health-check';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
@@ -16,12 +17,18 @@ import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { Pager } from '../grpc/paging';
 import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
+import { loopbackTarget } from '../http/ui/grpc-gateway';
+import { WebConsole } from '../http/ui/web-console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
-import { EmbeddedNatsServer } from '../nats/embedded-nats-server';
+import { NatsConnectionState } from '../nats/connection-state';
+import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
+import { RequestIndex } from '../projections/request-index';
+import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
+import { pageTokenSecret } from './page-token-secret';
 import { AuditPlane } from './planes/audit';
 import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
@@ -40,7 +47,9 @@ export class ControlPlane {
   httpPort = 0;
   natsUrl = '';
   readonly metrics = new Metrics();
-  private embedded?: EmbeddedNatsServer;
+  /** The embedded nats-server when no NATS URL is configured (tests kill it). */
+  embedded?: SupervisedNatsServer;
+  private connection?: NatsConnectionState;
   private nc?: NatsConnection;
   private store?: EventStore;
   private commandServer?: CommandServer;
@@ -57,6 +66,7 @@ export class ControlPlane {
   restored?: RestoreResult;
   private grpc?: Server;
   private http?: http.Server;
+  private webConsole?: WebConsole;
   private health?: HealthImplementation;
 
   constructor(
@@ -73,12 +83,13 @@ export class ControlPlane {
     if (cfg.natsUrl) {
       this.natsUrl = cfg.natsUrl;
     } else {
-      this.embedded = await EmbeddedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort });
+      this.embedded = await SupervisedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort }, log);
       this.natsUrl = this.embedded.url;
       log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid }, 'started embedded nats-server');
     }
     const nc = (this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
     log.info({ url: this.natsUrl }, 'connected to NATS');
+    const connection = (this.connection = new NatsConnectionState(nc));
     const store = (this.store = await openEventStore(cfg.eventStore, nc));
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
@@ -89,9 +100,11 @@ export class ControlPlane {
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
     this.planes = [cluster, audit, network, compute];
 
+    // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
+    const requests = new RequestIndex();
     const projections = (this.projections = new ProjectionRuntime(
       store,
-      this.planes.flatMap((p) => p.readModels),
+      [...this.planes.flatMap((p) => p.readModels), requests],
       (err) => log.error({ err }, 'projections stopped'),
     ));
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
@@ -111,25 +124,40 @@ export class ControlPlane {
     log.info({ position: projections.position, nodes: cluster.nodes.size }, 'read models caught up');
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
-    const dispatcher = new Dispatcher(new CommandBus(nc), projections);
-    const ctx: PlaneContext = { cfg, nc, store, projections, dispatcher, streams, pager: new Pager(cfg.pageTokenSecret), metrics: this.metrics, log };
+    const dispatcher = new Dispatcher(new CommandBus(nc, 10_000, connection), projections);
+    const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
+    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
 
-    const grpc = (this.grpc = new Server({ 'grpc.max_receive_message_length': 16 << 20 }));
+    const grpc = (this.grpc = new GuardedServer({
+      'grpc.max_receive_message_length': 16 << 20,
+      guard: { maxMetadataBytes: cfg.maxMetadataBytes },
+      interceptors: [idempotencyInterceptor(requests)],
+    }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
     addReflection(grpc, [...this.services, HEALTH_SERVICE]);
     this.health = new HealthImplementation(Object.fromEntries(['', ...this.services].map((s) => [s, 'SERVING'])));
     this.health.addToServer(grpc);
+    // Health follows NATS: without it nothing can be written, so balancers should send clients elsewhere.
+    const health = this.health;
+    connection.changes$.subscribe((up) => {
+      if (this.stopped) return;
+      log[up ? 'info' : 'warn']({ url: this.natsUrl }, up ? 'NATS connection back: serving' : 'NATS connection lost: not serving until it is back');
+      for (const s of ['', ...this.services]) health.setStatus(s, up ? 'SERVING' : 'NOT_SERVING');
+    });
     this.grpcPort = await new Promise<number>((resolve, reject) =>
       grpc.bindAsync(`${cfg.grpcHost}:${cfg.grpcPort}`, ServerCredentials.createInsecure(), (e, port) =>
         e ? reject(e) : resolve(port),
       ),
     );
+    // The web console calls the gRPC API just bound, as any client would.
+    if (cfg.ui) this.webConsole = new WebConsole({ grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) });
     this.http = await startHttpServer(
       cfg.grpcHost,
       cfg.httpPort,
       { live: () => true, ready: () => this.ready },
       this.metrics.registry,
+      this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
@@ -143,12 +171,17 @@ export class ControlPlane {
   }
 
   get ready(): boolean {
-    return !!this.nc && !this.nc.isClosed() && !!this.projections?.healthy;
+    return !!this.connection?.connected && !!this.projections?.healthy;
   }
 
   /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const s of ['', ...this.services]) this.health?.setStatus(s, 'NOT_SERVING');
+    // Its watches and consoles are gRPC calls too: ended first, or the shutdown below waits for them.
+    this.webConsole?.close();
     await new Promise<void>((resolve) => {
       if (!this.grpc) return resolve();
       const force = setTimeout(() => {

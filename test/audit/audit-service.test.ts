@@ -11,21 +11,12 @@ import { nodeIdFor } from '../../src/commands/node/identity';
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { type AuditEvent, AuditServiceClient, type ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string, over: object = {}) => ({
-  hostname,
-  ip: '10.9.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'audit',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
-  metadata: { labels: { team: 'a' }, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-  ...over,
-});
+const reg = (hostname: string, over: object = {}) =>
+  nodeRegistration(hostname, { ip: '10.9.0.1', region: 'audit', metadata: { labels: { team: 'a' }, annotations: {} }, ...over });
 const list = (over: Partial<ListEventsRequest> = {}): ListEventsRequest => ({
   aggregateType: '',
   aggregateId: '',

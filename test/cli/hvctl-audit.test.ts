@@ -2,22 +2,13 @@ import assert from 'node:assert/strict';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import YAML from 'yaml';
 import { AuditEvent, AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { listAll } from '../feed/feed-support';
 import { hvctl as run, HvctlProcess } from '../support/hvctl';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string) => ({
-  hostname,
-  ip: '10.4.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'cli',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
-  metadata: undefined,
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string) => nodeRegistration(hostname, { ip: '10.4.0.1', region: 'cli' });
 
 describe('hvctl (the built CLI against a real server)', function () {
   this.timeout(60_000);

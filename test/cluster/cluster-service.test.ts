@@ -26,19 +26,18 @@ import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest } from '../support/compute';
 import { ImageServer } from '../support/image-server';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest => ({
-  hostname,
-  ip: '10.1.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'eu-1',
-  zone: 'eu-1a',
-  capacity: { cpuCores: 16, memoryBytes: 64n * 2n ** 30n, diskBytes: 500n * 2n ** 30n, gpuCount: 0 },
-  metadata: { labels: { tier: 'gold' }, annotations: {} },
-  supportedInstanceTypes: ['vm', 'microvm'],
-  ...over,
-});
+const reg = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest =>
+  nodeRegistration(hostname, {
+    ip: '10.1.0.1',
+    region: 'eu-1',
+    zone: 'eu-1a',
+    capacity: { cpuCores: 16, memoryBytes: 64n * 2n ** 30n, diskBytes: 500n * 2n ** 30n, gpuCount: 0 },
+    metadata: { labels: { tier: 'gold' }, annotations: {} },
+    supportedInstanceTypes: ['vm', 'microvm'],
+    ...over,
+  });
 
 /** Reads a watch stream until `n` events arrived. */
 const take = (stream: NodeJS.EventEmitter & { cancel(): void }, n: number, timeoutMs = 10_000): Promise<NodeEvent[]> =>
@@ -123,7 +122,9 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('records the actor and correlation id on the event, and a repeated request id adds nothing', async () => {
       const headers = { 'x-actor': 'alice@example.com', 'x-request-id': `req-${randomUUID()}`, 'x-correlation-id': 'corr-42' };
       const a = await call(c, c.registerNode, reg('reg-actor'), headers);
-      await call(c, c.registerNode, reg('reg-actor', { ip: '10.9.9.9' }), headers);
+      await call(c, c.registerNode, reg('reg-actor'), headers);
+      // The same id with another request is refused, never answered OK with nothing stored.
+      await rejectsWith(call(c, c.registerNode, reg('reg-actor', { ip: '10.9.9.9' }), headers), status.INVALID_ARGUMENT, /x-request-id "req-.*" was used for another request to RegisterNode/);
       const store = await JetStreamEventStore.open(await t.nats.connect());
       const events = (await store.readStream({ aggregateType: 'node', aggregateId: a.nodeId })).events;
       assert.equal(events.length, 1, 'the retried request (same x-request-id) must not append again');
@@ -307,9 +308,9 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const a = await call(c, c.registerNode, reg(`${region}-a`, { region }));
       await call(c, c.registerNode, reg(`${region}-b`, { region, zone: 'other' }));
       const stream = c.watchNodes({ role: 0, region, zone: 'eu-1a', nodeIds: [], sinceRevision: 0n });
+      const snapshotDelivered = new Promise((r) => stream.once('data', r));
       const events = take(stream, 4);
-      await until('snapshot delivered', () => true);
-      await new Promise((r) => setTimeout(r, 200));
+      await snapshotDelivered;
       const c2 = await call(c, c.registerNode, reg(`${region}-c`, { region }));
       await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [] }));
       await call(c, c.deregisterNode, { nodeId: c2.nodeId });

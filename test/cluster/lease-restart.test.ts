@@ -5,29 +5,21 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
-import { InstanceState, InstanceType, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { AgentProcess } from '../support/agent-process';
 import { createRequest } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { TestNats } from '../support/nats';
 import { ServerProcess } from '../support/server-process';
+import { nodeRegistration } from '../support/nodes';
 
 const LEASE_S = 6;
 const DEAD = 50;
 
 /** Bigger than the live host, so a scheduler that believed them alive would pick one of them. */
-const deadNode = (i: number) => ({
-  hostname: `lease-dead-${i}`,
-  ip: '10.5.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: '',
-  zone: '',
-  capacity: { cpuCores: 256, memoryBytes: 2n ** 40n, diskBytes: 2n ** 42n, gpuCount: 0 },
-  metadata: undefined,
-  supportedInstanceTypes: ['vm'],
-});
+const deadNode = (i: number) =>
+  nodeRegistration(`lease-dead-${i}`, { ip: '10.5.0.1', capacity: { cpuCores: 256, memoryBytes: 2n ** 40n, diskBytes: 2n ** 42n, gpuCount: 0 } });
 
 describe('node leases survive a server restart', function () {
   this.timeout(120_000);

@@ -26,6 +26,8 @@ export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {
     listenHost: '127.0.0.1',
     port: 0,
     reconcileIntervalMs: 500,
+    // Test image servers listen on loopback, which the image fetcher refuses unless allowed.
+    imageAllowCidrs: ['127.0.0.0/8'],
     ...opts,
   };
   const drivers = opts.driver === 'hollow' ? { kinds: ['hollow'], hollow: opts.hollow } : driverConfigFor(cfg, ['qemu'], 'tcg');

@@ -1,3 +1,4 @@
+import type { FetchPolicy } from '../../images/fetch';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../../bus/dispatcher';
 import type { ImageState } from '../../commands/image';
@@ -28,6 +29,8 @@ export interface ComputeServiceDeps {
   readonly networkAvailable: boolean;
   /** Checks spec.network against the networking read models (NOT_FOUND for what is not there), when networking is served. */
   readonly checkNetwork?: (network: NetworkData) => void;
+  /** Where PullImage may fetch from and how much (the operator's --image-allow-cidr, --image-max-bytes). */
+  readonly imagePolicy?: FetchPolicy;
 }
 
 const stateName = (s: InstanceStateEnum) => (InstanceStateEnum[s] ?? String(s)).replace('INSTANCE_STATE_', '');

@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { fetchImage } from '../../agent/images/fetch';
+import { fetchImageOffThread } from '../../images/fetch-off-thread';
 import { step } from '../../bus/dispatcher';
 import { imageIdFor } from '../../commands/image';
 import { kindFromProto } from '../../wire/views/instance';
@@ -54,7 +54,8 @@ const pullImage = async (d: ComputeServiceDeps, call: ServerWritableStream<PullI
       sha256 = known.sha256;
     }
     progress({ status: `pulling ${url}` });
-    const got = await fetchImage(url, {
+    const got = await fetchImageOffThread(url, {
+      policy: d.imagePolicy,
       sha256,
       signal: aborted.signal,
       onProgress: (p) => {

@@ -15,7 +15,7 @@ import type { ComputeServiceServer, Image, Instance, InstanceEvent, WatchInstanc
 import type { Empty } from '../../gen/google/protobuf/empty';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import { watch } from '../../projections/watch';
-import { fromInt64, revision } from '../../wire/int64';
+import { fromInt64, revision, sinceRevisionFromWire } from '../../wire/int64';
 import { BoundedWriter } from '../bounded-writer';
 import { pageSize } from '../paging';
 import { originOf, requestContext } from '../request-context';
@@ -150,7 +150,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const req = call.request;
       const writer = new BoundedWriter(call, d.watchBufferLimit, (m: InstanceEvent) => Number(m.revision), d.onWatchOverflow);
       try {
-        const sinceRevision = fromInt64(req.sinceRevision, 'since_revision');
+        const sinceRevision = sinceRevisionFromWire(req.sinceRevision);
         if (req.instanceId && sinceRevision === 0) requireInstance(d, req.instanceId);
         const sub = watch(d.instances, {
           sinceRevision,

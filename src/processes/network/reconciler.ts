@@ -81,8 +81,9 @@ export class NetworkReconciler extends Controller {
   private sweepTimer?: NodeJS.Timeout;
   /** The event that queued a key (none: a sweep did); its releases are that event's follow-ups. */
   private readonly causes = new Map<string, RecordedEvent>();
-  /** Releases sent, for tests and metrics. */
+  /** Releases sent, and sweeps begun, for tests and metrics. */
   released = 0;
+  sweeps = 0;
 
   constructor(
     private readonly models: NetworkReadModels,
@@ -126,6 +127,7 @@ export class NetworkReconciler extends Controller {
 
   /** Looks at every owner something is held for. */
   sweep(): void {
+    this.sweeps++;
     for (const key of this.held.owners()) this.add(key, undefined);
     // Router interface ports hold nothing in the index under their router; look at them too.
     for (const p of this.models.ports.list()) if (this.models.ports.state(p.id)?.deviceOwner === 'router_interface') this.add(ownerKey('port', p.id), undefined);

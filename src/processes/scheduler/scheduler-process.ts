@@ -67,7 +67,7 @@ export class SchedulerProcess extends Controller {
   start(): void {
     this.watch(
       this.instances.changes$.subscribe((c) => {
-        if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
+        if (c.type !== 'DELETED' && this.instances.state(c.id)?.status === 'PENDING') {
           this.pending.add(c.id);
           this.queue.add(c.id);
         } else this.pending.delete(c.id);

@@ -67,7 +67,7 @@ export class AuditPlane implements Plane {
       store,
       aggregates: AUDITED,
       upcast: UPCASTERS.upcast,
-      tokens: new CursorTokens(cfg.pageTokenSecret),
+      tokens: new CursorTokens(cfg.pageTokenSecret!), // resolved by the composition root (page-token-secret.ts)
       timeIndex: this.timeIndex,
       streams,
     });

@@ -19,6 +19,7 @@ import { SchedulerProcess } from '../../processes/scheduler/scheduler-process';
 import { EntityReadModel } from '../../projections/entity-read-model';
 import type { ReadModel } from '../../projections/read-model';
 import type { NetworkPlane } from './network';
+import { fetchPolicy } from '../../images/fetch';
 import type { Plane, PlaneContext } from './plane';
 
 /**
@@ -94,6 +95,7 @@ export class ComputePlane implements Plane {
         agents: this.agents,
         defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
         networkAvailable: true,
+        imagePolicy: fetchPolicy(cfg),
       }),
     );
     return [COMPUTE_SERVICE];

@@ -1,6 +1,6 @@
 import { type Origin, step } from '../../../bus/dispatcher';
 import { macAddressId } from '../../../commands/mac_address';
-import type { BindingType, DeviceOwner, PortState } from '../../../commands/port';
+import type { PortSpec, PortState } from '../../../commands/port';
 import { allocationOf } from '../../../commands/subnet';
 import { Code } from '../../../errors';
 import { candidateMac } from '../ids';
@@ -8,21 +8,14 @@ import { ownerKey } from '../reservations';
 import type { Saga } from '../saga';
 import { isCode, type SagaContext } from './context';
 
-/** CreatePort as the API (or an instance) asks for it; MAC, subnet and address may be left to the system. */
-export interface PortRequest {
-  readonly networkId: string;
-  /** '' → the network's first subnet with a free address (IPv4 first), none if it has no subnet. */
-  readonly subnetId: string;
-  readonly name: string;
-  /** '' → derived from the port id. Canonical (parseMac) when given. */
-  readonly macAddress: string;
-  /** '' → the lowest free address of the subnet's pools. */
-  readonly ipAddress: string;
-  readonly securityGroups: readonly string[];
-  readonly bindingType: BindingType;
-  readonly deviceOwner: DeviceOwner;
-  readonly deviceId: string;
-  /** Recorded on the address's allocation. */
+/**
+ * CreatePort as the API (or an instance) asks for it: the command's spec,
+ * where the system may fill in what is left '': the subnet (the network's
+ * first with a free address, IPv4 first; none if it has no subnet), the MAC
+ * (derived from the port id) and the address (the lowest free one of the
+ * subnet's pools). instanceId and hostname are recorded on the allocation.
+ */
+export interface PortRequest extends PortSpec {
   readonly instanceId?: string;
   readonly hostname?: string;
 }

@@ -1,4 +1,4 @@
-import type { ImageFormat } from '../../commands/instance/spec';
+import type { ImageFormat } from '../commands/instance/spec';
 
 /**
  * What an image is, from its first bytes: a qcow2 disk, a Linux kernel
