@@ -8,6 +8,7 @@ import type { ImageSource, InstanceSpecData } from '../commands/instance/spec';
 import { validateSpec, resourcesFor } from '../commands/instance/validate';
 import { kindFromProto, KIND_TO_PROTO, STATUS_TO_PROTO, specFromProto, toSpec } from '../wire/views/instance';
 import { isUrlRef, parseImageUrl } from '../domain/image-ref';
+import { imageUrlOf, isOciRef, parseOciRef } from '../images/oci/reference';
 import { AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors';
 import type { AgentConsoleInput, AgentServiceServer } from '../gen/hypervisor/v1/agent';
 import type { Instance, InstanceStats } from '../gen/hypervisor/v1/compute';
@@ -72,6 +73,10 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
   };
   const resolve = async (field: string, ref: string): Promise<ImageSource | undefined> => {
     if (!ref) return undefined;
+    if (isOciRef(ref)) {
+      const r = parseOciRef(field, ref);
+      return { ref, url: imageUrlOf(r), format: 'oci', ...(r.digest ? { sha256: r.digest.slice('sha256:'.length) } : {}) };
+    }
     if (isUrlRef(ref)) {
       const u = parseImageUrl(field, ref);
       return { ref, url: u.url, ...(u.sha256 ? { sha256: u.sha256 } : {}) };

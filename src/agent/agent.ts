@@ -16,6 +16,7 @@ import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/lo
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
+import { OciImageCache } from './images/oci-cache';
 import { fetchPolicy } from '../images/fetch';
 import { LocalStore } from './local-store';
 import { Reconciler } from './reconcile';
@@ -25,10 +26,11 @@ import { decodeInstanceWork, WorkConsumer } from './work-consumer';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-/** The driver settings of an agent's config (--driver, --accel): qemu keeps its state under the agent's. */
+/** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
   kinds: [...kinds],
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
+  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent },
 });
 
 /**
@@ -88,7 +90,8 @@ export class Agent {
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log);
+    const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

@@ -19,7 +19,7 @@ describe('options', () => {
       assert.equal(c.natsUrl, undefined);
       assert.equal(c.feed, true);
       assert.equal(c.agent, undefined);
-      assert.deepEqual(c.agentDrivers, ['qemu']);
+      assert.deepEqual(c.agentDrivers, ['qemu', 'oci']);
       assert.equal(c.schedulerWeigher, 'spread');
     });
 

@@ -69,8 +69,14 @@ export const agentOptions = {
   drivers: list({
     flag: '--driver <kind...>',
     env: 'HV_AGENT_DRIVERS',
-    help: 'instance drivers to load (qemu; hollow only simulates, for scale tests)',
-    default: ['qemu'],
+    help: 'instance drivers to load (qemu for VMs, oci for containers; hollow only simulates, for scale tests)',
+    default: ['qemu', 'oci'],
+  }),
+  ociCgroupParent: text({
+    flag: '--oci-cgroup-parent <path>',
+    env: 'HV_OCI_CGROUP_PARENT',
+    help: "cgroup every container's cgroup is made under (<path>/<instance id> in each hierarchy)",
+    default: 'hypervisor',
   }),
   accel: oneOf({
     flag: '--accel <accel>',

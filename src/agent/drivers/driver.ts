@@ -15,6 +15,28 @@ export interface DiskSpec {
   boot: boolean;
 }
 
+/** What the image's config says a container runs; spec.command, args and env override it. */
+export interface ImageProcessConfig {
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+}
+
+export interface ContainerSpec {
+  /** The image's unpacked root filesystem in the agent's cache: read-only, shared. */
+  rootfsPath: string;
+  imageDigest: string;
+  image: ImageProcessConfig;
+  command: string[];
+  args: string[];
+  env: Record<string, string>;
+  volumeMounts: { name: string; mountPath: string; readOnly: boolean }[];
+  limits?: { cpuQuota: number; cpuPeriod: number; memoryLimit: number; memorySwap: number; ioReadBps: number; ioWriteBps: number };
+  hostname: string;
+}
+
 export interface InstanceSpecForDriver {
   instanceId: string;
   type: InstanceType;
@@ -24,6 +46,8 @@ export interface InstanceSpecForDriver {
   initrdPath?: string;
   kernelArgs?: string;
   disks: DiskSpec[];
+  /** For type container. */
+  container?: ContainerSpec;
 }
 
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';

@@ -1,7 +1,8 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { fetchImageOffThread } from '../../images/fetch-off-thread';
+import { defaultFetchPolicy } from '../../images/fetch';
 import { step } from '../../bus/dispatcher';
-import { imageIdFor } from '../../commands/image';
+import { type ImageDetails, imageIdFor } from '../../commands/image';
 import { kindFromProto } from '../../wire/views/instance';
 import { imageNameFromUrl, isUrlRef, parseImageUrl } from '../../domain/image-ref';
 import { InvalidArgument } from '../../errors';
@@ -13,6 +14,7 @@ import { originOf } from '../request-context';
 import { toServiceError } from '../../shared/grpc-status';
 import { unary } from '../../shared/grpc-unary';
 import type { ComputeServiceDeps } from './context';
+import { type OciPullProgress, ociRefFor, pullOciImage } from './pull-oci-image';
 import { resolveImage } from './resolve-image';
 
 const MiB = 2 ** 20;
@@ -44,6 +46,22 @@ const pullImage = async (d: ComputeServiceDeps, call: ServerWritableStream<PullI
     if (!req.imageRef) throw new InvalidArgument('image_ref: is required (an http(s) URL, optionally with #sha256=<hex>)');
     const kind = req.type === InstanceType.INSTANCE_TYPE_UNSPECIFIED ? undefined : kindFromProto(req.type);
     if (req.type !== 0 && !kind) throw new InvalidArgument(`type: ${req.type} is not an instance type`);
+    const oci = ociRefFor(req.imageRef, d.images);
+    if (oci) {
+      const register = async (data: ImageDetails) => {
+        const id = imageIdFor(data.url);
+        await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000 }, 'register'), 'image', id, { type: 'RegisterImage', data });
+        return id;
+      };
+      const onProgress = (p: OciPullProgress) => {
+        current = p.current ?? current;
+        total = p.total ?? total;
+        progress({ status: p.status, current: toInt64(current), total: toInt64(total), completed: p.completed ?? false });
+      };
+      await pullOciImage(oci, kind, { policy: d.imagePolicy ?? defaultFetchPolicy(), signal: aborted.signal, progress: onProgress, register });
+      call.end();
+      return;
+    }
     let url: string;
     let sha256: string | undefined;
     if (isUrlRef(req.imageRef)) ({ url, sha256 } = parseImageUrl('image_ref', req.imageRef));

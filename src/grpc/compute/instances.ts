@@ -23,7 +23,7 @@ import { toServiceError } from '../../shared/grpc-status';
 import { unary } from '../../shared/grpc-unary';
 import { fromAgent, instanceMetadata } from './agent-clients';
 import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
-import { resolveImage } from './resolve-image';
+import { resolveContainerImage, resolveImage } from './resolve-image';
 import { CHANGE_TYPE } from '../change-type';
 
 type InstanceMethods =
@@ -69,12 +69,14 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const placement = { preferredNodeId: req.preferredNodeId, region: req.region, zone: req.zone };
       const base = { name: req.name, kind, spec, labels: req.metadata?.labels ?? {}, annotations: req.metadata?.annotations ?? {}, placement };
       validateRequest(base);
+      if (spec.network && kind === 'container')
+        throw new FailedPrecondition('spec.network: containers cannot join a network yet (the nodes have no data plane for their veths); create the container without spec.network');
       if (spec.network && !d.networkAvailable)
         throw new FailedPrecondition('spec.network: this control plane has no network service yet; create the instance without spec.network');
       if (spec.network) d.checkNetwork?.(spec.network);
       requireKindSupported(kind, d.nodes);
       if (req.preferredNodeId && !d.nodes.get(req.preferredNodeId)) throw new NotFound(`preferred_node_id: node ${req.preferredNodeId} not found`);
-      const images = kind === 'container' ? {} : resolveAll(spec, d.images);
+      const images = kind === 'container' ? { image: resolveContainerImage('spec.image', spec.image, d.images) } : resolveAll(spec, d.images);
       const o = originOf(call);
       const requestId = call.metadata.get('x-request-id')[0];
       const id = instanceIdFor(o.meta.actor, typeof requestId === 'string' && requestId ? requestId : undefined);
