@@ -328,8 +328,8 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       assert.ok(offered('hvctl -o json sg rule a').includes('add'));
       assert.ok(offered('hvctl instance create web --me').includes('--memory'));
       assert.ok(!offered('hvctl instance cr').includes('rule'));
-      // With compinit loaded, sourcing it registers the function for hvctl.
-      const registered = execFileSync('zsh', ['-c', `autoload -U compinit && compinit -u -d /dev/null\n${script}\nprint \${_comps[hvctl]}`], { encoding: 'utf8' }).trim();
+      // With compinit loaded (-D: no dump file written anywhere), sourcing it registers the function for hvctl.
+      const registered = execFileSync('zsh', ['-c', `autoload -U compinit && compinit -u -D\n${script}\nprint \${_comps[hvctl]}`], { encoding: 'utf8' }).trim();
       assert.equal(registered, '_hvctl');
       assert.equal((await hvctl(['completion', 'fish'])).code, 3);
     });
