@@ -317,11 +317,22 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       assert.ok((await complete('hvctl router interface ')).includes('remove'));
     });
 
-    it('zsh loads the same through bashcompinit', async () => {
-      const r = await hvctl(['completion', 'zsh']);
-      assert.match(r.stdout, /^#compdef hvctl\n/);
-      assert.match(r.stdout, /bashcompinit/);
-      assert.match(r.stdout, /complete -o default -F _hvctl hvctl/);
+    it('zsh completes the same, through compadd', async () => {
+      const script = (await hvctl(['completion', 'zsh'])).stdout;
+      assert.match(script, /^#compdef hvctl\n/);
+      const { execFileSync } = await import('node:child_process');
+      // compadd offers what fits the typed prefix; here it prints what it was given.
+      const offered = (line: string) => {
+        const words = line.split(' ');
+        return execFileSync('zsh', ['-c', `${script}\ncompadd() { shift; print -l -- "$@"; }\nwords=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _hvctl`], { encoding: 'utf8' }).trim().split('\n');
+      };
+      assert.ok(offered('hvctl instance cr').includes('create'));
+      assert.ok(offered('hvctl -o json sg rule a').includes('add'));
+      assert.ok(offered('hvctl instance create web --me').includes('--memory'));
+      assert.ok(!offered('hvctl instance cr').includes('rule'));
+      // With compinit loaded (-D: no dump file written anywhere), sourcing it registers the function for hvctl.
+      const registered = execFileSync('zsh', ['-c', `autoload -U compinit && compinit -u -D\n${script}\nprint \${_comps[hvctl]}`], { encoding: 'utf8' }).trim();
+      assert.equal(registered, '_hvctl');
       assert.equal((await hvctl(['completion', 'fish'])).code, 3);
     });
   });

@@ -155,6 +155,16 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
     } finally {
       p.stop();
     }
+    const addresses = new HvctlProcess(['--server', t.address, 'ip', 'list', ids.subnet, '--watch']);
+    try {
+      await addresses.line(/^EVENT\s+ADDRESS\s+ID/);
+      await n.rpc('allocateIp', { subnetId: ids.subnet, ipAddress: '10.77.0.77', hostname: 'watched' });
+      await addresses.line(/^ADDED\s+10\.77\.0\.77\s.*\swatched\s/);
+      await n.rpc('releaseIp', { subnetId: ids.subnet, ipAddress: '10.77.0.77' });
+      await addresses.line(/^DELETED\s+10\.77\.0\.77\s/);
+    } finally {
+      addresses.stop();
+    }
     const ports = new HvctlProcess(['--server', t.address, '-o', 'json', 'port', 'list', '--watch']);
     try {
       await ports.line(new RegExp(`"type":"ADDED".*"id":"${ids.port}"`));
@@ -163,13 +173,14 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
       assert.equal(JSON.parse(line).object.instanceId, '11111111-2222-4333-8444-666666666666');
     } finally {
       ports.stop();
+      // Bound to an instance that does not exist, the port would be the network reconciler's to release.
+      await n.rpc('unbindPort', { portId: ids.port });
     }
   });
 
   it('deletes in order; a name that two resources share must be given as an id', async () => {
     await ok('router', 'interface', 'remove', `edge-${token}`, `web-sn-${token}`);
     await ok('router', 'delete', `edge-${token}`);
-    await n.rpc('unbindPort', { portId: ids.port });
     await ok('port', 'delete', `web-1-${token}`);
     await ok('sg', 'delete', `ssh-${token}`);
     const inUse = await hv('network', 'delete', `web-${token}`);

@@ -80,7 +80,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const o = originOf(call);
       const requestId = call.metadata.get('x-request-id')[0];
       const id = instanceIdFor(o.meta.actor, typeof requestId === 'string' && requestId ? requestId : undefined);
-      await d.dispatcher.execute(o, 'instance', id, { type: 'CreateInstance', data: { ...base, images, resources: resourcesFor(spec, images) } });
+      await d.dispatcher.execute(o, 'instance', id, { type: 'CreateInstance', data: { ...base, images, resources: resourcesFor(spec, images), ...(d.maxAttempts ? { maxAttempts: d.maxAttempts } : {}) } });
       return requireInstance(d, id);
     }),
 
