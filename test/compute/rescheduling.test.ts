@@ -7,13 +7,14 @@ import type { Agent } from '../../src/agent/agent';
 import { consumerName, nodeWorkFilter, WORK_STREAM } from '../../src/agent/protocol';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
-import { InstanceState, InstanceType, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { listAll } from '../feed/feed-support';
 import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane } from '../support/control-plane';
 import { ImageServer } from '../support/image-server';
+import { nodeRegistration } from '../support/nodes';
 
 /**
  * Two nodes: one whose "agent" takes its work off its queue, heartbeats, and never
@@ -36,10 +37,11 @@ describe('rescheduling: a create that failed for a reason of its node is tried o
     writeFileSync(path.join(dir, 'vmlinuz'), Buffer.alloc(4096, 7));
     images = await new ImageServer(dir).start();
     const cluster = t.client(ClusterServiceClient);
-    ({ nodeId: silentId } = await call(cluster, cluster.registerNode, {
-      hostname: 'silent-host', ip: '127.0.0.1', port: 9, role: NodeRole.NODE_ROLE_WORKER, region: '', zone: '',
-      capacity: { cpuCores: 64, memoryBytes: 256n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
-    }));
+    ({ nodeId: silentId } = await call(
+      cluster,
+      cluster.registerNode,
+      nodeRegistration('silent-host', { ip: '127.0.0.1', port: 9, capacity: { cpuCores: 64, memoryBytes: 256n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 } }),
+    ));
     const beat = () => call(cluster, cluster.heartbeat, { nodeId: silentId, status: NodeStatus.NODE_STATUS_READY, conditions: [], allocated: undefined }).catch(() => undefined);
     heartbeats = setInterval(beat, 1000);
     // It accepts its work: takes it off its durable consumer, acknowledges it, does nothing.
