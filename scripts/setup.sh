@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages this project runs (nats-server) or drives (QEMU, iproute2, nftables, ...).
-PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio)
+PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio iputils-ping)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,13 +16,14 @@ export class AgentProcess {
     readonly stateDir: string,
     readonly hostname: string,
     private readonly extraArgs: string[] = [],
+    /** wrap: runs the agent in a network namespace (NetnsHost.wrap); env: more environment. */
+    private readonly opts: { wrap?: (argv: string[]) => string[]; env?: Record<string, string> } = {},
   ) {}
 
   async start(): Promise<this> {
     this.port ||= await freePort();
-    this.child = spawn(
-      process.execPath,
-      [
+    const argv = [
+        process.execPath,
         MAIN,
         '--server', this.server,
         '--nats-url', this.natsUrl,
@@ -34,9 +35,9 @@ export class AgentProcess {
         '--accel', 'tcg',
         '--log-level', process.env.HV_TEST_LOG && process.env.HV_TEST_LOG !== 'silent' ? process.env.HV_TEST_LOG : 'warn',
         ...this.extraArgs,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HV_AGENT_RECONCILE_MS: '500' } },
-    );
+    ];
+    const [cmd, ...args] = this.opts.wrap ? this.opts.wrap(argv) : argv;
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HV_AGENT_RECONCILE_MS: '500', ...this.opts.env } });
     this.child.stdout!.on('data', (d) => (this.log += d));
     this.child.stderr!.on('data', (d) => (this.log += d));
     return this;

@@ -10,12 +10,18 @@ import { TestNats } from './nats';
 
 /** A real control plane on a real nats-server, on free ports, for one test file. */
 export class TestControlPlane {
-  readonly nats = new TestNats();
+  readonly nats: TestNats;
   cp!: ControlPlane;
   readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'hv-cp-'));
   private clients: Client[] = [];
 
-  constructor(private readonly overrides: Partial<ServerConfig> = {}) {}
+  /** natsHost: where nats-server listens (NetnsHosts.rootIp for agents in namespaces; set grpcHost too). */
+  constructor(
+    private readonly overrides: Partial<ServerConfig> = {},
+    opts: { natsHost?: string } = {},
+  ) {
+    this.nats = new TestNats({ host: opts.natsHost });
+  }
 
   async start(): Promise<this> {
     await this.nats.start();
