@@ -16,7 +16,7 @@ import type { Pager } from '../grpc/paging';
 import { CausationTracker } from '../processes/causation';
 import { InstancesByNode, ReservationsByInstance } from '../processes/indexes';
 import { AgentApi } from '../processes/instance-lifecycle/agent-api';
-import { AgentWorkQueue } from '../processes/instance-lifecycle/agent-work';
+import { AgentWorkQueue, type NetworkPlanSource } from '../processes/instance-lifecycle/agent-work';
 import { InstanceLifecycle } from '../processes/instance-lifecycle/instance-lifecycle';
 import { SchedulerProcess } from '../processes/scheduler/scheduler-process';
 import { EntityReadModel } from '../projections/entity-read-model';
@@ -63,6 +63,8 @@ export class ComputePlane {
   lifecycle?: InstanceLifecycle;
   private api?: AgentApi;
   readonly cfg: ComputeConfig;
+  /** Set before start() when the data plane is served: the network part of instance work. */
+  networkPlan?: NetworkPlanSource;
 
   constructor(
     private readonly nodes: EntityReadModel<NodeState, Node>,
@@ -82,7 +84,7 @@ export class ComputePlane {
   async start(nc: NatsConnection, dispatcher: Dispatcher, projections: ProjectionRuntime, log: Logger): Promise<void> {
     const work = await AgentWorkQueue.open(nc);
     this.causes.start(projections);
-    this.api = new AgentApi(nc, this.instances, this.images, this.byNode, projections, this.causes, log);
+    this.api = new AgentApi(nc, this.instances, this.images, this.byNode, projections, this.causes, log, this.networkPlan);
     this.api.start();
     this.scheduler = new SchedulerProcess(this.instances, this.nodes, this.reservations, dispatcher, this.causes, {
       weigher: this.cfg.schedulerWeigher,
@@ -92,7 +94,7 @@ export class ComputePlane {
     this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
       createTimeoutMs: this.cfg.createTimeoutSeconds * 1000,
       resyncMs: 30_000,
-    }, log);
+    }, log, this.networkPlan);
     this.scheduler.start();
     this.lifecycle.start();
   }

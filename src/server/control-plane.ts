@@ -43,6 +43,9 @@ import { NetworkOperations } from '../processes/network/operations';
 import { NetworkReconciler } from '../processes/network/reconciler';
 import { NetworkReservations } from '../processes/network/reservations';
 import { NetworkReadModels } from '../projections/network-read-models';
+import { DataplaneApi } from '../processes/dataplane/dataplane-api';
+import { DhcpPorts } from '../processes/dataplane/dhcp-ports';
+import { HostPlans } from '../processes/dataplane/host-plan';
 import { EntityReadModel } from '../projections/entity-read-model';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ServerConfig } from './config';
@@ -78,6 +81,8 @@ export class ControlPlane {
     ops: NetworkOperations;
     instances: InstanceNetwork;
   };
+  /** The data plane's control side: host plans, the agents' plan API, DHCP ports. */
+  dataplane?: { api: DataplaneApi; dhcpPorts: DhcpPorts; plans: HostPlans };
   compute?: ComputePlane;
   feed?: FeedRelay;
   snapshots?: Snapshotter;
@@ -180,6 +185,12 @@ export class ControlPlane {
     const networkOps = new NetworkOperations(dispatcher, networkModels, reconciler, log);
     this.network = { models: networkModels, reservations, reconciler, ops: networkOps, instances: instanceNetwork };
     reconciler.start();
+    // The data plane: each node's network plan, with instance work and on request; DHCP ports per node and subnet.
+    const hostPlans = new HostPlans(networkModels, nodes);
+    compute.networkPlan = (s, nodeId) => (s.network ? hostPlans.forNode(nodeId, new Set([s.network.portId])) : undefined);
+    this.dataplane = { api: new DataplaneApi(this.nc, hostPlans, this.projections, log), dhcpPorts: new DhcpPorts(networkModels, networkOps, log), plans: hostPlans };
+    this.dataplane.api.start();
+    this.dataplane.dhcpPorts.start(this.projections);
     await compute.start(this.nc, dispatcher, this.projections, log);
     instanceNetwork.start({ ops: networkOps, reconciler, dispatcher, runtime: this.projections });
 
@@ -260,6 +271,8 @@ export class ControlPlane {
     this.liveness?.stop();
     this.network?.reconciler.stop();
     this.network?.instances.stop();
+    this.dataplane?.api.stop();
+    this.dataplane?.dhcpPorts.stop();
     this.compute?.stop();
     await this.commandServer?.drain();
     await this.snapshots?.stop();

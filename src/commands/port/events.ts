@@ -1,4 +1,4 @@
-import type { BindingType, DeviceOwner } from './state';
+import type { BindingType, DeviceOwner, PortLinkStatus } from './state';
 
 export interface PortCreatedData {
   readonly networkId: string;
@@ -22,5 +22,6 @@ export type PortEvent =
     }
   | { type: 'PortBound'; data: { instanceId: string; nodeId: string; deviceName: string } }
   | { type: 'PortUnbound'; data: { instanceId: string; nodeId: string } }
+  | { type: 'PortStatusReported'; data: { nodeId: string; status: PortLinkStatus; deviceName: string; reason: string } }
   | { type: 'FloatingIpAttached'; data: { floatingIpId: string; fixedIp: string } }
   | { type: 'FloatingIpDetached'; data: { floatingIpId: string } };

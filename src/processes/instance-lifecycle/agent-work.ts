@@ -3,6 +3,7 @@ import type { InstanceState } from '../../commands/instance';
 import { isStreamNotFound } from '../../eventstore/jetstream/errors';
 import { type InstanceWork, msgId, WORK_STREAM, WORK_SUBJECTS, type WorkAction, workSubject } from '../../agent/protocol';
 import { encode } from '../../bus/wire';
+import type { HostPlan } from '../../sdn/plan';
 import { Unavailable } from '../../errors';
 
 const DAY_NS = 24 * 3600 * 1e9;
@@ -59,8 +60,10 @@ export const workFor = (
   generation: number,
   position: number,
   correlationId: string,
+  networkPlan?: NetworkPlanSource,
 ): InstanceWork => {
   const p = s.pending;
+  const network = action === 'create' || action === 'start' || action === 'restart' ? networkPlan?.(s, nodeId) : undefined;
   return {
     instanceId: s.id,
     nodeId,
@@ -77,5 +80,9 @@ export const workFor = (
     annotations: s.annotations ?? {},
     resources: s.resources!,
     correlationId,
+    ...(network ? { network } : {}),
   };
 };
+
+/** The part of a node's network plan an instance needs (its port, network and groups); undefined = it has no network. */
+export type NetworkPlanSource = (s: InstanceState, nodeId: string) => HostPlan | undefined;

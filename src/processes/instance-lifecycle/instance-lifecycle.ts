@@ -11,7 +11,7 @@ import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { KeyedWorkQueue } from '../work-queue';
-import { type AgentWorkQueue, workFor } from './agent-work';
+import { type AgentWorkQueue, type NetworkPlanSource, workFor } from './agent-work';
 
 export interface LifecycleOptions {
   /** A create the agent has not reported on after this long fails the instance (and frees its node). */
@@ -49,6 +49,7 @@ export class InstanceLifecycle {
     private readonly causes: CausationTracker,
     private readonly opts: LifecycleOptions,
     private readonly log: Logger,
+    private readonly networkPlan?: NetworkPlanSource,
   ) {
     this.queue = new KeyedWorkQueue('instance-lifecycle', (id) => this.reconcile(id), log, 16);
   }
@@ -100,7 +101,7 @@ export class InstanceLifecycle {
     if (p.kind === 'create' && awaitsNetwork(s)) return; // the network step attaches a port first
     if (this.sent.get(id) !== p.generation) {
       const action = p.kind;
-      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId));
+      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan));
       this.sent.set(id, p.generation);
     }
     if (p.kind === 'create') {

@@ -13,6 +13,7 @@ import { derivedId } from '../network/ids';
 import type { NetworkOperations } from '../network/operations';
 import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
+import { tapName } from '../../sdn/names';
 import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
 
 /** How ports made for instances are named: the instance id after this prefix, so an operator (and a restart) can tell whose they are. */
@@ -149,7 +150,7 @@ export class InstanceNetwork {
       if (port?.status === 'active' && port.nodeId !== s.nodeId)
         await this.dispatcher.execute(this.originOf(id, `rebind:${s.nodeId}`), 'port', port.id, {
           type: 'BindPort',
-          data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || `tap${port.id.slice(0, 11)}` },
+          data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || tapName(port.id) },
         });
     }
     // Ports of earlier attempts that are not the instance's port.
@@ -193,7 +194,7 @@ export class InstanceNetwork {
             'bind',
             'port',
             portId,
-            { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: `tap${portId.slice(0, 11)}` } },
+            { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: tapName(portId) } },
             { aggregateType: 'port', aggregateId: portId, command: { type: 'UnbindPort', data: { instanceId: id } } },
           );
           if (net.assignPublicIp) {
