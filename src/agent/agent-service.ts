@@ -27,6 +27,8 @@ export interface AgentServiceDeps {
   readonly nc: NatsConnection;
   readonly nodeId: () => string;
   readonly log: Logger;
+  /** Bytes through an instance's ports, from its taps (undefined: no data plane). */
+  readonly netCounters?: (instanceId: string) => Promise<{ rxBytes: number; txBytes: number }> | undefined;
 }
 
 /**
@@ -170,6 +172,7 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
       const { found } = await require(req.instanceId);
       if (!found) throw new FailedPrecondition(`instance ${req.instanceId} is not running on this host`);
       const s = await found.driver.stats(req.instanceId);
+      const net = await d.netCounters?.(req.instanceId)?.catch(() => undefined);
       return {
         instanceId: req.instanceId,
         cpuUsagePercent: s.cpuUsagePercent,
@@ -178,8 +181,8 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
         memoryCacheBytes: s.memoryCacheBytes,
         diskReadBytes: s.diskReadBytes,
         diskWriteBytes: s.diskWriteBytes,
-        networkRxBytes: s.netRxBytes,
-        networkTxBytes: s.netTxBytes,
+        networkRxBytes: net?.rxBytes ?? s.netRxBytes,
+        networkTxBytes: net?.txBytes ?? s.netTxBytes,
         collectedAt: s.collectedAt,
       };
     }),

@@ -20,6 +20,11 @@ import { Reconciler } from './reconcile';
 import { Registration } from './registration';
 import { Reporter } from './reporter';
 import { decodeInstanceWork, WorkConsumer } from './work-consumer';
+import { LinuxBridgeDriver } from '../sdn/linuxbridge/driver';
+import { hostTag } from '../sdn/names';
+import { HostRunner } from '../sdn/run';
+import { NetworkAgent } from './network/network-agent';
+import { networkAnnotations } from './network/annotations';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -48,6 +53,7 @@ export class Agent {
   private consumer?: WorkConsumer;
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
+  private network?: NetworkAgent;
   private stopped = false;
 
   constructor(
@@ -86,16 +92,20 @@ export class Agent {
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log);
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();
-    this.grpc.addService(AgentServiceService, agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log }));
+    this.grpc.addService(
+      AgentServiceService,
+      agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log, netCounters: (id) => this.network?.counters(id) }),
+    );
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
     this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure());
-    const registration = new Registration(this.cluster, cfg, log);
+    this.network = this.makeNetwork(reporter);
+    const registration = new Registration(this.cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
@@ -104,10 +114,18 @@ export class Agent {
     this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log);
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
+    // The data plane as the control plane has it, before new work: work that adds a port adds to it.
+    await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
+    this.network?.start(cfg.networkIntervalMs);
     this.consumer = new WorkConsumer(
       this.nc,
       this.nodeId,
-      { instance: async (_subject, data) => void (await this.executor!.run(decodeInstanceWork(data))) },
+      {
+        instance: async (_subject, data) => {
+          await this.executor!.run(decodeInstanceWork(data));
+          this.network?.kick();
+        },
+      },
       cfg.workConcurrency,
       log,
     );
@@ -129,6 +147,34 @@ export class Agent {
     return this.reconciler?.once() ?? Promise.resolve();
   }
 
+  tunnelIp(): string {
+    return this.cfg.tunnelIp || this.cfg.advertiseIp;
+  }
+
+  /** The data plane, unless this node has none (configured off, or it only simulates instances). */
+  private makeNetwork(reporter: Reporter): NetworkAgent | undefined {
+    const { cfg, log } = this;
+    if (cfg.dataplane === 'none' || this.kinds.every((k) => this.loaded?.forType(k)?.kind === 'hollow')) return undefined;
+    const dir = path.join(cfg.stateDir, 'network');
+    const driver = new LinuxBridgeDriver(new HostRunner(log.child({ component: 'sdn' })), {
+      tunnelIp: this.tunnelIp(),
+      physicalInterfaces: cfg.physicalInterfaces,
+      stateDir: dir,
+      hostTag: hostTag(cfg.hostname),
+    }, log);
+    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log);
+  }
+
+  /** Network converges done so far (tests wait on it). */
+  get networkRounds(): number {
+    return this.network?.rounds ?? 0;
+  }
+
+  /** Converge the data plane once now. */
+  convergeNetwork(): Promise<void> {
+    return this.network?.once() ?? Promise.resolve();
+  }
+
   private async observeAll(): Promise<Observed[]> {
     const out: Observed[] = [];
     for (const d of new Set(this.loaded?.drivers.values())) out.push(...(await d.list()));
@@ -142,6 +188,7 @@ export class Agent {
     this.heartbeat?.stop();
     await this.reconciler?.stop();
     step('reconciler stopped');
+    await this.network?.stop();
     await this.consumer?.stop();
     step('consumer stopped');
     await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));

@@ -25,6 +25,14 @@ export interface AgentConfig {
   /** Work items done at once (different instances; one instance's work is in order). */
   readonly workConcurrency: number;
   readonly logLevel: string;
+  /** The data plane that realises networks here: linuxbridge, or none (a node without networking, e.g. hollow). */
+  readonly dataplane: 'linuxbridge' | 'none';
+  /** This host's VTEP address ('' = advertiseIp). */
+  readonly tunnelIp: string;
+  /** physical network name → host interface (`--physical-interface <physnet>=<ifname>`). */
+  readonly physicalInterfaces: Record<string, string>;
+  /** How often the data plane is converged even if nothing was said (ms). */
+  readonly networkIntervalMs: number;
 }
 
 export const defaultAgentStateDir = () => process.env.HV_AGENT_STATE_DIR ?? path.join(process.env.HV_DATA_DIR ?? path.join(os.homedir(), '.hypervisor'), 'agent');
@@ -50,4 +58,8 @@ export const defaultAgentConfig = (): AgentConfig => ({
   reconcileIntervalMs: Number(process.env.HV_AGENT_RECONCILE_MS ?? 2_000),
   workConcurrency: Number(process.env.HV_AGENT_WORK_CONCURRENCY ?? 16),
   logLevel: process.env.HV_LOG_LEVEL ?? 'info',
+  dataplane: process.env.HV_AGENT_DATAPLANE === 'none' ? 'none' : 'linuxbridge',
+  tunnelIp: process.env.HV_AGENT_TUNNEL_IP ?? '',
+  physicalInterfaces: {},
+  networkIntervalMs: Number(process.env.HV_AGENT_NETWORK_MS ?? 5_000),
 });

@@ -25,6 +25,9 @@ const program = new Command('hypervisor-agent')
   .addOption(new Option('--accel <accel>', 'QEMU accelerator').choices(['auto', 'kvm', 'tcg']).default('auto').env('HV_QEMU_ACCEL'))
   .addOption(new Option('--cpus <n>', 'CPU cores to offer (default: all)').argParser(Number))
   .addOption(new Option('--memory-mib <n>', 'memory to offer in MiB (default: all)').argParser(Number))
+  .addOption(new Option('--dataplane <kind>', 'data plane that realises networks on this host').choices(['linuxbridge', 'none']).default(d.dataplane).env('HV_AGENT_DATAPLANE'))
+  .addOption(new Option('--tunnel-ip <ip>', 'VTEP address of this host for VXLAN networks (default: --advertise-ip)').env('HV_AGENT_TUNNEL_IP'))
+  .addOption(new Option('--physical-interface <physnet=ifname>', 'host interface a physical network (flat, VLAN; a bridge for BRIDGE networks) is on (repeatable)').argParser(labels).default({}))
   .addOption(new Option('--log-level <level>', 'pino log level').default(d.logLevel).env('HV_LOG_LEVEL'))
   .parse();
 
@@ -46,6 +49,9 @@ const cfg: AgentConfig = {
     ...(o.memoryMib ? { memoryBytes: o.memoryMib * 2 ** 20 } : {}),
   },
   logLevel: o.logLevel,
+  dataplane: o.dataplane,
+  tunnelIp: o.tunnelIp ?? '',
+  physicalInterfaces: o.physicalInterface,
 };
 const log = createLogger(cfg.logLevel, 'hypervisor-agent');
 const kinds: string[] = typeof o.driver === 'string' ? String(o.driver).split(',') : o.driver;

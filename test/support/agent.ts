@@ -26,6 +26,8 @@ export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {
     listenHost: '127.0.0.1',
     port: 0,
     reconcileIntervalMs: 500,
+    // Agents of one test process share the machine's namespace: none of them touches its links unless asked to.
+    dataplane: 'none',
     ...opts,
   };
   const drivers = opts.driver === 'hollow' ? { kinds: ['hollow'], hollow: opts.hollow } : driverConfigFor(cfg, ['qemu'], 'tcg');

@@ -24,6 +24,14 @@ export interface InstanceSpecForDriver {
   initrdPath?: string;
   kernelArgs?: string;
   disks: DiskSpec[];
+  /** Network interfaces on host devices the data plane made (taps), in guest order. */
+  nics?: NicSpec[];
+}
+
+export interface NicSpec {
+  /** The host device (a persistent tap) QEMU opens. */
+  device: string;
+  mac: string;
 }
 
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';

@@ -63,7 +63,7 @@ export const workFor = (
   networkPlan?: NetworkPlanSource,
 ): InstanceWork => {
   const p = s.pending;
-  const network = action === 'create' || action === 'start' || action === 'restart' ? networkPlan?.(s, nodeId) : undefined;
+  const network = action === 'delete' || action === 'cleanup' ? undefined : networkPlan?.(s, nodeId);
   return {
     instanceId: s.id,
     nodeId,

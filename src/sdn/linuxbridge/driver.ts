@@ -131,7 +131,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   async converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult> {
     const errors = new Map<string, string>();
     // Bridged IP through inet's hooks (conntrack for stateful groups); per namespace.
-    await this.run.run('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']).catch((err) => this.log.warn({ err }, 'cannot turn on bridge netfilter'));
+    if (plan.networks.length) await this.run.run('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']).catch((err) => this.log.warn({ err }, 'cannot turn on bridge netfilter'));
     const links = await this.links.list();
     const nets = new Map(plan.networks.map((n) => [n.id, n]));
     const failedNets = new Map<string, string>();
@@ -164,7 +164,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
         errors.set(p.id, (e as Error).message);
       }
     }
-    await this.applyFilters(good.map((p) => this.filterOf(p)), plan.securityGroups, true);
+    if (good.length || (await this.nft.present())) await this.applyFilters(good.map((p) => this.filterOf(p)), plan.securityGroups, true);
     if (opts.prune) await this.prune(plan, links);
     return { errors };
   }
@@ -265,8 +265,8 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       }
       await this.netns.delete(ns);
     }
-    if (plan.ports.length === 0) {
-      await this.nft.remove().catch(() => undefined);
+    if (plan.ports.length === 0 && (await this.nft.present())) {
+      await this.nft.remove();
       this.lastFilters = { ports: [], groups: new Map() };
     }
     for (const id of Object.keys(this.attached)) if (!plan.ports.some((p) => p.id === id)) this.forgetAttached(id);

@@ -157,6 +157,12 @@ export class Nft {
     return true;
   }
 
+  /** Whether any table of ours exists. */
+  async present(): Promise<boolean> {
+    const out = JSON.parse(await this.run.run('nft', ['-j', 'list', 'tables'])) as { nftables: { table?: { name: string } }[] };
+    return out.nftables.some((x) => x.table?.name === NFT_TABLE);
+  }
+
   async remove(): Promise<void> {
     await this.run.run('nft', ['-f', '-'], { input: `table bridge ${NFT_TABLE}\ndelete table bridge ${NFT_TABLE}\ntable inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n` });
   }

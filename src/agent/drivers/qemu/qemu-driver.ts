@@ -487,6 +487,7 @@ export class QemuDriver implements InstanceDriver {
       initrdPath: s.initrdPath,
       kernelArgs: s.kernelArgs,
       disks: stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })),
+      nics: s.nics,
       qmpSocket: dir.qmpSocket,
       consoleSocket: dir.consoleSocket,
       pidFile: dir.pidFile,
