@@ -154,9 +154,10 @@ export class DataplaneLab {
     for (const c of this.consoles) c.close();
     this.watch?.close();
     for (const a of this.agents) await a.kill9();
-    await this.lab?.cleanup();
-    await this.images?.stop();
+    // The control plane before the underlay: its NATS connection is on the root veth the cleanup deletes.
     await this.cp?.stop();
+    await this.images?.stop();
+    await this.lab?.cleanup();
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 }
