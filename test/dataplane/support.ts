@@ -48,10 +48,15 @@ export class DataplaneLab {
     for (const h of this.lab.hosts) {
       const dir = mkdtempSync(path.join(os.tmpdir(), `${this.lab.token}-agent-`));
       this.dirs.push(dir);
-      const a = new AgentProcess(`${ip}:${this.cp.cp.grpcPort}`, this.cp.nats.url, dir, h.name, ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip], {
-        wrap: h.wrap,
-        env: { HV_AGENT_NETWORK_MS: '1000' },
-      });
+      const a = new AgentProcess(
+        `${ip}:${this.cp.cp.grpcPort}`,
+        this.cp.nats.url,
+        dir,
+        h.name,
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix],
+        { HV_AGENT_NETWORK_MS: '1000' },
+        h.wrap,
+      );
       this.agents.push(await a.start());
     }
     const cluster = this.cp.client(ClusterServiceClient);
