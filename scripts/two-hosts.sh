@@ -17,6 +17,8 @@ down() {
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^($T-|hv-$T-)" || true); do
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
   done
+  # dnsmasq runs in DHCP namespaces the agents made (named only inside their mount namespaces): by pid file.
+  for f in "$DIR"/h*/network/dhcp/*/pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
   [ -f "$DIR/pids" ] && while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$DIR/pids"
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^($T-|hv-$T-)" || true); do ip netns del "$ns"; done
   ip link del "${T}r" 2>/dev/null || true
