@@ -54,8 +54,7 @@ export class DataplaneLab {
         dir,
         h.name,
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix],
-        { HV_AGENT_NETWORK_MS: '1000' },
-        h.wrap,
+        { wrap: h.wrap, env: { HV_AGENT_NETWORK_MS: '1000' } },
       );
       this.agents.push(await a.start());
     }
