@@ -24,6 +24,11 @@ import { Reconciler } from './reconcile';
 import { Registration } from './registration';
 import { Reporter } from './reporter';
 import { decodeInstanceWork, WorkConsumer } from './work-consumer';
+import { LinuxBridgeDriver } from '../sdn/linuxbridge/driver';
+import { hostTag } from '../sdn/names';
+import { HostRunner } from '../sdn/run';
+import { NetworkAgent } from './network/network-agent';
+import { networkAnnotations } from './network/annotations';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -53,6 +58,7 @@ export class Agent {
   private consumer?: WorkConsumer;
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
+  private network?: NetworkAgent;
   private stopped = false;
 
   constructor(
@@ -104,11 +110,14 @@ export class Agent {
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages);
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();
-    this.grpc.addService(AgentServiceService, agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log }));
+    this.grpc.addService(
+      AgentServiceService,
+      agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log, netCounters: (id) => this.network?.counters(id) }),
+    );
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
@@ -118,7 +127,8 @@ export class Agent {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 2_000,
     });
-    const registration = new Registration(this.cluster, cfg, log);
+    this.network = this.makeNetwork(reporter);
+    const registration = new Registration(this.cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
@@ -127,10 +137,18 @@ export class Agent {
     this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
+    // The data plane as the control plane has it, before new work: work that adds a port adds to it.
+    await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
+    this.network?.start(cfg.networkIntervalMs);
     this.consumer = new WorkConsumer(
       this.nc,
       this.nodeId,
-      { instance: async (_subject, data) => void (await this.executor!.run(decodeInstanceWork(data))) },
+      {
+        instance: async (_subject, data) => {
+          await this.executor!.run(decodeInstanceWork(data));
+          this.network?.kick();
+        },
+      },
       cfg.workConcurrency,
       log,
     );
@@ -158,6 +176,35 @@ export class Agent {
   /** Reconcile once now (tests use it to not wait for the timer). */
   reconcile(): Promise<void> {
     return this.reconciler?.once() ?? Promise.resolve();
+  }
+
+  tunnelIp(): string {
+    return this.cfg.tunnelIp || this.cfg.advertiseIp;
+  }
+
+  /** The data plane, unless this node has none (configured off, or it only simulates instances). */
+  private makeNetwork(reporter: Reporter): NetworkAgent | undefined {
+    const { cfg, log } = this;
+    if (cfg.dataplane === 'none' || this.kinds.every((k) => this.loaded?.forType(k)?.kind === 'hollow')) return undefined;
+    const dir = path.join(cfg.stateDir, 'network');
+    const driver = new LinuxBridgeDriver(new HostRunner(log.child({ component: 'sdn' })), {
+      tunnelIp: this.tunnelIp(),
+      physicalInterfaces: cfg.physicalInterfaces,
+      stateDir: dir,
+      hostTag: hostTag(cfg.hostname),
+    }, log);
+    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log);
+  }
+
+  /** Network converges done so far (tests wait on it). */
+  get networkRounds(): number {
+    return this.network?.rounds ?? 0;
+  }
+
+  /** Converge the data plane once now. */
+  convergeNetwork(): Promise<void> {
+    return this.network?.once() ?? Promise.resolve();
+
   }
 
   /** The drivers' conditions, as the node shows them (Accelerator: kvm or tcg, and why). */
@@ -188,6 +235,7 @@ export class Agent {
     this.heartbeat?.stop();
     await this.reconciler?.stop();
     step('reconciler stopped');
+    await this.network?.stop();
     await this.consumer?.stop();
     step('consumer stopped');
     await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));

@@ -11,6 +11,7 @@ import { ociImageName, parseOciRef } from '../domain/oci-reference';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
@@ -38,6 +39,8 @@ export class Executor {
     private readonly reporter: Reporter | undefined,
     private readonly log: Logger,
     private readonly ociImages?: OciImageCache,
+    /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
+    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network'>) => Promise<Nic[]>,
   ) {}
 
   /** Instances with work in hand (the reconcile leaves them alone). */
@@ -101,7 +104,8 @@ export class Executor {
         try {
           const driver = this.driverFor(w.kind);
           const spec = w.kind === 'container' && driver.kind === 'oci' ? await this.containerSpec(w) : await this.driverSpec(w);
-          await driver.create(spec);
+          const nics = await this.nicsFor(w);
+          await driver.create(nics.length ? { ...spec, nics } : spec);
           outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
           log.warn({ err: e }, 'create failed');
@@ -116,6 +120,8 @@ export class Executor {
       case 'restart':
         try {
           const driver = this.driverFor(w.kind);
+          // The taps are there again (a host reboot, a half-removed device) before QEMU opens them.
+          await this.nicsFor(w);
           if (w.action === 'restart') await driver.stop(w.instanceId, { graceMs: w.force ? 0 : RESTART_GRACE_MS, force: true });
           outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
@@ -209,6 +215,13 @@ export class Executor {
   private async report(w: InstanceWork, command: Parameters<Reporter['instance']>[3]): Promise<void> {
     if (!this.reporter || this.store.get(w.instanceId)?.origin === 'local') return;
     await this.reporter.instance(w.instanceId, w.generation, w.correlationId, command);
+  }
+
+  /** The instance's NICs, its ports made first; a port this node cannot realise is the work's failure (FAILED_PRECONDITION). */
+  private async nicsFor(w: InstanceWork): Promise<Nic[]> {
+    if (!w.network?.ports.length) return [];
+    if (!this.prepareNetwork) throw new FailedPrecondition(`instance ${w.instanceId} has ports, and this node has no data plane (started with --dataplane none?)`);
+    return this.prepareNetwork(w);
   }
 
   /** Images fetched into the cache, disks laid out: what the driver is given. */

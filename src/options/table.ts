@@ -100,6 +100,20 @@ export const agentOptions = {
   imageAllowCidrs,
   imageMaxBytes,
   logLevel,
+  dataplane: oneOf({
+    flag: '--dataplane <kind>',
+    env: 'HV_AGENT_DATAPLANE',
+    help: 'data plane that realises networks on this host (none: no networking here)',
+    choices: ['linuxbridge', 'none'],
+    default: 'linuxbridge',
+  }),
+  tunnelIp: text({ flag: '--tunnel-ip <ip>', env: 'HV_AGENT_TUNNEL_IP', help: 'VTEP address of this host for VXLAN networks (default: --advertise-ip)', default: '' }),
+  physicalInterfaces: keyValues({
+    flag: '--physical-interface <physnet=ifname>',
+    help: 'host interface a physical network is on, for flat and VLAN networks (a host bridge for BRIDGE networks); repeatable',
+  }),
+  /** How often the data plane is converged even if the control plane said nothing (ms). */
+  networkIntervalMs: integer({ env: 'HV_AGENT_NETWORK_MS', help: 'data plane converge interval in ms', min: 1, default: 5_000 }),
 };
 
 export const serverOptions = {

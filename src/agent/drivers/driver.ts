@@ -48,6 +48,14 @@ export interface InstanceSpecForDriver {
   disks: DiskSpec[];
   /** For type container. */
   container?: ContainerSpec;
+  /** Network interfaces on host devices the data plane made (taps), in guest order. */
+  nics?: NicSpec[];
+}
+
+export interface NicSpec {
+  /** The host device (a persistent tap) QEMU opens. */
+  device: string;
+  mac: string;
 }
 
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';

@@ -10,7 +10,7 @@ import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { Controller } from '../controller';
-import { type AgentWorkQueue, workFor } from './agent-work';
+import { type AgentWorkQueue, type NetworkPlanSource, workFor } from './agent-work';
 
 export interface LifecycleOptions {
   /** A create the agent has not reported on after this long fails the instance (and frees its node). */
@@ -46,6 +46,7 @@ export class InstanceLifecycle extends Controller {
     private readonly causes: CausationTracker,
     private readonly opts: LifecycleOptions,
     private readonly log: Logger,
+    private readonly networkPlan?: NetworkPlanSource,
   ) {
     super('instance-lifecycle', log, 16);
   }
@@ -96,7 +97,7 @@ export class InstanceLifecycle extends Controller {
     if (p.kind === 'create' && awaitsNetwork(s)) return; // the network step attaches a port first
     if (this.sent.get(id) !== p.generation) {
       const action = p.kind;
-      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId));
+      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan));
       this.sent.set(id, p.generation);
     }
     if (p.kind === 'create') {

@@ -274,6 +274,7 @@ function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg'): 
     initrdPath: s.initrdPath,
     kernelArgs: s.kernelArgs,
     disks: stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })),
+    nics: s.nics,
     qmpSocket: dir.qmpSocket,
     consoleSocket: dir.consoleSocket,
     pidFile: dir.pidFile,
