@@ -46,7 +46,8 @@ export class TestControlPlane {
   }
 
   get address(): string {
-    return `127.0.0.1:${this.cp.grpcPort}`;
+    const host = this.overrides.grpcHost && this.overrides.grpcHost !== '0.0.0.0' ? this.overrides.grpcHost : '127.0.0.1';
+    return `${host}:${this.cp.grpcPort}`;
   }
 
   client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C): C {
