@@ -46,6 +46,8 @@ import { NetworkReadModels } from '../projections/network-read-models';
 import { DataplaneApi } from '../processes/dataplane/dataplane-api';
 import { DhcpPorts } from '../processes/dataplane/dhcp-ports';
 import { HostPlans } from '../processes/dataplane/host-plan';
+import { RoutedHostPlans } from '../processes/dataplane/router-plans';
+import { RouterPlacement } from '../processes/router-placement/router-placement';
 import { EntityReadModel } from '../projections/entity-read-model';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { ServerConfig } from './config';
@@ -82,7 +84,7 @@ export class ControlPlane {
     instances: InstanceNetwork;
   };
   /** The data plane's control side: host plans, the agents' plan API, DHCP ports. */
-  dataplane?: { api: DataplaneApi; dhcpPorts: DhcpPorts; plans: HostPlans };
+  dataplane?: { api: DataplaneApi; dhcpPorts: DhcpPorts; plans: HostPlans; routed: RoutedHostPlans; placement: RouterPlacement };
   compute?: ComputePlane;
   feed?: FeedRelay;
   snapshots?: Snapshotter;
@@ -188,8 +190,12 @@ export class ControlPlane {
     // The data plane: each node's network plan, with instance work and on request; DHCP ports per node and subnet.
     const hostPlans = new HostPlans(networkModels, nodes);
     compute.networkPlan = (s, nodeId) => (s.network ? hostPlans.forNode(nodeId, new Set([s.network.portId])) : undefined);
-    this.dataplane = { api: new DataplaneApi(this.nc, hostPlans, this.projections, log), dhcpPorts: new DhcpPorts(networkModels, networkOps, log), plans: hostPlans };
+    // Routers (issue 11): placed on a node by an event; that node's plan holds them, the others' reach them.
+    const routed = new RoutedHostPlans(hostPlans, networkModels, nodes);
+    const placement = new RouterPlacement(networkModels.routers, nodes, dispatcher, { resyncMs: 30_000, retryMs: 5_000 }, log);
+    this.dataplane = { api: new DataplaneApi(this.nc, routed, this.projections, log), dhcpPorts: new DhcpPorts(networkModels, networkOps, log), plans: hostPlans, routed, placement };
     this.dataplane.api.start();
+    placement.start(this.projections);
     this.dataplane.dhcpPorts.start(this.projections);
     await compute.start(this.nc, dispatcher, this.projections, log);
     instanceNetwork.start({ ops: networkOps, reconciler, dispatcher, runtime: this.projections });
@@ -273,6 +279,7 @@ export class ControlPlane {
     this.network?.instances.stop();
     this.dataplane?.api.stop();
     this.dataplane?.dhcpPorts.stop();
+    this.dataplane?.placement.stop();
     this.compute?.stop();
     await this.commandServer?.drain();
     await this.snapshots?.stop();
