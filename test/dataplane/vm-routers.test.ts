@@ -88,6 +88,22 @@ describe('routers and floating IPs end to end: VMs on two subnets behind a route
     await t.sh(c3, '(nc -ll -p 7300 -e echo from-vm3 &) ; echo started');
     await becomes('floating IP reaches vm3', async () => (await ext.run('busybox', ['nc', '-w', '1', fip.floatingIp, '7300']).catch(() => '')).includes('from-vm3'));
 
+    // kill -9 of the router node's agent while vm2 pings the external host: traffic goes on, nothing is made again.
+    const rns = root.in(routerNamespace(t.lab.hosts[at].name, r.id));
+    const devices = async () => (await rns.ipJson<{ ifname: string; ifindex: number }>(['link', 'show'])).map((l) => `${l.ifname}:${l.ifindex}`).sort();
+    const before = await devices();
+    await t.sh(c2, `(ping -c 30 -i 0.2 -W 1 ${ext.ip} > /tmp/restart-ping 2>&1 &) ; echo started`);
+    await t.agents[at].kill9();
+    await t.agents[at].start();
+    // A static route the restarted agent must add: its first converge is done once the route is there.
+    await t.net.rpc('addRoute', { routerId: r.id, destination: '198.19.120.0/24', nexthop: vm3.ipAddress });
+    await until('static route in the router namespace', async () => (await rns.ipJson<{ gateway?: string }>(['route', 'show', '198.19.120.0/24'])).some((x) => x.gateway === vm3.ipAddress), 30_000);
+    assert.deepEqual(await devices(), before, 'the restarted agent adopted the router namespace: same devices, same ifindexes');
+    const out = await t.sh(c2, 'while pidof ping >/dev/null; do sleep 0.2; done; cat /tmp/restart-ping', 30_000);
+    const received = Number(/(\d+) packets received/.exec(out)?.[1] ?? -1);
+    assert.ok(received >= 25, `pings through the router during the agent restart: ${received} of 30 answered\n${out}`);
+    mark('agent restart');
+
     // The router's node dies: its agent is killed, its links go down, the node is deregistered.
     const dead = t.lab.hosts[at];
     await t.agents[at].kill9();
