@@ -18,6 +18,7 @@ import { freePort } from '../src/nats/embedded-nats-server';
 import { ObjectStoreSnapshots } from '../src/snapshots/object-store';
 import { call } from '../test/support/control-plane';
 import { TestNats } from '../test/support/nats';
+import { until } from '../test/support/until';
 import { measure, percentile } from './support/stats';
 
 /**
@@ -40,7 +41,7 @@ const registered = (i: number) => ({
   role: 'WORKER',
   region: `r${i % 3}`,
   zone: `z${i % 7}`,
-  capacity: { cpuCores: 32, memoryBytes: 2 ** 37, diskBytes: 2 ** 40, gpuCount: 0 },
+  capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
   labels: { rack: `rack-${i % 40}` },
   annotations: {},
   supportedInstanceTypes: ['vm', 'microvm'],
@@ -102,14 +103,6 @@ const stopServer = async (s: Server) => {
   const exited = new Promise((r) => s.child.once('exit', r));
   s.child.kill('SIGTERM');
   await exited;
-};
-
-const until = async (what: string, fn: () => Promise<boolean>, timeoutMs = 600_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 };
 
 const snapshotPosition = async (nc: NatsConnection): Promise<number> => {
@@ -185,9 +178,9 @@ const main = async () => {
     // A first server catches up (and publishes the feed), and snapshots at the head.
     const w0 = Date.now();
     server = await startServer(nats.url, [...flags, '--snapshot-interval', '1', '--snapshot-min-commits', '1']);
-    if (feed) await until('feed caught up', async () => (await feedSeq(nc)) >= size);
+    if (feed) await until('feed caught up', async () => (await feedSeq(nc)) >= size, 600_000);
     const fed = Date.now();
-    await until('snapshot at the head', async () => (await snapshotPosition(nc)) >= head);
+    await until('snapshot at the head', async () => (await snapshotPosition(nc)) >= head, 600_000);
     out(
       `first start: ready after ${(server.readyMs / 1000).toFixed(1)} s` +
         (feed ? `; the feed holds all ${size.toLocaleString('en')} events after ${((fed - w0) / 1000).toFixed(1)} s` : ' (feed off)') +
@@ -217,12 +210,12 @@ const main = async () => {
   const audit = new AuditServiceClient(address, credentials.createInsecure());
   const list = (req: Partial<ListEventsRequest>) =>
     call<ListEventsRequest, ListEventsResponse>(audit, audit.listEvents, {
-      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0, fromTime: undefined, toTime: undefined, types: [], pageSize: 100, pageToken: '', ...req,
+      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: undefined, toTime: undefined, types: [], pageSize: 100, pageToken: '', ...req,
     });
   const one = await measure(1000, 8, (i) => list({ aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`) }));
   out(`\nListEvents, one node (~${Math.round(events / NODES)} events, page of 100), log of ${events.toLocaleString('en')}: ${one.perSecond.toFixed(0)} req/s, p50 ${one.p50ms.toFixed(1)} ms, p99 ${one.p99ms.toFixed(1)} ms`);
   const state = await measure(500, 8, (i) =>
-    call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`), revision: Math.floor(events / 2) }),
+    call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`), revision: BigInt(Math.floor(events / 2)) }),
   );
   out(`GetStateAt, one node at a revision half-way, log of ${events.toLocaleString('en')}: p50 ${state.p50ms.toFixed(1)} ms, p99 ${state.p99ms.toFixed(1)} ms`);
   // A day's window in the middle of the log's 30 days, first page: the sparse time index finds where to start.

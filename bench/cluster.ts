@@ -4,11 +4,12 @@ import path from 'node:path';
 import { credentials, makeGenericClientConstructor, Metadata } from '@grpc/grpc-js';
 import { JetStreamEventStore } from '../src/eventstore/jetstream/jetstream-event-store';
 import { ClusterServiceClient, HeartbeatRequest, type NodeEvent, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
-import { NodeRole, NodeStatus } from '../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { call } from '../test/support/control-plane';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { cpuSeconds, fmt, measure, percentile } from './support/stats';
+import { nodeRegistration } from '../test/support/nodes';
 
 /**
  * ClusterService hot paths (issue 3), with the parts underneath measured in
@@ -19,17 +20,15 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = (x: number) => Math.max(10, Math.round(x * SCALE));
 const CONCURRENCY = 32;
 
-const reg = (hostname: string, i = 0) => ({
-  hostname,
-  ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: `r${i % 3}`,
-  zone: `z${i % 7}`,
-  capacity: { cpuCores: 32, memoryBytes: 2 ** 37, diskBytes: 2 ** 40, gpuCount: 0 },
-  metadata: { labels: { rack: `rack-${i % 40}` }, annotations: {} },
-  supportedInstanceTypes: ['vm', 'microvm'],
-});
+const reg = (hostname: string, i = 0) =>
+  nodeRegistration(hostname, {
+    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    region: `r${i % 3}`,
+    zone: `z${i % 7}`,
+    capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
+    metadata: { labels: { rack: `rack-${i % 40}` }, annotations: {} },
+    supportedInstanceTypes: ['vm', 'microvm'],
+  });
 
 const echoBaseline = async () => {
   const child = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -128,7 +127,7 @@ const main = async () => {
   const delivery: number[] = [];
   const streams = Array.from({ length: watchers }, (_, w) => {
     const c = pick(w);
-    const s = c.watchNodes({ role: 0, region: 'r0', zone: '', nodeIds: [ids[0]], sinceRevision: 0 });
+    const s = c.watchNodes({ role: 0, region: 'r0', zone: '', nodeIds: [ids[0]], sinceRevision: 0n });
     s.on('data', (e: NodeEvent) => {
       const key = `${e.node?.id}:${e.node?.status}`;
       const t = sentAt.get(key);

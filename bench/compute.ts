@@ -152,7 +152,7 @@ const scale = async (lines: (s: string) => void) => {
 
   // One watcher on every instance: delivery latency = receipt − the event's commit time.
   const delivery: number[] = [];
-  const stream = c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0 });
+  const stream = c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n });
   let runningSeen = 0;
   stream.on('data', (e: InstanceEvent) => {
     if (e.timestamp) delivery.push(Date.now() - e.timestamp.getTime());

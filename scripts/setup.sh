@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages this project runs (nats-server) or drives (QEMU, iproute2, nftables, ...).
-PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio iputils-ping)
+# System packages this project runs (nats-server) or drives (QEMU, iproute2, nftables,
+# runc with skopeo/umoci/docker-registry for containers, ...); tmux gives the CLI's console
+# test a pseudo-terminal; chromium is the headless browser the web console's tests drive.
+PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux chromium iputils-ping)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,5 +36,20 @@ if [ -n "$(find proto buf.yaml buf.gen.yaml -newer src/gen/descriptors.binpb -pr
   bash scripts/gen-proto.sh >&2
 fi
 
-# Incremental TypeScript build into dist/.
-npx --no-install tsc -p tsconfig.json >&2
+# Incremental TypeScript build into dist/, skipped when no source, directory (a file added
+# or removed), config or dependency is newer than the last build: even a no-op tsc takes
+# seconds here, and `npm start` runs this every time.
+stamp=dist/.tsbuildinfo
+if [ ! -f "$stamp" ] || [ -n "$(find src test bench examples tsconfig.json package.json node_modules/.package-lock.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  npx --no-install tsc -p tsconfig.json >&2
+  # tsc leaves the file alone when nothing it emits changed: mark this check as done anyway.
+  touch "$stamp"
+fi
+
+# The web console (ui/, served at /ui): type-checked, then bundled by Vite into dist/ui,
+# only when its sources or the dependencies changed since the last build.
+if [ ! -f dist/ui/index.html ] || [ -n "$(find ui package-lock.json -newer dist/ui/index.html -print -quit)" ]; then
+  echo "setup: building the web console (ui/ -> dist/ui)" >&2
+  npx --no-install tsc -p ui/tsconfig.json >&2
+  npx --no-install vite build ui --logLevel warn >&2
+fi

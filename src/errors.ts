@@ -1,6 +1,6 @@
 /**
  * Domain errors. Each carries the gRPC status code it maps to as a plain
- * number, so the domain never imports grpc-js; src/grpc/status.ts is the only
+ * number, so the domain never imports grpc-js; src/shared/grpc-status.ts is the only
  * place they become statuses.
  */
 export const Code = {
@@ -46,6 +46,11 @@ export class NotFound extends DomainError {
 export class AlreadyExists extends DomainError {
   constructor(message: string) {
     super(Code.ALREADY_EXISTS, message);
+  }
+}
+export class PermissionDenied extends DomainError {
+  constructor(message: string) {
+    super(Code.PERMISSION_DENIED, message);
   }
 }
 export class FailedPrecondition extends DomainError {

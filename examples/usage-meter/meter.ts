@@ -6,7 +6,8 @@
 
 /** The fields of a feed message body (AuditEvent, proto3 JSON) the meter reads. */
 export interface FeedEvent {
-  readonly revision: number;
+  /** uint64: proto3 JSON writes it as a decimal string (parsers also accept a number). */
+  readonly revision: string | number;
   readonly id: string;
   readonly type: string;
   readonly aggregateId: string;
@@ -31,9 +32,10 @@ const ENDS_A_RUN = new Set(['InstanceStopped', 'InstanceFailed', 'InstanceDelete
 
 /** Applies one event; true if it was new (a redelivery changes nothing). */
 export const apply = (m: MeterState, e: FeedEvent): boolean => {
-  if (e.revision < m.revision || (e.revision === m.revision && m.idsAtRevision.includes(e.id))) return false;
-  if (e.revision > m.revision) {
-    m.revision = e.revision;
+  const revision = Number(e.revision);
+  if (revision < m.revision || (revision === m.revision && m.idsAtRevision.includes(e.id))) return false;
+  if (revision > m.revision) {
+    m.revision = revision;
     m.idsAtRevision = [];
   }
   m.idsAtRevision.push(e.id);

@@ -6,18 +6,20 @@ import type { Logger } from 'pino';
 import { decode, encode } from '../bus/wire';
 import type { ImageSource, InstanceSpecData } from '../commands/instance/spec';
 import { validateSpec, resourcesFor } from '../commands/instance/validate';
-import { kindFromProto, KIND_TO_PROTO, STATUS_TO_PROTO, specFromProto, toSpec } from '../commands/instance/view';
+import { kindFromProto, KIND_TO_PROTO, STATUS_TO_PROTO, specFromProto, toSpec } from '../wire/views/instance';
 import { isUrlRef, parseImageUrl } from '../domain/image-ref';
+import { imageUrlOf, isOciRef, parseOciRef } from '../images/oci/reference';
 import { AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors';
 import type { AgentConsoleInput, AgentServiceServer } from '../gen/hypervisor/v1/agent';
 import type { Instance, InstanceStats } from '../gen/hypervisor/v1/compute';
 import type { Empty } from '../gen/google/protobuf/empty';
-import { toServiceError } from '../grpc/status';
-import { unary } from '../grpc/unary';
-import type { Observed } from './drivers/driver';
+import { toServiceError } from '../shared/grpc-status';
+import { unary } from '../shared/grpc-unary';
+import type { ConsoleStream, Observed } from './drivers/driver';
 import type { Executor } from './executor';
 import type { LocalRecord, LocalStore } from './local-store';
 import { IMAGE_RESOLVE_SUBJECT, type InstanceWork, type ResolveReply } from './protocol';
+import { toInt64 } from '../wire/int64';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -73,6 +75,10 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
   };
   const resolve = async (field: string, ref: string): Promise<ImageSource | undefined> => {
     if (!ref) return undefined;
+    if (isOciRef(ref)) {
+      const r = parseOciRef(field, ref);
+      return { ref, url: imageUrlOf(r), format: 'oci', ...(r.digest ? { sha256: r.digest.slice('sha256:'.length) } : {}) };
+    }
     if (isUrlRef(ref)) {
       const u = parseImageUrl(field, ref);
       return { ref, url: u.url, ...(u.sha256 ? { sha256: u.sha256 } : {}) };
@@ -176,13 +182,13 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
       return {
         instanceId: req.instanceId,
         cpuUsagePercent: s.cpuUsagePercent,
-        cpuTimeNs: s.cpuTimeNs,
-        memoryUsedBytes: s.memoryUsedBytes,
-        memoryCacheBytes: s.memoryCacheBytes,
-        diskReadBytes: s.diskReadBytes,
-        diskWriteBytes: s.diskWriteBytes,
-        networkRxBytes: net?.rxBytes ?? s.netRxBytes,
-        networkTxBytes: net?.txBytes ?? s.netTxBytes,
+        cpuTimeNs: toInt64(s.cpuTimeNs),
+        memoryUsedBytes: toInt64(s.memoryUsedBytes),
+        memoryCacheBytes: toInt64(s.memoryCacheBytes),
+        diskReadBytes: toInt64(s.diskReadBytes),
+        diskWriteBytes: toInt64(s.diskWriteBytes),
+        networkRxBytes: toInt64(net?.rxBytes ?? s.netRxBytes),
+        networkTxBytes: toInt64(net?.txBytes ?? s.netTxBytes),
         collectedAt: s.collectedAt,
       };
     }),
@@ -220,7 +226,8 @@ const attach = async (d: AgentServiceDeps, call: ServerDuplexStream<AgentConsole
     con.on('close', () => finish());
     con.on('error', (e) => finish(new Unavailable(`console of ${id}: ${e.message}`)));
     call.on('data', (m: AgentConsoleInput) => {
-      // A serial line has no window size; resize is accepted and has nothing to change.
+      // A container's pty takes the window size; a serial line has none, and resize has nothing to change.
+      if (m.resize) (con as ConsoleStream | undefined)?.resize?.(m.resize.width, m.resize.height);
       if (m.data && m.data.length > 0) con?.write(m.data);
     });
     call.on('end', () => finish());

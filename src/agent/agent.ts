@@ -7,6 +7,7 @@ import { CommandBus } from '../bus/command-bus';
 import { add, ZERO } from '../domain/resources';
 import { INSTANCE_KINDS, type InstanceKind } from '../domain/instance-types';
 import { AgentServiceService } from '../gen/hypervisor/v1/agent';
+import type { NodeCondition } from '../gen/hypervisor/v1/common';
 import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
@@ -15,6 +16,8 @@ import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/lo
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
+import { OciImageCache } from './images/oci-cache';
+import { fetchPolicy } from '../images/fetch';
 import { LocalStore } from './local-store';
 import { Reconciler } from './reconcile';
 import { Registration } from './registration';
@@ -28,10 +31,11 @@ import { networkAnnotations } from './network/annotations';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-/** The driver settings an agent gets by default: qemu, its state under the agent's. */
-export const driverConfigFor = (cfg: AgentConfig, kinds: string[] = ['qemu'], accel: 'auto' | 'kvm' | 'tcg' = 'auto'): DriverConfig => ({
-  kinds,
-  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel },
+/** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
+export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
+  kinds: [...kinds],
+  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
+  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent },
 });
 
 /**
@@ -92,7 +96,8 @@ export class Agent {
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images')), reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
+    const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();
@@ -103,7 +108,12 @@ export class Agent {
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure());
+    // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
+    // and a node that cannot heartbeat for that long is NOT_READY for nothing.
+    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
     this.network = this.makeNetwork(reporter);
     const registration = new Registration(this.cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
@@ -111,7 +121,7 @@ export class Agent {
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
 
     // 4. Adopt what kept running, do work that is due, then take new work.
-    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log);
+    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
     // The data plane as the control plane has it, before new work: work that adds a port adds to it.
@@ -136,6 +146,7 @@ export class Agent {
       () => this.store!.live().reduce((a, r) => add(a, r.work.resources), ZERO),
       async () => void (await registration.register(this.port, this.kinds, () => this.stopped)),
       log,
+      () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
     setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
@@ -173,6 +184,22 @@ export class Agent {
   /** Converge the data plane once now. */
   convergeNetwork(): Promise<void> {
     return this.network?.once() ?? Promise.resolve();
+
+  }
+
+  /** The drivers' conditions, as the node shows them (Accelerator: kvm or tcg, and why). */
+  async conditions(): Promise<NodeCondition[]> {
+    const out: NodeCondition[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) {
+      for (const c of (await d.conditions?.()) ?? []) out.push({ ...c, lastTransitionTime: undefined });
+    }
+    return out;
+  }
+
+  private async processesAll(): Promise<{ instanceId: string; pid: number }[]> {
+    const out: { instanceId: string; pid: number }[] = [];
+    for (const d of new Set(this.loaded?.drivers.values())) out.push(...((await d.processes?.()) ?? []));
+    return out;
   }
 
   private async observeAll(): Promise<Observed[]> {

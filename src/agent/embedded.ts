@@ -8,8 +8,11 @@ export interface EmbeddedAgentOptions {
   readonly natsUrl: string;
   readonly dataDir: string;
   readonly port: number;
-  readonly accel: 'auto' | 'kvm' | 'tcg';
-  readonly drivers: string[];
+  readonly accel: AgentConfig['accel'];
+  readonly drivers: readonly string[];
+  /** The server's image policy (--image-allow-cidr, --image-max-bytes): the agent fetches under the same. */
+  readonly imageAllowCidrs?: readonly string[];
+  readonly imageMaxBytes?: number;
 }
 
 /**
@@ -27,6 +30,8 @@ export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): 
     advertiseIp: '127.0.0.1',
     listenHost: '127.0.0.1',
     port: o.port,
+    ...(o.imageAllowCidrs ? { imageAllowCidrs: o.imageAllowCidrs } : {}),
+    ...(o.imageMaxBytes ? { imageMaxBytes: o.imageMaxBytes } : {}),
   };
   const alog = log.child({ component: 'agent' });
   try {

@@ -6,11 +6,13 @@ import type { InstanceKind } from '../domain/instance-types';
 import { DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
 import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
 import type { CachedImage, ImageCache } from './images/cache';
+import type { OciImageCache } from './images/oci-cache';
+import { ociImageName, parseOciRef } from '../images/oci/reference';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
 import type { Nic } from '../sdn/driver';
-import { KeyedMutex } from '../commands/keyed-mutex';
+import { KeyedMutex } from '../shared/keyed-mutex';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -36,6 +38,7 @@ export class Executor {
     private readonly images: ImageCache,
     private readonly reporter: Reporter | undefined,
     private readonly log: Logger,
+    private readonly ociImages?: OciImageCache,
     /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
     private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network'>) => Promise<Nic[]>,
   ) {}
@@ -97,7 +100,7 @@ export class Executor {
       case 'create':
         try {
           const driver = this.driverFor(w.kind);
-          const spec = await this.driverSpec(w);
+          const spec = w.kind === 'container' && driver.kind === 'oci' ? await this.containerSpec(w) : await this.driverSpec(w);
           const nics = await this.nicsFor(w);
           await driver.create(nics.length ? { ...spec, nics } : spec);
           outcome = running(await this.startRunning(driver, w.instanceId));
@@ -163,6 +166,12 @@ export class Executor {
     for (const d of ds) await d.destroy(id);
   }
 
+  /** Ends the instance's process, whatever driver has it; its files stay (a FAILED instance can be started again). */
+  async endProcess(id: string, kind?: InstanceKind): Promise<void> {
+    const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
+    for (const d of ds) if (await d.inspect(id)) await d.stop(id, { graceMs: 0, force: true });
+  }
+
   /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
   tombstone(id: string): void {
     const rec = this.store.get(id);
@@ -201,7 +210,8 @@ export class Executor {
   private async driverSpec(w: InstanceWork): Promise<InstanceSpecForDriver> {
     const { spec, images } = w;
     const [image, kernel, initrd] = await Promise.all([
-      images.image && this.fetch('spec.image', images.image, w),
+      // A container image is only pulled for a driver that runs it (the hollow driver simulates containers).
+      images.image && images.image.format !== 'oci' && this.fetch('spec.image', images.image, w),
       images.kernel && this.fetch('spec.kernel', images.kernel, w),
       images.initrd && this.fetch('spec.initrd', images.initrd, w),
     ]);
@@ -231,6 +241,49 @@ export class Executor {
       ...(initrd ? { initrdPath: initrd.path } : {}),
       ...(spec.kernelArgs ? { kernelArgs: spec.kernelArgs } : {}),
       disks,
+    };
+  }
+
+  /** The image pulled and unpacked into the OCI cache; the container's process as the spec overrides the image's. */
+  private async containerSpec(w: InstanceWork): Promise<InstanceSpecForDriver> {
+    const { spec, images } = w;
+    // The control plane refuses this too; an agent never runs a container outside the network it was asked for.
+    if (spec.network) throw new FailedPrecondition('spec.network: containers cannot join a network yet on this node (no data plane for their veths)');
+    if (!images.image || !this.ociImages) throw new FailedPrecondition('spec.image: this node has no OCI image cache');
+    const src = images.image;
+    let got;
+    try {
+      got = await this.ociImages.ensure(src);
+    } catch (e) {
+      throw e instanceof DomainError && !e.message.startsWith('spec.image') ? new DomainError(e.code, `spec.image: ${e.message}`) : e;
+    }
+    // A reference pulled here first (not through PullImage) is recorded, so ListImages shows it.
+    if (got.fetched && !src.imageId && this.reporter) {
+      const id = imageIdFor(got.url);
+      await this.reporter
+        .send(`agent-image:${id}:${got.digest}`, 'image', id, {
+          type: 'RegisterImage',
+          data: { url: got.url, name: ociImageName(parseOciRef('url', got.url)), sha256: got.digest.slice('sha256:'.length), sizeBytes: got.sizeBytes, format: 'oci', kind: 'container' },
+        }, w.correlationId)
+        .catch((err) => this.log.warn({ err, url: got.url }, 'could not record the image'));
+    }
+    return {
+      instanceId: w.instanceId,
+      type: 'container',
+      cpuCores: spec.cpuCores,
+      memoryBytes: spec.memoryBytes,
+      disks: [],
+      container: {
+        rootfsPath: got.rootfs,
+        imageDigest: got.digest,
+        image: got.config,
+        command: spec.command,
+        args: spec.args,
+        env: spec.env,
+        volumeMounts: spec.volumeMounts,
+        ...(spec.limits ? { limits: spec.limits } : {}),
+        hostname: w.name,
+      },
     };
   }
 

@@ -2,7 +2,8 @@ import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Resources } from '../domain/resources';
 import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
-import { NodeStatus } from '../gen/hypervisor/v1/common';
+import { type NodeCondition, NodeStatus } from '../gen/hypervisor/v1/common';
+import { resourcesToWire } from '../wire/int64';
 
 /**
  * Heartbeats at the interval the control plane asked for, with what this
@@ -19,6 +20,8 @@ export class Heartbeat {
     private readonly allocated: () => Resources,
     private readonly reregister: () => Promise<void>,
     private readonly log: Logger,
+    /** What the drivers say about this host (e.g. the Accelerator condition). */
+    private readonly conditions: () => Promise<NodeCondition[]> = async () => [],
   ) {}
 
   start(intervalSeconds: number): void {
@@ -26,15 +29,16 @@ export class Heartbeat {
       if (this.stopped) return;
       let next = intervalSeconds;
       try {
-        const r = await new Promise<{ nextHeartbeatSeconds: number; commands: { type: string }[] }>((resolve, reject) =>
+        const conditions = await this.conditions().catch(() => []);
+        const r = await new Promise<{ nextHeartbeatSeconds: bigint; commands: { type: string }[] }>((resolve, reject) =>
           this.client.heartbeat(
-            { nodeId: this.nodeId(), status: NodeStatus.NODE_STATUS_READY, conditions: [], allocated: this.allocated() },
+            { nodeId: this.nodeId(), status: NodeStatus.NODE_STATUS_READY, conditions, allocated: resourcesToWire(this.allocated()) },
             new Metadata(),
             { deadline: Date.now() + 5_000 },
             (e, res) => (e ? reject(e) : resolve(res)),
           ),
         );
-        if (r.nextHeartbeatSeconds > 0) next = r.nextHeartbeatSeconds;
+        if (r.nextHeartbeatSeconds > 0n) next = Number(r.nextHeartbeatSeconds);
         for (const c of r.commands) this.log.info({ command: c.type }, 'node command from the control plane');
       } catch (e) {
         const se = e as ServiceError;

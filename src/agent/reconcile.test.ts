@@ -23,18 +23,19 @@ const rec = (instanceId: string, generation: number, over: Partial<LocalRecord> 
   const { action: _a, generation: _g, position: _p, ...w } = work(instanceId, generation);
   return { instanceId, origin: 'control-plane', generation, position: 10, action: 'create', appliedAt: '', destroyed: false, work: w, createdAt: '', ...over };
 };
-const obs = (instanceId: string, state: Observed['state'], reason?: string): Observed => ({ instanceId, state, reason });
+const obs = (instanceId: string, state: Observed['state'], reason?: string, pid?: number): Observed => ({ instanceId, state, reason, ...(pid ? { pid } : {}) });
 
-const run = (desired: DesiredInstance[], records: LocalRecord[], observed: Observed[], busy: string[] = [], position = 20): ReconcileAction[] =>
+const run = (desired: DesiredInstance[], records: LocalRecord[], observed: Observed[], busy: string[] = [], processes: Record<string, number[]> = {}, position = 20): ReconcileAction[] =>
   plan({
     desired: { nodeId: 'n1', position, instances: desired },
     records: new Map(records.map((r) => [r.instanceId, r])),
     observed: new Map(observed.map((o) => [o.instanceId, o])),
+    processes: new Map(Object.entries(processes)),
     busy: (id) => busy.includes(id),
   });
 
 describe('agent reconcile: desired × observed → actions', () => {
-  const table: [string, DesiredInstance[], LocalRecord[], Observed[], ReconcileAction[], string[]?][] = [
+  const table: [string, DesiredInstance[], LocalRecord[], Observed[], ReconcileAction[], string[]?, Record<string, number[]>?][] = [
     ['does work the control plane asked for and this host has not done', [{ instanceId: 'a', status: 'CREATING', generation: 1, work: work('a', 1) }], [], [], [{ kind: 'execute', work: work('a', 1) }]],
     ['skips work already done here (its report is on the way)', [{ instanceId: 'a', status: 'CREATING', generation: 1, work: work('a', 1) }], [rec('a', 1)], [obs('a', 'running')], []],
     ['adopts a QEMU that kept running across an agent restart', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'running')], []],
@@ -48,6 +49,12 @@ describe('agent reconcile: desired × observed → actions', () => {
     ['keeps instances made through its own AgentService', [], [rec('a', 1, { origin: 'local' })], [obs('a', 'running')], []],
     ['ignores tombstones', [], [rec('a', 2, { destroyed: true })], [], []],
     ['leaves an instance with work in hand alone', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'crashed')], [], ['a']],
+    ['ends the QEMU of a FAILED instance that still runs (internal error)', [{ instanceId: 'a', status: 'FAILED', generation: 2 }], [rec('a', 1)], [obs('a', 'crashed', 'internal-error', 77)], [{ kind: 'stop', instanceId: 'a' }]],
+    ['ends the QEMU of a FAILED instance found only by pid', [{ instanceId: 'a', status: 'FAILED', generation: 2 }], [rec('a', 1)], [obs('a', 'crashed', 'gone')], [{ kind: 'stop', instanceId: 'a' }], [], { a: [77] }],
+    ['leaves a FAILED instance whose QEMU has ended', [{ instanceId: 'a', status: 'FAILED', generation: 2 }], [rec('a', 1)], [obs('a', 'crashed', 'killed')], []],
+    ['leaves a FAILED instance started here after the answer was made', [{ instanceId: 'a', status: 'FAILED', generation: 2 }], [rec('a', 3, { position: 30 })], [obs('a', 'running', undefined, 77)], []],
+    ['ends a process of ours whose instance has no files and no record', [], [], [], [{ kind: 'destroy', instanceId: 'x' }], [], { x: [99] }],
+    ['ends a process of a tombstoned instance (deleted while the agent was down)', [], [rec('a', 2, { destroyed: true })], [], [{ kind: 'destroy', instanceId: 'a' }], [], { a: [99] }],
   ];
-  for (const [what, desired, records, observed, want, busy] of table) it(what, () => assert.deepEqual(run(desired, records, observed, busy), want));
+  for (const [what, desired, records, observed, want, busy, processes] of table) it(what, () => assert.deepEqual(run(desired, records, observed, busy, processes), want));
 });

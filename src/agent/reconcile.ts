@@ -12,6 +12,8 @@ export type ReconcileAction =
   | { kind: 'execute'; work: InstanceWork }
   /** Something of an instance the control plane does not place here any more. */
   | { kind: 'destroy'; instanceId: string }
+  /** A process still runs for an instance that should not run (FAILED): end it, keep its files (disks, qemu.log). */
+  | { kind: 'stop'; instanceId: string }
   | { kind: 'report-failed'; instanceId: string; generation: number; reason: string }
   | { kind: 'report-stopped'; instanceId: string; generation: number; reason: string };
 
@@ -19,6 +21,8 @@ export interface PlanInput {
   readonly desired: DesiredReply;
   readonly records: ReadonlyMap<string, LocalRecord>;
   readonly observed: ReadonlyMap<string, Observed>;
+  /** Processes the drivers found on the host (by pid, files or not), by instance. */
+  readonly processes?: ReadonlyMap<string, readonly number[]>;
   /** Instances with work in hand: left alone this round. */
   readonly busy: (id: string) => boolean;
 }
@@ -27,10 +31,11 @@ export interface PlanInput {
  * Pure: what to do so that this host matches what the control plane says
  * should run on it. Running QEMUs of a RUNNING instance are adopted (nothing
  * to do); a RUNNING instance whose process died or whose files are gone is
- * reported; an instance not placed here is removed, unless this host did
- * work for it after the answer was made.
+ * reported; a FAILED one's process is ended; an instance not placed here
+ * (or a process of one, found by pid) is removed, unless this host did work
+ * for it after the answer was made.
  */
-export const plan = ({ desired, records, observed, busy }: PlanInput): ReconcileAction[] => {
+export const plan = ({ desired, records, observed, processes = new Map(), busy }: PlanInput): ReconcileAction[] => {
   const out: ReconcileAction[] = [];
   const wanted = new Set<string>();
   for (const d of desired.instances) {
@@ -41,13 +46,25 @@ export const plan = ({ desired, records, observed, busy }: PlanInput): Reconcile
       out.push({ kind: 'execute', work: d.work });
       continue;
     }
-    if (d.work || d.status !== 'RUNNING') continue;
+    if (d.work) continue;
     const o = observed.get(d.instanceId);
+    const r = records.get(d.instanceId);
+    if (d.status === 'FAILED') {
+      // FAILED for any reason ends the process; work done here since the answer (a start) is newer.
+      const alive = (o?.pid !== undefined && o.state !== 'stopped') || (processes.get(d.instanceId)?.length ?? 0) > 0;
+      if (alive && !(r && r.position > desired.position)) out.push({ kind: 'stop', instanceId: d.instanceId });
+      continue;
+    }
+    if (d.status !== 'RUNNING') continue;
     if (!o) out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: 'its files are gone from the node; nothing is left to run' });
     else if (o.state === 'crashed') out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: o.reason ?? 'it crashed' });
     else if (o.state === 'stopped') out.push({ kind: 'report-stopped', instanceId: d.instanceId, generation: d.generation, reason: o.reason ?? 'it stopped' });
   }
-  const here = new Set<string>([...observed.keys(), ...[...records.values()].filter((r) => !r.destroyed).map((r) => r.instanceId)]);
+  const here = new Set<string>([
+    ...observed.keys(),
+    ...processes.keys(),
+    ...[...records.values()].filter((r) => !r.destroyed).map((r) => r.instanceId),
+  ]);
   for (const id of here) {
     if (wanted.has(id) || busy(id)) continue;
     const r = records.get(id);
@@ -76,6 +93,7 @@ export class Reconciler {
     private readonly listObserved: () => Promise<Observed[]>,
     private readonly reporter: Reporter,
     private readonly log: Logger,
+    private readonly listProcesses: () => Promise<{ instanceId: string; pid: number }[]> = async () => [],
   ) {}
 
   start(intervalMs: number): void {
@@ -106,8 +124,10 @@ export class Reconciler {
       return;
     }
     const observed = new Map((await this.listObserved()).map((o) => [o.instanceId, o]));
+    const processes = new Map<string, number[]>();
+    for (const p of await this.listProcesses()) processes.set(p.instanceId, [...(processes.get(p.instanceId) ?? []), p.pid]);
     const records = new Map(this.store.all().map((r) => [r.instanceId, r]));
-    const actions = plan({ desired, records, observed, busy: (id) => this.executor.isBusy(id) });
+    const actions = plan({ desired, records, observed, processes, busy: (id) => this.executor.isBusy(id) });
     await Promise.all(actions.map((a) => this.act(a).catch((err) => this.log.warn({ err, action: a.kind, instanceId: 'work' in a ? a.work.instanceId : a.instanceId }, 'reconcile action failed'))));
   }
 
@@ -122,6 +142,10 @@ export class Reconciler {
           await this.executor.destroyEverywhere(a.instanceId, this.store.get(a.instanceId)?.work.kind);
           this.executor.tombstone(a.instanceId);
         });
+        return;
+      case 'stop':
+        this.log.info({ instanceId: a.instanceId }, 'ending the process of a FAILED instance');
+        await this.executor.exclusive(a.instanceId, () => this.executor.endProcess(a.instanceId, this.store.get(a.instanceId)?.work.kind));
         return;
       case 'report-failed':
         this.log.warn({ instanceId: a.instanceId, reason: a.reason }, 'instance died');

@@ -8,7 +8,8 @@ import { normalize, type Resources } from '../domain/resources';
 import type { InstanceKind } from '../domain/instance-types';
 import { type ClusterServiceClient, type RegisterNodeRequest, type RegisterNodeResponse } from '../gen/hypervisor/v1/cluster';
 import { NodeRole } from '../gen/hypervisor/v1/common';
-import type { AgentConfig } from './config';
+import { type AgentConfig, capacityOf } from './config';
+import { resourcesToWire } from '../wire/int64';
 
 /** What the host has: its CPUs, memory, and the disk that holds the state dir (overridable, e.g. for a hollow node). */
 export const hostCapacity = async (stateDir: string, override?: Partial<Resources>): Promise<Resources> => {
@@ -58,7 +59,7 @@ export class Registration {
       role: NodeRole.NODE_ROLE_WORKER,
       region: this.cfg.region,
       zone: this.cfg.zone,
-      capacity: await hostCapacity(this.cfg.stateDir, this.cfg.capacity),
+      capacity: resourcesToWire(await hostCapacity(this.cfg.stateDir, this.cfg.capacity ?? capacityOf(this.cfg))),
       metadata: { labels: this.cfg.labels, annotations: this.annotations },
       supportedInstanceTypes: kinds,
     };

@@ -1,7 +1,7 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decode } from '../bus/wire';
-import { ensureWorkStream } from '../processes/instance-lifecycle/agent-work';
+import { ensureWorkStream } from './work-stream';
 import { consumerName, type InstanceWork, nodeWorkFilter, WORK_STREAM } from './protocol';
 
 /** Handles the work of one kind of subject (`hv.agent.<node>.<kind>.…`): instance work now, network work later. */

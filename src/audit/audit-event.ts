@@ -3,7 +3,7 @@ import type { AuditEvent } from '../gen/hypervisor/audit/v1/audit';
 
 /** An event of the log as the audit and the integration feed show it (already upcast). */
 export const toAuditEvent = (e: RecordedEvent): AuditEvent => ({
-  revision: e.revision,
+  revision: BigInt(e.revision),
   id: e.id,
   type: e.type,
   aggregateType: e.aggregateType,

@@ -1,5 +1,5 @@
 import { fold, type DomainEvent, type Evolving } from '../commands/decider';
-import { InvalidArgument, NotFound } from '../errors';
+import { InvalidArgument, NotFound, OutOfRange } from '../errors';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
 import type { AuditedAggregate } from './aggregates';
@@ -65,6 +65,8 @@ export interface AuditLogOptions {
   readonly streams?: IndexedStreams;
   /** Events one ListEvents call reads, at most, when no aggregate is named; a short page with a token follows. */
   readonly scanBudget?: number;
+  /** The clock GetStateAt's time is checked against (a time still to come has no state yet). */
+  readonly now?: () => number;
 }
 
 /**
@@ -174,6 +176,14 @@ export class AuditLog {
     if (!q.aggregateId) throw new InvalidArgument('aggregate_id: is required');
     requireValidId(q.aggregateId);
     if (q.revision !== undefined && q.time !== undefined) throw new InvalidArgument('at: give a revision or a time, not both');
+    // A point past the head has no answer yet: the state there may still change, so "now" would be a guess.
+    if (q.revision !== undefined) {
+      const head = await this.o.store.head();
+      if (q.revision > head) throw new OutOfRange(`revision: ${q.revision} is beyond the log's head (${head})`);
+    }
+    const now = (this.o.now ?? Date.now)();
+    if (q.time !== undefined && q.time.getTime() > now)
+      throw new OutOfRange(`time: ${q.time.toISOString()} is beyond the log's head (now is ${new Date(now).toISOString()})`);
     const stream = { aggregateType: q.aggregateType, aggregateId: q.aggregateId };
     const read =
       q.revision !== undefined && this.o.streams

@@ -1,6 +1,9 @@
 import { ErrorCode, type NatsConnection, NatsError } from 'nats';
-import type { CommandEnvelope, CommandResult } from '../commands/command';
-import { DeadlineExceeded, DomainError, Unavailable } from '../errors';
+import type { Observable } from 'rxjs';
+import type { CommandResult } from '../commands/command';
+import type { CommandEnvelope } from './envelope';
+import { DeadlineExceeded, DomainError, InvalidArgument, Unavailable } from '../errors';
+import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from './payload-limit';
 import { commandSubject } from './subjects';
 import { type CommandReply, decode, encode } from './wire';
 
@@ -16,17 +19,40 @@ export interface SendOptions {
  * DEADLINE_EXCEEDED. It never waits longer than the timeout.
  */
 export class CommandBus {
+  private readonly inflight = new Set<(e: Error) => void>();
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly defaultTimeoutMs = 10_000,
-  ) {}
+    private readonly connection?: { readonly connected: boolean; readonly changes$: Observable<boolean> },
+  ) {
+    // A request sent before the connection dropped would wait out its whole
+    // deadline: it is failed at once instead. It may have been committed, so
+    // the answer says to retry with the same request id (which is safe).
+    connection?.changes$.subscribe((up) => {
+      if (up) return;
+      for (const reject of this.inflight) reject(new Unavailable('lost the connection to NATS while the command was in flight; it may have completed: retry with the same x-request-id'));
+      this.inflight.clear();
+    });
+  }
 
   async send(env: CommandEnvelope, opts: SendOptions = {}): Promise<CommandResult> {
     const timeout = Math.max(1, Math.min(opts.timeoutMs ?? this.defaultTimeoutMs, this.defaultTimeoutMs));
     if (this.nc.isClosed()) throw new Unavailable('not connected to NATS: the command bus is closed');
+    if (this.connection && !this.connection.connected) throw new Unavailable('not connected to NATS (reconnecting); retry shortly');
+    const body = encode(env);
+    // Too big to commit is the request's fault, not the bus's: retrying would never help.
+    const limit = (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - ENVELOPE_ROOM;
+    if (body.length > limit) {
+      const f = largestField(env.command.data);
+      throw new InvalidArgument(`${f.path}: ${f.bytes} bytes; a request can carry at most ${limit} bytes in all (the command bus's message size)`);
+    }
     let reply: CommandReply;
     try {
-      const msg = await this.nc.request(commandSubject(env.aggregateType), encode(env), { timeout });
+      let fail!: (e: Error) => void;
+      const dropped = new Promise<never>((_, reject) => (fail = reject));
+      this.inflight.add(fail);
+      const msg = await Promise.race([this.nc.request(commandSubject(env.aggregateType), body, { timeout }), dropped]).finally(() => this.inflight.delete(fail));
       reply = decode<CommandReply>(msg.data);
     } catch (e) {
       throw translate(e, env);

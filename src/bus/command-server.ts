@@ -1,7 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import type { CommandEnvelope } from '../commands/command';
-import type { CommandHandler } from '../commands/handler';
+import type { CommandEnvelope } from './envelope';
+import type { CommandHandler } from './command-handler';
 import { DomainError } from '../errors';
 import { COMMAND_QUEUE, commandSubject } from './subjects';
 import { type CommandReply, decode, encode, errorReply, okReply } from './wire';

@@ -8,6 +8,8 @@ export interface Origin {
   readonly commandId: string;
   readonly meta: EventMeta;
   readonly timeoutMs: number;
+  /** The client's request (method, target and id; what it asked): every command it causes carries it. */
+  readonly request?: { readonly scope: string; readonly fingerprint: string };
 }
 
 /**
@@ -23,7 +25,7 @@ export class Dispatcher {
   async execute(origin: Origin, aggregateType: string, aggregateId: string, command: Command): Promise<CommandResult> {
     const started = Date.now();
     const result = await this.bus.send(
-      { commandId: origin.commandId, aggregateType, aggregateId, command, meta: origin.meta },
+      { commandId: origin.commandId, aggregateType, aggregateId, command, meta: origin.meta, ...(origin.request ? { request: origin.request } : {}) },
       { timeoutMs: origin.timeoutMs },
     );
     await this.projections.waitFor(result.position, Math.max(1, origin.timeoutMs - (Date.now() - started)));

@@ -1,18 +1,6 @@
-import type { EventMeta } from '../eventstore/event';
-
 export interface Command<T extends string = string, D = unknown> {
   readonly type: T;
   readonly data: D;
-}
-
-/** A command addressed to one aggregate, as it travels on the bus. */
-export interface CommandEnvelope<C extends Command = Command> {
-  /** Idempotency key: the same id appended twice adds nothing. */
-  readonly commandId: string;
-  readonly aggregateType: string;
-  readonly aggregateId: string;
-  readonly command: C;
-  readonly meta: EventMeta;
 }
 
 export interface CommandResult {

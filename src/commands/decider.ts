@@ -23,3 +23,7 @@ export const fold = <C, E extends DomainEvent, S>(
   id: string,
   events: readonly Evolving<E>[],
 ): S => events.reduce((s, e) => decider.evolve(s, e), decider.initialState(id));
+
+/** A decider of any aggregate, as registries and the command handler hold them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDecider = Decider<any, DomainEvent, any>;

@@ -1,5 +1,5 @@
 import { floatingIpDecider } from './floating_ip';
-import type { AnyDecider } from './handler';
+import type { AnyDecider } from './decider';
 import { imageDecider } from './image';
 import { instanceDecider } from './instance';
 import { macAddressDecider } from './mac_address';

@@ -26,3 +26,17 @@ export const normalize = (r: Partial<Resources> | undefined): Resources => ({
   diskBytes: r?.diskBytes ?? 0,
   gpuCount: r?.gpuCount ?? 0,
 });
+
+/**
+ * What one node may declare (capacity) or report (allocated), so that every
+ * value and every sum the API serves stays exact: cores and GPUs are int32 on
+ * the wire, bytes are int64 kept as numbers (exact below 2^53).
+ * cpu_cores ≤ 65,536; memory_bytes ≤ 2^50 (1 PiB); disk_bytes ≤ 2^53 − 1
+ * (8 PiB); gpu_count ≤ 1,024. Documented in docs/api-limits.md.
+ */
+export const NODE_RESOURCE_MAX: Resources = {
+  cpuCores: 65_536,
+  memoryBytes: 2 ** 50,
+  diskBytes: Number.MAX_SAFE_INTEGER,
+  gpuCount: 1_024,
+};

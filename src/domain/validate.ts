@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { InvalidArgument } from '../errors';
-import type { Resources } from './resources';
+import { NODE_RESOURCE_MAX, type Resources } from './resources';
 
 // Small validators shared by every aggregate; each names the field it rejects.
 
@@ -32,6 +32,8 @@ export const requireResources = (field: string, r: Resources): void => {
   for (const [k, v] of Object.entries(r)) {
     if (!Number.isSafeInteger(v)) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is not a whole number`);
     if (v < 0) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is negative`);
+    const max = NODE_RESOURCE_MAX[k as keyof Resources];
+    if (v > max) throw new InvalidArgument(`${field}.${snake(k)}: ${v} is more than one node can have (at most ${max})`);
   }
 };
 
@@ -41,7 +43,18 @@ export const requireLabels = (field: string, labels: Record<string, string>): vo
   for (const [k, v] of entries) {
     if (!LABEL_KEY.test(k) || k.length > 253) throw new InvalidArgument(`${field}: key "${clip(k)}" is not a valid label key`);
     if (v.length > 1024) throw new InvalidArgument(`${field}["${k}"]: value is longer than 1024 characters`);
+    const bad = controlCharacter(v);
+    if (bad !== undefined) throw new InvalidArgument(`${field}["${k}"]: value holds the control character U+${bad}; use printable text`);
   }
+};
+
+// C0 controls, DEL and C1 controls: what a terminal or a log would act on rather than show.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** The first control character of `v` as 4 hex digits, if it has one. */
+export const controlCharacter = (v: string): string | undefined => {
+  const m = CONTROL.exec(v);
+  return m ? m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0') : undefined;
 };
 
 export const clip = (s: string, n = 64) => (s.length > n ? `${s.slice(0, n)}…` : s);

@@ -1,22 +1,14 @@
-import {
-  headers as natsHeaders,
-  type JetStreamClient,
-  type JetStreamManager,
-  type KV,
-  type NatsConnection,
-  NatsError,
-  RetentionPolicy,
-  StorageType,
-} from 'nats';
+import { type JetStreamManager, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
-import { toAuditEvent } from '../audit/audit-event';
 import { isAfter, type LogCursor } from '../audit/cursor';
 import type { RecordedEvent } from '../eventstore/event';
+import { ensureStream } from '../eventstore/jetstream/ensure-stream';
 import type { EventStore } from '../eventstore/port';
-import { AuditEvent } from '../gen/hypervisor/audit/v1/audit';
 import { KvLease } from './lease';
-import { FEED_PREFIX, FEED_STREAM, feedSubject, INDEX_HEADER, REVISION_HEADER } from './subjects';
+import { LiveTail } from './live-tail';
+import { afterOf, FeedPosition, type Published, WHOLE_COMMIT } from './position';
+import { Resync, WindowedPublisher } from './publisher';
+import { FEED_PREFIX, FEED_STREAM } from './subjects';
 
 export interface FeedRelayOptions {
   readonly upcast: (e: RecordedEvent) => RecordedEvent;
@@ -38,18 +30,6 @@ export interface FeedRelayOptions {
   /** Called once per event the feed accepted, in log order. */
   readonly onPublished?: (e: RecordedEvent) => void;
 }
-
-interface Published extends LogCursor {
-  readonly aggregateType?: string;
-  readonly aggregateId?: string;
-}
-
-/** The feed's last message is not where this relay thought: re-read it and go on from there. */
-class Resync extends Error {}
-
-/** A cursor index meaning "after every event of that commit". */
-const WHOLE_COMMIT = Number.MAX_SAFE_INTEGER;
-const afterOf = (c: LogCursor) => (c.revision === 0 ? 0 : c.index === WHOLE_COMMIT ? c.revision : c.revision - 1);
 
 /**
  * Publishes every committed event of the log to the public stream HV_EVENTS,
@@ -79,45 +59,35 @@ export class FeedRelay {
   private stopped = false;
   private loop?: Promise<void>;
   private wake?: () => void;
-  private checkpointed = '';
-  private readonly stream: string;
-  private readonly prefix: string;
   private readonly window: number;
   private readonly leaseTtlMs: number;
 
   private constructor(
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
     private readonly store: EventStore,
     private readonly lease: KvLease,
-    private readonly checkpoints: KV,
+    private readonly position: FeedPosition,
+    private readonly publisher: WindowedPublisher,
     private readonly o: FeedRelayOptions,
   ) {
-    this.stream = o.stream ?? FEED_STREAM;
-    this.prefix = o.prefix ?? FEED_PREFIX;
     this.window = o.window ?? 256;
     this.leaseTtlMs = o.leaseTtlMs ?? 10_000;
   }
 
   static async open(nc: NatsConnection, store: EventStore, o: FeedRelayOptions): Promise<FeedRelay> {
-    const jsm = await nc.jetstreamManager();
+    const jsm: JetStreamManager = await nc.jetstreamManager();
     const stream = o.stream ?? FEED_STREAM;
-    try {
-      await jsm.streams.info(stream);
-    } catch (e) {
-      if (!(e instanceof NatsError) || e.api_error?.err_code !== 10059) throw e;
-      await jsm.streams.add({
-        name: stream,
-        subjects: [`${o.prefix ?? FEED_PREFIX}.>`],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        num_replicas: o.replicas ?? 1,
-        duplicate_window: (o.duplicateWindowMs ?? 120_000) * 1_000_000,
-        max_age: (o.maxAgeMs ?? 0) * 1_000_000,
-        max_msgs: -1,
-        max_bytes: -1,
-      });
-    }
+    const prefix = o.prefix ?? FEED_PREFIX;
+    await ensureStream(jsm, {
+      name: stream,
+      subjects: [`${prefix}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      num_replicas: o.replicas ?? 1,
+      duplicate_window: (o.duplicateWindowMs ?? 120_000) * 1_000_000,
+      max_age: (o.maxAgeMs ?? 0) * 1_000_000,
+      max_msgs: -1,
+      max_bytes: -1,
+    });
     const lease = await KvLease.open(nc, {
       bucket: `${stream}_RELAY_LEASE`,
       key: o.leaseKey ?? 'relay',
@@ -126,7 +96,8 @@ export class FeedRelay {
       replicas: o.replicas,
     });
     const checkpoints = await nc.jetstream().views.kv(`${stream}_RELAY`, { history: 1, replicas: o.replicas ?? 1 });
-    return new FeedRelay(nc.jetstream(), jsm, store, lease, checkpoints, o);
+    const publisher = new WindowedPublisher(nc.jetstream(), { prefix, window: o.window ?? 256, upcast: o.upcast, log: o.log });
+    return new FeedRelay(store, lease, new FeedPosition(jsm, stream, checkpoints), publisher, o);
   }
 
   start(): this {
@@ -225,77 +196,23 @@ export class FeedRelay {
 
   /** Where the feed stands: its last message's log position and stream sequence. */
   private async resync(): Promise<{ cursor: LogCursor; seq: number }> {
-    const seq = (await this.jsm.streams.info(this.stream)).state.last_seq;
-    if (seq > 0) {
-      const last = await this.jsm.streams.getMessage(this.stream, { seq }).catch(() => undefined);
-      const revision = Number(last?.header.get(REVISION_HEADER));
-      const index = Number(last?.header.get(INDEX_HEADER));
-      if (last && Number.isFinite(revision) && revision > 0) {
-        const body = (() => {
-          try {
-            return last.json<{ aggregateType?: string; aggregateId?: string }>();
-          } catch {
-            return {};
-          }
-        })();
-        this.published = { revision, index, aggregateType: body.aggregateType, aggregateId: body.aggregateId };
-        return { cursor: { revision, index }, seq };
-      }
-    }
-    // The feed is empty, or its messages aged out: the checkpoint says how far it got.
-    const cp = await this.checkpoints.get('checkpoint').catch(() => null);
-    if (cp && cp.length > 0) {
-      this.published = cp.json<Published>();
-      return { cursor: { revision: this.published.revision, index: this.published.index }, seq };
-    }
-    return { cursor: { revision: 0, index: WHOLE_COMMIT }, seq };
+    const at = await this.position.read();
+    if (at.published) this.published = at.published;
+    return at;
   }
 
-  /** Publishes events in order, a window at a time, each right after its predecessor. */
-  private async publish(events: readonly RecordedEvent[], seq: number): Promise<number> {
-    for (let start = 0; start < events.length; start += this.window) {
-      if (!this.active) throw new Resync('lease lost');
-      const win = events.slice(start, start + this.window);
-      const acks = await Promise.allSettled(
-        win.map((raw, k) => {
-          const e = this.o.upcast(raw);
-          const h = natsHeaders();
-          h.set(REVISION_HEADER, String(e.revision));
-          h.set(INDEX_HEADER, String(e.index));
-          const body = Buffer.from(JSON.stringify(AuditEvent.toJSON(toAuditEvent(e))));
-          return this.js.publish(feedSubject(e, this.prefix), body, { msgID: e.id, headers: h, expect: { lastSequence: seq + k } });
-        }),
-      );
-      // Fulfilled means the event is in the feed, right after its predecessor:
-      // stored by us, or (a duplicate) by another relay racing on the same
-      // sequence. A rejection ends the window: the feed moved (wrong last
-      // sequence), or the ack was lost (a timeout: then it and what follows it
-      // may be stored). Either way the feed itself says where to go on.
-      let k = 0;
-      for (; k < win.length; k++) {
-        const a = acks[k];
-        if (a.status === 'rejected') break;
-        const e = win[k];
-        this.published = { revision: e.revision, index: e.index, aggregateType: e.aggregateType, aggregateId: e.aggregateId };
-        if (!a.value.duplicate) {
-          this.publishedCount++;
-          this.o.onPublished?.(e);
-        }
+  private publish(events: readonly RecordedEvent[], seq: number): Promise<number> {
+    return this.publisher.publish(events, seq, () => this.active, (e, stored) => {
+      this.published = { revision: e.revision, index: e.index, aggregateType: e.aggregateType, aggregateId: e.aggregateId };
+      if (stored) {
+        this.publishedCount++;
+        this.o.onPublished?.(e);
       }
-      if (k < win.length) {
-        this.o.log?.debug({ err: (acks[k] as PromiseRejectedResult).reason }, 'feed moved under the relay; resynchronising');
-        throw new Resync('feed moved');
-      }
-      seq += win.length;
-    }
-    return seq;
+    });
   }
 
   private async checkpoint(): Promise<void> {
-    const value = JSON.stringify(this.published);
-    if (value === this.checkpointed || this.published.revision === 0 || !this.lease.held) return;
-    await this.checkpoints.put('checkpoint', value);
-    this.checkpointed = value;
+    if (this.lease.held) await this.position.save(this.published);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -306,63 +223,5 @@ export class FeedRelay {
         resolve();
       };
     });
-  }
-}
-
-/** The live tail of the log, buffered up to a limit; past it the relay goes back to reading slices. */
-class LiveTail {
-  overflowed = false;
-  private queue: (readonly RecordedEvent[])[] = [];
-  private queued = 0;
-  private failure?: Error;
-  private notify?: () => void;
-  private readonly sub: Subscription;
-
-  constructor(store: EventStore, after: number, private readonly limit: number) {
-    this.sub = store.subscribeAll(after).subscribe({
-      next: (commit) => {
-        if (this.overflowed) return;
-        this.queue.push(commit);
-        this.queued += commit.length;
-        if (this.queued > this.limit) {
-          this.overflowed = true;
-          this.queue = [];
-          this.sub?.unsubscribe();
-        }
-        this.notify?.();
-      },
-      error: (e: Error) => {
-        this.failure = e;
-        this.notify?.();
-      },
-    });
-  }
-
-  /** Whole commits, about `max` events, waiting for the first one. */
-  async take(max: number, onWait: (wake: () => void) => void): Promise<RecordedEvent[]> {
-    if (this.queue.length === 0 && !this.failure && !this.overflowed) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 1000);
-        const wake = () => {
-          clearTimeout(t);
-          this.notify = undefined;
-          resolve();
-        };
-        this.notify = wake;
-        onWait(wake);
-      });
-    }
-    if (this.failure) throw this.failure;
-    const out: RecordedEvent[] = [];
-    while (this.queue.length > 0 && out.length < max) {
-      const c = this.queue.shift()!;
-      this.queued -= c.length;
-      out.push(...c);
-    }
-    return out;
-  }
-
-  close(): void {
-    this.sub.unsubscribe();
   }
 }

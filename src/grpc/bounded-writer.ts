@@ -1,6 +1,6 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { ResourceExhausted } from '../errors';
-import { toServiceError } from './status';
+import { toServiceError } from '../shared/grpc-status';
 
 /**
  * Writes to a server stream without letting a slow reader grow memory: while

@@ -1,12 +1,12 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type Dispatcher, type Origin, step } from '../bus/dispatcher';
+import { type Dispatcher, step } from '../bus/dispatcher';
 import { nodeIdFor } from '../commands/node/identity';
-import { nodeRoleFromProto, nodeStatusFromProto } from '../commands/node/view';
+import { nodeRoleFromProto, nodeStatusFromProto } from '../wire/views/node';
 import type { NodeCondition, NodeDetails, NodeState } from '../commands/node';
 import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
-import { add, normalize, ZERO } from '../domain/resources';
+import { fromInt64, sinceRevisionFromWire, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { InvalidArgument, NotFound } from '../errors';
 import type {
@@ -16,16 +16,17 @@ import type {
   NodeEvent,
   WatchNodesRequest,
 } from '../gen/hypervisor/v1/cluster';
-import { EventType, NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
+import { NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
 import type { Empty } from '../gen/google/protobuf/empty';
 import type { NodeLiveness } from '../processes/node-liveness/node-liveness';
 import type { EntityReadModel } from '../projections/entity-read-model';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type Pager, pageSize } from './paging';
-import { requestContext } from './request-context';
-import { toServiceError } from './status';
-import { unary } from './unary';
+import { originOf } from './request-context';
+import { toServiceError } from '../shared/grpc-status';
+import { unary } from '../shared/grpc-unary';
+import { CHANGE_TYPE } from './change-type';
 
 export interface ClusterServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -40,13 +41,7 @@ export interface ClusterServiceDeps {
   readonly onWatchOverflow?: () => void;
 }
 
-const CHANGE_TYPE = { ADDED: EventType.EVENT_TYPE_ADDED, MODIFIED: EventType.EVENT_TYPE_MODIFIED, DELETED: EventType.EVENT_TYPE_DELETED };
-
 export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
-  const origin = (call: Parameters<typeof requestContext>[0]): Origin => {
-    const ctx = requestContext(call);
-    return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
-  };
   /** The node as clients see it: the read model plus the lease's last_seen. */
   const present = (n: Node): Node => {
     const lease = d.liveness.leases.get(n.id);
@@ -70,7 +65,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         role,
         region: req.region,
         zone: req.zone,
-        capacity: normalize(req.capacity),
+        capacity: resourcesFromWire(req.capacity, 'capacity'),
         labels: req.metadata?.labels ?? {},
         annotations: req.metadata?.annotations ?? {},
         supportedInstanceTypes: req.supportedInstanceTypes.map((t, i) => parseInstanceKind(`supported_instance_types[${i}]`, t)),
@@ -78,15 +73,15 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       // Validated here too so a bad request costs no round trip.
       validateRegistration(details);
       const nodeId = nodeIdFor(details.hostname);
-      await d.dispatcher.execute(origin(call), 'node', nodeId, { type: 'RegisterNode', data: details });
+      await d.dispatcher.execute(originOf(call), 'node', nodeId, { type: 'RegisterNode', data: details });
       d.liveness.heartbeat(nodeId);
-      return { nodeId, heartbeatIntervalSeconds: d.heartbeatIntervalSeconds, leaseTtlSeconds: d.leaseTtlSeconds };
+      return { nodeId, heartbeatIntervalSeconds: BigInt(d.heartbeatIntervalSeconds), leaseTtlSeconds: BigInt(d.leaseTtlSeconds) };
     }),
 
     deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
       requireNode('node_id', req.nodeId);
-      await d.dispatcher.execute(origin(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
-      d.liveness.leases.forget(req.nodeId);
+      await d.dispatcher.execute(originOf(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
+      d.liveness.forget(req.nodeId);
       return {};
     }),
 
@@ -116,8 +111,8 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       requireNode('node_id', req.nodeId);
       const status = nodeStatusFromProto(req.status);
       if (!status) throw new InvalidArgument(`status: ${req.status} is not a node status (READY, NOT_READY, MAINTENANCE, DRAINING)`);
-      if (req.allocated) requireResources('allocated', normalize(req.allocated));
-      const o = origin(call);
+      if (req.allocated) requireResources('allocated', resourcesFromWire(req.allocated, 'allocated'));
+      const o = originOf(call);
       await d.dispatcher.execute(o, 'node', req.nodeId, {
         type: 'UpdateNodeStatus',
         // proto3 cannot tell an empty list from none: empty leaves conditions as they are.
@@ -128,31 +123,38 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
 
     heartbeat: unary(d.log, 'Heartbeat', async (req, call) => {
       const node = requireNode('node_id', req.nodeId);
-      const allocated = req.allocated ? normalize(req.allocated) : undefined;
+      const allocated = req.allocated ? resourcesFromWire(req.allocated, 'allocated') : undefined;
       if (allocated) requireResources('allocated', allocated);
       d.liveness.heartbeat(req.nodeId, allocated);
       if (node.status === NodeStatus.NODE_STATUS_NOT_READY) {
-        const o = origin(call);
+        const o = originOf(call);
         await d.dispatcher.execute(step(o, 'ready'), 'node', req.nodeId, { type: 'MarkNodeReady', data: {} });
+      }
+      // Heartbeats repeat the agent's conditions: only a change becomes a command (and an event).
+      const reported = conditions(req.conditions);
+      const known = d.nodes.state(req.nodeId)?.conditions ?? [];
+      const same = (a: NodeCondition, b: NodeCondition) => a.status === b.status && a.reason === b.reason && a.message === b.message;
+      if (reported.some((c) => !known.some((k) => k.type === c.type && same(k, c)))) {
+        await d.dispatcher.execute(step(originOf(call), 'conditions'), 'node', req.nodeId, { type: 'ReportNodeConditions', data: { conditions: reported } });
       }
       const lease = d.liveness.leases.get(req.nodeId);
       const pending = (d.nodes.state(req.nodeId)?.commands ?? []).filter((c) => !lease?.delivered.has(c.id));
       d.liveness.leases.markDelivered(req.nodeId, pending.map((c) => c.id));
       return {
         accepted: true,
-        nextHeartbeatSeconds: d.heartbeatIntervalSeconds,
+        nextHeartbeatSeconds: BigInt(d.heartbeatIntervalSeconds),
         commands: pending.map((c) => ({ id: c.id, type: c.command, parameters: c.parameters })),
       };
     }),
 
     watchNodes: (call: ServerWritableStream<WatchNodesRequest, NodeEvent>) => {
       const req = call.request;
-      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => m.revision, d.onWatchOverflow);
+      const writer = new BoundedWriter(call, d.watchBufferLimit, (m: NodeEvent) => Number(m.revision), d.onWatchOverflow);
       try {
         const role = enumFilter('role', req.role, NodeRole);
         const ids = new Set(req.nodeIds);
         const sub = watch(d.nodes, {
-          sinceRevision: req.sinceRevision,
+          sinceRevision: sinceRevisionFromWire(req.sinceRevision),
           filter: (n) =>
             (role === 0 || n.role === role) &&
             (!req.region || n.region === req.region) &&
@@ -160,7 +162,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
             (ids.size === 0 || ids.has(n.id)),
         }).subscribe({
           next: (c) =>
-            writer.write({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: c.revision }),
+            writer.write({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: revision(c.revision) }),
           error: (e) => writer.fail(e),
         });
         call.on('cancelled', () => sub.unsubscribe());
@@ -179,8 +181,9 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         version: d.cluster.version,
         totalNodes: nodes.length,
         readyNodes: nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).length,
-        totalCapacity: nodes.reduce((a, n) => add(a, normalize(n.capacity)), ZERO),
-        totalAllocated: nodes.reduce((a, n) => add(a, normalize(n.allocated)), ZERO),
+        // Nodes registered before capacities were bounded may hold anything: the sums saturate.
+        totalCapacity: resourcesSumToWire(nodes.map((n) => n.capacity)),
+        totalAllocated: resourcesSumToWire(nodes.map((n) => n.allocated)),
       };
     }),
   };

@@ -14,7 +14,7 @@ export type { NetworkServiceDeps } from './network/context';
 /**
  * NetworkService: all 37 methods. Each validates its request (INVALID_ARGUMENT
  * naming the field), sends commands (multi-aggregate ones as sagas, see
- * src/processes/network/operations.ts), waits until the read models applied
+ * src/processes/network/sagas), waits until the read models applied
  * them and answers from there. One file per resource family in ./network.
  */
 export const networkService = (d: NetworkServiceDeps): NetworkServiceServer & UntypedServiceImplementation => ({

@@ -31,3 +31,6 @@ export const addReflection = (server: Server, services: readonly string[], descr
   // Only the services this process serves are listed.
   new ReflectionService(root as never, { services: [...services] }).addToServer(server);
 };
+
+/** The standard health service (proto/grpc/health/v1, vendored, so the buf image describes it), as reflection lists it. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';

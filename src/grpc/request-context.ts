@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call';
+import type { Origin } from '../bus/dispatcher';
 import type { EventMeta } from '../eventstore/event';
+import { controlCharacter } from '../domain/validate';
 import { InvalidArgument } from '../errors';
+import { methodOf, type RequestStamp, stampOf } from './idempotency/request-scope';
 
 /** What a request carries into the commands it causes. */
 export interface RequestContext {
@@ -11,6 +14,8 @@ export interface RequestContext {
   readonly meta: EventMeta;
   /** Milliseconds left before the client's deadline (capped). */
   readonly timeoutMs: number;
+  /** A write with a client-given id: its scope and fingerprint, recorded with every commit it causes. */
+  readonly request?: RequestStamp;
 }
 
 const SAFE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
@@ -22,17 +27,30 @@ const header = (md: Metadata, key: string): string | undefined => {
 
 export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): RequestContext => {
   const md = call.metadata;
-  const requestId = header(md, 'x-request-id') ?? randomUUID();
+  const given = header(md, 'x-request-id');
+  const requestId = given ?? randomUUID();
   if (!SAFE_ID.test(requestId)) throw new InvalidArgument('x-request-id: use 1-128 letters, digits or _.:@-');
   const actor = header(md, 'x-actor') ?? 'anonymous';
   if (actor.length > 256) throw new InvalidArgument('x-actor: longer than 256 characters');
-  if (actor.startsWith('system:')) throw new InvalidArgument('x-actor: "system:" names are reserved for the control plane itself');
+  const bad = controlCharacter(actor);
+  if (bad !== undefined) throw new InvalidArgument(`x-actor: holds the control character U+${bad}; use printable text`);
+  // Any spelling: audit readers compare actors without regard to case.
+  if (actor.toLowerCase().startsWith('system:')) throw new InvalidArgument('x-actor: "system:" names are reserved for the control plane itself');
   const correlationId = header(md, 'x-correlation-id') ?? requestId;
+  if (!SAFE_ID.test(correlationId)) throw new InvalidArgument('x-correlation-id: use 1-128 letters, digits or _.:@-');
   const deadline = call.getDeadline();
   const left = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? maxTimeoutMs : Number(deadline) - Date.now();
+  const request = stampOf(methodOf(call.getPath()), given, (call as { request?: unknown }).request);
   return {
     requestId,
     meta: { actor, correlationId, causationId: requestId },
     timeoutMs: Math.max(1, Math.min(maxTimeoutMs, Number.isFinite(left) ? left : maxTimeoutMs)),
+    ...(request ? { request } : {}),
   };
+};
+
+/** The request as the origin of the commands it causes: its request id, actor, correlation and deadline. */
+export const originOf = (call: ServerSurfaceCall): Origin => {
+  const ctx = requestContext(call);
+  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, ...(ctx.request ? { request: ctx.request } : {}) };
 };

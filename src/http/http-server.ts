@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 
 export interface HttpProbes {
@@ -8,9 +9,16 @@ export interface HttpProbes {
   readonly ready: () => boolean;
 }
 
-/** /healthz, /readyz and Prometheus /metrics. */
-export const startHttpServer = (host: string, port: number, probes: HttpProbes, registry: Registry): Promise<http.Server> => {
+/** More paths on the same port (the web console): each answers whether the request was its own. */
+export interface HttpRoutes {
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
+
+/** /healthz, /readyz and Prometheus /metrics, and whatever `routes` serves. */
+export const startHttpServer = (host: string, port: number, probes: HttpProbes, registry: Registry, routes?: HttpRoutes): Promise<http.Server> => {
   const server = http.createServer((req, res) => {
+    if (routes?.handle(req, res)) return;
     const send = (code: number, body: string, type = 'text/plain') => {
       res.writeHead(code, { 'content-type': type });
       res.end(body);
@@ -29,6 +37,9 @@ export const startHttpServer = (host: string, port: number, probes: HttpProbes, 
       default:
         return send(404, 'not found\n');
     }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!routes?.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { Unavailable } from '../errors';
+import { stopLeftover } from './leftover';
 
 export interface EmbeddedNatsOptions {
   readonly dataDir: string;
@@ -17,20 +19,31 @@ export interface EmbeddedNatsOptions {
  * embedded default when no NATS URL is configured, and what tests run against.
  */
 export class EmbeddedNatsServer {
+  /** Settles when the nats-server process ends, for whatever reason (a supervisor restarts it). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
     readonly port: number,
     readonly dataDir: string,
-  ) {}
+  ) {
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  }
 
   static async start(opts: EmbeddedNatsOptions): Promise<EmbeddedNatsServer> {
     const host = opts.host ?? '127.0.0.1';
     const port = opts.port || (await freePort(host));
     mkdirSync(opts.dataDir, { recursive: true });
+    // One left running by a server that was killed (kill -9 leaves its children) holds the port and the store.
+    const pidFile = path.join(opts.dataDir, 'nats-server.pid');
+    await stopLeftover(pidFile, opts.dataDir);
     const child = spawn(
       opts.binary ?? 'nats-server',
-      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port)],
+      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let log = '';

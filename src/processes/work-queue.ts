@@ -4,10 +4,18 @@ import type { Logger } from 'pino';
 export type ReconcileResult = void | { requeueAfterMs: number };
 
 /**
+ * A failure no retry can mend (controller-runtime's TerminalError): the key
+ * is logged and dropped, not backed off, until something queues it again.
+ */
+export class TerminalError extends Error {
+  override readonly name = 'TerminalError';
+}
+
+/**
  * A controller-runtime style queue: keys, not events. A key queued while it
  * waits is queued once; a key queued while it is being reconciled runs again
- * afterwards; errors back off per key (capped), and a key is never worked on
- * twice at once.
+ * afterwards; errors back off per key (capped), except a TerminalError, and
+ * a key is never worked on twice at once.
  */
 export class KeyedWorkQueue {
   private readonly queue: string[] = [];
@@ -101,6 +109,11 @@ export class KeyedWorkQueue {
       this.failures.delete(key);
       if (r && r.requeueAfterMs >= 0) this.addAfter(key, r.requeueAfterMs);
     } catch (err) {
+      if (err instanceof TerminalError) {
+        this.failures.delete(key);
+        this.log.error({ err, key }, `${this.name}: reconcile failed for good; not retried`);
+        return;
+      }
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       const ms = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(n, 10));

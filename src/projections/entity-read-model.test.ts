@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { nodeDecider, type NodeEvent } from '../commands/node';
 import type { NodeDetails } from '../commands/node';
-import { toNode } from '../commands/node/view';
+import { toNode } from '../wire/views/node';
 import { OutOfRange } from '../errors';
 import type { RecordedEvent } from '../eventstore/event';
 import type { Change } from './change';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { DomainEvent, Evolving } from '../commands/decider';
-import type { AnyDecider } from '../commands/handler';
+import type { AnyDecider } from '../commands/decider';
 import { macAddressDecider } from '../commands/mac_address';
 import { networkDecider } from '../commands/network';
 import { NETWORK_POOL_ID, networkPoolDecider } from '../commands/network_pool';

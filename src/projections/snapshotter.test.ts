@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { nodeDecider, type NodeDetails, type NodeEvent } from '../commands/node';
-import { toNode } from '../commands/node/view';
+import { toNode } from '../wire/views/node';
 import type { RecordedEvent } from '../eventstore/event';
 import { TimeIndex } from '../audit/time-index';
 import { EntityReadModel } from './entity-read-model';

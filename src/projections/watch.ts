@@ -25,6 +25,12 @@ export const watch = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>)
         const id = (object as { id: string }).id;
         return { type: 'ADDED' as const, id, object, revision: at, time: model.lastChanged(id)! };
       });
+    } else if (opts.sinceRevision > model.position) {
+      // A revision this server has not seen would wait for changes that may never come.
+      sub.error(
+        new OutOfRange(`since_revision ${opts.sinceRevision} is beyond the head of the log (${model.position}); watch from a revision you were sent, or from 0`),
+      );
+      return;
     } else {
       const replay = model.changesAfter(opts.sinceRevision);
       if (!replay) {

@@ -1,61 +1,14 @@
 import { credentials } from '@grpc/grpc-js';
-import { nodeDecider } from '../commands/node';
-import { toNode } from '../commands/node/view';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
-import { ClusterServiceClient, type ListNodesRequest, type ListNodesResponse, Node } from '../gen/hypervisor/v1/cluster';
-import { EntityReadModel } from '../projections/entity-read-model';
+import { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
+import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
+import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
+import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
 import type { ReadModel } from '../projections/read-model';
+import { CHECKED_MODELS, type CheckedModel, type ServedApi } from './checked-models';
 
-/**
- * One read model the check rebuilds from position zero and compares with
- * what the running server serves. Objects are compared as JSON, keyed by id.
- */
-export interface CheckedModel {
-  readonly name: string;
-  /** A fresh model, fed the whole log. */
-  build(): ReadModel;
-  /** The rebuilt model's objects. */
-  rebuilt(model: ReadModel): Map<string, unknown>;
-  /** What the server serves, read through its public API. */
-  served(address: string): Promise<Map<string, unknown>>;
-}
-
-/** Fields that are not a function of the log (liveness leases), left out of the comparison. */
-const withoutLastSeen = (n: Node) => Node.toJSON({ ...n, lastSeen: undefined }) as Record<string, unknown>;
-
-const unary = <Req, Res>(client: object, method: (req: Req, cb: (e: Error | null, r: Res) => void) => unknown, req: Req) =>
-  new Promise<Res>((resolve, reject) => method.call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
-
-const nodesModel: CheckedModel = {
-  name: 'nodes',
-  build: () => new EntityReadModel({ decider: nodeDecider, view: toNode }),
-  rebuilt: (m) => {
-    const model = m as EntityReadModel<unknown, Node>;
-    return new Map(model.list().map((n) => [n.id, withoutLastSeen(n)]));
-  },
-  served: async (address) => {
-    const c = new ClusterServiceClient(address, credentials.createInsecure());
-    try {
-      const out = new Map<string, unknown>();
-      let pageToken = '';
-      do {
-        const r = await unary<ListNodesRequest, ListNodesResponse>(c, c.listNodes as never, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken });
-        for (const n of r.nodes) out.set(n.id, withoutLastSeen(n));
-        pageToken = r.nextPageToken;
-      } while (pageToken);
-      return out;
-    } finally {
-      c.close();
-    }
-  },
-};
-
-/**
- * Every read model the check covers. A service that serves a read model adds
- * its entry here (rebuild it, list it through the API).
- */
-export const CHECKED_MODELS: readonly CheckedModel[] = [nodesModel];
+export { CHECKED_MODELS, type CheckedModel } from './checked-models';
 
 export interface ReplayCheckResult {
   readonly ok: boolean;
@@ -78,26 +31,37 @@ export interface ReplayCheckOptions {
 export const replayCheck = async (o: ReplayCheckOptions): Promise<ReplayCheckResult> => {
   const specs = o.models ?? CHECKED_MODELS;
   const models = specs.map((s) => s.build());
+  const creds = credentials.createInsecure();
+  const api: ServedApi = {
+    cluster: new ClusterServiceClient(o.address, creds),
+    compute: new ComputeServiceClient(o.address, creds),
+    network: new NetworkServiceClient(o.address, creds),
+    audit: new AuditServiceClient(o.address, creds),
+  };
   let position = 0;
   let result: ReplayCheckResult | undefined;
-  for (let attempt = 0; attempt < (o.attempts ?? 5); attempt++) {
-    position = await feed(o.store, models, position);
-    const differences: string[] = [];
-    const compared: Record<string, number> = {};
-    for (const [i, s] of specs.entries()) {
-      const rebuilt = s.rebuilt(models[i]);
-      const served = await s.served(o.address);
-      compared[s.name] = rebuilt.size;
-      differences.push(...compare(s.name, rebuilt, served));
+  try {
+    for (let attempt = 0; attempt < (o.attempts ?? 5); attempt++) {
+      position = await feed(o.store, models, position);
+      const differences: string[] = [];
+      const compared: Record<string, number> = {};
+      for (const [i, s] of specs.entries()) {
+        const rebuilt = s.rebuilt(models[i]);
+        const served = await s.served(api, rebuilt);
+        compared[s.name] = rebuilt.size;
+        differences.push(...compare(s.name, rebuilt, served));
+      }
+      result = { ok: differences.length === 0, position, compared, differences };
+      if (result.ok) return result;
+      // A difference stands once the log stood still and the server had time to apply it.
+      if (attempt >= 1 && (await o.store.head()) === position) return result;
+      // The server may still be applying the newest commits: look again shortly.
+      await new Promise((r) => setTimeout(r, 300));
     }
-    result = { ok: differences.length === 0, position, compared, differences };
-    if (result.ok) return result;
-    // A difference stands once the log stood still and the server had time to apply it.
-    if (attempt >= 1 && (await o.store.head()) === position) return result;
-    // The server may still be applying the newest commits: look again shortly.
-    await new Promise((r) => setTimeout(r, 300));
+    return result!;
+  } finally {
+    for (const c of Object.values(api)) c.close();
   }
-  return result!;
 };
 
 /** Feeds the log after `after` to the models, a commit at a time. */

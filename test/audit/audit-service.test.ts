@@ -11,26 +11,17 @@ import { nodeIdFor } from '../../src/commands/node/identity';
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { type AuditEvent, AuditServiceClient, type ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string, over: object = {}) => ({
-  hostname,
-  ip: '10.9.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'audit',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
-  metadata: { labels: { team: 'a' }, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-  ...over,
-});
+const reg = (hostname: string, over: object = {}) =>
+  nodeRegistration(hostname, { ip: '10.9.0.1', region: 'audit', metadata: { labels: { team: 'a' }, annotations: {} }, ...over });
 const list = (over: Partial<ListEventsRequest> = {}): ListEventsRequest => ({
   aggregateType: '',
   aggregateId: '',
   actor: '',
-  sinceRevision: 0,
+  sinceRevision: 0n,
   fromTime: undefined,
   toTime: undefined,
   types: [],
@@ -145,9 +136,9 @@ describe('AuditService (real gRPC + nats-server)', function () {
   });
 
   it('rebuilds the node as it was at each revision and time, with the live evolve', async () => {
-    const at = (a: { revision?: number; time?: Date }) => call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeId, ...a });
-    const before = await at({ revision: history[0].revision - 1 });
-    assert.deepEqual([before.exists, before.revision, before.state], [false, 0, undefined]);
+    const at = (a: { revision?: bigint; time?: Date }) => call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeId, ...a });
+    const before = await at({ revision: history[0].revision - 1n });
+    assert.deepEqual([before.exists, before.revision, before.state], [false, 0n, undefined]);
     const created = await at({ revision: history[0].revision });
     assert.equal(created.exists, true);
     assert.equal(created.revision, history[0].revision);
@@ -160,7 +151,7 @@ describe('AuditService (real gRPC + nats-server)', function () {
     assert.equal(drained.state!.status, 'NODE_STATUS_DRAINING');
     assert.equal(drained.revision, history[4].revision);
     // Between two events: the state as of the earlier one.
-    assert.equal((await at({ revision: history[2].revision + 0 })).state!.status, 'NODE_STATUS_READY');
+    assert.equal((await at({ revision: history[2].revision + 0n })).state!.status, 'NODE_STATUS_READY');
     const gone = await at({ revision: history[5].revision });
     assert.deepEqual([gone.exists, gone.revision, gone.state], [false, history[5].revision, undefined]);
     // By time.
@@ -196,8 +187,8 @@ describe('AuditService (real gRPC + nats-server)', function () {
     assert.deepEqual(page.events.map((e) => e.id), history.map((e) => e.id));
     for (const e of history) {
       const viaIndex = await call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: nodeId, revision: e.revision });
-      const viaStream = await direct.stateAt({ aggregateType: 'node', aggregateId: nodeId, revision: e.revision });
-      assert.deepEqual([viaIndex.exists, viaIndex.revision, viaIndex.state], [viaStream.exists, viaStream.revision, viaStream.state]);
+      const viaStream = await direct.stateAt({ aggregateType: 'node', aggregateId: nodeId, revision: Number(e.revision) });
+      assert.deepEqual([viaIndex.exists, viaIndex.revision, viaIndex.state], [viaStream.exists, BigInt(viaStream.revision), viaStream.state]);
     }
   });
 
@@ -222,11 +213,11 @@ describe('AuditService (real gRPC + nats-server)', function () {
     await rejectsWith(call(audit, audit.listEvents, list({ fromTime: new Date(2), toTime: new Date(1) })), status.INVALID_ARGUMENT, /from_time/);
     await rejectsWith(call(audit, audit.listEvents, list({ types: [''] })), status.INVALID_ARGUMENT, /types\[0\]/);
     await rejectsWith(call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: randomUUID() })), status.NOT_FOUND);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'teapot', aggregateId: nodeId, revision: 1 }), status.INVALID_ARGUMENT, /aggregate_type/);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: '', aggregateId: nodeId, revision: 1 }), status.INVALID_ARGUMENT, /aggregate_type/);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: '', revision: 1 }), status.INVALID_ARGUMENT, /aggregate_id/);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: randomUUID(), revision: 1 }), status.NOT_FOUND, /never existed/);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: 'not a valid id', revision: 1 }), status.INVALID_ARGUMENT);
+    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'teapot', aggregateId: nodeId, revision: 1n }), status.INVALID_ARGUMENT, /aggregate_type/);
+    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: '', aggregateId: nodeId, revision: 1n }), status.INVALID_ARGUMENT, /aggregate_type/);
+    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: '', revision: 1n }), status.INVALID_ARGUMENT, /aggregate_id/);
+    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: randomUUID(), revision: 1n }), status.NOT_FOUND, /never existed/);
+    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: 'not a valid id', revision: 1n }), status.INVALID_ARGUMENT);
   });
 
   it('reads version-1 events written before the address split, everywhere', async () => {
@@ -244,6 +235,7 @@ describe('AuditService (real gRPC + nats-server)', function () {
       annotations: {},
       supportedInstanceTypes: ['vm'],
     };
+    const wireCapacity = { ...v1.capacity, memoryBytes: BigInt(v1.capacity.memoryBytes), diskBytes: 0n };
     const meta = { actor: 'old-agent', correlationId: 'c-v1', causationId: 'c-v1' };
     const { position } = await store.append({ aggregateType: 'node', aggregateId: id }, 0, randomUUID(), [
       { id: randomUUID(), type: 'NodeRegistered', schemaVersion: 1, data: v1, meta },
@@ -254,7 +246,7 @@ describe('AuditService (real gRPC + nats-server)', function () {
     assert.equal(e.data!.ip, '10.7.0.5');
     assert.equal(e.data!.port, 7000);
     assert.equal(e.data!.address, undefined);
-    const s = await call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: id, revision: position });
+    const s = await call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: id, revision: BigInt(position) });
     assert.deepEqual([s.state!.ip, s.state!.port], ['10.7.0.5', 7000]);
     // The read model (projection) too.
     const node = await until('the projection has the v1 node', () =>
@@ -266,12 +258,12 @@ describe('AuditService (real gRPC + nats-server)', function () {
     assert.deepEqual([node.ip, node.port], ['10.7.0.5', 7000]);
     // And the command handler: the same registration again changes nothing,
     // because the handler folded the upcast event (ip and port equal).
-    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7000, capacity: v1.capacity, metadata: { labels: {}, annotations: {} } }));
+    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7000, capacity: wireCapacity, metadata: { labels: {}, annotations: {} } }));
     // (Registration events only: this suite's 1 s lease may flip the node's status meanwhile.)
     const after = (await call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: id, types: ['NodeRegistered', 'NodeReregistered'] }))).events;
     assert.deepEqual(after.map((x) => x.type), ['NodeRegistered']);
     // A changed port is a NodeReregistered, written as v2.
-    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7001, capacity: v1.capacity, metadata: { labels: {}, annotations: {} } }));
+    await call(cluster, cluster.registerNode, reg(hostname, { ip: '10.7.0.5', port: 7001, capacity: wireCapacity, metadata: { labels: {}, annotations: {} } }));
     const re = (await call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: id, types: ['NodeReregistered'] }))).events;
     assert.deepEqual(re.map((x) => [x.schemaVersion, x.data!.port]), [[2, 7001]]);
   });

@@ -70,14 +70,14 @@ describe('audit: the history of an instance, with the system acting on the reque
     assert.ok(new Set(caused.map((e) => e.aggregateType)).has('node') && caused.some((e) => e.aggregateType === 'instance'));
 
     // The instance as it was at each step, through its own evolve.
-    const at = (revision: number) => call(audit, audit.getStateAt, { aggregateType: 'instance', aggregateId: inst.id, revision });
+    const at = (revision: bigint) => call(audit, audit.getStateAt, { aggregateType: 'instance', aggregateId: inst.id, revision });
     const pending = await at(requested.revision);
     assert.deepEqual([pending.exists, pending.state?.name, pending.state?.state], [true, 'audited-vm', 'INSTANCE_STATE_PENDING']);
     assert.deepEqual(pending.state?.metadata, { labels: { team: 'audit' } });
     assert.equal((await at(history.find((e) => e.type === 'InstanceRunning')!.revision)).state?.state, 'INSTANCE_STATE_RUNNING');
-    assert.equal((await at(requested.revision - 1)).exists, false);
+    assert.equal((await at(requested.revision - 1n)).exists, false);
     const gone = await at(history[history.length - 1].revision);
     assert.deepEqual([gone.exists, gone.state], [false, undefined]);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'instance', aggregateId: '00000000-0000-4000-8000-000000000000', revision: 1 }), status.NOT_FOUND);
+    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'instance', aggregateId: '00000000-0000-4000-8000-000000000000', revision: 1n }), status.NOT_FOUND);
   });
 });

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { nodeDecider } from '../../src/commands/node';
 import { nodeIdFor } from '../../src/commands/node/identity';
-import { toNode } from '../../src/commands/node/view';
+import { toNode } from '../../src/wire/views/node';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { UpcasterChain } from '../../src/eventstore/upcasting/upcaster';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
 import { Node } from '../../src/gen/hypervisor/v1/cluster';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { EntityReadModel } from '../../src/projections/entity-read-model';
 import type { ProjectionRuntime } from '../../src/projections/projection-runtime';
 import { Snapshotter } from '../../src/projections/snapshotter';
@@ -16,20 +16,18 @@ import { replayCheck } from '../../src/verify/replay-check';
 import pino from 'pino';
 import { defaultConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
-import { call, TestControlPlane } from '../support/control-plane';
+import { call, TestControlPlane, until } from '../support/control-plane';
 import { listAll } from '../feed/feed-support';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string) => ({
-  hostname,
-  ip: '10.6.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'snap',
-  zone: hostname.endsWith('1') ? 'z1' : 'z2',
-  capacity: { cpuCores: 8, memoryBytes: 2 ** 34, diskBytes: 0, gpuCount: 0 },
-  metadata: { labels: { n: hostname }, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string) =>
+  nodeRegistration(hostname, {
+    ip: '10.6.0.1',
+    region: 'snap',
+    zone: hostname.endsWith('1') ? 'z1' : 'z2',
+    capacity: { cpuCores: 8, memoryBytes: 2n ** 34n, diskBytes: 0n, gpuCount: 0 },
+    metadata: { labels: { n: hostname }, annotations: {} },
+  });
 
 describe('read-model snapshots on a real server (restart from snapshot = restart from zero)', function () {
   this.timeout(90_000);
@@ -142,9 +140,8 @@ describe('read-model snapshots on a real server (restart from snapshot = restart
     const cfg = { ...defaultConfig(), natsUrl: t.nats.url, grpcHost: '127.0.0.1', grpcPort: 0, httpPort: 0, dataDir: t.dataDir, feed: false };
     const cp = await new ControlPlane({ ...cfg, snapshotIntervalSeconds: 0.2, snapshotMinCommits: 1 }, pino({ level: 'silent' })).start();
     try {
-      const deadline = Date.now() + 10_000;
-      while (!(await (await ObjectStoreSnapshots.open(await t.nats.connect())).load()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(await (await ObjectStoreSnapshots.open(await t.nats.connect())).load(), 'a snapshot was written');
+      const snapshots = await ObjectStoreSnapshots.open(await t.nats.connect());
+      assert.ok(await until('a snapshot was written', async () => (await snapshots.load()) ?? undefined, 10_000), 'a snapshot was written');
     } finally {
       await cp.stop();
       await t.startServer();

@@ -26,19 +26,18 @@ import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest } from '../support/compute';
 import { ImageServer } from '../support/image-server';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest => ({
-  hostname,
-  ip: '10.1.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'eu-1',
-  zone: 'eu-1a',
-  capacity: { cpuCores: 16, memoryBytes: 64 * 2 ** 30, diskBytes: 500 * 2 ** 30, gpuCount: 0 },
-  metadata: { labels: { tier: 'gold' }, annotations: {} },
-  supportedInstanceTypes: ['vm', 'microvm'],
-  ...over,
-});
+const reg = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest =>
+  nodeRegistration(hostname, {
+    ip: '10.1.0.1',
+    region: 'eu-1',
+    zone: 'eu-1a',
+    capacity: { cpuCores: 16, memoryBytes: 64n * 2n ** 30n, diskBytes: 500n * 2n ** 30n, gpuCount: 0 },
+    metadata: { labels: { tier: 'gold' }, annotations: {} },
+    supportedInstanceTypes: ['vm', 'microvm'],
+    ...over,
+  });
 
 /** Reads a watch stream until `n` events arrived. */
 const take = (stream: NodeJS.EventEmitter & { cancel(): void }, n: number, timeoutMs = 10_000): Promise<NodeEvent[]> =>
@@ -72,8 +71,8 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('registers a node and answers its id and heartbeat terms', async () => {
       const r = await call(c, c.registerNode, reg('reg-a'));
       assert.match(r.nodeId, /^[0-9a-f-]{36}$/);
-      assert.equal(r.heartbeatIntervalSeconds, 10);
-      assert.equal(r.leaseTtlSeconds, 30);
+      assert.equal(r.heartbeatIntervalSeconds, 10n);
+      assert.equal(r.leaseTtlSeconds, 30n);
       const n = await call(c, c.getNode, { nodeId: r.nodeId });
       assert.equal(n.hostname, 'reg-a');
       assert.equal(n.status, NodeStatus.NODE_STATUS_READY);
@@ -84,7 +83,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
 
     it('gives the same host the same id back and updates its details', async () => {
       const a = await call(c, c.registerNode, reg('reg-same'));
-      const b = await call(c, c.registerNode, reg('REG-SAME', { ip: '10.1.0.99', capacity: { cpuCores: 32, memoryBytes: 1, diskBytes: 1, gpuCount: 1 } }));
+      const b = await call(c, c.registerNode, reg('REG-SAME', { ip: '10.1.0.99', capacity: { cpuCores: 32, memoryBytes: 1n, diskBytes: 1n, gpuCount: 1 } }));
       assert.equal(b.nodeId, a.nodeId);
       const n = await call(c, c.getNode, { nodeId: a.nodeId });
       assert.equal(n.ip, '10.1.0.99');
@@ -107,7 +106,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       ['bad ip', { ip: 'not-an-ip' }, /ip: "not-an-ip" is not an IPv4 or IPv6 address/],
       ['port out of range', { port: 65536 }, /port: 65536 is not a port/],
       ['negative port', { port: -1 }, /port: -1 is not a port/],
-      ['negative capacity', { capacity: { cpuCores: 1, memoryBytes: -5, diskBytes: 0, gpuCount: 0 } }, /capacity.memory_bytes: -5 is negative/],
+      ['negative capacity', { capacity: { cpuCores: 1, memoryBytes: -5n, diskBytes: 0n, gpuCount: 0 } }, /capacity.memory_bytes: -5 is negative/],
       ['unknown instance type', { supportedInstanceTypes: ['vm', 'mainframe'] }, /supported_instance_types\[1\]: "mainframe"/],
       ['unknown role', { role: 42 as NodeRole }, /role: 42 is not a NodeRole/],
       ['bad label key', { metadata: { labels: { '!!': 'x' }, annotations: {} } }, /metadata.labels: key "!!"/],
@@ -123,7 +122,9 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('records the actor and correlation id on the event, and a repeated request id adds nothing', async () => {
       const headers = { 'x-actor': 'alice@example.com', 'x-request-id': `req-${randomUUID()}`, 'x-correlation-id': 'corr-42' };
       const a = await call(c, c.registerNode, reg('reg-actor'), headers);
-      await call(c, c.registerNode, reg('reg-actor', { ip: '10.9.9.9' }), headers);
+      await call(c, c.registerNode, reg('reg-actor'), headers);
+      // The same id with another request is refused, never answered OK with nothing stored.
+      await rejectsWith(call(c, c.registerNode, reg('reg-actor', { ip: '10.9.9.9' }), headers), status.INVALID_ARGUMENT, /x-request-id "req-.*" was used for another request to RegisterNode/);
       const store = await JetStreamEventStore.open(await t.nats.connect());
       const events = (await store.readStream({ aggregateType: 'node', aggregateId: a.nodeId })).events;
       assert.equal(events.length, 1, 'the retried request (same x-request-id) must not append again');
@@ -275,7 +276,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const { nodeId } = await call(c, c.registerNode, reg('hb-quiet'));
       const store = await JetStreamEventStore.open(await t.nats.connect());
       const before = await store.head();
-      for (let i = 0; i < 50; i++) await call(c, c.heartbeat, HeartbeatRequest.fromPartial({ nodeId, status: 1, conditions: [], allocated: { cpuCores: 1, memoryBytes: 0, diskBytes: 0, gpuCount: 0 } }));
+      for (let i = 0; i < 50; i++) await call(c, c.heartbeat, HeartbeatRequest.fromPartial({ nodeId, status: 1, conditions: [], allocated: { cpuCores: 1, memoryBytes: 0, diskBytes: 0n, gpuCount: 0 } }));
       assert.equal(await store.head(), before);
     });
   });
@@ -295,7 +296,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       assert.ok(info.readyNodes < info.totalNodes, 'some nodes were put in maintenance or draining above');
       assert.equal(info.totalCapacity?.cpuCores, all.reduce((a, n) => a + (n.capacity?.cpuCores ?? 0), 0));
       assert.equal(info.totalAllocated?.cpuCores, all.reduce((a, n) => a + (n.allocated?.cpuCores ?? 0), 0));
-      assert.equal(info.totalAllocated?.memoryBytes, all.reduce((a, n) => a + (n.allocated?.memoryBytes ?? 0), 0));
+      assert.equal(info.totalAllocated?.memoryBytes, all.reduce((a, n) => a + (n.allocated?.memoryBytes ?? 0n), 0n));
       assert.equal(info.clusterName, 'hypervisor');
       assert.match(info.version, /^\d+\.\d+\.\d+/);
     });
@@ -306,10 +307,10 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const region = `w-${randomUUID().slice(0, 6)}`;
       const a = await call(c, c.registerNode, reg(`${region}-a`, { region }));
       await call(c, c.registerNode, reg(`${region}-b`, { region, zone: 'other' }));
-      const stream = c.watchNodes({ role: 0, region, zone: 'eu-1a', nodeIds: [], sinceRevision: 0 });
+      const stream = c.watchNodes({ role: 0, region, zone: 'eu-1a', nodeIds: [], sinceRevision: 0n });
+      const snapshotDelivered = new Promise((r) => stream.once('data', r));
       const events = take(stream, 4);
-      await until('snapshot delivered', () => true);
-      await new Promise((r) => setTimeout(r, 200));
+      await snapshotDelivered;
       const c2 = await call(c, c.registerNode, reg(`${region}-c`, { region }));
       await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [] }));
       await call(c, c.deregisterNode, { nodeId: c2.nodeId });
@@ -331,7 +332,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('resumes after since_revision with exactly the changes missed', async () => {
       const region = `r-${randomUUID().slice(0, 6)}`;
       const a = await call(c, c.registerNode, reg(`${region}-a`, { region }));
-      const first = c.watchNodes({ role: 0, region, zone: '', nodeIds: [], sinceRevision: 0 });
+      const first = c.watchNodes({ role: 0, region, zone: '', nodeIds: [], sinceRevision: 0n });
       const [snap] = await take(first, 1);
       first.cancel();
       // Missed while away: one modification, one new node, one deletion.
@@ -356,7 +357,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('watches only the node ids asked for', async () => {
       const x = await call(c, c.registerNode, reg('watch-id-x'));
       await call(c, c.registerNode, reg('watch-id-y'));
-      const s = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [x.nodeId], sinceRevision: 0 });
+      const s = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [x.nodeId], sinceRevision: 0n });
       const [e] = await take(s, 1);
       const more = await take(s, 1, 300).then(() => 'more', () => 'none');
       s.cancel();
@@ -396,7 +397,7 @@ describe('node liveness (short lease)', function () {
   it('turns a node NOT_READY when its lease expires and READY on its next heartbeat, as events', async () => {
     const c = t.cluster();
     const { nodeId, leaseTtlSeconds } = await call(c, c.registerNode, reg('lease-a'));
-    assert.equal(leaseTtlSeconds, 1);
+    assert.equal(leaseTtlSeconds, 1n);
     await until('node NOT_READY', async () => (await call(c, c.getNode, { nodeId })).status === NodeStatus.NODE_STATUS_NOT_READY, 10_000);
     await call(c, c.heartbeat, HeartbeatRequest.fromPartial({ nodeId, status: 1, conditions: [] }));
     assert.equal((await call(c, c.getNode, { nodeId })).status, NodeStatus.NODE_STATUS_READY);
@@ -470,7 +471,7 @@ describe('a slow watcher', function () {
     req.pause();
     const trailers = new Promise<Record<string, string>>((resolve) => req.on('trailers', (h) => resolve(h as Record<string, string>)));
     let fast = 0;
-    const quick = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [nodeId], sinceRevision: 0 });
+    const quick = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [nodeId], sinceRevision: 0n });
     quick.on('data', () => fast++);
     quick.on('error', () => undefined);
     const message = 'x'.repeat(1000);

@@ -2,43 +2,24 @@ import assert from 'node:assert/strict';
 import { credentials } from '@grpc/grpc-js';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { ClusterServiceClient, type NodeEvent } from '../../src/gen/hypervisor/v1/cluster';
-import { EventType, NodeRole } from '../../src/gen/hypervisor/v1/common';
-import { call } from '../support/control-plane';
-import { TestNats } from '../support/nats';
-import { ServerProcess } from '../support/server-process';
+import { EventType } from '../../src/gen/hypervisor/v1/common';
+import { call, until } from '../support/control-plane';
+import { ServerOnNats } from '../support/server-process';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string) => ({
-  hostname,
-  ip: '10.2.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'crash',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
-  metadata: undefined,
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string) => nodeRegistration(hostname, { ip: '10.2.0.1', region: 'crash' });
 
 describe('crash: kill -9 the server during a burst of registrations', function () {
   this.timeout(90_000);
-  const nats = new TestNats();
-  let server: ServerProcess;
-  before(async () => {
-    await nats.start();
-    server = await new ServerProcess(nats.url).start();
-  });
-  after(async () => {
-    await server?.stop();
-    await nats.stop();
-  });
+  const rig = ServerOnNats.forSuite();
 
   it('keeps every acknowledged registration, none twice, and a resumed watch sees exactly what it missed', async () => {
-    let client = new ClusterServiceClient(server.address, credentials.createInsecure());
+    let client = new ClusterServiceClient(rig.server.address, credentials.createInsecure());
     await call(client, client.registerNode, reg('crash-seed'));
 
     // A watcher that records everything until the server dies.
     const seen: NodeEvent[] = [];
-    const watch = client.watchNodes({ role: 0, region: 'crash', zone: '', nodeIds: [], sinceRevision: 0 });
+    const watch = client.watchNodes({ role: 0, region: 'crash', zone: '', nodeIds: [], sinceRevision: 0n });
     watch.on('data', (e: NodeEvent) => seen.push(e));
     watch.on('error', () => undefined);
 
@@ -58,16 +39,16 @@ describe('crash: kill -9 the server during a burst of registrations', function (
       }
     };
     const writers = Array.from({ length: 8 }, writer);
-    while (acked.size < 60) await new Promise((r) => setTimeout(r, 5));
-    await server.kill9();
+    await until('60 registrations acknowledged', () => acked.size >= 60, 30_000);
+    await rig.server.kill9();
     dead = true;
     await Promise.all(writers);
     client.close();
-    const lastSeen = seen.length ? seen[seen.length - 1].revision : 0;
-    assert.ok(lastSeen > 0, 'the watcher saw something before the crash');
+    const lastSeen = seen.length ? seen[seen.length - 1].revision : 0n;
+    assert.ok(lastSeen > 0n, 'the watcher saw something before the crash');
 
-    server = await new ServerProcess(nats.url).start();
-    client = new ClusterServiceClient(server.address, credentials.createInsecure());
+    await rig.restart();
+    client = new ClusterServiceClient(rig.server.address, credentials.createInsecure());
     // Changes the dead watcher certainly missed, on top of any lost in the crash.
     for (let i = 0; i < 10; i++) {
       await call(client, client.registerNode, reg(`after-${i}`));
@@ -84,7 +65,7 @@ describe('crash: kill -9 the server during a burst of registrations', function (
     } while (token);
     for (const h of acked) assert.ok(hosts.includes(h), `acknowledged ${h} is missing after the crash`);
     assert.equal(new Set(hosts).size, hosts.length);
-    const store = await JetStreamEventStore.open(await nats.connect());
+    const store = await JetStreamEventStore.open(await rig.nats.connect());
     const registered: string[] = [];
     for await (const e of store.readAll(0)) if (e.type === 'NodeRegistered') registered.push((e.data as { hostname: string }).hostname);
     assert.equal(new Set(registered).size, registered.length, 'a host was registered twice in the log');

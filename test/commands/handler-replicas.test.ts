@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CommandHandler } from '../../src/commands/handler';
+import { CommandHandler } from '../../src/bus/command-handler';
 import type { Decider } from '../../src/commands/decider';
 import { FailedPrecondition } from '../../src/errors';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';

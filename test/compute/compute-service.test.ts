@@ -8,7 +8,7 @@ import { ComputeServiceClient, type Instance, type PullImageProgress } from '../
 import { AgentServiceClient, type AgentConsoleOutput } from '../../src/gen/hypervisor/v1/agent';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
+import { ConsoleSession, createRequest, InstanceWatch, MiB, show } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, sha256Of, testGuestDir } from '../support/image-server';
 import path from 'node:path';
@@ -91,7 +91,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
     assert.ok(running.startedAt instanceof Date);
     const node = await call(cluster, cluster.getNode, { nodeId: running.nodeId });
     assert.equal(node.allocated?.cpuCores, 1);
-    assert.equal(node.allocated?.memoryBytes, 512 * MiB);
+    assert.equal(node.allocated?.memoryBytes, BigInt(512 * MiB));
 
     const stopped = await call(c, c.stopInstance, { instanceId: created.id, force: false, timeoutSeconds: 5 });
     assert.equal(stopped.state, InstanceState.INSTANCE_STATE_STOPPED);
@@ -212,7 +212,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       const ev = await resumed.until('the start', () => true, 5_000);
       assert.ok(ev.revision > last);
       const revs = resumed.events.map((e) => e.revision);
-      assert.deepEqual(revs, [...new Set(revs)].sort((x, y) => x - y));
+      assert.deepEqual(revs, [...new Set(revs)].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
       for (const w of [one, byNode, resumed]) w.close();
       const unknown = new InstanceWatch(c, { instanceId: randomUUID() });
       await assert.rejects(unknown.until('an error', () => false, 5_000), (e: { code?: number }) => e.code === status.NOT_FOUND);
@@ -225,13 +225,13 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       const r = await pull(c, `${images.url('vmlinuz')}#sha256=${sha}`, VM);
       assert.equal(r.code, 0, r.details);
       const last = r.progress[r.progress.length - 1];
-      assert.ok(last.completed, JSON.stringify(last));
+      assert.ok(last.completed, show(last));
       assert.equal(last.error, '');
-      assert.ok(last.current > 1 * MiB && last.current === last.total, JSON.stringify(last));
+      assert.ok(last.current > 1 * MiB && last.current === last.total, show(last));
       assert.ok(r.progress.some((p) => p.status === 'downloading'));
       const list = await call(c, c.listImages, { type: VM, pageSize: 0, pageToken: '' });
       const img = list.images.find((i) => i.name === 'vmlinuz')!;
-      assert.ok(img, JSON.stringify(list));
+      assert.ok(img, show(list));
       assert.deepEqual(img.tags, ['format:kernel', `sha256:${sha}`]);
       assert.equal(img.type, VM);
       const i = await settle(await call(c, c.createInstance, vm('by-name', {}, { kernel: 'vmlinuz' })));

@@ -32,7 +32,7 @@ describe('concurrent creates never overcommit a node', function () {
     await t.start();
     // A second server replica on the same NATS: two schedulers race for the same nodes.
     second = await new ControlPlane(
-      { ...defaultConfig(), natsUrl: t.nats.url, dataDir: t.dataDir, grpcHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logLevel: 'silent', feed: false },
+      { ...defaultConfig(), natsUrl: t.nats.url, dataDir: t.dataDir, grpcHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logLevel: 'silent', feed: false, imageAllowCidrs: ['127.0.0.0/8'] },
       pino({ level: 'silent' }),
     ).start();
     // Four nodes with 5 CPUs each: room for exactly 20 one-CPU instances.

@@ -7,7 +7,7 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids } from '../support/compute';
+import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids, show } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
 
@@ -93,7 +93,7 @@ describe('ComputeService end to end on real QEMU (TCG), through the gRPC client'
 
     const stats = await call(c, c.getInstanceStats, { instanceId: id });
     assert.equal(stats.instanceId, id);
-    assert.ok(stats.cpuTimeNs > 0 && stats.memoryUsedBytes > 0, JSON.stringify(stats));
+    assert.ok(stats.cpuTimeNs > 0 && stats.memoryUsedBytes > 0, show(stats));
     assert.ok(stats.collectedAt instanceof Date);
 
     // Stop (graceful: the guest's acpid powers it off), start, restart. A console attached

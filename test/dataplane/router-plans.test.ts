@@ -32,7 +32,7 @@ describe('router placement and router host plans (real gRPC, real nats-server)',
         role: NodeRole.NODE_ROLE_WORKER,
         region: '',
         zone: '',
-        capacity: { cpuCores: 4, memoryBytes: 8 * 2 ** 30, diskBytes: 0, gpuCount: 0 },
+        capacity: { cpuCores: 4, memoryBytes: 8n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 },
         metadata: { labels: {}, annotations: { [PORT_BINDINGS_ANNOTATION]: 'linux_bridge', [TUNNEL_IP_ANNOTATION]: vtep(i) } },
         supportedInstanceTypes: ['vm'],
       });
@@ -42,7 +42,7 @@ describe('router placement and router host plans (real gRPC, real nats-server)',
   after(() => t.stop());
 
   const routerState = (id: string) => t.cp.network!.models.routers.state(id);
-  const plan = (nodeId: string) => t.cp.dataplane!.routed.forNode(nodeId);
+  const plan = (nodeId: string) => t.cp.network!.routed.forNode(nodeId);
 
   it('places a router on one READY node (an event), plans it there with its legs, and gives the other node forwarding entries to it; a deregistered node gives it up to the other', async () => {
     const ext = await n.network({ name: 'public', external: true, type: NetworkType.NETWORK_TYPE_FLAT, metadata: { labels: {}, annotations: { [PHYSICAL_NETWORK_ANNOTATION]: 'ext' } } });

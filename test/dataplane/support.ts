@@ -53,10 +53,15 @@ export class DataplaneLab {
     for (const h of this.lab.hosts) {
       const dir = mkdtempSync(path.join(os.tmpdir(), `${this.lab.token}-agent-`));
       this.dirs.push(dir);
-      const a = new AgentProcess(`${ip}:${this.cp.cp.grpcPort}`, this.cp.nats.url, dir, h.name, ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, ...(opts.agentArgs ?? [])], {
-        wrap: h.wrap,
-        env: { HV_AGENT_NETWORK_MS: '1000' },
-      });
+      const a = new AgentProcess(
+        `${ip}:${this.cp.cp.grpcPort}`,
+        this.cp.nats.url,
+        dir,
+        h.name,
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...(opts.agentArgs ?? [])],
+        { HV_AGENT_NETWORK_MS: '1000' },
+        h.wrap,
+      );
       this.agents.push(await a.start());
     }
     const cluster = this.cp.client(ClusterServiceClient);
@@ -159,9 +164,10 @@ export class DataplaneLab {
     for (const c of this.consoles) c.close();
     this.watch?.close();
     for (const a of this.agents) await a.kill9();
-    await this.lab?.cleanup();
-    await this.images?.stop();
+    // The control plane before the underlay: its NATS connection is on the root veth the cleanup deletes.
     await this.cp?.stop();
+    await this.images?.stop();
+    await this.lab?.cleanup();
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 }

@@ -31,6 +31,8 @@ describe('routers and floating IPs end to end: VMs on two subnets behind a route
   let failed = false;
   afterEach(function () {
     failed ||= this.currentTest?.state === 'failed';
+    // The reason first: the lab's teardown after it takes a while.
+    if (this.currentTest?.state === 'failed') console.log(this.currentTest.err);
   });
   after(async () => t.stop(failed));
 

@@ -77,7 +77,7 @@ export const listAll = async (audit: AuditServiceClient, req: Partial<ListEvents
       aggregateType: '',
       aggregateId: '',
       actor: '',
-      sinceRevision: 0,
+      sinceRevision: 0n,
       fromTime: undefined,
       toTime: undefined,
       types: [],

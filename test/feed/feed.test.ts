@@ -5,21 +5,13 @@ import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-ev
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { FeedRelay } from '../../src/feed/relay';
 import { AuditEvent, AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { DurableReader, listAll, readFeed } from './feed-support';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string) => ({
-  hostname,
-  ip: '10.8.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'feed',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2 ** 33, diskBytes: 0, gpuCount: 0 },
-  metadata: { labels: { billing: 'team-a' }, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string) =>
+  nodeRegistration(hostname, { ip: '10.8.0.1', region: 'feed', metadata: { labels: { billing: 'team-a' }, annotations: {} } });
 
 describe('integration feed (HV_EVENTS on a real nats-server)', function () {
   this.timeout(60_000);

@@ -6,8 +6,7 @@ import { NetworkServiceClient } from '../../src/gen/hypervisor/v1/network';
 import { NetworkReservations } from '../../src/processes/network/reservations';
 import { NetworkReadModels } from '../../src/projections/network-read-models';
 import { ProjectionRuntime } from '../../src/projections/projection-runtime';
-import { TestNats } from '../support/nats';
-import { ServerProcess } from '../support/server-process';
+import { ServerOnNats } from '../support/server-process';
 import { until } from '../support/control-plane';
 import { Net } from './support';
 
@@ -20,34 +19,23 @@ import { Net } from './support';
  */
 describe('crash: kill -9 the server during a burst of CreatePort', function () {
   this.timeout(120_000);
-  const nats = new TestNats();
-  let server: ServerProcess;
+  const rig = ServerOnNats.forSuite({ HV_NETWORK_GC_GRACE_SECONDS: '1', HV_NETWORK_GC_SWEEP_SECONDS: '0.5' });
   const clients: NetworkServiceClient[] = [];
-  const start = async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, { HV_NETWORK_GC_GRACE_SECONDS: '1', HV_NETWORK_GC_SWEEP_SECONDS: '0.5' });
-    try {
-      server = await new ServerProcess(nats.url).start();
-    } finally {
-      process.env = saved;
-    }
-    return new Net({
+  /** NetworkService of the server running now. */
+  const service = () =>
+    new Net({
       client: <C>(Ctor: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => C) => {
-        const c = new Ctor(server.address, credentials.createInsecure());
+        const c = new Ctor(rig.server.address, credentials.createInsecure());
         clients.push(c as unknown as NetworkServiceClient);
         return c;
       },
     } as never);
-  };
-  before(() => nats.start());
-  after(async () => {
+  after(() => {
     for (const c of clients) c.close();
-    await server?.stop();
-    await nats.stop();
   });
 
   it('leaves no reservation without its port and no port twice; retries find their port', async () => {
-    let n = await start();
+    let n = service();
     const net = await n.network();
     const subnet = await n.subnet(net.id, '10.90.0.0/24');
     const group = await n.group();
@@ -64,13 +52,14 @@ describe('crash: kill -9 the server during a burst of CreatePort', function () {
     };
     const writers = Array.from({ length: 8 }, writer);
     await until('a few ports made', async () => ((await n.rpc('listPorts', { networkId: net.id })).ports.length >= 10 ? true : undefined), 30_000);
-    await server.kill9();
+    await rig.server.kill9();
     dead = true;
     await Promise.all(writers);
 
-    n = await start();
+    await rig.restart();
+    n = service();
     // Read the log as the server does, to see MACs and every reference.
-    const nc = await nats.connect();
+    const nc = await rig.nats.connect();
     const store = await JetStreamEventStore.open(nc);
     const models = new NetworkReadModels();
     const held = new NetworkReservations();

@@ -139,7 +139,7 @@ describe('instances get ports (ComputeService + NetworkService, hollow agent, re
     assert.equal(i.state, InstanceState.INSTANCE_STATE_FAILED);
     assert.match(i.stateReason, /^network: floating_network_id: every IPv4 subnet of network .* is full/);
     assert.equal(i.ipAddress, '');
-    await t.cp.network!.instances.idle();
+    await t.cp.compute!.instanceNetwork.idle();
     assert.deepEqual(await portsOf(i.id), [], 'the port made before the failure is gone');
     assert.equal(held(), before.held, 'MAC, address, network and group references given back');
     assert.equal((await n.rpc('listAllocations', { subnetId: tenantSubnet.id })).allocations.length, before.tenant);

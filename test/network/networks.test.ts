@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { ClusterServiceClient, RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { NetworkType } from '../../src/gen/hypervisor/v1/network';
 import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
 import { Net } from './support';
+import { nodeRegistration } from '../support/nodes';
 
 const { INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, RESOURCE_EXHAUSTED } = status;
 
@@ -243,7 +244,7 @@ describe('NetworkService: networks, subnets, IPAM, VTEPs (real gRPC client, real
     it('lists one per registered node, on its address and the VXLAN port, with status following the node', async () => {
       const cluster = t.client(ClusterServiceClient);
       const reg = (hostname: string, ip: string) =>
-        call(cluster, cluster.registerNode, RegisterNodeRequest.fromPartial({ hostname, ip, port: 50052, role: NodeRole.NODE_ROLE_WORKER, capacity: { cpuCores: 4, memoryBytes: 2 ** 30, diskBytes: 2 ** 30 }, supportedInstanceTypes: ['vm'] }));
+        call(cluster, cluster.registerNode, nodeRegistration(hostname, { ip, capacity: { cpuCores: 4, memoryBytes: 2n ** 30n, diskBytes: 2n ** 30n, gpuCount: 0 } }));
       const a = await reg('vtep-a', '192.0.2.10');
       await reg('vtep-b', '192.0.2.11');
       const v = (await n.rpc('listVtePs', {})).vteps;

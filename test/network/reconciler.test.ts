@@ -106,7 +106,8 @@ describe('network reconciler: delete follow-ups and crash leaks (real nats-serve
     const g = await n.group();
     const p = await n.port(net.id, { subnetId: s.id, securityGroups: [g.id] });
     const sweeps = t.cp.network!.reconciler.released;
-    await new Promise((r) => setTimeout(r, 1200)); // several grace periods and sweeps
+    const swept = t.cp.network!.reconciler.sweeps;
+    await until('six sweeps, four grace periods', () => t.cp.network!.reconciler.sweeps >= swept + 6);
     await t.cp.network!.reconciler.idle();
     assert.equal(models().macs.state(macAddressId(p.macAddress))?.portId, p.id);
     assert.equal(models().subnets.state(s.id)!.allocations.size, 1);

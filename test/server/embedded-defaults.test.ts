@@ -47,6 +47,8 @@ describe('the server on embedded defaults (what npm start runs)', function () {
         30_000,
       );
       assert.equal(agentNode.status, 1 /* READY */);
+      // Its drivers by default: qemu, and oci for containers where runc and its tools work (they do here).
+      assert.ok(agentNode.supportedInstanceTypes.includes('container'), agentNode.supportedInstanceTypes.join(','));
       const { nodeId } = await call(c, c.registerNode, {
         hostname: 'embedded-a',
         ip: '10.4.0.1',

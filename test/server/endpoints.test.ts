@@ -35,6 +35,14 @@ describe('server endpoints, as an outside client sees them', function () {
     assert.ok(node.createdAt, 'Timestamp fields resolve through google/protobuf/timestamp.proto');
   });
 
+  it('lists grpc.health.v1 in reflection and answers it through buf curl', async () => {
+    const methods = (await bufCurl(t, '--list-methods', `http://${t.address}`)).split('\n');
+    assert.ok(methods.includes('grpc.health.v1.Health/Check'), `listed: ${methods.join(', ')}`);
+    assert.ok(methods.includes('grpc.health.v1.Health/Watch'));
+    const health = JSON.parse(await bufCurl(t, '-d', '{}', `http://${t.address}/grpc.health.v1.Health/Check`));
+    assert.deepEqual(health, { status: 'SERVING' });
+  });
+
   it('reports an invalid argument to an outside client with the code and the field', async () => {
     const err = await bufCurl(t, '-d', '{"hostname":""}', `http://${t.address}/hypervisor.v1.ClusterService/RegisterNode`).then(
       () => '',

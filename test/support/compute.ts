@@ -14,11 +14,20 @@ import {
 
 export const MiB = 2 ** 20;
 
-export const spec = (over: Partial<InstanceSpec> = {}): InstanceSpec => ({
+/** JSON for assertion messages: messages hold bigint (int64) fields, which JSON.stringify refuses. */
+export const show = (v: unknown): string => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+
+/** An InstanceSpec as tests write it: sizes may be plain numbers (the wire has int64 as bigint). */
+export type SpecInput = Omit<Partial<InstanceSpec>, 'memoryBytes' | 'disks'> & {
+  memoryBytes?: number | bigint;
+  disks?: { name: string; sizeBytes: number | bigint; type: string; boot: boolean }[];
+};
+
+export const spec = ({ memoryBytes, disks, ...over }: SpecInput = {}): InstanceSpec => ({
   image: '',
   cpuCores: 1,
-  memoryBytes: 256 * MiB,
-  disks: [],
+  memoryBytes: BigInt(memoryBytes ?? 256 * MiB),
+  disks: (disks ?? []).map((d) => ({ ...d, sizeBytes: BigInt(d.sizeBytes) })),
   network: undefined,
   kernel: '',
   initrd: '',
@@ -31,7 +40,7 @@ export const spec = (over: Partial<InstanceSpec> = {}): InstanceSpec => ({
   ...over,
 });
 
-export const createRequest = (name: string, type: InstanceType, s: Partial<InstanceSpec> = {}, over: Partial<CreateInstanceRequest> = {}): CreateInstanceRequest => ({
+export const createRequest = (name: string, type: InstanceType, s: SpecInput = {}, over: Partial<CreateInstanceRequest> = {}): CreateInstanceRequest => ({
   name,
   type,
   spec: spec(s),
@@ -54,8 +63,8 @@ export class InstanceWatch {
   private error?: Error;
   private waiters: (() => void)[] = [];
 
-  constructor(c: ComputeServiceClient, req: { instanceId?: string; nodeId?: string; sinceRevision?: number } = {}) {
-    this.stream = c.watchInstance({ instanceId: req.instanceId ?? '', nodeId: req.nodeId ?? '', sinceRevision: req.sinceRevision ?? 0 });
+  constructor(c: ComputeServiceClient, req: { instanceId?: string; nodeId?: string; sinceRevision?: bigint } = {}) {
+    this.stream = c.watchInstance({ instanceId: req.instanceId ?? '', nodeId: req.nodeId ?? '', sinceRevision: req.sinceRevision ?? 0n });
     this.stream.on('data', (e: InstanceEvent) => {
       this.events.push(e);
       this.wake();

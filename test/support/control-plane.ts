@@ -8,6 +8,8 @@ import { defaultConfig, type ServerConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
 import { TestNats } from './nats';
 
+export { until } from './until';
+
 /** A real control plane on a real nats-server, on free ports, for one test file. */
 export class TestControlPlane {
   readonly nats: TestNats;
@@ -39,6 +41,8 @@ export class TestControlPlane {
       grpcPort: 0,
       httpPort: 0,
       logLevel: 'silent',
+      // Test image servers listen on loopback, which the image fetcher refuses unless allowed.
+      imageAllowCidrs: ['127.0.0.0/8'],
       ...this.overrides,
     };
     this.cp = await new ControlPlane(cfg, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();
@@ -94,14 +98,4 @@ export const rejectsWith = async (p: Promise<unknown>, code: number, message?: R
     return err;
   }
   throw new Error(`expected code ${code}, but the call succeeded`);
-};
-
-export const until = async <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 };

@@ -1,36 +1,41 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from '../../src/nats/embedded-nats-server';
-import { until } from './control-plane';
+import { ChildBinary } from './child';
+import { TestNats } from './nats';
+import { until } from './until';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 
 /** The real server binary as a child process, so a test can kill -9 it. */
-export class ServerProcess {
-  child?: ChildProcess;
+export class ServerProcess extends ChildBinary {
   grpcPort = 0;
   httpPort = 0;
-  log = '';
 
   constructor(
-    private readonly natsUrl: string,
+    /** Undefined: the server starts its embedded nats-server. */
+    private readonly natsUrl: string | undefined,
     private readonly extraArgs: string[] = [],
-  ) {}
+    /** More environment for the server (settings without a flag). */
+    private readonly env: Record<string, string> = {},
+  ) {
+    super(MAIN);
+  }
 
   async start(): Promise<this> {
     this.grpcPort ||= await freePort();
     this.httpPort ||= await freePort();
-    this.child = spawn(
-      process.execPath,
-      [MAIN, '--nats-url', this.natsUrl, '--grpc-host', '127.0.0.1', '--grpc-port', String(this.grpcPort), '--http-port', String(this.httpPort), '--log-level', 'warn', ...this.extraArgs],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child.stdout!.on('data', (d) => (this.log += d));
-    this.child.stderr!.on('data', (d) => (this.log += d));
+    const child = this.spawn([
+      ...(this.natsUrl ? ['--nats-url', this.natsUrl] : []),
+      '--grpc-host', '127.0.0.1',
+      '--grpc-port', String(this.grpcPort),
+      '--http-port', String(this.httpPort),
+      '--log-level', 'warn',
+      ...this.extraArgs,
+    ], this.env);
     await until(
       'server ready',
       async () => {
-        if (this.child?.exitCode !== null) throw new Error(`server exited: ${this.log}`);
+        if (child.exitCode !== null) throw new Error(`server exited: ${this.log}`);
         return fetch(`http://127.0.0.1:${this.httpPort}/readyz`).then((r) => r.ok, () => false);
       },
       20_000,
@@ -41,19 +46,36 @@ export class ServerProcess {
   get address(): string {
     return `127.0.0.1:${this.grpcPort}`;
   }
+}
 
-  kill9(): Promise<void> {
-    const c = this.child!;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGKILL');
-    return exited;
+/**
+ * The crash tests' set-up: a real nats-server and the server binary on it,
+ * started before the suite's tests and stopped after them (also when they
+ * fail). After a kill -9, restart() starts a new server process on the same
+ * NATS, as an operator would.
+ */
+export class ServerOnNats {
+  readonly nats = new TestNats();
+  server!: ServerProcess;
+
+  private constructor(private readonly env: Record<string, string>) {}
+
+  /** Call inside a describe: it adds the suite's before and after hooks. */
+  static forSuite(env: Record<string, string> = {}): ServerOnNats {
+    const rig = new ServerOnNats(env);
+    before(async () => {
+      await rig.nats.start();
+      await rig.restart();
+    });
+    after(async () => {
+      await rig.server?.stop();
+      await rig.nats.stop();
+    });
+    return rig;
   }
 
-  async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    await exited;
+  async restart(): Promise<ServerProcess> {
+    this.server = await new ServerProcess(this.nats.url, [], this.env).start();
+    return this.server;
   }
 }

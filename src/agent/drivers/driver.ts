@@ -15,6 +15,28 @@ export interface DiskSpec {
   boot: boolean;
 }
 
+/** What the image's config says a container runs; spec.command, args and env override it. */
+export interface ImageProcessConfig {
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+}
+
+export interface ContainerSpec {
+  /** The image's unpacked root filesystem in the agent's cache: read-only, shared. */
+  rootfsPath: string;
+  imageDigest: string;
+  image: ImageProcessConfig;
+  command: string[];
+  args: string[];
+  env: Record<string, string>;
+  volumeMounts: { name: string; mountPath: string; readOnly: boolean }[];
+  limits?: { cpuQuota: number; cpuPeriod: number; memoryLimit: number; memorySwap: number; ioReadBps: number; ioWriteBps: number };
+  hostname: string;
+}
+
 export interface InstanceSpecForDriver {
   instanceId: string;
   type: InstanceType;
@@ -24,6 +46,8 @@ export interface InstanceSpecForDriver {
   initrdPath?: string;
   kernelArgs?: string;
   disks: DiskSpec[];
+  /** For type container. */
+  container?: ContainerSpec;
   /** Network interfaces on host devices the data plane made (taps), in guest order. */
   nics?: NicSpec[];
 }
@@ -73,6 +97,17 @@ export interface ConsoleOptions {
   replay?: boolean;
 }
 
+/** A console stream; a terminal that has a window size takes resize(). */
+export type ConsoleStream = Duplex & { resize?: (width: number, height: number) => void };
+
+/** A fact about this host that the node shows as a condition (e.g. type Accelerator, status tcg). */
+export interface DriverCondition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
 /**
@@ -95,6 +130,13 @@ export interface InstanceDriver {
   inspect(instanceId: string): Promise<Observed | undefined>;
   /** Every created instance, running or not: what an agent adopts after a restart. */
   list(): Promise<Observed[]>;
+  /**
+   * Every process this driver runs, found on the host (not from its files), with the
+   * instance it belongs to: the reconcile ends those of instances that should not run here.
+   */
+  processes?(): Promise<{ instanceId: string; pid: number }[]>;
+  /** Conditions the node reports for this driver (heartbeats carry them). */
+  conditions?(): Promise<DriverCondition[]>;
   stats(instanceId: string): Promise<InstanceStats>;
   /** A serial console client; any number may be attached at once. */
   console(instanceId: string, opts?: ConsoleOptions): Promise<Duplex>;

@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { InstanceDriver, InstanceType } from './driver';
 import { HollowDriver, type HollowDriverOptions } from './hollow/hollow-driver';
+import { OciDriver, type OciDriverOptions } from './oci/oci-driver';
 import { QemuDriver, type QemuDriverOptions } from './qemu/qemu-driver';
 
 export interface DriverConfig {
@@ -8,18 +9,23 @@ export interface DriverConfig {
   kinds: string[];
   qemu?: Omit<QemuDriverOptions, 'logger'>;
   hollow?: HollowDriverOptions;
+  oci?: Omit<OciDriverOptions, 'logger'>;
   logger?: Logger;
 }
 
 export type DriverFactory = (config: DriverConfig, log: Logger) => InstanceDriver;
 
-/** The kinds built in. `oci` joins here when it exists. */
+/** The kinds built in. */
 export const builtinDrivers: Record<string, DriverFactory> = {
   qemu: (c, log) => {
     if (!c.qemu) throw new Error('the qemu driver needs qemu.stateDir in the config');
     return new QemuDriver({ ...c.qemu, logger: log });
   },
   hollow: (c) => new HollowDriver(c.hollow),
+  oci: (c, log) => {
+    if (!c.oci) throw new Error('the oci driver needs oci.stateDir in the config');
+    return new OciDriver({ ...c.oci, logger: log });
+  },
 };
 
 export interface LoadedDrivers {

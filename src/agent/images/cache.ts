@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageFormat, ImageSource } from '../../commands/instance/spec';
-import { type Fetched, fetchImage } from './fetch';
+import { type Fetched, type FetchPolicy, fetchImage } from '../../images/fetch';
 
 export interface CachedImage {
   readonly path: string;
@@ -23,7 +23,10 @@ export interface CachedImage {
 export class ImageCache {
   private readonly inflight = new Map<string, Promise<CachedImage>>();
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly policy?: FetchPolicy,
+  ) {
     mkdirSync(path.join(dir, 'sha256'), { recursive: true });
     mkdirSync(path.join(dir, 'urls'), { recursive: true });
     // Downloads cut short by a crash leave their partial files here.
@@ -51,7 +54,7 @@ export class ImageCache {
     const tmp = path.join(this.dir, 'tmp', randomUUID());
     let got: Fetched;
     try {
-      got = await fetchImage(src.url, { sha256: src.sha256, dest: tmp, signal });
+      got = await fetchImage(src.url, { sha256: src.sha256, dest: tmp, signal, policy: this.policy });
     } finally {
       await rm(tmp + '.part', { force: true });
     }

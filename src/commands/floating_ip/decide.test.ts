@@ -3,7 +3,8 @@ import { FailedPrecondition, InvalidArgument, NotFound } from '../../errors';
 import { fold } from '../decider';
 import { deciderSpec } from '../testing';
 import type { FloatingIpEvent } from './events';
-import { floatingIpDecider, floatingIpToProto } from './index';
+import { floatingIpDecider } from './index';
+import { floatingIpToProto } from '../../wire/views/floating-ip';
 
 const external = { id: 'ext', exists: true, external: true };
 const create = (network = external, floatingIp = '203.0.113.20') =>

@@ -14,4 +14,3 @@ export const floatingIpDecider: Decider<FloatingIpCommand, FloatingIpEvent, Floa
 export type { FloatingIpCommand } from './commands';
 export type { Association, FloatingIpEvent } from './events';
 export type { FloatingIpState } from './state';
-export { toProto as floatingIpToProto } from './view';

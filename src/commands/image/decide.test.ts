@@ -23,7 +23,14 @@ describe('image decider', () => {
     given([{ type: 'ImageRegistered', data: details() }])
       .when({ type: 'RegisterImage', data: details({ sha256: 'b'.repeat(64) }) })
       .then([{ type: 'ImageUpdated', data: details({ sha256: 'b'.repeat(64) }) }]));
+  it('registers an OCI image by its tag, pinned by the manifest digest', () => {
+    const oci = details({ url: 'oci://127.0.0.1:5000/test/busybox:1', name: 'test/busybox:1', format: 'oci', kind: 'container' });
+    return deciderSpec(imageDecider, imageIdFor(oci.url))([]).when({ type: 'RegisterImage', data: oci }).then([{ type: 'ImageRegistered', data: oci }]);
+  });
   for (const [what, over, message] of [
+    ['an oci:// reference with tag and digest', { url: `oci://r.example/a:1@sha256:${'c'.repeat(64)}`, format: 'oci' }, /tag or its digest/],
+    ['an oci:// reference of another format', { url: 'oci://r.example/a:1', format: 'raw' }, /format oci/],
+    ['format oci for an http URL', { format: 'oci' }, /for oci:\/\//],
     ['a URL of another image', { url: 'http://images.test/other' }, /belongs to image/],
     ['a bad checksum', { sha256: 'xyz' }, /sha256: 64/],
     ['an unknown format', { format: 'iso' }, /format: "iso"/],

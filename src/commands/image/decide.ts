@@ -1,11 +1,12 @@
 import { parseImageUrl } from '../../domain/image-ref';
+import { isOciRef, parseOciRef } from '../../images/oci/reference';
 import { InvalidArgument } from '../../errors';
 import type { ImageCommand } from './commands';
 import type { ImageEvent } from './events';
 import { imageIdFor } from './identity';
 import type { ImageDetails, ImageState } from './state';
 
-const FORMATS = ['raw', 'qcow2', 'kernel', 'initrd'];
+const FORMATS = ['raw', 'qcow2', 'kernel', 'initrd', 'oci'];
 
 export const decide = (cmd: ImageCommand, s: ImageState): ImageEvent[] => {
   switch (cmd.type) {
@@ -23,8 +24,16 @@ export const decide = (cmd: ImageCommand, s: ImageState): ImageEvent[] => {
 };
 
 const validate = (d: ImageDetails): void => {
-  const parsed = parseImageUrl('url', d.url);
-  if (parsed.sha256 || parsed.url !== d.url) throw new InvalidArgument('url: store the URL without its #sha256 fragment');
+  if (isOciRef(d.url)) {
+    // A tag is what the image is known by; its digest moves when the tag is pushed again.
+    const r = parseOciRef('url', d.url);
+    if (r.tag && r.digest) throw new InvalidArgument('url: store an oci:// reference with its tag or its digest, not both');
+    if (d.format !== 'oci') throw new InvalidArgument(`format: an oci:// image is format oci, not ${d.format}`);
+  } else {
+    const parsed = parseImageUrl('url', d.url);
+    if (parsed.sha256 || parsed.url !== d.url) throw new InvalidArgument('url: store the URL without its #sha256 fragment');
+    if (d.format === 'oci') throw new InvalidArgument('format: oci is for oci:// references');
+  }
   if (!/^[0-9a-f]{64}$/.test(d.sha256)) throw new InvalidArgument('sha256: 64 lower-case hex digits');
   if (!Number.isSafeInteger(d.sizeBytes) || d.sizeBytes < 0) throw new InvalidArgument(`size_bytes: ${d.sizeBytes} is negative`);
   if (!FORMATS.includes(d.format)) throw new InvalidArgument(`format: "${d.format}" is not one of ${FORMATS.join(', ')}`);

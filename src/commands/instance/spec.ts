@@ -1,8 +1,8 @@
 import type { InstanceKind } from '../../domain/instance-types';
 import type { Resources } from '../../domain/resources';
 
-/** What an image holds, as far as booting it goes. */
-export type ImageFormat = 'raw' | 'qcow2' | 'kernel' | 'initrd';
+/** What an image holds, as far as booting it goes; `oci` is a container image in a registry. */
+export type ImageFormat = 'raw' | 'qcow2' | 'kernel' | 'initrd' | 'oci';
 
 /**
  * Where an agent fetches one image from. Resolved when the instance is
@@ -12,8 +12,9 @@ export type ImageFormat = 'raw' | 'qcow2' | 'kernel' | 'initrd';
 export interface ImageSource {
   /** What the user wrote: an image id, an image name, or a URL. */
   readonly ref: string;
-  /** http(s) URL without the `#sha256=` fragment. */
+  /** http(s) URL without the `#sha256=` fragment, or an oci:// reference without its digest. */
   readonly url: string;
+  /** Of the bytes; for an OCI image, of its manifest (what a pull by digest names). */
   readonly sha256?: string;
   readonly imageId?: string;
   readonly sizeBytes?: number;

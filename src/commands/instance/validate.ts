@@ -1,6 +1,7 @@
 import type { InstanceKind } from '../../domain/instance-types';
 import type { Resources } from '../../domain/resources';
 import { optionalTopology, requireLabels } from '../../domain/validate';
+import { validateVolumeMounts } from '../../domain/volume-mounts';
 import { InvalidArgument } from '../../errors';
 import type { InstanceRequest, InstanceSpecData, ResolvedImages } from './spec';
 
@@ -61,12 +62,39 @@ export const validateSpec = (kind: InstanceKind, s: InstanceSpecData): void => {
   if (kind === 'container') {
     if (!s.image) throw new InvalidArgument('spec.image: a container needs an image');
     if (s.kernel || s.initrd) throw new InvalidArgument('spec.kernel: containers share the host kernel; leave kernel and initrd empty');
+    if (s.disks.length > 0) throw new InvalidArgument('spec.disks: a container has its image and volumes, no disks; use spec.volume_mounts');
+    validateContainer(s);
     return;
   }
   for (const [field, v] of [['command', s.command.length], ['args', s.args.length], ['env', Object.keys(s.env).length], ['volume_mounts', s.volumeMounts.length]] as const)
     if (v > 0) throw new InvalidArgument(`spec.${field}: only for container instances`);
   if (kind === 'microvm' && !s.kernel) throw new InvalidArgument('spec.kernel: a microvm has no firmware and boots a kernel directly; give spec.kernel');
   if (kind === 'vm' && !s.image && !s.kernel) throw new InvalidArgument('spec.image: nothing to boot; give spec.image (a disk image) or spec.kernel');
+};
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const validateContainer = (s: InstanceSpecData): void => {
+  s.command.forEach((a, i) => {
+    if (a.includes('\0')) throw new InvalidArgument(`spec.command[${i}]: must not hold NUL`);
+  });
+  s.args.forEach((a, i) => {
+    if (a.includes('\0')) throw new InvalidArgument(`spec.args[${i}]: must not hold NUL`);
+  });
+  for (const [k, v] of Object.entries(s.env)) {
+    if (!ENV_KEY.test(k)) throw new InvalidArgument(`spec.env: "${k.slice(0, 80)}" is not a variable name (letters, digits, '_', not starting with a digit)`);
+    if (v.includes('\0')) throw new InvalidArgument(`spec.env[${k}]: must not hold NUL`);
+  }
+  validateVolumeMounts(s.volumeMounts);
+  const l = s.limits;
+  if (!l) return;
+  for (const [f, v] of Object.entries({ cpu_quota: l.cpuQuota, cpu_period: l.cpuPeriod, memory_limit: l.memoryLimit, memory_swap: l.memorySwap, io_read_bps: l.ioReadBps, io_write_bps: l.ioWriteBps }))
+    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgument(`spec.limits.${f}: ${v}; give 0 (the default) or a positive number`);
+  if (l.cpuPeriod && (l.cpuPeriod < 1000 || l.cpuPeriod > 1_000_000)) throw new InvalidArgument(`spec.limits.cpu_period: ${l.cpuPeriod} µs; between 1000 and 1000000`);
+  if (l.cpuQuota && l.cpuQuota < 1000) throw new InvalidArgument(`spec.limits.cpu_quota: ${l.cpuQuota} µs; at least 1000`);
+  if (l.memoryLimit && l.memoryLimit < LIMITS.minContainerMemoryBytes) throw new InvalidArgument(`spec.limits.memory_limit: ${l.memoryLimit}; at least ${LIMITS.minContainerMemoryBytes / MiB} MiB`);
+  const mem = l.memoryLimit || s.memoryBytes;
+  if (l.memorySwap && l.memorySwap < mem) throw new InvalidArgument(`spec.limits.memory_swap: ${l.memorySwap} is memory plus swap and cannot be less than the memory limit ${mem}`);
 };
 
 /** What the scheduler holds on a node: CPU, memory, and the disks' sizes (a copy of an image counts its size when known). */

@@ -5,7 +5,8 @@ import { fold } from '../decider';
 import { deciderSpec } from '../testing';
 import type { NetworkSpec } from './commands';
 import type { NetworkEvent } from './events';
-import { networkDecider, networkKindFromProto, networkToProto } from './index';
+import { networkDecider } from './index';
+import { networkKindFromProto, networkToProto } from '../../wire/views/network';
 
 const spec = (over: Partial<NetworkSpec> = {}): NetworkSpec => ({
   name: 'net-a',

@@ -1,18 +1,9 @@
+import type { NetworkSpec } from './commands';
 import type { NetworkKind } from './state';
 
-export interface NetworkCreatedData {
-  readonly name: string;
-  readonly kind: NetworkKind;
-  readonly vni: number;
-  readonly vlanId: number;
-  /** Resolved: never 0. */
-  readonly mtu: number;
+/** The network as decided: the spec, its MTU resolved (never 0), and its admin state. */
+export interface NetworkCreatedData extends NetworkSpec {
   readonly adminState: boolean;
-  readonly shared: boolean;
-  readonly external: boolean;
-  readonly tenantId: string;
-  readonly labels: Record<string, string>;
-  readonly annotations: Record<string, string>;
 }
 
 export type NetworkEvent =

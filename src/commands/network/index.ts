@@ -15,5 +15,5 @@ export type { NetworkCommand, NetworkSpec } from './commands';
 export type { NetworkEvent } from './events';
 export type { NetworkState, NetworkKind } from './state';
 export type { NetworkFacts } from './fields';
-export { toProto as networkToProto, networkKindFromProto, networkFacts } from './view';
 export { validateNetworkRequest, resolveMtu, VNI_RANGE, VLAN_RANGE } from './validate';
+export { networkFacts } from './queries';

@@ -2,14 +2,20 @@ import assert from 'node:assert/strict';
 import { AlreadyExists, FailedPrecondition } from '../../errors';
 import { macFromBytes } from '../../sdn/ipam/mac';
 import type { Decider, DomainEvent, Evolving } from '../decider';
-import { floatingIpDecider, floatingIpToProto } from '../floating_ip';
+import { floatingIpDecider } from '../floating_ip';
+import { floatingIpToProto } from '../../wire/views/floating-ip';
 import { macAddressDecider, macAddressId } from '../mac_address';
 import { NETWORK_POOL_ID, networkPoolDecider, segmentOf } from '../network_pool';
-import { portDecider, portToProto, type PortSpec } from '../port';
-import { interfaceOn, routerDecider, routerToProto } from '../router';
-import { securityGroupDecider, securityGroupToProto } from '../security_group';
-import { allocationOf, resolveSubnet, subnetDecider, subnetToProto, type SubnetRequest } from '../subnet';
-import { networkDecider, networkFacts, networkToProto } from './index';
+import { portDecider, type PortSpec } from '../port';
+import { portToProto } from '../../wire/views/port';
+import { interfaceOn, routerDecider } from '../router';
+import { routerToProto } from '../../wire/views/router';
+import { securityGroupDecider } from '../security_group';
+import { securityGroupToProto } from '../../wire/views/security-group';
+import { allocationOf, resolveSubnet, subnetDecider, type SubnetRequest } from '../subnet';
+import { subnetToProto } from '../../wire/views/subnet';
+import { networkDecider, networkFacts } from './index';
+import { networkToProto } from '../../wire/views/network';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDecider = Decider<any, DomainEvent, any>;

@@ -1,24 +1,13 @@
 import { SortedMap } from '../../sdn/ipam/sorted-map';
+import type { NetworkCreatedData } from './events';
 import type { Lifecycle } from './fields';
 
 export type NetworkKind = 'vxlan' | 'vlan' | 'flat' | 'bridge';
 
-export interface NetworkState {
+/** What NetworkCreated recorded, and what the network learnt since. */
+export interface NetworkState extends NetworkCreatedData {
   readonly id: string;
   readonly status: Lifecycle;
-  readonly name: string;
-  readonly kind: NetworkKind;
-  /** VXLAN only, else 0; reserved in network_pool before the network is created. */
-  readonly vni: number;
-  /** VLAN only, else 0; reserved in network_pool before the network is created. */
-  readonly vlanId: number;
-  readonly mtu: number;
-  readonly adminState: boolean;
-  readonly shared: boolean;
-  readonly external: boolean;
-  readonly tenantId: string;
-  readonly labels: Record<string, string>;
-  readonly annotations: Record<string, string>;
   /**
    * The network's subnets and their CIDRs: the network is the one place that
    * sees all of them, so "no two subnets of a network overlap" is decided

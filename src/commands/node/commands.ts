@@ -20,6 +20,8 @@ export type NodeCommand =
   | { type: 'DeregisterNode'; data: Record<string, never> }
   /** Operator sets status; `commandId` names the NodeCommand sent to the agent. */
   | { type: 'UpdateNodeStatus'; data: { status: NodeStatus; conditions?: NodeCondition[]; commandId: string } }
+  /** The agent's own view of its host (heartbeats): sets the conditions of these types, keeps the others. */
+  | { type: 'ReportNodeConditions'; data: { conditions: NodeCondition[] } }
   /** Liveness: the node's lease expired. */
   | { type: 'MarkNodeNotReady'; data: { reason: string } }
   /** Liveness: a heartbeat arrived from a node that was NOT_READY. */

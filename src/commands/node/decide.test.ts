@@ -24,6 +24,21 @@ const small = { cpuCores: 2, memoryBytes: 2 ** 30, diskBytes: 0, gpuCount: 0 };
 const given = deciderSpec(nodeDecider, 'node-1');
 
 describe('node decider', () => {
+  describe('ReportNodeConditions', () => {
+    const accel = (status: string, reason: string) => ({ type: 'Accelerator', status, reason, message: 'm' });
+    const disk = { type: 'DiskPressure', status: 'False', reason: 'r', message: 'm' };
+    it('sets the reported types and keeps the others', () =>
+      given([registered(), { type: 'NodeConditionsUpdated', data: { conditions: [disk] } }])
+        .when({ type: 'ReportNodeConditions', data: { conditions: [accel('tcg', 'kvm-failed: KVM internal error')] } })
+        .then([{ type: 'NodeConditionsUpdated', data: { conditions: [disk, accel('tcg', 'kvm-failed: KVM internal error')] } }]));
+    it('adds nothing when every heartbeat says the same', () =>
+      given([registered(), { type: 'NodeConditionsUpdated', data: { conditions: [disk, accel('kvm', 'kvm-ok: booted')] } }])
+        .when({ type: 'ReportNodeConditions', data: { conditions: [accel('kvm', 'kvm-ok: booted')] } })
+        .then([]));
+    it('is NOT_FOUND for a node that never registered', () =>
+      given([]).when({ type: 'ReportNodeConditions', data: { conditions: [accel('tcg', 'x')] } }).thenThrows(NotFound));
+  });
+
   describe('RegisterNode', () => {
     it('registers a new node', () =>
       given([]).when({ type: 'RegisterNode', data: details() }).then([registered()]));

@@ -40,6 +40,12 @@ export const decide = (cmd: NodeCommand, s: NodeState): NodeEvent[] => {
         events.push({ type: 'NodeConditionsUpdated', data: { conditions: stripTimes(conditions) } });
       return events;
     }
+    case 'ReportNodeConditions': {
+      requireRegistered(s);
+      const merged = mergeByType(s.conditions, cmd.data.conditions);
+      if (JSON.stringify(stripTimes(merged)) === JSON.stringify(stripTimes(s.conditions))) return [];
+      return [{ type: 'NodeConditionsUpdated', data: { conditions: stripTimes(merged) } }];
+    }
     case 'MarkNodeNotReady':
       if (!s.registered || s.status !== 'READY') return [];
       return [{ type: 'NodeStatusChanged', data: { from: s.status, to: 'NOT_READY', reason: cmd.data.reason } }];
@@ -76,6 +82,12 @@ const requireRegistered = (s: NodeState) => {
 const sameDetails = (s: NodeState, d: NodeDetails) =>
   JSON.stringify([s.hostname, s.ip, s.port, s.role, s.region, s.zone, s.capacity, s.labels, s.annotations, s.supportedInstanceTypes]) ===
   JSON.stringify([d.hostname, d.ip, d.port, d.role, d.region, d.zone, d.capacity, d.labels, d.annotations, d.supportedInstanceTypes]);
+
+/** The old conditions with those of the reported types replaced (reported order, after the rest). */
+export const mergeByType = <C extends { type: string }>(old: readonly C[], reported: readonly C[]): C[] => {
+  const types = new Set(reported.map((c) => c.type));
+  return [...old.filter((c) => !types.has(c.type)), ...reported];
+};
 
 const stripTimes = (cs: readonly { type: string; status: string; reason: string; message: string }[]) =>
   cs.map(({ type, status, reason, message }) => ({ type, status, reason, message }));

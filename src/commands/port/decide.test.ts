@@ -5,7 +5,8 @@ import { fold } from '../decider';
 import { deciderSpec } from '../testing';
 import type { PortSpec } from './commands';
 import type { PortEvent } from './events';
-import { portDecider, portToProto } from './index';
+import { portDecider } from './index';
+import { portToProto } from '../../wire/views/port';
 
 const spec = (over: Partial<PortSpec> = {}): PortSpec => ({
   networkId: 'net-1',

@@ -1,16 +1,10 @@
-import type { BindingType, DeviceOwner, PortLinkStatus } from './state';
+import type { PortLinkStatus } from './state';
+import type { PortSpec } from './commands';
 
-export interface PortCreatedData {
-  readonly networkId: string;
-  readonly subnetId: string;
-  readonly name: string;
-  readonly macAddress: string;
-  readonly ipAddress: string;
+/** The port as decided: the spec and its admin state. */
+export interface PortCreatedData extends Omit<PortSpec, 'securityGroups'> {
   readonly securityGroups: string[];
-  readonly bindingType: BindingType;
   readonly adminState: boolean;
-  readonly deviceOwner: DeviceOwner;
-  readonly deviceId: string;
 }
 
 export type PortEvent =

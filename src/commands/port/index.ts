@@ -15,4 +15,3 @@ export type { PortCommand, PortSpec } from './commands';
 export type { PortEvent } from './events';
 export type { BindingType, DeviceOwner, PortLinkStatus, PortState } from './state';
 export { validatePortRequest } from './validate';
-export { toProto as portToProto, bindingTypeFromProto } from './view';

@@ -1,4 +1,5 @@
 import type { Lifecycle } from '../network/fields';
+import type { PortCreatedData } from './events';
 
 export type BindingType = 'unspecified' | 'ovs' | 'linux_bridge' | 'vhost_user' | 'sriov';
 export type PortLinkStatus = 'ACTIVE' | 'DOWN' | 'ERROR';
@@ -9,21 +10,10 @@ export const BINDING_TYPES: readonly BindingType[] = ['unspecified', 'ovs', 'lin
 /** '' for ports a user or an instance owns; `router_interface` for a router's port on a subnet. */
 export type DeviceOwner = '' | 'router_interface';
 
-export interface PortState {
+/** What PortCreated recorded (subnetId '' for a port with no address; deviceId the router of a router_interface port), and its binding. */
+export interface PortState extends PortCreatedData {
   readonly id: string;
   readonly status: Lifecycle;
-  readonly name: string;
-  readonly networkId: string;
-  /** '' for a port with no address. */
-  readonly subnetId: string;
-  readonly macAddress: string;
-  readonly ipAddress: string;
-  readonly securityGroups: string[];
-  readonly bindingType: BindingType;
-  readonly adminState: boolean;
-  readonly deviceOwner: DeviceOwner;
-  /** The router of a router_interface port. */
-  readonly deviceId: string;
   /** Binding: '' while unbound. */
   readonly instanceId: string;
   readonly nodeId: string;

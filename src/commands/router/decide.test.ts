@@ -3,7 +3,8 @@ import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceE
 import { fold } from '../decider';
 import { deciderSpec } from '../testing';
 import type { RouterEvent } from './events';
-import { reaches, routerDecider, routerToProto } from './index';
+import { reaches, routerDecider } from './index';
+import { routerToProto } from '../../wire/views/router';
 import type { GatewayIp, RouterInterface } from './state';
 
 const created: RouterEvent = { type: 'RouterCreated', data: { name: 'r', tenantId: 't-1', distributed: false, adminState: true } };

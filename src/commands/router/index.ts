@@ -15,4 +15,4 @@ export type { RouterCommand } from './commands';
 export type { RouterEvent } from './events';
 export type { ExternalGateway, GatewayIp, Route, RouterInterface, RouterState } from './state';
 export { reaches } from './decide';
-export { toProto as routerToProto, interfaceOn } from './view';
+export { interfaceOn } from './queries';

@@ -4,7 +4,8 @@ import { EtherType, SecurityRuleDirection } from '../../gen/hypervisor/v1/networ
 import { fold } from '../decider';
 import { deciderSpec } from '../testing';
 import type { SecurityGroupEvent } from './events';
-import { directionFromProto, etherTypeFromProto, securityGroupDecider, securityGroupToProto } from './index';
+import { securityGroupDecider } from './index';
+import { directionFromProto, etherTypeFromProto, securityGroupToProto } from '../../wire/views/security-group';
 import type { SecurityRule } from './state';
 
 const rule = (over: Partial<SecurityRule> = {}): SecurityRule => ({

@@ -15,4 +15,3 @@ export type { SecurityGroupCommand } from './commands';
 export type { SecurityGroupEvent } from './events';
 export type { Direction, EtherType, SecurityGroupState, SecurityRule } from './state';
 export { normalizeRule } from './rules';
-export { toProto as securityGroupToProto, ruleToProto, directionFromProto, etherTypeFromProto } from './view';

@@ -4,7 +4,8 @@ import { fold } from '../decider';
 import { deciderSpec } from '../testing';
 import type { AllocateIpData, SubnetRequest } from './commands';
 import type { SubnetCreatedData, SubnetEvent } from './events';
-import { allocationOf, allocationsToProto, subnetDecider, subnetToProto } from './index';
+import { allocationOf, subnetDecider } from './index';
+import { allocationsToProto, subnetToProto } from '../../wire/views/subnet';
 import type { Owner } from './state';
 
 const request = (over: Partial<SubnetRequest> = {}): SubnetRequest => ({

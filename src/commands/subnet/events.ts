@@ -1,28 +1,17 @@
 import type { IpVersion } from '../../sdn/ipam/address';
 import type { PoolText } from '../../sdn/ipam/pools';
+import type { AllocateIpData, SubnetRequest } from './commands';
 import type { Owner } from './state';
 
-/** The subnet as decided: defaults filled in, addresses canonical. */
-export interface SubnetCreatedData {
-  readonly networkId: string;
-  readonly name: string;
-  readonly cidr: string;
+/** The subnet as decided: the request with defaults filled in, addresses canonical, and its IP version. */
+export interface SubnetCreatedData extends Omit<SubnetRequest, 'dnsServers' | 'allocationPools'> {
   readonly ipVersion: IpVersion;
-  readonly gatewayIp: string;
   readonly dnsServers: string[];
   readonly allocationPools: PoolText[];
-  readonly enableDhcp: boolean;
 }
 
-export interface IpAllocatedData {
-  readonly allocationId: string;
-  readonly ipAddress: string;
-  readonly macAddress: string;
-  readonly instanceId: string;
-  readonly portId: string;
-  readonly hostname: string;
-  readonly owner: Owner;
-}
+/** The allocation as decided (the address picked); the network it was checked against is not recorded. */
+export type IpAllocatedData = Omit<AllocateIpData, 'networkId'>;
 
 export type SubnetEvent =
   | { type: 'SubnetCreated'; data: SubnetCreatedData }

@@ -15,4 +15,4 @@ export type { AllocateIpData, SubnetCommand, SubnetRequest } from './commands';
 export type { SubnetEvent } from './events';
 export type { Allocation, Owner, OwnerKind, SubnetState } from './state';
 export { resolveSubnet } from './validate';
-export { toProto as subnetToProto, allocationToProto, allocationsToProto, allocationOf } from './view';
+export { allocationOf } from './queries';

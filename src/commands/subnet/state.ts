@@ -1,7 +1,7 @@
-import type { IpVersion } from '../../sdn/ipam/address';
-import type { PoolText, SubnetLayout } from '../../sdn/ipam/pools';
+import type { SubnetLayout } from '../../sdn/ipam/pools';
 import { SortedMap } from '../../sdn/ipam/sorted-map';
 import type { Lifecycle } from '../network/fields';
+import type { IpAllocatedData, SubnetCreatedData } from './events';
 
 /**
  * Who an address was given to. `user` allocations come from the AllocateIP
@@ -18,14 +18,9 @@ export interface Owner {
   readonly id: string;
 }
 
-export interface Allocation {
+/** What IpAllocated recorded, keyed by its allocation id. */
+export interface Allocation extends Omit<IpAllocatedData, 'allocationId'> {
   readonly id: string;
-  readonly ipAddress: string;
-  readonly macAddress: string;
-  readonly instanceId: string;
-  readonly portId: string;
-  readonly hostname: string;
-  readonly owner: Owner;
   readonly createdAt: Date;
 }
 
@@ -34,17 +29,9 @@ export interface Allocation {
  * decided on one stream, and two concurrent requests for the last address
  * meet as an append conflict.
  */
-export interface SubnetState {
+export interface SubnetState extends SubnetCreatedData {
   readonly id: string;
   readonly status: Lifecycle;
-  readonly networkId: string;
-  readonly name: string;
-  readonly cidr: string;
-  readonly ipVersion: IpVersion;
-  readonly gatewayIp: string;
-  readonly dnsServers: string[];
-  readonly allocationPools: PoolText[];
-  readonly enableDhcp: boolean;
   /** Parsed CIDR, gateway and pools; undefined until created. */
   readonly layout?: SubnetLayout;
   /** Address → allocation, sorted by address (the taken set IPAM walks). */

@@ -6,7 +6,8 @@ import { inPools, poolsFromText } from '../../sdn/ipam/pools';
 import type { DomainEvent, Evolving } from '../decider';
 import type { SubnetCommand } from './commands';
 import type { SubnetEvent } from './events';
-import { allocationsToProto, subnetDecider, subnetToProto } from './index';
+import { subnetDecider } from './index';
+import { allocationsToProto, subnetToProto } from '../../wire/views/subnet';
 import type { SubnetState } from './state';
 
 const T = new Date('2026-01-01T00:00:00Z');

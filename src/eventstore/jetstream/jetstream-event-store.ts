@@ -8,11 +8,13 @@ import {
   RetentionPolicy,
   StorageType,
 } from 'nats';
-import { Conflict } from '../../errors';
+import { Conflict, InvalidArgument } from '../../errors';
+import { DEFAULT_MAX_PAYLOAD, largestField } from '../../bus/payload-limit';
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
 import { decodeCommit, encodeCommit } from './commit';
-import { isNoMessageFound, isStreamNotFound, isWrongLastSequence, unavailable } from './errors';
+import { ensureStream } from './ensure-stream';
+import { isNoMessageFound, isWrongLastSequence, unavailable } from './errors';
 import { streamSubject } from './subjects';
 
 export interface JetStreamEventStoreOptions {
@@ -30,7 +32,8 @@ export interface JetStreamEventStoreOptions {
  * The default event store: one JetStream stream, one subject per aggregate
  * stream (`hv.log.<type>.<id>`), one message per commit. A stream's revision
  * is the sequence of its last message, enforced on append with
- * Nats-Expected-Last-Subject-Sequence; the commit id is the Nats-Msg-Id.
+ * Nats-Expected-Last-Subject-Sequence; the commit id, with its stream's
+ * subject, is the Nats-Msg-Id.
  */
 export class JetStreamEventStore implements EventStore {
   private constructor(
@@ -39,6 +42,7 @@ export class JetStreamEventStore implements EventStore {
     private readonly stream: string,
     private readonly prefix: string,
     private readonly now: () => Date,
+    private readonly maxPayload: () => number,
   ) {}
 
   static async open(nc: NatsConnection, opts: JetStreamEventStoreOptions = {}): Promise<JetStreamEventStore> {
@@ -46,26 +50,21 @@ export class JetStreamEventStore implements EventStore {
     const prefix = opts.subjectPrefix ?? 'hv.log';
     try {
       const jsm = await nc.jetstreamManager();
-      try {
-        await jsm.streams.info(stream);
-      } catch (e) {
-        if (!isStreamNotFound(e)) throw e;
-        await jsm.streams.add({
-          name: stream,
-          subjects: [`${prefix}.>`],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          num_replicas: opts.replicas ?? 1,
-          duplicate_window: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
-          // The log is the audit trail: nothing is ever aged out or discarded.
-          max_age: 0,
-          max_msgs: -1,
-          max_bytes: -1,
-          deny_delete: true,
-          deny_purge: true,
-        });
-      }
-      return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()));
+      await ensureStream(jsm, {
+        name: stream,
+        subjects: [`${prefix}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        num_replicas: opts.replicas ?? 1,
+        duplicate_window: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
+        // The log is the audit trail: nothing is ever aged out or discarded.
+        max_age: 0,
+        max_msgs: -1,
+        max_bytes: -1,
+        deny_delete: true,
+        deny_purge: true,
+      });
+      return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()), () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
     } catch (e) {
       throw unavailable('open', e);
     }
@@ -79,9 +78,16 @@ export class JetStreamEventStore implements EventStore {
   ): Promise<AppendResult> {
     const subject = streamSubject(this.prefix, stream);
     const body = encodeCommit(stream, commitId, this.now(), events);
+    const max = this.maxPayload();
+    if (body.length > max) {
+      const f = largestField(events.map((e) => e.data));
+      throw new InvalidArgument(`${f.path.replace(/^\[\d+\]\.?/, '') || 'request'}: the change is too large to record (${body.length} bytes, at most ${max}); make it smaller`);
+    }
     try {
       const ack = await this.js.publish(subject, body, {
-        msgID: commitId,
+        // JetStream dedupes Nats-Msg-Id across the whole log; commit ids are
+        // unique within one stream only, so the id carries its stream.
+        msgID: `${subject} ${commitId}`,
         ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),
       });
       return { position: ack.seq, duplicate: ack.duplicate };

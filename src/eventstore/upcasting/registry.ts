@@ -1,4 +1,4 @@
-import { nodeUpcasters } from '../../commands/node/upcasters';
+import { nodeUpcasters } from './node';
 import { UpcasterChain } from './upcaster';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { fold } from '../../commands/decider';
 import { nodeDecider } from '../../commands/node';
-import { splitAddress } from '../../commands/node/upcasters';
+import { splitAddress } from './node';
 import type { RecordedEvent } from '../event';
 import { UPCASTERS } from './registry';
 import { type Upcaster, UpcasterChain } from './upcaster';

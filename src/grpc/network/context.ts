@@ -1,6 +1,5 @@
-import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call';
 import type { Logger } from 'pino';
-import type { Dispatcher, Origin } from '../../bus/dispatcher';
+import type { Dispatcher } from '../../bus/dispatcher';
 import { requireToken } from '../../commands/network/fields';
 import type { NodeState } from '../../commands/node';
 import { InvalidArgument, NotFound } from '../../errors';
@@ -9,7 +8,6 @@ import type { NetworkOperations } from '../../processes/network/operations';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { NetworkReadModels } from '../../projections/network-read-models';
 import type { Pager } from '../paging';
-import { requestContext } from '../request-context';
 
 export interface NetworkServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -21,11 +19,7 @@ export interface NetworkServiceDeps {
   readonly log: Logger;
 }
 
-/** The request as the origin of the commands it causes: its request id, actor, correlation and deadline. */
-export const originOf = (call: ServerSurfaceCall): Origin => {
-  const ctx = requestContext(call);
-  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs };
-};
+export { originOf } from '../request-context';
 
 /**
  * A resource the request names: a well-formed id (INVALID_ARGUMENT naming

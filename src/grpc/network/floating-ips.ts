@@ -1,7 +1,7 @@
 import { requireToken } from '../../commands/network/fields';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<
@@ -14,26 +14,26 @@ export const floatingIpMethods = (d: NetworkServiceDeps): Methods => ({
     required(d.models.networks, 'network', 'floating_network_id', req.floatingNetworkId);
     const o = originOf(call);
     const id = derivedId(o.commandId, 'floating-ip');
-    await d.ops.createFloatingIp(o, id, req.floatingNetworkId, req.tenantId);
+    await d.ops.floatingIps.create(o, id, req.floatingNetworkId, req.tenantId);
     return { floatingIp: written(d.models.floatingIps, 'floating IP', id) };
   }),
 
   associateFloatingIp: unary(d.log, 'AssociateFloatingIP', async (req, call) => {
     required(d.models.floatingIps, 'floating IP', 'floating_ip_id', req.floatingIpId);
     required(d.models.ports, 'port', 'port_id', req.portId);
-    await d.ops.associateFloatingIp(originOf(call), req.floatingIpId, req.portId, req.fixedIp);
+    await d.ops.floatingIps.associate(originOf(call), req.floatingIpId, req.portId, req.fixedIp);
     return { floatingIp: written(d.models.floatingIps, 'floating IP', req.floatingIpId) };
   }),
 
   disassociateFloatingIp: unary(d.log, 'DisassociateFloatingIP', async (req, call) => {
     required(d.models.floatingIps, 'floating IP', 'floating_ip_id', req.floatingIpId);
-    await d.ops.disassociateFloatingIp(originOf(call), req.floatingIpId);
+    await d.ops.floatingIps.disassociate(originOf(call), req.floatingIpId);
     return { floatingIp: written(d.models.floatingIps, 'floating IP', req.floatingIpId) };
   }),
 
   deleteFloatingIp: unary(d.log, 'DeleteFloatingIP', async (req, call) => {
     required(d.models.floatingIps, 'floating IP', 'floating_ip_id', req.floatingIpId);
-    await d.ops.deleteFloatingIp(originOf(call), req.floatingIpId);
+    await d.ops.floatingIps.delete(originOf(call), req.floatingIpId);
     return {};
   }),
 

@@ -1,9 +1,10 @@
-import { type NetworkSpec, networkKindFromProto, validateNetworkRequest } from '../../commands/network';
+import { type NetworkSpec, validateNetworkRequest } from '../../commands/network';
+import { networkKindFromProto } from '../../wire/views/network';
 import { InvalidArgument } from '../../errors';
 import { NetworkType, type NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import { pageSize } from '../paging';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { enumValue, type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<NetworkServiceServer, 'createNetwork' | 'getNetwork' | 'listNetworks' | 'deleteNetwork'>;
@@ -28,7 +29,7 @@ export const networkMethods = (d: NetworkServiceDeps): Methods => ({
     validateNetworkRequest(spec);
     const o = originOf(call);
     const id = derivedId(o.commandId, 'network');
-    await d.ops.createNetwork(o, id, spec);
+    await d.ops.networks.create(o, id, spec);
     return { network: written(d.models.networks, 'network', id) };
   }),
 
@@ -44,7 +45,7 @@ export const networkMethods = (d: NetworkServiceDeps): Methods => ({
 
   deleteNetwork: unary(d.log, 'DeleteNetwork', async (req, call) => {
     required(d.models.networks, 'network', 'network_id', req.networkId);
-    await d.ops.deleteNetwork(originOf(call), req.networkId);
+    await d.ops.networks.delete(originOf(call), req.networkId);
     return {};
   }),
 });

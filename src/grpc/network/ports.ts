@@ -1,6 +1,7 @@
 import { step } from '../../bus/dispatcher';
 import { requireToken } from '../../commands/network/fields';
-import { bindingTypeFromProto, validatePortRequest } from '../../commands/port';
+import { validatePortRequest } from '../../commands/port';
+import { bindingTypeFromProto } from '../../wire/views/port';
 import { FailedPrecondition, InvalidArgument } from '../../errors';
 import { bindingsOf } from '../../processes/dataplane/host-plan';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
@@ -9,7 +10,7 @@ import { parseAddress } from '../../sdn/ipam/address';
 import { contains, parseCidr } from '../../sdn/ipam/cidr';
 import { parseMac } from '../../sdn/ipam/mac';
 import { pageSize } from '../paging';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<NetworkServiceServer, 'createPort' | 'getPort' | 'listPorts' | 'deletePort' | 'bindPort' | 'unbindPort'>;
@@ -49,7 +50,7 @@ export const portMethods = (d: NetworkServiceDeps): Methods => ({
     req.securityGroups.forEach((g, i) => required(d.models.securityGroups, 'security group', `security_groups[${i}]`, g));
     const o = originOf(call);
     const id = derivedId(o.commandId, 'port');
-    await d.ops.createPort(o, id, spec);
+    await d.ops.ports.create(o, id, spec);
     return { port: written(d.models.ports, 'port', id) };
   }),
 
@@ -73,7 +74,7 @@ export const portMethods = (d: NetworkServiceDeps): Methods => ({
 
   deletePort: unary(d.log, 'DeletePort', async (req, call) => {
     required(d.models.ports, 'port', 'port_id', req.portId);
-    await d.ops.deletePort(originOf(call), req.portId);
+    await d.ops.ports.delete(originOf(call), req.portId);
     return {};
   }),
 

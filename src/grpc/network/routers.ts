@@ -4,7 +4,7 @@ import { InvalidArgument } from '../../errors';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import type { GatewayRequest } from '../../processes/network/operations';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<
@@ -31,7 +31,7 @@ export const routerMethods = (d: NetworkServiceDeps): Methods => ({
     }
     const o = originOf(call);
     const id = derivedId(o.commandId, 'router');
-    await d.ops.createRouter(o, id, { name: req.name, tenantId: req.tenantId, distributed: req.distributed, gateway });
+    await d.ops.routers.create(o, id, { name: req.name, tenantId: req.tenantId, distributed: req.distributed, gateway });
     return { router: written(d.models.routers, 'router', id) };
   }),
 
@@ -44,7 +44,7 @@ export const routerMethods = (d: NetworkServiceDeps): Methods => ({
 
   deleteRouter: unary(d.log, 'DeleteRouter', async (req, call) => {
     required(d.models.routers, 'router', 'router_id', req.routerId);
-    await d.ops.deleteRouter(originOf(call), req.routerId);
+    await d.ops.routers.delete(originOf(call), req.routerId);
     return {};
   }),
 
@@ -52,14 +52,14 @@ export const routerMethods = (d: NetworkServiceDeps): Methods => ({
     required(d.models.routers, 'router', 'router_id', req.routerId);
     required(d.models.subnets, 'subnet', 'subnet_id', req.subnetId);
     const o = originOf(call);
-    const portId = await d.ops.addRouterInterface(o, req.routerId, req.subnetId, derivedId(o.commandId, 'router-interface'));
+    const portId = await d.ops.routers.addInterface(o, req.routerId, req.subnetId, derivedId(o.commandId, 'router-interface'));
     return { portId };
   }),
 
   removeRouterInterface: unary(d.log, 'RemoveRouterInterface', async (req, call) => {
     required(d.models.routers, 'router', 'router_id', req.routerId);
     requireToken('subnet_id', req.subnetId);
-    await d.ops.removeRouterInterface(originOf(call), req.routerId, req.subnetId);
+    await d.ops.routers.removeInterface(originOf(call), req.routerId, req.subnetId);
     return {};
   }),
 

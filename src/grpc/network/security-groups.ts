@@ -1,10 +1,11 @@
 import { step } from '../../bus/dispatcher';
 import { requireToken } from '../../commands/network/fields';
-import { directionFromProto, etherTypeFromProto, ruleToProto, type SecurityRule } from '../../commands/security_group';
+import { type SecurityRule } from '../../commands/security_group';
+import { directionFromProto, etherTypeFromProto, ruleToProto } from '../../wire/views/security-group';
 import { InvalidArgument, NotFound } from '../../errors';
 import { type NetworkServiceServer, SecurityRuleDirection } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
 type Methods = Pick<

@@ -1,10 +1,11 @@
-import { allocationOf, allocationsToProto, allocationToProto, resolveSubnet, type SubnetRequest } from '../../commands/subnet';
+import { allocationOf, resolveSubnet, type SubnetRequest } from '../../commands/subnet';
+import { allocationsToProto, allocationToProto } from '../../wire/views/subnet';
 import { requireToken } from '../../commands/network/fields';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import { step } from '../../bus/dispatcher';
 import { pageSize } from '../paging';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import { NotFound } from '../../errors';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
@@ -28,7 +29,7 @@ export const subnetMethods = (d: NetworkServiceDeps): Methods => ({
     resolveSubnet(r); // every stateless check, before the network claims the CIDR
     const o = originOf(call);
     const id = derivedId(o.commandId, 'subnet');
-    await d.ops.createSubnet(o, id, r);
+    await d.ops.subnets.create(o, id, r);
     return { subnet: written(d.models.subnets, 'subnet', id) };
   }),
 
@@ -44,7 +45,7 @@ export const subnetMethods = (d: NetworkServiceDeps): Methods => ({
 
   deleteSubnet: unary(d.log, 'DeleteSubnet', async (req, call) => {
     required(d.models.subnets, 'subnet', 'subnet_id', req.subnetId);
-    await d.ops.deleteSubnet(originOf(call), req.subnetId);
+    await d.ops.subnets.delete(originOf(call), req.subnetId);
     return {};
   }),
 

@@ -1,7 +1,7 @@
 import type { NodeState } from '../../commands/node';
 import type { NetworkServiceServer, VTEP } from '../../gen/hypervisor/v1/network';
 import { TUNNEL_INTERFACE_ANNOTATION, tunnelIpOf } from '../../processes/dataplane/host-plan';
-import { unary } from '../unary';
+import { unary } from '../../shared/grpc-unary';
 import type { NetworkServiceDeps } from './context';
 
 /** The IANA VXLAN port (RFC 7348). */

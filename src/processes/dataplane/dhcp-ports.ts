@@ -66,7 +66,7 @@ export class DhcpPorts {
       if (this.models.ports.state(id)?.status === 'active') continue;
       const o = systemOrigin('dhcp-ports', `dhcp-ports:create:${id}`, { correlationId: id, causationId: w.subnetId });
       try {
-        await this.ops.createPort(o, id, {
+        await this.ops.ports.create(o, id, {
           networkId: w.networkId,
           subnetId: w.subnetId,
           name: `${DHCP_PORT_PREFIX}${w.nodeId}`,
@@ -85,7 +85,7 @@ export class DhcpPorts {
     for (const id of this.models.ports.ids()) {
       const p = this.models.ports.state(id);
       if (p?.status !== 'active' || !isDhcpPort(p) || want.has(id)) continue;
-      await this.ops.deletePort(systemOrigin('dhcp-ports', `dhcp-ports:delete:${id}`, { correlationId: id, causationId: id }), id);
+      await this.ops.ports.delete(systemOrigin('dhcp-ports', `dhcp-ports:delete:${id}`, { correlationId: id, causationId: id }), id);
     }
   }
 }

@@ -1,4 +1,3 @@
-import type { Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import { awaitsNetwork, holdsCapacity, type InstanceState } from '../../commands/instance';
@@ -10,7 +9,7 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
-import { KeyedWorkQueue } from '../work-queue';
+import { Controller } from '../controller';
 import { type AgentWorkQueue, type NetworkPlanSource, workFor } from './agent-work';
 
 export interface LifecycleOptions {
@@ -34,10 +33,8 @@ export interface LifecycleOptions {
  * The network step goes here: an instance whose spec asks for a network gets
  * no create work until InstanceNetworkAttached (awaitsNetwork).
  */
-export class InstanceLifecycle {
-  private readonly queue: KeyedWorkQueue;
+export class InstanceLifecycle extends Controller {
   private readonly sent = new Map<string, number>();
-  private readonly subs: Subscription[] = [];
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -51,24 +48,15 @@ export class InstanceLifecycle {
     private readonly log: Logger,
     private readonly networkPlan?: NetworkPlanSource,
   ) {
-    this.queue = new KeyedWorkQueue('instance-lifecycle', (id) => this.reconcile(id), log, 16);
+    super('instance-lifecycle', log, 16);
   }
 
   start(): void {
-    this.subs.push(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
+    this.watch(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
     // Capacity held for an instance appeared or went: it may hold what it should not.
-    this.subs.push(this.reservations.changed$.subscribe((id) => this.queue.add(id)));
-    this.subs.push(this.runtime.commits$.subscribe((commit) => this.onCommit(commit)));
+    this.watch(this.reservations.changed$.subscribe((id) => this.queue.add(id)));
+    this.watch(this.runtime.commits$.subscribe((commit) => this.onCommit(commit)));
     this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
-  }
-
-  stop(): void {
-    for (const s of this.subs) s.unsubscribe();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
   }
 
   private *resyncKeys(): Iterable<string> {
@@ -89,7 +77,7 @@ export class InstanceLifecycle {
     }
   }
 
-  private async reconcile(id: string) {
+  protected async reconcile(id: string) {
     const s = this.instances.state(id);
     await this.releaseUnwanted(id, s);
     if (!s?.exists) {

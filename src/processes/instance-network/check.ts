@@ -2,7 +2,6 @@ import type { NetworkData } from '../../commands/instance/spec';
 import { requireToken } from '../../commands/network/fields';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../errors';
 import type { NetworkReadModels } from '../../projections/network-read-models';
-import type { NetworkOperations } from '../network/operations';
 
 /**
  * CreateInstance's check of spec.network against what exists, so a request
@@ -11,7 +10,7 @@ import type { NetworkOperations } from '../network/operations';
  * meanwhile (a full subnet, say) still fails the instance with its reason.
  */
 export const instanceNetworkCheck =
-  (models: NetworkReadModels, ops: NetworkOperations) =>
+  (models: NetworkReadModels) =>
   (n: NetworkData): void => {
     const f = 'spec.network';
     requireToken(`${f}.network_id`, n.networkId);
@@ -24,7 +23,7 @@ export const instanceNetworkCheck =
       if (s.networkId !== n.networkId) throw new InvalidArgument(`${f}.subnet_id: subnet ${n.subnetId} is on network ${s.networkId}, not ${n.networkId}`);
       candidates = [n.subnetId];
     } else {
-      candidates = ops.subnetsFor(n.networkId);
+      candidates = models.subnetsFor(n.networkId);
       if (candidates.length === 0) throw new FailedPrecondition(`${f}.network_id: network ${n.networkId} has no subnet to give the instance an address from`);
     }
     n.securityGroups.forEach((g, i) => {
@@ -32,7 +31,7 @@ export const instanceNetworkCheck =
       if (n.securityGroups.indexOf(g) !== i) throw new InvalidArgument(`${f}.security_groups[${i}]: ${g} is listed twice`);
       if (!models.securityGroups.get(g)) throw new NotFound(`${f}.security_groups[${i}]: security group ${g} not found`);
     });
-    if (n.assignPublicIp && !candidates.some((s) => ops.externalNetworkFor(s)))
+    if (n.assignPublicIp && !candidates.some((s) => models.externalNetworkFor(s)))
       throw new FailedPrecondition(
         `${f}.assign_public_ip: no router connects ${n.subnetId ? `subnet ${n.subnetId}` : `a subnet of network ${n.networkId}`} to an external network (a router with an interface on it and an external gateway)`,
       );

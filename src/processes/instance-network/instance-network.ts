@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
 import { type Dispatcher, type Origin, step, systemOrigin } from '../../bus/dispatcher';
 import { reactionTo } from '../../bus/event-origin';
 import type { InstanceState } from '../../commands/instance';
@@ -14,7 +13,8 @@ import type { NetworkOperations } from '../network/operations';
 import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
 import { tapName } from '../../sdn/names';
-import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+import { Controller } from '../controller';
+import type { ReconcileResult } from '../work-queue';
 
 /** How ports made for instances are named: the instance id after this prefix, so an operator (and a restart) can tell whose they are. */
 export const INSTANCE_PORT_PREFIX = 'instance:';
@@ -58,9 +58,7 @@ export interface InstanceNetworkOptions {
  * Commands carry actor `system:instance-network` and the instance event that
  * caused them.
  */
-export class InstanceNetwork {
-  private readonly queue: KeyedWorkQueue;
-  private readonly subs: Subscription[] = [];
+export class InstanceNetwork extends Controller {
   /** instance id → ports made for it or bound to it. */
   private readonly portsOf = new Map<string, Set<string>>();
   private readonly instanceOfPort = new Map<string, string>();
@@ -78,29 +76,20 @@ export class InstanceNetwork {
     private readonly opts: InstanceNetworkOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('instance-network', (id) => this.reconcile(id), log, 8);
-    this.subs.push(this.models.ports.changes$.subscribe((c) => this.index(c.id, c.type === 'DELETED' ? undefined : c.object)));
+    super('instance-network', log, 8);
+    this.watch(this.models.ports.changes$.subscribe((c) => this.index(c.id, c.type === 'DELETED' ? undefined : c.object)));
   }
 
   /** Call once the projections have caught up. */
   start(d: { ops: NetworkOperations; reconciler: NetworkReconciler; dispatcher: Dispatcher; runtime: ProjectionRuntime }): void {
     ({ ops: this.ops, reconciler: this.reconciler, dispatcher: this.dispatcher } = d);
-    this.subs.push(
+    this.watch(
       d.runtime.commits$.subscribe((commit) => {
         for (const e of commit) if (e.aggregateType === 'instance') this.lastEvent.set(e.aggregateId, e);
       }),
     );
-    this.subs.push(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
+    this.watch(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
     this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
-  }
-
-  stop(): void {
-    for (const s of this.subs) s.unsubscribe();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
   }
 
   private *resyncKeys(): Iterable<string> {
@@ -134,7 +123,7 @@ export class InstanceNetwork {
       : systemOrigin('instance-network', `instance-network:${id}:${what}`, { correlationId: id, causationId: id }, timeoutMs);
   }
 
-  private async reconcile(id: string): Promise<ReconcileResult> {
+  protected async reconcile(id: string): Promise<ReconcileResult> {
     const s = this.instances.state(id);
     if (!s?.exists) {
       // Gone: everything made for it goes back.
@@ -176,7 +165,7 @@ export class InstanceNetwork {
           const port =
             existing?.status === 'active'
               ? existing
-              : await this.ops.portSteps(saga, portId, {
+              : await this.ops.ports.steps(saga, portId, {
                   networkId: net.networkId,
                   subnetId: net.subnetId,
                   name: `${INSTANCE_PORT_PREFIX}${id}`,
@@ -195,17 +184,17 @@ export class InstanceNetwork {
             'port',
             portId,
             { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: tapName(portId) } },
-            { aggregateType: 'port', aggregateId: portId, command: { type: 'UnbindPort', data: { instanceId: id } } },
+            { type: 'UnbindPort', data: { instanceId: id } },
           );
           if (net.assignPublicIp) {
-            const external = this.ops.externalNetworkFor(port.subnetId);
+            const external = this.models.externalNetworkFor(port.subnetId);
             if (!external)
               throw new DomainError(
                 Code.FAILED_PRECONDITION,
                 `assign_public_ip: no router connects subnet ${port.subnetId} to an external network (a router with an interface on it and an external gateway)`,
               );
-            if (this.models.floatingIps.state(fipId)?.status !== 'active') await this.ops.floatingIpSteps(saga, fipId, external, '');
-            await this.ops.associateSteps(saga, fipId, portId, '');
+            if (this.models.floatingIps.state(fipId)?.status !== 'active') await this.ops.floatingIps.createSteps(saga, fipId, external, '');
+            await this.ops.floatingIps.associateSteps(saga, fipId, portId, '');
           }
           await saga.step('attach-network', 'instance', id, {
             type: 'AttachInstanceNetwork',
@@ -235,16 +224,16 @@ export class InstanceNetwork {
     if (port?.status !== 'active') return;
     const ours = instanceFloatingIpId(portId);
     for (const f of port.floatingIps)
-      if (f !== ours) await this.ops.disassociateFloatingIp(this.originOf(instanceId, `disassociate:${f}`), f);
+      if (f !== ours) await this.ops.floatingIps.disassociate(this.originOf(instanceId, `disassociate:${f}`), f);
     // Made for this port, associated or not (a try that stopped between create and associate).
     await this.deleteFloatingIp(instanceId, ours);
     if (port.instanceId)
       await this.dispatcher.execute(this.originOf(instanceId, `unbind:${portId}`), 'port', portId, { type: 'UnbindPort', data: { instanceId: port.instanceId } });
-    await this.ops.deletePort(this.originOf(instanceId, `delete-port:${portId}`), portId);
+    await this.ops.ports.delete(this.originOf(instanceId, `delete-port:${portId}`), portId);
   }
 
   private async deleteFloatingIp(instanceId: string, fipId: string): Promise<void> {
     if (this.models.floatingIps.state(fipId)?.status !== 'active') return;
-    await this.ops.deleteFloatingIp(this.originOf(instanceId, `delete-floating-ip:${fipId}`), fipId);
+    await this.ops.floatingIps.delete(this.originOf(instanceId, `delete-floating-ip:${fipId}`), fipId);
   }
 }

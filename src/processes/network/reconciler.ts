@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
 import { type Dispatcher, type Origin, systemOrigin } from '../../bus/dispatcher';
 import { reactionTo } from '../../bus/event-origin';
 import type { RecordedEvent } from '../../eventstore/event';
 import type { NetworkReadModels } from '../../projections/network-read-models';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
+import { Controller } from '../controller';
 import { type NetworkStates, planReleases, type Release } from './release-plan';
 import { type NetworkReservations, ownerKey } from './reservations';
 
@@ -75,20 +75,15 @@ const endedOwner = (e: RecordedEvent): string | undefined => {
  * under that. Everything it sends is idempotent by state, and repeated by
  * other replicas or after a restart it adds nothing.
  */
-export class NetworkReconciler {
+export class NetworkReconciler extends Controller {
   readonly inFlight = new InFlight();
   private readonly states: NetworkStates;
-  private sub?: Subscription;
   private sweepTimer?: NodeJS.Timeout;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Keys waiting, with the event that asked (undefined: a sweep). */
-  private readonly queue = new Map<string, RecordedEvent | undefined>();
-  private readonly active = new Set<string>();
-  private running = 0;
-  private stopped = false;
-  private idleWaiters: (() => void)[] = [];
-  /** Releases sent, for tests and metrics. */
+  /** The event that queued a key (none: a sweep did); its releases are that event's follow-ups. */
+  private readonly causes = new Map<string, RecordedEvent>();
+  /** Releases sent, and sweeps begun, for tests and metrics. */
   released = 0;
+  sweeps = 0;
 
   constructor(
     private readonly models: NetworkReadModels,
@@ -97,8 +92,9 @@ export class NetworkReconciler {
     private readonly dispatcher: Dispatcher,
     private readonly opts: NetworkReconcilerOptions,
     private readonly log: Logger,
-    private readonly concurrency = 8,
+    concurrency = 8,
   ) {
+    super('network-reconciler', log, concurrency);
     this.states = {
       network: (id) => models.networks.state(id),
       subnet: (id) => models.subnets.state(id),
@@ -110,37 +106,31 @@ export class NetworkReconciler {
 
   /** Call once the projections have caught up: history is covered by the first sweep, not replayed. */
   start(): void {
-    this.sub = this.runtime.commits$.subscribe((commit) => {
-      for (const e of commit) {
-        const key = endedOwner(e);
-        if (key) this.add(key, e);
-      }
-    });
+    this.watch(
+      this.runtime.commits$.subscribe((commit) => {
+        for (const e of commit) {
+          const key = endedOwner(e);
+          if (key) this.add(key, e);
+        }
+      }),
+    );
     this.sweep();
     this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepMs);
     this.sweepTimer.unref();
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.sub?.unsubscribe();
+  override stop(): void {
+    super.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    this.queue.clear();
+    this.causes.clear();
   }
 
   /** Looks at every owner something is held for. */
   sweep(): void {
+    this.sweeps++;
     for (const key of this.held.owners()) this.add(key, undefined);
     // Router interface ports hold nothing in the index under their router; look at them too.
     for (const p of this.models.ports.list()) if (this.models.ports.state(p.id)?.deviceOwner === 'router_interface') this.add(ownerKey('port', p.id), undefined);
-  }
-
-  /** Resolves when nothing is queued or running (tests). */
-  idle(): Promise<void> {
-    if (this.running === 0 && this.queue.size === 0) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
   }
 
   /**
@@ -155,43 +145,18 @@ export class NetworkReconciler {
   }
 
   private add(key: string, cause: RecordedEvent | undefined): void {
-    if (this.stopped) return;
     // An event's cause wins over a sweep's: its releases are the event's follow-ups.
-    if (!this.queue.has(key) || cause) this.queue.set(key, cause ?? this.queue.get(key));
-    this.pump();
+    if (cause) this.causes.set(key, cause);
+    this.queue.add(key);
   }
 
   private addLater(key: string, at: number): void {
-    if (this.stopped || this.timers.has(key)) return;
-    const t = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key, undefined);
-    }, Math.max(10, at - Date.now()));
-    t.unref();
-    this.timers.set(key, t);
+    this.queue.addAfter(key, Math.max(10, at - Date.now()));
   }
 
-  private pump(): void {
-    for (const [key, cause] of this.queue) {
-      if (this.running >= this.concurrency) break;
-      if (this.active.has(key)) continue;
-      this.queue.delete(key);
-      this.active.add(key);
-      this.running++;
-      void this.reconcile(key, cause).finally(() => {
-        this.active.delete(key);
-        this.running--;
-        this.pump();
-      });
-    }
-    if (this.running === 0 && this.queue.size === 0) {
-      const w = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const r of w) r();
-    }
-  }
-
-  private async reconcile(key: string, cause: RecordedEvent | undefined): Promise<void> {
+  protected async reconcile(key: string): Promise<void> {
+    const cause = this.causes.get(key);
+    this.causes.delete(key);
     if (this.inFlight.has(key)) {
       // An operation of this process is working on it; look again once it is surely done.
       this.addLater(key, Date.now() + 1000);

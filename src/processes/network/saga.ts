@@ -44,9 +44,9 @@ export class Saga {
     return { ...this.origin, commandId: `${this.origin.commandId}:${this.tag}:${name}`, timeoutMs: Math.max(1, this.deadline - Date.now()) };
   }
 
-  /** Runs one step; `undo` (if any) is registered first. */
-  async step(name: string, aggregateType: string, aggregateId: string, command: Command, undo?: Omit<Undo, 'name'>): Promise<CommandResult> {
-    if (undo) this.undos.push({ name: `undo-${name}`, ...undo });
+  /** Runs one step on one aggregate; `undo` (if any), a command to the same aggregate, is registered first. */
+  async step(name: string, aggregateType: string, aggregateId: string, command: Command, undo?: Command): Promise<CommandResult> {
+    if (undo) this.undos.push({ name: `undo-${name}`, aggregateType, aggregateId, command: undo });
     return this.dispatcher.execute(this.originOf(name), aggregateType, aggregateId, command);
   }
 

@@ -1,4 +1,4 @@
-import type { NatsConnection, Subscription } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decode, encode } from '../../bus/wire';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
@@ -9,10 +9,10 @@ import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../../gen/hypervisor/v1/common';
 import { LeaseTable } from './lease-table';
 
-const HEARTBEATS = 'hv.heartbeat';
+/** One entry per node, its last renewal; entries expire a lease after their last put. */
+export const LEASE_BUCKET = 'HV_NODE_LEASES';
 
-interface HeartbeatMsg {
-  readonly nodeId: string;
+interface LeaseEntry {
   readonly at: number;
   readonly allocated?: Resources;
 }
@@ -23,17 +23,22 @@ export interface LivenessOptions {
 }
 
 /**
- * Node liveness: renews leases from heartbeats (shared between server
- * replicas over NATS core, never written to the log) and marks a READY node
- * NOT_READY once its lease expires. Every replica may decide so; the node
- * decider makes the repeat a no-op.
+ * Node liveness: each heartbeat renews the node's lease in a NATS KV bucket
+ * (never in the log), which every replica watches; a READY node whose lease
+ * is not live becomes NOT_READY. The bucket outlives server processes, so a
+ * restarted server knows at once which nodes renewed lately and which did
+ * not: a node is live only while its last renewal is younger than one lease,
+ * never by default. Every replica may decide NOT_READY; the node decider
+ * makes the repeat a no-op.
  */
 export class NodeLiveness {
   readonly leases = new LeaseTable();
-  private sub?: Subscription;
+  private kv?: KV;
+  private loaded = false;
+  private stopWatch?: () => void;
   private timer?: NodeJS.Timeout;
-  private readonly startedAt = Date.now();
   private readonly inFlight = new Set<string>();
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -43,35 +48,73 @@ export class NodeLiveness {
     private readonly log: Logger,
   ) {}
 
-  start(): void {
-    this.sub = this.nc.subscribe(`${HEARTBEATS}.>`, {
-      callback: (err, msg) => {
-        if (err) return;
-        const hb = decode<HeartbeatMsg>(msg.data);
-        this.leases.renew(hb.nodeId, hb.at, hb.allocated);
-      },
-    });
+  /** Opens the bucket and loads every lease in it before it answers. */
+  async start(): Promise<void> {
+    this.kv = await this.nc.jetstream().views.kv(LEASE_BUCKET, { ttl: this.opts.leaseTtlMs, history: 1 });
+    let initialized!: () => void;
+    const ready = new Promise<void>((r) => (initialized = r));
+    const watch = await this.kv.watch({ initializedFn: () => initialized() });
+    this.stopWatch = () => watch.stop();
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT' || e.length === 0) {
+          this.leases.forget(e.key);
+          continue;
+        }
+        try {
+          const l = decode<LeaseEntry>(e.value);
+          this.leases.renew(e.key, l.at, l.allocated);
+        } catch (err) {
+          this.log.warn({ err, key: e.key }, 'unreadable lease entry');
+        }
+      }
+    })();
+    await ready;
+    this.loaded = true;
     this.timer = setInterval(() => this.check(), this.opts.checkEveryMs);
     this.timer.unref();
   }
 
-  /** Records a heartbeat here and tells the other replicas. */
+  /** Renews the node's lease here and in the bucket (where the other replicas, and later ones, see it). */
   heartbeat(nodeId: string, allocated?: Resources): void {
     const at = Date.now();
     this.leases.renew(nodeId, at, allocated);
-    this.nc.publish(`${HEARTBEATS}.${nodeId}`, encode({ nodeId, at, allocated } satisfies HeartbeatMsg));
+    this.kv?.put(nodeId, encode({ at, allocated } satisfies LeaseEntry)).catch((err) => this.log.warn({ err, nodeId }, 'could not store the lease'));
+  }
+
+  /** A deregistered node has no lease any more, here or in the bucket. */
+  forget(nodeId: string): void {
+    this.leases.forget(nodeId);
+    this.kv?.delete(nodeId).catch((err) => this.log.warn({ err, nodeId }, 'could not remove the lease'));
+  }
+
+  /** Known to be live: renewed within one lease. Unknown is not live. */
+  isLive(nodeId: string, now = Date.now()): boolean {
+    const l = this.leases.get(nodeId);
+    return !!l && now - l.renewedAt <= this.opts.leaseTtlMs;
+  }
+
+  /**
+   * Not known to be live, but this process started less than one lease ago, so its agent
+   * may simply not have heartbeated to it yet (after an outage every lease is stale):
+   * worth waiting for, never worth placing on.
+   */
+  mayBeLive(nodeId: string, now = Date.now()): boolean {
+    return !this.isLive(nodeId, now) && now - this.startedAt <= this.opts.leaseTtlMs;
   }
 
   private check(): void {
+    if (!this.loaded) return;
     const now = Date.now();
     for (const node of this.nodes.list()) {
-      if (node.status !== NodeStatus.NODE_STATUS_READY || this.inFlight.has(node.id)) continue;
-      // A node with no heartbeat since this process started gets one lease of grace.
-      const renewedAt = this.leases.get(node.id)?.renewedAt ?? this.startedAt;
-      if (now - renewedAt <= this.opts.leaseTtlMs) continue;
+      if (node.status !== NodeStatus.NODE_STATUS_READY || this.inFlight.has(node.id) || this.isLive(node.id, now) || this.mayBeLive(node.id, now)) continue;
+      const renewedAt = this.leases.get(node.id)?.renewedAt;
       this.inFlight.add(node.id);
-      const reason = `no heartbeat for ${Math.round((now - renewedAt) / 1000)}s (lease ${this.opts.leaseTtlMs / 1000}s)`;
-      const id = `liveness:${node.id}:${renewedAt}`;
+      const reason =
+        renewedAt === undefined
+          ? `no live lease (no heartbeat within the last ${this.opts.leaseTtlMs / 1000}s)`
+          : `no heartbeat for ${Math.round((now - renewedAt) / 1000)}s (lease ${this.opts.leaseTtlMs / 1000}s)`;
+      const id = `liveness:${node.id}:${renewedAt ?? 'none'}`;
       this.dispatcher
         .execute(systemOrigin('liveness', id, { correlationId: id, causationId: id }), 'node', node.id, {
           type: 'MarkNodeNotReady',
@@ -83,7 +126,7 @@ export class NodeLiveness {
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
+    this.stopWatch?.();
     if (this.timer) clearInterval(this.timer);
   }
 }

@@ -1,9 +1,9 @@
-import type { Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
 import type { NodeState } from '../../commands/node';
-import { add, normalize, type Resources, sub, ZERO } from '../../domain/resources';
+import { add, type Resources, sub, ZERO } from '../../domain/resources';
+import { resourcesFromWire } from '../../wire/int64';
 import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../../gen/hypervisor/v1/common';
@@ -12,7 +12,8 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
-import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+import { Controller } from '../controller';
+import type { ReconcileResult } from '../work-queue';
 
 /** How long an instance waits for capacity held by other placements in flight before it fails. */
 const MAX_WAIT_MS = 30_000;
@@ -30,6 +31,10 @@ export interface SchedulerOptions {
   readonly concurrency: number;
   /** Nodes tried per instance before the decision is taken again on fresh figures. */
   readonly triesPerRound: number;
+  /** Whether the node's lease is known to be live; a READY node without one gets nothing. */
+  readonly isLive?: (nodeId: string) => boolean;
+  /** Not live yet, but it may be (this server has just started): the instance waits rather than fails. */
+  readonly mayBeLive?: (nodeId: string) => boolean;
 }
 
 /**
@@ -40,14 +45,12 @@ export interface SchedulerOptions {
  * when no node fits, the instance is FAILED with the reason. Reservations in
  * flight count against their node so concurrent placements spread out.
  */
-export class SchedulerProcess {
-  private readonly queue: KeyedWorkQueue;
+export class SchedulerProcess extends Controller {
   private readonly assumed = new Map<string, Resources>();
   /** Instances in PENDING (what may hold capacity in flight). */
   private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
-  private sub?: Subscription;
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -58,16 +61,18 @@ export class SchedulerProcess {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('scheduler', (id) => this.scheduleOne(id), log, opts.concurrency);
+    super('scheduler', log, opts.concurrency);
   }
 
   start(): void {
-    this.sub = this.instances.changes$.subscribe((c) => {
-      if (c.type !== 'DELETED' && c.object.state === 1 /* PENDING */) {
-        this.pending.add(c.id);
-        this.queue.add(c.id);
-      } else this.pending.delete(c.id);
-    });
+    this.watch(
+      this.instances.changes$.subscribe((c) => {
+        if (c.type !== 'DELETED' && this.instances.state(c.id)?.status === 'PENDING') {
+          this.pending.add(c.id);
+          this.queue.add(c.id);
+        } else this.pending.delete(c.id);
+      }),
+    );
     for (const id of this.instances.ids())
       if (this.instances.state(id)?.status === 'PENDING') {
         this.pending.add(id);
@@ -75,13 +80,14 @@ export class SchedulerProcess {
       }
   }
 
-  stop(): void {
-    this.sub?.unsubscribe();
-    this.queue.stop();
+  protected reconcile(id: string): Promise<ReconcileResult> {
+    return this.scheduleOne(id);
   }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Some READY node's lease is not known yet, and may be any moment (the server has just started). */
+  private awaitingLeases(): boolean {
+    const may = this.opts.mayBeLive;
+    return !!may && this.nodes.list().some((n) => n.status === NodeStatus.NODE_STATUS_READY && may(n.id));
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
@@ -99,16 +105,18 @@ export class SchedulerProcess {
 
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
+    const live = this.opts.isLive ?? (() => true);
     return this.nodes.list().map((n) => ({
       id: n.id,
       hostname: n.hostname,
-      ready: n.status === NodeStatus.NODE_STATUS_READY,
-      status: STATUS_NAME[n.status] ?? 'not READY',
+      // READY in the log but no live lease: it may have died while no server watched.
+      ready: n.status === NodeStatus.NODE_STATUS_READY && live(n.id),
+      status: n.status === NodeStatus.NODE_STATUS_READY ? 'READY without a live lease' : (STATUS_NAME[n.status] ?? 'not READY'),
       region: n.region,
       zone: n.zone,
       supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
-      capacity: normalize(n.allocatable),
-      allocated: add(normalize(n.allocated), this.assumed.get(n.id) ?? ZERO),
+      capacity: resourcesFromWire(n.allocatable, 'allocatable'),
+      allocated: add(resourcesFromWire(n.allocated, 'allocated'), this.assumed.get(n.id) ?? ZERO),
       inFlight: inFlight.get(n.id),
     }));
   }
@@ -132,7 +140,7 @@ export class SchedulerProcess {
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
-        if (decision.wait && Date.now() - since < MAX_WAIT_MS) {
+        if ((decision.wait || this.awaitingLeases()) && Date.now() - since < MAX_WAIT_MS) {
           this.waitingSince.set(id, since);
           return { requeueAfterMs: 20 + Math.random() * 80 };
         }

@@ -31,7 +31,7 @@ export class Dnsmasq {
 
   private files(subnetId: string) {
     const d = path.join(this.dir, subnetId);
-    return { dir: d, hosts: path.join(d, 'hosts'), opts: path.join(d, 'opts'), pid: path.join(d, 'pid'), leases: path.join(d, 'leases') };
+    return { dir: d, conf: path.join(d, 'dnsmasq.conf'), hosts: path.join(d, 'hosts'), opts: path.join(d, 'opts'), pid: path.join(d, 'pid'), leases: path.join(d, 'leases') };
   }
 
   /** The pid of the subnet's dnsmasq if it runs (a pid file naming some other process does not count). */
@@ -63,12 +63,14 @@ export class Dnsmasq {
       if (changed) process.kill(pid, 'SIGHUP');
       return;
     }
+    writeIfChanged(f.conf, '');
     const c = parseCidr('cidr', s.cidr);
     const v6 = s.cidr.includes(':');
     const range = v6 ? `${c.text.split('/')[0]},static,${c.text.split('/')[1]}` : `${c.text.split('/')[0]},static,${netmask(Number(c.text.split('/')[1]))}`;
     const args = [
       'dnsmasq',
-      '--conf-file=/dev/null',
+      // Everything is on the command line; an empty file of our own keeps /etc/dnsmasq.conf out.
+      `--conf-file=${f.conf}`,
       '--port=0', // DHCP only, no DNS
       '--no-resolv',
       '--no-hosts',

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
   ConsoleOptions,
+  ConsoleStream,
   InstanceDriver,
   InstanceSpecForDriver,
   InstanceStats,
@@ -40,7 +41,8 @@ let nextPid = 10_000_000;
  * the process, so list() after a restart is empty.
  *
  * The console behaves like the test guest's: "HV-GUEST-READY" on start, and a typed
- * `echo ...` line comes back with $((a*b)) and $((a+b)) evaluated.
+ * `echo ...` line comes back with $((a*b)) and $((a+b)) evaluated. It has a window
+ * size, as a pty has: resize() sets it and `stty size` answers "rows cols".
  */
 export class HollowDriver implements InstanceDriver {
   readonly kind = 'hollow';
@@ -118,15 +120,17 @@ export class HollowDriver implements InstanceDriver {
     };
   }
 
-  async console(instanceId: string, opts: ConsoleOptions = {}): Promise<Duplex> {
+  async console(instanceId: string, opts: ConsoleOptions = {}): Promise<ConsoleStream> {
     const h = this.get(instanceId);
     if (h.state !== 'running' && h.state !== 'paused') throw new FailedPrecondition(`instance ${instanceId} is ${h.state}`);
     let line = '';
-    const client: Duplex = new Duplex({
+    let size = { rows: 24, cols: 80 };
+    const client: ConsoleStream = new Duplex({
       read() {},
       write: (chunk: Buffer, _enc, cb) => {
-        // The guest's tty echoes what is typed, and the shell answers each line.
-        const text = chunk.toString();
+        // The guest's tty echoes what is typed, and the shell answers each line; Enter on a
+        // terminal in raw mode sends CR, which a tty's line discipline reads as NL (icrnl).
+        const text = chunk.toString().replace(/\r\n?/g, '\n');
         this.broadcast(h, text.replace(/\n/g, '\r\n'));
         line += text;
         let nl: number;
@@ -135,6 +139,7 @@ export class HollowDriver implements InstanceDriver {
           line = line.slice(nl + 1);
           const m = /^echo (.*)$/.exec(cmd);
           if (m) this.broadcast(h, evalArithmetic(m[1]) + '\r\n');
+          if (cmd === 'stty size') this.broadcast(h, `${size.rows} ${size.cols}\r\n`);
           this.broadcast(h, '# ');
         }
         cb();
@@ -149,6 +154,7 @@ export class HollowDriver implements InstanceDriver {
         cb(err);
       },
     });
+    client.resize = (cols, rows) => (size = { rows, cols });
     if (opts.replay) client.push('HV-GUEST-READY\r\n');
     h.consoles.add(client);
     return client;

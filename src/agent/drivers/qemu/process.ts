@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { escapeOpt } from './args';
 
 /**
  * Alive and not a zombie. A zombie answers kill(pid, 0) until its parent reaps it, and
@@ -60,4 +61,41 @@ export async function readPidFile(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+export interface FoundProcess {
+  pid: number;
+  /** The instance whose dir the process's QMP socket is in. */
+  instanceId: string;
+}
+
+/**
+ * Every live process whose command line opens a QMP socket in an instance dir under
+ * `instancesDir` (`-qmp unix:<instancesDir>/<id>/qmp.sock,…`): this driver's QEMUs, found
+ * by pid whatever files are left. Nothing else has such an argument, so no other process
+ * is ever picked.
+ */
+export async function processesUnder(instancesDir: string): Promise<FoundProcess[]> {
+  const prefix = `unix:${escapeOpt(instancesDir.replace(/\/+$/, ''))}/`;
+  const out: FoundProcess[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const arg of argv) {
+      if (!arg.startsWith(prefix)) continue;
+      const m = /^([^/]+)\/qmp\.sock(,|$)/.exec(arg.slice(prefix.length));
+      if (m && isAlive(pid)) {
+        out.push({ pid, instanceId: m[1] });
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
-import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
+import { KeyedMutex } from '../../../shared/keyed-mutex';
+import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
   ConsoleOptions,
+  DriverCondition,
   InstanceDriver,
   InstanceSpecForDriver,
   InstanceStats,
@@ -14,21 +15,24 @@ import type {
   ProbeResult,
   StopOptions,
 } from '../driver';
-import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelSetting } from './accel';
-import { buildQemuArgs, driveId, machineFor } from './args';
-import { ConsoleMux } from './console';
+import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelProbeOptions, type AccelSetting } from './accel';
+import { buildQemuArgs, driveId, machineFor, type QemuLaunch } from './args';
+import { Connections, QMP_TIMEOUT_MS } from './connections';
 import { ensureDisk } from './disks';
-import { isOurProcess, readPidFile, signal, waitForExit } from './process';
-import { QmpClient, type QmpEvent } from './qmp';
-import { Revert } from './revert';
+import { launch, type QemuContext } from './launch';
+import { endedState, liveState } from './observe';
+import { isOurProcess, processesUnder } from './process';
+import { pidsOf, stopQemu } from './stop';
 import { cpuPercent, readProcSample, sumBlockStats } from './stats';
-import { StateDir, validateDiskName, type ExitRecord, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
+import { StateDir, validateDiskName, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
 
 export interface QemuDriverOptions {
   /** Holds instances/<id>/ for every instance; survives agent restarts. */
   stateDir: string;
-  /** Default 'auto': KVM if it runs a guest, else TCG. */
+  /** Default 'auto': KVM if it boots a Linux kernel to its console, else TCG. */
   accel?: AccelSetting;
+  /** How auto decides (kernel, busybox, deadlines); tests point it elsewhere. */
+  accelProbe?: Omit<AccelProbeOptions, 'qemuBinary'>;
   qemuBinary?: string;
   qemuImgBinary?: string;
   /** How long QEMU gets to answer on QMP after launch. */
@@ -37,50 +41,41 @@ export interface QemuDriverOptions {
   logger?: Logger;
 }
 
-/** What the driver holds in memory for a run; everything else is on disk. */
-interface Runtime {
-  pid: number;
-  child?: ChildProcess;
-  /** Resolves when the child's exit status is on disk (only for QEMUs this driver spawned). */
-  exitRecorded?: Promise<void>;
-  monitor?: Promise<QmpClient>;
-  console?: Promise<ConsoleMux>;
-  prevCpu?: { cpuTimeNs: number; atMs: number };
-}
-
-const QMP_TIMEOUT_MS = 5_000;
-const QUIT_WAIT_MS = 3_000;
-const KILL_WAIT_MS = 5_000;
-
 /**
  * VMs (q35) and microVMs (the QEMU microvm machine), one QEMU process each, controlled
  * over QMP. QEMU runs in its own session, detached from the agent, so it outlives an agent
  * restart; the next driver finds it again through run.json and the QMP socket.
+ * The jobs live next door: launch.ts (spawn a run), stop.ts (end one, by pid),
+ * observe.ts (what a run is doing or how it ended), connections.ts (QMP, console).
  */
 export class QemuDriver implements InstanceDriver {
   readonly kind = 'qemu';
   readonly supports: readonly InstanceType[] = ['vm', 'microvm'];
   private readonly state: StateDir;
-  private readonly qemu: string;
   private readonly qemuImg: string;
-  private readonly log: Logger;
-  private readonly runtimes = new Map<string, Runtime>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly ctx: QemuContext;
+  private readonly conns: Connections;
+  private readonly locks = new KeyedMutex();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private accelChoice?: Promise<AccelChoice>;
   private tscKhz?: Promise<number | undefined>;
-  private closed = false;
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.state = new StateDir(opts.stateDir);
-    this.qemu = opts.qemuBinary ?? 'qemu-system-x86_64';
     this.qemuImg = opts.qemuImgBinary ?? 'qemu-img';
-    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ driver: 'qemu' });
+    this.conns = new Connections(opts.consoleScrollbackBytes);
+    this.ctx = {
+      qemu: opts.qemuBinary ?? 'qemu-system-x86_64',
+      conns: this.conns,
+      log: (opts.logger ?? pino({ level: 'silent' })).child({ driver: 'qemu' }),
+      startTimeoutMs: opts.startTimeoutMs ?? 15_000,
+    };
   }
 
   /** The accelerator instances start with; probed once. */
   accel(): Promise<AccelChoice> {
-    this.accelChoice ??= chooseAccel(this.opts.accel ?? 'auto', this.qemu).then((c) => {
-      this.log.info({ accel: c.accel, reason: c.reason }, 'accelerator chosen');
+    this.accelChoice ??= chooseAccel(this.opts.accel ?? 'auto', { ...this.opts.accelProbe, qemuBinary: this.ctx.qemu }).then((c) => {
+      this.ctx.log.info({ accel: c.accel, reason: c.reason }, 'accelerator chosen');
       return c;
     });
     return this.accelChoice;
@@ -88,7 +83,7 @@ export class QemuDriver implements InstanceDriver {
 
   async probe(): Promise<ProbeResult> {
     for (const [bin, pkg] of [
-      [this.qemu, 'qemu-system-x86'],
+      [this.ctx.qemu, 'qemu-system-x86'],
       [this.qemuImg, 'qemu-utils'],
     ]) {
       const ok = await new Promise<boolean>((resolve) => {
@@ -100,11 +95,17 @@ export class QemuDriver implements InstanceDriver {
     }
     if (this.opts.accel === 'kvm') {
       // Configured, so never probed by accel(): tell the operator now, not at the first start.
-      const kvm = await probeKvm(this.qemu);
-      if (!kvm.ok) return { ok: false, reason: `accel is set to kvm but ${kvm.reason}` };
+      const kvm = await probeKvm({ ...this.opts.accelProbe, qemuBinary: this.ctx.qemu });
+      if (!kvm.ok) return { ok: false, reason: `accel is set to kvm but ${kvm.code}: ${kvm.reason}` };
     }
     await this.accel();
     return { ok: true };
+  }
+
+  /** The node shows which accelerator its instances run under, and why (type Accelerator). */
+  async conditions(): Promise<DriverCondition[]> {
+    const c = await this.accel();
+    return [{ type: 'Accelerator', status: c.accel, reason: c.reason, message: c.accel === 'tcg' ? 'instances run under TCG (emulation)' : 'instances run under KVM' }];
   }
 
   async create(spec: InstanceSpecForDriver): Promise<void> {
@@ -118,8 +119,8 @@ export class QemuDriver implements InstanceDriver {
     }
     const disks = spec.disks.map((d, i) => ({ name: d.name, id: driveId(i), path: dir.diskPath(d.name), boot: d.boot }));
     // Everything QEMU would refuse, refused now, before a file is made.
-    buildQemuArgs(this.launchFor(dir, { spec, disks, createdAt: '' }, 'tcg'));
-    await this.withLock(spec.instanceId, async () => {
+    buildQemuArgs(launchFor(dir, { spec, disks, createdAt: '' }, 'tcg'));
+    await this.locked(spec.instanceId, async () => {
       await dir.ensure();
       for (const [i, d] of spec.disks.entries()) {
         await ensureDisk(this.qemuImg, { path: disks[i].path, sizeBytes: d.sizeBytes, basePath: d.baseImagePath, baseFormat: d.baseImageFormat });
@@ -130,28 +131,40 @@ export class QemuDriver implements InstanceDriver {
     });
   }
 
-  async start(instanceId: string): Promise<Observed> {
-    return this.withLock(instanceId, () => this.startLocked(instanceId));
-  }
-
-  async stop(instanceId: string, opts: StopOptions): Promise<void> {
-    return this.withLock(instanceId, async () => {
+  start(instanceId: string): Promise<Observed> {
+    return this.locked(instanceId, async () => {
       const dir = this.state.instance(instanceId);
-      if (!(await dir.readSpec())) throw new NotFound(`instance ${instanceId} does not exist`);
-      await this.stopLocked(dir, opts);
+      const stored = await dir.readSpec();
+      if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
+      const current = await this.inspect(instanceId);
+      if (current && (current.state === 'running' || current.state === 'paused')) return current;
+      // A crashed run (internal error, panic) may still hold its process and the disks' locks.
+      await stopQemu(this.ctx, dir, { graceMs: 0, force: true });
+      const { accel } = await this.accel();
+      this.tscKhz ??= hostTscKhz();
+      return launch(this.ctx, dir, { ...launchFor(dir, stored, accel), hostTscKhz: await this.tscKhz });
     });
   }
 
-  async destroy(instanceId: string): Promise<void> {
-    return this.withLock(instanceId, async () => {
+  stop(instanceId: string, opts: StopOptions): Promise<void> {
+    return this.locked(instanceId, async () => {
       const dir = this.state.instance(instanceId);
+      if (!(await dir.readSpec())) throw new NotFound(`instance ${instanceId} does not exist`);
+      await stopQemu(this.ctx, dir, opts);
+    });
+  }
+
+  /** Ends every process of the instance (found by pid, files or not) and removes its files. */
+  destroy(instanceId: string): Promise<void> {
+    return this.locked(instanceId, async () => {
+      const dir = this.state.instance(instanceId);
+      const rt = this.conns.get(instanceId);
+      await stopQemu(this.ctx, dir, { graceMs: 0, force: true });
       if (!(await dir.exists())) return;
-      const rt = this.runtimes.get(instanceId);
-      await this.stopLocked(dir, { graceMs: 0, force: true });
       // QEMU's exit handler writes exit.json into the dir: let it finish before
       // the dir goes, or the removal races it (ENOTEMPTY).
       if (rt?.exitRecorded) await Promise.race([rt.exitRecorded, sleep(1_000)]);
-      this.forget(instanceId);
+      this.conns.forget(instanceId);
       await dir.remove();
     });
   }
@@ -164,15 +177,15 @@ export class QemuDriver implements InstanceDriver {
     if (!run) return { instanceId, state: 'stopped', reason: 'never started' };
     const startedAt = new Date(run.startedAt);
     if (await isOurProcess(run.pid, dir.qmpSocket)) {
-      return { instanceId, pid: run.pid, startedAt, ...(await this.liveState(dir, run)) };
+      return { instanceId, pid: run.pid, startedAt, ...(await liveState(this.conns, dir, run)) };
     }
-    const rt = this.runtimes.get(instanceId);
+    const rt = this.conns.get(instanceId);
     if (rt?.exitRecorded && rt.pid === run.pid) {
       // Gone but maybe not reaped yet: its exit status is a moment away and says more.
       await Promise.race([rt.exitRecorded, sleep(1_000)]);
     }
-    this.forget(instanceId);
-    return { instanceId, startedAt, ...(await this.endedState(dir, run)) };
+    this.conns.forget(instanceId);
+    return { instanceId, startedAt, ...(await endedState(dir, run)) };
   }
 
   async list(): Promise<Observed[]> {
@@ -184,14 +197,19 @@ export class QemuDriver implements InstanceDriver {
     return out;
   }
 
+  /** Every QEMU under this state dir, by pid, with the instance it belongs to (dir or not). */
+  async processes(): Promise<{ instanceId: string; pid: number }[]> {
+    return processesUnder(this.state.instancesDir);
+  }
+
   async stats(instanceId: string): Promise<InstanceStats> {
     const { dir, run } = await this.requireLive(instanceId);
     const [proc, blk] = await Promise.all([
       readProcSample(run.pid),
-      this.monitor(dir, run.pid).then((m) => m.execute<{ stats?: { rd_bytes?: number; wr_bytes?: number } }[]>('query-blockstats', undefined, { timeoutMs: QMP_TIMEOUT_MS })),
+      this.conns.monitor(dir, run.pid).then((m) => m.execute<{ stats?: { rd_bytes?: number; wr_bytes?: number } }[]>('query-blockstats', undefined, { timeoutMs: QMP_TIMEOUT_MS })),
     ]);
     const now = Date.now();
-    const rt = this.runtime(instanceId, run.pid);
+    const rt = this.conns.runtime(instanceId, run.pid);
     const prev = rt.prevCpu ?? { cpuTimeNs: 0, atMs: proc.startedAt.getTime() };
     rt.prevCpu = { cpuTimeNs: proc.cpuTimeNs, atMs: now };
     const disk = sumBlockStats(blk);
@@ -213,191 +231,13 @@ export class QemuDriver implements InstanceDriver {
 
   async console(instanceId: string, opts: ConsoleOptions = {}): Promise<Duplex> {
     const { dir, run } = await this.requireLive(instanceId);
-    const mux = await this.consoleMux(dir, run.pid);
+    const mux = await this.conns.consoleMux(dir, run.pid);
     return mux.attach(opts);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const id of [...this.runtimes.keys()]) this.forget(id);
-    await Promise.allSettled([...this.locks.values()]);
-  }
-
-  // ---- start and stop -------------------------------------------------------------
-
-  private async startLocked(instanceId: string): Promise<Observed> {
-    const dir = this.state.instance(instanceId);
-    const stored = await dir.readSpec();
-    if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
-    const current = await this.inspect(instanceId);
-    if (current && (current.state === 'running' || current.state === 'paused')) return current;
-
-    const { accel } = await this.accel();
-    this.tscKhz ??= hostTscKhz();
-    const launch = { ...this.launchFor(dir, stored, accel), hostTscKhz: await this.tscKhz };
-    const argv = buildQemuArgs(launch);
-    this.forget(instanceId);
-    await dir.clearRuntime();
-
-    const revert = new Revert();
-    try {
-      const logFd = openSync(dir.logFile, 'a');
-      let child: ChildProcess;
-      try {
-        writeSync(logFd, `--- ${new Date().toISOString()} ${this.qemu} ${argv.join(' ')}\n`);
-        // detached: own session and process group, so neither the agent's exit nor a
-        // signal to its group reaches QEMU. stdio goes to a file, never a pipe that
-        // would break when the agent is gone.
-        child = spawn(this.qemu, argv, { cwd: dir.dir, detached: true, stdio: ['ignore', logFd, logFd] });
-      } finally {
-        closeSync(logFd);
-      }
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', (e) => reject(new FailedPrecondition(`cannot run ${this.qemu}: ${e.message}`)));
-      });
-      const pid = child.pid!;
-      child.unref();
-      revert.add(async () => {
-        signal(pid, 'SIGKILL');
-        await waitForExit(pid, KILL_WAIT_MS);
-      });
-      const startedAt = new Date();
-      const run: RunRecord = { pid, startedAt: startedAt.toISOString(), accel, machine: launch.machine, argv };
-      dir.writeRun(run);
-      const exitRecorded = new Promise<void>((resolve) =>
-        child.once('exit', (code, sig) => {
-          // The dir may since hold a newer run of the same id; that one is not ours to describe.
-          if (dir.runPidSync() === pid) dir.mergeExit({ at: new Date().toISOString(), code, signal: sig });
-          this.log.info({ instanceId, pid, code, signal: sig }, 'qemu exited');
-          resolve();
-        }),
-      );
-      this.runtimes.set(instanceId, { pid, child, exitRecorded });
-
-      const monitor = await this.waitForMonitor(dir, pid, child);
-      // QEMU starts with -S: attach the console before the first instruction, so no
-      // boot output is lost, then let the vCPUs run.
-      await this.consoleMux(dir, pid);
-      await monitor.execute('cont', undefined, { timeoutMs: QMP_TIMEOUT_MS });
-      revert.success();
-      this.log.info({ instanceId, pid, accel, machine: launch.machine }, 'instance started');
-      return { instanceId, state: 'running', pid, startedAt };
-    } catch (e) {
-      await revert.fail();
-      this.forget(instanceId);
-      throw e;
-    }
-  }
-
-  /** QMP comes up a moment after exec; poll its socket until it greets or QEMU exits. */
-  private async waitForMonitor(dir: InstanceDir, pid: number, child: ChildProcess): Promise<QmpClient> {
-    const timeoutMs = this.opts.startTimeoutMs ?? 15_000;
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    child.once('exit', () => (exited = true));
-    let lastErr: unknown;
-    while (Date.now() < deadline) {
-      if (exited) {
-        const line = await dir.lastLogLine();
-        throw new Internal(`qemu exited during start${line ? `: ${line}` : ''} (log: ${dir.logFile})`);
-      }
-      try {
-        return await this.monitor(dir, pid, Math.max(100, deadline - Date.now()));
-      } catch (e) {
-        lastErr = e;
-        await sleep(10);
-      }
-    }
-    throw new DeadlineExceeded(`QMP on ${dir.qmpSocket} did not answer within ${timeoutMs} ms: ${(lastErr as Error)?.message}`);
-  }
-
-  private async stopLocked(dir: InstanceDir, opts: StopOptions): Promise<void> {
-    const run = await dir.readRun();
-    const pid = run?.pid ?? (await readPidFile(dir.pidFile));
-    if (!pid || !(await isOurProcess(pid, dir.qmpSocket))) {
-      this.forget(dir.id);
-      return;
-    }
-    dir.markStopRequested();
-    let gone = false;
-    if (opts.graceMs > 0) {
-      try {
-        const m = await this.monitor(dir, pid);
-        await m.execute('system_powerdown', undefined, { timeoutMs: QMP_TIMEOUT_MS });
-      } catch (e) {
-        // Dying already, or QMP wedged: the wait below tells which.
-        this.log.warn({ instanceId: dir.id, err: e }, 'system_powerdown failed');
-      }
-      gone = await waitForExit(pid, opts.graceMs);
-    }
-    if (!gone && !opts.force) {
-      await dir.clearStopRequested();
-      throw new DeadlineExceeded(`instance ${dir.id} did not power off within ${opts.graceMs} ms; stop with force to end it`);
-    }
-    if (!gone) {
-      try {
-        const m = await this.monitor(dir, pid, 1_000);
-        // quit lets QEMU flush and close the qcow2 overlays; SIGKILL is the last resort.
-        await m.execute('quit', undefined, { timeoutMs: 1_000 });
-      } catch {
-        // QMP gone or wedged: kill below
-      }
-      gone = await waitForExit(pid, QUIT_WAIT_MS);
-    }
-    if (!gone) {
-      signal(pid, 'SIGKILL');
-      if (!(await waitForExit(pid, KILL_WAIT_MS))) throw new Internal(`qemu (pid ${pid}) of ${dir.id} survived SIGKILL`);
-    }
-    this.forget(dir.id);
-    this.log.info({ instanceId: dir.id, pid }, 'instance stopped');
-  }
-
-  // ---- state -----------------------------------------------------------------------
-
-  private async liveState(dir: InstanceDir, run: RunRecord): Promise<Pick<Observed, 'state' | 'reason'>> {
-    let status: { status: string };
-    try {
-      const m = await this.monitor(dir, run.pid);
-      status = await m.execute<{ status: string }>('query-status', undefined, { timeoutMs: QMP_TIMEOUT_MS });
-    } catch (e) {
-      // The process runs; only its monitor is out of reach (maybe held by another driver).
-      return { state: 'running', reason: `QMP unreachable: ${(e as Error).message}` };
-    }
-    switch (status.status) {
-      case 'running':
-        return { state: 'running' };
-      case 'paused':
-        return { state: 'paused' };
-      case 'internal-error':
-      case 'io-error':
-      case 'guest-panicked':
-      case 'watchdog':
-        return { state: 'crashed', reason: `guest is stopped in state ${status.status}` };
-      case 'shutdown':
-        return { state: 'running', reason: 'shutting down' };
-      default:
-        // prelaunch, inmigrate, suspended, ...: not executing guest code
-        return { state: 'paused', reason: status.status };
-    }
-  }
-
-  private async endedState(dir: InstanceDir, run: RunRecord): Promise<Pick<Observed, 'state' | 'reason'>> {
-    const exit = await dir.readExit();
-    const fromShutdown = describeShutdown(exit);
-    if (await dir.stopRequested()) {
-      const how = exit?.signal === 'SIGKILL' ? 'killed' : fromShutdown?.reason;
-      return { state: 'stopped', reason: `stopped by request${how ? `: ${how}` : ''}` };
-    }
-    if (fromShutdown) return fromShutdown;
-    const line = await dir.lastLogLine();
-    const tail = line ? `; qemu said: ${line}` : '';
-    if (exit?.signal) return { state: 'crashed', reason: `qemu (pid ${run.pid}) was killed by ${exit.signal}${tail}` };
-    if (exit?.code !== undefined && exit.code !== null && exit.code !== 0) {
-      return { state: 'crashed', reason: `qemu (pid ${run.pid}) exited with code ${exit.code}${tail}` };
-    }
-    if (exit?.code === 0) return { state: 'stopped', reason: 'qemu exited' };
-    return { state: 'crashed', reason: `qemu (pid ${run.pid}) is gone and no driver saw it end${tail}` };
+    this.conns.close();
+    await Promise.allSettled([...this.inFlight]);
   }
 
   private async requireLive(instanceId: string): Promise<{ dir: InstanceDir; run: RunRecord }> {
@@ -411,121 +251,31 @@ export class QemuDriver implements InstanceDriver {
     return { dir, run };
   }
 
-  // ---- connections -----------------------------------------------------------------
-
-  private runtime(instanceId: string, pid: number): Runtime {
-    let rt = this.runtimes.get(instanceId);
-    if (!rt || rt.pid !== pid) {
-      if (rt) this.forget(instanceId);
-      rt = { pid };
-      this.runtimes.set(instanceId, rt);
-    }
-    return rt;
-  }
-
-  /** The instance's one monitor connection, made on first use (also for adopted QEMUs). */
-  private monitor(dir: InstanceDir, pid: number, timeoutMs = QMP_TIMEOUT_MS): Promise<QmpClient> {
-    if (this.closed) return Promise.reject(new FailedPrecondition('the qemu driver is closed'));
-    const rt = this.runtime(dir.id, pid);
-    if (!rt.monitor) {
-      const p = QmpClient.connect(dir.qmpSocket, { timeoutMs }).then((m) => {
-        m.on('event', (ev: QmpEvent) => {
-          if (ev.event !== 'SHUTDOWN') return;
-          // Kept on disk at once: if the agent dies before QEMU does, the next one still knows.
-          dir.mergeExit({ at: new Date().toISOString(), shutdownReason: String(ev.data?.reason ?? ''), guest: Boolean(ev.data?.guest) });
-        });
-        m.once('disconnect', () => {
-          if (rt.monitor === p) rt.monitor = undefined;
-        });
-        if (this.closed || this.runtimes.get(dir.id) !== rt) m.close();
-        return m;
-      });
-      rt.monitor = p;
-      p.catch(() => {
-        if (rt.monitor === p) rt.monitor = undefined;
-      });
-    }
-    return rt.monitor;
-  }
-
-  private consoleMux(dir: InstanceDir, pid: number): Promise<ConsoleMux> {
-    if (this.closed) return Promise.reject(new FailedPrecondition('the qemu driver is closed'));
-    const rt = this.runtime(dir.id, pid);
-    if (!rt.console) {
-      const p = ConsoleMux.open(dir.consoleSocket, { scrollbackBytes: this.opts.consoleScrollbackBytes }).then((mux) => {
-        mux.once('close', () => {
-          if (rt.console === p) rt.console = undefined;
-        });
-        return mux;
-      });
-      rt.console = p;
-      p.catch(() => {
-        if (rt.console === p) rt.console = undefined;
-      });
-    }
-    return rt.console;
-  }
-
-  /** Drops this driver's connections to an instance; the instance is not touched. */
-  private forget(instanceId: string): void {
-    const rt = this.runtimes.get(instanceId);
-    if (!rt) return;
-    this.runtimes.delete(instanceId);
-    rt.monitor?.then((m) => m.close(), () => undefined);
-    rt.console?.then((c) => c.close(), () => undefined);
-  }
-
-  private launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg') {
-    const s = stored.spec;
-    return {
-      name: s.instanceId,
-      machine: machineFor(s.type as 'vm' | 'microvm'),
-      accel,
-      cpuCores: s.cpuCores,
-      memoryBytes: s.memoryBytes,
-      kernelPath: s.kernelPath,
-      initrdPath: s.initrdPath,
-      kernelArgs: s.kernelArgs,
-      disks: stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })),
-      nics: s.nics,
-      qmpSocket: dir.qmpSocket,
-      consoleSocket: dir.consoleSocket,
-      pidFile: dir.pidFile,
-      startPaused: true,
-    };
-  }
-
-  /** One operation at a time per instance; different instances run in parallel. */
-  private async withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(instanceId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(instanceId, settled);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(instanceId) === settled) this.locks.delete(instanceId);
-    }
+  /** One operation at a time per instance; close() waits for those in hand. */
+  private locked<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
+    const p = this.locks.run(instanceId, fn);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
   }
 }
 
-function describeShutdown(exit: ExitRecord | undefined): Pick<Observed, 'state' | 'reason'> | undefined {
-  switch (exit?.shutdownReason) {
-    case 'guest-shutdown':
-      return { state: 'stopped', reason: 'the guest powered off' };
-    case 'guest-reset':
-      return { state: 'stopped', reason: 'the guest rebooted (qemu runs with -no-reboot)' };
-    case 'host-qmp-quit':
-    case 'host-qmp-system-reset':
-      return { state: 'stopped', reason: 'quit over QMP' };
-    case 'guest-panic':
-      return { state: 'crashed', reason: 'the guest kernel panicked' };
-    case 'host-signal':
-      return { state: 'crashed', reason: `qemu was ended by a signal from the host${exit.signal ? ` (${exit.signal})` : ''}` };
-    default:
-      return undefined;
-  }
+function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg'): QemuLaunch {
+  const s = stored.spec;
+  return {
+    name: s.instanceId,
+    machine: machineFor(s.type as 'vm' | 'microvm'),
+    accel,
+    cpuCores: s.cpuCores,
+    memoryBytes: s.memoryBytes,
+    kernelPath: s.kernelPath,
+    initrdPath: s.initrdPath,
+    kernelArgs: s.kernelArgs,
+    disks: stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })),
+    nics: s.nics,
+    qmpSocket: dir.qmpSocket,
+    consoleSocket: dir.consoleSocket,
+    pidFile: dir.pidFile,
+    startPaused: true,
+  };
 }

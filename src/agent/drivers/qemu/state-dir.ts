@@ -177,6 +177,16 @@ export class InstanceDir {
     }
   }
 
+  /** The last line of QEMU's log that matches, for reasons that quote it. */
+  async logLine(re: RegExp): Promise<string | undefined> {
+    try {
+      const lines = (await readFile(this.logFile, 'utf8')).split('\n').map((l) => l.trim());
+      return lines.filter((l) => re.test(l)).at(-1)?.slice(0, 300);
+    } catch {
+      return undefined;
+    }
+  }
+
   async remove(): Promise<void> {
     // Retries cover a file written into the dir while it is being removed.
     await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });

@@ -70,7 +70,7 @@ export interface NodeEvent {
    * global position in the event log.
    */
   timestamp: Date | undefined;
-  revision: number;
+  revision: bigint;
 }
 
 export interface RegisterNodeRequest {
@@ -87,8 +87,8 @@ export interface RegisterNodeRequest {
 
 export interface RegisterNodeResponse {
   nodeId: string;
-  heartbeatIntervalSeconds: number;
-  leaseTtlSeconds: number;
+  heartbeatIntervalSeconds: bigint;
+  leaseTtlSeconds: bigint;
 }
 
 export interface DeregisterNodeRequest {
@@ -136,7 +136,7 @@ export interface HeartbeatRequest {
 
 export interface HeartbeatResponse {
   accepted: boolean;
-  nextHeartbeatSeconds: number;
+  nextHeartbeatSeconds: bigint;
   commands: NodeCommand[];
 }
 
@@ -160,7 +160,7 @@ export interface WatchNodesRequest {
    * a log position (0: current nodes as ADDED first, then live changes).
    */
   nodeIds: string[];
-  sinceRevision: number;
+  sinceRevision: bigint;
 }
 
 export interface ClusterInfo {
@@ -522,7 +522,7 @@ export const Node: MessageFns<Node> = {
 };
 
 function createBaseNodeEvent(): NodeEvent {
-  return { type: 0, node: undefined, timestamp: undefined, revision: 0 };
+  return { type: 0, node: undefined, timestamp: undefined, revision: 0n };
 }
 
 export const NodeEvent: MessageFns<NodeEvent> = {
@@ -536,7 +536,10 @@ export const NodeEvent: MessageFns<NodeEvent> = {
     if (message.timestamp !== undefined) {
       Timestamp.encode(toTimestamp(message.timestamp), writer.uint32(26).fork()).join();
     }
-    if (message.revision !== 0) {
+    if (message.revision !== 0n) {
+      if (BigInt.asUintN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.revision);
     }
     return writer;
@@ -584,7 +587,7 @@ export const NodeEvent: MessageFns<NodeEvent> = {
               break;
             }
 
-            message.revision = longToNumber(reader.uint64());
+            message.revision = reader.uint64() as bigint;
             continue;
           }
         }
@@ -604,7 +607,7 @@ export const NodeEvent: MessageFns<NodeEvent> = {
       type: isSet(object.type) ? eventTypeFromJSON(object.type) : 0,
       node: isSet(object.node) ? Node.fromJSON(object.node) : undefined,
       timestamp: isSet(object.timestamp) ? fromJsonTimestamp(object.timestamp) : undefined,
-      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      revision: isSet(object.revision) ? BigInt(object.revision) : 0n,
     };
   },
 
@@ -619,8 +622,8 @@ export const NodeEvent: MessageFns<NodeEvent> = {
     if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toISOString();
     }
-    if (message.revision !== 0) {
-      obj.revision = Math.round(message.revision);
+    if (message.revision !== 0n) {
+      obj.revision = message.revision.toString();
     }
     return obj;
   },
@@ -633,7 +636,7 @@ export const NodeEvent: MessageFns<NodeEvent> = {
     message.type = object.type ?? 0;
     message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
     message.timestamp = object.timestamp ?? undefined;
-    message.revision = object.revision ?? 0;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -854,7 +857,7 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
 };
 
 function createBaseRegisterNodeResponse(): RegisterNodeResponse {
-  return { nodeId: "", heartbeatIntervalSeconds: 0, leaseTtlSeconds: 0 };
+  return { nodeId: "", heartbeatIntervalSeconds: 0n, leaseTtlSeconds: 0n };
 }
 
 export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
@@ -862,10 +865,16 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     if (message.nodeId !== "") {
       writer.uint32(10).string(message.nodeId);
     }
-    if (message.heartbeatIntervalSeconds !== 0) {
+    if (message.heartbeatIntervalSeconds !== 0n) {
+      if (BigInt.asIntN(64, message.heartbeatIntervalSeconds) !== message.heartbeatIntervalSeconds) {
+        throw new globalThis.Error("value provided for field message.heartbeatIntervalSeconds of type int64 too large");
+      }
       writer.uint32(16).int64(message.heartbeatIntervalSeconds);
     }
-    if (message.leaseTtlSeconds !== 0) {
+    if (message.leaseTtlSeconds !== 0n) {
+      if (BigInt.asIntN(64, message.leaseTtlSeconds) !== message.leaseTtlSeconds) {
+        throw new globalThis.Error("value provided for field message.leaseTtlSeconds of type int64 too large");
+      }
       writer.uint32(24).int64(message.leaseTtlSeconds);
     }
     return writer;
@@ -897,7 +906,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
               break;
             }
 
-            message.heartbeatIntervalSeconds = longToNumber(reader.int64());
+            message.heartbeatIntervalSeconds = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -905,7 +914,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
               break;
             }
 
-            message.leaseTtlSeconds = longToNumber(reader.int64());
+            message.leaseTtlSeconds = reader.int64() as bigint;
             continue;
           }
         }
@@ -928,15 +937,15 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
         ? globalThis.String(object.node_id)
         : "",
       heartbeatIntervalSeconds: isSet(object.heartbeatIntervalSeconds)
-        ? globalThis.Number(object.heartbeatIntervalSeconds)
+        ? BigInt(object.heartbeatIntervalSeconds)
         : isSet(object.heartbeat_interval_seconds)
-        ? globalThis.Number(object.heartbeat_interval_seconds)
-        : 0,
+        ? BigInt(object.heartbeat_interval_seconds)
+        : 0n,
       leaseTtlSeconds: isSet(object.leaseTtlSeconds)
-        ? globalThis.Number(object.leaseTtlSeconds)
+        ? BigInt(object.leaseTtlSeconds)
         : isSet(object.lease_ttl_seconds)
-        ? globalThis.Number(object.lease_ttl_seconds)
-        : 0,
+        ? BigInt(object.lease_ttl_seconds)
+        : 0n,
     };
   },
 
@@ -945,11 +954,11 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     if (message.nodeId !== "") {
       obj.nodeId = message.nodeId;
     }
-    if (message.heartbeatIntervalSeconds !== 0) {
-      obj.heartbeatIntervalSeconds = Math.round(message.heartbeatIntervalSeconds);
+    if (message.heartbeatIntervalSeconds !== 0n) {
+      obj.heartbeatIntervalSeconds = message.heartbeatIntervalSeconds.toString();
     }
-    if (message.leaseTtlSeconds !== 0) {
-      obj.leaseTtlSeconds = Math.round(message.leaseTtlSeconds);
+    if (message.leaseTtlSeconds !== 0n) {
+      obj.leaseTtlSeconds = message.leaseTtlSeconds.toString();
     }
     return obj;
   },
@@ -960,8 +969,13 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
   fromPartial(object: DeepPartial<RegisterNodeResponse>): RegisterNodeResponse {
     const message = createBaseRegisterNodeResponse();
     message.nodeId = object.nodeId ?? "";
-    message.heartbeatIntervalSeconds = object.heartbeatIntervalSeconds ?? 0;
-    message.leaseTtlSeconds = object.leaseTtlSeconds ?? 0;
+    message.heartbeatIntervalSeconds =
+      (object.heartbeatIntervalSeconds !== undefined && object.heartbeatIntervalSeconds !== null)
+        ? BigInt(object.heartbeatIntervalSeconds)
+        : 0n;
+    message.leaseTtlSeconds = (object.leaseTtlSeconds !== undefined && object.leaseTtlSeconds !== null)
+      ? BigInt(object.leaseTtlSeconds)
+      : 0n;
     return message;
   },
 };
@@ -1773,7 +1787,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { accepted: false, nextHeartbeatSeconds: 0, commands: [] };
+  return { accepted: false, nextHeartbeatSeconds: 0n, commands: [] };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
@@ -1781,7 +1795,10 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     if (message.accepted !== false) {
       writer.uint32(8).bool(message.accepted);
     }
-    if (message.nextHeartbeatSeconds !== 0) {
+    if (message.nextHeartbeatSeconds !== 0n) {
+      if (BigInt.asIntN(64, message.nextHeartbeatSeconds) !== message.nextHeartbeatSeconds) {
+        throw new globalThis.Error("value provided for field message.nextHeartbeatSeconds of type int64 too large");
+      }
       writer.uint32(16).int64(message.nextHeartbeatSeconds);
     }
     for (const v of message.commands) {
@@ -1816,7 +1833,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
               break;
             }
 
-            message.nextHeartbeatSeconds = longToNumber(reader.int64());
+            message.nextHeartbeatSeconds = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -1843,10 +1860,10 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     return {
       accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
       nextHeartbeatSeconds: isSet(object.nextHeartbeatSeconds)
-        ? globalThis.Number(object.nextHeartbeatSeconds)
+        ? BigInt(object.nextHeartbeatSeconds)
         : isSet(object.next_heartbeat_seconds)
-        ? globalThis.Number(object.next_heartbeat_seconds)
-        : 0,
+        ? BigInt(object.next_heartbeat_seconds)
+        : 0n,
       commands: globalThis.Array.isArray(object?.commands)
         ? object.commands.map((e: any) => NodeCommand.fromJSON(e))
         : [],
@@ -1858,8 +1875,8 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     if (message.accepted !== false) {
       obj.accepted = message.accepted;
     }
-    if (message.nextHeartbeatSeconds !== 0) {
-      obj.nextHeartbeatSeconds = Math.round(message.nextHeartbeatSeconds);
+    if (message.nextHeartbeatSeconds !== 0n) {
+      obj.nextHeartbeatSeconds = message.nextHeartbeatSeconds.toString();
     }
     if (message.commands?.length) {
       obj.commands = message.commands.map((e) => NodeCommand.toJSON(e));
@@ -1873,7 +1890,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   fromPartial(object: DeepPartial<HeartbeatResponse>): HeartbeatResponse {
     const message = createBaseHeartbeatResponse();
     message.accepted = object.accepted ?? false;
-    message.nextHeartbeatSeconds = object.nextHeartbeatSeconds ?? 0;
+    message.nextHeartbeatSeconds = (object.nextHeartbeatSeconds !== undefined && object.nextHeartbeatSeconds !== null)
+      ? BigInt(object.nextHeartbeatSeconds)
+      : 0n;
     message.commands = object.commands?.map((e) => NodeCommand.fromPartial(e)) || [];
     return message;
   },
@@ -2096,7 +2115,7 @@ export const NodeCommand_ParametersEntry: MessageFns<NodeCommand_ParametersEntry
 };
 
 function createBaseWatchNodesRequest(): WatchNodesRequest {
-  return { role: 0, region: "", zone: "", nodeIds: [], sinceRevision: 0 };
+  return { role: 0, region: "", zone: "", nodeIds: [], sinceRevision: 0n };
 }
 
 export const WatchNodesRequest: MessageFns<WatchNodesRequest> = {
@@ -2113,7 +2132,10 @@ export const WatchNodesRequest: MessageFns<WatchNodesRequest> = {
     for (const v of message.nodeIds) {
       writer.uint32(34).string(v!);
     }
-    if (message.sinceRevision !== 0) {
+    if (message.sinceRevision !== 0n) {
+      if (BigInt.asUintN(64, message.sinceRevision) !== message.sinceRevision) {
+        throw new globalThis.Error("value provided for field message.sinceRevision of type uint64 too large");
+      }
       writer.uint32(40).uint64(message.sinceRevision);
     }
     return writer;
@@ -2169,7 +2191,7 @@ export const WatchNodesRequest: MessageFns<WatchNodesRequest> = {
               break;
             }
 
-            message.sinceRevision = longToNumber(reader.uint64());
+            message.sinceRevision = reader.uint64() as bigint;
             continue;
           }
         }
@@ -2195,10 +2217,10 @@ export const WatchNodesRequest: MessageFns<WatchNodesRequest> = {
         ? object.node_ids.map((e: any) => globalThis.String(e))
         : [],
       sinceRevision: isSet(object.sinceRevision)
-        ? globalThis.Number(object.sinceRevision)
+        ? BigInt(object.sinceRevision)
         : isSet(object.since_revision)
-        ? globalThis.Number(object.since_revision)
-        : 0,
+        ? BigInt(object.since_revision)
+        : 0n,
     };
   },
 
@@ -2216,8 +2238,8 @@ export const WatchNodesRequest: MessageFns<WatchNodesRequest> = {
     if (message.nodeIds?.length) {
       obj.nodeIds = message.nodeIds;
     }
-    if (message.sinceRevision !== 0) {
-      obj.sinceRevision = Math.round(message.sinceRevision);
+    if (message.sinceRevision !== 0n) {
+      obj.sinceRevision = message.sinceRevision.toString();
     }
     return obj;
   },
@@ -2231,7 +2253,9 @@ export const WatchNodesRequest: MessageFns<WatchNodesRequest> = {
     message.region = object.region ?? "";
     message.zone = object.zone ?? "";
     message.nodeIds = object.nodeIds?.map((e) => e) || [];
-    message.sinceRevision = object.sinceRevision ?? 0;
+    message.sinceRevision = (object.sinceRevision !== undefined && object.sinceRevision !== null)
+      ? BigInt(object.sinceRevision)
+      : 0n;
     return message;
   },
 };
@@ -2647,22 +2671,22 @@ export const ClusterServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -2675,17 +2699,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

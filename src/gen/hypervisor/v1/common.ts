@@ -257,8 +257,8 @@ export function eventTypeToJSON(object: EventType): string {
 
 export interface Resources {
   cpuCores: number;
-  memoryBytes: number;
-  diskBytes: number;
+  memoryBytes: bigint;
+  diskBytes: bigint;
   gpuCount: number;
 }
 
@@ -279,7 +279,7 @@ export interface NetworkSpec {
 
 export interface DiskSpec {
   name: string;
-  sizeBytes: number;
+  sizeBytes: bigint;
   type: string;
   boot: boolean;
 }
@@ -300,7 +300,7 @@ export interface Metadata_AnnotationsEntry {
 }
 
 function createBaseResources(): Resources {
-  return { cpuCores: 0, memoryBytes: 0, diskBytes: 0, gpuCount: 0 };
+  return { cpuCores: 0, memoryBytes: 0n, diskBytes: 0n, gpuCount: 0 };
 }
 
 export const Resources: MessageFns<Resources> = {
@@ -308,10 +308,16 @@ export const Resources: MessageFns<Resources> = {
     if (message.cpuCores !== 0) {
       writer.uint32(8).int32(message.cpuCores);
     }
-    if (message.memoryBytes !== 0) {
+    if (message.memoryBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryBytes) !== message.memoryBytes) {
+        throw new globalThis.Error("value provided for field message.memoryBytes of type int64 too large");
+      }
       writer.uint32(16).int64(message.memoryBytes);
     }
-    if (message.diskBytes !== 0) {
+    if (message.diskBytes !== 0n) {
+      if (BigInt.asIntN(64, message.diskBytes) !== message.diskBytes) {
+        throw new globalThis.Error("value provided for field message.diskBytes of type int64 too large");
+      }
       writer.uint32(24).int64(message.diskBytes);
     }
     if (message.gpuCount !== 0) {
@@ -346,7 +352,7 @@ export const Resources: MessageFns<Resources> = {
               break;
             }
 
-            message.memoryBytes = longToNumber(reader.int64());
+            message.memoryBytes = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -354,7 +360,7 @@ export const Resources: MessageFns<Resources> = {
               break;
             }
 
-            message.diskBytes = longToNumber(reader.int64());
+            message.diskBytes = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -385,15 +391,15 @@ export const Resources: MessageFns<Resources> = {
         ? globalThis.Number(object.cpu_cores)
         : 0,
       memoryBytes: isSet(object.memoryBytes)
-        ? globalThis.Number(object.memoryBytes)
+        ? BigInt(object.memoryBytes)
         : isSet(object.memory_bytes)
-        ? globalThis.Number(object.memory_bytes)
-        : 0,
+        ? BigInt(object.memory_bytes)
+        : 0n,
       diskBytes: isSet(object.diskBytes)
-        ? globalThis.Number(object.diskBytes)
+        ? BigInt(object.diskBytes)
         : isSet(object.disk_bytes)
-        ? globalThis.Number(object.disk_bytes)
-        : 0,
+        ? BigInt(object.disk_bytes)
+        : 0n,
       gpuCount: isSet(object.gpuCount)
         ? globalThis.Number(object.gpuCount)
         : isSet(object.gpu_count)
@@ -407,11 +413,11 @@ export const Resources: MessageFns<Resources> = {
     if (message.cpuCores !== 0) {
       obj.cpuCores = Math.round(message.cpuCores);
     }
-    if (message.memoryBytes !== 0) {
-      obj.memoryBytes = Math.round(message.memoryBytes);
+    if (message.memoryBytes !== 0n) {
+      obj.memoryBytes = message.memoryBytes.toString();
     }
-    if (message.diskBytes !== 0) {
-      obj.diskBytes = Math.round(message.diskBytes);
+    if (message.diskBytes !== 0n) {
+      obj.diskBytes = message.diskBytes.toString();
     }
     if (message.gpuCount !== 0) {
       obj.gpuCount = Math.round(message.gpuCount);
@@ -425,8 +431,10 @@ export const Resources: MessageFns<Resources> = {
   fromPartial(object: DeepPartial<Resources>): Resources {
     const message = createBaseResources();
     message.cpuCores = object.cpuCores ?? 0;
-    message.memoryBytes = object.memoryBytes ?? 0;
-    message.diskBytes = object.diskBytes ?? 0;
+    message.memoryBytes = (object.memoryBytes !== undefined && object.memoryBytes !== null)
+      ? BigInt(object.memoryBytes)
+      : 0n;
+    message.diskBytes = (object.diskBytes !== undefined && object.diskBytes !== null) ? BigInt(object.diskBytes) : 0n;
     message.gpuCount = object.gpuCount ?? 0;
     return message;
   },
@@ -703,7 +711,7 @@ export const NetworkSpec: MessageFns<NetworkSpec> = {
 };
 
 function createBaseDiskSpec(): DiskSpec {
-  return { name: "", sizeBytes: 0, type: "", boot: false };
+  return { name: "", sizeBytes: 0n, type: "", boot: false };
 }
 
 export const DiskSpec: MessageFns<DiskSpec> = {
@@ -711,7 +719,10 @@ export const DiskSpec: MessageFns<DiskSpec> = {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.sizeBytes !== 0) {
+    if (message.sizeBytes !== 0n) {
+      if (BigInt.asIntN(64, message.sizeBytes) !== message.sizeBytes) {
+        throw new globalThis.Error("value provided for field message.sizeBytes of type int64 too large");
+      }
       writer.uint32(16).int64(message.sizeBytes);
     }
     if (message.type !== "") {
@@ -749,7 +760,7 @@ export const DiskSpec: MessageFns<DiskSpec> = {
               break;
             }
 
-            message.sizeBytes = longToNumber(reader.int64());
+            message.sizeBytes = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -784,10 +795,10 @@ export const DiskSpec: MessageFns<DiskSpec> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       sizeBytes: isSet(object.sizeBytes)
-        ? globalThis.Number(object.sizeBytes)
+        ? BigInt(object.sizeBytes)
         : isSet(object.size_bytes)
-        ? globalThis.Number(object.size_bytes)
-        : 0,
+        ? BigInt(object.size_bytes)
+        : 0n,
       type: isSet(object.type) ? globalThis.String(object.type) : "",
       boot: isSet(object.boot) ? globalThis.Boolean(object.boot) : false,
     };
@@ -798,8 +809,8 @@ export const DiskSpec: MessageFns<DiskSpec> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.sizeBytes !== 0) {
-      obj.sizeBytes = Math.round(message.sizeBytes);
+    if (message.sizeBytes !== 0n) {
+      obj.sizeBytes = message.sizeBytes.toString();
     }
     if (message.type !== "") {
       obj.type = message.type;
@@ -816,7 +827,7 @@ export const DiskSpec: MessageFns<DiskSpec> = {
   fromPartial(object: DeepPartial<DiskSpec>): DiskSpec {
     const message = createBaseDiskSpec();
     message.name = object.name ?? "";
-    message.sizeBytes = object.sizeBytes ?? 0;
+    message.sizeBytes = (object.sizeBytes !== undefined && object.sizeBytes !== null) ? BigInt(object.sizeBytes) : 0n;
     message.type = object.type ?? "";
     message.boot = object.boot ?? false;
     return message;
@@ -1138,22 +1149,22 @@ export const Metadata_AnnotationsEntry: MessageFns<Metadata_AnnotationsEntry> = 
   },
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -1166,17 +1177,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

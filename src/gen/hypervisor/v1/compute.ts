@@ -60,7 +60,7 @@ export interface Instance {
 export interface InstanceSpec {
   image: string;
   cpuCores: number;
-  memoryBytes: number;
+  memoryBytes: bigint;
   disks: DiskSpec[];
   network: NetworkSpec | undefined;
   kernel: string;
@@ -79,12 +79,12 @@ export interface InstanceSpec_EnvEntry {
 }
 
 export interface ResourceLimits {
-  cpuQuota: number;
-  cpuPeriod: number;
-  memoryLimit: number;
-  memorySwap: number;
-  ioReadBps: number;
-  ioWriteBps: number;
+  cpuQuota: bigint;
+  cpuPeriod: bigint;
+  memoryLimit: bigint;
+  memorySwap: bigint;
+  ioReadBps: bigint;
+  ioWriteBps: bigint;
 }
 
 export interface VolumeMount {
@@ -96,13 +96,13 @@ export interface VolumeMount {
 export interface InstanceStats {
   instanceId: string;
   cpuUsagePercent: number;
-  cpuTimeNs: number;
-  memoryUsedBytes: number;
-  memoryCacheBytes: number;
-  diskReadBytes: number;
-  diskWriteBytes: number;
-  networkRxBytes: number;
-  networkTxBytes: number;
+  cpuTimeNs: bigint;
+  memoryUsedBytes: bigint;
+  memoryCacheBytes: bigint;
+  diskReadBytes: bigint;
+  diskWriteBytes: bigint;
+  networkRxBytes: bigint;
+  networkTxBytes: bigint;
   collectedAt: Date | undefined;
 }
 
@@ -113,7 +113,7 @@ export interface InstanceEvent {
     | undefined;
   /** Deliberate change 2 (resumable watches). */
   timestamp: Date | undefined;
-  revision: number;
+  revision: bigint;
 }
 
 export interface CreateInstanceRequest {
@@ -177,7 +177,7 @@ export interface GetInstanceStatsRequest {
 export interface WatchInstanceRequest {
   /** Empty: watch every instance (deliberate change 2). */
   instanceId: string;
-  sinceRevision: number;
+  sinceRevision: bigint;
   nodeId: string;
 }
 
@@ -202,7 +202,7 @@ export interface Image {
   id: string;
   name: string;
   tags: string[];
-  sizeBytes: number;
+  sizeBytes: bigint;
   type: InstanceType;
   createdAt: Date | undefined;
 }
@@ -225,8 +225,8 @@ export interface PullImageRequest {
 
 export interface PullImageProgress {
   status: string;
-  current: number;
-  total: number;
+  current: bigint;
+  total: bigint;
   completed: boolean;
   error: string;
 }
@@ -500,7 +500,7 @@ function createBaseInstanceSpec(): InstanceSpec {
   return {
     image: "",
     cpuCores: 0,
-    memoryBytes: 0,
+    memoryBytes: 0n,
     disks: [],
     network: undefined,
     kernel: "",
@@ -522,7 +522,10 @@ export const InstanceSpec: MessageFns<InstanceSpec> = {
     if (message.cpuCores !== 0) {
       writer.uint32(16).int32(message.cpuCores);
     }
-    if (message.memoryBytes !== 0) {
+    if (message.memoryBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryBytes) !== message.memoryBytes) {
+        throw new globalThis.Error("value provided for field message.memoryBytes of type int64 too large");
+      }
       writer.uint32(24).int64(message.memoryBytes);
     }
     for (const v of message.disks) {
@@ -592,7 +595,7 @@ export const InstanceSpec: MessageFns<InstanceSpec> = {
               break;
             }
 
-            message.memoryBytes = longToNumber(reader.int64());
+            message.memoryBytes = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -699,10 +702,10 @@ export const InstanceSpec: MessageFns<InstanceSpec> = {
         ? globalThis.Number(object.cpu_cores)
         : 0,
       memoryBytes: isSet(object.memoryBytes)
-        ? globalThis.Number(object.memoryBytes)
+        ? BigInt(object.memoryBytes)
         : isSet(object.memory_bytes)
-        ? globalThis.Number(object.memory_bytes)
-        : 0,
+        ? BigInt(object.memory_bytes)
+        : 0n,
       disks: globalThis.Array.isArray(object?.disks) ? object.disks.map((e: any) => DiskSpec.fromJSON(e)) : [],
       network: isSet(object.network) ? NetworkSpec.fromJSON(object.network) : undefined,
       kernel: isSet(object.kernel) ? globalThis.String(object.kernel) : "",
@@ -749,8 +752,8 @@ export const InstanceSpec: MessageFns<InstanceSpec> = {
     if (message.cpuCores !== 0) {
       obj.cpuCores = Math.round(message.cpuCores);
     }
-    if (message.memoryBytes !== 0) {
-      obj.memoryBytes = Math.round(message.memoryBytes);
+    if (message.memoryBytes !== 0n) {
+      obj.memoryBytes = message.memoryBytes.toString();
     }
     if (message.disks?.length) {
       obj.disks = message.disks.map((e) => DiskSpec.toJSON(e));
@@ -798,7 +801,9 @@ export const InstanceSpec: MessageFns<InstanceSpec> = {
     const message = createBaseInstanceSpec();
     message.image = object.image ?? "";
     message.cpuCores = object.cpuCores ?? 0;
-    message.memoryBytes = object.memoryBytes ?? 0;
+    message.memoryBytes = (object.memoryBytes !== undefined && object.memoryBytes !== null)
+      ? BigInt(object.memoryBytes)
+      : 0n;
     message.disks = object.disks?.map((e) => DiskSpec.fromPartial(e)) || [];
     message.network = (object.network !== undefined && object.network !== null)
       ? NetworkSpec.fromPartial(object.network)
@@ -911,27 +916,45 @@ export const InstanceSpec_EnvEntry: MessageFns<InstanceSpec_EnvEntry> = {
 };
 
 function createBaseResourceLimits(): ResourceLimits {
-  return { cpuQuota: 0, cpuPeriod: 0, memoryLimit: 0, memorySwap: 0, ioReadBps: 0, ioWriteBps: 0 };
+  return { cpuQuota: 0n, cpuPeriod: 0n, memoryLimit: 0n, memorySwap: 0n, ioReadBps: 0n, ioWriteBps: 0n };
 }
 
 export const ResourceLimits: MessageFns<ResourceLimits> = {
   encode(message: ResourceLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cpuQuota !== 0) {
+    if (message.cpuQuota !== 0n) {
+      if (BigInt.asIntN(64, message.cpuQuota) !== message.cpuQuota) {
+        throw new globalThis.Error("value provided for field message.cpuQuota of type int64 too large");
+      }
       writer.uint32(8).int64(message.cpuQuota);
     }
-    if (message.cpuPeriod !== 0) {
+    if (message.cpuPeriod !== 0n) {
+      if (BigInt.asIntN(64, message.cpuPeriod) !== message.cpuPeriod) {
+        throw new globalThis.Error("value provided for field message.cpuPeriod of type int64 too large");
+      }
       writer.uint32(16).int64(message.cpuPeriod);
     }
-    if (message.memoryLimit !== 0) {
+    if (message.memoryLimit !== 0n) {
+      if (BigInt.asIntN(64, message.memoryLimit) !== message.memoryLimit) {
+        throw new globalThis.Error("value provided for field message.memoryLimit of type int64 too large");
+      }
       writer.uint32(24).int64(message.memoryLimit);
     }
-    if (message.memorySwap !== 0) {
+    if (message.memorySwap !== 0n) {
+      if (BigInt.asIntN(64, message.memorySwap) !== message.memorySwap) {
+        throw new globalThis.Error("value provided for field message.memorySwap of type int64 too large");
+      }
       writer.uint32(32).int64(message.memorySwap);
     }
-    if (message.ioReadBps !== 0) {
+    if (message.ioReadBps !== 0n) {
+      if (BigInt.asIntN(64, message.ioReadBps) !== message.ioReadBps) {
+        throw new globalThis.Error("value provided for field message.ioReadBps of type int64 too large");
+      }
       writer.uint32(40).int64(message.ioReadBps);
     }
-    if (message.ioWriteBps !== 0) {
+    if (message.ioWriteBps !== 0n) {
+      if (BigInt.asIntN(64, message.ioWriteBps) !== message.ioWriteBps) {
+        throw new globalThis.Error("value provided for field message.ioWriteBps of type int64 too large");
+      }
       writer.uint32(48).int64(message.ioWriteBps);
     }
     return writer;
@@ -955,7 +978,7 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
               break;
             }
 
-            message.cpuQuota = longToNumber(reader.int64());
+            message.cpuQuota = reader.int64() as bigint;
             continue;
           }
           case 2: {
@@ -963,7 +986,7 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
               break;
             }
 
-            message.cpuPeriod = longToNumber(reader.int64());
+            message.cpuPeriod = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -971,7 +994,7 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
               break;
             }
 
-            message.memoryLimit = longToNumber(reader.int64());
+            message.memoryLimit = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -979,7 +1002,7 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
               break;
             }
 
-            message.memorySwap = longToNumber(reader.int64());
+            message.memorySwap = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -987,7 +1010,7 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
               break;
             }
 
-            message.ioReadBps = longToNumber(reader.int64());
+            message.ioReadBps = reader.int64() as bigint;
             continue;
           }
           case 6: {
@@ -995,7 +1018,7 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
               break;
             }
 
-            message.ioWriteBps = longToNumber(reader.int64());
+            message.ioWriteBps = reader.int64() as bigint;
             continue;
           }
         }
@@ -1013,57 +1036,57 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
   fromJSON(object: any): ResourceLimits {
     return {
       cpuQuota: isSet(object.cpuQuota)
-        ? globalThis.Number(object.cpuQuota)
+        ? BigInt(object.cpuQuota)
         : isSet(object.cpu_quota)
-        ? globalThis.Number(object.cpu_quota)
-        : 0,
+        ? BigInt(object.cpu_quota)
+        : 0n,
       cpuPeriod: isSet(object.cpuPeriod)
-        ? globalThis.Number(object.cpuPeriod)
+        ? BigInt(object.cpuPeriod)
         : isSet(object.cpu_period)
-        ? globalThis.Number(object.cpu_period)
-        : 0,
+        ? BigInt(object.cpu_period)
+        : 0n,
       memoryLimit: isSet(object.memoryLimit)
-        ? globalThis.Number(object.memoryLimit)
+        ? BigInt(object.memoryLimit)
         : isSet(object.memory_limit)
-        ? globalThis.Number(object.memory_limit)
-        : 0,
+        ? BigInt(object.memory_limit)
+        : 0n,
       memorySwap: isSet(object.memorySwap)
-        ? globalThis.Number(object.memorySwap)
+        ? BigInt(object.memorySwap)
         : isSet(object.memory_swap)
-        ? globalThis.Number(object.memory_swap)
-        : 0,
+        ? BigInt(object.memory_swap)
+        : 0n,
       ioReadBps: isSet(object.ioReadBps)
-        ? globalThis.Number(object.ioReadBps)
+        ? BigInt(object.ioReadBps)
         : isSet(object.io_read_bps)
-        ? globalThis.Number(object.io_read_bps)
-        : 0,
+        ? BigInt(object.io_read_bps)
+        : 0n,
       ioWriteBps: isSet(object.ioWriteBps)
-        ? globalThis.Number(object.ioWriteBps)
+        ? BigInt(object.ioWriteBps)
         : isSet(object.io_write_bps)
-        ? globalThis.Number(object.io_write_bps)
-        : 0,
+        ? BigInt(object.io_write_bps)
+        : 0n,
     };
   },
 
   toJSON(message: ResourceLimits): unknown {
     const obj: any = {};
-    if (message.cpuQuota !== 0) {
-      obj.cpuQuota = Math.round(message.cpuQuota);
+    if (message.cpuQuota !== 0n) {
+      obj.cpuQuota = message.cpuQuota.toString();
     }
-    if (message.cpuPeriod !== 0) {
-      obj.cpuPeriod = Math.round(message.cpuPeriod);
+    if (message.cpuPeriod !== 0n) {
+      obj.cpuPeriod = message.cpuPeriod.toString();
     }
-    if (message.memoryLimit !== 0) {
-      obj.memoryLimit = Math.round(message.memoryLimit);
+    if (message.memoryLimit !== 0n) {
+      obj.memoryLimit = message.memoryLimit.toString();
     }
-    if (message.memorySwap !== 0) {
-      obj.memorySwap = Math.round(message.memorySwap);
+    if (message.memorySwap !== 0n) {
+      obj.memorySwap = message.memorySwap.toString();
     }
-    if (message.ioReadBps !== 0) {
-      obj.ioReadBps = Math.round(message.ioReadBps);
+    if (message.ioReadBps !== 0n) {
+      obj.ioReadBps = message.ioReadBps.toString();
     }
-    if (message.ioWriteBps !== 0) {
-      obj.ioWriteBps = Math.round(message.ioWriteBps);
+    if (message.ioWriteBps !== 0n) {
+      obj.ioWriteBps = message.ioWriteBps.toString();
     }
     return obj;
   },
@@ -1073,12 +1096,18 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
   },
   fromPartial(object: DeepPartial<ResourceLimits>): ResourceLimits {
     const message = createBaseResourceLimits();
-    message.cpuQuota = object.cpuQuota ?? 0;
-    message.cpuPeriod = object.cpuPeriod ?? 0;
-    message.memoryLimit = object.memoryLimit ?? 0;
-    message.memorySwap = object.memorySwap ?? 0;
-    message.ioReadBps = object.ioReadBps ?? 0;
-    message.ioWriteBps = object.ioWriteBps ?? 0;
+    message.cpuQuota = (object.cpuQuota !== undefined && object.cpuQuota !== null) ? BigInt(object.cpuQuota) : 0n;
+    message.cpuPeriod = (object.cpuPeriod !== undefined && object.cpuPeriod !== null) ? BigInt(object.cpuPeriod) : 0n;
+    message.memoryLimit = (object.memoryLimit !== undefined && object.memoryLimit !== null)
+      ? BigInt(object.memoryLimit)
+      : 0n;
+    message.memorySwap = (object.memorySwap !== undefined && object.memorySwap !== null)
+      ? BigInt(object.memorySwap)
+      : 0n;
+    message.ioReadBps = (object.ioReadBps !== undefined && object.ioReadBps !== null) ? BigInt(object.ioReadBps) : 0n;
+    message.ioWriteBps = (object.ioWriteBps !== undefined && object.ioWriteBps !== null)
+      ? BigInt(object.ioWriteBps)
+      : 0n;
     return message;
   },
 };
@@ -1196,13 +1225,13 @@ function createBaseInstanceStats(): InstanceStats {
   return {
     instanceId: "",
     cpuUsagePercent: 0,
-    cpuTimeNs: 0,
-    memoryUsedBytes: 0,
-    memoryCacheBytes: 0,
-    diskReadBytes: 0,
-    diskWriteBytes: 0,
-    networkRxBytes: 0,
-    networkTxBytes: 0,
+    cpuTimeNs: 0n,
+    memoryUsedBytes: 0n,
+    memoryCacheBytes: 0n,
+    diskReadBytes: 0n,
+    diskWriteBytes: 0n,
+    networkRxBytes: 0n,
+    networkTxBytes: 0n,
     collectedAt: undefined,
   };
 }
@@ -1215,25 +1244,46 @@ export const InstanceStats: MessageFns<InstanceStats> = {
     if (message.cpuUsagePercent !== 0) {
       writer.uint32(17).double(message.cpuUsagePercent);
     }
-    if (message.cpuTimeNs !== 0) {
+    if (message.cpuTimeNs !== 0n) {
+      if (BigInt.asIntN(64, message.cpuTimeNs) !== message.cpuTimeNs) {
+        throw new globalThis.Error("value provided for field message.cpuTimeNs of type int64 too large");
+      }
       writer.uint32(24).int64(message.cpuTimeNs);
     }
-    if (message.memoryUsedBytes !== 0) {
+    if (message.memoryUsedBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryUsedBytes) !== message.memoryUsedBytes) {
+        throw new globalThis.Error("value provided for field message.memoryUsedBytes of type int64 too large");
+      }
       writer.uint32(32).int64(message.memoryUsedBytes);
     }
-    if (message.memoryCacheBytes !== 0) {
+    if (message.memoryCacheBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryCacheBytes) !== message.memoryCacheBytes) {
+        throw new globalThis.Error("value provided for field message.memoryCacheBytes of type int64 too large");
+      }
       writer.uint32(40).int64(message.memoryCacheBytes);
     }
-    if (message.diskReadBytes !== 0) {
+    if (message.diskReadBytes !== 0n) {
+      if (BigInt.asIntN(64, message.diskReadBytes) !== message.diskReadBytes) {
+        throw new globalThis.Error("value provided for field message.diskReadBytes of type int64 too large");
+      }
       writer.uint32(48).int64(message.diskReadBytes);
     }
-    if (message.diskWriteBytes !== 0) {
+    if (message.diskWriteBytes !== 0n) {
+      if (BigInt.asIntN(64, message.diskWriteBytes) !== message.diskWriteBytes) {
+        throw new globalThis.Error("value provided for field message.diskWriteBytes of type int64 too large");
+      }
       writer.uint32(56).int64(message.diskWriteBytes);
     }
-    if (message.networkRxBytes !== 0) {
+    if (message.networkRxBytes !== 0n) {
+      if (BigInt.asIntN(64, message.networkRxBytes) !== message.networkRxBytes) {
+        throw new globalThis.Error("value provided for field message.networkRxBytes of type int64 too large");
+      }
       writer.uint32(64).int64(message.networkRxBytes);
     }
-    if (message.networkTxBytes !== 0) {
+    if (message.networkTxBytes !== 0n) {
+      if (BigInt.asIntN(64, message.networkTxBytes) !== message.networkTxBytes) {
+        throw new globalThis.Error("value provided for field message.networkTxBytes of type int64 too large");
+      }
       writer.uint32(72).int64(message.networkTxBytes);
     }
     if (message.collectedAt !== undefined) {
@@ -1276,7 +1326,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.cpuTimeNs = longToNumber(reader.int64());
+            message.cpuTimeNs = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -1284,7 +1334,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.memoryUsedBytes = longToNumber(reader.int64());
+            message.memoryUsedBytes = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -1292,7 +1342,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.memoryCacheBytes = longToNumber(reader.int64());
+            message.memoryCacheBytes = reader.int64() as bigint;
             continue;
           }
           case 6: {
@@ -1300,7 +1350,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.diskReadBytes = longToNumber(reader.int64());
+            message.diskReadBytes = reader.int64() as bigint;
             continue;
           }
           case 7: {
@@ -1308,7 +1358,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.diskWriteBytes = longToNumber(reader.int64());
+            message.diskWriteBytes = reader.int64() as bigint;
             continue;
           }
           case 8: {
@@ -1316,7 +1366,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.networkRxBytes = longToNumber(reader.int64());
+            message.networkRxBytes = reader.int64() as bigint;
             continue;
           }
           case 9: {
@@ -1324,7 +1374,7 @@ export const InstanceStats: MessageFns<InstanceStats> = {
               break;
             }
 
-            message.networkTxBytes = longToNumber(reader.int64());
+            message.networkTxBytes = reader.int64() as bigint;
             continue;
           }
           case 10: {
@@ -1360,40 +1410,40 @@ export const InstanceStats: MessageFns<InstanceStats> = {
         ? globalThis.Number(object.cpu_usage_percent)
         : 0,
       cpuTimeNs: isSet(object.cpuTimeNs)
-        ? globalThis.Number(object.cpuTimeNs)
+        ? BigInt(object.cpuTimeNs)
         : isSet(object.cpu_time_ns)
-        ? globalThis.Number(object.cpu_time_ns)
-        : 0,
+        ? BigInt(object.cpu_time_ns)
+        : 0n,
       memoryUsedBytes: isSet(object.memoryUsedBytes)
-        ? globalThis.Number(object.memoryUsedBytes)
+        ? BigInt(object.memoryUsedBytes)
         : isSet(object.memory_used_bytes)
-        ? globalThis.Number(object.memory_used_bytes)
-        : 0,
+        ? BigInt(object.memory_used_bytes)
+        : 0n,
       memoryCacheBytes: isSet(object.memoryCacheBytes)
-        ? globalThis.Number(object.memoryCacheBytes)
+        ? BigInt(object.memoryCacheBytes)
         : isSet(object.memory_cache_bytes)
-        ? globalThis.Number(object.memory_cache_bytes)
-        : 0,
+        ? BigInt(object.memory_cache_bytes)
+        : 0n,
       diskReadBytes: isSet(object.diskReadBytes)
-        ? globalThis.Number(object.diskReadBytes)
+        ? BigInt(object.diskReadBytes)
         : isSet(object.disk_read_bytes)
-        ? globalThis.Number(object.disk_read_bytes)
-        : 0,
+        ? BigInt(object.disk_read_bytes)
+        : 0n,
       diskWriteBytes: isSet(object.diskWriteBytes)
-        ? globalThis.Number(object.diskWriteBytes)
+        ? BigInt(object.diskWriteBytes)
         : isSet(object.disk_write_bytes)
-        ? globalThis.Number(object.disk_write_bytes)
-        : 0,
+        ? BigInt(object.disk_write_bytes)
+        : 0n,
       networkRxBytes: isSet(object.networkRxBytes)
-        ? globalThis.Number(object.networkRxBytes)
+        ? BigInt(object.networkRxBytes)
         : isSet(object.network_rx_bytes)
-        ? globalThis.Number(object.network_rx_bytes)
-        : 0,
+        ? BigInt(object.network_rx_bytes)
+        : 0n,
       networkTxBytes: isSet(object.networkTxBytes)
-        ? globalThis.Number(object.networkTxBytes)
+        ? BigInt(object.networkTxBytes)
         : isSet(object.network_tx_bytes)
-        ? globalThis.Number(object.network_tx_bytes)
-        : 0,
+        ? BigInt(object.network_tx_bytes)
+        : 0n,
       collectedAt: isSet(object.collectedAt)
         ? fromJsonTimestamp(object.collectedAt)
         : isSet(object.collected_at)
@@ -1410,26 +1460,26 @@ export const InstanceStats: MessageFns<InstanceStats> = {
     if (message.cpuUsagePercent !== 0) {
       obj.cpuUsagePercent = floatToJson(message.cpuUsagePercent);
     }
-    if (message.cpuTimeNs !== 0) {
-      obj.cpuTimeNs = Math.round(message.cpuTimeNs);
+    if (message.cpuTimeNs !== 0n) {
+      obj.cpuTimeNs = message.cpuTimeNs.toString();
     }
-    if (message.memoryUsedBytes !== 0) {
-      obj.memoryUsedBytes = Math.round(message.memoryUsedBytes);
+    if (message.memoryUsedBytes !== 0n) {
+      obj.memoryUsedBytes = message.memoryUsedBytes.toString();
     }
-    if (message.memoryCacheBytes !== 0) {
-      obj.memoryCacheBytes = Math.round(message.memoryCacheBytes);
+    if (message.memoryCacheBytes !== 0n) {
+      obj.memoryCacheBytes = message.memoryCacheBytes.toString();
     }
-    if (message.diskReadBytes !== 0) {
-      obj.diskReadBytes = Math.round(message.diskReadBytes);
+    if (message.diskReadBytes !== 0n) {
+      obj.diskReadBytes = message.diskReadBytes.toString();
     }
-    if (message.diskWriteBytes !== 0) {
-      obj.diskWriteBytes = Math.round(message.diskWriteBytes);
+    if (message.diskWriteBytes !== 0n) {
+      obj.diskWriteBytes = message.diskWriteBytes.toString();
     }
-    if (message.networkRxBytes !== 0) {
-      obj.networkRxBytes = Math.round(message.networkRxBytes);
+    if (message.networkRxBytes !== 0n) {
+      obj.networkRxBytes = message.networkRxBytes.toString();
     }
-    if (message.networkTxBytes !== 0) {
-      obj.networkTxBytes = Math.round(message.networkTxBytes);
+    if (message.networkTxBytes !== 0n) {
+      obj.networkTxBytes = message.networkTxBytes.toString();
     }
     if (message.collectedAt !== undefined) {
       obj.collectedAt = message.collectedAt.toISOString();
@@ -1444,20 +1494,32 @@ export const InstanceStats: MessageFns<InstanceStats> = {
     const message = createBaseInstanceStats();
     message.instanceId = object.instanceId ?? "";
     message.cpuUsagePercent = object.cpuUsagePercent ?? 0;
-    message.cpuTimeNs = object.cpuTimeNs ?? 0;
-    message.memoryUsedBytes = object.memoryUsedBytes ?? 0;
-    message.memoryCacheBytes = object.memoryCacheBytes ?? 0;
-    message.diskReadBytes = object.diskReadBytes ?? 0;
-    message.diskWriteBytes = object.diskWriteBytes ?? 0;
-    message.networkRxBytes = object.networkRxBytes ?? 0;
-    message.networkTxBytes = object.networkTxBytes ?? 0;
+    message.cpuTimeNs = (object.cpuTimeNs !== undefined && object.cpuTimeNs !== null) ? BigInt(object.cpuTimeNs) : 0n;
+    message.memoryUsedBytes = (object.memoryUsedBytes !== undefined && object.memoryUsedBytes !== null)
+      ? BigInt(object.memoryUsedBytes)
+      : 0n;
+    message.memoryCacheBytes = (object.memoryCacheBytes !== undefined && object.memoryCacheBytes !== null)
+      ? BigInt(object.memoryCacheBytes)
+      : 0n;
+    message.diskReadBytes = (object.diskReadBytes !== undefined && object.diskReadBytes !== null)
+      ? BigInt(object.diskReadBytes)
+      : 0n;
+    message.diskWriteBytes = (object.diskWriteBytes !== undefined && object.diskWriteBytes !== null)
+      ? BigInt(object.diskWriteBytes)
+      : 0n;
+    message.networkRxBytes = (object.networkRxBytes !== undefined && object.networkRxBytes !== null)
+      ? BigInt(object.networkRxBytes)
+      : 0n;
+    message.networkTxBytes = (object.networkTxBytes !== undefined && object.networkTxBytes !== null)
+      ? BigInt(object.networkTxBytes)
+      : 0n;
     message.collectedAt = object.collectedAt ?? undefined;
     return message;
   },
 };
 
 function createBaseInstanceEvent(): InstanceEvent {
-  return { type: 0, instance: undefined, timestamp: undefined, revision: 0 };
+  return { type: 0, instance: undefined, timestamp: undefined, revision: 0n };
 }
 
 export const InstanceEvent: MessageFns<InstanceEvent> = {
@@ -1471,7 +1533,10 @@ export const InstanceEvent: MessageFns<InstanceEvent> = {
     if (message.timestamp !== undefined) {
       Timestamp.encode(toTimestamp(message.timestamp), writer.uint32(26).fork()).join();
     }
-    if (message.revision !== 0) {
+    if (message.revision !== 0n) {
+      if (BigInt.asUintN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.revision);
     }
     return writer;
@@ -1519,7 +1584,7 @@ export const InstanceEvent: MessageFns<InstanceEvent> = {
               break;
             }
 
-            message.revision = longToNumber(reader.uint64());
+            message.revision = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1539,7 +1604,7 @@ export const InstanceEvent: MessageFns<InstanceEvent> = {
       type: isSet(object.type) ? eventTypeFromJSON(object.type) : 0,
       instance: isSet(object.instance) ? Instance.fromJSON(object.instance) : undefined,
       timestamp: isSet(object.timestamp) ? fromJsonTimestamp(object.timestamp) : undefined,
-      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      revision: isSet(object.revision) ? BigInt(object.revision) : 0n,
     };
   },
 
@@ -1554,8 +1619,8 @@ export const InstanceEvent: MessageFns<InstanceEvent> = {
     if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toISOString();
     }
-    if (message.revision !== 0) {
-      obj.revision = Math.round(message.revision);
+    if (message.revision !== 0n) {
+      obj.revision = message.revision.toString();
     }
     return obj;
   },
@@ -1570,7 +1635,7 @@ export const InstanceEvent: MessageFns<InstanceEvent> = {
       ? Instance.fromPartial(object.instance)
       : undefined;
     message.timestamp = object.timestamp ?? undefined;
-    message.revision = object.revision ?? 0;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -2655,7 +2720,7 @@ export const GetInstanceStatsRequest: MessageFns<GetInstanceStatsRequest> = {
 };
 
 function createBaseWatchInstanceRequest(): WatchInstanceRequest {
-  return { instanceId: "", sinceRevision: 0, nodeId: "" };
+  return { instanceId: "", sinceRevision: 0n, nodeId: "" };
 }
 
 export const WatchInstanceRequest: MessageFns<WatchInstanceRequest> = {
@@ -2663,7 +2728,10 @@ export const WatchInstanceRequest: MessageFns<WatchInstanceRequest> = {
     if (message.instanceId !== "") {
       writer.uint32(10).string(message.instanceId);
     }
-    if (message.sinceRevision !== 0) {
+    if (message.sinceRevision !== 0n) {
+      if (BigInt.asUintN(64, message.sinceRevision) !== message.sinceRevision) {
+        throw new globalThis.Error("value provided for field message.sinceRevision of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.sinceRevision);
     }
     if (message.nodeId !== "") {
@@ -2698,7 +2766,7 @@ export const WatchInstanceRequest: MessageFns<WatchInstanceRequest> = {
               break;
             }
 
-            message.sinceRevision = longToNumber(reader.uint64());
+            message.sinceRevision = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -2729,10 +2797,10 @@ export const WatchInstanceRequest: MessageFns<WatchInstanceRequest> = {
         ? globalThis.String(object.instance_id)
         : "",
       sinceRevision: isSet(object.sinceRevision)
-        ? globalThis.Number(object.sinceRevision)
+        ? BigInt(object.sinceRevision)
         : isSet(object.since_revision)
-        ? globalThis.Number(object.since_revision)
-        : 0,
+        ? BigInt(object.since_revision)
+        : 0n,
       nodeId: isSet(object.nodeId)
         ? globalThis.String(object.nodeId)
         : isSet(object.node_id)
@@ -2746,8 +2814,8 @@ export const WatchInstanceRequest: MessageFns<WatchInstanceRequest> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
-    if (message.sinceRevision !== 0) {
-      obj.sinceRevision = Math.round(message.sinceRevision);
+    if (message.sinceRevision !== 0n) {
+      obj.sinceRevision = message.sinceRevision.toString();
     }
     if (message.nodeId !== "") {
       obj.nodeId = message.nodeId;
@@ -2761,7 +2829,9 @@ export const WatchInstanceRequest: MessageFns<WatchInstanceRequest> = {
   fromPartial(object: DeepPartial<WatchInstanceRequest>): WatchInstanceRequest {
     const message = createBaseWatchInstanceRequest();
     message.instanceId = object.instanceId ?? "";
-    message.sinceRevision = object.sinceRevision ?? 0;
+    message.sinceRevision = (object.sinceRevision !== undefined && object.sinceRevision !== null)
+      ? BigInt(object.sinceRevision)
+      : 0n;
     message.nodeId = object.nodeId ?? "";
     return message;
   },
@@ -2972,7 +3042,7 @@ export const ConsoleData: MessageFns<ConsoleData> = {
 };
 
 function createBaseImage(): Image {
-  return { id: "", name: "", tags: [], sizeBytes: 0, type: 0, createdAt: undefined };
+  return { id: "", name: "", tags: [], sizeBytes: 0n, type: 0, createdAt: undefined };
 }
 
 export const Image: MessageFns<Image> = {
@@ -2986,7 +3056,10 @@ export const Image: MessageFns<Image> = {
     for (const v of message.tags) {
       writer.uint32(26).string(v!);
     }
-    if (message.sizeBytes !== 0) {
+    if (message.sizeBytes !== 0n) {
+      if (BigInt.asIntN(64, message.sizeBytes) !== message.sizeBytes) {
+        throw new globalThis.Error("value provided for field message.sizeBytes of type int64 too large");
+      }
       writer.uint32(32).int64(message.sizeBytes);
     }
     if (message.type !== 0) {
@@ -3040,7 +3113,7 @@ export const Image: MessageFns<Image> = {
               break;
             }
 
-            message.sizeBytes = longToNumber(reader.int64());
+            message.sizeBytes = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -3077,10 +3150,10 @@ export const Image: MessageFns<Image> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
       sizeBytes: isSet(object.sizeBytes)
-        ? globalThis.Number(object.sizeBytes)
+        ? BigInt(object.sizeBytes)
         : isSet(object.size_bytes)
-        ? globalThis.Number(object.size_bytes)
-        : 0,
+        ? BigInt(object.size_bytes)
+        : 0n,
       type: isSet(object.type) ? instanceTypeFromJSON(object.type) : 0,
       createdAt: isSet(object.createdAt)
         ? fromJsonTimestamp(object.createdAt)
@@ -3101,8 +3174,8 @@ export const Image: MessageFns<Image> = {
     if (message.tags?.length) {
       obj.tags = message.tags;
     }
-    if (message.sizeBytes !== 0) {
-      obj.sizeBytes = Math.round(message.sizeBytes);
+    if (message.sizeBytes !== 0n) {
+      obj.sizeBytes = message.sizeBytes.toString();
     }
     if (message.type !== 0) {
       obj.type = instanceTypeToJSON(message.type);
@@ -3121,7 +3194,7 @@ export const Image: MessageFns<Image> = {
     message.id = object.id ?? "";
     message.name = object.name ?? "";
     message.tags = object.tags?.map((e) => e) || [];
-    message.sizeBytes = object.sizeBytes ?? 0;
+    message.sizeBytes = (object.sizeBytes !== undefined && object.sizeBytes !== null) ? BigInt(object.sizeBytes) : 0n;
     message.type = object.type ?? 0;
     message.createdAt = object.createdAt ?? undefined;
     return message;
@@ -3416,7 +3489,7 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
 };
 
 function createBasePullImageProgress(): PullImageProgress {
-  return { status: "", current: 0, total: 0, completed: false, error: "" };
+  return { status: "", current: 0n, total: 0n, completed: false, error: "" };
 }
 
 export const PullImageProgress: MessageFns<PullImageProgress> = {
@@ -3424,10 +3497,16 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
     if (message.status !== "") {
       writer.uint32(10).string(message.status);
     }
-    if (message.current !== 0) {
+    if (message.current !== 0n) {
+      if (BigInt.asIntN(64, message.current) !== message.current) {
+        throw new globalThis.Error("value provided for field message.current of type int64 too large");
+      }
       writer.uint32(16).int64(message.current);
     }
-    if (message.total !== 0) {
+    if (message.total !== 0n) {
+      if (BigInt.asIntN(64, message.total) !== message.total) {
+        throw new globalThis.Error("value provided for field message.total of type int64 too large");
+      }
       writer.uint32(24).int64(message.total);
     }
     if (message.completed !== false) {
@@ -3465,7 +3544,7 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
               break;
             }
 
-            message.current = longToNumber(reader.int64());
+            message.current = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -3473,7 +3552,7 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
               break;
             }
 
-            message.total = longToNumber(reader.int64());
+            message.total = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -3507,8 +3586,8 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
   fromJSON(object: any): PullImageProgress {
     return {
       status: isSet(object.status) ? globalThis.String(object.status) : "",
-      current: isSet(object.current) ? globalThis.Number(object.current) : 0,
-      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      current: isSet(object.current) ? BigInt(object.current) : 0n,
+      total: isSet(object.total) ? BigInt(object.total) : 0n,
       completed: isSet(object.completed) ? globalThis.Boolean(object.completed) : false,
       error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
@@ -3519,11 +3598,11 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
     if (message.status !== "") {
       obj.status = message.status;
     }
-    if (message.current !== 0) {
-      obj.current = Math.round(message.current);
+    if (message.current !== 0n) {
+      obj.current = message.current.toString();
     }
-    if (message.total !== 0) {
-      obj.total = Math.round(message.total);
+    if (message.total !== 0n) {
+      obj.total = message.total.toString();
     }
     if (message.completed !== false) {
       obj.completed = message.completed;
@@ -3540,8 +3619,8 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
   fromPartial(object: DeepPartial<PullImageProgress>): PullImageProgress {
     const message = createBasePullImageProgress();
     message.status = object.status ?? "";
-    message.current = object.current ?? 0;
-    message.total = object.total ?? 0;
+    message.current = (object.current !== undefined && object.current !== null) ? BigInt(object.current) : 0n;
+    message.total = (object.total !== undefined && object.total !== null) ? BigInt(object.total) : 0n;
     message.completed = object.completed ?? false;
     message.error = object.error ?? "";
     return message;
@@ -3857,22 +3936,22 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -3885,17 +3964,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

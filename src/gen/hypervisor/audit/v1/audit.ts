@@ -31,7 +31,7 @@ export const protobufFileName = "hypervisor/audit/v1/audit.proto";
  */
 export interface AuditEvent {
   /** Global log position of the commit that holds the event. */
-  revision: number;
+  revision: bigint;
   id: string;
   type: string;
   aggregateType: string;
@@ -49,7 +49,7 @@ export interface ListEventsRequest {
   aggregateId: string;
   actor: string;
   /** Exclusive: events after this revision. */
-  sinceRevision: number;
+  sinceRevision: bigint;
   fromTime: Date | undefined;
   toTime: Date | undefined;
   types: string[];
@@ -66,7 +66,7 @@ export interface ListEventsResponse {
 export interface GetStateAtRequest {
   aggregateType: string;
   aggregateId: string;
-  revision?: number | undefined;
+  revision?: bigint | undefined;
   time?: Date | undefined;
 }
 
@@ -75,7 +75,7 @@ export interface StateAt {
   aggregateId: string;
   exists: boolean;
   /** The last event of this aggregate at or before the point asked. */
-  revision: number;
+  revision: bigint;
   time:
     | Date
     | undefined;
@@ -85,7 +85,7 @@ export interface StateAt {
 
 function createBaseAuditEvent(): AuditEvent {
   return {
-    revision: 0,
+    revision: 0n,
     id: "",
     type: "",
     aggregateType: "",
@@ -101,7 +101,10 @@ function createBaseAuditEvent(): AuditEvent {
 
 export const AuditEvent: MessageFns<AuditEvent> = {
   encode(message: AuditEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.revision !== 0) {
+    if (message.revision !== 0n) {
+      if (BigInt.asUintN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.revision);
     }
     if (message.id !== "") {
@@ -155,7 +158,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
               break;
             }
 
-            message.revision = longToNumber(reader.uint64());
+            message.revision = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -252,7 +255,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
 
   fromJSON(object: any): AuditEvent {
     return {
-      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      revision: isSet(object.revision) ? BigInt(object.revision) : 0n,
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       type: isSet(object.type) ? globalThis.String(object.type) : "",
       aggregateType: isSet(object.aggregateType)
@@ -288,8 +291,8 @@ export const AuditEvent: MessageFns<AuditEvent> = {
 
   toJSON(message: AuditEvent): unknown {
     const obj: any = {};
-    if (message.revision !== 0) {
-      obj.revision = Math.round(message.revision);
+    if (message.revision !== 0n) {
+      obj.revision = message.revision.toString();
     }
     if (message.id !== "") {
       obj.id = message.id;
@@ -329,7 +332,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
   },
   fromPartial(object: DeepPartial<AuditEvent>): AuditEvent {
     const message = createBaseAuditEvent();
-    message.revision = object.revision ?? 0;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     message.id = object.id ?? "";
     message.type = object.type ?? "";
     message.aggregateType = object.aggregateType ?? "";
@@ -349,7 +352,7 @@ function createBaseListEventsRequest(): ListEventsRequest {
     aggregateType: "",
     aggregateId: "",
     actor: "",
-    sinceRevision: 0,
+    sinceRevision: 0n,
     fromTime: undefined,
     toTime: undefined,
     types: [],
@@ -369,7 +372,10 @@ export const ListEventsRequest: MessageFns<ListEventsRequest> = {
     if (message.actor !== "") {
       writer.uint32(26).string(message.actor);
     }
-    if (message.sinceRevision !== 0) {
+    if (message.sinceRevision !== 0n) {
+      if (BigInt.asUintN(64, message.sinceRevision) !== message.sinceRevision) {
+        throw new globalThis.Error("value provided for field message.sinceRevision of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.sinceRevision);
     }
     if (message.fromTime !== undefined) {
@@ -432,7 +438,7 @@ export const ListEventsRequest: MessageFns<ListEventsRequest> = {
               break;
             }
 
-            message.sinceRevision = longToNumber(reader.uint64());
+            message.sinceRevision = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -501,10 +507,10 @@ export const ListEventsRequest: MessageFns<ListEventsRequest> = {
         : "",
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
       sinceRevision: isSet(object.sinceRevision)
-        ? globalThis.Number(object.sinceRevision)
+        ? BigInt(object.sinceRevision)
         : isSet(object.since_revision)
-        ? globalThis.Number(object.since_revision)
-        : 0,
+        ? BigInt(object.since_revision)
+        : 0n,
       fromTime: isSet(object.fromTime)
         ? fromJsonTimestamp(object.fromTime)
         : isSet(object.from_time)
@@ -542,8 +548,8 @@ export const ListEventsRequest: MessageFns<ListEventsRequest> = {
     if (message.actor !== "") {
       obj.actor = message.actor;
     }
-    if (message.sinceRevision !== 0) {
-      obj.sinceRevision = Math.round(message.sinceRevision);
+    if (message.sinceRevision !== 0n) {
+      obj.sinceRevision = message.sinceRevision.toString();
     }
     if (message.fromTime !== undefined) {
       obj.fromTime = message.fromTime.toISOString();
@@ -571,7 +577,9 @@ export const ListEventsRequest: MessageFns<ListEventsRequest> = {
     message.aggregateType = object.aggregateType ?? "";
     message.aggregateId = object.aggregateId ?? "";
     message.actor = object.actor ?? "";
-    message.sinceRevision = object.sinceRevision ?? 0;
+    message.sinceRevision = (object.sinceRevision !== undefined && object.sinceRevision !== null)
+      ? BigInt(object.sinceRevision)
+      : 0n;
     message.fromTime = object.fromTime ?? undefined;
     message.toTime = object.toTime ?? undefined;
     message.types = object.types?.map((e) => e) || [];
@@ -683,6 +691,9 @@ export const GetStateAtRequest: MessageFns<GetStateAtRequest> = {
       writer.uint32(18).string(message.aggregateId);
     }
     if (message.revision !== undefined) {
+      if (BigInt.asUintN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.revision);
     }
     if (message.time !== undefined) {
@@ -725,7 +736,7 @@ export const GetStateAtRequest: MessageFns<GetStateAtRequest> = {
               break;
             }
 
-            message.revision = longToNumber(reader.uint64());
+            message.revision = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -760,7 +771,7 @@ export const GetStateAtRequest: MessageFns<GetStateAtRequest> = {
         : isSet(object.aggregate_id)
         ? globalThis.String(object.aggregate_id)
         : "",
-      revision: isSet(object.revision) ? globalThis.Number(object.revision) : undefined,
+      revision: isSet(object.revision) ? BigInt(object.revision) : undefined,
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
     };
   },
@@ -774,7 +785,7 @@ export const GetStateAtRequest: MessageFns<GetStateAtRequest> = {
       obj.aggregateId = message.aggregateId;
     }
     if (message.revision !== undefined) {
-      obj.revision = Math.round(message.revision);
+      obj.revision = message.revision.toString();
     }
     if (message.time !== undefined) {
       obj.time = message.time.toISOString();
@@ -789,14 +800,16 @@ export const GetStateAtRequest: MessageFns<GetStateAtRequest> = {
     const message = createBaseGetStateAtRequest();
     message.aggregateType = object.aggregateType ?? "";
     message.aggregateId = object.aggregateId ?? "";
-    message.revision = object.revision ?? undefined;
+    message.revision = (object.revision !== undefined && object.revision !== null)
+      ? BigInt(object.revision)
+      : undefined;
     message.time = object.time ?? undefined;
     return message;
   },
 };
 
 function createBaseStateAt(): StateAt {
-  return { aggregateType: "", aggregateId: "", exists: false, revision: 0, time: undefined, state: undefined };
+  return { aggregateType: "", aggregateId: "", exists: false, revision: 0n, time: undefined, state: undefined };
 }
 
 export const StateAt: MessageFns<StateAt> = {
@@ -810,7 +823,10 @@ export const StateAt: MessageFns<StateAt> = {
     if (message.exists !== false) {
       writer.uint32(24).bool(message.exists);
     }
-    if (message.revision !== 0) {
+    if (message.revision !== 0n) {
+      if (BigInt.asUintN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.revision);
     }
     if (message.time !== undefined) {
@@ -864,7 +880,7 @@ export const StateAt: MessageFns<StateAt> = {
               break;
             }
 
-            message.revision = longToNumber(reader.uint64());
+            message.revision = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -908,7 +924,7 @@ export const StateAt: MessageFns<StateAt> = {
         ? globalThis.String(object.aggregate_id)
         : "",
       exists: isSet(object.exists) ? globalThis.Boolean(object.exists) : false,
-      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      revision: isSet(object.revision) ? BigInt(object.revision) : 0n,
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
       state: isObject(object.state) ? object.state : undefined,
     };
@@ -925,8 +941,8 @@ export const StateAt: MessageFns<StateAt> = {
     if (message.exists !== false) {
       obj.exists = message.exists;
     }
-    if (message.revision !== 0) {
-      obj.revision = Math.round(message.revision);
+    if (message.revision !== 0n) {
+      obj.revision = message.revision.toString();
     }
     if (message.time !== undefined) {
       obj.time = message.time.toISOString();
@@ -945,7 +961,7 @@ export const StateAt: MessageFns<StateAt> = {
     message.aggregateType = object.aggregateType ?? "";
     message.aggregateId = object.aggregateId ?? "";
     message.exists = object.exists ?? false;
-    message.revision = object.revision ?? 0;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     message.time = object.time ?? undefined;
     message.state = object.state ?? undefined;
     return message;
@@ -1021,22 +1037,22 @@ export const AuditServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -1049,17 +1065,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

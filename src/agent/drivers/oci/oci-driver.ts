@@ -1,0 +1,360 @@
+import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { KeyedMutex } from '../../../shared/keyed-mutex';
+import { validateVolumeMounts } from '../../../domain/volume-mounts';
+import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
+import { runTool } from '../../../images/oci/run-tool';
+import type { ConsoleOptions, ConsoleStream, InstanceDriver, InstanceSpecForDriver, InstanceStats, InstanceType, Observed, ProbeResult, StopOptions } from '../driver';
+import { signal, waitForExit } from '../qemu/process';
+import { cpuPercent } from '../qemu/stats';
+import { diskOf } from './block-device';
+import { buildConfig, type OciSpec, resolveUser, resourcesFor } from './bundle';
+import { allDirs, type CgroupLayout, oomFiles, oomKills, readCgroupLayout, readCgroupStats, removeCgroupDirs } from './cgroups';
+import { attachConsole } from './console-client';
+import { mountOverlay, unmount } from './mounts';
+import { readNetDev } from './net-dev';
+import { Runc, type RuncState } from './runc';
+import { launchShim, SHIM_SCRIPT } from './shim';
+import { type ContainerDir, type ExitRecord, OciStateDir } from './state-dir';
+
+export interface OciDriverOptions {
+  /** Holds instances/<id>/ (the bundles), volumes/<name>/ and runc's state; survives agent restarts. */
+  stateDir: string;
+  runcBinary?: string;
+  /** Runs the console shim; Debian's python3. */
+  pythonBinary?: string;
+  /** Containers' cgroups are <parent>/<instance id> in every hierarchy. */
+  cgroupParent?: string;
+  consoleScrollbackBytes?: number;
+  startTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const KILL_WAIT_MS = 5_000;
+const MiB = 2 ** 20;
+
+/**
+ * Containers on runc, from an OCI bundle per instance whose root is an overlay
+ * of the cached image. Each container runs under a console shim of its own
+ * (console-shim.py), detached from the agent, so containers outlive agent
+ * restarts (kill -9 included); a new driver finds them again through runc's
+ * state and the files in the bundle dir. Nothing lives only in memory except
+ * the previous CPU sample for usage percentages.
+ */
+export class OciDriver implements InstanceDriver {
+  readonly kind = 'oci';
+  readonly supports: readonly InstanceType[] = ['container'];
+  private readonly state: OciStateDir;
+  private readonly runc: Runc;
+  private readonly python: string;
+  private readonly cgroupParent: string;
+  private readonly log: Logger;
+  private readonly locks = new KeyedMutex();
+  private readonly prevCpu = new Map<string, { cpuTimeNs: number; atMs: number }>();
+  private baseSpec?: Promise<OciSpec>;
+  private layout?: CgroupLayout;
+
+  constructor(private readonly opts: OciDriverOptions) {
+    this.state = new OciStateDir(opts.stateDir);
+    this.runc = new Runc(opts.runcBinary ?? 'runc', this.state.runcRoot);
+    this.python = opts.pythonBinary ?? '/usr/bin/python3';
+    this.cgroupParent = (opts.cgroupParent ?? 'hypervisor').replace(/^\/+|\/+$/g, '');
+    if (!/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(this.cgroupParent)) throw new InvalidArgument(`cgroupParent ${opts.cgroupParent}: a relative cgroup path`);
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ driver: 'oci' });
+  }
+
+  /** The container's cgroup path, the same in every hierarchy. */
+  cgroupPath(instanceId: string): string {
+    return `/${this.cgroupParent}/${instanceId}`;
+  }
+
+  cgroups(): CgroupLayout {
+    this.layout ??= readCgroupLayout();
+    return this.layout;
+  }
+
+  async probe(): Promise<ProbeResult> {
+    try {
+      await this.runc.version();
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message };
+    }
+    const py = await runTool(this.python, ['-c', 'import socket,sys; socket.recv_fds; sys.exit(0 if sys.version_info >= (3, 9) else 1)']).catch((e: Error) => ({ code: -1, stderr: e.message }));
+    if (py.code !== 0) return { ok: false, reason: `${this.python} (3.9 or newer, Debian package python3) runs the console shim and does not work: ${py.stderr.trim()}` };
+    if (!SHIM_SCRIPT) return { ok: false, reason: 'console-shim.py is missing from the installation' };
+    for (const [bin, pkg] of [
+      ['skopeo', 'skopeo'],
+      ['umoci', 'umoci'],
+    ]) {
+      const r = await runTool(bin, ['--version'], { pkg }).catch((e: Error) => ({ code: -1, stderr: e.message }));
+      if (r.code !== 0) return { ok: false, reason: `${bin} does not run (Debian package ${pkg}): ${r.stderr.trim()}` };
+    }
+    const fs = await readFile('/proc/filesystems', 'utf8');
+    if (!/\toverlay\n/.test(fs)) return { ok: false, reason: 'the kernel has no overlay filesystem (modprobe overlay)' };
+    const l = this.cgroups();
+    for (const c of ['cpu', 'memory'])
+      if (!l.v1.has(c) && !l.v2Controllers.includes(c)) return { ok: false, reason: `no cgroup hierarchy runs the ${c} controller` };
+    try {
+      await this.spec();
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message };
+    }
+    return { ok: true };
+  }
+
+  async create(spec: InstanceSpecForDriver): Promise<void> {
+    if (spec.type !== 'container' || !spec.container) throw new InvalidArgument(`the oci driver runs containers, not ${spec.type}`);
+    validateVolumeMounts(spec.container.volumeMounts);
+    const dir = this.state.instance(spec.instanceId);
+    await this.locks.run(spec.instanceId, async () => {
+      await dir.ensure();
+      const prev = await dir.readSpec();
+      // spec.json last: a dir without it is a create that did not finish.
+      dir.writeSpec({ spec, createdAt: prev?.createdAt ?? new Date().toISOString() });
+    });
+  }
+
+  start(instanceId: string): Promise<Observed> {
+    return this.locks.run(instanceId, () => this.startLocked(instanceId));
+  }
+
+  stop(instanceId: string, opts: StopOptions): Promise<void> {
+    return this.locks.run(instanceId, async () => {
+      const dir = this.state.instance(instanceId);
+      if (!(await dir.readSpec())) throw new NotFound(`instance ${instanceId} does not exist`);
+      await this.stopLocked(dir, opts);
+    });
+  }
+
+  destroy(instanceId: string): Promise<void> {
+    return this.locks.run(instanceId, async () => {
+      const dir = this.state.instance(instanceId);
+      if (!(await dir.exists()) && !(await this.runc.state(instanceId))) return;
+      await this.stopLocked(dir, { graceMs: 0, force: true });
+      await this.runc.delete(instanceId);
+      await this.endShim(dir);
+      await unmount(dir.rootfs);
+      // runc delete removes the cgroups; one left by a runc killed halfway goes here.
+      await removeCgroupDirs(this.cgroups(), this.cgroupPath(instanceId));
+      await dir.remove();
+      this.prevCpu.delete(instanceId);
+      this.log.info({ instanceId }, 'container destroyed');
+    });
+  }
+
+  async inspect(instanceId: string): Promise<Observed | undefined> {
+    const dir = this.state.instance(instanceId);
+    const stored = await dir.readSpec();
+    if (!stored) return undefined;
+    return this.observe(dir, stored.spec, await this.runc.state(instanceId));
+  }
+
+  private async observe(dir: ContainerDir, spec: InstanceSpecForDriver, st: RuncState | undefined): Promise<Observed> {
+    const instanceId = dir.id;
+    const ready = await dir.readReady();
+    const startedAt = ready ? new Date(ready.at * 1000) : st ? new Date(st.created) : undefined;
+    if (st?.status === 'running') return { instanceId, state: 'running', pid: st.pid, startedAt };
+    if (st?.status === 'paused' || st?.status === 'pausing') return { instanceId, state: 'paused', pid: st.pid, startedAt };
+    if (st?.status === 'created' || st?.status === 'creating') return { instanceId, state: 'stopped', reason: 'created by runc but not started' };
+    return { instanceId, ...(startedAt ? { startedAt } : {}), ...(await this.endedState(dir, spec, st !== undefined)) };
+  }
+
+  /** One `runc list` for all containers: the reconcile lists every few seconds, and a `runc state` per container would be a process each. */
+  async list(): Promise<Observed[]> {
+    const states = new Map((await this.runc.list()).map((s) => [s.id, s]));
+    const out: Observed[] = [];
+    for (const id of await this.state.ids()) {
+      const dir = this.state.instance(id);
+      const stored = await dir.readSpec();
+      if (stored) out.push(await this.observe(dir, stored.spec, states.get(id)));
+    }
+    return out;
+  }
+
+  async stats(instanceId: string): Promise<InstanceStats> {
+    const o = await this.requireRunning(instanceId);
+    const [cg, net] = await Promise.all([readCgroupStats(this.cgroups(), this.cgroupPath(instanceId)), readNetDev(o.pid!)]);
+    const now = Date.now();
+    const prev = this.prevCpu.get(instanceId) ?? { cpuTimeNs: 0, atMs: o.startedAt?.getTime() ?? now };
+    const cur = { cpuTimeNs: cg.cpuTimeNs, atMs: now };
+    this.prevCpu.set(instanceId, cur);
+    return {
+      cpuTimeNs: cg.cpuTimeNs,
+      cpuUsagePercent: cpuPercent(prev, cur),
+      memoryUsedBytes: cg.memoryUsedBytes,
+      memoryCacheBytes: cg.memoryCacheBytes,
+      diskReadBytes: cg.ioReadBytes,
+      diskWriteBytes: cg.ioWriteBytes,
+      netRxBytes: net.rxBytes,
+      netTxBytes: net.txBytes,
+      collectedAt: new Date(now),
+    };
+  }
+
+  async console(instanceId: string, opts: ConsoleOptions = {}): Promise<ConsoleStream> {
+    await this.requireRunning(instanceId);
+    return attachConsole(this.state.instance(instanceId).consoleSocket, opts.replay ?? false);
+  }
+
+  async close(): Promise<void> {
+    // Containers and shims keep running; there is nothing open to close.
+  }
+
+  // ---- start and stop -------------------------------------------------------------
+
+  private async startLocked(instanceId: string): Promise<Observed> {
+    const dir = this.state.instance(instanceId);
+    const stored = await dir.readSpec();
+    if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
+    const st = await this.runc.state(instanceId);
+    if (st?.status === 'running' || st?.status === 'paused') return (await this.inspect(instanceId))!;
+    // What a previous run left (ended, or a start cut short by a crash): runc's
+    // record, its cgroups and its shim go before the new run.
+    if (st) await this.runc.delete(instanceId);
+    await this.endShim(dir);
+    const c = stored.spec.container!;
+    await dir.ensure();
+    await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs });
+    dir.writeConfig(await this.configFor(dir, stored.spec));
+    await dir.clearRun();
+    try {
+      const ready = await launchShim(dir, {
+        python: this.python,
+        runc: this.runc.bin,
+        runcRoot: this.runc.root,
+        oomFiles: oomFiles(this.cgroups(), this.cgroupPath(instanceId)),
+        scrollbackBytes: this.opts.consoleScrollbackBytes ?? 64 * 1024,
+        timeoutMs: this.opts.startTimeoutMs ?? 30_000,
+      });
+      this.prevCpu.delete(instanceId);
+      this.log.info({ instanceId, pid: ready.pid, shimPid: ready.shimPid }, 'container started');
+      return { instanceId, state: 'running', pid: ready.pid, startedAt: new Date(ready.at * 1000) };
+    } catch (e) {
+      // Nothing of the failed run stays running.
+      await this.runc.delete(instanceId).catch(() => undefined);
+      await this.endShim(dir).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async configFor(dir: ContainerDir, spec: InstanceSpecForDriver): Promise<OciSpec> {
+    const c = spec.container!;
+    const volumes = [];
+    for (const m of c.volumeMounts) {
+      const source = path.join(this.state.volumesDir, m.name);
+      // Created on first use, kept until the volume is removed: a container's delete leaves it.
+      await mkdir(source, { recursive: true });
+      volumes.push({ source, destination: m.mountPath, readOnly: m.readOnly });
+    }
+    const { cpu, memory } = resourcesFor(spec.cpuCores, spec.memoryBytes, c.limits);
+    let io;
+    if (c.limits && (c.limits.ioReadBps || c.limits.ioWriteBps)) {
+      const disk = await diskOf(dir.dir);
+      if (!disk) throw new FailedPrecondition(`spec.limits.io_*_bps: no block device holds ${dir.dir}, so IO cannot be throttled on this node`);
+      io = { ...disk, readBps: c.limits.ioReadBps, writeBps: c.limits.ioWriteBps };
+    }
+    const user = resolveUser(c.image.user, await imageFile(c.rootfsPath, 'etc/passwd'), await imageFile(c.rootfsPath, 'etc/group'));
+    return buildConfig(await this.spec(), {
+      hostname: c.hostname,
+      image: c.image,
+      command: c.command,
+      args: c.args,
+      env: c.env,
+      user,
+      volumes,
+      cgroupsPath: this.cgroupPath(spec.instanceId),
+      cpu,
+      memory,
+      io,
+    });
+  }
+
+  private async stopLocked(dir: ContainerDir, opts: StopOptions): Promise<void> {
+    const st = await this.runc.state(dir.id);
+    if (!st || st.status === 'stopped') return;
+    if (st.status === 'created' || st.status === 'creating') {
+      // Never started (a start cut short): nothing to signal, runc delete ends it.
+      await this.runc.delete(dir.id);
+      return;
+    }
+    if (await dir.exists()) dir.markStopRequested();
+    let gone = false;
+    if (opts.graceMs > 0) {
+      await this.runc.kill(dir.id, 'SIGTERM');
+      gone = await waitForExit(st.pid, opts.graceMs);
+    }
+    if (!gone && !opts.force) throw new DeadlineExceeded(`container ${dir.id} did not end within ${opts.graceMs} ms of SIGTERM; stop with force to kill it`);
+    if (!gone) {
+      await this.runc.kill(dir.id, 'SIGKILL');
+      if (!(await waitForExit(st.pid, KILL_WAIT_MS))) throw new Internal(`container ${dir.id} (pid ${st.pid}) survived SIGKILL`);
+    }
+    this.log.info({ instanceId: dir.id, pid: st.pid, graceful: opts.graceMs > 0 && gone }, 'container stopped');
+  }
+
+  /**
+   * Every shim of this container still running (one ends by itself once its
+   * container has). Found by command line, not only through shim.pid: an agent
+   * killed between spawning a shim and writing its pid leaves one unnamed.
+   */
+  private async endShim(dir: ContainerDir): Promise<void> {
+    const needle = `\0--dir\0${dir.dir}\0`;
+    const procs = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^[0-9]+$/.test(n));
+    const cmdlines = await Promise.all(procs.map((n) => readFile(`/proc/${n}/cmdline`, 'utf8').catch(() => '')));
+    const pids = procs.filter((_, i) => cmdlines[i].includes('console-shim.py') && cmdlines[i].includes(needle)).map(Number);
+    for (const pid of pids) signal(pid, 'SIGTERM');
+    for (const pid of pids) {
+      if (await waitForExit(pid, 2_000)) continue;
+      signal(pid, 'SIGKILL');
+      await waitForExit(pid, KILL_WAIT_MS);
+    }
+  }
+
+  // ---- state -----------------------------------------------------------------------
+
+  private async endedState(dir: ContainerDir, spec: InstanceSpecForDriver, known: boolean): Promise<Pick<Observed, 'state' | 'reason'>> {
+    const exit: ExitRecord | undefined = await dir.readExit();
+    if (await dir.stopRequested()) return { state: 'stopped', reason: `stopped by request${exit?.signal ? ` (${exit.signal})` : ''}` };
+    if (!exit) {
+      if (!known) return { state: 'stopped', reason: 'never started' };
+      // No shim saw the end; the memory cgroup still says whether the OOM killer did it (until runc delete).
+      if ((await oomKills(oomFiles(this.cgroups(), this.cgroupPath(dir.id)))) > 0) return { state: 'crashed', reason: oomReason(spec) };
+      return { state: 'crashed', reason: 'the container ended and its shim did not record how' };
+    }
+    if (exit.error) return { state: 'crashed', reason: exit.error };
+    if ((exit.oomKills ?? 0) > 0) return { state: 'crashed', reason: oomReason(spec) };
+    if (exit.signal) return { state: 'crashed', reason: `the container's process was killed by ${exit.signal}` };
+    if (exit.code === 0) return { state: 'stopped', reason: "the container's process exited with code 0" };
+    return { state: 'crashed', reason: `the container's process exited with code ${exit.code}` };
+  }
+
+  private async requireRunning(instanceId: string): Promise<Observed> {
+    const o = await this.inspect(instanceId);
+    if (!o) throw new NotFound(`instance ${instanceId} does not exist`);
+    if (o.state !== 'running' || !o.pid) throw new FailedPrecondition(`instance ${instanceId} is ${o.state}${o.reason ? ` (${o.reason})` : ''}`);
+    return o;
+  }
+
+  private spec(): Promise<OciSpec> {
+    this.baseSpec ??= this.runc.defaultSpec().then((s) => s as unknown as OciSpec);
+    this.baseSpec.catch(() => (this.baseSpec = undefined));
+    return this.baseSpec;
+  }
+
+  /** Every cgroup directory of the container (tests check they are gone after a delete). */
+  cgroupDirs(instanceId: string): string[] {
+    return allDirs(this.cgroups(), this.cgroupPath(instanceId));
+  }
+}
+
+const oomReason = (spec: InstanceSpecForDriver): string => {
+  const limit = resourcesFor(spec.cpuCores, spec.memoryBytes, spec.container?.limits).memory.limit;
+  return `OOM: the container was killed by the out-of-memory killer at its memory limit of ${(limit / MiB).toFixed(0)} MiB`;
+};
+
+/** A file of the image, read only when it is a regular file: a symlink in an image must not read the host's files. */
+const imageFile = async (rootfs: string, rel: string): Promise<string> => {
+  const p = path.join(rootfs, rel);
+  const st = await lstat(p).catch(() => undefined);
+  return st?.isFile() ? readFile(p, 'utf8') : '';
+};

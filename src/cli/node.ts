@@ -1,0 +1,176 @@
+import type { Command } from 'commander';
+import type { Empty } from '../gen/google/protobuf/empty';
+import {
+  type DeregisterNodeRequest,
+  type GetNodeRequest,
+  type ListNodesRequest,
+  type ListNodesResponse,
+  Node,
+  type NodeEvent,
+  type UpdateNodeStatusRequest,
+  type WatchNodesRequest,
+} from '../gen/hypervisor/v1/cluster';
+import { EventType, NodeRole, NodeStatus } from '../gen/hypervisor/v1/common';
+import type { InstanceEvent, ListInstancesRequest, ListInstancesResponse, WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
+import type { Ctx } from './context';
+import { CliError, EXIT, fail } from './exit';
+import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './format';
+import { column, type Kind } from './print';
+import { allPages, resolveRef } from './resolve';
+import { repeat, resource, run, WATCH } from './verb';
+import { watchList } from './watch';
+
+export const NODE: Kind<Node> = {
+  singular: 'node',
+  id: (n) => n.id,
+  toJSON: (n) => Node.toJSON(n),
+  columns: [
+    column('NAME', (n) => n.hostname),
+    column('ID', (n) => n.id),
+    column('STATUS', (n) => enumWord(NodeStatus, 'NODE_STATUS_', n.status)),
+    column('ROLE', (n) => enumWord(NodeRole, 'NODE_ROLE_', n.role)),
+    column('REGION', (n) => n.region),
+    column('ZONE', (n) => n.zone),
+    column('CPUS', (n) => `${n.allocated?.cpuCores ?? 0}/${n.capacity?.cpuCores ?? 0}`),
+    column('MEMORY', (n) => `${formatBytes(n.allocated?.memoryBytes ?? 0n)}/${formatBytes(n.capacity?.memoryBytes ?? 0n)}`),
+    column('TYPES', (n) => n.supportedInstanceTypes.join(',')),
+    column('LAST SEEN', (n) => formatAge(n.lastSeen)),
+    column('AGE', (n) => formatAge(n.createdAt).replace(' ago', '')),
+  ],
+};
+
+export const listNodes = (ctx: Ctx, filter: Partial<ListNodesRequest> = {}): Promise<Node[]> =>
+  allPages(async (pageToken) => {
+    const r = await ctx.call<ListNodesRequest, ListNodesResponse>(ctx.cluster, ctx.cluster.listNodes, {
+      role: 0, status: 0, region: '', zone: '', labelSelector: {}, ...filter, pageSize: 100, pageToken,
+    });
+    return { items: r.nodes, next: r.nextPageToken };
+  });
+
+/** A node's id from its id or host name. */
+export const nodeRef = (ctx: Ctx, ref: string): Promise<string> => resolveRef('node', ref, () => listNodes(ctx), (n) => [n.hostname], (n) => n.id);
+
+const getNode = (ctx: Ctx, nodeId: string) => ctx.call<GetNodeRequest, Node>(ctx.cluster, ctx.cluster.getNode, { nodeId });
+
+const setStatus = (ctx: Ctx, nodeId: string, status: NodeStatus) =>
+  ctx.call<UpdateNodeStatusRequest, Node>(ctx.cluster, ctx.cluster.updateNodeStatus, { nodeId, status, conditions: [], allocated: undefined });
+
+const instancesOn = async (ctx: Ctx, nodeId: string): Promise<number> => {
+  const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, {
+    type: 0, state: 0, nodeId, labelSelector: {}, pageSize: 1, pageToken: '',
+  });
+  return r.totalCount;
+};
+
+const EVENT: Record<number, 'ADDED' | 'MODIFIED' | 'DELETED'> = {
+  [EventType.EVENT_TYPE_ADDED]: 'ADDED',
+  [EventType.EVENT_TYPE_MODIFIED]: 'MODIFIED',
+  [EventType.EVENT_TYPE_DELETED]: 'DELETED',
+};
+
+/** A status verb: set it, print the node. */
+const statusVerb = (name: string, status: NodeStatus, description: string) => (c: Command) =>
+  c
+    .command(name)
+    .description(description)
+    .argument('<node>', 'node id or host name')
+    .action(
+      run(async (ctx, ref: string) => {
+        ctx.printer.one(NODE, await setStatus(ctx, await nodeRef(ctx, ref), status));
+      }),
+    );
+
+export const nodeCommand = (): Command => {
+  const c = resource('node', 'Hosts of the cluster: list, inspect, take out of service', ['nodes']);
+
+  c.command('list')
+    .alias('ls')
+    .description('List nodes')
+    .option('--role <role>', 'master or worker')
+    .option('--status <status>', 'ready, not_ready, maintenance or draining')
+    .option('--region <region>')
+    .option('--zone <zone>')
+    .option('-l, --selector <key=value>', 'only nodes with this label (repeat for several)', repeat)
+    .option(...WATCH)
+    .action(
+      run(async (ctx, o: { role?: string; status?: string; region?: string; zone?: string; selector?: string[]; watch?: boolean }) => {
+        const filter = {
+          role: o.role ? enumValue(NodeRole, 'NODE_ROLE_', o.role, '--role') : 0,
+          status: o.status ? enumValue(NodeStatus, 'NODE_STATUS_', o.status, '--status') : 0,
+          region: o.region ?? '',
+          zone: o.zone ?? '',
+          labelSelector: parsePairs(o.selector, '--selector'),
+        };
+        const nodes = await listNodes(ctx, filter);
+        if (!o.watch) return ctx.printer.list(NODE, nodes);
+        const matches = (n: Node) =>
+          (filter.status === 0 || n.status === filter.status) &&
+          Object.entries(filter.labelSelector).every(([k, v]) => n.metadata?.labels[k] === v);
+        const stream = ctx.stream<WatchNodesRequest, NodeEvent>(ctx.cluster, ctx.cluster.watchNodes, {
+          role: filter.role, region: filter.region, zone: filter.zone, nodeIds: [], sinceRevision: 0n,
+        });
+        await watchList(ctx, NODE, nodes, changes(stream, matches));
+      }),
+    );
+
+  c.command('get')
+    .description('Show one node')
+    .argument('<node>', 'node id or host name')
+    .action(run(async (ctx, ref: string) => ctx.printer.one(NODE, await getNode(ctx, await nodeRef(ctx, ref)))));
+
+  for (const verb of [
+    statusVerb('cordon', NodeStatus.NODE_STATUS_DRAINING, 'Place no new instances on the node (status DRAINING); what runs there stays'),
+    statusVerb('uncordon', NodeStatus.NODE_STATUS_READY, 'Put the node back in service (status READY)'),
+    statusVerb('maintenance', NodeStatus.NODE_STATUS_MAINTENANCE, 'Mark the node in maintenance (status MAINTENANCE): nothing new is placed on it'),
+  ])
+    verb(c);
+
+  c.command('drain')
+    .description('Cordon the node (status DRAINING) and say how many instances it still hosts; --wait until it hosts none')
+    .argument('<node>', 'node id or host name')
+    .option('--wait', 'wait until no instance is left on the node (delete or move them meanwhile)')
+    .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v), 600)
+    .action(
+      run(async (ctx, ref: string, o: { wait?: boolean; timeout: number }) => {
+        const id = await nodeRef(ctx, ref);
+        const node = await setStatus(ctx, id, NodeStatus.NODE_STATUS_DRAINING);
+        let left = await instancesOn(ctx, id);
+        process.stderr.write(`node ${node.hostname} is DRAINING; ${left} instance(s) still on it\n`);
+        if (o.wait && left > 0) {
+          // Each change of an instance on the node is a watch event: count again then.
+          const watch = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
+          const timer = setTimeout(() => fail(new CliError(`DEADLINE_EXCEEDED: ${left} instance(s) still on node ${node.hostname}`, EXIT.DEADLINE_EXCEEDED)), o.timeout * 1000);
+          for await (const _ of watch) {
+            const now = await instancesOn(ctx, id);
+            if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
+            left = now;
+            if (left === 0) break;
+          }
+          clearTimeout(timer);
+        }
+        ctx.printer.one(NODE, await getNode(ctx, id));
+      }),
+    );
+
+  c.command('deregister')
+    .description('Remove the node from the cluster (it must host no instance)')
+    .argument('<node>', 'node id or host name')
+    .action(
+      run(async (ctx, ref: string) => {
+        const id = await nodeRef(ctx, ref);
+        await ctx.call<DeregisterNodeRequest, Empty>(ctx.cluster, ctx.cluster.deregisterNode, { nodeId: id });
+        ctx.printer.done(id, `node ${ref} deregistered`);
+      }),
+    );
+  return c;
+};
+
+async function* changes(stream: AsyncIterable<NodeEvent>, matches: (n: Node) => boolean) {
+  for await (const e of stream) {
+    if (!e.node) continue;
+    const type = EVENT[e.type];
+    if (!type) continue;
+    if (type !== 'DELETED' && !matches(e.node)) yield { type: 'DELETED' as const, object: e.node };
+    else yield { type, object: e.node };
+  }
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { type ListVTEPsRequest, type ListVTEPsResponse, VTEP } from '../gen/hypervisor/v1/network';
+import { formatAge } from './format';
+import { column, type Kind } from './print';
+import { resource, run } from './verb';
+
+export const VTEP_KIND: Kind<VTEP> = {
+  singular: 'vtep',
+  id: (v) => v.nodeId,
+  toJSON: (v) => VTEP.toJSON(v),
+  columns: [
+    column('NODE', (v) => v.nodeId),
+    column('IP', (v) => v.ip),
+    column('PORT', (v) => v.port),
+    column('INTERFACE', (v) => v.interface),
+    column('STATUS', (v) => v.status),
+    column('UPDATED', (v) => formatAge(v.updatedAt)),
+  ],
+};
+
+export const vtepCommand = (): Command => {
+  const c = resource('vtep', 'VXLAN tunnel endpoints: one per node', ['vteps']);
+  c.command('list')
+    .alias('ls')
+    .description('List VTEPs')
+    .action(run(async (ctx) => ctx.printer.list(VTEP_KIND, (await ctx.call<ListVTEPsRequest, ListVTEPsResponse>(ctx.network, ctx.network.listVtePs, {})).vteps)));
+  return c;
+};

@@ -1,0 +1,21 @@
+import type { JetStreamManager, StreamConfig } from 'nats';
+import { isStreamNotFound } from './errors';
+
+/**
+ * Makes sure a JetStream stream exists, making it with `config` if not. An
+ * existing stream is left as it is (its settings are the operator's now);
+ * another process making it at the same moment is not a failure.
+ */
+export const ensureStream = async (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> => {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (e) {
+    if (!isStreamNotFound(e)) throw e;
+    try {
+      await jsm.streams.add(config);
+    } catch (err) {
+      // Another process made it meanwhile.
+      await jsm.streams.info(config.name).catch(() => Promise.reject(err));
+    }
+  }
+};

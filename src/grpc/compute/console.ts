@@ -1,0 +1,58 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { AgentConsoleInput, AgentConsoleOutput } from '../../gen/hypervisor/v1/agent';
+import type { AttachConsoleRequest, ComputeServiceServer, ConsoleData } from '../../gen/hypervisor/v1/compute';
+import { toServiceError } from '../../shared/grpc-status';
+import { type AgentClients, fromAgent, instanceMetadata } from './agent-clients';
+import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
+
+/**
+ * AttachConsole: client ↔ server ↔ agent ↔ the guest's serial console. The
+ * first message names the instance (and the terminal size); later ones carry
+ * keystrokes in data, or a new width/height. Either side closing closes the
+ * other.
+ */
+export const consoleMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer, 'attachConsole'> => ({
+  attachConsole: (call: ServerDuplexStream<AttachConsoleRequest, ConsoleData>) => {
+    let upstream: ReturnType<ReturnType<AgentClients['get']>['attachConsole']> | undefined;
+    let done = false;
+    let size = { width: 0, height: 0 };
+    const finish = (e?: unknown) => {
+      if (done) return;
+      done = true;
+      upstream?.cancel();
+      if (e) call.emit('error', toServiceError(e));
+      else call.end();
+    };
+    const forward = (m: AttachConsoleRequest) => {
+      if ((m.width > 0 || m.height > 0) && (m.width !== size.width || m.height !== size.height)) {
+        size = { width: m.width, height: m.height };
+        upstream!.write({ resize: size } satisfies AgentConsoleInput);
+      }
+      if (m.data.length > 0) upstream!.write({ data: m.data } satisfies AgentConsoleInput);
+    };
+    call.on('data', (m: AttachConsoleRequest) => {
+      if (done) return;
+      if (upstream) return forward(m);
+      try {
+        const i = requireInstance(d, m.instanceId);
+        requireRunning(i, 'AttachConsole');
+        const { client, where } = agentOf(d, i);
+        upstream = client.attachConsole(instanceMetadata(i.id));
+        upstream.on('data', (o: AgentConsoleOutput) => {
+          if (!done) call.write({ data: o.data });
+        });
+        upstream.on('error', (e) => finish((e as { code?: number }).code === 1 /* CANCELLED */ ? undefined : fromAgent(e, where)));
+        upstream.on('end', () => finish());
+        forward(m);
+      } catch (e) {
+        finish(e);
+      }
+    });
+    call.on('end', () => {
+      if (upstream && !done) upstream.end();
+      else finish();
+    });
+    call.on('cancelled', () => finish());
+    call.on('error', () => finish());
+  },
+});

@@ -1,0 +1,172 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuditEvent, ListEventsRequest, type ListEventsResponse } from '../../gen/hypervisor/audit/v1/audit';
+import { ClusterInfo, ListNodesRequest, ListNodesResponse, Node } from '../../gen/hypervisor/v1/cluster';
+import {
+  DeleteInstanceRequest,
+  GetInstanceRequest,
+  Instance,
+  ListInstancesRequest,
+  ListInstancesResponse,
+  RestartInstanceRequest,
+  StartInstanceRequest,
+  StopInstanceRequest,
+} from '../../gen/hypervisor/v1/compute';
+import { InvalidArgument } from '../../errors';
+import { type GrpcGateway, metadataFor } from './grpc-gateway';
+import { sendError, sendJson } from './http-status';
+import { readJsonBody } from './json-body';
+
+/** What a route gets: the request, its path parameters and query, and the gateway. */
+interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly params: string[];
+  readonly query: URLSearchParams;
+  readonly gw: GrpcGateway;
+}
+type Route = readonly [method: string, path: RegExp, handle: (c: RouteContext) => Promise<unknown>];
+
+/** The history shown for one instance is its latest events, at most this many. */
+const HISTORY_LIMIT = 500;
+const ID = '([A-Za-z0-9_.:-]{1,128})';
+
+/** Every page of a List call, one after the other (the UI shows all of them). */
+const allPages = async <T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> => {
+  const out: T[] = [];
+  let token = '';
+  do {
+    const r = await page(token);
+    out.push(...r.items);
+    token = r.next;
+  } while (token);
+  return out;
+};
+
+const bool = (v: unknown, field: string): boolean => {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new InvalidArgument(`${field}: must be true or false`);
+  return v;
+};
+
+const ROUTES: Route[] = [
+  ['GET', /^\/cluster$/, async ({ req, gw }) => ClusterInfo.toJSON(await gw.unary(gw.cluster, gw.cluster.getClusterInfo, {}, metadataFor(req)))],
+
+  [
+    'GET',
+    /^\/nodes$/,
+    async ({ req, gw }) => {
+      const nodes = await allPages(async (pageToken) => {
+        const r: ListNodesResponse = await gw.unary(gw.cluster, gw.cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 1000, pageToken }), metadataFor(req));
+        return { items: r.nodes, next: r.nextPageToken };
+      });
+      return { nodes: nodes.map((n) => Node.toJSON(n)) };
+    },
+  ],
+
+  [
+    'GET',
+    /^\/instances$/,
+    async ({ req, gw }) => {
+      const instances = await allPages(async (pageToken) => {
+        const r: ListInstancesResponse = await gw.unary(
+          gw.compute,
+          gw.compute.listInstances,
+          ListInstancesRequest.fromPartial({ pageSize: 1000, pageToken }),
+          metadataFor(req),
+        );
+        return { items: r.instances, next: r.nextPageToken };
+      });
+      return { instances: instances.map((i) => Instance.toJSON(i)) };
+    },
+  ],
+
+  [
+    'GET',
+    new RegExp(`^/instances/${ID}$`),
+    async ({ req, params, gw }) =>
+      Instance.toJSON(await gw.unary(gw.compute, gw.compute.getInstance, GetInstanceRequest.fromPartial({ instanceId: params[0] }), metadataFor(req))),
+  ],
+
+  [
+    'GET',
+    new RegExp(`^/instances/${ID}/history$`),
+    async ({ req, params, gw }) => {
+      // The audit lists oldest first; the page wants the latest, so it keeps the tail.
+      const events = await allPages(async (pageToken) => {
+        const r: ListEventsResponse = await gw.unary(
+          gw.audit,
+          gw.audit.listEvents,
+          ListEventsRequest.fromPartial({ aggregateType: 'instance', aggregateId: params[0], pageSize: 1000, pageToken }),
+          metadataFor(req),
+        );
+        return { items: r.events, next: r.nextPageToken };
+      });
+      return { events: events.slice(-HISTORY_LIMIT).map((e) => AuditEvent.toJSON(e)), truncated: events.length > HISTORY_LIMIT };
+    },
+  ],
+
+  [
+    'POST',
+    new RegExp(`^/instances/${ID}/start$`),
+    async ({ req, params, gw }) =>
+      Instance.toJSON(await gw.unary(gw.compute, gw.compute.startInstance, StartInstanceRequest.fromPartial({ instanceId: params[0] }), metadataFor(req))),
+  ],
+
+  [
+    'POST',
+    new RegExp(`^/instances/${ID}/stop$`),
+    async ({ req, params, gw }) => {
+      const body = await readJsonBody(req);
+      const timeoutSeconds = body.timeoutSeconds ?? 0;
+      if (!Number.isInteger(timeoutSeconds)) throw new InvalidArgument('timeoutSeconds: must be a whole number of seconds');
+      const r = StopInstanceRequest.fromPartial({ instanceId: params[0], force: bool(body.force, 'force'), timeoutSeconds: timeoutSeconds as number });
+      return Instance.toJSON(await gw.unary(gw.compute, gw.compute.stopInstance, r, metadataFor(req)));
+    },
+  ],
+
+  [
+    'POST',
+    new RegExp(`^/instances/${ID}/restart$`),
+    async ({ req, params, gw }) => {
+      const body = await readJsonBody(req);
+      const r = RestartInstanceRequest.fromPartial({ instanceId: params[0], force: bool(body.force, 'force') });
+      return Instance.toJSON(await gw.unary(gw.compute, gw.compute.restartInstance, r, metadataFor(req)));
+    },
+  ],
+
+  [
+    'DELETE',
+    new RegExp(`^/instances/${ID}$`),
+    async ({ req, params, query, gw }) => {
+      const force = query.get('force');
+      if (force !== null && force !== 'true' && force !== 'false') throw new InvalidArgument('force: must be true or false');
+      await gw.unary(gw.compute, gw.compute.deleteInstance, DeleteInstanceRequest.fromPartial({ instanceId: params[0], force: force === 'true' }), metadataFor(req));
+      return {};
+    },
+  ],
+];
+
+/**
+ * The JSON API under /ui/api: each route is one gRPC call (or a List's
+ * pages), its answer in the proto3 JSON mapping, failures as
+ * {code, message} with the HTTP status grpc-gateway would give. `path` is the
+ * part after /ui/api. False when no route has that path.
+ */
+export const handleApi = (gw: GrpcGateway, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): boolean => {
+  let pathMatched = false;
+  for (const [method, pattern, handle] of ROUTES) {
+    const m = pattern.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (method !== req.method) continue;
+    handle({ req, params: m.slice(1), query, gw }).then(
+      (body) => sendJson(res, 200, body),
+      (e) => sendError(res, e),
+    );
+    return true;
+  }
+  if (pathMatched) {
+    sendJson(res, 405, { code: 'UNIMPLEMENTED', message: `${req.method} is not served on /ui/api${path}` });
+    return true;
+  }
+  return false;
+};

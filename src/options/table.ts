@@ -1,0 +1,222 @@
+import os from 'node:os';
+import path from 'node:path';
+import { WEIGHERS } from '../scheduler/scheduler';
+import { type Env, integer, ipAddress, keyValues, list, oneOf, port, prefixed, seconds, text, toggle } from './option';
+
+/*
+ * Every option of hypervisor-server and hypervisor-agent, once. Adding one is
+ * one entry here: the flag, the help, the environment variable, the parser and
+ * the default all come from it, and so does the config type
+ * (src/server/config.ts, src/agent/config.ts).
+ */
+
+const homeDataDir = (env: Env) => env.HV_DATA_DIR || path.join(os.homedir(), '.hypervisor');
+
+/** The first non-internal IPv4 address, else loopback. */
+export const defaultAdvertiseIp = (): string => {
+  for (const addrs of Object.values(os.networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
+};
+
+const logLevel = oneOf({
+  flag: '--log-level <level>',
+  env: 'HV_LOG_LEVEL',
+  help: 'pino log level',
+  choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+  default: 'info',
+});
+
+/** Where images may be fetched from beyond public addresses, and how large: the same for PullImage (server) and agents. */
+const imageAllowCidrs = list({
+  flag: '--image-allow-cidr <cidr...>',
+  env: 'HV_IMAGE_ALLOW_CIDRS',
+  help: 'also fetch images from these addresses (loopback, link-local and metadata addresses are refused otherwise)',
+  default: [],
+});
+const imageMaxBytes = integer({ flag: '--image-max-bytes <n>', env: 'HV_IMAGE_MAX_BYTES', help: 'largest image fetched, in bytes', min: 1, default: 64 * 2 ** 30 });
+
+export const agentOptions = {
+  server: text({ flag: '--server <host:port>', env: 'HV_SERVER', help: 'control plane gRPC address', default: '127.0.0.1:50051' }),
+  natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS of the control plane', default: 'nats://127.0.0.1:4222' }),
+  stateDir: text({
+    flag: '--state-dir <dir>',
+    env: 'HV_AGENT_STATE_DIR',
+    help: 'node id, instance records, image cache, QEMU state',
+    default: (env) => path.join(homeDataDir(env), 'agent'),
+    defaultHelp: '$HV_DATA_DIR/agent or ~/.hypervisor/agent',
+  }),
+  hostname: text({
+    flag: '--hostname <name>',
+    env: 'HV_AGENT_HOSTNAME',
+    help: 'node name (the same name always gets the same node id)',
+    default: () => os.hostname(),
+    defaultHelp: 'this host name',
+  }),
+  advertiseIp: ipAddress({
+    flag: '--advertise-ip <ip>',
+    env: 'HV_AGENT_ADVERTISE_IP',
+    help: 'address the control plane reaches this agent at',
+    default: defaultAdvertiseIp,
+    defaultHelp: 'the first non-internal IPv4 address',
+  }),
+  listenHost: text({ flag: '--listen-host <host>', env: 'HV_AGENT_LISTEN_HOST', help: 'address AgentService listens on', default: '0.0.0.0' }),
+  /** 0 picks a free port (tests; several agents in one process). */
+  port: port({ flag: '--port <port>', env: 'HV_AGENT_PORT', help: 'AgentService port', default: 50052 }),
+  region: text({ flag: '--region <region>', env: 'HV_AGENT_REGION', help: 'region of this node', default: '' }),
+  zone: text({ flag: '--zone <zone>', env: 'HV_AGENT_ZONE', help: 'zone of this node', default: '' }),
+  labels: keyValues({ flag: '--label <key=value>', help: 'node label (repeatable)' }),
+  drivers: list({
+    flag: '--driver <kind...>',
+    env: 'HV_AGENT_DRIVERS',
+    help: 'instance drivers to load (qemu for VMs, oci for containers; hollow only simulates, for scale tests)',
+    default: ['qemu', 'oci'],
+  }),
+  ociCgroupParent: text({
+    flag: '--oci-cgroup-parent <path>',
+    env: 'HV_OCI_CGROUP_PARENT',
+    help: "cgroup every container's cgroup is made under (<path>/<instance id> in each hierarchy)",
+    default: 'hypervisor',
+  }),
+  accel: oneOf({
+    flag: '--accel <accel>',
+    env: 'HV_QEMU_ACCEL',
+    help: 'QEMU accelerator: auto uses KVM only if it boots a Linux kernel to its console here, else TCG; tcg where KVM fails guests',
+    choices: ['auto', 'kvm', 'tcg'],
+    default: 'auto',
+  }),
+  qemuBinary: text({ flag: '--qemu-binary <path>', env: 'HV_QEMU_BINARY', help: 'the QEMU system emulator to run', default: 'qemu-system-x86_64' }),
+  /** How long a launched QEMU gets to answer on QMP before the start fails (and the QEMU is ended). */
+  qemuStartTimeoutMs: integer({ env: 'HV_QEMU_START_TIMEOUT_MS', help: 'how long QEMU gets to answer on QMP after launch (ms)', min: 1, default: 15_000 }),
+  cpus: integer({ flag: '--cpus <n>', help: 'CPU cores to offer (default: all)', min: 1 }),
+  memoryMib: integer({ flag: '--memory-mib <n>', help: 'memory to offer in MiB (default: all)', min: 1 }),
+  /** How often the agent compares what runs with what should (ms). */
+  reconcileIntervalMs: integer({ env: 'HV_AGENT_RECONCILE_MS', help: 'reconcile interval in ms', min: 1, default: 2_000 }),
+  /** Work items done at once (different instances; one instance's work is in order). */
+  workConcurrency: integer({ env: 'HV_AGENT_WORK_CONCURRENCY', help: 'work items done at once', min: 1, default: 16 }),
+  imageAllowCidrs,
+  imageMaxBytes,
+  logLevel,
+  dataplane: oneOf({
+    flag: '--dataplane <kind>',
+    env: 'HV_AGENT_DATAPLANE',
+    help: 'data plane that realises networks on this host (none: no networking here)',
+    choices: ['linuxbridge', 'none'],
+    default: 'linuxbridge',
+  }),
+  tunnelIp: text({ flag: '--tunnel-ip <ip>', env: 'HV_AGENT_TUNNEL_IP', help: 'VTEP address of this host for VXLAN networks (default: --advertise-ip)', default: '' }),
+  physicalInterfaces: keyValues({
+    flag: '--physical-interface <physnet=ifname>',
+    help: 'host interface a physical network is on, for flat and VLAN networks (a host bridge for BRIDGE networks); repeatable',
+  }),
+  /** How often the data plane is converged even if the control plane said nothing (ms). */
+  networkIntervalMs: integer({ env: 'HV_AGENT_NETWORK_MS', help: 'data plane converge interval in ms', min: 1, default: 5_000 }),
+};
+
+export const serverOptions = {
+  /** Undefined starts an embedded nats-server. */
+  natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS to use; without it an embedded nats-server is started' }),
+  embeddedNatsPort: port({ flag: '--embedded-nats-port <port>', env: 'HV_EMBEDDED_NATS_PORT', help: 'port of the embedded nats-server', default: 4222 }),
+  dataDir: text({
+    flag: '--data-dir <dir>',
+    env: 'HV_DATA_DIR',
+    help: 'where the embedded nats-server keeps its streams',
+    default: homeDataDir,
+    defaultHelp: '~/.hypervisor',
+  }),
+  grpcHost: text({ flag: '--grpc-host <host>', env: 'HV_GRPC_HOST', help: 'address to listen on', default: '0.0.0.0' }),
+  grpcPort: port({ flag: '--grpc-port <port>', env: 'HV_GRPC_PORT', help: 'gRPC port', default: 50051 }),
+  httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics and the web console (/ui)', default: 8080 }),
+  clusterName: text({ flag: '--cluster-name <name>', env: 'HV_CLUSTER_NAME', help: 'cluster name', default: 'hypervisor' }),
+  heartbeatIntervalSeconds: seconds({
+    flag: '--heartbeat-interval <seconds>',
+    env: 'HV_HEARTBEAT_INTERVAL_SECONDS',
+    help: 'heartbeat interval told to agents',
+    default: 10,
+    positive: true,
+  }),
+  leaseTtlSeconds: seconds({
+    flag: '--lease-ttl <seconds>',
+    env: 'HV_LEASE_TTL_SECONDS',
+    help: 'a node with no heartbeat for this long becomes NOT_READY',
+    default: 30,
+    positive: true,
+  }),
+  /** `esdb://…` for EventStoreDB; unset is the JetStream log on NATS. */
+  eventStore: text({ flag: '--event-store <url>', env: 'HV_EVENT_STORE', help: 'esdb://… for EventStoreDB; without it the log is a JetStream stream on NATS' }),
+  /** Run the integration feed relay (HV_EVENTS); replicas elect one active relay. */
+  feed: toggle({ flag: '--no-feed', env: 'HV_FEED', help: 'do not run the integration feed relay (HV_EVENTS) in this process', default: true }),
+  /** A relay that stops renewing its lease for this long is replaced by another replica's. */
+  feedLeaseTtlSeconds: seconds({
+    flag: '--feed-lease-ttl <seconds>',
+    env: 'HV_FEED_LEASE_TTL_SECONDS',
+    help: 'the feed relay lease expires this long after its holder stops renewing it',
+    default: 10,
+    positive: true,
+  }),
+  feedMaxAgeSeconds: seconds({
+    flag: '--feed-max-age <seconds>',
+    env: 'HV_FEED_MAX_AGE_SECONDS',
+    help: 'how long HV_EVENTS keeps events when the relay creates it (0: for ever)',
+    default: 0,
+  }),
+  /** Restore read models from the last snapshot on start, and take snapshots. */
+  snapshots: toggle({
+    flag: '--no-snapshots',
+    env: 'HV_SNAPSHOTS',
+    help: 'neither restore read models from a snapshot nor take snapshots (replay the whole log on start)',
+    default: true,
+  }),
+  snapshotIntervalSeconds: seconds({
+    flag: '--snapshot-interval <seconds>',
+    env: 'HV_SNAPSHOT_INTERVAL_SECONDS',
+    help: 'how often to consider a read-model snapshot (0: never by itself)',
+    default: 60,
+  }),
+  snapshotMinCommits: integer({
+    flag: '--snapshot-min-commits <n>',
+    env: 'HV_SNAPSHOT_MIN_COMMITS',
+    help: 'take a snapshot only if the log moved this far since the last',
+    min: 0,
+    default: 1000,
+  }),
+  /** Serve the web console at /ui on the HTTP port. */
+  ui: toggle({ flag: '--no-ui', env: 'HV_UI', help: 'do not serve the web console (/ui) on the HTTP port', default: true }),
+  /** Undefined: an agent runs in this process when NATS is embedded. */
+  agent: toggle({
+    flag: '--agent',
+    negatable: true,
+    help: 'also run a hypervisor-agent for this host in this process (the default with the embedded NATS)',
+    negatedHelp: 'run the server only; agents run on the hosts (hypervisor-agent)',
+  }),
+  agentPort: prefixed('agent', agentOptions.port, 'AgentService port of the embedded agent'),
+  agentAccel: prefixed('agent', agentOptions.accel, 'QEMU accelerator of the embedded agent (auto, kvm, tcg)'),
+  agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
+  logLevel,
+  watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),
+  /**
+   * Signs page tokens; the same on every replica. Unset: a random secret made
+   * once per data dir (`<data-dir>/page-token-secret`, mode 0600), never a
+   * constant anyone could read in the source and forge tokens with.
+   */
+  pageTokenSecret: text({
+    env: 'HV_PAGE_TOKEN_SECRET',
+    help: 'secret that signs page tokens (the same on every replica); unset: generated into <data-dir>/page-token-secret',
+  }),
+  imageAllowCidrs,
+  imageMaxBytes,
+  /** Request metadata beyond this is INVALID_ARGUMENT at once. */
+  maxMetadataBytes: integer({ env: 'HV_MAX_METADATA_BYTES', help: 'largest request metadata (all headers) accepted, in bytes', min: 1024, default: 16_384 }),
+  /** A networking reservation whose owner never got created is released after this long (a create may be in flight). */
+  networkGcGraceSeconds: seconds({ env: 'HV_NETWORK_GC_GRACE_SECONDS', help: 'grace before an orphaned reservation is released', default: 60 }),
+  /** How often the network reconciler looks at every reservation. */
+  networkGcSweepSeconds: seconds({ env: 'HV_NETWORK_GC_SWEEP_SECONDS', help: 'network reconciler sweep interval', default: 30, positive: true }),
+  /** spread (emptiest node first) or binpack (fullest that fits). */
+  schedulerWeigher: oneOf({ env: 'HV_SCHEDULER_WEIGHER', help: 'scheduler weigher', choices: WEIGHERS, default: 'spread' }),
+  /** A create the node's agent has not reported on after this long fails the instance. */
+  createTimeoutSeconds: seconds({ env: 'HV_CREATE_TIMEOUT_SECONDS', help: 'create timeout', default: 300, positive: true }),
+  /** Graceful stop time when StopInstance gives no timeout_seconds. */
+  defaultStopTimeoutSeconds: seconds({ env: 'HV_STOP_TIMEOUT_SECONDS', help: 'default graceful stop time', default: 30 }),
+  /** Instances the scheduler places at once. */
+  schedulerConcurrency: integer({ env: 'HV_SCHEDULER_CONCURRENCY', help: 'instances the scheduler places at once', min: 1, default: 16 }),
+};

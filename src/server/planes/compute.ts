@@ -1,0 +1,116 @@
+import type { Server } from '@grpc/grpc-js';
+import { imageDecider, type ImageState } from '../../commands/image';
+import { toImage } from '../../wire/views/image';
+import { instanceDecider, type InstanceState } from '../../commands/instance';
+import { toInstance } from '../../wire/views/instance';
+import type { NodeState } from '../../commands/node';
+import type { Node } from '../../gen/hypervisor/v1/cluster';
+import { ComputeServiceService, type Image, type Instance } from '../../gen/hypervisor/v1/compute';
+import { AgentClients } from '../../grpc/compute/agent-clients';
+import { computeService } from '../../grpc/compute-service';
+import { CausationTracker } from '../../processes/causation';
+import { InstancesByNode, ReservationsByInstance } from '../../processes/indexes';
+import { AgentApi } from '../../processes/instance-lifecycle/agent-api';
+import { AgentWorkQueue, type NetworkPlanSource } from '../../processes/instance-lifecycle/agent-work';
+import { InstanceLifecycle } from '../../processes/instance-lifecycle/instance-lifecycle';
+import { instanceNetworkCheck } from '../../processes/instance-network/check';
+import { InstanceNetwork } from '../../processes/instance-network/instance-network';
+import { SchedulerProcess } from '../../processes/scheduler/scheduler-process';
+import { EntityReadModel } from '../../projections/entity-read-model';
+import type { ReadModel } from '../../projections/read-model';
+import type { NetworkPlane } from './network';
+import { fetchPolicy } from '../../images/fetch';
+import type { Plane, PlaneContext } from './plane';
+
+/**
+ * Instances and images: their read models, the scheduler, the instance
+ * lifecycle and its network step, the agents' control API, ComputeService.
+ */
+export class ComputePlane implements Plane {
+  readonly instances = new EntityReadModel<InstanceState, Instance>({ decider: instanceDecider, view: toInstance });
+  readonly images = new EntityReadModel<ImageState, Image>({ decider: imageDecider, view: toImage });
+  readonly byNode: InstancesByNode;
+  readonly reservations: ReservationsByInstance;
+  readonly agents = new AgentClients();
+  readonly causes = new CausationTracker('instance');
+  /** The network step of instances: made now so its index of instance ports sees the whole log. */
+  readonly instanceNetwork: InstanceNetwork;
+  scheduler?: SchedulerProcess;
+  lifecycle?: InstanceLifecycle;
+  private api?: AgentApi;
+
+  constructor(
+    private readonly nodes: EntityReadModel<NodeState, Node>,
+    private readonly network: NetworkPlane,
+    ctx: Pick<PlaneContext, 'log'>,
+    /** Node leases (the cluster plane's liveness): the scheduler places only on live nodes. */
+    private readonly leases?: { isLive: (nodeId: string) => boolean; mayBeLive: (nodeId: string) => boolean },
+  ) {
+    this.byNode = new InstancesByNode(this.instances);
+    this.reservations = new ReservationsByInstance(nodes);
+    this.instanceNetwork = new InstanceNetwork(this.instances, network.models, { resyncMs: 30_000 }, ctx.log);
+  }
+
+  get readModels(): ReadModel[] {
+    // The causes first: a change of the instance model triggers reactions that ask for its cause.
+    return [this.causes, this.instances, this.images];
+  }
+
+  /** After the projections caught up (and the network plane started): process managers and the agents' API. */
+  async start({ cfg, nc, dispatcher, projections, log }: PlaneContext): Promise<void> {
+    const work = await AgentWorkQueue.open(nc);
+    this.causes.start(projections);
+    // The network part of instance work: the instance's port with its network and groups, as its node should realise them.
+    const networkPlan: NetworkPlanSource = (s, nodeId) => (s.network ? this.network.plans.forNode(nodeId, new Set([s.network.portId])) : undefined);
+    this.api = new AgentApi(nc, this.instances, this.images, this.byNode, projections, this.causes, log, networkPlan);
+    this.api.start();
+    this.scheduler = new SchedulerProcess(this.instances, this.nodes, this.reservations, dispatcher, this.causes, {
+      weigher: cfg.schedulerWeigher,
+      concurrency: cfg.schedulerConcurrency,
+      triesPerRound: 5,
+      isLive: this.leases?.isLive,
+      mayBeLive: this.leases?.mayBeLive,
+    }, log);
+    this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
+      createTimeoutMs: cfg.createTimeoutSeconds * 1000,
+      resyncMs: 30_000,
+    }, log, networkPlan);
+    this.scheduler.start();
+    this.lifecycle.start();
+    this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
+  }
+
+  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log }: PlaneContext): string[] {
+    grpc.addService(
+      ComputeServiceService,
+      computeService({
+        dispatcher,
+        pager,
+        log,
+        watchBufferLimit: cfg.watchBufferLimit,
+        onWatchOverflow: () => metrics.watchOverflows.inc(),
+        // NetworkService serves instances' networks (the network step, src/processes/instance-network).
+        checkNetwork: instanceNetworkCheck(this.network.models),
+        instances: this.instances,
+        images: this.images,
+        nodes: this.nodes,
+        agents: this.agents,
+        defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
+        networkAvailable: true,
+        imagePolicy: fetchPolicy(cfg),
+      }),
+    );
+    return [COMPUTE_SERVICE];
+  }
+
+  async stop(): Promise<void> {
+    this.scheduler?.stop();
+    this.lifecycle?.stop();
+    this.instanceNetwork.stop();
+    this.api?.stop();
+    this.causes.stop();
+    this.agents.close();
+  }
+}
+
+export const COMPUTE_SERVICE = 'hypervisor.v1.ComputeService';

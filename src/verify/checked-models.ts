@@ -1,0 +1,333 @@
+import { type CallOptions, type Client, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { AggregateIndex } from '../audit/aggregate-index';
+import { AUDITED } from '../audit/aggregates';
+import { floatingIpDecider } from '../commands/floating_ip';
+import { floatingIpToProto } from '../wire/views/floating-ip';
+import { imageDecider } from '../commands/image';
+import { toImage } from '../wire/views/image';
+import { instanceDecider } from '../commands/instance';
+import { toInstance } from '../wire/views/instance';
+import { macAddressDecider, type MacAddressState } from '../commands/mac_address';
+import { networkDecider } from '../commands/network';
+import { networkToProto } from '../wire/views/network';
+import { NETWORK_POOL_ID, networkPoolDecider, type NetworkPoolState } from '../commands/network_pool';
+import { nodeDecider } from '../commands/node';
+import type { NodeState } from '../commands/node';
+import { toNode } from '../wire/views/node';
+import { portDecider } from '../commands/port';
+import { portToProto } from '../wire/views/port';
+import { routerDecider } from '../commands/router';
+import { routerToProto } from '../wire/views/router';
+import { securityGroupDecider } from '../commands/security_group';
+import { securityGroupToProto } from '../wire/views/security-group';
+import { subnetDecider, type SubnetState } from '../commands/subnet';
+import { allocationsToProto, subnetToProto } from '../wire/views/subnet';
+import type { RecordedEvent } from '../eventstore/event';
+import type { AuditServiceClient, ListEventsRequest, ListEventsResponse } from '../gen/hypervisor/audit/v1/audit';
+import { type ClusterServiceClient, Node } from '../gen/hypervisor/v1/cluster';
+import { type ComputeServiceClient, Image, Instance } from '../gen/hypervisor/v1/compute';
+import { FloatingIP, IPAllocation, Network, type NetworkServiceClient, Port, Router, SecurityGroup, Subnet, VTEP } from '../gen/hypervisor/v1/network';
+import { vtepOf } from '../grpc/network/vteps';
+import { EntityReadModel } from '../projections/entity-read-model';
+import type { ReadModel } from '../projections/read-model';
+
+/** The server's public API, as the check reads it. */
+export interface ServedApi {
+  readonly cluster: ClusterServiceClient;
+  readonly compute: ComputeServiceClient;
+  readonly network: NetworkServiceClient;
+  readonly audit: AuditServiceClient;
+}
+
+/**
+ * One read model the check rebuilds from position zero and compares with
+ * what the running server serves through its public API. Objects are
+ * compared as JSON, keyed by id.
+ */
+export interface CheckedModel {
+  readonly name: string;
+  /** A fresh model, fed the whole log. */
+  build(): ReadModel;
+  /** The rebuilt model's objects. */
+  rebuilt(model: ReadModel): Map<string, unknown>;
+  /** What the server serves; `rebuilt` is there for models the API can only be asked about object by object. */
+  served(api: ServedApi, rebuilt: Map<string, unknown>): Promise<Map<string, unknown>>;
+}
+
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => unknown;
+type UnaryNoMd<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown;
+
+export const call = <Req, Res>(client: Client, method: Unary<Req, Res> | UnaryNoMd<Req, Res>, req: Req): Promise<Res> =>
+  new Promise((resolve, reject) => (method as UnaryNoMd<Req, Res>).call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
+
+/** Every page of a List call. */
+const pages = async <T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> => {
+  const out: T[] = [];
+  let token = '';
+  do {
+    const r = await page(token);
+    out.push(...r.items);
+    token = r.next;
+  } while (token);
+  return out;
+};
+
+/** A resource read model: EntityReadModel of its decider and view, against its List RPC. */
+const entity = <S, V>(
+  name: string,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  decider: any,
+  view: (s: S) => V | undefined,
+  json: (v: V) => Record<string, unknown>,
+  id: (v: V) => string,
+  list: (api: ServedApi) => Promise<V[]>,
+): CheckedModel => ({
+  name,
+  build: () => new EntityReadModel<S, V>({ decider, view }),
+  rebuilt: (m) => new Map((m as EntityReadModel<S, V>).list().map((v) => [id(v), json(v)])),
+  served: async (api) => new Map((await list(api)).map((v) => [id(v), json(v)])),
+});
+
+/** Fields that are not a function of the log (liveness leases), left out of the comparison. */
+const nodeJson = (n: Node) => Node.toJSON({ ...n, lastSeen: undefined }) as Record<string, unknown>;
+
+const nodes = entity('nodes', nodeDecider, toNode, nodeJson, (n) => n.id, (api) =>
+  pages(async (pageToken) => {
+    const r = await call(api.cluster, api.cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken });
+    return { items: r.nodes, next: r.nextPageToken };
+  }),
+);
+
+const instances = entity('instances', instanceDecider, toInstance, (i: Instance) => Instance.toJSON(i) as Record<string, unknown>, (i) => i.id, (api) =>
+  pages(async (pageToken) => {
+    const r = await call(api.compute, api.compute.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken });
+    return { items: r.instances, next: r.nextPageToken };
+  }),
+);
+
+const images = entity('images', imageDecider, toImage, (i: Image) => Image.toJSON(i) as Record<string, unknown>, (i) => i.id, (api) =>
+  pages(async (pageToken) => {
+    const r = await call(api.compute, api.compute.listImages, { type: 0, pageSize: 100, pageToken });
+    return { items: r.images, next: r.nextPageToken };
+  }),
+);
+
+const networks = entity('networks', networkDecider, networkToProto, (n: Network) => Network.toJSON(n) as Record<string, unknown>, (n) => n.id, (api) =>
+  pages(async (pageToken) => {
+    const r = await call(api.network, api.network.listNetworks, { tenantId: '', type: 0, pageSize: 100, pageToken });
+    return { items: r.networks, next: r.nextPageToken };
+  }),
+);
+
+const subnets = entity('subnets', subnetDecider, subnetToProto, (s: Subnet) => Subnet.toJSON(s) as Record<string, unknown>, (s) => s.id, (api) =>
+  pages(async (pageToken) => {
+    const r = await call(api.network, api.network.listSubnets, { networkId: '', pageSize: 100, pageToken });
+    return { items: r.subnets, next: r.nextPageToken };
+  }),
+);
+
+const ports = entity('ports', portDecider, portToProto, (p: Port) => Port.toJSON(p) as Record<string, unknown>, (p) => p.id, (api) =>
+  pages(async (pageToken) => {
+    const r = await call(api.network, api.network.listPorts, { networkId: '', instanceId: '', nodeId: '', pageSize: 100, pageToken });
+    return { items: r.ports, next: r.nextPageToken };
+  }),
+);
+
+const securityGroups = entity('security-groups', securityGroupDecider, securityGroupToProto, (g: SecurityGroup) => SecurityGroup.toJSON(g) as Record<string, unknown>, (g) => g.id, async (api) =>
+  (await call(api.network, api.network.listSecurityGroups, { tenantId: '' })).securityGroups,
+);
+
+const routers = entity('routers', routerDecider, routerToProto, (r: Router) => Router.toJSON(r) as Record<string, unknown>, (r) => r.id, async (api) =>
+  (await call(api.network, api.network.listRouters, { tenantId: '' })).routers,
+);
+
+const floatingIps = entity('floating-ips', floatingIpDecider, floatingIpToProto, (f: FloatingIP) => FloatingIP.toJSON(f) as Record<string, unknown>, (f) => f.id, async (api) =>
+  (await call(api.network, api.network.listFloatingIPs, { tenantId: '', portId: '' })).floatingIps,
+);
+
+/** The IP allocations of every subnet (the subnet model's IPAM state), against ListAllocations. */
+const allocations: CheckedModel = {
+  name: 'ip-allocations',
+  build: () => new EntityReadModel<SubnetState, Subnet>({ decider: subnetDecider, view: subnetToProto }),
+  rebuilt: (m) => {
+    const model = m as EntityReadModel<SubnetState, Subnet>;
+    const out = new Map<string, unknown>();
+    for (const s of model.list()) for (const a of allocationsToProto(model.state(s.id)!)) out.set(`${s.id}/${a.ipAddress}`, IPAllocation.toJSON(a));
+    return out;
+  },
+  served: async (api) => {
+    const out = new Map<string, unknown>();
+    const all = await pages(async (pageToken) => {
+      const r = await call(api.network, api.network.listSubnets, { networkId: '', pageSize: 100, pageToken });
+      return { items: r.subnets, next: r.nextPageToken };
+    });
+    for (const s of all)
+      for (const a of (await call(api.network, api.network.listAllocations, { subnetId: s.id })).allocations) out.set(`${s.id}/${a.ipAddress}`, IPAllocation.toJSON(a));
+    return out;
+  },
+};
+
+/** One VTEP per registered node, from the node model. */
+const vteps: CheckedModel = {
+  name: 'vteps',
+  build: () => new EntityReadModel({ decider: nodeDecider, view: toNode }),
+  rebuilt: (m) => {
+    const model = m as EntityReadModel<NodeState, Node>;
+    return new Map(model.ids().map((id) => [id, VTEP.toJSON(vtepOf(model.state(id)!))]));
+  },
+  served: async (api) => new Map((await call(api.network, api.network.listVtePs, {})).vteps.map((v) => [v.nodeId, VTEP.toJSON(v)])),
+};
+
+/**
+ * The VNI/VLAN pool has no API of its own; what it holds shows in each
+ * network's vni and vlan_id. Every segment the rebuilt pool holds for a
+ * network the server serves must be that network's, and every served
+ * network's segment must be held for it. (A reservation whose network create
+ * failed is the reconciler's to release, so it is not compared.)
+ */
+const networkPool: CheckedModel = {
+  name: 'network-pool',
+  build: () => new EntityReadModel<NetworkPoolState, never>({ decider: networkPoolDecider, view: () => undefined }),
+  rebuilt: (m) => {
+    const s = (m as EntityReadModel<NetworkPoolState, never>).state(NETWORK_POOL_ID);
+    const out = new Map<string, unknown>();
+    for (const [seg, networkId] of s?.vxlan ?? []) out.set(`vxlan/${seg}`, networkId);
+    for (const [seg, networkId] of s?.vlan ?? []) out.set(`vlan/${seg}`, networkId);
+    return out;
+  },
+  served: async (api, rebuilt) => {
+    const all = await networks.served(api, new Map());
+    const out = new Map<string, unknown>();
+    for (const n of all.values() as Iterable<Record<string, unknown>>) {
+      const seg = n.vni ? `vxlan/${n.vni}` : n.vlanId ? `vlan/${n.vlanId}` : undefined;
+      if (seg) out.set(seg, n.id);
+    }
+    for (const [seg, networkId] of rebuilt) if (!out.has(seg) && !all.has(networkId as string)) out.set(seg, networkId);
+    return out;
+  },
+};
+
+/** Each MAC aggregate holds its address for one port; the served ports show the same pairs. */
+const macAddresses: CheckedModel = {
+  name: 'mac-addresses',
+  // Viewed while held, so that the model lists the held addresses.
+  build: () => new EntityReadModel<MacAddressState, MacAddressState>({ decider: macAddressDecider, view: (s) => (s.portId ? s : undefined) }),
+  rebuilt: (m) => new Map((m as EntityReadModel<MacAddressState, MacAddressState>).list().map((s) => [s.id, s.portId])),
+  served: async (api, rebuilt) => {
+    const all = await ports.served(api, new Map());
+    const out = new Map<string, unknown>();
+    for (const p of all.values() as Iterable<Record<string, unknown>>) if (p.macAddress) out.set(String(p.macAddress).toLowerCase().replace(/:/g, '-'), p.id);
+    // A MAC held for a port whose create did not finish is the reconciler's to release.
+    for (const [mac, portId] of rebuilt) if (!out.has(mac) && !all.has(portId as string)) out.set(mac, portId);
+    return out;
+  },
+};
+
+const listAll = async (api: ServedApi, q: Partial<ListEventsRequest>): Promise<ListEventsResponse['events']> =>
+  pages(async (pageToken) => {
+    const r = await call(api.audit, api.audit.listEvents, {
+      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: undefined, toTime: undefined, types: [], ...q, pageSize: 100, pageToken,
+    });
+    return { items: r.events, next: r.nextPageToken };
+  });
+
+/**
+ * The audit's aggregate index (which commits each stream has, by position):
+ * one aggregate's ListEvents is read through it, so its revisions must be
+ * the ones the log gives.
+ */
+const aggregateIndex: CheckedModel = {
+  name: 'audit-aggregate-index',
+  build: () => new AggregateIndex(),
+  rebuilt: (m) => {
+    const out = new Map<string, unknown>();
+    for (const key of (m as AggregateIndex).snapshot() as [string, number[]][]) {
+      const [type] = key[0].split('/');
+      if (AUDITED.has(type)) out.set(key[0], key[1]);
+    }
+    return out;
+  },
+  served: async (api, rebuilt) => {
+    const out = new Map<string, unknown>();
+    for (const key of rebuilt.keys()) {
+      const [aggregateType, aggregateId] = key.split('/');
+      const events = await listAll(api, { aggregateType, aggregateId }).catch((e: { code?: number }) => {
+        if (e.code === 5) return undefined;
+        throw e;
+      });
+      if (events) out.set(key, [...new Set(events.map((e) => Number(e.revision)))]);
+    }
+    return out;
+  },
+};
+
+/** Feeds nothing to the projections: collects each commit's position and time for the time-index probes. */
+class CommitTimes implements ReadModel {
+  readonly name = 'commit-times';
+  readonly commits: { revision: number; time: Date }[] = [];
+  applyCommit(commit: readonly RecordedEvent[]): void {
+    if (commit.length) this.commits.push({ revision: commit[0].revision, time: commit[0].time });
+  }
+}
+
+/** Commits the time index samples (as the server's, one in this many), probed with ListEvents from_time. */
+const TIME_INDEX_EVERY = 1000;
+
+/**
+ * The audit's time index (where ListEvents with from_time starts reading):
+ * for probe times along the log, the first event the server lists from that
+ * time must be the log's first event at or after it.
+ */
+const timeIndex: CheckedModel = {
+  name: 'audit-time-index',
+  build: () => new CommitTimes(),
+  rebuilt: (m) => {
+    const { commits } = m as CommitTimes;
+    const probes = new Set<number>();
+    for (let i = 0; i < commits.length; i += TIME_INDEX_EVERY) probes.add(i);
+    for (let i = Math.max(0, commits.length - 3); i < commits.length; i++) probes.add(i);
+    const out = new Map<string, unknown>();
+    for (const i of [...probes].sort((a, b) => a - b)) {
+      const t = commits[i].time;
+      // Commit times may run backwards a little (replicas' clocks): the first in log order at or after t.
+      const first = commits.find((c) => c.time.getTime() >= t.getTime())!;
+      out.set(t.toISOString(), first.revision);
+    }
+    return out;
+  },
+  served: async (api, rebuilt) => {
+    const out = new Map<string, unknown>();
+    for (const t of rebuilt.keys()) {
+      const r = await call(api.audit, api.audit.listEvents, {
+        aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: new Date(t), toTime: undefined, types: [], pageSize: 1, pageToken: '',
+      });
+      if (r.events.length) out.set(t, Number(r.events[0].revision));
+    }
+    return out;
+  },
+};
+
+/**
+ * Every read model the server serves, and how to compare it. A new read
+ * model joins with an entry here (rebuild it, read it through the API).
+ * Models with no view at all (the instance causation tracker, the network
+ * reservations index) shape only what the server decides next, which the
+ * models here show.
+ */
+export const CHECKED_MODELS: readonly CheckedModel[] = [
+  nodes,
+  instances,
+  images,
+  networks,
+  subnets,
+  allocations,
+  ports,
+  securityGroups,
+  routers,
+  floatingIps,
+  vteps,
+  networkPool,
+  macAddresses,
+  aggregateIndex,
+  timeIndex,
+];
