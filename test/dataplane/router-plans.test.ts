@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 import { NetworkType } from '../../src/gen/hypervisor/v1/network';
@@ -90,6 +91,16 @@ describe('router placement and router host plans (real gRPC, real nats-server)',
     await until('router moved', async () => routerState(r.id)?.nodeId === nodeIds[other]);
     assert.equal(plan(nodeIds[other]).routers?.[0]?.id, r.id);
     assert.deepEqual(plan(nodeIds[at]).routers, []);
+    // Both choices are events of the router, by the placement process, saying why.
+    const audit = t.client(AuditServiceClient);
+    const events = await call(audit, audit.listEvents, ListEventsRequest.fromPartial({ aggregateType: 'router', aggregateId: r.id, types: ['RouterPlaced'], pageSize: 10 }));
+    assert.deepEqual(
+      events.events.map((e) => [e.actor, e.data?.nodeId, e.data?.from, e.data?.reason]),
+      [
+        ['system:router-placement', nodeIds[at], '', 'first placement'],
+        ['system:router-placement', nodeIds[other], nodeIds[at], `node ${nodeIds[at]} was deregistered`],
+      ],
+    );
 
     // Disassociating takes the floating IP out of the plan; deleting the router takes the router.
     await n.rpc('disassociateFloatingIp', { floatingIpId: fip.id });

@@ -12,7 +12,7 @@ import { HostRunner } from '../../src/sdn/run';
  *
  * The server and NATS stay in the root namespace and listen on `rootIp`;
  * an agent in a host namespace is started with `host.wrap(argv)`
- * (`ip netns exec <ns> …`), `--advertise-ip host.ip` and `--tunnel-ip host.ip`.
+ * (`nsenter --net=… …`), `--advertise-ip host.ip` and `--tunnel-ip host.ip`.
  * Every name carries the run's token (`hvt<4 hex>`), the /24 is one no route of
  * the machine uses, and `cleanup()` kills what runs in the run's namespaces
  * (agents, QEMU, dnsmasq, including namespaces the agents made whose names
@@ -114,7 +114,9 @@ export class NetnsHosts {
       name,
       ip,
       run: (cmd, args) => h.run(cmd, args),
-      wrap: (argv) => ['ip', 'netns', 'exec', name, ...argv],
+      // Only the network namespace: `ip netns exec` would also give the agent a mount namespace of its own, where
+      // the namespaces it makes (routers, DHCP) are mounted for it alone; an agent started again could not enter them.
+      wrap: (argv) => ['nsenter', `--net=/var/run/netns/${name}`, '--', ...argv],
     };
     this.hosts.push(host);
     return host;
