@@ -105,6 +105,13 @@ export class DataplaneLab {
     return settled;
   }
 
+  /** A new console on a guest that booted before (after its agent was restarted, say): no ready marker to wait for. */
+  reattach(id: string): ConsoleSession {
+    const con = new ConsoleSession(this.c, id);
+    this.consoles.push(con);
+    return con;
+  }
+
   /** A console on a booted guest. */
   async console(id: string): Promise<ConsoleSession> {
     const con = new ConsoleSession(this.c, id);

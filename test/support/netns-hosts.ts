@@ -137,6 +137,12 @@ export class NetnsHosts {
         const out = await root.ip(['netns', 'pids', ns]).catch(() => '');
         pids.push(...out.split(/\s+/).filter(Boolean).map(Number));
       }
+      // Also what runs in namespaces this process cannot name (made by an agent under `ip netns exec`): its command line holds the token.
+      const ps = await root.run('ps', ['-eo', 'pid=,args=']).catch(() => '');
+      for (const line of ps.split('\n')) {
+        const [pid, ...args] = line.trim().split(/\s+/);
+        if (args.join(' ').includes(this.token) && Number(pid) !== process.pid) pids.push(Number(pid));
+      }
       if (pids.length === 0) break;
       for (const p of pids) {
         try {

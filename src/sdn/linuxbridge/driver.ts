@@ -143,11 +143,13 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       try {
         this.checkNetwork(n);
         await this.ensureNetwork(links, n);
-        await this.ensureDhcp(links, n, plan.ports.filter((p) => p.networkId === n.id));
       } catch (e) {
         failedNets.set(n.id, (e as Error).message);
         this.log.warn({ err: e, networkId: n.id }, 'cannot realise network');
+        continue;
       }
+      // A DHCP server that cannot be made leaves the ports working (their guests keep their leases); tried again next time.
+      await this.ensureDhcp(links, n, plan.ports.filter((p) => p.networkId === n.id)).catch((err) => this.log.warn({ err, networkId: n.id }, 'cannot realise DHCP'));
     }
     const good: PortPlan[] = [];
     for (const p of plan.ports) {
@@ -213,6 +215,13 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     for (const d of n.dhcp) {
       if (!d.port) continue; // the control plane has not given this host's DHCP server its port yet
       const ns = dhcpNamespace(this.cfg.hostTag, d.subnetId);
+      // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
+      // `ip netns exec` (a slave mount namespace) may not see after a restart.
+      const pid = this.dnsmasq.pidOf(d.subnetId);
+      if (pid && !(await this.netns.usable(ns))) {
+        await this.netns.delete(ns).catch(() => undefined);
+        await this.netns.attach(ns, pid);
+      }
       await this.netns.ensure(ns);
       const veth = dhcpVethName(d.subnetId);
       const inner = this.run.in(ns);
