@@ -122,6 +122,7 @@ describe('routers and floating IPs end to end: VMs on two subnets behind a route
     // Delete it all: no router namespace, leg or NAT of ours on the live hosts.
     await t.net.rpc('deleteFloatingIp', { floatingIpId: fip.id });
     for (const v of [vm1, vm2, vm3]) await t.deleteInstance(v.id);
+    await t.net.rpc('removeRoute', { routerId: r.id, destination: '198.19.120.0/24' });
     for (const s of [a.subnet, b.subnet]) await t.net.rpc('removeRouterInterface', { routerId: r.id, subnetId: s.id });
     await t.net.rpc('deleteRouter', { routerId: r.id });
     for (const x of [a, b]) {

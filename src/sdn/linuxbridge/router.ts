@@ -105,7 +105,12 @@ export class Routers {
     const legs = this.legsOf(r, bridgeOf);
     const ns = this.namespaceOf(r.id);
     const inner = this.machine.in(ns);
-    await this.netns.ensure(ns);
+    await this.netns.ensure(ns).catch(async () => {
+      // A name that leads nowhere (made in a mount namespace that is gone, with no process to hold the
+      // namespace) is an empty file: the router is made again under it.
+      await this.netns.delete(ns);
+      await this.netns.ensure(ns);
+    });
     if ((await inner.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim() !== '1') await inner.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
 
     let have = await this.innerLinks(inner);
