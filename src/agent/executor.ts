@@ -7,7 +7,7 @@ import { DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../e
 import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
 import type { CachedImage, ImageCache } from './images/cache';
 import type { OciImageCache } from './images/oci-cache';
-import { ociImageName, parseOciRef } from '../images/oci/reference';
+import { ociImageName, parseOciRef } from '../domain/oci-reference';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';

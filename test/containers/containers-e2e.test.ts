@@ -8,7 +8,7 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
 import { inspectManifest } from '../../src/images/oci/skopeo';
-import { parseOciRef } from '../../src/images/oci/reference';
+import { parseOciRef } from '../../src/domain/oci-reference';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
 import { startContainerAgent } from './support/agent';

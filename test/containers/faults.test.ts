@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { allDirs, readCgroupLayout, removeCgroupDirs } from '../../src/agent/drivers/oci/cgroups';
 import { isAlive } from '../../src/agent/drivers/qemu/process';
-import { parseOciRef } from '../../src/images/oci/reference';
+import { parseOciRef } from '../../src/domain/oci-reference';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';

@@ -9,7 +9,7 @@ import { type CachedOciImage, OciImageCache } from '../../src/agent/images/oci-c
 import { FailedPrecondition, InvalidArgument, PermissionDenied } from '../../src/errors';
 import { fetchPolicy } from '../../src/images/fetch';
 import { inspectManifest } from '../../src/images/oci/skopeo';
-import { parseOciRef } from '../../src/images/oci/reference';
+import { parseOciRef } from '../../src/domain/oci-reference';
 import { ConsoleText } from './support/console';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
 import { filesUnder, LocalRegistry, runToken } from './support/registry';

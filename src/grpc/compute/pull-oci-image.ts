@@ -4,7 +4,7 @@ import type { FetchPolicy } from '../../images/fetch';
 import type { InstanceKind } from '../../domain/instance-types';
 import { InvalidArgument } from '../../errors';
 import type { Image } from '../../gen/hypervisor/v1/compute';
-import { imageUrlOf, isOciRef, ociImageName, type OciRef, parseOciRef } from '../../images/oci/reference';
+import { imageUrlOf, isOciRef, ociImageName, type OciRef, parseOciRef } from '../../domain/oci-reference';
 import { imageSize, verifyPull } from '../../images/oci/verify-pull';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 

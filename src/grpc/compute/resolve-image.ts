@@ -3,7 +3,7 @@ import type { ImageState } from '../../commands/image';
 import { imageIdFor } from '../../commands/image';
 import { isUrlRef, parseImageUrl } from '../../domain/image-ref';
 import { InvalidArgument, NotFound } from '../../errors';
-import { imageUrlOf, isOciRef, parseOciRef } from '../../images/oci/reference';
+import { imageUrlOf, isOciRef, parseOciRef } from '../../domain/oci-reference';
 import type { Image } from '../../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 

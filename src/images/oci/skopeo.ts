@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DomainError, FailedPrecondition, NotFound, Unavailable } from '../../errors';
-import { isInsecureRegistry, type OciRef, skopeoName } from './reference';
+import { isInsecureRegistry, type OciRef, skopeoName } from '../../domain/oci-reference';
 import { lastMessage, runTool } from './run-tool';
 
 export interface Descriptor {

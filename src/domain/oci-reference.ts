@@ -1,4 +1,4 @@
-import { InvalidArgument } from '../../errors';
+import { InvalidArgument } from '../errors';
 
 /** An image in an OCI distribution registry, as `oci://<registry>/<repository>[:<tag>][@sha256:<hex>]` names it. */
 export interface OciRef {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { InvalidArgument } from '../../errors';
-import { formatOciRef, isInsecureRegistry, parseOciRef, skopeoName } from './reference';
+import { InvalidArgument } from '../errors';
+import { formatOciRef, isInsecureRegistry, parseOciRef, skopeoName } from './oci-reference';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 
