@@ -82,8 +82,8 @@ export const imageCommand = (): Command => {
   const c = resource('image', 'Images: disks, kernels and container images the agents run', ['images']);
 
   c.command('pull')
-    .description('Pull an image (an http(s) URL, #sha256=<hex> to pin it, or an image pulled before): progress on stderr, the image on stdout')
-    .argument('<ref>', 'URL, image id or name')
+    .description('Pull an image (an http(s) URL, #sha256=<hex> to pin it; oci://<registry>/<repo>:<tag> or @sha256:<hex> for a container image; or an image pulled before): progress on stderr, the image on stdout')
+    .argument('<ref>', 'URL, oci:// reference, image id or name')
     .option('--type <type>', 'vm, microvm or container')
     .action(
       run(async (ctx, ref: string, o: { type?: string }) => {
@@ -99,9 +99,11 @@ export const imageCommand = (): Command => {
           view.end();
         }
         if (!last?.completed) throw new CliError(`pull of ${ref} ended before it completed${last?.error ? `: ${last.error}` : ''}`, EXIT.FAILURE);
-        // The image's id is the last word of the final status ("pulled image <id> (…)").
-        const id = /pulled image (\S+)/.exec(last.status)?.[1];
-        const image = (await listImages(ctx)).find((i) => i.id === id);
+        // The final status names the image ("pulled image <id> (…)"); else it is the one named after the file.
+        const id = /pulled image ([0-9a-f-]{36})/.exec(last.status)?.[1];
+        const file = decodeURIComponent(ref.split('#')[0].split('?')[0].split('/').pop() ?? '');
+        const all = await listImages(ctx);
+        const image = all.find((i) => i.id === id) ?? all.find((i) => i.id === ref || i.name === ref) ?? all.find((i) => i.name === file);
         if (image) ctx.printer.one(IMAGE, image);
         else ctx.printer.done(id ?? ref, last.status);
       }),

@@ -99,6 +99,19 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     assert.equal(again.rootfs, cached.rootfs);
   });
 
+  it('unpacks layers in order, whiteouts applied', async () => {
+    registry.push(image.layout, 'layered', `${token}/busybox`, 'layered');
+    const layeredRef = `oci://${registry.address}/${token}/busybox:layered`;
+    const m = await inspectManifest(parseOciRef('x', layeredRef));
+    assert.equal(m.layers.length, 2);
+    const got = await cache.ensure({ ref: layeredRef, url: layeredRef });
+    const etc = readdirSync(path.join(got.rootfs, 'etc'));
+    assert.ok(etc.includes('hv-second-layer'), etc.join(','));
+    assert.ok(!etc.includes('hv-first-layer'), 'the whiteout removed the first layer\'s file');
+    assert.ok(!etc.some((n) => n.startsWith('.wh.')), 'no whiteout file is left in the rootfs');
+    assert.ok(readdirSync(path.join(cached.rootfs, 'etc')).includes('hv-first-layer'), 'the one-layer image still has it');
+  });
+
   it('runs a container with the spec overriding the image: console, env, hostname, stats; stop, start, restart, delete leave nothing', async () => {
     const id = `c-life-${token}`;
     await driver.create(spec(id, { env: { HV_FROM_IMAGE: 'spec', HV_EXTRA: 'x1' } }));

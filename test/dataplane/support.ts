@@ -59,8 +59,7 @@ export class DataplaneLab {
         dir,
         h.name,
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...(opts.agentArgs ?? [])],
-        { HV_AGENT_NETWORK_MS: '1000' },
-        h.wrap,
+        { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }

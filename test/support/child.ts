@@ -9,14 +9,12 @@ export class ChildBinary {
   child?: ChildProcess;
   log = '';
 
-  /** wrap: how the command line is run (NetnsHost.wrap runs it inside a host namespace). */
-  constructor(
-    private readonly script: string,
-    private readonly wrap: (argv: string[]) => string[] = (argv) => argv,
-  ) {}
+  constructor(private readonly script: string) {}
 
-  protected spawn(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
-    const [cmd, ...rest] = this.wrap([process.execPath, this.script, ...args]);
+  /** wrap: turns the argv into one that runs it elsewhere (a network namespace: `ip netns exec <ns> …`). */
+  protected spawn(args: readonly string[], env: Record<string, string> = {}, wrap?: (argv: string[]) => string[]): ChildProcess {
+    const argv = [process.execPath, this.script, ...args];
+    const [cmd, ...rest] = wrap ? wrap(argv) : argv;
     const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child.stdout!.on('data', (d) => (this.log += d));
     child.stderr!.on('data', (d) => (this.log += d));

@@ -25,7 +25,7 @@ export class ImageServer {
   readonly throttle = new Map<string, number>();
   port = 0;
 
-  /** host: where it listens (NetnsHosts.rootIp when agents in namespaces fetch from it). */
+  /** host: where it listens (and what its URLs name); another namespace's agents need a non-loopback one. */
   constructor(
     private readonly dir: string,
     private readonly host = '127.0.0.1',

@@ -17,7 +17,7 @@ export interface OciPullProgress {
   readonly total?: number;
   readonly completed?: boolean;
 }
-const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+const mib = (n: number) => (n < MiB ? `${(n / 1024).toFixed(1)} KiB` : `${(n / MiB).toFixed(1)} MiB`);
 
 /** The OCI image PullImage's image_ref names: an oci:// reference, or an OCI image pulled before (by id or name). */
 export const ociRefFor = (imageRef: string, images: EntityReadModel<ImageState, Image>): OciRef | undefined => {
