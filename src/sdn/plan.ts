@@ -6,6 +6,7 @@
  * with no server up. Plain JSON: it travels over NATS and is kept on disk.
  */
 import type { SecurityRule } from '../commands/security_group/state';
+import type { RouterPlan } from './router-plan';
 
 export type NetworkType = 'vxlan' | 'vlan' | 'flat' | 'bridge';
 export type PortLinkStatus = 'ACTIVE' | 'DOWN' | 'ERROR';
@@ -71,6 +72,8 @@ export interface HostPlan {
   readonly networks: readonly NetworkPlan[];
   readonly ports: readonly PortPlan[];
   readonly securityGroups: readonly SecurityGroupPlan[];
+  /** Routers placed on this host (issue 11, src/sdn/router-plan.ts); absent = none. */
+  readonly routers?: readonly RouterPlan[];
 }
 
 export const EMPTY_PLAN: HostPlan = { networks: [], ports: [], securityGroups: [] };
@@ -82,6 +85,7 @@ export const mergePlans = (...plans: HostPlan[]): HostPlan => {
     networks: by(plans.map((p) => p.networks)),
     ports: by(plans.map((p) => p.ports)),
     securityGroups: by(plans.map((p) => p.securityGroups)),
+    routers: by(plans.map((p) => p.routers ?? [])),
   };
 };
 

@@ -10,7 +10,7 @@ import { AgentProcess } from '../support/agent-process';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
-import { NetnsHosts } from '../support/netns-hosts';
+import { NetnsHosts, type UnderlayRange } from '../support/netns-hosts';
 import { Net } from '../network/support';
 
 const READY = 'HV-GUEST-READY';
@@ -36,8 +36,13 @@ export class DataplaneLab {
   private readonly dirs: string[] = [];
   private consoles: ConsoleSession[] = [];
 
-  async start(hosts = 2): Promise<this> {
-    this.lab = await NetnsHosts.create(hosts);
+  /**
+   * opts (issue 11's router tests): the underlay range, work on the hosts
+   * before their agents start (an external network), and more agent flags.
+   */
+  async start(hosts = 2, opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[] } = {}): Promise<this> {
+    this.lab = await NetnsHosts.create(hosts, opts.range);
+    await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
     this.cp = new TestControlPlane({ grpcHost: ip }, { natsHost: ip });
     await this.cp.start();
@@ -53,8 +58,8 @@ export class DataplaneLab {
         this.cp.nats.url,
         dir,
         h.name,
-        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix],
-        { wrap: h.wrap, env: { HV_AGENT_NETWORK_MS: '1000' } },
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...(opts.agentArgs ?? [])],
+        { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }

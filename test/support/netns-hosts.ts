@@ -12,7 +12,7 @@ import { HostRunner } from '../../src/sdn/run';
  *
  * The server and NATS stay in the root namespace and listen on `rootIp`;
  * an agent in a host namespace is started with `host.wrap(argv)`
- * (`ip netns exec <ns> …`), `--advertise-ip host.ip` and `--tunnel-ip host.ip`.
+ * (`nsenter --net=… …`), `--advertise-ip host.ip` and `--tunnel-ip host.ip`.
  * Every name carries the run's token (`hvt<4 hex>`), the /24 is one no route of
  * the machine uses, and `cleanup()` kills what runs in the run's namespaces
  * (agents, QEMU, dnsmasq, including namespaces the agents made whose names
@@ -36,6 +36,14 @@ export interface NetnsHost {
 
 const root = new HostRunner();
 
+/** Where a run's underlay /24 is picked from: `<net>.<n>.0/24` with n in [min, max]. */
+export interface UnderlayRange {
+  readonly net: string;
+  readonly min: number;
+  readonly max: number;
+}
+const DEFAULT_RANGE: UnderlayRange = { net: '198.18', min: 100, max: 249 };
+
 export class NetnsHosts {
   readonly hosts: NetnsHost[] = [];
   private readonly made: string[] = [];
@@ -46,6 +54,8 @@ export class NetnsHosts {
     readonly token: string,
     /** Third octet of the run's 198.18.<n>.0/24 underlay. */
     readonly octet: number,
+    /** The first two octets (198.18 unless the run was given a range). */
+    readonly net = DEFAULT_RANGE.net,
   ) {}
 
   get switchNs(): string {
@@ -53,15 +63,15 @@ export class NetnsHosts {
   }
   /** Where the root namespace is reached from the hosts (bind NATS and the server here). */
   get rootIp(): string {
-    return `198.18.${this.octet}.1`;
+    return `${this.net}.${this.octet}.1`;
   }
   get prefix(): string {
-    return `198.18.${this.octet}.0/24`;
+    return `${this.net}.${this.octet}.0/24`;
   }
 
   /** Builds the underlay and `count` hosts. On failure, removes what it made and rethrows. */
-  static async create(count: number): Promise<NetnsHosts> {
-    const lab = new NetnsHosts(`hvt${randomBytes(2).toString('hex')}`, await freeOctet());
+  static async create(count: number, range: UnderlayRange = DEFAULT_RANGE): Promise<NetnsHosts> {
+    const lab = new NetnsHosts(`hvt${randomBytes(2).toString('hex')}`, await freeOctet(range), range.net);
     try {
       await lab.makeUnderlay();
       for (let i = 0; i < count; i++) await lab.addHost();
@@ -90,7 +100,7 @@ export class NetnsHosts {
   async addHost(): Promise<NetnsHost> {
     const n = this.nextHost++;
     const name = `${this.token}-h${this.hosts.length + 1}`;
-    const ip = `198.18.${this.octet}.${n}`;
+    const ip = `${this.net}.${this.octet}.${n}`;
     await root.ip(['netns', 'add', name]);
     this.made.push(name);
     const h = root.in(name);
@@ -104,7 +114,9 @@ export class NetnsHosts {
       name,
       ip,
       run: (cmd, args) => h.run(cmd, args),
-      wrap: (argv) => ['ip', 'netns', 'exec', name, ...argv],
+      // Only the network namespace: `ip netns exec` would also give the agent a mount namespace of its own, where
+      // the namespaces it makes (routers, DHCP) are mounted for it alone; an agent started again could not enter them.
+      wrap: (argv) => ['nsenter', `--net=/var/run/netns/${name}`, '--', ...argv],
     };
     this.hosts.push(host);
     return host;
@@ -146,13 +158,13 @@ export class NetnsHosts {
   }
 }
 
-/** A 198.18.<n>.0/24 (n in 100..249) no route of this machine is on (other runs may hold some). */
-const freeOctet = async (): Promise<number> => {
+/** A <net>.<n>.0/24 (n in the range; 198.18.100..249 by default) no route of this machine is on (other runs may hold some). */
+export const freeOctet = async (range: UnderlayRange = DEFAULT_RANGE): Promise<number> => {
   const routes = await root.ipJson<{ dst: string }>(['route', 'show']);
-  const used = new Set(routes.map((r) => r.dst).filter((d) => d.startsWith('198.18.')).map((d) => Number(d.split('.')[2])));
+  const used = new Set(routes.map((r) => r.dst).filter((d) => d.startsWith(`${range.net}.`)).map((d) => Number(d.split('.')[2])));
   for (let tries = 0; tries < 200; tries++) {
-    const n = 100 + Math.floor(Math.random() * 150);
+    const n = range.min + Math.floor(Math.random() * (range.max - range.min + 1));
     if (!used.has(n)) return n;
   }
-  throw new Error('no free 198.18.<n>.0/24 for a test underlay');
+  throw new Error(`no free ${range.net}.<n>.0/24 for a test underlay`);
 };

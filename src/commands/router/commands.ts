@@ -20,4 +20,6 @@ export type RouterCommand =
   | { type: 'RemoveRoute'; data: { destination: string } }
   /** Step of AssociateFloatingIP: this router must reach the port's subnet from the floating IP's network. */
   | { type: 'RouteFloatingIp'; data: RoutedFloatingIp }
-  | { type: 'UnrouteFloatingIp'; data: { floatingIpId: string } };
+  | { type: 'UnrouteFloatingIp'; data: { floatingIpId: string } }
+  /** The router placement process (src/processes/router-placement) chose the node the router's namespace runs on. */
+  | { type: 'PlaceRouter'; data: { nodeId: string; reason: string } };

@@ -156,4 +156,23 @@ describe('router decider', () => {
       routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.5' }], distributed: false, createdAt: t0, updatedAt: t0,
     });
   });
+  describe('placement (issue 11)', () => {
+    const placed = (nodeId: string, from = '', reason = 'first placement'): RouterEvent => ({ type: 'RouterPlaced', data: { nodeId, from, reason } });
+    it('records the node chosen, and the one it came from when it moves', () => {
+      given([created]).when({ type: 'PlaceRouter', data: { nodeId: 'n-1', reason: 'first placement' } }).then([placed('n-1')]);
+      given([created, placed('n-1')])
+        .when({ type: 'PlaceRouter', data: { nodeId: 'n-2', reason: 'node n-1 was deregistered' } })
+        .then([placed('n-2', 'n-1', 'node n-1 was deregistered')]);
+    });
+    it('adds nothing when redelivered, or for a router that is gone', () => {
+      given([created, placed('n-1')]).when({ type: 'PlaceRouter', data: { nodeId: 'n-1', reason: 'x' } }).then([]);
+      given([created, { type: 'RouterDeleted', data: {} }]).when({ type: 'PlaceRouter', data: { nodeId: 'n-1', reason: 'x' } }).then([]);
+    });
+    it('is INVALID_ARGUMENT without a node id', () => given([created]).when({ type: 'PlaceRouter', data: { nodeId: '', reason: '' } }).thenThrows(InvalidArgument, /node_id: is required/));
+    it('keeps the node in the state; the Router message does not show it', () => {
+      const s = fold(routerDecider, 'r-1', [created, placed('n-1')].map((e) => ({ ...e, time: new Date(0) })));
+      assert.equal(s.nodeId, 'n-1');
+      assert.equal(JSON.stringify(routerToProto(s)).includes('n-1'), false);
+    });
+  });
 });

@@ -152,6 +152,12 @@ export const decide = (cmd: RouterCommand, s: RouterState): RouterEvent[] => {
       return s.floatingIps.some((f) => f.floatingIpId === cmd.data.floatingIpId)
         ? [{ type: 'FloatingIpUnrouted', data: { floatingIpId: cmd.data.floatingIpId } }]
         : [];
+    case 'PlaceRouter': {
+      requireToken('node_id', cmd.data.nodeId);
+      // A router being deleted goes nowhere; one already there stays (redelivered).
+      if (s.status !== 'active' || s.nodeId === cmd.data.nodeId) return [];
+      return [{ type: 'RouterPlaced', data: { nodeId: cmd.data.nodeId, from: s.nodeId, reason: cmd.data.reason } }];
+    }
     default:
       throw new InvalidArgument(`unknown router command ${(cmd as { type: string }).type}`);
   }

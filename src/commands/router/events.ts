@@ -12,4 +12,6 @@ export type RouterEvent =
   | { type: 'RouteAdded'; data: { destination: string; nexthop: string } }
   | { type: 'RouteRemoved'; data: { destination: string; nexthop: string } }
   | { type: 'FloatingIpRouted'; data: RoutedFloatingIp }
-  | { type: 'FloatingIpUnrouted'; data: { floatingIpId: string } };
+  | { type: 'FloatingIpUnrouted'; data: { floatingIpId: string } }
+  /** The node the router runs on from now on; `from` the one it ran on ('' for the first choice). */
+  | { type: 'RouterPlaced'; data: { nodeId: string; from: string; reason: string } };

@@ -26,5 +26,8 @@ export const evolve = (s: RouterState, e: Evolving<RouterEvent>): RouterState =>
       return { ...s, floatingIps: [...s.floatingIps, e.data] };
     case 'FloatingIpUnrouted':
       return { ...s, floatingIps: s.floatingIps.filter((f) => f.floatingIpId !== e.data.floatingIpId) };
+    // Where it runs is not a field of the Router message either.
+    case 'RouterPlaced':
+      return { ...s, nodeId: e.data.nodeId, placements: s.placements + 1 };
   }
 };

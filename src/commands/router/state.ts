@@ -51,6 +51,10 @@ export interface RouterState {
   readonly interfaces: RouterInterface[];
   readonly routes: Route[];
   readonly floatingIps: RoutedFloatingIp[];
+  /** The node whose data plane holds the router ('' until placed). */
+  readonly nodeId: string;
+  /** How many times it was placed: the placement process's command ids hold it, so a move back is a new command. */
+  readonly placements: number;
   readonly createdAt?: Date;
   readonly updatedAt?: Date;
 }
@@ -66,4 +70,6 @@ export const initialState = (id: string): RouterState => ({
   interfaces: [],
   routes: [],
   floatingIps: [],
+  nodeId: '',
+  placements: 0,
 });

@@ -7,7 +7,7 @@ import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { HostPlans } from './host-plan';
 
 /** Aggregates whose changes may change some host's plan. */
-const NETWORK_AGGREGATES = new Set(['port', 'network', 'subnet', 'security_group', 'node']);
+const NETWORK_AGGREGATES = new Set(['port', 'network', 'subnet', 'security_group', 'node', 'router', 'floating_ip']);
 
 /**
  * The data plane's side of the agents' API: answers a node's network plan,
@@ -21,7 +21,7 @@ export class DataplaneApi {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly plans: HostPlans,
+    private readonly plans: Pick<HostPlans, 'forNode'>,
     private readonly runtime: ProjectionRuntime,
     private readonly log: Logger,
   ) {}

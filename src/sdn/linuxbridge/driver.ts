@@ -11,6 +11,7 @@ import { Fdb, FLOOD_MAC, type FdbEntry } from './fdb';
 import { type Link, Links } from './links';
 import { Namespaces } from './netns';
 import { Nft, type PortFilter, renderRuleset } from './nft';
+import { Routers } from './router';
 
 export interface LinuxBridgeConfig {
   /** This host's VTEP address (VXLAN local). */
@@ -41,6 +42,8 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   private readonly nft: Nft;
   private readonly netns: Namespaces;
   private readonly dnsmasq: Dnsmasq;
+  /** Router namespaces (issue 11, router.ts). */
+  readonly routers: Routers;
   private readonly attachedFile: string;
   /** port id → an interface someone else made (attachInterface). */
   private attached: Record<string, string>;
@@ -56,6 +59,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     // Namespaces are machine-wide: managed from wherever we are, not from inside the host's.
     this.netns = new Namespaces(new HostRunner(log));
     this.dnsmasq = new Dnsmasq(path.join(cfg.stateDir, 'dhcp'));
+    this.routers = new Routers(this.links, this.netns, cfg.hostTag, log);
     mkdirSync(cfg.stateDir, { recursive: true });
     this.attachedFile = path.join(cfg.stateDir, 'attached.json');
     try {
@@ -167,6 +171,9 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       }
     }
     if (good.length || (await this.nft.present())) await this.applyFilters(good.map((p) => this.filterOf(p)), plan.securityGroups, true);
+    // Routers (issue 11) sit on the bridges made above.
+    const routable = (id: string) => (nets.has(id) && !failedNets.has(id) ? this.bridgeOf(nets.get(id)!) : undefined);
+    await this.routers.converge(plan.routers ?? [], routable, links);
     if (opts.prune) await this.prune(plan, links);
     return { errors };
   }
@@ -255,6 +262,8 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       for (const d of n.dhcp) if (d.port) wantDhcp.add(d.subnetId), want.add(dhcpVethName(d.subnetId));
     }
     for (const p of plan.ports) want.add(this.deviceOf(p.id));
+    for (const name of this.routers.hostLinks(plan.routers ?? [])) want.add(name);
+    await this.routers.prune(plan.routers ?? []);
     for (const name of links.keys()) {
       if (!isOurs(name) || want.has(name)) continue;
       this.log.info({ link: name }, 'removing a link of ours no longer wanted');

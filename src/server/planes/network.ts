@@ -11,6 +11,8 @@ import { NetworkReadModels } from '../../projections/network-read-models';
 import { DataplaneApi } from '../../processes/dataplane/dataplane-api';
 import { DhcpPorts } from '../../processes/dataplane/dhcp-ports';
 import { HostPlans } from '../../processes/dataplane/host-plan';
+import { RoutedHostPlans } from '../../processes/dataplane/router-plans';
+import { RouterPlacement } from '../../processes/router-placement/router-placement';
 import { type Plane, type PlaneContext, started } from './plane';
 
 /** Networks, subnets, ports, routers, floating IPs, groups: read models, the reservations index, the reconciler, the sagas, NetworkService. */
@@ -23,9 +25,13 @@ export class NetworkPlane implements Plane {
   readonly plans: HostPlans;
   private dataplaneApi?: DataplaneApi;
   private dhcpPorts?: DhcpPorts;
+  /** Routers (issue 11): the plans agents get hold the routers placed on their node, and reach those elsewhere. */
+  readonly routed: RoutedHostPlans;
+  placement?: RouterPlacement;
 
   constructor(private readonly nodes: EntityReadModel<NodeState, Node>) {
     this.plans = new HostPlans(this.models, nodes);
+    this.routed = new RoutedHostPlans(this.plans, this.models, nodes);
   }
 
   get readModels() {
@@ -46,8 +52,10 @@ export class NetworkPlane implements Plane {
     this.opsStarted = new NetworkOperations(dispatcher, this.models, reconciler, log);
     reconciler.start();
     // The data plane's control side: the agents' plan requests and change notes; a DHCP port per serving node and subnet.
-    this.dataplaneApi = new DataplaneApi(nc, this.plans, projections, log);
+    this.dataplaneApi = new DataplaneApi(nc, this.routed, projections, log);
     this.dataplaneApi.start();
+    this.placement = new RouterPlacement(this.models.routers, this.nodes, dispatcher, { resyncMs: 30_000, retryMs: 5_000 }, log);
+    this.placement.start(projections);
     this.dhcpPorts = new DhcpPorts(this.models, this.opsStarted, log);
     this.dhcpPorts.start(projections);
   }
@@ -59,6 +67,7 @@ export class NetworkPlane implements Plane {
 
   async stop(): Promise<void> {
     this.dataplaneApi?.stop();
+    this.placement?.stop();
     this.dhcpPorts?.stop();
     this.reconcilerStarted?.stop();
   }
