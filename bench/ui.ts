@@ -1,12 +1,14 @@
 import os from 'node:os';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { ClusterServiceClient, type NodeEvent, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
-import { NodeRole, NodeStatus } from '../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { call } from '../test/support/control-plane';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { SseClient } from '../test/support/sse';
+import WebSocket from 'ws';
 import { fmt, measure, percentile } from './support/stats';
+import { nodeRegistration } from '../test/support/nodes';
 
 /**
  * The web console's gateway (/ui/api: HTTP → the server's own gRPC API on
@@ -17,17 +19,14 @@ import { fmt, measure, percentile } from './support/stats';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = (x: number) => Math.max(10, Math.round(x * SCALE));
 
-const reg = (i: number) => ({
-  hostname: `ui-bench-${i}`,
-  ip: `10.0.${(i >> 8) & 255}.${i & 255}`,
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'r0',
-  zone: `z${i % 7}`,
-  capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
-  metadata: { labels: {}, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (i: number) =>
+  nodeRegistration(`ui-bench-${i}`, {
+    ip: `10.0.${(i >> 8) & 255}.${i & 255}`,
+    region: 'r0',
+    zone: `z${i % 7}`,
+    capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
+    metadata: { labels: {}, annotations: {} },
+  });
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
@@ -77,6 +76,7 @@ const main = async () => {
   };
   const grpcSnap: number[] = [];
   const sseSnap: number[] = [];
+  const wsSnap: number[] = [];
   for (let round = 0; round < 5; round++) {
     grpcSnap.push(
       await snapshot((added) => {
@@ -93,15 +93,22 @@ const main = async () => {
         return () => s.close();
       }),
     );
+    wsSnap.push(
+      await snapshot((added) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/ui/api/watch/nodes`);
+        ws.on('message', (d) => (d.toString().startsWith('{"type":"change"') ? added() : undefined));
+        return () => ws.close();
+      }),
+    );
   }
   const med = (xs: number[]) => percentile(xs, 50);
-  out(`WatchNodes snapshot, ${nodeCount} nodes: gRPC (floor) ${med(grpcSnap).toFixed(0)} ms, SSE ${med(sseSnap).toFixed(0)} ms (median of 5) = ${(med(sseSnap) / med(grpcSnap)).toFixed(2)}x`);
+  out(`WatchNodes snapshot, ${nodeCount} nodes (median of 5): gRPC (floor) ${med(grpcSnap).toFixed(0)} ms, WebSocket ${med(wsSnap).toFixed(0)} ms = ${(med(wsSnap) / med(grpcSnap)).toFixed(2)}x, SSE ${med(sseSnap).toFixed(0)} ms = ${(med(sseSnap) / med(grpcSnap)).toFixed(2)}x`);
 
-  // 3. Live fan-out: W watchers of each kind at once, one node's status toggled.
+  // 3. Live fan-out: W watchers of each kind (gRPC, SSE, WebSocket) at once, one node's status toggled.
   const watchers = 50;
   const sentAt = new Map<string, bigint>();
-  const lat = { grpc: [] as number[], sse: [] as number[] };
-  const seen = (kind: 'grpc' | 'sse', key: string) => {
+  const lat = { grpc: [] as number[], sse: [] as number[], ws: [] as number[] };
+  const seen = (kind: 'grpc' | 'sse' | 'ws', key: string) => {
     const t = sentAt.get(key);
     if (t !== undefined) lat[kind].push(ms(t));
   };
@@ -122,8 +129,16 @@ const main = async () => {
       if (j.type === 'EVENT_TYPE_MODIFIED' && j.node.id === watched) seen('sse', `${NodeStatus[j.node.status as keyof typeof NodeStatus]}:${j.node.id}`);
     };
     closers.push(() => s.close());
+    const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/ui/api/watch/nodes`);
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as { type: string; event?: { type: string; node: { id: string; status: string } } };
+      if (f.type !== 'change' || f.event!.node.id !== watched) return;
+      if (f.event!.type === 'EVENT_TYPE_ADDED') snapshots++;
+      else if (f.event!.type === 'EVENT_TYPE_MODIFIED') seen('ws', `${NodeStatus[f.event!.node.status as keyof typeof NodeStatus]}:${watched}`);
+    });
+    closers.push(() => ws.close());
   }
-  for (const deadline = Date.now() + 60_000; snapshots < 2 * watchers && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  for (const deadline = Date.now() + 60_000; snapshots < 3 * watchers && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   const changes = N(200);
   for (let i = 0; i < changes; i++) {
     const status = i % 2 ? NodeStatus.NODE_STATUS_READY : NodeStatus.NODE_STATUS_MAINTENANCE;
@@ -133,11 +148,12 @@ const main = async () => {
   }
   // Every watcher sees every change; under load the last ones are still on their way.
   const want = watchers * changes;
-  for (const deadline = Date.now() + 15_000; (lat.grpc.length < want || lat.sse.length < want) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  for (const deadline = Date.now() + 15_000; (lat.grpc.length < want || lat.sse.length < want || lat.ws.length < want) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   for (const close of closers) close();
   const line = (xs: number[]) => `${xs.length} deliveries, p50 ${percentile(xs, 50).toFixed(2)} ms, p99 ${percentile(xs, 99).toFixed(2)} ms`;
-  out(`WatchNodes fan-out, ${watchers}+${watchers} watchers, ${changes} changes (from the write's send to each watcher):`);
+  out(`WatchNodes fan-out, ${watchers} watchers of each kind at once, ${changes} changes (from the write's send to each watcher):`);
   out(`  gRPC (floor)  ${line(lat.grpc)}`);
+  out(`  WebSocket     ${line(lat.ws)}`);
   out(`  SSE           ${line(lat.sse)}`);
 
   c.close();

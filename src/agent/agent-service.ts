@@ -8,7 +8,7 @@ import type { ImageSource, InstanceSpecData } from '../commands/instance/spec';
 import { validateSpec, resourcesFor } from '../commands/instance/validate';
 import { kindFromProto, KIND_TO_PROTO, STATUS_TO_PROTO, specFromProto, toSpec } from '../wire/views/instance';
 import { isUrlRef, parseImageUrl } from '../domain/image-ref';
-import { imageUrlOf, isOciRef, parseOciRef } from '../images/oci/reference';
+import { imageUrlOf, isOciRef, parseOciRef } from '../domain/oci-reference';
 import { AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors';
 import type { AgentConsoleInput, AgentServiceServer } from '../gen/hypervisor/v1/agent';
 import type { Instance, InstanceStats } from '../gen/hypervisor/v1/compute';

@@ -13,6 +13,7 @@ import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
 import type { InstanceDriver, Observed } from './drivers/driver';
 import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
+import { readTokenFile } from '../nats/embedded-auth';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
@@ -30,7 +31,7 @@ const WEEK_MS = 7 * 24 * 3600 * 1000;
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
   kinds: [...kinds],
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
-  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent },
+  oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent, runcBinary: cfg.ociRuncBinary },
 });
 
 /**
@@ -86,7 +87,19 @@ export class Agent {
 
     // 2. NATS (work and reports) and what this host did before.
     // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
-    this.nc = await connect({ servers: cfg.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+    const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
+    try {
+      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
+      throw new Error(
+        token
+          ? `NATS at ${cfg.natsUrl} refused the token in ${cfg.natsTokenFile}: copy the server's <data-dir>/nats/token again`
+          : `NATS at ${cfg.natsUrl} refused this agent (authorization violation): a server whose embedded NATS listens beyond loopback ` +
+              `needs its token; copy its <data-dir>/nats/token here and give --nats-token-file <file>`,
+        { cause: e },
+      );
+    }
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
@@ -131,8 +144,15 @@ export class Agent {
       () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
-    setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
+    // A failed create's log outlives it for as long as its tombstone (its node never hears of a later delete).
+    setInterval(() => void this.forgetOld(), 3600_000).unref();
     return this;
+  }
+
+  private async forgetOld(): Promise<void> {
+    for (const r of (await this.store?.forgetTombstones(WEEK_MS)) ?? []) {
+      await this.executor?.destroyEverywhere(r.instanceId, r.work.kind).catch((err) => this.log.warn({ err, instanceId: r.instanceId }, 'could not remove what is left of an old instance'));
+    }
   }
 
   /** Reconcile once now (tests use it to not wait for the timer). */

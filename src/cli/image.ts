@@ -82,8 +82,8 @@ export const imageCommand = (): Command => {
   const c = resource('image', 'Images: disks, kernels and container images the agents run', ['images']);
 
   c.command('pull')
-    .description('Pull an image (an http(s) URL, #sha256=<hex> to pin it, or an image pulled before): progress on stderr, the image on stdout')
-    .argument('<ref>', 'URL, image id or name')
+    .description('Pull an image (an http(s) URL, #sha256=<hex> to pin it; oci://<registry>/<repo>:<tag> or @sha256:<hex> for a container image; or an image pulled before): progress on stderr, the image on stdout')
+    .argument('<ref>', 'URL, oci:// reference, image id or name')
     .option('--type <type>', 'vm, microvm or container')
     .action(
       run(async (ctx, ref: string, o: { type?: string }) => {

@@ -127,7 +127,7 @@ export const createVerb = (c: Command): Command =>
     .option('--type <type>', 'vm (default), microvm or container')
     .option('--cpus <n>', 'virtual CPUs (default 1)', parseCount('--cpus'))
     .option('--memory <size>', 'memory, e.g. 256MiB (default), 1GiB')
-    .option('--image <ref>', 'root disk or container image: an image id, a name from `image list`, or an http(s) URL')
+    .option('--image <ref>', 'root disk or container image: an image id, a name from `image list`, an http(s) URL, or oci://<registry>/<repo>:<tag> for a container')
     .option('--kernel <ref>', 'kernel to boot directly (image id, name or URL)')
     .option('--initrd <ref>', 'initrd for --kernel')
     .option('--kernel-args <args>', 'kernel command line')

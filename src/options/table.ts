@@ -39,6 +39,8 @@ const imageMaxBytes = integer({ flag: '--image-max-bytes <n>', env: 'HV_IMAGE_MA
 export const agentOptions = {
   server: text({ flag: '--server <host:port>', env: 'HV_SERVER', help: 'control plane gRPC address', default: '127.0.0.1:50051' }),
   natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS of the control plane', default: 'nats://127.0.0.1:4222' }),
+  /** The token of a server's embedded NATS that listens beyond loopback (its <data-dir>/nats/token, copied here). */
+  natsTokenFile: text({ flag: '--nats-token-file <file>', env: 'HV_NATS_TOKEN_FILE', help: "file holding the NATS token (the server's <data-dir>/nats/token when its embedded NATS listens beyond loopback)" }),
   stateDir: text({
     flag: '--state-dir <dir>',
     env: 'HV_AGENT_STATE_DIR',
@@ -72,6 +74,7 @@ export const agentOptions = {
     help: 'instance drivers to load (qemu for VMs, oci for containers; hollow only simulates, for scale tests)',
     default: ['qemu', 'oci'],
   }),
+  ociRuncBinary: text({ flag: '--oci-runc-binary <path>', env: 'HV_OCI_RUNC_BINARY', help: 'the OCI runtime containers run on (runc)', default: 'runc' }),
   ociCgroupParent: text({
     flag: '--oci-cgroup-parent <path>',
     env: 'HV_OCI_CGROUP_PARENT',
@@ -103,6 +106,12 @@ export const serverOptions = {
   /** Undefined starts an embedded nats-server. */
   natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS to use; without it an embedded nats-server is started' }),
   embeddedNatsPort: port({ flag: '--embedded-nats-port <port>', env: 'HV_EMBEDDED_NATS_PORT', help: 'port of the embedded nats-server', default: 4222 }),
+  /** Undefined: 127.0.0.1 on the embedded port. Beyond loopback, clients need the token in <data-dir>/nats/token. */
+  natsListen: text({
+    flag: '--nats-listen <host:port>',
+    env: 'HV_NATS_LISTEN',
+    help: 'where the embedded nats-server listens (default 127.0.0.1:<embedded port>); beyond loopback it requires the token it writes to <data-dir>/nats/token (agents: --nats-token-file)',
+  }),
   dataDir: text({
     flag: '--data-dir <dir>',
     env: 'HV_DATA_DIR',
@@ -201,6 +210,8 @@ export const serverOptions = {
   schedulerWeigher: oneOf({ env: 'HV_SCHEDULER_WEIGHER', help: 'scheduler weigher', choices: WEIGHERS, default: 'spread' }),
   /** A create the node's agent has not reported on after this long fails the instance. */
   createTimeoutSeconds: seconds({ env: 'HV_CREATE_TIMEOUT_SECONDS', help: 'create timeout', default: 300, positive: true }),
+  /** A create that fails for a reason of its node is tried on another node, up to this many nodes in all. */
+  scheduleAttempts: integer({ env: 'HV_SCHEDULE_ATTEMPTS', help: 'nodes a create is tried on before a failure of the node is final', min: 1, default: 3 }),
   /** Graceful stop time when StopInstance gives no timeout_seconds. */
   defaultStopTimeoutSeconds: seconds({ env: 'HV_STOP_TIMEOUT_SECONDS', help: 'default graceful stop time', default: 30 }),
   /** Instances the scheduler places at once. */

@@ -1,4 +1,4 @@
-import { parseCommitId } from '../bus/idempotency';
+import { parseCommitId } from '../eventstore/commit-id';
 import type { RecordedEvent } from '../eventstore/event';
 import type { ReadModel } from './read-model';
 import type { Snapshottable } from './snapshot';

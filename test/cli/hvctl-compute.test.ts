@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import type { Agent } from '../../src/agent/agent';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import { ClusterServiceClient, Node } from '../../src/gen/hypervisor/v1/cluster';
-import { InstanceState, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
 import { InstanceWatch } from '../support/compute';
@@ -15,6 +15,7 @@ import { call, TestControlPlane } from '../support/control-plane';
 import { hvctl, HvctlProcess, isolatedEnv } from '../support/hvctl';
 import { ImageServer, testGuestDir } from '../support/image-server';
 import { Net } from '../network/support';
+import { nodeRegistration } from '../support/nodes';
 
 const GiB = 2 ** 30;
 
@@ -96,10 +97,11 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
 
     it('deregister by name; then get is NOT_FOUND (exit 5)', async () => {
       const spare = `hvt${token}-spare`;
-      await call(cluster, cluster.registerNode, {
-        hostname: spare, ip: '127.0.0.1', port: 1, role: NodeRole.NODE_ROLE_WORKER, region: '', zone: '',
-        capacity: { cpuCores: 1, memoryBytes: BigInt(GiB), diskBytes: 0n, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
-      });
+      await call(
+        cluster,
+        cluster.registerNode,
+        nodeRegistration(spare, { ip: '127.0.0.1', port: 1, capacity: { cpuCores: 1, memoryBytes: BigInt(GiB), diskBytes: 0n, gpuCount: 0 } }),
+      );
       const r = await hv('node', 'deregister', spare);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), `node ${spare} deregistered`);

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
 import { FloatingIP, IPAllocation, Network, Port, Router, SecurityGroup, Subnet, VTEP } from '../../src/gen/hypervisor/v1/network';
-import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 import { call, TestControlPlane } from '../support/control-plane';
 import { hvctl, HvctlProcess } from '../support/hvctl';
 import { Net } from '../network/support';
+import { nodeRegistration } from '../support/nodes';
 
 describe('hvctl: networks, subnets, ports, security groups, routers, floating IPs, IPAM, VTEPs (the built CLI against a real server)', function () {
   this.timeout(90_000);
@@ -100,10 +100,11 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
     assert.deepEqual(await json('port', 'get', p.ipAddress), Port.toJSON((await n.rpc('getPort', { portId: p.id })).port!));
     assert.deepEqual((await ok('port', 'list', '--network', ids.web, '-o', 'name')).stdout.trim().split('\n'), [p.id]);
     // Bind needs a node: register one.
-    const node = await call(t.cluster(), t.cluster().registerNode, {
-      hostname: `hvt${token}-net`, ip: '127.0.0.1', port: 1, role: NodeRole.NODE_ROLE_WORKER, region: '', zone: '',
-      capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 0n, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
-    });
+    const node = await call(
+      t.cluster(),
+      t.cluster().registerNode,
+      nodeRegistration(`hvt${token}-net`, { ip: '127.0.0.1', port: 1, capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 0n, gpuCount: 0 } }),
+    );
     const instanceId = '11111111-2222-4333-8444-555555555555';
     const bound = await json('port', 'bind', `web-1-${token}`, '--instance', instanceId, '--node', `hvt${token}-net`, '--device', 'tap-x');
     assert.deepEqual([bound.instanceId, bound.nodeId, bound.deviceName], [instanceId, node.nodeId, 'tap-x']);

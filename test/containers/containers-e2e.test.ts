@@ -8,7 +8,7 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
 import { inspectManifest } from '../../src/images/oci/skopeo';
-import { parseOciRef } from '../../src/images/oci/reference';
+import { parseOciRef } from '../../src/domain/oci-reference';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
 import { startContainerAgent } from './support/agent';
@@ -51,6 +51,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     image = buildTestImage();
     await registry.start();
     registry.push(image.layout, image.tag, `${token}/busybox`, '1');
+    registry.push(image.layout, 'layered', `${token}/busybox`, 'layered');
     ref = `oci://${registry.address}/${token}/busybox:1`;
     await t.start();
     agent = await startContainerAgent(t, token);
@@ -73,6 +74,16 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
   it('the node advertises container', async () => {
     const node = await call(t.cluster(), t.cluster().getNode, { nodeId: agent.nodeId });
     assert.ok(node.supportedInstanceTypes.includes('container'), String(node.supportedInstanceTypes));
+  });
+
+  it('PullImage of a two-layer image: one progress message per layer, bytes adding up to the total', async () => {
+    const r = await pull(c, `oci://${registry.address}/${token}/busybox:layered`);
+    assert.equal(r.code, 0, r.details);
+    const layers = r.progress.filter((p) => /^layer [12]\/2 sha256:[0-9a-f]{64}: .* digest verified$/.test(p.status));
+    assert.equal(layers.length, 2, r.progress.map((p) => p.status).join('\n'));
+    assert.ok(layers[0].current < layers[1].current, 'progress grows layer by layer');
+    assert.equal(layers[1].current, layers[1].total);
+    assert.deepEqual(new Set(layers.map((p) => p.status.split(' ')[1])), new Set(['1/2', '2/2']));
   });
 
   it('PullImage: progress per layer, every digest verified, listed as a CONTAINER image', async () => {
@@ -107,7 +118,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     assert.equal(bad.code, status.INVALID_ARGUMENT);
     assert.match(bad.details, /^image_ref: repository/);
     const wrong = await pull(c, `oci://${registry.address}/${token}/busybox@sha256:${'0'.repeat(64)}`);
-    assert.notEqual(wrong.code, 0);
+    assert.equal(wrong.code, status.NOT_FOUND, wrong.details);
     assert.equal((await call(c, c.listImages, { type: 0, pageSize: 0, pageToken: '' })).images.length, before);
   });
 

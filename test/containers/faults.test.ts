@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allDirs, readCgroupLayout, removeCgroupDirs } from '../../src/agent/drivers/oci/cgroups';
 import { isAlive } from '../../src/agent/drivers/qemu/process';
-import { parseOciRef } from '../../src/images/oci/reference';
+import { parseOciRef } from '../../src/domain/oci-reference';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
@@ -51,8 +51,18 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
       .filter((e) => e.instance?.id === id)
       .map((e) => `${InstanceState[e.instance!.state]}(${e.instance!.stateReason})`)
       .join(' > ');
+  // runc behind a wrapper that holds `runc create` while a gate file is missing: a slow runtime, to kill the agent inside a start.
+  const gate = path.join(stateDir, 'runc-gate');
+  const blocked = path.join(stateDir, 'runc-blocked');
+  const runcWrapper = path.join(stateDir, 'slow-runc');
+  writeFileSync(
+    runcWrapper,
+    `#!/bin/sh\nfor a in "$@"; do if [ "$a" = create ]; then touch '${blocked}'; while [ ! -f '${gate}' ]; do sleep 0.05; done; fi; done\nexec runc "$@"\n`,
+    { mode: 0o755 },
+  );
+  writeFileSync(gate, '');
   const restartAgent = async () => {
-    agent = await new AgentProcess(t.address, t.nats.url, stateDir, `crashy-${token}`, ['--driver', 'oci', '--oci-cgroup-parent', token]).start();
+    agent = await new AgentProcess(t.address, t.nats.url, stateDir, `crashy-${token}`, ['--driver', 'oci', '--oci-cgroup-parent', token, '--oci-runc-binary', runcWrapper, '--cpus', '16']).start();
   };
 
   before(async () => {
@@ -142,6 +152,33 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     for (const e of entries) assert.deepEqual(readdirSync(path.join(stateDir, 'images', 'oci', e)).sort(), ['image.json', 'rootfs']);
     // What the first agent did not finish is not duplicated: one container, one shim.
     assert.equal(processesWith(`--id ${created.id}`).filter((l) => l.includes('console-shim.py')).length, 1);
+  });
+
+  it('a container whose agent is killed while runc creates it is started by the next agent: RUNNING once, one shim, its console answers', async () => {
+    rmSync(gate);
+    rmSync(blocked, { force: true });
+    const ref = `oci://${registry.address}/${token}/busybox:1`;
+    const created = await call(c, c.createInstance, createRequest('mid-start', CONTAINER, { image: ref }));
+    made.push(created.id);
+    await until('runc create is under way (held by the wrapper)', () => existsSync(blocked) || undefined, 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}; ${history(created.id)}; agent log: ${agent.log.slice(-2000)}`);
+    });
+    await agent.kill9();
+    writeFileSync(gate, '');
+    await restartAgent();
+    await watch.state(created.id, RUNNING, 60_000);
+    assert.equal(runningTransitions(created.id), 1, history(created.id));
+    // The shim the dead agent started either ran the container (adopted) or was ended before a new one: never two.
+    await until('one shim for the container', () => processesWith(`--id ${created.id}`).filter((l) => l.includes('console-shim.py')).length === 1 || undefined, 10_000);
+    let answered = false;
+    await until('its console answers', async () => {
+      const con = new ConsoleSession(c, created.id);
+      con.type('echo "alive-$((5*5))"\n');
+      answered = await con.waitFor('alive-25', 3_000).catch(() => false);
+      con.close();
+      return answered || undefined;
+    }, 30_000);
+    assert.ok(answered);
   });
 
   it('deleting after the crashes leaves no process, mount, cgroup or directory', async () => {

@@ -9,7 +9,7 @@ import { type CachedOciImage, OciImageCache } from '../../src/agent/images/oci-c
 import { FailedPrecondition, InvalidArgument, PermissionDenied } from '../../src/errors';
 import { fetchPolicy } from '../../src/images/fetch';
 import { inspectManifest } from '../../src/images/oci/skopeo';
-import { parseOciRef } from '../../src/images/oci/reference';
+import { parseOciRef } from '../../src/domain/oci-reference';
 import { ConsoleText } from './support/console';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
 import { filesUnder, LocalRegistry, runToken } from './support/registry';
@@ -97,6 +97,19 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     const again = await cache.ensure({ ref, url: ref, sha256: cached.digest.slice(7) });
     assert.equal(again.fetched, false);
     assert.equal(again.rootfs, cached.rootfs);
+  });
+
+  it('unpacks layers in order, whiteouts applied', async () => {
+    registry.push(image.layout, 'layered', `${token}/busybox`, 'layered');
+    const layeredRef = `oci://${registry.address}/${token}/busybox:layered`;
+    const m = await inspectManifest(parseOciRef('x', layeredRef));
+    assert.equal(m.layers.length, 2);
+    const got = await cache.ensure({ ref: layeredRef, url: layeredRef });
+    const etc = readdirSync(path.join(got.rootfs, 'etc'));
+    assert.ok(etc.includes('hv-second-layer'), etc.join(','));
+    assert.ok(!etc.includes('hv-first-layer'), 'the whiteout removed the first layer\'s file');
+    assert.ok(!etc.some((n) => n.startsWith('.wh.')), 'no whiteout file is left in the rootfs');
+    assert.ok(readdirSync(path.join(cached.rootfs, 'etc')).includes('hv-first-layer'), 'the one-layer image still has it');
   });
 
   it('runs a container with the spec overriding the image: console, env, hostname, stats; stop, start, restart, delete leave nothing', async () => {

@@ -243,3 +243,17 @@ describe('web console and server shutdown', function () {
     assert.ok(sse.ended);
   });
 });
+
+describe('web console switched off (--no-ui)', function () {
+  this.timeout(60_000);
+  const t = new TestControlPlane({ ui: false });
+  before(() => t.start());
+  after(() => t.stop());
+
+  it('serves nothing under /ui, and the rest of the HTTP port as before', async () => {
+    const base = `http://127.0.0.1:${t.cp.httpPort}`;
+    assert.equal((await fetch(`${base}/ui/`)).status, 404);
+    assert.equal((await fetch(`${base}/ui/api/nodes`)).status, 404);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+});

@@ -116,8 +116,12 @@ export interface InstanceDriver {
   /** Launches it; already running = success. Resolves once the runtime answers, not once the guest has booted. */
   start(instanceId: string): Promise<Observed>;
   stop(instanceId: string, opts: StopOptions): Promise<void>;
-  /** Stops it hard if running and removes every file of it; unknown id = success. */
-  destroy(instanceId: string): Promise<void>;
+  /**
+   * Stops it hard if running and removes every file of it; unknown id = success.
+   * keepLog: the runtime's log stays where a failure's reason points to it (everything
+   * else goes), until a destroy without keepLog (the instance's delete).
+   */
+  destroy(instanceId: string, opts?: { keepLog?: boolean }): Promise<void>;
   /** undefined = not created (or destroyed). */
   inspect(instanceId: string): Promise<Observed | undefined>;
   /** Every created instance, running or not: what an agent adopts after a restart. */

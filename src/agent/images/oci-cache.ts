@@ -7,7 +7,7 @@ import { InvalidArgument } from '../../errors';
 import { defaultFetchPolicy, type FetchPolicy } from '../../images/fetch';
 import { type ImageRuntimeConfig, readImageConfig } from '../../images/oci/layout';
 import { checkRegistry, checkSize } from '../../images/oci/registry-guard';
-import { imageUrlOf, parseOciRef, pinned } from '../../images/oci/reference';
+import { imageUrlOf, parseOciRef, pinned } from '../../domain/oci-reference';
 import { copyToLayout, inspectManifest } from '../../images/oci/skopeo';
 import { unpackRootfs } from '../../images/oci/umoci';
 

@@ -1,5 +1,5 @@
 import { parseImageUrl } from '../../domain/image-ref';
-import { isOciRef, parseOciRef } from '../../images/oci/reference';
+import { isOciRef, parseOciRef } from '../../domain/oci-reference';
 import { InvalidArgument } from '../../errors';
 import type { ImageCommand } from './commands';
 import type { ImageEvent } from './events';

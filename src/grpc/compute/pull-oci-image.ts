@@ -4,7 +4,7 @@ import type { FetchPolicy } from '../../images/fetch';
 import type { InstanceKind } from '../../domain/instance-types';
 import { InvalidArgument } from '../../errors';
 import type { Image } from '../../gen/hypervisor/v1/compute';
-import { imageUrlOf, isOciRef, ociImageName, type OciRef, parseOciRef } from '../../images/oci/reference';
+import { imageUrlOf, isOciRef, ociImageName, type OciRef, parseOciRef } from '../../domain/oci-reference';
 import { imageSize, verifyPull } from '../../images/oci/verify-pull';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 
@@ -17,7 +17,7 @@ export interface OciPullProgress {
   readonly total?: number;
   readonly completed?: boolean;
 }
-const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+const mib = (n: number) => (n < MiB ? `${(n / 1024).toFixed(1)} KiB` : `${(n / MiB).toFixed(1)} MiB`);
 
 /** The OCI image PullImage's image_ref names: an oci:// reference, or an OCI image pulled before (by id or name). */
 export const ociRefFor = (imageRef: string, images: EntityReadModel<ImageState, Image>): OciRef | undefined => {

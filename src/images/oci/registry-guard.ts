@@ -3,7 +3,7 @@ import net from 'node:net';
 import { InvalidArgument, Unavailable } from '../../errors';
 import { refused } from '../address-guard';
 import type { FetchPolicy } from '../fetch';
-import type { OciRef } from './reference';
+import type { OciRef } from '../../domain/oci-reference';
 import type { RemoteManifest } from './skopeo';
 
 /**

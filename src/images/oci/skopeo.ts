@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DomainError, FailedPrecondition, NotFound, Unavailable } from '../../errors';
-import { isInsecureRegistry, type OciRef, skopeoName } from './reference';
+import { type OciRef, skopeoName } from '../../domain/oci-reference';
 import { lastMessage, runTool } from './run-tool';
 
 export interface Descriptor {
@@ -27,6 +27,20 @@ export interface LayerProgress {
   readonly current: number;
   readonly total: number;
 }
+
+/**
+ * Registries spoken to over plain HTTP: loopback ones (as Docker does) and those
+ * listed in HV_OCI_INSECURE_REGISTRIES (comma-separated host:port).
+ */
+export const isInsecureRegistry = (registry: string, env = process.env.HV_OCI_INSECURE_REGISTRIES ?? ''): boolean => {
+  const host = registry.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || /^127\./.test(host) || host === '::1') return true;
+  return env
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .includes(registry);
+};
 
 const SKOPEO = 'skopeo';
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];

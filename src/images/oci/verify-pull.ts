@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FetchPolicy } from '../fetch';
-import type { OciRef } from './reference';
+import type { OciRef } from '../../domain/oci-reference';
 import { checkRegistry, checkSize } from './registry-guard';
 import { copyToLayout, inspectManifest, type LayerProgress, type RemoteManifest } from './skopeo';
 

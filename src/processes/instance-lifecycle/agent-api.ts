@@ -6,7 +6,7 @@ import type { ImageState } from '../../commands/image';
 import { awaitsNetwork, type InstanceState } from '../../commands/instance';
 import { Code, DomainError } from '../../errors';
 import type { Image, Instance } from '../../gen/hypervisor/v1/compute';
-import { resolveImage } from '../../grpc/compute/resolve-image';
+import { resolveImage } from '../../projections/resolve-image';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';

@@ -208,7 +208,8 @@ export class InstanceNetwork extends Controller {
       if (now?.exists && now.generation === generation && now.pending?.kind === 'create')
         await this.dispatcher.execute(step(o, 'fail'), 'instance', id, {
           type: 'FailInstance',
-          data: { reason: `network: ${e.message}`, generation },
+          // The network's answer is the same whichever node the instance is on: not retried elsewhere.
+          data: { reason: `network: ${e.message}`, generation, cause: 'spec' },
         });
     }
   }

@@ -94,6 +94,7 @@ export class ComputePlane implements Plane {
         nodes: this.nodes,
         agents: this.agents,
         defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
+        maxAttempts: cfg.scheduleAttempts,
         networkAvailable: true,
         imagePolicy: fetchPolicy(cfg),
       }),

@@ -1,4 +1,4 @@
-import { InvalidArgument } from '../../errors';
+import { InvalidArgument } from '../errors';
 
 /** An image in an OCI distribution registry, as `oci://<registry>/<repository>[:<tag>][@sha256:<hex>]` names it. */
 export interface OciRef {
@@ -59,20 +59,6 @@ export const pinned = (r: OciRef, digest: string): OciRef => ({ ...r, digest });
 
 /** skopeo's name for it (its `docker://` transport speaks the distribution API); a digest wins over a tag. */
 export const skopeoName = (r: OciRef): string => `docker://${r.registry}/${r.repository}${r.digest ? `@${r.digest}` : `:${r.tag}`}`;
-
-/**
- * Registries spoken to over plain HTTP: loopback ones (as Docker does) and those
- * listed in HV_OCI_INSECURE_REGISTRIES (comma-separated host:port).
- */
-export const isInsecureRegistry = (registry: string, env = process.env.HV_OCI_INSECURE_REGISTRIES ?? ''): boolean => {
-  const host = registry.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || /^127\./.test(host) || host === '::1') return true;
-  return env
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .includes(registry);
-};
 
 /** What ListImages shows as the name: repository and tag (or digest). */
 export const ociImageName = (r: OciRef): string => `${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest && !r.tag ? `@${r.digest.slice(0, 19)}` : ''}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { InvalidArgument } from '../../errors';
-import { formatOciRef, isInsecureRegistry, parseOciRef, skopeoName } from './reference';
+import { InvalidArgument } from '../errors';
+import { formatOciRef, parseOciRef, skopeoName } from './oci-reference';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 
@@ -35,10 +35,4 @@ describe('oci:// references', () => {
     assert.equal(skopeoName(parseOciRef('x', 'oci://r.example/a:1')), 'docker://r.example/a:1');
   });
 
-  it('speaks plain HTTP only to loopback and listed registries', () => {
-    assert.equal(isInsecureRegistry('127.0.0.1:5000', ''), true);
-    assert.equal(isInsecureRegistry('localhost:5000', ''), true);
-    assert.equal(isInsecureRegistry('r.example:5000', ''), false);
-    assert.equal(isInsecureRegistry('r.example:5000', 'a:1, r.example:5000'), true);
-  });
 });
