@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -27,7 +27,9 @@ export class TmuxTerminal {
   /** Starts `argv` (with `env` added) in a width × height terminal. */
   start(argv: string[], env: Record<string, string>, width = 80, height = 24): void {
     const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-    this.tmux('new-session', '-d', '-s', 'main', '-x', String(width), '-y', String(height), 'env', ...assignments, ...argv);
+    // The exit status goes to a file: tmux may leave the ended process unreaped for a while, without a status.
+    const wrapper = `"$@"; echo $? > ${path.join(this.dir, 'status')}`;
+    this.tmux('new-session', '-d', '-s', 'main', '-x', String(width), '-y', String(height), 'env', ...assignments, 'sh', '-c', wrapper, 'sh', ...argv);
   }
 
   /** Literal text, as typed. */
@@ -51,9 +53,12 @@ export class TmuxTerminal {
 
   /** The program's exit status, once it ended. */
   exitStatus(): number | undefined {
-    const [dead, status] = this.tmux('display-message', '-p', '-t', 'main', '#{pane_dead}:#{pane_dead_status}').trim().split(':');
-    // tmux marks the pane dead a moment before it has the status.
-    return dead === '1' && /^\d+$/.test(status ?? '') ? Number(status) : undefined;
+    try {
+      const status = readFileSync(path.join(this.dir, 'status'), 'utf8').trim();
+      return /^\d+$/.test(status) ? Number(status) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Resolves once the screen matches (the terminal is read every 50 ms: tmux has no change event to wait on). */
