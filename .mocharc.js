@@ -6,7 +6,7 @@ const named = process.argv.slice(2).filter((a, i, all) => /\.js$/.test(a) && !va
 
 module.exports = {
   timeout: 20000,
-  exit: true,
+  // No `exit`: a test that leaves a handle open keeps mocha running, and is fixed rather than hidden.
   reporter: 'spec',
   ...(named.length ? {} : { spec: ['dist/src/**/*.test.js', 'dist/test/**/*.test.js'] }),
 };

@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
-import { NodeRole } from '../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type PullImageProgress } from '../src/gen/hypervisor/v1/compute';
 import { call } from '../test/support/control-plane';
 import { ImageServer } from '../test/support/image-server';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { fmt, measure, percentile } from './support/stats';
+import { nodeRegistration } from '../test/support/nodes';
 
 /**
  * PullImage runs in the server process: does it slow the API? ListNodes
@@ -35,17 +35,11 @@ const main = async () => {
   const cluster = new ClusterServiceClient(server.address, credentials.createInsecure());
   const compute = new ComputeServiceClient(server.address, credentials.createInsecure());
   await measure(1000, 16, (i) =>
-    call(cluster, cluster.registerNode, {
-      hostname: `pull-${i}`,
-      ip: '10.5.0.1',
-      port: 50052,
-      role: NodeRole.NODE_ROLE_WORKER,
-      region: '',
-      zone: '',
-      capacity: { cpuCores: 8, memoryBytes: 2n ** 34n, diskBytes: 2n ** 38n, gpuCount: 0 },
-      metadata: { labels: {}, annotations: {} },
-      supportedInstanceTypes: ['vm'],
-    }),
+    call(
+      cluster,
+      cluster.registerNode,
+      nodeRegistration(`pull-${i}`, { ip: '10.5.0.1', capacity: { cpuCores: 8, memoryBytes: 2n ** 34n, diskBytes: 2n ** 38n, gpuCount: 0 }, metadata: { labels: {}, annotations: {} } }),
+    ),
   );
   const list = () => call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}; image ${IMAGE_MIB} MiB`);

@@ -1,13 +1,14 @@
 import os from 'node:os';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { ClusterServiceClient, type NodeEvent, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
-import { NodeRole, NodeStatus } from '../src/gen/hypervisor/v1/common';
+import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { call } from '../test/support/control-plane';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { SseClient } from '../test/support/sse';
 import WebSocket from 'ws';
 import { fmt, measure, percentile } from './support/stats';
+import { nodeRegistration } from '../test/support/nodes';
 
 /**
  * The web console's gateway (/ui/api: HTTP → the server's own gRPC API on
@@ -18,17 +19,14 @@ import { fmt, measure, percentile } from './support/stats';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = (x: number) => Math.max(10, Math.round(x * SCALE));
 
-const reg = (i: number) => ({
-  hostname: `ui-bench-${i}`,
-  ip: `10.0.${(i >> 8) & 255}.${i & 255}`,
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: 'r0',
-  zone: `z${i % 7}`,
-  capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
-  metadata: { labels: {}, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (i: number) =>
+  nodeRegistration(`ui-bench-${i}`, {
+    ip: `10.0.${(i >> 8) & 255}.${i & 255}`,
+    region: 'r0',
+    zone: `z${i % 7}`,
+    capacity: { cpuCores: 32, memoryBytes: 2n ** 37n, diskBytes: 2n ** 40n, gpuCount: 0 },
+    metadata: { labels: {}, annotations: {} },
+  });
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 

@@ -81,7 +81,8 @@ add_module() {
   esac
   mods+=("$m")
 }
-for m in virtio_pci virtio_mmio virtio_blk button evdev; do add_module "$m"; done
+# virtio_net (with failover, net_failover) for the NIC the data plane gives a port.
+for m in virtio_pci virtio_mmio virtio_blk virtio_net button evdev; do add_module "$m"; done
 
 cat >"$root/init" <<EOF
 #!/bin/sh
@@ -92,9 +93,33 @@ mkdir -p /dev/pts
 mount -t devpts devpts /dev/pts
 for m in ${mods[*]}; do insmod /lib/modules/\$m.ko 2>/dev/null; done
 acpid -c /etc/acpi
+ip link set lo up
+# A NIC (a port of the data plane): its address, gateway and MTU come by DHCP.
+# udhcpc stays in the foreground of its own background job, renewing the lease.
+if [ -e /sys/class/net/eth0 ]; then
+  ip link set eth0 up
+  udhcpc -f -i eth0 -O mtu -t 60 -T 1 -s /etc/udhcpc.sh >/tmp/udhcpc.log 2>&1 &
+fi
 exec /sbin/init
 EOF
 chmod 755 "$root/init"
+
+# busybox udhcpc only runs a script with what the server offered; this one
+# configures eth0 and leaves the lease in /tmp/lease for tests to read.
+cat >"$root/etc/udhcpc.sh" <<'EOF'
+#!/bin/sh
+case "$1" in
+deconfig) ip addr flush dev "$interface" ;;
+bound | renew)
+  ip addr flush dev "$interface"
+  ip addr add "$ip/$mask" dev "$interface"
+  [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+  [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+  echo "LEASE ip=$ip/$mask mtu=$mtu router=$router" >/tmp/lease
+  ;;
+esac
+EOF
+chmod 755 "$root/etc/udhcpc.sh"
 
 # busybox init: respawns the console shell if it exits, and powers off
 # cleanly on SIGUSR2 (what busybox poweroff sends).

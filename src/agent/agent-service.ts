@@ -29,6 +29,8 @@ export interface AgentServiceDeps {
   readonly nc: NatsConnection;
   readonly nodeId: () => string;
   readonly log: Logger;
+  /** Bytes through an instance's ports, from its taps (undefined: no data plane). */
+  readonly netCounters?: (instanceId: string) => Promise<{ rxBytes: number; txBytes: number }> | undefined;
 }
 
 /**
@@ -176,6 +178,7 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
       const { found } = await require(req.instanceId);
       if (!found) throw new FailedPrecondition(`instance ${req.instanceId} is not running on this host`);
       const s = await found.driver.stats(req.instanceId);
+      const net = await d.netCounters?.(req.instanceId)?.catch(() => undefined);
       return {
         instanceId: req.instanceId,
         cpuUsagePercent: s.cpuUsagePercent,
@@ -184,8 +187,8 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
         memoryCacheBytes: toInt64(s.memoryCacheBytes),
         diskReadBytes: toInt64(s.diskReadBytes),
         diskWriteBytes: toInt64(s.diskWriteBytes),
-        networkRxBytes: toInt64(s.netRxBytes),
-        networkTxBytes: toInt64(s.netTxBytes),
+        networkRxBytes: toInt64(net?.rxBytes ?? s.netRxBytes),
+        networkTxBytes: toInt64(net?.txBytes ?? s.netTxBytes),
         collectedAt: s.collectedAt,
       };
     }),

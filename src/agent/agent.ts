@@ -13,6 +13,7 @@ import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
 import type { InstanceDriver, Observed } from './drivers/driver';
 import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
+import { readTokenFile } from '../nats/embedded-auth';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
@@ -23,6 +24,11 @@ import { Reconciler } from './reconcile';
 import { Registration } from './registration';
 import { Reporter } from './reporter';
 import { decodeInstanceWork, WorkConsumer } from './work-consumer';
+import { LinuxBridgeDriver } from '../sdn/linuxbridge/driver';
+import { hostTag } from '../sdn/names';
+import { HostRunner } from '../sdn/run';
+import { NetworkAgent } from './network/network-agent';
+import { networkAnnotations } from './network/annotations';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -52,6 +58,7 @@ export class Agent {
   private consumer?: WorkConsumer;
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
+  private network?: NetworkAgent;
   private stopped = false;
 
   constructor(
@@ -86,16 +93,31 @@ export class Agent {
 
     // 2. NATS (work and reports) and what this host did before.
     // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
-    this.nc = await connect({ servers: cfg.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+    const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
+    try {
+      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
+      throw new Error(
+        token
+          ? `NATS at ${cfg.natsUrl} refused the token in ${cfg.natsTokenFile}: copy the server's <data-dir>/nats/token again`
+          : `NATS at ${cfg.natsUrl} refused this agent (authorization violation): a server whose embedded NATS listens beyond loopback ` +
+              `needs its token; copy its <data-dir>/nats/token here and give --nats-token-file <file>`,
+        { cause: e },
+      );
+    }
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages);
+    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();
-    this.grpc.addService(AgentServiceService, agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log }));
+    this.grpc.addService(
+      AgentServiceService,
+      agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log, netCounters: (id) => this.network?.counters(id) }),
+    );
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
@@ -105,7 +127,8 @@ export class Agent {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 2_000,
     });
-    const registration = new Registration(this.cluster, cfg, log);
+    this.network = this.makeNetwork(reporter);
+    const registration = new Registration(this.cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
@@ -114,10 +137,18 @@ export class Agent {
     this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
+    // The data plane as the control plane has it, before new work: work that adds a port adds to it.
+    await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
+    this.network?.start(cfg.networkIntervalMs);
     this.consumer = new WorkConsumer(
       this.nc,
       this.nodeId,
-      { instance: async (_subject, data) => void (await this.executor!.run(decodeInstanceWork(data))) },
+      {
+        instance: async (_subject, data) => {
+          await this.executor!.run(decodeInstanceWork(data));
+          this.network?.kick();
+        },
+      },
       cfg.workConcurrency,
       log,
     );
@@ -131,13 +162,49 @@ export class Agent {
       () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
-    setInterval(() => void this.store?.forgetTombstones(WEEK_MS), 3600_000).unref();
+    // A failed create's log outlives it for as long as its tombstone (its node never hears of a later delete).
+    setInterval(() => void this.forgetOld(), 3600_000).unref();
     return this;
+  }
+
+  private async forgetOld(): Promise<void> {
+    for (const r of (await this.store?.forgetTombstones(WEEK_MS)) ?? []) {
+      await this.executor?.destroyEverywhere(r.instanceId, r.work.kind).catch((err) => this.log.warn({ err, instanceId: r.instanceId }, 'could not remove what is left of an old instance'));
+    }
   }
 
   /** Reconcile once now (tests use it to not wait for the timer). */
   reconcile(): Promise<void> {
     return this.reconciler?.once() ?? Promise.resolve();
+  }
+
+  tunnelIp(): string {
+    return this.cfg.tunnelIp || this.cfg.advertiseIp;
+  }
+
+  /** The data plane, unless this node has none (configured off, or it only simulates instances). */
+  private makeNetwork(reporter: Reporter): NetworkAgent | undefined {
+    const { cfg, log } = this;
+    if (cfg.dataplane === 'none' || this.kinds.every((k) => this.loaded?.forType(k)?.kind === 'hollow')) return undefined;
+    const dir = path.join(cfg.stateDir, 'network');
+    const driver = new LinuxBridgeDriver(new HostRunner(log.child({ component: 'sdn' })), {
+      tunnelIp: this.tunnelIp(),
+      physicalInterfaces: cfg.physicalInterfaces,
+      stateDir: dir,
+      hostTag: hostTag(cfg.hostname),
+    }, log);
+    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log);
+  }
+
+  /** Network converges done so far (tests wait on it). */
+  get networkRounds(): number {
+    return this.network?.rounds ?? 0;
+  }
+
+  /** Converge the data plane once now. */
+  convergeNetwork(): Promise<void> {
+    return this.network?.once() ?? Promise.resolve();
+
   }
 
   /** The drivers' conditions, as the node shows them (Accelerator: kvm or tcg, and why). */
@@ -168,6 +235,7 @@ export class Agent {
     this.heartbeat?.stop();
     await this.reconciler?.stop();
     step('reconciler stopped');
+    await this.network?.stop();
     await this.consumer?.stop();
     step('consumer stopped');
     await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));

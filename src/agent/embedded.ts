@@ -6,6 +6,8 @@ import { type AgentConfig, defaultAgentConfig } from './config';
 export interface EmbeddedAgentOptions {
   readonly server: string;
   readonly natsUrl: string;
+  /** The embedded NATS's token file, when it listens beyond loopback. */
+  readonly natsTokenFile?: string;
   readonly dataDir: string;
   readonly port: number;
   readonly accel: AgentConfig['accel'];
@@ -26,6 +28,7 @@ export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): 
     ...defaultAgentConfig(),
     server: o.server,
     natsUrl: o.natsUrl,
+    natsTokenFile: o.natsTokenFile,
     stateDir: path.join(o.dataDir, 'agent'),
     advertiseIp: '127.0.0.1',
     listenHost: '127.0.0.1',

@@ -3,7 +3,7 @@ import { imageIdFor } from '../commands/image';
 import type { ImageSource } from '../commands/instance/spec';
 import { imageNameFromUrl } from '../domain/image-ref';
 import type { InstanceKind } from '../domain/instance-types';
-import { DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
+import { Code, DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
 import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
 import type { CachedImage, ImageCache } from './images/cache';
 import type { OciImageCache } from './images/oci-cache';
@@ -11,6 +11,7 @@ import { ociImageName, parseOciRef } from '../domain/oci-reference';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
@@ -38,6 +39,8 @@ export class Executor {
     private readonly reporter: Reporter | undefined,
     private readonly log: Logger,
     private readonly ociImages?: OciImageCache,
+    /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
+    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network'>) => Promise<Nic[]>,
   ) {}
 
   /** Instances with work in hand (the reconcile leaves them alone). */
@@ -90,7 +93,10 @@ export class Executor {
     let destroyed = false;
     const base = { nodeId: w.nodeId, generation: w.generation };
     const running = (o: Observed) => ({ type: 'ReportInstanceRunning' as const, data: { ...base, startedAt: (o.startedAt ?? new Date()).toISOString() } });
-    const failedWith = (e: unknown) => ({ type: 'ReportInstanceFailed' as const, data: { ...base, reason: reasonOf(w.action, e) } });
+    const failedWith = (e: unknown) => ({
+      type: 'ReportInstanceFailed' as const,
+      data: { ...base, reason: reasonOf(w.action, e), cause: isSpecFailure(e) ? ('spec' as const) : ('node' as const) },
+    });
     // The work's own failure is an outcome to report; a failure to report is not, and the work is done again.
     let outcome: Parameters<Reporter['instance']>[3] | undefined;
     switch (w.action) {
@@ -98,12 +104,14 @@ export class Executor {
         try {
           const driver = this.driverFor(w.kind);
           const spec = w.kind === 'container' && driver.kind === 'oci' ? await this.containerSpec(w) : await this.driverSpec(w);
-          await driver.create(spec);
+          const nics = await this.nicsFor(w);
+          await driver.create(nics.length ? { ...spec, nics } : spec);
           outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
           log.warn({ err: e }, 'create failed');
           // Nothing of a failed create stays on the host.
-          await this.drivers.get(w.kind)?.destroy(w.instanceId).catch((err) => log.warn({ err }, 'cleanup after a failed create failed'));
+          // Its log stays: the reason points to it (until the instance's delete, or its tombstone is forgotten).
+          await this.drivers.get(w.kind)?.destroy(w.instanceId, { keepLog: true }).catch((err) => log.warn({ err }, 'cleanup after a failed create failed'));
           destroyed = true;
           outcome = failedWith(e);
         }
@@ -112,6 +120,8 @@ export class Executor {
       case 'restart':
         try {
           const driver = this.driverFor(w.kind);
+          // The taps are there again (a host reboot, a half-removed device) before QEMU opens them.
+          await this.nicsFor(w);
           if (w.action === 'restart') await driver.stop(w.instanceId, { graceMs: w.force ? 0 : RESTART_GRACE_MS, force: true });
           outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
@@ -131,7 +141,8 @@ export class Executor {
         break;
       case 'delete':
       case 'cleanup':
-        await this.destroyEverywhere(w.instanceId, w.kind);
+        // cleanup: the instance failed here and moved on (or gave up); a failure's log stays until it is deleted.
+        await this.destroyEverywhere(w.instanceId, w.kind, { keepLog: w.action === 'cleanup' });
         destroyed = true;
         if (w.action === 'delete') outcome = { type: 'ReportInstanceDeleted', data: base };
         break;
@@ -155,15 +166,28 @@ export class Executor {
   }
 
   /** Removes an instance whatever driver has it (unknown = nothing to do). */
-  async destroyEverywhere(id: string, kind?: InstanceKind): Promise<void> {
+  async destroyEverywhere(id: string, kind?: InstanceKind, opts: { keepLog?: boolean } = {}): Promise<void> {
     const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
-    for (const d of ds) await d.destroy(id);
+    for (const d of ds) await d.destroy(id, opts);
   }
 
   /** Ends the instance's process, whatever driver has it; its files stay (a FAILED instance can be started again). */
   async endProcess(id: string, kind?: InstanceKind): Promise<void> {
     const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
     for (const d of ds) if (await d.inspect(id)) await d.stop(id, { graceMs: 0, force: true });
+  }
+
+  /** The restart policy's start: the same generation, again, on this node; the ends it acted on are kept. */
+  async restartInPlace(id: string, crashes: readonly { at: number; run: string }[]): Promise<void> {
+    const rec = this.store.get(id);
+    if (!rec || rec.destroyed) return;
+    this.noteCrashes(id, crashes);
+    await this.startRunning(this.driverFor(rec.work.kind), id);
+  }
+
+  noteCrashes(id: string, crashes: readonly { at: number; run: string }[]): void {
+    const rec = this.store.get(id);
+    if (rec) this.store.put({ ...rec, crashes });
   }
 
   /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
@@ -191,6 +215,13 @@ export class Executor {
   private async report(w: InstanceWork, command: Parameters<Reporter['instance']>[3]): Promise<void> {
     if (!this.reporter || this.store.get(w.instanceId)?.origin === 'local') return;
     await this.reporter.instance(w.instanceId, w.generation, w.correlationId, command);
+  }
+
+  /** The instance's NICs, its ports made first; a port this node cannot realise is the work's failure (FAILED_PRECONDITION). */
+  private async nicsFor(w: InstanceWork): Promise<Nic[]> {
+    if (!w.network?.ports.length) return [];
+    if (!this.prepareNetwork) throw new FailedPrecondition(`instance ${w.instanceId} has ports, and this node has no data plane (started with --dataplane none?)`);
+    return this.prepareNetwork(w);
   }
 
   /** Images fetched into the cache, disks laid out: what the driver is given. */
@@ -279,7 +310,11 @@ export class Executor {
     try {
       got = await this.images.ensure(src);
     } catch (e) {
-      throw e instanceof DomainError ? new DomainError(e.code, `${field}: ${e.message}`) : e;
+      if (!(e instanceof DomainError)) throw e;
+      const err = new DomainError(e.code, `${field}: ${e.message}`);
+      // An image that is missing, malformed or not what its checksum says is so on every node.
+      if (e.code !== Code.UNAVAILABLE && e.code !== Code.DEADLINE_EXCEEDED) specFailures.add(err);
+      throw err;
     }
     // An image named only by its URL is recorded on first use, so ListImages shows it.
     if (got.fetched && !src.imageId && this.reporter) {
@@ -294,6 +329,11 @@ export class Executor {
     return got;
   }
 }
+
+const specFailures = new WeakSet<object>();
+
+/** Whether the failure is the spec's (the same on any node), not this node's. */
+const isSpecFailure = (e: unknown): boolean => typeof e === 'object' && e !== null && (specFailures.has(e) || e instanceof InvalidArgument);
 
 const reasonOf = (what: string, e: unknown): string => {
   const m = e instanceof Error ? e.message : String(e);

@@ -21,6 +21,8 @@ export interface LocalRecord {
   /** The instance as the work described it. */
   readonly work: Omit<InstanceWork, 'action' | 'generation' | 'position' | 'force' | 'timeoutSeconds'>;
   readonly createdAt: string;
+  /** Ends of its process the restart policy acted on since this generation's work (src/agent/restart-policy.ts). */
+  readonly crashes?: readonly { at: number; run: string }[];
 }
 
 export class LocalStore {
@@ -67,11 +69,15 @@ export class LocalStore {
   }
 
   /** Drops tombstones older than maxAgeMs (the work stream's own retention). */
-  async forgetTombstones(maxAgeMs: number, now = Date.now()): Promise<void> {
+  /** Drops tombstones older than maxAgeMs; answers the records it dropped. */
+  async forgetTombstones(maxAgeMs: number, now = Date.now()): Promise<LocalRecord[]> {
+    const gone: LocalRecord[] = [];
     for (const r of this.all()) {
       if (!r.destroyed || now - Date.parse(r.appliedAt) < maxAgeMs) continue;
       this.cache.delete(r.instanceId);
       await rm(path.join(this.dir, `${r.instanceId}.json`), { force: true });
+      gone.push(r);
     }
+    return gone;
   }
 }

@@ -10,6 +10,10 @@
  *   control plane says runs on that node, with the work still due; the
  *   agent's reconcile compares it with what runs.
  * - Image lookup: core request `hv.ctl.image.resolve` {ref} → ImageSource.
+ * - Network plan: core request `hv.ctl.agent.network` {nodeId} → the node's
+ *   HostPlan (src/sdn/plan.ts); `hv.ctl.network.changed` (core, no body) is
+ *   published after each commit that touches the network model, so agents
+ *   converge at once instead of at their next period.
  * - Outcomes travel back as commands on the command bus (`hv.cmd.instance`,
  *   `hv.cmd.image`), like any other command.
  */
@@ -17,6 +21,7 @@ import type { InstanceKind } from '../domain/instance-types';
 import type { Resources } from '../domain/resources';
 import type { ImageSource, InstanceSpecData, ResolvedImages } from '../commands/instance/spec';
 import type { InstanceStatus } from '../commands/instance/state';
+import type { HostPlan } from '../sdn/plan';
 
 export const WORK_STREAM = 'HV_AGENT_WORK';
 export const WORK_SUBJECTS = 'hv.agent.>';
@@ -25,6 +30,14 @@ export const nodeWorkFilter = (nodeId: string) => `hv.agent.${nodeId}.>`;
 export const consumerName = (nodeId: string) => `agent-${nodeId}`;
 export const DESIRED_SUBJECT = 'hv.ctl.agent.desired';
 export const IMAGE_RESOLVE_SUBJECT = 'hv.ctl.image.resolve';
+export const NETWORK_PLAN_SUBJECT = 'hv.ctl.agent.network';
+export const NETWORK_CHANGED_SUBJECT = 'hv.ctl.network.changed';
+
+export interface NetworkPlanReply {
+  readonly nodeId: string;
+  readonly position: number;
+  readonly plan: HostPlan;
+}
 /** Server processes answer control requests in this queue group. */
 export const CTL_QUEUE = 'hv-ctl';
 
@@ -49,6 +62,8 @@ export interface InstanceWork {
   readonly resources: Resources;
   /** Carried into the agent's reports, so one request can be followed end to end. */
   readonly correlationId: string;
+  /** The instance's ports with their networks and groups, as the node should realise them (absent: no network). */
+  readonly network?: HostPlan;
 }
 
 export interface DesiredInstance {

@@ -57,4 +57,37 @@ describe('agent reconcile: desired × observed → actions', () => {
     ['ends a process of a tombstoned instance (deleted while the agent was down)', [], [rec('a', 2, { destroyed: true })], [], [{ kind: 'destroy', instanceId: 'a' }], [], { a: [99] }],
   ];
   for (const [what, desired, records, observed, want, busy, processes] of table) it(what, () => assert.deepEqual(run(desired, records, observed, busy, processes), want));
+
+  describe('with a restart policy (the instance should run; its process ended)', () => {
+    const NOW = 1_000_000;
+    const onFailure = (over: Partial<LocalRecord> = {}) => {
+      const r = rec('a', 1, over);
+      return { ...r, work: { ...r.work, annotations: { 'hypervisor.restart-policy': 'on-failure' } } };
+    };
+    const ended = (run: string, state: Observed['state'] = 'crashed'): Observed => ({ instanceId: 'a', state, reason: 'qemu was killed by SIGKILL', startedAt: new Date(run) });
+    const runAt = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+    const planned = (r: LocalRecord, o: Observed) =>
+      plan({
+        desired: { nodeId: 'n1', position: 20, instances: [{ instanceId: 'a', status: 'RUNNING', generation: 1 }] },
+        records: new Map([['a', r]]),
+        observed: new Map([['a', o]]),
+        busy: () => false,
+        now: NOW,
+      });
+
+    it('keeps a first crash on record and waits its backoff', () =>
+      assert.deepEqual(planned(onFailure(), ended(runAt(1))), [{ kind: 'note-crash', instanceId: 'a', crashes: [{ at: NOW, run: runAt(1) }] }]));
+    it('starts it again once the backoff has passed', () =>
+      assert.deepEqual(planned(onFailure({ crashes: [{ at: NOW - 1500, run: runAt(1) }] }), ended(runAt(1))), [
+        { kind: 'restart', instanceId: 'a', crashes: [{ at: NOW - 1500, run: runAt(1) }], reason: 'qemu was killed by SIGKILL' },
+      ]));
+    it('reports FAILED with the reason at the 5th end within 10 minutes', () => {
+      const crashes = [1, 2, 3, 4].map((i) => ({ at: NOW - 60_000 + i, run: runAt(i) }));
+      const [a] = planned(onFailure({ crashes }), ended(runAt(5)));
+      assert.equal(a.kind, 'report-failed');
+      assert.match((a as { reason: string }).reason, /^restart-policy on-failure: its process ended 5 times within 10 minutes/);
+    });
+    it('on-failure leaves a guest that powered off STOPPED', () =>
+      assert.deepEqual(planned(onFailure(), ended(runAt(1), 'stopped')), [{ kind: 'report-stopped', instanceId: 'a', generation: 1, reason: 'qemu was killed by SIGKILL' }]));
+  });
 });

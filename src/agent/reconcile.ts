@@ -6,6 +6,8 @@ import type { Executor } from './executor';
 import type { LocalRecord, LocalStore } from './local-store';
 import { type DesiredReply, DESIRED_SUBJECT, type InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import { restartPolicyOf } from '../domain/restart-policy';
+import { type Crash, onProcessEnded } from './restart-policy';
 
 export type ReconcileAction =
   /** Work the control plane asked for that this host has not done (its message may still be on the way; doing it twice is harmless). */
@@ -14,6 +16,10 @@ export type ReconcileAction =
   | { kind: 'destroy'; instanceId: string }
   /** A process still runs for an instance that should not run (FAILED): end it, keep its files (disks, qemu.log). */
   | { kind: 'stop'; instanceId: string }
+  /** The restart policy starts it again on this node (its process ended while it should run). */
+  | { kind: 'restart'; instanceId: string; crashes: Crash[]; reason: string }
+  /** The restart policy waits out its backoff; the end is kept on record meanwhile. */
+  | { kind: 'note-crash'; instanceId: string; crashes: Crash[] }
   | { kind: 'report-failed'; instanceId: string; generation: number; reason: string }
   | { kind: 'report-stopped'; instanceId: string; generation: number; reason: string };
 
@@ -25,6 +31,8 @@ export interface PlanInput {
   readonly processes?: ReadonlyMap<string, readonly number[]>;
   /** Instances with work in hand: left alone this round. */
   readonly busy: (id: string) => boolean;
+  /** Now (epoch ms), for the restart policy's backoff. */
+  readonly now?: number;
 }
 
 /**
@@ -35,7 +43,7 @@ export interface PlanInput {
  * (or a process of one, found by pid) is removed, unless this host did work
  * for it after the answer was made.
  */
-export const plan = ({ desired, records, observed, processes = new Map(), busy }: PlanInput): ReconcileAction[] => {
+export const plan = ({ desired, records, observed, processes = new Map(), busy, now = 0 }: PlanInput): ReconcileAction[] => {
   const out: ReconcileAction[] = [];
   const wanted = new Set<string>();
   for (const d of desired.instances) {
@@ -56,9 +64,29 @@ export const plan = ({ desired, records, observed, processes = new Map(), busy }
       continue;
     }
     if (d.status !== 'RUNNING') continue;
-    if (!o) out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: 'its files are gone from the node; nothing is left to run' });
-    else if (o.state === 'crashed') out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: o.reason ?? 'it crashed' });
-    else if (o.state === 'stopped') out.push({ kind: 'report-stopped', instanceId: d.instanceId, generation: d.generation, reason: o.reason ?? 'it stopped' });
+    if (!o) {
+      out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: 'its files are gone from the node; nothing is left to run' });
+      continue;
+    }
+    if (o.state !== 'crashed' && o.state !== 'stopped') continue;
+    const reason = o.reason ?? (o.state === 'crashed' ? 'it crashed' : 'it stopped');
+    const policy = restartPolicyOf(r?.work.annotations);
+    const v = onProcessEnded(policy, { state: o.state, run: o.startedAt?.toISOString() ?? '', reason }, r?.crashes ?? [], now);
+    switch (v.kind) {
+      case 'restart':
+        out.push({ kind: 'restart', instanceId: d.instanceId, crashes: v.crashes, reason });
+        break;
+      case 'wait':
+        if (v.crashes.length !== (r?.crashes?.length ?? 0) || v.crashes.some((c, i) => c.run !== r?.crashes?.[i]?.run))
+          out.push({ kind: 'note-crash', instanceId: d.instanceId, crashes: v.crashes });
+        break;
+      case 'give-up':
+        out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: v.reason });
+        break;
+      case 'report':
+        if (o.state === 'crashed') out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason });
+        else out.push({ kind: 'report-stopped', instanceId: d.instanceId, generation: d.generation, reason });
+    }
   }
   const here = new Set<string>([
     ...observed.keys(),
@@ -127,7 +155,7 @@ export class Reconciler {
     const processes = new Map<string, number[]>();
     for (const p of await this.listProcesses()) processes.set(p.instanceId, [...(processes.get(p.instanceId) ?? []), p.pid]);
     const records = new Map(this.store.all().map((r) => [r.instanceId, r]));
-    const actions = plan({ desired, records, observed, processes, busy: (id) => this.executor.isBusy(id) });
+    const actions = plan({ desired, records, observed, processes, busy: (id) => this.executor.isBusy(id), now: Date.now() });
     await Promise.all(actions.map((a) => this.act(a).catch((err) => this.log.warn({ err, action: a.kind, instanceId: 'work' in a ? a.work.instanceId : a.instanceId }, 'reconcile action failed'))));
   }
 
@@ -146,6 +174,13 @@ export class Reconciler {
       case 'stop':
         this.log.info({ instanceId: a.instanceId }, 'ending the process of a FAILED instance');
         await this.executor.exclusive(a.instanceId, () => this.executor.endProcess(a.instanceId, this.store.get(a.instanceId)?.work.kind));
+        return;
+      case 'restart':
+        this.log.warn({ instanceId: a.instanceId, reason: a.reason, ends: a.crashes.length }, 'its process ended; starting it again (restart policy)');
+        await this.executor.exclusive(a.instanceId, () => this.executor.restartInPlace(a.instanceId, a.crashes));
+        return;
+      case 'note-crash':
+        this.executor.noteCrashes(a.instanceId, a.crashes);
         return;
       case 'report-failed':
         this.log.warn({ instanceId: a.instanceId, reason: a.reason }, 'instance died');

@@ -36,6 +36,8 @@ export class Registration {
     private readonly client: ClusterServiceClient,
     private readonly cfg: AgentConfig,
     private readonly log: Logger,
+    /** What the node says of itself that has no proto field (tunnel IP, port bindings). */
+    private readonly annotations: Record<string, string> = {},
   ) {
     mkdirSync(cfg.stateDir, { recursive: true });
     this.idFile = path.join(cfg.stateDir, 'node-id');
@@ -58,7 +60,7 @@ export class Registration {
       region: this.cfg.region,
       zone: this.cfg.zone,
       capacity: resourcesToWire(await hostCapacity(this.cfg.stateDir, this.cfg.capacity ?? capacityOf(this.cfg))),
-      metadata: { labels: this.cfg.labels, annotations: {} },
+      metadata: { labels: this.cfg.labels, annotations: this.annotations },
       supportedInstanceTypes: kinds,
     };
     for (let attempt = 0; ; attempt++) {

@@ -14,7 +14,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * A bash completion function made from the command tree itself, so it never
- * falls behind the verbs. zsh loads the same through bashcompinit.
+ * falls behind the verbs.
  */
 export const bashCompletion = (root: Command): string => {
   const t = tree(root);
@@ -39,10 +39,30 @@ complete -o default -F _hvctl hvctl
 `;
 };
 
-export const zshCompletion = (root: Command): string => `#compdef hvctl
-# hvctl completion for zsh: source <(hvctl completion zsh)
-autoload -U +X bashcompinit && bashcompinit
-${bashCompletion(root).split('\n').slice(1).join('\n')}`;
+/** The same tree as a native zsh completion function (compadd offers what fits the word being typed). */
+export const zshCompletion = (root: Command): string => {
+  const t = tree(root);
+  const globals = t.get('')!.opts;
+  const lines = [...t].map(([k, v]) => `    ${quote(k ? `hvctl ${k}` : 'hvctl')} ${quote([...new Set([...v.subs, ...v.opts, ...globals])].join(' '))}`);
+  return `#compdef hvctl
+# hvctl completion for zsh: source <(hvctl completion zsh), or save it as _hvctl on $fpath
+_hvctl() {
+  local -A tree
+  tree=(
+${lines.join('\n')}
+  )
+  local p=hvctl w i
+  # The verb path so far: the words before the cursor that are not options.
+  for (( i = 2; i < CURRENT; i++ )); do
+    w=\${words[i]}
+    [[ $w == -* ]] && continue
+    (( \${+tree[$p $w]} )) && p="$p $w"
+  done
+  compadd -- \${=tree[$p]}
+}
+if (( $+functions[compdef] )); then compdef _hvctl hvctl; fi
+`;
+};
 
 export const completionCommand = (root: Command): Command =>
   new Command('completion')

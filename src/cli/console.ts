@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { EventType, InstanceState } from '../gen/hypervisor/v1/common';
 import type { AttachConsoleRequest, ConsoleData, Instance } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
-import { CliError, EXIT } from './exit';
+import { CliError, EXIT, explain } from './exit';
 import { endedOutside, watchInstance } from './instance-wait';
 import { getInstance, instanceRef } from './instance';
 import { run } from './verb';
@@ -52,7 +52,6 @@ const attach = async (ctx: Ctx, ref: string): Promise<void> => {
   const stream = ctx.compute.attachConsole(ctx.metadata());
   let settle!: (o: Outcome) => void;
   const outcome = new Promise<Outcome>((r) => (settle = r));
-  let closedAt: number | undefined;
   let verdictTimer: NodeJS.Timeout | undefined;
 
   // The watch: the first event is the instance as it is now; later ones are changes.
@@ -73,26 +72,23 @@ const attach = async (ctx: Ctx, ref: string): Promise<void> => {
     }
   })();
 
-  const consoleClosed = (e?: { code?: number; details?: string }) => {
-    if (closedAt !== undefined) return;
-    closedAt = Date.now();
+  const asCliError = (e: unknown) => {
+    const { message, exitCode } = explain(e);
+    return new CliError(message, exitCode);
+  };
+  const consoleClosed = (e?: unknown) => {
+    if (verdictTimer) return;
     // The watch usually knows why within moments (the guest stopped, the instance went away).
     verdictTimer = setTimeout(
-      () =>
-        settle({
-          kind: 'error',
-          error: e?.code
-            ? new CliError(`${e.code === 9 ? 'FAILED_PRECONDITION' : e.code === 5 ? 'NOT_FOUND' : 'UNAVAILABLE'}: ${e.details ?? 'the console closed'}`, e.code === 9 || e.code === 5 ? e.code : EXIT.UNAVAILABLE)
-            : new CliError(`UNAVAILABLE: the console of instance ${label} closed`, EXIT.UNAVAILABLE),
-        }),
+      () => settle({ kind: 'error', error: e ? asCliError(e) : new CliError(`UNAVAILABLE: the console of instance ${label} closed`, EXIT.UNAVAILABLE) }),
       VERDICT_MS,
     );
   };
   stream.on('data', (d: ConsoleData) => process.stdout.write(Buffer.from(d.data)));
   stream.on('end', () => consoleClosed());
-  stream.on('error', (e: { code?: number; details?: string }) => {
+  stream.on('error', (e: { code?: number }) => {
     // An answer at once (not RUNNING, no such instance) needs no verdict from the watch.
-    if (e.code === 9 || e.code === 5) settle({ kind: 'error', error: new CliError(`${e.code === 9 ? 'FAILED_PRECONDITION' : 'NOT_FOUND'}: ${e.details}`, e.code) });
+    if (e.code === EXIT.FAILED_PRECONDITION || e.code === EXIT.NOT_FOUND) settle({ kind: 'error', error: asCliError(e) });
     else if (e.code !== 1) consoleClosed(e);
   });
 

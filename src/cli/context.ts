@@ -100,6 +100,8 @@ export class Ctx {
     try {
       for await (const m of s as AsyncIterable<Res>) yield m;
     } finally {
+      // Cancelling ends the call with CANCELLED: nobody listens for that any more.
+      s.on('error', () => undefined);
       s.cancel();
     }
   }

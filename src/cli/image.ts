@@ -99,9 +99,11 @@ export const imageCommand = (): Command => {
           view.end();
         }
         if (!last?.completed) throw new CliError(`pull of ${ref} ended before it completed${last?.error ? `: ${last.error}` : ''}`, EXIT.FAILURE);
-        // The image's id is the last word of the final status ("pulled image <id> (…)").
-        const id = /pulled image (\S+)/.exec(last.status)?.[1];
-        const image = (await listImages(ctx)).find((i) => i.id === id);
+        // The final status names the image ("pulled image <id> (…)"); else it is the one named after the file.
+        const id = /pulled image ([0-9a-f-]{36})/.exec(last.status)?.[1];
+        const file = decodeURIComponent(ref.split('#')[0].split('?')[0].split('/').pop() ?? '');
+        const all = await listImages(ctx);
+        const image = all.find((i) => i.id === id) ?? all.find((i) => i.id === ref || i.name === ref) ?? all.find((i) => i.name === file);
         if (image) ctx.printer.one(IMAGE, image);
         else ctx.printer.done(id ?? ref, last.status);
       }),

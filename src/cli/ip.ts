@@ -13,7 +13,8 @@ import { instanceRef } from './instance';
 import { portRef } from './port';
 import { column, type Kind } from './print';
 import { subnetRef } from './subnet';
-import { resource, run } from './verb';
+import { resource, run, WATCH } from './verb';
+import { listAndRelist } from './watch';
 
 export const ALLOCATION: Kind<IPAllocation> = {
   singular: 'allocation',
@@ -72,10 +73,13 @@ export const ipCommand = (): Command => {
     .alias('ls')
     .description('List the addresses in use in a subnet')
     .argument('<subnet>', 'subnet id, name or CIDR')
+    .option(...WATCH)
     .action(
-      run(async (ctx, subnet: string) => {
-        const r = await ctx.call<ListAllocationsRequest, ListAllocationsResponse>(ctx.network, ctx.network.listAllocations, { subnetId: await subnetRef(ctx, subnet) });
-        ctx.printer.list(ALLOCATION, r.allocations);
+      run(async (ctx, subnet: string, o: { watch?: boolean }) => {
+        const subnetId = await subnetRef(ctx, subnet);
+        const list = async () => (await ctx.call<ListAllocationsRequest, ListAllocationsResponse>(ctx.network, ctx.network.listAllocations, { subnetId })).allocations;
+        if (!o.watch) return ctx.printer.list(ALLOCATION, await list());
+        await listAndRelist(ctx, ALLOCATION, 'subnet', subnetId, list);
       }),
     );
   return c;

@@ -13,7 +13,7 @@ import {
 import { EventType, NodeRole, NodeStatus } from '../gen/hypervisor/v1/common';
 import type { InstanceEvent, ListInstancesRequest, ListInstancesResponse, WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
-import { CliError, EXIT, fail } from './exit';
+import { CliError, EXIT } from './exit';
 import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './format';
 import { column, type Kind } from './print';
 import { allPages, resolveRef } from './resolve';
@@ -139,14 +139,24 @@ export const nodeCommand = (): Command => {
         if (o.wait && left > 0) {
           // Each change of an instance on the node is a watch event: count again then.
           const watch = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
-          const timer = setTimeout(() => fail(new CliError(`DEADLINE_EXCEEDED: ${left} instance(s) still on node ${node.hostname}`, EXIT.DEADLINE_EXCEEDED)), o.timeout * 1000);
-          for await (const _ of watch) {
-            const now = await instancesOn(ctx, id);
-            if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
-            left = now;
-            if (left === 0) break;
+          const emptied = async () => {
+            for await (const _ of watch) {
+              const now = await instancesOn(ctx, id);
+              if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
+              left = now;
+              if (left === 0) return;
+            }
+          };
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new CliError(`DEADLINE_EXCEEDED: ${left} instance(s) still on node ${node.hostname}`, EXIT.DEADLINE_EXCEEDED)), o.timeout * 1000);
+          });
+          try {
+            await Promise.race([emptied(), timeout]);
+          } finally {
+            clearTimeout(timer);
+            void watch.return(undefined);
           }
-          clearTimeout(timer);
         }
         ctx.printer.one(NODE, await getNode(ctx, id));
       }),

@@ -133,8 +133,9 @@ export class Printer {
         return this.out(kind.id(item));
       case 'table': {
         const row = [type, ...kind.columns.map((c) => c.cell(item))];
-        const widths = (this.watchWidths = widthsOf([row, this.watchWidths!.map((w) => 'x'.repeat(w))]));
-        return this.out(renderTable(undefined, [row], widths));
+        // A cell wider than its column widens it from here on: later rows line up with this one.
+        this.watchWidths = row.map((c, i) => Math.max([...c].length, this.watchWidths?.[i] ?? 0));
+        return this.out(renderTable(undefined, [row], this.watchWidths));
       }
     }
   }

@@ -23,7 +23,7 @@ import { enumValue, enumWord, formatAge } from './format';
 import { column, type Kind } from './print';
 import { resolveRef } from './resolve';
 import { resource, run, WATCH } from './verb';
-import { listAndFollow, unlessNotFound } from './watch';
+import { listAndFollow, listAndRelist, unlessNotFound } from './watch';
 
 export const SECURITY_GROUP: Kind<SecurityGroup> = {
   singular: 'security group',
@@ -163,6 +163,14 @@ export const securityGroupCommand = (): Command => {
     .alias('ls')
     .description('List the rules of a security group')
     .argument('<group>', 'security group id or name')
-    .action(run(async (ctx, ref: string) => ctx.printer.list(RULE, (await getGroup(ctx, await sgRef(ctx, ref))).rules)));
+    .option(...WATCH)
+    .action(
+      run(async (ctx, ref: string, o: { watch?: boolean }) => {
+        const id = await sgRef(ctx, ref);
+        const list = async () => (await getGroup(ctx, id)).rules;
+        if (!o.watch) return ctx.printer.list(RULE, await list());
+        await listAndRelist(ctx, RULE, 'security_group', id, list);
+      }),
+    );
   return c;
 };

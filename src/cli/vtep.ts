@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { type ListVTEPsRequest, type ListVTEPsResponse, VTEP } from '../gen/hypervisor/v1/network';
 import { formatAge } from './format';
 import { column, type Kind } from './print';
-import { resource, run } from './verb';
+import { resource, run, WATCH } from './verb';
+import { listAndRelist } from './watch';
 
 export const VTEP_KIND: Kind<VTEP> = {
   singular: 'vtep',
@@ -23,6 +24,14 @@ export const vtepCommand = (): Command => {
   c.command('list')
     .alias('ls')
     .description('List VTEPs')
-    .action(run(async (ctx) => ctx.printer.list(VTEP_KIND, (await ctx.call<ListVTEPsRequest, ListVTEPsResponse>(ctx.network, ctx.network.listVtePs, {})).vteps)));
+    .option(...WATCH)
+    .action(
+      run(async (ctx, o: { watch?: boolean }) => {
+        const list = async () => (await ctx.call<ListVTEPsRequest, ListVTEPsResponse>(ctx.network, ctx.network.listVtePs, {})).vteps;
+        if (!o.watch) return ctx.printer.list(VTEP_KIND, await list());
+        // A VTEP is its node's address and status: it changes with the node.
+        await listAndRelist(ctx, VTEP_KIND, 'node', '', list);
+      }),
+    );
   return c;
 };

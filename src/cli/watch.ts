@@ -33,27 +33,15 @@ export const watchList = async <T>(
   }
 };
 
-export interface FollowOptions<T> {
-  /** Resources of the kind by id; undefined once it is gone. */
-  readonly get: (id: string) => Promise<T | undefined>;
-  /** The list's filters (a changed object that no longer matches is shown as DELETED). */
-  readonly matches?: (o: T) => boolean;
-  /** When the list was read: the trail is followed from a little before it. */
-  readonly listedAt: Date;
-  readonly pollMs?: number;
-  readonly known: ReadonlyMap<string, T>;
-}
-
 /**
- * Changes of resources that have no Watch RPC (networks, subnets, ports, …):
- * the audit trail of their aggregate type is followed from the list's time
- * on, and each resource it names is read again. Every change is a committed
- * event, so nothing is missed; unchanged re-reads are dropped by watchList.
+ * The audit trail of one aggregate type (or one aggregate), from a little
+ * before `listedAt` on: each poll yields the ids of the aggregates that
+ * changed since the last one. Every change is a committed event, so nothing
+ * is missed; what did not change in the end is dropped by watchList.
  */
-export async function* followKind<T>(ctx: Ctx, aggregateType: string, o: FollowOptions<T>): AsyncGenerator<{ type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T }> {
-  const last = new Map(o.known);
+async function* trail(ctx: Ctx, aggregateType: string, aggregateId: string, listedAt: Date, pollMs: number): AsyncGenerator<string[]> {
   // Clocks of client and server differ a little; a re-read of an unchanged object is dropped anyway.
-  const fromTime = new Date(o.listedAt.getTime() - 5_000);
+  const fromTime = new Date(listedAt.getTime() - 5_000);
   let since = 0n;
   for (;;) {
     const changed: string[] = [];
@@ -63,7 +51,7 @@ export async function* followKind<T>(ctx: Ctx, aggregateType: string, o: FollowO
     do {
       const req: ListEventsRequest = {
         aggregateType,
-        aggregateId: '',
+        aggregateId,
         actor: '',
         sinceRevision: since,
         fromTime: since === 0n ? fromTime : undefined,
@@ -78,10 +66,29 @@ export async function* followKind<T>(ctx: Ctx, aggregateType: string, o: FollowO
       pageToken = r.nextPageToken;
     } while (pageToken);
     since = upTo;
-    for (const id of changed) {
-      const now = await o.get(id);
+    if (changed.length) yield changed;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+type WatchEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T };
+
+/** Changes of resources that have no Watch RPC, one aggregate each: each one the trail names is read again. */
+async function* followKind<T>(
+  ctx: Ctx,
+  kind: Kind<T>,
+  aggregateType: string,
+  known: readonly T[],
+  listedAt: Date,
+  get: (id: string) => Promise<T | undefined>,
+  matches?: (o: T) => boolean,
+): AsyncGenerator<WatchEvent<T>> {
+  const last = new Map(known.map((o) => [kind.id(o), o]));
+  for await (const ids of trail(ctx, aggregateType, '', listedAt, 500)) {
+    for (const id of ids) {
+      const now = await get(id);
       const was = last.get(id);
-      if (now && (!o.matches || o.matches(now))) {
+      if (now && (!matches || matches(now))) {
         last.set(id, now);
         yield { type: was ? 'MODIFIED' : 'ADDED', object: now };
       } else if (was) {
@@ -89,7 +96,17 @@ export async function* followKind<T>(ctx: Ctx, aggregateType: string, o: FollowO
         yield { type: 'DELETED', object: was };
       }
     }
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+  }
+}
+
+/** Changes of objects that live inside an aggregate (a subnet's addresses, a group's rules, nodes' VTEPs): the list is read again. */
+async function* relistOnChange<T>(ctx: Ctx, kind: Kind<T>, aggregateType: string, aggregateId: string, known: readonly T[], listedAt: Date, list: () => Promise<T[]>): AsyncGenerator<WatchEvent<T>> {
+  let last = new Map(known.map((o) => [kind.id(o), o]));
+  for await (const _ of trail(ctx, aggregateType, aggregateId, listedAt, 500)) {
+    const now = new Map((await list()).map((o) => [kind.id(o), o]));
+    for (const [id, o] of now) yield { type: last.has(id) ? 'MODIFIED' : 'ADDED', object: o };
+    for (const [id, o] of last) if (!now.has(id)) yield { type: 'DELETED', object: o };
+    last = now;
   }
 }
 
@@ -114,6 +131,12 @@ export const listAndFollow = async <T>(
 ): Promise<void> => {
   const listedAt = new Date();
   const items = await list();
-  const known = new Map(items.map((o) => [kind.id(o), o]));
-  await watchList(ctx, kind, items, followKind(ctx, aggregateType, { get, matches, listedAt, known }));
+  await watchList(ctx, kind, items, followKind(ctx, kind, aggregateType, items, listedAt, get, matches));
+};
+
+/** `list --watch` for objects inside an aggregate: the list, then the list again after each change of the aggregate (or of any of its type). */
+export const listAndRelist = async <T>(ctx: Ctx, kind: Kind<T>, aggregateType: string, aggregateId: string, list: () => Promise<T[]>): Promise<void> => {
+  const listedAt = new Date();
+  const items = await list();
+  await watchList(ctx, kind, items, relistOnChange(ctx, kind, aggregateType, aggregateId, items, listedAt, list));
 };

@@ -159,39 +159,29 @@ export class FeedRelay {
       if (rest.length > 0) seq = await this.publish(rest, seq);
       cursor = { revision: cursor.revision, index: WHOLE_COMMIT };
     }
-    let live: LiveTail | undefined;
-    try {
-      while (this.active) {
-        let events: RecordedEvent[];
-        if (!live) {
-          events = [];
-          for await (const e of this.store.readAll(afterOf(cursor), { limit: this.window * 4 })) events.push(e);
-          if (events.length === 0) {
-            live = new LiveTail(this.store, afterOf(cursor), this.window * 64);
-            continue;
-          }
-        } else {
-          events = await live.take(this.window, (wake) => (this.wake = wake));
-          if (live.overflowed) {
-            // Writes outran the feed: read the log in slices again.
-            live.close();
-            live = undefined;
-            continue;
-          }
-          if (events.length === 0) continue;
-        }
-        const fresh = events.filter((e) => isAfter(e, cursor));
-        if (fresh.length > 0) {
-          seq = await this.publish(fresh, seq);
-          // Reads hand out whole commits: the last one is done.
-          cursor = { revision: fresh[fresh.length - 1].revision, index: WHOLE_COMMIT };
-        } else {
-          cursor = { revision: events[events.length - 1].revision, index: WHOLE_COMMIT };
-        }
+    while (this.active) {
+      const slice: RecordedEvent[] = [];
+      for await (const e of this.store.readAll(afterOf(cursor), { limit: this.window * 4 })) slice.push(e);
+      if (slice.length > 0) {
+        ({ cursor, seq } = await this.publishAfter(slice, cursor, seq));
+        continue;
       }
-    } finally {
-      live?.close();
+      // Caught up: follow the log live, until writes outrun the feed (then slices again), the lease is lost or the relay stops.
+      const live = new LiveTail(this.store, afterOf(cursor), { limit: this.window * 64, batch: this.window });
+      this.wake = () => live.close();
+      for await (const events of live) {
+        if (!this.active) break;
+        if (events.length > 0) ({ cursor, seq } = await this.publishAfter(events, cursor, seq));
+      }
     }
+  }
+
+  /** Publishes what of `events` (whole commits) comes after `cursor`; answers the cursor after them and the feed's new sequence. */
+  private async publishAfter(events: readonly RecordedEvent[], cursor: LogCursor, seq: number): Promise<{ cursor: LogCursor; seq: number }> {
+    const fresh = events.filter((e) => isAfter(e, cursor));
+    if (fresh.length > 0) seq = await this.publish(fresh, seq);
+    // Reads hand out whole commits: the last one is done.
+    return { cursor: { revision: events[events.length - 1].revision, index: WHOLE_COMMIT }, seq };
   }
 
   /** Where the feed stands: its last message's log position and stream sequence. */

@@ -12,6 +12,8 @@ export interface EmbeddedNatsOptions {
   readonly port?: number;
   readonly binary?: string;
   readonly startTimeoutMs?: number;
+  /** Clients must present this token (a server that listens beyond loopback). */
+  readonly token?: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export class EmbeddedNatsServer {
     await stopLeftover(pidFile, opts.dataDir);
     const child = spawn(
       opts.binary ?? 'nats-server',
-      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile],
+      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let log = '';

@@ -39,6 +39,8 @@ const imageMaxBytes = integer({ flag: '--image-max-bytes <n>', env: 'HV_IMAGE_MA
 export const agentOptions = {
   server: text({ flag: '--server <host:port>', env: 'HV_SERVER', help: 'control plane gRPC address', default: '127.0.0.1:50051' }),
   natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS of the control plane', default: 'nats://127.0.0.1:4222' }),
+  /** The token of a server's embedded NATS that listens beyond loopback (its <data-dir>/nats/token, copied here). */
+  natsTokenFile: text({ flag: '--nats-token-file <file>', env: 'HV_NATS_TOKEN_FILE', help: "file holding the NATS token (the server's <data-dir>/nats/token when its embedded NATS listens beyond loopback)" }),
   stateDir: text({
     flag: '--state-dir <dir>',
     env: 'HV_AGENT_STATE_DIR',
@@ -98,12 +100,32 @@ export const agentOptions = {
   imageAllowCidrs,
   imageMaxBytes,
   logLevel,
+  dataplane: oneOf({
+    flag: '--dataplane <kind>',
+    env: 'HV_AGENT_DATAPLANE',
+    help: 'data plane that realises networks on this host (none: no networking here)',
+    choices: ['linuxbridge', 'none'],
+    default: 'linuxbridge',
+  }),
+  tunnelIp: text({ flag: '--tunnel-ip <ip>', env: 'HV_AGENT_TUNNEL_IP', help: 'VTEP address of this host for VXLAN networks (default: --advertise-ip)', default: '' }),
+  physicalInterfaces: keyValues({
+    flag: '--physical-interface <physnet=ifname>',
+    help: 'host interface a physical network is on, for flat and VLAN networks (a host bridge for BRIDGE networks); repeatable',
+  }),
+  /** How often the data plane is converged even if the control plane said nothing (ms). */
+  networkIntervalMs: integer({ env: 'HV_AGENT_NETWORK_MS', help: 'data plane converge interval in ms', min: 1, default: 5_000 }),
 };
 
 export const serverOptions = {
   /** Undefined starts an embedded nats-server. */
   natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS to use; without it an embedded nats-server is started' }),
   embeddedNatsPort: port({ flag: '--embedded-nats-port <port>', env: 'HV_EMBEDDED_NATS_PORT', help: 'port of the embedded nats-server', default: 4222 }),
+  /** Undefined: 127.0.0.1 on the embedded port. Beyond loopback, clients need the token in <data-dir>/nats/token. */
+  natsListen: text({
+    flag: '--nats-listen <host:port>',
+    env: 'HV_NATS_LISTEN',
+    help: 'where the embedded nats-server listens (default 127.0.0.1:<embedded port>); beyond loopback it requires the token it writes to <data-dir>/nats/token (agents: --nats-token-file)',
+  }),
   dataDir: text({
     flag: '--data-dir <dir>',
     env: 'HV_DATA_DIR',
@@ -202,6 +224,8 @@ export const serverOptions = {
   schedulerWeigher: oneOf({ env: 'HV_SCHEDULER_WEIGHER', help: 'scheduler weigher', choices: WEIGHERS, default: 'spread' }),
   /** A create the node's agent has not reported on after this long fails the instance. */
   createTimeoutSeconds: seconds({ env: 'HV_CREATE_TIMEOUT_SECONDS', help: 'create timeout', default: 300, positive: true }),
+  /** A create that fails for a reason of its node is tried on another node, up to this many nodes in all. */
+  scheduleAttempts: integer({ env: 'HV_SCHEDULE_ATTEMPTS', help: 'nodes a create is tried on before a failure of the node is final', min: 1, default: 3 }),
   /** Graceful stop time when StopInstance gives no timeout_seconds. */
   defaultStopTimeoutSeconds: seconds({ env: 'HV_STOP_TIMEOUT_SECONDS', help: 'default graceful stop time', default: 30 }),
   /** Instances the scheduler places at once. */

@@ -41,6 +41,8 @@ describe('scheduler (pure)', () => {
       assert.deepEqual(ids(schedule(req(), [node('a', { allocated: res(7, 0) }), node('b', { allocated: res(0, 13) }), node('c', { allocated: res(6, 12) })])), ['c']));
     it('takes only the preferred node when one is named', () =>
       assert.deepEqual(ids(schedule(req({ preferredNodeId: 'b' }), [node('a'), node('b', { allocated: res(4, 8) })])), ['b']));
+    it('leaves out the nodes an earlier attempt failed on', () =>
+      assert.deepEqual(ids(schedule(req({ avoidNodeIds: ['a'] }), [node('a'), node('b')])), ['b']));
     it('takes only the node with its disks when pinned', () =>
       assert.deepEqual(ids(schedule(req({ pinnedNodeId: 'a' }), [node('a', { allocated: res(4, 8) }), node('b')])), ['a']));
   });

@@ -28,6 +28,8 @@ export interface SchedulingRequest {
   readonly zone: string;
   /** Its disks are on this node already (a FAILED instance started again): only this node will do. */
   readonly pinnedNodeId?: string;
+  /** Nodes an earlier attempt failed on (for a reason of the node): tried last, never again for this series. */
+  readonly avoidNodeIds?: readonly string[];
 }
 
 /** spread: the emptiest node first (fewer noisy neighbours); binpack: the fullest that fits (keeps whole nodes free). */
@@ -50,6 +52,7 @@ type Filter = (r: SchedulingRequest, n: CandidateNode) => string | undefined;
  */
 const FILTERS: readonly [string, Filter][] = [
   ['node', (r, n) => (r.pinnedNodeId && n.id !== r.pinnedNodeId ? 'not the node that holds its disks' : undefined)],
+  ['avoid', (r, n) => (r.avoidNodeIds?.includes(n.id) ? 'an earlier attempt failed there' : undefined)],
   ['preferred', (r, n) => (r.preferredNodeId && n.id !== r.preferredNodeId ? 'not the preferred node' : undefined)],
   ['ready', (_r, n) => (n.ready ? undefined : `${n.status}`)],
   ['kind', (r, n) => (n.supported.includes(r.kind) ? undefined : `does not run ${r.kind} instances`)],

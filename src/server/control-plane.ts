@@ -21,6 +21,7 @@ import { loopbackTarget } from '../http/ui/grpc-gateway';
 import { WebConsole } from '../http/ui/web-console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
+import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { NatsConnectionState } from '../nats/connection-state';
 import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
@@ -46,6 +47,9 @@ export class ControlPlane {
   grpcPort = 0;
   httpPort = 0;
   natsUrl = '';
+  /** The embedded NATS's token and its file, when it listens beyond loopback. */
+  natsToken?: string;
+  natsTokenFile?: string;
   readonly metrics = new Metrics();
   /** The embedded nats-server when no NATS URL is configured (tests kill it). */
   embedded?: SupervisedNatsServer;
@@ -83,11 +87,21 @@ export class ControlPlane {
     if (cfg.natsUrl) {
       this.natsUrl = cfg.natsUrl;
     } else {
-      this.embedded = await SupervisedNatsServer.start({ dataDir: path.join(cfg.dataDir, 'nats'), port: cfg.embeddedNatsPort }, log);
-      this.natsUrl = this.embedded.url;
-      log.info({ url: this.natsUrl, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid }, 'started embedded nats-server');
+      const natsDir = path.join(cfg.dataDir, 'nats');
+      const listen = cfg.natsListen ? parseListen(cfg.natsListen) : { host: '127.0.0.1', port: cfg.embeddedNatsPort };
+      // Other hosts may reach it: only clients with the token get in.
+      const auth = isLoopback(listen.host) ? undefined : ensureToken(natsDir);
+      this.natsToken = auth?.token;
+      this.natsTokenFile = auth?.file;
+      this.embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token }, log);
+      const port = new URL(this.embedded.url).port;
+      this.natsUrl = `nats://${localAddress(listen.host)}:${port}`;
+      log.info(
+        { url: this.natsUrl, listen: `${listen.host}:${port}`, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid, ...(auth ? { tokenFile: auth.file } : {}) },
+        'started embedded nats-server',
+      );
     }
-    const nc = (this.nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
+    const nc = (this.nc = await connect({ servers: this.natsUrl, token: this.natsToken, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
     log.info({ url: this.natsUrl }, 'connected to NATS');
     const connection = (this.connection = new NatsConnectionState(nc));
     const store = (this.store = await openEventStore(cfg.eventStore, nc));

@@ -35,9 +35,10 @@ export const RULES: readonly Rule[] = [
     onlyFolders: DOMAIN,
     onlyPackages: ['crypto', 'ipaddr.js'],
   },
-  { what: 'read models do no I/O', from: ['src/projections'], notFolders: IO_FOLDERS, notPackages: IO_PACKAGES },
+  { what: 'read models do no I/O', from: ['src/projections'], notFolders: IO_FOLDERS, notPackages: IO_PACKAGES, },
   { what: 'the wire views map the domain to generated types, nothing else', from: ['src/wire'], onlyFolders: ['src/wire', 'src/gen', ...DOMAIN], onlyPackages: [] },
   { what: 'the agent shares no server code', from: ['src/agent'], notFolders: ['src/grpc', 'src/server', 'src/processes', 'src/projections'] },
+  { what: 'process managers use the read models and the bus, not the gRPC edge', from: ['src/processes'], notFolders: ['src/grpc', 'src/server', 'src/http'] },
   { what: 'shared helpers depend on nothing of either binary', from: ['src/shared'], notFolders: ['src/server', 'src/agent', 'src/grpc', 'src/processes'] },
   { what: 'only the composition root and main use the server', from: ['src'], notFolders: ['src/server'] },
 ];

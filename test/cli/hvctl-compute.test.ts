@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import type { Agent } from '../../src/agent/agent';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import { ClusterServiceClient, Node } from '../../src/gen/hypervisor/v1/cluster';
-import { InstanceState, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
 import { InstanceWatch } from '../support/compute';
@@ -15,6 +15,7 @@ import { call, TestControlPlane } from '../support/control-plane';
 import { hvctl, HvctlProcess, isolatedEnv } from '../support/hvctl';
 import { ImageServer, testGuestDir } from '../support/image-server';
 import { Net } from '../network/support';
+import { nodeRegistration } from '../support/nodes';
 
 const GiB = 2 ** 30;
 
@@ -96,10 +97,11 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
 
     it('deregister by name; then get is NOT_FOUND (exit 5)', async () => {
       const spare = `hvt${token}-spare`;
-      await call(cluster, cluster.registerNode, {
-        hostname: spare, ip: '127.0.0.1', port: 1, role: NodeRole.NODE_ROLE_WORKER, region: '', zone: '',
-        capacity: { cpuCores: 1, memoryBytes: BigInt(GiB), diskBytes: 0n, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
-      });
+      await call(
+        cluster,
+        cluster.registerNode,
+        nodeRegistration(spare, { ip: '127.0.0.1', port: 1, capacity: { cpuCores: 1, memoryBytes: BigInt(GiB), diskBytes: 0n, gpuCount: 0 } }),
+      );
       const r = await hv('node', 'deregister', spare);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), `node ${spare} deregistered`);
@@ -315,11 +317,22 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       assert.ok((await complete('hvctl router interface ')).includes('remove'));
     });
 
-    it('zsh loads the same through bashcompinit', async () => {
-      const r = await hvctl(['completion', 'zsh']);
-      assert.match(r.stdout, /^#compdef hvctl\n/);
-      assert.match(r.stdout, /bashcompinit/);
-      assert.match(r.stdout, /complete -o default -F _hvctl hvctl/);
+    it('zsh completes the same, through compadd', async () => {
+      const script = (await hvctl(['completion', 'zsh'])).stdout;
+      assert.match(script, /^#compdef hvctl\n/);
+      const { execFileSync } = await import('node:child_process');
+      // compadd offers what fits the typed prefix; here it prints what it was given.
+      const offered = (line: string) => {
+        const words = line.split(' ');
+        return execFileSync('zsh', ['-c', `${script}\ncompadd() { shift; print -l -- "$@"; }\nwords=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _hvctl`], { encoding: 'utf8' }).trim().split('\n');
+      };
+      assert.ok(offered('hvctl instance cr').includes('create'));
+      assert.ok(offered('hvctl -o json sg rule a').includes('add'));
+      assert.ok(offered('hvctl instance create web --me').includes('--memory'));
+      assert.ok(!offered('hvctl instance cr').includes('rule'));
+      // With compinit loaded (-D: no dump file written anywhere), sourcing it registers the function for hvctl.
+      const registered = execFileSync('zsh', ['-c', `autoload -U compinit && compinit -u -D\n${script}\nprint \${_comps[hvctl]}`], { encoding: 'utf8' }).trim();
+      assert.equal(registered, '_hvctl');
       assert.equal((await hvctl(['completion', 'fish'])).code, 3);
     });
   });

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
 import { FloatingIP, IPAllocation, Network, Port, Router, SecurityGroup, Subnet, VTEP } from '../../src/gen/hypervisor/v1/network';
-import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 import { call, TestControlPlane } from '../support/control-plane';
 import { hvctl, HvctlProcess } from '../support/hvctl';
 import { Net } from '../network/support';
+import { nodeRegistration } from '../support/nodes';
 
 describe('hvctl: networks, subnets, ports, security groups, routers, floating IPs, IPAM, VTEPs (the built CLI against a real server)', function () {
   this.timeout(90_000);
@@ -100,10 +100,11 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
     assert.deepEqual(await json('port', 'get', p.ipAddress), Port.toJSON((await n.rpc('getPort', { portId: p.id })).port!));
     assert.deepEqual((await ok('port', 'list', '--network', ids.web, '-o', 'name')).stdout.trim().split('\n'), [p.id]);
     // Bind needs a node: register one.
-    const node = await call(t.cluster(), t.cluster().registerNode, {
-      hostname: `hvt${token}-net`, ip: '127.0.0.1', port: 1, role: NodeRole.NODE_ROLE_WORKER, region: '', zone: '',
-      capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 0n, gpuCount: 0 }, metadata: undefined, supportedInstanceTypes: ['vm'],
-    });
+    const node = await call(
+      t.cluster(),
+      t.cluster().registerNode,
+      nodeRegistration(`hvt${token}-net`, { ip: '127.0.0.1', port: 1, capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 0n, gpuCount: 0 } }),
+    );
     const instanceId = '11111111-2222-4333-8444-555555555555';
     const bound = await json('port', 'bind', `web-1-${token}`, '--instance', instanceId, '--node', `hvt${token}-net`, '--device', 'tap-x');
     assert.deepEqual([bound.instanceId, bound.nodeId, bound.deviceName], [instanceId, node.nodeId, 'tap-x']);
@@ -154,6 +155,16 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
     } finally {
       p.stop();
     }
+    const addresses = new HvctlProcess(['--server', t.address, 'ip', 'list', ids.subnet, '--watch']);
+    try {
+      await addresses.line(/^EVENT\s+ADDRESS\s+ID/);
+      await n.rpc('allocateIp', { subnetId: ids.subnet, ipAddress: '10.77.0.77', hostname: 'watched' });
+      await addresses.line(/^ADDED\s+10\.77\.0\.77\s.*\swatched\s/);
+      await n.rpc('releaseIp', { subnetId: ids.subnet, ipAddress: '10.77.0.77' });
+      await addresses.line(/^DELETED\s+10\.77\.0\.77\s/);
+    } finally {
+      addresses.stop();
+    }
     const ports = new HvctlProcess(['--server', t.address, '-o', 'json', 'port', 'list', '--watch']);
     try {
       await ports.line(new RegExp(`"type":"ADDED".*"id":"${ids.port}"`));
@@ -162,13 +173,14 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
       assert.equal(JSON.parse(line).object.instanceId, '11111111-2222-4333-8444-666666666666');
     } finally {
       ports.stop();
+      // Bound to an instance that does not exist, the port would be the network reconciler's to release.
+      await n.rpc('unbindPort', { portId: ids.port });
     }
   });
 
   it('deletes in order; a name that two resources share must be given as an id', async () => {
     await ok('router', 'interface', 'remove', `edge-${token}`, `web-sn-${token}`);
     await ok('router', 'delete', `edge-${token}`);
-    await n.rpc('unbindPort', { portId: ids.port });
     await ok('port', 'delete', `web-1-${token}`);
     await ok('sg', 'delete', `ssh-${token}`);
     const inUse = await hv('network', 'delete', `web-${token}`);

@@ -8,7 +8,7 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { AgentProcess } from '../support/agent-process';
-import { createRequest } from '../support/compute';
+import { createRequest, InstanceWatch } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { TestNats } from '../support/nats';
 import { ServerProcess } from '../support/server-process';
@@ -58,11 +58,11 @@ describe('node leases survive a server restart', function () {
     const before = await call(cluster, cluster.listNodes, { role: 0, status: NodeStatus.NODE_STATUS_READY, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
     assert.equal(before.nodes.length, DEAD + 1, 'the log still says every node is READY');
 
+    const watch = new InstanceWatch(compute);
     const created = await call(compute, compute.createInstance, createRequest('lease-vm', InstanceType.INSTANCE_TYPE_VM, { kernel: 'http://127.0.0.1:1/vmlinuz' }));
-    const placed = await until('the instance placed', async () => {
-      const i = await call(compute, compute.getInstance, { instanceId: created.id });
-      return i.state !== InstanceState.INSTANCE_STATE_PENDING ? i : undefined;
-    }, 30_000);
+    // Where it was first placed (what the agent makes of it afterwards does not matter here).
+    const placed = (await watch.state(created.id, InstanceState.INSTANCE_STATE_CREATING, 30_000)).instance!;
+    watch.close();
     assert.equal(placed.nodeId, live.id, `placed on ${placed.nodeId} (${placed.stateReason}), not on the live node`);
 
     await until('the 50 silent nodes NOT_READY', async () => {

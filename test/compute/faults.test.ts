@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Agent } from '../../src/agent/agent';
@@ -19,7 +19,9 @@ const FAILED = InstanceState.INSTANCE_STATE_FAILED;
 /** Nothing of the instance is left on the host: no QEMU, no instance dir, no half-downloaded image. */
 const assertNothingLeft = (stateDir: string, id: string) => {
   assert.deepEqual(qemuPids(id), [], 'no QEMU process');
-  assert.ok(!existsSync(path.join(stateDir, 'qemu', 'instances', id)), 'no instance files');
+  const dir = path.join(stateDir, 'qemu', 'instances', id);
+  // At most the log a failure's reason points to.
+  assert.deepEqual(existsSync(dir) ? readdirSync(dir).filter((f) => f !== 'qemu.log') : [], [], 'no instance files');
   const tmp = path.join(stateDir, 'images', 'tmp');
   assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], [], 'no partial download');
 };
@@ -162,6 +164,14 @@ describe('faults', function () {
       assert.ok(!existsSync(path.join(agent.cfg.stateDir, 'images', 'sha256', sha256Of(path.join(guest, 'disk.raw')))), 'the mismatching bytes are not kept');
     });
 
+    it('keeps the log a failed start points to, and nothing else of it', async () => {
+      // A disk image given as the kernel: QEMU refuses it and exits during start.
+      const f = await failsCleanly('bad-kernel', { kernel: images.url('disk.raw') }, /qemu exited during start/);
+      const log = /\(log: ([^)]+qemu\.log)\)/.exec(f.stateReason)?.[1];
+      assert.ok(log && existsSync(log), `the reason names a log that is there: ${f.stateReason}`);
+      assert.match(readFileSync(log, 'utf8'), /qemu-system-x86_64/);
+    });
+
     it('fails an instance whose image server does not answer at all', async () => {
       await failsCleanly('no-server', { kernel: 'http://127.0.0.1:9/vmlinuz' }, /spec.kernel: image http:\/\/127.0.0.1:9\/vmlinuz: no HTTP answer from the server/);
     });
@@ -187,7 +197,11 @@ describe('faults', function () {
       assert.equal(creating.nodeId, nodeId);
       assert.equal(await allocatedCpu(cluster, nodeId), 1);
       const failed = (await watch.state(i.id, FAILED, 15_000)).instance!;
-      assert.match(failed.stateReason, /^the agent on node ghost-host \(127.0.0.1:9\) did not report on the create within 3s; is hypervisor-agent running there\?$/);
+      // Tried on its only node, which never answered: no other node to try.
+      assert.match(
+        failed.stateReason,
+        /^attempt 1 on node ghost-host failed \(the agent on node ghost-host \(127.0.0.1:9\) did not report on the create within 3s; is hypervisor-agent running there\?\); no other node can run it: /,
+      );
       await until('capacity released', async () => (await allocatedCpu(cluster, nodeId)) === 0);
       watch.close();
     });

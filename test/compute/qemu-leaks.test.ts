@@ -50,7 +50,7 @@ exec qemu-system-x86_64 "$@"
       disks: [{ name: 'root', sizeBytes: 32 * MiB, type: 'qcow2', boot: true }],
     });
   const startAgent = () =>
-    new AgentProcess(t.address, t.nats.url, stateDir, 'leak-host', ['--cpus', '16', '--memory-mib', '16384'], { HV_QEMU_BINARY: wrapper, HV_QEMU_START_TIMEOUT_MS: '3000' }).start();
+    new AgentProcess(t.address, t.nats.url, stateDir, 'leak-host', ['--cpus', '16', '--memory-mib', '16384'], { env: { HV_QEMU_BINARY: wrapper, HV_QEMU_START_TIMEOUT_MS: '3000' } }).start();
   const running = async (name: string) => {
     const { id } = await call(c, c.createInstance, vm(name));
     await watch.state(id, InstanceState.INSTANCE_STATE_RUNNING, 90_000);

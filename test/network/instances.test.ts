@@ -92,7 +92,7 @@ describe('instances get ports (ComputeService + NetworkService, hollow agent, re
     assert.ok(port, 'the instance has a port');
     assert.equal(i.ipAddress, port.ipAddress);
     assert.match(i.ipAddress, /^10\.80\.0\.\d+$/);
-    assert.deepEqual([port.instanceId, port.nodeId, port.status, port.networkId, port.subnetId], [i.id, agent.nodeId, 'ACTIVE', net.id, subnet.id]);
+    assert.deepEqual([port.instanceId, port.nodeId, port.status, port.networkId, port.subnetId], [i.id, agent.nodeId, 'BUILD', net.id, subnet.id]);
     assert.deepEqual(port.securityGroups, [group.id]);
     assert.equal(port.name, `instance:${i.id}`);
     const alloc = (await n.rpc('listAllocations', { subnetId: subnet.id })).allocations.find((a) => a.portId === port.id);

@@ -85,7 +85,7 @@ describe('NetworkService: ports and security groups (real gRPC client, real nats
       const node = await call(cluster, cluster.registerNode, RegisterNodeRequest.fromPartial({ hostname: 'bind-node', ip: '192.0.2.50', port: 50052, capacity: { cpuCores: 2, memoryBytes: 2 ** 30, diskBytes: 2 ** 30 }, supportedInstanceTypes: ['vm'] }));
       const p = await n.port(netId, { subnetId });
       const b = await n.rpc('bindPort', { portId: p.id, instanceId: 'inst-1', nodeId: node.nodeId });
-      assert.deepEqual([b.port?.instanceId, b.port?.nodeId, b.port?.status, b.port?.deviceName], ['inst-1', node.nodeId, 'ACTIVE', `tap${p.id.slice(0, 11)}`]);
+      assert.deepEqual([b.port?.instanceId, b.port?.nodeId, b.port?.status, b.port?.deviceName], ['inst-1', node.nodeId, 'BUILD', `tap${p.id.slice(0, 11)}`]);
       await n.rpc('bindPort', { portId: p.id, instanceId: 'inst-1', nodeId: node.nodeId }); // the same binding again
       await rejectsWith(n.rpc('bindPort', { portId: p.id, instanceId: 'inst-2', nodeId: node.nodeId }), FAILED_PRECONDITION, /already bound to instance inst-1/);
       await rejectsWith(n.rpc('bindPort', { portId: p.id, instanceId: '' }), INVALID_ARGUMENT, /instance_id: is required/);

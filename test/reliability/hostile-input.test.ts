@@ -8,9 +8,10 @@ import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-ev
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { Timestamp } from '../../src/gen/google/protobuf/timestamp';
 import { ClusterServiceClient, type NodeEvent, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { NodeRole } from '../../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { Net } from '../network/support';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { nodeRegistration } from '../support/nodes';
 
 const { INVALID_ARGUMENT, OUT_OF_RANGE } = status;
 
@@ -52,18 +53,13 @@ describe('hostile input gets a defined answer (real server, real nats-server)', 
   });
   after(() => t.stop());
 
-  const reg = (over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest => ({
-    hostname: `h-${randomUUID().slice(0, 8)}`,
-    ip: '10.66.0.1',
-    port: 50052,
-    role: NodeRole.NODE_ROLE_WORKER,
-    region: '',
-    zone: '',
-    capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 2n ** 30n, gpuCount: 0 },
-    metadata: { labels: {}, annotations: {} },
-    supportedInstanceTypes: ['vm'],
-    ...over,
-  });
+  const reg = (over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest =>
+    nodeRegistration(`h-${randomUUID().slice(0, 8)}`, {
+      ip: '10.66.0.1',
+      capacity: { cpuCores: 1, memoryBytes: 2n ** 30n, diskBytes: 2n ** 30n, gpuCount: 0 },
+      metadata: { labels: {}, annotations: {} },
+      ...over,
+    });
 
   describe('numbers', () => {
     for (const [what, capacity, message] of [
@@ -103,6 +99,18 @@ describe('hostile input gets a defined answer (real server, real nats-server)', 
       }
     });
 
+    it('WatchInstance since_revision beyond the head is OUT_OF_RANGE too', async () => {
+      const compute = t.client(ComputeServiceClient);
+      const end = await new Promise<{ code: number; details: string }>((resolve) => {
+        const s = compute.watchInstance({ instanceId: '', sinceRevision: 2n ** 40n, nodeId: '' });
+        s.on('data', () => undefined);
+        s.on('error', (e: ServiceError) => resolve({ code: e.code, details: e.details }));
+        s.on('end', () => resolve({ code: 0, details: '' }));
+      });
+      assert.equal(end.code, OUT_OF_RANGE, end.details);
+      assert.match(end.details, /^since_revision 1099511627776 is beyond the head of the log/);
+    });
+
     it('a Timestamp beyond what a time can be is INVALID_ARGUMENT naming the field', async () => {
       // ListEventsRequest.from_time (field 5) = Timestamp { seconds: 2^62 }: no client library would make it from a Date.
       const ts = Buffer.from(Timestamp.encode({ seconds: 2n ** 62n, nanos: 0 }).finish());
@@ -125,6 +133,14 @@ describe('hostile input gets a defined answer (real server, real nats-server)', 
     it('a field too large for the command bus is INVALID_ARGUMENT naming it, not UNAVAILABLE', async () => {
       const n = new Net(t);
       await rejectsWith(n.rpc('createSecurityGroup', { name: 'big', description: 'd'.repeat(5 * 2 ** 20) }), INVALID_ARGUMENT, /^description: \d+ bytes; a request can carry at most \d+ bytes/);
+    });
+
+    it('a 1 MB address is INVALID_ARGUMENT naming the field, not UNAVAILABLE', async () => {
+      const n = new Net(t);
+      const net = (await n.rpc('createNetwork', { name: 'big-ip' })).network!;
+      const subnet = (await n.rpc('createSubnet', { networkId: net.id, cidr: '10.250.0.0/24' })).subnet!;
+      const e = await rejectsWith(n.rpc('allocateIp', { subnetId: subnet.id, ipAddress: '1'.repeat(2 ** 20) }), INVALID_ARGUMENT);
+      assert.match(e.details, /^ip_address: /);
     });
 
     it('request metadata beyond the limit is INVALID_ARGUMENT at once; beyond HTTP/2 header limits the stream is reset at once', async () => {

@@ -7,7 +7,7 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { ClusterServiceClient, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { InstanceState, InstanceType, NodeRole, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { NetworkType, SecurityRuleDirection } from '../../src/gen/hypervisor/v1/network';
 import { removeStateDir, startAgent } from '../support/agent';
@@ -15,6 +15,7 @@ import { createRequest, MiB } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { Net } from '../network/support';
 import { ImageServer } from '../support/image-server';
+import { nodeRegistration } from '../support/nodes';
 
 /**
  * An OK answer means the change is in the log: for every write method, a
@@ -64,17 +65,14 @@ describe('idempotency of every write method (real server, real nats-server)', fu
     return new Map([...seen].map(([id, revs]) => [id, revs.size]));
   };
 
-  const reg = (hostname: string, cpuCores = 4): RegisterNodeRequest => ({
-    hostname,
-    ip: '10.77.0.1',
-    port: 50052,
-    role: NodeRole.NODE_ROLE_WORKER,
-    region: 'r',
-    zone: 'z',
-    capacity: { cpuCores, memoryBytes: 2n ** 32n, diskBytes: 2n ** 34n, gpuCount: 0 },
-    metadata: { labels: {}, annotations: {} },
-    supportedInstanceTypes: ['vm'],
-  });
+  const reg = (hostname: string, cpuCores = 4): RegisterNodeRequest =>
+    nodeRegistration(hostname, {
+      ip: '10.77.0.1',
+      region: 'r',
+      zone: 'z',
+      capacity: { cpuCores, memoryBytes: 2n ** 32n, diskBytes: 2n ** 34n, gpuCount: 0 },
+      metadata: { labels: {}, annotations: {} },
+    });
   const vm = (name: string) => createRequest(name, InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz'), memoryBytes: 64 * MiB });
   const newNode = async () => (await call(cluster, cluster.registerNode, reg(`idem-${randomUUID().slice(0, 8)}`), H)).nodeId;
   const newInstance = async (running = false) => {

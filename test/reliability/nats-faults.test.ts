@@ -7,24 +7,15 @@ import * as grpc from '@grpc/grpc-js';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import pino from 'pino';
 import { ClusterServiceClient, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 import { freePort } from '../../src/nats/embedded-nats-server';
 import { defaultConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
 import { call, until } from '../support/control-plane';
 import { ServerProcess } from '../support/server-process';
+import { nodeRegistration } from '../support/nodes';
 
-const reg = (hostname: string): RegisterNodeRequest => ({
-  hostname,
-  ip: '10.88.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: '',
-  zone: '',
-  capacity: { cpuCores: 2, memoryBytes: 2n ** 30n, diskBytes: 2n ** 32n, gpuCount: 0 },
-  metadata: { labels: {}, annotations: {} },
-  supportedInstanceTypes: ['vm'],
-});
+const reg = (hostname: string): RegisterNodeRequest =>
+  nodeRegistration(hostname, { ip: '10.88.0.1', capacity: { cpuCores: 2, memoryBytes: 2n ** 30n, diskBytes: 2n ** 32n, gpuCount: 0 }, metadata: { labels: {}, annotations: {} } });
 
 const readyz = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
 const alive = (pid: number) => {

@@ -33,13 +33,12 @@ describe('the default path: npm start with no settings boots the README VM and i
   it('chooses an accelerator that runs guests, shows it on the node, and the VM answers on its console', async () => {
     images = await new ImageServer(testGuestDir()).start();
     const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
-    // Only what keeps it off the ports of another run: no --agent-accel, no HV_QEMU_ACCEL.
+    // As the README starts it for its VM (images on a loopback server), on ports of its own:
+    // no --agent-accel, no HV_QEMU_ACCEL.
     const env = { ...process.env };
     delete env.HV_QEMU_ACCEL;
     const child = spawn(
       process.execPath,
-      // Only what the README's walk-through adds: its image server is on loopback, which the
-      // image fetcher refuses by default. The accelerator, the agent and NATS are the defaults.
       [MAIN, '--data-dir', dataDir, '--embedded-nats-port', String(natsPort), '--grpc-host', '127.0.0.1', '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--image-allow-cidr', '127.0.0.0/8'],
       { stdio: ['ignore', 'pipe', 'pipe'], env },
     );

@@ -14,8 +14,8 @@ export class AgentProcess extends ChildBinary {
     readonly stateDir: string,
     readonly hostname: string,
     private readonly extraArgs: string[] = [],
-    /** More environment for the agent (e.g. HV_QEMU_BINARY). */
-    private readonly env: Record<string, string> = {},
+    /** wrap: runs the agent in a network namespace (e.g. `ip netns exec <ns> …`); env: more environment (e.g. HV_QEMU_BINARY). */
+    private readonly opts: { wrap?: (argv: string[]) => string[]; env?: Record<string, string> } = {},
   ) {
     super(MAIN);
   }
@@ -38,7 +38,8 @@ export class AgentProcess extends ChildBinary {
         '--log-level', logLevel,
         ...this.extraArgs,
       ],
-      { HV_AGENT_RECONCILE_MS: '500', ...this.env },
+      { HV_AGENT_RECONCILE_MS: '500', ...this.opts.env },
+      this.opts.wrap,
     );
     return this;
   }

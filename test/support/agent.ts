@@ -27,6 +27,8 @@ export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {
     listenHost: '127.0.0.1',
     port: 0,
     reconcileIntervalMs: 500,
+    // Agents of one test process share the machine's namespace: none of them touches its links unless asked to.
+    dataplane: 'none',
     // Test image servers listen on loopback, which the image fetcher refuses unless allowed.
     imageAllowCidrs: ['127.0.0.0/8'],
     ...opts,

@@ -11,8 +11,11 @@ export class ChildBinary {
 
   constructor(private readonly script: string) {}
 
-  protected spawn(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
-    const child = spawn(process.execPath, [this.script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  /** wrap: turns the argv into one that runs it elsewhere (a network namespace: `ip netns exec <ns> …`). */
+  protected spawn(args: readonly string[], env: Record<string, string> = {}, wrap?: (argv: string[]) => string[]): ChildProcess {
+    const argv = [process.execPath, this.script, ...args];
+    const [cmd, ...rest] = wrap ? wrap(argv) : argv;
+    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child.stdout!.on('data', (d) => (this.log += d));
     child.stderr!.on('data', (d) => (this.log += d));
     this.child = child;

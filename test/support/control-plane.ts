@@ -12,12 +12,18 @@ export { until } from './until';
 
 /** A real control plane on a real nats-server, on free ports, for one test file. */
 export class TestControlPlane {
-  readonly nats = new TestNats();
+  readonly nats: TestNats;
   cp!: ControlPlane;
   readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'hv-cp-'));
   private clients: Client[] = [];
 
-  constructor(private readonly overrides: Partial<ServerConfig> = {}) {}
+  /** natsHost: where nats-server listens (NetnsHosts.rootIp for agents in namespaces; set grpcHost too). */
+  constructor(
+    private readonly overrides: Partial<ServerConfig> = {},
+    opts: { natsHost?: string } = {},
+  ) {
+    this.nats = new TestNats({ host: opts.natsHost });
+  }
 
   async start(): Promise<this> {
     await this.nats.start();
@@ -44,7 +50,8 @@ export class TestControlPlane {
   }
 
   get address(): string {
-    return `127.0.0.1:${this.cp.grpcPort}`;
+    const host = this.overrides.grpcHost && this.overrides.grpcHost !== '0.0.0.0' ? this.overrides.grpcHost : '127.0.0.1';
+    return `${host}:${this.cp.grpcPort}`;
   }
 
   client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C): C {

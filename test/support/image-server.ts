@@ -25,7 +25,11 @@ export class ImageServer {
   readonly throttle = new Map<string, number>();
   port = 0;
 
-  constructor(private readonly dir: string) {}
+  /** host: where it listens (and what its URLs name); another namespace's agents need a non-loopback one. */
+  constructor(
+    private readonly dir: string,
+    private readonly host = '127.0.0.1',
+  ) {}
 
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => {
@@ -52,13 +56,13 @@ export class ImageServer {
       src.on('end', () => res.end());
       res.on('close', () => src.destroy());
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(0, this.host, r));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
 
   url(name: string): string {
-    return `http://127.0.0.1:${this.port}/${name}`;
+    return `http://${this.host}:${this.port}/${name}`;
   }
 
   async stop(): Promise<void> {

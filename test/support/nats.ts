@@ -10,8 +10,11 @@ export class TestNats {
   readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'hv-nats-'));
   private conns: NatsConnection[] = [];
 
+  /** host: where it listens (a netns-hosts test binds the underlay's root address so agents in namespaces reach it). */
+  constructor(private readonly opts: { host?: string } = {}) {}
+
   async start(): Promise<this> {
-    this.nats = await EmbeddedNatsServer.start({ dataDir: this.dataDir });
+    this.nats = await EmbeddedNatsServer.start({ dataDir: this.dataDir, ...(this.opts.host ? { host: this.opts.host } : {}) });
     return this;
   }
 

@@ -14,13 +14,14 @@ export class TmuxTerminal {
   private readonly socket: string;
 
   constructor(token: string) {
-    this.socket = `hvt${token}-${process.pid}`;
+    // The socket in a directory of this run's own, not the shared /tmp/tmux-<uid>.
+    this.socket = path.join(this.dir, `hvt${token}-${process.pid}.sock`);
     // The pane stays after the program ends, so its last screen and exit status can be read.
     writeFileSync(path.join(this.dir, 'tmux.conf'), 'set -g remain-on-exit on\nset -g history-limit 20000\nset -g status off\n');
   }
 
   private tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', path.join(this.dir, 'tmux.conf'), ...args], { encoding: 'utf8' });
+    return execFileSync('tmux', ['-S', this.socket, '-f', path.join(this.dir, 'tmux.conf'), ...args], { encoding: 'utf8' });
   }
 
   /** Starts `argv` (with `env` added) in a width × height terminal. */
@@ -66,12 +67,22 @@ export class TmuxTerminal {
     }
   }
 
-  async waitForExit(timeoutMs = 20_000): Promise<number> {
+  async waitForExit(timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = this.exitStatus();
       if (s !== undefined) return s;
-      if (Date.now() > deadline) throw new Error(`the program did not exit; the terminal shows:\n${this.screen()}`);
+      if (Date.now() > deadline) {
+        const pane = this.tmux('display-message', '-p', '-t', 'main', '#{pane_pid} #{pane_dead}:#{pane_dead_status}').trim();
+        const pid = pane.split(' ')[0];
+        let ps = '';
+        try {
+          ps = execFileSync('ps', ['-o', 'pid,stat,wchan:20,args', '--pid', pid, '--ppid', pid], { encoding: 'utf8' });
+        } catch {
+          ps = `(no process ${pid})`;
+        }
+        throw new Error(`the program did not exit (pane ${pane}; ${ps}); the terminal shows:\n${this.screen()}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }

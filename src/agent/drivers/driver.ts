@@ -48,6 +48,14 @@ export interface InstanceSpecForDriver {
   disks: DiskSpec[];
   /** For type container. */
   container?: ContainerSpec;
+  /** Network interfaces on host devices the data plane made (taps), in guest order. */
+  nics?: NicSpec[];
+}
+
+export interface NicSpec {
+  /** The host device (a persistent tap) QEMU opens. */
+  device: string;
+  mac: string;
 }
 
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';
@@ -116,8 +124,12 @@ export interface InstanceDriver {
   /** Launches it; already running = success. Resolves once the runtime answers, not once the guest has booted. */
   start(instanceId: string): Promise<Observed>;
   stop(instanceId: string, opts: StopOptions): Promise<void>;
-  /** Stops it hard if running and removes every file of it; unknown id = success. */
-  destroy(instanceId: string): Promise<void>;
+  /**
+   * Stops it hard if running and removes every file of it; unknown id = success.
+   * keepLog: the runtime's log stays where a failure's reason points to it (everything
+   * else goes), until a destroy without keepLog (the instance's delete).
+   */
+  destroy(instanceId: string, opts?: { keepLog?: boolean }): Promise<void>;
   /** undefined = not created (or destroyed). */
   inspect(instanceId: string): Promise<Observed | undefined>;
   /** Every created instance, running or not: what an agent adopts after a restart. */

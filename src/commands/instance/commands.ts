@@ -6,12 +6,19 @@ interface Report {
   readonly generation: number;
 }
 
+/**
+ * Whose fault a failure is: `spec` (a bad image, a wrong sha256: the same everywhere, so
+ * never tried again elsewhere) or `node` (the agent never answered, the driver failed on
+ * that host: another node may do). Absent = node.
+ */
+export type FailureCause = 'spec' | 'node';
+
 export type InstanceCommand =
   | { type: 'CreateInstance'; data: InstanceRequest }
   /** Scheduler: capacity is held on the node; the instance goes there. */
   | { type: 'ScheduleInstance'; data: { nodeId: string; nodeName: string } }
   /** Scheduler: nothing fits. Lifecycle: the agent did not answer in time (generation = the work it waited for). */
-  | { type: 'FailInstance'; data: { reason: string; generation?: number } }
+  | { type: 'FailInstance'; data: { reason: string; generation?: number; cause?: FailureCause } }
   /** Network seam: the port the network step made for this instance. */
   | { type: 'AttachInstanceNetwork'; data: { portId: string; ipAddress: string; macAddress: string } }
   | { type: 'StartInstance'; data: Record<string, never> }
@@ -24,5 +31,5 @@ export type InstanceCommand =
   | { type: 'DeleteInstance'; data: { force: boolean; withoutNode?: string } }
   | { type: 'ReportInstanceRunning'; data: Report & { startedAt: string } }
   | { type: 'ReportInstanceStopped'; data: Report & { reason: string } }
-  | { type: 'ReportInstanceFailed'; data: Report & { reason: string } }
+  | { type: 'ReportInstanceFailed'; data: Report & { reason: string; cause?: FailureCause } }
   | { type: 'ReportInstanceDeleted'; data: Report };

@@ -54,6 +54,14 @@ describe('instance decider', () => {
       assert.equal(stateOf([requested()]).status, 'PENDING');
     });
     it('adds nothing for the same request again', () => given([requested()]).when({ type: 'CreateInstance', data: request() }).then([]));
+    it('takes a known restart policy', () => {
+      const r = request({ annotations: { 'hypervisor.restart-policy': 'on-failure' } });
+      given([]).when({ type: 'CreateInstance', data: r }).then([requested(r)]);
+    });
+    it('refuses an unknown restart policy with INVALID_ARGUMENT naming the key', () =>
+      given([])
+        .when({ type: 'CreateInstance', data: request({ annotations: { 'hypervisor.restart-policy': 'sometimes' } }) })
+        .thenThrows(InvalidArgument, /metadata\.annotations\["hypervisor\.restart-policy"\]: "sometimes" is not a restart policy \(never, on-failure, always\)/));
     it('refuses a different request on the same id', () =>
       given([requested()]).when({ type: 'CreateInstance', data: request({ name: 'other' }) }).thenThrows(FailedPrecondition, /already exists/));
 
@@ -122,7 +130,7 @@ describe('instance decider', () => {
     });
     it('a failure while CREATING gives the node up', () => {
       given([requested(), scheduled(1)])
-        .when({ type: 'ReportInstanceFailed', data: { ...report(1), reason: 'image: HTTP 404' } })
+        .when({ type: 'ReportInstanceFailed', data: { ...report(1), reason: 'image: HTTP 404', cause: 'spec' } })
         .then([{ type: 'InstanceFailed', data: { generation: 2, reason: 'image: HTTP 404', leftNodeId: 'node-a' } }]);
       const s = stateOf([requested(), scheduled(1), { type: 'InstanceFailed', data: { generation: 2, reason: 'x', leftNodeId: 'node-a' } }]);
       assert.equal(s.nodeId, '');
@@ -141,7 +149,7 @@ describe('instance decider', () => {
         .when({ type: 'ReportInstanceStopped', data: { ...report(1), reason: 'the guest powered off' } })
         .then([{ type: 'InstanceStopped', data: { generation: 1, reason: 'the guest powered off' } }]));
     it('a timeout fails the create it waited for, not a later one', () => {
-      given([requested(), scheduled(1)])
+      given([requested(request({ maxAttempts: 1 })), scheduled(1)])
         .when({ type: 'FailInstance', data: { reason: 'no answer', generation: 1 } })
         .then([{ type: 'InstanceFailed', data: { generation: 2, reason: 'no answer', leftNodeId: 'node-a' } }]);
       given(live).when({ type: 'FailInstance', data: { reason: 'no answer', generation: 1 } }).then([]);
@@ -230,5 +238,45 @@ describe('instance decider', () => {
     });
     it('refuses a port for an instance that asked for no network', () =>
       given([requested()]).when({ type: 'AttachInstanceNetwork', data: { portId: 'p', ipAddress: '', macAddress: '' } }).thenThrows(FailedPrecondition));
+  });
+
+  describe('rescheduling: a create that failed for a reason of its node is tried on another', () => {
+    const creating = [requested(), scheduled(1, 'node-a')];
+    const attemptFailed = (gen: number, nodeId: string, attempt: number, reason: string): InstanceEvent => ({
+      type: 'InstanceAttemptFailed',
+      data: { generation: gen, nodeId, nodeName: 'host-a', attempt, reason },
+    });
+    it('gives the node up and goes back to PENDING, with the attempt and its reason', () => {
+      given(creating)
+        .when({ type: 'ReportInstanceFailed', data: { ...report(1), reason: 'create failed: qemu died', cause: 'node' } })
+        .then([attemptFailed(2, 'node-a', 1, 'create failed: qemu died')]);
+      const s = stateOf([...creating, attemptFailed(2, 'node-a', 1, 'create failed: qemu died')]);
+      assert.deepEqual([s.status, s.nodeId, s.attempts, s.avoidNodeIds], ['PENDING', '', 1, ['node-a']]);
+      assert.match(s.reason, /attempt 1 on node host-a failed \(create failed: qemu died\); trying another node/);
+    });
+    it('a create timeout (the agent never answered) is the node\'s', () =>
+      given(creating)
+        .when({ type: 'FailInstance', data: { reason: 'the agent did not report', generation: 1 } })
+        .then([attemptFailed(2, 'node-a', 1, 'the agent did not report')]));
+    it('a failure of the spec (bad image, wrong sha256) is final at once', () =>
+      given(creating)
+        .when({ type: 'ReportInstanceFailed', data: { ...report(1), reason: 'spec.image: HTTP 404', cause: 'spec' } })
+        .then([{ type: 'InstanceFailed', data: { generation: 2, reason: 'spec.image: HTTP 404', leftNodeId: 'node-a' } }]));
+    it('the last attempt (3 by default) is FAILED, saying so', () =>
+      given([...creating, attemptFailed(2, 'node-a', 1, 'x'), scheduled(3, 'node-b'), attemptFailed(4, 'node-b', 2, 'y'), scheduled(5, 'node-c')])
+        .when({ type: 'ReportInstanceFailed', data: { ...report(5, 'node-c'), reason: 'z', cause: 'node' } })
+        .then([{ type: 'InstanceFailed', data: { generation: 6, reason: 'z (attempt 3 of 3; the earlier ones failed on other nodes)', leftNodeId: 'node-c' } }]));
+    it('honours the attempts the request was created with', () =>
+      given([requested(request({ maxAttempts: 1 })), scheduled(1, 'node-a')])
+        .when({ type: 'ReportInstanceFailed', data: { ...report(1), reason: 'z' } })
+        .then([{ type: 'InstanceFailed', data: { generation: 2, reason: 'z', leftNodeId: 'node-a' } }]));
+    it('a crash after it ran keeps its node and is not rescheduled', () =>
+      given(live)
+        .when({ type: 'ReportInstanceFailed', data: { ...report(1), reason: 'killed', cause: 'node' } })
+        .then([{ type: 'InstanceFailed', data: { generation: 2, reason: 'killed' } }]));
+    it('StartInstance of a FAILED instance starts a new series of attempts', () => {
+      const s = stateOf([...creating, attemptFailed(2, 'node-a', 1, 'x'), scheduled(3, 'node-b'), { type: 'InstanceFailed', data: { generation: 4, reason: 'y', leftNodeId: 'node-b' } }, { type: 'InstanceRescheduled', data: { generation: 5 } }]);
+      assert.deepEqual([s.status, s.attempts, s.avoidNodeIds], ['PENDING', 0, []]);
+    });
   });
 });

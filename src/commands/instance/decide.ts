@@ -1,5 +1,5 @@
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../errors';
-import type { InstanceCommand } from './commands';
+import type { FailureCause, InstanceCommand } from './commands';
 import type { InstanceEvent } from './events';
 import type { InstanceState } from './state';
 import { validateRequest } from './validate';
@@ -43,7 +43,7 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
       if (s.status === 'PENDING')
         return [{ type: 'InstanceFailed', data: { generation: next, reason, ...(s.nodeId ? { leftNodeId: s.nodeId } : {}) } }];
       if (generation === undefined) throw new FailedPrecondition(`instance ${s.id} is ${s.status}; only a PENDING instance fails without a generation`);
-      return [failed(s, next, reason)];
+      return [failed(s, next, reason, cmd.data.cause ?? 'node')];
     }
 
     case 'AttachInstanceNetwork': {
@@ -120,7 +120,7 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
     case 'ReportInstanceFailed': {
       if (!current(s, cmd.data) || s.status === 'FAILED') return [];
       if (s.status === 'DELETING') return []; // failing to run something being deleted changes nothing
-      return [failed(s, next, cmd.data.reason)];
+      return [failed(s, next, cmd.data.reason, cmd.data.cause ?? 'node')];
     }
 
     case 'ReportInstanceDeleted': {
@@ -133,11 +133,22 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
   }
 };
 
-/** A failure before the instance ever ran on its node gives the node up; a later one keeps it (its disks are there). */
-const failed = (s: InstanceState, generation: number, reason: string): InstanceEvent => ({
-  type: 'InstanceFailed',
-  data: { generation, reason, ...(s.status === 'CREATING' && s.nodeId ? { leftNodeId: s.nodeId } : {}) },
-});
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/**
+ * A failure before the instance ever ran on its node gives the node up; a later one keeps
+ * it (its disks are there). A create that failed for a reason of the node is tried on
+ * another node while attempts are left; a failure of the spec is final at once.
+ */
+const failed = (s: InstanceState, generation: number, reason: string, cause: FailureCause): InstanceEvent => {
+  if (s.status !== 'CREATING' || !s.nodeId) return { type: 'InstanceFailed', data: { generation, reason } };
+  const attempt = (s.attempts ?? 0) + 1;
+  const max = s.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (cause === 'node' && attempt < max)
+    return { type: 'InstanceAttemptFailed', data: { generation, nodeId: s.nodeId, nodeName: s.nodeName, attempt, reason } };
+  const final = attempt > 1 ? `${reason} (attempt ${attempt} of ${max}; the earlier ones failed on other nodes)` : reason;
+  return { type: 'InstanceFailed', data: { generation, reason: final, leftNodeId: s.nodeId } };
+};
 
 /** A report counts only from the instance's node and about its current generation. */
 const current = (s: InstanceState, r: { nodeId: string; generation: number }): boolean =>

@@ -21,6 +21,12 @@ export type InstanceEvent =
    * disks are there, and StartInstance brings it back on that node.
    */
   | { type: 'InstanceFailed'; data: { generation: number; reason: string; leftNodeId?: string } }
+  /**
+   * A create failed on its node for a reason of the node (not of the spec), and attempts
+   * are left: it gives that node up and goes back to PENDING to be tried on another.
+   * Each attempt is one of these in its history, with the node and the reason.
+   */
+  | { type: 'InstanceAttemptFailed'; data: { generation: number; nodeId: string; nodeName: string; attempt: number; reason: string } }
   /** StartInstance on a FAILED instance: back to PENDING, to be scheduled again. */
   | { type: 'InstanceRescheduled'; data: { generation: number } }
   | { type: 'InstanceDeletionRequested'; data: { generation: number; force: boolean } }

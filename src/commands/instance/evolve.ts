@@ -49,8 +49,21 @@ export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceSt
         ...at,
       };
     }
+    case 'InstanceAttemptFailed':
+      return {
+        ...s,
+        status: 'PENDING',
+        generation: e.data.generation,
+        pending: undefined,
+        nodeId: '',
+        nodeName: '',
+        attempts: e.data.attempt,
+        avoidNodeIds: [...(s.avoidNodeIds ?? []), e.data.nodeId],
+        reason: `attempt ${e.data.attempt} on node ${e.data.nodeName || e.data.nodeId} failed (${e.data.reason}); trying another node`,
+        ...at,
+      };
     case 'InstanceRescheduled':
-      return { ...s, status: 'PENDING', generation: e.data.generation, pending: undefined, reason: s.nodeId ? `waiting for room on node ${s.nodeName || s.nodeId}, where its disks are` : 'waiting for the scheduler to pick a node', ...at };
+      return { ...s, attempts: 0, avoidNodeIds: [], status: 'PENDING', generation: e.data.generation, pending: undefined, reason: s.nodeId ? `waiting for room on node ${s.nodeName || s.nodeId}, where its disks are` : 'waiting for the scheduler to pick a node', ...at };
     case 'InstanceDeletionRequested':
       return {
         ...s,

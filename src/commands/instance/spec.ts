@@ -82,4 +82,6 @@ export interface InstanceRequest {
   readonly placement: Placement;
   /** What the scheduler reserves on a node. */
   readonly resources: Resources;
+  /** Nodes it is tried on before a failure of the node is final (server setting at creation; absent = 3). */
+  readonly maxAttempts?: number;
 }

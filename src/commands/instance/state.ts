@@ -23,6 +23,10 @@ export interface InstanceState extends Partial<InstanceRequest> {
   readonly generation: number;
   readonly pending?: PendingAction & { readonly generation: number; readonly since: Date };
   readonly network?: { portId: string; ipAddress: string; macAddress: string };
+  /** Create attempts that failed on a node since it was requested (or last started from FAILED). */
+  readonly attempts?: number;
+  /** Nodes those attempts failed on: the scheduler tries the others. */
+  readonly avoidNodeIds?: readonly string[];
   readonly createdAt?: Date;
   readonly startedAt?: Date;
   readonly updatedAt?: Date;

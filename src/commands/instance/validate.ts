@@ -1,6 +1,7 @@
 import type { InstanceKind } from '../../domain/instance-types';
 import type { Resources } from '../../domain/resources';
 import { optionalTopology, requireLabels } from '../../domain/validate';
+import { validateRestartPolicy } from '../../domain/restart-policy';
 import { validateVolumeMounts } from '../../domain/volume-mounts';
 import { InvalidArgument } from '../../errors';
 import type { InstanceRequest, InstanceSpecData, ResolvedImages } from './spec';
@@ -24,6 +25,7 @@ export const validateRequest = (r: Pick<InstanceRequest, 'name' | 'kind' | 'spec
   validateSpec(r.kind, r.spec);
   requireLabels('metadata.labels', r.labels);
   requireLabels('metadata.annotations', r.annotations);
+  validateRestartPolicy(r.annotations);
   optionalTopology('region', r.placement.region);
   optionalTopology('zone', r.placement.zone);
 };

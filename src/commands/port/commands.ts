@@ -1,4 +1,4 @@
-import type { BindingType, DeviceOwner } from './state';
+import type { BindingType, DeviceOwner, PortLinkStatus } from './state';
 
 export interface PortSpec {
   readonly networkId: string;
@@ -24,5 +24,7 @@ export type PortCommand =
   | { type: 'UnbindPort'; data: { instanceId: string } }
   /** Step of AssociateFloatingIP: the port must hold fixedIp and have no floating IP yet. */
   | { type: 'AttachFloatingIp'; data: { floatingIpId: string; fixedIp: string } }
+  /** The data plane of the node the port is bound to says how the port is there (a report from another node is stale and ignored). */
+  | { type: 'ReportPortStatus'; data: { nodeId: string; status: PortLinkStatus; deviceName: string; reason: string } }
   /** After DisassociateFloatingIP (or to undo AttachFloatingIp). */
   | { type: 'DetachFloatingIp'; data: { floatingIpId: string } };

@@ -125,7 +125,7 @@ describe('port decider', () => {
     });
   });
 
-  it('maps to the Port message: DOWN until bound, ACTIVE when bound', () => {
+  it('maps to the Port message: DOWN until bound, BUILD when bound until its node reports', () => {
     const t0 = new Date('2026-01-01T00:00:00Z');
     const t1 = new Date('2026-01-01T00:00:05Z');
     const unbound = fold(portDecider, 'p-1', [{ ...created(), time: t0 }]);
@@ -135,6 +135,29 @@ describe('port decider', () => {
       createdAt: t0, updatedAt: t0,
     });
     const b = portToProto(fold(portDecider, 'p-1', [{ ...created(), time: t0 }, { ...bound(), time: t1 }]))!;
-    assert.deepEqual([b.status, b.instanceId, b.nodeId, b.deviceName, b.updatedAt], ['ACTIVE', 'i-1', 'node-1', 'tap0', t1]);
+    assert.deepEqual([b.status, b.instanceId, b.nodeId, b.deviceName, b.updatedAt], ['BUILD', 'i-1', 'node-1', 'tap0', t1]);
+  });
+
+  describe('ReportPortStatus', () => {
+    const report = (status: 'ACTIVE' | 'DOWN' | 'ERROR', nodeId = 'node-1', deviceName = 'hv-t1', reason = '') => ({ type: 'ReportPortStatus', data: { nodeId, status, deviceName, reason } }) as const;
+    const reported = (status: 'ACTIVE' | 'DOWN' | 'ERROR', deviceName = 'hv-t1', reason = ''): PortEvent => ({ type: 'PortStatusReported', data: { nodeId: 'node-1', status, deviceName, reason } });
+    it('records what the bound node reports', () => given([created(), bound()]).when(report('ACTIVE')).then([reported('ACTIVE')]));
+    it('adds nothing for the same report again', () => given([created(), bound(), reported('ACTIVE')]).when(report('ACTIVE')).then([]));
+    it('ignores a report from a node the port is not bound to (it moved), and one for an unbound port', () => {
+      given([created(), bound()]).when(report('ACTIVE', 'node-2')).then([]);
+      given([created()]).when(report('ACTIVE')).then([]);
+    });
+    it('keeps the reason of an ERROR only', () => {
+      given([created(), bound()]).when(report('ERROR', 'node-1', 'hv-t1', 'ip link add failed')).then([reported('ERROR', 'hv-t1', 'ip link add failed')]);
+      given([created(), bound()]).when(report('DOWN', 'node-1', 'hv-t1', 'ignored')).then([reported('DOWN')]);
+    });
+    it('refuses a status that is not ACTIVE, DOWN or ERROR', () =>
+      given([created(), bound()]).when({ type: 'ReportPortStatus', data: { nodeId: 'node-1', status: 'UP' as 'ACTIVE', deviceName: '', reason: '' } }).thenThrows(InvalidArgument));
+    it('shows the reported status and device; a new binding starts over at BUILD', () => {
+      const v = (evts: PortEvent[]) => portToProto(fold(portDecider, 'p-1', evts.map((e) => ({ ...e, time: new Date(0) }))))!;
+      assert.deepEqual([v([created(), bound(), reported('ACTIVE')]).status, v([created(), bound(), reported('ACTIVE')]).deviceName], ['ACTIVE', 'hv-t1']);
+      assert.equal(v([created(), bound(), reported('DOWN')]).status, 'DOWN');
+      assert.equal(v([created(), bound(), reported('ACTIVE'), bound('i-1', 'node-2')]).status, 'BUILD');
+    });
   });
 });

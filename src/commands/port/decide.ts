@@ -3,7 +3,7 @@ import { canonicalAddress } from '../../sdn/ipam/address';
 import { createAgain, deletable, list, requireActive, requireToken, sameJson } from '../network/fields';
 import type { PortCommand } from './commands';
 import type { PortCreatedData, PortEvent } from './events';
-import type { PortState } from './state';
+import { LINK_STATUSES, type PortState } from './state';
 import { resolvePort, validateBinding } from './validate';
 
 export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
@@ -38,6 +38,16 @@ export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
       requireActive('port', s);
       if (!s.instanceId || (cmd.data.instanceId && cmd.data.instanceId !== s.instanceId)) return [];
       return [{ type: 'PortUnbound', data: { instanceId: s.instanceId, nodeId: s.nodeId } }];
+    }
+    case 'ReportPortStatus': {
+      const d = cmd.data;
+      requireToken('node_id', d.nodeId);
+      if (!LINK_STATUSES.includes(d.status)) throw new InvalidArgument(`status: "${String(d.status)}" is not ACTIVE, DOWN or ERROR`);
+      if (s.status !== 'active' || !s.instanceId || s.nodeId !== d.nodeId) return []; // the port moved or went: a stale report
+      const reason = d.status === 'ERROR' ? d.reason.slice(0, 1024) : '';
+      const deviceName = d.deviceName || s.deviceName;
+      if (s.linkStatus === d.status && s.linkReason === reason && s.deviceName === deviceName) return [];
+      return [{ type: 'PortStatusReported', data: { nodeId: d.nodeId, status: d.status, deviceName, reason } }];
     }
     case 'AttachFloatingIp': {
       const { floatingIpId } = cmd.data;

@@ -1,3 +1,4 @@
+import type { PortLinkStatus } from './state';
 import type { PortSpec } from './commands';
 
 /** The port as decided: the spec and its admin state. */
@@ -15,5 +16,6 @@ export type PortEvent =
     }
   | { type: 'PortBound'; data: { instanceId: string; nodeId: string; deviceName: string } }
   | { type: 'PortUnbound'; data: { instanceId: string; nodeId: string } }
+  | { type: 'PortStatusReported'; data: { nodeId: string; status: PortLinkStatus; deviceName: string; reason: string } }
   | { type: 'FloatingIpAttached'; data: { floatingIpId: string; fixedIp: string } }
   | { type: 'FloatingIpDetached'; data: { floatingIpId: string } };

@@ -10,9 +10,12 @@ export const evolve = (s: PortState, e: Evolving<PortEvent>): PortState => {
     case 'PortDeleted':
       return { ...s, status: 'deleted', ...at };
     case 'PortBound':
-      return { ...s, ...e.data, ...at };
+      // A new binding has heard nothing from its node's data plane yet.
+      return { ...s, ...e.data, linkStatus: '', linkReason: '', ...at };
     case 'PortUnbound':
-      return { ...s, instanceId: '', nodeId: '', deviceName: '', ...at };
+      return { ...s, instanceId: '', nodeId: '', deviceName: '', linkStatus: '', linkReason: '', ...at };
+    case 'PortStatusReported':
+      return { ...s, linkStatus: e.data.status, linkReason: e.data.reason, deviceName: e.data.deviceName, ...at };
     // Floating IPs are not fields of the Port message: updated_at stays.
     case 'FloatingIpAttached':
       return { ...s, floatingIps: [...s.floatingIps, e.data.floatingIpId] };

@@ -13,5 +13,5 @@ export const portDecider: Decider<PortCommand, PortEvent, PortState> = {
 };
 export type { PortCommand, PortSpec } from './commands';
 export type { PortEvent } from './events';
-export type { BindingType, DeviceOwner, PortState } from './state';
+export type { BindingType, DeviceOwner, PortLinkStatus, PortState } from './state';
 export { validatePortRequest } from './validate';

@@ -2,6 +2,9 @@ import type { Lifecycle } from '../network/fields';
 import type { PortCreatedData } from './events';
 
 export type BindingType = 'unspecified' | 'ovs' | 'linux_bridge' | 'vhost_user' | 'sriov';
+export type PortLinkStatus = 'ACTIVE' | 'DOWN' | 'ERROR';
+export const LINK_STATUSES: readonly PortLinkStatus[] = ['ACTIVE', 'DOWN', 'ERROR'];
+
 export const BINDING_TYPES: readonly BindingType[] = ['unspecified', 'ovs', 'linux_bridge', 'vhost_user', 'sriov'];
 
 /** '' for ports a user or an instance owns; `router_interface` for a router's port on a subnet. */
@@ -15,6 +18,9 @@ export interface PortState extends PortCreatedData {
   readonly instanceId: string;
   readonly nodeId: string;
   readonly deviceName: string;
+  /** What the data plane of the bound node last reported ('' = nothing yet for this binding). */
+  readonly linkStatus: PortLinkStatus | '';
+  readonly linkReason: string;
   /** Floating IPs on this port's fixed address (a port with any cannot be deleted). */
   readonly floatingIps: string[];
   readonly createdAt?: Date;
@@ -37,5 +43,7 @@ export const initialState = (id: string): PortState => ({
   instanceId: '',
   nodeId: '',
   deviceName: '',
+  linkStatus: '',
+  linkReason: '',
   floatingIps: [],
 });

@@ -25,6 +25,8 @@ export interface ComputeServiceDeps {
   readonly onWatchOverflow?: () => void;
   /** Graceful stop time when StopInstance gives none. */
   readonly defaultStopTimeoutSeconds: number;
+  /** Nodes a create is tried on before a failure of the node is final (HV_SCHEDULE_ATTEMPTS). */
+  readonly maxAttempts?: number;
   /** Whether a network step exists to give instances with spec.network a port (the seam for NetworkService). */
   readonly networkAvailable: boolean;
   /** Checks spec.network against the networking read models (NOT_FOUND for what is not there), when networking is served. */

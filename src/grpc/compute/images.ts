@@ -15,7 +15,7 @@ import { toServiceError } from '../../shared/grpc-status';
 import { unary } from '../../shared/grpc-unary';
 import type { ComputeServiceDeps } from './context';
 import { type OciPullProgress, ociRefFor, pullOciImage } from './pull-oci-image';
-import { resolveImage } from './resolve-image';
+import { resolveImage } from '../../projections/resolve-image';
 
 const MiB = 2 ** 20;
 

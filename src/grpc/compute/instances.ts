@@ -23,7 +23,7 @@ import { toServiceError } from '../../shared/grpc-status';
 import { unary } from '../../shared/grpc-unary';
 import { fromAgent, instanceMetadata } from './agent-clients';
 import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
-import { resolveContainerImage, resolveImage } from './resolve-image';
+import { resolveContainerImage, resolveImage } from '../../projections/resolve-image';
 import { CHANGE_TYPE } from '../change-type';
 
 type InstanceMethods =
@@ -80,7 +80,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const o = originOf(call);
       const requestId = call.metadata.get('x-request-id')[0];
       const id = instanceIdFor(o.meta.actor, typeof requestId === 'string' && requestId ? requestId : undefined);
-      await d.dispatcher.execute(o, 'instance', id, { type: 'CreateInstance', data: { ...base, images, resources: resourcesFor(spec, images) } });
+      await d.dispatcher.execute(o, 'instance', id, { type: 'CreateInstance', data: { ...base, images, resources: resourcesFor(spec, images), ...(d.maxAttempts ? { maxAttempts: d.maxAttempts } : {}) } });
       return requireInstance(d, id);
     }),
 

@@ -2,7 +2,8 @@ import { step } from '../../bus/dispatcher';
 import { requireToken } from '../../commands/network/fields';
 import { validatePortRequest } from '../../commands/port';
 import { bindingTypeFromProto } from '../../wire/views/port';
-import { InvalidArgument } from '../../errors';
+import { FailedPrecondition, InvalidArgument } from '../../errors';
+import { bindingsOf } from '../../processes/dataplane/host-plan';
 import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
 import { derivedId } from '../../processes/network/ids';
 import { parseAddress } from '../../sdn/ipam/address';
@@ -79,8 +80,16 @@ export const portMethods = (d: NetworkServiceDeps): Methods => ({
 
   bindPort: unary(d.log, 'BindPort', async (req, call) => {
     required(d.models.ports, 'port', 'port_id', req.portId);
+    const port = d.models.ports.state(req.portId)!;
     requireToken('instance_id', req.instanceId);
-    if (req.nodeId) required(d.nodes, 'node', 'node_id', req.nodeId);
+    if (req.nodeId) {
+      required(d.nodes, 'node', 'node_id', req.nodeId);
+      const node = d.nodes.state(req.nodeId)!;
+      // A node that says what its data plane offers gets only ports it can realise (unspecified = its default).
+      const offered = bindingsOf(node);
+      if (offered && port.bindingType !== 'unspecified' && !offered.includes(port.bindingType))
+        throw new FailedPrecondition(`port ${port.id} asks for binding type ${port.bindingType}; node ${node.hostname || node.id} offers ${offered.join(', ') || 'none'}`);
+    }
     await d.dispatcher.execute(step(originOf(call), 'bind-port'), 'port', req.portId, {
       type: 'BindPort',
       data: { instanceId: req.instanceId, nodeId: req.nodeId, deviceName: req.deviceName || defaultDeviceName(req.portId) },

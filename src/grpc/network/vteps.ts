@@ -1,5 +1,6 @@
 import type { NodeState } from '../../commands/node';
 import type { NetworkServiceServer, VTEP } from '../../gen/hypervisor/v1/network';
+import { TUNNEL_INTERFACE_ANNOTATION, tunnelIpOf } from '../../processes/dataplane/host-plan';
 import { unary } from '../../shared/grpc-unary';
 import type { NetworkServiceDeps } from './context';
 
@@ -7,15 +8,15 @@ import type { NetworkServiceDeps } from './context';
 export const VXLAN_PORT = 4789;
 
 /**
- * A node's tunnel endpoint: its registered address on the VXLAN port, with
- * the node's status (READY, NOT_READY, MAINTENANCE, DRAINING). The agent
- * makes one VXLAN device per network, so no single interface is named.
+ * A node's tunnel endpoint: the tunnel IP its agent registered (`--tunnel-ip`,
+ * default its address) on the VXLAN port, the host interface that holds it,
+ * and the node's status (READY, NOT_READY, MAINTENANCE, DRAINING).
  */
 export const vtepOf = (s: NodeState): VTEP => ({
   nodeId: s.id,
-  ip: s.ip,
+  ip: tunnelIpOf(s),
   port: VXLAN_PORT,
-  interface: '',
+  interface: s.annotations[TUNNEL_INTERFACE_ANNOTATION] ?? '',
   status: s.status,
   updatedAt: s.updatedAt,
 });

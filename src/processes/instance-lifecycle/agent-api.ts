@@ -6,12 +6,12 @@ import type { ImageState } from '../../commands/image';
 import { awaitsNetwork, type InstanceState } from '../../commands/instance';
 import { Code, DomainError } from '../../errors';
 import type { Image, Instance } from '../../gen/hypervisor/v1/compute';
-import { resolveImage } from '../../grpc/compute/resolve-image';
+import { resolveImage } from '../../projections/resolve-image';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { InstancesByNode } from '../indexes';
-import { workFor } from './agent-work';
+import { type NetworkPlanSource, workFor } from './agent-work';
 
 /**
  * What agents ask the control plane over NATS (core request/reply, a queue
@@ -29,6 +29,7 @@ export class AgentApi {
     private readonly runtime: ProjectionRuntime,
     private readonly causes: CausationTracker,
     private readonly log: Logger,
+    private readonly networkPlan?: NetworkPlanSource,
   ) {}
 
   start(): void {
@@ -72,7 +73,7 @@ export class AgentApi {
         instanceId: id,
         status: s.status,
         generation: s.generation,
-        ...(p ? { work: workFor(s, p.kind, nodeId, p.generation, position, this.causes.of(id).correlationId) } : {}),
+        ...(p ? { work: workFor(s, p.kind, nodeId, p.generation, position, this.causes.of(id).correlationId, this.networkPlan) } : {}),
       });
     }
     return { nodeId, position, instances };

@@ -3,6 +3,7 @@ import type { InstanceState } from '../../commands/instance';
 import { type InstanceWork, msgId, type WorkAction, workSubject } from '../../agent/protocol';
 import { ensureWorkStream } from '../../agent/work-stream';
 import { encode } from '../../bus/wire';
+import type { HostPlan } from '../../sdn/plan';
 import { Unavailable } from '../../errors';
 
 /** Publishes work for agents; a repeat of the same generation's work is dropped by JetStream (Nats-Msg-Id). */
@@ -31,8 +32,10 @@ export const workFor = (
   generation: number,
   position: number,
   correlationId: string,
+  networkPlan?: NetworkPlanSource,
 ): InstanceWork => {
   const p = s.pending;
+  const network = action === 'delete' || action === 'cleanup' ? undefined : networkPlan?.(s, nodeId);
   return {
     instanceId: s.id,
     nodeId,
@@ -49,5 +52,9 @@ export const workFor = (
     annotations: s.annotations ?? {},
     resources: s.resources!,
     correlationId,
+    ...(network ? { network } : {}),
   };
 };
+
+/** The part of a node's network plan an instance needs (its port, network and groups); undefined = it has no network. */
+export type NetworkPlanSource = (s: InstanceState, nodeId: string) => HostPlan | undefined;

@@ -10,7 +10,7 @@ import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { Controller } from '../controller';
-import { type AgentWorkQueue, workFor } from './agent-work';
+import { type AgentWorkQueue, type NetworkPlanSource, workFor } from './agent-work';
 
 export interface LifecycleOptions {
   /** A create the agent has not reported on after this long fails the instance (and frees its node). */
@@ -46,6 +46,7 @@ export class InstanceLifecycle extends Controller {
     private readonly causes: CausationTracker,
     private readonly opts: LifecycleOptions,
     private readonly log: Logger,
+    private readonly networkPlan?: NetworkPlanSource,
   ) {
     super('instance-lifecycle', log, 16);
   }
@@ -66,12 +67,20 @@ export class InstanceLifecycle extends Controller {
   /** Edge: an instance failed before it ran and left its node: that node should drop what it has of it. */
   private onCommit(commit: readonly { aggregateType: string; aggregateId: string; type: string; data: unknown; revision: number }[]): void {
     for (const e of commit) {
-      if (e.aggregateType !== 'instance' || e.type !== 'InstanceFailed') continue;
-      const data = (e as unknown as InstanceEvent & { type: 'InstanceFailed' }).data;
-      if (!data.leftNodeId) continue;
+      if (e.aggregateType !== 'instance') continue;
+      let left: { nodeId: string; generation: number } | undefined;
+      if (e.type === 'InstanceFailed') {
+        const data = (e as unknown as InstanceEvent & { type: 'InstanceFailed' }).data;
+        if (data.leftNodeId) left = { nodeId: data.leftNodeId, generation: data.generation };
+      } else if (e.type === 'InstanceAttemptFailed') {
+        // Tried elsewhere next: the node it failed on drops what it has of it.
+        const data = (e as unknown as InstanceEvent & { type: 'InstanceAttemptFailed' }).data;
+        left = { nodeId: data.nodeId, generation: data.generation };
+      }
+      if (!left) continue;
       const s = this.instances.state(e.aggregateId);
       if (!s?.spec) continue;
-      const w = workFor(s, 'cleanup', data.leftNodeId, data.generation, e.revision, this.causes.of(s.id).correlationId);
+      const w = workFor(s, 'cleanup', left.nodeId, left.generation, e.revision, this.causes.of(s.id).correlationId);
       this.work.send(w).catch((err) => this.log.warn({ err, instanceId: s.id }, 'could not queue cleanup; the agent reconcile will remove it'));
     }
   }
@@ -88,7 +97,7 @@ export class InstanceLifecycle extends Controller {
     if (p.kind === 'create' && awaitsNetwork(s)) return; // the network step attaches a port first
     if (this.sent.get(id) !== p.generation) {
       const action = p.kind;
-      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId));
+      await this.work.send(workFor(s, action, s.nodeId, p.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan));
       this.sent.set(id, p.generation);
     }
     if (p.kind === 'create') {
@@ -109,8 +118,10 @@ export class InstanceLifecycle extends Controller {
 
   /** Capacity held for an instance that no longer wants it on that node goes back. PENDING ones are the scheduler's. */
   private async releaseUnwanted(id: string, s: InstanceState | undefined): Promise<void> {
-    if (s?.exists && s.status === 'PENDING') return;
+    // A PENDING instance's reservations are the scheduler's, except on nodes it failed on (it goes elsewhere).
+    const pending = !!s?.exists && s.status === 'PENDING';
     for (const nodeId of [...this.reservations.nodesFor(id)]) {
+      if (pending && !s!.avoidNodeIds?.includes(nodeId)) continue;
       if (s && holdsCapacity(s) && s.nodeId === nodeId) continue;
       if (!this.nodes.state(nodeId)?.reservations[id]) continue;
       await this.dispatcher.execute(

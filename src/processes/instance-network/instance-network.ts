@@ -12,6 +12,7 @@ import { derivedId } from '../network/ids';
 import type { NetworkOperations } from '../network/operations';
 import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
+import { tapName } from '../../sdn/names';
 import { Controller } from '../controller';
 import type { ReconcileResult } from '../work-queue';
 
@@ -138,7 +139,7 @@ export class InstanceNetwork extends Controller {
       if (port?.status === 'active' && port.nodeId !== s.nodeId)
         await this.dispatcher.execute(this.originOf(id, `rebind:${s.nodeId}`), 'port', port.id, {
           type: 'BindPort',
-          data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || `tap${port.id.slice(0, 11)}` },
+          data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || tapName(port.id) },
         });
     }
     // Ports of earlier attempts that are not the instance's port.
@@ -182,7 +183,7 @@ export class InstanceNetwork extends Controller {
             'bind',
             'port',
             portId,
-            { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: `tap${portId.slice(0, 11)}` } },
+            { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: tapName(portId) } },
             { type: 'UnbindPort', data: { instanceId: id } },
           );
           if (net.assignPublicIp) {
@@ -208,7 +209,8 @@ export class InstanceNetwork extends Controller {
       if (now?.exists && now.generation === generation && now.pending?.kind === 'create')
         await this.dispatcher.execute(step(o, 'fail'), 'instance', id, {
           type: 'FailInstance',
-          data: { reason: `network: ${e.message}`, generation },
+          // The network's answer is the same whichever node the instance is on: not retried elsewhere.
+          data: { reason: `network: ${e.message}`, generation, cause: 'spec' },
         });
     }
   }

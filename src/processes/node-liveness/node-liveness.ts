@@ -39,6 +39,8 @@ export class NodeLiveness {
   private timer?: NodeJS.Timeout;
   private readonly inFlight = new Set<string>();
   private readonly startedAt = Date.now();
+  /** When this replica last stored each node's lease. */
+  private readonly stored = new Map<string, number>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -75,16 +77,27 @@ export class NodeLiveness {
     this.timer.unref();
   }
 
-  /** Renews the node's lease here and in the bucket (where the other replicas, and later ones, see it). */
+  /**
+   * Renews the node's lease here, and in the bucket (where the other replicas, and later
+   * ones, see it) at most every third of a lease: a stored renewal is then never more
+   * than a third of a lease old while the node lives, so no reader takes a live node for
+   * dead, and a burst of heartbeats costs no more than one write per node.
+   */
   heartbeat(nodeId: string, allocated?: Resources): void {
     const at = Date.now();
     this.leases.renew(nodeId, at, allocated);
-    this.kv?.put(nodeId, encode({ at, allocated } satisfies LeaseEntry)).catch((err) => this.log.warn({ err, nodeId }, 'could not store the lease'));
+    if (at - (this.stored.get(nodeId) ?? 0) < this.opts.leaseTtlMs / 3) return;
+    this.stored.set(nodeId, at);
+    this.kv?.put(nodeId, encode({ at, allocated } satisfies LeaseEntry)).catch((err) => {
+      this.stored.delete(nodeId);
+      this.log.warn({ err, nodeId }, 'could not store the lease');
+    });
   }
 
   /** A deregistered node has no lease any more, here or in the bucket. */
   forget(nodeId: string): void {
     this.leases.forget(nodeId);
+    this.stored.delete(nodeId);
     this.kv?.delete(nodeId).catch((err) => this.log.warn({ err, nodeId }, 'could not remove the lease'));
   }
 

@@ -133,6 +133,7 @@ export class SchedulerProcess extends Controller {
       region: s.placement?.region ?? '',
       zone: s.placement?.zone ?? '',
       pinnedNodeId: s.nodeId || undefined,
+      avoidNodeIds: s.avoidNodeIds,
     };
     let reason = '';
     for (let round = 0; round < 3; round++) {
@@ -144,7 +145,8 @@ export class SchedulerProcess extends Controller {
           this.waitingSince.set(id, since);
           return { requeueAfterMs: 20 + Math.random() * 80 };
         }
-        reason = decision.reason;
+        // After failed attempts, what went wrong on those nodes matters more than why the others cannot.
+        reason = s.avoidNodeIds?.length ? `${s.reason.replace(/; trying another node$/, '')}; no other node can run it: ${decision.reason}` : decision.reason;
         break;
       }
       // A node already holding capacity for it (a scheduler that stopped half-way) comes first.

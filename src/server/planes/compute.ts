@@ -11,7 +11,7 @@ import { computeService } from '../../grpc/compute-service';
 import { CausationTracker } from '../../processes/causation';
 import { InstancesByNode, ReservationsByInstance } from '../../processes/indexes';
 import { AgentApi } from '../../processes/instance-lifecycle/agent-api';
-import { AgentWorkQueue } from '../../processes/instance-lifecycle/agent-work';
+import { AgentWorkQueue, type NetworkPlanSource } from '../../processes/instance-lifecycle/agent-work';
 import { InstanceLifecycle } from '../../processes/instance-lifecycle/instance-lifecycle';
 import { instanceNetworkCheck } from '../../processes/instance-network/check';
 import { InstanceNetwork } from '../../processes/instance-network/instance-network';
@@ -60,7 +60,9 @@ export class ComputePlane implements Plane {
   async start({ cfg, nc, dispatcher, projections, log }: PlaneContext): Promise<void> {
     const work = await AgentWorkQueue.open(nc);
     this.causes.start(projections);
-    this.api = new AgentApi(nc, this.instances, this.images, this.byNode, projections, this.causes, log);
+    // The network part of instance work: the instance's port with its network and groups, as its node should realise them.
+    const networkPlan: NetworkPlanSource = (s, nodeId) => (s.network ? this.network.plans.forNode(nodeId, new Set([s.network.portId])) : undefined);
+    this.api = new AgentApi(nc, this.instances, this.images, this.byNode, projections, this.causes, log, networkPlan);
     this.api.start();
     this.scheduler = new SchedulerProcess(this.instances, this.nodes, this.reservations, dispatcher, this.causes, {
       weigher: cfg.schedulerWeigher,
@@ -72,7 +74,7 @@ export class ComputePlane implements Plane {
     this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
       resyncMs: 30_000,
-    }, log);
+    }, log, networkPlan);
     this.scheduler.start();
     this.lifecycle.start();
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
@@ -94,6 +96,7 @@ export class ComputePlane implements Plane {
         nodes: this.nodes,
         agents: this.agents,
         defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
+        maxAttempts: cfg.scheduleAttempts,
         networkAvailable: true,
         imagePolicy: fetchPolicy(cfg),
       }),

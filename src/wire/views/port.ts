@@ -10,9 +10,10 @@ const BINDING: Record<BindingType, PortBindingType> = {
 };
 
 /**
- * The Port message; undefined before creation and after deletion. Status is
- * the binding's: ACTIVE once bound to an instance, DOWN before (what the data
- * plane reports comes with the agent's side of networking).
+ * The Port message; undefined before creation and after deletion. Status:
+ * DOWN while unbound; once bound, BUILD until the node's data plane reports,
+ * then what it reported (ACTIVE with its device, DOWN while the instance is
+ * stopped, ERROR when it could not be realised), as Neutron shows it.
  */
 export const portToProto = (s: PortState): Port | undefined =>
   s.status === 'active'
@@ -28,7 +29,7 @@ export const portToProto = (s: PortState): Port | undefined =>
         deviceName: s.deviceName,
         securityGroups: s.securityGroups,
         adminState: s.adminState,
-        status: s.instanceId ? 'ACTIVE' : 'DOWN',
+        status: !s.instanceId ? 'DOWN' : s.linkStatus || 'BUILD',
         bindingType: BINDING[s.bindingType],
         createdAt: s.createdAt,
         updatedAt: s.updatedAt,

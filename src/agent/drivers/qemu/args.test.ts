@@ -22,6 +22,17 @@ const values = (args: string[], flag: string): string[] => args.flatMap((a, i) =
 const value = (args: string[], flag: string): string | undefined => values(args, flag)[0];
 
 describe('qemu args', () => {
+  it('puts each NIC on its existing tap: virtio-net-pci on q35, virtio-net-device on microvm, with the port MAC; none without NICs', () => {
+    const nics = [{ device: 'hv-t0123456789a', mac: '02:00:00:00:00:01' }];
+    const q = buildQemuArgs(base({ nics }));
+    assert.deepEqual(values(q, '-netdev'), ['tap,id=net0,ifname=hv-t0123456789a,script=no,downscript=no']);
+    assert.ok(values(q, '-device').includes('virtio-net-pci,netdev=net0,mac=02:00:00:00:00:01,id=net0-dev'));
+    const m = buildQemuArgs(base({ machine: 'microvm', nics }));
+    assert.ok(values(m, '-device').includes('virtio-net-device,netdev=net0,mac=02:00:00:00:00:01,id=net0-dev'));
+    assert.deepEqual(values(buildQemuArgs(base()), '-netdev'), []);
+    assert.throws(() => buildQemuArgs(base({ nics: [{ device: 'a,b=c', mac: '02:00:00:00:00:01' }] })), InvalidArgument);
+    assert.throws(() => buildQemuArgs(base({ nics: [{ device: 'tap0', mac: 'nope' }] })), InvalidArgument);
+  });
   it('builds a q35 VM with TCG, virtio-blk-pci, QMP and a console socket', () => {
     const a = buildQemuArgs(base());
     assert.equal(value(a, '-machine'), 'q35');

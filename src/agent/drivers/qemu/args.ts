@@ -21,6 +21,8 @@ export interface QemuLaunch {
   initrdPath?: string;
   kernelArgs?: string;
   disks: LaunchDisk[];
+  /** virtio-net NICs on existing taps (the data plane made them; QEMU neither creates nor configures them). */
+  nics?: { device: string; mac: string }[];
   qmpSocket: string;
   consoleSocket: string;
   pidFile: string;
@@ -77,6 +79,11 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     const boot = d.boot && l.machine === 'q35' && !l.kernelPath ? ',bootindex=0' : '';
     args.push('-device', `${blk},drive=${d.id},id=${d.id}-dev${boot}`);
   }
+  const net = l.machine === 'q35' ? 'virtio-net-pci' : 'virtio-net-device';
+  for (const [i, n] of (l.nics ?? []).entries()) {
+    args.push('-netdev', `tap,id=net${i},ifname=${escapeOpt(n.device)},script=no,downscript=no`);
+    args.push('-device', `${net},netdev=net${i},mac=${n.mac},id=net${i}-dev`);
+  }
   if (l.startPaused) args.push('-S');
   return args;
 }
@@ -102,6 +109,10 @@ function validate(l: QemuLaunch): void {
   if (!l.kernelPath && !l.disks.some((d) => d.boot)) throw new InvalidArgument('nothing to boot: give kernelPath or a boot disk');
   if (l.hostTscKhz !== undefined && !(l.hostTscKhz > 0)) throw new InvalidArgument(`hostTscKhz must be positive, got ${l.hostTscKhz}`);
   if (l.initrdPath && !l.kernelPath) throw new InvalidArgument('initrdPath needs kernelPath');
+  for (const n of l.nics ?? []) {
+    if (!/^[A-Za-z0-9._-]{1,15}$/.test(n.device)) throw new InvalidArgument(`NIC device ${JSON.stringify(n.device)} is not a host interface name`);
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(n.mac)) throw new InvalidArgument(`NIC MAC ${JSON.stringify(n.mac)} is not a MAC address`);
+  }
   const ids = new Set<string>();
   for (const d of l.disks) {
     if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(d.id)) throw new InvalidArgument(`drive id ${JSON.stringify(d.id)} is not a QEMU identifier`);

@@ -9,6 +9,7 @@ import { QMP_TIMEOUT_MS, type Connections } from './connections';
 import { signal, waitForExit } from './process';
 import type { QmpClient } from './qmp';
 import { Revert } from './revert';
+import { kvmHint } from './observe';
 import type { InstanceDir, RunRecord } from './state-dir';
 
 export interface QemuContext {
@@ -66,7 +67,7 @@ export async function launch(ctx: QemuContext, dir: InstanceDir, l: QemuLaunch):
     );
     ctx.conns.spawned(dir.id, { pid, child, exitRecorded });
 
-    const monitor = await waitForMonitor(ctx, dir, pid, child);
+    const monitor = await waitForMonitor(ctx, dir, pid, child, l);
     // QEMU starts with -S: attach the console before the first instruction, so no
     // boot output is lost, then let the vCPUs run.
     await ctx.conns.consoleMux(dir, pid);
@@ -82,7 +83,7 @@ export async function launch(ctx: QemuContext, dir: InstanceDir, l: QemuLaunch):
 }
 
 /** QMP comes up a moment after exec; poll its socket until it greets or QEMU exits. */
-async function waitForMonitor(ctx: QemuContext, dir: InstanceDir, pid: number, child: ChildProcess): Promise<QmpClient> {
+async function waitForMonitor(ctx: QemuContext, dir: InstanceDir, pid: number, child: ChildProcess, l: QemuLaunch): Promise<QmpClient> {
   const deadline = Date.now() + ctx.startTimeoutMs;
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -90,7 +91,7 @@ async function waitForMonitor(ctx: QemuContext, dir: InstanceDir, pid: number, c
   while (Date.now() < deadline) {
     if (exited) {
       const line = await dir.lastLogLine();
-      throw new Internal(`qemu exited during start${line ? `: ${line}` : ''} (log: ${dir.logFile})`);
+      throw new Internal(`qemu exited during start${line ? `: ${line}` : ''}${kvmHint(l.accel, line)} (log: ${dir.logFile})`);
     }
     try {
       return await ctx.conns.monitor(dir, pid, Math.max(100, deadline - Date.now()));

@@ -47,6 +47,10 @@ async function internalErrorReason(dir: InstanceDir, run: RunRecord): Promise<st
   );
 }
 
+/** A QEMU under KVM that died saying something of KVM: the host's KVM, most likely; say what avoids it. */
+export const kvmHint = (accel: string, line: string | undefined): string =>
+  accel === 'kvm' && line && /kvm/i.test(line) ? `; this host's KVM fails this guest: run the agent with ${TCG_SETTING}` : '';
+
 /** How a run that is no longer alive ended, from what the driver recorded and QEMU logged. */
 export async function endedState(dir: InstanceDir, run: RunRecord): Promise<State> {
   const exit = await dir.readExit();
@@ -57,7 +61,7 @@ export async function endedState(dir: InstanceDir, run: RunRecord): Promise<Stat
   }
   if (fromShutdown) return fromShutdown;
   const line = await dir.lastLogLine();
-  const tail = `${line ? `; qemu said: ${line}` : ''} (log: ${dir.logFile})`;
+  const tail = `${line ? `; qemu said: ${line}` : ''}${kvmHint(run.accel, line)} (log: ${dir.logFile})`;
   if (exit?.signal) return { state: 'crashed', reason: `qemu (pid ${run.pid}) was killed by ${exit.signal}${tail}` };
   if (exit?.code !== undefined && exit.code !== null && exit.code !== 0) {
     return { state: 'crashed', reason: `qemu (pid ${run.pid}) exited with code ${exit.code}${tail}` };

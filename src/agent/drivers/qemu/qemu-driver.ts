@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
@@ -154,8 +155,8 @@ export class QemuDriver implements InstanceDriver {
     });
   }
 
-  /** Ends every process of the instance (found by pid, files or not) and removes its files. */
-  destroy(instanceId: string): Promise<void> {
+  /** Ends every process of the instance (found by pid, files or not) and removes its files (but qemu.log with keepLog). */
+  destroy(instanceId: string, opts: { keepLog?: boolean } = {}): Promise<void> {
     return this.locked(instanceId, async () => {
       const dir = this.state.instance(instanceId);
       const rt = this.conns.get(instanceId);
@@ -165,7 +166,8 @@ export class QemuDriver implements InstanceDriver {
       // the dir goes, or the removal races it (ENOTEMPTY).
       if (rt?.exitRecorded) await Promise.race([rt.exitRecorded, sleep(1_000)]);
       this.conns.forget(instanceId);
-      await dir.remove();
+      if (opts.keepLog && existsSync(dir.logFile)) await dir.removeAllButLog();
+      else await dir.remove();
     });
   }
 
@@ -272,6 +274,7 @@ function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg'): 
     initrdPath: s.initrdPath,
     kernelArgs: s.kernelArgs,
     disks: stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })),
+    nics: s.nics,
     qmpSocket: dir.qmpSocket,
     consoleSocket: dir.consoleSocket,
     pidFile: dir.pidFile,

@@ -187,6 +187,17 @@ export class InstanceDir {
     }
   }
 
+  /**
+   * Everything but qemu.log: what a failed create leaves, so the failure's reason still
+   * points to a file. Without spec.json the driver sees no instance here.
+   */
+  async removeAllButLog(): Promise<void> {
+    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(
+      entries.filter((e) => e !== path.basename(this.logFile)).map((e) => rm(path.join(this.dir, e), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })),
+    );
+  }
+
   async remove(): Promise<void> {
     // Retries cover a file written into the dir while it is being removed.
     await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });

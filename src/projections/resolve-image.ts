@@ -1,11 +1,11 @@
-import type { ImageSource } from '../../commands/instance/spec';
-import type { ImageState } from '../../commands/image';
-import { imageIdFor } from '../../commands/image';
-import { isUrlRef, parseImageUrl } from '../../domain/image-ref';
-import { InvalidArgument, NotFound } from '../../errors';
-import { imageUrlOf, isOciRef, parseOciRef } from '../../domain/oci-reference';
-import type { Image } from '../../gen/hypervisor/v1/compute';
-import type { EntityReadModel } from '../../projections/entity-read-model';
+import type { ImageSource } from '../commands/instance/spec';
+import type { ImageState } from '../commands/image';
+import { imageIdFor } from '../commands/image';
+import { isUrlRef, parseImageUrl } from '../domain/image-ref';
+import { InvalidArgument, NotFound } from '../errors';
+import { imageUrlOf, isOciRef, parseOciRef } from '../domain/oci-reference';
+import type { Image } from '../gen/hypervisor/v1/compute';
+import type { EntityReadModel } from './entity-read-model';
 
 /**
  * spec.image, spec.kernel and spec.initrd each name an image by its id, by

@@ -1,0 +1,185 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection, Subscription } from 'nats';
+import type { Logger } from 'pino';
+import { decode, encode } from '../../bus/wire';
+import type { DataPlaneDriver, Nic } from '../../sdn/driver';
+import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus } from '../../sdn/plan';
+import type { LocalStore } from '../local-store';
+import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply } from '../protocol';
+import type { Reporter } from '../reporter';
+
+const PLAN_TIMEOUT_MS = 3_000;
+/** The same status is not sent again sooner than this while the control plane's plan has not caught up with it. */
+const RESEND_MS = 10_000;
+
+/**
+ * The agent's networking, level-triggered: at start, on a timer, when the
+ * control plane says the model changed, and after each work item, it takes
+ * the node's plan (the control plane's answer, else the last one it had,
+ * plus the ports of the instances it runs) and lets the data-plane driver
+ * converge the host to it. Only a plan the control plane answered may
+ * remove things ("never destroy on missing information"). Each port's
+ * status (ACTIVE with its device, DOWN, ERROR with the reason) is reported
+ * when it differs from what the control plane shows.
+ */
+export class NetworkAgent {
+  private timer?: NodeJS.Timeout;
+  private sub?: Subscription;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly sent = new Map<string, { key: string; at: number }>();
+  private readonly cacheFile: string;
+  /** Converges done (tests and benchmarks wait on it). */
+  rounds = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly nodeId: () => string,
+    readonly driver: DataPlaneDriver,
+    private readonly store: LocalStore,
+    private readonly reporter: Reporter | undefined,
+    stateDir: string,
+    private readonly log: Logger,
+  ) {
+    mkdirSync(stateDir, { recursive: true });
+    this.cacheFile = path.join(stateDir, 'network-plan.json');
+  }
+
+  start(intervalMs: number): void {
+    this.sub = this.nc.subscribe(NETWORK_CHANGED_SUBJECT, { callback: () => this.kick() });
+    this.timer = setInterval(() => this.kick(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Converge soon; kicks during a run make one more run. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      await this.once().catch((err) => this.log.warn({ err }, 'network converge failed; trying again'));
+    } while (this.again && !this.stopped);
+  }
+
+  /** One converge, now (waits for one in progress first). */
+  async once(): Promise<void> {
+    const answered = await this.fetchPlan();
+    const cached = answered ?? this.readCache();
+    // The control plane's (or the cached) plan wins over what work carried.
+    const plan = mergePlans(this.localPlan(answered), cached ?? EMPTY_PLAN);
+    const result = await this.exclusive(() => this.driver.converge(plan, { prune: answered !== undefined }));
+    this.rounds++;
+    if (answered) await this.report(plan, result.errors);
+  }
+
+  /** Before an instance starts: its ports' devices exist, with their filtering. A port this node cannot realise fails the work. */
+  async prepare(w: Pick<InstanceWork, 'network'>): Promise<Nic[]> {
+    if (!w.network?.ports.length) return [];
+    return this.exclusive(() => this.driver.ensurePorts(w.network!));
+  }
+
+  /** Bytes through the instance's ports, from the guest's side (its received = what the tap sends). */
+  async counters(instanceId: string): Promise<{ rxBytes: number; txBytes: number }> {
+    const ports = (this.store.get(instanceId)?.work.network?.ports ?? []).filter((p) => p.instanceId === instanceId);
+    const seen = await this.driver.observe(ports);
+    let rxBytes = 0;
+    let txBytes = 0;
+    for (const o of seen.values()) {
+      rxBytes += o.txBytes;
+      txBytes += o.rxBytes;
+    }
+    return { rxBytes, txBytes };
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * The ports of instances this host runs (from their work): enough to keep
+   * them going with no control plane. With an answer, only work applied in
+   * the last minute whose port the answer lacks adds to it (the work overtook
+   * the read model); anything older the answer no longer has is gone.
+   */
+  private localPlan(answered: HostPlan | undefined): HostPlan {
+    const known = new Set(answered?.ports.map((p) => p.id) ?? []);
+    const plans = this.store
+      .live()
+      .filter((r) => !answered || (recent(r.appliedAt) && r.work.network?.ports.some((p) => !known.has(p.id))))
+      .map((r) => r.work.network)
+      .filter((n): n is HostPlan => !!n);
+    return mergePlans(EMPTY_PLAN, ...plans);
+  }
+
+  private async fetchPlan(): Promise<HostPlan | undefined> {
+    const nodeId = this.nodeId();
+    if (!nodeId) return undefined;
+    try {
+      const m = await this.nc.request(NETWORK_PLAN_SUBJECT, encode({ nodeId }), { timeout: PLAN_TIMEOUT_MS });
+      const r = decode<NetworkPlanReply>(m.data);
+      this.writeCache(r.plan);
+      return r.plan;
+    } catch (err) {
+      this.log.debug({ err }, 'no network plan from the control plane; keeping what is there');
+      return undefined;
+    }
+  }
+
+  private readCache(): HostPlan | undefined {
+    try {
+      return JSON.parse(readFileSync(this.cacheFile, 'utf8')) as HostPlan;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeCache(p: HostPlan): void {
+    writeFileSync(`${this.cacheFile}.tmp`, JSON.stringify(p));
+    renameSync(`${this.cacheFile}.tmp`, this.cacheFile);
+  }
+
+  private async report(plan: HostPlan, errors: ReadonlyMap<string, string>): Promise<void> {
+    if (!this.reporter) return;
+    const seen = await this.driver.observe(plan.ports);
+    for (const p of plan.ports) {
+      const o = seen.get(p.id);
+      const status: PortLinkStatus = errors.has(p.id) ? 'ERROR' : o?.up ? 'ACTIVE' : 'DOWN';
+      const reason = errors.get(p.id) ?? '';
+      const deviceName = o?.device ?? p.reported?.deviceName ?? '';
+      if (p.reported && p.reported.status === status && p.reported.reason === reason && p.reported.deviceName === deviceName) {
+        this.sent.delete(p.id);
+        continue;
+      }
+      const key = `${status}|${reason}|${deviceName}`;
+      const last = this.sent.get(p.id);
+      if (last?.key === key && Date.now() - last.at < RESEND_MS) continue;
+      this.sent.set(p.id, { key, at: Date.now() });
+      await this.reporter
+        .send(`agent-port:${p.id}:${status}:${Date.now()}`, 'port', p.id, { type: 'ReportPortStatus', data: { nodeId: this.nodeId(), status, deviceName, reason } }, p.instanceId || p.id)
+        .catch((err) => this.log.warn({ err, portId: p.id }, 'cannot report the port status yet'));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.sub?.unsubscribe();
+    await this.running;
+    await this.lock;
+  }
+}
+
+/** Work applied in the last minute: the read model may not show its port yet. */
+const recent = (at: string | undefined) => !!at && Date.now() - Date.parse(at) < 60_000;

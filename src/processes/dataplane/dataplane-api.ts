@@ -1,0 +1,58 @@
+import type { NatsConnection, Subscription } from 'nats';
+import type { Logger } from 'pino';
+import type { Subscription as RxSubscription } from 'rxjs';
+import { CTL_QUEUE, NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type NetworkPlanReply } from '../../agent/protocol';
+import { decode, encode } from '../../bus/wire';
+import type { ProjectionRuntime } from '../../projections/projection-runtime';
+import type { HostPlans } from './host-plan';
+
+/** Aggregates whose changes may change some host's plan. */
+const NETWORK_AGGREGATES = new Set(['port', 'network', 'subnet', 'security_group', 'node']);
+
+/**
+ * The data plane's side of the agents' API: answers a node's network plan,
+ * and tells agents (one core message, no body) after each commit that may
+ * change a plan, so a new rule or member reaches the hosts at once.
+ */
+export class DataplaneApi {
+  private sub?: Subscription;
+  private commits?: RxSubscription;
+  private kick?: NodeJS.Timeout;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly plans: HostPlans,
+    private readonly runtime: ProjectionRuntime,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.sub = this.nc.subscribe(NETWORK_PLAN_SUBJECT, {
+      queue: CTL_QUEUE,
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        try {
+          const { nodeId } = decode<{ nodeId: string }>(msg.data);
+          const reply: NetworkPlanReply = { nodeId, position: this.runtime.position, plan: this.plans.forNode(nodeId) };
+          msg.respond(encode(reply));
+        } catch (e) {
+          this.log.error({ err: e }, 'cannot answer a network plan request');
+        }
+      },
+    });
+    this.commits = this.runtime.commits$.subscribe((commit) => {
+      if (!commit.some((e) => NETWORK_AGGREGATES.has(e.aggregateType))) return;
+      // One message for a burst of commits.
+      this.kick ??= setTimeout(() => {
+        this.kick = undefined;
+        this.nc.publish(NETWORK_CHANGED_SUBJECT);
+      }, 10);
+    });
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.commits?.unsubscribe();
+    if (this.kick) clearTimeout(this.kick);
+  }
+}

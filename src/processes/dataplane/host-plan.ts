@@ -1,0 +1,146 @@
+import type { NetworkState } from '../../commands/network';
+import type { NodeState } from '../../commands/node';
+import type { PortState } from '../../commands/port';
+import type { SecurityRule } from '../../commands/security_group/state';
+import type { SubnetState } from '../../commands/subnet';
+import type { EntityReadModel } from '../../projections/entity-read-model';
+import type { NetworkReadModels } from '../../projections/network-read-models';
+import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type SecurityGroupPlan } from '../../sdn/plan';
+import { derivedId } from '../network/ids';
+
+/** Node annotations the agent registers with (the proto has no fields for them). */
+export const TUNNEL_IP_ANNOTATION = 'hypervisor.tunnel-ip';
+export const TUNNEL_INTERFACE_ANNOTATION = 'hypervisor.tunnel-interface';
+/** Comma-separated model binding types the node's data plane offers; absent = it has none (hollow nodes). */
+export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
+export const PHYSICAL_NETWORK_ANNOTATION = 'hypervisor.physical-network';
+
+export const tunnelIpOf = (n: Pick<NodeState, 'ip' | 'annotations'>) => n.annotations[TUNNEL_IP_ANNOTATION] || n.ip;
+/** Binding types a node offers, or undefined if it did not say (nodes from before the data plane). */
+export const bindingsOf = (n: Pick<NodeState, 'annotations'>): string[] | undefined => n.annotations[PORT_BINDINGS_ANNOTATION]?.split(',').filter(Boolean);
+
+/** The DHCP port of one subnet on one node: derived, so the process that makes it and the plan find the same one. */
+export const dhcpPortId = (subnetId: string, nodeId: string) => derivedId(subnetId, 'dhcp-port', nodeId);
+export const DHCP_PORT_PREFIX = 'dhcp:';
+
+/** The implicit default group: ingress from its own members, egress to all (Neutron's per-project `default`). */
+const defaultRules = (gid: string): SecurityRule[] =>
+  (['IPv4', 'IPv6'] as const).flatMap((etherType) => [
+    { id: `${gid}:in:${etherType}`, direction: 'ingress', etherType, protocol: 'any', portRangeMin: 0, portRangeMax: 0, remoteIpPrefix: '', remoteGroupId: gid },
+    { id: `${gid}:out:${etherType}`, direction: 'egress', etherType, protocol: 'any', portRangeMin: 0, portRangeMax: 0, remoteIpPrefix: '', remoteGroupId: '' },
+  ]);
+
+/** The hostname recorded on the port's address (the instance's name), for the DHCP host entry. */
+const hostnameOf = (p: PortState, s: SubnetState | undefined): string => {
+  const at = s?.byId.get(p.id);
+  return (at !== undefined && s?.allocations.get(at)?.hostname) || '';
+};
+
+export const isDhcpPort = (p: PortState) => p.name.startsWith(DHCP_PORT_PREFIX);
+
+/**
+ * Everything one node's data plane should hold, from the read models: its
+ * bound ports, their networks (with the other nodes' VTEPs and port MACs on
+ * them, and the node's DHCP ports), and the security groups of its ports
+ * plus every group their rules name, with member addresses from all nodes.
+ */
+export class HostPlans {
+  constructor(
+    private readonly models: NetworkReadModels,
+    private readonly nodes: Pick<EntityReadModel<NodeState, unknown>, 'state'>,
+  ) {}
+
+  private groupsOf(p: PortState): string[] {
+    if (p.securityGroups.length) return p.securityGroups;
+    return [defaultGroupId(this.models.networks.state(p.networkId)?.tenantId ?? '')];
+  }
+
+  /** The plan of a node; `onlyPorts` cuts it down to those ports (what an instance's work carries). */
+  forNode(nodeId: string, onlyPorts?: ReadonlySet<string>): HostPlan {
+    const all: PortState[] = [];
+    for (const id of this.models.ports.ids()) {
+      const p = this.models.ports.state(id);
+      if (p?.status === 'active' && !p.deviceOwner && !isDhcpPort(p)) all.push(p);
+    }
+    const local = all.filter((p) => p.instanceId && p.nodeId === nodeId && (!onlyPorts || onlyPorts.has(p.id)));
+    const netIds = [...new Set(local.map((p) => p.networkId))];
+    const networks: NetworkPlan[] = [];
+    for (const id of netIds) {
+      const n = this.models.networks.state(id);
+      if (n?.status === 'active') networks.push(this.networkPlan(n, nodeId, all));
+    }
+    const ports = local.filter((p) => networks.some((n) => n.id === p.networkId)).map((p) => this.portPlan(p, this.models.networks.state(p.networkId)!));
+    return { networks, ports, securityGroups: this.groups(ports, all) };
+  }
+
+  private networkPlan(n: NetworkState, nodeId: string, all: PortState[]): NetworkPlan {
+    const remote = all.filter((p) => p.networkId === n.id && p.instanceId && p.nodeId && p.nodeId !== nodeId);
+    const vtepOf = (id: string) => {
+      const node = this.nodes.state(id);
+      return node ? tunnelIpOf(node) : '';
+    };
+    const remotePorts = remote.map((p) => ({ mac: p.macAddress, ip: p.ipAddress, vtep: vtepOf(p.nodeId) })).filter((r) => r.vtep);
+    const dhcp: DhcpPlan[] = [];
+    for (const subnetId of Object.keys(n.subnets).sort()) {
+      const s = this.models.subnets.state(subnetId);
+      if (s?.status !== 'active' || !s.enableDhcp || s.ipVersion !== 4) continue;
+      const port = this.models.ports.state(dhcpPortId(subnetId, nodeId));
+      dhcp.push({
+        subnetId,
+        cidr: s.cidr,
+        gateway: s.gatewayIp,
+        dnsServers: s.dnsServers,
+        ...(port?.status === 'active' && port.ipAddress ? { port: { id: port.id, mac: port.macAddress, ip: port.ipAddress } } : {}),
+      });
+    }
+    return {
+      id: n.id,
+      type: n.kind,
+      vni: n.vni,
+      vlanId: n.vlanId,
+      mtu: n.mtu,
+      physicalNetwork: n.annotations[PHYSICAL_NETWORK_ANNOTATION] || 'default',
+      remoteVteps: [...new Set(remotePorts.map((r) => r.vtep))].sort(),
+      remotePorts: remotePorts.sort((a, b) => a.mac.localeCompare(b.mac)),
+      dhcp,
+    };
+  }
+
+  private portPlan(p: PortState, n: NetworkState): PortPlan {
+    const s = p.subnetId ? this.models.subnets.state(p.subnetId) : undefined;
+    return {
+      id: p.id,
+      networkId: p.networkId,
+      subnetId: p.subnetId,
+      instanceId: p.instanceId,
+      mac: p.macAddress,
+      ip: p.ipAddress,
+      prefixLength: s ? Number(s.cidr.split('/')[1]) : 0,
+      gateway: s?.gatewayIp ?? '',
+      mtu: n.mtu,
+      securityGroups: this.groupsOf(p),
+      bindingType: p.bindingType,
+      hostname: hostnameOf(p, s),
+      ...(p.linkStatus ? { reported: { status: p.linkStatus, deviceName: p.deviceName, reason: p.linkReason } } : {}),
+    };
+  }
+
+  /** The ports' groups and the groups their rules name, each with its members' addresses. */
+  private groups(ports: PortPlan[], all: PortState[]): SecurityGroupPlan[] {
+    const wanted = new Set(ports.flatMap((p) => p.securityGroups));
+    const rulesOf = (gid: string): SecurityRule[] | undefined =>
+      gid.startsWith('default:') ? defaultRules(gid) : this.models.securityGroups.state(gid)?.status === 'active' ? this.models.securityGroups.state(gid)!.rules : undefined;
+    for (const gid of [...wanted]) for (const r of rulesOf(gid) ?? []) if (r.remoteGroupId) wanted.add(r.remoteGroupId);
+    const members = new Map<string, { v4: string[]; v6: string[] }>();
+    for (const p of all) {
+      if (!p.ipAddress) continue;
+      for (const g of this.groupsOf(p)) {
+        if (!wanted.has(g)) continue;
+        const m = members.get(g) ?? { v4: [], v6: [] };
+        (p.ipAddress.includes(':') ? m.v6 : m.v4).push(p.ipAddress);
+        members.set(g, m);
+      }
+    }
+    return [...wanted].sort().map((id) => ({ id, rules: rulesOf(id) ?? [], members: { v4: (members.get(id)?.v4 ?? []).sort(), v6: (members.get(id)?.v6 ?? []).sort() } }));
+  }
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Controller } from './controller';
+import { KeyedWorkQueue, type ReconcileResult, TerminalError } from './work-queue';
+
+const log = pino({ level: 'silent' });
+const waitFor = async (what: string, done: () => boolean, timeoutMs = 2_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('KeyedWorkQueue', () => {
+  it('retries a failing key with backoff until it succeeds', async () => {
+    const calls: string[] = [];
+    const q = new KeyedWorkQueue(
+      'test',
+      async (k) => {
+        calls.push(k);
+        if (calls.length < 3) throw new Error('not yet');
+      },
+      log,
+      1,
+      20,
+    );
+    q.add('a');
+    await waitFor('three tries', () => calls.length === 3);
+    await q.idle();
+    q.stop();
+    assert.deepEqual(calls, ['a', 'a', 'a']);
+  });
+
+  it('never retries a TerminalError, while an ordinary failure next to it is retried', async () => {
+    const calls: Record<string, number> = { a: 0, b: 0 };
+    const q = new KeyedWorkQueue(
+      'test',
+      async (k) => {
+        calls[k]++;
+        if (k === 'a') throw new TerminalError('the spec can never be met');
+        if (calls.b < 3) throw new Error('not yet');
+      },
+      log,
+      2,
+      5,
+    );
+    q.add('a');
+    q.add('b');
+    // b's two retries came after two backoff periods: a retry of a would have come by then.
+    await waitFor('b done after two retries', () => calls.b === 3);
+    await q.idle();
+    q.stop();
+    assert.deepEqual(calls, { a: 1, b: 3 });
+  });
+
+  it('queues a key once while it waits, and again when it changed while running', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const q = new KeyedWorkQueue(
+      'test',
+      async (k) => {
+        calls.push(k);
+        if (calls.length === 1) await new Promise<void>((r) => (release = r));
+      },
+      log,
+      1,
+    );
+    q.add('a'); // running
+    await waitFor('a running', () => calls.length === 1);
+    q.add('a'); // changed while running: once more afterwards
+    q.add('b');
+    q.add('b'); // waiting: once
+    release();
+    await waitFor('all done', () => calls.length === 3);
+    await q.idle();
+    q.stop();
+    assert.deepEqual(calls, ['a', 'b', 'a']);
+  });
+});
+
+describe('Controller', () => {
+  class Echo extends Controller {
+    readonly seen: string[] = [];
+    constructor(private readonly after?: number) {
+      super('echo', log, 2);
+    }
+    add(k: string) {
+      this.queue.add(k);
+    }
+    protected async reconcile(k: string): Promise<ReconcileResult> {
+      this.seen.push(k);
+      if (this.after !== undefined && this.seen.length === 1) return { requeueAfterMs: this.after };
+    }
+  }
+
+  it('reconciles queued keys and looks again when asked to', async () => {
+    const c = new Echo(10);
+    c.add('x');
+    await waitFor('the requeued look', () => c.seen.length === 2);
+    c.stop();
+    assert.deepEqual(c.seen, ['x', 'x']);
+  });
+
+  it('ends its sources on stop', () => {
+    let ended = false;
+    const c = new (class extends Echo {
+      start() {
+        this.watch({ unsubscribe: () => (ended = true) });
+      }
+    })();
+    c.start();
+    c.stop();
+    assert.equal(ended, true);
+  });
+});

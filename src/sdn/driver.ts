@@ -1,0 +1,53 @@
+import type { HostPlan, PortPlan } from './plan';
+
+/** What a port looks like on the host. */
+export interface PortObserved {
+  readonly device: string;
+  /** The device exists and its carrier is up (QEMU holds the tap). */
+  readonly up: boolean;
+  /** Index of the device: the same after an agent restart means it was adopted, not made again. */
+  readonly ifindex: number;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+}
+
+export interface ConvergeResult {
+  /** Ports that could not be realised, with the reason (reported as ERROR). */
+  readonly errors: ReadonlyMap<string, string>;
+}
+
+/** The NIC an instance gets for a port. */
+export interface Nic {
+  readonly device: string;
+  readonly mac: string;
+  readonly mtu: number;
+}
+
+/**
+ * A data-plane driver: realises the control plane's network model on one
+ * host (src/sdn/plan.ts). Everything is level-triggered and idempotent:
+ * converge() compares what exists with the plan and changes only the
+ * difference; what exists and matches is adopted as it is.
+ */
+export interface DataPlaneDriver {
+  readonly kind: string;
+  /** Port binding types this driver offers (model names: `linux_bridge`; `unspecified` means the default). */
+  readonly bindingTypes: readonly string[];
+  /** Throws FailedPrecondition naming what this host lacks for a port of the plan (binding type, physical interface). */
+  check(plan: HostPlan): void;
+  /** Makes the devices of these ports and their networks now (before the instance starts); returns their NICs. */
+  ensurePorts(plan: HostPlan): Promise<Nic[]>;
+  /**
+   * Converges the host to the plan. prune: also remove what is ours and not
+   * in the plan (only when the plan is the control plane's whole answer).
+   */
+  converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult>;
+  observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>>;
+  /**
+   * For runtimes that bring their own host-side interface (a container's
+   * veth): puts `ifname` on the port's network bridge with the port's
+   * filtering, as a tap would be. The plan holds that port (and its network
+   * and groups); the interface stays the caller's.
+   */
+  attachInterface(ifname: string, portId: string, plan: HostPlan): Promise<void>;
+}

@@ -1,0 +1,307 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { FailedPrecondition } from '../../errors';
+import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
+import { bridgeName, DHCP_INNER_IF, dhcpNamespace, dhcpVethName, isOurs, tapName, vlanName, vxlanName } from '../names';
+import type { HostPlan, NetworkPlan, PortPlan, SecurityGroupPlan } from '../plan';
+import { HostRunner } from '../run';
+import { Dnsmasq } from './dnsmasq';
+import { Fdb, FLOOD_MAC, type FdbEntry } from './fdb';
+import { type Link, Links } from './links';
+import { Namespaces } from './netns';
+import { Nft, type PortFilter, renderRuleset } from './nft';
+
+export interface LinuxBridgeConfig {
+  /** This host's VTEP address (VXLAN local). */
+  readonly tunnelIp: string;
+  /** physical network name → host interface (flat and VLAN networks bridge onto it; a BRIDGE network names a host bridge). */
+  readonly physicalInterfaces: Readonly<Record<string, string>>;
+  /** DHCP files and the attached-interface record live here. */
+  readonly stateDir: string;
+  /** In machine-wide names (DHCP namespaces), so two agents on one machine never collide. */
+  readonly hostTag: string;
+}
+
+export const VXLAN_UDP_PORT = 4789;
+const BINDINGS = ['linux_bridge', 'unspecified'] as const;
+
+/**
+ * The linuxbridge data plane: a kernel bridge per network, a VXLAN device on
+ * it (VNI, local tunnel IP, learning off, forwarding entries for remote VTEPs
+ * and ports), an 802.1Q sub-interface or the host interface itself for VLAN
+ * and flat networks, a persistent tap per port, DHCP by dnsmasq in a
+ * namespace per subnet, and security groups in nftables (nft.ts).
+ */
+export class LinuxBridgeDriver implements DataPlaneDriver {
+  readonly kind = 'linuxbridge';
+  readonly bindingTypes: readonly string[] = BINDINGS;
+  private readonly links: Links;
+  private readonly fdb: Fdb;
+  private readonly nft: Nft;
+  private readonly netns: Namespaces;
+  private readonly dnsmasq: Dnsmasq;
+  private readonly attachedFile: string;
+  /** port id → an interface someone else made (attachInterface). */
+  private attached: Record<string, string>;
+
+  constructor(
+    private readonly run: HostRunner,
+    readonly cfg: LinuxBridgeConfig,
+    private readonly log: Logger,
+  ) {
+    this.links = new Links(run);
+    this.fdb = new Fdb(run);
+    this.nft = new Nft(run);
+    // Namespaces are machine-wide: managed from wherever we are, not from inside the host's.
+    this.netns = new Namespaces(new HostRunner(log));
+    this.dnsmasq = new Dnsmasq(path.join(cfg.stateDir, 'dhcp'));
+    mkdirSync(cfg.stateDir, { recursive: true });
+    this.attachedFile = path.join(cfg.stateDir, 'attached.json');
+    try {
+      this.attached = JSON.parse(readFileSync(this.attachedFile, 'utf8'));
+    } catch {
+      this.attached = {};
+    }
+  }
+
+  deviceOf(portId: string): string {
+    return this.attached[portId] ?? tapName(portId);
+  }
+
+  /** The bridge a network's ports go on. */
+  bridgeOf(n: NetworkPlan): string {
+    return n.type === 'bridge' ? (this.cfg.physicalInterfaces[n.physicalNetwork] ?? n.physicalNetwork) : bridgeName(n.id);
+  }
+
+  check(plan: HostPlan): void {
+    for (const p of plan.ports) {
+      if (!this.bindingTypes.includes(p.bindingType))
+        throw new FailedPrecondition(`port ${p.id} asks for binding type ${p.bindingType}; this node's data plane (${this.kind}) offers ${this.bindingTypes.join(', ')}`);
+      const n = plan.networks.find((x) => x.id === p.networkId);
+      if (!n) throw new FailedPrecondition(`port ${p.id}: its network ${p.networkId} is not in the plan`);
+      this.checkNetwork(n);
+    }
+  }
+
+  private checkNetwork(n: NetworkPlan): void {
+    if ((n.type === 'vlan' || n.type === 'flat') && !this.cfg.physicalInterfaces[n.physicalNetwork])
+      throw new FailedPrecondition(
+        `network ${n.id} is ${n.type} on physical network "${n.physicalNetwork}", which this node does not map to an interface (start the agent with --physical-interface ${n.physicalNetwork}=<ifname>)`,
+      );
+    if (n.type === 'vxlan' && !this.cfg.tunnelIp) throw new FailedPrecondition(`network ${n.id} is VXLAN and this node has no tunnel IP (--tunnel-ip)`);
+  }
+
+  async ensurePorts(plan: HostPlan): Promise<Nic[]> {
+    this.check(plan);
+    const links = await this.links.list();
+    const nets = new Map(plan.networks.map((n) => [n.id, n]));
+    for (const n of nets.values()) await this.ensureNetwork(links, n);
+    const nics: Nic[] = [];
+    for (const p of plan.ports) {
+      const n = nets.get(p.networkId)!;
+      await this.ensurePortDevice(links, p, n);
+      nics.push({ device: this.deviceOf(p.id), mac: p.mac, mtu: p.mtu || n.mtu });
+    }
+    // Filtering first, traffic second: the port's rules are in place before its instance can send.
+    await this.applyFilters(await this.filtersWith(plan), plan.securityGroups, false);
+    return nics;
+  }
+
+  /** ensurePorts' filter step must not drop the filters of the host's other ports: it adds to what is applied. */
+  private lastFilters: { ports: PortFilter[]; groups: Map<string, SecurityGroupPlan> } = { ports: [], groups: new Map() };
+
+  private async filtersWith(plan: HostPlan): Promise<PortFilter[]> {
+    const mine = plan.ports.map((p) => this.filterOf(p));
+    const ids = new Set(mine.map((f) => f.device));
+    return [...this.lastFilters.ports.filter((f) => !ids.has(f.device)), ...mine];
+  }
+
+  private filterOf(p: PortPlan): PortFilter {
+    return { device: this.deviceOf(p.id), mac: p.mac, ip: p.ip, groups: p.securityGroups };
+  }
+
+  private async applyFilters(ports: PortFilter[], groups: readonly SecurityGroupPlan[], replaceGroups: boolean): Promise<void> {
+    const g = replaceGroups ? new Map<string, SecurityGroupPlan>() : new Map(this.lastFilters.groups);
+    for (const x of groups) g.set(x.id, x);
+    await this.nft.converge(renderRuleset(ports, g));
+    this.lastFilters = { ports, groups: g };
+  }
+
+  async converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult> {
+    const errors = new Map<string, string>();
+    // Bridged IP through inet's hooks (conntrack for stateful groups); per namespace.
+    if (plan.networks.length) await this.run.run('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']).catch((err) => this.log.warn({ err }, 'cannot turn on bridge netfilter'));
+    const links = await this.links.list();
+    const nets = new Map(plan.networks.map((n) => [n.id, n]));
+    const failedNets = new Map<string, string>();
+    for (const n of nets.values()) {
+      try {
+        this.checkNetwork(n);
+        await this.ensureNetwork(links, n);
+      } catch (e) {
+        failedNets.set(n.id, (e as Error).message);
+        this.log.warn({ err: e, networkId: n.id }, 'cannot realise network');
+        continue;
+      }
+      // A DHCP server that cannot be made leaves the ports working (their guests keep their leases); tried again next time.
+      await this.ensureDhcp(links, n, plan.ports.filter((p) => p.networkId === n.id)).catch((err) => this.log.warn({ err, networkId: n.id }, 'cannot realise DHCP'));
+    }
+    const good: PortPlan[] = [];
+    for (const p of plan.ports) {
+      const n = nets.get(p.networkId);
+      const why = !n ? `network ${p.networkId} is not known here` : failedNets.get(n.id);
+      if (why) {
+        errors.set(p.id, why);
+        continue;
+      }
+      if (!this.bindingTypes.includes(p.bindingType)) {
+        errors.set(p.id, `binding type ${p.bindingType} is not offered by this node's data plane (${this.kind})`);
+        continue;
+      }
+      try {
+        await this.ensurePortDevice(links, p, n!);
+        good.push(p);
+      } catch (e) {
+        errors.set(p.id, (e as Error).message);
+      }
+    }
+    if (good.length || (await this.nft.present())) await this.applyFilters(good.map((p) => this.filterOf(p)), plan.securityGroups, true);
+    if (opts.prune) await this.prune(plan, links);
+    return { errors };
+  }
+
+  private async ensureNetwork(links: Map<string, Link>, n: NetworkPlan): Promise<void> {
+    const br = this.bridgeOf(n);
+    if (n.type === 'bridge') {
+      if (!links.has(br)) throw new FailedPrecondition(`network ${n.id} attaches to host bridge ${br}, which does not exist on this node`);
+      return;
+    }
+    await this.links.ensureBridge(links.get(br), br, n.mtu);
+    if (n.type === 'vxlan') {
+      const vx = vxlanName(n.id);
+      await this.links.ensureVxlan(links.get(vx), vx, { vni: n.vni, local: this.cfg.tunnelIp, port: VXLAN_UDP_PORT, mtu: n.mtu, master: br });
+      const want: FdbEntry[] = [
+        ...n.remoteVteps.filter((v) => v !== this.cfg.tunnelIp).map((dst) => ({ mac: FLOOD_MAC, dst })),
+        ...n.remotePorts.filter((p) => p.vtep !== this.cfg.tunnelIp).map((p) => ({ mac: p.mac.toLowerCase(), dst: p.vtep })),
+      ];
+      await this.fdb.converge(vx, want);
+    } else if (n.type === 'vlan') {
+      const parent = this.cfg.physicalInterfaces[n.physicalNetwork];
+      const v = vlanName(n.id);
+      await this.links.ensureVlan(links.get(v), v, { parent, vlanId: n.vlanId, mtu: n.mtu, master: br });
+    } else {
+      // flat: the host interface itself joins the bridge.
+      await this.links.attach(this.cfg.physicalInterfaces[n.physicalNetwork], br);
+    }
+  }
+
+  private async ensurePortDevice(links: Map<string, Link>, p: PortPlan, n: NetworkPlan): Promise<void> {
+    const dev = this.deviceOf(p.id);
+    const mtu = p.mtu || n.mtu;
+    if (this.attached[p.id]) await this.links.attach(dev, this.bridgeOf(n));
+    else await this.links.ensureTap(links.get(dev), dev, mtu, this.bridgeOf(n));
+  }
+
+  /** One dnsmasq per DHCP subnet of the network, for this host's ports on it only. */
+  private async ensureDhcp(links: Map<string, Link>, n: NetworkPlan, ports: PortPlan[]): Promise<void> {
+    for (const d of n.dhcp) {
+      if (!d.port) continue; // the control plane has not given this host's DHCP server its port yet
+      const ns = dhcpNamespace(this.cfg.hostTag, d.subnetId);
+      // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
+      // `ip netns exec` (a slave mount namespace) may not see after a restart.
+      const pid = this.dnsmasq.pidOf(d.subnetId);
+      if (pid && !(await this.netns.usable(ns))) {
+        await this.netns.delete(ns).catch(() => undefined);
+        await this.netns.attach(ns, pid);
+      }
+      await this.netns.ensure(ns);
+      const veth = dhcpVethName(d.subnetId);
+      const inner = this.run.in(ns);
+      const innerHas = (await inner.ipJson<{ ifname: string }>(['link', 'show'])).some((l) => l.ifname === DHCP_INNER_IF);
+      // The host end without its peer (or the reverse) is half a device: made again whole.
+      if (!innerHas && links.has(veth)) {
+        await this.links.delete(veth);
+        links.delete(veth);
+      }
+      await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: this.bridgeOf(n) });
+      const prefix = d.cidr.split('/')[1];
+      const inside = (await inner.ipJson<{ ifname: string; address: string; mtu: number; addr_info?: { local: string; prefixlen: number }[] }>(['addr', 'show', 'dev', DHCP_INNER_IF]))[0];
+      if (inside?.address !== d.port.mac.toLowerCase()) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'address', d.port.mac]);
+      if (!inside?.addr_info?.some((a) => a.local === d.port!.ip && String(a.prefixlen) === prefix))
+        await inner.ip(['addr', 'replace', `${d.port.ip}/${prefix}`, 'dev', DHCP_INNER_IF]);
+      if (inside?.mtu !== n.mtu) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'mtu', String(n.mtu)]);
+      await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'up']);
+      await this.dnsmasq.ensure({
+        subnetId: d.subnetId,
+        netns: ns,
+        interface: DHCP_INNER_IF,
+        cidr: d.cidr,
+        gateway: d.gateway,
+        dnsServers: d.dnsServers,
+        mtu: n.mtu,
+        hosts: ports.filter((p) => p.subnetId === d.subnetId && p.ip).map((p) => ({ mac: p.mac, ip: p.ip, hostname: p.hostname })),
+      });
+    }
+  }
+
+  /** Removes what is ours and not in the plan: links, DHCP servers and their namespaces, the nft tables when no port is left. */
+  private async prune(plan: HostPlan, links: Map<string, Link>): Promise<void> {
+    const want = new Set<string>();
+    const wantDhcp = new Set<string>();
+    for (const n of plan.networks) {
+      if (n.type !== 'bridge') want.add(bridgeName(n.id));
+      want.add(vxlanName(n.id)).add(vlanName(n.id));
+      for (const d of n.dhcp) if (d.port) wantDhcp.add(d.subnetId), want.add(dhcpVethName(d.subnetId));
+    }
+    for (const p of plan.ports) want.add(this.deviceOf(p.id));
+    for (const name of links.keys()) {
+      if (!isOurs(name) || want.has(name)) continue;
+      this.log.info({ link: name }, 'removing a link of ours no longer wanted');
+      await this.links.delete(name);
+    }
+    for (const subnetId of this.dnsmasq.known()) if (!wantDhcp.has(subnetId)) await this.dnsmasq.stop(subnetId);
+    const prefix = dhcpNamespace(this.cfg.hostTag, '').replace(/[0-9a-f]*$/, '');
+    const wantNs = new Set([...wantDhcp].map((s) => dhcpNamespace(this.cfg.hostTag, s)));
+    for (const ns of await this.netns.list()) {
+      if (!ns.startsWith(prefix) || wantNs.has(ns)) continue;
+      for (const pid of await this.netns.pids(ns)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await this.netns.delete(ns);
+    }
+    if (plan.ports.length === 0 && (await this.nft.present())) {
+      await this.nft.remove();
+      this.lastFilters = { ports: [], groups: new Map() };
+    }
+    for (const id of Object.keys(this.attached)) if (!plan.ports.some((p) => p.id === id)) this.forgetAttached(id);
+  }
+
+  async observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>> {
+    const links = await this.links.list();
+    const out = new Map<string, PortObserved>();
+    for (const p of ports) {
+      const l = links.get(this.deviceOf(p.id));
+      if (!l) continue;
+      out.set(p.id, { device: l.ifname, up: l.flags.includes('LOWER_UP'), ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
+    }
+    return out;
+  }
+
+  async attachInterface(ifname: string, portId: string, plan: HostPlan): Promise<void> {
+    this.attached[portId] = ifname;
+    writeFileSync(this.attachedFile, JSON.stringify(this.attached));
+    const port = plan.ports.find((p) => p.id === portId);
+    if (!port) throw new FailedPrecondition(`port ${portId} is not in the plan given`);
+    await this.ensurePorts({ ...plan, ports: [port] });
+  }
+
+  private forgetAttached(id: string): void {
+    delete this.attached[id];
+    writeFileSync(this.attachedFile, JSON.stringify(this.attached));
+  }
+}

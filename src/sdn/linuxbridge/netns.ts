@@ -1,0 +1,35 @@
+import type { HostRunner } from '../run';
+
+/** Named network namespaces (`ip netns`): machine-wide, so names hold the host's tag (names.ts). */
+export class Namespaces {
+  constructor(private readonly run: HostRunner) {}
+
+  async list(): Promise<string[]> {
+    return (await this.run.ipJson<{ name: string }>(['netns', 'list'])).map((n) => n.name);
+  }
+
+  async ensure(name: string): Promise<void> {
+    await this.run.ip(['netns', 'add', name], { okIf: /File exists/ });
+    await this.run.in(name).ip(['link', 'set', 'lo', 'up']);
+  }
+
+  /** Processes still inside are the caller's to end first (a namespace lives on while a process is in it). */
+  async delete(name: string): Promise<void> {
+    await this.run.ip(['netns', 'del', name], { okIf: /No such file/ });
+  }
+
+  /** Names the namespace a process is in (a DHCP namespace whose name this process cannot see, but whose dnsmasq runs). */
+  async attach(name: string, pid: number): Promise<void> {
+    await this.run.ip(['netns', 'attach', name, String(pid)], { okIf: /File exists/ });
+  }
+
+  /** Whether the name leads to a namespace here (a name made in another mount namespace is only an empty file). */
+  async usable(name: string): Promise<boolean> {
+    return this.run.in(name).ip(['link', 'show', 'lo']).then(() => true, () => false);
+  }
+
+  async pids(name: string): Promise<number[]> {
+    const out = await this.run.ip(['netns', 'pids', name], { okIf: /No such file/ });
+    return out.split(/\s+/).filter(Boolean).map(Number);
+  }
+}

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
+import { HostRunner } from '../../src/sdn/run';
+import { AgentProcess } from '../support/agent-process';
+import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
+import { call, TestControlPlane, until } from '../support/control-plane';
+import { ImageServer, testGuestDir } from '../support/image-server';
+import { NetnsHosts } from '../support/netns-hosts';
+import { Net } from '../network/support';
+
+const READY = 'HV-GUEST-READY';
+const BOOT_DEADLINE_MS = 40_000;
+export const root = new HostRunner();
+
+/**
+ * The whole system on namespace hosts: the control plane and NATS in the
+ * root namespace on the underlay's root address, one real hypervisor-agent
+ * process per host namespace (its own state dir, --tunnel-ip, TCG), the
+ * test guest served from the root namespace. VM tests of the data plane
+ * build on it; `stop()` removes everything, also after a failure.
+ */
+export class DataplaneLab {
+  lab!: NetnsHosts;
+  cp!: TestControlPlane;
+  images!: ImageServer;
+  agents: AgentProcess[] = [];
+  nodeIds: string[] = [];
+  c!: ComputeServiceClient;
+  net!: Net;
+  watch!: InstanceWatch;
+  private readonly dirs: string[] = [];
+  private consoles: ConsoleSession[] = [];
+
+  async start(hosts = 2): Promise<this> {
+    this.lab = await NetnsHosts.create(hosts);
+    const ip = this.lab.rootIp;
+    this.cp = new TestControlPlane({ grpcHost: ip }, { natsHost: ip });
+    await this.cp.start();
+    this.images = await new ImageServer(testGuestDir(), ip).start();
+    this.c = this.cp.client(ComputeServiceClient);
+    this.net = new Net(this.cp);
+    this.watch = new InstanceWatch(this.c);
+    for (const h of this.lab.hosts) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), `${this.lab.token}-agent-`));
+      this.dirs.push(dir);
+      const a = new AgentProcess(
+        `${ip}:${this.cp.cp.grpcPort}`,
+        this.cp.nats.url,
+        dir,
+        h.name,
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix],
+        { wrap: h.wrap, env: { HV_AGENT_NETWORK_MS: '1000' } },
+      );
+      this.agents.push(await a.start());
+    }
+    const cluster = this.cp.client(ClusterServiceClient);
+    await until('agents registered', async () => {
+      const r = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+      const nodes = (r as { nodes: { id: string; hostname: string }[] }).nodes;
+      this.nodeIds = this.lab.hosts.map((h) => nodes.find((n) => n.hostname === h.name)?.id ?? '');
+      return this.nodeIds.every(Boolean);
+    }, 30_000);
+    return this;
+  }
+
+  /** A VXLAN network with one DHCP subnet. */
+  async network(name: string, cidr: string, mtu = 1400) {
+    const n = await this.net.network({ name, type: 1, mtu });
+    const s = await this.net.subnet(n.id, cidr, { name: `${name}-s`, enableDhcp: true, dnsServers: ['198.18.0.53'] });
+    return { network: n, subnet: s };
+  }
+
+  /** A microvm of the test guest on host i with a NIC on the network; resolves once it runs. */
+  async vm(name: string, host: number, networkId: string, subnetId: string, securityGroups: string[] = []): Promise<Instance> {
+    const i = await call(
+      this.c,
+      this.c.createInstance,
+      createRequest(
+        name,
+        InstanceType.INSTANCE_TYPE_MICROVM,
+        {
+          cpuCores: 1,
+          memoryBytes: 192 * MiB,
+          kernel: this.images.url('vmlinuz'),
+          initrd: this.images.url('initramfs.cpio.gz'),
+          network: { networkId, subnetId, securityGroups, assignPublicIp: false },
+        },
+        { preferredNodeId: this.nodeIds[host] },
+      ),
+    );
+    const settled = await this.watch.settled(i.id, 120_000);
+    assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, `${name}: ${settled.stateReason}`);
+    assert.equal(settled.nodeId, this.nodeIds[host]);
+    return settled;
+  }
+
+  /** A new console on a guest that booted before (after its agent was restarted, say): no ready marker to wait for. */
+  reattach(id: string): ConsoleSession {
+    const con = new ConsoleSession(this.c, id);
+    this.consoles.push(con);
+    return con;
+  }
+
+  /** A console on a booted guest. */
+  async console(id: string): Promise<ConsoleSession> {
+    const con = new ConsoleSession(this.c, id);
+    this.consoles.push(con);
+    if (!(await con.waitFor(READY, BOOT_DEADLINE_MS))) throw new Error(`${id}: no ${READY}: ${con.text.slice(-800)}`);
+    return con;
+  }
+
+  /** Runs a shell command in the guest and returns its output (between two markers). */
+  async sh(con: ConsoleSession, cmd: string, timeoutMs = 30_000): Promise<string> {
+    const tag = `hv${Math.random().toString(36).slice(2, 8)}`;
+    const from = con.text.length;
+    // The quotes keep the terminal's echo of the command line from looking like the markers.
+    con.type(`echo ${tag}""-B; ${cmd}; echo ${tag}""-E\n`);
+    const end = `${tag}-E\r\n`;
+    assert.ok(await con.waitFor(end, timeoutMs, from), `no end of "${cmd}" in: ${con.text.slice(from)}`);
+    const out = con.text.slice(from);
+    const b = out.indexOf(`${tag}-B\r\n`);
+    return out.slice(b + tag.length + 4, out.indexOf(end, b)).replace(/\r/g, '');
+  }
+
+  /** The guest's lease once it has one (written by the test guest's udhcpc script). */
+  async lease(con: ConsoleSession): Promise<string> {
+    return this.sh(con, 'i=0; while [ ! -s /tmp/lease ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; cat /tmp/lease', 45_000);
+  }
+
+  /** Whether the guest gets an answer to one ping (1 s) of ip, trying up to `tries` times. */
+  async pings(con: ConsoleSession, ip: string, tries = 1): Promise<boolean> {
+    const out = await this.sh(con, `for n in $(seq ${tries}); do ping -c 1 -W 1 ${ip} >/dev/null 2>&1 && { echo PING-OK; break; }; done; echo PING-DONE`);
+    return out.includes('PING-OK');
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    await call(this.c, this.c.deleteInstance, { instanceId: id, force: true } as never);
+    await until(`${id} deleted`, async () => this.watch.events.some((e) => e.type === 3 && e.instance?.id === id), 60_000);
+  }
+
+  /** Links, nft tables and namespaces of ours on host i, and dnsmasq processes of the run. */
+  async leftovers(i: number): Promise<string[]> {
+    const h = this.lab.hosts[i].name;
+    const links = (await root.in(h).ipJson<{ ifname: string }>(['link', 'show'])).map((l) => l.ifname).filter((n) => n.startsWith('hv-'));
+    const tables = (JSON.parse(await root.in(h).run('nft', ['-j', 'list', 'tables'])).nftables as { table?: { family: string; name: string } }[])
+      .filter((x) => x.table)
+      .map((x) => `nft ${x.table!.family} ${x.table!.name}`);
+    const ns = (await root.ipJson<{ name: string }>(['netns', 'list'])).map((n) => n.name).filter((n) => n.startsWith(`hv-${h}`));
+    const procs = (await root.run('ps', ['-eo', 'args'])).split('\n').filter((l) => l.startsWith('dnsmasq') && l.includes(this.lab.token));
+    return [...links, ...tables, ...ns, ...procs];
+  }
+
+  /** The agents' logs, for a failed test's report. */
+  dump(): string {
+    return this.agents.map((a, i) => `--- agent ${i} (${a.hostname})\n${a.log.slice(-6000)}`).join('\n');
+  }
+
+  async stop(failed = false): Promise<void> {
+    if (failed) console.log(this.dump());
+    for (const c of this.consoles) c.close();
+    this.watch?.close();
+    for (const a of this.agents) await a.kill9();
+    // The control plane before the underlay: its NATS connection is on the root veth the cleanup deletes.
+    await this.cp?.stop();
+    await this.images?.stop();
+    await this.lab?.cleanup();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
