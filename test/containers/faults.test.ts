@@ -26,7 +26,8 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
   const token = runToken();
   const registry = new LocalRegistry();
   const t = new TestControlPlane();
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), `hv-agent-${token}-`));
+  // Made in before(), so loading the file creates nothing.
+  let stateDir = '';
   let proxy: GatedProxy;
   let image: TestImage;
   let agent: AgentProcess;
@@ -52,20 +53,24 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
       .map((e) => `${InstanceState[e.instance!.state]}(${e.instance!.stateReason})`)
       .join(' > ');
   // runc behind a wrapper that holds `runc create` while a gate file is missing: a slow runtime, to kill the agent inside a start.
-  const gate = path.join(stateDir, 'runc-gate');
-  const blocked = path.join(stateDir, 'runc-blocked');
-  const runcWrapper = path.join(stateDir, 'slow-runc');
-  writeFileSync(
-    runcWrapper,
-    `#!/bin/sh\nfor a in "$@"; do if [ "$a" = create ]; then touch '${blocked}'; while [ ! -f '${gate}' ]; do sleep 0.05; done; fi; done\nexec runc "$@"\n`,
-    { mode: 0o755 },
-  );
-  writeFileSync(gate, '');
+  let gate = '';
+  let blocked = '';
+  let runcWrapper = '';
   const restartAgent = async () => {
     agent = await new AgentProcess(t.address, t.nats.url, stateDir, `crashy-${token}`, ['--driver', 'oci', '--oci-cgroup-parent', token, '--oci-runc-binary', runcWrapper, '--cpus', '16']).start();
   };
 
   before(async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), `hv-agent-${token}-`));
+    gate = path.join(stateDir, 'runc-gate');
+    blocked = path.join(stateDir, 'runc-blocked');
+    runcWrapper = path.join(stateDir, 'slow-runc');
+    writeFileSync(
+      runcWrapper,
+      `#!/bin/sh\nfor a in "$@"; do if [ "$a" = create ]; then touch '${blocked}'; while [ ! -f '${gate}' ]; do sleep 0.05; done; fi; done\nexec runc "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(gate, '');
     image = buildTestImage();
     await registry.start();
     registry.push(image.layout, image.tag, `${token}/busybox`, '1');
@@ -94,7 +99,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     await registry.stop();
     image?.remove();
     await removeCgroupDirs(readCgroupLayout(), `/${token}`);
-    rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('a running container outlives kill -9 of its agent; the new agent adopts it (same process, same shell), RUNNING once', async () => {

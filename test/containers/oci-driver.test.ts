@@ -23,7 +23,8 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   this.timeout(120_000);
   const token = runToken();
   const registry = new LocalRegistry();
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), `hv-oci-${token}-`));
+  // Made in before(), so loading the file creates nothing.
+  let stateDir = '';
   let image: TestImage;
   let cache: OciImageCache;
   let cached: CachedOciImage;
@@ -69,6 +70,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   const nothing = { processes: [], mounts: [], cgroups: [], dir: [] };
 
   before(async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), `hv-oci-${token}-`));
     image = buildTestImage();
     await registry.start();
     registry.push(image.layout, image.tag, `${token}/busybox`, '1');
@@ -85,7 +87,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     await removeCgroupDirs(d.cgroups(), `/${token}`);
     await registry.stop();
     image?.remove();
-    rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('pulls an image into the cache once, by its manifest digest, and shares the copy', async () => {

@@ -50,8 +50,9 @@ const tlsFlag = (r: OciRef, dir: 'src' | 'dest' | '') => `--${dir ? `${dir}-` : 
 /** A skopeo failure as a DomainError a user can act on. */
 export const skopeoError = (what: string, stderr: string): DomainError => {
   const m = lastMessage(stderr) || 'skopeo failed';
-  if (/manifest unknown|name unknown|not found|404/i.test(m)) return new NotFound(`${what}: the registry has no such image (${m})`);
+  // The digest check first: a digest's hex can hold "404".
   if (/digest did not match|digest mismatch|manifest digest .* does not match/i.test(m)) return new FailedPrecondition(`${what}: digest mismatch: ${m}`);
+  if (/manifest unknown|name unknown|not found|\b404\b/i.test(m)) return new NotFound(`${what}: the registry has no such image (${m})`);
   if (/unauthorized|denied|authentication required/i.test(m)) return new FailedPrecondition(`${what}: the registry refused access (${m})`);
   if (/connection refused|no such host|i\/o timeout|dial tcp|server gave HTTP response to HTTPS client|connection reset|EOF/i.test(m))
     return new Unavailable(`${what}: cannot reach the registry (${m})`);

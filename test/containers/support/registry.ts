@@ -15,7 +15,8 @@ export const runToken = (): string => `hvt${randomBytes(2).toString('hex')}`;
  */
 export class LocalRegistry {
   private child?: ChildProcess;
-  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'hv-registry-'));
+  /** Made by start(), so loading a test file creates nothing. */
+  dir = '';
   port = 0;
   log = '';
 
@@ -24,6 +25,7 @@ export class LocalRegistry {
   }
 
   async start(): Promise<this> {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'hv-registry-'));
     this.port = await freePort();
     const config = path.join(this.dir, 'config.yml');
     writeFileSync(
@@ -74,7 +76,7 @@ export class LocalRegistry {
       c.kill('SIGTERM');
       await exited;
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
