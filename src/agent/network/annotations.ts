@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { PORT_BINDINGS_ANNOTATION, TUNNEL_INTERFACE_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../processes/dataplane/host-plan';
+import { PORT_BINDINGS_ANNOTATION, TUNNEL_INTERFACE_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
 import type { DataPlaneDriver } from '../../sdn/driver';
 
 /** The interface that holds an address here ('' if none does). */

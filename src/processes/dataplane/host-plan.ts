@@ -8,12 +8,9 @@ import type { NetworkReadModels } from '../../projections/network-read-models';
 import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type SecurityGroupPlan } from '../../sdn/plan';
 import { derivedId } from '../network/ids';
 
-/** Node annotations the agent registers with (the proto has no fields for them). */
-export const TUNNEL_IP_ANNOTATION = 'hypervisor.tunnel-ip';
-export const TUNNEL_INTERFACE_ANNOTATION = 'hypervisor.tunnel-interface';
-/** Comma-separated model binding types the node's data plane offers; absent = it has none (hollow nodes). */
-export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
-export const PHYSICAL_NETWORK_ANNOTATION = 'hypervisor.physical-network';
+import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
+
+export { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_INTERFACE_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
 
 export const tunnelIpOf = (n: Pick<NodeState, 'ip' | 'annotations'>) => n.annotations[TUNNEL_IP_ANNOTATION] || n.ip;
 /** Binding types a node offers, or undefined if it did not say (nodes from before the data plane). */

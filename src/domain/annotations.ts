@@ -1,0 +1,12 @@
+/**
+ * Annotation keys the project reads and writes (the published messages have no
+ * fields for them; CONTRACT.md lists the ones clients set).
+ */
+
+/** Node annotations the agent registers with. */
+export const TUNNEL_IP_ANNOTATION = 'hypervisor.tunnel-ip';
+export const TUNNEL_INTERFACE_ANNOTATION = 'hypervisor.tunnel-interface';
+/** Comma-separated model binding types the node's data plane offers; absent = it has none (hollow nodes). */
+export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
+/** On a FLAT, VLAN or external network: which host interface mapping (`--physical-interface`) it bridges onto. */
+export const PHYSICAL_NETWORK_ANNOTATION = 'hypervisor.physical-network';
