@@ -2,11 +2,10 @@ import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
 import type { NodeState } from '../../commands/node';
+import { allocated } from '../../commands/node/decide';
 import { add, type Resources, sub, ZERO } from '../../domain/resources';
-import { resourcesFromWire } from '../../wire/int64';
 import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
-import { NodeStatus } from '../../gen/hypervisor/v1/common';
 import type { Instance } from '../../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
@@ -18,11 +17,11 @@ import type { ReconcileResult } from '../work-queue';
 /** How long an instance waits for capacity held by other placements in flight before it fails. */
 const MAX_WAIT_MS = 30_000;
 
-const STATUS_NAME: Record<number, string> = {
-  [NodeStatus.NODE_STATUS_READY]: 'READY',
-  [NodeStatus.NODE_STATUS_NOT_READY]: 'NOT_READY',
-  [NodeStatus.NODE_STATUS_MAINTENANCE]: 'in MAINTENANCE',
-  [NodeStatus.NODE_STATUS_DRAINING]: 'DRAINING',
+const STATUS_NAME: Record<NodeState['status'], string> = {
+  READY: 'READY',
+  NOT_READY: 'NOT_READY',
+  MAINTENANCE: 'in MAINTENANCE',
+  DRAINING: 'DRAINING',
 };
 
 export interface SchedulerOptions {
@@ -87,7 +86,7 @@ export class SchedulerProcess extends Controller {
   /** Some READY node's lease is not known yet, and may be any moment (the server has just started). */
   private awaitingLeases(): boolean {
     const may = this.opts.mayBeLive;
-    return !!may && this.nodes.list().some((n) => n.status === NodeStatus.NODE_STATUS_READY && may(n.id));
+    return !!may && this.registeredNodes().some((n) => n.status === 'READY' && may(n.id));
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
@@ -106,19 +105,25 @@ export class SchedulerProcess extends Controller {
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
     const live = this.opts.isLive ?? (() => true);
-    return this.nodes.list().map((n) => ({
+    return this.registeredNodes().map((n) => ({
       id: n.id,
       hostname: n.hostname,
       // READY in the log but no live lease: it may have died while no server watched.
-      ready: n.status === NodeStatus.NODE_STATUS_READY && live(n.id),
-      status: n.status === NodeStatus.NODE_STATUS_READY ? 'READY without a live lease' : (STATUS_NAME[n.status] ?? 'not READY'),
+      ready: n.status === 'READY' && live(n.id),
+      status: n.status === 'READY' ? 'READY without a live lease' : STATUS_NAME[n.status],
       region: n.region,
       zone: n.zone,
-      supported: this.nodes.state(n.id)?.supportedInstanceTypes ?? [],
-      capacity: resourcesFromWire(n.allocatable, 'allocatable'),
-      allocated: add(resourcesFromWire(n.allocated, 'allocated'), this.assumed.get(n.id) ?? ZERO),
+      supported: n.supportedInstanceTypes,
+      // Nothing is held back for the host itself: all of its capacity can be scheduled.
+      capacity: n.capacity,
+      allocated: add(allocated(n), this.assumed.get(n.id) ?? ZERO),
       inFlight: inFlight.get(n.id),
     }));
+  }
+
+  /** The domain state of every registered node (the read model's views are the wire's). */
+  private registeredNodes(): NodeState[] {
+    return this.nodes.ids().map((id) => this.nodes.state(id)!).filter((n) => n?.registered);
   }
 
   private async scheduleOne(id: string): Promise<ReconcileResult> {
