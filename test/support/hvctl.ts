@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -12,10 +12,22 @@ export interface Run {
   stderr: string;
 }
 
-/** A config dir of its own, so no user's ~/.config/hvctl is read. */
+/** One directory for every config file of this test process, removed when the process ends. */
+let configDir: string | undefined;
+let configs = 0;
+const nextConfigFile = (): string => {
+  if (!configDir) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hvctl-cfg-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    configDir = dir;
+  }
+  return path.join(configDir, `config-${configs++}.yaml`);
+};
+
+/** A config file of its own, so no user's ~/.config/hvctl is read. */
 export const isolatedEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
   const { HV_SERVER: _s, HV_ACTOR: _a, ...env } = process.env;
-  return { ...env, HVCTL_CONFIG: path.join(mkdtempSync(path.join(os.tmpdir(), 'hvctl-cfg-')), 'config.yaml'), ...extra };
+  return { ...env, HVCTL_CONFIG: nextConfigFile(), ...extra };
 };
 
 /** hvctl with these arguments, to its end; never throws, the exit code is in the result. */
