@@ -14,7 +14,11 @@ export { until } from './until';
 export class TestControlPlane {
   readonly nats: TestNats;
   cp!: ControlPlane;
-  readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'hv-cp-'));
+  private dir?: string;
+  /** Made when first needed: a suite that builds a control plane it never starts leaves no directory. */
+  get dataDir(): string {
+    return (this.dir ??= mkdtempSync(path.join(os.tmpdir(), 'hv-cp-')));
+  }
   private clients: Client[] = [];
 
   /** natsHost: where nats-server listens (NetnsHosts.rootIp for agents in namespaces; set grpcHost too). */
@@ -68,7 +72,7 @@ export class TestControlPlane {
     for (const c of this.clients) c.close();
     await this.cp?.stop();
     await this.nats.stop();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
