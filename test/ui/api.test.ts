@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
@@ -232,7 +233,11 @@ describe('web console API (/ui/api): JSON over the gRPC API, watches as SSE, the
 describe('web console and server shutdown', function () {
   this.timeout(60_000);
   const t = new TestControlPlane();
-  after(() => t.nats.stop());
+  // The test stops the server itself; the rest of the control plane goes here.
+  after(async () => {
+    await t.nats.stop();
+    rmSync(t.dataDir, { recursive: true, force: true });
+  });
 
   it('ends its open watches when the server stops', async () => {
     await t.start();
