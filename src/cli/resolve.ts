@@ -1,4 +1,7 @@
 import { CliError, EXIT } from './exit';
+import { allPages } from '../shared/all-pages';
+
+export { allPages };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -27,14 +30,3 @@ export const resolveRef = async <T>(
   );
 };
 
-/** Every page of a paged List call. */
-export const allPages = async <T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> => {
-  const out: T[] = [];
-  let token = '';
-  do {
-    const r = await page(token);
-    out.push(...r.items);
-    token = r.next;
-  } while (token);
-  return out;
-};

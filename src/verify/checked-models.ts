@@ -30,6 +30,7 @@ import { FloatingIP, IPAllocation, Network, type NetworkServiceClient, Port, Rou
 import { vtepOf } from '../grpc/network/vteps';
 import { EntityReadModel } from '../projections/entity-read-model';
 import type { ReadModel } from '../projections/read-model';
+import { allPages as pages } from '../shared/all-pages';
 
 /** The server's public API, as the check reads it. */
 export interface ServedApi {
@@ -60,17 +61,6 @@ type UnaryNoMd<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => vo
 export const call = <Req, Res>(client: Client, method: Unary<Req, Res> | UnaryNoMd<Req, Res>, req: Req): Promise<Res> =>
   new Promise((resolve, reject) => (method as UnaryNoMd<Req, Res>).call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
 
-/** Every page of a List call. */
-const pages = async <T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> => {
-  const out: T[] = [];
-  let token = '';
-  do {
-    const r = await page(token);
-    out.push(...r.items);
-    token = r.next;
-  } while (token);
-  return out;
-};
 
 /** A resource read model: EntityReadModel of its decider and view, against its List RPC. */
 const entity = <S, V>(

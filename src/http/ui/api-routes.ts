@@ -15,6 +15,7 @@ import { InvalidArgument } from '../../errors';
 import { type GrpcGateway, metadataFor } from './grpc-gateway';
 import { sendError, sendJson } from './http-status';
 import { readJsonBody } from './json-body';
+import { allPages } from '../../shared/all-pages';
 
 /** What a route gets: the request, its path parameters and query, and the gateway. */
 interface RouteContext {
@@ -29,17 +30,6 @@ type Route = readonly [method: string, path: RegExp, handle: (c: RouteContext) =
 const HISTORY_LIMIT = 500;
 const ID = '([A-Za-z0-9_.:-]{1,128})';
 
-/** Every page of a List call, one after the other (the UI shows all of them). */
-const allPages = async <T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> => {
-  const out: T[] = [];
-  let token = '';
-  do {
-    const r = await page(token);
-    out.push(...r.items);
-    token = r.next;
-  } while (token);
-  return out;
-};
 
 const bool = (v: unknown, field: string): boolean => {
   if (v === undefined) return false;
