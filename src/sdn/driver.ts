@@ -21,6 +21,8 @@ export interface Nic {
   readonly device: string;
   readonly mac: string;
   readonly mtu: number;
+  /** For a veth port: the network namespace (a path) holding its peer, which the container joins. */
+  readonly netns?: string;
 }
 
 /**
