@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { containerNamespace, hostTag } from '../../src/sdn/names';
+import { containerNamespace, hostTag, vethName } from '../../src/sdn/names';
 import { createRequest, MiB } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { LocalRegistry } from '../containers/support/registry';
@@ -15,8 +15,9 @@ const IPV4 = 1;
  * network gets a veth in its own network namespace on the same bridge as a
  * VM's tap, with exactly the model's address, MAC, MTU and route, and the
  * same security groups; it and a VM on another host reach each other as
- * their groups allow. The container's namespace outlives a stop and start,
- * and deleting everything leaves nothing of ours on either host.
+ * their groups allow. The container's namespace outlives a stop and start
+ * and a kill -9 of its agent (adopted, not made again), and deleting
+ * everything leaves nothing of ours on either host.
  */
 describe('data plane end to end: a container and a VM on one VXLAN network across two namespace hosts', function () {
   this.timeout(400_000);
@@ -77,7 +78,7 @@ describe('data plane end to end: a container and a VM on one VXLAN network acros
     assert.match(inside, /default via 198\.18\.80\.1 dev eth0/, inside);
     await until('the container port ACTIVE on its veth', async () => {
       const p = (await t.net.rpc('listPorts', { instanceId: ct.id, pageSize: 10 })).ports[0];
-      return p?.status === 'ACTIVE' && p.deviceName.startsWith('hv-c');
+      return p?.status === 'ACTIVE' && p.deviceName === vethName(port.id);
     }, 30_000);
     // The namespace is the data plane's, named after the container, and runc joined it.
     const ns = containerNamespace(hostTag(t.lab.hosts[1].name), ct.id);
@@ -103,6 +104,22 @@ describe('data plane end to end: a container and a VM on one VXLAN network acros
     const started = await call(t.c, t.c.startInstance, { instanceId: ct.id });
     assert.equal(started.state, InstanceState.INSTANCE_STATE_RUNNING, started.stateReason);
     assert.ok(await until('ping after the start', () => t.pings(vc, ct.ipAddress, 1), 20_000).then(() => true, () => false), 'VM → container ping after a stop and start');
+
+    // kill -9 of the container's agent: the container keeps running and its veth is adopted, not made again.
+    const ours = async () =>
+      (await root.in(t.lab.hosts[1].name).ipJson<{ ifname: string; ifindex: number }>(['link', 'show']))
+        .filter((l) => l.ifname.startsWith('hv-'))
+        .map((l) => `${l.ifname}#${l.ifindex}`)
+        .sort();
+    const links = await ours();
+    assert.ok(links.some((l) => l.startsWith(`${vethName(port.id)}#`)), `the container's veth among ${links}`);
+    await t.agents[1].kill9();
+    await t.agents[1].start();
+    // The restarted agent has converged once a change it must apply is on the host: a new rule in nft.
+    await t.net.rpc('addSecurityRule', { securityGroupId: ctGroup.id, direction: INGRESS, etherType: IPV4, protocol: 'tcp', portRangeMin: 4444, portRangeMax: 4444 });
+    await until('the restarted agent applied the new rule', async () => (await root.in(t.lab.hosts[1].name).run('nft', ['list', 'table', 'inet', 'hv'])).includes('4444'), 60_000);
+    assert.deepEqual(await ours(), links, 'the same devices with the same ifindexes');
+    assert.ok(await t.pings(vc, ct.ipAddress, 3), 'VM → container ping after the agent restart');
 
     for (const id of [ct.id, vm.id]) await t.deleteInstance(id);
     await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
