@@ -19,7 +19,7 @@ export interface LinuxBridgeConfig {
   readonly tunnelIp: string;
   /** physical network name → host interface (flat and VLAN networks bridge onto it; a BRIDGE network names a host bridge). */
   readonly physicalInterfaces: Readonly<Record<string, string>>;
-  /** DHCP files, the attached-interface record and the port-device record live here. */
+  /** DHCP files and the port-device record live here. */
   readonly stateDir: string;
   /** In machine-wide names (DHCP namespaces), so two agents on one machine never collide. */
   readonly hostTag: string;
@@ -46,9 +46,6 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   private readonly dnsmasq: Dnsmasq;
   /** Router namespaces (issue 11, router.ts). */
   readonly routers: Routers;
-  private readonly attachedFile: string;
-  /** port id → an interface someone else made (attachInterface). */
-  private attached: Record<string, string>;
   /** Containers' network namespaces and veths. */
   private readonly containers: ContainerPorts;
   private readonly devicesFile: string;
@@ -73,14 +70,12 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     this.routers = new Routers(this.links, this.netns, cfg.hostTag, log);
     this.containers = new ContainerPorts(run, this.links, this.netns, cfg.hostTag, log);
     mkdirSync(cfg.stateDir, { recursive: true });
-    this.attachedFile = path.join(cfg.stateDir, 'attached.json');
-    this.attached = readRecord(this.attachedFile);
     this.devicesFile = path.join(cfg.stateDir, 'port-devices.json');
     this.devices = readRecord(this.devicesFile);
   }
 
-  deviceOf(portId: string): string {
-    return this.attached[portId] ?? (this.devices[portId] === 'veth' ? vethName(portId) : tapName(portId));
+  deviceOf(p: PortPlan): string {
+    return this.kindOf(p) === 'veth' ? vethName(p.id) : tapName(p.id);
   }
 
   /** The port's device kind: what the plan says (recorded before anything is made), else what it was made with. */
@@ -126,7 +121,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       const n = nets.get(p.networkId)!;
       await this.ensurePortDevice(links, p, n, plan);
       const netns = this.kindOf(p) === 'veth' ? { netns: this.containers.namespacePath(p.instanceId) } : {};
-      nics.push({ device: this.deviceOf(p.id), mac: p.mac, mtu: p.mtu || n.mtu, ...netns });
+      nics.push({ device: this.deviceOf(p), mac: p.mac, mtu: p.mtu || n.mtu, ...netns });
     }
     // Filtering first, traffic second: the port's rules are in place before its instance can send.
     await this.applyFilters(await this.filtersWith(plan), plan.securityGroups, false);
@@ -143,7 +138,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   }
 
   private filterOf(p: PortPlan): PortFilter {
-    return { device: this.deviceOf(p.id), mac: p.mac, ip: p.ip, groups: p.securityGroups };
+    return { device: this.deviceOf(p), mac: p.mac, ip: p.ip, groups: p.securityGroups };
   }
 
   private async applyFilters(ports: PortFilter[], groups: readonly SecurityGroupPlan[], replaceGroups: boolean): Promise<void> {
@@ -226,13 +221,12 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
 
   private async ensurePortDevice(links: Map<string, Link>, p: PortPlan, n: NetworkPlan, plan: HostPlan): Promise<void> {
     const mtu = p.mtu || n.mtu;
-    if (this.attached[p.id]) return this.links.attach(this.attached[p.id], this.bridgeOf(n));
     if (this.kindOf(p) === 'veth') {
       // eth<n> in the order of the instance's ports (by id, the same in every plan).
       const index = plan.ports.filter((x) => x.instanceId === p.instanceId).map((x) => x.id).sort().indexOf(p.id);
       return this.containers.ensure(links, p, index, this.bridgeOf(n), mtu);
     }
-    const dev = this.deviceOf(p.id);
+    const dev = this.deviceOf(p);
     await this.links.ensureTap(links.get(dev), dev, mtu, this.bridgeOf(n));
   }
 
@@ -287,7 +281,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       want.add(vxlanName(n.id)).add(vlanName(n.id));
       for (const d of n.dhcp) if (d.port) wantDhcp.add(d.subnetId), want.add(dhcpVethName(d.subnetId));
     }
-    for (const p of plan.ports) want.add(this.deviceOf(p.id));
+    for (const p of plan.ports) want.add(this.deviceOf(p));
     for (const name of this.routers.hostLinks(plan.routers ?? [])) want.add(name);
     await this.routers.prune(plan.routers ?? []);
     for (const name of links.keys()) {
@@ -314,7 +308,6 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       this.lastFilters = { ports: [], groups: new Map() };
     }
     await this.containers.prune(new Set(plan.ports.filter((p) => this.kindOf(p) === 'veth').map((p) => p.instanceId)));
-    for (const id of Object.keys(this.attached)) if (!plan.ports.some((p) => p.id === id)) this.forgetAttached(id);
     const gone = Object.keys(this.devices).filter((id) => !plan.ports.some((p) => p.id === id));
     if (gone.length) {
       for (const id of gone) delete this.devices[id];
@@ -326,26 +319,13 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     const links = await this.links.list();
     const out = new Map<string, PortObserved>();
     for (const p of ports) {
-      const l = links.get(this.deviceOf(p.id));
+      const l = links.get(this.deviceOf(p));
       if (!l) continue;
       // A veth's carrier follows its peer, which stays up while the container is stopped: a container port is up while the container runs.
       const up = l.flags.includes('LOWER_UP') && (this.kindOf(p) !== 'veth' || (await this.containers.occupied(p.instanceId)));
       out.set(p.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
     }
     return out;
-  }
-
-  async attachInterface(ifname: string, portId: string, plan: HostPlan): Promise<void> {
-    this.attached[portId] = ifname;
-    writeRecord(this.attachedFile, this.attached);
-    const port = plan.ports.find((p) => p.id === portId);
-    if (!port) throw new FailedPrecondition(`port ${portId} is not in the plan given`);
-    await this.ensurePorts({ ...plan, ports: [port] });
-  }
-
-  private forgetAttached(id: string): void {
-    delete this.attached[id];
-    writeRecord(this.attachedFile, this.attached);
   }
 }
 
