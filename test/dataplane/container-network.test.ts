@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState } from '../../src/gen/hypervisor/v1/common';
 import { containerNamespace, hostTag, vethName } from '../../src/sdn/names';
-import { createRequest, MiB } from '../support/compute';
 import { call, until } from '../support/control-plane';
-import { LocalRegistry } from '../containers/support/registry';
-import { buildTestImage, type TestImage } from '../containers/support/test-image';
+import { LabRegistry } from './lab-registry';
 import { DataplaneLab, root } from './support';
 
 const INGRESS = 1;
@@ -22,29 +20,15 @@ const IPV4 = 1;
 describe('data plane end to end: a container and a VM on one VXLAN network across two namespace hosts', function () {
   this.timeout(400_000);
   const t = new DataplaneLab();
-  let registry: LocalRegistry;
-  let image: TestImage;
-  let ref = '';
+  const registry = new LabRegistry();
   let failed = false;
-  before(async () => {
-    image = buildTestImage();
-    await t.start(2, {
-      // The agents are in host namespaces: the registry listens where they reach the root namespace, over plain HTTP.
-      prepare: async (lab) => {
-        registry = await new LocalRegistry(lab.rootIp).start();
-        registry.push(image.layout, image.tag, `${lab.token}/busybox`, '1');
-        ref = `oci://${registry.address}/${lab.token}/busybox:1`;
-      },
-      agentEnv: () => ({ HV_OCI_INSECURE_REGISTRIES: registry.address }),
-    });
-  });
+  before(async () => void (await t.start(2, registry.labOptions())));
   afterEach(function () {
     failed ||= this.currentTest?.state === 'failed';
   });
   after(async () => {
     await t.stop(failed);
-    await registry?.stop();
-    image?.remove();
+    await registry.stop();
   });
 
   it('a container gets its model address, MAC, MTU and route on a veth, reaches a VM and is reached as its groups allow; nothing is left after delete', async () => {
@@ -53,19 +37,7 @@ describe('data plane end to end: a container and a VM on one VXLAN network acros
     await t.net.rpc('addSecurityRule', { securityGroupId: vmGroup.id, direction: INGRESS, etherType: IPV4, protocol: 'tcp', portRangeMin: 7000, portRangeMax: 7000 });
     const ctGroup = await t.net.group({ name: 'ct' });
     const vm = await t.vm('vm', 0, network.id, subnet.id, [vmGroup.id]);
-    const created = await call(
-      t.c,
-      t.c.createInstance,
-      createRequest(
-        'ct',
-        InstanceType.INSTANCE_TYPE_CONTAINER,
-        { image: ref, memoryBytes: 64 * MiB, command: ['/bin/sh'], args: ['-i'], network: { networkId: network.id, subnetId: subnet.id, securityGroups: [ctGroup.id], assignPublicIp: false } },
-        { preferredNodeId: t.nodeIds[1] },
-      ),
-    );
-    const ct = await t.watch.settled(created.id, 120_000);
-    assert.equal(ct.state, InstanceState.INSTANCE_STATE_RUNNING, ct.stateReason);
-    assert.equal(ct.nodeId, t.nodeIds[1]);
+    const ct = await t.container('ct', 1, registry.ref, ['/bin/sh', '-i'], network.id, subnet.id, [ctGroup.id]);
     assert.match(ct.ipAddress, /^198\.18\.80\./);
     const port = (await t.net.rpc('listPorts', { instanceId: ct.id, pageSize: 10 })).ports[0];
     assert.equal(port.ipAddress, ct.ipAddress);

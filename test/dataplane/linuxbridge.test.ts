@@ -220,6 +220,25 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
     assert.throws(() => drivers[0].check({ ...vlan, ports: [port(1, { bindingType: 'ovs' })], networks: [net()] }), /binding type ovs/);
   });
 
+  it("a new container that takes an address just released is announced: its neighbours' caches name its MAC at once", async () => {
+    const g = group([allowAllEgress, icmpIn]);
+    await converge(g);
+    assert.ok(await pings(guests[0], '198.18.77.12'));
+    const neighbourOf12 = async () => (await root.in(guests[0]).ipJson<{ dst: string; lladdr?: string }>(['neigh', 'show', 'to', '198.18.77.12'])).map((n) => n.lladdr);
+    assert.deepEqual(await neighbourOf12(), ['02:00:00:00:00:02']);
+    // Container 2 goes; container 9 on the same host gets its address, with another MAC.
+    const newcomer = port(9, { ip: '198.18.77.12', instanceId: 'vm-9' });
+    const plan1: HostPlan = { networks: [net({ remotePorts: [{ mac: port(1).mac, ip: port(1).ip, vtep: lab.hosts[0].ip }] })], ports: [newcomer], securityGroups: [g] };
+    const plan0: HostPlan = { networks: [net({ remotePorts: [{ mac: newcomer.mac, ip: newcomer.ip, vtep: lab.hosts[1].ip }] })], ports: [port(1)], securityGroups: [g] };
+    assert.deepEqual([...(await drivers[1].converge(plan1, { prune: true })).errors], []);
+    assert.deepEqual([...(await drivers[0].converge(plan0, { prune: true })).errors], []);
+    // Without the announcement the entry would keep the old MAC until it expires (tens of seconds).
+    await until('guest 1 learns the newcomer\'s MAC', async () => (await neighbourOf12())[0] === newcomer.mac, 5_000);
+    assert.ok(await pings(guests[0], '198.18.77.12'), 'the newcomer answers');
+    // Back to the two guests the other tests use.
+    await converge(g);
+  });
+
   it('an empty plan leaves nothing of ours: no hv- link, nft table, DHCP namespace or dnsmasq', async () => {
     for (const d of drivers) await d.converge({ networks: [], ports: [], securityGroups: [] }, { prune: true });
     for (const h of lab.hosts) {

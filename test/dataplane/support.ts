@@ -6,7 +6,9 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { HostRunner } from '../../src/sdn/run';
+import { allDirs, readCgroupLayout } from '../../src/agent/drivers/oci/cgroups';
 import { AgentProcess } from '../support/agent-process';
+import { killProcessesUnder, removeCgroupTrees, unmountUnder } from '../support/leftovers';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
@@ -62,7 +64,8 @@ export class DataplaneLab {
         this.cp.nats.url,
         dir,
         h.name,
-        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...(opts.agentArgs ?? [])],
+        // Containers' cgroups under the run's token, so stop() removes exactly this run's.
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...(opts.agentArgs ?? [])],
         { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv?.() }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
@@ -99,6 +102,24 @@ export class DataplaneLab {
           initrd: this.images.url('initramfs.cpio.gz'),
           network: { networkId, subnetId, securityGroups, assignPublicIp: false },
         },
+        { preferredNodeId: this.nodeIds[host] },
+      ),
+    );
+    const settled = await this.watch.settled(i.id, 120_000);
+    assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, `${name}: ${settled.stateReason}`);
+    assert.equal(settled.nodeId, this.nodeIds[host]);
+    return settled;
+  }
+
+  /** A container of the image `ref` running `argv` on host i with a port on the network; resolves once it runs. */
+  async container(name: string, host: number, ref: string, argv: string[], networkId: string, subnetId: string, securityGroups: string[] = []): Promise<Instance> {
+    const i = await call(
+      this.c,
+      this.c.createInstance,
+      createRequest(
+        name,
+        InstanceType.INSTANCE_TYPE_CONTAINER,
+        { image: ref, memoryBytes: 64 * MiB, command: argv.slice(0, 1), args: argv.slice(1), network: { networkId, subnetId, securityGroups, assignPublicIp: false } },
         { preferredNodeId: this.nodeIds[host] },
       ),
     );
@@ -178,6 +199,12 @@ export class DataplaneLab {
     await this.cp?.stop();
     await this.images?.stop();
     await this.lab?.cleanup();
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    // What the killed agents' instances left: shims and QEMUs, containers' overlay roots, their cgroups.
+    for (const d of this.dirs) {
+      killProcessesUnder(d);
+      unmountUnder(d);
+      rmSync(d, { recursive: true, force: true });
+    }
+    if (this.lab) removeCgroupTrees(allDirs(readCgroupLayout(), `/${this.lab.token}`));
   }
 }

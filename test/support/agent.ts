@@ -6,7 +6,7 @@ import { Agent, driverConfigFor } from '../../src/agent/agent';
 import { type AgentConfig, defaultAgentConfig } from '../../src/agent/config';
 import type { DriverConfig } from '../../src/agent/drivers/load';
 import type { TestControlPlane } from './control-plane';
-import { killProcessesUnder } from './leftovers';
+import { killProcessesUnder, unmountUnder } from './leftovers';
 
 export interface TestAgentOptions extends Partial<AgentConfig> {
   /** qemu (default) or hollow. */
@@ -37,8 +37,9 @@ export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {
   return new Agent(cfg, drivers, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();
 };
 
-/** Removes an agent's state dir, ending first whatever still runs under it (see killProcessesUnder). */
+/** Removes an agent's state dir, ending first whatever still runs or is mounted under it (see killProcessesUnder). */
 export const removeStateDir = (a: Agent) => {
   killProcessesUnder(a.cfg.stateDir);
+  unmountUnder(a.cfg.stateDir);
   rmSync(a.cfg.stateDir, { recursive: true, force: true });
 };

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 
 /** Pids of processes whose command line names `dir` (QEMUs and shims an agent started under its state dir). */
 export const processesUnder = (dir: string): number[] =>
@@ -28,4 +29,37 @@ export const killProcessesUnder = (dir: string): number[] => {
     }
   }
   return pids;
+};
+
+/**
+ * Unmounts what is mounted at or under `dir` (a container's overlay root the
+ * agent left when it was killed), deepest first, so the dir can be removed.
+ */
+export const unmountUnder = (dir: string): string[] => {
+  const targets = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const m of targets) spawnSync('umount', ['-l', m]);
+  return targets;
+};
+
+/** Removes cgroup directories and every cgroup below them, leaves first (each must hold no process by now). */
+export const removeCgroupTrees = (dirs: readonly string[]): void => {
+  const remove = (d: string): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return; // not there
+    }
+    for (const e of entries) remove(`${d}/${e}`);
+    try {
+      rmdirSync(d);
+    } catch {
+      // still busy: reported by the test that checks for leftovers
+    }
+  };
+  for (const d of dirs) remove(d);
 };

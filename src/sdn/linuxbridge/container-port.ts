@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { containerNamespace, containerNamespacePrefix, NETNS_DIR, vethName } from '../names';
 import type { PortPlan } from '../plan';
-import type { HostRunner } from '../run';
+import { type HostRunner, isHostCommandFailed } from '../run';
 import type { Link, Links } from './links';
 import type { Namespaces } from './netns';
 
@@ -63,12 +63,30 @@ export class ContainerPorts {
     if (have?.mtu !== mtu) await inside.ip(['link', 'set', 'dev', inner, 'mtu', String(mtu)]);
     const v4 = (have?.addr_info ?? []).filter((a) => a.family === 'inet');
     for (const a of v4) if (a.local !== p.ip || a.prefixlen !== p.prefixLength) await inside.ip(['addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', inner]);
-    if (p.ip && !v4.some((a) => a.local === p.ip && a.prefixlen === p.prefixLength)) await inside.ip(['addr', 'add', `${p.ip}/${p.prefixLength}`, 'dev', inner]);
+    const added = !!p.ip && !v4.some((a) => a.local === p.ip && a.prefixlen === p.prefixLength);
+    if (added) await inside.ip(['addr', 'add', `${p.ip}/${p.prefixLength}`, 'dev', inner]);
     if (!have?.flags.includes('UP')) await inside.ip(['link', 'set', 'dev', inner, 'up']);
+    if (added) await this.announce(inside, inner, p.ip);
     if (index === 0 && p.gateway && p.ip) {
       const routes = await inside.ipJson<{ dst: string; gateway?: string; dev?: string }>(['-4', 'route', 'show', 'default']);
       if (!routes.some((r) => r.gateway === p.gateway && r.dev === inner)) await inside.ip(['-4', 'route', 'replace', 'default', 'via', p.gateway, 'dev', inner]);
     }
+  }
+
+  /**
+   * An unsolicited ARP for a new address, as Neutron's agents send one: the
+   * address may be one another port had a moment ago, and neighbours would
+   * keep sending to that port's MAC until their cache entry expires (tens of
+   * seconds). The kernel's arp_notify does not refresh their entries; arping
+   * -U does. arping sends at once, then waits a second for answers no one
+   * sends: it is ended after 200 ms (`timeout`, which exits 124).
+   */
+  private async announce(inside: HostRunner, ifname: string, ip: string): Promise<void> {
+    await inside
+      .run('timeout', ['0.2', 'arping', '-q', '-U', '-c', '1', '-I', ifname, ip])
+      .catch((err: unknown) => {
+        if (!isHostCommandFailed(err) || err.exitCode !== 124) this.log.warn({ err, ip }, 'cannot announce the address (is iputils-arping installed?)');
+      });
   }
 
   /** Whether a process (the container) is in the instance's namespace: its ports are DOWN while it is stopped. */
