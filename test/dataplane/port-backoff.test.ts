@@ -4,17 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { LinuxBridgeDriver } from '../../src/sdn/linuxbridge/driver';
-import { tapName, vlanName } from '../../src/sdn/names';
+import { bridgeName, tapName } from '../../src/sdn/names';
 import type { HostPlan, NetworkPlan, PortPlan } from '../../src/sdn/plan';
 import { HostRunner } from '../../src/sdn/run';
 import { NetnsHosts } from '../support/netns-hosts';
 import { until } from '../support/until';
+import { kernelHas8021q } from './kernel-features';
 
 /**
  * Host work that fails is retried with backoff, on a real namespace host:
  * a port on a BRIDGE network whose host bridge does not exist yet, and one
- * on a VLAN network whose mapped physical interface is missing (`ip link
- * add … type vlan` fails). Each converge reports the port's error with
+ * on a flat network whose mapped physical interface is missing (`ip link
+ * set … master` fails). Each converge reports the port's error with
  * its reason, but the host work is tried far less often than converges run
  * (the warnings the driver logs per real attempt are counted), with waits
  * doubling; once the missing device appears, a later converge realises the
@@ -80,33 +81,40 @@ describe('sdn/linuxbridge: failed host work is retried with backoff and reported
     assert.ok(attempts('net-b').length < converges, `${attempts('net-b').length} failed attempts in ${converges} converges`);
   });
 
-  it('a VLAN network on a physical interface that is missing: the failing host command (ip link add … type vlan) is the reason, the wish changing is tried at once, and the interface appearing realises it', async () => {
-    const vlan = net({ id: 'net-v', type: 'vlan', vlanId: 78, physicalNetwork: 'phys' });
-    const plan: HostPlan = { networks: [vlan], ports: [port({ id: 'port-v', networkId: 'net-v' })], securityGroups: [] };
-    await failingRounds(plan, 6, new RegExp(`link add link ${phys} .*type vlan id 78: .*(Cannot find device|does not exist)`));
-    const before = attempts('net-v').length;
+  it('a flat network on a physical interface that is missing: the failing host command (ip link set … master) is the reason, a changed wish is tried at once, and the interface appearing realises it', async () => {
+    const flat = net({ id: 'net-f', type: 'flat', physicalNetwork: 'phys' });
+    const plan: HostPlan = { networks: [flat], ports: [port({ id: 'port-f', networkId: 'net-f' })], securityGroups: [] };
+    await failingRounds(plan, 6, new RegExp(`link set dev ${phys} master ${bridgeName('net-f')}: .*Cannot find device`));
+    const before = attempts('net-f').length;
     assert.ok(before >= 1 && before < 6, `${before} attempts in six converges`);
 
-    // Another VLAN id is another wish: tried now, not after the wait.
-    const other: HostPlan = { ...plan, networks: [{ ...vlan, vlanId: 79 }] };
-    await failingRounds(other, 1, /type vlan id 79/);
-    assert.equal(attempts('net-v').length, before + 1, 'the new wish was tried at once');
-    assert.equal(attempts('net-v')[before].retryInMs, 1000, 'a new wish counts from one');
+    // Another MTU is another wish: tried now, not after the wait, and counted from one.
+    const other: HostPlan = { ...plan, networks: [{ ...flat, mtu: 1450 }] };
+    await failingRounds(other, 1, /Cannot find device/);
+    assert.equal(attempts('net-f').length, before + 1, 'the new wish was tried at once');
+    assert.equal(attempts('net-f')[before].retryInMs, 1000, 'a new wish counts from one');
 
     await root.in(lab.hosts[0].name).ip(['link', 'add', phys, 'type', 'veth', 'peer', 'name', `${phys}q`]);
-    await root.in(lab.hosts[0].name).ip(['link', 'set', phys, 'up']);
     let last = '';
-    await until('the VLAN sub-interface is made', async () => {
+    await until('the flat network is made', async () => {
       const r = await driver.converge(other, { prune: true });
       last = [...r.errors.values()].join('; ');
       return r.errors.size === 0;
-    }, 20_000).catch((e) => assert.fail(`${e.message}: ${last}`));
-    const [sub] = await root.in(lab.hosts[0].name).ipJson<{ link?: string; linkinfo: { info_data: { id: number } } }>(['-d', 'link', 'show', 'dev', vlanName('net-v')]);
-    assert.deepEqual([sub.link, sub.linkinfo.info_data.id], [phys, 79]);
+    }, 20_000).catch((e: Error) => assert.fail(`${e.message}: ${last}`));
+    const [link] = await root.in(lab.hosts[0].name).ipJson<{ master?: string }>(['link', 'show', 'dev', phys]);
+    assert.equal(link.master, bridgeName('net-f'), 'the physical interface joined the network\'s bridge');
     // An empty plan removes what is ours, and not the bridge and interface the test made.
     await driver.converge({ networks: [], ports: [], securityGroups: [] }, { prune: true });
     const left = (await root.in(lab.hosts[0].name).ipJson<{ ifname: string }>(['link', 'show'])).map((l) => l.ifname);
     assert.deepEqual(left.filter((n) => n.startsWith('hv-')), []);
     assert.ok(left.includes(bridge) && left.includes(phys));
+  });
+
+  it('a VLAN network on a kernel without 802.1Q support: the reason says so (skipped where the kernel has it)', async function () {
+    if (await kernelHas8021q()) this.skip();
+    await root.in(lab.hosts[0].name).ip(['link', 'add', phys, 'type', 'veth', 'peer', 'name', `${phys}q`], { okIf: /File exists/ });
+    const plan: HostPlan = { networks: [net({ id: 'net-v', type: 'vlan', vlanId: 78, physicalNetwork: 'phys' })], ports: [port({ id: 'port-v', networkId: 'net-v' })], securityGroups: [] };
+    await failingRounds(plan, 1, /kernel cannot make 802\.1Q VLAN interfaces \(no 8021q support\)/);
+    await driver.converge({ networks: [], ports: [], securityGroups: [] }, { prune: true });
   });
 });
