@@ -38,9 +38,10 @@ export class DataplaneLab {
 
   /**
    * opts (issue 11's router tests): the underlay range, work on the hosts
-   * before their agents start (an external network), and more agent flags.
+   * before their agents start (an external network), and more agent flags
+   * (the same for every host, or per host).
    */
-  async start(hosts = 2, opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[] } = {}): Promise<this> {
+  async start(hosts = 2, opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[] | ((host: number) => readonly string[]) } = {}): Promise<this> {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
@@ -50,7 +51,8 @@ export class DataplaneLab {
     this.c = this.cp.client(ComputeServiceClient);
     this.net = new Net(this.cp);
     this.watch = new InstanceWatch(this.c);
-    for (const h of this.lab.hosts) {
+    for (const [i, h] of this.lab.hosts.entries()) {
+      const more = typeof opts.agentArgs === 'function' ? opts.agentArgs(i) : (opts.agentArgs ?? []);
       const dir = mkdtempSync(path.join(os.tmpdir(), `${this.lab.token}-agent-`));
       this.dirs.push(dir);
       const a = new AgentProcess(
@@ -58,7 +60,7 @@ export class DataplaneLab {
         this.cp.nats.url,
         dir,
         h.name,
-        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...(opts.agentArgs ?? [])],
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...more],
         { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
@@ -82,7 +84,16 @@ export class DataplaneLab {
 
   /** A microvm of the test guest on host i with a NIC on the network; resolves once it runs. */
   async vm(name: string, host: number, networkId: string, subnetId: string, securityGroups: string[] = []): Promise<Instance> {
-    const i = await call(
+    const i = await this.createVm(name, host, networkId, subnetId, securityGroups);
+    const settled = await this.watch.settled(i.id, 120_000);
+    assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, `${name}: ${settled.stateReason}`);
+    assert.equal(settled.nodeId, this.nodeIds[host]);
+    return settled;
+  }
+
+  /** CreateInstance of that microvm, answered (not yet settled: it may still fail on its node). */
+  async createVm(name: string, host: number, networkId: string, subnetId: string, securityGroups: string[] = []): Promise<Instance> {
+    return call(
       this.c,
       this.c.createInstance,
       createRequest(
@@ -98,10 +109,6 @@ export class DataplaneLab {
         { preferredNodeId: this.nodeIds[host] },
       ),
     );
-    const settled = await this.watch.settled(i.id, 120_000);
-    assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, `${name}: ${settled.stateReason}`);
-    assert.equal(settled.nodeId, this.nodeIds[host]);
-    return settled;
   }
 
   /** A new console on a guest that booted before (after its agent was restarted, say): no ready marker to wait for. */
