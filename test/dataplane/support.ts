@@ -38,10 +38,18 @@ export class DataplaneLab {
 
   /**
    * opts (issue 11's router tests): the underlay range, work on the hosts
-   * before their agents start (an external network), and more agent flags
-   * (the same for every host, or per host).
+   * before their agents start (an external network, a registry), and more
+   * agent flags (the same for every host, or per host) and environment.
    */
-  async start(hosts = 2, opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[] | ((host: number) => readonly string[]) } = {}): Promise<this> {
+  async start(
+    hosts = 2,
+    opts: {
+      range?: UnderlayRange;
+      prepare?: (lab: NetnsHosts) => Promise<void>;
+      agentArgs?: readonly string[] | ((host: number) => readonly string[]);
+      agentEnv?: () => Record<string, string>;
+    } = {},
+  ): Promise<this> {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
@@ -61,7 +69,7 @@ export class DataplaneLab {
         dir,
         h.name,
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...more],
-        { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
+        { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv?.() }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }
