@@ -110,6 +110,17 @@ describe('sdn/linuxbridge: failed host work is retried with backoff and reported
     assert.ok(left.includes(bridge) && left.includes(phys));
   });
 
+  it('an instance start (ensurePorts) tries at once, and a converge after it does not wait out the earlier failure', async () => {
+    const other = `${bridge}2`;
+    const plan: HostPlan = { networks: [net({ id: 'net-c', physicalNetwork: other })], ports: [port({ id: 'port-c', networkId: 'net-c' })], securityGroups: [] };
+    await failingRounds(plan, 1, new RegExp(`host bridge ${other}, which does not exist`));
+    await root.in(lab.hosts[0].name).ip(['link', 'add', other, 'type', 'bridge']);
+    const nics = await driver.ensurePorts(plan);
+    assert.deepEqual(nics.map((n) => n.device), [tapName('port-c')]);
+    assert.deepEqual([...(await driver.converge(plan, { prune: true })).errors], [], 'the port is realised, not reported failed until the wait ends');
+    await driver.converge({ networks: [], ports: [], securityGroups: [] }, { prune: true });
+  });
+
   it('a VLAN network on a kernel without 802.1Q support: the reason says so (skipped where the kernel has it)', async function () {
     if (await kernelHas8021q()) this.skip();
     await root.in(lab.hosts[0].name).ip(['link', 'add', phys, 'type', 'veth', 'peer', 'name', `${phys}q`], { okIf: /File exists/ });

@@ -130,6 +130,8 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     }
     // Filtering first, traffic second: the port's rules are in place before its instance can send.
     await this.applyFilters(await this.filtersWith(plan), plan.securityGroups, false);
+    // Done now (an instance start tries at once): converges need not wait out an earlier failure of these.
+    for (const key of [...plan.networks.map((n) => `net:${n.id}`), ...plan.ports.map((p) => `port:${p.id}`)]) this.retry.succeeded(key);
     return nics;
   }
 
