@@ -20,6 +20,7 @@ import { enumValue, formatAge } from './format';
 import { instanceRef } from './instance';
 import { networkRef } from './network';
 import { nodeRef } from './node';
+import { portReasons, withReasons } from './port-reason';
 import { column, type Kind } from './print';
 import { allPages, resolveRef } from './resolve';
 import { sgRef } from './security-group';
@@ -43,6 +44,13 @@ export const PORT: Kind<Port> = {
     column('DEVICE', (p) => p.deviceName),
     column('AGE', (p) => formatAge(p.createdAt).replace(' ago', '')),
   ],
+};
+
+/** A table of ports gains a REASON column when one of them is ERROR (json and yaml are the Port message as it is). */
+const explained = async (ctx: Ctx, ports: readonly Port[]): Promise<Kind<Port>> => {
+  if (ctx.printer.format !== 'table') return PORT;
+  const reasons = await portReasons(ctx, ports);
+  return reasons.size ? withReasons(PORT, reasons) : PORT;
 };
 
 export const listPorts = (ctx: Ctx, filter: Partial<ListPortsRequest> = {}): Promise<Port[]> =>
@@ -100,7 +108,10 @@ export const portCommand = (): Command => {
           nodeId: o.node ? await nodeRef(ctx, o.node) : '',
         };
         const list = () => listPorts(ctx, filter);
-        if (!o.watch) return ctx.printer.list(PORT, await list());
+        if (!o.watch) {
+          const ports = await list();
+          return ctx.printer.list(await explained(ctx, ports), ports);
+        }
         const matches = (p: Port) =>
           (!filter.networkId || p.networkId === filter.networkId) && (!filter.instanceId || p.instanceId === filter.instanceId) && (!filter.nodeId || p.nodeId === filter.nodeId);
         await listAndFollow(ctx, PORT, 'port', list, (id) => unlessNotFound(getPort(ctx, id)), matches);
@@ -110,7 +121,12 @@ export const portCommand = (): Command => {
   c.command('get')
     .description('Show one port')
     .argument('<port>', 'port id, name, address or MAC')
-    .action(run(async (ctx, ref: string) => ctx.printer.one(PORT, await getPort(ctx, await portRef(ctx, ref)))));
+    .action(
+      run(async (ctx, ref: string) => {
+        const p = await getPort(ctx, await portRef(ctx, ref));
+        ctx.printer.one(await explained(ctx, [p]), p);
+      }),
+    );
 
   c.command('delete')
     .alias('rm')

@@ -41,11 +41,16 @@ export class DataplaneLab {
   /**
    * opts (issue 11's router tests): the underlay range, work on the hosts
    * before their agents start (an external network, a registry), and more
-   * agent flags and environment.
+   * agent flags (the same for every host, or per host) and environment.
    */
   async start(
     hosts = 2,
-    opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[]; agentEnv?: () => Record<string, string> } = {},
+    opts: {
+      range?: UnderlayRange;
+      prepare?: (lab: NetnsHosts) => Promise<void>;
+      agentArgs?: readonly string[] | ((host: number) => readonly string[]);
+      agentEnv?: () => Record<string, string>;
+    } = {},
   ): Promise<this> {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
@@ -56,7 +61,8 @@ export class DataplaneLab {
     this.c = this.cp.client(ComputeServiceClient);
     this.net = new Net(this.cp);
     this.watch = new InstanceWatch(this.c);
-    for (const h of this.lab.hosts) {
+    for (const [i, h] of this.lab.hosts.entries()) {
+      const more = typeof opts.agentArgs === 'function' ? opts.agentArgs(i) : (opts.agentArgs ?? []);
       const dir = mkdtempSync(path.join(os.tmpdir(), `${this.lab.token}-agent-`));
       this.dirs.push(dir);
       const a = new AgentProcess(
@@ -65,7 +71,7 @@ export class DataplaneLab {
         dir,
         h.name,
         // Containers' cgroups under the run's token, so stop() removes exactly this run's.
-        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...(opts.agentArgs ?? [])],
+        ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...more],
         { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv?.() }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
@@ -89,7 +95,16 @@ export class DataplaneLab {
 
   /** A microvm of the test guest on host i with a NIC on the network; resolves once it runs. */
   async vm(name: string, host: number, networkId: string, subnetId: string, securityGroups: string[] = []): Promise<Instance> {
-    const i = await call(
+    const i = await this.createVm(name, host, networkId, subnetId, securityGroups);
+    const settled = await this.watch.settled(i.id, 120_000);
+    assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, `${name}: ${settled.stateReason}`);
+    assert.equal(settled.nodeId, this.nodeIds[host]);
+    return settled;
+  }
+
+  /** CreateInstance of that microvm, answered (not yet settled: it may still fail on its node). */
+  async createVm(name: string, host: number, networkId: string, subnetId: string, securityGroups: string[] = []): Promise<Instance> {
+    return call(
       this.c,
       this.c.createInstance,
       createRequest(
@@ -105,10 +120,6 @@ export class DataplaneLab {
         { preferredNodeId: this.nodeIds[host] },
       ),
     );
-    const settled = await this.watch.settled(i.id, 120_000);
-    assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, `${name}: ${settled.stateReason}`);
-    assert.equal(settled.nodeId, this.nodeIds[host]);
-    return settled;
   }
 
   /** A container of the image `ref` running `argv` on host i with a port on the network; resolves once it runs. */

@@ -5,6 +5,7 @@ import { FailedPrecondition } from '../../errors';
 import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
 import { bridgeName, DHCP_INNER_IF, dhcpNamespace, dhcpVethName, isOurs, tapName, vethName, vlanName, vxlanName } from '../names';
 import type { HostPlan, NetworkPlan, PortDeviceKind, PortPlan, SecurityGroupPlan } from '../plan';
+import { RetryBackoff } from '../retry-backoff';
 import { HostRunner } from '../run';
 import { ContainerPorts } from './container-port';
 import { Dnsmasq } from './dnsmasq';
@@ -26,6 +27,8 @@ export interface LinuxBridgeConfig {
 }
 
 export const VXLAN_UDP_PORT = 4789;
+/** A port as wanted: what the control plane last heard from the host is not part of the wish. */
+const unreported = (p: PortPlan): PortPlan => ({ ...p, reported: undefined });
 const BINDINGS = ['linux_bridge', 'unspecified'] as const;
 
 /**
@@ -44,6 +47,8 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   private readonly nft: Nft;
   private readonly netns: Namespaces;
   private readonly dnsmasq: Dnsmasq;
+  /** Networks, DHCP servers and ports whose host work failed wait here before they are tried again. */
+  private readonly retry = new RetryBackoff();
   /** Router namespaces (issue 11, router.ts). */
   readonly routers: Routers;
   /** Containers' network namespaces and veths. */
@@ -125,6 +130,8 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     }
     // Filtering first, traffic second: the port's rules are in place before its instance can send.
     await this.applyFilters(await this.filtersWith(plan), plan.securityGroups, false);
+    // Done now (an instance start tries at once): converges need not wait out an earlier failure of these.
+    for (const key of [...plan.networks.map((n) => `net:${n.id}`), ...plan.ports.map((p) => `port:${p.id}`)]) this.retry.succeeded(key);
     return nics;
   }
 
@@ -155,17 +162,18 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     const links = await this.links.list();
     const nets = new Map(plan.networks.map((n) => [n.id, n]));
     const failedNets = new Map<string, string>();
+    // Failed host work is tried again with backoff (retry-backoff.ts), not on every converge.
+    const retried = (key: string, wanted: unknown, work: () => Promise<void>, what: string, ids: Record<string, string>) =>
+      this.retry.attempt(key, JSON.stringify(wanted), work, (err, retryInMs) => this.log.warn({ err, ...ids, retryInMs }, what));
     for (const n of nets.values()) {
-      try {
-        this.checkNetwork(n);
-        await this.ensureNetwork(links, n);
-      } catch (e) {
-        failedNets.set(n.id, (e as Error).message);
-        this.log.warn({ err: e, networkId: n.id }, 'cannot realise network');
+      const why = await retried(`net:${n.id}`, n, async () => (this.checkNetwork(n), await this.ensureNetwork(links, n)), 'cannot realise network', { networkId: n.id });
+      if (why) {
+        failedNets.set(n.id, why);
         continue;
       }
-      // A DHCP server that cannot be made leaves the ports working (their guests keep their leases); tried again next time.
-      await this.ensureDhcp(links, n, plan.ports.filter((p) => p.networkId === n.id)).catch((err) => this.log.warn({ err, networkId: n.id }, 'cannot realise DHCP'));
+      // A DHCP server that cannot be made leaves the ports working (their guests keep their leases).
+      const dhcpPorts = plan.ports.filter((p) => p.networkId === n.id);
+      await retried(`dhcp:${n.id}`, [n, dhcpPorts.map(unreported)], () => this.ensureDhcp(links, n, dhcpPorts), 'cannot realise DHCP', { networkId: n.id });
     }
     const good: PortPlan[] = [];
     for (const p of plan.ports) {
@@ -179,13 +187,11 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
         errors.set(p.id, `binding type ${p.bindingType} is not offered by this node's data plane (${this.kind})`);
         continue;
       }
-      try {
-        await this.ensurePortDevice(links, p, n!, plan);
-        good.push(p);
-      } catch (e) {
-        errors.set(p.id, (e as Error).message);
-      }
+      const failed = await retried(`port:${p.id}`, [unreported(p), this.bridgeOf(n!)], () => this.ensurePortDevice(links, p, n!, plan), 'cannot realise port', { portId: p.id });
+      if (failed) errors.set(p.id, failed);
+      else good.push(p);
     }
+    this.retry.keepOnly(new Set([...plan.networks.flatMap((n) => [`net:${n.id}`, `dhcp:${n.id}`]), ...plan.ports.map((p) => `port:${p.id}`)]));
     if (good.length || (await this.nft.present())) await this.applyFilters(good.map((p) => this.filterOf(p)), plan.securityGroups, true);
     // Routers (issue 11) sit on the bridges made above.
     const routable = (id: string) => (nets.has(id) && !failedNets.has(id) ? this.bridgeOf(nets.get(id)!) : undefined);

@@ -1,4 +1,5 @@
-import type { HostRunner } from '../run';
+import { FailedPrecondition } from '../../errors';
+import { type HostRunner, isHostCommandFailed } from '../run';
 
 /** A link as `ip -json -details link show` describes it (the fields we read). */
 export interface Link {
@@ -91,7 +92,13 @@ export class Links {
   async ensureVlan(have: Link | undefined, name: string, o: { parent: string; vlanId: number; mtu: number; master: string }): Promise<void> {
     const same = have?.kind === 'vlan' && have.vlan?.id === o.vlanId && have.link === o.parent;
     if (have && !same) await this.delete(name);
-    if (!same) await this.run.ip(['link', 'add', 'link', o.parent, 'name', name, 'type', 'vlan', 'id', String(o.vlanId)], { okIf: /File exists/ });
+    if (!same)
+      await this.run.ip(['link', 'add', 'link', o.parent, 'name', name, 'type', 'vlan', 'id', String(o.vlanId)], { okIf: /File exists/ }).catch((e) => {
+        // A kernel built without CONFIG_VLAN_8021Q (and no 8021q module) knows no "vlan" links: say so, not only what ip said.
+        if (isHostCommandFailed(e) && /Unknown device type/.test(e.stderr))
+          throw new FailedPrecondition(`this node's kernel cannot make 802.1Q VLAN interfaces (no 8021q support), so VLAN ${o.vlanId} on ${o.parent} cannot be realised: ${e.message}`);
+        throw e;
+      });
     await this.settle(same ? have : undefined, name, { mtu: o.mtu, master: o.master });
   }
 
