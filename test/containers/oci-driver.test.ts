@@ -12,12 +12,10 @@ import { inspectManifest } from '../../src/images/oci/skopeo';
 import { parseOciRef } from '../../src/domain/oci-reference';
 import { StreamConsole } from '../support/console';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
-import { filesUnder, LocalRegistry, runToken } from './support/registry';
+import { filesUnder, LocalRegistry, LOOPBACK_ALLOWED, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
 
 const MiB = 2 ** 20;
-// The registry is on loopback, which the fetch policy refuses unless the operator allows it.
-const LOOPBACK_ALLOWED = fetchPolicy({ imageAllowCidrs: ['127.0.0.0/8'] });
 
 describe('oci driver: real runc, a local registry, the busybox test image', function () {
   this.timeout(120_000);
@@ -104,7 +102,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   it('unpacks layers in order, whiteouts applied', async () => {
     registry.push(image.layout, 'layered', `${token}/busybox`, 'layered');
     const layeredRef = `oci://${registry.address}/${token}/busybox:layered`;
-    const m = await inspectManifest(parseOciRef('x', layeredRef));
+    const m = await inspectManifest(parseOciRef('x', layeredRef), LOOPBACK_ALLOWED);
     assert.equal(m.layers.length, 2);
     const got = await cache.ensure({ ref: layeredRef, url: layeredRef });
     const etc = readdirSync(path.join(got.rootfs, 'etc'));
@@ -275,7 +273,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   });
 
   it('a digest mismatch from the registry fails the pull and leaves nothing in the cache', async () => {
-    const m = await inspectManifest(parseOciRef('x', ref));
+    const m = await inspectManifest(parseOciRef('x', ref), LOOPBACK_ALLOWED);
     const restore = registry.corruptBlob(m.layers[0].digest);
     const dir = mkdtempSync(path.join(os.tmpdir(), `hv-oci-cache-${token}-`));
     try {

@@ -10,6 +10,7 @@ import {
   type Instance,
   type InstanceEvent,
   type InstanceSpec,
+  type PullImageProgress,
 } from '../../src/gen/hypervisor/v1/compute';
 import { ConsoleOutput } from './console';
 
@@ -51,6 +52,16 @@ export const createRequest = (name: string, type: InstanceType, s: SpecInput = {
   zone: '',
   ...over,
 });
+
+/** Reads a PullImage stream to its end: every progress message, and the status it ended with. */
+export const pull = (c: ComputeServiceClient, imageRef: string, type = InstanceType.INSTANCE_TYPE_UNSPECIFIED) =>
+  new Promise<{ progress: PullImageProgress[]; code: number; details: string }>((resolve) => {
+    const progress: PullImageProgress[] = [];
+    const s = c.pullImage({ imageRef, type });
+    s.on('data', (p: PullImageProgress) => progress.push(p));
+    s.on('error', (e: { code: number; details: string }) => resolve({ progress, code: e.code, details: e.details }));
+    s.on('end', () => resolve({ progress, code: 0, details: '' }));
+  });
 
 export const stateName = (s: InstanceState) => InstanceState[s]?.replace('INSTANCE_STATE_', '') ?? String(s);
 

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { OciImageCache } from '../../src/agent/images/oci-cache';
+import { PermissionDenied } from '../../src/errors';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
+import { fetchPolicy } from '../../src/images/fetch';
+import { pull } from '../support/compute';
+import { TestControlPlane } from '../support/control-plane';
+import { RedirectingRegistry } from './support/redirecting-registry';
+import { filesUnder, LocalRegistry, runToken } from './support/registry';
+import { buildTestImage, type TestImage } from './support/test-image';
+
+// The front (127.0.0.1) and one blob server (127.0.0.3) are allowed; the other blob server (127.0.0.2) is loopback like them, and refused.
+const ALLOW = ['127.0.0.1/32', '127.0.0.3/32'];
+const REFUSED = '127.0.0.2';
+const ALLOWED = '127.0.0.3';
+
+describe('image pulls follow a registry redirect only where the fetch policy allows (--image-allow-cidr), real registry behind a redirecting front', function () {
+  this.timeout(120_000);
+  const token = runToken();
+  const registry = new LocalRegistry();
+  const t = new TestControlPlane({ imageAllowCidrs: ALLOW });
+  let front: RedirectingRegistry;
+  let image: TestImage;
+  let dir = '';
+  let ref = '';
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), `hv-redirects-${token}-`));
+    image = buildTestImage();
+    await registry.start();
+    registry.push(image.layout, image.tag, `${token}/busybox`, '1');
+    front = await new RedirectingRegistry(registry.address, [REFUSED, ALLOWED]).start();
+    ref = `oci://${front.address}/${token}/busybox:1`;
+    await t.start();
+  });
+  after(async () => {
+    await t.stop();
+    await front?.stop();
+    await registry.stop();
+    image?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the agent: a blob redirected to a refused address fails the pull, naming the address, and leaves nothing in the cache', async () => {
+    front.redirectTo = front.blobServers.get(REFUSED)!;
+    const before = front.redirects;
+    const cacheDir = path.join(dir, 'refused');
+    const cache = new OciImageCache(cacheDir, fetchPolicy({ imageAllowCidrs: ALLOW }));
+    await assert.rejects(cache.ensure({ ref, url: ref }), (e: Error) => {
+      assert.ok(e instanceof PermissionDenied, `${e.name}: ${e.message}`);
+      assert.ok(e.message.includes(`(the registry sent the pull to http://${front.redirectTo}): ${REFUSED} is a loopback address;`), e.message);
+      assert.match(e.message, /--image-allow-cidr/);
+      return true;
+    });
+    assert.ok(front.redirects > before, 'the registry did redirect a blob');
+    assert.deepEqual(filesUnder(cacheDir), [path.join(cacheDir, '.tmp')]);
+  });
+
+  it('the agent: a blob redirected to an allowed address is fetched from there', async () => {
+    front.redirectTo = front.blobServers.get(ALLOWED)!;
+    const before = front.redirects;
+    const cache = new OciImageCache(path.join(dir, 'allowed'), fetchPolicy({ imageAllowCidrs: ALLOW }));
+    const got = await cache.ensure({ ref, url: ref });
+    assert.ok(front.redirects > before);
+    assert.ok(readdirSync(path.join(got.rootfs, 'bin')).includes('sh'));
+  });
+
+  it('PullImage on the server: PERMISSION_DENIED naming the refused address; the allowed one works', async () => {
+    const c = t.client(ComputeServiceClient);
+    front.redirectTo = front.blobServers.get(REFUSED)!;
+    const refused = await pull(c, ref);
+    assert.equal(refused.code, status.PERMISSION_DENIED, refused.details);
+    assert.ok(refused.details.includes(`${REFUSED} is a loopback address`), refused.details);
+    front.redirectTo = front.blobServers.get(ALLOWED)!;
+    const ok = await pull(c, ref);
+    assert.equal(ok.code, 0, ok.details);
+  });
+});

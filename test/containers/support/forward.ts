@@ -1,0 +1,17 @@
+import http from 'node:http';
+
+/**
+ * Passes one request on to `upstream` (host:port) and its answer back; a
+ * Location naming the upstream is rewritten to name `self`, so redirects and
+ * upload locations come back through the same front.
+ */
+export const forward = (req: http.IncomingMessage, res: http.ServerResponse, upstream: string, self: string): void => {
+  const up = http.request(`http://${upstream}${req.url}`, { method: req.method, headers: { ...req.headers, host: upstream } }, (ur) => {
+    const headers = { ...ur.headers };
+    if (headers.location) headers.location = headers.location.replace(upstream, self);
+    res.writeHead(ur.statusCode ?? 502, headers);
+    ur.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+};
