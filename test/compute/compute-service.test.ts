@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type Instance} from '../../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { AgentServiceClient, type AgentConsoleOutput } from '../../src/gen/hypervisor/v1/agent';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { removeStateDir, startAgent } from '../support/agent';
