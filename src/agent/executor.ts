@@ -41,7 +41,7 @@ export class Executor {
     private readonly log: Logger,
     private readonly ociImages?: OciImageCache,
     /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
-    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network'>) => Promise<Nic[]>,
+    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind'>) => Promise<Nic[]>,
   ) {}
 
   /** Instances with work in hand (the reconcile leaves them alone). */
@@ -266,8 +266,6 @@ export class Executor {
   /** The image pulled and unpacked into the OCI cache; the container's process as the spec overrides the image's. */
   private async containerSpec(w: InstanceWork): Promise<InstanceSpecForDriver> {
     const { spec, images } = w;
-    // The control plane refuses this too; an agent never runs a container outside the network it was asked for.
-    if (spec.network) throw new FailedPrecondition('spec.network: containers cannot join a network yet on this node (no data plane for their veths)');
     if (!images.image || !this.ociImages) throw new FailedPrecondition('spec.image: this node has no OCI image cache');
     const src = images.image;
     let got;

@@ -21,6 +21,8 @@ export interface Nic {
   readonly device: string;
   readonly mac: string;
   readonly mtu: number;
+  /** For a veth port: the network namespace (a path) holding its peer, which the container joins. */
+  readonly netns?: string;
 }
 
 /**
@@ -43,11 +45,4 @@ export interface DataPlaneDriver {
    */
   converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult>;
   observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>>;
-  /**
-   * For runtimes that bring their own host-side interface (a container's
-   * veth): puts `ifname` on the port's network bridge with the port's
-   * filtering, as a tap would be. The plan holds that port (and its network
-   * and groups); the interface stays the caller's.
-   */
-  attachInterface(ifname: string, portId: string, plan: HostPlan): Promise<void>;
 }

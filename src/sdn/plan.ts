@@ -10,6 +10,8 @@ import type { RouterPlan } from './router-plan';
 
 export type NetworkType = 'vxlan' | 'vlan' | 'flat' | 'bridge';
 export type PortLinkStatus = 'ACTIVE' | 'DOWN' | 'ERROR';
+/** How an instance holds its port: a tap QEMU opens, or a veth whose peer is in a container's network namespace. */
+export type PortDeviceKind = 'tap' | 'veth';
 
 export interface PortPlan {
   readonly id: string;
@@ -26,6 +28,11 @@ export interface PortPlan {
   readonly securityGroups: readonly string[];
   readonly bindingType: string;
   readonly hostname: string;
+  /**
+   * Set by the agent, which knows the runtime of its instances (absent: the
+   * driver keeps the kind it realised the port with, else a tap).
+   */
+  readonly device?: PortDeviceKind;
   /** What the control plane last heard from the host (so a host reports only changes). */
   readonly reported?: { readonly status: PortLinkStatus; readonly deviceName: string; readonly reason: string };
 }

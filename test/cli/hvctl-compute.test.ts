@@ -9,13 +9,13 @@ import { nodeIdFor } from '../../src/commands/node/identity';
 import { ClusterServiceClient, Node } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, Instance } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
 import { InstanceWatch } from '../support/compute';
-import { call, TestControlPlane } from '../support/control-plane';
+import { call } from '../support/control-plane';
 import { hvctl, HvctlProcess, isolatedEnv } from '../support/hvctl';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { ImageServer } from '../support/image-server';
 import { Net } from '../network/support';
 import { nodeRegistration } from '../support/nodes';
+import { OneNodeLab } from '../support/one-node-lab';
 
 const GiB = 2 ** 30;
 
@@ -23,7 +23,8 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
   this.timeout(90_000);
   const token = randomBytes(2).toString('hex');
   const host = `hvt${token}-host`;
-  const t = new TestControlPlane({ leaseTtlSeconds: 3600 });
+  const lab = new OneNodeLab({ leaseTtlSeconds: 3600 });
+  const { t } = lab;
   let agent: Agent;
   let images: ImageServer;
   let compute: ComputeServiceClient;
@@ -33,20 +34,10 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
   const kernel = () => images.url('vmlinuz');
 
   before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    agent = await startAgent(t, { driver: 'hollow', hostname: host, capacity: { cpuCores: 8, memoryBytes: 16 * GiB, diskBytes: 100 * GiB } });
-    compute = t.client(ComputeServiceClient);
+    ({ images, agent, c: compute, watch } = await lab.start({ driver: 'hollow', hostname: host, capacity: { cpuCores: 8, memoryBytes: 16 * GiB, diskBytes: 100 * GiB } }));
     cluster = t.cluster();
-    watch = new InstanceWatch(compute);
   });
-  after(async () => {
-    watch?.close();
-    await agent?.stop();
-    await t.stop();
-    await images?.stop();
-    if (agent) removeStateDir(agent);
-  });
+  after(() => lab.stop());
 
   const listNodes = async () => (await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' })).nodes;
   const nodeId = () => nodeIdFor(host);

@@ -5,41 +5,30 @@ import type { HollowDriver } from '../../src/agent/drivers/hollow/hollow-driver'
 import type { LoadedDrivers } from '../../src/agent/drivers/load';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, InstanceWatch } from '../support/compute';
-import { call, TestControlPlane } from '../support/control-plane';
+import { call } from '../support/control-plane';
 import { HVCTL, isolatedEnv } from '../support/hvctl';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { ImageServer } from '../support/image-server';
 import { TmuxTerminal } from '../support/tmux';
+import { OneNodeLab } from '../support/one-node-lab';
 
 describe('hvctl instance console in a pseudo-terminal (tmux), against a hollow agent', function () {
   this.timeout(60_000);
   const token = randomBytes(2).toString('hex');
-  const t = new TestControlPlane({ leaseTtlSeconds: 3600 });
+  const lab = new OneNodeLab({ leaseTtlSeconds: 3600 });
+  const { t } = lab;
   let agent: Agent;
   let images: ImageServer;
   let compute: ComputeServiceClient;
   let watch: InstanceWatch;
   let term: TmuxTerminal | undefined;
 
-  before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    agent = await startAgent(t, { driver: 'hollow', hostname: `hvt${token}-console`, capacity: { cpuCores: 16, memoryBytes: 2 ** 34, diskBytes: 2 ** 36 } });
-    compute = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(compute);
-  });
+  before(async () => void ({ images, agent, c: compute, watch } = await lab.start({ driver: 'hollow', hostname: `hvt${token}-console`, capacity: { cpuCores: 16, memoryBytes: 2 ** 34, diskBytes: 2 ** 36 } })));
   afterEach(() => {
     term?.stop();
     term = undefined;
   });
-  after(async () => {
-    watch?.close();
-    await agent?.stop();
-    await t.stop();
-    await images?.stop();
-    if (agent) removeStateDir(agent);
-  });
+  after(() => lab.stop());
 
   const running = async (name: string) => {
     const i = await call(compute, compute.createInstance, createRequest(name, InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz') }));

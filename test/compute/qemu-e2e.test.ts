@@ -6,10 +6,10 @@ import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
 import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids, show } from '../support/compute';
-import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { call, rejectsWith, until } from '../support/control-plane';
+import { ImageServer } from '../support/image-server';
+import { OneNodeLab } from '../support/one-node-lab';
 
 const READY = 'HV-GUEST-READY';
 /** About one microvm boot in 23 prints nothing for minutes under TCG: every boot wait has a deadline, and a silent guest is restarted once. */
@@ -17,26 +17,15 @@ const BOOT_DEADLINE_MS = 25_000;
 
 describe('ComputeService end to end on real QEMU (TCG), through the gRPC client', function () {
   this.timeout(180_000);
-  const t = new TestControlPlane();
+  const lab = new OneNodeLab();
+  const { t } = lab;
   let images: ImageServer;
   let agent: Agent;
   let c: ComputeServiceClient;
   let watch: InstanceWatch;
 
-  before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    agent = await startAgent(t, { hostname: 'qemu-host' });
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
-  });
-  after(async () => {
-    watch?.close();
-    await agent?.stop();
-    await t.stop();
-    await images?.stop();
-    if (agent) removeStateDir(agent);
-  });
+  before(async () => void ({ images, agent, c, watch } = await lab.start({ hostname: 'qemu-host' })));
+  after(() => lab.stop());
 
   /** Attaches a console and waits for the guest's ready marker; restarts a silent guest once. */
   const bootedConsole = async (id: string): Promise<ConsoleSession> => {

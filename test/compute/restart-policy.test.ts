@@ -4,15 +4,16 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, InstanceWatch } from '../support/compute';
-import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { call, rejectsWith, until } from '../support/control-plane';
+import { ImageServer } from '../support/image-server';
 import { alive, processesNaming } from '../support/our-processes';
+import { OneNodeLab } from '../support/one-node-lab';
 
 describe('restart policy (metadata.annotations["hypervisor.restart-policy"]), real QEMU under TCG', function () {
   this.timeout(180_000);
-  const t = new TestControlPlane();
+  const lab = new OneNodeLab();
+  const { t } = lab;
   let images: ImageServer;
   let agent: Agent;
   let c: ComputeServiceClient;
@@ -36,21 +37,8 @@ describe('restart policy (metadata.annotations["hypervisor.restart-policy"]), re
     }, 60_000);
   };
 
-  before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    agent = await startAgent(t, { hostname: 'restart-host', capacity: { cpuCores: 16, memoryBytes: 16 * 2 ** 30 } });
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
-  });
-  after(async () => {
-    watch?.close();
-    await agent?.stop();
-    if (agent) for (const p of processesNaming(`${path.join(agent.cfg.stateDir, 'qemu', 'instances')}/`)) process.kill(p.pid, 'SIGKILL');
-    await t.stop();
-    await images?.stop();
-    if (agent) removeStateDir(agent);
-  });
+  before(async () => void ({ images, agent, c, watch } = await lab.start({ hostname: 'restart-host', capacity: { cpuCores: 16, memoryBytes: 16 * 2 ** 30 } })));
+  after(() => lab.stop());
 
   it('refuses an unknown policy with INVALID_ARGUMENT naming the key', async () => {
     await rejectsWith(call(c, c.createInstance, microvm('rp-bad', 'sometimes')), status.INVALID_ARGUMENT, /metadata\.annotations\["hypervisor\.restart-policy"\]: "sometimes"/);

@@ -154,12 +154,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     await call(c, c.deleteInstance, { instanceId: created.id, force: false });
   });
 
-  it('refuses what a container cannot have: spec.network (no data plane yet), a volume name that leaves the state dir, a disk image', async () => {
-    await rejectsWith(
-      call(c, c.createInstance, createRequest('ctr-net', CONTAINER, { image: ref, network: { networkId: 'n', subnetId: 's', securityGroups: [], assignPublicIp: false } })),
-      status.FAILED_PRECONDITION,
-      /spec.network: containers cannot join a network yet/,
-    );
+  it('refuses what a container cannot have: a volume name that leaves the state dir, a disk image', async () => {
     await rejectsWith(
       call(c, c.createInstance, createRequest('ctr-vol', CONTAINER, { image: ref, volumeMounts: [{ name: '../etc', mountPath: '/data', readOnly: false }] })),
       status.INVALID_ARGUMENT,

@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { SecurityRule } from '../../src/commands/security_group/state';
 import { LinuxBridgeDriver } from '../../src/sdn/linuxbridge/driver';
-import { bridgeName, tapName, vxlanName } from '../../src/sdn/names';
+import { bridgeName, containerNamespace, tapName, vethName, vxlanName } from '../../src/sdn/names';
 import type { HostPlan, NetworkPlan, PortPlan, SecurityGroupPlan } from '../../src/sdn/plan';
 import { HostRunner } from '../../src/sdn/run';
+import { until } from '../support/control-plane';
 import { NetnsHosts, type NetnsHost } from '../support/netns-hosts';
 
 /**
  * The linuxbridge driver on real devices: two "hosts" (namespaces on an
- * underlay), each with a driver; "guests" are namespaces whose veth is
- * attached to a port (attachInterface, the container path), so the
+ * underlay), each with a driver; "guests" are the ports of containers
+ * (device veth: the driver makes each one's namespace and veth), so the
  * forwarding, DHCP and filtering are the kernel's and dnsmasq's, with no VM.
  */
 const root = new HostRunner();
@@ -54,20 +56,13 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
     securityGroups: ['sg'],
     bindingType: 'unspecified',
     hostname: `vm-${i}`,
+    device: 'veth',
     ...over,
   });
   const group = (rules: SecurityRule[], members: string[] = []): SecurityGroupPlan => ({ id: 'sg', rules, members: { v4: members, v6: [] } });
 
-  /** A guest: a namespace with eth0 (the port's MAC) whose host end `g<i>` sits in the host namespace. */
-  const guest = async (h: NetnsHost, i: number): Promise<string> => {
-    const ns = `${lab.token}-g${i}`;
-    await root.ip(['netns', 'add', ns]);
-    await root.ip(['-n', h.name, 'link', 'add', `g${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    await root.ip(['-n', ns, 'link', 'set', 'eth0', 'address', `02:00:00:00:00:0${i}`]);
-    await root.ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
-    await root.ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    return ns;
-  };
+  /** A guest: the namespace the driver makes for port i's container on host h (its eth0 has the port's MAC and address). */
+  const guest = (h: NetnsHost, i: number): string => containerNamespace(h.name, `vm-${i}`);
   const inGuest = (ns: string, cmd: string, args: string[]) => root.in(ns).run(cmd, args);
   const pings = (ns: string, ip: string) => inGuest(ns, 'ping', ['-c1', '-W1', ip]).then(() => true, () => false);
   const dhcp = async (ns: string) => {
@@ -94,7 +89,7 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
       const dir = path.join(tmp, `h${i}`);
       drivers.push(new LinuxBridgeDriver(root.in(h.name), { tunnelIp: h.ip, physicalInterfaces: { phys: 'eth0' }, stateDir: dir, hostTag: h.name }, log));
     }
-    guests = [await guest(lab.hosts[0], 1), await guest(lab.hosts[1], 2)];
+    guests = [guest(lab.hosts[0], 1), guest(lab.hosts[1], 2)];
   });
   after(async () => {
     await lab?.cleanup();
@@ -114,7 +109,6 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
   const converge = async (g: SecurityGroupPlan, over: (i: number) => Partial<NetworkPlan> = () => ({})) => {
     for (const [i, d] of drivers.entries()) {
       plans[i] = planFor(i, g, over(i));
-      await d.attachInterface(`g${i + 1}`, `port-${i + 1}`, plans[i]);
       const r = await d.converge(plans[i], { prune: true });
       assert.deepEqual([...r.errors], []);
     }
@@ -129,6 +123,28 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
     const fdb = JSON.parse(await h.run('bridge', ['-json', 'fdb', 'show', 'dev', vxlanName('net-a')])) as { mac: string; dst?: string }[];
     const entries = fdb.filter((e) => e.dst).map((e) => `${e.mac} ${e.dst}`).sort();
     assert.deepEqual(entries, [`00:00:00:00:00:00 ${lab.hosts[1].ip}`, `02:00:00:00:00:02 ${lab.hosts[1].ip}`]);
+  });
+
+  it("a container's port: a veth on the bridge whose peer, in the container's namespace, has the port's MAC, address, MTU and route; up only while a process is in it", async () => {
+    const h = root.in(lab.hosts[0].name);
+    const [host] = await h.ipJson<{ master: string; mtu: number }>(['link', 'show', 'dev', vethName('port-1')]);
+    assert.deepEqual([host.master, host.mtu], [bridgeName('net-a'), 1400]);
+    const [eth0] = await root.in(guests[0]).ipJson<{ address: string; mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }>(['addr', 'show', 'dev', 'eth0']);
+    assert.deepEqual([eth0.address, eth0.mtu, eth0.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`)], ['02:00:00:00:00:01', 1400, ['198.18.77.11/24']]);
+    const routes = await root.in(guests[0]).ipJson<{ dst: string; gateway?: string }>(['route', 'show', 'default']);
+    assert.deepEqual(routes.map((r) => r.gateway), ['198.18.77.1']);
+    const nics = await drivers[0].ensurePorts(plans[0]);
+    assert.deepEqual(nics, [{ device: vethName('port-1'), mac: '02:00:00:00:00:01', mtu: 1400, netns: `/run/netns/${guests[0]}` }]);
+    assert.equal((await drivers[0].observe(plans[0].ports)).get('port-1')?.up, false, 'no container in the namespace: down');
+    // `ip netns exec` execs the command: the child is the process in the namespace.
+    const sleeper = spawn('ip', ['netns', 'exec', guests[0], 'sleep', '30'], { stdio: 'ignore' });
+    const ended = new Promise((r) => sleeper.once('exit', r));
+    try {
+      await until('up with a process in the namespace', async () => (await drivers[0].observe(plans[0].ports)).get('port-1')?.up === true, 10_000);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await ended;
+    }
   });
 
   it('converging again changes nothing (same ifindexes, nft tables untouched)', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { SecurityRule } from '../../src/commands/security_group/state';
 import { LinuxBridgeDriver } from '../../src/sdn/linuxbridge/driver';
+import { containerNamespace } from '../../src/sdn/names';
 import { routerGatewayMac, routerNamespace } from '../../src/sdn/router-names';
 import type { HostPlan, NetworkPlan, PortPlan, SecurityGroupPlan } from '../../src/sdn/plan';
 import type { RouterPlan } from '../../src/sdn/router-plan';
@@ -71,19 +72,14 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
     securityGroups: ['sg'],
     bindingType: 'unspecified',
     hostname: `vm-${i}`,
+    device: 'veth',
   });
 
-  const addGuest = async (i: number, host: number, net: 'a' | 'b'): Promise<Guest> => {
+  const addGuest = (i: number, host: number, net: 'a' | 'b'): Guest => {
     const h: NetnsHost = lab.hosts[host];
-    const ns = `${lab.token}-g${i}`;
+    // A container's port: the driver makes its namespace and veth (address, MAC, MTU, route) at the first converge.
+    const ns = containerNamespace(h.name, `vm-${i}`);
     const port = guestPort(i, net);
-    await root.ip(['netns', 'add', ns]);
-    await root.ip(['-n', h.name, 'link', 'add', `g${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    const g = root.in(ns);
-    await g.ip(['link', 'set', 'lo', 'up']);
-    await g.ip(['link', 'set', 'eth0', 'address', port.mac, 'mtu', '1400', 'up']);
-    await g.ip(['addr', 'add', `${port.ip}/24`, 'dev', 'eth0']);
-    await g.ip(['route', 'add', 'default', 'via', port.gateway]);
     const guest = { ns, port, host };
     guests.push(guest);
     return guest;
@@ -137,7 +133,6 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
   const converge = async (r: RouterPlan | undefined, at = 0) => {
     for (const [i, d] of drivers.entries()) {
       const plan = planFor(i, r, at);
-      for (const g of guests.filter((x) => x.host === i)) await d.attachInterface(`g${g.port.id.slice(5)}`, g.port.id, plan);
       const result = await d.converge(plan, { prune: true });
       assert.deepEqual([...result.errors], []);
     }
@@ -155,9 +150,9 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
     tmp = mkdtempSync(path.join(os.tmpdir(), `${lab.token}-`));
     for (const [i, h] of lab.hosts.entries())
       drivers.push(new LinuxBridgeDriver(root.in(h.name), { tunnelIp: h.ip, physicalInterfaces: { ext: ext.hostInterface }, stateDir: path.join(tmp, `h${i}`), hostTag: h.name }, log));
-    g1 = await addGuest(1, 0, 'a');
-    g2 = await addGuest(2, 1, 'b');
-    g3 = await addGuest(3, 1, 'a');
+    g1 = addGuest(1, 0, 'a');
+    g2 = addGuest(2, 1, 'b');
+    g3 = addGuest(3, 1, 'a');
   });
   after(async () => {
     await lab?.cleanup();
@@ -250,7 +245,7 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
 
   it('without routers nothing of them is left: no router namespace, no hv-r/hv-g link, no NAT table', async () => {
     await converge(undefined);
-    const ns = (await root.ipJson<{ name: string }>(['netns', 'list'])).map((n) => n.name).filter((n) => n.startsWith(`hv-${lab.token}`));
+    const ns = (await root.ipJson<{ name: string }>(['netns', 'list'])).map((n) => n.name).filter((n) => n === routerNs(0) || n === routerNs(1));
     assert.deepEqual(ns, []);
     for (const h of lab.hosts) {
       const links = (await root.in(h.name).ipJson<{ ifname: string }>(['link', 'show'])).map((l) => l.ifname).filter((n) => /^hv-[rg]/.test(n));

@@ -38,9 +38,13 @@ export class DataplaneLab {
 
   /**
    * opts (issue 11's router tests): the underlay range, work on the hosts
-   * before their agents start (an external network), and more agent flags.
+   * before their agents start (an external network, a registry), and more
+   * agent flags and environment.
    */
-  async start(hosts = 2, opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[] } = {}): Promise<this> {
+  async start(
+    hosts = 2,
+    opts: { range?: UnderlayRange; prepare?: (lab: NetnsHosts) => Promise<void>; agentArgs?: readonly string[]; agentEnv?: () => Record<string, string> } = {},
+  ): Promise<this> {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
@@ -59,7 +63,7 @@ export class DataplaneLab {
         dir,
         h.name,
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, ...(opts.agentArgs ?? [])],
-        { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
+        { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv?.() }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }

@@ -5,11 +5,11 @@ import WebSocket from 'ws';
 import type { Agent } from '../../src/agent/agent';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { ImageServer } from '../support/image-server';
 import { SseClient } from '../support/sse';
+import { OneNodeLab } from '../support/one-node-lab';
 
 const GiB = 1024 * MiB;
 
@@ -27,7 +27,8 @@ const openConsole = (url: string, headers: Record<string, string> = {}) => {
 
 describe('web console API (/ui/api): JSON over the gRPC API, watches as SSE, the console WebSocket', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane();
+  const lab = new OneNodeLab();
+  const { t } = lab;
   let images: ImageServer;
   let agent: Agent;
   let c: ComputeServiceClient;
@@ -46,22 +47,12 @@ describe('web console API (/ui/api): JSON over the gRPC API, watches as SSE, the
   };
 
   before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    agent = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm'] }, hostname: 'hollow-api', capacity: { cpuCores: 4, memoryBytes: 8 * GiB, diskBytes: 10 * GiB } });
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
+    ({ images, agent, c, watch } = await lab.start({ driver: 'hollow', hollow: { supports: ['vm'] }, hostname: 'hollow-api', capacity: { cpuCores: 4, memoryBytes: 8 * GiB, diskBytes: 10 * GiB } }));
     base = `http://127.0.0.1:${t.cp.httpPort}`;
     const created = await call(c, c.createInstance, createRequest('api-1', InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz'), memoryBytes: 256 * MiB }));
     vm = (await watch.state(created.id, InstanceState.INSTANCE_STATE_RUNNING, 30_000)).instance!;
   });
-  after(async () => {
-    watch?.close();
-    await agent?.stop();
-    await t.stop();
-    await images?.stop();
-    if (agent) removeStateDir(agent);
-  });
+  after(() => lab.stop());
 
   it('serves the built page at /ui/ (and sends /ui there), with its hashed assets cached for good', async () => {
     const redirect = await request('GET', '/ui');

@@ -50,14 +50,16 @@ export interface InstanceSpecForDriver {
   disks: DiskSpec[];
   /** For type container. */
   container?: ContainerSpec;
-  /** Network interfaces on host devices the data plane made (taps), in guest order. */
+  /** Network interfaces on host devices the data plane made (taps, or a container's veths), in guest order. */
   nics?: NicSpec[];
 }
 
 export interface NicSpec {
-  /** The host device (a persistent tap) QEMU opens. */
+  /** The host device (a persistent tap) QEMU opens; for a container, the host end of its veth. */
   device: string;
   mac: string;
+  /** For a container: the network namespace (a path) its veth peers are in, which it joins. */
+  netns?: string;
 }
 
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';

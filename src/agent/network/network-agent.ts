@@ -76,22 +76,29 @@ export class NetworkAgent {
     const answered = await this.fetchPlan();
     const cached = answered ?? this.readCache();
     // The control plane's (or the cached) plan wins over what work carried.
-    const plan = mergePlans(this.localPlan(answered), cached ?? EMPTY_PLAN);
+    const plan = this.withDevices(mergePlans(this.localPlan(answered), cached ?? EMPTY_PLAN));
     const result = await this.exclusive(() => this.driver.converge(plan, { prune: answered !== undefined }));
     this.rounds++;
     if (answered) await this.report(plan, result.errors);
   }
 
   /** Before an instance starts: its ports' devices exist, with their filtering. A port this node cannot realise fails the work. */
-  async prepare(w: Pick<InstanceWork, 'network'>): Promise<Nic[]> {
+  async prepare(w: Pick<InstanceWork, 'network' | 'kind'>): Promise<Nic[]> {
     if (!w.network?.ports.length) return [];
-    return this.exclusive(() => this.driver.ensurePorts(w.network!));
+    const plan = { ...w.network, ports: w.network.ports.map((p) => (p.instanceId && w.kind === 'container' ? { ...p, device: 'veth' as const } : p)) };
+    return this.exclusive(() => this.driver.ensurePorts(plan));
+  }
+
+  /** A container's ports are veths into its network namespace; the runtime of each instance is this host's to know. */
+  private withDevices(plan: HostPlan): HostPlan {
+    const isContainer = (id: string) => !!id && this.store.get(id)?.work.kind === 'container';
+    return { ...plan, ports: plan.ports.map((p) => (isContainer(p.instanceId) ? { ...p, device: 'veth' as const } : p)) };
   }
 
   /** Bytes through the instance's ports, from the guest's side (its received = what the tap sends). */
   async counters(instanceId: string): Promise<{ rxBytes: number; txBytes: number }> {
     const ports = (this.store.get(instanceId)?.work.network?.ports ?? []).filter((p) => p.instanceId === instanceId);
-    const seen = await this.driver.observe(ports);
+    const seen = await this.driver.observe(this.withDevices({ ...EMPTY_PLAN, ports }).ports);
     let rxBytes = 0;
     let txBytes = 0;
     for (const o of seen.values()) {

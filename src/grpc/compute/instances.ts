@@ -69,8 +69,6 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const placement = { preferredNodeId: req.preferredNodeId, region: req.region, zone: req.zone };
       const base = { name: req.name, kind, spec, labels: req.metadata?.labels ?? {}, annotations: req.metadata?.annotations ?? {}, placement };
       validateRequest(base);
-      if (spec.network && kind === 'container')
-        throw new FailedPrecondition('spec.network: containers cannot join a network yet (the nodes have no data plane for their veths); create the container without spec.network');
       if (spec.network && !d.networkAvailable)
         throw new FailedPrecondition('spec.network: this control plane has no network service yet; create the instance without spec.network');
       if (spec.network) d.checkNetwork?.(spec.network);

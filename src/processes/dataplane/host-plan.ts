@@ -5,7 +5,7 @@ import type { SecurityRule } from '../../commands/security_group/state';
 import type { SubnetState } from '../../commands/subnet';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { NetworkReadModels } from '../../projections/network-read-models';
-import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type SecurityGroupPlan } from '../../sdn/plan';
+import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../sdn/plan';
 import { derivedId } from '../network/ids';
 
 import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
@@ -34,6 +34,19 @@ const hostnameOf = (p: PortState, s: SubnetState | undefined): string => {
 };
 
 export const isDhcpPort = (p: PortState) => p.name.startsWith(DHCP_PORT_PREFIX);
+
+/** A network as one node realises it: the other nodes' ports on it (its VTEPs, in order) and the DHCP servers it runs. */
+export const networkPlanOf = (n: NetworkState, remotePorts: RemotePort[], dhcp: DhcpPlan[]): NetworkPlan => ({
+  id: n.id,
+  type: n.kind,
+  vni: n.vni,
+  vlanId: n.vlanId,
+  mtu: n.mtu,
+  physicalNetwork: n.annotations[PHYSICAL_NETWORK_ANNOTATION] || 'default',
+  remoteVteps: [...new Set(remotePorts.map((r) => r.vtep))].sort(),
+  remotePorts: [...remotePorts].sort((a, b) => a.mac.localeCompare(b.mac)),
+  dhcp,
+});
 
 /**
  * Everything one node's data plane should hold, from the read models: its
@@ -90,17 +103,7 @@ export class HostPlans {
         ...(port?.status === 'active' && port.ipAddress ? { port: { id: port.id, mac: port.macAddress, ip: port.ipAddress } } : {}),
       });
     }
-    return {
-      id: n.id,
-      type: n.kind,
-      vni: n.vni,
-      vlanId: n.vlanId,
-      mtu: n.mtu,
-      physicalNetwork: n.annotations[PHYSICAL_NETWORK_ANNOTATION] || 'default',
-      remoteVteps: [...new Set(remotePorts.map((r) => r.vtep))].sort(),
-      remotePorts: remotePorts.sort((a, b) => a.mac.localeCompare(b.mac)),
-      dhcp,
-    };
+    return networkPlanOf(n, remotePorts, dhcp);
   }
 
   private portPlan(p: PortState, n: NetworkState): PortPlan {

@@ -7,7 +7,7 @@ import type { NetworkReadModels } from '../../projections/network-read-models';
 import type { HostPlan, NetworkPlan, RemotePort } from '../../sdn/plan';
 import { routerGatewayMac } from '../../sdn/router-names';
 import type { RouterGatewayPlan, RouterPlan } from '../../sdn/router-plan';
-import { type HostPlans, PHYSICAL_NETWORK_ANNOTATION, tunnelIpOf } from './host-plan';
+import { type HostPlans, networkPlanOf, tunnelIpOf } from './host-plan';
 
 const prefixOf = (cidr: string) => Number(cidr.split('/')[1]);
 
@@ -70,18 +70,8 @@ export class RoutedHostPlans {
       const vtep = this.vtepOf(p.nodeId);
       if (vtep) remotePorts.push({ mac: p.macAddress, ip: p.ipAddress, vtep });
     }
-    return {
-      id: n.id,
-      type: n.kind,
-      vni: n.vni,
-      vlanId: n.vlanId,
-      mtu: n.mtu,
-      physicalNetwork: n.annotations[PHYSICAL_NETWORK_ANNOTATION] || 'default',
-      remoteVteps: [...new Set(remotePorts.map((r) => r.vtep))].sort(),
-      remotePorts: remotePorts.sort((a, b) => a.mac.localeCompare(b.mac)),
-      // The router's node serves DHCP only for its own instances (base plan).
-      dhcp: [],
-    };
+    // The router's node serves DHCP only for its own instances (base plan).
+    return networkPlanOf(n, remotePorts, []);
   }
 
   /** Forwarding entries for the legs of routers on other nodes. */

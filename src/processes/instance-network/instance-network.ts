@@ -12,7 +12,7 @@ import { derivedId } from '../network/ids';
 import type { NetworkOperations } from '../network/operations';
 import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
-import { tapName } from '../../sdn/names';
+import { portDeviceName } from '../../sdn/names';
 import { Controller } from '../controller';
 import type { ReconcileResult } from '../work-queue';
 
@@ -139,7 +139,7 @@ export class InstanceNetwork extends Controller {
       if (port?.status === 'active' && port.nodeId !== s.nodeId)
         await this.dispatcher.execute(this.originOf(id, `rebind:${s.nodeId}`), 'port', port.id, {
           type: 'BindPort',
-          data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || tapName(port.id) },
+          data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || portDeviceName(port.id, s.kind ?? 'vm') },
         });
     }
     // Ports of earlier attempts that are not the instance's port.
@@ -183,7 +183,7 @@ export class InstanceNetwork extends Controller {
             'bind',
             'port',
             portId,
-            { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: tapName(portId) } },
+            { type: 'BindPort', data: { instanceId: id, nodeId: s.nodeId, deviceName: portDeviceName(portId, s.kind ?? 'vm') } },
             { type: 'UnbindPort', data: { instanceId: id } },
           );
           if (net.assignPublicIp) {

@@ -1,11 +1,12 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { FailedPrecondition } from '../../errors';
 import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
-import { bridgeName, DHCP_INNER_IF, dhcpNamespace, dhcpVethName, isOurs, tapName, vlanName, vxlanName } from '../names';
-import type { HostPlan, NetworkPlan, PortPlan, SecurityGroupPlan } from '../plan';
+import { bridgeName, DHCP_INNER_IF, dhcpNamespace, dhcpVethName, isOurs, tapName, vethName, vlanName, vxlanName } from '../names';
+import type { HostPlan, NetworkPlan, PortDeviceKind, PortPlan, SecurityGroupPlan } from '../plan';
 import { HostRunner } from '../run';
+import { ContainerPorts } from './container-port';
 import { Dnsmasq } from './dnsmasq';
 import { Fdb, FLOOD_MAC, type FdbEntry } from './fdb';
 import { type Link, Links } from './links';
@@ -18,7 +19,7 @@ export interface LinuxBridgeConfig {
   readonly tunnelIp: string;
   /** physical network name → host interface (flat and VLAN networks bridge onto it; a BRIDGE network names a host bridge). */
   readonly physicalInterfaces: Readonly<Record<string, string>>;
-  /** DHCP files and the attached-interface record live here. */
+  /** DHCP files and the port-device record live here. */
   readonly stateDir: string;
   /** In machine-wide names (DHCP namespaces), so two agents on one machine never collide. */
   readonly hostTag: string;
@@ -31,8 +32,9 @@ const BINDINGS = ['linux_bridge', 'unspecified'] as const;
  * The linuxbridge data plane: a kernel bridge per network, a VXLAN device on
  * it (VNI, local tunnel IP, learning off, forwarding entries for remote VTEPs
  * and ports), an 802.1Q sub-interface or the host interface itself for VLAN
- * and flat networks, a persistent tap per port, DHCP by dnsmasq in a
- * namespace per subnet, and security groups in nftables (nft.ts).
+ * and flat networks, a persistent tap per port of a VM (a veth into its
+ * network namespace per port of a container, container-port.ts), DHCP by
+ * dnsmasq in a namespace per subnet, and security groups in nftables (nft.ts).
  */
 export class LinuxBridgeDriver implements DataPlaneDriver {
   readonly kind = 'linuxbridge';
@@ -44,9 +46,15 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   private readonly dnsmasq: Dnsmasq;
   /** Router namespaces (issue 11, router.ts). */
   readonly routers: Routers;
-  private readonly attachedFile: string;
-  /** port id → an interface someone else made (attachInterface). */
-  private attached: Record<string, string>;
+  /** Containers' network namespaces and veths. */
+  private readonly containers: ContainerPorts;
+  private readonly devicesFile: string;
+  /**
+   * port id → the kind of device it was realised with, kept on disk: a plan
+   * that does not say (the control plane's, before the agent has recorded
+   * the instance) never turns a container's veth into a tap.
+   */
+  private devices: Record<string, PortDeviceKind>;
 
   constructor(
     private readonly run: HostRunner,
@@ -60,17 +68,24 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     this.netns = new Namespaces(new HostRunner(log));
     this.dnsmasq = new Dnsmasq(path.join(cfg.stateDir, 'dhcp'));
     this.routers = new Routers(this.links, this.netns, cfg.hostTag, log);
+    this.containers = new ContainerPorts(run, this.links, this.netns, cfg.hostTag, log);
     mkdirSync(cfg.stateDir, { recursive: true });
-    this.attachedFile = path.join(cfg.stateDir, 'attached.json');
-    try {
-      this.attached = JSON.parse(readFileSync(this.attachedFile, 'utf8'));
-    } catch {
-      this.attached = {};
-    }
+    this.devicesFile = path.join(cfg.stateDir, 'port-devices.json');
+    this.devices = readRecord(this.devicesFile);
   }
 
-  deviceOf(portId: string): string {
-    return this.attached[portId] ?? tapName(portId);
+  deviceOf(p: PortPlan): string {
+    return this.kindOf(p) === 'veth' ? vethName(p.id) : tapName(p.id);
+  }
+
+  /** The port's device kind: what the plan says (recorded before anything is made), else what it was made with. */
+  private kindOf(p: PortPlan): PortDeviceKind {
+    const kind = p.device ?? this.devices[p.id] ?? 'tap';
+    if (p.device && this.devices[p.id] !== p.device) {
+      this.devices[p.id] = p.device;
+      writeRecord(this.devicesFile, this.devices);
+    }
+    return kind;
   }
 
   /** The bridge a network's ports go on. */
@@ -104,8 +119,9 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     const nics: Nic[] = [];
     for (const p of plan.ports) {
       const n = nets.get(p.networkId)!;
-      await this.ensurePortDevice(links, p, n);
-      nics.push({ device: this.deviceOf(p.id), mac: p.mac, mtu: p.mtu || n.mtu });
+      await this.ensurePortDevice(links, p, n, plan);
+      const netns = this.kindOf(p) === 'veth' ? { netns: this.containers.namespacePath(p.instanceId) } : {};
+      nics.push({ device: this.deviceOf(p), mac: p.mac, mtu: p.mtu || n.mtu, ...netns });
     }
     // Filtering first, traffic second: the port's rules are in place before its instance can send.
     await this.applyFilters(await this.filtersWith(plan), plan.securityGroups, false);
@@ -122,7 +138,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   }
 
   private filterOf(p: PortPlan): PortFilter {
-    return { device: this.deviceOf(p.id), mac: p.mac, ip: p.ip, groups: p.securityGroups };
+    return { device: this.deviceOf(p), mac: p.mac, ip: p.ip, groups: p.securityGroups };
   }
 
   private async applyFilters(ports: PortFilter[], groups: readonly SecurityGroupPlan[], replaceGroups: boolean): Promise<void> {
@@ -164,7 +180,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
         continue;
       }
       try {
-        await this.ensurePortDevice(links, p, n!);
+        await this.ensurePortDevice(links, p, n!, plan);
         good.push(p);
       } catch (e) {
         errors.set(p.id, (e as Error).message);
@@ -203,11 +219,15 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     }
   }
 
-  private async ensurePortDevice(links: Map<string, Link>, p: PortPlan, n: NetworkPlan): Promise<void> {
-    const dev = this.deviceOf(p.id);
+  private async ensurePortDevice(links: Map<string, Link>, p: PortPlan, n: NetworkPlan, plan: HostPlan): Promise<void> {
     const mtu = p.mtu || n.mtu;
-    if (this.attached[p.id]) await this.links.attach(dev, this.bridgeOf(n));
-    else await this.links.ensureTap(links.get(dev), dev, mtu, this.bridgeOf(n));
+    if (this.kindOf(p) === 'veth') {
+      // eth<n> in the order of the instance's ports (by id, the same in every plan).
+      const index = plan.ports.filter((x) => x.instanceId === p.instanceId).map((x) => x.id).sort().indexOf(p.id);
+      return this.containers.ensure(links, p, index, this.bridgeOf(n), mtu);
+    }
+    const dev = this.deviceOf(p);
+    await this.links.ensureTap(links.get(dev), dev, mtu, this.bridgeOf(n));
   }
 
   /** One dnsmasq per DHCP subnet of the network, for this host's ports on it only. */
@@ -261,7 +281,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       want.add(vxlanName(n.id)).add(vlanName(n.id));
       for (const d of n.dhcp) if (d.port) wantDhcp.add(d.subnetId), want.add(dhcpVethName(d.subnetId));
     }
-    for (const p of plan.ports) want.add(this.deviceOf(p.id));
+    for (const p of plan.ports) want.add(this.deviceOf(p));
     for (const name of this.routers.hostLinks(plan.routers ?? [])) want.add(name);
     await this.routers.prune(plan.routers ?? []);
     for (const name of links.keys()) {
@@ -287,30 +307,38 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       await this.nft.remove();
       this.lastFilters = { ports: [], groups: new Map() };
     }
-    for (const id of Object.keys(this.attached)) if (!plan.ports.some((p) => p.id === id)) this.forgetAttached(id);
+    await this.containers.prune(new Set(plan.ports.filter((p) => this.kindOf(p) === 'veth').map((p) => p.instanceId)));
+    const gone = Object.keys(this.devices).filter((id) => !plan.ports.some((p) => p.id === id));
+    if (gone.length) {
+      for (const id of gone) delete this.devices[id];
+      writeRecord(this.devicesFile, this.devices);
+    }
   }
 
   async observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>> {
     const links = await this.links.list();
     const out = new Map<string, PortObserved>();
     for (const p of ports) {
-      const l = links.get(this.deviceOf(p.id));
+      const l = links.get(this.deviceOf(p));
       if (!l) continue;
-      out.set(p.id, { device: l.ifname, up: l.flags.includes('LOWER_UP'), ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
+      // A veth's carrier follows its peer, which stays up while the container is stopped: a container port is up while the container runs.
+      const up = l.flags.includes('LOWER_UP') && (this.kindOf(p) !== 'veth' || (await this.containers.occupied(p.instanceId)));
+      out.set(p.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
     }
     return out;
   }
-
-  async attachInterface(ifname: string, portId: string, plan: HostPlan): Promise<void> {
-    this.attached[portId] = ifname;
-    writeFileSync(this.attachedFile, JSON.stringify(this.attached));
-    const port = plan.ports.find((p) => p.id === portId);
-    if (!port) throw new FailedPrecondition(`port ${portId} is not in the plan given`);
-    await this.ensurePorts({ ...plan, ports: [port] });
-  }
-
-  private forgetAttached(id: string): void {
-    delete this.attached[id];
-    writeFileSync(this.attachedFile, JSON.stringify(this.attached));
-  }
 }
+
+const readRecord = <T>(file: string): Record<string, T> => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return {};
+  }
+};
+
+/** Written whole, then renamed: a crash leaves the old record or the new one. */
+const writeRecord = (file: string, r: Record<string, unknown>): void => {
+  writeFileSync(`${file}.tmp`, JSON.stringify(r));
+  renameSync(`${file}.tmp`, file);
+};

@@ -15,7 +15,7 @@ export const runToken = (): string => `hvt${randomBytes(2).toString('hex')}`;
 
 /**
  * Debian's docker-registry (the CNCF distribution registry), started on a
- * free loopback port with a storage dir of its own, removed on stop.
+ * free port (on loopback unless told) with a storage dir of its own, removed on stop.
  */
 export class LocalRegistry {
   private child?: ChildProcess;
@@ -24,13 +24,16 @@ export class LocalRegistry {
   port = 0;
   log = '';
 
+  /** host: where it listens (loopback, or a namespace lab's root address for agents in host namespaces). */
+  constructor(readonly host = '127.0.0.1') {}
+
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 
   async start(): Promise<this> {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'hv-registry-'));
-    this.port = await freePort();
+    this.port = await freePort(this.host);
     const config = path.join(this.dir, 'config.yml');
     writeFileSync(
       config,

@@ -271,6 +271,8 @@ export class OciDriver implements InstanceDriver {
       cpu,
       memory,
       io,
+      // Every port of a container is in one namespace; the data plane made it and keeps it.
+      netnsPath: spec.nics?.find((n) => n.netns)?.netns,
     });
   }
 
