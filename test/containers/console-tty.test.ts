@@ -3,6 +3,8 @@ import { status } from '@grpc/grpc-js';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ConsoleSession, createRequest, MiB, type SpecInput } from '../support/compute';
 import { call, rejectsWith } from '../support/control-plane';
+import { HVCTL, isolatedEnv } from '../support/hvctl';
+import { TmuxTerminal } from '../support/tmux';
 import { ContainerLab } from './support/lab';
 
 const CONTAINER = InstanceType.INSTANCE_TYPE_CONTAINER;
@@ -82,5 +84,24 @@ describe('container consoles with and without a tty (metadata.annotations["hyper
     const out2 = await other.run('tty');
     assert.equal(other.headers?.get('x-console-tty')[0], 'true');
     assert.match(out2, /\/dev\/(pts\/\d+|console)\r\n/);
+  });
+
+  it('hvctl instance console on a container without a tty leaves the terminal cooked: local echo and line editing, Enter sends \\n', async () => {
+    const id = await container('notty-hvctl', 'false', { command: ['/bin/cat'] });
+    const term = new TmuxTerminal(lab.token);
+    try {
+      term.start([process.execPath, HVCTL, '--server', lab.t.address, 'instance', 'console', id], { HVCTL_CONFIG: isolatedEnv().HVCTL_CONFIG! });
+      await term.waitFor(/attached to instance .* \(Ctrl-\] then q leaves\)/);
+      // The line discipline echoes it (raw mode would not), cat sends it back once Enter gives it a \n.
+      term.type('hello-cooked');
+      term.keys('Enter');
+      await term.waitFor(/^hello-cooked\s*\nhello-cooked\s*$/m);
+      term.keys('C-]');
+      term.type('q');
+      term.keys('Enter');
+      assert.equal(await term.waitForExit(), 0, term.screen());
+    } finally {
+      term.stop();
+    }
   });
 });

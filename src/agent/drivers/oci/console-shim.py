@@ -79,16 +79,21 @@ def last_line(out, code):
     return lines[-1] if lines else 'exit %d' % code
 
 
+def listen_unix(path, backlog):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(backlog)
+    return s
+
+
 def create_with_pty(runc, a, d, pid_file, fail):
     """runc create with a console socket of our own; the pty master arrives on it."""
     csock_path = os.path.join(d, 'runc-console.sock')
-    try:
-        os.unlink(csock_path)
-    except FileNotFoundError:
-        pass
-    csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    csock.bind(csock_path)
-    csock.listen(1)
+    csock = listen_unix(csock_path, 1)
     create = subprocess.Popen(runc + ['create', '--bundle', a.bundle, '--console-socket', csock_path, '--pid-file', pid_file, a.id],
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     csock.settimeout(30)
@@ -169,13 +174,7 @@ def main():
 
     # 2. The attach socket, before start: no output the container prints is lost.
     sock_path = os.path.join(d, 'console.sock')
-    try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
-    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    lsock.bind(sock_path)
-    lsock.listen(16)
+    lsock = listen_unix(sock_path, 16)
     lsock.setblocking(False)
     os.set_blocking(out_fd, False)
     if in_fd != out_fd:
