@@ -10,6 +10,7 @@ import { fetchPolicy } from '../../src/images/fetch';
 import { pull } from '../support/compute';
 import { TestControlPlane } from '../support/control-plane';
 import { RedirectingRegistry } from './support/redirecting-registry';
+import { TokenAuthRegistry } from './support/token-auth-registry';
 import { filesUnder, LocalRegistry, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
 
@@ -78,5 +79,22 @@ describe('image pulls follow a registry redirect only where the fetch policy all
     front.redirectTo = front.blobServers.get(ALLOWED)!;
     const ok = await pull(c, ref);
     assert.equal(ok.code, 0, ok.details);
+  });
+
+  it("a registry's token service (a Bearer challenge naming another address) is reached through the guard as well", async () => {
+    const tokenAuth = await new TokenAuthRegistry(registry.address, REFUSED).start();
+    try {
+      const tref = `oci://${tokenAuth.address}/${token}/busybox:1`;
+      await assert.rejects(new OciImageCache(path.join(dir, 'token-refused'), fetchPolicy({ imageAllowCidrs: ALLOW })).ensure({ ref: tref, url: tref }), (e: Error) => {
+        assert.ok(e instanceof PermissionDenied && e.message.includes(`(the registry sent the pull to http://${tokenAuth.tokenService}): ${REFUSED} is a loopback address`), `${e.name}: ${e.message}`);
+        return true;
+      });
+      assert.equal(tokenAuth.tokenRequests.length, 0, 'the token service was never reached');
+      const got = await new OciImageCache(path.join(dir, 'token-allowed'), fetchPolicy({ imageAllowCidrs: [...ALLOW, `${REFUSED}/32`] })).ensure({ ref: tref, url: tref });
+      assert.ok(readdirSync(path.join(got.rootfs, 'bin')).includes('sh'));
+      assert.ok(tokenAuth.tokenRequests.some((q) => /service=test-registry/.test(q) && /scope=repository/.test(q)), tokenAuth.tokenRequests.join(' '));
+    } finally {
+      await tokenAuth.stop();
+    }
   });
 });

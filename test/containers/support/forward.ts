@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /**
  * Passes one request on to `upstream` (host:port) and its answer back; a
@@ -14,4 +15,13 @@ export const forward = (req: http.IncomingMessage, res: http.ServerResponse, ups
   });
   up.on('error', () => res.destroy());
   req.pipe(up);
+};
+
+/** Listens on a free port of `host`; answers host:port. */
+export const listen = async (server: http.Server, host: string): Promise<string> => {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  return `${host}:${(server.address() as AddressInfo).port}`;
 };

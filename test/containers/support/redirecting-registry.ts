@@ -1,14 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { forward } from './forward';
-
-const listen = async (server: http.Server, host: string): Promise<string> => {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  return `${host}:${(server.address() as AddressInfo).port}`;
-};
+import { forward, listen } from './forward';
 
 /**
  * A registry front that, as registries do for blob storage, answers every blob
