@@ -30,6 +30,8 @@ export class RegistryFront {
   /** Why the registry could not be reached or was refused: the pull's error, clearer than skopeo's view of a 403 or 502. */
   failure?: DomainError;
   private port = 0;
+  /** Token services the registry's challenges named. */
+  private readonly realms = new Set<string>();
   /** Loopback registries speak plain HTTP; other insecure ones HTTPS without verification, else plain HTTP (as skopeo's --tls-verify=false). */
   private scheme: 'https:' | 'http:';
   private readonly insecure: boolean;
@@ -67,10 +69,11 @@ export class RegistryFront {
       res.writeHead(405).end('image pulls only read');
       return;
     }
-    const path = req.url ?? '/';
-    const target = path.startsWith(REALM_PATH) ? realmUrl(path) : new URL(path, `${this.scheme}//${this.ref.registry}`);
+    const path = req.url ?? '';
+    // Only the registry, and token services it named: the front relays nothing else, to no one.
+    const target = !path.startsWith('/') ? undefined : path.startsWith(REALM_PATH) ? this.realmUrl(path) : new URL(`${this.scheme}//${this.ref.registry}${path}`);
     if (!target) {
-      res.writeHead(400).end('bad realm');
+      res.writeHead(400).end('not a request for this registry');
       return;
     }
     const ctl = new AbortController();
@@ -138,7 +141,24 @@ export class RegistryFront {
 
   private rewriteRealm(challenge: string | string[]): string {
     const one = Array.isArray(challenge) ? challenge[0] : challenge;
-    return one.replace(/realm="([^"]*)"/i, (_m, realm: string) => `realm="http://${this.endpoint}${REALM_PATH}${Buffer.from(realm).toString('base64url')}"`);
+    return one.replace(/realm="([^"]*)"/i, (_m, realm: string) => {
+      this.realms.add(realm);
+      return `realm="http://${this.endpoint}${REALM_PATH}${Buffer.from(realm).toString('base64url')}"`;
+    });
+  }
+
+  /** The token service's URL from a rewritten realm, with the query skopeo added (scope, service); undefined unless the registry named it. */
+  private realmUrl(path: string): URL | undefined {
+    const [enc, query] = path.slice(REALM_PATH.length).split('?', 2);
+    const realm = Buffer.from(enc, 'base64url').toString('utf8');
+    if (!this.realms.has(realm)) return undefined;
+    try {
+      const u = new URL(realm);
+      for (const [k, v] of new URLSearchParams(query ?? '')) u.searchParams.append(k, v);
+      return u;
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -160,18 +180,6 @@ class RedirectRefused extends Error {
     super(`${why} (${url.origin})`);
   }
 }
-
-/** The token service's URL from a rewritten realm, with the query skopeo added (scope, service). */
-const realmUrl = (path: string): URL | undefined => {
-  const [enc, query] = path.slice(REALM_PATH.length).split('?', 2);
-  try {
-    const u = new URL(Buffer.from(enc, 'base64url').toString('utf8'));
-    for (const [k, v] of new URLSearchParams(query ?? '')) u.searchParams.append(k, v);
-    return u;
-  } catch {
-    return undefined;
-  }
-};
 
 const forwardHeaders = (h: IncomingHttpHeaders): Record<string, string> => {
   const out: Record<string, string> = {};
