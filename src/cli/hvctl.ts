@@ -53,6 +53,13 @@ for (const c of [
   program.addCommand(c);
 program.addCommand(completionCommand(program));
 
+// A reader that has seen enough (`hvctl … | head`) closes the pipe: that ends hvctl quietly, as it ends any Unix tool.
+for (const s of [process.stdout, process.stderr])
+  s.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.OK);
+    throw e;
+  });
+
 // Usage errors exit 2 (as getopt tools do), help and --version 0; everything else is reported by fail().
 const overrideExits = (c: Command) => {
   c.exitOverride();

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import type { DomainEvent, Evolving } from '../commands/decider';
-import type { AnyDecider } from '../commands/decider';
 import { macAddressDecider } from '../commands/mac_address';
 import { networkDecider } from '../commands/network';
 import { NETWORK_POOL_ID, networkPoolDecider } from '../commands/network_pool';
@@ -8,39 +6,11 @@ import { portDecider } from '../commands/port';
 import { securityGroupDecider } from '../commands/security_group';
 import { subnetDecider } from '../commands/subnet';
 import type { RecordedEvent } from '../eventstore/event';
+import { DecidedLog } from './decided-log';
 import { NetworkReservations } from '../processes/network/reservations';
 import { NetworkReadModels } from './network-read-models';
 import type { Snapshottable } from './snapshot';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec';
-
-/** A log made by the deciders themselves: each command decided on its aggregate's state, its events recorded in order. */
-class Log {
-  readonly commits: RecordedEvent[][] = [];
-  private readonly states = new Map<string, unknown>();
-
-  send(d: AnyDecider, id: string, command: { type: string; data: unknown }): void {
-    const key = `${d.aggregateType}-${id}`;
-    const state = this.states.get(key) ?? d.initialState(id);
-    const events = d.decide(command, state) as DomainEvent[];
-    const revision = this.commits.length + 1;
-    const time = new Date(Date.UTC(2026, 0, 1, 0, 0, revision));
-    this.states.set(key, events.reduce((s, e) => d.evolve(s, { ...e, time } as Evolving<DomainEvent>), state));
-    this.commits.push(
-      events.map((e, index) => ({
-        ...e,
-        id: `${revision}-${index}`,
-        schemaVersion: 1,
-        meta: { actor: 't', correlationId: 'c', causationId: 'c' },
-        aggregateType: d.aggregateType,
-        aggregateId: id,
-        revision,
-        index,
-        commitId: `c-${revision}`,
-        time,
-      })),
-    );
-  }
-}
 
 const everything = () => {
   const m = new NetworkReadModels();
@@ -49,7 +19,7 @@ const everything = () => {
 
 describe('networking read models: snapshot and restore', () => {
   it('a restored snapshot fed the tail of the log equals the models fed the whole log (SortedMaps and all)', () => {
-    const log = new Log();
+    const log = new DecidedLog();
     log.send(networkPoolDecider, NETWORK_POOL_ID, { type: 'ReserveSegment', data: { networkId: 'n1', kind: 'vxlan', segmentId: 0 } });
     log.send(networkDecider, 'n1', {
       type: 'CreateNetwork',

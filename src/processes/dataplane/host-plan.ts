@@ -7,6 +7,7 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { NetworkReadModels } from '../../projections/network-read-models';
 import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../sdn/plan';
 import { derivedId } from '../network/ids';
+import { vethName } from '../../sdn/names';
 
 import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
 
@@ -121,6 +122,8 @@ export class HostPlans {
       securityGroups: this.groupsOf(p),
       bindingType: p.bindingType,
       hostname: hostnameOf(p, s),
+      // The binding named the device the instance's runtime holds: a container's veth (else a tap), so no host makes the wrong one first.
+      ...(p.deviceName === vethName(p.id) ? { device: 'veth' as const } : {}),
       ...(p.linkStatus ? { reported: { status: p.linkStatus, deviceName: p.deviceName, reason: p.linkReason } } : {}),
     };
   }

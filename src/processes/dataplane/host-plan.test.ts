@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { macAddressDecider } from '../../commands/mac_address';
+import { networkDecider } from '../../commands/network';
+import { NETWORK_POOL_ID, networkPoolDecider } from '../../commands/network_pool';
+import type { NodeState } from '../../commands/node';
+import { portDecider } from '../../commands/port';
+import { subnetDecider } from '../../commands/subnet';
+import { DecidedLog } from '../../projections/decided-log';
+import { NetworkReadModels } from '../../projections/network-read-models';
+import { tapName, vethName } from '../../sdn/names';
+import { defaultGroupId } from '../../sdn/plan';
+import { HostPlans } from './host-plan';
+
+const nodes: Record<string, Pick<NodeState, 'ip' | 'annotations' | 'registered'>> = {
+  a: { ip: '192.0.2.11', annotations: {}, registered: true },
+  b: { ip: '192.0.2.12', annotations: {}, registered: true },
+};
+
+/** A VXLAN network with a DHCP subnet, and one port per (instance, node, device) bound as the instance-network process binds them. */
+const modelsWith = (ports: { id: string; instance: string; node: string; device: string }[]) => {
+  const log = new DecidedLog();
+  log.send(networkPoolDecider, NETWORK_POOL_ID, { type: 'ReserveSegment', data: { networkId: 'n1', kind: 'vxlan', segmentId: 7 } });
+  log.send(networkDecider, 'n1', {
+    type: 'CreateNetwork',
+    data: { name: 'n', kind: 'vxlan', vni: 7, vlanId: 0, mtu: 1400, shared: false, external: false, tenantId: 't1', labels: {}, annotations: {} },
+  });
+  log.send(networkDecider, 'n1', { type: 'AddSubnet', data: { subnetId: 's1', cidr: '10.0.0.0/24' } });
+  log.send(subnetDecider, 's1', { type: 'CreateSubnet', data: { networkId: 'n1', name: '', cidr: '10.0.0.0/24', gatewayIp: '', dnsServers: [], allocationPools: [], enableDhcp: true } });
+  ports.forEach((p, i) => {
+    const mac = `02:00:00:00:00:0${i + 1}`;
+    log.send(networkDecider, 'n1', { type: 'AddPort', data: { portId: p.id } });
+    log.send(macAddressDecider, mac.replace(/:/g, '-'), { type: 'ReserveMac', data: { mac, portId: p.id } });
+    log.send(subnetDecider, 's1', {
+      type: 'AllocateIp',
+      data: { allocationId: p.id, ipAddress: '', macAddress: mac, instanceId: p.instance, portId: p.id, hostname: '', owner: { kind: 'port', id: p.id }, networkId: 'n1' },
+    });
+    log.send(portDecider, p.id, {
+      type: 'CreatePort',
+      data: { networkId: 'n1', subnetId: 's1', name: '', macAddress: mac, ipAddress: `10.0.0.${i + 10}`, securityGroups: [], bindingType: 'unspecified', deviceOwner: '', deviceId: '' },
+    });
+    log.send(portDecider, p.id, { type: 'BindPort', data: { instanceId: p.instance, nodeId: p.node, deviceName: p.device } });
+  });
+  const models = new NetworkReadModels();
+  log.feed(...models.all);
+  return new HostPlans(models, { state: (id: string) => nodes[id] as NodeState | undefined });
+};
+
+describe('host plans: what one node realises, from the read models', () => {
+  const plans = modelsWith([
+    { id: 'p-ct', instance: 'ct', node: 'a', device: vethName('p-ct') },
+    { id: 'p-vm', instance: 'vm', node: 'a', device: tapName('p-vm') },
+    { id: 'p-far', instance: 'far', node: 'b', device: tapName('p-far') },
+  ]);
+
+  it("holds the node's own bound ports, a container's as a veth, with their address, gateway, MTU and the tenant's default group", () => {
+    const plan = plans.forNode('a');
+    assert.deepEqual(
+      plan.ports.map((p) => [p.id, p.device ?? 'tap', p.ip, p.prefixLength, p.gateway, p.mtu, p.securityGroups.join()]),
+      [
+        ['p-ct', 'veth', '10.0.0.10', 24, '10.0.0.1', 1400, defaultGroupId('t1')],
+        ['p-vm', 'tap', '10.0.0.11', 24, '10.0.0.1', 1400, defaultGroupId('t1')],
+      ],
+    );
+  });
+
+  it("gives the network the other node's VTEP and port (l2population) and its DHCP subnet", () => {
+    const [n] = plans.forNode('a').networks;
+    assert.deepEqual([n.type, n.vni, n.mtu, n.physicalNetwork], ['vxlan', 7, 1400, 'default']);
+    assert.deepEqual(n.remoteVteps, ['192.0.2.12']);
+    assert.deepEqual(n.remotePorts, [{ mac: '02:00:00:00:00:03', ip: '10.0.0.12', vtep: '192.0.2.12' }]);
+    assert.deepEqual(n.dhcp.map((d) => [d.subnetId, d.cidr, d.gateway]), [['s1', '10.0.0.0/24', '10.0.0.1']]);
+  });
+
+  it('cuts the plan down to the ports an instance carries in its work', () => {
+    assert.deepEqual(plans.forNode('a', new Set(['p-ct'])).ports.map((p) => p.id), ['p-ct']);
+    assert.deepEqual(plans.forNode('c').ports, [], 'a node with no ports gets nothing');
+  });
+});
