@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -9,6 +11,7 @@ import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { fetchPolicy } from '../../src/images/fetch';
 import { pull } from '../support/compute';
 import { TestControlPlane } from '../support/control-plane';
+import { forward, listen } from './support/forward';
 import { RedirectingRegistry } from './support/redirecting-registry';
 import { TokenAuthRegistry } from './support/token-auth-registry';
 import { filesUnder, LocalRegistry, runToken } from './support/registry';
@@ -95,6 +98,25 @@ describe('image pulls follow a registry redirect only where the fetch policy all
       assert.ok(tokenAuth.tokenRequests.some((q) => /service=test-registry/.test(q) && /scope=repository/.test(q)), tokenAuth.tokenRequests.join(' '));
     } finally {
       await tokenAuth.stop();
+    }
+  });
+
+  it('an insecure registry (loopback) that speaks TLS with a self-signed certificate is pulled over HTTPS, unverified, as skopeo --tls-verify=false does', async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    let requests = 0;
+    const tls = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (req, res) => {
+      requests++;
+      forward(req, res, registry.address, address);
+    });
+    const address = await listen(tls, '127.0.0.1');
+    try {
+      const tref = `oci://${address}/${token}/busybox:1`;
+      const got = await new OciImageCache(path.join(dir, 'tls'), fetchPolicy({ imageAllowCidrs: ALLOW })).ensure({ ref: tref, url: tref });
+      assert.ok(readdirSync(path.join(got.rootfs, 'bin')).includes('sh'));
+      assert.ok(requests > 0, 'the pull went over TLS');
+    } finally {
+      tls.closeAllConnections();
+      await new Promise((r) => tls.close(r));
     }
   });
 });

@@ -32,8 +32,8 @@ export class RegistryFront {
   private port = 0;
   /** Token services the registry's challenges named. */
   private readonly realms = new Set<string>();
-  /** Loopback registries speak plain HTTP; other insecure ones HTTPS without verification, else plain HTTP (as skopeo's --tls-verify=false). */
-  private scheme: 'https:' | 'http:';
+  /** HTTPS; an insecure registry (loopback, HV_OCI_INSECURE_REGISTRIES) without verification, or plain HTTP once it shows it has no TLS, as skopeo's --tls-verify=false does. */
+  private scheme: 'https:' | 'http:' = 'https:';
   private readonly insecure: boolean;
 
   constructor(
@@ -41,7 +41,6 @@ export class RegistryFront {
     private readonly policy: FetchPolicy,
   ) {
     this.insecure = isInsecureRegistry(ref.registry);
-    this.scheme = this.insecure && isInsecureRegistry(ref.registry, '') ? 'http:' : 'https:';
   }
 
   /** host:port for skopeo (plain HTTP: --tls-verify=false). */
