@@ -46,7 +46,7 @@ describe('container consoles with and without a tty (metadata.annotations["hyper
     const first = Buffer.from([...Array.from({ length: 256 }, (_, i) => i), 0x0a, 0x0d, 0x03, 0x04, 0x1a, 0x0a]);
     con.type(first);
     con.resize(120, 40);
-    assert.ok(await con.waitForBytes(first.length, 10_000), `got ${con.bytes.length} of ${first.length} bytes`);
+    assert.ok(await con.waitForBytes(first.length, 10_000), `got ${con.length} of ${first.length} bytes`);
     assert.equal(con.headers?.get('x-console-tty')[0], 'false');
     // A second write and its answer: had anything been echoed, it would stand between them.
     const second = Buffer.from('second\nline\r\n');

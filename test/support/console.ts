@@ -8,7 +8,9 @@ import { StringDecoder } from 'node:string_decoder';
  */
 export abstract class ConsoleOutput {
   text = '';
-  bytes = Buffer.alloc(0);
+  /** Bytes received so far. */
+  length = 0;
+  private chunks: Buffer[] = [];
   ended = false;
   error?: Error;
   private readonly decoder = new StringDecoder('utf8');
@@ -17,8 +19,15 @@ export abstract class ConsoleOutput {
   abstract type(s: string | Buffer): void;
   abstract close(): void;
 
+  /** Everything received, as bytes (joined when asked: a long session arrives in many chunks). */
+  get bytes(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
   protected received(b: Buffer): void {
-    this.bytes = Buffer.concat([this.bytes, b]);
+    this.chunks.push(b);
+    this.length += b.length;
     this.text += this.decoder.write(b);
     this.wake();
   }
@@ -61,7 +70,7 @@ export abstract class ConsoleOutput {
 
   /** Resolves once at least `n` bytes have arrived after byte position `from`. */
   waitForBytes(n: number, timeoutMs: number, from = 0): Promise<boolean> {
-    return this.until(() => this.bytes.length - from >= n, timeoutMs);
+    return this.until(() => this.length - from >= n, timeoutMs);
   }
 
   /** Types a command and waits for a marker it prints (computed, so the echo of the command line does not match). */
