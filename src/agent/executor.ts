@@ -7,6 +7,7 @@ import { Code, DomainError, FailedPrecondition, InvalidArgument, NotFound } from
 import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
 import type { CachedImage, ImageCache } from './images/cache';
 import type { OciImageCache } from './images/oci-cache';
+import { ttyOf } from '../domain/console-tty';
 import { ociImageName, parseOciRef } from '../domain/oci-reference';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
@@ -299,6 +300,7 @@ export class Executor {
         volumeMounts: spec.volumeMounts,
         ...(spec.limits ? { limits: spec.limits } : {}),
         hostname: w.name,
+        tty: ttyOf(w.annotations),
       },
     };
   }

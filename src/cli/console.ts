@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ttyOf } from '../domain/console-tty';
 import { EventType, InstanceState } from '../gen/hypervisor/v1/common';
 import type { AttachConsoleRequest, ConsoleData, Instance } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
@@ -37,8 +38,8 @@ export class EscapeReader {
 const size = () => ({ width: process.stdout.columns ?? 0, height: process.stdout.rows ?? 0 });
 
 /**
- * The serial console of an instance on this terminal: raw mode, keystrokes
- * to the guest, its output here, a resize on SIGWINCH, Ctrl-] q to leave.
+ * The serial console of an instance on this terminal: raw mode (unless it is
+ * a container made without a tty), keystrokes to the guest, its output here, a resize on SIGWINCH, Ctrl-] q to leave.
  * The instance is watched alongside, so that when it stops, fails or is
  * deleted the session ends with a message and its exit code instead of
  * staying silently attached.
@@ -48,7 +49,8 @@ const attach = async (ctx: Ctx, ref: string): Promise<void> => {
   const instance = await getInstance(ctx, id);
   const label = instance.name || id;
   const stdin = process.stdin;
-  const tty = stdin.isTTY === true;
+  // A container made without a tty reads lines from a pipe: the local terminal stays as it is (echo, line editing, Enter = \n), as with kubectl attach -i.
+  const tty = stdin.isTTY === true && ttyOf(instance.metadata?.annotations);
   const stream = ctx.compute.attachConsole(ctx.metadata());
   let settle!: (o: Outcome) => void;
   const outcome = new Promise<Outcome>((r) => (settle = r));

@@ -4,11 +4,11 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type Instance, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { AgentServiceClient, type AgentConsoleOutput } from '../../src/gen/hypervisor/v1/agent';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB, show } from '../support/compute';
+import { ConsoleSession, createRequest, InstanceWatch, MiB, pull, show } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, sha256Of, testGuestDir } from '../support/image-server';
 import path from 'node:path';
@@ -16,16 +16,6 @@ import path from 'node:path';
 const GiB = 2 ** 30;
 const VM = InstanceType.INSTANCE_TYPE_VM;
 const MICROVM = InstanceType.INSTANCE_TYPE_MICROVM;
-
-/** Reads a PullImage stream to its end: every progress message, and the status it ended with. */
-const pull = (c: ComputeServiceClient, imageRef: string, type = InstanceType.INSTANCE_TYPE_UNSPECIFIED) =>
-  new Promise<{ progress: PullImageProgress[]; code: number; details: string }>((resolve) => {
-    const progress: PullImageProgress[] = [];
-    const s = c.pullImage({ imageRef, type });
-    s.on('data', (p: PullImageProgress) => progress.push(p));
-    s.on('error', (e: { code: number; details: string }) => resolve({ progress, code: e.code, details: e.details }));
-    s.on('end', () => resolve({ progress, code: 0, details: '' }));
-  });
 
 describe('ComputeService (real gRPC client, real nats-server, agents with the hollow driver)', function () {
   this.timeout(60_000);

@@ -1,75 +1,35 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
-import { allDirs, readCgroupLayout, readCpuLimit, removeCgroupDirs } from '../../src/agent/drivers/oci/cgroups';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { readCgroupLayout, readCpuLimit } from '../../src/agent/drivers/oci/cgroups';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
+import type { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { parseOciRef } from '../../src/domain/oci-reference';
-import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
-import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
-import { startContainerAgent } from './support/agent';
-import { existing, mountsUnder, processesWith } from './support/host-checks';
-import { LocalRegistry, runToken } from './support/registry';
-import { buildTestImage, type TestImage } from './support/test-image';
+import { ConsoleSession, createRequest, type InstanceWatch, MiB, pull } from '../support/compute';
+import { call, rejectsWith } from '../support/control-plane';
+import { processesWith } from './support/host-checks';
+import { ContainerLab, NOTHING_LEFT } from './support/lab';
+import { LOOPBACK_ALLOWED } from './support/registry';
 
 const CONTAINER = InstanceType.INSTANCE_TYPE_CONTAINER;
 
-/** Reads a PullImage stream to its end: every progress message, and the status it ended with. */
-const pull = (c: ComputeServiceClient, imageRef: string, type = InstanceType.INSTANCE_TYPE_UNSPECIFIED) =>
-  new Promise<{ progress: PullImageProgress[]; code: number; details: string }>((resolve) => {
-    const progress: PullImageProgress[] = [];
-    const s = c.pullImage({ imageRef, type });
-    s.on('data', (p: PullImageProgress) => progress.push(p));
-    s.on('error', (e: { code: number; details: string }) => resolve({ progress, code: e.code, details: e.details }));
-    s.on('end', () => resolve({ progress, code: 0, details: '' }));
-  });
-
 describe('containers end to end: gRPC client, control plane, agent with the oci driver, real runc and registry', function () {
   this.timeout(120_000);
-  const token = runToken();
-  const registry = new LocalRegistry();
-  const t = new TestControlPlane();
-  let image: TestImage;
+  const lab = new ContainerLab({ layered: true });
+  const { token, registry, t } = lab;
   let agent: Agent;
   let c: ComputeServiceClient;
   let watch: InstanceWatch;
   let ref: string;
-
-  const leftovers = (id: string) => ({
-    processes: processesWith(id),
-    mounts: mountsUnder(path.join(agent.cfg.stateDir, 'oci', 'instances', id)),
-    cgroups: existing(allDirs(readCgroupLayout(), `/${token}/${id}`)),
-    dir: existing([path.join(agent.cfg.stateDir, 'oci', 'instances', id)]),
-  });
-  const nothing = { processes: [], mounts: [], cgroups: [], dir: [] };
+  const leftovers = (id: string) => lab.leftovers(id);
+  const nothing = NOTHING_LEFT;
 
   before(async () => {
-    image = buildTestImage();
-    await registry.start();
-    registry.push(image.layout, image.tag, `${token}/busybox`, '1');
-    registry.push(image.layout, 'layered', `${token}/busybox`, 'layered');
-    ref = `oci://${registry.address}/${token}/busybox:1`;
-    await t.start();
-    agent = await startContainerAgent(t, token);
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
+    await lab.start();
+    ({ agent, c, watch, ref } = lab);
   });
-  after(async () => {
-    watch?.close();
-    // Whatever a failed test left running goes with the instances.
-    for (const i of (await call(c, c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken: '' }).catch(() => ({ instances: [] }))).instances)
-      await call(c, c.deleteInstance, { instanceId: i.id, force: true }).catch(() => undefined);
-    await agent?.stop();
-    await t.stop();
-    await registry.stop();
-    image?.remove();
-    await removeCgroupDirs(readCgroupLayout(), `/${token}`);
-    if (agent) rmSync(agent.cfg.stateDir, { recursive: true, force: true });
-  });
+  after(() => lab.stop());
 
   it('the node advertises container', async () => {
     const node = await call(t.cluster(), t.cluster().getNode, { nodeId: agent.nodeId });
@@ -100,7 +60,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     const img = list.images.find((i) => i.name === `${token}/busybox:1`);
     assert.ok(img, list.images.map((i) => i.name).join(', '));
     assert.equal(img.type, CONTAINER);
-    const digest = (await inspectManifest(parseOciRef('x', ref))).digest;
+    const digest = (await inspectManifest(parseOciRef('x', ref), LOOPBACK_ALLOWED)).digest;
     assert.ok(img.tags.includes(`sha256:${digest.slice(7)}`), img.tags.join(','));
     // Pinned by digest: the same image again.
     const again = await pull(c, `oci://${registry.address}/${token}/busybox@${digest}`);
@@ -123,7 +83,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
   });
 
   it('a digest mismatch from the registry fails the pull', async () => {
-    const m = await inspectManifest(parseOciRef('x', ref));
+    const m = await inspectManifest(parseOciRef('x', ref), LOOPBACK_ALLOWED);
     const restore = registry.corruptBlob(m.layers[0].digest);
     try {
       const r = await pull(c, ref);

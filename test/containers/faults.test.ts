@@ -15,7 +15,7 @@ import { ConsoleSession, createRequest, InstanceWatch } from '../support/compute
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { GatedProxy } from './support/gated-proxy';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
-import { LocalRegistry, runToken } from './support/registry';
+import { LocalRegistry, LOOPBACK_ALLOWED, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
 
 const RUNNING = InstanceState.INSTANCE_STATE_RUNNING;
@@ -151,7 +151,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     assert.equal(runningTransitions(created.id), 1, history(created.id));
     assert.deepEqual(readdirSync(scratch), [], 'the interrupted pull left nothing behind');
     // The cache holds the image once, complete (its config written last), under its manifest digest.
-    const digest = (await inspectManifest(parseOciRef('x', ref))).digest.slice(7);
+    const digest = (await inspectManifest(parseOciRef('x', ref), LOOPBACK_ALLOWED)).digest.slice(7);
     const entries = readdirSync(path.join(stateDir, 'images', 'oci')).filter((n) => n !== '.tmp');
     assert.ok(entries.includes(digest), entries.join(','));
     for (const e of entries) assert.deepEqual(readdirSync(path.join(stateDir, 'images', 'oci', e)).sort(), ['image.json', 'rootfs']);

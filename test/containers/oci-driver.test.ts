@@ -10,14 +10,12 @@ import { FailedPrecondition, InvalidArgument, PermissionDenied } from '../../src
 import { fetchPolicy } from '../../src/images/fetch';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { parseOciRef } from '../../src/domain/oci-reference';
-import { ConsoleText } from './support/console';
+import { StreamConsole } from '../support/console';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
-import { filesUnder, LocalRegistry, runToken } from './support/registry';
+import { filesUnder, LocalRegistry, LOOPBACK_ALLOWED, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
 
 const MiB = 2 ** 20;
-// The registry is on loopback, which the fetch policy refuses unless the operator allows it.
-const LOOPBACK_ALLOWED = fetchPolicy({ imageAllowCidrs: ['127.0.0.0/8'] });
 
 describe('oci driver: real runc, a local registry, the busybox test image', function () {
   this.timeout(120_000);
@@ -104,7 +102,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   it('unpacks layers in order, whiteouts applied', async () => {
     registry.push(image.layout, 'layered', `${token}/busybox`, 'layered');
     const layeredRef = `oci://${registry.address}/${token}/busybox:layered`;
-    const m = await inspectManifest(parseOciRef('x', layeredRef));
+    const m = await inspectManifest(parseOciRef('x', layeredRef), LOOPBACK_ALLOWED);
     assert.equal(m.layers.length, 2);
     const got = await cache.ensure({ ref: layeredRef, url: layeredRef });
     const etc = readdirSync(path.join(got.rootfs, 'etc'));
@@ -122,7 +120,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     assert.equal(o.state, 'running');
     assert.ok(o.pid && o.pid > 0);
     assert.equal((await driver.start(id)).pid, o.pid, 'start of a running container changes nothing');
-    const con = new ConsoleText(await driver.console(id, { replay: true }));
+    const con = new StreamConsole(await driver.console(id, { replay: true }));
     let out = await con.run('echo "v=$HV_FROM_IMAGE e=$HV_EXTRA h=$(hostname) p=$$"');
     assert.match(out, /v=spec e=x1/, out);
     assert.match(out, new RegExp(`h=${id}`));
@@ -148,7 +146,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     assert.deepEqual(processesWith(`/proc/${o.pid}`), []);
     const o2 = await driver.start(id);
     assert.notEqual(o2.pid, o.pid);
-    const con2 = new ConsoleText(await driver.console(id));
+    const con2 = new StreamConsole(await driver.console(id));
     // The writable layer outlives a stop: the file written before is still there.
     assert.match(await con2.run('ls -l /tmp/f'), /4194304/);
     con2.close();
@@ -224,7 +222,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     const w = `c-volw-${token}`;
     await driver.create(spec(w, { volumeMounts: [{ name: `v-${token}`, mountPath: '/data', readOnly: false }] }));
     await driver.start(w);
-    let con = new ConsoleText(await driver.console(w));
+    let con = new StreamConsole(await driver.console(w));
     await con.run('echo hello-volume > /data/note');
     con.close();
     await driver.destroy(w);
@@ -232,7 +230,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     const r = `c-volr-${token}`;
     await driver.create(spec(r, { volumeMounts: [{ name: `v-${token}`, mountPath: '/data', readOnly: true }] }));
     await driver.start(r);
-    con = new ConsoleText(await driver.console(r));
+    con = new StreamConsole(await driver.console(r));
     assert.match(await con.run('cat /data/note'), /hello-volume/);
     assert.match(await con.run('echo x > /data/other 2>&1'), /Read-only file system/);
     con.close();
@@ -247,7 +245,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     const id = `c-adopt-${token}`;
     await driver.create(spec(id));
     const o = await driver.start(id);
-    const con = new ConsoleText(await driver.console(id));
+    const con = new StreamConsole(await driver.console(id));
     await con.run('export MARK=before-restart');
     con.close();
     const fresh = newDriver();
@@ -256,7 +254,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
     assert.equal(seen?.pid, o.pid);
     assert.ok((await fresh.list()).some((x) => x.instanceId === id && x.state === 'running'));
     // The same shell, still holding what was typed into it before.
-    const con2 = new ConsoleText(await fresh.console(id, { replay: true }));
+    const con2 = new StreamConsole(await fresh.console(id, { replay: true }));
     assert.match(await con2.run('echo "m=$MARK"'), /m=before-restart/);
     assert.match(con2.text, /export MARK=before-restart/, 'replay shows the output from before the restart');
     con2.close();
@@ -275,7 +273,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   });
 
   it('a digest mismatch from the registry fails the pull and leaves nothing in the cache', async () => {
-    const m = await inspectManifest(parseOciRef('x', ref));
+    const m = await inspectManifest(parseOciRef('x', ref), LOOPBACK_ALLOWED);
     const restore = registry.corruptBlob(m.layers[0].digest);
     const dir = mkdtempSync(path.join(os.tmpdir(), `hv-oci-cache-${token}-`));
     try {

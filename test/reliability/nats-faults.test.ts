@@ -13,19 +13,12 @@ import { ControlPlane } from '../../src/server/control-plane';
 import { call, until } from '../support/control-plane';
 import { ServerProcess } from '../support/server-process';
 import { nodeRegistration } from '../support/nodes';
+import { alive } from '../support/our-processes';
 
 const reg = (hostname: string): RegisterNodeRequest =>
   nodeRegistration(hostname, { ip: '10.88.0.1', capacity: { cpuCores: 2, memoryBytes: 2n ** 30n, diskBytes: 2n ** 32n, gpuCount: 0 }, metadata: { labels: {}, annotations: {} } });
 
 const readyz = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 /** The gRPC health status of the whole server (service ""). */
 const healthOf = (address: string): Promise<string> => {

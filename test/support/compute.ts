@@ -10,7 +10,9 @@ import {
   type Instance,
   type InstanceEvent,
   type InstanceSpec,
+  type PullImageProgress,
 } from '../../src/gen/hypervisor/v1/compute';
+import { ConsoleOutput } from './console';
 
 export const MiB = 2 ** 20;
 
@@ -50,6 +52,16 @@ export const createRequest = (name: string, type: InstanceType, s: SpecInput = {
   zone: '',
   ...over,
 });
+
+/** Reads a PullImage stream to its end: every progress message, and the status it ended with. */
+export const pull = (c: ComputeServiceClient, imageRef: string, type = InstanceType.INSTANCE_TYPE_UNSPECIFIED) =>
+  new Promise<{ progress: PullImageProgress[]; code: number; details: string }>((resolve) => {
+    const progress: PullImageProgress[] = [];
+    const s = c.pullImage({ imageRef, type });
+    s.on('data', (p: PullImageProgress) => progress.push(p));
+    s.on('error', (e: { code: number; details: string }) => resolve({ progress, code: e.code, details: e.details }));
+    s.on('end', () => resolve({ progress, code: 0, details: '' }));
+  });
 
 export const stateName = (s: InstanceState) => InstanceState[s]?.replace('INSTANCE_STATE_', '') ?? String(s);
 
@@ -117,63 +129,33 @@ export class InstanceWatch {
   }
 }
 
-/** AttachConsole from a client's side: first message names the instance, then keystrokes; output is kept as text. */
-export class ConsoleSession {
-  text = '';
-  ended = false;
-  error?: Error;
+/** AttachConsole from a client's side: first message names the instance (and asks for a tty), then keystrokes. */
+export class ConsoleSession extends ConsoleOutput {
   readonly stream: ClientDuplexStream<AttachConsoleRequest, ConsoleData>;
-  private waiters: (() => void)[] = [];
+  /** What the server answered in the call's header metadata (x-console-tty), once it has. */
+  headers?: Metadata;
 
-  constructor(c: ComputeServiceClient, instanceId: string, md = new Metadata()) {
+  constructor(
+    c: ComputeServiceClient,
+    instanceId: string,
+    md = new Metadata(),
+    private readonly tty = true,
+  ) {
+    super();
     this.stream = c.attachConsole(md);
-    this.stream.on('data', (d: ConsoleData) => {
-      this.text += Buffer.from(d.data).toString('utf8');
-      this.wake();
-    });
-    this.stream.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    this.stream.on('error', (e: Error) => {
-      this.error = e;
-      this.ended = true;
-      this.wake();
-    });
-    this.stream.write({ instanceId, tty: true, width: 80, height: 24, data: Buffer.alloc(0) });
+    this.stream.on('metadata', (m: Metadata) => (this.headers = m));
+    this.stream.on('data', (d: ConsoleData) => this.received(Buffer.from(d.data)));
+    this.stream.on('end', () => this.ending());
+    this.stream.on('error', (e: Error) => this.ending(e));
+    this.stream.write({ instanceId, tty, width: 80, height: 24, data: Buffer.alloc(0) });
   }
 
-  private wake() {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  type(s: string): void {
-    this.stream.write({ instanceId: '', tty: true, width: 0, height: 0, data: Buffer.from(s) });
+  type(s: string | Buffer): void {
+    this.stream.write({ instanceId: '', tty: this.tty, width: 0, height: 0, data: Buffer.from(s) });
   }
 
   resize(width: number, height: number): void {
-    this.stream.write({ instanceId: '', tty: true, width, height, data: Buffer.alloc(0) });
-  }
-
-  /** Resolves once `s` appears after position `from` of the output; false after timeoutMs. */
-  async waitFor(s: string, timeoutMs: number, from = 0): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.text.includes(s, from)) {
-      if (this.error) throw this.error;
-      if (this.ended) return false;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return true;
+    this.stream.write({ instanceId: '', tty: this.tty, width, height, data: Buffer.alloc(0) });
   }
 
   close(): void {

@@ -35,6 +35,8 @@ export interface ContainerSpec {
   volumeMounts: { name: string; mountPath: string; readOnly: boolean }[];
   limits?: { cpuQuota: number; cpuPeriod: number; memoryLimit: number; memorySwap: number; ioReadBps: number; ioWriteBps: number };
   hostname: string;
+  /** A pty (true) or pipes for stdin and stdout/stderr (false); absent (specs written before it) = a pty. */
+  tty?: boolean;
 }
 
 export interface InstanceSpecForDriver {

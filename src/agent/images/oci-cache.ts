@@ -58,7 +58,7 @@ export class OciImageCache {
     if (src.sha256 && !/^[0-9a-f]{64}$/.test(src.sha256)) throw new InvalidArgument(`spec.image: ${src.sha256} is not a sha256 digest`);
     // An image named only by its tag is resolved to a digest first: the cache is by content.
     if (!src.sha256 && !ref.digest) await checkRegistry(ref, this.policy);
-    const digest = src.sha256 ? `sha256:${src.sha256}` : ref.digest ?? (await inspectManifest(ref, signal)).digest;
+    const digest = src.sha256 ? `sha256:${src.sha256}` : ref.digest ?? (await inspectManifest(ref, this.policy, signal)).digest;
     const hex = digest.slice('sha256:'.length);
     const have = await this.read(hex);
     if (have) return { ...have, rootfs: this.rootfs(hex), fetched: false };
@@ -75,10 +75,10 @@ export class OciImageCache {
     try {
       await mkdir(work, { recursive: true });
       await checkRegistry(ref, this.policy);
-      const manifest = await inspectManifest(ref, signal);
+      const manifest = await inspectManifest(ref, this.policy, signal);
       checkSize(ref, manifest, this.policy);
       const layout = path.join(work, 'layout');
-      await copyToLayout(ref, manifest, layout, 'image', { signal });
+      await copyToLayout(ref, manifest, layout, 'image', this.policy, { signal });
       const entry = path.join(work, 'entry');
       await mkdir(entry);
       await unpackRootfs(layout, 'image', path.join(entry, 'rootfs'), signal);

@@ -62,6 +62,18 @@ describe('instance decider', () => {
       given([])
         .when({ type: 'CreateInstance', data: request({ annotations: { 'hypervisor.restart-policy': 'sometimes' } }) })
         .thenThrows(InvalidArgument, /metadata\.annotations\["hypervisor\.restart-policy"\]: "sometimes" is not a restart policy \(never, on-failure, always\)/));
+    it('takes hypervisor.tty=false on a container', () => {
+      const r = request({ kind: 'container', annotations: { 'hypervisor.tty': 'false' } }, { image: 'oci://registry.test/app:1', kernel: '', initrd: '' });
+      given([]).when({ type: 'CreateInstance', data: r }).then([requested(r)]);
+    });
+    it('refuses an unknown hypervisor.tty value with INVALID_ARGUMENT naming the key', () =>
+      given([])
+        .when({ type: 'CreateInstance', data: request({ annotations: { 'hypervisor.tty': 'yes' } }) })
+        .thenThrows(InvalidArgument, /metadata\.annotations\["hypervisor\.tty"\]: "yes" is not true or false/));
+    it('refuses hypervisor.tty=false on a VM: its console is a serial port', () =>
+      given([])
+        .when({ type: 'CreateInstance', data: request({ annotations: { 'hypervisor.tty': 'false' } }) })
+        .thenThrows(InvalidArgument, /metadata\.annotations\["hypervisor\.tty"\]: only a container can run without a terminal/));
     it('refuses a different request on the same id', () =>
       given([requested()]).when({ type: 'CreateInstance', data: request({ name: 'other' }) }).thenThrows(FailedPrecondition, /already exists/));
 

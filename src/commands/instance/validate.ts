@@ -1,6 +1,7 @@
 import type { InstanceKind } from '../../domain/instance-types';
 import type { Resources } from '../../domain/resources';
 import { optionalTopology, requireLabels } from '../../domain/validate';
+import { validateTty } from '../../domain/console-tty';
 import { validateRestartPolicy } from '../../domain/restart-policy';
 import { validateVolumeMounts } from '../../domain/volume-mounts';
 import { InvalidArgument } from '../../errors';
@@ -26,6 +27,7 @@ export const validateRequest = (r: Pick<InstanceRequest, 'name' | 'kind' | 'spec
   requireLabels('metadata.labels', r.labels);
   requireLabels('metadata.annotations', r.annotations);
   validateRestartPolicy(r.annotations);
+  validateTty(r.kind, r.annotations);
   optionalTopology('region', r.placement.region);
   optionalTopology('zone', r.placement.zone);
 };

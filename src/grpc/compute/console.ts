@@ -1,4 +1,5 @@
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import { ttyOf } from '../../domain/console-tty';
 import type { AgentConsoleInput, AgentConsoleOutput } from '../../gen/hypervisor/v1/agent';
 import type { AttachConsoleRequest, ComputeServiceServer, ConsoleData } from '../../gen/hypervisor/v1/compute';
 import { toServiceError } from '../../shared/grpc-status';
@@ -9,7 +10,10 @@ import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } fro
  * AttachConsole: client ↔ server ↔ agent ↔ the guest's serial console. The
  * first message names the instance (and the terminal size); later ones carry
  * keystrokes in data, or a new width/height. Either side closing closes the
- * other.
+ * other. Whether it is a terminal was decided when the instance was made
+ * (hypervisor.tty): the request's tty flag does not change it, and the header
+ * metadata `x-console-tty` says which it is, so a client knows whether to put
+ * its own terminal in raw mode and send sizes (a non-tty console ignores them).
  */
 export const consoleMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer, 'attachConsole'> => ({
   attachConsole: (call: ServerDuplexStream<AttachConsoleRequest, ConsoleData>) => {
@@ -36,6 +40,9 @@ export const consoleMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer
       try {
         const i = requireInstance(d, m.instanceId);
         requireRunning(i, 'AttachConsole');
+        const headers = new Metadata();
+        headers.set('x-console-tty', String(ttyOf(i.metadata?.annotations)));
+        call.sendMetadata(headers);
         const { client, where } = agentOf(d, i);
         upstream = client.attachConsole(instanceMetadata(i.id));
         upstream.on('data', (o: AgentConsoleOutput) => {

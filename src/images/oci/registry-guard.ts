@@ -7,11 +7,11 @@ import type { OciRef } from '../../domain/oci-reference';
 import type { RemoteManifest } from './skopeo';
 
 /**
- * The image fetch policy for a registry: skopeo makes its own connections, so
- * the registry's addresses are checked before it runs (every address the name
- * resolves to, as the http fetcher does). What this cannot see: a registry
- * that redirects blob downloads elsewhere, and a name that resolves otherwise a
- * moment later; the operator's registries are the ones to point images at.
+ * The image fetch policy for a registry, checked before skopeo runs (every
+ * address the name resolves to, as the http fetcher does), so a refused
+ * registry is refused at once with its own name. Every connection skopeo's
+ * requests lead to, redirects and token services included, is guarded again
+ * by the registry front (registry-front.ts) as it is made.
  */
 export const checkRegistry = async (ref: OciRef, policy: FetchPolicy): Promise<void> => {
   const url = new URL(`oci://${ref.registry}/${ref.repository}`);

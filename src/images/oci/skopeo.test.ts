@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { FailedPrecondition, NotFound, Unavailable } from '../../errors';
-import { isInsecureRegistry, skopeoError } from './skopeo';
+import { isInsecureRegistry } from './insecure-registries';
+import { skopeoError } from './skopeo';
 
 describe('skopeo: which registries get plain HTTP', () => {
   it('loopback ones and those listed, nothing else', () => {

@@ -3,6 +3,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DomainError, FailedPrecondition, NotFound, Unavailable } from '../../errors';
 import { type OciRef, skopeoName } from '../../domain/oci-reference';
+import type { FetchPolicy } from '../fetch';
+import { throughFront } from './registry-front';
 import { lastMessage, runTool } from './run-tool';
 
 export interface Descriptor {
@@ -28,24 +30,12 @@ export interface LayerProgress {
   readonly total: number;
 }
 
-/**
- * Registries spoken to over plain HTTP: loopback ones (as Docker does) and those
- * listed in HV_OCI_INSECURE_REGISTRIES (comma-separated host:port).
- */
-export const isInsecureRegistry = (registry: string, env = process.env.HV_OCI_INSECURE_REGISTRIES ?? ''): boolean => {
-  const host = registry.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || /^127\./.test(host) || host === '::1') return true;
-  return env
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .includes(registry);
-};
-
 const SKOPEO = 'skopeo';
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 
-const tlsFlag = (r: OciRef, dir: 'src' | 'dest' | '') => `--${dir ? `${dir}-` : ''}tls-verify=${!isInsecureRegistry(r.registry)}`;
+/** The image as skopeo names it when it reaches the registry through a front (plain HTTP on loopback). */
+const viaFront = (r: OciRef, endpoint: string) => skopeoName({ ...r, registry: endpoint });
+const shown = (r: OciRef) => skopeoName(r).replace('docker://', 'oci://');
 
 /** A skopeo failure as a DomainError a user can act on. */
 export const skopeoError = (what: string, stderr: string): DomainError => {
@@ -62,11 +52,16 @@ export const skopeoError = (what: string, stderr: string): DomainError => {
 /**
  * The image's manifest for linux/amd64: a multi-platform index is followed to
  * that platform's manifest, so the digest is of what is actually unpacked.
+ * skopeo reaches the registry through a front that guards every connection
+ * (registry-front.ts).
  */
-export const inspectManifest = async (r: OciRef, signal?: AbortSignal): Promise<RemoteManifest> => {
+export const inspectManifest = (r: OciRef, policy: FetchPolicy, signal?: AbortSignal): Promise<RemoteManifest> =>
+  throughFront(r, policy, (endpoint) => inspectVia(r, endpoint, signal));
+
+const inspectVia = async (r: OciRef, endpoint: string, signal?: AbortSignal): Promise<RemoteManifest> => {
   const raw = async (ref: OciRef) => {
-    const res = await runTool(SKOPEO, ['inspect', '--raw', tlsFlag(ref, ''), skopeoName(ref)], { signal, pkg: 'skopeo', dieWithParent: true });
-    if (res.code !== 0) throw skopeoError(`image ${skopeoName(ref).replace('docker://', 'oci://')}`, res.stderr);
+    const res = await runTool(SKOPEO, ['inspect', '--raw', '--tls-verify=false', viaFront(ref, endpoint)], { signal, pkg: 'skopeo', dieWithParent: true });
+    if (res.code !== 0) throw skopeoError(`image ${shown(ref)}`, res.stderr);
     return res.stdout;
   };
   let ref = r;
@@ -86,7 +81,8 @@ export const inspectManifest = async (r: OciRef, signal?: AbortSignal): Promise<
 };
 
 /**
- * Copies the image into an OCI layout under `tag`. skopeo checks every blob
+ * Copies the image into an OCI layout under `tag`, through a front that
+ * guards every connection (registry-front.ts). skopeo checks every blob
  * against its digest as it writes it (and the manifest against a pinned
  * digest); a blob file appears in the layout only once it is complete and
  * verified, which is what per-layer progress watches for.
@@ -96,6 +92,7 @@ export const copyToLayout = async (
   manifest: RemoteManifest,
   layoutDir: string,
   tag: string,
+  policy: FetchPolicy,
   opts: { signal?: AbortSignal; onLayer?: (p: LayerProgress) => void } = {},
 ): Promise<void> => {
   const source = { ...r, digest: manifest.digest };
@@ -113,8 +110,10 @@ export const copyToLayout = async (
   };
   const timer = setInterval(() => void poll(), 50);
   try {
-    const res = await runTool(SKOPEO, ['copy', '--quiet', tlsFlag(source, 'src'), skopeoName(source), `oci:${layoutDir}:${tag}`], { signal: opts.signal, pkg: 'skopeo', dieWithParent: true });
-    if (res.code !== 0) throw skopeoError(`image ${skopeoName(r).replace('docker://', 'oci://')}`, res.stderr);
+    await throughFront(r, policy, async (endpoint) => {
+      const res = await runTool(SKOPEO, ['copy', '--quiet', '--src-tls-verify=false', viaFront(source, endpoint), `oci:${layoutDir}:${tag}`], { signal: opts.signal, pkg: 'skopeo', dieWithParent: true });
+      if (res.code !== 0) throw skopeoError(`image ${shown(r)}`, res.stderr);
+    });
   } finally {
     clearInterval(timer);
   }

@@ -18,12 +18,12 @@ export const verifyPull = async (
   opts: { signal?: AbortSignal; onManifest?: (m: RemoteManifest) => void; onLayer?: (p: LayerProgress) => void } = {},
 ): Promise<RemoteManifest> => {
   await checkRegistry(ref, policy);
-  const manifest = await inspectManifest(ref, opts.signal);
+  const manifest = await inspectManifest(ref, policy, opts.signal);
   checkSize(ref, manifest, policy);
   opts.onManifest?.(manifest);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hv-oci-pull-'));
   try {
-    await copyToLayout(ref, manifest, path.join(dir, 'layout'), 'image', opts);
+    await copyToLayout(ref, manifest, path.join(dir, 'layout'), 'image', policy, opts);
     return manifest;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forward } from './forward';
 
 /**
  * An HTTP proxy in front of the registry that holds blob downloads until
@@ -26,15 +27,7 @@ export class GatedProxy {
         for (const w of this.blobWaiters.splice(0)) w();
         await this.gate?.promise;
       }
-      const up = http.request(`http://${this.upstream}${req.url}`, { method: req.method, headers: { ...req.headers, host: this.upstream } }, (ur) => {
-        // Redirects and upload locations name the upstream: rewrite them to come back here.
-        const headers = { ...ur.headers };
-        if (headers.location) headers.location = headers.location.replace(this.upstream, this.address);
-        res.writeHead(ur.statusCode ?? 502, headers);
-        ur.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
+      forward(req, res, this.upstream, this.address);
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;

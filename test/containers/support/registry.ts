@@ -5,6 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../../src/nats/embedded-nats-server';
+import { fetchPolicy } from '../../../src/images/fetch';
+
+/** The fetch policy a test registry needs: it is on loopback, which the policy refuses unless the operator allows it. */
+export const LOOPBACK_ALLOWED = fetchPolicy({ imageAllowCidrs: ['127.0.0.0/8'] });
 
 /** A token for everything one test run makes (cgroups, repositories, dirs), so parallel runs never collide. */
 export const runToken = (): string => `hvt${randomBytes(2).toString('hex')}`;

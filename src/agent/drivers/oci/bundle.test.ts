@@ -38,6 +38,7 @@ const input = (over = {}) => ({
   cgroupsPath: '/hv/i-1',
   cpu: { quota: 50_000, period: 100_000 },
   memory: { limit: 64 * 2 ** 20, swap: 64 * 2 ** 20 },
+  tty: true,
   ...over,
 });
 
@@ -77,6 +78,15 @@ describe('OCI bundle config', () => {
     });
     assert.equal(c.linux.cgroupsPath, '/hv/i-1');
     assert.deepEqual(BASE.root, { path: 'rootfs', readonly: true }, 'the base is not changed');
+  });
+
+  it('a tty: process.terminal; without one no terminal and no TERM from runc', () => {
+    const t = buildConfig(BASE, input());
+    assert.equal(t.process.terminal, true);
+    assert.ok(t.process.env.includes('TERM=xterm'));
+    const p = buildConfig(BASE, input({ tty: false }));
+    assert.equal(p.process.terminal, false);
+    assert.deepEqual(p.process.env, ['PATH=/bin', 'MODE=image', 'HOSTNAME=web-1']);
   });
 
   it('IO throttles name the disk; a network namespace made beforehand is joined', () => {

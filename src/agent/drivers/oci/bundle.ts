@@ -36,6 +36,8 @@ export interface BundleInput {
   cpu: { quota: number; period: number };
   memory: { limit: number; swap: number };
   io?: { major: number; minor: number; readBps: number; writeBps: number };
+  /** process.terminal: a pty for the process, or the shim's pipes as its stdio. */
+  tty: boolean;
   /** A network namespace made beforehand (the data plane's veth is in it); absent = a new, empty one. */
   netnsPath?: string;
 }
@@ -70,10 +72,12 @@ export const mergeEnv = (...lists: string[][]): string[] => {
 export const buildConfig = (base: OciSpec, b: BundleInput): OciSpec => {
   const spec = structuredClone(base);
   spec.process.args = processArgs(b.image, b.command, b.args);
-  spec.process.env = mergeEnv(spec.process.env, b.image.env, [`HOSTNAME=${b.hostname}`], Object.entries(b.env).map(([k, v]) => `${k}=${v}`));
+  // runc's TERM describes its terminal; without one there is none to describe (as with Docker without -t).
+  const runtimeEnv = b.tty ? spec.process.env : spec.process.env.filter((kv) => !kv.startsWith('TERM='));
+  spec.process.env = mergeEnv(runtimeEnv, b.image.env, [`HOSTNAME=${b.hostname}`], Object.entries(b.env).map(([k, v]) => `${k}=${v}`));
   spec.process.cwd = b.image.workingDir || '/';
   spec.process.user = { uid: b.user.uid, gid: b.user.gid };
-  spec.process.terminal = true;
+  spec.process.terminal = b.tty;
   spec.root = { path: 'rootfs', readonly: false };
   spec.hostname = b.hostname;
   spec.mounts = [

@@ -11,11 +11,13 @@ export const frame = (type: 'h' | 'd' | 'r', payload: Buffer): Buffer => {
 };
 
 /**
- * One attachment to a container's terminal: bytes written are keystrokes,
- * bytes read are its output (the recent output first when replay is asked),
- * resize() sets the pty's window size.
+ * One attachment to a container's console: bytes written are keystrokes (or,
+ * without a tty, its stdin), bytes read are its output (the recent output first
+ * when replay is asked). resize() sets the pty's window size; a container
+ * without a tty has no window, so its stream has no resize().
  */
-export const attachConsole = async (socketPath: string, replay: boolean): Promise<ConsoleStream> => {
+export const attachConsole = async (socketPath: string, o: { replay: boolean; tty: boolean }): Promise<ConsoleStream> => {
+  const { replay } = o;
   const sock = await connectUnix(socketPath, 5_000);
   sock.write(frame('h', Buffer.from([replay ? 1 : 0])));
   const d = new Duplex({
@@ -42,6 +44,7 @@ export const attachConsole = async (socketPath: string, replay: boolean): Promis
   sock.on('close', () => {
     if (!d.destroyed) d.push(null);
   });
+  if (!o.tty) return d;
   d.resize = (width: number, height: number) => {
     if (width <= 0 || height <= 0 || sock.destroyed) return;
     const p = Buffer.alloc(4);

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Console shim: one per container, the only process that holds its pty master.
+"""Console shim: one per container, the only process that holds its pty master
+(or, with --no-tty, the pipes that are the container's stdin and stdout/stderr).
 
 Why a shim, and why this one is Python: `runc create --console-socket` hands the
 pty master over a unix socket as SCM_RIGHTS, and Node cannot receive file
@@ -10,15 +11,19 @@ needs a native build that npm does not run here. Python's standard library has
 recv_fds, TIOCSWINSZ and prctl through ctypes: no build, no dependency beyond
 Debian's python3.
 
-It runs `runc create`, takes the master, `runc start`s the container, writes
-ready.json, then relays between the master and any number of agents connected to
+Without a tty, runc runs the container in pass-through mode: the process gets
+the stdio `runc create` was given, here two pipes (stdin; stdout and stderr
+merged, as the console is one stream). Bytes pass unchanged: no echo, no CRLF.
+
+It runs `runc create`, takes the master (or the pipes), `runc start`s the container, writes
+ready.json, then relays between the container and any number of agents connected to
 console.sock (frames in, raw bytes out), keeps the recent output for replay,
 reaps the container as child subreaper and writes exit.json when it ends.
 
 Frames from a client: 1 byte type, 4 bytes big-endian length, payload.
   h: hello, payload 1 byte (1 = replay the recent output first)
   d: bytes for the container's terminal
-  r: resize, payload 2 x uint16 big-endian (rows, cols)
+  r: resize, payload 2 x uint16 big-endian (rows, cols); ignored without a tty
 """
 import argparse
 import ctypes
@@ -26,6 +31,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -68,6 +74,70 @@ class Client:
         self.hello = False
 
 
+def last_line(out, code):
+    lines = out.decode(errors='replace').strip().splitlines()
+    return lines[-1] if lines else 'exit %d' % code
+
+
+def listen_unix(path, backlog):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(backlog)
+    return s
+
+
+def create_with_pty(runc, a, d, pid_file, fail):
+    """runc create with a console socket of our own; the pty master arrives on it."""
+    csock_path = os.path.join(d, 'runc-console.sock')
+    csock = listen_unix(csock_path, 1)
+    create = subprocess.Popen(runc + ['create', '--bundle', a.bundle, '--console-socket', csock_path, '--pid-file', pid_file, a.id],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    csock.settimeout(30)
+    master = None
+    try:
+        conn, _ = csock.accept()
+        _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        conn.close()
+        master = fds[0] if fds else None
+    except (socket.timeout, OSError):
+        pass
+    out, _ = create.communicate()
+    csock.close()
+    os.unlink(csock_path)
+    if create.returncode != 0 or master is None:
+        fail('runc create failed: ' + last_line(out, create.returncode))
+    return master
+
+
+def create_with_pipes(runc, a, pid_file, fail):
+    """runc create in pass-through mode: the container's stdio are these pipes. Returns (its output, its stdin)."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    create = subprocess.Popen(runc + ['create', '--bundle', a.bundle, '--pid-file', pid_file, a.id], stdin=in_r, stdout=out_w, stderr=out_w)
+    # Only the container holds its ends from here: its exit is the output's EOF.
+    os.close(in_r)
+    os.close(out_w)
+    try:
+        create.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        create.kill()
+        create.wait()
+    if create.returncode != 0:
+        # runc's own error went to the same pipe; no container holds it, so it ends.
+        out = b''
+        while select.select([out_r], [], [], 5)[0]:
+            chunk = os.read(out_r, 65536)
+            if not chunk:
+                break
+            out += chunk
+        fail('runc create failed: ' + last_line(out, create.returncode))
+    return out_r, in_w
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--runc', required=True)
@@ -77,6 +147,7 @@ def main():
     ap.add_argument('--dir', required=True)
     ap.add_argument('--scrollback', type=int, default=65536)
     ap.add_argument('--oom-file', action='append', default=[])
+    ap.add_argument('--no-tty', action='store_true')
     a = ap.parse_args()
 
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -93,47 +164,21 @@ def main():
         write_json(exit_path, {'at': time.time(), 'error': msg})
         sys.exit(1)
 
-    # 1. runc create with a console socket of our own; the master arrives on it.
-    csock_path = os.path.join(d, 'runc-console.sock')
-    try:
-        os.unlink(csock_path)
-    except FileNotFoundError:
-        pass
-    csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    csock.bind(csock_path)
-    csock.listen(1)
     runc = [a.runc, '--root', a.root]
-    create = subprocess.Popen(runc + ['create', '--bundle', a.bundle, '--console-socket', csock_path, '--pid-file', pid_file, a.id],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    csock.settimeout(30)
-    master = None
-    try:
-        conn, _ = csock.accept()
-        _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-        conn.close()
-        master = fds[0] if fds else None
-    except (socket.timeout, OSError):
-        pass
-    out, _ = create.communicate()
-    csock.close()
-    os.unlink(csock_path)
-    if create.returncode != 0 or master is None:
-        lines = out.decode(errors='replace').strip().splitlines()
-        fail('runc create failed: ' + (lines[-1] if lines else 'exit %d' % create.returncode))
+    if a.no_tty:
+        out_fd, in_fd = create_with_pipes(runc, a, pid_file, fail)
+    else:
+        out_fd = in_fd = create_with_pty(runc, a, d, pid_file, fail)
     with open(pid_file) as f:
         cpid = int(f.read().strip())
 
     # 2. The attach socket, before start: no output the container prints is lost.
     sock_path = os.path.join(d, 'console.sock')
-    try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
-    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    lsock.bind(sock_path)
-    lsock.listen(16)
+    lsock = listen_unix(sock_path, 16)
     lsock.setblocking(False)
-    os.set_blocking(master, False)
+    os.set_blocking(out_fd, False)
+    if in_fd != out_fd:
+        os.set_blocking(in_fd, False)
 
     # SIGCHLD wakes the loop through a pipe; SIGTERM ends the shim (the container keeps running).
     wake_r, wake_w = os.pipe()
@@ -151,14 +196,14 @@ def main():
     write_json(ready_path, {'shimPid': os.getpid(), 'pid': cpid, 'at': time.time()})
 
     sel = selectors.DefaultSelector()
-    sel.register(master, selectors.EVENT_READ, 'master')
+    sel.register(out_fd, selectors.EVENT_READ, 'output')
     sel.register(lsock, selectors.EVENT_READ, 'listen')
     sel.register(wake_r, selectors.EVENT_READ, 'wake')
     clients = set()
     scroll = bytearray()
     pending_in = bytearray()
     exited = None
-    master_open = True
+    output_open = True
 
     def drop(c):
         try:
@@ -190,10 +235,10 @@ def main():
         except (KeyError, ValueError):
             pass
 
-    def to_master():
+    def to_input():
         try:
             while pending_in:
-                n = os.write(master, pending_in)
+                n = os.write(in_fd, pending_in)
                 del pending_in[:n]
         except BlockingIOError:
             pass
@@ -208,12 +253,12 @@ def main():
         elif t == b'd':
             if len(pending_in) < MAX_CLIENT_BUFFER:
                 pending_in.extend(payload)
-                to_master()
-        elif t == b'r' and len(payload) >= 4:
+                to_input()
+        elif t == b'r' and len(payload) >= 4 and not a.no_tty:
             rows, cols = struct.unpack('>HH', payload[:4])
             if rows and cols:
                 try:
-                    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+                    fcntl.ioctl(out_fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
                 except OSError:
                     pass
 
@@ -227,17 +272,17 @@ def main():
                         pass
                 except BlockingIOError:
                     pass
-            elif tag == 'master':
+            elif tag == 'output':
                 try:
-                    data = os.read(master, 65536)
+                    data = os.read(out_fd, 65536)
                 except BlockingIOError:
                     continue
                 except OSError as e:
                     data = b'' if e.errno == errno.EIO else b''
                 if not data:
-                    # Every holder of the slave side is gone.
-                    sel.unregister(master)
-                    master_open = False
+                    # Every holder of the slave side (or of the pipe's write end) is gone.
+                    sel.unregister(out_fd)
+                    output_open = False
                     continue
                 scroll.extend(data)
                 if len(scroll) > a.scrollback:
@@ -278,7 +323,7 @@ def main():
                         c.inbuf = c.inbuf[5 + n:]
                         frame(c, t, payload)
         if pending_in:
-            to_master()
+            to_input()
         # Reap: the container (we are its subreaper once runc has exited) and runc's leftovers.
         while exited is None:
             try:
@@ -295,7 +340,7 @@ def main():
                     rec['code'] = os.WEXITSTATUS(st)
                 write_json(exit_path, rec)
                 exited = time.time()
-        if exited and (not master_open or time.time() - exited > 1):
+        if exited and (not output_open or time.time() - exited > 1):
             break
     for c in list(clients):
         flush(c)

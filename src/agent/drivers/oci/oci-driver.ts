@@ -194,7 +194,9 @@ export class OciDriver implements InstanceDriver {
 
   async console(instanceId: string, opts: ConsoleOptions = {}): Promise<ConsoleStream> {
     await this.requireRunning(instanceId);
-    return attachConsole(this.state.instance(instanceId).consoleSocket, opts.replay ?? false);
+    const dir = this.state.instance(instanceId);
+    const tty = (await dir.readSpec())?.spec.container?.tty !== false;
+    return attachConsole(dir.consoleSocket, { replay: opts.replay ?? false, tty });
   }
 
   async close(): Promise<void> {
@@ -225,6 +227,7 @@ export class OciDriver implements InstanceDriver {
         runcRoot: this.runc.root,
         oomFiles: oomFiles(this.cgroups(), this.cgroupPath(instanceId)),
         scrollbackBytes: this.opts.consoleScrollbackBytes ?? 64 * 1024,
+        tty: c.tty !== false,
         timeoutMs: this.opts.startTimeoutMs ?? 30_000,
       });
       this.prevCpu.delete(instanceId);
@@ -257,6 +260,7 @@ export class OciDriver implements InstanceDriver {
     const user = resolveUser(c.image.user, await imageFile(c.rootfsPath, 'etc/passwd'), await imageFile(c.rootfsPath, 'etc/group'));
     return buildConfig(await this.spec(), {
       hostname: c.hostname,
+      tty: c.tty !== false,
       image: c.image,
       command: c.command,
       args: c.args,

@@ -18,6 +18,8 @@ export interface ShimOptions {
   oomFiles: string[];
   scrollbackBytes: number;
   timeoutMs: number;
+  /** false: the shim holds pipes for the container's stdin and stdout/stderr instead of a pty. */
+  tty: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export const launchShim = async (dir: ContainerDir, o: ShimOptions): Promise<Rea
   if (!SHIM_SCRIPT) throw new FailedPrecondition('console-shim.py is missing from the installation');
   const args = [SHIM_SCRIPT, '--runc', o.runc, '--root', o.runcRoot, '--bundle', dir.dir, '--id', dir.id, '--dir', dir.dir, '--scrollback', String(o.scrollbackBytes)];
   for (const f of o.oomFiles) args.push('--oom-file', f);
+  if (!o.tty) args.push('--no-tty');
   const log = openSync(dir.shimLog, 'a');
   let child;
   try {
