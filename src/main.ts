@@ -33,7 +33,7 @@ const main = async () => {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   if (cfg.agent ?? !cfg.natsUrl) {
-    const embedded = { server: `127.0.0.1:${cp.grpcPort}`, natsUrl: cp.natsUrl, natsTokenFile: cp.natsTokenFile, dataDir: cfg.dataDir, port: cfg.agentPort, accel: cfg.agentAccel, drivers: cfg.agentDrivers, imageAllowCidrs: cfg.imageAllowCidrs, imageMaxBytes: cfg.imageMaxBytes };
+    const embedded = { server: `127.0.0.1:${cp.grpcPort}`, natsUrl: cp.natsUrl, natsTokenFile: cp.natsTokenFile, dataDir: cfg.dataDir, port: cfg.agentPort, accel: cfg.agentAccel, drivers: cfg.agentDrivers, imageAllowCidrs: cfg.imageAllowCidrs, imageMaxBytes: cfg.imageMaxBytes, ociInsecureRegistries: cfg.ociInsecureRegistries };
     agent = startEmbeddedAgent(embedded, log).catch(
       (err) => {
         log.error({ err }, 'the embedded agent did not start; serving without it');

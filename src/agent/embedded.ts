@@ -12,9 +12,10 @@ export interface EmbeddedAgentOptions {
   readonly port: number;
   readonly accel: AgentConfig['accel'];
   readonly drivers: readonly string[];
-  /** The server's image policy (--image-allow-cidr, --image-max-bytes): the agent fetches under the same. */
+  /** The server's image policy (--image-allow-cidr, --image-max-bytes, --oci-insecure-registry): the agent fetches under the same. */
   readonly imageAllowCidrs?: readonly string[];
   readonly imageMaxBytes?: number;
+  readonly ociInsecureRegistries?: readonly string[];
 }
 
 /**
@@ -35,6 +36,7 @@ export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): 
     port: o.port,
     ...(o.imageAllowCidrs ? { imageAllowCidrs: o.imageAllowCidrs } : {}),
     ...(o.imageMaxBytes ? { imageMaxBytes: o.imageMaxBytes } : {}),
+    ...(o.ociInsecureRegistries ? { ociInsecureRegistries: o.ociInsecureRegistries } : {}),
   };
   const alog = log.child({ component: 'agent' });
   try {

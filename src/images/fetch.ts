@@ -24,15 +24,18 @@ export interface FetchPolicy {
   readonly maxBytes: number;
   /** Redirects followed at most; each target is checked as the first URL was. */
   readonly maxRedirects?: number;
+  /** OCI registries (host:port) spoken to without TLS verification besides loopback ones (`--oci-insecure-registry`). */
+  readonly insecureRegistries: readonly string[];
 }
 
 export const DEFAULT_IMAGE_MAX_BYTES = 64 * 2 ** 30;
 
-/** The policy from the operator's options (`--image-allow-cidr`, `--image-max-bytes`); none given: public addresses only. */
-export const fetchPolicy = (o: { imageAllowCidrs?: readonly string[]; imageMaxBytes?: number } = {}): FetchPolicy => ({
+/** The policy from the operator's options (`--image-allow-cidr`, `--image-max-bytes`, `--oci-insecure-registry`); none given: public addresses only, TLS verified. */
+export const fetchPolicy = (o: { imageAllowCidrs?: readonly string[]; imageMaxBytes?: number; ociInsecureRegistries?: readonly string[] } = {}): FetchPolicy => ({
   guard: new AddressGuard({ allowCidrs: o.imageAllowCidrs ?? [] }),
   allowCidrs: o.imageAllowCidrs ?? [],
   maxBytes: o.imageMaxBytes ?? DEFAULT_IMAGE_MAX_BYTES,
+  insecureRegistries: o.ociInsecureRegistries ?? [],
 });
 
 export const defaultFetchPolicy = (): FetchPolicy => fetchPolicy();

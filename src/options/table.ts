@@ -34,6 +34,13 @@ const imageAllowCidrs = list({
   help: 'also fetch images from these addresses (loopback, link-local and metadata addresses are refused otherwise)',
   default: [],
 });
+/** Registries spoken to without TLS verification (plain HTTP, or HTTPS with a certificate not checked), besides loopback ones. */
+const ociInsecureRegistries = list({
+  flag: '--oci-insecure-registry <host:port...>',
+  env: 'HV_OCI_INSECURE_REGISTRIES',
+  help: 'OCI registries spoken to over plain HTTP, or HTTPS without verifying the certificate (loopback registries always are)',
+  default: [],
+});
 const imageMaxBytes = integer({ flag: '--image-max-bytes <n>', env: 'HV_IMAGE_MAX_BYTES', help: 'largest image fetched, in bytes', min: 1, default: 64 * 2 ** 30 });
 
 export const agentOptions = {
@@ -99,6 +106,7 @@ export const agentOptions = {
   workConcurrency: integer({ env: 'HV_AGENT_WORK_CONCURRENCY', help: 'work items done at once', min: 1, default: 16 }),
   imageAllowCidrs,
   imageMaxBytes,
+  ociInsecureRegistries,
   logLevel,
   dataplane: oneOf({
     flag: '--dataplane <kind>',
@@ -214,6 +222,7 @@ export const serverOptions = {
   }),
   imageAllowCidrs,
   imageMaxBytes,
+  ociInsecureRegistries,
   /** Request metadata beyond this is INVALID_ARGUMENT at once. */
   maxMetadataBytes: integer({ env: 'HV_MAX_METADATA_BYTES', help: 'largest request metadata (all headers) accepted, in bytes', min: 1024, default: 16_384 }),
   /** A networking reservation whose owner never got created is released after this long (a create may be in flight). */

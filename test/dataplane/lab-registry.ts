@@ -5,7 +5,7 @@ import type { NetnsHosts } from '../support/netns-hosts';
 /**
  * The containers' test image in a registry the agents of a DataplaneLab
  * reach: the agents are in host namespaces, so it listens on the lab's root
- * address, and they are told it speaks plain HTTP.
+ * address, and they are told it speaks plain HTTP (--oci-insecure-registry).
  *
  *   const reg = new LabRegistry();
  *   before(() => t.start(2, reg.labOptions()));
@@ -25,7 +25,7 @@ export class LabRegistry {
         this.registry.push(this.image.layout, this.image.tag, `${lab.token}/busybox`, '1');
         this.ref = `oci://${this.registry.address}/${lab.token}/busybox:1`;
       },
-      agentEnv: () => ({ HV_OCI_INSECURE_REGISTRIES: this.registry!.address }),
+      agentArgs: () => ['--oci-insecure-registry', this.registry!.address],
     };
   }
 

@@ -41,7 +41,7 @@ export class DataplaneLab {
   /**
    * opts (issue 11's router tests): the underlay range, work on the hosts
    * before their agents start (an external network, a registry), and more
-   * agent flags (the same for every host, or per host) and environment.
+   * agent flags (the same for every host, or per host).
    */
   async start(
     hosts = 2,
@@ -49,7 +49,6 @@ export class DataplaneLab {
       range?: UnderlayRange;
       prepare?: (lab: NetnsHosts) => Promise<void>;
       agentArgs?: readonly string[] | ((host: number) => readonly string[]);
-      agentEnv?: () => Record<string, string>;
     } = {},
   ): Promise<this> {
     this.lab = await NetnsHosts.create(hosts, opts.range);
@@ -72,7 +71,7 @@ export class DataplaneLab {
         h.name,
         // Containers' cgroups under the run's token, so stop() removes exactly this run's.
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...more],
-        { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv?.() }, wrap: h.wrap },
+        { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }

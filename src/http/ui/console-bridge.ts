@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type ClientDuplexStream, status } from '@grpc/grpc-js';
+import { type ClientDuplexStream, type Metadata, status } from '@grpc/grpc-js';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { AttachConsoleRequest, ConsoleData } from '../../gen/hypervisor/v1/compute';
 import { type GrpcGateway, metadataFor } from './grpc-gateway';
@@ -15,7 +15,10 @@ export const CLOSE_BASE = 4000;
 /**
  * The browser's terminal ↔ ComputeService.AttachConsole. Binary frames are
  * bytes (keystrokes in, console output out); a text frame is a control
- * message, `{"type":"resize","cols":…,"rows":…}`. When the console ends the
+ * message: `{"type":"resize","cols":…,"rows":…}` from the page, and first of
+ * all to the page `{"type":"console","tty":…}` (from AttachConsole's
+ * `x-console-tty` header: a container without a terminal has plain pipes,
+ * whose lines the page edits itself). When the console ends the
  * socket closes with 1000 (the instance stopped or the console was closed)
  * or with 4000 + the gRPC code and its message (NOT_FOUND, FAILED_PRECONDITION
  * for an instance that is not RUNNING, UNAVAILABLE when its agent cannot be
@@ -51,6 +54,9 @@ export class ConsoleBridge {
     const send = (m: Partial<AttachConsoleRequest>) => call.write({ instanceId: '', tty: true, width: 0, height: 0, data: Buffer.alloc(0), ...m });
 
     send({ instanceId, width: size.cols, height: size.rows });
+    call.on('metadata', (md: Metadata) => {
+      if (!closed) ws.send(JSON.stringify({ type: 'console', tty: md.get('x-console-tty')[0] !== 'false' }));
+    });
     call.on('data', (d: ConsoleData) => {
       if (closed) return;
       ws.send(d.data, { binary: true }, () => {

@@ -1,13 +1,9 @@
 /**
- * Registries spoken to over plain HTTP: loopback ones (as Docker does) and those
- * listed in HV_OCI_INSECURE_REGISTRIES (comma-separated host:port).
+ * Registries spoken to without TLS verification: loopback ones (as Docker
+ * does) and those the operator lists (`--oci-insecure-registry host:port`).
  */
-export const isInsecureRegistry = (registry: string, env = process.env.HV_OCI_INSECURE_REGISTRIES ?? ''): boolean => {
+export const isInsecureRegistry = (registry: string, listed: readonly string[] = []): boolean => {
   const host = registry.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '');
   if (host === 'localhost' || /^127\./.test(host) || host === '::1') return true;
-  return env
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .includes(registry);
+  return listed.includes(registry);
 };

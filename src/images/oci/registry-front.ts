@@ -32,7 +32,7 @@ export class RegistryFront {
   private port = 0;
   /** Token services the registry's challenges named. */
   private readonly realms = new Set<string>();
-  /** HTTPS; an insecure registry (loopback, HV_OCI_INSECURE_REGISTRIES) without verification, or plain HTTP once it shows it has no TLS, as skopeo's --tls-verify=false does. */
+  /** HTTPS; an insecure registry (loopback, or listed by --oci-insecure-registry) without verification, or plain HTTP once it shows it has no TLS, as skopeo's --tls-verify=false does. */
   private scheme: 'https:' | 'http:' = 'https:';
   private readonly insecure: boolean;
 
@@ -40,7 +40,7 @@ export class RegistryFront {
     private readonly ref: OciRef,
     private readonly policy: FetchPolicy,
   ) {
-    this.insecure = isInsecureRegistry(ref.registry);
+    this.insecure = isInsecureRegistry(ref.registry, policy.insecureRegistries);
   }
 
   /** host:port for skopeo (plain HTTP: --tls-verify=false). */

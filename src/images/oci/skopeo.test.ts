@@ -5,10 +5,10 @@ import { skopeoError } from './skopeo';
 
 describe('skopeo: which registries get plain HTTP', () => {
   it('loopback ones and those listed, nothing else', () => {
-    assert.equal(isInsecureRegistry('127.0.0.1:5000', ''), true);
-    assert.equal(isInsecureRegistry('localhost:5000', ''), true);
-    assert.equal(isInsecureRegistry('r.example:5000', ''), false);
-    assert.equal(isInsecureRegistry('r.example:5000', 'a:1, r.example:5000'), true);
+    assert.equal(isInsecureRegistry('127.0.0.1:5000'), true);
+    assert.equal(isInsecureRegistry('localhost:5000'), true);
+    assert.equal(isInsecureRegistry('r.example:5000'), false);
+    assert.equal(isInsecureRegistry('r.example:5000', ['a:1', 'r.example:5000']), true);
   });
 
   it('tells a digest mismatch (whose hex may hold 404) from a missing image and an unreachable registry', () => {

@@ -2,6 +2,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { consoleUrl } from '../api';
 import { h } from '../dom';
+import { LineEditor } from '../line-editor';
 
 /** The WebSocket closes with 4000 + the gRPC code when the server refused or lost the console. */
 const CLOSE_BASE = 4000;
@@ -9,9 +10,12 @@ const CLOSE_BASE = 4000;
 /**
  * The instance's serial console in an xterm.js terminal, over the server's
  * WebSocket bridge to AttachConsole: keystrokes go out as binary frames,
- * a resize as a text frame, output comes back as binary frames. When the
- * console ends (the instance stopped, or the server said why not) the panel
- * says so; attach() connects again.
+ * a resize as a text frame, output comes back as binary frames. The server's
+ * first text frame says whether the console is a terminal; one that is not
+ * (a container's pipes) gets its lines edited here (line-editor.ts) and its
+ * bare newlines drawn as new lines. When the console ends (the instance
+ * stopped, or the server said why not) the panel says so; attach() connects
+ * again.
  */
 export class ConsolePanel {
   readonly el: HTMLElement;
@@ -21,6 +25,8 @@ export class ConsolePanel {
   private readonly screen = h('div', { class: 'terminal', id: 'terminal' });
   private ws?: WebSocket;
   private readonly encoder = new TextEncoder();
+  /** Set while the console is not a terminal. */
+  private lines?: LineEditor;
   private readonly onWindowResize = () => this.fit.fit();
 
   constructor(private readonly instanceId: string) {
@@ -28,7 +34,12 @@ export class ConsolePanel {
     this.term.loadAddon(this.fit);
     const again = h('button', { type: 'button', class: 'reattach', onclick: () => this.reattach() }, 'Reconnect');
     this.el = h('section', { class: 'console' }, h('h2', {}, 'Serial console ', this.status, again), this.screen);
-    this.term.onData((s) => this.send(this.encoder.encode(s)));
+    this.term.onData((s) => {
+      if (!this.lines) return this.send(this.encoder.encode(s));
+      const { echo, send } = this.lines.feed(s);
+      if (echo) this.term.write(echo);
+      if (send) this.send(this.encoder.encode(send));
+    });
     this.term.onBinary((s) => this.send(Uint8Array.from(s, (c) => c.charCodeAt(0))));
     this.term.onResize(({ cols, rows }) => {
       if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'resize', cols, rows }));
@@ -61,7 +72,9 @@ export class ConsolePanel {
       this.term.focus();
     };
     ws.onmessage = (m) => {
-      if (m.data instanceof ArrayBuffer) this.term.write(new Uint8Array(m.data));
+      if (m.data instanceof ArrayBuffer) return this.term.write(new Uint8Array(m.data));
+      const mode = parseMode(m.data);
+      if (mode) this.setTty(mode.tty);
     };
     ws.onclose = (c) => {
       if (this.ws !== ws) return;
@@ -77,6 +90,12 @@ export class ConsolePanel {
     this.ws = undefined;
     old?.close(1000);
     this.attach();
+  }
+
+  private setTty(tty: boolean): void {
+    this.lines = tty ? undefined : new LineEditor();
+    this.term.options.convertEol = !tty;
+    this.screen.dataset.tty = String(tty);
   }
 
   private send(b: Uint8Array): void {
@@ -96,3 +115,14 @@ export class ConsolePanel {
     this.term.dispose();
   }
 }
+
+/** The server's `{"type":"console","tty":…}` frame. */
+const parseMode = (data: unknown): { tty: boolean } | undefined => {
+  if (typeof data !== 'string') return undefined;
+  try {
+    const m = JSON.parse(data) as { type?: unknown; tty?: unknown };
+    return m.type === 'console' && typeof m.tty === 'boolean' ? { tty: m.tty } : undefined;
+  } catch {
+    return undefined;
+  }
+};
