@@ -115,6 +115,8 @@ bound | renew)
   ip addr add "$ip/$mask" dev "$interface"
   [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
   [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+  # Announce the address, as Red Hat's dhclient-script does: it may have been another guest's a moment ago.
+  [ "$1" = bound ] && arping -U -c 1 -I "$interface" "$ip" >/dev/null 2>&1 &
   echo "LEASE ip=$ip/$mask mtu=$mtu router=$router" >/tmp/lease
   ;;
 esac
