@@ -93,8 +93,8 @@ describe('hvctl on real QEMU (TCG): image pull, create --wait, the console in a 
       assert.equal((await hv('instance', 'restart', name, '--force')).code, 0);
       await tt.waitFor(/HV-GUEST-READY/, BOOT_DEADLINE_MS);
     }
-    // The guest's shell takes a line once it printed its prompt; Enter in raw mode is CR, as a terminal sends.
-    await tt.waitFor(/# $/m, 15_000);
+    // The guest's shell takes a line once it printed its prompt (late kernel messages may follow it on the same line); Enter in raw mode is CR, as a terminal sends.
+    await tt.waitFor(/built-in commands\.\s*\n# /, 15_000);
     tt.type('echo hv-$((6*7))');
     tt.keys('Enter');
     await tt.waitFor(/^hv-42\s*$/m, 15_000);
