@@ -53,8 +53,11 @@ const main = async () => {
     console.log(`             host→host underlay               ${mbps(floorBps)} (iperf3, 3 s, one stream)   (floor; ours is ${((100 * ctBps) / floorBps).toFixed(0)}% of it)`);
     console.log(`  CreateInstance (container with a port) → it answers a ping: p50 ${(percentile(creates, 50) / 1000).toFixed(2)} s, max ${(Math.max(...creates) / 1000).toFixed(2)} s (${CREATES} creates)`);
   } finally {
-    await t.stop();
-    await registry.stop();
+    try {
+      await t.stop();
+    } finally {
+      await registry.stop();
+    }
   }
 };
 

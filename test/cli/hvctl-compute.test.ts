@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -203,17 +203,21 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
 
     it('create -f spec.yaml, with flags laid over the file', async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), `hvt${token}-`));
-      const file = path.join(dir, 'spec.yaml');
-      writeFileSync(file, YAML.stringify({ type: 'vm', spec: { cpuCores: 1, memoryBytes: '128MiB', kernel: kernel() }, metadata: { labels: { from: 'file' } } }));
-      const r = await hv('instance', 'create', `file-${token}`, '-f', file, '--label', 'extra=flag', '--wait', '-o', 'json');
-      assert.equal(r.code, 0, r.stderr);
-      const i = JSON.parse(r.stdout);
-      assert.deepEqual([i.name, i.state, i.spec.memoryBytes, i.metadata.labels], [`file-${token}`, 'INSTANCE_STATE_RUNNING', String(128 * 2 ** 20), { from: 'file', extra: 'flag' }]);
-      assert.equal((await hv('instance', 'delete', i.id, '--wait')).code, 0);
-      writeFileSync(file, 'type: teapot\n');
-      const bad = await hv('instance', 'create', 'x', '-f', file);
-      assert.equal(bad.code, 3);
-      assert.match(bad.stderr, /INVALID_ARGUMENT: .*type: "teapot" is not one of vm, container, microvm/);
+      try {
+        const file = path.join(dir, 'spec.yaml');
+        writeFileSync(file, YAML.stringify({ type: 'vm', spec: { cpuCores: 1, memoryBytes: '128MiB', kernel: kernel() }, metadata: { labels: { from: 'file' } } }));
+        const r = await hv('instance', 'create', `file-${token}`, '-f', file, '--label', 'extra=flag', '--wait', '-o', 'json');
+        assert.equal(r.code, 0, r.stderr);
+        const i = JSON.parse(r.stdout);
+        assert.deepEqual([i.name, i.state, i.spec.memoryBytes, i.metadata.labels], [`file-${token}`, 'INSTANCE_STATE_RUNNING', String(128 * 2 ** 20), { from: 'file', extra: 'flag' }]);
+        assert.equal((await hv('instance', 'delete', i.id, '--wait')).code, 0);
+        writeFileSync(file, 'type: teapot\n');
+        const bad = await hv('instance', 'create', 'x', '-f', file);
+        assert.equal(bad.code, 3);
+        assert.match(bad.stderr, /INVALID_ARGUMENT: .*type: "teapot" is not one of vm, container, microvm/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('create --network <net>/<subnet> --sg: names resolved, the instance gets its address', async () => {

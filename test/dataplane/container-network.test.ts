@@ -27,8 +27,11 @@ describe('data plane end to end: a container and a VM on one VXLAN network acros
     failed ||= this.currentTest?.state === 'failed';
   });
   after(async () => {
-    await t.stop(failed);
-    await registry.stop();
+    try {
+      await t.stop(failed);
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('a container gets its model address, MAC, MTU and route on a veth, reaches a VM and is reached as its groups allow; nothing is left after delete', async () => {
