@@ -1,4 +1,4 @@
-import type { HostPlan, PortPlan } from './plan';
+import type { DhcpPlan, HostPlan, PortPlan } from './plan';
 
 /** What a port looks like on the host. */
 export interface PortObserved {
@@ -45,4 +45,6 @@ export interface DataPlaneDriver {
    */
   converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult>;
   observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>>;
+  /** The host's DHCP servers of these subnets, by their DHCP port's id: up while the server runs on its device. */
+  observeDhcp(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>>;
 }

@@ -43,7 +43,7 @@ export interface DhcpPlan {
   readonly gateway: string;
   readonly dnsServers: readonly string[];
   /** The host's DHCP port on the subnet (its address is the server's); undefined until the control plane made it. */
-  readonly port?: { readonly id: string; readonly mac: string; readonly ip: string };
+  readonly port?: { readonly id: string; readonly mac: string; readonly ip: string; readonly reported?: PortPlan['reported'] };
 }
 
 export interface RemotePort {

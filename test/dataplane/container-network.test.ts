@@ -55,6 +55,12 @@ describe('data plane end to end: a container and a VM on one VXLAN network acros
       const p = (await t.net.rpc('listPorts', { instanceId: ct.id, pageSize: 10 })).ports[0];
       return p?.status === 'ACTIVE' && p.deviceName === vethName(port.id);
     }, 30_000);
+    // Each host's DHCP server has its port on the subnet, shown as Neutron shows it: ACTIVE on that node, on its device.
+    await until('the DHCP ports ACTIVE on their nodes', async () => {
+      const dhcp = (await t.net.rpc('listPorts', { networkId: network.id, pageSize: 50 })).ports.filter((p: { name: string }) => p.name.startsWith('dhcp:'));
+      return dhcp.length === 2 && dhcp.every((p: { status: string; deviceName: string }) => p.status === 'ACTIVE' && p.deviceName.startsWith('hv-d')) && t.nodeIds.every((n) => dhcp.some((p: { nodeId: string }) => p.nodeId === n));
+    }, 30_000);
+
     // The namespace is the data plane's, named after the container, and runc joined it.
     const ns = containerNamespace(hostTag(t.lab.hosts[1].name), ct.id);
     assert.ok((await root.run('ip', ['netns', 'pids', ns])).trim().length > 0, `a process is in ${ns}`);

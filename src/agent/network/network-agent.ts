@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { decode, encode } from '../../bus/wire';
-import type { DataPlaneDriver, Nic } from '../../sdn/driver';
-import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus } from '../../sdn/plan';
+import type { DataPlaneDriver, Nic, PortObserved } from '../../sdn/driver';
+import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus, type PortPlan } from '../../sdn/plan';
 import type { LocalStore } from '../local-store';
 import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply } from '../protocol';
 import type { Reporter } from '../reporter';
@@ -157,26 +157,30 @@ export class NetworkAgent {
     renameSync(`${this.cacheFile}.tmp`, this.cacheFile);
   }
 
+  /** Each port's status (the instances' ports, and this host's DHCP servers' ports) when it differs from what the control plane shows. */
   private async report(plan: HostPlan, errors: ReadonlyMap<string, string>): Promise<void> {
     if (!this.reporter) return;
-    const seen = await this.driver.observe(plan.ports);
-    for (const p of plan.ports) {
-      const o = seen.get(p.id);
-      const status: PortLinkStatus = errors.has(p.id) ? 'ERROR' : o?.up ? 'ACTIVE' : 'DOWN';
-      const reason = errors.get(p.id) ?? '';
-      const deviceName = o?.device ?? p.reported?.deviceName ?? '';
-      if (p.reported && p.reported.status === status && p.reported.reason === reason && p.reported.deviceName === deviceName) {
-        this.sent.delete(p.id);
-        continue;
-      }
-      const key = `${status}|${reason}|${deviceName}`;
-      const last = this.sent.get(p.id);
-      if (last?.key === key && Date.now() - last.at < RESEND_MS) continue;
-      this.sent.set(p.id, { key, at: Date.now() });
-      await this.reporter
-        .send(`agent-port:${p.id}:${status}:${Date.now()}`, 'port', p.id, { type: 'ReportPortStatus', data: { nodeId: this.nodeId(), status, deviceName, reason } }, p.instanceId || p.id)
-        .catch((err) => this.log.warn({ err, portId: p.id }, 'cannot report the port status yet'));
+    const dhcp = plan.networks.flatMap((n) => n.dhcp);
+    const [ports, servers] = await Promise.all([this.driver.observe(plan.ports), this.driver.observeDhcp(dhcp)]);
+    for (const p of plan.ports) await this.reportOne(p.id, p.instanceId || p.id, p.reported, ports.get(p.id), errors.get(p.id));
+    for (const d of dhcp) if (d.port) await this.reportOne(d.port.id, d.port.id, d.port.reported, servers.get(d.port.id), undefined);
+  }
+
+  private async reportOne(id: string, correlationId: string, reported: PortPlan['reported'], o: PortObserved | undefined, error: string | undefined): Promise<void> {
+    const status: PortLinkStatus = error !== undefined ? 'ERROR' : o?.up ? 'ACTIVE' : 'DOWN';
+    const reason = error ?? '';
+    const deviceName = o?.device ?? reported?.deviceName ?? '';
+    if (reported && reported.status === status && reported.reason === reason && reported.deviceName === deviceName) {
+      this.sent.delete(id);
+      return;
     }
+    const key = `${status}|${reason}|${deviceName}`;
+    const last = this.sent.get(id);
+    if (last?.key === key && Date.now() - last.at < RESEND_MS) return;
+    this.sent.set(id, { key, at: Date.now() });
+    await this.reporter!
+      .send(`agent-port:${id}:${status}:${Date.now()}`, 'port', id, { type: 'ReportPortStatus', data: { nodeId: this.nodeId(), status, deviceName, reason } }, correlationId)
+      .catch((err) => this.log.warn({ err, portId: id }, 'cannot report the port status yet'));
   }
 
   async stop(): Promise<void> {

@@ -97,7 +97,7 @@ describe('port decider', () => {
     it('is FAILED_PRECONDITION for a port without a fixed IP or a router port', () => {
       given([created({ subnetId: '', ipAddress: '' })]).when({ type: 'AttachFloatingIp', data: { floatingIpId: 'f-1', fixedIp: '' } })
         .thenThrows(FailedPrecondition, /has no fixed IP/);
-      given([routerPort]).when({ type: 'AttachFloatingIp', data: { floatingIpId: 'f-1', fixedIp: '' } }).thenThrows(FailedPrecondition, /router interface/);
+      given([routerPort]).when({ type: 'AttachFloatingIp', data: { floatingIpId: 'f-1', fixedIp: '' } }).thenThrows(FailedPrecondition, /router r-1's interface/);
     });
     it('detaches, once', () => {
       given([created(), fipAttached]).when({ type: 'DetachFloatingIp', data: { floatingIpId: 'f-1' } }).then([{ type: 'FloatingIpDetached', data: { floatingIpId: 'f-1' } }]);
@@ -158,6 +158,26 @@ describe('port decider', () => {
       assert.deepEqual([v([created(), bound(), reported('ACTIVE')]).status, v([created(), bound(), reported('ACTIVE')]).deviceName], ['ACTIVE', 'hv-t1']);
       assert.equal(v([created(), bound(), reported('DOWN')]).status, 'DOWN');
       assert.equal(v([created(), bound(), reported('ACTIVE'), bound('i-1', 'node-2')]).status, 'BUILD');
+    });
+  });
+
+  describe("a node's DHCP port (device_owner network:dhcp, device_id the node)", () => {
+    const dhcpPort = created({ name: 'dhcp:node-1', deviceOwner: 'network:dhcp', deviceId: 'node-1', securityGroups: [] });
+    const report = (nodeId: string) => ({ type: 'ReportPortStatus', data: { nodeId, status: 'ACTIVE', deviceName: 'hv-d1', reason: '' } }) as const;
+    const view = (evts: PortEvent[]) => portToProto(fold(portDecider, 'p-1', evts.map((e) => ({ ...e, time: new Date(0) }))))!;
+    it("records its node's report, and no other node's", () => {
+      given([dhcpPort]).when(report('node-1')).then([{ type: 'PortStatusReported', data: { nodeId: 'node-1', status: 'ACTIVE', deviceName: 'hv-d1', reason: '' } }]);
+      given([dhcpPort]).when(report('node-2')).then([]);
+    });
+    it('shows its node, BUILD until the node reports, then what it reported', () => {
+      assert.deepEqual([view([dhcpPort]).nodeId, view([dhcpPort]).status], ['node-1', 'BUILD']);
+      const active = view([dhcpPort, { type: 'PortStatusReported', data: { nodeId: 'node-1', status: 'ACTIVE', deviceName: 'hv-d1', reason: '' } }]);
+      assert.deepEqual([active.status, active.deviceName], ['ACTIVE', 'hv-d1']);
+    });
+    it('is deleted only by its owner, and never bound to an instance', () => {
+      given([dhcpPort]).when({ type: 'DeletePort', data: { asOwner: '' } }).thenThrows(FailedPrecondition, /node node-1's DHCP server/);
+      given([dhcpPort]).when({ type: 'DeletePort', data: { asOwner: 'node-1' } }).thenMatches((e) => assert.equal(e[0].type, 'PortDeleted'));
+      given([dhcpPort]).when(bind()).thenThrows(FailedPrecondition, /node node-1's DHCP server and cannot be bound/);
     });
   });
 });

@@ -3,7 +3,7 @@ import { canonicalAddress } from '../../sdn/ipam/address';
 import { createAgain, deletable, list, requireActive, requireToken, sameJson } from '../network/fields';
 import type { PortCommand } from './commands';
 import type { PortCreatedData, PortEvent } from './events';
-import { LINK_STATUSES, type PortState } from './state';
+import { LINK_STATUSES, type PortState, realisedOn } from './state';
 import { resolvePort, validateBinding } from './validate';
 
 export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
@@ -16,7 +16,11 @@ export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
     case 'DeletePort': {
       if (!deletable('port', s)) return [];
       if (s.deviceOwner && cmd.data.asOwner !== s.deviceId)
-        throw new FailedPrecondition(`port ${s.id} is router ${s.deviceId}'s interface; remove the router interface instead`);
+        throw new FailedPrecondition(
+          s.deviceOwner === 'router_interface'
+            ? `port ${s.id} is router ${s.deviceId}'s interface; remove the router interface instead`
+            : `port ${s.id} is node ${s.deviceId}'s DHCP server; it goes when that node has no instance port on the network, or DHCP is turned off`,
+        );
       if (s.instanceId) throw new FailedPrecondition(`port ${s.id} is bound to instance ${s.instanceId}; unbind it first`);
       if (s.floatingIps.length > 0)
         throw new FailedPrecondition(`port ${s.id} has floating IP(s) ${list(s.floatingIps)}; disassociate them first`);
@@ -27,7 +31,7 @@ export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
       const d = cmd.data;
       validateBinding(d);
       requireActive('port', s);
-      if (s.deviceOwner) throw new FailedPrecondition(`port ${s.id} is router ${s.deviceId}'s interface and cannot be bound to an instance`);
+      if (s.deviceOwner) throw new FailedPrecondition(`port ${s.id} is ${ownerText(s)} and cannot be bound to an instance`);
       if (s.instanceId && s.instanceId !== d.instanceId)
         throw new FailedPrecondition(`port ${s.id} is already bound to instance ${s.instanceId}`);
       if (s.instanceId === d.instanceId && s.nodeId === d.nodeId && s.deviceName === d.deviceName) return []; // redelivered
@@ -43,7 +47,8 @@ export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
       const d = cmd.data;
       requireToken('node_id', d.nodeId);
       if (!LINK_STATUSES.includes(d.status)) throw new InvalidArgument(`status: "${String(d.status)}" is not ACTIVE, DOWN or ERROR`);
-      if (s.status !== 'active' || !s.instanceId || s.nodeId !== d.nodeId) return []; // the port moved or went: a stale report
+      const on = realisedOn(s);
+      if (s.status !== 'active' || !on || on !== d.nodeId) return []; // the port moved or went: a stale report
       const reason = d.status === 'ERROR' ? d.reason.slice(0, 1024) : '';
       const deviceName = d.deviceName || s.deviceName;
       if (s.linkStatus === d.status && s.linkReason === reason && s.deviceName === deviceName) return [];
@@ -54,7 +59,7 @@ export const decide = (cmd: PortCommand, s: PortState): PortEvent[] => {
       requireToken('floating_ip_id', floatingIpId);
       requireActive('port', s);
       if (s.floatingIps.includes(floatingIpId)) return []; // redelivered
-      if (s.deviceOwner) throw new FailedPrecondition(`port ${s.id} is a router interface; a floating IP goes to an instance's port`);
+      if (s.deviceOwner) throw new FailedPrecondition(`port ${s.id} is ${ownerText(s)}; a floating IP goes to an instance's port`);
       if (!s.ipAddress) throw new FailedPrecondition(`port ${s.id} has no fixed IP to associate a floating IP with`);
       const fixedIp = cmd.data.fixedIp ? canonicalAddress('fixed_ip', cmd.data.fixedIp) : s.ipAddress;
       if (fixedIp !== s.ipAddress) throw new InvalidArgument(`fixed_ip: ${fixedIp} is not an address of port ${s.id} (it has ${s.ipAddress})`);
@@ -83,3 +88,5 @@ const created = (s: PortState): PortCreatedData => ({
   deviceOwner: s.deviceOwner,
   deviceId: s.deviceId,
 });
+
+const ownerText = (s: PortState): string => (s.deviceOwner === 'router_interface' ? `router ${s.deviceId}'s interface` : `node ${s.deviceId}'s DHCP server`);

@@ -7,8 +7,17 @@ export const LINK_STATUSES: readonly PortLinkStatus[] = ['ACTIVE', 'DOWN', 'ERRO
 
 export const BINDING_TYPES: readonly BindingType[] = ['unspecified', 'ovs', 'linux_bridge', 'vhost_user', 'sriov'];
 
-/** '' for ports a user or an instance owns; `router_interface` for a router's port on a subnet. */
-export type DeviceOwner = '' | 'router_interface';
+/**
+ * '' for ports a user or an instance owns; `router_interface` for a router's
+ * port on a subnet (device id: the router); `network:dhcp` for a node's DHCP
+ * server on a subnet (device id: the node), as Neutron names them.
+ */
+export type DeviceOwner = '' | 'router_interface' | 'network:dhcp';
+export const DEVICE_OWNERS: readonly DeviceOwner[] = ['', 'router_interface', 'network:dhcp'];
+
+/** The node a port is realised on: its instance's, or the node whose DHCP server it is ('' = none). */
+export const realisedOn = (s: Pick<PortState, 'instanceId' | 'nodeId' | 'deviceOwner' | 'deviceId'>): string =>
+  s.instanceId ? s.nodeId : s.deviceOwner === 'network:dhcp' ? s.deviceId : '';
 
 /** What PortCreated recorded (subnetId '' for a port with no address; deviceId the router of a router_interface port), and its binding. */
 export interface PortState extends PortCreatedData {

@@ -4,7 +4,7 @@ import { parseMac } from '../../sdn/ipam/mac';
 import { optionalText, optionalToken, requireToken } from '../network/fields';
 import type { PortSpec } from './commands';
 import type { PortCreatedData } from './events';
-import { BINDING_TYPES } from './state';
+import { BINDING_TYPES, DEVICE_OWNERS } from './state';
 
 export const MAX_SECURITY_GROUPS = 32;
 const DEVICE_NAME = /^[^\s/]{1,64}$/;
@@ -30,10 +30,10 @@ export const validatePortRequest = (d: PortSpec): void => {
     if (d.securityGroups.indexOf(g) !== i) throw new InvalidArgument(`security_groups[${i}]: ${g} is listed twice`);
   });
   if (!BINDING_TYPES.includes(d.bindingType)) throw new InvalidArgument(`binding_type: "${String(d.bindingType)}" is not a binding type`);
-  if (d.deviceOwner !== '' && d.deviceOwner !== 'router_interface')
-    throw new InvalidArgument(`device_owner: "${String(d.deviceOwner)}" is not a device owner`);
+  if (!DEVICE_OWNERS.includes(d.deviceOwner))
+    throw new InvalidArgument(`device_owner: "${String(d.deviceOwner)}" is not a device owner (router_interface, network:dhcp, or none)`);
   if (d.deviceOwner) requireToken('device_id', d.deviceId);
-  else if (d.deviceId) throw new InvalidArgument('device_id: only a router_interface port has a device id');
+  else if (d.deviceId) throw new InvalidArgument('device_id: only a port with a device_owner (router_interface, network:dhcp) has a device id');
 };
 
 /** CreatePort itself: the MAC is reserved and, on a subnet, the address allocated. */

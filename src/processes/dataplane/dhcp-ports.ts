@@ -74,8 +74,8 @@ export class DhcpPorts {
           ipAddress: '',
           securityGroups: [],
           bindingType: 'unspecified',
-          deviceOwner: '',
-          deviceId: '',
+          deviceOwner: 'network:dhcp',
+          deviceId: w.nodeId,
         });
       } catch (err) {
         // A full subnet has no address for a DHCP server: its hosts' guests get none by DHCP, the rest goes on.
@@ -85,7 +85,8 @@ export class DhcpPorts {
     for (const id of this.models.ports.ids()) {
       const p = this.models.ports.state(id);
       if (p?.status !== 'active' || !isDhcpPort(p) || want.has(id)) continue;
-      await this.ops.ports.delete(systemOrigin('dhcp-ports', `dhcp-ports:delete:${id}`, { correlationId: id, causationId: id }), id);
+      // As its owner (ports made before DHCP ports had one have none, and '' is what they take).
+      await this.ops.ports.delete(systemOrigin('dhcp-ports', `dhcp-ports:delete:${id}`, { correlationId: id, causationId: id }), id, p.deviceId);
     }
   }
 }

@@ -36,6 +36,9 @@ const hostnameOf = (p: PortState, s: SubnetState | undefined): string => {
 
 export const isDhcpPort = (p: PortState) => p.name.startsWith(DHCP_PORT_PREFIX);
 
+/** What the port's node last reported of it, so the node reports only changes. */
+const reportedOf = (p: PortState) => (p.linkStatus ? { reported: { status: p.linkStatus, deviceName: p.deviceName, reason: p.linkReason } } : {});
+
 /** A network as one node realises it: the other nodes' ports on it (its VTEPs, in order) and the DHCP servers it runs. */
 export const networkPlanOf = (n: NetworkState, remotePorts: RemotePort[], dhcp: DhcpPlan[]): NetworkPlan => ({
   id: n.id,
@@ -101,7 +104,7 @@ export class HostPlans {
         cidr: s.cidr,
         gateway: s.gatewayIp,
         dnsServers: s.dnsServers,
-        ...(port?.status === 'active' && port.ipAddress ? { port: { id: port.id, mac: port.macAddress, ip: port.ipAddress } } : {}),
+        ...(port?.status === 'active' && port.ipAddress ? { port: { id: port.id, mac: port.macAddress, ip: port.ipAddress, ...reportedOf(port) } } : {}),
       });
     }
     return networkPlanOf(n, remotePorts, dhcp);
@@ -124,7 +127,7 @@ export class HostPlans {
       hostname: hostnameOf(p, s),
       // The binding named the device the instance's runtime holds: a container's veth (else a tap), so no host makes the wrong one first.
       ...(p.deviceName === vethName(p.id) ? { device: 'veth' as const } : {}),
-      ...(p.linkStatus ? { reported: { status: p.linkStatus, deviceName: p.deviceName, reason: p.linkReason } } : {}),
+      ...reportedOf(p),
     };
   }
 

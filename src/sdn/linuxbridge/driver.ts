@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { FailedPrecondition } from '../../errors';
 import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
 import { bridgeName, DHCP_INNER_IF, dhcpNamespace, dhcpVethName, isOurs, tapName, vethName, vlanName, vxlanName } from '../names';
-import type { HostPlan, NetworkPlan, PortDeviceKind, PortPlan, SecurityGroupPlan } from '../plan';
+import type { DhcpPlan, HostPlan, NetworkPlan, PortDeviceKind, PortPlan, SecurityGroupPlan } from '../plan';
 import { RetryBackoff } from '../retry-backoff';
 import { HostRunner } from '../run';
 import { ContainerPorts } from './container-port';
@@ -330,6 +330,18 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       // A veth's carrier follows its peer, which stays up while the container is stopped: a container port is up while the container runs.
       const up = l.flags.includes('LOWER_UP') && (this.kindOf(p) !== 'veth' || (await this.containers.occupied(p.instanceId)));
       out.set(p.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
+    }
+    return out;
+  }
+
+  async observeDhcp(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>> {
+    const links = await this.links.list();
+    const out = new Map<string, PortObserved>();
+    for (const d of dhcp) {
+      const l = d.port && links.get(dhcpVethName(d.subnetId));
+      if (!d.port || !l) continue;
+      const up = l.flags.includes('LOWER_UP') && this.dnsmasq.pidOf(d.subnetId) !== undefined;
+      out.set(d.port.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import { type Port, PortBindingType } from '../../gen/hypervisor/v1/network';
-import type { BindingType, PortState } from '../../commands/port/state';
+import { type BindingType, type PortState, realisedOn } from '../../commands/port/state';
 
 const BINDING: Record<BindingType, PortBindingType> = {
   unspecified: PortBindingType.PORT_BINDING_UNSPECIFIED,
@@ -11,9 +11,11 @@ const BINDING: Record<BindingType, PortBindingType> = {
 
 /**
  * The Port message; undefined before creation and after deletion. Status:
- * DOWN while unbound; once bound, BUILD until the node's data plane reports,
- * then what it reported (ACTIVE with its device, DOWN while the instance is
- * stopped, ERROR when it could not be realised), as Neutron shows it.
+ * DOWN while unbound; once bound (or, for a node's DHCP port, from its
+ * creation), BUILD until the node's data plane reports, then what it
+ * reported (ACTIVE with its device, DOWN while the instance is stopped,
+ * ERROR when it could not be realised), as Neutron shows it. A DHCP port's
+ * node is the node whose server it is.
  */
 export const portToProto = (s: PortState): Port | undefined =>
   s.status === 'active'
@@ -25,11 +27,11 @@ export const portToProto = (s: PortState): Port | undefined =>
         macAddress: s.macAddress,
         ipAddress: s.ipAddress,
         instanceId: s.instanceId,
-        nodeId: s.nodeId,
+        nodeId: realisedOn(s),
         deviceName: s.deviceName,
         securityGroups: s.securityGroups,
         adminState: s.adminState,
-        status: !s.instanceId ? 'DOWN' : s.linkStatus || 'BUILD',
+        status: !realisedOn(s) ? 'DOWN' : s.linkStatus || 'BUILD',
         bindingType: BINDING[s.bindingType],
         createdAt: s.createdAt,
         updatedAt: s.updatedAt,
