@@ -12,7 +12,7 @@ import { AgentProcess } from '../support/agent-process';
 import { ConsoleSession, createRequest, InstanceWatch } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
-import { SecondHostLab } from '../support/second-host-lab';
+import { NetnsHosts } from '../support/netns-hosts';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 
@@ -25,7 +25,7 @@ describe('a second host: agents in other network namespaces on the embedded NATS
   this.timeout(240_000);
   const work = mkdtempSync(path.join(os.tmpdir(), 'hv-second-host-'));
   const dataDir = path.join(work, 'server');
-  let lab: SecondHostLab;
+  let lab: NetnsHosts;
   let images: ImageServer;
   let server: ChildProcess;
   let log = '';
@@ -43,7 +43,8 @@ describe('a second host: agents in other network namespaces on the embedded NATS
   };
 
   before(async () => {
-    lab = await SecondHostLab.create(2);
+    // Its own part of the benchmarking range (198.19.1–63.0/24), apart from the data-plane suites'.
+    lab = await NetnsHosts.create(2, { net: '198.19', min: 1, max: 63 });
     images = await new ImageServer(testGuestDir(), lab.rootIp).start();
     [natsPort, grpcPort] = [await freePort(), await freePort()];
     server = spawn(
