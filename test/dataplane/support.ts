@@ -19,6 +19,12 @@ const READY = 'HV-GUEST-READY';
 const BOOT_DEADLINE_MS = 40_000;
 export const root = new HostRunner();
 
+export interface LabOptions {
+  readonly range?: UnderlayRange;
+  readonly prepare?: (lab: NetnsHosts) => Promise<void>;
+  readonly agentArgs?: readonly string[] | ((host: number) => readonly string[]);
+}
+
 /**
  * The whole system on namespace hosts: the control plane and NATS in the
  * root namespace on the underlay's root address, one real hypervisor-agent
@@ -43,14 +49,7 @@ export class DataplaneLab {
    * before their agents start (an external network, a registry), and more
    * agent flags (the same for every host, or per host).
    */
-  async start(
-    hosts = 2,
-    opts: {
-      range?: UnderlayRange;
-      prepare?: (lab: NetnsHosts) => Promise<void>;
-      agentArgs?: readonly string[] | ((host: number) => readonly string[]);
-    } = {},
-  ): Promise<this> {
+  async start(hosts = 2, opts: LabOptions = {}): Promise<this> {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
@@ -83,6 +82,24 @@ export class DataplaneLab {
       return this.nodeIds.every(Boolean);
     }, 30_000);
     return this;
+  }
+
+  /**
+   * The lab of the mocha suite this is called in: started before its tests,
+   * stopped after them; a failed test's error is printed at once (the
+   * teardown takes a while), and the agents' logs at the stop.
+   */
+  static forSuite(hosts: number, opts: LabOptions = {}): DataplaneLab {
+    const t = new DataplaneLab();
+    let failed = false;
+    before(async () => void (await t.start(hosts, opts)));
+    afterEach(function () {
+      if (this.currentTest?.state !== 'failed') return;
+      failed = true;
+      console.log(this.currentTest.err);
+    });
+    after(() => t.stop(failed));
+    return t;
   }
 
   /** A VXLAN network with one DHCP subnet. */

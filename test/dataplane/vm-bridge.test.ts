@@ -22,7 +22,6 @@ import { DataplaneLab, root } from './support';
  */
 describe('data plane end to end: a VM on a BRIDGE network, and its port ERROR while the host bridge is missing', function () {
   this.timeout(400_000);
-  const t = new DataplaneLab();
   let bridge = '';
   let peerNs = '';
   let nc: NatsConnection | undefined;
@@ -35,29 +34,20 @@ describe('data plane end to end: a VM on a BRIDGE network, and its port ERROR wh
     await h.ip(['link', 'set', bridge, 'up']);
     await h.ip(['link', 'set', `${bridge}p`, 'master', bridge, 'up']);
   };
-  before(async () => {
-    await t.start(1, {
-      prepare: async (lab) => {
-        bridge = `${lab.token}br`;
-        peerNs = `${lab.token}-peer`;
-        const host = lab.hosts[0].name;
-        await root.ip(['netns', 'add', peerNs]);
-        await root.in(host).ip(['link', 'add', `${bridge}p`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peerNs]);
-        await root.in(peerNs).ip(['addr', 'add', `${PEER_IP}/24`, 'dev', 'eth0']);
-        await root.in(peerNs).ip(['link', 'set', 'eth0', 'up']);
-        await root.in(peerNs).ip(['link', 'set', 'lo', 'up']);
-        await makeBridge(host);
-      },
-    });
-  });
-  let failed = false;
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-    if (this.currentTest?.state === 'failed') console.log(this.currentTest.err);
-  });
-  after(async () => {
-    await nc?.close();
-    await t.stop(failed);
+  // Registered first, so it runs before the lab's stop: the connection goes while its server is still there.
+  after(async () => void (await nc?.close()));
+  const t = DataplaneLab.forSuite(1, {
+    prepare: async (lab) => {
+      bridge = `${lab.token}br`;
+      peerNs = `${lab.token}-peer`;
+      const host = lab.hosts[0].name;
+      await root.ip(['netns', 'add', peerNs]);
+      await root.in(host).ip(['link', 'add', `${bridge}p`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peerNs]);
+      await root.in(peerNs).ip(['addr', 'add', `${PEER_IP}/24`, 'dev', 'eth0']);
+      await root.in(peerNs).ip(['link', 'set', 'eth0', 'up']);
+      await root.in(peerNs).ip(['link', 'set', 'lo', 'up']);
+      await makeBridge(host);
+    },
   });
 
   const peerPings = (ip: string) => root.in(peerNs).run('ping', ['-c1', '-W1', ip]).then(() => true, () => false);

@@ -17,17 +17,8 @@ import { DataplaneLab, root } from './support';
  */
 describe('data plane end to end: VMs on a flat network bridged onto the hosts\' physical interface', function () {
   this.timeout(400_000);
-  const t = new DataplaneLab();
   let phys!: ExternalNet;
-  before(async () => {
-    await t.start(2, { prepare: async (lab) => void (phys = await ExternalNet.create(lab, '198.18.71')), agentArgs: ['--physical-interface', 'phys=eth1'] });
-  });
-  let failed = false;
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-    if (this.currentTest?.state === 'failed') console.log(this.currentTest.err);
-  });
-  after(async () => t.stop(failed));
+  const t = DataplaneLab.forSuite(2, { prepare: async (lab) => void (phys = await ExternalNet.create(lab, '198.18.71')), agentArgs: ['--physical-interface', 'phys=eth1'] });
 
   it('two VMs on two hosts get their model addresses by DHCP, ping each other and a machine on the physical switch, which pings them; deleting leaves nothing of ours and the physical interfaces as they were', async () => {
     const n = await t.net.network({ name: 'physnet', type: NetworkType.NETWORK_TYPE_FLAT, mtu: 1500, metadata: { labels: {}, annotations: { [PHYSICAL_NETWORK_ANNOTATION]: 'phys' } } });

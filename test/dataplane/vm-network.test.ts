@@ -12,13 +12,7 @@ import { DataplaneLab } from './support';
  */
 describe('data plane end to end: VMs on a VXLAN network across two namespace hosts', function () {
   this.timeout(400_000);
-  const t = new DataplaneLab();
-  before(async () => void (await t.start(2)));
-  let failed = false;
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-  });
-  after(async () => t.stop(failed));
+  const t = DataplaneLab.forSuite(2);
 
   it('two VMs on two hosts get their model addresses and MTU by DHCP and ping each other; another network with the same CIDR is unreachable; deleting everything leaves nothing', async () => {
     const a = await t.network('blue', '198.18.60.0/24', 1400);

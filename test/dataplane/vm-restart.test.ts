@@ -12,13 +12,7 @@ const IPV4 = 1;
  */
 describe('data plane end to end: an agent killed with -9 while its VM talks', function () {
   this.timeout(400_000);
-  const t = new DataplaneLab();
-  let failed = false;
-  before(async () => void (await t.start(2)));
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-  });
-  after(async () => t.stop(failed));
+  const t = DataplaneLab.forSuite(2);
 
   const ours = async (host: number) =>
     (await root.in(t.lab.hosts[host].name).ipJson<{ ifname: string; ifindex: number }>(['link', 'show']))

@@ -19,22 +19,12 @@ import { DataplaneLab, root } from './support';
  */
 describe('routers and floating IPs end to end: VMs on two subnets behind a router on namespace hosts', function () {
   this.timeout(600_000);
-  const t = new DataplaneLab();
   let ext!: ExternalNet;
-  before(async () => {
-    await t.start(3, {
-      range: { net: '198.19', min: 64, max: 95 },
-      prepare: async (lab) => void (ext = await ExternalNet.create(lab, '198.19.96')),
-      agentArgs: ['--physical-interface', `ext=${'eth1'}`],
-    });
+  const t = DataplaneLab.forSuite(3, {
+    range: { net: '198.19', min: 64, max: 95 },
+    prepare: async (lab) => void (ext = await ExternalNet.create(lab, '198.19.96')),
+    agentArgs: ['--physical-interface', 'ext=eth1'],
   });
-  let failed = false;
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-    // The reason first: the lab's teardown after it takes a while.
-    if (this.currentTest?.state === 'failed') console.log(this.currentTest.err);
-  });
-  after(async () => t.stop(failed));
 
   /** Polls `check` until it gives `want` (plans reach hosts within a converge round). */
   const becomes = async (what: string, check: () => Promise<boolean>, want = true, ms = 30_000) => until(what, async () => (await check()) === want, ms);

@@ -16,13 +16,7 @@ const IPV4 = 1;
  */
 describe('data plane end to end: security groups on VMs across two namespace hosts', function () {
   this.timeout(400_000);
-  const t = new DataplaneLab();
-  let failed = false;
-  before(async () => void (await t.start(2)));
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-  });
-  after(async () => t.stop(failed));
+  const t = DataplaneLab.forSuite(2);
 
   it('enforces ingress rules, port and address matches, remote groups and anti-spoofing on running guests', async () => {
     const { network, subnet } = await t.network('sg', '198.18.61.0/24');

@@ -24,18 +24,9 @@ import { DataplaneLab } from './support';
  */
 describe('data plane end to end: VLAN networks on the hosts\' physical interface, and ports a node cannot realise', function () {
   this.timeout(400_000);
-  const t = new DataplaneLab();
   let phys!: ExternalNet;
   const MAPPED = ['--physical-interface', 'phys=eth1'];
-  before(async () => {
-    await t.start(3, { prepare: async (lab) => void (phys = await ExternalNet.create(lab, '198.18.73')), agentArgs: (i) => (i < 2 ? MAPPED : []) });
-  });
-  let failed = false;
-  afterEach(function () {
-    failed ||= this.currentTest?.state === 'failed';
-    if (this.currentTest?.state === 'failed') console.log(this.currentTest.err);
-  });
-  after(async () => t.stop(failed));
+  const t = DataplaneLab.forSuite(3, { prepare: async (lab) => void (phys = await ExternalNet.create(lab, '198.18.73')), agentArgs: (i) => (i < 2 ? MAPPED : []) });
 
   const onPhys = (type: NetworkType, name: string, vlanId = 0) =>
     t.net.network({ name, type, vlanId, mtu: 1500, metadata: { labels: {}, annotations: { [PHYSICAL_NETWORK_ANNOTATION]: 'phys' } } });
