@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { allDirs, readCgroupLayout, removeCgroupDirs } from '../../src/agent/drivers/oci/cgroups';
+import { allDirs, readCgroupLayout } from '../../src/agent/drivers/oci/cgroups';
 import { isAlive } from '../../src/agent/drivers/qemu/process';
 import { parseOciRef } from '../../src/domain/oci-reference';
 import { inspectManifest } from '../../src/images/oci/skopeo';
@@ -17,6 +17,7 @@ import { GatedProxy } from './support/gated-proxy';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
 import { LocalRegistry, LOOPBACK_ALLOWED, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
+import { removeRunCgroups } from '../support/leftovers';
 
 const RUNNING = InstanceState.INSTANCE_STATE_RUNNING;
 const CONTAINER = InstanceType.INSTANCE_TYPE_CONTAINER;
@@ -98,7 +99,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     await proxy?.stop();
     await registry.stop();
     image?.remove();
-    await removeCgroupDirs(readCgroupLayout(), `/${token}`);
+    removeRunCgroups(token);
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { InstanceSpecForDriver } from '../../src/agent/drivers/driver';
-import { readCpuLimit, readMemoryLimit, removeCgroupDirs } from '../../src/agent/drivers/oci/cgroups';
+import { readCpuLimit, readMemoryLimit } from '../../src/agent/drivers/oci/cgroups';
 import { OciDriver } from '../../src/agent/drivers/oci/oci-driver';
 import { type CachedOciImage, OciImageCache } from '../../src/agent/images/oci-cache';
 import { FailedPrecondition, InvalidArgument, PermissionDenied } from '../../src/errors';
@@ -14,6 +14,7 @@ import { StreamConsole } from '../support/console';
 import { existing, mountsUnder, processesWith } from './support/host-checks';
 import { filesUnder, LocalRegistry, LOOPBACK_ALLOWED, runToken } from './support/registry';
 import { buildTestImage, type TestImage } from './support/test-image';
+import { removeRunCgroups } from '../support/leftovers';
 
 const MiB = 2 ** 20;
 
@@ -82,7 +83,7 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   after(async () => {
     const d = new OciDriver({ stateDir: path.join(stateDir, 'oci'), cgroupParent: token });
     for (const id of ids) await d.destroy(id).catch(() => undefined);
-    await removeCgroupDirs(d.cgroups(), `/${token}`);
+    removeRunCgroups(token);
     await registry.stop();
     image?.remove();
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });

@@ -6,9 +6,8 @@ import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { HostRunner } from '../../src/sdn/run';
-import { allDirs, readCgroupLayout } from '../../src/agent/drivers/oci/cgroups';
 import { AgentProcess } from '../support/agent-process';
-import { killProcessesUnder, removeCgroupTrees, unmountUnder } from '../support/leftovers';
+import { killProcessesUnder, removeRunCgroups, unmountUnder } from '../support/leftovers';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
@@ -232,6 +231,6 @@ export class DataplaneLab {
       unmountUnder(d);
       rmSync(d, { recursive: true, force: true });
     }
-    if (this.lab) removeCgroupTrees(allDirs(readCgroupLayout(), `/${this.lab.token}`));
+    if (this.lab) removeRunCgroups(this.lab.token);
   }
 }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { allDirs, readCgroupLayout } from '../../src/agent/drivers/oci/cgroups';
 
 /** Pids of processes whose command line names `dir` (QEMUs and shims an agent started under its state dir). */
 export const processesUnder = (dir: string): number[] =>
@@ -63,3 +64,6 @@ export const removeCgroupTrees = (dirs: readonly string[]): void => {
   };
   for (const d of dirs) remove(d);
 };
+
+/** Removes a test run's cgroups: `/<token>` in every hierarchy, with whatever containers' cgroups a failed test left below it. */
+export const removeRunCgroups = (token: string): void => removeCgroupTrees(allDirs(readCgroupLayout(), `/${token}`));

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Agent } from '../../../src/agent/agent';
 import type { AgentConfig } from '../../../src/agent/config';
-import { allDirs, readCgroupLayout, removeCgroupDirs } from '../../../src/agent/drivers/oci/cgroups';
+import { allDirs, readCgroupLayout } from '../../../src/agent/drivers/oci/cgroups';
 import { InstanceState } from '../../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../../src/gen/hypervisor/v1/compute';
 import { InstanceWatch } from '../../support/compute';
@@ -11,6 +11,7 @@ import { startContainerAgent } from './agent';
 import { existing, mountsUnder, processesWith } from './host-checks';
 import { LocalRegistry, runToken } from './registry';
 import { buildTestImage, type TestImage } from './test-image';
+import { removeRunCgroups } from '../../support/leftovers';
 
 /**
  * What every end-to-end container test stands on: the busybox test image in a
@@ -77,7 +78,7 @@ export class ContainerLab {
     await this.t.stop();
     await this.registry.stop();
     this.image?.remove();
-    await removeCgroupDirs(readCgroupLayout(), `/${this.token}`);
+    removeRunCgroups(this.token);
     if (this.agent) rmSync(this.agent.cfg.stateDir, { recursive: true, force: true });
   }
 }
