@@ -19,6 +19,7 @@ export const Code = {
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 export type CodeNumber = (typeof Code)[keyof typeof Code];
 
@@ -51,6 +52,12 @@ export class AlreadyExists extends DomainError {
 export class PermissionDenied extends DomainError {
   constructor(message: string) {
     super(Code.PERMISSION_DENIED, message);
+  }
+}
+/** A call without a valid identity where one is required (network mode). */
+export class Unauthenticated extends DomainError {
+  constructor(message: string) {
+    super(Code.UNAUTHENTICATED, message);
   }
 }
 export class FailedPrecondition extends DomainError {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { controlPlaneCredentials } from './control-plane-credentials';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { CommandBus } from '../bus/command-bus';
@@ -123,7 +124,7 @@ export class Agent {
     );
     // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
     // and a node that cannot heartbeat for that long is NOT_READY for nothing.
-    this.cluster = new ClusterServiceClient(cfg.server, credentials.createInsecure(), {
+    this.cluster = new ClusterServiceClient(cfg.server, controlPlaneCredentials(cfg), {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 2_000,
     });

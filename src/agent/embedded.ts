@@ -16,6 +16,8 @@ export interface EmbeddedAgentOptions {
   readonly imageAllowCidrs?: readonly string[];
   readonly imageMaxBytes?: number;
   readonly ociInsecureRegistries?: readonly string[];
+  /** The server in network mode: the cluster CA and this host's node certificate. */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 /**
@@ -37,6 +39,7 @@ export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): 
     ...(o.imageAllowCidrs ? { imageAllowCidrs: o.imageAllowCidrs } : {}),
     ...(o.imageMaxBytes ? { imageMaxBytes: o.imageMaxBytes } : {}),
     ...(o.ociInsecureRegistries ? { ociInsecureRegistries: o.ociInsecureRegistries } : {}),
+    ...(o.tls ? { tlsCa: o.tls.ca, tlsCert: o.tls.cert, tlsKey: o.tls.key } : {}),
   };
   const alog = log.child({ component: 'agent' });
   try {

@@ -23,6 +23,9 @@ import { subnetToProto } from '../wire/views/subnet';
 import { Node } from '../gen/hypervisor/v1/cluster';
 import { Image, Instance } from '../gen/hypervisor/v1/compute';
 import { FloatingIP, Network, Port, Router, SecurityGroup, Subnet } from '../gen/hypervisor/v1/network';
+import { userDecider } from '../commands/user';
+import { toUser } from '../wire/views/user';
+import { User } from '../gen/hypervisor/iam/v1/iam';
 
 /**
  * How the audit shows one aggregate type: its decider (so GetStateAt folds
@@ -80,6 +83,8 @@ export const AUDITED: ReadonlyMap<string, AuditedAggregate> = new Map([
   resource(securityGroupDecider, securityGroupToProto, SecurityGroup),
   resource(routerDecider, routerToProto, Router),
   resource(floatingIpDecider, floatingIpToProto, FloatingIP),
+  // Our own message (hypervisor.iam.v1.User): who was given which role and certificates, never a key.
+  resource(userDecider, toUser, User),
   internal(networkPoolDecider, networkPoolToJson),
   internal(macAddressDecider, macAddressToJson),
 ]);

@@ -10,6 +10,7 @@ export const toAuditEvent = (e: RecordedEvent): AuditEvent => ({
   aggregateId: e.aggregateId,
   time: e.time,
   actor: e.meta.actor,
+  onBehalfOf: e.meta.onBehalfOf ?? '',
   correlationId: e.meta.correlationId,
   causationId: e.meta.causationId,
   schemaVersion: e.schemaVersion,

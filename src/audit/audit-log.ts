@@ -101,7 +101,7 @@ export class AuditLog {
       isAfter(e, cursor) &&
       (!q.aggregateType || e.aggregateType === q.aggregateType) &&
       (!q.aggregateId || e.aggregateId === q.aggregateId) &&
-      (!q.actor || e.meta.actor === q.actor) &&
+      (!q.actor || e.meta.actor === q.actor || e.meta.onBehalfOf === q.actor) &&
       (types.size === 0 || types.has(e.type)) &&
       e.time.getTime() >= from &&
       e.time.getTime() < to;

@@ -10,6 +10,7 @@ import { portDecider } from './port';
 import { routerDecider } from './router';
 import { securityGroupDecider } from './security_group';
 import { subnetDecider } from './subnet';
+import { userDecider } from './user';
 
 /** Every aggregate the command handlers serve. */
 export const DECIDERS: readonly AnyDecider[] = [
@@ -24,4 +25,5 @@ export const DECIDERS: readonly AnyDecider[] = [
   securityGroupDecider,
   routerDecider,
   floatingIpDecider,
+  userDecider,
 ];

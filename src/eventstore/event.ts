@@ -2,8 +2,10 @@ import type { DomainEvent } from '../commands/decider';
 
 /** Who asked, and which request and message caused an event. */
 export interface EventMeta {
-  /** x-actor metadata, `anonymous`, or `system:<component>`. */
+  /** The authenticated identity (`user:alice`, `local:admin`), `system:<component>`, or `anonymous` where no identity is known. */
   readonly actor: string;
+  /** An administrator's x-actor: whom the administrator acted for, recorded beside the actor, never instead of it. */
+  readonly onBehalfOf?: string;
   /** Follows one user request through every command and event it causes. */
   readonly correlationId: string;
   /** The command (or event) that directly caused this one. */

@@ -5,6 +5,7 @@ import type { Origin } from '../bus/dispatcher';
 import type { EventMeta } from '../eventstore/event';
 import { controlCharacter } from '../domain/validate';
 import { InvalidArgument } from '../errors';
+import { callerOf } from './auth/caller';
 import { methodOf, type RequestStamp, stampOf } from './idempotency/request-scope';
 
 /** What a request carries into the commands it causes. */
@@ -30,12 +31,18 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
   const given = header(md, 'x-request-id');
   const requestId = given ?? randomUUID();
   if (!SAFE_ID.test(requestId)) throw new InvalidArgument('x-request-id: use 1-128 letters, digits or _.:@-');
-  const actor = header(md, 'x-actor') ?? 'anonymous';
-  if (actor.length > 256) throw new InvalidArgument('x-actor: longer than 256 characters');
-  const bad = controlCharacter(actor);
-  if (bad !== undefined) throw new InvalidArgument(`x-actor: holds the control character U+${bad}; use printable text`);
-  // Any spelling: audit readers compare actors without regard to case.
-  if (actor.toLowerCase().startsWith('system:')) throw new InvalidArgument('x-actor: "system:" names are reserved for the control plane itself');
+  const said = header(md, 'x-actor');
+  if (said !== undefined) {
+    if (said.length > 256) throw new InvalidArgument('x-actor: longer than 256 characters');
+    const bad = controlCharacter(said);
+    if (bad !== undefined) throw new InvalidArgument(`x-actor: holds the control character U+${bad}; use printable text`);
+    // Any spelling: audit readers compare actors without regard to case.
+    if (said.toLowerCase().startsWith('system:')) throw new InvalidArgument('x-actor: "system:" names are reserved for the control plane itself');
+  }
+  // The actor is who authenticated; an administrator's x-actor is kept beside it, anyone else's is ignored.
+  const caller = callerOf(md);
+  const actor = caller?.name ?? 'anonymous';
+  const onBehalfOf = caller?.role === 'admin' && said !== undefined && said !== actor ? said : undefined;
   const correlationId = header(md, 'x-correlation-id') ?? requestId;
   if (!SAFE_ID.test(correlationId)) throw new InvalidArgument('x-correlation-id: use 1-128 letters, digits or _.:@-');
   const deadline = call.getDeadline();
@@ -43,7 +50,7 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
   const request = stampOf(methodOf(call.getPath()), given, (call as { request?: unknown }).request);
   return {
     requestId,
-    meta: { actor, correlationId, causationId: requestId },
+    meta: { actor, correlationId, causationId: requestId, ...(onBehalfOf ? { onBehalfOf } : {}) },
     timeoutMs: Math.max(1, Math.min(maxTimeoutMs, Number.isFinite(left) ? left : maxTimeoutMs)),
     ...(request ? { request } : {}),
   };

@@ -69,6 +69,10 @@ export const agentOptions = {
     default: defaultAdvertiseIp,
     defaultHelp: 'the first non-internal IPv4 address',
   }),
+  /** A control plane in network mode: its CA, and this node's certificate and key (the embedded agent gets <data-dir>/pki/node.*). */
+  tlsCa: text({ flag: '--tls-ca <file>', env: 'HV_AGENT_TLS_CA', help: "the cluster CA certificate, to reach a control plane in network mode (with --tls-cert and --tls-key)" }),
+  tlsCert: text({ flag: '--tls-cert <file>', env: 'HV_AGENT_TLS_CERT', help: "this node's client certificate from the cluster CA" }),
+  tlsKey: text({ flag: '--tls-key <file>', env: 'HV_AGENT_TLS_KEY', help: "the key of --tls-cert (mode 0600)" }),
   listenHost: text({ flag: '--listen-host <host>', env: 'HV_AGENT_LISTEN_HOST', help: 'address AgentService listens on', default: '0.0.0.0' }),
   /** 0 picks a free port (tests; several agents in one process). */
   port: port({ flag: '--port <port>', env: 'HV_AGENT_PORT', help: 'AgentService port', default: 50052 }),
@@ -141,9 +145,22 @@ export const serverOptions = {
     default: homeDataDir,
     defaultHelp: '~/.hypervisor',
   }),
-  grpcHost: text({ flag: '--grpc-host <host>', env: 'HV_GRPC_HOST', help: 'address to listen on', default: '0.0.0.0' }),
+  /** Loopback is development mode (plaintext, callers are local:admin); anything else is network mode (mutual TLS). */
+  grpcHost: text({ flag: '--grpc-host <host>', env: 'HV_GRPC_HOST', help: 'address gRPC listens on; beyond loopback it serves TLS 1.3 and requires client certificates', default: '127.0.0.1' }),
   grpcPort: port({ flag: '--grpc-port <port>', env: 'HV_GRPC_PORT', help: 'gRPC port', default: 50051 }),
+  /** Undefined: the gRPC host. */
+  httpHost: text({ flag: '--http-host <host>', env: 'HV_HTTP_HOST', help: 'address HTTP listens on (default: --grpc-host); beyond loopback it serves TLS 1.3' }),
   httpPort: port({ flag: '--http-port <port>', env: 'HV_HTTP_PORT', help: 'HTTP port for /healthz, /readyz, /metrics and the web console (/ui)', default: 8080 }),
+  /** A lab beyond loopback without TLS: every caller is the local administrator; warned about at every start. */
+  grpcInsecure: toggle({
+    flag: '--grpc-insecure',
+    env: 'HV_GRPC_INSECURE',
+    help: 'serve plaintext beyond loopback too, every caller being the local administrator (a lab only; logged as a warning)',
+    default: false,
+  }),
+  tlsCaCert: text({ flag: '--tls-ca-cert <file>', env: 'HV_TLS_CA_CERT', help: "the operator's own CA certificate (default: the cluster CA made in <data-dir>/pki)" }),
+  tlsCaKey: text({ flag: '--tls-ca-key <file>', env: 'HV_TLS_CA_KEY', help: "the key of --tls-ca-cert (kept where it is, mode 0600)" }),
+  tlsSans: list({ flag: '--tls-san <name|ip...>', env: 'HV_TLS_SANS', help: 'more names and addresses for the server certificate', default: [] }),
   clusterName: text({ flag: '--cluster-name <name>', env: 'HV_CLUSTER_NAME', help: 'cluster name', default: 'hypervisor' }),
   heartbeatIntervalSeconds: seconds({
     flag: '--heartbeat-interval <seconds>',

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
 import { GuardedServer } from '../grpc/guarded-server';
 import { HealthImplementation } from 'grpc-health-check';
 import { connect, type NatsConnection } from 'nats';
@@ -19,6 +19,7 @@ import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { loopbackTarget } from '../http/ui/grpc-gateway';
 import { WebConsole } from '../http/ui/web-console';
+import { loginRequired } from '../http/ui/login-required';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
@@ -27,6 +28,8 @@ import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
+import { authInterceptor } from '../grpc/auth/interceptor';
+import { type Security, setUpSecurity } from './security/setup';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
@@ -34,6 +37,7 @@ import { AuditPlane } from './planes/audit';
 import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
+import { IdentityPlane } from './planes/identity';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -65,6 +69,7 @@ export class ControlPlane {
   network?: NetworkPlane;
   compute?: ComputePlane;
   audit?: AuditPlane;
+  identity?: IdentityPlane;
   snapshots?: Snapshotter;
   /** How the read models started: from which snapshot position, what was restored or skipped. */
   restored?: RestoreResult;
@@ -72,6 +77,8 @@ export class ControlPlane {
   private http?: http.Server;
   private webConsole?: WebConsole;
   private health?: HealthImplementation;
+  /** The mode and the PKI (tests read the admin certificate and the CA from it). */
+  security?: Security;
 
   constructor(
     private readonly cfg: ServerConfig,
@@ -84,6 +91,7 @@ export class ControlPlane {
 
   async start(): Promise<this> {
     const { cfg, log } = this;
+    const security = (this.security = await setUpSecurity(cfg, this.metrics, log));
     if (cfg.natsUrl) {
       this.natsUrl = cfg.natsUrl;
     } else {
@@ -112,7 +120,8 @@ export class ControlPlane {
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
-    this.planes = [cluster, audit, network, compute];
+    const identity = (this.identity = new IdentityPlane(security));
+    this.planes = [identity, cluster, audit, network, compute];
 
     // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
     const requests = new RequestIndex();
@@ -143,10 +152,18 @@ export class ControlPlane {
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
 
+    const directory = identity.directory;
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },
-      interceptors: [idempotencyInterceptor(requests)],
+      interceptors: [
+        authInterceptor({
+          trustEveryone: security.trustEveryone,
+          directory,
+          onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
+        }),
+        idempotencyInterceptor(requests),
+      ],
     }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
     addReflection(grpc, [...this.services, HEALTH_SERVICE]);
@@ -160,18 +177,17 @@ export class ControlPlane {
       for (const s of ['', ...this.services]) health.setStatus(s, up ? 'SERVING' : 'NOT_SERVING');
     });
     this.grpcPort = await new Promise<number>((resolve, reject) =>
-      grpc.bindAsync(`${cfg.grpcHost}:${cfg.grpcPort}`, ServerCredentials.createInsecure(), (e, port) =>
+      grpc.bindAsync(`${cfg.grpcHost}:${cfg.grpcPort}`, security.grpc, (e, port) =>
         e ? reject(e) : resolve(port),
       ),
     );
-    // The web console calls the gRPC API just bound, as any client would.
-    if (cfg.ui) this.webConsole = new WebConsole({ grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) });
+    // The web console calls the gRPC API just bound, as any client would (network mode: not yet, it has no login).
+    if (cfg.ui && security.mode !== 'network') this.webConsole = new WebConsole({ grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) });
     this.http = await startHttpServer(
-      cfg.grpcHost,
-      cfg.httpPort,
+      { host: security.httpHost, port: cfg.httpPort, ...security.http(directory) },
       { live: () => true, ready: () => this.ready },
       this.metrics.registry,
-      this.webConsole,
+      this.webConsole ?? (cfg.ui && security.mode === 'network' ? loginRequired : undefined),
     );
     this.httpPort = (this.http.address() as { port: number }).port;
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();

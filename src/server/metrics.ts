@@ -21,6 +21,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly insecureListener = new Gauge({
+    name: 'hv_insecure_listener',
+    help: '1 when gRPC or HTTP serves plaintext beyond loopback (--grpc-insecure): every caller there is the local administrator',
+    registers: [this.registry],
+  });
+  readonly authRefusals = new Counter({
+    name: 'hv_auth_refusals_total',
+    help: 'Calls refused before any handler ran, by method and gRPC code (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND)',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

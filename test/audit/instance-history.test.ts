@@ -52,12 +52,12 @@ describe('audit: the history of an instance, with the system acting on the reque
     assert.equal(types[0], 'InstanceRequested');
     assert.ok(types.includes('InstanceScheduled') && types.includes('InstanceRunning') && types[types.length - 1] === 'InstanceDeleted', types.join(','));
     const requested = history[0];
-    assert.deepEqual([requested.actor, requested.correlationId], ['alice', 'corr-create-vm']);
+    assert.deepEqual([requested.actor, requested.onBehalfOf, requested.correlationId], ['local:admin', 'alice', 'corr-create-vm']);
     const scheduled = history.find((e) => e.type === 'InstanceScheduled')!;
     assert.equal(scheduled.actor, 'system:scheduler', 'the system names itself');
     assert.equal(scheduled.correlationId, 'corr-create-vm', "the placement carries the CreateInstance's correlation id");
     const deletion = history.find((e) => e.type === 'InstanceDeletionRequested')!;
-    assert.deepEqual([deletion.actor, deletion.correlationId], ['bob', 'corr-delete-vm']);
+    assert.deepEqual([deletion.actor, deletion.onBehalfOf, deletion.correlationId], ['local:admin', 'bob', 'corr-delete-vm']);
     for (const e of history) assert.ok(e.actor && e.correlationId && e.causationId, `${e.type} names actor, correlation and cause`);
 
     // The capacity the scheduler held on the node belongs to the same request.

@@ -33,11 +33,11 @@ describe('hvctl (the built CLI against a real server)', function () {
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[0], /^REVISION\s+TIME\s+KIND\s+ID\s+TYPE\s+ACTOR\s+CORRELATION$/);
     assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/)[4]), history.map((e) => e.type));
-    assert.match(lines[1], /NodeRegistered\s+alice\s+corr-cli/);
+    assert.match(lines[1], /NodeRegistered\s+local:admin\s+corr-cli/);
     const bob = await hvctl('events', '--kind', 'node', '--actor', 'bob', '-o', 'json');
     assert.deepEqual(bob.stdout.trim().split('\n').map((l) => JSON.parse(l).type), ['NodeStatusChanged', 'NodeCommandIssued']);
     const types = await hvctl('events', '--type', 'NodeDeregistered', '--since', String(history[0].revision), '-o', 'json');
-    assert.deepEqual(types.stdout.trim().split('\n').map((l) => JSON.parse(l).actor), ['carol']);
+    assert.deepEqual(types.stdout.trim().split('\n').map((l) => JSON.parse(l).onBehalfOf), ['carol']);
   });
 
   it('events -o json: one AuditEvent per line, as ListEvents gives it', async () => {

@@ -128,11 +128,14 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const store = await JetStreamEventStore.open(await t.nats.connect());
       const events = (await store.readStream({ aggregateType: 'node', aggregateId: a.nodeId })).events;
       assert.equal(events.length, 1, 'the retried request (same x-request-id) must not append again');
-      assert.equal(events[0].meta.actor, 'alice@example.com');
+      // The actor is who authenticated (development mode: local:admin); an administrator's x-actor is kept beside it.
+      assert.equal(events[0].meta.actor, 'local:admin');
+      assert.equal(events[0].meta.onBehalfOf, 'alice@example.com');
       assert.equal(events[0].meta.correlationId, 'corr-42');
       const anon = await call(c, c.registerNode, reg('reg-anon'));
       const e2 = (await store.readStream({ aggregateType: 'node', aggregateId: anon.nodeId })).events;
-      assert.equal(e2[0].meta.actor, 'anonymous');
+      assert.equal(e2[0].meta.actor, 'local:admin');
+      assert.equal(e2[0].meta.onBehalfOf, undefined);
     });
   });
 

@@ -49,7 +49,7 @@ describe('a second host: agents in other network namespaces on the embedded NATS
     [natsPort, grpcPort] = [await freePort(), await freePort()];
     server = spawn(
       process.execPath,
-      [MAIN, '--data-dir', dataDir, '--nats-listen', `${lab.rootIp}:${natsPort}`, '--grpc-host', '0.0.0.0', '--grpc-port', String(grpcPort), '--http-port', String(await freePort()), '--no-agent'],
+      [MAIN, '--data-dir', dataDir, '--nats-listen', `${lab.rootIp}:${natsPort}`, '--grpc-host', '0.0.0.0', '--grpc-insecure', '--grpc-port', String(grpcPort), '--http-port', String(await freePort()), '--no-agent'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     server.stdout!.on('data', (d) => (log += d));

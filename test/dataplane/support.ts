@@ -52,7 +52,8 @@ export class DataplaneLab {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
-    this.cp = new TestControlPlane({ grpcHost: ip }, { natsHost: ip });
+    // Agents in the namespaces reach gRPC beyond loopback; they have no certificates yet (Security II), so a plaintext lab.
+    this.cp = new TestControlPlane({ grpcHost: ip, grpcInsecure: true }, { natsHost: ip });
     await this.cp.start();
     this.images = await new ImageServer(testGuestDir(), ip).start();
     this.c = this.cp.client(ComputeServiceClient);

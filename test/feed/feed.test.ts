@@ -43,9 +43,11 @@ describe('integration feed (HV_EVENTS on a real nats-server)', function () {
       assert.deepEqual(m.body, AuditEvent.toJSON(e), 'the body is the AuditEvent in proto3 JSON');
     }
     assert.deepEqual(Object.keys(got[0].body).sort(), [
-      'actor', 'aggregateId', 'aggregateType', 'causationId', 'correlationId', 'data', 'id', 'revision', 'schemaVersion', 'time', 'type',
+      'actor', 'aggregateId', 'aggregateType', 'causationId', 'correlationId', 'data', 'id', 'onBehalfOf', 'revision', 'schemaVersion', 'time', 'type',
     ]);
-    assert.equal(got[0].body.actor, 'alice');
+    // Development mode: the caller is local:admin, an administrator, whose x-actor is kept beside it.
+    assert.equal(got[0].body.actor, 'local:admin');
+    assert.equal(got[0].body.onBehalfOf, 'alice');
     assert.equal(got[0].body.correlationId, 'c-0');
     assert.equal(await billing.pending(), 0);
   });

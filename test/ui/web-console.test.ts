@@ -102,14 +102,15 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
       const { events } = await call(audit, audit.listEvents, ListEventsRequest.fromPartial({ aggregateType: 'instance', aggregateId: web1.id }));
       const stop = events.find((e) => e.type === 'InstanceStopRequested');
       assert.ok(stop, events.map((e) => e.type).join(', '));
-      assert.equal(stop.actor, 'ui@127.0.0.1', 'the event names the web console as its actor');
+      // Development mode: the caller is local:admin, and the console names the browser's address beside it.
+      assert.deepEqual([stop.actor, stop.onBehalfOf], ['local:admin', 'ui@127.0.0.1'], 'the event names the web console as whom the actor acted for');
 
       await page.click(`${row(web1.id)} a.name`);
       await page.waitForSelector('#detail-state[data-state="STOPPED"]');
       await page.waitForSelector('#history tr[data-event-type="InstanceStopped"]');
       const history = (await page.textContent('#history')) ?? '';
       for (const type of ['InstanceRequested', 'InstanceScheduled', 'InstanceRunning', 'InstanceStopRequested', 'InstanceStopped']) assert.ok(history.includes(type), `${type} in ${history}`);
-      assert.match(history, /ui@127\.0\.0\.1/);
+      assert.match(history, /local:admin for ui@127\.0\.0\.1/);
       await browser.screenshot(page, 'ui-instance-detail.png');
     });
 

@@ -88,6 +88,8 @@ export interface AuditEvent {
   aggregateId?: string;
   time?: string;
   actor?: string;
+  /** An administrator's x-actor (the web console names the browser's address in development mode). */
+  onBehalfOf?: string;
   correlationId?: string;
   causationId?: string;
   schemaVersion?: number;

@@ -18,6 +18,7 @@ export interface HvMetadata {
   readonly id: string;
   readonly schemaVersion: number;
   readonly actor: string;
+  readonly onBehalfOf?: string;
   /** EventStoreDB's own names for these, so its projections understand them. */
   readonly $correlationId: string;
   readonly $causationId: string;
@@ -62,6 +63,7 @@ export const toEventData = (s: StreamId, commitId: string, time: Date, events: r
       id: e.id,
       schemaVersion: e.schemaVersion,
       actor: e.meta.actor,
+      ...(e.meta.onBehalfOf ? { onBehalfOf: e.meta.onBehalfOf } : {}),
       $correlationId: e.meta.correlationId,
       $causationId: e.meta.causationId,
       commitId,
@@ -96,7 +98,7 @@ export const fromRecorded = (e: EsdbRecorded, commitPosition: bigint | undefined
     type: e.type,
     data: data && Object.keys(data).length === 1 && '$value' in data ? data.$value : data,
     schemaVersion: m.schemaVersion,
-    meta: { actor: m.actor, correlationId: m.$correlationId, causationId: m.$causationId },
+    meta: { actor: m.actor, correlationId: m.$correlationId, causationId: m.$causationId, ...(m.onBehalfOf ? { onBehalfOf: m.onBehalfOf } : {}) },
     aggregateType: m.aggregateType,
     aggregateId: m.aggregateId,
     revision: Number(position),

@@ -48,7 +48,7 @@ const historyTable = (events: AuditEvent[]) =>
           h('td', { class: 'num' }, e.revision ?? ''),
           h('td', {}, since(e.time)),
           h('td', {}, h('span', { class: 'event-type' }, e.type ?? ''), h('details', {}, h('summary', {}, 'data'), h('pre', {}, JSON.stringify(e.data ?? {}, null, 2)))),
-          h('td', {}, e.actor ?? ''),
+          h('td', {}, e.onBehalfOf ? `${e.actor ?? ''} for ${e.onBehalfOf}` : (e.actor ?? '')),
           h('td', { class: 'mono id' }, e.correlationId ?? ''),
         ),
       ),

@@ -41,12 +41,17 @@ export interface AuditEvent {
   correlationId: string;
   causationId: string;
   schemaVersion: number;
-  data: { [key: string]: any } | undefined;
+  data:
+    | { [key: string]: any }
+    | undefined;
+  /** An administrator's x-actor: whom the actor acted for; empty otherwise. */
+  onBehalfOf: string;
 }
 
 export interface ListEventsRequest {
   aggregateType: string;
   aggregateId: string;
+  /** Matches the actor, or whom an administrator acted for (on_behalf_of). */
   actor: string;
   /** Exclusive: events after this revision. */
   sinceRevision: bigint;
@@ -96,6 +101,7 @@ function createBaseAuditEvent(): AuditEvent {
     causationId: "",
     schemaVersion: 0,
     data: undefined,
+    onBehalfOf: "",
   };
 }
 
@@ -136,6 +142,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.data !== undefined) {
       Struct.encode(Struct.wrap(message.data), writer.uint32(90).fork()).join();
+    }
+    if (message.onBehalfOf !== "") {
+      writer.uint32(98).string(message.onBehalfOf);
     }
     return writer;
   },
@@ -241,6 +250,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.data = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.onBehalfOf = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -286,6 +303,11 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         ? globalThis.Number(object.schema_version)
         : 0,
       data: isObject(object.data) ? object.data : undefined,
+      onBehalfOf: isSet(object.onBehalfOf)
+        ? globalThis.String(object.onBehalfOf)
+        : isSet(object.on_behalf_of)
+        ? globalThis.String(object.on_behalf_of)
+        : "",
     };
   },
 
@@ -324,6 +346,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.data !== undefined) {
       obj.data = message.data;
     }
+    if (message.onBehalfOf !== "") {
+      obj.onBehalfOf = message.onBehalfOf;
+    }
     return obj;
   },
 
@@ -343,6 +368,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.causationId = object.causationId ?? "";
     message.schemaVersion = object.schemaVersion ?? 0;
     message.data = object.data ?? undefined;
+    message.onBehalfOf = object.onBehalfOf ?? "";
     return message;
   },
 };

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { Code } from '../errors';
+import { authorize } from './authorize';
+import type { Identity } from './identity';
+import { METHOD_ROLES } from './method-roles';
+
+const viewer: Identity = { name: 'user:vera', role: 'viewer' };
+const operator: Identity = { name: 'user:otto', role: 'operator' };
+const admin: Identity = { name: 'user:ada', role: 'admin' };
+const node: Identity = { name: 'node:h1', role: 'node' };
+const C = '/hypervisor.v1.ClusterService/';
+const X = '/hypervisor.v1.ComputeService/';
+const N = '/hypervisor.v1.NetworkService/';
+const I = '/hypervisor.iam.v1.IdentityService/';
+
+describe('authorize', () => {
+  it('a call without an identity is UNAUTHENTICATED, except health', () => {
+    assert.deepEqual(authorize(undefined, `${X}ListInstances`, {}), {
+      allow: false,
+      code: Code.UNAUTHENTICATED,
+      message: `${X}ListInstances: a client certificate signed by the cluster CA is required`,
+    });
+    assert.equal(authorize(undefined, '/grpc.health.v1.Health/Check', {}).allow, true);
+  });
+
+  it('a method in no table is refused to everyone, the administrator too', () => {
+    const d = authorize(admin, '/hypervisor.v1.StorageService/CreateVolume', {});
+    assert.deepEqual(d, { allow: false, code: Code.PERMISSION_DENIED, message: '/hypervisor.v1.StorageService/CreateVolume: no role may call this method' });
+  });
+
+  it('a viewer reads everything and writes nothing, console included', () => {
+    for (const m of [`${C}ListNodes`, `${X}GetInstance`, `${X}WatchInstance`, `${X}GetInstanceStats`, `${N}ListPorts`, '/hypervisor.audit.v1.AuditService/ListEvents', `${I}WhoAmI`])
+      assert.equal(authorize(viewer, m, {}).allow, true, m);
+    for (const m of [`${X}CreateInstance`, `${X}StopInstance`, `${X}AttachConsole`, `${N}CreateNetwork`, `${C}DeregisterNode`]) {
+      const d = authorize(viewer, m, {});
+      assert.equal(d.allow, false, m);
+      if (!d.allow) assert.equal(d.code, Code.PERMISSION_DENIED);
+    }
+    assert.deepEqual(authorize(viewer, `${X}StopInstance`, {}), {
+      allow: false,
+      code: Code.PERMISSION_DENIED,
+      message: `${X}StopInstance needs the operator role; user:vera has the viewer role`,
+    });
+  });
+
+  it('an operator writes instances and networks, but not nodes or identities', () => {
+    for (const m of [`${X}CreateInstance`, `${X}AttachConsole`, `${N}CreateNetwork`, `${N}AddSecurityRule`, `${X}PullImage`]) assert.equal(authorize(operator, m, {}).allow, true, m);
+    assert.deepEqual(authorize(operator, `${C}DeregisterNode`, {}), {
+      allow: false,
+      code: Code.PERMISSION_DENIED,
+      message: `${C}DeregisterNode needs the admin role; user:otto has the operator role`,
+    });
+    for (const m of [`${C}RegisterNode`, `${C}UpdateNodeStatus`, `${I}CreateUser`, `${I}RevokeCertificate`]) assert.equal(authorize(operator, m, {}).allow, false, m);
+  });
+
+  it('an administrator may call every listed method; a node only its own', () => {
+    for (const m of Object.keys(METHOD_ROLES)) assert.equal(authorize(admin, m, {}).allow, true, m);
+    assert.equal(authorize(node, `${C}RegisterNode`, {}).allow, true);
+    assert.equal(authorize(node, `${C}Heartbeat`, {}).allow, true);
+    for (const m of [`${X}CreateInstance`, `${C}DeregisterNode`, `${I}CreateUser`]) assert.equal(authorize(node, m, {}).allow, false, m);
+  });
+
+  it('nodes and VTEPs are hidden from a tenant-bound user, whatever the role', () => {
+    const tenantAdmin: Identity = { name: 'user:t', role: 'admin', tenant: 'acme' };
+    for (const m of [`${C}ListNodes`, `${C}GetNode`, `${N}ListVTEPs`]) {
+      const d = authorize(tenantAdmin, m, {});
+      assert.equal(d.allow, false, m);
+      if (!d.allow) assert.equal(d.code, Code.PERMISSION_DENIED);
+    }
+  });
+});

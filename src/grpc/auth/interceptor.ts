@@ -1,0 +1,81 @@
+import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall } from '@grpc/grpc-js';
+import { authorize, type TenantRules } from '../../authz/authorize';
+import type { Directory } from '../../authz/directory';
+import { type Identity, LOCAL_ADMIN } from '../../authz/identity';
+import { Code } from '../../errors';
+import { normalSerial } from '../../pki/certificate';
+import { isUnparseable } from '../guarded-server';
+import { attachCaller } from './caller';
+
+export interface AuthOptions {
+  /** True in development mode and with --grpc-insecure: every caller is the local administrator. */
+  readonly trustEveryone: boolean;
+  readonly directory: Directory;
+  readonly tenants?: TenantRules;
+  /** Each refusal, for the metric. */
+  readonly onRefused?: (method: string, code: number) => void;
+}
+
+/**
+ * The caller of a call: the local administrator when everyone is trusted;
+ * else the identity of the client certificate the TLS layer verified
+ * against the cluster CA, as the directory (the users' read model) knows it
+ * now. Undefined, with the reason, when there is none.
+ */
+const identify = (call: ServerInterceptingCallInterface, o: AuthOptions): Identity | { refused: string } => {
+  if (o.trustEveryone) return LOCAL_ADMIN;
+  const cert = call.getAuthContext().sslPeerCertificate;
+  if (!cert) return { refused: 'a client certificate signed by the cluster CA is required (none was presented, or it is not valid: another CA, expired, or not for client use)' };
+  const cn = cert.subject?.CN;
+  return o.directory.identify({ commonName: typeof cn === 'string' ? cn : '', serial: normalSerial(cert.serialNumber ?? '') });
+};
+
+/**
+ * Every call meets this after the guard: who calls (UNAUTHENTICATED without a
+ * valid identity), then the one authorization function on the method and the
+ * request (PERMISSION_DENIED, or NOT_FOUND for another tenant's resource).
+ * The handler finds the identity with `callerOf(call.metadata)`.
+ */
+export const authInterceptor =
+  (o: AuthOptions): ServerInterceptor =>
+  (descriptor, call) => {
+    const method = descriptor.path;
+    let identity: Identity | undefined;
+    let refused = false;
+    let decided = false;
+    const refuse = (code: number, details: string) => {
+      refused = true;
+      o.onRefused?.(method, code);
+      call.sendStatus({ code, details });
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (md, nextMd) => {
+            const who = identify(call, o);
+            if ('refused' in who) {
+              // Open methods (health) answer anyone.
+              const d = authorize(undefined, method, undefined, o.tenants);
+              if (!d.allow) return refuse(Code.UNAUTHENTICATED, `${method}: ${who.refused}`);
+            } else {
+              identity = who;
+              attachCaller(md, who);
+            }
+            nextMd(md);
+          },
+          onReceiveMessage: (message, nextMsg) => {
+            if (refused) return;
+            // The first message decides (a console's later keystrokes carry no new target).
+            if (!decided && !isUnparseable(message)) {
+              decided = true;
+              const d = authorize(identity, method, message, o.tenants);
+              if (!d.allow) return refuse(d.code, d.message);
+            }
+            nextMsg(message);
+          },
+          onReceiveHalfClose: (nextHc) => {
+            if (!refused) nextHc();
+          },
+        }),
+    });
+  };
