@@ -68,4 +68,42 @@ describe('authorize', () => {
       if (!d.allow) assert.equal(d.code, Code.PERMISSION_DENIED);
     }
   });
+
+  describe('a user bound to a tenant', () => {
+    const ann: Identity = { name: 'user:ann', role: 'operator', tenant: 'acme' };
+    const owners = { tenantOf: (_k: string, id: string) => ({ 'net-a': 'acme', 'net-b': 'globex', 'net-x': '' })[id] };
+
+    it("gets its tenant written into creates and lists; another named tenant is PERMISSION_DENIED", () => {
+      assert.deepEqual(authorize(ann, `${N}CreateNetwork`, { name: 'n', tenantId: '' }, owners), { allow: true, request: { name: 'n', tenantId: 'acme' } });
+      assert.deepEqual(authorize(ann, `${N}ListNetworks`, { tenantId: '' }, owners), { allow: true, request: { tenantId: 'acme' } });
+      const d = authorize(ann, `${N}CreateRouter`, { tenantId: 'globex' }, owners);
+      assert.equal(!d.allow && d.code, Code.PERMISSION_DENIED);
+    });
+
+    it("sees another tenant's resource, or one of no tenant, as NOT_FOUND; an unknown one goes on to its handler", () => {
+      assert.deepEqual(authorize(ann, `${N}GetNetwork`, { networkId: 'net-b' }, owners), { allow: false, code: Code.NOT_FOUND, message: 'network net-b not found' });
+      assert.equal(authorize(ann, `${N}DeleteNetwork`, { networkId: 'net-x' }, owners).allow, false);
+      assert.equal(authorize(ann, `${N}GetNetwork`, { networkId: 'net-a' }, owners).allow, true);
+      assert.equal(authorize(ann, `${N}GetNetwork`, { networkId: 'nope' }, owners).allow, true);
+    });
+
+    it('puts instances in its tenant, on its own networks only', () => {
+      const d = authorize(ann, `${X}CreateInstance`, { spec: { network: { networkId: 'net-a', securityGroups: [] } }, metadata: { labels: {}, annotations: {} } }, owners);
+      assert.ok(d.allow && (d.request as { metadata: { annotations: Record<string, string> } }).metadata.annotations['hypervisor.tenant'] === 'acme');
+      const b = authorize(ann, `${X}CreateInstance`, { spec: { network: { networkId: 'net-b', securityGroups: [] } } }, owners);
+      assert.deepEqual(b, { allow: false, code: Code.NOT_FOUND, message: 'network net-b not found' });
+    });
+
+    it('must name one of its own when a list would show everyone', () => {
+      const d = authorize(ann, `${N}ListPorts`, { networkId: '', instanceId: '' }, owners);
+      assert.equal(!d.allow && d.code, Code.PERMISSION_DENIED);
+      assert.equal(authorize(ann, '/hypervisor.audit.v1.AuditService/ListEvents', { aggregateType: '', aggregateId: '' }, owners).allow, false);
+      assert.equal(authorize(ann, '/hypervisor.audit.v1.AuditService/ListEvents', { aggregateType: 'network', aggregateId: 'net-a' }, owners).allow, true);
+    });
+  });
+
+  it('the tenant annotation in a create is INVALID_ARGUMENT from anyone', () => {
+    const d = authorize(admin, `${X}CreateInstance`, { metadata: { annotations: { 'hypervisor.tenant': 'acme' } } });
+    assert.equal(!d.allow && d.code, Code.INVALID_ARGUMENT);
+  });
 });

@@ -1,19 +1,15 @@
 import { Code, type CodeNumber } from '../errors';
 import { grants, type Identity } from './identity';
 import { METHOD_ROLES, type Need } from './method-roles';
+import { type Owners, setsTenantAnnotation, tenantDecision } from './tenant-rules';
 
-export type Decision = { readonly allow: true } | { readonly allow: false; readonly code: CodeNumber; readonly message: string };
+/** Allowed, possibly with the request to hand on instead (a tenant filled in), or refused with its code. */
+export type Decision = { readonly allow: true; readonly request?: unknown } | { readonly allow: false; readonly code: CodeNumber; readonly message: string };
 
 const ALLOW: Decision = { allow: true };
 const deny = (code: CodeNumber, message: string): Decision => ({ allow: false, code, message });
 
-/** What a tenant rule needs to know about the resources a request names (read models). */
-export interface TenantRules {
-  /** Refusal of a request by a tenant-bound identity, if any (another tenant's resource, another tenant named). */
-  check(identity: Identity & { tenant: string }, method: string, request: unknown): Decision;
-}
-
-const NO_TENANT_RULES: TenantRules = { check: () => ALLOW };
+const NOBODY_OWNS: Owners = { tenantOf: () => undefined };
 
 /** Methods whose objects belong to no tenant: only identities without one see them. */
 const CLUSTER_WIDE = /^\/hypervisor\.v1\.(ClusterService\/|NetworkService\/ListVTEPs$)/;
@@ -24,13 +20,14 @@ const CLUSTER_WIDE = /^\/hypervisor\.v1\.(ClusterService\/|NetworkService\/ListV
  * - no identity: UNAUTHENTICATED (only `open` methods answer);
  * - a method in no table: PERMISSION_DENIED, whoever asks (deny by default);
  * - a role short of the method's: PERMISSION_DENIED naming the method and the role it needs;
- * - a tenant-bound identity: the tenant rules (another tenant's resource is NOT_FOUND).
+ * - a tenant-bound identity: the tenant rules (another tenant's resource is NOT_FOUND;
+ *   its tenant is written into what it creates).
  */
 export const authorize = (
   identity: Identity | undefined,
   method: string,
   request: unknown,
-  tenants: TenantRules = NO_TENANT_RULES,
+  owners: Owners = NOBODY_OWNS,
   table: Readonly<Record<string, Need>> = METHOD_ROLES,
 ): Decision => {
   const need = table[method];
@@ -39,9 +36,11 @@ export const authorize = (
   if (need === undefined) return deny(Code.PERMISSION_DENIED, `${method}: no role may call this method`);
   if (need !== 'any' && !grants(identity.role, need))
     return deny(Code.PERMISSION_DENIED, `${method} needs the ${need} role; ${identity.name} has the ${identity.role} role`);
+  if (setsTenantAnnotation(method, request))
+    return deny(Code.INVALID_ARGUMENT, 'metadata.annotations["hypervisor.tenant"]: set by the server only (from the caller\'s tenant)');
   if (identity.tenant !== undefined) {
     if (CLUSTER_WIDE.test(method)) return deny(Code.PERMISSION_DENIED, `${method}: nodes and VTEPs are for users without a tenant; ${identity.name} is bound to tenant ${identity.tenant}`);
-    return tenants.check(identity as Identity & { tenant: string }, method, request);
+    return tenantDecision(identity as Identity & { tenant: string }, method, request, owners);
   }
   return ALLOW;
 };

@@ -10,3 +10,5 @@ export const TUNNEL_INTERFACE_ANNOTATION = 'hypervisor.tunnel-interface';
 export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
 /** On a FLAT, VLAN or external network: which host interface mapping (`--physical-interface`) it bridges onto. */
 export const PHYSICAL_NETWORK_ANNOTATION = 'hypervisor.physical-network';
+/** On an instance: the tenant of the user who created it. Only the server sets it. */
+export const TENANT_ANNOTATION = 'hypervisor.tenant';

@@ -29,6 +29,7 @@ import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import { authInterceptor } from '../grpc/auth/interceptor';
+import { ownersFrom } from '../grpc/auth/owners';
 import { type Security, setUpSecurity } from './security/setup';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
@@ -160,6 +161,7 @@ export class ControlPlane {
         authInterceptor({
           trustEveryone: security.trustEveryone,
           directory,
+          owners: ownersFrom({ ...network.models, instances: compute.instances }),
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
         idempotencyInterceptor(requests),

@@ -1,5 +1,6 @@
 import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall } from '@grpc/grpc-js';
-import { authorize, type TenantRules } from '../../authz/authorize';
+import { authorize } from '../../authz/authorize';
+import type { Owners } from '../../authz/tenant-rules';
 import type { Directory } from '../../authz/directory';
 import { type Identity, LOCAL_ADMIN } from '../../authz/identity';
 import { Code } from '../../errors';
@@ -11,7 +12,8 @@ export interface AuthOptions {
   /** True in development mode and with --grpc-insecure: every caller is the local administrator. */
   readonly trustEveryone: boolean;
   readonly directory: Directory;
-  readonly tenants?: TenantRules;
+  /** Who owns the resources a request names (read models), for tenant-bound callers. */
+  readonly owners?: Owners;
   /** Each refusal, for the metric. */
   readonly onRefused?: (method: string, code: number) => void;
 }
@@ -55,7 +57,7 @@ export const authInterceptor =
             const who = identify(call, o);
             if ('refused' in who) {
               // Open methods (health) answer anyone.
-              const d = authorize(undefined, method, undefined, o.tenants);
+              const d = authorize(undefined, method, undefined);
               if (!d.allow) return refuse(Code.UNAUTHENTICATED, `${method}: ${who.refused}`);
             } else {
               identity = who;
@@ -68,8 +70,9 @@ export const authInterceptor =
             // The first message decides (a console's later keystrokes carry no new target).
             if (!decided && !isUnparseable(message)) {
               decided = true;
-              const d = authorize(identity, method, message, o.tenants);
+              const d = authorize(identity, method, message, o.owners);
               if (!d.allow) return refuse(d.code, d.message);
+              if (d.request !== undefined) return nextMsg(d.request);
             }
             nextMsg(message);
           },

@@ -1,3 +1,5 @@
+import { callerOf } from '../auth/caller';
+import { instanceTenant } from '../auth/owners';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { filter, firstValueFrom, race, timer } from 'rxjs';
 import type { Dispatcher, Origin } from '../../bus/dispatcher';
@@ -100,8 +102,10 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
 
     getInstance: unary(d.log, 'GetInstance', async (req) => requireInstance(d, req.instanceId)),
 
-    listInstances: unary(d.log, 'ListInstances', async (req) => {
+    listInstances: unary(d.log, 'ListInstances', async (req, call) => {
       const size = pageSize(req.pageSize);
+      // A user bound to a tenant lists only its tenant's instances.
+      const tenant = callerOf(call.metadata)?.tenant;
       if (req.type !== 0 && !kindFromProto(req.type)) throw new InvalidArgument(`type: ${req.type} is not a known value`);
       if (req.state !== 0 && !statusFromProto(req.state)) throw new InvalidArgument(`state: ${req.state} is not a known value`);
       const labels = Object.entries(req.labelSelector).sort();
@@ -112,9 +116,10 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
             (req.type === 0 || i.type === req.type) &&
             (req.state === 0 || i.state === req.state) &&
             (!req.nodeId || i.nodeId === req.nodeId) &&
-            labels.every(([k, v]) => i.metadata?.labels[k] === v),
+            labels.every(([k, v]) => i.metadata?.labels[k] === v) &&
+            (tenant === undefined || instanceTenant(i) === tenant),
         );
-      const query = { type: req.type, state: req.state, node: req.nodeId, labels };
+      const query = { type: req.type, state: req.state, node: req.nodeId, labels, ...(tenant === undefined ? {} : { tenant }) };
       const page = d.pager.page(matches, (i) => i.id, query, size, req.pageToken);
       return { instances: page.items, nextPageToken: page.nextPageToken, totalCount: page.totalCount };
     }),
