@@ -14,4 +14,6 @@ export interface PresentedCertificate {
  */
 export interface Directory {
   identify(cert: PresentedCertificate): Identity | { readonly refused: string };
+  /** An identity by name, as it is now (the web console's sessions are by name). */
+  named(name: string): Identity | { readonly refused: string };
 }

@@ -14,6 +14,13 @@ export interface Identity {
 /** The local operator: development mode's every caller, and the holder of `<data-dir>/pki/admin.crt`. */
 export const LOCAL_ADMIN: Identity = { name: 'local:admin', role: 'admin' };
 
+/**
+ * The web console's own certificate (made by the server, key in
+ * <data-dir>/pki): it may do nothing itself; its calls act as the identity
+ * of the browser session they serve.
+ */
+export const WEB_CONSOLE = 'system:web-console';
+
 const CHAIN: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 /** Whether `have` grants what `need` does: admin implies operator implies viewer; node stands alone (admin has it too). */

@@ -63,6 +63,7 @@ export const AUDIT_METHODS = service('hypervisor.audit.v1', 'AuditService', { Li
 
 export const IDENTITY_METHODS = service('hypervisor.iam.v1', 'IdentityService', {
   WhoAmI: 'any',
+  CreateConsoleLogin: 'viewer',
   CreateUser: 'admin',
   GetUser: 'admin',
   ListUsers: 'admin',

@@ -90,7 +90,7 @@ export const tenantDecision = (who: Identity & { tenant: string }, method: strin
     return hidden(kind, id);
   };
 
-  if (service === 'hypervisor.iam.v1.IdentityService') return name === 'WhoAmI' ? ALLOW : denied(`${method}: users bound to a tenant do not manage identities`);
+  if (service === 'hypervisor.iam.v1.IdentityService') return name === 'WhoAmI' || name === 'CreateConsoleLogin' ? ALLOW : denied(`${method}: users bound to a tenant do not manage identities`);
   if (service === 'hypervisor.audit.v1.AuditService') {
     const kind = str(req.aggregateType);
     if (!AUDITED_KINDS.has(kind) || !str(req.aggregateId)) return denied(`${method}: a user bound to tenant ${who.tenant} reads the history of one of its resources: name aggregate_type and aggregate_id`);

@@ -27,6 +27,8 @@ export interface ClusterPki {
   readonly admin: EnsuredPair;
   /** This host's node certificate (`node:<host name>`), for the agent the server runs in its own process. */
   readonly node: EnsuredPair;
+  /** The web console's, for its calls to this server's gRPC on behalf of browser sessions. */
+  readonly console: EnsuredPair;
 }
 
 const WILDCARD = new Set(['', '0.0.0.0', '::']);
@@ -48,5 +50,6 @@ export const ensureClusterPki = async (o: PkiOptions): Promise<ClusterPki> => {
   const server = await ensurePair(ca, { certFile: file('server.crt'), keyFile: file('server.key') }, { commonName: SERVER_NAME, usage: 'server', days: SERVER_DAYS, sans: serverSans(o.sans) });
   const admin = await ensurePair(ca, { certFile: file('admin.crt'), keyFile: file('admin.key') }, { commonName: LOCAL_ADMIN, usage: 'client', days: ADMIN_DAYS });
   const node = await ensurePair(ca, { certFile: file('node.crt'), keyFile: file('node.key') }, { commonName: `node:${os.hostname()}`, usage: 'client', days: ADMIN_DAYS });
-  return { dir, ca, server, admin, node };
+  const console = await ensurePair(ca, { certFile: file('console.crt'), keyFile: file('console.key') }, { commonName: 'system:web-console', usage: 'client', days: ADMIN_DAYS });
+  return { dir, ca, server, admin, node, console };
 };

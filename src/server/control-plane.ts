@@ -19,7 +19,9 @@ import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { loopbackTarget } from '../http/ui/grpc-gateway';
 import { WebConsole } from '../http/ui/web-console';
-import { loginRequired } from '../http/ui/login-required';
+import { SessionGate } from '../http/ui/session-gate';
+import { ConsoleSessions } from '../http/ui/console-sessions';
+import { consoleCredentials, consoleUrl } from './security/console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
@@ -78,6 +80,7 @@ export class ControlPlane {
   private http?: http.Server;
   private webConsole?: WebConsole;
   private health?: HealthImplementation;
+  private readonly consoleSessions = new ConsoleSessions();
   /** The mode and the PKI (tests read the admin certificate and the CA from it). */
   security?: Security;
 
@@ -121,7 +124,7 @@ export class ControlPlane {
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
-    const identity = (this.identity = new IdentityPlane(security));
+    const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who)));
     this.planes = [identity, cluster, audit, network, compute];
 
     // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
@@ -183,18 +186,31 @@ export class ControlPlane {
         e ? reject(e) : resolve(port),
       ),
     );
-    // The web console calls the gRPC API just bound, as any client would (network mode: not yet, it has no login).
-    if (cfg.ui && security.mode !== 'network') this.webConsole = new WebConsole({ grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) });
+    // The web console calls the gRPC API just bound, as any client would; in network mode with its own certificate, for its sessions.
+    if (cfg.ui)
+      this.webConsole = new WebConsole(
+        security.mode === 'network'
+          ? { grpcTarget: `localhost:${this.grpcPort}`, credentials: consoleCredentials(security.pki) }
+          : { grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) },
+      );
     this.http = await startHttpServer(
       { host: security.httpHost, port: cfg.httpPort, ...security.http(directory) },
       { live: () => true, ready: () => this.ready },
       this.metrics.registry,
-      this.webConsole ?? (cfg.ui && security.mode === 'network' ? loginRequired : undefined),
+      this.webConsole && security.mode === 'network' ? new SessionGate(this.consoleSessions, this.webConsole) : this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
     log.info({ grpc: this.grpcPort, http: this.httpPort }, 'hypervisor-server serving');
     return this;
+  }
+
+  /** `hvctl ui login`: a one-time URL opening the console as `identity` (network mode), else its plain address. */
+  private consoleLogin(identity: string): { url: string; expiresAt?: Date } {
+    const base = consoleUrl(this.security!, this.httpPort);
+    if (this.security?.mode !== 'network') return { url: `${base}/ui/` };
+    const { token, expiresAt } = this.consoleSessions.mintLogin(identity);
+    return { url: `${base}/ui/login?token=${token}`, expiresAt };
   }
 
   /** Takes a read-model snapshot now (tests, benchmarks); false when snapshots are off or nothing was written. */

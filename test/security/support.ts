@@ -67,12 +67,16 @@ export class NetworkLab {
     return c;
   }
 
-  /** An HTTPS GET on the HTTP port, from loopback or from this host's other address. */
-  get(pathname: string, o: { pair?: KeyPair; from?: 'loopback' | 'network'; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  /** An HTTPS request to the HTTP port, from loopback or from this host's other address. */
+  http(
+    method: string,
+    pathname: string,
+    o: { pair?: KeyPair; from?: 'loopback' | 'network'; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
     const host = o.from === 'network' ? defaultAdvertiseIp() : '127.0.0.1';
     return new Promise((resolve, reject) => {
-      const req = https.get(
-        { host, port: this.t.cp.httpPort, path: pathname, ca: this.ca, ...(o.pair ? { cert: o.pair.cert, key: o.pair.key } : {}), headers: o.headers },
+      const req = https.request(
+        { method, host, port: this.t.cp.httpPort, path: pathname, ca: this.ca, servername: 'localhost', ...(o.pair ? { cert: o.pair.cert, key: o.pair.key } : {}), headers: o.headers },
         (res) => {
           let body = '';
           res.on('data', (d) => (body += d));
@@ -80,7 +84,12 @@ export class NetworkLab {
         },
       );
       req.on('error', reject);
+      req.end();
     });
+  }
+
+  get(pathname: string, o: { pair?: KeyPair; from?: 'loopback' | 'network'; headers?: Record<string, string> } = {}) {
+    return this.http('GET', pathname, o);
   }
 
   async stop(): Promise<void> {

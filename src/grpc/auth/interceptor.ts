@@ -1,8 +1,9 @@
-import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall } from '@grpc/grpc-js';
+import { type Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall } from '@grpc/grpc-js';
 import { authorize } from '../../authz/authorize';
 import type { Owners } from '../../authz/tenant-rules';
 import type { Directory } from '../../authz/directory';
-import { type Identity, LOCAL_ADMIN } from '../../authz/identity';
+import { type Identity, LOCAL_ADMIN, WEB_CONSOLE } from '../../authz/identity';
+import { CONSOLE_USER_HEADER } from '../../http/ui/console-user';
 import { Code } from '../../errors';
 import { normalSerial } from '../../pki/certificate';
 import { isUnparseable } from '../guarded-server';
@@ -24,12 +25,16 @@ export interface AuthOptions {
  * against the cluster CA, as the directory (the users' read model) knows it
  * now. Undefined, with the reason, when there is none.
  */
-const identify = (call: ServerInterceptingCallInterface, o: AuthOptions): Identity | { refused: string } => {
+const identify = (call: ServerInterceptingCallInterface, md: Metadata, o: AuthOptions): Identity | { refused: string } => {
   if (o.trustEveryone) return LOCAL_ADMIN;
   const cert = call.getAuthContext().sslPeerCertificate;
   if (!cert) return { refused: 'a client certificate signed by the cluster CA is required (none was presented, or it is not valid: another CA, expired, or not for client use)' };
   const cn = cert.subject?.CN;
-  return o.directory.identify({ commonName: typeof cn === 'string' ? cn : '', serial: normalSerial(cert.serialNumber ?? '') });
+  const who = o.directory.identify({ commonName: typeof cn === 'string' ? cn : '', serial: normalSerial(cert.serialNumber ?? '') });
+  if ('refused' in who || who.name !== WEB_CONSOLE) return who;
+  // The web console acts for the browser session it serves, with that identity's role; never for itself.
+  const user = md.get(CONSOLE_USER_HEADER)[0];
+  return typeof user === 'string' && user ? o.directory.named(user) : { refused: 'the web console calls only on behalf of a session' };
 };
 
 /**
@@ -54,7 +59,7 @@ export const authInterceptor =
       start: (next) =>
         next({
           onReceiveMetadata: (md, nextMd) => {
-            const who = identify(call, o);
+            const who = identify(call, md, o);
             if ('refused' in who) {
               // Open methods (health) answer anyone.
               const d = authorize(undefined, method, undefined);

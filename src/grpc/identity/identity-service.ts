@@ -20,6 +20,8 @@ export interface IdentityServiceDeps {
   readonly ca: ClusterCa;
   /** development, network or insecure: WhoAmI says it. */
   readonly mode: string;
+  /** A one-time URL that opens the web console as `identity` (in development mode, its plain address). */
+  readonly consoleLogin: (identity: string) => { url: string; expiresAt?: Date };
   readonly log: Logger;
 }
 
@@ -45,6 +47,13 @@ export const identityService = (d: IdentityServiceDeps): IdentityServiceServer &
       const me = callerOf(call.metadata);
       if (!me) throw new Unauthenticated('WhoAmI: no identity');
       return { identity: me.name, role: ROLE_TO_PROTO[me.role], tenant: me.tenant ?? '', mode: d.mode };
+    }),
+
+    createConsoleLogin: unary(d.log, 'CreateConsoleLogin', async (_req, call) => {
+      const me = callerOf(call.metadata);
+      if (!me) throw new Unauthenticated('CreateConsoleLogin: no identity');
+      const login = d.consoleLogin(me.name);
+      return { url: login.url, expiresAt: login.expiresAt };
     }),
 
     createUser: unary(d.log, 'CreateUser', async (req, call) => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { type CallOptions, type ClientReadableStream, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type CallOptions, type ChannelCredentials, type ClientReadableStream, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { CONSOLE_USER_HEADER, consoleUserOf } from './console-user';
 import { AuditServiceClient } from '../../gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient } from '../../gen/hypervisor/v1/cluster';
 import { ComputeServiceClient } from '../../gen/hypervisor/v1/compute';
@@ -21,8 +22,8 @@ export class GrpcGateway {
   readonly compute: ComputeServiceClient;
   readonly audit: AuditServiceClient;
 
-  constructor(target: string) {
-    const creds = credentials.createInsecure();
+  /** creds: network mode, the console's own certificate (its calls name their session's identity). */
+  constructor(target: string, creds: ChannelCredentials = credentials.createInsecure()) {
     this.cluster = new ClusterServiceClient(target, creds);
     this.compute = new ComputeServiceClient(target, creds);
     this.audit = new AuditServiceClient(target, creds);
@@ -45,12 +46,16 @@ export class GrpcGateway {
 }
 
 /**
- * The metadata a browser request carries into the gRPC call. There is no
- * authentication yet, so the actor names the web console and the client's
- * address; an X-Request-Id from the page makes a retried click idempotent.
+ * The metadata a browser request carries into the gRPC call: in network mode
+ * the identity of its session (the server honours it from the console's
+ * certificate only); x-actor names the console and the client's address
+ * (kept beside an administrator's identity, ignored for anyone else's); an
+ * X-Request-Id from the page makes a retried click idempotent.
  */
 export const metadataFor = (req: IncomingMessage): Metadata => {
   const md = new Metadata();
+  const user = consoleUserOf(req);
+  if (user) md.set(CONSOLE_USER_HEADER, user);
   md.set('x-actor', `ui@${req.socket.remoteAddress ?? 'unknown'}`);
   const id = req.headers['x-request-id'];
   // Passed on as it is: the gRPC side validates it, as it does for any client.

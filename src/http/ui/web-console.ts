@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { handleApi } from './api-routes';
 import { ConsoleBridge } from './console-bridge';
 import { sizeFrom } from './console-frames';
@@ -19,6 +20,8 @@ export interface WebConsoleOptions {
   readonly grpcTarget: string;
   /** The built page (dist/ui). */
   readonly assetsDir?: string;
+  /** Network mode: TLS with the console's own certificate. */
+  readonly credentials?: ChannelCredentials;
 }
 
 /**
@@ -36,7 +39,7 @@ export class WebConsole {
   private closed = false;
 
   constructor(opts: WebConsoleOptions) {
-    this.gw = new GrpcGateway(opts.grpcTarget);
+    this.gw = new GrpcGateway(opts.grpcTarget, opts.credentials);
     this.consoles = new ConsoleBridge(this.gw);
     this.assetsDir = opts.assetsDir ?? DEFAULT_ASSETS_DIR;
   }

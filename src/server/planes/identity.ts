@@ -20,7 +20,10 @@ export class IdentityPlane implements Plane {
   /** Who a verified client certificate is: the local administrator, a node, or a user of the log. */
   readonly directory: Directory = directoryOf(userDirectory(this.users));
 
-  constructor(private readonly security: Security) {}
+  constructor(
+    private readonly security: Security,
+    private readonly consoleLogin: (identity: string) => { url: string; expiresAt?: Date },
+  ) {}
 
   get readModels() {
     return [this.users];
@@ -29,7 +32,7 @@ export class IdentityPlane implements Plane {
   async start(): Promise<void> {}
 
   addServices(grpc: Server, { dispatcher, pager, log }: PlaneContext): string[] {
-    grpc.addService(IdentityServiceService, identityService({ users: this.users, dispatcher, pager, ca: this.security.pki.ca, mode: this.security.mode, log }));
+    grpc.addService(IdentityServiceService, identityService({ users: this.users, dispatcher, pager, ca: this.security.pki.ca, mode: this.security.mode, consoleLogin: this.consoleLogin, log }));
     return ['hypervisor.iam.v1.IdentityService'];
   }
 

@@ -171,6 +171,18 @@ export interface WhoAmIResponse {
   mode: string;
 }
 
+export interface CreateConsoleLoginRequest {
+}
+
+export interface CreateConsoleLoginResponse {
+  /**
+   * Open it within expires_at; it works once. In development mode, the
+   * console's plain address (no login needed).
+   */
+  url: string;
+  expiresAt: Date | undefined;
+}
+
 function createBaseCertificate(): Certificate {
   return {
     serial: "",
@@ -1578,6 +1590,147 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
   },
 };
 
+function createBaseCreateConsoleLoginRequest(): CreateConsoleLoginRequest {
+  return {};
+}
+
+export const CreateConsoleLoginRequest: MessageFns<CreateConsoleLoginRequest> = {
+  encode(_: CreateConsoleLoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateConsoleLoginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateConsoleLoginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CreateConsoleLoginRequest {
+    return {};
+  },
+
+  toJSON(_: CreateConsoleLoginRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateConsoleLoginRequest>): CreateConsoleLoginRequest {
+    return CreateConsoleLoginRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CreateConsoleLoginRequest>): CreateConsoleLoginRequest {
+    const message = createBaseCreateConsoleLoginRequest();
+    return message;
+  },
+};
+
+function createBaseCreateConsoleLoginResponse(): CreateConsoleLoginResponse {
+  return { url: "", expiresAt: undefined };
+}
+
+export const CreateConsoleLoginResponse: MessageFns<CreateConsoleLoginResponse> = {
+  encode(message: CreateConsoleLoginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateConsoleLoginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateConsoleLoginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateConsoleLoginResponse {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CreateConsoleLoginResponse): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateConsoleLoginResponse>): CreateConsoleLoginResponse {
+    return CreateConsoleLoginResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateConsoleLoginResponse>): CreateConsoleLoginResponse {
+    const message = createBaseCreateConsoleLoginResponse();
+    message.url = object.url ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
 /**
  * Users, their roles and certificates, and who the caller is. Every method
  * but WhoAmI needs the admin role.
@@ -1663,6 +1816,22 @@ export const IdentityServiceService = {
     responseSerialize: (value: DeleteUserResponse): Buffer => Buffer.from(DeleteUserResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteUserResponse => DeleteUserResponse.decode(value),
   },
+  /**
+   * A one-time URL that opens the web console as the caller (network mode):
+   * it sets a session cookie (HttpOnly, Secure, SameSite=Strict) for one
+   * hour, renewed while used. Any identity but a node's may ask.
+   */
+  createConsoleLogin: {
+    path: "/hypervisor.iam.v1.IdentityService/CreateConsoleLogin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateConsoleLoginRequest): Buffer =>
+      Buffer.from(CreateConsoleLoginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateConsoleLoginRequest => CreateConsoleLoginRequest.decode(value),
+    responseSerialize: (value: CreateConsoleLoginResponse): Buffer =>
+      Buffer.from(CreateConsoleLoginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateConsoleLoginResponse => CreateConsoleLoginResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -1678,6 +1847,12 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   issueCertificate: handleUnaryCall<IssueCertificateRequest, IssueCertificateResponse>;
   revokeCertificate: handleUnaryCall<RevokeCertificateRequest, User>;
   deleteUser: handleUnaryCall<DeleteUserRequest, DeleteUserResponse>;
+  /**
+   * A one-time URL that opens the web console as the caller (network mode):
+   * it sets a session cookie (HttpOnly, Secure, SameSite=Strict) for one
+   * hour, renewed while used. Any identity but a node's may ask.
+   */
+  createConsoleLogin: handleUnaryCall<CreateConsoleLoginRequest, CreateConsoleLoginResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -1801,6 +1976,26 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A one-time URL that opens the web console as the caller (network mode):
+   * it sets a session cookie (HttpOnly, Secure, SameSite=Strict) for one
+   * hour, renewed while used. Any identity but a node's may ask.
+   */
+  createConsoleLogin(
+    request: CreateConsoleLoginRequest,
+    callback: (error: ServiceError | null, response: CreateConsoleLoginResponse) => void,
+  ): ClientUnaryCall;
+  createConsoleLogin(
+    request: CreateConsoleLoginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateConsoleLoginResponse) => void,
+  ): ClientUnaryCall;
+  createConsoleLogin(
+    request: CreateConsoleLoginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateConsoleLoginResponse) => void,
   ): ClientUnaryCall;
 }
 
