@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { waitForFile, writeExclusive } from './exclusive-file';
 import path from 'node:path';
 import { InvalidArgument } from '../errors';
 import { newKey, openssl, withScratch } from './openssl';
@@ -71,11 +72,6 @@ export const publicKeyOfCsr = (csrPem: string): Promise<string> =>
     }
   });
 
-const writeSecret = (file: string, content: string) => {
-  writeFileSync(file, content, { mode: 0o600 });
-  chmodSync(file, 0o600);
-};
-
 /**
  * The cluster CA in `dir` (`ca.crt`, `ca.key` mode 0600), made on the first
  * start; or the operator's own (`own`), whose key stays where they keep it.
@@ -89,14 +85,19 @@ export const ensureCa = async (dir: string, own?: { certFile: string; keyFile: s
   }
   const certFile = path.join(dir, 'ca.crt');
   const keyFile = path.join(dir, 'ca.key');
-  if (!existsSync(certFile) || !existsSync(keyFile)) {
-    const key = await newKey();
-    writeSecret(keyFile, key);
-    const cert = await openssl([
-      'req', '-x509', '-new', '-key', keyFile, '-subj', '/CN=hypervisor cluster CA', '-days', String(CA_DAYS),
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
-    writeFileSync(certFile, cert, { mode: 0o644 });
+  if (!existsSync(certFile)) {
+    // The key decides who makes the CA: a server that loses the race waits for the winner's certificate.
+    const key = writeExclusive(keyFile, existsSync(keyFile) ? readFileSync(keyFile, 'utf8') : await newKey(), 0o600);
+    if (key.won || !existsSync(certFile)) {
+      if (!key.won) await waitForFile(certFile, 5_000).catch(() => undefined);
+      if (!existsSync(certFile)) {
+        const cert = await openssl([
+          'req', '-x509', '-new', '-key', keyFile, '-subj', '/CN=hypervisor cluster CA', '-days', String(CA_DAYS),
+          '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        ]);
+        writeExclusive(certFile, cert, 0o644);
+      }
+    }
   }
   chmodSync(keyFile, 0o600);
   return { certPem: readFileSync(certFile, 'utf8'), certFile, keyFile };

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { writeAtomic, writeExclusive } from './exclusive-file';
 import { X509Certificate } from 'node:crypto';
 import { type CertificateFacts, certificateFacts, dueForRenewal } from './certificate';
 import { type ClusterCa, issue, publicKeyOf, type Usage } from './cluster-ca';
@@ -39,10 +40,9 @@ export const ensurePair = async (
     else if (dueForRenewal(facts, now)) issued = 'renewal';
   }
   if (issued) {
-    const keyPem = existsSync(files.keyFile) && issued !== 'missing' ? readFileSync(files.keyFile, 'utf8') : await newKey();
-    const certPem = await issue(ca, { ...want, publicKeyPem: await publicKeyOf(keyPem) });
-    writeFileSync(files.keyFile, keyPem, { mode: 0o600 });
-    writeFileSync(files.certFile, certPem, { mode: 0o644 });
+    // One key, whoever makes it first (servers starting together on one data dir); each may write a certificate for it.
+    const keyPem = existsSync(files.keyFile) ? readFileSync(files.keyFile, 'utf8') : writeExclusive(files.keyFile, await newKey(), 0o600).content;
+    writeAtomic(files.certFile, await issue(ca, { ...want, publicKeyPem: await publicKeyOf(keyPem) }), 0o644);
   }
   chmodSync(files.keyFile, 0o600);
   const certPem = readFileSync(files.certFile, 'utf8');

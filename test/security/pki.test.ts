@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,8 +60,19 @@ describe('cluster PKI (<data-dir>/pki)', function () {
   it('a server certificate of another CA is issued anew', async () => {
     await ensureClusterPki({ dataDir: dir, sans: [] });
     rmSync(path.join(dir, 'pki', 'ca.crt'));
+    rmSync(path.join(dir, 'pki', 'ca.key'));
     const pki = await ensureClusterPki({ dataDir: dir, sans: [] });
     assert.equal(pki.server.issued, 'other-ca');
     assert.equal(pki.admin.issued, 'other-ca');
+  });
+
+  it('servers starting together on one data dir end up with one CA and matching keys', async () => {
+    const all = await Promise.all([1, 2, 3, 4].map(() => ensureClusterPki({ dataDir: dir, sans: [] })));
+    const onDisk = readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8');
+    for (const p of all) assert.equal(p.ca.certPem, onDisk);
+    const key = readFileSync(path.join(dir, 'pki', 'server.key'), 'utf8');
+    const cert = new X509Certificate(readFileSync(path.join(dir, 'pki', 'server.crt')));
+    assert.ok(cert.checkPrivateKey(createPrivateKey(key)), 'the server certificate on disk is for the key on disk');
+    assert.ok(cert.verify(new X509Certificate(onDisk).publicKey));
   });
 });
