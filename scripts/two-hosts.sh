@@ -47,7 +47,7 @@ up() {
   nohup python3 -m http.server 8000 --bind $NET.1 --directory "$guest" >"$DIR/images.log" 2>&1 &
   echo $! >>"$DIR/pids"
   sleep 1
-  nohup node dist/src/main.js --nats-url nats://$NET.1:4222 --grpc-host $NET.1 --http-port 8090 >"$DIR/server.log" 2>&1 &
+  nohup node dist/src/main.js --nats-url nats://$NET.1:4222 --grpc-host $NET.1 --grpc-insecure --http-port 8090 >"$DIR/server.log" 2>&1 &
   echo $! >>"$DIR/pids"
   for _ in $(seq 50); do curl -sf http://$NET.1:8090/readyz >/dev/null && break; sleep 0.2; done
   for i in 1 2; do

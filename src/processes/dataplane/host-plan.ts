@@ -1,19 +1,19 @@
 import type { NetworkState } from '../../commands/network';
 import type { NodeState } from '../../commands/node';
 import type { PortState } from '../../commands/port';
-import type { SecurityRule } from '../../commands/security_group/state';
+import type { SecurityRule } from '../../domain/security-rule';
 import type { SubnetState } from '../../commands/subnet';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { NetworkReadModels } from '../../projections/network-read-models';
-import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../sdn/plan';
+import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../domain/host-plan';
 import { derivedId } from '../network/ids';
 import { vethName } from '../../sdn/names';
 
-import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
+import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, tunnelIpOf } from '../../domain/annotations';
 
 export { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_INTERFACE_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
 
-export const tunnelIpOf = (n: Pick<NodeState, 'ip' | 'annotations'>) => n.annotations[TUNNEL_IP_ANNOTATION] || n.ip;
+export { tunnelIpOf };
 /** Binding types a node offers, or undefined if it did not say (nodes from before the data plane). */
 export const bindingsOf = (n: Pick<NodeState, 'annotations'>): string[] | undefined => n.annotations[PORT_BINDINGS_ANNOTATION]?.split(',').filter(Boolean);
 

@@ -8,23 +8,28 @@ import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
   ConsoleOptions,
   DriverCondition,
+  ImagePreparation,
   InstanceDriver,
   InstanceSpecForDriver,
   InstanceStats,
   InstanceType,
+  LaunchWork,
   Observed,
   ProbeResult,
   StopOptions,
 } from '../driver';
+import { vmLaunchSpec } from '../vm-launch-spec';
 import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelProbeOptions, type AccelSetting } from './accel';
 import { buildQemuArgs, driveId, machineFor, type QemuLaunch } from './args';
 import { Connections, QMP_TIMEOUT_MS } from './connections';
 import { ensureDisk } from './disks';
 import { launch, type QemuContext } from './launch';
 import { endedState, liveState } from './observe';
-import { isOurProcess, processesUnder } from './process';
+import { isOurProcess } from '../../../shared/process';
+import { processesUnder } from './process';
 import { pidsOf, stopQemu } from './stop';
-import { cpuPercent, readProcSample, sumBlockStats } from './stats';
+import { cpuPercent } from '../cpu-usage';
+import { readProcSample, sumBlockStats } from './stats';
 import { StateDir, validateDiskName, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
 
 export interface QemuDriverOptions {
@@ -107,6 +112,10 @@ export class QemuDriver implements InstanceDriver {
   async conditions(): Promise<DriverCondition[]> {
     const c = await this.accel();
     return [{ type: 'Accelerator', status: c.accel, reason: c.reason, message: c.accel === 'tcg' ? 'instances run under TCG (emulation)' : 'instances run under KVM' }];
+  }
+
+  launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
+    return vmLaunchSpec(w, images);
   }
 
   async create(spec: InstanceSpecForDriver): Promise<void> {
