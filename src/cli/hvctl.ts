@@ -17,13 +17,19 @@ import { routerCommand } from './router';
 import { securityGroupCommand } from './security-group';
 import { subnetCommand } from './subnet';
 import { vtepCommand } from './vtep';
+import { userCommand } from './user';
+import { uiCommand, whoamiCommand } from './whoami';
 
 /** hvctl: the operator's command line for the control plane, one command per resource, in the style of kubectl and incus. */
 const program = new Command('hvctl')
   .description('Command line for the hypervisor control plane')
   .addOption(new Option('-s, --server <address>', 'gRPC address of the control plane (else $HV_SERVER, the config file, 127.0.0.1:50051)'))
   .addOption(new Option('-o, --output <format>', 'table (default), json, yaml or name').choices(FORMATS))
-  .addOption(new Option('--as <actor>', 'who is asking, recorded on every event (x-actor; else $HV_ACTOR, the config file)'))
+  .addOption(new Option('--as <actor>', 'whom you act for, recorded beside your identity when you are an administrator (x-actor; else $HV_ACTOR, the config file)'))
+  .addOption(new Option('--context <name>', 'a context of the config file (else $HVCTL_CONTEXT, its current context)'))
+  .addOption(new Option('--ca <file>', "the cluster CA's certificate, for a server in network mode (else $HVCTL_CA, the context)"))
+  .addOption(new Option('--cert <file>', 'your client certificate (else $HVCTL_CERT, the context; on the server host: its admin.crt)'))
+  .addOption(new Option('--key <file>', 'the key of --cert (else $HVCTL_KEY, the context)'))
   .showHelpAfterError('(add --help for usage)')
   .addHelpText(
     'after',
@@ -48,6 +54,9 @@ for (const c of [
   ipCommand(),
   vtepCommand(),
   ...auditCommands(),
+  userCommand(),
+  whoamiCommand(),
+  uiCommand(),
   configCommand(),
 ])
   program.addCommand(c);

@@ -186,6 +186,7 @@ export class ControlPlane {
         e ? reject(e) : resolve(port),
       ),
     );
+    security.serving(this.grpcPort);
     // The web console calls the gRPC API just bound, as any client would; in network mode with its own certificate, for its sessions.
     if (cfg.ui)
       this.webConsole = new WebConsole(

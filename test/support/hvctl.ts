@@ -26,7 +26,7 @@ const nextConfigFile = (): string => {
 
 /** A config file of its own, so no user's ~/.config/hvctl is read. */
 export const isolatedEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
-  const { HV_SERVER: _s, HV_ACTOR: _a, ...env } = process.env;
+  const { HV_SERVER: _s, HV_ACTOR: _a, HVCTL_CA: _ca, HVCTL_CERT: _c, HVCTL_KEY: _k, HVCTL_CONTEXT: _x, ...env } = process.env;
   return { ...env, HVCTL_CONFIG: nextConfigFile(), ...extra };
 };
 

@@ -24,6 +24,8 @@ export interface Security {
   readonly grpc: ServerCredentials;
   readonly httpHost: string;
   readonly http: (directory: Directory) => Pick<HttpListen, 'tls' | 'access'>;
+  /** Once gRPC is bound: in network mode, tells hvctl on this host the port to use the admin certificate for. */
+  readonly serving: (grpcPort: number) => void;
 }
 
 /**
@@ -43,8 +45,7 @@ export const setUpSecurity = async (cfg: ServerConfig, metrics: Metrics, log: Lo
   for (const [name, pair] of [['server', pki.server], ['admin', pki.admin]] as const)
     if (pair.issued) log.info({ certificate: pair.certFile, why: pair.issued, serial: pair.facts.serial, notAfter: pair.facts.notAfter.toISOString() }, `issued the ${name} certificate`);
   const marker = path.join(pki.dir, TLS_MARKER);
-  if (mode === 'network') writeFileSync(marker, `${cfg.grpcHost}:${cfg.grpcPort}\n`);
-  else rmSync(marker, { force: true });
+  rmSync(marker, { force: true });
   metrics.insecureListener.set(mode === 'insecure' ? 1 : 0);
   if (mode === 'insecure') log.warn({ mode, grpcHost: cfg.grpcHost, httpHost }, `INSECURE: ${why}`);
   else log.info({ mode, ca: pki.ca.certFile, adminCertificate: pki.admin.certFile }, `${mode} mode: ${why}`);
@@ -55,6 +56,9 @@ export const setUpSecurity = async (cfg: ServerConfig, metrics: Metrics, log: Lo
     trustEveryone: !network,
     grpc: grpcCredentials(network ? pki : undefined),
     httpHost,
+    serving: (port) => {
+      if (network) writeFileSync(marker, `${cfg.grpcHost}:${port}\n`);
+    },
     http: (directory) => (network ? { tls: tlsOptions(pki), access: metricsAccess(directory) } : { access: OPEN_ACCESS }),
   };
 };
