@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
 import { IdentityServiceClient, Role } from '../../src/gen/hypervisor/iam/v1/iam';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { CreateNetworkRequest, NetworkServiceClient, NetworkType } from '../../src/gen/hypervisor/v1/network';
 import { newKey, openssl, withScratch } from '../../src/pki/openssl';
 import { certificateFacts } from '../../src/pki/certificate';
@@ -71,6 +72,19 @@ describe('identities: users, roles and certificates in the log (network mode)', 
     const before = await nodes();
     await rejectsWith(call(viewer, viewer.registerNode, nodeRegistration('by-vera')), status.PERMISSION_DENIED, /^\/hypervisor\.v1\.ClusterService\/RegisterNode needs the node role; user:vera has the viewer role$/);
     assert.deepEqual(await nodes(), before);
+  });
+
+  it("a viewer's console is PERMISSION_DENIED before anything reaches the instance", async () => {
+    const c = lab.client(ComputeServiceClient, await user('vivian', Role.ROLE_VIEWER));
+    const stream = c.attachConsole();
+    const ended = new Promise<{ code: number; details: string }>((resolve) => {
+      stream.on('error', (e: { code: number; details: string }) => resolve(e));
+      stream.on('data', () => undefined);
+    });
+    stream.write({ instanceId: 'any', tty: true, width: 80, height: 24, data: Buffer.alloc(0) });
+    const e = await ended;
+    assert.equal(e.code, status.PERMISSION_DENIED);
+    assert.match(e.details, /^\/hypervisor\.v1\.ComputeService\/AttachConsole needs the operator role; user:vivian has the viewer role$/);
   });
 
   it("an operator's DeregisterNode and user creation are PERMISSION_DENIED, and write nothing", async () => {

@@ -15,7 +15,7 @@ export interface ModeChoice {
  * operator asked for a plaintext lab with --grpc-insecure.
  */
 export const chooseMode = (o: { grpcHost: string; httpHost: string; insecure: boolean }): ModeChoice => {
-  const beyond = [o.grpcHost, o.httpHost].filter((h) => !isLoopback(h));
+  const beyond = [...new Set([o.grpcHost, o.httpHost])].filter((h) => !isLoopback(h));
   if (beyond.length === 0) return { mode: 'development', why: `gRPC (${o.grpcHost}) and HTTP (${o.httpHost}) listen on loopback only: plaintext, every caller is local:admin` };
   if (o.insecure) return { mode: 'insecure', why: `--grpc-insecure: plaintext on ${beyond.join(', ')}, beyond loopback; every caller who reaches it is local:admin` };
   return { mode: 'network', why: `listening beyond loopback (${beyond.join(', ')}): TLS 1.3 only, every caller needs a client certificate of the cluster CA` };
