@@ -20,7 +20,7 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = (x: number) => Math.max(20, Math.round(x * SCALE));
 const CONCURRENCY = 16;
 const BATCHES = 12;
-const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' };
+const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: Number(process.env.PAGE ?? 100), pageToken: '' };
 
 /** The batches of one mode, as one result: total calls over total time, latencies over all of them. */
 const combine = (rs: RateResult[], lat: number[]): RateResult => {
@@ -50,7 +50,7 @@ const main = async () => {
     ListNodes: (cs: ClusterServiceClient[]) => (i: number) => call(cs[i % 4], cs[i % 4].listNodes, LIST),
   };
   const totals = { RegisterNode: N(6000), ListNodes: N(12000) };
-  for (const op of ['RegisterNode', 'ListNodes'] as const) {
+  for (const op of (process.env.OPS ?? 'RegisterNode,ListNodes').split(',') as ('RegisterNode' | 'ListNodes')[]) {
     const per = Math.max(10, Math.round(totals[op] / BATCHES));
     const runs: Record<string, { rs: RateResult[]; lat: number[] }> = { development: { rs: [], lat: [] }, network: { rs: [], lat: [] } };
     for (let b = 0; b < BATCHES; b++)
