@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { connect } from 'nats';
@@ -342,7 +343,8 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       await call(c, c.deregisterNode, { nodeId: b.nodeId });
       const resumed = c.watchNodes(WatchNodesRequest.fromPartial({ region, sinceRevision: snap.revision }));
       const got = await take(resumed, 3);
-      const extra = take(resumed, 1, 300).then(
+      // An absence, so it takes time: a duplicate has 300 ms to show up.
+    const extra = take(resumed, 1, 300).then(
         () => 'more',
         () => 'none',
       );
@@ -360,6 +362,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       await call(c, c.registerNode, reg('watch-id-y'));
       const s = c.watchNodes(WatchNodesRequest.fromPartial({ nodeIds: [x.nodeId] }));
       const [e] = await take(s, 1);
+      // An absence, so it takes time: another node's event has 300 ms to show up.
       const more = await take(s, 1, 300).then(() => 'more', () => 'none');
       s.cancel();
       assert.equal(e.node?.id, x.nodeId);
@@ -412,9 +415,11 @@ describe('node liveness (short lease)', function () {
   it('keeps a node READY while it heartbeats', async () => {
     const c = t.cluster();
     const { nodeId } = await call(c, c.registerNode, reg('lease-b'));
+    // What this proves is an absence (the node never goes NOT_READY), so it takes time: heartbeats a
+    // quarter of the 1 s lease apart, for two and a half leases, as an agent would send them.
     for (let i = 0; i < 10; i++) {
       await call(c, c.heartbeat, HeartbeatRequest.fromPartial({ nodeId, status: 1, conditions: [] }));
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     assert.equal((await call(c, c.getNode, { nodeId })).status, NodeStatus.NODE_STATUS_READY);
   });
