@@ -21,6 +21,9 @@ export const LOCAL_ADMIN: Identity = { name: 'local:admin', role: 'admin' };
  */
 export const WEB_CONSOLE = 'system:web-console';
 
+/** The header the console's own gRPC calls name their session's identity in; honoured from the console's certificate only. */
+export const CONSOLE_USER_HEADER = 'x-hv-console-user';
+
 const CHAIN: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 /** Whether `have` grants what `need` does: admin implies operator implies viewer; node stands alone (admin has it too). */

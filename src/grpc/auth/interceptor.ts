@@ -2,8 +2,7 @@ import { type Metadata, type ServerInterceptingCallInterface, type ServerInterce
 import { authorize } from '../../authz/authorize';
 import type { Owners } from '../../authz/tenant-rules';
 import type { Directory } from '../../authz/directory';
-import { type Identity, LOCAL_ADMIN, WEB_CONSOLE } from '../../authz/identity';
-import { CONSOLE_USER_HEADER } from '../../http/ui/console-user';
+import { CONSOLE_USER_HEADER, type Identity, LOCAL_ADMIN, WEB_CONSOLE } from '../../authz/identity';
 import { Code } from '../../errors';
 import { normalSerial } from '../../pki/certificate';
 import { isUnparseable } from '../guarded-server';

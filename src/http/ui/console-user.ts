@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 
-/** The header the console's own gRPC calls name their session's identity in; honoured only from the console's certificate. */
-export const CONSOLE_USER_HEADER = 'x-hv-console-user';
+export { CONSOLE_USER_HEADER } from '../../authz/identity';
 
 const users = new WeakMap<IncomingMessage, string>();
 
