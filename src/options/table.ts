@@ -26,6 +26,13 @@ const logLevel = oneOf({
   choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
   default: 'info',
 });
+const logFormat = oneOf({
+  flag: '--log-format <format>',
+  env: 'HV_LOG_FORMAT',
+  help: 'log lines: pretty (for a person), json (one object a line), auto (pretty on a terminal, else json)',
+  choices: ['auto', 'pretty', 'json'],
+  default: 'auto',
+});
 
 /** Where images may be fetched from beyond public addresses, and how large: the same for PullImage (server) and agents. */
 const imageAllowCidrs = list({
@@ -108,6 +115,7 @@ export const agentOptions = {
   imageMaxBytes,
   ociInsecureRegistries,
   logLevel,
+  logFormat,
   dataplane: oneOf({
     flag: '--dataplane <kind>',
     env: 'HV_AGENT_DATAPLANE',
@@ -210,6 +218,7 @@ export const serverOptions = {
   agentAccel: prefixed('agent', agentOptions.accel, 'QEMU accelerator of the embedded agent (auto, kvm, tcg)'),
   agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
   logLevel,
+  logFormat,
   watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),
   /**
    * Signs page tokens; the same on every replica. Unset: a random secret made

@@ -94,6 +94,7 @@ export class ControlPlane {
       this.natsToken = auth?.token;
       this.natsTokenFile = auth?.file;
       this.embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token }, log);
+      if (this.stopped) this.embedded.stopSupervising();
       const port = new URL(this.embedded.url).port;
       this.natsUrl = `nats://${localAddress(listen.host)}:${port}`;
       log.info(
@@ -190,6 +191,16 @@ export class ControlPlane {
 
   /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
   private stopped = false;
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Called as a shutdown begins (before the agent stops): from here on nothing is started again. */
+  beginShutdown(): void {
+    this.stopped = true;
+    this.embedded?.stopSupervising();
+  }
 
   async stop(): Promise<void> {
     this.stopped = true;
