@@ -21,6 +21,7 @@ import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './forma
 import { createVerb } from './instance-create';
 import { stateWord, waitForInstance } from './instance-wait';
 import { nodeRef } from './node';
+import { NAMES } from './names';
 import { column, type Kind } from './print';
 import { allPages, resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
@@ -30,15 +31,17 @@ export const INSTANCE: Kind<Instance> = {
   singular: 'instance',
   id: (i) => i.id,
   toJSON: (i) => Instance.toJSON(i),
+  needs: ['node'],
   columns: [
-    column('NAME', (i) => i.name),
-    column('ID', (i) => i.id),
-    column('TYPE', (i) => enumWord(InstanceType, 'INSTANCE_TYPE_', i.type).toLowerCase()),
-    column('STATE', (i) => stateWord(i.state)),
-    column('NODE', (i) => i.nodeId),
-    column('IP', (i) => i.ipAddress),
+    column('NAME', (i) => i.name, { width: 12 }),
+    column('ID', (i) => i.id, { width: 36 }),
+    column('TYPE', (i) => enumWord(InstanceType, 'INSTANCE_TYPE_', i.type).toLowerCase(), { width: 9 }),
+    column('STATE', (i) => stateWord(i.state), { width: 8 }),
+    column('NODE', (i) => NAMES.of('node', i.nodeId), { width: 12 }),
+    column('NODE ID', (i) => i.nodeId, { wide: true }),
+    column('IP', (i) => i.ipAddress, { width: 15 }),
     column('CPUS', (i) => i.spec?.cpuCores),
-    column('MEMORY', (i) => formatBytes(i.spec?.memoryBytes ?? 0n)),
+    column('MEMORY', (i) => formatBytes(i.spec?.memoryBytes ?? 0n), { width: 6 }),
     column('AGE', (i) => formatAge(i.createdAt).replace(' ago', '')),
     column('REASON', (i) => i.stateReason),
   ],
@@ -121,7 +124,7 @@ export const instanceCommand = (): Command => {
         const id = await instanceRef(ctx, ref);
         let i = await ctx.call<StartInstanceRequest, Instance>(ctx.compute, ctx.compute.startInstance, { instanceId: id });
         if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_RUNNING, o.waitTimeout, i))!;
-        ctx.printer.one(INSTANCE, i);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );
 
@@ -137,7 +140,7 @@ export const instanceCommand = (): Command => {
         const id = await instanceRef(ctx, ref);
         let i = await ctx.call<StopInstanceRequest, Instance>(ctx.compute, ctx.compute.stopInstance, { instanceId: id, force: !!o.force, timeoutSeconds: o.timeout });
         if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_STOPPED, o.waitTimeout, i))!;
-        ctx.printer.one(INSTANCE, i);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );
 
@@ -148,7 +151,16 @@ export const instanceCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, o: { force?: boolean }) => {
         const id = await instanceRef(ctx, ref);
-        ctx.printer.one(INSTANCE, await ctx.call<RestartInstanceRequest, Instance>(ctx.compute, ctx.compute.restartInstance, { instanceId: id, force: !!o.force }));
+        // The call answers once the guest is back: say what it waits for (the grace period is the server's, 30 s by default).
+        process.stderr.write(
+          o.force
+            ? `restarting ${ref}: resetting it now\n`
+            : `restarting ${ref}: the guest is asked to reboot (ACPI) and reset if it has not shut down within the server's grace period (30 s unless HV_STOP_TIMEOUT_SECONDS says otherwise; --force resets at once); waiting…\n`,
+        );
+        const started = Date.now();
+        const i = await ctx.call<RestartInstanceRequest, Instance>(ctx.compute, ctx.compute.restartInstance, { instanceId: id, force: !!o.force });
+        process.stderr.write(`restarted ${ref} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );
 
@@ -203,7 +215,7 @@ export const instanceCommand = (): Command => {
       run(async (ctx, ref: string | undefined, o: { node?: string; since: bigint }) => {
         const req = { instanceId: ref ? await instanceRef(ctx, ref) : '', nodeId: o.node ? await nodeRef(ctx, o.node) : '', sinceRevision: o.since };
         const stream = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, req);
-        ctx.printer.watchStart(INSTANCE, []);
+        await ctx.printer.watchStart(INSTANCE, []);
         for await (const e of stream) if (e.instance) ctx.printer.watchEvent(INSTANCE, EVENT_WORD[e.type] ?? 'MODIFIED', e.instance);
       }),
     );

@@ -69,7 +69,7 @@ export const routerCommand = (): Command => {
           distributed: !!o.distributed,
           externalGateway: o.externalNetwork ? { networkId: await networkRef(ctx, o.externalNetwork), enableSnat: o.snat, externalFixedIps: [] } : undefined,
         };
-        ctx.printer.one(ROUTER, (await ctx.call<CreateRouterRequest, CreateRouterResponse>(ctx.network, ctx.network.createRouter, req)).router!);
+        await ctx.printer.one(ROUTER, (await ctx.call<CreateRouterRequest, CreateRouterResponse>(ctx.network, ctx.network.createRouter, req)).router!);
       }),
     );
 
@@ -140,7 +140,7 @@ export const routerCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, destination: string, nexthop: string) => {
         const req = { routerId: await routerRef(ctx, ref), destination, nexthop };
-        ctx.printer.one(ROUTER, (await ctx.call<AddRouteRequest, AddRouteResponse>(ctx.network, ctx.network.addRoute, req)).router!);
+        await ctx.printer.one(ROUTER, (await ctx.call<AddRouteRequest, AddRouteResponse>(ctx.network, ctx.network.addRoute, req)).router!);
       }),
     );
   route
@@ -152,7 +152,7 @@ export const routerCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, destination: string) => {
         const req = { routerId: await routerRef(ctx, ref), destination };
-        ctx.printer.one(ROUTER, (await ctx.call<RemoveRouteRequest, RemoveRouteResponse>(ctx.network, ctx.network.removeRoute, req)).router!);
+        await ctx.printer.one(ROUTER, (await ctx.call<RemoveRouteRequest, RemoveRouteResponse>(ctx.network, ctx.network.removeRoute, req)).router!);
       }),
     );
   return c;
