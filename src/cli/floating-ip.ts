@@ -18,6 +18,7 @@ import { formatAge } from './format';
 import { networkRef } from './network';
 import { portRef } from './port';
 import { NAMES } from './names';
+import { explainedKind } from './port-reason';
 import { column, type Kind } from './print';
 import { resolveRef } from './resolve';
 import { resource, run, WATCH } from './verb';
@@ -75,7 +76,10 @@ export const floatingIpCommand = (): Command => {
       run(async (ctx, o: { port?: string; tenant?: string; watch?: boolean }) => {
         const filter = { portId: o.port ? await portRef(ctx, o.port) : '', tenantId: o.tenant ?? '' };
         const list = () => listFloatingIps(ctx, filter);
-        if (!o.watch) return ctx.printer.list(FLOATING_IP, await list());
+        if (!o.watch) {
+          const fips = await list();
+          return ctx.printer.list(await explainedKind(ctx, FLOATING_IP, 'floating_ip', 'FloatingIpStatusReported', fips), fips);
+        }
         const matches = (f: FloatingIP) => (!filter.portId || f.portId === filter.portId) && (!filter.tenantId || f.tenantId === filter.tenantId);
         await listAndFollow(ctx, FLOATING_IP, 'floating_ip', list, (id) => getFloatingIp(ctx, id), matches);
       }),
@@ -89,7 +93,7 @@ export const floatingIpCommand = (): Command => {
         const id = await fipRef(ctx, ref);
         const f = await getFloatingIp(ctx, id);
         if (!f) throw new CliError(`NOT_FOUND: floating IP ${ref} not found`, EXIT.NOT_FOUND);
-        await ctx.printer.one(FLOATING_IP, f);
+        await ctx.printer.one(await explainedKind(ctx, FLOATING_IP, 'floating_ip', 'FloatingIpStatusReported', [f]), f);
       }),
     );
 

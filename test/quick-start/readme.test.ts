@@ -74,6 +74,9 @@ describe('the README quick start, as written (issue 19)', function () {
     )) as { data: { reason?: string } }[];
     assert.match(JSON.stringify(why), /physical network \\"default\\".*(upstream0|does not map)|Cannot find device \\"upstream0\\"/, JSON.stringify(why));
     void net;
+    const table = await hvctl('router', 'get', 'edge');
+    assert.match(table.split('\n')[0], /STATUS.*REASON/, table);
+    assert.match(table, /ERROR.*upstream0/, 'the table says why');
 
     // The upstream network on one host, as the README makes it: the router turns ACTIVE and answers there.
     await shell.run(blocks[3]);
