@@ -1,19 +1,41 @@
+import { listAll } from '../client/api-client';
+import { ListInstancesRequest, type ListInstancesResponse } from '../gen/hypervisor/v1/compute';
+import { ListNodesRequest, type ListNodesResponse } from '../gen/hypervisor/v1/cluster';
+import { ListNetworksRequest, type ListNetworksResponse, ListPortsRequest, type ListPortsResponse, ListSubnetsRequest, type ListSubnetsResponse } from '../gen/hypervisor/v1/network';
 import type { Ctx } from './context';
-import { listInstances } from './instance';
-import { listNetworks } from './network';
-import { listNodes } from './node';
-import { listPorts } from './port';
-import { listSubnets } from './subnet';
 
 /** The kinds whose ids tables show as names (`-o wide` adds the ids). */
 export type NameKind = 'node' | 'network' | 'subnet' | 'instance' | 'port';
 
-const loaders: Record<NameKind, (ctx: Ctx) => Promise<[string, string][]>> = {
-  node: async (ctx) => (await listNodes(ctx)).map((n) => [n.id, n.hostname]),
-  network: async (ctx) => (await listNetworks(ctx)).map((n) => [n.id, n.name]),
-  subnet: async (ctx) => (await listSubnets(ctx)).map((s) => [s.id, s.name || s.cidr]),
-  instance: async (ctx) => (await listInstances(ctx)).map((i) => [i.id, i.name]),
-  port: async (ctx) => (await listPorts(ctx)).map((p) => [p.id, p.name || p.ipAddress]),
+type Pairs = [string, string][];
+
+// The List calls themselves, not the resource modules' helpers: those import this file for their tables.
+const loaders: Record<NameKind, (ctx: Ctx) => Promise<Pairs>> = {
+  node: async (ctx) =>
+    (await listAll(async (pageToken) => {
+      const r = await ctx.call<ListNodesRequest, ListNodesResponse>(ctx.cluster, ctx.cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100, pageToken }));
+      return { items: r.nodes, next: r.nextPageToken };
+    })).map((n) => [n.id, n.hostname]),
+  network: async (ctx) =>
+    (await listAll(async (pageToken) => {
+      const r = await ctx.call<ListNetworksRequest, ListNetworksResponse>(ctx.network, ctx.network.listNetworks, ListNetworksRequest.fromPartial({ pageSize: 100, pageToken }));
+      return { items: r.networks, next: r.nextPageToken };
+    })).map((n) => [n.id, n.name]),
+  subnet: async (ctx) =>
+    (await listAll(async (pageToken) => {
+      const r = await ctx.call<ListSubnetsRequest, ListSubnetsResponse>(ctx.network, ctx.network.listSubnets, ListSubnetsRequest.fromPartial({ pageSize: 100, pageToken }));
+      return { items: r.subnets, next: r.nextPageToken };
+    })).map((s) => [s.id, s.name || s.cidr]),
+  instance: async (ctx) =>
+    (await listAll(async (pageToken) => {
+      const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100, pageToken }));
+      return { items: r.instances, next: r.nextPageToken };
+    })).map((i) => [i.id, i.name]),
+  port: async (ctx) =>
+    (await listAll(async (pageToken) => {
+      const r = await ctx.call<ListPortsRequest, ListPortsResponse>(ctx.network, ctx.network.listPorts, ListPortsRequest.fromPartial({ pageSize: 100, pageToken }));
+      return { items: r.ports, next: r.nextPageToken };
+    })).map((p) => [p.id, p.name || p.ipAddress]),
 };
 
 /**

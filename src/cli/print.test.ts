@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Instance } from '../gen/hypervisor/v1/compute';
-import { INSTANCE } from './instance';
+import { INSTANCE } from './instance-read';
 import { NAMES } from './names';
 import { Printer } from './print';
 

@@ -1,7 +1,7 @@
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { fipRef } from './floating-ip';
-import { instanceRef } from './instance';
+import { instanceRef } from './instance-read';
 import { networkRef } from './network';
 import { nodeRef } from './node';
 import { portRef } from './port';

@@ -193,6 +193,9 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
     it('restart, then delete --wait until it is gone', async () => {
       const r = await hv('instance', 'restart', `web-${token}`, '-o', 'json');
       assert.equal(r.code, 0, r.stderr);
+      // It says what it waits for before the call that may take the grace period, and how long it took.
+      assert.match(r.stderr, new RegExp(`^restarting web-${token}: the guest is asked to reboot \\(ACPI\\) and reset if it has not shut down within the server's grace period .*waiting…$`, 'm'));
+      assert.match(r.stderr, new RegExp(`^restarted web-${token} in \\d+\\.\\d s$`, 'm'));
       await watch.state(id, InstanceState.INSTANCE_STATE_RUNNING);
       const d = await hv('instance', 'delete', `web-${token}`, '--wait');
       assert.equal(d.code, 0, d.stderr);

@@ -74,6 +74,9 @@ describe('the README quick start, as written (issue 19)', function () {
     )) as { data: { reason?: string } }[];
     assert.match(JSON.stringify(why), /physical network \\"default\\".*(upstream0|does not map)|Cannot find device \\"upstream0\\"/, JSON.stringify(why));
     void net;
+    // The floating IP through it is not ACTIVE either.
+    const fipOf = async () => (await json<{ floatingIp: string; status: string }[]>('fip', 'list')).find((f) => f.floatingIp === '203.0.113.3')!;
+    await until('the floating IP through the router ERROR too', async () => (await fipOf()).status === 'ERROR', 60_000);
     const table = await hvctl('router', 'get', 'edge');
     assert.match(table.split('\n')[0], /STATUS.*REASON/, table);
     assert.match(table, /ERROR.*upstream0/, 'the table says why');
@@ -81,6 +84,7 @@ describe('the README quick start, as written (issue 19)', function () {
     // The upstream network on one host, as the README makes it: the router turns ACTIVE and answers there.
     await shell.run(blocks[3]);
     await until('the router ACTIVE once upstream0 exists', async () => (await edge()).status === 'ACTIVE', 120_000);
+    await until('its floating IP ACTIVE again', async () => (await fipOf()).status === 'ACTIVE', 60_000);
     await until('the upstream reaches the router\'s gateway address', () =>
       host.run('ip', ['netns', 'exec', 'upstream', 'ping', '-c', '1', '-W', '1', '203.0.113.2']).then(() => true, () => false), 60_000);
 
