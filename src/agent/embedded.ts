@@ -18,6 +18,10 @@ export interface EmbeddedAgentOptions {
   readonly ociInsecureRegistries?: readonly string[];
   /** The server in network mode: the cluster CA and this host's node certificate. */
   readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** The data plane, as a standalone agent's --dataplane, --tunnel-ip and --physical-interface. */
+  readonly dataplane?: AgentConfig['dataplane'];
+  readonly tunnelIp?: string;
+  readonly physicalInterfaces?: AgentConfig['physicalInterfaces'];
 }
 
 /**
@@ -40,6 +44,9 @@ export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): 
     ...(o.imageMaxBytes ? { imageMaxBytes: o.imageMaxBytes } : {}),
     ...(o.ociInsecureRegistries ? { ociInsecureRegistries: o.ociInsecureRegistries } : {}),
     ...(o.tls ? { tlsCa: o.tls.ca, tlsCert: o.tls.cert, tlsKey: o.tls.key } : {}),
+    ...(o.dataplane ? { dataplane: o.dataplane } : {}),
+    ...(o.tunnelIp ? { tunnelIp: o.tunnelIp } : {}),
+    ...(o.physicalInterfaces && Object.keys(o.physicalInterfaces).length ? { physicalInterfaces: o.physicalInterfaces } : {}),
   };
   const alog = log.child({ component: 'agent' });
   try {

@@ -10,6 +10,7 @@ import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import type { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
 import type { NetworkServiceClient } from '../gen/hypervisor/v1/network';
 import { CliError, EXIT } from './exit';
+import { NAMES } from './names';
 import { type Format, Printer } from './print';
 import { channelFor, localAdminFiles, type TlsFiles } from './tls';
 import type { IdentityServiceClient } from '../gen/hypervisor/iam/v1/iam';
@@ -76,7 +77,7 @@ export class Ctx {
     if (name && !context) throw new CliError(`NOT_FOUND: context "${name}" is not in ${configPath()} (hvctl config set-context)`, EXIT.NOT_FOUND);
     this.server = o.server ?? process.env.HV_SERVER ?? context?.server ?? cfg.server ?? DEFAULT_SERVER;
     this.actor = o.as ?? process.env.HV_ACTOR ?? cfg.actor;
-    this.printer = new Printer(o.output ?? cfg.output ?? 'table');
+    this.printer = new Printer(o.output ?? cfg.output ?? 'table', (kinds) => NAMES.need(this, kinds));
     const pick = (flag?: string, env?: string, ctx?: string) => flag ?? (env || undefined) ?? ctx;
     const given = {
       ca: pick(o.ca, process.env.HVCTL_CA, context?.ca),

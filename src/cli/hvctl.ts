@@ -24,7 +24,7 @@ import { uiCommand, whoamiCommand } from './whoami';
 const program = new Command('hvctl')
   .description('Command line for the hypervisor control plane')
   .addOption(new Option('-s, --server <address>', 'gRPC address of the control plane (else $HV_SERVER, the config file, 127.0.0.1:50051)'))
-  .addOption(new Option('-o, --output <format>', 'table (default), json, yaml or name').choices(FORMATS))
+  .addOption(new Option('-o, --output <format>', 'table (default; names where a resource refers to another), wide (and their ids), json, yaml or name').choices(FORMATS))
   .addOption(new Option('--as <actor>', 'whom you act for, recorded beside your identity when you are an administrator (x-actor; else $HV_ACTOR, the config file)'))
   .addOption(new Option('--context <name>', 'a context of the config file (else $HVCTL_CONTEXT, its current context)'))
   .addOption(new Option('--ca <file>', "the cluster CA's certificate, for a server in network mode (else $HVCTL_CA, the context)"))

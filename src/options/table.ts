@@ -26,6 +26,13 @@ const logLevel = oneOf({
   choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
   default: 'info',
 });
+const logFormat = oneOf({
+  flag: '--log-format <format>',
+  env: 'HV_LOG_FORMAT',
+  help: 'log lines: pretty (for a person), json (one object a line), auto (pretty on a terminal, else json)',
+  choices: ['auto', 'pretty', 'json'],
+  default: 'auto',
+});
 
 /** Where images may be fetched from beyond public addresses, and how large: the same for PullImage (server) and agents. */
 const imageAllowCidrs = list({
@@ -112,6 +119,7 @@ export const agentOptions = {
   imageMaxBytes,
   ociInsecureRegistries,
   logLevel,
+  logFormat,
   dataplane: oneOf({
     flag: '--dataplane <kind>',
     env: 'HV_AGENT_DATAPLANE',
@@ -226,7 +234,15 @@ export const serverOptions = {
   agentPort: prefixed('agent', agentOptions.port, 'AgentService port of the embedded agent'),
   agentAccel: prefixed('agent', agentOptions.accel, 'QEMU accelerator of the embedded agent (auto, kvm, tcg)'),
   agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
+  agentDataplane: prefixed('agent', agentOptions.dataplane, 'data plane of the embedded agent (linuxbridge, none)'),
+  agentTunnelIp: prefixed('agent', agentOptions.tunnelIp, 'VTEP address of the embedded agent for VXLAN networks (default: 127.0.0.1, this host alone)'),
+  agentPhysicalInterfaces: prefixed(
+    'agent',
+    agentOptions.physicalInterfaces,
+    'host interface a physical network is on, for the embedded agent (flat and VLAN networks, an external network for routers); repeatable',
+  ),
   logLevel,
+  logFormat,
   watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),
   /**
    * Signs page tokens; the same on every replica. Unset: a random secret made

@@ -106,6 +106,7 @@ export class ControlPlane {
       this.natsToken = auth?.token;
       this.natsTokenFile = auth?.file;
       this.embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token }, log);
+      if (this.stopped) this.embedded.stopSupervising();
       const port = new URL(this.embedded.url).port;
       this.natsUrl = `nats://${localAddress(listen.host)}:${port}`;
       log.info(
@@ -176,8 +177,11 @@ export class ControlPlane {
     this.health.addToServer(grpc);
     // Health follows NATS: without it nothing can be written, so balancers should send clients elsewhere.
     const health = this.health;
+    // Health starts SERVING on the connection made above: only a change from that is news (no "back" at the first connect).
+    let wasUp = true;
     connection.changes$.subscribe((up) => {
-      if (this.stopped) return;
+      if (this.stopped || up === wasUp) return;
+      wasUp = up;
       log[up ? 'info' : 'warn']({ url: this.natsUrl }, up ? 'NATS connection back: serving' : 'NATS connection lost: not serving until it is back');
       for (const s of ['', ...this.services]) health.setStatus(s, up ? 'SERVING' : 'NOT_SERVING');
     });
@@ -225,6 +229,16 @@ export class ControlPlane {
 
   /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
   private stopped = false;
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Called as a shutdown begins (before the agent stops): from here on nothing is started again. */
+  beginShutdown(): void {
+    this.stopped = true;
+    this.embedded?.stopSupervising();
+  }
 
   async stop(): Promise<void> {
     this.stopped = true;

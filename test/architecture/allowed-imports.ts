@@ -40,8 +40,8 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/eventstore/jetstream': { src: [...DOMAIN, ...STORE_PORT], packages: ['nats', 'rxjs'] },
   'src/eventstore/esdb': { src: [...DOMAIN, ...STORE_PORT], packages: ['@eventstore/db-client', 'crypto', 'rxjs'] },
   'src/bus': { src: [...DOMAIN, ...STORE_PORT, 'src/projections', 'src/shared'], packages: ['nats', 'rxjs', 'pino', 'crypto'] },
-  'src/nats': { src: ['src/errors.ts'], packages: ['child_process', 'crypto', 'fs', 'ipaddr.js', 'nats', 'net', 'path', 'pino', 'rxjs'] },
-  'src/shared': { src: ['src/errors.ts'], packages: ['@grpc/grpc-js', 'crypto', 'fs', 'pino', 'timers'] },
+  'src/nats': { src: ['src/errors.ts', 'src/shared'], packages: ['child_process', 'crypto', 'fs', 'ipaddr.js', 'nats', 'net', 'path', 'pino', 'rxjs'] },
+  'src/shared': { src: ['src/errors.ts'], packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'fs', 'pino', 'pino-pretty', 'timers'] },
   'src/client': { src: ['src/gen'], packages: ['@grpc/grpc-js'] },
   // The cluster CA and certificates, through Debian's openssl.
   'src/pki': { src: ['src/errors.ts'], packages: ['child_process', 'crypto', 'fs', 'os', 'path'] },
