@@ -9,7 +9,9 @@ import { nodeDecider } from './node';
 import { portDecider } from './port';
 import { routerDecider } from './router';
 import { securityGroupDecider } from './security_group';
+import { snapshotDecider } from './snapshot';
 import { subnetDecider } from './subnet';
+import { volumeDecider } from './volume';
 
 /** Every aggregate the command handlers serve. */
 export const DECIDERS: readonly AnyDecider[] = [
@@ -24,4 +26,6 @@ export const DECIDERS: readonly AnyDecider[] = [
   securityGroupDecider,
   routerDecider,
   floatingIpDecider,
+  volumeDecider,
+  snapshotDecider,
 ];
