@@ -34,6 +34,7 @@ import { AuditPlane } from './planes/audit';
 import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
+import { StoragePlane } from './planes/storage';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -64,6 +65,7 @@ export class ControlPlane {
   cluster?: ClusterPlane;
   network?: NetworkPlane;
   compute?: ComputePlane;
+  storage?: StoragePlane;
   audit?: AuditPlane;
   snapshots?: Snapshotter;
   /** How the read models started: from which snapshot position, what was restored or skipped. */
@@ -112,7 +114,8 @@ export class ControlPlane {
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
-    this.planes = [cluster, audit, network, compute];
+    const storage = (this.storage = new StoragePlane(cluster.nodes, compute));
+    this.planes = [cluster, audit, network, compute, storage];
 
     // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
     const requests = new RequestIndex();
