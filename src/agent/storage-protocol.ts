@@ -20,6 +20,8 @@ export interface DesiredAttachment {
   readonly instanceKind: 'vm' | 'microvm' | 'container';
   /** The agent already reported it live in the instance. */
   readonly applied: boolean;
+  /** When it was attached (epoch ms): names this attachment in the agent's reports. */
+  readonly sinceMs: number;
   /** Set when the instance must let go; force after the timeout. sinceMs: when it was asked (epoch ms). */
   readonly detaching?: { readonly force: boolean; readonly sinceMs: number };
 }

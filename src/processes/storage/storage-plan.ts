@@ -28,6 +28,7 @@ export const desiredVolume = (s: VolumeState): DesiredVolume => ({
           devicePath: s.attachment.devicePath,
           instanceKind: s.attachment.instanceKind,
           applied: s.attachment.applied,
+          sinceMs: new Date(s.attachment.attachedAt).getTime(),
           ...(s.attachment.detaching ? { detaching: { force: s.attachment.detaching.force, sinceMs: new Date(s.attachment.detaching.since).getTime() } } : {}),
         },
       }
