@@ -8,6 +8,7 @@ import { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
 import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
+import { StorageServiceClient } from '../gen/hypervisor/v1/storage';
 import { CliError, EXIT } from './exit';
 import { type Format, Printer } from './print';
 
@@ -76,6 +77,9 @@ export class Ctx {
   }
   get network(): NetworkServiceClient {
     return this.client(NetworkServiceClient);
+  }
+  get storage(): StorageServiceClient {
+    return this.client(StorageServiceClient);
   }
   get audit(): AuditServiceClient {
     return this.client(AuditServiceClient);

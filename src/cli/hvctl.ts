@@ -15,8 +15,10 @@ import { portCommand } from './port';
 import { FORMATS } from './print';
 import { routerCommand } from './router';
 import { securityGroupCommand } from './security-group';
+import { snapshotCommand } from './snapshot';
 import { subnetCommand } from './subnet';
 import { vtepCommand } from './vtep';
+import { volumeCommand } from './volume';
 
 /** hvctl: the operator's command line for the control plane, one command per resource, in the style of kubectl and incus. */
 const program = new Command('hvctl')
@@ -47,6 +49,8 @@ for (const c of [
   floatingIpCommand(),
   ipCommand(),
   vtepCommand(),
+  volumeCommand(),
+  snapshotCommand(),
   ...auditCommands(),
   configCommand(),
 ])
