@@ -1,4 +1,3 @@
-import { type CallOptions, type Client, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AggregateIndex } from '../audit/aggregate-index';
 import { AUDITED } from '../audit/aggregates';
 import { floatingIpDecider } from '../commands/floating_ip';
@@ -27,7 +26,9 @@ import type { AuditServiceClient, ListEventsRequest, ListEventsResponse } from '
 import { type ClusterServiceClient, Node } from '../gen/hypervisor/v1/cluster';
 import { type ComputeServiceClient, Image, Instance } from '../gen/hypervisor/v1/compute';
 import { FloatingIP, IPAllocation, Network, type NetworkServiceClient, Port, Router, SecurityGroup, Subnet, VTEP } from '../gen/hypervisor/v1/network';
+import type { StorageServiceClient } from '../gen/hypervisor/v1/storage';
 import { vtepOf } from '../grpc/network/vteps';
+import { snapshots, volumes } from './checked-storage';
 import { EntityReadModel } from '../projections/entity-read-model';
 import type { ReadModel } from '../projections/read-model';
 import { allPages as pages } from '../shared/all-pages';
@@ -37,6 +38,7 @@ export interface ServedApi {
   readonly cluster: ClusterServiceClient;
   readonly compute: ComputeServiceClient;
   readonly network: NetworkServiceClient;
+  readonly storage: StorageServiceClient;
   readonly audit: AuditServiceClient;
 }
 
@@ -55,28 +57,8 @@ export interface CheckedModel {
   served(api: ServedApi, rebuilt: Map<string, unknown>): Promise<Map<string, unknown>>;
 }
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-type UnaryNoMd<Req, Res> = (req: Req, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-
-export const call = <Req, Res>(client: Client, method: Unary<Req, Res> | UnaryNoMd<Req, Res>, req: Req): Promise<Res> =>
-  new Promise((resolve, reject) => (method as UnaryNoMd<Req, Res>).call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
-
-
-/** A resource read model: EntityReadModel of its decider and view, against its List RPC. */
-const entity = <S, V>(
-  name: string,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  decider: any,
-  view: (s: S) => V | undefined,
-  json: (v: V) => Record<string, unknown>,
-  id: (v: V) => string,
-  list: (api: ServedApi) => Promise<V[]>,
-): CheckedModel => ({
-  name,
-  build: () => new EntityReadModel<S, V>({ decider, view }),
-  rebuilt: (m) => new Map((m as EntityReadModel<S, V>).list().map((v) => [id(v), json(v)])),
-  served: async (api) => new Map((await list(api)).map((v) => [id(v), json(v)])),
-});
+export { call, entity } from './entity-model';
+import { call, entity } from './entity-model';
 
 /** Fields that are not a function of the log (liveness leases), left out of the comparison. */
 const nodeJson = (n: Node) => Node.toJSON({ ...n, lastSeen: undefined }) as Record<string, unknown>;
@@ -315,6 +297,8 @@ export const CHECKED_MODELS: readonly CheckedModel[] = [
   securityGroups,
   routers,
   floatingIps,
+  volumes,
+  snapshots,
   vteps,
   networkPool,
   macAddresses,

@@ -6,6 +6,7 @@ import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
 import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
 import type { ReadModel } from '../projections/read-model';
+import { StorageServiceClient } from '../gen/hypervisor/v1/storage';
 import { CHECKED_MODELS, type CheckedModel, type ServedApi } from './checked-models';
 
 export { CHECKED_MODELS, type CheckedModel } from './checked-models';
@@ -36,6 +37,7 @@ export const replayCheck = async (o: ReplayCheckOptions): Promise<ReplayCheckRes
     cluster: new ClusterServiceClient(o.address, creds),
     compute: new ComputeServiceClient(o.address, creds),
     network: new NetworkServiceClient(o.address, creds),
+    storage: new StorageServiceClient(o.address, creds),
     audit: new AuditServiceClient(o.address, creds),
   };
   let position = 0;
