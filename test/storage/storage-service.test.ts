@@ -14,7 +14,7 @@ import {
 } from '../../src/gen/hypervisor/v1/storage';
 import type { Command } from '../../src/commands/command';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/gen/grpc/health/v1/health';
-import { listAll } from '../feed/feed-support';
+import { listAll, readFeed } from '../feed/feed-support';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { nodeRegistration } from '../support/nodes';
 
@@ -197,5 +197,18 @@ describe('StorageService (real gRPC client, real nats-server)', function () {
     await rejectsWith(call(s, s.detachVolume, { volumeId: v.id, force: false }), status.FAILED_PRECONDITION, /is not attached/);
     await rejectsWith(call(s, s.attachVolume, { volumeId: 'bad id!', instanceId: 'x', devicePath: '' }), status.INVALID_ARGUMENT, /^volume_id:/);
     assert.equal(await volumeEvents(), mid);
+  });
+  // Nested suites run after the tests above: by now there are volumes in every state and a snapshot being deleted.
+  describe('metrics and feed', () => {
+    it('metrics count volumes by status; the integration feed carries their events', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${t.cp.httpPort}/metrics`)).text();
+      assert.match(text, /^hv_volumes\{status="available"\} [1-9]\d*$/m);
+      assert.match(text, /^hv_volumes\{status="error"\} 1$/m);
+      assert.match(text, /^hv_snapshots\{status="deleting"\} 1$/m);
+      await until('the feed to carry the snapshot\'s deletion', async () =>
+        (await readFeed(nc, 'HV_EVENTS', 'hv.events.v1.snapshot.>')).some((m) => m.event.type === 'SnapshotDeletionRequested'));
+      const volumeFeed = await readFeed(nc, 'HV_EVENTS', 'hv.events.v1.volume.>');
+      assert.ok(volumeFeed.some((m) => m.event.type === 'VolumeResized' && /^hv\.events\.v1\.volume\.[0-9a-f-]+\.VolumeResized$/.test(m.subject)));
+    });
   });
 });

@@ -10,6 +10,7 @@ import { StorageKeeper } from '../../processes/storage/storage-keeper';
 import { EntityReadModel } from '../../projections/entity-read-model';
 import { toSnapshot } from '../../wire/views/snapshot';
 import { toVolume } from '../../wire/views/volume';
+import { storageMetrics } from '../storage-metrics';
 import type { ComputePlane } from './compute';
 import type { Plane, PlaneContext } from './plane';
 
@@ -31,7 +32,8 @@ export class StoragePlane implements Plane {
     return [this.volumes, this.snapshots];
   }
 
-  async start({ nc, dispatcher, projections, log }: PlaneContext): Promise<void> {
+  async start({ nc, dispatcher, projections, metrics, log }: PlaneContext): Promise<void> {
+    storageMetrics(metrics.registry, this.volumes, this.snapshots);
     this.api = new StorageApi(nc, this, projections, log);
     this.api.start();
     this.keeper = new StorageKeeper(this, this.nodes, this.compute.instances, dispatcher, log);
