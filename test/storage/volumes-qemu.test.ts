@@ -48,7 +48,9 @@ describe('Volumes end to end on real QEMU (TCG)', function () {
   const boot = async (name: string, type = InstanceType.INSTANCE_TYPE_VM): Promise<{ id: string; con: ConsoleSession }> => {
     const { c, images, watch } = lab;
     const i = await call(c, c.createInstance, createRequest(name, type, { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 256 * MiB }));
-    await watch.state(i.id, InstanceState.INSTANCE_STATE_RUNNING, 90_000);
+    await watch.state(i.id, InstanceState.INSTANCE_STATE_RUNNING, 90_000).catch(async (e) => {
+      throw new Error(`${name}: ${(await call(c, c.getInstance, { instanceId: i.id })).stateReason} (${(e as Error).message.slice(0, 200)})`);
+    });
     return { id: i.id, con: await bootedConsole(i.id) };
   };
   const bootedConsole = async (id: string): Promise<ConsoleSession> => {
@@ -74,8 +76,9 @@ describe('Volumes end to end on real QEMU (TCG)', function () {
     await con.run(`printf '${marker}\\n' | dd of=/dev/${dev} bs=512 count=1 conv=sync 2>/dev/null; sync`);
   };
   const readMarker = async (con: ConsoleSession, dev: string): Promise<string> => {
-    const out = await con.run(`echo 3 > /proc/sys/vm/drop_caches; echo "READ:$(dd if=/dev/${dev} bs=512 count=1 2>/dev/null | head -n 1):END"`);
-    return /READ:([^:\r\n]*):END/.exec(out)?.[1] ?? '';
+    // R$((1+1))D: the answer says R2D, its echoed command line does not.
+    const out = await con.run(`echo 3 > /proc/sys/vm/drop_caches; echo "R$((1+1))D:$(dd if=/dev/${dev} bs=512 count=1 2>/dev/null | head -n 1):END"`);
+    return /R2D:([^:\r\n]*):END/.exec(out)?.[1] ?? '';
   };
 
   let vm1: { id: string; con: ConsoleSession };
@@ -149,9 +152,11 @@ describe('Volumes end to end on real QEMU (TCG)', function () {
     assert.ok(rate <= 1.1 * limit, `read ${bytes} bytes at ${Math.round(rate)} B/s, limit ${limit}`);
   });
 
+  let enc: Volume;
+  let plain: Volume;
   it('an encrypted volume\'s file on the host does not contain what the guest wrote (a plain one does)', async () => {
-    const enc = await available('secret', { encrypted: true, encryptionKeyId: 'k1' });
-    const plain = await available('plain');
+    enc = await available('secret', { encrypted: true, encryptionKeyId: 'k1' });
+    plain = await available('plain');
     for (const v of [enc, plain]) await call(s, s.attachVolume, { volumeId: v.id, instanceId: vm1.id, devicePath: '' });
     for (const v of [enc, plain]) await writeMarker(vm1.con, (await diskOf(vm1.con, v)).name, 'HVMARK-secret');
     const onHost = (v: Volume) => readFileSync(path.join(lab.agent.storage!.pool.volumePath(v.id))).includes('HVMARK-secret');
@@ -165,6 +170,19 @@ describe('Volumes end to end on real QEMU (TCG)', function () {
     await call(s, s.deleteVolume, { volumeId: fromSnap.id, force: true });
     await until('the volume gone', async () => (await get(fromSnap.id).then(() => false, () => true)) || undefined, 30_000);
     assert.equal((await disks(vm1.con)).has(volumeSerial(fromSnap.id)), false);
+  });
+
+  it('attachments are part of the VM\'s desired state: they survive a stop and start', async () => {
+    vm1.con.close();
+    await call(lab.c, lab.c.stopInstance, { instanceId: vm1.id, force: true, timeoutSeconds: 0 });
+    await lab.watch.state(vm1.id, InstanceState.INSTANCE_STATE_STOPPED, 30_000);
+    assert.equal((await get(enc.id)).status, VolumeStatus.VOLUME_STATUS_IN_USE);
+    await call(lab.c, lab.c.startInstance, { instanceId: vm1.id });
+    vm1.con = await bootedConsole(vm1.id);
+    // At boot, from the command line: the encrypted one opened with its key file again.
+    const seen = await disks(vm1.con);
+    assert.ok(seen.has(volumeSerial(enc.id)) && seen.has(volumeSerial(plain.id)), `after the restart the guest has ${[...seen.keys()].join(', ')}`);
+    assert.equal(await readMarker(vm1.con, seen.get(volumeSerial(enc.id))!.name), 'HVMARK-secret');
   });
 
   it('a microVM refuses a live attach and sees the volume after a restart', async () => {
