@@ -36,6 +36,8 @@ export class StorageAgent {
   private again = false;
   private stopped = false;
   private readonly jobs = new Map<string, Promise<void>>();
+  /** Per running instance: what its QEMU was last made to hold, and when; unchanged and recent = no QMP round trip. */
+  private readonly converged = new Map<string, { key: string; atMs: number }>();
   rounds = 0;
 
   constructor(
@@ -123,10 +125,17 @@ export class StorageAgent {
     const byId = new Map(r.volumes.map((v) => [v.id, v]));
     const byNode = new Map(r.volumes.map((v) => [volumeNode(v.id), v]));
     // 1. Instances: what each running QEMU holds is made what it should hold.
+    for (const id of this.converged.keys()) if (!running.has(id)) this.converged.delete(id);
     for (const instanceId of running) {
+      const want = r.volumes.filter((v) => wanted(v) && v.attachment?.instanceId === instanceId);
+      // Every QMP command stops the guest's vCPUs a moment (it takes QEMU's big lock): an instance whose volumes
+      // have not changed is looked at again only every RESYNC_MS.
+      const key = JSON.stringify([want, r.volumes.filter((v) => v.attachment?.instanceId === instanceId).map((v) => [v.id, v.attachment?.detaching])]);
+      const last = this.converged.get(instanceId);
+      if (last?.key === key && Date.now() - last.atMs < RESYNC_MS) continue;
       const m = await this.host.monitorOf(instanceId).catch(() => undefined);
       if (!m) continue;
-      const want = r.volumes.filter((v) => wanted(v) && v.attachment?.instanceId === instanceId);
+      let clean = true;
       for (const v of want) {
         try {
           if (v.attachment!.instanceKind === 'vm') await plugVolume(m, this.spec(v));
@@ -139,6 +148,7 @@ export class StorageAgent {
             await this.report('volume', v.id, `resized:${v.resizingTo}`, { type: 'ReportVolumeResized', data: { nodeId, sizeBytes: v.resizingTo } });
           }
         } catch (e) {
+          clean = false;
           this.log.warn({ err: e, volumeId: v.id, instanceId }, 'cannot attach volume');
           if (!v.attachment!.applied)
             await this.report('volume', v.id, `attach-failed:${instanceId}:${v.attachment!.sinceMs}`, { type: 'ReportVolumeAttachFailed', data: { nodeId, instanceId, reason: (e as Error).message } });
@@ -151,8 +161,14 @@ export class StorageAgent {
         // force: a guest that does not let go in time is detached anyway (its device_del stays pending in QEMU).
         if (v && d && (gone || (d.force && Date.now() - d.sinceMs > this.opts.detachTimeoutMs)))
           await this.report('volume', v.id, `detached:${instanceId}:${d.sinceMs}`, { type: 'ReportVolumeDetached', data: { nodeId, instanceId } });
-        if (!gone) this.log.warn({ node, instanceId, forced: !!d?.force }, 'the guest has not let go of the disk yet');
+        if (!gone) {
+          clean = false;
+          this.log.warn({ node, instanceId, forced: !!d?.force }, 'the guest has not let go of the disk yet');
+        }
       }
+      // What it holds now matches what was asked, as reported: only a change (or the resync) brings it back here.
+      if (clean && want.every((v) => v.attachment!.applied && v.status !== 'EXTENDING')) this.converged.set(instanceId, { key, atMs: Date.now() });
+      else this.converged.delete(instanceId);
     }
     // 2. Volumes: files made, grown and removed; detaches from instances that do not run are done at once.
     for (const v of r.volumes) {
@@ -235,6 +251,8 @@ export class StorageAgent {
     }
   }
 }
+
+const RESYNC_MS = 30_000;
 
 /** An attachment the instance should hold now. */
 const wanted = (v: DesiredVolume) => !!v.attachment && !v.attachment.detaching && v.status !== 'DELETING' && v.status !== 'CREATING';
