@@ -52,6 +52,8 @@ export class OciDriver implements InstanceDriver {
   private readonly cgroupParent: string;
   private readonly log: Logger;
   private readonly locks = new KeyedMutex();
+  /** StorageService volumes a container starts with: host mounts and where they go (set by src/agent/storage). */
+  volumesAtStart: (instanceId: string) => Promise<{ source: string; destination: string }[]> = async () => [];
   private readonly prevCpu = new Map<string, { cpuTimeNs: number; atMs: number }>();
   private baseSpec?: Promise<OciSpec>;
   private layout?: CgroupLayout;
@@ -255,6 +257,7 @@ export class OciDriver implements InstanceDriver {
       await mkdir(source, { recursive: true });
       volumes.push({ source, destination: m.mountPath, readOnly: m.readOnly });
     }
+    for (const m of await this.volumesAtStart(spec.instanceId)) volumes.push({ source: m.source, destination: m.destination, readOnly: false });
     const { cpu, memory } = resourcesFor(spec.cpuCores, spec.memoryBytes, c.limits);
     let io;
     if (c.limits && (c.limits.ioReadBps || c.limits.ioWriteBps)) {
