@@ -47,10 +47,24 @@ export class ContainerVolumes {
         const mk = await runTool('mkfs.ext4', ['-q', '-F', p.raw], { pkg: 'e2fsprogs' });
         if (mk.code !== 0) throw new Internal(`mkfs.ext4 on volume ${v.volumeId}: ${lastMessage(mk.stderr)}`);
       }
+      else if (/^ext[234]$/.test(fs.stdout.trim())) await this.grow(v.volumeId, p.raw);
       const m = await runTool('mount', ['-o', 'loop', p.raw, p.mnt], { pkg: 'mount' });
       if (m.code !== 0) throw new Internal(`mounting volume ${v.volumeId}: ${lastMessage(m.stderr)}`);
     }
     return p.mnt;
+  }
+
+  /**
+   * A volume grown since its file system was made: the file system grows to the disk's size before
+   * it is mounted (the kernel refuses an online resize of a loop device on FUSE); a no-op otherwise.
+   */
+  private async grow(volumeId: string, raw: string): Promise<void> {
+    let r = await runTool('resize2fs', [raw], { pkg: 'e2fsprogs' });
+    if (r.code !== 0 && /e2fsck/.test(r.stderr)) {
+      await runTool('e2fsck', ['-f', '-p', raw], { pkg: 'e2fsprogs' });
+      r = await runTool('resize2fs', [raw], { pkg: 'e2fsprogs' });
+    }
+    if (r.code !== 0) throw new Internal(`growing the file system of volume ${volumeId}: ${lastMessage(r.stderr)}`);
   }
 
   /** Unmounted, its daemon ended and its dir removed; never mounted = done. */

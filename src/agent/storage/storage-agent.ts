@@ -207,6 +207,8 @@ export class StorageAgent {
           await this.pool.remove(this.pool.volumePath(v.id));
           await this.report('volume', v.id, 'deleted', { type: 'ReportVolumeDeleted', data: { nodeId } });
         } else if (v.status === 'EXTENDING' && v.resizingTo && !(a && running.has(a.instanceId) && !a.detaching)) {
+          // A stopped container's volume is still open on the host: closed for the resize, mounted again (grown) at its start.
+          if ((await this.containers?.held())?.includes(v.id)) await this.containers!.unmount(v.id);
           await this.pool.resizeOffline(v.id, v.resizingTo, this.keyOf(v));
           await this.report('volume', v.id, `resized:${v.resizingTo}`, { type: 'ReportVolumeResized', data: { nodeId, sizeBytes: v.resizingTo } });
         }
