@@ -31,6 +31,12 @@ import { hostTag } from '../sdn/names';
 import { HostRunner } from '../sdn/run';
 import { NetworkAgent } from './network/network-agent';
 import { networkAnnotations } from './network/annotations';
+import { QemuDriver } from './drivers/qemu/qemu-driver';
+import { OciDriver } from './drivers/oci/oci-driver';
+import { ContainerVolumes } from './storage/container-volumes';
+import { StorageAgent } from './storage/storage-agent';
+import { StoragePool } from './storage/pool';
+import { VOLUME_KEYS_ANNOTATION } from './storage-protocol';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -40,6 +46,9 @@ export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg
   qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
   oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent, runcBinary: cfg.ociRuncBinary },
 });
+
+/** The node's storage pool: --storage-dir, else <state-dir>/volumes. */
+export const storageDirOf = (cfg: Pick<AgentConfig, 'storageDir' | 'stateDir'>): string => cfg.storageDir || path.join(cfg.stateDir, 'volumes');
 
 /**
  * hypervisor-agent: one per host. Registers the node, heartbeats, takes its
@@ -61,6 +70,8 @@ export class Agent {
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
   private network?: NetworkAgent;
+  /** Volumes and snapshots on this node's storage pool (nodes that run VMs). */
+  storage?: StorageAgent;
   private stopped = false;
 
   constructor(
@@ -131,7 +142,27 @@ export class Agent {
       'grpc.max_reconnect_backoff_ms': 2_000,
     });
     this.network = this.makeNetwork(reporter);
-    const registration = new Registration(this.cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
+    const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
+    const drivers = [...this.loaded.drivers.values()];
+    const qemu = drivers.find((d): d is QemuDriver => d instanceof QemuDriver);
+    const oci = drivers.find((d): d is OciDriver => d instanceof OciDriver);
+    if (qemu || oci) {
+      const host = {
+        running: async () => (await Promise.all(drivers.map((d) => d.list()))).flat().filter((o) => o.state === 'running' || o.state === 'paused').map((o) => o.instanceId),
+        monitorOf: (id: string) => (qemu ? qemu.monitorOf(id) : Promise.resolve(undefined)),
+      };
+      const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
+      this.storage = new StorageAgent(this.nc, () => this.nodeId, pool, host, reporter, log.child({ component: 'storage' }), undefined, containers);
+      const storage = this.storage;
+      // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
+      qemu?.useVolumes((id) => storage.launchVolumes(id).catch((err) => (log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start'), [])));
+      if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);
+    }
+    const annotations = {
+      ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
+      ...(pool.keyIds().length ? { [VOLUME_KEYS_ANNOTATION]: pool.keyIds().join(',') } : {}),
+    };
+    const registration = new Registration(this.cluster, cfg, log, annotations);
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
@@ -143,6 +174,7 @@ export class Agent {
     // The data plane as the control plane has it, before new work: work that adds a port adds to it.
     await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
     this.network?.start(cfg.networkIntervalMs);
+    this.storage?.start(cfg.reconcileIntervalMs);
     this.consumer = new WorkConsumer(
       this.nc,
       this.nodeId,
@@ -239,6 +271,7 @@ export class Agent {
     await this.reconciler?.stop();
     step('reconciler stopped');
     await this.network?.stop();
+    await this.storage?.stop();
     await this.consumer?.stop();
     step('consumer stopped');
     await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));

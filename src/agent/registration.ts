@@ -60,7 +60,8 @@ export class Registration {
       role: NodeRole.NODE_ROLE_WORKER,
       region: this.cfg.region,
       zone: this.cfg.zone,
-      capacity: resourcesToWire(await hostCapacity(this.cfg.stateDir, this.cfg.capacity ?? capacityOf(this.cfg))),
+      // disk_bytes: the file system of the storage pool, where volumes (and instances' disks, beside it) live.
+      capacity: resourcesToWire(await hostCapacity(this.cfg.storageDir || path.join(this.cfg.stateDir, 'volumes'), this.cfg.capacity ?? capacityOf(this.cfg))),
       metadata: { labels: this.cfg.labels, annotations: this.annotations },
       supportedInstanceTypes: kinds,
     };

@@ -20,7 +20,12 @@ import { securityGroupDecider } from '../commands/security_group';
 import { securityGroupToProto } from '../wire/views/security-group';
 import { subnetDecider } from '../commands/subnet';
 import { subnetToProto } from '../wire/views/subnet';
+import { snapshotDecider } from '../commands/snapshot';
+import { toSnapshot } from '../wire/views/snapshot';
+import { volumeDecider } from '../commands/volume';
+import { toVolume } from '../wire/views/volume';
 import { Node } from '../gen/hypervisor/v1/cluster';
+import { Snapshot, Volume } from '../gen/hypervisor/v1/storage';
 import { Image, Instance } from '../gen/hypervisor/v1/compute';
 import { FloatingIP, Network, Port, Router, SecurityGroup, Subnet } from '../gen/hypervisor/v1/network';
 import { userDecider } from '../commands/user';
@@ -85,6 +90,8 @@ export const AUDITED: ReadonlyMap<string, AuditedAggregate> = new Map([
   resource(floatingIpDecider, floatingIpToProto, FloatingIP),
   // Our own message (hypervisor.iam.v1.User): who was given which role and certificates, never a key.
   resource(userDecider, toUser, User),
+  resource(volumeDecider, toVolume, Volume),
+  resource(snapshotDecider, toSnapshot, Snapshot),
   internal(networkPoolDecider, networkPoolToJson),
   internal(macAddressDecider, macAddressToJson),
 ]);

@@ -9,6 +9,7 @@ import type { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
 import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import type { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
 import type { NetworkServiceClient } from '../gen/hypervisor/v1/network';
+import type { StorageServiceClient } from '../gen/hypervisor/v1/storage';
 import { CliError, EXIT } from './exit';
 import { NAMES } from './names';
 import { type Format, Printer } from './print';
@@ -104,6 +105,9 @@ export class Ctx {
   }
   get network(): NetworkServiceClient {
     return this.api.network;
+  }
+  get storage(): StorageServiceClient {
+    return this.api.storage;
   }
   get audit(): AuditServiceClient {
     return this.api.audit;

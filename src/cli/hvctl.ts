@@ -15,10 +15,12 @@ import { portCommand } from './port';
 import { FORMATS } from './print';
 import { routerCommand } from './router';
 import { securityGroupCommand } from './security-group';
+import { snapshotCommand } from './snapshot';
 import { subnetCommand } from './subnet';
 import { vtepCommand } from './vtep';
 import { userCommand } from './user';
 import { uiCommand, whoamiCommand } from './whoami';
+import { volumeCommand } from './volume';
 
 /** hvctl: the operator's command line for the control plane, one command per resource, in the style of kubectl and incus. */
 const program = new Command('hvctl')
@@ -53,6 +55,8 @@ for (const c of [
   floatingIpCommand(),
   ipCommand(),
   vtepCommand(),
+  volumeCommand(),
+  snapshotCommand(),
   ...auditCommands(),
   userCommand(),
   whoamiCommand(),

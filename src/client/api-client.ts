@@ -13,6 +13,7 @@ import { IdentityServiceClient } from '../gen/hypervisor/iam/v1/iam';
 import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
 import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
+import { StorageServiceClient } from '../gen/hypervisor/v1/storage';
 
 /**
  * The one client of the hypervisor.v1 API for every caller in this repository
@@ -109,6 +110,9 @@ export class ApiClient {
   }
   get network(): NetworkServiceClient {
     return this.client(NetworkServiceClient);
+  }
+  get storage(): StorageServiceClient {
+    return this.client(StorageServiceClient);
   }
   get audit(): AuditServiceClient {
     return this.client(AuditServiceClient);

@@ -9,8 +9,10 @@ import { nodeDecider } from './node';
 import { portDecider } from './port';
 import { routerDecider } from './router';
 import { securityGroupDecider } from './security_group';
+import { snapshotDecider } from './snapshot';
 import { subnetDecider } from './subnet';
 import { userDecider } from './user';
+import { volumeDecider } from './volume';
 
 /** Every aggregate the command handlers serve. */
 export const DECIDERS: readonly AnyDecider[] = [
@@ -26,4 +28,6 @@ export const DECIDERS: readonly AnyDecider[] = [
   routerDecider,
   floatingIpDecider,
   userDecider,
+  volumeDecider,
+  snapshotDecider,
 ];

@@ -14,3 +14,9 @@ export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
 export const PHYSICAL_NETWORK_ANNOTATION = 'hypervisor.physical-network';
 /** On an instance: the tenant of the user who created it. Only the server sets it. */
 export const TENANT_ANNOTATION = 'hypervisor.tenant';
+/** Node annotation an agent registers with: the ids of the volume keys it holds, comma-separated (never a key). */
+export const VOLUME_KEYS_ANNOTATION = 'hypervisor.volume-keys';
+/** On a volume or snapshot in ERROR: why (what the agent said). */
+export const REASON_ANNOTATION = 'hypervisor.reason';
+/** A node label: the kind of storage its pool is (ssd, hdd, nvme); volumes of a type go to nodes with it, or unlabelled ones. */
+export const STORAGE_TYPE_LABEL = 'hypervisor.storage-type';

@@ -85,7 +85,18 @@ export const agentOptions = {
   port: port({ flag: '--port <port>', env: 'HV_AGENT_PORT', help: 'AgentService port', default: 50052 }),
   region: text({ flag: '--region <region>', env: 'HV_AGENT_REGION', help: 'region of this node', default: '' }),
   zone: text({ flag: '--zone <zone>', env: 'HV_AGENT_ZONE', help: 'zone of this node', default: '' }),
-  labels: keyValues({ flag: '--label <key=value>', help: 'node label (repeatable)' }),
+  labels: keyValues({ flag: '--label <key=value>', help: 'node label (repeatable); hypervisor.storage-type=ssd|hdd|nvme says what its storage pool is' }),
+  storageDir: text({
+    flag: '--storage-dir <dir>',
+    env: 'HV_AGENT_STORAGE_DIR',
+    help: "the node's storage pool for volumes and snapshots; the size of its file system is offered as disk_bytes",
+    default: '',
+    defaultHelp: '<state-dir>/volumes',
+  }),
+  volumeKeys: keyValues({
+    flag: '--volume-key <id=file>',
+    help: 'a key encrypted volumes name by id, read from a file of mode 0600 (repeatable); only the ids leave the host',
+  }),
   drivers: list({
     flag: '--driver <kind...>',
     env: 'HV_AGENT_DRIVERS',

@@ -41,6 +41,7 @@ import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
 import { IdentityPlane } from './planes/identity';
+import { StoragePlane } from './planes/storage';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -71,6 +72,7 @@ export class ControlPlane {
   cluster?: ClusterPlane;
   network?: NetworkPlane;
   compute?: ComputePlane;
+  storage?: StoragePlane;
   audit?: AuditPlane;
   identity?: IdentityPlane;
   snapshots?: Snapshotter;
@@ -126,7 +128,8 @@ export class ControlPlane {
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
     const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who)));
-    this.planes = [identity, cluster, audit, network, compute];
+    const storage = (this.storage = new StoragePlane(cluster.nodes, compute));
+    this.planes = [identity, cluster, audit, network, compute, storage];
 
     // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
     const requests = new RequestIndex();

@@ -44,12 +44,17 @@ import {
   VTEP,
 } from '../gen/hypervisor/v1/network';
 import { vtepOf } from '../wire/views/vtep';
+import { snapshotDecider } from '../commands/snapshot';
+import { volumeDecider } from '../commands/volume';
+import { ListSnapshotsRequest, ListVolumesRequest, Snapshot, Volume } from '../gen/hypervisor/v1/storage';
+import { toSnapshot } from '../wire/views/snapshot';
+import { toVolume } from '../wire/views/volume';
 import { EntityReadModel } from '../projections/entity-read-model';
 import type { ReadModel } from '../projections/read-model';
 import { type ApiClient, call, listAll } from '../client/api-client';
 
 /** The server's public API, as the check reads it. */
-export type ServedApi = Pick<ApiClient, 'cluster' | 'compute' | 'network' | 'audit'>;
+export type ServedApi = Pick<ApiClient, 'cluster' | 'compute' | 'network' | 'storage' | 'audit'>;
 
 /**
  * One read model the check rebuilds from position zero and compares with
@@ -138,6 +143,20 @@ const routers = entity('routers', routerDecider, routerToProto, (r: Router) => R
 
 const floatingIps = entity('floating-ips', floatingIpDecider, floatingIpToProto, (f: FloatingIP) => FloatingIP.toJSON(f) as Record<string, unknown>, (f) => f.id, async (api) =>
   (await call(api.network, api.network.listFloatingIPs, ListFloatingIPsRequest.fromPartial({}))).floatingIps,
+);
+
+const volumes = entity('volumes', volumeDecider, toVolume, (v: Volume) => Volume.toJSON(v) as Record<string, unknown>, (v) => v.id, (api) =>
+  listAll(async (pageToken) => {
+    const r = await call(api.storage, api.storage.listVolumes, ListVolumesRequest.fromPartial({ pageSize: 100, pageToken }));
+    return { items: r.volumes, next: r.nextPageToken };
+  }),
+);
+
+const snapshots = entity('snapshots', snapshotDecider, toSnapshot, (x: Snapshot) => Snapshot.toJSON(x) as Record<string, unknown>, (x) => x.id, (api) =>
+  listAll(async (pageToken) => {
+    const r = await call(api.storage, api.storage.listSnapshots, ListSnapshotsRequest.fromPartial({ pageSize: 100, pageToken }));
+    return { items: r.snapshots, next: r.nextPageToken };
+  }),
 );
 
 /** The IP allocations of every subnet (the subnet model's IPAM state), against ListAllocations. */
@@ -316,6 +335,8 @@ export const CHECKED_MODELS: readonly CheckedModel[] = [
   securityGroups,
   routers,
   floatingIps,
+  volumes,
+  snapshots,
   vteps,
   networkPool,
   macAddresses,

@@ -11,7 +11,7 @@ export const DOMAIN = ['src/commands', 'src/domain', 'src/scheduler', 'src/authz
 /** The event store's port (no adapter): events, commits, upcasting, the payload limit. */
 const STORE_PORT = ['src/eventstore/event.ts', 'src/eventstore/port.ts', 'src/eventstore/commit-id.ts', 'src/eventstore/payload-limit.ts', 'src/eventstore/upcasting'];
 /** The contract between the control plane and the agents (subjects, messages), and the names of what the data plane makes. */
-const AGENT_CONTRACT = ['src/agent/protocol.ts', 'src/agent/work-stream.ts', 'src/sdn/names.ts', 'src/sdn/router-names.ts'];
+const AGENT_CONTRACT = ['src/agent/protocol.ts', 'src/agent/storage-protocol.ts', 'src/agent/work-stream.ts', 'src/sdn/names.ts', 'src/sdn/router-names.ts'];
 
 export interface Allowed {
   /** Folders or files of src/. */

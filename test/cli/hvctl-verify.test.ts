@@ -7,6 +7,7 @@ import type { RecordedEvent } from '../../src/eventstore/event';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { NetworkType } from '../../src/gen/hypervisor/v1/network';
+import { CreateVolumeRequest, StorageServiceClient } from '../../src/gen/hypervisor/v1/storage';
 import type { ProjectionRuntime } from '../../src/projections/projection-runtime';
 import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, InstanceWatch } from '../support/compute';
@@ -68,6 +69,8 @@ describe('hvctl verify: every read model rebuilt from position zero against what
     await net.rpc('allocateIp', { subnetId: extSubnet.id, hostname: 'spare' });
     const i = await call(compute, compute.createInstance, createRequest(`v-${token}`, InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz') }));
     instanceId = i.id;
+    const storage = t.client(StorageServiceClient);
+    await call(storage, storage.createVolume, CreateVolumeRequest.fromPartial({ name: 'vol', sizeBytes: 2n ** 20n }));
     await watch.state(i.id, InstanceState.INSTANCE_STATE_RUNNING);
     watch.close();
   });
@@ -84,9 +87,9 @@ describe('hvctl verify: every read model rebuilt from position zero against what
     const counts = Object.fromEntries([...r.stdout.matchAll(/([a-z-]+) \((\d+)\)/g)].map((m) => [m[1], Number(m[2])]));
     assert.deepEqual(Object.keys(counts), [
       'nodes', 'instances', 'images', 'networks', 'subnets', 'ip-allocations', 'ports', 'security-groups', 'routers',
-      'floating-ips', 'vteps', 'network-pool', 'mac-addresses', 'audit-aggregate-index', 'audit-time-index',
+      'floating-ips', 'volumes', 'snapshots', 'vteps', 'network-pool', 'mac-addresses', 'audit-aggregate-index', 'audit-time-index',
     ]);
-    for (const m of ['nodes', 'instances', 'networks', 'subnets', 'ip-allocations', 'ports', 'security-groups', 'routers', 'floating-ips', 'vteps', 'network-pool', 'mac-addresses', 'audit-aggregate-index', 'audit-time-index'])
+    for (const m of ['nodes', 'instances', 'networks', 'subnets', 'ip-allocations', 'ports', 'security-groups', 'routers', 'floating-ips', 'volumes', 'vteps', 'network-pool', 'mac-addresses', 'audit-aggregate-index', 'audit-time-index'])
       assert.ok(counts[m] > 0, `${m} compared nothing: ${r.stdout}`);
     assert.match(r.stdout, /rebuilt to revision \d+ match the server$/m);
   });

@@ -129,7 +129,8 @@ export class ConsoleSession extends ConsoleOutput {
     this.stream.on('metadata', (m: Metadata) => (this.headers = m));
     this.stream.on('data', (d: ConsoleData) => this.received(Buffer.from(d.data)));
     this.stream.on('end', () => this.ending());
-    this.stream.on('error', (e: Error) => this.ending(e));
+    // Cancelled is how a client leaves (close()), not an error of the console.
+    this.stream.on('error', (e: Error) => this.ending((e as { code?: number }).code === 1 ? undefined : e));
     this.stream.write({ instanceId, tty, width: 80, height: 24, data: Buffer.alloc(0) });
   }
 
@@ -141,8 +142,10 @@ export class ConsoleSession extends ConsoleOutput {
     this.stream.write({ instanceId: '', tty: this.tty, width, height, data: Buffer.alloc(0) });
   }
 
+  /** Leaves the console as hvctl and the web console do: by cancelling (a half-close only ends the input). */
   close(): void {
-    this.stream.end();
+    this.stream.on('error', () => undefined);
+    this.stream.cancel();
   }
 }
 

@@ -28,4 +28,10 @@ export type NodeCommand =
   | { type: 'MarkNodeReady'; data: Record<string, never> }
   /** Scheduler: hold capacity for an instance; exact under concurrency because it lives on the node's stream. */
   | { type: 'ReserveCapacity'; data: { instanceId: string; resources: Resources; kind: InstanceKind } }
-  | { type: 'ReleaseCapacity'; data: { instanceId: string } };
+  | { type: 'ReleaseCapacity'; data: { instanceId: string } }
+  /**
+   * Storage: hold bytes of the node's storage pool for a volume or snapshot (key = its id);
+   * the same key again with more bytes grows the hold (a resize). Counted in allocated disk_bytes.
+   */
+  | { type: 'ReserveStorage'; data: { key: string; bytes: number } }
+  | { type: 'ReleaseStorage'; data: { key: string } };

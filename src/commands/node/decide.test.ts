@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted } from '../../errors';
 import { deciderSpec } from '../testing';
-import type { NodeDetails } from './commands';
+import type { NodeCommand, NodeDetails } from './commands';
 import type { NodeEvent } from './events';
 import { nodeIdFor } from './identity';
 import { nodeDecider } from './index';
@@ -155,6 +155,27 @@ describe('node decider', () => {
       given([registered(), held, { type: 'CapacityReleased', data: { instanceId: 'i-1', resources: small } }])
         .when({ type: 'ReleaseCapacity', data: { instanceId: 'i-1' } })
         .then([]);
+    });
+  });
+
+  describe('storage (volumes and snapshots)', () => {
+    const GiB = 2 ** 30;
+    const reserve = (key: string, bytes: number): NodeCommand => ({ type: 'ReserveStorage', data: { key, bytes } });
+    const held: NodeEvent = { type: 'StorageReserved', data: { key: 'v-1', bytes: 60 * GiB } };
+    it('holds bytes of the pool, counted with instances\' disks; a repeat adds nothing; a resize grows the hold', () => {
+      given([registered()]).when(reserve('v-1', 60 * GiB)).then([held]);
+      given([registered(), held]).when(reserve('v-1', 60 * GiB)).then([]);
+      given([registered(), held]).when(reserve('v-1', 80 * GiB)).then([{ type: 'StorageReserved', data: { key: 'v-1', bytes: 80 * GiB } }]);
+    });
+    it('is RESOURCE_EXHAUSTED when the pool has no room, counting what instances hold', () => {
+      given([registered(), held]).when(reserve('v-2', 41 * GiB)).thenThrows(ResourceExhausted, /storage free/);
+      given([registered(), { type: 'CapacityReserved', data: { instanceId: 'i-1', resources: { ...small, diskBytes: 50 * GiB } } }])
+        .when(reserve('v-2', 51 * GiB)).thenThrows(ResourceExhausted, /53687091200 bytes of storage free/);
+    });
+    it('releases once; a node holding volumes is not deregistered', () => {
+      given([registered(), held]).when({ type: 'ReleaseStorage', data: { key: 'v-1' } }).then([{ type: 'StorageReleased', data: { key: 'v-1', bytes: 60 * GiB } }]);
+      given([registered()]).when({ type: 'ReleaseStorage', data: { key: 'v-1' } }).then([]);
+      given([registered(), held]).when({ type: 'DeregisterNode', data: {} }).thenThrows(FailedPrecondition, /holds 1 volume\(s\) or snapshot\(s\)/);
     });
   });
 

@@ -25,6 +25,9 @@ export const decide = (cmd: NodeCommand, s: NodeState): NodeEvent[] => {
       const hosted = Object.keys(s.reservations).length;
       if (hosted > 0)
         throw new FailedPrecondition(`node ${s.id} still hosts ${hosted} instance(s); delete or move them first`);
+      const stored = Object.keys(s.storage ?? {}).length;
+      if (stored > 0)
+        throw new FailedPrecondition(`node ${s.id} still holds ${stored} volume(s) or snapshot(s); delete them first`);
       return [{ type: 'NodeDeregistered', data: {} }];
     }
     case 'UpdateNodeStatus': {
@@ -68,12 +71,32 @@ export const decide = (cmd: NodeCommand, s: NodeState): NodeEvent[] => {
       if (!held) return []; // never held, or already released
       return [{ type: 'CapacityReleased', data: { instanceId: cmd.data.instanceId, resources: held } }];
     }
+    case 'ReserveStorage': {
+      const { key, bytes } = cmd.data;
+      const held = s.storage?.[key] ?? 0;
+      if (held >= bytes) return []; // redelivered: already held
+      requireRegistered(s);
+      if (s.status !== 'READY') throw new FailedPrecondition(`node ${s.id} is ${s.status}, not READY`);
+      const free = s.capacity.diskBytes - allocated(s).diskBytes;
+      if (bytes - held > free) throw new ResourceExhausted(`node ${s.id} has ${free} bytes of storage free, ${bytes - held} more are needed`);
+      return [{ type: 'StorageReserved', data: { key, bytes } }];
+    }
+    case 'ReleaseStorage': {
+      const held = s.storage?.[cmd.data.key];
+      if (held === undefined) return [];
+      return [{ type: 'StorageReleased', data: { key: cmd.data.key, bytes: held } }];
+    }
     default:
       throw new InvalidArgument(`unknown node command ${(cmd as { type: string }).type}`);
   }
 };
 
-export const allocated = (s: NodeState) => Object.values(s.reservations).reduce(add, ZERO);
+/** What instances hold, plus the storage volumes and snapshots hold (as disk). */
+export const allocated = (s: NodeState) => {
+  const instances = Object.values(s.reservations).reduce(add, ZERO);
+  const storage = Object.values(s.storage ?? {}).reduce((a, b) => a + b, 0);
+  return storage ? { ...instances, diskBytes: instances.diskBytes + storage } : instances;
+};
 
 const requireRegistered = (s: NodeState) => {
   if (!s.registered) throw new NotFound(`node ${s.id} not found`);

@@ -11,4 +11,6 @@ export type NodeEvent =
   | { type: 'NodeConditionsUpdated'; data: { conditions: NodeCondition[] } }
   | { type: 'NodeCommandIssued'; data: { id: string; command: string; parameters: Record<string, string> } }
   | { type: 'CapacityReserved'; data: { instanceId: string; resources: Resources } }
-  | { type: 'CapacityReleased'; data: { instanceId: string; resources: Resources } };
+  | { type: 'CapacityReleased'; data: { instanceId: string; resources: Resources } }
+  | { type: 'StorageReserved'; data: { key: string; bytes: number } }
+  | { type: 'StorageReleased'; data: { key: string; bytes: number } };

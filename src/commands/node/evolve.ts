@@ -24,6 +24,12 @@ export const evolve = (s: NodeState, e: Evolving<NodeEvent>): NodeState => {
       const { [e.data.instanceId]: _gone, ...rest } = s.reservations;
       return { ...s, reservations: rest, ...at };
     }
+    case 'StorageReserved':
+      return { ...s, storage: { ...s.storage, [e.data.key]: e.data.bytes }, ...at };
+    case 'StorageReleased': {
+      const { [e.data.key]: _gone, ...rest } = s.storage ?? {};
+      return { ...s, storage: rest, ...at };
+    }
   }
 };
 

@@ -27,6 +27,8 @@ export interface NodeState extends NodeDetails {
   readonly conditions: NodeCondition[];
   /** Capacity held per instance id. */
   readonly reservations: Record<string, Resources>;
+  /** Storage pool bytes held per volume or snapshot id (absent in states recorded before volumes existed). */
+  readonly storage?: Record<string, number>;
   /** Commands for the agent, delivered with heartbeat answers; the newest few are kept. */
   readonly commands: PendingNodeCommand[];
   readonly createdAt?: Date;

@@ -14,6 +14,7 @@ import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } fro
  * (hypervisor.tty): the request's tty flag does not change it, and the header
  * metadata `x-console-tty` says which it is, so a client knows whether to put
  * its own terminal in raw mode and send sizes (a non-tty console ignores them).
+ * A client leaves by cancelling the call; its half-close only ends its input.
  */
 export const consoleMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer, 'attachConsole'> => ({
   attachConsole: (call: ServerDuplexStream<AttachConsoleRequest, ConsoleData>) => {
@@ -55,9 +56,11 @@ export const consoleMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer
         finish(e);
       }
     });
+    // A half-close is not the end of a console: a client of the published API (AttachConsole as a
+    // server stream) sends its one request and half-closes. Output flows until the client cancels
+    // or the instance stops (the agent ends its side).
     call.on('end', () => {
-      if (upstream && !done) upstream.end();
-      else finish();
+      if (!upstream) finish();
     });
     call.on('cancelled', () => finish());
     call.on('error', () => finish());

@@ -11,6 +11,7 @@ import {
   StartInstanceRequest,
   StopInstanceRequest,
 } from '../../gen/hypervisor/v1/compute';
+import { ListVolumesRequest, type ListVolumesResponse, Volume } from '../../gen/hypervisor/v1/storage';
 import { InvalidArgument } from '../../errors';
 import { type GrpcGateway, metadataFor } from './grpc-gateway';
 import { sendError, sendJson } from './http-status';
@@ -66,6 +67,19 @@ const ROUTES: Route[] = [
         return { items: r.instances, next: r.nextPageToken };
       });
       return { instances: instances.map((i) => Instance.toJSON(i)) };
+    },
+  ],
+
+  [
+    'GET',
+    /^\/volumes$/,
+    async ({ req, query, gw }) => {
+      const instanceId = query.get('instanceId') ?? '';
+      const volumes = await listAll(async (pageToken) => {
+        const r: ListVolumesResponse = await gw.call(gw.storage, gw.storage.listVolumes, ListVolumesRequest.fromPartial({ instanceId, pageSize: 100, pageToken }), { metadata: metadataFor(req) });
+        return { items: r.volumes, next: r.nextPageToken };
+      });
+      return { volumes: volumes.map((v) => Volume.toJSON(v)) };
     },
   ],
 

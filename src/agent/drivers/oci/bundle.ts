@@ -161,7 +161,7 @@ export const resolveUser = (user: string, passwd: string, group: string): { uid:
 export const assembleConfig = async (
   dir: ContainerDir,
   spec: InstanceSpecForDriver,
-  o: { baseSpec: () => Promise<OciSpec>; volumesDir: string; cgroupsPath: string },
+  o: { baseSpec: () => Promise<OciSpec>; volumesDir: string; cgroupsPath: string; mounts?: { source: string; destination: string }[] },
 ): Promise<OciSpec> => {
   const c = spec.container!;
   const volumes = [];
@@ -171,6 +171,8 @@ export const assembleConfig = async (
     await mkdir(source, { recursive: true });
     volumes.push({ source, destination: m.mountPath, readOnly: m.readOnly });
   }
+  // StorageService volumes: their file systems, mounted on the host by the agent's storage work.
+  for (const m of o.mounts ?? []) volumes.push({ ...m, readOnly: false });
   const { cpu, memory } = resourcesFor(spec.cpuCores, spec.memoryBytes, c.limits);
   let io;
   if (c.limits && (c.limits.ioReadBps || c.limits.ioWriteBps)) {

@@ -49,6 +49,8 @@ export class OciDriver implements InstanceDriver {
   private readonly cgroupParent: string;
   private readonly log: Logger;
   private readonly locks = new KeyedMutex();
+  /** StorageService volumes a container starts with: host mounts and where they go (set by src/agent/storage). */
+  volumesAtStart: (instanceId: string) => Promise<{ source: string; destination: string }[]> = async () => [];
   private readonly prevCpu = new Map<string, { cpuTimeNs: number; atMs: number }>();
   private baseSpec?: Promise<OciSpec>;
   private layout?: CgroupLayout;
@@ -195,7 +197,7 @@ export class OciDriver implements InstanceDriver {
     const c = stored.spec.container!;
     await dir.ensure();
     await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs });
-    dir.writeConfig(await assembleConfig(dir, stored.spec, { baseSpec: () => this.spec(), volumesDir: this.state.volumesDir, cgroupsPath: this.cgroupPath(instanceId) }));
+    dir.writeConfig(await assembleConfig(dir, stored.spec, { baseSpec: () => this.spec(), volumesDir: this.state.volumesDir, cgroupsPath: this.cgroupPath(instanceId), mounts: await this.volumesAtStart(instanceId) }));
     await dir.clearRun();
     try {
       const ready = await launchShim(dir, {

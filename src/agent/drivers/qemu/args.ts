@@ -1,4 +1,5 @@
 import { InvalidArgument } from '../../../errors';
+import { hotplugPortArgs, volumeLaunchArgs, type VolumeAttachSpec } from '../../storage/block-spec';
 
 export type Machine = 'q35' | 'microvm';
 export type Accel = 'kvm' | 'tcg';
@@ -30,6 +31,10 @@ export interface QemuLaunch {
   startPaused?: boolean;
   /** Host TSC rate; see kernelCmdline(). */
   hostTscKhz?: number;
+  /** q35: start with free PCIe root ports, so volumes can be hot-plugged later. */
+  hotplugPorts?: boolean;
+  /** Volumes attached while it was stopped (a microVM's only way to get one). */
+  volumes?: VolumeAttachSpec[];
 }
 
 /** The serial port is the only console either machine gets. */
@@ -78,6 +83,11 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     // bootindex is only meaningful to firmware; microvm boots a kernel directly.
     const boot = d.boot && l.machine === 'q35' && !l.kernelPath ? ',bootindex=0' : '';
     args.push('-device', `${blk},drive=${d.id},id=${d.id}-dev${boot}`);
+  }
+  if (l.hotplugPorts && l.machine === 'q35') args.push(...hotplugPortArgs());
+  if (l.volumes?.length) {
+    if (l.machine === 'q35' && !l.hotplugPorts) throw new InvalidArgument('volumes on a q35 sit on its hot-plug ports: set hotplugPorts');
+    args.push(...volumeLaunchArgs(l.volumes, l.machine));
   }
   const net = l.machine === 'q35' ? 'virtio-net-pci' : 'virtio-net-device';
   for (const [i, n] of (l.nics ?? []).entries()) {

@@ -28,6 +28,8 @@ import { endedState, liveState } from './observe';
 import { isOurProcess } from '../../../shared/process';
 import { processesUnder } from './process';
 import { pidsOf, stopQemu } from './stop';
+import type { QmpClient } from './qmp';
+import type { VolumeAttachSpec } from '../../storage/block-spec';
 import { cpuPercent } from '../cpu-usage';
 import { readProcSample, sumBlockStats } from './stats';
 import { StateDir, validateDiskName, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
@@ -64,6 +66,8 @@ export class QemuDriver implements InstanceDriver {
   private readonly locks = new KeyedMutex();
   private readonly inFlight = new Set<Promise<unknown>>();
   private accelChoice?: Promise<AccelChoice>;
+  /** The volumes an instance starts with (the agent's storage work answers); none until it is set. */
+  private volumesAtStart: (instanceId: string) => Promise<VolumeAttachSpec[]> = async () => [];
   private tscKhz?: Promise<number | undefined>;
 
   constructor(private readonly opts: QemuDriverOptions) {
@@ -152,8 +156,22 @@ export class QemuDriver implements InstanceDriver {
       await stopQemu(this.ctx, dir, { graceMs: 0, force: true });
       const { accel } = await this.accel();
       this.tscKhz ??= hostTscKhz();
-      return launch(this.ctx, dir, { ...launchFor(dir, stored, accel), hostTscKhz: await this.tscKhz });
+      const volumes = await this.volumesAtStart(instanceId);
+      return launch(this.ctx, dir, { ...launchFor(dir, stored, accel), hostTscKhz: await this.tscKhz, volumes });
     });
+  }
+
+  /** Where start() learns the volumes attached to an instance (src/agent/storage). */
+  useVolumes(source: (instanceId: string) => Promise<VolumeAttachSpec[]>): void {
+    this.volumesAtStart = source;
+  }
+
+  /** The QMP monitor of a running instance (volumes are plugged through it); undefined when it does not run. */
+  async monitorOf(instanceId: string): Promise<QmpClient | undefined> {
+    const dir = this.state.instance(instanceId);
+    const run = await dir.readRun();
+    if (!run || !(await isOurProcess(run.pid, dir.qmpSocket))) return undefined;
+    return this.conns.monitor(dir, run.pid);
   }
 
   stop(instanceId: string, opts: StopOptions): Promise<void> {
@@ -288,5 +306,6 @@ function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg'): 
     consoleSocket: dir.consoleSocket,
     pidFile: dir.pidFile,
     startPaused: true,
+    hotplugPorts: true,
   };
 }
