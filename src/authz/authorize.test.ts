@@ -12,6 +12,7 @@ const C = '/hypervisor.v1.ClusterService/';
 const X = '/hypervisor.v1.ComputeService/';
 const N = '/hypervisor.v1.NetworkService/';
 const I = '/hypervisor.iam.v1.IdentityService/';
+const S = '/hypervisor.v1.StorageService/';
 
 describe('authorize', () => {
   it('a call without an identity is UNAUTHENTICATED, except health', () => {
@@ -24,14 +25,14 @@ describe('authorize', () => {
   });
 
   it('a method in no table is refused to everyone, the administrator too', () => {
-    const d = authorize(admin, '/hypervisor.v1.StorageService/CreateVolume', {});
-    assert.deepEqual(d, { allow: false, code: Code.PERMISSION_DENIED, message: '/hypervisor.v1.StorageService/CreateVolume: no role may call this method' });
+    const d = authorize(admin, '/hypervisor.v1.StorageService/PurgeVolumes', {});
+    assert.deepEqual(d, { allow: false, code: Code.PERMISSION_DENIED, message: '/hypervisor.v1.StorageService/PurgeVolumes: no role may call this method' });
   });
 
   it('a viewer reads everything and writes nothing, console included', () => {
-    for (const m of [`${C}ListNodes`, `${X}GetInstance`, `${X}WatchInstance`, `${X}GetInstanceStats`, `${N}ListPorts`, '/hypervisor.audit.v1.AuditService/ListEvents', `${I}WhoAmI`])
+    for (const m of [`${C}ListNodes`, `${X}GetInstance`, `${X}WatchInstance`, `${X}GetInstanceStats`, `${N}ListPorts`, `${S}ListVolumes`, `${S}GetSnapshot`, '/hypervisor.audit.v1.AuditService/ListEvents', `${I}WhoAmI`])
       assert.equal(authorize(viewer, m, {}).allow, true, m);
-    for (const m of [`${X}CreateInstance`, `${X}StopInstance`, `${X}AttachConsole`, `${N}CreateNetwork`, `${C}DeregisterNode`]) {
+    for (const m of [`${X}CreateInstance`, `${X}StopInstance`, `${X}AttachConsole`, `${N}CreateNetwork`, `${S}CreateVolume`, `${S}AttachVolume`, `${C}DeregisterNode`]) {
       const d = authorize(viewer, m, {});
       assert.equal(d.allow, false, m);
       if (!d.allow) assert.equal(d.code, Code.PERMISSION_DENIED);
@@ -44,7 +45,7 @@ describe('authorize', () => {
   });
 
   it('an operator writes instances and networks, but not nodes or identities', () => {
-    for (const m of [`${X}CreateInstance`, `${X}AttachConsole`, `${N}CreateNetwork`, `${N}AddSecurityRule`, `${X}PullImage`]) assert.equal(authorize(operator, m, {}).allow, true, m);
+    for (const m of [`${X}CreateInstance`, `${X}AttachConsole`, `${N}CreateNetwork`, `${N}AddSecurityRule`, `${X}PullImage`, `${S}CreateVolume`, `${S}DeleteSnapshot`]) assert.equal(authorize(operator, m, {}).allow, true, m);
     assert.deepEqual(authorize(operator, `${C}DeregisterNode`, {}), {
       allow: false,
       code: Code.PERMISSION_DENIED,

@@ -52,12 +52,13 @@ export const NETWORK_METHODS = service('hypervisor.v1', 'NetworkService', {
   ...Object.fromEntries(NETWORK_READS.map((m) => [m, 'viewer' as const])),
 });
 
-/**
- * StorageService (volumes and snapshots): writes are the operator's, reads
- * the viewer's. Its methods are added here when the service is; until then
- * none is reachable.
- */
-export const STORAGE_METHODS: Record<string, Need> = {};
+/** StorageService (volumes and snapshots): writes are the operator's, as Cinder's defaults have them; reads the viewer's. */
+const STORAGE_WRITES = ['CreateVolume', 'UpdateVolume', 'DeleteVolume', 'AttachVolume', 'DetachVolume', 'ResizeVolume', 'CreateSnapshot', 'UpdateSnapshot', 'DeleteSnapshot'];
+const STORAGE_READS = ['GetVolume', 'ListVolumes', 'GetSnapshot', 'ListSnapshots'];
+export const STORAGE_METHODS = service('hypervisor.v1', 'StorageService', {
+  ...Object.fromEntries(STORAGE_WRITES.map((m) => [m, 'operator' as const])),
+  ...Object.fromEntries(STORAGE_READS.map((m) => [m, 'viewer' as const])),
+});
 
 export const AUDIT_METHODS = service('hypervisor.audit.v1', 'AuditService', { ListEvents: 'viewer', GetStateAt: 'viewer' });
 

@@ -4,7 +4,7 @@ import type { Decision } from './authorize';
 import type { Identity } from './identity';
 
 /** The resources a request can name, as the audit names their aggregates. */
-export type OwnedKind = 'network' | 'subnet' | 'port' | 'security_group' | 'router' | 'floating_ip' | 'instance';
+export type OwnedKind = 'network' | 'subnet' | 'port' | 'security_group' | 'router' | 'floating_ip' | 'instance' | 'volume' | 'snapshot';
 
 /** Who owns what, from the read models: the tenant ('' for none), or undefined when there is no such resource. */
 export interface Owners {
@@ -56,6 +56,19 @@ const TARGETS: Record<string, Record<string, OwnedKind>> = {
   GetInstanceStats: { instanceId: 'instance' },
   AttachConsole: { instanceId: 'instance' },
   WatchInstance: { instanceId: 'instance' },
+  CreateVolume: { sourceSnapshotId: 'snapshot', sourceVolumeId: 'volume' },
+  GetVolume: { volumeId: 'volume' },
+  UpdateVolume: { volumeId: 'volume' },
+  DeleteVolume: { volumeId: 'volume' },
+  AttachVolume: { volumeId: 'volume', instanceId: 'instance' },
+  DetachVolume: { volumeId: 'volume' },
+  ResizeVolume: { volumeId: 'volume' },
+  ListVolumes: { instanceId: 'instance' },
+  CreateSnapshot: { volumeId: 'volume' },
+  GetSnapshot: { snapshotId: 'snapshot' },
+  UpdateSnapshot: { snapshotId: 'snapshot' },
+  DeleteSnapshot: { snapshotId: 'snapshot' },
+  ListSnapshots: { volumeId: 'volume' },
 };
 
 /** Lists that would show every tenant's objects unless they name one of the caller's. */
@@ -66,9 +79,12 @@ const MUST_NAME: Record<string, readonly string[]> = {
 };
 
 /** Creates and lists with a tenant_id field: the caller's tenant is filled in; another one is refused. */
-const TENANT_FIELD = new Set(['CreateNetwork', 'CreateSecurityGroup', 'CreateRouter', 'CreateFloatingIP', 'ListNetworks', 'ListSecurityGroups', 'ListRouters', 'ListFloatingIPs']);
+const TENANT_FIELD = new Set([
+  'CreateNetwork', 'CreateSecurityGroup', 'CreateRouter', 'CreateFloatingIP', 'CreateVolume', 'CreateSnapshot',
+  'ListNetworks', 'ListSecurityGroups', 'ListRouters', 'ListFloatingIPs', 'ListVolumes', 'ListSnapshots',
+]);
 
-const AUDITED_KINDS = new Set<string>(['network', 'subnet', 'port', 'security_group', 'router', 'floating_ip', 'instance']);
+const AUDITED_KINDS = new Set<string>(['network', 'subnet', 'port', 'security_group', 'router', 'floating_ip', 'instance', 'volume', 'snapshot']);
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 

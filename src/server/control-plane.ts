@@ -168,7 +168,7 @@ export class ControlPlane {
         authInterceptor({
           trustEveryone: security.trustEveryone,
           directory,
-          owners: ownersFrom({ ...network.models, instances: compute.instances }),
+          owners: ownersFrom({ ...network.models, instances: compute.instances, volumes: storage.volumes, snapshots: storage.snapshots }),
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
         idempotencyInterceptor(requests),

@@ -12,6 +12,7 @@ import {
   NetworkServiceClient,
   NetworkType,
 } from '../../src/gen/hypervisor/v1/network';
+import { CreateVolumeRequest, ListVolumesRequest, StorageServiceClient } from '../../src/gen/hypervisor/v1/storage';
 import { call, rejectsWith } from '../support/control-plane';
 import { createRequest } from '../support/compute';
 import { nodeRegistration } from '../support/nodes';
@@ -22,12 +23,13 @@ const LIST_INSTANCES = { nodeId: '', type: 0, state: 0, labelSelector: {}, pageS
 describe('tenants: a user bound to one sees and changes only its own (network mode)', function () {
   this.timeout(60_000);
   const lab = new NetworkLab();
-  let a: { net: NetworkServiceClient; compute: ComputeServiceClient; cluster: ClusterServiceClient };
-  let b: { net: NetworkServiceClient; compute: ComputeServiceClient };
-  let admin: { net: NetworkServiceClient; compute: ComputeServiceClient };
+  let a: { net: NetworkServiceClient; compute: ComputeServiceClient; cluster: ClusterServiceClient; storage: StorageServiceClient };
+  let b: { net: NetworkServiceClient; compute: ComputeServiceClient; storage: StorageServiceClient };
+  let admin: { net: NetworkServiceClient; compute: ComputeServiceClient; storage: StorageServiceClient };
   let bNet: string;
   let bPort: string;
   let bInstance: string;
+  let bVolume: string;
 
   before(async () => {
     await lab.start();
@@ -39,16 +41,17 @@ describe('tenants: a user bound to one sees and changes only its own (network mo
     };
     const pa = await user('ann', 'acme');
     const pb = await user('bob', 'globex');
-    a = { net: lab.client(NetworkServiceClient, pa), compute: lab.client(ComputeServiceClient, pa), cluster: lab.client(ClusterServiceClient, pa) };
-    b = { net: lab.client(NetworkServiceClient, pb), compute: lab.client(ComputeServiceClient, pb) };
-    admin = { net: lab.client(NetworkServiceClient, lab.admin), compute: lab.client(ComputeServiceClient, lab.admin) };
+    a = { net: lab.client(NetworkServiceClient, pa), compute: lab.client(ComputeServiceClient, pa), cluster: lab.client(ClusterServiceClient, pa), storage: lab.client(StorageServiceClient, pa) };
+    b = { net: lab.client(NetworkServiceClient, pb), compute: lab.client(ComputeServiceClient, pb), storage: lab.client(StorageServiceClient, pb) };
+    admin = { net: lab.client(NetworkServiceClient, lab.admin), compute: lab.client(ComputeServiceClient, lab.admin), storage: lab.client(StorageServiceClient, lab.admin) };
     // A node that says it runs VMs, so creates are accepted (no agent: they stay pending).
     const cluster = lab.client(ClusterServiceClient, lab.admin);
-    await call(cluster, cluster.registerNode, nodeRegistration('tenant-host', { supportedInstanceTypes: ['vm'] }));
+    await call(cluster, cluster.registerNode, nodeRegistration('tenant-host', { supportedInstanceTypes: ['vm'], capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 2n ** 34n, gpuCount: 0 } }));
     const n = await call(b.net, b.net.createNetwork, CreateNetworkRequest.fromPartial({ name: 'b-net', type: NetworkType.NETWORK_TYPE_VXLAN }));
     bNet = n.network!.id;
     const s = await call(b.net, b.net.createSubnet, CreateSubnetRequest.fromPartial({ networkId: bNet, cidr: '10.77.0.0/24', enableDhcp: true }));
     bPort = (await call(b.net, b.net.createPort, CreatePortRequest.fromPartial({ networkId: bNet, subnetId: s.subnet!.id, name: 'b-port' }))).port!.id;
+    bVolume = (await call(b.storage, b.storage.createVolume, CreateVolumeRequest.fromPartial({ name: 'b-vol', sizeBytes: 2n ** 30n }))).id;
     bInstance = (await call(b.compute, b.compute.createInstance, createRequest('b-vm', InstanceType.INSTANCE_TYPE_VM, { kernel: 'http://127.0.0.1:9/vmlinuz' }))).id;
   });
   after(() => lab.stop());
@@ -57,6 +60,7 @@ describe('tenants: a user bound to one sees and changes only its own (network mo
     networks: (await call(admin.net, admin.net.listNetworks, ListNetworksRequest.fromPartial({ pageSize: 100 }))).networks.map((n) => `${n.name}@${n.tenantId}`).sort(),
     instances: (await call(admin.compute, admin.compute.listInstances, LIST_INSTANCES)).instances.map((i) => i.name).sort(),
     port: (await call(admin.net, admin.net.getPort, { portId: bPort })).port?.name,
+    volumes: (await call(admin.storage, admin.storage.listVolumes, ListVolumesRequest.fromPartial({ pageSize: 100 }))).volumes.map((v) => `${v.name}@${v.tenantId}:${v.sizeBytes}:${v.instanceId}`).sort(),
   });
 
   it("creates get the caller's tenant; naming another tenant is PERMISSION_DENIED and writes nothing", async () => {
@@ -107,6 +111,22 @@ describe('tenants: a user bound to one sees and changes only its own (network mo
     const before = await everything();
     const onB = createRequest('on-b', InstanceType.INSTANCE_TYPE_VM, { kernel: 'http://127.0.0.1:9/vmlinuz', network: { networkId: bNet, subnetId: '', securityGroups: [], assignPublicIp: false } });
     await rejectsWith(call(a.compute, a.compute.createInstance, onB), status.NOT_FOUND, new RegExp(`network ${bNet} not found`));
+    assert.deepEqual(await everything(), before);
+  });
+
+  it("volumes: creates get the tenant, lists show its own, another tenant's volume is NOT_FOUND to get, change, attach or delete, and nothing is written", async () => {
+    const mine = await call(a.storage, a.storage.createVolume, CreateVolumeRequest.fromPartial({ name: 'a-vol', sizeBytes: 2n ** 30n }));
+    assert.equal(mine.tenantId, 'acme');
+    const listed = (await call(a.storage, a.storage.listVolumes, ListVolumesRequest.fromPartial({ pageSize: 100 }))).volumes;
+    assert.deepEqual(listed.map((v) => `${v.name}@${v.tenantId}`), ['a-vol@acme']);
+    const before = await everything();
+    await rejectsWith(call(a.storage, a.storage.createVolume, CreateVolumeRequest.fromPartial({ name: 'sneaky-vol', sizeBytes: 2n ** 30n, tenantId: 'globex' })), status.PERMISSION_DENIED, /tenant_id "globex" is not the caller's tenant/);
+    await rejectsWith(call(a.storage, a.storage.getVolume, { volumeId: bVolume }), status.NOT_FOUND, new RegExp(`volume ${bVolume} not found`));
+    await rejectsWith(call(a.storage, a.storage.resizeVolume, { volumeId: bVolume, newSizeBytes: 2n ** 31n }), status.NOT_FOUND);
+    await rejectsWith(call(a.storage, a.storage.attachVolume, { volumeId: bVolume, instanceId: '', devicePath: '' }), status.NOT_FOUND);
+    await rejectsWith(call(a.storage, a.storage.deleteVolume, { volumeId: bVolume, force: true }), status.NOT_FOUND);
+    await rejectsWith(call(a.storage, a.storage.createVolume, CreateVolumeRequest.fromPartial({ name: 'clone', sourceVolumeId: bVolume })), status.NOT_FOUND);
+    await rejectsWith(call(a.storage, a.storage.createSnapshot, { name: 'snap', description: '', volumeId: bVolume, tenantId: '', metadata: undefined }), status.NOT_FOUND);
     assert.deepEqual(await everything(), before);
   });
 

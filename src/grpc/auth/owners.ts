@@ -2,6 +2,7 @@ import type { OwnedKind, Owners } from '../../authz/tenant-rules';
 import { TENANT_ANNOTATION } from '../../domain/annotations';
 import type { Instance } from '../../gen/hypervisor/v1/compute';
 import type { FloatingIP, Network, Port, Router, SecurityGroup, Subnet } from '../../gen/hypervisor/v1/network';
+import type { Snapshot, Volume } from '../../gen/hypervisor/v1/storage';
 
 interface Views<V> {
   get(id: string): V | undefined;
@@ -15,6 +16,8 @@ export interface OwnedModels {
   readonly routers: Views<Router>;
   readonly floatingIps: Views<FloatingIP>;
   readonly instances: Views<Instance>;
+  readonly volumes: Views<Volume>;
+  readonly snapshots: Views<Snapshot>;
 }
 
 /** The tenant of an instance: the annotation only the server writes. */
@@ -46,6 +49,10 @@ export const ownersFrom = (m: OwnedModels): Owners => {
           const i = m.instances.get(id);
           return i && instanceTenant(i);
         }
+        case 'volume':
+          return m.volumes.get(id)?.tenantId;
+        case 'snapshot':
+          return m.snapshots.get(id)?.tenantId;
       }
     },
   };
