@@ -3,13 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { decode, encode } from '../bus/wire';
-import type { ImageSource, InstanceSpecData } from '../commands/instance/spec';
+import type { InstanceSpecData } from '../commands/instance/spec';
 import { validateSpec, resourcesFor } from '../commands/instance/validate';
 import { kindFromProto, KIND_TO_PROTO, STATUS_TO_PROTO, specFromProto, toSpec } from '../wire/views/instance';
-import { isUrlRef, parseImageUrl } from '../domain/image-ref';
-import { imageUrlOf, isOciRef, parseOciRef } from '../domain/oci-reference';
-import { AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors';
+import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors';
 import type { AgentConsoleInput, AgentServiceServer } from '../gen/hypervisor/v1/agent';
 import type { Instance, InstanceStats } from '../gen/hypervisor/v1/compute';
 import type { Empty } from '../gen/google/protobuf/empty';
@@ -18,7 +15,8 @@ import { unary } from '../shared/grpc-unary';
 import type { ConsoleStream, Observed } from './drivers/driver';
 import type { Executor } from './executor';
 import type { LocalRecord, LocalStore } from './local-store';
-import { IMAGE_RESOLVE_SUBJECT, type InstanceWork, type ResolveReply } from './protocol';
+import { resolveImages } from './images/resolve';
+import type { InstanceWork } from './protocol';
 import { toInt64 } from '../wire/int64';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -73,25 +71,6 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
     const { found, rec } = await require(id);
     return view(id, rec, found?.observed);
   };
-  const resolve = async (field: string, ref: string): Promise<ImageSource | undefined> => {
-    if (!ref) return undefined;
-    if (isOciRef(ref)) {
-      const r = parseOciRef(field, ref);
-      return { ref, url: imageUrlOf(r), format: 'oci', ...(r.digest ? { sha256: r.digest.slice('sha256:'.length) } : {}) };
-    }
-    if (isUrlRef(ref)) {
-      const u = parseImageUrl(field, ref);
-      return { ref, url: u.url, ...(u.sha256 ? { sha256: u.sha256 } : {}) };
-    }
-    let reply: ResolveReply;
-    try {
-      reply = decode<ResolveReply>((await d.nc.request(IMAGE_RESOLVE_SUBJECT, encode({ ref }), { timeout: 5_000 })).data);
-    } catch {
-      throw new Unavailable(`${field}: cannot look "${ref}" up: the control plane does not answer; give an http(s) URL`);
-    }
-    if (!reply.ok) throw new DomainError(reply.code as DomainError['code'], reply.message.replace(/^image:/, `${field}:`));
-    return reply.source;
-  };
 
   return {
     createInstance: unary(d.log, 'AgentService.CreateInstance', async (req) => {
@@ -107,8 +86,7 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
         if (rec.origin === 'local' && JSON.stringify(rec.work.spec) === JSON.stringify(spec)) return current(id);
         throw new AlreadyExists(`instance ${id} already exists on this host`);
       }
-      const [image, kernel, initrd] = await Promise.all([resolve('spec.image', spec.image), resolve('spec.kernel', spec.kernel), resolve('spec.initrd', spec.initrd)]);
-      const images = { ...(image ? { image } : {}), ...(kernel ? { kernel } : {}), ...(initrd ? { initrd } : {}) };
+      const images = await resolveImages(d.nc, spec);
       const work: InstanceWork = {
         instanceId: id,
         nodeId: d.nodeId(),
@@ -133,7 +111,7 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
       const { rec } = await require(req.instanceId);
       await d.executor.exclusive(req.instanceId, async () => {
         await d.executor.destroyEverywhere(req.instanceId, rec?.work.kind);
-        d.executor.tombstone(req.instanceId);
+        d.store.tombstone(req.instanceId);
       });
       return {};
     }),

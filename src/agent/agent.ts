@@ -18,6 +18,7 @@ import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
 import { OciImageCache } from './images/oci-cache';
+import { ImagePreparer } from './images/prepare';
 import { fetchPolicy } from '../images/fetch';
 import { LocalStore } from './local-store';
 import { Reconciler } from './reconcile';
@@ -110,7 +111,8 @@ export class Agent {
     await this.store.load();
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
-    this.executor = new Executor(byKind, this.store, new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), reporter, log, ociImages, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
+    const images = new ImagePreparer(new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), ociImages, reporter, log);
+    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

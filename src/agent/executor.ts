@@ -1,19 +1,13 @@
 import type { Logger } from 'pino';
-import { imageIdFor } from '../commands/image';
-import type { ImageSource } from '../commands/instance/spec';
-import { imageNameFromUrl } from '../domain/image-ref';
 import type { InstanceKind } from '../domain/instance-types';
-import { Code, DomainError, FailedPrecondition, InvalidArgument, NotFound } from '../errors';
-import type { DiskSpec, InstanceDriver, InstanceSpecForDriver, Observed } from './drivers/driver';
-import type { CachedImage, ImageCache } from './images/cache';
-import type { OciImageCache } from './images/oci-cache';
-import { ttyOf } from '../domain/console-tty';
-import { ociImageName, parseOciRef } from '../domain/oci-reference';
+import { FailedPrecondition } from '../errors';
+import type { ImagePreparation, InstanceDriver, Observed } from './drivers/driver';
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
 import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
+import { isSpecFailure, reasonOf } from './work-failure';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -36,10 +30,9 @@ export class Executor {
   constructor(
     private readonly drivers: ReadonlyMap<InstanceKind, InstanceDriver>,
     private readonly store: LocalStore,
-    private readonly images: ImageCache,
+    private readonly images: ImagePreparation,
     private readonly reporter: Reporter | undefined,
     private readonly log: Logger,
-    private readonly ociImages?: OciImageCache,
     /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
     private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind'>) => Promise<Nic[]>,
   ) {}
@@ -104,7 +97,7 @@ export class Executor {
       case 'create':
         try {
           const driver = this.driverFor(w.kind);
-          const spec = w.kind === 'container' && driver.kind === 'oci' ? await this.containerSpec(w) : await this.driverSpec(w);
+          const spec = await driver.launchSpec(w, this.images);
           const nics = await this.nicsFor(w);
           await driver.create(nics.length ? { ...spec, nics } : spec);
           outcome = running(await this.startRunning(driver, w.instanceId));
@@ -149,7 +142,7 @@ export class Executor {
         break;
     }
     if (outcome) await this.report(w, outcome);
-    this.record(w, origin, destroyed);
+    this.store.recordWork(w, origin, destroyed);
     return { done: true, outcome };
   }
 
@@ -182,35 +175,8 @@ export class Executor {
   async restartInPlace(id: string, crashes: readonly { at: number; run: string }[]): Promise<void> {
     const rec = this.store.get(id);
     if (!rec || rec.destroyed) return;
-    this.noteCrashes(id, crashes);
+    this.store.noteCrashes(id, crashes);
     await this.startRunning(this.driverFor(rec.work.kind), id);
-  }
-
-  noteCrashes(id: string, crashes: readonly { at: number; run: string }[]): void {
-    const rec = this.store.get(id);
-    if (rec) this.store.put({ ...rec, crashes });
-  }
-
-  /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
-  tombstone(id: string): void {
-    const rec = this.store.get(id);
-    if (rec) this.store.put({ ...rec, destroyed: true, appliedAt: new Date().toISOString() });
-  }
-
-  private record(w: InstanceWork, origin: LocalRecord['origin'], destroyed: boolean): void {
-    const prev = this.store.get(w.instanceId);
-    const { action, generation, position, force: _f, timeoutSeconds: _t, ...work } = w;
-    this.store.put({
-      instanceId: w.instanceId,
-      origin: prev?.origin ?? origin,
-      generation,
-      position,
-      action,
-      appliedAt: new Date().toISOString(),
-      destroyed,
-      work,
-      createdAt: prev?.createdAt ?? new Date().toISOString(),
-    });
   }
 
   private async report(w: InstanceWork, command: Parameters<Reporter['instance']>[3]): Promise<void> {
@@ -224,118 +190,4 @@ export class Executor {
     if (!this.prepareNetwork) throw new FailedPrecondition(`instance ${w.instanceId} has ports, and this node has no data plane (started with --dataplane none?)`);
     return this.prepareNetwork(w);
   }
-
-  /** Images fetched into the cache, disks laid out: what the driver is given. */
-  private async driverSpec(w: InstanceWork): Promise<InstanceSpecForDriver> {
-    const { spec, images } = w;
-    const [image, kernel, initrd] = await Promise.all([
-      // A container image is only pulled for a driver that runs it (the hollow driver simulates containers).
-      images.image && images.image.format !== 'oci' && this.fetch('spec.image', images.image, w),
-      images.kernel && this.fetch('spec.kernel', images.kernel, w),
-      images.initrd && this.fetch('spec.initrd', images.initrd, w),
-    ]);
-    if (image && image.format !== 'raw' && image.format !== 'qcow2')
-      throw new InvalidArgument(`spec.image: ${images.image!.url} is a ${image.format}, not a disk image (raw or qcow2)`);
-    if (kernel && kernel.format !== 'kernel' && kernel.format !== 'raw')
-      throw new InvalidArgument(`spec.kernel: ${images.kernel!.url} is a ${kernel.format}, not a kernel`);
-    const disks: DiskSpec[] = [];
-    let booted = false;
-    for (const d of spec.disks) {
-      const fromImage = d.boot && !!image;
-      booted ||= fromImage;
-      disks.push({
-        name: d.name,
-        sizeBytes: d.sizeBytes,
-        boot: d.boot,
-        ...(fromImage ? { baseImagePath: image!.path, baseImageFormat: image!.format as 'raw' | 'qcow2' } : {}),
-      });
-    }
-    if (image && !booted) disks.unshift({ name: 'root', sizeBytes: 0, boot: true, baseImagePath: image.path, baseImageFormat: image.format as 'raw' | 'qcow2' });
-    return {
-      instanceId: w.instanceId,
-      type: w.kind,
-      cpuCores: spec.cpuCores,
-      memoryBytes: spec.memoryBytes,
-      ...(kernel ? { kernelPath: kernel.path } : {}),
-      ...(initrd ? { initrdPath: initrd.path } : {}),
-      ...(spec.kernelArgs ? { kernelArgs: spec.kernelArgs } : {}),
-      disks,
-    };
-  }
-
-  /** The image pulled and unpacked into the OCI cache; the container's process as the spec overrides the image's. */
-  private async containerSpec(w: InstanceWork): Promise<InstanceSpecForDriver> {
-    const { spec, images } = w;
-    if (!images.image || !this.ociImages) throw new FailedPrecondition('spec.image: this node has no OCI image cache');
-    const src = images.image;
-    let got;
-    try {
-      got = await this.ociImages.ensure(src);
-    } catch (e) {
-      throw e instanceof DomainError && !e.message.startsWith('spec.image') ? new DomainError(e.code, `spec.image: ${e.message}`) : e;
-    }
-    // A reference pulled here first (not through PullImage) is recorded, so ListImages shows it.
-    if (got.fetched && !src.imageId && this.reporter) {
-      const id = imageIdFor(got.url);
-      await this.reporter
-        .send(`agent-image:${id}:${got.digest}`, 'image', id, {
-          type: 'RegisterImage',
-          data: { url: got.url, name: ociImageName(parseOciRef('url', got.url)), sha256: got.digest.slice('sha256:'.length), sizeBytes: got.sizeBytes, format: 'oci', kind: 'container' },
-        }, w.correlationId)
-        .catch((err) => this.log.warn({ err, url: got.url }, 'could not record the image'));
-    }
-    return {
-      instanceId: w.instanceId,
-      type: 'container',
-      cpuCores: spec.cpuCores,
-      memoryBytes: spec.memoryBytes,
-      disks: [],
-      container: {
-        rootfsPath: got.rootfs,
-        imageDigest: got.digest,
-        image: got.config,
-        command: spec.command,
-        args: spec.args,
-        env: spec.env,
-        volumeMounts: spec.volumeMounts,
-        ...(spec.limits ? { limits: spec.limits } : {}),
-        hostname: w.name,
-        tty: ttyOf(w.annotations),
-      },
-    };
-  }
-
-  private async fetch(field: string, src: ImageSource, w: InstanceWork): Promise<CachedImage> {
-    let got: CachedImage;
-    try {
-      got = await this.images.ensure(src);
-    } catch (e) {
-      if (!(e instanceof DomainError)) throw e;
-      const err = new DomainError(e.code, `${field}: ${e.message}`);
-      // An image that is missing, malformed or not what its checksum says is so on every node.
-      if (e.code !== Code.UNAVAILABLE && e.code !== Code.DEADLINE_EXCEEDED) specFailures.add(err);
-      throw err;
-    }
-    // An image named only by its URL is recorded on first use, so ListImages shows it.
-    if (got.fetched && !src.imageId && this.reporter) {
-      const id = imageIdFor(src.url);
-      await this.reporter
-        .send(`agent-image:${id}:${got.sha256}`, 'image', id, {
-          type: 'RegisterImage',
-          data: { url: src.url, name: imageNameFromUrl(src.url), sha256: got.sha256, sizeBytes: got.sizeBytes, format: got.format },
-        }, w.correlationId)
-        .catch((err) => this.log.warn({ err, url: src.url }, 'could not record the image'));
-    }
-    return got;
-  }
 }
-
-const specFailures = new WeakSet<object>();
-
-/** Whether the failure is the spec's (the same on any node), not this node's. */
-const isSpecFailure = (e: unknown): boolean => typeof e === 'object' && e !== null && (specFailures.has(e) || e instanceof InvalidArgument);
-
-const reasonOf = (what: string, e: unknown): string => {
-  const m = e instanceof Error ? e.message : String(e);
-  return e instanceof NotFound && /does not exist/.test(m) ? `${what} failed: the instance's files are gone from the node` : `${what} failed: ${m}`;
-};

@@ -68,7 +68,35 @@ export class LocalStore {
     this.cache.set(r.instanceId, r);
   }
 
-  /** Drops tombstones older than maxAgeMs (the work stream's own retention). */
+  /** What this work did, done: written after its report, so a crash in between repeats both (each idempotent). */
+  recordWork(w: InstanceWork, origin: LocalRecord['origin'], destroyed: boolean): void {
+    const prev = this.get(w.instanceId);
+    const { action, generation, position, force: _f, timeoutSeconds: _t, ...work } = w;
+    this.put({
+      instanceId: w.instanceId,
+      origin: prev?.origin ?? origin,
+      generation,
+      position,
+      action,
+      appliedAt: new Date().toISOString(),
+      destroyed,
+      work,
+      createdAt: prev?.createdAt ?? new Date().toISOString(),
+    });
+  }
+
+  /** A tombstone for an instance removed outside of work (the reconcile, AgentService). */
+  tombstone(id: string): void {
+    const rec = this.get(id);
+    if (rec) this.put({ ...rec, destroyed: true, appliedAt: new Date().toISOString() });
+  }
+
+  /** The ends of its process the restart policy acted on. */
+  noteCrashes(id: string, crashes: readonly { at: number; run: string }[]): void {
+    const rec = this.get(id);
+    if (rec) this.put({ ...rec, crashes });
+  }
+
   /** Drops tombstones older than maxAgeMs; answers the records it dropped. */
   async forgetTombstones(maxAgeMs: number, now = Date.now()): Promise<LocalRecord[]> {
     const gone: LocalRecord[] = [];

@@ -11,7 +11,7 @@
  *   agent's reconcile compares it with what runs.
  * - Image lookup: core request `hv.ctl.image.resolve` {ref} → ImageSource.
  * - Network plan: core request `hv.ctl.agent.network` {nodeId} → the node's
- *   HostPlan (src/sdn/plan.ts); `hv.ctl.network.changed` (core, no body) is
+ *   HostPlan (src/domain/host-plan.ts); `hv.ctl.network.changed` (core, no body) is
  *   published after each commit that touches the network model, so agents
  *   converge at once instead of at their next period.
  * - Outcomes travel back as commands on the command bus (`hv.cmd.instance`,
@@ -21,7 +21,7 @@ import type { InstanceKind } from '../domain/instance-types';
 import type { Resources } from '../domain/resources';
 import type { ImageSource, InstanceSpecData, ResolvedImages } from '../commands/instance/spec';
 import type { InstanceStatus } from '../commands/instance/state';
-import type { HostPlan } from '../sdn/plan';
+import type { HostPlan } from '../domain/host-plan';
 
 export const WORK_STREAM = 'HV_AGENT_WORK';
 export const WORK_SUBJECTS = 'hv.agent.>';

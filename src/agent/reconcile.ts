@@ -168,7 +168,7 @@ export class Reconciler {
         this.log.info({ instanceId: a.instanceId }, 'removing an instance the control plane does not place here');
         await this.executor.exclusive(a.instanceId, async () => {
           await this.executor.destroyEverywhere(a.instanceId, this.store.get(a.instanceId)?.work.kind);
-          this.executor.tombstone(a.instanceId);
+          this.store.tombstone(a.instanceId);
         });
         return;
       case 'stop':
@@ -180,7 +180,7 @@ export class Reconciler {
         await this.executor.exclusive(a.instanceId, () => this.executor.restartInPlace(a.instanceId, a.crashes));
         return;
       case 'note-crash':
-        this.executor.noteCrashes(a.instanceId, a.crashes);
+        this.store.noteCrashes(a.instanceId, a.crashes);
         return;
       case 'report-failed':
         this.log.warn({ instanceId: a.instanceId, reason: a.reason }, 'instance died');

@@ -4,7 +4,7 @@
  * a plain object (a class instance) is refused, so a state that cannot be
  * restored exactly is never snapshotted: its model replays the log instead.
  */
-import { SortedMap, type SortedKey } from '../sdn/ipam/sorted-map';
+import { SortedMap, type SortedKey } from '../domain/ipam/sorted-map';
 
 const TAG = '$hv';
 

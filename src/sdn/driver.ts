@@ -1,4 +1,4 @@
-import type { DhcpPlan, HostPlan, PortPlan } from './plan';
+import type { DhcpPlan, HostPlan, PortPlan } from '../domain/host-plan';
 
 /** What a port looks like on the host. */
 export interface PortObserved {
@@ -27,7 +27,7 @@ export interface Nic {
 
 /**
  * A data-plane driver: realises the control plane's network model on one
- * host (src/sdn/plan.ts). Everything is level-triggered and idempotent:
+ * host (src/domain/host-plan.ts). Everything is level-triggered and idempotent:
  * converge() compares what exists with the plan and changes only the
  * difference; what exists and matches is adopted as it is.
  */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { LinuxBridgeDriver } from '../../src/sdn/linuxbridge/driver';
 import { bridgeName, tapName, vlanName } from '../../src/sdn/names';
-import type { HostPlan, NetworkPlan, PortPlan } from '../../src/sdn/plan';
+import type { HostPlan, NetworkPlan, PortPlan } from '../../src/domain/host-plan';
 import { HostRunner } from '../../src/sdn/run';
 import { NetnsHosts } from '../support/netns-hosts';
 import { until } from '../support/until';

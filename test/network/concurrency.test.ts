@@ -3,7 +3,7 @@ import { credentials, type Client, type ServiceError, status } from '@grpc/grpc-
 import pino from 'pino';
 import { defaultConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
-import { parseAddress } from '../../src/sdn/ipam/address';
+import { parseAddress } from '../../src/domain/ipam/address';
 import { TestControlPlane } from '../support/control-plane';
 import { Net } from './support';
 

@@ -1,4 +1,6 @@
 import type { Duplex } from 'node:stream';
+import type { CachedOciImage } from '../images/oci-cache';
+import type { InstanceWork } from '../protocol';
 
 /** What the control plane can ask a host to run. */
 export type InstanceType = 'vm' | 'microvm' | 'container';
@@ -62,6 +64,19 @@ export interface NicSpec {
   netns?: string;
 }
 
+/** The part of a create's work a launch spec is built from. */
+export type LaunchWork = Pick<InstanceWork, 'instanceId' | 'kind' | 'name' | 'spec' | 'images' | 'annotations' | 'correlationId'>;
+
+/** A VM's boot files fetched into the image cache and its disks laid out. */
+export type VmBoot = Pick<InstanceSpecForDriver, 'kernelPath' | 'initrdPath' | 'kernelArgs' | 'disks'>;
+
+/** Image preparation (src/agent/images/prepare.ts): each driver asks for what it launches from. */
+export interface ImagePreparation {
+  vmBoot(w: LaunchWork): Promise<VmBoot>;
+  /** The container's image pulled and unpacked into the OCI cache. */
+  containerImage(w: LaunchWork): Promise<CachedOciImage>;
+}
+
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';
 
 export interface Observed {
@@ -123,6 +138,8 @@ export interface InstanceDriver {
   readonly kind: string;
   readonly supports: readonly InstanceType[];
   probe(): Promise<ProbeResult>;
+  /** What create() is given for this work: its images prepared as this driver needs them. */
+  launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver>;
   /** Prepares disks and files. Same spec again = no-op. */
   create(spec: InstanceSpecForDriver): Promise<void>;
   /** Launches it; already running = success. Resolves once the runtime answers, not once the guest has booted. */

@@ -4,7 +4,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { decode, encode } from '../../bus/wire';
 import type { DataPlaneDriver, Nic, PortObserved } from '../../sdn/driver';
-import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus, type PortPlan } from '../../sdn/plan';
+import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus, type PortPlan } from '../../domain/host-plan';
 import type { LocalStore } from '../local-store';
 import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply } from '../protocol';
 import type { Reporter } from '../reporter';

@@ -1,5 +1,5 @@
 import { FailedPrecondition, InvalidArgument } from '../../errors';
-import { canonicalAddress, parseAddress } from '../../sdn/ipam/address';
+import { canonicalAddress, parseAddress } from '../../domain/ipam/address';
 import { createAgain, deletable, optionalText, requireActive, requireExternalNetwork, requireToken, sameJson } from '../network/fields';
 import type { FloatingIpCommand } from './commands';
 import type { Association, FloatingIpEvent } from './events';

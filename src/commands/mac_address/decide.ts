@@ -1,5 +1,5 @@
 import { AlreadyExists, InvalidArgument } from '../../errors';
-import { parseMac } from '../../sdn/ipam/mac';
+import { parseMac } from '../../domain/ipam/mac';
 import { requireToken } from '../network/fields';
 import type { MacAddressCommand } from './commands';
 import type { MacAddressEvent } from './events';

@@ -1,5 +1,5 @@
 import { AlreadyExists, FailedPrecondition, InvalidArgument } from '../../errors';
-import { overlaps, parseCidr } from '../../sdn/ipam/cidr';
+import { overlaps, parseCidr } from '../../domain/ipam/cidr';
 import type { NetworkCommand } from './commands';
 import type { NetworkCreatedData, NetworkEvent } from './events';
 import { createAgain, deletable, list, requireActive, requireToken, sameJson } from './fields';

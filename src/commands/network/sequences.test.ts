@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AlreadyExists, FailedPrecondition } from '../../errors';
-import { macFromBytes } from '../../sdn/ipam/mac';
+import { macFromBytes } from '../../domain/ipam/mac';
 import type { Decider, DomainEvent, Evolving } from '../decider';
 import { floatingIpDecider } from '../floating_ip';
 import { floatingIpToProto } from '../../wire/views/floating-ip';

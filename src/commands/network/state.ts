@@ -1,4 +1,4 @@
-import { SortedMap } from '../../sdn/ipam/sorted-map';
+import { SortedMap } from '../../domain/ipam/sorted-map';
 import type { NetworkCreatedData } from './events';
 import type { Lifecycle } from './fields';
 

@@ -1,5 +1,5 @@
 import { AlreadyExists, InvalidArgument, ResourceExhausted } from '../../errors';
-import { firstFree } from '../../sdn/ipam/allocate';
+import { firstFree } from '../../domain/ipam/allocate';
 import { requireToken } from '../network/fields';
 import { VLAN_RANGE, VNI_RANGE } from '../network/validate';
 import type { NetworkPoolCommand } from './commands';

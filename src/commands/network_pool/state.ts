@@ -1,4 +1,4 @@
-import { SortedMap } from '../../sdn/ipam/sorted-map';
+import { SortedMap } from '../../domain/ipam/sorted-map';
 
 export type SegmentKind = 'vxlan' | 'vlan';
 

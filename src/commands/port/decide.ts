@@ -1,5 +1,5 @@
 import { AlreadyExists, FailedPrecondition, InvalidArgument } from '../../errors';
-import { canonicalAddress } from '../../sdn/ipam/address';
+import { canonicalAddress } from '../../domain/ipam/address';
 import { createAgain, deletable, list, requireActive, requireToken, sameJson } from '../network/fields';
 import type { PortCommand } from './commands';
 import type { PortCreatedData, PortEvent } from './events';

@@ -1,6 +1,6 @@
 import { InvalidArgument } from '../../errors';
-import { canonicalAddress } from '../../sdn/ipam/address';
-import { parseMac } from '../../sdn/ipam/mac';
+import { canonicalAddress } from '../../domain/ipam/address';
+import { parseMac } from '../../domain/ipam/mac';
 import { optionalText, optionalToken, requireToken } from '../network/fields';
 import type { PortSpec } from './commands';
 import type { PortCreatedData } from './events';

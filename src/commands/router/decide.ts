@@ -1,6 +1,6 @@
 import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted } from '../../errors';
-import { canonicalAddress, parseAddress } from '../../sdn/ipam/address';
-import { contains, overlaps, parseCidr } from '../../sdn/ipam/cidr';
+import { canonicalAddress, parseAddress } from '../../domain/ipam/address';
+import { contains, overlaps, parseCidr } from '../../domain/ipam/cidr';
 import {
   createAgain,
   deletable,

@@ -1,6 +1,6 @@
 import { InvalidArgument } from '../../errors';
 import { clip } from '../../domain/validate';
-import { parseCidr } from '../../sdn/ipam/cidr';
+import { parseCidr } from '../../domain/ipam/cidr';
 import { optionalToken, requireToken } from '../network/fields';
 import type { Direction, EtherType, SecurityRule } from './state';
 

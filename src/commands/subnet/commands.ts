@@ -1,4 +1,4 @@
-import type { PoolText } from '../../sdn/ipam/pools';
+import type { PoolText } from '../../domain/ipam/pools';
 import type { Owner } from './state';
 
 export interface SubnetRequest {

@@ -1,7 +1,7 @@
 import { FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted } from '../../errors';
-import { formatAddress, parseAddress } from '../../sdn/ipam/address';
-import { checkRequested, firstFree } from '../../sdn/ipam/allocate';
-import { contains } from '../../sdn/ipam/cidr';
+import { formatAddress, parseAddress } from '../../domain/ipam/address';
+import { checkRequested, firstFree } from '../../domain/ipam/allocate';
+import { contains } from '../../domain/ipam/cidr';
 import { createAgain, deletable, requireActive, sameJson } from '../network/fields';
 import type { SubnetCommand } from './commands';
 import type { SubnetCreatedData, SubnetEvent } from './events';

@@ -1,5 +1,5 @@
-import type { IpVersion } from '../../sdn/ipam/address';
-import type { PoolText } from '../../sdn/ipam/pools';
+import type { IpVersion } from '../../domain/ipam/address';
+import type { PoolText } from '../../domain/ipam/pools';
 import type { AllocateIpData, SubnetRequest } from './commands';
 import type { Owner } from './state';
 

@@ -1,6 +1,6 @@
-import { parseAddress } from '../../sdn/ipam/address';
-import { parseCidr } from '../../sdn/ipam/cidr';
-import { poolsFromText } from '../../sdn/ipam/pools';
+import { parseAddress } from '../../domain/ipam/address';
+import { parseCidr } from '../../domain/ipam/cidr';
+import { poolsFromText } from '../../domain/ipam/pools';
 import type { Evolving } from '../decider';
 import type { SubnetEvent } from './events';
 import { initialState, type SubnetState } from './state';

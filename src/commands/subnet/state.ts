@@ -1,5 +1,5 @@
-import type { SubnetLayout } from '../../sdn/ipam/pools';
-import { SortedMap } from '../../sdn/ipam/sorted-map';
+import type { SubnetLayout } from '../../domain/ipam/pools';
+import { SortedMap } from '../../domain/ipam/sorted-map';
 import type { Lifecycle } from '../network/fields';
 import type { IpAllocatedData, SubnetCreatedData } from './events';
 

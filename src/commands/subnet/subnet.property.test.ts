@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DomainError, InvalidArgument, ResourceExhausted } from '../../errors';
-import { formatAddress, parseAddress } from '../../sdn/ipam/address';
-import { inPools, poolsFromText } from '../../sdn/ipam/pools';
+import { formatAddress, parseAddress } from '../../domain/ipam/address';
+import { inPools, poolsFromText } from '../../domain/ipam/pools';
 import type { DomainEvent, Evolving } from '../decider';
 import type { SubnetCommand } from './commands';
 import type { SubnetEvent } from './events';

@@ -1,8 +1,8 @@
 import { requireHostname } from '../../domain/validate';
 import { InvalidArgument } from '../../errors';
-import { canonicalAddress, formatAddress } from '../../sdn/ipam/address';
-import { parseMac } from '../../sdn/ipam/mac';
-import { poolsToText, resolveLayout } from '../../sdn/ipam/pools';
+import { canonicalAddress, formatAddress } from '../../domain/ipam/address';
+import { parseMac } from '../../domain/ipam/mac';
+import { poolsToText, resolveLayout } from '../../domain/ipam/pools';
 import { optionalText, optionalToken, requireToken } from '../network/fields';
 import type { AllocateIpData, SubnetRequest } from './commands';
 import type { SubnetCreatedData } from './events';

@@ -8,7 +8,7 @@ import { subnetDecider } from '../../commands/subnet';
 import { DecidedLog } from '../../projections/decided-log';
 import { NetworkReadModels } from '../../projections/network-read-models';
 import { tapName, vethName } from '../../sdn/names';
-import { defaultGroupId } from '../../sdn/plan';
+import { defaultGroupId } from '../../domain/host-plan';
 import { HostPlans } from './host-plan';
 
 const nodes: Record<string, Pick<NodeState, 'ip' | 'annotations' | 'registered'>> = {

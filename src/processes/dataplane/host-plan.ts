@@ -1,11 +1,11 @@
 import type { NetworkState } from '../../commands/network';
 import type { NodeState } from '../../commands/node';
 import type { PortState } from '../../commands/port';
-import type { SecurityRule } from '../../commands/security_group/state';
+import type { SecurityRule } from '../../domain/security-rule';
 import type { SubnetState } from '../../commands/subnet';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { NetworkReadModels } from '../../projections/network-read-models';
-import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../sdn/plan';
+import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../domain/host-plan';
 import { derivedId } from '../network/ids';
 import { vethName } from '../../sdn/names';
 

@@ -4,9 +4,9 @@ import type { PortState } from '../../commands/port';
 import type { RouterState } from '../../commands/router';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { NetworkReadModels } from '../../projections/network-read-models';
-import type { HostPlan, NetworkPlan, RemotePort } from '../../sdn/plan';
+import type { HostPlan, NetworkPlan, RemotePort } from '../../domain/host-plan';
 import { routerGatewayMac } from '../../sdn/router-names';
-import type { RouterGatewayPlan, RouterPlan } from '../../sdn/router-plan';
+import type { RouterGatewayPlan, RouterPlan } from '../../domain/router-plan';
 import { type HostPlans, networkPlanOf, tunnelIpOf } from './host-plan';
 
 const prefixOf = (cidr: string) => Number(cidr.split('/')[1]);

@@ -3,7 +3,7 @@ import type { InstanceState } from '../../commands/instance';
 import { type InstanceWork, msgId, type WorkAction, workSubject } from '../../agent/protocol';
 import { ensureWorkStream } from '../../agent/work-stream';
 import { encode } from '../../bus/wire';
-import type { HostPlan } from '../../sdn/plan';
+import type { HostPlan } from '../../domain/host-plan';
 import { Unavailable } from '../../errors';
 
 /** Publishes work for agents; a repeat of the same generation's work is dropped by JetStream (Nats-Msg-Id). */

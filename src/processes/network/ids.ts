@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { macFromBytes } from '../../sdn/ipam/mac';
+import { macFromBytes } from '../../domain/ipam/mac';
 
 // Fixed namespace for networking ids (UUIDv5, RFC 9562 §5.5).
 const NAMESPACE = Buffer.from('3b0e2f6c5d8a4e1f9c7b2a1d0e3f4a5b', 'hex');

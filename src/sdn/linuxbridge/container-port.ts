@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { containerNamespace, containerNamespacePrefix, NETNS_DIR, vethName } from '../names';
-import type { PortPlan } from '../plan';
+import type { PortPlan } from '../../domain/host-plan';
 import { type HostRunner, isHostCommandFailed } from '../run';
 import type { Link, Links } from './links';
 import type { Namespaces } from './netns';

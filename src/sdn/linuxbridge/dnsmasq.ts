@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseCidr } from '../ipam/cidr';
+import { parseCidr } from '../../domain/ipam/cidr';
 
 /** One subnet's DHCP server on this host. */
 export interface DhcpServer {

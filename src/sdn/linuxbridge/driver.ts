@@ -1,18 +1,18 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { FailedPrecondition } from '../../errors';
 import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
-import { bridgeName, DHCP_INNER_IF, dhcpNamespace, dhcpVethName, isOurs, tapName, vethName, vlanName, vxlanName } from '../names';
-import type { DhcpPlan, HostPlan, NetworkPlan, PortDeviceKind, PortPlan, SecurityGroupPlan } from '../plan';
+import { bridgeName, dhcpVethName, isOurs, vlanName, vxlanName } from '../names';
+import type { DhcpPlan, HostPlan, NetworkPlan, PortPlan, SecurityGroupPlan } from '../../domain/host-plan';
 import { RetryBackoff } from '../retry-backoff';
 import { HostRunner } from '../run';
 import { ContainerPorts } from './container-port';
-import { Dnsmasq } from './dnsmasq';
+import { DhcpServers } from './dhcp-server';
 import { Fdb, FLOOD_MAC, type FdbEntry } from './fdb';
 import { type Link, Links } from './links';
 import { Namespaces } from './netns';
 import { Nft, type PortFilter, renderRuleset } from './nft';
+import { PortDevices } from './port-devices';
 import { Routers } from './router';
 
 export interface LinuxBridgeConfig {
@@ -37,7 +37,8 @@ const BINDINGS = ['linux_bridge', 'unspecified'] as const;
  * and ports), an 802.1Q sub-interface or the host interface itself for VLAN
  * and flat networks, a persistent tap per port of a VM (a veth into its
  * network namespace per port of a container, container-port.ts), DHCP by
- * dnsmasq in a namespace per subnet, and security groups in nftables (nft.ts).
+ * dnsmasq in a namespace per subnet (dhcp-server.ts), and security groups in
+ * nftables (nft.ts).
  */
 export class LinuxBridgeDriver implements DataPlaneDriver {
   readonly kind = 'linuxbridge';
@@ -46,21 +47,14 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
   private readonly fdb: Fdb;
   private readonly nft: Nft;
   private readonly netns: Namespaces;
-  private readonly dnsmasq: Dnsmasq;
+  private readonly dhcp: DhcpServers;
   /** Networks, DHCP servers and ports whose host work failed wait here before they are tried again. */
   private readonly retry = new RetryBackoff();
   /** Router namespaces (issue 11, router.ts). */
   readonly routers: Routers;
   /** Containers' network namespaces and veths. */
   private readonly containers: ContainerPorts;
-  private readonly devicesFile: string;
-  /**
-   * port id → the kind of device it was realised with, kept on disk: a plan
-   * that does not say (the control plane's, before the agent has recorded
-   * the instance) never turns a container's veth into a tap.
-   */
-  private devices: Record<string, PortDeviceKind>;
-
+  private readonly devices: PortDevices;
   constructor(
     private readonly run: HostRunner,
     readonly cfg: LinuxBridgeConfig,
@@ -71,26 +65,15 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     this.nft = new Nft(run);
     // Namespaces are machine-wide: managed from wherever we are, not from inside the host's.
     this.netns = new Namespaces(new HostRunner(log));
-    this.dnsmasq = new Dnsmasq(path.join(cfg.stateDir, 'dhcp'));
+    this.dhcp = new DhcpServers(run, this.links, this.netns, cfg.hostTag, cfg.stateDir);
     this.routers = new Routers(this.links, this.netns, cfg.hostTag, log);
     this.containers = new ContainerPorts(run, this.links, this.netns, cfg.hostTag, log);
     mkdirSync(cfg.stateDir, { recursive: true });
-    this.devicesFile = path.join(cfg.stateDir, 'port-devices.json');
-    this.devices = readRecord(this.devicesFile);
+    this.devices = new PortDevices(cfg.stateDir);
   }
 
   deviceOf(p: PortPlan): string {
-    return this.kindOf(p) === 'veth' ? vethName(p.id) : tapName(p.id);
-  }
-
-  /** The port's device kind: what the plan says (recorded before anything is made), else what it was made with. */
-  private kindOf(p: PortPlan): PortDeviceKind {
-    const kind = p.device ?? this.devices[p.id] ?? 'tap';
-    if (p.device && this.devices[p.id] !== p.device) {
-      this.devices[p.id] = p.device;
-      writeRecord(this.devicesFile, this.devices);
-    }
-    return kind;
+    return this.devices.deviceOf(p);
   }
 
   /** The bridge a network's ports go on. */
@@ -125,7 +108,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     for (const p of plan.ports) {
       const n = nets.get(p.networkId)!;
       await this.ensurePortDevice(links, p, n, plan);
-      const netns = this.kindOf(p) === 'veth' ? { netns: this.containers.namespacePath(p.instanceId) } : {};
+      const netns = this.devices.kindOf(p) === 'veth' ? { netns: this.containers.namespacePath(p.instanceId) } : {};
       nics.push({ device: this.deviceOf(p), mac: p.mac, mtu: p.mtu || n.mtu, ...netns });
     }
     // Filtering first, traffic second: the port's rules are in place before its instance can send.
@@ -173,7 +156,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       }
       // A DHCP server that cannot be made leaves the ports working (their guests keep their leases).
       const dhcpPorts = plan.ports.filter((p) => p.networkId === n.id);
-      await retried(`dhcp:${n.id}`, [n, dhcpPorts.map(unreported)], () => this.ensureDhcp(links, n, dhcpPorts), 'cannot realise DHCP', { networkId: n.id });
+      await retried(`dhcp:${n.id}`, [n, dhcpPorts.map(unreported)], () => this.dhcp.ensure(links, n, this.bridgeOf(n), dhcpPorts), 'cannot realise DHCP', { networkId: n.id });
     }
     const good: PortPlan[] = [];
     for (const p of plan.ports) {
@@ -227,55 +210,13 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
 
   private async ensurePortDevice(links: Map<string, Link>, p: PortPlan, n: NetworkPlan, plan: HostPlan): Promise<void> {
     const mtu = p.mtu || n.mtu;
-    if (this.kindOf(p) === 'veth') {
+    if (this.devices.kindOf(p) === 'veth') {
       // eth<n> in the order of the instance's ports (by id, the same in every plan).
       const index = plan.ports.filter((x) => x.instanceId === p.instanceId).map((x) => x.id).sort().indexOf(p.id);
       return this.containers.ensure(links, p, index, this.bridgeOf(n), mtu);
     }
     const dev = this.deviceOf(p);
     await this.links.ensureTap(links.get(dev), dev, mtu, this.bridgeOf(n));
-  }
-
-  /** One dnsmasq per DHCP subnet of the network, for this host's ports on it only. */
-  private async ensureDhcp(links: Map<string, Link>, n: NetworkPlan, ports: PortPlan[]): Promise<void> {
-    for (const d of n.dhcp) {
-      if (!d.port) continue; // the control plane has not given this host's DHCP server its port yet
-      const ns = dhcpNamespace(this.cfg.hostTag, d.subnetId);
-      // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
-      // `ip netns exec` (a slave mount namespace) may not see after a restart.
-      const pid = this.dnsmasq.pidOf(d.subnetId);
-      if (pid && !(await this.netns.usable(ns))) {
-        await this.netns.delete(ns).catch(() => undefined);
-        await this.netns.attach(ns, pid);
-      }
-      await this.netns.ensure(ns);
-      const veth = dhcpVethName(d.subnetId);
-      const inner = this.run.in(ns);
-      const innerHas = (await inner.ipJson<{ ifname: string }>(['link', 'show'])).some((l) => l.ifname === DHCP_INNER_IF);
-      // The host end without its peer (or the reverse) is half a device: made again whole.
-      if (!innerHas && links.has(veth)) {
-        await this.links.delete(veth);
-        links.delete(veth);
-      }
-      await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: this.bridgeOf(n) });
-      const prefix = d.cidr.split('/')[1];
-      const inside = (await inner.ipJson<{ ifname: string; address: string; mtu: number; addr_info?: { local: string; prefixlen: number }[] }>(['addr', 'show', 'dev', DHCP_INNER_IF]))[0];
-      if (inside?.address !== d.port.mac.toLowerCase()) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'address', d.port.mac]);
-      if (!inside?.addr_info?.some((a) => a.local === d.port!.ip && String(a.prefixlen) === prefix))
-        await inner.ip(['addr', 'replace', `${d.port.ip}/${prefix}`, 'dev', DHCP_INNER_IF]);
-      if (inside?.mtu !== n.mtu) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'mtu', String(n.mtu)]);
-      await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'up']);
-      await this.dnsmasq.ensure({
-        subnetId: d.subnetId,
-        netns: ns,
-        interface: DHCP_INNER_IF,
-        cidr: d.cidr,
-        gateway: d.gateway,
-        dnsServers: d.dnsServers,
-        mtu: n.mtu,
-        hosts: ports.filter((p) => p.subnetId === d.subnetId && p.ip).map((p) => ({ mac: p.mac, ip: p.ip, hostname: p.hostname })),
-      });
-    }
   }
 
   /** Removes what is ours and not in the plan: links, DHCP servers and their namespaces, the nft tables when no port is left. */
@@ -295,30 +236,13 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       this.log.info({ link: name }, 'removing a link of ours no longer wanted');
       await this.links.delete(name);
     }
-    for (const subnetId of this.dnsmasq.known()) if (!wantDhcp.has(subnetId)) await this.dnsmasq.stop(subnetId);
-    const prefix = dhcpNamespace(this.cfg.hostTag, '').replace(/[0-9a-f]*$/, '');
-    const wantNs = new Set([...wantDhcp].map((s) => dhcpNamespace(this.cfg.hostTag, s)));
-    for (const ns of await this.netns.list()) {
-      if (!ns.startsWith(prefix) || wantNs.has(ns)) continue;
-      for (const pid of await this.netns.pids(ns)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await this.netns.delete(ns);
-    }
+    await this.dhcp.prune(wantDhcp);
     if (plan.ports.length === 0 && (await this.nft.present())) {
       await this.nft.remove();
       this.lastFilters = { ports: [], groups: new Map() };
     }
-    await this.containers.prune(new Set(plan.ports.filter((p) => this.kindOf(p) === 'veth').map((p) => p.instanceId)));
-    const gone = Object.keys(this.devices).filter((id) => !plan.ports.some((p) => p.id === id));
-    if (gone.length) {
-      for (const id of gone) delete this.devices[id];
-      writeRecord(this.devicesFile, this.devices);
-    }
+    await this.containers.prune(new Set(plan.ports.filter((p) => this.devices.kindOf(p) === 'veth').map((p) => p.instanceId)));
+    this.devices.keepOnly(plan.ports);
   }
 
   async observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>> {
@@ -328,35 +252,13 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       const l = links.get(this.deviceOf(p));
       if (!l) continue;
       // A veth's carrier follows its peer, which stays up while the container is stopped: a container port is up while the container runs.
-      const up = l.flags.includes('LOWER_UP') && (this.kindOf(p) !== 'veth' || (await this.containers.occupied(p.instanceId)));
+      const up = l.flags.includes('LOWER_UP') && (this.devices.kindOf(p) !== 'veth' || (await this.containers.occupied(p.instanceId)));
       out.set(p.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
     }
     return out;
   }
 
-  async observeDhcp(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>> {
-    const links = await this.links.list();
-    const out = new Map<string, PortObserved>();
-    for (const d of dhcp) {
-      const l = d.port && links.get(dhcpVethName(d.subnetId));
-      if (!d.port || !l) continue;
-      const up = l.flags.includes('LOWER_UP') && this.dnsmasq.pidOf(d.subnetId) !== undefined;
-      out.set(d.port.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
-    }
-    return out;
+  observeDhcp(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>> {
+    return this.dhcp.observe(dhcp);
   }
 }
-
-const readRecord = <T>(file: string): Record<string, T> => {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return {};
-  }
-};
-
-/** Written whole, then renamed: a crash leaves the old record or the new one. */
-const writeRecord = (file: string, r: Record<string, unknown>): void => {
-  writeFileSync(`${file}.tmp`, JSON.stringify(r));
-  renameSync(`${file}.tmp`, file);
-};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { SecurityRule } from '../../commands/security_group/state';
+import type { SecurityRule } from '../../domain/security-rule';
 import { NFT_TABLE } from '../names';
-import type { SecurityGroupPlan } from '../plan';
+import type { SecurityGroupPlan } from '../../domain/host-plan';
 import type { HostRunner } from '../run';
 
 /** What filtering one port gets: its tap, the addresses it may send from, its groups. */

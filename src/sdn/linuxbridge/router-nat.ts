@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RouterPlan } from '../router-plan';
+import type { RouterPlan } from '../../domain/router-plan';
 import type { HostRunner } from '../run';
 
 /** The NAT table of a router namespace (the only table there, so one name is enough). */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { FailedPrecondition } from '../../errors';
 import { routerGatewayInner, routerGatewayVeth, routerNamespace, routerNamespacePrefix, routerPortInner, routerPortVeth } from '../router-names';
-import type { RouterAddress, RouterPlan } from '../router-plan';
+import type { RouterAddress, RouterPlan } from '../../domain/router-plan';
 import { HostRunner } from '../run';
 import type { Link, Links } from './links';
 import type { Namespaces } from './netns';

@@ -4,14 +4,17 @@ import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
   ConsoleOptions,
   ConsoleStream,
+  ImagePreparation,
   InstanceDriver,
   InstanceSpecForDriver,
   InstanceStats,
   InstanceType,
+  LaunchWork,
   Observed,
   ProbeResult,
   StopOptions,
 } from '../driver';
+import { vmLaunchSpec } from '../vm-launch-spec';
 
 export interface HollowDriverOptions {
   /** Simulated launch time; 0 = instant. */
@@ -55,6 +58,11 @@ export class HollowDriver implements InstanceDriver {
 
   async probe(): Promise<ProbeResult> {
     return { ok: true };
+  }
+
+  /** A container too gets a VM's launch spec: nothing is pulled for an instance that only pretends to run. */
+  launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
+    return vmLaunchSpec(w, images);
   }
 
   async create(spec: InstanceSpecForDriver): Promise<void> {

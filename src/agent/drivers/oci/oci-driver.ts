@@ -5,7 +5,8 @@ import { KeyedMutex } from '../../../shared/keyed-mutex';
 import { validateVolumeMounts } from '../../../domain/volume-mounts';
 import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
 import { runTool } from '../../../images/oci/run-tool';
-import type { ConsoleOptions, ConsoleStream, InstanceDriver, InstanceSpecForDriver, InstanceStats, InstanceType, Observed, ProbeResult, StopOptions } from '../driver';
+import type { ConsoleOptions, ConsoleStream, ImagePreparation, InstanceDriver, LaunchWork, InstanceSpecForDriver, InstanceStats, InstanceType, Observed, ProbeResult, StopOptions } from '../driver';
+import { containerLaunchSpec } from './launch-spec';
 import { signal, waitForExit } from '../qemu/process';
 import { cpuPercent } from '../qemu/stats';
 import { diskOf } from './block-device';
@@ -101,6 +102,10 @@ export class OciDriver implements InstanceDriver {
       return { ok: false, reason: (e as Error).message };
     }
     return { ok: true };
+  }
+
+  launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
+    return containerLaunchSpec(w, images);
   }
 
   async create(spec: InstanceSpecForDriver): Promise<void> {

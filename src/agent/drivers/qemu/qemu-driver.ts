@@ -8,14 +8,17 @@ import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
   ConsoleOptions,
   DriverCondition,
+  ImagePreparation,
   InstanceDriver,
   InstanceSpecForDriver,
   InstanceStats,
   InstanceType,
+  LaunchWork,
   Observed,
   ProbeResult,
   StopOptions,
 } from '../driver';
+import { vmLaunchSpec } from '../vm-launch-spec';
 import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelProbeOptions, type AccelSetting } from './accel';
 import { buildQemuArgs, driveId, machineFor, type QemuLaunch } from './args';
 import { Connections, QMP_TIMEOUT_MS } from './connections';
@@ -107,6 +110,10 @@ export class QemuDriver implements InstanceDriver {
   async conditions(): Promise<DriverCondition[]> {
     const c = await this.accel();
     return [{ type: 'Accelerator', status: c.accel, reason: c.reason, message: c.accel === 'tcg' ? 'instances run under TCG (emulation)' : 'instances run under KVM' }];
+  }
+
+  launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
+    return vmLaunchSpec(w, images);
   }
 
   async create(spec: InstanceSpecForDriver): Promise<void> {

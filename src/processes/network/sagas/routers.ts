@@ -4,7 +4,7 @@ import { requireExternalNetwork } from '../../../commands/network/fields';
 import { interfaceOn } from '../../../commands/router';
 import { allocationOf } from '../../../commands/subnet';
 import { AlreadyExists, Code, FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
-import { parseAddress } from '../../../sdn/ipam/address';
+import { parseAddress } from '../../../domain/ipam/address';
 import { derivedId } from '../ids';
 import { ownerKey } from '../reservations';
 import { isCode, type SagaContext } from './context';

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { clip } from '../../domain/validate';
+import { clip } from '../validate';
 import { InvalidArgument } from '../../errors';
 import { BITS, bytesToBigInt, formatAddress, type IpVersion, parseIp, versionWord } from './address';
 

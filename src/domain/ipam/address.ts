@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { InvalidArgument } from '../../errors';
-import { clip } from '../../domain/validate';
+import { clip } from '../validate';
 
 export type IpVersion = 4 | 6;
 

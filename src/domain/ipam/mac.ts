@@ -1,4 +1,4 @@
-import { clip } from '../../domain/validate';
+import { clip } from '../validate';
 import { InvalidArgument } from '../../errors';
 
 const SHAPE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;

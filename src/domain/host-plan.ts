@@ -5,7 +5,7 @@
  * state; instance work carries the part one instance needs, so a create works
  * with no server up. Plain JSON: it travels over NATS and is kept on disk.
  */
-import type { SecurityRule } from '../commands/security_group/state';
+import type { SecurityRule } from './security-rule';
 import type { RouterPlan } from './router-plan';
 
 export type NetworkType = 'vxlan' | 'vlan' | 'flat' | 'bridge';
@@ -79,7 +79,7 @@ export interface HostPlan {
   readonly networks: readonly NetworkPlan[];
   readonly ports: readonly PortPlan[];
   readonly securityGroups: readonly SecurityGroupPlan[];
-  /** Routers placed on this host (issue 11, src/sdn/router-plan.ts); absent = none. */
+  /** Routers placed on this host (issue 11, router-plan.ts); absent = none. */
   readonly routers?: readonly RouterPlan[];
 }
 

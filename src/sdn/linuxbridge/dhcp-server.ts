@@ -1,0 +1,100 @@
+import path from 'node:path';
+import type { DhcpPlan, NetworkPlan, PortPlan } from '../../domain/host-plan';
+import type { PortObserved } from '../driver';
+import { DHCP_INNER_IF, dhcpNamespace, dhcpVethName } from '../names';
+import type { HostRunner } from '../run';
+import { Dnsmasq } from './dnsmasq';
+import type { Link, Links } from './links';
+import type { Namespaces } from './netns';
+
+/**
+ * A network's DHCP servers on this host: per DHCP subnet a namespace with a
+ * veth onto the network's bridge (the subnet's DHCP port: its MAC and
+ * address) and a dnsmasq in it that knows this host's ports only.
+ */
+export class DhcpServers {
+  private readonly dnsmasq: Dnsmasq;
+
+  constructor(
+    private readonly run: HostRunner,
+    private readonly links: Links,
+    private readonly netns: Namespaces,
+    private readonly hostTag: string,
+    stateDir: string,
+  ) {
+    this.dnsmasq = new Dnsmasq(path.join(stateDir, 'dhcp'));
+  }
+
+  /** One dnsmasq per DHCP subnet of the network, for this host's ports on it only. */
+  async ensure(links: Map<string, Link>, n: NetworkPlan, bridge: string, ports: PortPlan[]): Promise<void> {
+    for (const d of n.dhcp) {
+      if (!d.port) continue; // the control plane has not given this host's DHCP server its port yet
+      const ns = dhcpNamespace(this.hostTag, d.subnetId);
+      // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
+      // `ip netns exec` (a slave mount namespace) may not see after a restart.
+      const pid = this.dnsmasq.pidOf(d.subnetId);
+      if (pid && !(await this.netns.usable(ns))) {
+        await this.netns.delete(ns).catch(() => undefined);
+        await this.netns.attach(ns, pid);
+      }
+      await this.netns.ensure(ns);
+      const veth = dhcpVethName(d.subnetId);
+      const inner = this.run.in(ns);
+      const innerHas = (await inner.ipJson<{ ifname: string }>(['link', 'show'])).some((l) => l.ifname === DHCP_INNER_IF);
+      // The host end without its peer (or the reverse) is half a device: made again whole.
+      if (!innerHas && links.has(veth)) {
+        await this.links.delete(veth);
+        links.delete(veth);
+      }
+      await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: bridge });
+      const prefix = d.cidr.split('/')[1];
+      const inside = (await inner.ipJson<{ ifname: string; address: string; mtu: number; addr_info?: { local: string; prefixlen: number }[] }>(['addr', 'show', 'dev', DHCP_INNER_IF]))[0];
+      if (inside?.address !== d.port.mac.toLowerCase()) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'address', d.port.mac]);
+      if (!inside?.addr_info?.some((a) => a.local === d.port!.ip && String(a.prefixlen) === prefix))
+        await inner.ip(['addr', 'replace', `${d.port.ip}/${prefix}`, 'dev', DHCP_INNER_IF]);
+      if (inside?.mtu !== n.mtu) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'mtu', String(n.mtu)]);
+      await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'up']);
+      await this.dnsmasq.ensure({
+        subnetId: d.subnetId,
+        netns: ns,
+        interface: DHCP_INNER_IF,
+        cidr: d.cidr,
+        gateway: d.gateway,
+        dnsServers: d.dnsServers,
+        mtu: n.mtu,
+        hosts: ports.filter((p) => p.subnetId === d.subnetId && p.ip).map((p) => ({ mac: p.mac, ip: p.ip, hostname: p.hostname })),
+      });
+    }
+  }
+
+  /** Stops the DHCP servers of subnets not wanted and removes their namespaces (ending whatever still runs in one). */
+  async prune(wantSubnets: ReadonlySet<string>): Promise<void> {
+    for (const subnetId of this.dnsmasq.known()) if (!wantSubnets.has(subnetId)) await this.dnsmasq.stop(subnetId);
+    const prefix = dhcpNamespace(this.hostTag, '').replace(/[0-9a-f]*$/, '');
+    const wantNs = new Set([...wantSubnets].map((s) => dhcpNamespace(this.hostTag, s)));
+    for (const ns of await this.netns.list()) {
+      if (!ns.startsWith(prefix) || wantNs.has(ns)) continue;
+      for (const pid of await this.netns.pids(ns)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await this.netns.delete(ns);
+    }
+  }
+
+  /** The DHCP ports as they are on the host: up while the veth has a carrier and its dnsmasq runs. */
+  async observe(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>> {
+    const links = await this.links.list();
+    const out = new Map<string, PortObserved>();
+    for (const d of dhcp) {
+      const l = d.port && links.get(dhcpVethName(d.subnetId));
+      if (!d.port || !l) continue;
+      const up = l.flags.includes('LOWER_UP') && this.dnsmasq.pidOf(d.subnetId) !== undefined;
+      out.set(d.port.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
+    }
+    return out;
+  }
+}
