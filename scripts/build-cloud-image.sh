@@ -47,7 +47,7 @@ root=$work/root
 # recommends): ifupdown + isc-dhcp-client are what cloud-init's ENI renderer drives on
 # bookworm; cloud-guest-utils brings growpart; curl lets a test ask the metadata service.
 include=linux-image-cloud-amd64,initramfs-tools,systemd-sysv,udev,dbus,cloud-init,cloud-guest-utils,
-include+=openssh-server,sudo,ifupdown,isc-dhcp-client,iproute2,netbase,e2fsprogs,curl,ca-certificates
+include+=openssh-server,sudo,locales,ifupdown,isc-dhcp-client,iproute2,netbase,e2fsprogs,curl,ca-certificates
 mmdebstrap --variant=apt --mode=root --aptopt='APT::Install-Recommends "false"' \
   --include="$include" \
   --customize-hook='echo "LABEL=hvroot / ext4 errors=remount-ro 0 1" >"$1/etc/fstab"' \

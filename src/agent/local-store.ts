@@ -2,6 +2,12 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceWork, WorkAction } from './protocol';
+import { SSH_KEYS_KEY, USER_DATA_KEY } from '../domain/guest-annotations';
+
+const withoutGuestSecrets = (a: Readonly<Record<string, string>> = {}): Record<string, string> => {
+  const { [USER_DATA_KEY]: _u, [SSH_KEYS_KEY]: _k, ...rest } = a;
+  return rest;
+};
 
 /**
  * What this agent last did for an instance, kept on disk so a restarted
@@ -60,10 +66,12 @@ export class LocalStore {
     return this.all().filter((r) => !r.destroyed);
   }
 
+  /** 0600: a live record holds the guest's user-data and keys; a tombstone keeps neither. */
   put(r: LocalRecord): void {
+    if (r.destroyed) r = { ...r, work: { ...r.work, annotations: withoutGuestSecrets(r.work.annotations) } };
     const file = path.join(this.dir, `${r.instanceId}.json`);
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(r));
+    writeFileSync(tmp, JSON.stringify(r), { mode: 0o600 });
     renameSync(tmp, file);
     this.cache.set(r.instanceId, r);
   }

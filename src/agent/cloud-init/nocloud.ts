@@ -1,0 +1,89 @@
+import { sshKeysOf, userDataOf } from '../../domain/guest-annotations';
+import type { HostPlan } from '../../domain/host-plan';
+
+/** The link-local address cloud guests ask for their metadata (EC2's, OpenStack's, ours). */
+export const METADATA_IP = '169.254.169.254';
+/** Where the guest's cloud-init posts when its first boot is done (vendor-data's phone_home). */
+export const PHONE_HOME_PATH = '/hv/phone-home';
+
+/** The files of a NoCloud seed (cloud-init's DataSourceNoCloud), as the ISO holds them. */
+export interface NoCloudSeed {
+  metaData: string;
+  userData: string;
+  networkConfig?: string;
+  vendorData?: string;
+}
+
+export interface GuestFacts {
+  instanceId: string;
+  name: string;
+  annotations: Readonly<Record<string, string>>;
+  /** The instance's ports as its work carries them (its networks with this node's DHCP ports). */
+  network?: HostPlan;
+}
+
+/** A host name from the instance name (which may hold '_' and '.', which a host name's label may not). */
+export const hostnameOf = (name: string): string => name.replace(/[_.]/g, '-').toLowerCase();
+
+/**
+ * What a guest is told on its seed. JSON is YAML, so every file but user-data is
+ * written as JSON: nothing of the user's is ever spliced into YAML text.
+ * - meta-data: instance-id (a new id is a new instance to cloud-init: first boot
+ *   again), local-hostname, public-keys (the default user's authorized_keys).
+ * - network-config v2: each port by its MAC, named eth<n> in port order, with the
+ *   model's address, gateway, MTU and DNS, so a guest needs no DHCP; and a route to
+ *   the metadata service through this node's DHCP port on the subnet, which is where
+ *   it answers (metadata: true).
+ * - vendor-data: with the metadata service, phone_home tells it the first boot is done.
+ */
+export const noCloudSeed = (g: GuestFacts, opts: { metadata: boolean }): NoCloudSeed => {
+  const metaData = { 'instance-id': g.instanceId, 'local-hostname': hostnameOf(g.name), 'public-keys': sshKeysOf(g.annotations) };
+  const networkConfig = networkConfigOf(g.network, opts);
+  const reachable = opts.metadata && !!networkConfig && JSON.stringify(networkConfig).includes(`${METADATA_IP}/32`);
+  return {
+    metaData: `${JSON.stringify(metaData, null, 1)}\n`,
+    userData: userDataOf(g.annotations) ?? '',
+    ...(networkConfig ? { networkConfig: `${JSON.stringify(networkConfig, null, 1)}\n` } : {}),
+    ...(reachable ? { vendorData: vendorData() } : {}),
+  };
+};
+
+const vendorData = (): string =>
+  `#cloud-config\n${JSON.stringify({ phone_home: { url: `http://${METADATA_IP}${PHONE_HOME_PATH}`, post: ['instance_id', 'hostname'], tries: 10 } }, null, 1)}\n`;
+
+interface Ethernet {
+  match: { macaddress: string };
+  'set-name': string;
+  mtu?: number;
+  dhcp4?: boolean;
+  addresses?: string[];
+  routes?: { to: string; via: string }[];
+  nameservers?: { addresses: string[] };
+}
+
+export const networkConfigOf = (plan: HostPlan | undefined, opts: { metadata: boolean }): { version: 2; ethernets: Record<string, Ethernet> } | undefined => {
+  if (!plan?.ports.length) return undefined;
+  const ethernets: Record<string, Ethernet> = {};
+  plan.ports.forEach((p, i) => {
+    const net = plan.networks.find((n) => n.id === p.networkId);
+    const dhcp = net?.dhcp.find((d) => d.subnetId === p.subnetId);
+    const name = `eth${i}`;
+    const mtu = p.mtu || net?.mtu;
+    const base = { match: { macaddress: p.mac.toLowerCase() }, 'set-name': name, ...(mtu ? { mtu } : {}) };
+    if (!p.ip) {
+      ethernets[name] = { ...base, dhcp4: true };
+      return;
+    }
+    const routes: { to: string; via: string }[] = [];
+    // One default route, through the first port that has a gateway.
+    if (p.gateway && !Object.values(ethernets).some((e) => e.routes?.some((r) => r.to === '0.0.0.0/0'))) routes.push({ to: '0.0.0.0/0', via: p.gateway });
+    if (opts.metadata && dhcp?.port?.ip) routes.push({ to: `${METADATA_IP}/32`, via: dhcp.port.ip });
+    ethernets[name] = {
+      ...base,
+      addresses: [`${p.ip}/${p.prefixLength}`],
+      ...(routes.length ? { routes } : {}),
+      ...(dhcp?.dnsServers.length ? { nameservers: { addresses: [...dhcp.dnsServers] } } : {}),
+    };
+  });
+  return { version: 2, ethernets };
+};
