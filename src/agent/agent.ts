@@ -30,6 +30,7 @@ import { hostTag } from '../sdn/names';
 import { HostRunner } from '../sdn/run';
 import { NetworkAgent } from './network/network-agent';
 import { GuestRecords } from './cloud-init/guest-records';
+import { PhoneHomeReports } from './cloud-init/phone-home';
 import { networkAnnotations } from './network/annotations';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
@@ -66,6 +67,7 @@ export class Agent {
   private executor?: Executor;
   private store?: LocalStore;
   private guests?: GuestRecords;
+  private phoneHome?: PhoneHomeReports;
   private consumer?: WorkConsumer;
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
@@ -152,6 +154,10 @@ export class Agent {
     this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
+    if (this.guests) {
+      this.phoneHome = new PhoneHomeReports(this.guests, this.store, reporter, log);
+      this.phoneHome.start(1_000);
+    }
     // The data plane as the control plane has it, before new work: work that adds a port adds to it.
     await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
     this.network?.start(cfg.networkIntervalMs);
@@ -251,6 +257,7 @@ export class Agent {
     this.heartbeat?.stop();
     await this.reconciler?.stop();
     step('reconciler stopped');
+    await this.phoneHome?.stop();
     await this.network?.stop();
     await this.consumer?.stop();
     step('consumer stopped');

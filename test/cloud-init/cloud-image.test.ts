@@ -3,7 +3,7 @@ import { InstanceState } from '../../src/gen/hypervisor/v1/common';
 import { call, until } from '../support/control-plane';
 import { ConsoleSession, pull } from '../support/compute';
 import { ImageServer } from '../support/image-server';
-import { DataplaneLab } from '../dataplane/support';
+import { DataplaneLab, root } from '../dataplane/support';
 import { CLOUD_IMAGE, cloudImageDir, cloudVm, DEFAULT_USER, NetworkClient, TestKey } from './support';
 
 const FINISHED = /Cloud-init v\. \S+ finished at/;
@@ -85,6 +85,8 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
     // growpart and resize2fs on first boot: the 1 GiB image's root fills the 3 GiB disk.
     assert.ok(Number(rest.at(-1)) > 2.5 * 2 ** 30, `root is ${rest.at(-1)} bytes`);
     first = { id: vm.id, ip: vm.ipAddress, client, network: network.id, subnet: subnet.id, group };
+    // cloud-init's phone_home (the seed's vendor-data) reached the metadata service: the first boot shows as done.
+    await until('first boot shown', async () => /^first boot done \(cloud-init phoned home at /.test((await call(t.c, t.c.getInstance, { instanceId: vm.id })).stateReason), 60_000);
   });
 
   let first: { id: string; ip: string; client: NetworkClient; network: string; subnet: string; group: string } | undefined;
@@ -93,7 +95,12 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
     if (!first) this.skip();
     const f = first!;
     const md = (p: string) => f.client.ssh(key, DEFAULT_USER, f.ip, `curl -sf --max-time 10 http://169.254.169.254${p}`);
-    assert.equal(await md('/latest/meta-data/instance-id'), f.id);
+    const id = await md('/latest/meta-data/instance-id').catch(async (e) => {
+      const routes = await f.client.ssh(key, DEFAULT_USER, f.ip, 'ip route; cat /etc/network/interfaces.d/*').catch((x) => String(x));
+      const servers = await root.run('pgrep', ['-af', 'metadata/server-main.js']).catch(() => 'none');
+      assert.fail(`${e.message}\nguest routes:\n${routes}\nmetadata servers:\n${servers}\nagent:\n${t.dump().slice(-3000)}`);
+    });
+    assert.equal(id, f.id);
     assert.equal(await md('/latest/meta-data/local-ipv4'), f.ip);
     assert.equal(await md('/latest/meta-data/hostname'), 'deb-1');
     assert.equal((await md('/latest/meta-data/public-keys/0/openssh-key')).trim(), key.public);
@@ -111,8 +118,9 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
     await t.lease(con);
     // The test guest's DHCP script takes no classless routes: the metadata address is on-link in the DHCP namespace.
     await t.sh(con, 'ip route add 169.254.169.254/32 dev eth0');
-    const get = (p: string) => t.sh(con, `wget -q -T 10 -O - http://169.254.169.254${p} 2>&1; echo " rc=$?"`);
-    assert.match(await get('/latest/meta-data/instance-id'), new RegExp(`^${peek.id} rc=0`), 'its own id');
+    // busybox nc, not its wget (which segfaults when a connection fails): HTTP/1.0, so the server closes when done.
+    const get = (p: string) => t.sh(con, `printf 'GET ${p} HTTP/1.0\\r\\n\\r\\n' | nc -w 10 169.254.169.254 80 2>&1; echo " rc=$?"`);
+    assert.match(await get('/latest/meta-data/instance-id'), new RegExp(`200 OK[\\s\\S]*\\n${peek.id} rc=0`), 'its own id');
     for (const p of ['/latest/user-data', '/openstack/latest/user_data']) {
       const out = await get(p);
       assert.doesNotMatch(out, /hv-hello|cloud-config/, `${p} leaked: ${out}`);
@@ -140,8 +148,10 @@ describe('cloud images with the metadata service turned off: the NoCloud seed al
     key.remove();
   });
 
-  it('sets the guest up from its seed (hostname, key, user-data, static network) with nothing answering on 169.254.169.254', async () => {
-    const { network, subnet } = await t.network('seed', '198.18.71.0/24', 1400);
+  it('sets the guest up from its seed (hostname, key, user-data, the static address of a subnet without DHCP) with nothing answering on 169.254.169.254', async () => {
+    // No DHCP on the subnet: the guest's address comes from the seed's network-config alone.
+    const network = await t.net.network({ name: 'seed', type: 1, mtu: 1400 });
+    const subnet = await t.net.subnet(network.id, '198.18.71.0/24', { name: 'seed-s', enableDhcp: false });
     const g = await t.net.group({ name: 'ssh' });
     await t.net.rpc('addSecurityRule', { securityGroupId: g.id, direction: 1, etherType: 1, protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 });
     const created = await call(

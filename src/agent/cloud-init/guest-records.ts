@@ -36,7 +36,13 @@ export class GuestRecords implements MetadataConfig {
 
   remove(instanceId: string): void {
     rmSync(this.file(instanceId), { force: true });
-    rmSync(path.join(this.phoneHomeDir, `${instanceId}.json`), { force: true });
+    for (const ext of ['json', 'reported']) rmSync(path.join(this.phoneHomeDir, `${instanceId}.${ext}`), { force: true });
+  }
+
+  /** The phone-home was reported: phonedHome() leaves it out from now on. */
+  markReported(instanceId: string): void {
+    this.file(instanceId);
+    renameSync(path.join(this.phoneHomeDir, `${instanceId}.json`), path.join(this.phoneHomeDir, `${instanceId}.reported`));
   }
 
   /** Guests that phoned home (their first boot is done), with when. */

@@ -30,16 +30,19 @@ export const hostnameOf = (name: string): string => name.replace(/[_.]/g, '-').t
  * written as JSON: nothing of the user's is ever spliced into YAML text.
  * - meta-data: instance-id (a new id is a new instance to cloud-init: first boot
  *   again), local-hostname, public-keys (the default user's authorized_keys).
- * - network-config v2: each port by its MAC, named eth<n> in port order, with the
- *   model's address, gateway, MTU and DNS, so a guest needs no DHCP; and a route to
- *   the metadata service through this node's DHCP port on the subnet, which is where
- *   it answers (metadata: true).
+ * - network-config v2: each port by its MAC, named eth<n> in port order. On a DHCP
+ *   subnet: DHCP (its server on this node hands out the model's address, MTU and
+ *   DNS, and routes 169.254.169.254 to itself, where the metadata service answers;
+ *   its port may not exist yet when this seed is made, so no static route to it).
+ *   Without DHCP: the model's address, gateway and MTU, static (the host plan
+ *   carries a subnet's DNS servers only with its DHCP server).
  * - vendor-data: with the metadata service, phone_home tells it the first boot is done.
  */
 export const noCloudSeed = (g: GuestFacts, opts: { metadata: boolean }): NoCloudSeed => {
   const metaData = { 'instance-id': g.instanceId, 'local-hostname': hostnameOf(g.name), 'public-keys': sshKeysOf(g.annotations) };
-  const networkConfig = networkConfigOf(g.network, opts);
-  const reachable = opts.metadata && !!networkConfig && JSON.stringify(networkConfig).includes(`${METADATA_IP}/32`);
+  const networkConfig = networkConfigOf(g.network);
+  // The service answers in this node's DHCP namespaces: a guest on a DHCP subnet is routed there.
+  const reachable = opts.metadata && !!g.network?.ports.some((p) => g.network!.networks.some((n) => n.id === p.networkId && n.dhcp.some((d) => d.subnetId === p.subnetId)));
   return {
     metaData: `${JSON.stringify(metaData, null, 1)}\n`,
     userData: userDataOf(g.annotations) ?? '',
@@ -58,10 +61,9 @@ interface Ethernet {
   dhcp4?: boolean;
   addresses?: string[];
   routes?: { to: string; via: string }[];
-  nameservers?: { addresses: string[] };
 }
 
-export const networkConfigOf = (plan: HostPlan | undefined, opts: { metadata: boolean }): { version: 2; ethernets: Record<string, Ethernet> } | undefined => {
+export const networkConfigOf = (plan: HostPlan | undefined): { version: 2; ethernets: Record<string, Ethernet> } | undefined => {
   if (!plan?.ports.length) return undefined;
   const ethernets: Record<string, Ethernet> = {};
   plan.ports.forEach((p, i) => {
@@ -70,20 +72,13 @@ export const networkConfigOf = (plan: HostPlan | undefined, opts: { metadata: bo
     const name = `eth${i}`;
     const mtu = p.mtu || net?.mtu;
     const base = { match: { macaddress: p.mac.toLowerCase() }, 'set-name': name, ...(mtu ? { mtu } : {}) };
-    if (!p.ip) {
+    if (!p.ip || dhcp) {
       ethernets[name] = { ...base, dhcp4: true };
       return;
     }
-    const routes: { to: string; via: string }[] = [];
     // One default route, through the first port that has a gateway.
-    if (p.gateway && !Object.values(ethernets).some((e) => e.routes?.some((r) => r.to === '0.0.0.0/0'))) routes.push({ to: '0.0.0.0/0', via: p.gateway });
-    if (opts.metadata && dhcp?.port?.ip) routes.push({ to: `${METADATA_IP}/32`, via: dhcp.port.ip });
-    ethernets[name] = {
-      ...base,
-      addresses: [`${p.ip}/${p.prefixLength}`],
-      ...(routes.length ? { routes } : {}),
-      ...(dhcp?.dnsServers.length ? { nameservers: { addresses: [...dhcp.dnsServers] } } : {}),
-    };
+    const routes = p.gateway && !Object.values(ethernets).some((e) => e.routes?.some((r) => r.to === '0.0.0.0/0')) ? [{ to: '0.0.0.0/0', via: p.gateway }] : [];
+    ethernets[name] = { ...base, addresses: [`${p.ip}/${p.prefixLength}`], ...(routes.length ? { routes } : {}) };
   });
   return { version: 2, ethernets };
 };

@@ -3,6 +3,9 @@ import { InvalidArgument } from '../../errors';
 import { firmwareOf, sshKeysOf, SSH_KEYS_KEY, USER_DATA_KEY } from '../../domain/guest-annotations';
 import { deciderSpec } from '../testing';
 import { instanceDecider } from './index';
+import type { InstanceEvent } from './events';
+import { fold } from '../decider';
+import { toInstance } from '../../wire/views/instance';
 import type { InstanceRequest } from './spec';
 
 const MiB = 2 ** 20;
@@ -78,5 +81,28 @@ describe('guest annotations on CreateInstance (user-data, SSH keys, firmware)', 
     assert.deepEqual(sshKeysOf({}), []);
     assert.equal(firmwareOf({ 'hypervisor.firmware': 'uefi' }), 'uefi');
     assert.equal(firmwareOf({}), undefined);
+  });
+});
+
+describe('the guest\'s first boot (ReportGuestBooted, from the metadata service\'s phone-home)', () => {
+  const r = request({ [USER_DATA_KEY]: '#cloud-config\n' });
+  const live: InstanceEvent[] = [
+    { type: 'InstanceRequested', data: r },
+    { type: 'InstanceScheduled', data: { nodeId: 'node-a', nodeName: 'host-a', generation: 1 } },
+    { type: 'InstanceRunning', data: { generation: 1, startedAt: '2026-01-01T00:00:01.000Z' } },
+  ];
+  const booted: InstanceEvent = { type: 'InstanceGuestBooted', data: { generation: 1, at: '2026-01-01T00:01:00.000Z' } };
+  const report = (over = {}) => ({ type: 'ReportGuestBooted' as const, data: { nodeId: 'node-a', generation: 1, at: '2026-01-01T00:01:00.000Z', ...over } });
+  it('is recorded once, for the running generation on its node', () => given(live).when(report()).then([booted]));
+  it('adds nothing when repeated, from another node, for an old generation, or before it runs', () => {
+    given([...live, booted]).when(report()).then([]);
+    given(live).when(report({ nodeId: 'node-b' })).then([]);
+    given(live).when(report({ generation: 0 })).then([]);
+    given(live.slice(0, 2)).when(report()).then([]);
+  });
+  it('shows in the state reason of the RUNNING instance', () => {
+    const view = (evs: InstanceEvent[]) => toInstance(fold(instanceDecider, 'i-1', evs.map((e) => ({ ...e, time: new Date('2026-01-01T00:02:00Z') }))))!;
+    assert.equal(view(live).stateReason, '');
+    assert.equal(view([...live, booted]).stateReason, 'first boot done (cloud-init phoned home at 2026-01-01T00:01:00.000Z)');
   });
 });
