@@ -74,6 +74,7 @@ initrd /initrd.img
 boot
 EOF
 cat >"$work/syslinux.cfg" <<EOF
+SERIAL 0 115200
 DEFAULT linux
 PROMPT 0
 LABEL linux

@@ -69,7 +69,7 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
     assert.ok(await con.waitFor(FINISHED, 600_000), `cloud-init did not finish: ${con.text.slice(-3000)}`);
     const finished = con.text.split('\n').find((l) => FINISHED.test(l)) ?? '';
     assert.match(finished, /DataSourceNoCloud \[seed=\/dev\/vd/, `the seed was not found on virtio-blk: ${con.text.slice(-4000)}`);
-    assert.match(con.text, /EFI|UEFI/i, 'booted through OVMF');
+    assert.match(con.text, /BdsDxe: starting/, 'booted through OVMF (the image has an ESP: UEFI, probed)');
 
     const client = await NetworkClient.attach(t, 0, network.id, subnet.id, 24);
     let out = '';
@@ -148,7 +148,7 @@ describe('cloud images with the metadata service turned off: the NoCloud seed al
     key.remove();
   });
 
-  it('sets the guest up from its seed (hostname, key, user-data, the static address of a subnet without DHCP) with nothing answering on 169.254.169.254', async () => {
+  it('sets the guest, booted by BIOS as its annotation asks, up from its seed (hostname, key, user-data, the static address of a subnet without DHCP) with nothing answering on 169.254.169.254', async () => {
     // No DHCP on the subnet: the guest's address comes from the seed's network-config alone.
     const network = await t.net.network({ name: 'seed', type: 1, mtu: 1400 });
     const subnet = await t.net.subnet(network.id, '198.18.71.0/24', { name: 'seed-s', enableDhcp: false });
@@ -160,7 +160,8 @@ describe('cloud images with the metadata service turned off: the NoCloud seed al
       cloudVm(t, cloud.url(CLOUD_IMAGE), 'seed-only', 0, { networkId: network.id, subnetId: subnet.id, securityGroups: [g.id] }, {
         'hypervisor.cloud-init.user-data': USER_DATA,
         'hypervisor.ssh-authorized-keys': key.public,
-        'hypervisor.firmware': 'uefi',
+        // The annotation over the probe (the image has an ESP): SeaBIOS, then the image's SYSLINUX.
+        'hypervisor.firmware': 'bios',
       }),
     );
     const vm = await t.watch.settled(created.id, 300_000);
@@ -168,6 +169,8 @@ describe('cloud images with the metadata service turned off: the NoCloud seed al
     const con = new ConsoleSession(t.c, vm.id);
     consoles.push(con);
     assert.ok(await con.waitFor(FINISHED, 600_000), `cloud-init did not finish: ${con.text.slice(-3000)}`);
+    assert.match(con.text, /SYSLINUX/, 'booted by BIOS through the image\'s SYSLINUX');
+    assert.doesNotMatch(con.text, /BdsDxe/, 'not through OVMF');
     const client = await NetworkClient.attach(t, 0, network.id, subnet.id, 24);
     let out = '';
     await until('ssh with the key', async () => {
