@@ -12,11 +12,11 @@ import { encodeCommit } from '../src/eventstore/jetstream/commit';
 import { JetStreamEventStore } from '../src/eventstore/jetstream/jetstream-event-store';
 import { UPCASTERS } from '../src/eventstore/upcasting/registry';
 import { AuditServiceClient, type ListEventsRequest, type ListEventsResponse } from '../src/gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { freePort } from '../src/nats/embedded-nats-server';
 import { ObjectStoreSnapshots } from '../src/snapshots/object-store';
-import { call } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
 import { TestNats } from '../test/support/nats';
 import { until } from '../test/support/until';
 import { measure, percentile } from './support/stats';
@@ -140,7 +140,7 @@ const feedLag = async (nc: NatsConnection, address: string, out: (s: string) => 
       for (let k = 0; Date.now() < stopAt; k++) {
         const node = (w * 613 + k * 16) % NODES;
         const status = k % 2 ? NodeStatus.NODE_STATUS_MAINTENANCE : NodeStatus.NODE_STATUS_READY;
-        await call(cluster, cluster.updateNodeStatus, { nodeId: nodeIdFor(`bench-${node}`), status, conditions: [], allocated: undefined });
+        await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeIdFor(`bench-${node}`), status }));
         writes++;
       }
     }),

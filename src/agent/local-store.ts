@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceWork, WorkAction } from './protocol';
 import { SSH_KEYS_KEY, USER_DATA_KEY } from '../domain/guest-annotations';
+import { writeFileAtomic } from '../shared/atomic-file';
 
 const withoutGuestSecrets = (a: Readonly<Record<string, string>> = {}): Record<string, string> => {
   const { [USER_DATA_KEY]: _u, [SSH_KEYS_KEY]: _k, ...rest } = a;
@@ -70,9 +71,7 @@ export class LocalStore {
   put(r: LocalRecord): void {
     if (r.destroyed) r = { ...r, work: { ...r.work, annotations: withoutGuestSecrets(r.work.annotations) } };
     const file = path.join(this.dir, `${r.instanceId}.json`);
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(r), { mode: 0o600 });
-    renameSync(tmp, file);
+    writeFileAtomic(file, JSON.stringify(r), { mode: 0o600 });
     this.cache.set(r.instanceId, r);
   }
 

@@ -8,7 +8,7 @@ import {
   Instance,
   type InstanceEvent,
   InstanceStats,
-  type ListInstancesRequest,
+  ListInstancesRequest,
   type ListInstancesResponse,
   type RestartInstanceRequest,
   type StartInstanceRequest,
@@ -22,7 +22,8 @@ import { createVerb } from './instance-create';
 import { stateWord, waitForInstance } from './instance-wait';
 import { nodeRef } from './node';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
+import { listAll } from '../client/api-client';
+import { resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { watchList } from './watch';
 
@@ -51,10 +52,8 @@ export const EVENT_WORD: Record<number, 'ADDED' | 'MODIFIED' | 'DELETED'> = {
 };
 
 export const listInstances = (ctx: Ctx, filter: Partial<ListInstancesRequest> = {}): Promise<Instance[]> =>
-  allPages(async (pageToken) => {
-    const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, {
-      type: 0, state: 0, nodeId: '', labelSelector: {}, ...filter, pageSize: 100, pageToken,
-    });
+  listAll(async (pageToken) => {
+    const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, ListInstancesRequest.fromPartial({ ...filter, pageSize: 100, pageToken }));
     return { items: r.instances, next: r.nextPageToken };
   });
 

@@ -12,9 +12,10 @@ import { EmbeddedNatsServer } from '../../src/nats/embedded-nats-server';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import {
   type ClusterServiceClient,
+  HeartbeatRequest,
+  ListNodesRequest,
   type Node,
   type NodeEvent,
-  HeartbeatRequest,
   type RegisterNodeRequest,
   UpdateNodeStatusRequest,
   WatchNodesRequest,
@@ -88,7 +89,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const n = await call(c, c.getNode, { nodeId: a.nodeId });
       assert.equal(n.ip, '10.1.0.99');
       assert.equal(n.capacity?.cpuCores, 32);
-      const all = await call(c, c.listNodes, { labelSelector: {}, pageSize: 100, pageToken: '', role: 0, status: 0, region: '', zone: '' });
+      const all = await call(c, c.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }));
       assert.equal(all.nodes.filter((x) => x.hostname === 'reg-same').length, 1);
     });
 
@@ -287,7 +288,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const all: Node[] = [];
       let token = '';
       do {
-        const r = await call(c, c.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: token });
+        const r = await call(c, c.listNodes, ListNodesRequest.fromPartial({ pageSize: 100, pageToken: token }));
         all.push(...r.nodes);
         token = r.nextPageToken;
       } while (token);
@@ -307,7 +308,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       const region = `w-${randomUUID().slice(0, 6)}`;
       const a = await call(c, c.registerNode, reg(`${region}-a`, { region }));
       await call(c, c.registerNode, reg(`${region}-b`, { region, zone: 'other' }));
-      const stream = c.watchNodes({ role: 0, region, zone: 'eu-1a', nodeIds: [], sinceRevision: 0n });
+      const stream = c.watchNodes(WatchNodesRequest.fromPartial({ region, zone: 'eu-1a' }));
       const snapshotDelivered = new Promise((r) => stream.once('data', r));
       const events = take(stream, 4);
       await snapshotDelivered;
@@ -332,14 +333,14 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('resumes after since_revision with exactly the changes missed', async () => {
       const region = `r-${randomUUID().slice(0, 6)}`;
       const a = await call(c, c.registerNode, reg(`${region}-a`, { region }));
-      const first = c.watchNodes({ role: 0, region, zone: '', nodeIds: [], sinceRevision: 0n });
+      const first = c.watchNodes(WatchNodesRequest.fromPartial({ region }));
       const [snap] = await take(first, 1);
       first.cancel();
       // Missed while away: one modification, one new node, one deletion.
       await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_DRAINING, conditions: [] }));
       const b = await call(c, c.registerNode, reg(`${region}-b`, { region }));
       await call(c, c.deregisterNode, { nodeId: b.nodeId });
-      const resumed = c.watchNodes({ role: 0, region, zone: '', nodeIds: [], sinceRevision: snap.revision });
+      const resumed = c.watchNodes(WatchNodesRequest.fromPartial({ region, sinceRevision: snap.revision }));
       const got = await take(resumed, 3);
       const extra = take(resumed, 1, 300).then(
         () => 'more',
@@ -357,7 +358,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     it('watches only the node ids asked for', async () => {
       const x = await call(c, c.registerNode, reg('watch-id-x'));
       await call(c, c.registerNode, reg('watch-id-y'));
-      const s = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [x.nodeId], sinceRevision: 0n });
+      const s = c.watchNodes(WatchNodesRequest.fromPartial({ nodeIds: [x.nodeId] }));
       const [e] = await take(s, 1);
       const more = await take(s, 1, 300).then(() => 'more', () => 'none');
       s.cancel();
@@ -471,7 +472,7 @@ describe('a slow watcher', function () {
     req.pause();
     const trailers = new Promise<Record<string, string>>((resolve) => req.on('trailers', (h) => resolve(h as Record<string, string>)));
     let fast = 0;
-    const quick = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [nodeId], sinceRevision: 0n });
+    const quick = c.watchNodes(WatchNodesRequest.fromPartial({ nodeIds: [nodeId] }));
     quick.on('data', () => fast++);
     quick.on('error', () => undefined);
     const message = 'x'.repeat(1000);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { AgentProcess } from '../support/agent-process';
@@ -43,7 +43,7 @@ describe('node leases survive a server restart', function () {
     const dead = await Promise.all(Array.from({ length: DEAD }, (_, i) => call(cluster, cluster.registerNode, deadNode(i)).then((r) => r.nodeId)));
     agent = await new AgentProcess(server.address, nats.url, stateDir, 'lease-live', ['--driver', 'hollow']).start();
     const live = await until('the live agent registered', async () => {
-      const { nodes } = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+      const { nodes } = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }));
       return nodes.find((n) => n.hostname === 'lease-live' && n.status === NodeStatus.NODE_STATUS_READY);
     }, 30_000);
 
@@ -55,7 +55,7 @@ describe('node leases survive a server restart', function () {
     await server.start();
     cluster = new ClusterServiceClient(server.address, credentials.createInsecure());
     const compute = new ComputeServiceClient(server.address, credentials.createInsecure());
-    const before = await call(cluster, cluster.listNodes, { role: 0, status: NodeStatus.NODE_STATUS_READY, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+    const before = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ status: NodeStatus.NODE_STATUS_READY, pageSize: 100 }));
     assert.equal(before.nodes.length, DEAD + 1, 'the log still says every node is READY');
 
     const watch = new InstanceWatch(compute);

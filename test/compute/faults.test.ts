@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { type Agent } from '../../src/agent/agent';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
@@ -51,7 +51,7 @@ describe('faults', function () {
       agent = await new AgentProcess(t.address, t.nats.url, stateDir, 'crashy-host').start();
       c = t.client(ComputeServiceClient);
       const cluster = t.client(ClusterServiceClient);
-      await until('the agent registered', async () => (await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 10, pageToken: '' })).nodes.length === 1, 20_000);
+      await until('the agent registered', async () => (await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }))).nodes.length === 1, 20_000);
     });
     after(async () => {
       for (const id of made) await call(c, c.deleteInstance, { instanceId: id, force: true }).catch(() => undefined);

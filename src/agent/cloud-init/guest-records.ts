@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../../shared/atomic-file';
 import path from 'node:path';
 import { sshKeysOf, userDataOf } from '../../domain/guest-annotations';
 import type { GuestRecord } from '../../sdn/metadata/answer';
@@ -29,9 +30,7 @@ export class GuestRecords implements MetadataConfig {
     if (w.kind === 'container' || ports.length === 0) return this.remove(w.instanceId);
     const userData = userDataOf(w.annotations);
     const r: GuestRecord = { instanceId: w.instanceId, name: w.name, hostname: hostnameOf(w.name), ports, publicKeys: sshKeysOf(w.annotations), ...(userData !== undefined ? { userData } : {}) };
-    const file = this.file(w.instanceId);
-    writeFileSync(`${file}.tmp`, JSON.stringify(r), { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+    writeFileAtomic(this.file(w.instanceId), JSON.stringify(r), { mode: 0o600 });
   }
 
   remove(instanceId: string): void {

@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../shared/atomic-file';
 import http from 'node:http';
 import path from 'node:path';
 import { answer, type Answer, type GuestRecord } from './answer';
@@ -77,7 +78,6 @@ export function metadataServer(o: MetadataServerOptions, log: (line: Record<stri
 const phoneHome = (dir: string, g: GuestRecord, subnetId: string): Answer => {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${g.instanceId}.json`);
-  writeFileSync(`${file}.tmp`, JSON.stringify({ instanceId: g.instanceId, subnetId, at: new Date().toISOString() }), { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify({ instanceId: g.instanceId, subnetId, at: new Date().toISOString() }), { mode: 0o600 });
   return { status: 200, body: 'ok\n', type: 'text/plain' };
 };

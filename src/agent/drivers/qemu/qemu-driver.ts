@@ -26,9 +26,11 @@ import { ensureDisk } from './disks';
 import { DEFAULT_OVMF, prepareGuestBoot, seedDisk, uefiOf, withGuestBoot } from './guest-boot';
 import { launch, type QemuContext } from './launch';
 import { endedState, liveState } from './observe';
-import { isOurProcess, processesUnder } from './process';
+import { isOurProcess } from '../../../shared/process';
+import { processesUnder } from './process';
 import { pidsOf, stopQemu } from './stop';
-import { cpuPercent, readProcSample, sumBlockStats } from './stats';
+import { cpuPercent } from '../cpu-usage';
+import { readProcSample, sumBlockStats } from './stats';
 import { StateDir, validateDiskName, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
 
 export interface QemuDriverOptions {
