@@ -81,6 +81,8 @@ const main = async () => {
         'hypervisor.ssh-authorized-keys': key.public,
         'hypervisor.cloud-init.user-data': '#cloud-config\nwrite_files:\n  - path: /etc/hv-bench\n    content: x\n',
       }));
+      // The console answers once it runs (its output since the start is replayed).
+      await t.watch.settled(created.id, 600_000);
       const con = new ConsoleSession(t.c, created.id);
       let finished = 0;
       let shown = 0;

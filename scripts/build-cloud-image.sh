@@ -13,6 +13,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${HV_CLOUD_IMAGE_DIR:-$repo/.cache/cloud-image}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# stdout carries only the output dir (callers read it); everything the tools print goes to stderr.
+exec 3>&1 1>&2
 
 suite=bookworm
 mirror=${HV_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -35,7 +37,7 @@ exec 9>"$out/.lock"
 flock 9
 
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -s "$out/debian-cloud.qcow2" ]; then
-  echo "$out"
+  echo "$out" >&3
   exit 0
 fi
 
@@ -113,4 +115,4 @@ dd if="$work/root.img" of="$disk" bs=1M seek=$((1 + esp_mib)) conv=notrunc,spars
 qemu-img convert -f raw -O qcow2 "$disk" "$work/debian-cloud.qcow2"
 mv -f "$work/debian-cloud.qcow2" "$out/debian-cloud.qcow2"
 echo "$stamp" >"$out/stamp"
-echo "$out"
+echo "$out" >&3

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { InstanceState } from '../../src/gen/hypervisor/v1/common';
 import { call, until } from '../support/control-plane';
 import { ConsoleSession, pull } from '../support/compute';
@@ -127,6 +129,18 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
       assert.match(out, /404/, `${p}: ${out}`);
     }
     assert.doesNotMatch(await get('/openstack/latest/meta_data.json'), new RegExp(f.id), "not the first guest's meta_data");
+  });
+
+  it('keeps nothing secret of a deleted guest on its node: no seed, no metadata record, a tombstone without user-data or keys', async function () {
+    if (!first) this.skip();
+    const f = first!;
+    const state = t.agents[0].stateDir;
+    const instanceDir = path.join(state, 'qemu', 'instances', f.id);
+    assert.equal(statSync(path.join(instanceDir, 'seed.iso')).mode & 0o777, 0o600, 'the seed, while it runs, is 0600');
+    await t.deleteInstance(f.id);
+    await until('its files gone', async () => !existsSync(instanceDir) && !existsSync(path.join(state, 'cloud-init', 'guests', `${f.id}.json`)), 30_000);
+    const tombstone = readFileSync(path.join(state, 'records', `${f.id}.json`), 'utf8');
+    assert.doesNotMatch(tombstone, /hv-hello|ssh-ed25519/);
   });
 });
 
