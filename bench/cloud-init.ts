@@ -74,8 +74,10 @@ const main = async () => {
   const ours: { finished: number; shown: number }[] = [];
   const floor: { finished: number; phoned: number }[] = [];
   try {
-    const { network, subnet } = await t.network('bench', '198.18.73.0/24', 1400);
     for (let i = 0; i < RUNS; i++) {
+      // A network per run: a node's DHCP port, once deleted with the node's last port on a subnet, is not made again
+      // for that subnet (its id is derived from subnet and node), and the next guest there would get no DHCP.
+      const { network, subnet } = await t.network(`bench-${i}`, `198.18.${73 + i}.0/24`, 1400);
       const t0 = Date.now();
       const created = await call(t.c, t.c.createInstance, cloudVm(t, cloud.url(CLOUD_IMAGE), `bench-${i}`, 0, { networkId: network.id, subnetId: subnet.id, securityGroups: [] }, {
         'hypervisor.ssh-authorized-keys': key.public,
@@ -93,6 +95,7 @@ const main = async () => {
         await new Promise((r) => setTimeout(r, 200));
       }
       ours.push({ finished: finished - t0, shown: shown - t0 });
+      console.error(`  … run ${i}: ours finished ${secs(finished - t0)}, shown ${secs(shown - t0)}`);
       // The floor gets the very seed the agent made for this instance, booted the same way.
       const seed = path.join(t.agents[0].stateDir, 'qemu', 'instances', created.id, 'seed.iso');
       const copy = path.join(os.tmpdir(), `hv-bench-seed-${i}.iso`);
@@ -102,6 +105,7 @@ const main = async () => {
       await t.deleteInstance(created.id);
       try {
         floor.push(await handBoot(path.join(imageDir, CLOUD_IMAGE), copy, port.macAddress, 768));
+        console.error(`  … run ${i}: by hand finished ${secs(floor[i].finished)}, phoned ${secs(floor[i].phoned)}`);
       } finally {
         rmSync(copy, { force: true });
       }

@@ -17,7 +17,7 @@ import {
 } from '../gen/hypervisor/v1/network';
 import type { Ctx } from './context';
 import { enumValue, formatAge } from './format';
-import { instanceRef } from './instance';
+import { instanceRef } from './instance-read';
 import { networkRef } from './network';
 import { nodeRef } from './node';
 import { portReasons, withReasons } from './port-reason';
