@@ -47,8 +47,9 @@ const handBoot = async (image: string, seed: string, mac: string, memMiB: number
       '-drive', `if=pflash,format=raw,unit=1,file=${path.join(dir, 'vars.fd')}`,
       '-drive', `file=${path.join(dir, 'root.qcow2')},format=qcow2,if=none,id=disk0`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=0',
       '-drive', `file=${seed},format=raw,if=none,id=seed,readonly=on`, '-device', 'virtio-blk-pci,drive=seed',
-      // The guest's own net is 169.254.0.0/16 so that 169.254.169.254:80 can be forwarded to the sink.
-      '-netdev', `user,id=n0,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:${port}`, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
+      // The guest's own net is 169.254.0.0/16 so that 169.254.169.254:80 can be forwarded to the sink, a
+      // connection of its own each (a chardev's single connection, made at launch, would be idle-closed by then).
+      '-netdev', `user,id=n0,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:busybox nc 127.0.0.1 ${port}`, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
       '-serial', `file:${serial}`,
     ], { stdio: 'ignore' });
     let finished = 0;
