@@ -8,7 +8,8 @@ import { ImageServer } from '../support/image-server';
 import { DataplaneLab, root } from '../dataplane/support';
 import { CLOUD_IMAGE, cloudImageDir, cloudVm, DEFAULT_USER, NetworkClient, TestKey } from './support';
 
-const FINISHED = /Cloud-init v\. \S+ finished at/;
+// The whole line: waiting for its start alone could read it before the datasource part arrived.
+const FINISHED = /Cloud-init v\. \S+ finished at .* Datasource .* Up [\d.]+ seconds/;
 const USER_DATA = `#cloud-config
 write_files:
   - path: /etc/hv-hello
