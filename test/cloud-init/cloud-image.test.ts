@@ -77,10 +77,11 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
     const client = await NetworkClient.attach(t, 0, network.id, subnet.id, 24);
     let out = '';
     await until('ssh with the key', async () => {
-      out = await client.ssh(key, DEFAULT_USER, vm.ipAddress, 'cat /etc/hv-hello; echo; id ops; hostname; cat ~/.ssh/authorized_keys; df -B1 --output=size / | tail -1').catch((e) => `ERR ${e.message}`);
+      out = await client.ssh(key, DEFAULT_USER, vm.ipAddress, 'cloud-init status; cat /etc/hv-hello; echo; id ops; hostname; cat ~/.ssh/authorized_keys; df -B1 --output=size / | tail -1').catch((e) => `ERR ${e.message}`);
       return !out.startsWith('ERR');
     }, 120_000).catch(() => assert.fail(`no SSH login: ${out}`));
-    const [hello, id, hostname, ...rest] = out.trim().split('\n');
+    const [status, hello, id, hostname, ...rest] = out.trim().split('\n');
+    assert.equal(status, 'status: done', 'every cloud-init module ran without error');
     assert.equal(hello, 'hello from user-data');
     assert.match(id, /^uid=\d+\(ops\)/);
     assert.equal(hostname, 'deb-1');
