@@ -30,6 +30,8 @@ import { LinuxBridgeDriver } from '../sdn/linuxbridge/driver';
 import { hostTag } from '../sdn/names';
 import { HostRunner } from '../sdn/run';
 import { NetworkAgent } from './network/network-agent';
+import { GuestRecords } from './cloud-init/guest-records';
+import { PhoneHomeReports } from './cloud-init/phone-home';
 import { networkAnnotations } from './network/annotations';
 import { QemuDriver } from './drivers/qemu/qemu-driver';
 import { OciDriver } from './drivers/oci/oci-driver';
@@ -43,7 +45,15 @@ const WEEK_MS = 7 * 24 * 3600 * 1000;
 /** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
   kinds: [...kinds],
-  qemu: { stateDir: path.join(cfg.stateDir, 'qemu'), accel, qemuBinary: cfg.qemuBinary, startTimeoutMs: cfg.qemuStartTimeoutMs },
+  qemu: {
+    stateDir: path.join(cfg.stateDir, 'qemu'),
+    accel,
+    qemuBinary: cfg.qemuBinary,
+    startTimeoutMs: cfg.qemuStartTimeoutMs,
+    ovmf: { code: cfg.ovmfCode, vars: cfg.ovmfVars },
+    // The guests' seeds route to the metadata service only where this node's data plane answers it.
+    metadataService: cfg.metadataService && cfg.dataplane !== 'none',
+  },
   oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent, runcBinary: cfg.ociRuncBinary },
 });
 
@@ -66,6 +76,8 @@ export class Agent {
   private loaded?: LoadedDrivers;
   private executor?: Executor;
   private store?: LocalStore;
+  private guests?: GuestRecords;
+  private phoneHome?: PhoneHomeReports;
   private consumer?: WorkConsumer;
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
@@ -124,7 +136,10 @@ export class Agent {
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
     const images = new ImagePreparer(new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), ociImages, reporter, log);
-    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
+    // The metadata service's records: only where the data plane answers it (network(), below).
+    const guests = cfg.metadataService && cfg.dataplane !== 'none' ? new GuestRecords(path.join(cfg.stateDir, 'cloud-init')) : undefined;
+    this.guests = guests;
+    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]), guests);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();
@@ -171,6 +186,10 @@ export class Agent {
     this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
+    if (this.guests) {
+      this.phoneHome = new PhoneHomeReports(this.guests, this.store, reporter, log);
+      this.phoneHome.start(1_000);
+    }
     // The data plane as the control plane has it, before new work: work that adds a port adds to it.
     await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
     this.network?.start(cfg.networkIntervalMs);
@@ -227,6 +246,7 @@ export class Agent {
       physicalInterfaces: cfg.physicalInterfaces,
       stateDir: dir,
       hostTag: hostTag(cfg.hostname),
+      ...(this.guests ? { metadata: this.guests } : {}),
     }, log);
     return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log);
   }
@@ -270,6 +290,7 @@ export class Agent {
     this.heartbeat?.stop();
     await this.reconciler?.stop();
     step('reconciler stopped');
+    await this.phoneHome?.stop();
     await this.network?.stop();
     await this.storage?.stop();
     await this.consumer?.stop();

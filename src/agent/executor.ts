@@ -5,6 +5,7 @@ import type { ImagePreparation, InstanceDriver, Observed } from './drivers/drive
 import type { LocalRecord, LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import type { GuestRecords } from './cloud-init/guest-records';
 import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
 import { isSpecFailure, reasonOf } from './work-failure';
@@ -35,6 +36,8 @@ export class Executor {
     private readonly log: Logger,
     /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
     private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind'>) => Promise<Nic[]>,
+    /** What the metadata service answers each guest (absent = no metadata service here). */
+    private readonly guests?: GuestRecords,
   ) {}
 
   /** Instances with work in hand (the reconcile leaves them alone). */
@@ -99,6 +102,8 @@ export class Executor {
           const driver = this.driverFor(w.kind);
           const spec = await driver.launchSpec(w, this.images);
           const nics = await this.nicsFor(w);
+          // Before it boots: its first boot asks the metadata service.
+          this.guests?.put(w);
           await driver.create(nics.length ? { ...spec, nics } : spec);
           outcome = running(await this.startRunning(driver, w.instanceId));
         } catch (e) {
@@ -106,6 +111,7 @@ export class Executor {
           // Nothing of a failed create stays on the host.
           // Its log stays: the reason points to it (until the instance's delete, or its tombstone is forgotten).
           await this.drivers.get(w.kind)?.destroy(w.instanceId, { keepLog: true }).catch((err) => log.warn({ err }, 'cleanup after a failed create failed'));
+          this.guests?.remove(w.instanceId);
           destroyed = true;
           outcome = failedWith(e);
         }
@@ -163,6 +169,7 @@ export class Executor {
   async destroyEverywhere(id: string, kind?: InstanceKind, opts: { keepLog?: boolean } = {}): Promise<void> {
     const ds = kind && this.drivers.get(kind) ? [this.drivers.get(kind)!] : [...new Set(this.drivers.values())];
     for (const d of ds) await d.destroy(id, opts);
+    this.guests?.remove(id);
   }
 
   /** Ends the instance's process, whatever driver has it; its files stay (a FAILED instance can be started again). */

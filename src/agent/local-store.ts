@@ -2,7 +2,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceWork, WorkAction } from './protocol';
-import { writeJsonAtomic } from '../shared/atomic-file';
+import { SSH_KEYS_KEY, USER_DATA_KEY } from '../domain/guest-annotations';
+import { writeFileAtomic } from '../shared/atomic-file';
+
+const withoutGuestSecrets = (a: Readonly<Record<string, string>> = {}): Record<string, string> => {
+  const { [USER_DATA_KEY]: _u, [SSH_KEYS_KEY]: _k, ...rest } = a;
+  return rest;
+};
 
 /**
  * What this agent last did for an instance, kept on disk so a restarted
@@ -61,9 +67,11 @@ export class LocalStore {
     return this.all().filter((r) => !r.destroyed);
   }
 
+  /** 0600: a live record holds the guest's user-data and keys; a tombstone keeps neither. */
   put(r: LocalRecord): void {
+    if (r.destroyed) r = { ...r, work: { ...r.work, annotations: withoutGuestSecrets(r.work.annotations) } };
     const file = path.join(this.dir, `${r.instanceId}.json`);
-    writeJsonAtomic(file, r);
+    writeFileAtomic(file, JSON.stringify(r), { mode: 0o600 });
     this.cache.set(r.instanceId, r);
   }
 

@@ -13,6 +13,7 @@ import { nodeRef } from './node';
 import { sgRef } from './security-group';
 import { subnetRef } from './subnet';
 import { repeat, run } from './verb';
+import { FIRMWARE_KEY, SSH_KEYS_KEY, USER_DATA_KEY } from '../domain/guest-annotations';
 
 interface CreateFlags {
   file?: string;
@@ -29,6 +30,9 @@ interface CreateFlags {
   publicIp?: boolean;
   label?: string[];
   annotation?: string[];
+  sshKeyFile?: string[];
+  userData?: string;
+  firmware?: string;
   command?: string[];
   arg?: string[];
   env?: string[];
@@ -79,6 +83,29 @@ const parseDisk = (s: string, i: number) => {
   return { name: m[1], sizeBytes: parseBytes(m[2], `--disk ${m[1]}`), type: '', boot: i === 0 };
 };
 
+/** --ssh-key-file (one or more public key files), --user-data (a file), --firmware: the annotations the guest is told and booted by. */
+const guestAnnotations = (o: Pick<CreateFlags, 'sshKeyFile' | 'userData' | 'firmware'>): Record<string, string> => {
+  const read = (flag: string, f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      throw invalid(`${flag} ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  };
+  const out: Record<string, string> = {};
+  if (o.sshKeyFile?.length) {
+    const keys = o.sshKeyFile.map((f) => {
+      const k = read('--ssh-key-file', f).trim();
+      if (/PRIVATE KEY/.test(k)) throw invalid(`--ssh-key-file ${f}: is a private key; give the public one (${f}.pub)`);
+      return k;
+    });
+    out[SSH_KEYS_KEY] = `${keys.join('\n')}\n`;
+  }
+  if (o.userData) out[USER_DATA_KEY] = read('--user-data', o.userData);
+  if (o.firmware) out[FIRMWARE_KEY] = o.firmware;
+  return out;
+};
+
 /** The request from the file (if any) with every flag given laid over it. */
 export const buildRequest = async (ctx: Ctx, name: string, o: CreateFlags): Promise<CreateInstanceRequest> => {
   const base = o.file ? readSpecFile(o.file) : CreateInstanceRequest.fromPartial({});
@@ -112,6 +139,7 @@ export const buildRequest = async (ctx: Ctx, name: string, o: CreateFlags): Prom
   const md = (req.metadata ??= { labels: {}, annotations: {} });
   md.labels = { ...md.labels, ...parsePairs(o.label, '--label') };
   md.annotations = { ...md.annotations, ...parsePairs(o.annotation, '--annotation') };
+  Object.assign(md.annotations, guestAnnotations(o));
   if (o.node) req.preferredNodeId = await nodeRef(ctx, o.node);
   if (o.region) req.region = o.region;
   if (o.zone) req.zone = o.zone;
@@ -140,6 +168,9 @@ export const createVerb = (c: Command): Command =>
     .option('--command <word>', 'container: the command (repeat for each word)', repeat)
     .option('--arg <word>', 'container: an argument (repeat)', repeat)
     .option('--env <key=value>', 'container: an environment variable (repeat)', repeat)
+    .option('--ssh-key-file <file>', 'VM: a public key file for the guest\'s default user, as hypervisor.ssh-authorized-keys (repeat)', repeat)
+    .option('--user-data <file>', 'VM: cloud-init user-data (#cloud-config or a script), as hypervisor.cloud-init.user-data')
+    .option('--firmware <bios|uefi>', 'VM booting an image: its firmware (default: probed from the image)')
     .option('--node <node>', 'preferred node (id or host name)')
     .option('--region <region>')
     .option('--zone <zone>')

@@ -37,16 +37,26 @@ export const requireResources = (field: string, r: Resources): void => {
   }
 };
 
-export const requireLabels = (field: string, labels: Record<string, string>): void => {
+/**
+ * Keys and values of labels or annotations: each value one line of at most 1,024 characters,
+ * except the keys `multiLine` names (with their size in UTF-8 bytes), which may hold line
+ * breaks and tabs (a cloud-config document, a list of SSH keys).
+ */
+export const requireLabels = (field: string, labels: Record<string, string>, multiLine: Readonly<Record<string, number>> = {}): void => {
   const entries = Object.entries(labels);
   if (entries.length > 64) throw new InvalidArgument(`${field}: ${entries.length} entries, at most 64`);
   for (const [k, v] of entries) {
     if (!LABEL_KEY.test(k) || k.length > 253) throw new InvalidArgument(`${field}: key "${clip(k)}" is not a valid label key`);
-    if (v.length > 1024) throw new InvalidArgument(`${field}["${k}"]: value is longer than 1024 characters`);
-    const bad = controlCharacter(v);
-    if (bad !== undefined) throw new InvalidArgument(`${field}["${k}"]: value holds the control character U+${bad}; use printable text`);
+    const maxBytes = Object.hasOwn(multiLine, k) ? multiLine[k] : undefined;
+    if (maxBytes === undefined && v.length > 1024) throw new InvalidArgument(`${field}["${k}"]: value is longer than 1024 characters`);
+    if (maxBytes !== undefined && Buffer.byteLength(v) > maxBytes)
+      throw new InvalidArgument(`${field}["${k}"]: value is ${Buffer.byteLength(v)} bytes, at most ${maxBytes} (${maxBytes / 1024} KiB)`);
+    const bad = controlCharacter(maxBytes === undefined ? v : v.replace(LINE_BREAKS_AND_TABS, ''));
+    if (bad !== undefined) throw new InvalidArgument(`${field}["${k}"]: value holds the control character U+${bad}; use printable text${maxBytes === undefined ? ' on one line' : ''}`);
   }
 };
+
+const LINE_BREAKS_AND_TABS = /[\n\r\t]/g;
 
 // C0 controls, DEL and C1 controls: what a terminal or a log would act on rather than show.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -118,6 +118,14 @@ export const agentOptions = {
     default: 'auto',
   }),
   qemuBinary: text({ flag: '--qemu-binary <path>', env: 'HV_QEMU_BINARY', help: 'the QEMU system emulator to run', default: 'qemu-system-x86_64' }),
+  ovmfCode: text({ flag: '--ovmf-code <path>', env: 'HV_OVMF_CODE', help: 'UEFI firmware code for VMs that boot UEFI (Debian package ovmf)', default: '/usr/share/OVMF/OVMF_CODE_4M.fd' }),
+  ovmfVars: text({ flag: '--ovmf-vars <path>', env: 'HV_OVMF_VARS', help: "UEFI variable store template, copied for each UEFI VM", default: '/usr/share/OVMF/OVMF_VARS_4M.fd' }),
+  metadataService: toggle({
+    flag: '--no-metadata-service',
+    env: 'HV_METADATA_SERVICE',
+    help: "do not answer the metadata service (169.254.169.254) in this node's DHCP namespaces; guests then have their NoCloud seed only",
+    default: true,
+  }),
   /** How long a launched QEMU gets to answer on QMP before the start fails (and the QEMU is ended). */
   qemuStartTimeoutMs: integer({ env: 'HV_QEMU_START_TIMEOUT_MS', help: 'how long QEMU gets to answer on QMP after launch (ms)', min: 1, default: 15_000 }),
   cpus: integer({ flag: '--cpus <n>', help: 'CPU cores to offer (default: all)', min: 1 }),

@@ -5,9 +5,10 @@ import { renameSync, writeFileSync } from 'node:fs';
  * content or the new one, never half of either. The temporary name carries the
  * pid, so two processes writing the same file never write into each other's.
  */
-export function writeFileAtomic(file: string, data: string): void {
+export function writeFileAtomic(file: string, data: string, opts: { mode?: number } = {}): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
+  // mode: for a secret (0600), set as the file is made, never widened for a moment.
+  writeFileSync(tmp, data, opts.mode === undefined ? undefined : { mode: opts.mode });
   renameSync(tmp, file);
 }
 

@@ -51,6 +51,8 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/feed': { src: [...DOMAIN, 'src/gen', 'src/audit', 'src/eventstore'], packages: ['nats', 'pino', 'rxjs'] },
   // The host side.
   'src/sdn': { src: ['src/domain', 'src/errors.ts', 'src/shared'], packages: ['child_process', 'crypto', 'fs', 'path', 'pino'] },
+  // The metadata service: an HTTP server the agent starts in each DHCP namespace (its own process).
+  'src/sdn/metadata': { src: ['src/domain', 'src/errors.ts', 'src/shared'], packages: ['fs', 'http', 'path', 'util'] },
   'src/agent': {
     src: [...DOMAIN, 'src/wire', 'src/gen', 'src/bus', 'src/eventstore/jetstream/ensure-stream.ts', 'src/images', 'src/sdn', 'src/shared', 'src/options'],
     packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'events', 'fs', 'nats', 'net', 'os', 'path', 'pino', 'stream', 'timers', 'util'],

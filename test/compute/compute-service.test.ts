@@ -120,6 +120,27 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
     await until('capacity back', async () => (await call(cluster, cluster.getNode, { nodeId: running.nodeId })).allocated?.cpuCores === 0);
   });
 
+  it('keeps multi-line user-data and SSH keys as sent; refuses a line break in any other annotation, writing nothing', async () => {
+    const guestData = {
+      'hypervisor.cloud-init.user-data': '#cloud-config\nusers:\n  - name: ops\n',
+      'hypervisor.ssh-authorized-keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3gq0Y0yR7V0m3c1bqgq8a2k1f5ZtF3yX6m0c1d2e3f a\n',
+    };
+    const created = await call(c, c.createInstance, vm('guest-data', { metadata: { labels: {}, annotations: guestData } }));
+    assert.deepEqual((await call(c, c.getInstance, { instanceId: created.id })).metadata?.annotations, guestData);
+    const names = async () => (await call(c, c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 1000, pageToken: '' })).instances.map((i) => i.name);
+    for (const [name, annotations, message] of [
+      ['two-lines', { 'example.com/note': 'a\nb' }, /^metadata\.annotations\["example\.com\/note"\]: value holds the control character U\+000A/],
+      ['big-data', { 'hypervisor.cloud-init.user-data': 'x'.repeat(64 * 1024 + 1) }, /^metadata\.annotations\["hypervisor\.cloud-init\.user-data"\]: value is 65537 bytes, at most 65536/],
+      ['bad-key', { 'hypervisor.ssh-authorized-keys': 'not a key' }, /^metadata\.annotations\["hypervisor\.ssh-authorized-keys"\]: line 1/],
+      ['bad-firmware', { 'hypervisor.firmware': 'coreboot' }, /^metadata\.annotations\["hypervisor\.firmware"\]: "coreboot" is not bios or uefi/],
+    ] as const) {
+      await rejectsWith(call(c, c.createInstance, vm(name, { metadata: { labels: {}, annotations } })), status.INVALID_ARGUMENT, message);
+      assert.ok(!(await names()).includes(name), `${name} was written`);
+    }
+    await settle(created);
+    await call(c, c.deleteInstance, { instanceId: created.id, force: false });
+  });
+
   it('treats a retried CreateInstance (same x-request-id) as one instance', async () => {
     const rid = `req-${randomUUID()}`;
     const one = await call(c, c.createInstance, vm('same-req'), { 'x-request-id': rid });

@@ -1,4 +1,6 @@
 import type { Duplex } from 'node:stream';
+import type { Firmware } from '../../domain/guest-annotations';
+import type { NoCloudSeed } from '../cloud-init/nocloud';
 import type { InstanceWork } from '../protocol';
 
 /** What the control plane can ask a host to run. */
@@ -53,6 +55,10 @@ export interface InstanceSpecForDriver {
   container?: ContainerSpec;
   /** Network interfaces on host devices the data plane made (taps, or a container's veths), in guest order. */
   nics?: NicSpec[];
+  /** A VM booting a disk: the firmware it starts with (absent = BIOS, QEMU's default SeaBIOS). */
+  firmware?: Firmware;
+  /** What cloud-init in the guest is told, on a NoCloud seed (the qemu driver makes it seed.iso; never kept in spec.json). */
+  seed?: NoCloudSeed;
 }
 
 export interface NicSpec {
@@ -64,7 +70,7 @@ export interface NicSpec {
 }
 
 /** The part of a create's work a launch spec is built from. */
-export type LaunchWork = Pick<InstanceWork, 'instanceId' | 'kind' | 'name' | 'spec' | 'images' | 'annotations' | 'correlationId'>;
+export type LaunchWork = Pick<InstanceWork, 'instanceId' | 'kind' | 'name' | 'spec' | 'images' | 'annotations' | 'correlationId'> & Partial<Pick<InstanceWork, 'network'>>;
 
 /** A VM's boot files fetched into the image cache and its disks laid out. */
 export type VmBoot = Pick<InstanceSpecForDriver, 'kernelPath' | 'initrdPath' | 'kernelArgs' | 'disks'>;

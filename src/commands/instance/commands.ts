@@ -32,4 +32,6 @@ export type InstanceCommand =
   | { type: 'ReportInstanceRunning'; data: Report & { startedAt: string } }
   | { type: 'ReportInstanceStopped'; data: Report & { reason: string } }
   | { type: 'ReportInstanceFailed'; data: Report & { reason: string; cause?: FailureCause } }
-  | { type: 'ReportInstanceDeleted'; data: Report };
+  | { type: 'ReportInstanceDeleted'; data: Report }
+  /** The guest's cloud-init phoned home (its first boot is done), as the node's metadata service saw at `at`. */
+  | { type: 'ReportGuestBooted'; data: Report & { at: string } };

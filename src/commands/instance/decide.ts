@@ -109,6 +109,11 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
       return [];
     }
 
+    case 'ReportGuestBooted':
+      // Once: a repeated phone-home (an agent restart, a guest that phones every boot) adds nothing.
+      if (!current(s, cmd.data) || s.guestBootedAt || s.status !== 'RUNNING') return [];
+      return [{ type: 'InstanceGuestBooted', data: { generation: cmd.data.generation, at: cmd.data.at } }];
+
     case 'ReportInstanceStopped': {
       if (!current(s, cmd.data)) return [];
       const k = s.pending?.kind;

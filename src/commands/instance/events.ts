@@ -15,6 +15,8 @@ export type InstanceEvent =
   | { type: 'InstanceStopRequested'; data: { generation: number; force: boolean; timeoutSeconds: number } }
   | { type: 'InstanceRestartRequested'; data: { generation: number; force: boolean } }
   | { type: 'InstanceStopped'; data: { generation: number; reason: string } }
+  /** Its guest finished its first boot (cloud-init's phone-home to the node's metadata service). Once per instance. */
+  | { type: 'InstanceGuestBooted'; data: { generation: number; at: string } }
   /**
    * leftNodeId: the instance failed before it ever ran there, so it gives the
    * node up (nothing of it should stay there). A crash keeps the node: its

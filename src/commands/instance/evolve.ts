@@ -34,6 +34,8 @@ export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceSt
       };
     case 'InstanceRestartRequested':
       return { ...s, generation: e.data.generation, pending: { kind: 'restart', force: e.data.force, generation: e.data.generation, since: e.time }, reason: 'restarting', ...at };
+    case 'InstanceGuestBooted':
+      return { ...s, guestBootedAt: e.data.at, ...at };
     case 'InstanceStopped':
       return { ...s, status: 'STOPPED', pending: undefined, reason: e.data.reason, ...at };
     case 'InstanceFailed': {

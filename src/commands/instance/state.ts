@@ -29,6 +29,8 @@ export interface InstanceState extends Partial<InstanceRequest> {
   readonly avoidNodeIds?: readonly string[];
   readonly createdAt?: Date;
   readonly startedAt?: Date;
+  /** When its guest reported its first boot done (InstanceGuestBooted). */
+  readonly guestBootedAt?: string;
   readonly updatedAt?: Date;
 }
 

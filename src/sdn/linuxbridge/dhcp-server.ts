@@ -7,6 +7,7 @@ import type { HostRunner } from '../run';
 import { Dnsmasq } from './dnsmasq';
 import type { Link, Links } from './links';
 import type { Namespaces } from './netns';
+import { type MetadataConfig, MetadataServers } from './metadata-servers';
 
 /**
  * A network's DHCP servers on this host: per DHCP subnet a namespace with a
@@ -15,6 +16,7 @@ import type { Namespaces } from './netns';
  */
 export class DhcpServers {
   private readonly dnsmasq: Dnsmasq;
+  private readonly metadata?: MetadataServers;
 
   constructor(
     private readonly run: HostRunner,
@@ -22,8 +24,11 @@ export class DhcpServers {
     private readonly netns: Namespaces,
     private readonly hostTag: string,
     stateDir: string,
+    /** The metadata service's records; absent = no metadata service on this host. */
+    metadata?: MetadataConfig,
   ) {
     this.dnsmasq = new Dnsmasq(path.join(stateDir, 'dhcp'));
+    if (metadata) this.metadata = new MetadataServers(run, path.join(stateDir, 'metadata'), metadata);
   }
 
   /** One dnsmasq per DHCP subnet of the network, for this host's ports on it only. */
@@ -63,14 +68,17 @@ export class DhcpServers {
         gateway: d.gateway,
         dnsServers: d.dnsServers,
         mtu: n.mtu,
+        ...(this.metadata ? { metadataVia: d.port.ip } : {}),
         hosts: ports.filter((p) => p.subnetId === d.subnetId && p.ip).map((p) => ({ mac: p.mac, ip: p.ip, hostname: p.hostname })),
       });
+      await this.metadata?.ensure(d.subnetId, ns, DHCP_INNER_IF);
     }
   }
 
   /** Stops the DHCP servers of subnets not wanted and removes their namespaces (ending whatever still runs in one). */
   async prune(wantSubnets: ReadonlySet<string>): Promise<void> {
     for (const subnetId of this.dnsmasq.known()) if (!wantSubnets.has(subnetId)) await this.dnsmasq.stop(subnetId);
+    for (const subnetId of this.metadata?.known() ?? []) if (!wantSubnets.has(subnetId)) await this.metadata!.stop(subnetId);
     const prefix = dhcpNamespace(this.hostTag, '').replace(/[0-9a-f]*$/, '');
     const wantNs = new Set([...wantSubnets].map((s) => dhcpNamespace(this.hostTag, s)));
     for (const ns of await this.netns.list()) {

@@ -14,6 +14,8 @@ export interface DhcpServer {
   readonly gateway: string;
   readonly dnsServers: readonly string[];
   readonly mtu: number;
+  /** The DHCP port's own address when the metadata service answers behind it: guests get a route to 169.254.169.254 through it. */
+  readonly metadataVia?: string;
   /** Only this host's ports: a request flooded to every host gets one offer. */
   readonly hosts: readonly { mac: string; ip: string; hostname: string }[];
 }
@@ -55,6 +57,8 @@ export class Dnsmasq {
     const hosts = s.hosts.map((h) => `${h.mac},${h.ip}${h.hostname ? `,${h.hostname}` : ''}\n`).sort().join('');
     const opts = [
       ...(s.gateway ? [`option:router,${s.gateway}`] : []),
+      // RFC 3442: a client given classless routes ignores the router option, so the default route goes here too.
+      ...(s.metadataVia ? [`option:classless-static-route,169.254.169.254/32,${s.metadataVia}${s.gateway ? `,0.0.0.0/0,${s.gateway}` : ''}`] : []),
       ...(s.dnsServers.length ? [`option:dns-server,${s.dnsServers.join(',')}`] : []),
       `option:mtu,${s.mtu}`,
     ].join('\n') + '\n';

@@ -8,6 +8,7 @@ import { RetryBackoff } from '../retry-backoff';
 import { HostRunner } from '../run';
 import { ContainerPorts } from './container-port';
 import { DhcpServers } from './dhcp-server';
+import type { MetadataConfig } from './metadata-servers';
 import { Fdb, FLOOD_MAC, type FdbEntry } from './fdb';
 import { type Link, Links } from './links';
 import { Namespaces } from './netns';
@@ -24,6 +25,8 @@ export interface LinuxBridgeConfig {
   readonly stateDir: string;
   /** In machine-wide names (DHCP namespaces), so two agents on one machine never collide. */
   readonly hostTag: string;
+  /** The metadata service in each DHCP namespace (metadata-servers.ts); absent = none. */
+  readonly metadata?: MetadataConfig;
 }
 
 export const VXLAN_UDP_PORT = 4789;
@@ -65,7 +68,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     this.nft = new Nft(run);
     // Namespaces are machine-wide: managed from wherever we are, not from inside the host's.
     this.netns = new Namespaces(new HostRunner(log));
-    this.dhcp = new DhcpServers(run, this.links, this.netns, cfg.hostTag, cfg.stateDir);
+    this.dhcp = new DhcpServers(run, this.links, this.netns, cfg.hostTag, cfg.stateDir, cfg.metadata);
     this.routers = new Routers(this.links, this.netns, cfg.hostTag, log);
     this.containers = new ContainerPorts(run, this.links, this.netns, cfg.hostTag, log);
     mkdirSync(cfg.stateDir, { recursive: true });

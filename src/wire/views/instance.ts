@@ -72,6 +72,9 @@ export const specFromProto = (s: InstanceSpec): InstanceSpecData => ({
     : {}),
 });
 
+/** What a RUNNING instance's state_reason says once its guest's cloud-init phoned home (the web console shows it under the state). */
+export const FIRST_BOOT_DONE = 'first boot done';
+
 /** The Instance message; undefined before it was requested and once it is deleted. */
 export const toInstance = (s: InstanceState): Instance | undefined =>
   s.exists
@@ -84,7 +87,7 @@ export const toInstance = (s: InstanceState): Instance | undefined =>
         nodeId: s.nodeId,
         ipAddress: s.network?.ipAddress ?? '',
         metadata: { labels: s.labels ?? {}, annotations: s.annotations ?? {} },
-        stateReason: s.reason,
+        stateReason: s.reason || (s.status === 'RUNNING' && s.guestBootedAt ? `${FIRST_BOOT_DONE} (cloud-init phoned home at ${s.guestBootedAt})` : ''),
         createdAt: s.createdAt,
         startedAt: s.status === 'RUNNING' || s.status === 'STOPPED' || s.status === 'DELETING' ? s.startedAt : undefined,
       }

@@ -22,6 +22,29 @@ const values = (args: string[], flag: string): string[] => args.flatMap((a, i) =
 const value = (args: string[], flag: string): string | undefined => values(args, flag)[0];
 
 describe('qemu args', () => {
+  it('boots UEFI from OVMF as two pflash drives (code read-only, the VM\'s own variable store), and a seed read-only on virtio-blk', () => {
+    const a = buildQemuArgs(
+      base({
+        kernelPath: undefined,
+        initrdPath: undefined,
+        uefi: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/s/vm-1/efivars.fd' },
+        disks: [
+          { id: 'disk0', path: '/s/vm-1/disks/root.qcow2', format: 'qcow2', boot: true },
+          { id: 'seed', path: '/s/vm-1/seed.iso', format: 'raw', boot: false, readOnly: true },
+        ],
+      }),
+    );
+    assert.deepEqual(values(a, '-drive'), [
+      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      'if=pflash,format=raw,unit=1,file=/s/vm-1/efivars.fd',
+      'file=/s/vm-1/disks/root.qcow2,format=qcow2,if=none,id=disk0',
+      'file=/s/vm-1/seed.iso,format=raw,if=none,id=seed,readonly=on',
+    ]);
+    assert.ok(values(a, '-device').includes('virtio-blk-pci,drive=disk0,id=disk0-dev,bootindex=0'));
+    assert.ok(values(a, '-device').includes('virtio-blk-pci,drive=seed,id=seed-dev'));
+    assert.ok(!values(buildQemuArgs(base()), '-drive').some((d) => d.includes('pflash')), 'SeaBIOS without uefi');
+    assert.throws(() => buildQemuArgs(base({ machine: 'microvm', uefi: { code: '/c', vars: '/v' } })), /UEFI firmware is for q35 VMs/);
+  });
   it('puts each NIC on its existing tap: virtio-net-pci on q35, virtio-net-device on microvm, with the port MAC; none without NICs', () => {
     const nics = [{ device: 'hv-t0123456789a', mac: '02:00:00:00:00:01' }];
     const q = buildQemuArgs(base({ nics }));

@@ -10,6 +10,8 @@ export interface LaunchDisk {
   path: string;
   format: 'qcow2' | 'raw';
   boot: boolean;
+  /** The guest cannot write it (a NoCloud seed). */
+  readOnly?: boolean;
 }
 
 export interface QemuLaunch {
@@ -35,6 +37,8 @@ export interface QemuLaunch {
   hotplugPorts?: boolean;
   /** Volumes attached while it was stopped (a microVM's only way to get one). */
   volumes?: VolumeAttachSpec[];
+  /** UEFI: OVMF's code (read-only, shared) and this VM's own copy of its variable store; absent = SeaBIOS. */
+  uefi?: { code: string; vars: string };
 }
 
 /** The serial port is the only console either machine gets. */
@@ -71,6 +75,10 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     '-chardev', `socket,id=con,path=${escapeOpt(l.consoleSocket)},server=on,wait=off`,
     '-serial', 'chardev:con',
   ];
+  if (l.uefi) {
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${escapeOpt(l.uefi.code)}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${escapeOpt(l.uefi.vars)}`);
+  }
   if (l.kernelPath) {
     args.push('-kernel', l.kernelPath);
     if (l.initrdPath) args.push('-initrd', l.initrdPath);
@@ -79,7 +87,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
   // microvm has no PCI bus: its virtio devices sit on virtio-mmio transports.
   const blk = l.machine === 'q35' ? 'virtio-blk-pci' : 'virtio-blk-device';
   for (const d of l.disks) {
-    args.push('-drive', `file=${escapeOpt(d.path)},format=${d.format},if=none,id=${d.id}`);
+    args.push('-drive', `file=${escapeOpt(d.path)},format=${d.format},if=none,id=${d.id}${d.readOnly ? ',readonly=on' : ''}`);
     // bootindex is only meaningful to firmware; microvm boots a kernel directly.
     const boot = d.boot && l.machine === 'q35' && !l.kernelPath ? ',bootindex=0' : '';
     args.push('-device', `${blk},drive=${d.id},id=${d.id}-dev${boot}`);
@@ -116,6 +124,7 @@ function validate(l: QemuLaunch): void {
   if (!Number.isInteger(l.cpuCores) || l.cpuCores < 1) throw new InvalidArgument(`cpuCores must be a positive integer, got ${l.cpuCores}`);
   if (!(l.memoryBytes >= 16 * MiB)) throw new InvalidArgument(`memoryBytes must be at least 16 MiB, got ${l.memoryBytes}`);
   if (l.machine === 'microvm' && !l.kernelPath) throw new InvalidArgument('a microvm has no firmware to boot a disk: kernelPath is required');
+  if (l.uefi && l.machine !== 'q35') throw new InvalidArgument('UEFI firmware is for q35 VMs; a microvm boots its kernel directly');
   if (!l.kernelPath && !l.disks.some((d) => d.boot)) throw new InvalidArgument('nothing to boot: give kernelPath or a boot disk');
   if (l.hostTscKhz !== undefined && !(l.hostTscKhz > 0)) throw new InvalidArgument(`hostTscKhz must be positive, got ${l.hostTscKhz}`);
   if (l.initrdPath && !l.kernelPath) throw new InvalidArgument('initrdPath needs kernelPath');

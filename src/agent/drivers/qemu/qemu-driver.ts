@@ -23,6 +23,7 @@ import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelProbeOpt
 import { buildQemuArgs, driveId, machineFor, type QemuLaunch } from './args';
 import { Connections, QMP_TIMEOUT_MS } from './connections';
 import { ensureDisk } from './disks';
+import { DEFAULT_OVMF, prepareGuestBoot, seedDisk, uefiOf, withGuestBoot } from './guest-boot';
 import { launch, type QemuContext } from './launch';
 import { endedState, liveState } from './observe';
 import { isOurProcess } from '../../../shared/process';
@@ -47,6 +48,10 @@ export interface QemuDriverOptions {
   startTimeoutMs?: number;
   consoleScrollbackBytes?: number;
   logger?: Logger;
+  /** OVMF's code and variable-store template for UEFI guests (Debian's `ovmf` by default). */
+  ovmf?: { code: string; vars: string };
+  /** Whether this node's data plane answers the metadata service (guests' seeds then route to it and phone home). */
+  metadataService?: boolean;
 }
 
 /**
@@ -61,6 +66,7 @@ export class QemuDriver implements InstanceDriver {
   readonly supports: readonly InstanceType[] = ['vm', 'microvm'];
   private readonly state: StateDir;
   private readonly qemuImg: string;
+  private readonly ovmf: { code: string; vars: string };
   private readonly ctx: QemuContext;
   private readonly conns: Connections;
   private readonly locks = new KeyedMutex();
@@ -73,6 +79,7 @@ export class QemuDriver implements InstanceDriver {
   constructor(private readonly opts: QemuDriverOptions) {
     this.state = new StateDir(opts.stateDir);
     this.qemuImg = opts.qemuImgBinary ?? 'qemu-img';
+    this.ovmf = opts.ovmf ?? DEFAULT_OVMF;
     this.conns = new Connections(opts.consoleScrollbackBytes);
     this.ctx = {
       qemu: opts.qemuBinary ?? 'qemu-system-x86_64',
@@ -118,8 +125,8 @@ export class QemuDriver implements InstanceDriver {
     return [{ type: 'Accelerator', status: c.accel, reason: c.reason, message: c.accel === 'tcg' ? 'instances run under TCG (emulation)' : 'instances run under KVM' }];
   }
 
-  launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
-    return vmLaunchSpec(w, images);
+  async launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
+    return withGuestBoot(await vmLaunchSpec(w, images), w, { qemuImg: this.qemuImg, metadata: this.opts.metadataService ?? false });
   }
 
   async create(spec: InstanceSpecForDriver): Promise<void> {
@@ -133,15 +140,16 @@ export class QemuDriver implements InstanceDriver {
     }
     const disks = spec.disks.map((d, i) => ({ name: d.name, id: driveId(i), path: dir.diskPath(d.name), boot: d.boot }));
     // Everything QEMU would refuse, refused now, before a file is made.
-    buildQemuArgs(launchFor(dir, { spec, disks, createdAt: '' }, 'tcg'));
+    buildQemuArgs(launchFor(dir, { spec, disks, createdAt: '' }, 'tcg', this.ovmf));
     await this.locked(spec.instanceId, async () => {
       await dir.ensure();
       for (const [i, d] of spec.disks.entries()) {
         await ensureDisk(this.qemuImg, { path: disks[i].path, sizeBytes: d.sizeBytes, basePath: d.baseImagePath, baseFormat: d.baseImageFormat });
       }
+      const boot = await prepareGuestBoot(dir, spec, this.ovmf);
       const prev = await dir.readSpec();
       // spec.json last: a dir without it is a create that did not finish.
-      dir.writeSpec({ spec, disks, createdAt: prev?.createdAt ?? new Date().toISOString() });
+      dir.writeSpec({ ...boot, disks, createdAt: prev?.createdAt ?? new Date().toISOString() });
     });
   }
 
@@ -157,7 +165,7 @@ export class QemuDriver implements InstanceDriver {
       const { accel } = await this.accel();
       this.tscKhz ??= hostTscKhz();
       const volumes = await this.volumesAtStart(instanceId);
-      return launch(this.ctx, dir, { ...launchFor(dir, stored, accel), hostTscKhz: await this.tscKhz, volumes });
+      return launch(this.ctx, dir, { ...launchFor(dir, stored, accel, this.ovmf), hostTscKhz: await this.tscKhz, volumes });
     });
   }
 
@@ -289,7 +297,7 @@ export class QemuDriver implements InstanceDriver {
   }
 }
 
-function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg'): QemuLaunch {
+function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg', ovmf: { code: string }): QemuLaunch {
   const s = stored.spec;
   return {
     name: s.instanceId,
@@ -300,7 +308,8 @@ function launchFor(dir: InstanceDir, stored: StoredSpec, accel: 'kvm' | 'tcg'): 
     kernelPath: s.kernelPath,
     initrdPath: s.initrdPath,
     kernelArgs: s.kernelArgs,
-    disks: stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })),
+    disks: [...stored.disks.map((d) => ({ id: d.id, path: d.path, format: 'qcow2' as const, boot: d.boot })), ...seedDisk(stored)],
+    ...uefiOf(dir, stored, ovmf),
     nics: s.nics,
     qmpSocket: dir.qmpSocket,
     consoleSocket: dir.consoleSocket,

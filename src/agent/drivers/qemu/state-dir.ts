@@ -29,6 +29,8 @@ export interface StoredSpec {
   spec: InstanceSpecForDriver;
   disks: StoredDisk[];
   createdAt: string;
+  /** The NoCloud seed ISO (guest-boot.ts), attached read-only. */
+  seed?: string;
 }
 
 /** Written by the driver right after it spawned QEMU. */
