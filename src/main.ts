@@ -5,6 +5,7 @@ import { ControlPlane } from './server/control-plane';
 import { stopOnSignals } from './shared/stop-signals';
 import { createLogger, prettyLogs } from './shared/logger';
 import { reachableAt, startSummary } from './server/start-summary';
+import { consoleUrl } from './server/security/console';
 import type { Agent } from './agent/agent';
 import { startEmbeddedAgent } from './agent/embedded';
 
@@ -69,11 +70,12 @@ const summarize = async () => {
   const a = await agent;
   if (cp.stopping) return;
   const accel = (await a?.conditions().catch(() => []))?.find((c) => c.type === 'Accelerator');
-  const http = reachableAt(cfg.grpcHost, cp.httpPort);
+  // The console's own address: --http-host (which defaults to --grpc-host), and https in network mode.
+  const http = consoleUrl(cp.security!, cp.httpPort);
   const facts = {
     grpc: reachableAt(cfg.grpcHost, cp.grpcPort),
     http,
-    ui: cfg.ui ? `http://${http}/ui/` : undefined,
+    ui: cfg.ui ? `${http}/ui/` : undefined,
     nats: cp.natsUrl,
     agent: a ? { hostname: a.cfg.hostname, kinds: a.kinds, accel: accel && { status: accel.status, reason: accel.reason } } : undefined,
   };

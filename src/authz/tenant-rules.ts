@@ -4,7 +4,8 @@ import type { Decision } from './authorize';
 import type { Identity } from './identity';
 
 /** The resources a request can name, as the audit names their aggregates. */
-export type OwnedKind = 'network' | 'subnet' | 'port' | 'security_group' | 'router' | 'floating_ip' | 'instance' | 'volume' | 'snapshot';
+const OWNED_KINDS = ['network', 'subnet', 'port', 'security_group', 'router', 'floating_ip', 'instance', 'volume', 'snapshot'] as const;
+export type OwnedKind = (typeof OWNED_KINDS)[number];
 
 /** Who owns what, from the read models: the tenant ('' for none), or undefined when there is no such resource. */
 export interface Owners {
@@ -84,7 +85,7 @@ const TENANT_FIELD = new Set([
   'ListNetworks', 'ListSecurityGroups', 'ListRouters', 'ListFloatingIPs', 'ListVolumes', 'ListSnapshots',
 ]);
 
-const AUDITED_KINDS = new Set<string>(['network', 'subnet', 'port', 'security_group', 'router', 'floating_ip', 'instance', 'volume', 'snapshot']);
+const AUDITED_KINDS = new Set<string>(OWNED_KINDS);
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 

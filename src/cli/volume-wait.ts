@@ -1,6 +1,7 @@
 import { REASON_ANNOTATION } from '../domain/annotations';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
+import { parseCount } from './format';
 
 /**
  * --wait for volumes and snapshots: asks again until the resource is where
@@ -27,4 +28,5 @@ export const waitFor = async <T extends { status: number; metadata?: { annotatio
 };
 
 export const WAIT = ['--wait', 'wait until it is done (exit 21 when it ends in ERROR)'] as const;
-export const WAIT_TIMEOUT = ['--wait-timeout <seconds>', 'how long --wait waits', (v: string) => Number(v), 300] as const;
+// A whole number: anything else (NaN) would put the deadline nowhere, and --wait would wait for ever.
+export const WAIT_TIMEOUT = ['--wait-timeout <seconds>', 'how long --wait waits', parseCount('--wait-timeout'), 300] as const;

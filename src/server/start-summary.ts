@@ -9,6 +9,7 @@ export interface StartFacts {
   readonly grpc: string;
   /** The web console's URL, when it is served. */
   readonly ui?: string;
+  /** The HTTP listener's base URL (https in network mode). */
   readonly http: string;
   readonly nats: string;
   /** The embedded agent's node, when one runs here. */
@@ -21,7 +22,7 @@ export const startSummary = (f: StartFacts): string[] => {
     'hypervisor is ready',
     `  gRPC           ${f.grpc}  (reflection and grpc.health.v1)`,
     ...(f.ui ? [`  web console    ${f.ui}`] : []),
-    `  HTTP           http://${f.http}/  (/healthz /readyz /metrics)`,
+    `  HTTP           ${f.http}/  (/healthz /readyz /metrics)`,
     `  NATS           ${f.nats}`,
   ];
   if (f.agent) {

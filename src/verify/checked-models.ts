@@ -88,49 +88,38 @@ const entity = <S, V>(
   served: async (api) => new Map((await list(api)).map((v) => [id(v), json(v)])),
 });
 
+/** Every page of a List call, 100 at a time. */
+const pages = <R extends { nextPageToken: string }, V>(list: (req: { pageSize: number; pageToken: string }) => Promise<R>, items: (r: R) => V[]): Promise<V[]> =>
+  listAll(async (pageToken) => {
+    const r = await list({ pageSize: 100, pageToken });
+    return { items: items(r), next: r.nextPageToken };
+  });
+
 /** Fields that are not a function of the log (liveness leases), left out of the comparison. */
 const nodeJson = (n: Node) => Node.toJSON({ ...n, lastSeen: undefined }) as Record<string, unknown>;
 
 const nodes = entity('nodes', nodeDecider, toNode, nodeJson, (n) => n.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.cluster, api.cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.nodes, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.cluster, api.cluster.listNodes, ListNodesRequest.fromPartial(req)), (r) => r.nodes),
 );
 
 const instances = entity('instances', instanceDecider, toInstance, (i: Instance) => Instance.toJSON(i) as Record<string, unknown>, (i) => i.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.compute, api.compute.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.instances, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.compute, api.compute.listInstances, ListInstancesRequest.fromPartial(req)), (r) => r.instances),
 );
 
 const images = entity('images', imageDecider, toImage, (i: Image) => Image.toJSON(i) as Record<string, unknown>, (i) => i.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.compute, api.compute.listImages, ListImagesRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.images, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.compute, api.compute.listImages, ListImagesRequest.fromPartial(req)), (r) => r.images),
 );
 
 const networks = entity('networks', networkDecider, networkToProto, (n: Network) => Network.toJSON(n) as Record<string, unknown>, (n) => n.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.network, api.network.listNetworks, ListNetworksRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.networks, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.network, api.network.listNetworks, ListNetworksRequest.fromPartial(req)), (r) => r.networks),
 );
 
 const subnets = entity('subnets', subnetDecider, subnetToProto, (s: Subnet) => Subnet.toJSON(s) as Record<string, unknown>, (s) => s.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.network, api.network.listSubnets, ListSubnetsRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.subnets, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.network, api.network.listSubnets, ListSubnetsRequest.fromPartial(req)), (r) => r.subnets),
 );
 
 const ports = entity('ports', portDecider, portToProto, (p: Port) => Port.toJSON(p) as Record<string, unknown>, (p) => p.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.network, api.network.listPorts, ListPortsRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.ports, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.network, api.network.listPorts, ListPortsRequest.fromPartial(req)), (r) => r.ports),
 );
 
 const securityGroups = entity('security-groups', securityGroupDecider, securityGroupToProto, (g: SecurityGroup) => SecurityGroup.toJSON(g) as Record<string, unknown>, (g) => g.id, async (api) =>
@@ -146,17 +135,11 @@ const floatingIps = entity('floating-ips', floatingIpDecider, floatingIpToProto,
 );
 
 const volumes = entity('volumes', volumeDecider, toVolume, (v: Volume) => Volume.toJSON(v) as Record<string, unknown>, (v) => v.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.storage, api.storage.listVolumes, ListVolumesRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.volumes, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.storage, api.storage.listVolumes, ListVolumesRequest.fromPartial(req)), (r) => r.volumes),
 );
 
 const snapshots = entity('snapshots', snapshotDecider, toSnapshot, (x: Snapshot) => Snapshot.toJSON(x) as Record<string, unknown>, (x) => x.id, (api) =>
-  listAll(async (pageToken) => {
-    const r = await call(api.storage, api.storage.listSnapshots, ListSnapshotsRequest.fromPartial({ pageSize: 100, pageToken }));
-    return { items: r.snapshots, next: r.nextPageToken };
-  }),
+  pages((req) => call(api.storage, api.storage.listSnapshots, ListSnapshotsRequest.fromPartial(req)), (r) => r.snapshots),
 );
 
 /** The IP allocations of every subnet (the subnet model's IPAM state), against ListAllocations. */
@@ -171,10 +154,7 @@ const allocations: CheckedModel = {
   },
   served: async (api) => {
     const out = new Map<string, unknown>();
-    const all = await listAll(async (pageToken) => {
-      const r = await call(api.network, api.network.listSubnets, ListSubnetsRequest.fromPartial({ pageSize: 100, pageToken }));
-      return { items: r.subnets, next: r.nextPageToken };
-    });
+    const all = await pages((req) => call(api.network, api.network.listSubnets, ListSubnetsRequest.fromPartial(req)), (r) => r.subnets);
     for (const s of all)
       for (const a of (await call(api.network, api.network.listAllocations, ListAllocationsRequest.fromPartial({ subnetId: s.id }))).allocations) out.set(`${s.id}/${a.ipAddress}`, IPAllocation.toJSON(a));
     return out;
@@ -238,10 +218,7 @@ const macAddresses: CheckedModel = {
 };
 
 const auditEvents = async (api: ServedApi, q: Partial<ListEventsRequest>): Promise<ListEventsResponse['events']> =>
-  listAll(async (pageToken) => {
-    const r = await call(api.audit, api.audit.listEvents, ListEventsRequest.fromPartial({ ...q, pageSize: 100, pageToken }));
-    return { items: r.events, next: r.nextPageToken };
-  });
+  pages((req) => call(api.audit, api.audit.listEvents, ListEventsRequest.fromPartial({ ...q, ...req })), (r) => r.events);
 
 /**
  * The audit's aggregate index (which commits each stream has, by position):

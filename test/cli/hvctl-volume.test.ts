@@ -59,6 +59,13 @@ describe('hvctl volume and snapshot (the built CLI, a real server, an agent with
     assert.equal(existsSync(agent.storage!.pool.volumePath(copy.id)), false);
   });
 
+  it('a --wait-timeout that is not a whole number exits 3 naming it, and nothing is created', async () => {
+    const r = await hv('volume', 'create', 'never', '--size', '1MiB', '--wait', '--wait-timeout', 'soon');
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /--wait-timeout: "soon" is not a whole number/);
+    assert.ok(!(await json('volume', 'list')).some((v: { name: string }) => v.name === 'never'));
+  });
+
   it('attach to an instance that does not exist exits 5 (NOT_FOUND); detach of an unattached volume exits 9', async () => {
     const r = await hv('volume', 'attach', 'disk1', '00000000-0000-4000-8000-000000000000');
     assert.equal(r.code, 5, r.stderr);

@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { type Client, credentials } from '@grpc/grpc-js';
 import { defaultAdvertiseIp } from '../../src/options/table';
-import { issue } from '../../src/pki/cluster-ca';
+import { issue, publicKeyOf } from '../../src/pki/cluster-ca';
 import { newKey } from '../../src/pki/openssl';
 import { TestControlPlane } from '../support/control-plane';
-import { publicKeyOf } from '../../src/pki/cluster-ca';
 
 export interface KeyPair {
   readonly cert: string;

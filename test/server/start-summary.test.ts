@@ -14,16 +14,16 @@ describe('the start says where to go (issue 19, item 3)', function () {
     it('names gRPC, the web console, NATS, the host\'s accelerator and drivers, and what to try next', () => {
       const text = startSummary({
         grpc: '127.0.0.1:50051',
-        http: '127.0.0.1:8080',
+        http: 'http://127.0.0.1:8080',
         ui: 'http://127.0.0.1:8080/ui/',
         nats: 'nats://127.0.0.1:4222',
         agent: { hostname: 'vm', kinds: ['vm', 'microvm'], accel: { status: 'tcg', reason: 'kvm-unavailable: /dev/kvm is not usable' } },
       }).join('\n');
-      for (const s of ['127.0.0.1:50051', 'http://127.0.0.1:8080/ui/', 'nats://127.0.0.1:4222', 'tcg (kvm-unavailable', 'runs vm, microvm', 'hvctl node list']) assert.ok(text.includes(s), `${s} in\n${text}`);
+      for (const s of ['127.0.0.1:50051', 'http://127.0.0.1:8080/ui/', 'http://127.0.0.1:8080/  (/healthz', 'nats://127.0.0.1:4222', 'tcg (kvm-unavailable', 'runs vm, microvm', 'hvctl node list']) assert.ok(text.includes(s), `${s} in\n${text}`);
     });
 
     it('says so when no agent runs here, and leaves out a console that is off', () => {
-      const text = startSummary({ grpc: '127.0.0.1:1', http: '127.0.0.1:2', nats: 'nats://h:4222' }).join('\n');
+      const text = startSummary({ grpc: '127.0.0.1:1', http: 'http://127.0.0.1:2', nats: 'nats://h:4222' }).join('\n');
       assert.match(text, /no agent here/);
       assert.doesNotMatch(text, /web console/);
     });

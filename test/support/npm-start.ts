@@ -16,8 +16,8 @@ export const REPO = path.join(__dirname, '..', '..', '..');
  * dir; the agent's hostname is the host's name, so the host's cleanup finds what
  * it made.
  *
- *   const run = await NpmStart.spawn(host, ['--', '--agent-accel', 'tcg']);
- *   await run.waitFor(/hypervisor-server serving/);
+ *   const run = NpmStart.spawn(host, ['--', '--accel', 'tcg']);
+ *   await run.waitFor(/hypervisor is ready/);
  *   process.kill(-run.pgid, 'SIGTERM');
  *   await run.ended();   // nothing left in the namespace
  */

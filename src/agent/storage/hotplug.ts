@@ -68,8 +68,6 @@ export const plugVolume = async (m: QmpClient, v: VolumeAttachSpec): Promise<voi
  * when the guest has not let go within timeoutMs (the request stays pending in
  * QEMU: a later call finishes it).
  */
-export const unplugVolume = (m: QmpClient, volumeId: string, timeoutMs: number): Promise<boolean> => unplugNode(m, volumeNode(volumeId), timeoutMs);
-
 export const unplugNode = async (m: QmpClient, node: string, timeoutMs: number): Promise<boolean> => {
   const dev = `${node}-dev`;
   if ((await attachedDevices(m)).includes(dev)) {

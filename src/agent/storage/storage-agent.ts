@@ -4,7 +4,7 @@ import { decode, encode } from '../../bus/wire';
 import type { QmpClient } from '../drivers/qemu/qmp';
 import type { Reporter } from '../reporter';
 import { type DesiredVolume, STORAGE_CHANGED_SUBJECT, STORAGE_PLAN_SUBJECT, type StorageReply } from '../storage-protocol';
-import { volumeNode, type VolumeAttachSpec } from './block-spec';
+import { volumeDevice, volumeNode, type VolumeAttachSpec } from './block-spec';
 import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode } from './hotplug';
 import type { Key, StoragePool } from './pool';
 import { snapshotLive } from './snapshot-live';
@@ -153,7 +153,7 @@ export class StorageAgent {
       for (const v of want) {
         try {
           if (v.attachment!.instanceKind === 'vm') await plugVolume(m, this.spec(v));
-          else if (!(await attachedDevices(m)).includes(`${volumeNode(v.id)}-dev`)) continue; // a microVM gets it at its next start
+          else if (!(await attachedDevices(m)).includes(volumeDevice(v.id))) continue; // a microVM gets it at its next start
           if (!v.attachment!.applied) await this.report('volume', v.id, `attached:${instanceId}:${v.attachment!.sinceMs}`, { type: 'ReportVolumeAttached', data: { nodeId, instanceId } });
           const have = await currentLimits(m, v.id);
           if (have.iopsLimit !== v.iopsLimit || have.throughputLimit !== v.throughputLimit) await setLimits(m, { volumeId: v.id, iopsLimit: v.iopsLimit, throughputLimit: v.throughputLimit });
@@ -266,7 +266,7 @@ export class StorageAgent {
         const key = this.keyOf(v);
         const a = v.attachment;
         const m = a && running.has(a.instanceId) ? await this.host.monitorOf(a.instanceId) : undefined;
-        if (m && (await attachedDevices(m)).includes(`${volumeNode(v.id)}-dev`)) {
+        if (m && (await attachedDevices(m)).includes(volumeDevice(v.id))) {
           const target = await this.pool.snapshotTarget(v.id, snapshotId, key);
           await snapshotLive(m, v.id, snapshotId, target, key, progress);
           await this.pool.finishSnapshot(snapshotId);

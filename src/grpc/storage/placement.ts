@@ -51,5 +51,15 @@ export const reserveStorage = async (d: StorageServiceDeps, o: Origin, key: stri
   throw new ResourceExhausted(`no node can hold ${r.sizeBytes} bytes now: ${refused.join('; ')}`);
 };
 
-export const releaseStorage = (d: StorageServiceDeps, o: Origin, nodeId: string, key: string) =>
+const releaseStorage = (d: StorageServiceDeps, o: Origin, nodeId: string, key: string) =>
   d.dispatcher.execute(step(o, `release-storage:${nodeId}`), 'node', nodeId, { type: 'ReleaseStorage', data: { key } });
+
+/** Runs the create the hold on `nodeId` was taken for; a refused create gives the hold back (nothing half-written) and is answered as refused. */
+export const createUnderHold = async (d: StorageServiceDeps, o: Origin, nodeId: string, key: string, create: () => Promise<unknown>): Promise<void> => {
+  try {
+    await create();
+  } catch (e) {
+    await releaseStorage(d, o, nodeId, key).catch((err) => d.log.warn({ err, key, nodeId }, 'cannot give back storage held for a refused create'));
+    throw e;
+  }
+};

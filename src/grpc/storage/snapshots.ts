@@ -1,3 +1,4 @@
+import { step } from '../../bus/dispatcher';
 import type { Empty } from '../../gen/google/protobuf/empty';
 import type { StorageServiceServer } from '../../gen/hypervisor/v1/storage';
 import { derivedId } from '../../processes/network/ids';
@@ -7,7 +8,7 @@ import { unary } from '../../shared/grpc-unary';
 import { snapshotStatusFromProto } from '../../wire/views/snapshot';
 import { pageSize } from '../paging';
 import { originOf, requireSnapshot, type StorageServiceDeps } from './context';
-import { releaseStorage } from './placement';
+import { createUnderHold } from './placement';
 
 type Methods = Pick<StorageServiceServer, 'createSnapshot' | 'getSnapshot' | 'listSnapshots' | 'updateSnapshot' | 'deleteSnapshot'>;
 
@@ -23,13 +24,8 @@ export const snapshotMethods = (d: StorageServiceDeps): Methods => ({
     const volume = { id: v.id, exists: v.exists, status: v.status, nodeId: v.nodeId, sizeBytes: v.sizeBytes, tenantId: v.tenantId ?? '' };
     const data = { volume, name: req.name, description: req.description, tenantId: req.tenantId, labels: req.metadata?.labels ?? {}, annotations: req.metadata?.annotations ?? {} };
     // A snapshot is a full copy on the volume's node: its bytes are held there like a volume's.
-    await d.dispatcher.execute({ ...o, commandId: `${o.commandId}:hold` }, 'node', v.nodeId, { type: 'ReserveStorage', data: { key: id, bytes: v.sizeBytes } });
-    try {
-      await d.dispatcher.execute(o, 'snapshot', id, { type: 'CreateSnapshot', data });
-    } catch (e) {
-      await releaseStorage(d, o, v.nodeId, id).catch((err) => d.log.warn({ err, snapshotId: id }, 'cannot give back storage of a refused snapshot'));
-      throw e;
-    }
+    await d.dispatcher.execute(step(o, 'hold'), 'node', v.nodeId, { type: 'ReserveStorage', data: { key: id, bytes: v.sizeBytes } });
+    await createUnderHold(d, o, v.nodeId, id, () => d.dispatcher.execute(o, 'snapshot', id, { type: 'CreateSnapshot', data }));
     return requireSnapshot(d, id);
   }),
 

@@ -1,3 +1,4 @@
+import { step } from '../../bus/dispatcher';
 import type { Empty } from '../../gen/google/protobuf/empty';
 import { type CreateVolumeRequest, type StorageServiceServer, VolumeStatus, VolumeType } from '../../gen/hypervisor/v1/storage';
 import type { VolumeSpec } from '../../commands/volume';
@@ -9,7 +10,7 @@ import { fromInt64 } from '../../wire/int64';
 import { volumeStatusFromProto, volumeTypeFromProto } from '../../wire/views/volume';
 import { pageSize } from '../paging';
 import { instanceLive, originOf, requireSnapshot, requireVolume, type StorageServiceDeps } from './context';
-import { releaseStorage, reserveStorage } from './placement';
+import { createUnderHold, reserveStorage } from './placement';
 import { SnapshotStatus } from '../../gen/hypervisor/v1/storage';
 
 type Methods = Pick<StorageServiceServer, 'createVolume' | 'getVolume' | 'listVolumes' | 'updateVolume' | 'deleteVolume' | 'resizeVolume'>;
@@ -32,13 +33,7 @@ export const volumeMethods = (d: StorageServiceDeps): Methods => ({
       ...(pinnedNodeId ? { pinnedNodeId } : {}),
       ...(spec.encrypted ? { encryptionKeyId: spec.encryptionKeyId } : {}),
     });
-    try {
-      await d.dispatcher.execute(o, 'volume', id, { type: 'CreateVolume', data: { spec, nodeId } });
-    } catch (e) {
-      // Nothing half-written: the hold goes with the refused create.
-      await releaseStorage(d, o, nodeId, id).catch((err) => d.log.warn({ err, volumeId: id, nodeId }, 'cannot give back storage of a refused create'));
-      throw e;
-    }
+    await createUnderHold(d, o, nodeId, id, () => d.dispatcher.execute(o, 'volume', id, { type: 'CreateVolume', data: { spec, nodeId } }));
     return requireVolume(d, id);
   }),
 
@@ -98,7 +93,7 @@ export const volumeMethods = (d: StorageServiceDeps): Methods => ({
     if (s.attachment?.instanceKind === 'container' && instanceLiveNow)
       throw new FailedPrecondition(`volume ${v.id} is mounted in running container ${s.attachment.instanceId}; stop it to resize (its file system grows at its next start)`);
     const o = originOf(call);
-    if (to > s.sizeBytes) await d.dispatcher.execute({ ...o, commandId: `${o.commandId}:grow` }, 'node', s.nodeId, { type: 'ReserveStorage', data: { key: v.id, bytes: to } });
+    if (to > s.sizeBytes) await d.dispatcher.execute(step(o, 'grow'), 'node', s.nodeId, { type: 'ReserveStorage', data: { key: v.id, bytes: to } });
     await d.dispatcher.execute(o, 'volume', v.id, { type: 'ResizeVolume', data: { newSizeBytes: to, instanceLive: instanceLiveNow } });
     return requireVolume(d, v.id);
   }),

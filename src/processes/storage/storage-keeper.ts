@@ -12,8 +12,9 @@ import type { StorageModels } from './storage-plan';
 /**
  * Keeps what spans volumes, snapshots, nodes and instances in step, keyed
  * (level-triggered): a node's storage held for a volume or snapshot that is
- * gone, or that never came to be (a create that failed after its hold), is given back (`node:<id>`), and the volumes of a deleted instance are
- * freed, staying AVAILABLE (`instance:<id>`).
+ * gone, or that never came to be (a create that failed after its hold), is
+ * given back (`node:<id>`), and the volumes of a deleted instance are freed,
+ * staying AVAILABLE (`instance:<id>`).
  */
 export class StorageKeeper extends Controller {
   private sub?: Subscription;

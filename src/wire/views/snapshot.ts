@@ -1,7 +1,7 @@
-import { REASON_ANNOTATION } from '../../commands/volume';
 import type { SnapshotState, SnapshotStatus as DomainStatus } from '../../commands/snapshot';
 import { type Snapshot, SnapshotStatus } from '../../gen/hypervisor/v1/storage';
 import { toInt64 } from '../int64';
+import { storageMetadata } from './storage-metadata';
 
 const STATUS: Record<DomainStatus, SnapshotStatus> = {
   CREATING: SnapshotStatus.SNAPSHOT_STATUS_CREATING,
@@ -13,8 +13,6 @@ const STATUS: Record<DomainStatus, SnapshotStatus> = {
 /** The Snapshot message; undefined before creation and after deletion. */
 export const toSnapshot = (s: SnapshotState): Snapshot | undefined => {
   if (!s.exists) return undefined;
-  const annotations = { ...(s.annotations ?? {}) };
-  if (s.reason) annotations[REASON_ANNOTATION] = s.reason;
   return {
     id: s.id,
     name: s.name ?? '',
@@ -23,7 +21,7 @@ export const toSnapshot = (s: SnapshotState): Snapshot | undefined => {
     sizeBytes: toInt64(s.sizeBytes ?? 0),
     status: STATUS[s.status],
     tenantId: s.tenantId ?? '',
-    metadata: { labels: s.labels ?? {}, annotations },
+    metadata: storageMetadata(s),
     progressPercent: s.progressPercent,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

@@ -1,6 +1,7 @@
-import { REASON_ANNOTATION, type VolumeState, type VolumeStatus as DomainStatus, type VolumeType as DomainType } from '../../commands/volume';
+import { type VolumeState, type VolumeStatus as DomainStatus, type VolumeType as DomainType } from '../../commands/volume';
 import { type Volume, VolumeStatus, VolumeType } from '../../gen/hypervisor/v1/storage';
 import { toInt64 } from '../int64';
+import { storageMetadata } from './storage-metadata';
 
 const STATUS: Record<DomainStatus, VolumeStatus> = {
   CREATING: VolumeStatus.VOLUME_STATUS_CREATING,
@@ -17,11 +18,9 @@ const TYPE: Record<DomainType, VolumeType> = {
   nvme: VolumeType.VOLUME_TYPE_NVME,
 };
 
-/** The Volume message; undefined before creation and after deletion. Why it is in ERROR is the annotation hypervisor.reason. */
+/** The Volume message; undefined before creation and after deletion. */
 export const toVolume = (s: VolumeState): Volume | undefined => {
   if (!s.exists) return undefined;
-  const annotations = { ...(s.annotations ?? {}) };
-  if (s.reason) annotations[REASON_ANNOTATION] = s.reason;
   return {
     id: s.id,
     name: s.name ?? '',
@@ -35,7 +34,7 @@ export const toVolume = (s: VolumeState): Volume | undefined => {
     sourceSnapshotId: s.sourceSnapshotId ?? '',
     sourceVolumeId: s.sourceVolumeId ?? '',
     tenantId: s.tenantId ?? '',
-    metadata: { labels: s.labels ?? {}, annotations },
+    metadata: storageMetadata(s),
     iopsLimit: toInt64(s.iopsLimit ?? 0),
     throughputLimit: toInt64(s.throughputLimit ?? 0),
     encrypted: s.encrypted ?? false,
