@@ -110,6 +110,36 @@ describe('instances get ports (ComputeService + NetworkService, hollow agent, re
     assert.equal(t.cp.network!.models.macs.state(port.macAddress.replace(/:/g, '-'))?.portId, '');
   });
 
+  it("a node's DHCP port on a subnet comes again with the next instance after its last one there was deleted (a new id: port ids are not reused)", async () => {
+    const dhcpNet = await n.network();
+    const dhcpSubnet = await n.subnet(dhcpNet.id, '10.83.0.0/24', { enableDhcp: true });
+    const dhcpPort = () =>
+      until('the node\'s DHCP port on the subnet', async () => {
+        const ports = (await n.rpc('listPorts', { networkId: dhcpNet.id, pageSize: 100 })).ports;
+        return ports.find((p) => p.name === `dhcp:${agent.nodeId}`);
+      });
+    const noDhcpPort = () =>
+      until('no DHCP port left on the subnet', async () => {
+        const ports = (await n.rpc('listPorts', { networkId: dhcpNet.id, pageSize: 100 })).ports;
+        return ports.some((p) => p.name.startsWith('dhcp:')) ? undefined : true;
+      });
+    const run = async (name: string) => {
+      const created = await call(c, c.createInstance, vm(name, { networkId: dhcpNet.id, subnetId: dhcpSubnet.id, securityGroups: [], assignPublicIp: false }));
+      const i = await settled(created.id);
+      assert.equal(i.state, InstanceState.INSTANCE_STATE_RUNNING, i.stateReason);
+      const port = await dhcpPort();
+      await call(c, c.deleteInstance, { instanceId: i.id, force: false });
+      await gone(i.id);
+      await noDhcpPort();
+      return port;
+    };
+    const first = await run('dhcp-1');
+    const second = await run('dhcp-2');
+    assert.notEqual(second.id, first.id);
+    assert.equal(second.subnetId, dhcpSubnet.id);
+    assert.match(second.ipAddress, /^10\.83\.0\.\d+$/);
+  });
+
   it('refuses a NetworkSpec naming what does not exist, at once, naming the field', async () => {
     const other = await n.network();
     const otherSubnet = await n.subnet(other.id, '10.81.0.0/24');

@@ -54,7 +54,7 @@ export class DhcpPorts {
       const n = this.models.networks.state(p.networkId);
       for (const subnetId of Object.keys(n?.subnets ?? {})) {
         const s = this.models.subnets.state(subnetId);
-        if (s?.status === 'active' && s.enableDhcp && s.ipVersion === 4) want.set(dhcpPortId(subnetId, p.nodeId), { subnetId, networkId: p.networkId, nodeId: p.nodeId });
+        if (s?.status === 'active' && s.enableDhcp && s.ipVersion === 4) want.set(dhcpPortId(this.models.ports, subnetId, p.nodeId), { subnetId, networkId: p.networkId, nodeId: p.nodeId });
       }
     }
     return want;

@@ -18,7 +18,20 @@ export { tunnelIpOf };
 export const bindingsOf = (n: Pick<NodeState, 'annotations'>): string[] | undefined => n.annotations[PORT_BINDINGS_ANNOTATION]?.split(',').filter(Boolean);
 
 /** The DHCP port of one subnet on one node: derived, so the process that makes it and the plan find the same one. */
-export const dhcpPortId = (subnetId: string, nodeId: string) => derivedId(subnetId, 'dhcp-port', nodeId);
+const dhcpPortIdOf = (subnetId: string, nodeId: string, incarnation: number) =>
+  incarnation === 0 ? derivedId(subnetId, 'dhcp-port', nodeId) : derivedId(subnetId, 'dhcp-port', nodeId, String(incarnation));
+
+/**
+ * Its current incarnation: a node's DHCP port goes when its last instance port
+ * on the subnet goes, and port ids are never reused, so the next one the node
+ * needs there is the first derived id no deleted port holds.
+ */
+export const dhcpPortId = (ports: { state(id: string): { status: string } | undefined }, subnetId: string, nodeId: string): string => {
+  for (let incarnation = 0; ; incarnation++) {
+    const id = dhcpPortIdOf(subnetId, nodeId, incarnation);
+    if (ports.state(id)?.status !== 'deleted') return id;
+  }
+};
 export const DHCP_PORT_PREFIX = 'dhcp:';
 
 /** The implicit default group: ingress from its own members, egress to all (Neutron's per-project `default`). */
@@ -98,7 +111,7 @@ export class HostPlans {
     for (const subnetId of Object.keys(n.subnets).sort()) {
       const s = this.models.subnets.state(subnetId);
       if (s?.status !== 'active' || !s.enableDhcp || s.ipVersion !== 4) continue;
-      const port = this.models.ports.state(dhcpPortId(subnetId, nodeId));
+      const port = this.models.ports.state(dhcpPortId(this.models.ports, subnetId, nodeId));
       dhcp.push({
         subnetId,
         cidr: s.cidr,
