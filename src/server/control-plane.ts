@@ -23,6 +23,10 @@ import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { NatsConnectionState } from '../nats/connection-state';
+import { failoverOptions, logFailover } from '../shared/nats-servers';
+import { clusterSize, logReplicas, raiseReplicas } from '../nats/replicas';
+import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
+import { FEED_STREAM } from '../feed/subjects';
 import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
@@ -47,6 +51,8 @@ export class ControlPlane {
   grpcPort = 0;
   httpPort = 0;
   natsUrl = '';
+  /** Replicas of every stream and bucket of ours (--log-replicas or its default). */
+  replicas = 1;
   /** The embedded NATS's token and its file, when it listens beyond loopback. */
   natsToken?: string;
   natsTokenFile?: string;
@@ -102,10 +108,13 @@ export class ControlPlane {
         'started embedded nats-server',
       );
     }
-    const nc = (this.nc = await connect({ servers: this.natsUrl, token: this.natsToken, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
-    log.info({ url: this.natsUrl }, 'connected to NATS');
+    const nc = (this.nc = await connect({ ...failoverOptions(this.natsUrl), token: this.natsToken, name: 'hypervisor-server' }));
+    log.info({ url: this.natsUrl, server: nc.getServer() }, 'connected to NATS');
+    logFailover(nc, log);
     const connection = (this.connection = new NatsConnectionState(nc));
-    const store = (this.store = await openEventStore(cfg.eventStore, nc));
+    const replicas = (this.replicas = logReplicas(cfg.logReplicas, nc, !cfg.natsUrl));
+    log.info({ replicas, natsServers: clusterSize(nc) }, 'log replicas');
+    const store = (this.store = await openEventStore(cfg.eventStore, nc, { replicas }));
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
     // The planes, each after those it depends on; their read models must see the whole log.
@@ -130,7 +139,7 @@ export class ControlPlane {
     let from = 0;
     if (cfg.snapshots) {
       // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
-      this.snapshots = new Snapshotter(await ObjectStoreSnapshots.open(nc), projections.models, { upcasters: UPCASTERS.fingerprint, log });
+      this.snapshots = new Snapshotter(await ObjectStoreSnapshots.open(nc, { replicas }), projections.models, { upcasters: UPCASTERS.fingerprint, log });
       this.restored = await this.snapshots.restore();
       from = this.restored.from;
       log.info({ position: this.restored.position, from, restored: this.restored.restored, skipped: this.restored.skipped }, 'read-model snapshot');
@@ -141,8 +150,11 @@ export class ControlPlane {
 
     const dispatcher = new Dispatcher(new CommandBus(nc, 10_000, connection), projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
-    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
+    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
+    // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
+    const jsm = await nc.jetstreamManager();
+    for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
 
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
@@ -183,6 +195,11 @@ export class ControlPlane {
   /** Takes a read-model snapshot now (tests, benchmarks); false when snapshots are off or nothing was written. */
   takeSnapshot(): Promise<boolean> {
     return this.snapshots && this.projections ? this.snapshots.take(this.projections.position) : Promise.resolve(false);
+  }
+
+  /** The NATS server this process is connected to now (host:port). */
+  get natsServer(): string | undefined {
+    return this.nc?.isClosed() === false ? this.nc.getServer() : undefined;
   }
 
   get ready(): boolean {
@@ -228,3 +245,6 @@ export class ControlPlane {
     await this.embedded?.stop();
   }
 }
+
+/** The KV buckets and object store of ours, as streams (the log, work and feed streams are raised where they are made). */
+const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];

@@ -20,6 +20,8 @@ interface LeaseEntry {
 export interface LivenessOptions {
   readonly leaseTtlMs: number;
   readonly checkEveryMs: number;
+  /** Replicas of the lease bucket (--log-replicas). */
+  readonly replicas?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export class NodeLiveness {
 
   /** Opens the bucket and loads every lease in it before it answers. */
   async start(): Promise<void> {
-    this.kv = await this.nc.jetstream().views.kv(LEASE_BUCKET, { ttl: this.opts.leaseTtlMs, history: 1 });
+    this.kv = await this.nc.jetstream().views.kv(LEASE_BUCKET, { ttl: this.opts.leaseTtlMs, history: 1, replicas: this.opts.replicas ?? 1 });
     let initialized!: () => void;
     const ready = new Promise<void>((r) => (initialized = r));
     const watch = await this.kv.watch({ initializedFn: () => initialized() });

@@ -22,7 +22,7 @@ export class ClusterPlane implements Plane {
 
   async start({ cfg, nc, dispatcher, log }: PlaneContext): Promise<void> {
     const leaseTtlMs = cfg.leaseTtlSeconds * 1000;
-    this.liveness = new NodeLiveness(nc, this.nodes, dispatcher, { leaseTtlMs, checkEveryMs: Math.min(1000, leaseTtlMs / 4) }, log);
+    this.liveness = new NodeLiveness(nc, this.nodes, dispatcher, { leaseTtlMs, checkEveryMs: Math.min(1000, leaseTtlMs / 4), replicas: cfg.logReplicas }, log);
     // Every lease in the bucket is loaded before anything schedules.
     await this.liveness.start();
   }

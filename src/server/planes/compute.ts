@@ -58,7 +58,7 @@ export class ComputePlane implements Plane {
 
   /** After the projections caught up (and the network plane started): process managers and the agents' API. */
   async start({ cfg, nc, dispatcher, projections, log }: PlaneContext): Promise<void> {
-    const work = await AgentWorkQueue.open(nc);
+    const work = await AgentWorkQueue.open(nc, cfg.logReplicas);
     this.causes.start(projections);
     // The network part of instance work: the instance's port with its network and groups, as its node should realise them.
     const networkPlan: NetworkPlanSource = (s, nodeId) => (s.network ? this.network.plans.forNode(nodeId, new Set([s.network.portId])) : undefined);
