@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
+import { flagSingleton, SINGLETON_BUCKET, SingletonLeases } from '../processes/singletons/singleton-leases';
 import { type Server, ServerCredentials } from '@grpc/grpc-js';
 import { GuardedServer } from '../grpc/guarded-server';
 import { HealthImplementation } from 'grpc-health-check';
@@ -31,6 +34,7 @@ import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
+import { HeadReader, logPositionInterceptor } from '../grpc/log-position';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
@@ -65,6 +69,8 @@ export class ControlPlane {
   private commandServer?: CommandServer;
   private projections?: ProjectionRuntime;
   private planes: Plane[] = [];
+  /** The singletons' leases (which this replica holds, and every replica's description). */
+  leases?: SingletonLeases;
   private services: string[] = [];
   /** The planes, for tests to look inside. */
   cluster?: ClusterPlane;
@@ -152,6 +158,23 @@ export class ControlPlane {
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
+    // Singletons (scheduler, sagas, liveness, reconciler, placement, snapshotter) act on the replica holding their lease.
+    if (this.snapshots) this.snapshots.acting = false;
+    const singletons = [...this.planes.flatMap((p) => p.singletons?.() ?? []), ...(this.snapshots ? [flagSingleton('snapshotter', this.snapshots)] : [])];
+    this.leases = new SingletonLeases(
+      nc,
+      singletons,
+      {
+        ttlMs: cfg.singletonLeaseTtlSeconds * 1000,
+        // A process restarted on the same host and port takes its leases back at once.
+        holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+        describe: () => ({ address: `${cfg.grpcHost === '0.0.0.0' ? os.hostname() : cfg.grpcHost}:${this.grpcPort}`, position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
+        replicas,
+      },
+      log,
+    );
+    await this.leases.start();
+    this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
     // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     const jsm = await nc.jetstreamManager();
     for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
@@ -159,7 +182,7 @@ export class ControlPlane {
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },
-      interceptors: [idempotencyInterceptor(requests)],
+      interceptors: [logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t)), idempotencyInterceptor(requests)],
     }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
     addReflection(grpc, [...this.services, HEALTH_SERVICE]);
@@ -236,6 +259,8 @@ export class ControlPlane {
       });
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    // Given back first, so another replica takes over at once.
+    await this.leases?.stop();
     for (const p of [...this.planes].reverse()) await p.stop();
     await this.commandServer?.drain();
     await this.snapshots?.stop();
@@ -247,4 +272,4 @@ export class ControlPlane {
 }
 
 /** The KV buckets and object store of ours, as streams (the log, work and feed streams are raised where they are made). */
-const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];
+const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${SINGLETON_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];

@@ -118,8 +118,11 @@ export class NodeLiveness {
     return !this.isLive(nodeId, now) && now - this.startedAt <= this.opts.leaseTtlMs;
   }
 
+  /** Whether this replica marks nodes NOT_READY (holds the liveness lease); every replica keeps the leases. */
+  acting = true;
+
   private check(): void {
-    if (!this.loaded) return;
+    if (!this.loaded || !this.acting) return;
     const now = Date.now();
     for (const node of this.nodes.list()) {
       if (node.status !== NodeStatus.NODE_STATUS_READY || this.inFlight.has(node.id) || this.isLive(node.id, now) || this.mayBeLive(node.id, now)) continue;

@@ -6,6 +6,7 @@ import { ClusterServiceService } from '../../gen/hypervisor/v1/cluster';
 import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../../projections/entity-read-model';
+import { flagSingleton, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -23,6 +24,8 @@ export class ClusterPlane implements Plane {
   async start({ cfg, nc, dispatcher, log }: PlaneContext): Promise<void> {
     const leaseTtlMs = cfg.leaseTtlSeconds * 1000;
     this.liveness = new NodeLiveness(nc, this.nodes, dispatcher, { leaseTtlMs, checkEveryMs: Math.min(1000, leaseTtlMs / 4), replicas: cfg.logReplicas }, log);
+    // Every replica keeps the leases; the one holding the singleton marks nodes NOT_READY.
+    this.liveness.acting = false;
     // Every lease in the bucket is loaded before anything schedules.
     await this.liveness.start();
   }
@@ -50,6 +53,10 @@ export class ClusterPlane implements Plane {
       }),
     );
     return ['hypervisor.v1.ClusterService'];
+  }
+
+  singletons(): Singleton[] {
+    return [flagSingleton('liveness', started('cluster', 'liveness', this.liveness))];
   }
 
   async stop(): Promise<void> {

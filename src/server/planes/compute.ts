@@ -20,7 +20,8 @@ import { EntityReadModel } from '../../projections/entity-read-model';
 import type { ReadModel } from '../../projections/read-model';
 import type { NetworkPlane } from './network';
 import { fetchPolicy } from '../../images/fetch';
-import type { Plane, PlaneContext } from './plane';
+import { queueSingleton, type Singleton } from '../../processes/singletons/singleton-leases';
+import { type Plane, type PlaneContext, started } from './plane';
 
 /**
  * Instances and images: their read models, the scheduler, the instance
@@ -75,6 +76,10 @@ export class ComputePlane implements Plane {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
+    // Singletons: paused until this replica holds their leases.
+    void this.scheduler.pause();
+    void this.lifecycle.pause();
+    void this.instanceNetwork.pause();
     this.scheduler.start();
     this.lifecycle.start();
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
@@ -102,6 +107,14 @@ export class ComputePlane implements Plane {
       }),
     );
     return [COMPUTE_SERVICE];
+  }
+
+  singletons(): Singleton[] {
+    return [
+      queueSingleton('scheduler', started('compute', 'the scheduler', this.scheduler)),
+      // The lifecycle saga and its network step.
+      queueSingleton('lifecycle', started('compute', 'the lifecycle', this.lifecycle), this.instanceNetwork),
+    ];
   }
 
   async stop(): Promise<void> {
