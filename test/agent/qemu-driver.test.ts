@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { InstanceSpecForDriver, Observed } from '../../src/agent/drivers/driver';
 import { runTinyGuest } from '../../src/agent/drivers/qemu/accel';
 import { ConsoleTimeout, waitForOutput } from '../../src/agent/drivers/qemu/console';
-import { isAlive } from '../../src/agent/drivers/qemu/process';
+import { isAlive } from '../../src/shared/process';
 import { QemuDriver } from '../../src/agent/drivers/qemu/qemu-driver';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../src/errors';
 import { until } from '../support/until';

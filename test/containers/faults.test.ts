@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { allDirs, readCgroupLayout } from '../../src/agent/drivers/oci/cgroups';
-import { isAlive } from '../../src/agent/drivers/qemu/process';
+import { isAlive } from '../../src/shared/process';
 import { parseOciRef } from '../../src/domain/oci-reference';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';

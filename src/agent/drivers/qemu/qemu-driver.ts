@@ -25,9 +25,11 @@ import { Connections, QMP_TIMEOUT_MS } from './connections';
 import { ensureDisk } from './disks';
 import { launch, type QemuContext } from './launch';
 import { endedState, liveState } from './observe';
-import { isOurProcess, processesUnder } from './process';
+import { isOurProcess } from '../../../shared/process';
+import { processesUnder } from './process';
 import { pidsOf, stopQemu } from './stop';
-import { cpuPercent, readProcSample, sumBlockStats } from './stats';
+import { cpuPercent } from '../cpu-usage';
+import { readProcSample, sumBlockStats } from './stats';
 import { StateDir, validateDiskName, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
 
 export interface QemuDriverOptions {
