@@ -3,7 +3,9 @@ import { commandLine } from './options/read';
 import { serverOptions } from './options/table';
 import { ControlPlane } from './server/control-plane';
 import { stopOnSignals } from './shared/stop-signals';
-import { createLogger } from './shared/logger';
+import { createLogger, prettyLogs } from './shared/logger';
+import { loopbackTarget } from './http/ui/grpc-gateway';
+import { startSummary } from './server/start-summary';
 import type { Agent } from './agent/agent';
 import { startEmbeddedAgent } from './agent/embedded';
 
@@ -32,14 +34,48 @@ stopOnSignals(log, async () => {
 started.then(
   () => {
     if (!(cfg.agent ?? !cfg.natsUrl) || cp.stopping) return;
-    const embedded = { server: `127.0.0.1:${cp.grpcPort}`, natsUrl: cp.natsUrl, natsTokenFile: cp.natsTokenFile, dataDir: cfg.dataDir, port: cfg.agentPort, accel: cfg.agentAccel, drivers: cfg.agentDrivers, imageAllowCidrs: cfg.imageAllowCidrs, imageMaxBytes: cfg.imageMaxBytes, ociInsecureRegistries: cfg.ociInsecureRegistries };
+    const embedded = {
+      server: `127.0.0.1:${cp.grpcPort}`,
+      natsUrl: cp.natsUrl,
+      natsTokenFile: cp.natsTokenFile,
+      dataDir: cfg.dataDir,
+      port: cfg.agentPort,
+      accel: cfg.agentAccel,
+      drivers: cfg.agentDrivers,
+      imageAllowCidrs: cfg.imageAllowCidrs,
+      imageMaxBytes: cfg.imageMaxBytes,
+      ociInsecureRegistries: cfg.ociInsecureRegistries,
+      dataplane: cfg.agentDataplane,
+      tunnelIp: cfg.agentTunnelIp,
+      physicalInterfaces: cfg.agentPhysicalInterfaces,
+    };
     agent = startEmbeddedAgent(embedded, log).catch((err) => {
       log.error({ err }, 'the embedded agent did not start; serving without it');
       return undefined;
     });
   },
   (err) => {
+    if (cp.stopping) return; // the stop ends the process
     log.fatal({ err }, 'cannot start');
     process.exit(1);
   },
 );
+
+/** Once everything here runs (the agent too, when there is one): where to go, in words. */
+const summarize = async () => {
+  await started;
+  const a = await agent;
+  if (cp.stopping) return;
+  const accel = (await a?.conditions().catch(() => []))?.find((c) => c.type === 'Accelerator');
+  const http = loopbackTarget(cfg.grpcHost, cp.httpPort);
+  const facts = {
+    grpc: loopbackTarget(cfg.grpcHost, cp.grpcPort),
+    http,
+    ui: cfg.ui ? `http://${http}/ui/` : undefined,
+    nats: cp.natsUrl,
+    agent: a ? { hostname: a.cfg.hostname, kinds: a.kinds, accel: accel && { status: accel.status, reason: accel.reason } } : undefined,
+  };
+  if (prettyLogs(cfg.logFormat)) process.stdout.write(`\n${startSummary(facts).join('\n')}\n\n`);
+  else log.info(facts, 'hypervisor is ready');
+};
+started.then(() => summarize().catch((err) => log.warn({ err }, 'start summary')), () => undefined);

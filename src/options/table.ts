@@ -233,6 +233,13 @@ export const serverOptions = {
   agentPort: prefixed('agent', agentOptions.port, 'AgentService port of the embedded agent'),
   agentAccel: prefixed('agent', agentOptions.accel, 'QEMU accelerator of the embedded agent (auto, kvm, tcg)'),
   agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
+  agentDataplane: prefixed('agent', agentOptions.dataplane, 'data plane of the embedded agent (linuxbridge, none)'),
+  agentTunnelIp: prefixed('agent', agentOptions.tunnelIp, 'VTEP address of the embedded agent for VXLAN networks (default: 127.0.0.1, this host alone)'),
+  agentPhysicalInterfaces: prefixed(
+    'agent',
+    agentOptions.physicalInterfaces,
+    'host interface a physical network is on, for the embedded agent (flat and VLAN networks, an external network for routers); repeatable',
+  ),
   logLevel,
   logFormat,
   watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),

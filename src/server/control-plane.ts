@@ -190,8 +190,11 @@ export class ControlPlane {
     this.health.addToServer(grpc);
     // Health follows NATS: without it nothing can be written, so balancers should send clients elsewhere.
     const health = this.health;
+    // Health starts SERVING on the connection made above: only a change from that is news (no "back" at the first connect).
+    let wasUp = true;
     connection.changes$.subscribe((up) => {
-      if (this.stopped) return;
+      if (this.stopped || up === wasUp) return;
+      wasUp = up;
       log[up ? 'info' : 'warn']({ url: this.natsUrl }, up ? 'NATS connection back: serving' : 'NATS connection lost: not serving until it is back');
       for (const s of ['', ...this.services]) health.setStatus(s, up ? 'SERVING' : 'NOT_SERVING');
     });

@@ -5,6 +5,7 @@ import type { RouterAddress, RouterPlan } from '../../domain/router-plan';
 import { HostRunner } from '../run';
 import type { Link, Links } from './links';
 import type { Namespaces } from './netns';
+import { clearStaleFlows } from './router-conntrack';
 import { RouterNat, renderRouterNat } from './router-nat';
 
 /** One leg of a router: a veth whose host end sits on a bridge and whose inner end holds the addresses. */
@@ -145,6 +146,8 @@ export class Routers {
 
     await this.convergeRoutes(inner, r);
     await new RouterNat(inner).converge(renderRouterNat(r, routerGatewayInner(r.id)));
+    // After the rules: a flow deleted while a rule still matched it would be made again by its next packet.
+    for (const f of await clearStaleFlows(inner, r)) this.log.info({ routerId: r.id, ...f }, 'removed the connection state of a NAT no longer wanted');
 
     // A new address (the router came here from another node, a floating IP
     // was associated) is announced, so neighbours and switches learn where it
