@@ -40,17 +40,18 @@ export class HeadReader {
  * so a write another replica acknowledged earlier is seen here (a call that
  * validates against the read models, as most writes do, sees it too). One
  * replica alone is at the head already after its own writes; the wait is a
- * no-op then, bar one JetStream request.
+ * no-op then, bar one JetStream request. Without NATS (or when the head cannot
+ * be read) the read models answer as they are: reads stay available, and no
+ * write can be acknowledged meanwhile anyway.
  */
 export const logPositionInterceptor =
-  (head: HeadReader, waitFor: (position: number, timeoutMs: number) => Promise<void>, timeoutMs = 5_000): ServerInterceptor =>
+  (head: HeadReader, waitFor: (position: number, timeoutMs: number) => Promise<void>, connected: () => boolean, timeoutMs = 5_000): ServerInterceptor =>
   (descriptor, call: ServerInterceptingCallInterface) => {
     // Streams (watches resume by revision), health and reflection (not ours) go on at once.
     if (descriptor.requestStream || descriptor.responseStream || descriptor.path.startsWith('/grpc.') || NO_WAIT.has(methodOf(descriptor.path))) return new ServerInterceptingCall(call);
     let gate: Promise<boolean> | undefined;
     const caughtUp = () =>
-      (gate ??= head
-        .read()
+      (gate ??= (connected() ? head.read().catch(() => 0) : Promise.resolve(0))
         .then((h) => waitFor(h, timeoutMs))
         .then(
           () => true,

@@ -174,6 +174,8 @@ export class ControlPlane {
       log,
     );
     await this.leases.start();
+    const leases = this.leases;
+    cluster.replicas = () => leases.replicas();
     this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
     // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     const jsm = await nc.jetstreamManager();
@@ -182,7 +184,7 @@ export class ControlPlane {
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },
-      interceptors: [logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t)), idempotencyInterceptor(requests)],
+      interceptors: [logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), () => connection.connected), idempotencyInterceptor(requests)],
     }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
     addReflection(grpc, [...this.services, HEALTH_SERVICE]);

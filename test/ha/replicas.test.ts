@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, type NodeEvent } from '../../src/gen/hypervisor/v1/cluster';
 import { call } from '../support/control-plane';
 import { TestNatsCluster } from '../support/nats-cluster';
 import { nodeRegistration } from '../support/nodes';
-import { heldBy, singletonsOnce } from '../support/replicas';
+import { heldBy, SINGLETONS, singletonsOnce } from '../support/replicas';
+import { hvctl } from '../support/hvctl';
+import { resumableWatch } from '../../src/shared/resumable-watch';
 import { ServerProcess } from '../support/server-process';
 import { until } from '../support/until';
 
@@ -45,17 +47,57 @@ describe('three server replicas on one NATS cluster', function () {
     }
   });
 
-  it('moves the singletons of a replica killed with -9 to the live ones, each to exactly one', async () => {
+  it('hvctl cluster info lists the replicas and the singletons each holds', async () => {
+    const r = await hvctl(['--server', replicas[1].address, '-o', 'json', 'cluster', 'info']);
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout) as { replicas: { address: string; singletons: string[] }[] };
+    assert.deepEqual(info.replicas.map((x) => x.address).sort(), replicas.map((x) => x.address).sort());
+    assert.deepEqual(info.replicas.flatMap((x) => x.singletons).sort(), [...SINGLETONS].sort(), 'each singleton on exactly one replica');
+    const table = await hvctl(['--server', replicas[2].address, 'cluster', 'info']);
+    assert.match(table.stdout, /Replicas:.*scheduler/);
+  });
+
+  it('moves the singletons of a replica killed with -9 to the live ones; a watch on it resumes on the next, without gap or duplicate; hvctl goes on', async () => {
     const before = await until('every singleton held once', () => singletonsOnce(replicas), 30_000);
     const victim = before.get('scheduler')!;
-    const lost = await heldBy(victim);
-    await victim.kill9();
     const live = replicas.filter((r) => r !== victim);
+    const lost = await heldBy(victim);
+    // A watch through the victim first, then the others, from the log's start.
+    const order = [victim, ...live].map((r) => clients[replicas.indexOf(r)]);
+    let at = 0;
+    const seen: NodeEvent[] = [];
+    const watching = (async () => {
+      for await (const e of resumableWatch<NodeEvent>({
+        since: 1n,
+        open: (since) => order[at].watchNodes({ role: 0, region: '', zone: '', nodeIds: [], sinceRevision: since }),
+        revisionOf: (e) => e.revision,
+        failover: () => ++at < order.length,
+      })) {
+        seen.push(e);
+        if (e.node?.hostname === 'watch-last') return;
+      }
+    })();
+    const writer = clients[replicas.indexOf(live[0])];
+    const names: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      names.push(`watch-${i}`);
+      await call(writer, writer.registerNode, nodeRegistration(`watch-${i}`));
+      if (i === 4) await victim.kill9();
+    }
+    await call(writer, writer.registerNode, nodeRegistration('watch-last'));
+    await watching;
+    assert.ok(at > 0, 'the watch moved to another replica');
+    const revisions = seen.map((e) => e.revision);
+    assert.deepEqual(revisions, [...new Set(revisions)].sort((a, b) => (a < b ? -1 : 1)), 'in log order, none twice');
+    const hostnames = seen.map((e) => e.node?.hostname);
+    for (const n of [...names, 'watch-last']) assert.equal(hostnames.filter((h) => h === n).length, 1, `${n} seen once`);
+
     const after = await until('the singletons on the two live replicas', () => singletonsOnce(live), 30_000);
     for (const s of lost) assert.ok(live.includes(after.get(s)!), `${s} moved to a live replica`);
-    // The cluster still takes writes and serves them on both.
-    const { nodeId } = await call(clients[replicas.indexOf(live[0])], clients[replicas.indexOf(live[0])].registerNode, nodeRegistration('after-kill'));
-    const c = clients[replicas.indexOf(live[1])];
-    assert.equal((await call(c, c.getNode, { nodeId })).hostname, 'after-kill');
+    // hvctl given the dead replica first goes to the next and says so.
+    const r = await hvctl(['--server', `${victim.address},${live[1].address}`, '-o', 'json', 'node', 'get', 'watch-last']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${victim.address} is not answering; trying ${live[1].address}`));
+    assert.equal((JSON.parse(r.stdout) as { hostname: string }).hostname, 'watch-last');
   });
 });

@@ -116,7 +116,10 @@ export class SingletonLeases {
   async replicas(): Promise<ReplicaEntry[]> {
     const kv = this.kv!;
     const out: ReplicaEntry[] = [];
-    for await (const key of await kv.keys('replica.>')) {
+    // The keys first, then their entries: reading entries while the key lister runs cut the list short.
+    const keys: string[] = [];
+    for await (const key of await kv.keys()) if (key.startsWith('replica.')) keys.push(key);
+    for (const key of keys) {
       const e = await kv.get(key);
       if (e && e.operation === 'PUT' && e.length > 0) out.push(e.json<ReplicaEntry>());
     }
@@ -131,7 +134,7 @@ export class SingletonLeases {
         if (this.stopped) return;
         const d = this.o.describe();
         const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
-        await this.kv!.put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch(() => undefined);
+        await this.kv!.put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
       } finally {
         this.round = undefined;
       }

@@ -6,7 +6,7 @@ import { ClusterServiceService } from '../../gen/hypervisor/v1/cluster';
 import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../../projections/entity-read-model';
-import { flagSingleton, type Singleton } from '../../processes/singletons/singleton-leases';
+import { flagSingleton, type ReplicaEntry, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -16,6 +16,8 @@ const VERSION: string = require('../../../../package.json').version;
 export class ClusterPlane implements Plane {
   readonly nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
   private liveness?: NodeLiveness;
+  /** Every server replica and its singletons (set by the composition root once the leases run). */
+  replicas?: () => Promise<ReplicaEntry[]>;
 
   get readModels() {
     return [this.nodes];
@@ -50,6 +52,7 @@ export class ClusterPlane implements Plane {
         leaseTtlSeconds: cfg.leaseTtlSeconds,
         watchBufferLimit: cfg.watchBufferLimit,
         onWatchOverflow: () => metrics.watchOverflows.inc(),
+        replicas: () => (this.replicas ? this.replicas() : Promise.resolve([])),
       }),
     );
     return ['hypervisor.v1.ClusterService'];
