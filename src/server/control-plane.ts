@@ -140,7 +140,6 @@ export class ControlPlane {
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
     const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s) });
     this.commandServer = new CommandServer(nc, handler, log, (type, ok, s) => this.metrics.commands.observe({ type, ok: String(ok) }, s));
-    this.commandServer.start();
 
     let from = 0;
     if (cfg.snapshots) {
@@ -160,7 +159,15 @@ export class ControlPlane {
     for (const p of this.planes) await p.start(ctx);
     // Singletons (scheduler, sagas, liveness, reconciler, placement, snapshotter) act on the replica holding their lease.
     if (this.snapshots) this.snapshots.acting = false;
-    const singletons = [...this.planes.flatMap((p) => p.singletons?.() ?? []), ...(this.snapshots ? [flagSingleton('snapshotter', this.snapshots)] : [])];
+    const commandServer = this.commandServer;
+    const singletons = [
+      // Appends run on one replica at a time (each aggregate's in order there): nats-server 2.9 does not enforce
+      // Nats-Expected-Last-Subject-Sequence between appends in flight on a replicated stream
+      // (test/ha/jetstream-expected-seq.test.ts), so two replicas appending to one aggregate could both win.
+      { name: 'command-handler', act: () => commandServer.start(), pause: () => commandServer.drain() },
+      ...this.planes.flatMap((p) => p.singletons?.() ?? []),
+      ...(this.snapshots ? [flagSingleton('snapshotter', this.snapshots)] : []),
+    ];
     this.leases = new SingletonLeases(
       nc,
       singletons,

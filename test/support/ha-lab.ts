@@ -41,11 +41,20 @@ export class HaLab {
   private async startReplica(i: number, o: { leaseTtlSeconds?: number; logReplicas?: number }): Promise<ServerProcess> {
     const dataDir = path.join(this.nats.dir, `server-${i}`);
     mkdirSync(dataDir, { recursive: true });
-    const args = ['--data-dir', dataDir, '--singleton-lease-ttl', String(o.leaseTtlSeconds ?? 3), '--feed-lease-ttl', String(o.leaseTtlSeconds ?? 3)];
+    const args = ['--log-level', 'info', '--data-dir', dataDir, '--singleton-lease-ttl', String(o.leaseTtlSeconds ?? 3), '--feed-lease-ttl', String(o.leaseTtlSeconds ?? 3)];
     if (o.logReplicas) args.push('--log-replicas', String(o.logReplicas));
-    const r = await new ServerProcess(this.nats.url, args).start();
-    this.replicas.push(r);
-    return r;
+    // A cluster just formed may time a JetStream request out while it places the first R3 streams: start again then.
+    for (let attempt = 1; ; attempt++) {
+      const r = new ServerProcess(this.nats.url, args);
+      try {
+        await r.start();
+        this.replicas.push(r);
+        return r;
+      } catch (e) {
+        await r.stop();
+        if (attempt === 3 || !/TIMEOUT/.test((e as Error).message)) throw e;
+      }
+    }
   }
 
   get live(): ServerProcess[] {

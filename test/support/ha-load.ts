@@ -17,10 +17,12 @@ export interface Write {
   readonly op: Op;
   readonly name: string;
   readonly requestId: string;
-  readonly attempts: { replica: number; code: number; at: number }[];
+  readonly attempts: { replica: number; code: number; at: number; details?: string }[];
   ok: boolean;
   /** The id (node, network, instance) or address (AllocateIP) the OK answer named. */
   result?: string;
+  /** The allocation's id (AllocateIP). */
+  id?: string;
   okAt?: number;
 }
 
@@ -40,7 +42,7 @@ export class ReplicaClients {
 }
 
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => unknown;
-const unary = (client: object, method: unknown, req: unknown, requestId: string, timeoutMs = 10_000): Promise<unknown> => {
+const unary = (client: object, method: unknown, req: unknown, requestId: string, timeoutMs = 15_000): Promise<unknown> => {
   const md = new Metadata();
   md.set('x-request-id', requestId);
   return new Promise((resolve, reject) => (method as Unary).call(client, req, md, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r))));
@@ -96,8 +98,9 @@ export class HaLoad {
           break;
         } catch (e) {
           const code = (e as ServiceError).code;
-          w.attempts.push({ replica, code, at: Date.now() });
-          if (code !== status.UNAVAILABLE) break;
+          w.attempts.push({ replica, code, at: Date.now(), details: (e as ServiceError).details });
+          // Both say a retry may help; the same x-request-id makes the retry repeat nothing.
+          if (code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) break;
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -107,7 +110,7 @@ export class HaLoad {
   private async send(rc: ReplicaClients, w: Write): Promise<string> {
     switch (w.op) {
       case 'RegisterNode': {
-        const r = (await unary(rc.cluster, rc.cluster.registerNode, nodeRegistration(w.name, { capacity: { cpuCores: 10_000, memoryBytes: 2n ** 45n, diskBytes: 0n, gpuCount: 0 } }), w.requestId)) as { nodeId: string };
+        const r = (await unary(rc.cluster, rc.cluster.registerNode, nodeRegistration(w.name, { capacity: { cpuCores: 16, memoryBytes: 2n ** 40n, diskBytes: 0n, gpuCount: 0 } }), w.requestId)) as { nodeId: string };
         return r.nodeId;
       }
       case 'CreateNetwork': {
@@ -117,7 +120,8 @@ export class HaLoad {
       }
       case 'AllocateIP': {
         const req = { subnetId: this.o.subnetId, ipAddress: '', macAddress: '', instanceId: '', portId: '', hostname: w.name };
-        const r = (await unary(rc.network, rc.network.allocateIp, req, w.requestId)) as { allocation: { ipAddress: string } };
+        const r = (await unary(rc.network, rc.network.allocateIp, req, w.requestId)) as { allocation: { ipAddress: string; id: string } };
+        w.id = r.allocation.id;
         return r.allocation.ipAddress;
       }
       case 'CreateInstance': {

@@ -158,12 +158,29 @@ export class TestNatsCluster {
     }
   }
 
+  /** Every replica of each stream is current (caught up with its leader): the cluster can take the next fault. */
+  async caughtUp(streams: readonly string[], timeoutMs = 60_000): Promise<void> {
+    const nc = await this.connect();
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    await until(
+      `${streams.join(', ')} current on every replica`,
+      async () => {
+        for (const s of streams) {
+          const c = (await jsm.streams.info(s).catch(() => undefined))?.cluster;
+          if (!c?.leader || (c.replicas ?? []).length !== this.members.length - 1 || !(c.replicas ?? []).every((r) => r.current && !r.offline)) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
   /** The member leading a stream's Raft group now. */
   async leaderOf(stream: string): Promise<ClusterMember> {
     const nc = await this.connect();
-    const info = await (await nc.jetstreamManager()).streams.info(stream);
-    const leader = info.cluster?.leader;
-    if (!leader) throw new Error(`${stream} has no leader now`);
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    // JetStream may not answer for a moment (503) while its meta group elects a leader.
+    const leader = await until(`a leader of ${stream}`, async () => (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader, 30_000);
     return this.member(leader);
   }
 
