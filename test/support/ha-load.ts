@@ -17,8 +17,12 @@ export interface Write {
   readonly op: Op;
   readonly name: string;
   readonly requestId: string;
+  /** When its first attempt was sent. */
+  readonly sentAt: number;
   readonly attempts: { replica: number; code: number; at: number; details?: string }[];
   ok: boolean;
+  /** From the first attempt to the OK answer. */
+  latencyMs?: number;
   /** The id (node, network, instance) or address (AllocateIP) the OK answer named. */
   result?: string;
   /** The allocation's id (AllocateIP). */
@@ -78,23 +82,25 @@ export class HaLoad {
     await Promise.all(this.loops);
   }
 
-  /** Ms from `t` to the first write acknowledged after it. */
+  /** Ms from `t` to the first acknowledgement after it of a write sent after it (one in flight at `t` does not count). */
   firstOkAfter(t: number): number | undefined {
-    const oks = this.writes.filter((w) => w.okAt !== undefined && w.okAt > t).map((w) => w.okAt! - t);
+    const oks = this.writes.filter((w) => w.okAt !== undefined && w.sentAt > t).map((w) => w.okAt! - t);
     return oks.length ? Math.min(...oks) : undefined;
   }
 
   private async writer(c: number): Promise<void> {
     for (let i = 0; this.running; i++) {
       const op = OPS[i % OPS.length];
-      const w: Write = { op, name: `${this.o.tag}-c${c}-${op.toLowerCase()}-${i}`, requestId: randomUUID(), attempts: [], ok: false };
+      const w: Write = { op, name: `${this.o.tag}-c${c}-${op.toLowerCase()}-${i}`, requestId: randomUUID(), sentAt: Date.now(), attempts: [], ok: false };
       this.writes.push(w);
+      const t0 = w.sentAt;
       for (let replica = (c + i) % 3; this.running || w.attempts.length === 0; replica = (replica + 1) % 3) {
         const rc = this.clients()[replica % this.clients().length];
         try {
           w.result = await this.send(rc, w);
           w.ok = true;
           w.okAt = Date.now();
+          w.latencyMs = w.okAt - t0;
           break;
         } catch (e) {
           const code = (e as ServiceError).code;
