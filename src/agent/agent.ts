@@ -13,7 +13,7 @@ import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
 import type { InstanceDriver, Observed } from './drivers/driver';
 import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
-import { readTokenFile } from '../nats/embedded-auth';
+import { readTokenFile } from '../shared/token-file';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';

@@ -19,7 +19,7 @@ export const clusterCommand = (): Command => {
     .action(
       run(async (ctx) => {
         let replicas: Replica[] = [];
-        const i = await ctx.call<Empty, ClusterInfo>(ctx.cluster, ctx.cluster.getClusterInfo, {}, ctx.metadata(), (md) => {
+        const i = await ctx.call<Empty, ClusterInfo>(ctx.cluster, ctx.cluster.getClusterInfo, {}, (md) => {
           const v = md.get('x-hv-replicas')[0];
           if (typeof v === 'string') replicas = JSON.parse(v) as Replica[];
         });

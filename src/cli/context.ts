@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { type CallOptions, type Client, type ClientReadableStream, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type Client, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { resumableWatch } from '../shared/resumable-watch';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
-import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
-import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
+import { ApiClient, type StreamMethod, type UnaryMethod } from '../client/api-client';
+import type { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
+import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
+import type { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
+import type { NetworkServiceClient } from '../gen/hypervisor/v1/network';
 import { CliError, EXIT } from './exit';
 import { type Format, Printer } from './print';
 
@@ -39,9 +40,6 @@ export const writeConfig = (c: CliConfig, file = configPath()): void => {
   writeFileSync(file, YAML.stringify(c));
 };
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => { on(ev: 'metadata', l: (md: Metadata) => void): unknown } | unknown;
-type Streaming<Req, Res> = (req: Req, md: Metadata) => ClientReadableStream<Res>;
-
 /** Unary calls that hear nothing for this long end with DEADLINE_EXCEEDED rather than hang. */
 const CALL_DEADLINE_MS = 60_000;
 
@@ -51,7 +49,8 @@ const CALL_DEADLINE_MS = 60_000;
  * closed at the end), the printer chosen by -o, and the request metadata.
  * `--server a:50051,b:50051,c:50051` names the replicas of one control plane:
  * a call that finds its server gone (UNAVAILABLE) is sent to the next, with
- * the same x-request-id, so a write that did land is not made twice.
+ * the same x-request-id, so a write that did land is not made twice; a watch
+ * resumes on the next from the last revision it passed on.
  */
 export class Ctx {
   readonly server: string;
@@ -60,8 +59,8 @@ export class Ctx {
   private current = 0;
   readonly actor?: string;
   readonly printer: Printer;
-  /** Per service (its generated class), one client per server. */
-  private readonly clients = new Map<unknown, Client[]>();
+  /** One API client per server, made when first used. */
+  private readonly apis: ApiClient[] = [];
 
   constructor(program: Command) {
     const o = program.opts<{ server?: string; output?: Format; as?: string }>();
@@ -76,15 +75,9 @@ export class Ctx {
     if (this.servers.length === 0) throw new CliError(`INVALID_ARGUMENT: --server: "${this.server}" names no server`, EXIT.INVALID_ARGUMENT);
   }
 
-  private client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C, at = this.current): C {
-    let per = this.clients.get(Ctor);
-    if (!per) this.clients.set(Ctor, (per = []));
-    return (per[at] ??= new Ctor(this.servers[at], credentials.createInsecure())) as C;
-  }
-
-  /** The same service's client on the server calls go to now (after a failover, the next one). */
-  private now<C extends Client>(c: C): C {
-    return this.client(c.constructor as new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C);
+  /** The API client of the server calls go to now. */
+  private get api(): ApiClient {
+    return (this.apis[this.current] ??= new ApiClient(this.servers[this.current], { deadlineMs: CALL_DEADLINE_MS, metadata: () => this.metadata() }));
   }
 
   /** Moves to the next server after `from` failed; false once every server was tried since `first`. */
@@ -97,16 +90,16 @@ export class Ctx {
   }
 
   get cluster(): ClusterServiceClient {
-    return this.client(ClusterServiceClient);
+    return this.api.cluster;
   }
   get compute(): ComputeServiceClient {
-    return this.client(ComputeServiceClient);
+    return this.api.compute;
   }
   get network(): NetworkServiceClient {
-    return this.client(NetworkServiceClient);
+    return this.api.network;
   }
   get audit(): AuditServiceClient {
-    return this.client(AuditServiceClient);
+    return this.api.audit;
   }
 
   metadata(): Metadata {
@@ -115,36 +108,31 @@ export class Ctx {
     return md;
   }
 
-  /**
-   * A generated unary method as a promise: `ctx.call(c, c.getNode, req)`.
-   * Every attempt carries one x-request-id: the server that gets the retry
-   * of a write the gone one may have made repeats nothing.
-   */
-  async call<Req, Res>(client: Client, method: Unary<Req, Res>, req: Req, md = this.metadata(), onHeaders?: (md: Metadata) => void): Promise<Res> {
-    if (this.servers.length > 1 && md.get('x-request-id').length === 0) md.set('x-request-id', randomUUID());
+  /** A generated unary method as a promise, with the deadline and metadata: `ctx.call(c, c.getNode, req)`. */
+  async call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, req: Req, onMetadata?: (md: Metadata) => void): Promise<Res> {
+    const md = this.metadata();
+    // One id for every attempt: the server that gets the retry of a write the gone one may have made repeats nothing.
+    if (this.servers.length > 1) md.set('x-request-id', randomUUID());
     const first = this.current;
     for (;;) {
       const at = this.current;
       try {
-        return await new Promise<Res>((resolve, reject) => {
-          const c = method.call(this.now(client), req, md, { deadline: Date.now() + CALL_DEADLINE_MS }, (e, r) => (e ? reject(e) : resolve(r)));
-          if (onHeaders) (c as { on(ev: 'metadata', l: (md: Metadata) => void): unknown }).on('metadata', onHeaders);
-        });
+        return await this.api.call(this.api.same(client), method, req, { metadata: md, onMetadata });
       } catch (e) {
         if ((e as ServiceError).code !== status.UNAVAILABLE || !this.failover(at, first)) throw e;
       }
     }
   }
 
-  /** Resumable: a watch whose server goes away goes on at the next one from the last revision it printed. */
-  watch<Req extends { sinceRevision: bigint }, Res extends { revision: bigint }>(client: Client, method: Streaming<Req, Res>, req: Req): AsyncGenerator<Res> {
+  /** A Watch RPC that goes on at the next server, from the last revision it passed on, when its own goes away. */
+  watch<Req extends { sinceRevision: bigint }, Res extends { revision: bigint }>(client: Client, method: StreamMethod<Req, Res>, req: Req): AsyncGenerator<Res> {
     const first = this.current;
     let at = first;
     return resumableWatch<Res>({
       since: req.sinceRevision,
       open: (since) => {
         at = this.current;
-        return method.call(this.now(client), { ...req, sinceRevision: since }, this.metadata());
+        return this.api.open(this.api.same(client), method, { ...req, sinceRevision: since });
       },
       revisionOf: (r) => r.revision,
       failover: () => this.failover(at, first),
@@ -152,18 +140,11 @@ export class Ctx {
   }
 
   /** A server stream as an async iterable; leaving the loop cancels it. */
-  async *stream<Req, Res>(client: Client, method: Streaming<Req, Res>, req: Req): AsyncGenerator<Res> {
-    const s = method.call(this.now(client), req, this.metadata());
-    try {
-      for await (const m of s as AsyncIterable<Res>) yield m;
-    } finally {
-      // Cancelling ends the call with CANCELLED: nobody listens for that any more.
-      s.on('error', () => undefined);
-      s.cancel();
-    }
+  stream<Req, Res>(client: Client, method: StreamMethod<Req, Res>, req: Req): AsyncGenerator<Res> {
+    return this.api.stream(this.api.same(client), method, req);
   }
 
   close(): void {
-    for (const per of this.clients.values()) for (const c of per) c?.close();
+    for (const a of this.apis) a?.close();
   }
 }

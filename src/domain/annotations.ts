@@ -6,6 +6,8 @@
 /** Node annotations the agent registers with. */
 export const TUNNEL_IP_ANNOTATION = 'hypervisor.tunnel-ip';
 export const TUNNEL_INTERFACE_ANNOTATION = 'hypervisor.tunnel-interface';
+/** A node's VTEP address: the tunnel IP it registered, else its address. */
+export const tunnelIpOf = (n: { readonly ip: string; readonly annotations: Readonly<Record<string, string>> }): string => n.annotations[TUNNEL_IP_ANNOTATION] || n.ip;
 /** Comma-separated model binding types the node's data plane offers; absent = it has none (hollow nodes). */
 export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
 /** On a FLAT, VLAN or external network: which host interface mapping (`--physical-interface`) it bridges onto. */
