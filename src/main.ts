@@ -4,8 +4,7 @@ import { serverOptions } from './options/table';
 import { ControlPlane } from './server/control-plane';
 import { stopOnSignals } from './shared/stop-signals';
 import { createLogger, prettyLogs } from './shared/logger';
-import { loopbackTarget } from './http/ui/grpc-gateway';
-import { startSummary } from './server/start-summary';
+import { reachableAt, startSummary } from './server/start-summary';
 import type { Agent } from './agent/agent';
 import { startEmbeddedAgent } from './agent/embedded';
 
@@ -67,9 +66,9 @@ const summarize = async () => {
   const a = await agent;
   if (cp.stopping) return;
   const accel = (await a?.conditions().catch(() => []))?.find((c) => c.type === 'Accelerator');
-  const http = loopbackTarget(cfg.grpcHost, cp.httpPort);
+  const http = reachableAt(cfg.grpcHost, cp.httpPort);
   const facts = {
-    grpc: loopbackTarget(cfg.grpcHost, cp.grpcPort),
+    grpc: reachableAt(cfg.grpcHost, cp.grpcPort),
     http,
     ui: cfg.ui ? `http://${http}/ui/` : undefined,
     nats: cp.natsUrl,

@@ -7,6 +7,7 @@ import { replayCheck } from '../verify/replay-check';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { parseAt, parseCount, parseTime } from './format';
+import { aggregateId } from './refs';
 import { column, type Kind, renderTable } from './print';
 import { natsServers } from '../shared/nats-servers';
 import { repeat, run } from './verb';
@@ -44,7 +45,7 @@ interface EventFlags {
 const events = async (ctx: Ctx, o: EventFlags) => {
   const base: Omit<ListEventsRequest, 'sinceRevision' | 'pageToken'> = {
     aggregateType: o.kind ?? '',
-    aggregateId: o.id ?? '',
+    aggregateId: await aggregateId(ctx, o.kind ?? '', o.id ?? ''),
     actor: o.actor ?? '',
     fromTime: o.from ? parseTime(o.from) : undefined,
     toTime: o.to ? parseTime(o.to) : undefined,
@@ -85,12 +86,12 @@ const events = async (ctx: Ctx, o: EventFlags) => {
     if (!o.follow) break;
     await new Promise((r) => setTimeout(r, o.poll));
   }
-  if (ctx.printer.format === 'table' && printed === 0) process.stderr.write('no events\n');
+  if (ctx.printer.tabular && printed === 0) process.stderr.write('no events\n');
 };
 
 const state = async (ctx: Ctx, kind: string, id: string, o: { at?: string }) => {
   const at = o.at ? parseAt(o.at) : {};
-  const s = await ctx.call<GetStateAtRequest, StateAt>(ctx.audit, ctx.audit.getStateAt, { aggregateType: kind, aggregateId: id, ...at });
+  const s = await ctx.call<GetStateAtRequest, StateAt>(ctx.audit, ctx.audit.getStateAt, { aggregateType: kind, aggregateId: await aggregateId(ctx, kind, id), ...at });
   const doc = { aggregateType: s.aggregateType, aggregateId: s.aggregateId, exists: s.exists, revision: s.revision.toString(), time: s.time?.toISOString(), state: s.state ?? null };
   if (ctx.printer.format === 'json') return ctx.printer.out(JSON.stringify(doc, null, 2));
   if (ctx.printer.format === 'yaml') return ctx.printer.out(YAML.stringify(doc).trimEnd());
@@ -125,7 +126,7 @@ export const auditCommands = (): Command[] => [
   new Command('events')
     .description('List events of the log (the audit trail), oldest first; --follow keeps printing new ones')
     .option('-k, --kind <aggregate_type>', 'node, instance, image, network, subnet, port, security_group, router, floating_ip')
-    .option('-i, --id <aggregate_id>', 'one resource (needs --kind)')
+    .option('-i, --id <id or name>', 'one resource (needs --kind): its id, or a name as the resource verbs take it')
     .option('-a, --actor <actor>', 'who asked (x-actor, anonymous, system:<component>)')
     .option('-t, --type <type>', 'an event type, e.g. NodeRegistered (repeat for several)', repeat)
     .option('--since <revision>', 'events after this log revision', (v) => BigInt(v))
@@ -138,7 +139,7 @@ export const auditCommands = (): Command[] => [
   new Command('state')
     .description('Show a resource as it was at a revision or a time (now without --at); a point beyond the log\'s head is OUT_OF_RANGE')
     .argument('<kind>', 'node, instance, image, network, subnet, port, security_group, router, floating_ip')
-    .argument('<id>', 'the resource id')
+    .argument('<id>', 'the resource: its id, or a name as the resource verbs take it')
     .option('--at <time|revision>', 'a log revision (digits), a time (RFC 3339) or a duration ago (15m)')
     .action(run(state)),
   new Command('verify')

@@ -12,6 +12,7 @@ import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
 import type { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
 import type { NetworkServiceClient } from '../gen/hypervisor/v1/network';
 import { CliError, EXIT } from './exit';
+import { NAMES } from './names';
 import { type Format, Printer } from './print';
 
 export const DEFAULT_SERVER = '127.0.0.1:50051';
@@ -67,7 +68,7 @@ export class Ctx {
     const cfg = readConfig();
     this.server = o.server ?? process.env.HV_SERVER ?? cfg.server ?? DEFAULT_SERVER;
     this.actor = o.as ?? process.env.HV_ACTOR ?? cfg.actor;
-    this.printer = new Printer(o.output ?? cfg.output ?? 'table');
+    this.printer = new Printer(o.output ?? cfg.output ?? 'table', (kinds) => NAMES.need(this, kinds));
     this.servers = this.server
       .split(',')
       .map((s) => s.trim())

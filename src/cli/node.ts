@@ -73,7 +73,7 @@ const statusVerb = (name: string, status: NodeStatus, description: string) => (c
     .argument('<node>', 'node id or host name')
     .action(
       run(async (ctx, ref: string) => {
-        ctx.printer.one(NODE, await setStatus(ctx, await nodeRef(ctx, ref), status));
+        await ctx.printer.one(NODE, await setStatus(ctx, await nodeRef(ctx, ref), status));
       }),
     );
 
@@ -155,7 +155,7 @@ export const nodeCommand = (): Command => {
             void watch.return(undefined);
           }
         }
-        ctx.printer.one(NODE, await getNode(ctx, id));
+        await ctx.printer.one(NODE, await getNode(ctx, id));
       }),
     );
 

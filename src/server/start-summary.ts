@@ -1,3 +1,8 @@
+import { loopbackTarget } from '../http/ui/grpc-gateway';
+
+/** host:port a client on this machine reaches a listener on `host` at (0.0.0.0: loopback). */
+export const reachableAt = loopbackTarget;
+
 /** What a person starting the server wants to know once it is up: where to go, in words. */
 export interface StartFacts {
   /** host:port a client on this machine reaches gRPC at. */
