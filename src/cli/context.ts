@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { type Client, Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { resumableWatch } from '../shared/resumable-watch';
+import { resumableWatch } from '../client/resumable-watch';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import { ApiClient, type StreamMethod, type UnaryMethod } from '../client/api-client';

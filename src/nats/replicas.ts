@@ -1,6 +1,5 @@
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { isStreamNotFound } from '../eventstore/jetstream/errors';
 
 /**
  * How many nats-servers the connected one is clustered with, itself included:
@@ -37,7 +36,8 @@ export const raiseReplicas = async (jsm: JetStreamManager, stream: string, repli
   try {
     config = (await jsm.streams.info(stream)).config;
   } catch (e) {
-    if (isStreamNotFound(e)) return false;
+    // JetStream's "stream not found" (10059): nothing to raise.
+    if ((e as { api_error?: { err_code?: number } })?.api_error?.err_code === 10059) return false;
     throw e;
   }
   if ((config.num_replicas ?? 1) >= replicas) return false;

@@ -222,6 +222,8 @@ export class ControlPlane {
       this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
+    // Others see this replica with its gRPC address from now on, not only after the next renewal.
+    void this.leases?.refresh().catch(() => undefined);
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
     log.info({ grpc: this.grpcPort, http: this.httpPort }, 'hypervisor-server serving');
     return this;

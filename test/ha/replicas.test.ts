@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { ClusterServiceClient, type NodeEvent } from '../../src/gen/hypervisor/v1/cluster';
 import { call } from '../support/control-plane';
 import { TestNatsCluster } from '../support/nats-cluster';
 import { nodeRegistration } from '../support/nodes';
 import { heldBy, SINGLETONS, singletonsOnce } from '../support/replicas';
 import { hvctl } from '../support/hvctl';
-import { resumableWatch } from '../../src/shared/resumable-watch';
+import { resumableWatch } from '../../src/client/resumable-watch';
 import { ServerProcess } from '../support/server-process';
 import { until } from '../support/until';
 
@@ -79,12 +79,15 @@ describe('three server replicas on one NATS cluster', function () {
     })();
     const writer = clients[replicas.indexOf(live[0])];
     const names: string[] = [];
+    // As any client: a write that finds no command handler (its lease moving) is tried again.
+    const register = (name: string) =>
+      until(`${name} registered`, () => call(writer, writer.registerNode, nodeRegistration(name)).catch((e: ServiceError) => (e.code === status.UNAVAILABLE ? undefined : Promise.reject(e))), 30_000);
     for (let i = 0; i < 10; i++) {
       names.push(`watch-${i}`);
-      await call(writer, writer.registerNode, nodeRegistration(`watch-${i}`));
+      await register(`watch-${i}`);
       if (i === 4) await victim.kill9();
     }
-    await call(writer, writer.registerNode, nodeRegistration('watch-last'));
+    await register('watch-last');
     await watching;
     assert.ok(at > 0, 'the watch moved to another replica');
     const revisions = seen.map((e) => e.revision);

@@ -4,7 +4,7 @@ import { ClusterServiceClient, type NodeEvent } from '../../src/gen/hypervisor/v
 import { InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { NetworkServiceClient, NetworkType } from '../../src/gen/hypervisor/v1/network';
-import { resumableWatch } from '../../src/shared/resumable-watch';
+import { resumableWatch } from '../../src/client/resumable-watch';
 import { createRequest, MiB } from './compute';
 import { nodeRegistration } from './nodes';
 import type { ServerProcess } from './server-process';

@@ -126,6 +126,11 @@ export class SingletonLeases {
     return out.sort((a, b) => a.holder.localeCompare(b.holder));
   }
 
+  /** Renews now and describes this replica again (once its gRPC port is bound). */
+  refresh(): Promise<void> {
+    return this.renewAll();
+  }
+
   private renewAll(): Promise<void> {
     // One round at a time: a slow NATS must not stack them up.
     this.round ??= (async () => {
