@@ -15,7 +15,7 @@ import { until } from '../test/support/until';
  *    death to the next acknowledged write; restart it, wait until it caught up; `--runs` times (p50).
  * 2. writes: one server replica on one nats-server (R1), then on the three (R3), `--clients` writers for
  *    `--seconds`: writes/s and p50/p99; next to them JetStream publish on R3 (the floor), same concurrency.
- *   node dist/bench/ha.js [--clients 16] [--runs 5] [--seconds 20]
+ *   node dist/bench/ha.js [--clients 16] [--runs 5] [--seconds 20] [--failover-only | --writes-r3-first]
  */
 const arg = (name: string, d: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -104,6 +104,13 @@ const main = async () => {
   if (process.argv.includes('--failover-only')) {
     const c = await TestNatsCluster.start();
     return failover(c).finally(() => c.stop());
+  }
+  if (process.argv.includes('--writes-r3-first')) {
+    // The same two runs in the other order (the first run of a process warms up, and the machine's load moves).
+    const c = await TestNatsCluster.start();
+    await writes('writes on R3 (three servers)', 'r3', c.url).finally(() => c.stop());
+    const o = await new TestNats().start();
+    return writes('writes on R1 (one server)', 'r1', o.url).finally(() => o.stop());
   }
   const one = await new TestNats().start();
   await writes('writes on R1 (one server)', 'r1', one.url);
