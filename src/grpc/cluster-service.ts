@@ -40,6 +40,8 @@ export interface ClusterServiceDeps {
   readonly watchBufferLimit: number;
   readonly onWatchOverflow?: () => void;
   /** The server replicas and the singletons each holds (src/processes/singletons), sent with GetClusterInfo as the x-hv-replicas header. */
+  /** Resolves once the read models reached a log position (a watch resumed here from another replica). */
+  readonly waitFor?: (position: number) => Promise<void>;
   readonly replicas?: () => Promise<readonly { holder: string; address: string; position: number; singletons: string[] }[]>;
 }
 
@@ -157,6 +159,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         const ids = new Set(req.nodeIds);
         const sub = watch(d.nodes, {
           sinceRevision: sinceRevisionFromWire(req.sinceRevision),
+          waitFor: d.waitFor,
           filter: (n) =>
             (role === 0 || n.role === role) &&
             (!req.region || n.region === req.region) &&

@@ -6,6 +6,7 @@ import { ClusterServiceService } from '../../gen/hypervisor/v1/cluster';
 import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../../projections/entity-read-model';
+import { reachLogged } from './reach-logged';
 import { flagSingleton, type ReplicaEntry, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
 
@@ -38,7 +39,7 @@ export class ClusterPlane implements Plane {
     mayBeLive: (nodeId: string) => started('cluster', 'liveness', this.liveness).mayBeLive(nodeId),
   };
 
-  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log }: PlaneContext): string[] {
+  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
     grpc.addService(
       ClusterServiceService,
       clusterService({
@@ -53,6 +54,7 @@ export class ClusterPlane implements Plane {
         watchBufferLimit: cfg.watchBufferLimit,
         onWatchOverflow: () => metrics.watchOverflows.inc(),
         replicas: () => (this.replicas ? this.replicas() : Promise.resolve([])),
+        waitFor: reachLogged(store, projections),
       }),
     );
     return ['hypervisor.v1.ClusterService'];

@@ -20,6 +20,7 @@ import { EntityReadModel } from '../../projections/entity-read-model';
 import type { ReadModel } from '../../projections/read-model';
 import type { NetworkPlane } from './network';
 import { fetchPolicy } from '../../images/fetch';
+import { reachLogged } from './reach-logged';
 import { queueSingleton, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
 
@@ -85,11 +86,12 @@ export class ComputePlane implements Plane {
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
   }
 
-  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log }: PlaneContext): string[] {
+  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
     grpc.addService(
       ComputeServiceService,
       computeService({
         dispatcher,
+        waitFor: reachLogged(store, projections),
         pager,
         log,
         watchBufferLimit: cfg.watchBufferLimit,
