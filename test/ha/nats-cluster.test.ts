@@ -75,7 +75,8 @@ describe('a server on a NATS cluster', function () {
       const node = await until(
         'a write acknowledged after the failover',
         () => call(client, client.registerNode, nodeRegistration('ha-after')).catch(() => undefined),
-        30_000,
+        // A stream or the singletons' bucket led by the killed server elects another leader first (longer on a busy machine).
+        60_000,
       );
       assert.ok(node.nodeId, 'the node registered after the failover has its id');
       cluster.restart(victim);

@@ -206,13 +206,18 @@ export class SingletonLeases {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.fence) clearInterval(this.fence);
-    await this.round;
+    // A round stuck on a NATS that does not answer must not hold the shutdown up.
+    const bounded = (p: Promise<unknown> | undefined, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+    await bounded(this.round, 2_000);
     this.sub?.unsubscribe();
+    const releases: Promise<unknown>[] = [];
     for (const s of this.singletons) {
       const h = this.held.get(s.name);
       await this.lose(s, 'shutting down');
-      if (h) await this.kv?.delete(`singleton.${s.name}`, { previousSeq: h.revision }).catch(() => undefined);
+      if (h) releases.push(this.kv!.delete(`singleton.${s.name}`, { previousSeq: h.revision }).catch(() => undefined));
     }
-    await this.kv?.delete(`replica.${token(this.o.holder)}`).catch(() => undefined);
+    releases.push(this.kv?.delete(`replica.${token(this.o.holder)}`).catch(() => undefined) ?? Promise.resolve());
+    // Given back so another replica takes over at once; if NATS does not answer, the TTL frees them.
+    await bounded(Promise.all(releases), 2_000);
   }
 }
