@@ -39,6 +39,7 @@ import { ContainerVolumes } from './storage/container-volumes';
 import { StorageAgent } from './storage/storage-agent';
 import { StoragePool } from './storage/pool';
 import { VOLUME_KEYS_ANNOTATION } from './storage-protocol';
+import { failoverOptions, logFailover } from '../shared/nats-servers';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -120,7 +121,8 @@ export class Agent {
     // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
     const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
     try {
-      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+      this.nc = await connect({ ...failoverOptions(cfg.natsUrl), token, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+      logFailover(this.nc, log);
     } catch (e) {
       if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
       throw new Error(

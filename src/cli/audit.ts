@@ -9,6 +9,7 @@ import { CliError, EXIT } from './exit';
 import { parseAt, parseCount, parseTime } from './format';
 import { aggregateId } from './refs';
 import { column, type Kind, renderTable } from './print';
+import { natsServers } from '../shared/nats-servers';
 import { repeat, run } from './verb';
 
 const short = (id: string) => (id.length > 13 ? `${id.slice(0, 8)}…` : id);
@@ -102,7 +103,7 @@ const state = async (ctx: Ctx, kind: string, id: string, o: { at?: string }) => 
 };
 
 const verify = async (ctx: Ctx, o: { natsUrl: string; eventStore?: string }) => {
-  const nc = await connect({ servers: o.natsUrl });
+  const nc = await connect({ servers: natsServers(o.natsUrl) });
   const store = await openEventStore(o.eventStore, nc);
   try {
     const r = await replayCheck({ store, address: ctx.server });
@@ -143,7 +144,7 @@ export const auditCommands = (): Command[] => [
     .action(run(state)),
   new Command('verify')
     .description('Rebuild every read model from log position zero and compare it with what the server serves; exit 1 naming the first difference')
-    .addOption(new Option('--nats-url <url>', 'NATS of the control plane').default('nats://127.0.0.1:4222').env('HV_NATS_URL'))
+    .addOption(new Option('--nats-url <url>', 'NATS of the control plane (several of one cluster: comma separated)').default('nats://127.0.0.1:4222').env('HV_NATS_URL'))
     .addOption(new Option('--event-store <url>', 'the event store, if not the JetStream log on that NATS (esdb://…)').env('HV_EVENT_STORE'))
     .action(run(verify)),
 ];

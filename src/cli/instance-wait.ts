@@ -9,7 +9,7 @@ export const stateWord = (s: InstanceState): string => enumWord(InstanceState, '
 
 /** The instance's own watch, from its current state on (since_revision 0: it comes first, as ADDED). */
 export const watchInstance = (ctx: Ctx, instanceId: string): AsyncGenerator<InstanceEvent> =>
-  ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId, nodeId: '', sinceRevision: 0n });
+  ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId, nodeId: '', sinceRevision: 0n });
 
 /** How an instance ended up elsewhere than where it was asked to go: the message and the documented exit code. */
 export const endedOutside = (i: Instance | undefined, label: string, deleted: boolean): CliError => {

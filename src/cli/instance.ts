@@ -58,7 +58,7 @@ export const instanceCommand = (): Command => {
           (filter.state === 0 || i.state === filter.state) &&
           (filter.type === 0 || i.type === filter.type) &&
           Object.entries(filter.labelSelector).every(([k, v]) => i.metadata?.labels[k] === v);
-        const stream = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: filter.nodeId, sinceRevision: 0n });
+        const stream = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: filter.nodeId, sinceRevision: 0n });
         await watchList(ctx, INSTANCE, items, instanceChanges(stream, matches));
       }),
     );
@@ -168,7 +168,7 @@ export const instanceCommand = (): Command => {
     .action(
       run(async (ctx, ref: string | undefined, o: { node?: string; since: bigint }) => {
         const req = { instanceId: ref ? await instanceRef(ctx, ref) : '', nodeId: o.node ? await nodeRef(ctx, o.node) : '', sinceRevision: o.since };
-        const stream = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, req);
+        const stream = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, req);
         await ctx.printer.watchStart(INSTANCE, []);
         for await (const e of stream) if (e.instance) ctx.printer.watchEvent(INSTANCE, EVENT_WORD[e.type] ?? 'MODIFIED', e.instance);
       }),
