@@ -96,7 +96,7 @@ export class Agent {
     // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
     const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
     try {
-      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}`, noAsyncTraces: true });
     } catch (e) {
       if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
       throw new Error(
