@@ -30,7 +30,7 @@ import type { RateResult } from './support/stats';
 const N = Number(process.env.BENCH_N ?? 3_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = 32;
-const dir = mkdtempSync(path.join(os.tmpdir(), 'hv-bench-writes-'));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-writes-'));
 const run = promisify(execFile);
 
 type Result = RateResult & { errors: number; firstError: string };
@@ -60,7 +60,7 @@ class ProfiledServer extends ServerProcess {
 }
 
 const startEcho = async () => {
-  const child = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((r) => child.stdout!.once('data', (d) => r(Number(String(d).trim()))));
   return { child, address: `127.0.0.1:${port}` };
 };
