@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # runc with skopeo/umoci/docker-registry for containers, ...); tmux gives the CLI's console
 # test a pseudo-terminal, zsh runs its completion test; chromium is the headless browser the
 # web console's tests drive; arping announces containers' addresses; iperf3 measures the
-# data plane's throughput (bench/); openssl makes the self-signed certificate of a registry test.
-PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux zsh chromium iputils-ping iputils-arping iperf3 openssl)
+# data plane's throughput (bench/); openssl makes the self-signed certificate of a registry test;
+# conntrack clears a released floating IP's connection state in its router.
+PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux zsh chromium iputils-ping iputils-arping iperf3 openssl conntrack)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,6 +44,8 @@ fi
 # seconds here, and `npm start` runs this every time.
 stamp=dist/.tsbuildinfo
 if [ ! -f "$stamp" ] || [ -n "$(find src test bench examples tsconfig.json package.json node_modules/.package-lock.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  if [ -f "$stamp" ]; then echo "setup: building what changed (tsc -> dist/)" >&2
+  else echo "setup: first build: compiling the TypeScript into dist/ (about a minute; later starts only rebuild what changed)" >&2; fi
   npx --no-install tsc -p tsconfig.json >&2
   # tsc leaves the file alone when nothing it emits changed: mark this check as done anyway.
   touch "$stamp"
@@ -51,7 +54,7 @@ fi
 # The web console (ui/, served at /ui): type-checked, then bundled by Vite into dist/ui,
 # only when its sources or the dependencies changed since the last build.
 if [ ! -f dist/ui/index.html ] || [ -n "$(find ui package-lock.json -newer dist/ui/index.html -print -quit)" ]; then
-  echo "setup: building the web console (ui/ -> dist/ui)" >&2
+  echo "setup: building the web console (ui/ -> dist/ui, about half a minute)" >&2
   npx --no-install tsc -p ui/tsconfig.json >&2
   npx --no-install vite build ui --logLevel warn >&2
 fi

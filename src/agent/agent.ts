@@ -30,6 +30,7 @@ import { hostTag } from '../sdn/names';
 import { HostRunner } from '../sdn/run';
 import { NetworkAgent } from './network/network-agent';
 import { networkAnnotations } from './network/annotations';
+import { failoverOptions, logFailover } from '../shared/nats-servers';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -96,7 +97,8 @@ export class Agent {
     // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
     const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
     try {
-      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}`, noAsyncTraces: true });
+      this.nc = await connect({ ...failoverOptions(cfg.natsUrl), token, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}`, noAsyncTraces: true });
+      logFailover(this.nc, log);
     } catch (e) {
       if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
       throw new Error(

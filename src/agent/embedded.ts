@@ -16,6 +16,10 @@ export interface EmbeddedAgentOptions {
   readonly imageAllowCidrs?: readonly string[];
   readonly imageMaxBytes?: number;
   readonly ociInsecureRegistries?: readonly string[];
+  /** The data plane, as a standalone agent's --dataplane, --tunnel-ip and --physical-interface. */
+  readonly dataplane?: AgentConfig['dataplane'];
+  readonly tunnelIp?: string;
+  readonly physicalInterfaces?: AgentConfig['physicalInterfaces'];
 }
 
 /**
@@ -37,6 +41,9 @@ export const startEmbeddedAgent = async (o: EmbeddedAgentOptions, log: Logger): 
     ...(o.imageAllowCidrs ? { imageAllowCidrs: o.imageAllowCidrs } : {}),
     ...(o.imageMaxBytes ? { imageMaxBytes: o.imageMaxBytes } : {}),
     ...(o.ociInsecureRegistries ? { ociInsecureRegistries: o.ociInsecureRegistries } : {}),
+    ...(o.dataplane ? { dataplane: o.dataplane } : {}),
+    ...(o.tunnelIp ? { tunnelIp: o.tunnelIp } : {}),
+    ...(o.physicalInterfaces && Object.keys(o.physicalInterfaces).length ? { physicalInterfaces: o.physicalInterfaces } : {}),
   };
   const alog = log.child({ component: 'agent' });
   try {

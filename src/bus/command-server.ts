@@ -23,6 +23,7 @@ export class CommandServer {
 
   /** Subscribes to each aggregate type it can decide, so a type nobody serves is "no responders" (UNAVAILABLE). */
   start(): void {
+    if (this.subs.length > 0) return;
     this.subs = this.handler.aggregateTypes().map((type) =>
       this.nc.subscribe(commandSubject(type), {
         queue: COMMAND_QUEUE,
@@ -52,7 +53,7 @@ export class CommandServer {
 
   /** Stops taking commands and lets those in hand finish. */
   async drain(): Promise<void> {
-    for (const s of this.subs) s.unsubscribe();
+    for (const s of this.subs.splice(0)) s.unsubscribe();
     await Promise.allSettled([...this.inflight]);
   }
 }

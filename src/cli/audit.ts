@@ -7,7 +7,9 @@ import { replayCheck } from '../verify/replay-check';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { parseAt, parseCount, parseTime } from './format';
+import { aggregateId } from './refs';
 import { column, type Kind, renderTable } from './print';
+import { natsServers } from '../shared/nats-servers';
 import { repeat, run } from './verb';
 
 const short = (id: string) => (id.length > 13 ? `${id.slice(0, 8)}…` : id);
@@ -43,7 +45,7 @@ interface EventFlags {
 const events = async (ctx: Ctx, o: EventFlags) => {
   const base: Omit<ListEventsRequest, 'sinceRevision' | 'pageToken'> = {
     aggregateType: o.kind ?? '',
-    aggregateId: o.id ?? '',
+    aggregateId: await aggregateId(ctx, o.kind ?? '', o.id ?? ''),
     actor: o.actor ?? '',
     fromTime: o.from ? parseTime(o.from) : undefined,
     toTime: o.to ? parseTime(o.to) : undefined,
@@ -84,12 +86,12 @@ const events = async (ctx: Ctx, o: EventFlags) => {
     if (!o.follow) break;
     await new Promise((r) => setTimeout(r, o.poll));
   }
-  if (ctx.printer.format === 'table' && printed === 0) process.stderr.write('no events\n');
+  if (ctx.printer.tabular && printed === 0) process.stderr.write('no events\n');
 };
 
 const state = async (ctx: Ctx, kind: string, id: string, o: { at?: string }) => {
   const at = o.at ? parseAt(o.at) : {};
-  const s = await ctx.call<GetStateAtRequest, StateAt>(ctx.audit, ctx.audit.getStateAt, { aggregateType: kind, aggregateId: id, ...at });
+  const s = await ctx.call<GetStateAtRequest, StateAt>(ctx.audit, ctx.audit.getStateAt, { aggregateType: kind, aggregateId: await aggregateId(ctx, kind, id), ...at });
   const doc = { aggregateType: s.aggregateType, aggregateId: s.aggregateId, exists: s.exists, revision: s.revision.toString(), time: s.time?.toISOString(), state: s.state ?? null };
   if (ctx.printer.format === 'json') return ctx.printer.out(JSON.stringify(doc, null, 2));
   if (ctx.printer.format === 'yaml') return ctx.printer.out(YAML.stringify(doc).trimEnd());
@@ -101,7 +103,7 @@ const state = async (ctx: Ctx, kind: string, id: string, o: { at?: string }) => 
 };
 
 const verify = async (ctx: Ctx, o: { natsUrl: string; eventStore?: string }) => {
-  const nc = await connect({ servers: o.natsUrl });
+  const nc = await connect({ servers: natsServers(o.natsUrl) });
   const store = await openEventStore(o.eventStore, nc);
   try {
     const r = await replayCheck({ store, address: ctx.server });
@@ -124,7 +126,7 @@ export const auditCommands = (): Command[] => [
   new Command('events')
     .description('List events of the log (the audit trail), oldest first; --follow keeps printing new ones')
     .option('-k, --kind <aggregate_type>', 'node, instance, image, network, subnet, port, security_group, router, floating_ip')
-    .option('-i, --id <aggregate_id>', 'one resource (needs --kind)')
+    .option('-i, --id <id or name>', 'one resource (needs --kind): its id, or a name as the resource verbs take it')
     .option('-a, --actor <actor>', 'who asked (x-actor, anonymous, system:<component>)')
     .option('-t, --type <type>', 'an event type, e.g. NodeRegistered (repeat for several)', repeat)
     .option('--since <revision>', 'events after this log revision', (v) => BigInt(v))
@@ -137,12 +139,12 @@ export const auditCommands = (): Command[] => [
   new Command('state')
     .description('Show a resource as it was at a revision or a time (now without --at); a point beyond the log\'s head is OUT_OF_RANGE')
     .argument('<kind>', 'node, instance, image, network, subnet, port, security_group, router, floating_ip')
-    .argument('<id>', 'the resource id')
+    .argument('<id>', 'the resource: its id, or a name as the resource verbs take it')
     .option('--at <time|revision>', 'a log revision (digits), a time (RFC 3339) or a duration ago (15m)')
     .action(run(state)),
   new Command('verify')
     .description('Rebuild every read model from log position zero and compare it with what the server serves; exit 1 naming the first difference')
-    .addOption(new Option('--nats-url <url>', 'NATS of the control plane').default('nats://127.0.0.1:4222').env('HV_NATS_URL'))
+    .addOption(new Option('--nats-url <url>', 'NATS of the control plane (several of one cluster: comma separated)').default('nats://127.0.0.1:4222').env('HV_NATS_URL'))
     .addOption(new Option('--event-store <url>', 'the event store, if not the JetStream log on that NATS (esdb://…)').env('HV_EVENT_STORE'))
     .action(run(verify)),
 ];

@@ -17,6 +17,8 @@ import { CliError, EXIT } from './exit';
 import { formatAge } from './format';
 import { networkRef } from './network';
 import { portRef } from './port';
+import { NAMES } from './names';
+import { explainedKind } from './port-reason';
 import { column, type Kind } from './print';
 import { resolveRef } from './resolve';
 import { resource, run, WATCH } from './verb';
@@ -26,12 +28,15 @@ export const FLOATING_IP: Kind<FloatingIP> = {
   singular: 'floating IP',
   id: (f) => f.id,
   toJSON: (f) => FloatingIP.toJSON(f),
+  needs: ['network', 'port'],
   columns: [
     column('ADDRESS', (f) => f.floatingIp),
     column('ID', (f) => f.id),
-    column('NETWORK', (f) => f.floatingNetworkId),
+    column('NETWORK', (f) => NAMES.of('network', f.floatingNetworkId)),
+    column('NETWORK ID', (f) => f.floatingNetworkId, { wide: true }),
     column('STATUS', (f) => f.status),
-    column('PORT', (f) => f.portId),
+    column('PORT', (f) => NAMES.of('port', f.portId)),
+    column('PORT ID', (f) => f.portId, { wide: true }),
     column('FIXED IP', (f) => f.fixedIp),
     column('TENANT', (f) => f.tenantId),
     column('AGE', (f) => formatAge(f.createdAt).replace(' ago', '')),
@@ -57,7 +62,7 @@ export const floatingIpCommand = (): Command => {
     .action(
       run(async (ctx, o: { network: string; tenant?: string }) => {
         const req = { floatingNetworkId: await networkRef(ctx, o.network), tenantId: o.tenant ?? '' };
-        ctx.printer.one(FLOATING_IP, (await ctx.call<CreateFloatingIPRequest, CreateFloatingIPResponse>(ctx.network, ctx.network.createFloatingIp, req)).floatingIp!);
+        await ctx.printer.one(FLOATING_IP, (await ctx.call<CreateFloatingIPRequest, CreateFloatingIPResponse>(ctx.network, ctx.network.createFloatingIp, req)).floatingIp!);
       }),
     );
 
@@ -71,7 +76,10 @@ export const floatingIpCommand = (): Command => {
       run(async (ctx, o: { port?: string; tenant?: string; watch?: boolean }) => {
         const filter = { portId: o.port ? await portRef(ctx, o.port) : '', tenantId: o.tenant ?? '' };
         const list = () => listFloatingIps(ctx, filter);
-        if (!o.watch) return ctx.printer.list(FLOATING_IP, await list());
+        if (!o.watch) {
+          const fips = await list();
+          return ctx.printer.list(await explainedKind(ctx, FLOATING_IP, 'floating_ip', 'FloatingIpStatusReported', fips), fips);
+        }
         const matches = (f: FloatingIP) => (!filter.portId || f.portId === filter.portId) && (!filter.tenantId || f.tenantId === filter.tenantId);
         await listAndFollow(ctx, FLOATING_IP, 'floating_ip', list, (id) => getFloatingIp(ctx, id), matches);
       }),
@@ -85,7 +93,7 @@ export const floatingIpCommand = (): Command => {
         const id = await fipRef(ctx, ref);
         const f = await getFloatingIp(ctx, id);
         if (!f) throw new CliError(`NOT_FOUND: floating IP ${ref} not found`, EXIT.NOT_FOUND);
-        ctx.printer.one(FLOATING_IP, f);
+        await ctx.printer.one(await explainedKind(ctx, FLOATING_IP, 'floating_ip', 'FloatingIpStatusReported', [f]), f);
       }),
     );
 
@@ -109,7 +117,7 @@ export const floatingIpCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, o: { port: string; fixedIp?: string }) => {
         const req = { floatingIpId: await fipRef(ctx, ref), portId: await portRef(ctx, o.port), fixedIp: o.fixedIp ?? '' };
-        ctx.printer.one(FLOATING_IP, (await ctx.call<AssociateFloatingIPRequest, AssociateFloatingIPResponse>(ctx.network, ctx.network.associateFloatingIp, req)).floatingIp!);
+        await ctx.printer.one(FLOATING_IP, (await ctx.call<AssociateFloatingIPRequest, AssociateFloatingIPResponse>(ctx.network, ctx.network.associateFloatingIp, req)).floatingIp!);
       }),
     );
 
@@ -119,7 +127,7 @@ export const floatingIpCommand = (): Command => {
     .action(
       run(async (ctx, ref: string) => {
         const req = { floatingIpId: await fipRef(ctx, ref) };
-        ctx.printer.one(FLOATING_IP, (await ctx.call<DisassociateFloatingIPRequest, DisassociateFloatingIPResponse>(ctx.network, ctx.network.disassociateFloatingIp, req)).floatingIp!);
+        await ctx.printer.one(FLOATING_IP, (await ctx.call<DisassociateFloatingIPRequest, DisassociateFloatingIPResponse>(ctx.network, ctx.network.disassociateFloatingIp, req)).floatingIp!);
       }),
     );
   return c;

@@ -22,7 +22,7 @@ import { vtepCommand } from './vtep';
 const program = new Command('hvctl')
   .description('Command line for the hypervisor control plane')
   .addOption(new Option('-s, --server <address>', 'gRPC address of the control plane (else $HV_SERVER, the config file, 127.0.0.1:50051)'))
-  .addOption(new Option('-o, --output <format>', 'table (default), json, yaml or name').choices(FORMATS))
+  .addOption(new Option('-o, --output <format>', 'table (default; names where a resource refers to another), wide (and their ids), json, yaml or name').choices(FORMATS))
   .addOption(new Option('--as <actor>', 'who is asking, recorded on every event (x-actor; else $HV_ACTOR, the config file)'))
   .showHelpAfterError('(add --help for usage)')
   .addHelpText(

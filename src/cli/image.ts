@@ -104,7 +104,7 @@ export const imageCommand = (): Command => {
         const file = decodeURIComponent(ref.split('#')[0].split('?')[0].split('/').pop() ?? '');
         const all = await listImages(ctx);
         const image = all.find((i) => i.id === id) ?? all.find((i) => i.id === ref || i.name === ref) ?? all.find((i) => i.name === file);
-        if (image) ctx.printer.one(IMAGE, image);
+        if (image) await ctx.printer.one(IMAGE, image);
         else ctx.printer.done(id ?? ref, last.status);
       }),
     );

@@ -150,6 +150,6 @@ export const createVerb = (c: Command): Command =>
         const req = await buildRequest(ctx, name, o);
         let i: Instance = await ctx.call<CreateInstanceRequest, Instance>(ctx.compute, ctx.compute.createInstance, req);
         if (o.wait) i = (await waitForInstance(ctx, i.id, name, InstanceState.INSTANCE_STATE_RUNNING, o.waitTimeout, i))!;
-        ctx.printer.one(INSTANCE, i);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );

@@ -4,6 +4,7 @@ import { type GetInstanceRequest, Instance, ListInstancesRequest, type ListInsta
 import type { Ctx } from './context';
 import { enumWord, formatAge, formatBytes } from './format';
 import { stateWord } from './instance-wait';
+import { NAMES } from './names';
 import { column, type Kind } from './print';
 import { resolveRef } from './resolve';
 
@@ -17,15 +18,17 @@ export const INSTANCE: Kind<Instance> = {
   singular: 'instance',
   id: (i) => i.id,
   toJSON: (i) => Instance.toJSON(i),
+  needs: ['node'],
   columns: [
-    column('NAME', (i) => i.name),
-    column('ID', (i) => i.id),
-    column('TYPE', (i) => enumWord(InstanceType, 'INSTANCE_TYPE_', i.type).toLowerCase()),
-    column('STATE', (i) => stateWord(i.state)),
-    column('NODE', (i) => i.nodeId),
-    column('IP', (i) => i.ipAddress),
+    column('NAME', (i) => i.name, { width: 12 }),
+    column('ID', (i) => i.id, { width: 36 }),
+    column('TYPE', (i) => enumWord(InstanceType, 'INSTANCE_TYPE_', i.type).toLowerCase(), { width: 9 }),
+    column('STATE', (i) => stateWord(i.state), { width: 8 }),
+    column('NODE', (i) => NAMES.of('node', i.nodeId), { width: 12 }),
+    column('NODE ID', (i) => i.nodeId, { wide: true }),
+    column('IP', (i) => i.ipAddress, { width: 15 }),
     column('CPUS', (i) => i.spec?.cpuCores),
-    column('MEMORY', (i) => formatBytes(i.spec?.memoryBytes ?? 0n)),
+    column('MEMORY', (i) => formatBytes(i.spec?.memoryBytes ?? 0n), { width: 6 }),
     column('AGE', (i) => formatAge(i.createdAt).replace(' ago', '')),
     column('REASON', (i) => i.stateReason),
   ],

@@ -1,6 +1,7 @@
 import { EventType, InstanceState } from '../gen/hypervisor/v1/common';
 import type { Instance, InstanceEvent, WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
+import { NAMES } from './names';
 import { CliError, EXIT } from './exit';
 import { enumWord } from './format';
 
@@ -8,7 +9,7 @@ export const stateWord = (s: InstanceState): string => enumWord(InstanceState, '
 
 /** The instance's own watch, from its current state on (since_revision 0: it comes first, as ADDED). */
 export const watchInstance = (ctx: Ctx, instanceId: string): AsyncGenerator<InstanceEvent> =>
-  ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId, nodeId: '', sinceRevision: 0n });
+  ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId, nodeId: '', sinceRevision: 0n });
 
 /** How an instance ended up elsewhere than where it was asked to go: the message and the documented exit code. */
 export const endedOutside = (i: Instance | undefined, label: string, deleted: boolean): CliError => {
@@ -42,8 +43,9 @@ export const waitForInstance = async (
     );
   });
   const follow = async (): Promise<Instance | undefined> => {
+    await NAMES.need(ctx, ['node']);
     const describe = (i: Instance) =>
-      `${stateWord(i.state)}${i.nodeId ? ` on node ${i.nodeId}` : ''}${i.ipAddress ? `, ${i.ipAddress}` : ''}${i.stateReason ? ` (${i.stateReason})` : ''}`;
+      `${stateWord(i.state)}${i.nodeId ? ` on node ${NAMES.of('node', i.nodeId)}` : ''}${i.ipAddress ? `, ${i.ipAddress}` : ''}${i.stateReason ? ` (${i.stateReason})` : ''}`;
     let shown = answered ? describe(answered) : '';
     if (answered) process.stderr.write(`instance ${label}: ${shown}\n`);
     let last: Instance | undefined = answered;

@@ -58,7 +58,7 @@ export const instanceCommand = (): Command => {
           (filter.state === 0 || i.state === filter.state) &&
           (filter.type === 0 || i.type === filter.type) &&
           Object.entries(filter.labelSelector).every(([k, v]) => i.metadata?.labels[k] === v);
-        const stream = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: filter.nodeId, sinceRevision: 0n });
+        const stream = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: filter.nodeId, sinceRevision: 0n });
         await watchList(ctx, INSTANCE, items, instanceChanges(stream, matches));
       }),
     );
@@ -78,7 +78,7 @@ export const instanceCommand = (): Command => {
         const id = await instanceRef(ctx, ref);
         let i = await ctx.call<StartInstanceRequest, Instance>(ctx.compute, ctx.compute.startInstance, { instanceId: id });
         if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_RUNNING, o.waitTimeout, i))!;
-        ctx.printer.one(INSTANCE, i);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );
 
@@ -94,7 +94,7 @@ export const instanceCommand = (): Command => {
         const id = await instanceRef(ctx, ref);
         let i = await ctx.call<StopInstanceRequest, Instance>(ctx.compute, ctx.compute.stopInstance, { instanceId: id, force: !!o.force, timeoutSeconds: o.timeout });
         if (o.wait) i = (await waitForInstance(ctx, id, ref, InstanceState.INSTANCE_STATE_STOPPED, o.waitTimeout, i))!;
-        ctx.printer.one(INSTANCE, i);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );
 
@@ -105,7 +105,16 @@ export const instanceCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, o: { force?: boolean }) => {
         const id = await instanceRef(ctx, ref);
-        ctx.printer.one(INSTANCE, await ctx.call<RestartInstanceRequest, Instance>(ctx.compute, ctx.compute.restartInstance, { instanceId: id, force: !!o.force }));
+        // The call answers once the guest is back: say what it waits for (the grace period is the server's, 30 s by default).
+        process.stderr.write(
+          o.force
+            ? `restarting ${ref}: resetting it now\n`
+            : `restarting ${ref}: the guest is asked to reboot (ACPI) and reset if it has not shut down within the server's grace period (30 s unless HV_STOP_TIMEOUT_SECONDS says otherwise; --force resets at once); waiting…\n`,
+        );
+        const started = Date.now();
+        const i = await ctx.call<RestartInstanceRequest, Instance>(ctx.compute, ctx.compute.restartInstance, { instanceId: id, force: !!o.force });
+        process.stderr.write(`restarted ${ref} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        await ctx.printer.one(INSTANCE, i);
       }),
     );
 
@@ -159,8 +168,8 @@ export const instanceCommand = (): Command => {
     .action(
       run(async (ctx, ref: string | undefined, o: { node?: string; since: bigint }) => {
         const req = { instanceId: ref ? await instanceRef(ctx, ref) : '', nodeId: o.node ? await nodeRef(ctx, o.node) : '', sinceRevision: o.since };
-        const stream = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, req);
-        ctx.printer.watchStart(INSTANCE, []);
+        const stream = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, req);
+        await ctx.printer.watchStart(INSTANCE, []);
         for await (const e of stream) if (e.instance) ctx.printer.watchEvent(INSTANCE, EVENT_WORD[e.type] ?? 'MODIFIED', e.instance);
       }),
     );

@@ -11,6 +11,7 @@ import {
 import { formatAge } from './format';
 import { instanceRef } from './instance-read';
 import { portRef } from './port';
+import { NAMES } from './names';
 import { column, type Kind } from './print';
 import { subnetRef } from './subnet';
 import { resource, run, WATCH } from './verb';
@@ -21,13 +22,16 @@ export const ALLOCATION: Kind<IPAllocation> = {
   // An allocation is named by its address in its subnet (release takes the address).
   id: (a) => a.ipAddress,
   toJSON: (a) => IPAllocation.toJSON(a),
+  needs: ['port', 'instance'],
   columns: [
     column('ADDRESS', (a) => a.ipAddress),
     column('ID', (a) => a.id),
     column('STATUS', (a) => a.status),
     column('MAC', (a) => a.macAddress),
-    column('PORT', (a) => a.portId),
-    column('INSTANCE', (a) => a.instanceId),
+    column('PORT', (a) => NAMES.of('port', a.portId)),
+    column('PORT ID', (a) => a.portId, { wide: true }),
+    column('INSTANCE', (a) => NAMES.of('instance', a.instanceId)),
+    column('INSTANCE ID', (a) => a.instanceId, { wide: true }),
     column('HOSTNAME', (a) => a.hostname),
     column('AGE', (a) => formatAge(a.createdAt).replace(' ago', '')),
   ],
@@ -54,7 +58,7 @@ export const ipCommand = (): Command => {
           portId: o.port ? await portRef(ctx, o.port) : '',
           hostname: o.hostname ?? '',
         };
-        ctx.printer.one(ALLOCATION, (await ctx.call<AllocateIPRequest, AllocateIPResponse>(ctx.network, ctx.network.allocateIp, req)).allocation!);
+        await ctx.printer.one(ALLOCATION, (await ctx.call<AllocateIPRequest, AllocateIPResponse>(ctx.network, ctx.network.allocateIp, req)).allocation!);
       }),
     );
 

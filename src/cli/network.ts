@@ -77,7 +77,7 @@ export const networkCommand = (): Command => {
           metadata: { labels: parsePairs(o.label, '--label'), annotations: parsePairs(o.annotation, '--annotation') },
         };
         const r = await ctx.call<CreateNetworkRequest, CreateNetworkResponse>(ctx.network, ctx.network.createNetwork, req);
-        ctx.printer.one(NETWORK, r.network!);
+        await ctx.printer.one(NETWORK, r.network!);
       }),
     );
 

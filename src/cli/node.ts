@@ -73,7 +73,7 @@ const statusVerb = (name: string, status: NodeStatus, description: string) => (c
     .argument('<node>', 'node id or host name')
     .action(
       run(async (ctx, ref: string) => {
-        ctx.printer.one(NODE, await setStatus(ctx, await nodeRef(ctx, ref), status));
+        await ctx.printer.one(NODE, await setStatus(ctx, await nodeRef(ctx, ref), status));
       }),
     );
 
@@ -103,7 +103,7 @@ export const nodeCommand = (): Command => {
         const matches = (n: Node) =>
           (filter.status === 0 || n.status === filter.status) &&
           Object.entries(filter.labelSelector).every(([k, v]) => n.metadata?.labels[k] === v);
-        const stream = ctx.stream<WatchNodesRequest, NodeEvent>(ctx.cluster, ctx.cluster.watchNodes, {
+        const stream = ctx.watch<WatchNodesRequest, NodeEvent>(ctx.cluster, ctx.cluster.watchNodes, {
           role: filter.role, region: filter.region, zone: filter.zone, nodeIds: [], sinceRevision: 0n,
         });
         await watchList(ctx, NODE, nodes, changes(stream, matches));
@@ -135,7 +135,7 @@ export const nodeCommand = (): Command => {
         process.stderr.write(`node ${node.hostname} is DRAINING; ${left} instance(s) still on it\n`);
         if (o.wait && left > 0) {
           // Each change of an instance on the node is a watch event: count again then.
-          const watch = ctx.stream<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
+          const watch = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
           const emptied = async () => {
             for await (const _ of watch) {
               const now = await instancesOn(ctx, id);
@@ -155,7 +155,7 @@ export const nodeCommand = (): Command => {
             void watch.return(undefined);
           }
         }
-        ctx.printer.one(NODE, await getNode(ctx, id));
+        await ctx.printer.one(NODE, await getNode(ctx, id));
       }),
     );
 

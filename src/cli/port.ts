@@ -21,6 +21,7 @@ import { instanceRef } from './instance-read';
 import { networkRef } from './network';
 import { nodeRef } from './node';
 import { portReasons, withReasons } from './port-reason';
+import { NAMES } from './names';
 import { column, type Kind } from './print';
 import { listAll } from '../client/api-client';
 import { resolveRef } from './resolve';
@@ -33,15 +34,19 @@ export const PORT: Kind<Port> = {
   singular: 'port',
   id: (p) => p.id,
   toJSON: (p) => Port.toJSON(p),
+  needs: ['network', 'instance', 'node'],
   columns: [
     column('NAME', (p) => p.name),
     column('ID', (p) => p.id),
-    column('NETWORK', (p) => p.networkId),
+    column('NETWORK', (p) => NAMES.of('network', p.networkId)),
+    column('NETWORK ID', (p) => p.networkId, { wide: true }),
     column('MAC', (p) => p.macAddress),
     column('IP', (p) => p.ipAddress),
     column('STATUS', (p) => p.status),
-    column('INSTANCE', (p) => p.instanceId),
-    column('NODE', (p) => p.nodeId),
+    column('INSTANCE', (p) => NAMES.of('instance', p.instanceId)),
+    column('INSTANCE ID', (p) => p.instanceId, { wide: true }),
+    column('NODE', (p) => NAMES.of('node', p.nodeId)),
+    column('NODE ID', (p) => p.nodeId, { wide: true }),
     column('DEVICE', (p) => p.deviceName),
     column('AGE', (p) => formatAge(p.createdAt).replace(' ago', '')),
   ],
@@ -49,7 +54,7 @@ export const PORT: Kind<Port> = {
 
 /** A table of ports gains a REASON column when one of them is ERROR (json and yaml are the Port message as it is). */
 const explained = async (ctx: Ctx, ports: readonly Port[]): Promise<Kind<Port>> => {
-  if (ctx.printer.format !== 'table') return PORT;
+  if (!ctx.printer.tabular) return PORT;
   const reasons = await portReasons(ctx, ports);
   return reasons.size ? withReasons(PORT, reasons) : PORT;
 };
@@ -90,7 +95,7 @@ export const portCommand = (): Command => {
           securityGroups: await Promise.all((o.sg ?? []).map((g) => sgRef(ctx, g))),
           bindingType: o.binding ? enumValue(PortBindingType, 'PORT_BINDING_', o.binding, '--binding') : 0,
         };
-        ctx.printer.one(PORT, (await ctx.call<CreatePortRequest, CreatePortResponse>(ctx.network, ctx.network.createPort, req)).port!);
+        await ctx.printer.one(PORT, (await ctx.call<CreatePortRequest, CreatePortResponse>(ctx.network, ctx.network.createPort, req)).port!);
       }),
     );
 
@@ -125,7 +130,7 @@ export const portCommand = (): Command => {
     .action(
       run(async (ctx, ref: string) => {
         const p = await getPort(ctx, await portRef(ctx, ref));
-        ctx.printer.one(await explained(ctx, [p]), p);
+        await ctx.printer.one(await explained(ctx, [p]), p);
       }),
     );
 
@@ -155,7 +160,7 @@ export const portCommand = (): Command => {
           nodeId: await nodeRef(ctx, o.node),
           deviceName: o.device ?? '',
         };
-        ctx.printer.one(PORT, (await ctx.call<BindPortRequest, BindPortResponse>(ctx.network, ctx.network.bindPort, req)).port!);
+        await ctx.printer.one(PORT, (await ctx.call<BindPortRequest, BindPortResponse>(ctx.network, ctx.network.bindPort, req)).port!);
       }),
     );
 
@@ -165,7 +170,7 @@ export const portCommand = (): Command => {
     .action(
       run(async (ctx, ref: string) => {
         const r = await ctx.call<UnbindPortRequest, UnbindPortResponse>(ctx.network, ctx.network.unbindPort, { portId: await portRef(ctx, ref) });
-        ctx.printer.one(PORT, r.port!);
+        await ctx.printer.one(PORT, r.port!);
       }),
     );
   return c;

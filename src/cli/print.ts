@@ -1,12 +1,18 @@
 import Table from 'cli-table3';
 import YAML from 'yaml';
 import { CliError, EXIT } from './exit';
+import type { NameKind } from './names';
 
-export const FORMATS = ['table', 'json', 'yaml', 'name'] as const;
+/** table shows names where a resource refers to another; wide adds their ids. */
+export const FORMATS = ['table', 'wide', 'json', 'yaml', 'name'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface Column<T> {
   readonly header: string;
+  /** Only in `-o wide` (the ids behind the names). */
+  readonly wide?: boolean;
+  /** How wide its cells usually are (a UUID: 36), so a watch's header fits rows it has not seen yet. */
+  readonly width?: number;
   cell(o: T): string;
 }
 
@@ -14,12 +20,15 @@ export interface Column<T> {
 export interface Kind<T> {
   readonly singular: string;
   readonly columns: readonly Column<T>[];
+  /** The names its columns show (looked up before the table is printed). */
+  readonly needs?: readonly NameKind[];
   id(o: T): string;
   toJSON(o: T): unknown;
 }
 
-export const column = <T>(header: string, cell: (o: T) => string | number | boolean | undefined): Column<T> => ({
+export const column = <T>(header: string, cell: (o: T) => string | number | boolean | undefined, opts: { wide?: boolean; width?: number } = {}): Column<T> => ({
   header,
+  ...opts,
   cell: (o) => {
     const v = cell(o);
     return v === undefined ? '' : String(v);
@@ -58,11 +67,25 @@ const widthsOf = (rows: string[][]): number[] => rows[0].map((_, i) => Math.max(
 export class Printer {
   private watchWidths?: number[];
 
-  constructor(readonly format: Format) {
+  constructor(
+    readonly format: Format,
+    /** Looks up the names a kind's columns show. */
+    private readonly prepare: (kinds: readonly NameKind[]) => Promise<void> = async () => undefined,
+  ) {
     if (!FORMATS.includes(format)) throw new CliError(`INVALID_ARGUMENT: -o: "${format}" is not one of ${FORMATS.join(', ')}`, EXIT.INVALID_ARGUMENT);
   }
 
-  list<T>(kind: Kind<T>, items: readonly T[]): void {
+  /** A table for a person (table or wide). */
+  get tabular(): boolean {
+    return this.format === 'table' || this.format === 'wide';
+  }
+
+  private columnsOf<T>(kind: Kind<T>): readonly Column<T>[] {
+    return this.format === 'wide' ? kind.columns : kind.columns.filter((c) => !c.wide);
+  }
+
+  async list<T>(kind: Kind<T>, items: readonly T[]): Promise<void> {
+    if (this.tabular && kind.needs?.length && items.length) await this.prepare(kind.needs);
     switch (this.format) {
       case 'json':
         return this.out(JSON.stringify(items.map((i) => kind.toJSON(i)), null, 2));
@@ -72,12 +95,15 @@ export class Printer {
         for (const i of items) this.out(kind.id(i));
         return;
       case 'table':
+      case 'wide': {
         if (items.length === 0) return void process.stderr.write(`no ${kind.singular}s\n`);
-        return this.out(renderTable(kind.columns.map((c) => c.header), items.map((i) => kind.columns.map((c) => c.cell(i)))));
+        const cols = this.columnsOf(kind);
+        return this.out(renderTable(cols.map((c) => c.header), items.map((i) => cols.map((c) => c.cell(i)))));
+      }
     }
   }
 
-  one<T>(kind: Kind<T>, item: T): void {
+  async one<T>(kind: Kind<T>, item: T): Promise<void> {
     switch (this.format) {
       case 'json':
         return this.out(JSON.stringify(kind.toJSON(item), null, 2));
@@ -86,6 +112,7 @@ export class Printer {
       case 'name':
         return this.out(kind.id(item));
       case 'table':
+      case 'wide':
         return this.list(kind, [item]);
     }
   }
@@ -100,26 +127,31 @@ export class Printer {
       case 'name':
         return this.out(id);
       case 'table':
+      case 'wide':
         return this.out(renderTable(undefined, Object.entries(fields).map(([k, v]) => [`${k}:`, v])));
     }
   }
 
   /** What a verb did when it has nothing to show (delete, release): words on a table, the id for `name`, quiet for json/yaml. */
   done(id: string, message: string): void {
-    if (this.format === 'table') this.out(message);
+    if (this.tabular) this.out(message);
     else if (this.format === 'name') this.out(id);
     else process.stderr.write(`${message}\n`);
   }
 
   /** --watch: the objects there now as ADDED, then one line (or document) per change. */
-  watchStart<T>(kind: Kind<T>, items: readonly T[]): void {
-    if (this.format !== 'table') {
+  async watchStart<T>(kind: Kind<T>, items: readonly T[]): Promise<void> {
+    if (!this.tabular) {
       for (const i of items) this.watchEvent(kind, 'ADDED', i);
       return;
     }
-    const header = ['EVENT', ...kind.columns.map((c) => c.header)];
-    const rows = items.map((i) => ['ADDED', ...kind.columns.map((c) => c.cell(i))]);
-    this.watchWidths = widthsOf([header, ['MODIFIED', ...header.slice(1)], ...rows]);
+    if (kind.needs?.length) await this.prepare(kind.needs);
+    const cols = this.columnsOf(kind);
+    const header = ['EVENT', ...cols.map((c) => c.header)];
+    const rows = items.map((i) => ['ADDED', ...cols.map((c) => c.cell(i))]);
+    // Widths from the header, the rows there are, and what cells usually take: rows that come later line up with the header.
+    const usual = ['MODIFIED', ...cols.map((c) => ' '.repeat(c.width ?? 0))];
+    this.watchWidths = widthsOf([header, usual, ...rows]);
     this.out(renderTable(header, rows, this.watchWidths));
   }
 
@@ -131,8 +163,9 @@ export class Printer {
         return this.out(`---\n${YAML.stringify({ type, object: kind.toJSON(item) }).trimEnd()}`);
       case 'name':
         return this.out(kind.id(item));
-      case 'table': {
-        const row = [type, ...kind.columns.map((c) => c.cell(item))];
+      case 'table':
+      case 'wide': {
+        const row = [type, ...this.columnsOf(kind).map((c) => c.cell(item))];
         // A cell wider than its column widens it from here on: later rows line up with this one.
         this.watchWidths = row.map((c, i) => Math.max([...c].length, this.watchWidths?.[i] ?? 0));
         return this.out(renderTable(undefined, [row], this.watchWidths));

@@ -21,6 +21,8 @@ import {
 import type { Ctx } from './context';
 import { formatAge } from './format';
 import { networkRef } from './network';
+import { NAMES } from './names';
+import { explainedKind } from './port-reason';
 import { column, type Kind } from './print';
 import { resolveRef } from './resolve';
 import { subnetRef } from './subnet';
@@ -31,11 +33,13 @@ export const ROUTER: Kind<Router> = {
   singular: 'router',
   id: (r) => r.id,
   toJSON: (r) => Router.toJSON(r),
+  needs: ['network'],
   columns: [
     column('NAME', (r) => r.name),
     column('ID', (r) => r.id),
     column('STATUS', (r) => r.status),
-    column('GATEWAY', (r) => (r.externalGateway?.networkId ? `${r.externalGateway.networkId}${r.externalGateway.enableSnat ? ' (snat)' : ''}` : '')),
+    column('GATEWAY', (r) => (r.externalGateway?.networkId ? `${NAMES.of('network', r.externalGateway.networkId)}${r.externalGateway.enableSnat ? ' (snat)' : ''}` : '')),
+    column('GATEWAY ID', (r) => r.externalGateway?.networkId, { wide: true }),
     column('GATEWAY IPS', (r) => (r.externalGateway?.externalFixedIps ?? []).map((f) => f.ipAddress).join(',')),
     column('ROUTES', (r) => r.routes.map((x) => `${x.destination} via ${x.nexthop}`).join(', ')),
     column('DISTRIBUTED', (r) => r.distributed),
@@ -69,7 +73,7 @@ export const routerCommand = (): Command => {
           distributed: !!o.distributed,
           externalGateway: o.externalNetwork ? { networkId: await networkRef(ctx, o.externalNetwork), enableSnat: o.snat, externalFixedIps: [] } : undefined,
         };
-        ctx.printer.one(ROUTER, (await ctx.call<CreateRouterRequest, CreateRouterResponse>(ctx.network, ctx.network.createRouter, req)).router!);
+        await ctx.printer.one(ROUTER, (await ctx.call<CreateRouterRequest, CreateRouterResponse>(ctx.network, ctx.network.createRouter, req)).router!);
       }),
     );
 
@@ -81,7 +85,10 @@ export const routerCommand = (): Command => {
     .action(
       run(async (ctx, o: { tenant?: string; watch?: boolean }) => {
         const list = () => listRouters(ctx, o.tenant ?? '');
-        if (!o.watch) return ctx.printer.list(ROUTER, await list());
+        if (!o.watch) {
+          const routers = await list();
+          return ctx.printer.list(await explainedKind(ctx, ROUTER, 'router', 'RouterStatusReported', routers), routers);
+        }
         await listAndFollow(ctx, ROUTER, 'router', list, (id) => unlessNotFound(getRouter(ctx, id)), (r) => !o.tenant || r.tenantId === o.tenant);
       }),
     );
@@ -89,7 +96,12 @@ export const routerCommand = (): Command => {
   c.command('get')
     .description('Show one router')
     .argument('<router>', 'router id or name')
-    .action(run(async (ctx, ref: string) => ctx.printer.one(ROUTER, await getRouter(ctx, await routerRef(ctx, ref)))));
+    .action(
+      run(async (ctx, ref: string) => {
+        const r = await getRouter(ctx, await routerRef(ctx, ref));
+        await ctx.printer.one(await explainedKind(ctx, ROUTER, 'router', 'RouterStatusReported', [r]), r);
+      }),
+    );
 
   c.command('delete')
     .alias('rm')
@@ -140,7 +152,7 @@ export const routerCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, destination: string, nexthop: string) => {
         const req = { routerId: await routerRef(ctx, ref), destination, nexthop };
-        ctx.printer.one(ROUTER, (await ctx.call<AddRouteRequest, AddRouteResponse>(ctx.network, ctx.network.addRoute, req)).router!);
+        await ctx.printer.one(ROUTER, (await ctx.call<AddRouteRequest, AddRouteResponse>(ctx.network, ctx.network.addRoute, req)).router!);
       }),
     );
   route
@@ -152,7 +164,7 @@ export const routerCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, destination: string) => {
         const req = { routerId: await routerRef(ctx, ref), destination };
-        ctx.printer.one(ROUTER, (await ctx.call<RemoveRouteRequest, RemoveRouteResponse>(ctx.network, ctx.network.removeRoute, req)).router!);
+        await ctx.printer.one(ROUTER, (await ctx.call<RemoveRouteRequest, RemoveRouteResponse>(ctx.network, ctx.network.removeRoute, req)).router!);
       }),
     );
   return c;

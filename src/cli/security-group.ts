@@ -85,7 +85,7 @@ export const securityGroupCommand = (): Command => {
         const r = await ctx.call<CreateSecurityGroupRequest, CreateSecurityGroupResponse>(ctx.network, ctx.network.createSecurityGroup, {
           name, description: o.description ?? '', tenantId: o.tenant ?? '',
         });
-        ctx.printer.one(SECURITY_GROUP, r.securityGroup!);
+        await ctx.printer.one(SECURITY_GROUP, r.securityGroup!);
       }),
     );
 
@@ -143,7 +143,7 @@ export const securityGroupCommand = (): Command => {
           remoteIpPrefix: o.remoteIp ?? '',
           remoteGroupId: o.remoteGroup ? await sgRef(ctx, o.remoteGroup) : '',
         };
-        ctx.printer.one(RULE, (await ctx.call<AddSecurityRuleRequest, AddSecurityRuleResponse>(ctx.network, ctx.network.addSecurityRule, req)).rule!);
+        await ctx.printer.one(RULE, (await ctx.call<AddSecurityRuleRequest, AddSecurityRuleResponse>(ctx.network, ctx.network.addSecurityRule, req)).rule!);
       }),
     );
   rule

@@ -14,6 +14,7 @@ import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { formatAge } from './format';
 import { networkRef } from './network';
+import { NAMES } from './names';
 import { column, type Kind } from './print';
 import { listAll } from '../client/api-client';
 import { resolveRef } from './resolve';
@@ -24,10 +25,12 @@ export const SUBNET: Kind<Subnet> = {
   singular: 'subnet',
   id: (s) => s.id,
   toJSON: (s) => Subnet.toJSON(s),
+  needs: ['network'],
   columns: [
     column('NAME', (s) => s.name),
     column('ID', (s) => s.id),
-    column('NETWORK', (s) => s.networkId),
+    column('NETWORK', (s) => NAMES.of('network', s.networkId)),
+    column('NETWORK ID', (s) => s.networkId, { wide: true }),
     column('CIDR', (s) => s.cidr),
     column('GATEWAY', (s) => s.gatewayIp),
     column('POOLS', (s) => s.allocationPools.map((p) => `${p.start}-${p.end}`).join(',')),
@@ -78,7 +81,7 @@ export const subnetCommand = (): Command => {
           enableDhcp: o.dhcp,
         };
         const r = await ctx.call<CreateSubnetRequest, CreateSubnetResponse>(ctx.network, ctx.network.createSubnet, req);
-        ctx.printer.one(SUBNET, r.subnet!);
+        await ctx.printer.one(SUBNET, r.subnet!);
       }),
     );
 

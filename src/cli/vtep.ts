@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type ListVTEPsRequest, type ListVTEPsResponse, VTEP } from '../gen/hypervisor/v1/network';
 import { formatAge } from './format';
+import { NAMES } from './names';
 import { column, type Kind } from './print';
 import { resource, run, WATCH } from './verb';
 import { listAndRelist } from './watch';
@@ -9,8 +10,10 @@ export const VTEP_KIND: Kind<VTEP> = {
   singular: 'vtep',
   id: (v) => v.nodeId,
   toJSON: (v) => VTEP.toJSON(v),
+  needs: ['node'],
   columns: [
-    column('NODE', (v) => v.nodeId),
+    column('NODE', (v) => NAMES.of('node', v.nodeId)),
+    column('NODE ID', (v) => v.nodeId, { wide: true }),
     column('IP', (v) => v.ip),
     column('PORT', (v) => v.port),
     column('INTERFACE', (v) => v.interface),

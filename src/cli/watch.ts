@@ -18,7 +18,7 @@ export const watchList = async <T>(
   changes: AsyncIterable<{ type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: T }>,
 ): Promise<void> => {
   const known = new Map(initial.map((o) => [kind.id(o), o]));
-  ctx.printer.watchStart(kind, initial);
+  await ctx.printer.watchStart(kind, initial);
   for await (const { type, object } of changes) {
     const id = kind.id(object);
     const before = known.get(id);

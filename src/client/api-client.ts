@@ -32,6 +32,8 @@ export interface CallOptions {
   metadata?: Metadata | Readonly<Record<string, string>>;
   /** Any other grpc-js call option. */
   grpc?: Partial<GrpcCallOptions>;
+  /** Called with the response headers (GetClusterInfo's x-hv-replicas). */
+  onMetadata?: (md: Metadata) => void;
 }
 
 const metadataOf = (m: CallOptions['metadata']): Metadata => {
@@ -48,7 +50,10 @@ const grpcOptions = (o: CallOptions): Partial<GrpcCallOptions> => ({
 
 /** A generated unary method as a promise: `call(c, c.getNode, GetNodeRequest.fromPartial({ nodeId }))`. */
 export const call = <Req, Res>(client: unknown, method: UnaryMethod<Req, Res>, req: Req, o: CallOptions = {}): Promise<Res> =>
-  new Promise((resolve, reject) => method.call(client, req, metadataOf(o.metadata), grpcOptions(o), (e, r) => (e ? reject(e) : resolve(r))));
+  new Promise((resolve, reject) => {
+    const c = method.call(client, req, metadataOf(o.metadata), grpcOptions(o), (e, r) => (e ? reject(e) : resolve(r)));
+    if (o.onMetadata) (c as { on(ev: 'metadata', l: (md: Metadata) => void): unknown }).on('metadata', o.onMetadata);
+  });
 
 /** A server stream as an async iterable; leaving the loop cancels the call. */
 export async function* streamed<Req, Res>(client: unknown, method: StreamMethod<Req, Res>, req: Req, o: CallOptions = {}): AsyncGenerator<Res> {
@@ -95,6 +100,11 @@ export class ApiClient {
     let c = this.clients.get(Ctor) as C | undefined;
     if (!c) this.clients.set(Ctor, (c = new Ctor(this.target, credentials.createInsecure(), this.defaults.channelOptions)));
     return c;
+  }
+
+  /** This client's service of the same kind as `c` (a client of another ApiClient): how a caller moves to another server. */
+  same<C extends Client>(c: C): C {
+    return this.client(c.constructor as new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: ChannelOptions) => C);
   }
 
   get cluster(): ClusterServiceClient {

@@ -35,12 +35,21 @@ export interface RouterGatewayPlan {
 /** 1:1 NAT between a floating IP (on the gateway) and a port's fixed IP (behind an interface). */
 export interface FloatingIpPlan {
   readonly id: string;
+  readonly reported?: RealisedReport;
   readonly floatingIp: string;
   readonly fixedIp: string;
 }
 
+/** What a router's node last reported of it (ACTIVE, or ERROR with the reason), so the agent reports only a change. */
+export type RealisedStatus = 'ACTIVE' | 'ERROR';
+export interface RealisedReport {
+  readonly status: RealisedStatus | '';
+  readonly reason: string;
+}
+
 export interface RouterPlan {
   readonly id: string;
+  readonly reported?: RealisedReport;
   readonly interfaces: readonly RouterInterfacePlan[];
   readonly gateway?: RouterGatewayPlan;
   readonly routes: readonly { readonly destination: string; readonly nexthop: string }[];

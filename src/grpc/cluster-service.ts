@@ -1,4 +1,4 @@
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { type Dispatcher, step } from '../bus/dispatcher';
 import { nodeIdFor } from '../commands/node/identity';
@@ -40,6 +40,10 @@ export interface ClusterServiceDeps {
   readonly leaseTtlSeconds: number;
   readonly watchBufferLimit: number;
   readonly onWatchOverflow?: () => void;
+  /** The server replicas and the singletons each holds (src/processes/singletons), sent with GetClusterInfo as the x-hv-replicas header. */
+  /** Resolves once the read models reached a log position (a watch resumed here from another replica). */
+  readonly waitFor?: (position: number) => Promise<void>;
+  readonly replicas?: () => Promise<readonly { holder: string; address: string; position: number; singletons: string[] }[]>;
 }
 
 export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
@@ -147,6 +151,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
         const ids = new Set(req.nodeIds);
         const sub = watch(d.nodes, {
           sinceRevision: sinceRevisionFromWire(req.sinceRevision),
+          waitFor: d.waitFor,
           filter: (n) =>
             (role === 0 || n.role === role) &&
             (!req.region || n.region === req.region) &&
@@ -165,8 +170,15 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       }
     },
 
-    getClusterInfo: unary(d.log, 'GetClusterInfo', async (): Promise<ClusterInfo> => {
+    getClusterInfo: unary(d.log, 'GetClusterInfo', async (_req, call): Promise<ClusterInfo> => {
       const nodes = d.nodes.list();
+      // ClusterInfo has no field for them (the published contract): a header beside it, read by hvctl cluster info.
+      const replicas = await d.replicas?.().catch(() => undefined);
+      if (replicas) {
+        const md = new Metadata();
+        md.set('x-hv-replicas', JSON.stringify(replicas.map((r) => ({ replica: r.holder, address: r.address, position: r.position, singletons: r.singletons }))));
+        call.sendMetadata(md);
+      }
       return {
         clusterId: d.cluster.id,
         clusterName: d.cluster.name,

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Unavailable } from '../errors';
+import { endsWithThisProcess } from '../shared/owned-children';
 import { stopLeftover } from './leftover';
 
 export interface EmbeddedNatsOptions {
@@ -43,10 +44,14 @@ export class EmbeddedNatsServer {
     // One left running by a server that was killed (kill -9 leaves its children) holds the port and the store.
     const pidFile = path.join(opts.dataDir, 'nats-server.pid');
     await stopLeftover(pidFile, opts.dataDir);
-    const child = spawn(
-      opts.binary ?? 'nats-server',
-      ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: a signal to ours (Ctrl-C, `kill -- -<pgid>`, a service manager's stop)
+    // reaches the server, which stops it last, once nothing needs the log any more.
+    const child = endsWithThisProcess(
+      spawn(
+        opts.binary ?? 'nats-server',
+        ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
+        { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+      ),
     );
     let log = '';
     child.stderr!.on('data', (d: Buffer) => {

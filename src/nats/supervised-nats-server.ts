@@ -74,9 +74,18 @@ export class SupervisedNatsServer {
     });
   }
 
-  async stop(): Promise<void> {
+  /**
+   * From a shutdown's first moment: a nats-server that ends now (a signal to
+   * the whole process group reached it too) is not started again, since the
+   * server that would use it is going away.
+   */
+  stopSupervising(): void {
     this.stopping = true;
     this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopSupervising();
     await this.current?.stop();
   }
 }

@@ -26,6 +26,13 @@ const logLevel = oneOf({
   choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
   default: 'info',
 });
+const logFormat = oneOf({
+  flag: '--log-format <format>',
+  env: 'HV_LOG_FORMAT',
+  help: 'log lines: pretty (for a person), json (one object a line), auto (pretty on a terminal, else json)',
+  choices: ['auto', 'pretty', 'json'],
+  default: 'auto',
+});
 
 /** Where images may be fetched from beyond public addresses, and how large: the same for PullImage (server) and agents. */
 const imageAllowCidrs = list({
@@ -45,7 +52,7 @@ const imageMaxBytes = integer({ flag: '--image-max-bytes <n>', env: 'HV_IMAGE_MA
 
 export const agentOptions = {
   server: text({ flag: '--server <host:port>', env: 'HV_SERVER', help: 'control plane gRPC address', default: '127.0.0.1:50051' }),
-  natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS of the control plane', default: 'nats://127.0.0.1:4222' }),
+  natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS of the control plane: one URL or several of one cluster, comma separated', default: 'nats://127.0.0.1:4222' }),
   /** The token of a server's embedded NATS that listens beyond loopback (its <data-dir>/nats/token, copied here). */
   natsTokenFile: text({ flag: '--nats-token-file <file>', env: 'HV_NATS_TOKEN_FILE', help: "file holding the NATS token (the server's <data-dir>/nats/token when its embedded NATS listens beyond loopback)" }),
   stateDir: text({
@@ -108,6 +115,7 @@ export const agentOptions = {
   imageMaxBytes,
   ociInsecureRegistries,
   logLevel,
+  logFormat,
   dataplane: oneOf({
     flag: '--dataplane <kind>',
     env: 'HV_AGENT_DATAPLANE',
@@ -126,7 +134,7 @@ export const agentOptions = {
 
 export const serverOptions = {
   /** Undefined starts an embedded nats-server. */
-  natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS to use; without it an embedded nats-server is started' }),
+  natsUrl: text({ flag: '--nats-url <url>', env: 'HV_NATS_URL', help: 'NATS to use: one URL or several of one cluster, comma separated; without it an embedded nats-server is started' }),
   embeddedNatsPort: port({ flag: '--embedded-nats-port <port>', env: 'HV_EMBEDDED_NATS_PORT', help: 'port of the embedded nats-server', default: 4222 }),
   /** Undefined: 127.0.0.1 on the embedded port. Beyond loopback, clients need the token in <data-dir>/nats/token. */
   natsListen: text({
@@ -157,6 +165,22 @@ export const serverOptions = {
     env: 'HV_LEASE_TTL_SECONDS',
     help: 'a node with no heartbeat for this long becomes NOT_READY',
     default: 30,
+    positive: true,
+  }),
+  /** Undefined: 1 on the embedded NATS, 3 on a NATS cluster of three servers or more. */
+  logReplicas: integer({
+    flag: '--log-replicas <n>',
+    env: 'HV_LOG_REPLICAS',
+    help: 'replicas of the event log, work streams, HV_EVENTS, KV buckets and snapshots (default: 1 on the embedded NATS, 3 on a cluster of 3 or more); fewer on an existing stream are raised',
+    min: 1,
+    max: 5,
+  }),
+  /** Singletons (scheduler, sagas, liveness, reconciler, placement, relay, snapshotter) move to another replica this long after their holder stops renewing. */
+  singletonLeaseTtlSeconds: seconds({
+    flag: '--singleton-lease-ttl <seconds>',
+    env: 'HV_SINGLETON_LEASE_TTL_SECONDS',
+    help: "a singleton's lease expires this long after its replica stops renewing it; another replica takes it over",
+    default: 10,
     positive: true,
   }),
   /** `esdb://…` for EventStoreDB; unset is the JetStream log on NATS. */
@@ -209,7 +233,15 @@ export const serverOptions = {
   agentPort: prefixed('agent', agentOptions.port, 'AgentService port of the embedded agent'),
   agentAccel: prefixed('agent', agentOptions.accel, 'QEMU accelerator of the embedded agent (auto, kvm, tcg)'),
   agentDrivers: prefixed('agent', agentOptions.drivers, 'instance drivers of the embedded agent'),
+  agentDataplane: prefixed('agent', agentOptions.dataplane, 'data plane of the embedded agent (linuxbridge, none)'),
+  agentTunnelIp: prefixed('agent', agentOptions.tunnelIp, 'VTEP address of the embedded agent for VXLAN networks (default: 127.0.0.1, this host alone)'),
+  agentPhysicalInterfaces: prefixed(
+    'agent',
+    agentOptions.physicalInterfaces,
+    'host interface a physical network is on, for the embedded agent (flat and VLAN networks, an external network for routers); repeatable',
+  ),
   logLevel,
+  logFormat,
   watchBufferLimit: integer({ env: 'HV_WATCH_BUFFER', help: 'events a watcher may fall behind before it is cut off', min: 1, default: 10_000 }),
   /**
    * Signs page tokens; the same on every replica. Unset: a random secret made

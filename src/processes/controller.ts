@@ -32,6 +32,16 @@ export abstract class Controller {
     this.queue.stop();
   }
 
+  /** This replica lost the controller's lease: resolves once nothing of it runs any more. */
+  pause(): Promise<void> {
+    return this.queue.pause();
+  }
+
+  /** This replica holds the lease (again): works what was queued meanwhile. */
+  resume(): void {
+    this.queue.resume();
+  }
+
   /** Resolves when nothing is queued or running (tests and benchmarks). */
   idle(): Promise<void> {
     return this.queue.idle();

@@ -26,6 +26,9 @@ export class KeyedWorkQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private running = 0;
   private stopped = false;
+  /** Paused: keys are still queued (level-triggered: a resume works them), none is worked on. */
+  private paused = false;
+  private pausedWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private resync?: NodeJS.Timeout;
 
@@ -59,9 +62,9 @@ export class KeyedWorkQueue {
     this.timers.set(key, t);
   }
 
-  /** Resolves when nothing is queued or running (for tests and benches). */
+  /** Resolves when nothing is queued or running (for tests and benches); a paused queue is idle once nothing runs. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.running === 0 && (this.queue.length === 0 || this.paused)) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -79,6 +82,22 @@ export class KeyedWorkQueue {
     this.resync.unref();
   }
 
+  /**
+   * Stops taking keys (this replica lost the singleton's lease): resolves once
+   * the reconciles in hand ended, so nothing here acts after that.
+   */
+  pause(): Promise<void> {
+    this.paused = true;
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((r) => this.pausedWaiters.push(r));
+  }
+
+  /** Takes keys again (the lease is this replica's): everything queued meanwhile is worked. */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.resync) clearInterval(this.resync);
@@ -89,14 +108,15 @@ export class KeyedWorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.running < this.concurrency && this.queue.length > 0) {
+    while (!this.stopped && !this.paused && this.running < this.concurrency && this.queue.length > 0) {
       const key = this.queue.shift()!;
       this.queued.delete(key);
       this.active.add(key);
       this.running++;
       void this.work(key);
     }
-    if (this.running === 0 && this.queue.length === 0) {
+    if (this.running === 0 && this.paused) for (const r of this.pausedWaiters.splice(0)) r();
+    if (this.running === 0 && (this.queue.length === 0 || this.paused)) {
       const w = this.idleWaiters;
       this.idleWaiters = [];
       for (const r of w) r();

@@ -127,10 +127,14 @@ export class Snapshotter {
     return this.taking;
   }
 
+  /** Whether this replica takes the periodic snapshots (holds the snapshotter lease). */
+  acting = true;
+
   /** Takes a snapshot every `intervalMs` if the log moved at least `minCommits` positions since the last one. */
   startPeriodic(position: () => number, intervalMs: number, minCommits: number): void {
     if (intervalMs <= 0) return;
     this.timer = setInterval(() => {
+      if (!this.acting) return;
       const p = position();
       if (p - this.lastPosition >= minCommits) void this.take(p);
     }, intervalMs);

@@ -7,6 +7,12 @@ export interface WatchOptions<V> {
   /** 0: the current objects as ADDED, then live changes. N: every change after N, then live. */
   readonly sinceRevision: number;
   readonly filter?: (object: V) => boolean;
+  /**
+   * Waits (bounded) until this process's read models reached a position: a
+   * watch resumed on another server replica may name a revision this one has
+   * not applied yet. Past its deadline the watch is refused as without it.
+   */
+  readonly waitFor?: (position: number) => Promise<void>;
 }
 
 /**
@@ -16,6 +22,23 @@ export interface WatchOptions<V> {
  * duplicate between them.
  */
 export const watch = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Observable<Change<V>> =>
+  opts.waitFor && opts.sinceRevision > model.position ? afterCatchingUp(model, opts) : watchNow(model, opts);
+
+const afterCatchingUp = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Observable<Change<V>> =>
+  new Observable<Change<V>>((sub) => {
+    let closed = false;
+    let inner: { unsubscribe(): void } | undefined;
+    const go = () => {
+      if (!closed) inner = watchNow(model, opts).subscribe(sub);
+    };
+    opts.waitFor!(opts.sinceRevision).then(go, go);
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+    };
+  });
+
+const watchNow = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Observable<Change<V>> =>
   new Observable<Change<V>>((sub) => {
     const keep = opts.filter ?? (() => true);
     let first: Change<V>[];

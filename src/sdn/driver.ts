@@ -14,6 +14,8 @@ export interface PortObserved {
 export interface ConvergeResult {
   /** Ports that could not be realised, with the reason (reported as ERROR). */
   readonly errors: ReadonlyMap<string, string>;
+  /** Routers this node holds that it could not realise, with the reason (reported as ERROR, with their floating IPs). */
+  readonly routerErrors?: ReadonlyMap<string, string>;
 }
 
 /** The NIC an instance gets for a port. */

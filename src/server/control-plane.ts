@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
+import { flagSingleton, SINGLETON_BUCKET, SingletonLeases } from '../processes/singletons/singleton-leases';
 import { type Server, ServerCredentials } from '@grpc/grpc-js';
 import { GuardedServer } from '../grpc/guarded-server';
 import { HealthImplementation } from 'grpc-health-check';
@@ -23,10 +26,15 @@ import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { NatsConnectionState } from '../nats/connection-state';
+import { failoverOptions, logFailover } from '../shared/nats-servers';
+import { clusterSize, logReplicas, raiseReplicas } from '../nats/replicas';
+import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
+import { FEED_STREAM } from '../feed/subjects';
 import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
+import { HeadReader, logPositionInterceptor } from '../grpc/log-position';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
@@ -47,6 +55,8 @@ export class ControlPlane {
   grpcPort = 0;
   httpPort = 0;
   natsUrl = '';
+  /** Replicas of every stream and bucket of ours (--log-replicas or its default). */
+  replicas = 1;
   /** The embedded NATS's token and its file, when it listens beyond loopback. */
   natsToken?: string;
   natsTokenFile?: string;
@@ -59,6 +69,8 @@ export class ControlPlane {
   private commandServer?: CommandServer;
   private projections?: ProjectionRuntime;
   private planes: Plane[] = [];
+  /** The singletons' leases (which this replica holds, and every replica's description). */
+  leases?: SingletonLeases;
   private services: string[] = [];
   /** The planes, for tests to look inside. */
   cluster?: ClusterPlane;
@@ -94,6 +106,7 @@ export class ControlPlane {
       this.natsToken = auth?.token;
       this.natsTokenFile = auth?.file;
       this.embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token }, log);
+      if (this.stopped) this.embedded.stopSupervising();
       const port = new URL(this.embedded.url).port;
       this.natsUrl = `nats://${localAddress(listen.host)}:${port}`;
       log.info(
@@ -103,10 +116,13 @@ export class ControlPlane {
     }
     // noAsyncTraces: nats.js otherwise builds two Errors (stack traces) per request, every append and
     // command included: 8% of the server's CPU under writes (issue 25's profile).
-    const nc = (this.nc = await connect({ servers: this.natsUrl, token: this.natsToken, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server', noAsyncTraces: true }));
-    log.info({ url: this.natsUrl }, 'connected to NATS');
+    const nc = (this.nc = await connect({ ...failoverOptions(this.natsUrl), token: this.natsToken, name: 'hypervisor-server', noAsyncTraces: true }));
+    log.info({ url: this.natsUrl, server: nc.getServer() }, 'connected to NATS');
+    logFailover(nc, log);
     const connection = (this.connection = new NatsConnectionState(nc));
-    const store = (this.store = await openEventStore(cfg.eventStore, nc));
+    const replicas = (this.replicas = logReplicas(cfg.logReplicas, nc, !cfg.natsUrl));
+    log.info({ replicas, natsServers: clusterSize(nc) }, 'log replicas');
+    const store = (this.store = await openEventStore(cfg.eventStore, nc, { replicas }));
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
     // The planes, each after those it depends on; their read models must see the whole log.
@@ -126,12 +142,11 @@ export class ControlPlane {
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
     const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s) });
     this.commandServer = new CommandServer(nc, handler, log, (type, ok, s) => this.metrics.commands.observe({ type, ok: String(ok) }, s));
-    this.commandServer.start();
 
     let from = 0;
     if (cfg.snapshots) {
       // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
-      this.snapshots = new Snapshotter(await ObjectStoreSnapshots.open(nc), projections.models, { upcasters: UPCASTERS.fingerprint, log });
+      this.snapshots = new Snapshotter(await ObjectStoreSnapshots.open(nc, { replicas }), projections.models, { upcasters: UPCASTERS.fingerprint, log });
       this.restored = await this.snapshots.restore();
       from = this.restored.from;
       log.info({ position: this.restored.position, from, restored: this.restored.restored, skipped: this.restored.skipped }, 'read-model snapshot');
@@ -142,13 +157,43 @@ export class ControlPlane {
 
     const dispatcher = new Dispatcher(new CommandBus(nc, 10_000, connection), projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
-    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
+    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
+    // Singletons (scheduler, sagas, liveness, reconciler, placement, snapshotter) act on the replica holding their lease.
+    if (this.snapshots) this.snapshots.acting = false;
+    const commandServer = this.commandServer;
+    const singletons = [
+      // Appends run on one replica at a time (each aggregate's in order there): nats-server 2.9 does not enforce
+      // Nats-Expected-Last-Subject-Sequence between appends in flight on a replicated stream
+      // (test/ha/jetstream-expected-seq.test.ts), so two replicas appending to one aggregate could both win.
+      { name: 'command-handler', act: () => commandServer.start(), pause: () => commandServer.drain() },
+      ...this.planes.flatMap((p) => p.singletons?.() ?? []),
+      ...(this.snapshots ? [flagSingleton('snapshotter', this.snapshots)] : []),
+    ];
+    this.leases = new SingletonLeases(
+      nc,
+      singletons,
+      {
+        ttlMs: cfg.singletonLeaseTtlSeconds * 1000,
+        // A process restarted on the same host and port takes its leases back at once.
+        holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+        describe: () => ({ address: `${cfg.grpcHost === '0.0.0.0' ? os.hostname() : cfg.grpcHost}:${this.grpcPort}`, position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
+        replicas,
+      },
+      log,
+    );
+    await this.leases.start();
+    const leases = this.leases;
+    cluster.replicas = () => leases.replicas();
+    this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
+    // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
+    const jsm = await nc.jetstreamManager();
+    for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
 
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },
-      interceptors: [idempotencyInterceptor(requests)],
+      interceptors: [logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), () => connection.connected), idempotencyInterceptor(requests)],
     }));
     this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
     addReflection(grpc, [...this.services, HEALTH_SERVICE]);
@@ -156,8 +201,11 @@ export class ControlPlane {
     this.health.addToServer(grpc);
     // Health follows NATS: without it nothing can be written, so balancers should send clients elsewhere.
     const health = this.health;
+    // Health starts SERVING on the connection made above: only a change from that is news (no "back" at the first connect).
+    let wasUp = true;
     connection.changes$.subscribe((up) => {
-      if (this.stopped) return;
+      if (this.stopped || up === wasUp) return;
+      wasUp = up;
       log[up ? 'info' : 'warn']({ url: this.natsUrl }, up ? 'NATS connection back: serving' : 'NATS connection lost: not serving until it is back');
       for (const s of ['', ...this.services]) health.setStatus(s, up ? 'SERVING' : 'NOT_SERVING');
     });
@@ -176,6 +224,8 @@ export class ControlPlane {
       this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
+    // Others see this replica with its gRPC address from now on, not only after the next renewal.
+    void this.leases?.refresh().catch(() => undefined);
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
     log.info({ grpc: this.grpcPort, http: this.httpPort }, 'hypervisor-server serving');
     return this;
@@ -186,12 +236,27 @@ export class ControlPlane {
     return this.snapshots && this.projections ? this.snapshots.take(this.projections.position) : Promise.resolve(false);
   }
 
+  /** The NATS server this process is connected to now (host:port). */
+  get natsServer(): string | undefined {
+    return this.nc?.isClosed() === false ? this.nc.getServer() : undefined;
+  }
+
   get ready(): boolean {
     return !!this.connection?.connected && !!this.projections?.healthy;
   }
 
   /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
   private stopped = false;
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Called as a shutdown begins (before the agent stops): from here on nothing is started again. */
+  beginShutdown(): void {
+    this.stopped = true;
+    this.embedded?.stopSupervising();
+  }
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -210,6 +275,8 @@ export class ControlPlane {
       });
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    // Given back first, so another replica takes over at once.
+    await this.leases?.stop();
     for (const p of [...this.planes].reverse()) await p.stop();
     await this.commandServer?.drain();
     await this.snapshots?.stop();
@@ -219,3 +286,6 @@ export class ControlPlane {
     await this.embedded?.stop();
   }
 }
+
+/** The KV buckets and object store of ours, as streams (the log, work and feed streams are raised where they are made). */
+const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${SINGLETON_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];

@@ -1,3 +1,4 @@
+import type { ReplicaEntry } from '../processes/singletons/singleton-leases';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics served on /metrics. */
@@ -20,6 +21,38 @@ export class Metrics {
     help: 'Watch streams ended because the client fell too far behind',
     registers: [this.registry],
   });
+
+  /** What the replica gauges read when scraped (set once the leases run). */
+  private replicaSource?: { leases: { holding: string[]; replicas(): Promise<ReplicaEntry[]>; all: string[] }; relay: () => boolean };
+  readonly singletonHeld: Gauge<'singleton'> = new Gauge({
+    name: 'hv_singleton_held',
+    help: 'Singletons this replica acts as (1) or not (0): scheduler, lifecycle, liveness, network-reconciler, router-placement, snapshotter, feed-relay',
+    labelNames: ['singleton'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const src = this.replicaSource;
+      if (!src) return;
+      const mine = new Set(src.leases.holding);
+      for (const s of src.leases.all) this.singletonHeld.set({ singleton: s }, mine.has(s) ? 1 : 0);
+      this.singletonHeld.set({ singleton: 'feed-relay' }, src.relay() ? 1 : 0);
+    },
+  });
+  readonly clusterReplicas: Gauge<'replica' | 'address'> = new Gauge({
+    name: 'hv_cluster_replica_singletons',
+    help: 'Live server replicas (as each last described itself) and how many singletons each holds',
+    labelNames: ['replica', 'address'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const src = this.replicaSource;
+      if (!src) return;
+      this.clusterReplicas.reset();
+      for (const r of await src.leases.replicas().catch(() => [])) this.clusterReplicas.set({ replica: r.holder, address: r.address }, r.singletons.length);
+    },
+  });
+
+  observeReplicas(leases: { holding: string[]; replicas(): Promise<ReplicaEntry[]>; all: string[] }, relay: () => boolean): void {
+    this.replicaSource = { leases, relay };
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -38,8 +38,8 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/eventstore/jetstream': { src: [...DOMAIN, ...STORE_PORT], packages: ['nats', 'rxjs'] },
   'src/eventstore/esdb': { src: [...DOMAIN, ...STORE_PORT], packages: ['@eventstore/db-client', 'crypto', 'rxjs'] },
   'src/bus': { src: [...DOMAIN, ...STORE_PORT, 'src/projections', 'src/shared'], packages: ['nats', 'rxjs', 'pino', 'crypto'] },
-  'src/nats': { src: ['src/errors.ts'], packages: ['child_process', 'crypto', 'fs', 'ipaddr.js', 'nats', 'net', 'path', 'pino', 'rxjs'] },
-  'src/shared': { src: ['src/errors.ts'], packages: ['@grpc/grpc-js', 'crypto', 'fs', 'pino', 'timers'] },
+  'src/nats': { src: ['src/errors.ts', 'src/shared'], packages: ['child_process', 'crypto', 'fs', 'ipaddr.js', 'nats', 'net', 'path', 'pino', 'rxjs'] },
+  'src/shared': { src: ['src/errors.ts'], packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'fs', 'nats', 'pino', 'pino-pretty', 'timers'] },
   'src/client': { src: ['src/gen'], packages: ['@grpc/grpc-js'] },
   'src/images': { src: DOMAIN, packages: ['child_process', 'crypto', 'dns', 'events', 'fs', 'http', 'https', 'ipaddr.js', 'net', 'os', 'path', 'worker_threads'] },
   'src/options': { src: DOMAIN, packages: ['commander', 'ipaddr.js', 'os', 'path'] },
@@ -62,7 +62,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/server': { src: ['src', '../package.json'], packages: 'any' },
   // The clients.
   'src/verify': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/projections', 'src/audit', 'src/client', ...STORE_PORT], packages: [] },
-  'src/cli': { src: ['src/domain', 'src/errors.ts', 'src/gen', 'src/client', 'src/verify', 'src/eventstore'], packages: ['@grpc/grpc-js', 'cli-progress', 'cli-table3', 'commander', 'fs', 'nats', 'os', 'path', 'yaml'] },
+  'src/cli': { src: ['src/domain', 'src/errors.ts', 'src/gen', 'src/client', 'src/verify', 'src/eventstore', 'src/shared/nats-servers.ts'], packages: ['@grpc/grpc-js', 'cli-progress', 'cli-table3', 'commander', 'crypto', 'fs', 'nats', 'os', 'path', 'yaml'] },
   // The binaries' entry points.
   'src/main.ts': { src: ['src/agent', 'src/options', 'src/server', 'src/shared'], packages: 'any' },
 };

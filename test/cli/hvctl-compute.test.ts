@@ -136,10 +136,10 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       const r = await hv('instance', 'create', `web-${token}`, '--kernel', kernel(), '--memory', '256MiB', '--cpus', '2', '--disk', 'root=1GiB', '--label', 'tier=web', '--annotation', 'note=cli', '--wait');
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`instance web-${token}: PENDING`));
-      assert.match(r.stderr, new RegExp(`instance web-${token}: RUNNING on node ${nodeId()}`));
+      assert.match(r.stderr, new RegExp(`instance web-${token}: RUNNING on node ${host}`));
       const [header, row] = r.stdout.trimEnd().split('\n');
       assert.match(header, /^NAME\s+ID\s+TYPE\s+STATE\s+NODE\s+IP\s+CPUS\s+MEMORY\s+AGE\s+REASON$/);
-      assert.match(row, new RegExp(`^web-${token}\\s+\\S+\\s+vm\\s+RUNNING\\s+${nodeId()}\\s+2\\s+256MiB\\s`));
+      assert.match(row, new RegExp(`^web-${token}\\s+\\S+\\s+vm\\s+RUNNING\\s+${host}\\s+2\\s+256MiB\\s`));
       id = row.split(/\s+/)[1];
       const served = await call(compute, compute.getInstance, { instanceId: id });
       assert.deepEqual(served.metadata, { labels: { tier: 'web' }, annotations: { note: 'cli' } });
@@ -193,6 +193,9 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
     it('restart, then delete --wait until it is gone', async () => {
       const r = await hv('instance', 'restart', `web-${token}`, '-o', 'json');
       assert.equal(r.code, 0, r.stderr);
+      // It says what it waits for before the call that may take the grace period, and how long it took.
+      assert.match(r.stderr, new RegExp(`^restarting web-${token}: the guest is asked to reboot \\(ACPI\\) and reset if it has not shut down within the server's grace period .*waiting…$`, 'm'));
+      assert.match(r.stderr, new RegExp(`^restarted web-${token} in \\d+\\.\\d s$`, 'm'));
       await watch.state(id, InstanceState.INSTANCE_STATE_RUNNING);
       const d = await hv('instance', 'delete', `web-${token}`, '--wait');
       assert.equal(d.code, 0, d.stderr);
@@ -230,7 +233,7 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       const i = JSON.parse(r.stdout);
       assert.deepEqual(i.spec.network, { networkId: web.id, subnetId: sub.id, securityGroups: [sg.id] });
       assert.match(i.ipAddress, /^10\.99\.0\.\d+$/);
-      assert.match(r.stderr, new RegExp(`RUNNING on node ${nodeId()}, ${i.ipAddress.replace(/\./g, '\\.')}`));
+      assert.match(r.stderr, new RegExp(`RUNNING on node ${host}, ${i.ipAddress.replace(/\./g, '\\.')}`));
       assert.equal((await hv('instance', 'delete', i.id, '--wait')).code, 0);
       const noNet = await hv('instance', 'create', 'x', '--kernel', kernel(), '--network', 'no-such-net');
       assert.equal(noNet.code, 5);

@@ -122,7 +122,7 @@ describe('hvctl: networks, subnets, ports, security groups, routers, floating IP
     const withRoute = await json('router', 'route', 'add', `edge-${token}`, '10.200.0.0/16', '10.77.0.5');
     assert.deepEqual(withRoute.routes, [{ destination: '10.200.0.0/16', nexthop: '10.77.0.5' }]);
     const table = await ok('router', 'list');
-    assert.match(table.stdout, new RegExp(`^edge-${token}\\s+${r.id}\\s+ACTIVE\\s+${ids.ext} \\(snat\\)\\s+203\\.0\\.113\\.\\d+\\s+10\\.200\\.0\\.0/16 via 10\\.77\\.0\\.5\\s+false`, 'm'));
+    assert.match(table.stdout, new RegExp(`^edge-${token}\\s+${r.id}\\s+ACTIVE\\s+public-${token} \\(snat\\)\\s+203\\.0\\.113\\.\\d+\\s+10\\.200\\.0\\.0/16 via 10\\.77\\.0\\.5\\s+false`, 'm'));
     assert.deepEqual(await json('router', 'get', r.id), Router.toJSON((await n.rpc('getRouter', { routerId: r.id })).router!));
     assert.deepEqual((await json('router', 'route', 'remove', r.id, '10.200.0.0/16')).routes ?? [], []);
   });

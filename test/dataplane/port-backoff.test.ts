@@ -28,7 +28,7 @@ describe('sdn/linuxbridge: failed host work is retried with backoff and reported
   let lab: NetnsHosts;
   let dir = '';
   let driver: LinuxBridgeDriver;
-  const logged: { msg: string; networkId?: string; retryInMs?: number; err?: { message: string } }[] = [];
+  const logged: { msg: string; networkId?: string; routerId?: string; retryInMs?: number; reason?: string; err?: { message: string } }[] = [];
   let bridge = '';
   let phys = '';
 
@@ -129,6 +129,29 @@ describe('sdn/linuxbridge: failed host work is retried with backoff and reported
       const [v] = await root.in(lab.hosts[0].name).ipJson<{ link?: string; master?: string; linkinfo?: { info_data?: { id?: number } } }>(['-d', 'link', 'show', 'dev', vlanName('net-v')]);
       assert.deepEqual([v.link, v.linkinfo?.info_data?.id, v.master], [phys, 78, bridgeName('net-v')]);
     } else await failingRounds(plan, 1, /kernel cannot make 802\.1Q VLAN interfaces \(no 8021q support\)/);
+    await driver.converge({ networks: [], ports: [], securityGroups: [] }, { prune: true });
+  });
+
+  it('a router whose external network this node does not map: ERROR every round with a reason naming the physical network and the flag, tried with doubling waits, each failure one line with no stack (issue 19, item 1)', async () => {
+    const ext = net({ id: 'net-x', type: 'flat', physicalNetwork: 'default' });
+    const plan: HostPlan = {
+      networks: [ext],
+      ports: [],
+      securityGroups: [],
+      routers: [{ id: 'router-x', interfaces: [], gateway: { networkId: 'net-x', mac: '02:00:00:00:09:01', addresses: [{ ip: '203.0.113.2', prefixLength: 24 }], nexthop: '203.0.113.1', enableSnat: true, mtu: 1500 }, routes: [], floatingIps: [] }],
+    };
+    const rounds = 12;
+    for (let i = 0; i < rounds; i++) {
+      const r = await driver.converge(plan, { prune: true });
+      assert.match(r.routerErrors?.get('router-x') ?? '(no error)', /external gateway \(network net-x\) cannot be realised on this node: .*physical network "default", which this node does not map to an interface \(start the agent with --physical-interface default=<ifname>\)/, `round ${i}`);
+    }
+    const tried = logged.filter((l) => l.msg === 'cannot realise router' && l.routerId === 'router-x');
+    assert.ok(tried.length >= 1 && tried.length < rounds / 2, `${tried.length} attempts in ${rounds} converges`);
+    assert.deepEqual(tried.map((t) => t.retryInMs), [1000, 2000, 4000].slice(0, tried.length), 'each failure doubles the wait');
+    for (const l of [...tried, ...attempts('net-x')]) {
+      assert.equal(l.err, undefined, 'no error object (and no stack) in the line');
+      assert.match(l.reason ?? '', /does not map to an interface/);
+    }
     await driver.converge({ networks: [], ports: [], securityGroups: [] }, { prune: true });
   });
 });

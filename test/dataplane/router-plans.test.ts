@@ -59,10 +59,12 @@ describe('router placement and router host plans (real gRPC, real nats-server)',
     assert.deepEqual(here.routers, [
       {
         id: r.id,
+        // No agent runs here: nothing reported yet.
+        reported: { status: '', reason: '' },
         interfaces: [{ portId: ifacePortId, networkId: net.id, mac: iface.macAddress, address: { ip: '198.19.100.1', prefixLength: 24 }, mtu: 1400 }],
         gateway: { networkId: ext.id, mac: routerGatewayMac(r.id), addresses: [{ ip: gwIp, prefixLength: 24 }], nexthop: '198.19.96.1', enableSnat: true, mtu: 1500 },
         routes: [],
-        floatingIps: [{ id: fip.id, floatingIp: fip.floatingIp, fixedIp: port.ipAddress }],
+        floatingIps: [{ id: fip.id, floatingIp: fip.floatingIp, fixedIp: port.ipAddress, reported: { status: '', reason: '' } }],
       },
     ]);
     const tenantHere = here.networks.find((x) => x.id === net.id)!;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -12,6 +13,7 @@ import type { RouterPlan } from '../../src/domain/router-plan';
 import { HostRunner } from '../../src/sdn/run';
 import { ExternalNet } from '../support/external-net';
 import { NetnsHosts, type NetnsHost } from '../support/netns-hosts';
+import { until } from '../support/until';
 
 /**
  * Routers and floating IPs with the linuxbridge driver on real devices (issue
@@ -221,6 +223,35 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
     await converge(router({ fips: [{ fixedIp: g3.port.ip }] }));
     assert.equal(await ext.pings(FIP), true, 'associated with guest 3 (on the other host)');
     assert.equal(await who(), 'guest-3');
+  });
+
+  it('a floating IP let go stops answering a ping that never stopped: its address, NAT rules and connection state are gone (issue 19, item 7)', async () => {
+    await converge(router({ fips: [{ fixedIp: g1.port.ip }] }));
+    // One ping process: one ICMP id, so one conntrack flow for its whole life; -O prints each request left unanswered.
+    const out = path.join(tmp, 'ping-fip');
+    const pinger = spawn('ip', ['netns', 'exec', ext.hostNs, 'ping', '-O', '-n', '-i', '0.2', FIP], { stdio: ['ignore', openSync(out, 'w'), 'ignore'] });
+    try {
+      const replies = () => [...readFileSync(out, 'utf8').matchAll(/icmp_seq=(\d+) ttl=/g)].map((m) => Number(m[1]));
+      const unanswered = () => [...readFileSync(out, 'utf8').matchAll(/no answer yet for icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
+      await until('the floating IP answers the ping', () => replies().length >= 3);
+      const flows = async () => (await inRouter(0).run('conntrack', ['-L', '-d', FIP]).catch(() => '')).trim();
+      assert.match(await flows(), new RegExp(`dst=${FIP.replace(/\./g, '\\.')}`), 'the ping is a tracked, DNATed flow');
+
+      await converge(router());
+      const last = Math.max(...replies());
+      // Ten requests sent after the converge, none answered; with the flow's state kept, every one would be.
+      await until('ten unanswered requests after the disassociation', () => unanswered().filter((q) => q > last).length >= 10);
+      assert.deepEqual(replies().filter((q) => q > last + 1), [], 'no reply after the converge (one request may have been in flight)');
+      const qg = (await inRouter(0).ipJson<{ ifname: string; addr_info: { family: string; local: string }[] }>(['addr', 'show'])).find((l) => l.ifname.startsWith('qg-'))!;
+      assert.deepEqual(qg.addr_info.filter((a) => a.family === 'inet').map((a) => a.local), [ROUTER_GW], 'only the gateway address is left on the gateway leg');
+      assert.doesNotMatch(await inRouter(0).run('nft', ['list', 'table', 'ip', 'hv']), new RegExp(FIP.replace(/\./g, '\\.')), 'no NAT rule names it');
+      // The ping goes on arriving (the external host's ARP entry ages slowly) and is tracked anew, but nothing leads to the guest.
+      assert.doesNotMatch(await flows(), new RegExp(`src=${g1.port.ip.replace(/\./g, '\\.')} `), 'no connection state translates it to the guest');
+    } finally {
+      pinger.kill();
+    }
+    // As the test before left it (the next one converges that plan again).
+    await converge(router({ fips: [{ fixedIp: g3.port.ip }] }));
   });
 
   it('converging again changes nothing: same router devices (ifindexes), the NAT table is not replaced', async () => {

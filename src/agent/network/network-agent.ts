@@ -8,6 +8,7 @@ import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus, type PortPl
 import type { LocalStore } from '../local-store';
 import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply } from '../protocol';
 import type { Reporter } from '../reporter';
+import type { RealisedReport } from '../../domain/router-plan';
 import { writeJsonAtomic } from '../../shared/atomic-file';
 
 const PLAN_TIMEOUT_MS = 3_000;
@@ -80,7 +81,10 @@ export class NetworkAgent {
     const plan = this.withDevices(mergePlans(this.localPlan(answered), cached ?? EMPTY_PLAN));
     const result = await this.exclusive(() => this.driver.converge(plan, { prune: answered !== undefined }));
     this.rounds++;
-    if (answered) await this.report(plan, result.errors);
+    if (answered) {
+      await this.report(plan, result.errors);
+      await this.reportRouters(plan, result.routerErrors ?? new Map());
+    }
   }
 
   /** Before an instance starts: its ports' devices exist, with their filtering. A port this node cannot realise fails the work. */
@@ -181,6 +185,31 @@ export class NetworkAgent {
     await this.reporter!
       .send(`agent-port:${id}:${status}:${Date.now()}`, 'port', id, { type: 'ReportPortStatus', data: { nodeId: this.nodeId(), status, deviceName, reason } }, correlationId)
       .catch((err) => this.log.warn({ err, portId: id }, 'cannot report the port status yet'));
+  }
+
+  /**
+   * Each router this node holds, and the floating IPs through it: ACTIVE, or ERROR with the reason (a router
+   * whose external network this node does not map is not ACTIVE), when it differs from what the control plane shows.
+   */
+  private async reportRouters(plan: HostPlan, errors: ReadonlyMap<string, string>): Promise<void> {
+    if (!this.reporter) return;
+    const nodeId = this.nodeId();
+    for (const r of plan.routers ?? []) {
+      const reason = errors.get(r.id) ?? '';
+      const status = reason ? 'ERROR' : 'ACTIVE';
+      const send = (kind: string, id: string, type: string, data: Record<string, string>, reported: RealisedReport | undefined) => {
+        if (reported?.status === status && reported.reason === reason) return this.sent.delete(`${kind}:${id}`), undefined;
+        const key = `${status}|${reason}`;
+        const last = this.sent.get(`${kind}:${id}`);
+        if (last?.key === key && Date.now() - last.at < RESEND_MS) return undefined;
+        this.sent.set(`${kind}:${id}`, { key, at: Date.now() });
+        return this.reporter!.send(`agent-${kind}:${id}:${status}:${Date.now()}`, kind, id, { type, data: { nodeId, status, reason, ...data } }, r.id).catch((err) =>
+          this.log.warn({ err, [`${kind}Id`]: id }, `cannot report the ${kind} status yet`),
+        );
+      };
+      await send('router', r.id, 'ReportRouterStatus', {}, r.reported);
+      for (const f of r.floatingIps) await send('floating_ip', f.id, 'ReportFloatingIpStatus', { routerId: r.id }, f.reported);
+    }
   }
 
   async stop(): Promise<void> {

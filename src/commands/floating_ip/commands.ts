@@ -1,3 +1,4 @@
+import type { RealisedStatus } from '../../domain/router-plan';
 import type { NetworkFacts } from '../network/fields';
 
 export type FloatingIpCommand =
@@ -9,4 +10,6 @@ export type FloatingIpCommand =
   /** After router RouteFloatingIp and port AttachFloatingIp have both accepted. */
   | { type: 'AssociateFloatingIp'; data: { portId: string; fixedIp: string; routerId: string } }
   | { type: 'DisassociateFloatingIp'; data: Record<string, never> }
-  | { type: 'DeleteFloatingIp'; data: Record<string, never> };
+  | { type: 'DeleteFloatingIp'; data: Record<string, never> }
+  /** Its router's node says whether it could realise it (ERROR: why not). */
+  | { type: 'ReportFloatingIpStatus'; data: { nodeId: string; routerId: string; status: RealisedStatus; reason: string } };

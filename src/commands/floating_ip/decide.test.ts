@@ -66,4 +66,25 @@ describe('floating_ip decider', () => {
     const f = floatingIpToProto(fold(floatingIpDecider, 'f-1', [{ ...created, time: t0 }, { ...associated, time: t1 }]))!;
     assert.deepEqual([f.status, f.portId, f.fixedIp, f.updatedAt], ['ACTIVE', 'p-1', '10.0.0.5', t1]);
   });
+  describe('ReportFloatingIpStatus (issue 19)', () => {
+    const report = (status: 'ACTIVE' | 'ERROR', reason = '', routerId = 'r-1') => ({ type: 'ReportFloatingIpStatus', data: { nodeId: 'n-1', routerId, status, reason } }) as const;
+    const reported = (status: 'ACTIVE' | 'ERROR', reason = ''): FloatingIpEvent => ({ type: 'FloatingIpStatusReported', data: { nodeId: 'n-1', routerId: 'r-1', status, reason } });
+    const view = (evts: FloatingIpEvent[]) => floatingIpToProto(fold(floatingIpDecider, 'f-1', evts.map((e) => ({ ...e, time: new Date(0) }))))!;
+    it("records its router's node's report while associated through that router", () => {
+      given([created, associated]).when(report('ERROR', 'router r-1 cannot be realised')).then([reported('ERROR', 'router r-1 cannot be realised')]);
+      given([created, associated, reported('ERROR', 'x')]).when(report('ERROR', 'x')).then([]);
+    });
+    it('ignores a report for a floating IP not associated, or associated through another router', () => {
+      given([created]).when(report('ACTIVE')).then([]);
+      given([created, associated]).when(report('ACTIVE', '', 'r-2')).then([]);
+    });
+    it('refuses a status that is not ACTIVE or ERROR', () =>
+      given([created, associated]).when({ type: 'ReportFloatingIpStatus', data: { nodeId: 'n-1', routerId: 'r-1', status: 'DOWN' as 'ACTIVE', reason: '' } }).thenThrows(InvalidArgument, /status/));
+    it('shows ERROR while it cannot be realised, DOWN once let go (the report goes with the association)', () => {
+      assert.equal(view([created, associated]).status, 'ACTIVE');
+      assert.equal(view([created, associated, reported('ERROR', 'x')]).status, 'ERROR');
+      assert.equal(view([created, associated, reported('ERROR', 'x'), { type: 'FloatingIpDisassociated', data: assoc }]).status, 'DOWN');
+      assert.equal(view([created, associated, reported('ERROR', 'x'), { type: 'FloatingIpDisassociated', data: assoc }, associated]).status, 'ACTIVE');
+    });
+  });
 });

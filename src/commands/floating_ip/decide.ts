@@ -51,6 +51,16 @@ export const decide = (cmd: FloatingIpCommand, s: FloatingIpState): FloatingIpEv
       const { floatingNetworkId, floatingSubnetId, floatingIp } = s;
       return [...disassociate(s), { type: 'FloatingIpDeleted', data: { floatingNetworkId, floatingSubnetId, floatingIp } }];
     }
+    case 'ReportFloatingIpStatus': {
+      const d = cmd.data;
+      requireToken('node_id', d.nodeId);
+      requireToken('router_id', d.routerId);
+      if (d.status !== 'ACTIVE' && d.status !== 'ERROR') throw new InvalidArgument(`status: "${String(d.status)}" is not ACTIVE or ERROR`);
+      if (s.status !== 'active' || !s.portId || s.routerId !== d.routerId) return []; // let go or moved meanwhile: a stale report
+      const reason = d.status === 'ERROR' ? d.reason.slice(0, 1024) : '';
+      if (s.hostStatus === d.status && s.hostReason === reason) return [];
+      return [{ type: 'FloatingIpStatusReported', data: { nodeId: d.nodeId, routerId: d.routerId, status: d.status, reason } }];
+    }
     default:
       throw new InvalidArgument(`unknown floating_ip command ${(cmd as { type: string }).type}`);
   }

@@ -1,3 +1,5 @@
+import type { RealisedStatus } from '../../domain/router-plan';
+
 export interface Association {
   readonly portId: string;
   readonly fixedIp: string;
@@ -10,4 +12,6 @@ export type FloatingIpEvent =
   /** The caller then sends port DetachFloatingIp and router UnrouteFloatingIp. */
   | { type: 'FloatingIpDisassociated'; data: Association }
   /** The caller then releases the address (ReleaseIp with allocationId = the floating IP's id). */
-  | { type: 'FloatingIpDeleted'; data: { floatingNetworkId: string; floatingSubnetId: string; floatingIp: string } };
+  | { type: 'FloatingIpDeleted'; data: { floatingNetworkId: string; floatingSubnetId: string; floatingIp: string } }
+  /** Its router's node realised it (ACTIVE) or could not (ERROR, with the reason). */
+  | { type: 'FloatingIpStatusReported'; data: { nodeId: string; routerId: string; status: RealisedStatus; reason: string } };

@@ -8,9 +8,11 @@ export const evolve = (s: FloatingIpState, e: Evolving<FloatingIpEvent>): Floati
     case 'FloatingIpCreated':
       return { ...initialState(s.id), ...e.data, status: 'active', createdAt: e.time, ...at };
     case 'FloatingIpAssociated':
-      return { ...s, ...e.data, ...at };
+      return { ...s, ...e.data, hostStatus: '', hostReason: '', ...at };
     case 'FloatingIpDisassociated':
-      return { ...s, portId: '', fixedIp: '', routerId: '', ...at };
+      return { ...s, portId: '', fixedIp: '', routerId: '', hostStatus: '', hostReason: '', ...at };
+    case 'FloatingIpStatusReported':
+      return { ...s, hostStatus: e.data.status, hostReason: e.data.reason, ...at };
     case 'FloatingIpDeleted':
       return { ...s, status: 'deleted', ...at };
   }

@@ -1,3 +1,4 @@
+import type { RealisedStatus } from '../../domain/router-plan';
 import type { Lifecycle } from '../network/fields';
 
 export interface FloatingIpState {
@@ -12,6 +13,9 @@ export interface FloatingIpState {
   readonly portId: string;
   readonly fixedIp: string;
   readonly routerId: string;
+  /** What its router's node reported of this association ('' until then). */
+  readonly hostStatus: RealisedStatus | '';
+  readonly hostReason: string;
   readonly createdAt?: Date;
   readonly updatedAt?: Date;
 }
@@ -26,4 +30,6 @@ export const initialState = (id: string): FloatingIpState => ({
   portId: '',
   fixedIp: '',
   routerId: '',
+  hostStatus: '',
+  hostReason: '',
 });

@@ -1,3 +1,4 @@
+import type { RealisedStatus } from '../../domain/router-plan';
 import type { NetworkFacts } from '../network/fields';
 import type { GatewayIp, RoutedFloatingIp } from './state';
 
@@ -22,4 +23,6 @@ export type RouterCommand =
   | { type: 'RouteFloatingIp'; data: RoutedFloatingIp }
   | { type: 'UnrouteFloatingIp'; data: { floatingIpId: string } }
   /** The router placement process (src/processes/router-placement) chose the node the router's namespace runs on. */
-  | { type: 'PlaceRouter'; data: { nodeId: string; reason: string } };
+  | { type: 'PlaceRouter'; data: { nodeId: string; reason: string } }
+  /** The node it is placed on says whether it could realise it (ERROR: why not). */
+  | { type: 'ReportRouterStatus'; data: { nodeId: string; status: RealisedStatus; reason: string } };

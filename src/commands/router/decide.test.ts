@@ -175,4 +175,31 @@ describe('router decider', () => {
       assert.equal(JSON.stringify(routerToProto(s)).includes('n-1'), false);
     });
   });
+  describe('ReportRouterStatus (issue 19: a router its node cannot realise is not ACTIVE)', () => {
+    const placed: RouterEvent = { type: 'RouterPlaced', data: { nodeId: 'n-1', from: '', reason: 'first placement' } };
+    const report = (status: 'ACTIVE' | 'ERROR', reason = '', nodeId = 'n-1') => ({ type: 'ReportRouterStatus', data: { nodeId, status, reason } }) as const;
+    const reported = (status: 'ACTIVE' | 'ERROR', reason = ''): RouterEvent => ({ type: 'RouterStatusReported', data: { nodeId: 'n-1', status, reason } });
+    const view = (evts: RouterEvent[]) => routerToProto(fold(routerDecider, 'r-1', evts.map((e) => ({ ...e, time: new Date(0) }))))!;
+    const WHY = 'its external gateway cannot be realised on this node: network ext is flat on physical network "default", which this node does not map to an interface';
+    it("records its node's report, with the reason of an ERROR only", () => {
+      given([created, placed]).when(report('ERROR', WHY)).then([reported('ERROR', WHY)]);
+      given([created, placed, reported('ERROR', WHY)]).when(report('ACTIVE', 'ignored')).then([reported('ACTIVE')]);
+    });
+    it('adds nothing for the same report again, one from another node (it moved) or for a router that is gone', () => {
+      given([created, placed, reported('ERROR', WHY)]).when(report('ERROR', WHY)).then([]);
+      given([created, placed]).when(report('ERROR', WHY, 'n-2')).then([]);
+      given([created]).when(report('ERROR', WHY)).then([]);
+      given([created, placed, { type: 'RouterDeleted', data: {} }]).when(report('ACTIVE')).then([]);
+    });
+    it('refuses a status that is not ACTIVE or ERROR, and a report without a node', () => {
+      given([created, placed]).when({ type: 'ReportRouterStatus', data: { nodeId: 'n-1', status: 'DOWN' as 'ACTIVE', reason: '' } }).thenThrows(InvalidArgument, /status: "DOWN"/);
+      given([created, placed]).when(report('ACTIVE', '', '')).thenThrows(InvalidArgument, /node_id/);
+    });
+    it('shows ERROR while its node cannot realise it, ACTIVE once it can; a move starts over', () => {
+      assert.equal(view([created, placed]).status, 'ACTIVE');
+      assert.equal(view([created, placed, reported('ERROR', WHY)]).status, 'ERROR');
+      assert.equal(view([created, placed, reported('ERROR', WHY), reported('ACTIVE')]).status, 'ACTIVE');
+      assert.equal(view([created, placed, reported('ERROR', WHY), { type: 'RouterPlaced', data: { nodeId: 'n-2', from: 'n-1', reason: 'x' } }]).status, 'ACTIVE');
+    });
+  });
 });

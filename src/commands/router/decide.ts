@@ -158,6 +158,15 @@ export const decide = (cmd: RouterCommand, s: RouterState): RouterEvent[] => {
       if (s.status !== 'active' || s.nodeId === cmd.data.nodeId) return [];
       return [{ type: 'RouterPlaced', data: { nodeId: cmd.data.nodeId, from: s.nodeId, reason: cmd.data.reason } }];
     }
+    case 'ReportRouterStatus': {
+      const d = cmd.data;
+      requireToken('node_id', d.nodeId);
+      if (d.status !== 'ACTIVE' && d.status !== 'ERROR') throw new InvalidArgument(`status: "${String(d.status)}" is not ACTIVE or ERROR`);
+      if (s.status !== 'active' || s.nodeId !== d.nodeId) return []; // it moved or went: a stale report
+      const reason = d.status === 'ERROR' ? d.reason.slice(0, 1024) : '';
+      if (s.hostStatus === d.status && s.hostReason === reason) return [];
+      return [{ type: 'RouterStatusReported', data: { nodeId: d.nodeId, status: d.status, reason } }];
+    }
     default:
       throw new InvalidArgument(`unknown router command ${(cmd as { type: string }).type}`);
   }

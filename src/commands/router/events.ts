@@ -1,3 +1,4 @@
+import type { RealisedStatus } from '../../domain/router-plan';
 import type { GatewayIp, RoutedFloatingIp, RouterInterface } from './state';
 
 export type RouterEvent =
@@ -14,4 +15,6 @@ export type RouterEvent =
   | { type: 'FloatingIpRouted'; data: RoutedFloatingIp }
   | { type: 'FloatingIpUnrouted'; data: { floatingIpId: string } }
   /** The node the router runs on from now on; `from` the one it ran on ('' for the first choice). */
-  | { type: 'RouterPlaced'; data: { nodeId: string; from: string; reason: string } };
+  | { type: 'RouterPlaced'; data: { nodeId: string; from: string; reason: string } }
+  /** Its node realised it (ACTIVE) or could not (ERROR, with the reason: the Router message has no field for it). */
+  | { type: 'RouterStatusReported'; data: { nodeId: string; status: RealisedStatus; reason: string } };

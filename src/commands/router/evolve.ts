@@ -28,6 +28,8 @@ export const evolve = (s: RouterState, e: Evolving<RouterEvent>): RouterState =>
       return { ...s, floatingIps: s.floatingIps.filter((f) => f.floatingIpId !== e.data.floatingIpId) };
     // Where it runs is not a field of the Router message either.
     case 'RouterPlaced':
-      return { ...s, nodeId: e.data.nodeId, placements: s.placements + 1 };
+      return { ...s, nodeId: e.data.nodeId, placements: s.placements + 1, hostStatus: '', hostReason: '' };
+    case 'RouterStatusReported':
+      return { ...s, hostStatus: e.data.status, hostReason: e.data.reason, ...at };
   }
 };

@@ -1,3 +1,4 @@
+import type { RealisedStatus } from '../../domain/router-plan';
 import type { Lifecycle } from '../network/fields';
 
 export interface RouterInterface {
@@ -55,6 +56,9 @@ export interface RouterState {
   readonly nodeId: string;
   /** How many times it was placed: the placement process's command ids hold it, so a move back is a new command. */
   readonly placements: number;
+  /** What its node reported ('' until then, and again after a move). */
+  readonly hostStatus: RealisedStatus | '';
+  readonly hostReason: string;
   readonly createdAt?: Date;
   readonly updatedAt?: Date;
 }
@@ -72,4 +76,6 @@ export const initialState = (id: string): RouterState => ({
   floatingIps: [],
   nodeId: '',
   placements: 0,
+  hostStatus: '',
+  hostReason: '',
 });

@@ -94,6 +94,15 @@ describe('subnet decider', () => {
       given([created()]).when(alloc('a-1')).then([allocated('a-1', '10.0.0.2')]);
       given([created(), allocated('a-1', '10.0.0.2'), allocated('a-2', '10.0.0.4')]).when(alloc('a-3')).then([allocated('a-3', '10.0.0.3')]);
     });
+    it("passes over the subnet's DNS servers inside its pools (issue 19: the README's --dns 10.0.0.2), which may still be asked for", () => {
+      const withDns = created({ dnsServers: ['10.0.0.2', '10.0.0.3', '8.8.8.8'] });
+      given([withDns]).when(alloc('a-1')).then([allocated('a-1', '10.0.0.4')]);
+      given([withDns, allocated('a-1', '10.0.0.4')]).when(alloc('a-2')).then([allocated('a-2', '10.0.0.5')]);
+      given([withDns]).when(alloc('a-1', { ipAddress: '10.0.0.2' })).then([allocated('a-1', '10.0.0.2')]);
+      // A pool of nothing but DNS servers is full.
+      given([created({ cidr: '10.0.0.0/30', allocationPools: [{ start: '10.0.0.2', end: '10.0.0.2' }], dnsServers: ['10.0.0.2'] })])
+        .when(alloc('a-1')).thenThrows(ResourceExhausted);
+    });
     it('adds nothing when the same allocation is redelivered', () =>
       given([created(), allocated('a-1', '10.0.0.2')]).when(alloc('a-1')).then([]));
     it('honours a requested address, inside or outside the pools', () => {

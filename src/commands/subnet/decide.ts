@@ -1,6 +1,6 @@
 import { FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted } from '../../errors';
 import { formatAddress, parseAddress } from '../../domain/ipam/address';
-import { checkRequested, firstFree } from '../../domain/ipam/allocate';
+import { checkRequested, firstFreeExcept } from '../../domain/ipam/allocate';
 import { contains } from '../../domain/ipam/cidr';
 import { createAgain, deletable, requireActive, sameJson } from '../network/fields';
 import type { SubnetCommand } from './commands';
@@ -38,7 +38,7 @@ export const decide = (cmd: SubnetCommand, s: SubnetState): SubnetEvent[] => {
             subnet: label(s),
             allowGateway: d.owner.kind === 'router_interface',
           })
-        : firstFree(layout.pools, s.allocations);
+        : firstFreeExcept(layout.pools, s.allocations, dnsAddresses(s));
       if (value === undefined) throw new ResourceExhausted(`${label(s)} has no free address in its allocation pools`);
       return [
         {
@@ -107,3 +107,16 @@ const created = (s: SubnetState): SubnetCreatedData => ({
   allocationPools: s.allocationPools,
   enableDhcp: s.enableDhcp,
 });
+
+/** The subnet's DNS servers inside it: automatic allocation passes them over (the README's `--dns 10.0.0.2` is not the first port's address). */
+const dnsAddresses = (s: SubnetState): Set<bigint> => {
+  const out = new Set<bigint>();
+  for (const d of s.dnsServers) {
+    try {
+      out.add(parseAddress('dns_nameservers', d, s.ipVersion).value);
+    } catch {
+      // another family, or not an address: nothing to pass over
+    }
+  }
+  return out;
+};

@@ -47,6 +47,20 @@ export const firstFree = (pools: readonly Pool[], taken: Taken): bigint | undefi
   return undefined;
 };
 
+/**
+ * As firstFree, passing over `skip` too: addresses the subnet names for
+ * something else (its DNS servers) are not handed out automatically, though
+ * one may still be asked for by name (the DNS server's own port).
+ */
+export const firstFreeExcept = (pools: readonly Pool[], taken: Taken, skip: ReadonlySet<bigint>): bigint | undefined => {
+  for (const p of pools) {
+    let v = firstFreeIn(p, taken);
+    while (v !== undefined && skip.has(v)) v = v < p.end ? firstFreeIn({ ...p, start: v + 1n }, taken) : undefined;
+    if (v !== undefined) return v;
+  }
+  return undefined;
+};
+
 export interface RequestOptions {
   /** Field name for messages, e.g. `ip_address`. */
   readonly field: string;

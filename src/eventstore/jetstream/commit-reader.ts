@@ -10,7 +10,8 @@ import { unavailable } from './errors';
  * Reads commits of the JetStream log by position: one direct get each
  * (`$JS.API.DIRECT.GET`, answered by the stream itself, not the JetStream API
  * queue: 2-4x faster here), no consumer, no scan. Direct gets need the
- * stream's allow_direct, which this turns on for the log if it is off.
+ * stream's allow_direct, which this turns on for the log if it is off. A
+ * replicated log (R3) is read through its leader instead.
  */
 export class JetStreamCommitReader {
   private constructor(
@@ -24,6 +25,9 @@ export class JetStreamCommitReader {
     let direct = false;
     try {
       const { config } = await jsm.streams.info(stream);
+      // On a replicated log every replica answers direct gets, a follower that is behind too (it times out or has
+      // nothing yet): a commit just acknowledged could be missing. The stream's leader answers the API get.
+      if ((config.num_replicas ?? 1) > 1) return new JetStreamCommitReader(jsm, stream, false);
       if (!config.allow_direct) await jsm.streams.update(stream, { ...config, allow_direct: true });
       direct = true;
     } catch {

@@ -3,12 +3,16 @@ import { isStreamNotFound } from './errors';
 
 /**
  * Makes sure a JetStream stream exists, making it with `config` if not. An
- * existing stream is left as it is (its settings are the operator's now);
- * another process making it at the same moment is not a failure.
+ * existing stream is left as it is (its settings are the operator's now),
+ * except that it gets the replicas asked for if it has fewer (`--log-replicas`
+ * raised, a single server grown into a cluster); another process making it at
+ * the same moment is not a failure.
  */
 export const ensureStream = async (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> => {
   try {
-    await jsm.streams.info(config.name);
+    const { config: current } = await jsm.streams.info(config.name);
+    const want = config.num_replicas ?? 1;
+    if ((current.num_replicas ?? 1) < want) await jsm.streams.update(config.name, { ...current, num_replicas: want });
   } catch (e) {
     if (!isStreamNotFound(e)) throw e;
     try {

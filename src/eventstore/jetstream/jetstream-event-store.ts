@@ -145,7 +145,10 @@ export class JetStreamEventStore implements EventStore {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: after + 1,
         });
-        const messages = await consumer.consume({ max_messages: 1000 });
+        // Short pulls: their idle heartbeats (half of expires) are how the ordered consumer notices that the
+        // server holding it is gone (a stream leader killed, cut off) and makes itself again from where it was;
+        // nats.js's default (30 s) would leave the read models that long behind on a cluster.
+        const messages = await consumer.consume({ max_messages: 1000, expires: 4_000 });
         stop = () => void messages.stop();
         if (closed) return stop();
         for await (const m of messages) {

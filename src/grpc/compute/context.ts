@@ -15,6 +15,8 @@ import type { AgentClients } from './agent-clients';
 
 export interface ComputeServiceDeps {
   readonly dispatcher: Dispatcher;
+  /** Resolves once the read models reached a log position (a watch resumed here from another replica). */
+  readonly waitFor?: (position: number) => Promise<void>;
   readonly instances: EntityReadModel<InstanceState, Instance>;
   readonly images: EntityReadModel<ImageState, Image>;
   readonly nodes: EntityReadModel<NodeState, Node>;

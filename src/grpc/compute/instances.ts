@@ -147,6 +147,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
         if (req.instanceId && sinceRevision === 0) requireInstance(d, req.instanceId);
         const sub = watch(d.instances, {
           sinceRevision,
+          waitFor: d.waitFor,
           filter: (i) => (!req.instanceId || i.id === req.instanceId) && (!req.nodeId || i.nodeId === req.nodeId),
         }).subscribe({
           next: (c) => writer.write({ type: CHANGE_TYPE[c.type], instance: c.object, timestamp: c.time, revision: revision(c.revision) }),

@@ -45,6 +45,15 @@ export class DhcpPorts {
     return this.queue.idle();
   }
 
+  /** Lease lost: resolves once nothing of it runs. */
+  pause(): Promise<void> {
+    return this.queue.pause();
+  }
+
+  resume(): void {
+    this.queue.resume();
+  }
+
   /** port id → what it should be, for every DHCP port the model asks for. */
   private wanted(): Map<string, { subnetId: string; networkId: string; nodeId: string }> {
     const want = new Map<string, { subnetId: string; networkId: string; nodeId: string }>();

@@ -115,10 +115,12 @@ export class RoutedHostPlans {
     const floatingIps = [];
     for (const id of this.models.floatingIps.ids()) {
       const f = this.models.floatingIps.state(id);
-      if (f?.status === 'active' && f.routerId === r.id && f.portId && f.fixedIp) floatingIps.push({ id, floatingIp: f.floatingIp, fixedIp: f.fixedIp });
+      if (f?.status === 'active' && f.routerId === r.id && f.portId && f.fixedIp)
+        floatingIps.push({ id, floatingIp: f.floatingIp, fixedIp: f.fixedIp, reported: { status: f.hostStatus, reason: f.hostReason } });
     }
     return {
       id: r.id,
+      reported: { status: r.hostStatus, reason: r.hostReason },
       interfaces,
       ...(gateway ? { gateway } : {}),
       routes: r.routes.map((x) => ({ destination: x.destination, nexthop: x.nexthop })),

@@ -20,6 +20,8 @@ interface LeaseEntry {
 export interface LivenessOptions {
   readonly leaseTtlMs: number;
   readonly checkEveryMs: number;
+  /** Replicas of the lease bucket (--log-replicas). */
+  readonly replicas?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export class NodeLiveness {
 
   /** Opens the bucket and loads every lease in it before it answers. */
   async start(): Promise<void> {
-    this.kv = await this.nc.jetstream().views.kv(LEASE_BUCKET, { ttl: this.opts.leaseTtlMs, history: 1 });
+    this.kv = await this.nc.jetstream().views.kv(LEASE_BUCKET, { ttl: this.opts.leaseTtlMs, history: 1, replicas: this.opts.replicas ?? 1 });
     let initialized!: () => void;
     const ready = new Promise<void>((r) => (initialized = r));
     const watch = await this.kv.watch({ initializedFn: () => initialized() });
@@ -116,8 +118,11 @@ export class NodeLiveness {
     return !this.isLive(nodeId, now) && now - this.startedAt <= this.opts.leaseTtlMs;
   }
 
+  /** Whether this replica marks nodes NOT_READY (holds the liveness lease); every replica keeps the leases. */
+  acting = true;
+
   private check(): void {
-    if (!this.loaded) return;
+    if (!this.loaded || !this.acting) return;
     const now = Date.now();
     for (const node of this.nodes.list()) {
       if (node.status !== NodeStatus.NODE_STATUS_READY || this.inFlight.has(node.id) || this.isLive(node.id, now) || this.mayBeLive(node.id, now)) continue;

@@ -56,6 +56,15 @@ export class RouterPlacement {
     return this.queue.idle();
   }
 
+  /** Lease lost: resolves once nothing of it runs. */
+  pause(): Promise<void> {
+    return this.queue.pause();
+  }
+
+  resume(): void {
+    this.queue.resume();
+  }
+
   private load(): Map<string, number> {
     const m = new Map<string, number>();
     for (const id of this.routers.ids()) {

@@ -28,7 +28,7 @@ export interface LinuxBridgeConfig {
 
 export const VXLAN_UDP_PORT = 4789;
 /** A port as wanted: what the control plane last heard from the host is not part of the wish. */
-const unreported = (p: PortPlan): PortPlan => ({ ...p, reported: undefined });
+const unreported = <T extends { reported?: unknown }>(p: T): T => ({ ...p, reported: undefined });
 const BINDINGS = ['linux_bridge', 'unspecified'] as const;
 
 /**
@@ -147,7 +147,11 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     const failedNets = new Map<string, string>();
     // Failed host work is tried again with backoff (retry-backoff.ts), not on every converge.
     const retried = (key: string, wanted: unknown, work: () => Promise<void>, what: string, ids: Record<string, string>) =>
-      this.retry.attempt(key, JSON.stringify(wanted), work, (err, retryInMs) => this.log.warn({ err, ...ids, retryInMs }, what));
+      this.retry.attempt(key, JSON.stringify(wanted), work, (err, retryInMs) => {
+        // Expected, repeating failures (an unmapped physical network, a missing bridge): one line each, no stack.
+        this.log.warn({ ...ids, reason: err instanceof Error ? err.message : String(err), retryInMs }, what);
+        this.log.debug({ err, ...ids }, what);
+      });
     for (const n of nets.values()) {
       const why = await retried(`net:${n.id}`, n, async () => (this.checkNetwork(n), await this.ensureNetwork(links, n)), 'cannot realise network', { networkId: n.id });
       if (why) {
@@ -174,13 +178,20 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       if (failed) errors.set(p.id, failed);
       else good.push(p);
     }
-    this.retry.keepOnly(new Set([...plan.networks.flatMap((n) => [`net:${n.id}`, `dhcp:${n.id}`]), ...plan.ports.map((p) => `port:${p.id}`)]));
+    const routers = plan.routers ?? [];
+    this.retry.keepOnly(new Set([...plan.networks.flatMap((n) => [`net:${n.id}`, `dhcp:${n.id}`]), ...plan.ports.map((p) => `port:${p.id}`), ...routers.map((r) => `router:${r.id}`)]));
     if (good.length || (await this.nft.present())) await this.applyFilters(good.map((p) => this.filterOf(p)), plan.securityGroups, true);
     // Routers (issue 11) sit on the bridges made above.
     const routable = (id: string) => (nets.has(id) && !failedNets.has(id) ? this.bridgeOf(nets.get(id)!) : undefined);
-    await this.routers.converge(plan.routers ?? [], routable, links);
+    const routerErrors = new Map<string, string>();
+    for (const r of routers) {
+      // Retried afresh when the router or the state of its networks changes (a physical interface mapped).
+      const legs = [...r.interfaces.map((i) => i.networkId), ...(r.gateway ? [r.gateway.networkId] : [])].map((id) => [id, failedNets.get(id) ?? routable(id) ?? '']);
+      const why = await retried(`router:${r.id}`, [{ ...r, reported: undefined, floatingIps: r.floatingIps.map(unreported) }, legs], () => this.routers.realise(r, routable, links, (id) => failedNets.get(id)), 'cannot realise router', { routerId: r.id });
+      if (why) routerErrors.set(r.id, why);
+    }
     if (opts.prune) await this.prune(plan, links);
-    return { errors };
+    return { errors, routerErrors };
   }
 
   private async ensureNetwork(links: Map<string, Link>, n: NetworkPlan): Promise<void> {

@@ -5,6 +5,7 @@ import type { RouterAddress, RouterPlan } from '../../domain/router-plan';
 import { HostRunner } from '../run';
 import type { Link, Links } from './links';
 import type { Namespaces } from './netns';
+import { clearStaleFlows } from './router-conntrack';
 import { RouterNat, renderRouterNat } from './router-nat';
 
 /** One leg of a router: a veth whose host end sits on a bridge and whose inner end holds the addresses. */
@@ -61,30 +62,27 @@ export class Routers {
     return routers.flatMap((r) => [...r.interfaces.map((i) => routerPortVeth(i.portId)), ...(r.gateway ? [routerGatewayVeth(r.id)] : [])]);
   }
 
-  /** Converges every router; one router's failure does not stop the others. Answers router id → reason for those that failed. */
-  async converge(routers: readonly RouterPlan[], bridgeOf: (networkId: string) => string | undefined, links: Map<string, Link>): Promise<Map<string, string>> {
-    const errors = new Map<string, string>();
-    for (const r of routers) {
-      try {
-        await this.convergeOne(r, bridgeOf, links);
-      } catch (e) {
-        errors.set(r.id, (e as Error).message);
-        this.log.warn({ err: e, routerId: r.id }, 'cannot realise router');
-      }
-    }
-    return errors;
+  /**
+   * Converges one router (the driver tries each with backoff, so one router's failure does not stop the others).
+   * `failedWhy` tells why a network of its legs could not be realised here: the router's reason says it.
+   */
+  realise(r: RouterPlan, bridgeOf: (networkId: string) => string | undefined, links: Map<string, Link>, failedWhy: (networkId: string) => string | undefined = () => undefined): Promise<void> {
+    return this.convergeOne(r, bridgeOf, links, failedWhy);
   }
 
-  private legsOf(r: RouterPlan, bridgeOf: (networkId: string) => string | undefined): Leg[] {
-    const bridge = (networkId: string) => {
+  private legsOf(r: RouterPlan, bridgeOf: (networkId: string) => string | undefined, failedWhy: (networkId: string) => string | undefined): Leg[] {
+    const bridge = (networkId: string, leg: string) => {
       const b = bridgeOf(networkId);
-      if (!b) throw new FailedPrecondition(`router ${r.id}: network ${networkId} is not realised on this node`);
+      if (!b) {
+        const why = failedWhy(networkId);
+        throw new FailedPrecondition(`router ${r.id}: its ${leg} cannot be realised on this node: ${why ?? `network ${networkId} is not realised here`}`);
+      }
       return b;
     };
     const legs: Leg[] = r.interfaces.map((i) => ({
       hostEnd: routerPortVeth(i.portId),
       inner: routerPortInner(i.portId),
-      bridge: bridge(i.networkId),
+      bridge: bridge(i.networkId, `interface on network ${i.networkId}`),
       mac: i.mac.toLowerCase(),
       mtu: i.mtu,
       addresses: [i.address],
@@ -93,7 +91,7 @@ export class Routers {
       legs.push({
         hostEnd: routerGatewayVeth(r.id),
         inner: routerGatewayInner(r.id),
-        bridge: bridge(r.gateway.networkId),
+        bridge: bridge(r.gateway.networkId, `external gateway (network ${r.gateway.networkId})`),
         mac: r.gateway.mac.toLowerCase(),
         mtu: r.gateway.mtu,
         addresses: [...r.gateway.addresses, ...r.floatingIps.map((f) => ({ ip: f.floatingIp, prefixLength: f.floatingIp.includes(':') ? 128 : 32 }))],
@@ -101,8 +99,8 @@ export class Routers {
     return legs;
   }
 
-  private async convergeOne(r: RouterPlan, bridgeOf: (networkId: string) => string | undefined, links: Map<string, Link>): Promise<void> {
-    const legs = this.legsOf(r, bridgeOf);
+  private async convergeOne(r: RouterPlan, bridgeOf: (networkId: string) => string | undefined, links: Map<string, Link>, failedWhy: (networkId: string) => string | undefined): Promise<void> {
+    const legs = this.legsOf(r, bridgeOf, failedWhy);
     const ns = this.namespaceOf(r.id);
     const inner = this.machine.in(ns);
     await this.netns.ensure(ns).catch(async () => {
@@ -145,6 +143,8 @@ export class Routers {
 
     await this.convergeRoutes(inner, r);
     await new RouterNat(inner).converge(renderRouterNat(r, routerGatewayInner(r.id)));
+    // After the rules: a flow deleted while a rule still matched it would be made again by its next packet.
+    for (const f of await clearStaleFlows(inner, r)) this.log.info({ routerId: r.id, ...f }, 'removed the connection state of a NAT no longer wanted');
 
     // A new address (the router came here from another node, a floating IP
     // was associated) is announced, so neighbours and switches learn where it

@@ -55,6 +55,7 @@ export class AuditPlane implements Plane {
       upcast: UPCASTERS.upcast,
       leaseTtlMs: cfg.feedLeaseTtlSeconds * 1000,
       maxAgeMs: cfg.feedMaxAgeSeconds * 1000,
+      replicas: cfg.logReplicas,
       // A process restarted on the same host and port takes its lease back at once.
       holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : undefined,
       log,

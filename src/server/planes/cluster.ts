@@ -7,6 +7,8 @@ import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../../projections/entity-read-model';
 import { nodeTerms } from '../../projections/list-terms';
+import { reachLogged } from './reach-logged';
+import { flagSingleton, type ReplicaEntry, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -16,6 +18,8 @@ const VERSION: string = require('../../../../package.json').version;
 export class ClusterPlane implements Plane {
   readonly nodes = new EntityReadModel({ decider: nodeDecider, view: toNode, terms: nodeTerms });
   private liveness?: NodeLiveness;
+  /** Every server replica and its singletons (set by the composition root once the leases run). */
+  replicas?: () => Promise<ReplicaEntry[]>;
 
   get readModels() {
     return [this.nodes];
@@ -23,7 +27,9 @@ export class ClusterPlane implements Plane {
 
   async start({ cfg, nc, dispatcher, log }: PlaneContext): Promise<void> {
     const leaseTtlMs = cfg.leaseTtlSeconds * 1000;
-    this.liveness = new NodeLiveness(nc, this.nodes, dispatcher, { leaseTtlMs, checkEveryMs: Math.min(1000, leaseTtlMs / 4) }, log);
+    this.liveness = new NodeLiveness(nc, this.nodes, dispatcher, { leaseTtlMs, checkEveryMs: Math.min(1000, leaseTtlMs / 4), replicas: cfg.logReplicas }, log);
+    // Every replica keeps the leases; the one holding the singleton marks nodes NOT_READY.
+    this.liveness.acting = false;
     // Every lease in the bucket is loaded before anything schedules.
     await this.liveness.start();
   }
@@ -34,7 +40,7 @@ export class ClusterPlane implements Plane {
     mayBeLive: (nodeId: string) => started('cluster', 'liveness', this.liveness).mayBeLive(nodeId),
   };
 
-  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log }: PlaneContext): string[] {
+  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
     grpc.addService(
       ClusterServiceService,
       clusterService({
@@ -48,9 +54,15 @@ export class ClusterPlane implements Plane {
         leaseTtlSeconds: cfg.leaseTtlSeconds,
         watchBufferLimit: cfg.watchBufferLimit,
         onWatchOverflow: () => metrics.watchOverflows.inc(),
+        replicas: () => (this.replicas ? this.replicas() : Promise.resolve([])),
+        waitFor: reachLogged(store, projections),
       }),
     );
     return ['hypervisor.v1.ClusterService'];
+  }
+
+  singletons(): Singleton[] {
+    return [flagSingleton('liveness', started('cluster', 'liveness', this.liveness))];
   }
 
   async stop(): Promise<void> {

@@ -21,7 +21,9 @@ import { instanceTerms } from '../../projections/list-terms';
 import type { ReadModel } from '../../projections/read-model';
 import type { NetworkPlane } from './network';
 import { fetchPolicy } from '../../images/fetch';
-import type { Plane, PlaneContext } from './plane';
+import { reachLogged } from './reach-logged';
+import { queueSingleton, type Singleton } from '../../processes/singletons/singleton-leases';
+import { type Plane, type PlaneContext, started } from './plane';
 
 /**
  * Instances and images: their read models, the scheduler, the instance
@@ -59,7 +61,7 @@ export class ComputePlane implements Plane {
 
   /** After the projections caught up (and the network plane started): process managers and the agents' API. */
   async start({ cfg, nc, dispatcher, projections, log }: PlaneContext): Promise<void> {
-    const work = await AgentWorkQueue.open(nc);
+    const work = await AgentWorkQueue.open(nc, cfg.logReplicas);
     this.causes.start(projections);
     // The network part of instance work: the instance's port with its network and groups, as its node should realise them.
     const networkPlan: NetworkPlanSource = (s, nodeId) => (s.network ? this.network.plans.forNode(nodeId, new Set([s.network.portId])) : undefined);
@@ -76,16 +78,21 @@ export class ComputePlane implements Plane {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
+    // Singletons: paused until this replica holds their leases.
+    void this.scheduler.pause();
+    void this.lifecycle.pause();
+    void this.instanceNetwork.pause();
     this.scheduler.start();
     this.lifecycle.start();
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
   }
 
-  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log }: PlaneContext): string[] {
+  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
     grpc.addService(
       ComputeServiceService,
       computeService({
         dispatcher,
+        waitFor: reachLogged(store, projections),
         pager,
         log,
         watchBufferLimit: cfg.watchBufferLimit,
@@ -103,6 +110,14 @@ export class ComputePlane implements Plane {
       }),
     );
     return [COMPUTE_SERVICE];
+  }
+
+  singletons(): Singleton[] {
+    return [
+      queueSingleton('scheduler', started('compute', 'the scheduler', this.scheduler)),
+      // The lifecycle saga and its network step.
+      queueSingleton('lifecycle', started('compute', 'the lifecycle', this.lifecycle), this.instanceNetwork),
+    ];
   }
 
   async stop(): Promise<void> {

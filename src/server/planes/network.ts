@@ -13,6 +13,7 @@ import { DhcpPorts } from '../../processes/dataplane/dhcp-ports';
 import { HostPlans } from '../../processes/dataplane/host-plan';
 import { RoutedHostPlans } from '../../processes/dataplane/router-plans';
 import { RouterPlacement } from '../../processes/router-placement/router-placement';
+import { queueSingleton, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
 
 /** Networks, subnets, ports, routers, floating IPs, groups: read models, the reservations index, the reconciler, the sagas, NetworkService. */
@@ -50,19 +51,31 @@ export class NetworkPlane implements Plane {
     const gc = { graceMs: cfg.networkGcGraceSeconds * 1000, sweepMs: cfg.networkGcSweepSeconds * 1000 };
     const reconciler = (this.reconcilerStarted = new NetworkReconciler(this.models, this.reservations, projections, dispatcher, gc, log));
     this.opsStarted = new NetworkOperations(dispatcher, this.models, reconciler, log);
+    // Singletons: paused until this replica holds their leases.
+    void reconciler.pause();
     reconciler.start();
     // The data plane's control side: the agents' plan requests and change notes; a DHCP port per serving node and subnet.
     this.dataplaneApi = new DataplaneApi(nc, this.routed, projections, log);
     this.dataplaneApi.start();
     this.placement = new RouterPlacement(this.models.routers, this.nodes, dispatcher, { resyncMs: 30_000, retryMs: 5_000 }, log);
+    void this.placement.pause();
     this.placement.start(projections);
     this.dhcpPorts = new DhcpPorts(this.models, this.opsStarted, log);
+    void this.dhcpPorts.pause();
     this.dhcpPorts.start(projections);
   }
 
   addServices(grpc: Server, { dispatcher, pager, log }: PlaneContext): string[] {
     grpc.addService(NetworkServiceService, networkService({ dispatcher, models: this.models, ops: this.ops, nodes: this.nodes, pager, log }));
     return ['hypervisor.v1.NetworkService'];
+  }
+
+  singletons(): Singleton[] {
+    return [
+      // The reconciler's queue (releases at a caller's request run on any replica) and the DHCP ports it keeps.
+      queueSingleton('network-reconciler', this.reconciler, started('network', 'the DHCP ports', this.dhcpPorts)),
+      queueSingleton('router-placement', started('network', 'the router placement', this.placement)),
+    ];
   }
 
   async stop(): Promise<void> {

@@ -7,6 +7,7 @@ import type { EventStore } from '../../eventstore/port';
 import type { Pager } from '../../grpc/paging';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { ReadModel } from '../../projections/read-model';
+import type { Singleton } from '../../processes/singletons/singleton-leases';
 import type { ServerConfig } from '../config';
 import type { Metrics } from '../metrics';
 
@@ -37,6 +38,11 @@ export interface Plane {
   start(ctx: PlaneContext): Promise<void>;
   addServices(grpc: Server, ctx: PlaneContext): string[];
   stop(): Promise<void>;
+  /**
+   * What of the plane acts on one replica at a time (after start): made
+   * paused, acting once this replica holds its lease (src/processes/singletons).
+   */
+  singletons?(): Singleton[];
 }
 
 /** A part a plane makes in start(): using it earlier is a bug, said loudly. */

@@ -1,7 +1,7 @@
 import type { FloatingIP } from '../../gen/hypervisor/v1/network';
 import type { FloatingIpState } from '../../commands/floating_ip/state';
 
-/** The FloatingIP message; undefined before creation and after deletion. ACTIVE while associated, DOWN otherwise (as Neutron). */
+/** The FloatingIP message; undefined before creation and after deletion. ACTIVE while associated, DOWN otherwise (as Neutron); ERROR when its router's node cannot realise it. */
 export const floatingIpToProto = (s: FloatingIpState): FloatingIP | undefined =>
   s.status === 'active'
     ? {
@@ -11,7 +11,8 @@ export const floatingIpToProto = (s: FloatingIpState): FloatingIP | undefined =>
         fixedIp: s.fixedIp,
         portId: s.portId,
         tenantId: s.tenantId,
-        status: s.portId ? 'ACTIVE' : 'DOWN',
+        // ERROR while its router's node cannot realise it (the FloatingIpStatusReported event says why).
+        status: !s.portId ? 'DOWN' : s.hostStatus === 'ERROR' ? 'ERROR' : 'ACTIVE',
         createdAt: s.createdAt,
         updatedAt: s.updatedAt,
       }

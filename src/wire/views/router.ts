@@ -9,7 +9,8 @@ export const routerToProto = (s: RouterState): Router | undefined =>
         name: s.name,
         tenantId: s.tenantId,
         adminState: s.adminState,
-        status: 'ACTIVE',
+        // Neutron's statuses: ERROR while its node cannot realise it (the RouterStatusReported event says why).
+        status: s.hostStatus === 'ERROR' ? 'ERROR' : 'ACTIVE',
         externalGateway: s.gateway
           ? {
               networkId: s.gateway.networkId,

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Accel } from './args';
 import { cpioNewc } from './cpio';
+import { endsWithThisProcess } from '../../../shared/owned-children';
 
 export type AccelSetting = 'auto' | Accel;
 
@@ -91,7 +92,7 @@ function runQemu(qemuBinary: string, r: QemuRun): Promise<ProbeOutcome> {
     let stdout = '';
     let stderr = '';
     let done = false;
-    const child = spawn(qemuBinary, r.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = endsWithThisProcess(spawn(qemuBinary, r.args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     const finish = (o: ProbeOutcome) => {
       if (done) return;
       done = true;
