@@ -121,7 +121,7 @@ export class Agent {
     // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
     const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
     try {
-      this.nc = await connect({ ...failoverOptions(cfg.natsUrl), token, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
+      this.nc = await connect({ ...failoverOptions(cfg.natsUrl), token, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}`, noAsyncTraces: true });
       logFailover(this.nc, log);
     } catch (e) {
       if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;

@@ -20,6 +20,7 @@ import { NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '..
 import type { Empty } from '../gen/google/protobuf/empty';
 import type { NodeLiveness } from '../processes/node-liveness/node-liveness';
 import type { EntityReadModel } from '../projections/entity-read-model';
+import { nodeQuery } from '../projections/list-terms';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type Pager, pageSize } from './paging';
@@ -96,18 +97,9 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       const role = enumFilter('role', req.role, NodeRole);
       const status = enumFilter('status', req.status, NodeStatus);
       const labels = Object.entries(req.labelSelector);
-      const matches = d.nodes
-        .list()
-        .filter(
-          (n) =>
-            (role === 0 || n.role === role) &&
-            (status === 0 || n.status === status) &&
-            (!req.region || n.region === req.region) &&
-            (!req.zone || n.zone === req.zone) &&
-            labels.every(([k, v]) => n.metadata?.labels[k] === v),
-        );
       const query = { role, status, region: req.region, zone: req.zone, labels: labels.sort() };
-      const page = d.pager.page(matches, (n) => n.id, query, size, req.pageToken);
+      const terms = nodeQuery(query);
+      const page = d.pager.pageBy(query, size, req.pageToken, (after, n) => d.nodes.select(terms, after, n), (n) => n.id, () => d.nodes.count(terms));
       return { nodes: page.items.map(present), nextPageToken: page.nextPageToken, totalCount: page.totalCount };
     }),
 

@@ -26,26 +26,41 @@ export class Pager {
   constructor(private readonly secret: string) {}
 
   page<T>(sorted: readonly T[], key: (t: T) => string, query: unknown, size: number, token: string): Page<T> {
-    const fingerprint = createHash('sha256').update(JSON.stringify(query ?? null)).digest('base64url').slice(0, 16);
-    const after = token ? this.open(token, fingerprint) : undefined;
-    let start = 0;
-    if (after !== undefined) {
+    const take = (after: string | undefined, n: number): T[] => {
       // First key greater than the last one served (sorted ascending).
       let lo = 0;
       let hi = sorted.length;
-      while (lo < hi) {
+      while (after !== undefined && lo < hi) {
         const mid = (lo + hi) >> 1;
         if (key(sorted[mid]) <= after) lo = mid + 1;
         else hi = mid;
       }
-      start = lo;
-    }
-    const items = sorted.slice(start, start + size);
-    const more = start + size < sorted.length;
+      return sorted.slice(lo, lo + n);
+    };
+    return this.pageBy(query, size, token, take, key, () => sorted.length);
+  }
+
+  /**
+   * A page from a source that hands out, in key order, up to n items after a
+   * key (an index walked from the cursor), and counts the matches itself.
+   */
+  pageBy<T>(
+    query: unknown,
+    size: number,
+    token: string,
+    take: (after: string | undefined, n: number) => T[],
+    key: (t: T) => string,
+    total: () => number,
+  ): Page<T> {
+    const fingerprint = createHash('sha256').update(JSON.stringify(query ?? null)).digest('base64url').slice(0, 16);
+    const after = token ? this.open(token, fingerprint) : undefined;
+    // One more than the page shows whether another page follows.
+    const got = take(after, size + 1);
+    const items = got.slice(0, size);
     return {
       items,
-      nextPageToken: more && items.length > 0 ? this.seal(key(items[items.length - 1]), fingerprint) : '',
-      totalCount: sorted.length,
+      nextPageToken: got.length > size && items.length > 0 ? this.seal(key(items[items.length - 1]), fingerprint) : '',
+      totalCount: total(),
     };
   }
 

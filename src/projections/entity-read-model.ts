@@ -5,6 +5,7 @@ import type { RecordedEvent } from '../eventstore/event';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import type { Change } from './change';
 import { ChangeHistory } from './change-history';
+import { ListIndex, type TermsOf } from './list-index';
 import type { ReadModel } from './read-model';
 import type { Snapshottable } from './snapshot';
 
@@ -22,6 +23,8 @@ export interface EntityReadModelOptions<S, V> {
    * e.g. a helper evolve calls: a snapshot of another version is not restored.
    */
   readonly snapshotVersion?: string;
+  /** What List filters this model's objects by (see select()); none: paging by id only. */
+  readonly terms?: TermsOf<V>;
 }
 
 /**
@@ -37,7 +40,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
   private readonly views = new Map<string, V>();
   private readonly changedAt = new Map<string, Date>();
   private readonly history: ChangeHistory<V>;
-  private sortedIds: string[] | undefined;
+  private readonly index: ListIndex<V>;
   /** Last log position applied to this model. */
   position = 0;
 
@@ -45,6 +48,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     this.aggregateType = opts.decider.aggregateType;
     this.name = `${this.aggregateType}s`;
     this.history = new ChangeHistory(opts.historySize ?? 100_000);
+    this.index = new ListIndex(opts.terms);
   }
 
   applyCommit(commit: readonly RecordedEvent[]): void {
@@ -65,6 +69,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     const time = commit[0].time;
     for (const [id, before] of touched) {
       const after = this.opts.view(this.states.get(id)!);
+      this.index.update(id, before, after);
       let change: Change<V> | undefined;
       if (after !== undefined) {
         this.views.set(id, after);
@@ -76,7 +81,6 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
         change = { type: 'DELETED', id, object: before, revision, time };
       }
       if (!change) continue;
-      if (change.type !== 'MODIFIED') this.sortedIds = undefined;
       this.history.push(change);
       this.changes$.next(change);
     }
@@ -102,14 +106,26 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
 
   /** Every live object, ordered by id (stable order for paging). */
   list(): V[] {
-    this.sortedIds ??= [...this.views.keys()].sort();
-    return this.sortedIds.map((id) => this.views.get(id)!);
+    return this.ids().map((id) => this.views.get(id)!);
   }
 
-  /** Every live object's id, ordered. */
+  /** Every live object's id, ordered; the array does not change afterwards. */
   ids(): readonly string[] {
-    this.sortedIds ??= [...this.views.keys()].sort();
-    return this.sortedIds;
+    return this.index.all.snapshot();
+  }
+
+  /**
+   * Up to `limit` objects after the id `after` (ordered by id) that carry every
+   * term (built as the model's `terms` option builds them): a page's cost
+   * does not grow with the model.
+   */
+  select(terms: readonly string[], after: string | undefined, limit: number): V[] {
+    return this.index.select(terms, after, limit).map((id) => this.views.get(id)!);
+  }
+
+  /** How many objects carry every term. */
+  count(terms: readonly string[]): number {
+    return this.index.count(terms);
   }
 
   changesAfter(revision: number): Change<V>[] | undefined {
@@ -143,7 +159,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     }
     this.changedAt.clear();
     for (const [id, t] of d.changedAt) this.changedAt.set(id, t);
-    this.sortedIds = undefined;
+    this.index.reset(this.views);
     this.position = position;
     // Changes before the snapshot were never seen here: a watch from before it is OUT_OF_RANGE.
     this.history.forgetBefore(position);

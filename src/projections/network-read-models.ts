@@ -14,6 +14,7 @@ import { subnetDecider, type SubnetState } from '../commands/subnet';
 import { subnetToProto } from '../wire/views/subnet';
 import type { FloatingIP, Network, Port, Router, SecurityGroup, Subnet } from '../gen/hypervisor/v1/network';
 import { EntityReadModel } from './entity-read-model';
+import { portTerms } from './list-terms';
 import type { ReadModel } from './read-model';
 
 /** Internal aggregates have no client view: their state is read, nothing is watched. */
@@ -28,7 +29,7 @@ const noView = () => undefined;
 export class NetworkReadModels {
   readonly networks = new EntityReadModel<NetworkState, Network>({ decider: networkDecider, view: networkToProto });
   readonly subnets = new EntityReadModel<SubnetState, Subnet>({ decider: subnetDecider, view: subnetToProto });
-  readonly ports = new EntityReadModel<PortState, Port>({ decider: portDecider, view: portToProto });
+  readonly ports = new EntityReadModel<PortState, Port>({ decider: portDecider, view: portToProto, terms: portTerms });
   readonly securityGroups = new EntityReadModel<SecurityGroupState, SecurityGroup>({ decider: securityGroupDecider, view: securityGroupToProto });
   readonly routers = new EntityReadModel<RouterState, Router>({ decider: routerDecider, view: routerToProto });
   readonly floatingIps = new EntityReadModel<FloatingIpState, FloatingIP>({ decider: floatingIpDecider, view: floatingIpToProto });

@@ -1,5 +1,4 @@
 import { callerOf } from '../auth/caller';
-import { instanceTenant } from '../auth/owners';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { filter, firstValueFrom, race, timer } from 'rxjs';
 import type { Dispatcher, Origin } from '../../bus/dispatcher';
@@ -26,6 +25,7 @@ import { unary } from '../../shared/grpc-unary';
 import { fromAgent, instanceMetadata } from './agent-clients';
 import { agentOf, type ComputeServiceDeps, requireInstance, requireRunning } from './context';
 import { resolveContainerImage, resolveImage } from '../../projections/resolve-image';
+import { instanceQuery } from '../../projections/list-terms';
 import { CHANGE_TYPE } from '../change-type';
 
 type InstanceMethods =
@@ -109,18 +109,9 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       if (req.type !== 0 && !kindFromProto(req.type)) throw new InvalidArgument(`type: ${req.type} is not a known value`);
       if (req.state !== 0 && !statusFromProto(req.state)) throw new InvalidArgument(`state: ${req.state} is not a known value`);
       const labels = Object.entries(req.labelSelector).sort();
-      const matches = d.instances
-        .list()
-        .filter(
-          (i) =>
-            (req.type === 0 || i.type === req.type) &&
-            (req.state === 0 || i.state === req.state) &&
-            (!req.nodeId || i.nodeId === req.nodeId) &&
-            labels.every(([k, v]) => i.metadata?.labels[k] === v) &&
-            (tenant === undefined || instanceTenant(i) === tenant),
-        );
       const query = { type: req.type, state: req.state, node: req.nodeId, labels, ...(tenant === undefined ? {} : { tenant }) };
-      const page = d.pager.page(matches, (i) => i.id, query, size, req.pageToken);
+      const terms = instanceQuery({ ...query, nodeId: req.nodeId });
+      const page = d.pager.pageBy(query, size, req.pageToken, (after, n) => d.instances.select(terms, after, n), (i) => i.id, () => d.instances.count(terms));
       return { instances: page.items, nextPageToken: page.nextPageToken, totalCount: page.totalCount };
     }),
 

@@ -10,6 +10,7 @@ import { parseAddress } from '../../domain/ipam/address';
 import { contains, parseCidr } from '../../domain/ipam/cidr';
 import { parseMac } from '../../domain/ipam/mac';
 import { pageSize } from '../paging';
+import { portQuery } from '../../projections/list-terms';
 import { unary } from '../../shared/grpc-unary';
 import { type NetworkServiceDeps, originOf, required, written } from './context';
 
@@ -59,16 +60,9 @@ export const portMethods = (d: NetworkServiceDeps): Methods => ({
   listPorts: unary(d.log, 'ListPorts', async (req) => {
     const size = pageSize(req.pageSize);
     if (req.networkId) requireToken('network_id', req.networkId);
-    const matches = d.models.ports
-      .list()
-      .filter(
-        (p) =>
-          (!req.networkId || p.networkId === req.networkId) &&
-          (!req.instanceId || p.instanceId === req.instanceId) &&
-          (!req.nodeId || p.nodeId === req.nodeId),
-      );
     const query = { networkId: req.networkId, instanceId: req.instanceId, nodeId: req.nodeId };
-    const page = d.pager.page(matches, (p) => p.id, query, size, req.pageToken);
+    const terms = portQuery(query);
+    const page = d.pager.pageBy(query, size, req.pageToken, (after, n) => d.models.ports.select(terms, after, n), (p) => p.id, () => 0);
     return { ports: page.items, nextPageToken: page.nextPageToken };
   }),
 

@@ -6,6 +6,7 @@ import { ClusterServiceService } from '../../gen/hypervisor/v1/cluster';
 import { clusterService } from '../../grpc/cluster-service';
 import { NodeLiveness } from '../../processes/node-liveness/node-liveness';
 import { EntityReadModel } from '../../projections/entity-read-model';
+import { nodeTerms } from '../../projections/list-terms';
 import { reachLogged } from './reach-logged';
 import { flagSingleton, type ReplicaEntry, type Singleton } from '../../processes/singletons/singleton-leases';
 import { type Plane, type PlaneContext, started } from './plane';
@@ -15,7 +16,7 @@ const VERSION: string = require('../../../../package.json').version;
 
 /** Nodes: their read model, their liveness (leases from heartbeats), ClusterService. */
 export class ClusterPlane implements Plane {
-  readonly nodes = new EntityReadModel({ decider: nodeDecider, view: toNode });
+  readonly nodes = new EntityReadModel({ decider: nodeDecider, view: toNode, terms: nodeTerms });
   private liveness?: NodeLiveness;
   /** Every server replica and its singletons (set by the composition root once the leases run). */
   replicas?: () => Promise<ReplicaEntry[]>;

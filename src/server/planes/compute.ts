@@ -17,6 +17,7 @@ import { instanceNetworkCheck } from '../../processes/instance-network/check';
 import { InstanceNetwork } from '../../processes/instance-network/instance-network';
 import { SchedulerProcess } from '../../processes/scheduler/scheduler-process';
 import { EntityReadModel } from '../../projections/entity-read-model';
+import { instanceTerms } from '../../projections/list-terms';
 import type { ReadModel } from '../../projections/read-model';
 import type { NetworkPlane } from './network';
 import { fetchPolicy } from '../../images/fetch';
@@ -29,7 +30,7 @@ import { type Plane, type PlaneContext, started } from './plane';
  * lifecycle and its network step, the agents' control API, ComputeService.
  */
 export class ComputePlane implements Plane {
-  readonly instances = new EntityReadModel<InstanceState, Instance>({ decider: instanceDecider, view: toInstance });
+  readonly instances = new EntityReadModel<InstanceState, Instance>({ decider: instanceDecider, view: toInstance, terms: instanceTerms });
   readonly images = new EntityReadModel<ImageState, Image>({ decider: imageDecider, view: toImage });
   readonly byNode: InstancesByNode;
   readonly reservations: ReservationsByInstance;

@@ -1,0 +1,119 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { credentials } from '@grpc/grpc-js';
+import { call } from '../src/client/api-client';
+import { ClusterServiceService, RegisterNodeRequest } from '../src/gen/hypervisor/v1/cluster';
+import {
+  AllocateIPRequest,
+  CreateNetworkRequest,
+  CreateSubnetRequest,
+  NetworkServiceClient,
+  NetworkServiceService,
+} from '../src/gen/hypervisor/v1/network';
+import { TestNats } from '../test/support/nats';
+import { nodeRegistration } from '../test/support/nodes';
+import { ServerProcess } from '../test/support/server-process';
+import type { RateResult } from './support/stats';
+
+/**
+ * Writes (issue 25, item 1) measured from outside: a load generator in its
+ * own process (bench/support/load-gen.ts) sends pre-serialized requests, 32
+ * in flight, to the server's RegisterNode, CreateNetwork and AllocateIP
+ * (spread over 16 subnets), each run right after the same generator against
+ * a grpc-js echo server (the floor), in the same process layout.
+ * BENCH_N calls per run (default 3,000); BENCH_SERVER_PROFILE=<dir> writes the
+ * server's CPU profile there (node --cpu-prof) when it stops.
+ */
+const N = Number(process.env.BENCH_N ?? 3_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONCURRENCY = 32;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-writes-'));
+const run = promisify(execFile);
+
+type Result = RateResult & { errors: number; firstError: string };
+const load = async (address: string, method: string, requests: Uint8Array[], name: string): Promise<Result> => {
+  const file = path.join(dir, `${name}.bin`);
+  const framed = requests.flatMap((r) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(r.length);
+    return [len, r];
+  });
+  writeFileSync(file, Buffer.concat(framed));
+  const { stdout } = await run(process.execPath, [path.join(__dirname, 'support', 'load-gen.js'), address, method, file, String(CONCURRENCY), '4'], { maxBuffer: 1 << 20 });
+  const r = JSON.parse(stdout) as Result;
+  if (r.errors) throw new Error(`${name}: ${r.errors} errors, first: ${r.firstError}`);
+  return r;
+};
+
+/** The server under `node --cpu-prof` (not allowed in NODE_OPTIONS), writing its profile into `dir` when it stops. */
+class ProfiledServer extends ServerProcess {
+  constructor(natsUrl: string, private readonly profileDir: string) {
+    super(natsUrl);
+  }
+
+  protected override spawn(args: readonly string[], env: Record<string, string> = {}) {
+    return super.spawn(args, env, ([node, ...rest]) => [node, '--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, ...rest]);
+  }
+}
+
+const startEcho = async () => {
+  const child = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((r) => child.stdout!.once('data', (d) => r(Number(String(d).trim()))));
+  return { child, address: `127.0.0.1:${port}` };
+};
+
+const main = async () => {
+  console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const nats = await new TestNats().start();
+  const profileDir = process.env.BENCH_SERVER_PROFILE;
+  const server = await (profileDir ? new ProfiledServer(nats.url, profileDir) : new ServerProcess(nats.url)).start();
+  const echo = await startEcho();
+  const net = new NetworkServiceClient(server.address, credentials.createInsecure());
+  const subnets: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const { network } = await call(net, net.createNetwork, CreateNetworkRequest.fromPartial({ name: `alloc-${i}` }));
+    const { subnet } = await call(net, net.createSubnet, CreateSubnetRequest.fromPartial({ networkId: network!.id, cidr: `10.${100 + i}.0.0/16` }));
+    subnets.push(subnet!.id);
+  }
+  const echoBody = [Buffer.alloc(200, 1)];
+  const writes: { name: string; method: string; requests: (round: number) => Uint8Array[] }[] = [
+    {
+      name: 'RegisterNode',
+      method: ClusterServiceService.registerNode.path,
+      requests: (r) => Array.from({ length: N }, (_, i) => RegisterNodeRequest.encode(nodeRegistration(`w${r}-${i}`, { ip: `10.${r}.${(i >> 8) & 255}.${i & 255}` })).finish()),
+    },
+    {
+      name: 'CreateNetwork',
+      method: NetworkServiceService.createNetwork.path,
+      requests: (r) => Array.from({ length: N }, (_, i) => CreateNetworkRequest.encode(CreateNetworkRequest.fromPartial({ name: `n${r}-${i}` })).finish()),
+    },
+    {
+      name: 'AllocateIP (16 subnets)',
+      method: NetworkServiceService.allocateIp.path,
+      requests: () => Array.from({ length: N }, (_, i) => AllocateIPRequest.encode(AllocateIPRequest.fromPartial({ subnetId: subnets[i % subnets.length] })).finish()),
+    },
+  ];
+  const fmt = (r: RateResult) => `${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50ms.toFixed(1).padStart(6)} ms  p99 ${r.p99ms.toFixed(1).padStart(6)} ms`;
+  console.log(`${N} calls per run, ${CONCURRENCY} in flight, from a load generator in its own process; each write right after its echo floor`);
+  for (let round = 0; round < ROUNDS; round++)
+    for (const w of writes) {
+      const floor = await load(echo.address, '/bench.Echo/Echo', Array.from({ length: N }, () => echoBody[0]), 'echo');
+      const got = await load(server.address, w.method, w.requests(round), w.name.split(' ')[0]);
+      console.log(
+        `${w.name.padEnd(24)} ${fmt(got)}   | echo ${fmt(floor)}   | ${((100 * got.perSecond) / floor.perSecond).toFixed(0)}% of echo's rate, p99 ${(got.p99ms / floor.p99ms).toFixed(1)}x echo's`,
+      );
+    }
+  net.close();
+  echo.child.kill();
+  await server.stop();
+  await nats.stop();
+  rmSync(dir, { recursive: true, force: true });
+};
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
