@@ -1,4 +1,5 @@
 import type { InstanceRequest } from './spec';
+import type { MigrationPhase } from './state';
 
 /** A report from the agent of the node the instance is on, about the work of one generation. */
 interface Report {
@@ -32,4 +33,17 @@ export type InstanceCommand =
   | { type: 'ReportInstanceRunning'; data: Report & { startedAt: string } }
   | { type: 'ReportInstanceStopped'; data: Report & { reason: string } }
   | { type: 'ReportInstanceFailed'; data: Report & { reason: string; cause?: FailureCause } }
-  | { type: 'ReportInstanceDeleted'; data: Report };
+  | { type: 'ReportInstanceDeleted'; data: Report }
+  /** MigrateInstance: the target is already chosen and checked (READY, room, the kind) by the pure chooser. */
+  | { type: 'MigrateInstance'; data: { targetNodeId: string; targetNodeName: string; live: boolean } }
+  /** An agent of the move (source or target) about how far it got; `migration` names the move. */
+  | { type: 'ReportMigrationProgress'; data: MigrationReport & { phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  /** The guest runs on the target, and nothing of it is left on the source. */
+  | { type: 'ReportInstanceMigrated'; data: MigrationReport }
+  /** The move was undone (or timed out): the guest is where it was. nodeId absent = the control plane's own deadline. */
+  | { type: 'FailMigration'; data: { migration: number; reason: string; nodeId?: string } };
+
+interface MigrationReport {
+  readonly nodeId: string;
+  readonly migration: number;
+}

@@ -73,6 +73,7 @@ export class ComputePlane implements Plane {
     }, log);
     this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
+      migrationTimeoutMs: cfg.migrationTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
     this.scheduler.start();
@@ -97,6 +98,7 @@ export class ComputePlane implements Plane {
         agents: this.agents,
         defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
         maxAttempts: cfg.scheduleAttempts,
+        weigher: cfg.schedulerWeigher,
         networkAvailable: true,
         imagePolicy: fetchPolicy(cfg),
       }),
