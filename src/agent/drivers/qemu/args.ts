@@ -35,6 +35,8 @@ export interface QemuLaunch {
   hotplugPorts?: boolean;
   /** Volumes attached while it was stopped (a microVM's only way to get one). */
   volumes?: VolumeAttachSpec[];
+  /** A migration's destination: `-incoming defer`, the stream's address given later over QMP (migrate-incoming). */
+  incoming?: boolean;
 }
 
 /** The serial port is the only console either machine gets. */
@@ -95,6 +97,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     args.push('-device', `${net},netdev=net${i},mac=${n.mac},id=net${i}-dev`);
   }
   if (l.startPaused) args.push('-S');
+  if (l.incoming) args.push('-incoming', 'defer');
   return args;
 }
 
