@@ -10,6 +10,7 @@ import {
   InstanceStats,
   type ListInstancesRequest,
   type ListInstancesResponse,
+  type MigrateInstanceRequest,
   type RestartInstanceRequest,
   type StartInstanceRequest,
   type StopInstanceRequest,
@@ -149,6 +150,19 @@ export const instanceCommand = (): Command => {
       run(async (ctx, ref: string, o: { force?: boolean }) => {
         const id = await instanceRef(ctx, ref);
         ctx.printer.one(INSTANCE, await ctx.call<RestartInstanceRequest, Instance>(ctx.compute, ctx.compute.restartInstance, { instanceId: id, force: !!o.force }));
+      }),
+    );
+
+  c.command('migrate')
+    .description('Move an instance to another node: live (it keeps running) unless --cold; progress shows in its reason')
+    .argument('<instance>', 'instance id or name')
+    .option('--to <node>', 'the target node (id or hostname); by default the scheduler chooses')
+    .option('--cold', 'stop it, move it, start it again (the only way for a container)')
+    .action(
+      run(async (ctx, ref: string, o: { to?: string; cold?: boolean }) => {
+        const id = await instanceRef(ctx, ref);
+        const req = { instanceId: id, targetNodeId: o.to ? await nodeRef(ctx, o.to) : '', live: !o.cold };
+        ctx.printer.one(INSTANCE, await ctx.call<MigrateInstanceRequest, Instance>(ctx.compute, ctx.compute.migrateInstance, req));
       }),
     );
 
