@@ -11,12 +11,12 @@ import type { NewEvent } from '../src/eventstore/event';
 import { encodeCommit } from '../src/eventstore/jetstream/commit';
 import { JetStreamEventStore } from '../src/eventstore/jetstream/jetstream-event-store';
 import { UPCASTERS } from '../src/eventstore/upcasting/registry';
-import { AuditServiceClient, type ListEventsRequest, type ListEventsResponse } from '../src/gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
+import { AuditServiceClient, ListEventsRequest, type ListEventsResponse } from '../src/gen/hypervisor/audit/v1/audit';
+import { ClusterServiceClient, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { freePort } from '../src/nats/embedded-nats-server';
 import { ObjectStoreSnapshots } from '../src/snapshots/object-store';
-import { call } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
 import { TestNats } from '../test/support/nats';
 import { until } from '../test/support/until';
 import { measure, percentile } from './support/stats';
@@ -140,7 +140,7 @@ const feedLag = async (nc: NatsConnection, address: string, out: (s: string) => 
       for (let k = 0; Date.now() < stopAt; k++) {
         const node = (w * 613 + k * 16) % NODES;
         const status = k % 2 ? NodeStatus.NODE_STATUS_MAINTENANCE : NodeStatus.NODE_STATUS_READY;
-        await call(cluster, cluster.updateNodeStatus, { nodeId: nodeIdFor(`bench-${node}`), status, conditions: [], allocated: undefined });
+        await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeIdFor(`bench-${node}`), status }));
         writes++;
       }
     }),
@@ -209,9 +209,7 @@ const main = async () => {
   const address = `127.0.0.1:${server.grpcPort}`;
   const audit = new AuditServiceClient(address, credentials.createInsecure());
   const list = (req: Partial<ListEventsRequest>) =>
-    call<ListEventsRequest, ListEventsResponse>(audit, audit.listEvents, {
-      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: undefined, toTime: undefined, types: [], pageSize: 100, pageToken: '', ...req,
-    });
+    call<ListEventsRequest, ListEventsResponse>(audit, audit.listEvents, ListEventsRequest.fromPartial({ pageSize: 100, ...req }));
   const one = await measure(1000, 8, (i) => list({ aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`) }));
   out(`\nListEvents, one node (~${Math.round(events / NODES)} events, page of 100), log of ${events.toLocaleString('en')}: ${one.perSecond.toFixed(0)} req/s, p50 ${one.p50ms.toFixed(1)} ms, p99 ${one.p99ms.toFixed(1)} ms`);
   const state = await measure(500, 8, (i) =>

@@ -3,9 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { credentials, makeGenericClientConstructor, Metadata } from '@grpc/grpc-js';
 import { JetStreamEventStore } from '../src/eventstore/jetstream/jetstream-event-store';
-import { ClusterServiceClient, HeartbeatRequest, type NodeEvent, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
+import {
+  ClusterServiceClient,
+  HeartbeatRequest,
+  ListNodesRequest,
+  type NodeEvent,
+  UpdateNodeStatusRequest,
+  WatchNodesRequest,
+} from '../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../src/gen/hypervisor/v1/common';
-import { call } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { cpuSeconds, fmt, measure, percentile } from './support/stats';
@@ -112,12 +119,8 @@ const main = async () => {
   // ListNodes p99 at 10k nodes: filtered and paged queries.
   const list = await measure(N(2_000), 8, (i) => {
     const c = pick(i);
-    const q: { region: string; zone: string; labelSelector: Record<string, string> } = [
-      { region: '', zone: '', labelSelector: {} },
-      { region: 'r1', zone: '', labelSelector: {} },
-      { region: '', zone: 'z3', labelSelector: { rack: 'rack-7' } },
-    ][i % 3];
-    return call(c, c.listNodes, { role: 0, status: 0, pageSize: 100, pageToken: '', ...q });
+    const q: Partial<ListNodesRequest> = [{}, { region: 'r1' }, { zone: 'z3', labelSelector: { rack: 'rack-7' } }][i % 3];
+    return call(c, c.listNodes, ListNodesRequest.fromPartial({ pageSize: 100, ...q }));
   });
   out(`ListNodes (${nodeCount} nodes, page 100)     ${fmt(list)}`);
 
@@ -127,7 +130,7 @@ const main = async () => {
   const delivery: number[] = [];
   const streams = Array.from({ length: watchers }, (_, w) => {
     const c = pick(w);
-    const s = c.watchNodes({ role: 0, region: 'r0', zone: '', nodeIds: [ids[0]], sinceRevision: 0n });
+    const s = c.watchNodes(WatchNodesRequest.fromPartial({ region: 'r0', nodeIds: [ids[0]] }));
     s.on('data', (e: NodeEvent) => {
       const key = `${e.node?.id}:${e.node?.status}`;
       const t = sentAt.get(key);

@@ -11,7 +11,8 @@ import { startContainerAgent } from '../test/containers/support/agent';
 import { LocalRegistry, runToken } from '../test/containers/support/registry';
 import { buildTestImage } from '../test/containers/support/test-image';
 import { ConsoleSession, createRequest, InstanceWatch } from '../test/support/compute';
-import { call, TestControlPlane } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
+import { TestControlPlane } from '../test/support/control-plane';
 import { percentile } from './support/stats';
 
 /**

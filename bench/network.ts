@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { credentials, makeGenericClientConstructor, Metadata } from '@grpc/grpc-js';
 import { AllocateIPRequest, CreatePortRequest, CreateSubnetRequest, NetworkServiceClient, CreateNetworkRequest } from '../src/gen/hypervisor/v1/network';
-import { call } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { cpuSeconds, fmt, measure, type RateResult } from './support/stats';

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../src/gen/hypervisor/v1/cluster';
 import { ComputeServiceClient, type PullImageProgress } from '../src/gen/hypervisor/v1/compute';
-import { call } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
 import { ImageServer } from '../test/support/image-server';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
@@ -41,7 +41,7 @@ const main = async () => {
       nodeRegistration(`pull-${i}`, { ip: '10.5.0.1', capacity: { cpuCores: 8, memoryBytes: 2n ** 34n, diskBytes: 2n ** 38n, gpuCount: 0 }, metadata: { labels: {}, annotations: {} } }),
     ),
   );
-  const list = () => call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+  const list = () => call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }));
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}; image ${IMAGE_MIB} MiB`);
   await measure(500, 8, list); // warm
   const alone = await measure(3000, 8, list);

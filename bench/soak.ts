@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
-import { ClusterServiceClient, type RegisterNodeRequest } from '../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest, type RegisterNodeRequest, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { freePort } from '../src/nats/embedded-nats-server';
-import { call, until } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
+import { until } from '../test/support/control-plane';
 import { ServerProcess } from '../test/support/server-process';
 import { percentile } from './support/stats';
 import { nodeRegistration } from '../test/support/nodes';
@@ -64,20 +65,19 @@ const main = async () => {
   let n = 0;
   const op = async (c: ClusterServiceClient) => {
     const r = Math.random();
-    const deadline = { deadline: Date.now() + 5_000 };
     const node = nodes[Math.floor(Math.random() * nodes.length)];
-    if (r < 0.4) return call(c, c.listNodes, { role: 0, status: 0, region: 'r1', zone: '', labelSelector: {}, pageSize: 50, pageToken: '' }, {}, deadline);
-    if (r < 0.6) return call(c, c.getNode, { nodeId: node }, {}, deadline);
-    if (r < 0.78) return call(c, c.getClusterInfo, {}, {}, deadline);
+    if (r < 0.4) return call(c, c.listNodes, ListNodesRequest.fromPartial({ region: 'r1', pageSize: 50 }), { deadlineMs: 5_000 });
+    if (r < 0.6) return call(c, c.getNode, { nodeId: node }, { deadlineMs: 5_000 });
+    if (r < 0.78) return call(c, c.getClusterInfo, {}, { deadlineMs: 5_000 });
     // Writes: mostly status changes of the seeded nodes, a few new nodes, so the state the reads walk grows slowly.
     if (r < 0.8) {
       const host = `soak-${randomUUID().slice(0, 12)}`;
-      const res = await call(c, c.registerNode, reg(host), { 'x-request-id': `soak-${host}` }, deadline);
+      const res = await call(c, c.registerNode, reg(host), { metadata: { 'x-request-id': `soak-${host}` }, deadlineMs: 5_000 });
       acked.push(res.nodeId);
       return res;
     }
     const s = Math.random() < 0.5 ? NodeStatus.NODE_STATUS_MAINTENANCE : NodeStatus.NODE_STATUS_READY;
-    const res = await call(c, c.updateNodeStatus, { nodeId: node, status: s, conditions: [], allocated: undefined }, {}, deadline);
+    const res = await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: node, status: s }), { deadlineMs: 5_000 });
     updates++;
     return res;
   };

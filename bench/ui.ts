@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { ClusterServiceClient, type NodeEvent, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, type NodeEvent, UpdateNodeStatusRequest, WatchNodesRequest } from '../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../src/gen/hypervisor/v1/common';
-import { call } from '../test/support/control-plane';
+import { call } from '../src/client/api-client';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { SseClient } from '../test/support/sse';
@@ -80,7 +80,7 @@ const main = async () => {
   for (let round = 0; round < 5; round++) {
     grpcSnap.push(
       await snapshot((added) => {
-        const s = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [], sinceRevision: 0n }, new Metadata());
+        const s = c.watchNodes(WatchNodesRequest.fromPartial({}), new Metadata());
         s.on('data', (e: NodeEvent) => e.type === 1 && added());
         s.on('error', () => undefined);
         return () => s.cancel();
@@ -117,7 +117,7 @@ const main = async () => {
   // Changes start once every watcher has its snapshot (the SSE ones get every node: the page watches them all).
   let snapshots = 0;
   for (let w = 0; w < watchers; w++) {
-    const g = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [watched], sinceRevision: 0n });
+    const g = c.watchNodes(WatchNodesRequest.fromPartial({ nodeIds: [watched] }));
     g.on('data', (e: NodeEvent) => (e.type === 1 ? snapshots++ : e.type === 2 && seen('grpc', `${e.node?.status}:${e.node?.id}`)));
     g.on('error', () => undefined);
     closers.push(() => g.cancel());

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # test a pseudo-terminal, zsh runs its completion test; chromium is the headless browser the
 # web console's tests drive; arping announces containers' addresses; iperf3 measures the
 # data plane's throughput (bench/); openssl makes the self-signed certificate of a registry test.
-PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux zsh chromium iputils-ping iputils-arping iperf3 openssl)
+PACKAGES=(nats-server qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux zsh chromium iputils-ping iputils-arping iperf3 openssl e2fsprogs)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,7 +13,7 @@ import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
 import type { InstanceDriver, Observed } from './drivers/driver';
 import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
-import { readTokenFile } from '../nats/embedded-auth';
+import { readTokenFile } from '../shared/token-file';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
@@ -31,6 +31,8 @@ import { HostRunner } from '../sdn/run';
 import { NetworkAgent } from './network/network-agent';
 import { networkAnnotations } from './network/annotations';
 import { QemuDriver } from './drivers/qemu/qemu-driver';
+import { OciDriver } from './drivers/oci/oci-driver';
+import { ContainerVolumes } from './storage/container-volumes';
 import { StorageAgent } from './storage/storage-agent';
 import { StoragePool } from './storage/pool';
 import { VOLUME_KEYS_ANNOTATION } from './storage-protocol';
@@ -140,12 +142,20 @@ export class Agent {
     });
     this.network = this.makeNetwork(reporter);
     const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
-    const qemu = [...this.loaded.drivers.values()].find((d): d is QemuDriver => d instanceof QemuDriver);
-    if (qemu) {
-      this.storage = new StorageAgent(this.nc, () => this.nodeId, pool, qemu, reporter, log.child({ component: 'storage' }));
+    const drivers = [...this.loaded.drivers.values()];
+    const qemu = drivers.find((d): d is QemuDriver => d instanceof QemuDriver);
+    const oci = drivers.find((d): d is OciDriver => d instanceof OciDriver);
+    if (qemu || oci) {
+      const host = {
+        running: async () => (await Promise.all(drivers.map((d) => d.list()))).flat().filter((o) => o.state === 'running' || o.state === 'paused').map((o) => o.instanceId),
+        monitorOf: (id: string) => (qemu ? qemu.monitorOf(id) : Promise.resolve(undefined)),
+      };
+      const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
+      this.storage = new StorageAgent(this.nc, () => this.nodeId, pool, host, reporter, log.child({ component: 'storage' }), undefined, containers);
       const storage = this.storage;
       // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
-      qemu.useVolumes((id) => storage.launchVolumes(id).catch((err) => (log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start'), [])));
+      qemu?.useVolumes((id) => storage.launchVolumes(id).catch((err) => (log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start'), [])));
+      if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);
     }
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),

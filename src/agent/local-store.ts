@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceWork, WorkAction } from './protocol';
+import { writeJsonAtomic } from '../shared/atomic-file';
 
 /**
  * What this agent last did for an instance, kept on disk so a restarted
@@ -62,9 +63,7 @@ export class LocalStore {
 
   put(r: LocalRecord): void {
     const file = path.join(this.dir, `${r.instanceId}.json`);
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(r));
-    renameSync(tmp, file);
+    writeJsonAtomic(file, r);
     this.cache.set(r.instanceId, r);
   }
 

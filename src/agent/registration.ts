@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { type ClusterServiceClient, type RegisterNodeRequest, type RegisterNodeR
 import { NodeRole } from '../gen/hypervisor/v1/common';
 import { type AgentConfig, capacityOf } from './config';
 import { resourcesToWire } from '../wire/int64';
+import { writeFileAtomic } from '../shared/atomic-file';
 
 /** What the host has: its CPUs, memory, and the disk that holds the state dir (overridable, e.g. for a hollow node). */
 export const hostCapacity = async (stateDir: string, override?: Partial<Resources>): Promise<Resources> => {
@@ -72,8 +73,7 @@ export class Registration {
         const stored = this.storedNodeId();
         if (stored && stored !== r.nodeId) this.log.warn({ stored, nodeId: r.nodeId }, 'the control plane gave this host another node id (renamed?); using it');
         if (stored !== r.nodeId) {
-          writeFileSync(`${this.idFile}.tmp`, `${r.nodeId}\n`);
-          renameSync(`${this.idFile}.tmp`, this.idFile);
+          writeFileAtomic(this.idFile, `${r.nodeId}\n`);
         }
         this.log.info({ nodeId: r.nodeId, hostname: req.hostname, kinds, port }, 'registered');
         return r;

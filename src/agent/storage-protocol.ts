@@ -11,8 +11,7 @@
  */
 export const STORAGE_PLAN_SUBJECT = 'hv.ctl.agent.storage';
 export const STORAGE_CHANGED_SUBJECT = 'hv.ctl.storage.changed';
-/** Node annotation an agent registers with: the ids of the volume keys it holds, comma-separated. */
-export const VOLUME_KEYS_ANNOTATION = 'hypervisor.volume-keys';
+export { VOLUME_KEYS_ANNOTATION } from '../domain/annotations';
 
 export interface DesiredAttachment {
   readonly instanceId: string;

@@ -3,7 +3,7 @@ import type { Observable } from 'rxjs';
 import type { CommandResult } from '../commands/command';
 import type { CommandEnvelope } from './envelope';
 import { DeadlineExceeded, DomainError, InvalidArgument, Unavailable } from '../errors';
-import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from './payload-limit';
+import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from '../eventstore/payload-limit';
 import { commandSubject } from './subjects';
 import { type CommandReply, decode, encode } from './wire';
 

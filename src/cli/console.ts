@@ -5,7 +5,7 @@ import type { AttachConsoleRequest, ConsoleData, Instance } from '../gen/hypervi
 import type { Ctx } from './context';
 import { CliError, EXIT, explain } from './exit';
 import { endedOutside, watchInstance } from './instance-wait';
-import { getInstance, instanceRef } from './instance';
+import { getInstance, instanceRef } from './instance-read';
 import { run } from './verb';
 
 /** Ctrl-] then q leaves, as telnet's escape does; Ctrl-] then anything else sends both. */

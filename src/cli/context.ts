@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CallOptions, type Client, type ClientReadableStream, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type Client, Metadata } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
-import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
-import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
-import { StorageServiceClient } from '../gen/hypervisor/v1/storage';
+import { ApiClient, type StreamMethod, type UnaryMethod } from '../client/api-client';
+import type { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
+import type { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
+import type { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
+import type { NetworkServiceClient } from '../gen/hypervisor/v1/network';
+import type { StorageServiceClient } from '../gen/hypervisor/v1/storage';
 import { CliError, EXIT } from './exit';
 import { type Format, Printer } from './print';
 
@@ -38,9 +39,6 @@ export const writeConfig = (c: CliConfig, file = configPath()): void => {
   writeFileSync(file, YAML.stringify(c));
 };
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-type Streaming<Req, Res> = (req: Req, md: Metadata) => ClientReadableStream<Res>;
-
 /** Unary calls that hear nothing for this long end with DEADLINE_EXCEEDED rather than hang. */
 const CALL_DEADLINE_MS = 60_000;
 
@@ -53,7 +51,7 @@ export class Ctx {
   readonly server: string;
   readonly actor?: string;
   readonly printer: Printer;
-  private readonly clients = new Map<unknown, Client>();
+  private readonly api: ApiClient;
 
   constructor(program: Command) {
     const o = program.opts<{ server?: string; output?: Format; as?: string }>();
@@ -61,28 +59,23 @@ export class Ctx {
     this.server = o.server ?? process.env.HV_SERVER ?? cfg.server ?? DEFAULT_SERVER;
     this.actor = o.as ?? process.env.HV_ACTOR ?? cfg.actor;
     this.printer = new Printer(o.output ?? cfg.output ?? 'table');
-  }
-
-  private client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C): C {
-    let c = this.clients.get(Ctor) as C | undefined;
-    if (!c) this.clients.set(Ctor, (c = new Ctor(this.server, credentials.createInsecure())));
-    return c;
+    this.api = new ApiClient(this.server, { deadlineMs: CALL_DEADLINE_MS, metadata: () => this.metadata() });
   }
 
   get cluster(): ClusterServiceClient {
-    return this.client(ClusterServiceClient);
+    return this.api.cluster;
   }
   get compute(): ComputeServiceClient {
-    return this.client(ComputeServiceClient);
+    return this.api.compute;
   }
   get network(): NetworkServiceClient {
-    return this.client(NetworkServiceClient);
+    return this.api.network;
   }
   get storage(): StorageServiceClient {
-    return this.client(StorageServiceClient);
+    return this.api.storage;
   }
   get audit(): AuditServiceClient {
-    return this.client(AuditServiceClient);
+    return this.api.audit;
   }
 
   metadata(): Metadata {
@@ -91,26 +84,17 @@ export class Ctx {
     return md;
   }
 
-  /** A generated unary method as a promise: `ctx.call(c, c.getNode, req)`. */
-  call<Req, Res>(client: Client, method: Unary<Req, Res>, req: Req): Promise<Res> {
-    return new Promise((resolve, reject) =>
-      method.call(client, req, this.metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (e, r) => (e ? reject(e) : resolve(r))),
-    );
+  /** A generated unary method as a promise, with the deadline and metadata: `ctx.call(c, c.getNode, req)`. */
+  call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+    return this.api.call(client, method, req);
   }
 
   /** A server stream as an async iterable; leaving the loop cancels it. */
-  async *stream<Req, Res>(client: Client, method: Streaming<Req, Res>, req: Req): AsyncGenerator<Res> {
-    const s = method.call(client, req, this.metadata());
-    try {
-      for await (const m of s as AsyncIterable<Res>) yield m;
-    } finally {
-      // Cancelling ends the call with CANCELLED: nobody listens for that any more.
-      s.on('error', () => undefined);
-      s.cancel();
-    }
+  stream<Req, Res>(client: Client, method: StreamMethod<Req, Res>, req: Req): AsyncGenerator<Res> {
+    return this.api.stream(client, method, req);
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    this.api.close();
   }
 }

@@ -9,7 +9,7 @@ import {
   type DisassociateFloatingIPRequest,
   type DisassociateFloatingIPResponse,
   FloatingIP,
-  type ListFloatingIPsRequest,
+  ListFloatingIPsRequest,
   type ListFloatingIPsResponse,
 } from '../gen/hypervisor/v1/network';
 import type { Ctx } from './context';
@@ -39,7 +39,7 @@ export const FLOATING_IP: Kind<FloatingIP> = {
 };
 
 export const listFloatingIps = async (ctx: Ctx, filter: Partial<ListFloatingIPsRequest> = {}): Promise<FloatingIP[]> =>
-  (await ctx.call<ListFloatingIPsRequest, ListFloatingIPsResponse>(ctx.network, ctx.network.listFloatingIPs, { tenantId: '', portId: '', ...filter })).floatingIps;
+  (await ctx.call<ListFloatingIPsRequest, ListFloatingIPsResponse>(ctx.network, ctx.network.listFloatingIPs, ListFloatingIPsRequest.fromPartial({ ...filter }))).floatingIps;
 
 /** A floating IP by id or by its address (it has no name). */
 export const fipRef = (ctx: Ctx, ref: string): Promise<string> => resolveRef('floating IP', ref, () => listFloatingIps(ctx), (f) => [f.floatingIp], (f) => f.id);

@@ -6,7 +6,7 @@ import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { enumValue, enumWord, formatAge, formatBytes } from './format';
 import { column, type Kind } from './print';
-import { allPages } from './resolve';
+import { listAll } from '../client/api-client';
 import { resource, run, WATCH } from './verb';
 import { listAndFollow } from './watch';
 
@@ -25,7 +25,7 @@ export const IMAGE: Kind<Image> = {
 };
 
 export const listImages = (ctx: Ctx, type = 0): Promise<Image[]> =>
-  allPages(async (pageToken) => {
+  listAll(async (pageToken) => {
     const r = await ctx.call<ListImagesRequest, ListImagesResponse>(ctx.compute, ctx.compute.listImages, { type, pageSize: 100, pageToken });
     return { items: r.images, next: r.nextPageToken };
   });

@@ -6,7 +6,7 @@ import { CreateInstanceRequest, type Instance } from '../gen/hypervisor/v1/compu
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { enumValue, parseBytes, parseCount, parsePairs } from './format';
-import { INSTANCE } from './instance';
+import { INSTANCE } from './instance-read';
 import { waitForInstance } from './instance-wait';
 import { networkRef } from './network';
 import { nodeRef } from './node';

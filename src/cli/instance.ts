@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
 import type { Empty } from '../gen/google/protobuf/empty';
-import { EventType, InstanceState, InstanceType } from '../gen/hypervisor/v1/common';
+import { InstanceState, InstanceType } from '../gen/hypervisor/v1/common';
 import {
   type DeleteInstanceRequest,
-  type GetInstanceRequest,
   type GetInstanceStatsRequest,
   Instance,
   type InstanceEvent,
   InstanceStats,
-  type ListInstancesRequest,
-  type ListInstancesResponse,
   type MigrateInstanceRequest,
   type RestartInstanceRequest,
   type StartInstanceRequest,
@@ -17,53 +14,13 @@ import {
   type WatchInstanceRequest,
 } from '../gen/hypervisor/v1/compute';
 import { consoleVerb } from './console';
-import type { Ctx } from './context';
-import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './format';
+import { enumValue, formatBytes, parsePairs } from './format';
 import { createVerb } from './instance-create';
-import { stateWord, waitForInstance } from './instance-wait';
+import { EVENT_WORD, getInstance, INSTANCE, instanceRef, listInstances } from './instance-read';
+import { waitForInstance } from './instance-wait';
 import { nodeRef } from './node';
-import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { watchList } from './watch';
-
-export const INSTANCE: Kind<Instance> = {
-  singular: 'instance',
-  id: (i) => i.id,
-  toJSON: (i) => Instance.toJSON(i),
-  columns: [
-    column('NAME', (i) => i.name),
-    column('ID', (i) => i.id),
-    column('TYPE', (i) => enumWord(InstanceType, 'INSTANCE_TYPE_', i.type).toLowerCase()),
-    column('STATE', (i) => stateWord(i.state)),
-    column('NODE', (i) => i.nodeId),
-    column('IP', (i) => i.ipAddress),
-    column('CPUS', (i) => i.spec?.cpuCores),
-    column('MEMORY', (i) => formatBytes(i.spec?.memoryBytes ?? 0n)),
-    column('AGE', (i) => formatAge(i.createdAt).replace(' ago', '')),
-    column('REASON', (i) => i.stateReason),
-  ],
-};
-
-export const EVENT_WORD: Record<number, 'ADDED' | 'MODIFIED' | 'DELETED'> = {
-  [EventType.EVENT_TYPE_ADDED]: 'ADDED',
-  [EventType.EVENT_TYPE_MODIFIED]: 'MODIFIED',
-  [EventType.EVENT_TYPE_DELETED]: 'DELETED',
-};
-
-export const listInstances = (ctx: Ctx, filter: Partial<ListInstancesRequest> = {}): Promise<Instance[]> =>
-  allPages(async (pageToken) => {
-    const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, {
-      type: 0, state: 0, nodeId: '', labelSelector: {}, ...filter, pageSize: 100, pageToken,
-    });
-    return { items: r.instances, next: r.nextPageToken };
-  });
-
-export const instanceRef = (ctx: Ctx, ref: string): Promise<string> =>
-  resolveRef('instance', ref, () => listInstances(ctx), (i) => [i.name], (i) => i.id);
-
-export const getInstance = (ctx: Ctx, instanceId: string): Promise<Instance> =>
-  ctx.call<GetInstanceRequest, Instance>(ctx.compute, ctx.compute.getInstance, { instanceId });
 
 const WAIT = ['--wait', 'follow the instance until it gets there, printing each state (exit 21 when it FAILED)'] as const;
 const TIMEOUT = ['--wait-timeout <seconds>', 'how long --wait waits', (v: string) => Number(v), 300] as const;

@@ -9,7 +9,7 @@ import {
   type ReleaseIPResponse,
 } from '../gen/hypervisor/v1/network';
 import { formatAge } from './format';
-import { instanceRef } from './instance';
+import { instanceRef } from './instance-read';
 import { portRef } from './port';
 import { column, type Kind } from './print';
 import { subnetRef } from './subnet';

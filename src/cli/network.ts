@@ -6,7 +6,7 @@ import {
   type DeleteNetworkResponse,
   type GetNetworkRequest,
   type GetNetworkResponse,
-  type ListNetworksRequest,
+  ListNetworksRequest,
   type ListNetworksResponse,
   Network,
   NetworkType,
@@ -14,7 +14,8 @@ import {
 import type { Ctx } from './context';
 import { enumValue, enumWord, formatAge, parseCount, parsePairs } from './format';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
+import { listAll } from '../client/api-client';
+import { resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { listAndFollow, unlessNotFound } from './watch';
 
@@ -37,8 +38,8 @@ export const NETWORK: Kind<Network> = {
 };
 
 export const listNetworks = (ctx: Ctx, filter: Partial<ListNetworksRequest> = {}): Promise<Network[]> =>
-  allPages(async (pageToken) => {
-    const r = await ctx.call<ListNetworksRequest, ListNetworksResponse>(ctx.network, ctx.network.listNetworks, { tenantId: '', type: 0, ...filter, pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await ctx.call<ListNetworksRequest, ListNetworksResponse>(ctx.network, ctx.network.listNetworks, ListNetworksRequest.fromPartial({ ...filter, pageSize: 100, pageToken }));
     return { items: r.networks, next: r.nextPageToken };
   });
 

@@ -3,20 +3,21 @@ import type { Empty } from '../gen/google/protobuf/empty';
 import {
   type DeregisterNodeRequest,
   type GetNodeRequest,
-  type ListNodesRequest,
+  ListNodesRequest,
   type ListNodesResponse,
   Node,
   type NodeEvent,
-  type UpdateNodeStatusRequest,
+  UpdateNodeStatusRequest,
   type WatchNodesRequest,
 } from '../gen/hypervisor/v1/cluster';
 import { EventType, NodeRole, NodeStatus } from '../gen/hypervisor/v1/common';
-import type { InstanceEvent, ListInstancesRequest, ListInstancesResponse, WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
+import { type InstanceEvent, ListInstancesRequest, type ListInstancesResponse, type WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './format';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
+import { listAll } from '../client/api-client';
+import { resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { watchList } from './watch';
 
@@ -40,10 +41,8 @@ export const NODE: Kind<Node> = {
 };
 
 export const listNodes = (ctx: Ctx, filter: Partial<ListNodesRequest> = {}): Promise<Node[]> =>
-  allPages(async (pageToken) => {
-    const r = await ctx.call<ListNodesRequest, ListNodesResponse>(ctx.cluster, ctx.cluster.listNodes, {
-      role: 0, status: 0, region: '', zone: '', labelSelector: {}, ...filter, pageSize: 100, pageToken,
-    });
+  listAll(async (pageToken) => {
+    const r = await ctx.call<ListNodesRequest, ListNodesResponse>(ctx.cluster, ctx.cluster.listNodes, ListNodesRequest.fromPartial({ ...filter, pageSize: 100, pageToken }));
     return { items: r.nodes, next: r.nextPageToken };
   });
 
@@ -53,12 +52,10 @@ export const nodeRef = (ctx: Ctx, ref: string): Promise<string> => resolveRef('n
 const getNode = (ctx: Ctx, nodeId: string) => ctx.call<GetNodeRequest, Node>(ctx.cluster, ctx.cluster.getNode, { nodeId });
 
 const setStatus = (ctx: Ctx, nodeId: string, status: NodeStatus) =>
-  ctx.call<UpdateNodeStatusRequest, Node>(ctx.cluster, ctx.cluster.updateNodeStatus, { nodeId, status, conditions: [], allocated: undefined });
+  ctx.call<UpdateNodeStatusRequest, Node>(ctx.cluster, ctx.cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId, status }));
 
 const instancesOn = async (ctx: Ctx, nodeId: string): Promise<number> => {
-  const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, {
-    type: 0, state: 0, nodeId, labelSelector: {}, pageSize: 1, pageToken: '',
-  });
+  const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, ListInstancesRequest.fromPartial({ nodeId, pageSize: 1 }));
   return r.totalCount;
 };
 

@@ -1,6 +1,6 @@
 import type { ListEventsRequest, ListEventsResponse } from '../gen/hypervisor/audit/v1/audit';
 import type { Port } from '../gen/hypervisor/v1/network';
-import { allPages } from '../shared/all-pages';
+import { listAll } from '../client/api-client';
 import type { Ctx } from './context';
 import { column, type Kind } from './print';
 
@@ -18,7 +18,7 @@ export const portReasons = async (ctx: Ctx, ports: readonly Port[]): Promise<Map
       .filter((p) => p.status === 'ERROR')
       .map(async (p) => {
         const reports = (fromTime: Date | undefined) =>
-          allPages(async (pageToken) => {
+          listAll(async (pageToken) => {
             const r = await ctx.call<ListEventsRequest, ListEventsResponse>(ctx.audit, ctx.audit.listEvents, {
               aggregateType: 'port', aggregateId: p.id, actor: '', sinceRevision: 0n, fromTime, toTime: undefined,
               types: ['PortStatusReported'], pageSize: 100, pageToken,

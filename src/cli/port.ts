@@ -17,12 +17,13 @@ import {
 } from '../gen/hypervisor/v1/network';
 import type { Ctx } from './context';
 import { enumValue, formatAge } from './format';
-import { instanceRef } from './instance';
+import { instanceRef } from './instance-read';
 import { networkRef } from './network';
 import { nodeRef } from './node';
 import { portReasons, withReasons } from './port-reason';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
+import { listAll } from '../client/api-client';
+import { resolveRef } from './resolve';
 import { sgRef } from './security-group';
 import { subnetRef } from './subnet';
 import { repeat, resource, run, WATCH } from './verb';
@@ -54,7 +55,7 @@ const explained = async (ctx: Ctx, ports: readonly Port[]): Promise<Kind<Port>> 
 };
 
 export const listPorts = (ctx: Ctx, filter: Partial<ListPortsRequest> = {}): Promise<Port[]> =>
-  allPages(async (pageToken) => {
+  listAll(async (pageToken) => {
     const r = await ctx.call<ListPortsRequest, ListPortsResponse>(ctx.network, ctx.network.listPorts, {
       networkId: '', instanceId: '', nodeId: '', ...filter, pageSize: 100, pageToken,
     });

@@ -1,7 +1,4 @@
 import { CliError, EXIT } from './exit';
-import { allPages } from '../shared/all-pages';
-
-export { allPages };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -3,8 +3,6 @@ import {
   type CreateSnapshotRequest,
   type DeleteSnapshotRequest,
   type GetSnapshotRequest,
-  type ListSnapshotsRequest,
-  type ListSnapshotsResponse,
   Snapshot,
   SnapshotStatus,
   type UpdateSnapshotRequest,
@@ -13,9 +11,8 @@ import type { Empty } from '../gen/google/protobuf/empty';
 import type { Ctx } from './context';
 import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './format';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
-import { volumeRef } from './volume';
+import { listSnapshots, snapshotRef, volumeRef } from './storage-read';
 import { WAIT, WAIT_TIMEOUT, waitFor } from './volume-wait';
 import { listAndFollow, unlessNotFound } from './watch';
 
@@ -34,15 +31,6 @@ export const SNAPSHOT: Kind<Snapshot> = {
   ],
 };
 
-export const listSnapshots = (ctx: Ctx, filter: Partial<ListSnapshotsRequest> = {}): Promise<Snapshot[]> =>
-  allPages(async (pageToken) => {
-    const r = await ctx.call<ListSnapshotsRequest, ListSnapshotsResponse>(ctx.storage, ctx.storage.listSnapshots, {
-      tenantId: '', volumeId: '', status: 0, labelSelector: {}, ...filter, pageSize: 100, pageToken,
-    });
-    return { items: r.snapshots, next: r.nextPageToken };
-  });
-
-export const snapshotRef = (ctx: Ctx, ref: string): Promise<string> => resolveRef('snapshot', ref, () => listSnapshots(ctx), (s) => [s.name], (s) => s.id);
 const getSnapshot = (ctx: Ctx, snapshotId: string) => ctx.call<GetSnapshotRequest, Snapshot>(ctx.storage, ctx.storage.getSnapshot, { snapshotId });
 
 export const snapshotCommand = (): Command => {

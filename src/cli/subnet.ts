@@ -15,7 +15,8 @@ import { CliError, EXIT } from './exit';
 import { formatAge } from './format';
 import { networkRef } from './network';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
+import { listAll } from '../client/api-client';
+import { resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { listAndFollow, unlessNotFound } from './watch';
 
@@ -37,7 +38,7 @@ export const SUBNET: Kind<Subnet> = {
 };
 
 export const listSubnets = (ctx: Ctx, networkId = ''): Promise<Subnet[]> =>
-  allPages(async (pageToken) => {
+  listAll(async (pageToken) => {
     const r = await ctx.call<ListSubnetsRequest, ListSubnetsResponse>(ctx.network, ctx.network.listSubnets, { networkId, pageSize: 100, pageToken });
     return { items: r.subnets, next: r.nextPageToken };
   });

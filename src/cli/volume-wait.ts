@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { REASON_ANNOTATION } from '../commands/volume/spec';
+import { REASON_ANNOTATION } from '../domain/annotations';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 
@@ -23,7 +22,7 @@ export const waitFor = async <T extends { status: number; metadata?: { annotatio
     if (o && o.status === errorStatus)
       throw new CliError(`FAILED: ${what} is in ERROR: ${o.metadata?.annotations[REASON_ANNOTATION] ?? 'no reason given'}`, EXIT.INSTANCE_FAILED);
     if (Date.now() > deadline) throw new CliError(`DEADLINE_EXCEEDED: ${what} did not get there within ${timeoutSeconds}s`, EXIT.DEADLINE_EXCEEDED);
-    await sleep(500);
+    await new Promise((r) => setTimeout(r, 500));
   }
 };
 

@@ -5,8 +5,6 @@ import {
   type DeleteVolumeRequest,
   type DetachVolumeRequest,
   type GetVolumeRequest,
-  type ListVolumesRequest,
-  type ListVolumesResponse,
   type ResizeVolumeRequest,
   type UpdateVolumeRequest,
   Volume,
@@ -16,11 +14,10 @@ import {
 import type { Empty } from '../gen/google/protobuf/empty';
 import type { Ctx } from './context';
 import { enumValue, enumWord, formatAge, formatBytes, parseBytes, parseCount, parsePairs } from './format';
-import { instanceRef } from './instance';
+import { instanceRef } from './instance-read';
 import { nodeRef } from './node';
 import { column, type Kind } from './print';
-import { allPages, resolveRef } from './resolve';
-import { snapshotRef } from './snapshot';
+import { listVolumes, snapshotRef, volumeRef } from './storage-read';
 import { repeat, resource, run, WATCH } from './verb';
 import { WAIT, WAIT_TIMEOUT, waitFor } from './volume-wait';
 import { listAndFollow, unlessNotFound } from './watch';
@@ -43,15 +40,6 @@ export const VOLUME: Kind<Volume> = {
   ],
 };
 
-export const listVolumes = (ctx: Ctx, filter: Partial<ListVolumesRequest> = {}): Promise<Volume[]> =>
-  allPages(async (pageToken) => {
-    const r = await ctx.call<ListVolumesRequest, ListVolumesResponse>(ctx.storage, ctx.storage.listVolumes, {
-      tenantId: '', instanceId: '', nodeId: '', status: 0, labelSelector: {}, ...filter, pageSize: 100, pageToken,
-    });
-    return { items: r.volumes, next: r.nextPageToken };
-  });
-
-export const volumeRef = (ctx: Ctx, ref: string): Promise<string> => resolveRef('volume', ref, () => listVolumes(ctx), (v) => [v.name], (v) => v.id);
 const getVolume = (ctx: Ctx, volumeId: string) => ctx.call<GetVolumeRequest, Volume>(ctx.storage, ctx.storage.getVolume, { volumeId });
 
 type WaitOpts = { wait?: boolean; waitTimeout: number };

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgument } from '../errors';
-import { ensureToken, isLoopback, localAddress, parseListen, readTokenFile } from './embedded-auth';
+import { readTokenFile } from '../shared/token-file';
+import { ensureToken, isLoopback, localAddress, parseListen } from './embedded-auth';
 
 describe('embedded NATS listen address and token', () => {
   it('parses host:port and [v6]:port, and refuses the rest naming the flag', () => {

@@ -22,25 +22,39 @@ import { securityGroupToProto } from '../wire/views/security-group';
 import { subnetDecider, type SubnetState } from '../commands/subnet';
 import { allocationsToProto, subnetToProto } from '../wire/views/subnet';
 import type { RecordedEvent } from '../eventstore/event';
-import type { AuditServiceClient, ListEventsRequest, ListEventsResponse } from '../gen/hypervisor/audit/v1/audit';
-import { type ClusterServiceClient, Node } from '../gen/hypervisor/v1/cluster';
-import { type ComputeServiceClient, Image, Instance } from '../gen/hypervisor/v1/compute';
-import { FloatingIP, IPAllocation, Network, type NetworkServiceClient, Port, Router, SecurityGroup, Subnet, VTEP } from '../gen/hypervisor/v1/network';
-import type { StorageServiceClient } from '../gen/hypervisor/v1/storage';
-import { vtepOf } from '../grpc/network/vteps';
-import { snapshots, volumes } from './checked-storage';
+import { ListEventsRequest, type ListEventsResponse } from '../gen/hypervisor/audit/v1/audit';
+import { ListNodesRequest, Node } from '../gen/hypervisor/v1/cluster';
+import { Image, Instance, ListImagesRequest, ListInstancesRequest } from '../gen/hypervisor/v1/compute';
+import {
+  FloatingIP,
+  IPAllocation,
+  ListAllocationsRequest,
+  ListFloatingIPsRequest,
+  ListNetworksRequest,
+  ListPortsRequest,
+  ListRoutersRequest,
+  ListSecurityGroupsRequest,
+  ListSubnetsRequest,
+  ListVTEPsRequest,
+  Network,
+  Port,
+  Router,
+  SecurityGroup,
+  Subnet,
+  VTEP,
+} from '../gen/hypervisor/v1/network';
+import { vtepOf } from '../wire/views/vtep';
+import { snapshotDecider } from '../commands/snapshot';
+import { volumeDecider } from '../commands/volume';
+import { ListSnapshotsRequest, ListVolumesRequest, Snapshot, Volume } from '../gen/hypervisor/v1/storage';
+import { toSnapshot } from '../wire/views/snapshot';
+import { toVolume } from '../wire/views/volume';
 import { EntityReadModel } from '../projections/entity-read-model';
 import type { ReadModel } from '../projections/read-model';
-import { allPages as pages } from '../shared/all-pages';
+import { type ApiClient, call, listAll } from '../client/api-client';
 
 /** The server's public API, as the check reads it. */
-export interface ServedApi {
-  readonly cluster: ClusterServiceClient;
-  readonly compute: ComputeServiceClient;
-  readonly network: NetworkServiceClient;
-  readonly storage: StorageServiceClient;
-  readonly audit: AuditServiceClient;
-}
+export type ServedApi = Pick<ApiClient, 'cluster' | 'compute' | 'network' | 'storage' | 'audit'>;
 
 /**
  * One read model the check rebuilds from position zero and compares with
@@ -57,64 +71,92 @@ export interface CheckedModel {
   served(api: ServedApi, rebuilt: Map<string, unknown>): Promise<Map<string, unknown>>;
 }
 
-export { call, entity } from './entity-model';
-import { call, entity } from './entity-model';
+
+/** A resource read model: EntityReadModel of its decider and view, against its List RPC. */
+const entity = <S, V>(
+  name: string,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  decider: any,
+  view: (s: S) => V | undefined,
+  json: (v: V) => Record<string, unknown>,
+  id: (v: V) => string,
+  list: (api: ServedApi) => Promise<V[]>,
+): CheckedModel => ({
+  name,
+  build: () => new EntityReadModel<S, V>({ decider, view }),
+  rebuilt: (m) => new Map((m as EntityReadModel<S, V>).list().map((v) => [id(v), json(v)])),
+  served: async (api) => new Map((await list(api)).map((v) => [id(v), json(v)])),
+});
 
 /** Fields that are not a function of the log (liveness leases), left out of the comparison. */
 const nodeJson = (n: Node) => Node.toJSON({ ...n, lastSeen: undefined }) as Record<string, unknown>;
 
 const nodes = entity('nodes', nodeDecider, toNode, nodeJson, (n) => n.id, (api) =>
-  pages(async (pageToken) => {
-    const r = await call(api.cluster, api.cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await call(api.cluster, api.cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100, pageToken }));
     return { items: r.nodes, next: r.nextPageToken };
   }),
 );
 
 const instances = entity('instances', instanceDecider, toInstance, (i: Instance) => Instance.toJSON(i) as Record<string, unknown>, (i) => i.id, (api) =>
-  pages(async (pageToken) => {
-    const r = await call(api.compute, api.compute.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await call(api.compute, api.compute.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100, pageToken }));
     return { items: r.instances, next: r.nextPageToken };
   }),
 );
 
 const images = entity('images', imageDecider, toImage, (i: Image) => Image.toJSON(i) as Record<string, unknown>, (i) => i.id, (api) =>
-  pages(async (pageToken) => {
-    const r = await call(api.compute, api.compute.listImages, { type: 0, pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await call(api.compute, api.compute.listImages, ListImagesRequest.fromPartial({ pageSize: 100, pageToken }));
     return { items: r.images, next: r.nextPageToken };
   }),
 );
 
 const networks = entity('networks', networkDecider, networkToProto, (n: Network) => Network.toJSON(n) as Record<string, unknown>, (n) => n.id, (api) =>
-  pages(async (pageToken) => {
-    const r = await call(api.network, api.network.listNetworks, { tenantId: '', type: 0, pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await call(api.network, api.network.listNetworks, ListNetworksRequest.fromPartial({ pageSize: 100, pageToken }));
     return { items: r.networks, next: r.nextPageToken };
   }),
 );
 
 const subnets = entity('subnets', subnetDecider, subnetToProto, (s: Subnet) => Subnet.toJSON(s) as Record<string, unknown>, (s) => s.id, (api) =>
-  pages(async (pageToken) => {
-    const r = await call(api.network, api.network.listSubnets, { networkId: '', pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await call(api.network, api.network.listSubnets, ListSubnetsRequest.fromPartial({ pageSize: 100, pageToken }));
     return { items: r.subnets, next: r.nextPageToken };
   }),
 );
 
 const ports = entity('ports', portDecider, portToProto, (p: Port) => Port.toJSON(p) as Record<string, unknown>, (p) => p.id, (api) =>
-  pages(async (pageToken) => {
-    const r = await call(api.network, api.network.listPorts, { networkId: '', instanceId: '', nodeId: '', pageSize: 100, pageToken });
+  listAll(async (pageToken) => {
+    const r = await call(api.network, api.network.listPorts, ListPortsRequest.fromPartial({ pageSize: 100, pageToken }));
     return { items: r.ports, next: r.nextPageToken };
   }),
 );
 
 const securityGroups = entity('security-groups', securityGroupDecider, securityGroupToProto, (g: SecurityGroup) => SecurityGroup.toJSON(g) as Record<string, unknown>, (g) => g.id, async (api) =>
-  (await call(api.network, api.network.listSecurityGroups, { tenantId: '' })).securityGroups,
+  (await call(api.network, api.network.listSecurityGroups, ListSecurityGroupsRequest.fromPartial({}))).securityGroups,
 );
 
 const routers = entity('routers', routerDecider, routerToProto, (r: Router) => Router.toJSON(r) as Record<string, unknown>, (r) => r.id, async (api) =>
-  (await call(api.network, api.network.listRouters, { tenantId: '' })).routers,
+  (await call(api.network, api.network.listRouters, ListRoutersRequest.fromPartial({}))).routers,
 );
 
 const floatingIps = entity('floating-ips', floatingIpDecider, floatingIpToProto, (f: FloatingIP) => FloatingIP.toJSON(f) as Record<string, unknown>, (f) => f.id, async (api) =>
-  (await call(api.network, api.network.listFloatingIPs, { tenantId: '', portId: '' })).floatingIps,
+  (await call(api.network, api.network.listFloatingIPs, ListFloatingIPsRequest.fromPartial({}))).floatingIps,
+);
+
+const volumes = entity('volumes', volumeDecider, toVolume, (v: Volume) => Volume.toJSON(v) as Record<string, unknown>, (v) => v.id, (api) =>
+  listAll(async (pageToken) => {
+    const r = await call(api.storage, api.storage.listVolumes, ListVolumesRequest.fromPartial({ pageSize: 100, pageToken }));
+    return { items: r.volumes, next: r.nextPageToken };
+  }),
+);
+
+const snapshots = entity('snapshots', snapshotDecider, toSnapshot, (x: Snapshot) => Snapshot.toJSON(x) as Record<string, unknown>, (x) => x.id, (api) =>
+  listAll(async (pageToken) => {
+    const r = await call(api.storage, api.storage.listSnapshots, ListSnapshotsRequest.fromPartial({ pageSize: 100, pageToken }));
+    return { items: r.snapshots, next: r.nextPageToken };
+  }),
 );
 
 /** The IP allocations of every subnet (the subnet model's IPAM state), against ListAllocations. */
@@ -129,12 +171,12 @@ const allocations: CheckedModel = {
   },
   served: async (api) => {
     const out = new Map<string, unknown>();
-    const all = await pages(async (pageToken) => {
-      const r = await call(api.network, api.network.listSubnets, { networkId: '', pageSize: 100, pageToken });
+    const all = await listAll(async (pageToken) => {
+      const r = await call(api.network, api.network.listSubnets, ListSubnetsRequest.fromPartial({ pageSize: 100, pageToken }));
       return { items: r.subnets, next: r.nextPageToken };
     });
     for (const s of all)
-      for (const a of (await call(api.network, api.network.listAllocations, { subnetId: s.id })).allocations) out.set(`${s.id}/${a.ipAddress}`, IPAllocation.toJSON(a));
+      for (const a of (await call(api.network, api.network.listAllocations, ListAllocationsRequest.fromPartial({ subnetId: s.id }))).allocations) out.set(`${s.id}/${a.ipAddress}`, IPAllocation.toJSON(a));
     return out;
   },
 };
@@ -147,7 +189,7 @@ const vteps: CheckedModel = {
     const model = m as EntityReadModel<NodeState, Node>;
     return new Map(model.ids().map((id) => [id, VTEP.toJSON(vtepOf(model.state(id)!))]));
   },
-  served: async (api) => new Map((await call(api.network, api.network.listVtePs, {})).vteps.map((v) => [v.nodeId, VTEP.toJSON(v)])),
+  served: async (api) => new Map((await call(api.network, api.network.listVtePs, ListVTEPsRequest.fromPartial({}))).vteps.map((v) => [v.nodeId, VTEP.toJSON(v)])),
 };
 
 /**
@@ -195,11 +237,9 @@ const macAddresses: CheckedModel = {
   },
 };
 
-const listAll = async (api: ServedApi, q: Partial<ListEventsRequest>): Promise<ListEventsResponse['events']> =>
-  pages(async (pageToken) => {
-    const r = await call(api.audit, api.audit.listEvents, {
-      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: undefined, toTime: undefined, types: [], ...q, pageSize: 100, pageToken,
-    });
+const auditEvents = async (api: ServedApi, q: Partial<ListEventsRequest>): Promise<ListEventsResponse['events']> =>
+  listAll(async (pageToken) => {
+    const r = await call(api.audit, api.audit.listEvents, ListEventsRequest.fromPartial({ ...q, pageSize: 100, pageToken }));
     return { items: r.events, next: r.nextPageToken };
   });
 
@@ -223,7 +263,7 @@ const aggregateIndex: CheckedModel = {
     const out = new Map<string, unknown>();
     for (const key of rebuilt.keys()) {
       const [aggregateType, aggregateId] = key.split('/');
-      const events = await listAll(api, { aggregateType, aggregateId }).catch((e: { code?: number }) => {
+      const events = await auditEvents(api, { aggregateType, aggregateId }).catch((e: { code?: number }) => {
         if (e.code === 5) return undefined;
         throw e;
       });
@@ -270,9 +310,7 @@ const timeIndex: CheckedModel = {
   served: async (api, rebuilt) => {
     const out = new Map<string, unknown>();
     for (const t of rebuilt.keys()) {
-      const r = await call(api.audit, api.audit.listEvents, {
-        aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: new Date(t), toTime: undefined, types: [], pageSize: 1, pageToken: '',
-      });
+      const r = await call(api.audit, api.audit.listEvents, ListEventsRequest.fromPartial({ fromTime: new Date(t), pageSize: 1 }));
       if (r.events.length) out.set(t, Number(r.events[0].revision));
     }
     return out;

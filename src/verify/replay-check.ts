@@ -1,13 +1,8 @@
-import { credentials } from '@grpc/grpc-js';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
-import { AuditServiceClient } from '../gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../gen/hypervisor/v1/cluster';
-import { ComputeServiceClient } from '../gen/hypervisor/v1/compute';
-import { NetworkServiceClient } from '../gen/hypervisor/v1/network';
+import { ApiClient } from '../client/api-client';
 import type { ReadModel } from '../projections/read-model';
-import { StorageServiceClient } from '../gen/hypervisor/v1/storage';
-import { CHECKED_MODELS, type CheckedModel, type ServedApi } from './checked-models';
+import { CHECKED_MODELS, type CheckedModel } from './checked-models';
 
 export { CHECKED_MODELS, type CheckedModel } from './checked-models';
 
@@ -32,14 +27,7 @@ export interface ReplayCheckOptions {
 export const replayCheck = async (o: ReplayCheckOptions): Promise<ReplayCheckResult> => {
   const specs = o.models ?? CHECKED_MODELS;
   const models = specs.map((s) => s.build());
-  const creds = credentials.createInsecure();
-  const api: ServedApi = {
-    cluster: new ClusterServiceClient(o.address, creds),
-    compute: new ComputeServiceClient(o.address, creds),
-    network: new NetworkServiceClient(o.address, creds),
-    storage: new StorageServiceClient(o.address, creds),
-    audit: new AuditServiceClient(o.address, creds),
-  };
+  const api = new ApiClient(o.address);
   let position = 0;
   let result: ReplayCheckResult | undefined;
   try {
@@ -62,7 +50,7 @@ export const replayCheck = async (o: ReplayCheckOptions): Promise<ReplayCheckRes
     }
     return result!;
   } finally {
-    for (const c of Object.values(api)) c.close();
+    api.close();
   }
 };
 

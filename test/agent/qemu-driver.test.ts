@@ -4,12 +4,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { InstanceSpecForDriver, Observed } from '../../src/agent/drivers/driver';
 import { runTinyGuest } from '../../src/agent/drivers/qemu/accel';
 import { ConsoleTimeout, waitForOutput } from '../../src/agent/drivers/qemu/console';
-import { isAlive } from '../../src/agent/drivers/qemu/process';
+import { isAlive } from '../../src/shared/process';
 import { QemuDriver } from '../../src/agent/drivers/qemu/qemu-driver';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../src/errors';
 import { until } from '../support/until';
@@ -146,8 +145,10 @@ describe('qemu driver: real QEMU under TCG with the test guest', function () {
       assert.ok(stats.memoryUsedBytes > 0, `memory ${stats.memoryUsedBytes}`);
       assert.ok(stats.diskReadBytes > 0, `the guest kernel read its disk: ${stats.diskReadBytes}`);
       assert.ok(stats.cpuUsagePercent >= 0);
-      await sleep(200);
-      const stats2 = await driver.stats(id);
+      const stats2 = await until('a later stats sample', async () => {
+        const s = await driver.stats(id);
+        return s.collectedAt.getTime() > stats.collectedAt.getTime() ? s : undefined;
+      });
       assert.ok(stats2.cpuTimeNs >= stats.cpuTimeNs);
 
       const consoleEnded = new Promise((resolve) => con.once('end', resolve).resume());

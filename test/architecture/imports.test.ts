@@ -1,93 +1,80 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { ALLOWED, type Allowed, ruleOf, within } from './allowed-imports';
 
 /*
- * Which folder may import which (docs/architecture.md). A rule names the
- * folders it applies to and what they must not import: other folders of
- * src/, or packages. Tests are exempt (a decider's test may check its wire
- * view); everything else is checked on every run.
+ * Which folder may import which: each folder's allow-list (allowed-imports.ts,
+ * drawn in docs/architecture.md), checked on every run, and no import cycle
+ * among the sources. Tests are exempt (a decider's test may check its wire
+ * view).
  */
 
 const ROOT = path.resolve(__dirname, '../../..');
-
-/** Packages and folders that do I/O: the network, the disk, processes, the event store, the transport. */
-const IO_PACKAGES = ['nats', '@grpc/grpc-js', '@eventstore/db-client', 'fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram', 'dns', 'tls'];
-const IO_FOLDERS = ['src/nats', 'src/eventstore/jetstream', 'src/eventstore/esdb', 'src/grpc', 'src/server', 'src/bus', 'src/http', 'src/agent', 'src/snapshots', 'src/cli', 'src/feed'];
-const DOMAIN = ['src/commands', 'src/domain', 'src/scheduler', 'src/errors.ts'];
-
-interface Rule {
-  readonly what: string;
-  readonly from: readonly string[];
-  /** Folders (or files) of src/ it must not import. */
-  readonly notFolders?: readonly string[];
-  /** Packages it must not import (node: prefix ignored). */
-  readonly notPackages?: readonly string[];
-  /** Only these folders of src/ (and no package but these). */
-  readonly onlyFolders?: readonly string[];
-  readonly onlyPackages?: readonly string[];
-}
-
-export const RULES: readonly Rule[] = [
-  {
-    what: 'the domain is pure: no I/O, no generated code, no event store',
-    from: DOMAIN,
-    onlyFolders: DOMAIN,
-    onlyPackages: ['crypto', 'ipaddr.js'],
-  },
-  { what: 'read models do no I/O', from: ['src/projections'], notFolders: IO_FOLDERS, notPackages: IO_PACKAGES, },
-  { what: 'the wire views map the domain to generated types, nothing else', from: ['src/wire'], onlyFolders: ['src/wire', 'src/gen', ...DOMAIN], onlyPackages: [] },
-  { what: 'the agent shares no server code', from: ['src/agent'], notFolders: ['src/grpc', 'src/server', 'src/processes', 'src/projections'] },
-  { what: 'process managers use the read models and the bus, not the gRPC edge', from: ['src/processes'], notFolders: ['src/grpc', 'src/server', 'src/http'] },
-  { what: 'shared helpers depend on nothing of either binary', from: ['src/shared'], notFolders: ['src/server', 'src/agent', 'src/grpc', 'src/processes'] },
-  { what: 'only the composition root and main use the server', from: ['src'], notFolders: ['src/server'] },
-];
-
-/** Where a rule does not apply: the server's own folder and main may use the server; the deciders' test helper asserts. */
-const EXEMPT: Record<string, readonly string[]> = {
-  'only the composition root and main use the server': ['src/server', 'src/main.ts'],
-  'the domain is pure: no I/O, no generated code, no event store': ['src/commands/testing.ts'],
-};
-
-const within = (file: string, folder: string) => {
-  const f = file.replace(/\.ts$/, '');
-  const d = folder.replace(/\.ts$/, '');
-  return f === d || f.startsWith(`${d}/`);
-};
 
 export interface Import {
   /** A file or folder of src/ (without .ts), or a package name. */
   readonly target: string;
   readonly local: boolean;
+  /** `import type` / `export type`: gone at run time. */
+  readonly typeOnly: boolean;
 }
 
-const SPEC = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|require\(\s*['"]([^'"]+)['"]\s*\)/g;
+const SPEC = /(?:^|\n)\s*((?:import|export)\s[^'"]*?from\s+)['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|require\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 /** The imports of one source file (relative ones resolved against the repository root). */
 export const importsOf = (file: string, text: string): Import[] => {
   const out: Import[] = [];
   for (const m of text.matchAll(SPEC)) {
-    const spec = m[1] ?? m[2] ?? m[3];
-    if (spec.startsWith('.')) out.push({ target: path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)), local: true });
-    else out.push({ target: spec.replace(/^node:/, '').split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'), local: false });
+    const spec = m[2] ?? m[3] ?? m[4];
+    const typeOnly = /^(?:import|export)\s+type\s/.test(m[1] ?? '');
+    if (spec.startsWith('.')) out.push({ target: path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)), local: true, typeOnly });
+    else out.push({ target: spec.replace(/^node:/, '').split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'), local: false, typeOnly });
   }
   return out;
 };
 
-/** Every import that breaks a rule, as "file → target (rule)". */
-export const violations = (files: ReadonlyMap<string, string>, rules: readonly Rule[] = RULES): string[] => {
+/** Every import a folder's list does not allow, as "file → target (its rule)". */
+export const violations = (files: ReadonlyMap<string, string>, allowed: Readonly<Record<string, Allowed>> = ALLOWED): string[] => {
   const out: string[] = [];
   for (const [file, text] of files) {
-    for (const r of rules) {
-      if (!r.from.some((f) => within(file, f)) || (EXEMPT[r.what] ?? []).some((f) => within(file, f))) continue;
-      for (const i of importsOf(file, text)) {
-        const bad = i.local
-          ? (r.notFolders ?? []).some((f) => within(i.target, f)) || (r.onlyFolders !== undefined && !r.onlyFolders.some((f) => within(i.target, f)))
-          : (r.notPackages ?? []).includes(i.target) || (r.onlyPackages !== undefined && !r.onlyPackages.includes(i.target));
-        if (bad) out.push(`${file} → ${i.target} (${r.what})`);
-      }
+    const rule = ruleOf(file, allowed);
+    if (!rule) {
+      out.push(`${file}: its folder has no entry in the allow-list`);
+      continue;
+    }
+    const a = allowed[rule];
+    for (const i of importsOf(file, text)) {
+      const ok = i.local
+        ? within(i.target, rule) || a.src.some((f) => within(i.target, f))
+        : a.packages === 'any' || a.packages.includes(i.target);
+      if (!ok) out.push(`${file} → ${i.target} (not on the list of ${rule})`);
     }
   }
+  return out;
+};
+
+/** Import cycles among the files (type-only imports aside), each as "a → b → ... → a". */
+export const cycles = (files: ReadonlyMap<string, string>): string[] => {
+  const edges = new Map<string, string[]>();
+  for (const [file, text] of files) {
+    const to = importsOf(file, text)
+      .filter((i) => i.local && !i.typeOnly)
+      .map((i) => [`${i.target}.ts`, `${i.target}/index.ts`].find((t) => files.has(t)))
+      .filter((t): t is string => t !== undefined);
+    edges.set(file, to);
+  }
+  const out: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const walk = (f: string, trail: string[]) => {
+    state.set(f, 'open');
+    for (const t of edges.get(f) ?? []) {
+      if (state.get(t) === 'open') out.push([...trail.slice(trail.indexOf(t)), t].join(' → '));
+      else if (!state.has(t)) walk(t, [...trail, t]);
+    }
+    state.set(f, 'done');
+  };
+  for (const f of [...files.keys()].sort()) if (!state.has(f)) walk(f, [f]);
   return out;
 };
 
@@ -111,22 +98,50 @@ describe('architecture: which folder may import which', () => {
     assert.ok(root.includes('@grpc/grpc-js'));
   });
 
-  it('finds an import that breaks a rule', () => {
+  it('refuses an import its folder does not list, and a file no entry covers', () => {
     const found = violations(
       new Map([
-        ['src/commands/port/decide.ts', "import { Port } from '../../gen/hypervisor/v1/network';\nimport { x } from './state';"],
-        ['src/agent/agent.ts', "import { unary } from '../grpc/unary';"],
+        ['src/commands/port/decide.ts', "import { Port } from '../../gen/hypervisor/v1/network';\nimport { x } from './state';\nimport { y } from '../../domain/validate';"],
+        ['src/agent/agent.ts', "import { unary } from '../grpc/unary';\nimport { Nic } from '../sdn/driver';"],
         ['src/projections/x.ts', "import { readFileSync } from 'node:fs';\nimport type { A } from './a';"],
+        ['src/sdn/plan.ts', "import type { SecurityRule } from '../commands/security_group/state';"],
+        ['src/eventstore/jetstream/x.ts', "import { largestField } from '../../bus/payload-limit';\nimport { DEFAULT_MAX_PAYLOAD } from '../payload-limit';"],
+        ['src/newfolder/x.ts', "import { z } from 'zod';"],
       ]),
     );
     assert.deepEqual(found, [
-      'src/commands/port/decide.ts → src/gen/hypervisor/v1/network (the domain is pure: no I/O, no generated code, no event store)',
-      'src/agent/agent.ts → src/grpc/unary (the agent shares no server code)',
-      'src/projections/x.ts → fs (read models do no I/O)',
+      'src/commands/port/decide.ts → src/gen/hypervisor/v1/network (not on the list of src/commands)',
+      'src/agent/agent.ts → src/grpc/unary (not on the list of src/agent)',
+      'src/projections/x.ts → fs (not on the list of src/projections)',
+      'src/sdn/plan.ts → src/commands/security_group/state (not on the list of src/sdn)',
+      'src/eventstore/jetstream/x.ts → src/bus/payload-limit (not on the list of src/eventstore/jetstream)',
+      'src/newfolder/x.ts: its folder has no entry in the allow-list',
     ]);
   });
 
   it('holds for every source file', () => {
     assert.deepEqual(violations(files), []);
+  });
+
+  it('finds an import cycle, and a type-only one is none', () => {
+    const found = cycles(
+      new Map([
+        ['src/cli/instance.ts', "import { consoleVerb } from './console';"],
+        ['src/cli/console.ts', "import { getInstance } from './instance';"],
+        ['src/commands/x/state.ts', "import type { E } from './events';"],
+        ['src/commands/x/events.ts', "import type { S } from './state';"],
+      ]),
+    );
+    assert.deepEqual(found, ['src/cli/console.ts → src/cli/instance.ts → src/cli/console.ts']);
+  });
+
+  it('has no import cycle among the sources', () => {
+    assert.deepEqual(cycles(files), []);
+  });
+
+  it('docs/architecture.md names every entry of the list', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/architecture.md'), 'utf8');
+    const missing = Object.keys(ALLOWED).filter((k) => !doc.includes(`\`${k}\``));
+    assert.deepEqual(missing, []);
   });
 });

@@ -10,25 +10,15 @@ import { CursorTokens } from '../../src/audit/cursor';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
-import { type AuditEvent, AuditServiceClient, type ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
+import { type AuditEvent, AuditServiceClient, GetStateAtRequest, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
 import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { nodeRegistration } from '../support/nodes';
+import { HeartbeatRequest, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 
 const reg = (hostname: string, over: object = {}) =>
   nodeRegistration(hostname, { ip: '10.9.0.1', region: 'audit', metadata: { labels: { team: 'a' }, annotations: {} }, ...over });
-const list = (over: Partial<ListEventsRequest> = {}): ListEventsRequest => ({
-  aggregateType: '',
-  aggregateId: '',
-  actor: '',
-  sinceRevision: 0n,
-  fromTime: undefined,
-  toTime: undefined,
-  types: [],
-  pageSize: 0,
-  pageToken: '',
-  ...over,
-});
+const list = (over: Partial<ListEventsRequest> = {}): ListEventsRequest => ListEventsRequest.fromPartial(over);
 const h = (actor: string, correlation: string, request: string = randomUUID()) => ({ 'x-actor': actor, 'x-correlation-id': correlation, 'x-request-id': request });
 
 describe('AuditService (real gRPC + nats-server)', function () {
@@ -60,8 +50,8 @@ describe('AuditService (real gRPC + nats-server)', function () {
       const n = await call(cluster, cluster.getNode, { nodeId });
       return n.status === NodeStatus.NODE_STATUS_NOT_READY || undefined;
     });
-    await call(cluster, cluster.heartbeat, { nodeId, status: 0, conditions: [], allocated: undefined }, h('agent:audit-a', 'corr-heartbeat', 'req-heartbeat'));
-    await call(cluster, cluster.updateNodeStatus, { nodeId, status: NodeStatus.NODE_STATUS_DRAINING, conditions: [], allocated: undefined }, h('bob', 'corr-drain', 'req-drain'));
+    await call(cluster, cluster.heartbeat, HeartbeatRequest.fromPartial({ nodeId }), h('agent:audit-a', 'corr-heartbeat', 'req-heartbeat'));
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId, status: NodeStatus.NODE_STATUS_DRAINING }), h('bob', 'corr-drain', 'req-drain'));
     await call(cluster, cluster.deregisterNode, { nodeId }, h('carol', 'corr-dereg', 'req-dereg'));
     history = (await call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: nodeId, pageSize: 100 }))).events;
   });
@@ -214,8 +204,8 @@ describe('AuditService (real gRPC + nats-server)', function () {
     await rejectsWith(call(audit, audit.listEvents, list({ types: [''] })), status.INVALID_ARGUMENT, /types\[0\]/);
     await rejectsWith(call(audit, audit.listEvents, list({ aggregateType: 'node', aggregateId: randomUUID() })), status.NOT_FOUND);
     await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'teapot', aggregateId: nodeId, revision: 1n }), status.INVALID_ARGUMENT, /aggregate_type/);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: '', aggregateId: nodeId, revision: 1n }), status.INVALID_ARGUMENT, /aggregate_type/);
-    await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: '', revision: 1n }), status.INVALID_ARGUMENT, /aggregate_id/);
+    await rejectsWith(call(audit, audit.getStateAt, GetStateAtRequest.fromPartial({ aggregateType: '', aggregateId: nodeId, revision: 1n })), status.INVALID_ARGUMENT, /aggregate_type/);
+    await rejectsWith(call(audit, audit.getStateAt, GetStateAtRequest.fromPartial({ aggregateType: 'node', aggregateId: '', revision: 1n })), status.INVALID_ARGUMENT, /aggregate_id/);
     await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: randomUUID(), revision: 1n }), status.NOT_FOUND, /never existed/);
     await rejectsWith(call(audit, audit.getStateAt, { aggregateType: 'node', aggregateId: 'not a valid id', revision: 1n }), status.INVALID_ARGUMENT);
   });

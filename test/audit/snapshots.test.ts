@@ -6,7 +6,7 @@ import { toNode } from '../../src/wire/views/node';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { UpcasterChain } from '../../src/eventstore/upcasting/upcaster';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
-import { Node } from '../../src/gen/hypervisor/v1/cluster';
+import { ListNodesRequest, Node, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { EntityReadModel } from '../../src/projections/entity-read-model';
 import type { ProjectionRuntime } from '../../src/projections/projection-runtime';
@@ -39,9 +39,9 @@ describe('read-model snapshots on a real server (restart from snapshot = restart
   const answers = async () => {
     const cluster = t.cluster();
     const audit = t.client(AuditServiceClient);
-    const nodes = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+    const nodes = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }));
     const get = await Promise.all(nodes.nodes.map((n) => call(cluster, cluster.getNode, { nodeId: n.id })));
-    const zone = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: 'z1', labelSelector: {}, pageSize: 2, pageToken: '' });
+    const zone = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ zone: 'z1', pageSize: 2 }));
     const info = await call(cluster, cluster.getClusterInfo, {});
     const since = await listAll(audit, { fromTime: midTime });
     const strip = (n: Node) => Node.toJSON({ ...n, lastSeen: undefined }) as Record<string, unknown>;
@@ -54,7 +54,7 @@ describe('read-model snapshots on a real server (restart from snapshot = restart
     for (let i = 0; i < 12; i++) await call(cluster, cluster.registerNode, reg(`snap-${i}`));
     midTime = new Date();
     for (let i = 0; i < 12; i += 3)
-      await call(cluster, cluster.updateNodeStatus, { nodeId: nodeIdFor(`snap-${i}`), status: NodeStatus.NODE_STATUS_DRAINING, conditions: [], allocated: undefined });
+      await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeIdFor(`snap-${i}`), status: NodeStatus.NODE_STATUS_DRAINING }));
     await call(cluster, cluster.deregisterNode, { nodeId: nodeIdFor('snap-11') });
     // A node registered by an old agent: a v1 event (address "ip:port").
     const store = await JetStreamEventStore.open(await t.nats.connect());
@@ -84,7 +84,7 @@ describe('read-model snapshots on a real server (restart from snapshot = restart
     // Changes after the snapshot: the tail.
     const cluster = t.cluster();
     await call(cluster, cluster.registerNode, reg('snap-tail'));
-    await call(cluster, cluster.updateNodeStatus, { nodeId: nodeIdFor('snap-1'), status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [], allocated: undefined });
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeIdFor('snap-1'), status: NodeStatus.NODE_STATUS_MAINTENANCE }));
     const expected = await answers();
     assert.notDeepEqual(expected, before);
 

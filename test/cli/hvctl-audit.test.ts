@@ -7,6 +7,7 @@ import { call, TestControlPlane, until } from '../support/control-plane';
 import { listAll } from '../feed/feed-support';
 import { hvctl as run, HvctlProcess } from '../support/hvctl';
 import { nodeRegistration } from '../support/nodes';
+import { UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 
 const reg = (hostname: string) => nodeRegistration(hostname, { ip: '10.4.0.1', region: 'cli' });
 
@@ -21,7 +22,7 @@ describe('hvctl (the built CLI against a real server)', function () {
     await t.start();
     const cluster = t.cluster();
     await call(cluster, cluster.registerNode, reg('cli-a'), { 'x-actor': 'alice', 'x-correlation-id': 'corr-cli' });
-    await call(cluster, cluster.updateNodeStatus, { nodeId: id, status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [], allocated: undefined }, { 'x-actor': 'bob' });
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: id, status: NodeStatus.NODE_STATUS_MAINTENANCE }), { 'x-actor': 'bob' });
     await call(cluster, cluster.deregisterNode, { nodeId: id }, { 'x-actor': 'carol' });
     history = await listAll(t.client(AuditServiceClient), { aggregateType: 'node', aggregateId: id });
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { Agent } from '../../src/agent/agent';
 import { nodeIdFor } from '../../src/commands/node/identity';
-import { ClusterServiceClient, Node } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest, Node, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, Instance } from '../../src/gen/hypervisor/v1/compute';
 import { InstanceWatch } from '../support/compute';
@@ -39,7 +39,7 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
   });
   after(() => lab.stop());
 
-  const listNodes = async () => (await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' })).nodes;
+  const listNodes = async () => (await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }))).nodes;
   const nodeId = () => nodeIdFor(host);
 
   describe('node', () => {
@@ -109,9 +109,9 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       try {
         await p.line(new RegExp(`^ADDED\\s+${host}\\s`));
         assert.match(p.stdout.split('\n')[0], /^EVENT\s+NAME\s+ID\s+STATUS/);
-        await call(cluster, cluster.updateNodeStatus, { nodeId: nodeId(), status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [], allocated: undefined });
+        await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeId(), status: NodeStatus.NODE_STATUS_MAINTENANCE }));
         await p.line(new RegExp(`^MODIFIED\\s+${host}\\s+\\S+\\s+MAINTENANCE`));
-        await call(cluster, cluster.updateNodeStatus, { nodeId: nodeId(), status: NodeStatus.NODE_STATUS_READY, conditions: [], allocated: undefined });
+        await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeId(), status: NodeStatus.NODE_STATUS_READY }));
         await p.line(new RegExp(`^MODIFIED\\s+${host}\\s+\\S+\\s+READY`));
       } finally {
         p.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { credentials } from '@grpc/grpc-js';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
-import { ClusterServiceClient, type NodeEvent } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest, type NodeEvent, WatchNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType } from '../../src/gen/hypervisor/v1/common';
 import { call, until } from '../support/control-plane';
 import { ServerOnNats } from '../support/server-process';
@@ -19,7 +19,7 @@ describe('crash: kill -9 the server during a burst of registrations', function (
 
     // A watcher that records everything until the server dies.
     const seen: NodeEvent[] = [];
-    const watch = client.watchNodes({ role: 0, region: 'crash', zone: '', nodeIds: [], sinceRevision: 0n });
+    const watch = client.watchNodes(WatchNodesRequest.fromPartial({ region: 'crash' }));
     watch.on('data', (e: NodeEvent) => seen.push(e));
     watch.on('error', () => undefined);
 
@@ -59,7 +59,7 @@ describe('crash: kill -9 the server during a burst of registrations', function (
     const hosts: string[] = [];
     let token = '';
     do {
-      const r = await call(client, client.listNodes, { role: 0, status: 0, region: 'crash', zone: '', labelSelector: {}, pageSize: 100, pageToken: token });
+      const r = await call(client, client.listNodes, ListNodesRequest.fromPartial({ region: 'crash', pageSize: 100, pageToken: token }));
       hosts.push(...r.nodes.map((x) => x.hostname));
       token = r.nextPageToken;
     } while (token);
@@ -74,7 +74,7 @@ describe('crash: kill -9 the server during a burst of registrations', function (
     const resumed: NodeEvent[] = await new Promise((resolve, reject) => {
       const got: NodeEvent[] = [];
       const expected = hosts.length - new Set(seen.filter((e) => e.type === EventType.EVENT_TYPE_ADDED).map((e) => e.node!.hostname)).size;
-      const s = client.watchNodes({ role: 0, region: 'crash', zone: '', nodeIds: [], sinceRevision: lastSeen });
+      const s = client.watchNodes(WatchNodesRequest.fromPartial({ region: 'crash', sinceRevision: lastSeen }));
       s.on('error', () => undefined);
       const timer = setTimeout(() => reject(new Error(`resumed watch gave ${got.length} of ${expected}`)), 15_000);
       s.on('data', (e: NodeEvent) => {

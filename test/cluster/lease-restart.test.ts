@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
+import { LEASE_BUCKET } from '../../src/processes/node-liveness/node-liveness';
 import { AgentProcess } from '../support/agent-process';
 import { createRequest, InstanceWatch } from '../support/compute';
 import { call, until } from '../support/control-plane';
@@ -43,19 +43,22 @@ describe('node leases survive a server restart', function () {
     const dead = await Promise.all(Array.from({ length: DEAD }, (_, i) => call(cluster, cluster.registerNode, deadNode(i)).then((r) => r.nodeId)));
     agent = await new AgentProcess(server.address, nats.url, stateDir, 'lease-live', ['--driver', 'hollow']).start();
     const live = await until('the live agent registered', async () => {
-      const { nodes } = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+      const { nodes } = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }));
       return nodes.find((n) => n.hostname === 'lease-live' && n.status === NodeStatus.NODE_STATUS_READY);
     }, 30_000);
 
-    // Down for longer than a lease: every lease in the bucket is stale when it comes back,
+    // Down for longer than a lease: every lease in the bucket has expired when it comes back,
     // while the log still says all 51 nodes are READY.
     await server.kill9();
     cluster.close();
-    await sleep((LEASE_S + 1) * 1000);
+    const nc = await nats.connect();
+    const leases = await nc.jetstream().views.kv(LEASE_BUCKET);
+    await until('every lease in the bucket expired', async () => (await leases.status()).values === 0, (LEASE_S + 10) * 1000);
+    await nc.close();
     await server.start();
     cluster = new ClusterServiceClient(server.address, credentials.createInsecure());
     const compute = new ComputeServiceClient(server.address, credentials.createInsecure());
-    const before = await call(cluster, cluster.listNodes, { role: 0, status: NodeStatus.NODE_STATUS_READY, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+    const before = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ status: NodeStatus.NODE_STATUS_READY, pageSize: 100 }));
     assert.equal(before.nodes.length, DEAD + 1, 'the log still says every node is READY');
 
     const watch = new InstanceWatch(compute);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { freePort } from '../../src/nats/embedded-nats-server';
@@ -91,7 +91,7 @@ describe('a second host: agents in other network namespaces on the embedded NATS
     const watch = new InstanceWatch(compute);
     try {
       const nodes = await until('both hosts READY', async () => {
-        const { nodes } = await call(cluster, cluster.listNodes, { role: 0, status: NodeStatus.NODE_STATUS_READY, region: '', zone: '', labelSelector: {}, pageSize: 10, pageToken: '' });
+        const { nodes } = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ status: NodeStatus.NODE_STATUS_READY, pageSize: 10 }));
         return nodes.length === 2 ? nodes : undefined;
       }, 60_000);
       const second = nodes.find((n) => n.hostname === lab.hosts[1].name)!;

@@ -4,8 +4,14 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
-import { AgentServiceClient, type AgentConsoleOutput } from '../../src/gen/hypervisor/v1/agent';
+import {
+  ComputeServiceClient,
+  type Instance,
+  ListImagesRequest,
+  ListInstancesRequest,
+  StopInstanceRequest,
+} from '../../src/gen/hypervisor/v1/compute';
+import { type AgentConsoleOutput, AgentCreateInstanceRequest, AgentServiceClient, AgentStopInstanceRequest } from '../../src/gen/hypervisor/v1/agent';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { removeStateDir, startAgent } from '../support/agent';
 import { ConsoleSession, createRequest, InstanceWatch, MiB, pull, show } from '../support/compute';
@@ -120,7 +126,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
     const two = await call(c, c.createInstance, vm('same-req'), { 'x-request-id': rid });
     assert.equal(two.id, one.id);
     await settle(one);
-    const list = await call(c, c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+    const list = await call(c, c.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100 }));
     assert.equal(list.instances.filter((i) => i.name === 'same-req').length, 1);
   });
 
@@ -163,7 +169,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       for (let n = 0; n < 5; n++)
         made.push(await call(c, c.createInstance, createRequest(`list-${n}`, n % 2 ? MICROVM : VM, { kernel: kernel(), memoryBytes: 64 * MiB }, { metadata: { labels: { group: 'list', n: String(n) }, annotations: {} }, preferredNodeId: a.nodeId })));
       for (const i of made) await settle(i);
-      const q = { type: 0, state: 0, nodeId: '', labelSelector: { group: 'list' }, pageSize: 2, pageToken: '' };
+      const q = ListInstancesRequest.fromPartial({ labelSelector: { group: 'list' }, pageSize: 2 });
       const p1 = await call(c, c.listInstances, q);
       assert.equal(p1.instances.length, 2);
       assert.equal(p1.totalCount, 5);
@@ -189,7 +195,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       const rev = snap.revision;
       const byNode = new InstanceWatch(c, { nodeId: a.nodeId, sinceRevision: rev });
       const second = await call(c, c.createInstance, vm('watch-2', { preferredNodeId: a.nodeId }));
-      await call(c, c.stopInstance, { instanceId: first.id, force: true, timeoutSeconds: 0 });
+      await call(c, c.stopInstance, StopInstanceRequest.fromPartial({ instanceId: first.id, force: true }));
       await one.state(first.id, InstanceState.INSTANCE_STATE_STOPPED, 5_000);
       await byNode.state(second.id, InstanceState.INSTANCE_STATE_RUNNING, 10_000);
       assert.ok(byNode.events.every((e) => e.instance!.nodeId === a.nodeId || e.instance!.nodeId === ''), 'only the node asked for (and instances not placed yet)');
@@ -219,7 +225,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       assert.equal(last.error, '');
       assert.ok(last.current > 1 * MiB && last.current === last.total, show(last));
       assert.ok(r.progress.some((p) => p.status === 'downloading'));
-      const list = await call(c, c.listImages, { type: VM, pageSize: 0, pageToken: '' });
+      const list = await call(c, c.listImages, ListImagesRequest.fromPartial({ type: VM }));
       const img = list.images.find((i) => i.name === 'vmlinuz')!;
       assert.ok(img, show(list));
       assert.deepEqual(img.tags, ['format:kernel', `sha256:${sha}`]);
@@ -235,7 +241,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       assert.equal(r.code, status.FAILED_PRECONDITION);
       assert.match(r.details, /sha256 mismatch: expected 0{64}, the download has [0-9a-f]{64}/);
       assert.match(r.progress[r.progress.length - 1].error, /sha256 mismatch/);
-      const list = await call(c, c.listImages, { type: 0, pageSize: 0, pageToken: '' });
+      const list = await call(c, c.listImages, ListImagesRequest.fromPartial({}));
       assert.ok(!list.images.some((i) => i.name === 'disk.raw'));
     });
 
@@ -249,11 +255,11 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
 
     it('pages ListImages', async () => {
       assert.equal((await pull(c, images.url('initramfs.cpio.gz'))).code, 0);
-      const p1 = await call(c, c.listImages, { type: 0, pageSize: 1, pageToken: '' });
+      const p1 = await call(c, c.listImages, ListImagesRequest.fromPartial({ pageSize: 1 }));
       assert.equal(p1.images.length, 1);
-      const p2 = await call(c, c.listImages, { type: 0, pageSize: 1, pageToken: p1.nextPageToken });
+      const p2 = await call(c, c.listImages, ListImagesRequest.fromPartial({ pageSize: 1, pageToken: p1.nextPageToken }));
       assert.notEqual(p2.images[0].id, p1.images[0].id);
-      await rejectsWith(call(c, c.listImages, { type: 0, pageSize: -3, pageToken: '' }), status.INVALID_ARGUMENT);
+      await rejectsWith(call(c, c.listImages, ListImagesRequest.fromPartial({ pageSize: -3 })), status.INVALID_ARGUMENT);
     });
   });
 
@@ -261,12 +267,12 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
     it('creates, lists, stops, starts, restarts, reads stats, attaches, and deletes an instance of the host\'s own', async () => {
       const ag = new AgentServiceClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
       const id = `local-${randomUUID().slice(0, 8)}`;
-      const made = await call(ag, ag.createInstance, { instanceId: id, name: 'local', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel(), memoryBytes: 64 * MiB }).spec, labels: { who: 'operator' }, annotations: {} });
+      const made = await call(ag, ag.createInstance, AgentCreateInstanceRequest.fromPartial({ instanceId: id, name: 'local', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel(), memoryBytes: 64 * MiB }).spec, labels: { who: 'operator' } }));
       assert.equal(made.state, InstanceState.INSTANCE_STATE_RUNNING);
       assert.equal(made.nodeId, a.nodeId);
       assert.equal((await call(ag, ag.getInstance, { instanceId: id })).metadata?.labels.who, 'operator');
       assert.ok((await call(ag, ag.listInstances, {})).instances.some((i) => i.id === id));
-      assert.equal((await call(ag, ag.stopInstance, { instanceId: id, force: true, timeoutSeconds: 0 })).state, InstanceState.INSTANCE_STATE_STOPPED);
+      assert.equal((await call(ag, ag.stopInstance, AgentStopInstanceRequest.fromPartial({ instanceId: id, force: true }))).state, InstanceState.INSTANCE_STATE_STOPPED);
       assert.equal((await call(ag, ag.startInstance, { instanceId: id })).state, InstanceState.INSTANCE_STATE_RUNNING);
       assert.equal((await call(ag, ag.restartInstance, { instanceId: id, force: true })).state, InstanceState.INSTANCE_STATE_RUNNING);
       assert.equal((await call(ag, ag.getInstanceStats, { instanceId: id })).instanceId, id);
@@ -285,7 +291,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       assert.equal((await call(ag, ag.getInstance, { instanceId: id })).state, InstanceState.INSTANCE_STATE_RUNNING);
       await call(ag, ag.deleteInstance, { instanceId: id, force: true });
       await rejectsWith(call(ag, ag.getInstance, { instanceId: id }), status.NOT_FOUND);
-      await rejectsWith(call(ag, ag.createInstance, { instanceId: 'bad id!', name: '', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel() }).spec, labels: {}, annotations: {} }), status.INVALID_ARGUMENT, /instance_id/);
+      await rejectsWith(call(ag, ag.createInstance, AgentCreateInstanceRequest.fromPartial({ instanceId: 'bad id!', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel() }).spec })), status.INVALID_ARGUMENT, /instance_id/);
       ag.close();
     });
   });

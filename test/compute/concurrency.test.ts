@@ -7,7 +7,7 @@ import pino from 'pino';
 import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, type Instance, ListInstancesRequest } from '../../src/gen/hypervisor/v1/compute';
 import { defaultConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
 import { removeStateDir, startAgent } from '../support/agent';
@@ -58,13 +58,13 @@ describe('concurrent creates never overcommit a node', function () {
     assert.equal(new Set(created.map((i) => i.id)).size, 50);
     const c = clients[0];
     const settled = async (): Promise<Instance[] | undefined> => {
-      const all = (await call(c, c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken: '' })).instances;
+      const all = (await call(c, c.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100 }))).instances;
       const done = all.filter((i) => i.state === InstanceState.INSTANCE_STATE_RUNNING || i.state === InstanceState.INSTANCE_STATE_FAILED);
       return done.length === 50 ? all : undefined;
     };
     const all = await until('all 50 settled', settled, 60_000).catch(async (e: Error) => {
       // Say which instances never settled, and where they stopped.
-      const all = (await call(c, c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken: '' })).instances;
+      const all = (await call(c, c.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100 }))).instances;
       const stuck = all.filter((i) => i.state !== InstanceState.INSTANCE_STATE_RUNNING && i.state !== InstanceState.INSTANCE_STATE_FAILED);
       throw new Error(`${e.message}: ${stuck.map((i) => `${i.name} ${InstanceState[i.state]} on "${i.nodeId}" (${i.stateReason})`).join('; ')}`);
     });

@@ -3,11 +3,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { type Agent } from '../../src/agent/agent';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
 import { AgentProcess } from '../support/agent-process';
+import { AgentWatch } from '../support/agent-watch';
 import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { ImageServer, sha256Of, testGuestDir } from '../support/image-server';
@@ -51,7 +52,7 @@ describe('faults', function () {
       agent = await new AgentProcess(t.address, t.nats.url, stateDir, 'crashy-host').start();
       c = t.client(ComputeServiceClient);
       const cluster = t.client(ClusterServiceClient);
-      await until('the agent registered', async () => (await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 10, pageToken: '' })).nodes.length === 1, 20_000);
+      await until('the agent registered', async () => (await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }))).nodes.length === 1, 20_000);
     });
     after(async () => {
       for (const id of made) await call(c, c.deleteInstance, { instanceId: id, force: true }).catch(() => undefined);
@@ -71,8 +72,13 @@ describe('faults', function () {
       await agent.kill9();
       await agent.start();
       const running = await watch.state(i.id, RUNNING, 60_000);
-      // Give a duplicate every chance to show up: the redelivered work and a few reconcile passes.
-      await new Promise((r) => setTimeout(r, 3_000));
+      // What follows proves an absence (no second RUNNING, no second QEMU), so it gives a duplicate every
+      // chance to show up first: the redelivered work done, and two whole reconcile passes after it.
+      const agentWatch = await AgentWatch.start(await t.nats.connect(), running.instance!.nodeId);
+      await until('the redelivered work done', () => agentWatch.workDone(), 30_000);
+      const begun = agentWatch.passesBegun;
+      await until('two reconcile passes after it', () => agentWatch.passesBegun >= begun + 3, 20_000);
+      await agentWatch.close();
       const transitions = watch.events.filter((e) => e.instance?.id === i.id && e.instance.state === RUNNING);
       assert.equal(transitions.length, 1, `RUNNING once: ${transitions.map((e) => e.revision).join(', ')}`);
       assert.equal(qemuPids(i.id).length, 1, 'one QEMU, not two');

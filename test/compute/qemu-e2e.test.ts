@@ -5,7 +5,7 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, type Instance, ListImagesRequest, StopInstanceRequest } from '../../src/gen/hypervisor/v1/compute';
 import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids, show } from '../support/compute';
 import { call, rejectsWith, until } from '../support/control-plane';
 import { ImageServer } from '../support/image-server';
@@ -95,7 +95,7 @@ describe('ComputeService end to end on real QEMU (TCG), through the gRPC client'
     await until('the console closed', () => across.ended, 10_000);
     assert.equal(across.error, undefined, 'closed with OK, not an error');
     await rejectsWith(call(c, c.getInstanceStats, { instanceId: id }), status.FAILED_PRECONDITION, /STOPPED/);
-    await rejectsWith(call(c, c.stopInstance, { instanceId: id, force: false, timeoutSeconds: 0 }), status.FAILED_PRECONDITION, /only a RUNNING/);
+    await rejectsWith(call(c, c.stopInstance, StopInstanceRequest.fromPartial({ instanceId: id, force: false })), status.FAILED_PRECONDITION, /only a RUNNING/);
 
     const started = await call(c, c.startInstance, { instanceId: id });
     assert.equal(started.state, InstanceState.INSTANCE_STATE_RUNNING, started.stateReason);
@@ -129,7 +129,7 @@ describe('ComputeService end to end on real QEMU (TCG), through the gRPC client'
   });
 
   it('records the images it pulled on first use, and reuses the cached copies', async () => {
-    const list = await call(c, c.listImages, { type: 0, pageSize: 0, pageToken: '' });
+    const list = await call(c, c.listImages, ListImagesRequest.fromPartial({}));
     const names = list.images.map((i) => i.name).sort();
     assert.deepEqual(names, ['disk.raw', 'initramfs.cpio.gz', 'vmlinuz']);
     assert.equal(images.hits.get('vmlinuz'), 1, 'the kernel was downloaded once for both instances');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { AgentProcess } from '../support/agent-process';
@@ -71,7 +71,7 @@ exec qemu-system-x86_64 "$@"
     agent = await startAgent();
     const cluster = t.client(ClusterServiceClient);
     await until('the agent is READY', async () => {
-      const { nodes } = await call(cluster, cluster.listNodes, { role: 0, status: NodeStatus.NODE_STATUS_READY, region: '', zone: '', labelSelector: {}, pageSize: 10, pageToken: '' });
+      const { nodes } = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ status: NodeStatus.NODE_STATUS_READY, pageSize: 10 }));
       return nodes.find((n) => n.hostname === 'leak-host');
     }, 60_000);
   });

@@ -6,7 +6,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages } from 'nats';
 import type { Agent } from '../../src/agent/agent';
 import { consumerName, nodeWorkFilter, WORK_STREAM } from '../../src/agent/protocol';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, HeartbeatRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { listAll } from '../feed/feed-support';
@@ -42,7 +42,7 @@ describe('rescheduling: a create that failed for a reason of its node is tried o
       cluster.registerNode,
       nodeRegistration('silent-host', { ip: '127.0.0.1', port: 9, capacity: { cpuCores: 64, memoryBytes: 256n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 } }),
     ));
-    const beat = () => call(cluster, cluster.heartbeat, { nodeId: silentId, status: NodeStatus.NODE_STATUS_READY, conditions: [], allocated: undefined }).catch(() => undefined);
+    const beat = () => call(cluster, cluster.heartbeat, HeartbeatRequest.fromPartial({ nodeId: silentId, status: NodeStatus.NODE_STATUS_READY })).catch(() => undefined);
     heartbeats = setInterval(beat, 1000);
     // It accepts its work: takes it off its durable consumer, acknowledges it, does nothing.
     const nc = await t.nats.connect();

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { readCgroupLayout, readCpuLimit } from '../../src/agent/drivers/oci/cgroups';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import type { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
+import { type ComputeServiceClient, ListImagesRequest } from '../../src/gen/hypervisor/v1/compute';
 import { inspectManifest } from '../../src/images/oci/skopeo';
 import { parseOciRef } from '../../src/domain/oci-reference';
 import { ConsoleSession, createRequest, type InstanceWatch, MiB, pull } from '../support/compute';
@@ -56,7 +56,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     assert.ok(Number(layer.total) > 0 && Number(layer.current) === Number(layer.total));
     const last = r.progress[r.progress.length - 1];
     assert.equal(last.completed, true);
-    const list = await call(c, c.listImages, { type: CONTAINER, pageSize: 0, pageToken: '' });
+    const list = await call(c, c.listImages, ListImagesRequest.fromPartial({ type: CONTAINER }));
     const img = list.images.find((i) => i.name === `${token}/busybox:1`);
     assert.ok(img, list.images.map((i) => i.name).join(', '));
     assert.equal(img.type, CONTAINER);
@@ -68,7 +68,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
   });
 
   it('PullImage failures are clear and record nothing: a missing tag, an unreachable registry, a bad reference, a wrong digest', async () => {
-    const before = (await call(c, c.listImages, { type: 0, pageSize: 0, pageToken: '' })).images.length;
+    const before = (await call(c, c.listImages, ListImagesRequest.fromPartial({}))).images.length;
     const missing = await pull(c, `oci://${registry.address}/${token}/busybox:nope`);
     assert.equal(missing.code, status.NOT_FOUND, missing.details);
     assert.match(missing.details, /no such image/);
@@ -79,7 +79,7 @@ describe('containers end to end: gRPC client, control plane, agent with the oci 
     assert.match(bad.details, /^image_ref: repository/);
     const wrong = await pull(c, `oci://${registry.address}/${token}/busybox@sha256:${'0'.repeat(64)}`);
     assert.equal(wrong.code, status.NOT_FOUND, wrong.details);
-    assert.equal((await call(c, c.listImages, { type: 0, pageSize: 0, pageToken: '' })).images.length, before);
+    assert.equal((await call(c, c.listImages, ListImagesRequest.fromPartial({}))).images.length, before);
   });
 
   it('a digest mismatch from the registry fails the pull', async () => {

@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { allDirs, readCgroupLayout } from '../../src/agent/drivers/oci/cgroups';
-import { isAlive } from '../../src/agent/drivers/qemu/process';
+import { isAlive } from '../../src/shared/process';
 import { parseOciRef } from '../../src/domain/oci-reference';
 import { inspectManifest } from '../../src/images/oci/skopeo';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { AgentProcess } from '../support/agent-process';
@@ -86,7 +86,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     const cluster = t.client(ClusterServiceClient);
     await until(
       'the agent registered with container support',
-      async () => (await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 10, pageToken: '' })).nodes.some((n) => n.supportedInstanceTypes.includes('container')),
+      async () => (await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }))).nodes.some((n) => n.supportedInstanceTypes.includes('container')),
       30_000,
     );
   });

@@ -175,10 +175,12 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
     assert.equal(await pings(guests[0], '198.18.77.12'), false, 'no ingress rule: ping dropped');
     // A listener on guest 2, port 7000 and 7001.
     const listen = (p: number) => root.in(guests[1]).run('timeout', ['8', 'busybox', 'nc', '-l', '-p', String(p)]).catch(() => '');
+    const listening = (p: number) => until(`guest 2 listening on port ${p}`, async () => new RegExp(`:${p}\\s`).test(await root.in(guests[1]).run('ss', ['-Hltn'])), 5_000);
     const connects = (p: number) => inGuest(guests[0], 'busybox', ['nc', '-w', '1', '198.18.77.12', String(p)]).then(() => true, () => false);
     void listen(7000);
     void listen(7001);
-    await new Promise((r) => setTimeout(r, 200));
+    await listening(7000);
+    await listening(7001);
     assert.equal(await connects(7000), false);
     await converge(group([allowAllEgress, tcpIn(7000, '198.18.77.11/32')]));
     assert.equal(await connects(7000), true, 'tcp/7000 from guest 1 allowed');
@@ -186,7 +188,7 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
     assert.equal(await pings(guests[0], '198.18.77.12'), false, 'ping still dropped');
     await converge(group([allowAllEgress, tcpIn(7000, '198.18.77.99/32')]));
     void listen(7000);
-    await new Promise((r) => setTimeout(r, 200));
+    await listening(7000);
     assert.equal(await connects(7000), false, 'from another address: dropped');
   });
 

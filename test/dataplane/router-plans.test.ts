@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 import { NetworkType } from '../../src/gen/hypervisor/v1/network';
 import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../src/processes/dataplane/host-plan';
@@ -26,17 +26,7 @@ describe('router placement and router host plans (real gRPC, real nats-server)',
     n = new Net(t);
     const cluster = t.client(ClusterServiceClient);
     for (const i of [0, 1]) {
-      const { nodeId } = await call(cluster, cluster.registerNode, {
-        hostname: `router-host-${i}`,
-        ip: vtep(i),
-        port: 9,
-        role: NodeRole.NODE_ROLE_WORKER,
-        region: '',
-        zone: '',
-        capacity: { cpuCores: 4, memoryBytes: 8n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 },
-        metadata: { labels: {}, annotations: { [PORT_BINDINGS_ANNOTATION]: 'linux_bridge', [TUNNEL_IP_ANNOTATION]: vtep(i) } },
-        supportedInstanceTypes: ['vm'],
-      });
+      const { nodeId } = await call(cluster, cluster.registerNode, RegisterNodeRequest.fromPartial({ hostname: `router-host-${i}`, ip: vtep(i), port: 9, role: NodeRole.NODE_ROLE_WORKER, capacity: { cpuCores: 4, memoryBytes: 8n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 }, metadata: { labels: {}, annotations: { [PORT_BINDINGS_ANNOTATION]: 'linux_bridge', [TUNNEL_IP_ANNOTATION]: vtep(i) } }, supportedInstanceTypes: ['vm'] }));
       nodeIds.push(nodeId);
     }
   });

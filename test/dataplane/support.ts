@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { HostRunner } from '../../src/sdn/run';
@@ -75,7 +75,7 @@ export class DataplaneLab {
     }
     const cluster = this.cp.client(ClusterServiceClient);
     await until('agents registered', async () => {
-      const r = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' });
+      const r = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }));
       const nodes = (r as { nodes: { id: string; hostname: string }[] }).nodes;
       this.nodeIds = this.lab.hosts.map((h) => nodes.find((n) => n.hostname === h.name)?.id ?? '');
       return this.nodeIds.every(Boolean);

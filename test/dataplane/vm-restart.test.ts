@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { vxlanName } from '../../src/sdn/names';
 import { until } from '../support/control-plane';
 import { DataplaneLab, root } from './support';
 
@@ -31,15 +32,21 @@ describe('data plane end to end: an agent killed with -9 while its VM talks', fu
     await t.lease(c1);
     await t.lease(c2);
     assert.ok(await until('ping', () => t.pings(c1, vm2.ipAddress, 1), 20_000));
+    /** Packets host 0 has sent into the network's VXLAN device: vm1's pings on their way to vm2 on host 1. */
+    const vxlanTx = async () =>
+      (await root.in(t.lab.hosts[0].name).ipJson<{ stats64?: { tx: { packets: number } } }>(['-s', 'link', 'show', 'dev', vxlanName(network.id)]))[0]?.stats64?.tx.packets ?? 0;
     const links = await ours(0);
     const pids = await dnsmasqPids();
     assert.ok(links.length >= 4 && pids.length === 2, `links ${links} dnsmasq ${pids}`);
 
     // 20 s of pings every 100 ms from vm1, while host 0's agent is killed and started again.
     await t.sh(c1, `ping -i 0.1 -w 20 ${vm2.ipAddress} >/tmp/ping.txt 2>&1 & true`);
-    await new Promise((r) => setTimeout(r, 2_000));
+    const sent = await vxlanTx();
+    await until('a second of pings on their way to vm2', async () => (await vxlanTx()) >= sent + 10, 10_000);
     await t.agents[0].kill9();
-    await new Promise((r) => setTimeout(r, 2_000));
+    // The agent stays down while two seconds of pings cross host 0.
+    const whileDown = await vxlanTx();
+    await until('two seconds of pings across host 0 with its agent down', async () => (await vxlanTx()) >= whileDown + 20, 10_000);
     await t.agents[0].start();
     // The restarted agent has converged once a change it must apply is on the host: a new rule in nft.
     await t.net.rpc('addSecurityRule', { securityGroupId: g.id, direction: INGRESS, etherType: IPV4, protocol: 'tcp', portRangeMin: 4444, portRangeMax: 4444 });

@@ -9,6 +9,7 @@ import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { DurableReader, listAll, readFeed } from './feed-support';
 import { nodeRegistration } from '../support/nodes';
+import { UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 
 const reg = (hostname: string) =>
   nodeRegistration(hostname, { ip: '10.8.0.1', region: 'feed', metadata: { labels: { billing: 'team-a' }, annotations: {} } });
@@ -30,7 +31,7 @@ describe('integration feed (HV_EVENTS on a real nats-server)', function () {
 
   it('a durable consumer on hv.events.v1.node.> sees every change, in log order, with the contract subject, Nats-Msg-Id and body', async () => {
     for (let i = 0; i < 5; i++) await call(cluster, cluster.registerNode, reg(`feed-${i}`), { 'x-actor': 'alice', 'x-correlation-id': `c-${i}` });
-    await call(cluster, cluster.updateNodeStatus, { nodeId: nodeIdFor('feed-2'), status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [], allocated: undefined }, { 'x-actor': 'bob' });
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeIdFor('feed-2'), status: NodeStatus.NODE_STATUS_MAINTENANCE }), { 'x-actor': 'bob' });
     await call(cluster, cluster.deregisterNode, { nodeId: nodeIdFor('feed-4') });
     const expected = await listAll(audit, { aggregateType: 'node' });
     assert.equal(expected.length, 5 + 2 + 1);
@@ -54,7 +55,7 @@ describe('integration feed (HV_EVENTS on a real nats-server)', function () {
     const before = (await listAll(audit, { aggregateType: 'node' })).length;
     // The consumer is away (nothing fetches) while changes happen.
     for (let i = 5; i < 9; i++) await call(cluster, cluster.registerNode, reg(`feed-${i}`));
-    await call(cluster, cluster.updateNodeStatus, { nodeId: nodeIdFor('feed-6'), status: NodeStatus.NODE_STATUS_DRAINING, conditions: [], allocated: undefined });
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: nodeIdFor('feed-6'), status: NodeStatus.NODE_STATUS_DRAINING }));
     const missed = (await listAll(audit, { aggregateType: 'node' })).slice(before);
     assert.equal(missed.length, 4 + 2);
     await until('the feed has the missed events', async () => ((await billing.pending()) >= missed.length ? true : undefined));

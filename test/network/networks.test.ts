@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { NetworkType } from '../../src/gen/hypervisor/v1/network';
 import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
@@ -258,7 +258,7 @@ describe('NetworkService: networks, subnets, IPAM, VTEPs (real gRPC client, real
       );
       assert.equal(mine[0].nodeId, a.nodeId);
       assert.ok(mine[0].updatedAt instanceof Date);
-      await call(cluster, cluster.updateNodeStatus, { nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [], allocated: undefined });
+      await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE }));
       const after = (await n.rpc('listVtePs', {})).vteps.find((x) => x.nodeId === a.nodeId);
       assert.equal(after?.status, 'MAINTENANCE');
       await call(cluster, cluster.deregisterNode, { nodeId: a.nodeId });

@@ -7,7 +7,13 @@ import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { Timestamp } from '../../src/gen/google/protobuf/timestamp';
-import { ClusterServiceClient, type NodeEvent, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
+import {
+  ClusterServiceClient,
+  ListNodesRequest,
+  type NodeEvent,
+  type RegisterNodeRequest,
+  WatchNodesRequest,
+} from '../../src/gen/hypervisor/v1/cluster';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { Net } from '../network/support';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
@@ -37,7 +43,7 @@ const rawCall = (address: string, method: string, body: Buffer, md = new grpc.Me
 /** The status a WatchNodes stream ends with. */
 const watchEnd = (c: ClusterServiceClient, sinceRevision: bigint) =>
   new Promise<{ code: number; details: string }>((resolve) => {
-    const s = c.watchNodes({ role: 0, region: '', zone: '', nodeIds: [], sinceRevision }, { deadline: Date.now() + 10_000 });
+    const s = c.watchNodes(WatchNodesRequest.fromPartial({ sinceRevision }), { deadline: Date.now() + 10_000 });
     s.on('data', (_: NodeEvent) => undefined);
     s.on('error', (e: ServiceError) => resolve({ code: e.code, details: e.details }));
     s.on('end', () => resolve({ code: 0, details: '' }));
@@ -196,10 +202,10 @@ describe('hostile input gets a defined answer (real server, real nats-server)', 
       const secret = readFileSync(file, 'utf8').trim();
       assert.ok(secret.length >= 32);
       // A token made with the old built-in constant is refused.
-      const { nextPageToken } = await call(c, c.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 1, pageToken: '' });
+      const { nextPageToken } = await call(c, c.listNodes, ListNodesRequest.fromPartial({ pageSize: 1 }));
       assert.ok(nextPageToken, 'more than one node, so there is a next page');
       const forged = await forgeWith('hypervisor-dev-page-tokens', nextPageToken);
-      await rejectsWith(call(c, c.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 1, pageToken: forged }), INVALID_ARGUMENT);
+      await rejectsWith(call(c, c.listNodes, ListNodesRequest.fromPartial({ pageSize: 1, pageToken: forged })), INVALID_ARGUMENT);
     });
   });
 });

@@ -6,14 +6,15 @@ import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
-import { ClusterServiceClient, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, type RegisterNodeRequest, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { NetworkType, SecurityRuleDirection } from '../../src/gen/hypervisor/v1/network';
+import { NetworkType } from '../../src/gen/hypervisor/v1/network';
 import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, MiB } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { Net } from '../network/support';
+import { networkRows, type Row } from './idempotency-network-rows';
 import { ImageServer } from '../support/image-server';
 import { nodeRegistration } from '../support/nodes';
 
@@ -92,13 +93,6 @@ describe('idempotency of every write method (real server, real nats-server)', fu
     return { ext, sub };
   };
 
-  type Rpc = () => Promise<unknown>;
-  interface Row {
-    /** The request, given what setup made; `other` is another request to the same target (absent: the method has no other). */
-    setup: () => Promise<{ same: Rpc; other?: Rpc }>;
-    /** Fields of the answer that move on by themselves between the first call and the retry. */
-    volatile?: string[];
-  }
   const cl = <Req, Res>(m: (r: Req, md: never, o: never, cb: never) => unknown, req: Req) => () => call(cluster, m as never, req, H) as Promise<Res>;
   const cp = <Req, Res>(m: (r: Req, md: never, o: never, cb: never) => unknown, req: Req) => () => call(compute, m as never, req, H) as Promise<Res>;
 
@@ -112,7 +106,7 @@ describe('idempotency of every write method (real server, real nats-server)', fu
     'ClusterService.UpdateNodeStatus': {
       setup: async () => {
         const nodeId = await newNode();
-        const req = (s: NodeStatus) => ({ nodeId, status: s, conditions: [], allocated: undefined });
+        const req = (s: NodeStatus) => UpdateNodeStatusRequest.fromPartial({ nodeId, status: s });
         return { same: cl(cluster.updateNodeStatus, req(NodeStatus.NODE_STATUS_MAINTENANCE)), other: cl(cluster.updateNodeStatus, req(NodeStatus.NODE_STATUS_DRAINING)) };
       },
     },
@@ -149,191 +143,13 @@ describe('idempotency of every write method (real server, real nats-server)', fu
         return { same: cp(compute.deleteInstance, { instanceId, force: false }), other: cp(compute.deleteInstance, { instanceId, force: true }) };
       },
     },
-    'NetworkService.CreateNetwork': {
-      setup: async () => ({ same: () => n.network({ name: 'first' }), other: () => n.network({ name: 'second' }) }),
-    },
-    'NetworkService.CreateSubnet': {
-      setup: async () => {
-        const net = await n.network({ name: `s-${randomUUID().slice(0, 6)}` });
-        return { same: () => n.subnet(net.id, '10.201.1.0/24'), other: () => n.subnet(net.id, '10.201.2.0/24') };
+    ...networkRows({
+      get n() {
+        return n;
       },
-    },
-    'NetworkService.AllocateIP': {
-      setup: async () => {
-        const { subnet } = await topology();
-        const at = (ip: string) => () => n.rpc('allocateIp', { subnetId: subnet.id, ipAddress: ip });
-        return { same: at(subnet.cidr.replace(/0\/24$/, '10')), other: at(subnet.cidr.replace(/0\/24$/, '11')) };
-      },
-    },
-    'NetworkService.ReleaseIP': {
-      setup: async () => {
-        const { subnet } = await topology();
-        const ip = (last: number) => subnet.cidr.replace(/0\/24$/, String(last));
-        await n.rpc('allocateIp', { subnetId: subnet.id, ipAddress: ip(20) });
-        await n.rpc('allocateIp', { subnetId: subnet.id, ipAddress: ip(21) });
-        return { same: () => n.rpc('releaseIp', { subnetId: subnet.id, ipAddress: ip(20) }), other: () => n.rpc('releaseIp', { subnetId: subnet.id, ipAddress: ip(21) }) };
-      },
-    },
-    'NetworkService.CreatePort': {
-      setup: async () => {
-        const { net } = await topology();
-        return { same: () => n.port(net.id, { name: 'first' }), other: () => n.port(net.id, { name: 'second' }) };
-      },
-    },
-    'NetworkService.BindPort': {
-      setup: async () => {
-        const { net } = await topology();
-        const p = await n.port(net.id);
-        return {
-          same: () => n.rpc('bindPort', { portId: p.id, instanceId: 'inst-1', deviceName: 'tap1' }),
-          other: () => n.rpc('bindPort', { portId: p.id, instanceId: 'inst-2', deviceName: 'tap2' }),
-        };
-      },
-    },
-    'NetworkService.UnbindPort': {
-      setup: async () => {
-        const { net } = await topology();
-        const p = await n.port(net.id);
-        await n.rpc('bindPort', { portId: p.id, instanceId: 'inst-1' });
-        return { same: () => n.rpc('unbindPort', { portId: p.id }) };
-      },
-    },
-    'NetworkService.DeletePort': {
-      setup: async () => {
-        const { net } = await topology();
-        const p = await n.port(net.id);
-        return { same: () => n.rpc('deletePort', { portId: p.id }) };
-      },
-    },
-    'NetworkService.CreateSecurityGroup': {
-      setup: async () => ({ same: () => n.group({ name: 'first' }), other: () => n.group({ name: 'second' }) }),
-    },
-    'NetworkService.AddSecurityRule': {
-      setup: async () => {
-        const g = await n.group({ name: `g-${randomUUID().slice(0, 6)}` });
-        const rule = (port: number) => () => n.rpc('addSecurityRule', { securityGroupId: g.id, direction: SecurityRuleDirection.SECURITY_RULE_DIRECTION_INGRESS, protocol: 'tcp', portRangeMin: port, portRangeMax: port });
-        return { same: rule(22), other: rule(80) };
-      },
-    },
-    'NetworkService.RemoveSecurityRule': {
-      setup: async () => {
-        const g = await n.group({ name: `g-${randomUUID().slice(0, 6)}` });
-        const add = (port: number) => n.rpc('addSecurityRule', { securityGroupId: g.id, direction: SecurityRuleDirection.SECURITY_RULE_DIRECTION_INGRESS, protocol: 'tcp', portRangeMin: port, portRangeMax: port });
-        const [a, b] = [(await add(22)).rule!, (await add(80)).rule!];
-        return {
-          same: () => n.rpc('removeSecurityRule', { securityGroupId: g.id, ruleId: a.id }),
-          other: () => n.rpc('removeSecurityRule', { securityGroupId: g.id, ruleId: b.id }),
-        };
-      },
-    },
-    'NetworkService.DeleteSecurityGroup': {
-      setup: async () => {
-        const g = await n.group({ name: `g-${randomUUID().slice(0, 6)}` });
-        return { same: () => n.rpc('deleteSecurityGroup', { securityGroupId: g.id }) };
-      },
-    },
-    'NetworkService.CreateRouter': {
-      setup: async () => ({ same: () => n.rpc('createRouter', { name: 'first' }), other: () => n.rpc('createRouter', { name: 'second' }) }),
-    },
-    'NetworkService.AddRouterInterface': {
-      setup: async () => {
-        const [{ subnet: a }, { subnet: b }] = [await topology(), await topology()];
-        const r = (await n.rpc('createRouter', { name: 'ri' })).router!;
-        return { same: () => n.rpc('addRouterInterface', { routerId: r.id, subnetId: a.id }), other: () => n.rpc('addRouterInterface', { routerId: r.id, subnetId: b.id }) };
-      },
-    },
-    'NetworkService.RemoveRouterInterface': {
-      setup: async () => {
-        const [{ subnet: a }, { subnet: b }] = [await topology(), await topology()];
-        const r = (await n.rpc('createRouter', { name: 'ri' })).router!;
-        await n.rpc('addRouterInterface', { routerId: r.id, subnetId: a.id });
-        await n.rpc('addRouterInterface', { routerId: r.id, subnetId: b.id });
-        return { same: () => n.rpc('removeRouterInterface', { routerId: r.id, subnetId: a.id }), other: () => n.rpc('removeRouterInterface', { routerId: r.id, subnetId: b.id }) };
-      },
-    },
-    'NetworkService.AddRoute': {
-      setup: async () => {
-        const { subnet } = await topology();
-        const r = (await n.rpc('createRouter', { name: 'rr' })).router!;
-        await n.rpc('addRouterInterface', { routerId: r.id, subnetId: subnet.id });
-        const hop = subnet.cidr.replace(/0\/24$/, '5');
-        return {
-          same: () => n.rpc('addRoute', { routerId: r.id, destination: '172.16.1.0/24', nexthop: hop }),
-          other: () => n.rpc('addRoute', { routerId: r.id, destination: '172.16.2.0/24', nexthop: hop }),
-        };
-      },
-    },
-    'NetworkService.RemoveRoute': {
-      setup: async () => {
-        const { subnet } = await topology();
-        const r = (await n.rpc('createRouter', { name: 'rr' })).router!;
-        await n.rpc('addRouterInterface', { routerId: r.id, subnetId: subnet.id });
-        const hop = subnet.cidr.replace(/0\/24$/, '5');
-        await n.rpc('addRoute', { routerId: r.id, destination: '172.16.1.0/24', nexthop: hop });
-        await n.rpc('addRoute', { routerId: r.id, destination: '172.16.2.0/24', nexthop: hop });
-        return {
-          same: () => n.rpc('removeRoute', { routerId: r.id, destination: '172.16.1.0/24' }),
-          other: () => n.rpc('removeRoute', { routerId: r.id, destination: '172.16.2.0/24' }),
-        };
-      },
-    },
-    'NetworkService.DeleteRouter': {
-      setup: async () => {
-        const r = (await n.rpc('createRouter', { name: 'rd' })).router!;
-        return { same: () => n.rpc('deleteRouter', { routerId: r.id }) };
-      },
-    },
-    'NetworkService.CreateFloatingIP': {
-      setup: async () => {
-        const [{ ext: a }, { ext: b }] = [await external(), await external()];
-        return { same: () => n.rpc('createFloatingIp', { floatingNetworkId: a.id }), other: () => n.rpc('createFloatingIp', { floatingNetworkId: b.id }) };
-      },
-    },
-    'NetworkService.AssociateFloatingIP': {
-      setup: async () => {
-        const { ext } = await external();
-        const { net, subnet } = await topology();
-        const r = (await n.rpc('createRouter', { name: 'fr', externalGateway: { networkId: ext.id } })).router!;
-        await n.rpc('addRouterInterface', { routerId: r.id, subnetId: subnet.id });
-        const [p1, p2] = [await n.port(net.id, { name: 'p1' }), await n.port(net.id, { name: 'p2' })];
-        const fip = (await n.rpc('createFloatingIp', { floatingNetworkId: ext.id })).floatingIp!;
-        return {
-          same: () => n.rpc('associateFloatingIp', { floatingIpId: fip.id, portId: p1.id }),
-          other: () => n.rpc('associateFloatingIp', { floatingIpId: fip.id, portId: p2.id }),
-        };
-      },
-    },
-    'NetworkService.DisassociateFloatingIP': {
-      setup: async () => {
-        const { ext } = await external();
-        const { net, subnet } = await topology();
-        const r = (await n.rpc('createRouter', { name: 'fr', externalGateway: { networkId: ext.id } })).router!;
-        await n.rpc('addRouterInterface', { routerId: r.id, subnetId: subnet.id });
-        const p = await n.port(net.id, { name: 'p1' });
-        const fip = (await n.rpc('createFloatingIp', { floatingNetworkId: ext.id })).floatingIp!;
-        await n.rpc('associateFloatingIp', { floatingIpId: fip.id, portId: p.id });
-        return { same: () => n.rpc('disassociateFloatingIp', { floatingIpId: fip.id }) };
-      },
-    },
-    'NetworkService.DeleteFloatingIP': {
-      setup: async () => {
-        const { ext } = await external();
-        const fip = (await n.rpc('createFloatingIp', { floatingNetworkId: ext.id })).floatingIp!;
-        return { same: () => n.rpc('deleteFloatingIp', { floatingIpId: fip.id }) };
-      },
-    },
-    'NetworkService.DeleteSubnet': {
-      setup: async () => {
-        const { subnet } = await topology();
-        return { same: () => n.rpc('deleteSubnet', { subnetId: subnet.id }) };
-      },
-    },
-    'NetworkService.DeleteNetwork': {
-      setup: async () => {
-        const net = await n.network({ name: `d-${randomUUID().slice(0, 6)}` });
-        return { same: () => n.rpc('deleteNetwork', { networkId: net.id }) };
-      },
-    },
+      topology,
+      external,
+    }),
   };
 
   /** Runs `fn` with every outgoing call carrying this request id. */

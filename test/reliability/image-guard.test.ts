@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, ListImagesRequest, type PullImageProgress } from '../../src/gen/hypervisor/v1/compute';
 import { AddressGuard } from '../../src/images/address-guard';
 import { fetchImage, fetchPolicy } from '../../src/images/fetch';
 import { freePort } from '../../src/nats/embedded-nats-server';
@@ -72,7 +72,7 @@ describe('image fetching: no fetching for strangers (real server, real HTTP serv
         const r = await pull(c, url());
         assert.equal(r.code, status.PERMISSION_DENIED, r.details);
         assert.match(r.details, message);
-        assert.equal((await new Promise<number>((res) => c.listImages({ type: 0, pageSize: 0, pageToken: '' }, (e, x) => res(e ? -1 : x.images.length)))), 0);
+        assert.equal((await new Promise<number>((res) => c.listImages(ListImagesRequest.fromPartial({}), (e, x) => res(e ? -1 : x.images.length)))), 0);
       });
     }
   });

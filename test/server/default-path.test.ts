@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { freePort } from '../../src/nats/embedded-nats-server';
@@ -58,7 +58,7 @@ describe('the default path: npm start with no settings boots the README VM and i
       assert.match(chosen.reason, chosen.accel === 'kvm' ? /^kvm-ok: / : /^kvm-(failed|unavailable|untested): /);
 
       const node = await until('the node shows its Accelerator condition', async () => {
-        const { nodes } = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 10, pageToken: '' });
+        const { nodes } = await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }));
         return nodes.find((n) => n.conditions.some((c) => c.type === 'Accelerator'));
       }, 60_000);
       const accel = node.conditions.find((c) => c.type === 'Accelerator')!;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, ListNodesRequest, RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { freePort } from '../../src/nats/embedded-nats-server';
 import { call, until } from '../support/control-plane';
 
@@ -43,23 +43,13 @@ describe('the server on embedded defaults (what npm start runs)', function () {
       // The agent started with it registers this host as a node.
       const agentNode = await until(
         'the embedded agent registered its node',
-        async () => (await call(c, c.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' })).nodes[0],
+        async () => (await call(c, c.listNodes, ListNodesRequest.fromPartial({ pageSize: 100 }))).nodes[0],
         30_000,
       );
       assert.equal(agentNode.status, 1 /* READY */);
       // Its drivers by default: qemu, and oci for containers where runc and its tools work (they do here).
       assert.ok(agentNode.supportedInstanceTypes.includes('container'), agentNode.supportedInstanceTypes.join(','));
-      const { nodeId } = await call(c, c.registerNode, {
-        hostname: 'embedded-a',
-        ip: '10.4.0.1',
-        port: 50052,
-        role: 0,
-        region: '',
-        zone: '',
-        capacity: undefined,
-        metadata: undefined,
-        supportedInstanceTypes: ['vm'],
-      });
+      const { nodeId } = await call(c, c.registerNode, RegisterNodeRequest.fromPartial({ hostname: 'embedded-a', ip: '10.4.0.1', port: 50052, supportedInstanceTypes: ['vm'] }));
       assert.equal((await call(c, c.getNode, { nodeId })).hostname, 'embedded-a');
       c.close();
       const natsPid = Number(/"natsPid":(\d+)/.exec(log)?.[1]);

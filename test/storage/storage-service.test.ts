@@ -200,6 +200,13 @@ describe('StorageService (real gRPC client, real nats-server)', function () {
   });
   // Nested suites run after the tests above: by now there are volumes in every state and a snapshot being deleted.
   describe('metrics and feed', () => {
+    it('the web console\'s API lists the volumes (all, or one instance\'s) as ListVolumes does', async () => {
+      const ui = async (q: string) => (await (await fetch(`http://127.0.0.1:${t.cp.httpPort}/ui/api/volumes${q}`)).json()) as { volumes: { id: string }[] };
+      const listed = await call(s, s.listVolumes, { tenantId: '', instanceId: '', nodeId: '', status: 0, labelSelector: {}, pageSize: 100, pageToken: '' });
+      assert.deepEqual((await ui('')).volumes.map((v) => v.id).sort(), listed.volumes.map((v) => v.id).sort());
+      assert.deepEqual((await ui('?instanceId=nope')).volumes, []);
+    });
+
     it('metrics count volumes by status; the integration feed carries their events', async () => {
       const text = await (await fetch(`http://127.0.0.1:${t.cp.httpPort}/metrics`)).text();
       assert.match(text, /^hv_volumes\{status="available"\} [1-9]\d*$/m);

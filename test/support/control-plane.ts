@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CallOptions, type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type CallOptions, type Client, credentials, type ServiceError } from '@grpc/grpc-js';
+import { call as apiCall, type UnaryMethod } from '../../src/client/api-client';
 import pino from 'pino';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { defaultConfig, type ServerConfig } from '../../src/server/config';
@@ -76,20 +77,9 @@ export class TestControlPlane {
   }
 }
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-
-/** Calls a generated unary method as a promise, with optional metadata. */
-export const call = <Req, Res>(
-  client: unknown,
-  method: Unary<Req, Res>,
-  req: Req,
-  headers: Record<string, string> = {},
-  opts: Partial<CallOptions> = {},
-): Promise<Res> => {
-  const md = new Metadata();
-  for (const [k, v] of Object.entries(headers)) md.set(k, v);
-  return new Promise((resolve, reject) => method.call(client, req, md, opts, (e, r) => (e ? reject(e) : resolve(r))));
-};
+/** Calls a generated unary method as a promise (src/client), with optional headers and call options. */
+export const call = <Req, Res>(client: unknown, method: UnaryMethod<Req, Res>, req: Req, headers: Record<string, string> = {}, opts: Partial<CallOptions> = {}): Promise<Res> =>
+  apiCall(client, method, req, { metadata: headers, grpc: opts });
 
 /** Asserts that a promise rejects with a gRPC status code (and message). */
 export const rejectsWith = async (p: Promise<unknown>, code: number, message?: RegExp): Promise<ServiceError> => {

@@ -1,4 +1,4 @@
-import type { AuditEvent, ClusterInfo, Instance, Node } from './types';
+import type { AuditEvent, ClusterInfo, Instance, Node, Volume } from './types';
 
 /** A failed /ui/api call: the gRPC code by name and the server's message. */
 export class ApiError extends Error {
@@ -38,6 +38,7 @@ export const api = {
   stop: (id: string, force = false) => call<Instance>('POST', `/instances/${enc(id)}/stop`, { force }),
   restart: (id: string, force = false) => call<Instance>('POST', `/instances/${enc(id)}/restart`, { force }),
   delete: (id: string) => call<Record<string, never>>('DELETE', `/instances/${enc(id)}`),
+  volumes: (instanceId = '') => call<{ volumes: Volume[] }>('GET', `/volumes${instanceId ? `?instanceId=${enc(instanceId)}` : ''}`),
 };
 
 /** The console's WebSocket address, relative to the page (ws: or wss: as the page is served). */

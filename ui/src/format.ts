@@ -30,3 +30,4 @@ export const nodeStatus = (v: string | undefined) => enumName(v, 'NODE_STATUS_')
 export const nodeRole = (v: string | undefined) => enumName(v, 'NODE_ROLE_');
 
 export const percent = (used: number, total: number): number => (total > 0 ? Math.min(100, Math.round((used / total) * 100)) : 0);
+export const volumeStatus = (v: string | undefined) => enumName(v, 'VOLUME_STATUS_');

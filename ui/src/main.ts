@@ -6,17 +6,19 @@ import { store } from './store';
 import { instanceDetailView } from './views/instance-detail';
 import { instancesView } from './views/instances';
 import { nodesView } from './views/nodes';
+import { volumesView } from './views/volumes';
 
 const view = document.getElementById('view')!;
 let leave: (() => void) | undefined;
 
-/** #/instances, #/instances/<id>, #/nodes: the hash picks the view, so /ui is one page the server serves as files. */
+/** #/instances, #/instances/<id>, #/nodes, #/volumes: the hash picks the view, so /ui is one page the server serves as files. */
 const route = () => {
   leave?.();
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const section = parts[0] || 'instances';
   for (const a of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) a.classList.toggle('active', a.dataset.nav === section);
   if (section === 'nodes') leave = nodesView(view);
+  else if (section === 'volumes') leave = volumesView(view);
   else if (section === 'instances' && parts[1]) leave = instanceDetailView(view, parts[1]);
   else leave = instancesView(view);
 };

@@ -101,3 +101,21 @@ export interface ClusterInfo {
   totalNodes?: number;
   readyNodes?: number;
 }
+
+export interface Volume {
+  id: string;
+  name?: string;
+  sizeBytes?: string;
+  type?: string;
+  status?: string;
+  instanceId?: string;
+  nodeId?: string;
+  devicePath?: string;
+  encrypted?: boolean;
+  encryptionKeyId?: string;
+  iopsLimit?: string;
+  throughputLimit?: string;
+  metadata?: Metadata;
+  createdAt?: string;
+  attachedAt?: string;
+}

@@ -1,5 +1,4 @@
 import type { Duplex } from 'node:stream';
-import type { CachedOciImage } from '../images/oci-cache';
 import type { InstanceWork } from '../protocol';
 
 /** What the control plane can ask a host to run. */
@@ -70,11 +69,20 @@ export type LaunchWork = Pick<InstanceWork, 'instanceId' | 'kind' | 'name' | 'sp
 /** A VM's boot files fetched into the image cache and its disks laid out. */
 export type VmBoot = Pick<InstanceSpecForDriver, 'kernelPath' | 'initrdPath' | 'kernelArgs' | 'disks'>;
 
+/** A container's image as the OCI cache holds it. */
+export interface ContainerImage {
+  /** The unpacked root filesystem: read-only, shared. */
+  readonly rootfs: string;
+  /** `sha256:<hex>` of the manifest. */
+  readonly digest: string;
+  readonly config: ImageProcessConfig;
+}
+
 /** Image preparation (src/agent/images/prepare.ts): each driver asks for what it launches from. */
 export interface ImagePreparation {
   vmBoot(w: LaunchWork): Promise<VmBoot>;
   /** The container's image pulled and unpacked into the OCI cache. */
-  containerImage(w: LaunchWork): Promise<CachedOciImage>;
+  containerImage(w: LaunchWork): Promise<ContainerImage>;
 }
 
 export type RunState = 'running' | 'stopped' | 'paused' | 'crashed';

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageFormat, ImageSource } from '../../commands/instance/spec';
 import { type Fetched, type FetchPolicy, fetchImage } from '../../images/fetch';
+import { writeJsonAtomic } from '../../shared/atomic-file';
 
 export interface CachedImage {
   readonly path: string;
@@ -82,7 +83,6 @@ export class ImageCache {
 
   private remember(url: string, f: Fetched): void {
     const file = this.urlFile(url);
-    writeFileSync(`${file}.tmp`, JSON.stringify(f));
-    renameSync(`${file}.tmp`, file);
+    writeJsonAtomic(file, f);
   }
 }

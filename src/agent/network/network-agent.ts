@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
@@ -8,6 +8,7 @@ import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus, type PortPl
 import type { LocalStore } from '../local-store';
 import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply } from '../protocol';
 import type { Reporter } from '../reporter';
+import { writeJsonAtomic } from '../../shared/atomic-file';
 
 const PLAN_TIMEOUT_MS = 3_000;
 /** The same status is not sent again sooner than this while the control plane's plan has not caught up with it. */
@@ -153,8 +154,7 @@ export class NetworkAgent {
   }
 
   private writeCache(p: HostPlan): void {
-    writeFileSync(`${this.cacheFile}.tmp`, JSON.stringify(p));
-    renameSync(`${this.cacheFile}.tmp`, this.cacheFile);
+    writeJsonAtomic(this.cacheFile, p);
   }
 
   /** Each port's status (the instances' ports, and this host's DHCP servers' ports) when it differs from what the control plane shows. */

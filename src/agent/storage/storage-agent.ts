@@ -8,6 +8,7 @@ import { volumeNode, type VolumeAttachSpec } from './block-spec';
 import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode } from './hotplug';
 import type { Key, StoragePool } from './pool';
 import { snapshotLive } from './snapshot-live';
+import type { ContainerVolumes } from './container-volumes';
 
 /** What the agent's QEMU driver offers the storage work. */
 export interface StorageHost {
@@ -48,7 +49,20 @@ export class StorageAgent {
     private readonly reporter: Reporter,
     private readonly log: Logger,
     private readonly opts: StorageAgentOptions = { detachTimeoutMs: 10_000 },
+    /** Containers' volumes on the host (nodes that run containers). */
+    private readonly containers?: ContainerVolumes,
   ) {}
+
+  /** What a container starts with: its volumes' file systems, mounted on the host, and where they go in it. */
+  async containerMounts(instanceId: string): Promise<{ source: string; destination: string }[]> {
+    if (!this.containers) return [];
+    const r = await this.desired();
+    const out: { source: string; destination: string }[] = [];
+    for (const v of r.volumes)
+      if (wanted(v) && v.attachment?.instanceId === instanceId && v.attachment.instanceKind === 'container')
+        out.push({ source: await this.containers.mount(this.spec(v)), destination: v.attachment.devicePath });
+    return out;
+  }
 
   start(intervalMs: number): void {
     this.sub = this.nc.subscribe(STORAGE_CHANGED_SUBJECT, { callback: () => this.kick() });
@@ -170,6 +184,18 @@ export class StorageAgent {
       if (clean && want.every((v) => v.attachment!.applied && v.status !== 'EXTENDING')) this.converged.set(instanceId, { key, atMs: Date.now() });
       else this.converged.delete(instanceId);
     }
+    // 1b. Containers: a volume's host mount lasts while it is attached to a container (applied at its start).
+    if (this.containers) {
+      for (const id of await this.containers.held()) {
+        const v = byId.get(id);
+        if (!v || !wanted(v) || v.attachment!.instanceKind !== 'container') await this.containers.unmount(id);
+      }
+      for (const v of r.volumes) {
+        const a = v.attachment;
+        if (wanted(v) && a!.instanceKind === 'container' && !a!.applied && running.has(a!.instanceId) && (await this.containers.isMounted(v.id)))
+          await this.report('volume', v.id, `attached:${a!.instanceId}:${a!.sinceMs}`, { type: 'ReportVolumeAttached', data: { nodeId, instanceId: a!.instanceId } });
+      }
+    }
     // 2. Volumes: files made, grown and removed; detaches from instances that do not run are done at once.
     for (const v of r.volumes) {
       const a = v.attachment;
@@ -181,6 +207,8 @@ export class StorageAgent {
           await this.pool.remove(this.pool.volumePath(v.id));
           await this.report('volume', v.id, 'deleted', { type: 'ReportVolumeDeleted', data: { nodeId } });
         } else if (v.status === 'EXTENDING' && v.resizingTo && !(a && running.has(a.instanceId) && !a.detaching)) {
+          // A stopped container's volume is still open on the host: closed for the resize, mounted again (grown) at its start.
+          if ((await this.containers?.held())?.includes(v.id)) await this.containers!.unmount(v.id);
           await this.pool.resizeOffline(v.id, v.resizingTo, this.keyOf(v));
           await this.report('volume', v.id, `resized:${v.resizingTo}`, { type: 'ReportVolumeResized', data: { nodeId, sizeBytes: v.resizingTo } });
         }

@@ -18,8 +18,8 @@ export type VolumeCommand =
   | { type: 'DetachVolume'; data: { force: boolean; instanceLive: boolean } }
   /** The attached instance is gone (deleted): the volume is free, nothing is left on a host to undo. */
   | { type: 'ReleaseVolume'; data: { instanceId: string } }
-  /** After the node's storage reservation grew to newSizeBytes. */
-  | { type: 'ResizeVolume'; data: { newSizeBytes: number } }
+  /** After the node's storage reservation grew to newSizeBytes. instanceLive: the attached instance runs now. */
+  | { type: 'ResizeVolume'; data: { newSizeBytes: number; instanceLive?: boolean } }
   /** withoutNode: the node is gone, so nobody is left to remove the file. */
   | { type: 'DeleteVolume'; data: { force: boolean; withoutNode?: string } }
   | { type: 'ReportVolumeReady'; data: Report & { sizeBytes: number } }

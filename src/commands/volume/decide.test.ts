@@ -136,6 +136,11 @@ describe('volume decider', () => {
       assert.equal(s.status, 'EXTENDING');
       assert.equal(volumeDecider.evolve(s, { type: 'VolumeResized', data: { sizeBytes: 2 * GiB }, time: new Date(0) }).status, 'IN_USE');
     });
+    it('is FAILED_PRECONDITION for a volume mounted in a running container, and grows one whose container is stopped', () => {
+      const inContainer: VolumeEvent = { type: 'VolumeAttached', data: { instanceId: 'c-1', devicePath: '/volumes/data', instanceKind: 'container' } };
+      given([created, ready, inContainer]).when({ type: 'ResizeVolume', data: { newSizeBytes: 2 * GiB, instanceLive: true } }).thenThrows(FailedPrecondition, /mounted in running container c-1; stop it to resize/);
+      given([created, ready, inContainer]).when({ type: 'ResizeVolume', data: { newSizeBytes: 2 * GiB, instanceLive: false } }).then([{ type: 'VolumeResizeRequested', data: { fromBytes: GiB, toBytes: 2 * GiB } }]);
+    });
     it('is INVALID_ARGUMENT to shrink, FAILED_PRECONDITION while not AVAILABLE or IN_USE', () => {
       given([created, ready]).when({ type: 'ResizeVolume', data: { newSizeBytes: GiB / 2 } }).thenThrows(InvalidArgument, /^new_size_bytes: .* smaller than the volume's .*; volumes only grow/);
       given([created]).when({ type: 'ResizeVolume', data: { newSizeBytes: 2 * GiB } }).thenThrows(FailedPrecondition, /is CREATING/);

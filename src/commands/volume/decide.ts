@@ -105,6 +105,8 @@ export const decide = (cmd: VolumeCommand, s: VolumeState): VolumeEvent[] => {
       }
       if (s.status !== 'AVAILABLE' && s.status !== 'IN_USE') throw new FailedPrecondition(`volume ${s.id} is ${s.status}; only an AVAILABLE or IN_USE volume can be resized`);
       if (s.attachment?.detaching) throw new FailedPrecondition(`volume ${s.id} is being detached; resize it once it is AVAILABLE`);
+      if (s.attachment?.instanceKind === 'container' && cmd.data.instanceLive)
+        throw new FailedPrecondition(`volume ${s.id} is mounted in running container ${s.attachment.instanceId}; stop it to resize (its file system grows at its next start)`);
       if (to < s.sizeBytes) throw new InvalidArgument(`new_size_bytes: ${to} is smaller than the volume's ${s.sizeBytes}; volumes only grow`);
       if (to === s.sizeBytes) return [];
       return [{ type: 'VolumeResizeRequested', data: { fromBytes: s.sizeBytes, toBytes: to } }];

@@ -1,7 +1,6 @@
 /** Storage types a volume can ask for; a node offers one with the label hypervisor.storage-type. */
 export type VolumeType = '' | 'ssd' | 'hdd' | 'nvme';
 export const VOLUME_TYPES: readonly VolumeType[] = ['ssd', 'hdd', 'nvme'];
-export const STORAGE_TYPE_LABEL = 'hypervisor.storage-type';
 
 /** What CreateVolume asks for (the API's fields, in the domain's words). */
 export interface VolumeSpec {
@@ -35,5 +34,4 @@ export interface InstanceFacts {
   readonly nodeId: string;
 }
 
-/** The annotation that carries why a volume or snapshot is in ERROR. */
-export const REASON_ANNOTATION = 'hypervisor.reason';
+export { REASON_ANNOTATION, STORAGE_TYPE_LABEL } from '../../domain/annotations';

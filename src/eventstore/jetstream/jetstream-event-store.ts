@@ -9,7 +9,7 @@ import {
   StorageType,
 } from 'nats';
 import { Conflict, InvalidArgument } from '../../errors';
-import { DEFAULT_MAX_PAYLOAD, largestField } from '../../bus/payload-limit';
+import { DEFAULT_MAX_PAYLOAD, largestField } from '../payload-limit';
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
 import { decodeCommit, encodeCommit } from './commit';

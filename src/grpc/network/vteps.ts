@@ -1,25 +1,7 @@
-import type { NodeState } from '../../commands/node';
-import type { NetworkServiceServer, VTEP } from '../../gen/hypervisor/v1/network';
-import { TUNNEL_INTERFACE_ANNOTATION, tunnelIpOf } from '../../processes/dataplane/host-plan';
+import type { NetworkServiceServer } from '../../gen/hypervisor/v1/network';
+import { vtepOf } from '../../wire/views/vtep';
 import { unary } from '../../shared/grpc-unary';
 import type { NetworkServiceDeps } from './context';
-
-/** The IANA VXLAN port (RFC 7348). */
-export const VXLAN_PORT = 4789;
-
-/**
- * A node's tunnel endpoint: the tunnel IP its agent registered (`--tunnel-ip`,
- * default its address) on the VXLAN port, the host interface that holds it,
- * and the node's status (READY, NOT_READY, MAINTENANCE, DRAINING).
- */
-export const vtepOf = (s: NodeState): VTEP => ({
-  nodeId: s.id,
-  ip: tunnelIpOf(s),
-  port: VXLAN_PORT,
-  interface: s.annotations[TUNNEL_INTERFACE_ANNOTATION] ?? '',
-  status: s.status,
-  updatedAt: s.updatedAt,
-});
 
 export const vtepMethods = (d: NetworkServiceDeps): Pick<NetworkServiceServer, 'listVtePs'> => ({
   // No paging fields in the contract: every registered node.

@@ -1,7 +1,7 @@
 import type { Origin } from '../../bus/dispatcher';
 import { step } from '../../bus/dispatcher';
 import { allocated } from '../../commands/node/decide';
-import { VOLUME_KEYS_ANNOTATION } from '../../agent/storage-protocol';
+import { VOLUME_KEYS_ANNOTATION } from '../../domain/annotations';
 import { Code, DomainError, FailedPrecondition, NotFound, ResourceExhausted } from '../../errors';
 import { placeVolume, type StorageCandidate, type StorageRequest } from '../../scheduler/storage';
 import type { StorageServiceDeps } from './context';

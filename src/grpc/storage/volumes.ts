@@ -8,7 +8,7 @@ import { unary } from '../../shared/grpc-unary';
 import { fromInt64 } from '../../wire/int64';
 import { volumeStatusFromProto, volumeTypeFromProto } from '../../wire/views/volume';
 import { pageSize } from '../paging';
-import { originOf, requireSnapshot, requireVolume, type StorageServiceDeps } from './context';
+import { instanceLive, originOf, requireSnapshot, requireVolume, type StorageServiceDeps } from './context';
 import { releaseStorage, reserveStorage } from './placement';
 import { SnapshotStatus } from '../../gen/hypervisor/v1/storage';
 
@@ -94,9 +94,12 @@ export const volumeMethods = (d: StorageServiceDeps): Methods => ({
     if (to < s.sizeBytes) throw new InvalidArgument(`new_size_bytes: ${to} is smaller than the volume's ${s.sizeBytes}; volumes only grow`);
     if (s.status !== 'AVAILABLE' && s.status !== 'IN_USE' && !(s.status === 'EXTENDING' && s.resizingTo === to))
       throw new FailedPrecondition(`volume ${v.id} is ${s.status}; only an AVAILABLE or IN_USE volume can be resized`);
+    const instanceLiveNow = !!s.attachment && instanceLive(d.instances.state(s.attachment.instanceId));
+    if (s.attachment?.instanceKind === 'container' && instanceLiveNow)
+      throw new FailedPrecondition(`volume ${v.id} is mounted in running container ${s.attachment.instanceId}; stop it to resize (its file system grows at its next start)`);
     const o = originOf(call);
     if (to > s.sizeBytes) await d.dispatcher.execute({ ...o, commandId: `${o.commandId}:grow` }, 'node', s.nodeId, { type: 'ReserveStorage', data: { key: v.id, bytes: to } });
-    await d.dispatcher.execute(o, 'volume', v.id, { type: 'ResizeVolume', data: { newSizeBytes: to } });
+    await d.dispatcher.execute(o, 'volume', v.id, { type: 'ResizeVolume', data: { newSizeBytes: to, instanceLive: instanceLiveNow } });
     return requireVolume(d, v.id);
   }),
 });

@@ -11,11 +11,12 @@ import {
   StartInstanceRequest,
   StopInstanceRequest,
 } from '../../gen/hypervisor/v1/compute';
+import { ListVolumesRequest, type ListVolumesResponse, Volume } from '../../gen/hypervisor/v1/storage';
 import { InvalidArgument } from '../../errors';
 import { type GrpcGateway, metadataFor } from './grpc-gateway';
 import { sendError, sendJson } from './http-status';
 import { readJsonBody } from './json-body';
-import { allPages } from '../../shared/all-pages';
+import { listAll } from '../../client/api-client';
 
 /** What a route gets: the request, its path parameters and query, and the gateway. */
 interface RouteContext {
@@ -38,14 +39,14 @@ const bool = (v: unknown, field: string): boolean => {
 };
 
 const ROUTES: Route[] = [
-  ['GET', /^\/cluster$/, async ({ req, gw }) => ClusterInfo.toJSON(await gw.unary(gw.cluster, gw.cluster.getClusterInfo, {}, metadataFor(req)))],
+  ['GET', /^\/cluster$/, async ({ req, gw }) => ClusterInfo.toJSON(await gw.call(gw.cluster, gw.cluster.getClusterInfo, {}, { metadata: metadataFor(req) }))],
 
   [
     'GET',
     /^\/nodes$/,
     async ({ req, gw }) => {
-      const nodes = await allPages(async (pageToken) => {
-        const r: ListNodesResponse = await gw.unary(gw.cluster, gw.cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 1000, pageToken }), metadataFor(req));
+      const nodes = await listAll(async (pageToken) => {
+        const r: ListNodesResponse = await gw.call(gw.cluster, gw.cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 1000, pageToken }), { metadata: metadataFor(req) });
         return { items: r.nodes, next: r.nextPageToken };
       });
       return { nodes: nodes.map((n) => Node.toJSON(n)) };
@@ -56,12 +57,12 @@ const ROUTES: Route[] = [
     'GET',
     /^\/instances$/,
     async ({ req, gw }) => {
-      const instances = await allPages(async (pageToken) => {
-        const r: ListInstancesResponse = await gw.unary(
+      const instances = await listAll(async (pageToken) => {
+        const r: ListInstancesResponse = await gw.call(
           gw.compute,
           gw.compute.listInstances,
           ListInstancesRequest.fromPartial({ pageSize: 1000, pageToken }),
-          metadataFor(req),
+          { metadata: metadataFor(req) },
         );
         return { items: r.instances, next: r.nextPageToken };
       });
@@ -71,9 +72,22 @@ const ROUTES: Route[] = [
 
   [
     'GET',
+    /^\/volumes$/,
+    async ({ req, query, gw }) => {
+      const instanceId = query.get('instanceId') ?? '';
+      const volumes = await listAll(async (pageToken) => {
+        const r: ListVolumesResponse = await gw.call(gw.storage, gw.storage.listVolumes, ListVolumesRequest.fromPartial({ instanceId, pageSize: 100, pageToken }), { metadata: metadataFor(req) });
+        return { items: r.volumes, next: r.nextPageToken };
+      });
+      return { volumes: volumes.map((v) => Volume.toJSON(v)) };
+    },
+  ],
+
+  [
+    'GET',
     new RegExp(`^/instances/${ID}$`),
     async ({ req, params, gw }) =>
-      Instance.toJSON(await gw.unary(gw.compute, gw.compute.getInstance, GetInstanceRequest.fromPartial({ instanceId: params[0] }), metadataFor(req))),
+      Instance.toJSON(await gw.call(gw.compute, gw.compute.getInstance, GetInstanceRequest.fromPartial({ instanceId: params[0] }), { metadata: metadataFor(req) })),
   ],
 
   [
@@ -81,12 +95,12 @@ const ROUTES: Route[] = [
     new RegExp(`^/instances/${ID}/history$`),
     async ({ req, params, gw }) => {
       // The audit lists oldest first; the page wants the latest, so it keeps the tail.
-      const events = await allPages(async (pageToken) => {
-        const r: ListEventsResponse = await gw.unary(
+      const events = await listAll(async (pageToken) => {
+        const r: ListEventsResponse = await gw.call(
           gw.audit,
           gw.audit.listEvents,
           ListEventsRequest.fromPartial({ aggregateType: 'instance', aggregateId: params[0], pageSize: 1000, pageToken }),
-          metadataFor(req),
+          { metadata: metadataFor(req) },
         );
         return { items: r.events, next: r.nextPageToken };
       });
@@ -98,7 +112,7 @@ const ROUTES: Route[] = [
     'POST',
     new RegExp(`^/instances/${ID}/start$`),
     async ({ req, params, gw }) =>
-      Instance.toJSON(await gw.unary(gw.compute, gw.compute.startInstance, StartInstanceRequest.fromPartial({ instanceId: params[0] }), metadataFor(req))),
+      Instance.toJSON(await gw.call(gw.compute, gw.compute.startInstance, StartInstanceRequest.fromPartial({ instanceId: params[0] }), { metadata: metadataFor(req) })),
   ],
 
   [
@@ -109,7 +123,7 @@ const ROUTES: Route[] = [
       const timeoutSeconds = body.timeoutSeconds ?? 0;
       if (!Number.isInteger(timeoutSeconds)) throw new InvalidArgument('timeoutSeconds: must be a whole number of seconds');
       const r = StopInstanceRequest.fromPartial({ instanceId: params[0], force: bool(body.force, 'force'), timeoutSeconds: timeoutSeconds as number });
-      return Instance.toJSON(await gw.unary(gw.compute, gw.compute.stopInstance, r, metadataFor(req)));
+      return Instance.toJSON(await gw.call(gw.compute, gw.compute.stopInstance, r, { metadata: metadataFor(req) }));
     },
   ],
 
@@ -119,7 +133,7 @@ const ROUTES: Route[] = [
     async ({ req, params, gw }) => {
       const body = await readJsonBody(req);
       const r = RestartInstanceRequest.fromPartial({ instanceId: params[0], force: bool(body.force, 'force') });
-      return Instance.toJSON(await gw.unary(gw.compute, gw.compute.restartInstance, r, metadataFor(req)));
+      return Instance.toJSON(await gw.call(gw.compute, gw.compute.restartInstance, r, { metadata: metadataFor(req) }));
     },
   ],
 
@@ -129,7 +143,7 @@ const ROUTES: Route[] = [
     async ({ req, params, query, gw }) => {
       const force = query.get('force');
       if (force !== null && force !== 'true' && force !== 'false') throw new InvalidArgument('force: must be true or false');
-      await gw.unary(gw.compute, gw.compute.deleteInstance, DeleteInstanceRequest.fromPartial({ instanceId: params[0], force: force === 'true' }), metadataFor(req));
+      await gw.call(gw.compute, gw.compute.deleteInstance, DeleteInstanceRequest.fromPartial({ instanceId: params[0], force: force === 'true' }), { metadata: metadataFor(req) });
       return {};
     },
   ],

@@ -1,11 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { type CallOptions, type ClientReadableStream, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { AuditServiceClient } from '../../gen/hypervisor/audit/v1/audit';
-import { ClusterServiceClient } from '../../gen/hypervisor/v1/cluster';
-import { ComputeServiceClient } from '../../gen/hypervisor/v1/compute';
-
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-type ServerStream<Req, Res> = (req: Req, md: Metadata, opts?: Partial<CallOptions>) => ClientReadableStream<Res>;
+import { Metadata } from '@grpc/grpc-js';
+import { ApiClient } from '../../client/api-client';
 
 /** How long a UI action may take: a stop waits for the agent's report (the default grace is 30 s). */
 const UNARY_DEADLINE_MS = 90_000;
@@ -14,33 +9,12 @@ const UNARY_DEADLINE_MS = 90_000;
  * The web console is a client of this server's own gRPC API, on loopback:
  * every request takes the path a gRPC client's takes (validation, request
  * context, command, wait for its revision), so the UI can neither skip a
- * check nor drift from what hvctl sees.
+ * check nor drift from what hvctl sees. Each call carries its browser
+ * request's metadata (metadataFor).
  */
-export class GrpcGateway {
-  readonly cluster: ClusterServiceClient;
-  readonly compute: ComputeServiceClient;
-  readonly audit: AuditServiceClient;
-
+export class GrpcGateway extends ApiClient {
   constructor(target: string) {
-    const creds = credentials.createInsecure();
-    this.cluster = new ClusterServiceClient(target, creds);
-    this.compute = new ComputeServiceClient(target, creds);
-    this.audit = new AuditServiceClient(target, creds);
-  }
-
-  unary<C, Req, Res>(client: C, method: Unary<Req, Res>, req: Req, md: Metadata): Promise<Res> {
-    const deadline = new Date(Date.now() + UNARY_DEADLINE_MS);
-    return new Promise((resolve, reject) => method.call(client, req, md, { deadline }, (e, r) => (e ? reject(e) : resolve(r))));
-  }
-
-  stream<C, Req, Res>(client: C, method: ServerStream<Req, Res>, req: Req, md: Metadata): ClientReadableStream<Res> {
-    return method.call(client, req, md);
-  }
-
-  close(): void {
-    this.cluster.close();
-    this.compute.close();
-    this.audit.close();
+    super(target, { deadlineMs: UNARY_DEADLINE_MS });
   }
 }
 

@@ -10,13 +10,13 @@ export const watchSource = (gw: GrpcGateway, what: string, req: IncomingMessage,
   switch (what) {
     case 'nodes':
       return {
-        start: (sinceRevision) => gw.stream(gw.cluster, gw.cluster.watchNodes, WatchNodesRequest.fromPartial({ sinceRevision }), md),
+        start: (sinceRevision) => gw.open(gw.cluster, gw.cluster.watchNodes, WatchNodesRequest.fromPartial({ sinceRevision }), { metadata: md }),
         toMessage: (e) => ({ revision: (e as NodeEvent).revision, json: NodeEvent.toJSON(e as NodeEvent) }),
       };
     case 'instances': {
       const instanceId = query.get('instance_id') ?? '';
       return {
-        start: (sinceRevision) => gw.stream(gw.compute, gw.compute.watchInstance, WatchInstanceRequest.fromPartial({ instanceId, sinceRevision }), md),
+        start: (sinceRevision) => gw.open(gw.compute, gw.compute.watchInstance, WatchInstanceRequest.fromPartial({ instanceId, sinceRevision }), { metadata: md }),
         toMessage: (e) => ({ revision: (e as InstanceEvent).revision, json: InstanceEvent.toJSON(e as InstanceEvent) }),
       };
     }

@@ -9,11 +9,11 @@ import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type Po
 import { derivedId } from '../network/ids';
 import { vethName } from '../../sdn/names';
 
-import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
+import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, tunnelIpOf } from '../../domain/annotations';
 
 export { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, TUNNEL_INTERFACE_ANNOTATION, TUNNEL_IP_ANNOTATION } from '../../domain/annotations';
 
-export const tunnelIpOf = (n: Pick<NodeState, 'ip' | 'annotations'>) => n.annotations[TUNNEL_IP_ANNOTATION] || n.ip;
+export { tunnelIpOf };
 /** Binding types a node offers, or undefined if it did not say (nodes from before the data plane). */
 export const bindingsOf = (n: Pick<NodeState, 'annotations'>): string[] | undefined => n.annotations[PORT_BINDINGS_ANNOTATION]?.split(',').filter(Boolean);
 

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { killNow } from '../../shared/process';
 import type { DhcpPlan, NetworkPlan, PortPlan } from '../../domain/host-plan';
 import type { PortObserved } from '../driver';
 import { DHCP_INNER_IF, dhcpNamespace, dhcpVethName } from '../names';
@@ -74,13 +75,7 @@ export class DhcpServers {
     const wantNs = new Set([...wantSubnets].map((s) => dhcpNamespace(this.hostTag, s)));
     for (const ns of await this.netns.list()) {
       if (!ns.startsWith(prefix) || wantNs.has(ns)) continue;
-      for (const pid of await this.netns.pids(ns)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      killNow(await this.netns.pids(ns));
       await this.netns.delete(ns);
     }
   }

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseCidr } from '../../domain/ipam/cidr';
+import { signal, waitForExit } from '../../shared/process';
+import { writeFileAtomic } from '../../shared/atomic-file';
 
 /** One subnet's DHCP server on this host. */
 export interface DhcpServer {
@@ -110,8 +112,8 @@ export class Dnsmasq {
   async stop(subnetId: string): Promise<void> {
     const pid = this.pidOf(subnetId);
     if (pid) {
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+      signal(pid, 'SIGTERM');
+      await waitForExit(pid, 1_000);
     }
     rmSync(this.files(subnetId).dir, { recursive: true, force: true });
   }
@@ -123,8 +125,7 @@ const writeIfChanged = (file: string, text: string): boolean => {
   } catch {
     // not there yet
   }
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, text);
   return true;
 };
 

@@ -1,6 +1,7 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PortDeviceKind, PortPlan } from '../../domain/host-plan';
+import { writeJsonAtomic } from '../../shared/atomic-file';
 import { tapName, vethName } from '../names';
 
 /**
@@ -28,7 +29,7 @@ export class PortDevices {
     const kind = p.device ?? this.devices[p.id] ?? 'tap';
     if (p.device && this.devices[p.id] !== p.device) {
       this.devices[p.id] = p.device;
-      writeRecord(this.file, this.devices);
+      writeJsonAtomic(this.file, this.devices);
     }
     return kind;
   }
@@ -38,7 +39,7 @@ export class PortDevices {
     const gone = Object.keys(this.devices).filter((id) => !ports.some((p) => p.id === id));
     if (!gone.length) return;
     for (const id of gone) delete this.devices[id];
-    writeRecord(this.file, this.devices);
+    writeJsonAtomic(this.file, this.devices);
   }
 }
 
@@ -48,10 +49,4 @@ const readRecord = <T>(file: string): Record<string, T> => {
   } catch {
     return {};
   }
-};
-
-/** Written whole, then renamed: a crash leaves the old record or the new one. */
-const writeRecord = (file: string, r: Record<string, unknown>): void => {
-  writeFileSync(`${file}.tmp`, JSON.stringify(r));
-  renameSync(`${file}.tmp`, file);
 };

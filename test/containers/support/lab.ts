@@ -4,7 +4,7 @@ import type { Agent } from '../../../src/agent/agent';
 import type { AgentConfig } from '../../../src/agent/config';
 import { allDirs, readCgroupLayout } from '../../../src/agent/drivers/oci/cgroups';
 import { InstanceState } from '../../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient } from '../../../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, ListInstancesRequest } from '../../../src/gen/hypervisor/v1/compute';
 import { InstanceWatch } from '../../support/compute';
 import { call, TestControlPlane } from '../../support/control-plane';
 import { startContainerAgent } from './agent';
@@ -71,7 +71,7 @@ export class ContainerLab {
     this.watch?.close();
     // Whatever a failed test left running goes with the instances.
     if (this.c) {
-      const list = await call(this.c, this.c.listInstances, { type: 0, state: 0, nodeId: '', labelSelector: {}, pageSize: 100, pageToken: '' }).catch(() => ({ instances: [] }));
+      const list = await call(this.c, this.c.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100 })).catch(() => ({ instances: [] }));
       for (const i of list.instances) await call(this.c, this.c.deleteInstance, { instanceId: i.id, force: true }).catch(() => undefined);
     }
     await this.agent?.stop();

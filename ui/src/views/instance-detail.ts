@@ -7,6 +7,7 @@ import type { AuditEvent, Instance } from '../types';
 import { actionButtons } from './actions';
 import { badge, since } from './badge';
 import { ConsolePanel } from './console-panel';
+import { pollVolumes } from './volumes';
 
 const field = (label: string, value: Node | string | number | undefined) => [h('dt', {}, label), h('dd', {}, value ?? '')];
 
@@ -65,6 +66,8 @@ export const instanceDetailView = (root: HTMLElement, id: string): (() => void) 
   const body = h('div');
   const history = h('section', { class: 'history' }, h('h2', {}, 'History'), h('p', { class: 'empty' }, 'loading…'));
   const panel = new ConsolePanel(id);
+  const volumes = h('div', { id: 'instance-volume-list' }, h('p', { class: 'empty' }, 'loading…'));
+  const stopVolumes = pollVolumes(volumes, id);
   let startedAt: string | undefined;
   let historyFor = '';
   let historyAsked = 0;
@@ -102,7 +105,7 @@ export const instanceDetailView = (root: HTMLElement, id: string): (() => void) 
     } else if (i.state !== 'INSTANCE_STATE_RUNNING') panel.idle(`attaches when the instance is RUNNING (it is ${instanceState(i.state)})`);
   };
 
-  show(root, head, body, panel.el, history);
+  show(root, head, body, h('section', { class: 'volumes' }, h('h2', {}, 'Volumes'), volumes), panel.el, history);
   panel.mount();
   draw();
   const offInstances = store.instances.subscribe((changed) => {
@@ -110,6 +113,7 @@ export const instanceDetailView = (root: HTMLElement, id: string): (() => void) 
   });
   return () => {
     offInstances();
+    stopVolumes();
     panel.dispose();
   };
 };

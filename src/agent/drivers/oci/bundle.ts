@@ -1,5 +1,9 @@
-import { InvalidArgument } from '../../../errors';
-import type { ImageProcessConfig } from '../driver';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FailedPrecondition, InvalidArgument } from '../../../errors';
+import type { ImageProcessConfig, InstanceSpecForDriver } from '../driver';
+import { diskOf } from './block-device';
+import type { ContainerDir } from './state-dir';
 
 /** The parts of an OCI runtime config (runtime-spec config.md) this driver sets. */
 export interface OciSpec {
@@ -147,4 +151,57 @@ export const resolveUser = (user: string, passwd: string, group: string): { uid:
     }
   }
   return { uid, gid };
+};
+
+/**
+ * The bundle's config.json for a run of the container: its volumes' host
+ * directories made, its IO throttled on the disk that holds the bundle, its
+ * user looked up in the image, all on top of runc's default spec.
+ */
+export const assembleConfig = async (
+  dir: ContainerDir,
+  spec: InstanceSpecForDriver,
+  o: { baseSpec: () => Promise<OciSpec>; volumesDir: string; cgroupsPath: string; mounts?: { source: string; destination: string }[] },
+): Promise<OciSpec> => {
+  const c = spec.container!;
+  const volumes = [];
+  for (const m of c.volumeMounts) {
+    const source = path.join(o.volumesDir, m.name);
+    // Created on first use, kept until the volume is removed: a container's delete leaves it.
+    await mkdir(source, { recursive: true });
+    volumes.push({ source, destination: m.mountPath, readOnly: m.readOnly });
+  }
+  // StorageService volumes: their file systems, mounted on the host by the agent's storage work.
+  for (const m of o.mounts ?? []) volumes.push({ ...m, readOnly: false });
+  const { cpu, memory } = resourcesFor(spec.cpuCores, spec.memoryBytes, c.limits);
+  let io;
+  if (c.limits && (c.limits.ioReadBps || c.limits.ioWriteBps)) {
+    const disk = await diskOf(dir.dir);
+    if (!disk) throw new FailedPrecondition(`spec.limits.io_*_bps: no block device holds ${dir.dir}, so IO cannot be throttled on this node`);
+    io = { ...disk, readBps: c.limits.ioReadBps, writeBps: c.limits.ioWriteBps };
+  }
+  const user = resolveUser(c.image.user, await imageFile(c.rootfsPath, 'etc/passwd'), await imageFile(c.rootfsPath, 'etc/group'));
+  return buildConfig(await o.baseSpec(), {
+    hostname: c.hostname,
+    tty: c.tty !== false,
+    image: c.image,
+    command: c.command,
+    args: c.args,
+    env: c.env,
+    user,
+    volumes,
+    cgroupsPath: o.cgroupsPath,
+    cpu,
+    memory,
+    io,
+    // Every port of a container is in one namespace; the data plane made it and keeps it.
+    netnsPath: spec.nics?.find((n) => n.netns)?.netns,
+  });
+};
+
+/** A file of the image, read only when it is a regular file: a symlink in an image must not read the host's files. */
+const imageFile = async (rootfs: string, rel: string): Promise<string> => {
+  const p = path.join(rootfs, rel);
+  const st = await lstat(p).catch(() => undefined);
+  return st?.isFile() ? readFile(p, 'utf8') : '';
 };

@@ -20,14 +20,10 @@ ready.json, then relays between the container and any number of agents connected
 console.sock (frames in, raw bytes out), keeps the recent output for replay,
 reaps the container as child subreaper and writes exit.json when it ends.
 
-Frames from a client: 1 byte type, 4 bytes big-endian length, payload.
-  h: hello, payload 1 byte (1 = replay the recent output first)
-  d: bytes for the container's terminal
-  r: resize, payload 2 x uint16 big-endian (rows, cols); ignored without a tty
+The attach socket and the scrollback are in console_attach.py beside this file.
 """
 import argparse
 import ctypes
-import errno
 import fcntl
 import json
 import os
@@ -41,8 +37,10 @@ import sys
 import termios
 import time
 
+# Beside this file: sys.path[0] is the script's directory.
+from console_attach import MAX_CLIENT_BUFFER, AttachServer, Scrollback, listen_unix
+
 PR_SET_CHILD_SUBREAPER = 36
-MAX_CLIENT_BUFFER = 1 << 20
 
 
 def write_json(path, obj):
@@ -66,28 +64,9 @@ def oom_kills(files):
     return n
 
 
-class Client:
-    def __init__(self, sock):
-        self.sock = sock
-        self.inbuf = b''
-        self.out = bytearray()
-        self.hello = False
-
-
 def last_line(out, code):
     lines = out.decode(errors='replace').strip().splitlines()
     return lines[-1] if lines else 'exit %d' % code
-
-
-def listen_unix(path, backlog):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(backlog)
-    return s
 
 
 def create_with_pty(runc, a, d, pid_file, fail):
@@ -138,6 +117,91 @@ def create_with_pipes(runc, a, pid_file, fail):
     return out_r, in_w
 
 
+class Container:
+    """The container as runc runs it for us: created on a pty or pipes, started, its
+    input fed, its end reaped (we are its subreaper once runc has exited) and recorded."""
+
+    def __init__(self, a, fail):
+        self.a = a
+        self.fail = fail
+        self.runc = [a.runc, '--root', a.root]
+        self.pid_file = os.path.join(a.dir, 'container.pid')
+        self.exit_path = os.path.join(a.dir, 'exit.json')
+        self.pending_in = bytearray()
+        self.exited = None
+        self.output_open = True
+
+    def create(self):
+        if self.a.no_tty:
+            self.out_fd, self.in_fd = create_with_pipes(self.runc, self.a, self.pid_file, self.fail)
+        else:
+            self.out_fd = self.in_fd = create_with_pty(self.runc, self.a, self.a.dir, self.pid_file, self.fail)
+        with open(self.pid_file) as f:
+            self.pid = int(f.read().strip())
+        os.set_blocking(self.out_fd, False)
+        if self.in_fd != self.out_fd:
+            os.set_blocking(self.in_fd, False)
+
+    def start(self):
+        start = subprocess.run(self.runc + ['start', self.a.id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if start.returncode != 0:
+            self.fail('runc start failed: ' + start.stdout.decode(errors='replace').strip())
+
+    def read_output(self):
+        """Its output so far; None when there is none yet, b'' once every writer is gone."""
+        try:
+            return os.read(self.out_fd, 65536)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b''  # EIO: the pty's slave side is closed
+
+    def feed(self, payload):
+        if len(self.pending_in) < MAX_CLIENT_BUFFER:
+            self.pending_in.extend(payload)
+            self.to_input()
+
+    def to_input(self):
+        try:
+            while self.pending_in:
+                n = os.write(self.in_fd, self.pending_in)
+                del self.pending_in[:n]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.pending_in.clear()
+
+    def resize(self, rows, cols):
+        if self.a.no_tty or not rows or not cols:
+            return
+        try:
+            fcntl.ioctl(self.out_fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+        except OSError:
+            pass
+
+    def reap(self):
+        """Reaps the container and runc's leftovers; the container's end goes to exit.json."""
+        while self.exited is None:
+            try:
+                pid, st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                rec = {'at': time.time(), 'oomKills': oom_kills(self.a.oom_file)}
+                if os.WIFSIGNALED(st):
+                    rec['signal'] = signal.Signals(os.WTERMSIG(st)).name
+                else:
+                    rec['code'] = os.WEXITSTATUS(st)
+                write_json(self.exit_path, rec)
+                self.exited = time.time()
+
+    def done(self):
+        """Ended, and its output read to the end (or a second has passed for the rest)."""
+        return self.exited is not None and (not self.output_open or time.time() - self.exited > 1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--runc', required=True)
@@ -151,34 +215,23 @@ def main():
     a = ap.parse_args()
 
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    d = a.dir
-    ready_path, exit_path = os.path.join(d, 'ready.json'), os.path.join(d, 'exit.json')
-    pid_file = os.path.join(d, 'container.pid')
-    for p in (ready_path, exit_path, pid_file):
+    ready_path = os.path.join(a.dir, 'ready.json')
+    container = Container(a, None)
+    for p in (ready_path, container.exit_path, container.pid_file):
         try:
             os.unlink(p)
         except FileNotFoundError:
             pass
 
     def fail(msg):
-        write_json(exit_path, {'at': time.time(), 'error': msg})
+        write_json(container.exit_path, {'at': time.time(), 'error': msg})
         sys.exit(1)
 
-    runc = [a.runc, '--root', a.root]
-    if a.no_tty:
-        out_fd, in_fd = create_with_pipes(runc, a, pid_file, fail)
-    else:
-        out_fd = in_fd = create_with_pty(runc, a, d, pid_file, fail)
-    with open(pid_file) as f:
-        cpid = int(f.read().strip())
-
-    # 2. The attach socket, before start: no output the container prints is lost.
-    sock_path = os.path.join(d, 'console.sock')
-    lsock = listen_unix(sock_path, 16)
-    lsock.setblocking(False)
-    os.set_blocking(out_fd, False)
-    if in_fd != out_fd:
-        os.set_blocking(in_fd, False)
+    container.fail = fail
+    container.create()
+    sel = selectors.DefaultSelector()
+    scroll = Scrollback(a.scrollback)
+    server = AttachServer(os.path.join(a.dir, 'console.sock'), sel, container, scroll)
 
     # SIGCHLD wakes the loop through a pipe; SIGTERM ends the shim (the container keeps running).
     wake_r, wake_w = os.pipe()
@@ -190,166 +243,40 @@ def main():
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
-    start = subprocess.run(runc + ['start', a.id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if start.returncode != 0:
-        fail('runc start failed: ' + start.stdout.decode(errors='replace').strip())
-    write_json(ready_path, {'shimPid': os.getpid(), 'pid': cpid, 'at': time.time()})
+    container.start()
+    write_json(ready_path, {'shimPid': os.getpid(), 'pid': container.pid, 'at': time.time()})
 
-    sel = selectors.DefaultSelector()
-    sel.register(out_fd, selectors.EVENT_READ, 'output')
-    sel.register(lsock, selectors.EVENT_READ, 'listen')
+    sel.register(container.out_fd, selectors.EVENT_READ, 'output')
+    sel.register(server.lsock, selectors.EVENT_READ, 'listen')
     sel.register(wake_r, selectors.EVENT_READ, 'wake')
-    clients = set()
-    scroll = bytearray()
-    pending_in = bytearray()
-    exited = None
-    output_open = True
-
-    def drop(c):
-        try:
-            sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
-        c.sock.close()
-        clients.discard(c)
-
-    def send(c, data):
-        c.out += data
-        if len(c.out) > MAX_CLIENT_BUFFER:
-            drop(c)  # too slow a reader: it loses its attachment, not the others their output
-            return
-        flush(c)
-
-    def flush(c):
-        try:
-            while c.out:
-                n = c.sock.send(c.out)
-                del c.out[:n]
-        except BlockingIOError:
-            pass
-        except OSError:
-            drop(c)
-            return
-        try:
-            sel.modify(c.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if c.out else 0), c)
-        except (KeyError, ValueError):
-            pass
-
-    def to_input():
-        try:
-            while pending_in:
-                n = os.write(in_fd, pending_in)
-                del pending_in[:n]
-        except BlockingIOError:
-            pass
-        except OSError:
-            pending_in.clear()
-
-    def frame(c, t, payload):
-        if t == b'h':
-            c.hello = True
-            if payload[:1] == b'\x01' and scroll:
-                send(c, bytes(scroll))
-        elif t == b'd':
-            if len(pending_in) < MAX_CLIENT_BUFFER:
-                pending_in.extend(payload)
-                to_input()
-        elif t == b'r' and len(payload) >= 4 and not a.no_tty:
-            rows, cols = struct.unpack('>HH', payload[:4])
-            if rows and cols:
-                try:
-                    fcntl.ioctl(out_fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
-                except OSError:
-                    pass
-
-    while True:
-        timeout = 0.2 if pending_in else (0.5 if exited else None)
+    while not container.done():
+        timeout = 0.2 if container.pending_in else (0.5 if container.exited else None)
         for key, ev in sel.select(timeout):
-            tag = key.data
-            if tag == 'wake':
+            if key.data == 'wake':
                 try:
                     while os.read(wake_r, 512):
                         pass
                 except BlockingIOError:
                     pass
-            elif tag == 'output':
-                try:
-                    data = os.read(out_fd, 65536)
-                except BlockingIOError:
+            elif key.data == 'output':
+                data = container.read_output()
+                if data is None:
                     continue
-                except OSError as e:
-                    data = b'' if e.errno == errno.EIO else b''
                 if not data:
                     # Every holder of the slave side (or of the pipe's write end) is gone.
-                    sel.unregister(out_fd)
-                    output_open = False
+                    sel.unregister(container.out_fd)
+                    container.output_open = False
                     continue
-                scroll.extend(data)
-                if len(scroll) > a.scrollback:
-                    del scroll[:len(scroll) - a.scrollback]
-                for c in list(clients):
-                    if c.hello:
-                        send(c, data)
-            elif tag == 'listen':
-                try:
-                    s, _ = lsock.accept()
-                except BlockingIOError:
-                    continue
-                s.setblocking(False)
-                c = Client(s)
-                clients.add(c)
-                sel.register(s, selectors.EVENT_READ, c)
+                scroll.add(data)
+                server.broadcast(data)
+            elif key.data == 'listen':
+                server.accept()
             else:
-                c = tag
-                if ev & selectors.EVENT_WRITE:
-                    flush(c)
-                if ev & selectors.EVENT_READ:
-                    try:
-                        chunk = c.sock.recv(65536)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        chunk = b''
-                    if not chunk:
-                        drop(c)
-                        continue
-                    c.inbuf += chunk
-                    while len(c.inbuf) >= 5:
-                        t = c.inbuf[:1]
-                        (n,) = struct.unpack('>I', c.inbuf[1:5])
-                        if len(c.inbuf) < 5 + n:
-                            break
-                        payload = c.inbuf[5:5 + n]
-                        c.inbuf = c.inbuf[5 + n:]
-                        frame(c, t, payload)
-        if pending_in:
-            to_input()
-        # Reap: the container (we are its subreaper once runc has exited) and runc's leftovers.
-        while exited is None:
-            try:
-                pid, st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            if pid == cpid:
-                rec = {'at': time.time(), 'oomKills': oom_kills(a.oom_file)}
-                if os.WIFSIGNALED(st):
-                    rec['signal'] = signal.Signals(os.WTERMSIG(st)).name
-                else:
-                    rec['code'] = os.WEXITSTATUS(st)
-                write_json(exit_path, rec)
-                exited = time.time()
-        if exited and (not output_open or time.time() - exited > 1):
-            break
-    for c in list(clients):
-        flush(c)
-        c.sock.close()
-    lsock.close()
-    try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
+                server.ready(key.data, ev)
+        if container.pending_in:
+            container.to_input()
+        container.reap()
+    server.close()
 
 
 if __name__ == '__main__':

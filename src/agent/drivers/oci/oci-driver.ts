@@ -1,22 +1,19 @@
-import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { KeyedMutex } from '../../../shared/keyed-mutex';
 import { validateVolumeMounts } from '../../../domain/volume-mounts';
 import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
-import { runTool } from '../../../images/oci/run-tool';
 import type { ConsoleOptions, ConsoleStream, ImagePreparation, InstanceDriver, LaunchWork, InstanceSpecForDriver, InstanceStats, InstanceType, Observed, ProbeResult, StopOptions } from '../driver';
 import { containerLaunchSpec } from './launch-spec';
-import { signal, waitForExit } from '../qemu/process';
-import { cpuPercent } from '../qemu/stats';
-import { diskOf } from './block-device';
-import { buildConfig, type OciSpec, resolveUser, resourcesFor } from './bundle';
+import { endProcesses, scanProcesses, waitForExit } from '../../../shared/process';
+import { cpuPercent } from '../cpu-usage';
+import { assembleConfig, type OciSpec, resourcesFor } from './bundle';
+import { probeHost } from './probe';
 import { allDirs, type CgroupLayout, oomFiles, oomKills, readCgroupLayout, readCgroupStats, removeCgroupDirs } from './cgroups';
 import { attachConsole } from './console-client';
 import { mountOverlay, unmount } from './mounts';
 import { readNetDev } from './net-dev';
 import { Runc, type RuncState } from './runc';
-import { launchShim, SHIM_SCRIPT } from './shim';
+import { launchShim } from './shim';
 import { type ContainerDir, type ExitRecord, OciStateDir } from './state-dir';
 
 export interface OciDriverOptions {
@@ -52,6 +49,8 @@ export class OciDriver implements InstanceDriver {
   private readonly cgroupParent: string;
   private readonly log: Logger;
   private readonly locks = new KeyedMutex();
+  /** StorageService volumes a container starts with: host mounts and where they go (set by src/agent/storage). */
+  volumesAtStart: (instanceId: string) => Promise<{ source: string; destination: string }[]> = async () => [];
   private readonly prevCpu = new Map<string, { cpuTimeNs: number; atMs: number }>();
   private baseSpec?: Promise<OciSpec>;
   private layout?: CgroupLayout;
@@ -75,33 +74,8 @@ export class OciDriver implements InstanceDriver {
     return this.layout;
   }
 
-  async probe(): Promise<ProbeResult> {
-    try {
-      await this.runc.version();
-    } catch (e) {
-      return { ok: false, reason: (e as Error).message };
-    }
-    const py = await runTool(this.python, ['-c', 'import socket,sys; socket.recv_fds; sys.exit(0 if sys.version_info >= (3, 9) else 1)']).catch((e: Error) => ({ code: -1, stderr: e.message }));
-    if (py.code !== 0) return { ok: false, reason: `${this.python} (3.9 or newer, Debian package python3) runs the console shim and does not work: ${py.stderr.trim()}` };
-    if (!SHIM_SCRIPT) return { ok: false, reason: 'console-shim.py is missing from the installation' };
-    for (const [bin, pkg] of [
-      ['skopeo', 'skopeo'],
-      ['umoci', 'umoci'],
-    ]) {
-      const r = await runTool(bin, ['--version'], { pkg }).catch((e: Error) => ({ code: -1, stderr: e.message }));
-      if (r.code !== 0) return { ok: false, reason: `${bin} does not run (Debian package ${pkg}): ${r.stderr.trim()}` };
-    }
-    const fs = await readFile('/proc/filesystems', 'utf8');
-    if (!/\toverlay\n/.test(fs)) return { ok: false, reason: 'the kernel has no overlay filesystem (modprobe overlay)' };
-    const l = this.cgroups();
-    for (const c of ['cpu', 'memory'])
-      if (!l.v1.has(c) && !l.v2Controllers.includes(c)) return { ok: false, reason: `no cgroup hierarchy runs the ${c} controller` };
-    try {
-      await this.spec();
-    } catch (e) {
-      return { ok: false, reason: (e as Error).message };
-    }
-    return { ok: true };
+  probe(): Promise<ProbeResult> {
+    return probeHost({ runc: this.runc, python: this.python, cgroups: () => this.cgroups(), baseSpec: () => this.spec() });
   }
 
   launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver> {
@@ -223,7 +197,7 @@ export class OciDriver implements InstanceDriver {
     const c = stored.spec.container!;
     await dir.ensure();
     await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs });
-    dir.writeConfig(await this.configFor(dir, stored.spec));
+    dir.writeConfig(await assembleConfig(dir, stored.spec, { baseSpec: () => this.spec(), volumesDir: this.state.volumesDir, cgroupsPath: this.cgroupPath(instanceId), mounts: await this.volumesAtStart(instanceId) }));
     await dir.clearRun();
     try {
       const ready = await launchShim(dir, {
@@ -244,41 +218,6 @@ export class OciDriver implements InstanceDriver {
       await this.endShim(dir).catch(() => undefined);
       throw e;
     }
-  }
-
-  private async configFor(dir: ContainerDir, spec: InstanceSpecForDriver): Promise<OciSpec> {
-    const c = spec.container!;
-    const volumes = [];
-    for (const m of c.volumeMounts) {
-      const source = path.join(this.state.volumesDir, m.name);
-      // Created on first use, kept until the volume is removed: a container's delete leaves it.
-      await mkdir(source, { recursive: true });
-      volumes.push({ source, destination: m.mountPath, readOnly: m.readOnly });
-    }
-    const { cpu, memory } = resourcesFor(spec.cpuCores, spec.memoryBytes, c.limits);
-    let io;
-    if (c.limits && (c.limits.ioReadBps || c.limits.ioWriteBps)) {
-      const disk = await diskOf(dir.dir);
-      if (!disk) throw new FailedPrecondition(`spec.limits.io_*_bps: no block device holds ${dir.dir}, so IO cannot be throttled on this node`);
-      io = { ...disk, readBps: c.limits.ioReadBps, writeBps: c.limits.ioWriteBps };
-    }
-    const user = resolveUser(c.image.user, await imageFile(c.rootfsPath, 'etc/passwd'), await imageFile(c.rootfsPath, 'etc/group'));
-    return buildConfig(await this.spec(), {
-      hostname: c.hostname,
-      tty: c.tty !== false,
-      image: c.image,
-      command: c.command,
-      args: c.args,
-      env: c.env,
-      user,
-      volumes,
-      cgroupsPath: this.cgroupPath(spec.instanceId),
-      cpu,
-      memory,
-      io,
-      // Every port of a container is in one namespace; the data plane made it and keeps it.
-      netnsPath: spec.nics?.find((n) => n.netns)?.netns,
-    });
   }
 
   private async stopLocked(dir: ContainerDir, opts: StopOptions): Promise<void> {
@@ -310,15 +249,8 @@ export class OciDriver implements InstanceDriver {
    */
   private async endShim(dir: ContainerDir): Promise<void> {
     const needle = `\0--dir\0${dir.dir}\0`;
-    const procs = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^[0-9]+$/.test(n));
-    const cmdlines = await Promise.all(procs.map((n) => readFile(`/proc/${n}/cmdline`, 'utf8').catch(() => '')));
-    const pids = procs.filter((_, i) => cmdlines[i].includes('console-shim.py') && cmdlines[i].includes(needle)).map(Number);
-    for (const pid of pids) signal(pid, 'SIGTERM');
-    for (const pid of pids) {
-      if (await waitForExit(pid, 2_000)) continue;
-      signal(pid, 'SIGKILL');
-      await waitForExit(pid, KILL_WAIT_MS);
-    }
+    const pids = (await scanProcesses()).filter((p) => p.cmdline.includes('console-shim.py') && p.cmdline.includes(needle)).map((p) => p.pid);
+    await endProcesses(pids, 2_000, KILL_WAIT_MS);
   }
 
   // ---- state -----------------------------------------------------------------------
@@ -361,11 +293,4 @@ export class OciDriver implements InstanceDriver {
 const oomReason = (spec: InstanceSpecForDriver): string => {
   const limit = resourcesFor(spec.cpuCores, spec.memoryBytes, spec.container?.limits).memory.limit;
   return `OOM: the container was killed by the out-of-memory killer at its memory limit of ${(limit / MiB).toFixed(0)} MiB`;
-};
-
-/** A file of the image, read only when it is a regular file: a symlink in an image must not read the host's files. */
-const imageFile = async (rootfs: string, rel: string): Promise<string> => {
-  const p = path.join(rootfs, rel);
-  const st = await lstat(p).catch(() => undefined);
-  return st?.isFile() ? readFile(p, 'utf8') : '';
 };

@@ -3,12 +3,12 @@ import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceeded, FailedPrecondition } from '../../../errors';
-import { isAlive } from '../qemu/process';
+import { isAlive } from '../../../shared/process';
 import type { ContainerDir, ReadyRecord } from './state-dir';
 
-/** The shim is not compiled: it is read from the source tree next to this file's source. */
-export const SHIM_SCRIPT = [path.join(__dirname, 'console-shim.py'), path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'agent', 'drivers', 'oci', 'console-shim.py')].find((p) =>
-  existsSync(p),
+/** The shim is not compiled: it is read from the source tree next to this file's source, with the module it imports (console_attach.py). */
+export const SHIM_SCRIPT = [path.join(__dirname, 'console-shim.py'), path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'agent', 'drivers', 'oci', 'console-shim.py')].find(
+  (p) => existsSync(p) && existsSync(path.join(path.dirname(p), 'console_attach.py')),
 );
 
 export interface ShimOptions {

@@ -1,10 +1,11 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgument } from '../../../errors';
 import type { InstanceSpecForDriver } from '../driver';
 import { MAX_UNIX_SOCKET_PATH } from '../qemu/unix-socket';
 import { validateInstanceId } from '../qemu/state-dir';
+import { writeJsonAtomic } from '../../../shared/atomic-file';
 
 export interface StoredContainer {
   spec: InstanceSpecForDriver;
@@ -78,10 +79,10 @@ export class ContainerDir {
   }
 
   readSpec = () => readJson<StoredContainer>(this.specFile);
-  writeSpec = (s: StoredContainer) => writeJsonAtomic(this.specFile, s);
+  writeSpec = (s: StoredContainer) => writeJsonAtomic(this.specFile, s, 1);
   readReady = () => readJson<ReadyRecord>(this.readyFile);
   readExit = () => readJson<ExitRecord>(this.exitFile);
-  writeConfig = (c: unknown) => writeJsonAtomic(this.configFile, c);
+  writeConfig = (c: unknown) => writeJsonAtomic(this.configFile, c, 1);
   stopRequested = () => exists(this.stopFile);
   markStopRequested = () => writeFileSync(this.stopFile, new Date().toISOString());
 
@@ -128,9 +129,4 @@ async function readJson<T>(file: string): Promise<T | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function writeJsonAtomic(file: string, v: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(v, null, 1));
-  renameSync(`${file}.tmp`, file);
 }

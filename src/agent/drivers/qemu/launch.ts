@@ -6,7 +6,7 @@ import { DeadlineExceeded, FailedPrecondition, Internal } from '../../../errors'
 import type { Observed } from '../driver';
 import { buildQemuArgs, type QemuLaunch } from './args';
 import { QMP_TIMEOUT_MS, type Connections } from './connections';
-import { signal, waitForExit } from './process';
+import { signal, waitForExit } from '../../../shared/process';
 import type { QmpClient } from './qmp';
 import { Revert } from './revert';
 import { kvmHint } from './observe';

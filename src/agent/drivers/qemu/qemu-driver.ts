@@ -25,11 +25,13 @@ import { Connections, QMP_TIMEOUT_MS } from './connections';
 import { ensureDisk } from './disks';
 import { launch, type QemuContext } from './launch';
 import { endedState, liveState } from './observe';
-import { isOurProcess, processesUnder } from './process';
+import { isOurProcess } from '../../../shared/process';
+import { processesUnder } from './process';
 import { pidsOf, stopQemu } from './stop';
 import type { QmpClient } from './qmp';
 import type { VolumeAttachSpec } from '../../storage/block-spec';
-import { cpuPercent, readProcSample, sumBlockStats } from './stats';
+import { cpuPercent } from '../cpu-usage';
+import { readProcSample, sumBlockStats } from './stats';
 import { StateDir, validateDiskName, type InstanceDir, type RunRecord, type StoredSpec } from './state-dir';
 
 export interface QemuDriverOptions {
@@ -170,11 +172,6 @@ export class QemuDriver implements InstanceDriver {
     const run = await dir.readRun();
     if (!run || !(await isOurProcess(run.pid, dir.qmpSocket))) return undefined;
     return this.conns.monitor(dir, run.pid);
-  }
-
-  /** Instances whose QEMU runs now. */
-  async running(): Promise<string[]> {
-    return (await this.list()).filter((o) => o.state === 'running' || o.state === 'paused').map((o) => o.instanceId);
   }
 
   stop(instanceId: string, opts: StopOptions): Promise<void> {

@@ -1,10 +1,11 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgument } from '../../../errors';
 import type { InstanceSpecForDriver } from '../driver';
 import type { Accel, Machine } from './args';
 import { MAX_UNIX_SOCKET_PATH } from './unix-socket';
+import { writeJsonAtomic } from '../../../shared/atomic-file';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -101,7 +102,7 @@ export class InstanceDir {
   }
 
   writeSpec(s: StoredSpec): void {
-    writeJsonAtomic(this.specFile, s);
+    writeJsonAtomic(this.specFile, s, 2);
   }
 
   readRun(): Promise<RunRecord | undefined> {
@@ -109,7 +110,7 @@ export class InstanceDir {
   }
 
   writeRun(r: RunRecord): void {
-    writeJsonAtomic(this.runFile, r);
+    writeJsonAtomic(this.runFile, r, 2);
   }
 
   /** For exit handlers, which must not interleave with other writes. */
@@ -138,7 +139,7 @@ export class InstanceDir {
     }
     const next: ExitRecord = { ...cur, ...patch, at: cur?.at ?? patch.at ?? new Date().toISOString() };
     try {
-      writeJsonAtomic(this.exitFile, next);
+      writeJsonAtomic(this.exitFile, next, 2);
     } catch {
       // The dir is gone (destroyed); there is nothing left to describe.
     }
@@ -237,12 +238,3 @@ async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
-/**
- * A crash mid-write leaves the old file or the new one, never half of one. Never creates
- * the dir: a late write after destroy must not bring an instance back.
- */
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, file);
-}

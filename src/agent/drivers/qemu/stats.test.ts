@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cpuPercent, parseProcStat, parseProcStatus, readProcSample, sumBlockStats } from './stats';
+import { cpuPercent } from '../cpu-usage';
+import { parseProcStat, parseProcStatus, readProcSample, sumBlockStats } from './stats';
 
 describe('qemu stats parsing', () => {
   it('reads CPU times from /proc/<pid>/stat even when the name holds spaces and parens', () => {

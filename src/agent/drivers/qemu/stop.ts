@@ -4,7 +4,8 @@ import type { StopOptions } from '../driver';
 import type { QemuContext } from './launch';
 import { KILL_WAIT_MS } from './launch';
 import { QMP_TIMEOUT_MS } from './connections';
-import { isOurProcess, processesUnder, readPidFile, signal, waitForExit } from './process';
+import { isOurProcess, readPidFile, signal, waitForAll } from '../../../shared/process';
+import { processesUnder } from './process';
 import type { InstanceDir } from './state-dir';
 
 const QUIT_WAIT_MS = 3_000;
@@ -66,10 +67,4 @@ export async function stopQemu(ctx: QemuContext, dir: InstanceDir, opts: StopOpt
   }
   ctx.conns.forget(dir.id);
   ctx.log.info({ instanceId: dir.id, pids }, 'instance stopped');
-}
-
-async function waitForAll(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (const pid of pids) if (!(await waitForExit(pid, Math.max(0, deadline - Date.now())))) return false;
-  return true;
 }

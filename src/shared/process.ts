@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Processes of this host by pid, and scans of /proc: what the drivers and the
+ * data plane use to find, adopt and end the processes they started (QEMUs,
+ * console shims, dnsmasqs), which outlive the agent.
+ */
+
+/**
+ * Alive and not a zombie. A zombie answers kill(pid, 0) until its parent reaps it, and
+ * a process adopted after an agent restart is reaped by whoever inherited it, maybe never.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The process's command line, its arguments joined by NUL as /proc has it ('' once it is gone). */
+export const cmdlineOf = (pid: number): Promise<string> => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+
+/**
+ * Whether pid is still ours and not a recycled pid: its command line names something
+ * only that process uses (a socket path, a file of its own).
+ */
+export async function isOurProcess(pid: number, needle: string): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  return (await cmdlineOf(pid)).includes(needle);
+}
+
+/** Every process of the host but this one, with its command line: one scan of /proc. */
+export async function scanProcesses(): Promise<{ pid: number; cmdline: string }[]> {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => p !== process.pid);
+  const cmdlines = await Promise.all(pids.map(cmdlineOf));
+  // '' = gone meanwhile (or a kernel thread, which is nobody's to find)
+  return pids.map((pid, i) => ({ pid, cmdline: cmdlines[i] })).filter((p) => p.cmdline !== '');
+}
+
+/** true once pid is gone, false if it still runs after timeoutMs. */
+export async function waitForExit(pid: number, timeoutMs: number, pollMs = 20): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isAlive(pid)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(pollMs);
+  }
+}
+
+/** true once every pid is gone, false if one still runs after timeoutMs (one deadline for all). */
+export async function waitForAll(pids: readonly number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (const pid of pids) if (!(await waitForExit(pid, Math.max(0, deadline - Date.now())))) return false;
+  return true;
+}
+
+/** A signal to pid; a process already gone is no error. */
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** SIGKILL to each, now: for processes that hold something being removed (a namespace) and get no say. */
+export function killNow(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** SIGTERM, graceMs for each to end, then SIGKILL and killWaitMs more for those left. */
+export async function endProcesses(pids: readonly number[], graceMs: number, killWaitMs: number): Promise<void> {
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  for (const pid of pids) {
+    if (await waitForExit(pid, graceMs)) continue;
+    signal(pid, 'SIGKILL');
+    await waitForExit(pid, killWaitMs);
+  }
+}
+
+/** The pid a pid file names; undefined when there is none or it holds no pid. */
+export async function readPidFile(path: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(path, 'utf8')).trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
