@@ -13,6 +13,10 @@ import {
   VolumeType,
 } from '../../src/gen/hypervisor/v1/storage';
 import type { Command } from '../../src/commands/command';
+import type { Dispatcher, Origin } from '../../src/bus/dispatcher';
+import { StorageKeeper } from '../../src/processes/storage/storage-keeper';
+import pino from 'pino';
+import { Subject } from 'rxjs';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/gen/grpc/health/v1/health';
 import { listAll, readFeed } from '../feed/feed-support';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
@@ -199,6 +203,22 @@ describe('StorageService (real gRPC client, real nats-server)', function () {
     assert.equal(await volumeEvents(), mid);
   });
   // Nested suites run after the tests above: by now there are volumes in every state and a snapshot being deleted.
+  it('a hold whose create never reached the log is given back after the grace', async () => {
+    // What a server killed between the hold and the create leaves: storage held for nothing.
+    await report('node', nodeB, { type: 'ReserveStorage', data: { key: 'orphan-1', bytes: Number(GiB) } });
+    const held = await allocatedDisk(nodeB);
+    const keeper = new StorageKeeper(t.cp.storage!, t.cp.cluster!.nodes, t.cp.compute!.instances, {
+      execute: (o: Origin, aggregateType: string, aggregateId: string, command: Command) =>
+        bus.send({ commandId: o.commandId, aggregateType, aggregateId, command, meta: o.meta }),
+    } as unknown as Dispatcher, pino({ level: 'silent' }), 200);
+    keeper.start({ commits$: new Subject() });
+    try {
+      await until('the orphan hold given back', async () => (await allocatedDisk(nodeB)) === held - GiB || undefined, 10_000);
+    } finally {
+      keeper.stop();
+    }
+  });
+
   describe('metrics and feed', () => {
     it('the web console\'s API lists the volumes (all, or one instance\'s) as ListVolumes does', async () => {
       const ui = async (q: string) => (await (await fetch(`http://127.0.0.1:${t.cp.httpPort}/ui/api/volumes${q}`)).json()) as { volumes: { id: string }[] };

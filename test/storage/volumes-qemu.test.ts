@@ -185,6 +185,23 @@ describe('Volumes end to end on real QEMU (TCG)', function () {
     assert.equal(await readMarker(vm1.con, seen.get(volumeSerial(enc.id))!.name), 'HVMARK-secret');
   });
 
+  it('a guest that does not let go: detach waits; force detaches it after the timeout', async () => {
+    // The guest's vCPUs stopped (QMP stop on the agent's own monitor): it cannot answer the unplug.
+    const m = (await lab.agent.storage!['host'].monitorOf(vm1.id))!;
+    await m.execute('stop');
+    try {
+      const waiting = await call(s, s.detachVolume, { volumeId: plain.id, force: false }, {}, { deadline: Date.now() + 4_000 });
+      assert.deepEqual([waiting.status, waiting.instanceId], [VolumeStatus.VOLUME_STATUS_IN_USE, vm1.id], 'not free while the guest holds it');
+      await rejectsWith(call(s, s.attachVolume, { volumeId: plain.id, instanceId: vm1.id, devicePath: '' }), status.FAILED_PRECONDITION, /being detached/);
+      const forced = await call(s, s.detachVolume, { volumeId: plain.id, force: true }, {}, { deadline: Date.now() + 60_000 });
+      assert.deepEqual([forced.status, forced.instanceId], [VolumeStatus.VOLUME_STATUS_AVAILABLE, '']);
+    } finally {
+      await m.execute('cont');
+    }
+    // Once it runs again the guest lets go, and the agent finishes the removal.
+    await until('the disk gone from the guest', async () => !(await disks(vm1.con)).has(volumeSerial(plain.id)) || undefined, 30_000);
+  });
+
   it('a microVM refuses a live attach and sees the volume after a restart', async () => {
     const micro = await boot('vol-micro', InstanceType.INSTANCE_TYPE_MICROVM);
     await rejectsWith(call(s, s.attachVolume, { volumeId: data.id, instanceId: micro.id, devicePath: '' }), status.FAILED_PRECONDITION, /microVM and RUNNING: QEMU's microvm machine has no hot-plug/);

@@ -12,11 +12,13 @@ import type { StorageModels } from './storage-plan';
 /**
  * Keeps what spans volumes, snapshots, nodes and instances in step, keyed
  * (level-triggered): a node's storage held for a volume or snapshot that is
- * gone is given back (`node:<id>`), and the volumes of a deleted instance are
+ * gone, or that never came to be (a create that failed after its hold), is given back (`node:<id>`), and the volumes of a deleted instance are
  * freed, staying AVAILABLE (`instance:<id>`).
  */
 export class StorageKeeper extends Controller {
   private sub?: Subscription;
+  /** Holds with no volume or snapshot behind them (a create that never reached the log), and since when this process saw them. */
+  private readonly orphans = new Map<string, number>();
 
   constructor(
     private readonly m: StorageModels,
@@ -24,6 +26,8 @@ export class StorageKeeper extends Controller {
     private readonly instances: Pick<EntityReadModel<InstanceState, unknown>, 'state'>,
     private readonly dispatcher: Dispatcher,
     log: Logger,
+    /** How long a hold may have nothing behind it before it is given back (its create is long over by then). */
+    private readonly orphanGraceMs = 5 * 60_000,
   ) {
     super('storage-keeper', log, 2);
   }
@@ -58,16 +62,29 @@ export class StorageKeeper extends Controller {
     const [kind, id] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     if (kind === 'node') {
       const n = this.nodes.state(id);
+      let again: number | undefined;
       for (const k of Object.keys(n?.storage ?? {})) {
-        // Only what is known deleted: a hold whose create is still on its way has no state yet.
-        const gone = this.m.volumes.state(k)?.deleted || this.m.snapshots.state(k)?.deleted;
-        if (!gone) continue;
+        const owner = this.m.volumes.state(k) ?? this.m.snapshots.state(k);
+        // A hold whose create is still on its way has no state yet: given back only after the grace.
+        if (!owner) {
+          const since = this.orphans.get(k) ?? Date.now();
+          this.orphans.set(k, since);
+          const left = since + this.orphanGraceMs - Date.now();
+          if (left > 0) {
+            again = Math.min(again ?? left, left);
+            continue;
+          }
+        } else if (!owner.deleted) {
+          this.orphans.delete(k);
+          continue;
+        }
+        this.orphans.delete(k);
         await this.dispatcher.execute(systemOrigin('storage', `storage-release:${id}:${k}`, { correlationId: k, causationId: k }), 'node', id, {
           type: 'ReleaseStorage',
           data: { key: k },
         });
       }
-      return;
+      return again === undefined ? undefined : { requeueAfterMs: again };
     }
     if (kind === 'instance') {
       if (this.instances.state(id)?.exists) return;
