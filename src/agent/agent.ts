@@ -123,7 +123,14 @@ export class Agent {
     const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
     const images = new ImagePreparer(new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), ociImages, reporter, log);
-    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
+    const migration = {
+      host: () => cfg.advertiseIp,
+      portMin: cfg.migrationPortMin,
+      portMax: cfg.migrationPortMax,
+      downtimeLimitMs: cfg.migrationDowntimeMs,
+      timeoutMs: cfg.migrationCompletionSeconds * 1000,
+    };
+    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]), migration);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

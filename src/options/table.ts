@@ -113,6 +113,13 @@ export const agentOptions = {
   memoryMib: integer({ flag: '--memory-mib <n>', help: 'memory to offer in MiB (default: all)', min: 1 }),
   /** How often the agent compares what runs with what should (ms). */
   reconcileIntervalMs: integer({ env: 'HV_AGENT_RECONCILE_MS', help: 'reconcile interval in ms', min: 1, default: 2_000 }),
+  /** The longest pause of a guest at a live migration's switch that QEMU aims for. */
+  migrationDowntimeMs: integer({ flag: '--migration-downtime-ms <ms>', env: 'HV_MIGRATION_DOWNTIME_MS', help: 'downtime limit of a live migration (ms)', min: 1, default: 300 }),
+  /** A live migration not completed after this long is cancelled by the source; the guest stays there. */
+  migrationCompletionSeconds: seconds({ env: 'HV_AGENT_MIGRATION_TIMEOUT_SECONDS', help: 'completion timeout of a live migration', default: 600, positive: true }),
+  /** Where a destination listens for a migration's stream and serves its disks (two ports each). */
+  migrationPortMin: port({ flag: '--migration-port-min <port>', env: 'HV_MIGRATION_PORT_MIN', help: 'lowest port a migration destination listens on', default: 49152 }),
+  migrationPortMax: port({ flag: '--migration-port-max <port>', env: 'HV_MIGRATION_PORT_MAX', help: 'highest port a migration destination listens on', default: 49407 }),
   /** Work items done at once (different instances; one instance's work is in order). */
   workConcurrency: integer({ env: 'HV_AGENT_WORK_CONCURRENCY', help: 'work items done at once', min: 1, default: 16 }),
   imageAllowCidrs,

@@ -17,7 +17,8 @@ const GiB = 2 ** 30;
  * MigrateInstance through the control plane: a real gRPC client, a real nats-server,
  * agents with the hollow driver (instances that only pretend to run). This file is
  * about the API's answers, the choice of target and the refusals; the hollow agents
- * carry no move out, so every accepted move here ends by the control plane's deadline.
+ * carry no move out (a live one is refused by the target's agent, a cold one ends at the
+ * control plane's deadline). Moves by real agents: migrate-qemu.test.ts.
  */
 describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, hollow agents)', function () {
   this.timeout(60_000);
@@ -66,30 +67,40 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
     for (const x of agents) removeStateDir(x);
   });
 
-  it('accepts a live move with no target: the scheduler picks the one READY node with room; progress in state_reason, node_id unchanged until it ends', async () => {
+  it('accepts a live move with no target: the scheduler picks the one READY node with room; a target that cannot take it ends the move, the guest stays', async () => {
     const vm = await onA('mig-live');
-    const before = await allocatedCpu(b.nodeId);
     const mark = watch.events.length;
     const accepted = await migrate(vm.id);
     assert.equal(accepted.nodeId, a.nodeId, 'node_id changes only when the move completes');
     assert.equal(accepted.state, InstanceState.INSTANCE_STATE_RUNNING);
-    assert.equal(accepted.stateReason, 'migrating to mig-b: 0% (preparing the target)');
-    const seen = await watch.until('the move in WatchInstance', (e) => e.instance?.id === vm.id && /^migrating to mig-b/.test(e.instance.stateReason), 5_000, mark);
-    assert.equal(seen.instance!.nodeId, a.nodeId);
-    assert.equal(await allocatedCpu(b.nodeId), before + 1, 'the target holds the instance\'s capacity during the move');
+    await watch.until('the move in WatchInstance', (e) => e.instance?.id === vm.id && e.instance.stateReason === 'migrating to mig-b: 0% (preparing the target)', 5_000, mark);
+    // The hollow driver moves nothing: the target's agent says so, and the move ends with its reason.
+    const failed = await watch.until('the move refused by the target', (e) => e.instance?.id === vm.id && /^migration to node mig-b failed/.test(e.instance.stateReason), 15_000, mark);
+    assert.equal(failed.instance!.stateReason, 'migration to node mig-b failed: on the target: the hollow driver on this node cannot take a live migration; it stays on node mig-a');
+    assert.equal(failed.instance!.nodeId, a.nodeId);
+    assert.equal(failed.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
+  });
 
-    // A second move while this one runs, and a stop, are refused; nothing is written.
+  it('a cold move in flight: a second move and a stop are refused (nothing written), the target holds the room, the deadline gives it up', async () => {
+    const vm = await onA('mig-cold');
+    const before = await allocatedCpu(b.nodeId);
+    const mark = watch.events.length;
+    const accepted = await migrate(vm.id, b.nodeId, false);
+    assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
+    const seen = await watch.until('the move in WatchInstance', (e) => e.instance?.id === vm.id && /^moving cold to mig-b/.test(e.instance.stateReason), 5_000, mark);
+    assert.equal(seen.instance!.nodeId, a.nodeId);
+    assert.equal(await allocatedCpu(b.nodeId), before + 1, "the target holds the instance's capacity during the move");
+
     const events = await instanceEvents(vm.id);
     await rejectsWith(migrate(vm.id, b.nodeId), status.FAILED_PRECONDITION, /already migrating to node mig-b \(preparing, 0%\); wait for that move to end/);
     await rejectsWith(call(c, c.stopInstance, { instanceId: vm.id, force: false, timeoutSeconds: 1 }), status.FAILED_PRECONDITION, /is migrating to node mig-b; stop it once the move has ended/);
     assert.equal(await instanceEvents(vm.id), events);
 
-    // Nobody carries it out (hollow agents): the deadline gives it up, the guest stays on its node, the target's room goes back.
+    // Agents do not move instances cold yet: the control plane's deadline gives it up; the target's room goes back.
     const failed = await watch.until('the move given up', (e) => e.instance?.id === vm.id && /^migration to node mig-b failed/.test(e.instance.stateReason), 15_000, mark);
     assert.match(failed.instance!.stateReason, /^migration to node mig-b failed: it did not complete within 4s \(preparing, 0%\); it stays on node mig-a$/);
     assert.equal(failed.instance!.nodeId, a.nodeId);
-    assert.equal(failed.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
-    await until('the target\'s capacity back', async () => (await allocatedCpu(b.nodeId)) === before);
+    await until("the target's capacity back", async () => (await allocatedCpu(b.nodeId)) === before);
   });
 
   describe('refusals write nothing', () => {

@@ -1,5 +1,5 @@
 import type { InstanceRequest } from './spec';
-import type { MigrationPhase } from './state';
+import type { MigrationEndpoint, MigrationPhase } from './state';
 
 /** A report from the agent of the node the instance is on, about the work of one generation. */
 interface Report {
@@ -38,6 +38,8 @@ export type InstanceCommand =
   | { type: 'MigrateInstance'; data: { targetNodeId: string; targetNodeName: string; live: boolean } }
   /** An agent of the move (source or target) about how far it got; `migration` names the move. */
   | { type: 'ReportMigrationProgress'; data: MigrationReport & { phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  /** The target's QEMU waits for the stream (and serves its disks) at this address. */
+  | { type: 'ReportMigrationTargetReady'; data: MigrationReport & { endpoint: MigrationEndpoint } }
   /** The guest runs on the target, and nothing of it is left on the source. */
   | { type: 'ReportInstanceMigrated'; data: MigrationReport }
   /** The move was undone (or timed out): the guest is where it was. nodeId absent = the control plane's own deadline. */

@@ -136,6 +136,7 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
 
     case 'MigrateInstance':
     case 'ReportMigrationProgress':
+    case 'ReportMigrationTargetReady':
     case 'ReportInstanceMigrated':
     case 'FailMigration':
       return decideMigration(cmd, s);

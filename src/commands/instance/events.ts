@@ -1,5 +1,5 @@
 import type { InstanceRequest } from './spec';
-import type { MigrationPhase } from './state';
+import type { MigrationEndpoint, MigrationPhase } from './state';
 
 /**
  * Events of one instance. Every event that asks the node for work, and every
@@ -35,6 +35,7 @@ export type InstanceEvent =
   /** A move began; `migration` counts the instance's moves, and reports name it. */
   | { type: 'InstanceMigrationRequested'; data: { migration: number; sourceNodeId: string; targetNodeId: string; targetNodeName: string; live: boolean } }
   | { type: 'InstanceMigrationProgressed'; data: { migration: number; phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  | { type: 'InstanceMigrationTargetReady'; data: { migration: number; endpoint: MigrationEndpoint } }
   /** The switch is done: the instance lives on the target from here on. */
   | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string } }
   /** The move was undone: the instance stays on its node, with the reason. */

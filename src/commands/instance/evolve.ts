@@ -86,6 +86,11 @@ export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceSt
       const m = { ...s.migration, phase, percent, expectedDowntimeMs };
       return { ...s, migration: m, reason: migrationReason(m), ...at };
     }
+    case 'InstanceMigrationTargetReady': {
+      if (!s.migration) return s;
+      const m = { ...s.migration, endpoint: e.data.endpoint, phase: 'copying-disks' as const };
+      return { ...s, migration: m, reason: migrationReason(m), ...at };
+    }
     case 'InstanceMigrated':
       return {
         ...s,

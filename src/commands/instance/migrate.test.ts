@@ -102,6 +102,21 @@ describe('instance decider: migration', () => {
     it('ignores a report about an earlier move', () => given(migrating).when({ type: 'ReportMigrationProgress', data: { ...progress, migration: 0 } }).then([]));
   });
 
+  describe('the target says where it listens', () => {
+    const endpoint = { host: '198.18.0.2', port: 49152, nbdPort: 49153 };
+    const ready: InstanceEvent = { type: 'InstanceMigrationTargetReady', data: { migration: 1, endpoint } };
+    it('records the endpoint from the target: the disks are copied next', () => {
+      given(migrating).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-b', migration: 1, endpoint } }).then([ready]);
+      const s = stateOf([...migrating, ready]);
+      assert.deepEqual([s.migration?.endpoint, s.migration?.phase, s.reason], [endpoint, 'copying-disks', 'migrating to host-b: 0% (copying disks)']);
+    });
+    it('ignores it from the source, a second time, or for another move', () => {
+      given(migrating).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-a', migration: 1, endpoint } }).then([]);
+      given([...migrating, ready]).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-b', migration: 1, endpoint } }).then([]);
+      given(migrating).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-b', migration: 2, endpoint } }).then([]);
+    });
+  });
+
   describe('completion', () => {
     const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } };
     it('changes node_id to the target when the move is reported done', () => {

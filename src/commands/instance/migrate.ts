@@ -3,7 +3,7 @@ import type { InstanceCommand } from './commands';
 import type { InstanceEvent } from './events';
 import type { InstanceState } from './state';
 
-type MigrationCommand = Extract<InstanceCommand, { type: 'MigrateInstance' | 'ReportMigrationProgress' | 'ReportInstanceMigrated' | 'FailMigration' }>;
+type MigrationCommand = Extract<InstanceCommand, { type: 'MigrateInstance' | 'ReportMigrationProgress' | 'ReportMigrationTargetReady' | 'ReportInstanceMigrated' | 'FailMigration' }>;
 
 /**
  * A move of an instance to another node. The instance stays on its node (node_id) until
@@ -28,6 +28,12 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
       const pct = Math.max(0, Math.min(100, Math.round(percent)));
       if (m.phase === phase && m.percent === pct && m.expectedDowntimeMs === expectedDowntimeMs) return [];
       return [{ type: 'InstanceMigrationProgressed', data: { migration: m.id, phase, percent: pct, ...(expectedDowntimeMs !== undefined ? { expectedDowntimeMs } : {}) } }];
+    }
+
+    case 'ReportMigrationTargetReady': {
+      const m = s.migration;
+      if (!s.exists || !m || m.id !== cmd.data.migration || cmd.data.nodeId !== m.targetNodeId || m.endpoint) return [];
+      return [{ type: 'InstanceMigrationTargetReady', data: { migration: m.id, endpoint: cmd.data.endpoint } }];
     }
 
     case 'ReportInstanceMigrated': {

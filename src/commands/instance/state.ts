@@ -18,6 +18,13 @@ export type PendingAction =
 export type MigrationPhase = 'preparing' | 'copying-disks' | 'copying-memory' | 'switching' | 'starting';
 export const MIGRATION_PHASES: readonly MigrationPhase[] = ['preparing', 'copying-disks', 'copying-memory', 'switching', 'starting'];
 
+/** Where the target's QEMU takes the migration stream, and its NBD server the disks. */
+export interface MigrationEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly nbdPort?: number;
+}
+
 /** A move in flight: the instance is still on nodeId until InstanceMigrated. */
 export interface Migration {
   readonly id: number;
@@ -28,6 +35,8 @@ export interface Migration {
   readonly percent: number;
   readonly expectedDowntimeMs?: number;
   readonly since: Date;
+  /** Set once the target is prepared: the source sends there. */
+  readonly endpoint?: MigrationEndpoint;
 }
 
 export interface InstanceState extends Partial<InstanceRequest> {

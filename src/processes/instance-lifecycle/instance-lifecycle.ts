@@ -37,6 +37,8 @@ export interface LifecycleOptions {
  */
 export class InstanceLifecycle extends Controller {
   private readonly sent = new Map<string, number>();
+  /** The last migration work queued per instance (`<migration>:<action>`). */
+  private readonly sentMigration = new Map<string, string>();
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -126,6 +128,16 @@ export class InstanceLifecycle extends Controller {
    */
   private async migrationDeadline(id: string, s: InstanceState): Promise<{ requeueAfterMs: number } | undefined> {
     const m = s.migration!;
+    // A live move: the target prepares first; once it says where it listens, the source sends.
+    if (m.live) {
+      const [action, nodeId] = m.endpoint ? (['migrate-out', s.nodeId] as const) : (['migrate-in', m.targetNodeId] as const);
+      const key = `${m.id}:${action}`;
+      if (this.sentMigration.get(id) !== key) {
+        const w = workFor(s, action, nodeId, s.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan);
+        await this.work.send({ ...w, migration: { id: m.id, sourceNodeId: s.nodeId, targetNodeId: m.targetNodeId, ...(m.endpoint ? { endpoint: m.endpoint } : {}) } });
+        this.sentMigration.set(id, key);
+      }
+    }
     const timeout = this.opts.migrationTimeoutMs ?? 600_000;
     const left = m.since.getTime() + timeout - Date.now();
     if (left > 0) return { requeueAfterMs: left + 50 };
