@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
@@ -80,5 +80,33 @@ describe('live migration through the agents (real QEMU, TCG, two agents)', funct
     const disk = await after.run('sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -c 13; echo', 20_000);
     assert.match(disk, /hv-disk-block/);
     after.close();
+  });
+
+  it('a target that cannot prepare the machine: the guest runs on on the source with the reason, the target keeps nothing; a later move succeeds', async () => {
+    const created = await call(c, c.createInstance, createRequest('mig-vm2', InstanceType.INSTANCE_TYPE_MICROVM, { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 128 * MiB }, { preferredNodeId: a.nodeId }));
+    await watch.state(created.id, InstanceState.INSTANCE_STATE_RUNNING, 60_000);
+    const con = new ConsoleSession(c, created.id);
+    assert.ok(await con.waitFor('HV-GUEST-READY', 60_000), con.text);
+    // A file where the target's driver makes the instance's directory: its create fails there.
+    const blocker = path.join(dirB, 'qemu', 'instances', created.id);
+    mkdirSync(path.dirname(blocker), { recursive: true });
+    writeFileSync(blocker, 'in the way');
+    const mark = watch.events.length;
+    await call(c, c.migrateInstance, { instanceId: created.id, targetNodeId: b.nodeId, live: true });
+    const failed = await watch.until('the move failed', (e) => e.instance?.id === created.id && /^migration to node mig-qb failed/.test(e.instance.stateReason), 60_000, mark);
+    assert.match(failed.instance!.stateReason, /^migration to node mig-qb failed: on the target: .*; it stays on node mig-qa$/);
+    assert.deepEqual([failed.instance!.nodeId, failed.instance!.state], [a.nodeId, InstanceState.INSTANCE_STATE_RUNNING]);
+    assert.match(await con.run('echo on-a-$((1+1))', 20_000), /on-a-2/);
+    assert.equal(processesNaming(dirB).filter((p) => p.cmdline.includes(created.id)).length, 0, 'no QEMU of it on the target');
+    assert.equal(existsSync(blocker), false, 'what the target prepared is removed');
+
+    const again = watch.events.length;
+    await call(c, c.migrateInstance, { instanceId: created.id, targetNodeId: b.nodeId, live: true });
+    await watch.until('node_id on the target', (e) => e.instance?.id === created.id && e.instance.nodeId === b.nodeId, 120_000, again);
+    con.close();
+    const after = new ConsoleSession(c, created.id);
+    assert.match(await after.run('echo on-b-$((2+1))', 20_000), /on-b-3/);
+    after.close();
+    await until('no QEMU of it left on the source', () => processesNaming(dirA).every((p) => !p.cmdline.includes(created.id)), 30_000);
   });
 });
