@@ -67,6 +67,7 @@ describe('instance decider: migration', () => {
       ['a FAILED instance', [...running(), { type: 'InstanceFailed', data: { generation: 2, reason: 'crashed' } }], migrate(false), /it is FAILED; only a RUNNING or STOPPED instance can be moved/],
       ['an instance being deleted', [...running(), { type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }], migrate(), /being deleted/],
       ['a move to the node it is on', running(), migrate(true, 'node-a'), /already on node host-a/],
+      ['a move of an instance with a port (the network does not follow yet)', [...running(), { type: 'InstanceNetworkAttached', data: { portId: 'p-1', ipAddress: '10.0.0.5', macAddress: '02:00:00:00:00:05' } }], migrate(), /it has a network port \(p-1\), and ports do not follow a move yet/],
     ];
     for (const [what, history, cmd, message] of refusals)
       it(`refuses ${what} with FAILED_PRECONDITION saying why`, () => given(history).when(cmd).thenThrows(FailedPrecondition, message));
