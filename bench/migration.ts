@@ -7,13 +7,15 @@ import type { QmpClient } from '../src/agent/drivers/qemu/qmp';
 import { testGuestDir } from '../test/support/image-server';
 import { freePort, TestQemu } from '../test/support/qemu-pair';
 import { percentile } from './support/stats';
+import { migrateThroughAgents } from './migration-api';
 
 /**
  * Live migration of a running 256 MiB microVM (TCG, the test guest) between two QEMU
  * processes on loopback: through the migration engine (src/agent/drivers/qemu/migration.ts:
  * capabilities, downtime limit, QEMU's events, progress sampling, with and without its disk
  * mirrored over NBD) next to the same migration done by hand (the few QMP commands a person
- * types: migrate-incoming, migrate, then query-migrate until completed), in the same run.
+ * types: migrate-incoming, migrate, then query-migrate until completed), in the same run,
+ * and the whole MigrateInstance through two real agents (bench/migration-api.ts).
  * Total time is wall time from the first command to the destination running; downtime is
  * QEMU's own figure. BENCH_MIGRATION_N runs per row (default 3), interleaved.
  */
@@ -88,6 +90,9 @@ async function main() {
   }
   const ratio = percentile(rows.engine.map((x) => x.totalMs), 50) / percentile(rows.hand.map((x) => x.totalMs), 50);
   console.log(`engine / by hand, total p50: ${ratio.toFixed(2)}x`);
+  const api = await migrateThroughAgents(N * 2);
+  console.log(`MigrateInstance, two agents (call -> node_id moved), with disk: p50 ${ms(percentile(api, 50))}, p90 ${ms(percentile(api, 90))} (n=${api.length})`);
+  console.log(`MigrateInstance / engine with disk, total p50: ${(percentile(api, 50) / percentile(rows['engine+disk'].map((x) => x.totalMs), 50)).toFixed(2)}x`);
 }
 
 
