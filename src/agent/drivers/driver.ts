@@ -155,6 +155,8 @@ export interface LiveMigration {
   prepareIncoming(spec: InstanceSpecForDriver, endpoint: MigrationEndpoint): Promise<void>;
   /** Target: resolves once the guest runs here; rejects if the stream failed or did not come in time. */
   finishIncoming(instanceId: string, timeoutMs: number): Promise<void>;
+  /** Target: lets a guest whose stream came in run (its agent was killed before it could). */
+  resume(instanceId: string): Promise<void>;
   /** Source: disks mirrored, memory pre-copied, switch; rejects with the guest still running here. */
   migrateOut(
     instanceId: string,

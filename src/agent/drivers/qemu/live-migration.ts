@@ -30,6 +30,9 @@ export const qemuLiveMigration = (d: QemuDriverFace): LiveMigration => {
       // Launched with -S: the guest runs here from now on.
       await qmp.execute('cont');
     },
+    async resume(id) {
+      await (await monitor(id)).execute('cont');
+    },
     async migrateOut(id, endpoint, tuning, onProgress) {
       const qmp = await monitor(id);
       // The instance's own disks (disk0, disk1, ...), not hot-plugged volumes.

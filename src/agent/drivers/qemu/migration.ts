@@ -71,6 +71,15 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
     sampler.unref();
   };
   try {
+    // An agent killed mid-move leaves its QEMU migrating: its redelivered work joins that
+    // migration rather than start another (which QEMU refuses), or takes its result.
+    const under = await qmp.execute<QueryMigrate>('query-migrate');
+    if (under.status === 'completed') return { totalMs: under['total-time'] ?? 0, downtimeMs: under.downtime ?? 0, transferredBytes: under.ram?.transferred ?? 0 };
+    if (under.status && ACTIVE.has(under.status)) {
+      await untilStatus(qmp, deadline - Date.now(), 'migration');
+      const m = await qmp.execute<QueryMigrate>('query-migrate');
+      return { totalMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+    }
     await qmp.execute('migrate-set-capabilities', {
       capabilities: [
         { capability: 'events', state: true },
@@ -107,6 +116,8 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
     for (const job of jobs) await qmp.execute('block-job-cancel', { device: job, force: true }).catch(() => undefined);
   }
 };
+
+const ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
 
 interface QueryMigrate {
   status?: string;
