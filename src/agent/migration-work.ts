@@ -41,14 +41,14 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
   const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
 
   if (w.action === 'migrate-in') {
-    const here = await d.driver.inspect(w.instanceId);
-    if (here?.pid !== undefined && here.state !== 'stopped' && here.state !== 'crashed') {
-      // Redelivered (this agent was killed mid-move): the destination is here already; preparing
-      // it again would end the guest if it has arrived. The reconcile resumes or removes it.
-      log.info({ state: here.state, status: here.reason }, 'a destination is here already; not prepared again');
-      return;
-    }
     try {
+      const here = await d.driver.inspect(w.instanceId);
+      if (here?.pid !== undefined && here.state !== 'stopped' && here.state !== 'crashed') {
+        // Redelivered (this agent was killed mid-move): the destination is here already; preparing
+        // it again would end the guest if it has arrived. The reconcile resumes or removes it.
+        log.info({ state: here.state, status: here.reason }, 'a destination is here already; not prepared again');
+        return;
+      }
       if (!live) throw new FailedPrecondition(`the ${d.driver.kind} driver on this node cannot take a live migration`);
       const spec = await d.driver.launchSpec(w, d.images);
       const host = d.settings.host();
