@@ -251,6 +251,8 @@ export const serverOptions = {
   schedulerWeigher: oneOf({ env: 'HV_SCHEDULER_WEIGHER', help: 'scheduler weigher', choices: WEIGHERS, default: 'spread' }),
   /** A create the node's agent has not reported on after this long fails the instance. */
   createTimeoutSeconds: seconds({ env: 'HV_CREATE_TIMEOUT_SECONDS', help: 'create timeout', default: 300, positive: true }),
+  /** Live moves off one DRAINING node at once. */
+  drainMaxParallel: integer({ flag: '--drain-max-parallel <n>', env: 'HV_DRAIN_MAX_PARALLEL', help: 'live migrations off one draining node at once', min: 1, default: 2 }),
   /** A move (MigrateInstance) not ended after this long is given up, the instance left where it was (the agents' own timeout comes first). */
   migrationTimeoutSeconds: seconds({ env: 'HV_MIGRATION_TIMEOUT_SECONDS', help: 'time after which the control plane gives up a migration nobody ended', default: 900, positive: true }),
   /** A create that fails for a reason of its node is tried on another node, up to this many nodes in all. */

@@ -12,6 +12,7 @@ import { CausationTracker } from '../../processes/causation';
 import { InstancesByNode, ReservationsByInstance } from '../../processes/indexes';
 import { AgentApi } from '../../processes/instance-lifecycle/agent-api';
 import { AgentWorkQueue, type NetworkPlanSource } from '../../processes/instance-lifecycle/agent-work';
+import { DrainProcess } from '../../processes/migration/drain';
 import { InstanceLifecycle } from '../../processes/instance-lifecycle/instance-lifecycle';
 import { instanceNetworkCheck } from '../../processes/instance-network/check';
 import { InstanceNetwork } from '../../processes/instance-network/instance-network';
@@ -37,6 +38,7 @@ export class ComputePlane implements Plane {
   readonly instanceNetwork: InstanceNetwork;
   scheduler?: SchedulerProcess;
   lifecycle?: InstanceLifecycle;
+  drain?: DrainProcess;
   private api?: AgentApi;
 
   constructor(
@@ -76,8 +78,10 @@ export class ComputePlane implements Plane {
       migrationTimeoutMs: cfg.migrationTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
+    this.drain = new DrainProcess(this.instances, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher }, log);
     this.scheduler.start();
     this.lifecycle.start();
+    this.drain.start();
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
   }
 
@@ -107,6 +111,7 @@ export class ComputePlane implements Plane {
   }
 
   async stop(): Promise<void> {
+    this.drain?.stop();
     this.scheduler?.stop();
     this.lifecycle?.stop();
     this.instanceNetwork.stop();
