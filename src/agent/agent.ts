@@ -141,7 +141,14 @@ export class Agent {
     // The metadata service's records: only where the data plane answers it (network(), below).
     const guests = cfg.metadataService && cfg.dataplane !== 'none' ? new GuestRecords(path.join(cfg.stateDir, 'cloud-init')) : undefined;
     this.guests = guests;
-    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]), guests);
+    const migration = {
+      host: () => cfg.advertiseIp,
+      portMin: cfg.migrationPortMin,
+      portMax: cfg.migrationPortMax,
+      downtimeLimitMs: cfg.migrationDowntimeMs,
+      timeoutMs: cfg.migrationCompletionSeconds * 1000,
+    };
+    this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]), guests, migration);
 
     // 3. AgentService, then registration (it names the port).
     this.grpc = new Server();

@@ -9,6 +9,7 @@ import type { GuestRecords } from './cloud-init/guest-records';
 import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
 import { isSpecFailure, reasonOf } from './work-failure';
+import { type MigrationSettings, runMigrationWork } from './migration-work';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -38,6 +39,8 @@ export class Executor {
     private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind'>) => Promise<Nic[]>,
     /** What the metadata service answers each guest (absent = no metadata service here). */
     private readonly guests?: GuestRecords,
+    /** Live migration's settings; absent = this host takes no part in moves. */
+    private readonly migration?: MigrationSettings,
   ) {}
 
   /** Instances with work in hand (the reconcile leaves them alone). */
@@ -80,6 +83,11 @@ export class Executor {
   }
 
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
+    // A move does not change the generation: its work is its own (JetStream drops a repeat by its id).
+    if (w.migration && this.migration) {
+      await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log }, w);
+      return { done: true };
+    }
     const rec = this.store.get(w.instanceId);
     if (rec && rec.generation >= w.generation) {
       this.log.debug({ instanceId: w.instanceId, generation: w.generation, action: w.action, applied: rec.generation }, 'work done before; skipped');

@@ -20,7 +20,7 @@
 import type { InstanceKind } from '../domain/instance-types';
 import type { Resources } from '../domain/resources';
 import type { ImageSource, InstanceSpecData, ResolvedImages } from '../commands/instance/spec';
-import type { InstanceStatus } from '../commands/instance/state';
+import type { InstanceStatus, MigrationEndpoint } from '../commands/instance/state';
 import type { HostPlan } from '../domain/host-plan';
 
 export const WORK_STREAM = 'HV_AGENT_WORK';
@@ -41,7 +41,17 @@ export interface NetworkPlanReply {
 /** Server processes answer control requests in this queue group. */
 export const CTL_QUEUE = 'hv-ctl';
 
-export type WorkAction = 'create' | 'start' | 'stop' | 'restart' | 'delete' | 'cleanup';
+/** migrate-in: the target prepares a destination QEMU; migrate-out: the source sends the guest there. */
+export type WorkAction = 'create' | 'start' | 'stop' | 'restart' | 'delete' | 'cleanup' | 'migrate-in' | 'migrate-out';
+
+/** A move's part of migrate-in / migrate-out work (the instance's generation does not change while it moves). */
+export interface MigrationWork {
+  readonly id: number;
+  readonly sourceNodeId: string;
+  readonly targetNodeId: string;
+  /** migrate-out: where the target listens. */
+  readonly endpoint?: MigrationEndpoint;
+}
 
 /** One generation of work for one instance. Everything needed to do it is in the message. */
 export interface InstanceWork {
@@ -64,6 +74,7 @@ export interface InstanceWork {
   readonly correlationId: string;
   /** The instance's ports with their networks and groups, as the node should realise them (absent: no network). */
   readonly network?: HostPlan;
+  readonly migration?: MigrationWork;
 }
 
 export interface DesiredInstance {
@@ -87,4 +98,5 @@ export interface DesiredReply {
 
 export type ResolveReply = { ok: true; source: ImageSource } | { ok: false; code: number; message: string };
 
-export const msgId = (w: Pick<InstanceWork, 'instanceId' | 'generation' | 'action'>) => `${w.instanceId}:${w.generation}:${w.action}`;
+export const msgId = (w: Pick<InstanceWork, 'instanceId' | 'generation' | 'action' | 'migration'>) =>
+  `${w.instanceId}:${w.generation}:${w.action}${w.migration ? `:${w.migration.id}` : ''}`;

@@ -20,6 +20,8 @@ export type ReconcileAction =
   | { kind: 'restart'; instanceId: string; crashes: Crash[]; reason: string }
   /** The restart policy waits out its backoff; the end is kept on record meanwhile. */
   | { kind: 'note-crash'; instanceId: string; crashes: Crash[] }
+  /** A guest that came in by live migration and was never let run (its agent was killed at the switch). */
+  | { kind: 'resume'; instanceId: string }
   | { kind: 'report-failed'; instanceId: string; generation: number; reason: string }
   | { kind: 'report-stopped'; instanceId: string; generation: number; reason: string };
 
@@ -66,6 +68,11 @@ export const plan = ({ desired, records, observed, processes = new Map(), busy, 
     if (d.status !== 'RUNNING') continue;
     if (!o) {
       out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: 'its files are gone from the node; nothing is left to run' });
+      continue;
+    }
+    // QEMU's plain 'paused' (no other status): only a migration's destination is ever in it here.
+    if (o.state === 'paused' && !o.reason) {
+      out.push({ kind: 'resume', instanceId: d.instanceId });
       continue;
     }
     if (o.state !== 'crashed' && o.state !== 'stopped') continue;
@@ -178,6 +185,13 @@ export class Reconciler {
       case 'restart':
         this.log.warn({ instanceId: a.instanceId, reason: a.reason, ends: a.crashes.length }, 'its process ended; starting it again (restart policy)');
         await this.executor.exclusive(a.instanceId, () => this.executor.restartInPlace(a.instanceId, a.crashes));
+        return;
+      case 'resume':
+        this.log.warn({ instanceId: a.instanceId }, 'its guest came in by migration and waits; letting it run');
+        await this.executor.exclusive(a.instanceId, async () => {
+          const found = await this.executor.find(a.instanceId);
+          await found?.driver.migration?.resume(a.instanceId);
+        });
         return;
       case 'note-crash':
         this.store.noteCrashes(a.instanceId, a.crashes);

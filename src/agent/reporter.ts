@@ -22,7 +22,8 @@ export class Reporter {
     await this.send(`agent:${instanceId}:${generation}:${outcome}`, 'instance', instanceId, command, correlationId);
   }
 
-  async send(commandId: string, aggregateType: string, aggregateId: string, command: Command, correlationId: string): Promise<void> {
+  /** Resolves with the log position of the commit (undefined when the control plane declined the report). */
+  async send(commandId: string, aggregateType: string, aggregateId: string, command: Command, correlationId: string): Promise<number | undefined> {
     try {
       const r = await this.bus.send({
         commandId,
@@ -32,10 +33,11 @@ export class Reporter {
         meta: { actor: this.actor, correlationId, causationId: commandId },
       });
       this.log.debug({ commandId, events: r.events }, 'reported');
+      return r.position;
     } catch (e) {
       if (e instanceof DomainError && (e.code === Code.NOT_FOUND || e.code === Code.FAILED_PRECONDITION || e.code === Code.INVALID_ARGUMENT)) {
         this.log.info({ commandId, reason: e.message }, 'the control plane declined the report');
-        return;
+        return undefined;
       }
       throw e;
     }

@@ -7,6 +7,7 @@ import {
   Instance,
   type InstanceEvent,
   InstanceStats,
+  type MigrateInstanceRequest,
   type RestartInstanceRequest,
   type StartInstanceRequest,
   type StopInstanceRequest,
@@ -115,6 +116,19 @@ export const instanceCommand = (): Command => {
         const i = await ctx.call<RestartInstanceRequest, Instance>(ctx.compute, ctx.compute.restartInstance, { instanceId: id, force: !!o.force });
         process.stderr.write(`restarted ${ref} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
         await ctx.printer.one(INSTANCE, i);
+      }),
+    );
+
+  c.command('migrate')
+    .description('Move an instance to another node: live (it keeps running) unless --cold; progress shows in its reason')
+    .argument('<instance>', 'instance id or name')
+    .option('--to <node>', 'the target node (id or hostname); by default the scheduler chooses')
+    .option('--cold', 'stop it, move it, start it again (the only way for a container)')
+    .action(
+      run(async (ctx, ref: string, o: { to?: string; cold?: boolean }) => {
+        const id = await instanceRef(ctx, ref);
+        const req = { instanceId: id, targetNodeId: o.to ? await nodeRef(ctx, o.to) : '', live: !o.cold };
+        ctx.printer.one(INSTANCE, await ctx.call<MigrateInstanceRequest, Instance>(ctx.compute, ctx.compute.migrateInstance, req));
       }),
     );
 

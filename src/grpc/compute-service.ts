@@ -4,12 +4,13 @@ import { consoleMethods } from './compute/console';
 import type { ComputeServiceDeps } from './compute/context';
 import { imageMethods } from './compute/images';
 import { instanceMethods } from './compute/instances';
+import { migrateMethods } from './compute/migrate';
 
 export type { ComputeServiceDeps } from './compute/context';
 
 /**
  * ComputeService: instances (create, lifecycle, stats, watch), the serial
- * console and images. Each method validates its request (INVALID_ARGUMENT
+ * console, images and moves between nodes. Each method validates its request (INVALID_ARGUMENT
  * naming the field), sends its command, and answers from the read models.
  * One file per job in ./compute.
  */
@@ -17,4 +18,5 @@ export const computeService = (d: ComputeServiceDeps): ComputeServiceServer & Un
   ...instanceMethods(d),
   ...consoleMethods(d),
   ...imageMethods(d),
+  ...migrateMethods(d),
 });

@@ -132,6 +132,13 @@ export const agentOptions = {
   memoryMib: integer({ flag: '--memory-mib <n>', help: 'memory to offer in MiB (default: all)', min: 1 }),
   /** How often the agent compares what runs with what should (ms). */
   reconcileIntervalMs: integer({ env: 'HV_AGENT_RECONCILE_MS', help: 'reconcile interval in ms', min: 1, default: 2_000 }),
+  /** The longest pause of a guest at a live migration's switch that QEMU aims for. */
+  migrationDowntimeMs: integer({ flag: '--migration-downtime-ms <ms>', env: 'HV_MIGRATION_DOWNTIME_MS', help: 'downtime limit of a live migration (ms)', min: 1, default: 300 }),
+  /** A live migration not completed after this long is cancelled by the source; the guest stays there. */
+  migrationCompletionSeconds: seconds({ env: 'HV_AGENT_MIGRATION_TIMEOUT_SECONDS', help: 'completion timeout of a live migration', default: 600, positive: true }),
+  /** Where a destination listens for a migration's stream and serves its disks (two ports each). */
+  migrationPortMin: port({ flag: '--migration-port-min <port>', env: 'HV_MIGRATION_PORT_MIN', help: 'lowest port a migration destination listens on', default: 49152 }),
+  migrationPortMax: port({ flag: '--migration-port-max <port>', env: 'HV_MIGRATION_PORT_MAX', help: 'highest port a migration destination listens on', default: 49407 }),
   /** Work items done at once (different instances; one instance's work is in order). */
   workConcurrency: integer({ env: 'HV_AGENT_WORK_CONCURRENCY', help: 'work items done at once', min: 1, default: 16 }),
   imageAllowCidrs,
@@ -301,6 +308,10 @@ export const serverOptions = {
   schedulerWeigher: oneOf({ env: 'HV_SCHEDULER_WEIGHER', help: 'scheduler weigher', choices: WEIGHERS, default: 'spread' }),
   /** A create the node's agent has not reported on after this long fails the instance. */
   createTimeoutSeconds: seconds({ env: 'HV_CREATE_TIMEOUT_SECONDS', help: 'create timeout', default: 300, positive: true }),
+  /** Live moves off one DRAINING node at once. */
+  drainMaxParallel: integer({ flag: '--drain-max-parallel <n>', env: 'HV_DRAIN_MAX_PARALLEL', help: 'live migrations off one draining node at once', min: 1, default: 2 }),
+  /** A move (MigrateInstance) not ended after this long is given up, the instance left where it was (the agents' own timeout comes first). */
+  migrationTimeoutSeconds: seconds({ env: 'HV_MIGRATION_TIMEOUT_SECONDS', help: 'time after which the control plane gives up a migration nobody ended', default: 900, positive: true }),
   /** A create that fails for a reason of its node is tried on another node, up to this many nodes in all. */
   scheduleAttempts: integer({ env: 'HV_SCHEDULE_ATTEMPTS', help: 'nodes a create is tried on before a failure of the node is final', min: 1, default: 3 }),
   /** Graceful stop time when StopInstance gives no timeout_seconds. */

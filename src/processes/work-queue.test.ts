@@ -13,6 +13,16 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs = 2_000) => 
 };
 
 describe('KeyedWorkQueue', () => {
+  it('keeps the soonest of two requeues of a key: a later one asked first does not hide it', async () => {
+    let calls = 0;
+    const q = new KeyedWorkQueue('test', async () => void calls++, log, 1);
+    q.addAfter('a', 60_000);
+    q.addAfter('a', 10);
+    q.addAfter('a', 30_000);
+    await waitFor('the soon one', () => calls === 1);
+    q.stop();
+  });
+
   it('retries a failing key with backoff until it succeeds', async () => {
     const calls: string[] = [];
     const q = new KeyedWorkQueue(

@@ -23,7 +23,7 @@ export class KeyedWorkQueue {
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { t: NodeJS.Timeout; due: number }>();
   private running = 0;
   private stopped = false;
   /** Paused: keys are still queued (level-triggered: a resume works them), none is worked on. */
@@ -53,13 +53,18 @@ export class KeyedWorkQueue {
   }
 
   addAfter(key: string, ms: number): void {
-    if (this.stopped || this.timers.has(key)) return;
+    if (this.stopped) return;
+    // One timer per key, the soonest: a later look asked for earlier (a create's timeout) must not hide a sooner one.
+    const due = Date.now() + ms;
+    const held = this.timers.get(key);
+    if (held && held.due <= due) return;
+    if (held) clearTimeout(held.t);
     const t = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, ms);
     t.unref();
-    this.timers.set(key, t);
+    this.timers.set(key, { t, due });
   }
 
   /** Resolves when nothing is queued or running (for tests and benches); a paused queue is idle once nothing runs. */
@@ -101,7 +106,7 @@ export class KeyedWorkQueue {
   stop(): void {
     this.stopped = true;
     if (this.resync) clearInterval(this.resync);
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const { t } of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();

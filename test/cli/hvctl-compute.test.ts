@@ -190,6 +190,15 @@ describe('hvctl: nodes, cluster and instances (the built CLI against a real serv
       }
     });
 
+    it('migrate is refused (exit 9) where there is no other node, and to the node it is on', async () => {
+      const r = await hv('instance', 'migrate', `web-${token}`);
+      assert.equal(r.code, 9, r.stderr);
+      assert.match(r.stderr, /cannot move: there is no other node/);
+      const to = await hv('instance', 'migrate', `web-${token}`, '--to', host);
+      assert.equal(to.code, 9, to.stderr);
+      assert.match(to.stderr, new RegExp(`already on node ${host}`));
+    });
+
     it('restart, then delete --wait until it is gone', async () => {
       const r = await hv('instance', 'restart', `web-${token}`, '-o', 'json');
       assert.equal(r.code, 0, r.stderr);

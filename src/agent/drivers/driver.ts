@@ -148,9 +148,35 @@ export type ProbeResult = { ok: true } | { ok: false; reason: string };
  * call again after an agent restart: the driver's state is on disk and in the
  * processes it started, never only in memory (except the hollow driver's).
  */
+/** Where a destination takes a migration (its stream; its NBD server for disks). */
+export interface MigrationEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly nbdPort?: number;
+}
+
+/** Live migration between two hosts of the same driver (the QEMU driver's: qemu/live-migration.ts). */
+export interface LiveMigration {
+  /** Target: disks made as for a create, the same machine and devices launched waiting for the stream, disks served. */
+  prepareIncoming(spec: InstanceSpecForDriver, endpoint: MigrationEndpoint): Promise<void>;
+  /** Target: resolves once the guest runs here; rejects if the stream failed or did not come in time. */
+  finishIncoming(instanceId: string, timeoutMs: number): Promise<void>;
+  /** Target: lets a guest whose stream came in run (its agent was killed before it could). */
+  resume(instanceId: string): Promise<void>;
+  /** Source: disks mirrored, memory pre-copied, switch; rejects with the guest still running here. */
+  migrateOut(
+    instanceId: string,
+    endpoint: MigrationEndpoint,
+    tuning: { downtimeLimitMs: number; timeoutMs: number; progressEveryMs?: number },
+    onProgress: (p: { phase: 'copying-disks' | 'copying-memory'; percent: number; expectedDowntimeMs?: number }) => void,
+  ): Promise<{ totalMs: number; downtimeMs: number }>;
+}
+
 export interface InstanceDriver {
   readonly kind: string;
   readonly supports: readonly InstanceType[];
+  /** Absent: this driver's instances do not move live. */
+  readonly migration?: LiveMigration;
   probe(): Promise<ProbeResult>;
   /** What create() is given for this work: its images prepared as this driver needs them. */
   launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver>;

@@ -1,4 +1,5 @@
 import type { InstanceRequest } from './spec';
+import type { MigrationEndpoint, MigrationPhase } from './state';
 
 /** A report from the agent of the node the instance is on, about the work of one generation. */
 interface Report {
@@ -34,4 +35,20 @@ export type InstanceCommand =
   | { type: 'ReportInstanceFailed'; data: Report & { reason: string; cause?: FailureCause } }
   | { type: 'ReportInstanceDeleted'; data: Report }
   /** The guest's cloud-init phoned home (its first boot is done), as the node's metadata service saw at `at`. */
-  | { type: 'ReportGuestBooted'; data: Report & { at: string } };
+  | { type: 'ReportGuestBooted'; data: Report & { at: string } }
+
+  /** MigrateInstance: the target is already chosen and checked (READY, room, the kind) by the pure chooser. */
+  | { type: 'MigrateInstance'; data: { targetNodeId: string; targetNodeName: string; live: boolean } }
+  /** An agent of the move (source or target) about how far it got; `migration` names the move. */
+  | { type: 'ReportMigrationProgress'; data: MigrationReport & { phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  /** The target's QEMU waits for the stream (and serves its disks) at this address. */
+  | { type: 'ReportMigrationTargetReady'; data: MigrationReport & { endpoint: MigrationEndpoint } }
+  /** The guest runs on the target, and nothing of it is left on the source. */
+  | { type: 'ReportInstanceMigrated'; data: MigrationReport }
+  /** The move was undone (or timed out): the guest is where it was. nodeId absent = the control plane's own deadline. */
+  | { type: 'FailMigration'; data: { migration: number; reason: string; nodeId?: string } };
+
+interface MigrationReport {
+  readonly nodeId: string;
+  readonly migration: number;
+}

@@ -3,6 +3,7 @@ import type { FailureCause, InstanceCommand } from './commands';
 import type { InstanceEvent } from './events';
 import type { InstanceState } from './state';
 import { validateRequest } from './validate';
+import { decideMigration, refuseWhileMigrating } from './migrate';
 
 /**
  * The instance's state machine:
@@ -12,6 +13,8 @@ import { validateRequest } from './validate';
  *      │  └──StartInstance── FAILED ◀┘ (nothing fits, agent       │  generations of work for the agent)
  *      └──FailInstance──────▶        failed, no answer)  ◀──crash┘
  *   any ──DeleteInstance──▶ DELETING ──agent: deleted──▶ (gone)   (at once when no node holds it)
+ *   RUNNING/STOPPED ──MigrateInstance──▶ same status, migration set ──agents: migrated──▶ node_id = target
+ *                                                                  └──failed / timed out──▶ stays, with the reason
  */
 export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] => {
   const next = s.generation + 1;
@@ -56,6 +59,7 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
 
     case 'StartInstance': {
       requireLive(s);
+      refuseWhileMigrating(s, 'start');
       if (s.status === 'FAILED') return [{ type: 'InstanceRescheduled', data: { generation: next } }];
       if (s.status === 'STOPPED') {
         if (s.pending?.kind === 'start') return [];
@@ -68,6 +72,7 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
 
     case 'StopInstance': {
       requireLive(s);
+      refuseWhileMigrating(s, 'stop');
       const { force, timeoutSeconds } = cmd.data;
       if (s.status === 'RUNNING') {
         // The same stop again waits for the first; a forced stop overtakes a graceful one.
@@ -82,6 +87,7 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
 
     case 'RestartInstance': {
       requireLive(s);
+      refuseWhileMigrating(s, 'restart');
       if (s.status !== 'RUNNING' || s.pending)
         throw new FailedPrecondition(
           s.status === 'STOPPED'
@@ -132,6 +138,13 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
       if (!current(s, cmd.data) || s.status !== 'DELETING') return [];
       return [{ type: 'InstanceDeleted', data: { reason: 'deleted' } }];
     }
+
+    case 'MigrateInstance':
+    case 'ReportMigrationProgress':
+    case 'ReportMigrationTargetReady':
+    case 'ReportInstanceMigrated':
+    case 'FailMigration':
+      return decideMigration(cmd, s);
 
     default:
       throw new InvalidArgument(`unknown instance command ${(cmd as { type: string }).type}`);

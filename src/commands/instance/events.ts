@@ -1,4 +1,5 @@
 import type { InstanceRequest } from './spec';
+import type { MigrationEndpoint, MigrationPhase } from './state';
 
 /**
  * Events of one instance. Every event that asks the node for work, and every
@@ -32,4 +33,12 @@ export type InstanceEvent =
   /** StartInstance on a FAILED instance: back to PENDING, to be scheduled again. */
   | { type: 'InstanceRescheduled'; data: { generation: number } }
   | { type: 'InstanceDeletionRequested'; data: { generation: number; force: boolean } }
-  | { type: 'InstanceDeleted'; data: { reason: string } };
+  | { type: 'InstanceDeleted'; data: { reason: string } }
+  /** A move began; `migration` counts the instance's moves, and reports name it. */
+  | { type: 'InstanceMigrationRequested'; data: { migration: number; sourceNodeId: string; targetNodeId: string; targetNodeName: string; live: boolean } }
+  | { type: 'InstanceMigrationProgressed'; data: { migration: number; phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  | { type: 'InstanceMigrationTargetReady'; data: { migration: number; endpoint: MigrationEndpoint } }
+  /** The switch is done: the instance lives on the target from here on. */
+  | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string } }
+  /** The move was undone: the instance stays on its node, with the reason. */
+  | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string } };

@@ -1,6 +1,6 @@
 import type { Evolving } from '../decider';
 import type { InstanceEvent } from './events';
-import { initialState, type InstanceState } from './state';
+import { initialState, type InstanceState, type Migration } from './state';
 
 export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
   const at = { updatedAt: e.time };
@@ -72,10 +72,57 @@ export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceSt
         status: 'DELETING',
         generation: e.data.generation,
         pending: { kind: 'delete', force: e.data.force, generation: e.data.generation, since: e.time },
+        // A move in flight ends with the delete: each agent removes what it holds of the instance.
+        migration: undefined,
         reason: `being deleted on node ${s.nodeName || s.nodeId}`,
+        ...at,
+      };
+    case 'InstanceMigrationRequested': {
+      const { migration, targetNodeId, targetNodeName, live } = e.data;
+      const m = { id: migration, targetNodeId, targetNodeName, live, phase: 'preparing' as const, percent: 0, since: e.time };
+      return { ...s, migrations: migration, migration: m, reason: migrationReason(m), ...at };
+    }
+    case 'InstanceMigrationProgressed': {
+      if (!s.migration) return s;
+      const { phase, percent, expectedDowntimeMs } = e.data;
+      const m = { ...s.migration, phase, percent, expectedDowntimeMs };
+      return { ...s, migration: m, reason: migrationReason(m), ...at };
+    }
+    case 'InstanceMigrationTargetReady': {
+      if (!s.migration) return s;
+      const m = { ...s.migration, endpoint: e.data.endpoint, phase: 'copying-disks' as const };
+      return { ...s, migration: m, reason: migrationReason(m), ...at };
+    }
+    case 'InstanceMigrated':
+      return {
+        ...s,
+        nodeId: e.data.nodeId,
+        nodeName: e.data.nodeName,
+        migration: undefined,
+        reason: `${s.migration?.live === false ? 'moved cold' : 'migrated live'} from node ${s.nodeName || s.nodeId}`,
+        ...at,
+      };
+    case 'InstanceMigrationFailed':
+      return {
+        ...s,
+        migration: undefined,
+        reason: `migration to node ${s.migration?.targetNodeName || s.migration?.targetNodeId} failed: ${e.data.reason}; it stays on node ${s.nodeName || s.nodeId}`,
         ...at,
       };
     case 'InstanceDeleted':
       return { ...s, exists: false, deleted: true, pending: undefined, reason: e.data.reason, ...at };
   }
 };
+
+const PHASE_WORDS: Record<Migration['phase'], string> = {
+  preparing: 'preparing the target',
+  'copying-disks': 'copying disks',
+  'copying-memory': 'copying memory',
+  switching: 'switching over',
+  starting: 'starting on the target',
+};
+
+/** What WatchInstance's state_reason says during a move: the target, how far, the phase, the downtime expected. */
+const migrationReason = (m: Migration): string =>
+  `${m.live ? 'migrating' : 'moving cold'} to ${m.targetNodeName || m.targetNodeId}: ${m.percent}% (${PHASE_WORDS[m.phase]}` +
+  `${m.expectedDowntimeMs !== undefined ? `; expected downtime ${m.expectedDowntimeMs} ms` : ''})`;

@@ -13,6 +13,6 @@ export const instanceDecider: Decider<InstanceCommand, InstanceEvent, InstanceSt
 };
 export type { InstanceCommand } from './commands';
 export type { InstanceEvent } from './events';
-export type { InstanceState, InstanceStatus, PendingAction } from './state';
+export type { InstanceState, InstanceStatus, PendingAction, Migration, MigrationEndpoint, MigrationPhase } from './state';
 export { holdsCapacity, awaitsNetwork } from './state';
 export type { InstanceRequest, InstanceSpecData, ImageSource, ResolvedImages, ImageFormat, Placement } from './spec';

@@ -10,6 +10,35 @@ export type PendingAction =
   | { kind: 'restart'; force: boolean }
   | { kind: 'delete'; force: boolean };
 
+/**
+ * The steps of a move, in order: the target prepared (same machine and devices, `-incoming`;
+ * for a cold move: the guest stopped), disks and memory copied, the switch (binding,
+ * forwarding, announce), the guest started there (cold).
+ */
+export type MigrationPhase = 'preparing' | 'copying-disks' | 'copying-memory' | 'switching' | 'starting';
+export const MIGRATION_PHASES: readonly MigrationPhase[] = ['preparing', 'copying-disks', 'copying-memory', 'switching', 'starting'];
+
+/** Where the target's QEMU takes the migration stream, and its NBD server the disks. */
+export interface MigrationEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly nbdPort?: number;
+}
+
+/** A move in flight: the instance is still on nodeId until InstanceMigrated. */
+export interface Migration {
+  readonly id: number;
+  readonly targetNodeId: string;
+  readonly targetNodeName: string;
+  readonly live: boolean;
+  readonly phase: MigrationPhase;
+  readonly percent: number;
+  readonly expectedDowntimeMs?: number;
+  readonly since: Date;
+  /** Set once the target is prepared: the source sends there. */
+  readonly endpoint?: MigrationEndpoint;
+}
+
 export interface InstanceState extends Partial<InstanceRequest> {
   readonly id: string;
   readonly exists: boolean;
@@ -27,6 +56,9 @@ export interface InstanceState extends Partial<InstanceRequest> {
   readonly attempts?: number;
   /** Nodes those attempts failed on: the scheduler tries the others. */
   readonly avoidNodeIds?: readonly string[];
+  readonly migration?: Migration;
+  /** Moves begun so far (the next one's id is this plus one). */
+  readonly migrations?: number;
   readonly createdAt?: Date;
   readonly startedAt?: Date;
   /** When its guest reported its first boot done (InstanceGuestBooted). */

@@ -12,6 +12,7 @@ import type { Image, Instance } from '../../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { Pager } from '../paging';
 import type { AgentClients } from './agent-clients';
+import type { Weigher } from '../../scheduler/scheduler';
 
 export interface ComputeServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -33,6 +34,8 @@ export interface ComputeServiceDeps {
   readonly networkAvailable: boolean;
   /** Checks spec.network against the networking read models (NOT_FOUND for what is not there), when networking is served. */
   readonly checkNetwork?: (network: NetworkData) => void;
+  /** How MigrateInstance's scheduler ranks targets when none is named (the scheduler's --scheduler-weigher). */
+  readonly weigher?: Weigher;
   /** Where PullImage may fetch from and how much (the operator's --image-allow-cidr, --image-max-bytes). */
   readonly imagePolicy?: FetchPolicy;
 }

@@ -23,6 +23,7 @@ const TARGET: Readonly<Record<string, (req: Record<string, unknown>) => unknown>
   StartInstance: (r) => r.instanceId,
   StopInstance: (r) => r.instanceId,
   RestartInstance: (r) => r.instanceId,
+  MigrateInstance: (r) => r.instanceId,
   // NetworkService
   CreateNetwork: () => '',
   DeleteNetwork: (r) => r.networkId,

@@ -15,6 +15,8 @@ import { type AgentWorkQueue, type NetworkPlanSource, workFor } from './agent-wo
 export interface LifecycleOptions {
   /** A create the agent has not reported on after this long fails the instance (and frees its node). */
   readonly createTimeoutMs: number;
+  /** A move that has not ended after this long is given up: the instance stays where it was. */
+  readonly migrationTimeoutMs?: number;
   /** How often every instance and reservation is looked at again, whatever happened. */
   readonly resyncMs: number;
 }
@@ -35,6 +37,8 @@ export interface LifecycleOptions {
  */
 export class InstanceLifecycle extends Controller {
   private readonly sent = new Map<string, number>();
+  /** The last migration work queued per instance (`<migration>:<action>`). */
+  private readonly sentMigration = new Map<string, string>();
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -92,6 +96,7 @@ export class InstanceLifecycle extends Controller {
       this.sent.delete(id);
       return;
     }
+    if (s.migration) return this.migrationDeadline(id, s);
     const p = s.pending;
     if (!p || !s.nodeId) return;
     if (p.kind === 'create' && awaitsNetwork(s)) return; // the network step attaches a port first
@@ -116,13 +121,40 @@ export class InstanceLifecycle extends Controller {
     }
   }
 
+  /**
+   * The control plane's backstop for a move whose agents went silent: the source agent
+   * cancels its own at its completion timeout; this fails what nobody ended, and the
+   * instance stays on its node (the agents remove what the target has of it).
+   */
+  private async migrationDeadline(id: string, s: InstanceState): Promise<{ requeueAfterMs: number } | undefined> {
+    const m = s.migration!;
+    // A live move: the target prepares first; once it says where it listens, the source sends.
+    if (m.live) {
+      const [action, nodeId] = m.endpoint ? (['migrate-out', s.nodeId] as const) : (['migrate-in', m.targetNodeId] as const);
+      const key = `${m.id}:${action}`;
+      if (this.sentMigration.get(id) !== key) {
+        const w = workFor(s, action, nodeId, s.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan);
+        await this.work.send({ ...w, migration: { id: m.id, sourceNodeId: s.nodeId, targetNodeId: m.targetNodeId, ...(m.endpoint ? { endpoint: m.endpoint } : {}) } });
+        this.sentMigration.set(id, key);
+      }
+    }
+    const timeout = this.opts.migrationTimeoutMs ?? 600_000;
+    const left = m.since.getTime() + timeout - Date.now();
+    if (left > 0) return { requeueAfterMs: left + 50 };
+    await this.dispatcher.execute(systemOrigin('lifecycle', `lifecycle:${id}:migration:${m.id}:timeout`, this.causes.of(id)), 'instance', id, {
+      type: 'FailMigration',
+      data: { migration: m.id, reason: `it did not complete within ${Math.round(timeout / 1000)}s (${m.phase}, ${m.percent}%)` },
+    });
+    return undefined;
+  }
+
   /** Capacity held for an instance that no longer wants it on that node goes back. PENDING ones are the scheduler's. */
   private async releaseUnwanted(id: string, s: InstanceState | undefined): Promise<void> {
     // A PENDING instance's reservations are the scheduler's, except on nodes it failed on (it goes elsewhere).
     const pending = !!s?.exists && s.status === 'PENDING';
     for (const nodeId of [...this.reservations.nodesFor(id)]) {
       if (pending && !s!.avoidNodeIds?.includes(nodeId)) continue;
-      if (s && holdsCapacity(s) && s.nodeId === nodeId) continue;
+      if (s && holdsCapacity(s) && (s.nodeId === nodeId || s.migration?.targetNodeId === nodeId)) continue;
       if (!this.nodes.state(nodeId)?.reservations[id]) continue;
       await this.dispatcher.execute(
         systemOrigin('lifecycle', `lifecycle:${id}:${s?.generation ?? 0}:release:${nodeId}`, this.causes.of(id)),

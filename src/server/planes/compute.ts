@@ -12,6 +12,7 @@ import { CausationTracker } from '../../processes/causation';
 import { InstancesByNode, ReservationsByInstance } from '../../processes/indexes';
 import { AgentApi } from '../../processes/instance-lifecycle/agent-api';
 import { AgentWorkQueue, type NetworkPlanSource } from '../../processes/instance-lifecycle/agent-work';
+import { DrainProcess } from '../../processes/migration/drain';
 import { InstanceLifecycle } from '../../processes/instance-lifecycle/instance-lifecycle';
 import { instanceNetworkCheck } from '../../processes/instance-network/check';
 import { InstanceNetwork } from '../../processes/instance-network/instance-network';
@@ -40,6 +41,7 @@ export class ComputePlane implements Plane {
   readonly instanceNetwork: InstanceNetwork;
   scheduler?: SchedulerProcess;
   lifecycle?: InstanceLifecycle;
+  drain?: DrainProcess;
   private api?: AgentApi;
 
   constructor(
@@ -76,14 +78,18 @@ export class ComputePlane implements Plane {
     }, log);
     this.lifecycle = new InstanceLifecycle(this.instances, this.nodes, this.reservations, projections, dispatcher, work, this.causes, {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
+      migrationTimeoutMs: cfg.migrationTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
+    this.drain = new DrainProcess(this.instances, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher }, log);
     // Singletons: paused until this replica holds their leases.
     void this.scheduler.pause();
     void this.lifecycle.pause();
     void this.instanceNetwork.pause();
+    void this.drain.pause();
     this.scheduler.start();
     this.lifecycle.start();
+    this.drain.start();
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
   }
 
@@ -105,6 +111,7 @@ export class ComputePlane implements Plane {
         agents: this.agents,
         defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
         maxAttempts: cfg.scheduleAttempts,
+        weigher: cfg.schedulerWeigher,
         networkAvailable: true,
         imagePolicy: fetchPolicy(cfg),
       }),
@@ -117,10 +124,13 @@ export class ComputePlane implements Plane {
       queueSingleton('scheduler', started('compute', 'the scheduler', this.scheduler)),
       // The lifecycle saga and its network step.
       queueSingleton('lifecycle', started('compute', 'the lifecycle', this.lifecycle), this.instanceNetwork),
+      // Drains start moves: one replica at a time, or a VM could be sent off twice.
+      queueSingleton('drain', started('compute', 'the drain', this.drain)),
     ];
   }
 
   async stop(): Promise<void> {
+    this.drain?.stop();
     this.scheduler?.stop();
     this.lifecycle?.stop();
     this.instanceNetwork.stop();

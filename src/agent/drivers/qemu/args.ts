@@ -39,6 +39,8 @@ export interface QemuLaunch {
   volumes?: VolumeAttachSpec[];
   /** UEFI: OVMF's code (read-only, shared) and this VM's own copy of its variable store; absent = SeaBIOS. */
   uefi?: { code: string; vars: string };
+  /** A migration's destination: `-incoming defer`, the stream's address given later over QMP (migrate-incoming). */
+  incoming?: boolean;
 }
 
 /** The serial port is the only console either machine gets. */
@@ -103,6 +105,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     args.push('-device', `${net},netdev=net${i},mac=${n.mac},id=net${i}-dev`);
   }
   if (l.startPaused) args.push('-S');
+  if (l.incoming) args.push('-incoming', 'defer');
   return args;
 }
 

@@ -71,10 +71,11 @@ export async function launch(ctx: QemuContext, dir: InstanceDir, l: QemuLaunch):
     // QEMU starts with -S: attach the console before the first instruction, so no
     // boot output is lost, then let the vCPUs run.
     await ctx.conns.consoleMux(dir, pid);
-    await monitor.execute('cont', undefined, { timeoutMs: QMP_TIMEOUT_MS });
+    // A migration's destination stays paused until its stream has come in (live-migration.ts).
+    if (!l.incoming) await monitor.execute('cont', undefined, { timeoutMs: QMP_TIMEOUT_MS });
     revert.success();
     ctx.log.info({ instanceId: dir.id, pid, accel: l.accel, machine: l.machine }, 'instance started');
-    return { instanceId: dir.id, state: 'running', pid, startedAt };
+    return { instanceId: dir.id, state: l.incoming ? 'paused' : 'running', pid, startedAt };
   } catch (e) {
     await revert.fail();
     ctx.conns.forget(dir.id);

@@ -19,6 +19,7 @@ import type {
   StopOptions,
 } from '../driver';
 import { vmLaunchSpec } from '../vm-launch-spec';
+import { qemuLiveMigration } from './live-migration';
 import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelProbeOptions, type AccelSetting } from './accel';
 import { buildQemuArgs, driveId, machineFor, type QemuLaunch } from './args';
 import { Connections, QMP_TIMEOUT_MS } from './connections';
@@ -75,6 +76,8 @@ export class QemuDriver implements InstanceDriver {
   /** The volumes an instance starts with (the agent's storage work answers); none until it is set. */
   private volumesAtStart: (instanceId: string) => Promise<VolumeAttachSpec[]> = async () => [];
   private tscKhz?: Promise<number | undefined>;
+
+  readonly migration = qemuLiveMigration(this);
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.state = new StateDir(opts.stateDir);
@@ -155,18 +158,28 @@ export class QemuDriver implements InstanceDriver {
 
   start(instanceId: string): Promise<Observed> {
     return this.locked(instanceId, async () => {
-      const dir = this.state.instance(instanceId);
-      const stored = await dir.readSpec();
-      if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
       const current = await this.inspect(instanceId);
       if (current && (current.state === 'running' || current.state === 'paused')) return current;
-      // A crashed run (internal error, panic) may still hold its process and the disks' locks.
-      await stopQemu(this.ctx, dir, { graceMs: 0, force: true });
-      const { accel } = await this.accel();
-      this.tscKhz ??= hostTscKhz();
-      const volumes = await this.volumesAtStart(instanceId);
-      return launch(this.ctx, dir, { ...launchFor(dir, stored, accel, this.ovmf), hostTscKhz: await this.tscKhz, volumes });
+      return this.launchStored(instanceId, {});
     });
+  }
+
+  /** A migration's destination: the same launch as start(), waiting for the stream (`-incoming defer`) instead of booting. */
+  startIncoming(instanceId: string): Promise<Observed> {
+    return this.locked(instanceId, () => this.launchStored(instanceId, { incoming: true }));
+  }
+
+  /** The stored instance's machine, as start() and a migration's destination both launch it. */
+  private async launchStored(instanceId: string, extra: { incoming?: boolean }): Promise<Observed> {
+    const dir = this.state.instance(instanceId);
+    const stored = await dir.readSpec();
+    if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
+    // A crashed run (internal error, panic) may still hold its process and the disks' locks.
+    await stopQemu(this.ctx, dir, { graceMs: 0, force: true });
+    const { accel } = await this.accel();
+    this.tscKhz ??= hostTscKhz();
+    const volumes = await this.volumesAtStart(instanceId);
+    return launch(this.ctx, dir, { ...launchFor(dir, stored, accel, this.ovmf), hostTscKhz: await this.tscKhz, volumes, ...extra });
   }
 
   /** Where start() learns the volumes attached to an instance (src/agent/storage). */

@@ -231,6 +231,19 @@ export interface PullImageProgress {
   error: string;
 }
 
+/**
+ * Deliberate change 4: move an instance to another node. It answers once the
+ * move is accepted; WatchInstance shows its progress in state_reason, and
+ * node_id changes when it completes.
+ */
+export interface MigrateInstanceRequest {
+  instanceId: string;
+  /** Empty: the scheduler chooses (READY, room, the instance's type, not the source). */
+  targetNodeId: string;
+  /** true: the guest keeps running while it moves (VMs and microVMs only). */
+  live: boolean;
+}
+
 function createBaseInstance(): Instance {
   return {
     id: "",
@@ -3627,6 +3640,115 @@ export const PullImageProgress: MessageFns<PullImageProgress> = {
   },
 };
 
+function createBaseMigrateInstanceRequest(): MigrateInstanceRequest {
+  return { instanceId: "", targetNodeId: "", live: false };
+}
+
+export const MigrateInstanceRequest: MessageFns<MigrateInstanceRequest> = {
+  encode(message: MigrateInstanceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    if (message.targetNodeId !== "") {
+      writer.uint32(18).string(message.targetNodeId);
+    }
+    if (message.live !== false) {
+      writer.uint32(24).bool(message.live);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrateInstanceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrateInstanceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.targetNodeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.live = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrateInstanceRequest {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      targetNodeId: isSet(object.targetNodeId)
+        ? globalThis.String(object.targetNodeId)
+        : isSet(object.target_node_id)
+        ? globalThis.String(object.target_node_id)
+        : "",
+      live: isSet(object.live) ? globalThis.Boolean(object.live) : false,
+    };
+  },
+
+  toJSON(message: MigrateInstanceRequest): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.targetNodeId !== "") {
+      obj.targetNodeId = message.targetNodeId;
+    }
+    if (message.live !== false) {
+      obj.live = message.live;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MigrateInstanceRequest>): MigrateInstanceRequest {
+    return MigrateInstanceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MigrateInstanceRequest>): MigrateInstanceRequest {
+    const message = createBaseMigrateInstanceRequest();
+    message.instanceId = object.instanceId ?? "";
+    message.targetNodeId = object.targetNodeId ?? "";
+    message.live = object.live ?? false;
+    return message;
+  },
+};
+
 export type ComputeServiceService = typeof ComputeServiceService;
 export const ComputeServiceService = {
   createInstance: {
@@ -3742,6 +3864,16 @@ export const ComputeServiceService = {
     responseSerialize: (value: PullImageProgress): Buffer => Buffer.from(PullImageProgress.encode(value).finish()),
     responseDeserialize: (value: Buffer): PullImageProgress => PullImageProgress.decode(value),
   },
+  migrateInstance: {
+    path: "/hypervisor.v1.ComputeService/MigrateInstance" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MigrateInstanceRequest): Buffer =>
+      Buffer.from(MigrateInstanceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MigrateInstanceRequest => MigrateInstanceRequest.decode(value),
+    responseSerialize: (value: Instance): Buffer => Buffer.from(Instance.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Instance => Instance.decode(value),
+  },
 } as const;
 
 export interface ComputeServiceServer extends UntypedServiceImplementation {
@@ -3757,6 +3889,7 @@ export interface ComputeServiceServer extends UntypedServiceImplementation {
   attachConsole: handleBidiStreamingCall<AttachConsoleRequest, ConsoleData>;
   listImages: handleUnaryCall<ListImagesRequest, ListImagesResponse>;
   pullImage: handleServerStreamingCall<PullImageRequest, PullImageProgress>;
+  migrateInstance: handleUnaryCall<MigrateInstanceRequest, Instance>;
 }
 
 export interface ComputeServiceClient extends Client {
@@ -3913,6 +4046,21 @@ export interface ComputeServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<PullImageProgress>;
+  migrateInstance(
+    request: MigrateInstanceRequest,
+    callback: (error: ServiceError | null, response: Instance) => void,
+  ): ClientUnaryCall;
+  migrateInstance(
+    request: MigrateInstanceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Instance) => void,
+  ): ClientUnaryCall;
+  migrateInstance(
+    request: MigrateInstanceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Instance) => void,
+  ): ClientUnaryCall;
 }
 
 export const ComputeServiceClient = makeGenericClientConstructor(

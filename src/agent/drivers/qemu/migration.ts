@@ -1,0 +1,181 @@
+import { DeadlineExceeded, FailedPrecondition } from '../../../errors';
+import type { QmpClient, QmpEvent } from './qmp';
+
+/**
+ * Live migration between two QEMUs, driven by QMP events (MIGRATION, BLOCK_JOB_READY),
+ * as libvirt's --live --copy-storage-all does it: the destination was started with the
+ * same machine and devices and `-incoming defer`; it serves its disks over QEMU's own NBD
+ * server; the source mirrors its disks there (drive-mirror), then pre-copies memory
+ * with a downtime limit and auto-converge; at the switch the source pauses, the rest is
+ * sent, and the destination runs. Whatever fails, the source is left running (QEMU
+ * resumes a source whose migration failed or was cancelled) and the mirrors are cancelled.
+ */
+export interface MigrationTarget {
+  readonly host: string;
+  readonly port: number;
+  /** The destination's NBD server, when disks are copied. */
+  readonly nbdPort?: number;
+  /** Drive ids (the same on both sides) whose contents are copied. */
+  readonly disks: readonly string[];
+}
+
+export interface MigrationTuning {
+  /** The longest pause of the guest at the switch that QEMU aims for (--migration-downtime-ms). */
+  readonly downtimeLimitMs: number;
+  /** Cancelled after this long; the guest goes on on the source. */
+  readonly timeoutMs: number;
+  /** Bytes per second (0 or absent: QEMU's default). */
+  readonly maxBandwidth?: number;
+  /** How often progress is sampled while copying (query-migrate, query-block-jobs). */
+  readonly progressEveryMs?: number;
+}
+
+export interface MigrationProgress {
+  readonly phase: 'copying-disks' | 'copying-memory';
+  readonly percent: number;
+  readonly expectedDowntimeMs?: number;
+}
+
+/** QEMU's own figures for a completed migration. */
+export interface MigrationResult {
+  readonly totalMs: number;
+  readonly downtimeMs: number;
+  readonly transferredBytes: number;
+}
+
+/** Destination: serve the disks over NBD and listen for the migration stream. */
+export const listenForMigration = async (qmp: QmpClient, t: MigrationTarget): Promise<void> => {
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+  if (t.disks.length) {
+    if (!t.nbdPort) throw new FailedPrecondition('disks to copy need an NBD port on the destination');
+    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: t.host, port: String(t.nbdPort) } } });
+    for (const d of t.disks) await qmp.execute('nbd-server-add', { device: d, writable: true });
+  }
+  await qmp.execute('migrate-incoming', { uri: `tcp:${t.host}:${t.port}` });
+};
+
+/** Destination: resolves once the guest runs here (the stream completed), rejects if it failed. */
+export const awaitIncoming = (qmp: QmpClient, timeoutMs: number): Promise<void> =>
+  untilStatus(qmp, timeoutMs, 'incoming migration').then(async () => {
+    // The NBD server served the mirror only; the guest owns its disks again.
+    await qmp.execute('nbd-server-stop').catch(() => undefined);
+  });
+
+/** Source: mirror the disks, pre-copy memory, switch. Rejects (source still running) on failure or timeout. */
+export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: MigrationTuning, onProgress?: (p: MigrationProgress) => void): Promise<MigrationResult> => {
+  const deadline = Date.now() + tuning.timeoutMs;
+  const jobs = t.disks.map((d) => `mirror-${d}`);
+  let sampler: NodeJS.Timeout | undefined;
+  const sample = (f: () => Promise<void>) => {
+    sampler = setInterval(() => void f().catch(() => undefined), tuning.progressEveryMs ?? 500);
+    sampler.unref();
+  };
+  try {
+    // An agent killed mid-move leaves its QEMU migrating: its redelivered work joins that
+    // migration rather than start another (which QEMU refuses), or takes its result.
+    const under = await qmp.execute<QueryMigrate>('query-migrate');
+    if (under.status === 'completed') return { totalMs: under['total-time'] ?? 0, downtimeMs: under.downtime ?? 0, transferredBytes: under.ram?.transferred ?? 0 };
+    if (under.status && ACTIVE.has(under.status)) {
+      await untilStatus(qmp, deadline - Date.now(), 'migration');
+      const m = await qmp.execute<QueryMigrate>('query-migrate');
+      return { totalMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+    }
+    await qmp.execute('migrate-set-capabilities', {
+      capabilities: [
+        { capability: 'events', state: true },
+        { capability: 'auto-converge', state: true },
+      ],
+    });
+    await qmp.execute('migrate-set-parameters', { 'downtime-limit': tuning.downtimeLimitMs, ...(tuning.maxBandwidth ? { 'max-bandwidth': tuning.maxBandwidth } : {}) });
+    if (jobs.length) {
+      const ready = mirrorsReady(qmp, jobs, deadline - Date.now());
+      for (const d of t.disks)
+        await qmp.execute('drive-mirror', { 'job-id': `mirror-${d}`, device: d, target: `nbd://${t.host}:${t.nbdPort}/${d}`, format: 'raw', mode: 'existing', sync: 'full' });
+      sample(async () => onProgress?.({ phase: 'copying-disks', percent: await mirrorPercent(qmp) }));
+      await ready;
+      clearInterval(sampler);
+    }
+    const done = untilStatus(qmp, deadline - Date.now(), 'migration');
+    await qmp.execute('migrate', { uri: `tcp:${t.host}:${t.port}` });
+    sample(async () => {
+      const m = await qmp.execute<QueryMigrate>('query-migrate');
+      const total = m.ram?.total ?? 0;
+      const percent = total ? Math.min(99, Math.round((100 * (total - (m.ram?.remaining ?? total))) / total)) : 0;
+      onProgress?.({ phase: 'copying-memory', percent, ...(m['expected-downtime'] !== undefined ? { expectedDowntimeMs: m['expected-downtime'] } : {}) });
+    });
+    await done;
+    const m = await qmp.execute<QueryMigrate>('query-migrate');
+    return { totalMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+  } catch (e) {
+    // Cancelled, the source goes on (QEMU resumes it); the destination is the caller's to remove.
+    await qmp.execute('migrate_cancel').catch(() => undefined);
+    throw e;
+  } finally {
+    clearInterval(sampler);
+    // A mirror in READY state cancelled is a complete copy left alone; on failure, the copy is dropped.
+    for (const job of jobs) await qmp.execute('block-job-cancel', { device: job, force: true }).catch(() => undefined);
+  }
+};
+
+const ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
+
+interface QueryMigrate {
+  status?: string;
+  'total-time'?: number;
+  downtime?: number;
+  'expected-downtime'?: number;
+  'error-desc'?: string;
+  ram?: { transferred: number; remaining: number; total: number };
+}
+
+/** Waits for MIGRATION to say completed; failed or cancelled (or the deadline) rejects, naming why. */
+const untilStatus = (qmp: QmpClient, timeoutMs: number, what: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const end = (err?: Error) => {
+      clearTimeout(timer);
+      qmp.off('event', onEvent);
+      qmp.off('disconnect', onGone);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEvent = (e: QmpEvent) => {
+      if (e.event !== 'MIGRATION') return;
+      const s = String(e.data?.status);
+      if (s === 'completed') end();
+      else if (s === 'failed' || s === 'cancelled')
+        void qmp
+          .execute<QueryMigrate>('query-migrate')
+          .catch(() => ({}) as QueryMigrate)
+          .then((m) => end(new FailedPrecondition(`${what} ${s}${m['error-desc'] ? `: ${m['error-desc']}` : ''}`)));
+    };
+    const onGone = (err: Error) => end(err);
+    const timer = setTimeout(() => end(new DeadlineExceeded(`${what} did not complete within ${timeoutMs} ms; cancelled`)), Math.max(0, timeoutMs));
+    qmp.on('event', onEvent);
+    qmp.on('disconnect', onGone);
+  });
+
+/** Waits until every mirror job has copied everything once and is keeping up (BLOCK_JOB_READY). */
+const mirrorsReady = (qmp: QmpClient, jobs: readonly string[], timeoutMs: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const waiting = new Set(jobs);
+    const end = (err?: Error) => {
+      clearTimeout(timer);
+      qmp.off('event', onEvent);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEvent = (e: QmpEvent) => {
+      const job = String(e.data?.device ?? '');
+      if (e.event === 'BLOCK_JOB_READY' && waiting.delete(job) && waiting.size === 0) end();
+      else if ((e.event === 'BLOCK_JOB_ERROR' || e.event === 'BLOCK_JOB_COMPLETED' || e.event === 'BLOCK_JOB_CANCELLED') && waiting.has(job))
+        end(new FailedPrecondition(`copying disk ${job.replace(/^mirror-/, '')} to the destination failed: ${String(e.data?.error ?? e.event)}`));
+    };
+    const timer = setTimeout(() => end(new DeadlineExceeded(`the disks were not copied within ${timeoutMs} ms; cancelled`)), Math.max(0, timeoutMs));
+    qmp.on('event', onEvent);
+  });
+
+const mirrorPercent = async (qmp: QmpClient): Promise<number> => {
+  const jobs = await qmp.execute<{ offset: number; len: number; type: string }[]>('query-block-jobs');
+  const len = jobs.reduce((a, j) => a + j.len, 0);
+  return len ? Math.round((100 * jobs.reduce((a, j) => a + j.offset, 0)) / len) : 0;
+};

@@ -1,0 +1,112 @@
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { FailedPrecondition } from '../errors';
+import type { ImagePreparation, InstanceDriver } from './drivers/driver';
+import type { LocalStore } from './local-store';
+import type { InstanceWork } from './protocol';
+import type { Reporter } from './reporter';
+
+export interface MigrationSettings {
+  /** The address the other host reaches this one at (the node's advertise address). */
+  readonly host: () => string;
+  readonly portMin: number;
+  readonly portMax: number;
+  readonly downtimeLimitMs: number;
+  readonly timeoutMs: number;
+}
+
+interface Deps {
+  readonly driver: InstanceDriver;
+  readonly images: ImagePreparation;
+  readonly store: LocalStore;
+  readonly reporter?: Reporter;
+  readonly settings: MigrationSettings;
+  readonly log: Logger;
+}
+
+/**
+ * A host's part of a live migration. The target prepares the destination and says where
+ * it listens; the source sends the guest there. Whoever sees the switch done reports it
+ * (both do; the second report changes nothing), and the report is in the log before the
+ * source's copy is removed, so the guest is never on no host. A failure at either end
+ * leaves the guest on the source: the source reports it (FailMigration), the target
+ * removes what it prepared.
+ */
+export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> => {
+  const m = w.migration!;
+  const live = d.driver.migration;
+  const log = d.log.child({ instanceId: w.instanceId, migration: m.id, action: w.action });
+  const report = (what: string, command: Parameters<Reporter['send']>[3]) =>
+    d.reporter?.send(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
+  const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
+
+  if (w.action === 'migrate-in') {
+    try {
+      const here = await d.driver.inspect(w.instanceId);
+      if (here?.pid !== undefined && here.state !== 'stopped' && here.state !== 'crashed') {
+        // Redelivered (this agent was killed mid-move): the destination is here already; preparing
+        // it again would end the guest if it has arrived. The reconcile resumes or removes it.
+        log.info({ state: here.state, status: here.reason }, 'a destination is here already; not prepared again');
+        return;
+      }
+      if (!live) throw new FailedPrecondition(`the ${d.driver.kind} driver on this node cannot take a live migration`);
+      const spec = await d.driver.launchSpec(w, d.images);
+      const host = d.settings.host();
+      const [port, nbdPort] = await freePorts(host, d.settings.portMin, d.settings.portMax, 2);
+      await live.prepareIncoming(spec, { host, port, nbdPort });
+      const arrived = live.finishIncoming(w.instanceId, d.settings.timeoutMs);
+      arrived.catch(() => undefined);
+      await report('target-ready', { type: 'ReportMigrationTargetReady', data: { nodeId: w.nodeId, migration: m.id, endpoint: { host, port, nbdPort } } });
+      await arrived;
+    } catch (e) {
+      log.warn({ err: e }, 'incoming migration failed; removing what was prepared');
+      await d.driver.destroy(w.instanceId).catch((err) => log.warn({ err }, 'cleanup after a failed incoming migration failed'));
+      await fail(`on the target: ${(e as Error).message}`);
+      return;
+    }
+    const position = await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+    // This host did the instance's current generation: a desired-state answer older than the report leaves it alone.
+    const { migration: _m, ...work } = w;
+    d.store.recordWork({ ...work, action: 'create', position: Math.max(position ?? 0, w.position) }, 'control-plane', false);
+    log.info('guest arrived and runs here');
+    return;
+  }
+
+  // migrate-out
+  if (!live || !m.endpoint) {
+    await fail(!live ? `the ${d.driver.kind} driver cannot migrate live` : 'no destination address');
+    return;
+  }
+  try {
+    let last = '';
+    const r = await live.migrateOut(w.instanceId, m.endpoint, { downtimeLimitMs: d.settings.downtimeLimitMs, timeoutMs: d.settings.timeoutMs, progressEveryMs: 1_000 }, (p) => {
+      const key = `${p.phase}:${p.percent}`;
+      if (key === last) return;
+      last = key;
+      void report(`progress:${key}`, { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: m.id, ...p } })?.catch(() => undefined);
+    });
+    log.info({ totalMs: r.totalMs, downtimeMs: r.downtimeMs }, 'migrated');
+  } catch (e) {
+    log.warn({ err: e }, 'migration failed; the guest runs on here');
+    await fail((e as Error).message);
+    return;
+  }
+  await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+  await d.driver.destroy(w.instanceId);
+  d.store.recordWork(w, 'control-plane', true);
+};
+
+/** count ports free on host within [min, max] (a migration's stream and NBD server). */
+const freePorts = async (host: string, min: number, max: number, count: number): Promise<number[]> => {
+  const out: number[] = [];
+  for (let p = min; p <= max && out.length < count; p++) if (await canListen(host, p)) out.push(p);
+  if (out.length < count) throw new FailedPrecondition(`no ${count} free ports between ${min} and ${max} on ${host} for the migration`);
+  return out;
+};
+
+const canListen = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });

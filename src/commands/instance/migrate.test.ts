@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { FailedPrecondition, NotFound } from '../../errors';
+import { fold } from '../decider';
+import { deciderSpec } from '../testing';
+import type { InstanceEvent } from './events';
+import { instanceDecider } from './index';
+import type { InstanceRequest } from './spec';
+import { resourcesFor } from './validate';
+
+const MiB = 2 ** 20;
+const request = (kind: InstanceRequest['kind'] = 'vm'): InstanceRequest => {
+  const spec = {
+    image: kind === 'container' ? 'oci://registry.test/app:1' : '',
+    cpuCores: 1,
+    memoryBytes: 128 * MiB,
+    disks: [],
+    kernel: kind === 'container' ? '' : 'http://images.test/vmlinuz',
+    initrd: kind === 'container' ? '' : 'http://images.test/initramfs.cpio.gz',
+    kernelArgs: '',
+    command: [],
+    args: [],
+    env: {},
+    volumeMounts: [],
+  };
+  return { name: 'web-1', kind, spec, images: {}, labels: {}, annotations: {}, placement: { preferredNodeId: '', region: '', zone: '' }, resources: resourcesFor(spec, {}) };
+};
+
+const given = deciderSpec(instanceDecider, 'i-1');
+const stateOf = (events: InstanceEvent[]) => fold(instanceDecider, 'i-1', events.map((e) => ({ ...e, time: new Date('2026-01-01T00:00:00Z') })));
+const running = (kind: InstanceRequest['kind'] = 'vm'): InstanceEvent[] => [
+  { type: 'InstanceRequested', data: request(kind) },
+  { type: 'InstanceScheduled', data: { nodeId: 'node-a', nodeName: 'host-a', generation: 1 } },
+  { type: 'InstanceRunning', data: { generation: 1, startedAt: '2026-01-01T00:00:01.000Z' } },
+];
+const stopped = [...running(), { type: 'InstanceStopRequested', data: { generation: 2, force: false, timeoutSeconds: 5 } }, { type: 'InstanceStopped', data: { generation: 2, reason: 'stopped' } }] as InstanceEvent[];
+const migrate = (live = true, targetNodeId = 'node-b') => ({ type: 'MigrateInstance' as const, data: { targetNodeId, targetNodeName: targetNodeId.replace('node', 'host'), live } });
+const requested = (migration = 1, live = true): InstanceEvent => ({
+  type: 'InstanceMigrationRequested',
+  data: { migration, sourceNodeId: 'node-a', targetNodeId: 'node-b', targetNodeName: 'host-b', live },
+});
+const migrating = [...running(), requested()];
+
+describe('instance decider: migration', () => {
+  describe('MigrateInstance', () => {
+    it('begins a live move of a RUNNING VM: it stays on its node, the reason says where it goes', () => {
+      given(running()).when(migrate()).then([requested()]);
+      const s = stateOf(migrating);
+      assert.equal(s.nodeId, 'node-a');
+      assert.equal(s.status, 'RUNNING');
+      assert.equal(s.reason, 'migrating to host-b: 0% (preparing the target)');
+    });
+    it('begins a cold move of a STOPPED instance', () => given(stopped).when(migrate(false)).then([{ ...requested(1, false) }]));
+    it('begins a cold move of a RUNNING container', () => given(running('container')).when(migrate(false)).then([requested(1, false)]));
+    it('numbers each move', () =>
+      given([...migrating, { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } }])
+        .when(migrate(true, 'node-c'))
+        .then([{ type: 'InstanceMigrationRequested', data: { migration: 2, sourceNodeId: 'node-b', targetNodeId: 'node-c', targetNodeName: 'host-c', live: true } }]));
+
+    const refusals: [string, InstanceEvent[], ReturnType<typeof migrate>, RegExp][] = [
+      ['a second move while one runs', migrating, migrate(true, 'node-c'), /already migrating to node host-b \(preparing, 0%\); wait for that move to end/],
+      ['the same move again', migrating, migrate(), /already migrating/],
+      ['a live move of a container', running('container'), migrate(true), /a container cannot move live .*use live=false/],
+      ['a live move of a STOPPED VM', stopped, migrate(true), /it is STOPPED; only a RUNNING instance moves live/],
+      ['a move while a stop is in progress', [...running(), { type: 'InstanceStopRequested', data: { generation: 2, force: false, timeoutSeconds: 5 } }], migrate(), /a stop is in progress/],
+      ['a PENDING instance', running().slice(0, 1), migrate(false), /it is PENDING on no node/],
+      ['a CREATING instance', running().slice(0, 2), migrate(false), /a create is in progress/],
+      ['a FAILED instance', [...running(), { type: 'InstanceFailed', data: { generation: 2, reason: 'crashed' } }], migrate(false), /it is FAILED; only a RUNNING or STOPPED instance can be moved/],
+      ['an instance being deleted', [...running(), { type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }], migrate(), /being deleted/],
+      ['a move to the node it is on', running(), migrate(true, 'node-a'), /already on node host-a/],
+      ['a move of an instance with a port (the network does not follow yet)', [...running(), { type: 'InstanceNetworkAttached', data: { portId: 'p-1', ipAddress: '10.0.0.5', macAddress: '02:00:00:00:00:05' } }], migrate(), /it has a network port \(p-1\), and ports do not follow a move yet/],
+    ];
+    for (const [what, history, cmd, message] of refusals)
+      it(`refuses ${what} with FAILED_PRECONDITION saying why`, () => given(history).when(cmd).thenThrows(FailedPrecondition, message));
+    it('says NOT_FOUND for an unknown instance', () => given([]).when(migrate()).thenThrows(NotFound, /instance i-1 not found/));
+  });
+
+  describe('while it moves', () => {
+    for (const cmd of [
+      { type: 'StopInstance', data: { force: false, timeoutSeconds: 5 } },
+      { type: 'RestartInstance', data: { force: false } },
+    ] as const)
+      it(`refuses ${cmd.type}: it waits for the move`, () => given(migrating).when(cmd).thenThrows(FailedPrecondition, /is migrating to node host-b; .* once the move has ended/));
+    it('takes a delete, which ends the move', () => {
+      given(migrating).when({ type: 'DeleteInstance', data: { force: false } }).then([{ type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }]);
+      assert.equal(stateOf([...migrating, { type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }]).migration, undefined);
+    });
+  });
+
+  describe('progress', () => {
+    const progress = { nodeId: 'node-a', migration: 1, phase: 'copying-memory' as const, percent: 63.4, expectedDowntimeMs: 120 };
+    it('shows the percentage, the phase and the expected downtime in the reason', () => {
+      const e: InstanceEvent = { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'copying-memory', percent: 63, expectedDowntimeMs: 120 } };
+      given(migrating).when({ type: 'ReportMigrationProgress', data: progress }).then([e]);
+      assert.equal(stateOf([...migrating, e]).reason, 'migrating to host-b: 63% (copying memory; expected downtime 120 ms)');
+    });
+    it('takes a report from the target too', () =>
+      given(migrating).when({ type: 'ReportMigrationProgress', data: { ...progress, nodeId: 'node-b' } }).thenMatches((es) => assert.equal(es.length, 1)));
+    it('ignores the same figures again', () =>
+      given([...migrating, { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'copying-memory', percent: 63, expectedDowntimeMs: 120 } }])
+        .when({ type: 'ReportMigrationProgress', data: progress })
+        .then([]));
+    it('ignores a report from a node outside the move', () => given(migrating).when({ type: 'ReportMigrationProgress', data: { ...progress, nodeId: 'node-c' } }).then([]));
+    it('ignores a report about an earlier move', () => given(migrating).when({ type: 'ReportMigrationProgress', data: { ...progress, migration: 0 } }).then([]));
+  });
+
+  describe('the target says where it listens', () => {
+    const endpoint = { host: '198.18.0.2', port: 49152, nbdPort: 49153 };
+    const ready: InstanceEvent = { type: 'InstanceMigrationTargetReady', data: { migration: 1, endpoint } };
+    it('records the endpoint from the target: the disks are copied next', () => {
+      given(migrating).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-b', migration: 1, endpoint } }).then([ready]);
+      const s = stateOf([...migrating, ready]);
+      assert.deepEqual([s.migration?.endpoint, s.migration?.phase, s.reason], [endpoint, 'copying-disks', 'migrating to host-b: 0% (copying disks)']);
+    });
+    it('ignores it from the source, a second time, or for another move', () => {
+      given(migrating).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-a', migration: 1, endpoint } }).then([]);
+      given([...migrating, ready]).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-b', migration: 1, endpoint } }).then([]);
+      given(migrating).when({ type: 'ReportMigrationTargetReady', data: { nodeId: 'node-b', migration: 2, endpoint } }).then([]);
+    });
+  });
+
+  describe('completion', () => {
+    const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } };
+    it('changes node_id to the target when the move is reported done', () => {
+      given(migrating).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
+      const s = stateOf([...migrating, done]);
+      assert.deepEqual([s.nodeId, s.nodeName, s.status, s.migration, s.reason], ['node-b', 'host-b', 'RUNNING', undefined, 'migrated live from node host-a']);
+    });
+    it('ignores a late report of the same move', () => given([...migrating, done]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([]));
+    it('lets it be stopped once the move has ended', () =>
+      given([...migrating, done])
+        .when({ type: 'StopInstance', data: { force: false, timeoutSeconds: 5 } })
+        .then([{ type: 'InstanceStopRequested', data: { generation: 2, force: false, timeoutSeconds: 5 } }]));
+  });
+
+  describe('failure', () => {
+    const failed: InstanceEvent = { type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'the target refused the machine' } };
+    it('leaves it on its node, RUNNING, with the reason recorded', () => {
+      given(migrating).when({ type: 'FailMigration', data: { migration: 1, nodeId: 'node-a', reason: 'the target refused the machine' } }).then([failed]);
+      const s = stateOf([...migrating, failed]);
+      assert.deepEqual([s.nodeId, s.status, s.migration], ['node-a', 'RUNNING', undefined]);
+      assert.equal(s.reason, 'migration to node host-b failed: the target refused the machine; it stays on node host-a');
+    });
+    it("takes the control plane's own deadline (no node)", () =>
+      given(migrating).when({ type: 'FailMigration', data: { migration: 1, reason: 'the target refused the machine' } }).then([failed]));
+    it('ignores a failure from a node outside the move, or of another move', () => {
+      given(migrating).when({ type: 'FailMigration', data: { migration: 1, nodeId: 'node-c', reason: 'x' } }).then([]);
+      given(migrating).when({ type: 'FailMigration', data: { migration: 2, reason: 'x' } }).then([]);
+    });
+    it('lets a new move begin after a failed one', () =>
+      given([...migrating, failed]).when(migrate()).then([{ ...requested(2) }]));
+  });
+});

@@ -1,0 +1,78 @@
+import { FailedPrecondition, InvalidArgument, NotFound } from '../../errors';
+import type { InstanceCommand } from './commands';
+import type { InstanceEvent } from './events';
+import type { InstanceState } from './state';
+
+type MigrationCommand = Extract<InstanceCommand, { type: 'MigrateInstance' | 'ReportMigrationProgress' | 'ReportMigrationTargetReady' | 'ReportInstanceMigrated' | 'FailMigration' }>;
+
+/**
+ * A move of an instance to another node. The instance stays on its node (node_id) until
+ * the agents report the switch done; a failure leaves it there with the reason. One move
+ * at a time; reports name the move they are about, so a late one of an earlier move is moot.
+ */
+export const decideMigration = (cmd: MigrationCommand, s: InstanceState): InstanceEvent[] => {
+  switch (cmd.type) {
+    case 'MigrateInstance': {
+      if (!s.exists) throw new NotFound(`instance ${s.id} not found`);
+      const { targetNodeId, targetNodeName, live } = cmd.data;
+      if (!targetNodeId) throw new InvalidArgument('target_node_id: is required once the target is chosen');
+      refuseMigration(s, targetNodeId, live);
+      const migration = (s.migrations ?? 0) + 1;
+      return [{ type: 'InstanceMigrationRequested', data: { migration, sourceNodeId: s.nodeId, targetNodeId, targetNodeName, live } }];
+    }
+
+    case 'ReportMigrationProgress': {
+      const m = s.migration;
+      if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
+      const { phase, percent, expectedDowntimeMs } = cmd.data;
+      const pct = Math.max(0, Math.min(100, Math.round(percent)));
+      if (m.phase === phase && m.percent === pct && m.expectedDowntimeMs === expectedDowntimeMs) return [];
+      return [{ type: 'InstanceMigrationProgressed', data: { migration: m.id, phase, percent: pct, ...(expectedDowntimeMs !== undefined ? { expectedDowntimeMs } : {}) } }];
+    }
+
+    case 'ReportMigrationTargetReady': {
+      const m = s.migration;
+      if (!s.exists || !m || m.id !== cmd.data.migration || cmd.data.nodeId !== m.targetNodeId || m.endpoint) return [];
+      return [{ type: 'InstanceMigrationTargetReady', data: { migration: m.id, endpoint: cmd.data.endpoint } }];
+    }
+
+    case 'ReportInstanceMigrated': {
+      const m = s.migration;
+      if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
+      return [{ type: 'InstanceMigrated', data: { migration: m.id, nodeId: m.targetNodeId, nodeName: m.targetNodeName, fromNodeId: s.nodeId } }];
+    }
+
+    case 'FailMigration': {
+      const m = s.migration;
+      if (!s.exists || !m || m.id !== cmd.data.migration) return [];
+      if (cmd.data.nodeId !== undefined && !ofMove(s, cmd.data.nodeId)) return [];
+      return [{ type: 'InstanceMigrationFailed', data: { migration: m.id, reason: cmd.data.reason } }];
+    }
+  }
+};
+
+/** Why this instance cannot begin a move now (FAILED_PRECONDITION), or nothing ('' target: any but its own node). */
+export const refuseMigration = (s: InstanceState, targetNodeId: string, live: boolean): void => {
+  const no = (why: string) => {
+    throw new FailedPrecondition(`instance ${s.id} cannot move: ${why}`);
+  };
+  if (s.migration) no(`it is already migrating to node ${s.migration.targetNodeName || s.migration.targetNodeId} (${s.migration.phase}, ${s.migration.percent}%); wait for that move to end`);
+  if (s.status === 'DELETING') no('it is being deleted');
+  if (live && s.kind === 'container')
+    no('a container cannot move live (its processes are not checkpointed); use live=false for a cold move (stopped, moved, started again)');
+  if (!s.nodeId) no(`it is ${s.status} on no node; there is nothing to move`);
+  if (s.pending) no(`a ${s.pending.kind} is in progress; move it once that has ended`);
+  if (live && s.status !== 'RUNNING') no(`it is ${s.status}; only a RUNNING instance moves live (use live=false to move it cold)`);
+  if (!live && s.status !== 'RUNNING' && s.status !== 'STOPPED') no(`it is ${s.status}; only a RUNNING or STOPPED instance can be moved`);
+  // Until the port's binding moves with it (a second binding on the target, switched at the end), a move would cut it off.
+  if (s.network) no(`it has a network port (${s.network.portId}), and ports do not follow a move yet`);
+  if (targetNodeId && targetNodeId === s.nodeId) no(`it is already on node ${s.nodeName || s.nodeId}`);
+};
+
+/** A report about a move counts from its source or its target only. */
+const ofMove = (s: InstanceState, nodeId: string): boolean => nodeId === s.nodeId || nodeId === s.migration?.targetNodeId;
+
+/** Why a stop, a restart or a start must wait for a move, or nothing. */
+export const refuseWhileMigrating = (s: InstanceState, what: string): void => {
+  if (s.migration) throw new FailedPrecondition(`instance ${s.id} is migrating to node ${s.migration.targetNodeName || s.migration.targetNodeId}; ${what} it once the move has ended`);
+};

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
+import type { Agent } from '../../src/agent/agent';
+import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
+import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
+import { listAll } from '../feed/feed-support';
+import { removeStateDir, startAgent } from '../support/agent';
+import { createRequest, InstanceWatch, MiB } from '../support/compute';
+import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
+import { ImageServer, testGuestDir } from '../support/image-server';
+
+const GiB = 2 ** 30;
+
+/**
+ * MigrateInstance through the control plane: a real gRPC client, a real nats-server,
+ * agents with the hollow driver (instances that only pretend to run). This file is
+ * about the API's answers, the choice of target and the refusals; the hollow agents
+ * carry no move out (a live one is refused by the target's agent, a cold one ends at the
+ * control plane's deadline). Moves by real agents: migrate-qemu.test.ts.
+ */
+describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, hollow agents)', function () {
+  this.timeout(60_000);
+  const t = new TestControlPlane({ migrationTimeoutSeconds: 4, leaseTtlSeconds: 3600 });
+  let images: ImageServer;
+  let c: ComputeServiceClient;
+  let cluster: ClusterServiceClient;
+  let audit: AuditServiceClient;
+  let watch: InstanceWatch;
+  const agents: Agent[] = [];
+  let a: Agent; // where the instances run
+  let b: Agent; // the only other node with room for a VM
+  let small: Agent; // READY, 1 CPU, 256 MiB: too small for the test VM
+  let off: Agent; // in MAINTENANCE
+  const migrate = (instanceId: string, targetNodeId = '', live = true) => call(c, c.migrateInstance, { instanceId, targetNodeId, live });
+  const instanceEvents = async (id: string) => (await listAll(audit, { aggregateType: 'instance', aggregateId: id })).length;
+  const allocatedCpu = async (nodeId: string) => (await call(cluster, cluster.getNode, { nodeId })).allocated!.cpuCores;
+  const onA = async (name: string, type = InstanceType.INSTANCE_TYPE_VM): Promise<Instance> => {
+    const spec = type === InstanceType.INSTANCE_TYPE_CONTAINER ? { image: 'docker.io/library/busybox:1' } : { kernel: images.url('vmlinuz') };
+    const created = await call(c, c.createInstance, createRequest(name, type, { memoryBytes: 512 * MiB, ...spec }, { preferredNodeId: a.nodeId }));
+    const running = await watch.settled(created.id, 20_000);
+    assert.equal(running.state, InstanceState.INSTANCE_STATE_RUNNING, running.stateReason);
+    return running;
+  };
+
+  before(async () => {
+    images = await new ImageServer(testGuestDir()).start();
+    await t.start();
+    const big = { cpuCores: 8, memoryBytes: 16 * GiB, diskBytes: 100 * GiB };
+    a = await startAgent(t, { driver: 'hollow', hostname: 'mig-a', capacity: big });
+    b = await startAgent(t, { driver: 'hollow', hostname: 'mig-b', capacity: big });
+    small = await startAgent(t, { driver: 'hollow', hostname: 'mig-small', capacity: { cpuCores: 1, memoryBytes: 256 * MiB, diskBytes: GiB } });
+    off = await startAgent(t, { driver: 'hollow', hostname: 'mig-off', capacity: big });
+    agents.push(a, b, small, off);
+    c = t.client(ComputeServiceClient);
+    cluster = t.client(ClusterServiceClient);
+    audit = t.client(AuditServiceClient);
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: off.nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [] }));
+    watch = new InstanceWatch(c);
+  });
+  after(async () => {
+    watch?.close();
+    for (const x of agents) await x.stop();
+    await t.stop();
+    await images?.stop();
+    for (const x of agents) removeStateDir(x);
+  });
+
+  it('accepts a live move with no target: the scheduler picks the one READY node with room; a target that cannot take it ends the move, the guest stays', async () => {
+    const vm = await onA('mig-live');
+    const mark = watch.events.length;
+    const accepted = await migrate(vm.id);
+    assert.equal(accepted.nodeId, a.nodeId, 'node_id changes only when the move completes');
+    assert.equal(accepted.state, InstanceState.INSTANCE_STATE_RUNNING);
+    await watch.until('the move in WatchInstance', (e) => e.instance?.id === vm.id && e.instance.stateReason === 'migrating to mig-b: 0% (preparing the target)', 5_000, mark);
+    // The hollow driver moves nothing: the target's agent says so, and the move ends with its reason.
+    const failed = await watch.until('the move refused by the target', (e) => e.instance?.id === vm.id && /^migration to node mig-b failed/.test(e.instance.stateReason), 15_000, mark);
+    assert.equal(failed.instance!.stateReason, 'migration to node mig-b failed: on the target: the hollow driver on this node cannot take a live migration; it stays on node mig-a');
+    assert.equal(failed.instance!.nodeId, a.nodeId);
+    assert.equal(failed.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
+  });
+
+  it('a cold move in flight: a second move and a stop are refused (nothing written), the target holds the room, the deadline gives it up', async () => {
+    const vm = await onA('mig-cold');
+    const before = await allocatedCpu(b.nodeId);
+    const mark = watch.events.length;
+    const accepted = await migrate(vm.id, b.nodeId, false);
+    assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
+    const seen = await watch.until('the move in WatchInstance', (e) => e.instance?.id === vm.id && /^moving cold to mig-b/.test(e.instance.stateReason), 5_000, mark);
+    assert.equal(seen.instance!.nodeId, a.nodeId);
+    assert.equal(await allocatedCpu(b.nodeId), before + 1, "the target holds the instance's capacity during the move");
+
+    const events = await instanceEvents(vm.id);
+    await rejectsWith(migrate(vm.id, b.nodeId), status.FAILED_PRECONDITION, /already migrating to node mig-b \(preparing, 0%\); wait for that move to end/);
+    await rejectsWith(call(c, c.stopInstance, { instanceId: vm.id, force: false, timeoutSeconds: 1 }), status.FAILED_PRECONDITION, /is migrating to node mig-b; stop it once the move has ended/);
+    assert.equal(await instanceEvents(vm.id), events);
+
+    // Agents do not move instances cold yet: the control plane's deadline gives it up; the target's room goes back.
+    const failed = await watch.until('the move given up', (e) => e.instance?.id === vm.id && /^migration to node mig-b failed/.test(e.instance.stateReason), 15_000, mark);
+    assert.match(failed.instance!.stateReason, /^migration to node mig-b failed: it did not complete within 4s \(preparing, 0%\); it stays on node mig-a$/);
+    assert.equal(failed.instance!.nodeId, a.nodeId);
+    await until("the target's capacity back", async () => (await allocatedCpu(b.nodeId)) === before);
+  });
+
+  describe('refusals write nothing', () => {
+    let vm: Instance;
+    let box: Instance;
+    before(async () => {
+      vm = await onA('mig-refused');
+      box = await onA('mig-box', InstanceType.INSTANCE_TYPE_CONTAINER);
+    });
+    for (const [what, req, code, message] of [
+      ['no instance_id', () => ({ instanceId: '', targetNodeId: '', live: true }), status.INVALID_ARGUMENT, /^instance_id: is required/],
+      ['an unknown instance', () => ({ instanceId: 'nope', targetNodeId: '', live: true }), status.NOT_FOUND, /instance nope not found/],
+      ['an unknown target', () => ({ instanceId: vm.id, targetNodeId: 'nope', live: true }), status.NOT_FOUND, /^target_node_id: node nope not found/],
+      ['a target in MAINTENANCE', () => ({ instanceId: vm.id, targetNodeId: off.nodeId, live: true }), status.FAILED_PRECONDITION, /cannot move to node mig-off: .*1 node in MAINTENANCE/],
+      ['a target without room', () => ({ instanceId: vm.id, targetNodeId: small.nodeId, live: true }), status.FAILED_PRECONDITION, /cannot move to node mig-small: .*short of memory_bytes/],
+      ['the node it is on', () => ({ instanceId: vm.id, targetNodeId: a.nodeId, live: true }), status.FAILED_PRECONDITION, /already on node mig-a/],
+      ['a live move of a container', () => ({ instanceId: box.id, targetNodeId: b.nodeId, live: true }), status.FAILED_PRECONDITION, /a container cannot move live .*use live=false/],
+    ] as const)
+      it(`${what}: ${status[code]}`, async () => {
+        const id = req().instanceId;
+        const before = [id && id !== 'nope' ? await instanceEvents(id) : 0, await allocatedCpu(b.nodeId), await allocatedCpu(small.nodeId), await allocatedCpu(off.nodeId)];
+        await rejectsWith(call(c, c.migrateInstance, req()), code, message);
+        const after = [id && id !== 'nope' ? await instanceEvents(id) : 0, await allocatedCpu(b.nodeId), await allocatedCpu(small.nodeId), await allocatedCpu(off.nodeId)];
+        assert.deepEqual(after, before);
+      });
+    it('a cold move of the container is accepted', async () => {
+      const accepted = await migrate(box.id, b.nodeId, false);
+      assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
+    });
+  });
+});
