@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { controlPlaneCredentials } from './control-plane-credentials';
+import { nodeCredentials, type NodeTls, renewIfDue, serverOf } from './node-credentials';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { CommandBus } from '../bus/command-bus';
@@ -33,6 +34,8 @@ import { NetworkAgent } from './network/network-agent';
 import { networkAnnotations } from './network/annotations';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
+/** How often a joined host looks at its certificate's age (it renews with a third of 30 days left). */
+const RENEW_CHECK_MS = 3600_000;
 
 /** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
@@ -64,7 +67,8 @@ export class Agent {
   private stopped = false;
 
   constructor(
-    readonly cfg: AgentConfig,
+    /** As given; once started, with the node credentials it found or joined for. */
+    public cfg: AgentConfig,
     private readonly drivers: DriverConfig | LoadedDrivers,
     private readonly log: Logger,
   ) {}
@@ -80,8 +84,10 @@ export class Agent {
   }
 
   private async startUp(): Promise<this> {
+    mkdirSync(this.cfg.stateDir, { recursive: true });
+    // 0. Who this host is: a certificate of the cluster CA (given, kept from a join, or joined for now), or none in development mode.
+    this.cfg = await this.withCredentials(this.cfg);
     const { cfg, log } = this;
-    mkdirSync(cfg.stateDir, { recursive: true });
     // 1. Drivers: the kinds whose probe passed are the kinds this node runs.
     this.loaded = 'forType' in this.drivers ? this.drivers : await loadDrivers({ ...this.drivers, logger: log });
     for (const u of this.loaded.unsupported) log.warn(u, 'driver unsupported here');
@@ -126,12 +132,17 @@ export class Agent {
     );
     // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
     // and a node that cannot heartbeat for that long is NOT_READY for nothing.
-    this.cluster = new ClusterServiceClient(cfg.server, controlPlaneCredentials(cfg), {
-      'grpc.initial_reconnect_backoff_ms': 250,
-      'grpc.max_reconnect_backoff_ms': 2_000,
+    this.cluster = this.clusterClient();
+    // Registration and heartbeats reach whichever client is current (a renewed certificate makes a new one).
+    const cluster = new Proxy({} as ClusterServiceClient, {
+      get: (_t, k) => {
+        const c = this.cluster as unknown as Record<string | symbol, unknown>;
+        const v = c[k];
+        return typeof v === 'function' ? v.bind(c) : v;
+      },
     });
     this.network = this.makeNetwork(reporter);
-    const registration = new Registration(this.cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
+    const registration = new Registration(cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
@@ -157,7 +168,7 @@ export class Agent {
     );
     await this.consumer.start();
     this.heartbeat = new Heartbeat(
-      this.cluster,
+      cluster,
       () => this.nodeId,
       () => this.store!.live().reduce((a, r) => add(a, r.work.resources), ZERO),
       async () => void (await registration.register(this.port, this.kinds, () => this.stopped)),
@@ -165,9 +176,46 @@ export class Agent {
       () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
+    if (this.joinedTls) setInterval(() => void this.renew(), RENEW_CHECK_MS).unref();
     // A failed create's log outlives it for as long as its tombstone (its node never hears of a later delete).
     setInterval(() => void this.forgetOld(), 3600_000).unref();
     return this;
+  }
+
+  private joinedTls?: NodeTls;
+
+  /** The node credentials to start with: a joined host renews its certificate here when it is due. */
+  private async withCredentials(cfg: AgentConfig): Promise<AgentConfig> {
+    const server = serverOf(cfg);
+    const { tls } = await nodeCredentials({ ...cfg, server }, this.log);
+    if (!tls) return { ...cfg, server };
+    this.joinedTls = tls;
+    await renewIfDue(server, tls, cfg.hostname, this.log).catch((err) => this.log.warn({ err }, 'could not renew this node certificate; trying again later'));
+    return { ...cfg, server, ...tls, natsTokenFile: cfg.natsTokenFile ?? tls.natsTokenFile };
+  }
+
+  private clusterClient(): ClusterServiceClient {
+    // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
+    // and a node that cannot heartbeat for that long is NOT_READY for nothing.
+    return new ClusterServiceClient(this.cfg.server, controlPlaneCredentials(this.cfg), {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
+  }
+
+  /** Renews a joined host's certificate before it expires, and reconnects with it. */
+  async renew(now = new Date()): Promise<boolean> {
+    if (!this.joinedTls || this.stopped) return false;
+    try {
+      if (!(await renewIfDue(this.cfg.server, this.joinedTls, this.cfg.hostname, this.log, now))) return false;
+      const old = this.cluster;
+      this.cluster = this.clusterClient();
+      old?.close();
+      return true;
+    } catch (err) {
+      this.log.warn({ err }, 'could not renew this node certificate; trying again later');
+      return false;
+    }
   }
 
   private async forgetOld(): Promise<void> {

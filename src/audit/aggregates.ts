@@ -26,6 +26,8 @@ import { FloatingIP, Network, Port, Router, SecurityGroup, Subnet } from '../gen
 import { userDecider } from '../commands/user';
 import { toUser } from '../wire/views/user';
 import { User } from '../gen/hypervisor/iam/v1/iam';
+import { joinTokenDecider } from '../commands/join_token';
+import { nodeIdentityDecider } from '../commands/node_identity';
 
 /**
  * How the audit shows one aggregate type: its decider (so GetStateAt folds
@@ -87,4 +89,7 @@ export const AUDITED: ReadonlyMap<string, AuditedAggregate> = new Map([
   resource(userDecider, toUser, User),
   internal(networkPoolDecider, networkPoolToJson),
   internal(macAddressDecider, macAddressToJson),
+  // Who was let join when, and which certificates a host holds: never a secret or a key (the token's secret not even as its hash).
+  internal(joinTokenDecider, ({ secretHash: _h, ...rest }) => rest),
+  internal(nodeIdentityDecider, (s) => s),
 ]);

@@ -71,6 +71,11 @@ export const IDENTITY_METHODS = service('hypervisor.iam.v1', 'IdentityService', 
   IssueCertificate: 'admin',
   RevokeCertificate: 'admin',
   DeleteUser: 'admin',
+  CreateJoinToken: 'admin',
+  RevokeJoinToken: 'admin',
+  // The token is the credential: a joining host has no certificate yet.
+  JoinNode: 'open',
+  RenewNodeCertificate: 'node',
 });
 
 /** Health is open (load balancers probe it); reflection lists the API to anyone who may call it. */

@@ -11,6 +11,8 @@ import { routerDecider } from './router';
 import { securityGroupDecider } from './security_group';
 import { subnetDecider } from './subnet';
 import { userDecider } from './user';
+import { joinTokenDecider } from './join_token';
+import { nodeIdentityDecider } from './node_identity';
 
 /** Every aggregate the command handlers serve. */
 export const DECIDERS: readonly AnyDecider[] = [
@@ -26,4 +28,6 @@ export const DECIDERS: readonly AnyDecider[] = [
   routerDecider,
   floatingIpDecider,
   userDecider,
+  joinTokenDecider,
+  nodeIdentityDecider,
 ];

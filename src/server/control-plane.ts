@@ -41,6 +41,7 @@ import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
 import { IdentityPlane } from './planes/identity';
+import { advertisedHost } from './security/mode';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -124,7 +125,10 @@ export class ControlPlane {
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
-    const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who)));
+    const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who), {
+      serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`,
+      natsToken: () => this.natsToken,
+    }));
     this.planes = [identity, cluster, audit, network, compute];
 
     // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.

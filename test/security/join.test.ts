@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { status } from '@grpc/grpc-js';
+import pino from 'pino';
+import type { Agent } from '../../src/agent/agent';
+import { join, JoinRefused, nodePkiFiles, renewIfDue } from '../../src/agent/node-credentials';
+import { AuditEvent, AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
+import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
+import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { caFingerprint, decodeJoinToken, encodeJoinToken } from '../../src/pki/join-token';
+import { startAgent } from '../support/agent';
+import { call, rejectsWith } from '../support/control-plane';
+import { hvctl, isolatedEnv } from '../support/hvctl';
+import { until } from '../support/until';
+import { NetworkLab } from './support';
+
+const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' };
+const quiet = pino({ level: 'silent' });
+
+describe('hosts join with a token (network mode)', function () {
+  this.timeout(120_000);
+  const lab = new NetworkLab();
+  const dirs: string[] = [];
+  const agents: Agent[] = [];
+  const stateDir = () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'hv-join-'));
+    dirs.push(d);
+    return d;
+  };
+  let admin: ClusterServiceClient;
+  before(async () => {
+    await lab.start();
+    admin = lab.client(ClusterServiceClient, lab.admin);
+  });
+  after(async () => {
+    for (const a of agents) await a.stop().catch(() => undefined);
+    await lab.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const hostnames = async () => (await call(admin, admin.listNodes, LIST)).nodes.map((n) => n.hostname).sort();
+  /** Every event of an aggregate type, as the administrator reads the audit log. */
+  const events = async (aggregateType: string) => {
+    const audit = lab.client(AuditServiceClient, lab.admin);
+    return (await call(audit, audit.listEvents, ListEventsRequest.fromPartial({ aggregateType, pageSize: 500 }))).events.map((e) => ({ ...e, json: JSON.stringify(AuditEvent.toJSON(e)) }));
+  };
+  const refusedJoin = async (token: string, hostname: string, why: RegExp) => {
+    const dir = stateDir();
+    const err = await join({ server: lab.t.address, token, hostname, stateDir: dir }, quiet).then(
+      () => assert.fail('the join was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof JoinRefused, String(err));
+    assert.equal(err.code, status.UNAUTHENTICATED);
+    assert.match(err.message, why);
+    assert.ok(!existsSync(nodePkiFiles(dir).cert), 'no certificate kept');
+  };
+
+  it('hvctl node join-token create prints a single-use token naming the server and the CA fingerprint; the log keeps only its hash', async () => {
+    const pki = lab.t.cp.security!.pki;
+    const r = await hvctl(['--server', lab.t.address, '--ca', pki.ca.certFile, '--cert', pki.admin.certFile, '--key', pki.admin.keyFile, 'node', 'join-token', 'create', '--ttl', '15m'], {
+      env: isolatedEnv({}),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const token = r.stdout.trim();
+    const t = decodeJoinToken(token);
+    assert.equal(t.ca, caFingerprint(lab.ca));
+    assert.match(t.server, /:\d+$/);
+    assert.match(r.stderr, new RegExp(`join token ${t.id}: single use, until `));
+    const created = (await events('join_token')).filter((e) => e.aggregateId === t.id);
+    assert.equal(created.length, 1);
+    assert.ok(!created.some((e) => e.json.includes(t.secret)), 'the secret is not in the log');
+    // A viewer may not make one.
+    const viewer = lab.client(IdentityServiceClient, await lab.joinedNode('not-an-admin'));
+    await rejectsWith(call(viewer, viewer.createJoinToken, { ttlSeconds: 60, serverAddress: '' }), status.PERMISSION_DENIED, /CreateJoinToken needs the admin role; node:not-an-admin has the node role/);
+  });
+
+  it('an agent joins with a token: its own key, its certificate node:<hostname> in <state-dir>/pki (0600), registered as that node; it starts again without the token', async () => {
+    const { token } = await lab.joinToken();
+    const dir = stateDir();
+    const a = await startAgent(lab.t, { driver: 'hollow', hostname: 'joiner-a', stateDir: dir, joinToken: token, server: lab.t.address });
+    agents.push(a);
+    const files = nodePkiFiles(dir);
+    for (const f of [files.ca, files.cert, files.key]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+    const cert = new X509Certificate(readFileSync(files.cert));
+    assert.equal(cert.subject, 'CN=node:joiner-a');
+    assert.ok(cert.checkIssued(new X509Certificate(lab.ca)));
+    assert.deepEqual(await hostnames(), ['joiner-a']);
+    const issued = (await events('node_identity')).filter((e) => e.aggregateId === 'joiner-a');
+    assert.equal(issued.length, 1);
+    assert.equal(issued[0].actor, 'node:joiner-a');
+    assert.ok(!issued.some((e) => e.json.includes('PRIVATE KEY')));
+    const registered = (await events('node')).find((e) => e.json.includes('joiner-a'));
+    assert.equal(registered?.actor, 'node:joiner-a', 'it registered as its node identity');
+
+    await a.stop();
+    agents.splice(agents.indexOf(a), 1);
+    const again = await startAgent(lab.t, { driver: 'hollow', hostname: 'joiner-a', stateDir: dir, server: lab.t.address });
+    agents.push(again);
+    assert.equal(again.cfg.tlsCert, files.cert, 'started from <state-dir>/pki');
+    assert.equal(new X509Certificate(readFileSync(files.cert)).serialNumber, cert.serialNumber, 'nothing to renew yet');
+  });
+
+  it('the same token again, an expired, a revoked and a forged one: UNAUTHENTICATED saying which, nothing registered', async () => {
+    const before = await hostnames();
+    const identitiesBefore = (await events('node_identity')).length;
+    const used = await lab.joinToken();
+    const pki = stateDir();
+    await join({ server: lab.t.address, token: used.token, hostname: 'uses-it', stateDir: pki }, quiet);
+    await refusedJoin(used.token, 'second-user', /^join token [0-9a-f]{16} was already used \(by node:uses-it at /);
+
+    const short = await lab.joinToken(1);
+    await until('the token expired', () => (Date.now() > short.expiresAt!.getTime() ? true : undefined), 5_000);
+    await refusedJoin(short.token, 'late-host', new RegExp(`^join token ${short.id} expired at `));
+
+    const revoked = await lab.joinToken();
+    const identity = lab.client(IdentityServiceClient, lab.admin);
+    await call(identity, identity.revokeJoinToken, { id: revoked.id });
+    await refusedJoin(revoked.token, 'revoked-host', new RegExp(`^join token ${revoked.id} was revoked at `));
+
+    const real = decodeJoinToken((await lab.joinToken()).token);
+    await refusedJoin(encodeJoinToken({ ...real, secret: 'guessed' }), 'forger', new RegExp(`^join token ${real.id} is forged: this cluster never issued it`));
+    await refusedJoin(encodeJoinToken({ ...real, id: '00000000deadbeef' }), 'forger', /^join token 00000000deadbeef is forged/);
+
+    assert.deepEqual(await hostnames(), before, 'no node registered');
+    assert.equal((await events('node_identity')).length, identitiesBefore + 1, 'only the genuine join recorded a certificate');
+  });
+
+  it('a token whose CA fingerprint is not the server\'s CA: the agent refuses the server before sending anything', async () => {
+    const real = decodeJoinToken((await lab.joinToken()).token);
+    const dir = stateDir();
+    await assert.rejects(join({ server: lab.t.address, token: encodeJoinToken({ ...real, ca: `sha256:${'0'.repeat(64)}` }), hostname: 'pinned', stateDir: dir }, quiet), /does not present the CA the join token names/);
+    // The token was not spent: the genuine one still works.
+    await join({ server: lab.t.address, token: encodeJoinToken(real), hostname: 'pinned', stateDir: dir }, quiet);
+  });
+
+  it('a joined node renews its own certificate before it expires (same key, new serial, recorded); a user cannot', async () => {
+    const dir = stateDir();
+    const tls = await join({ server: lab.t.address, token: (await lab.joinToken()).token, hostname: 'renewer', stateDir: dir }, quiet);
+    const old = new X509Certificate(readFileSync(tls.tlsCert));
+    assert.equal(await renewIfDue(lab.t.address, tls, 'renewer', quiet), false, 'not due yet');
+    const later = new Date(Date.parse(old.validTo) - 24 * 3600_000);
+    assert.equal(await renewIfDue(lab.t.address, tls, 'renewer', quiet, later), true);
+    const renewed = new X509Certificate(readFileSync(tls.tlsCert));
+    assert.notEqual(renewed.serialNumber, old.serialNumber);
+    assert.ok(renewed.publicKey.equals(old.publicKey), 'the key stayed on the host');
+    assert.equal((await events('node_identity')).filter((e) => e.aggregateId === 'renewer').length, 2);
+    const adminId = lab.client(IdentityServiceClient, lab.admin);
+    await rejectsWith(call(adminId, adminId.renewNodeCertificate, { csrPem: 'x' }), status.PERMISSION_DENIED, /only a node renews its own certificate; local:admin is not a node/);
+  });
+});
