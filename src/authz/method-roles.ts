@@ -13,7 +13,8 @@ const service = (pkg: string, name: string, methods: Record<string, Need>): Reco
 export const CLUSTER_METHODS = service('hypervisor.v1', 'ClusterService', {
   RegisterNode: 'node',
   Heartbeat: 'node',
-  UpdateNodeStatus: 'admin',
+  // A node for its own node (node-rules.ts); an administrator for any (cordon, drain).
+  UpdateNodeStatus: 'node',
   DeregisterNode: 'admin',
   GetNode: 'viewer',
   ListNodes: 'viewer',

@@ -32,6 +32,7 @@ import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import { authInterceptor } from '../grpc/auth/interceptor';
 import { ownersFrom } from '../grpc/auth/owners';
+import { placementFrom } from '../grpc/auth/placement';
 import { type Security, setUpSecurity } from './security/setup';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
@@ -169,6 +170,7 @@ export class ControlPlane {
           trustEveryone: security.trustEveryone,
           directory,
           owners: ownersFrom({ ...network.models, instances: compute.instances }),
+          placement: placementFrom({ nodes: cluster.nodes, instances: compute.instances, ports: network.models.ports, routers: network.models.routers }),
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
         idempotencyInterceptor(requests),

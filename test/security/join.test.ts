@@ -8,8 +8,10 @@ import pino from 'pino';
 import type { Agent } from '../../src/agent/agent';
 import { join, JoinRefused, nodePkiFiles, renewIfDue } from '../../src/agent/node-credentials';
 import { AuditEvent, AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
-import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
-import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { CreateUserRequest, IdentityServiceClient, Role } from '../../src/gen/hypervisor/iam/v1/iam';
+import { ClusterServiceClient, HeartbeatRequest, Node, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { nodeRegistration } from '../support/nodes';
 import { caFingerprint, decodeJoinToken, encodeJoinToken } from '../../src/pki/join-token';
 import { startAgent } from '../support/agent';
 import { call, rejectsWith } from '../support/control-plane';
@@ -135,6 +137,29 @@ describe('hosts join with a token (network mode)', function () {
     await assert.rejects(join({ server: lab.t.address, token: encodeJoinToken({ ...real, ca: `sha256:${'0'.repeat(64)}` }), hostname: 'pinned', stateDir: dir }, quiet), /does not present the CA the join token names/);
     // The token was not spent: the genuine one still works.
     await join({ server: lab.t.address, token: encodeJoinToken(real), hostname: 'pinned', stateDir: dir }, quiet);
+  });
+
+  it("with node A's certificate: RegisterNode as B, Heartbeat for B, UpdateNodeStatus of B are PERMISSION_DENIED naming the node; nothing of B changes", async () => {
+    const asA = lab.client(ClusterServiceClient, await lab.joinedNode('host-a'));
+    const asB = lab.client(ClusterServiceClient, await lab.joinedNode('host-b'));
+    const a = await call(asA, asA.registerNode, nodeRegistration('host-a'));
+    const b = await call(asB, asB.registerNode, nodeRegistration('host-b'));
+    await call(asA, asA.heartbeat, HeartbeatRequest.fromPartial({ nodeId: a.nodeId }));
+    const before = await call(admin, admin.getNode, { nodeId: b.nodeId });
+    await rejectsWith(call(asA, asA.registerNode, nodeRegistration('host-b')), status.PERMISSION_DENIED, /RegisterNode: node:host-a may register only its own host name "host-a", not "host-b"$/);
+    await rejectsWith(call(asA, asA.heartbeat, HeartbeatRequest.fromPartial({ nodeId: b.nodeId })), status.PERMISSION_DENIED, new RegExp(`Heartbeat: node:host-a may act only for its own node; node ${b.nodeId} is node:host-b$`));
+    await rejectsWith(
+      call(asA, asA.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: b.nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE })),
+      status.PERMISSION_DENIED,
+      /UpdateNodeStatus: node:host-a may act only for its own node/,
+    );
+    assert.deepEqual(Node.toJSON(await call(admin, admin.getNode, { nodeId: b.nodeId })), Node.toJSON(before), 'nothing of B changed');
+    // A user's certificate, even an administrator's, does not act as a node.
+    const ada = lab.client(IdentityServiceClient, lab.admin);
+    await call(ada, ada.createUser, CreateUserRequest.fromPartial({ name: 'ada', role: Role.ROLE_ADMIN }));
+    const issued = await call(ada, ada.issueCertificate, { name: 'ada', csrPem: '', validDays: 1 });
+    const asAda = lab.client(ClusterServiceClient, { cert: issued.certificatePem, key: issued.privateKeyPem });
+    await rejectsWith(call(asAda, asAda.registerNode, nodeRegistration('host-b')), status.PERMISSION_DENIED, /only a node's own certificate may call this; user:ada is a user$/);
   });
 
   it('a joined node renews its own certificate before it expires (same key, new serial, recorded); a user cannot', async () => {
