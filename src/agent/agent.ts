@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import { agentServiceCredentials, controlPlaneOnly } from './control-plane-only';
+import { AGENT_TLS_ANNOTATION } from '../domain/annotations';
 import { controlPlaneCredentials } from './control-plane-credentials';
 import { nodeCredentials, type NodeTls, renewIfDue, serverOf } from './node-credentials';
 import { connect, type NatsConnection } from 'nats';
@@ -122,13 +124,15 @@ export class Agent {
     this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
 
     // 3. AgentService, then registration (it names the port).
-    this.grpc = new Server();
+    const tls = !!(cfg.tlsCa && cfg.tlsCert && cfg.tlsKey);
+    if (!tls) log.warn({ listen: `${cfg.listenHost}:${cfg.port}` }, 'AgentService serves plaintext to anyone who reaches it (no node certificate: development mode); join the cluster with --join-token');
+    this.grpc = new Server(tls ? { interceptors: [controlPlaneOnly] } : {});
     this.grpc.addService(
       AgentServiceService,
       agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log, netCounters: (id) => this.network?.counters(id) }),
     );
     this.port = await new Promise<number>((resolve, reject) =>
-      this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, agentServiceCredentials(cfg), (e, p) => (e ? reject(e) : resolve(p))),
     );
     // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
     // and a node that cannot heartbeat for that long is NOT_READY for nothing.
@@ -142,7 +146,10 @@ export class Agent {
       },
     });
     this.network = this.makeNetwork(reporter);
-    const registration = new Registration(cluster, cfg, log, this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {});
+    const registration = new Registration(cluster, cfg, log, {
+      ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
+      ...(tls ? { [AGENT_TLS_ANNOTATION]: 'true' } : {}),
+    });
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');

@@ -14,3 +14,6 @@ export const PORT_BINDINGS_ANNOTATION = 'hypervisor.port-bindings';
 export const PHYSICAL_NETWORK_ANNOTATION = 'hypervisor.physical-network';
 /** On an instance: the tenant of the user who created it. Only the server sets it. */
 export const TENANT_ANNOTATION = 'hypervisor.tenant';
+
+/** Set by an agent that serves AgentService over TLS with its node certificate (accepting only the control plane's). */
+export const AGENT_TLS_ANNOTATION = 'hypervisor.agent-tls';

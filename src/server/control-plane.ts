@@ -126,6 +126,8 @@ export class ControlPlane {
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
+    const cpPair = security.pki.controlPlane;
+    compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
     const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who), {
       serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`,
       natsToken: () => this.natsToken,

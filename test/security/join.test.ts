@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { status } from '@grpc/grpc-js';
+import { type ChannelCredentials, type Client, credentials, status } from '@grpc/grpc-js';
+import { AgentServiceClient } from '../../src/gen/hypervisor/v1/agent';
 import pino from 'pino';
 import type { Agent } from '../../src/agent/agent';
 import { join, JoinRefused, nodePkiFiles, renewIfDue } from '../../src/agent/node-credentials';
@@ -17,7 +18,7 @@ import { startAgent } from '../support/agent';
 import { call, rejectsWith } from '../support/control-plane';
 import { hvctl, isolatedEnv } from '../support/hvctl';
 import { until } from '../support/until';
-import { NetworkLab } from './support';
+import { type KeyPair, NetworkLab } from './support';
 
 const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' };
 const quiet = pino({ level: 'silent' });
@@ -33,11 +34,14 @@ describe('hosts join with a token (network mode)', function () {
     return d;
   };
   let admin: ClusterServiceClient;
+  const admin_ = () => admin;
+  const opened: Client[] = [];
   before(async () => {
     await lab.start();
     admin = lab.client(ClusterServiceClient, lab.admin);
   });
   after(async () => {
+    for (const c of opened) c.close();
     for (const a of agents) await a.stop().catch(() => undefined);
     await lab.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -137,6 +141,34 @@ describe('hosts join with a token (network mode)', function () {
     await assert.rejects(join({ server: lab.t.address, token: encodeJoinToken({ ...real, ca: `sha256:${'0'.repeat(64)}` }), hostname: 'pinned', stateDir: dir }, quiet), /does not present the CA the join token names/);
     // The token was not spent: the genuine one still works.
     await join({ server: lab.t.address, token: encodeJoinToken(real), hostname: 'pinned', stateDir: dir }, quiet);
+  });
+
+  it("AgentService serves TLS only and answers only system:control-plane: another node's certificate, a user's, none, plaintext are refused; the server reaches it as itself", async () => {
+    const a = agents.find((x) => x.cfg.hostname === 'joiner-a')!;
+    const address = `127.0.0.1:${a.port}`;
+    const pair = (p: KeyPair) => credentials.createSsl(Buffer.from(lab.ca), Buffer.from(p.key), Buffer.from(p.cert), { checkServerIdentity: () => undefined });
+    const agentAs = (creds: ChannelCredentials) => {
+      const c = new AgentServiceClient(address, creds);
+      opened.push(c);
+      return c;
+    };
+    const empty = {};
+    const other = agentAs(pair(await lab.joinedNode('other-host')));
+    await rejectsWith(call(other, other.listInstances, empty), status.PERMISSION_DENIED, /^\/hypervisor\.v1\.AgentService\/ListInstances: AgentService answers only system:control-plane; node:other-host is not$/);
+    const admin = agentAs(pair(lab.admin));
+    await rejectsWith(call(admin, admin.listInstances, empty), status.PERMISSION_DENIED, /AgentService answers only system:control-plane; local:admin is not$/);
+    const noCert = agentAs(credentials.createSsl(Buffer.from(lab.ca), null, null, { checkServerIdentity: () => undefined }));
+    await rejectsWith(call(noCert, noCert.listInstances, empty), status.UNAVAILABLE);
+    const plain = agentAs(credentials.createInsecure());
+    await rejectsWith(call(plain, plain.listInstances, empty), status.UNAVAILABLE);
+    // The server's own client (console, stats): its identity, and the agent must be node:joiner-a.
+    const agents_ = lab.t.cp.compute!.agents;
+    const server = agents_.get({ address, hostname: 'joiner-a', tls: true });
+    assert.deepEqual((await call(server, server.listInstances, empty)).instances, []);
+    const impostor = agents_.get({ address, hostname: 'host-b', tls: true });
+    await rejectsWith(call(impostor, impostor.listInstances, empty), status.UNAVAILABLE, /not node:host-b|node:joiner-a/);
+    const registered = (await call(admin_(), admin_().listNodes, LIST)).nodes.find((n) => n.hostname === 'joiner-a');
+    assert.equal(registered?.metadata?.annotations['hypervisor.agent-tls'], 'true', 'the node says it serves TLS');
   });
 
   it("with node A's certificate: RegisterNode as B, Heartbeat for B, UpdateNodeStatus of B are PERMISSION_DENIED naming the node; nothing of B changes", async () => {

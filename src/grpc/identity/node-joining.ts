@@ -39,7 +39,7 @@ type JoinMethods = Pick<IdentityServiceServer, 'createJoinToken' | 'revokeJoinTo
  */
 export const nodeJoining = (d: NodeJoiningDeps): JoinMethods => {
   const sign = async (call: ServerUnaryCall<unknown, unknown>, hostname: string, publicKeyPem: string, joinToken?: string): Promise<JoinNodeResponse> => {
-    const certificatePem = await issue(d.ca, { commonName: `node:${hostname}`, publicKeyPem, days: NODE_CERT_DAYS, usage: 'client' });
+    const certificatePem = await issue(d.ca, { commonName: `node:${hostname}`, publicKeyPem, days: NODE_CERT_DAYS, usage: 'node' });
     const f = certificateFacts(certificatePem);
     const origin = { ...originOf(call), meta: { ...originOf(call).meta, actor: `node:${hostname}` } };
     await d.dispatcher.execute(step(origin, 'certificate'), 'node_identity', hostname, {
