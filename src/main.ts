@@ -35,7 +35,7 @@ const main = async () => {
   if (cfg.agent ?? !cfg.natsUrl) {
     const pki = cp.security?.mode === 'network' ? cp.security.pki : undefined;
     const tls = pki && { ca: pki.ca.certFile, cert: pki.node.certFile, key: pki.node.keyFile };
-    const embedded = { server: `127.0.0.1:${cp.grpcPort}`, natsUrl: cp.natsUrl, natsTokenFile: cp.natsTokenFile, dataDir: cfg.dataDir, port: cfg.agentPort, accel: cfg.agentAccel, drivers: cfg.agentDrivers, imageAllowCidrs: cfg.imageAllowCidrs, imageMaxBytes: cfg.imageMaxBytes, ociInsecureRegistries: cfg.ociInsecureRegistries, ...(tls ? { tls } : {}) };
+    const embedded = { server: `127.0.0.1:${cp.grpcPort}`, natsUrl: cp.nats?.agentUrl ?? cp.natsUrl, natsTokenFile: cp.natsTokenFile, dataDir: cfg.dataDir, port: cfg.agentPort, accel: cfg.agentAccel, drivers: cfg.agentDrivers, imageAllowCidrs: cfg.imageAllowCidrs, imageMaxBytes: cfg.imageMaxBytes, ociInsecureRegistries: cfg.ociInsecureRegistries, ...(tls ? { tls } : {}) };
     agent = startEmbeddedAgent(embedded, log).catch(
       (err) => {
         log.error({ err }, 'the embedded agent did not start; serving without it');

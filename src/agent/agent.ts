@@ -4,8 +4,11 @@ import { Server } from '@grpc/grpc-js';
 import { agentServiceCredentials, controlPlaneOnly } from './control-plane-only';
 import { AGENT_TLS_ANNOTATION } from '../domain/annotations';
 import { controlPlaneCredentials } from './control-plane-credentials';
-import { nodeCredentials, type NodeTls, renewIfDue, serverOf } from './node-credentials';
-import { connect, type NatsConnection } from 'nats';
+import { natsUrlOf, nodeCredentials, type NodeTls, renewIfDue, serverOf } from './node-credentials';
+import type { NatsConnection } from 'nats';
+import { connectAgentNats } from './nats-connection';
+import { nodeIdFor } from '../commands/node/identity';
+import { reportSubject } from '../bus/subjects';
 import type { Logger } from 'pino';
 import { CommandBus } from '../bus/command-bus';
 import { add, ZERO } from '../domain/resources';
@@ -17,7 +20,6 @@ import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
 import type { InstanceDriver, Observed } from './drivers/driver';
 import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
-import { readTokenFile } from '../shared/token-file';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
@@ -102,23 +104,14 @@ export class Agent {
     if (this.kinds.length === 0) throw new Error(`no instance driver works on this host: ${this.loaded.unsupported.map((u) => `${u.kind}: ${u.reason}`).join('; ')}`);
 
     // 2. NATS (work and reports) and what this host did before.
-    // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
-    const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
-    try {
-      this.nc = await connect({ servers: cfg.natsUrl, token, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}` });
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
-      throw new Error(
-        token
-          ? `NATS at ${cfg.natsUrl} refused the token in ${cfg.natsTokenFile}: copy the server's <data-dir>/nats/token again`
-          : `NATS at ${cfg.natsUrl} refused this agent (authorization violation): a server whose embedded NATS listens beyond loopback ` +
-              `needs its token; copy its <data-dir>/nats/token here and give --nats-token-file <file>`,
-        { cause: e },
-      );
-    }
+    const { nc, confined } = await connectAgentNats(cfg);
+    this.nc = nc;
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
-    const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
+    // On a confined NATS a node reports on its own subject; the control plane checks each report against what is placed on it.
+    const nodeId = nodeIdFor(cfg.hostname);
+    const bus = confined ? new CommandBus(this.nc, 10_000, undefined, (type) => reportSubject(nodeId, type)) : new CommandBus(this.nc);
+    const reporter = new Reporter(bus, `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
     const images = new ImagePreparer(new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), ociImages, reporter, log);
     this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]));
@@ -198,7 +191,7 @@ export class Agent {
     if (!tls) return { ...cfg, server };
     this.joinedTls = tls;
     await renewIfDue(server, tls, cfg.hostname, this.log).catch((err) => this.log.warn({ err }, 'could not renew this node certificate; trying again later'));
-    return { ...cfg, server, ...tls, natsTokenFile: cfg.natsTokenFile ?? tls.natsTokenFile };
+    return { ...cfg, server, ...tls, natsUrl: natsUrlOf(cfg), natsTokenFile: cfg.natsTokenFile ?? tls.natsTokenFile };
   }
 
   private clusterClient(): ClusterServiceClient {

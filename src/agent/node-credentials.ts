@@ -13,7 +13,7 @@ import { pinnedCa } from './pinned-ca';
 /** Where a joined host keeps its identity: `<state-dir>/pki/`, every file 0600. */
 export const nodePkiFiles = (stateDir: string) => {
   const dir = path.join(stateDir, 'pki');
-  return { dir, ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'node.crt'), key: path.join(dir, 'node.key'), natsToken: path.join(dir, 'nats-token'), server: path.join(dir, 'server') };
+  return { dir, ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'node.crt'), key: path.join(dir, 'node.key'), natsToken: path.join(dir, 'nats-token'), server: path.join(dir, 'server'), natsUrl: path.join(dir, 'nats-url') };
 };
 
 export interface NodeTls {
@@ -38,6 +38,7 @@ const keep = (files: ReturnType<typeof nodePkiFiles>, r: JoinNodeResponse): Node
   writeAtomic(files.ca, r.caCertificatePem, 0o600);
   writeAtomic(files.cert, r.certificatePem, 0o600);
   if (r.natsToken) writeAtomic(files.natsToken, `${r.natsToken}\n`, 0o600);
+  if (r.natsUrl) writeAtomic(files.natsUrl, `${r.natsUrl}\n`, 0o600);
   return current(files)!;
 };
 
@@ -110,6 +111,13 @@ export const nodeCredentials = async (
 };
 
 const DEFAULT_SERVER = '127.0.0.1:50051';
+const DEFAULT_NATS = 'nats://127.0.0.1:4222';
+
+/** NATS to use: --nats-url when given, else the one the server named when this host joined. */
+export const natsUrlOf = (cfg: { natsUrl: string; stateDir: string }): string => {
+  const f = nodePkiFiles(cfg.stateDir).natsUrl;
+  return cfg.natsUrl === DEFAULT_NATS && existsSync(f) ? readFileSync(f, 'utf8').trim() || cfg.natsUrl : cfg.natsUrl;
+};
 
 /**
  * The server to reach: --server when given; else the one the join token

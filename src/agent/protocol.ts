@@ -28,6 +28,8 @@ export const WORK_SUBJECTS = 'hv.agent.>';
 export const workSubject = (nodeId: string, instanceId: string) => `hv.agent.${nodeId}.instance.${instanceId}`;
 export const nodeWorkFilter = (nodeId: string) => `hv.agent.${nodeId}.>`;
 export const consumerName = (nodeId: string) => `agent-${nodeId}`;
+/** A node's inbox prefix on a confined NATS: replies to its requests reach it alone. */
+export const nodeInbox = (nodeId: string) => `_INBOX_${nodeId}`;
 export const DESIRED_SUBJECT = 'hv.ctl.agent.desired';
 export const IMAGE_RESOLVE_SUBJECT = 'hv.ctl.image.resolve';
 export const NETWORK_PLAN_SUBJECT = 'hv.ctl.agent.network';

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Server } from '@grpc/grpc-js';
 import { GuardedServer } from '../grpc/guarded-server';
 import { HealthImplementation } from 'grpc-health-check';
@@ -24,15 +23,16 @@ import { ConsoleSessions } from '../http/ui/console-sessions';
 import { consoleCredentials, consoleUrl } from './security/console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
-import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { NatsConnectionState } from '../nats/connection-state';
-import { SupervisedNatsServer } from '../nats/supervised-nats-server';
+import type { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import { authInterceptor } from '../grpc/auth/interceptor';
 import { ownersFrom } from '../grpc/auth/owners';
 import { placementFrom } from '../grpc/auth/placement';
+import { ReportRelay } from '../bus/report-relay';
+import { type NatsStart, startNats } from './nats-start';
 import { type Security, setUpSecurity } from './security/setup';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
@@ -59,6 +59,10 @@ export class ControlPlane {
   /** The embedded NATS's token and its file, when it listens beyond loopback. */
   natsToken?: string;
   natsTokenFile?: string;
+  /** How NATS was started, and what agents are told to connect to. */
+  nats?: NatsStart;
+  private reports?: ReportRelay;
+  private natsFollow?: { unsubscribe(): void };
   readonly metrics = new Metrics();
   /** The embedded nats-server when no NATS URL is configured (tests kill it). */
   embedded?: SupervisedNatsServer;
@@ -98,24 +102,12 @@ export class ControlPlane {
   async start(): Promise<this> {
     const { cfg, log } = this;
     const security = (this.security = await setUpSecurity(cfg, this.metrics, log));
-    if (cfg.natsUrl) {
-      this.natsUrl = cfg.natsUrl;
-    } else {
-      const natsDir = path.join(cfg.dataDir, 'nats');
-      const listen = cfg.natsListen ? parseListen(cfg.natsListen) : { host: '127.0.0.1', port: cfg.embeddedNatsPort };
-      // Other hosts may reach it: only clients with the token get in.
-      const auth = isLoopback(listen.host) ? undefined : ensureToken(natsDir);
-      this.natsToken = auth?.token;
-      this.natsTokenFile = auth?.file;
-      this.embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token }, log);
-      const port = new URL(this.embedded.url).port;
-      this.natsUrl = `nats://${localAddress(listen.host)}:${port}`;
-      log.info(
-        { url: this.natsUrl, listen: `${listen.host}:${port}`, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid, ...(auth ? { tokenFile: auth.file } : {}) },
-        'started embedded nats-server',
-      );
-    }
-    const nc = (this.nc = await connect({ servers: this.natsUrl, token: this.natsToken, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
+    const nats = (this.nats = await startNats(cfg, security, log));
+    this.embedded = nats.embedded;
+    this.natsUrl = nats.url;
+    this.natsToken = nats.token;
+    this.natsTokenFile = nats.tokenFile;
+    const nc = (this.nc = await connect({ servers: this.natsUrl, ...nats.connect, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'hypervisor-server' }));
     log.info({ url: this.natsUrl }, 'connected to NATS');
     const connection = (this.connection = new NatsConnectionState(nc));
     const store = (this.store = await openEventStore(cfg.eventStore, nc));
@@ -131,6 +123,7 @@ export class ControlPlane {
     const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who), {
       serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`,
       natsToken: () => this.natsToken,
+      natsUrl: () => this.nats?.agentUrl ?? '',
     }));
     this.planes = [identity, cluster, audit, network, compute];
 
@@ -158,12 +151,17 @@ export class ControlPlane {
     log.info({ position: projections.position, nodes: cluster.nodes.size }, 'read models caught up');
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
-    const dispatcher = new Dispatcher(new CommandBus(nc, 10_000, connection), projections);
+    const bus = new CommandBus(nc, 10_000, connection);
+    const dispatcher = new Dispatcher(bus, projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
 
     const directory = identity.directory;
+    const placement = placementFrom({ nodes: cluster.nodes, instances: compute.instances, ports: network.models.ports, routers: network.models.routers });
+    // Nodes' reports (on their own subjects when NATS is confined), checked against what is placed on them.
+    (this.reports = new ReportRelay(nc, bus, placement, log)).start();
+    this.natsFollow = nats.confined?.follow(identity.nodeIdentities, () => nc.jetstreamManager());
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },
@@ -172,7 +170,7 @@ export class ControlPlane {
           trustEveryone: security.trustEveryone,
           directory,
           owners: ownersFrom({ ...network.models, instances: compute.instances }),
-          placement: placementFrom({ nodes: cluster.nodes, instances: compute.instances, ports: network.models.ports, routers: network.models.routers }),
+          placement,
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
         idempotencyInterceptor(requests),
@@ -236,6 +234,8 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.natsFollow?.unsubscribe();
+    this.reports?.stop();
     for (const s of ['', ...this.services]) this.health?.setStatus(s, 'NOT_SERVING');
     // Its watches and consoles are gRPC calls too: ended first, or the shutdown below waits for them.
     this.webConsole?.close();

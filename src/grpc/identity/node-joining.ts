@@ -26,6 +26,8 @@ export interface NodeJoiningDeps {
   readonly serverAddress: () => string;
   /** The shared NATS token in lab mode (--nats-token-file), handed to joined hosts; none when NATS takes certificates. */
   readonly natsToken?: () => string | undefined;
+  /** What hosts are told to connect to (tls://… when NATS is confined). */
+  readonly natsUrl?: () => string;
   readonly log: Logger;
 }
 
@@ -52,6 +54,7 @@ export const nodeJoining = (d: NodeJoiningDeps): JoinMethods => {
       certificatePem,
       caCertificatePem: d.ca.certPem,
       natsToken: d.natsToken?.() ?? '',
+      natsUrl: d.natsUrl?.() ?? '',
     };
   };
 

@@ -225,6 +225,12 @@ export interface JoinNodeResponse {
    * (--nats-token-file); empty when NATS takes the node's certificate.
    */
   natsToken: string;
+  /**
+   * Where the host reaches NATS: tls://host:port when NATS takes the node's
+   * certificate (the server's embedded one in network mode); empty when the
+   * operator runs their own and tells hosts themselves.
+   */
+  natsUrl: string;
 }
 
 export interface RenewNodeCertificateRequest {
@@ -2222,7 +2228,7 @@ export const JoinNodeRequest: MessageFns<JoinNodeRequest> = {
 };
 
 function createBaseJoinNodeResponse(): JoinNodeResponse {
-  return { certificate: undefined, certificatePem: "", caCertificatePem: "", natsToken: "" };
+  return { certificate: undefined, certificatePem: "", caCertificatePem: "", natsToken: "", natsUrl: "" };
 }
 
 export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
@@ -2238,6 +2244,9 @@ export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
     }
     if (message.natsToken !== "") {
       writer.uint32(34).string(message.natsToken);
+    }
+    if (message.natsUrl !== "") {
+      writer.uint32(42).string(message.natsUrl);
     }
     return writer;
   },
@@ -2287,6 +2296,14 @@ export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
             message.natsToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.natsUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2317,6 +2334,11 @@ export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
         : isSet(object.nats_token)
         ? globalThis.String(object.nats_token)
         : "",
+      natsUrl: isSet(object.natsUrl)
+        ? globalThis.String(object.natsUrl)
+        : isSet(object.nats_url)
+        ? globalThis.String(object.nats_url)
+        : "",
     };
   },
 
@@ -2334,6 +2356,9 @@ export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
     if (message.natsToken !== "") {
       obj.natsToken = message.natsToken;
     }
+    if (message.natsUrl !== "") {
+      obj.natsUrl = message.natsUrl;
+    }
     return obj;
   },
 
@@ -2348,6 +2373,7 @@ export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
     message.certificatePem = object.certificatePem ?? "";
     message.caCertificatePem = object.caCertificatePem ?? "";
     message.natsToken = object.natsToken ?? "";
+    message.natsUrl = object.natsUrl ?? "";
     return message;
   },
 };

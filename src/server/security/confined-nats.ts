@@ -1,0 +1,75 @@
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { JetStreamManager } from 'nats';
+import type { Logger } from 'pino';
+import type { Observable } from 'rxjs';
+import { ensureNodeConsumer, ensureWorkStream } from '../../agent/work-stream';
+import { nodeIdFor } from '../../commands/node/identity';
+import type { NodeIdentityState } from '../../commands/node_identity';
+import type { ClusterPki } from '../../pki/cluster-pki';
+import { authorizationBlock, type NatsIdentity, tlsBlock } from './nats-authorization';
+
+/** The identities NATS lets in: the control plane, this host's own agent, and every node that joined and was not revoked. */
+export const natsIdentities = (nodes: readonly NodeIdentityState[], localHost = os.hostname()): NatsIdentity[] => [
+  { kind: 'control-plane' },
+  { kind: 'node', hostname: localHost },
+  ...nodes.filter((n) => n.exists && !n.revokedAt).map((n) => ({ kind: 'node' as const, hostname: n.id })),
+];
+
+/** The embedded nats-server's configuration in network mode: TLS with verify_and_map on every connection, loopback included. */
+export const confinedConfig = (pki: ClusterPki, ids: readonly NatsIdentity[]): string =>
+  [
+    '# Made by hypervisor-server: every client presents a certificate of the cluster CA and is mapped to its user.',
+    tlsBlock({ cert: pki.server.certFile, key: pki.server.keyFile, ca: pki.ca.certFile }),
+    authorizationBlock(ids),
+  ].join('\n');
+
+/**
+ * Keeps the embedded nats-server's authorization as the log says: when a
+ * node joins or is revoked, the block is written again and nats-server
+ * reloaded (SIGHUP: no restart, no other connection dropped); a joined
+ * node's work consumer is made here, by the control plane, with its filter.
+ */
+export class ConfinedNats {
+  private written = '';
+
+  constructor(
+    readonly file: string,
+    private readonly pki: ClusterPki,
+    private readonly reload: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  static fileIn(natsDir: string): string {
+    return path.join(natsDir, 'nats.conf');
+  }
+
+  /** Writes the configuration; true when it changed. */
+  write(nodes: readonly NodeIdentityState[]): boolean {
+    const text = confinedConfig(this.pki, natsIdentities(nodes));
+    if (text === this.written) return false;
+    writeFileSync(this.file, text, { mode: 0o600 });
+    this.written = text;
+    return true;
+  }
+
+  /** Follows the node identities: rewrite, reload, and make each joined node's consumer. */
+  follow(nodes: { list(): NodeIdentityState[]; changes$: Observable<unknown> }, jsm: () => Promise<JetStreamManager>): { unsubscribe(): void } {
+    const apply = async () => {
+      const all = nodes.list();
+      if (this.write(all)) {
+        this.reload();
+        this.log.info({ nodes: all.filter((n) => !n.revokedAt).length, file: this.file }, 'NATS authorization rewritten and nats-server reloaded');
+      }
+      const m = await jsm();
+      await ensureWorkStream(m);
+      for (const n of all.filter((x) => !x.revokedAt)) await ensureNodeConsumer(m, nodeIdFor(n.id));
+    };
+    let chain = apply().catch((err) => this.log.warn({ err }, 'NATS authorization'));
+    const sub = nodes.changes$.subscribe(() => {
+      chain = chain.then(apply).catch((err) => this.log.warn({ err }, 'NATS authorization'));
+    });
+    return sub;
+  }
+}
