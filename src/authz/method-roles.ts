@@ -77,6 +77,7 @@ export const IDENTITY_METHODS = service('hypervisor.iam.v1', 'IdentityService', 
   // The token is the credential: a joining host has no certificate yet.
   JoinNode: 'open',
   RenewNodeCertificate: 'node',
+  RevokeNode: 'admin',
 });
 
 /** Health is open (load balancers probe it); reflection lists the API to anyone who may call it. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CreateJoinTokenRequest, CreateJoinTokenResponse, RevokeJoinTokenRequest, RevokeJoinTokenResponse } from '../gen/hypervisor/iam/v1/iam';
+import type { CreateJoinTokenRequest, CreateJoinTokenResponse, RevokeJoinTokenRequest, RevokeJoinTokenResponse, RevokeNodeRequest, RevokeNodeResponse } from '../gen/hypervisor/iam/v1/iam';
 import { parseDuration } from './format';
 import { run } from './verb';
 
@@ -35,6 +35,19 @@ export const joinTokenCommand = (c: Command): void => {
       run(async (ctx, id: string) => {
         await ctx.call<RevokeJoinTokenRequest, RevokeJoinTokenResponse>(ctx.identity, ctx.identity.revokeJoinToken, { id });
         process.stderr.write(`join token ${id} revoked\n`);
+      }),
+    );
+};
+
+/** hvctl node revoke: a host's identity, refused from now on on gRPC, AgentService and NATS; its node goes NOT_READY, its guests keep running. */
+export const revokeNodeCommand = (c: Command): void => {
+  c.command('revoke')
+    .description("Revoke a host's identity: its certificate is refused within seconds (gRPC, NATS); the node goes NOT_READY; its guests keep running")
+    .argument('<hostname>', 'the host name it joined with')
+    .action(
+      run(async (ctx, hostname: string) => {
+        await ctx.call<RevokeNodeRequest, RevokeNodeResponse>(ctx.identity, ctx.identity.revokeNode, { hostname });
+        process.stderr.write(`node:${hostname} revoked; its guests keep running (stop them yourself if you mean to)\n`);
       }),
     );
 };

@@ -20,7 +20,7 @@ import { listAll } from '../client/api-client';
 import { resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { watchList } from './watch';
-import { joinTokenCommand } from './join-token';
+import { joinTokenCommand, revokeNodeCommand } from './join-token';
 
 export const NODE: Kind<Node> = {
   singular: 'node',
@@ -171,6 +171,7 @@ export const nodeCommand = (): Command => {
       }),
     );
   joinTokenCommand(c);
+  revokeNodeCommand(c);
   return c;
 };
 

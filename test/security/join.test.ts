@@ -194,6 +194,32 @@ describe('hosts join with a token (network mode)', function () {
     await rejectsWith(call(asAda, asAda.registerNode, nodeRegistration('host-b')), status.PERMISSION_DENIED, /only a node's own certificate may call this; user:ada is a user$/);
   });
 
+  it("hvctl node revoke: the node's certificate is refused at once, the node goes NOT_READY, another node keeps working", async () => {
+    const b = await startAgent(lab.t, { driver: 'hollow', hostname: 'joiner-b', stateDir: stateDir(), joinToken: (await lab.joinToken()).token, server: lab.t.address });
+    agents.push(b);
+    const a = agents.find((x) => x.cfg.hostname === 'joiner-a')!;
+    // What an attacker on host A reads from its state dir.
+    const files = nodePkiFiles(a.cfg.stateDir);
+    const asA = lab.client(ClusterServiceClient, { cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') });
+    await call(asA, asA.heartbeat, HeartbeatRequest.fromPartial({ nodeId: a.nodeId }));
+    const pki = lab.t.cp.security!.pki;
+    const r = await hvctl(['--server', lab.t.address, '--ca', pki.ca.certFile, '--cert', pki.admin.certFile, '--key', pki.admin.keyFile, 'node', 'revoke', 'joiner-a'], { env: isolatedEnv({}) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /node:joiner-a revoked; its guests keep running/);
+    await rejectsWith(call(asA, asA.heartbeat, HeartbeatRequest.fromPartial({ nodeId: a.nodeId })), status.UNAUTHENTICATED, /certificate [0-9a-f]+ of node:joiner-a was revoked at /);
+    await rejectsWith(call(asA, asA.registerNode, nodeRegistration('joiner-a')), status.UNAUTHENTICATED, /was revoked/);
+    const statusOf = async (host: string) => (await call(admin, admin.listNodes, LIST)).nodes.find((n) => n.hostname === host)!;
+    assert.equal((await statusOf('joiner-a')).status, NodeStatus.NODE_STATUS_NOT_READY);
+    // B keeps working: its own certificate still heartbeats, and its node stays READY.
+    const bFiles = nodePkiFiles(b.cfg.stateDir);
+    const asB = lab.client(ClusterServiceClient, { cert: readFileSync(bFiles.cert, 'utf8'), key: readFileSync(bFiles.key, 'utf8') });
+    await call(asB, asB.heartbeat, HeartbeatRequest.fromPartial({ nodeId: b.nodeId }));
+    assert.equal((await statusOf('joiner-b')).status, NodeStatus.NODE_STATUS_READY);
+    // The revocation is in the log, by whom.
+    const revoked = (await events('node_identity')).filter((e) => e.aggregateId === 'joiner-a' && e.type === 'NodeIdentityRevoked');
+    assert.deepEqual(revoked.map((e) => e.actor), ['local:admin']);
+  });
+
   it('a joined node renews its own certificate before it expires (same key, new serial, recorded); a user cannot', async () => {
     const dir = stateDir();
     const tls = await join({ server: lab.t.address, token: (await lab.joinToken()).token, hostname: 'renewer', stateDir: dir }, quiet);

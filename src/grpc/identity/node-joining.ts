@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { step } from '../../bus/dispatcher';
-import type { Dispatcher } from '../../bus/dispatcher';
+import type { Dispatcher, Origin } from '../../bus/dispatcher';
 import { HOSTNAME, type JoinTokenState } from '../../commands/join_token';
-import { InvalidArgument, PermissionDenied, Unauthenticated } from '../../errors';
+import { Code, DomainError, InvalidArgument, PermissionDenied, Unauthenticated } from '../../errors';
+import { nodeIdFor } from '../../commands/node/identity';
 import type { IdentityServiceServer, JoinNodeResponse } from '../../gen/hypervisor/iam/v1/iam';
 import { certificateFacts } from '../../pki/certificate';
 import { type ClusterCa, issue, publicKeyOfCsr } from '../../pki/cluster-ca';
@@ -31,7 +32,21 @@ export interface NodeJoiningDeps {
   readonly log: Logger;
 }
 
-type JoinMethods = Pick<IdentityServiceServer, 'createJoinToken' | 'revokeJoinToken' | 'joinNode' | 'renewNodeCertificate'>;
+type JoinMethods = Pick<IdentityServiceServer, 'createJoinToken' | 'revokeJoinToken' | 'joinNode' | 'renewNodeCertificate' | 'revokeNode'>;
+
+/**
+ * Revokes a host's identity and marks its node NOT_READY (if it registered);
+ * its guests keep running: stopping them is the operator's choice.
+ */
+export const revokeNodeIdentity = async (dispatcher: Dispatcher, origin: Origin, hostname: string, alsoNode = true): Promise<void> => {
+  await dispatcher.execute(step(origin, 'revoke'), 'node_identity', hostname, { type: 'RevokeNodeIdentity', data: {} });
+  if (!alsoNode) return;
+  await dispatcher
+    .execute(step(origin, 'not-ready'), 'node', nodeIdFor(hostname), { type: 'MarkNodeNotReady', data: { reason: `its identity node:${hostname} was revoked` } })
+    .catch((e) => {
+      if (!(e instanceof DomainError && e.code === Code.NOT_FOUND)) throw e;
+    });
+};
 
 /**
  * Hosts join with a single-use token (kubeadm's bootstrap token, Incus's
@@ -95,6 +110,13 @@ export const nodeJoining = (d: NodeJoiningDeps): JoinMethods => {
         data: { secretHash: secretHash(token.secret), hostname: req.hostname, at: new Date().toISOString() },
       });
       return sign(call, req.hostname, publicKeyPem, token.id);
+    }),
+
+    revokeNode: unary(d.log, 'RevokeNode', async (req, call) => {
+      if (!HOSTNAME.test(req.hostname)) throw new InvalidArgument(`hostname: "${req.hostname}" is not a host name (letters, digits, '.', '-'; at most 63)`);
+      await revokeNodeIdentity(d.dispatcher, originOf(call), req.hostname);
+      d.log.warn({ node: `node:${req.hostname}` }, 'node identity revoked');
+      return {};
     }),
 
     renewNodeCertificate: unary(d.log, 'RenewNodeCertificate', async (req, call) => {

@@ -237,6 +237,13 @@ export interface RenewNodeCertificateRequest {
   csrPem: string;
 }
 
+export interface RevokeNodeRequest {
+  hostname: string;
+}
+
+export interface RevokeNodeResponse {
+}
+
 function createBaseCertificate(): Certificate {
   return {
     serial: "",
@@ -2451,6 +2458,125 @@ export const RenewNodeCertificateRequest: MessageFns<RenewNodeCertificateRequest
   },
 };
 
+function createBaseRevokeNodeRequest(): RevokeNodeRequest {
+  return { hostname: "" };
+}
+
+export const RevokeNodeRequest: MessageFns<RevokeNodeRequest> = {
+  encode(message: RevokeNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostname !== "") {
+      writer.uint32(10).string(message.hostname);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeNodeRequest {
+    return { hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "" };
+  },
+
+  toJSON(message: RevokeNodeRequest): unknown {
+    const obj: any = {};
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeNodeRequest>): RevokeNodeRequest {
+    return RevokeNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeNodeRequest>): RevokeNodeRequest {
+    const message = createBaseRevokeNodeRequest();
+    message.hostname = object.hostname ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeNodeResponse(): RevokeNodeResponse {
+  return {};
+}
+
+export const RevokeNodeResponse: MessageFns<RevokeNodeResponse> = {
+  encode(_: RevokeNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeNodeResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeNodeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeNodeResponse>): RevokeNodeResponse {
+    return RevokeNodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeNodeResponse>): RevokeNodeResponse {
+    const message = createBaseRevokeNodeResponse();
+    return message;
+  },
+};
+
 /**
  * Users, their roles and certificates, and who the caller is. Every method
  * but WhoAmI needs the admin role.
@@ -2603,6 +2729,20 @@ export const IdentityServiceService = {
     responseSerialize: (value: JoinNodeResponse): Buffer => Buffer.from(JoinNodeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): JoinNodeResponse => JoinNodeResponse.decode(value),
   },
+  /**
+   * Revokes every certificate of node:<hostname> (admin): gRPC, AgentService
+   * and NATS refuse it within seconds and the node goes NOT_READY; its guests
+   * keep running. DeregisterNode does the same.
+   */
+  revokeNode: {
+    path: "/hypervisor.iam.v1.IdentityService/RevokeNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeNodeRequest): Buffer => Buffer.from(RevokeNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeNodeRequest => RevokeNodeRequest.decode(value),
+    responseSerialize: (value: RevokeNodeResponse): Buffer => Buffer.from(RevokeNodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeNodeResponse => RevokeNodeResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -2638,6 +2778,12 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   joinNode: handleUnaryCall<JoinNodeRequest, JoinNodeResponse>;
   /** A node renews its own certificate (same identity, a new CSR), before it expires. */
   renewNodeCertificate: handleUnaryCall<RenewNodeCertificateRequest, JoinNodeResponse>;
+  /**
+   * Revokes every certificate of node:<hostname> (admin): gRPC, AgentService
+   * and NATS refuse it within seconds and the node goes NOT_READY; its guests
+   * keep running. DeregisterNode does the same.
+   */
+  revokeNode: handleUnaryCall<RevokeNodeRequest, RevokeNodeResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -2851,6 +2997,26 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes every certificate of node:<hostname> (admin): gRPC, AgentService
+   * and NATS refuse it within seconds and the node goes NOT_READY; its guests
+   * keep running. DeregisterNode does the same.
+   */
+  revokeNode(
+    request: RevokeNodeRequest,
+    callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
+  ): ClientUnaryCall;
+  revokeNode(
+    request: RevokeNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
+  ): ClientUnaryCall;
+  revokeNode(
+    request: RevokeNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
   ): ClientUnaryCall;
 }
 
