@@ -78,6 +78,9 @@ export const IDENTITY_METHODS = service('hypervisor.iam.v1', 'IdentityService', 
   JoinNode: 'open',
   RenewNodeCertificate: 'node',
   RevokeNode: 'admin',
+  CreateFeedCredentials: 'admin',
+  RevokeFeedCredentials: 'admin',
+  GetNatsAuthorization: 'admin',
 });
 
 /** Health is open (load balancers probe it); reflection lists the API to anyone who may call it. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { feedCommand, natsCommand } from './feed';
 import { Command, CommanderError, Option } from 'commander';
 import { auditCommands } from './audit';
 import { clusterCommand } from './cluster';
@@ -55,6 +56,8 @@ for (const c of [
   vtepCommand(),
   ...auditCommands(),
   userCommand(),
+  feedCommand(),
+  natsCommand(),
   whoamiCommand(),
   uiCommand(),
   configCommand(),

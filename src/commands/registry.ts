@@ -13,6 +13,7 @@ import { subnetDecider } from './subnet';
 import { userDecider } from './user';
 import { joinTokenDecider } from './join_token';
 import { nodeIdentityDecider } from './node_identity';
+import { integratorDecider } from './integrator';
 
 /** Every aggregate the command handlers serve. */
 export const DECIDERS: readonly AnyDecider[] = [
@@ -30,4 +31,5 @@ export const DECIDERS: readonly AnyDecider[] = [
   userDecider,
   joinTokenDecider,
   nodeIdentityDecider,
+  integratorDecider,
 ];

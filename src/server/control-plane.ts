@@ -161,7 +161,7 @@ export class ControlPlane {
     const placement = placementFrom({ nodes: cluster.nodes, instances: compute.instances, ports: network.models.ports, routers: network.models.routers });
     // Nodes' reports (on their own subjects when NATS is confined), checked against what is placed on them.
     (this.reports = new ReportRelay(nc, bus, placement, log)).start();
-    this.natsFollow = nats.confined?.follow(identity.nodeIdentities, () => nc.jetstreamManager());
+    this.natsFollow = nats.confined?.follow(identity.nodeIdentities, identity.integrators, () => nc.jetstreamManager());
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import type { ServerConfig } from './config';
-import { ConfinedNats } from './security/confined-nats';
+import { ConfinedNats, natsIdentities } from './security/confined-nats';
 import { advertisedHost } from './security/mode';
 import type { Security } from './security/setup';
 
@@ -39,7 +39,7 @@ export const startNats = async (cfg: ServerConfig, security: Security, log: Logg
     const pki = security.pki;
     let embedded: SupervisedNatsServer | undefined;
     const confined = new ConfinedNats(ConfinedNats.fileIn(natsDir), pki, () => embedded?.reload(), log);
-    confined.write([]);
+    confined.write(natsIdentities([]));
     embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, configFile: confined.file }, log);
     const port = new URL(embedded.url).port;
     const url = `nats://${localAddress(listen.host)}:${port}`;

@@ -220,6 +220,32 @@ describe('hosts join with a token (network mode)', function () {
     assert.deepEqual(revoked.map((e) => e.actor), ['local:admin']);
   });
 
+  it('hvctl feed credentials create writes an integrator\'s certificate (key 0600) and prints its consumer; hvctl nats authorization names it and the nodes; revoke takes it out', async () => {
+    const pki = lab.t.cp.security!.pki;
+    const out = stateDir();
+    const flags = ['--server', lab.t.address, '--ca', pki.ca.certFile, '--cert', pki.admin.certFile, '--key', pki.admin.keyFile];
+    const made = await hvctl([...flags, 'feed', 'credentials', 'create', 'billing', '--filter', 'hv.events.v1.instance.>', '--out', out], { env: isolatedEnv({}) });
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(made.stdout.trim(), 'feed-billing');
+    assert.equal(statSync(path.join(out, 'billing.key')).mode & 0o777, 0o600);
+    assert.equal(new X509Certificate(readFileSync(path.join(out, 'billing.crt'))).subject, 'CN=feed:billing');
+    const nc = await lab.t.nats.connect();
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.consumers.info('HV_EVENTS', 'feed-billing');
+    assert.equal(info.config.filter_subject, 'hv.events.v1.instance.>');
+    const block = await hvctl([...flags, 'nats', 'authorization'], { env: isolatedEnv({}) });
+    assert.equal(block.code, 0, block.stderr);
+    assert.match(block.stdout, /verify_and_map: true/);
+    assert.match(block.stdout, /user: "CN=feed:billing", permissions: \{ publish: \{ allow: \["\$JS\.API\.INFO", "\$JS\.API\.CONSUMER\.INFO\.HV_EVENTS\.feed-billing"/);
+    assert.match(block.stdout, /user: "CN=node:joiner-b"/);
+    assert.doesNotMatch(block.stdout, /CN=node:joiner-a"/, 'a revoked node is not in it');
+    const revoked = await hvctl([...flags, 'feed', 'credentials', 'revoke', 'billing'], { env: isolatedEnv({}) });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.doesNotMatch((await hvctl([...flags, 'nats', 'authorization'], { env: isolatedEnv({}) })).stdout, /feed:billing/);
+    await assert.rejects(jsm.consumers.info('HV_EVENTS', 'feed-billing'));
+    await nc.close();
+  });
+
   it('a joined node renews its own certificate before it expires (same key, new serial, recorded); a user cannot', async () => {
     const dir = stateDir();
     const tls = await join({ server: lab.t.address, token: (await lab.joinToken()).token, hostname: 'renewer', stateDir: dir }, quiet);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, type NatsConnection, type NatsError, StringCodec } from 'nats';
+import { AckPolicy, connect, type NatsConnection, type NatsError, StringCodec } from 'nats';
 import pino from 'pino';
 import { consumerName, nodeInbox, WORK_STREAM, workSubject } from '../../src/agent/protocol';
 import { ensureNodeConsumer, ensureWorkStream } from '../../src/agent/work-stream';
@@ -13,7 +13,7 @@ import { EmbeddedNatsServer } from '../../src/nats/embedded-nats-server';
 import { issue, publicKeyOf } from '../../src/pki/cluster-ca';
 import { type ClusterPki, ensureClusterPki } from '../../src/pki/cluster-pki';
 import { newKey } from '../../src/pki/openssl';
-import { ConfinedNats } from '../../src/server/security/confined-nats';
+import { ConfinedNats, natsIdentities } from '../../src/server/security/confined-nats';
 import { until } from '../support/until';
 
 const sc = StringCodec();
@@ -52,7 +52,7 @@ describe('NATS confined per identity (verify_and_map)', function () {
   before(async () => {
     pki = await ensureClusterPki({ dataDir: dir, sans: [] });
     confined = new ConfinedNats(ConfinedNats.fileIn(dir), pki, () => nats.reload(), pino({ level: 'silent' }));
-    confined.write(joined('host-a', 'host-b'));
+    confined.write(natsIdentities(joined('host-a', 'host-b'), [{ id: 'billing', exists: true, consumer: 'feed-billing', filter: 'hv.events.v1.instance.>' }]));
     nats = await EmbeddedNatsServer.start({ dataDir: path.join(dir, 'js'), configFile: confined.file });
     cp = await connect({ servers: `nats://127.0.0.1:${nats.port}`, tls: { ca: pki.ca.certPem, cert: pki.controlPlane.certPem, key: pki.controlPlane.keyPem } });
     conns.push(cp);
@@ -61,6 +61,10 @@ describe('NATS confined per identity (verify_and_map)', function () {
     await ensureNodeConsumer(jsm, A);
     await ensureNodeConsumer(jsm, B);
     await jsm.streams.add({ name: 'HV_LOG', subjects: ['hv.log.>'] });
+    await jsm.streams.add({ name: 'HV_EVENTS', subjects: ['hv.events.v1.>'] });
+    await jsm.consumers.add('HV_EVENTS', { durable_name: 'feed-billing', filter_subject: 'hv.events.v1.instance.>', ack_policy: AckPolicy.Explicit });
+    await cp.jetstream().publish('hv.events.v1.instance.i-1.InstanceCreated', sc.encode('an instance event'));
+    await cp.jetstream().publish('hv.events.v1.network.n-1.NetworkCreated', sc.encode('a network event'));
     await cp.jetstream().publish(workSubject(B, 'i-b'), sc.encode('work for B'));
     await cp.jetstream().publish(workSubject(A, 'i-a'), sc.encode('work for A'));
   });
@@ -105,11 +109,24 @@ describe('NATS confined per identity (verify_and_map)', function () {
     assert.equal(info.num_pending, 1);
   });
 
+  it("an integrator pulls its own consumer on HV_EVENTS and nothing else: not the log, not another consumer, not a node's work", async () => {
+    const f = await as('feed:billing', '_INBOX_feed_billing');
+    const consumer = await f.jetstream().consumers.get('HV_EVENTS', 'feed-billing');
+    const m = await consumer.next({ expires: 5_000 });
+    assert.equal(sc.decode(m!.data), 'an instance event', 'its filter holds instance events only');
+    m!.ack();
+    await assert.rejects(f.request('$JS.API.STREAM.INFO.HV_LOG', undefined, { timeout: 2_000 }), (e) => violation(e, /HV_LOG/));
+    await assert.rejects(f.jetstream().consumers.get(WORK_STREAM, consumerName(A)), (e) => violation(e, /CONSUMER\.INFO\.HV_AGENT_WORK/));
+    const sub = new Promise<unknown>((resolve) => f.subscribe('hv.events.v1.>', { callback: (err) => resolve(err) }));
+    violation(await sub, /Subscription to "hv\.events\.v1\.>"/);
+    await assert.rejects(f.request('$JS.API.CONSUMER.CREATE.HV_EVENTS.mine', sc.encode('{}'), { timeout: 2_000 }), (e) => violation(e, /CONSUMER\.CREATE/));
+  });
+
   it('a node revoked (left out of the block) is disconnected on reload; the others keep their connections', async () => {
     const a = await as('node:host-a', nodeInbox(A));
     const b = await as('node:host-b', nodeInbox(B));
     const closed = a.closed();
-    assert.equal(confined.write(joined('host-b')), true);
+    assert.equal(confined.write(natsIdentities(joined('host-b'))), true);
     nats.reload();
     await closed;
     assert.equal(a.isClosed(), true);

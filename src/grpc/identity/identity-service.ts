@@ -33,7 +33,7 @@ const userRole = (field: string, r: number) => {
 
 /** hypervisor.iam.v1.IdentityService: users, their roles and certificates (admin only, but WhoAmI). */
 /** Everything but joining (node-joining.ts). */
-type UserMethods = Omit<IdentityServiceServer, 'createJoinToken' | 'revokeJoinToken' | 'joinNode' | 'renewNodeCertificate' | 'revokeNode'>;
+type UserMethods = Omit<IdentityServiceServer, 'createJoinToken' | 'revokeJoinToken' | 'joinNode' | 'renewNodeCertificate' | 'revokeNode' | 'createFeedCredentials' | 'revokeFeedCredentials' | 'getNatsAuthorization'>;
 
 export const identityService = (d: IdentityServiceDeps): UserMethods & UntypedServiceImplementation => {
   const present = (name: string): User => {

@@ -7,6 +7,10 @@ import { identityService } from '../../grpc/identity/identity-service';
 import { userDirectory } from '../../grpc/identity/user-directory';
 import { nodeDirectory } from '../../grpc/identity/node-directory';
 import { nodeJoining } from '../../grpc/identity/node-joining';
+import { feedCredentials } from '../security/feed-credentials';
+import { integratorDecider } from '../../commands/integrator';
+import { operatorConfiguration } from '../security/nats-authorization';
+import { natsIdentities } from '../security/confined-nats';
 import { joinTokenDecider } from '../../commands/join_token';
 import { nodeIdentityDecider } from '../../commands/node_identity';
 import { EntityReadModel } from '../../projections/entity-read-model';
@@ -25,6 +29,8 @@ export class IdentityPlane implements Plane {
   /** Join tokens (single use; the secret only as a hash) and the hosts' identities: which node certificates count. */
   readonly joinTokens = new EntityReadModel({ decider: joinTokenDecider, view: (s) => (s.exists ? s : undefined) });
   readonly nodeIdentities = new EntityReadModel({ decider: nodeIdentityDecider, view: (s) => (s.exists ? s : undefined) });
+  /** Integrators with feed credentials (their consumer on HV_EVENTS, their certificate `feed:<name>`). */
+  readonly integrators = new EntityReadModel({ decider: integratorDecider, view: (s) => (s.exists ? s : undefined) });
   readonly directory: Directory = directoryOf(nodeDirectory(this.nodeIdentities, () => this.security.pki.node.facts.serial, userDirectory(this.users)));
 
   constructor(
@@ -35,15 +41,24 @@ export class IdentityPlane implements Plane {
   ) {}
 
   get readModels() {
-    return [this.users, this.joinTokens, this.nodeIdentities];
+    return [this.users, this.joinTokens, this.nodeIdentities, this.integrators];
   }
 
   async start(): Promise<void> {}
 
-  addServices(grpc: Server, { dispatcher, pager, log }: PlaneContext): string[] {
+  addServices(grpc: Server, { dispatcher, pager, log, nc }: PlaneContext): string[] {
     grpc.addService(IdentityServiceService, {
       ...identityService({ users: this.users, dispatcher, pager, ca: this.security.pki.ca, mode: this.security.mode, consoleLogin: this.consoleLogin, log }),
       ...nodeJoining({ joinTokens: this.joinTokens, dispatcher, ca: this.security.pki.ca, log, ...this.joining }),
+      ...feedCredentials({
+        integrators: this.integrators,
+        dispatcher,
+        ca: this.security.pki.ca,
+        jsm: () => nc.jetstreamManager(),
+        natsUrl: () => this.joining.natsUrl?.() ?? '',
+        natsAuthorization: () => operatorConfiguration(natsIdentities(this.nodeIdentities.list(), this.integrators.list())),
+        log,
+      }),
     });
     return ['hypervisor.iam.v1.IdentityService'];
   }

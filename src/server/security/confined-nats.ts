@@ -7,14 +7,20 @@ import type { Observable } from 'rxjs';
 import { ensureNodeConsumer, ensureWorkStream } from '../../agent/work-stream';
 import { nodeIdFor } from '../../commands/node/identity';
 import type { NodeIdentityState } from '../../commands/node_identity';
+import type { IntegratorState } from '../../commands/integrator';
 import type { ClusterPki } from '../../pki/cluster-pki';
 import { authorizationBlock, type NatsIdentity, tlsBlock } from './nats-authorization';
 
-/** The identities NATS lets in: the control plane, this host's own agent, and every node that joined and was not revoked. */
-export const natsIdentities = (nodes: readonly NodeIdentityState[], localHost = os.hostname()): NatsIdentity[] => [
+/**
+ * The identities NATS lets in: the control plane, this host's own agent,
+ * every node that joined and every integrator given feed credentials, but
+ * none revoked.
+ */
+export const natsIdentities = (nodes: readonly NodeIdentityState[], integrators: readonly IntegratorState[] = [], localHost = os.hostname()): NatsIdentity[] => [
   { kind: 'control-plane' },
   { kind: 'node', hostname: localHost },
   ...nodes.filter((n) => n.exists && !n.revokedAt).map((n) => ({ kind: 'node' as const, hostname: n.id })),
+  ...integrators.filter((i) => i.exists && !i.revokedAt && i.consumer).map((i) => ({ kind: 'integrator' as const, name: i.id, consumer: i.consumer! })),
 ];
 
 /** The embedded nats-server's configuration in network mode: TLS with verify_and_map on every connection, loopback included. */
@@ -46,8 +52,8 @@ export class ConfinedNats {
   }
 
   /** Writes the configuration; true when it changed. */
-  write(nodes: readonly NodeIdentityState[]): boolean {
-    const text = confinedConfig(this.pki, natsIdentities(nodes));
+  write(ids: readonly NatsIdentity[]): boolean {
+    const text = confinedConfig(this.pki, ids);
     if (text === this.written) return false;
     writeFileSync(this.file, text, { mode: 0o600 });
     this.written = text;
@@ -55,10 +61,14 @@ export class ConfinedNats {
   }
 
   /** Follows the node identities: rewrite, reload, and make each joined node's consumer. */
-  follow(nodes: { list(): NodeIdentityState[]; changes$: Observable<unknown> }, jsm: () => Promise<JetStreamManager>): { unsubscribe(): void } {
+  follow(
+    nodes: { list(): NodeIdentityState[]; changes$: Observable<unknown> },
+    integrators: { list(): IntegratorState[]; changes$: Observable<unknown> },
+    jsm: () => Promise<JetStreamManager>,
+  ): { unsubscribe(): void } {
     const apply = async () => {
       const all = nodes.list();
-      if (this.write(all)) {
+      if (this.write(natsIdentities(all, integrators.list()))) {
         this.reload();
         this.log.info({ nodes: all.filter((n) => !n.revokedAt).length, file: this.file }, 'NATS authorization rewritten and nats-server reloaded');
       }
@@ -67,9 +77,10 @@ export class ConfinedNats {
       for (const n of all.filter((x) => !x.revokedAt)) await ensureNodeConsumer(m, nodeIdFor(n.id));
     };
     let chain = apply().catch((err) => this.log.warn({ err }, 'NATS authorization'));
-    const sub = nodes.changes$.subscribe(() => {
+    const again = () => {
       chain = chain.then(apply).catch((err) => this.log.warn({ err }, 'NATS authorization'));
-    });
-    return sub;
+    };
+    const subs = [nodes.changes$.subscribe(again), integrators.changes$.subscribe(again)];
+    return { unsubscribe: () => subs.forEach((x) => x.unsubscribe()) };
   }
 }

@@ -3,6 +3,7 @@ import { consumerName, DESIRED_SUBJECT, nodeInbox, IMAGE_RESOLVE_SUBJECT, NETWOR
 import { reportPrefix } from '../../bus/subjects';
 import { FEED_STREAM } from '../../feed/subjects';
 import { CONTROL_PLANE } from '../../pki/cluster-pki';
+import { feedInbox } from './feed-credentials';
 
 /** Who may connect to NATS: each is a certificate of the cluster CA, mapped by its subject (verify_and_map). */
 export type NatsIdentity =
@@ -15,7 +16,6 @@ export interface Permissions {
   readonly subscribe: readonly string[];
 }
 
-export const integratorInbox = (name: string) => `_INBOX_feed_${name}`;
 
 /**
  * A node: its work (the JetStream API calls of its own durable consumer,
@@ -46,7 +46,7 @@ export const nodePermissions = (hostname: string): Permissions => {
 /** An integrator pulls from its own durable consumer on HV_EVENTS, which the control plane made with its filter; nothing else. */
 export const integratorPermissions = (name: string, consumer: string): Permissions => ({
   publish: ['$JS.API.INFO', `$JS.API.CONSUMER.INFO.${FEED_STREAM}.${consumer}`, `$JS.API.CONSUMER.MSG.NEXT.${FEED_STREAM}.${consumer}`, `$JS.ACK.${FEED_STREAM}.${consumer}.>`],
-  subscribe: [`${integratorInbox(name)}.>`],
+  subscribe: [`${feedInbox(name)}.>`],
 });
 
 const CONTROL_PLANE_PERMISSIONS: Permissions = { publish: ['>'], subscribe: ['>'] };
@@ -78,3 +78,12 @@ export const authorizationBlock = (ids: readonly NatsIdentity[]): string => {
 /** The tls block that makes every connection present a certificate of the cluster CA and be mapped by it. */
 export const tlsBlock = (files: { cert: string; key: string; ca: string }): string =>
   ['tls {', `  cert_file: ${JSON.stringify(files.cert)}`, `  key_file: ${JSON.stringify(files.key)}`, `  ca_file: ${JSON.stringify(files.ca)}`, '  verify_and_map: true', '  timeout: 5', '}', ''].join('\n');
+
+/** For an operator's own nats-server (--nats-url): the tls block to fill in, and the authorization block. */
+export const operatorConfiguration = (ids: readonly NatsIdentity[]): string =>
+  [
+    '# hvctl nats authorization: put this in your nats-server configuration, then reload it (nats-server --signal reload).',
+    '# Every client presents a certificate of the cluster CA (<data-dir>/pki/ca.crt) and is mapped by its subject.',
+    tlsBlock({ cert: '/path/to/your/nats-server.crt', key: '/path/to/your/nats-server.key', ca: '/path/to/cluster/ca.crt' }),
+    authorizationBlock(ids),
+  ].join('\n');

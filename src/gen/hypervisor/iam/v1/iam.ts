@@ -244,6 +244,42 @@ export interface RevokeNodeRequest {
 export interface RevokeNodeResponse {
 }
 
+export interface CreateFeedCredentialsRequest {
+  name: string;
+  /** A subject of the feed; empty: "hv.events.v1.>". */
+  filter: string;
+  /** PEM; empty: the server makes the key and returns it once. */
+  csrPem: string;
+}
+
+export interface CreateFeedCredentialsResponse {
+  /** The durable consumer on HV_EVENTS it pulls from. */
+  consumer: string;
+  certificate: Certificate | undefined;
+  certificatePem: string;
+  /** Only when the request had no CSR; this answer is the only place it ever appears. */
+  privateKeyPem: string;
+  caCertificatePem: string;
+  /** The inbox prefix its connection must use (nats.js inboxPrefix, nats.go CustomInboxPrefix). */
+  inboxPrefix: string;
+  natsUrl: string;
+}
+
+export interface RevokeFeedCredentialsRequest {
+  name: string;
+}
+
+export interface RevokeFeedCredentialsResponse {
+}
+
+export interface GetNatsAuthorizationRequest {
+}
+
+export interface GetNatsAuthorizationResponse {
+  /** nats-server configuration text: a tls block to fill in, then the authorization block. */
+  configuration: string;
+}
+
 function createBaseCertificate(): Certificate {
   return {
     serial: "",
@@ -2577,6 +2613,544 @@ export const RevokeNodeResponse: MessageFns<RevokeNodeResponse> = {
   },
 };
 
+function createBaseCreateFeedCredentialsRequest(): CreateFeedCredentialsRequest {
+  return { name: "", filter: "", csrPem: "" };
+}
+
+export const CreateFeedCredentialsRequest: MessageFns<CreateFeedCredentialsRequest> = {
+  encode(message: CreateFeedCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.filter !== "") {
+      writer.uint32(18).string(message.filter);
+    }
+    if (message.csrPem !== "") {
+      writer.uint32(26).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateFeedCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateFeedCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateFeedCredentialsRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateFeedCredentialsRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateFeedCredentialsRequest>): CreateFeedCredentialsRequest {
+    return CreateFeedCredentialsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateFeedCredentialsRequest>): CreateFeedCredentialsRequest {
+    const message = createBaseCreateFeedCredentialsRequest();
+    message.name = object.name ?? "";
+    message.filter = object.filter ?? "";
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateFeedCredentialsResponse(): CreateFeedCredentialsResponse {
+  return {
+    consumer: "",
+    certificate: undefined,
+    certificatePem: "",
+    privateKeyPem: "",
+    caCertificatePem: "",
+    inboxPrefix: "",
+    natsUrl: "",
+  };
+}
+
+export const CreateFeedCredentialsResponse: MessageFns<CreateFeedCredentialsResponse> = {
+  encode(message: CreateFeedCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumer !== "") {
+      writer.uint32(10).string(message.consumer);
+    }
+    if (message.certificate !== undefined) {
+      Certificate.encode(message.certificate, writer.uint32(18).fork()).join();
+    }
+    if (message.certificatePem !== "") {
+      writer.uint32(26).string(message.certificatePem);
+    }
+    if (message.privateKeyPem !== "") {
+      writer.uint32(34).string(message.privateKeyPem);
+    }
+    if (message.caCertificatePem !== "") {
+      writer.uint32(42).string(message.caCertificatePem);
+    }
+    if (message.inboxPrefix !== "") {
+      writer.uint32(50).string(message.inboxPrefix);
+    }
+    if (message.natsUrl !== "") {
+      writer.uint32(58).string(message.natsUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateFeedCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateFeedCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.certificate = Certificate.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.privateKeyPem = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.caCertificatePem = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.inboxPrefix = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.natsUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateFeedCredentialsResponse {
+    return {
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      certificate: isSet(object.certificate) ? Certificate.fromJSON(object.certificate) : undefined,
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+      privateKeyPem: isSet(object.privateKeyPem)
+        ? globalThis.String(object.privateKeyPem)
+        : isSet(object.private_key_pem)
+        ? globalThis.String(object.private_key_pem)
+        : "",
+      caCertificatePem: isSet(object.caCertificatePem)
+        ? globalThis.String(object.caCertificatePem)
+        : isSet(object.ca_certificate_pem)
+        ? globalThis.String(object.ca_certificate_pem)
+        : "",
+      inboxPrefix: isSet(object.inboxPrefix)
+        ? globalThis.String(object.inboxPrefix)
+        : isSet(object.inbox_prefix)
+        ? globalThis.String(object.inbox_prefix)
+        : "",
+      natsUrl: isSet(object.natsUrl)
+        ? globalThis.String(object.natsUrl)
+        : isSet(object.nats_url)
+        ? globalThis.String(object.nats_url)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateFeedCredentialsResponse): unknown {
+    const obj: any = {};
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.certificate !== undefined) {
+      obj.certificate = Certificate.toJSON(message.certificate);
+    }
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    if (message.privateKeyPem !== "") {
+      obj.privateKeyPem = message.privateKeyPem;
+    }
+    if (message.caCertificatePem !== "") {
+      obj.caCertificatePem = message.caCertificatePem;
+    }
+    if (message.inboxPrefix !== "") {
+      obj.inboxPrefix = message.inboxPrefix;
+    }
+    if (message.natsUrl !== "") {
+      obj.natsUrl = message.natsUrl;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateFeedCredentialsResponse>): CreateFeedCredentialsResponse {
+    return CreateFeedCredentialsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateFeedCredentialsResponse>): CreateFeedCredentialsResponse {
+    const message = createBaseCreateFeedCredentialsResponse();
+    message.consumer = object.consumer ?? "";
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? Certificate.fromPartial(object.certificate)
+      : undefined;
+    message.certificatePem = object.certificatePem ?? "";
+    message.privateKeyPem = object.privateKeyPem ?? "";
+    message.caCertificatePem = object.caCertificatePem ?? "";
+    message.inboxPrefix = object.inboxPrefix ?? "";
+    message.natsUrl = object.natsUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeFeedCredentialsRequest(): RevokeFeedCredentialsRequest {
+  return { name: "" };
+}
+
+export const RevokeFeedCredentialsRequest: MessageFns<RevokeFeedCredentialsRequest> = {
+  encode(message: RevokeFeedCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeFeedCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeFeedCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeFeedCredentialsRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: RevokeFeedCredentialsRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeFeedCredentialsRequest>): RevokeFeedCredentialsRequest {
+    return RevokeFeedCredentialsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeFeedCredentialsRequest>): RevokeFeedCredentialsRequest {
+    const message = createBaseRevokeFeedCredentialsRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeFeedCredentialsResponse(): RevokeFeedCredentialsResponse {
+  return {};
+}
+
+export const RevokeFeedCredentialsResponse: MessageFns<RevokeFeedCredentialsResponse> = {
+  encode(_: RevokeFeedCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeFeedCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeFeedCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeFeedCredentialsResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeFeedCredentialsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeFeedCredentialsResponse>): RevokeFeedCredentialsResponse {
+    return RevokeFeedCredentialsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeFeedCredentialsResponse>): RevokeFeedCredentialsResponse {
+    const message = createBaseRevokeFeedCredentialsResponse();
+    return message;
+  },
+};
+
+function createBaseGetNatsAuthorizationRequest(): GetNatsAuthorizationRequest {
+  return {};
+}
+
+export const GetNatsAuthorizationRequest: MessageFns<GetNatsAuthorizationRequest> = {
+  encode(_: GetNatsAuthorizationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNatsAuthorizationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNatsAuthorizationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetNatsAuthorizationRequest {
+    return {};
+  },
+
+  toJSON(_: GetNatsAuthorizationRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNatsAuthorizationRequest>): GetNatsAuthorizationRequest {
+    return GetNatsAuthorizationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetNatsAuthorizationRequest>): GetNatsAuthorizationRequest {
+    const message = createBaseGetNatsAuthorizationRequest();
+    return message;
+  },
+};
+
+function createBaseGetNatsAuthorizationResponse(): GetNatsAuthorizationResponse {
+  return { configuration: "" };
+}
+
+export const GetNatsAuthorizationResponse: MessageFns<GetNatsAuthorizationResponse> = {
+  encode(message: GetNatsAuthorizationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configuration !== "") {
+      writer.uint32(10).string(message.configuration);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNatsAuthorizationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNatsAuthorizationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configuration = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNatsAuthorizationResponse {
+    return { configuration: isSet(object.configuration) ? globalThis.String(object.configuration) : "" };
+  },
+
+  toJSON(message: GetNatsAuthorizationResponse): unknown {
+    const obj: any = {};
+    if (message.configuration !== "") {
+      obj.configuration = message.configuration;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNatsAuthorizationResponse>): GetNatsAuthorizationResponse {
+    return GetNatsAuthorizationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNatsAuthorizationResponse>): GetNatsAuthorizationResponse {
+    const message = createBaseGetNatsAuthorizationResponse();
+    message.configuration = object.configuration ?? "";
+    return message;
+  },
+};
+
 /**
  * Users, their roles and certificates, and who the caller is. Every method
  * but WhoAmI needs the admin role.
@@ -2743,6 +3317,48 @@ export const IdentityServiceService = {
     responseSerialize: (value: RevokeNodeResponse): Buffer => Buffer.from(RevokeNodeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeNodeResponse => RevokeNodeResponse.decode(value),
   },
+  /**
+   * An integrator's credentials for the feed (admin): a certificate
+   * "feed:<name>" whose only right on NATS is pulling its own durable
+   * consumer on HV_EVENTS, which the control plane makes with the filter.
+   */
+  createFeedCredentials: {
+    path: "/hypervisor.iam.v1.IdentityService/CreateFeedCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateFeedCredentialsRequest): Buffer =>
+      Buffer.from(CreateFeedCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateFeedCredentialsRequest => CreateFeedCredentialsRequest.decode(value),
+    responseSerialize: (value: CreateFeedCredentialsResponse): Buffer =>
+      Buffer.from(CreateFeedCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateFeedCredentialsResponse => CreateFeedCredentialsResponse.decode(value),
+  },
+  revokeFeedCredentials: {
+    path: "/hypervisor.iam.v1.IdentityService/RevokeFeedCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeFeedCredentialsRequest): Buffer =>
+      Buffer.from(RevokeFeedCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeFeedCredentialsRequest => RevokeFeedCredentialsRequest.decode(value),
+    responseSerialize: (value: RevokeFeedCredentialsResponse): Buffer =>
+      Buffer.from(RevokeFeedCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeFeedCredentialsResponse => RevokeFeedCredentialsResponse.decode(value),
+  },
+  /**
+   * The authorization block (and the tls block to go with it) for an
+   * operator's own nats-server, with every identity the log has now (admin).
+   */
+  getNatsAuthorization: {
+    path: "/hypervisor.iam.v1.IdentityService/GetNatsAuthorization" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNatsAuthorizationRequest): Buffer =>
+      Buffer.from(GetNatsAuthorizationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNatsAuthorizationRequest => GetNatsAuthorizationRequest.decode(value),
+    responseSerialize: (value: GetNatsAuthorizationResponse): Buffer =>
+      Buffer.from(GetNatsAuthorizationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetNatsAuthorizationResponse => GetNatsAuthorizationResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -2784,6 +3400,18 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * keep running. DeregisterNode does the same.
    */
   revokeNode: handleUnaryCall<RevokeNodeRequest, RevokeNodeResponse>;
+  /**
+   * An integrator's credentials for the feed (admin): a certificate
+   * "feed:<name>" whose only right on NATS is pulling its own durable
+   * consumer on HV_EVENTS, which the control plane makes with the filter.
+   */
+  createFeedCredentials: handleUnaryCall<CreateFeedCredentialsRequest, CreateFeedCredentialsResponse>;
+  revokeFeedCredentials: handleUnaryCall<RevokeFeedCredentialsRequest, RevokeFeedCredentialsResponse>;
+  /**
+   * The authorization block (and the tls block to go with it) for an
+   * operator's own nats-server, with every identity the log has now (admin).
+   */
+  getNatsAuthorization: handleUnaryCall<GetNatsAuthorizationRequest, GetNatsAuthorizationResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -3017,6 +3645,60 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An integrator's credentials for the feed (admin): a certificate
+   * "feed:<name>" whose only right on NATS is pulling its own durable
+   * consumer on HV_EVENTS, which the control plane makes with the filter.
+   */
+  createFeedCredentials(
+    request: CreateFeedCredentialsRequest,
+    callback: (error: ServiceError | null, response: CreateFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  createFeedCredentials(
+    request: CreateFeedCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  createFeedCredentials(
+    request: CreateFeedCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeFeedCredentials(
+    request: RevokeFeedCredentialsRequest,
+    callback: (error: ServiceError | null, response: RevokeFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeFeedCredentials(
+    request: RevokeFeedCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeFeedCredentials(
+    request: RevokeFeedCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The authorization block (and the tls block to go with it) for an
+   * operator's own nats-server, with every identity the log has now (admin).
+   */
+  getNatsAuthorization(
+    request: GetNatsAuthorizationRequest,
+    callback: (error: ServiceError | null, response: GetNatsAuthorizationResponse) => void,
+  ): ClientUnaryCall;
+  getNatsAuthorization(
+    request: GetNatsAuthorizationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetNatsAuthorizationResponse) => void,
+  ): ClientUnaryCall;
+  getNatsAuthorization(
+    request: GetNatsAuthorizationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetNatsAuthorizationResponse) => void,
   ): ClientUnaryCall;
 }
 
