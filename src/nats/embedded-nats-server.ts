@@ -14,7 +14,7 @@ export interface EmbeddedNatsOptions {
   readonly startTimeoutMs?: number;
   /** Clients must present this token (lab mode: a server that listens beyond loopback without a CA). */
   readonly token?: string;
-  /** A configuration file (TLS with verify_and_map, the authorization block); the flags above still set where it listens. */
+  /** A configuration file (JetStream and its store, TLS with verify_and_map, the authorization block); the flags above still set where it listens. */
   readonly configFile?: string;
 }
 
@@ -47,7 +47,7 @@ export class EmbeddedNatsServer {
     await stopLeftover(pidFile, opts.dataDir);
     const child = spawn(
       opts.binary ?? 'nats-server',
-      [...(opts.configFile ? ['-c', opts.configFile] : []), '--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
+      [...(opts.configFile ? ['-c', opts.configFile] : ['--jetstream', '--store_dir', opts.dataDir]), '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let log = '';

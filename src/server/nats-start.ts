@@ -38,7 +38,7 @@ export const startNats = async (cfg: ServerConfig, security: Security, log: Logg
   if (security.mode === 'network') {
     const pki = security.pki;
     let embedded: SupervisedNatsServer | undefined;
-    const confined = new ConfinedNats(ConfinedNats.fileIn(natsDir), pki, () => embedded?.reload(), log);
+    const confined = new ConfinedNats(ConfinedNats.fileIn(natsDir), natsDir, pki, () => embedded?.reload(), log);
     confined.write(natsIdentities([]));
     embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, configFile: confined.file }, log);
     const port = new URL(embedded.url).port;

@@ -51,7 +51,7 @@ describe('NATS confined per identity (verify_and_map)', function () {
 
   before(async () => {
     pki = await ensureClusterPki({ dataDir: dir, sans: [] });
-    confined = new ConfinedNats(ConfinedNats.fileIn(dir), pki, () => nats.reload(), pino({ level: 'silent' }));
+    confined = new ConfinedNats(ConfinedNats.fileIn(dir), path.join(dir, 'js'), pki, () => nats.reload(), pino({ level: 'silent' }));
     confined.write(natsIdentities(joined('host-a', 'host-b'), [{ id: 'billing', exists: true, consumer: 'feed-billing', filter: 'hv.events.v1.instance.>' }]));
     nats = await EmbeddedNatsServer.start({ dataDir: path.join(dir, 'js'), configFile: confined.file });
     cp = await connect({ servers: `nats://127.0.0.1:${nats.port}`, tls: { ca: pki.ca.certPem, cert: pki.controlPlane.certPem, key: pki.controlPlane.keyPem } });
@@ -134,5 +134,7 @@ describe('NATS confined per identity (verify_and_map)', function () {
     assert.equal(b.isClosed(), false);
     assert.equal(cp.isClosed(), false);
     await assert.rejects(as('node:host-a'), /Authorization Violation/i);
+    // JetStream survived the reload (the configuration file carries it, not only the flag).
+    assert.equal((await (await cp.jetstreamManager()).consumers.info(WORK_STREAM, consumerName(B))).num_pending, 1);
   });
 });

@@ -24,9 +24,11 @@ export const natsIdentities = (nodes: readonly NodeIdentityState[], integrators:
 ];
 
 /** The embedded nats-server's configuration in network mode: TLS with verify_and_map on every connection, loopback included. */
-export const confinedConfig = (pki: ClusterPki, ids: readonly NatsIdentity[]): string =>
+export const confinedConfig = (pki: ClusterPki, ids: readonly NatsIdentity[], storeDir: string): string =>
   [
     '# Made by hypervisor-server: every client presents a certificate of the cluster CA and is mapped to its user.',
+    // Here and not only as a flag: a reload applies the file, and a file without it would turn JetStream off.
+    `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
     tlsBlock({ cert: pki.server.certFile, key: pki.server.keyFile, ca: pki.ca.certFile }),
     authorizationBlock(ids),
   ].join('\n');
@@ -42,6 +44,8 @@ export class ConfinedNats {
 
   constructor(
     readonly file: string,
+    /** nats-server's JetStream store (its --store_dir). */
+    private readonly storeDir: string,
     private readonly pki: ClusterPki,
     private readonly reload: () => void,
     private readonly log: Logger,
@@ -53,7 +57,7 @@ export class ConfinedNats {
 
   /** Writes the configuration; true when it changed. */
   write(ids: readonly NatsIdentity[]): boolean {
-    const text = confinedConfig(this.pki, ids);
+    const text = confinedConfig(this.pki, ids, this.storeDir);
     if (text === this.written) return false;
     writeFileSync(this.file, text, { mode: 0o600 });
     this.written = text;
