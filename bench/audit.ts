@@ -11,7 +11,7 @@ import type { NewEvent } from '../src/eventstore/event';
 import { encodeCommit } from '../src/eventstore/jetstream/commit';
 import { JetStreamEventStore } from '../src/eventstore/jetstream/jetstream-event-store';
 import { UPCASTERS } from '../src/eventstore/upcasting/registry';
-import { AuditServiceClient, type ListEventsRequest, type ListEventsResponse } from '../src/gen/hypervisor/audit/v1/audit';
+import { AuditServiceClient, ListEventsRequest, type ListEventsResponse } from '../src/gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient, UpdateNodeStatusRequest } from '../src/gen/hypervisor/v1/cluster';
 import { NodeStatus } from '../src/gen/hypervisor/v1/common';
 import { freePort } from '../src/nats/embedded-nats-server';
@@ -209,9 +209,7 @@ const main = async () => {
   const address = `127.0.0.1:${server.grpcPort}`;
   const audit = new AuditServiceClient(address, credentials.createInsecure());
   const list = (req: Partial<ListEventsRequest>) =>
-    call<ListEventsRequest, ListEventsResponse>(audit, audit.listEvents, {
-      aggregateType: '', aggregateId: '', actor: '', sinceRevision: 0n, fromTime: undefined, toTime: undefined, types: [], pageSize: 100, pageToken: '', ...req,
-    });
+    call<ListEventsRequest, ListEventsResponse>(audit, audit.listEvents, ListEventsRequest.fromPartial({ pageSize: 100, ...req }));
   const one = await measure(1000, 8, (i) => list({ aggregateType: 'node', aggregateId: nodeIdFor(`bench-${(i * 7919) % NODES}`) }));
   out(`\nListEvents, one node (~${Math.round(events / NODES)} events, page of 100), log of ${events.toLocaleString('en')}: ${one.perSecond.toFixed(0)} req/s, p50 ${one.p50ms.toFixed(1)} ms, p99 ${one.p99ms.toFixed(1)} ms`);
   const state = await measure(500, 8, (i) =>

@@ -10,7 +10,7 @@ import { CursorTokens } from '../../src/audit/cursor';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import { UPCASTERS } from '../../src/eventstore/upcasting/registry';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
-import { type AuditEvent, AuditServiceClient, GetStateAtRequest, type ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
+import { type AuditEvent, AuditServiceClient, GetStateAtRequest, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
 import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
 import { nodeRegistration } from '../support/nodes';
@@ -18,18 +18,7 @@ import { HeartbeatRequest, UpdateNodeStatusRequest } from '../../src/gen/hypervi
 
 const reg = (hostname: string, over: object = {}) =>
   nodeRegistration(hostname, { ip: '10.9.0.1', region: 'audit', metadata: { labels: { team: 'a' }, annotations: {} }, ...over });
-const list = (over: Partial<ListEventsRequest> = {}): ListEventsRequest => ({
-  aggregateType: '',
-  aggregateId: '',
-  actor: '',
-  sinceRevision: 0n,
-  fromTime: undefined,
-  toTime: undefined,
-  types: [],
-  pageSize: 0,
-  pageToken: '',
-  ...over,
-});
+const list = (over: Partial<ListEventsRequest> = {}): ListEventsRequest => ListEventsRequest.fromPartial(over);
 const h = (actor: string, correlation: string, request: string = randomUUID()) => ({ 'x-actor': actor, 'x-correlation-id': correlation, 'x-request-id': request });
 
 describe('AuditService (real gRPC + nats-server)', function () {

@@ -151,7 +151,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
 
   describe('ListNodes', () => {
     let ids: string[] = [];
-    const q = (over: Record<string, unknown> = {}) => ({ role: 0, status: 0, region: 'page', zone: '', labelSelector: {}, pageSize: 0, pageToken: '', ...over });
+    const q = (over: Partial<ListNodesRequest> = {}) => ListNodesRequest.fromPartial({ region: 'page', ...over });
 
     before(async () => {
       // 250 nodes in region "page", across 5 zones, two roles, labels by parity.
@@ -201,7 +201,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
     });
 
     it('filters by role, status, region, zone and labels, and they combine', async () => {
-      const count = async (over: Record<string, unknown>) => (await call(c, c.listNodes, q({ pageSize: 100, ...over }))).totalCount;
+      const count = async (over: Partial<ListNodesRequest>) => (await call(c, c.listNodes, q({ pageSize: 100, ...over }))).totalCount;
       assert.equal(await count({ role: NodeRole.NODE_ROLE_MASTER }), 25);
       assert.equal(await count({ zone: 'z3' }), 50);
       assert.equal(await count({ labelSelector: { parity: 'odd' } }), 125);
@@ -212,7 +212,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       assert.equal(await count({ status: NodeStatus.NODE_STATUS_MAINTENANCE }), 0);
       await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: ids[7], status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [] }));
       assert.equal(await count({ status: NodeStatus.NODE_STATUS_MAINTENANCE }), 1);
-      await rejectsWith(call(c, c.listNodes, q({ status: 99 })), status.INVALID_ARGUMENT, /status: 99 is not a known value/);
+      await rejectsWith(call(c, c.listNodes, q({ status: 99 as NodeStatus })), status.INVALID_ARGUMENT, /status: 99 is not a known value/);
     });
   });
 

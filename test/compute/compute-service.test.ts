@@ -169,7 +169,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
       for (let n = 0; n < 5; n++)
         made.push(await call(c, c.createInstance, createRequest(`list-${n}`, n % 2 ? MICROVM : VM, { kernel: kernel(), memoryBytes: 64 * MiB }, { metadata: { labels: { group: 'list', n: String(n) }, annotations: {} }, preferredNodeId: a.nodeId })));
       for (const i of made) await settle(i);
-      const q = { type: 0, state: 0, nodeId: '', labelSelector: { group: 'list' }, pageSize: 2, pageToken: '' };
+      const q = ListInstancesRequest.fromPartial({ labelSelector: { group: 'list' }, pageSize: 2 });
       const p1 = await call(c, c.listInstances, q);
       assert.equal(p1.instances.length, 2);
       assert.equal(p1.totalCount, 5);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
-import { ClusterServiceClient, type RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { ClusterServiceClient, type RegisterNodeRequest, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { NetworkType } from '../../src/gen/hypervisor/v1/network';
@@ -106,7 +106,7 @@ describe('idempotency of every write method (real server, real nats-server)', fu
     'ClusterService.UpdateNodeStatus': {
       setup: async () => {
         const nodeId = await newNode();
-        const req = (s: NodeStatus) => ({ nodeId, status: s, conditions: [], allocated: undefined });
+        const req = (s: NodeStatus) => UpdateNodeStatusRequest.fromPartial({ nodeId, status: s });
         return { same: cl(cluster.updateNodeStatus, req(NodeStatus.NODE_STATUS_MAINTENANCE)), other: cl(cluster.updateNodeStatus, req(NodeStatus.NODE_STATUS_DRAINING)) };
       },
     },

@@ -6,10 +6,10 @@ import {
   type AttachConsoleRequest,
   type ComputeServiceClient,
   type ConsoleData,
-  type CreateInstanceRequest,
+  CreateInstanceRequest,
   type Instance,
   type InstanceEvent,
-  type InstanceSpec,
+  InstanceSpec,
   type PullImageProgress,
 } from '../../src/gen/hypervisor/v1/compute';
 import { ConsoleOutput } from './console';
@@ -25,33 +25,16 @@ export type SpecInput = Omit<Partial<InstanceSpec>, 'memoryBytes' | 'disks'> & {
   disks?: { name: string; sizeBytes: number | bigint; type: string; boot: boolean }[];
 };
 
-export const spec = ({ memoryBytes, disks, ...over }: SpecInput = {}): InstanceSpec => ({
-  image: '',
-  cpuCores: 1,
-  memoryBytes: BigInt(memoryBytes ?? 256 * MiB),
-  disks: (disks ?? []).map((d) => ({ ...d, sizeBytes: BigInt(d.sizeBytes) })),
-  network: undefined,
-  kernel: '',
-  initrd: '',
-  kernelArgs: '',
-  command: [],
-  args: [],
-  env: {},
-  volumeMounts: [],
-  limits: undefined,
-  ...over,
-});
+export const spec = ({ memoryBytes, disks, ...over }: SpecInput = {}): InstanceSpec =>
+  InstanceSpec.fromPartial({
+    cpuCores: 1,
+    memoryBytes: BigInt(memoryBytes ?? 256 * MiB),
+    disks: (disks ?? []).map((d) => ({ ...d, sizeBytes: BigInt(d.sizeBytes) })),
+    ...over,
+  });
 
-export const createRequest = (name: string, type: InstanceType, s: SpecInput = {}, over: Partial<CreateInstanceRequest> = {}): CreateInstanceRequest => ({
-  name,
-  type,
-  spec: spec(s),
-  metadata: { labels: {}, annotations: {} },
-  preferredNodeId: '',
-  region: '',
-  zone: '',
-  ...over,
-});
+export const createRequest = (name: string, type: InstanceType, s: SpecInput = {}, over: Partial<CreateInstanceRequest> = {}): CreateInstanceRequest =>
+  CreateInstanceRequest.fromPartial({ name, type, spec: spec(s), metadata: { labels: {}, annotations: {} }, ...over });
 
 /** Reads a PullImage stream to its end: every progress message, and the status it ended with. */
 export const pull = (c: ComputeServiceClient, imageRef: string, type = InstanceType.INSTANCE_TYPE_UNSPECIFIED) =>

@@ -1,4 +1,4 @@
-import type { RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { NodeRole } from '../../src/gen/hypervisor/v1/common';
 
 /**
@@ -6,15 +6,13 @@ import { NodeRole } from '../../src/gen/hypervisor/v1/common';
  * few small VMs. A test names what it is about (its region, address,
  * capacity, labels) in `over`.
  */
-export const nodeRegistration = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest => ({
-  hostname,
-  ip: '10.0.0.1',
-  port: 50052,
-  role: NodeRole.NODE_ROLE_WORKER,
-  region: '',
-  zone: '',
-  capacity: { cpuCores: 4, memoryBytes: 2n ** 33n, diskBytes: 0n, gpuCount: 0 },
-  metadata: undefined,
-  supportedInstanceTypes: ['vm'],
-  ...over,
-});
+export const nodeRegistration = (hostname: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest =>
+  RegisterNodeRequest.fromPartial({
+    hostname,
+    ip: '10.0.0.1',
+    port: 50052,
+    role: NodeRole.NODE_ROLE_WORKER,
+    capacity: { cpuCores: 4, memoryBytes: 2n ** 33n },
+    supportedInstanceTypes: ['vm'],
+    ...over,
+  });
