@@ -138,7 +138,7 @@ export class Agent {
         return typeof v === 'function' ? v.bind(c) : v;
       },
     });
-    this.network = this.makeNetwork(reporter);
+    this.network = this.makeNetwork(reporter, confined);
     const registration = new Registration(cluster, cfg, log, {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
       ...(tls ? { [AGENT_TLS_ANNOTATION]: 'true' } : {}),
@@ -148,7 +148,7 @@ export class Agent {
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
 
     // 4. Adopt what kept running, do work that is due, then take new work.
-    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
+    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll(), confined);
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
     // The data plane as the control plane has it, before new work: work that adds a port adds to it.
@@ -234,7 +234,7 @@ export class Agent {
   }
 
   /** The data plane, unless this node has none (configured off, or it only simulates instances). */
-  private makeNetwork(reporter: Reporter): NetworkAgent | undefined {
+  private makeNetwork(reporter: Reporter, confined: boolean): NetworkAgent | undefined {
     const { cfg, log } = this;
     if (cfg.dataplane === 'none' || this.kinds.every((k) => this.loaded?.forType(k)?.kind === 'hollow')) return undefined;
     const dir = path.join(cfg.stateDir, 'network');
@@ -244,7 +244,7 @@ export class Agent {
       stateDir: dir,
       hostTag: hostTag(cfg.hostname),
     }, log);
-    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log);
+    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log, confined);
   }
 
   /** Network converges done so far (tests wait on it). */

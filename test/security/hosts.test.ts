@@ -106,7 +106,10 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     // The server made each node's work consumer (a node never chooses its filter).
     const nc = await natsAs({ ca: Buffer.from(t.cp.security!.pki.ca.certPem), cert: Buffer.from(t.cp.security!.pki.controlPlane.certPem), key: Buffer.from(t.cp.security!.pki.controlPlane.keyPem) }, '_INBOX_test');
     const jsm = await nc.jetstreamManager();
-    for (const h of lab.hosts) assert.equal((await jsm.consumers.info(WORK_STREAM, consumerName(nodeIdFor(h.name)))).config.filter_subject, `hv.agent.${nodeIdFor(h.name)}.>`);
+    for (const h of lab.hosts) {
+      const info = await until(`the consumer of ${h.name}`, () => jsm.consumers.info(WORK_STREAM, consumerName(nodeIdFor(h.name))).catch(() => undefined), 30_000);
+      assert.equal(info.config.filter_subject, `hv.agent.${nodeIdFor(h.name)}.>`);
+    }
   });
 
   it("with A's key and certificate: RegisterNode as B, Heartbeat for B and B's AgentService are refused; nothing of B changes", async () => {
@@ -131,6 +134,11 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     await assert.rejects(nc.jetstream().consumers.get(WORK_STREAM, consumerName(bId)), (e) => violation(e, /CONSUMER\.INFO/));
     await assert.rejects(nc.request('$JS.API.STREAM.INFO.HV_LOG', undefined, { timeout: 2_000 }), (e) => violation(e, /HV_LOG/));
     await assert.rejects(nc.request('hv.cmd.instance', sc.encode('{}'), { timeout: 2_000 }), (e) => violation(e, /hv\.cmd\.instance/));
+    // Its own plan only: B's desired state, on B's subject or the shared one, is not A's to ask for.
+    await assert.rejects(nc.request(`hv.ctl.agent.desired.${bId}`, sc.encode(JSON.stringify({ nodeId: bId })), { timeout: 2_000 }), (e) => violation(e, /hv\.ctl\.agent\.desired/));
+    await assert.rejects(nc.request('hv.ctl.agent.desired', sc.encode(JSON.stringify({ nodeId: bId })), { timeout: 2_000 }), (e) => violation(e, /hv\.ctl\.agent\.desired/));
+    const own = await nc.request(`hv.ctl.agent.desired.${nodeIdFor(A.name)}`, sc.encode(JSON.stringify({ nodeId: bId })), { timeout: 5_000 });
+    assert.equal((JSON.parse(sc.decode(own.data)) as { nodeId: string }).nodeId, nodeIdFor(A.name), 'the answer is for the node the subject names, whatever the body says');
   });
 
   it('after RevokeNode A is cut off (gRPC and NATS) and NOT_READY; B keeps working', async () => {

@@ -1,5 +1,5 @@
 import { nodeIdFor } from '../../commands/node/identity';
-import { consumerName, DESIRED_SUBJECT, nodeInbox, IMAGE_RESOLVE_SUBJECT, NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, WORK_STREAM } from '../../agent/protocol';
+import { consumerName, DESIRED_SUBJECT, nodeInbox, perNodeSubject, IMAGE_RESOLVE_SUBJECT, NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, WORK_STREAM } from '../../agent/protocol';
 import { reportPrefix } from '../../bus/subjects';
 import { FEED_STREAM } from '../../feed/subjects';
 import { CONTROL_PLANE } from '../../pki/cluster-pki';
@@ -30,8 +30,8 @@ export const nodePermissions = (hostname: string): Permissions => {
   return {
     publish: [
       `${reportPrefix(id)}.>`,
-      DESIRED_SUBJECT,
-      NETWORK_PLAN_SUBJECT,
+      perNodeSubject(DESIRED_SUBJECT, id),
+      perNodeSubject(NETWORK_PLAN_SUBJECT, id),
       IMAGE_RESOLVE_SUBJECT,
       '$JS.API.INFO',
       `$JS.API.STREAM.INFO.${WORK_STREAM}`,
