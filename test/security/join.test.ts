@@ -246,6 +246,15 @@ describe('hosts join with a token (network mode)', function () {
     await nc.close();
   });
 
+  it("DeregisterNode takes the node's identity with it: its certificate is refused afterwards", async () => {
+    const pair = await lab.joinedNode('leaving');
+    const asLeaving = lab.client(ClusterServiceClient, pair);
+    const { nodeId } = await call(asLeaving, asLeaving.registerNode, nodeRegistration('leaving'));
+    await call(admin, admin.deregisterNode, { nodeId });
+    await rejectsWith(call(asLeaving, asLeaving.registerNode, nodeRegistration('leaving')), status.UNAUTHENTICATED, /certificate [0-9a-f]+ of node:leaving was revoked/);
+    assert.ok(!(await hostnames()).includes('leaving'), 'nothing registered again');
+  });
+
   it('a joined node renews its own certificate before it expires (same key, new serial, recorded); a user cannot', async () => {
     const dir = stateDir();
     const tls = await join({ server: lab.t.address, token: (await lab.joinToken()).token, hostname: 'renewer', stateDir: dir }, quiet);
