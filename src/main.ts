@@ -38,7 +38,7 @@ started.then(
     const tls = pki && { ca: pki.ca.certFile, cert: pki.node.certFile, key: pki.node.keyFile };
     const embedded = {
       server: `127.0.0.1:${cp.grpcPort}`,
-      natsUrl: cp.natsUrl,
+      natsUrl: cp.nats?.agentUrl ?? cp.natsUrl,
       natsTokenFile: cp.natsTokenFile,
       dataDir: cfg.dataDir,
       port: cfg.agentPort,

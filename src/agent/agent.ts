@@ -1,8 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import { agentServiceCredentials, controlPlaneOnly } from './control-plane-only';
+import { AGENT_TLS_ANNOTATION } from '../domain/annotations';
 import { controlPlaneCredentials } from './control-plane-credentials';
-import { connect, type NatsConnection } from 'nats';
+import { natsUrlOf, nodeCredentials, type NodeTls, renewIfDue, serverOf } from './node-credentials';
+import type { NatsConnection } from 'nats';
+import { connectAgentNats } from './nats-connection';
+import { nodeIdFor } from '../commands/node/identity';
+import { reportSubject } from '../bus/subjects';
 import type { Logger } from 'pino';
 import { CommandBus } from '../bus/command-bus';
 import { add, ZERO } from '../domain/resources';
@@ -14,7 +20,6 @@ import { agentService } from './agent-service';
 import type { AgentConfig } from './config';
 import type { InstanceDriver, Observed } from './drivers/driver';
 import { type DriverConfig, type LoadedDrivers, loadDrivers } from './drivers/load';
-import { readTokenFile } from '../shared/token-file';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { ImageCache } from './images/cache';
@@ -39,9 +44,11 @@ import { ContainerVolumes } from './storage/container-volumes';
 import { StorageAgent } from './storage/storage-agent';
 import { StoragePool } from './storage/pool';
 import { VOLUME_KEYS_ANNOTATION } from './storage-protocol';
-import { failoverOptions, logFailover } from '../shared/nats-servers';
+import { logFailover } from '../shared/nats-servers';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
+/** How often a joined host looks at its certificate's age (it renews with a third of 30 days left). */
+const RENEW_CHECK_MS = 3600_000;
 
 /** The driver settings of an agent's config (--driver, --accel, --oci-cgroup-parent): qemu and oci keep their state under the agent's. */
 export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg.drivers, accel: AgentConfig['accel'] = cfg.accel): DriverConfig => ({
@@ -88,7 +95,8 @@ export class Agent {
   private stopped = false;
 
   constructor(
-    readonly cfg: AgentConfig,
+    /** As given; once started, with the node credentials it found or joined for. */
+    public cfg: AgentConfig,
     private readonly drivers: DriverConfig | LoadedDrivers,
     private readonly log: Logger,
   ) {}
@@ -104,8 +112,10 @@ export class Agent {
   }
 
   private async startUp(): Promise<this> {
+    mkdirSync(this.cfg.stateDir, { recursive: true });
+    // 0. Who this host is: a certificate of the cluster CA (given, kept from a join, or joined for now), or none in development mode.
+    this.cfg = await this.withCredentials(this.cfg);
     const { cfg, log } = this;
-    mkdirSync(cfg.stateDir, { recursive: true });
     // 1. Drivers: the kinds whose probe passed are the kinds this node runs.
     this.loaded = 'forType' in this.drivers ? this.drivers : await loadDrivers({ ...this.drivers, logger: log });
     for (const u of this.loaded.unsupported) log.warn(u, 'driver unsupported here');
@@ -118,24 +128,15 @@ export class Agent {
     if (this.kinds.length === 0) throw new Error(`no instance driver works on this host: ${this.loaded.unsupported.map((u) => `${u.kind}: ${u.reason}`).join('; ')}`);
 
     // 2. NATS (work and reports) and what this host did before.
-    // waitOnFirstConnect: an agent started before NATS (or the server) keeps trying instead of exiting.
-    const token = cfg.natsTokenFile ? readTokenFile(cfg.natsTokenFile) : undefined;
-    try {
-      this.nc = await connect({ ...failoverOptions(cfg.natsUrl), token, waitOnFirstConnect: true, name: `hypervisor-agent ${cfg.hostname}`, noAsyncTraces: true });
-      logFailover(this.nc, log);
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'AUTHORIZATION_VIOLATION') throw e;
-      throw new Error(
-        token
-          ? `NATS at ${cfg.natsUrl} refused the token in ${cfg.natsTokenFile}: copy the server's <data-dir>/nats/token again`
-          : `NATS at ${cfg.natsUrl} refused this agent (authorization violation): a server whose embedded NATS listens beyond loopback ` +
-              `needs its token; copy its <data-dir>/nats/token here and give --nats-token-file <file>`,
-        { cause: e },
-      );
-    }
+    const { nc, confined } = await connectAgentNats(cfg);
+    this.nc = nc;
+    logFailover(this.nc, log);
     this.store = new LocalStore(cfg.stateDir);
     await this.store.load();
-    const reporter = new Reporter(new CommandBus(this.nc), `system:agent/${cfg.hostname}`, log);
+    // On a confined NATS a node reports on its own subject; the control plane checks each report against what is placed on it.
+    const nodeId = nodeIdFor(cfg.hostname);
+    const bus = confined ? new CommandBus(this.nc, 10_000, undefined, (type) => reportSubject(nodeId, type)) : new CommandBus(this.nc);
+    const reporter = new Reporter(bus, `system:agent/${cfg.hostname}`, log);
     const ociImages = byKind.has('container') ? new OciImageCache(path.join(cfg.stateDir, 'images', 'oci'), fetchPolicy(cfg)) : undefined;
     const images = new ImagePreparer(new ImageCache(path.join(cfg.stateDir, 'images'), fetchPolicy(cfg)), ociImages, reporter, log);
     // The metadata service's records: only where the data plane answers it (network(), below).
@@ -151,21 +152,28 @@ export class Agent {
     this.executor = new Executor(byKind, this.store, images, reporter, log, (w) => this.network?.prepare(w) ?? Promise.resolve([]), guests, migration);
 
     // 3. AgentService, then registration (it names the port).
-    this.grpc = new Server();
+    const tls = !!(cfg.tlsCa && cfg.tlsCert && cfg.tlsKey);
+    if (!tls) log.warn({ listen: `${cfg.listenHost}:${cfg.port}` }, 'AgentService serves plaintext to anyone who reaches it (no node certificate: development mode); join the cluster with --join-token');
+    this.grpc = new Server(tls ? { interceptors: [controlPlaneOnly] } : {});
     this.grpc.addService(
       AgentServiceService,
       agentService({ executor: this.executor, store: this.store, nc: this.nc, nodeId: () => this.nodeId, log, netCounters: (id) => this.network?.counters(id) }),
     );
     this.port = await new Promise<number>((resolve, reject) =>
-      this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      this.grpc!.bindAsync(`${cfg.listenHost}:${cfg.port}`, agentServiceCredentials(cfg), (e, p) => (e ? reject(e) : resolve(p))),
     );
     // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
     // and a node that cannot heartbeat for that long is NOT_READY for nothing.
-    this.cluster = new ClusterServiceClient(cfg.server, controlPlaneCredentials(cfg), {
-      'grpc.initial_reconnect_backoff_ms': 250,
-      'grpc.max_reconnect_backoff_ms': 2_000,
+    this.cluster = this.clusterClient();
+    // Registration and heartbeats reach whichever client is current (a renewed certificate makes a new one).
+    const cluster = new Proxy({} as ClusterServiceClient, {
+      get: (_t, k) => {
+        const c = this.cluster as unknown as Record<string | symbol, unknown>;
+        const v = c[k];
+        return typeof v === 'function' ? v.bind(c) : v;
+      },
     });
-    this.network = this.makeNetwork(reporter);
+    this.network = this.makeNetwork(reporter, confined);
     const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
     const drivers = [...this.loaded.drivers.values()];
     const qemu = drivers.find((d): d is QemuDriver => d instanceof QemuDriver);
@@ -185,14 +193,15 @@ export class Agent {
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
       ...(pool.keyIds().length ? { [VOLUME_KEYS_ANNOTATION]: pool.keyIds().join(',') } : {}),
+      ...(tls ? { [AGENT_TLS_ANNOTATION]: 'true' } : {}),
     };
-    const registration = new Registration(this.cluster, cfg, log, annotations);
+    const registration = new Registration(cluster, cfg, log, annotations);
     const registered = await registration.register(this.port, this.kinds, () => this.stopped);
     this.nodeId = registered.nodeId;
     this.log.info({ nodeId: this.nodeId, port: this.port, kinds: this.kinds, stateDir: cfg.stateDir }, 'hypervisor-agent ready');
 
     // 4. Adopt what kept running, do work that is due, then take new work.
-    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll());
+    this.reconciler = new Reconciler(this.nc, this.nodeId, this.store, this.executor, () => this.observeAll(), reporter, log, () => this.processesAll(), confined);
     await this.reconciler.once();
     this.reconciler.start(cfg.reconcileIntervalMs);
     if (this.guests) {
@@ -217,7 +226,7 @@ export class Agent {
     );
     await this.consumer.start();
     this.heartbeat = new Heartbeat(
-      this.cluster,
+      cluster,
       () => this.nodeId,
       () => this.store!.live().reduce((a, r) => add(a, r.work.resources), ZERO),
       async () => void (await registration.register(this.port, this.kinds, () => this.stopped)),
@@ -225,9 +234,46 @@ export class Agent {
       () => this.conditions(),
     );
     this.heartbeat.start(Math.max(1, Number(registered.heartbeatIntervalSeconds) || 10));
+    if (this.joinedTls) setInterval(() => void this.renew(), RENEW_CHECK_MS).unref();
     // A failed create's log outlives it for as long as its tombstone (its node never hears of a later delete).
     setInterval(() => void this.forgetOld(), 3600_000).unref();
     return this;
+  }
+
+  private joinedTls?: NodeTls;
+
+  /** The node credentials to start with: a joined host renews its certificate here when it is due. */
+  private async withCredentials(cfg: AgentConfig): Promise<AgentConfig> {
+    const server = serverOf(cfg);
+    const { tls } = await nodeCredentials({ ...cfg, server }, this.log);
+    if (!tls) return { ...cfg, server };
+    this.joinedTls = tls;
+    await renewIfDue(server, tls, cfg.hostname, this.log).catch((err) => this.log.warn({ err }, 'could not renew this node certificate; trying again later'));
+    return { ...cfg, server, ...tls, natsUrl: natsUrlOf(cfg), natsTokenFile: cfg.natsTokenFile ?? tls.natsTokenFile };
+  }
+
+  private clusterClient(): ClusterServiceClient {
+    // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
+    // and a node that cannot heartbeat for that long is NOT_READY for nothing.
+    return new ClusterServiceClient(this.cfg.server, controlPlaneCredentials(this.cfg), {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
+  }
+
+  /** Renews a joined host's certificate before it expires, and reconnects with it. */
+  async renew(now = new Date()): Promise<boolean> {
+    if (!this.joinedTls || this.stopped) return false;
+    try {
+      if (!(await renewIfDue(this.cfg.server, this.joinedTls, this.cfg.hostname, this.log, now))) return false;
+      const old = this.cluster;
+      this.cluster = this.clusterClient();
+      old?.close();
+      return true;
+    } catch (err) {
+      this.log.warn({ err }, 'could not renew this node certificate; trying again later');
+      return false;
+    }
   }
 
   private async forgetOld(): Promise<void> {
@@ -246,7 +292,7 @@ export class Agent {
   }
 
   /** The data plane, unless this node has none (configured off, or it only simulates instances). */
-  private makeNetwork(reporter: Reporter): NetworkAgent | undefined {
+  private makeNetwork(reporter: Reporter, confined: boolean): NetworkAgent | undefined {
     const { cfg, log } = this;
     if (cfg.dataplane === 'none' || this.kinds.every((k) => this.loaded?.forType(k)?.kind === 'hollow')) return undefined;
     const dir = path.join(cfg.stateDir, 'network');
@@ -257,7 +303,7 @@ export class Agent {
       hostTag: hostTag(cfg.hostname),
       ...(this.guests ? { metadata: this.guests } : {}),
     }, log);
-    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log);
+    return new NetworkAgent(this.nc!, () => this.nodeId, driver, this.store!, reporter, dir, log, confined);
   }
 
   /** Network converges done so far (tests wait on it). */

@@ -28,10 +28,20 @@ export const WORK_SUBJECTS = 'hv.agent.>';
 export const workSubject = (nodeId: string, instanceId: string) => `hv.agent.${nodeId}.instance.${instanceId}`;
 export const nodeWorkFilter = (nodeId: string) => `hv.agent.${nodeId}.>`;
 export const consumerName = (nodeId: string) => `agent-${nodeId}`;
+/** A node's inbox prefix on a confined NATS: replies to its requests reach it alone. */
+export const nodeInbox = (nodeId: string) => `_INBOX_${nodeId}`;
 export const DESIRED_SUBJECT = 'hv.ctl.agent.desired';
 export const IMAGE_RESOLVE_SUBJECT = 'hv.ctl.image.resolve';
 export const NETWORK_PLAN_SUBJECT = 'hv.ctl.agent.network';
 export const NETWORK_CHANGED_SUBJECT = 'hv.ctl.network.changed';
+/**
+ * A control request on a confined NATS goes to `<subject>.<nodeId>`: NATS
+ * lets a node publish only its own, and the control plane answers for the
+ * node the subject names (never the body's), so a node reads only its own plan.
+ */
+export const perNodeSubject = (subject: string, nodeId: string) => `${subject}.${nodeId}`;
+/** The node a control request is for: the subject's last token when it is a per-node one, else what the body says. */
+export const requestedNode = (base: string, subject: string, bodyNodeId: string): string => (subject.startsWith(`${base}.`) ? subject.slice(base.length + 1) : bodyNodeId);
 
 export interface NetworkPlanReply {
   readonly nodeId: string;

@@ -4,7 +4,7 @@ import { decode, encode } from '../bus/wire';
 import type { Observed } from './drivers/driver';
 import type { Executor } from './executor';
 import type { LocalRecord, LocalStore } from './local-store';
-import { type DesiredReply, DESIRED_SUBJECT, type InstanceWork } from './protocol';
+import { type DesiredReply, DESIRED_SUBJECT, type InstanceWork, perNodeSubject } from './protocol';
 import type { Reporter } from './reporter';
 import { restartPolicyOf } from '../domain/restart-policy';
 import { type Crash, onProcessEnded } from './restart-policy';
@@ -129,6 +129,8 @@ export class Reconciler {
     private readonly reporter: Reporter,
     private readonly log: Logger,
     private readonly listProcesses: () => Promise<{ instanceId: string; pid: number }[]> = async () => [],
+    /** On a confined NATS: ask on this node's own subject. */
+    private readonly perNode = false,
   ) {}
 
   start(intervalMs: number): void {
@@ -152,7 +154,7 @@ export class Reconciler {
   private async pass(): Promise<void> {
     let desired: DesiredReply;
     try {
-      const m = await this.nc.request(DESIRED_SUBJECT, encode({ nodeId: this.nodeId }), { timeout: 5_000 });
+      const m = await this.nc.request(this.perNode ? perNodeSubject(DESIRED_SUBJECT, this.nodeId) : DESIRED_SUBJECT, encode({ nodeId: this.nodeId }), { timeout: 5_000 });
       desired = decode<DesiredReply>(m.data);
     } catch (err) {
       this.log.debug({ err }, 'no desired state from the control plane; nothing reconciled');

@@ -35,7 +35,7 @@ export class Reporter {
       this.log.debug({ commandId, events: r.events }, 'reported');
       return r.position;
     } catch (e) {
-      if (e instanceof DomainError && (e.code === Code.NOT_FOUND || e.code === Code.FAILED_PRECONDITION || e.code === Code.INVALID_ARGUMENT)) {
+      if (e instanceof DomainError && (e.code === Code.NOT_FOUND || e.code === Code.FAILED_PRECONDITION || e.code === Code.INVALID_ARGUMENT || e.code === Code.PERMISSION_DENIED)) {
         this.log.info({ commandId, reason: e.message }, 'the control plane declined the report');
         return undefined;
       }

@@ -1,13 +1,12 @@
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
+import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decode } from '../bus/wire';
-import { ensureWorkStream } from './work-stream';
-import { consumerName, type InstanceWork, nodeWorkFilter, WORK_STREAM } from './protocol';
+import { ensureNodeConsumer, ensureWorkStream } from './work-stream';
+import { consumerName, type InstanceWork, WORK_STREAM } from './protocol';
 
 /** Handles the work of one kind of subject (`hv.agent.<node>.<kind>.…`): instance work now, network work later. */
 export type WorkHandler = (subject: string, data: Uint8Array) => Promise<void>;
 
-const NS = 1e9;
 /** A handler that takes longer says it is still working this often, so the message is not handed out again. */
 const WORKING_EVERY_MS = 10_000;
 
@@ -40,20 +39,7 @@ export class WorkConsumer {
   private async ensureConsumer(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     await ensureWorkStream(jsm);
-    const name = consumerName(this.nodeId);
-    try {
-      await jsm.consumers.info(WORK_STREAM, name);
-    } catch {
-      await jsm.consumers.add(WORK_STREAM, {
-        durable_name: name,
-        filter_subject: nodeWorkFilter(this.nodeId),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: 30 * NS,
-        max_deliver: -1,
-        max_ack_pending: 1024,
-      });
-    }
+    await ensureNodeConsumer(jsm, this.nodeId);
   }
 
   /** Consumes until stopped; a consume that ends by itself (a lost connection, a deleted consumer) is started again. */

@@ -1,6 +1,6 @@
-import { DiscardPolicy, type JetStreamManager, RetentionPolicy, StorageType } from 'nats';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, type JetStreamManager, RetentionPolicy, StorageType } from 'nats';
 import { ensureStream } from '../eventstore/jetstream/ensure-stream';
-import { WORK_STREAM, WORK_SUBJECTS } from './protocol';
+import { consumerName, nodeWorkFilter, WORK_STREAM, WORK_SUBJECTS } from './protocol';
 
 const DAY_NS = 24 * 3600 * 1e9;
 
@@ -18,3 +18,27 @@ export const ensureWorkStream = (jsm: JetStreamManager, replicas = 1): Promise<v
     max_age: 7 * DAY_NS,
     duplicate_window: 120 * 1e9,
   });
+
+const NS = 1e9;
+
+/**
+ * A node's durable work consumer (filter: its own subjects). The agent makes
+ * it on an open NATS; on a confined one the control plane does, when the
+ * node joins, so a node never chooses its consumer's filter.
+ */
+export const ensureNodeConsumer = async (jsm: JetStreamManager, nodeId: string): Promise<void> => {
+  const name = consumerName(nodeId);
+  try {
+    await jsm.consumers.info(WORK_STREAM, name);
+  } catch {
+    await jsm.consumers.add(WORK_STREAM, {
+      durable_name: name,
+      filter_subject: nodeWorkFilter(nodeId),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30 * NS,
+      max_deliver: -1,
+      max_ack_pending: 1024,
+    });
+  }
+};

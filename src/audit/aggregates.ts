@@ -31,6 +31,9 @@ import { FloatingIP, Network, Port, Router, SecurityGroup, Subnet } from '../gen
 import { userDecider } from '../commands/user';
 import { toUser } from '../wire/views/user';
 import { User } from '../gen/hypervisor/iam/v1/iam';
+import { joinTokenDecider } from '../commands/join_token';
+import { nodeIdentityDecider } from '../commands/node_identity';
+import { integratorDecider } from '../commands/integrator';
 
 /**
  * How the audit shows one aggregate type: its decider (so GetStateAt folds
@@ -94,4 +97,8 @@ export const AUDITED: ReadonlyMap<string, AuditedAggregate> = new Map([
   resource(snapshotDecider, toSnapshot, Snapshot),
   internal(networkPoolDecider, networkPoolToJson),
   internal(macAddressDecider, macAddressToJson),
+  // Who was let join when, and which certificates a host holds: never a secret or a key (the token's secret not even as its hash).
+  internal(joinTokenDecider, ({ secretHash: _h, ...rest }) => rest),
+  internal(nodeIdentityDecider, (s) => s),
+  internal(integratorDecider, (s) => s),
 ]);

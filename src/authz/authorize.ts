@@ -1,6 +1,7 @@
 import { Code, type CodeNumber } from '../errors';
 import { grants, type Identity } from './identity';
 import { METHOD_ROLES, type Need } from './method-roles';
+import { NO_PLACEMENT, nodeDecision, type Placement } from './node-rules';
 import { type Owners, setsTenantAnnotation, tenantDecision } from './tenant-rules';
 
 /** Allowed, possibly with the request to hand on instead (a tenant filled in), or refused with its code. */
@@ -20,6 +21,7 @@ const CLUSTER_WIDE = /^\/hypervisor\.v1\.(ClusterService\/|NetworkService\/ListV
  * - no identity: UNAUTHENTICATED (only `open` methods answer);
  * - a method in no table: PERMISSION_DENIED, whoever asks (deny by default);
  * - a role short of the method's: PERMISSION_DENIED naming the method and the role it needs;
+ * - a node acts only on itself, and a user never as a node (node-rules.ts);
  * - a tenant-bound identity: the tenant rules (another tenant's resource is NOT_FOUND;
  *   its tenant is written into what it creates).
  */
@@ -29,6 +31,7 @@ export const authorize = (
   request: unknown,
   owners: Owners = NOBODY_OWNS,
   table: Readonly<Record<string, Need>> = METHOD_ROLES,
+  placement: Placement = NO_PLACEMENT,
 ): Decision => {
   const need = table[method];
   if (need === 'open') return ALLOW;
@@ -36,6 +39,8 @@ export const authorize = (
   if (need === undefined) return deny(Code.PERMISSION_DENIED, `${method}: no role may call this method`);
   if (need !== 'any' && !grants(identity.role, need))
     return deny(Code.PERMISSION_DENIED, `${method} needs the ${need} role; ${identity.name} has the ${identity.role} role`);
+  const asNode = nodeDecision(identity, method, request, placement);
+  if (!asNode.allow) return asNode;
   if (setsTenantAnnotation(method, request))
     return deny(Code.INVALID_ARGUMENT, 'metadata.annotations["hypervisor.tenant"]: set by the server only (from the caller\'s tenant)');
   if (identity.tenant !== undefined) {

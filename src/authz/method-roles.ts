@@ -13,7 +13,8 @@ const service = (pkg: string, name: string, methods: Record<string, Need>): Reco
 export const CLUSTER_METHODS = service('hypervisor.v1', 'ClusterService', {
   RegisterNode: 'node',
   Heartbeat: 'node',
-  UpdateNodeStatus: 'admin',
+  // A node for its own node (node-rules.ts); an administrator for any (cordon, drain).
+  UpdateNodeStatus: 'node',
   DeregisterNode: 'admin',
   GetNode: 'viewer',
   ListNodes: 'viewer',
@@ -72,6 +73,15 @@ export const IDENTITY_METHODS = service('hypervisor.iam.v1', 'IdentityService', 
   IssueCertificate: 'admin',
   RevokeCertificate: 'admin',
   DeleteUser: 'admin',
+  CreateJoinToken: 'admin',
+  RevokeJoinToken: 'admin',
+  // The token is the credential: a joining host has no certificate yet.
+  JoinNode: 'open',
+  RenewNodeCertificate: 'node',
+  RevokeNode: 'admin',
+  CreateFeedCredentials: 'admin',
+  RevokeFeedCredentials: 'admin',
+  GetNatsAuthorization: 'admin',
 });
 
 /** Health is open (load balancers probe it); reflection lists the API to anyone who may call it. */

@@ -25,6 +25,8 @@ export class CommandBus {
     private readonly nc: NatsConnection,
     private readonly defaultTimeoutMs = 10_000,
     private readonly connection?: { readonly connected: boolean; readonly changes$: Observable<boolean> },
+    /** Where a command goes: the command subject, or (a node's reports) its own report subject. */
+    private readonly subjectOf: (aggregateType: string) => string = commandSubject,
   ) {
     // A request sent before the connection dropped would wait out its whole
     // deadline: it is failed at once instead. It may have been committed, so
@@ -52,7 +54,7 @@ export class CommandBus {
       let fail!: (e: Error) => void;
       const dropped = new Promise<never>((_, reject) => (fail = reject));
       this.inflight.add(fail);
-      const msg = await Promise.race([this.nc.request(commandSubject(env.aggregateType), body, { timeout }), dropped]).finally(() => this.inflight.delete(fail));
+      const msg = await Promise.race([this.nc.request(this.subjectOf(env.aggregateType), body, { timeout }), dropped]).finally(() => this.inflight.delete(fail));
       reply = decode<CommandReply>(msg.data);
     } catch (e) {
       throw translate(e, env);

@@ -15,6 +15,13 @@ export const parseTime = (s: string, now = Date.now()): Date => {
   return t;
 };
 
+/** A duration as typed ("90s", "15m", "1h", "7d"), in seconds. */
+export const parseDuration = (s: string, what = 'duration'): number => {
+  const m = /^(\d+)([smhd])$/.exec(s.trim());
+  if (!m) throw invalid(`${what}: "${s}" is not a duration (90s, 15m, 1h, 7d)`);
+  return (Number(m[1]) * UNITS[m[2]]) / 1000;
+};
+
 /** --at: a revision (digits) or a time. */
 export const parseAt = (s: string, now = Date.now()): { revision: bigint } | { time: Date } =>
   /^\d+$/.test(s) ? { revision: BigInt(s) } : { time: parseTime(s, now) };

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { feedCommand, natsCommand } from './feed';
 import { Command, CommanderError, Option } from 'commander';
 import { auditCommands } from './audit';
 import { clusterCommand } from './cluster';
@@ -59,6 +60,8 @@ for (const c of [
   snapshotCommand(),
   ...auditCommands(),
   userCommand(),
+  feedCommand(),
+  natsCommand(),
   whoamiCommand(),
   uiCommand(),
   configCommand(),

@@ -20,6 +20,7 @@ import { listAll } from '../client/api-client';
 import { resolveRef } from './resolve';
 import { repeat, resource, run, WATCH } from './verb';
 import { watchList } from './watch';
+import { joinTokenCommand, revokeNodeCommand } from './join-token';
 
 export const NODE: Kind<Node> = {
   singular: 'node',
@@ -169,6 +170,8 @@ export const nodeCommand = (): Command => {
         ctx.printer.done(id, `node ${ref} deregistered`);
       }),
     );
+  joinTokenCommand(c);
+  revokeNodeCommand(c);
   return c;
 };
 

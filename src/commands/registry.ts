@@ -13,6 +13,9 @@ import { snapshotDecider } from './snapshot';
 import { subnetDecider } from './subnet';
 import { userDecider } from './user';
 import { volumeDecider } from './volume';
+import { joinTokenDecider } from './join_token';
+import { nodeIdentityDecider } from './node_identity';
+import { integratorDecider } from './integrator';
 
 /** Every aggregate the command handlers serve. */
 export const DECIDERS: readonly AnyDecider[] = [
@@ -30,4 +33,7 @@ export const DECIDERS: readonly AnyDecider[] = [
   userDecider,
   volumeDecider,
   snapshotDecider,
+  joinTokenDecider,
+  nodeIdentityDecider,
+  integratorDecider,
 ];

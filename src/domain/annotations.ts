@@ -20,3 +20,6 @@ export const VOLUME_KEYS_ANNOTATION = 'hypervisor.volume-keys';
 export const REASON_ANNOTATION = 'hypervisor.reason';
 /** A node label: the kind of storage its pool is (ssd, hdd, nvme); volumes of a type go to nodes with it, or unlabelled ones. */
 export const STORAGE_TYPE_LABEL = 'hypervisor.storage-type';
+
+/** Set by an agent that serves AgentService over TLS with its node certificate (accepting only the control plane's). */
+export const AGENT_TLS_ANNOTATION = 'hypervisor.agent-tls';

@@ -8,7 +8,7 @@ import { validateRegistration } from '../commands/node/validate';
 import { parseInstanceKind } from '../domain/instance-types';
 import { fromInt64, sinceRevisionFromWire, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
-import { InvalidArgument, NotFound } from '../errors';
+import { Code, DomainError, InvalidArgument, NotFound } from '../errors';
 import type {
   ClusterInfo,
   ClusterServiceServer,
@@ -25,6 +25,7 @@ import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { type Pager, pageSize } from './paging';
 import { originOf } from './request-context';
+import { revokeNodeIdentity } from './identity/node-joining';
 import { toServiceError } from '../shared/grpc-status';
 import { unary } from '../shared/grpc-unary';
 import { CHANGE_TYPE } from './change-type';
@@ -84,9 +85,14 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
     }),
 
     deregisterNode: unary(d.log, 'DeregisterNode', async (req, call): Promise<Empty> => {
-      requireNode('node_id', req.nodeId);
-      await d.dispatcher.execute(originOf(call), 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
+      const node = requireNode('node_id', req.nodeId);
+      const origin = originOf(call);
+      await d.dispatcher.execute(origin, 'node', req.nodeId, { type: 'DeregisterNode', data: {} });
       d.liveness.forget(req.nodeId);
+      // A node that leaves takes its identity with it: its certificate is refused from now on (if it ever joined with one).
+      await revokeNodeIdentity(d.dispatcher, origin, node.hostname, false).catch((e) => {
+        if (!(e instanceof DomainError && e.code === Code.NOT_FOUND)) throw e;
+      });
       return {};
     }),
 

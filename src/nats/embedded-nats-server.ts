@@ -13,8 +13,10 @@ export interface EmbeddedNatsOptions {
   readonly port?: number;
   readonly binary?: string;
   readonly startTimeoutMs?: number;
-  /** Clients must present this token (a server that listens beyond loopback). */
+  /** Clients must present this token (lab mode: a server that listens beyond loopback without a CA). */
   readonly token?: string;
+  /** A configuration file (JetStream and its store, TLS with verify_and_map, the authorization block); the flags above still set where it listens. */
+  readonly configFile?: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export class EmbeddedNatsServer {
     const child = endsWithThisProcess(
       spawn(
         opts.binary ?? 'nats-server',
-        ['--jetstream', '--store_dir', opts.dataDir, '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
+        [...(opts.configFile ? ['-c', opts.configFile] : ['--jetstream', '--store_dir', opts.dataDir]), '--addr', host, '--port', String(port), '--pid', pidFile, ...(opts.token ? ['--auth', opts.token] : [])],
         { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
       ),
     );
@@ -79,6 +81,11 @@ export class EmbeddedNatsServer {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Re-reads the configuration file (SIGHUP): new permissions apply without a restart or a dropped connection. */
+  reload(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGHUP');
   }
 
   /** Graceful stop: JetStream flushes its files. */

@@ -44,6 +44,11 @@ export class SupervisedNatsServer {
   }
 
   /** The pid of the nats-server running now. */
+  /** Re-reads the configuration file (a restarted one reads it anyway). */
+  reload(): void {
+    this.current?.reload();
+  }
+
   get pid(): number | undefined {
     return this.current?.pid;
   }

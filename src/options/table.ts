@@ -80,6 +80,8 @@ export const agentOptions = {
   tlsCa: text({ flag: '--tls-ca <file>', env: 'HV_AGENT_TLS_CA', help: "the cluster CA certificate, to reach a control plane in network mode (with --tls-cert and --tls-key)" }),
   tlsCert: text({ flag: '--tls-cert <file>', env: 'HV_AGENT_TLS_CERT', help: "this node's client certificate from the cluster CA" }),
   tlsKey: text({ flag: '--tls-key <file>', env: 'HV_AGENT_TLS_KEY', help: "the key of --tls-cert (mode 0600)" }),
+  /** Once: the agent joins with it, then starts from <state-dir>/pki alone. */
+  joinToken: text({ flag: '--join-token <token>', env: 'HV_JOIN_TOKEN', help: 'a join token (hvctl node join-token create): the agent pins the CA, makes its key, gets its certificate into <state-dir>/pki' }),
   listenHost: text({ flag: '--listen-host <host>', env: 'HV_AGENT_LISTEN_HOST', help: 'address AgentService listens on', default: '0.0.0.0' }),
   /** 0 picks a free port (tests; several agents in one process). */
   port: port({ flag: '--port <port>', env: 'HV_AGENT_PORT', help: 'AgentService port', default: 50052 }),

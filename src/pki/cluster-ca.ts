@@ -12,7 +12,8 @@ export interface ClusterCa {
   readonly keyFile: string;
 }
 
-export type Usage = 'client' | 'server';
+/** A node's certificate is both: it calls the control plane, and serves AgentService to it. */
+export type Usage = 'client' | 'server' | 'node';
 
 export interface IssueRequest {
   /** The subject's common name: the identity (`user:alice`, `local:admin`) or the server's name. */
@@ -37,8 +38,8 @@ const subjectOf = (cn: string) => {
 const extensions = (usage: Usage, sans: readonly string[]) =>
   [
     'basicConstraints=critical,CA:FALSE',
-    `keyUsage=critical,digitalSignature${usage === 'server' ? ',keyEncipherment' : ''}`,
-    `extendedKeyUsage=${usage === 'server' ? 'serverAuth' : 'clientAuth'}`,
+    `keyUsage=critical,digitalSignature${usage === 'client' ? '' : ',keyEncipherment'}`,
+    `extendedKeyUsage=${{ server: 'serverAuth', client: 'clientAuth', node: 'serverAuth,clientAuth' }[usage]}`,
     ...(sans.length ? [`subjectAltName=${sans.map((s) => (IP.test(s) ? `IP:${s}` : `DNS:${s}`)).join(',')}`] : []),
   ].join('\n');
 

@@ -29,7 +29,12 @@ export interface ClusterPki {
   readonly node: EnsuredPair;
   /** The web console's, for its calls to this server's gRPC on behalf of browser sessions. */
   readonly console: EnsuredPair;
+  /** `system:control-plane`: the only identity agents' AgentService accepts (console, stats, instance calls). */
+  readonly controlPlane: EnsuredPair;
 }
+
+/** The client identity the server calls agents with. */
+export const CONTROL_PLANE = 'system:control-plane';
 
 const WILDCARD = new Set(['', '0.0.0.0', '::']);
 
@@ -49,7 +54,8 @@ export const ensureClusterPki = async (o: PkiOptions): Promise<ClusterPki> => {
   const file = (n: string) => path.join(dir, n);
   const server = await ensurePair(ca, { certFile: file('server.crt'), keyFile: file('server.key') }, { commonName: SERVER_NAME, usage: 'server', days: SERVER_DAYS, sans: serverSans(o.sans) });
   const admin = await ensurePair(ca, { certFile: file('admin.crt'), keyFile: file('admin.key') }, { commonName: LOCAL_ADMIN, usage: 'client', days: ADMIN_DAYS });
-  const node = await ensurePair(ca, { certFile: file('node.crt'), keyFile: file('node.key') }, { commonName: `node:${os.hostname()}`, usage: 'client', days: ADMIN_DAYS });
+  const node = await ensurePair(ca, { certFile: file('node.crt'), keyFile: file('node.key') }, { commonName: `node:${os.hostname()}`, usage: 'node', days: ADMIN_DAYS });
   const console = await ensurePair(ca, { certFile: file('console.crt'), keyFile: file('console.key') }, { commonName: 'system:web-console', usage: 'client', days: ADMIN_DAYS });
-  return { dir, ca, server, admin, node, console };
+  const controlPlane = await ensurePair(ca, { certFile: file('control-plane.crt'), keyFile: file('control-plane.key') }, { commonName: CONTROL_PLANE, usage: 'client', days: ADMIN_DAYS });
+  return { dir, ca, server, admin, node, console, controlPlane };
 };

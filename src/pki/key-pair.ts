@@ -5,6 +5,8 @@ import { type CertificateFacts, certificateFacts, dueForRenewal } from './certif
 import { type ClusterCa, issue, publicKeyOf, type Usage } from './cluster-ca';
 import { newKey } from './openssl';
 
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+
 export interface KeyPairFiles {
   readonly certFile: string;
   readonly keyFile: string;
@@ -37,6 +39,7 @@ export const ensurePair = async (
     if (!cert.checkIssued(new X509Certificate(ca.certPem)) || !cert.verify(new X509Certificate(ca.certPem).publicKey)) issued = 'other-ca';
     else if (facts.commonName !== want.commonName || (want.sans ?? []).some((n) => !(cert.subjectAltName ?? '').split(', ').some((s) => s.endsWith(`:${n}`))))
       issued = 'names';
+    else if (want.usage === 'node' && !(cert.keyUsage ?? []).includes(SERVER_AUTH)) issued = 'names';
     else if (dueForRenewal(facts, now)) issued = 'renewal';
   }
   if (issued) {

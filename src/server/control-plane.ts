@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
 import { flagSingleton, SINGLETON_BUCKET, SingletonLeases } from '../processes/singletons/singleton-leases';
 import type { Server } from '@grpc/grpc-js';
 import { GuardedServer } from '../grpc/guarded-server';
@@ -27,18 +26,20 @@ import { ConsoleSessions } from '../http/ui/console-sessions';
 import { consoleCredentials, consoleUrl } from './security/console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
-import { ensureToken, isLoopback, localAddress, parseListen } from '../nats/embedded-auth';
 import { NatsConnectionState } from '../nats/connection-state';
 import { failoverOptions, logFailover } from '../shared/nats-servers';
 import { clusterSize, logReplicas, raiseReplicas } from '../nats/replicas';
 import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
 import { FEED_STREAM } from '../feed/subjects';
-import { SupervisedNatsServer } from '../nats/supervised-nats-server';
+import type { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import { authInterceptor } from '../grpc/auth/interceptor';
 import { ownersFrom } from '../grpc/auth/owners';
+import { placementFrom } from '../grpc/auth/placement';
+import { ReportRelay } from '../bus/report-relay';
+import { type NatsStart, startNats } from './nats-start';
 import { type Security, setUpSecurity } from './security/setup';
 import { HeadReader, logPositionInterceptor } from '../grpc/log-position';
 import type { ServerConfig } from './config';
@@ -50,6 +51,7 @@ import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
 import { IdentityPlane } from './planes/identity';
 import { StoragePlane } from './planes/storage';
+import { advertisedHost } from './security/mode';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -68,6 +70,10 @@ export class ControlPlane {
   /** The embedded NATS's token and its file, when it listens beyond loopback. */
   natsToken?: string;
   natsTokenFile?: string;
+  /** How NATS was started, and what agents are told to connect to. */
+  nats?: NatsStart;
+  private reports?: ReportRelay;
+  private natsFollow?: { unsubscribe(): void };
   readonly metrics = new Metrics();
   /** The embedded nats-server when no NATS URL is configured (tests kill it). */
   embedded?: SupervisedNatsServer;
@@ -110,27 +116,16 @@ export class ControlPlane {
   async start(): Promise<this> {
     const { cfg, log } = this;
     const security = (this.security = await setUpSecurity(cfg, this.metrics, log));
-    if (cfg.natsUrl) {
-      this.natsUrl = cfg.natsUrl;
-    } else {
-      const natsDir = path.join(cfg.dataDir, 'nats');
-      const listen = cfg.natsListen ? parseListen(cfg.natsListen) : { host: '127.0.0.1', port: cfg.embeddedNatsPort };
-      // Other hosts may reach it: only clients with the token get in.
-      const auth = isLoopback(listen.host) ? undefined : ensureToken(natsDir);
-      this.natsToken = auth?.token;
-      this.natsTokenFile = auth?.file;
-      this.embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, token: auth?.token }, log);
-      if (this.stopped) this.embedded.stopSupervising();
-      const port = new URL(this.embedded.url).port;
-      this.natsUrl = `nats://${localAddress(listen.host)}:${port}`;
-      log.info(
-        { url: this.natsUrl, listen: `${listen.host}:${port}`, dataDir: this.embedded.dataDir, natsPid: this.embedded.pid, ...(auth ? { tokenFile: auth.file } : {}) },
-        'started embedded nats-server',
-      );
-    }
+    const nats = (this.nats = await startNats(cfg, security, log));
+    this.embedded = nats.embedded;
+    // A stop signalled while NATS was starting: it is not started again once it ends.
+    if (this.stopped) this.embedded?.stopSupervising();
+    this.natsUrl = nats.url;
+    this.natsToken = nats.token;
+    this.natsTokenFile = nats.tokenFile;
     // noAsyncTraces: nats.js otherwise builds two Errors (stack traces) per request, every append and
     // command included: 8% of the server's CPU under writes (issue 25's profile).
-    const nc = (this.nc = await connect({ ...failoverOptions(this.natsUrl), token: this.natsToken, name: 'hypervisor-server', noAsyncTraces: true }));
+    const nc = (this.nc = await connect({ ...failoverOptions(this.natsUrl), ...nats.connect, name: 'hypervisor-server', noAsyncTraces: true }));
     log.info({ url: this.natsUrl, server: nc.getServer() }, 'connected to NATS');
     logFailover(nc, log);
     const connection = (this.connection = new NatsConnectionState(nc));
@@ -144,7 +139,13 @@ export class ControlPlane {
     const audit = (this.audit = new AuditPlane());
     const network = (this.network = new NetworkPlane(cluster.nodes));
     const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
-    const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who)));
+    const cpPair = security.pki.controlPlane;
+    compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
+    const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who), {
+      serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`,
+      natsToken: () => this.natsToken,
+      natsUrl: () => this.nats?.agentUrl ?? '',
+    }));
     const storage = (this.storage = new StoragePlane(cluster.nodes, compute));
     this.planes = [identity, cluster, audit, network, compute, storage];
 
@@ -171,7 +172,8 @@ export class ControlPlane {
     log.info({ position: projections.position, nodes: cluster.nodes.size }, 'read models caught up');
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
-    const dispatcher = new Dispatcher(new CommandBus(nc, 10_000, connection), projections);
+    const bus = new CommandBus(nc, 10_000, connection);
+    const dispatcher = new Dispatcher(bus, projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
@@ -207,6 +209,10 @@ export class ControlPlane {
     for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
 
     const directory = identity.directory;
+    const placement = placementFrom({ nodes: cluster.nodes, instances: compute.instances, ports: network.models.ports, routers: network.models.routers });
+    // Nodes' reports (on their own subjects when NATS is confined), checked against what is placed on them.
+    (this.reports = new ReportRelay(nc, bus, placement, log)).start();
+    this.natsFollow = nats.confined?.follow(identity.nodeIdentities, identity.integrators, () => nc.jetstreamManager());
     const grpc = (this.grpc = new GuardedServer({
       'grpc.max_receive_message_length': 16 << 20,
       guard: { maxMetadataBytes: cfg.maxMetadataBytes },
@@ -215,6 +221,7 @@ export class ControlPlane {
           trustEveryone: security.trustEveryone,
           directory,
           owners: ownersFrom({ ...network.models, instances: compute.instances, volumes: storage.volumes, snapshots: storage.snapshots }),
+          placement,
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
         logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), () => connection.connected),
@@ -299,6 +306,8 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.natsFollow?.unsubscribe();
+    this.reports?.stop();
     for (const s of ['', ...this.services]) this.health?.setStatus(s, 'NOT_SERVING');
     // Its watches and consoles are gRPC calls too: ended first, or the shutdown below waits for them.
     this.webConsole?.close();

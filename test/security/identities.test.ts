@@ -103,9 +103,10 @@ describe('identities: users, roles and certificates in the log (network mode)', 
     const op = lab.client(IdentityServiceClient, pair);
     assert.equal((await call(op, op.whoAmI, {}, { 'x-actor': 'user:ada' })).identity, 'user:olga');
     await call(iam, iam.setUserRole, { name: 'olga', role: Role.ROLE_ADMIN }, { 'x-actor': 'ticket-7' });
-    const spoofer = lab.client(ClusterServiceClient, await user('sam', Role.ROLE_ADMIN));
-    const { nodeId } = await call(spoofer, spoofer.registerNode, nodeRegistration('spoofed'), { 'x-actor': 'someone-else' });
-    const registered = (await events('node', nodeId))[0];
+    // (A write an administrator makes; registering a node is a node's own, Security II.)
+    const spoofer = lab.client(NetworkServiceClient, await user('sam', Role.ROLE_ADMIN));
+    const made = await call(spoofer, spoofer.createNetwork, CreateNetworkRequest.fromPartial({ name: 'sam-net', type: NetworkType.NETWORK_TYPE_VXLAN }), { 'x-actor': 'someone-else' });
+    const registered = (await events('network', made.network!.id))[0];
     assert.deepEqual([registered.actor, registered.onBehalfOf], ['user:sam', 'someone-else']);
     const bound = (await events('user', 'olga')).find((e) => e.type === 'RoleBound')!;
     assert.deepEqual([bound.actor, bound.onBehalfOf], ['local:admin', 'ticket-7']);

@@ -86,7 +86,7 @@ describe('network mode: TLS 1.3 and client certificates of the cluster CA', func
   });
 
   it("a node's certificate registers its node but reads nothing else: PERMISSION_DENIED naming the method and the role", async () => {
-    const node = lab.client(ClusterServiceClient, await lab.certificate('node:net-node'));
+    const node = lab.client(ClusterServiceClient, await lab.joinedNode('net-node'));
     await call(node, node.registerNode, nodeRegistration('net-node'));
     await rejectsWith(call(node, node.listNodes, LIST), status.PERMISSION_DENIED, /^\/hypervisor\.v1\.ClusterService\/ListNodes needs the viewer role; node:net-node has the node role$/);
     const before = await nodes();
@@ -105,7 +105,7 @@ describe('network mode: TLS 1.3 and client certificates of the cluster CA', func
     assert.deepEqual([healthz.status, healthz.body], [200, 'ok\n']);
     assert.equal((await lab.get('/readyz', { from: 'network' })).status, 200);
     assert.equal((await lab.get('/metrics', { from: 'network' })).status, 401);
-    assert.equal((await lab.get('/metrics', { from: 'network', pair: await lab.certificate('node:h') })).status, 401, 'a node is no viewer');
+    assert.equal((await lab.get('/metrics', { from: 'network', pair: await lab.joinedNode('metrics-h') })).status, 401, 'a node is no viewer');
     const byAdmin = await lab.get('/metrics', { from: 'network', pair: lab.admin });
     assert.equal(byAdmin.status, 200);
     assert.match(byAdmin.body, /^hv_insecure_listener 0$/m);

@@ -5,6 +5,9 @@ import { defaultAdvertiseIp } from '../../src/options/table';
 import { issue, publicKeyOf } from '../../src/pki/cluster-ca';
 import { newKey } from '../../src/pki/openssl';
 import { TestControlPlane } from '../support/control-plane';
+import { csrFor } from '../../src/pki/csr';
+import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
+import { call } from '../support/control-plane';
 
 export interface KeyPair {
   readonly cert: string;
@@ -45,6 +48,20 @@ export class NetworkLab {
     const key = await newKey();
     const cert = await issue(this.t.cp.security!.pki.ca, { commonName, publicKeyPem: await publicKeyOf(key), days, usage: 'client' });
     return { cert, key };
+  }
+
+  /** A join token made by the administrator (ttl in seconds). */
+  async joinToken(ttlSeconds = 3600): Promise<{ token: string; id: string; expiresAt?: Date }> {
+    const admin = this.client(IdentityServiceClient, this.admin);
+    return call(admin, admin.createJoinToken, { ttlSeconds, serverAddress: '' });
+  }
+
+  /** A host's key and certificate `node:<hostname>`, got the way an agent gets them: by joining with a token. */
+  async joinedNode(hostname: string): Promise<KeyPair> {
+    const key = await newKey();
+    const anyone = this.client(IdentityServiceClient);
+    const r = await call(anyone, anyone.joinNode, { token: (await this.joinToken()).token, hostname, csrPem: await csrFor(key, `node:${hostname}`) });
+    return { cert: r.certificatePem, key };
   }
 
   get target(): string {

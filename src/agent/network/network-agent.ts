@@ -6,7 +6,7 @@ import { decode, encode } from '../../bus/wire';
 import type { DataPlaneDriver, Nic, PortObserved } from '../../sdn/driver';
 import { EMPTY_PLAN, type HostPlan, mergePlans, type PortLinkStatus, type PortPlan } from '../../domain/host-plan';
 import type { LocalStore } from '../local-store';
-import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply } from '../protocol';
+import { NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type InstanceWork, type NetworkPlanReply, perNodeSubject } from '../protocol';
 import type { Reporter } from '../reporter';
 import type { RealisedReport } from '../../domain/router-plan';
 import { writeJsonAtomic } from '../../shared/atomic-file';
@@ -45,6 +45,8 @@ export class NetworkAgent {
     private readonly reporter: Reporter | undefined,
     stateDir: string,
     private readonly log: Logger,
+    /** On a confined NATS: ask on this node's own subject. */
+    private readonly perNode = false,
   ) {
     mkdirSync(stateDir, { recursive: true });
     this.cacheFile = path.join(stateDir, 'network-plan.json');
@@ -139,7 +141,7 @@ export class NetworkAgent {
     const nodeId = this.nodeId();
     if (!nodeId) return undefined;
     try {
-      const m = await this.nc.request(NETWORK_PLAN_SUBJECT, encode({ nodeId }), { timeout: PLAN_TIMEOUT_MS });
+      const m = await this.nc.request(this.perNode ? perNodeSubject(NETWORK_PLAN_SUBJECT, nodeId) : NETWORK_PLAN_SUBJECT, encode({ nodeId }), { timeout: PLAN_TIMEOUT_MS });
       const r = decode<NetworkPlanReply>(m.data);
       this.writeCache(r.plan);
       return r.plan;

@@ -1,6 +1,8 @@
 import { type Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall } from '@grpc/grpc-js';
 import { authorize } from '../../authz/authorize';
 import type { Owners } from '../../authz/tenant-rules';
+import type { Placement } from '../../authz/node-rules';
+import { METHOD_ROLES } from '../../authz/method-roles';
 import type { Directory } from '../../authz/directory';
 import { CONSOLE_USER_HEADER, type Identity, LOCAL_ADMIN, WEB_CONSOLE } from '../../authz/identity';
 import { Code } from '../../errors';
@@ -14,6 +16,8 @@ export interface AuthOptions {
   readonly directory: Directory;
   /** Who owns the resources a request names (read models), for tenant-bound callers. */
   readonly owners?: Owners;
+  /** Which node is which and what is placed where (read models), for node identities. */
+  readonly placement?: Placement;
   /** Each refusal, for the metric. */
   readonly onRefused?: (method: string, code: number) => void;
 }
@@ -74,7 +78,7 @@ export const authInterceptor =
             // The first message decides (a console's later keystrokes carry no new target).
             if (!decided && !isUnparseable(message)) {
               decided = true;
-              const d = authorize(identity, method, message, o.owners);
+              const d = authorize(identity, method, message, o.owners, METHOD_ROLES, o.placement);
               if (!d.allow) return refuse(d.code, d.message);
               if (d.request !== undefined) return nextMsg(d.request);
             }

@@ -2,19 +2,53 @@ import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import { DomainError, Unavailable } from '../../errors';
 import { AgentServiceClient } from '../../gen/hypervisor/v1/agent';
 
-/** One AgentService client per agent address, made on first use. */
+/** The control plane's client identity toward agents (`system:control-plane`), and the CA their node certificates chain to. */
+export interface AgentTls {
+  readonly ca: Buffer;
+  readonly key: Buffer;
+  readonly cert: Buffer;
+}
+
+/** The node an agent serves, as the client needs it: where, who, and whether it speaks TLS. */
+export interface AgentNode {
+  readonly address: string;
+  readonly hostname: string;
+  readonly tls: boolean;
+}
+
+/**
+ * One AgentService client per agent, made on first use. An agent with a
+ * node certificate is reached over TLS with the control plane's own
+ * certificate, and must present `node:<its host name>` (not a name in its
+ * certificate's SANs: agents are known by identity, not address).
+ */
 export class AgentClients {
   private readonly clients = new Map<string, AgentServiceClient>();
+  private tls?: AgentTls;
 
-  get(address: string): AgentServiceClient {
-    let c = this.clients.get(address);
+  /** Set once the cluster PKI is known. */
+  identity(tls: AgentTls): void {
+    this.tls = tls;
+  }
+
+  get(node: AgentNode): AgentServiceClient {
+    const key = `${node.tls ? 'tls' : 'plain'}/${node.hostname}/${node.address}`;
+    let c = this.clients.get(key);
     if (!c) {
-      c = new AgentServiceClient(address, credentials.createInsecure(), {
+      if (node.tls && !this.tls) throw new Unavailable(`the agent of node ${node.hostname} serves TLS, and this server has no client certificate for agents`);
+      const expected = `node:${node.hostname}`;
+      const creds =
+        node.tls && this.tls
+          ? credentials.createSsl(this.tls.ca, this.tls.key, this.tls.cert, {
+              checkServerIdentity: (_host, cert) => (cert.subject?.CN === expected ? undefined : new Error(`the agent at ${node.address} is ${cert.subject?.CN}, not ${expected}`)),
+            })
+          : credentials.createInsecure();
+      c = new AgentServiceClient(node.address, creds, {
         'grpc.keepalive_time_ms': 30_000,
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 2_000,
       });
-      this.clients.set(address, c);
+      this.clients.set(key, c);
     }
     return c;
   }

@@ -13,6 +13,7 @@ import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { Pager } from '../paging';
 import type { AgentClients } from './agent-clients';
 import type { Weigher } from '../../scheduler/scheduler';
+import { AGENT_TLS_ANNOTATION } from '../../domain/annotations';
 
 export interface ComputeServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -59,5 +60,6 @@ export const requireRunning = (i: Instance, what: string): void => {
 export const agentOf = (d: Pick<ComputeServiceDeps, 'nodes' | 'agents'>, i: Instance) => {
   const n = d.nodes.get(i.nodeId);
   if (!n) throw new FailedPrecondition(`instance ${i.id} is on node ${i.nodeId}, which is no longer registered`);
-  return { client: d.agents.get(`${n.ip}:${n.port}`), where: `node ${n.hostname} (${n.ip}:${n.port})` };
+  const node = { address: `${n.ip}:${n.port}`, hostname: n.hostname, tls: n.metadata?.annotations[AGENT_TLS_ANNOTATION] === 'true' };
+  return { client: d.agents.get(node), where: `node ${n.hostname} (${n.ip}:${n.port})` };
 };

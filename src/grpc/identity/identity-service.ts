@@ -32,7 +32,10 @@ const userRole = (field: string, r: number) => {
 };
 
 /** hypervisor.iam.v1.IdentityService: users, their roles and certificates (admin only, but WhoAmI). */
-export const identityService = (d: IdentityServiceDeps): IdentityServiceServer & UntypedServiceImplementation => {
+/** Everything but joining (node-joining.ts). */
+type UserMethods = Omit<IdentityServiceServer, 'createJoinToken' | 'revokeJoinToken' | 'joinNode' | 'renewNodeCertificate' | 'revokeNode' | 'createFeedCredentials' | 'revokeFeedCredentials' | 'getNatsAuthorization'>;
+
+export const identityService = (d: IdentityServiceDeps): UserMethods & UntypedServiceImplementation => {
   const present = (name: string): User => {
     const u = d.users.state(name);
     const user = u && toUser(u);

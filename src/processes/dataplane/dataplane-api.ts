@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { Subscription as RxSubscription } from 'rxjs';
-import { CTL_QUEUE, NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type NetworkPlanReply } from '../../agent/protocol';
+import { CTL_QUEUE, NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, type NetworkPlanReply, requestedNode } from '../../agent/protocol';
 import { decode, encode } from '../../bus/wire';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { HostPlans } from './host-plan';
@@ -15,7 +15,7 @@ const NETWORK_AGGREGATES = new Set(['port', 'network', 'subnet', 'security_group
  * change a plan, so a new rule or member reaches the hosts at once.
  */
 export class DataplaneApi {
-  private sub?: Subscription;
+  private subs: Subscription[] = [];
   private commits?: RxSubscription;
   private kick?: NodeJS.Timeout;
 
@@ -27,12 +27,13 @@ export class DataplaneApi {
   ) {}
 
   start(): void {
-    this.sub = this.nc.subscribe(NETWORK_PLAN_SUBJECT, {
+    const plans = (subject: string) =>
+      this.nc.subscribe(subject, {
       queue: CTL_QUEUE,
       callback: (err, msg) => {
         if (err || !msg.reply) return;
         try {
-          const { nodeId } = decode<{ nodeId: string }>(msg.data);
+          const nodeId = requestedNode(NETWORK_PLAN_SUBJECT, msg.subject, decode<{ nodeId: string }>(msg.data).nodeId);
           const reply: NetworkPlanReply = { nodeId, position: this.runtime.position, plan: this.plans.forNode(nodeId) };
           msg.respond(encode(reply));
         } catch (e) {
@@ -40,6 +41,8 @@ export class DataplaneApi {
         }
       },
     });
+    // The shared subject (an open NATS) and each node's own (a confined one: the subject names the node).
+    this.subs = [plans(NETWORK_PLAN_SUBJECT), plans(`${NETWORK_PLAN_SUBJECT}.*`)];
     this.commits = this.runtime.commits$.subscribe((commit) => {
       if (!commit.some((e) => NETWORK_AGGREGATES.has(e.aggregateType))) return;
       // One message for a burst of commits.
@@ -51,7 +54,7 @@ export class DataplaneApi {
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
+    for (const sub of this.subs) sub.unsubscribe();
     this.commits?.unsubscribe();
     if (this.kick) clearTimeout(this.kick);
   }

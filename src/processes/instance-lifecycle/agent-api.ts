@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { CTL_QUEUE, type DesiredInstance, type DesiredReply, type DesiredRequest, DESIRED_SUBJECT, IMAGE_RESOLVE_SUBJECT, type ResolveReply } from '../../agent/protocol';
+import { CTL_QUEUE, type DesiredInstance, type DesiredReply, type DesiredRequest, DESIRED_SUBJECT, IMAGE_RESOLVE_SUBJECT, requestedNode, type ResolveReply } from '../../agent/protocol';
 import { decode, encode } from '../../bus/wire';
 import type { ImageState } from '../../commands/image';
 import { awaitsNetwork, type InstanceState } from '../../commands/instance';
@@ -33,18 +33,21 @@ export class AgentApi {
   ) {}
 
   start(): void {
-    this.subs.push(
-      this.nc.subscribe(DESIRED_SUBJECT, {
+    const desired = (subject: string) =>
+      this.nc.subscribe(subject, {
         queue: CTL_QUEUE,
         callback: (err, msg) => {
           if (err || !msg.reply) return;
           try {
-            msg.respond(encode(this.desired(decode<DesiredRequest>(msg.data).nodeId)));
+            msg.respond(encode(this.desired(requestedNode(DESIRED_SUBJECT, msg.subject, decode<DesiredRequest>(msg.data).nodeId))));
           } catch (e) {
             this.log.error({ err: e }, 'cannot answer a desired-state request');
           }
         },
-      }),
+      });
+    this.subs.push(
+      desired(DESIRED_SUBJECT),
+      desired(`${DESIRED_SUBJECT}.*`),
       this.nc.subscribe(IMAGE_RESOLVE_SUBJECT, {
         queue: CTL_QUEUE,
         callback: (err, msg) => {

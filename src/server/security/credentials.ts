@@ -12,7 +12,8 @@ import type { ClusterPki } from '../../pki/cluster-pki';
  */
 export const tlsOptions = (pki: ClusterPki): SecureContextOptions & { requestCert: true; rejectUnauthorized: false; minVersion: 'TLSv1.3' } => ({
   ca: pki.ca.certPem,
-  cert: pki.server.certPem,
+  // The chain: a joining host finds the CA here and pins it by its token's fingerprint.
+  cert: pki.server.certPem + pki.ca.certPem,
   key: pki.server.keyPem,
   requestCert: true,
   rejectUnauthorized: false,

@@ -183,6 +183,103 @@ export interface CreateConsoleLoginResponse {
   expiresAt: Date | undefined;
 }
 
+export interface CreateJoinTokenRequest {
+  /** 1 to 604800; 0: 3600. */
+  ttlSeconds: number;
+  /** host:port the joining host reaches this server at; empty: this server's advertised address. */
+  serverAddress: string;
+}
+
+export interface CreateJoinTokenResponse {
+  /** Shown once: "hvjoin1." then base64url JSON {server, id, secret, ca}. */
+  token: string;
+  id: string;
+  expiresAt:
+    | Date
+    | undefined;
+  /** "sha256:<hex>" of the cluster CA certificate (DER). */
+  caFingerprint: string;
+}
+
+export interface RevokeJoinTokenRequest {
+  id: string;
+}
+
+export interface RevokeJoinTokenResponse {
+}
+
+export interface JoinNodeRequest {
+  token: string;
+  /** The node's host name: its identity is "node:<hostname>". */
+  hostname: string;
+  /** PEM; the key never leaves the host. */
+  csrPem: string;
+}
+
+export interface JoinNodeResponse {
+  certificate: Certificate | undefined;
+  certificatePem: string;
+  caCertificatePem: string;
+  /**
+   * The embedded NATS's shared token when it runs in its lab mode
+   * (--nats-token-file); empty when NATS takes the node's certificate.
+   */
+  natsToken: string;
+  /**
+   * Where the host reaches NATS: tls://host:port when NATS takes the node's
+   * certificate (the server's embedded one in network mode); empty when the
+   * operator runs their own and tells hosts themselves.
+   */
+  natsUrl: string;
+}
+
+export interface RenewNodeCertificateRequest {
+  csrPem: string;
+}
+
+export interface RevokeNodeRequest {
+  hostname: string;
+}
+
+export interface RevokeNodeResponse {
+}
+
+export interface CreateFeedCredentialsRequest {
+  name: string;
+  /** A subject of the feed; empty: "hv.events.v1.>". */
+  filter: string;
+  /** PEM; empty: the server makes the key and returns it once. */
+  csrPem: string;
+}
+
+export interface CreateFeedCredentialsResponse {
+  /** The durable consumer on HV_EVENTS it pulls from. */
+  consumer: string;
+  certificate: Certificate | undefined;
+  certificatePem: string;
+  /** Only when the request had no CSR; this answer is the only place it ever appears. */
+  privateKeyPem: string;
+  caCertificatePem: string;
+  /** The inbox prefix its connection must use (nats.js inboxPrefix, nats.go CustomInboxPrefix). */
+  inboxPrefix: string;
+  natsUrl: string;
+}
+
+export interface RevokeFeedCredentialsRequest {
+  name: string;
+}
+
+export interface RevokeFeedCredentialsResponse {
+}
+
+export interface GetNatsAuthorizationRequest {
+}
+
+export interface GetNatsAuthorizationResponse {
+  /** nats-server configuration text: a tls block to fill in, then the authorization block. */
+  configuration: string;
+}
+
 function createBaseCertificate(): Certificate {
   return {
     serial: "",
@@ -1731,6 +1828,1329 @@ export const CreateConsoleLoginResponse: MessageFns<CreateConsoleLoginResponse> 
   },
 };
 
+function createBaseCreateJoinTokenRequest(): CreateJoinTokenRequest {
+  return { ttlSeconds: 0, serverAddress: "" };
+}
+
+export const CreateJoinTokenRequest: MessageFns<CreateJoinTokenRequest> = {
+  encode(message: CreateJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(8).int32(message.ttlSeconds);
+    }
+    if (message.serverAddress !== "") {
+      writer.uint32(18).string(message.serverAddress);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ttlSeconds = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serverAddress = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateJoinTokenRequest {
+    return {
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+      serverAddress: isSet(object.serverAddress)
+        ? globalThis.String(object.serverAddress)
+        : isSet(object.server_address)
+        ? globalThis.String(object.server_address)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    if (message.serverAddress !== "") {
+      obj.serverAddress = message.serverAddress;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateJoinTokenRequest>): CreateJoinTokenRequest {
+    return CreateJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateJoinTokenRequest>): CreateJoinTokenRequest {
+    const message = createBaseCreateJoinTokenRequest();
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    message.serverAddress = object.serverAddress ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateJoinTokenResponse(): CreateJoinTokenResponse {
+  return { token: "", id: "", expiresAt: undefined, caFingerprint: "" };
+}
+
+export const CreateJoinTokenResponse: MessageFns<CreateJoinTokenResponse> = {
+  encode(message: CreateJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(26).fork()).join();
+    }
+    if (message.caFingerprint !== "") {
+      writer.uint32(34).string(message.caFingerprint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.caFingerprint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateJoinTokenResponse {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      caFingerprint: isSet(object.caFingerprint)
+        ? globalThis.String(object.caFingerprint)
+        : isSet(object.ca_fingerprint)
+        ? globalThis.String(object.ca_fingerprint)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateJoinTokenResponse): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.caFingerprint !== "") {
+      obj.caFingerprint = message.caFingerprint;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateJoinTokenResponse>): CreateJoinTokenResponse {
+    return CreateJoinTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateJoinTokenResponse>): CreateJoinTokenResponse {
+    const message = createBaseCreateJoinTokenResponse();
+    message.token = object.token ?? "";
+    message.id = object.id ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.caFingerprint = object.caFingerprint ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeJoinTokenRequest(): RevokeJoinTokenRequest {
+  return { id: "" };
+}
+
+export const RevokeJoinTokenRequest: MessageFns<RevokeJoinTokenRequest> = {
+  encode(message: RevokeJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeJoinTokenRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RevokeJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeJoinTokenRequest>): RevokeJoinTokenRequest {
+    return RevokeJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeJoinTokenRequest>): RevokeJoinTokenRequest {
+    const message = createBaseRevokeJoinTokenRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeJoinTokenResponse(): RevokeJoinTokenResponse {
+  return {};
+}
+
+export const RevokeJoinTokenResponse: MessageFns<RevokeJoinTokenResponse> = {
+  encode(_: RevokeJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeJoinTokenResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeJoinTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeJoinTokenResponse>): RevokeJoinTokenResponse {
+    return RevokeJoinTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeJoinTokenResponse>): RevokeJoinTokenResponse {
+    const message = createBaseRevokeJoinTokenResponse();
+    return message;
+  },
+};
+
+function createBaseJoinNodeRequest(): JoinNodeRequest {
+  return { token: "", hostname: "", csrPem: "" };
+}
+
+export const JoinNodeRequest: MessageFns<JoinNodeRequest> = {
+  encode(message: JoinNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(18).string(message.hostname);
+    }
+    if (message.csrPem !== "") {
+      writer.uint32(26).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinNodeRequest {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: JoinNodeRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinNodeRequest>): JoinNodeRequest {
+    return JoinNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinNodeRequest>): JoinNodeRequest {
+    const message = createBaseJoinNodeRequest();
+    message.token = object.token ?? "";
+    message.hostname = object.hostname ?? "";
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinNodeResponse(): JoinNodeResponse {
+  return { certificate: undefined, certificatePem: "", caCertificatePem: "", natsToken: "", natsUrl: "" };
+}
+
+export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
+  encode(message: JoinNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== undefined) {
+      Certificate.encode(message.certificate, writer.uint32(10).fork()).join();
+    }
+    if (message.certificatePem !== "") {
+      writer.uint32(18).string(message.certificatePem);
+    }
+    if (message.caCertificatePem !== "") {
+      writer.uint32(26).string(message.caCertificatePem);
+    }
+    if (message.natsToken !== "") {
+      writer.uint32(34).string(message.natsToken);
+    }
+    if (message.natsUrl !== "") {
+      writer.uint32(42).string(message.natsUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = Certificate.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.caCertificatePem = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.natsToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.natsUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinNodeResponse {
+    return {
+      certificate: isSet(object.certificate) ? Certificate.fromJSON(object.certificate) : undefined,
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+      caCertificatePem: isSet(object.caCertificatePem)
+        ? globalThis.String(object.caCertificatePem)
+        : isSet(object.ca_certificate_pem)
+        ? globalThis.String(object.ca_certificate_pem)
+        : "",
+      natsToken: isSet(object.natsToken)
+        ? globalThis.String(object.natsToken)
+        : isSet(object.nats_token)
+        ? globalThis.String(object.nats_token)
+        : "",
+      natsUrl: isSet(object.natsUrl)
+        ? globalThis.String(object.natsUrl)
+        : isSet(object.nats_url)
+        ? globalThis.String(object.nats_url)
+        : "",
+    };
+  },
+
+  toJSON(message: JoinNodeResponse): unknown {
+    const obj: any = {};
+    if (message.certificate !== undefined) {
+      obj.certificate = Certificate.toJSON(message.certificate);
+    }
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    if (message.caCertificatePem !== "") {
+      obj.caCertificatePem = message.caCertificatePem;
+    }
+    if (message.natsToken !== "") {
+      obj.natsToken = message.natsToken;
+    }
+    if (message.natsUrl !== "") {
+      obj.natsUrl = message.natsUrl;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinNodeResponse>): JoinNodeResponse {
+    return JoinNodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinNodeResponse>): JoinNodeResponse {
+    const message = createBaseJoinNodeResponse();
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? Certificate.fromPartial(object.certificate)
+      : undefined;
+    message.certificatePem = object.certificatePem ?? "";
+    message.caCertificatePem = object.caCertificatePem ?? "";
+    message.natsToken = object.natsToken ?? "";
+    message.natsUrl = object.natsUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewNodeCertificateRequest(): RenewNodeCertificateRequest {
+  return { csrPem: "" };
+}
+
+export const RenewNodeCertificateRequest: MessageFns<RenewNodeCertificateRequest> = {
+  encode(message: RenewNodeCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csrPem !== "") {
+      writer.uint32(10).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewNodeCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewNodeCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewNodeCertificateRequest {
+    return {
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewNodeCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RenewNodeCertificateRequest>): RenewNodeCertificateRequest {
+    return RenewNodeCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewNodeCertificateRequest>): RenewNodeCertificateRequest {
+    const message = createBaseRenewNodeCertificateRequest();
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeNodeRequest(): RevokeNodeRequest {
+  return { hostname: "" };
+}
+
+export const RevokeNodeRequest: MessageFns<RevokeNodeRequest> = {
+  encode(message: RevokeNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostname !== "") {
+      writer.uint32(10).string(message.hostname);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeNodeRequest {
+    return { hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "" };
+  },
+
+  toJSON(message: RevokeNodeRequest): unknown {
+    const obj: any = {};
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeNodeRequest>): RevokeNodeRequest {
+    return RevokeNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeNodeRequest>): RevokeNodeRequest {
+    const message = createBaseRevokeNodeRequest();
+    message.hostname = object.hostname ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeNodeResponse(): RevokeNodeResponse {
+  return {};
+}
+
+export const RevokeNodeResponse: MessageFns<RevokeNodeResponse> = {
+  encode(_: RevokeNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeNodeResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeNodeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeNodeResponse>): RevokeNodeResponse {
+    return RevokeNodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeNodeResponse>): RevokeNodeResponse {
+    const message = createBaseRevokeNodeResponse();
+    return message;
+  },
+};
+
+function createBaseCreateFeedCredentialsRequest(): CreateFeedCredentialsRequest {
+  return { name: "", filter: "", csrPem: "" };
+}
+
+export const CreateFeedCredentialsRequest: MessageFns<CreateFeedCredentialsRequest> = {
+  encode(message: CreateFeedCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.filter !== "") {
+      writer.uint32(18).string(message.filter);
+    }
+    if (message.csrPem !== "") {
+      writer.uint32(26).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateFeedCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateFeedCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateFeedCredentialsRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateFeedCredentialsRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateFeedCredentialsRequest>): CreateFeedCredentialsRequest {
+    return CreateFeedCredentialsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateFeedCredentialsRequest>): CreateFeedCredentialsRequest {
+    const message = createBaseCreateFeedCredentialsRequest();
+    message.name = object.name ?? "";
+    message.filter = object.filter ?? "";
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateFeedCredentialsResponse(): CreateFeedCredentialsResponse {
+  return {
+    consumer: "",
+    certificate: undefined,
+    certificatePem: "",
+    privateKeyPem: "",
+    caCertificatePem: "",
+    inboxPrefix: "",
+    natsUrl: "",
+  };
+}
+
+export const CreateFeedCredentialsResponse: MessageFns<CreateFeedCredentialsResponse> = {
+  encode(message: CreateFeedCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumer !== "") {
+      writer.uint32(10).string(message.consumer);
+    }
+    if (message.certificate !== undefined) {
+      Certificate.encode(message.certificate, writer.uint32(18).fork()).join();
+    }
+    if (message.certificatePem !== "") {
+      writer.uint32(26).string(message.certificatePem);
+    }
+    if (message.privateKeyPem !== "") {
+      writer.uint32(34).string(message.privateKeyPem);
+    }
+    if (message.caCertificatePem !== "") {
+      writer.uint32(42).string(message.caCertificatePem);
+    }
+    if (message.inboxPrefix !== "") {
+      writer.uint32(50).string(message.inboxPrefix);
+    }
+    if (message.natsUrl !== "") {
+      writer.uint32(58).string(message.natsUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateFeedCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateFeedCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.certificate = Certificate.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.privateKeyPem = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.caCertificatePem = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.inboxPrefix = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.natsUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateFeedCredentialsResponse {
+    return {
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      certificate: isSet(object.certificate) ? Certificate.fromJSON(object.certificate) : undefined,
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+      privateKeyPem: isSet(object.privateKeyPem)
+        ? globalThis.String(object.privateKeyPem)
+        : isSet(object.private_key_pem)
+        ? globalThis.String(object.private_key_pem)
+        : "",
+      caCertificatePem: isSet(object.caCertificatePem)
+        ? globalThis.String(object.caCertificatePem)
+        : isSet(object.ca_certificate_pem)
+        ? globalThis.String(object.ca_certificate_pem)
+        : "",
+      inboxPrefix: isSet(object.inboxPrefix)
+        ? globalThis.String(object.inboxPrefix)
+        : isSet(object.inbox_prefix)
+        ? globalThis.String(object.inbox_prefix)
+        : "",
+      natsUrl: isSet(object.natsUrl)
+        ? globalThis.String(object.natsUrl)
+        : isSet(object.nats_url)
+        ? globalThis.String(object.nats_url)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateFeedCredentialsResponse): unknown {
+    const obj: any = {};
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.certificate !== undefined) {
+      obj.certificate = Certificate.toJSON(message.certificate);
+    }
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    if (message.privateKeyPem !== "") {
+      obj.privateKeyPem = message.privateKeyPem;
+    }
+    if (message.caCertificatePem !== "") {
+      obj.caCertificatePem = message.caCertificatePem;
+    }
+    if (message.inboxPrefix !== "") {
+      obj.inboxPrefix = message.inboxPrefix;
+    }
+    if (message.natsUrl !== "") {
+      obj.natsUrl = message.natsUrl;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateFeedCredentialsResponse>): CreateFeedCredentialsResponse {
+    return CreateFeedCredentialsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateFeedCredentialsResponse>): CreateFeedCredentialsResponse {
+    const message = createBaseCreateFeedCredentialsResponse();
+    message.consumer = object.consumer ?? "";
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? Certificate.fromPartial(object.certificate)
+      : undefined;
+    message.certificatePem = object.certificatePem ?? "";
+    message.privateKeyPem = object.privateKeyPem ?? "";
+    message.caCertificatePem = object.caCertificatePem ?? "";
+    message.inboxPrefix = object.inboxPrefix ?? "";
+    message.natsUrl = object.natsUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeFeedCredentialsRequest(): RevokeFeedCredentialsRequest {
+  return { name: "" };
+}
+
+export const RevokeFeedCredentialsRequest: MessageFns<RevokeFeedCredentialsRequest> = {
+  encode(message: RevokeFeedCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeFeedCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeFeedCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeFeedCredentialsRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: RevokeFeedCredentialsRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeFeedCredentialsRequest>): RevokeFeedCredentialsRequest {
+    return RevokeFeedCredentialsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeFeedCredentialsRequest>): RevokeFeedCredentialsRequest {
+    const message = createBaseRevokeFeedCredentialsRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeFeedCredentialsResponse(): RevokeFeedCredentialsResponse {
+  return {};
+}
+
+export const RevokeFeedCredentialsResponse: MessageFns<RevokeFeedCredentialsResponse> = {
+  encode(_: RevokeFeedCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeFeedCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeFeedCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeFeedCredentialsResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeFeedCredentialsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeFeedCredentialsResponse>): RevokeFeedCredentialsResponse {
+    return RevokeFeedCredentialsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeFeedCredentialsResponse>): RevokeFeedCredentialsResponse {
+    const message = createBaseRevokeFeedCredentialsResponse();
+    return message;
+  },
+};
+
+function createBaseGetNatsAuthorizationRequest(): GetNatsAuthorizationRequest {
+  return {};
+}
+
+export const GetNatsAuthorizationRequest: MessageFns<GetNatsAuthorizationRequest> = {
+  encode(_: GetNatsAuthorizationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNatsAuthorizationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNatsAuthorizationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetNatsAuthorizationRequest {
+    return {};
+  },
+
+  toJSON(_: GetNatsAuthorizationRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNatsAuthorizationRequest>): GetNatsAuthorizationRequest {
+    return GetNatsAuthorizationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetNatsAuthorizationRequest>): GetNatsAuthorizationRequest {
+    const message = createBaseGetNatsAuthorizationRequest();
+    return message;
+  },
+};
+
+function createBaseGetNatsAuthorizationResponse(): GetNatsAuthorizationResponse {
+  return { configuration: "" };
+}
+
+export const GetNatsAuthorizationResponse: MessageFns<GetNatsAuthorizationResponse> = {
+  encode(message: GetNatsAuthorizationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configuration !== "") {
+      writer.uint32(10).string(message.configuration);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNatsAuthorizationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNatsAuthorizationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configuration = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNatsAuthorizationResponse {
+    return { configuration: isSet(object.configuration) ? globalThis.String(object.configuration) : "" };
+  },
+
+  toJSON(message: GetNatsAuthorizationResponse): unknown {
+    const obj: any = {};
+    if (message.configuration !== "") {
+      obj.configuration = message.configuration;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNatsAuthorizationResponse>): GetNatsAuthorizationResponse {
+    return GetNatsAuthorizationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNatsAuthorizationResponse>): GetNatsAuthorizationResponse {
+    const message = createBaseGetNatsAuthorizationResponse();
+    message.configuration = object.configuration ?? "";
+    return message;
+  },
+};
+
 /**
  * Users, their roles and certificates, and who the caller is. Every method
  * but WhoAmI needs the admin role.
@@ -1832,6 +3252,113 @@ export const IdentityServiceService = {
       Buffer.from(CreateConsoleLoginResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateConsoleLoginResponse => CreateConsoleLoginResponse.decode(value),
   },
+  /**
+   * A single-use token a host joins the cluster with (admin). It names the
+   * server and carries the CA's fingerprint; the log keeps only its hash.
+   */
+  createJoinToken: {
+    path: "/hypervisor.iam.v1.IdentityService/CreateJoinToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateJoinTokenRequest): Buffer =>
+      Buffer.from(CreateJoinTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateJoinTokenRequest => CreateJoinTokenRequest.decode(value),
+    responseSerialize: (value: CreateJoinTokenResponse): Buffer =>
+      Buffer.from(CreateJoinTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateJoinTokenResponse => CreateJoinTokenResponse.decode(value),
+  },
+  revokeJoinToken: {
+    path: "/hypervisor.iam.v1.IdentityService/RevokeJoinToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeJoinTokenRequest): Buffer =>
+      Buffer.from(RevokeJoinTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeJoinTokenRequest => RevokeJoinTokenRequest.decode(value),
+    responseSerialize: (value: RevokeJoinTokenResponse): Buffer =>
+      Buffer.from(RevokeJoinTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeJoinTokenResponse => RevokeJoinTokenResponse.decode(value),
+  },
+  /**
+   * A host joins with a join token and a CSR (no certificate yet: the token
+   * is its credential) and gets its certificate "node:<hostname>". A used,
+   * expired, revoked or forged token is UNAUTHENTICATED saying which.
+   */
+  joinNode: {
+    path: "/hypervisor.iam.v1.IdentityService/JoinNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JoinNodeRequest): Buffer => Buffer.from(JoinNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JoinNodeRequest => JoinNodeRequest.decode(value),
+    responseSerialize: (value: JoinNodeResponse): Buffer => Buffer.from(JoinNodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinNodeResponse => JoinNodeResponse.decode(value),
+  },
+  /** A node renews its own certificate (same identity, a new CSR), before it expires. */
+  renewNodeCertificate: {
+    path: "/hypervisor.iam.v1.IdentityService/RenewNodeCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewNodeCertificateRequest): Buffer =>
+      Buffer.from(RenewNodeCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewNodeCertificateRequest => RenewNodeCertificateRequest.decode(value),
+    responseSerialize: (value: JoinNodeResponse): Buffer => Buffer.from(JoinNodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinNodeResponse => JoinNodeResponse.decode(value),
+  },
+  /**
+   * Revokes every certificate of node:<hostname> (admin): gRPC, AgentService
+   * and NATS refuse it within seconds and the node goes NOT_READY; its guests
+   * keep running. DeregisterNode does the same.
+   */
+  revokeNode: {
+    path: "/hypervisor.iam.v1.IdentityService/RevokeNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeNodeRequest): Buffer => Buffer.from(RevokeNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeNodeRequest => RevokeNodeRequest.decode(value),
+    responseSerialize: (value: RevokeNodeResponse): Buffer => Buffer.from(RevokeNodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeNodeResponse => RevokeNodeResponse.decode(value),
+  },
+  /**
+   * An integrator's credentials for the feed (admin): a certificate
+   * "feed:<name>" whose only right on NATS is pulling its own durable
+   * consumer on HV_EVENTS, which the control plane makes with the filter.
+   */
+  createFeedCredentials: {
+    path: "/hypervisor.iam.v1.IdentityService/CreateFeedCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateFeedCredentialsRequest): Buffer =>
+      Buffer.from(CreateFeedCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateFeedCredentialsRequest => CreateFeedCredentialsRequest.decode(value),
+    responseSerialize: (value: CreateFeedCredentialsResponse): Buffer =>
+      Buffer.from(CreateFeedCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateFeedCredentialsResponse => CreateFeedCredentialsResponse.decode(value),
+  },
+  revokeFeedCredentials: {
+    path: "/hypervisor.iam.v1.IdentityService/RevokeFeedCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeFeedCredentialsRequest): Buffer =>
+      Buffer.from(RevokeFeedCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeFeedCredentialsRequest => RevokeFeedCredentialsRequest.decode(value),
+    responseSerialize: (value: RevokeFeedCredentialsResponse): Buffer =>
+      Buffer.from(RevokeFeedCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeFeedCredentialsResponse => RevokeFeedCredentialsResponse.decode(value),
+  },
+  /**
+   * The authorization block (and the tls block to go with it) for an
+   * operator's own nats-server, with every identity the log has now (admin).
+   */
+  getNatsAuthorization: {
+    path: "/hypervisor.iam.v1.IdentityService/GetNatsAuthorization" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNatsAuthorizationRequest): Buffer =>
+      Buffer.from(GetNatsAuthorizationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNatsAuthorizationRequest => GetNatsAuthorizationRequest.decode(value),
+    responseSerialize: (value: GetNatsAuthorizationResponse): Buffer =>
+      Buffer.from(GetNatsAuthorizationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetNatsAuthorizationResponse => GetNatsAuthorizationResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -1853,6 +3380,38 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * hour, renewed while used. Any identity but a node's may ask.
    */
   createConsoleLogin: handleUnaryCall<CreateConsoleLoginRequest, CreateConsoleLoginResponse>;
+  /**
+   * A single-use token a host joins the cluster with (admin). It names the
+   * server and carries the CA's fingerprint; the log keeps only its hash.
+   */
+  createJoinToken: handleUnaryCall<CreateJoinTokenRequest, CreateJoinTokenResponse>;
+  revokeJoinToken: handleUnaryCall<RevokeJoinTokenRequest, RevokeJoinTokenResponse>;
+  /**
+   * A host joins with a join token and a CSR (no certificate yet: the token
+   * is its credential) and gets its certificate "node:<hostname>". A used,
+   * expired, revoked or forged token is UNAUTHENTICATED saying which.
+   */
+  joinNode: handleUnaryCall<JoinNodeRequest, JoinNodeResponse>;
+  /** A node renews its own certificate (same identity, a new CSR), before it expires. */
+  renewNodeCertificate: handleUnaryCall<RenewNodeCertificateRequest, JoinNodeResponse>;
+  /**
+   * Revokes every certificate of node:<hostname> (admin): gRPC, AgentService
+   * and NATS refuse it within seconds and the node goes NOT_READY; its guests
+   * keep running. DeregisterNode does the same.
+   */
+  revokeNode: handleUnaryCall<RevokeNodeRequest, RevokeNodeResponse>;
+  /**
+   * An integrator's credentials for the feed (admin): a certificate
+   * "feed:<name>" whose only right on NATS is pulling its own durable
+   * consumer on HV_EVENTS, which the control plane makes with the filter.
+   */
+  createFeedCredentials: handleUnaryCall<CreateFeedCredentialsRequest, CreateFeedCredentialsResponse>;
+  revokeFeedCredentials: handleUnaryCall<RevokeFeedCredentialsRequest, RevokeFeedCredentialsResponse>;
+  /**
+   * The authorization block (and the tls block to go with it) for an
+   * operator's own nats-server, with every identity the log has now (admin).
+   */
+  getNatsAuthorization: handleUnaryCall<GetNatsAuthorizationRequest, GetNatsAuthorizationResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -1996,6 +3555,150 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateConsoleLoginResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A single-use token a host joins the cluster with (admin). It names the
+   * server and carries the CA's fingerprint; the log keeps only its hash.
+   */
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+    callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeJoinToken(
+    request: RevokeJoinTokenRequest,
+    callback: (error: ServiceError | null, response: RevokeJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeJoinToken(
+    request: RevokeJoinTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeJoinToken(
+    request: RevokeJoinTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A host joins with a join token and a CSR (no certificate yet: the token
+   * is its credential) and gets its certificate "node:<hostname>". A used,
+   * expired, revoked or forged token is UNAUTHENTICATED saying which.
+   */
+  joinNode(
+    request: JoinNodeRequest,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  joinNode(
+    request: JoinNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  joinNode(
+    request: JoinNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  /** A node renews its own certificate (same identity, a new CSR), before it expires. */
+  renewNodeCertificate(
+    request: RenewNodeCertificateRequest,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  renewNodeCertificate(
+    request: RenewNodeCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  renewNodeCertificate(
+    request: RenewNodeCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes every certificate of node:<hostname> (admin): gRPC, AgentService
+   * and NATS refuse it within seconds and the node goes NOT_READY; its guests
+   * keep running. DeregisterNode does the same.
+   */
+  revokeNode(
+    request: RevokeNodeRequest,
+    callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
+  ): ClientUnaryCall;
+  revokeNode(
+    request: RevokeNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
+  ): ClientUnaryCall;
+  revokeNode(
+    request: RevokeNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeNodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An integrator's credentials for the feed (admin): a certificate
+   * "feed:<name>" whose only right on NATS is pulling its own durable
+   * consumer on HV_EVENTS, which the control plane makes with the filter.
+   */
+  createFeedCredentials(
+    request: CreateFeedCredentialsRequest,
+    callback: (error: ServiceError | null, response: CreateFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  createFeedCredentials(
+    request: CreateFeedCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  createFeedCredentials(
+    request: CreateFeedCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeFeedCredentials(
+    request: RevokeFeedCredentialsRequest,
+    callback: (error: ServiceError | null, response: RevokeFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeFeedCredentials(
+    request: RevokeFeedCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeFeedCredentials(
+    request: RevokeFeedCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeFeedCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The authorization block (and the tls block to go with it) for an
+   * operator's own nats-server, with every identity the log has now (admin).
+   */
+  getNatsAuthorization(
+    request: GetNatsAuthorizationRequest,
+    callback: (error: ServiceError | null, response: GetNatsAuthorizationResponse) => void,
+  ): ClientUnaryCall;
+  getNatsAuthorization(
+    request: GetNatsAuthorizationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetNatsAuthorizationResponse) => void,
+  ): ClientUnaryCall;
+  getNatsAuthorization(
+    request: GetNatsAuthorizationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetNatsAuthorizationResponse) => void,
   ): ClientUnaryCall;
 }
 

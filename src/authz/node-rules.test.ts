@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { Code } from '../errors';
+import { authorize, type Decision } from './authorize';
+import type { Identity } from './identity';
+import { METHOD_ROLES } from './method-roles';
+import { authorizeReport, type PlacedKind, type Placement, type Report } from './node-rules';
+
+const C = '/hypervisor.v1.ClusterService/';
+const A: Identity = { name: 'node:host-a', role: 'node' };
+const alice: Identity = { name: 'user:alice', role: 'admin' };
+
+/** The read models: nodes n-a (host-a) and n-b (host-b); instance i-b, port p-b and router r-b on host-b, i-a on host-a. */
+const HOSTS: Record<string, string> = { 'n-a': 'host-a', 'n-b': 'host-b' };
+const PLACED: Record<PlacedKind, Record<string, string>> = { instance: { 'i-a': 'n-a', 'i-b': 'n-b' }, port: { 'p-b': 'n-b', 'p-a': 'n-a' }, router: { 'r-b': 'n-b' } };
+const placement: Placement = { hostnameOf: (id) => HOSTS[id], nodeOf: (kind, id) => PLACED[kind][id] };
+
+const given = (who: Identity) => ({
+  whenCalling: (method: string, request: unknown) => {
+    const d = authorize(who, `${C}${method}`, request, undefined, METHOD_ROLES, placement);
+    return thenIs(d);
+  },
+  whenReporting: (r: Report) => thenIs(authorizeReport(who, r, placement)),
+});
+const thenIs = (d: Decision) => ({
+  thenAllowed: () => assert.deepEqual(d, { allow: true }),
+  thenDenied: (message: RegExp) => {
+    assert.equal(d.allow, false);
+    if (d.allow) return;
+    assert.equal(d.code, Code.PERMISSION_DENIED);
+    assert.match(d.message, message);
+  },
+});
+
+const running = (aggregateId: string): Report => ({ aggregateType: 'instance', aggregateId, command: { type: 'ReportInstanceRunning', data: {} } });
+
+describe('node restriction (as the Kubernetes Node authorizer)', () => {
+  it('a node registers its own host name only', () => {
+    given(A).whenCalling('RegisterNode', { hostname: 'host-a' }).thenAllowed();
+    given(A).whenCalling('RegisterNode', { hostname: 'host-b' }).thenDenied(/RegisterNode: node:host-a may register only its own host name "host-a", not "host-b"$/);
+  });
+
+  it('a node heartbeats and sets the status of its own node only', () => {
+    given(A).whenCalling('Heartbeat', { nodeId: 'n-a' }).thenAllowed();
+    given(A).whenCalling('UpdateNodeStatus', { nodeId: 'n-a', status: 2 }).thenAllowed();
+    given(A).whenCalling('Heartbeat', { nodeId: 'n-b' }).thenDenied(/Heartbeat: node:host-a may act only for its own node; node n-b is node:host-b$/);
+    given(A).whenCalling('UpdateNodeStatus', { nodeId: 'n-b' }).thenDenied(/UpdateNodeStatus: node:host-a may act only for its own node; node n-b is node:host-b$/);
+    given(A).whenCalling('Heartbeat', { nodeId: 'n-unknown' }).thenDenied(/node n-unknown is not its node$/);
+  });
+
+  it("a user's certificate cannot act as a node, whatever its role; an administrator still sets any node's status", () => {
+    given(alice).whenCalling('RegisterNode', { hostname: 'host-a' }).thenDenied(/RegisterNode: only a node's own certificate may call this; user:alice is a user$/);
+    given(alice).whenCalling('Heartbeat', { nodeId: 'n-a' }).thenDenied(/user:alice is a user$/);
+    given(alice).whenCalling('UpdateNodeStatus', { nodeId: 'n-b' }).thenAllowed();
+    given({ name: 'local:admin', role: 'admin' }).whenCalling('RegisterNode', { hostname: 'any' }).thenAllowed();
+  });
+
+  it("a node's certificate cannot act as a user", () => {
+    given(A).whenCalling('ListNodes', {}).thenDenied(/ListNodes needs the viewer role; node:host-a has the node role$/);
+    given(A).whenCalling('DeregisterNode', { nodeId: 'n-a' }).thenDenied(/DeregisterNode needs the admin role/);
+  });
+
+  it('a node reports status only for instances, ports and routers placed on it', () => {
+    given(A).whenReporting(running('i-a')).thenAllowed();
+    given(A).whenReporting(running('i-b')).thenDenied(/^ReportInstanceRunning: instance i-b is not placed on node:host-a \(it is on node:host-b\)$/);
+    given(A).whenReporting(running('i-gone')).thenDenied(/instance i-gone is not placed on node:host-a$/);
+    given(A).whenReporting({ aggregateType: 'port', aggregateId: 'p-a', command: { type: 'ReportPortStatus', data: { nodeId: 'n-a' } } }).thenAllowed();
+    given(A).whenReporting({ aggregateType: 'port', aggregateId: 'p-b', command: { type: 'ReportPortStatus', data: { nodeId: 'n-a' } } }).thenDenied(/port p-b is not placed on node:host-a/);
+    given(A).whenReporting({ aggregateType: 'port', aggregateId: 'p-a', command: { type: 'ReportPortStatus', data: { nodeId: 'n-b' } } }).thenDenied(/port p-a is not placed on node:host-a/);
+    given(A).whenReporting({ aggregateType: 'router', aggregateId: 'r-b', command: { type: 'ReportRouterStatus', data: {} } }).thenDenied(/router r-b is not placed on node:host-a/);
+  });
+
+  it('a node sends no command but reports: PERMISSION_DENIED naming the node', () => {
+    given(A).whenReporting({ aggregateType: 'instance', aggregateId: 'i-a', command: { type: 'DeleteInstance', data: {} } }).thenDenied(/^DeleteInstance on instance i-a: node:host-a may only report on what is placed on it$/);
+    given(A).whenReporting({ aggregateType: 'node', aggregateId: 'n-b', command: { type: 'Heartbeat', data: {} } }).thenDenied(/node:host-a may only report/);
+    given(A).whenReporting({ aggregateType: 'port', aggregateId: 'i-a', command: { type: 'ReportInstanceRunning', data: {} } }).thenDenied(/ReportInstanceRunning: is about the instance kind, not port$/);
+  });
+
+  it('identities that are not nodes are not restricted by reports', () => {
+    given(alice).whenReporting(running('i-b')).thenAllowed();
+  });
+});
