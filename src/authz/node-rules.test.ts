@@ -9,10 +9,22 @@ const C = '/hypervisor.v1.ClusterService/';
 const A: Identity = { name: 'node:host-a', role: 'node' };
 const alice: Identity = { name: 'user:alice', role: 'admin' };
 
-/** The read models: nodes n-a (host-a) and n-b (host-b); instance i-b, port p-b and router r-b on host-b, i-a on host-a. */
+/**
+ * The read models: nodes n-a (host-a) and n-b (host-b); instance i-b, port p-b, router r-b (with floating IP f-b),
+ * volume v-b and its snapshot s-b on host-b; i-a on host-a; i-moving on host-b, moving to host-a.
+ */
 const HOSTS: Record<string, string> = { 'n-a': 'host-a', 'n-b': 'host-b' };
-const PLACED: Record<PlacedKind, Record<string, string>> = { instance: { 'i-a': 'n-a', 'i-b': 'n-b' }, port: { 'p-b': 'n-b', 'p-a': 'n-a' }, router: { 'r-b': 'n-b' } };
-const placement: Placement = { hostnameOf: (id) => HOSTS[id], nodeOf: (kind, id) => PLACED[kind][id] };
+const PLACED: Record<PlacedKind, Record<string, string>> = {
+  instance: { 'i-a': 'n-a', 'i-b': 'n-b', 'i-moving': 'n-b' },
+  port: { 'p-b': 'n-b', 'p-a': 'n-a' },
+  router: { 'r-b': 'n-b' },
+  floating_ip: { 'f-b': 'n-b' },
+  volume: { 'v-b': 'n-b' },
+  snapshot: { 's-b': 'n-b' },
+  node: { 'n-a': 'n-a', 'n-b': 'n-b' },
+};
+const MOVING: Record<string, string> = { 'i-moving': 'n-a' };
+const placement: Placement = { hostnameOf: (id) => HOSTS[id], nodeOf: (kind, id) => PLACED[kind][id], movingTo: (id) => MOVING[id] };
 
 const given = (who: Identity) => ({
   whenCalling: (method: string, request: unknown) => {
@@ -67,6 +79,28 @@ describe('node restriction (as the Kubernetes Node authorizer)', () => {
     given(A).whenReporting({ aggregateType: 'port', aggregateId: 'p-b', command: { type: 'ReportPortStatus', data: { nodeId: 'n-a' } } }).thenDenied(/port p-b is not placed on node:host-a/);
     given(A).whenReporting({ aggregateType: 'port', aggregateId: 'p-a', command: { type: 'ReportPortStatus', data: { nodeId: 'n-b' } } }).thenDenied(/port p-a is not placed on node:host-a/);
     given(A).whenReporting({ aggregateType: 'router', aggregateId: 'r-b', command: { type: 'ReportRouterStatus', data: {} } }).thenDenied(/router r-b is not placed on node:host-a/);
+  });
+
+  it("a node reports on its volumes, snapshots, floating IPs and own conditions, and not on another node's", () => {
+    const B: Identity = { name: 'node:host-b', role: 'node' };
+    const report = (aggregateType: string, aggregateId: string, type: string, data: object = {}): Report => ({ aggregateType, aggregateId, command: { type, data } });
+    given(B).whenReporting(report('volume', 'v-b', 'ReportVolumeReady', { nodeId: 'n-b' })).thenAllowed();
+    given(B).whenReporting(report('snapshot', 's-b', 'ReportSnapshotProgress', { nodeId: 'n-b' })).thenAllowed();
+    given(B).whenReporting(report('floating_ip', 'f-b', 'ReportFloatingIpStatus')).thenAllowed();
+    given(B).whenReporting(report('node', 'n-b', 'ReportNodeConditions')).thenAllowed();
+    given(A).whenReporting(report('volume', 'v-b', 'ReportVolumeAttached', { nodeId: 'n-a' })).thenDenied(/^ReportVolumeAttached: volume v-b is not placed on node:host-a \(it is on node:host-b\)$/);
+    given(A).whenReporting(report('snapshot', 's-b', 'ReportSnapshotReady')).thenDenied(/snapshot s-b is not placed on node:host-a/);
+    given(A).whenReporting(report('floating_ip', 'f-b', 'ReportFloatingIpStatus')).thenDenied(/floating_ip f-b is not placed on node:host-a/);
+    given(A).whenReporting(report('node', 'n-b', 'ReportNodeConditions')).thenDenied(/node n-b is not placed on node:host-a/);
+  });
+
+  it("a move's target reports on the instance as its source does; a third node does not", () => {
+    const B: Identity = { name: 'node:host-b', role: 'node' };
+    const ready: Report = { aggregateType: 'instance', aggregateId: 'i-moving', command: { type: 'ReportMigrationTargetReady', data: { nodeId: 'n-a' } } };
+    given(A).whenReporting(ready).thenAllowed();
+    given(B).whenReporting({ ...ready, command: { type: 'ReportMigrationProgress', data: { nodeId: 'n-b' } } }).thenAllowed();
+    given(B).whenReporting(ready).thenDenied(/ReportMigrationTargetReady: instance i-moving is not placed on node:host-b/);
+    given(A).whenReporting({ aggregateType: 'instance', aggregateId: 'i-b', command: { type: 'ReportInstanceMigrated', data: { nodeId: 'n-a' } } }).thenDenied(/instance i-b is not placed on node:host-a/);
   });
 
   it('a node sends no command but reports: PERMISSION_DENIED naming the node', () => {

@@ -2,15 +2,17 @@ import { Code } from '../errors';
 import type { Decision } from './authorize';
 import type { Identity } from './identity';
 
-/** What a node may report on: the objects placed on a node. */
-export type PlacedKind = 'instance' | 'port' | 'router';
+/** What a node may report on: the objects placed on a node (a node's own conditions are about the node itself). */
+export type PlacedKind = 'instance' | 'port' | 'router' | 'floating_ip' | 'volume' | 'snapshot' | 'node';
 
 /** Which node is which, from the read models (undefined: no such node or object). */
 export interface Placement {
   /** The host name a node id was registered with. */
   hostnameOf(nodeId: string): string | undefined;
-  /** The node id an instance, port or router is placed on ('' when on none). */
+  /** The node id an object is placed on ('' when on none). */
   nodeOf(kind: PlacedKind, id: string): string | undefined;
+  /** The node an instance is being moved to, while a migration runs (its target reports on it too). */
+  movingTo?(instanceId: string): string | undefined;
 }
 
 export const NO_PLACEMENT: Placement = { hostnameOf: () => undefined, nodeOf: () => undefined };
@@ -67,8 +69,25 @@ const REPORTS: Record<string, PlacedKind | 'any'> = {
   ReportInstanceStopped: 'instance',
   ReportInstanceFailed: 'instance',
   ReportInstanceDeleted: 'instance',
+  ReportGuestBooted: 'instance',
+  ReportMigrationProgress: 'instance',
+  ReportMigrationTargetReady: 'instance',
+  ReportInstanceMigrated: 'instance',
   ReportPortStatus: 'port',
   ReportRouterStatus: 'router',
+  ReportFloatingIpStatus: 'floating_ip',
+  ReportNodeConditions: 'node',
+  ReportVolumeReady: 'volume',
+  ReportVolumeFailed: 'volume',
+  ReportVolumeAttached: 'volume',
+  ReportVolumeAttachFailed: 'volume',
+  ReportVolumeDetached: 'volume',
+  ReportVolumeResized: 'volume',
+  ReportVolumeDeleted: 'volume',
+  ReportSnapshotProgress: 'snapshot',
+  ReportSnapshotReady: 'snapshot',
+  ReportSnapshotFailed: 'snapshot',
+  ReportSnapshotDeleted: 'snapshot',
   RegisterImage: 'any',
 };
 
@@ -84,10 +103,13 @@ export const authorizeReport = (identity: Identity, r: Report, placement: Placem
   if (kind === undefined) return denied(`${r.command.type} on ${r.aggregateType} ${r.aggregateId}: ${identity.name} may only report on what is placed on it`);
   if (kind === 'any') return ALLOW;
   if (r.aggregateType !== kind) return denied(`${r.command.type}: is about the ${kind} kind, not ${r.aggregateType}`);
-  const on = placement.nodeOf(kind, r.aggregateId);
-  const onHost = on ? placement.hostnameOf(on) : undefined;
+  // During a move the instance's target reports on it as well as its source.
+  const places = [placement.nodeOf(kind, r.aggregateId), ...(kind === 'instance' ? [placement.movingTo?.(r.aggregateId)] : [])].filter((n): n is string => !!n);
   const said = str(r.command.data, 'nodeId');
-  if (onHost !== host || (said && said !== on))
+  const mine = places.find((n) => placement.hostnameOf(n) === host);
+  if (!mine || (said && said !== mine)) {
+    const onHost = places[0] ? placement.hostnameOf(places[0]) : undefined;
     return denied(`${r.command.type}: ${kind} ${r.aggregateId} is not placed on ${identity.name}${onHost ? ` (it is on node:${onHost})` : ''}`);
+  }
   return ALLOW;
 };

@@ -209,7 +209,15 @@ export class ControlPlane {
     for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
 
     const directory = identity.directory;
-    const placement = placementFrom({ nodes: cluster.nodes, instances: compute.instances, ports: network.models.ports, routers: network.models.routers });
+    const placement = placementFrom({
+      nodes: cluster.nodes,
+      instances: compute.instances,
+      ports: network.models.ports,
+      routers: network.models.routers,
+      floatingIps: network.models.floatingIps,
+      volumes: storage.volumes,
+      snapshots: storage.snapshots,
+    });
     // Nodes' reports (on their own subjects when NATS is confined), checked against what is placed on them.
     (this.reports = new ReportRelay(nc, bus, placement, log)).start();
     this.natsFollow = nats.confined?.follow(identity.nodeIdentities, identity.integrators, () => nc.jetstreamManager());

@@ -4,12 +4,21 @@ interface Views<V> {
   get(id: string): V | undefined;
 }
 
+interface States<S> {
+  state(id: string): S | undefined;
+}
+
 export interface PlacementModels {
   readonly nodes: Views<{ hostname: string }>;
-  readonly instances: Views<{ nodeId: string }>;
+  /** The state, not the view: a move's target is in the state only. */
+  readonly instances: States<{ nodeId: string; migration?: { targetNodeId: string } }>;
   readonly ports: Views<{ nodeId: string }>;
   /** Routers carry their node in their state only (the proto has no field for it). */
-  readonly routers: { state(id: string): { nodeId: string } | undefined };
+  readonly routers: States<{ nodeId: string }>;
+  /** A floating IP is realised by its router's node. */
+  readonly floatingIps: States<{ routerId: string }>;
+  readonly volumes: Views<{ nodeId: string }>;
+  readonly snapshots: States<{ nodeId?: string }>;
 }
 
 /** Which node is which, and where instances, ports and routers are placed, from the read models. */
@@ -18,11 +27,22 @@ export const placementFrom = (m: PlacementModels): Placement => ({
   nodeOf: (kind: PlacedKind, id: string) => {
     switch (kind) {
       case 'instance':
-        return m.instances.get(id)?.nodeId;
+        return m.instances.state(id)?.nodeId;
       case 'port':
         return m.ports.get(id)?.nodeId;
       case 'router':
         return m.routers.state(id)?.nodeId;
+      case 'floating_ip': {
+        const routerId = m.floatingIps.state(id)?.routerId;
+        return routerId ? m.routers.state(routerId)?.nodeId : undefined;
+      }
+      case 'volume':
+        return m.volumes.get(id)?.nodeId;
+      case 'snapshot':
+        return m.snapshots.state(id)?.nodeId;
+      case 'node':
+        return m.nodes.get(id) ? id : undefined;
     }
   },
+  movingTo: (id) => m.instances.state(id)?.migration?.targetNodeId,
 });
