@@ -38,12 +38,9 @@ import { NetworkAgent } from './network/network-agent';
 import { GuestRecords } from './cloud-init/guest-records';
 import { PhoneHomeReports } from './cloud-init/phone-home';
 import { networkAnnotations } from './network/annotations';
-import { QemuDriver } from './drivers/qemu/qemu-driver';
-import { OciDriver } from './drivers/oci/oci-driver';
-import { ContainerVolumes } from './storage/container-volumes';
-import { StorageAgent } from './storage/storage-agent';
-import { StoragePool } from './storage/pool';
-import { VOLUME_KEYS_ANNOTATION } from './storage-protocol';
+import type { StorageAgent } from './storage/storage-agent';
+import { hostStorage } from './storage/host-storage';
+
 import { logFailover } from '../shared/nats-servers';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
@@ -65,8 +62,6 @@ export const driverConfigFor = (cfg: AgentConfig, kinds: readonly string[] = cfg
   oci: { stateDir: path.join(cfg.stateDir, 'oci'), cgroupParent: cfg.ociCgroupParent, runcBinary: cfg.ociRuncBinary },
 });
 
-/** The node's storage pool: --storage-dir, else <state-dir>/volumes. */
-export const storageDirOf = (cfg: Pick<AgentConfig, 'storageDir' | 'stateDir'>): string => cfg.storageDir || path.join(cfg.stateDir, 'volumes');
 
 /**
  * hypervisor-agent: one per host. Registers the node, heartbeats, takes its
@@ -174,25 +169,11 @@ export class Agent {
       },
     });
     this.network = this.makeNetwork(reporter, confined);
-    const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
-    const drivers = [...this.loaded.drivers.values()];
-    const qemu = drivers.find((d): d is QemuDriver => d instanceof QemuDriver);
-    const oci = drivers.find((d): d is OciDriver => d instanceof OciDriver);
-    if (qemu || oci) {
-      const host = {
-        running: async () => (await Promise.all(drivers.map((d) => d.list()))).flat().filter((o) => o.state === 'running' || o.state === 'paused').map((o) => o.instanceId),
-        monitorOf: (id: string) => (qemu ? qemu.monitorOf(id) : Promise.resolve(undefined)),
-      };
-      const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
-      this.storage = new StorageAgent(this.nc, () => this.nodeId, pool, host, reporter, log.child({ component: 'storage' }), undefined, containers);
-      const storage = this.storage;
-      // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
-      qemu?.useVolumes((id) => storage.launchVolumes(id).catch((err) => (log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start'), [])));
-      if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);
-    }
+    const local = hostStorage(cfg, [...this.loaded.drivers.values()], this.nc, () => this.nodeId, reporter, log);
+    this.storage = local.storage;
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
-      ...(pool.keyIds().length ? { [VOLUME_KEYS_ANNOTATION]: pool.keyIds().join(',') } : {}),
+      ...local.annotations,
       ...(tls ? { [AGENT_TLS_ANNOTATION]: 'true' } : {}),
     };
     const registration = new Registration(cluster, cfg, log, annotations);
