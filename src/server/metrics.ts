@@ -38,7 +38,7 @@ export class Metrics {
   private replicaSource?: { leases: { holding: string[]; replicas(): Promise<ReplicaEntry[]>; all: string[] }; relay: () => boolean };
   readonly singletonHeld: Gauge<'singleton'> = new Gauge({
     name: 'hv_singleton_held',
-    help: 'Singletons this replica acts as (1) or not (0): scheduler, lifecycle, liveness, network-reconciler, router-placement, snapshotter, feed-relay',
+    help: 'Singletons this replica acts as (1) or not (0): command-handler, scheduler, lifecycle, drain, liveness, network-reconciler, router-placement, snapshotter, feed-relay',
     labelNames: ['singleton'] as const,
     registers: [this.registry],
     collect: () => {

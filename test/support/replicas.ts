@@ -1,7 +1,7 @@
 import { ServerProcess } from './server-process';
 
 /** Every singleton a server replica may hold (src/processes/singletons; the feed relay has its own lease). */
-export const SINGLETONS = ['command-handler', 'scheduler', 'lifecycle', 'liveness', 'network-reconciler', 'router-placement', 'snapshotter', 'feed-relay'] as const;
+export const SINGLETONS = ['command-handler', 'scheduler', 'lifecycle', 'drain', 'liveness', 'network-reconciler', 'router-placement', 'snapshotter', 'feed-relay'] as const;
 
 /** Which singletons a replica holds now, from its /metrics (hv_singleton_held). */
 export const heldBy = async (s: ServerProcess): Promise<Set<string>> => {
