@@ -43,6 +43,7 @@ describe('agent reconcile: desired × observed → actions', () => {
     ['reports a RUNNING instance whose guest powered off', [{ instanceId: 'a', status: 'RUNNING', generation: 3 }], [rec('a', 3)], [obs('a', 'stopped', 'the guest powered off')], [{ kind: 'report-stopped', instanceId: 'a', generation: 3, reason: 'the guest powered off' }]],
     ['reports a RUNNING instance whose files are gone', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [], [{ kind: 'report-failed', instanceId: 'a', generation: 1, reason: 'its files are gone from the node; nothing is left to run' }]],
     ['lets run a guest that came in by migration and waits (paused; its agent was killed at the switch)', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [], [obs('a', 'paused', undefined, 7)], [{ kind: 'resume', instanceId: 'a' }]],
+    ['leaves paused a guest this host ran that someone paused (QMP stop)', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'paused', undefined, 7)], []],
     ['leaves alone a QEMU paused in another state (a boot waiting for cont, a migration source)', [{ instanceId: 'a', status: 'RUNNING', generation: 1 }], [rec('a', 1)], [obs('a', 'paused', 'postmigrate', 7)], []],
     ['leaves a STOPPED instance stopped', [{ instanceId: 'a', status: 'STOPPED', generation: 2 }], [rec('a', 2)], [obs('a', 'stopped')], []],
     ['removes an instance the control plane does not place here', [], [rec('a', 1)], [obs('a', 'running')], [{ kind: 'destroy', instanceId: 'a' }]],

@@ -70,8 +70,9 @@ export const plan = ({ desired, records, observed, processes = new Map(), busy, 
       out.push({ kind: 'report-failed', instanceId: d.instanceId, generation: d.generation, reason: 'its files are gone from the node; nothing is left to run' });
       continue;
     }
-    // QEMU's plain 'paused' (no other status): only a migration's destination is ever in it here.
-    if (o.state === 'paused' && !o.reason) {
+    // QEMU's plain 'paused' with no record of work here: a migration's destination whose agent died before
+    // recording its arrival. A guest this host ran and someone paused (QMP stop) has its record, and stays paused.
+    if (o.state === 'paused' && !o.reason && !r) {
       out.push({ kind: 'resume', instanceId: d.instanceId });
       continue;
     }
