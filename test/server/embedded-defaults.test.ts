@@ -7,6 +7,7 @@ import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient, ListNodesRequest, RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { freePort } from '../../src/nats/embedded-nats-server';
 import { call, until } from '../support/control-plane';
+import { killProcessesUnder } from '../support/leftovers';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 const alive = (pid: number) => {
@@ -60,7 +61,14 @@ describe('the server on embedded defaults (what npm start runs)', function () {
       assert.equal(await exited, 0, `clean exit; log:\n${log}`);
       if (natsPid) assert.equal(alive(natsPid), false, 'the embedded nats-server stopped with it');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null) {
+        // A failed test still ends what it started: the server's own stop takes its nats-server and probe QEMUs
+        // with it (a SIGKILL would leave them), and whatever still runs under the data dir goes last.
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 40_000).unref())]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+        killProcessesUnder(dataDir);
+      }
     }
   });
 });
