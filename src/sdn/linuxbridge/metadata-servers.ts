@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { signal, waitForExit } from '../../shared/process';
 import type { HostRunner } from '../run';
 
 export const METADATA_IP = '169.254.169.254';
@@ -86,8 +87,8 @@ export class MetadataServers {
   async stop(subnetId: string): Promise<void> {
     const pid = this.pidOf(subnetId);
     if (pid) {
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+      signal(pid, 'SIGTERM');
+      await waitForExit(pid, 1_000);
     }
     rmSync(this.files(subnetId).dir, { recursive: true, force: true });
   }
