@@ -6,8 +6,8 @@ import type { EventStore } from './port';
  * The event store named by configuration: `esdb://…` (or `esdb+discover://…`)
  * is EventStoreDB; nothing is the JetStream log on the given NATS (default).
  */
-export const openEventStore = async (url: string | undefined, nc: NatsConnection, opts: { replicas?: number } = {}): Promise<EventStore> => {
-  if (!url || url === 'jetstream') return JetStreamEventStore.open(nc, { replicas: opts.replicas });
+export const openEventStore = async (url: string | undefined, nc: NatsConnection, opts: { replicas?: number; onFollowRetry?: (why: unknown) => void } = {}): Promise<EventStore> => {
+  if (!url || url === 'jetstream') return JetStreamEventStore.open(nc, opts);
   if (/^esdb(\+discover)?:\/\//.test(url)) {
     const { EventStoreDbEventStore } = await import('./esdb/esdb-event-store');
     return EventStoreDbEventStore.open(url);

@@ -131,7 +131,10 @@ export class ControlPlane {
     const connection = (this.connection = new NatsConnectionState(nc));
     const replicas = (this.replicas = logReplicas(cfg.logReplicas, nc, !cfg.natsUrl));
     log.info({ replicas, natsServers: clusterSize(nc) }, 'log replicas');
-    const store = (this.store = await openEventStore(cfg.eventStore, nc, { replicas }));
+    const store = (this.store = await openEventStore(cfg.eventStore, nc, {
+      replicas,
+      onFollowRetry: (err) => this.log.info({ err }, 'following the log: its consumer made again'),
+    }));
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
     // The planes, each after those it depends on; their read models must see the whole log.

@@ -14,6 +14,7 @@ import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
 import { decodeCommit, encodeCommit } from './commit';
 import { ensureStream } from './ensure-stream';
+import { followStream } from './follow-stream';
 import { isNoMessageFound, isWrongLastSequence, unavailable } from './errors';
 import { streamSubject } from './subjects';
 
@@ -26,6 +27,8 @@ export interface JetStreamEventStoreOptions {
   /** Window in which a repeated commit id is dropped by JetStream itself. */
   readonly duplicateWindowMs?: number;
   readonly now?: () => Date;
+  /** Told why a follower of the log made its consumer again (a line for the server's log). */
+  readonly onFollowRetry?: (why: unknown) => void;
 }
 
 /**
@@ -37,12 +40,14 @@ export interface JetStreamEventStoreOptions {
  */
 export class JetStreamEventStore implements EventStore {
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
     private readonly prefix: string,
     private readonly now: () => Date,
     private readonly maxPayload: () => number,
+    private readonly onFollowRetry: (why: unknown) => void,
   ) {}
 
   static async open(nc: NatsConnection, opts: JetStreamEventStoreOptions = {}): Promise<JetStreamEventStore> {
@@ -64,7 +69,7 @@ export class JetStreamEventStore implements EventStore {
         deny_delete: true,
         deny_purge: true,
       });
-      return new JetStreamEventStore(nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()), () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
+      return new JetStreamEventStore(nc, nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()), () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD, opts.onFollowRetry ?? (() => undefined));
     } catch (e) {
       throw unavailable('open', e);
     }
@@ -135,31 +140,18 @@ export class JetStreamEventStore implements EventStore {
 
   subscribeAll(after: number): Observable<readonly RecordedEvent[]> {
     return new Observable<readonly RecordedEvent[]>((sub) => {
-      let stop: (() => void) | undefined;
-      let closed = false;
-      (async () => {
-        // No subject filter: the stream holds only the log, and nats-server 2.9
-        // delivers a wildcard-filtered consumer that starts mid-stream seconds
-        // slower per thousand messages (see consumeRange).
-        const consumer = await this.js.consumers.get(this.stream, {
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: after + 1,
-        });
-        // Short pulls: their idle heartbeats (half of expires) are how the ordered consumer notices that the
-        // server holding it is gone (a stream leader killed, cut off) and makes itself again from where it was;
-        // nats.js's default (30 s) would leave the read models that long behind on a cluster.
-        const messages = await consumer.consume({ max_messages: 1000, expires: 4_000 });
-        stop = () => void messages.stop();
-        if (closed) return stop();
-        for await (const m of messages) {
-          sub.next(decodeCommit(m.seq, m.data));
-        }
-        if (!closed) sub.error(unavailable('subscription ended', new Error('consumer closed')));
-      })().catch((e) => sub.error(unavailable('subscribe', e)));
-      return () => {
-        closed = true;
-        stop?.();
-      };
+      // No subject filter: the stream holds only the log, and nats-server 2.9
+      // delivers a wildcard-filtered consumer that starts mid-stream seconds
+      // slower per thousand messages (see consumeRange).
+      const follower = followStream(this.nc, this.js, this.stream, after + 1, (m) => sub.next(decodeCommit(m.seq, m.data)), {
+        head: () => this.head(),
+        onRetry: this.onFollowRetry,
+      });
+      follower.ended.then(
+        () => undefined,
+        (e) => sub.error(unavailable('subscription ended', e)),
+      );
+      return () => follower.stop();
     });
   }
 

@@ -128,10 +128,11 @@ export class NodeLiveness {
       if (node.status !== NodeStatus.NODE_STATUS_READY || this.inFlight.has(node.id) || this.isLive(node.id, now) || this.mayBeLive(node.id, now)) continue;
       const renewedAt = this.leases.get(node.id)?.renewedAt;
       this.inFlight.add(node.id);
+      // The reason is part of the request, so it is fixed by the id: a retry after a timeout repeats it exactly.
       const reason =
         renewedAt === undefined
           ? `no live lease (no heartbeat within the last ${this.opts.leaseTtlMs / 1000}s)`
-          : `no heartbeat for ${Math.round((now - renewedAt) / 1000)}s (lease ${this.opts.leaseTtlMs / 1000}s)`;
+          : `no heartbeat since ${new Date(renewedAt).toISOString()} (lease ${this.opts.leaseTtlMs / 1000}s)`;
       const id = `liveness:${node.id}:${renewedAt ?? 'none'}`;
       this.dispatcher
         .execute(systemOrigin('liveness', id, { correlationId: id, causationId: id }), 'node', node.id, {

@@ -1,0 +1,119 @@
+import { type ConsumerMessages, DeliverPolicy, Events, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
+
+export interface FollowOptions {
+  /** The stream's last sequence now: how the follower knows it is behind. */
+  readonly head: () => Promise<number>;
+  /** Behind the stream and given nothing for this long, the consumer is made again. */
+  readonly stallMs?: number;
+  /** Told of each consumer given up or not made, with why (for a line in the log). */
+  readonly onRetry?: (why: unknown) => void;
+}
+
+/** Ends when the connection closes: nothing of the stream can come any more. */
+export class FollowEnded extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * Delivers every message of `stream` from sequence `from`, in order, until
+ * stopped, across the loss of the server that holds its consumer.
+ *
+ * nats.js's ordered consumer makes itself again when a server says it is
+ * gone, but on a cluster nobody says so for an R1 ephemeral consumer whose
+ * server was killed: its info request goes unanswered and nats.js retries it
+ * for as long as that server stays down, delivering nothing and, after a
+ * reconnect, no longer watching heartbeats; making a new one can hang the
+ * same way while the stream elects a leader (seen: read models stuck 40 s
+ * and more after a kill -9 of one of three servers). So a reconnect, or being
+ * behind the stream with nothing delivered for `stallMs`, ends the consumer
+ * (or the attempt to make one), and a new one starts at the first sequence
+ * not yet delivered.
+ */
+export const followStream = (
+  nc: NatsConnection,
+  js: JetStreamClient,
+  stream: string,
+  from: number,
+  onMsg: (m: JsMsg) => void,
+  o: FollowOptions,
+): { stop(): void; ended: Promise<void> } => {
+  const stallMs = o.stallMs ?? 3_000;
+  let next = from;
+  let stopped = false;
+  let abandon: (why: Error) => void = () => undefined;
+
+  const attempt = async () => {
+    const abandoned = new Promise<Error>((r) => (abandon = r));
+    void abandoned.then((why) => {
+      if (!stopped) o.onRetry?.(why);
+    });
+    const made = (async () => {
+      const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next });
+      // Short pulls: the server's answer to each (or its heartbeat) comes within seconds.
+      return consumer.consume({ max_messages: 1000, expires: 4_000 });
+    })();
+    const first = await Promise.race([made, abandoned]);
+    if (first instanceof Error) {
+      made.then((m) => m.stop(), () => undefined);
+      return;
+    }
+    const messages: ConsumerMessages = first;
+    void abandoned.then(() => messages.stop());
+    if (stopped) return messages.stop();
+    for await (const m of messages) {
+      next = m.seq + 1;
+      onMsg(m);
+    }
+  };
+
+  // A reconnect may have lost the server that held the consumer: make a new one at once.
+  const status = nc.status();
+  void (async () => {
+    for await (const s of status) if (s.type === Events.Reconnect) abandon(new Error('reconnected to NATS'));
+  })().catch(() => undefined);
+  // nats.js's status iterator has stop() (its type does not say so); without it the listener stays until the connection closes.
+  const endStatus = () => (status as { stop?: () => void }).stop?.();
+
+  let seen = next;
+  let checking = false;
+  const watchdog = setInterval(() => {
+    if (checking) return;
+    if (next !== seen) {
+      seen = next;
+      return;
+    }
+    checking = true;
+    o.head()
+      .then((head) => {
+        if (head >= next && next === seen) abandon(new Error(`behind the stream (at ${next - 1} of ${head}) with nothing delivered for ${stallMs} ms`));
+      })
+      .catch(() => undefined)
+      .finally(() => (checking = false));
+  }, stallMs);
+  watchdog.unref();
+
+  const ended = (async () => {
+    for (let failures = 0; !stopped; ) {
+      if (nc.isClosed()) throw new FollowEnded('the NATS connection is closed');
+      const at = next;
+      try {
+        await attempt();
+      } catch (e) {
+        o.onRetry?.(e);
+      }
+      failures = next > at ? 0 : failures + 1;
+      if (!stopped && failures > 0) await sleep(Math.min(250 * 2 ** (failures - 1), 2_000));
+    }
+  })().finally(() => {
+    clearInterval(watchdog);
+    endStatus();
+  });
+
+  return {
+    stop() {
+      stopped = true;
+      abandon(new Error('stopped'));
+    },
+    ended,
+  };
+};
