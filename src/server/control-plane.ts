@@ -334,17 +334,34 @@ export class ControlPlane {
       });
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    // Each step that needs NATS is bounded: a NATS that stopped answering must not hold the shutdown up.
+    let late = false;
+    const step = async (what: string, run: () => unknown) => {
+      let timer: NodeJS.Timeout | undefined;
+      const tooLong = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), SHUTDOWN_STEP_MS)));
+      const ended = await Promise.race([Promise.resolve().then(run).then(() => 'done' as const, () => 'done' as const), tooLong]);
+      clearTimeout(timer);
+      if (ended === 'late') {
+        late = true;
+        this.log.warn({ step: what, waitedMs: SHUTDOWN_STEP_MS }, 'shutdown step did not end in time: going on without it');
+      }
+    };
     // Given back first, so another replica takes over at once.
-    await this.leases?.stop();
-    for (const p of [...this.planes].reverse()) await p.stop();
-    await this.commandServer?.drain();
-    await this.snapshots?.stop();
+    await step('give the singleton leases back', () => this.leases?.stop());
+    for (const p of [...this.planes].reverse()) await step(`stop the ${p.constructor.name}`, () => p.stop());
+    await step('finish the commands in flight', () => this.commandServer?.drain());
+    await step('store the last snapshot', () => this.snapshots?.stop());
     this.projections?.stop();
-    await this.store?.close();
-    await this.nc?.drain().catch(() => undefined);
+    await step('close the event store', () => this.store?.close());
+    // A drain flushes what is buffered; after a late step the connection is closed instead, ending what still waits on it.
+    if (!late) await step('drain the NATS connection', () => this.nc?.drain());
+    await this.nc?.close().catch(() => undefined);
     await this.embedded?.stop();
   }
 }
+
+/** How long one NATS-bound step of a shutdown may take before the shutdown goes on without it. */
+const SHUTDOWN_STEP_MS = 5_000;
 
 /** The KV buckets and object store of ours, as streams (the log, work and feed streams are raised where they are made). */
 const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${SINGLETON_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];
