@@ -1,5 +1,6 @@
 import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall, status } from '@grpc/grpc-js';
 import { methodOf } from './idempotency/request-scope';
+import { timeLeftMs } from './request-context';
 
 /** Methods that read nothing a just-acknowledged write could change (the agents' hot path). */
 const NO_WAIT = new Set(['Heartbeat']);
@@ -52,11 +53,12 @@ export const logPositionInterceptor =
     let gate: Promise<boolean> | undefined;
     const caughtUp = () =>
       (gate ??= (connected() ? head.read().catch(() => 0) : Promise.resolve(0))
-        .then((h) => waitFor(h, timeoutMs))
+        // Never past the client's deadline: UNAVAILABLE (try another replica) is ours to say, before its clock runs out.
+        .then((h) => waitFor(h, timeLeftMs(call.getDeadline(), timeoutMs)))
         .then(
           () => true,
           (e: Error) => {
-            call.sendStatus({ code: status.UNAVAILABLE, details: `this server's read models are behind the log (${e.message}); try again or another server` });
+            call.sendStatus({ code: status.UNAVAILABLE, details: `this server's read models are behind the log (${e.message}); try again, here or on another server` });
             return false;
           },
         ));

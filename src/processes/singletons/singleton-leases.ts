@@ -91,7 +91,9 @@ export class SingletonLeases {
   /** Pauses every singleton, then takes what it can before it returns (one replica alone takes all at once). */
   async start(): Promise<void> {
     for (const s of this.singletons) await s.pause();
-    this.kv = await this.nc.jetstream().views.kv(SINGLETON_BUCKET, { ttl: this.o.ttlMs, history: 1, replicas: this.o.replicas ?? 1 });
+    // A renewal is one KV write, acknowledged in milliseconds; one that hears nothing for a sixth of the TTL is
+    // talking to a bucket leader that died (nats.js would wait 5 s), and the next round's reaches the new one.
+    this.kv = await this.nc.jetstream({ timeout: Math.max(500, this.o.ttlMs / 6) }).views.kv(SINGLETON_BUCKET, { ttl: this.o.ttlMs, history: 1, replicas: this.o.replicas ?? 1 });
     // Answering here is how others know this replica lives (no responders: it is gone).
     this.sub = this.nc.subscribe(`hv.replicas.ping.${token(this.o.holder)}`, { callback: (_e, m) => m.respond(enc(JSON.stringify(this.holding))) });
     await this.nc.flush();
@@ -135,7 +137,8 @@ export class SingletonLeases {
     // One round at a time: a slow NATS must not stack them up.
     this.round ??= (async () => {
       try {
-        for (const s of this.singletons) if (!this.stopped) await this.renewOrTake(s);
+        // All at once: each is its own key, and one stuck on a fault must not hold the others past their fence.
+        await Promise.all(this.singletons.map((s) => (this.stopped ? undefined : this.renewOrTake(s))));
         if (this.stopped) return;
         const d = this.o.describe();
         const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
@@ -163,9 +166,21 @@ export class SingletonLeases {
       if (holder === this.o.holder || (await this.gone(holder))) return this.keep(s, await kv.update(key, enc(this.o.holder), e.revision), sent);
     } catch (err) {
       // A wrong revision: someone else holds it now. Anything else (NATS away): the fence decides.
-      if (mine && wrongRevision(err)) await this.lose(s, 'another replica holds it');
+      if (mine && wrongRevision(err)) await this.lostOrStale(s, key, mine);
       else this.log.debug({ err, singleton: s.name }, 'singleton lease not renewed or taken this round');
     }
+  }
+
+  /**
+   * A renewal refused for its revision: another replica holds the lease, or
+   * an earlier renewal of ours was stored although its acknowledgement never
+   * came (it timed out at a fault). In that case the entry is still ours: keep
+   * acting until the last acknowledged renewal's fence, at the new revision.
+   */
+  private async lostOrStale(s: Singleton, key: string, mine: { revision: number; actUntil: number }): Promise<void> {
+    const e = await this.kv!.get(key).catch(() => undefined);
+    if (e?.operation === 'PUT' && e.string() === this.o.holder) this.held.set(s.name, { ...mine, revision: e.revision });
+    else await this.lose(s, 'another replica holds it');
   }
 
   private keep(s: Singleton, revision: number, sent: number): void {
