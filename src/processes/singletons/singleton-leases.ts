@@ -16,7 +16,7 @@ export interface SingletonLeaseOptions {
   /** This replica's name in the bucket (host:port): restarted under the same name, it takes its leases back at once. */
   readonly holder: string;
   /** What others see of this replica (cluster info): its gRPC address and log position. */
-  readonly describe: () => { address: string; position: number; alsoHeld?: string[] };
+  readonly describe: () => { address: string; httpAddress?: string; position: number; alsoHeld?: string[] };
   readonly replicas?: number;
 }
 
@@ -46,6 +46,8 @@ export const SINGLETON_BUCKET = 'HV_SINGLETONS';
 export interface ReplicaEntry {
   readonly holder: string;
   readonly address: string;
+  /** Its HTTP address (health, metrics, the web console), once bound: where the console's page goes next. */
+  readonly httpAddress?: string;
   readonly position: number;
   readonly singletons: string[];
   readonly at: number;
@@ -141,7 +143,7 @@ export class SingletonLeases {
         await Promise.all(this.singletons.map((s) => (this.stopped ? undefined : this.renewOrTake(s))));
         if (this.stopped) return;
         const d = this.o.describe();
-        const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
+        const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, ...(d.httpAddress ? { httpAddress: d.httpAddress } : {}), position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
         await this.kv!.put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
       } finally {
         this.round = undefined;
