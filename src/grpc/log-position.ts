@@ -15,7 +15,16 @@ export class HeadReader {
   private inFlight?: Promise<number>;
   private next?: Promise<number>;
 
-  constructor(private readonly head: () => Promise<number>) {}
+  constructor(
+    private readonly head: () => Promise<number>,
+    /**
+     * A head not read by then counts as unreadable (nats.js would wait 5 s):
+     * the stream info is answered by the log's leader, so silence means it died
+     * and no write can be acknowledged until another is elected; the call goes
+     * on with the read models as they are instead of waiting for the election.
+     */
+    private readonly timeoutMs = 2_000,
+  ) {}
 
   read(): Promise<number> {
     if (!this.inFlight) return this.start();
@@ -27,7 +36,10 @@ export class HeadReader {
   }
 
   private start(): Promise<number> {
-    const p = this.head().finally(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<number>((_, reject) => (timer = setTimeout(() => reject(new Error(`the log's head was not read within ${this.timeoutMs} ms`)), this.timeoutMs)));
+    const p = Promise.race([this.head(), silent]).finally(() => {
+      clearTimeout(timer);
       if (this.inFlight === p) this.inFlight = undefined;
     });
     this.inFlight = p;

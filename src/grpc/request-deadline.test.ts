@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Code } from '../errors';
 import { ProjectionRuntime } from '../projections/projection-runtime';
 import type { EventStore } from '../eventstore/port';
+import { HeadReader } from './log-position';
 import { answerMarginMs, timeLeftMs } from './request-context';
 
 describe('a request answers before its client deadline', () => {
@@ -28,5 +29,18 @@ describe('a request answers before its client deadline', () => {
       assert.match(e.message, /same x-request-id/);
       return true;
     });
+  });
+
+  it('gives up reading the log\'s head that nobody answers (its leader died), and reads it again for the next caller', async () => {
+    let answer: ((n: number) => void) | undefined;
+    let calls = 0;
+    const reader = new HeadReader(() => {
+      calls++;
+      return calls === 1 ? new Promise<number>(() => undefined) : new Promise<number>((r) => (answer = r));
+    }, 20);
+    await assert.rejects(reader.read(), /not read within 20 ms/);
+    const next = reader.read();
+    answer!(7);
+    assert.equal(await next, 7);
   });
 });
