@@ -42,6 +42,27 @@ export const flagSingleton = (name: string, target: { acting: boolean }): Single
 
 export const SINGLETON_BUCKET = 'HV_SINGLETONS';
 
+/**
+ * The bucket's get, create and update, each given up after `ms`: a renewal
+ * is one KV write, acknowledged in milliseconds, and one that hears nothing
+ * for a sixth of the TTL is talking to a bucket leader that died (nats.js
+ * would wait 5 s); the next round's reaches the new one. A write given up on
+ * may still be stored: lostOrStale() tells that from a lease lost.
+ */
+const bounded = (kv: KV, ms: number) => {
+  const within = <T>(p: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from the bucket within ${ms} ms`)), ms)));
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    get: (key: string) => within(kv.get(key)),
+    create: (key: string, v: Uint8Array) => within(kv.create(key, v)),
+    update: (key: string, v: Uint8Array, revision: number) => within(kv.update(key, v, revision)),
+    put: (key: string, v: Uint8Array) => within(kv.put(key, v)),
+  };
+};
+
 /** What each replica stores about itself (key `replica.<token>`), renewed with its leases. */
 export interface ReplicaEntry {
   readonly holder: string;
@@ -93,9 +114,7 @@ export class SingletonLeases {
   /** Pauses every singleton, then takes what it can before it returns (one replica alone takes all at once). */
   async start(): Promise<void> {
     for (const s of this.singletons) await s.pause();
-    // A renewal is one KV write, acknowledged in milliseconds; one that hears nothing for a sixth of the TTL is
-    // talking to a bucket leader that died (nats.js would wait 5 s), and the next round's reaches the new one.
-    this.kv = await this.nc.jetstream({ timeout: Math.max(500, this.o.ttlMs / 6) }).views.kv(SINGLETON_BUCKET, { ttl: this.o.ttlMs, history: 1, replicas: this.o.replicas ?? 1 });
+    this.kv = await this.nc.jetstream().views.kv(SINGLETON_BUCKET, { ttl: this.o.ttlMs, history: 1, replicas: this.o.replicas ?? 1 });
     // Answering here is how others know this replica lives (no responders: it is gone).
     this.sub = this.nc.subscribe(`hv.replicas.ping.${token(this.o.holder)}`, { callback: (_e, m) => m.respond(enc(JSON.stringify(this.holding))) });
     await this.nc.flush();
@@ -144,7 +163,8 @@ export class SingletonLeases {
         if (this.stopped) return;
         const d = this.o.describe();
         const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, ...(d.httpAddress ? { httpAddress: d.httpAddress } : {}), position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
-        await this.kv!.put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
+        // Bounded too: the next round (and its renewals) waits for this one.
+        await bounded(this.kv!, this.renewalWaitMs).put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
       } finally {
         this.round = undefined;
       }
@@ -152,8 +172,12 @@ export class SingletonLeases {
     return this.round;
   }
 
+  private get renewalWaitMs(): number {
+    return Math.max(500, this.o.ttlMs / 6);
+  }
+
   private async renewOrTake(s: Singleton): Promise<void> {
-    const kv = this.kv!;
+    const kv = bounded(this.kv!, this.renewalWaitMs);
     const key = `singleton.${s.name}`;
     const sent = Date.now();
     const mine = this.held.get(s.name);
