@@ -6,6 +6,9 @@ import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { InstanceType } from '../../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
+import { createRequest, MiB } from '../support/compute';
 import { TestBrowser } from '../support/browser';
 import { call } from '../support/control-plane';
 import { TestNats } from '../support/nats';
@@ -82,6 +85,18 @@ describe('web console: its watches move to another server replica when theirs di
     assert.equal(now.replica, other, 'the watch is on the other replica');
     assert.equal(now.resumed, 'true', 'it resumed from its revision rather than starting over with a snapshot');
     assert.equal(now.live, 'live');
+  });
+
+  it('answers the page\'s own calls (an instance\'s history) from the other replica while the page\'s is dead', async () => {
+    const compute = new ComputeServiceClient(replicas[1].address, credentials.createInsecure());
+    try {
+      const created = await retried(() => call(compute, compute.createInstance, createRequest('ui-history', InstanceType.INSTANCE_TYPE_VM, { kernel: 'http://198.18.0.1:1/vmlinuz', cpuCores: 1, memoryBytes: 64 * MiB }), { 'x-request-id': 'ui-history' }));
+      // The page was loaded from the replica killed above: its fetches go to the other one.
+      await page.evaluate(`location.hash = '#/instances/${created.id}'`);
+      await page.waitForSelector('.history tr[data-event-type="InstanceRequested"]', { timeout: 30_000 });
+    } finally {
+      compute.close();
+    }
   });
 });
 

@@ -10,6 +10,10 @@
 class Replicas {
   private hosts: string[] = [location.host];
 
+  get count(): number {
+    return this.hosts.length;
+  }
+
   /** The replica after `host` in the list (itself when it is the only one). */
   after(host: string): string {
     const i = this.hosts.indexOf(host);

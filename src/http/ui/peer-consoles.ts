@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sameOrigin } from './same-origin';
 
 /** How often the set of the other replicas' consoles is read again (entries live one lease TTL). */
@@ -38,6 +38,22 @@ export class PeerConsoles {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The page of another replica calling this one's /ui/api (its own stopped
+   * answering): CORS lets it read the answers, and a preflight (its
+   * x-request-id and JSON body make one) is answered here. True when the
+   * request was a preflight and is answered.
+   */
+  cors(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin;
+    if (!origin || sameOrigin(req) || !this.admits(req)) return false;
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'origin');
+    if (req.method !== 'OPTIONS') return false;
+    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'content-type, x-request-id', 'access-control-max-age': '600' }).end();
+    return true;
   }
 
   close(): void {

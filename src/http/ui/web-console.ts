@@ -72,6 +72,7 @@ export class WebConsole {
       serveAsset(this.assetsDir, req, res, p.slice('/ui/'.length));
       return true;
     }
+    if (this.peers.cors(req, res)) return true;
     if (req.method !== 'GET' && !this.peers.admits(req)) {
       sendJson(res, 403, { code: 'PERMISSION_DENIED', message: `origin ${req.headers.origin} is not this console's` });
       return true;
