@@ -1,5 +1,6 @@
 import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall, status } from '@grpc/grpc-js';
 import { methodOf } from './idempotency/request-scope';
+import { timeLeftMs } from './request-context';
 
 /** Methods that read nothing a just-acknowledged write could change (the agents' hot path). */
 const NO_WAIT = new Set(['Heartbeat']);
@@ -14,7 +15,16 @@ export class HeadReader {
   private inFlight?: Promise<number>;
   private next?: Promise<number>;
 
-  constructor(private readonly head: () => Promise<number>) {}
+  constructor(
+    private readonly head: () => Promise<number>,
+    /**
+     * A head not read by then counts as unreadable (nats.js would wait 5 s):
+     * the stream info is answered by the log's leader, so silence means it died
+     * and no write can be acknowledged until another is elected; the call goes
+     * on with the read models as they are instead of waiting for the election.
+     */
+    private readonly timeoutMs = 2_000,
+  ) {}
 
   read(): Promise<number> {
     if (!this.inFlight) return this.start();
@@ -26,7 +36,10 @@ export class HeadReader {
   }
 
   private start(): Promise<number> {
-    const p = this.head().finally(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<number>((_, reject) => (timer = setTimeout(() => reject(new Error(`the log's head was not read within ${this.timeoutMs} ms`)), this.timeoutMs)));
+    const p = Promise.race([this.head(), silent]).finally(() => {
+      clearTimeout(timer);
       if (this.inFlight === p) this.inFlight = undefined;
     });
     this.inFlight = p;
@@ -52,11 +65,12 @@ export const logPositionInterceptor =
     let gate: Promise<boolean> | undefined;
     const caughtUp = () =>
       (gate ??= (connected() ? head.read().catch(() => 0) : Promise.resolve(0))
-        .then((h) => waitFor(h, timeoutMs))
+        // Never past the client's deadline: UNAVAILABLE (try another replica) is ours to say, before its clock runs out.
+        .then((h) => waitFor(h, timeLeftMs(call.getDeadline(), timeoutMs)))
         .then(
           () => true,
           (e: Error) => {
-            call.sendStatus({ code: status.UNAVAILABLE, details: `this server's read models are behind the log (${e.message}); try again or another server` });
+            call.sendStatus({ code: status.UNAVAILABLE, details: `this server's read models are behind the log (${e.message}); try again, here or on another server` });
             return false;
           },
         ));

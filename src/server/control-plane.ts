@@ -28,6 +28,7 @@ import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { NatsConnectionState } from '../nats/connection-state';
 import { failoverOptions, logFailover } from '../shared/nats-servers';
+import { advertised } from './advertised';
 import { clusterSize, logReplicas, raiseReplicas } from '../nats/replicas';
 import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
 import { FEED_STREAM } from '../feed/subjects';
@@ -198,7 +199,7 @@ export class ControlPlane {
         ttlMs: cfg.singletonLeaseTtlSeconds * 1000,
         // A process restarted on the same host and port takes its leases back at once.
         holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
-        describe: () => ({ address: `${cfg.grpcHost === '0.0.0.0' ? os.hostname() : cfg.grpcHost}:${this.grpcPort}`, position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
+        describe: () => ({ address: advertised(cfg.grpcHost, this.grpcPort), ...(this.httpPort ? { httpAddress: advertised(security.httpHost, this.httpPort) } : {}), position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
         replicas,
       },
       log,
@@ -263,8 +264,8 @@ export class ControlPlane {
     if (cfg.ui)
       this.webConsole = new WebConsole(
         security.mode === 'network'
-          ? { grpcTarget: `localhost:${this.grpcPort}`, credentials: consoleCredentials(security.pki) }
-          : { grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) },
+          ? { grpcTarget: `localhost:${this.grpcPort}`, credentials: consoleCredentials(security.pki), replicas: () => leases.replicas() }
+          : { grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort), replicas: () => leases.replicas() },
       );
     this.http = await startHttpServer(
       { host: security.httpHost, port: cfg.httpPort, ...security.http(directory) },
