@@ -24,6 +24,8 @@ export interface PortPlan {
   readonly prefixLength: number;
   readonly gateway: string;
   readonly mtu: number;
+  /** The port's subnet's DNS servers, for a guest told its network statically (no DHCP to hand them out); absent = none. */
+  readonly dnsServers?: readonly string[];
   /** The groups whose rules apply: the port's own, or the tenant's implicit `default` group. */
   readonly securityGroups: readonly string[];
   readonly bindingType: string;

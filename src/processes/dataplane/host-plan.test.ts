@@ -17,7 +17,7 @@ const nodes: Record<string, Pick<NodeState, 'ip' | 'annotations' | 'registered'>
 };
 
 /** A VXLAN network with a DHCP subnet, and one port per (instance, node, device) bound as the instance-network process binds them. */
-const modelsWith = (ports: { id: string; instance: string; node: string; device: string }[]) => {
+const modelsWith = (ports: { id: string; instance: string; node: string; device: string }[], dnsServers: string[] = []) => {
   const log = new DecidedLog();
   log.send(networkPoolDecider, NETWORK_POOL_ID, { type: 'ReserveSegment', data: { networkId: 'n1', kind: 'vxlan', segmentId: 7 } });
   log.send(networkDecider, 'n1', {
@@ -25,7 +25,7 @@ const modelsWith = (ports: { id: string; instance: string; node: string; device:
     data: { name: 'n', kind: 'vxlan', vni: 7, vlanId: 0, mtu: 1400, shared: false, external: false, tenantId: 't1', labels: {}, annotations: {} },
   });
   log.send(networkDecider, 'n1', { type: 'AddSubnet', data: { subnetId: 's1', cidr: '10.0.0.0/24' } });
-  log.send(subnetDecider, 's1', { type: 'CreateSubnet', data: { networkId: 'n1', name: '', cidr: '10.0.0.0/24', gatewayIp: '', dnsServers: [], allocationPools: [], enableDhcp: true } });
+  log.send(subnetDecider, 's1', { type: 'CreateSubnet', data: { networkId: 'n1', name: '', cidr: '10.0.0.0/24', gatewayIp: '', dnsServers, allocationPools: [], enableDhcp: true } });
   ports.forEach((p, i) => {
     const mac = `02:00:00:00:00:0${i + 1}`;
     log.send(networkDecider, 'n1', { type: 'AddPort', data: { portId: p.id } });
@@ -69,6 +69,12 @@ describe('host plans: what one node realises, from the read models', () => {
     assert.deepEqual(n.remoteVteps, ['192.0.2.12']);
     assert.deepEqual(n.remotePorts, [{ mac: '02:00:00:00:00:03', ip: '10.0.0.12', vtep: '192.0.2.12' }]);
     assert.deepEqual(n.dhcp.map((d) => [d.subnetId, d.cidr, d.gateway]), [['s1', '10.0.0.0/24', '10.0.0.1']]);
+  });
+
+  it("gives each port its subnet's DNS servers (a guest told its network statically needs them), and none when the subnet has none", () => {
+    const withDns = modelsWith([{ id: 'p-vm', instance: 'vm', node: 'a', device: tapName('p-vm') }], ['10.0.0.53', '192.0.2.53']);
+    assert.deepEqual(withDns.forNode('a').ports.map((p) => p.dnsServers), [['10.0.0.53', '192.0.2.53']]);
+    assert.deepEqual(plans.forNode('a').ports.map((p) => p.dnsServers), [undefined, undefined]);
   });
 
   it('cuts the plan down to the ports an instance carries in its work', () => {

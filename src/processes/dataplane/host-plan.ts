@@ -135,6 +135,7 @@ export class HostPlans {
       prefixLength: s ? Number(s.cidr.split('/')[1]) : 0,
       gateway: s?.gatewayIp ?? '',
       mtu: n.mtu,
+      ...(s?.dnsServers.length ? { dnsServers: [...s.dnsServers] } : {}),
       securityGroups: this.groupsOf(p),
       bindingType: p.bindingType,
       hostname: hostnameOf(p, s),
