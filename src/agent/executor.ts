@@ -85,7 +85,7 @@ export class Executor {
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
     // A move does not change the generation: its work is its own (JetStream drops a repeat by its id).
     if (w.migration && this.migration) {
-      await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log }, w);
+      await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log, nics: (x) => this.nicsFor(x) }, w);
       return { done: true };
     }
     const rec = this.store.get(w.instanceId);

@@ -168,7 +168,8 @@ export class NetworkAgent {
     if (!this.reporter) return;
     const dhcp = plan.networks.flatMap((n) => n.dhcp);
     const [ports, servers] = await Promise.all([this.driver.observe(plan.ports), this.driver.observeDhcp(dhcp)]);
-    for (const p of plan.ports) await this.reportOne(p.id, p.instanceId || p.id, p.reported, ports.get(p.id), errors.get(p.id));
+    // A binding made here ahead of a move is its bound node's to report until the binding moves here.
+    for (const p of plan.ports) if (!p.inactive) await this.reportOne(p.id, p.instanceId || p.id, p.reported, ports.get(p.id), errors.get(p.id));
     for (const d of dhcp) if (d.port) await this.reportOne(d.port.id, d.port.id, d.port.reported, servers.get(d.port.id), undefined);
   }
 
