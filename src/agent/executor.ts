@@ -36,7 +36,7 @@ export class Executor {
     private readonly reporter: Reporter | undefined,
     private readonly log: Logger,
     /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
-    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind'>) => Promise<Nic[]>,
+    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind' | 'instanceId'>) => Promise<Nic[]>,
     /** What the metadata service answers each guest (absent = no metadata service here). */
     private readonly guests?: GuestRecords,
     /** Live migration's settings; absent = this host takes no part in moves. */
