@@ -54,6 +54,11 @@ export class ComputePlane implements Plane {
     this.byNode = new InstancesByNode(this.instances);
     this.reservations = new ReservationsByInstance(nodes);
     this.instanceNetwork = new InstanceNetwork(this.instances, network.models, { resyncMs: 30_000 }, ctx.log);
+    // Ports are realised where their instance is and where it is moving to (port-hosts.ts).
+    network.plans.followInstances((id) => {
+      const s = this.instances.state(id);
+      return s?.exists ? [s.nodeId, s.migration?.targetNodeId ?? ''].filter(Boolean) : [];
+    });
   }
 
   get readModels(): ReadModel[] {
