@@ -47,6 +47,7 @@ import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
 import { AuditPlane } from './planes/audit';
+import { BoundedSteps } from './bounded-steps';
 import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
@@ -336,26 +337,16 @@ export class ControlPlane {
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     // Each step that needs NATS is bounded: a NATS that stopped answering must not hold the shutdown up.
-    let late = false;
-    const step = async (what: string, run: () => unknown) => {
-      let timer: NodeJS.Timeout | undefined;
-      const tooLong = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), SHUTDOWN_STEP_MS)));
-      const ended = await Promise.race([Promise.resolve().then(run).then(() => 'done' as const, () => 'done' as const), tooLong]);
-      clearTimeout(timer);
-      if (ended === 'late') {
-        late = true;
-        this.log.warn({ step: what, waitedMs: SHUTDOWN_STEP_MS }, 'shutdown step did not end in time: going on without it');
-      }
-    };
+    const steps = new BoundedSteps(this.log, SHUTDOWN_STEP_MS);
     // Given back first, so another replica takes over at once.
-    await step('give the singleton leases back', () => this.leases?.stop());
-    for (const p of [...this.planes].reverse()) await step(`stop the ${p.constructor.name}`, () => p.stop());
-    await step('finish the commands in flight', () => this.commandServer?.drain());
-    await step('store the last snapshot', () => this.snapshots?.stop());
+    await steps.run('give the singleton leases back', () => this.leases?.stop());
+    for (const p of [...this.planes].reverse()) await steps.run(`stop the ${p.constructor.name}`, () => p.stop());
+    await steps.run('finish the commands in flight', () => this.commandServer?.drain());
+    await steps.run('store the last snapshot', () => this.snapshots?.stop());
     this.projections?.stop();
-    await step('close the event store', () => this.store?.close());
+    await steps.run('close the event store', () => this.store?.close());
     // A drain flushes what is buffered; after a late step the connection is closed instead, ending what still waits on it.
-    if (!late) await step('drain the NATS connection', () => this.nc?.drain());
+    if (!steps.late) await steps.run('drain the NATS connection', () => this.nc?.drain());
     await this.nc?.close().catch(() => undefined);
     await this.embedded?.stop();
   }
