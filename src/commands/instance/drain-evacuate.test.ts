@@ -69,6 +69,11 @@ describe('instance decider: drain and evacuation', () => {
       assert.equal(s.generation, 2);
       assert.equal(s.reason, 'evacuated: node host-a NOT_READY for 60s');
     });
+    it('drops a preference for the dead node (the scheduler would find nowhere else)', () => {
+      const preferring: InstanceEvent[] = [{ type: 'InstanceRequested', data: { ...request('always'), placement: { preferredNodeId: 'node-a', region: 'r', zone: '' } } }, ...running('always').slice(1)];
+      assert.deepEqual(stateOf([...preferring, evacuated]).placement, { preferredNodeId: '', region: 'r', zone: '' });
+      assert.deepEqual(stateOf([...running('always'), evacuated]).placement, { preferredNodeId: '', region: '', zone: '' });
+    });
     it('evacuates on-failure too', () => given(running('on-failure')).when(evacuate()).then([evacuated]));
     it('evacuates a create that never finished on the dead node', () => given(running('always').slice(0, 2)).when(evacuate()).then([evacuated]));
     it('refuses restart policy never (the default)', () => given(running()).when(evacuate()).thenThrows(FailedPrecondition, /restart policy never; it is not evacuated/));

@@ -132,6 +132,8 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
         nodeName: '',
         attempts: 0,
         avoidNodeIds: [e.data.fromNodeId],
+        // A preference for the dead node (a hard filter of the scheduler) would leave it nowhere to go.
+        ...(s.placement?.preferredNodeId === e.data.fromNodeId ? { placement: { ...s.placement, preferredNodeId: '' } } : {}),
         reason: e.data.reason,
         ...at,
       };
