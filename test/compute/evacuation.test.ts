@@ -29,6 +29,7 @@ describe('evacuation of a NOT_READY node (real gRPC, real nats-server, hollow ag
   let watch: InstanceWatch;
   let a: Agent;
   let b: Agent;
+  let aStopped = false;
   const big = { cpuCores: 8, memoryBytes: 16 * GiB, diskBytes: 100 * GiB };
 
   before(async () => {
@@ -43,7 +44,8 @@ describe('evacuation of a NOT_READY node (real gRPC, real nats-server, hollow ag
   });
   after(async () => {
     watch?.close();
-    for (const x of [a, b]) await x?.stop();
+    if (!aStopped) await a?.stop();
+    await b?.stop();
     await t.stop();
     await images?.stop();
     for (const x of [a, b]) if (x) removeStateDir(x);
@@ -64,6 +66,7 @@ describe('evacuation of a NOT_READY node (real gRPC, real nats-server, hollow ag
     const never = await onA('ev-never');
     const mark = watch.events.length;
     await a.stop();
+    aStopped = true;
     await until('ev-a NOT_READY', async () => (await call(cluster, cluster.getNode, { nodeId: a.nodeId })).status === NodeStatus.NODE_STATUS_NOT_READY, 15_000);
 
     for (const vm of [always, onFailure]) {
