@@ -112,6 +112,7 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
       return {
         ...s,
         migration: undefined,
+        lastMigrationFailedAt: e.time,
         reason: `migration to node ${s.migration?.targetNodeName || s.migration?.targetNodeId} failed: ${e.data.reason}; it stays on node ${s.nodeName || s.nodeId}`,
         ...at,
       };

@@ -12,6 +12,7 @@ import type { CausationTracker } from '../causation';
 import { Controller } from '../controller';
 import type { ReconcileResult } from '../work-queue';
 import { beginMove } from './begin-move';
+import { drainRound } from './drain-plan';
 
 export interface DrainOptions {
   /** Moves off one draining node at once (--drain-max-parallel), unless its Draining condition says otherwise. */
@@ -64,15 +65,13 @@ export class DrainProcess extends Controller {
       for (const s of here) if (s.drainBlocked !== undefined) await this.dispatcher.execute(this.origin(nodeId, s, 'cleared'), 'instance', s.id, { type: 'ClearDrainBlocked', data: {} });
       return;
     }
-    let free = drainMaxParallelOf(node.conditions, this.opts.maxParallel) - here.filter((s) => s.migration).length;
-    for (const s of here) {
-      if (free <= 0) break;
-      if (s.migration || s.pending || s.status !== 'RUNNING') continue;
+    const retryMs = this.opts.retryMs ?? 10_000;
+    const round = drainRound(here, drainMaxParallelOf(node.conditions, this.opts.maxParallel), Date.now(), retryMs);
+    for (const s of round.start) {
       const origin = systemOrigin('drain', `drain:${nodeId}:${s.id}:${(s.migrations ?? 0) + 1}`, this.causes.of(s.id));
       try {
         const to = await beginMove({ dispatcher: this.dispatcher, instances: this.instances, nodes: this.nodes, weigher: this.opts.weigher }, s, '', true, origin);
         this.log.info({ instanceId: s.id, from: nodeId, to }, 'drain: moving it off');
-        free--;
       } catch (e) {
         // Not a refusal (the log unreachable, ...): tried again on the next round, nothing recorded.
         if (!(e instanceof DomainError)) throw e;
@@ -81,7 +80,7 @@ export class DrainProcess extends Controller {
         await this.dispatcher.execute(this.origin(nodeId, s, 'blocked'), 'instance', s.id, { type: 'RecordDrainBlocked', data: { nodeId, reason: e.message } });
       }
     }
-    return here.length ? { requeueAfterMs: this.opts.retryMs ?? 10_000 } : undefined;
+    return round.againInMs !== undefined ? { requeueAfterMs: round.againInMs + 50 } : undefined;
   }
 
   /** One command id per state of the instance it was decided on: a retry repeats it, a new state makes another. */
