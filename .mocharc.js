@@ -7,7 +7,10 @@ const named = process.argv.slice(2).filter((a, i, all) => /\.js$/.test(a) && !a.
 
 module.exports = {
   timeout: 20000,
-  // No `exit`: a test that leaves a handle open keeps mocha running, and is fixed rather than hidden.
+  // A handle a test leaves open must not hang CI: mocha exits after the run, and the root hook
+  // (test/support/report-handles.ts) prints what was still open, so a leak is seen and fixed.
+  exit: true,
+  require: ['dist/test/support/report-handles.js'],
   reporter: 'spec',
   ...(named.length ? {} : { spec: ['dist/src/**/*.test.js', 'dist/test/**/*.test.js'] }),
 };
