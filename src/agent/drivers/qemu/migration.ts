@@ -130,7 +130,7 @@ interface QueryMigrate {
 /**
  * The figures of a completed migration. QEMU sends the MIGRATION `completed`
  * event before it has computed the total time and the downtime, so a query
- * right after the event can read both as 0 (seen under KVM): asked again
+ * right after the event can read both as 0 (seen in a full run here): asked again
  * until they are there, for a short while.
  */
 const completedResult = async (qmp: QmpClient): Promise<MigrationResult> => {
