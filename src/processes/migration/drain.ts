@@ -26,7 +26,7 @@ export interface DrainOptions {
  * Drain: while a node is DRAINING, its running VMs and microVMs are moved off live, at
  * most maxParallel at a time, each to the node the scheduler picks. Level-triggered per
  * node: READY again (the drain cancelled) starts no new move; moves under way finish.
- * What cannot move now (no room anywhere, a port, a container) stays and is tried again;
+ * What cannot move now (no room anywhere, a container) stays and is tried again;
  * why is on the instance (state_reason), until it moves or the drain is cancelled.
  */
 export class DrainProcess extends Controller {
