@@ -237,7 +237,7 @@ export class ControlPlane {
           placement,
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
-        logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), () => connection.connected),
+        logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), connection),
         idempotencyInterceptor(requests),
       ],
     }));
