@@ -32,6 +32,8 @@ export interface DrainOptions {
 export class DrainProcess extends Controller {
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
+    /** The instances on a node, without a scan of them all (a node changes at every heartbeat). */
+    private readonly byNode: { on(nodeId: string): ReadonlySet<string> },
     private readonly nodes: EntityReadModel<NodeState, Node>,
     private readonly dispatcher: Dispatcher,
     private readonly causes: CausationTracker,
@@ -56,8 +58,7 @@ export class DrainProcess extends Controller {
 
   protected async reconcile(nodeId: string): Promise<ReconcileResult> {
     const node = this.nodes.state(nodeId);
-    const here = this.instances
-      .ids()
+    const here = [...this.byNode.on(nodeId)]
       .map((id) => this.instances.state(id))
       .filter((s): s is InstanceState => !!s?.exists && s.nodeId === nodeId);
     if (node?.status !== 'DRAINING') {

@@ -20,6 +20,8 @@ import { evacuationDueIn, evacuationReason, evacuees } from './evacuation-plan';
 export class EvacuationProcess extends Controller {
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
+    /** The instances on a node, without a scan of them all. */
+    private readonly byNode: { on(nodeId: string): ReadonlySet<string> },
     private readonly nodes: EntityReadModel<NodeState, Node>,
     private readonly dispatcher: Dispatcher,
     private readonly causes: CausationTracker,
@@ -40,7 +42,7 @@ export class EvacuationProcess extends Controller {
     const left = evacuationDueIn(node, this.afterMs, Date.now());
     if (left === undefined) return;
     if (left > 0) return { requeueAfterMs: left + 50 };
-    const all = this.instances.ids().map((id) => this.instances.state(id)).filter((s): s is InstanceState => !!s);
+    const all = [...this.byNode.on(nodeId)].map((id) => this.instances.state(id)).filter((s): s is InstanceState => !!s);
     const reason = evacuationReason(node!.hostname || nodeId, this.afterMs);
     for (const s of evacuees(nodeId, all)) {
       try {
