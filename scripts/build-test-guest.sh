@@ -24,8 +24,9 @@ ensure_packages() {
   echo "build-test-guest: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   # The package lists may be stale or absent on a fresh machine; refresh only then.
-  apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-    { apt-get update >&2 && apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+  # Test files run in parallel: an install started by another waits for dpkg's lock instead of failing.
+  apt-get install -y -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >&2 ||
+    { apt-get update -o DPkg::Lock::Timeout=600 >&2 && apt-get install -y -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >&2; }
 }
 
 ensure_packages
