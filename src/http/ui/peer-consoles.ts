@@ -50,6 +50,8 @@ export class PeerConsoles {
     const origin = req.headers.origin;
     if (!origin || sameOrigin(req) || !this.admits(req)) return false;
     res.setHeader('access-control-allow-origin', origin);
+    // The page sends its session cookie along (network mode): the answer is for it to read.
+    res.setHeader('access-control-allow-credentials', 'true');
     res.setHeader('vary', 'origin');
     if (req.method !== 'OPTIONS') return false;
     res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'content-type, x-request-id', 'access-control-max-age': '600' }).end();
