@@ -155,11 +155,12 @@ describe('console sessions shared by the server replicas (real nats-server)', fu
     assert.equal((await who(a, cookie)).status, 401);
   });
 
-  it('a logout from another site\'s page is refused and ends nothing', async () => {
+  it('a logout from another site\'s page (403) or by GET (405) is refused and ends nothing', async () => {
     const { token } = await a.sessions.mintLogin('user:stays');
     const cookie = sessionCookieOf(await a.get(`/ui/login?token=${token}`));
+    assert.equal((await fetch(`${a.base}/ui/logout`, { headers: { cookie } })).status, 405, 'a GET (a link, an image) logs nobody out');
     const out = await fetch(`${a.base}/ui/logout`, { method: 'POST', headers: { cookie, origin: 'https://evil.example' } });
-    assert.equal(out.status, 405);
+    assert.equal(out.status, 403);
     assert.equal((await who(b, cookie)).status, 200);
   });
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { type ServiceError, status } from '@grpc/grpc-js';
+import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import type { Page } from 'playwright-core';
 import { AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
 import { IdentityServiceClient, Role } from '../../src/gen/hypervisor/iam/v1/iam';
@@ -55,14 +56,12 @@ describe('web console in network mode: its session and watches move to another r
   const nodeRow = (id: string) => `#view tr[data-node-id="${id}"]`;
   const live = () => page.$eval('#live', (el) => ({ ...(el as unknown as { dataset: Record<string, string> }).dataset }));
 
-  it('logs in through A, and after kill -9 of A the watch resumes on B and an action works there, as the same user', async () => {
+  it('logs in through A, and after kill -9 of A the watch resumes on B, an action works there as the same user, and Log out ends the session', async () => {
     // Alice, an operator, with her own certificate: her session is hers, not the administrator's.
     const iam = a.admin(IdentityServiceClient);
     await call(iam, iam.createUser, { name: 'alice', role: Role.ROLE_OPERATOR, tenant: '' });
     const cert = await call(iam, iam.issueCertificate, { name: 'alice', csrPem: '', validDays: 0 });
     iam.close();
-    const { credentials } = await import('@grpc/grpc-js');
-    const { readFileSync } = await import('node:fs');
     const asAlice = new IdentityServiceClient(`localhost:${a.grpcPort}`, credentials.createSsl(readFileSync(a.caFile), Buffer.from(cert.privateKeyPem), Buffer.from(cert.certificatePem)));
     const { url } = await call(asAlice, asAlice.createConsoleLogin, {});
     asAlice.close();
@@ -108,6 +107,14 @@ describe('web console in network mode: its session and watches move to another r
       }, 30_000);
       assert.equal(byAlice.actor, 'user:alice', 'the session made on A acts on B as the user who logged in');
       assert.ok(!(await page.content()).includes('hvctl ui login'), 'the page never asked to log in again');
+
+      // Log out from the page, A still dead: B ends the session (for every replica) and the browser drops its cookie.
+      const [session] = (await page.context().cookies()).filter((c) => c.name === 'hv_session');
+      assert.ok(session, 'the page has its session cookie');
+      await page.click('#logout');
+      await page.waitForSelector('#logged-out', { timeout: 10_000 });
+      assert.deepEqual((await page.context().cookies()).filter((c) => c.name === 'hv_session'), []);
+      assert.equal(await statusOf(b, '/ui/api/cluster', `hv_session=${session.value}`), 401, 'the session is over on B too');
     } finally {
       cluster.close();
       compute.close();
@@ -115,6 +122,17 @@ describe('web console in network mode: its session and watches move to another r
     }
   });
 });
+
+/** The HTTP status of a GET to a replica's console with `cookie`, over its TLS. */
+const statusOf = (r: NetworkReplica, path: string, cookie: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    https
+      .get({ host: '127.0.0.1', port: r.httpPort, path, ca: readFileSync(r.caFile), servername: 'localhost', headers: { cookie } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
 
 /** The call, again while it is UNAVAILABLE (the same request id each time, so it is done once). */
 const retried = <T>(send: () => Promise<T>): Promise<T> =>

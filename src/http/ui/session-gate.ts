@@ -9,6 +9,12 @@ import { sessionCookie, sessionIdOf } from './session-cookie';
 import { SESSION_IDLE_MS } from './session-keys';
 
 const UI = /^\/ui(\/|$|\?)/;
+
+/** The console behind the gate, and which pages it lets in (its own and the other replicas'). */
+export interface GatedConsole extends HttpRoutes {
+  admits?(req: IncomingMessage): boolean;
+  cors?(req: IncomingMessage, res: ServerResponse): boolean;
+}
 const COOKIE_AGE_S = SESSION_IDLE_MS / 1000;
 
 /**
@@ -23,7 +29,7 @@ const COOKIE_AGE_S = SESSION_IDLE_MS / 1000;
 export class SessionGate implements HttpRoutes {
   constructor(
     private readonly sessions: ConsoleSessions,
-    private readonly console: HttpRoutes,
+    private readonly console: GatedConsole,
     /** --ui-cookie-domain: the cookie goes to every host under it. */
     private readonly cookieDomain?: string,
   ) {}
@@ -51,8 +57,10 @@ export class SessionGate implements HttpRoutes {
     if (req.method === 'OPTIONS' && u.pathname.startsWith('/ui/api/')) return void this.console.handle(req, res);
     const sid = sessionIdOf(req);
     if (u.pathname === '/ui/logout') {
-      // A page of another site cannot log the user out (its Origin is not this console's).
-      if (req.method !== 'POST' || !sameOrigin(req)) return void sendJson(res, 405, { code: 'INVALID_ARGUMENT', message: 'logout: POST from the console page' });
+      if (req.method !== 'POST') return void sendJson(res, 405, { code: 'INVALID_ARGUMENT', message: 'logout: POST' });
+      // A page of another site cannot log the user out; a page of another replica can (its own replica may be the dead one).
+      if (!(this.console.admits?.(req) ?? sameOrigin(req))) return void sendJson(res, 403, { code: 'PERMISSION_DENIED', message: `origin ${req.headers.origin} is not this console's` });
+      this.console.cors?.(req, res);
       await this.sessions.end(sid);
       res.writeHead(204, { 'set-cookie': sessionCookie('', 0, this.cookieDomain), 'cache-control': 'no-store' }).end();
       return;
