@@ -1,4 +1,4 @@
-import type { KV, KvEntry, NatsConnection } from 'nats';
+import type { JetStreamManager, KV, KvEntry, NatsConnection } from 'nats';
 import { decodeGrant, encodeGrant, type Grant, keyOf, LOGIN_TTL_MS, loginLive, newSecret, SESSION_MAX_MS, seenDue, sessionLive } from './session-keys';
 
 /** One-time login tokens and their spending (entries live one login TTL). */
@@ -35,6 +35,7 @@ export class ConsoleSessions {
   private constructor(
     private readonly logins: KV,
     private readonly sessions: KV,
+    private readonly jsm: JetStreamManager,
     private readonly o: ConsoleSessionOptions,
   ) {}
 
@@ -47,7 +48,7 @@ export class ConsoleSessions {
     const { config } = await jsm.streams.info(`KV_${LOGIN_BUCKET}`);
     if (!config.discard_new_per_subject) await jsm.streams.update(config.name, { ...config, discard_new_per_subject: true });
     const sessions = await js.views.kv(SESSION_BUCKET, { ttl: SESSION_MAX_MS, history: 1, replicas });
-    return new ConsoleSessions(logins, sessions, o);
+    return new ConsoleSessions(logins, sessions, jsm, o);
   }
 
   private now(): number {
@@ -66,8 +67,7 @@ export class ConsoleSessions {
   async redeem(token: string): Promise<string | undefined> {
     const key = keyOf('login', token);
     if (!key) return undefined;
-    const e = await this.logins.get(key);
-    const grant = live(e) ? decodeGrant(e.value) : undefined;
+    const grant = await this.grantOf(this.logins, LOGIN_BUCKET, key);
     if (!grant || !loginLive(grant, this.now())) return undefined;
     try {
       await this.logins.put(keyOf('spent', token)!, new Uint8Array([1]));
@@ -85,8 +85,7 @@ export class ConsoleSessions {
     const key = keyOf('session', sessionId);
     if (!key) return undefined;
     const seenKey = keyOf('seen', sessionId)!;
-    const [e, seen] = await Promise.all([this.sessions.get(key), this.sessions.get(seenKey)]);
-    const grant = live(e) ? decodeGrant(e.value) : undefined;
+    const [grant, seen] = await Promise.all([this.grantOf(this.sessions, SESSION_BUCKET, key), this.sessions.get(seenKey)]);
     if (!grant) return undefined;
     const lastSeen = live(seen) ? Number(new TextDecoder().decode(seen.value)) : undefined;
     const now = this.now();
@@ -96,6 +95,19 @@ export class ConsoleSessions {
     }
     if (seenDue(grant, lastSeen, now)) void this.sessions.put(seenKey, new TextEncoder().encode(String(now))).catch((err) => this.o.onSeenFailed?.(err));
     return grant.identity;
+  }
+
+  /**
+   * A key's grant. A KV get is answered by any replica of the bucket (direct
+   * get), which may not have a key written on another server replica a
+   * moment ago (a login just made, a session just begun): a key not found
+   * there is asked of the stream's leader, which has every acknowledged write.
+   */
+  private async grantOf(kv: KV, bucket: string, key: string): Promise<Grant | undefined> {
+    const e = await kv.get(key);
+    if (e) return live(e) ? decodeGrant(e.value) : undefined;
+    const m = await this.jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` }).catch(() => undefined);
+    return m && !m.header?.get('KV-Operation') && m.data.length > 0 ? decodeGrant(m.data) : undefined;
   }
 
   /** Logs a session out on every replica (its grant gone, nothing of it left in the bucket). */
