@@ -209,9 +209,9 @@ export class ControlPlane {
     const leases = this.leases;
     cluster.replicas = () => leases.replicas();
     this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
-    // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     // Network mode: the console's sessions, in buckets every replica shares (a page moves to another replica with its session).
     if (security.mode === 'network') this.consoleSessions = await ConsoleSessions.open(nc, { replicas, onSeenFailed: (err) => log.debug({ err }, 'console session: last request not written down') });
+    // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     const jsm = await nc.jetstreamManager();
     for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
 
