@@ -63,6 +63,15 @@ describe('options', () => {
       assert.equal(read(serverOptions, [], { HV_AGENT_PORT: '6001' }).agentPort, read(agentOptions, [], { HV_AGENT_PORT: '6001' }).port);
       refuses(() => read(serverOptions, ['--agent-accel', 'xen']), /--agent-accel.*"xen" is not one of auto, kvm, tcg/);
     });
+
+    it("sends the console's session cookie to this host only unless --ui-cookie-domain names a domain", () => {
+      assert.equal(read(serverOptions, []).uiCookieDomain, undefined);
+      assert.equal(read(serverOptions, ['--ui-cookie-domain', '.HV.example.com']).uiCookieDomain, 'hv.example.com');
+      assert.equal(read(serverOptions, [], { HV_UI_COOKIE_DOMAIN: 'hv.example.com' }).uiCookieDomain, 'hv.example.com');
+      // A header's separator or a bare host name is no cookie domain.
+      refuses(() => read(serverOptions, ['--ui-cookie-domain', 'hv.example.com; SameSite=None']), /--ui-cookie-domain.*not a domain name/);
+      refuses(() => read(serverOptions, ['--ui-cookie-domain', 'localhost']), /--ui-cookie-domain.*not a domain name/);
+    });
   });
 
   describe('the agent table', () => {

@@ -268,6 +268,14 @@ export const serverOptions = {
   }),
   /** Serve the web console at /ui on the HTTP port. */
   ui: toggle({ flag: '--no-ui', env: 'HV_UI', help: 'do not serve the web console (/ui) on the HTTP port', default: true }),
+  /** Network mode: the console's session cookie goes to every host under this domain (replicas at a.hv.example.com, b.hv.example.com). */
+  uiCookieDomain: {
+    ...text({ flag: '--ui-cookie-domain <domain>', env: 'HV_UI_COOKIE_DOMAIN', help: "network mode: send the web console's session cookie to every host under this domain, so the page can move to any replica named there (default: this host only)" }),
+    parse: (raw: string) => {
+      if (!/^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i.test(raw)) throw new Error(`"${raw}" is not a domain name with a dot (hv.example.com)`);
+      return raw.replace(/^\./, '').toLowerCase();
+    },
+  },
   /** Undefined: an agent runs in this process when NATS is embedded. */
   agent: toggle({
     flag: '--agent',

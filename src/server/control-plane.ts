@@ -22,7 +22,7 @@ import { startHttpServer } from '../http/http-server';
 import { loopbackTarget } from '../http/ui/grpc-gateway';
 import { WebConsole } from '../http/ui/web-console';
 import { SessionGate } from '../http/ui/session-gate';
-import { ConsoleSessions } from '../http/ui/console-sessions';
+import { ConsoleSessions, LOGIN_BUCKET, SESSION_BUCKET } from '../http/ui/console-sessions';
 import { consoleCredentials, consoleUrl } from './security/console';
 import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
@@ -102,7 +102,7 @@ export class ControlPlane {
   private http?: http.Server;
   private webConsole?: WebConsole;
   private health?: HealthImplementation;
-  private readonly consoleSessions = new ConsoleSessions();
+  private consoleSessions?: ConsoleSessions;
   /** The mode and the PKI (tests read the admin certificate and the CA from it). */
   security?: Security;
 
@@ -209,6 +209,8 @@ export class ControlPlane {
     const leases = this.leases;
     cluster.replicas = () => leases.replicas();
     this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
+    // Network mode: the console's sessions, in buckets every replica shares (a page moves to another replica with its session).
+    if (security.mode === 'network') this.consoleSessions = await ConsoleSessions.open(nc, { replicas, onSeenFailed: (err) => log.debug({ err }, 'console session: last request not written down') });
     // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     const jsm = await nc.jetstreamManager();
     for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
@@ -272,7 +274,7 @@ export class ControlPlane {
       { host: security.httpHost, port: cfg.httpPort, ...security.http(directory) },
       { live: () => true, ready: () => this.ready },
       this.metrics.registry,
-      this.webConsole && security.mode === 'network' ? new SessionGate(this.consoleSessions, this.webConsole) : this.webConsole,
+      this.webConsole && this.consoleSessions ? new SessionGate(this.consoleSessions, this.webConsole, cfg.uiCookieDomain) : this.webConsole,
     );
     this.httpPort = (this.http.address() as { port: number }).port;
     // Others see this replica with its gRPC address from now on, not only after the next renewal.
@@ -283,10 +285,10 @@ export class ControlPlane {
   }
 
   /** `hvctl ui login`: a one-time URL opening the console as `identity` (network mode), else its plain address. */
-  private consoleLogin(identity: string): { url: string; expiresAt?: Date } {
+  private async consoleLogin(identity: string): Promise<{ url: string; expiresAt?: Date }> {
     const base = consoleUrl(this.security!, this.httpPort);
-    if (this.security?.mode !== 'network') return { url: `${base}/ui/` };
-    const { token, expiresAt } = this.consoleSessions.mintLogin(identity);
+    if (!this.consoleSessions) return { url: `${base}/ui/` };
+    const { token, expiresAt } = await this.consoleSessions.mintLogin(identity);
     return { url: `${base}/ui/login?token=${token}`, expiresAt };
   }
 
@@ -356,4 +358,4 @@ export class ControlPlane {
 const SHUTDOWN_STEP_MS = 5_000;
 
 /** The KV buckets and object store of ours, as streams (the log, work and feed streams are raised where they are made). */
-const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${SINGLETON_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];
+const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${SINGLETON_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS', `KV_${LOGIN_BUCKET}`, `KV_${SESSION_BUCKET}`];

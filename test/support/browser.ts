@@ -20,11 +20,15 @@ export class TestBrowser {
   /** What the pages printed to their console, and their uncaught errors: shown when a test fails. */
   readonly log: string[] = [];
 
+  /** ignoreHttpsErrors: a network-mode server's certificate is of its own cluster CA, which the browser does not know. */
+  constructor(private readonly o: { ignoreHttpsErrors?: boolean } = {}) {}
+
   async start(): Promise<this> {
     this.context = await chromium.launchPersistentContext(this.profile, {
       executablePath: CHROMIUM,
+      ignoreHTTPSErrors: this.o.ignoreHttpsErrors ?? false,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(this.o.ignoreHttpsErrors ? ['--ignore-certificate-errors'] : [])],
       viewport: { width: 1360, height: 860 },
     });
     return this;

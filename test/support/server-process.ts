@@ -36,11 +36,16 @@ export class ServerProcess extends ChildBinary {
       'server ready',
       async () => {
         if (child.exitCode !== null) throw new Error(`server exited: ${this.log}`);
-        return fetch(`http://127.0.0.1:${this.httpPort}/readyz`).then((r) => r.ok, () => false);
+        return this.ready();
       },
       20_000,
     );
     return this;
+  }
+
+  /** Whether /readyz answers 200 (plain HTTP: development mode; network-replica.ts asks over TLS). */
+  protected ready(): Promise<boolean> {
+    return fetch(`http://127.0.0.1:${this.httpPort}/readyz`).then((r) => r.ok, () => false);
   }
 
   get address(): string {

@@ -22,7 +22,8 @@ const call = async <T>(method: string, path: string, body?: unknown): Promise<T>
   // The page's own server first; when it cannot be reached, each other replica in turn, with the same request id.
   for (let tried = 0; !res && tried < replicas.count; tried++, host = replicas.after(host)) {
     try {
-      res = await fetch(`${location.protocol}//${host}/ui/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      // credentials: the session cookie goes to another replica too (network mode); it answers only its cluster's pages (CORS).
+      res = await fetch(`${location.protocol}//${host}/ui/api${path}`, { method, headers, credentials: 'include', body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       if (tried + 1 >= replicas.count) throw new ApiError('UNAVAILABLE', `the server cannot be reached (${(e as Error).message})`);
     }

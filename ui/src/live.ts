@@ -56,6 +56,12 @@ export class LiveCollection<T extends { id: string }> {
   }
 
   private connect(): void {
+    void replicas.meet(this.host).then(() => {
+      if (!this.stopped) this.open();
+    });
+  }
+
+  private open(): void {
     const ws = (this.socket = new WebSocket(this.url()));
     ws.onmessage = (m) => {
       const f = JSON.parse(m.data as string) as Frame;

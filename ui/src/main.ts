@@ -2,6 +2,7 @@ import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { api } from './api';
 import { ago } from './format';
+import { setUpLogout } from './logout';
 import { replicas } from './replicas';
 import { store } from './store';
 import { instanceDetailView } from './views/instance-detail';
@@ -59,6 +60,7 @@ void replicas.refresh();
 setInterval(() => void replicas.refresh(), 10_000);
 window.addEventListener('hashchange', route);
 route();
+setUpLogout();
 
 // Relative times ("3m ago") move with the page's clock; nothing is fetched for them.
 setInterval(() => {

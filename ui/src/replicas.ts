@@ -9,6 +9,7 @@
  */
 class Replicas {
   private hosts: string[] = [location.host];
+  private readonly met = new Set<string>([location.host]);
 
   get count(): number {
     return this.hosts.length;
@@ -18,6 +19,24 @@ class Replicas {
   after(host: string): string {
     const i = this.hosts.indexOf(host);
     return this.hosts[(i + 1) % this.hosts.length];
+  }
+
+  /**
+   * Before a WebSocket to another replica: one fetch to it first. In network
+   * mode its HTTPS asks for a client certificate (for /metrics), and Chromium
+   * cancels a WebSocket handshake that meets that question on a host it has
+   * not answered it for yet; a fetch answers it (no certificate: the page's
+   * session cookie is what counts) and the browser remembers the answer for
+   * that host. Never fails: an unreachable replica fails the WebSocket.
+   */
+  async meet(host: string): Promise<void> {
+    if (this.met.has(host)) return;
+    try {
+      await fetch(`${location.protocol}//${host}/ui/api/replicas`, { credentials: 'include', headers: { accept: 'application/json' } });
+      this.met.add(host);
+    } catch {
+      // Unreachable now: the WebSocket fails as well, and the next replica is tried.
+    }
   }
 
   async refresh(): Promise<void> {

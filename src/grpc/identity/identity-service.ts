@@ -21,7 +21,7 @@ export interface IdentityServiceDeps {
   /** development, network or insecure: WhoAmI says it. */
   readonly mode: string;
   /** A one-time URL that opens the web console as `identity` (in development mode, its plain address). */
-  readonly consoleLogin: (identity: string) => { url: string; expiresAt?: Date };
+  readonly consoleLogin: (identity: string) => Promise<{ url: string; expiresAt?: Date }>;
   readonly log: Logger;
 }
 
@@ -55,7 +55,7 @@ export const identityService = (d: IdentityServiceDeps): UserMethods & UntypedSe
     createConsoleLogin: unary(d.log, 'CreateConsoleLogin', async (_req, call) => {
       const me = callerOf(call.metadata);
       if (!me) throw new Unauthenticated('CreateConsoleLogin: no identity');
-      const login = d.consoleLogin(me.name);
+      const login = await d.consoleLogin(me.name);
       return { url: login.url, expiresAt: login.expiresAt };
     }),
 

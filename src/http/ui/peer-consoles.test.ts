@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PeerConsoles } from './peer-consoles';
+import { PAGE_ORIGIN_KEPT_MS, PeerConsoles } from './peer-consoles';
 
 const req = (origin: string | undefined, method = 'GET') => ({ method, headers: { host: 'a:8080', ...(origin ? { origin } : {}) } }) as unknown as IncomingMessage;
 const res = () => {
@@ -38,11 +38,26 @@ describe('the consoles of the other replicas', () => {
     const post = res();
     assert.equal(peers.cors(req('http://b:8080', 'POST'), post.out), false, 'the request itself goes on');
     assert.equal(post.r.headers['access-control-allow-origin'], 'http://b:8080');
+    assert.equal(post.r.headers['access-control-allow-credentials'], 'true', 'the page may send its session cookie');
     for (const origin of ['http://a:8080', 'http://evil.example']) {
       const other = res();
       assert.equal(peers.cors(req(origin, 'OPTIONS'), other.out), false);
       assert.equal(other.r.headers['access-control-allow-origin'], undefined);
     }
+  });
+
+  it("admits a dead replica's page for an hour after the registry last named it (the page calls here because its replica died)", async () => {
+    let clock = 0;
+    let all = [{ httpAddress: 'a:8080' }, { httpAddress: 'gone:8080' }];
+    const p = new PeerConsoles(async () => all, () => clock);
+    await p.list();
+    all = [{ httpAddress: 'a:8080' }];
+    clock = PAGE_ORIGIN_KEPT_MS;
+    assert.deepEqual(await p.list(), ['a:8080'], 'the page is not sent to it');
+    assert.ok(p.admits(req('https://gone:8080', 'POST')));
+    clock += 1;
+    assert.ok(!p.admits(req('https://gone:8080', 'POST')));
+    p.close();
   });
 
   it('keeps the replicas it knew while the registry cannot be read (NATS away)', async () => {

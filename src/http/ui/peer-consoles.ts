@@ -3,6 +3,8 @@ import { sameOrigin } from './same-origin';
 
 /** How often the set of the other replicas' consoles is read again (entries live one lease TTL). */
 const REFRESH_MS = 5_000;
+/** A page loaded from a replica lives on after its replica dies (that is when it calls here): its origin stays admitted this long. */
+export const PAGE_ORIGIN_KEPT_MS = 60 * 60_000;
 
 /**
  * The web consoles of the other server replicas of this cluster, from the
@@ -15,9 +17,14 @@ const REFRESH_MS = 5_000;
  */
 export class PeerConsoles {
   private known: readonly string[] = [];
+  /** Every replica console seen, and when last: a dead replica's page is still this cluster's page. */
+  private readonly seen = new Map<string, number>();
   private readonly timer?: NodeJS.Timeout;
 
-  constructor(private readonly replicas?: () => Promise<readonly { httpAddress?: string }[]>) {
+  constructor(
+    private readonly replicas?: () => Promise<readonly { httpAddress?: string }[]>,
+    private readonly now: () => number = Date.now,
+  ) {
     if (!replicas) return;
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
@@ -34,7 +41,8 @@ export class PeerConsoles {
   admits(req: IncomingMessage): boolean {
     if (sameOrigin(req)) return true;
     try {
-      return this.known.includes(new URL(req.headers.origin ?? '').host);
+      const host = new URL(req.headers.origin ?? '').host;
+      return this.known.includes(host) || this.now() - (this.seen.get(host) ?? -Infinity) <= PAGE_ORIGIN_KEPT_MS;
     } catch {
       return false;
     }
@@ -50,6 +58,8 @@ export class PeerConsoles {
     const origin = req.headers.origin;
     if (!origin || sameOrigin(req) || !this.admits(req)) return false;
     res.setHeader('access-control-allow-origin', origin);
+    // The page sends its session cookie along (network mode): the answer is for it to read.
+    res.setHeader('access-control-allow-credentials', 'true');
     res.setHeader('vary', 'origin');
     if (req.method !== 'OPTIONS') return false;
     res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'content-type, x-request-id', 'access-control-max-age': '600' }).end();
@@ -64,6 +74,8 @@ export class PeerConsoles {
     if (!this.replicas) return;
     const all = await this.replicas().catch(() => undefined);
     // NATS away: keep what was known (the page needs the others most then).
-    if (all) this.known = all.flatMap((r) => (r.httpAddress ? [r.httpAddress] : []));
+    if (!all) return;
+    this.known = all.flatMap((r) => (r.httpAddress ? [r.httpAddress] : []));
+    for (const host of this.known) this.seen.set(host, this.now());
   }
 }

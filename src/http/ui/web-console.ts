@@ -97,6 +97,16 @@ export class WebConsole {
     return true;
   }
 
+  /** A request from no browser, this console's page, or a page of another replica of this cluster. */
+  admits(req: IncomingMessage): boolean {
+    return this.peers.admits(req);
+  }
+
+  /** CORS headers for a page of another replica (and the answer to its preflight: true). */
+  cors(req: IncomingMessage, res: ServerResponse): boolean {
+    return this.peers.cors(req, res);
+  }
+
   /** Takes a WebSocket upgrade for a console or a watch; false for any other path. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     let url: URL;

@@ -35,7 +35,7 @@ export class IdentityPlane implements Plane {
 
   constructor(
     private readonly security: Security,
-    private readonly consoleLogin: (identity: string) => { url: string; expiresAt?: Date },
+    private readonly consoleLogin: (identity: string) => Promise<{ url: string; expiresAt?: Date }>,
     /** host:port joining hosts reach this server at (the admin may name another), and the NATS token of lab mode. */
     private readonly joining: { serverAddress: () => string; natsToken?: () => string | undefined; natsUrl?: () => string } = { serverAddress: () => '127.0.0.1:50051' },
   ) {}
