@@ -64,6 +64,8 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
     packages: ['@bufbuild/protobuf', '@grpc/grpc-js', '@grpc/reflection', 'crypto', 'fs', 'path', 'pino', 'rxjs'],
   },
   'src/http': { src: ['src/errors.ts', 'src/authz', 'src/gen', 'src/client', 'src/pki/certificate.ts'], packages: ['@grpc/grpc-js', 'crypto', 'fs', 'http', 'https', 'path', 'prom-client', 'stream', 'tls', 'ws'] },
+  // The console's sessions, in JetStream KV buckets every server replica shares: the one file of the console that speaks NATS.
+  'src/http/ui/console-sessions.ts': { src: ['src/http/ui/session-keys.ts'], packages: ['nats'] },
   // The version comes from package.json (required from dist/, four folders up: the repository's).
   'src/server': { src: ['src', '../package.json'], packages: 'any' },
   // The clients.
