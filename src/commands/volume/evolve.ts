@@ -29,6 +29,12 @@ export const evolve = (s: VolumeState, e: Evolving<VolumeEvent>): VolumeState =>
       return { ...s, status: 'EXTENDING', resizingTo: e.data.toBytes, ...at };
     case 'VolumeResized':
       return { ...s, status: restingStatus(s), sizeBytes: e.data.sizeBytes, resizingTo: undefined, reason: '', ...at };
+    case 'VolumeMoved':
+      return { ...s, nodeId: e.data.toNodeId, leftOn: [...(s.leftOn ?? []).filter((n) => n !== e.data.fromNodeId && n !== e.data.toNodeId), e.data.fromNodeId], ...at };
+    case 'VolumeCopyRemoved': {
+      const leftOn = (s.leftOn ?? []).filter((n) => n !== e.data.nodeId);
+      return { ...s, leftOn: leftOn.length ? leftOn : undefined, ...at };
+    }
     case 'VolumeDeletionRequested':
       return { ...s, status: 'DELETING', ...at };
     case 'VolumeDeleted':

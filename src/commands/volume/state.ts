@@ -19,6 +19,8 @@ export interface VolumeState extends Partial<VolumeSpec> {
     readonly detaching?: { readonly force: boolean; readonly since: Date };
   };
   readonly resizingTo?: number;
+  /** Nodes the volume moved away from whose copy is not removed yet (their storage work removes it). */
+  readonly leftOn?: readonly string[];
   readonly createdAt?: Date;
   readonly updatedAt?: Date;
 }
