@@ -57,7 +57,10 @@ export const listenForMigration = async (qmp: QmpClient, t: MigrationTarget): Pr
   if (t.disks.length) {
     if (!t.nbdPort) throw new FailedPrecondition('disks to copy need an NBD port on the destination');
     await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: t.host, port: String(t.nbdPort) } } });
-    for (const d of t.disks) await qmp.execute('block-export-add', { type: 'nbd', id: exportId(d), 'node-name': d, name: d, writable: true });
+    // An export names a block node; a drive (disk0) is a device whose node QEMU named itself.
+    const blocks = await qmp.execute<{ device: string; inserted?: { 'node-name'?: string } }[]>('query-block');
+    const nodeOf = (d: string) => blocks.find((b) => b.device === d)?.inserted?.['node-name'] ?? d;
+    for (const d of t.disks) await qmp.execute('block-export-add', { type: 'nbd', id: exportId(d), 'node-name': nodeOf(d), name: d, writable: true });
   }
   await qmp.execute('migrate-incoming', { uri: `tcp:${t.host}:${t.port}` });
 };
@@ -130,9 +133,9 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
   }
 };
 
-const exportId = (disk: string) => `mig-export-${disk}`;
-/** Not vol-...: the storage work takes block nodes named so for volumes. */
-const nbdNode = (disk: string) => `mig-nbd-${disk}`;
+const exportId = (disk: string) => `x-${disk}`;
+/** Not vol-... (the storage work takes block nodes named so for volumes), and within the 31 characters of a node name. */
+const nbdNode = (disk: string) => `m-${disk}`;
 
 /** Resolves once none of these block jobs runs any more (or after timeoutMs: cleanup is best effort). */
 const jobsEnded = async (qmp: QmpClient, jobs: readonly string[], timeoutMs: number): Promise<void> => {
