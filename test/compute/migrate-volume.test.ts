@@ -114,7 +114,7 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     assert.equal(moved.instance!.nodeId, b.nodeId, moved.instance!.stateReason);
     assert.equal(moved.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
     const reasons = watch.events.slice(mark).filter((e) => e.instance?.id === vm.id).map((e) => e.instance!.stateReason);
-    assert.ok(reasons.some((r) => /^migrating to volmig-b: \d+% \(copying-disks/.test(r)), reasons.join(' | '));
+    assert.ok(reasons.some((r) => /^migrating to volmig-b: \d+% \(copying disks/.test(r)), reasons.join(' | '));
 
     const after = new ConsoleSession(c, vm.id);
     assert.equal(await readBlock(after, dev, 100), 'hv-volume-marker-7');
@@ -145,7 +145,7 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
 
     const mark = watch.events.length;
     await call(c, c.migrateInstance, { instanceId: vm.id, targetNodeId: b.nodeId, live: true });
-    await watch.until('the disks being copied', (e) => e.instance?.id === vm.id && /\(copying-disks/.test(e.instance.stateReason), 120_000, mark);
+    await watch.until('the disks being copied', (e) => e.instance?.id === vm.id && /\(copying disks/.test(e.instance.stateReason), 120_000, mark);
     const target = processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id));
     assert.equal(target.length, 1, 'the destination QEMU runs on the target');
     assert.ok(existsSync(fileOf(dirB, slow.id)), 'the target made its copy of the volume');

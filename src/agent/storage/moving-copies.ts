@@ -53,7 +53,8 @@ export class MovingCopies {
     }
   }
 
-  private async marked(): Promise<string[]> {
+  /** Volumes whose copy here was made for a move to this node and is not this node's yet. */
+  async marked(): Promise<string[]> {
     const names = await readdir(path.join(this.pool.dir, 'volumes')).catch(() => [] as string[]);
     return names.filter((n) => n.endsWith('.incoming')).map((n) => n.slice(0, -'.incoming'.length));
   }

@@ -154,6 +154,8 @@ export class StorageAgent {
     const running = new Set(await this.host.running());
     // A QEMU a live move is bringing here, or one that has just sent its guest away, holds what the move set up: left alone.
     const moving = new Set([...r.volumes.filter((v) => v.incoming).map((v) => v.attachment!.instanceId), ...(r.departed ?? []).map((d) => d.instanceId)]);
+    // A copy made for a move here that failed: the destination QEMU holding it is being removed, not unplugged from.
+    const incomingNodes = new Set((await this.moving.marked()).map(volumeNode));
     const byId = new Map(r.volumes.map((v) => [v.id, v]));
     const byNode = new Map(r.volumes.map((v) => [volumeNode(v.id), v]));
     // 1. Instances: what each running QEMU holds is made what it should hold.
@@ -188,6 +190,7 @@ export class StorageAgent {
         }
       }
       for (const node of await strayVolumes(m, new Set(want.map((v) => volumeNode(v.id))))) {
+        if (incomingNodes.has(node)) continue;
         const v = byNode.get(node);
         const d = v?.attachment?.instanceId === instanceId ? v.attachment.detaching : undefined;
         const gone = await unplugNode(m, node, this.opts.detachTimeoutMs);
