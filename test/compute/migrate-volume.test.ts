@@ -145,7 +145,8 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
 
     const mark = watch.events.length;
     await call(c, c.migrateInstance, { instanceId: vm.id, targetNodeId: b.nodeId, live: true });
-    await watch.until('the disks being copied', (e) => e.instance?.id === vm.id && /\(copying disks/.test(e.instance.stateReason), 120_000, mark);
+    // Past 0% (the phase's start, said when the target is ready): the source's mirror is copying.
+    await watch.until('the disks being copied', (e) => e.instance?.id === vm.id && /: [1-9]\d*% \(copying disks/.test(e.instance.stateReason), 120_000, mark);
     const target = processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id));
     assert.equal(target.length, 1, 'the destination QEMU runs on the target');
     assert.ok(existsSync(fileOf(dirB, slow.id)), 'the target made its copy of the volume');

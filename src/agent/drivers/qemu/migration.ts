@@ -104,8 +104,6 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
         await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': nbdNode(d), server: { type: 'inet', host: t.host, port: String(t.nbdPort) }, export: d });
         await qmp.execute('blockdev-mirror', { 'job-id': `mirror-${d}`, device: d, target: nbdNode(d), sync: 'full' });
       }
-      // The phase is said as it begins: a small disk may be READY before the first sample.
-      onProgress?.({ phase: 'copying-disks', percent: 0 });
       sample(async () => onProgress?.({ phase: 'copying-disks', percent: await mirrorPercent(qmp) }));
       await ready;
       clearInterval(sampler);
