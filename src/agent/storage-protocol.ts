@@ -21,6 +21,8 @@ export interface DesiredAttachment {
   readonly applied: boolean;
   /** When it was attached (epoch ms): names this attachment in the agent's reports. */
   readonly sinceMs: number;
+  /** q35: the hot-plug port it was reported on; a launch puts it there again. */
+  readonly bus?: string;
   /** Set when the instance must let go; force after the timeout. sinceMs: when it was asked (epoch ms). */
   readonly detaching?: { readonly force: boolean; readonly sinceMs: number };
 }

@@ -6,7 +6,7 @@ import type { Reporter } from '../reporter';
 import { perNodeSubject } from '../protocol';
 import { type DesiredVolume, STORAGE_CHANGED_SUBJECT, STORAGE_PLAN_SUBJECT, type StorageReply } from '../storage-protocol';
 import { volumeDevice, volumeNode, type VolumeAttachSpec } from './block-spec';
-import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode } from './hotplug';
+import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode, volumePort } from './hotplug';
 import type { Key, StoragePool } from './pool';
 import { snapshotLive } from './snapshot-live';
 import type { ContainerVolumes } from './container-volumes';
@@ -138,6 +138,7 @@ export class StorageAgent {
       ...(v.encrypted ? { keyFile: this.pool.key(v.encryptionKeyId).file } : {}),
       iopsLimit: v.iopsLimit,
       throughputLimit: v.throughputLimit,
+      ...(v.attachment?.bus ? { bus: v.attachment.bus } : {}),
     };
   }
 
@@ -175,7 +176,10 @@ export class StorageAgent {
         try {
           if (v.attachment!.instanceKind === 'vm') await plugVolume(m, this.spec(v));
           else if (!(await attachedDevices(m)).includes(volumeDevice(v.id))) continue; // a microVM gets it at its next start
-          if (!v.attachment!.applied) await this.report('volume', v.id, `attached:${instanceId}:${v.attachment!.sinceMs}`, { type: 'ReportVolumeAttached', data: { nodeId, instanceId } });
+          if (!v.attachment!.applied) {
+            const bus = v.attachment!.instanceKind === 'vm' ? await volumePort(m, v.id) : undefined;
+            await this.report('volume', v.id, `attached:${instanceId}:${v.attachment!.sinceMs}`, { type: 'ReportVolumeAttached', data: { nodeId, instanceId, ...(bus ? { bus } : {}) } });
+          }
           const have = await currentLimits(m, v.id);
           if (have.iopsLimit !== v.iopsLimit || have.throughputLimit !== v.throughputLimit) await setLimits(m, { volumeId: v.id, iopsLimit: v.iopsLimit, throughputLimit: v.throughputLimit });
           if (v.status === 'EXTENDING' && v.resizingTo) {

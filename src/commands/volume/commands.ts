@@ -26,7 +26,8 @@ export type VolumeCommand =
   | { type: 'MoveVolume'; data: { instanceId: string; toNodeId: string } }
   | { type: 'ReportVolumeReady'; data: Report & { sizeBytes: number } }
   | { type: 'ReportVolumeFailed'; data: Report & { reason: string } }
-  | { type: 'ReportVolumeAttached'; data: Report & { instanceId: string } }
+  /** bus: the q35 hot-plug port the disk is on (kept for its next launch, and a move's destination). */
+  | { type: 'ReportVolumeAttached'; data: Report & { instanceId: string; bus?: string } }
   | { type: 'ReportVolumeAttachFailed'; data: Report & { instanceId: string; reason: string } }
   | { type: 'ReportVolumeDetached'; data: Report & { instanceId: string } }
   | { type: 'ReportVolumeResized'; data: Report & { sizeBytes: number } }

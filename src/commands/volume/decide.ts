@@ -154,7 +154,8 @@ export const decide = (cmd: VolumeCommand, s: VolumeState): VolumeEvent[] => {
     case 'ReportVolumeAttached': {
       const a = s.attachment;
       if (!fromNode(s, cmd.data) || a?.instanceId !== cmd.data.instanceId || a.applied || a.detaching) return [];
-      return [{ type: 'VolumeAttachmentApplied', data: { instanceId: a.instanceId } }];
+      const bus = cmd.data.bus && /^hp[0-7]$/.test(cmd.data.bus) ? cmd.data.bus : undefined;
+      return [{ type: 'VolumeAttachmentApplied', data: { instanceId: a.instanceId, ...(bus ? { bus } : {}) } }];
     }
 
     case 'ReportVolumeAttachFailed': {

@@ -23,7 +23,7 @@ export type VolumeEvent =
   /** Part of the instance's desired state from now: applied live (q35 VM), or at its next start. */
   | { type: 'VolumeAttached'; data: Attachment }
   /** The node's agent has the disk in the running instance. */
-  | { type: 'VolumeAttachmentApplied'; data: { instanceId: string } }
+  | { type: 'VolumeAttachmentApplied'; data: { instanceId: string; bus?: string } }
   | { type: 'VolumeAttachFailed'; data: { instanceId: string; reason: string } }
   /** The running instance must let go first; force: unplugged without the guest's consent after a timeout. */
   | { type: 'VolumeDetachRequested'; data: { instanceId: string; force: boolean } }

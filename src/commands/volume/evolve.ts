@@ -16,7 +16,7 @@ export const evolve = (s: VolumeState, e: Evolving<VolumeEvent>): VolumeState =>
     case 'VolumeAttached':
       return { ...s, status: 'IN_USE', reason: '', attachment: { ...e.data, attachedAt: e.time, applied: false }, ...at };
     case 'VolumeAttachmentApplied':
-      return s.attachment ? { ...s, attachment: { ...s.attachment, applied: true }, ...at } : s;
+      return s.attachment ? { ...s, attachment: { ...s.attachment, applied: true, ...(e.data.bus ? { bus: e.data.bus } : {}) }, ...at } : s;
     case 'VolumeAttachFailed':
       return { ...s, attachment: undefined, status: s.status === 'IN_USE' ? 'AVAILABLE' : s.status, reason: `attach to instance ${e.data.instanceId} failed: ${e.data.reason}`, ...at };
     case 'VolumeDetachRequested':

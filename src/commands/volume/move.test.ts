@@ -66,4 +66,12 @@ describe('volume decider: a volume moves with its instance', () => {
     given([created, ready, attached, applied, moved, resize]).when({ type: 'ReportVolumeResized', data: { nodeId: 'n-1', sizeBytes: 2 ** 31 } }).then([]);
     given([created, ready, attached, applied, moved, resize]).when({ type: 'ReportVolumeResized', data: { nodeId: 'n-2', sizeBytes: 2 ** 31 } }).then([{ type: 'VolumeResized', data: { sizeBytes: 2 ** 31 } }]);
   });
+
+  it("the q35 port the agent reports the disk on is kept with the attachment (a move's destination puts it there too); anything else is dropped", () => {
+    const report = (bus: string): VolumeCommand => ({ type: 'ReportVolumeAttached', data: { nodeId: 'n-1', instanceId: 'i-1', bus } });
+    given([created, ready, attached]).when(report('hp3')).then([{ type: 'VolumeAttachmentApplied', data: { instanceId: 'i-1', bus: 'hp3' } }]);
+    given([created, ready, attached]).when(report('pcie.0')).then([{ type: 'VolumeAttachmentApplied', data: { instanceId: 'i-1' } }]);
+    const s = fold(volumeDecider, 'v-1', at([created, ready, attached, { type: 'VolumeAttachmentApplied', data: { instanceId: 'i-1', bus: 'hp3' } }, moved]));
+    assert.equal(s.attachment?.bus, 'hp3');
+  });
 });

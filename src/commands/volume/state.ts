@@ -16,6 +16,8 @@ export interface VolumeState extends Partial<VolumeSpec> {
     readonly attachedAt: Date;
     /** The agent reported the disk in the running instance. */
     readonly applied: boolean;
+    /** q35: the hot-plug port it is on (hp0..hp7), as reported. */
+    readonly bus?: string;
     readonly detaching?: { readonly force: boolean; readonly since: Date };
   };
   readonly resizingTo?: number;

@@ -32,6 +32,7 @@ export const desiredVolume = (s: VolumeState): DesiredVolume => ({
           instanceKind: s.attachment.instanceKind,
           applied: s.attachment.applied,
           sinceMs: new Date(s.attachment.attachedAt).getTime(),
+          ...(s.attachment.bus ? { bus: s.attachment.bus } : {}),
           ...(s.attachment.detaching ? { detaching: { force: s.attachment.detaching.force, sinceMs: new Date(s.attachment.detaching.since).getTime() } } : {}),
         },
       }
