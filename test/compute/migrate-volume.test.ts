@@ -99,10 +99,16 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     con.run(`printf '${marker}\\n' | dd of=/dev/${dev} bs=512 seek=${block} count=1 conv=sync,notrunc,fsync 2>/dev/null; sync`, 20_000);
 
   it('moves a VM with its volume and its root overlay: the guest reads both markers on the target, node_id follows, the source keeps no QEMU and no file of the volume', async () => {
+    const spare = await volumeOn('mig-spare', a.nodeId);
     const data = await volumeOn('mig-data', a.nodeId);
     assert.equal(data.nodeId, a.nodeId);
     const vm = await bootOnA('volmig-vm', true);
+    // The spare takes the first hot-plug port and is detached again: the data volume stays on the second,
+    // where the destination must put it too (a first-free-port launch would not match the source).
+    await attach(vm.con, spare, vm.id);
     const dev = await attach(vm.con, data, vm.id);
+    await call(s, s.detachVolume, { volumeId: spare.id, force: false });
+    await until('the spare detached', async () => (await call(s, s.getVolume, { volumeId: spare.id })).status === VolumeStatus.VOLUME_STATUS_AVAILABLE, 30_000);
     await writeBlock(vm.con, dev, 100, 'hv-volume-marker-7');
     await writeBlock(vm.con, 'vda', 2048, 'hv-root-marker-9');
     assert.equal(await readBlock(vm.con, dev, 100), 'hv-volume-marker-7');
