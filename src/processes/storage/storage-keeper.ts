@@ -111,8 +111,9 @@ export class StorageKeeper extends Controller {
 
   /**
    * After a live move (InstanceMigrated): the instance's volumes were mirrored to its new
-   * node, so their node_id follows, the new node holds their bytes (taken even when it is
-   * short: the data is there already) and the old one's hold is given back once its copy is gone.
+   * node, so their node_id follows, the new node is asked to hold their bytes (one short of
+   * room is logged, not a reason to leave node_id behind: the data is there already), and
+   * the old one's hold is given back once its copy is gone.
    */
   private async followMove(i: InstanceState): Promise<void> {
     if (!i.nodeId || i.migration) return;
@@ -120,10 +121,12 @@ export class StorageKeeper extends Controller {
       const v = this.m.volumes.state(vid);
       if (!v?.exists || v.attachment?.instanceId !== i.id || v.nodeId === i.nodeId || v.attachment.instanceKind === 'container') continue;
       const cause = { correlationId: i.id, causationId: i.id };
+      // Named by the move (a volume may come back to a node it left, and go again).
+      const move = `${vid}:${i.id}:${i.migrations ?? 0}`;
       await this.dispatcher
-        .execute(systemOrigin('storage', `volume-move-hold:${vid}:${i.id}:${i.nodeId}`, cause), 'node', i.nodeId, { type: 'ReserveStorage', data: { key: vid, bytes: v.sizeBytes } })
+        .execute(systemOrigin('storage', `volume-move-hold:${move}`, cause), 'node', i.nodeId, { type: 'ReserveStorage', data: { key: vid, bytes: v.sizeBytes } })
         .catch((err) => this.log.warn({ err, volumeId: vid, nodeId: i.nodeId }, 'the node a volume moved to cannot hold its bytes; it is there anyway'));
-      await this.dispatcher.execute(systemOrigin('storage', `volume-move:${vid}:${i.id}:${i.nodeId}`, cause), 'volume', vid, { type: 'MoveVolume', data: { instanceId: i.id, toNodeId: i.nodeId } });
+      await this.dispatcher.execute(systemOrigin('storage', `volume-move:${move}`, cause), 'volume', vid, { type: 'MoveVolume', data: { instanceId: i.id, toNodeId: i.nodeId } });
     }
   }
 }
