@@ -142,11 +142,11 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
   });
 
   it('a target that dies mid-mirror: the guest stays on the source with its volume readable, the target keeps no copy of it', async () => {
-    // 1 MiB/s through the volume's throttle (the mirror reads through it): the copy of 6 MiB lasts long enough to be cut.
+    // 1 MiB/s through the volume's throttle (the mirror reads through it on the source): the copy of 8 MiB lasts long enough to be cut.
     const slow = await volumeOn('mig-slow', a.nodeId, { throughputLimit: BigInt(MiB) });
     const vm = await bootOnA('volmig-vm2', false);
     const dev = await attach(vm.con, slow, vm.id);
-    await vm.con.run(`dd if=/dev/urandom of=/dev/${dev} bs=1M seek=1 count=6 conv=fsync 2>/dev/null; echo wrote-$((3*2))`, 60_000);
+    await vm.con.run(`dd if=/dev/urandom of=/dev/${dev} bs=1M seek=1 count=8 conv=fsync 2>/dev/null; echo wrote-$((4*2))`, 60_000);
     await writeBlock(vm.con, dev, 100, 'hv-stays-marker-5');
 
     const mark = watch.events.length;
@@ -159,6 +159,8 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     process.kill(target[0].pid, 'SIGKILL');
 
     const failed = await watch.until('the move failed', (e) => e.instance?.id === vm.id && /^migration to node volmig-b failed/.test(e.instance.stateReason), 120_000, mark);
+    // The source saw its mirror fail (or the target saw its QEMU go): the move ended while the disk was being copied.
+    assert.match(failed.instance!.stateReason, /failed: (copying disk vol-[0-9a-f]+ to the destination failed|on the target: QMP socket .* closed)/);
     assert.match(failed.instance!.stateReason, /; it stays on node volmig-a$/);
     assert.deepEqual([failed.instance!.nodeId, failed.instance!.state], [a.nodeId, InstanceState.INSTANCE_STATE_RUNNING]);
     assert.equal(await readBlock(vm.con, dev, 100), 'hv-stays-marker-5');

@@ -46,7 +46,10 @@ export const qemuLiveMigration = (d: QemuDriverFace): LiveMigration => {
       await d.create(spec);
       await d.startIncoming(spec.instanceId);
       const qmp = await monitor(spec.instanceId);
-      await listenForMigration(qmp, { ...endpoint, disks: await copiedDisks(qmp) });
+      const disks = await copiedDisks(qmp);
+      // A volume is written below its throttle filter here (block-spec.ts: vol-<id> over vol-<id>-q): only the source's reads are limited.
+      const exportNodes = Object.fromEntries(disks.filter((d) => d.startsWith('vol-')).map((d) => [d, `${d}-q`]));
+      await listenForMigration(qmp, { ...endpoint, disks, exportNodes });
     },
     async finishIncoming(id, timeoutMs) {
       const qmp = await monitor(id);

@@ -25,6 +25,12 @@ export interface MigrationTarget {
    * disk's block device or node there (disk0..: root disks; vol-<id>: volumes) and its export's name.
    */
   readonly disks: readonly string[];
+  /**
+   * Destination only: the block node a disk is served from when not the disk itself (a
+   * volume's qcow2 node below its throttle filter, so the copy is not limited on the way in
+   * as well: the zeroes of its unwritten part would count against the limit there).
+   */
+  readonly exportNodes?: Readonly<Record<string, string>>;
 }
 
 export interface MigrationTuning {
@@ -59,7 +65,7 @@ export const listenForMigration = async (qmp: QmpClient, t: MigrationTarget): Pr
     await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: t.host, port: String(t.nbdPort) } } });
     // An export names a block node; a drive (disk0) is a device whose node QEMU named itself.
     const blocks = await qmp.execute<{ device: string; inserted?: { 'node-name'?: string } }[]>('query-block');
-    const nodeOf = (d: string) => blocks.find((b) => b.device === d)?.inserted?.['node-name'] ?? d;
+    const nodeOf = (d: string) => t.exportNodes?.[d] ?? blocks.find((b) => b.device === d)?.inserted?.['node-name'] ?? d;
     for (const d of t.disks) await qmp.execute('block-export-add', { type: 'nbd', id: exportId(d), 'node-name': nodeOf(d), name: d, writable: true });
   }
   await qmp.execute('migrate-incoming', { uri: `tcp:${t.host}:${t.port}` });
