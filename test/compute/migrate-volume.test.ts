@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
@@ -40,7 +40,10 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
   before(async () => {
     images = await new ImageServer(testGuestDir()).start();
     await t.start();
-    a = await startAgent(t, { hostname: 'volmig-a', stateDir: dirA });
+    // Only A holds key k1: an encrypted volume cannot come to B.
+    const keyFile = path.join(dirA, 'k1.key');
+    writeFileSync(keyFile, 'a passphrase only agent A reads\n', { mode: 0o600 });
+    a = await startAgent(t, { hostname: 'volmig-a', stateDir: dirA, volumeKeys: { k1: keyFile } });
     b = await startAgent(t, { hostname: 'volmig-b', stateDir: dirB });
     c = t.client(ComputeServiceClient);
     s = t.client(StorageServiceClient);
@@ -172,5 +175,23 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     await until("the target's copy of the volume removed", () => filesNaming(dirB, slow.id).length === 0, 30_000);
     await until('no QEMU of it on the target', () => processesNaming(dirB).every((p) => !p.cmdline.includes(vm.id)), 30_000);
     assert.ok(existsSync(fileOf(dirA, slow.id)), 'the source keeps its volume');
+  });
+
+  it('a target that cannot make the volume (its key is not there): the move fails saying so, the guest stays on the source with its volume', async () => {
+    const sealed = await volumeOn('mig-sealed', a.nodeId, { encrypted: true, encryptionKeyId: 'k1' });
+    const vm = await bootOnA('volmig-vm3', false);
+    const dev = await attach(vm.con, sealed, vm.id);
+    await writeBlock(vm.con, dev, 100, 'hv-sealed-marker-3');
+
+    const mark = watch.events.length;
+    await call(c, c.migrateInstance, { instanceId: vm.id, targetNodeId: b.nodeId, live: true });
+    const failed = await watch.until('the move failed', (e) => e.instance?.id === vm.id && /^migration to node volmig-b failed/.test(e.instance.stateReason), 120_000, mark);
+    assert.match(failed.instance!.stateReason, /on the target: volume mig-sealed cannot be made on this node for the move: no key k1 on this node/);
+    assert.deepEqual([failed.instance!.nodeId, failed.instance!.state], [a.nodeId, InstanceState.INSTANCE_STATE_RUNNING]);
+    assert.equal(await readBlock(vm.con, dev, 100), 'hv-sealed-marker-3');
+    vm.con.close();
+    assert.equal((await call(s, s.getVolume, { volumeId: sealed.id })).nodeId, a.nodeId);
+    await until('no QEMU of it on the target', () => processesNaming(dirB).every((p) => !p.cmdline.includes(vm.id)), 30_000);
+    assert.deepEqual(filesNaming(dirB, sealed.id), [], 'the target made no copy');
   });
 });

@@ -1,7 +1,11 @@
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DesiredVolume, StorageReply } from '../storage-protocol';
+import { FailedPrecondition } from '../../errors';
 import type { Key, StoragePool } from './pool';
+
+/** A volume coming with a live move cannot be made here: the destination is useless without it, so its preparation fails. */
+export class IncomingVolumeError extends FailedPrecondition {}
 
 /**
  * The copies of volumes a live migration moves between nodes, on one node's pool.

@@ -10,7 +10,7 @@ import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, stra
 import type { Key, StoragePool } from './pool';
 import { snapshotLive } from './snapshot-live';
 import type { ContainerVolumes } from './container-volumes';
-import { MovingCopies } from './moving-copies';
+import { IncomingVolumeError, MovingCopies } from './moving-copies';
 
 /** What the agent's QEMU driver offers the storage work. */
 export interface StorageHost {
@@ -121,7 +121,14 @@ export class StorageAgent {
   async launchVolumes(instanceId: string): Promise<VolumeAttachSpec[]> {
     const r = await this.desired();
     const vols = r.volumes.filter((v) => wanted(v) && v.attachment?.instanceId === instanceId).sort((x, y) => x.attachment!.sinceMs - y.attachment!.sinceMs);
-    for (const v of vols) if (v.incoming) await this.moving.prepare(v, instanceId, this.keyOf(v));
+    for (const v of vols) {
+      if (!v.incoming) continue;
+      try {
+        await this.moving.prepare(v, instanceId, this.keyOf(v));
+      } catch (e) {
+        throw new IncomingVolumeError(`volume ${v.name || v.id} cannot be made on this node for the move: ${(e as Error).message}`);
+      }
+    }
     return vols.map((v) => this.spec(v));
   }
 
