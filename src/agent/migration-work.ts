@@ -95,12 +95,28 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
   } catch (e) {
     log.warn({ err: e }, 'migration failed; the guest runs on here');
     await fail((e as Error).message);
+    await endDestination(m.endpoint);
     return;
   }
   await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
   await d.driver.destroy(w.instanceId);
   d.store.recordWork(w, 'control-plane', true);
 };
+
+/**
+ * A destination still waiting for its stream (this source failed before sending it, e.g. a
+ * mirror into it failed) would wait out its whole timeout, holding its QEMU and the volume
+ * copies made for it: it is sent a stream that is not one, so its incoming migration fails
+ * now and its agent removes it. A destination that has taken the stream listens no more,
+ * so this reaches nothing then.
+ */
+const endDestination = (e: { host: string; port: number }): Promise<void> =>
+  new Promise((resolve) => {
+    const s = net.connect(e.port, e.host, () => s.end('not a migration stream: the source gave up\n'));
+    s.setTimeout(2_000, () => s.destroy());
+    s.on('error', () => resolve());
+    s.on('close', () => resolve());
+  });
 
 /** count ports free on host within [min, max] (a migration's stream and NBD server). */
 const freePorts = async (host: string, min: number, max: number, count: number): Promise<number[]> => {

@@ -21,6 +21,8 @@ export interface DesiredAttachment {
   readonly applied: boolean;
   /** When it was attached (epoch ms): names this attachment in the agent's reports. */
   readonly sinceMs: number;
+  /** q35: the hot-plug port it was reported on; a launch puts it there again. */
+  readonly bus?: string;
   /** Set when the instance must let go; force after the timeout. sinceMs: when it was asked (epoch ms). */
   readonly detaching?: { readonly force: boolean; readonly sinceMs: number };
 }
@@ -39,6 +41,18 @@ export interface DesiredVolume {
   readonly iopsLimit: number;
   readonly throughputLimit: number;
   readonly attachment?: DesiredAttachment;
+  /**
+   * On the node its instance is moving to live (or has just moved to, until node_id follows):
+   * made empty at its size here and opened by the incoming QEMU, which the source mirrors it
+   * into. Nothing else is done with it here: its own node's agent does its work.
+   */
+  readonly incoming?: true;
+}
+
+/** A volume that moved away from this node with its instance: the copy left here is removed, once no QEMU here holds it. */
+export interface DepartedVolume {
+  readonly id: string;
+  readonly instanceId: string;
 }
 
 export interface DesiredSnapshot {
@@ -52,4 +66,5 @@ export interface StorageReply {
   readonly position: number;
   readonly volumes: DesiredVolume[];
   readonly snapshots: DesiredSnapshot[];
+  readonly departed?: DepartedVolume[];
 }

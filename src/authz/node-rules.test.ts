@@ -24,7 +24,9 @@ const PLACED: Record<PlacedKind, Record<string, string>> = {
   node: { 'n-a': 'n-a', 'n-b': 'n-b' },
 };
 const MOVING: Record<string, string> = { 'i-moving': 'n-a' };
-const placement: Placement = { hostnameOf: (id) => HOSTS[id], nodeOf: (kind, id) => PLACED[kind][id], movingTo: (id) => MOVING[id] };
+/** v-b moved from n-a with its instance; n-a still holds a copy. */
+const COPIES: Record<string, string[]> = { 'v-b': ['n-a'] };
+const placement: Placement = { hostnameOf: (id) => HOSTS[id], nodeOf: (kind, id) => PLACED[kind][id], movingTo: (id) => MOVING[id], copiesOn: (id) => COPIES[id] ?? [] };
 
 const given = (who: Identity) => ({
   whenCalling: (method: string, request: unknown) => {
@@ -90,6 +92,10 @@ describe('node restriction (as the Kubernetes Node authorizer)', () => {
     given(B).whenReporting(report('node', 'n-b', 'ReportNodeConditions')).thenAllowed();
     given(A).whenReporting(report('volume', 'v-b', 'ReportVolumeAttached', { nodeId: 'n-a' })).thenDenied(/^ReportVolumeAttached: volume v-b is not placed on node:host-a \(it is on node:host-b\)$/);
     given(A).whenReporting(report('snapshot', 's-b', 'ReportSnapshotReady')).thenDenied(/snapshot s-b is not placed on node:host-a/);
+    // The node a volume moved away from reports its copy removed, and nothing else about it.
+    given(A).whenReporting(report('volume', 'v-b', 'ReportVolumeCopyRemoved', { nodeId: 'n-a' })).thenAllowed();
+    given(A).whenReporting(report('volume', 'v-b', 'ReportVolumeResized', { nodeId: 'n-a' })).thenDenied(/volume v-b is not placed on node:host-a/);
+    given(B).whenReporting(report('volume', 'v-b', 'ReportVolumeCopyRemoved', { nodeId: 'n-a' })).thenDenied(/volume v-b is not placed on node:host-b/);
     given(A).whenReporting(report('floating_ip', 'f-b', 'ReportFloatingIpStatus')).thenDenied(/floating_ip f-b is not placed on node:host-a/);
     given(A).whenReporting(report('node', 'n-b', 'ReportNodeConditions')).thenDenied(/node n-b is not placed on node:host-a/);
   });

@@ -13,6 +13,8 @@ export interface Placement {
   nodeOf(kind: PlacedKind, id: string): string | undefined;
   /** The node an instance is being moved to, while a migration runs (its target reports on it too). */
   movingTo?(instanceId: string): string | undefined;
+  /** The nodes a volume moved away from that still hold a copy (each reports its removal). */
+  copiesOn?(volumeId: string): readonly string[];
 }
 
 export const NO_PLACEMENT: Placement = { hostnameOf: () => undefined, nodeOf: () => undefined };
@@ -84,6 +86,7 @@ const REPORTS: Record<string, PlacedKind | 'any'> = {
   ReportVolumeDetached: 'volume',
   ReportVolumeResized: 'volume',
   ReportVolumeDeleted: 'volume',
+  ReportVolumeCopyRemoved: 'volume',
   ReportSnapshotProgress: 'snapshot',
   ReportSnapshotReady: 'snapshot',
   ReportSnapshotFailed: 'snapshot',
@@ -103,8 +106,9 @@ export const authorizeReport = (identity: Identity, r: Report, placement: Placem
   if (kind === undefined) return denied(`${r.command.type} on ${r.aggregateType} ${r.aggregateId}: ${identity.name} may only report on what is placed on it`);
   if (kind === 'any') return ALLOW;
   if (r.aggregateType !== kind) return denied(`${r.command.type}: is about the ${kind} kind, not ${r.aggregateType}`);
-  // During a move the instance's target reports on it as well as its source.
-  const places = [placement.nodeOf(kind, r.aggregateId), ...(kind === 'instance' ? [placement.movingTo?.(r.aggregateId)] : [])].filter((n): n is string => !!n);
+  // During a move the instance's target reports on it as well as its source; a node a volume left reports its copy gone.
+  const others = kind === 'instance' ? [placement.movingTo?.(r.aggregateId)] : r.command.type === 'ReportVolumeCopyRemoved' ? [...(placement.copiesOn?.(r.aggregateId) ?? [])] : [];
+  const places = [placement.nodeOf(kind, r.aggregateId), ...others].filter((n): n is string => !!n);
   const said = str(r.command.data, 'nodeId');
   const mine = places.find((n) => placement.hostnameOf(n) === host);
   if (!mine || (said && said !== mine)) {

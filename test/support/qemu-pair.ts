@@ -8,6 +8,7 @@ import { waitForOutput } from '../../src/agent/drivers/qemu/console';
 import { ensureDisk } from '../../src/agent/drivers/qemu/disks';
 import { QmpClient } from '../../src/agent/drivers/qemu/qmp';
 import { connectUnix } from '../../src/agent/drivers/qemu/unix-socket';
+import type { VolumeAttachSpec } from '../../src/agent/storage/block-spec';
 import { until } from './until';
 
 const MiB = 2 ** 20;
@@ -27,7 +28,7 @@ export class TestQemu {
     root: string,
     readonly name: string,
     private readonly guest: string,
-    private readonly opts: { incoming?: boolean; memoryBytes?: number; prefix?: string[] } = {},
+    private readonly opts: { incoming?: boolean; memoryBytes?: number; prefix?: string[]; volumes?: VolumeAttachSpec[] } = {},
   ) {
     this.dir = path.join(root, name);
   }
@@ -54,6 +55,7 @@ export class TestQemu {
       pidFile: path.join(this.dir, 'qemu.pid'),
       hostTscKhz: await hostTscKhz(),
       incoming: this.opts.incoming,
+      ...(this.opts.volumes ? { volumes: this.opts.volumes } : {}),
     });
     const [bin, ...pre] = [...(this.opts.prefix ?? []), 'qemu-system-x86_64'];
     this.child = spawn(bin, [...pre, ...argv], { stdio: 'ignore' });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isVolumeDevice, volumeBlockdev, volumeDevice, volumeDeviceArgs, volumeLaunchArgs, volumeNode, volumeObjects, volumeSerial } from './block-spec';
+import { isVolumeDevice, launchPorts, volumeBlockdev, volumeDevice, volumeDeviceArgs, volumeLaunchArgs, volumeNode, volumeObjects, volumeSerial } from './block-spec';
 
 const id = '7f6bca78-8606-54cc-8718-b0aa3838fd93';
 const spec = { volumeId: id, path: '/pool/volumes/v.qcow2', iopsLimit: 100, throughputLimit: 1 << 20 };
@@ -28,5 +28,13 @@ describe('a volume in QEMU (block-spec)', () => {
     const argv = volumeLaunchArgs([spec, { ...spec, volumeId: '00000000-0000-4000-8000-000000000001' }], 'q35');
     const devices = argv.filter((_, i) => argv[i - 1] === '-device').map((d) => JSON.parse(d).bus);
     assert.deepEqual(devices, ['hp0', 'hp1']);
+  });
+  it('q35 launch ports: each volume where it was last reported, the others on the first free ports in order', () => {
+    assert.deepEqual(launchPorts([{}, {}, {}]), ['hp0', 'hp1', 'hp2']);
+    // B was hot-plugged on hp1 and A (hp0) detached since: B stays on hp1, as on the source of a move.
+    assert.deepEqual(launchPorts([{ bus: 'hp1' }]), ['hp1']);
+    assert.deepEqual(launchPorts([{}, { bus: 'hp0' }, {}]), ['hp1', 'hp0', 'hp2']);
+    // Not a port, or the same port twice: treated as unknown, never two disks on one port.
+    assert.deepEqual(launchPorts([{ bus: 'pcie.0' }, { bus: 'hp2' }, { bus: 'hp2' }]), ['hp0', 'hp2', 'hp1']);
   });
 });

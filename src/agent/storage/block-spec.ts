@@ -14,6 +14,8 @@ export interface VolumeAttachSpec {
   readonly keyFile?: string;
   readonly iopsLimit: number;
   readonly throughputLimit: number;
+  /** q35: the hot-plug port it was on when last reported (hp0..hp7), kept at launch so a move's destination matches its source. */
+  readonly bus?: string;
 }
 
 const compact = (id: string) => id.replace(/-/g, '');
@@ -68,10 +70,34 @@ export const hotplugPort = (i: number) => `hp${i}`;
 export const hotplugPortArgs = (): string[] =>
   Array.from({ length: HOTPLUG_PORTS }, (_, i) => ['-device', `pcie-root-port,id=${hotplugPort(i)},chassis=${i + 1},bus=pcie.0`]).flat();
 
-/** The volumes of an instance on its command line: objects, block nodes and devices (q35: on the first ports). */
-export const volumeLaunchArgs = (vols: readonly VolumeAttachSpec[], machine: 'q35' | 'microvm'): string[] =>
-  vols.flatMap((v, i) => [
+export const isHotplugPort = (bus: string | undefined): bus is string => !!bus && /^hp[0-7]$/.test(bus);
+
+/**
+ * Where each volume of a q35 goes at launch: the port it was last on (so a live move's
+ * destination has each disk where the source has it, whatever was detached in between),
+ * the others on the first free ports in order.
+ */
+export const launchPorts = (vols: readonly Pick<VolumeAttachSpec, 'bus'>[]): string[] => {
+  const taken = new Set(vols.map((v) => v.bus).filter(isHotplugPort));
+  let next = 0;
+  const seen = new Set<string>();
+  return vols.map((v) => {
+    if (isHotplugPort(v.bus) && !seen.has(v.bus)) {
+      seen.add(v.bus);
+      return v.bus;
+    }
+    while (taken.has(hotplugPort(next)) || seen.has(hotplugPort(next))) next++;
+    seen.add(hotplugPort(next));
+    return hotplugPort(next++);
+  });
+};
+
+/** The volumes of an instance on its command line: objects, block nodes and devices (q35: on their ports). */
+export const volumeLaunchArgs = (vols: readonly VolumeAttachSpec[], machine: 'q35' | 'microvm'): string[] => {
+  const ports = launchPorts(vols);
+  return vols.flatMap((v, i) => [
     ...volumeObjects(v).flatMap((o) => ['-object', JSON.stringify(o)]),
     '-blockdev', JSON.stringify(volumeBlockdev(v)),
-    '-device', JSON.stringify(volumeDeviceArgs(v, machine, machine === 'q35' ? hotplugPort(i) : undefined)),
+    '-device', JSON.stringify(volumeDeviceArgs(v, machine, machine === 'q35' ? ports[i] : undefined)),
   ]);
+};

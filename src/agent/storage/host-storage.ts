@@ -8,6 +8,7 @@ import { QemuDriver } from '../drivers/qemu/qemu-driver';
 import type { Reporter } from '../reporter';
 import { VOLUME_KEYS_ANNOTATION } from '../storage-protocol';
 import { ContainerVolumes } from './container-volumes';
+import { IncomingVolumeError } from './moving-copies';
 import { StoragePool } from './pool';
 import { StorageAgent } from './storage-agent';
 
@@ -42,7 +43,14 @@ export const hostStorage = (
   const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
   const storage = new StorageAgent(nc, nodeId, pool, host, reporter, log.child({ component: 'storage' }), { detachTimeoutMs: 10_000, perNode: confined }, containers);
   // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
-  qemu?.useVolumes((id) => storage.launchVolumes(id).catch((err) => (log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start'), [])));
+  // A move's destination that cannot make a volume coming with it fails instead (the move fails, the guest stays).
+  qemu?.useVolumes((id) =>
+    storage.launchVolumes(id).catch((err) => {
+      if (err instanceof IncomingVolumeError) throw err;
+      log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start');
+      return [];
+    }),
+  );
   if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);
   return { storage, annotations };
 };

@@ -98,6 +98,19 @@ const releaseNode = async (m: QmpClient, node: string) => {
   await ignoring(m.execute('object-del', { id: `${node}-key` }, T), 'GenericError');
 };
 
+interface PciDevice {
+  qdev_id?: string;
+  pci_bridge?: { devices?: PciDevice[] };
+}
+
+/** The hot-plug port a volume's device sits on in a running q35 (read from QEMU: query-pci), or undefined. */
+export const volumePort = async (m: QmpClient, volumeId: string): Promise<string | undefined> => {
+  const buses = await m.execute<{ devices: PciDevice[] }[]>('query-pci', undefined, T);
+  const dev = volumeDevice(volumeId);
+  for (const b of buses) for (const d of b.devices) if (d.pci_bridge?.devices?.some((x) => x.qdev_id === dev)) return d.qdev_id;
+  return undefined;
+};
+
 /** Grows the disk in the running guest (the guest sees the new size at once). */
 export const resizeLive = (m: QmpClient, volumeId: string, sizeBytes: number) => m.execute('block_resize', { 'node-name': volumeNode(volumeId), size: sizeBytes }, T);
 

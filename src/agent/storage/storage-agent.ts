@@ -6,10 +6,11 @@ import type { Reporter } from '../reporter';
 import { perNodeSubject } from '../protocol';
 import { type DesiredVolume, STORAGE_CHANGED_SUBJECT, STORAGE_PLAN_SUBJECT, type StorageReply } from '../storage-protocol';
 import { volumeDevice, volumeNode, type VolumeAttachSpec } from './block-spec';
-import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode } from './hotplug';
+import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode, volumePort } from './hotplug';
 import type { Key, StoragePool } from './pool';
 import { snapshotLive } from './snapshot-live';
 import type { ContainerVolumes } from './container-volumes';
+import { IncomingVolumeError, MovingCopies } from './moving-copies';
 
 /** What the agent's QEMU driver offers the storage work. */
 export interface StorageHost {
@@ -42,6 +43,7 @@ export class StorageAgent {
   private readonly jobs = new Map<string, Promise<void>>();
   /** Per running instance: what its QEMU was last made to hold, and when; unchanged and recent = no QMP round trip. */
   private readonly converged = new Map<string, { key: string; atMs: number }>();
+  private readonly moving: MovingCopies;
   rounds = 0;
 
   constructor(
@@ -54,7 +56,9 @@ export class StorageAgent {
     private readonly opts: StorageAgentOptions = { detachTimeoutMs: 10_000 },
     /** Containers' volumes on the host (nodes that run containers). */
     private readonly containers?: ContainerVolumes,
-  ) {}
+  ) {
+    this.moving = new MovingCopies(pool);
+  }
 
   /** What a container starts with: its volumes' file systems, mounted on the host, and where they go in it. */
   async containerMounts(instanceId: string): Promise<{ source: string; destination: string }[]> {
@@ -97,7 +101,8 @@ export class StorageAgent {
         do {
           this.again = false;
           if (this.stopped) return;
-          await this.converge(await this.desired());
+          const readAt = Date.now();
+          await this.converge(await this.desired(), readAt);
           this.rounds++;
         } while (this.again);
       } finally {
@@ -107,10 +112,24 @@ export class StorageAgent {
     return this.round;
   }
 
-  /** The volumes an instance starts with (fresh from the control plane): what a launch puts on its command line. */
+  /**
+   * The volumes an instance starts with (fresh from the control plane): what a launch puts on
+   * its command line. A destination of a live move gets the volumes coming with it, made
+   * empty here first (the source mirrors them in). In the order they were attached: the
+   * order a q35 source hot-plugged them onto its ports, which the destination must match.
+   */
   async launchVolumes(instanceId: string): Promise<VolumeAttachSpec[]> {
     const r = await this.desired();
-    return r.volumes.filter((v) => wanted(v) && v.attachment?.instanceId === instanceId).map((v) => this.spec(v));
+    const vols = r.volumes.filter((v) => wanted(v) && v.attachment?.instanceId === instanceId).sort((x, y) => x.attachment!.sinceMs - y.attachment!.sinceMs);
+    for (const v of vols) {
+      if (!v.incoming) continue;
+      try {
+        await this.moving.prepare(v, instanceId, this.keyOf(v));
+      } catch (e) {
+        throw new IncomingVolumeError(`volume ${v.name || v.id} cannot be made on this node for the move: ${(e as Error).message}`);
+      }
+    }
+    return vols.map((v) => this.spec(v));
   }
 
   private async desired(): Promise<StorageReply> {
@@ -126,6 +145,7 @@ export class StorageAgent {
       ...(v.encrypted ? { keyFile: this.pool.key(v.encryptionKeyId).file } : {}),
       iopsLimit: v.iopsLimit,
       throughputLimit: v.throughputLimit,
+      ...(v.attachment?.bus ? { bus: v.attachment.bus } : {}),
     };
   }
 
@@ -137,14 +157,19 @@ export class StorageAgent {
     return this.reporter.send(`agent:${id}:${outcome}`, kind, id, command as never, id);
   }
 
-  private async converge(r: StorageReply): Promise<void> {
+  private async converge(r: StorageReply, planReadAtMs: number): Promise<void> {
     const nodeId = this.nodeId();
     const running = new Set(await this.host.running());
+    // A QEMU a live move is bringing here, or one that has just sent its guest away, holds what the move set up: left alone.
+    const moving = new Set([...r.volumes.filter((v) => v.incoming).map((v) => v.attachment!.instanceId), ...(r.departed ?? []).map((d) => d.instanceId)]);
+    // A copy made for a move here that failed: the destination QEMU holding it is being removed, not unplugged from.
+    const incomingNodes = new Set((await this.moving.marked()).map(volumeNode));
     const byId = new Map(r.volumes.map((v) => [v.id, v]));
     const byNode = new Map(r.volumes.map((v) => [volumeNode(v.id), v]));
     // 1. Instances: what each running QEMU holds is made what it should hold.
     for (const id of this.converged.keys()) if (!running.has(id)) this.converged.delete(id);
     for (const instanceId of running) {
+      if (moving.has(instanceId)) continue;
       const want = r.volumes.filter((v) => wanted(v) && v.attachment?.instanceId === instanceId);
       // Every QMP command stops the guest's vCPUs a moment (it takes QEMU's big lock): an instance whose volumes
       // have not changed is looked at again only every RESYNC_MS.
@@ -158,7 +183,10 @@ export class StorageAgent {
         try {
           if (v.attachment!.instanceKind === 'vm') await plugVolume(m, this.spec(v));
           else if (!(await attachedDevices(m)).includes(volumeDevice(v.id))) continue; // a microVM gets it at its next start
-          if (!v.attachment!.applied) await this.report('volume', v.id, `attached:${instanceId}:${v.attachment!.sinceMs}`, { type: 'ReportVolumeAttached', data: { nodeId, instanceId } });
+          if (!v.attachment!.applied) {
+            const bus = v.attachment!.instanceKind === 'vm' ? await volumePort(m, v.id) : undefined;
+            await this.report('volume', v.id, `attached:${instanceId}:${v.attachment!.sinceMs}`, { type: 'ReportVolumeAttached', data: { nodeId, instanceId, ...(bus ? { bus } : {}) } });
+          }
           const have = await currentLimits(m, v.id);
           if (have.iopsLimit !== v.iopsLimit || have.throughputLimit !== v.throughputLimit) await setLimits(m, { volumeId: v.id, iopsLimit: v.iopsLimit, throughputLimit: v.throughputLimit });
           if (v.status === 'EXTENDING' && v.resizingTo) {
@@ -173,6 +201,7 @@ export class StorageAgent {
         }
       }
       for (const node of await strayVolumes(m, new Set(want.map((v) => volumeNode(v.id))))) {
+        if (incomingNodes.has(node)) continue;
         const v = byNode.get(node);
         const d = v?.attachment?.instanceId === instanceId ? v.attachment.detaching : undefined;
         const gone = await unplugNode(m, node, this.opts.detachTimeoutMs);
@@ -203,6 +232,7 @@ export class StorageAgent {
     // 2. Volumes: files made, grown and removed; detaches from instances that do not run are done at once.
     for (const v of r.volumes) {
       const a = v.attachment;
+      if (v.incoming) continue; // its own node's agent does its work
       try {
         if (a?.detaching && !running.has(a.instanceId))
           await this.report('volume', v.id, `detached:${a.instanceId}:${a.detaching.sinceMs}`, { type: 'ReportVolumeDetached', data: { nodeId, instanceId: a.instanceId } });
@@ -221,6 +251,8 @@ export class StorageAgent {
         if (v.status === 'EXTENDING') await this.report('volume', v.id, `failed:resize:${v.resizingTo}`, { type: 'ReportVolumeFailed', data: { nodeId, reason: (e as Error).message } });
       }
     }
+    // 2b. Copies of volumes moving with their instances (live migration).
+    await this.moving.converge(r, planReadAtMs, running, (id) => this.report('volume', id, `copy-removed:${nodeId}:${r.position}`, { type: 'ReportVolumeCopyRemoved', data: { nodeId } }));
     // 3. Snapshots.
     for (const s of r.snapshots) {
       if (s.status === 'CREATING') this.job(s.id, () => this.snapshot(s.id, byId.get(s.volumeId), running));

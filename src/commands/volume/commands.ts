@@ -22,10 +22,15 @@ export type VolumeCommand =
   | { type: 'ResizeVolume'; data: { newSizeBytes: number; instanceLive?: boolean } }
   /** withoutNode: the node is gone, so nobody is left to remove the file. */
   | { type: 'DeleteVolume'; data: { force: boolean; withoutNode?: string } }
+  /** The attached instance has moved live to toNodeId (InstanceMigrated): the volume's data went with it. */
+  | { type: 'MoveVolume'; data: { instanceId: string; toNodeId: string } }
   | { type: 'ReportVolumeReady'; data: Report & { sizeBytes: number } }
   | { type: 'ReportVolumeFailed'; data: Report & { reason: string } }
-  | { type: 'ReportVolumeAttached'; data: Report & { instanceId: string } }
+  /** bus: the q35 hot-plug port the disk is on (kept for its next launch, and a move's destination). */
+  | { type: 'ReportVolumeAttached'; data: Report & { instanceId: string; bus?: string } }
   | { type: 'ReportVolumeAttachFailed'; data: Report & { instanceId: string; reason: string } }
   | { type: 'ReportVolumeDetached'; data: Report & { instanceId: string } }
   | { type: 'ReportVolumeResized'; data: Report & { sizeBytes: number } }
-  | { type: 'ReportVolumeDeleted'; data: Report };
+  | { type: 'ReportVolumeDeleted'; data: Report }
+  /** A node the volume moved away from has removed its copy. */
+  | { type: 'ReportVolumeCopyRemoved'; data: Report };

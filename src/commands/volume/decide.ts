@@ -13,6 +13,9 @@ import { requireLimit, requireName, requireSize, validateDevicePath, validateVol
  *      │                        │  ▲                  │
  *      └─agent: failed─▶ ERROR  └─resize─▶ EXTENDING ─┘ (back to where it was)
  *   any ──delete──▶ DELETING ──agent: file removed──▶ (gone)
+ *
+ * An attached volume moves with its instance (a live migration mirrors it): node_id
+ * becomes the instance's new node, and the node it left is asked to remove its copy.
  */
 export const decide = (cmd: VolumeCommand, s: VolumeState): VolumeEvent[] => {
   switch (cmd.type) {
@@ -126,6 +129,20 @@ export const decide = (cmd: VolumeCommand, s: VolumeState): VolumeEvent[] => {
       return [...detach, { type: 'VolumeDeletionRequested', data: {} }];
     }
 
+    case 'MoveVolume': {
+      // Sent by the storage keeper once the instance's move is in the log; moot when it no longer matches.
+      const { instanceId, toNodeId } = cmd.data;
+      requireToken('to_node_id', toNodeId);
+      const a = s.attachment;
+      if (!s.exists || a?.instanceId !== instanceId || s.nodeId === toNodeId) return [];
+      if (a.instanceKind === 'container') throw new FailedPrecondition(`volume ${s.id} is mounted in container ${instanceId}; a container's volumes do not move live`);
+      return [{ type: 'VolumeMoved', data: { instanceId, fromNodeId: s.nodeId, toNodeId } }];
+    }
+
+    case 'ReportVolumeCopyRemoved':
+      if (!s.leftOn?.includes(cmd.data.nodeId)) return [];
+      return [{ type: 'VolumeCopyRemoved', data: { nodeId: cmd.data.nodeId } }];
+
     case 'ReportVolumeReady':
       if (!fromNode(s, cmd.data) || s.status !== 'CREATING') return [];
       return [{ type: 'VolumeReady', data: { sizeBytes: cmd.data.sizeBytes } }];
@@ -137,7 +154,8 @@ export const decide = (cmd: VolumeCommand, s: VolumeState): VolumeEvent[] => {
     case 'ReportVolumeAttached': {
       const a = s.attachment;
       if (!fromNode(s, cmd.data) || a?.instanceId !== cmd.data.instanceId || a.applied || a.detaching) return [];
-      return [{ type: 'VolumeAttachmentApplied', data: { instanceId: a.instanceId } }];
+      const bus = cmd.data.bus && /^hp[0-7]$/.test(cmd.data.bus) ? cmd.data.bus : undefined;
+      return [{ type: 'VolumeAttachmentApplied', data: { instanceId: a.instanceId, ...(bus ? { bus } : {}) } }];
     }
 
     case 'ReportVolumeAttachFailed': {

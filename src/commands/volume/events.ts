@@ -23,12 +23,16 @@ export type VolumeEvent =
   /** Part of the instance's desired state from now: applied live (q35 VM), or at its next start. */
   | { type: 'VolumeAttached'; data: Attachment }
   /** The node's agent has the disk in the running instance. */
-  | { type: 'VolumeAttachmentApplied'; data: { instanceId: string } }
+  | { type: 'VolumeAttachmentApplied'; data: { instanceId: string; bus?: string } }
   | { type: 'VolumeAttachFailed'; data: { instanceId: string; reason: string } }
   /** The running instance must let go first; force: unplugged without the guest's consent after a timeout. */
   | { type: 'VolumeDetachRequested'; data: { instanceId: string; force: boolean } }
   | { type: 'VolumeDetached'; data: { instanceId: string; reason: string } }
   | { type: 'VolumeResizeRequested'; data: { fromBytes: number; toBytes: number } }
   | { type: 'VolumeResized'; data: { sizeBytes: number } }
+  /** Moved with its instance (a live migration mirrored it): fromNodeId still has a copy to remove. */
+  | { type: 'VolumeMoved'; data: { instanceId: string; fromNodeId: string; toNodeId: string } }
+  /** The copy left on nodeId by a move is gone. */
+  | { type: 'VolumeCopyRemoved'; data: { nodeId: string } }
   | { type: 'VolumeDeletionRequested'; data: Record<string, never> }
   | { type: 'VolumeDeleted'; data: { reason: string } };

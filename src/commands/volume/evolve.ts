@@ -16,7 +16,7 @@ export const evolve = (s: VolumeState, e: Evolving<VolumeEvent>): VolumeState =>
     case 'VolumeAttached':
       return { ...s, status: 'IN_USE', reason: '', attachment: { ...e.data, attachedAt: e.time, applied: false }, ...at };
     case 'VolumeAttachmentApplied':
-      return s.attachment ? { ...s, attachment: { ...s.attachment, applied: true }, ...at } : s;
+      return s.attachment ? { ...s, attachment: { ...s.attachment, applied: true, ...(e.data.bus ? { bus: e.data.bus } : {}) }, ...at } : s;
     case 'VolumeAttachFailed':
       return { ...s, attachment: undefined, status: s.status === 'IN_USE' ? 'AVAILABLE' : s.status, reason: `attach to instance ${e.data.instanceId} failed: ${e.data.reason}`, ...at };
     case 'VolumeDetachRequested':
@@ -29,6 +29,12 @@ export const evolve = (s: VolumeState, e: Evolving<VolumeEvent>): VolumeState =>
       return { ...s, status: 'EXTENDING', resizingTo: e.data.toBytes, ...at };
     case 'VolumeResized':
       return { ...s, status: restingStatus(s), sizeBytes: e.data.sizeBytes, resizingTo: undefined, reason: '', ...at };
+    case 'VolumeMoved':
+      return { ...s, nodeId: e.data.toNodeId, leftOn: [...(s.leftOn ?? []).filter((n) => n !== e.data.fromNodeId && n !== e.data.toNodeId), e.data.fromNodeId], ...at };
+    case 'VolumeCopyRemoved': {
+      const leftOn = (s.leftOn ?? []).filter((n) => n !== e.data.nodeId);
+      return { ...s, leftOn: leftOn.length ? leftOn : undefined, ...at };
+    }
     case 'VolumeDeletionRequested':
       return { ...s, status: 'DELETING', ...at };
     case 'VolumeDeleted':

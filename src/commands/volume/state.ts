@@ -16,9 +16,13 @@ export interface VolumeState extends Partial<VolumeSpec> {
     readonly attachedAt: Date;
     /** The agent reported the disk in the running instance. */
     readonly applied: boolean;
+    /** q35: the hot-plug port it is on (hp0..hp7), as reported. */
+    readonly bus?: string;
     readonly detaching?: { readonly force: boolean; readonly since: Date };
   };
   readonly resizingTo?: number;
+  /** Nodes the volume moved away from whose copy is not removed yet (their storage work removes it). */
+  readonly leftOn?: readonly string[];
   readonly createdAt?: Date;
   readonly updatedAt?: Date;
 }

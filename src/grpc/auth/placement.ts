@@ -17,7 +17,7 @@ export interface PlacementModels {
   readonly routers: States<{ nodeId: string }>;
   /** A floating IP is realised by its router's node. */
   readonly floatingIps: States<{ routerId: string }>;
-  readonly volumes: Views<{ nodeId: string }>;
+  readonly volumes: Views<{ nodeId: string }> & States<{ leftOn?: readonly string[] }>;
   readonly snapshots: States<{ nodeId?: string }>;
 }
 
@@ -45,4 +45,5 @@ export const placementFrom = (m: PlacementModels): Placement => ({
     }
   },
   movingTo: (id) => m.instances.state(id)?.migration?.targetNodeId,
+  copiesOn: (id) => m.volumes.state(id)?.leftOn ?? [],
 });

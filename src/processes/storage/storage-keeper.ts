@@ -14,7 +14,8 @@ import type { StorageModels } from './storage-plan';
  * (level-triggered): a node's storage held for a volume or snapshot that is
  * gone, or that never came to be (a create that failed after its hold), is
  * given back (`node:<id>`), and the volumes of a deleted instance are freed,
- * staying AVAILABLE (`instance:<id>`).
+ * staying AVAILABLE (`instance:<id>`). A live move of an instance moves its attached
+ * volumes' node_id (their data went with it) and their storage holds along with them.
  */
 export class StorageKeeper extends Controller {
   private sub?: Subscription;
@@ -26,7 +27,7 @@ export class StorageKeeper extends Controller {
     private readonly nodes: Pick<EntityReadModel<NodeState, unknown>, 'state' | 'ids'>,
     private readonly instances: Pick<EntityReadModel<InstanceState, unknown>, 'state'>,
     private readonly dispatcher: Dispatcher,
-    log: Logger,
+    private readonly log: Logger,
     /** How long a hold may have nothing behind it before it is given back (its create is long over by then). */
     private readonly orphanGraceMs = 5 * 60_000,
   ) {
@@ -38,7 +39,8 @@ export class StorageKeeper extends Controller {
       for (const e of commit) {
         if (e.type === 'VolumeDeleted') this.queueNodeOf(this.m.volumes.state(e.aggregateId)?.nodeId);
         else if (e.type === 'SnapshotDeleted') this.queueNodeOf(this.m.snapshots.state(e.aggregateId)?.nodeId);
-        else if (e.type === 'InstanceDeleted') this.queue.add(`instance:${e.aggregateId}`);
+        else if (e.type === 'InstanceDeleted' || e.type === 'InstanceMigrated') this.queue.add(`instance:${e.aggregateId}`);
+        else if (e.type === 'VolumeCopyRemoved') this.queueNodeOf((e.data as { nodeId?: string }).nodeId);
       }
     });
     this.queue.resyncEvery(resyncMs, () => this.nodes.ids().map((id) => `node:${id}`));
@@ -46,7 +48,8 @@ export class StorageKeeper extends Controller {
     // Instances deleted while no server ran: their volumes are freed now.
     for (const id of this.m.volumes.ids()) {
       const a = this.m.volumes.state(id)?.attachment;
-      if (a && !this.instances.state(a.instanceId)?.exists) this.queue.add(`instance:${a.instanceId}`);
+      const i = a && this.instances.state(a.instanceId);
+      if (a && (!i || !i.exists || (i.nodeId && i.nodeId !== this.m.volumes.state(id)?.nodeId))) this.queue.add(`instance:${a.instanceId}`);
     }
   }
 
@@ -75,7 +78,7 @@ export class StorageKeeper extends Controller {
             again = Math.min(again ?? left, left);
             continue;
           }
-        } else if (!owner.deleted) {
+        } else if (!owner.deleted && !this.movedAwayFrom(k, id)) {
           this.orphans.delete(k);
           continue;
         }
@@ -88,7 +91,8 @@ export class StorageKeeper extends Controller {
       return again === undefined ? undefined : { requeueAfterMs: again };
     }
     if (kind === 'instance') {
-      if (this.instances.state(id)?.exists) return;
+      const i = this.instances.state(id);
+      if (i?.exists) return this.followMove(i);
       for (const vid of this.m.volumes.ids()) {
         if (this.m.volumes.state(vid)?.attachment?.instanceId !== id) continue;
         await this.dispatcher.execute(systemOrigin('storage', `volume-release:${vid}:${id}`, { correlationId: id, causationId: id }), 'volume', vid, {
@@ -96,6 +100,33 @@ export class StorageKeeper extends Controller {
           data: { instanceId: id },
         });
       }
+    }
+  }
+
+  /** A volume's hold on a node it moved away from, whose copy there is removed (or never was): given back. */
+  private movedAwayFrom(volumeId: string, nodeId: string): boolean {
+    const v = this.m.volumes.state(volumeId);
+    return !!v?.exists && v.nodeId !== nodeId && !v.leftOn?.includes(nodeId);
+  }
+
+  /**
+   * After a live move (InstanceMigrated): the instance's volumes were mirrored to its new
+   * node, so their node_id follows, the new node is asked to hold their bytes (one short of
+   * room is logged, not a reason to leave node_id behind: the data is there already), and
+   * the old one's hold is given back once its copy is gone.
+   */
+  private async followMove(i: InstanceState): Promise<void> {
+    if (!i.nodeId || i.migration) return;
+    for (const vid of this.m.volumes.ids()) {
+      const v = this.m.volumes.state(vid);
+      if (!v?.exists || v.attachment?.instanceId !== i.id || v.nodeId === i.nodeId || v.attachment.instanceKind === 'container') continue;
+      const cause = { correlationId: i.id, causationId: i.id };
+      // Named by the move (a volume may come back to a node it left, and go again).
+      const move = `${vid}:${i.id}:${i.migrations ?? 0}`;
+      await this.dispatcher
+        .execute(systemOrigin('storage', `volume-move-hold:${move}`, cause), 'node', i.nodeId, { type: 'ReserveStorage', data: { key: vid, bytes: v.sizeBytes } })
+        .catch((err) => this.log.warn({ err, volumeId: vid, nodeId: i.nodeId }, 'the node a volume moved to cannot hold its bytes; it is there anyway'));
+      await this.dispatcher.execute(systemOrigin('storage', `volume-move:${move}`, cause), 'volume', vid, { type: 'MoveVolume', data: { instanceId: i.id, toNodeId: i.nodeId } });
     }
   }
 }

@@ -1,12 +1,15 @@
+import type { InstanceState } from '../../commands/instance';
 import type { SnapshotState } from '../../commands/snapshot';
 import type { VolumeState } from '../../commands/volume';
 import type { Snapshot, Volume } from '../../gen/hypervisor/v1/storage';
-import type { DesiredSnapshot, DesiredVolume, StorageReply } from '../../agent/storage-protocol';
+import type { DepartedVolume, DesiredSnapshot, DesiredVolume, StorageReply } from '../../agent/storage-protocol';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 
 export interface StorageModels {
   readonly volumes: EntityReadModel<VolumeState, Volume>;
   readonly snapshots: EntityReadModel<SnapshotState, Snapshot>;
+  /** Where attached volumes' instances are and are moving to (a live move takes the volumes along). */
+  readonly instances?: Pick<EntityReadModel<InstanceState, unknown>, 'state'>;
 }
 
 export const desiredVolume = (s: VolumeState): DesiredVolume => ({
@@ -29,23 +32,41 @@ export const desiredVolume = (s: VolumeState): DesiredVolume => ({
           instanceKind: s.attachment.instanceKind,
           applied: s.attachment.applied,
           sinceMs: new Date(s.attachment.attachedAt).getTime(),
+          ...(s.attachment.bus ? { bus: s.attachment.bus } : {}),
           ...(s.attachment.detaching ? { detaching: { force: s.attachment.detaching.force, sinceMs: new Date(s.attachment.detaching.since).getTime() } } : {}),
         },
       }
     : {}),
 });
 
+/**
+ * Whether a volume of another node comes to this one with its instance: the instance is
+ * moving here live, or has moved here and the volume's node_id has not followed yet (the
+ * storage keeper moves it next), so the copy here is never without a plan that holds it.
+ */
+const comingTo = (m: StorageModels, s: VolumeState, nodeId: string): boolean => {
+  const a = s.attachment;
+  if (!a || a.instanceKind === 'container' || s.nodeId === nodeId) return false;
+  const i = m.instances?.state(a.instanceId);
+  if (!i?.exists) return false;
+  return i.migration ? i.migration.live && i.migration.targetNodeId === nodeId : i.nodeId === nodeId;
+};
+
 /** What one node should hold: its volumes and snapshots as the log says they should be. */
 export const storageFor = (m: StorageModels, nodeId: string, position: number): StorageReply => {
   const volumes: DesiredVolume[] = [];
+  const departed: DepartedVolume[] = [];
   for (const id of m.volumes.ids()) {
     const s = m.volumes.state(id);
-    if (s?.exists && s.nodeId === nodeId) volumes.push(desiredVolume(s));
+    if (!s?.exists) continue;
+    if (s.nodeId === nodeId) volumes.push(desiredVolume(s));
+    else if (comingTo(m, s, nodeId)) volumes.push({ ...desiredVolume(s), incoming: true });
+    if (s.leftOn?.includes(nodeId)) departed.push({ id: s.id, instanceId: s.attachment?.instanceId ?? '' });
   }
   const snapshots: DesiredSnapshot[] = [];
   for (const id of m.snapshots.ids()) {
     const s = m.snapshots.state(id);
     if (s?.exists && s.nodeId === nodeId) snapshots.push({ id: s.id, volumeId: s.volumeId ?? '', status: s.status });
   }
-  return { nodeId, position, volumes, snapshots };
+  return { nodeId, position, volumes, snapshots, ...(departed.length ? { departed } : {}) };
 };

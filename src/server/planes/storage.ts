@@ -34,7 +34,7 @@ export class StoragePlane implements Plane {
 
   async start({ nc, dispatcher, projections, metrics, log }: PlaneContext): Promise<void> {
     storageMetrics(metrics.registry, this.volumes, this.snapshots);
-    this.api = new StorageApi(nc, this, projections, log);
+    this.api = new StorageApi(nc, { volumes: this.volumes, snapshots: this.snapshots, instances: this.compute.instances }, projections, log);
     this.api.start();
     this.keeper = new StorageKeeper(this, this.nodes, this.compute.instances, dispatcher, log);
     this.keeper.start(projections);

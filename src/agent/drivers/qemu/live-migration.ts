@@ -1,6 +1,5 @@
 import { Unavailable } from '../../../errors';
 import type { InstanceSpecForDriver, LiveMigration } from '../driver';
-import { driveId } from './args';
 import { awaitIncoming, listenForMigration, migrateOut } from './migration';
 import type { QmpClient } from './qmp';
 
@@ -11,6 +10,22 @@ import type { QmpClient } from './qmp';
  * Five rounds, 50 ms then 100 ms more apart each (QEMU's defaults for its own announce).
  */
 const announce = (qmp: QmpClient) => qmp.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 });
+
+/**
+ * The disks a live move copies, named the same on both sides: the instance's own disks
+ * (drives disk0, disk1, ...) and its volumes (block nodes vol-<id>, on the command line or
+ * hot-plugged), read from QEMU itself; the destination was launched with the same ones.
+ */
+const copiedDisks = async (qmp: QmpClient): Promise<string[]> => {
+  const blocks = await qmp.execute<{ device: string; inserted?: { 'node-name'?: string } }[]>('query-block');
+  const out: string[] = [];
+  for (const b of blocks) {
+    const node = b.inserted?.['node-name'] ?? '';
+    if (b.inserted && /^disk\d+$/.test(b.device)) out.push(b.device);
+    else if (/^vol-[0-9a-f]+$/.test(node)) out.push(node);
+  }
+  return out.sort();
+};
 
 /** What of the QEMU driver a migration uses (its public face; no cycle back into its internals). */
 interface QemuDriverFace {
@@ -30,7 +45,11 @@ export const qemuLiveMigration = (d: QemuDriverFace): LiveMigration => {
     async prepareIncoming(spec, endpoint) {
       await d.create(spec);
       await d.startIncoming(spec.instanceId);
-      await listenForMigration(await monitor(spec.instanceId), { ...endpoint, disks: spec.disks.map((_, i) => driveId(i)) });
+      const qmp = await monitor(spec.instanceId);
+      const disks = await copiedDisks(qmp);
+      // A volume is written below its throttle filter here (block-spec.ts: vol-<id> over vol-<id>-q): only the source's reads are limited.
+      const exportNodes = Object.fromEntries(disks.filter((d) => d.startsWith('vol-')).map((d) => [d, `${d}-q`]));
+      await listenForMigration(qmp, { ...endpoint, disks, exportNodes });
     },
     async finishIncoming(id, timeoutMs) {
       const qmp = await monitor(id);
@@ -46,10 +65,7 @@ export const qemuLiveMigration = (d: QemuDriverFace): LiveMigration => {
     },
     async migrateOut(id, endpoint, tuning, onProgress) {
       const qmp = await monitor(id);
-      // The instance's own disks (disk0, disk1, ...), not hot-plugged volumes.
-      const blocks = await qmp.execute<{ device: string; inserted?: unknown }[]>('query-block');
-      const disks = blocks.filter((b) => b.inserted && /^disk\d+$/.test(b.device)).map((b) => b.device);
-      return migrateOut(qmp, { ...endpoint, disks }, tuning, onProgress);
+      return migrateOut(qmp, { ...endpoint, disks: await copiedDisks(qmp) }, tuning, onProgress);
     },
   };
 };

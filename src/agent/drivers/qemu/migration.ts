@@ -3,20 +3,34 @@ import type { QmpClient, QmpEvent } from './qmp';
 
 /**
  * Live migration between two QEMUs, driven by QMP events (MIGRATION, BLOCK_JOB_READY),
- * as libvirt's --live --copy-storage-all does it: the destination was started with the
- * same machine and devices and `-incoming defer`; it serves its disks over QEMU's own NBD
- * server; the source mirrors its disks there (drive-mirror), then pre-copies memory
- * with a downtime limit and auto-converge; at the switch the source pauses, the rest is
- * sent, and the destination runs. Whatever fails, the source is left running (QEMU
- * resumes a source whose migration failed or was cancelled) and the mirrors are cancelled.
+ * as libvirt's --live --copy-storage-all does it (QEMU's docs/interop/live-block-operations):
+ * the destination was started with the same machine and devices and `-incoming defer`;
+ * it serves its disks (root disks and volumes, empty there) over QEMU's own NBD server
+ * (block-export-add, writable); the source opens each export as an nbd block node and
+ * mirrors its disk into it (blockdev-mirror sync=full), waits until every mirror is
+ * READY (copied once, keeping up with the guest's writes), then pre-copies memory with a
+ * downtime limit and auto-converge; at the switch the source pauses, the rest is sent,
+ * and the mirrors are cancelled (a READY mirror cancelled leaves a complete copy and no
+ * pivot: the source is done with). Whatever fails, the source is left running (QEMU
+ * resumes a source whose migration failed or was cancelled) with its own disks: the
+ * mirrors are cancelled and the nbd nodes removed; the destination is the caller's to remove.
  */
 export interface MigrationTarget {
   readonly host: string;
   readonly port: number;
   /** The destination's NBD server, when disks are copied. */
   readonly nbdPort?: number;
-  /** Drive ids (the same on both sides) whose contents are copied. */
+  /**
+   * The disks whose contents are copied: names that are the same on both sides, each the
+   * disk's block device or node there (disk0..: root disks; vol-<id>: volumes) and its export's name.
+   */
   readonly disks: readonly string[];
+  /**
+   * Destination only: the block node a disk is served from when not the disk itself (a
+   * volume's qcow2 node below its throttle filter, so the copy is not limited on the way in
+   * as well: the zeroes of its unwritten part would count against the limit there).
+   */
+  readonly exportNodes?: Readonly<Record<string, string>>;
 }
 
 export interface MigrationTuning {
@@ -49,7 +63,10 @@ export const listenForMigration = async (qmp: QmpClient, t: MigrationTarget): Pr
   if (t.disks.length) {
     if (!t.nbdPort) throw new FailedPrecondition('disks to copy need an NBD port on the destination');
     await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: t.host, port: String(t.nbdPort) } } });
-    for (const d of t.disks) await qmp.execute('nbd-server-add', { device: d, writable: true });
+    // An export names a block node; a drive (disk0) is a device whose node QEMU named itself.
+    const blocks = await qmp.execute<{ device: string; inserted?: { 'node-name'?: string } }[]>('query-block');
+    const nodeOf = (d: string) => t.exportNodes?.[d] ?? blocks.find((b) => b.device === d)?.inserted?.['node-name'] ?? d;
+    for (const d of t.disks) await qmp.execute('block-export-add', { type: 'nbd', id: exportId(d), 'node-name': nodeOf(d), name: d, writable: true });
   }
   await qmp.execute('migrate-incoming', { uri: `tcp:${t.host}:${t.port}` });
 };
@@ -57,7 +74,7 @@ export const listenForMigration = async (qmp: QmpClient, t: MigrationTarget): Pr
 /** Destination: resolves once the guest runs here (the stream completed), rejects if it failed. */
 export const awaitIncoming = (qmp: QmpClient, timeoutMs: number): Promise<void> =>
   untilStatus(qmp, timeoutMs, 'incoming migration').then(async () => {
-    // The NBD server served the mirror only; the guest owns its disks again.
+    // The NBD server served the mirrors only; the guest owns its disks again (stopping the server ends its exports).
     await qmp.execute('nbd-server-stop').catch(() => undefined);
   });
 
@@ -88,8 +105,11 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
     await qmp.execute('migrate-set-parameters', { 'downtime-limit': tuning.downtimeLimitMs, ...(tuning.maxBandwidth ? { 'max-bandwidth': tuning.maxBandwidth } : {}) });
     if (jobs.length) {
       const ready = mirrorsReady(qmp, jobs, deadline - Date.now());
-      for (const d of t.disks)
-        await qmp.execute('drive-mirror', { 'job-id': `mirror-${d}`, device: d, target: `nbd://${t.host}:${t.nbdPort}/${d}`, format: 'raw', mode: 'existing', sync: 'full' });
+      ready.catch(() => undefined);
+      for (const d of t.disks) {
+        await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': nbdNode(d), server: { type: 'inet', host: t.host, port: String(t.nbdPort) }, export: d });
+        await qmp.execute('blockdev-mirror', { 'job-id': `mirror-${d}`, device: d, target: nbdNode(d), sync: 'full' });
+      }
       sample(async () => onProgress?.({ phase: 'copying-disks', percent: await mirrorPercent(qmp) }));
       await ready;
       clearInterval(sampler);
@@ -111,7 +131,37 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
   } finally {
     clearInterval(sampler);
     // A mirror in READY state cancelled is a complete copy left alone; on failure, the copy is dropped.
+    const ending = jobsEnded(qmp, jobs, 10_000);
     for (const job of jobs) await qmp.execute('block-job-cancel', { device: job, force: true }).catch(() => undefined);
+    await ending;
+    // The nbd nodes go once their jobs have let go: a source that goes on keeps no link to the destination.
+    for (const d of t.disks) await qmp.execute('blockdev-del', { 'node-name': nbdNode(d) }).catch(() => undefined);
+  }
+};
+
+const exportId = (disk: string) => `x-${disk}`;
+/** Not vol-... (the storage work takes block nodes named so for volumes), and within the 31 characters of a node name. */
+const nbdNode = (disk: string) => `m-${disk}`;
+
+/** Resolves once none of these block jobs runs any more (or after timeoutMs: cleanup is best effort). */
+const jobsEnded = async (qmp: QmpClient, jobs: readonly string[], timeoutMs: number): Promise<void> => {
+  if (!jobs.length) return;
+  const left = new Set(jobs);
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  const onEvent = (e: QmpEvent) => {
+    if ((e.event === 'BLOCK_JOB_COMPLETED' || e.event === 'BLOCK_JOB_CANCELLED') && left.delete(String(e.data?.device ?? '')) && !left.size) resolve();
+  };
+  qmp.on('event', onEvent);
+  const timer = setTimeout(resolve, timeoutMs);
+  try {
+    // Jobs that never started, or ended before this listened, are not waited for.
+    const running = await qmp.execute<{ device: string }[]>('query-block-jobs').catch(() => []);
+    for (const j of [...left]) if (!running.some((r) => r.device === j)) left.delete(j);
+    if (left.size) await done;
+  } finally {
+    clearTimeout(timer);
+    qmp.off('event', onEvent);
   }
 };
 

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import type { InstanceState } from '../../commands/instance';
+import type { VolumeState } from '../../commands/volume';
+import { type StorageModels, storageFor } from './storage-plan';
+
+const at = new Date('2026-01-01T00:00:00Z');
+const volume = (over: Partial<VolumeState> = {}): VolumeState => ({
+  id: 'v-1', exists: true, deleted: false, status: 'IN_USE', reason: '', nodeId: 'n-a', sizeBytes: 64 << 20, name: 'data',
+  attachment: { instanceId: 'i-1', devicePath: '/dev/vdb', instanceKind: 'vm', attachedAt: at, applied: true },
+  ...over,
+});
+const instance = (over: Partial<InstanceState> = {}) => ({ id: 'i-1', exists: true, nodeId: 'n-a', ...over }) as InstanceState;
+const moving = (live = true) => instance({ migration: { id: 1, targetNodeId: 'n-b', targetNodeName: 'b', live, phase: 'preparing', percent: 0, since: at } as InstanceState['migration'] });
+const models = (v: VolumeState, i: InstanceState): StorageModels =>
+  ({
+    volumes: { ids: () => [v.id], state: (id: string) => (id === v.id ? v : undefined) },
+    snapshots: { ids: () => [], state: () => undefined },
+    instances: { state: (id: string) => (id === i.id ? i : undefined) },
+  }) as unknown as StorageModels;
+const plan = (m: StorageModels, nodeId: string) => {
+  const r = storageFor(m, nodeId, 7);
+  return { volumes: r.volumes.map((v) => `${v.id}${v.incoming ? ' incoming' : ''}`), departed: (r.departed ?? []).map((d) => `${d.id}@${d.instanceId}`) };
+};
+
+describe('storage plan: volumes through a live move of their instance', () => {
+  it('before the move: the volume is on its node only', () => {
+    const m = models(volume(), instance());
+    assert.deepEqual(plan(m, 'n-a'), { volumes: ['v-1'], departed: [] });
+    assert.deepEqual(plan(m, 'n-b'), { volumes: [], departed: [] });
+  });
+  it('while the instance moves live: the target holds it as incoming; a cold move brings nothing', () => {
+    assert.deepEqual(plan(models(volume(), moving()), 'n-b'), { volumes: ['v-1 incoming'], departed: [] });
+    assert.deepEqual(plan(models(volume(), moving()), 'n-a'), { volumes: ['v-1'], departed: [] });
+    assert.deepEqual(plan(models(volume(), moving(false)), 'n-b'), { volumes: [], departed: [] });
+  });
+  it('moved, node_id not yet followed: still incoming on the target (never in no plan); a failed move: in no plan of the target', () => {
+    assert.deepEqual(plan(models(volume(), instance({ nodeId: 'n-b' })), 'n-b'), { volumes: ['v-1 incoming'], departed: [] });
+    assert.deepEqual(plan(models(volume(), instance()), 'n-b'), { volumes: [], departed: [] });
+  });
+  it('node_id followed: the target owns it, the source is asked to remove its copy', () => {
+    const m = models(volume({ nodeId: 'n-b', leftOn: ['n-a'] }), instance({ nodeId: 'n-b' }));
+    assert.deepEqual(plan(m, 'n-b'), { volumes: ['v-1'], departed: [] });
+    assert.deepEqual(plan(m, 'n-a'), { volumes: [], departed: ['v-1@i-1'] });
+  });
+  it("a container's volume never comes along", () => {
+    const v = volume({ attachment: { instanceId: 'i-1', devicePath: '/volumes/data', instanceKind: 'container', attachedAt: at, applied: true } });
+    assert.deepEqual(plan(models(v, moving()), 'n-b'), { volumes: [], departed: [] });
+  });
+});
