@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type CallOptions, type Client, credentials, type ServiceError } from '@grpc/grpc-js';
+import type { ConnectionOptions } from 'nats';
 import { call as apiCall, type UnaryMethod } from '../../src/client/api-client';
 import pino from 'pino';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
@@ -30,8 +31,13 @@ export class TestControlPlane {
     this.nats = new TestNats({ host: opts.natsHost });
   }
 
+  /** `natsUrl: undefined` among the overrides: the server starts its embedded nats-server (confined in network mode), so no TestNats. */
+  private get embeddedNats(): boolean {
+    return 'natsUrl' in this.overrides && this.overrides.natsUrl === undefined;
+  }
+
   async start(): Promise<this> {
-    await this.nats.start();
+    if (!this.embeddedNats) await this.nats.start();
     await this.startServer();
     return this;
   }
@@ -40,7 +46,7 @@ export class TestControlPlane {
   async startServer(): Promise<ControlPlane> {
     const cfg: ServerConfig = {
       ...defaultConfig(),
-      natsUrl: this.nats.url,
+      natsUrl: this.embeddedNats ? undefined : this.nats.url,
       dataDir: this.dataDir,
       grpcHost: '127.0.0.1',
       grpcPort: 0,
@@ -59,8 +65,28 @@ export class TestControlPlane {
     return `${host}:${this.cp.grpcPort}`;
   }
 
+  /** In network mode: the local administrator's certificate (<data-dir>/pki), as hvctl on the server's host uses it. */
+  get adminTls(): { ca: string; cert: string; key: string } | undefined {
+    const s = this.cp.security;
+    return s?.mode === 'network' ? { ca: s.pki.ca.certFile, cert: s.pki.admin.certFile, key: s.pki.admin.keyFile } : undefined;
+  }
+
+  /** hvctl's environment for this server: the administrator's certificate in network mode. */
+  get hvctlTls(): Record<string, string> {
+    const a = this.adminTls;
+    return a ? { HVCTL_CA: a.ca, HVCTL_CERT: a.cert, HVCTL_KEY: a.key } : {};
+  }
+
+  /** How a test reaches the server's NATS: the TestNats, or the embedded one as the control plane does (TLS, system:control-plane, when confined). */
+  natsOptions(): ConnectionOptions {
+    return this.embeddedNats ? { servers: this.cp.natsUrl, ...this.cp.nats?.connect } : { servers: this.nats.url };
+  }
+
+  /** A client of the server: plaintext in development mode, the administrator's certificate in network mode. */
   client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C): C {
-    const c = new Ctor(this.address, credentials.createInsecure());
+    const a = this.adminTls;
+    const creds = a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert)) : credentials.createInsecure();
+    const c = new Ctor(this.address, creds);
     this.clients.push(c);
     return c;
   }
