@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CallOptions, type Client, credentials, type ServiceError } from '@grpc/grpc-js';
-import type { ConnectionOptions } from 'nats';
+import { type CallOptions, type ChannelCredentials, type Client, credentials, type ServiceError } from '@grpc/grpc-js';
+import { type ConnectionOptions, connect, type NatsConnection } from 'nats';
 import { call as apiCall, type UnaryMethod } from '../../src/client/api-client';
 import pino from 'pino';
+import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
 import { defaultConfig, type ServerConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
@@ -23,11 +24,16 @@ export class TestControlPlane {
   }
   private clients: Client[] = [];
 
-  /** natsHost: where nats-server listens (NetnsHosts.rootIp for agents in namespaces; set grpcHost too). */
-  constructor(
-    private readonly overrides: Partial<ServerConfig> = {},
-    opts: { natsHost?: string } = {},
-  ) {
+  private readonly overrides: Partial<ServerConfig>;
+  private natsConns: NatsConnection[] = [];
+
+  /**
+   * natsHost: where nats-server listens (NetnsHosts.rootIp for agents in namespaces; set grpcHost too).
+   * network: network mode as a server beyond loopback runs (gRPC with mutual TLS on every interface, the embedded
+   * NATS confined on loopback); startAgent then joins its agents with tokens, and joinToken() makes one for others.
+   */
+  constructor(overrides: Partial<ServerConfig> = {}, opts: { natsHost?: string; network?: boolean } = {}) {
+    this.overrides = opts.network ? { grpcHost: '0.0.0.0', natsUrl: undefined, natsListen: '127.0.0.1:0', ...overrides } : overrides;
     this.nats = new TestNats({ host: opts.natsHost });
   }
 
@@ -82,11 +88,55 @@ export class TestControlPlane {
     return this.embeddedNats ? { servers: this.cp.natsUrl, ...this.cp.nats?.connect } : { servers: this.nats.url };
   }
 
-  /** A client of the server: plaintext in development mode, the administrator's certificate in network mode. */
-  client<C extends Client>(Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C): C {
+  /** The NATS URL agents are given: the server's (tls://…) when it runs its own, else the TestNats. */
+  get agentNatsUrl(): string {
+    return this.embeddedNats ? this.cp.nats!.agentUrl : this.nats.url;
+  }
+
+  /** In network mode a single-use join token for one agent (made by the administrator); undefined in development mode. */
+  async joinToken(ttlSeconds = 600): Promise<string | undefined> {
+    if (!this.adminTls) return undefined;
+    const identity = this.client(IdentityServiceClient);
+    return (await call(identity, identity.createJoinToken, { ttlSeconds, serverAddress: '' })).token;
+  }
+
+  /** The environment that makes an agent process join (HV_JOIN_TOKEN) in network mode; empty in development mode. */
+  async joinEnv(): Promise<Record<string, string>> {
+    const token = await this.joinToken();
+    return token ? { HV_JOIN_TOKEN: token } : {};
+  }
+
+  /** A connection to the server's NATS with the rights the control plane has (closed by stop()). */
+  async connectNats(): Promise<NatsConnection> {
+    if (!this.embeddedNats) return this.nats.connect();
+    const nc = await connect({ ...this.natsOptions(), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    this.natsConns.push(nc);
+    return nc;
+  }
+
+  /** The administrator's channel credentials in network mode, plaintext in development mode. */
+  credentials(): ChannelCredentials {
     const a = this.adminTls;
-    const creds = a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert)) : credentials.createInsecure();
-    const c = new Ctor(this.address, creds);
+    return a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert)) : credentials.createInsecure();
+  }
+
+  /** A client of the AgentService of the agent `node:<hostname>` at `address`, as the server reaches it (system:control-plane in network mode). */
+  agentClient<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C, address: string, hostname: string): C {
+    const pki = this.adminTls && this.cp.security!.pki;
+    const expected = `node:${hostname}`;
+    const creds = pki
+      ? credentials.createSsl(Buffer.from(pki.ca.certPem), Buffer.from(pki.controlPlane.keyPem), Buffer.from(pki.controlPlane.certPem), {
+          checkServerIdentity: (_host, cert) => (cert.subject?.CN === expected ? undefined : new Error(`the agent at ${address} is ${cert.subject?.CN}, not ${expected}`)),
+        })
+      : credentials.createInsecure();
+    const c = new Ctor(address, creds);
+    this.clients.push(c);
+    return c;
+  }
+
+  /** A client of the server: plaintext in development mode, the administrator's certificate in network mode. */
+  client<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C): C {
+    const c = new Ctor(this.address, this.credentials());
     this.clients.push(c);
     return c;
   }
@@ -97,6 +147,7 @@ export class TestControlPlane {
 
   async stop(): Promise<void> {
     for (const c of this.clients) c.close();
+    await Promise.all(this.natsConns.map((c) => c.close().catch(() => undefined)));
     await this.cp?.stop();
     await this.nats.stop();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
