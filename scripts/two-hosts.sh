@@ -22,6 +22,9 @@ down() {
   # dnsmasq runs in DHCP namespaces the agents made (named only inside their mount namespaces): by pid file.
   for f in "$DIR"/h*/network/dhcp/*/pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
   [ -f "$DIR/pids" ] && while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$DIR/pids"
+  # The server's embedded nats-server outlives a kill -9 of the server: by its pid file.
+  f=$DIR/server/nats/nats-server.pid
+  [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^($T-|hv-$T-)" || true); do ip netns del "$ns"; done
   ip link del "${T}r" 2>/dev/null || true
   rm -rf "$DIR"
