@@ -73,7 +73,7 @@ export class TestControlPlane {
 
   /** In network mode: the local administrator's certificate (<data-dir>/pki), as hvctl on the server's host uses it. */
   get adminTls(): { ca: string; cert: string; key: string } | undefined {
-    const s = this.cp.security;
+    const s = this.cp?.security;
     return s?.mode === 'network' ? { ca: s.pki.ca.certFile, cert: s.pki.admin.certFile, key: s.pki.admin.keyFile } : undefined;
   }
 
