@@ -169,7 +169,7 @@ export class Agent {
       },
     });
     this.network = this.makeNetwork(reporter, confined);
-    const local = hostStorage(cfg, [...this.loaded.drivers.values()], this.nc, () => this.nodeId, reporter, log);
+    const local = hostStorage(cfg, [...this.loaded.drivers.values()], this.nc, () => this.nodeId, reporter, log, confined);
     this.storage = local.storage;
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),

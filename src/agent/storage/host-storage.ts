@@ -27,6 +27,8 @@ export const hostStorage = (
   nodeId: () => string,
   reporter: Reporter,
   log: Logger,
+  /** On a confined NATS (network mode): the storage plan on the node's own subject. */
+  confined = false,
 ): { storage?: StorageAgent; annotations: Record<string, string> } => {
   const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
   const annotations: Record<string, string> = pool.keyIds().length ? { [VOLUME_KEYS_ANNOTATION]: pool.keyIds().join(',') } : {};
@@ -38,7 +40,7 @@ export const hostStorage = (
     monitorOf: (id: string) => (qemu ? qemu.monitorOf(id) : Promise.resolve(undefined)),
   };
   const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
-  const storage = new StorageAgent(nc, nodeId, pool, host, reporter, log.child({ component: 'storage' }), undefined, containers);
+  const storage = new StorageAgent(nc, nodeId, pool, host, reporter, log.child({ component: 'storage' }), { detachTimeoutMs: 10_000, perNode: confined }, containers);
   // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
   qemu?.useVolumes((id) => storage.launchVolumes(id).catch((err) => (log.warn({ err, instanceId: id }, 'cannot learn the volumes of a start'), [])));
   if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);

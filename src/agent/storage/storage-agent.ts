@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { decode, encode } from '../../bus/wire';
 import type { QmpClient } from '../drivers/qemu/qmp';
 import type { Reporter } from '../reporter';
+import { perNodeSubject } from '../protocol';
 import { type DesiredVolume, STORAGE_CHANGED_SUBJECT, STORAGE_PLAN_SUBJECT, type StorageReply } from '../storage-protocol';
 import { volumeDevice, volumeNode, type VolumeAttachSpec } from './block-spec';
 import { attachedDevices, currentLimits, plugVolume, resizeLive, setLimits, strayVolumes, unplugNode } from './hotplug';
@@ -21,6 +22,8 @@ export interface StorageHost {
 export interface StorageAgentOptions {
   /** How long a guest gets to let go of a disk before a forced detach is reported done anyway. */
   readonly detachTimeoutMs: number;
+  /** On a confined NATS: ask for this node's plan on its own subject (hv.ctl.agent.storage.<nodeId>), the only one it may publish. */
+  readonly perNode?: boolean;
 }
 
 /**
@@ -111,7 +114,8 @@ export class StorageAgent {
   }
 
   private async desired(): Promise<StorageReply> {
-    const m = await this.nc.request(STORAGE_PLAN_SUBJECT, encode({ nodeId: this.nodeId() }), { timeout: 10_000 });
+    const subject = this.opts.perNode ? perNodeSubject(STORAGE_PLAN_SUBJECT, this.nodeId()) : STORAGE_PLAN_SUBJECT;
+    const m = await this.nc.request(subject, encode({ nodeId: this.nodeId() }), { timeout: 10_000 });
     return decode<StorageReply>(m.data);
   }
 

@@ -1,4 +1,5 @@
 import { nodeIdFor } from '../../commands/node/identity';
+import { STORAGE_CHANGED_SUBJECT, STORAGE_PLAN_SUBJECT } from '../../agent/storage-protocol';
 import { consumerName, DESIRED_SUBJECT, nodeInbox, perNodeSubject, IMAGE_RESOLVE_SUBJECT, NETWORK_CHANGED_SUBJECT, NETWORK_PLAN_SUBJECT, WORK_STREAM } from '../../agent/protocol';
 import { reportPrefix } from '../../bus/subjects';
 import { FEED_STREAM } from '../../feed/subjects';
@@ -32,6 +33,7 @@ export const nodePermissions = (hostname: string): Permissions => {
       `${reportPrefix(id)}.>`,
       perNodeSubject(DESIRED_SUBJECT, id),
       perNodeSubject(NETWORK_PLAN_SUBJECT, id),
+      perNodeSubject(STORAGE_PLAN_SUBJECT, id),
       IMAGE_RESOLVE_SUBJECT,
       '$JS.API.INFO',
       `$JS.API.STREAM.INFO.${WORK_STREAM}`,
@@ -39,7 +41,7 @@ export const nodePermissions = (hostname: string): Permissions => {
       `$JS.API.CONSUMER.MSG.NEXT.${WORK_STREAM}.${consumer}`,
       `$JS.ACK.${WORK_STREAM}.${consumer}.>`,
     ],
-    subscribe: [NETWORK_CHANGED_SUBJECT, `${nodeInbox(id)}.>`],
+    subscribe: [NETWORK_CHANGED_SUBJECT, STORAGE_CHANGED_SUBJECT, `${nodeInbox(id)}.>`],
   };
 };
 
