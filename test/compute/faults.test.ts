@@ -42,14 +42,14 @@ describe('faults', function () {
   after(() => images.stop());
 
   describe('an agent killed with -9 while it creates an instance', () => {
-    const t = new TestControlPlane({}, { network: true });
+    const t = new TestControlPlane();
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-'));
     let agent: AgentProcess;
     let c: ComputeServiceClient;
     const made: string[] = [];
     before(async () => {
       await t.start();
-      agent = await new AgentProcess(t.address, t.agentNatsUrl, stateDir, 'crashy-host', [], { env: await t.joinEnv() }).start();
+      agent = await new AgentProcess(t.address, t.nats.url, stateDir, 'crashy-host').start();
       c = t.client(ComputeServiceClient);
       const cluster = t.client(ClusterServiceClient);
       await until('the agent registered', async () => (await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }))).nodes.length === 1, 20_000);
@@ -74,7 +74,7 @@ describe('faults', function () {
       const running = await watch.state(i.id, RUNNING, 60_000);
       // What follows proves an absence (no second RUNNING, no second QEMU), so it gives a duplicate every
       // chance to show up first: the redelivered work done, and two whole reconcile passes after it.
-      const agentWatch = await AgentWatch.start(await t.connectNats(), running.instance!.nodeId);
+      const agentWatch = await AgentWatch.start(await t.nats.connect(), running.instance!.nodeId);
       await until('the redelivered work done', () => agentWatch.workDone(), 30_000);
       const begun = agentWatch.passesBegun;
       await until('two reconcile passes after it', () => agentWatch.passesBegun >= begun + 3, 20_000);
@@ -111,7 +111,7 @@ describe('faults', function () {
   });
 
   describe('on a host with an agent', () => {
-    const t = new TestControlPlane({}, { network: true });
+    const t = new TestControlPlane();
     let agent: Agent;
     let c: ComputeServiceClient;
     let cluster: ClusterServiceClient;

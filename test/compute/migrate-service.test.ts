@@ -22,7 +22,7 @@ const GiB = 2 ** 30;
  */
 describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, hollow agents)', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane({ migrationTimeoutSeconds: 4, leaseTtlSeconds: 3600 }, { network: true });
+  const t = new TestControlPlane({ migrationTimeoutSeconds: 4, leaseTtlSeconds: 3600 });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let cluster: ClusterServiceClient;
