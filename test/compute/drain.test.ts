@@ -15,7 +15,7 @@ import { ImageServer, testGuestDir } from '../support/image-server';
  */
 describe('drain: a DRAINING node\'s VMs move off live (real QEMU, TCG, two agents)', function () {
   this.timeout(300_000);
-  const t = new TestControlPlane({}, { network: true });
+  const t = new TestControlPlane();
   let images: ImageServer;
   let c: ComputeServiceClient;
   let cluster: ClusterServiceClient;

@@ -18,7 +18,7 @@ import { processesNaming } from '../support/our-processes';
  */
 describe('live migration through the agents (real QEMU, TCG, two agents)', function () {
   this.timeout(240_000);
-  const t = new TestControlPlane({}, { network: true });
+  const t = new TestControlPlane();
   let images: ImageServer;
   let c: ComputeServiceClient;
   let watch: InstanceWatch;

@@ -19,7 +19,7 @@ import { alive, processesNaming } from '../support/our-processes';
  */
 describe('QEMU processes end with their instances (real agent, real QEMU under TCG)', function () {
   this.timeout(240_000);
-  const t = new TestControlPlane({}, { network: true });
+  const t = new TestControlPlane();
   const work = mkdtempSync(path.join(os.tmpdir(), 'hv-leak-'));
   const stateDir = path.join(work, 'agent');
   const instancesDir = path.join(stateDir, 'qemu', 'instances');
@@ -49,8 +49,8 @@ exec qemu-system-x86_64 "$@"
       image: images.url('disk.raw'),
       disks: [{ name: 'root', sizeBytes: 32 * MiB, type: 'qcow2', boot: true }],
     });
-  const startAgent = async () =>
-    new AgentProcess(t.address, t.agentNatsUrl, stateDir, 'leak-host', ['--cpus', '16', '--memory-mib', '16384'], { env: { HV_QEMU_BINARY: wrapper, HV_QEMU_START_TIMEOUT_MS: '3000', ...(await t.joinEnv()) } }).start();
+  const startAgent = () =>
+    new AgentProcess(t.address, t.nats.url, stateDir, 'leak-host', ['--cpus', '16', '--memory-mib', '16384'], { env: { HV_QEMU_BINARY: wrapper, HV_QEMU_START_TIMEOUT_MS: '3000' } }).start();
   const running = async (name: string) => {
     const { id } = await call(c, c.createInstance, vm(name));
     await watch.state(id, InstanceState.INSTANCE_STATE_RUNNING, 90_000);

@@ -12,7 +12,7 @@ import { OneNodeLab } from '../support/one-node-lab';
 
 describe('restart policy (metadata.annotations["hypervisor.restart-policy"]), real QEMU under TCG', function () {
   this.timeout(180_000);
-  const lab = new OneNodeLab({}, { network: true });
+  const lab = new OneNodeLab();
   const { t } = lab;
   let images: ImageServer;
   let agent: Agent;
