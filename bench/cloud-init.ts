@@ -23,6 +23,8 @@ import { CLOUD_IMAGE, cloudImageDir, cloudVm, TestKey } from '../test/cloud-init
 const MiB = 2 ** 20;
 const FINISHED = /Cloud-init v\. \S+ finished at/;
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+/** BENCH_ACCEL=kvm where /dev/kvm works: ours and the floor then both run on KVM (`-cpu host`, as the agent's args.ts). */
+const ACCEL = process.env.BENCH_ACCEL === 'kvm' ? 'kvm' : 'tcg';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -42,7 +44,7 @@ const handBoot = async (image: string, seed: string, mac: string, memMiB: number
     const serial = path.join(dir, 'serial.log');
     const t0 = Date.now();
     const q = spawn('qemu-system-x86_64', [
-      '-nodefaults', '-no-user-config', '-machine', 'q35', '-accel', 'tcg', '-smp', '1', '-m', `${memMiB}M`, '-display', 'none',
+      '-nodefaults', '-no-user-config', '-machine', 'q35', '-accel', ACCEL, ...(ACCEL === 'kvm' ? ['-cpu', 'host'] : []), '-smp', '1', '-m', `${memMiB}M`, '-display', 'none',
       '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
       '-drive', `if=pflash,format=raw,unit=1,file=${path.join(dir, 'vars.fd')}`,
       '-drive', `file=${path.join(dir, 'root.qcow2')},format=qcow2,if=none,id=disk0`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=0',
@@ -81,14 +83,14 @@ const handBootRetried = async (...a: Parameters<typeof handBoot>) => {
     return await handBoot(...a);
   } catch (e) {
     if (!(e instanceof PanicError)) throw e;
-    console.error(`  … the hand-booted guest panicked under TCG (${e.message.trim().split('\n').pop()}); booted again`);
+    console.error(`  … the hand-booted guest panicked under ${ACCEL.toUpperCase()} (${e.message.trim().split('\n').pop()}); booted again`);
     return handBoot(...a);
   }
 };
 
 const main = async () => {
   const imageDir = cloudImageDir();
-  const t = await new DataplaneLab().start(1);
+  const t = await new DataplaneLab().start(1, { agentArgs: ['--accel', ACCEL] });
   const key = new TestKey();
   const cloud = await new ImageServer(imageDir, t.lab.rootIp).start();
   const ours: { finished: number; shown: number }[] = [];
@@ -135,7 +137,7 @@ const main = async () => {
     key.remove();
     await t.stop();
   }
-  console.log('cloud image first boot (Debian 12 cloud-style image, UEFI/OVMF, q35, 1 vCPU, 768 MiB, TCG; one namespace host)');
+  console.log(`cloud image first boot (Debian 12 cloud-style image, UEFI/OVMF, q35, 1 vCPU, 768 MiB, ${ACCEL.toUpperCase()}; one namespace host)`);
   console.log(`  CreateInstance → cloud-init finished (console)      ${ours.map((o) => secs(o.finished)).join(', ')}`);
   console.log(`  CreateInstance → first boot shown (phone-home, API)  ${ours.map((o) => secs(o.shown)).join(', ')}`);
   console.log(`  by hand, same image and seed: launch → finished     ${floor.map((o) => secs(o.finished)).join(', ')}   (floor)`);

@@ -1,26 +1,35 @@
 import os from 'node:os';
 import { authorize } from '../src/authz/authorize';
-import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
+import { ServerCredentials } from '@grpc/grpc-js';
+import { ClusterServiceClient, ListNodesRequest, ListNodesResponse, RegisterNodeRequest, RegisterNodeResponse } from '../src/gen/hypervisor/v1/cluster';
+import { grpcCredentials } from '../src/server/security/credentials';
 import { call, TestControlPlane } from '../test/support/control-plane';
 import { nodeRegistration } from '../test/support/nodes';
 import { NetworkLab } from '../test/security/support';
 import { fmt, measure, percentile, type RateResult } from './support/stats';
+import { EchoFloor } from './support/tls-echo';
 
 /**
  * What security costs (issue 26): the same writes (RegisterNode, a new node
  * each) and lists (ListNodes, 100 a page) against a server in development
  * mode (plaintext, everyone local:admin; the floor) and one in network mode
  * (TLS 1.3, the client certificate looked up in the users' read model, the
- * authorization function on every call), in one run. The machine is shared
- * and its load moves by tens of percent within a minute, so the two modes
- * run in many short batches, alternating, and each mode's figure is the sum
- * of its batches. Scale with BENCH_SCALE (default 1; 0.1 for a smoke run).
+ * authorization function on every call), in one run. Beside them, the part
+ * underneath: a grpc-js echo answering the same sizes in plaintext and over
+ * the same TLS, so what TLS alone costs a call is known and the rest is
+ * ours. The machine is shared and its load moves by tens of percent within
+ * a minute, so the four run in many short batches, in turns, and each
+ * one's figure is the sum of its batches. Scale with BENCH_SCALE (default
+ * 1; 0.1 for a smoke run).
  */
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = (x: number) => Math.max(20, Math.round(x * SCALE));
 const CONCURRENCY = 16;
+const CHANNELS = 4;
 const BATCHES = 12;
 const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: Number(process.env.PAGE ?? 100), pageToken: '' };
+const MODES = ['development', 'network', 'echo plaintext', 'echo TLS'] as const;
+type Mode = (typeof MODES)[number];
 
 /** The batches of one mode, as one result: total calls over total time, latencies over all of them. */
 const combine = (rs: RateResult[], lat: number[]): RateResult => {
@@ -28,6 +37,9 @@ const combine = (rs: RateResult[], lat: number[]): RateResult => {
   const seconds = rs.reduce((a, r) => a + r.seconds, 0);
   return { n, seconds, perSecond: n / seconds, p50ms: percentile(lat, 50), p99ms: percentile(lat, 99) };
 };
+
+/** Microseconds a call of `a` takes beyond one of `b`, from their rates (the calls share one process's CPU). */
+const extraUs = (a: RateResult, b: RateResult) => 1e6 / a.perSecond - 1e6 / b.perSecond;
 
 const main = async () => {
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load ${os.loadavg()[0].toFixed(1)}, scale ${SCALE}`);
@@ -40,35 +52,68 @@ const main = async () => {
 
   const dev = await new TestControlPlane().start();
   const net = await new NetworkLab().start();
+  const echo = new EchoFloor();
+  const echoes = await echo.start({ server: grpcCredentials(net.t.cp.security!.pki), ca: net.ca, ...net.admin }, ServerCredentials.createInsecure(), CHANNELS);
   const clients = {
-    development: Array.from({ length: 4 }, () => dev.client(ClusterServiceClient)),
-    network: Array.from({ length: 4 }, () => net.client(ClusterServiceClient, net.admin)),
+    development: Array.from({ length: CHANNELS }, () => dev.client(ClusterServiceClient)),
+    network: Array.from({ length: CHANNELS }, () => net.client(ClusterServiceClient, net.admin)),
   };
   let serial = 0;
   const ops = {
-    RegisterNode: (cs: ClusterServiceClient[], mode: string) => (i: number) => call(cs[i % 4], cs[i % 4].registerNode, nodeRegistration(`bench-${mode}-${serial++}`)),
-    ListNodes: (cs: ClusterServiceClient[]) => (i: number) => call(cs[i % 4], cs[i % 4].listNodes, LIST),
+    RegisterNode: {
+      call: (cs: ClusterServiceClient[], mode: string) => (i: number) => call(cs[i % CHANNELS], cs[i % CHANNELS].registerNode, nodeRegistration(`bench-${mode}-${serial++}`)),
+      sizes: async () => {
+        const req = nodeRegistration('bench-size-000000');
+        const c = clients.development[0];
+        return { request: RegisterNodeRequest.encode(req).finish(), answer: RegisterNodeResponse.encode(await call(c, c.registerNode, req)).finish() };
+      },
+    },
+    ListNodes: {
+      call: (cs: ClusterServiceClient[]) => (i: number) => call(cs[i % CHANNELS], cs[i % CHANNELS].listNodes, LIST),
+      sizes: async () => {
+        const c = clients.development[0];
+        return { request: ListNodesRequest.encode(LIST).finish(), answer: ListNodesResponse.encode(await call(c, c.listNodes, LIST)).finish() };
+      },
+    },
   };
   const totals = { RegisterNode: N(6000), ListNodes: N(12000) };
-  for (const op of (process.env.OPS ?? 'RegisterNode,ListNodes').split(',') as ('RegisterNode' | 'ListNodes')[]) {
+  for (const op of (process.env.OPS ?? 'RegisterNode,ListNodes').split(',') as (keyof typeof ops)[]) {
     const per = Math.max(10, Math.round(totals[op] / BATCHES));
-    const runs: Record<string, { rs: RateResult[]; lat: number[] }> = { development: { rs: [], lat: [] }, network: { rs: [], lat: [] } };
+    const { request, answer } = await ops[op].sizes();
+    echo.answer = Buffer.from(answer);
+    const req = Buffer.from(request);
+    const fns: Record<Mode, (i: number) => Promise<unknown>> = {
+      development: ops[op].call(clients.development, 'development'),
+      network: ops[op].call(clients.network, 'network'),
+      'echo plaintext': (i) => echoes.plaintext[i % CHANNELS](req),
+      'echo TLS': (i) => echoes.tls[i % CHANNELS](req),
+    };
+    const runs = Object.fromEntries(MODES.map((m) => [m, { rs: [] as RateResult[], lat: [] as number[] }])) as Record<Mode, { rs: RateResult[]; lat: number[] }>;
     for (let b = 0; b < BATCHES; b++)
-      for (const mode of b % 2 === 0 ? (['development', 'network'] as const) : (['network', 'development'] as const)) {
-        const f = ops[op](clients[mode], mode);
+      // Each batch in another order, so no mode always follows the same one.
+      for (let k = 0; k < MODES.length; k++) {
+        const mode = MODES[(b + k) % MODES.length];
         const r = await measure(per, CONCURRENCY, async (i) => {
           const s = process.hrtime.bigint();
-          await f(i);
+          await fns[mode](i);
           runs[mode].lat.push(Number(process.hrtime.bigint() - s) / 1e6);
         });
         runs[mode].rs.push(r);
       }
-    const d = combine(runs.development.rs, runs.development.lat);
-    const n = combine(runs.network.rs, runs.network.lat);
-    console.log(`${op.padEnd(12)} development (floor) ${fmt(d)}`);
-    console.log(`${op.padEnd(12)} network             ${fmt(n)}   overhead ${(100 * (1 - n.perSecond / d.perSecond)).toFixed(1)}% of the rate, p50 ${n.p50ms >= d.p50ms ? '+' : ''}${(n.p50ms - d.p50ms).toFixed(2)} ms`);
+    const [d, n, ep, et] = MODES.map((m) => combine(runs[m].rs, runs[m].lat));
+    const line = (label: string, r: RateResult, rest = '') => console.log(`${op.padEnd(12)} ${label.padEnd(20)} ${fmt(r)}${rest}`);
+    console.log(`${op.padEnd(12)} request ${request.length} B, answer ${answer.length} B`);
+    line('development (floor)', d);
+    line('network', n, `   overhead ${(100 * (1 - n.perSecond / d.perSecond)).toFixed(1)}% of the rate, p50 ${n.p50ms >= d.p50ms ? '+' : ''}${(n.p50ms - d.p50ms).toFixed(2)} ms, +${extraUs(n, d).toFixed(0)} µs a call`);
+    line('echo plaintext', ep);
+    line('echo TLS', et, `   TLS alone: ${(100 * (1 - et.perSecond / ep.perSecond)).toFixed(1)}% of the echo's rate, +${extraUs(et, ep).toFixed(0)} µs a call`);
+    const ours = extraUs(n, d) - extraUs(et, ep);
+    console.log(
+      `${op.padEnd(12)} ours beyond TLS: ${ours.toFixed(0)} µs a call = ${((100 * ours) / (1e6 / d.perSecond)).toFixed(1)}% of a development call (${(1e6 / d.perSecond).toFixed(0)} µs); TLS is ${((100 * extraUs(et, ep)) / Math.max(1, extraUs(n, d))).toFixed(0)}% of network mode's extra`,
+    );
   }
   for (const cs of Object.values(clients)) for (const c of cs) c.close();
+  echo.stop();
   await net.stop();
   await dev.stop();
 };

@@ -204,6 +204,7 @@ export class Agent {
       },
       cfg.workConcurrency,
       log,
+      !confined,
     );
     await this.consumer.start();
     this.heartbeat = new Heartbeat(

@@ -36,7 +36,7 @@ export class Executor {
     private readonly reporter: Reporter | undefined,
     private readonly log: Logger,
     /** The data plane: makes the work's ports (taps, their network, filtering) and gives their NICs; absent = no networking here. */
-    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind'>) => Promise<Nic[]>,
+    private readonly prepareNetwork?: (w: Pick<InstanceWork, 'network' | 'kind' | 'instanceId'>) => Promise<Nic[]>,
     /** What the metadata service answers each guest (absent = no metadata service here). */
     private readonly guests?: GuestRecords,
     /** Live migration's settings; absent = this host takes no part in moves. */
@@ -85,7 +85,7 @@ export class Executor {
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
     // A move does not change the generation: its work is its own (JetStream drops a repeat by its id).
     if (w.migration && this.migration) {
-      await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log }, w);
+      await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log, nics: (x) => this.nicsFor(x) }, w);
       return { done: true };
     }
     const rec = this.store.get(w.instanceId);

@@ -5,6 +5,7 @@ import type { ImagePreparation, InstanceDriver } from './drivers/driver';
 import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import type { Nic } from '../sdn/driver';
 
 export interface MigrationSettings {
   /** The address the other host reaches this one at (the node's advertise address). */
@@ -22,6 +23,8 @@ interface Deps {
   readonly reporter?: Reporter;
   readonly settings: MigrationSettings;
   readonly log: Logger;
+  /** The work's ports made here (tap, filtering, anti-spoofing) and their NICs, as for a create. */
+  readonly nics: (w: InstanceWork) => Promise<Nic[]>;
 }
 
 /**
@@ -50,7 +53,10 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
         return;
       }
       if (!live) throw new FailedPrecondition(`the ${d.driver.kind} driver on this node cannot take a live migration`);
-      const spec = await d.driver.launchSpec(w, d.images);
+      const launch = await d.driver.launchSpec(w, d.images);
+      // The second binding: the same tap name and MAC as on the source, its rules in place before the guest can send here.
+      const nics = await d.nics(w);
+      const spec = nics.length ? { ...launch, nics } : launch;
       const host = d.settings.host();
       const [port, nbdPort] = await freePorts(host, d.settings.portMin, d.settings.portMax, 2);
       await live.prepareIncoming(spec, { host, port, nbdPort });

@@ -9,6 +9,8 @@ export type WorkHandler = (subject: string, data: Uint8Array) => Promise<void>;
 
 /** A handler that takes longer says it is still working this often, so the message is not handed out again. */
 const WORKING_EVERY_MS = 10_000;
+/** Pauses between tries of a consume that keeps failing. */
+const PAUSE_MS = { first: 1_000, max: 15_000 };
 
 /**
  * The agent's work queue: a durable JetStream consumer on its own node's
@@ -22,6 +24,7 @@ export class WorkConsumer {
   private stopping = false;
   private readonly inflight = new Set<Promise<void>>();
   private slots: (() => void)[] = [];
+  private endPause?: () => void;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -29,21 +32,34 @@ export class WorkConsumer {
     private readonly handlers: Record<string, WorkHandler>,
     private readonly concurrency: number,
     private readonly log: Logger,
+    /**
+     * On an open NATS the agent makes its stream and consumer; on a confined
+     * one only the control plane may (it does when the node joins), and the
+     * agent waits for them.
+     */
+    private readonly makesConsumer = true,
   ) {}
 
+  /** Starts consuming; a consumer that is not there yet is waited for, not a failed start. */
   async start(): Promise<void> {
-    await this.ensureConsumer();
+    await this.ensureConsumer().catch((err: Error) => this.log.warn({ error: err.message }, 'no work consumer yet; waiting for it'));
     this.loop = this.consumeForever(consumerName(this.nodeId));
   }
 
   private async ensureConsumer(): Promise<void> {
+    if (!this.makesConsumer) return;
     const jsm = await this.nc.jetstreamManager();
     await ensureWorkStream(jsm);
     await ensureNodeConsumer(jsm, this.nodeId);
   }
 
-  /** Consumes until stopped; a consume that ends by itself (a lost connection, a deleted consumer) is started again. */
+  /**
+   * Consumes until stopped; a consume that ends by itself (a lost connection,
+   * a deleted consumer, one not made yet) is started again, after a pause that
+   * grows while tries keep failing at once.
+   */
   private async consumeForever(name: string): Promise<void> {
+    let pauseMs = PAUSE_MS.first;
     while (!this.stopping) {
       try {
         const consumer = await this.nc.jetstream().consumers.get(WORK_STREAM, name);
@@ -53,13 +69,24 @@ export class WorkConsumer {
           this.messages.stop();
           break;
         }
+        pauseMs = PAUSE_MS.first;
         await this.run(this.messages);
       } catch (err) {
-        if (!this.stopping) this.log.warn({ err }, 'work consumer failed; consuming again');
+        if (!this.stopping) this.log.warn({ error: (err as Error).message, retryInMs: pauseMs }, 'work consumer failed; consuming again');
       }
       if (this.stopping) break;
-      await new Promise((r) => setTimeout(r, 1_000));
-      await this.ensureConsumer().catch((err) => this.log.warn({ err }, 'cannot make the work consumer yet'));
+      // stop() ends the pause: a stopping agent does not wait it out.
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, pauseMs);
+        this.endPause = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.endPause = undefined;
+      if (this.stopping) break;
+      pauseMs = Math.min(pauseMs * 2, PAUSE_MS.max);
+      await this.ensureConsumer().catch((err: Error) => this.log.warn({ error: err.message }, 'cannot make the work consumer yet'));
     }
   }
 
@@ -101,6 +128,7 @@ export class WorkConsumer {
     this.stopping = true;
     // stop(), not close(): close() waits for the iterator to be drained, which may not be running yet.
     this.messages?.stop();
+    this.endPause?.();
     await this.loop?.catch(() => undefined);
     for (const r of this.slots) r();
     await Promise.allSettled([...this.inflight]);

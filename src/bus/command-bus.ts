@@ -2,21 +2,31 @@ import { ErrorCode, type NatsConnection, NatsError } from 'nats';
 import type { Observable } from 'rxjs';
 import type { CommandResult } from '../commands/command';
 import type { CommandEnvelope } from './envelope';
-import { DeadlineExceeded, DomainError, InvalidArgument, Unavailable } from '../errors';
+import { DomainError, InvalidArgument, Unavailable } from '../errors';
 import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from '../eventstore/payload-limit';
 import { commandSubject } from './subjects';
 import { type CommandReply, decode, encode } from './wire';
 
 export interface SendOptions {
-  /** How long to wait for the handler's reply. */
+  /**
+   * How long to wait for the handler's reply: what is left of the client's
+   * deadline (less a margin to answer in), so the answer is ours, not the
+   * client's own DEADLINE_EXCEEDED. Default: the bus's default.
+   */
   readonly timeoutMs?: number;
 }
+
+/** No command waits longer than this, whatever deadline its client gave. */
+const MAX_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * Sends commands as NATS requests to whichever server process handles them
  * (a queue group), and turns the reply back into a result or a DomainError.
- * A missing handler or a lost connection is UNAVAILABLE; no reply in time is
- * DEADLINE_EXCEEDED. It never waits longer than the timeout.
+ * A missing handler, a lost connection, and no reply in time are all
+ * UNAVAILABLE: the command may have been lost on the way (its handler's
+ * server or connection went at a fault) or may have completed, and in both
+ * cases a retry with the same x-request-id is what helps (it repeats nothing).
+ * It never waits longer than the timeout.
  */
 export class CommandBus {
   private readonly inflight = new Set<(e: Error) => void>();
@@ -39,7 +49,7 @@ export class CommandBus {
   }
 
   async send(env: CommandEnvelope, opts: SendOptions = {}): Promise<CommandResult> {
-    const timeout = Math.max(1, Math.min(opts.timeoutMs ?? this.defaultTimeoutMs, this.defaultTimeoutMs));
+    const timeout = Math.max(1, Math.min(opts.timeoutMs ?? this.defaultTimeoutMs, MAX_TIMEOUT_MS));
     if (this.nc.isClosed()) throw new Unavailable('not connected to NATS: the command bus is closed');
     if (this.connection && !this.connection.connected) throw new Unavailable('not connected to NATS (reconnecting); retry shortly');
     const body = encode(env);
@@ -57,17 +67,17 @@ export class CommandBus {
       const msg = await Promise.race([this.nc.request(this.subjectOf(env.aggregateType), body, { timeout }), dropped]).finally(() => this.inflight.delete(fail));
       reply = decode<CommandReply>(msg.data);
     } catch (e) {
-      throw translate(e, env);
+      throw translate(e, env, timeout);
     }
     if (!reply.ok) throw new DomainError(reply.code, reply.message);
     return { position: reply.position, events: reply.events };
   }
 }
 
-const translate = (e: unknown, env: CommandEnvelope): Error => {
+const translate = (e: unknown, env: CommandEnvelope, timeoutMs: number): Error => {
   if (e instanceof NatsError) {
     if (e.code === ErrorCode.Timeout)
-      return new DeadlineExceeded(`no answer to ${env.command.type} in time; it may still complete (retry with the same request id)`);
+      return new Unavailable(`no answer from the command handler to ${env.command.type} within ${timeoutMs} ms (a fault may have lost it, or it may have completed): retry with the same x-request-id, which repeats nothing`);
     if (e.code === ErrorCode.NoResponders)
       return new Unavailable(`no command handler for ${env.aggregateType} is running`);
     return new Unavailable(`command bus unavailable: ${e.message}`, { cause: e });

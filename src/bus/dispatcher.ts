@@ -8,6 +8,13 @@ export interface Origin {
   readonly commandId: string;
   readonly meta: EventMeta;
   readonly timeoutMs: number;
+  /**
+   * When the request must be answered (epoch ms; a client's deadline less the
+   * answer margin): every command the request causes, one after another,
+   * shares it, so the last of several steps does not outlive the client.
+   * Absent (the system's own commands): each command gets timeoutMs.
+   */
+  readonly deadline?: number;
   /** The client's request (method, target and id; what it asked): every command it causes carries it. */
   readonly request?: { readonly scope: string; readonly fingerprint: string };
 }
@@ -23,15 +30,19 @@ export class Dispatcher {
   ) {}
 
   async execute(origin: Origin, aggregateType: string, aggregateId: string, command: Command): Promise<CommandResult> {
-    const started = Date.now();
+    const until = Math.min(origin.deadline ?? Infinity, Date.now() + origin.timeoutMs);
+    const left = () => Math.max(1, until - Date.now());
     const result = await this.bus.send(
       { commandId: origin.commandId, aggregateType, aggregateId, command, meta: origin.meta, ...(origin.request ? { request: origin.request } : {}) },
-      { timeoutMs: origin.timeoutMs },
+      { timeoutMs: left() },
     );
-    await this.projections.waitFor(result.position, Math.max(1, origin.timeoutMs - (Date.now() - started)));
+    await this.projections.waitFor(result.position, left());
     return result;
   }
 }
+
+/** What is left of a request's time (its deadline's, else its whole timeoutMs), for a wait of its own. */
+export const msLeft = (o: Origin): number => Math.max(0, (o.deadline ?? Date.now() + o.timeoutMs) - Date.now());
 
 /**
  * The origin of the n-th command one request causes: a stable id (so a retry

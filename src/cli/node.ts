@@ -10,9 +10,10 @@ import {
   UpdateNodeStatusRequest,
   type WatchNodesRequest,
 } from '../gen/hypervisor/v1/cluster';
-import { EventType, NodeRole, NodeStatus } from '../gen/hypervisor/v1/common';
+import { EventType, NodeCondition, NodeRole, NodeStatus } from '../gen/hypervisor/v1/common';
 import { type InstanceEvent, ListInstancesRequest, type ListInstancesResponse, type WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
+import { DRAIN_CONDITION, drainCondition } from '../domain/drain';
 import { CliError, EXIT } from './exit';
 import { enumValue, enumWord, formatAge, formatBytes, parsePairs } from './format';
 import { column, type Kind } from './print';
@@ -54,6 +55,18 @@ const getNode = (ctx: Ctx, nodeId: string) => ctx.call<GetNodeRequest, Node>(ctx
 
 const setStatus = (ctx: Ctx, nodeId: string, status: NodeStatus) =>
   ctx.call<UpdateNodeStatusRequest, Node>(ctx.cluster, ctx.cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId, status }));
+
+/**
+ * DRAINING, with the node's Draining condition saying how many moves at once (the request
+ * has no field for it); without --max-parallel the condition goes and the server's limit holds.
+ * The agent's own conditions are sent back unchanged: the request's list replaces the node's.
+ */
+const drain = async (ctx: Ctx, nodeId: string, maxParallel: number | undefined): Promise<Node> => {
+  const own = maxParallel === undefined ? [] : [drainCondition(maxParallel)];
+  const kept = (await getNode(ctx, nodeId)).conditions.filter((c) => c.type !== DRAIN_CONDITION);
+  const conditions = [...kept, ...own].map((c) => NodeCondition.fromPartial({ type: c.type, status: c.status, reason: c.reason, message: c.message }));
+  return ctx.call<UpdateNodeStatusRequest, Node>(ctx.cluster, ctx.cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId, status: NodeStatus.NODE_STATUS_DRAINING, conditions }));
+};
 
 const instancesOn = async (ctx: Ctx, nodeId: string): Promise<number> => {
   const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, ListInstancesRequest.fromPartial({ nodeId, pageSize: 1 }));
@@ -124,21 +137,28 @@ export const nodeCommand = (): Command => {
     verb(c);
 
   c.command('drain')
-    .description('Cordon the node (status DRAINING) and say how many instances it still hosts; --wait until it hosts none')
+    .description('Drain the node (status DRAINING): its running VMs move off live, --max-parallel at once; --wait until it hosts none')
     .argument('<node>', 'node id or host name')
-    .option('--wait', 'wait until no instance is left on the node (delete or move them meanwhile)')
+    .option('--max-parallel <n>', "moves off the node at once (default: the server's --drain-max-parallel, 2)", (v) => Number(v))
+    .option('--wait', 'wait until no instance is left on the node, printing what moves and why what stays stays')
     .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v), 600)
     .action(
-      run(async (ctx, ref: string, o: { wait?: boolean; timeout: number }) => {
+      run(async (ctx, ref: string, o: { maxParallel?: number; wait?: boolean; timeout: number }) => {
         const id = await nodeRef(ctx, ref);
-        const node = await setStatus(ctx, id, NodeStatus.NODE_STATUS_DRAINING);
+        const node = await drain(ctx, id, o.maxParallel);
         let left = await instancesOn(ctx, id);
         process.stderr.write(`node ${node.hostname} is DRAINING; ${left} instance(s) still on it\n`);
         if (o.wait && left > 0) {
-          // Each change of an instance on the node is a watch event: count again then.
+          // The watch begins with the node's instances as they are, then each change: count again then, and say what it does.
           const watch = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
+          const said = new Map<string, string>();
           const emptied = async () => {
-            for await (const _ of watch) {
+            for await (const e of watch) {
+              const i = e.instance;
+              if (i && i.stateReason && said.get(i.id) !== i.stateReason) {
+                said.set(i.id, i.stateReason);
+                process.stderr.write(`  ${i.name}: ${i.stateReason}\n`);
+              }
               const now = await instancesOn(ctx, id);
               if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
               left = now;

@@ -28,11 +28,14 @@ export interface ResumableWatchOptions<Res> {
 export async function* resumableWatch<Res>(o: ResumableWatchOptions<Res>): AsyncGenerator<Res> {
   let since = o.since ?? 0n;
   for (;;) {
+    // Only what a reopened stream sends again is dropped: one stream's snapshot (since 0)
+    // sends every current object at the same revision, and each of them counts.
+    const floor = since;
     const s = o.open(since);
     try {
       for await (const m of s as AsyncIterable<Res>) {
         const r = o.revisionOf(m);
-        if (since > 0n && r > 0n && r <= since) continue;
+        if (floor > 0n && r > 0n && r <= floor) continue;
         if (r > since) since = r;
         yield m;
       }

@@ -24,6 +24,8 @@ export interface PortPlan {
   readonly prefixLength: number;
   readonly gateway: string;
   readonly mtu: number;
+  /** The port's subnet's DNS servers, for a guest told its network statically (no DHCP to hand them out); absent = none. */
+  readonly dnsServers?: readonly string[];
   /** The groups whose rules apply: the port's own, or the tenant's implicit `default` group. */
   readonly securityGroups: readonly string[];
   readonly bindingType: string;
@@ -33,6 +35,12 @@ export interface PortPlan {
    * driver keeps the kind it realised the port with, else a tap).
    */
   readonly device?: PortDeviceKind;
+  /**
+   * Realised here for an instance moving here (Neutron's inactive binding), or one that
+   * moved here before its port's binding followed: the host makes it and does not report
+   * it (the port's bound node does).
+   */
+  readonly inactive?: true;
   /** What the control plane last heard from the host (so a host reports only changes). */
   readonly reported?: { readonly status: PortLinkStatus; readonly deviceName: string; readonly reason: string };
 }

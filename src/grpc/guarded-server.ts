@@ -9,6 +9,7 @@ import {
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { connectionInterceptor } from './auth/connection';
 
 /** What a request deserializer hands on instead of throwing: grpc-js would answer INTERNAL, we answer INVALID_ARGUMENT. */
 const UNPARSEABLE = Symbol('unparseable request');
@@ -84,11 +85,15 @@ export const guardInterceptor =
     });
   };
 
-/** A grpc-js Server whose services never answer INTERNAL for a request that does not parse. */
+/**
+ * A grpc-js Server whose services never answer INTERNAL for a request that
+ * does not parse. Its first interceptor notes each call's connection, so a
+ * client certificate is read once per connection (auth/connection.ts).
+ */
 export class GuardedServer extends Server {
   constructor(options: ServerOptions & { guard: GuardOptions }) {
     const { guard, interceptors = [], ...rest } = options;
-    super({ ...rest, interceptors: [guardInterceptor(guard), ...interceptors] });
+    super({ ...rest, interceptors: [connectionInterceptor, guardInterceptor(guard), ...interceptors] });
   }
 
   override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {

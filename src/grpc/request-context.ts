@@ -13,7 +13,13 @@ export interface RequestContext {
   /** Idempotency key of the first command: the x-request-id header, else new. */
   readonly requestId: string;
   readonly meta: EventMeta;
-  /** Milliseconds left before the client's deadline (capped). */
+  /**
+   * Milliseconds this server may spend on the request: what is left of the
+   * client's deadline less a margin (answerMarginMs), capped. Every wait of
+   * the request (the command bus, the read models, a saga's steps) ends
+   * within it, so a write that cannot finish in time is answered UNAVAILABLE
+   * by us, with what to do, before the client's clock says DEADLINE_EXCEEDED.
+   */
   readonly timeoutMs: number;
   /** A write with a client-given id: its scope and fingerprint, recorded with every commit it causes. */
   readonly request?: RequestStamp;
@@ -24,6 +30,20 @@ const SAFE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const header = (md: Metadata, key: string): string | undefined => {
   const v = md.get(key)[0];
   return typeof v === 'string' && v.length > 0 ? v : undefined;
+};
+
+/**
+ * How long before the client's deadline the server answers: a tenth of the
+ * time left, at least 100 ms and at most 1 s (the answer's way back, and a
+ * loaded event loop), but never more than half of what is left.
+ */
+export const answerMarginMs = (leftMs: number): number => Math.min(leftMs / 2, Math.min(1_000, Math.max(100, leftMs / 10)));
+
+/** Milliseconds left of a call's deadline less the answer margin, at most maxMs (maxMs without a deadline). */
+export const timeLeftMs = (deadline: Date | number, maxMs: number): number => {
+  const left = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? Infinity : Number(deadline) - Date.now();
+  if (!Number.isFinite(left)) return maxMs;
+  return Math.max(1, Math.min(maxMs, Math.floor(left - answerMarginMs(Math.max(0, left)))));
 };
 
 export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): RequestContext => {
@@ -45,13 +65,11 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
   const onBehalfOf = caller?.role === 'admin' && said !== undefined && said !== actor ? said : undefined;
   const correlationId = header(md, 'x-correlation-id') ?? requestId;
   if (!SAFE_ID.test(correlationId)) throw new InvalidArgument('x-correlation-id: use 1-128 letters, digits or _.:@-');
-  const deadline = call.getDeadline();
-  const left = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? maxTimeoutMs : Number(deadline) - Date.now();
   const request = stampOf(methodOf(call.getPath()), given, (call as { request?: unknown }).request);
   return {
     requestId,
     meta: { actor, correlationId, causationId: requestId, ...(onBehalfOf ? { onBehalfOf } : {}) },
-    timeoutMs: Math.max(1, Math.min(maxTimeoutMs, Number.isFinite(left) ? left : maxTimeoutMs)),
+    timeoutMs: timeLeftMs(call.getDeadline(), maxTimeoutMs),
     ...(request ? { request } : {}),
   };
 };
@@ -59,5 +77,5 @@ export const requestContext = (call: ServerSurfaceCall, maxTimeoutMs = 30_000): 
 /** The request as the origin of the commands it causes: its request id, actor, correlation and deadline. */
 export const originOf = (call: ServerSurfaceCall): Origin => {
   const ctx = requestContext(call);
-  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, ...(ctx.request ? { request: ctx.request } : {}) };
+  return { commandId: ctx.requestId, meta: ctx.meta, timeoutMs: ctx.timeoutMs, deadline: Date.now() + ctx.timeoutMs, ...(ctx.request ? { request: ctx.request } : {}) };
 };

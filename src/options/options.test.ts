@@ -23,6 +23,13 @@ describe('options', () => {
       assert.equal(c.schedulerWeigher, 'spread');
     });
 
+    it('leaves evacuation off unless --evacuate-after (or HV_EVACUATE_AFTER_SECONDS) is set', () => {
+      assert.equal(read(serverOptions, []).evacuateAfterSeconds, 0);
+      assert.equal(read(serverOptions, ['--evacuate-after', '120']).evacuateAfterSeconds, 120);
+      assert.equal(read(serverOptions, [], { HV_EVACUATE_AFTER_SECONDS: '300' }).evacuateAfterSeconds, 300);
+      refuses(() => read(serverOptions, ['--evacuate-after', '2m']), /--evacuate-after.*not a number of seconds/);
+    });
+
     it('takes a flag over its environment variable over the default', () => {
       assert.equal(read(serverOptions, [], { HV_GRPC_PORT: '7000' }).grpcPort, 7000);
       assert.equal(read(serverOptions, ['--grpc-port', '7001'], { HV_GRPC_PORT: '7000' }).grpcPort, 7001);

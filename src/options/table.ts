@@ -312,6 +312,13 @@ export const serverOptions = {
   createTimeoutSeconds: seconds({ env: 'HV_CREATE_TIMEOUT_SECONDS', help: 'create timeout', default: 300, positive: true }),
   /** Live moves off one DRAINING node at once. */
   drainMaxParallel: integer({ flag: '--drain-max-parallel <n>', env: 'HV_DRAIN_MAX_PARALLEL', help: 'live migrations off one draining node at once', min: 1, default: 2 }),
+  /** Evacuation (off at 0, as Nova's evacuate is an operator's decision): a node NOT_READY this long has its instances started elsewhere. */
+  evacuateAfterSeconds: seconds({
+    flag: '--evacuate-after <seconds>',
+    env: 'HV_EVACUATE_AFTER_SECONDS',
+    help: 'start the instances of a node NOT_READY this long on other nodes from their images (restart policy not never; local disks lost); 0: never',
+    default: 0,
+  }),
   /** A move (MigrateInstance) not ended after this long is given up, the instance left where it was (the agents' own timeout comes first). */
   migrationTimeoutSeconds: seconds({ env: 'HV_MIGRATION_TIMEOUT_SECONDS', help: 'time after which the control plane gives up a migration nobody ended', default: 900, positive: true }),
   /** A create that fails for a reason of its node is tried on another node, up to this many nodes in all. */

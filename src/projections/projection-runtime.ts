@@ -1,5 +1,5 @@
 import { Subject, type Subscription } from 'rxjs';
-import { DeadlineExceeded, Unavailable } from '../errors';
+import { Unavailable } from '../errors';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
 import type { ReadModel } from './read-model';
@@ -64,14 +64,21 @@ export class ProjectionRuntime {
     this.waiters = still;
   }
 
-  /** Resolves once the models have applied `position`; DEADLINE_EXCEEDED after timeoutMs. */
+  /**
+   * Resolves once the models have applied `position`; UNAVAILABLE after
+   * timeoutMs. The wait is this server's (its follower of the log is behind,
+   * typically while a fault moves the log's leader), the write is stored:
+   * a retry with the same x-request-id, here or on another replica, answers
+   * from it and adds nothing. DEADLINE_EXCEEDED would tell the client its own
+   * deadline passed, which it did not (callers pass what is left of it).
+   */
   waitFor(position: number, timeoutMs = 10_000): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (position <= this.position) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        reject(new DeadlineExceeded(`the read model did not reach log position ${position} in time; the write itself succeeded`));
+        reject(new Unavailable(`this server's read models did not reach log position ${position} within ${timeoutMs} ms (the write itself is stored): retry with the same x-request-id, here or on another server, to get its answer`));
       }, timeoutMs);
       this.waiters.push({ position, resolve, reject, timer });
     });

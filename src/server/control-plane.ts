@@ -28,6 +28,7 @@ import { Snapshotter, type RestoreResult } from '../projections/snapshotter';
 import { ObjectStoreSnapshots } from '../snapshots/object-store';
 import { NatsConnectionState } from '../nats/connection-state';
 import { failoverOptions, logFailover } from '../shared/nats-servers';
+import { advertised } from './advertised';
 import { clusterSize, logReplicas, raiseReplicas } from '../nats/replicas';
 import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
 import { FEED_STREAM } from '../feed/subjects';
@@ -46,6 +47,7 @@ import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
 import { AuditPlane } from './planes/audit';
+import { BoundedSteps } from './bounded-steps';
 import { ClusterPlane } from './planes/cluster';
 import { ComputePlane } from './planes/compute';
 import { NetworkPlane } from './planes/network';
@@ -198,7 +200,7 @@ export class ControlPlane {
         ttlMs: cfg.singletonLeaseTtlSeconds * 1000,
         // A process restarted on the same host and port takes its leases back at once.
         holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
-        describe: () => ({ address: `${cfg.grpcHost === '0.0.0.0' ? os.hostname() : cfg.grpcHost}:${this.grpcPort}`, position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
+        describe: () => ({ address: advertised(cfg.grpcHost, this.grpcPort), ...(this.httpPort ? { httpAddress: advertised(security.httpHost, this.httpPort) } : {}), position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
         replicas,
       },
       log,
@@ -235,7 +237,7 @@ export class ControlPlane {
           placement,
           onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
         }),
-        logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), () => connection.connected),
+        logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), connection),
         idempotencyInterceptor(requests),
       ],
     }));
@@ -263,8 +265,8 @@ export class ControlPlane {
     if (cfg.ui)
       this.webConsole = new WebConsole(
         security.mode === 'network'
-          ? { grpcTarget: `localhost:${this.grpcPort}`, credentials: consoleCredentials(security.pki) }
-          : { grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort) },
+          ? { grpcTarget: `localhost:${this.grpcPort}`, credentials: consoleCredentials(security.pki), replicas: () => leases.replicas() }
+          : { grpcTarget: loopbackTarget(cfg.grpcHost, this.grpcPort), replicas: () => leases.replicas() },
       );
     this.http = await startHttpServer(
       { host: security.httpHost, port: cfg.httpPort, ...security.http(directory) },
@@ -334,17 +336,24 @@ export class ControlPlane {
       });
     });
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    // Each step that needs NATS is bounded: a NATS that stopped answering must not hold the shutdown up.
+    const steps = new BoundedSteps(this.log, SHUTDOWN_STEP_MS);
     // Given back first, so another replica takes over at once.
-    await this.leases?.stop();
-    for (const p of [...this.planes].reverse()) await p.stop();
-    await this.commandServer?.drain();
-    await this.snapshots?.stop();
+    await steps.run('give the singleton leases back', () => this.leases?.stop());
+    for (const p of [...this.planes].reverse()) await steps.run(`stop the ${p.constructor.name}`, () => p.stop());
+    await steps.run('finish the commands in flight', () => this.commandServer?.drain());
+    await steps.run('store the last snapshot', () => this.snapshots?.stop());
     this.projections?.stop();
-    await this.store?.close();
-    await this.nc?.drain().catch(() => undefined);
+    await steps.run('close the event store', () => this.store?.close());
+    // A drain flushes what is buffered; after a late step the connection is closed instead, ending what still waits on it.
+    if (!steps.late) await steps.run('drain the NATS connection', () => this.nc?.drain());
+    await this.nc?.close().catch(() => undefined);
     await this.embedded?.stop();
   }
 }
+
+/** How long one NATS-bound step of a shutdown may take before the shutdown goes on without it. */
+const SHUTDOWN_STEP_MS = 5_000;
 
 /** The KV buckets and object store of ours, as streams (the log, work and feed streams are raised where they are made). */
 const REPLICATED_BUCKETS = [`KV_${LEASE_BUCKET}`, `KV_${SINGLETON_BUCKET}`, `KV_${FEED_STREAM}_RELAY_LEASE`, `KV_${FEED_STREAM}_RELAY`, 'OBJ_HV_SNAPSHOTS'];

@@ -164,10 +164,10 @@ describe('cloud images with the metadata service turned off: the NoCloud seed al
     key.remove();
   });
 
-  it('sets the guest, booted by BIOS as its annotation asks, up from its seed (hostname, key, user-data, the static address of a subnet without DHCP) with nothing answering on 169.254.169.254', async () => {
+  it('sets the guest, booted by BIOS as its annotation asks, up from its seed (hostname, key, user-data, the static address and DNS servers of a subnet without DHCP) with nothing answering on 169.254.169.254', async () => {
     // No DHCP on the subnet: the guest's address comes from the seed's network-config alone.
     const network = await t.net.network({ name: 'seed', type: 1, mtu: 1400 });
-    const subnet = await t.net.subnet(network.id, '198.18.71.0/24', { name: 'seed-s', enableDhcp: false });
+    const subnet = await t.net.subnet(network.id, '198.18.71.0/24', { name: 'seed-s', enableDhcp: false, dnsServers: ['198.18.71.53', '192.0.2.53'] });
     const g = await t.net.group({ name: 'ssh' });
     await t.net.rpc('addSecurityRule', { securityGroupId: g.id, direction: 1, etherType: 1, protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 });
     const created = await call(
@@ -190,14 +190,16 @@ describe('cloud images with the metadata service turned off: the NoCloud seed al
     const client = await NetworkClient.attach(t, 0, network.id, subnet.id, 24);
     let out = '';
     await until('ssh with the key', async () => {
-      out = await client.ssh(key, DEFAULT_USER, vm.ipAddress, 'cat /etc/hv-hello; echo; hostname; ip -4 -o addr show dev eth0; curl -s --max-time 5 http://169.254.169.254/latest/meta-data/instance-id; echo " curl=$?"').catch((e) => `ERR ${e.message}`);
+      out = await client.ssh(key, DEFAULT_USER, vm.ipAddress, 'cat /etc/hv-hello; echo; hostname; ip -4 -o addr show dev eth0; curl -s --max-time 5 http://169.254.169.254/latest/meta-data/instance-id; echo " curl=$?"; grep -h dns-nameservers /etc/network/interfaces.d/*').catch((e) => `ERR ${e.message}`);
       return !out.startsWith('ERR');
     }, 120_000).catch(() => assert.fail(`no SSH login: ${out}`));
-    const [hello, hostname, addr, curl] = out.trim().split('\n');
+    const [hello, hostname, addr, curl, ...dns] = out.trim().split('\n');
     assert.equal(hello, 'hello from user-data');
     assert.equal(hostname, 'seed-only');
     assert.match(addr, new RegExp(`inet ${vm.ipAddress.replace(/\./g, '\\.')}/24`), 'the static address from network-config');
     assert.doesNotMatch(curl, new RegExp(vm.id), 'no metadata service answers');
     assert.match(curl, /curl=[1-9]/);
+    // cloud-init's ENI renderer (bookworm's) writes the seed's nameservers into the interface's stanza.
+    assert.ok(dns.map((l) => l.trim()).includes('dns-nameservers 198.18.71.53 192.0.2.53'), `the subnet's DNS servers not in the guest's network config: ${dns.join('\n')}`);
   });
 });

@@ -273,7 +273,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
   });
 
   describe('command bus failures', () => {
-    it('is UNAVAILABLE when no command handler runs, DEADLINE_EXCEEDED when none answers in time', async () => {
+    it('is UNAVAILABLE when no command handler runs and when none answers in time (the command may have been lost at a fault: a retry helps)', async () => {
       const nc = await t.nats.connect();
       const bus = new CommandBus(nc, 300);
       const env = (aggregateType: string) => ({
@@ -285,7 +285,7 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       });
       await assert.rejects(bus.send(env('nobody-handles-this')), (e: { code: number }) => e.code === status.UNAVAILABLE);
       const silent = nc.subscribe('hv.cmd.silent', { callback: () => undefined });
-      await assert.rejects(bus.send(env('silent')), (e: { code: number }) => e.code === status.DEADLINE_EXCEEDED);
+      await assert.rejects(bus.send(env('silent')), (e: { code: number; message: string }) => e.code === status.UNAVAILABLE && /retry with the same x-request-id/.test(e.message));
       silent.unsubscribe();
       const closed = await connect({ servers: t.nats.url });
       await closed.close();

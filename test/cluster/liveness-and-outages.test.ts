@@ -50,7 +50,7 @@ describe('when NATS goes away', function () {
   before(() => t.start());
   after(() => t.stop());
 
-  it('answers UNAVAILABLE or DEADLINE_EXCEEDED within the deadline, never hangs, and serves again once NATS is back', async () => {
+  it('answers UNAVAILABLE within the deadline (the server says so before the client\'s clock does), never hangs, and serves again once NATS is back', async () => {
     const c = t.cluster();
     await call(c, c.registerNode, reg('nats-gone-a'));
     const port = t.nats.nats.port;
@@ -61,7 +61,7 @@ describe('when NATS goes away', function () {
       (e: { code: number }) => e,
     );
     assert.ok(err, 'a write without NATS must fail');
-    assert.ok([status.UNAVAILABLE, status.DEADLINE_EXCEEDED].includes(err.code), `code ${err.code}`);
+    assert.equal(err.code, status.UNAVAILABLE, `code ${err.code}`);
     assert.ok(Date.now() - started < 5_000, 'it answered within the deadline');
     // Reads keep being served from the read models.
     assert.equal((await call(c, c.getNode, { nodeId: nodeIdFor('nats-gone-a') })).hostname, 'nats-gone-a');

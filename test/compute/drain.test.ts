@@ -60,9 +60,8 @@ describe('drain: a DRAINING node\'s VMs move off live (real QEMU, TCG, two agent
     const onB = () => new Set(watch.events.slice(mark).filter((e) => e.instance?.nodeId === b.nodeId).map((e) => e.instance!.id));
     await until('two moved to drain-b', () => onB().size === 2, 180_000);
     const stay = vms.find((i) => !onB().has(i.id))!;
-    const drain = t.cp.compute!.drain!;
-    await until('the reason it stays', () => !!drain.reasonFor(stay.id), 30_000);
-    assert.match(drain.reasonFor(stay.id)!, /cannot move: no node can run this microvm .*short of memory_bytes/);
+    const why = await watch.until('the reason it stays, on the instance', (e) => e.instance?.id === stay.id && /^stays on draining node /.test(e.instance.stateReason), 30_000, mark);
+    assert.match(why.instance!.stateReason, /^stays on draining node drain-a: instance .* cannot move: no node can run this microvm .*short of memory_bytes/);
     assert.equal((await call(c, c.getInstance, { instanceId: stay.id })).nodeId, a.nodeId);
 
     // At no moment were more than two moves under way.

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AckPolicy, connect, type NatsConnection, type NatsError, StringCodec } from 'nats';
 import pino from 'pino';
+import { Subject } from 'rxjs';
 import { consumerName, nodeInbox, WORK_STREAM, workSubject } from '../../src/agent/protocol';
 import { ensureNodeConsumer, ensureWorkStream } from '../../src/agent/work-stream';
 import { reportSubject } from '../../src/bus/subjects';
@@ -136,5 +137,28 @@ describe('NATS confined per identity (verify_and_map)', function () {
     await assert.rejects(as('node:host-a'), /Authorization Violation/i);
     // JetStream survived the reload (the configuration file carries it, not only the flag).
     assert.equal((await (await cp.jetstreamManager()).consumers.info(WORK_STREAM, consumerName(B))).num_pending, 1);
+  });
+
+  it('makes a joined node\'s work consumer even when JetStream does not answer the first passes (tried again, not left for the next join)', async () => {
+    const C = nodeIdFor('host-c');
+    const changes$ = new Subject<unknown>();
+    let failures = 0;
+    const follower = confined.follow(
+      { list: () => joined('host-b', 'host-c'), changes$ },
+      { list: () => [], changes$ },
+      async () => {
+        // What a reload on a slow host looks like to the control plane: its JetStream requests time out.
+        if (failures < 2) throw new Error(`JetStream did not answer (${++failures})`);
+        return cp.jetstreamManager();
+      },
+      { firstMs: 50, maxMs: 200 },
+    );
+    try {
+      const info = await until('the consumer of host-c', () => cp.jetstreamManager().then((m) => m.consumers.info(WORK_STREAM, consumerName(C))).catch(() => undefined), 10_000);
+      assert.equal(info.config.filter_subject, `hv.agent.${C}.>`);
+      assert.equal(failures, 2);
+    } finally {
+      follower.unsubscribe();
+    }
   });
 });

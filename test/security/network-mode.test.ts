@@ -10,6 +10,7 @@ import { ensureClusterPki } from '../../src/pki/cluster-pki';
 import { call, rejectsWith } from '../support/control-plane';
 import { nodeRegistration } from '../support/nodes';
 import { NetworkLab } from './support';
+import { peerCertificateReads } from '../../src/grpc/auth/connection';
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 
@@ -92,6 +93,17 @@ describe('network mode: TLS 1.3 and client certificates of the cluster CA', func
     const before = await nodes();
     await rejectsWith(call(node, node.deregisterNode, { nodeId: 'x' }), status.PERMISSION_DENIED, /DeregisterNode needs the admin role/);
     assert.deepEqual(await nodes(), before);
+  });
+
+  it("reads a connection's client certificate once, not on every call it carries", async () => {
+    // Who the certificate names is still asked on every call: the revocation tests (identities, replicas) revoke under an open connection.
+    const reads = peerCertificateReads();
+    const c = lab.client(ClusterServiceClient, lab.admin);
+    for (let i = 0; i < 20; i++) await call(c, c.listNodes, LIST);
+    assert.equal(peerCertificateReads() - reads, 1, 'twenty calls on one connection read its certificate once');
+    const d = lab.client(ClusterServiceClient, lab.admin);
+    for (let i = 0; i < 5; i++) await call(d, d.listNodes, LIST);
+    assert.equal(peerCertificateReads() - reads, 2, 'a new connection reads its own');
   });
 
   it('health answers without a certificate (load balancers probe it)', async () => {

@@ -1,3 +1,4 @@
+import { replicas } from './replicas';
 import type { AuditEvent, ClusterInfo, Instance, Node, Volume } from './types';
 
 /** A failed /ui/api call: the gRPC code by name and the server's message. */
@@ -13,17 +14,21 @@ export class ApiError extends Error {
 const newRequestId = (): string => (typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `ui-${Date.now()}-${Math.random().toString(36).slice(2)}`);
 
 const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-  // One id per action: a retry of the same request cannot do it twice.
+  // One id per action: a retry of the same request cannot do it twice, on this replica or another.
   const headers: Record<string, string> = { accept: 'application/json', 'x-request-id': newRequestId() };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (e) {
-    throw new ApiError('UNAVAILABLE', `the server cannot be reached (${(e as Error).message})`);
+  let res: Response | undefined;
+  let host = location.host;
+  // The page's own server first; when it cannot be reached, each other replica in turn, with the same request id.
+  for (let tried = 0; !res && tried < replicas.count; tried++, host = replicas.after(host)) {
+    try {
+      res = await fetch(`${location.protocol}//${host}/ui/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      if (tried + 1 >= replicas.count) throw new ApiError('UNAVAILABLE', `the server cannot be reached (${(e as Error).message})`);
+    }
   }
-  const json = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-  if (!res.ok) throw new ApiError(json.code ?? `HTTP ${res.status}`, json.message ?? res.statusText);
+  const json = (await res!.json().catch(() => ({}))) as { code?: string; message?: string };
+  if (!res!.ok) throw new ApiError(json.code ?? `HTTP ${res!.status}`, json.message ?? res!.statusText);
   return json as T;
 };
 

@@ -31,3 +31,9 @@ export const nodeRole = (v: string | undefined) => enumName(v, 'NODE_ROLE_');
 
 export const percent = (used: number, total: number): number => (total > 0 ? Math.min(100, Math.round((used / total) * 100)) : 0);
 export const volumeStatus = (v: string | undefined) => enumName(v, 'VOLUME_STATUS_');
+
+/** How a RUNNING instance's state_reason begins once its guest's cloud-init phoned home (the server's FIRST_BOOT_DONE, src/wire/views/instance.ts). */
+const FIRST_BOOT_DONE = 'first boot done';
+
+/** Whether the guest reported its first boot done: shown beside the state, as a state of its own. */
+export const firstBootDone = (i: { state?: string; stateReason?: string }): boolean => instanceState(i.state) === 'RUNNING' && (i.stateReason ?? '').startsWith(FIRST_BOOT_DONE);

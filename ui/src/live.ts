@@ -1,3 +1,4 @@
+import { replicas } from './replicas';
 import type { WatchEvent } from './types';
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
@@ -18,12 +19,17 @@ type Frame = { type: 'start'; resumed: boolean; sinceRevision: string } | { type
  * the server resumes the watch exactly there; when it has to start over
  * with a snapshot instead (the revision is too old: the `start` frame says
  * which), what was here before is dropped, so a delete missed while away is
- * not kept.
+ * not kept. A socket that drops goes to the next server replica (replicas.ts):
+ * its own may be the one that stopped answering, and the watch resumes on any.
  */
 export class LiveCollection<T extends { id: string }> {
   readonly items = new Map<string, T>();
   status: LiveStatus = 'connecting';
   revision = '0';
+  /** The replica (host:port) the watch is on now. */
+  host = location.host;
+  /** Whether the last start resumed from a revision (rather than a new snapshot). */
+  resumed = false;
   private socket?: WebSocket;
   private retry?: ReturnType<typeof setTimeout>;
   private retryMs = FIRST_RETRY_MS;
@@ -43,6 +49,7 @@ export class LiveCollection<T extends { id: string }> {
   private url(): string {
     const u = new URL(this.path, location.href);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.host = this.host;
     u.hash = '';
     if (this.revision !== '0') u.searchParams.set('since_revision', this.revision);
     return u.toString();
@@ -54,6 +61,7 @@ export class LiveCollection<T extends { id: string }> {
       const f = JSON.parse(m.data as string) as Frame;
       if (f.type === 'start') {
         this.retryMs = FIRST_RETRY_MS;
+        this.resumed = f.resumed;
         if (!f.resumed) this.items.clear();
         this.setStatus('live');
         // Even an empty snapshot is news: the views draw what there is now.
@@ -72,6 +80,8 @@ export class LiveCollection<T extends { id: string }> {
       if (this.stopped || this.socket !== ws) return;
       // Too old to resume from: start over with a snapshot.
       if (c.code === OUT_OF_RANGE) this.revision = '0';
+      // Anything else: this replica may be gone, so the next one is tried (a live one serves the same watch).
+      else this.host = replicas.after(this.host);
       this.setStatus('reconnecting');
       this.retry = setTimeout(() => this.connect(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);

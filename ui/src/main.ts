@@ -2,6 +2,7 @@ import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { api } from './api';
 import { ago } from './format';
+import { replicas } from './replicas';
 import { store } from './store';
 import { instanceDetailView } from './views/instance-detail';
 import { instancesView } from './views/instances';
@@ -29,6 +30,9 @@ const liveIndicator = () => {
   const s = [store.nodes.status, store.instances.status];
   const state = s.every((x) => x === 'live') ? 'live' : 'reconnecting';
   el.dataset.live = state;
+  // Which replica the watches are on, and whether the last (re)connection resumed where it left off.
+  el.dataset.replica = store.nodes.host;
+  el.dataset.resumed = `${store.nodes.resumed}`;
   el.textContent = state === 'live' ? '● live' : '● reconnecting';
 };
 
@@ -50,6 +54,9 @@ api.cluster().then(
 store.nodes.start().subscribe(() => (liveIndicator(), clusterLine()));
 store.instances.start().subscribe(() => (liveIndicator(), clusterLine()));
 liveIndicator();
+// The other replicas, for the watches to go to when this page's server stops answering.
+void replicas.refresh();
+setInterval(() => void replicas.refresh(), 10_000);
 window.addEventListener('hashchange', route);
 route();
 

@@ -35,17 +35,29 @@ describe('NoCloud seed', () => {
     assert.match(s.vendorData!, /^#cloud-config\n/);
     assert.deepEqual(JSON.parse(s.vendorData!.slice('#cloud-config\n'.length)).phone_home.url, 'http://169.254.169.254/hv/phone-home');
   });
-  it('without DHCP: the model address, gateway and MTU, static; no metadata service to phone', () => {
+  it('without DHCP: the model address, gateway, MTU and the subnet\'s DNS servers, static; no metadata service to phone', () => {
     const p = plan();
-    const s = noCloudSeed(facts({}, { ...p, networks: [{ ...p.networks[0], dhcp: [] }] }), { metadata: true });
+    const port = { ...p.ports[0], dnsServers: ['10.9.0.53', '192.0.2.53'] };
+    const s = noCloudSeed(facts({}, { ...p, networks: [{ ...p.networks[0], dhcp: [] }], ports: [port] }), { metadata: true });
     assert.deepEqual(JSON.parse(s.networkConfig!).ethernets.eth0, {
       match: { macaddress: 'fa:16:3e:00:00:10' },
       'set-name': 'eth0',
       mtu: 1400,
       addresses: ['10.9.0.10/24'],
       routes: [{ to: '0.0.0.0/0', via: '10.9.0.1' }],
+      nameservers: { addresses: ['10.9.0.53', '192.0.2.53'] },
     });
     assert.equal(s.vendorData, undefined);
+  });
+  it('without DHCP on a subnet with no DNS servers or gateway: the address alone, no empty nameservers or routes', () => {
+    const p = plan();
+    const s = noCloudSeed(facts({}, { ...p, networks: [{ ...p.networks[0], dhcp: [] }], ports: [{ ...p.ports[0], gateway: '', dnsServers: [] }] }), { metadata: false });
+    assert.deepEqual(JSON.parse(s.networkConfig!).ethernets.eth0, { match: { macaddress: 'fa:16:3e:00:00:10' }, 'set-name': 'eth0', mtu: 1400, addresses: ['10.9.0.10/24'] });
+  });
+  it('on a DHCP subnet the DNS servers are left to the DHCP server (the seed does not pin them)', () => {
+    const p = plan();
+    const s = noCloudSeed(facts({}, { ...p, ports: [{ ...p.ports[0], dnsServers: ['10.9.0.53'] }] }), { metadata: true });
+    assert.equal(JSON.parse(s.networkConfig!).ethernets.eth0.nameservers, undefined);
   });
   it('without the metadata service: no phone-home; no ports: no network-config', () => {
     assert.equal(noCloudSeed(facts(), { metadata: false }).vendorData, undefined);

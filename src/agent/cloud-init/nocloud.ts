@@ -34,8 +34,8 @@ export const hostnameOf = (name: string): string => name.replace(/[_.]/g, '-').t
  *   subnet: DHCP (its server on this node hands out the model's address, MTU and
  *   DNS, and routes 169.254.169.254 to itself, where the metadata service answers;
  *   its port may not exist yet when this seed is made, so no static route to it).
- *   Without DHCP: the model's address, gateway and MTU, static (the host plan
- *   carries a subnet's DNS servers only with its DHCP server).
+ *   Without DHCP: the model's address, gateway, MTU and the subnet's DNS servers
+ *   (the port's plan carries them), static.
  * - vendor-data: with the metadata service, phone_home tells it the first boot is done.
  */
 export const noCloudSeed = (g: GuestFacts, opts: { metadata: boolean }): NoCloudSeed => {
@@ -61,6 +61,7 @@ interface Ethernet {
   dhcp4?: boolean;
   addresses?: string[];
   routes?: { to: string; via: string }[];
+  nameservers?: { addresses: string[] };
 }
 
 export const networkConfigOf = (plan: HostPlan | undefined): { version: 2; ethernets: Record<string, Ethernet> } | undefined => {
@@ -78,7 +79,8 @@ export const networkConfigOf = (plan: HostPlan | undefined): { version: 2; ether
     }
     // One default route, through the first port that has a gateway.
     const routes = p.gateway && !Object.values(ethernets).some((e) => e.routes?.some((r) => r.to === '0.0.0.0/0')) ? [{ to: '0.0.0.0/0', via: p.gateway }] : [];
-    ethernets[name] = { ...base, addresses: [`${p.ip}/${p.prefixLength}`], ...(routes.length ? { routes } : {}) };
+    const nameservers = p.dnsServers?.length ? { nameservers: { addresses: [...p.dnsServers] } } : {};
+    ethernets[name] = { ...base, addresses: [`${p.ip}/${p.prefixLength}`], ...(routes.length ? { routes } : {}), ...nameservers };
   });
   return { version: 2, ethernets };
 };

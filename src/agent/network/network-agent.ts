@@ -33,6 +33,8 @@ export class NetworkAgent {
   private stopped = false;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly sent = new Map<string, { key: string; at: number }>();
+  /** Ports made for work (instance id → its work's plan), kept until a converge's answer is asked for after them. */
+  private readonly prepared = new Map<string, { plan: HostPlan; at: number }>();
   private readonly cacheFile: string;
   /** Converges done (tests and benchmarks wait on it). */
   rounds = 0;
@@ -77,11 +79,16 @@ export class NetworkAgent {
 
   /** One converge, now (waits for one in progress first). */
   async once(): Promise<void> {
+    const asked = Date.now();
     const answered = await this.fetchPlan();
     const cached = answered ?? this.readCache();
-    // The control plane's (or the cached) plan wins over what work carried.
-    const plan = this.withDevices(mergePlans(this.localPlan(answered), cached ?? EMPTY_PLAN));
-    const result = await this.exclusive(() => this.driver.converge(plan, { prune: answered !== undefined }));
+    // The control plane's (or the cached) plan wins over what work carried. Made in turn with prepare(),
+    // so ports work made after the answer was taken are in it, never pruned under their instance.
+    let plan = EMPTY_PLAN;
+    const result = await this.exclusive(() => {
+      plan = this.withDevices(mergePlans(this.localPlan(answered, asked), cached ?? EMPTY_PLAN));
+      return this.driver.converge(plan, { prune: answered !== undefined });
+    });
     this.rounds++;
     if (answered) {
       await this.report(plan, result.errors);
@@ -90,10 +97,14 @@ export class NetworkAgent {
   }
 
   /** Before an instance starts: its ports' devices exist, with their filtering. A port this node cannot realise fails the work. */
-  async prepare(w: Pick<InstanceWork, 'network' | 'kind'>): Promise<Nic[]> {
+  async prepare(w: Pick<InstanceWork, 'network' | 'kind' | 'instanceId'>): Promise<Nic[]> {
     if (!w.network?.ports.length) return [];
     const plan = { ...w.network, ports: w.network.ports.map((p) => (p.instanceId && w.kind === 'container' ? { ...p, device: 'veth' as const } : p)) };
-    return this.exclusive(() => this.driver.ensurePorts(plan));
+    return this.exclusive(() => {
+      // Until the work is recorded (a create done, a migration's guest arrived), its ports count as this host's work.
+      this.prepared.set(w.instanceId, { plan: w.network!, at: Date.now() });
+      return this.driver.ensurePorts(plan);
+    });
   }
 
   /** A container's ports are veths into its network namespace; the runtime of each instance is this host's to know. */
@@ -125,15 +136,21 @@ export class NetworkAgent {
    * The ports of instances this host runs (from their work): enough to keep
    * them going with no control plane. With an answer, only work applied in
    * the last minute whose port the answer lacks adds to it (the work overtook
-   * the read model); anything older the answer no longer has is gone.
+   * the read model); anything older the answer no longer has is gone. Ports
+   * made for work since the answer was asked for (prepare) are kept too.
    */
-  private localPlan(answered: HostPlan | undefined): HostPlan {
+  private localPlan(answered: HostPlan | undefined, asked: number): HostPlan {
     const known = new Set(answered?.ports.map((p) => p.id) ?? []);
     const plans = this.store
       .live()
       .filter((r) => !answered || (recent(r.appliedAt) && r.work.network?.ports.some((p) => !known.has(p.id))))
       .map((r) => r.work.network)
       .filter((n): n is HostPlan => !!n);
+    // An answer asked for before ports were made for work may not have them yet; a later answer is the truth about them.
+    for (const [id, p] of this.prepared) {
+      if (p.at < asked) this.prepared.delete(id);
+      else if (!answered || p.plan.ports.some((x) => !known.has(x.id))) plans.push(p.plan);
+    }
     return mergePlans(EMPTY_PLAN, ...plans);
   }
 
@@ -168,7 +185,8 @@ export class NetworkAgent {
     if (!this.reporter) return;
     const dhcp = plan.networks.flatMap((n) => n.dhcp);
     const [ports, servers] = await Promise.all([this.driver.observe(plan.ports), this.driver.observeDhcp(dhcp)]);
-    for (const p of plan.ports) await this.reportOne(p.id, p.instanceId || p.id, p.reported, ports.get(p.id), errors.get(p.id));
+    // A binding made here ahead of a move is its bound node's to report until the binding moves here.
+    for (const p of plan.ports) if (!p.inactive) await this.reportOne(p.id, p.instanceId || p.id, p.reported, ports.get(p.id), errors.get(p.id));
     for (const d of dhcp) if (d.port) await this.reportOne(d.port.id, d.port.id, d.port.reported, servers.get(d.port.id), undefined);
   }
 

@@ -46,7 +46,17 @@ export type InstanceCommand =
   /** The guest runs on the target, and nothing of it is left on the source. */
   | { type: 'ReportInstanceMigrated'; data: MigrationReport }
   /** The move was undone (or timed out): the guest is where it was. nodeId absent = the control plane's own deadline. */
-  | { type: 'FailMigration'; data: { migration: number; reason: string; nodeId?: string } };
+  | { type: 'FailMigration'; data: { migration: number; reason: string; nodeId?: string } }
+
+  /** Drain: the instance cannot leave its DRAINING node now (no room anywhere, ...); the reason goes on the instance. */
+  | { type: 'RecordDrainBlocked'; data: { nodeId: string; reason: string } }
+  /** Drain: the node is no longer DRAINING (or the instance moved): the drain's reason goes. */
+  | { type: 'ClearDrainBlocked'; data: Record<string, never> }
+  /**
+   * Evacuation: its node has been NOT_READY for too long; it is started again on another
+   * node from its image, its local disks on the old node lost.
+   */
+  | { type: 'EvacuateInstance'; data: { fromNodeId: string; reason: string } };
 
 interface MigrationReport {
   readonly nodeId: string;

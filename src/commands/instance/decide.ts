@@ -4,6 +4,7 @@ import type { InstanceEvent } from './events';
 import type { InstanceState } from './state';
 import { validateRequest } from './validate';
 import { decideMigration, refuseWhileMigrating } from './migrate';
+import { decideDrainAndEvacuation } from './drain-evacuate';
 
 /**
  * The instance's state machine:
@@ -145,6 +146,11 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
     case 'ReportInstanceMigrated':
     case 'FailMigration':
       return decideMigration(cmd, s);
+
+    case 'RecordDrainBlocked':
+    case 'ClearDrainBlocked':
+    case 'EvacuateInstance':
+      return decideDrainAndEvacuation(cmd, s);
 
     default:
       throw new InvalidArgument(`unknown instance command ${(cmd as { type: string }).type}`);

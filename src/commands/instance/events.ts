@@ -41,4 +41,12 @@ export type InstanceEvent =
   /** The switch is done: the instance lives on the target from here on. */
   | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string } }
   /** The move was undone: the instance stays on its node, with the reason. */
-  | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string } };
+  | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string } }
+  /** A drain could not move it off its node; it stays there, with the reason. */
+  | { type: 'InstanceDrainBlocked'; data: { nodeId: string; reason: string } }
+  | { type: 'InstanceDrainCleared'; data: Record<string, never> }
+  /**
+   * Its node was NOT_READY too long: it gave the node up (and its local disks there) and
+   * goes back to PENDING, to be created again elsewhere from its image.
+   */
+  | { type: 'InstanceEvacuated'; data: { generation: number; fromNodeId: string; fromNodeName: string; reason: string } };

@@ -3,6 +3,12 @@ import type { InstanceEvent } from './events';
 import { initialState, type InstanceState, type Migration } from './state';
 
 export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
+  const next = apply(s, e);
+  // The drain's reason holds only while state_reason says it: anything that says something else ends it.
+  return next.drainBlocked !== undefined && next.reason !== s.reason && e.type !== 'InstanceDrainBlocked' ? { ...next, drainBlocked: undefined } : next;
+};
+
+const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
   const at = { updatedAt: e.time };
   switch (e.type) {
     case 'InstanceRequested':
@@ -106,11 +112,32 @@ export const evolve = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceSt
       return {
         ...s,
         migration: undefined,
+        lastMigrationFailedAt: e.time,
         reason: `migration to node ${s.migration?.targetNodeName || s.migration?.targetNodeId} failed: ${e.data.reason}; it stays on node ${s.nodeName || s.nodeId}`,
         ...at,
       };
     case 'InstanceDeleted':
       return { ...s, exists: false, deleted: true, pending: undefined, reason: e.data.reason, ...at };
+    case 'InstanceDrainBlocked':
+      return { ...s, drainBlocked: e.data.reason, reason: `stays on draining node ${s.nodeName || s.nodeId}: ${e.data.reason}`, ...at };
+    case 'InstanceDrainCleared':
+      return { ...s, drainBlocked: undefined, reason: '', ...at };
+    case 'InstanceEvacuated':
+      return {
+        ...s,
+        status: 'PENDING',
+        generation: e.data.generation,
+        pending: undefined,
+        migration: undefined,
+        nodeId: '',
+        nodeName: '',
+        attempts: 0,
+        avoidNodeIds: [e.data.fromNodeId],
+        // A preference for the dead node (a hard filter of the scheduler) would leave it nowhere to go.
+        ...(s.placement?.preferredNodeId === e.data.fromNodeId ? { placement: { ...s.placement, preferredNodeId: '' } } : {}),
+        reason: e.data.reason,
+        ...at,
+      };
   }
 };
 

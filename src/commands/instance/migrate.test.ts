@@ -39,6 +39,7 @@ const requested = (migration = 1, live = true): InstanceEvent => ({
   data: { migration, sourceNodeId: 'node-a', targetNodeId: 'node-b', targetNodeName: 'host-b', live },
 });
 const migrating = [...running(), requested()];
+const attached: InstanceEvent = { type: 'InstanceNetworkAttached', data: { portId: 'p-1', ipAddress: '10.0.0.5', macAddress: '02:00:00:00:00:05' } };
 
 describe('instance decider: migration', () => {
   describe('MigrateInstance', () => {
@@ -49,6 +50,7 @@ describe('instance decider: migration', () => {
       assert.equal(s.status, 'RUNNING');
       assert.equal(s.reason, 'migrating to host-b: 0% (preparing the target)');
     });
+    it('begins a live move of a VM with a port: the port follows it', () => given([...running(), attached]).when(migrate()).then([requested()]));
     it('begins a cold move of a STOPPED instance', () => given(stopped).when(migrate(false)).then([{ ...requested(1, false) }]));
     it('begins a cold move of a RUNNING container', () => given(running('container')).when(migrate(false)).then([requested(1, false)]));
     it('numbers each move', () =>
@@ -67,7 +69,7 @@ describe('instance decider: migration', () => {
       ['a FAILED instance', [...running(), { type: 'InstanceFailed', data: { generation: 2, reason: 'crashed' } }], migrate(false), /it is FAILED; only a RUNNING or STOPPED instance can be moved/],
       ['an instance being deleted', [...running(), { type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }], migrate(), /being deleted/],
       ['a move to the node it is on', running(), migrate(true, 'node-a'), /already on node host-a/],
-      ['a move of an instance with a port (the network does not follow yet)', [...running(), { type: 'InstanceNetworkAttached', data: { portId: 'p-1', ipAddress: '10.0.0.5', macAddress: '02:00:00:00:00:05' } }], migrate(), /it has a network port \(p-1\), and ports do not follow a move yet/],
+      ['a cold move of an instance with a port (its port follows live moves only)', [...running(), attached], migrate(false), /it has a network port \(p-1\), and ports follow live moves only/],
     ];
     for (const [what, history, cmd, message] of refusals)
       it(`refuses ${what} with FAILED_PRECONDITION saying why`, () => given(history).when(cmd).thenThrows(FailedPrecondition, message));

@@ -64,8 +64,8 @@ export const refuseMigration = (s: InstanceState, targetNodeId: string, live: bo
   if (s.pending) no(`a ${s.pending.kind} is in progress; move it once that has ended`);
   if (live && s.status !== 'RUNNING') no(`it is ${s.status}; only a RUNNING instance moves live (use live=false to move it cold)`);
   if (!live && s.status !== 'RUNNING' && s.status !== 'STOPPED') no(`it is ${s.status}; only a RUNNING or STOPPED instance can be moved`);
-  // Until the port's binding moves with it (a second binding on the target, switched at the end), a move would cut it off.
-  if (s.network) no(`it has a network port (${s.network.portId}), and ports do not follow a move yet`);
+  // A live move takes its port along (a second binding on the target, switched at the end: port-hosts.ts); a cold one does not yet.
+  if (s.network && !live) no(`it has a network port (${s.network.portId}), and ports follow live moves only; move it live while it runs`);
   if (targetNodeId && targetNodeId === s.nodeId) no(`it is already on node ${s.nodeName || s.nodeId}`);
 };
 

@@ -57,6 +57,10 @@ export interface InstanceState extends Partial<InstanceRequest> {
   /** Nodes those attempts failed on: the scheduler tries the others. */
   readonly avoidNodeIds?: readonly string[];
   readonly migration?: Migration;
+  /** When its last move failed (a drain waits a while before trying it again). */
+  readonly lastMigrationFailedAt?: Date;
+  /** Why a drain cannot move it off its node now; set while `reason` says so. */
+  readonly drainBlocked?: string;
   /** Moves begun so far (the next one's id is this plus one). */
   readonly migrations?: number;
   readonly createdAt?: Date;

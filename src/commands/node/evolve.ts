@@ -7,13 +7,13 @@ export const evolve = (s: NodeState, e: Evolving<NodeEvent>): NodeState => {
   switch (e.type) {
     case 'NodeRegistered':
       // Registering again after a deregistration starts the node afresh.
-      return { ...initialState(s.id), ...e.data, registered: true, status: 'READY', createdAt: e.time, ...at };
+      return { ...initialState(s.id), ...e.data, registered: true, status: 'READY', statusSince: e.time, createdAt: e.time, ...at };
     case 'NodeReregistered':
       return { ...s, ...e.data, ...at };
     case 'NodeDeregistered':
       return { ...s, registered: false, ...at };
     case 'NodeStatusChanged':
-      return { ...s, status: e.data.to, ...at };
+      return { ...s, status: e.data.to, statusSince: e.time, ...at };
     case 'NodeConditionsUpdated':
       return { ...s, conditions: mergeConditions(s.conditions, e.data.conditions, e.time), ...at };
     case 'NodeCommandIssued':

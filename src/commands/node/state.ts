@@ -25,6 +25,8 @@ export interface NodeState extends NodeDetails {
   readonly registered: boolean;
   readonly status: NodeStatus;
   readonly conditions: NodeCondition[];
+  /** When the status last changed (evacuation counts NOT_READY from here). */
+  readonly statusSince?: Date;
   /** Capacity held per instance id. */
   readonly reservations: Record<string, Resources>;
   /** Storage pool bytes held per volume or snapshot id (absent in states recorded before volumes existed). */

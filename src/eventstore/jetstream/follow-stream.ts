@@ -74,22 +74,41 @@ export const followStream = (
   // nats.js's status iterator has stop() (its type does not say so); without it the listener stays until the connection closes.
   const endStatus = () => (status as { stop?: () => void }).stop?.();
 
+  // Looked at every third of stallMs (at most every second), so a stall is noticed soon after the
+  // stream has a leader again, not up to a whole stallMs later. The head is read with the same bound:
+  // during an election nobody answers it, and nats.js's 5 s wait would hold the next look back too.
+  const tickMs = Math.min(1_000, stallMs / 3);
   let seen = next;
+  let lastDelivery = Date.now();
+  let behindLooks = 0;
   let checking = false;
   const watchdog = setInterval(() => {
     if (checking) return;
     if (next !== seen) {
       seen = next;
+      lastDelivery = Date.now();
+      behindLooks = 0;
       return;
     }
     checking = true;
-    o.head()
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no head')), tickMs)));
+    Promise.race([o.head(), unanswered])
       .then((head) => {
-        if (head >= next && next === seen) abandon(new Error(`behind the stream (at ${next - 1} of ${head}) with nothing delivered for ${stallMs} ms`));
+        if (head < next || next !== seen) return void (behindLooks = 0);
+        // Behind on two looks in a row (not a commit caught between its append and its delivery), and nothing for stallMs.
+        if (++behindLooks >= 2 && Date.now() - lastDelivery >= stallMs) {
+          behindLooks = 0;
+          lastDelivery = Date.now();
+          abandon(new Error(`behind the stream (at ${next - 1} of ${head}) with nothing delivered for ${stallMs} ms`));
+        }
       })
       .catch(() => undefined)
-      .finally(() => (checking = false));
-  }, stallMs);
+      .finally(() => {
+        clearTimeout(timer);
+        checking = false;
+      });
+  }, tickMs);
   watchdog.unref();
 
   const ended = (async () => {

@@ -15,8 +15,19 @@ import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../
 import { decodeCommit, encodeCommit } from './commit';
 import { ensureStream } from './ensure-stream';
 import { followStream } from './follow-stream';
-import { isNoMessageFound, isWrongLastSequence, unavailable } from './errors';
+import { isNoMessageFound, isUnacknowledgedPublish, isWrongLastSequence, unavailable } from './errors';
 import { streamSubject } from './subjects';
+
+/**
+ * One try of an append waits this long for its PubAck (nats.js waits 5 s).
+ * An R3 append is acknowledged in milliseconds (p99 ~100 ms on a loaded
+ * 2-core machine, BENCHMARKS.md); silence for a second means the stream's
+ * leader is gone, and the same commit sent again reaches the new one as
+ * soon as it is elected instead of 5 s later.
+ */
+const APPEND_TRY_MS = 1_000;
+/** Tries of one append stop after this long: the command's client is told UNAVAILABLE (retry) by then. */
+const APPEND_BUDGET_MS = 12_000;
 
 export interface JetStreamEventStoreOptions {
   /** JetStream stream that holds the log. */
@@ -88,17 +99,24 @@ export class JetStreamEventStore implements EventStore {
       const f = largestField(events.map((e) => e.data));
       throw new InvalidArgument(`${f.path.replace(/^\[\d+\]\.?/, '') || 'request'}: the change is too large to record (${body.length} bytes, at most ${max}); make it smaller`);
     }
-    try {
-      const ack = await this.js.publish(subject, body, {
-        // JetStream dedupes Nats-Msg-Id across the whole log; commit ids are
-        // unique within one stream only, so the id carries its stream.
-        msgID: `${subject} ${commitId}`,
-        ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),
-      });
-      return { position: ack.seq, duplicate: ack.duplicate };
-    } catch (e) {
-      if (isWrongLastSequence(e)) throw new Conflict(`${stream.aggregateType}-${stream.aggregateId}`, Number(expected), { cause: e });
-      throw unavailable('append', e);
+    const giveUpAt = Date.now() + APPEND_BUDGET_MS;
+    for (;;) {
+      try {
+        const ack = await this.js.publish(subject, body, {
+          // JetStream dedupes Nats-Msg-Id across the whole log; commit ids are
+          // unique within one stream only, so the id carries its stream. The
+          // dedupe comes before the expected-sequence check, so a try whose
+          // PubAck was lost makes the next one answer `duplicate`, not Conflict.
+          msgID: `${subject} ${commitId}`,
+          timeout: APPEND_TRY_MS,
+          ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),
+        });
+        return { position: ack.seq, duplicate: ack.duplicate };
+      } catch (e) {
+        if (isWrongLastSequence(e)) throw new Conflict(`${stream.aggregateType}-${stream.aggregateId}`, Number(expected), { cause: e });
+        if (!isUnacknowledgedPublish(e) || Date.now() >= giveUpAt || this.nc.isClosed()) throw unavailable('append', e);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 

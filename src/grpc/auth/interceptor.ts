@@ -6,9 +6,9 @@ import { METHOD_ROLES } from '../../authz/method-roles';
 import type { Directory } from '../../authz/directory';
 import { CONSOLE_USER_HEADER, type Identity, LOCAL_ADMIN, WEB_CONSOLE } from '../../authz/identity';
 import { Code } from '../../errors';
-import { normalSerial } from '../../pki/certificate';
 import { isUnparseable } from '../guarded-server';
 import { attachCaller } from './caller';
+import { presentedCertificate } from './connection';
 
 export interface AuthOptions {
   /** True in development mode and with --grpc-insecure: every caller is the local administrator. */
@@ -30,10 +30,10 @@ export interface AuthOptions {
  */
 const identify = (call: ServerInterceptingCallInterface, md: Metadata, o: AuthOptions): Identity | { refused: string } => {
   if (o.trustEveryone) return LOCAL_ADMIN;
-  const cert = call.getAuthContext().sslPeerCertificate;
+  const cert = presentedCertificate(call, md);
   if (!cert) return { refused: 'a client certificate signed by the cluster CA is required (none was presented, or it is not valid: another CA, expired, or not for client use)' };
-  const cn = cert.subject?.CN;
-  const who = o.directory.identify({ commonName: typeof cn === 'string' ? cn : '', serial: normalSerial(cert.serialNumber ?? '') });
+  // Asked on every call, so a revocation counts from the moment this replica has read it.
+  const who = o.directory.identify(cert);
   if ('refused' in who || who.name !== WEB_CONSOLE) return who;
   // The web console acts for the browser session it serves, with that identity's role; never for itself.
   const user = md.get(CONSOLE_USER_HEADER)[0];

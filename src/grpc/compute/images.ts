@@ -50,7 +50,7 @@ const pullImage = async (d: ComputeServiceDeps, call: ServerWritableStream<PullI
     if (oci) {
       const register = async (data: ImageDetails) => {
         const id = imageIdFor(data.url);
-        await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000 }, 'register'), 'image', id, { type: 'RegisterImage', data });
+        await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000, deadline: undefined }, 'register'), 'image', id, { type: 'RegisterImage', data });
         return id;
       };
       const onProgress = (p: OciPullProgress) => {
@@ -85,7 +85,7 @@ const pullImage = async (d: ComputeServiceDeps, call: ServerWritableStream<PullI
     current = total = got.sizeBytes;
     progress({ status: `verifying: sha256 ${got.sha256}${sha256 ? ' (matches)' : ''}`, current: toInt64(current), total: toInt64(total) });
     const id = imageIdFor(url);
-    await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000 }, 'register'), 'image', id, {
+    await d.dispatcher.execute(step({ ...o, timeoutMs: 10_000, deadline: undefined }, 'register'), 'image', id, {
       type: 'RegisterImage',
       data: { url, name: imageNameFromUrl(url), sha256: got.sha256, sizeBytes: got.sizeBytes, format: got.format, ...(kind ? { kind } : {}) },
     });

@@ -1,7 +1,7 @@
 import { callerOf } from '../auth/caller';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { filter, firstValueFrom, race, timer } from 'rxjs';
-import type { Dispatcher, Origin } from '../../bus/dispatcher';
+import { type Dispatcher, msLeft, type Origin } from '../../bus/dispatcher';
 import type { ImageState } from '../../commands/image';
 import { instanceIdFor } from '../../commands/instance/identity';
 import type { InstanceSpecData, ResolvedImages } from '../../commands/instance/spec';
@@ -53,7 +53,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
         return !s?.exists || s.pending?.generation !== gen;
       };
       if (!settled()) {
-        const waitMs = Math.max(0, Math.min(o.timeoutMs - 500, 60_000 + extraMs));
+        const waitMs = Math.max(0, Math.min(msLeft(o), 60_000 + extraMs));
         await firstValueFrom(race(d.instances.changes$.pipe(filter((c) => c.id === id && settled())), timer(waitMs)), { defaultValue: undefined });
       }
     }

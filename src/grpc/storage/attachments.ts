@@ -1,5 +1,5 @@
 import { filter, firstValueFrom, race, timer } from 'rxjs';
-import type { Origin } from '../../bus/dispatcher';
+import { msLeft, type Origin } from '../../bus/dispatcher';
 import type { VolumeState } from '../../commands/volume';
 import { NotFound } from '../../errors';
 import type { StorageServiceServer, Volume } from '../../gen/hypervisor/v1/storage';
@@ -17,7 +17,7 @@ type Methods = Pick<StorageServiceServer, 'attachVolume' | 'detachVolume'>;
 export const attachmentMethods = (d: StorageServiceDeps): Methods => {
   const settle = async (o: Origin, id: string, done: (s: VolumeState | undefined) => boolean): Promise<Volume> => {
     if (!done(d.volumes.state(id))) {
-      const waitMs = Math.max(0, Math.min(o.timeoutMs - 500, d.agentWaitMs ?? 60_000));
+      const waitMs = Math.max(0, Math.min(msLeft(o), d.agentWaitMs ?? 60_000));
       await firstValueFrom(race(d.volumes.changes$.pipe(filter((c) => c.id === id && done(d.volumes.state(id)))), timer(waitMs)), { defaultValue: undefined });
     }
     const v = d.volumes.get(id);

@@ -7,7 +7,7 @@ import { sizeFrom } from './console-frames';
 import { EventStreams } from './event-stream';
 import { GrpcGateway } from './grpc-gateway';
 import { sendError, sendJson } from './http-status';
-import { sameOrigin } from './same-origin';
+import { PeerConsoles } from './peer-consoles';
 import { DEFAULT_ASSETS_DIR, serveAsset } from './static-assets';
 import { WatchSockets } from './watch-socket';
 import { watchSource } from './watch-sources';
@@ -22,6 +22,8 @@ export interface WebConsoleOptions {
   readonly assetsDir?: string;
   /** Network mode: TLS with the console's own certificate. */
   readonly credentials?: ChannelCredentials;
+  /** Every server replica of the cluster (the replica registry), for the page to go to the next one. */
+  readonly replicas?: () => Promise<readonly { httpAddress?: string }[]>;
 }
 
 /**
@@ -36,12 +38,14 @@ export class WebConsole {
   private readonly consoles: ConsoleBridge;
   private readonly watchSockets = new WatchSockets();
   private readonly assetsDir: string;
+  private readonly peers: PeerConsoles;
   private closed = false;
 
   constructor(opts: WebConsoleOptions) {
     this.gw = new GrpcGateway(opts.grpcTarget, opts.credentials);
     this.consoles = new ConsoleBridge(this.gw);
     this.assetsDir = opts.assetsDir ?? DEFAULT_ASSETS_DIR;
+    this.peers = new PeerConsoles(opts.replicas);
   }
 
   /** Serves a request under /ui; false for any other path. */
@@ -68,7 +72,8 @@ export class WebConsole {
       serveAsset(this.assetsDir, req, res, p.slice('/ui/'.length));
       return true;
     }
-    if (req.method !== 'GET' && !sameOrigin(req)) {
+    if (this.peers.cors(req, res)) return true;
+    if (req.method !== 'GET' && !this.peers.admits(req)) {
       sendJson(res, 403, { code: 'PERMISSION_DENIED', message: `origin ${req.headers.origin} is not this console's` });
       return true;
     }
@@ -78,6 +83,10 @@ export class WebConsole {
       return true;
     }
     const api = p.slice('/ui/api'.length);
+    if (api === '/replicas' && req.method === 'GET') {
+      void this.peers.list().then((replicas) => sendJson(res, 200, { replicas }));
+      return true;
+    }
     const watch = WATCH_PATH.exec(p);
     const source = watch && req.method === 'GET' ? watchSource(this.gw, watch[1], req, url.searchParams) : undefined;
     if (source) {
@@ -99,7 +108,7 @@ export class WebConsole {
     const m = CONSOLE_PATH.exec(url.pathname);
     const w = WATCH_PATH.exec(url.pathname);
     if (!m && !w) return false;
-    if (!sameOrigin(req)) {
+    if (!this.peers.admits(req)) {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
       return true;
     }
@@ -120,6 +129,7 @@ export class WebConsole {
   /** Ends watches and consoles; before the gRPC server stops, which would otherwise wait for them. */
   close(): void {
     this.closed = true;
+    this.peers.close();
     this.streams.closeAll();
     this.watchSockets.closeAll();
     this.consoles.closeAll();

@@ -8,6 +8,9 @@ import type { HostPlans } from './host-plan';
 
 /** Aggregates whose changes may change some host's plan. */
 const NETWORK_AGGREGATES = new Set(['port', 'network', 'subnet', 'security_group', 'node', 'router', 'floating_ip']);
+/** An instance's move changes where its ports are realised (port-hosts.ts). */
+const MOVES = new Set(['InstanceMigrationRequested', 'InstanceMigrated', 'InstanceMigrationFailed']);
+const touchesPlans = (e: { aggregateType: string; type: string }) => NETWORK_AGGREGATES.has(e.aggregateType) || (e.aggregateType === 'instance' && MOVES.has(e.type));
 
 /**
  * The data plane's side of the agents' API: answers a node's network plan,
@@ -44,7 +47,7 @@ export class DataplaneApi {
     // The shared subject (an open NATS) and each node's own (a confined one: the subject names the node).
     this.subs = [plans(NETWORK_PLAN_SUBJECT), plans(`${NETWORK_PLAN_SUBJECT}.*`)];
     this.commits = this.runtime.commits$.subscribe((commit) => {
-      if (!commit.some((e) => NETWORK_AGGREGATES.has(e.aggregateType))) return;
+      if (!commit.some(touchesPlans)) return;
       // One message for a burst of commits.
       this.kick ??= setTimeout(() => {
         this.kick = undefined;

@@ -8,6 +8,7 @@ import type { NetworkReadModels } from '../../projections/network-read-models';
 import { defaultGroupId, type DhcpPlan, type HostPlan, type NetworkPlan, type PortPlan, type RemotePort, type SecurityGroupPlan } from '../../domain/host-plan';
 import { derivedId } from '../network/ids';
 import { vethName } from '../../sdn/names';
+import { forwardingOn, type InstanceHosts, portHostsOf } from './port-hosts';
 
 import { PHYSICAL_NETWORK_ANNOTATION, PORT_BINDINGS_ANNOTATION, tunnelIpOf } from '../../domain/annotations';
 
@@ -52,15 +53,15 @@ export const isDhcpPort = (p: PortState) => p.name.startsWith(DHCP_PORT_PREFIX);
 /** What the port's node last reported of it, so the node reports only changes. */
 const reportedOf = (p: PortState) => (p.linkStatus ? { reported: { status: p.linkStatus, deviceName: p.deviceName, reason: p.linkReason } } : {});
 
-/** A network as one node realises it: the other nodes' ports on it (its VTEPs, in order) and the DHCP servers it runs. */
-export const networkPlanOf = (n: NetworkState, remotePorts: RemotePort[], dhcp: DhcpPlan[]): NetworkPlan => ({
+/** A network as one node realises it: the other nodes' ports on it (its VTEPs, in order, and those of moving ports' nodes) and the DHCP servers it runs. */
+export const networkPlanOf = (n: NetworkState, remotePorts: RemotePort[], dhcp: DhcpPlan[], floodVteps: readonly string[] = []): NetworkPlan => ({
   id: n.id,
   type: n.kind,
   vni: n.vni,
   vlanId: n.vlanId,
   mtu: n.mtu,
   physicalNetwork: n.annotations[PHYSICAL_NETWORK_ANNOTATION] || 'default',
-  remoteVteps: [...new Set(remotePorts.map((r) => r.vtep))].sort(),
+  remoteVteps: [...new Set([...remotePorts.map((r) => r.vtep), ...floodVteps])].sort(),
   remotePorts: [...remotePorts].sort((a, b) => a.mac.localeCompare(b.mac)),
   dhcp,
 });
@@ -72,10 +73,34 @@ export const networkPlanOf = (n: NetworkState, remotePorts: RemotePort[], dhcp: 
  * plus every group their rules name, with member addresses from all nodes.
  */
 export class HostPlans {
+  /** Where instances are and are moving to (the compute plane's read model, given once it exists). */
+  private hostsOf?: InstanceHosts;
+
   constructor(
     private readonly models: NetworkReadModels,
     private readonly nodes: Pick<EntityReadModel<NodeState, unknown>, 'state'>,
-  ) {}
+    hostsOf?: InstanceHosts,
+  ) {
+    this.hostsOf = hostsOf;
+  }
+
+  /** Ports follow their instances' moves from now on (portHostsOf). */
+  followInstances(hostsOf: InstanceHosts): void {
+    this.hostsOf = hostsOf;
+  }
+
+  /** The nodes the port is realised on (its binding's, and a move's target). */
+  hostsOfPort(p: PortState): string[] {
+    return portHostsOf(p, this.hostsOf);
+  }
+
+  /** The forwarding entries of one network on one node (the ports elsewhere, as port-hosts.ts decides them). */
+  forwarding(nodeId: string, ports: readonly PortState[]): ReturnType<typeof forwardingOn> {
+    return forwardingOn(nodeId, ports, this.hostsOf, (id) => {
+      const node = this.nodes.state(id);
+      return node ? tunnelIpOf(node) : '';
+    });
+  }
 
   private groupsOf(p: PortState): string[] {
     if (p.securityGroups.length) return p.securityGroups;
@@ -89,24 +114,19 @@ export class HostPlans {
       const p = this.models.ports.state(id);
       if (p?.status === 'active' && !p.deviceOwner && !isDhcpPort(p)) all.push(p);
     }
-    const local = all.filter((p) => p.instanceId && p.nodeId === nodeId && (!onlyPorts || onlyPorts.has(p.id)));
+    const local = all.filter((p) => p.instanceId && this.hostsOfPort(p).includes(nodeId) && (!onlyPorts || onlyPorts.has(p.id)));
     const netIds = [...new Set(local.map((p) => p.networkId))];
     const networks: NetworkPlan[] = [];
     for (const id of netIds) {
       const n = this.models.networks.state(id);
       if (n?.status === 'active') networks.push(this.networkPlan(n, nodeId, all));
     }
-    const ports = local.filter((p) => networks.some((n) => n.id === p.networkId)).map((p) => this.portPlan(p, this.models.networks.state(p.networkId)!));
+    const ports = local.filter((p) => networks.some((n) => n.id === p.networkId)).map((p) => this.portPlan(p, this.models.networks.state(p.networkId)!, nodeId));
     return { networks, ports, securityGroups: this.groups(ports, all) };
   }
 
   private networkPlan(n: NetworkState, nodeId: string, all: PortState[]): NetworkPlan {
-    const remote = all.filter((p) => p.networkId === n.id && p.instanceId && p.nodeId && p.nodeId !== nodeId);
-    const vtepOf = (id: string) => {
-      const node = this.nodes.state(id);
-      return node ? tunnelIpOf(node) : '';
-    };
-    const remotePorts = remote.map((p) => ({ mac: p.macAddress, ip: p.ipAddress, vtep: vtepOf(p.nodeId) })).filter((r) => r.vtep);
+    const { remotePorts, floodVteps } = this.forwarding(nodeId, all.filter((p) => p.networkId === n.id && p.instanceId));
     const dhcp: DhcpPlan[] = [];
     for (const subnetId of Object.keys(n.subnets).sort()) {
       const s = this.models.subnets.state(subnetId);
@@ -120,10 +140,10 @@ export class HostPlans {
         ...(port?.status === 'active' && port.ipAddress ? { port: { id: port.id, mac: port.macAddress, ip: port.ipAddress, ...reportedOf(port) } } : {}),
       });
     }
-    return networkPlanOf(n, remotePorts, dhcp);
+    return networkPlanOf(n, remotePorts, dhcp, floodVteps);
   }
 
-  private portPlan(p: PortState, n: NetworkState): PortPlan {
+  private portPlan(p: PortState, n: NetworkState, nodeId: string): PortPlan {
     const s = p.subnetId ? this.models.subnets.state(p.subnetId) : undefined;
     return {
       id: p.id,
@@ -135,11 +155,14 @@ export class HostPlans {
       prefixLength: s ? Number(s.cidr.split('/')[1]) : 0,
       gateway: s?.gatewayIp ?? '',
       mtu: n.mtu,
+      ...(s?.dnsServers.length ? { dnsServers: [...s.dnsServers] } : {}),
       securityGroups: this.groupsOf(p),
       bindingType: p.bindingType,
       hostname: hostnameOf(p, s),
       // The binding named the device the instance's runtime holds: a container's veth (else a tap), so no host makes the wrong one first.
       ...(p.deviceName === vethName(p.id) ? { device: 'veth' as const } : {}),
+      // A binding made ahead of a move (or left until the port's binding follows it): realised, reported by its bound node only.
+      ...(p.nodeId !== nodeId ? { inactive: true as const } : {}),
       ...reportedOf(p),
     };
   }

@@ -63,15 +63,15 @@ export class RoutedHostPlans {
 
   /** A network this node has no instance on, for a router's leg: the other nodes' instance ports on it are its forwarding entries. */
   private networkPlan(n: NetworkState, nodeId: string): NetworkPlan {
-    const remotePorts: RemotePort[] = [];
+    const ports: PortState[] = [];
     for (const id of n.ports.keys()) {
       const p = this.models.ports.state(id);
-      if (p?.status !== 'active' || !p.instanceId || !p.nodeId || p.nodeId === nodeId || p.deviceOwner) continue;
-      const vtep = this.vtepOf(p.nodeId);
-      if (vtep) remotePorts.push({ mac: p.macAddress, ip: p.ipAddress, vtep });
+      if (p?.status === 'active' && p.instanceId && !p.deviceOwner) ports.push(p);
     }
+    // Moving ports as on any node (port-hosts.ts): a floating IP's traffic reaches the guest through its move.
+    const { remotePorts, floodVteps } = this.base.forwarding(nodeId, ports);
     // The router's node serves DHCP only for its own instances (base plan).
-    return networkPlanOf(n, remotePorts, []);
+    return networkPlanOf(n, remotePorts, [], floodVteps);
   }
 
   /** Forwarding entries for the legs of routers on other nodes. */

@@ -6,13 +6,16 @@ import type { Node } from '../../gen/hypervisor/v1/cluster';
 import type { Instance } from '../../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { Weigher } from '../../scheduler/scheduler';
+import { drainMaxParallelOf } from '../../domain/drain';
+import { DomainError } from '../../errors';
 import type { CausationTracker } from '../causation';
 import { Controller } from '../controller';
 import type { ReconcileResult } from '../work-queue';
 import { beginMove } from './begin-move';
+import { drainRound } from './drain-plan';
 
 export interface DrainOptions {
-  /** Moves off one draining node at once (--drain-max-parallel). */
+  /** Moves off one draining node at once (--drain-max-parallel), unless its Draining condition says otherwise. */
   readonly maxParallel: number;
   readonly weigher?: Weigher;
   /** How soon what could not move is tried again (room may have appeared). */
@@ -23,11 +26,10 @@ export interface DrainOptions {
  * Drain: while a node is DRAINING, its running VMs and microVMs are moved off live, at
  * most maxParallel at a time, each to the node the scheduler picks. Level-triggered per
  * node: READY again (the drain cancelled) starts no new move; moves under way finish.
- * What cannot move now (no room anywhere, a port, a container) stays and is tried again.
+ * What cannot move now (no room anywhere, a container) stays and is tried again;
+ * why is on the instance (state_reason), until it moves or the drain is cancelled.
  */
 export class DrainProcess extends Controller {
-  private readonly blocked = new Map<string, string>();
-
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
     private readonly nodes: EntityReadModel<NodeState, Node>,
@@ -44,40 +46,45 @@ export class DrainProcess extends Controller {
     // A move ended (or began) somewhere: its source may start the next one.
     this.watch(
       this.instances.changes$.subscribe((c) => {
-        const n = this.instances.state(c.id)?.nodeId;
-        if (n && this.nodes.state(n)?.status === 'DRAINING') this.queue.add(n);
+        const s = this.instances.state(c.id);
+        if (!s?.nodeId) return;
+        if (this.nodes.state(s.nodeId)?.status === 'DRAINING' || s.drainBlocked !== undefined) this.queue.add(s.nodeId);
       }),
     );
     for (const id of this.nodes.ids()) this.queue.add(id);
   }
 
-  /** Why each instance last could not leave its draining node (for the log and for tests). */
-  reasonFor(instanceId: string): string | undefined {
-    return this.blocked.get(instanceId);
-  }
-
   protected async reconcile(nodeId: string): Promise<ReconcileResult> {
-    if (this.nodes.state(nodeId)?.status !== 'DRAINING') return;
+    const node = this.nodes.state(nodeId);
     const here = this.instances
       .ids()
       .map((id) => this.instances.state(id))
       .filter((s): s is InstanceState => !!s?.exists && s.nodeId === nodeId);
-    let free = this.opts.maxParallel - here.filter((s) => s.migration).length;
-    for (const s of here) {
-      if (free <= 0) break;
-      if (s.migration || s.pending || s.status !== 'RUNNING') continue;
+    if (node?.status !== 'DRAINING') {
+      // The drain was cancelled (READY again) or became something else: its reasons no longer hold.
+      for (const s of here) if (s.drainBlocked !== undefined) await this.dispatcher.execute(this.origin(nodeId, s, 'cleared'), 'instance', s.id, { type: 'ClearDrainBlocked', data: {} });
+      return;
+    }
+    const retryMs = this.opts.retryMs ?? 10_000;
+    const round = drainRound(here, drainMaxParallelOf(node.conditions, this.opts.maxParallel), Date.now(), retryMs);
+    for (const s of round.start) {
       const origin = systemOrigin('drain', `drain:${nodeId}:${s.id}:${(s.migrations ?? 0) + 1}`, this.causes.of(s.id));
       try {
         const to = await beginMove({ dispatcher: this.dispatcher, instances: this.instances, nodes: this.nodes, weigher: this.opts.weigher }, s, '', true, origin);
-        this.blocked.delete(s.id);
         this.log.info({ instanceId: s.id, from: nodeId, to }, 'drain: moving it off');
-        free--;
       } catch (e) {
-        const why = (e as Error).message;
-        if (this.blocked.get(s.id) !== why) this.log.warn({ instanceId: s.id, nodeId, reason: why }, 'drain: it cannot move now');
-        this.blocked.set(s.id, why);
+        // Not a refusal (the log unreachable, ...): tried again on the next round, nothing recorded.
+        if (!(e instanceof DomainError)) throw e;
+        if (s.drainBlocked !== e.message) this.log.warn({ instanceId: s.id, nodeId, reason: e.message }, 'drain: it cannot move now');
+        // On the instance itself, so WatchInstance and `hvctl node drain --wait` say why it stays.
+        await this.dispatcher.execute(this.origin(nodeId, s, 'blocked'), 'instance', s.id, { type: 'RecordDrainBlocked', data: { nodeId, reason: e.message } });
       }
     }
-    return here.length ? { requeueAfterMs: this.opts.retryMs ?? 10_000 } : undefined;
+    return round.againInMs !== undefined ? { requeueAfterMs: round.againInMs + 50 } : undefined;
+  }
+
+  /** One command id per state of the instance it was decided on: a retry repeats it, a new state makes another. */
+  private origin(nodeId: string, s: InstanceState, what: string) {
+    return systemOrigin('drain', `drain:${nodeId}:${s.id}:${what}:${s.updatedAt?.getTime() ?? 0}`, this.causes.of(s.id));
   }
 }

@@ -74,12 +74,22 @@ export class Saga {
     this.undos.length = 0;
   }
 
-  /** Runs `body`; on any failure compensates, then rethrows the original error. */
+  /**
+   * Runs `body`; on a failure compensates, then rethrows the original error.
+   * Not after UNAVAILABLE: the step that failed so may have committed, the
+   * answer tells the client to retry with the same x-request-id, and that
+   * retry's steps meet what this attempt took (forward steps are idempotent
+   * by state) and finish it. Undoing now would cost the time left before the
+   * client's deadline (so the client would see its own DEADLINE_EXCEEDED
+   * instead of our answer), and with NATS unreachable the undos would fail
+   * anyway; what a request nobody retries leaves behind, the network
+   * reconciler releases once its owner is found missing.
+   */
   async run<T>(body: (saga: this) => Promise<T>): Promise<T> {
     try {
       return await body(this);
     } catch (e) {
-      await this.compensate();
+      if (!(e instanceof DomainError && e.code === Code.UNAVAILABLE)) await this.compensate();
       throw e;
     }
   }

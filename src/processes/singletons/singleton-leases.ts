@@ -16,7 +16,7 @@ export interface SingletonLeaseOptions {
   /** This replica's name in the bucket (host:port): restarted under the same name, it takes its leases back at once. */
   readonly holder: string;
   /** What others see of this replica (cluster info): its gRPC address and log position. */
-  readonly describe: () => { address: string; position: number; alsoHeld?: string[] };
+  readonly describe: () => { address: string; httpAddress?: string; position: number; alsoHeld?: string[] };
   readonly replicas?: number;
 }
 
@@ -42,10 +42,33 @@ export const flagSingleton = (name: string, target: { acting: boolean }): Single
 
 export const SINGLETON_BUCKET = 'HV_SINGLETONS';
 
+/**
+ * The bucket's get, create and update, each given up after `ms`: a renewal
+ * is one KV write, acknowledged in milliseconds, and one that hears nothing
+ * for a sixth of the TTL is talking to a bucket leader that died (nats.js
+ * would wait 5 s); the next round's reaches the new one. A write given up on
+ * may still be stored: lostOrStale() tells that from a lease lost.
+ */
+const bounded = (kv: KV, ms: number) => {
+  const within = <T>(p: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from the bucket within ${ms} ms`)), ms)));
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    get: (key: string) => within(kv.get(key)),
+    create: (key: string, v: Uint8Array) => within(kv.create(key, v)),
+    update: (key: string, v: Uint8Array, revision: number) => within(kv.update(key, v, revision)),
+    put: (key: string, v: Uint8Array) => within(kv.put(key, v)),
+  };
+};
+
 /** What each replica stores about itself (key `replica.<token>`), renewed with its leases. */
 export interface ReplicaEntry {
   readonly holder: string;
   readonly address: string;
+  /** Its HTTP address (health, metrics, the web console), once bound: where the console's page goes next. */
+  readonly httpAddress?: string;
   readonly position: number;
   readonly singletons: string[];
   readonly at: number;
@@ -135,11 +158,13 @@ export class SingletonLeases {
     // One round at a time: a slow NATS must not stack them up.
     this.round ??= (async () => {
       try {
-        for (const s of this.singletons) if (!this.stopped) await this.renewOrTake(s);
+        // All at once: each is its own key, and one stuck on a fault must not hold the others past their fence.
+        await Promise.all(this.singletons.map((s) => (this.stopped ? undefined : this.renewOrTake(s))));
         if (this.stopped) return;
         const d = this.o.describe();
-        const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
-        await this.kv!.put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
+        const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, ...(d.httpAddress ? { httpAddress: d.httpAddress } : {}), position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
+        // Bounded too: the next round (and its renewals) waits for this one.
+        await bounded(this.kv!, this.renewalWaitMs).put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
       } finally {
         this.round = undefined;
       }
@@ -147,8 +172,12 @@ export class SingletonLeases {
     return this.round;
   }
 
+  private get renewalWaitMs(): number {
+    return Math.max(500, this.o.ttlMs / 6);
+  }
+
   private async renewOrTake(s: Singleton): Promise<void> {
-    const kv = this.kv!;
+    const kv = bounded(this.kv!, this.renewalWaitMs);
     const key = `singleton.${s.name}`;
     const sent = Date.now();
     const mine = this.held.get(s.name);
@@ -163,9 +192,21 @@ export class SingletonLeases {
       if (holder === this.o.holder || (await this.gone(holder))) return this.keep(s, await kv.update(key, enc(this.o.holder), e.revision), sent);
     } catch (err) {
       // A wrong revision: someone else holds it now. Anything else (NATS away): the fence decides.
-      if (mine && wrongRevision(err)) await this.lose(s, 'another replica holds it');
+      if (mine && wrongRevision(err)) await this.lostOrStale(s, key, mine);
       else this.log.debug({ err, singleton: s.name }, 'singleton lease not renewed or taken this round');
     }
+  }
+
+  /**
+   * A renewal refused for its revision: another replica holds the lease, or
+   * an earlier renewal of ours was stored although its acknowledgement never
+   * came (it timed out at a fault). In that case the entry is still ours: keep
+   * acting until the last acknowledged renewal's fence, at the new revision.
+   */
+  private async lostOrStale(s: Singleton, key: string, mine: { revision: number; actUntil: number }): Promise<void> {
+    const e = await this.kv!.get(key).catch(() => undefined);
+    if (e?.operation === 'PUT' && e.string() === this.o.holder) this.held.set(s.name, { ...mine, revision: e.revision });
+    else await this.lose(s, 'another replica holds it');
   }
 
   private keep(s: Singleton, revision: number, sent: number): void {

@@ -13,6 +13,7 @@ import { InstancesByNode, ReservationsByInstance } from '../../processes/indexes
 import { AgentApi } from '../../processes/instance-lifecycle/agent-api';
 import { AgentWorkQueue, type NetworkPlanSource } from '../../processes/instance-lifecycle/agent-work';
 import { DrainProcess } from '../../processes/migration/drain';
+import { EvacuationProcess } from '../../processes/migration/evacuation';
 import { InstanceLifecycle } from '../../processes/instance-lifecycle/instance-lifecycle';
 import { instanceNetworkCheck } from '../../processes/instance-network/check';
 import { InstanceNetwork } from '../../processes/instance-network/instance-network';
@@ -42,6 +43,7 @@ export class ComputePlane implements Plane {
   scheduler?: SchedulerProcess;
   lifecycle?: InstanceLifecycle;
   drain?: DrainProcess;
+  evacuation?: EvacuationProcess;
   private api?: AgentApi;
 
   constructor(
@@ -54,6 +56,11 @@ export class ComputePlane implements Plane {
     this.byNode = new InstancesByNode(this.instances);
     this.reservations = new ReservationsByInstance(nodes);
     this.instanceNetwork = new InstanceNetwork(this.instances, network.models, { resyncMs: 30_000 }, ctx.log);
+    // Ports are realised where their instance is and where it is moving to (port-hosts.ts).
+    network.plans.followInstances((id) => {
+      const s = this.instances.state(id);
+      return s?.exists ? [s.nodeId, s.migration?.targetNodeId ?? ''].filter(Boolean) : [];
+    });
   }
 
   get readModels(): ReadModel[] {
@@ -82,14 +89,17 @@ export class ComputePlane implements Plane {
       resyncMs: 30_000,
     }, log, networkPlan);
     this.drain = new DrainProcess(this.instances, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher }, log);
+    this.evacuation = new EvacuationProcess(this.instances, this.nodes, dispatcher, this.causes, cfg.evacuateAfterSeconds * 1000, log);
     // Singletons: paused until this replica holds their leases.
     void this.scheduler.pause();
     void this.lifecycle.pause();
     void this.instanceNetwork.pause();
     void this.drain.pause();
+    void this.evacuation.pause();
     this.scheduler.start();
     this.lifecycle.start();
     this.drain.start();
+    this.evacuation.start();
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
   }
 
@@ -125,12 +135,14 @@ export class ComputePlane implements Plane {
       // The lifecycle saga and its network step.
       queueSingleton('lifecycle', started('compute', 'the lifecycle', this.lifecycle), this.instanceNetwork),
       // Drains start moves: one replica at a time, or a VM could be sent off twice.
-      queueSingleton('drain', started('compute', 'the drain', this.drain)),
+      // Evacuation too moves instances off a node: under the drain's lease.
+      queueSingleton('drain', started('compute', 'the drain', this.drain), this.evacuation!),
     ];
   }
 
   async stop(): Promise<void> {
     this.drain?.stop();
+    this.evacuation?.stop();
     this.scheduler?.stop();
     this.lifecycle?.stop();
     this.instanceNetwork.stop();

@@ -64,12 +64,21 @@ export class ConfinedNats {
     return true;
   }
 
-  /** Follows the node identities: rewrite, reload, and make each joined node's consumer. */
+  /**
+   * Follows the node identities: rewrite, reload, and make each joined node's
+   * consumer. A pass that fails (JetStream not answering, as during a reload
+   * on a slow host) is tried again with a growing pause until one succeeds:
+   * a joined node whose consumer is never made would take no work at all.
+   */
   follow(
     nodes: { list(): NodeIdentityState[]; changes$: Observable<unknown> },
     integrators: { list(): IntegratorState[]; changes$: Observable<unknown> },
     jsm: () => Promise<JetStreamManager>,
+    retry: { firstMs: number; maxMs: number } = { firstMs: 1_000, maxMs: 30_000 },
   ): { unsubscribe(): void } {
+    let stopped = false;
+    let pauseMs = retry.firstMs;
+    let timer: NodeJS.Timeout | undefined;
     const apply = async () => {
       const all = nodes.list();
       if (this.write(natsIdentities(all, integrators.list()))) {
@@ -80,11 +89,32 @@ export class ConfinedNats {
       await ensureWorkStream(m);
       for (const n of all.filter((x) => !x.revokedAt)) await ensureNodeConsumer(m, nodeIdFor(n.id));
     };
-    let chain = apply().catch((err) => this.log.warn({ err }, 'NATS authorization'));
-    const again = () => {
-      chain = chain.then(apply).catch((err) => this.log.warn({ err }, 'NATS authorization'));
-    };
+    const pass = () =>
+      apply().then(
+        () => {
+          pauseMs = retry.firstMs;
+        },
+        (err: Error) => {
+          if (stopped) return;
+          this.log.warn({ error: err.message, retryInMs: pauseMs }, 'NATS authorization: the work consumers are not all made yet; trying again');
+          clearTimeout(timer);
+          timer = setTimeout(again, pauseMs).unref();
+          pauseMs = Math.min(pauseMs * 2, retry.maxMs);
+        },
+      );
+    let chain = pass();
+    function again() {
+      if (stopped) return;
+      clearTimeout(timer);
+      chain = chain.then(pass);
+    }
     const subs = [nodes.changes$.subscribe(again), integrators.changes$.subscribe(again)];
-    return { unsubscribe: () => subs.forEach((x) => x.unsubscribe()) };
+    return {
+      unsubscribe: () => {
+        stopped = true;
+        clearTimeout(timer);
+        subs.forEach((x) => x.unsubscribe());
+      },
+    };
   }
 }

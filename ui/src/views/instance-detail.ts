@@ -1,6 +1,6 @@
 import { api } from '../api';
 import { h, show } from '../dom';
-import { bytes, instanceState, instanceType } from '../format';
+import { bytes, firstBootDone, instanceState, instanceType } from '../format';
 import { notify } from '../notice';
 import { nodeName, store } from '../store';
 import type { AuditEvent, Instance } from '../types';
@@ -93,7 +93,7 @@ export const instanceDetailView = (root: HTMLElement, id: string): (() => void) 
     }
     show(
       head,
-      h('h1', {}, h('a', { href: '#/instances' }, 'Instances'), ' / ', i.name || i.id, ' ', h('span', { id: 'detail-state', 'data-state': instanceState(i.state) }, badge(instanceState(i.state)))),
+      h('h1', {}, h('a', { href: '#/instances' }, 'Instances'), ' / ', i.name || i.id, ' ', h('span', { id: 'detail-state', 'data-state': instanceState(i.state), 'data-first-boot': firstBootDone(i) && 'done' }, badge(instanceState(i.state)))),
       actionButtons(i, draw),
     );
     show(body, details(i));

@@ -1,5 +1,5 @@
 import { h, show } from '../dom';
-import { bytes, instanceState, instanceType } from '../format';
+import { bytes, firstBootDone, instanceState, instanceType } from '../format';
 import { nodeName, store } from '../store';
 import type { Instance } from '../types';
 import { actionButtons } from './actions';
@@ -20,9 +20,9 @@ export const instancesView = (root: HTMLElement): (() => void) => {
   const rowFor = (i: Instance): HTMLTableRowElement =>
     h(
       'tr',
-      { 'data-instance-id': i.id, 'data-state': instanceState(i.state) },
+      { 'data-instance-id': i.id, 'data-state': instanceState(i.state), 'data-first-boot': firstBootDone(i) && 'done' },
       h('td', {}, h('a', { href: `#/instances/${encodeURIComponent(i.id)}`, class: 'name' }, i.name || i.id), h('div', { class: 'id' }, i.id)),
-      h('td', { class: 'state' }, badge(instanceState(i.state)), i.stateReason ? h('div', { class: 'reason', title: i.stateReason }, i.stateReason) : ''),
+      h('td', { class: 'state' }, badge(instanceState(i.state)), i.stateReason ? h('div', { class: firstBootDone(i) ? 'reason first-boot' : 'reason', title: i.stateReason }, i.stateReason) : ''),
       h('td', {}, instanceType(i.type)),
       h('td', {}, nodeName(i.nodeId)),
       h('td', { class: 'mono' }, i.ipAddress ?? ''),

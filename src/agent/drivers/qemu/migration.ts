@@ -74,11 +74,10 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
     // An agent killed mid-move leaves its QEMU migrating: its redelivered work joins that
     // migration rather than start another (which QEMU refuses), or takes its result.
     const under = await qmp.execute<QueryMigrate>('query-migrate');
-    if (under.status === 'completed') return { totalMs: under['total-time'] ?? 0, downtimeMs: under.downtime ?? 0, transferredBytes: under.ram?.transferred ?? 0 };
+    if (under.status === 'completed') return completedResult(qmp);
     if (under.status && ACTIVE.has(under.status)) {
       await untilStatus(qmp, deadline - Date.now(), 'migration');
-      const m = await qmp.execute<QueryMigrate>('query-migrate');
-      return { totalMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+      return completedResult(qmp);
     }
     await qmp.execute('migrate-set-capabilities', {
       capabilities: [
@@ -104,8 +103,7 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
       onProgress?.({ phase: 'copying-memory', percent, ...(m['expected-downtime'] !== undefined ? { expectedDowntimeMs: m['expected-downtime'] } : {}) });
     });
     await done;
-    const m = await qmp.execute<QueryMigrate>('query-migrate');
-    return { totalMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+    return completedResult(qmp);
   } catch (e) {
     // Cancelled, the source goes on (QEMU resumes it); the destination is the caller's to remove.
     await qmp.execute('migrate_cancel').catch(() => undefined);
@@ -129,6 +127,21 @@ interface QueryMigrate {
 }
 
 /** Waits for MIGRATION to say completed; failed or cancelled (or the deadline) rejects, naming why. */
+/**
+ * The figures of a completed migration. QEMU sends the MIGRATION `completed`
+ * event before it has computed the total time and the downtime, so a query
+ * right after the event can read both as 0 (seen in a full run here): asked again
+ * until they are there, for a short while.
+ */
+const completedResult = async (qmp: QmpClient): Promise<MigrationResult> => {
+  const until = Date.now() + 2_000;
+  for (;;) {
+    const m = await qmp.execute<QueryMigrate>('query-migrate');
+    if ((m['total-time'] ?? 0) > 0 || Date.now() > until) return { totalMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
 const untilStatus = (qmp: QmpClient, timeoutMs: number, what: string): Promise<void> =>
   new Promise((resolve, reject) => {
     const end = (err?: Error) => {

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { NetworkType } from '../../src/gen/hypervisor/v1/network';
+import { PHYSICAL_NETWORK_ANNOTATION } from '../../src/processes/dataplane/host-plan';
+import { vxlanName } from '../../src/sdn/names';
+import { call, until } from '../support/control-plane';
+import { ExternalNet } from '../support/external-net';
+import { DataplaneLab, root } from './support';
+
+/**
+ * A floating IP through a live move (issue 22, item 4): three namespace hosts, a router
+ * placed by the control plane on one, a VM with a floating IP on another that moves live
+ * to the third, pinged at its floating IP every 100 ms from the external host the whole
+ * time. The router's host is neither the source nor the target: its forwarding entries
+ * must follow the port as any host's do. Addresses: 198.19.64.0/18 (as vm-routers').
+ */
+describe('a floating IP keeps working through a live move (real QEMU, TCG, three namespace hosts)', function () {
+  this.timeout(600_000);
+  let ext!: ExternalNet;
+  const t = DataplaneLab.forSuite(3, {
+    range: { net: '198.19', min: 64, max: 95 },
+    prepare: async (lab) => void (ext = await ExternalNet.create(lab, '198.19.96')),
+    agentArgs: ['--physical-interface', 'ext=eth1'],
+  });
+  let pinger: ChildProcess | undefined;
+  after(() => void pinger?.kill('SIGKILL'));
+
+  it('the external host pings the floating IP every 100 ms through the move: at most 5 lost; the router host then points at the target', async () => {
+    const extNet = await t.net.network({ name: 'public', type: NetworkType.NETWORK_TYPE_FLAT, external: true, metadata: { labels: {}, annotations: { [PHYSICAL_NETWORK_ANNOTATION]: 'ext' } } });
+    await t.net.subnet(extNet.id, ext.cidr, { gatewayIp: ext.ip, enableDhcp: false });
+    const a = await t.network('blue', '198.19.110.0/24');
+    const g = await t.net.group({ name: 'pingable' });
+    await t.net.rpc('addSecurityRule', { securityGroupId: g.id, direction: 1, etherType: 1, protocol: 'icmp' });
+    const r = (await t.net.rpc('createRouter', { name: 'edge', externalGateway: { networkId: extNet.id, enableSnat: true } })).router!;
+    await t.net.rpc('addRouterInterface', { routerId: r.id, subnetId: a.subnet.id });
+    const routerNode = () => t.cp.cp.network!.models.routers.state(r.id)?.nodeId ?? '';
+    await until('router placed', async () => !!routerNode());
+    const at = t.nodeIds.indexOf(routerNode());
+    const [from, to] = [0, 1, 2].filter((i) => i !== at);
+
+    const vm = await t.vm('mover', from, a.network.id, a.subnet.id, [g.id]);
+    const con = await t.console(vm.id);
+    await t.lease(con);
+    const mac = (await t.sh(con, 'cat /sys/class/net/eth0/address')).trim();
+    const port = (await t.net.rpc('listPorts', { instanceId: vm.id, pageSize: 10 })).ports[0];
+    const fip = (await t.net.rpc('createFloatingIp', { floatingNetworkId: extNet.id })).floatingIp!;
+    await t.net.rpc('associateFloatingIp', { floatingIpId: fip.id, portId: port.id });
+    await until('floating IP reachable from the external host', () => ext.pings(fip.floatingIp), 60_000);
+
+    // Every 100 ms from the external host; its answered sequence numbers tell which were lost.
+    let out = '';
+    pinger = spawn('ip', ['netns', 'exec', ext.hostNs, 'ping', '-i', '0.1', fip.floatingIp], { stdio: ['ignore', 'pipe', 'pipe'] });
+    pinger.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const answered = () => [...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
+    await until('pings answered before the move', async () => answered().length >= 10, 30_000);
+
+    const mark = t.watch.events.length;
+    await call(t.c, t.c.migrateInstance, { instanceId: vm.id, targetNodeId: t.nodeIds[to], live: true });
+    const moved = await t.watch.until('node_id on the target', (e) => e.instance?.id === vm.id && (e.instance.nodeId === t.nodeIds[to] || /failed/.test(e.instance.stateReason)), 180_000, mark);
+    assert.equal(moved.instance!.nodeId, t.nodeIds[to], moved.instance!.stateReason);
+
+    // The router's host: its one forwarding entry for the guest's MAC points at the target.
+    const routerHost = root.in(t.lab.hosts[at].name);
+    const entries = async () => (await routerHost.run('bridge', ['fdb', 'show', 'dev', vxlanName(a.network.id)])).split('\n').filter((l) => l.toLowerCase().startsWith(`${mac} `) && l.includes(' dst '));
+    await until('the router host points at the target for the guest', async () => {
+      const e = await entries();
+      return e.length === 1 && e[0].includes(`dst ${t.lab.hosts[to].ip} `);
+    }, 60_000);
+
+    const before = answered().length;
+    await until('pings answered after the move', async () => answered().length >= before + 20, 30_000);
+    const ended = new Promise((resolve) => pinger!.once('exit', resolve));
+    pinger.kill('SIGINT');
+    await ended;
+    pinger = undefined;
+    const seqs = answered();
+    const first = Math.min(...seqs);
+    const last = Math.max(...seqs);
+    const lost = last - first + 1 - new Set(seqs).size;
+    console.log(`      ${last - first + 1} pings of the floating IP every 100 ms through the move, ${lost} lost`);
+    assert.ok(lost <= 5, `${lost} of ${last - first + 1} pings lost (at most 5)`);
+  });
+});
