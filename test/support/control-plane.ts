@@ -7,6 +7,8 @@ import { call as apiCall, type UnaryMethod } from '../../src/client/api-client';
 import pino from 'pino';
 import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
+import { csrFor } from '../../src/pki/csr';
+import { newKey } from '../../src/pki/openssl';
 import { defaultConfig, type ServerConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
 import { TestNats } from './nats';
@@ -137,6 +139,25 @@ export class TestControlPlane {
   /** A client of the server: plaintext in development mode, the administrator's certificate in network mode. */
   client<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C): C {
     const c = new Ctor(this.address, this.credentials());
+    this.clients.push(c);
+    return c;
+  }
+
+  /**
+   * A client acting as the host `hostname` with no agent behind it (a node the test registers itself): in network
+   * mode it joins with a token as an agent does (its own key, a CSR) and calls as `node:<hostname>`; in development
+   * mode a plain client, as every caller there.
+   */
+  async nodeClient<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C, hostname: string): Promise<C> {
+    const a = this.adminTls;
+    if (!a) return this.client(Ctor);
+    const ca = readFileSync(a.ca);
+    const key = await newKey();
+    const anyone = new IdentityServiceClient(this.address, credentials.createSsl(ca));
+    this.clients.push(anyone);
+    const token = (await this.joinToken())!;
+    const joined = await call(anyone, anyone.joinNode, { token, hostname, csrPem: await csrFor(key, `node:${hostname}`) });
+    const c = new Ctor(this.address, credentials.createSsl(ca, Buffer.from(key), Buffer.from(joined.certificatePem)));
     this.clients.push(c);
     return c;
   }
