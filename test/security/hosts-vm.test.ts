@@ -30,7 +30,7 @@ describe('a host joined with a token runs a VM with a network (namespace host, c
     const cert = new X509Certificate(readFileSync(f.cert));
     assert.match(cert.subject, new RegExp(`CN=node:${t.lab.hosts[0].name}$`, 'm'));
     assert.ok(cert.checkIssued(new X509Certificate(t.cp.cp.security!.pki.ca.certPem)), 'issued by the cluster CA');
-    const conf = readFileSync(t.cp.cp.nats!.confined!.file, 'utf8');
+    const conf = readFileSync(t.cp.cp.nats!.confined!.file!, 'utf8');
     assert.ok(conf.includes(`node:${t.lab.hosts[0].name}`), `the NATS authorization names the node:\n${conf}`);
   });
 
