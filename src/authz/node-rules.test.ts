@@ -109,6 +109,17 @@ describe('node restriction (as the Kubernetes Node authorizer)', () => {
     given(A).whenReporting({ aggregateType: 'instance', aggregateId: 'i-b', command: { type: 'ReportInstanceMigrated', data: { nodeId: 'n-a' } } }).thenDenied(/instance i-b is not placed on node:host-a/);
   });
 
+  it("either end of a move fails it (the target refusing it, the source whose send failed); a third node does not, nor for another node", () => {
+    const B: Identity = { name: 'node:host-b', role: 'node' };
+    const C3: Identity = { name: 'node:host-c', role: 'node' };
+    const fail = (aggregateId: string, nodeId: string): Report => ({ aggregateType: 'instance', aggregateId, command: { type: 'FailMigration', data: { nodeId, migration: 1, reason: 'on the target: cannot take a live migration' } } });
+    given(A).whenReporting(fail('i-moving', 'n-a')).thenAllowed();
+    given(B).whenReporting(fail('i-moving', 'n-b')).thenAllowed();
+    given(C3).whenReporting(fail('i-moving', 'n-a')).thenDenied(/^FailMigration: instance i-moving is not placed on node:host-c \(it is on node:host-b\)$/);
+    given(A).whenReporting(fail('i-moving', 'n-b')).thenDenied(/FailMigration: instance i-moving is not placed on node:host-a/);
+    given(A).whenReporting(fail('i-b', 'n-a')).thenDenied(/FailMigration: instance i-b is not placed on node:host-a \(it is on node:host-b\)$/);
+  });
+
   it('a node sends no command but reports: PERMISSION_DENIED naming the node', () => {
     given(A).whenReporting({ aggregateType: 'instance', aggregateId: 'i-a', command: { type: 'DeleteInstance', data: {} } }).thenDenied(/^DeleteInstance on instance i-a: node:host-a may only report on what is placed on it$/);
     given(A).whenReporting({ aggregateType: 'node', aggregateId: 'n-b', command: { type: 'Heartbeat', data: {} } }).thenDenied(/node:host-a may only report/);

@@ -75,6 +75,8 @@ const REPORTS: Record<string, PlacedKind | 'any'> = {
   ReportMigrationProgress: 'instance',
   ReportMigrationTargetReady: 'instance',
   ReportInstanceMigrated: 'instance',
+  // Either end of a move refuses or abandons it (a target that cannot take it, a source whose send failed).
+  FailMigration: 'instance',
   ReportPortStatus: 'port',
   ReportRouterStatus: 'router',
   ReportFloatingIpStatus: 'floating_ip',

@@ -31,19 +31,20 @@ export interface NatsStart {
  * mode is lab mode (one shared token), warned at every start.
  */
 export const startNats = async (cfg: ServerConfig, security: Security, log: Logger): Promise<NatsStart> => {
-  if (cfg.natsUrl) return { url: cfg.natsUrl, agentUrl: cfg.natsUrl, connect: {} };
+  if (cfg.natsUrl) return givenNats(cfg.natsUrl, security, log);
   const natsDir = path.join(cfg.dataDir, 'nats');
   mkdirSync(natsDir, { recursive: true });
   const listen = cfg.natsListen ? parseListen(cfg.natsListen) : { host: '127.0.0.1', port: cfg.embeddedNatsPort };
   if (security.mode === 'network') {
     const pki = security.pki;
     let embedded: SupervisedNatsServer | undefined;
-    const confined = new ConfinedNats(ConfinedNats.fileIn(natsDir), natsDir, pki, () => embedded?.reload(), log);
+    const file = ConfinedNats.fileIn(natsDir);
+    const confined = new ConfinedNats(file, natsDir, pki, () => embedded?.reload(), log);
     confined.write(natsIdentities([]));
-    embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, configFile: confined.file }, log);
+    embedded = await SupervisedNatsServer.start({ dataDir: natsDir, host: listen.host, port: listen.port, configFile: file }, log);
     const port = new URL(embedded.url).port;
     const url = `nats://${localAddress(listen.host)}:${port}`;
-    log.info({ url, listen: `${listen.host}:${port}`, natsPid: embedded.pid, config: confined.file }, 'started embedded nats-server: TLS and a certificate of the cluster CA on every connection (verify_and_map)');
+    log.info({ url, listen: `${listen.host}:${port}`, natsPid: embedded.pid, config: file }, 'started embedded nats-server: TLS and a certificate of the cluster CA on every connection (verify_and_map)');
     return {
       embedded,
       url,
@@ -59,4 +60,22 @@ export const startNats = async (cfg: ServerConfig, security: Security, log: Logg
   const url = `nats://${localAddress(listen.host)}:${port}`;
   log.info({ url, listen: `${listen.host}:${port}`, dataDir: embedded.dataDir, natsPid: embedded.pid, ...(auth ? { tokenFile: auth.file } : {}) }, 'started embedded nats-server');
   return { embedded, url, agentUrl: url, token: auth?.token, tokenFile: auth?.file, connect: { token: auth?.token } };
+};
+
+/**
+ * A NATS this server did not start: the operator's, or another replica's
+ * embedded one. `tls://…` in network mode is a confined NATS (the block
+ * `hvctl nats authorization` prints): this server connects there as
+ * `system:control-plane` with its certificate, as agents do with theirs,
+ * and makes each joined node's work consumer.
+ */
+export const givenNats = (natsUrl: string, security: Pick<Security, 'mode' | 'pki'>, log: Logger): NatsStart => {
+  if (security.mode !== 'network' || !natsUrl.includes('tls://')) return { url: natsUrl, agentUrl: natsUrl, connect: {} };
+  const pki = security.pki;
+  return {
+    url: natsUrl.replace(/tls:\/\//g, 'nats://'),
+    agentUrl: natsUrl,
+    confined: ConfinedNats.given(pki, log),
+    connect: { tls: { ca: pki.ca.certPem, cert: pki.controlPlane.certPem, key: pki.controlPlane.keyPem } },
+  };
 };

@@ -12,7 +12,7 @@ import {
   StopInstanceRequest,
 } from '../../src/gen/hypervisor/v1/compute';
 import { type AgentConsoleOutput, AgentCreateInstanceRequest, AgentServiceClient, AgentStopInstanceRequest } from '../../src/gen/hypervisor/v1/agent';
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { removeStateDir, startAgent } from '../support/agent';
 import { ConsoleSession, createRequest, InstanceWatch, MiB, pull, show } from '../support/compute';
 import { call, rejectsWith, TestControlPlane, until } from '../support/control-plane';
@@ -25,7 +25,7 @@ const MICROVM = InstanceType.INSTANCE_TYPE_MICROVM;
 
 describe('ComputeService (real gRPC client, real nats-server, agents with the hollow driver)', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane();
+  const t = new TestControlPlane({}, { network: true });
   let images: ImageServer;
   let guest: string;
   let a: Agent;
@@ -286,7 +286,7 @@ describe('ComputeService (real gRPC client, real nats-server, agents with the ho
 
   describe('AgentService on the agent (all nine methods)', () => {
     it('creates, lists, stops, starts, restarts, reads stats, attaches, and deletes an instance of the host\'s own', async () => {
-      const ag = new AgentServiceClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
+      const ag = t.agentClient(AgentServiceClient, `127.0.0.1:${a.port}`, 'hollow-a');
       const id = `local-${randomUUID().slice(0, 8)}`;
       const made = await call(ag, ag.createInstance, AgentCreateInstanceRequest.fromPartial({ instanceId: id, name: 'local', type: MICROVM, spec: createRequest('x', MICROVM, { kernel: kernel(), memoryBytes: 64 * MiB }).spec, labels: { who: 'operator' } }));
       assert.equal(made.state, InstanceState.INSTANCE_STATE_RUNNING);

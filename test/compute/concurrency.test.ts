@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { credentials } from '@grpc/grpc-js';
 import pino from 'pino';
 import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
@@ -19,7 +18,8 @@ const GiB = 2 ** 30;
 
 describe('concurrent creates never overcommit a node', function () {
   this.timeout(90_000);
-  const t = new TestControlPlane();
+  // Network mode: agents join with tokens; the second replica reaches the first's confined NATS as system:control-plane.
+  const t = new TestControlPlane({}, { network: true });
   let second: ControlPlane;
   const agents: Agent[] = [];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hv-images-'));
@@ -30,9 +30,9 @@ describe('concurrent creates never overcommit a node', function () {
     writeFileSync(path.join(dir, 'vmlinuz'), Buffer.alloc(4096));
     images = await new ImageServer(dir).start();
     await t.start();
-    // A second server replica on the same NATS: two schedulers race for the same nodes.
+    // A second server replica on the same NATS (and data dir, so the same cluster CA): two schedulers race for the same nodes.
     second = await new ControlPlane(
-      { ...defaultConfig(), natsUrl: t.nats.url, dataDir: t.dataDir, grpcHost: '127.0.0.1', grpcPort: 0, httpPort: 0, logLevel: 'silent', feed: false, imageAllowCidrs: ['127.0.0.0/8'] },
+      { ...defaultConfig(), natsUrl: t.agentNatsUrl, dataDir: t.dataDir, grpcHost: '0.0.0.0', grpcPort: 0, httpPort: 0, logLevel: 'silent', feed: false, imageAllowCidrs: ['127.0.0.0/8'] },
       pino({ level: 'silent' }),
     ).start();
     // Four nodes with 5 CPUs each: room for exactly 20 one-CPU instances.
@@ -49,7 +49,7 @@ describe('concurrent creates never overcommit a node', function () {
   });
 
   it('50 concurrent creates, through two server replicas, against nodes that fit 20: exactly 20 run, 30 fail with RESOURCE_EXHAUSTED', async () => {
-    const clients = [t.client(ComputeServiceClient), new ComputeServiceClient(`127.0.0.1:${second.grpcPort}`, credentials.createInsecure())];
+    const clients = [t.client(ComputeServiceClient), new ComputeServiceClient(`127.0.0.1:${second.grpcPort}`, t.credentials())];
     const created = await Promise.all(
       Array.from({ length: 50 }, (_, n) =>
         call(clients[n % 2], clients[n % 2].createInstance, createRequest(`burst-${n}`, InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz'), cpuCores: 1, memoryBytes: 128 * MiB })),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ClientReadableStream, credentials, makeGenericClientConstructor, Metadata } from '@grpc/grpc-js';
+import { type ClientReadableStream, makeGenericClientConstructor, Metadata } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import type { HollowDriver } from '../../src/agent/drivers/hollow/hollow-driver';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
@@ -38,7 +38,7 @@ type Published = {
 
 describe('AttachConsole from a client of the published (server-streaming) definition', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane();
+  const t = new TestControlPlane({}, { network: true });
   let agent: Agent;
   let c: ComputeServiceClient;
   let published: Published;
@@ -50,7 +50,7 @@ describe('AttachConsole from a client of the published (server-streaming) defini
     await t.start();
     agent = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm'] }, hostname: 'console-host' });
     c = t.client(ComputeServiceClient);
-    published = new PublishedConsole(t.address, credentials.createInsecure()) as unknown as Published;
+    published = new PublishedConsole(t.address, t.credentials()) as unknown as Published;
     watch = new InstanceWatch(c);
   });
   after(async () => {

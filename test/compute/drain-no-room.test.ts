@@ -7,7 +7,7 @@ import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1
 import { removeStateDir, startAgent } from '../support/agent';
 import { createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane } from '../support/control-plane';
-import { hvctl } from '../support/hvctl';
+import { hvctl, isolatedEnv } from '../support/hvctl';
 import { ImageServer, testGuestDir } from '../support/image-server';
 
 const GiB = 2 ** 30;
@@ -20,7 +20,8 @@ const GiB = 2 ** 30;
  */
 describe('drain with no room (real gRPC, real nats-server, hollow agents, hvctl)', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane({ leaseTtlSeconds: 3600 });
+  // Network mode: the agents join with tokens; hvctl uses the administrator's certificate (issue 27).
+  const t = new TestControlPlane({ leaseTtlSeconds: 3600 }, { network: true });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let cluster: ClusterServiceClient;
@@ -55,7 +56,7 @@ describe('drain with no room (real gRPC, real nats-server, hollow agents, hvctl)
 
   it('hvctl node drain --max-parallel --wait: each instance stays with why, in its state_reason and in the progress lines', async () => {
     const mark = watch.events.length;
-    const r = await hvctl(['--server', t.address, 'node', 'drain', 'nr-a', '--max-parallel', '3', '--wait', '--timeout', '8']);
+    const r = await hvctl(['--server', t.address, 'node', 'drain', 'nr-a', '--max-parallel', '3', '--wait', '--timeout', '8'], { env: isolatedEnv(t.hvctlTls) });
     assert.equal(r.code, status.DEADLINE_EXCEEDED, r.stderr);
     assert.match(r.stderr, /node nr-a is DRAINING; 2 instance\(s\) still on it/);
     assert.match(r.stderr, /DEADLINE_EXCEEDED: 2 instance\(s\) still on node nr-a/);
@@ -71,7 +72,7 @@ describe('drain with no room (real gRPC, real nats-server, hollow agents, hvctl)
   });
 
   it('a bad --max-parallel is refused before anything changes', async () => {
-    const r = await hvctl(['--server', t.address, 'node', 'drain', 'nr-b', '--max-parallel', '0']);
+    const r = await hvctl(['--server', t.address, 'node', 'drain', 'nr-b', '--max-parallel', '0'], { env: isolatedEnv(t.hvctlTls) });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /--max-parallel: 0 is not a whole number from 1 to 64/);
     assert.equal((await call(cluster, cluster.getNode, { nodeId: b.nodeId })).status, NodeStatus.NODE_STATUS_READY);

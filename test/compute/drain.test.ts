@@ -15,7 +15,8 @@ import { ImageServer, testGuestDir } from '../support/image-server';
  */
 describe('drain: a DRAINING node\'s VMs move off live (real QEMU, TCG, two agents)', function () {
   this.timeout(300_000);
-  const t = new TestControlPlane();
+  // Network mode: both agents join with tokens; the move's reports come from each end as its node (issue 27).
+  const t = new TestControlPlane({}, { network: true });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let cluster: ClusterServiceClient;

@@ -21,7 +21,8 @@ const GiB = 2 ** 30;
  */
 describe('evacuation of a NOT_READY node (real gRPC, real nats-server, hollow agents)', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane({ evacuateAfterSeconds: 2, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
+  // Network mode: the agents join with tokens and act only as their nodes (issue 27).
+  const t = new TestControlPlane({ evacuateAfterSeconds: 2, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 }, { network: true });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let cluster: ClusterServiceClient;

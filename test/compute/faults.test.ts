@@ -41,15 +41,17 @@ describe('faults', function () {
   });
   after(() => images.stop());
 
+  // Network mode throughout: agents join with tokens and act only as their nodes (issue 27).
   describe('an agent killed with -9 while it creates an instance', () => {
-    const t = new TestControlPlane();
+    const t = new TestControlPlane({}, { network: true });
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-'));
     let agent: AgentProcess;
     let c: ComputeServiceClient;
     const made: string[] = [];
     before(async () => {
       await t.start();
-      agent = await new AgentProcess(t.address, t.nats.url, stateDir, 'crashy-host').start();
+      // Joins once; started again after its kill it finds its certificate in <state-dir>/pki.
+      agent = await new AgentProcess(t.address, t.agentNatsUrl, stateDir, 'crashy-host', [], { env: await t.joinEnv() }).start();
       c = t.client(ComputeServiceClient);
       const cluster = t.client(ClusterServiceClient);
       await until('the agent registered', async () => (await call(cluster, cluster.listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }))).nodes.length === 1, 20_000);
@@ -74,7 +76,7 @@ describe('faults', function () {
       const running = await watch.state(i.id, RUNNING, 60_000);
       // What follows proves an absence (no second RUNNING, no second QEMU), so it gives a duplicate every
       // chance to show up first: the redelivered work done, and two whole reconcile passes after it.
-      const agentWatch = await AgentWatch.start(await t.nats.connect(), running.instance!.nodeId);
+      const agentWatch = await AgentWatch.start(await t.connectNats(), running.instance!.nodeId);
       await until('the redelivered work done', () => agentWatch.workDone(), 30_000);
       const begun = agentWatch.passesBegun;
       await until('two reconcile passes after it', () => agentWatch.passesBegun >= begun + 3, 20_000);
@@ -111,7 +113,7 @@ describe('faults', function () {
   });
 
   describe('on a host with an agent', () => {
-    const t = new TestControlPlane();
+    const t = new TestControlPlane({}, { network: true });
     let agent: Agent;
     let c: ComputeServiceClient;
     let cluster: ClusterServiceClient;
@@ -184,17 +186,18 @@ describe('faults', function () {
   });
 
   describe('a node whose agent is unreachable', () => {
-    const t = new TestControlPlane({ createTimeoutSeconds: 3, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 });
+    const t = new TestControlPlane({ createTimeoutSeconds: 3, heartbeatIntervalSeconds: 1, leaseTtlSeconds: 2 }, { network: true });
     before(() => t.start());
     after(() => t.stop());
 
     it('fails the instance with a reason once the create times out, and releases what it held', async () => {
       const cluster = t.client(ClusterServiceClient);
       const c = t.client(ComputeServiceClient);
-      // Registered (READY for a lease) but nobody runs its agent.
+      // Registered (READY for a lease) by a host that joined, but nobody runs its agent.
+      const ghost = await t.nodeClient(ClusterServiceClient, 'ghost-host');
       const { nodeId } = await call(
-        cluster,
-        cluster.registerNode,
+        ghost,
+        ghost.registerNode,
         nodeRegistration('ghost-host', { ip: '127.0.0.1', port: 9, capacity: { cpuCores: 4, memoryBytes: 8n * 2n ** 30n, diskBytes: 0n, gpuCount: 0 } }),
       );
       const watch = new InstanceWatch(c);

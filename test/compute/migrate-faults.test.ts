@@ -21,7 +21,7 @@ import { processesNaming } from '../support/our-processes';
  */
 describe('live migration faults (real QEMU, TCG; the target agent a real process killed with -9)', function () {
   this.timeout(240_000);
-  const t = new TestControlPlane();
+  const t = new TestControlPlane({}, { network: true });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let watch: InstanceWatch;
@@ -35,7 +35,7 @@ describe('live migration faults (real QEMU, TCG; the target agent a real process
     images = await new ImageServer(testGuestDir()).start();
     await t.start();
     a = await startAgent(t, { hostname: 'mig-fa', stateDir: dirA });
-    b = await new AgentProcess(t.address, t.nats.url, dirB, 'mig-fb').start();
+    b = await new AgentProcess(t.address, t.agentNatsUrl, dirB, 'mig-fb', [], { env: await t.joinEnv() }).start();
     const cluster = t.cluster();
     await until('the target registered', async () => {
       try {

@@ -18,7 +18,8 @@ import { processesNaming } from '../support/our-processes';
  */
 describe('live migration through the agents (real QEMU, TCG, two agents)', function () {
   this.timeout(240_000);
-  const t = new TestControlPlane();
+  // Network mode: both agents join with tokens; the move's reports come from each end as its node (issue 27).
+  const t = new TestControlPlane({}, { network: true });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let watch: InstanceWatch;

@@ -22,7 +22,8 @@ const GiB = 2 ** 30;
  */
 describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, hollow agents)', function () {
   this.timeout(60_000);
-  const t = new TestControlPlane({ migrationTimeoutSeconds: 4, leaseTtlSeconds: 3600 });
+  // Network mode: the agents join with tokens, so each report is checked against what is placed on its node (issue 27).
+  const t = new TestControlPlane({ migrationTimeoutSeconds: 4, leaseTtlSeconds: 3600 }, { network: true });
   let images: ImageServer;
   let c: ComputeServiceClient;
   let cluster: ClusterServiceClient;

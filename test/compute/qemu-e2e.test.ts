@@ -17,7 +17,7 @@ const BOOT_DEADLINE_MS = 25_000;
 
 describe('ComputeService end to end on real QEMU (TCG), through the gRPC client', function () {
   this.timeout(180_000);
-  const lab = new OneNodeLab();
+  const lab = new OneNodeLab({}, { network: true });
   const { t } = lab;
   let images: ImageServer;
   let agent: Agent;

@@ -19,7 +19,8 @@ import { alive, processesNaming } from '../support/our-processes';
  */
 describe('QEMU processes end with their instances (real agent, real QEMU under TCG)', function () {
   this.timeout(240_000);
-  const t = new TestControlPlane();
+  // Network mode: the agent joins with a token and acts only as its node (issue 27).
+  const t = new TestControlPlane({}, { network: true });
   const work = mkdtempSync(path.join(os.tmpdir(), 'hv-leak-'));
   const stateDir = path.join(work, 'agent');
   const instancesDir = path.join(stateDir, 'qemu', 'instances');
@@ -49,8 +50,12 @@ exec qemu-system-x86_64 "$@"
       image: images.url('disk.raw'),
       disks: [{ name: 'root', sizeBytes: 32 * MiB, type: 'qcow2', boot: true }],
     });
+  // The token is used by the first start; an agent started again after its kill finds its certificate in <state-dir>/pki.
+  let joinEnv: Record<string, string> = {};
   const startAgent = () =>
-    new AgentProcess(t.address, t.nats.url, stateDir, 'leak-host', ['--cpus', '16', '--memory-mib', '16384'], { env: { HV_QEMU_BINARY: wrapper, HV_QEMU_START_TIMEOUT_MS: '3000' } }).start();
+    new AgentProcess(t.address, t.agentNatsUrl, stateDir, 'leak-host', ['--cpus', '16', '--memory-mib', '16384'], {
+      env: { HV_QEMU_BINARY: wrapper, HV_QEMU_START_TIMEOUT_MS: '3000', ...joinEnv },
+    }).start();
   const running = async (name: string) => {
     const { id } = await call(c, c.createInstance, vm(name));
     await watch.state(id, InstanceState.INSTANCE_STATE_RUNNING, 90_000);
@@ -66,6 +71,7 @@ exec qemu-system-x86_64 "$@"
   before(async () => {
     images = await new ImageServer(testGuestDir()).start();
     await t.start();
+    joinEnv = await t.joinEnv();
     c = t.client(ComputeServiceClient);
     watch = new InstanceWatch(c);
     agent = await startAgent();

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages } from 'nats';
+import type { ConsumerMessages } from 'nats';
 import type { Agent } from '../../src/agent/agent';
-import { consumerName, nodeWorkFilter, WORK_STREAM } from '../../src/agent/protocol';
+import { consumerName, WORK_STREAM } from '../../src/agent/protocol';
+import { ensureNodeConsumer } from '../../src/agent/work-stream';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient, HeartbeatRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
@@ -19,11 +20,12 @@ import { nodeRegistration } from '../support/nodes';
 /**
  * Two nodes: one whose "agent" takes its work off its queue, heartbeats, and never
  * answers; one real agent (hollow driver). The create is tried on the silent one first
- * (it is the emptier), times out there, and is tried on the other.
+ * (it is the emptier), times out there, and is tried on the other. Network mode: the
+ * silent node joined with a token and registers and heartbeats as itself; the agent joins.
  */
 describe('rescheduling: a create that failed for a reason of its node is tried on another', function () {
   this.timeout(90_000);
-  const t = new TestControlPlane({ createTimeoutSeconds: 3 });
+  const t = new TestControlPlane({ createTimeoutSeconds: 3 }, { network: true });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hv-resched-images-'));
   let images: ImageServer;
   let agent: Agent;
@@ -36,7 +38,7 @@ describe('rescheduling: a create that failed for a reason of its node is tried o
     await t.start();
     writeFileSync(path.join(dir, 'vmlinuz'), Buffer.alloc(4096, 7));
     images = await new ImageServer(dir).start();
-    const cluster = t.client(ClusterServiceClient);
+    const cluster = await t.nodeClient(ClusterServiceClient, 'silent-host');
     ({ nodeId: silentId } = await call(
       cluster,
       cluster.registerNode,
@@ -44,10 +46,10 @@ describe('rescheduling: a create that failed for a reason of its node is tried o
     ));
     const beat = () => call(cluster, cluster.heartbeat, HeartbeatRequest.fromPartial({ nodeId: silentId, status: NodeStatus.NODE_STATUS_READY })).catch(() => undefined);
     heartbeats = setInterval(beat, 1000);
-    // It accepts its work: takes it off its durable consumer, acknowledges it, does nothing.
-    const nc = await t.nats.connect();
-    const jsm = await nc.jetstreamManager();
-    await jsm.consumers.add(WORK_STREAM, { durable_name: consumerName(silentId), filter_subject: nodeWorkFilter(silentId), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+    // It accepts its work: takes it off its durable consumer (the one the control plane made when it joined, the
+    // same an agent makes on an open NATS), acknowledges it, does nothing.
+    const nc = await t.connectNats();
+    await ensureNodeConsumer(await nc.jetstreamManager(), silentId);
     accepted = await (await nc.jetstream().consumers.get(WORK_STREAM, consumerName(silentId))).consume();
     void (async () => {
       for await (const m of accepted!) {

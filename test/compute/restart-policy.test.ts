@@ -12,7 +12,8 @@ import { OneNodeLab } from '../support/one-node-lab';
 
 describe('restart policy (metadata.annotations["hypervisor.restart-policy"]), real QEMU under TCG', function () {
   this.timeout(180_000);
-  const lab = new OneNodeLab();
+  // Network mode: the agent joins with a token and acts only as its node (issue 27).
+  const lab = new OneNodeLab({}, { network: true });
   const { t } = lab;
   let images: ImageServer;
   let agent: Agent;

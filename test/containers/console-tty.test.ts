@@ -90,7 +90,7 @@ describe('container consoles with and without a tty (metadata.annotations["hyper
     const id = await container('notty-hvctl', 'false', { command: ['/bin/cat'] });
     const term = new TmuxTerminal(lab.token);
     try {
-      term.start([process.execPath, HVCTL, '--server', lab.t.address, 'instance', 'console', id], { HVCTL_CONFIG: isolatedEnv().HVCTL_CONFIG! });
+      term.start([process.execPath, HVCTL, '--server', lab.t.address, 'instance', 'console', id], { HVCTL_CONFIG: isolatedEnv().HVCTL_CONFIG!, ...lab.t.hvctlTls });
       await term.waitFor(/attached to instance .* \(Ctrl-\] then q leaves\)/);
       // The line discipline echoes it (raw mode would not), cat sends it back once Enter gives it a \n.
       term.type('hello-cooked');

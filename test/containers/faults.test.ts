@@ -26,7 +26,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
   this.timeout(180_000);
   const token = runToken();
   const registry = new LocalRegistry();
-  const t = new TestControlPlane();
+  const t = new TestControlPlane({}, { network: true });
   // Made in before(), so loading the file creates nothing.
   let stateDir = '';
   let proxy: GatedProxy;
@@ -58,7 +58,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
   let blocked = '';
   let runcWrapper = '';
   const restartAgent = async () => {
-    agent = await new AgentProcess(t.address, t.nats.url, stateDir, `crashy-${token}`, ['--driver', 'oci', '--oci-cgroup-parent', token, '--oci-runc-binary', runcWrapper, '--cpus', '16']).start();
+    agent = await new AgentProcess(t.address, t.agentNatsUrl, stateDir, `crashy-${token}`, ['--driver', 'oci', '--oci-cgroup-parent', token, '--oci-runc-binary', runcWrapper, '--cpus', '16'], { env: await t.joinEnv() }).start();
   };
 
   before(async () => {

@@ -26,7 +26,7 @@ describe('image pulls follow a registry redirect only where the fetch policy all
   this.timeout(120_000);
   const token = runToken();
   const registry = new LocalRegistry();
-  const t = new TestControlPlane({ imageAllowCidrs: ALLOW });
+  const t = new TestControlPlane({ imageAllowCidrs: ALLOW }, { network: true });
   let front: RedirectingRegistry;
   let image: TestImage;
   let dir = '';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
 import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
@@ -22,12 +23,15 @@ export interface LabOptions {
   readonly range?: UnderlayRange;
   readonly prepare?: (lab: NetnsHosts) => Promise<void>;
   readonly agentArgs?: readonly string[] | ((host: number) => readonly string[]);
+  /** How long the agents get to register (more with --accel auto, whose probe boots a kernel first). */
+  readonly registerWithinMs?: number;
 }
 
 /**
- * The whole system on namespace hosts: the control plane and NATS in the
- * root namespace on the underlay's root address, one real hypervisor-agent
- * process per host namespace (its own state dir, --tunnel-ip, TCG), the
+ * The whole system on namespace hosts: the control plane (network mode) and
+ * its confined NATS in the root namespace on the underlay's root address, one
+ * real hypervisor-agent process per host namespace, joined with a token (its
+ * own state dir and certificate, --tunnel-ip, TCG unless told), the
  * test guest served from the root namespace. VM tests of the data plane
  * build on it; `stop()` removes everything, also after a failure.
  */
@@ -52,9 +56,11 @@ export class DataplaneLab {
     this.lab = await NetnsHosts.create(hosts, opts.range);
     await opts.prepare?.(this.lab);
     const ip = this.lab.rootIp;
-    // Agents in the namespaces reach gRPC beyond loopback; they have no certificates yet (Security II), so a plaintext lab.
-    this.cp = new TestControlPlane({ grpcHost: ip, grpcInsecure: true }, { natsHost: ip });
+    // Network mode, as beyond loopback in production: gRPC with mutual TLS, the embedded NATS confined (TLS, one
+    // user per certificate), and every agent joins with a token of its own (issue 27), so it acts only as its node.
+    this.cp = new TestControlPlane({ grpcHost: ip, natsUrl: undefined, natsListen: `${ip}:0` });
     await this.cp.start();
+    const identity = this.cp.client(IdentityServiceClient);
     this.images = await new ImageServer(testGuestDir(), ip).start();
     this.c = this.cp.client(ComputeServiceClient);
     this.net = new Net(this.cp);
@@ -63,14 +69,16 @@ export class DataplaneLab {
       const more = typeof opts.agentArgs === 'function' ? opts.agentArgs(i) : (opts.agentArgs ?? []);
       const dir = mkdtempSync(path.join(os.tmpdir(), `${this.lab.token}-agent-`));
       this.dirs.push(dir);
+      const { token } = await call(identity, identity.createJoinToken, { ttlSeconds: 600, serverAddress: '' });
       const a = new AgentProcess(
         `${ip}:${this.cp.cp.grpcPort}`,
-        this.cp.nats.url,
+        this.cp.cp.nats!.agentUrl,
         dir,
         h.name,
         // Containers' cgroups under the run's token, so stop() removes exactly this run's.
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...more],
-        { env: { HV_AGENT_NETWORK_MS: '1000' }, wrap: h.wrap },
+        // The token is used once: an agent started again finds its certificate in <state-dir>/pki.
+        { env: { HV_AGENT_NETWORK_MS: '1000', HV_JOIN_TOKEN: token }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }
@@ -80,7 +88,9 @@ export class DataplaneLab {
       const nodes = (r as { nodes: { id: string; hostname: string }[] }).nodes;
       this.nodeIds = this.lab.hosts.map((h) => nodes.find((n) => n.hostname === h.name)?.id ?? '');
       return this.nodeIds.every(Boolean);
-    }, 30_000);
+    }, opts.registerWithinMs ?? 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${this.dump()}`);
+    });
     return this;
   }
 

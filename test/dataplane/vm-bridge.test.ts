@@ -5,7 +5,7 @@ import { NetworkType, type Port } from '../../src/gen/hypervisor/v1/network';
 import { PHYSICAL_NETWORK_ANNOTATION } from '../../src/processes/dataplane/host-plan';
 import { readFeed } from '../feed/feed-support';
 import { call, until } from '../support/control-plane';
-import { hvctl } from '../support/hvctl';
+import { hvctl, isolatedEnv } from '../support/hvctl';
 import { DataplaneLab, root } from './support';
 
 /**
@@ -51,6 +51,8 @@ describe('data plane end to end: a VM on a BRIDGE network, and its port ERROR wh
   });
 
   const peerPings = (ip: string) => root.in(peerNs).run('ping', ['-c1', '-W1', ip]).then(() => true, () => false);
+  /** hvctl as the administrator on the server's host uses it (its certificate, the server being in network mode). */
+  const cli = (args: string[]) => hvctl(['--server', t.cp.address, ...args], { env: isolatedEnv(t.cp.hvctlTls) });
   const portOf = async (instanceId: string): Promise<Port> => (await t.net.rpc('listPorts', { instanceId, pageSize: 10 })).ports[0];
   /** The agent's warnings that it could not realise the network, in order, with the wait it chose each time. */
   const attempts = (networkId: string) =>
@@ -84,22 +86,22 @@ describe('data plane end to end: a VM on a BRIDGE network, and its port ERROR wh
     assert.equal(last.data?.status, 'ERROR');
     assert.match(last.data?.reason ?? '', why, 'the audit log has the reason');
 
-    nc = await connect({ servers: t.cp.nats.url });
+    nc = await connect(t.cp.natsOptions());
     const feed = await readFeed(nc, 'HV_EVENTS', `hv.events.v1.port.${port.id}.PortStatusReported`);
     const fed = feed.at(-1)!.body as { data: { status: string; reason: string } };
     assert.equal(fed.data.status, 'ERROR');
     assert.match(fed.data.reason, why, 'the integration feed has the reason');
 
-    const shown = await hvctl(['--server', t.cp.address, 'port', 'get', port.id]);
+    const shown = await cli(['port', 'get', port.id]);
     assert.equal(shown.code, 0, shown.stderr);
     const [header, row] = shown.stdout.trim().split('\n');
     assert.match(header, /STATUS.*REASON/);
     assert.match(row, /ERROR/);
     assert.match(row, why, `hvctl shows the reason:\n${shown.stdout}`);
-    const listed = await hvctl(['--server', t.cp.address, 'port', 'list', '--instance', vm.id]);
+    const listed = await cli(['port', 'list', '--instance', vm.id]);
     assert.match(listed.stdout, /REASON/);
     assert.match(listed.stdout, why, `hvctl port list shows it too:\n${listed.stdout}`);
-    assert.deepEqual(JSON.parse((await hvctl(['--server', t.cp.address, '-o', 'json', 'port', 'get', port.id])).stdout).reason, undefined, 'json stays the Port message');
+    assert.deepEqual(JSON.parse((await cli(['-o', 'json', 'port', 'get', port.id])).stdout).reason, undefined, 'json stays the Port message');
 
     // Tried again with waits that double, not on every converge (the agent converges every second here).
     await until('three failed attempts', () => attempts(n.id).length >= 3, 30_000);
@@ -109,7 +111,7 @@ describe('data plane end to end: a VM on a BRIDGE network, and its port ERROR wh
     await makeBridge(t.lab.hosts[0].name);
     await until('port ACTIVE again', async () => (await portOf(vm.id)).status === 'ACTIVE', 90_000);
     assert.ok(await t.pings(con, PEER_IP, 10), 'the same VM reaches the machine again');
-    const after = await hvctl(['--server', t.cp.address, 'port', 'get', port.id]);
+    const after = await cli(['port', 'get', port.id]);
     assert.doesNotMatch(after.stdout, /REASON/, 'no reason once the port is ACTIVE');
 
     await t.deleteInstance(vm.id);

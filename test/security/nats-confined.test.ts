@@ -76,8 +76,8 @@ describe('NATS confined per identity (verify_and_map)', function () {
   });
 
   it('the configuration is 0600 and maps each certificate by its subject, loopback included', async () => {
-    assert.equal(statSync(confined.file).mode & 0o777, 0o600);
-    const conf = readFileSync(confined.file, 'utf8');
+    assert.equal(statSync(confined.file!).mode & 0o777, 0o600);
+    const conf = readFileSync(confined.file!, 'utf8');
     assert.match(conf, /verify_and_map: true/);
     assert.match(conf, /user: "CN=node:host-a"/);
     // No certificate: refused at the TLS handshake.
@@ -157,6 +157,21 @@ describe('NATS confined per identity (verify_and_map)', function () {
       const info = await until('the consumer of host-c', () => cp.jetstreamManager().then((m) => m.consumers.info(WORK_STREAM, consumerName(C))).catch(() => undefined), 10_000);
       assert.equal(info.config.filter_subject, `hv.agent.${C}.>`);
       assert.equal(failures, 2);
+    } finally {
+      follower.unsubscribe();
+    }
+  });
+  it("on a NATS given with --nats-url tls:// (an operator's, or another replica's) it makes a joined node's work consumer and writes no authorization", async () => {
+    const D = nodeIdFor('host-d');
+    const before = readFileSync(confined.file!, 'utf8');
+    const given = ConfinedNats.given(pki, pino({ level: 'silent' }));
+    assert.equal(given.file, undefined);
+    const changes$ = new Subject<unknown>();
+    const follower = given.follow({ list: () => joined('host-d'), changes$ }, { list: () => [], changes$ }, () => cp.jetstreamManager(), { firstMs: 50, maxMs: 200 });
+    try {
+      const info = await until('the consumer of host-d', () => cp.jetstreamManager().then((m) => m.consumers.info(WORK_STREAM, consumerName(D))).catch(() => undefined), 10_000);
+      assert.equal(info.config.filter_subject, `hv.agent.${D}.>`);
+      assert.equal(readFileSync(confined.file!, 'utf8'), before, 'the NATS configuration is not this follower\'s to write');
     } finally {
       follower.unsubscribe();
     }

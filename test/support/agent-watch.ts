@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { decode } from '../../src/bus/wire';
-import { consumerName, DESIRED_SUBJECT, WORK_STREAM } from '../../src/agent/protocol';
+import { consumerName, DESIRED_SUBJECT, perNodeSubject, WORK_STREAM } from '../../src/agent/protocol';
 
 /**
  * An agent seen from NATS, for tests that must know it has looked: each
@@ -17,12 +17,14 @@ export class AgentWatch {
 
   static async start(nc: NatsConnection, nodeId: string): Promise<AgentWatch> {
     const w = new AgentWatch(nc, nodeId);
-    // Not in the control plane's queue group: a copy of every request, the answer left to the server.
-    nc.subscribe(DESIRED_SUBJECT, {
-      callback: (err, m) => {
-        if (!err && decode<{ nodeId: string }>(m.data).nodeId === nodeId) w.passes++;
-      },
-    });
+    // Not in the control plane's queue group: a copy of every request, the answer left to the server. A joined
+    // agent (confined NATS) asks on its own subject, one in development mode on the shared one.
+    for (const subject of [DESIRED_SUBJECT, perNodeSubject(DESIRED_SUBJECT, nodeId)])
+      nc.subscribe(subject, {
+        callback: (err, m) => {
+          if (!err && decode<{ nodeId: string }>(m.data).nodeId === nodeId) w.passes++;
+        },
+      });
     await nc.flush();
     return w;
   }

@@ -20,7 +20,9 @@ export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {
   const cfg: AgentConfig = {
     ...defaultAgentConfig(),
     server: t.address,
-    natsUrl: t.nats.url,
+    natsUrl: t.agentNatsUrl,
+    // In network mode the agent joins with a token of its own, as a host does (a kept <state-dir>/pki wins over it).
+    ...(await joinTokenOf(t)),
     stateDir,
     hostname: opts.hostname ?? `agent-${path.basename(stateDir).slice(-6).toLowerCase()}`,
     advertiseIp: '127.0.0.1',
@@ -35,6 +37,12 @@ export const startAgent = async (t: TestControlPlane, opts: TestAgentOptions = {
   };
   const drivers = opts.driver === 'hollow' ? { kinds: ['hollow'], hollow: opts.hollow } : driverConfigFor(cfg, ['qemu'], 'tcg');
   return new Agent(cfg, drivers, pino({ level: process.env.HV_TEST_LOG ?? 'silent' })).start();
+};
+
+/** { joinToken } in network mode; nothing in development mode. */
+export const joinTokenOf = async (t: TestControlPlane): Promise<{ joinToken?: string }> => {
+  const joinToken = await t.joinToken();
+  return joinToken ? { joinToken } : {};
 };
 
 /** Removes an agent's state dir, ending first whatever still runs or is mounted under it (see killProcessesUnder). */

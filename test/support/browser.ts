@@ -20,15 +20,16 @@ export class TestBrowser {
   /** What the pages printed to their console, and their uncaught errors: shown when a test fails. */
   readonly log: string[] = [];
 
-  /** ignoreHttpsErrors: a network-mode server's certificate is of its own cluster CA, which the browser does not know. */
+  /** ignoreHttpsErrors (or start's trustServer): a network-mode server's certificate is of its own cluster CA, which no browser's trust store holds (hvctl is given the CA file). */
   constructor(private readonly o: { ignoreHttpsErrors?: boolean } = {}) {}
 
-  async start(): Promise<this> {
+  async start(opts: { trustServer?: boolean } = {}): Promise<this> {
+    const trust = !!(this.o.ignoreHttpsErrors || opts.trustServer);
     this.context = await chromium.launchPersistentContext(this.profile, {
       executablePath: CHROMIUM,
-      ignoreHTTPSErrors: this.o.ignoreHttpsErrors ?? false,
+      ignoreHTTPSErrors: trust,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(this.o.ignoreHttpsErrors ? ['--ignore-certificate-errors'] : [])],
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(trust ? ['--ignore-certificate-errors'] : [])],
       viewport: { width: 1360, height: 860 },
     });
     return this;

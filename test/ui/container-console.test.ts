@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
+import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
 import { InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ContainerLab } from '../containers/support/lab';
 import { TestBrowser } from '../support/browser';
@@ -24,9 +25,15 @@ describe('web console (/ui): containers with and without a terminal, in a real h
   let base = '';
   before(async () => {
     await lab.start();
-    await browser.start();
+    // The lab's server is in network mode (its agent joined): the console is HTTPS and needs a session.
+    await browser.start({ trustServer: true });
     page = await browser.page();
-    base = `http://127.0.0.1:${lab.t.cp.httpPort}/ui/`;
+    base = `https://127.0.0.1:${lab.t.cp.httpPort}/ui/`;
+    // As `hvctl ui login` and its user do: a one-time URL, opened in the browser, sets the session cookie.
+    const identity = lab.t.client(IdentityServiceClient);
+    const login = new URL((await call(identity, identity.createConsoleLogin, {})).url);
+    const landed = await page.goto(new URL(login.pathname + login.search, base).href);
+    assert.equal(landed?.status(), 200, 'logged in: the console page');
   });
   afterEach(function () {
     if (this.currentTest?.state === 'failed') console.log(browser.log.slice(-30).join('\n'));

@@ -43,7 +43,8 @@ export class ConfinedNats {
   private written = '';
 
   constructor(
-    readonly file: string,
+    /** None for an operator's NATS: its authorization is theirs to write (`hvctl nats authorization`). */
+    readonly file: string | undefined,
     /** nats-server's JetStream store (its --store_dir). */
     private readonly storeDir: string,
     private readonly pki: ClusterPki,
@@ -55,8 +56,17 @@ export class ConfinedNats {
     return path.join(natsDir, 'nats.conf');
   }
 
-  /** Writes the configuration; true when it changed. */
+  /**
+   * An operator's confined NATS (or another replica's), given with --nats-url tls://…: nothing to write or reload
+   * here, but a joined node's work consumer is still made by the control plane (the node may not make it itself).
+   */
+  static given(pki: ClusterPki, log: Logger): ConfinedNats {
+    return new ConfinedNats(undefined, '', pki, () => undefined, log);
+  }
+
+  /** Writes the configuration; true when it changed (never for a NATS this server did not start). */
   write(ids: readonly NatsIdentity[]): boolean {
+    if (!this.file) return false;
     const text = confinedConfig(this.pki, ids, this.storeDir);
     if (text === this.written) return false;
     writeFileSync(this.file, text, { mode: 0o600 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { Agent } from '../../../src/agent/agent';
 import { type AgentConfig, defaultAgentConfig } from '../../../src/agent/config';
+import { joinTokenOf } from '../../support/agent';
 import type { TestControlPlane } from '../../support/control-plane';
 
 /** An agent in this process running containers only, its cgroups under this run's token. */
@@ -12,7 +13,8 @@ export const startContainerAgent = async (t: TestControlPlane, token: string, op
   const cfg: AgentConfig = {
     ...defaultAgentConfig(),
     server: t.address,
-    natsUrl: t.nats.url,
+    natsUrl: t.agentNatsUrl,
+    ...(await joinTokenOf(t)),
     stateDir,
     hostname: `containers-${token}`,
     advertiseIp: '127.0.0.1',

@@ -31,7 +31,8 @@ export class ContainerLab {
   ref = '';
 
   constructor(private readonly opts: { agent?: Partial<AgentConfig>; layered?: boolean } = {}) {
-    this.t = new TestControlPlane();
+    // Network mode: the agent joins with a token and acts only as its node (issue 27).
+    this.t = new TestControlPlane({}, { network: true });
   }
 
   async start(): Promise<this> {
