@@ -10,8 +10,14 @@ import { nodeIdFor } from '../../src/commands/node/identity';
 import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
 import { AgentServiceClient } from '../../src/gen/hypervisor/v1/agent';
 import { ClusterServiceClient, HeartbeatRequest, Node } from '../../src/gen/hypervisor/v1/cluster';
-import { NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import type { CommandEnvelope } from '../../src/bus/envelope';
+import { reportSubject } from '../../src/bus/subjects';
+import { type CommandReply, decode, encode } from '../../src/bus/wire';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { AgentProcess } from '../support/agent-process';
+import { createRequest } from '../support/compute';
+import { ImageServer, testGuestDir } from '../support/image-server';
 import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
 import { type NetnsHost, NetnsHosts } from '../support/netns-hosts';
 import { nodeRegistration } from '../support/nodes';
@@ -19,6 +25,7 @@ import { until } from '../support/until';
 
 const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' };
 const sc = StringCodec();
+const MiB = 1024 * 1024;
 
 /**
  * Two hosts in network namespaces join a control plane in network mode with
@@ -49,6 +56,11 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     clients.push(c);
     return c;
   };
+  const adminPair = () => {
+    const pki = t.cp.security!.pki;
+    return { ca: Buffer.from(pki.ca.certPem), cert: readFileSync(pki.admin.certFile), key: readFileSync(pki.admin.keyFile) };
+  };
+  let images: ImageServer;
   const nodeOf = async (h: NetnsHost) => (await call(admin, admin.listNodes, LIST)).nodes.find((n) => n.hostname === h.name);
   const natsAs = async (p: { ca: Buffer; cert: Buffer; key: Buffer }, inbox: string) => {
     const nc = await connect({ servers: t.cp.natsUrl.replace('127.0.0.1', lab.rootIp), tls: { ca: p.ca.toString(), cert: p.cert.toString(), key: p.key.toString() }, inboxPrefix: inbox, reconnect: false });
@@ -67,10 +79,9 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     t = new TestControlPlane({ grpcHost: lab.rootIp, natsUrl: undefined, natsListen: `${lab.rootIp}:0` });
     await t.start();
     target = `${lab.rootIp}:${t.cp.grpcPort}`;
-    const pki = t.cp.security!.pki;
-    const adminPair = { ca: Buffer.from(pki.ca.certPem), cert: readFileSync(pki.admin.certFile), key: readFileSync(pki.admin.keyFile) };
-    admin = client(ClusterServiceClient, adminPair);
-    const identity = client(IdentityServiceClient, adminPair);
+    admin = client(ClusterServiceClient, adminPair());
+    const identity = client(IdentityServiceClient, adminPair());
+    images = await new ImageServer(testGuestDir(), lab.rootIp).start();
     for (const h of lab.hosts) {
       const { token } = await call(identity, identity.createJoinToken, { ttlSeconds: 600, serverAddress: '' });
       const dir = mkdtempSync(path.join(os.tmpdir(), `${lab.token}-agent-`));
@@ -93,6 +104,7 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     for (const nc of natsConns) await nc.close().catch(() => undefined);
     for (const a of agents) await a.stop().catch(() => undefined);
     await t?.stop();
+    await images?.stop();
     await lab?.cleanup();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -139,6 +151,43 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     await assert.rejects(nc.request('hv.ctl.agent.desired', sc.encode(JSON.stringify({ nodeId: bId })), { timeout: 2_000 }), (e) => violation(e, /hv\.ctl\.agent\.desired/));
     const own = await nc.request(`hv.ctl.agent.desired.${nodeIdFor(A.name)}`, sc.encode(JSON.stringify({ nodeId: bId })), { timeout: 5_000 });
     assert.equal((JSON.parse(sc.decode(own.data)) as { nodeId: string }).nodeId, nodeIdFor(A.name), 'the answer is for the node the subject names, whatever the body says');
+  });
+
+  it("with A's certificate: a report that B's instance stopped, sent on A's own report subject, is PERMISSION_DENIED naming both nodes and the instance stays RUNNING; the same report from B stops it", async () => {
+    const compute = client(ComputeServiceClient, adminPair());
+    const bId = nodeIdFor(B.name);
+    const vm = await call(compute, compute.createInstance, createRequest('on-b', InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz'), memoryBytes: 256 * MiB }, { preferredNodeId: bId }));
+    const running = await until('the instance RUNNING on B', async () => {
+      const i = await call(compute, compute.getInstance, { instanceId: vm.id });
+      return i.state === InstanceState.INSTANCE_STATE_RUNNING ? i : undefined;
+    }, 60_000);
+    assert.equal(running.nodeId, bId);
+    const forged: CommandEnvelope = {
+      commandId: `forged-${vm.id}`,
+      aggregateType: 'instance',
+      aggregateId: vm.id,
+      command: { type: 'ReportInstanceStopped', data: { nodeId: bId, generation: t.cp.compute!.instances.state(vm.id)!.generation, reason: 'forged by A' } },
+      meta: { actor: `node:${B.name}`, correlationId: 'forged', causationId: 'forged' },
+    };
+    const nc = await natsAs(stolen(), nodeInbox(nodeIdFor(A.name)));
+    const reply = decode<CommandReply>((await nc.request(reportSubject(nodeIdFor(A.name), 'instance'), encode(forged), { timeout: 10_000 })).data);
+    assert.deepEqual(reply, {
+      ok: false,
+      code: status.PERMISSION_DENIED,
+      message: `ReportInstanceStopped: instance ${vm.id} is not placed on node:${A.name} (it is on node:${B.name})`,
+    });
+    // B's own report subject is not A's to publish on at all.
+    await assert.rejects(nc.request(reportSubject(bId, 'instance'), encode(forged), { timeout: 2_000 }), (e) => violation(e, /hv\.report\./));
+    const after = await call(compute, compute.getInstance, { instanceId: vm.id });
+    assert.equal(after.state, InstanceState.INSTANCE_STATE_RUNNING);
+    assert.equal(after.stateReason, running.stateReason);
+    // The same report from B itself is taken: what A was refused would have stopped the instance.
+    const asB = { ca: readFileSync(nodePkiFiles(stateOf(B)).ca), cert: readFileSync(nodePkiFiles(stateOf(B)).cert), key: readFileSync(nodePkiFiles(stateOf(B)).key) };
+    const ncB = await natsAs(asB, nodeInbox(bId));
+    const taken = decode<CommandReply>((await ncB.request(reportSubject(bId, 'instance'), encode({ ...forged, commandId: `by-b-${vm.id}` }), { timeout: 10_000 })).data);
+    assert.equal(taken.ok, true, JSON.stringify(taken));
+    const stopped = await call(compute, compute.getInstance, { instanceId: vm.id });
+    assert.equal(stopped.state, InstanceState.INSTANCE_STATE_STOPPED);
   });
 
   it('after RevokeNode A is cut off (gRPC and NATS) and NOT_READY; B keeps working', async () => {
