@@ -9,6 +9,7 @@ import type { Weigher } from '../../scheduler/scheduler';
 import { drainMaxParallelOf } from '../../domain/drain';
 import { DomainError } from '../../errors';
 import type { CausationTracker } from '../causation';
+import type { InstancesByNode } from '../indexes';
 import { Controller } from '../controller';
 import type { ReconcileResult } from '../work-queue';
 import { beginMove } from './begin-move';
@@ -33,6 +34,8 @@ export class DrainProcess extends Controller {
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
     private readonly nodes: EntityReadModel<NodeState, Node>,
+    /** Which instances are on which node: a node's reconcile reads its own instances, not every one (a start queues every node). */
+    private readonly byNode: InstancesByNode,
     private readonly dispatcher: Dispatcher,
     private readonly causes: CausationTracker,
     private readonly opts: DrainOptions,
@@ -56,8 +59,9 @@ export class DrainProcess extends Controller {
 
   protected async reconcile(nodeId: string): Promise<ReconcileResult> {
     const node = this.nodes.state(nodeId);
-    const here = this.instances
-      .ids()
+    // In id order, as the model lists them: which moves start first does not depend on the index.
+    const here = [...this.byNode.on(nodeId)]
+      .sort()
       .map((id) => this.instances.state(id))
       .filter((s): s is InstanceState => !!s?.exists && s.nodeId === nodeId);
     if (node?.status !== 'DRAINING') {

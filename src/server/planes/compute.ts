@@ -88,7 +88,7 @@ export class ComputePlane implements Plane {
       migrationTimeoutMs: cfg.migrationTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
-    this.drain = new DrainProcess(this.instances, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher }, log);
+    this.drain = new DrainProcess(this.instances, this.nodes, this.byNode, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher }, log);
     this.evacuation = new EvacuationProcess(this.instances, this.nodes, dispatcher, this.causes, cfg.evacuateAfterSeconds * 1000, log);
     // Singletons: paused until this replica holds their leases.
     void this.scheduler.pause();
