@@ -92,7 +92,7 @@ export class Snapshotter {
     for (const m of this.snapshottable) {
       const saved = doc.models[m.name];
       if (!saved) skipped.push(`${m.name}: not in the snapshot`);
-      else if (saved.version !== m.snapshotVersion) skipped.push(`${m.name}: version ${saved.version}, now ${m.snapshotVersion}`);
+      else if (saved.version !== m.snapshotVersion && !m.restoresVersions?.includes(saved.version)) skipped.push(`${m.name}: version ${saved.version}, now ${m.snapshotVersion}`);
       else {
         const t0 = performance.now();
         m.restore(decodeSnapshotValue(saved.data), doc.position);
