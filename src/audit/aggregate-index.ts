@@ -31,6 +31,11 @@ export class AggregateIndex implements ReadModel, Snapshottable {
     return this.commits.get(keyOf(s));
   }
 
+  /** Every stream's positions (the replay check compares them). */
+  entries(): IterableIterator<[string, readonly number[]]> {
+    return this.commits.entries();
+  }
+
   snapshot(): unknown {
     return packLists(this.commits);
   }
