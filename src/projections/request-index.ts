@@ -41,7 +41,9 @@ export class RequestIndex implements ReadModel, Snapshottable {
   }
 
   restore(data: unknown, position: number): void {
-    this.scopes = new Map((data as { scopes: Map<string, string> }).scopes);
+    // The decoded Map is the model's own now: no copy of its 200,000 entries.
+    const { scopes } = data as { scopes: Map<string, string> };
+    this.scopes = scopes instanceof Map ? scopes : new Map(scopes);
     this.position = position;
   }
 }
