@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { createGunzip, gunzip, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { ReadModel } from './read-model';
 import { isSnapshottable, type Snapshottable } from './snapshot';
@@ -9,6 +9,11 @@ import { decodeSnapshotValue, encodeSnapshot, NotSnapshottable } from './snapsho
 /** Where snapshots are kept (an adapter: src/snapshots). */
 export interface SnapshotStore {
   load(): Promise<Uint8Array | undefined>;
+  /**
+   * The snapshot's bytes as they are read (a store that can): true once all were given and found
+   * whole, false without a snapshot. Restores then unzip while reading.
+   */
+  read?(onChunk: (chunk: Uint8Array) => void): Promise<boolean>;
   save(data: Uint8Array): Promise<void>;
   delete(): Promise<void>;
 }
@@ -74,10 +79,9 @@ export class Snapshotter {
       t = now;
     };
     try {
-      const raw = await this.store.load();
-      lap('read');
-      if (!raw) return none('no snapshot');
-      const text = (await promisify(gunzip)(raw)).toString('utf8');
+      const unzipped = this.store.read ? await this.unzipWhileReading(this.store.read.bind(this.store), () => lap('read')) : await this.loadAndUnzip(() => lap('read'));
+      if (!unzipped) return none('no snapshot');
+      const text = unzipped.toString('utf8');
       lap('gunzip');
       doc = JSON.parse(text) as SnapshotDoc;
       lap('parse');
@@ -107,6 +111,38 @@ export class Snapshotter {
     this.lastPosition = doc.position;
     lap('restore');
     return { from: all ? doc.position : 0, position: doc.position, restored, skipped, ms };
+  }
+
+  private async loadAndUnzip(read: () => void): Promise<Buffer | undefined> {
+    const raw = await this.store.load();
+    read();
+    return raw && promisify(gunzip)(raw);
+  }
+
+  /** Unzipped on the thread pool as the chunks come, while the main thread reads the next ones. */
+  private async unzipWhileReading(source: NonNullable<SnapshotStore['read']>, read: () => void): Promise<Buffer | undefined> {
+    const unzip = createGunzip({ chunkSize: 1 << 20 });
+    const out: Buffer[] = [];
+    unzip.on('data', (b: Buffer) => out.push(b));
+    const ended = new Promise<void>((resolve, reject) => {
+      unzip.once('end', resolve);
+      unzip.once('error', reject);
+    });
+    // Damaged bytes fail the unzip while reading goes on: handled here, thrown below once awaited.
+    ended.catch(() => undefined);
+    try {
+      if (!(await source((c) => unzip.write(c)))) {
+        unzip.destroy();
+        return undefined;
+      }
+    } catch (err) {
+      unzip.destroy();
+      throw err;
+    }
+    read();
+    unzip.end();
+    await ended;
+    return Buffer.concat(out);
   }
 
   /**
