@@ -44,7 +44,8 @@ const EVENTS = Number(arg('--events') ?? 10_000_000);
 const RESTARTS = Number(arg('--restarts') ?? 5);
 const PHASE = arg('--phase') ?? 'all';
 const KEPT = arg('--data');
-const MAIN = path.join(__dirname, '..', 'src', 'main.js');
+/** BENCH_SERVER_MAIN: another build's server (an earlier commit's, for the figures before a change). */
+const MAIN = process.env.BENCH_SERVER_MAIN ?? path.join(__dirname, '..', 'src', 'main.js');
 /** Nodes here never heartbeat: a lease long enough that liveness stays quiet; no feed (it would republish the log). */
 const QUIET = ['--lease-ttl', '100000000', '--no-feed'];
 const out = (s: string) => console.log(s);
@@ -243,10 +244,10 @@ const restarts = async (nc: NatsConnection, natsUrl: string) => {
     const s = await spawnServer(natsUrl, ['--snapshot-interval', '0'], prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
     const r = await serving(s, t0, 600_000);
     times.push(r.ms);
-    await until('serving line', () => !!line(s, 'hypervisor-server serving'), 10_000);
+    await until('serving line', () => !!line(s, 'hypervisor-server serving'), 10_000).catch(() => undefined);
     const snap = line(s, 'read-model snapshot') as { ms?: Record<string, number>; skipped?: string[] } | undefined;
     const caught = line(s, 'read models caught up') as { tail?: number } | undefined;
-    const phases = line(s, 'hypervisor-server serving')!.phases as Record<string, number>;
+    const phases = line(s, 'hypervisor-server serving')?.phases as Record<string, number> | undefined;
     const fmt = (o: Record<string, number> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
     out(`restart ${i + 1}: serving + ListNodes (${r.nodes} nodes) after ${secs(r.ms)}; tail ${caught?.tail} commits`);
     out(`  phases (ms): ${fmt(phases)}`);
