@@ -144,25 +144,10 @@ export class ControlPlane {
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
     // The planes, each after those it depends on; their read models must see the whole log.
-    const made = makePlanes(
-      security,
-      {
-        consoleLogin: (who) => this.consoleLogin(who),
-        joining: {
-          serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`,
-          natsToken: () => this.natsToken,
-          natsUrl: () => this.nats?.agentUrl ?? '',
-        },
-      },
-      log,
-    );
+    const joining = { serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`, natsToken: () => this.natsToken, natsUrl: () => this.nats?.agentUrl ?? '' };
+    const made = makePlanes(security, { consoleLogin: (who) => this.consoleLogin(who), joining }, log);
     const { cluster, audit, network, compute, identity, storage, requests } = made;
-    this.cluster = cluster;
-    this.audit = audit;
-    this.network = network;
-    this.compute = compute;
-    this.identity = identity;
-    this.storage = storage;
+    [this.cluster, this.audit, this.network, this.compute, this.identity, this.storage] = [cluster, audit, network, compute, identity, storage];
     this.planes = made.planes;
     const cpPair = security.pki.controlPlane;
     compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
