@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
@@ -79,9 +80,8 @@ export class Snapshotter {
       t = now;
     };
     try {
-      const unzipped = this.store.read ? await this.unzipWhileReading(this.store.read.bind(this.store), () => lap('read')) : await this.loadAndUnzip(() => lap('read'));
-      if (!unzipped) return none('no snapshot');
-      const text = unzipped.toString('utf8');
+      const text = this.store.read ? await this.unzipWhileReading(this.store.read.bind(this.store), () => lap('read')) : await this.loadAndUnzip(() => lap('read'));
+      if (text === undefined) return none('no snapshot');
       lap('gunzip');
       doc = JSON.parse(text) as SnapshotDoc;
       lap('parse');
@@ -113,17 +113,23 @@ export class Snapshotter {
     return { from: all ? doc.position : 0, position: doc.position, restored, skipped, ms };
   }
 
-  private async loadAndUnzip(read: () => void): Promise<Buffer | undefined> {
+  private async loadAndUnzip(read: () => void): Promise<string | undefined> {
     const raw = await this.store.load();
     read();
-    return raw && promisify(gunzip)(raw);
+    return raw && (await promisify(gunzip)(raw)).toString('utf8');
   }
 
   /** Unzipped on the thread pool as the chunks come, while the main thread reads the next ones. */
-  private async unzipWhileReading(source: NonNullable<SnapshotStore['read']>, read: () => void): Promise<Buffer | undefined> {
+  /**
+   * Each unzipped piece is decoded to text as it comes (the main thread waits for the thread pool
+   * meanwhile), where decoding 150 MB at the end, after a copy into one buffer, cost 0.2 s at
+   * 10,000,000 events.
+   */
+  private async unzipWhileReading(source: NonNullable<SnapshotStore['read']>, read: () => void): Promise<string | undefined> {
     const unzip = createGunzip({ chunkSize: 1 << 20 });
-    const out: Buffer[] = [];
-    unzip.on('data', (b: Buffer) => out.push(b));
+    const text = new StringDecoder('utf8');
+    const out: string[] = [];
+    unzip.on('data', (b: Buffer) => out.push(text.write(b)));
     const ended = new Promise<void>((resolve, reject) => {
       unzip.once('end', resolve);
       unzip.once('error', reject);
@@ -142,7 +148,8 @@ export class Snapshotter {
     read();
     unzip.end();
     await ended;
-    return Buffer.concat(out);
+    out.push(text.end());
+    return out.join('');
   }
 
   /**
