@@ -46,6 +46,8 @@ const PHASE = arg('--phase') ?? 'all';
 const KEPT = arg('--data');
 /** BENCH_SERVER_MAIN: another build's server (an earlier commit's, for the figures before a change). */
 const MAIN = process.env.BENCH_SERVER_MAIN ?? path.join(__dirname, '..', 'src', 'main.js');
+/** BENCH_SERVER_NODE_ARGS: node's own flags for the timed servers (e.g. V8 heap settings), space separated. */
+const NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Nodes here never heartbeat: a lease long enough that liveness stays quiet; no feed (it would republish the log). */
 const QUIET = ['--lease-ttl', '100000000', '--no-feed'];
 const out = (s: string) => console.log(s);
@@ -241,7 +243,7 @@ const restarts = async (nc: NatsConnection, natsUrl: string) => {
     blobRead.push(performance.now() - t0);
 
     t0 = performance.now();
-    const s = await spawnServer(natsUrl, ['--snapshot-interval', '0'], prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
+    const s = await spawnServer(natsUrl, ['--snapshot-interval', '0'], [...NODE_ARGS, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])]);
     const r = await serving(s, t0, 600_000);
     times.push(r.ms);
     await until('serving line', () => !!line(s, 'hypervisor-server serving'), 10_000).catch(() => undefined);
