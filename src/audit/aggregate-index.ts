@@ -1,6 +1,7 @@
 import type { RecordedEvent, StreamId } from '../eventstore/event';
 import type { ReadModel } from '../projections/read-model';
 import type { Snapshottable } from '../projections/snapshot';
+import { type PackedLists, packLists, unpackLists } from './position-lists';
 
 /**
  * The log by aggregate: the positions of every commit of every stream, so
@@ -9,9 +10,11 @@ import type { Snapshottable } from '../projections/snapshot';
  */
 export class AggregateIndex implements ReadModel, Snapshottable {
   readonly name = 'aggregate-index';
-  readonly snapshotVersion = '1';
+  /** 2: the lists packed (position-lists.ts); 1, a JSON array of [stream, positions], is still restored. */
+  readonly snapshotVersion = '2';
+  readonly restoresVersions = ['1'];
   position = 0;
-  private readonly commits = new Map<string, number[]>();
+  private commits = new Map<string, number[]>();
 
   applyCommit(commit: readonly RecordedEvent[]): void {
     if (commit.length === 0 || commit[0].revision <= this.position) return;
@@ -28,13 +31,18 @@ export class AggregateIndex implements ReadModel, Snapshottable {
     return this.commits.get(keyOf(s));
   }
 
+  /** Every stream's positions (the replay check compares them). */
+  entries(): IterableIterator<[string, readonly number[]]> {
+    return this.commits.entries();
+  }
+
   snapshot(): unknown {
-    return [...this.commits];
+    return packLists(this.commits);
   }
 
   restore(data: unknown, position: number): void {
-    this.commits.clear();
-    for (const [k, v] of data as [string, number[]][]) this.commits.set(k, v);
+    if (Array.isArray(data)) this.commits = new Map(data as [string, number[]][]);
+    else this.commits = unpackLists(data as PackedLists);
     this.position = position;
   }
 }

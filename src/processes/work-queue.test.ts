@@ -13,6 +13,19 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs = 2_000) => 
 };
 
 describe('KeyedWorkQueue', () => {
+  it('works many queued keys once each, in the order queued (across its bulk cut of taken keys)', async () => {
+    const worked: string[] = [];
+    const q = new KeyedWorkQueue('test', async (k) => void worked.push(k), log, 3);
+    void q.pause();
+    const keys = Array.from({ length: 5_000 }, (_, i) => `k${i}`);
+    for (const k of keys) q.add(k);
+    q.add('k7'); // already queued: once
+    q.resume();
+    await q.idle();
+    assert.deepEqual(worked, keys);
+    q.stop();
+  });
+
   it('keeps the soonest of two requeues of a key: a later one asked first does not hide it', async () => {
     let calls = 0;
     const q = new KeyedWorkQueue('test', async () => void calls++, log, 1);

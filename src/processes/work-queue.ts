@@ -17,8 +17,41 @@ export class TerminalError extends Error {
  * afterwards; errors back off per key (capped), except a TerminalError, and
  * a key is never worked on twice at once.
  */
+/**
+ * First in, first out, each take O(1): Array.prototype.shift moves the whole
+ * array once it is large, and a start queues every instance of a big fleet
+ * (resyncs of 50,000 and more keys), which made taking them quadratic: two
+ * seconds of a restart at 10,000,000 events. Taken keys are cut off in bulk.
+ */
+class Fifo {
+  private items: string[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(key: string): void {
+    this.items.push(key);
+  }
+
+  shift(): string {
+    const key = this.items[this.head++];
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
 export class KeyedWorkQueue {
-  private readonly queue: string[] = [];
+  private readonly queue = new Fifo();
   private readonly queued = new Set<string>();
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -108,13 +141,13 @@ export class KeyedWorkQueue {
     if (this.resync) clearInterval(this.resync);
     for (const { t } of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.queue.length = 0;
+    this.queue.clear();
     this.queued.clear();
   }
 
   private pump(): void {
     while (!this.stopped && !this.paused && this.running < this.concurrency && this.queue.length > 0) {
-      const key = this.queue.shift()!;
+      const key = this.queue.shift();
       this.queued.delete(key);
       this.active.add(key);
       this.running++;

@@ -143,9 +143,12 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     return `${this.opts.snapshotVersion ?? '1'}:${code}`;
   }
 
-  /** The states (views are derived from them again on restore) and change times. */
+  /**
+   * The states (views are derived from them again on restore) and change times, in id order:
+   * the list index is then restored without sorting (sorted-ids.ts).
+   */
   snapshot(): unknown {
-    return { states: [...this.states], changedAt: [...this.changedAt] };
+    return { states: [...this.states].sort(byId), changedAt: [...this.changedAt] };
   }
 
   restore(data: unknown, position: number): void {
@@ -172,3 +175,5 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     }
   }
 }
+
+const byId = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);

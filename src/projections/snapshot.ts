@@ -8,6 +8,8 @@ export interface Snapshottable {
   readonly name: string;
   /** Changes whenever the shape of what snapshot() returns changes: another version is not restored. */
   readonly snapshotVersion: string;
+  /** Older versions restore() still reads (a snapshot taken before an upgrade), if any. */
+  readonly restoresVersions?: readonly string[];
   /** Position of the last commit applied. */
   readonly position: number;
   /** The model's content, for the snapshot codec (plain data, Date, Map, Set, BigInt). */

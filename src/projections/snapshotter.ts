@@ -1,5 +1,7 @@
+import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { createGunzip, gunzip, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { ReadModel } from './read-model';
 import { isSnapshottable, type Snapshottable } from './snapshot';
@@ -8,6 +10,11 @@ import { decodeSnapshotValue, encodeSnapshot, NotSnapshottable } from './snapsho
 /** Where snapshots are kept (an adapter: src/snapshots). */
 export interface SnapshotStore {
   load(): Promise<Uint8Array | undefined>;
+  /**
+   * The snapshot's bytes as they are read (a store that can): true once all were given and found
+   * whole, false without a snapshot. Restores then unzip while reading.
+   */
+  read?(onChunk: (chunk: Uint8Array) => void): Promise<boolean>;
   save(data: Uint8Array): Promise<void>;
   delete(): Promise<void>;
 }
@@ -29,6 +36,8 @@ export interface RestoreResult {
   readonly restored: string[];
   /** Why the snapshot (or part of it) was not used. */
   readonly skipped: string[];
+  /** How long each step took: reading the object, unzipping, parsing, restoring the models. */
+  readonly ms?: Record<string, number>;
 }
 
 export interface SnapshotterOptions {
@@ -63,10 +72,19 @@ export class Snapshotter {
   async restore(): Promise<RestoreResult> {
     const none = (reason: string): RestoreResult => ({ from: 0, position: 0, restored: [], skipped: [reason] });
     let doc: SnapshotDoc;
+    const ms: Record<string, number> = {};
+    let t = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      ms[name] = Math.round(now - t);
+      t = now;
+    };
     try {
-      const raw = await this.store.load();
-      if (!raw) return none('no snapshot');
-      doc = JSON.parse((await promisify(gunzip)(raw)).toString('utf8')) as SnapshotDoc;
+      const text = this.store.read ? await this.unzipWhileReading(this.store.read.bind(this.store), () => lap('read')) : await this.loadAndUnzip(() => lap('read'));
+      if (text === undefined) return none('no snapshot');
+      lap('gunzip');
+      doc = JSON.parse(text) as SnapshotDoc;
+      lap('parse');
     } catch (err) {
       this.o.log?.warn({ err }, 'snapshot unreadable; replaying the log');
       return none(`unreadable: ${(err as Error).message}`);
@@ -78,16 +96,60 @@ export class Snapshotter {
     for (const m of this.snapshottable) {
       const saved = doc.models[m.name];
       if (!saved) skipped.push(`${m.name}: not in the snapshot`);
-      else if (saved.version !== m.snapshotVersion) skipped.push(`${m.name}: version ${saved.version}, now ${m.snapshotVersion}`);
+      else if (saved.version !== m.snapshotVersion && !m.restoresVersions?.includes(saved.version)) skipped.push(`${m.name}: version ${saved.version}, now ${m.snapshotVersion}`);
       else {
+        const t0 = performance.now();
         m.restore(decodeSnapshotValue(saved.data), doc.position);
         restored.push(m.name);
+        // The models that take time, named (their time is in 'restore' too).
+        const took = performance.now() - t0;
+        if (took >= 20) ms[m.name] = Math.round(took);
       }
     }
     const all = restored.length === this.models.length;
     for (const m of this.models) if (!isSnapshottable(m)) skipped.push(`${m.name}: cannot be snapshotted`);
     this.lastPosition = doc.position;
-    return { from: all ? doc.position : 0, position: doc.position, restored, skipped };
+    lap('restore');
+    return { from: all ? doc.position : 0, position: doc.position, restored, skipped, ms };
+  }
+
+  private async loadAndUnzip(read: () => void): Promise<string | undefined> {
+    const raw = await this.store.load();
+    read();
+    return raw && (await promisify(gunzip)(raw)).toString('utf8');
+  }
+
+  /** Unzipped on the thread pool as the chunks come, while the main thread reads the next ones. */
+  /**
+   * Each unzipped piece is decoded to text as it comes (the main thread waits for the thread pool
+   * meanwhile), where decoding 150 MB at the end, after a copy into one buffer, cost 0.2 s at
+   * 10,000,000 events.
+   */
+  private async unzipWhileReading(source: NonNullable<SnapshotStore['read']>, read: () => void): Promise<string | undefined> {
+    const unzip = createGunzip({ chunkSize: 1 << 20 });
+    const text = new StringDecoder('utf8');
+    const out: string[] = [];
+    unzip.on('data', (b: Buffer) => out.push(text.write(b)));
+    const ended = new Promise<void>((resolve, reject) => {
+      unzip.once('end', resolve);
+      unzip.once('error', reject);
+    });
+    // Damaged bytes fail the unzip while reading goes on: handled here, thrown below once awaited.
+    ended.catch(() => undefined);
+    try {
+      if (!(await source((c) => unzip.write(c)))) {
+        unzip.destroy();
+        return undefined;
+      }
+    } catch (err) {
+      unzip.destroy();
+      throw err;
+    }
+    read();
+    unzip.end();
+    await ended;
+    out.push(text.end());
+    return out.join('');
   }
 
   /**

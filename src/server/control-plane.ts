@@ -34,7 +34,6 @@ import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
 import { FEED_STREAM } from '../feed/subjects';
 import type { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
-import { RequestIndex } from '../projections/request-index';
 import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
 import { authInterceptor } from '../grpc/auth/interceptor';
 import { ownersFrom } from '../grpc/auth/owners';
@@ -46,14 +45,16 @@ import { HeadReader, logPositionInterceptor } from '../grpc/log-position';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
-import { AuditPlane } from './planes/audit';
+import type { AuditPlane } from './planes/audit';
 import { BoundedSteps } from './bounded-steps';
-import { ClusterPlane } from './planes/cluster';
-import { ComputePlane } from './planes/compute';
-import { NetworkPlane } from './planes/network';
-import { IdentityPlane } from './planes/identity';
-import { StoragePlane } from './planes/storage';
+import type { ClusterPlane } from './planes/cluster';
+import type { ComputePlane } from './planes/compute';
+import type { NetworkPlane } from './planes/network';
+import type { IdentityPlane } from './planes/identity';
+import type { StoragePlane } from './planes/storage';
 import { advertisedHost } from './security/mode';
+import { makePlanes } from './planes/make-planes';
+import { StartPhases } from './start-phases';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -117,6 +118,7 @@ export class ControlPlane {
 
   async start(): Promise<this> {
     const { cfg, log } = this;
+    const phases = new StartPhases();
     const security = (this.security = await setUpSecurity(cfg, this.metrics, log));
     const nats = (this.nats = await startNats(cfg, security, log));
     this.embedded = nats.embedded;
@@ -129,6 +131,7 @@ export class ControlPlane {
     // command included: 8% of the server's CPU under writes (issue 25's profile).
     const nc = (this.nc = await connect({ ...failoverOptions(this.natsUrl), ...nats.connect, name: 'hypervisor-server', noAsyncTraces: true }));
     log.info({ url: this.natsUrl, server: nc.getServer() }, 'connected to NATS');
+    phases.mark('security, NATS');
     logFailover(nc, log);
     const connection = (this.connection = new NatsConnectionState(nc));
     const replicas = (this.replicas = logReplicas(cfg.logReplicas, nc, !cfg.natsUrl));
@@ -137,44 +140,35 @@ export class ControlPlane {
       replicas,
       onFollowRetry: (err) => this.log.info({ err }, 'following the log: its consumer made again'),
     }));
+    phases.mark('event store');
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
 
     // The planes, each after those it depends on; their read models must see the whole log.
-    const cluster = (this.cluster = new ClusterPlane());
-    const audit = (this.audit = new AuditPlane());
-    const network = (this.network = new NetworkPlane(cluster.nodes));
-    const compute = (this.compute = new ComputePlane(cluster.nodes, network, { log }, cluster.leases));
+    const joining = { serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`, natsToken: () => this.natsToken, natsUrl: () => this.nats?.agentUrl ?? '' };
+    const made = makePlanes(security, { consoleLogin: (who) => this.consoleLogin(who), joining }, log);
+    const { cluster, audit, network, compute, identity, storage, requests } = made;
+    [this.cluster, this.audit, this.network, this.compute, this.identity, this.storage] = [cluster, audit, network, compute, identity, storage];
+    this.planes = made.planes;
     const cpPair = security.pki.controlPlane;
     compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
-    const identity = (this.identity = new IdentityPlane(security, (who) => this.consoleLogin(who), {
-      serverAddress: () => `${advertisedHost(cfg.grpcHost)}:${this.grpcPort}`,
-      natsToken: () => this.natsToken,
-      natsUrl: () => this.nats?.agentUrl ?? '',
-    }));
-    const storage = (this.storage = new StoragePlane(cluster.nodes, compute));
-    this.planes = [identity, cluster, audit, network, compute, storage];
-
-    // Which request each client request id was used for: the gRPC edge refuses a reuse before anything runs.
-    const requests = new RequestIndex();
-    const projections = (this.projections = new ProjectionRuntime(
-      store,
-      [...this.planes.flatMap((p) => p.readModels), requests],
-      (err) => log.error({ err }, 'projections stopped'),
-    ));
+    const projections = (this.projections = new ProjectionRuntime(store, made.readModels, (err) => log.error({ err }, 'projections stopped')));
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
     const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s) });
     this.commandServer = new CommandServer(nc, handler, log, (type, ok, s) => this.metrics.commands.observe({ type, ok: String(ok) }, s));
 
+    phases.mark('planes made');
     let from = 0;
     if (cfg.snapshots) {
       // Start from the last snapshot and replay only the log after it; any problem with it means a full replay.
       this.snapshots = new Snapshotter(await ObjectStoreSnapshots.open(nc, { replicas }), projections.models, { upcasters: UPCASTERS.fingerprint, log });
       this.restored = await this.snapshots.restore();
       from = this.restored.from;
-      log.info({ position: this.restored.position, from, restored: this.restored.restored, skipped: this.restored.skipped }, 'read-model snapshot');
+      log.info({ position: this.restored.position, from, restored: this.restored.restored, skipped: this.restored.skipped, ms: this.restored.ms }, 'read-model snapshot');
+      phases.mark('snapshot');
     }
     await projections.start(from);
-    log.info({ position: projections.position, nodes: cluster.nodes.size }, 'read models caught up');
+    log.info({ position: projections.position, nodes: cluster.nodes.size, tail: projections.position - from }, 'read models caught up');
+    phases.mark('tail replay');
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
     const bus = new CommandBus(nc, 10_000, connection);
@@ -182,6 +176,7 @@ export class ControlPlane {
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
     for (const p of this.planes) await p.start(ctx);
+    phases.mark('planes started');
     // Singletons (scheduler, sagas, liveness, reconciler, placement, snapshotter) act on the replica holding their lease.
     if (this.snapshots) this.snapshots.acting = false;
     const commandServer = this.commandServer;
@@ -206,6 +201,7 @@ export class ControlPlane {
       log,
     );
     await this.leases.start();
+    phases.mark('leases');
     const leases = this.leases;
     cluster.replicas = () => leases.replicas();
     this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
@@ -214,6 +210,7 @@ export class ControlPlane {
     // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     const jsm = await nc.jetstreamManager();
     for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
+    phases.mark('bucket replicas');
 
     const directory = identity.directory;
     const placement = placementFrom({
@@ -263,6 +260,7 @@ export class ControlPlane {
       ),
     );
     security.serving(this.grpcPort);
+    phases.mark('gRPC bound');
     // The web console calls the gRPC API just bound, as any client would; in network mode with its own certificate, for its sessions.
     if (cfg.ui)
       this.webConsole = new WebConsole(
@@ -280,7 +278,8 @@ export class ControlPlane {
     // Others see this replica with its gRPC address from now on, not only after the next renewal.
     void this.leases?.refresh().catch(() => undefined);
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
-    log.info({ grpc: this.grpcPort, http: this.httpPort }, 'hypervisor-server serving');
+    phases.mark('HTTP');
+    log.info({ grpc: this.grpcPort, http: this.httpPort, phases: phases.ms }, 'hypervisor-server serving');
     return this;
   }
 

@@ -230,7 +230,7 @@ const aggregateIndex: CheckedModel = {
   build: () => new AggregateIndex(),
   rebuilt: (m) => {
     const out = new Map<string, unknown>();
-    for (const key of (m as AggregateIndex).snapshot() as [string, number[]][]) {
+    for (const key of (m as AggregateIndex).entries()) {
       const [type] = key[0].split('/');
       if (AUDITED.has(type)) out.set(key[0], key[1]);
     }

@@ -32,7 +32,7 @@ export interface DrainOptions {
 export class DrainProcess extends Controller {
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
-    /** The instances on a node, without a scan of them all (a node changes at every heartbeat). */
+    /** The instances on a node, without a scan of them all (a node changes at every heartbeat, and a start queues every node). */
     private readonly byNode: { on(nodeId: string): ReadonlySet<string> },
     private readonly nodes: EntityReadModel<NodeState, Node>,
     private readonly dispatcher: Dispatcher,
@@ -58,7 +58,9 @@ export class DrainProcess extends Controller {
 
   protected async reconcile(nodeId: string): Promise<ReconcileResult> {
     const node = this.nodes.state(nodeId);
+    // In id order, as the model lists them: which moves start first does not depend on the index.
     const here = [...this.byNode.on(nodeId)]
+      .sort()
       .map((id) => this.instances.state(id))
       .filter((s): s is InstanceState => !!s?.exists && s.nodeId === nodeId);
     if (node?.status !== 'DRAINING') {
