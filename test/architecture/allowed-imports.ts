@@ -34,7 +34,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/wire': { src: [...DOMAIN, 'src/gen'], packages: [] },
   'src/eventstore': { src: DOMAIN, packages: ['crypto', 'rxjs'] },
   'src/eventstore/open.ts': { src: [...DOMAIN, ...STORE_PORT, 'src/eventstore/jetstream', 'src/eventstore/esdb'], packages: ['nats'] },
-  'src/projections': { src: [...DOMAIN, 'src/wire', 'src/gen', ...STORE_PORT], packages: ['rxjs', 'crypto', 'pino', 'util', 'zlib'] },
+  'src/projections': { src: [...DOMAIN, 'src/wire', 'src/gen', ...STORE_PORT], packages: ['rxjs', 'crypto', 'perf_hooks', 'pino', 'string_decoder', 'util', 'zlib'] },
   'src/audit': { src: [...DOMAIN, 'src/wire', 'src/gen', 'src/projections', ...STORE_PORT], packages: ['crypto'] },
   // Adapters and helpers.
   'src/eventstore/jetstream': { src: [...DOMAIN, ...STORE_PORT], packages: ['nats', 'rxjs'] },
@@ -47,7 +47,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/pki': { src: ['src/errors.ts'], packages: ['child_process', 'crypto', 'fs', 'os', 'path'] },
   'src/images': { src: DOMAIN, packages: ['child_process', 'crypto', 'dns', 'events', 'fs', 'http', 'https', 'ipaddr.js', 'net', 'os', 'path', 'worker_threads'] },
   'src/options': { src: DOMAIN, packages: ['commander', 'ipaddr.js', 'os', 'path'] },
-  'src/snapshots': { src: ['src/projections', ...STORE_PORT], packages: ['nats'] },
+  'src/snapshots': { src: ['src/projections', ...STORE_PORT], packages: ['crypto', 'nats'] },
   'src/feed': { src: [...DOMAIN, 'src/gen', 'src/audit', 'src/eventstore'], packages: ['nats', 'pino', 'rxjs'] },
   // The host side.
   'src/sdn': { src: ['src/domain', 'src/errors.ts', 'src/shared'], packages: ['child_process', 'crypto', 'fs', 'path', 'pino'] },
