@@ -74,7 +74,8 @@ export class AgentApi {
       const p = s.pending?.kind === 'create' && awaitsNetwork(s) ? undefined : s.pending;
       instances.push({
         instanceId: id,
-        status: s.status,
+        // A cold move stops it on the source: the reconcile must not start it again, nor report it stopped.
+        status: s.migration && !s.migration.live ? 'STOPPED' : s.status,
         generation: s.generation,
         ...(p ? { work: workFor(s, p.kind, nodeId, p.generation, position, this.causes.of(id).correlationId, this.networkPlan) } : {}),
       });
