@@ -173,6 +173,8 @@ describe('instance decider: migration', () => {
       const s = stateOf([...cold, stoppedThere, done]);
       assert.deepEqual([s.nodeId, s.status, s.network?.portId, s.pending, s.reason], ['node-b', 'RUNNING', 'p-1', undefined, 'moved cold from node host-a']);
     });
+    it('ignores the source reporting it stopped: the move stopped it on purpose', () =>
+      given([...cold, stoppedThere]).when({ type: 'ReportInstanceStopped', data: { nodeId: 'node-a', generation: 1, reason: 'it stopped' } }).then([]));
     it('fails before the source stopped it: it stays, running, with no work to do', () => {
       const failed: InstanceEvent = { type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'no room' } };
       given(cold).when({ type: 'FailMigration', data: { migration: 1, reason: 'no room' } }).then([failed]);
