@@ -57,6 +57,8 @@ export const runColdMoveWork = async (d: Deps, w: InstanceWork): Promise<void> =
         if (m.cold?.running) {
           await report('starting', { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: m.id, phase: 'starting', percent: 75 } });
           await d.driver.start(w.instanceId);
+          // Nothing it sends by itself tells the bridges it is here now (a guest's QEMU announces it; this does).
+          await d.driver.announce?.(w.instanceId).catch((err) => log.warn({ err }, 'could not announce it; bridges learn its place from its first frame'));
         }
       } catch (e) {
         log.warn({ err: e }, 'cold move failed on the target; removing what was made');

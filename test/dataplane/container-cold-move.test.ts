@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
@@ -110,6 +111,33 @@ describe('cold moves of containers between two network-namespace hosts (real run
 
     cp.close();
     for (const id of [mover.id, pinger.id]) await t.deleteInstance(id);
+    await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
+    await t.net.rpc('deleteNetwork', { networkId: network.id });
+    await until('hosts clean', async () => (await Promise.all([0, 1].map((i) => t.leftovers(i)))).every((l) => l.length === 0), 30_000);
+  });
+
+  it('a STOPPED container moves cold and stays STOPPED; started, it runs on the target; the source keeps nothing of it', async () => {
+    const { network, subnet } = await t.network('cold2', '198.18.91.0/24', 1400);
+    const idle = await t.container('idle', 0, registry.ref, ['/bin/sh', '-i'], network.id, subnet.id);
+    const stopped = await call(t.c, t.c.stopInstance, { instanceId: idle.id, force: true, timeoutSeconds: 0 });
+    assert.equal(stopped.state, InstanceState.INSTANCE_STATE_STOPPED, stopped.stateReason);
+    const dir0 = path.join(t.agents[0].stateDir, 'oci', 'instances', idle.id);
+    assert.ok(existsSync(dir0), "host 0 holds the stopped container's files");
+
+    const there = await coldMove(idle, 1);
+    assert.equal(there.state, InstanceState.INSTANCE_STATE_STOPPED, there.stateReason);
+    assert.equal(there.stateReason, `moved cold from node ${t.lab.hosts[0].name}`);
+    assert.ok(existsSync(path.join(t.agents[1].stateDir, 'oci', 'instances', idle.id)), 'host 1 holds it, made and not started');
+    await until('host 0 keeps no files or mount of it', async () => !existsSync(dir0) && mountsUnder(dir0).length === 0, 60_000);
+
+    const started = await call(t.c, t.c.startInstance, { instanceId: idle.id });
+    assert.equal(started.state, InstanceState.INSTANCE_STATE_RUNNING, started.stateReason);
+    assert.equal(started.nodeId, t.nodeIds[1]);
+    const con = t.reattach(idle.id);
+    assert.match(await t.sh(con, 'ip -4 addr show dev eth0'), new RegExp(`inet ${idle.ipAddress.replace(/\./g, '\\.')}/24 `));
+    con.close();
+
+    await t.deleteInstance(idle.id);
     await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
     await t.net.rpc('deleteNetwork', { networkId: network.id });
     await until('hosts clean', async () => (await Promise.all([0, 1].map((i) => t.leftovers(i)))).every((l) => l.length === 0), 30_000);
