@@ -103,6 +103,11 @@ describe('cold moves of containers between two network-namespace hosts (real run
     const back = await moved(mover, 0, mark);
     assert.equal(back.stateReason, `moved cold from node ${t.lab.hosts[1].name}`);
     assert.equal(back.state, InstanceState.INSTANCE_STATE_RUNNING);
+    // Host 0's bridge had learned the mover's MAC at its VXLAN port; the target's announce moves it to the veth before any traffic.
+    const learned = async () => (await root.in(host0).run('bridge', ['fdb', 'show'])).split('\n').filter((l) => l.toLowerCase().startsWith(`${mac} `) && l.includes(' master '));
+    await until("host 0's bridge learned the mover at its veth", async () => (await learned()).some((l) => l.includes(`dev ${vethName(port.id)} `)), 10_000).catch(async (e) => {
+      throw new Error(`${(e as Error).message}: ${(await learned()).join(' | ')}`);
+    });
     cm = t.reattach(mover.id);
     await listen(cm);
     cm.close();
