@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
@@ -143,6 +143,41 @@ describe('cold moves of containers between two network-namespace hosts (real run
     con.close();
 
     await t.deleteInstance(idle.id);
+    await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
+    await t.net.rpc('deleteNetwork', { networkId: network.id });
+    await until('hosts clean', async () => (await Promise.all([0, 1].map((i) => t.leftovers(i)))).every((l) => l.length === 0), 30_000);
+  });
+
+  it('a cold move the target fails (its files cannot be written) leaves the container on its source, started again there and reached as before', async () => {
+    const { network, subnet } = await t.network('cold3', '198.18.92.0/24', 1400);
+    const group = await t.net.group({ name: 'tcp7000' });
+    await t.net.rpc('addSecurityRule', { securityGroupId: group.id, direction: INGRESS, etherType: IPV4, protocol: 'tcp', portRangeMin: 7000, portRangeMax: 7000 });
+    const stay = await t.container('stay', 0, registry.ref, ['/bin/sh', '-i'], network.id, subnet.id, [group.id]);
+    const client = await t.container('client', 1, registry.ref, ['/bin/sh', '-i'], network.id, subnet.id, [group.id]);
+    const cc = t.reattach(client.id);
+    // The target's directory for it is a read-only mount: the create there fails as a full or broken disk would.
+    const dir1 = path.join(t.agents[1].stateDir, 'oci', 'instances', stay.id);
+    mkdirSync(dir1, { recursive: true });
+    await root.run('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', dir1]);
+    try {
+      const mark = t.watch.events.length;
+      await call(t.c, t.c.migrateInstance, { instanceId: stay.id, targetNodeId: t.nodeIds[1], live: false });
+      const failed = await t.watch.until('the move failed', (e) => e.instance?.id === stay.id && /^cold move to node /.test(e.instance.stateReason), 120_000, mark);
+      assert.match(failed.instance!.stateReason, new RegExp(`^cold move to node ${t.lab.hosts[1].name} failed: on the target: .*; it stays on node ${t.lab.hosts[0].name}, started again there$`));
+      assert.equal(failed.instance!.nodeId, t.nodeIds[0]);
+      const again = await t.watch.until('running again on host 0', (e) => e.instance?.id === stay.id && e.instance.stateReason === '', 60_000, t.watch.events.indexOf(failed) + 1);
+      assert.deepEqual([again.instance!.nodeId, again.instance!.state], [t.nodeIds[0], InstanceState.INSTANCE_STATE_RUNNING]);
+    } finally {
+      await root.run('umount', [dir1]).catch(() => undefined);
+    }
+    const cs = t.reattach(stay.id);
+    await listen(cs);
+    assert.ok(await reaches(cc, stay.ipAddress), 'host 1 reaches it on host 0 again');
+    await until('the port stays bound on host 0', async () => (await t.net.rpc('listPorts', { instanceId: stay.id, pageSize: 10 })).ports[0]?.nodeId === t.nodeIds[0], 30_000);
+    cs.close();
+    cc.close();
+
+    for (const id of [stay.id, client.id]) await t.deleteInstance(id);
     await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
     await t.net.rpc('deleteNetwork', { networkId: network.id });
     await until('hosts clean', async () => (await Promise.all([0, 1].map((i) => t.leftovers(i)))).every((l) => l.length === 0), 30_000);
