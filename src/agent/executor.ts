@@ -10,6 +10,7 @@ import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
 import { isSpecFailure, reasonOf } from './work-failure';
 import { type MigrationSettings, runMigrationWork } from './migration-work';
+import { runColdMoveWork } from './cold-move-work';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -84,6 +85,10 @@ export class Executor {
 
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
     // A move does not change the generation: its work is its own (JetStream drops a repeat by its id).
+    if (w.migration?.cold) {
+      await runColdMoveWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, log: this.log, nics: (x) => this.nicsFor(x) }, w);
+      return { done: true };
+    }
     if (w.migration && this.migration) {
       await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log, nics: (x) => this.nicsFor(x) }, w);
       return { done: true };

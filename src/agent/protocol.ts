@@ -51,7 +51,7 @@ export interface NetworkPlanReply {
 /** Server processes answer control requests in this queue group. */
 export const CTL_QUEUE = 'hv-ctl';
 
-/** migrate-in: the target prepares a destination QEMU; migrate-out: the source sends the guest there. */
+/** migrate-in: the target prepares a destination QEMU (cold: makes the container); migrate-out: the source sends the guest there (cold: stops it). */
 export type WorkAction = 'create' | 'start' | 'stop' | 'restart' | 'delete' | 'cleanup' | 'migrate-in' | 'migrate-out';
 
 /** A move's part of migrate-in / migrate-out work (the instance's generation does not change while it moves). */
@@ -61,6 +61,11 @@ export interface MigrationWork {
   readonly targetNodeId: string;
   /** migrate-out: where the target listens. */
   readonly endpoint?: MigrationEndpoint;
+  /**
+   * A cold move (containers): migrate-out stops it on the source; migrate-in makes it on the
+   * target and starts it if it ran (`running`); cleanup removes the source's copy once it moved.
+   */
+  readonly cold?: { readonly running: boolean };
 }
 
 /** One generation of work for one instance. Everything needed to do it is in the message. */

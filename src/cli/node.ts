@@ -137,7 +137,7 @@ export const nodeCommand = (): Command => {
     verb(c);
 
   c.command('drain')
-    .description('Drain the node (status DRAINING): its running VMs move off live, --max-parallel at once; --wait until it hosts none')
+    .description('Drain the node (status DRAINING): its running VMs move off live and its containers cold, --max-parallel at once; --wait until it hosts none')
     .argument('<node>', 'node id or host name')
     .option('--max-parallel <n>', "moves off the node at once (default: the server's --drain-max-parallel, 2)", (v) => Number(v))
     .option('--wait', 'wait until no instance is left on the node, printing what moves and why what stays stays')

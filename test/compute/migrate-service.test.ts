@@ -17,8 +17,9 @@ const GiB = 2 ** 30;
  * MigrateInstance through the control plane: a real gRPC client, a real nats-server,
  * agents with the hollow driver (instances that only pretend to run). This file is
  * about the API's answers, the choice of target and the refusals; the hollow agents
- * carry no move out (a live one is refused by the target's agent, a cold one ends at the
- * control plane's deadline). Moves by real agents: migrate-qemu.test.ts.
+ * carry no live move out (the target's agent refuses it), and carry a container's cold
+ * move out as they pretend to run it. Moves by real agents: migrate-qemu.test.ts,
+ * test/dataplane/container-cold-move.test.ts (runc).
  */
 describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, hollow agents)', function () {
   this.timeout(60_000);
@@ -82,26 +83,54 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
     assert.equal(failed.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
   });
 
-  it('a cold move in flight: a second move and a stop are refused (nothing written), the target holds the room, the deadline gives it up', async () => {
-    const vm = await onA('mig-cold');
-    const before = await allocatedCpu(b.nodeId);
+  it('a cold move of a container in flight: a second move and a stop are refused (nothing written), the target holds the room; the target silent, the deadline gives it up and the source starts it again', async () => {
+    const box = await onA('mig-cold', InstanceType.INSTANCE_TYPE_CONTAINER);
+    // A target that took no part: READY when the move begins, its agent gone.
+    const gone = await startAgent(t, { driver: 'hollow', hostname: 'mig-gone', capacity: { cpuCores: 2, memoryBytes: GiB, diskBytes: 10 * GiB } });
+    agents.push(gone);
+    await gone.stop();
+    const before = await allocatedCpu(gone.nodeId);
     const mark = watch.events.length;
-    const accepted = await migrate(vm.id, b.nodeId, false);
-    assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
-    const seen = await watch.until('the move in WatchInstance', (e) => e.instance?.id === vm.id && /^moving cold to mig-b/.test(e.instance.stateReason), 5_000, mark);
-    assert.equal(seen.instance!.nodeId, a.nodeId);
-    assert.equal(await allocatedCpu(b.nodeId), before + 1, "the target holds the instance's capacity during the move");
+    const accepted = await migrate(box.id, gone.nodeId, false);
+    assert.equal(accepted.stateReason, 'moving cold to mig-gone: 0% (preparing the target)');
+    // The source stops it and says so; the target never answers.
+    const stopped = await watch.until('the source stopped it', (e) => e.instance?.id === box.id && e.instance.stateReason === 'moving cold to mig-gone: 50% (switching over)', 5_000, mark);
+    assert.equal(stopped.instance!.nodeId, a.nodeId);
+    assert.equal(stopped.instance!.state, InstanceState.INSTANCE_STATE_RUNNING, 'a cold move does not change its state');
+    assert.equal(await allocatedCpu(gone.nodeId), before + 1, "the target holds the instance's capacity during the move");
 
-    const events = await instanceEvents(vm.id);
-    await rejectsWith(migrate(vm.id, b.nodeId), status.FAILED_PRECONDITION, /already migrating to node mig-b \(preparing, 0%\); wait for that move to end/);
-    await rejectsWith(call(c, c.stopInstance, { instanceId: vm.id, force: false, timeoutSeconds: 1 }), status.FAILED_PRECONDITION, /is migrating to node mig-b; stop it once the move has ended/);
-    assert.equal(await instanceEvents(vm.id), events);
+    const events = await instanceEvents(box.id);
+    await rejectsWith(migrate(box.id, b.nodeId, false), status.FAILED_PRECONDITION, /already migrating to node mig-gone \(switching, 50%\); wait for that move to end/);
+    await rejectsWith(call(c, c.stopInstance, { instanceId: box.id, force: false, timeoutSeconds: 1 }), status.FAILED_PRECONDITION, /is migrating to node mig-gone; stop it once the move has ended/);
+    assert.equal(await instanceEvents(box.id), events);
 
-    // Agents do not move instances cold yet: the control plane's deadline gives it up; the target's room goes back.
-    const failed = await watch.until('the move given up', (e) => e.instance?.id === vm.id && /^migration to node mig-b failed/.test(e.instance.stateReason), 15_000, mark);
-    assert.match(failed.instance!.stateReason, /^migration to node mig-b failed: it did not complete within 4s \(preparing, 0%\); it stays on node mig-a$/);
+    const failed = await watch.until('the move given up', (e) => e.instance?.id === box.id && /^cold move to node mig-gone failed/.test(e.instance.stateReason), 15_000, mark);
+    assert.equal(failed.instance!.stateReason, 'cold move to node mig-gone failed: it did not complete within 4s (switching, 50%); it stays on node mig-a, started again there');
     assert.equal(failed.instance!.nodeId, a.nodeId);
-    await until("the target's capacity back", async () => (await allocatedCpu(b.nodeId)) === before);
+    // Started again on the source: its agent reports it running (a new generation of start work).
+    // Started again on the source: its agent did the start work and reported it running (InstanceRunning clears the reason).
+    const again = await watch.until('running again on the source', (e) => e.instance?.id === box.id && e.instance.stateReason === '', 15_000, watch.events.indexOf(failed) + 1);
+    assert.deepEqual([again.instance!.nodeId, again.instance!.state], [a.nodeId, InstanceState.INSTANCE_STATE_RUNNING]);
+    const types = (await listAll(audit, { aggregateType: 'instance', aggregateId: box.id })).map((e) => e.type);
+    assert.deepEqual(types.slice(types.indexOf('InstanceMigrationRequested')), ['InstanceMigrationRequested', 'InstanceMigrationProgressed', 'InstanceMigrationFailed', 'InstanceRunning']);
+    await until("the target's capacity back", async () => (await allocatedCpu(gone.nodeId)) === before);
+  });
+
+  it('a cold move of a container through the agents: the source stops it, the target makes and starts it, node_id moves, the source gives its room back', async () => {
+    const box = await onA('mig-cold-ok', InstanceType.INSTANCE_TYPE_CONTAINER);
+    const onSource = await allocatedCpu(a.nodeId);
+    const mark = watch.events.length;
+    await migrate(box.id, b.nodeId, false);
+    const moved = await watch.until('node_id on mig-b', (e) => e.instance?.id === box.id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 15_000, mark);
+    assert.equal(moved.instance!.nodeId, b.nodeId, moved.instance!.stateReason);
+    assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a');
+    assert.equal(moved.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
+    const phases = watch.events.slice(mark).filter((e) => e.instance?.id === box.id).map((e) => e.instance!.stateReason);
+    assert.deepEqual(
+      phases.filter((r, i) => r !== phases[i - 1]),
+      ['moving cold to mig-b: 0% (preparing the target)', 'moving cold to mig-b: 50% (switching over)', 'moving cold to mig-b: 75% (starting on the target)', 'moved cold from node mig-a'],
+    );
+    await until("the source's capacity back", async () => (await allocatedCpu(a.nodeId)) === onSource - 1);
   });
 
   describe('refusals write nothing', () => {
@@ -119,6 +148,7 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
       ['a target without room', () => ({ instanceId: vm.id, targetNodeId: small.nodeId, live: true }), status.FAILED_PRECONDITION, /cannot move to node mig-small: .*short of memory_bytes/],
       ['the node it is on', () => ({ instanceId: vm.id, targetNodeId: a.nodeId, live: true }), status.FAILED_PRECONDITION, /already on node mig-a/],
       ['a live move of a container', () => ({ instanceId: box.id, targetNodeId: b.nodeId, live: true }), status.FAILED_PRECONDITION, /a container cannot move live .*use live=false/],
+      ['a cold move of a VM', () => ({ instanceId: vm.id, targetNodeId: b.nodeId, live: false }), status.FAILED_PRECONDITION, /a vm moves live only \(its disks are copied by a live move; a cold move would lose them\)/],
     ] as const)
       it(`${what}: ${status[code]}`, async () => {
         const id = req().instanceId;
@@ -130,6 +160,7 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
     it('a cold move of the container is accepted', async () => {
       const accepted = await migrate(box.id, b.nodeId, false);
       assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
+      await watch.until('moved', (e) => e.instance?.id === box.id && e.instance.nodeId === b.nodeId, 15_000);
     });
   });
 });

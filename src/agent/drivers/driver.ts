@@ -177,6 +177,8 @@ export interface InstanceDriver {
   readonly supports: readonly InstanceType[];
   /** Absent: this driver's instances do not move live. */
   readonly migration?: LiveMigration;
+  /** Tells the network where the instance's NICs are now, after it moved (a cold move's target). */
+  announce?(instanceId: string): Promise<void>;
   probe(): Promise<ProbeResult>;
   /** What create() is given for this work: its images prepared as this driver needs them. */
   launchSpec(w: LaunchWork, images: ImagePreparation): Promise<InstanceSpecForDriver>;

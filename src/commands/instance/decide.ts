@@ -123,6 +123,8 @@ export const decide = (cmd: InstanceCommand, s: InstanceState): InstanceEvent[] 
 
     case 'ReportInstanceStopped': {
       if (!current(s, cmd.data)) return [];
+      // A cold move stops it on the source on purpose; it runs on after the move.
+      if (s.migration && !s.migration.live) return [];
       const k = s.pending?.kind;
       if (k === 'stop' || (s.status === 'RUNNING' && !s.pending))
         return [{ type: 'InstanceStopped', data: { generation: cmd.data.generation, reason: cmd.data.reason } }];

@@ -41,7 +41,7 @@ export type InstanceEvent =
   /** The switch is done: the instance lives on the target from here on. */
   | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string } }
   /** The move was undone: the instance stays on its node, with the reason. */
-  | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string } }
+  | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string; startGeneration?: number } }
   /** A drain could not move it off its node; it stays there, with the reason. */
   | { type: 'InstanceDrainBlocked'; data: { nodeId: string; reason: string } }
   | { type: 'InstanceDrainCleared'; data: Record<string, never> }

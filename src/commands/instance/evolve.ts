@@ -108,14 +108,20 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
         reason: `${s.migration?.live === false ? 'moved cold' : 'migrated live'} from node ${s.nodeName || s.nodeId}`,
         ...at,
       };
-    case 'InstanceMigrationFailed':
+    case 'InstanceMigrationFailed': {
+      const start = e.data.startGeneration;
       return {
         ...s,
         migration: undefined,
         lastMigrationFailedAt: e.time,
-        reason: `migration to node ${s.migration?.targetNodeName || s.migration?.targetNodeId} failed: ${e.data.reason}; it stays on node ${s.nodeName || s.nodeId}`,
+        // A cold move's source stopped it: it is started there again (the lifecycle sends the start).
+        ...(start !== undefined ? { generation: start, pending: { kind: 'start' as const, generation: start, since: e.time } } : {}),
+        reason:
+          `${s.migration?.live === false ? 'cold move' : 'migration'} to node ${s.migration?.targetNodeName || s.migration?.targetNodeId} failed: ${e.data.reason}; ` +
+          `it stays on node ${s.nodeName || s.nodeId}${start !== undefined ? ', started again there' : ''}`,
         ...at,
       };
+    }
     case 'InstanceDeleted':
       return { ...s, exists: false, deleted: true, pending: undefined, reason: e.data.reason, ...at };
     case 'InstanceDrainBlocked':

@@ -33,6 +33,12 @@ const running = (kind: InstanceRequest['kind'] = 'vm'): InstanceEvent[] => [
   { type: 'InstanceRunning', data: { generation: 1, startedAt: '2026-01-01T00:00:01.000Z' } },
 ];
 const stopped = [...running(), { type: 'InstanceStopRequested', data: { generation: 2, force: false, timeoutSeconds: 5 } }, { type: 'InstanceStopped', data: { generation: 2, reason: 'stopped' } }] as InstanceEvent[];
+const stoppedBox = [...running('container'), { type: 'InstanceStopRequested', data: { generation: 2, force: false, timeoutSeconds: 5 } }, { type: 'InstanceStopped', data: { generation: 2, reason: 'stopped' } }] as InstanceEvent[];
+const boxWithVolume = (): InstanceRequest => {
+  const r = request('container');
+  return { ...r, spec: { ...r.spec, volumeMounts: [{ name: 'data', mountPath: '/data', readOnly: false }] } };
+};
+const withVolume: InstanceEvent[] = [{ type: 'InstanceRequested', data: boxWithVolume() }, ...running('container').slice(1)];
 const migrate = (live = true, targetNodeId = 'node-b') => ({ type: 'MigrateInstance' as const, data: { targetNodeId, targetNodeName: targetNodeId.replace('node', 'host'), live } });
 const requested = (migration = 1, live = true): InstanceEvent => ({
   type: 'InstanceMigrationRequested',
@@ -51,8 +57,9 @@ describe('instance decider: migration', () => {
       assert.equal(s.reason, 'migrating to host-b: 0% (preparing the target)');
     });
     it('begins a live move of a VM with a port: the port follows it', () => given([...running(), attached]).when(migrate()).then([requested()]));
-    it('begins a cold move of a STOPPED instance', () => given(stopped).when(migrate(false)).then([{ ...requested(1, false) }]));
+    it('begins a cold move of a STOPPED container', () => given(stoppedBox).when(migrate(false)).then([requested(1, false)]));
     it('begins a cold move of a RUNNING container', () => given(running('container')).when(migrate(false)).then([requested(1, false)]));
+    it('begins a cold move of a container with a port: the port follows it', () => given([...running('container'), attached]).when(migrate(false)).then([requested(1, false)]));
     it('numbers each move', () =>
       given([...migrating, { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } }])
         .when(migrate(true, 'node-c'))
@@ -69,7 +76,8 @@ describe('instance decider: migration', () => {
       ['a FAILED instance', [...running(), { type: 'InstanceFailed', data: { generation: 2, reason: 'crashed' } }], migrate(false), /it is FAILED; only a RUNNING or STOPPED instance can be moved/],
       ['an instance being deleted', [...running(), { type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }], migrate(), /being deleted/],
       ['a move to the node it is on', running(), migrate(true, 'node-a'), /already on node host-a/],
-      ['a cold move of an instance with a port (its port follows live moves only)', [...running(), attached], migrate(false), /it has a network port \(p-1\), and ports follow live moves only/],
+      ['a cold move of a VM (its disks follow live moves only)', stopped, migrate(false), /a vm moves live only \(its disks are copied by a live move; a cold move would lose them\)/],
+      ['a cold move of a container with volumes (their data is not copied yet)', withVolume, migrate(false), /it mounts volumes \(data\), and a cold move does not copy volume data yet; detach them first/],
     ];
     for (const [what, history, cmd, message] of refusals)
       it(`refuses ${what} with FAILED_PRECONDITION saying why`, () => given(history).when(cmd).thenThrows(FailedPrecondition, message));
@@ -150,5 +158,41 @@ describe('instance decider: migration', () => {
     });
     it('lets a new move begin after a failed one', () =>
       given([...migrating, failed]).when(migrate()).then([{ ...requested(2) }]));
+  });
+
+  describe('a cold move (containers)', () => {
+    const cold = [...running('container'), attached, requested(1, false)];
+    const stoppedThere: InstanceEvent = { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'switching', percent: 50 } };
+    it("says 'moving cold' with its phase while it moves", () => {
+      given(cold).when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-a', migration: 1, phase: 'switching', percent: 50 } }).then([stoppedThere]);
+      assert.equal(stateOf([...cold, stoppedThere]).reason, 'moving cold to host-b: 50% (switching over)');
+    });
+    it('moves node_id to the target, keeping its port, and says it was a cold move', () => {
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } };
+      given([...cold, stoppedThere]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
+      const s = stateOf([...cold, stoppedThere, done]);
+      assert.deepEqual([s.nodeId, s.status, s.network?.portId, s.pending, s.reason], ['node-b', 'RUNNING', 'p-1', undefined, 'moved cold from node host-a']);
+    });
+    it('ignores the source reporting it stopped: the move stopped it on purpose', () =>
+      given([...cold, stoppedThere]).when({ type: 'ReportInstanceStopped', data: { nodeId: 'node-a', generation: 1, reason: 'it stopped' } }).then([]));
+    it('fails before the source stopped it: it stays, running, with no work to do', () => {
+      const failed: InstanceEvent = { type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'no room' } };
+      given(cold).when({ type: 'FailMigration', data: { migration: 1, reason: 'no room' } }).then([failed]);
+      const s = stateOf([...cold, failed]);
+      assert.deepEqual([s.nodeId, s.status, s.pending, s.reason], ['node-a', 'RUNNING', undefined, 'cold move to node host-b failed: no room; it stays on node host-a']);
+    });
+    it('fails after the source stopped it: a RUNNING one is started there again (a new generation of start work)', () => {
+      const failed: InstanceEvent = { type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'on the target: no image', startGeneration: 2 } };
+      given([...cold, stoppedThere]).when({ type: 'FailMigration', data: { migration: 1, nodeId: 'node-b', reason: 'on the target: no image' } }).then([failed]);
+      const s = stateOf([...cold, stoppedThere, failed]);
+      assert.deepEqual([s.nodeId, s.status, s.generation, s.pending?.kind, s.pending?.generation], ['node-a', 'RUNNING', 2, 'start', 2]);
+      assert.equal(s.reason, 'cold move to node host-b failed: on the target: no image; it stays on node host-a, started again there');
+    });
+    it('fails after the source stopped a STOPPED one: it stays STOPPED, nothing started', () => {
+      const history = [...stoppedBox, requested(1, false), stoppedThere];
+      given(history)
+        .when({ type: 'FailMigration', data: { migration: 1, reason: 'x' } })
+        .then([{ type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'x' } }]);
+    });
   });
 });

@@ -9,6 +9,9 @@ type MigrationCommand = Extract<InstanceCommand, { type: 'MigrateInstance' | 'Re
  * A move of an instance to another node. The instance stays on its node (node_id) until
  * the agents report the switch done; a failure leaves it there with the reason. One move
  * at a time; reports name the move they are about, so a late one of an earlier move is moot.
+ * A port follows either kind of move (a second binding on the target: port-hosts.ts). A cold
+ * move (containers): the source stops it ('switching'), the target makes and starts it
+ * ('starting'), then node_id moves; a failure after the stop starts it again on the source.
  */
 export const decideMigration = (cmd: MigrationCommand, s: InstanceState): InstanceEvent[] => {
   switch (cmd.type) {
@@ -46,7 +49,9 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
       const m = s.migration;
       if (!s.exists || !m || m.id !== cmd.data.migration) return [];
       if (cmd.data.nodeId !== undefined && !ofMove(s, cmd.data.nodeId)) return [];
-      return [{ type: 'InstanceMigrationFailed', data: { migration: m.id, reason: cmd.data.reason } }];
+      // A cold move's source has stopped it once it said 'switching': a RUNNING one is started there again.
+      const restart = !m.live && m.phase !== 'preparing' && s.status === 'RUNNING';
+      return [{ type: 'InstanceMigrationFailed', data: { migration: m.id, reason: cmd.data.reason, ...(restart ? { startGeneration: s.generation + 1 } : {}) } }];
     }
   }
 };
@@ -64,8 +69,11 @@ export const refuseMigration = (s: InstanceState, targetNodeId: string, live: bo
   if (s.pending) no(`a ${s.pending.kind} is in progress; move it once that has ended`);
   if (live && s.status !== 'RUNNING') no(`it is ${s.status}; only a RUNNING instance moves live (use live=false to move it cold)`);
   if (!live && s.status !== 'RUNNING' && s.status !== 'STOPPED') no(`it is ${s.status}; only a RUNNING or STOPPED instance can be moved`);
-  // A live move takes its port along (a second binding on the target, switched at the end: port-hosts.ts); a cold one does not yet.
-  if (s.network && !live) no(`it has a network port (${s.network.portId}), and ports follow live moves only; move it live while it runs`);
+  // A cold move makes the instance afresh from its image on the target: a VM's disks would be lost (they follow live moves only).
+  if (!live && s.kind !== 'container') no(`a ${s.kind ?? 'vm'} moves live only (its disks are copied by a live move; a cold move would lose them); start it and move it live`);
+  // Volumes hold data a container's image does not; their copy on a cold move is not there yet.
+  if (!live && s.spec?.volumeMounts?.length)
+    no(`it mounts volumes (${s.spec.volumeMounts.map((v) => v.name).join(', ')}), and a cold move does not copy volume data yet; detach them first`);
   if (targetNodeId && targetNodeId === s.nodeId) no(`it is already on node ${s.nodeName || s.nodeId}`);
 };
 

@@ -12,6 +12,7 @@ import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { InstancesByNode } from '../indexes';
 import { type NetworkPlanSource, workFor } from './agent-work';
+import { desiredStatusOf } from './desired-status';
 
 /**
  * What agents ask the control plane over NATS (core request/reply, a queue
@@ -74,7 +75,7 @@ export class AgentApi {
       const p = s.pending?.kind === 'create' && awaitsNetwork(s) ? undefined : s.pending;
       instances.push({
         instanceId: id,
-        status: s.status,
+        status: desiredStatusOf(s),
         generation: s.generation,
         ...(p ? { work: workFor(s, p.kind, nodeId, p.generation, position, this.causes.of(id).correlationId, this.networkPlan) } : {}),
       });

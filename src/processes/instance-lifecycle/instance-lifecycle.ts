@@ -68,7 +68,7 @@ export class InstanceLifecycle extends Controller {
     yield* this.reservations.instances();
   }
 
-  /** Edge: an instance failed before it ran and left its node: that node should drop what it has of it. */
+  /** Edge: an instance failed before it ran and left its node, or moved cold off it: that node should drop what it has of it. */
   private onCommit(commit: readonly { aggregateType: string; aggregateId: string; type: string; data: unknown; revision: number }[]): void {
     for (const e of commit) {
       if (e.aggregateType !== 'instance') continue;
@@ -80,6 +80,12 @@ export class InstanceLifecycle extends Controller {
         // Tried elsewhere next: the node it failed on drops what it has of it.
         const data = (e as unknown as InstanceEvent & { type: 'InstanceAttemptFailed' }).data;
         left = { nodeId: data.nodeId, generation: data.generation };
+      } else if (e.type === 'InstanceMigrated') {
+        // A cold move's source kept its stopped copy for a failure; it has moved, so that copy goes.
+        const data = (e as unknown as InstanceEvent & { type: 'InstanceMigrated' }).data;
+        const s = this.instances.state(e.aggregateId);
+        if (s?.spec && s.kind === 'container') this.sendColdCleanup(s, data.fromNodeId, data.nodeId, data.migration, e.revision);
+        continue;
       }
       if (!left) continue;
       const s = this.instances.state(e.aggregateId);
@@ -87,6 +93,13 @@ export class InstanceLifecycle extends Controller {
       const w = workFor(s, 'cleanup', left.nodeId, left.generation, e.revision, this.causes.of(s.id).correlationId);
       this.work.send(w).catch((err) => this.log.warn({ err, instanceId: s.id }, 'could not queue cleanup; the agent reconcile will remove it'));
     }
+  }
+
+  private sendColdCleanup(s: InstanceState, fromNodeId: string, toNodeId: string, migration: number, position: number): void {
+    const w = workFor(s, 'cleanup', fromNodeId, s.generation, position, this.causes.of(s.id).correlationId);
+    this.work
+      .send({ ...w, migration: { id: migration, sourceNodeId: fromNodeId, targetNodeId: toNodeId, cold: { running: false } } })
+      .catch((err) => this.log.warn({ err, instanceId: s.id }, "could not queue the cold move's cleanup; the source agent's reconcile will remove it"));
   }
 
   protected async reconcile(id: string) {
@@ -128,6 +141,7 @@ export class InstanceLifecycle extends Controller {
    */
   private async migrationDeadline(id: string, s: InstanceState): Promise<{ requeueAfterMs: number } | undefined> {
     const m = s.migration!;
+    if (!m.live) await this.coldMoveWork(id, s);
     // A live move: the target prepares first; once it says where it listens, the source sends.
     if (m.live) {
       const [action, nodeId] = m.endpoint ? (['migrate-out', s.nodeId] as const) : (['migrate-in', m.targetNodeId] as const);
@@ -146,6 +160,21 @@ export class InstanceLifecycle extends Controller {
       data: { migration: m.id, reason: `it did not complete within ${Math.round(timeout / 1000)}s (${m.phase}, ${m.percent}%)` },
     });
     return undefined;
+  }
+
+  /**
+   * A cold move, in order: the source stops it (migrate-out, reported as 'switching'), then the
+   * target makes it, with its port's second binding, and starts it if it ran (migrate-in); the
+   * source's copy is removed once node_id has moved (onCommit), kept until then for a failure.
+   */
+  private async coldMoveWork(id: string, s: InstanceState): Promise<void> {
+    const m = s.migration!;
+    const [action, nodeId] = m.phase === 'preparing' ? (['migrate-out', s.nodeId] as const) : (['migrate-in', m.targetNodeId] as const);
+    const key = `${m.id}:${action}`;
+    if (this.sentMigration.get(id) === key) return;
+    const w = workFor(s, action, nodeId, s.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan);
+    await this.work.send({ ...w, migration: { id: m.id, sourceNodeId: s.nodeId, targetNodeId: m.targetNodeId, cold: { running: s.status === 'RUNNING' } } });
+    this.sentMigration.set(id, key);
   }
 
   /** Capacity held for an instance that no longer wants it on that node goes back. PENDING ones are the scheduler's. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { InstanceState } from '../../commands/instance';
-import { drainRound } from './drain-plan';
+import { drainRound, moveIsLive } from './drain-plan';
 
 const NOW = Date.parse('2026-01-01T00:01:00Z');
 const i = (id: string, over: Partial<InstanceState> = {}): InstanceState =>
@@ -14,6 +14,9 @@ describe('drain round', () => {
   it('starts none when the limit is taken', () => assert.deepEqual(ids(drainRound([i('a', moving), i('b', moving), i('c')], 2, NOW, 10_000)), []));
   it('leaves what is not RUNNING or has work in flight', () =>
     assert.deepEqual(ids(drainRound([i('s', { status: 'STOPPED' }), i('p', { pending: { kind: 'stop', force: false, timeoutSeconds: 5, generation: 2, since: new Date(NOW) } }), i('r')], 5, NOW, 10_000)), ['r']));
+  it('moves a STOPPED container (cold), not a STOPPED VM', () =>
+    assert.deepEqual(ids(drainRound([i('vm', { status: 'STOPPED', kind: 'vm' }), i('box', { status: 'STOPPED', kind: 'container' })], 5, NOW, 10_000)), ['box']));
+  it('moves containers cold and everything else live', () => assert.deepEqual([moveIsLive({ kind: 'container' }), moveIsLive({ kind: 'vm' }), moveIsLive({ kind: 'microvm' })], [false, true, true]));
   it('lets one whose move just failed wait, and says when to look again', () => {
     const r = drainRound([i('f', { lastMigrationFailedAt: new Date(NOW - 4_000) }), i('ok')], 2, NOW, 10_000);
     assert.deepEqual(ids(r), ['ok']);

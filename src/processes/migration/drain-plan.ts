@@ -4,7 +4,8 @@ import type { InstanceState } from '../../commands/instance';
  * Which instances of a draining node a drain round starts moving now, and when to look
  * again. Pure. Moves under way count against the limit; an instance whose last move
  * failed less than retryMs ago waits (else a target that always fails would be tried in a
- * tight loop, each failure a change that starts the next round).
+ * tight loop, each failure a change that starts the next round). RUNNING VMs move live;
+ * containers, RUNNING or STOPPED, move cold (moveIsLive).
  */
 export const drainRound = (here: readonly InstanceState[], maxParallel: number, nowMs: number, retryMs: number): { start: InstanceState[]; againInMs?: number } => {
   let free = maxParallel - here.filter((s) => s.migration).length;
@@ -12,7 +13,7 @@ export const drainRound = (here: readonly InstanceState[], maxParallel: number, 
   let again: number | undefined;
   const soonest = (ms: number) => (again = again === undefined ? ms : Math.min(again, ms));
   for (const s of here) {
-    if (s.migration || s.pending || s.status !== 'RUNNING') continue;
+    if (s.migration || s.pending || !movable(s)) continue;
     const wait = s.lastMigrationFailedAt ? s.lastMigrationFailedAt.getTime() + retryMs - nowMs : 0;
     if (wait > 0) {
       soonest(wait);
@@ -25,3 +26,9 @@ export const drainRound = (here: readonly InstanceState[], maxParallel: number, 
   if (here.length) soonest(retryMs);
   return { start, ...(again !== undefined ? { againInMs: again } : {}) };
 };
+
+/** A drain moves RUNNING instances, and STOPPED containers too (a cold move carries them; a STOPPED VM cannot move). */
+const movable = (s: InstanceState): boolean => s.status === 'RUNNING' || (s.status === 'STOPPED' && s.kind === 'container');
+
+/** How a drain moves it: a container cold (its processes are not checkpointed), anything else live. */
+export const moveIsLive = (s: Pick<InstanceState, 'kind'>): boolean => s.kind !== 'container';

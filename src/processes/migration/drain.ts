@@ -12,7 +12,7 @@ import type { CausationTracker } from '../causation';
 import { Controller } from '../controller';
 import type { ReconcileResult } from '../work-queue';
 import { beginMove } from './begin-move';
-import { drainRound } from './drain-plan';
+import { drainRound, moveIsLive } from './drain-plan';
 
 export interface DrainOptions {
   /** Moves off one draining node at once (--drain-max-parallel), unless its Draining condition says otherwise. */
@@ -23,10 +23,11 @@ export interface DrainOptions {
 }
 
 /**
- * Drain: while a node is DRAINING, its running VMs and microVMs are moved off live, at
- * most maxParallel at a time, each to the node the scheduler picks. Level-triggered per
+ * Drain: while a node is DRAINING, its running VMs and microVMs are moved off live, and its
+ * containers (running or stopped) cold, at most maxParallel at a time, each to the node the
+ * scheduler picks. Level-triggered per
  * node: READY again (the drain cancelled) starts no new move; moves under way finish.
- * What cannot move now (no room anywhere, a container) stays and is tried again;
+ * What cannot move now (no room anywhere, a container with volumes) stays and is tried again;
  * why is on the instance (state_reason), until it moves or the drain is cancelled.
  */
 export class DrainProcess extends Controller {
@@ -73,7 +74,7 @@ export class DrainProcess extends Controller {
     for (const s of round.start) {
       const origin = systemOrigin('drain', `drain:${nodeId}:${s.id}:${(s.migrations ?? 0) + 1}`, this.causes.of(s.id));
       try {
-        const to = await beginMove({ dispatcher: this.dispatcher, instances: this.instances, nodes: this.nodes, weigher: this.opts.weigher }, s, '', true, origin);
+        const to = await beginMove({ dispatcher: this.dispatcher, instances: this.instances, nodes: this.nodes, weigher: this.opts.weigher }, s, '', moveIsLive(s), origin);
         this.log.info({ instanceId: s.id, from: nodeId, to }, 'drain: moving it off');
       } catch (e) {
         // Not a refusal (the log unreachable, ...): tried again on the next round, nothing recorded.

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { announceFrom } from './announce';
 import { KeyedMutex } from '../../../shared/keyed-mutex';
 import { validateVolumeMounts } from '../../../domain/volume-mounts';
 import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
@@ -120,6 +121,12 @@ export class OciDriver implements InstanceDriver {
       this.prevCpu.delete(instanceId);
       this.log.info({ instanceId }, 'container destroyed');
     });
+  }
+
+  /** After a cold move: the bridges learn where its NICs are now (announce.ts). Nothing for a container without a port. */
+  async announce(instanceId: string): Promise<void> {
+    const netns = (await this.state.instance(instanceId).readSpec())?.spec.nics?.find((n) => n.netns)?.netns;
+    if (netns) await announceFrom(netns, this.python);
   }
 
   async inspect(instanceId: string): Promise<Observed | undefined> {
