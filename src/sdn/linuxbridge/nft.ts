@@ -62,8 +62,10 @@ export const renderRuleset = (ports: readonly PortFilter[], groups: ReadonlyMap<
       `    ether type arp arp saddr ip != { ${p.ip ? `${p.ip}, ` : ''}0.0.0.0 } drop`,
       `    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 meta mark set ${src} accept`,
       p.ip && !p.ip.includes(':') ? `    ether type ip ip saddr != ${p.ip} drop` : `    ether type ip ip saddr != 0.0.0.0 drop`,
-      // No IPv6 address is a port's own here.
-      `    ether type != { ip, arp } drop`,
+      // No IPv6 address is a port's own here. RARP (0x8035, from the port's own MAC, checked above) is how QEMU's
+      // announce-self tells the bridges where a guest that just moved live is: dropped, they would keep sending
+      // its frames to the old host until the guest spoke.
+      `    ether type != { ip, arp, 0x8035 } drop`,
       `    meta mark set ${src}`,
     ];
     bridgeChains.push(`  chain s${n} {\n${spoof.join('\n')}\n  }`);
