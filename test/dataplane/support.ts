@@ -25,6 +25,8 @@ export interface LabOptions {
   readonly agentArgs?: readonly string[] | ((host: number) => readonly string[]);
   /** How long the agents get to register (more with --accel auto, whose probe boots a kernel first). */
   readonly registerWithinMs?: number;
+  /** More environment for every agent (e.g. HV_AGENT_MIGRATION_TIMEOUT_SECONDS). */
+  readonly agentEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -78,7 +80,7 @@ export class DataplaneLab {
         // Containers' cgroups under the run's token, so stop() removes exactly this run's.
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...more],
         // The token is used once: an agent started again finds its certificate in <state-dir>/pki.
-        { env: { HV_AGENT_NETWORK_MS: '1000', HV_JOIN_TOKEN: token }, wrap: h.wrap },
+        { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv, HV_JOIN_TOKEN: token }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }
