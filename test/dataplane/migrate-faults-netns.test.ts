@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { QmpClient } from '../../src/agent/drivers/qemu/qmp';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import type { Instance } from '../../src/gen/hypervisor/v1/compute';
@@ -21,8 +24,23 @@ import { DataplaneLab, root } from './support';
  */
 describe('live migration faults between two network-namespace hosts (real QEMU, TCG)', function () {
   this.timeout(400_000);
+  // The agents' QEMU: the real one, given one more device (a virtio RNG) on a launch that is not a
+  // migration's destination while the flag file exists. A guest started then has a device its
+  // destination lacks: the destination refuses its state, sent at the switch after all of memory.
+  const work = mkdtempSync(path.join(os.tmpdir(), 'hv-migfaults-'));
+  const extraDevice = path.join(work, 'extra-device');
+  const wrapper = path.join(work, 'qemu');
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh
+case " $* " in *" -incoming "*) ;; *) [ -e ${extraDevice} ] && set -- "$@" -device virtio-rng-device ;; esac
+exec qemu-system-x86_64 "$@"
+`,
+  );
+  chmodSync(wrapper, 0o755);
+  after(() => rmSync(work, { recursive: true, force: true }));
   // A stream cut off is given up after this long by both ends (the default is 600 s).
-  const t = DataplaneLab.forSuite(2, { agentEnv: { HV_AGENT_MIGRATION_TIMEOUT_SECONDS: '40' } });
+  const t = DataplaneLab.forSuite(2, { agentEnv: { HV_AGENT_MIGRATION_TIMEOUT_SECONDS: '40', HV_QEMU_BINARY: wrapper } });
   const sw = () => root.in(t.lab.switchNs);
   /** Host 1's port on the lab's switch (netns-hosts.ts names them h1, h2, ...). */
   const port1 = 'h2';
@@ -122,5 +140,32 @@ describe('live migration faults between two network-namespace hosts (real QEMU, 
     assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
     const after = t.reattach(i.id);
     assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-43\nanswered-2/);
+  });
+
+  it('a destination that cannot load the state sent at the switch: the source learns it, the guest runs on there with its memory, the reason recorded; the target keeps no QEMU', async () => {
+    writeFileSync(extraDevice, '');
+    let i: Instance;
+    try {
+      i = await microvm('mf-load-fails');
+    } finally {
+      unlinkSync(extraDevice);
+    }
+    const con = await t.console(i.id);
+    await t.sh(con, 'echo hv-kept-$((40+4)) > /tmp/mark');
+    const [source] = qemusOn(0, i.id);
+    assert.match(source.cmdline, /virtio-rng-device/, 'the source has the device the destination will lack');
+
+    const mark = t.watch.events.length;
+    await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
+    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
+    assert.equal(ended.instance!.nodeId, t.nodeIds[0], `the guest stays on the source: ${ended.instance!.stateReason}`);
+    assert.match(ended.instance!.stateReason, /^migration to .* failed: .+; it stays on node/);
+
+    await until('the target keeps no QEMU of it', () => qemusOn(1, i.id).length === 0, 60_000);
+    assert.deepEqual(qemuPids(i.id), [source.pid], 'the same QEMU runs it on the source');
+    const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
+    assert.equal(now.nodeId, t.nodeIds[0]);
+    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
+    assert.match(await t.sh(con, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-44\nanswered-2/);
   });
 });
