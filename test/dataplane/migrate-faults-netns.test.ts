@@ -168,4 +168,35 @@ exec qemu-system-x86_64 "$@"
     assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
     assert.match(await t.sh(con, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-44\nanswered-2/);
   });
+
+  it('the way back from the destination cut (its stream ports\' data segments to the source dropped, their acknowledgements passing): the guest ends running on exactly one host, the other keeps no QEMU', async () => {
+    const i = await microvm('mf-rp-lost');
+    const con = await t.console(i.id);
+    await t.sh(con, 'echo hv-kept-$((40+5)) > /tmp/mark');
+    // From the destination's stream ports back to the source, only segments that carry data are dropped:
+    // the acknowledgements of the stream pass, the return path's messages do not (QEMU 7.2 answers the
+    // source's ping on it at the start, and says at the end whether it loaded the state). Seen here: the
+    // move does not complete and is given up by both ends' timeouts; the outcome is not what is asserted,
+    // the guest on exactly one host is.
+    const [a, b] = t.lab.hosts.map((h) => h.ip);
+    await sw().run('nft', ['add', 'table', 'bridge', 'hvcut']);
+    await sw().run('nft', ['add', 'chain', 'bridge', 'hvcut', 'drops', '{ type filter hook forward priority 0; }']);
+    await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', 'ip', 'saddr', b, 'ip', 'daddr', a, 'tcp', 'sport', '49152-49407', 'ip', 'length', '>', '52', 'drop']);
+
+    const mark = t.watch.events.length;
+    await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
+    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
+    const where = ended.instance!.nodeId === t.nodeIds[1] ? 1 : 0;
+    console.log(`      the move ${where ? 'completed' : 'failed'}: ${ended.instance!.stateReason}`);
+    // Both ends are done with the move (the source's timeout passed) before the hosts are counted.
+    await t.watch.until('the source gave up', (e) => e.instance?.id === i.id && e.instance.nodeId === t.nodeIds[where] && !/^migrating/.test(e.instance.stateReason), 120_000, mark);
+    await until('the other host keeps no QEMU of it', () => qemusOn(1 - where, i.id).length === 0, 90_000);
+    await heal();
+    assert.equal(qemusOn(where, i.id).length, 1, `one QEMU runs it: host ${where}'s`);
+    const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
+    assert.equal(now.nodeId, t.nodeIds[where]);
+    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
+    const after = t.reattach(i.id);
+    assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-45\nanswered-2/);
+  });
 });
