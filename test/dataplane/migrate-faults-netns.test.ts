@@ -199,4 +199,31 @@ exec qemu-system-x86_64 "$@"
     const after = t.reattach(i.id);
     assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-45\nanswered-2/);
   });
+
+  it('the destination\'s word that it loaded the state lost at the switch (its return path\'s SHUT dropped): the guest ends running on exactly one host, the other keeps no QEMU', async () => {
+    const i = await microvm('mf-shut-lost');
+    const con = await t.console(i.id);
+    await t.sh(con, 'echo hv-kept-$((40+6)) > /tmp/mark');
+    // QEMU's return-path message SHUT (type 1, the first two bytes of a segment's data after a TCP header
+    // of 32 bytes: timestamps on) from the destination's stream port to the source is dropped, every time it
+    // is sent: the stream completes and the destination runs the guest, the source never hears it did.
+    const [a, b] = t.lab.hosts.map((h) => h.ip);
+    await sw().run('nft', ['add', 'table', 'bridge', 'hvcut']);
+    await sw().run('nft', ['add', 'chain', 'bridge', 'hvcut', 'drops', '{ type filter hook forward priority 0; }']);
+    await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', 'ip', 'saddr', b, 'ip', 'daddr', a, 'tcp', 'sport', '49152-49407', 'tcp', 'doff', '8', '@th,256,16', '1', 'drop']);
+
+    const mark = t.watch.events.length;
+    await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
+    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
+    const where = ended.instance!.nodeId === t.nodeIds[1] ? 1 : 0;
+    console.log(`      the move ${where ? 'completed' : 'failed'}: ${ended.instance!.stateReason}`);
+    await until('the other host keeps no QEMU of it', () => qemusOn(1 - where, i.id).length === 0, 90_000);
+    await heal();
+    assert.equal(qemusOn(where, i.id).length, 1, `one QEMU runs it: host ${where}'s`);
+    const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
+    assert.equal(now.nodeId, t.nodeIds[where]);
+    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
+    const after = t.reattach(i.id);
+    assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-46\nanswered-2/);
+  });
 });
