@@ -64,9 +64,15 @@ exec qemu-system-x86_64 "$@"
 
   /** The QEMUs of the instance that host i's agent launched (their command lines name its state dir). */
   const qemusOn = (i: number, id: string) => processesNaming(t.agents[i].stateDir).filter((p) => p.cmdline.includes('qemu-system') && p.cmdline.includes(id));
+  // Each test's guest is deleted after it: the hosts have room for a few only.
+  const made: string[] = [];
+  afterEach(async () => {
+    for (const id of made.splice(0)) await t.deleteInstance(id).catch((e) => console.log(`      ${id} not deleted: ${(e as Error).message}`));
+  });
   const microvm = async (name: string): Promise<Instance> => {
     const spec = { kernel: t.images.url('vmlinuz'), initrd: t.images.url('initramfs.cpio.gz'), memoryBytes: 128 * MiB };
     const i = await call(t.c, t.c.createInstance, createRequest(name, InstanceType.INSTANCE_TYPE_MICROVM, spec, { preferredNodeId: t.nodeIds[0] }));
+    made.push(i.id);
     const running = await t.watch.settled(i.id, 120_000);
     assert.equal(running.state, InstanceState.INSTANCE_STATE_RUNNING, running.stateReason);
     return running;
