@@ -113,6 +113,7 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
         ...s,
         migration: undefined,
         lastMigrationFailedAt: e.time,
+        lastFailedMigration: e.data.migration,
         reason: `migration to node ${s.migration?.targetNodeName || s.migration?.targetNodeId} failed: ${e.data.reason}; it stays on node ${s.nodeName || s.nodeId}`,
         ...at,
       };
