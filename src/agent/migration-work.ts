@@ -70,7 +70,14 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
       await fail(`on the target: ${(e as Error).message}`);
       return;
     }
+    // The guest waits here (QEMU -S) until the log says it moved: a move given up meanwhile stays on the source.
     const position = await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+    if (d.reporter && position === undefined) {
+      log.warn('the move was given up before the guest arrived here; removing it (it runs on the source)');
+      await d.driver.destroy(w.instanceId).catch((err) => log.warn({ err }, 'removing a destination of a move given up failed'));
+      return;
+    }
+    await live.resume(w.instanceId);
     // This host did the instance's current generation: a desired-state answer older than the report leaves it alone.
     const { migration: _m, ...work } = w;
     d.store.recordWork({ ...work, action: 'create', position: Math.max(position ?? 0, w.position) }, 'control-plane', false);
@@ -98,7 +105,14 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
     await endDestination(m.endpoint);
     return;
   }
-  await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+  const position = await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+  if (d.reporter && position === undefined) {
+    // Refused: the move was given up while QEMU carried it on, so the guest belongs here; the target removes its copy.
+    // QEMU keeps a migrated source paused (postmigrate) with its disks as at the switch: it runs on from there.
+    log.warn('the stream completed after the move was given up; the guest runs on here');
+    await live.resume(w.instanceId);
+    return;
+  }
   await d.driver.destroy(w.instanceId);
   d.store.recordWork(w, 'control-plane', true);
 };

@@ -20,13 +20,13 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
   let root: string;
   let guest: string;
   const started: TestQemu[] = [];
-  const qemu = async (name: string, incoming = false) => {
-    const q = await new TestQemu(root, name, guest, { incoming }).start();
+  const qemu = async (name: string, incoming = false, extraArgs: string[] = []) => {
+    const q = await new TestQemu(root, name, guest, { incoming, extraArgs }).start();
     started.push(q);
     return q;
   };
-  const booted = async (name: string) => {
-    const q = await qemu(name);
+  const booted = async (name: string, extraArgs: string[] = []) => {
+    const q = await qemu(name, false, extraArgs);
     await waitForOutput(await q.tty(), 'HV-GUEST-READY', 60_000);
     return q;
   };
@@ -77,5 +77,22 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     await assert.rejects(migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 2_000, maxBandwidth: 64 * 1024 }), DeadlineExceeded);
     assert.equal(await src.status(), 'running');
     await src.run('echo after-cancel-$((2+2))', /after-cancel-4/);
+  });
+
+  it('a destination that cannot load the state sent at the switch: the source learns it (return path), the migration fails, the source runs on', async () => {
+    // The source has a device the destination lacks: its state, sent with the other devices' at the
+    // switch (after all of memory), is refused there, and only then; without a return path the source
+    // would have reported the migration completed and stayed paused for good, the guest on no host.
+    const src = await booted('src4', ['-device', 'virtio-rng-device']);
+    await src.run('echo before-$((3+3))', /before-6/);
+    const dst = await qemu('dst4', true);
+    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(dst.qmp, target);
+    const arrived = awaitIncoming(dst.qmp, 60_000);
+    arrived.catch(() => undefined);
+    await assert.rejects(migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 60_000 }), (e: unknown) => e instanceof FailedPrecondition && /migration failed/.test((e as Error).message));
+    await assert.rejects(arrived);
+    assert.equal(await src.status(), 'running');
+    await src.run('echo still-here-$((4+4))', /still-here-8/);
   });
 });

@@ -6,6 +6,7 @@ import { IdentityServiceClient } from '../../src/gen/hypervisor/iam/v1/iam';
 import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
+import type { ServerConfig } from '../../src/server/config';
 import { HostRunner } from '../../src/sdn/run';
 import { AgentProcess } from '../support/agent-process';
 import { killProcessesUnder, removeRunCgroups, unmountUnder } from '../support/leftovers';
@@ -25,6 +26,10 @@ export interface LabOptions {
   readonly agentArgs?: readonly string[] | ((host: number) => readonly string[]);
   /** How long the agents get to register (more with --accel auto, whose probe boots a kernel first). */
   readonly registerWithinMs?: number;
+  /** The control plane's settings beyond the lab's own (e.g. migrationTimeoutSeconds). */
+  readonly server?: Partial<ServerConfig>;
+  /** More environment for every agent (e.g. HV_AGENT_MIGRATION_TIMEOUT_SECONDS). */
+  readonly agentEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,7 +63,7 @@ export class DataplaneLab {
     const ip = this.lab.rootIp;
     // Network mode, as beyond loopback in production: gRPC with mutual TLS, the embedded NATS confined (TLS, one
     // user per certificate), and every agent joins with a token of its own (issue 27), so it acts only as its node.
-    this.cp = new TestControlPlane({ grpcHost: ip, natsUrl: undefined, natsListen: `${ip}:0` });
+    this.cp = new TestControlPlane({ ...opts.server, grpcHost: ip, natsUrl: undefined, natsListen: `${ip}:0` });
     await this.cp.start();
     const identity = this.cp.client(IdentityServiceClient);
     this.images = await new ImageServer(testGuestDir(), ip).start();
@@ -78,7 +83,7 @@ export class DataplaneLab {
         // Containers' cgroups under the run's token, so stop() removes exactly this run's.
         ['--advertise-ip', h.ip, '--listen-host', '0.0.0.0', '--tunnel-ip', h.ip, '--image-allow-cidr', this.lab.prefix, '--oci-cgroup-parent', this.lab.token, ...more],
         // The token is used once: an agent started again finds its certificate in <state-dir>/pki.
-        { env: { HV_AGENT_NETWORK_MS: '1000', HV_JOIN_TOKEN: token }, wrap: h.wrap },
+        { env: { HV_AGENT_NETWORK_MS: '1000', ...opts.agentEnv, HV_JOIN_TOKEN: token }, wrap: h.wrap },
       );
       this.agents.push(await a.start());
     }

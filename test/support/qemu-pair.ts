@@ -28,7 +28,8 @@ export class TestQemu {
     root: string,
     readonly name: string,
     private readonly guest: string,
-    private readonly opts: { incoming?: boolean; memoryBytes?: number; prefix?: string[]; volumes?: VolumeAttachSpec[] } = {},
+    /** extraArgs: appended to the driver's argv (a machine that differs from its peer's, to make a migration fail). */
+    private readonly opts: { incoming?: boolean; memoryBytes?: number; prefix?: string[]; volumes?: VolumeAttachSpec[]; extraArgs?: string[] } = {},
   ) {
     this.dir = path.join(root, name);
   }
@@ -58,7 +59,7 @@ export class TestQemu {
       ...(this.opts.volumes ? { volumes: this.opts.volumes } : {}),
     });
     const [bin, ...pre] = [...(this.opts.prefix ?? []), 'qemu-system-x86_64'];
-    this.child = spawn(bin, [...pre, ...argv], { stdio: 'ignore' });
+    this.child = spawn(bin, [...pre, ...argv, ...(this.opts.extraArgs ?? [])], { stdio: 'ignore' });
     await until(`${this.name}'s QMP`, async () => {
       try {
         this.qmp = await QmpClient.connect(path.join(this.dir, 'qmp.sock'), { timeoutMs: 2_000 });

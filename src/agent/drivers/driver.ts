@@ -159,9 +159,12 @@ export interface MigrationEndpoint {
 export interface LiveMigration {
   /** Target: disks made as for a create, the same machine and devices launched waiting for the stream, disks served. */
   prepareIncoming(spec: InstanceSpecForDriver, endpoint: MigrationEndpoint): Promise<void>;
-  /** Target: resolves once the guest runs here; rejects if the stream failed or did not come in time. */
+  /** Target: resolves once the guest is here, still paused (resume() lets it run); rejects if the stream failed or did not come in time. */
   finishIncoming(instanceId: string, timeoutMs: number): Promise<void>;
-  /** Target: lets a guest whose stream came in run (its agent was killed before it could). */
+  /**
+   * Lets a guest that is here but paused run: a target's once the move is in the log (or its agent was
+   * killed before it could), a source's whose stream completed after the move was given up.
+   */
   resume(instanceId: string): Promise<void>;
   /** Source: disks mirrored, memory pre-copied, switch; rejects with the guest still running here. */
   migrateOut(

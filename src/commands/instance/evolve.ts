@@ -114,6 +114,7 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
         ...s,
         migration: undefined,
         lastMigrationFailedAt: e.time,
+        lastFailedMigration: e.data.migration,
         // A cold move's source stopped it: it is started there again (the lifecycle sends the start).
         ...(start !== undefined ? { generation: start, pending: { kind: 'start' as const, generation: start, since: e.time } } : {}),
         reason:

@@ -156,6 +156,10 @@ describe('instance decider: migration', () => {
       given(migrating).when({ type: 'FailMigration', data: { migration: 1, nodeId: 'node-c', reason: 'x' } }).then([]);
       given(migrating).when({ type: 'FailMigration', data: { migration: 2, reason: 'x' } }).then([]);
     });
+    it('refuses a late report that the failed move completed (FAILED_PRECONDITION): its agents keep the guest on the source', () => {
+      given([...migrating, failed]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).thenThrows(FailedPrecondition, /migration 1 of instance i-1 has failed already; it stays on node host-a/);
+      given([...migrating, failed]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-a', migration: 1 } }).thenThrows(FailedPrecondition, /has failed already/);
+    });
     it('lets a new move begin after a failed one', () =>
       given([...migrating, failed]).when(migrate()).then([{ ...requested(2) }]));
   });

@@ -41,6 +41,10 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
 
     case 'ReportInstanceMigrated': {
       const m = s.migration;
+      // Given up already (the control plane's deadline, an agent's failure) while QEMU went on: the guest stays
+      // on the source, and its agents must hear so (the source lets its paused guest run, the target removes its own).
+      if (s.exists && !m && s.lastFailedMigration === cmd.data.migration)
+        throw new FailedPrecondition(`migration ${cmd.data.migration} of instance ${s.id} has failed already; it stays on node ${s.nodeName || s.nodeId}`);
       if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
       return [{ type: 'InstanceMigrated', data: { migration: m.id, nodeId: m.targetNodeId, nodeName: m.targetNodeName, fromNodeId: s.nodeId } }];
     }

@@ -59,6 +59,8 @@ export interface InstanceState extends Partial<InstanceRequest> {
   readonly migration?: Migration;
   /** When its last move failed (a drain waits a while before trying it again). */
   readonly lastMigrationFailedAt?: Date;
+  /** The id of the last move that failed: a late report that it completed is refused, so its agents keep the guest on the source. */
+  readonly lastFailedMigration?: number;
   /** Why a drain cannot move it off its node now; set while `reason` says so. */
   readonly drainBlocked?: string;
   /** Moves begun so far (the next one's id is this plus one). */

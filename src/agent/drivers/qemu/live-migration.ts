@@ -52,11 +52,8 @@ export const qemuLiveMigration = (d: QemuDriverFace): LiveMigration => {
       await listenForMigration(qmp, { ...endpoint, disks, exportNodes });
     },
     async finishIncoming(id, timeoutMs) {
-      const qmp = await monitor(id);
-      await awaitIncoming(qmp, timeoutMs);
-      // Launched with -S: the guest runs here from now on.
-      await qmp.execute('cont');
-      await announce(qmp);
+      // Launched with -S: the guest waits here until resume() (once the log says it moved).
+      await awaitIncoming(await monitor(id), timeoutMs);
     },
     async resume(id) {
       const qmp = await monitor(id);

@@ -10,7 +10,8 @@ import type { QmpClient, QmpEvent } from './qmp';
  * mirrors its disk into it (blockdev-mirror sync=full), waits until every mirror is
  * READY (copied once, keeping up with the guest's writes), then pre-copies memory with a
  * downtime limit and auto-converge; at the switch the source pauses, the rest is sent,
- * and the mirrors are cancelled (a READY mirror cancelled leaves a complete copy and no
+ * and the mirrors are cancelled; over the return path the destination confirms it loaded the
+ * state before the source calls the migration completed (a READY mirror cancelled leaves a complete copy and no
  * pivot: the source is done with). Whatever fails, the source is left running (QEMU
  * resumes a source whose migration failed or was cancelled) with its own disks: the
  * mirrors are cancelled and the nbd nodes removed; the destination is the caller's to remove.
@@ -59,7 +60,13 @@ export interface MigrationResult {
 
 /** Destination: serve the disks over NBD and listen for the migration stream. */
 export const listenForMigration = async (qmp: QmpClient, t: MigrationTarget): Promise<void> => {
-  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+  // return-path as on the source (QEMU wants the capabilities alike on both ends): this end tells the source whether it loaded the state.
+  await qmp.execute('migrate-set-capabilities', {
+    capabilities: [
+      { capability: 'events', state: true },
+      { capability: 'return-path', state: true },
+    ],
+  });
   if (t.disks.length) {
     if (!t.nbdPort) throw new FailedPrecondition('disks to copy need an NBD port on the destination');
     await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: t.host, port: String(t.nbdPort) } } });
@@ -100,6 +107,11 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
       capabilities: [
         { capability: 'events', state: true },
         { capability: 'auto-converge', state: true },
+        // Without it the source calls the move completed once it has sent the last state, whether or not the
+        // destination could load it: a destination refusing the devices' state would leave the guest on no
+        // host (the source paused for good). With it, completed means the destination loaded everything; a
+        // refusal fails the migration here and QEMU resumes the source.
+        { capability: 'return-path', state: true },
       ],
     });
     await qmp.execute('migrate-set-parameters', { 'downtime-limit': tuning.downtimeLimitMs, ...(tuning.maxBandwidth ? { 'max-bandwidth': tuning.maxBandwidth } : {}) });
