@@ -52,15 +52,41 @@ exec qemu-system-x86_64 "$@"
     await sw().run('tc', ['filter', 'add', 'dev', port1, 'parent', '1:', 'protocol', 'ip', 'u32', 'match', 'ip', 'src', `${t.lab.hosts[0].ip}/32`, 'flowid', '1:20']);
   };
   const fullSpeed = () => sw().run('tc', ['qdisc', 'del', 'dev', port1, 'root']);
-  /** Drops every packet between the two hosts in the switch (the control plane still reaches both). */
-  const cut = async () => {
-    const [a, b] = t.lab.hosts.map((h) => h.ip);
+  /** Drops in the switch what each rule matches (nft words, before its `drop`); heal() removes them all. */
+  const drop = async (...matches: string[][]) => {
     await sw().run('nft', ['add', 'table', 'bridge', 'hvcut']);
     await sw().run('nft', ['add', 'chain', 'bridge', 'hvcut', 'drops', '{ type filter hook forward priority 0; }']);
-    await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', 'ip', 'saddr', a, 'ip', 'daddr', b, 'drop']);
-    await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', 'ip', 'saddr', b, 'ip', 'daddr', a, 'drop']);
+    for (const m of matches) await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', ...m, 'drop']);
   };
   const heal = () => sw().run('nft', ['delete', 'table', 'bridge', 'hvcut']);
+  const [ipA, ipB] = [0, 1].map((i) => () => t.lab.hosts[i].ip);
+  /** Drops every packet between the two hosts in the switch (the control plane still reaches both). */
+  const cut = () => drop(['ip', 'saddr', ipA(), 'ip', 'daddr', ipB()], ['ip', 'saddr', ipB(), 'ip', 'daddr', ipA()]);
+  /** From the destination's migration stream ports back to the source: what else matches `more`. */
+  const dropBackFromTarget = (...more: string[]) => drop(['ip', 'saddr', ipB(), 'ip', 'daddr', ipA(), 'tcp', 'sport', '49152-49407', ...more]);
+
+  /**
+   * Migrates `i` to host 1 with a fault in place; whichever way the move ends, once both ends are done
+   * with it the guest runs on exactly one host (its node_id's), with the marker it wrote before, and the
+   * other host keeps no QEMU of it.
+   */
+  const endsOnOneHost = async (i: Instance, marker: RegExp, waitForSource: boolean) => {
+    const mark = t.watch.events.length;
+    await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
+    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
+    const where = ended.instance!.nodeId === t.nodeIds[1] ? 1 : 0;
+    console.log(`      the move ${where ? 'completed' : 'failed'}: ${ended.instance!.stateReason}`);
+    // Both ends are done with the move (the source's timeout passed) before the hosts are counted.
+    if (waitForSource)
+      await t.watch.until('the source gave up', (e) => e.instance?.id === i.id && e.instance.nodeId === t.nodeIds[where] && !/^migrating/.test(e.instance.stateReason), 120_000, mark);
+    await until('the other host keeps no QEMU of it', () => qemusOn(1 - where, i.id).length === 0, 90_000);
+    await heal();
+    assert.equal(qemusOn(where, i.id).length, 1, `one QEMU runs it: host ${where}'s`);
+    const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
+    assert.equal(now.nodeId, t.nodeIds[where]);
+    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
+    assert.match(await t.sh(t.reattach(i.id), 'cat /tmp/mark; echo answered-$((1+1))', 60_000), marker);
+  };
 
   /** The QEMUs of the instance that host i's agent launched (their command lines name its state dir). */
   const qemusOn = (i: number, id: string) => processesNaming(t.agents[i].stateDir).filter((p) => p.cmdline.includes('qemu-system') && p.cmdline.includes(id));
@@ -184,26 +210,8 @@ exec qemu-system-x86_64 "$@"
     // source's ping on it at the start, and says at the end whether it loaded the state). Seen here: the
     // move does not complete and is given up by both ends' timeouts; the outcome is not what is asserted,
     // the guest on exactly one host is.
-    const [a, b] = t.lab.hosts.map((h) => h.ip);
-    await sw().run('nft', ['add', 'table', 'bridge', 'hvcut']);
-    await sw().run('nft', ['add', 'chain', 'bridge', 'hvcut', 'drops', '{ type filter hook forward priority 0; }']);
-    await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', 'ip', 'saddr', b, 'ip', 'daddr', a, 'tcp', 'sport', '49152-49407', 'ip', 'length', '>', '52', 'drop']);
-
-    const mark = t.watch.events.length;
-    await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
-    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
-    const where = ended.instance!.nodeId === t.nodeIds[1] ? 1 : 0;
-    console.log(`      the move ${where ? 'completed' : 'failed'}: ${ended.instance!.stateReason}`);
-    // Both ends are done with the move (the source's timeout passed) before the hosts are counted.
-    await t.watch.until('the source gave up', (e) => e.instance?.id === i.id && e.instance.nodeId === t.nodeIds[where] && !/^migrating/.test(e.instance.stateReason), 120_000, mark);
-    await until('the other host keeps no QEMU of it', () => qemusOn(1 - where, i.id).length === 0, 90_000);
-    await heal();
-    assert.equal(qemusOn(where, i.id).length, 1, `one QEMU runs it: host ${where}'s`);
-    const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
-    assert.equal(now.nodeId, t.nodeIds[where]);
-    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
-    const after = t.reattach(i.id);
-    assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-45\nanswered-2/);
+    await dropBackFromTarget('ip', 'length', '>', '52');
+    await endsOnOneHost(i, /hv-kept-45\nanswered-2/, true);
   });
 
   it('the destination\'s word that it loaded the state lost at the switch (its return path\'s SHUT dropped): the guest ends running on exactly one host, the other keeps no QEMU', async () => {
@@ -213,23 +221,7 @@ exec qemu-system-x86_64 "$@"
     // QEMU's return-path message SHUT (type 1, the first two bytes of a segment's data after a TCP header
     // of 32 bytes: timestamps on) from the destination's stream port to the source is dropped, every time it
     // is sent: the stream completes and the destination runs the guest, the source never hears it did.
-    const [a, b] = t.lab.hosts.map((h) => h.ip);
-    await sw().run('nft', ['add', 'table', 'bridge', 'hvcut']);
-    await sw().run('nft', ['add', 'chain', 'bridge', 'hvcut', 'drops', '{ type filter hook forward priority 0; }']);
-    await sw().run('nft', ['add', 'rule', 'bridge', 'hvcut', 'drops', 'ip', 'saddr', b, 'ip', 'daddr', a, 'tcp', 'sport', '49152-49407', 'tcp', 'doff', '8', '@th,256,16', '1', 'drop']);
-
-    const mark = t.watch.events.length;
-    await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
-    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
-    const where = ended.instance!.nodeId === t.nodeIds[1] ? 1 : 0;
-    console.log(`      the move ${where ? 'completed' : 'failed'}: ${ended.instance!.stateReason}`);
-    await until('the other host keeps no QEMU of it', () => qemusOn(1 - where, i.id).length === 0, 90_000);
-    await heal();
-    assert.equal(qemusOn(where, i.id).length, 1, `one QEMU runs it: host ${where}'s`);
-    const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
-    assert.equal(now.nodeId, t.nodeIds[where]);
-    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
-    const after = t.reattach(i.id);
-    assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))', 60_000), /hv-kept-46\nanswered-2/);
+    await dropBackFromTarget('tcp', 'doff', '8', '@th,256,16', '1');
+    await endsOnOneHost(i, /hv-kept-46\nanswered-2/, false);
   });
 });
