@@ -136,16 +136,28 @@ export class StoragePool {
   }
 
   private async img(args: string[]): Promise<string> {
-    try {
-      return (await run(this.qemuImg, args, { maxBuffer: 4 << 20 })).stdout;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException & { stderr?: string };
-      if (err.code === 'ENOENT') throw new FailedPrecondition(`${this.qemuImg} is not installed (Debian package qemu-utils)`);
-      // The message names files and options, never a key: keys are only ever file names here.
-      throw new Internal(`qemu-img ${args[0]}: ${(err.stderr ?? err.message).trim()}`, { cause: e });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await run(this.qemuImg, args, { maxBuffer: 4 << 20 })).stdout;
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException & { stderr?: string };
+        if (err.code === 'ENOENT') throw new FailedPrecondition(`${this.qemuImg} is not installed (Debian package qemu-utils)`);
+        if (attempt < PBKDF_TRIES && isPbkdfCalibrationGlitch(err.stderr ?? '')) continue;
+        // The message names files and options, never a key: keys are only ever file names here.
+        throw new Internal(`qemu-img ${args[0]}: ${(err.stderr ?? err.message).trim()}`, { cause: e });
+      }
     }
   }
 }
+
+/**
+ * QEMU calibrates a LUKS key's PBKDF2 iterations on the thread's CPU time in
+ * whole milliseconds, and gives up when one round reads 0 ms, which the
+ * kernel's tick-based accounting yields now and then on a loaded host (seen
+ * on CI). Nothing was written then, and the same command again succeeds.
+ */
+export const isPbkdfCalibrationGlitch = (stderr: string): boolean => stderr.includes('Unable to get accurate CPU usage');
+const PBKDF_TRIES = 5;
 
 const SECRET = 'hvkey';
 const secretArg = (k: Key) => `secret,id=${SECRET},file=${k.file},format=raw`;
