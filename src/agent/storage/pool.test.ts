@@ -17,7 +17,7 @@ describe("the storage pool's qemu-img calls", () => {
     // The wrapper fails the first call as QEMU does, then runs the real qemu-img.
     const failed = path.join(dir, 'failed-once');
     const wrapper = path.join(dir, 'qemu-img');
-    writeFileSync(wrapper, `#!/bin/sh\nif [ ! -e ${failed} ]; then touch ${failed}; echo "qemu-img: $5: Unable to get accurate CPU usage" >&2; exit 1; fi\nexec qemu-img "$@"\n`);
+    writeFileSync(wrapper, `#!/bin/sh\nif [ ! -e ${failed} ]; then touch ${failed}; echo "qemu-img: $1: Unable to get accurate CPU usage" >&2; exit 1; fi\nexec qemu-img "$@"\n`);
     chmodSync(wrapper, 0o755);
     const keyFile = path.join(dir, 'k1.key');
     writeFileSync(keyFile, 'a passphrase\n', { mode: 0o600 });
@@ -25,5 +25,10 @@ describe("the storage pool's qemu-img calls", () => {
     await pool.createBlank('v1', 1 << 20, { id: 'k1', file: keyFile });
     assert.ok(existsSync(failed), 'the first call failed');
     assert.equal(readFileSync(pool.volumePath('v1')).subarray(0, 4).toString('latin1'), 'QFI\xfb', 'a qcow2 file was made');
+    // A copy of it is converted into a new encrypted file, which calibrates again: failed once, then made.
+    rmSync(failed);
+    await pool.createCopy('v2', pool.volumePath('v1'), 1 << 20, { id: 'k1', file: keyFile });
+    assert.ok(existsSync(failed), 'the first convert failed');
+    assert.equal(await pool.virtualSize(pool.volumePath('v2'), { id: 'k1', file: keyFile }), 1 << 20);
   });
 });

@@ -110,6 +110,16 @@ export class StoragePool {
   private async convert(from: string, to: string, key: Key | undefined, progress?: (p: number) => void): Promise<void> {
     // -U: the source may be open in a running QEMU; -p: progress on stdout as "(12.50/100%)".
     const args = ['convert', '-U', '-p', ...(key ? ['--object', secretArg(key), '--image-opts', imageOpts(from, key)] : [from]), '-O', 'qcow2', ...encryptOptions(key), to];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.convertOnce(args, progress);
+      } catch (e) {
+        if (!(attempt < PBKDF_TRIES && isPbkdfCalibrationGlitch((e as Error).message))) throw e;
+      }
+    }
+  }
+
+  private async convertOnce(args: string[], progress?: (p: number) => void): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const c = spawn(this.qemuImg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
