@@ -3,6 +3,7 @@ import type { ImagePreparation, InstanceDriver } from './drivers/driver';
 import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import { moveReports, recordArrival } from './move-reports';
 import type { Nic } from '../sdn/driver';
 
 /** The source gives a container this long to end on SIGTERM before it is killed (Docker's stop default). */
@@ -29,9 +30,7 @@ interface Deps {
 export const runColdMoveWork = async (d: Deps, w: InstanceWork): Promise<void> => {
   const m = w.migration!;
   const log = d.log.child({ instanceId: w.instanceId, migration: m.id, action: w.action, cold: true });
-  const report = (what: string, command: Parameters<Reporter['send']>[3]) =>
-    d.reporter?.send(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
-  const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
+  const { report, fail } = moveReports(d.reporter, w);
 
   switch (w.action) {
     case 'migrate-out': {
@@ -67,9 +66,7 @@ export const runColdMoveWork = async (d: Deps, w: InstanceWork): Promise<void> =
         return;
       }
       const position = await report('moved', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
-      // This host did the instance's current generation: a desired-state answer older than the report leaves it alone.
-      const { migration: _m, ...work } = w;
-      d.store.recordWork({ ...work, action: 'create', position: Math.max(position ?? 0, w.position) }, 'control-plane', false);
+      recordArrival(d.store, w, position);
       log.info({ running: m.cold?.running }, 'moved here cold');
       return;
     }

@@ -5,6 +5,7 @@ import type { ImagePreparation, InstanceDriver } from './drivers/driver';
 import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import { moveReports, recordArrival } from './move-reports';
 import type { Nic } from '../sdn/driver';
 
 export interface MigrationSettings {
@@ -39,9 +40,7 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
   const m = w.migration!;
   const live = d.driver.migration;
   const log = d.log.child({ instanceId: w.instanceId, migration: m.id, action: w.action });
-  const report = (what: string, command: Parameters<Reporter['send']>[3]) =>
-    d.reporter?.send(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
-  const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
+  const { report, fail } = moveReports(d.reporter, w);
 
   if (w.action === 'migrate-in') {
     try {
@@ -78,9 +77,7 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
       return;
     }
     await live.resume(w.instanceId);
-    // This host did the instance's current generation: a desired-state answer older than the report leaves it alone.
-    const { migration: _m, ...work } = w;
-    d.store.recordWork({ ...work, action: 'create', position: Math.max(position ?? 0, w.position) }, 'control-plane', false);
+    recordArrival(d.store, w, position);
     log.info('guest arrived and runs here');
     return;
   }

@@ -1,0 +1,21 @@
+import type { LocalStore } from './local-store';
+import type { InstanceWork } from './protocol';
+import type { Reporter } from './reporter';
+
+/**
+ * What one host says about a move (live or cold), each report with a stable id
+ * (instance, move, node, step), so a report repeated after an agent restart adds nothing.
+ */
+export const moveReports = (reporter: Reporter | undefined, w: InstanceWork) => {
+  const m = w.migration!;
+  const report = (what: string, command: Parameters<Reporter['send']>[3]) =>
+    reporter?.send(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
+  const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
+  return { report, fail };
+};
+
+/** This host did the instance's current generation: a desired-state answer older than the move's report leaves it alone. */
+export const recordArrival = (store: LocalStore, w: InstanceWork, position: number | undefined): void => {
+  const { migration: _m, ...work } = w;
+  store.recordWork({ ...work, action: 'create', position: Math.max(position ?? 0, w.position) }, 'control-plane', false);
+};
