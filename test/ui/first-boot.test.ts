@@ -15,15 +15,12 @@ import { Reporter } from '../../src/agent/reporter';
 import { CommandBus } from '../../src/bus/command-bus';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
-import { freePort } from '../../src/nats/embedded-nats-server';
 import { metadataServer, PHONE_HOME_PATH } from '../../src/sdn/metadata/server';
-import { removeStateDir, startAgent } from '../support/agent';
-import { TestBrowser } from '../support/browser';
 import { createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import type { ImageServer } from '../support/image-server';
+import { HollowUiLab } from './support/hollow-ui-lab';
 
-const GiB = 1024 * MiB;
 const SUBNET = 'ui-subnet';
 const MAC = '02:00:00:00:0b:01';
 
@@ -37,8 +34,9 @@ const MAC = '02:00:00:00:0b:01';
  */
 describe('web console (/ui): a guest\'s first boot done, live (headless Chromium, real server, hollow agent)', function () {
   this.timeout(120_000);
+  const lab = new HollowUiLab();
+  const { browser } = lab;
   let t: TestControlPlane;
-  const browser = new TestBrowser();
   let images: ImageServer;
   let hollow: Agent;
   let c: ComputeServiceClient;
@@ -49,27 +47,17 @@ describe('web console (/ui): a guest\'s first boot done, live (headless Chromium
   const cloudInitDir = mkdtempSync(path.join(os.tmpdir(), 'hv-ui-cloud-init-'));
 
   before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    t = await new TestControlPlane({ grpcPort: await freePort(), httpPort: await freePort() }).start();
-    hollow = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm'] }, hostname: 'hollow-boot', capacity: { cpuCores: 4, memoryBytes: 8 * GiB, diskBytes: 50 * GiB } });
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
+    await lab.start({ hostname: 'hollow-boot', supports: ['vm'], cpuCores: 4, memoryGiB: 8 });
+    ({ t, images, hollow, c, watch, page } = lab);
     nc = await connect({ servers: t.nats.url });
-    await browser.start();
-    page = await browser.page();
   });
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log(browser.log.slice(-30).join('\n'));
+    if (this.currentTest?.state === 'failed') lab.printLog();
   });
   after(async () => {
     server?.close();
     await nc?.close();
-    watch?.close();
-    await browser.stop();
-    await hollow?.stop();
-    await t?.stop();
-    await images?.stop();
-    if (hollow) removeStateDir(hollow);
+    await lab.stop();
     rmSync(cloudInitDir, { recursive: true, force: true });
   });
 

@@ -6,21 +6,20 @@ import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { removeStateDir, startAgent } from '../support/agent';
-import { TestBrowser } from '../support/browser';
 import { createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import type { ImageServer } from '../support/image-server';
+import { HollowUiLab } from './support/hollow-ui-lab';
 
-const GiB = 1024 * MiB;
 const READY = 'HV-GUEST-READY';
 /** About one microvm boot in 23 prints nothing for minutes under TCG: the boot wait has a deadline, and a silent guest is restarted once. */
 const BOOT_DEADLINE_MS = 25_000;
 
 describe('web console (/ui) in a real headless Chromium, against a real server', function () {
   this.timeout(180_000);
+  const lab = new HollowUiLab();
+  const { browser } = lab;
   let t: TestControlPlane;
-  const browser = new TestBrowser();
   let images: ImageServer;
   let hollow: Agent;
   let c: ComputeServiceClient;
@@ -29,27 +28,14 @@ describe('web console (/ui) in a real headless Chromium, against a real server',
   let base: string;
 
   before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    // Fixed ports, so the page can find the server again after it restarts.
-    t = await new TestControlPlane({ grpcPort: await freePort(), httpPort: await freePort() }).start();
-    hollow = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm', 'microvm'] }, hostname: 'hollow-ui', capacity: { cpuCores: 8, memoryBytes: 16 * GiB, diskBytes: 100 * GiB } });
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
-    await browser.start();
-    page = await browser.page();
-    base = `http://127.0.0.1:${t.cp.httpPort}/ui/`;
+    // Fixed ports (the lab's), so the page can find the server again after it restarts.
+    await lab.start({ hostname: 'hollow-ui', supports: ['vm', 'microvm'], cpuCores: 8, memoryGiB: 16 });
+    ({ t, images, hollow, c, watch, page, base } = lab);
   });
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log(browser.log.slice(-30).join('\n'));
+    if (this.currentTest?.state === 'failed') lab.printLog();
   });
-  after(async () => {
-    watch?.close();
-    await browser.stop();
-    await hollow?.stop();
-    await t?.stop();
-    await images?.stop();
-    if (hollow) removeStateDir(hollow);
-  });
+  after(() => lab.stop());
 
   const createOn = async (name: string, nodeId: string, type = InstanceType.INSTANCE_TYPE_VM): Promise<Instance> => {
     const created = await call(c, c.createInstance, createRequest(name, type, { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 256 * MiB }, { preferredNodeId: nodeId }));
