@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { NetworkType } from '../../src/gen/hypervisor/v1/network';
-import { PHYSICAL_NETWORK_ANNOTATION } from '../../src/processes/dataplane/host-plan';
 import { vxlanName } from '../../src/sdn/names';
 import { call, until } from '../support/control-plane';
-import { ExternalNet } from '../support/external-net';
-import { DataplaneLab, root } from './support';
+import { externalLabForSuite, externalNetwork, routerHosts } from './external-lab';
+import { root } from './support';
 
 /**
  * A floating IP through a live move (issue 22, item 4): three namespace hosts, a router
@@ -16,27 +14,20 @@ import { DataplaneLab, root } from './support';
  */
 describe('a floating IP keeps working through a live move (real QEMU, TCG, three namespace hosts)', function () {
   this.timeout(600_000);
-  let ext!: ExternalNet;
-  const t = DataplaneLab.forSuite(3, {
-    range: { net: '198.19', min: 64, max: 95 },
-    prepare: async (lab) => void (ext = await ExternalNet.create(lab, '198.19.96')),
-    agentArgs: ['--physical-interface', 'ext=eth1'],
-  });
+  const lab = externalLabForSuite();
+  const { t } = lab;
   let pinger: ChildProcess | undefined;
   after(() => void pinger?.kill('SIGKILL'));
 
   it('the external host pings the floating IP every 100 ms through the move: at most 5 lost; the router host then points at the target', async () => {
-    const extNet = await t.net.network({ name: 'public', type: NetworkType.NETWORK_TYPE_FLAT, external: true, metadata: { labels: {}, annotations: { [PHYSICAL_NETWORK_ANNOTATION]: 'ext' } } });
-    await t.net.subnet(extNet.id, ext.cidr, { gatewayIp: ext.ip, enableDhcp: false });
+    const ext = lab.ext();
+    const { network: extNet } = await externalNetwork(t, ext);
     const a = await t.network('blue', '198.19.110.0/24');
     const g = await t.net.group({ name: 'pingable' });
     await t.net.rpc('addSecurityRule', { securityGroupId: g.id, direction: 1, etherType: 1, protocol: 'icmp' });
     const r = (await t.net.rpc('createRouter', { name: 'edge', externalGateway: { networkId: extNet.id, enableSnat: true } })).router!;
     await t.net.rpc('addRouterInterface', { routerId: r.id, subnetId: a.subnet.id });
-    const routerNode = () => t.cp.cp.network!.models.routers.state(r.id)?.nodeId ?? '';
-    await until('router placed', async () => !!routerNode());
-    const at = t.nodeIds.indexOf(routerNode());
-    const [from, to] = [0, 1, 2].filter((i) => i !== at);
+    const { at, others: [from, to] } = await routerHosts(t, r.id);
 
     const vm = await t.vm('mover', from, a.network.id, a.subnet.id, [g.id]);
     const con = await t.console(vm.id);

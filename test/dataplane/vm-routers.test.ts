@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { ClusterServiceClient } from '../../src/gen/hypervisor/v1/cluster';
-import { NetworkType } from '../../src/gen/hypervisor/v1/network';
-import { PHYSICAL_NETWORK_ANNOTATION } from '../../src/processes/dataplane/host-plan';
 import { routerNamespace } from '../../src/sdn/router-names';
-import { ExternalNet } from '../support/external-net';
 import { call, until } from '../support/control-plane';
-import { DataplaneLab, root } from './support';
+import { externalLabForSuite, externalNetwork, routerHosts } from './external-lab';
+import { root } from './support';
 
 /**
  * Routers and floating IPs end to end (issue 11), modelled on tempest's
@@ -19,12 +17,8 @@ import { DataplaneLab, root } from './support';
  */
 describe('routers and floating IPs end to end: VMs on two subnets behind a router on namespace hosts', function () {
   this.timeout(600_000);
-  let ext!: ExternalNet;
-  const t = DataplaneLab.forSuite(3, {
-    range: { net: '198.19', min: 64, max: 95 },
-    prepare: async (lab) => void (ext = await ExternalNet.create(lab, '198.19.96')),
-    agentArgs: ['--physical-interface', 'ext=eth1'],
-  });
+  const lab = externalLabForSuite();
+  const { t } = lab;
 
   /** Polls `check` until it gives `want` (plans reach hosts within a converge round). */
   const becomes = async (what: string, check: () => Promise<boolean>, want = true, ms = 30_000) => until(what, async () => (await check()) === want, ms);
@@ -32,8 +26,8 @@ describe('routers and floating IPs end to end: VMs on two subnets behind a route
   it('VMs on two subnets reach each other through the router; with SNAT a VM reaches the external host as the router\'s address; a floating IP reaches its VM, is gone when disassociated and reaches another VM when moved; the router moves off a deregistered node; deleting leaves nothing', async () => {
     const T0 = Date.now();
     const mark = (what: string) => process.env.HV_TEST_TIMES && console.log(`      ${what}: ${Date.now() - T0} ms`);
-    const extNet = await t.net.network({ name: 'public', type: NetworkType.NETWORK_TYPE_FLAT, external: true, metadata: { labels: {}, annotations: { [PHYSICAL_NETWORK_ANNOTATION]: 'ext' } } });
-    const extSubnet = await t.net.subnet(extNet.id, ext.cidr, { gatewayIp: ext.ip, enableDhcp: false });
+    const ext = lab.ext();
+    const { network: extNet, subnet: extSubnet } = await externalNetwork(t, ext);
     const a = await t.network('blue', '198.19.100.0/24');
     const b = await t.network('green', '198.19.101.0/24');
     const g = await t.net.group({ name: 'reachable' });
@@ -43,10 +37,7 @@ describe('routers and floating IPs end to end: VMs on two subnets behind a route
     const gwIp = r.externalGateway!.externalFixedIps[0].ipAddress;
     await t.net.rpc('addRouterInterface', { routerId: r.id, subnetId: a.subnet.id });
     await t.net.rpc('addRouterInterface', { routerId: r.id, subnetId: b.subnet.id });
-    const routerNode = () => t.cp.cp.network!.models.routers.state(r.id)?.nodeId ?? '';
-    await until('router placed', async () => !!routerNode());
-    const at = t.nodeIds.indexOf(routerNode());
-    const [h1, h2] = [0, 1, 2].filter((i) => i !== at);
+    const { routerNode, at, others: [h1, h2] } = await routerHosts(t, r.id);
 
     const vm1 = await t.vm('vm1', h1, a.network.id, a.subnet.id, [g.id]);
     const vm2 = await t.vm('vm2', h2, b.network.id, b.subnet.id, [g.id]);
