@@ -171,7 +171,8 @@ export class ControlPlane {
     phases.mark('tail replay');
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
-    const bus = new CommandBus(nc, 10_000, connection);
+    // Commands this replica takes (it holds the command-handler lease) run here without crossing NATS.
+    const bus = new CommandBus(nc, 10_000, connection, undefined, (body) => this.commandServer?.local(body));
     const dispatcher = new Dispatcher(bus, projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
