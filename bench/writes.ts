@@ -25,11 +25,14 @@ import type { RateResult } from './support/stats';
  * (spread over 16 subnets), each run right after the same generator against
  * a grpc-js echo server (the floor), in the same process layout.
  * BENCH_N calls per run (default 3,000); BENCH_SERVER_PROFILE=<dir> writes the
- * server's CPU profile there (node --cpu-prof) when it stops.
+ * server's CPU profile there (node --cpu-prof) when it stops; BENCH_WRITES
+ * (e.g. `CreateNetwork,AllocateIP`) runs only those writes, so a profile
+ * holds one.
  */
 const N = Number(process.env.BENCH_N ?? 3_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = 32;
+const ONLY = process.env.BENCH_WRITES?.split(',');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-writes-'));
 const run = promisify(execFile);
 
@@ -99,7 +102,7 @@ const main = async () => {
   const fmt = (r: RateResult) => `${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50ms.toFixed(1).padStart(6)} ms  p99 ${r.p99ms.toFixed(1).padStart(6)} ms`;
   console.log(`${N} calls per run, ${CONCURRENCY} in flight, from a load generator in its own process; each write right after its echo floor`);
   for (let round = 0; round < ROUNDS; round++)
-    for (const w of writes) {
+    for (const w of writes.filter((x) => !ONLY || ONLY.includes(x.name.split(' ')[0]))) {
       const floor = await load(echo.address, '/bench.Echo/Echo', Array.from({ length: N }, () => echoBody[0]), 'echo');
       const got = await load(server.address, w.method, w.requests(round), w.name.split(' ')[0]);
       console.log(

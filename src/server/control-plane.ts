@@ -153,7 +153,7 @@ export class ControlPlane {
     compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
     const projections = (this.projections = new ProjectionRuntime(store, made.readModels, (err) => log.error({ err }, 'projections stopped')));
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
-    const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s) });
+    const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s), readStreamAsIndexed: (s) => streams.readStreamAsIndexed(s) });
     this.commandServer = new CommandServer(nc, handler, log, (type, ok, s) => this.metrics.commands.observe({ type, ok: String(ok) }, s));
 
     phases.mark('planes made');
