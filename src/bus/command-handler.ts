@@ -107,8 +107,9 @@ export class CommandHandler {
       try {
         decided = decider.decide(env.command, loaded.state) as DomainEvent[];
       } catch (e) {
-        // A refusal made on a cached state is checked against the store: another
-        // process may have moved the stream, and only an append would have told.
+        // A refusal made on a cached (or as-indexed) state is checked against the store: another
+        // process, or a commit the index has not applied yet, may have moved the stream, and only
+        // an append would have told.
         if (unverified && e instanceof DomainError && !(await this.isCurrent(stream, loaded))) {
           this.cache.delete(key);
           continue;
