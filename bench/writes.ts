@@ -16,6 +16,7 @@ import {
 import { TestNats } from '../test/support/nats';
 import { nodeRegistration } from '../test/support/nodes';
 import { ServerProcess } from '../test/support/server-process';
+import { NatsTap } from './support/nats-tap';
 import type { RateResult } from './support/stats';
 
 /**
@@ -27,7 +28,8 @@ import type { RateResult } from './support/stats';
  * BENCH_N calls per run (default 3,000); BENCH_SERVER_PROFILE=<dir> writes the
  * server's CPU profile there (node --cpu-prof) when it stops; BENCH_WRITES
  * (e.g. `CreateNetwork,AllocateIP`) runs only those writes, so a profile
- * holds one.
+ * holds one; BENCH_COUNT=1 adds a run of each write (untimed) that counts
+ * the NATS messages it costs, by kind (bench/support/nats-tap.ts).
  */
 const N = Number(process.env.BENCH_N ?? 3_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -109,6 +111,14 @@ const main = async () => {
         `${w.name.padEnd(24)} ${fmt(got)}   | echo ${fmt(floor)}   | ${((100 * got.perSecond) / floor.perSecond).toFixed(0)}% of echo's rate, p99 ${(got.p99ms / floor.p99ms).toFixed(1)}x echo's`,
       );
     }
+  if (process.env.BENCH_COUNT) {
+    const tap = new NatsTap(await nats.connect());
+    for (const w of writes.filter((x) => !ONLY || ONLY.includes(x.name.split(' ')[0]))) {
+      tap.start();
+      await load(server.address, w.method, w.requests(ROUNDS).slice(0, 500), w.name.split(' ')[0]);
+      console.log(`${w.name.padEnd(24)} ${await tap.stop(500)}`);
+    }
+  }
   net.close();
   echo.child.kill();
   await server.stop();
