@@ -16,6 +16,7 @@ import {
 import { TestNats } from '../test/support/nats';
 import { nodeRegistration } from '../test/support/nodes';
 import { ServerProcess } from '../test/support/server-process';
+import { NatsTap } from './support/nats-tap';
 import type { RateResult } from './support/stats';
 
 /**
@@ -25,11 +26,15 @@ import type { RateResult } from './support/stats';
  * (spread over 16 subnets), each run right after the same generator against
  * a grpc-js echo server (the floor), in the same process layout.
  * BENCH_N calls per run (default 3,000); BENCH_SERVER_PROFILE=<dir> writes the
- * server's CPU profile there (node --cpu-prof) when it stops.
+ * server's CPU profile there (node --cpu-prof) when it stops; BENCH_WRITES
+ * (e.g. `CreateNetwork,AllocateIP`) runs only those writes, so a profile
+ * holds one; BENCH_COUNT=1 adds a run of each write (untimed) that counts
+ * the NATS messages it costs, by kind (bench/support/nats-tap.ts).
  */
 const N = Number(process.env.BENCH_N ?? 3_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = 32;
+const ONLY = process.env.BENCH_WRITES?.split(',');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-writes-'));
 const run = promisify(execFile);
 
@@ -99,13 +104,21 @@ const main = async () => {
   const fmt = (r: RateResult) => `${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50ms.toFixed(1).padStart(6)} ms  p99 ${r.p99ms.toFixed(1).padStart(6)} ms`;
   console.log(`${N} calls per run, ${CONCURRENCY} in flight, from a load generator in its own process; each write right after its echo floor`);
   for (let round = 0; round < ROUNDS; round++)
-    for (const w of writes) {
+    for (const w of writes.filter((x) => !ONLY || ONLY.includes(x.name.split(' ')[0]))) {
       const floor = await load(echo.address, '/bench.Echo/Echo', Array.from({ length: N }, () => echoBody[0]), 'echo');
       const got = await load(server.address, w.method, w.requests(round), w.name.split(' ')[0]);
       console.log(
         `${w.name.padEnd(24)} ${fmt(got)}   | echo ${fmt(floor)}   | ${((100 * got.perSecond) / floor.perSecond).toFixed(0)}% of echo's rate, p99 ${(got.p99ms / floor.p99ms).toFixed(1)}x echo's`,
       );
     }
+  if (process.env.BENCH_COUNT) {
+    const tap = new NatsTap(await nats.connect());
+    for (const w of writes.filter((x) => !ONLY || ONLY.includes(x.name.split(' ')[0]))) {
+      tap.start();
+      await load(server.address, w.method, w.requests(ROUNDS).slice(0, 500), w.name.split(' ')[0]);
+      console.log(`${w.name.padEnd(24)} ${await tap.stop(500)}`);
+    }
+  }
   net.close();
   echo.child.kill();
   await server.stop();

@@ -9,6 +9,8 @@ export interface IndexedStreamsOptions {
   readonly readCommits?: (positions: readonly number[]) => Promise<RecordedEvent[][]>;
   /** Resolves true once the index has applied everything up to the log's head now (false: not in time). */
   readonly caughtUp: () => Promise<boolean>;
+  /** True while the index has applied the log as it was at start and follows it (without waiting for its head now). */
+  readonly following?: () => boolean;
 }
 
 /**
@@ -29,13 +31,30 @@ export class IndexedStreams {
 
   async readStream(s: StreamId): Promise<StreamRead> {
     if (!this.o.readCommits || !(await this.o.caughtUp())) return this.o.store.readStream(s);
+    return this.indexed(s, this.o.readCommits);
+  }
+
+  /**
+   * The stream as far as the index has applied the log now, without first
+   * catching up with its head (a round trip, and a wait for the follower):
+   * it may miss the newest commits, so only a reader that checks its
+   * revision against the store's uses it (the command handler: an append at
+   * a stale revision conflicts). Until the index follows the log, the store
+   * reads the stream.
+   */
+  async readStreamAsIndexed(s: StreamId): Promise<StreamRead> {
+    if (!this.o.readCommits || !this.o.following?.()) return this.o.store.readStream(s);
+    return this.indexed(s, this.o.readCommits);
+  }
+
+  private async indexed(s: StreamId, readCommits: NonNullable<IndexedStreamsOptions['readCommits']>): Promise<StreamRead> {
     // A copy: the index appends to its array while we await the reads, and a
     // revision newer than the events read would let a stale decision append.
     const positions = this.o.index.positions(s)?.slice();
-    // Caught up with the head and not in the index: the stream has no events.
+    // Not in the index: the stream has no events, as far as the index has applied the log.
     if (!positions) return { events: [], revision: 0 };
     if (positions.length > IndexedStreams.MAX_BY_POSITION) return this.o.store.readStream(s);
-    const commits = await this.o.readCommits(positions);
+    const commits = await readCommits(positions);
     return { events: commits.flat(), revision: positions[positions.length - 1] };
   }
 

@@ -16,6 +16,13 @@ export interface SendOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * The command handler of this very process, when it is taking commands
+ * (src/bus/command-server.ts `local`): undefined when it is not, and the
+ * command goes over NATS.
+ */
+export type LocalHandler = (body: Uint8Array) => Promise<CommandReply> | undefined;
+
 /** No command waits longer than this, whatever deadline its client gave. */
 const MAX_TIMEOUT_MS = 5 * 60_000;
 
@@ -37,6 +44,8 @@ export class CommandBus {
     private readonly connection?: { readonly connected: boolean; readonly changes$: Observable<boolean> },
     /** Where a command goes: the command subject, or (a node's reports) its own report subject. */
     private readonly subjectOf: (aggregateType: string) => string = commandSubject,
+    /** The server's own handler: a command it takes is run without crossing NATS, with the same answer and limits. */
+    private readonly local?: LocalHandler,
   ) {
     // A request sent before the connection dropped would wait out its whole
     // deadline: it is failed at once instead. It may have been committed, so
@@ -64,8 +73,11 @@ export class CommandBus {
       let fail!: (e: Error) => void;
       const dropped = new Promise<never>((_, reject) => (fail = reject));
       this.inflight.add(fail);
-      const msg = await Promise.race([this.nc.request(this.subjectOf(env.aggregateType), body, { timeout }), dropped]).finally(() => this.inflight.delete(fail));
-      reply = decode<CommandReply>(msg.data);
+      const here = this.local?.(body);
+      const answered = here
+        ? inTime(here, timeout)
+        : this.nc.request(this.subjectOf(env.aggregateType), body, { timeout }).then((msg) => decode<CommandReply>(msg.data));
+      reply = await Promise.race([answered, dropped]).finally(() => this.inflight.delete(fail));
     } catch (e) {
       throw translate(e, env, timeout);
     }
@@ -73,6 +85,16 @@ export class CommandBus {
     return { position: reply.position, events: reply.events };
   }
 }
+
+/**
+ * A command run here answers within the same timeout as one sent over NATS,
+ * with the same error; the timer goes as soon as the command answers.
+ */
+const inTime = <T>(p: Promise<T>, ms: number): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NatsError('timeout', ErrorCode.Timeout)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+};
 
 const translate = (e: unknown, env: CommandEnvelope, timeoutMs: number): Error => {
   if (e instanceof NatsError) {

@@ -37,6 +37,15 @@ export interface CommandHandlerOptions {
    * revision still catches anything stale.
    */
   readonly readStream?: (stream: StreamId) => Promise<StreamRead>;
+  /**
+   * A first read that may lag the log (the aggregate index as it is now,
+   * without waiting for it to reach the log's head: a round trip and the
+   * follower's delay on every write to a stream not cached). What is decided
+   * on it is checked as a cached state is: an append at its revision
+   * conflicts if it is stale, a refusal or "nothing to do" is checked
+   * against the store, and the next attempt reads through readStream.
+   */
+  readonly readStreamAsIndexed?: (stream: StreamId) => Promise<StreamRead>;
 }
 
 /**
@@ -84,7 +93,10 @@ export class CommandHandler {
     for (let attempt = 0; ; attempt++) {
       // 1. Load (cached, or read the stream and fold it).
       const cached = this.cache.get(key);
-      const loaded = cached ?? (await this.load(decider, stream));
+      const asIndexed = !cached && attempt === 0 ? this.opts.readStreamAsIndexed : undefined;
+      const loaded = cached ?? (await this.load(decider, stream, asIndexed));
+      // Either may be stale: decisions that do not append are checked against the store.
+      const unverified = cached !== undefined || asIndexed !== undefined;
       // 2. A request seen before answers with where it landed and adds nothing;
       //    its id sent with another request is refused. Commits never leave the
       //    log, so what the cache holds of them is true even when it is stale.
@@ -95,9 +107,10 @@ export class CommandHandler {
       try {
         decided = decider.decide(env.command, loaded.state) as DomainEvent[];
       } catch (e) {
-        // A refusal made on a cached state is checked against the store: another
-        // process may have moved the stream, and only an append would have told.
-        if (cached && e instanceof DomainError && !(await this.isCurrent(stream, loaded))) {
+        // A refusal made on a cached (or as-indexed) state is checked against the store: another
+        // process, or a commit the index has not applied yet, may have moved the stream, and only
+        // an append would have told.
+        if (unverified && e instanceof DomainError && !(await this.isCurrent(stream, loaded))) {
           this.cache.delete(key);
           continue;
         }
@@ -105,7 +118,7 @@ export class CommandHandler {
       }
       if (decided.length === 0) {
         // "Nothing to do" is checked the same way (a report the stale state calls a repeat, say).
-        if (cached && !(await this.isCurrent(stream, loaded))) {
+        if (unverified && !(await this.isCurrent(stream, loaded))) {
           this.cache.delete(key);
           continue;
         }

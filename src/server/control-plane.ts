@@ -153,7 +153,7 @@ export class ControlPlane {
     compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
     const projections = (this.projections = new ProjectionRuntime(store, made.readModels, (err) => log.error({ err }, 'projections stopped')));
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
-    const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s) });
+    const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s), readStreamAsIndexed: (s) => streams.readStreamAsIndexed(s) });
     this.commandServer = new CommandServer(nc, handler, log, (type, ok, s) => this.metrics.commands.observe({ type, ok: String(ok) }, s));
 
     phases.mark('planes made');
@@ -171,7 +171,8 @@ export class ControlPlane {
     phases.mark('tail replay');
     this.snapshots?.startPeriodic(() => projections.position, cfg.snapshotIntervalSeconds * 1000, cfg.snapshotMinCommits);
 
-    const bus = new CommandBus(nc, 10_000, connection);
+    // Commands this replica takes (it holds the command-handler lease) run here without crossing NATS.
+    const bus = new CommandBus(nc, 10_000, connection, undefined, (body) => this.commandServer?.local(body));
     const dispatcher = new Dispatcher(bus, projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
     const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };

@@ -24,11 +24,14 @@ describe('command handlers of two server replicas on one store', function () {
   const nats = new TestNats();
   let a: CommandHandler;
   let b: CommandHandler;
+  let blind: CommandHandler;
   before(async () => {
     await nats.start();
     const store = await JetStreamEventStore.open(await nats.connect(), { stream: 'HANDLER_TEST', subjectPrefix: 'ht' });
     a = new CommandHandler(store, [door as never]);
     b = new CommandHandler(store, [door as never]);
+    // An aggregate index that has applied nothing yet: every first read through it is stale.
+    blind = new CommandHandler(store, [door as never], { readStreamAsIndexed: async () => ({ events: [], revision: 0 }) });
   });
   after(() => nats.stop());
 
@@ -50,5 +53,20 @@ describe('command handlers of two server replicas on one store', function () {
     const r = await send(a, 'd2', 'Close'); // stale "the door is closed" must not win
     assert.equal(r.events, 1);
     await assert.rejects(send(a, 'd2', 'Close'), FailedPrecondition, 'a refusal on the store\'s state still stands');
+  });
+
+  it('appends nothing on a stale read of the aggregate index: the append conflicts and the store decides', async () => {
+    await send(b, 'd3', 'Open');
+    const r = await send(blind, 'd3', 'Open'); // the index says "no door yet"; the store says open
+    assert.equal(r.events, 0, 'opening an open door adds nothing');
+    const again = await send(blind, 'd3', 'Close');
+    assert.equal(again.events, 1);
+  });
+
+  it('checks a refusal decided on a stale read of the aggregate index against the store', async () => {
+    await send(b, 'd4', 'Open');
+    const r = await send(blind, 'd4', 'Close'); // the index says "closed" (no door yet): a refusal that must not stand
+    assert.equal(r.events, 1, 'the open door is closed');
+    await assert.rejects(send(blind, 'd5', 'Close'), FailedPrecondition, 'a refusal the store agrees with still stands');
   });
 });

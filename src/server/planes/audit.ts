@@ -39,6 +39,7 @@ export class AuditPlane implements Plane {
       store,
       index: this.aggregateIndex,
       readCommits: commits && ((p) => commits.read(p)),
+      following: () => runtime.caughtUp && runtime.healthy,
       caughtUp: async () => {
         if (!runtime.caughtUp || !runtime.healthy) return false;
         return runtime.waitFor(await store.head(), 2_000).then(
