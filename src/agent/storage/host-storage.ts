@@ -7,6 +7,7 @@ import { OciDriver } from '../drivers/oci/oci-driver';
 import { QemuDriver } from '../drivers/qemu/qemu-driver';
 import type { Reporter } from '../reporter';
 import { VOLUME_KEYS_ANNOTATION } from '../storage-protocol';
+import { ColdMoveVolumes } from './cold-move-volumes';
 import { ContainerVolumes } from './container-volumes';
 import { IncomingVolumeError } from './moving-copies';
 import { StoragePool } from './pool';
@@ -30,7 +31,7 @@ export const hostStorage = (
   log: Logger,
   /** On a confined NATS (network mode): the storage plan on the node's own subject. */
   confined = false,
-): { storage?: StorageAgent; annotations: Record<string, string> } => {
+): { storage?: StorageAgent; coldVolumes?: ColdMoveVolumes; annotations: Record<string, string> } => {
   const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
   const annotations: Record<string, string> = pool.keyIds().length ? { [VOLUME_KEYS_ANNOTATION]: pool.keyIds().join(',') } : {};
   const qemu = drivers.find((d): d is QemuDriver => d instanceof QemuDriver);
@@ -52,5 +53,5 @@ export const hostStorage = (
     }),
   );
   if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);
-  return { storage, annotations };
+  return { storage, coldVolumes: new ColdMoveVolumes(pool, () => storage.desired(), containers), annotations };
 };

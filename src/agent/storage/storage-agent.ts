@@ -132,7 +132,8 @@ export class StorageAgent {
     return vols.map((v) => this.spec(v));
   }
 
-  private async desired(): Promise<StorageReply> {
+  /** This node's storage plan as the control plane has it now. */
+  async desired(): Promise<StorageReply> {
     const subject = this.opts.perNode ? perNodeSubject(STORAGE_PLAN_SUBJECT, this.nodeId()) : STORAGE_PLAN_SUBJECT;
     const m = await this.nc.request(subject, encode({ nodeId: this.nodeId() }), { timeout: 10_000 });
     return decode<StorageReply>(m.data);

@@ -110,7 +110,7 @@ export class StorageKeeper extends Controller {
   }
 
   /**
-   * After a live move (InstanceMigrated): the instance's volumes were mirrored to its new
+   * After a move (InstanceMigrated): the instance's volumes were mirrored (live) or copied (cold) to its new
    * node, so their node_id follows, the new node is asked to hold their bytes (one short of
    * room is logged, not a reason to leave node_id behind: the data is there already), and
    * the old one's hold is given back once its copy is gone.
@@ -119,7 +119,7 @@ export class StorageKeeper extends Controller {
     if (!i.nodeId || i.migration) return;
     for (const vid of this.m.volumes.ids()) {
       const v = this.m.volumes.state(vid);
-      if (!v?.exists || v.attachment?.instanceId !== i.id || v.nodeId === i.nodeId || v.attachment.instanceKind === 'container') continue;
+      if (!v?.exists || v.attachment?.instanceId !== i.id || v.nodeId === i.nodeId) continue;
       const cause = { correlationId: i.id, causationId: i.id };
       // Named by the move (a volume may come back to a node it left, and go again).
       const move = `${vid}:${i.id}:${i.migrations ?? 0}`;

@@ -22,16 +22,17 @@ const plan = (m: StorageModels, nodeId: string) => {
   return { volumes: r.volumes.map((v) => `${v.id}${v.incoming ? ' incoming' : ''}`), departed: (r.departed ?? []).map((d) => `${d.id}@${d.instanceId}`) };
 };
 
-describe('storage plan: volumes through a live move of their instance', () => {
+describe('storage plan: volumes through a move (live or cold) of their instance', () => {
   it('before the move: the volume is on its node only', () => {
     const m = models(volume(), instance());
     assert.deepEqual(plan(m, 'n-a'), { volumes: ['v-1'], departed: [] });
     assert.deepEqual(plan(m, 'n-b'), { volumes: [], departed: [] });
   });
-  it('while the instance moves live: the target holds it as incoming; a cold move brings nothing', () => {
-    assert.deepEqual(plan(models(volume(), moving()), 'n-b'), { volumes: ['v-1 incoming'], departed: [] });
-    assert.deepEqual(plan(models(volume(), moving()), 'n-a'), { volumes: ['v-1'], departed: [] });
-    assert.deepEqual(plan(models(volume(), moving(false)), 'n-b'), { volumes: [], departed: [] });
+  it('while the instance moves, live or cold: the target holds it as incoming, the source as its own', () => {
+    for (const live of [true, false]) {
+      assert.deepEqual(plan(models(volume(), moving(live)), 'n-b'), { volumes: ['v-1 incoming'], departed: [] });
+      assert.deepEqual(plan(models(volume(), moving(live)), 'n-a'), { volumes: ['v-1'], departed: [] });
+    }
   });
   it('moved, node_id not yet followed: still incoming on the target (never in no plan); a failed move: in no plan of the target', () => {
     assert.deepEqual(plan(models(volume(), instance({ nodeId: 'n-b' })), 'n-b'), { volumes: ['v-1 incoming'], departed: [] });
@@ -42,8 +43,8 @@ describe('storage plan: volumes through a live move of their instance', () => {
     assert.deepEqual(plan(m, 'n-b'), { volumes: ['v-1'], departed: [] });
     assert.deepEqual(plan(m, 'n-a'), { volumes: [], departed: ['v-1@i-1'] });
   });
-  it("a container's volume never comes along", () => {
+  it("a container's volume comes along its cold move", () => {
     const v = volume({ attachment: { instanceId: 'i-1', devicePath: '/volumes/data', instanceKind: 'container', attachedAt: at, applied: true } });
-    assert.deepEqual(plan(models(v, moving()), 'n-b'), { volumes: [], departed: [] });
+    assert.deepEqual(plan(models(v, moving(false)), 'n-b'), { volumes: ['v-1 incoming'], departed: [] });
   });
 });

@@ -41,15 +41,16 @@ export const desiredVolume = (s: VolumeState): DesiredVolume => ({
 
 /**
  * Whether a volume of another node comes to this one with its instance: the instance is
- * moving here live, or has moved here and the volume's node_id has not followed yet (the
- * storage keeper moves it next), so the copy here is never without a plan that holds it.
+ * moving here (live: mirrored in; cold: copied in), or has moved here and the volume's node_id
+ * has not followed yet (the storage keeper moves it next), so the copy here is never without
+ * a plan that holds it.
  */
 const comingTo = (m: StorageModels, s: VolumeState, nodeId: string): boolean => {
   const a = s.attachment;
-  if (!a || a.instanceKind === 'container' || s.nodeId === nodeId) return false;
+  if (!a || s.nodeId === nodeId) return false;
   const i = m.instances?.state(a.instanceId);
   if (!i?.exists) return false;
-  return i.migration ? i.migration.live && i.migration.targetNodeId === nodeId : i.nodeId === nodeId;
+  return i.migration ? i.migration.targetNodeId === nodeId : i.nodeId === nodeId;
 };
 
 /** What one node should hold: its volumes and snapshots as the log says they should be. */

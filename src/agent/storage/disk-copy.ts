@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FailedPrecondition, Internal } from '../../errors';
+import { lastMessage, runTool } from '../../images/oci/run-tool';
+
+/** A file a cold move carries, named alike on both hosts (disk-<name>: an instance's own disk; vol-<id>: a volume). */
+export interface MovedFile {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** Where a source serves the files of a cold move (its advertise address, a port of the migration range). */
+export interface DiskServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The one copy primitive of cold moves (an instance's own disks, volumes): the source
+ * serves each file as it is on disk (the qcow2 file's bytes, `driver=file`, read-only)
+ * from one qemu-storage-daemon over NBD, and the target reads it with `qemu-img convert
+ * -f raw -O raw`, which writes only what is not zero (a sparse copy). The file's bytes
+ * travel, not the disk it holds: an overlay carries only its own clusters (its backing
+ * is pointed at the target's own base afterwards), an encrypted volume stays encrypted
+ * on the wire and opens with the same key id on the target.
+ */
+export class DiskServer {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  private pidFile = (instanceId: string) => path.join(this.dir, `${instanceId}.pid`);
+
+  /** Serves the files (a server of this instance's serving already is ended first: a redelivered move serves afresh). */
+  async serve(instanceId: string, files: readonly MovedFile[], at: DiskServerAddress): Promise<void> {
+    await this.end(instanceId);
+    const args = files.flatMap((f, i) => [
+      '--blockdev', JSON.stringify({ driver: 'file', 'node-name': `f${i}`, filename: f.path, 'read-only': true }),
+      '--export', JSON.stringify({ type: 'nbd', id: `e${i}`, 'node-name': `f${i}`, name: f.name, writable: false }),
+    ]);
+    const r = await runTool('qemu-storage-daemon', [
+      '--nbd-server', JSON.stringify({ addr: { type: 'inet', data: { host: at.host, port: String(at.port) } } }),
+      ...args,
+      '--pidfile', this.pidFile(instanceId),
+      '--daemonize',
+    ], { pkg: 'qemu-system-common' });
+    if (r.code !== 0) throw new Internal(`serving the disks of instance ${instanceId} for a cold move: ${lastMessage(r.stderr)}`);
+  }
+
+  /** Ends this instance's server, if one runs (it holds the files open: nothing may start from them meanwhile). */
+  async end(instanceId: string): Promise<void> {
+    const file = this.pidFile(instanceId);
+    const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (pid > 0 && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    await rm(file, { force: true });
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export interface FetchOptions {
+  /** An overlay's backing on this host (its own cached base), set once the file is here. */
+  readonly base?: { readonly path: string; readonly format: 'raw' | 'qcow2' };
+  readonly progress?: (percent: number) => void;
+  readonly qemuImg?: string;
+}
+
+/**
+ * Target: the file `name` served at `from`, copied to `to` (made under a temporary name and
+ * renamed, so a copy cut short never looks finished).
+ */
+export const fetchFile = async (from: DiskServerAddress, name: string, to: string, o: FetchOptions = {}): Promise<void> => {
+  const bin = o.qemuImg ?? 'qemu-img';
+  const tmp = `${to}.partial`;
+  await rm(tmp, { force: true });
+  try {
+    await convert(bin, ['convert', '-p', '-f', 'raw', '-O', 'raw', `nbd://${from.host}:${from.port}/${name}`, tmp], o.progress);
+    if (o.base) await convert(bin, ['rebase', '-u', '-f', 'qcow2', '-b', o.base.path, '-F', o.base.format, tmp]);
+    await rename(tmp, to);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+};
+
+const convert = (bin: string, args: string[], progress?: (p: number) => void): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    c.stdout.setEncoding('utf8').on('data', (s: string) => {
+      const all = [...s.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+      if (all.length && progress) progress(Number(all[all.length - 1][1]));
+    });
+    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    c.on('error', (e) => reject(new FailedPrecondition(`${bin}: ${e.message} (Debian package qemu-utils)`)));
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Internal(`qemu-img ${args[0]}: ${err.trim() || `exit ${code}`}`))));
+  });
