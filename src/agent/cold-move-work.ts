@@ -141,6 +141,8 @@ const copyIn = async (d: Deps, w: InstanceWork, spec: InstanceSpecForDriver, log
   const { report } = moveReports(d.reporter, w);
   const files = [...own, ...volumes];
   let last = -1;
+  // In order, and all in before the move goes on: a late one would put the reason back to an earlier phase.
+  let reported: Promise<unknown> = Promise.resolve();
   for (const [i, f] of files.entries()) {
     await mkdir(path.dirname(f.path), { recursive: true });
     await fetchFile(from, f.name, f.path, {
@@ -150,9 +152,10 @@ const copyIn = async (d: Deps, w: InstanceWork, spec: InstanceSpecForDriver, log
         const pct = Math.floor((100 * i + p) / files.length / 10) * 10;
         if (pct <= last) return;
         last = pct;
-        void report(`copying:${pct}`, { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: w.migration!.id, phase: 'copying-disks', percent: pct } })?.catch(() => undefined);
+        reported = reported.then(() => report(`copying:${pct}`, { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: w.migration!.id, phase: 'copying-disks', percent: pct } })).catch(() => undefined);
       },
     });
   }
+  await reported;
   log.info({ files: files.map((f) => f.name) }, 'disks copied for a cold move');
 };

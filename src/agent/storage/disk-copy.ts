@@ -42,7 +42,7 @@ export class DiskServer {
       '--export', JSON.stringify({ type: 'nbd', id: `e${i}`, 'node-name': `f${i}`, name: f.name, writable: false }),
     ]);
     const r = await runTool('qemu-storage-daemon', [
-      '--nbd-server', JSON.stringify({ addr: { type: 'inet', data: { host: at.host, port: String(at.port) } } }),
+      '--nbd-server', JSON.stringify({ addr: { type: 'inet', host: at.host, port: String(at.port) } }),
       ...args,
       '--pidfile', this.pidFile(instanceId),
       '--daemonize',

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Agent } from '../../src/agent/agent';
+import { InstanceState } from '../../src/gen/hypervisor/v1/common';
+import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
+import { StorageServiceClient, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
+import { removeStateDir, startAgent } from '../support/agent';
+import { InstanceWatch } from '../support/compute';
+import { call, TestControlPlane, until } from '../support/control-plane';
+import { ImageServer, testGuestDir } from '../support/image-server';
+import { processesNaming } from '../support/our-processes';
+import { qemuFilesOf, VolumeVmLab, volumeFileOf, volumeFilesNaming } from '../support/volume-vm-lab';
+
+/**
+ * Cold moves of q35 VMs with their disks, carried out by two real agents (QEMU under TCG,
+ * on this host): the source stops the VM and serves its root overlay and its volume over
+ * NBD, the target copies them with qemu-img; the guest reads its markers back on the
+ * target, the volume's node_id follows, and the source keeps no file of it. A target whose
+ * pool cannot be written: the VM stays on the source, started again, with its disks.
+ */
+describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', function () {
+  this.timeout(300_000);
+  const t = new TestControlPlane();
+  let images: ImageServer;
+  let c: ComputeServiceClient;
+  let s: StorageServiceClient;
+  let watch: InstanceWatch;
+  let lab: VolumeVmLab;
+  let a: Agent;
+  let b: Agent;
+  const dirA = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-cold-a-'));
+  const dirB = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-cold-b-'));
+  /** The root overlay of a VM on an agent. */
+  const rootOf = (dir: string, id: string) => path.join(dir, 'qemu', 'instances', id, 'disks', 'root.qcow2');
+
+  before(async () => {
+    images = await new ImageServer(testGuestDir()).start();
+    await t.start();
+    a = await startAgent(t, { hostname: 'cold-a', stateDir: dirA });
+    b = await startAgent(t, { hostname: 'cold-b', stateDir: dirB });
+    c = t.client(ComputeServiceClient);
+    s = t.client(StorageServiceClient);
+    watch = new InstanceWatch(c);
+    lab = new VolumeVmLab(c, s, watch, images);
+  });
+  after(async () => {
+    watch?.close();
+    for (const x of [a, b]) await x?.stop();
+    await t.stop();
+    await images?.stop();
+    for (const x of [a, b]) if (x) removeStateDir(x);
+  });
+
+  // Each test's VM goes at its end, whatever became of it: the next one needs the room.
+  const made: string[] = [];
+  afterEach(async () => {
+    for (const id of made.splice(0)) await call(c, c.deleteInstance, { instanceId: id, force: true }).catch(() => undefined);
+  });
+  const boot = async (name: string) => {
+    const vm = await lab.bootOn(a, name, true);
+    made.push(vm.id);
+    return vm;
+  };
+
+  /** Asks for a cold move to B and waits for its end: node_id on B, or the failure's reason. */
+  const moveColdToB = async (id: string) => {
+    const mark = watch.events.length;
+    await call(c, c.migrateInstance, { instanceId: id, targetNodeId: b.nodeId, live: false });
+    const end = await watch.until('the cold move to end', (e) => e.instance?.id === id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 180_000, mark);
+    const reasons = watch.events.slice(mark).filter((e) => e.instance?.id === id).map((e) => e.instance!.stateReason);
+    return { end: end.instance!, reasons, mark };
+  };
+
+  it('a STOPPED VM moved cold: its root overlay and its volume are copied, the guest reads both markers on the target, the source keeps no file of either', async () => {
+    const data = await lab.volumeOn('cold-data', a.nodeId);
+    const vm = await boot('cold-vm');
+    const dev = await lab.attach(vm.con, data, vm.id);
+    await lab.writeBlock(vm.con, dev, 100, 'hv-cold-volume-4');
+    await lab.writeBlock(vm.con, 'vda', 2048, 'hv-cold-root-6');
+    assert.equal(await lab.readBlock(vm.con, dev, 100), 'hv-cold-volume-4');
+    vm.con.close();
+    const stopMark = watch.events.length;
+    await call(c, c.stopInstance, { instanceId: vm.id, force: true, timeoutSeconds: 0 });
+    await watch.state(vm.id, InstanceState.INSTANCE_STATE_STOPPED, 60_000, stopMark);
+
+    const { end, reasons } = await moveColdToB(vm.id);
+    assert.deepEqual([end.nodeId, end.state, end.stateReason], [b.nodeId, InstanceState.INSTANCE_STATE_STOPPED, 'moved cold from node cold-a'], end.stateReason);
+    assert.ok(reasons.includes('moving cold to cold-b: 50% (switching over)'), reasons.join(' | '));
+
+    // The volume's node_id follows; the source's copies go, the target's loses its marker.
+    const v = await until('the volume on the target', async () => {
+      const x = await call(s, s.getVolume, { volumeId: data.id });
+      return x.nodeId === b.nodeId ? x : undefined;
+    }, 30_000);
+    assert.deepEqual([v.status, v.instanceId], [VolumeStatus.VOLUME_STATUS_IN_USE, vm.id]);
+    await until("the source's copy of the volume removed", () => volumeFilesNaming(dirA, data.id).length === 0, 30_000);
+    await until("the source's disks of the VM removed", () => qemuFilesOf(dirA, vm.id).length === 0, 30_000);
+    await until("the target's copy no longer marked incoming", () => volumeFilesNaming(dirB, data.id).length === 1, 30_000);
+    assert.ok(existsSync(volumeFileOf(dirB, data.id)), 'the target holds the volume');
+    // Only the overlay travelled: on the target it stands on the target's own cached base.
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', rootOf(dirB, vm.id)], { encoding: 'utf8' }));
+    assert.ok(String(info['backing-filename']).startsWith(dirB), `backing ${info['backing-filename']} is not under ${dirB}`);
+
+    const startMark = watch.events.length;
+    await call(c, c.startInstance, { instanceId: vm.id });
+    const started = await watch.state(vm.id, InstanceState.INSTANCE_STATE_RUNNING, 90_000, startMark);
+    assert.equal(started.instance!.nodeId, b.nodeId);
+    const con = await lab.console(vm.id);
+    const devThere = await lab.diskBySerial(con, data.id);
+    assert.equal(await lab.readBlock(con, devThere, 100), 'hv-cold-volume-4');
+    assert.equal(await lab.readBlock(con, 'vda', 2048), 'hv-cold-root-6');
+    con.close();
+    assert.equal(processesNaming(dirA).filter((p) => p.cmdline.includes(vm.id)).length, 0, 'nothing of it runs on the source');
+  });
+
+  it('a RUNNING VM moved cold is stopped, carried with its root overlay and started on the target', async () => {
+    const vm = await boot('cold-run');
+    await lab.writeBlock(vm.con, 'vda', 2048, 'hv-cold-run-8');
+    vm.con.close();
+
+    const { end, reasons } = await moveColdToB(vm.id);
+    assert.deepEqual([end.nodeId, end.stateReason], [b.nodeId, 'moved cold from node cold-a'], end.stateReason);
+    assert.ok(reasons.some((r) => r === 'moving cold to cold-b: 75% (starting on the target)'), reasons.join(' | '));
+    const running = await until('RUNNING on the target', async () => {
+      const i = await call(c, c.getInstance, { instanceId: vm.id });
+      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === b.nodeId ? i : undefined;
+    }, 60_000);
+    assert.equal(running.nodeId, b.nodeId);
+    const con = await lab.console(vm.id);
+    assert.equal(await lab.readBlock(con, 'vda', 2048), 'hv-cold-run-8');
+    con.close();
+    assert.equal(processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id)).length, 1, "one QEMU runs it: the target's");
+    await until('no QEMU of it and no disk left on the source', () => processesNaming(dirA).every((p) => !p.cmdline.includes(vm.id)) && qemuFilesOf(dirA, vm.id).length === 0, 30_000);
+  });
+
+  it("a copy that fails (the target's pool read-only) leaves the VM on the source, started again, with its disks; the target keeps nothing of it", async () => {
+    const data = await lab.volumeOn('cold-stuck', a.nodeId);
+    const vm = await boot('cold-fail');
+    const dev = await lab.attach(vm.con, data, vm.id);
+    await lab.writeBlock(vm.con, dev, 100, 'hv-cold-stays-3');
+    vm.con.close();
+    // The target's pool made read-only: a bind mount of it onto itself, remounted ro.
+    const pool = path.join(dirB, 'volumes', 'volumes');
+    execFileSync('mount', ['--bind', pool, pool]);
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', pool]);
+      const { end } = await moveColdToB(vm.id);
+      assert.match(end.stateReason, /^cold move to node cold-b failed: on the target: .*read-only file system/i);
+      assert.match(end.stateReason, /; it stays on node cold-a, started again there$/);
+      assert.equal(end.nodeId, a.nodeId);
+    } finally {
+      execFileSync('umount', [pool]);
+    }
+    await until('RUNNING again on the source', async () => {
+      const i = await call(c, c.getInstance, { instanceId: vm.id });
+      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === a.nodeId;
+    }, 90_000);
+    const con = await lab.console(vm.id);
+    assert.equal(await lab.readBlock(con, await lab.diskBySerial(con, data.id), 100), 'hv-cold-stays-3');
+    con.close();
+    const v = await call(s, s.getVolume, { volumeId: data.id });
+    assert.deepEqual([v.nodeId, v.status], [a.nodeId, VolumeStatus.VOLUME_STATUS_IN_USE]);
+    assert.ok(existsSync(volumeFileOf(dirA, data.id)), 'the source keeps its volume');
+    assert.deepEqual(volumeFilesNaming(dirB, data.id), [], 'the target made no copy of the volume');
+    await until('the target keeps no disk of the VM', () => qemuFilesOf(dirB, vm.id).length === 0, 30_000);
+    assert.equal(processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id)).length, 0, 'nothing of it runs on the target');
+  });
+});
