@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
-import { InstanceState } from '../../src/gen/hypervisor/v1/common';
+import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { StorageServiceClient, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
 import { removeStateDir, startAgent } from '../support/agent';
@@ -71,7 +72,7 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     await call(c, c.migrateInstance, { instanceId: id, targetNodeId: b.nodeId, live: false });
     const end = await watch.until('the cold move to end', (e) => e.instance?.id === id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 180_000, mark);
     const reasons = watch.events.slice(mark).filter((e) => e.instance?.id === id).map((e) => e.instance!.stateReason);
-    return { end: end.instance!, reasons, mark };
+    return { end: end.instance!, reasons, after: watch.events.indexOf(end) + 1 };
   };
 
   it('a STOPPED VM moved cold: its root overlay and its volume are copied, the guest reads both markers on the target, the source keeps no file of either', async () => {
@@ -147,17 +148,16 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     execFileSync('mount', ['--bind', pool, pool]);
     try {
       execFileSync('mount', ['-o', 'remount,bind,ro', pool]);
-      const { end } = await moveColdToB(vm.id);
+      const { end, after } = await moveColdToB(vm.id);
       assert.match(end.stateReason, /^cold move to node cold-b failed: on the target: .*read-only file system/i);
       assert.match(end.stateReason, /; it stays on node cold-a, started again there$/);
       assert.equal(end.nodeId, a.nodeId);
+      // Its state said RUNNING all along (a cold move keeps it): the source's report of the start clears the reason.
+      const again = await watch.until('started again on the source', (e) => e.instance?.id === vm.id && e.instance.stateReason === '', 90_000, after);
+      assert.deepEqual([again.instance!.nodeId, again.instance!.state], [a.nodeId, InstanceState.INSTANCE_STATE_RUNNING]);
     } finally {
       execFileSync('umount', [pool]);
     }
-    await until('RUNNING again on the source', async () => {
-      const i = await call(c, c.getInstance, { instanceId: vm.id });
-      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === a.nodeId;
-    }, 90_000);
     const con = await lab.console(vm.id);
     assert.equal(await lab.readBlock(con, await lab.diskBySerial(con, data.id), 100), 'hv-cold-stays-3');
     con.close();
@@ -167,5 +167,31 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     assert.deepEqual(volumeFilesNaming(dirB, data.id), [], 'the target made no copy of the volume');
     await until('the target keeps no disk of the VM', () => qemuFilesOf(dirB, vm.id).length === 0, 30_000);
     assert.equal(processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id)).length, 0, 'nothing of it runs on the target');
+  });
+
+  it('a drain moves a STOPPED VM off its node cold, with its disk; it stays STOPPED', async () => {
+    const vm = await boot('cold-drained');
+    await lab.writeBlock(vm.con, 'vda', 2048, 'hv-drained-5');
+    vm.con.close();
+    await call(c, c.stopInstance, { instanceId: vm.id, force: true, timeoutSeconds: 0 });
+    await until('STOPPED', async () => (await call(c, c.getInstance, { instanceId: vm.id })).state === InstanceState.INSTANCE_STATE_STOPPED, 60_000);
+    const cluster = t.client(ClusterServiceClient);
+    const mark = watch.events.length;
+    await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_DRAINING, conditions: [] }));
+    try {
+      const end = await watch.until('moved off the draining node', (e) => e.instance?.id === vm.id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 180_000, mark);
+      assert.deepEqual([end.instance!.nodeId, end.instance!.state, end.instance!.stateReason], [b.nodeId, InstanceState.INSTANCE_STATE_STOPPED, 'moved cold from node cold-a']);
+    } finally {
+      await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_READY, conditions: [] }));
+    }
+    await call(c, c.startInstance, { instanceId: vm.id });
+    await until('RUNNING on the target', async () => {
+      const i = await call(c, c.getInstance, { instanceId: vm.id });
+      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === b.nodeId;
+    }, 90_000);
+    const con = await lab.console(vm.id);
+    assert.equal(await lab.readBlock(con, 'vda', 2048), 'hv-drained-5');
+    con.close();
+    await until('no disk of it left on the drained node', () => qemuFilesOf(dirA, vm.id).length === 0, 30_000);
   });
 });
