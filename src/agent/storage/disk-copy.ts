@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPrecondition, Internal } from '../../errors';
 import { lastMessage, runTool } from '../../images/oci/run-tool';
+import { endProcesses, isOurProcess, readPidFile } from '../../shared/process';
 
 /** A file a cold move carries, named alike on both hosts (disk-<name>: an instance's own disk; vol-<id>: a volume). */
 export interface MovedFile {
@@ -50,27 +50,18 @@ export class DiskServer {
     if (r.code !== 0) throw new Internal(`serving the disks of instance ${instanceId} for a cold move: ${lastMessage(r.stderr)}`);
   }
 
-  /** Ends this instance's server, if one runs (it holds the files open: nothing may start from them meanwhile). */
+  /**
+   * Ends this instance's server, if one runs (it holds the files open: nothing may start from
+   * them meanwhile). Only a process whose command line names its pid file is ended: after a
+   * host's restart the pid may be another's.
+   */
   async end(instanceId: string): Promise<void> {
     const file = this.pidFile(instanceId);
-    const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    if (pid > 0 && alive(pid)) {
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
-    }
+    const pid = await readPidFile(file);
+    if (pid && (await isOurProcess(pid, file))) await endProcesses([pid], 5_000, 2_000);
     await rm(file, { force: true });
   }
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export interface FetchOptions {
   /** An overlay's backing on this host (its own cached base), set once the file is here. */
