@@ -124,9 +124,7 @@ const serveFiles = async (d: Deps, w: InstanceWork): Promise<{ host: string; por
   if (!d.disks) throw new FailedPrecondition('this node cannot serve disks for a cold move');
   const host = d.disks.host();
   const [port] = await freePorts(host, d.disks.portMin, d.disks.portMax, 1);
-  await d.disks.server.serve(w.instanceId, files, { host, port });
-  const server = d.disks.server;
-  setTimeout(() => void server.end(w.instanceId).catch(() => undefined), d.disks.timeoutMs).unref();
+  await d.disks.server.serve(w.instanceId, files, { host, port }, d.disks.timeoutMs);
   return { host, port };
 };
 

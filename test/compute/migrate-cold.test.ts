@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
@@ -40,8 +40,14 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
   before(async () => {
     images = await new ImageServer(testGuestDir()).start();
     await t.start();
-    a = await startAgent(t, { hostname: 'cold-a', stateDir: dirA });
-    b = await startAgent(t, { hostname: 'cold-b', stateDir: dirB });
+    // Key k1 on both (the same passphrase, as one key id means one key in a cluster); k2 on A only.
+    const keyFile = (dir: string, id: string) => {
+      const f = path.join(dir, `${id}.key`);
+      writeFileSync(f, `the passphrase of ${id}\n`, { mode: 0o600 });
+      return f;
+    };
+    a = await startAgent(t, { hostname: 'cold-a', stateDir: dirA, volumeKeys: { k1: keyFile(dirA, 'k1'), k2: keyFile(dirA, 'k2') } });
+    b = await startAgent(t, { hostname: 'cold-b', stateDir: dirB, volumeKeys: { k1: keyFile(dirB, 'k1') } });
     c = t.client(ComputeServiceClient);
     s = t.client(StorageServiceClient);
     watch = new InstanceWatch(c);
@@ -193,5 +199,35 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     assert.equal(await lab.readBlock(con, 'vda', 2048), 'hv-drained-5');
     con.close();
     await until('no disk of it left on the drained node', () => qemuFilesOf(dirA, vm.id).length === 0, 30_000);
+  });
+
+  it('an encrypted volume moves cold encrypted and opens with the same key id on the target; one whose key the target lacks fails the move, the VM stays', async () => {
+    const sealed = await lab.volumeOn('cold-sealed', a.nodeId, { encrypted: true, encryptionKeyId: 'k1' });
+    const vm = await boot('cold-sealed-vm');
+    const dev = await lab.attach(vm.con, sealed, vm.id);
+    await lab.writeBlock(vm.con, dev, 100, 'hv-sealed-cold-2');
+    vm.con.close();
+    const { end } = await moveColdToB(vm.id);
+    assert.deepEqual([end.nodeId, end.stateReason], [b.nodeId, 'moved cold from node cold-a'], end.stateReason);
+    // What travelled is the LUKS-encrypted file: the marker is not in it in the clear.
+    const file = volumeFileOf(dirB, sealed.id);
+    await until('the copy on the target', () => existsSync(file), 30_000);
+    assert.equal(readFileSync(file).includes('hv-sealed-cold-2'), false, 'the marker is not in the clear in the file');
+    await until('RUNNING on the target', async () => {
+      const i = await call(c, c.getInstance, { instanceId: vm.id });
+      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === b.nodeId;
+    }, 90_000);
+    const con = await lab.console(vm.id);
+    assert.equal(await lab.readBlock(con, await lab.diskBySerial(con, sealed.id), 100), 'hv-sealed-cold-2');
+    con.close();
+
+    const only = await lab.volumeOn('cold-only-a', a.nodeId, { encrypted: true, encryptionKeyId: 'k2' });
+    const vm2 = await boot('cold-only-a-vm');
+    await lab.attach(vm2.con, only, vm2.id);
+    vm2.con.close();
+    const failed = await moveColdToB(vm2.id);
+    assert.match(failed.end.stateReason, /^cold move to node cold-b failed: on the target: volume cold-only-a cannot be made on this node for the move: no key k2 on this node/);
+    assert.equal(failed.end.nodeId, a.nodeId);
+    assert.deepEqual(volumeFilesNaming(dirB, only.id), [], 'the target made no copy');
   });
 });

@@ -38,7 +38,7 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
     copyFileSync(base, theirBase);
 
     const [port] = await freePorts('127.0.0.1', 40100, 40200, 1);
-    await server.serve('i-1', [{ name: 'disk-root', path: overlay }], { host: '127.0.0.1', port });
+    await server.serve('i-1', [{ name: 'disk-root', path: overlay }], { host: '127.0.0.1', port }, 60_000);
     const pid = Number(readFileSync(path.join(src, 'servers', 'i-1.pid'), 'utf8'));
     assert.ok(alive(pid), 'the server runs');
     const to = path.join(dst, 'root.qcow2');
@@ -59,10 +59,24 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
     const [port] = await freePorts('127.0.0.1', 40100, 40200, 1);
     const plain = path.join(src, 'vol.qcow2');
     img('create', '-q', '-f', 'qcow2', plain, '1M');
-    await server.serve('i-1', [{ name: 'vol-1', path: plain }], { host: '127.0.0.1', port });
+    await server.serve('i-1', [{ name: 'vol-1', path: plain }], { host: '127.0.0.1', port }, 60_000);
     const to = path.join(dst, 'vol-2.qcow2');
     await assert.rejects(fetchFile({ host: '127.0.0.1', port }, 'vol-2', to), /qemu-img convert: .*vol-2/);
     assert.deepEqual(readdirSync(dst).filter((f) => f.startsWith('vol-2')), []);
     await server.end('i-1');
+  });
+
+  it('a server that no work ends goes by itself after its lifetime', async () => {
+    const [port] = await freePorts('127.0.0.1', 40100, 40200, 1);
+    const plain = path.join(src, 'left.qcow2');
+    img('create', '-q', '-f', 'qcow2', plain, '1M');
+    await server.serve('i-2', [{ name: 'vol-3', path: plain }], { host: '127.0.0.1', port }, 300);
+    const pid = Number(readFileSync(path.join(src, 'servers', 'i-2.pid'), 'utf8'));
+    assert.ok(alive(pid), 'the server runs');
+    const deadline = Date.now() + 20_000;
+    const pidFile = path.join(src, 'servers', 'i-2.pid');
+    while ((alive(pid) || existsSync(pidFile)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alive(pid), false, 'the server ended by itself');
+    assert.equal(existsSync(pidFile), false, 'its pid file is gone');
   });
 });

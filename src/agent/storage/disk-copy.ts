@@ -28,6 +28,9 @@ export interface DiskServerAddress {
  * on the wire and opens with the same key id on the target.
  */
 export class DiskServer {
+  /** Each server's end after its lifetime (a move given up whose instance stays stopped sends no more work here). */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
   }
@@ -35,7 +38,7 @@ export class DiskServer {
   private pidFile = (instanceId: string) => path.join(this.dir, `${instanceId}.pid`);
 
   /** Serves the files (a server of this instance's serving already is ended first: a redelivered move serves afresh). */
-  async serve(instanceId: string, files: readonly MovedFile[], at: DiskServerAddress): Promise<void> {
+  async serve(instanceId: string, files: readonly MovedFile[], at: DiskServerAddress, lifetimeMs: number): Promise<void> {
     await this.end(instanceId);
     const args = files.flatMap((f, i) => [
       '--blockdev', JSON.stringify({ driver: 'file', 'node-name': `f${i}`, filename: f.path, 'read-only': true }),
@@ -48,6 +51,9 @@ export class DiskServer {
       '--daemonize',
     ], { pkg: 'qemu-system-common' });
     if (r.code !== 0) throw new Internal(`serving the disks of instance ${instanceId} for a cold move: ${lastMessage(r.stderr)}`);
+    const timer = setTimeout(() => void this.end(instanceId).catch(() => undefined), lifetimeMs);
+    timer.unref();
+    this.timers.set(instanceId, timer);
   }
 
   /**
@@ -56,6 +62,8 @@ export class DiskServer {
    * host's restart the pid may be another's.
    */
   async end(instanceId: string): Promise<void> {
+    clearTimeout(this.timers.get(instanceId));
+    this.timers.delete(instanceId);
     const file = this.pidFile(instanceId);
     const pid = await readPidFile(file);
     if (pid && (await isOurProcess(pid, file))) await endProcesses([pid], 5_000, 2_000);
