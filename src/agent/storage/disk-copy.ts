@@ -56,6 +56,13 @@ export class DiskServer {
     this.timers.set(instanceId, timer);
   }
 
+  /** Whether this key's server runs (its pid file names a live qemu-storage-daemon of it). */
+  async serving(key: string): Promise<boolean> {
+    const file = this.pidFile(key);
+    const pid = await readPidFile(file);
+    return !!pid && (await isOurProcess(pid, file));
+  }
+
   /**
    * Ends this instance's server, if one runs (it holds the files open: nothing may start from
    * them meanwhile). Only a process whose command line names its pid file is ended: after a

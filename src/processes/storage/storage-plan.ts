@@ -65,9 +65,15 @@ export const storageFor = (m: StorageModels, nodeId: string, position: number): 
     if (s.leftOn?.includes(nodeId)) departed.push({ id: s.id, instanceId: s.attachment?.instanceId ?? '' });
   }
   const snapshots: DesiredSnapshot[] = [];
+  const departedSnapshots: string[] = [];
   for (const id of m.snapshots.ids()) {
     const s = m.snapshots.state(id);
-    if (s?.exists && s.nodeId === nodeId) snapshots.push({ id: s.id, volumeId: s.volumeId ?? '', status: s.status });
+    // A copy left by a move goes even once the snapshot is deleted: nobody else removes it.
+    if (s?.leftOn?.includes(nodeId)) departedSnapshots.push(id);
+    if (!s?.exists) continue;
+    const moving = s.status === 'AVAILABLE' ? s.moving : undefined;
+    if (s.nodeId === nodeId) snapshots.push({ id: s.id, volumeId: s.volumeId ?? '', status: s.status, ...(moving ? { serve: true as const } : {}) });
+    else if (moving?.endpoint && moving.toNodeId === nodeId) snapshots.push({ id: s.id, volumeId: s.volumeId ?? '', status: s.status, incoming: moving.endpoint });
   }
-  return { nodeId, position, volumes, snapshots, ...(departed.length ? { departed } : {}) };
+  return { nodeId, position, volumes, snapshots, ...(departed.length ? { departed } : {}), ...(departedSnapshots.length ? { departedSnapshots } : {}) };
 };
