@@ -7,7 +7,7 @@ import type { Agent } from '../../src/agent/agent';
 import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { StorageServiceClient, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
+import { SnapshotStatus, StorageServiceClient, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
 import { removeStateDir, startAgent } from '../support/agent';
 import { InstanceWatch } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
@@ -20,7 +20,9 @@ import { qemuFilesOf, VolumeVmLab, volumeFileOf, volumeFilesNaming } from '../su
  * on this host): the source stops the VM and serves its root overlay and its volume over
  * NBD, the target copies them with qemu-img; the guest reads its markers back on the
  * target, the volume's node_id follows, and the source keeps no file of it. A target whose
- * pool cannot be written: the VM stays on the source, started again, with its disks.
+ * pool cannot be written: the VM stays on the source, started again, with its disks. A
+ * snapshot of the volume follows it; a drain moves a STOPPED VM cold; an encrypted volume
+ * travels encrypted.
  */
 describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', function () {
   this.timeout(300_000);
@@ -34,6 +36,7 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
   let b: Agent;
   const dirA = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-cold-a-'));
   const dirB = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-cold-b-'));
+  const snapshotFileOf = (dir: string, id: string) => path.join(dir, 'volumes', 'snapshots', `${id}.qcow2`);
   /** The root overlay of a VM on an agent. */
   const rootOf = (dir: string, id: string) => path.join(dir, 'qemu', 'instances', id, 'disks', 'root.qcow2');
 
@@ -92,6 +95,10 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     const stopMark = watch.events.length;
     await call(c, c.stopInstance, { instanceId: vm.id, force: true, timeoutSeconds: 0 });
     await watch.state(vm.id, InstanceState.INSTANCE_STATE_STOPPED, 60_000, stopMark);
+    // A snapshot of the volume as it is now: it follows the volume to the target.
+    const snap = await call(s, s.createSnapshot, { name: 'cold-before', description: '', volumeId: data.id, tenantId: '', metadata: undefined });
+    await until('the snapshot AVAILABLE', async () => (await call(s, s.getSnapshot, { snapshotId: snap.id })).status === SnapshotStatus.SNAPSHOT_STATUS_AVAILABLE, 60_000);
+    assert.ok(existsSync(snapshotFileOf(dirA, snap.id)), 'the snapshot is on the source');
 
     const { end, reasons } = await moveColdToB(vm.id);
     assert.deepEqual([end.nodeId, end.state, end.stateReason], [b.nodeId, InstanceState.INSTANCE_STATE_STOPPED, 'moved cold from node cold-a'], end.stateReason);
@@ -107,6 +114,14 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     await until("the source's disks of the VM removed", () => qemuFilesOf(dirA, vm.id).length === 0, 30_000);
     await until("the target's copy no longer marked incoming", () => volumeFilesNaming(dirB, data.id).length === 1, 30_000);
     assert.ok(existsSync(volumeFileOf(dirB, data.id)), 'the target holds the volume');
+    // The snapshot followed its volume: recorded on the target, its file there (the volume's content as it was), gone from the source.
+    // (The API's Snapshot has no node field: where it is shows in its files, and in its events.)
+    await until("the snapshot's file on the target", () => existsSync(snapshotFileOf(dirB, snap.id)), 60_000);
+    assert.match(execFileSync('qemu-img', ['compare', '-U', snapshotFileOf(dirB, snap.id), volumeFileOf(dirB, data.id)], { encoding: 'utf8' }), /Images are identical/);
+    await until("the source's copy of the snapshot removed", () => !existsSync(snapshotFileOf(dirA, snap.id)), 30_000);
+    // The control plane has it on the target: a volume made from it is placed there (a snapshot's volumes go where it is) and made from its file.
+    const fromSnap = await lab.volumeOn('cold-from-snapshot', '', { sourceSnapshotId: snap.id });
+    assert.equal(fromSnap.nodeId, b.nodeId);
     // Only the overlay travelled: on the target it stands on the target's own cached base.
     const info = JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', rootOf(dirB, vm.id)], { encoding: 'utf8' }));
     assert.ok(String(info['backing-filename']).startsWith(dirB), `backing ${info['backing-filename']} is not under ${dirB}`);
