@@ -79,6 +79,12 @@ describe('storage plan: snapshots following their volume', () => {
     assert.deepEqual(snaps(s, 'n-a'), { snapshots: [], departed: ['s-1'] });
     assert.deepEqual(snaps(snap({ nodeId: 'n-b', leftOn: ['n-a'], exists: false, deleted: true }), 'n-a'), { snapshots: [], departed: ['s-1'] });
   });
+  it('the node it left keeps its copy while a volume is being made from it there', () => {
+    const s = snap({ nodeId: 'n-b', leftOn: ['n-a'] });
+    const v = { id: 'v-2', exists: true, deleted: false, status: 'CREATING', reason: '', nodeId: 'n-a', sizeBytes: 1 << 20, sourceSnapshotId: 's-1' } as VolumeState;
+    const m = { ...withSnapshot(s), volumes: { ids: () => ['v-2'], state: (id: string) => (id === 'v-2' ? v : undefined) } } as unknown as StorageModels;
+    assert.deepEqual(storageFor(m, 'n-a', 7).departedSnapshots, undefined);
+  });
   it('a snapshot being deleted is neither served nor copied', () => {
     const s = snap({ status: 'DELETING', moving: { toNodeId: 'n-b', endpoint } });
     assert.deepEqual(snaps(s, 'n-a'), { snapshots: ['s-1'], departed: [] });

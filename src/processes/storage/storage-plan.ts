@@ -57,9 +57,12 @@ const comingTo = (m: StorageModels, s: VolumeState, nodeId: string): boolean => 
 export const storageFor = (m: StorageModels, nodeId: string, position: number): StorageReply => {
   const volumes: DesiredVolume[] = [];
   const departed: DepartedVolume[] = [];
+  /** Snapshots a volume is being made from on this node. */
+  const copyingFrom = new Set<string>();
   for (const id of m.volumes.ids()) {
     const s = m.volumes.state(id);
     if (!s?.exists) continue;
+    if (s.nodeId === nodeId && s.status === 'CREATING' && s.sourceSnapshotId) copyingFrom.add(s.sourceSnapshotId);
     if (s.nodeId === nodeId) volumes.push(desiredVolume(s));
     else if (comingTo(m, s, nodeId)) volumes.push({ ...desiredVolume(s), incoming: true });
     if (s.leftOn?.includes(nodeId)) departed.push({ id: s.id, instanceId: s.attachment?.instanceId ?? '' });
@@ -68,8 +71,8 @@ export const storageFor = (m: StorageModels, nodeId: string, position: number): 
   const departedSnapshots: string[] = [];
   for (const id of m.snapshots.ids()) {
     const s = m.snapshots.state(id);
-    // A copy left by a move goes even once the snapshot is deleted: nobody else removes it.
-    if (s?.leftOn?.includes(nodeId)) departedSnapshots.push(id);
+    // A copy left by a move goes even once the snapshot is deleted (nobody else removes it), but not while a volume is made from it here.
+    if (s?.leftOn?.includes(nodeId) && !copyingFrom.has(id)) departedSnapshots.push(id);
     if (!s?.exists) continue;
     const moving = s.status === 'AVAILABLE' ? s.moving : undefined;
     if (s.nodeId === nodeId) snapshots.push({ id: s.id, volumeId: s.volumeId ?? '', status: s.status, ...(moving ? { serve: true as const } : {}) });
