@@ -3,12 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isAlive } from '../../shared/process';
 import { freePorts } from '../migration-work';
 import { DiskServer, fetchFile } from './disk-copy';
 
 const img = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
 const io = (file: string, cmd: string) => execFileSync('qemu-io', ['-f', 'qcow2', '-c', cmd, file], { encoding: 'utf8' });
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
+/** Alive and not a zombie (a daemon's parent is whoever adopted it; it reaps it when it will). */
+const alive = isAlive;
 
 /**
  * The copy primitive of cold moves with real tools: qemu-storage-daemon serves a qcow2
