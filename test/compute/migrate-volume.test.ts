@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
 import { InstanceState } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { type CreateVolumeRequest, StorageServiceClient, type Volume, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
+import { type CreateVolumeRequest, SnapshotStatus, StorageServiceClient, type Volume, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
 import { removeStateDir, startAgent } from '../support/agent';
 import { ConsoleSession, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
@@ -17,7 +17,8 @@ import { processesNaming } from '../support/our-processes';
  * A live move of a q35 VM with a hot-plugged volume and a local root overlay, carried out
  * by two real agents (QEMU under TCG, on this host): both disks are mirrored into the
  * target over NBD, the guest reads its markers back there, the volume's node_id follows,
- * and the source keeps neither QEMU nor the volume's file. And a target that dies
+ * and the source keeps neither QEMU nor the volume's file (a snapshot of the volume follows
+ * it). And a target that dies
  * mid-mirror: the guest stays on the source with its volume, the target keeps no copy.
  */
 describe('live migration with an attached volume (real QEMU, TCG, two agents)', function () {
@@ -77,6 +78,11 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     await writeBlock(vm.con, 'vda', 2048, 'hv-root-marker-9');
     assert.equal(await readBlock(vm.con, dev, 100), 'hv-volume-marker-7');
     vm.con.close();
+    // A snapshot of the volume (taken live): it follows the volume to the target after the move.
+    const snap = await call(s, s.createSnapshot, { name: 'live-before', description: '', volumeId: data.id, tenantId: '', metadata: undefined });
+    await until('the snapshot AVAILABLE', async () => (await call(s, s.getSnapshot, { snapshotId: snap.id })).status === SnapshotStatus.SNAPSHOT_STATUS_AVAILABLE, 60_000);
+    const snapshotOn = (dir: string) => existsSync(path.join(dir, 'volumes', 'snapshots', `${snap.id}.qcow2`));
+    assert.ok(snapshotOn(dirA), 'the snapshot is on the source');
 
     const mark = watch.events.length;
     await call(c, c.migrateInstance, { instanceId: vm.id, targetNodeId: b.nodeId, live: true });
@@ -99,6 +105,7 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
 
     await until('no QEMU of it left on the source', () => processesNaming(dirA).length === 0, 30_000);
     await until("the source's copy of the volume removed", () => filesNaming(dirA, data.id).length === 0, 30_000);
+    await until('the snapshot followed the volume: on the target, not on the source', () => snapshotOn(dirB) && !snapshotOn(dirA), 60_000);
     assert.equal(processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id)).length, 1, "one QEMU runs it: the target's");
     assert.ok(existsSync(fileOf(dirB, data.id)), 'the target holds the volume');
     await until('the target\'s copy no longer marked incoming', () => filesNaming(dirB, data.id).length === 1, 30_000);
