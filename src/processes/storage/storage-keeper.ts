@@ -42,6 +42,8 @@ export class StorageKeeper extends Controller {
         else if (e.type === 'InstanceDeleted' || e.type === 'InstanceMigrated') this.queue.add(`instance:${e.aggregateId}`);
         else if (e.type === 'VolumeCopyRemoved' || e.type === 'SnapshotCopyRemoved') this.queueNodeOf((e.data as { nodeId?: string }).nodeId);
         else if (e.type === 'VolumeMoved') this.queue.add(`snapshots:${e.aggregateId}`);
+        // One finished after its volume moved away (taken while it moved) follows it too.
+        else if (e.type === 'SnapshotReady') this.queue.add(`snapshots:${this.m.snapshots.state(e.aggregateId)?.volumeId ?? ''}`);
       }
     });
     this.queue.resyncEvery(resyncMs, () => this.nodes.ids().map((id) => `node:${id}`));
