@@ -40,6 +40,7 @@ import { PhoneHomeReports } from './cloud-init/phone-home';
 import { networkAnnotations } from './network/annotations';
 import type { StorageAgent } from './storage/storage-agent';
 import { hostStorage } from './storage/host-storage';
+import { DiskServer } from './storage/disk-copy';
 
 import { logFailover } from '../shared/nats-servers';
 
@@ -171,6 +172,8 @@ export class Agent {
     this.network = this.makeNetwork(reporter, confined);
     const local = hostStorage(cfg, [...this.loaded.drivers.values()], this.nc, () => this.nodeId, reporter, log, confined);
     this.storage = local.storage;
+    // A cold move's disks: served from here as a source, copied here as a target.
+    this.executor.useColdDisks({ server: new DiskServer(path.join(cfg.stateDir, 'cold-moves')), ...(local.coldVolumes ? { volumes: local.coldVolumes } : {}), ...migration });
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
       ...local.annotations,

@@ -10,7 +10,7 @@ import type { Nic } from '../sdn/driver';
 import { KeyedMutex } from '../shared/keyed-mutex';
 import { isSpecFailure, reasonOf } from './work-failure';
 import { type MigrationSettings, runMigrationWork } from './migration-work';
-import { runColdMoveWork } from './cold-move-work';
+import { type ColdDisks, runColdMoveWork } from './cold-move-work';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -29,6 +29,8 @@ const RESTART_GRACE_MS = 30_000;
 export class Executor {
   private readonly locks = new KeyedMutex();
   private readonly busy = new Map<string, number>();
+  /** How this host copies a cold move's disks (set once its storage is known). */
+  private coldDisks?: ColdDisks;
 
   constructor(
     private readonly drivers: ReadonlyMap<InstanceKind, InstanceDriver>,
@@ -43,6 +45,10 @@ export class Executor {
     /** Live migration's settings; absent = this host takes no part in moves. */
     private readonly migration?: MigrationSettings,
   ) {}
+
+  useColdDisks(c: ColdDisks): void {
+    this.coldDisks = c;
+  }
 
   /** Instances with work in hand (the reconcile leaves them alone). */
   isBusy(id: string): boolean {
@@ -84,9 +90,12 @@ export class Executor {
   }
 
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
+    // A cold move's source serves its disks until the move ends: any other work on it (a start after the move failed) ends that first.
+    if (!(w.migration?.cold && w.action === 'migrate-out')) await this.coldDisks?.server.end(w.instanceId);
     // A move does not change the generation: its work is its own (JetStream drops a repeat by its id).
     if (w.migration?.cold) {
-      await runColdMoveWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, log: this.log, nics: (x) => this.nicsFor(x) }, w);
+      const deps = { driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, log: this.log, nics: (x: InstanceWork) => this.nicsFor(x) };
+      await runColdMoveWork({ ...deps, ...(this.coldDisks ? { disks: this.coldDisks } : {}) }, w);
       return { done: true };
     }
     if (w.migration && this.migration) {

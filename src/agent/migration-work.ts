@@ -130,7 +130,7 @@ const endDestination = (e: { host: string; port: number }): Promise<void> =>
   });
 
 /** count ports free on host within [min, max] (a migration's stream and NBD server). */
-const freePorts = async (host: string, min: number, max: number, count: number): Promise<number[]> => {
+export const freePorts = async (host: string, min: number, max: number, count: number): Promise<number[]> => {
   const out: number[] = [];
   for (let p = min; p <= max && out.length < count; p++) if (await canListen(host, p)) out.push(p);
   if (out.length < count) throw new FailedPrecondition(`no ${count} free ports between ${min} and ${max} on ${host} for the migration`);

@@ -59,11 +59,11 @@ export interface MigrationWork {
   readonly id: number;
   readonly sourceNodeId: string;
   readonly targetNodeId: string;
-  /** migrate-out: where the target listens. */
+  /** Live migrate-out: where the target listens. Cold migrate-in: where the stopped source serves the disks. */
   readonly endpoint?: MigrationEndpoint;
   /**
-   * A cold move (containers): migrate-out stops it on the source; migrate-in makes it on the
-   * target and starts it if it ran (`running`); cleanup removes the source's copy once it moved.
+   * A cold move: migrate-out stops it on the source and serves its disks; migrate-in copies them,
+   * makes it on the target and starts it if it ran (`running`); cleanup removes the source's copy once it moved.
    */
   readonly cold?: { readonly running: boolean };
 }

@@ -59,6 +59,10 @@ export interface DesiredSnapshot {
   readonly id: string;
   readonly volumeId: string;
   readonly status: 'CREATING' | 'AVAILABLE' | 'DELETING' | 'ERROR';
+  /** Its volume moved away: this node (where it is) serves its file for the copy to the volume's node. */
+  readonly serve?: true;
+  /** On the node it is moving to: where its file is served, to be copied here. */
+  readonly incoming?: { readonly host: string; readonly port: number };
 }
 
 export interface StorageReply {
@@ -67,4 +71,6 @@ export interface StorageReply {
   readonly volumes: DesiredVolume[];
   readonly snapshots: DesiredSnapshot[];
   readonly departed?: DepartedVolume[];
+  /** Snapshots that moved away from this node: the copies left here are removed. */
+  readonly departedSnapshots?: string[];
 }

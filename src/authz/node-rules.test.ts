@@ -26,7 +26,17 @@ const PLACED: Record<PlacedKind, Record<string, string>> = {
 const MOVING: Record<string, string> = { 'i-moving': 'n-a' };
 /** v-b moved from n-a with its instance; n-a still holds a copy. */
 const COPIES: Record<string, string[]> = { 'v-b': ['n-a'] };
-const placement: Placement = { hostnameOf: (id) => HOSTS[id], nodeOf: (kind, id) => PLACED[kind][id], movingTo: (id) => MOVING[id], copiesOn: (id) => COPIES[id] ?? [] };
+/** s-b is being copied to n-a after its volume; s-moved moved from n-a to n-b, n-a still holds its copy. */
+const SNAPSHOT_MOVING: Record<string, string> = { 's-b': 'n-a' };
+const SNAPSHOT_COPIES: Record<string, string[]> = { 's-moved': ['n-a'] };
+const placement: Placement = {
+  hostnameOf: (id) => HOSTS[id],
+  nodeOf: (kind, id) => PLACED[kind][id] ?? (kind === 'snapshot' && id === 's-moved' ? 'n-b' : undefined),
+  movingTo: (id) => MOVING[id],
+  copiesOn: (id) => COPIES[id] ?? [],
+  snapshotMovingTo: (id) => SNAPSHOT_MOVING[id],
+  snapshotCopiesOn: (id) => SNAPSHOT_COPIES[id] ?? [],
+};
 
 const given = (who: Identity) => ({
   whenCalling: (method: string, request: unknown) => {
@@ -98,6 +108,17 @@ describe('node restriction (as the Kubernetes Node authorizer)', () => {
     given(B).whenReporting(report('volume', 'v-b', 'ReportVolumeCopyRemoved', { nodeId: 'n-a' })).thenDenied(/volume v-b is not placed on node:host-b/);
     given(A).whenReporting(report('floating_ip', 'f-b', 'ReportFloatingIpStatus')).thenDenied(/floating_ip f-b is not placed on node:host-a/);
     given(A).whenReporting(report('node', 'n-b', 'ReportNodeConditions')).thenDenied(/node n-b is not placed on node:host-a/);
+  });
+
+  it("a snapshot's node-to-be reports its copy made, the node it left its copy removed, and nothing else", () => {
+    const B: Identity = { name: 'node:host-b', role: 'node' };
+    const snap = (id: string, type: string, nodeId: string): Report => ({ aggregateType: 'snapshot', aggregateId: id, command: { type, data: { nodeId } } });
+    given(A).whenReporting(snap('s-b', 'ReportSnapshotCopied', 'n-a')).thenAllowed();
+    given(B).whenReporting(snap('s-b', 'ReportSnapshotServed', 'n-b')).thenAllowed();
+    given(A).whenReporting(snap('s-b', 'ReportSnapshotServed', 'n-a')).thenDenied(/ReportSnapshotServed: snapshot s-b is not placed on node:host-a/);
+    given(A).whenReporting(snap('s-moved', 'ReportSnapshotCopyRemoved', 'n-a')).thenAllowed();
+    given(A).whenReporting(snap('s-moved', 'ReportSnapshotReady', 'n-a')).thenDenied(/snapshot s-moved is not placed on node:host-a/);
+    given(A).whenReporting(snap('s-b', 'ReportSnapshotCopyRemoved', 'n-a')).thenDenied(/snapshot s-b is not placed on node:host-a/);
   });
 
   it("a move's target reports on the instance as its source does; a third node does not", () => {

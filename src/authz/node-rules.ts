@@ -15,6 +15,10 @@ export interface Placement {
   movingTo?(instanceId: string): string | undefined;
   /** The nodes a volume moved away from that still hold a copy (each reports its removal). */
   copiesOn?(volumeId: string): readonly string[];
+  /** The node a snapshot is being copied to (it reports the copy made). */
+  snapshotMovingTo?(snapshotId: string): string | undefined;
+  /** The nodes a snapshot moved away from that still hold a copy. */
+  snapshotCopiesOn?(snapshotId: string): readonly string[];
 }
 
 export const NO_PLACEMENT: Placement = { hostnameOf: () => undefined, nodeOf: () => undefined };
@@ -93,6 +97,9 @@ const REPORTS: Record<string, PlacedKind | 'any'> = {
   ReportSnapshotReady: 'snapshot',
   ReportSnapshotFailed: 'snapshot',
   ReportSnapshotDeleted: 'snapshot',
+  ReportSnapshotServed: 'snapshot',
+  ReportSnapshotCopied: 'snapshot',
+  ReportSnapshotCopyRemoved: 'snapshot',
   RegisterImage: 'any',
 };
 
@@ -101,6 +108,24 @@ const REPORTS: Record<string, PlacedKind | 'any'> = {
  * on that node only; any other command from a node is PERMISSION_DENIED.
  * Identities that are not nodes are not restricted here.
  */
+/**
+ * Nodes besides the object's own that report on it: during a move the instance's target as
+ * well as its source, a snapshot's node-to-be its copy made, a node a volume or snapshot left its copy gone.
+ */
+const othersOf = (kind: PlacedKind, r: Report, p: Placement): (string | undefined)[] => {
+  if (kind === 'instance') return [p.movingTo?.(r.aggregateId)];
+  switch (r.command.type) {
+    case 'ReportVolumeCopyRemoved':
+      return [...(p.copiesOn?.(r.aggregateId) ?? [])];
+    case 'ReportSnapshotCopied':
+      return [p.snapshotMovingTo?.(r.aggregateId)];
+    case 'ReportSnapshotCopyRemoved':
+      return [...(p.snapshotCopiesOn?.(r.aggregateId) ?? [])];
+    default:
+      return [];
+  }
+};
+
 export const authorizeReport = (identity: Identity, r: Report, placement: Placement): Decision => {
   const host = hostOf(identity);
   if (host === undefined) return ALLOW;
@@ -108,8 +133,7 @@ export const authorizeReport = (identity: Identity, r: Report, placement: Placem
   if (kind === undefined) return denied(`${r.command.type} on ${r.aggregateType} ${r.aggregateId}: ${identity.name} may only report on what is placed on it`);
   if (kind === 'any') return ALLOW;
   if (r.aggregateType !== kind) return denied(`${r.command.type}: is about the ${kind} kind, not ${r.aggregateType}`);
-  // During a move the instance's target reports on it as well as its source; a node a volume left reports its copy gone.
-  const others = kind === 'instance' ? [placement.movingTo?.(r.aggregateId)] : r.command.type === 'ReportVolumeCopyRemoved' ? [...(placement.copiesOn?.(r.aggregateId) ?? [])] : [];
+  const others = othersOf(kind, r, placement);
   const places = [placement.nodeOf(kind, r.aggregateId), ...others].filter((n): n is string => !!n);
   const said = str(r.command.data, 'nodeId');
   const mine = places.find((n) => placement.hostnameOf(n) === host);

@@ -123,7 +123,7 @@ export const instanceCommand = (): Command => {
     .description('Move an instance to another node: live (it keeps running) unless --cold; progress shows in its reason')
     .argument('<instance>', 'instance id or name')
     .option('--to <node>', 'the target node (id or hostname); by default the scheduler chooses')
-    .option('--cold', 'stop it, make it again on the target from its image and start it (containers only; what it wrote outside volumes stays behind)')
+    .option('--cold', "stop it, copy its disks and volumes to the target, make it there and start it if it ran (a container's rootfs is made afresh from its image)")
     .action(
       run(async (ctx, ref: string, o: { to?: string; cold?: boolean }) => {
         const id = await instanceRef(ctx, ref);

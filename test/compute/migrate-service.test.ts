@@ -148,7 +148,6 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
       ['a target without room', () => ({ instanceId: vm.id, targetNodeId: small.nodeId, live: true }), status.FAILED_PRECONDITION, /cannot move to node mig-small: .*short of memory_bytes/],
       ['the node it is on', () => ({ instanceId: vm.id, targetNodeId: a.nodeId, live: true }), status.FAILED_PRECONDITION, /already on node mig-a/],
       ['a live move of a container', () => ({ instanceId: box.id, targetNodeId: b.nodeId, live: true }), status.FAILED_PRECONDITION, /a container cannot move live .*use live=false/],
-      ['a cold move of a VM', () => ({ instanceId: vm.id, targetNodeId: b.nodeId, live: false }), status.FAILED_PRECONDITION, /a vm moves live only \(its disks are copied by a live move; a cold move would lose them\)/],
     ] as const)
       it(`${what}: ${status[code]}`, async () => {
         const id = req().instanceId;
@@ -161,6 +160,12 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
       const accepted = await migrate(box.id, b.nodeId, false);
       assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
       await watch.until('moved', (e) => e.instance?.id === box.id && e.instance.nodeId === b.nodeId, 15_000);
+    });
+    it('a cold move of a VM is accepted (its disks are copied: test/compute/migrate-cold.test.ts)', async () => {
+      const accepted = await migrate(vm.id, b.nodeId, false);
+      assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
+      const moved = await watch.until('moved', (e) => e.instance?.id === vm.id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 15_000);
+      assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a');
     });
   });
 });

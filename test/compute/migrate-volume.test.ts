@@ -1,25 +1,24 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
-import { volumeSerial } from '../../src/agent/storage/block-spec';
-import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
+import { InstanceState } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { type CreateVolumeRequest, StorageServiceClient, type Volume, VolumeStatus, VolumeType } from '../../src/gen/hypervisor/v1/storage';
+import { type CreateVolumeRequest, SnapshotStatus, StorageServiceClient, type Volume, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
 import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
+import { ConsoleSession, InstanceWatch, MiB } from '../support/compute';
 import { call, TestControlPlane, until } from '../support/control-plane';
+import { VolumeVmLab, volumeFileOf, volumeFilesNaming } from '../support/volume-vm-lab';
 import { ImageServer, testGuestDir } from '../support/image-server';
 import { processesNaming } from '../support/our-processes';
-
-const READY = 'HV-GUEST-READY';
 
 /**
  * A live move of a q35 VM with a hot-plugged volume and a local root overlay, carried out
  * by two real agents (QEMU under TCG, on this host): both disks are mirrored into the
  * target over NBD, the guest reads its markers back there, the volume's node_id follows,
- * and the source keeps neither QEMU nor the volume's file. And a target that dies
+ * and the source keeps neither QEMU nor the volume's file (a snapshot of the volume follows
+ * it). And a target that dies
  * mid-mirror: the guest stays on the source with its volume, the target keeps no copy.
  */
 describe('live migration with an attached volume (real QEMU, TCG, two agents)', function () {
@@ -33,9 +32,9 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
   let b: Agent;
   const dirA = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-volmig-a-'));
   const dirB = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-volmig-b-'));
-  /** A volume's file in an agent's pool (<state-dir>/volumes), and what else of it is there. */
-  const fileOf = (dir: string, volumeId: string) => path.join(dir, 'volumes', 'volumes', `${volumeId}.qcow2`);
-  const filesNaming = (dir: string, volumeId: string) => readdirSync(path.join(dir, 'volumes', 'volumes')).filter((f) => f.includes(volumeId));
+  const fileOf = volumeFileOf;
+  const filesNaming = volumeFilesNaming;
+  let lab: VolumeVmLab;
 
   before(async () => {
     images = await new ImageServer(testGuestDir()).start();
@@ -48,6 +47,7 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     c = t.client(ComputeServiceClient);
     s = t.client(StorageServiceClient);
     watch = new InstanceWatch(c);
+    lab = new VolumeVmLab(c, s, watch, images);
   });
   after(async () => {
     watch?.close();
@@ -57,53 +57,11 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     for (const x of [a, b]) if (x) removeStateDir(x);
   });
 
-  const volumeOn = async (name: string, nodeId: string, over: Partial<CreateVolumeRequest> = {}): Promise<Volume> => {
-    const v = await call(s, s.createVolume, {
-      name, description: '', sizeBytes: 64n * BigInt(MiB), type: VolumeType.VOLUME_TYPE_UNSPECIFIED, tenantId: 't1', sourceSnapshotId: '', sourceVolumeId: '',
-      iopsLimit: 0n, throughputLimit: 0n, encrypted: false, encryptionKeyId: '', preferredNodeId: nodeId, availabilityZone: '', metadata: undefined, ...over,
-    });
-    // Generous: on a loaded machine the agent's storage work shares two cores with every other guest; a failure says where it stood.
-    let last: Volume | undefined;
-    return until(`volume ${name} AVAILABLE`, async () => {
-      last = await call(s, s.getVolume, { volumeId: v.id });
-      return last.status === VolumeStatus.VOLUME_STATUS_AVAILABLE ? last : undefined;
-    }, 90_000).catch((e: Error) => {
-      throw new Error(`${e.message}: it is ${VolumeStatus[last?.status ?? 0]} on ${last?.nodeId}, ${JSON.stringify(last?.metadata?.annotations ?? {})}`);
-    });
-  };
-
-  /** A q35 VM on node A, booted (a silent TCG boot is restarted once), with its console. */
-  const bootOnA = async (name: string, withRoot: boolean): Promise<{ id: string; con: ConsoleSession }> => {
-    const root = withRoot ? { image: images.url('disk.raw'), disks: [{ name: 'root', sizeBytes: 32 * MiB, type: 'qcow2', boot: true }] } : {};
-    const i = await call(c, c.createInstance, createRequest(name, InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 256 * MiB, ...root }, { preferredNodeId: a.nodeId }));
-    const running = (await watch.state(i.id, InstanceState.INSTANCE_STATE_RUNNING, 90_000)).instance!;
-    assert.equal(running.nodeId, a.nodeId);
-    for (let attempt = 1; ; attempt++) {
-      const con = new ConsoleSession(c, i.id);
-      if (await con.waitFor(READY, 30_000)) return { id: i.id, con };
-      con.close();
-      if (attempt === 2) throw new Error(`${name}: no ${READY} twice`);
-      await call(c, c.restartInstance, { instanceId: i.id, force: true });
-    }
-  };
-
-  /** Attaches the volume and waits until the guest sees it: its device name there (vdX), found by its serial. */
-  const attach = async (con: ConsoleSession, v: Volume, instanceId: string): Promise<string> => {
-    await call(s, s.attachVolume, { volumeId: v.id, instanceId, devicePath: '' });
-    return diskBySerial(con, v.id);
-  };
-  const diskBySerial = (con: ConsoleSession, volumeId: string) =>
-    until(`the guest to see volume ${volumeId}`, async () => {
-      const out = await con.run('for d in /sys/block/vd*; do [ -e $d ] && echo "DISK $(basename $d) $(cat $d/serial) ."; done', 20_000);
-      return [...out.matchAll(/DISK (vd[a-z]+) (\S+) \./g)].find((m) => m[2] === volumeSerial(volumeId))?.[1];
-    }, 30_000);
-  /** The first line of a 512-byte block of a disk, read past the page cache. R$((1+1))D: the answer says R2D, its echoed command line does not. */
-  const readBlock = async (con: ConsoleSession, dev: string, block: number): Promise<string> => {
-    const out = await con.run(`sync; echo 3 > /proc/sys/vm/drop_caches; echo "R$((1+1))D:$(dd if=/dev/${dev} bs=512 skip=${block} count=1 2>/dev/null | head -n 1):END"`, 20_000);
-    return /R2D:([^:\r\n]*):END/.exec(out)?.[1] ?? '';
-  };
-  const writeBlock = (con: ConsoleSession, dev: string, block: number, marker: string) =>
-    con.run(`printf '${marker}\\n' | dd of=/dev/${dev} bs=512 seek=${block} count=1 conv=sync,notrunc,fsync 2>/dev/null; sync`, 20_000);
+  const volumeOn = (name: string, nodeId: string, over: Partial<CreateVolumeRequest> = {}) => lab.volumeOn(name, nodeId, over);
+  const bootOnA = (name: string, withRoot: boolean) => lab.bootOn(a, name, withRoot);
+  const attach = (con: ConsoleSession, v: Volume, instanceId: string) => lab.attach(con, v, instanceId);
+  const readBlock = (con: ConsoleSession, dev: string, block: number) => lab.readBlock(con, dev, block);
+  const writeBlock = (con: ConsoleSession, dev: string, block: number, marker: string) => lab.writeBlock(con, dev, block, marker);
 
   it('moves a VM with its volume and its root overlay: the guest reads both markers on the target, node_id follows, the source keeps no QEMU and no file of the volume', async () => {
     const spare = await volumeOn('mig-spare', a.nodeId);
@@ -120,6 +78,11 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
     await writeBlock(vm.con, 'vda', 2048, 'hv-root-marker-9');
     assert.equal(await readBlock(vm.con, dev, 100), 'hv-volume-marker-7');
     vm.con.close();
+    // A snapshot of the volume (taken live): it follows the volume to the target after the move.
+    const snap = await call(s, s.createSnapshot, { name: 'live-before', description: '', volumeId: data.id, tenantId: '', metadata: undefined });
+    await until('the snapshot AVAILABLE', async () => (await call(s, s.getSnapshot, { snapshotId: snap.id })).status === SnapshotStatus.SNAPSHOT_STATUS_AVAILABLE, 60_000);
+    const snapshotOn = (dir: string) => existsSync(path.join(dir, 'volumes', 'snapshots', `${snap.id}.qcow2`));
+    assert.ok(snapshotOn(dirA), 'the snapshot is on the source');
 
     const mark = watch.events.length;
     await call(c, c.migrateInstance, { instanceId: vm.id, targetNodeId: b.nodeId, live: true });
@@ -142,6 +105,7 @@ describe('live migration with an attached volume (real QEMU, TCG, two agents)', 
 
     await until('no QEMU of it left on the source', () => processesNaming(dirA).length === 0, 30_000);
     await until("the source's copy of the volume removed", () => filesNaming(dirA, data.id).length === 0, 30_000);
+    await until('the snapshot followed the volume: on the target, not on the source', () => snapshotOn(dirB) && !snapshotOn(dirA), 60_000);
     assert.equal(processesNaming(dirB).filter((p) => p.cmdline.includes(vm.id)).length, 1, "one QEMU runs it: the target's");
     assert.ok(existsSync(fileOf(dirB, data.id)), 'the target holds the volume');
     await until('the target\'s copy no longer marked incoming', () => filesNaming(dirB, data.id).length === 1, 30_000);

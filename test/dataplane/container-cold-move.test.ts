@@ -4,8 +4,9 @@ import path from 'node:path';
 import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import type { Instance } from '../../src/gen/hypervisor/v1/compute';
+import { CreateVolumeRequest, StorageServiceClient, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
 import { containerNamespace, hostTag, vethName } from '../../src/sdn/names';
-import type { ConsoleSession } from '../support/compute';
+import { type ConsoleSession, MiB } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { mountsUnder, processesWith } from '../containers/support/host-checks';
 import { LabRegistry } from './lab-registry';
@@ -20,7 +21,8 @@ const IPV4 = 1;
  * image on the port's second binding and started: the same address and MAC (reached from the
  * other host), a rootfs made afresh (a file written before the move is not there: the image's
  * rootfs is not copied, as Nova's and Incus's ephemeral disks), and its source keeps no process,
- * mount, veth or namespace of it. A drain of its node then moves it back, cold.
+ * mount, veth or namespace of it. A drain of its node then moves it back, cold. A container's
+ * StorageService volume goes with it (its file copied over NBD), holding what was written.
  */
 describe('cold moves of containers between two network-namespace hosts (real runc)', function () {
   this.timeout(400_000);
@@ -143,6 +145,41 @@ describe('cold moves of containers between two network-namespace hosts (real run
     con.close();
 
     await t.deleteInstance(idle.id);
+    await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
+    await t.net.rpc('deleteNetwork', { networkId: network.id });
+    await until('hosts clean', async () => (await Promise.all([0, 1].map((i) => t.leftovers(i)))).every((l) => l.length === 0), 30_000);
+  });
+
+  it("a container with a StorageService volume moves cold with the volume's data: read back on the target, the volume's node_id follows, the source keeps no file of it", async () => {
+    const { network, subnet } = await t.network('cold4', '198.18.93.0/24', 1400);
+    const keeper = await t.container('keeper', 0, registry.ref, ['/bin/sh', '-i'], network.id, subnet.id);
+    const s = t.cp.client(StorageServiceClient);
+    const v = await call(s, s.createVolume, CreateVolumeRequest.fromPartial({ name: 'kept', sizeBytes: BigInt(32 * MiB), preferredNodeId: t.nodeIds[0] }));
+    await until('the volume AVAILABLE', async () => (await call(s, s.getVolume, { volumeId: v.id })).status === VolumeStatus.VOLUME_STATUS_AVAILABLE, 60_000);
+    // A container's mounts are made when it starts: attached while it is stopped.
+    await call(t.c, t.c.stopInstance, { instanceId: keeper.id, force: true, timeoutSeconds: 0 });
+    await call(s, s.attachVolume, { volumeId: v.id, instanceId: keeper.id, devicePath: '/data' });
+    const started = await call(t.c, t.c.startInstance, { instanceId: keeper.id });
+    assert.equal(started.state, InstanceState.INSTANCE_STATE_RUNNING, started.stateReason);
+    let con = t.reattach(keeper.id);
+    await t.sh(con, 'echo kept-$((6*7)) > /data/marker; sync');
+    assert.match(await t.sh(con, 'cat /data/marker'), /kept-42/);
+    con.close();
+    const fileOn = (host: number) => path.join(t.agents[host].stateDir, 'volumes', 'volumes', `${v.id}.qcow2`);
+    assert.ok(existsSync(fileOn(0)), 'host 0 holds the volume');
+
+    const there = await coldMove(keeper, 1);
+    assert.deepEqual([there.state, there.stateReason], [InstanceState.INSTANCE_STATE_RUNNING, `moved cold from node ${t.lab.hosts[0].name}`]);
+    con = t.reattach(keeper.id);
+    assert.match(await t.sh(con, 'cat /data/marker'), /kept-42/);
+    con.close();
+    await until("the volume's node_id on host 1", async () => (await call(s, s.getVolume, { volumeId: v.id })).nodeId === t.nodeIds[1], 30_000);
+    assert.ok(existsSync(fileOn(1)), 'host 1 holds the volume');
+    await until("host 0's copy of the volume removed", () => !existsSync(fileOn(0)), 60_000);
+
+    await t.deleteInstance(keeper.id);
+    await until('the volume freed by the delete', async () => (await call(s, s.getVolume, { volumeId: v.id })).status === VolumeStatus.VOLUME_STATUS_AVAILABLE, 60_000);
+    await call(s, s.deleteVolume, { volumeId: v.id, force: false });
     await until('subnet deletable (DHCP ports gone)', () => t.net.rpc('deleteSubnet', { subnetId: subnet.id }).then(() => true, () => false), 30_000);
     await t.net.rpc('deleteNetwork', { networkId: network.id });
     await until('hosts clean', async () => (await Promise.all([0, 1].map((i) => t.leftovers(i)))).every((l) => l.length === 0), 30_000);

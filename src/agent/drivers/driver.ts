@@ -155,6 +155,13 @@ export interface MigrationEndpoint {
   readonly nbdPort?: number;
 }
 
+/** A disk file of an instance that a cold move copies (src/agent/storage/disk-copy.ts). */
+export interface MovedDisk {
+  readonly name: string;
+  readonly path: string;
+  readonly base?: { readonly path: string; readonly format: 'raw' | 'qcow2' };
+}
+
 /** Live migration between two hosts of the same driver (the QEMU driver's: qemu/live-migration.ts). */
 export interface LiveMigration {
   /** Target: disks made as for a create, the same machine and devices launched waiting for the stream, disks served. */
@@ -180,6 +187,11 @@ export interface InstanceDriver {
   readonly supports: readonly InstanceType[];
   /** Absent: this driver's instances do not move live. */
   readonly migration?: LiveMigration;
+  /**
+   * The instance's own disk files a cold move carries, named alike on both hosts (an overlay names
+   * its base on this host). Absent: nothing of it is kept, it is made afresh from its image.
+   */
+  movedDisks?(spec: InstanceSpecForDriver): Promise<MovedDisk[]>;
   /** Tells the network where the instance's NICs are now, after it moved (a cold move's target). */
   announce?(instanceId: string): Promise<void>;
   probe(): Promise<ProbeResult>;

@@ -7,10 +7,13 @@ import { OciDriver } from '../drivers/oci/oci-driver';
 import { QemuDriver } from '../drivers/qemu/qemu-driver';
 import type { Reporter } from '../reporter';
 import { VOLUME_KEYS_ANNOTATION } from '../storage-protocol';
+import { ColdMoveVolumes } from './cold-move-volumes';
 import { ContainerVolumes } from './container-volumes';
 import { IncomingVolumeError } from './moving-copies';
 import { StoragePool } from './pool';
 import { StorageAgent } from './storage-agent';
+import { DiskServer } from './disk-copy';
+import { SnapshotMoves } from './snapshot-moves';
 
 /** The node's storage pool: --storage-dir, else <state-dir>/volumes. */
 export const storageDirOf = (cfg: Pick<AgentConfig, 'storageDir' | 'stateDir'>): string => cfg.storageDir || path.join(cfg.stateDir, 'volumes');
@@ -30,7 +33,7 @@ export const hostStorage = (
   log: Logger,
   /** On a confined NATS (network mode): the storage plan on the node's own subject. */
   confined = false,
-): { storage?: StorageAgent; annotations: Record<string, string> } => {
+): { storage?: StorageAgent; coldVolumes?: ColdMoveVolumes; annotations: Record<string, string> } => {
   const pool = new StoragePool(storageDirOf(cfg), cfg.volumeKeys);
   const annotations: Record<string, string> = pool.keyIds().length ? { [VOLUME_KEYS_ANNOTATION]: pool.keyIds().join(',') } : {};
   const qemu = drivers.find((d): d is QemuDriver => d instanceof QemuDriver);
@@ -41,7 +44,10 @@ export const hostStorage = (
     monitorOf: (id: string) => (qemu ? qemu.monitorOf(id) : Promise.resolve(undefined)),
   };
   const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
-  const storage = new StorageAgent(nc, nodeId, pool, host, reporter, log.child({ component: 'storage' }), { detachTimeoutMs: 10_000, perNode: confined }, containers);
+  // Snapshots follow their volume with the cold moves' copy: served from the migration port range at the advertise address.
+  const serveAt = { host: () => cfg.advertiseIp, portMin: cfg.migrationPortMin, portMax: cfg.migrationPortMax, lifetimeMs: cfg.migrationCompletionSeconds * 1000 };
+  const snapshots = new SnapshotMoves(pool, new DiskServer(path.join(cfg.stateDir, 'snapshot-moves')), serveAt, log.child({ component: 'storage' }));
+  const storage = new StorageAgent(nc, nodeId, pool, host, reporter, log.child({ component: 'storage' }), { detachTimeoutMs: 10_000, perNode: confined }, containers, snapshots);
   // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
   // A move's destination that cannot make a volume coming with it fails instead (the move fails, the guest stays).
   qemu?.useVolumes((id) =>
@@ -52,5 +58,5 @@ export const hostStorage = (
     }),
   );
   if (oci) oci.volumesAtStart = (id) => storage.containerMounts(id);
-  return { storage, annotations };
+  return { storage, coldVolumes: new ColdMoveVolumes(pool, () => storage.desired(), containers), annotations };
 };

@@ -11,6 +11,7 @@ import type { Key, StoragePool } from './pool';
 import { snapshotLive } from './snapshot-live';
 import type { ContainerVolumes } from './container-volumes';
 import { IncomingVolumeError, MovingCopies } from './moving-copies';
+import type { SnapshotMoves } from './snapshot-moves';
 
 /** What the agent's QEMU driver offers the storage work. */
 export interface StorageHost {
@@ -56,6 +57,8 @@ export class StorageAgent {
     private readonly opts: StorageAgentOptions = { detachTimeoutMs: 10_000 },
     /** Containers' volumes on the host (nodes that run containers). */
     private readonly containers?: ContainerVolumes,
+    /** Snapshots following their volume to another node (absent: they stay where they were taken). */
+    private readonly snapshotMoves?: SnapshotMoves,
   ) {
     this.moving = new MovingCopies(pool);
   }
@@ -84,6 +87,7 @@ export class StorageAgent {
     if (this.timer) clearInterval(this.timer);
     await this.round?.catch(() => undefined);
     await Promise.allSettled([...this.jobs.values()]);
+    await this.snapshotMoves?.settled();
   }
 
   kick(): void {
@@ -132,7 +136,8 @@ export class StorageAgent {
     return vols.map((v) => this.spec(v));
   }
 
-  private async desired(): Promise<StorageReply> {
+  /** This node's storage plan as the control plane has it now. */
+  async desired(): Promise<StorageReply> {
     const subject = this.opts.perNode ? perNodeSubject(STORAGE_PLAN_SUBJECT, this.nodeId()) : STORAGE_PLAN_SUBJECT;
     const m = await this.nc.request(subject, encode({ nodeId: this.nodeId() }), { timeout: 10_000 });
     return decode<StorageReply>(m.data);
@@ -253,6 +258,8 @@ export class StorageAgent {
     }
     // 2b. Copies of volumes moving with their instances (live migration).
     await this.moving.converge(r, planReadAtMs, running, (id) => this.report('volume', id, `copy-removed:${nodeId}:${r.position}`, { type: 'ReportVolumeCopyRemoved', data: { nodeId } }));
+    // 2c. Snapshots following their volumes.
+    await this.snapshotMoves?.converge(r, (id, outcome, command) => this.report('snapshot', id, outcome, command));
     // 3. Snapshots.
     for (const s of r.snapshots) {
       if (s.status === 'CREATING') this.job(s.id, () => this.snapshot(s.id, byId.get(s.volumeId), running));

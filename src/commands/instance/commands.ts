@@ -40,7 +40,8 @@ export type InstanceCommand =
   /** MigrateInstance: the target is already chosen and checked (READY, room, the kind) by the pure chooser. */
   | { type: 'MigrateInstance'; data: { targetNodeId: string; targetNodeName: string; live: boolean } }
   /** An agent of the move (source or target) about how far it got; `migration` names the move. */
-  | { type: 'ReportMigrationProgress'; data: MigrationReport & { phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  /** endpoint: a cold move's source, once it stopped the instance: where it serves the disks the target copies. */
+  | { type: 'ReportMigrationProgress'; data: MigrationReport & { phase: MigrationPhase; percent: number; expectedDowntimeMs?: number; endpoint?: MigrationEndpoint } }
   /** The target's QEMU waits for the stream (and serves its disks) at this address. */
   | { type: 'ReportMigrationTargetReady'; data: MigrationReport & { endpoint: MigrationEndpoint } }
   /** The guest runs on the target, and nothing of it is left on the source. */

@@ -36,10 +36,11 @@ export type InstanceEvent =
   | { type: 'InstanceDeleted'; data: { reason: string } }
   /** A move began; `migration` counts the instance's moves, and reports name it. */
   | { type: 'InstanceMigrationRequested'; data: { migration: number; sourceNodeId: string; targetNodeId: string; targetNodeName: string; live: boolean } }
-  | { type: 'InstanceMigrationProgressed'; data: { migration: number; phase: MigrationPhase; percent: number; expectedDowntimeMs?: number } }
+  /** endpoint: where a cold move's source serves the disks (the target copies them from there). */
+  | { type: 'InstanceMigrationProgressed'; data: { migration: number; phase: MigrationPhase; percent: number; expectedDowntimeMs?: number; endpoint?: MigrationEndpoint } }
   | { type: 'InstanceMigrationTargetReady'; data: { migration: number; endpoint: MigrationEndpoint } }
   /** The switch is done: the instance lives on the target from here on. */
-  | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string } }
+  | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string; cold?: true } }
   /** The move was undone: the instance stays on its node, with the reason. */
   | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string; startGeneration?: number } }
   /** A drain could not move it off its node; it stays there, with the reason. */

@@ -90,8 +90,8 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
     }
     case 'InstanceMigrationProgressed': {
       if (!s.migration) return s;
-      const { phase, percent, expectedDowntimeMs } = e.data;
-      const m = { ...s.migration, phase, percent, expectedDowntimeMs };
+      const { phase, percent, expectedDowntimeMs, endpoint } = e.data;
+      const m = { ...s.migration, phase, percent, expectedDowntimeMs, ...(endpoint ? { endpoint } : {}) };
       return { ...s, migration: m, reason: migrationReason(m), ...at };
     }
     case 'InstanceMigrationTargetReady': {

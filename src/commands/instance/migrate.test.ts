@@ -58,6 +58,12 @@ describe('instance decider: migration', () => {
     });
     it('begins a live move of a VM with a port: the port follows it', () => given([...running(), attached]).when(migrate()).then([requested()]));
     it('begins a cold move of a STOPPED container', () => given(stoppedBox).when(migrate(false)).then([requested(1, false)]));
+    it('begins a cold move of a STOPPED VM (its disks are copied)', () => given(stopped).when(migrate(false)).then([requested(1, false)]));
+    it('begins a cold move of a RUNNING VM (stopped, moved with its disks, started again)', () => given(running()).when(migrate(false)).then([requested(1, false)]));
+    it('begins a cold move of a STOPPED microVM', () =>
+      given([...running('microvm'), { type: 'InstanceStopRequested', data: { generation: 2, force: false, timeoutSeconds: 5 } }, { type: 'InstanceStopped', data: { generation: 2, reason: 'stopped' } }] as InstanceEvent[])
+        .when(migrate(false))
+        .then([requested(1, false)]));
     it('begins a cold move of a RUNNING container', () => given(running('container')).when(migrate(false)).then([requested(1, false)]));
     it('begins a cold move of a container with a port: the port follows it', () => given([...running('container'), attached]).when(migrate(false)).then([requested(1, false)]));
     it('numbers each move', () =>
@@ -76,8 +82,7 @@ describe('instance decider: migration', () => {
       ['a FAILED instance', [...running(), { type: 'InstanceFailed', data: { generation: 2, reason: 'crashed' } }], migrate(false), /it is FAILED; only a RUNNING or STOPPED instance can be moved/],
       ['an instance being deleted', [...running(), { type: 'InstanceDeletionRequested', data: { generation: 2, force: false } }], migrate(), /being deleted/],
       ['a move to the node it is on', running(), migrate(true, 'node-a'), /already on node host-a/],
-      ['a cold move of a VM (its disks follow live moves only)', stopped, migrate(false), /a vm moves live only \(its disks are copied by a live move; a cold move would lose them\)/],
-      ['a cold move of a container with volumes (their data is not copied yet)', withVolume, migrate(false), /it mounts volumes \(data\), and a cold move does not copy volume data yet; detach them first/],
+      ['a cold move of a container with node-local volumes (host directories stay on their node)', withVolume, migrate(false), /it mounts node-local volumes \(data\), which stay on their node; use StorageService volumes/],
     ];
     for (const [what, history, cmd, message] of refusals)
       it(`refuses ${what} with FAILED_PRECONDITION saying why`, () => given(history).when(cmd).thenThrows(FailedPrecondition, message));
@@ -164,6 +169,47 @@ describe('instance decider: migration', () => {
       given([...migrating, failed]).when(migrate()).then([{ ...requested(2) }]));
   });
 
+  describe('a cold move of a VM: its disks are served by the source and copied by the target', () => {
+    const cold = [...running(), attached, requested(1, false)];
+    const served = { host: '198.18.0.1', port: 49152 };
+    const stoppedServing: InstanceEvent = { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'switching', percent: 50, endpoint: served } };
+    it('records where the stopped source serves the disks, and the target copies from there', () => {
+      given(cold).when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-a', migration: 1, phase: 'switching', percent: 50, endpoint: served } }).then([stoppedServing]);
+      const s = stateOf([...cold, stoppedServing]);
+      assert.deepEqual([s.migration?.endpoint, s.migration?.phase, s.nodeId], [served, 'switching', 'node-a']);
+    });
+    it("keeps the source's address while the target reports its copy", () => {
+      const copying: InstanceEvent = { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'copying-disks', percent: 40 } };
+      given([...cold, stoppedServing]).when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-b', migration: 1, phase: 'copying-disks', percent: 40 } }).then([copying]);
+      const s = stateOf([...cold, stoppedServing, copying]);
+      assert.deepEqual([s.migration?.endpoint, s.reason], [served, 'moving cold to host-b: 40% (copying disks)']);
+    });
+    it('takes no address from the target of a cold move, nor from a live move', () => {
+      given(cold)
+        .when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-b', migration: 1, phase: 'switching', percent: 50, endpoint: served } })
+        .then([{ type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'switching', percent: 50 } }]);
+      given(migrating)
+        .when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-a', migration: 1, phase: 'copying-memory', percent: 10, endpoint: served } })
+        .then([{ type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'copying-memory', percent: 10 } }]);
+    });
+    it('says so when it completes (the source removes its stopped copy): node_id moves, RUNNING', () => {
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true } };
+      given([...cold, stoppedServing]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
+      const s = stateOf([...cold, stoppedServing, done]);
+      assert.deepEqual([s.nodeId, s.status, s.migration, s.reason], ['node-b', 'RUNNING', undefined, 'moved cold from node host-a']);
+    });
+    it('a live move completing is not marked cold', () =>
+      given(migrating)
+        .when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } })
+        .then([{ type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } }]));
+    it('fails on the target after the copy began: it stays on the source and is started there again', () => {
+      const failed: InstanceEvent = { type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'on the target: qemu-img convert: Permission denied', startGeneration: 2 } };
+      given([...cold, stoppedServing]).when({ type: 'FailMigration', data: { migration: 1, nodeId: 'node-b', reason: 'on the target: qemu-img convert: Permission denied' } }).then([failed]);
+      const s = stateOf([...cold, stoppedServing, failed]);
+      assert.deepEqual([s.nodeId, s.status, s.pending?.kind, s.migration], ['node-a', 'RUNNING', 'start', undefined]);
+    });
+  });
+
   describe('a cold move (containers)', () => {
     const cold = [...running('container'), attached, requested(1, false)];
     const stoppedThere: InstanceEvent = { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'switching', percent: 50 } };
@@ -172,7 +218,7 @@ describe('instance decider: migration', () => {
       assert.equal(stateOf([...cold, stoppedThere]).reason, 'moving cold to host-b: 50% (switching over)');
     });
     it('moves node_id to the target, keeping its port, and says it was a cold move', () => {
-      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } };
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true } };
       given([...cold, stoppedThere]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
       const s = stateOf([...cold, stoppedThere, done]);
       assert.deepEqual([s.nodeId, s.status, s.network?.portId, s.pending, s.reason], ['node-b', 'RUNNING', 'p-1', undefined, 'moved cold from node host-a']);

@@ -10,8 +10,9 @@ type MigrationCommand = Extract<InstanceCommand, { type: 'MigrateInstance' | 'Re
  * the agents report the switch done; a failure leaves it there with the reason. One move
  * at a time; reports name the move they are about, so a late one of an earlier move is moot.
  * A port follows either kind of move (a second binding on the target: port-hosts.ts). A cold
- * move (containers): the source stops it ('switching'), the target makes and starts it
- * ('starting'), then node_id moves; a failure after the stop starts it again on the source.
+ * move: the source stops it and serves its disks ('switching', with where), the target copies
+ * them ('copying-disks'), makes and starts it ('starting'), then node_id moves; a failure after
+ * the stop starts it again on the source.
  */
 export const decideMigration = (cmd: MigrationCommand, s: InstanceState): InstanceEvent[] => {
   switch (cmd.type) {
@@ -29,8 +30,15 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
       if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
       const { phase, percent, expectedDowntimeMs } = cmd.data;
       const pct = Math.max(0, Math.min(100, Math.round(percent)));
-      if (m.phase === phase && m.percent === pct && m.expectedDowntimeMs === expectedDowntimeMs) return [];
-      return [{ type: 'InstanceMigrationProgressed', data: { migration: m.id, phase, percent: pct, ...(expectedDowntimeMs !== undefined ? { expectedDowntimeMs } : {}) } }];
+      // Where a cold move's source serves its disks: said by the source only, and only by a cold one.
+      const endpoint = !m.live && cmd.data.nodeId === s.nodeId ? cmd.data.endpoint : undefined;
+      if (m.phase === phase && m.percent === pct && m.expectedDowntimeMs === expectedDowntimeMs && !endpoint) return [];
+      return [
+        {
+          type: 'InstanceMigrationProgressed',
+          data: { migration: m.id, phase, percent: pct, ...(expectedDowntimeMs !== undefined ? { expectedDowntimeMs } : {}), ...(endpoint ? { endpoint } : {}) },
+        },
+      ];
     }
 
     case 'ReportMigrationTargetReady': {
@@ -46,7 +54,8 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
       if (s.exists && !m && s.lastFailedMigration === cmd.data.migration)
         throw new FailedPrecondition(`migration ${cmd.data.migration} of instance ${s.id} has failed already; it stays on node ${s.nodeName || s.nodeId}`);
       if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
-      return [{ type: 'InstanceMigrated', data: { migration: m.id, nodeId: m.targetNodeId, nodeName: m.targetNodeName, fromNodeId: s.nodeId } }];
+      // cold: the source kept its stopped copy (and its disks) for a failure; it is told to remove it now.
+      return [{ type: 'InstanceMigrated', data: { migration: m.id, nodeId: m.targetNodeId, nodeName: m.targetNodeName, fromNodeId: s.nodeId, ...(m.live ? {} : { cold: true as const }) } }];
     }
 
     case 'FailMigration': {
@@ -73,11 +82,9 @@ export const refuseMigration = (s: InstanceState, targetNodeId: string, live: bo
   if (s.pending) no(`a ${s.pending.kind} is in progress; move it once that has ended`);
   if (live && s.status !== 'RUNNING') no(`it is ${s.status}; only a RUNNING instance moves live (use live=false to move it cold)`);
   if (!live && s.status !== 'RUNNING' && s.status !== 'STOPPED') no(`it is ${s.status}; only a RUNNING or STOPPED instance can be moved`);
-  // A cold move makes the instance afresh from its image on the target: a VM's disks would be lost (they follow live moves only).
-  if (!live && s.kind !== 'container') no(`a ${s.kind ?? 'vm'} moves live only (its disks are copied by a live move; a cold move would lose them); start it and move it live`);
-  // Volumes hold data a container's image does not; their copy on a cold move is not there yet.
+  // A container's named volumes (spec.volume_mounts) are host directories, possibly shared with other containers of its node: they are not carried.
   if (!live && s.spec?.volumeMounts?.length)
-    no(`it mounts volumes (${s.spec.volumeMounts.map((v) => v.name).join(', ')}), and a cold move does not copy volume data yet; detach them first`);
+    no(`it mounts node-local volumes (${s.spec.volumeMounts.map((v) => v.name).join(', ')}), which stay on their node; use StorageService volumes (their data moves with it)`);
   if (targetNodeId && targetNodeId === s.nodeId) no(`it is already on node ${s.nodeName || s.nodeId}`);
 };
 

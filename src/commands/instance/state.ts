@@ -35,7 +35,7 @@ export interface Migration {
   readonly percent: number;
   readonly expectedDowntimeMs?: number;
   readonly since: Date;
-  /** Set once the target is prepared: the source sends there. */
+  /** A live move: where the prepared target listens (the source sends there). A cold one: where the stopped source serves its disks (the target copies them). */
   readonly endpoint?: MigrationEndpoint;
 }
 

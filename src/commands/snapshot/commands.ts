@@ -1,3 +1,4 @@
+import type { SnapshotEndpoint } from './events';
 /** What a snapshot needs to know of its volume, read by the caller from the volume's projection. */
 export interface VolumeFacts {
   readonly id: string;
@@ -29,4 +30,12 @@ export type SnapshotCommand =
   | { type: 'ReportSnapshotProgress'; data: Report & { percent: number } }
   | { type: 'ReportSnapshotReady'; data: Report & { sizeBytes: number } }
   | { type: 'ReportSnapshotFailed'; data: Report & { reason: string } }
-  | { type: 'ReportSnapshotDeleted'; data: Report };
+  | { type: 'ReportSnapshotDeleted'; data: Report }
+  /** From the storage keeper: the snapshot's volume is on toNodeId now, so the snapshot goes there too. */
+  | { type: 'MoveSnapshot'; data: { toNodeId: string } }
+  /** The node it is on serves its file for the move, there. */
+  | { type: 'ReportSnapshotServed'; data: Report & { endpoint: SnapshotEndpoint } }
+  /** The node it moves to has copied its file. */
+  | { type: 'ReportSnapshotCopied'; data: Report }
+  /** A node it moved away from has removed its copy. */
+  | { type: 'ReportSnapshotCopyRemoved'; data: Report };

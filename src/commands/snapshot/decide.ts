@@ -81,6 +81,28 @@ export const decide = (cmd: SnapshotCommand, s: SnapshotState): SnapshotEvent[] 
       if (!fromNode(s, cmd.data) || s.status !== 'DELETING') return [];
       return [{ type: 'SnapshotDeleted', data: { reason: 'deleted' } }];
 
+    case 'MoveSnapshot': {
+      // Sent by the storage keeper once its volume's move is in the log; moot when it no longer matches.
+      const { toNodeId } = cmd.data;
+      if (!toNodeId) throw new InvalidArgument('to_node_id: is required');
+      if (!s.exists || s.status !== 'AVAILABLE' || s.nodeId === toNodeId || s.moving?.toNodeId === toNodeId) return [];
+      return [{ type: 'SnapshotMoveRequested', data: { fromNodeId: s.nodeId!, toNodeId } }];
+    }
+
+    case 'ReportSnapshotServed': {
+      const { host, port } = cmd.data.endpoint;
+      if (!fromNode(s, cmd.data) || !s.moving || (s.moving.endpoint?.host === host && s.moving.endpoint.port === port)) return [];
+      return [{ type: 'SnapshotServed', data: { endpoint: { host, port } } }];
+    }
+
+    case 'ReportSnapshotCopied':
+      if (!s.exists || s.moving?.toNodeId !== cmd.data.nodeId || !s.moving.endpoint) return [];
+      return [{ type: 'SnapshotMoved', data: { fromNodeId: s.nodeId!, toNodeId: cmd.data.nodeId } }];
+
+    case 'ReportSnapshotCopyRemoved':
+      if (!s.leftOn?.includes(cmd.data.nodeId)) return [];
+      return [{ type: 'SnapshotCopyRemoved', data: { nodeId: cmd.data.nodeId } }];
+
     default:
       throw new InvalidArgument(`unknown snapshot command ${(cmd as { type: string }).type}`);
   }

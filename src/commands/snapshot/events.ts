@@ -18,4 +18,18 @@ export type SnapshotEvent =
   | { type: 'SnapshotFailed'; data: { reason: string } }
   | { type: 'SnapshotUpdated'; data: { name: string; description: string; labels: Record<string, string>; annotations: Record<string, string> } }
   | { type: 'SnapshotDeletionRequested'; data: Record<string, never> }
-  | { type: 'SnapshotDeleted'; data: { reason: string } };
+  | { type: 'SnapshotDeleted'; data: { reason: string } }
+  /** Its volume moved to toNodeId (VolumeMoved): its file follows, copied from the node it is on. */
+  | { type: 'SnapshotMoveRequested'; data: { fromNodeId: string; toNodeId: string } }
+  /** The node it is on serves its file there for the copy (a cold move's disk server). */
+  | { type: 'SnapshotServed'; data: { endpoint: SnapshotEndpoint } }
+  /** toNodeId holds its copy now: it lives there; fromNodeId still has a copy to remove. */
+  | { type: 'SnapshotMoved'; data: { fromNodeId: string; toNodeId: string } }
+  /** The copy left on nodeId by a move is gone. */
+  | { type: 'SnapshotCopyRemoved'; data: { nodeId: string } };
+
+/** Where a node serves a snapshot's file over NBD (its advertise address, a port of its migration range). */
+export interface SnapshotEndpoint {
+  readonly host: string;
+  readonly port: number;
+}

@@ -18,6 +18,16 @@ export const evolve = (s: SnapshotState, e: Evolving<SnapshotEvent>): SnapshotSt
     case 'SnapshotDeletionRequested':
       return { ...s, status: 'DELETING', ...at };
     case 'SnapshotDeleted':
-      return { ...s, exists: false, deleted: true, reason: e.data.reason, ...at };
+      return { ...s, exists: false, deleted: true, reason: e.data.reason, moving: undefined, ...at };
+    case 'SnapshotMoveRequested':
+      return { ...s, moving: { toNodeId: e.data.toNodeId }, ...at };
+    case 'SnapshotServed':
+      return s.moving ? { ...s, moving: { ...s.moving, endpoint: e.data.endpoint }, ...at } : s;
+    case 'SnapshotMoved':
+      return { ...s, nodeId: e.data.toNodeId, moving: undefined, leftOn: [...(s.leftOn ?? []).filter((n) => n !== e.data.toNodeId && n !== e.data.fromNodeId), e.data.fromNodeId], ...at };
+    case 'SnapshotCopyRemoved': {
+      const leftOn = (s.leftOn ?? []).filter((n) => n !== e.data.nodeId);
+      return { ...s, leftOn: leftOn.length ? leftOn : undefined, ...at };
+    }
   }
 };

@@ -22,7 +22,7 @@ export type VolumeCommand =
   | { type: 'ResizeVolume'; data: { newSizeBytes: number; instanceLive?: boolean } }
   /** withoutNode: the node is gone, so nobody is left to remove the file. */
   | { type: 'DeleteVolume'; data: { force: boolean; withoutNode?: string } }
-  /** The attached instance has moved live to toNodeId (InstanceMigrated): the volume's data went with it. */
+  /** The attached instance has moved to toNodeId (InstanceMigrated, live or cold): the volume's data went with it. */
   | { type: 'MoveVolume'; data: { instanceId: string; toNodeId: string } }
   | { type: 'ReportVolumeReady'; data: Report & { sizeBytes: number } }
   | { type: 'ReportVolumeFailed'; data: Report & { reason: string } }

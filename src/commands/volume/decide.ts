@@ -135,7 +135,6 @@ export const decide = (cmd: VolumeCommand, s: VolumeState): VolumeEvent[] => {
       requireToken('to_node_id', toNodeId);
       const a = s.attachment;
       if (!s.exists || a?.instanceId !== instanceId || s.nodeId === toNodeId) return [];
-      if (a.instanceKind === 'container') throw new FailedPrecondition(`volume ${s.id} is mounted in container ${instanceId}; a container's volumes do not move live`);
       return [{ type: 'VolumeMoved', data: { instanceId, fromNodeId: s.nodeId, toNodeId } }];
     }
 

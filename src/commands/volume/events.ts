@@ -30,7 +30,7 @@ export type VolumeEvent =
   | { type: 'VolumeDetached'; data: { instanceId: string; reason: string } }
   | { type: 'VolumeResizeRequested'; data: { fromBytes: number; toBytes: number } }
   | { type: 'VolumeResized'; data: { sizeBytes: number } }
-  /** Moved with its instance (a live migration mirrored it): fromNodeId still has a copy to remove. */
+  /** Moved with its instance (a live migration mirrored it, a cold move copied it): fromNodeId still has a copy to remove. */
   | { type: 'VolumeMoved'; data: { instanceId: string; fromNodeId: string; toNodeId: string } }
   /** The copy left on nodeId by a move is gone. */
   | { type: 'VolumeCopyRemoved'; data: { nodeId: string } }

@@ -18,7 +18,7 @@ export interface PlacementModels {
   /** A floating IP is realised by its router's node. */
   readonly floatingIps: States<{ routerId: string }>;
   readonly volumes: Views<{ nodeId: string }> & States<{ leftOn?: readonly string[] }>;
-  readonly snapshots: States<{ nodeId?: string }>;
+  readonly snapshots: States<{ nodeId?: string; moving?: { toNodeId: string }; leftOn?: readonly string[] }>;
 }
 
 /** Which node is which, and where instances, ports and routers are placed, from the read models. */
@@ -46,4 +46,6 @@ export const placementFrom = (m: PlacementModels): Placement => ({
   },
   movingTo: (id) => m.instances.state(id)?.migration?.targetNodeId,
   copiesOn: (id) => m.volumes.state(id)?.leftOn ?? [],
+  snapshotMovingTo: (id) => m.snapshots.state(id)?.moving?.toNodeId,
+  snapshotCopiesOn: (id) => m.snapshots.state(id)?.leftOn ?? [],
 });

@@ -84,7 +84,7 @@ export class InstanceLifecycle extends Controller {
         // A cold move's source kept its stopped copy for a failure; it has moved, so that copy goes.
         const data = (e as unknown as InstanceEvent & { type: 'InstanceMigrated' }).data;
         const s = this.instances.state(e.aggregateId);
-        if (s?.spec && s.kind === 'container') this.sendColdCleanup(s, data.fromNodeId, data.nodeId, data.migration, e.revision);
+        if (s?.spec && (data.cold || s.kind === 'container')) this.sendColdCleanup(s, data.fromNodeId, data.nodeId, data.migration, e.revision);
         continue;
       }
       if (!left) continue;
@@ -163,8 +163,9 @@ export class InstanceLifecycle extends Controller {
   }
 
   /**
-   * A cold move, in order: the source stops it (migrate-out, reported as 'switching'), then the
-   * target makes it, with its port's second binding, and starts it if it ran (migrate-in); the
+   * A cold move, in order: the source stops it and serves its disks (migrate-out, reported as
+   * 'switching' with where), then the target copies them, makes it, with its port's second
+   * binding, and starts it if it ran (migrate-in); the
    * source's copy is removed once node_id has moved (onCommit), kept until then for a failure.
    */
   private async coldMoveWork(id: string, s: InstanceState): Promise<void> {
@@ -173,7 +174,9 @@ export class InstanceLifecycle extends Controller {
     const key = `${m.id}:${action}`;
     if (this.sentMigration.get(id) === key) return;
     const w = workFor(s, action, nodeId, s.generation, this.runtime.position, this.causes.of(id).correlationId, this.networkPlan);
-    await this.work.send({ ...w, migration: { id: m.id, sourceNodeId: s.nodeId, targetNodeId: m.targetNodeId, cold: { running: s.status === 'RUNNING' } } });
+    // migrate-in copies the disks from where the stopped source serves them (its report said where).
+    const endpoint = action === 'migrate-in' && m.endpoint ? { endpoint: m.endpoint } : {};
+    await this.work.send({ ...w, migration: { id: m.id, sourceNodeId: s.nodeId, targetNodeId: m.targetNodeId, ...endpoint, cold: { running: s.status === 'RUNNING' } } });
     this.sentMigration.set(id, key);
   }
 

@@ -12,11 +12,21 @@ describe('drain round', () => {
   it('starts at most maxParallel moves', () => assert.deepEqual(ids(drainRound([i('a'), i('b'), i('c')], 2, NOW, 10_000)), ['a', 'b']));
   it('counts moves under way against the limit', () => assert.deepEqual(ids(drainRound([i('a', moving), i('b'), i('c')], 2, NOW, 10_000)), ['b']));
   it('starts none when the limit is taken', () => assert.deepEqual(ids(drainRound([i('a', moving), i('b', moving), i('c')], 2, NOW, 10_000)), []));
-  it('leaves what is not RUNNING or has work in flight', () =>
-    assert.deepEqual(ids(drainRound([i('s', { status: 'STOPPED' }), i('p', { pending: { kind: 'stop', force: false, timeoutSeconds: 5, generation: 2, since: new Date(NOW) } }), i('r')], 5, NOW, 10_000)), ['r']));
-  it('moves a STOPPED container (cold), not a STOPPED VM', () =>
-    assert.deepEqual(ids(drainRound([i('vm', { status: 'STOPPED', kind: 'vm' }), i('box', { status: 'STOPPED', kind: 'container' })], 5, NOW, 10_000)), ['box']));
-  it('moves containers cold and everything else live', () => assert.deepEqual([moveIsLive({ kind: 'container' }), moveIsLive({ kind: 'vm' }), moveIsLive({ kind: 'microvm' })], [false, true, true]));
+  it('leaves what is neither RUNNING nor STOPPED, or has work in flight', () =>
+    assert.deepEqual(ids(drainRound([i('f', { status: 'FAILED' }), i('p', { pending: { kind: 'stop', force: false, timeoutSeconds: 5, generation: 2, since: new Date(NOW) } }), i('r')], 5, NOW, 10_000)), ['r']));
+  it('moves STOPPED instances too: a VM and a container', () =>
+    assert.deepEqual(ids(drainRound([i('vm', { status: 'STOPPED', kind: 'vm' }), i('box', { status: 'STOPPED', kind: 'container' })], 5, NOW, 10_000)), ['vm', 'box']));
+  it('moves containers and STOPPED VMs cold, RUNNING VMs live', () =>
+    assert.deepEqual(
+      [
+        moveIsLive({ kind: 'container', status: 'RUNNING' }),
+        moveIsLive({ kind: 'vm', status: 'RUNNING' }),
+        moveIsLive({ kind: 'microvm', status: 'RUNNING' }),
+        moveIsLive({ kind: 'vm', status: 'STOPPED' }),
+        moveIsLive({ kind: 'microvm', status: 'STOPPED' }),
+      ],
+      [false, true, true, false, false],
+    ));
   it('lets one whose move just failed wait, and says when to look again', () => {
     const r = drainRound([i('f', { lastMigrationFailedAt: new Date(NOW - 4_000) }), i('ok')], 2, NOW, 10_000);
     assert.deepEqual(ids(r), ['ok']);

@@ -5,7 +5,7 @@ import type { InstanceState } from '../../commands/instance';
  * again. Pure. Moves under way count against the limit; an instance whose last move
  * failed less than retryMs ago waits (else a target that always fails would be tried in a
  * tight loop, each failure a change that starts the next round). RUNNING VMs move live;
- * containers, RUNNING or STOPPED, move cold (moveIsLive).
+ * containers, and STOPPED VMs (with their disks), move cold (moveIsLive).
  */
 export const drainRound = (here: readonly InstanceState[], maxParallel: number, nowMs: number, retryMs: number): { start: InstanceState[]; againInMs?: number } => {
   let free = maxParallel - here.filter((s) => s.migration).length;
@@ -27,8 +27,11 @@ export const drainRound = (here: readonly InstanceState[], maxParallel: number, 
   return { start, ...(again !== undefined ? { againInMs: again } : {}) };
 };
 
-/** A drain moves RUNNING instances, and STOPPED containers too (a cold move carries them; a STOPPED VM cannot move). */
-const movable = (s: InstanceState): boolean => s.status === 'RUNNING' || (s.status === 'STOPPED' && s.kind === 'container');
+/** A drain moves RUNNING and STOPPED instances (a cold move carries a stopped one, a VM's disks with it). */
+const movable = (s: InstanceState): boolean => s.status === 'RUNNING' || s.status === 'STOPPED';
 
-/** How a drain moves it: a container cold (its processes are not checkpointed), anything else live. */
-export const moveIsLive = (s: Pick<InstanceState, 'kind'>): boolean => s.kind !== 'container';
+/**
+ * How a drain moves it: a container cold (its processes are not checkpointed), a STOPPED VM cold
+ * (nothing runs to migrate; its disks are copied), a RUNNING VM live (it keeps running).
+ */
+export const moveIsLive = (s: Pick<InstanceState, 'kind' | 'status'>): boolean => s.kind !== 'container' && s.status === 'RUNNING';

@@ -24,10 +24,10 @@ export interface DrainOptions {
 
 /**
  * Drain: while a node is DRAINING, its running VMs and microVMs are moved off live, and its
- * containers (running or stopped) cold, at most maxParallel at a time, each to the node the
- * scheduler picks. Level-triggered per
+ * containers (running or stopped) and stopped VMs cold (with their disks), at most maxParallel
+ * at a time, each to the node the scheduler picks. Level-triggered per
  * node: READY again (the drain cancelled) starts no new move; moves under way finish.
- * What cannot move now (no room anywhere, a container with volumes) stays and is tried again;
+ * What cannot move now (no room anywhere, a container with node-local volumes) stays and is tried again;
  * why is on the instance (state_reason), until it moves or the drain is cancelled.
  */
 export class DrainProcess extends Controller {

@@ -40,11 +40,19 @@ export class StorageKeeper extends Controller {
         if (e.type === 'VolumeDeleted') this.queueNodeOf(this.m.volumes.state(e.aggregateId)?.nodeId);
         else if (e.type === 'SnapshotDeleted') this.queueNodeOf(this.m.snapshots.state(e.aggregateId)?.nodeId);
         else if (e.type === 'InstanceDeleted' || e.type === 'InstanceMigrated') this.queue.add(`instance:${e.aggregateId}`);
-        else if (e.type === 'VolumeCopyRemoved') this.queueNodeOf((e.data as { nodeId?: string }).nodeId);
+        else if (e.type === 'VolumeCopyRemoved' || e.type === 'SnapshotCopyRemoved') this.queueNodeOf((e.data as { nodeId?: string }).nodeId);
+        else if (e.type === 'VolumeMoved') this.queue.add(`snapshots:${e.aggregateId}`);
+        // One finished after its volume moved away (taken while it moved) follows it too.
+        else if (e.type === 'SnapshotReady') this.queue.add(`snapshots:${this.m.snapshots.state(e.aggregateId)?.volumeId ?? ''}`);
       }
     });
     this.queue.resyncEvery(resyncMs, () => this.nodes.ids().map((id) => `node:${id}`));
     for (const id of this.nodes.ids()) this.queue.add(`node:${id}`);
+    // Snapshots whose volume moved while no server ran: they follow it now.
+    for (const id of this.m.snapshots.ids()) {
+      const sn = this.m.snapshots.state(id);
+      if (sn?.exists && sn.volumeId && this.m.volumes.state(sn.volumeId)?.nodeId !== sn.nodeId) this.queue.add(`snapshots:${sn.volumeId}`);
+    }
     // Instances deleted while no server ran: their volumes are freed now.
     for (const id of this.m.volumes.ids()) {
       const a = this.m.volumes.state(id)?.attachment;
@@ -90,6 +98,7 @@ export class StorageKeeper extends Controller {
       }
       return again === undefined ? undefined : { requeueAfterMs: again };
     }
+    if (kind === 'snapshots') return this.followVolume(id);
     if (kind === 'instance') {
       const i = this.instances.state(id);
       if (i?.exists) return this.followMove(i);
@@ -103,14 +112,37 @@ export class StorageKeeper extends Controller {
     }
   }
 
-  /** A volume's hold on a node it moved away from, whose copy there is removed (or never was): given back. */
-  private movedAwayFrom(volumeId: string, nodeId: string): boolean {
-    const v = this.m.volumes.state(volumeId);
-    return !!v?.exists && v.nodeId !== nodeId && !v.leftOn?.includes(nodeId);
+  /** A volume's or snapshot's hold on a node it moved away from, whose copy there is removed (or never was): given back. */
+  private movedAwayFrom(key: string, nodeId: string): boolean {
+    const v = this.m.volumes.state(key);
+    if (v?.exists) return v.nodeId !== nodeId && !v.leftOn?.includes(nodeId);
+    const s = this.m.snapshots.state(key);
+    return !!s?.exists && s.nodeId !== nodeId && !s.leftOn?.includes(nodeId) && s.moving?.toNodeId !== nodeId;
   }
 
   /**
-   * After a live move (InstanceMigrated): the instance's volumes were mirrored to its new
+   * After a volume moved (VolumeMoved): its snapshots follow it (their files are copied by the
+   * agents, snapshot-moves.ts), each first held on the new node (one short of room is logged:
+   * the volume is there already, and a snapshot away from its volume is worth less).
+   */
+  private async followVolume(volumeId: string): Promise<void> {
+    const v = this.m.volumes.state(volumeId);
+    if (!v?.exists) return;
+    const moves = v.attachment ? (this.instances.state(v.attachment.instanceId)?.migrations ?? 0) : 0;
+    for (const sid of this.m.snapshots.ids()) {
+      const sn = this.m.snapshots.state(sid);
+      if (!sn?.exists || sn.volumeId !== volumeId || sn.status !== 'AVAILABLE' || sn.nodeId === v.nodeId || sn.moving?.toNodeId === v.nodeId) continue;
+      const cause = { correlationId: volumeId, causationId: volumeId };
+      const move = `${sid}:${v.nodeId}:${moves}`;
+      await this.dispatcher
+        .execute(systemOrigin('storage', `snapshot-move-hold:${move}`, cause), 'node', v.nodeId, { type: 'ReserveStorage', data: { key: sid, bytes: sn.sizeBytes ?? 0 } })
+        .catch((err) => this.log.warn({ err, snapshotId: sid, nodeId: v.nodeId }, "the node a snapshot's volume moved to cannot hold its bytes; it follows anyway"));
+      await this.dispatcher.execute(systemOrigin('storage', `snapshot-move:${move}`, cause), 'snapshot', sid, { type: 'MoveSnapshot', data: { toNodeId: v.nodeId } });
+    }
+  }
+
+  /**
+   * After a move (InstanceMigrated): the instance's volumes were mirrored (live) or copied (cold) to its new
    * node, so their node_id follows, the new node is asked to hold their bytes (one short of
    * room is logged, not a reason to leave node_id behind: the data is there already), and
    * the old one's hold is given back once its copy is gone.
@@ -119,7 +151,7 @@ export class StorageKeeper extends Controller {
     if (!i.nodeId || i.migration) return;
     for (const vid of this.m.volumes.ids()) {
       const v = this.m.volumes.state(vid);
-      if (!v?.exists || v.attachment?.instanceId !== i.id || v.nodeId === i.nodeId || v.attachment.instanceKind === 'container') continue;
+      if (!v?.exists || v.attachment?.instanceId !== i.id || v.nodeId === i.nodeId) continue;
       const cause = { correlationId: i.id, causationId: i.id };
       // Named by the move (a volume may come back to a node it left, and go again).
       const move = `${vid}:${i.id}:${i.migrations ?? 0}`;

@@ -11,6 +11,8 @@ import type {
   ImagePreparation,
   InstanceDriver,
   InstanceSpecForDriver,
+  DiskSpec,
+  MovedDisk,
   InstanceStats,
   InstanceType,
   LaunchWork,
@@ -23,7 +25,7 @@ import { qemuLiveMigration } from './live-migration';
 import { chooseAccel, hostTscKhz, probeKvm, type AccelChoice, type AccelProbeOptions, type AccelSetting } from './accel';
 import { buildQemuArgs, driveId, machineFor, type QemuLaunch } from './args';
 import { Connections, QMP_TIMEOUT_MS } from './connections';
-import { ensureDisk } from './disks';
+import { ensureDisk, imageInfo } from './disks';
 import { DEFAULT_OVMF, prepareGuestBoot, seedDisk, uefiOf, withGuestBoot } from './guest-boot';
 import { launch, type QemuContext } from './launch';
 import { endedState, liveState } from './observe';
@@ -154,6 +156,13 @@ export class QemuDriver implements InstanceDriver {
       // spec.json last: a dir without it is a create that did not finish.
       dir.writeSpec({ ...boot, disks, createdAt: prev?.createdAt ?? new Date().toISOString() });
     });
+  }
+
+  /** A cold move carries the overlays (their bytes only: the target points them at its own cached base). */
+  async movedDisks(spec: InstanceSpecForDriver): Promise<MovedDisk[]> {
+    const dir = this.state.instance(spec.instanceId);
+    const baseOf = async (d: DiskSpec) => (d.baseImagePath ? { path: d.baseImagePath, format: d.baseImageFormat ?? ((await imageInfo(this.qemuImg, d.baseImagePath)).format as 'raw' | 'qcow2') } : undefined);
+    return Promise.all(spec.disks.map(async (d) => ({ name: `disk-${d.name}`, path: dir.diskPath(d.name), ...(d.baseImagePath ? { base: await baseOf(d) } : {}) })));
   }
 
   start(instanceId: string): Promise<Observed> {

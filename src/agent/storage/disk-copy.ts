@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { FailedPrecondition, Internal } from '../../errors';
+import { lastMessage, runTool } from '../../images/oci/run-tool';
+import { endProcesses, isOurProcess, readPidFile } from '../../shared/process';
+
+/** A file a cold move carries, named alike on both hosts (disk-<name>: an instance's own disk; vol-<id>: a volume). */
+export interface MovedFile {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** Where a source serves the files of a cold move (its advertise address, a port of the migration range). */
+export interface DiskServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The one copy primitive of cold moves (an instance's own disks, volumes): the source
+ * serves each file as it is on disk (the qcow2 file's bytes, `driver=file`, read-only)
+ * from one qemu-storage-daemon over NBD, and the target reads it with `qemu-img convert
+ * -f raw -O raw`, which writes only what is not zero (a sparse copy). The file's bytes
+ * travel, not the disk it holds: an overlay carries only its own clusters (its backing
+ * is pointed at the target's own base afterwards), an encrypted volume stays encrypted
+ * on the wire and opens with the same key id on the target.
+ */
+export class DiskServer {
+  /** Each server's end after its lifetime (a move given up whose instance stays stopped sends no more work here). */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  private pidFile = (instanceId: string) => path.join(this.dir, `${instanceId}.pid`);
+
+  /** Serves the files (a server of this instance's serving already is ended first: a redelivered move serves afresh). */
+  async serve(instanceId: string, files: readonly MovedFile[], at: DiskServerAddress, lifetimeMs: number): Promise<void> {
+    await this.end(instanceId);
+    const args = files.flatMap((f, i) => [
+      '--blockdev', JSON.stringify({ driver: 'file', 'node-name': `f${i}`, filename: f.path, 'read-only': true }),
+      '--export', JSON.stringify({ type: 'nbd', id: `e${i}`, 'node-name': `f${i}`, name: f.name, writable: false }),
+    ]);
+    const r = await runTool('qemu-storage-daemon', [
+      '--nbd-server', JSON.stringify({ addr: { type: 'inet', host: at.host, port: String(at.port) } }),
+      ...args,
+      '--pidfile', this.pidFile(instanceId),
+      '--daemonize',
+    ], { pkg: 'qemu-system-common' });
+    if (r.code !== 0) throw new Internal(`serving the disks of instance ${instanceId} for a cold move: ${lastMessage(r.stderr)}`);
+    const timer = setTimeout(() => void this.end(instanceId).catch(() => undefined), lifetimeMs);
+    timer.unref();
+    this.timers.set(instanceId, timer);
+  }
+
+  /** Whether this key's server runs (its pid file names a live qemu-storage-daemon of it). */
+  async serving(key: string): Promise<boolean> {
+    const file = this.pidFile(key);
+    const pid = await readPidFile(file);
+    return !!pid && (await isOurProcess(pid, file));
+  }
+
+  /**
+   * Ends this instance's server, if one runs (it holds the files open: nothing may start from
+   * them meanwhile). Only a process whose command line names its pid file is ended: after a
+   * host's restart the pid may be another's.
+   */
+  async end(instanceId: string): Promise<void> {
+    clearTimeout(this.timers.get(instanceId));
+    this.timers.delete(instanceId);
+    const file = this.pidFile(instanceId);
+    const pid = await readPidFile(file);
+    if (pid && (await isOurProcess(pid, file))) await endProcesses([pid], 5_000, 2_000);
+    await rm(file, { force: true });
+  }
+}
+
+export interface FetchOptions {
+  /** An overlay's backing on this host (its own cached base), set once the file is here. */
+  readonly base?: { readonly path: string; readonly format: 'raw' | 'qcow2' };
+  readonly progress?: (percent: number) => void;
+  readonly qemuImg?: string;
+}
+
+/**
+ * Target: the file `name` served at `from`, copied to `to` (made under a temporary name and
+ * renamed, so a copy cut short never looks finished).
+ */
+export const fetchFile = async (from: DiskServerAddress, name: string, to: string, o: FetchOptions = {}): Promise<void> => {
+  const bin = o.qemuImg ?? 'qemu-img';
+  const tmp = `${to}.partial`;
+  await rm(tmp, { force: true });
+  try {
+    await convert(bin, ['convert', '-p', '-f', 'raw', '-O', 'raw', `nbd://${from.host}:${from.port}/${name}`, tmp], o.progress);
+    if (o.base) await convert(bin, ['rebase', '-u', '-f', 'qcow2', '-b', o.base.path, '-F', o.base.format, tmp]);
+    await rename(tmp, to);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+};
+
+const convert = (bin: string, args: string[], progress?: (p: number) => void): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    c.stdout.setEncoding('utf8').on('data', (s: string) => {
+      const all = [...s.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+      if (all.length && progress) progress(Number(all[all.length - 1][1]));
+    });
+    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    c.on('error', (e) => reject(new FailedPrecondition(`${bin}: ${e.message} (Debian package qemu-utils)`)));
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Internal(`qemu-img ${args[0]}: ${err.trim() || `exit ${code}`}`))));
+  });
