@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { InstanceKind } from '../domain/instance-types';
 import { type Resources, shortfall, sub } from '../domain/resources';
 import { snake } from '../domain/validate';
@@ -100,7 +99,7 @@ const passes = (r: SchedulingRequest, n: CandidateNode) => FILTERS.every(([, f])
 const rank = (r: SchedulingRequest, fit: CandidateNode[], weigher: Weigher): CandidateNode[] => {
   const scored = fit.map((n) => ({ n, score: freeAfter(n, r.resources), tie: tieBreak(r.instanceId, n.id) }));
   const sign = weigher === 'spread' ? -1 : 1;
-  scored.sort((a, b) => sign * (a.score - b.score) || a.tie.localeCompare(b.tie));
+  scored.sort((a, b) => sign * (a.score - b.score) || a.tie - b.tie);
   return scored.map((s) => s.n);
 };
 
@@ -110,8 +109,21 @@ const freeAfter = (n: CandidateNode, want: Resources): number => {
   return (share(n.capacity.cpuCores, n.allocated.cpuCores + want.cpuCores) + share(n.capacity.memoryBytes, n.allocated.memoryBytes + want.memoryBytes)) / 2;
 };
 
-/** Equal nodes are taken in an order that differs per instance, so concurrent placements do not all race for one node. */
-const tieBreak = (instanceId: string, nodeId: string): string => createHash('sha1').update(instanceId).update(nodeId).digest('hex');
+/**
+ * Equal nodes are taken in an order that differs per instance, so concurrent
+ * placements do not all race for one node. FNV-1a (32 bits) of the two ids:
+ * it is worked out for every fitting node of every placement, and a SHA-1
+ * each (createHash) was a tenth of the server's CPU in a burst.
+ */
+const tieBreak = (instanceId: string, nodeId: string): number => {
+  let h = 0x811c9dc5;
+  for (const s of [instanceId, '\u0000', nodeId])
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+  return h >>> 0;
+};
 
 const explain = (r: SchedulingRequest, total: number, why: Map<string, number>): string => {
   const need = `${r.resources.cpuCores} CPU, ${mib(r.resources.memoryBytes)} memory${r.resources.diskBytes ? `, ${mib(r.resources.diskBytes)} disk` : ''}`;
