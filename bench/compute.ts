@@ -156,6 +156,11 @@ const scale = async (lines: (s: string) => void) => {
   // One watcher on every node (node_id filter) and one on all instances; delivery latency
   // = receipt − the event's commit time, over every event every watcher receives.
   const delivery: number[] = [];
+  const deliveryAll: number[] = [];
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  const cpu0 = process.cpuUsage();
   const streams = [c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n })];
   for (const nodeId of await nodeIds(cluster)) streams.push(c.watchInstance({ instanceId: '', nodeId, sinceRevision: 0n }));
   let runningSeen = 0;
@@ -165,6 +170,7 @@ const scale = async (lines: (s: string) => void) => {
     stream.on('data', (e: InstanceEvent) => {
       if (e.timestamp) delivery.push(Date.now() - e.timestamp.getTime());
       if (k > 0) return;
+      if (e.timestamp) deliveryAll.push(Date.now() - e.timestamp.getTime());
       firstRevision ||= e.revision;
       lastRevision = e.revision;
       if (e.instance?.state === InstanceState.INSTANCE_STATE_RUNNING && e.type !== 3) runningSeen++;
@@ -196,6 +202,7 @@ const scale = async (lines: (s: string) => void) => {
   lines(`scale: create → RUNNING, whole burst        ${(INSTANCES / (allRunning / 1000)).toFixed(0).padStart(6)} instances/s   (${(allRunning / 1000).toFixed(1)} s for ${INSTANCES}; server CPU ${serverCpu.toFixed(1)} s)`);
   lines(`scale: log positions per instance             ${(Number(lastRevision - firstRevision + 1n) / INSTANCES).toFixed(2)}   (create … the last RUNNING, every commit in the log)`);
   lines(`scale: WatchInstance delivery (commit → watcher, ${streams.length} watchers)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
+  lines(`DIAG all-watcher p50 ${percentile(deliveryAll, 50)} p99 ${percentile(deliveryAll, 99)}; bench loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(0)} ms max ${(eld.max / 1e6).toFixed(0)}; bench cpu ${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6).toFixed(1)} s`);
   lines(`scale: load average ${load0.toFixed(1)} before the burst, ${os.loadavg()[0].toFixed(1)} after`);
   for (const stream of streams) stream.cancel();
   c.close();
@@ -204,6 +211,7 @@ const scale = async (lines: (s: string) => void) => {
   fleet.kill('SIGTERM');
   await fleetDown;
   await server.stop();
+  if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, server.log);
   await nats.stop();
   await images.stop();
   rmSync(stateRoot, { recursive: true, force: true });
