@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { buildQemuArgs, type Machine } from '../src/agent/drivers/qemu/args';
@@ -15,6 +16,7 @@ import { TestControlPlane, until } from '../test/support/control-plane';
 import { ImageServer, testGuestDir } from '../test/support/image-server';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
+import { LogFloor } from './support/log-floor';
 import { cpuSeconds, percentile } from './support/stats';
 
 /**
@@ -157,7 +159,6 @@ const scale = async (lines: (s: string) => void) => {
   // = receipt − the event's commit time, over every event every watcher receives.
   const delivery: number[] = [];
   const deliveryAll: number[] = [];
-  const { monitorEventLoopDelay } = await import('node:perf_hooks');
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpu0 = process.cpuUsage();
@@ -178,6 +179,8 @@ const scale = async (lines: (s: string) => void) => {
   for (const stream of streams) stream.on('error', () => undefined);
   const load0 = os.loadavg()[0];
 
+  const floorNc = await nats.connect();
+  const floor = await new LogFloor(floorNc).start();
   const serverCpu0 = await cpuSeconds(server.child!.pid!);
   const lat: number[] = [];
   let next = 0;
@@ -197,12 +200,16 @@ const scale = async (lines: (s: string) => void) => {
   const accepted = performance.now() - started;
   await until('all RUNNING', () => runningSeen >= INSTANCES, 300_000);
   const allRunning = performance.now() - started;
+  const floorFigures = floor.stop();
+  await floorNc.close();
   const serverCpu = (await cpuSeconds(server.child!.pid!)) - serverCpu0;
   lines(`scale: CreateInstance (64 in flight)        ${(INSTANCES / (accepted / 1000)).toFixed(0).padStart(6)} /s   p50 ${percentile(lat, 50).toFixed(1)} ms   p99 ${percentile(lat, 99).toFixed(1)} ms   (n=${INSTANCES})`);
   lines(`scale: create → RUNNING, whole burst        ${(INSTANCES / (allRunning / 1000)).toFixed(0).padStart(6)} instances/s   (${(allRunning / 1000).toFixed(1)} s for ${INSTANCES}; server CPU ${serverCpu.toFixed(1)} s)`);
   lines(`scale: log positions per instance             ${(Number(lastRevision - firstRevision + 1n) / INSTANCES).toFixed(2)}   (create … the last RUNNING, every commit in the log)`);
   lines(`scale: WatchInstance delivery (commit → watcher, ${streams.length} watchers)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
-  lines(`DIAG all-watcher p50 ${percentile(deliveryAll, 50)} p99 ${percentile(deliveryAll, 99)}; bench loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(0)} ms max ${(eld.max / 1e6).toFixed(0)}; bench cpu ${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6).toFixed(1)} s`);
+  lines(`scale:   of which the watcher of all instances    p50 ${percentile(deliveryAll, 50).toFixed(1)} ms   p99 ${percentile(deliveryAll, 99).toFixed(1)} ms   (n=${deliveryAll.length})`);
+  lines(`scale: floor: JetStream publish → consumer, same nats-server, same time   ${floorFigures}`);
+  lines(`scale: this (measuring) process: event loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(0)} ms, max ${(eld.max / 1e6).toFixed(0)} ms; CPU ${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6).toFixed(1)} s`);
   lines(`scale: load average ${load0.toFixed(1)} before the burst, ${os.loadavg()[0].toFixed(1)} after`);
   for (const stream of streams) stream.cancel();
   c.close();

@@ -164,7 +164,9 @@ export class SchedulerProcess extends Controller {
     };
     let reason = '';
     for (let round = 0; round < 3; round++) {
-      const decision = schedule(request, this.candidates(id), this.opts.weigher);
+      // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
+      const holding = this.reservations.nodesFor(id);
+      const decision = schedule(request, this.candidates(id), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
@@ -176,10 +178,7 @@ export class SchedulerProcess extends Controller {
         reason = s.avoidNodeIds?.length ? `${s.reason.replace(/; trying another node$/, '')}; no other node can run it: ${decision.reason}` : decision.reason;
         break;
       }
-      // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
-      const holding = this.reservations.nodesFor(id);
-      const ranked = [...decision.ranked.filter((n) => holding.has(n.id)), ...decision.ranked.filter((n) => !holding.has(n.id))];
-      for (const node of ranked.slice(0, this.opts.triesPerRound)) {
+      for (const node of decision.ranked) {
         const placed = await this.tryNode(id, s, node, origin);
         if (placed || placed === undefined) {
           // placed, or the instance moved on meanwhile
