@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { buildQemuArgs, type Machine } from '../src/agent/drivers/qemu/args';
@@ -15,6 +16,7 @@ import { TestControlPlane, until } from '../test/support/control-plane';
 import { ImageServer, testGuestDir } from '../test/support/image-server';
 import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
+import { LogFloor } from './support/log-floor';
 import { cpuSeconds, percentile } from './support/stats';
 
 /**
@@ -135,13 +137,15 @@ const scale = async (lines: (s: string) => void) => {
   const NODES = Math.max(10, Math.round(1000 * SCALE));
   const INSTANCES = Math.max(20, Math.round(2000 * SCALE));
   const nats = await new TestNats().start();
-  const server = await new ServerProcess(nats.url).start();
+  const profileDir = process.env.BENCH_PROFILE;
+  const server = await (profileDir ? new ProfiledServer(nats.url, profileDir) : new ServerProcess(nats.url)).start();
   const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'hv-hollow-'));
   // Hollow instances boot nothing, but each agent still fetches (once) and caches what the spec names.
   writeFileSync(path.join(stateRoot, 'vmlinuz'), Buffer.alloc(4096));
   const images = await new ImageServer(stateRoot).start();
   // The simulated nodes run in their own process, so this one only measures.
-  const fleet = spawn(process.execPath, [path.join(__dirname, 'support', 'hollow-fleet.js'), server.address, nats.url, String(NODES), stateRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fleetArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), path.join(__dirname, 'support', 'hollow-fleet.js'), server.address, nats.url, String(NODES), stateRoot];
+  const fleet = spawn(process.execPath, fleetArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
   const fleetUp = await new Promise<string>((resolve, reject) => {
     fleet.stdout!.on('data', (d) => /ready ([\d.]+)/.test(String(d)) && resolve(/ready ([\d.]+)/.exec(String(d))![1]));
     fleet.once('exit', (code) => reject(new Error(`hollow fleet exited with ${code}`)));
@@ -151,16 +155,32 @@ const scale = async (lines: (s: string) => void) => {
   const cluster = new ClusterServiceClient(server.address, credentials.createInsecure());
   await until('nodes READY', async () => (await call(cluster, cluster.getClusterInfo, {})).readyNodes === NODES, 60_000);
 
-  // One watcher on every instance: delivery latency = receipt − the event's commit time.
+  // One watcher on every node (node_id filter) and one on all instances; delivery latency
+  // = receipt − the event's commit time, over every event every watcher receives.
   const delivery: number[] = [];
-  const stream = c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n });
+  const deliveryAll: number[] = [];
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  const cpu0 = process.cpuUsage();
+  const streams = [c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n })];
+  for (const nodeId of await nodeIds(cluster)) streams.push(c.watchInstance({ instanceId: '', nodeId, sinceRevision: 0n }));
   let runningSeen = 0;
-  stream.on('data', (e: InstanceEvent) => {
-    if (e.timestamp) delivery.push(Date.now() - e.timestamp.getTime());
-    if (e.instance?.state === InstanceState.INSTANCE_STATE_RUNNING && e.type !== 3) runningSeen++;
-  });
-  stream.on('error', () => undefined);
+  let firstRevision = 0n;
+  let lastRevision = 0n;
+  for (const [k, stream] of streams.entries())
+    stream.on('data', (e: InstanceEvent) => {
+      if (e.timestamp) delivery.push(Date.now() - e.timestamp.getTime());
+      if (k > 0) return;
+      if (e.timestamp) deliveryAll.push(Date.now() - e.timestamp.getTime());
+      firstRevision ||= e.revision;
+      lastRevision = e.revision;
+      if (e.instance?.state === InstanceState.INSTANCE_STATE_RUNNING && e.type !== 3) runningSeen++;
+    });
+  for (const stream of streams) stream.on('error', () => undefined);
+  const load0 = os.loadavg()[0];
 
+  const floorNc = await nats.connect();
+  const floor = await new LogFloor(floorNc).start();
   const serverCpu0 = await cpuSeconds(server.child!.pid!);
   const lat: number[] = [];
   let next = 0;
@@ -180,21 +200,52 @@ const scale = async (lines: (s: string) => void) => {
   const accepted = performance.now() - started;
   await until('all RUNNING', () => runningSeen >= INSTANCES, 300_000);
   const allRunning = performance.now() - started;
+  const floorFigures = floor.stop();
+  await floorNc.close();
   const serverCpu = (await cpuSeconds(server.child!.pid!)) - serverCpu0;
   lines(`scale: CreateInstance (64 in flight)        ${(INSTANCES / (accepted / 1000)).toFixed(0).padStart(6)} /s   p50 ${percentile(lat, 50).toFixed(1)} ms   p99 ${percentile(lat, 99).toFixed(1)} ms   (n=${INSTANCES})`);
   lines(`scale: create → RUNNING, whole burst        ${(INSTANCES / (allRunning / 1000)).toFixed(0).padStart(6)} instances/s   (${(allRunning / 1000).toFixed(1)} s for ${INSTANCES}; server CPU ${serverCpu.toFixed(1)} s)`);
-  lines(`scale: WatchInstance delivery (commit → watcher)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
-  stream.cancel();
+  lines(`scale: log positions per instance             ${(Number(lastRevision - firstRevision + 1n) / INSTANCES).toFixed(2)}   (create … the last RUNNING, every commit in the log)`);
+  lines(`scale: WatchInstance delivery (commit → watcher, ${streams.length} watchers)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
+  lines(`scale:   of which the watcher of all instances    p50 ${percentile(deliveryAll, 50).toFixed(1)} ms   p99 ${percentile(deliveryAll, 99).toFixed(1)} ms   (n=${deliveryAll.length})`);
+  lines(`scale: floor: JetStream publish → consumer, same nats-server, same time   ${floorFigures}`);
+  lines(`scale: this (measuring) process: event loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(0)} ms, max ${(eld.max / 1e6).toFixed(0)} ms; CPU ${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6).toFixed(1)} s`);
+  lines(`scale: load average ${load0.toFixed(1)} before the burst, ${os.loadavg()[0].toFixed(1)} after`);
+  for (const stream of streams) stream.cancel();
   c.close();
   cluster.close();
   const fleetDown = new Promise((r) => fleet.once('exit', r));
   fleet.kill('SIGTERM');
   await fleetDown;
   await server.stop();
+  if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, server.log);
   await nats.stop();
   await images.stop();
   rmSync(stateRoot, { recursive: true, force: true });
 };
+
+/** Every registered node's id (ListNodes, page by page). */
+const nodeIds = async (cluster: ClusterServiceClient): Promise<string[]> => {
+  const ids: string[] = [];
+  let pageToken = '';
+  do {
+    const r = await call(cluster, cluster.listNodes, { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 500, pageToken });
+    ids.push(...r.nodes.map((n) => n.id));
+    pageToken = r.nextPageToken;
+  } while (pageToken);
+  return ids;
+};
+
+/** The server under `node --cpu-prof`, writing its profile into `dir` when it stops (BENCH_PROFILE=<dir>; the fleet's too). */
+class ProfiledServer extends ServerProcess {
+  constructor(natsUrl: string, private readonly profileDir: string) {
+    super(natsUrl);
+  }
+
+  protected override spawn(args: readonly string[], env: Record<string, string> = {}) {
+    return super.spawn(args, env, ([node, ...rest]) => [node, '--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, ...rest]);
+  }
+}
 
 const main = async () => {
   const which = process.argv.slice(2);

@@ -33,6 +33,8 @@ const main = async () => {
               capacity: { cpuCores: 32, memoryBytes: 128 * 2 ** 30, diskBytes: 2 ** 40 },
               reconcileIntervalMs: 30_000,
               workConcurrency: 8,
+              // The bench's image server is on loopback.
+              imageAllowCidrs: ['127.0.0.0/8'],
             },
             { kinds: ['hollow'], hollow: { supports: ['vm', 'microvm'] } },
             log,

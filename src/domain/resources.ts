@@ -10,11 +10,22 @@ export const ZERO: Resources = { cpuCores: 0, memoryBytes: 0, diskBytes: 0, gpuC
 
 const KEYS = ['cpuCores', 'memoryBytes', 'diskBytes', 'gpuCount'] as const;
 
-export const add = (a: Resources, b: Resources): Resources =>
-  Object.fromEntries(KEYS.map((k) => [k, a[k] + b[k]])) as unknown as Resources;
+// Written out rather than mapped over KEYS: the scheduler adds up every node's
+// reservations for every placement, and Object.fromEntries made these two a
+// fifth of the server's CPU in a burst of placements (BENCHMARKS.md, Scale).
+export const add = (a: Resources, b: Resources): Resources => ({
+  cpuCores: a.cpuCores + b.cpuCores,
+  memoryBytes: a.memoryBytes + b.memoryBytes,
+  diskBytes: a.diskBytes + b.diskBytes,
+  gpuCount: a.gpuCount + b.gpuCount,
+});
 
-export const sub = (a: Resources, b: Resources): Resources =>
-  Object.fromEntries(KEYS.map((k) => [k, a[k] - b[k]])) as unknown as Resources;
+export const sub = (a: Resources, b: Resources): Resources => ({
+  cpuCores: a.cpuCores - b.cpuCores,
+  memoryBytes: a.memoryBytes - b.memoryBytes,
+  diskBytes: a.diskBytes - b.diskBytes,
+  gpuCount: a.gpuCount - b.gpuCount,
+});
 
 /** The first resource that `want` needs more of than `free` has, if any. */
 export const shortfall = (free: Resources, want: Resources): (typeof KEYS)[number] | undefined =>

@@ -334,5 +334,5 @@ export const serverOptions = {
   /** Graceful stop time when StopInstance gives no timeout_seconds. */
   defaultStopTimeoutSeconds: seconds({ env: 'HV_STOP_TIMEOUT_SECONDS', help: 'default graceful stop time', default: 30 }),
   /** Instances the scheduler places at once. */
-  schedulerConcurrency: integer({ env: 'HV_SCHEDULER_CONCURRENCY', help: 'instances the scheduler places at once', min: 1, default: 16 }),
+  schedulerConcurrency: integer({ env: 'HV_SCHEDULER_CONCURRENCY', help: 'instances the scheduler places at once', min: 1, default: 32 }),
 };

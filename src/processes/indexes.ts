@@ -82,6 +82,11 @@ export class ReservationsByInstance {
     return this.holders.get(instanceId) ?? new Set();
   }
 
+  /** How many instances some node holds capacity for. */
+  instanceCount(): number {
+    return this.holders.size;
+  }
+
   /** Every instance some node holds capacity for. */
   instances(): IterableIterator<string> {
     return this.holders.keys();

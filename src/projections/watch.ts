@@ -2,6 +2,7 @@ import { Observable } from 'rxjs';
 import { OutOfRange } from '../errors';
 import type { Change } from './change';
 import type { EntityReadModel } from './entity-read-model';
+import type { WatchHub } from './watch-hub';
 
 export interface WatchOptions<V> {
   /** 0: the current objects as ADDED, then live changes. N: every change after N, then live. */
@@ -13,6 +14,12 @@ export interface WatchOptions<V> {
    * not applied yet. Past its deadline the watch is refused as without it.
    */
   readonly waitFor?: (position: number) => Promise<void>;
+  /**
+   * Live changes through a hub of the model's watchers, kept by `key`
+   * (undefined: all), rather than each watcher filtering every change; the
+   * filter must only pass objects that have the key.
+   */
+  readonly via?: { readonly hub: WatchHub<V>; readonly key: string | undefined };
 }
 
 /**
@@ -64,11 +71,12 @@ const watchNow = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Ob
       }
       first = replay.filter((c) => keep(c.object));
     }
-    const live = model.changes$.subscribe({
-      next: (c) => keep(c.object) && sub.next(c),
-      error: (e) => sub.error(e),
+    const listener = {
+      next: (c: Change<V>) => keep(c.object) && sub.next(c),
+      error: (e: unknown) => sub.error(e),
       complete: () => sub.complete(),
-    });
+    };
+    const live = opts.via ? opts.via.hub.subscribe(opts.via.key, listener) : model.changes$.subscribe(listener);
     for (const c of first) sub.next(c);
     return () => live.unsubscribe();
   });

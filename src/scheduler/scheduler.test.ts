@@ -56,6 +56,21 @@ describe('scheduler (pure)', () => {
       const firsts = new Set(['i-1', 'i-2', 'i-3', 'i-4', 'i-5', 'i-6', 'i-7', 'i-8'].map((instanceId) => (schedule(req({ instanceId }), same) as { ranked: CandidateNode[] }).ranked[0].id));
       assert.ok(firsts.size > 1);
     });
+    it('gives the best few as the whole ranking starts, with the nodes asked for first', () => {
+      // Many equal nodes (ties) and some fuller ones, for both weighers and a few instances.
+      const many = Array.from({ length: 60 }, (_, k) => node(`n${k}`, { allocated: res(k % 3, 2 * (k % 3)) }));
+      const first = (n: CandidateNode) => n.id === 'n7' || n.id === 'n41';
+      for (const weigher of ['spread', 'binpack'] as const)
+        for (const instanceId of ['i-1', 'i-2', 'i-3']) {
+          const whole = ids(schedule(req({ instanceId }), many, weigher)) as string[];
+          const firstOnes: string[] = whole.filter((id) => id === 'n7' || id === 'n41');
+          const expected = [...firstOnes, ...whole.filter((id) => !firstOnes.includes(id))];
+          for (const limit of [1, 2, 5, 59, 60, 100]) {
+            assert.deepEqual(ids(schedule(req({ instanceId }), many, weigher, { limit, first })), expected.slice(0, limit));
+            assert.deepEqual(ids(schedule(req({ instanceId }), many, weigher, { limit })), whole.slice(0, limit));
+          }
+        }
+    });
   });
 
   describe('when nothing fits', () => {

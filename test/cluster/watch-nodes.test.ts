@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import { status } from '@grpc/grpc-js';
-import { type ClusterServiceClient, UpdateNodeStatusRequest, WatchNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { type ClusterServiceClient, type NodeEvent, UpdateNodeStatusRequest, WatchNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { call, TestControlPlane, until } from '../support/control-plane';
 import { reg, take } from './support';
@@ -108,8 +108,12 @@ describe('a slow watcher', function () {
     req.pause();
     const trailers = new Promise<Record<string, string>>((resolve) => req.on('trailers', (h) => resolve(h as Record<string, string>)));
     let fast = 0;
+    const revisions: bigint[] = [];
     const quick = c.watchNodes(WatchNodesRequest.fromPartial({ nodeIds: [nodeId] }));
-    quick.on('data', () => fast++);
+    quick.on('data', (e: NodeEvent) => {
+      fast++;
+      revisions.push(e.revision);
+    });
     quick.on('error', () => undefined);
     const message = 'x'.repeat(1000);
     let writes = 0;
@@ -121,6 +125,9 @@ describe('a slow watcher', function () {
       }));
     }
     await until('fast watcher saw every change', () => fast >= writes + 1);
+    // Sent many at a time (bounded-writer.ts), they still arrive one each, in the log's order.
+    assert.deepEqual(revisions, [...revisions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    assert.equal(new Set(revisions).size, revisions.length);
     req.resume(); // now read what was sent, up to the status
     const h = await trailers;
     assert.equal(Number(h['grpc-status']), status.RESOURCE_EXHAUSTED);

@@ -16,6 +16,7 @@ import type { ComputeServiceServer, Image, Instance, InstanceEvent, WatchInstanc
 import type { Empty } from '../../gen/google/protobuf/empty';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import { watch } from '../../projections/watch';
+import { WatchHub } from '../../projections/watch-hub';
 import { fromInt64, revision, sinceRevisionFromWire } from '../../wire/int64';
 import { BoundedWriter } from '../bounded-writer';
 import { pageSize } from '../paging';
@@ -40,6 +41,8 @@ type InstanceMethods =
   | 'watchInstance';
 
 export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer, InstanceMethods> => {
+  // Watchers of one instance or one node are kept by it: a change reaches only those it concerns.
+  const watchers = new WatchHub<Instance>(d.instances.changes$, (i) => (i.nodeId ? [`id:${i.id}`, `node:${i.nodeId}`] : [`id:${i.id}`]));
   /**
    * Start, stop and restart answer once the agent reported (or the client's
    * time runs short): the instance as it then is, STOPPED after a stop.
@@ -152,6 +155,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
           sinceRevision,
           waitFor: d.waitFor,
           filter: (i) => (!req.instanceId || i.id === req.instanceId) && (!req.nodeId || i.nodeId === req.nodeId),
+          via: { hub: watchers, key: req.instanceId ? `id:${req.instanceId}` : req.nodeId ? `node:${req.nodeId}` : undefined },
         }).subscribe({
           next: (c) => writer.write({ type: CHANGE_TYPE[c.type], instance: c.object, timestamp: c.time, revision: revision(c.revision) }),
           error: (e) => writer.fail(e),

@@ -50,6 +50,7 @@ export class SchedulerProcess extends Controller {
   private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
+  private readonly candidateCache = new WeakMap<NodeState, { live: boolean; node: CandidateNode }>();
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -92,8 +93,10 @@ export class SchedulerProcess extends Controller {
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
   private heldInFlight(self: string): Map<string, Resources> {
     const held = new Map(this.assumed);
-    for (const iid of this.pending) {
-      if (iid === self) continue;
+    // Only instances that are both PENDING and hold capacity count: walk the fewer of the two.
+    const fromHolders = this.reservations.instanceCount() < this.pending.size;
+    for (const iid of fromHolders ? this.reservations.instances() : this.pending) {
+      if (iid === self || (fromHolders && !this.pending.has(iid))) continue;
       for (const nodeId of this.reservations.nodesFor(iid)) {
         const r = this.nodes.state(nodeId)?.reservations[iid];
         if (r) held.set(nodeId, add(held.get(nodeId) ?? ZERO, r));
@@ -105,20 +108,39 @@ export class SchedulerProcess extends Controller {
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
     const live = this.opts.isLive ?? (() => true);
-    return this.registeredNodes().map((n) => ({
+    return this.registeredNodes().map((n) => {
+      const base = this.candidateOf(n, live(n.id));
+      const assumed = this.assumed.get(n.id);
+      const held = inFlight.get(n.id);
+      if (!assumed && !held) return base;
+      return { ...base, allocated: assumed ? add(base.allocated, assumed) : base.allocated, inFlight: held };
+    });
+  }
+
+  /**
+   * A node as a candidate, before placements in flight: kept per node state
+   * (states are replaced, never changed, on every event), so a burst of
+   * placements does not add up each of a thousand nodes' reservations again
+   * for every instance.
+   */
+  private candidateOf(n: NodeState, live: boolean): CandidateNode {
+    const kept = this.candidateCache.get(n);
+    if (kept && kept.live === live) return kept.node;
+    const node: CandidateNode = {
       id: n.id,
       hostname: n.hostname,
       // READY in the log but no live lease: it may have died while no server watched.
-      ready: n.status === 'READY' && live(n.id),
+      ready: n.status === 'READY' && live,
       status: n.status === 'READY' ? 'READY without a live lease' : STATUS_NAME[n.status],
       region: n.region,
       zone: n.zone,
       supported: n.supportedInstanceTypes,
       // Nothing is held back for the host itself: all of its capacity can be scheduled.
       capacity: n.capacity,
-      allocated: add(allocated(n), this.assumed.get(n.id) ?? ZERO),
-      inFlight: inFlight.get(n.id),
-    }));
+      allocated: allocated(n),
+    };
+    this.candidateCache.set(n, { live, node });
+    return node;
   }
 
   /** The domain state of every registered node (the read model's views are the wire's). */
@@ -142,7 +164,9 @@ export class SchedulerProcess extends Controller {
     };
     let reason = '';
     for (let round = 0; round < 3; round++) {
-      const decision = schedule(request, this.candidates(id), this.opts.weigher);
+      // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
+      const holding = this.reservations.nodesFor(id);
+      const decision = schedule(request, this.candidates(id), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
@@ -154,10 +178,7 @@ export class SchedulerProcess extends Controller {
         reason = s.avoidNodeIds?.length ? `${s.reason.replace(/; trying another node$/, '')}; no other node can run it: ${decision.reason}` : decision.reason;
         break;
       }
-      // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
-      const holding = this.reservations.nodesFor(id);
-      const ranked = [...decision.ranked.filter((n) => holding.has(n.id)), ...decision.ranked.filter((n) => !holding.has(n.id))];
-      for (const node of ranked.slice(0, this.opts.triesPerRound)) {
+      for (const node of decision.ranked) {
         const placed = await this.tryNode(id, s, node, origin);
         if (placed || placed === undefined) {
           // placed, or the instance moved on meanwhile
