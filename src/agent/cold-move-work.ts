@@ -6,7 +6,7 @@ import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
 import { moveReports, recordArrival } from './move-reports';
-import { freePorts } from './migration-work';
+import { onHeldPort } from './migration-ports';
 import type { Nic } from '../sdn/driver';
 import { FailedPrecondition } from '../errors';
 import type { ColdMoveVolumes, MovedVolume } from './storage/cold-move-volumes';
@@ -123,9 +123,11 @@ const serveFiles = async (d: Deps, w: InstanceWork): Promise<{ host: string; por
   if (!files.length) return undefined;
   if (!d.disks) throw new FailedPrecondition('this node cannot serve disks for a cold move');
   const host = d.disks.host();
-  const [port] = await freePorts(host, d.disks.portMin, d.disks.portMax, 1);
-  await d.disks.server.serve(w.instanceId, files, { host, port }, d.disks.timeoutMs);
-  return { host, port };
+  const disks = d.disks;
+  return onHeldPort(host, disks.portMin, disks.portMax, async (port) => {
+    await disks.server.serve(w.instanceId, files, { host, port }, disks.timeoutMs);
+    return { host, port };
+  });
 };
 
 /** Target: the files the source serves copied into place (its own disks onto this host's base); the volumes' copies, made or begun, are put in `copied`. */

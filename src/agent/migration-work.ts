@@ -5,6 +5,7 @@ import type { ImagePreparation, InstanceDriver } from './drivers/driver';
 import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+import { holdPorts } from './migration-ports';
 import { moveReports, recordArrival } from './move-reports';
 import type { Nic } from '../sdn/driver';
 
@@ -57,8 +58,13 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
       const nics = await d.nics(w);
       const spec = nics.length ? { ...launch, nics } : launch;
       const host = d.settings.host();
-      const [port, nbdPort] = await freePorts(host, d.settings.portMin, d.settings.portMax, 2);
-      await live.prepareIncoming(spec, { host, port, nbdPort });
+      const { ports: [port, nbdPort], release } = await holdPorts(host, d.settings.portMin, d.settings.portMax, 2);
+      try {
+        await live.prepareIncoming(spec, { host, port, nbdPort });
+      } finally {
+        // QEMU listens on them now (or never will): the kernel keeps them from here on.
+        release();
+      }
       const arrived = live.finishIncoming(w.instanceId, d.settings.timeoutMs);
       arrived.catch(() => undefined);
       await report('target-ready', { type: 'ReportMigrationTargetReady', data: { nodeId: w.nodeId, migration: m.id, endpoint: { host, port, nbdPort } } });
@@ -127,19 +133,4 @@ const endDestination = (e: { host: string; port: number }): Promise<void> =>
     s.setTimeout(2_000, () => s.destroy());
     s.on('error', () => resolve());
     s.on('close', () => resolve());
-  });
-
-/** count ports free on host within [min, max] (a migration's stream and NBD server). */
-export const freePorts = async (host: string, min: number, max: number, count: number): Promise<number[]> => {
-  const out: number[] = [];
-  for (let p = min; p <= max && out.length < count; p++) if (await canListen(host, p)) out.push(p);
-  if (out.length < count) throw new FailedPrecondition(`no ${count} free ports between ${min} and ${max} on ${host} for the migration`);
-  return out;
-};
-
-const canListen = (host: string, port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
   });

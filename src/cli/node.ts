@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Empty } from '../gen/google/protobuf/empty';
 import {
@@ -152,6 +153,11 @@ export const nodeCommand = (): Command => {
           // The watch begins with the node's instances as they are, then each change: count again then, and say what it does.
           const watch = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
           const said = new Map<string, string>();
+          const recount = async () => {
+            const now = await instancesOn(ctx, id);
+            if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
+            left = now;
+          };
           const emptied = async () => {
             for await (const e of watch) {
               const i = e.instance;
@@ -159,10 +165,18 @@ export const nodeCommand = (): Command => {
                 said.set(i.id, i.stateReason);
                 process.stderr.write(`  ${i.name}: ${i.stateReason}\n`);
               }
-              const now = await instancesOn(ctx, id);
-              if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
-              left = now;
+              await recount();
               if (left === 0) return;
+            }
+          };
+          // The watch is of the node's instances: one that moved off has a node_id it no longer matches, so its
+          // last change is not sent. The count is taken every 2 s as well, or the last move would never be seen.
+          let over = false;
+          const polled = async () => {
+            // Unref'd: a wait that ended (or timed out) is not held open by the next look.
+            while (left > 0 && !over) {
+              await sleep(2_000, undefined, { ref: false });
+              if (!over) await recount();
             }
           };
           let timer: NodeJS.Timeout | undefined;
@@ -170,8 +184,9 @@ export const nodeCommand = (): Command => {
             timer = setTimeout(() => reject(new CliError(`DEADLINE_EXCEEDED: ${left} instance(s) still on node ${node.hostname}`, EXIT.DEADLINE_EXCEEDED)), o.timeout * 1000);
           });
           try {
-            await Promise.race([emptied(), timeout]);
+            await Promise.race([emptied(), polled(), timeout]);
           } finally {
+            over = true;
             clearTimeout(timer);
             void watch.return(undefined);
           }

@@ -12,16 +12,19 @@ export interface MigrationRequest {
   readonly targetNodeId: string;
   readonly region: string;
   readonly zone: string;
+  /** Bytes of its attached volumes, which a live move copies to the target with its own disks. */
+  readonly volumeBytes?: number;
 }
 
 /**
  * Pure: the node an instance moves to. A named target must be READY, run the instance's
- * kind and have room for it; without one, the scheduler's filters and weigher choose among
+ * kind and have room for it (storage too: its disks and attached volumes; a refusal says
+ * the bytes needed and free); without one, the scheduler's filters and weigher choose among
  * every node but the source. Refusals are FAILED_PRECONDITION saying why (NOT_FOUND for a
  * target that is not registered).
  */
 export const chooseMigrationTarget = (r: MigrationRequest, nodes: readonly CandidateNode[], weigher: Weigher = 'spread'): CandidateNode => {
-  const request = { instanceId: r.instanceId, kind: r.kind, resources: r.resources, preferredNodeId: r.targetNodeId, region: r.region, zone: r.zone, avoidNodeIds: [r.sourceNodeId] };
+  const request = { instanceId: r.instanceId, kind: r.kind, resources: r.resources, preferredNodeId: r.targetNodeId, region: r.region, zone: r.zone, avoidNodeIds: [r.sourceNodeId], volumeBytes: r.volumeBytes };
   if (r.targetNodeId) {
     const target = nodes.find((n) => n.id === r.targetNodeId);
     if (!target) throw new NotFound(`target_node_id: node ${r.targetNodeId} not found`);

@@ -43,6 +43,14 @@ describe('scheduler (pure)', () => {
       assert.deepEqual(ids(schedule(req({ preferredNodeId: 'b' }), [node('a'), node('b', { allocated: res(4, 8) })])), ['b']));
     it('leaves out the nodes an earlier attempt failed on', () =>
       assert.deepEqual(ids(schedule(req({ avoidNodeIds: ['a'] }), [node('a'), node('b')])), ['b']));
+    it('keeps only nodes whose storage holds its disks and the volumes that come along', () => {
+      const disk = (free: number): Partial<CandidateNode> => ({ capacity: { ...res(8, 16), diskBytes: 10 * GiB }, allocated: { ...res(0, 0), diskBytes: 10 * GiB - free } });
+      const nodes = [node('a', disk(3 * GiB)), node('b', disk(5 * GiB)), node('c', disk(6 * GiB))];
+      const withDisks = { ...res(2, 4), diskBytes: 4 * GiB };
+      assert.deepEqual((ids(schedule(req({ resources: withDisks }), nodes)) as string[]).slice().sort(), ['b', 'c']);
+      assert.deepEqual((ids(schedule(req({ resources: withDisks, volumeBytes: GiB }), nodes)) as string[]).slice().sort(), ['b', 'c'], 'exactly as much as is free fits');
+      assert.deepEqual(ids(schedule(req({ resources: withDisks, volumeBytes: GiB + 1 }), nodes)), ['c']);
+    });
     it('takes only the node with its disks when pinned', () =>
       assert.deepEqual(ids(schedule(req({ pinnedNodeId: 'a' }), [node('a', { allocated: res(4, 8) }), node('b')])), ['a']));
   });
@@ -80,6 +88,13 @@ describe('scheduler (pure)', () => {
       if (d.ok) return;
       assert.equal(d.reason, 'RESOURCE_EXHAUSTED: no node can run this vm (needs 2 CPU, 4 GiB memory): 2 nodes short of cpu_cores; 1 node NOT_READY');
       assert.equal(d.exhausted, false);
+    });
+    it('says how many bytes of storage a node short of disk has free, against what is needed', () => {
+      const full = node('a', { capacity: { ...res(8, 16), diskBytes: 10 * GiB }, allocated: { ...res(0, 0), diskBytes: 9 * GiB } });
+      const d = schedule(req({ resources: { ...res(2, 4), diskBytes: GiB }, volumeBytes: 2 * GiB }), [full]);
+      assert.ok(!d.ok);
+      assert.equal(d.reason, `RESOURCE_EXHAUSTED: no node can run this vm (needs 2 CPU, 4 GiB memory, 3 GiB disk): 1 node short of disk_bytes (needs ${3 * GiB} bytes of storage, ${GiB} free)`);
+      assert.equal(d.exhausted, true, 'storage is capacity too');
     });
     it('is "exhausted" when capacity alone is what is missing', () => {
       const d = schedule(req(), [node('a', { allocated: res(8, 0) })]);

@@ -1,6 +1,7 @@
 import type { InstanceKind } from '../domain/instance-types';
 import { type Resources, shortfall, sub } from '../domain/resources';
 import { snake } from '../domain/validate';
+import { freeStorage, storageShort } from './storage';
 
 /** A node as the scheduler sees it: the read model's figures plus reservations in flight. */
 export interface CandidateNode {
@@ -29,7 +30,12 @@ export interface SchedulingRequest {
   readonly pinnedNodeId?: string;
   /** Nodes an earlier attempt failed on (for a reason of the node): tried last, never again for this series. */
   readonly avoidNodeIds?: readonly string[];
+  /** Bytes of the volumes attached to it that come along (a live move mirrors them): the node's storage holds them too. */
+  readonly volumeBytes?: number;
 }
+
+/** The storage it needs on a node: its own disks (resources.disk_bytes) and the volumes that come along. */
+const diskNeed = (r: SchedulingRequest): number => r.resources.diskBytes + (r.volumeBytes ?? 0);
 
 /** spread: the emptiest node first (fewer noisy neighbours); binpack: the fullest that fits (keeps whole nodes free). */
 export type Weigher = 'spread' | 'binpack';
@@ -60,8 +66,11 @@ const FILTERS: readonly [string, Filter][] = [
   [
     'capacity',
     (r, n) => {
-      const short = shortfall(sub(n.capacity, n.allocated), r.resources);
-      return short ? `short of ${snake(short)}` : undefined;
+      const short = shortfall(sub(n.capacity, n.allocated), { ...r.resources, diskBytes: 0 });
+      if (short) return `short of ${snake(short)}`;
+      // Storage as volume placement counts it, with both figures: an operator sees how far off the node is.
+      const disk = storageShort(freeStorage(n.capacity, n.allocated), diskNeed(r));
+      return disk ? `short of disk_bytes (${disk})` : undefined;
     },
   ],
 ];
@@ -153,7 +162,7 @@ const tieBreak = (instanceId: string, nodeId: string): number => {
 };
 
 const explain = (r: SchedulingRequest, total: number, why: Map<string, number>): string => {
-  const need = `${r.resources.cpuCores} CPU, ${mib(r.resources.memoryBytes)} memory${r.resources.diskBytes ? `, ${mib(r.resources.diskBytes)} disk` : ''}`;
+  const need = `${r.resources.cpuCores} CPU, ${mib(r.resources.memoryBytes)} memory${diskNeed(r) ? `, ${mib(diskNeed(r))} disk` : ''}`;
   const head = `RESOURCE_EXHAUSTED: no node can run this ${r.kind} (needs ${need})`;
   if (r.pinnedNodeId && why.size === 0) return `${head}: node ${r.pinnedNodeId}, which holds its disks, is gone`;
   if (r.preferredNodeId && why.size === 0) return `${head}: preferred node ${r.preferredNodeId} is not registered`;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { placeVolume, type StorageCandidate, type StorageRequest } from './storage';
+import { placeVolume, type StorageCandidate, type StorageRequest, storageShort } from './storage';
 
 const GiB = 2 ** 30;
 const node = (id: string, over: Partial<StorageCandidate> = {}): StorageCandidate => ({
@@ -30,5 +30,9 @@ describe('volume placement', () => {
     assert.ok(!d.ok && d.exhausted && /2 nodes have not enough storage free \(the most a ready node has free is 10737418240 bytes\)/.test(d.reason));
     const z = placeVolume(req({ availabilityZone: 'z9' }), [node('a')]);
     assert.ok(!z.ok && !z.exhausted && /not in zone z9/.test(z.reason));
+  });
+  it('has room for exactly what is free, and says both figures when short', () => {
+    assert.equal(storageShort(5 * GiB, 5 * GiB), undefined);
+    assert.equal(storageShort(5 * GiB, 5 * GiB + 1), `needs ${5 * GiB + 1} bytes of storage, ${5 * GiB} free`);
   });
 });

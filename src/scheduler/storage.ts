@@ -1,4 +1,16 @@
 import { STORAGE_TYPE_LABEL, type VolumeType } from '../commands/volume/spec';
+import type { Resources } from '../domain/resources';
+
+/** A node's free storage: the disk_bytes it offers less what its instances' disks, volumes and snapshots hold. */
+export const freeStorage = (capacity: Resources, allocated: Resources): number => capacity.diskBytes - allocated.diskBytes;
+
+/**
+ * Why a storage pool with freeBytes free cannot take `bytes` more (both figures, in bytes),
+ * or undefined when it can. The one test of room: volume placement's, and the scheduler's
+ * for an instance's disks and the volumes a move takes along.
+ */
+export const storageShort = (freeBytes: number, bytes: number): string | undefined =>
+  bytes > freeBytes ? `needs ${bytes} bytes of storage, ${freeBytes} free` : undefined;
 
 /** A node as volume placement sees it. */
 export interface StorageCandidate {
@@ -8,7 +20,7 @@ export interface StorageCandidate {
   readonly status: string;
   readonly zone: string;
   readonly labels: Record<string, string>;
-  /** Free bytes of its storage pool: disk_bytes offered less what instances and volumes hold. */
+  /** Free bytes of its storage pool (freeStorage). */
   readonly freeBytes: number;
   /** Ids of the volume keys its agent holds (ids only; the keys stay on the host). */
   readonly keyIds: readonly string[];
@@ -42,7 +54,8 @@ const FILTERS: readonly [string, Filter][] = [
     },
   ],
   ['key', (r, n) => (r.encryptionKeyId && !n.keyIds.includes(r.encryptionKeyId) ? `do not hold key ${r.encryptionKeyId}` : undefined)],
-  ['room', (r, n) => (n.freeBytes < r.sizeBytes ? 'have not enough storage free' : undefined)],
+  // Nodes differ in what they have free: the reason counts them together and names the most any has.
+  ['room', (r, n) => (storageShort(n.freeBytes, r.sizeBytes) ? 'have not enough storage free' : undefined)],
 ];
 
 /** Pure: which nodes can hold the volume, the most free space first, or why none can. */

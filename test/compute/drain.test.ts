@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Agent } from '../../src/agent/agent';
-import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
-import { call, TestControlPlane, until } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import type { Instance } from '../../src/gen/hypervisor/v1/compute';
+import { ConsoleSession, createRequest } from '../support/compute';
+import { call, until } from '../support/control-plane';
+import { TwoAgentLab } from './support/two-agent-lab';
 
 /**
  * UpdateNodeStatus(DRAINING) moves the node's running microVMs off live, through two real
@@ -15,37 +13,14 @@ import { ImageServer, testGuestDir } from '../support/image-server';
  */
 describe('drain: a DRAINING node\'s VMs move off live (real QEMU, TCG, two agents)', function () {
   this.timeout(300_000);
-  // Network mode: both agents join with tokens; the move's reports come from each end as its node (issue 27).
-  const t = new TestControlPlane({}, { network: true });
-  let images: ImageServer;
-  let c: ComputeServiceClient;
-  let cluster: ClusterServiceClient;
-  let watch: InstanceWatch;
-  let a: Agent;
-  let b: Agent;
-
-  before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    a = await startAgent(t, { hostname: 'drain-a', cpus: 8 });
-    // Room for two of the three guests.
-    b = await startAgent(t, { hostname: 'drain-b', cpus: 8, memoryMib: 300 });
-    c = t.client(ComputeServiceClient);
-    cluster = t.client(ClusterServiceClient);
-    watch = new InstanceWatch(c);
-  });
-  after(async () => {
-    watch?.close();
-    for (const x of [a, b]) await x?.stop();
-    await t.stop();
-    await images?.stop();
-    for (const x of [a, b]) if (x) removeStateDir(x);
-  });
+  // Room on drain-b for two of the three guests.
+  const lab = TwoAgentLab.forSuite({ network: true, a: { hostname: 'drain-a', cpus: 8 }, b: { hostname: 'drain-b', cpus: 8, memoryMib: 300 } });
 
   it('moves what fits, two at a time at most; the one without room stays on the node with the reason', async () => {
+    const { c, cluster, watch, a, b } = lab;
     const vms: Instance[] = [];
     for (const name of ['drain-1', 'drain-2', 'drain-3']) {
-      const i = await call(c, c.createInstance, createRequest(name, InstanceType.INSTANCE_TYPE_MICROVM, { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 128 * MiB }, { preferredNodeId: a.nodeId }));
+      const i = await call(c, c.createInstance, createRequest(name, InstanceType.INSTANCE_TYPE_MICROVM, lab.guest(), { preferredNodeId: a.nodeId }));
       vms.push(i);
       const settled = await watch.settled(i.id, 90_000);
       assert.equal(settled.state, InstanceState.INSTANCE_STATE_RUNNING, settled.stateReason);

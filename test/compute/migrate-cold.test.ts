@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
-import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
 import { SnapshotStatus, StorageServiceClient, VolumeStatus } from '../../src/gen/hypervisor/v1/storage';
-import { removeStateDir, startAgent } from '../support/agent';
 import { InstanceWatch } from '../support/compute';
-import { call, TestControlPlane, until } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { call, until } from '../support/control-plane';
 import { processesNaming } from '../support/our-processes';
 import { qemuFilesOf, VolumeVmLab, volumeFileOf, volumeFilesNaming } from '../support/volume-vm-lab';
+import { TwoAgentLab } from './support/two-agent-lab';
 
 /**
  * Cold moves of q35 VMs with their disks, carried out by two real agents (QEMU under TCG,
@@ -26,42 +24,31 @@ import { qemuFilesOf, VolumeVmLab, volumeFileOf, volumeFilesNaming } from '../su
  */
 describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', function () {
   this.timeout(300_000);
-  const t = new TestControlPlane();
-  let images: ImageServer;
+  // Key k1 on both (the same passphrase, as one key id means one key in a cluster); k2 on A only.
+  const keyFile = (dir: string, id: string) => {
+    const f = path.join(dir, `${id}.key`);
+    writeFileSync(f, `the passphrase of ${id}\n`, { mode: 0o600 });
+    return f;
+  };
+  const two = TwoAgentLab.forSuite({
+    a: (dir) => ({ hostname: 'cold-a', volumeKeys: { k1: keyFile(dir, 'k1'), k2: keyFile(dir, 'k2') } }),
+    b: (dir) => ({ hostname: 'cold-b', volumeKeys: { k1: keyFile(dir, 'k1') } }),
+  });
+  const { dirA, dirB } = two;
   let c: ComputeServiceClient;
   let s: StorageServiceClient;
   let watch: InstanceWatch;
   let lab: VolumeVmLab;
   let a: Agent;
   let b: Agent;
-  const dirA = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-cold-a-'));
-  const dirB = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-cold-b-'));
   const snapshotFileOf = (dir: string, id: string) => path.join(dir, 'volumes', 'snapshots', `${id}.qcow2`);
   /** The root overlay of a VM on an agent. */
   const rootOf = (dir: string, id: string) => path.join(dir, 'qemu', 'instances', id, 'disks', 'root.qcow2');
 
-  before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    // Key k1 on both (the same passphrase, as one key id means one key in a cluster); k2 on A only.
-    const keyFile = (dir: string, id: string) => {
-      const f = path.join(dir, `${id}.key`);
-      writeFileSync(f, `the passphrase of ${id}\n`, { mode: 0o600 });
-      return f;
-    };
-    a = await startAgent(t, { hostname: 'cold-a', stateDir: dirA, volumeKeys: { k1: keyFile(dirA, 'k1'), k2: keyFile(dirA, 'k2') } });
-    b = await startAgent(t, { hostname: 'cold-b', stateDir: dirB, volumeKeys: { k1: keyFile(dirB, 'k1') } });
-    c = t.client(ComputeServiceClient);
-    s = t.client(StorageServiceClient);
-    watch = new InstanceWatch(c);
-    lab = new VolumeVmLab(c, s, watch, images);
-  });
-  after(async () => {
-    watch?.close();
-    for (const x of [a, b]) await x?.stop();
-    await t.stop();
-    await images?.stop();
-    for (const x of [a, b]) if (x) removeStateDir(x);
+  before(() => {
+    ({ a, b, c, watch } = two);
+    s = two.t.client(StorageServiceClient);
+    lab = new VolumeVmLab(c, s, watch, two.images);
   });
 
   // Each test's VM goes at its end, whatever became of it: the next one needs the room.
@@ -196,7 +183,7 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     vm.con.close();
     await call(c, c.stopInstance, { instanceId: vm.id, force: true, timeoutSeconds: 0 });
     await until('STOPPED', async () => (await call(c, c.getInstance, { instanceId: vm.id })).state === InstanceState.INSTANCE_STATE_STOPPED, 60_000);
-    const cluster = t.client(ClusterServiceClient);
+    const cluster = two.cluster;
     const mark = watch.events.length;
     await call(cluster, cluster.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId: a.nodeId, status: NodeStatus.NODE_STATUS_DRAINING, conditions: [] }));
     try {

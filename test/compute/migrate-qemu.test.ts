@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Agent } from '../../src/agent/agent';
 import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { removeStateDir, startAgent } from '../support/agent';
-import { ConsoleSession, createRequest, InstanceWatch, MiB, qemuPids } from '../support/compute';
-import { call, TestControlPlane, until } from '../support/control-plane';
-import { ImageServer, testGuestDir } from '../support/image-server';
+import { ConsoleSession, createRequest, MiB, qemuPids } from '../support/compute';
+import { call, until } from '../support/control-plane';
 import { processesNaming } from '../support/our-processes';
+import { TwoAgentLab } from './support/two-agent-lab';
 
 /**
  * MigrateInstance carried out by two real agents with the QEMU driver (TCG) on this
@@ -18,40 +14,18 @@ import { processesNaming } from '../support/our-processes';
  */
 describe('live migration through the agents (real QEMU, TCG, two agents)', function () {
   this.timeout(240_000);
-  // Network mode: both agents join with tokens; the move's reports come from each end as its node (issue 27).
-  const t = new TestControlPlane({}, { network: true });
-  let images: ImageServer;
-  let c: ComputeServiceClient;
-  let watch: InstanceWatch;
-  let a: Agent;
-  let b: Agent;
-  const dirA = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-mig-a-'));
-  const dirB = mkdtempSync(path.join(os.tmpdir(), 'hv-agent-mig-b-'));
-
-  before(async () => {
-    images = await new ImageServer(testGuestDir()).start();
-    await t.start();
-    a = await startAgent(t, { hostname: 'mig-qa', stateDir: dirA });
-    b = await startAgent(t, { hostname: 'mig-qb', stateDir: dirB });
-    c = t.client(ComputeServiceClient);
-    watch = new InstanceWatch(c);
-  });
-  after(async () => {
-    watch?.close();
-    for (const x of [a, b]) await x?.stop();
-    await t.stop();
-    await images?.stop();
-    for (const x of [a, b]) if (x) removeStateDir(x);
-  });
+  const lab = TwoAgentLab.forSuite({ network: true, a: { hostname: 'mig-qa' }, b: { hostname: 'mig-qb' } });
+  const { dirA, dirB } = lab;
 
   it('moves a running microVM with its disk: /tmp and the disk block survive, the console reattaches, the source keeps no QEMU', async () => {
+    const { c, watch, a, b } = lab;
     const created = await call(
       c,
       c.createInstance,
       createRequest(
         'mig-vm',
         InstanceType.INSTANCE_TYPE_MICROVM,
-        { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 128 * MiB, image: images.url('disk.raw'), disks: [{ name: 'root', sizeBytes: 32 * MiB, type: 'qcow2', boot: true }] },
+        lab.guest({ image: lab.images.url('disk.raw'), disks: [{ name: 'root', sizeBytes: 32 * MiB, type: 'qcow2', boot: true }] }),
         { preferredNodeId: a.nodeId },
       ),
     );
@@ -84,7 +58,8 @@ describe('live migration through the agents (real QEMU, TCG, two agents)', funct
   });
 
   it('a target that cannot prepare the machine: the guest runs on on the source with the reason, the target keeps nothing; a later move succeeds', async () => {
-    const created = await call(c, c.createInstance, createRequest('mig-vm2', InstanceType.INSTANCE_TYPE_MICROVM, { kernel: images.url('vmlinuz'), initrd: images.url('initramfs.cpio.gz'), memoryBytes: 128 * MiB }, { preferredNodeId: a.nodeId }));
+    const { c, watch, a, b } = lab;
+    const created = await call(c, c.createInstance, createRequest('mig-vm2', InstanceType.INSTANCE_TYPE_MICROVM, lab.guest(), { preferredNodeId: a.nodeId }));
     await watch.state(created.id, InstanceState.INSTANCE_STATE_RUNNING, 60_000);
     const con = new ConsoleSession(c, created.id);
     assert.ok(await con.waitFor('HV-GUEST-READY', 60_000), con.text);

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../shared/process';
-import { freePorts } from '../migration-work';
+import { holdPorts } from '../migration-ports';
 import { DiskServer, fetchFile } from './disk-copy';
 
 const img = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
@@ -39,7 +39,8 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
     const theirBase = path.join(dst, 'base.qcow2');
     copyFileSync(base, theirBase);
 
-    const [port] = await freePorts('127.0.0.1', 40100, 40200, 1);
+    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
+    release();
     await server.serve('i-1', [{ name: 'disk-root', path: overlay }], { host: '127.0.0.1', port }, 60_000);
     const pid = Number(readFileSync(path.join(src, 'servers', 'i-1.pid'), 'utf8'));
     assert.ok(alive(pid), 'the server runs');
@@ -58,7 +59,8 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
   });
 
   it('a name the source does not serve fails the copy and leaves no file, finished or partial', async () => {
-    const [port] = await freePorts('127.0.0.1', 40100, 40200, 1);
+    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
+    release();
     const plain = path.join(src, 'vol.qcow2');
     img('create', '-q', '-f', 'qcow2', plain, '1M');
     await server.serve('i-1', [{ name: 'vol-1', path: plain }], { host: '127.0.0.1', port }, 60_000);
@@ -69,7 +71,8 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
   });
 
   it('a server that no work ends goes by itself after its lifetime', async () => {
-    const [port] = await freePorts('127.0.0.1', 40100, 40200, 1);
+    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
+    release();
     const plain = path.join(src, 'left.qcow2');
     img('create', '-q', '-f', 'qcow2', plain, '1M');
     await server.serve('i-2', [{ name: 'vol-3', path: plain }], { host: '127.0.0.1', port }, 300);

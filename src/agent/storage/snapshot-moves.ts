@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StorageReply } from '../storage-protocol';
-import { freePorts } from '../migration-work';
+import { onHeldPort } from '../migration-ports';
 import { type DiskServer, type DiskServerAddress, fetchFile } from './disk-copy';
 import type { StoragePool } from './pool';
 
@@ -52,9 +52,10 @@ export class SnapshotMoves {
     let at = this.served.get(id);
     if (!at || !(await this.server.serving(serverKey(id)))) {
       const host = this.at.host();
-      const [port] = await freePorts(host, this.at.portMin, this.at.portMax, 1);
-      at = { host, port };
-      await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], at, this.at.lifetimeMs);
+      at = await onHeldPort(host, this.at.portMin, this.at.portMax, async (port) => {
+        await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], { host, port }, this.at.lifetimeMs);
+        return { host, port };
+      });
       this.served.set(id, at);
     }
     await report(id, `served:${nodeId}:${at.host}:${at.port}`, { type: 'ReportSnapshotServed', data: { nodeId, endpoint: at } });

@@ -37,6 +37,8 @@ export interface ComputeServiceDeps {
   readonly checkNetwork?: (network: NetworkData) => void;
   /** How MigrateInstance's scheduler ranks targets when none is named (the scheduler's --scheduler-weigher). */
   readonly weigher?: Weigher;
+  /** Bytes of an instance's attached volumes: MigrateInstance's target must hold them too (the storage plane counts them). */
+  readonly volumeBytesOf?: (instanceId: string) => number;
   /** Where PullImage may fetch from and how much (the operator's --image-allow-cidr, --image-max-bytes). */
   readonly imagePolicy?: FetchPolicy;
 }

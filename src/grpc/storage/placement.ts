@@ -3,7 +3,7 @@ import { step } from '../../bus/dispatcher';
 import { allocated } from '../../commands/node/decide';
 import { VOLUME_KEYS_ANNOTATION } from '../../domain/annotations';
 import { Code, DomainError, FailedPrecondition, NotFound, ResourceExhausted } from '../../errors';
-import { placeVolume, type StorageCandidate, type StorageRequest } from '../../scheduler/storage';
+import { freeStorage, placeVolume, type StorageCandidate, type StorageRequest } from '../../scheduler/storage';
 import type { StorageServiceDeps } from './context';
 
 /** Every registered node as volume placement sees it. */
@@ -20,7 +20,7 @@ export const storageCandidates = (d: Pick<StorageServiceDeps, 'nodes'>): Storage
         status: `are ${n.status}`,
         zone: n.zone,
         labels: n.labels,
-        freeBytes: n.capacity.diskBytes - allocated(n).diskBytes,
+        freeBytes: freeStorage(n.capacity, allocated(n)),
         keyIds: (n.annotations[VOLUME_KEYS_ANNOTATION] ?? '').split(',').filter(Boolean),
       },
     ];

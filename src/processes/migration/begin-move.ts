@@ -15,6 +15,8 @@ export interface MoveDeps {
   readonly instances: EntityReadModel<InstanceState, Instance>;
   readonly nodes: EntityReadModel<NodeState, Node>;
   readonly weigher?: Weigher;
+  /** Bytes of the volumes attached to an instance (the storage plane's count): the target must hold them too. */
+  readonly volumeBytesOf?: (instanceId: string) => number;
 }
 
 /**
@@ -27,7 +29,7 @@ export const beginMove = async (d: MoveDeps, s: InstanceState, targetNodeId: str
   refuseMigration(s, '', live);
   if (!s.kind || !s.resources) throw new FailedPrecondition(`instance ${s.id} cannot move: it has no recorded kind or resources`);
   const target = chooseMigrationTarget(
-    { instanceId: s.id, kind: s.kind, resources: s.resources, sourceNodeId: s.nodeId, targetNodeId, region: s.placement?.region ?? '', zone: s.placement?.zone ?? '' },
+    { instanceId: s.id, kind: s.kind, resources: s.resources, sourceNodeId: s.nodeId, targetNodeId, region: s.placement?.region ?? '', zone: s.placement?.zone ?? '', volumeBytes: d.volumeBytesOf?.(s.id) ?? 0 },
     candidates(d.nodes),
     d.weigher,
   );

@@ -18,6 +18,8 @@ export interface DrainOptions {
   /** Moves off one draining node at once (--drain-max-parallel), unless its Draining condition says otherwise. */
   readonly maxParallel: number;
   readonly weigher?: Weigher;
+  /** Bytes of an instance's attached volumes, which its move takes along (MoveDeps). */
+  readonly volumeBytesOf?: (instanceId: string) => number;
   /** How soon what could not move is tried again (room may have appeared). */
   readonly retryMs?: number;
 }
@@ -74,7 +76,7 @@ export class DrainProcess extends Controller {
     for (const s of round.start) {
       const origin = systemOrigin('drain', `drain:${nodeId}:${s.id}:${(s.migrations ?? 0) + 1}`, this.causes.of(s.id));
       try {
-        const to = await beginMove({ dispatcher: this.dispatcher, instances: this.instances, nodes: this.nodes, weigher: this.opts.weigher }, s, '', moveIsLive(s), origin);
+        const to = await beginMove({ dispatcher: this.dispatcher, instances: this.instances, nodes: this.nodes, weigher: this.opts.weigher, volumeBytesOf: this.opts.volumeBytesOf }, s, '', moveIsLive(s), origin);
         this.log.info({ instanceId: s.id, from: nodeId, to }, 'drain: moving it off');
       } catch (e) {
         // Not a refusal (the log unreachable, ...): tried again on the next round, nothing recorded.

@@ -44,6 +44,8 @@ export class ComputePlane implements Plane {
   lifecycle?: InstanceLifecycle;
   drain?: DrainProcess;
   evacuation?: EvacuationProcess;
+  /** Bytes of the volumes attached to an instance, which its live move takes along: set by the storage plane, which holds them. */
+  volumeBytesOf: (instanceId: string) => number = () => 0;
   private api?: AgentApi;
 
   constructor(
@@ -88,7 +90,7 @@ export class ComputePlane implements Plane {
       migrationTimeoutMs: cfg.migrationTimeoutSeconds * 1000,
       resyncMs: 30_000,
     }, log, networkPlan);
-    this.drain = new DrainProcess(this.instances, this.byNode, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher }, log);
+    this.drain = new DrainProcess(this.instances, this.byNode, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher, volumeBytesOf: (id) => this.volumeBytesOf(id) }, log);
     this.evacuation = new EvacuationProcess(this.instances, this.byNode, this.nodes, dispatcher, this.causes, cfg.evacuateAfterSeconds * 1000, log);
     // Singletons: paused until this replica holds their leases.
     void this.scheduler.pause();
@@ -122,6 +124,7 @@ export class ComputePlane implements Plane {
         defaultStopTimeoutSeconds: cfg.defaultStopTimeoutSeconds,
         maxAttempts: cfg.scheduleAttempts,
         weigher: cfg.schedulerWeigher,
+        volumeBytesOf: (id) => this.volumeBytesOf(id),
         networkAvailable: true,
         imagePolicy: fetchPolicy(cfg),
       }),

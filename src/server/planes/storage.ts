@@ -16,6 +16,13 @@ import type { Plane, PlaneContext } from './plane';
 
 export const STORAGE_SERVICE = 'hypervisor.v1.StorageService';
 
+/** The sizes of the volumes attached to an instance, summed. */
+const attachedBytes = (volumes: EntityReadModel<VolumeState, Volume>, instanceId: string): number =>
+  volumes.ids().reduce((sum, id) => {
+    const v = volumes.state(id);
+    return v?.exists && !v.deleted && v.attachment?.instanceId === instanceId ? sum + v.sizeBytes : sum;
+  }, 0);
+
 /** Volumes and snapshots: their read models, the agents' storage API, the keeper of holds and attachments, StorageService. */
 export class StoragePlane implements Plane {
   readonly volumes = new EntityReadModel<VolumeState, Volume>({ decider: volumeDecider, view: toVolume });
@@ -26,7 +33,10 @@ export class StoragePlane implements Plane {
   constructor(
     private readonly nodes: EntityReadModel<NodeState, Node>,
     private readonly compute: ComputePlane,
-  ) {}
+  ) {
+    // A move's target must hold the instance's volumes as well as its disks: the scheduler asks here.
+    compute.volumeBytesOf = (instanceId) => attachedBytes(this.volumes, instanceId);
+  }
 
   get readModels() {
     return [this.volumes, this.snapshots];
