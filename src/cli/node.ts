@@ -169,8 +169,8 @@ export const nodeCommand = (): Command => {
               if (left === 0) return;
             }
           };
-          // The watch is of the node's instances: one that moved off has a node_id it no longer matches, so its
-          // last change is not sent. The count is taken every 2 s as well, or the last move would never be seen.
+          // An instance that leaves the node comes as DELETED (it left the watch's filter), so the count falls at once.
+          // It is also taken every 2 s: an instance gone between the first count and the watch's start sends nothing.
           let over = false;
           const polled = async () => {
             // Unref'd: a wait that ended (or timed out) is not held open by the next look.

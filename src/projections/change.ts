@@ -7,6 +7,8 @@ export interface Change<V> {
   readonly id: string;
   /** The object after the change; for DELETED, as it was last. */
   readonly object: V;
+  /** MODIFIED: the object before the change (a filtered watch sees an object leave its filter). */
+  readonly previous?: V;
   readonly revision: number;
   readonly time: Date;
 }

@@ -74,7 +74,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
       if (after !== undefined) {
         this.views.set(id, after);
         this.changedAt.set(id, time);
-        change = { type: before === undefined ? 'ADDED' : 'MODIFIED', id, object: after, revision, time };
+        change = before === undefined ? { type: 'ADDED', id, object: after, revision, time } : { type: 'MODIFIED', id, object: after, previous: before, revision, time };
       } else if (before !== undefined) {
         this.views.delete(id);
         this.changedAt.delete(id);

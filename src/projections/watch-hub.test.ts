@@ -30,6 +30,14 @@ describe('WatchHub', () => {
     assert.deepEqual(seen, [[1, 2, 3, 4], [1, 2, 4], [2, 3], [4], [3], [1, 2, 4]]);
   });
 
+  it('gives the change that takes an object off a key to that key\'s watchers as well (a watch of the node it left)', () => {
+    const { changes$, seen } = given(['node:n1', 'node:n2']);
+    changes$.next(change('a', 'n1', 1));
+    changes$.next({ ...change('a', 'n2', 2), previous: { id: 'a', nodeId: 'n1' } });
+    changes$.next({ ...change('a', 'n2', 3), previous: { id: 'a', nodeId: 'n2' } });
+    assert.deepEqual(seen, [[1, 2], [2, 3]]);
+  });
+
   it('stops giving changes to a watcher that unsubscribed, and keeps the others of its key', () => {
     const { changes$, seen, subs } = given(['node:n1', 'node:n1']);
     changes$.next(change('a', 'n1', 1));

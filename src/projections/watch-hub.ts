@@ -44,7 +44,10 @@ export class WatchHub<V> {
 
   private dispatch(c: Change<V>): void {
     for (const l of this.unkeyed) l.next(c);
-    for (const k of this.keysOf(c.object)) {
+    const keys = this.keysOf(c.object);
+    // An object that left a key (an instance moved off a node) goes to that key's watchers too: it leaves their filter.
+    const left = c.previous === undefined ? [] : this.keysOf(c.previous).filter((k) => !keys.includes(k));
+    for (const k of [...keys, ...left]) {
       const set = this.byKey.get(k);
       if (set) for (const l of set) l.next(c);
     }

@@ -48,6 +48,7 @@ const afterCatchingUp = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<
 const watchNow = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Observable<Change<V>> =>
   new Observable<Change<V>>((sub) => {
     const keep = opts.filter ?? (() => true);
+    const seen = (c: Change<V>) => seenThrough(keep, c);
     let first: Change<V>[];
     if (opts.sinceRevision === 0) {
       const at = model.position;
@@ -69,10 +70,13 @@ const watchNow = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Ob
         );
         return;
       }
-      first = replay.filter((c) => keep(c.object));
+      first = replay.map(seen).filter((c): c is Change<V> => c !== undefined);
     }
     const listener = {
-      next: (c: Change<V>) => keep(c.object) && sub.next(c),
+      next: (c: Change<V>) => {
+        const s = seen(c);
+        if (s) sub.next(s);
+      },
       error: (e: unknown) => sub.error(e),
       complete: () => sub.complete(),
     };
@@ -80,3 +84,19 @@ const watchNow = <S, V>(model: EntityReadModel<S, V>, opts: WatchOptions<V>): Ob
     for (const c of first) sub.next(c);
     return () => live.unsubscribe();
   });
+
+/**
+ * A change as a filtered watch sees it, the way a Kubernetes watch with a
+ * field selector tells it: a MODIFIED one that takes the object out of the
+ * filter (an instance moved to another node) as DELETED, one that brings it
+ * in as ADDED, both with the object as it now is; one of an object the
+ * filter passes before and after, as is; any other, not at all.
+ */
+export const seenThrough = <V>(keep: (object: V) => boolean, c: Change<V>): Change<V> | undefined => {
+  const now = keep(c.object);
+  if (c.type !== 'MODIFIED' || c.previous === undefined) return now ? c : undefined;
+  const before = keep(c.previous);
+  if (now && !before) return { ...c, type: 'ADDED' };
+  if (!now && before) return { ...c, type: 'DELETED' };
+  return now ? c : undefined;
+};

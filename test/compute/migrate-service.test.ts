@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import type { Agent } from '../../src/agent/agent';
 import { AuditServiceClient } from '../../src/gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient, UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
+import { EventType, InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, type Instance } from '../../src/gen/hypervisor/v1/compute';
 import { listAll } from '../feed/feed-support';
 import { removeStateDir, startAgent } from '../support/agent';
@@ -116,13 +116,21 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
     await until("the target's capacity back", async () => (await allocatedCpu(gone.nodeId)) === before);
   });
 
-  it('a cold move of a container through the agents: the source stops it, the target makes and starts it, node_id moves, the source gives its room back', async () => {
+  it('a cold move of a container through the agents: the source stops it, the target makes and starts it, node_id moves, the source gives its room back; a watch of either node is told', async () => {
     const box = await onA('mig-cold-ok', InstanceType.INSTANCE_TYPE_CONTAINER);
     const onSource = await allocatedCpu(a.nodeId);
+    const [ofA, ofB] = [new InstanceWatch(c, { nodeId: a.nodeId }), new InstanceWatch(c, { nodeId: b.nodeId })];
+    await ofA.until('the container in the source node\'s watch', (e) => e.instance?.id === box.id, 5_000);
     const mark = watch.events.length;
     await migrate(box.id, b.nodeId, false);
     const moved = await watch.until('node_id on mig-b', (e) => e.instance?.id === box.id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 15_000, mark);
     assert.equal(moved.instance!.nodeId, b.nodeId, moved.instance!.stateReason);
+    // It left the source's watch (as Kubernetes tells a field-selector watch: DELETED) and came into the target's (ADDED).
+    const left = await ofA.until('DELETED in the source node\'s watch', (e) => e.instance?.id === box.id && e.type === EventType.EVENT_TYPE_DELETED, 5_000);
+    assert.equal(left.instance!.nodeId, b.nodeId, 'with the instance as it now is');
+    const came = await ofB.until('ADDED in the target node\'s watch', (e) => e.instance?.id === box.id, 5_000);
+    assert.equal(came.type, EventType.EVENT_TYPE_ADDED);
+    for (const w of [ofA, ofB]) w.close();
     assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a');
     assert.equal(moved.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
     const phases = watch.events.slice(mark).filter((e) => e.instance?.id === box.id).map((e) => e.instance!.stateReason);
