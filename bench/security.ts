@@ -45,7 +45,7 @@ const BATCHES = 12;
 const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: Number(process.env.PAGE ?? 100), pageToken: '' };
 const ALL_MODES = ['development', 'network', 'echo plaintext', 'echo TLS'] as const;
 type Mode = (typeof ALL_MODES)[number];
-/** ONLY=network (say): run that mode's batches alone, e.g. to profile each mode in its own process (CPU_PROFILE=<file>). */
+/** ONLY=network (say): that mode's batches alone (e.g. under strace); to compare profiles, split one of all modes instead (bench/profile-by-mode.ts). */
 const MODES: readonly Mode[] = process.env.ONLY ? ALL_MODES.filter((m) => process.env.ONLY!.split(',').includes(m)) : ALL_MODES;
 
 /** The batches of one mode, as one result: total calls over total time, latencies over all of them. */
