@@ -1,4 +1,4 @@
-import { credentials, type Client, makeGenericClientConstructor, Server, type ServerCredentials } from '@grpc/grpc-js';
+import { type ChannelOptions, credentials, type Client, makeGenericClientConstructor, Server, type ServerCredentials } from '@grpc/grpc-js';
 
 /**
  * The floor under network mode: grpc-js itself, answering a request of a
@@ -34,15 +34,14 @@ export class EchoFloor {
     return new Promise((resolve, reject) => s.bindAsync('127.0.0.1:0', creds, (e, port) => (e ? reject(e) : resolve(port))));
   }
 
-  /** `channels` plaintext clients and `channels` TLS clients, each a call `(request) => answer`. */
-  async start(tls: TlsMaterial, insecure: ServerCredentials, channels: number) {
+  /** `channels` plaintext clients and `channels` TLS clients (one credentials object each, so they share connections as grpc-js decides), with `options` (the server name the certificate holds, among them), each a call `(request) => answer`. */
+  async start(tls: TlsMaterial, insecure: ServerCredentials, channels: number, options: ChannelOptions = {}) {
     const [plainPort, tlsPort] = [await this.serve(insecure), await this.serve(tls.server)];
     const caller = (c: Client) => (req: Buffer) =>
       new Promise<Buffer>((resolve, reject) => (c as unknown as Record<string, (r: Buffer, cb: (e: Error | null, r: Buffer) => void) => void>).echo(req, (e, r) => (e ? reject(e) : resolve(r))));
     const make = (target: string, creds: ReturnType<typeof credentials.createInsecure>) =>
       Array.from({ length: channels }, () => {
-        // The name the server certificate holds (an IP address is no TLS server name).
-        const c = new EchoClient(target, creds, { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' });
+        const c = new EchoClient(target, creds, options);
         this.clients.push(c);
         return caller(c);
       });
