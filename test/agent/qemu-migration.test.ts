@@ -80,6 +80,30 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     await dst.run('cat /tmp/mark', /hv-mark-45/);
   });
 
+  it('a guest that came in by migration moves on: its QEMU, which answers its incoming migration\'s `completed`, is not taken for a source that has migrated out', async () => {
+    const src = await booted('src7');
+    const mid = await qemu('mid7', true);
+    const first = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(mid.qmp, first);
+    const arrived = awaitIncoming(mid.qmp, 60_000);
+    await migrateOut(src.qmp, first, { downtimeLimitMs: 300, timeoutMs: 60_000 });
+    await arrived;
+    await mid.qmp.execute('cont');
+    await mid.run('echo hv-mark-$((40+7)) > /tmp/mark; echo wrote-$?', /wrote-0/);
+    assert.equal((await mid.qmp.execute<{ status: string }>('query-migrate')).status, 'completed', 'QEMU answers the incoming migration');
+
+    const dst = await qemu('dst7', true);
+    const second = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(dst.qmp, second);
+    const there = awaitIncoming(dst.qmp, 60_000);
+    const r = await migrateOut(mid.qmp, second, { downtimeLimitMs: 300, timeoutMs: 60_000 });
+    await there;
+    assert.ok(r.totalMs > 0 && r.transferredBytes > 0, JSON.stringify(r));
+    assert.equal(await mid.status(), 'postmigrate');
+    await dst.qmp.execute('cont');
+    await dst.run('cat /tmp/mark', /hv-mark-47/);
+  });
+
   it('a switch refused (the log gave the move up): cancelled before the devices\' state is sent, the source runs on, the destination fails', async () => {
     const src = await booted('src6');
     const dst = await qemu('dst6', true);

@@ -111,10 +111,10 @@ export const migrateOut = async (
   try {
     // An agent killed mid-move leaves its QEMU migrating: its redelivered work joins that
     // migration rather than start another (which QEMU refuses), or takes its result.
-    const under = await qmp.execute<QueryMigrate>('query-migrate');
-    if (under.status === 'completed') return completedResult(qmp);
-    if (under.status && ACTIVE.has(under.status)) {
-      await untilSwitched(qmp, deadline - Date.now(), atSwitch, under.status);
+    const under = outgoing(await qmp.execute<QueryMigrate>('query-migrate'));
+    if (under === 'completed') return completedResult(qmp);
+    if (under && ACTIVE.has(under)) {
+      await untilSwitched(qmp, deadline - Date.now(), atSwitch, under);
       return completedResult(qmp);
     }
     await qmp.execute('migrate-set-capabilities', {
@@ -197,6 +197,14 @@ const jobsEnded = async (qmp: QmpClient, jobs: readonly string[], timeoutMs: num
 };
 
 const ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
+
+/**
+ * The status of this QEMU's outgoing migration, if it has one. A QEMU that came in by
+ * migration answers `completed` (its incoming one's) until it migrates out: QEMU fills in
+ * the destination's status, then the source's over it only once the source has one. A
+ * source's status past setup comes with its RAM figures; the destination's never does.
+ */
+const outgoing = (m: QueryMigrate): string | undefined => (m.ram || m.status === 'setup' ? m.status : undefined);
 
 interface QueryMigrate {
   status?: string;
