@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { FailedPrecondition } from '../errors';
-import type { ImagePreparation, InstanceDriver } from './drivers/driver';
+import { type ImagePreparation, type InstanceDriver, SwitchInDoubt } from './drivers/driver';
 import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
@@ -35,7 +35,10 @@ interface Deps {
  * (both do; the second report changes nothing), and the report is in the log before the
  * source's copy is removed, so the guest is never on no host. A failure at either end
  * leaves the guest on the source: the source reports it (FailMigration), the target
- * removes what it prepared.
+ * removes what it prepared. Never on both: the target runs the guest only once its report
+ * is taken, the source lets the switch happen only once the log has it ('switching'), and
+ * a source that gave up after the switch began resumes only once the log has taken its
+ * failure; refused (the log has the move completed), it removes its paused copy.
  */
 export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> => {
   const m = w.migration!;
@@ -93,18 +96,35 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
     await fail(!live ? `the ${d.driver.kind} driver cannot migrate live` : 'no destination address');
     return;
   }
+  // The guest paused at the switch, its devices' state unsent: the switch goes on once the log has it (a move given up
+  // meanwhile is refused, and the guest runs on here). The log knows the switch is happening before it can have happened.
+  const atSwitch = async () => {
+    const position = await report('switching', { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: m.id, phase: 'switching', percent: 100 } });
+    return !d.reporter || position !== undefined;
+  };
   try {
     let last = '';
-    const r = await live.migrateOut(w.instanceId, m.endpoint, { downtimeLimitMs: d.settings.downtimeLimitMs, timeoutMs: d.settings.timeoutMs, progressEveryMs: 1_000 }, (p) => {
+    const tuning = { downtimeLimitMs: d.settings.downtimeLimitMs, timeoutMs: d.settings.timeoutMs, progressEveryMs: 1_000 };
+    const r = await live.migrateOut(w.instanceId, m.endpoint, tuning, (p) => {
       const key = `${p.phase}:${p.percent}`;
       if (key === last) return;
       last = key;
       void report(`progress:${key}`, { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: m.id, ...p } })?.catch(() => undefined);
-    });
+    }, atSwitch);
     log.info({ totalMs: r.totalMs, downtimeMs: r.downtimeMs }, 'migrated');
   } catch (e) {
+    const taken = await fail((e as Error).message);
+    if (d.reporter && taken === undefined) {
+      // Refused: the log has the move completed (the destination loaded the state, reported it and runs the guest;
+      // its word never reached here). This copy, paused since the switch, must never run again.
+      log.warn({ err: e }, 'migration given up here, but the log has it completed: removing the guest here');
+      await d.driver.destroy(w.instanceId);
+      d.store.recordWork(w, 'control-plane', true);
+      return;
+    }
+    // In doubt (the deadline after the switch began), the guest was left paused: the log has the move failed now, so it runs here.
+    if (e instanceof SwitchInDoubt) await live.giveUpSwitch(w.instanceId);
     log.warn({ err: e }, 'migration failed; the guest runs on here');
-    await fail((e as Error).message);
     await endDestination(m.endpoint);
     return;
   }

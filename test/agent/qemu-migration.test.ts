@@ -60,6 +60,66 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     await dst.run('sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -c 13; echo', /hv-disk-block/);
   });
 
+  it('holds the switch until atSwitch says go: meanwhile the source is paused in pre-switchover and the destination has no guest yet', async () => {
+    const src = await booted('src5');
+    await src.run('echo hv-mark-$((40+5)) > /tmp/mark; echo wrote-$?', /wrote-0/);
+    const dst = await qemu('dst5', true);
+    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(dst.qmp, target);
+    const arrived = awaitIncoming(dst.qmp, 60_000);
+    const seen: string[] = [];
+    await migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 60_000 }, undefined, async () => {
+      const m = await src.qmp.execute<{ status: string }>('query-migrate');
+      seen.push(m.status, await src.status(), await dst.status());
+      return true;
+    });
+    await arrived;
+    assert.deepEqual(seen, ['pre-switchover', 'finish-migrate', 'inmigrate'], 'asked once, the source paused at the switch, the destination still waiting');
+    assert.equal(await src.status(), 'postmigrate');
+    await dst.qmp.execute('cont');
+    await dst.run('cat /tmp/mark', /hv-mark-45/);
+  });
+
+  it('a guest that came in by migration moves on: its QEMU, which answers its incoming migration\'s `completed`, is not taken for a source that has migrated out', async () => {
+    const src = await booted('src7');
+    const mid = await qemu('mid7', true);
+    const first = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(mid.qmp, first);
+    const arrived = awaitIncoming(mid.qmp, 60_000);
+    await migrateOut(src.qmp, first, { downtimeLimitMs: 300, timeoutMs: 60_000 });
+    await arrived;
+    await mid.qmp.execute('cont');
+    await mid.run('echo hv-mark-$((40+7)) > /tmp/mark; echo wrote-$?', /wrote-0/);
+    assert.equal((await mid.qmp.execute<{ status: string }>('query-migrate')).status, 'completed', 'QEMU answers the incoming migration');
+
+    const dst = await qemu('dst7', true);
+    const second = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(dst.qmp, second);
+    const there = awaitIncoming(dst.qmp, 60_000);
+    const r = await migrateOut(mid.qmp, second, { downtimeLimitMs: 300, timeoutMs: 60_000 });
+    await there;
+    assert.ok(r.totalMs > 0 && r.transferredBytes > 0, JSON.stringify(r));
+    assert.equal(await mid.status(), 'postmigrate');
+    await dst.qmp.execute('cont');
+    await dst.run('cat /tmp/mark', /hv-mark-47/);
+  });
+
+  it('a switch refused (the log gave the move up): cancelled before the devices\' state is sent, the source runs on, the destination fails', async () => {
+    const src = await booted('src6');
+    const dst = await qemu('dst6', true);
+    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(dst.qmp, target);
+    const arrived = awaitIncoming(dst.qmp, 60_000);
+    arrived.catch(() => undefined);
+    let asked = 0;
+    const refused = migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 60_000 }, undefined, async () => (asked++, false));
+    await assert.rejects(refused, (e: unknown) => e instanceof FailedPrecondition && /not switched over/.test((e as Error).message));
+    assert.equal(asked, 1);
+    await assert.rejects(arrived);
+    assert.equal(await src.status(), 'running');
+    await src.run('echo still-here-$((5+5))', /still-here-10/);
+  });
+
   it('a destination that is not listening: the migration fails with the reason, the source goes on running', async () => {
     const src = await booted('src2');
     const target = { host: '127.0.0.1', port: await freePort(), disks: [] };

@@ -7,8 +7,9 @@ import { DataplaneLab, root } from './support';
 
 /**
  * The control plane gives a move up (its deadline, HV_MIGRATION_TIMEOUT_SECONDS) while the
- * agents still carry it, and the stream completes after that: the log says the guest stays
- * on the source, so it must run there, not on the target nor on no host. Between two
+ * agents still carry it, and the copy reaches the switch after that: the log says the guest
+ * stays on the source, so it must run there, not on the target nor on no host (the source,
+ * refused its `switching` report, cancels at the switch and QEMU lets the guest run on). Between two
  * network-namespace hosts, real QEMU under TCG; the copy is slowed on the lab's switch
  * (16 Mbit/s from host 0 to host 1) so that it outlasts the control plane's deadline.
  */
@@ -18,7 +19,7 @@ describe('live migration given up by the control plane while the stream still ru
   const sw = () => root.in(t.lab.switchNs);
   const qemusOn = (i: number, id: string) => processesNaming(t.agents[i].stateDir).filter((p) => p.cmdline.includes('qemu-system') && p.cmdline.includes(id));
 
-  it('the switch completing after the move was given up: the guest runs on the source with its memory, the target keeps no QEMU', async () => {
+  it('the switch reached after the move was given up: the guest runs on the source with its memory, the target keeps no QEMU', async () => {
     const spec = { kernel: t.images.url('vmlinuz'), initrd: t.images.url('initramfs.cpio.gz'), memoryBytes: 128 * MiB };
     const i = await call(t.c, t.c.createInstance, createRequest('mf-deadline', InstanceType.INSTANCE_TYPE_MICROVM, spec, { preferredNodeId: t.nodeIds[0] }));
     const running = await t.watch.settled(i.id, 120_000);
@@ -39,7 +40,7 @@ describe('live migration given up by the control plane while the stream still ru
     assert.match(copying.instance!.stateReason, /\(copying memory/);
     const failed = await t.watch.until('the move given up', (e) => e.instance?.id === i.id && (/failed/.test(e.instance.stateReason) || e.instance.nodeId !== t.nodeIds[0]), 60_000, mark);
     assert.match(failed.instance!.stateReason, /did not complete within 3s.*; it stays on node/);
-    // The stream is let through at full speed now: it completes after the move was given up.
+    // The stream is let through at full speed now: it reaches the switch after the move was given up.
     await sw().run('tc', ['qdisc', 'del', 'dev', port1, 'root']);
 
     await until('the target keeps no QEMU of it', () => qemusOn(1, i.id).length === 0, 90_000);

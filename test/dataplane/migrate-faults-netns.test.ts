@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { QmpClient } from '../../src/agent/drivers/qemu/qmp';
-import { InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
+import { QmpClient, type QmpEvent } from '../../src/agent/drivers/qemu/qmp';
+import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
+import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import type { Instance } from '../../src/gen/hypervisor/v1/compute';
+import { vxlanName } from '../../src/sdn/names';
 import { createRequest, MiB, qemuPids } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { processesNaming } from '../support/our-processes';
@@ -13,18 +15,21 @@ import { DataplaneLab, root } from './support';
 /**
  * Issue 22's faults between two network-namespace hosts (agents as processes in their
  * namespaces, real QEMU under TCG): the source agent killed with -9 while the memory is
- * copied, and the underlay between the hosts cut mid-copy. Each time the guest ends
- * running on exactly one host, the instance's node_id says which, and the other host
- * keeps no QEMU of it.
+ * copied and at the switch, the underlay between the hosts cut mid-copy, a destination
+ * that cannot load the state, and the destination's word on the return path lost. Each
+ * time the guest ends running on exactly one host, the instance's node_id says which, and
+ * the other host keeps no QEMU of it; where it matters, the source QEMU's own events (on a
+ * second monitor) show its guest never ran again once it stopped at the switch.
  *
  * The copy from host 0 to host 1 is slowed (16 Mbit/s, on host 1's switch port, for what
  * comes from host 0 only) so that "while the memory is copied" is a state the progress
  * events show for seconds, not a race: the faults are injected when WatchInstance reports
- * the phase `copying memory`.
+ * the phase `copying memory` (or `switching over`).
  */
 describe('live migration faults between two network-namespace hosts (real QEMU, TCG)', function () {
   this.timeout(400_000);
-  // The agents' QEMU: the real one, given one more device (a virtio RNG) on a launch that is not a
+  // The agents' QEMU: the real one with a second QMP monitor for the test (mon-<pid>.sock: QEMU sends its
+  // events to every monitor), given one more device (a virtio RNG) on a launch that is not a
   // migration's destination while the flag file exists. A guest started then has a device its
   // destination lacks: the destination refuses its state, sent at the switch after all of memory.
   const work = mkdtempSync(path.join(os.tmpdir(), 'hv-migfaults-'));
@@ -34,7 +39,7 @@ describe('live migration faults between two network-namespace hosts (real QEMU, 
     wrapper,
     `#!/bin/sh
 case " $* " in *" -incoming "*) ;; *) [ -e ${extraDevice} ] && set -- "$@" -device virtio-rng-device ;; esac
-exec qemu-system-x86_64 "$@"
+exec qemu-system-x86_64 "$@" -qmp unix:${work}/mon-$$.sock,server=on,wait=off
 `,
   );
   chmodSync(wrapper, 0o755);
@@ -88,11 +93,42 @@ exec qemu-system-x86_64 "$@"
     assert.match(await t.sh(t.reattach(i.id), 'cat /tmp/mark; echo answered-$((1+1))', 60_000), marker);
   };
 
+  /** Every event of a QEMU (by pid) from now until it exits, read on the test's own monitor. */
+  const eventsOf = async (pid: number) => {
+    const qmp = await QmpClient.connect(path.join(work, `mon-${pid}.sock`), { timeoutMs: 5_000 });
+    const events: string[] = [];
+    qmp.on('event', (e: QmpEvent) => events.push(e.event === 'MIGRATION' ? `MIGRATION ${String(e.data?.status)}` : e.event));
+    const gone = new Promise<void>((resolve) => qmp.on('disconnect', () => resolve()));
+    monitors.push(qmp);
+    return { events, gone };
+  };
+  /** What its console answers, once it does (through the agent of the host it runs on, which may be starting again). */
+  const answers = async (id: string, marker: RegExp) => {
+    let out = '';
+    await until('the guest answers on its console', async () => {
+      const con = t.reattach(id);
+      out = await t.sh(con, 'cat /tmp/mark; echo answered-$((1+1))', 10_000).catch(() => '');
+      if (!marker.test(out)) con.close();
+      return marker.test(out);
+    }, 150_000);
+    return out;
+  };
+  const cluster = () => t.cp.client(ClusterServiceClient);
+  const nodesReady = () =>
+    until('both nodes READY', async () => {
+      const r = await call(cluster(), cluster().listNodes, ListNodesRequest.fromPartial({ pageSize: 10 }));
+      return t.nodeIds.every((id) => (r as { nodes: { id: string; status: NodeStatus }[] }).nodes.find((n) => n.id === id)?.status === NodeStatus.NODE_STATUS_READY);
+    }, 60_000);
   /** The QEMUs of the instance that host i's agent launched (their command lines name its state dir). */
   const qemusOn = (i: number, id: string) => processesNaming(t.agents[i].stateDir).filter((p) => p.cmdline.includes('qemu-system') && p.cmdline.includes(id));
   // Each test's guest is deleted after it: the hosts have room for a few only.
   const made: string[] = [];
+  const monitors: QmpClient[] = [];
   afterEach(async () => {
+    for (const m of monitors.splice(0)) m.close();
+    // A test that failed with an agent killed leaves it started again for the next, its node READY.
+    for (const a of t.agents) if (!a.running) await a.start();
+    await nodesReady();
     for (const id of made.splice(0)) await t.deleteInstance(id).catch((e) => console.log(`      ${id} not deleted: ${(e as Error).message}`));
   });
   const microvm = async (name: string): Promise<Instance> => {
@@ -106,10 +142,12 @@ exec qemu-system-x86_64 "$@"
   const copyingMemory = (id: string, mark: number) =>
     t.watch.until('the memory being copied', (e) => e.instance?.id === id && (/\(copying memory/.test(e.instance.stateReason) || /failed|^migrated/.test(e.instance.stateReason)), 120_000, mark);
 
-  it('the source agent killed with -9 while the memory is copied: the guest ends running on host 1 alone, and the source agent, started again, changes nothing of it', async () => {
+  it('the source agent killed with -9 while the memory is copied: its QEMU holds the switch (the log must know first), the target gives up, and the agent started again lets the guest run on host 0 alone', async () => {
     const i = await microvm('mf-src-killed');
     const con = await t.console(i.id);
     await t.sh(con, 'echo hv-kept-$((40+2)) > /tmp/mark');
+    const [source] = qemusOn(0, i.id);
+    const seen = await eventsOf(source.pid);
 
     await slowCopy();
     const mark = t.watch.events.length;
@@ -117,32 +155,27 @@ exec qemu-system-x86_64 "$@"
     const copying = await copyingMemory(i.id, mark);
     assert.match(copying.instance!.stateReason, /\(copying memory/, 'the fault comes while the memory is copied');
     await t.agents[0].kill9();
-    // QEMU carries the stream without its agent; the switch happens with the source agent dead.
+    // QEMU carries the copy on without its agent, and stops at the switch: only the agent may let it go on.
     await fullSpeed();
+    await until('the source QEMU at the switch', () => seen.events.includes('MIGRATION pre-switchover'), 60_000);
 
-    const moved = await t.watch.until('node_id on host 1', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
-    assert.equal(moved.instance!.nodeId, t.nodeIds[1], moved.instance!.stateReason);
-    assert.equal(moved.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
-    // Never on both: with its agent dead, the source's QEMU is there but has stopped the guest for good.
-    const [left] = qemusOn(0, i.id);
-    assert.ok(left, 'the source QEMU outlives its agent');
-    const qmp = await QmpClient.connect(/-qmp unix:([^,\s]+)/.exec(left.cmdline)![1], { timeoutMs: 5_000 });
-    try {
-      assert.equal((await qmp.execute<{ status: string }>('query-status')).status, 'postmigrate');
-    } finally {
-      qmp.close();
-    }
-    const after = t.reattach(i.id);
-    assert.match(await t.sh(after, 'cat /tmp/mark', 60_000), /hv-kept-42/);
+    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
+    assert.equal(ended.instance!.nodeId, t.nodeIds[0], ended.instance!.stateReason);
+    assert.match(ended.instance!.stateReason, /^migration to .* failed: on the target: .+; it stays on node/);
+    await until('the target keeps no QEMU of it', () => qemusOn(1, i.id).length === 0, 60_000);
+    // Never on both: the devices' state was never sent, and the source's guest has not run since it stopped at the switch.
+    const stop = seen.events.indexOf('STOP');
+    assert.ok(stop >= 0, `the source stopped the guest at the switch: ${seen.events.join(', ')}`);
+    assert.deepEqual(seen.events.slice(stop).filter((e) => e === 'RESUME' || e === 'MIGRATION completed'), [], seen.events.join(', '));
 
+    // Started again, the agent joins the migration at the switch; the log refuses it the switch (the move has
+    // failed), so it cancels and QEMU lets the guest run on, with its memory, in the same process.
     await t.agents[0].start();
-    await until('the source agent removes the QEMU it left', () => qemusOn(0, i.id).length === 0, 60_000);
-    assert.equal(qemusOn(1, i.id).length, 1, "one QEMU runs it: host 1's");
-    assert.deepEqual(qemuPids(i.id), qemusOn(1, i.id).map((p) => p.pid));
+    assert.match(await answers(i.id, /hv-kept-42\nanswered-2/), /hv-kept-42\nanswered-2/);
+    assert.ok(seen.events.includes('MIGRATION cancelled') && seen.events.slice(stop).includes('RESUME'), seen.events.join(', '));
+    assert.deepEqual(qemuPids(i.id), [source.pid], 'the same QEMU runs it on host 0, alone');
     const now = await call(t.c, t.c.getInstance, { instanceId: i.id });
-    assert.equal(now.nodeId, t.nodeIds[1]);
-    assert.equal(now.state, InstanceState.INSTANCE_STATE_RUNNING);
-    assert.match(await t.sh(after, 'cat /tmp/mark; echo answered-$((1+1))'), /hv-kept-42\nanswered-2/);
+    assert.deepEqual([now.nodeId, now.state], [t.nodeIds[0], InstanceState.INSTANCE_STATE_RUNNING]);
   });
 
   it('the underlay between the hosts cut mid-copy, healed later: the guest runs on exactly one host, the reason recorded; the other host keeps no QEMU of it', async () => {
@@ -222,6 +255,63 @@ exec qemu-system-x86_64 "$@"
     // of 32 bytes: timestamps on) from the destination's stream port to the source is dropped, every time it
     // is sent: the stream completes and the destination runs the guest, the source never hears it did.
     await dropBackFromTarget('tcp', 'doff', '8', '@th,256,16', '1');
+    const [source] = qemusOn(0, i.id);
+    const seen = await eventsOf(source.pid);
     await endsOnOneHost(i, /hv-kept-46\nanswered-2/, false);
+    // Never on both: the target ran the guest once the log had the move completed; the source, at its timeout, was
+    // refused its failure and removed its QEMU, which never ran the guest again after it stopped at the switch.
+    await seen.gone;
+    const stop = seen.events.indexOf('STOP');
+    assert.ok(stop >= 0, `the source stopped the guest for the switch: ${seen.events.join(', ')}`);
+    assert.deepEqual(seen.events.slice(stop).filter((e) => e === 'RESUME'), [], `the source's guest never ran after the switch began: ${seen.events.join(', ')}`);
+    assert.ok(seen.events.includes('MIGRATION pre-switchover'), `the switch was held for the log: ${seen.events.join(', ')}`);
+    assert.equal((await call(t.c, t.c.getInstance, { instanceId: i.id })).nodeId, t.nodeIds[1], 'the log has it on the target, where the state was loaded');
+  });
+
+  it('the source agent killed with -9 at the switch (its `switching over` phase): the guest runs on exactly one host and answers ping; the other keeps no QEMU, tap or forwarding entry of it; the source agent started again changes nothing', async () => {
+    const { network, subnet } = await t.network('mfsw', '198.18.72.0/24', 1400);
+    const mover = await t.vm('mf-switch-kill', 0, network.id, subnet.id);
+    const pinger = await t.vm('mf-switch-pinger', 1, network.id, subnet.id);
+    made.push(mover.id, pinger.id);
+    const [con, conP] = [await t.console(mover.id), await t.console(pinger.id)];
+    await t.lease(con);
+    await t.lease(conP);
+    await t.sh(con, 'echo hv-kept-$((40+8)) > /tmp/mark');
+    const [port] = (await t.net.rpc('listPorts', { instanceId: mover.id, pageSize: 10 })).ports;
+    assert.ok(await t.pings(conP, mover.ipAddress, 10), 'the pinger reaches it before the move');
+
+    const mark = t.watch.events.length;
+    await call(t.c, t.c.migrateInstance, { instanceId: mover.id, targetNodeId: t.nodeIds[1], live: true });
+    const atSwitch = await t.watch.until('the switch', (e) => e.instance?.id === mover.id && /\(switching over|failed|^migrated/.test(e.instance.stateReason), 120_000, mark);
+    assert.match(atSwitch.instance!.stateReason, /^migrating to .*: 100% \(switching over\)$/, 'the fault comes at the switch');
+    await t.agents[0].kill9();
+
+    // Killed before it let QEMU go on, the source is held at the switch until the target gives up (its timeout): the
+    // move fails; killed after, the stream completes without it and the target reports the switch.
+    const ended = await t.watch.until('the move ended', (e) => e.instance?.id === mover.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 120_000, mark);
+    const where = ended.instance!.nodeId === t.nodeIds[1] ? 1 : 0;
+    console.log(`      the move ${where ? 'completed' : 'failed'}: ${ended.instance!.stateReason}`);
+    assert.match(ended.instance!.stateReason, where ? /^migrated live from node / : /^migration to .* failed: .+; it stays on node /, 'the reason is recorded');
+    const [kept] = qemusOn(where, mover.id);
+    assert.ok(kept, `host ${where} has its QEMU`);
+
+    await t.agents[0].start();
+    const [here, there] = [where, 1 - where].map((h) => root.in(t.lab.hosts[h].name));
+    const links = async (h: typeof here) => (await h.ipJson<{ ifname: string }>(['link', 'show'])).map((l) => l.ifname);
+    const fdb = async (h: typeof here) => (await h.run('bridge', ['fdb', 'show'])).split('\n').filter((l) => l.toLowerCase().startsWith(port.macAddress.toLowerCase()));
+    const vx = vxlanName(network.id);
+    const towardsIt = (l: string) => l.includes(`dev ${vx} `) && (!l.includes(' dst ') || l.includes(`dst ${t.lab.hosts[where].ip} `));
+    await until(`host ${1 - where} keeps no QEMU, tap or forwarding entry of it`, async () => {
+      const entries = await fdb(there);
+      return qemusOn(1 - where, mover.id).length === 0 && !(await links(there)).includes(port.deviceName) && entries.every(towardsIt) && entries.some((l) => l.includes(`dst ${t.lab.hosts[where].ip} `));
+    }, 90_000);
+    assert.match(await answers(mover.id, /hv-kept-48\nanswered-2/), /hv-kept-48\nanswered-2/);
+    assert.ok(await t.pings(conP, mover.ipAddress, 20), 'it answers ping where it runs');
+    // No second guest and none lost: the QEMU that ran it when the move ended runs it, alone.
+    assert.deepEqual(qemuPids(mover.id), [kept.pid]);
+    assert.ok((await links(here)).includes(port.deviceName), `host ${where} has its tap`);
+    const now = await call(t.c, t.c.getInstance, { instanceId: mover.id });
+    assert.deepEqual([now.nodeId, now.state], [t.nodeIds[where], InstanceState.INSTANCE_STATE_RUNNING]);
+    await until('its port bound where it runs', async () => (await t.net.rpc('listPorts', { instanceId: mover.id, pageSize: 10 })).ports[0]?.nodeId === t.nodeIds[where], 30_000);
   });
 });

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Firmware } from '../../domain/guest-annotations';
+import { DeadlineExceeded } from '../../errors';
 import type { NoCloudSeed } from '../cloud-init/nocloud';
 import type { InstanceWork } from '../protocol';
 
@@ -162,6 +163,13 @@ export interface MovedDisk {
   readonly base?: { readonly path: string; readonly format: 'raw' | 'qcow2' };
 }
 
+/**
+ * A source's migration that ended (its deadline) after the source let the switch happen and before
+ * it heard the destination loaded the state: the guest may run there now, so it is left paused
+ * here until the log says where it is (giveUpSwitch resumes it; otherwise the copy is removed).
+ */
+export class SwitchInDoubt extends DeadlineExceeded {}
+
 /** Live migration between two hosts of the same driver (the QEMU driver's: qemu/live-migration.ts). */
 export interface LiveMigration {
   /** Target: disks made as for a create, the same machine and devices launched waiting for the stream, disks served. */
@@ -173,13 +181,20 @@ export interface LiveMigration {
    * killed before it could), a source's whose stream completed after the move was given up.
    */
   resume(instanceId: string): Promise<void>;
-  /** Source: disks mirrored, memory pre-copied, switch; rejects with the guest still running here. */
+  /**
+   * Source: disks mirrored, memory pre-copied, then at the switch (the guest paused, the devices' state
+   * not sent) `atSwitch` is asked, and the switch happens only on its yes. Rejects with the guest
+   * running here, except SwitchInDoubt (paused here: see giveUpSwitch).
+   */
   migrateOut(
     instanceId: string,
     endpoint: MigrationEndpoint,
     tuning: { downtimeLimitMs: number; timeoutMs: number; progressEveryMs?: number },
     onProgress: (p: { phase: 'copying-disks' | 'copying-memory'; percent: number; expectedDowntimeMs?: number }) => void,
+    atSwitch: () => Promise<boolean>,
   ): Promise<{ totalMs: number; downtimeMs: number }>;
+  /** Source, after SwitchInDoubt and once the log has the move failed: the migration cancelled, the guest runs here. */
+  giveUpSwitch(instanceId: string): Promise<void>;
 }
 
 export interface InstanceDriver {

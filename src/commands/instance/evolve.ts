@@ -105,6 +105,7 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
         nodeId: e.data.nodeId,
         nodeName: e.data.nodeName,
         migration: undefined,
+        lastMigrated: e.data.migration,
         reason: `${s.migration?.live === false ? 'moved cold' : 'migrated live'} from node ${s.nodeName || s.nodeId}`,
         ...at,
       };

@@ -118,6 +118,23 @@ describe('instance decider: migration', () => {
     it('ignores a report about an earlier move', () => given(migrating).when({ type: 'ReportMigrationProgress', data: { ...progress, migration: 0 } }).then([]));
   });
 
+  describe('the switch (a live source paused at it, waiting for the log)', () => {
+    const switching = { nodeId: 'node-a', migration: 1, phase: 'switching' as const, percent: 100 };
+    const atSwitch: InstanceEvent = { type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'switching', percent: 100 } };
+    it('records it, shown in the reason, before the source lets the switch happen', () => {
+      given(migrating).when({ type: 'ReportMigrationProgress', data: switching }).then([atSwitch]);
+      assert.equal(stateOf([...migrating, atSwitch]).reason, 'migrating to host-b: 100% (switching over)');
+    });
+    it('ignores a sample of the copy that arrives after it', () =>
+      given([...migrating, atSwitch]).when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-a', migration: 1, phase: 'copying-memory', percent: 98 } }).then([]));
+    it('refuses it for a move given up (FAILED_PRECONDITION): the source must not switch, the guest stays there', () => {
+      const failed: InstanceEvent = { type: 'InstanceMigrationFailed', data: { migration: 1, reason: 'it did not complete within 3s' } };
+      given([...migrating, failed]).when({ type: 'ReportMigrationProgress', data: switching }).thenThrows(FailedPrecondition, /migration 1 of instance i-1 has failed already; it stays on node host-a, not switched over/);
+    });
+    it('takes it again once recorded (the report of an agent started again): no new event', () =>
+      given([...migrating, atSwitch]).when({ type: 'ReportMigrationProgress', data: switching }).then([]));
+  });
+
   describe('the target says where it listens', () => {
     const endpoint = { host: '198.18.0.2', port: 49152, nbdPort: 49153 };
     const ready: InstanceEvent = { type: 'InstanceMigrationTargetReady', data: { migration: 1, endpoint } };
@@ -164,6 +181,15 @@ describe('instance decider: migration', () => {
     it('refuses a late report that the failed move completed (FAILED_PRECONDITION): its agents keep the guest on the source', () => {
       given([...migrating, failed]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).thenThrows(FailedPrecondition, /migration 1 of instance i-1 has failed already; it stays on node host-a/);
       given([...migrating, failed]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-a', migration: 1 } }).thenThrows(FailedPrecondition, /has failed already/);
+    });
+    it("refuses a source's failure of a move the log has completed (FAILED_PRECONDITION): that source removes its paused guest, never resumes it", () => {
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a' } };
+      given([...migrating, done])
+        .when({ type: 'FailMigration', data: { migration: 1, nodeId: 'node-a', reason: 'migration did not complete within 40000 ms; cancelled' } })
+        .thenThrows(FailedPrecondition, /migration 1 of instance i-1 has completed already; it runs on node host-b/);
+      // The control plane's own deadline, racing the completion, is moot; an earlier move's failure too.
+      given([...migrating, done]).when({ type: 'FailMigration', data: { migration: 1, reason: 'x' } }).then([]);
+      given([...migrating, done]).when({ type: 'FailMigration', data: { migration: 0, nodeId: 'node-a', reason: 'x' } }).then([]);
     });
     it('lets a new move begin after a failed one', () =>
       given([...migrating, failed]).when(migrate()).then([{ ...requested(2) }]));

@@ -27,12 +27,18 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
 
     case 'ReportMigrationProgress': {
       const m = s.migration;
+      // A live source at its switch (paused, the rest of the state unsent) goes on only once the log has taken this:
+      // a move given up meanwhile must not switch, so it is told (it cancels, and QEMU lets the guest run on there).
+      if (cmd.data.phase === 'switching' && s.exists && !m && s.lastFailedMigration === cmd.data.migration)
+        throw new FailedPrecondition(`migration ${cmd.data.migration} of instance ${s.id} has failed already; it stays on node ${s.nodeName || s.nodeId}, not switched over`);
       if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
       const { phase, percent, expectedDowntimeMs } = cmd.data;
       const pct = Math.max(0, Math.min(100, Math.round(percent)));
       // Where a cold move's source serves its disks: said by the source only, and only by a cold one.
       const endpoint = !m.live && cmd.data.nodeId === s.nodeId ? cmd.data.endpoint : undefined;
       if (m.phase === phase && m.percent === pct && m.expectedDowntimeMs === expectedDowntimeMs && !endpoint) return [];
+      // Once a live move is switching, a sample of the copy sent before (reports are not ordered) is stale.
+      if (m.live && m.phase === 'switching' && phase !== 'switching') return [];
       return [
         {
           type: 'InstanceMigrationProgressed',
@@ -60,6 +66,11 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
 
     case 'FailMigration': {
       const m = s.migration;
+      // An agent's failure of a move the log has completed (the destination loaded the state and reported it, the
+      // source did not hear so and gave up): the guest belongs to the target now, so that source must not resume its
+      // paused copy; being told, it removes it. (The control plane's own deadline, with no node, is moot then.)
+      if (cmd.data.nodeId !== undefined && s.exists && !m && s.lastMigrated === cmd.data.migration)
+        throw new FailedPrecondition(`migration ${cmd.data.migration} of instance ${s.id} has completed already; it runs on node ${s.nodeName || s.nodeId}`);
       if (!s.exists || !m || m.id !== cmd.data.migration) return [];
       if (cmd.data.nodeId !== undefined && !ofMove(s, cmd.data.nodeId)) return [];
       // A cold move's source has stopped it once it said 'switching': a RUNNING one is started there again.

@@ -61,6 +61,8 @@ export interface InstanceState extends Partial<InstanceRequest> {
   readonly lastMigrationFailedAt?: Date;
   /** The id of the last move that failed: a late report that it completed is refused, so its agents keep the guest on the source. */
   readonly lastFailedMigration?: number;
+  /** The id of the last move that completed: a source's late failure of it is refused, so that source removes its paused guest. */
+  readonly lastMigrated?: number;
   /** Why a drain cannot move it off its node now; set while `reason` says so. */
   readonly drainBlocked?: string;
   /** Moves begun so far (the next one's id is this plus one). */

@@ -2,6 +2,7 @@ import { Unavailable } from '../../../errors';
 import type { InstanceSpecForDriver, LiveMigration } from '../driver';
 import { awaitIncoming, listenForMigration, migrateOut } from './migration';
 import type { QmpClient } from './qmp';
+import { giveUpSwitch } from './switchover';
 
 /**
  * The guest's NICs announced from here (RARP with each NIC's MAC; a guest with
@@ -60,9 +61,12 @@ export const qemuLiveMigration = (d: QemuDriverFace): LiveMigration => {
       await qmp.execute('cont');
       await announce(qmp);
     },
-    async migrateOut(id, endpoint, tuning, onProgress) {
+    async migrateOut(id, endpoint, tuning, onProgress, atSwitch) {
       const qmp = await monitor(id);
-      return migrateOut(qmp, { ...endpoint, disks: await copiedDisks(qmp) }, tuning, onProgress);
+      return migrateOut(qmp, { ...endpoint, disks: await copiedDisks(qmp) }, tuning, onProgress, atSwitch);
+    },
+    async giveUpSwitch(id) {
+      await giveUpSwitch(await monitor(id));
     },
   };
 };

@@ -1,5 +1,7 @@
 import { DeadlineExceeded, FailedPrecondition } from '../../../errors';
+import { SwitchInDoubt } from '../driver';
 import type { QmpClient, QmpEvent } from './qmp';
+import { untilSwitched } from './switchover';
 
 /**
  * Live migration between two QEMUs, driven by QMP events (MIGRATION, BLOCK_JOB_READY),
@@ -9,12 +11,15 @@ import type { QmpClient, QmpEvent } from './qmp';
  * (block-export-add, writable); the source opens each export as an nbd block node and
  * mirrors its disk into it (blockdev-mirror sync=full), waits until every mirror is
  * READY (copied once, keeping up with the guest's writes), then pre-copies memory with a
- * downtime limit and auto-converge; at the switch the source pauses, the rest is sent,
+ * downtime limit and auto-converge; at the switch the source pauses (pre-switchover: the
+ * caller's atSwitch says whether to go on, switchover.ts), the rest is sent,
  * and the mirrors are cancelled; over the return path the destination confirms it loaded the
  * state before the source calls the migration completed (a READY mirror cancelled leaves a complete copy and no
  * pivot: the source is done with). Whatever fails, the source is left running (QEMU
  * resumes a source whose migration failed or was cancelled) with its own disks: the
  * mirrors are cancelled and the nbd nodes removed; the destination is the caller's to remove.
+ * One exception: a deadline passed after the switch began (SwitchInDoubt) leaves the guest
+ * paused, for the caller to decide by the log.
  */
 export interface MigrationTarget {
   readonly host: string;
@@ -85,8 +90,17 @@ export const awaitIncoming = (qmp: QmpClient, timeoutMs: number): Promise<void> 
     await qmp.execute('nbd-server-stop').catch(() => undefined);
   });
 
-/** Source: mirror the disks, pre-copy memory, switch. Rejects (source still running) on failure or timeout. */
-export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: MigrationTuning, onProgress?: (p: MigrationProgress) => void): Promise<MigrationResult> => {
+/**
+ * Source: mirror the disks, pre-copy memory, switch once atSwitch says so (absent: at once).
+ * Rejects (source still running) on failure or timeout, or with SwitchInDoubt (paused).
+ */
+export const migrateOut = async (
+  qmp: QmpClient,
+  t: MigrationTarget,
+  tuning: MigrationTuning,
+  onProgress?: (p: MigrationProgress) => void,
+  atSwitch: () => Promise<boolean> = async () => true,
+): Promise<MigrationResult> => {
   const deadline = Date.now() + tuning.timeoutMs;
   const jobs = t.disks.map((d) => `mirror-${d}`);
   let sampler: NodeJS.Timeout | undefined;
@@ -97,10 +111,10 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
   try {
     // An agent killed mid-move leaves its QEMU migrating: its redelivered work joins that
     // migration rather than start another (which QEMU refuses), or takes its result.
-    const under = await qmp.execute<QueryMigrate>('query-migrate');
-    if (under.status === 'completed') return completedResult(qmp);
-    if (under.status && ACTIVE.has(under.status)) {
-      await untilStatus(qmp, deadline - Date.now(), 'migration');
+    const under = outgoing(await qmp.execute<QueryMigrate>('query-migrate'));
+    if (under === 'completed') return completedResult(qmp);
+    if (under && ACTIVE.has(under)) {
+      await untilSwitched(qmp, deadline - Date.now(), atSwitch, under);
       return completedResult(qmp);
     }
     await qmp.execute('migrate-set-capabilities', {
@@ -112,6 +126,8 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
         // host (the source paused for good). With it, completed means the destination loaded everything; a
         // refusal fails the migration here and QEMU resumes the source.
         { capability: 'return-path', state: true },
+        // The switch held until the caller has recorded it (the log knows before the destination can have the guest).
+        { capability: 'pause-before-switchover', state: true },
       ],
     });
     await qmp.execute('migrate-set-parameters', { 'downtime-limit': tuning.downtimeLimitMs, ...(tuning.maxBandwidth ? { 'max-bandwidth': tuning.maxBandwidth } : {}) });
@@ -126,7 +142,10 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
       await ready;
       clearInterval(sampler);
     }
-    const done = untilStatus(qmp, deadline - Date.now(), 'migration');
+    const done = untilSwitched(qmp, deadline - Date.now(), async () => {
+      clearInterval(sampler);
+      return atSwitch();
+    });
     await qmp.execute('migrate', { uri: `tcp:${t.host}:${t.port}` });
     sample(async () => {
       const m = await qmp.execute<QueryMigrate>('query-migrate');
@@ -137,8 +156,8 @@ export const migrateOut = async (qmp: QmpClient, t: MigrationTarget, tuning: Mig
     await done;
     return completedResult(qmp);
   } catch (e) {
-    // Cancelled, the source goes on (QEMU resumes it); the destination is the caller's to remove.
-    await qmp.execute('migrate_cancel').catch(() => undefined);
+    // Cancelled, the source goes on (QEMU resumes it); the destination is the caller's to remove. Not when in doubt.
+    if (!(e instanceof SwitchInDoubt)) await qmp.execute('migrate_cancel').catch(() => undefined);
     throw e;
   } finally {
     clearInterval(sampler);
@@ -178,6 +197,14 @@ const jobsEnded = async (qmp: QmpClient, jobs: readonly string[], timeoutMs: num
 };
 
 const ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'wait-unplug']);
+
+/**
+ * The status of this QEMU's outgoing migration, if it has one. A QEMU that came in by
+ * migration answers `completed` (its incoming one's) until it migrates out: QEMU fills in
+ * the destination's status, then the source's over it only once the source has one. A
+ * source's status past setup comes with its RAM figures; the destination's never does.
+ */
+const outgoing = (m: QueryMigrate): string | undefined => (m.ram || m.status === 'setup' ? m.status : undefined);
 
 interface QueryMigrate {
   status?: string;
