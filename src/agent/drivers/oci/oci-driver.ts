@@ -221,11 +221,11 @@ export class OciDriver implements InstanceDriver {
     }
     const c = stored.spec.container!;
     await dir.ensure();
-    await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs });
+    const zygote = (this.zygote ??= new ShimZygote(this.python, SHIM_SCRIPT ?? ''));
+    await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs }, (target, options) => zygote.mountOverlay(target, options));
     dir.writeConfig(await assembleConfig(dir, stored.spec, { baseSpec: () => this.spec(), volumesDir: this.state.volumesDir, cgroupsPath: this.cgroupPath(instanceId), mounts: await this.volumesAtStart(instanceId) }));
     await dir.clearRun();
     try {
-      this.zygote ??= new ShimZygote(this.python, SHIM_SCRIPT ?? '');
       const ready = await launchShim(
         dir,
         {
@@ -237,7 +237,7 @@ export class OciDriver implements InstanceDriver {
           tty: c.tty !== false,
           timeoutMs: this.opts.startTimeoutMs ?? 30_000,
         },
-        this.zygote,
+        zygote,
       );
       this.prevCpu.delete(instanceId);
       this.log.info({ instanceId, pid: ready.pid, shimPid: ready.shimPid }, 'container started');

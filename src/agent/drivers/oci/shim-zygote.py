@@ -11,11 +11,15 @@ to that program's (the agent finds a shim whose pid it never recorded by its
 command line, and so do operators with ps).
 
 Requests on stdin, one JSON object a line: {"argv": [shim args], "cmdline":
-[python, console-shim.py, shim args...], "cwd": dir, "log": path}. Answers on
-stdout, one a line, in order: {"pid": n} or {"error": "..."}. It ends at EOF
+[python, console-shim.py, shim args...], "cwd": dir, "log": path}, answered
+{"pid": n}; or {"mount": {"target": dir, "options": "lowerdir=...,..."}}, an
+overlay mounted by mount(2) here instead of a mount(8) process per container,
+answered {}. Answers on stdout, one a line, in order; {"error": "..."} when
+it failed. It ends at EOF
 on stdin, that is when the agent ends (kill -9 included); the shims it
 started are not its children (double fork) and keep running.
 """
+import ctypes
 import importlib.util
 import json
 import os
@@ -26,6 +30,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location('console_shim', os.path.join(HERE, 'console-shim.py'))
 shim = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(shim)
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def mount_overlay(target, options):
+    if LIBC.mount(b'overlay', target.encode(), b'overlay', 0, options.encode()) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, 'mount(2) of the overlay on %s: %s' % (target, os.strerror(e)))
 
 
 def set_cmdline(args):
@@ -110,7 +123,12 @@ def main():
     out = sys.stdout
     for line in sys.stdin:
         try:
-            answer = {'pid': start(json.loads(line))}
+            req = json.loads(line)
+            if 'mount' in req:
+                mount_overlay(req['mount']['target'], req['mount']['options'])
+                answer = {}
+            else:
+                answer = {'pid': start(req)}
         except Exception as e:
             answer = {'error': str(e)}
         out.write(json.dumps(answer) + '\n')

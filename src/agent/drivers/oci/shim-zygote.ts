@@ -1,6 +1,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { FailedPrecondition, Unavailable } from '../../../errors';
 
@@ -16,16 +17,17 @@ export interface ShimRequest {
 }
 
 type Zygote = ChildProcessByStdio<Writable, Readable, null>;
+type Answer = { pid?: number; error?: string };
 
 /**
  * The agent's shim zygote (shim-zygote.py): a Python process with the console
  * shim loaded, which forks a shim per container instead of a new interpreter
- * per container. Started on first use, again after it ended; it ends with the
+ * per container, and mounts containers' overlays (no mount(8) per container). Started on first use, again after it ended; it ends with the
  * agent (EOF on its stdin), and the shims it started do not.
  */
 export class ShimZygote {
   private proc?: Zygote;
-  private waiting: { resolve: (pid: number) => void; reject: (e: Error) => void }[] = [];
+  private waiting: { resolve: (a: Answer) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     private readonly python: string,
@@ -33,9 +35,22 @@ export class ShimZygote {
   ) {}
 
   /** Starts a shim; resolves with its pid once it runs. */
-  spawn(req: ShimRequest): Promise<number> {
+  async spawn(req: ShimRequest): Promise<number> {
+    const a = await this.ask(req);
+    if (!a.pid) throw new FailedPrecondition(`the shim zygote could not start a console shim: ${a.error}`);
+    return a.pid;
+  }
+
+  /** mount(2) of an overlay (options: overlayfs's lowerdir=…,upperdir=…,workdir=…); the reason when it failed. */
+  async mountOverlay(target: string, options: string): Promise<string | undefined> {
+    return (await this.ask({ mount: { target, options } })).error;
+  }
+
+  private ask(req: object): Promise<Answer> {
     const z = this.proc ?? this.start();
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
+      // An answer awaited keeps the agent's process alive; an idle zygote does not.
+      if (this.waiting.length === 0) (z.stdout as Socket).ref();
       this.waiting.push({ resolve, reject });
       z.stdin.write(`${JSON.stringify(req)}\n`);
     });
@@ -60,19 +75,16 @@ export class ShimZygote {
     this.proc = z;
     // A zygote must not keep the agent's process alive, nor its pipes.
     z.unref();
-    for (const s of [z.stdin, z.stdout] as unknown as { unref?: () => void }[]) s.unref?.();
+    for (const s of [z.stdin, z.stdout] as Socket[]) s.unref();
     z.stdin.on('error', () => undefined);
     const lines = createInterface({ input: z.stdout });
     lines.on('line', (line) => {
-      const w = this.waiting.shift();
-      if (!w) return;
-      const a = JSON.parse(line) as { pid?: number; error?: string };
-      if (a.pid) w.resolve(a.pid);
-      else w.reject(new FailedPrecondition(`the shim zygote could not start a console shim: ${a.error}`));
+      this.waiting.shift()?.resolve(JSON.parse(line) as Answer);
+      if (this.waiting.length === 0) (z.stdout as Socket).unref();
     });
     const ended = (why: string) => {
       if (this.proc === z) this.proc = undefined;
-      for (const w of this.waiting.splice(0)) w.reject(new Unavailable(`the shim zygote ended (${why}) before it started the console shim`));
+      for (const w of this.waiting.splice(0)) w.reject(new Unavailable(`the shim zygote ended (${why}) before it answered`));
     };
     z.once('error', (e) => ended(`${this.python}: ${e.message} (Debian package python3)`));
     z.once('exit', (code, signal) => ended(signal ?? `exit code ${code}`));
