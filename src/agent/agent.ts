@@ -31,6 +31,7 @@ import { Reconciler } from './reconcile';
 import { Registration } from './registration';
 import { Reporter } from './reporter';
 import { decodeInstanceWork, WorkConsumer } from './work-consumer';
+import { touchesNetwork } from './protocol';
 import { LinuxBridgeDriver } from '../sdn/linuxbridge/driver';
 import { hostTag } from '../sdn/names';
 import { HostRunner } from '../sdn/run';
@@ -198,8 +199,9 @@ export class Agent {
       this.nodeId,
       {
         instance: async (_subject, data) => {
-          await this.executor!.run(decodeInstanceWork(data));
-          this.network?.kick();
+          const w = decodeInstanceWork(data);
+          await this.executor!.run(w);
+          if (touchesNetwork(w)) this.network?.kick();
         },
       },
       cfg.workConcurrency,

@@ -115,3 +115,13 @@ export type ResolveReply = { ok: true; source: ImageSource } | { ok: false; code
 
 export const msgId = (w: Pick<InstanceWork, 'instanceId' | 'generation' | 'action' | 'migration'>) =>
   `${w.instanceId}:${w.generation}:${w.action}${w.migration ? `:${w.migration.id}` : ''}`;
+
+/**
+ * Whether doing this work may have changed the host's data plane, so the
+ * network agent converges right after it: ports made or given up, a guest
+ * moved. Work of an instance without a port (a create, start or stop) leaves
+ * it as it was; the periodic converge is still there. A delete or cleanup
+ * carries no plan, and its instance's ports, if any, go.
+ */
+export const touchesNetwork = (w: Pick<InstanceWork, 'action' | 'network' | 'migration'>): boolean =>
+  w.action === 'delete' || w.action === 'cleanup' || w.action.startsWith('migrate') || w.migration !== undefined || (w.network?.ports.length ?? 0) > 0;
