@@ -37,9 +37,9 @@ const MiB = 2 ** 20;
 /**
  * Containers on runc, from an OCI bundle per instance whose root is an overlay
  * of the cached image. Each container runs under a console shim of its own
- * (console-shim.py, forked by the agent's shim zygote), detached from the agent, so containers outlive agent
- * restarts (kill -9 included); a new driver finds them again through runc's
- * state and the files in the bundle dir. Nothing lives only in memory except
+ * (console-shim.py, forked by the agent's shim zygote), detached from the
+ * agent, so containers outlive agent restarts (kill -9 included); a new driver
+ * finds them again through runc's state and the files in the bundle dir. Nothing lives only in memory except
  * the previous CPU sample for usage percentages.
  */
 export class OciDriver implements InstanceDriver {

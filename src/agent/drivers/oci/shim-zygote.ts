@@ -22,8 +22,9 @@ type Answer = { pid?: number; error?: string };
 /**
  * The agent's shim zygote (shim-zygote.py): a Python process with the console
  * shim loaded, which forks a shim per container instead of a new interpreter
- * per container, and mounts containers' overlays (no mount(8) per container). Started on first use, again after it ended; it ends with the
- * agent (EOF on its stdin), and the shims it started do not.
+ * per container, and mounts containers' overlays (no mount(8) per container).
+ * Started on first use, again after it ended; it ends with the agent (EOF on
+ * its stdin), and the shims it started do not.
  */
 export class ShimZygote {
   private proc?: Zygote;
