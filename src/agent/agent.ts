@@ -200,8 +200,9 @@ export class Agent {
       {
         instance: async (_subject, data) => {
           const w = decodeInstanceWork(data);
+          const before = this.store!.get(w.instanceId)?.work;
           await this.executor!.run(w);
-          if (touchesNetwork(w)) this.network?.kick();
+          if (touchesNetwork(w, before)) this.network?.kick();
         },
       },
       cfg.workConcurrency,

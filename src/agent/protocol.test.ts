@@ -15,9 +15,16 @@ describe('work and the data plane: which work is followed by a network converge'
 
   it('work that carries a port is', () => assert.equal(touchesNetwork({ action: 'create', network: port } as W), true));
 
-  it('a delete or cleanup is, though it carries no plan (its ports go)', () => {
-    assert.equal(touchesNetwork({ action: 'delete' } as W), true);
-    assert.equal(touchesNetwork({ action: 'cleanup' } as W), true);
+  it('a delete or cleanup is when the instance had ports here, or this host has no record of it (it carries no plan)', () => {
+    assert.equal(touchesNetwork({ action: 'delete' } as W, { network: port }), true);
+    assert.equal(touchesNetwork({ action: 'cleanup' } as W, { network: port }), true);
+    assert.equal(touchesNetwork({ action: 'delete' } as W), true, 'no record');
+    assert.equal(touchesNetwork({ action: 'cleanup' } as W, { migration: {} } as W), true, 'a moved guest');
+  });
+
+  it('a delete or cleanup of an instance that had no port here is not', () => {
+    assert.equal(touchesNetwork({ action: 'delete' } as W, {}), false);
+    assert.equal(touchesNetwork({ action: 'delete' } as W, { network: none }), false);
   });
 
   it('a move is, with or without ports', () => {
