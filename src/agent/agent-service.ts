@@ -177,6 +177,24 @@ export const agentService = (d: AgentServiceDeps): AgentServiceServer & UntypedS
   };
 };
 
+/**
+ * The console of the instance this host's record says it holds, straight from
+ * its driver (which says itself when it is not running); asking every driver
+ * first (find: a `runc state` or a QMP round trip) is only for an instance
+ * without a record, or one whose driver refused: its error is then find()'s.
+ */
+const openConsole = async (d: AgentServiceDeps, id: string): Promise<Duplex> => {
+  const rec = d.store.get(id);
+  const driver = rec && !rec.destroyed ? d.executor.driverOrNone(rec.work.kind) : undefined;
+  if (driver) {
+    const con = await driver.console(id, { replay: true }).catch(() => undefined);
+    if (con) return con;
+  }
+  const found = await d.executor.find(id);
+  if (!found) throw new NotFound(`instance ${id} is not on this host`);
+  return found.driver.console(id, { replay: true });
+};
+
 /** The instance is named in the x-instance-id header; its serial console is streamed both ways, recent output first. */
 const attach = async (d: AgentServiceDeps, call: ServerDuplexStream<AgentConsoleInput, { data: Buffer }>) => {
   let con: Duplex | undefined;
@@ -193,9 +211,7 @@ const attach = async (d: AgentServiceDeps, call: ServerDuplexStream<AgentConsole
   try {
     const id = call.metadata.get('x-instance-id')[0];
     if (typeof id !== 'string' || !id) throw new InvalidArgument('x-instance-id: name the instance in this request header');
-    const found = await d.executor.find(id);
-    if (!found) throw new NotFound(`instance ${id} is not on this host`);
-    con = await found.driver.console(id, { replay: true });
+    con = await openConsole(d, id);
     if (done) return con.destroy();
     con.on('data', (b: Buffer) => {
       if (!done) call.write({ data: b });

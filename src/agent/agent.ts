@@ -31,6 +31,7 @@ import { Reconciler } from './reconcile';
 import { Registration } from './registration';
 import { Reporter } from './reporter';
 import { decodeInstanceWork, WorkConsumer } from './work-consumer';
+import { touchesNetwork } from './protocol';
 import { LinuxBridgeDriver } from '../sdn/linuxbridge/driver';
 import { hostTag } from '../sdn/names';
 import { HostRunner } from '../sdn/run';
@@ -201,8 +202,10 @@ export class Agent {
       this.nodeId,
       {
         instance: async (_subject, data) => {
-          await this.executor!.run(decodeInstanceWork(data));
-          this.network?.kick();
+          const w = decodeInstanceWork(data);
+          const before = this.store!.get(w.instanceId)?.work;
+          await this.executor!.run(w);
+          if (touchesNetwork(w, before)) this.network?.kick();
         },
       },
       cfg.workConcurrency,

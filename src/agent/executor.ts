@@ -61,6 +61,11 @@ export class Executor {
     return d;
   }
 
+  /** The driver of this kind of instance here, if one runs them. */
+  driverOrNone(kind: InstanceKind): InstanceDriver | undefined {
+    return this.drivers.get(kind);
+  }
+
   /** The driver that holds this instance, if any. */
   async find(id: string): Promise<{ driver: InstanceDriver; observed: Observed } | undefined> {
     const rec = this.store.get(id);

@@ -115,3 +115,19 @@ export type ResolveReply = { ok: true; source: ImageSource } | { ok: false; code
 
 export const msgId = (w: Pick<InstanceWork, 'instanceId' | 'generation' | 'action' | 'migration'>) =>
   `${w.instanceId}:${w.generation}:${w.action}${w.migration ? `:${w.migration.id}` : ''}`;
+
+/**
+ * Whether doing this work may have changed the host's data plane, so the
+ * network agent converges right after it: ports made or given up, a guest
+ * moved. Work of an instance without a port (a create, start or stop) leaves
+ * it as it was; the periodic converge and the control plane's
+ * network-changed message are still there. A delete or cleanup carries no
+ * plan: `before` is the work this host last did for the instance, and its
+ * ports, if it had any, go (no record: it may have had some).
+ */
+export const touchesNetwork = (w: Pick<InstanceWork, 'action' | 'network' | 'migration'>, before?: Pick<InstanceWork, 'network' | 'migration'>): boolean => {
+  const ports = (x?: Pick<InstanceWork, 'network'>) => (x?.network?.ports.length ?? 0) > 0;
+  if (w.action.startsWith('migrate') || w.migration !== undefined || ports(w)) return true;
+  if (w.action === 'delete' || w.action === 'cleanup') return !before || before.migration !== undefined || ports(before);
+  return false;
+};

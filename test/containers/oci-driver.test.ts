@@ -83,6 +83,8 @@ describe('oci driver: real runc, a local registry, the busybox test image', func
   after(async () => {
     const d = new OciDriver({ stateDir: path.join(stateDir, 'oci'), cgroupParent: token });
     for (const id of ids) await d.destroy(id).catch(() => undefined);
+    // Each driver that started a container has a shim zygote running.
+    for (const x of [...drivers, d]) await x.close();
     removeRunCgroups(token);
     await registry.stop();
     image?.remove();

@@ -21,6 +21,9 @@ console.sock (frames in, raw bytes out), keeps the recent output for replay,
 reaps the container as child subreaper and writes exit.json when it ends.
 
 The attach socket and the scrollback are in console_attach.py beside this file.
+Normally it is not started as a program: shim-zygote.py, started once per agent,
+forks it with this module already loaded (an interpreter start and its imports per
+container cost more than runc itself). Run directly, it does the same.
 """
 import argparse
 import ctypes
@@ -202,7 +205,8 @@ class Container:
         return self.exited is not None and (not self.output_open or time.time() - self.exited > 1)
 
 
-def main():
+def main(argv=None):
+    """argv: the shim's arguments (sys.argv[1:] when None); shim-zygote.py calls this in a forked child."""
     ap = argparse.ArgumentParser()
     ap.add_argument('--runc', required=True)
     ap.add_argument('--root', required=True)
@@ -212,7 +216,7 @@ def main():
     ap.add_argument('--scrollback', type=int, default=65536)
     ap.add_argument('--oom-file', action='append', default=[])
     ap.add_argument('--no-tty', action='store_true')
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
 
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     ready_path = os.path.join(a.dir, 'ready.json')

@@ -15,11 +15,16 @@ export const isMounted = async (target: string): Promise<boolean> => (await moun
  * container's own upper and work dirs on top. Mounted already = done (the mount
  * outlives the agent, so an adopting agent finds it).
  */
-export const mountOverlay = async (o: { lower: string; upper: string; work: string; target: string }): Promise<void> => {
+export const mountOverlay = async (
+  o: { lower: string; upper: string; work: string; target: string },
+  /** mount(2) by another process (the shim zygote): the reason when it failed; without it, mount(8) runs. */
+  mount2?: (target: string, options: string) => Promise<string | undefined>,
+): Promise<void> => {
   if (await isMounted(o.target)) return;
   for (const p of [o.lower, o.upper, o.work]) if (/[,:]/.test(p)) throw new Internal(`overlay: ${p} holds ',' or ':', which overlayfs options cannot carry`);
-  const r = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`, o.target], { pkg: 'mount' });
-  if (r.code !== 0) throw new Internal(`mounting the container's overlay on ${o.target} failed: ${lastMessage(r.stderr)}`);
+  const options = `lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`;
+  const failed = mount2 ? await mount2(o.target, options) : await runTool('mount', ['-t', 'overlay', 'overlay', '-o', options, o.target], { pkg: 'mount' }).then((r) => (r.code === 0 ? undefined : lastMessage(r.stderr)));
+  if (failed !== undefined) throw new Internal(`mounting the container's overlay on ${o.target} failed: ${failed}`);
 };
 
 /** Unmounted (or never mounted) = done; a busy mount is detached lazily so the delete still completes. */

@@ -5,7 +5,7 @@ import { validateVolumeMounts } from '../../../domain/volume-mounts';
 import { DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../../errors';
 import type { ConsoleOptions, ConsoleStream, ImagePreparation, InstanceDriver, LaunchWork, InstanceSpecForDriver, InstanceStats, InstanceType, Observed, ProbeResult, StopOptions } from '../driver';
 import { containerLaunchSpec } from './launch-spec';
-import { endProcesses, scanProcesses, waitForExit } from '../../../shared/process';
+import { endProcesses, isAlive, scanProcesses, waitForExit } from '../../../shared/process';
 import { cpuPercent } from '../cpu-usage';
 import { assembleConfig, type OciSpec, resourcesFor } from './bundle';
 import { probeHost } from './probe';
@@ -14,7 +14,8 @@ import { attachConsole } from './console-client';
 import { mountOverlay, unmount } from './mounts';
 import { readNetDev } from './net-dev';
 import { Runc, type RuncState } from './runc';
-import { launchShim } from './shim';
+import { launchShim, SHIM_SCRIPT } from './shim';
+import { ShimZygote } from './shim-zygote';
 import { type ContainerDir, type ExitRecord, OciStateDir } from './state-dir';
 
 export interface OciDriverOptions {
@@ -36,9 +37,9 @@ const MiB = 2 ** 20;
 /**
  * Containers on runc, from an OCI bundle per instance whose root is an overlay
  * of the cached image. Each container runs under a console shim of its own
- * (console-shim.py), detached from the agent, so containers outlive agent
- * restarts (kill -9 included); a new driver finds them again through runc's
- * state and the files in the bundle dir. Nothing lives only in memory except
+ * (console-shim.py, forked by the agent's shim zygote), detached from the
+ * agent, so containers outlive agent restarts (kill -9 included); a new driver
+ * finds them again through runc's state and the files in the bundle dir. Nothing lives only in memory except
  * the previous CPU sample for usage percentages.
  */
 export class OciDriver implements InstanceDriver {
@@ -54,6 +55,7 @@ export class OciDriver implements InstanceDriver {
   volumesAtStart: (instanceId: string) => Promise<{ source: string; destination: string }[]> = async () => [];
   private readonly prevCpu = new Map<string, { cpuTimeNs: number; atMs: number }>();
   private baseSpec?: Promise<OciSpec>;
+  private zygote?: ShimZygote;
   private layout?: CgroupLayout;
 
   constructor(private readonly opts: OciDriverOptions) {
@@ -179,14 +181,26 @@ export class OciDriver implements InstanceDriver {
   }
 
   async console(instanceId: string, opts: ConsoleOptions = {}): Promise<ConsoleStream> {
-    await this.requireRunning(instanceId);
     const dir = this.state.instance(instanceId);
-    const tty = (await dir.readSpec())?.spec.container?.tty !== false;
-    return attachConsole(dir.consoleSocket, { replay: opts.replay ?? false, tty });
+    // Running by the shim's own records (it started the process, which has not ended and is alive) needs no
+    // `runc state` process per attach; anything else, or a shim that does not answer, gets runc's word.
+    const [stored, ready, exit] = await Promise.all([dir.readSpec(), dir.readReady(), dir.readExit()]);
+    const likely = stored && ready && !exit && isAlive(ready.pid);
+    if (!likely) await this.requireRunning(instanceId);
+    const tty = stored?.spec.container?.tty !== false;
+    try {
+      return await attachConsole(dir.consoleSocket, { replay: opts.replay ?? false, tty });
+    } catch (e) {
+      if (likely) await this.requireRunning(instanceId);
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
-    // Containers and shims keep running; there is nothing open to close.
+    // Containers and shims keep running; only the zygote that forks new shims ends.
+    const z = this.zygote;
+    this.zygote = undefined;
+    await z?.close();
   }
 
   // ---- start and stop -------------------------------------------------------------
@@ -195,27 +209,36 @@ export class OciDriver implements InstanceDriver {
     const dir = this.state.instance(instanceId);
     const stored = await dir.readSpec();
     if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
-    const st = await this.runc.state(instanceId);
-    if (st?.status === 'running' || st?.status === 'paused') return (await this.inspect(instanceId))!;
-    // What a previous run left (ended, or a start cut short by a crash): runc's
-    // record, its cgroups and its shim go before the new run.
-    if (st) await this.runc.delete(instanceId);
-    await this.endShim(dir);
+    // No config.json: no run was ever launched from this dir (it is written before
+    // the shim starts), so runc knows no such container and no shim runs for it.
+    if (await dir.launchedBefore()) {
+      const st = await this.runc.state(instanceId);
+      if (st?.status === 'running' || st?.status === 'paused') return (await this.inspect(instanceId))!;
+      // What a previous run left (ended, or a start cut short by a crash): runc's
+      // record, its cgroups and its shim go before the new run.
+      if (st) await this.runc.delete(instanceId);
+      await this.endShim(dir);
+    }
     const c = stored.spec.container!;
     await dir.ensure();
-    await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs });
+    const zygote = (this.zygote ??= new ShimZygote(this.python, SHIM_SCRIPT ?? ''));
+    await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs }, (target, options) => zygote.mountOverlay(target, options));
     dir.writeConfig(await assembleConfig(dir, stored.spec, { baseSpec: () => this.spec(), volumesDir: this.state.volumesDir, cgroupsPath: this.cgroupPath(instanceId), mounts: await this.volumesAtStart(instanceId) }));
     await dir.clearRun();
     try {
-      const ready = await launchShim(dir, {
-        python: this.python,
-        runc: this.runc.bin,
-        runcRoot: this.runc.root,
-        oomFiles: oomFiles(this.cgroups(), this.cgroupPath(instanceId)),
-        scrollbackBytes: this.opts.consoleScrollbackBytes ?? 64 * 1024,
-        tty: c.tty !== false,
-        timeoutMs: this.opts.startTimeoutMs ?? 30_000,
-      });
+      const ready = await launchShim(
+        dir,
+        {
+          python: this.python,
+          runc: this.runc.bin,
+          runcRoot: this.runc.root,
+          oomFiles: oomFiles(this.cgroups(), this.cgroupPath(instanceId)),
+          scrollbackBytes: this.opts.consoleScrollbackBytes ?? 64 * 1024,
+          tty: c.tty !== false,
+          timeoutMs: this.opts.startTimeoutMs ?? 30_000,
+        },
+        zygote,
+      );
       this.prevCpu.delete(instanceId);
       this.log.info({ instanceId, pid: ready.pid, shimPid: ready.shimPid }, 'container started');
       return { instanceId, state: 'running', pid: ready.pid, startedAt: new Date(ready.at * 1000) };

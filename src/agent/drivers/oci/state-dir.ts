@@ -84,6 +84,8 @@ export class ContainerDir {
   readExit = () => readJson<ExitRecord>(this.exitFile);
   writeConfig = (c: unknown) => writeJsonAtomic(this.configFile, c, 1);
   stopRequested = () => exists(this.stopFile);
+  /** config.json is written before every run's shim starts: without it, no run was ever launched from here. */
+  launchedBefore = () => exists(this.configFile);
   markStopRequested = () => writeFileSync(this.stopFile, new Date().toISOString());
 
   /** What a new run starts without: the last run's records and the stop marker. */
