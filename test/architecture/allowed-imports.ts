@@ -55,7 +55,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/sdn/metadata': { src: ['src/domain', 'src/errors.ts', 'src/shared'], packages: ['fs', 'http', 'path', 'util'] },
   'src/agent': {
     src: [...DOMAIN, 'src/wire', 'src/gen', 'src/bus', 'src/eventstore/jetstream/ensure-stream.ts', 'src/images', 'src/sdn', 'src/shared', 'src/options', 'src/pki'],
-    packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'events', 'fs', 'nats', 'net', 'os', 'path', 'pino', 'stream', 'timers', 'tls', 'util'],
+    packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'events', 'fs', 'nats', 'net', 'os', 'path', 'pino', 'readline', 'stream', 'timers', 'tls', 'util'],
   },
   // The control plane.
   'src/processes': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', ...STORE_PORT, ...AGENT_CONTRACT], packages: ['nats', 'pino', 'rxjs', 'crypto'] },
