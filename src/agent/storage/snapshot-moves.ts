@@ -26,6 +26,8 @@ export class SnapshotMoves {
   /** Where this process serves each snapshot now (a restart finds none and serves afresh). */
   private readonly served = new Map<string, DiskServerAddress>();
   private readonly copies = new Map<string, Promise<void>>();
+  /** The servers an earlier agent left, taken up at the first round. */
+  private adopted?: Promise<void>;
 
   constructor(
     private readonly pool: StoragePool,
@@ -36,6 +38,7 @@ export class SnapshotMoves {
 
   async converge(r: StorageReply, report: Report): Promise<void> {
     const nodeId = r.nodeId;
+    await (this.adopted ??= this.server.adopt());
     for (const s of r.snapshots) {
       if (s.serve) await this.serve(s.id, nodeId, report).catch((err) => this.log.warn({ err, snapshotId: s.id }, 'cannot serve a snapshot for its move'));
       else if (s.incoming) this.copy(s.id, s.incoming, nodeId, report);
@@ -76,9 +79,10 @@ export class SnapshotMoves {
     this.copies.set(id, p);
   }
 
-  /** Copies under way (a stopping agent waits for them). */
-  async settled(): Promise<void> {
+  /** The agent stops: copies under way are waited for; servers run on (the next agent adopts them). */
+  async stop(): Promise<void> {
     await Promise.allSettled([...this.copies.values()]);
+    this.server.close();
   }
 }
 
