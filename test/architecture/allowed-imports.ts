@@ -70,7 +70,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/server': { src: ['src', '../package.json'], packages: 'any' },
   // The clients.
   'src/verify': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/projections', 'src/audit', 'src/client', ...STORE_PORT], packages: [] },
-  'src/cli': { src: ['src/domain', 'src/errors.ts', 'src/gen', 'src/client', 'src/verify', 'src/eventstore', 'src/shared/nats-servers.ts'], packages: ['@grpc/grpc-js', 'cli-progress', 'cli-table3', 'commander', 'crypto', 'fs', 'nats', 'os', 'path', 'yaml'] },
+  'src/cli': { src: ['src/domain', 'src/errors.ts', 'src/gen', 'src/client', 'src/verify', 'src/eventstore', 'src/shared/nats-servers.ts'], packages: ['@grpc/grpc-js', 'cli-progress', 'cli-table3', 'commander', 'crypto', 'fs', 'nats', 'os', 'path', 'timers', 'yaml'] },
   // The binaries' entry points.
   'src/main.ts': { src: ['src/agent', 'src/options', 'src/server', 'src/shared'], packages: 'any' },
 };
