@@ -32,7 +32,7 @@ export class SnapshotMoves {
   constructor(
     private readonly pool: StoragePool,
     private readonly server: DiskServer,
-    private readonly at: ServeSettings,
+    private readonly settings: ServeSettings,
     private readonly log: Logger,
   ) {}
 
@@ -54,9 +54,9 @@ export class SnapshotMoves {
   private async serve(id: string, nodeId: string, report: Report): Promise<void> {
     let at = this.served.get(id);
     if (!at || !(await this.server.serving(serverKey(id)))) {
-      const host = this.at.host();
-      at = await onHeldPort(host, this.at.portMin, this.at.portMax, async (port) => {
-        await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], { host, port }, this.at.lifetimeMs);
+      const host = this.settings.host();
+      at = await onHeldPort(host, this.settings.portMin, this.settings.portMax, async (port) => {
+        await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], { host, port }, this.settings.lifetimeMs);
         return { host, port };
       });
       this.served.set(id, at);
