@@ -15,7 +15,7 @@ import { call } from '../src/client/api-client';
 import { TestControlPlane, until } from '../test/support/control-plane';
 import { ImageServer, testGuestDir } from '../test/support/image-server';
 import { TestNats } from '../test/support/nats';
-import { ServerProcess } from '../test/support/server-process';
+import { benchServer } from './support/profiled-server';
 import { LogFloor } from './support/log-floor';
 import { cpuSeconds, percentile } from './support/stats';
 
@@ -138,7 +138,7 @@ const scale = async (lines: (s: string) => void) => {
   const INSTANCES = Math.max(20, Math.round(2000 * SCALE));
   const nats = await new TestNats().start();
   const profileDir = process.env.BENCH_PROFILE;
-  const server = await (profileDir ? new ProfiledServer(nats.url, profileDir) : new ServerProcess(nats.url)).start();
+  const server = await benchServer(nats.url, profileDir).start();
   const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'hv-hollow-'));
   // Hollow instances boot nothing, but each agent still fetches (once) and caches what the spec names.
   writeFileSync(path.join(stateRoot, 'vmlinuz'), Buffer.alloc(4096));
@@ -235,17 +235,6 @@ const nodeIds = async (cluster: ClusterServiceClient): Promise<string[]> => {
   } while (pageToken);
   return ids;
 };
-
-/** The server under `node --cpu-prof`, writing its profile into `dir` when it stops (BENCH_PROFILE=<dir>; the fleet's too). */
-class ProfiledServer extends ServerProcess {
-  constructor(natsUrl: string, private readonly profileDir: string) {
-    super(natsUrl);
-  }
-
-  protected override spawn(args: readonly string[], env: Record<string, string> = {}) {
-    return super.spawn(args, env, ([node, ...rest]) => [node, '--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, ...rest]);
-  }
-}
 
 const main = async () => {
   const which = process.argv.slice(2);

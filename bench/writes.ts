@@ -15,7 +15,7 @@ import {
 } from '../src/gen/hypervisor/v1/network';
 import { TestNats } from '../test/support/nats';
 import { nodeRegistration } from '../test/support/nodes';
-import { ServerProcess } from '../test/support/server-process';
+import { benchServer } from './support/profiled-server';
 import { NatsTap } from './support/nats-tap';
 import type { RateResult } from './support/stats';
 
@@ -53,17 +53,6 @@ const load = async (address: string, method: string, requests: Uint8Array[], nam
   return r;
 };
 
-/** The server under `node --cpu-prof` (not allowed in NODE_OPTIONS), writing its profile into `dir` when it stops. */
-class ProfiledServer extends ServerProcess {
-  constructor(natsUrl: string, private readonly profileDir: string) {
-    super(natsUrl);
-  }
-
-  protected override spawn(args: readonly string[], env: Record<string, string> = {}) {
-    return super.spawn(args, env, ([node, ...rest]) => [node, '--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, ...rest]);
-  }
-}
-
 const startEcho = async () => {
   const child = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((r) => child.stdout!.once('data', (d) => r(Number(String(d).trim()))));
@@ -74,7 +63,7 @@ const main = async () => {
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const nats = await new TestNats().start();
   const profileDir = process.env.BENCH_SERVER_PROFILE;
-  const server = await (profileDir ? new ProfiledServer(nats.url, profileDir) : new ServerProcess(nats.url)).start();
+  const server = await benchServer(nats.url, profileDir).start();
   const echo = await startEcho();
   const net = new NetworkServiceClient(server.address, credentials.createInsecure());
   const subnets: string[] = [];

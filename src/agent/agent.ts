@@ -87,6 +87,7 @@ export class Agent {
   private reconciler?: Reconciler;
   private heartbeat?: Heartbeat;
   private network?: NetworkAgent;
+  private coldDiskServer?: DiskServer;
   /** Volumes and snapshots on this node's storage pool (nodes that run VMs). */
   storage?: StorageAgent;
   private stopped = false;
@@ -174,7 +175,9 @@ export class Agent {
     const local = hostStorage(cfg, [...this.loaded.drivers.values()], this.nc, () => this.nodeId, reporter, log, confined);
     this.storage = local.storage;
     // A cold move's disks: served from here as a source, copied here as a target.
-    this.executor.useColdDisks({ server: new DiskServer(path.join(cfg.stateDir, 'cold-moves')), ...(local.coldVolumes ? { volumes: local.coldVolumes } : {}), ...migration });
+    const server = (this.coldDiskServer = new DiskServer(path.join(cfg.stateDir, 'cold-moves')));
+    await server.adopt();
+    this.executor.useColdDisks({ server, ...(local.coldVolumes ? { volumes: local.coldVolumes } : {}), ...migration });
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
       ...local.annotations,
@@ -337,6 +340,7 @@ export class Agent {
     await this.network?.stop();
     await this.storage?.stop();
     await this.consumer?.stop();
+    this.coldDiskServer?.close();
     step('consumer stopped');
     await new Promise<void>((r) => (this.grpc ? this.grpc.tryShutdown(() => r()) : r()));
     step('AgentService stopped');

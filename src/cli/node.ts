@@ -171,12 +171,12 @@ export const nodeCommand = (): Command => {
           };
           // An instance that leaves the node comes as DELETED (it left the watch's filter), so the count falls at once.
           // It is also taken every 2 s: an instance gone between the first count and the watch's start sends nothing.
-          let over = false;
+          const ended = new AbortController();
           const polled = async () => {
-            // Unref'd: a wait that ended (or timed out) is not held open by the next look.
-            while (left > 0 && !over) {
-              await sleep(2_000, undefined, { ref: false });
-              if (!over) await recount();
+            while (left > 0) {
+              // Cancelled as the wait ends (emptied or timed out): no look is left pending.
+              if (!(await sleep(2_000, true, { signal: ended.signal }).catch(() => false))) return;
+              await recount();
             }
           };
           let timer: NodeJS.Timeout | undefined;
@@ -186,7 +186,7 @@ export const nodeCommand = (): Command => {
           try {
             await Promise.race([emptied(), polled(), timeout]);
           } finally {
-            over = true;
+            ended.abort();
             clearTimeout(timer);
             void watch.return(undefined);
           }

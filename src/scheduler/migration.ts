@@ -12,7 +12,7 @@ export interface MigrationRequest {
   readonly targetNodeId: string;
   readonly region: string;
   readonly zone: string;
-  /** Bytes of its attached volumes, which a live move copies to the target with its own disks. */
+  /** Bytes of its attached volumes, which a move (live or cold) copies to the target with its own disks. */
   readonly volumeBytes?: number;
 }
 

@@ -30,7 +30,7 @@ export interface SchedulingRequest {
   readonly pinnedNodeId?: string;
   /** Nodes an earlier attempt failed on (for a reason of the node): tried last, never again for this series. */
   readonly avoidNodeIds?: readonly string[];
-  /** Bytes of the volumes attached to it that come along (a live move mirrors them): the node's storage holds them too. */
+  /** Bytes of the volumes attached to it that come along (a move copies them, live or cold): the node's storage holds them too. */
   readonly volumeBytes?: number;
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../shared/process';
@@ -11,6 +11,14 @@ const img = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'u
 const io = (file: string, cmd: string) => execFileSync('qemu-io', ['-f', 'qcow2', '-c', cmd, file], { encoding: 'utf8' });
 /** Alive and not a zombie (a daemon's parent is whoever adopted it; it reaps it when it will). */
 const alive = isAlive;
+/**
+ * Waits (20 s at most) for a server to be gone, its process and these files (qemu-storage-daemon
+ * removes its pid file itself as it exits, before our end removes the rest): whether it is, the caller asserts.
+ */
+const gone = async (pid: number, ...files: string[]) => {
+  const deadline = Date.now() + 20_000;
+  while ((alive(pid) || files.some((f) => existsSync(f))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+};
 
 /**
  * The copy primitive of cold moves with real tools: qemu-storage-daemon serves a qcow2
@@ -24,6 +32,7 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
   const server = new DiskServer(path.join(src, 'servers'));
   after(async () => {
     await server.end('i-1');
+    if (existsSync(path.join(src, 'restarted'))) await new DiskServer(path.join(src, 'restarted')).end('i-3');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -78,10 +87,37 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
     await server.serve('i-2', [{ name: 'vol-3', path: plain }], { host: '127.0.0.1', port }, 300);
     const pid = Number(readFileSync(path.join(src, 'servers', 'i-2.pid'), 'utf8'));
     assert.ok(alive(pid), 'the server runs');
-    const deadline = Date.now() + 20_000;
     const pidFile = path.join(src, 'servers', 'i-2.pid');
-    while ((alive(pid) || existsSync(pidFile)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await gone(pid, pidFile, path.join(src, 'servers', 'i-2.ends-at'));
     assert.equal(alive(pid), false, 'the server ended by itself');
     assert.equal(existsSync(pidFile), false, 'its pid file is gone');
+  });
+
+  it("a stopping agent's server runs on, and the next agent's server ends it when its lifetime is up", async () => {
+    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
+    release();
+    const plain = path.join(src, 'carried.qcow2');
+    img('create', '-q', '-f', 'qcow2', plain, '1M');
+    const dir = path.join(src, 'restarted');
+    const before = new DiskServer(dir);
+    await before.serve('i-3', [{ name: 'vol-4', path: plain }], { host: '127.0.0.1', port }, 1_500);
+    const pidFile = path.join(dir, 'i-3.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    before.close();
+    const after = new DiskServer(dir);
+    await after.adopt();
+    assert.ok(alive(pid), 'the server outlives the agent that started it');
+    await gone(pid, pidFile, path.join(dir, 'i-3.ends-at'));
+    assert.equal(alive(pid), false, 'the next agent ended it');
+    assert.deepEqual(readdirSync(dir), [], 'its pid file and its end are gone');
+  });
+
+  it('a server the last agent left that has ended since: adopting removes its files', async () => {
+    const dir = path.join(src, 'left-over');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'i-5.pid'), '999999999');
+    writeFileSync(path.join(dir, 'i-5.ends-at'), String(Date.now() + 60_000));
+    await new DiskServer(dir).adopt();
+    assert.deepEqual(readdirSync(dir), []);
   });
 });

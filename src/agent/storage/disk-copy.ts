@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailedPrecondition, Internal } from '../../errors';
 import { lastMessage, runTool } from '../../images/oci/run-tool';
@@ -28,14 +28,20 @@ export interface DiskServerAddress {
  * on the wire and opens with the same key id on the target.
  */
 export class DiskServer {
-  /** Each server's end after its lifetime (a move given up whose instance stays stopped sends no more work here). */
+  /**
+   * Each server's end after its lifetime (a move given up whose instance stays stopped sends
+   * no more work here). The time it ends at is kept in a file beside its pid file too: an
+   * agent that stops leaves its servers running (a copy under way goes on) and the next
+   * agent on this host takes their ends up (adopt).
+   */
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
   }
 
-  private pidFile = (instanceId: string) => path.join(this.dir, `${instanceId}.pid`);
+  private pidFile = (key: string) => path.join(this.dir, `${key}.pid`);
+  private endsAtFile = (key: string) => path.join(this.dir, `${key}.ends-at`);
 
   /** Serves the files (a server of this instance's serving already is ended first: a redelivered move serves afresh). */
   async serve(instanceId: string, files: readonly MovedFile[], at: DiskServerAddress, lifetimeMs: number): Promise<void> {
@@ -51,9 +57,33 @@ export class DiskServer {
       '--daemonize',
     ], { pkg: 'qemu-system-common' });
     if (r.code !== 0) throw new Internal(`serving the disks of instance ${instanceId} for a cold move: ${lastMessage(r.stderr)}`);
-    const timer = setTimeout(() => void this.end(instanceId).catch(() => undefined), lifetimeMs);
-    timer.unref();
-    this.timers.set(instanceId, timer);
+    const endsAtMs = Date.now() + lifetimeMs;
+    await writeFile(this.endsAtFile(instanceId), String(endsAtMs), { mode: 0o600 });
+    this.endAt(instanceId, endsAtMs);
+  }
+
+  private endAt(key: string, endsAtMs: number): void {
+    this.timers.set(key, setTimeout(() => void this.end(key).catch(() => undefined), Math.max(0, endsAtMs - Date.now())));
+  }
+
+  /**
+   * The servers an earlier agent on this host left running: each ends when its lifetime
+   * would have (at once if that has passed); the files of one no longer running go.
+   */
+  async adopt(): Promise<void> {
+    for (const f of await readdir(this.dir)) {
+      const key = f.endsWith('.ends-at') ? f.slice(0, -'.ends-at'.length) : undefined;
+      if (!key || this.timers.has(key)) continue;
+      const endsAtMs = Number(await readFile(path.join(this.dir, f), 'utf8').catch(() => ''));
+      if ((await this.serving(key)) && Number.isFinite(endsAtMs)) this.endAt(key, endsAtMs);
+      else await this.end(key);
+    }
+  }
+
+  /** This agent stops: its timers go with it (the servers run on, their ends kept for the next agent's adopt). */
+  close(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
   }
 
   /** Whether this key's server runs (its pid file names a live qemu-storage-daemon of it). */
@@ -74,6 +104,8 @@ export class DiskServer {
     const file = this.pidFile(instanceId);
     const pid = await readPidFile(file);
     if (pid && (await isOurProcess(pid, file))) await endProcesses([pid], 5_000, 2_000);
+    // The pid file last: while it is there, its server's end is still known.
+    await rm(this.endsAtFile(instanceId), { force: true });
     await rm(file, { force: true });
   }
 }

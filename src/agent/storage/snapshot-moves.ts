@@ -26,16 +26,19 @@ export class SnapshotMoves {
   /** Where this process serves each snapshot now (a restart finds none and serves afresh). */
   private readonly served = new Map<string, DiskServerAddress>();
   private readonly copies = new Map<string, Promise<void>>();
+  /** The servers an earlier agent left, taken up at the first round. */
+  private adopted?: Promise<void>;
 
   constructor(
     private readonly pool: StoragePool,
     private readonly server: DiskServer,
-    private readonly at: ServeSettings,
+    private readonly settings: ServeSettings,
     private readonly log: Logger,
   ) {}
 
   async converge(r: StorageReply, report: Report): Promise<void> {
     const nodeId = r.nodeId;
+    await (this.adopted ??= this.server.adopt());
     for (const s of r.snapshots) {
       if (s.serve) await this.serve(s.id, nodeId, report).catch((err) => this.log.warn({ err, snapshotId: s.id }, 'cannot serve a snapshot for its move'));
       else if (s.incoming) this.copy(s.id, s.incoming, nodeId, report);
@@ -51,9 +54,9 @@ export class SnapshotMoves {
   private async serve(id: string, nodeId: string, report: Report): Promise<void> {
     let at = this.served.get(id);
     if (!at || !(await this.server.serving(serverKey(id)))) {
-      const host = this.at.host();
-      at = await onHeldPort(host, this.at.portMin, this.at.portMax, async (port) => {
-        await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], { host, port }, this.at.lifetimeMs);
+      const host = this.settings.host();
+      at = await onHeldPort(host, this.settings.portMin, this.settings.portMax, async (port) => {
+        await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], { host, port }, this.settings.lifetimeMs);
         return { host, port };
       });
       this.served.set(id, at);
@@ -76,9 +79,10 @@ export class SnapshotMoves {
     this.copies.set(id, p);
   }
 
-  /** Copies under way (a stopping agent waits for them). */
-  async settled(): Promise<void> {
+  /** The agent stops: copies under way are waited for; servers run on (the next agent adopts them). */
+  async stop(): Promise<void> {
     await Promise.allSettled([...this.copies.values()]);
+    this.server.close();
   }
 }
 

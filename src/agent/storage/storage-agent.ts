@@ -87,7 +87,7 @@ export class StorageAgent {
     if (this.timer) clearInterval(this.timer);
     await this.round?.catch(() => undefined);
     await Promise.allSettled([...this.jobs.values()]);
-    await this.snapshotMoves?.settled();
+    await this.snapshotMoves?.stop();
   }
 
   kick(): void {

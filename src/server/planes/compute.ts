@@ -44,7 +44,7 @@ export class ComputePlane implements Plane {
   lifecycle?: InstanceLifecycle;
   drain?: DrainProcess;
   evacuation?: EvacuationProcess;
-  /** Bytes of the volumes attached to an instance, which its live move takes along: set by the storage plane, which holds them. */
+  /** Bytes of the volumes attached to an instance, which its move (live or cold) takes along: set by the storage plane, which holds them. */
   volumeBytesOf: (instanceId: string) => number = () => 0;
   private api?: AgentApi;
 

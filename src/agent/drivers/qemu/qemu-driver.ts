@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
+import { atMost } from '../../../shared/at-most';
 import { KeyedMutex } from '../../../shared/keyed-mutex';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../../errors';
 import type {
@@ -221,7 +221,7 @@ export class QemuDriver implements InstanceDriver {
       if (!(await dir.exists())) return;
       // QEMU's exit handler writes exit.json into the dir: let it finish before
       // the dir goes, or the removal races it (ENOTEMPTY).
-      if (rt?.exitRecorded) await Promise.race([rt.exitRecorded, sleep(1_000)]);
+      if (rt?.exitRecorded) await atMost(rt.exitRecorded, 1_000);
       this.conns.forget(instanceId);
       if (opts.keepLog && existsSync(dir.logFile)) await dir.removeAllButLog();
       else await dir.remove();
@@ -241,7 +241,7 @@ export class QemuDriver implements InstanceDriver {
     const rt = this.conns.get(instanceId);
     if (rt?.exitRecorded && rt.pid === run.pid) {
       // Gone but maybe not reaped yet: its exit status is a moment away and says more.
-      await Promise.race([rt.exitRecorded, sleep(1_000)]);
+      await atMost(rt.exitRecorded, 1_000);
     }
     this.conns.forget(instanceId);
     return { instanceId, startedAt, ...(await endedState(dir, run)) };
