@@ -301,10 +301,17 @@ exec qemu-system-x86_64 "$@" -qmp unix:${work}/mon-$$.sock,server=on,wait=off
     const fdb = async (h: typeof here) => (await h.run('bridge', ['fdb', 'show'])).split('\n').filter((l) => l.toLowerCase().startsWith(port.macAddress.toLowerCase()));
     const vx = vxlanName(network.id);
     const towardsIt = (l: string) => l.includes(`dev ${vx} `) && (!l.includes(' dst ') || l.includes(`dst ${t.lab.hosts[where].ip} `));
+    let seen = '';
     await until(`host ${1 - where} keeps no QEMU, tap or forwarding entry of it`, async () => {
-      const entries = await fdb(there);
-      return qemusOn(1 - where, mover.id).length === 0 && !(await links(there)).includes(port.deviceName) && entries.every(towardsIt) && entries.some((l) => l.includes(`dst ${t.lab.hosts[where].ip} `));
-    }, 90_000);
+      const [entries, qemus, tap] = [await fdb(there), qemusOn(1 - where, mover.id).length, (await links(there)).includes(port.deviceName)];
+      seen = `QEMUs ${qemus}, tap ${tap}, forwarding entries ${JSON.stringify(entries)}`;
+      // Host 1 keeps the pinger's port, so there the network stays and its entry for the guest points at host 0; host 0,
+      // left with no port of the network when the guest moved, keeps none of it (no entry at all).
+      const pointsThere = 1 - where === 1 ? entries.some((l) => l.includes(`dst ${t.lab.hosts[where].ip} `)) : entries.length === 0;
+      return qemus === 0 && !tap && entries.every(towardsIt) && pointsThere;
+    }, 90_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${seen}`);
+    });
     assert.match(await answers(mover.id, /hv-kept-48\nanswered-2/), /hv-kept-48\nanswered-2/);
     assert.ok(await t.pings(conP, mover.ipAddress, 20), 'it answers ping where it runs');
     // No second guest and none lost: the QEMU that ran it when the move ended runs it, alone.
