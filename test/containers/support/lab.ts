@@ -6,7 +6,7 @@ import { allDirs, readCgroupLayout } from '../../../src/agent/drivers/oci/cgroup
 import { InstanceState } from '../../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient, ListInstancesRequest } from '../../../src/gen/hypervisor/v1/compute';
 import { InstanceWatch } from '../../support/compute';
-import { call, TestControlPlane } from '../../support/control-plane';
+import { call, TestControlPlane, until } from '../../support/control-plane';
 import { startContainerAgent } from './agent';
 import { existing, mountsUnder, processesWith } from './host-checks';
 import { LocalRegistry, runToken } from './registry';
@@ -72,8 +72,12 @@ export class ContainerLab {
     this.watch?.close();
     // Whatever a failed test left running goes with the instances.
     if (this.c) {
-      const list = await call(this.c, this.c.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100 })).catch(() => ({ instances: [] }));
-      for (const i of list.instances) await call(this.c, this.c.deleteInstance, { instanceId: i.id, force: true }).catch(() => undefined);
+      const c = this.c;
+      const listed = () => call(c, c.listInstances, ListInstancesRequest.fromPartial({ pageSize: 100 })).catch(() => ({ instances: [] }));
+      const list = await listed();
+      for (const i of list.instances) await call(c, c.deleteInstance, { instanceId: i.id, force: true }).catch(() => undefined);
+      // A delete answers once recorded; the agent is stopped only once it has done them (a stop mid-delete leaves the rootfs mounted).
+      if (list.instances.length) await until('the instances deleted', async () => (await listed()).instances.length === 0, 60_000);
     }
     await this.agent?.stop();
     await this.t.stop();
