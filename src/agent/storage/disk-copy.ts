@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FailedPrecondition, Internal } from '../../errors';
+import { Internal } from '../../errors';
 import { lastMessage, runTool } from '../../images/oci/run-tool';
 import { endProcesses, isOurProcess, readPidFile } from '../../shared/process';
+import { runQemuImg } from './qemu-img-progress';
 
 /** A file a cold move carries, named alike on both hosts (disk-<name>: an instance's own disk; vol-<id>: a volume). */
 export interface MovedFile {
@@ -126,23 +126,10 @@ export const fetchFile = async (from: DiskServerAddress, name: string, to: strin
   const tmp = `${to}.partial`;
   await rm(tmp, { force: true });
   try {
-    await convert(bin, ['convert', '-p', '-f', 'raw', '-O', 'raw', `nbd://${from.host}:${from.port}/${name}`, tmp], o.progress);
-    if (o.base) await convert(bin, ['rebase', '-u', '-f', 'qcow2', '-b', o.base.path, '-F', o.base.format, tmp]);
+    await runQemuImg(bin, ['convert', '-p', '-f', 'raw', '-O', 'raw', `nbd://${from.host}:${from.port}/${name}`, tmp], o.progress);
+    if (o.base) await runQemuImg(bin, ['rebase', '-u', '-f', 'qcow2', '-b', o.base.path, '-F', o.base.format, tmp]);
     await rename(tmp, to);
   } finally {
     await rm(tmp, { force: true });
   }
 };
-
-const convert = (bin: string, args: string[], progress?: (p: number) => void): Promise<void> =>
-  new Promise<void>((resolve, reject) => {
-    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    c.stdout.setEncoding('utf8').on('data', (s: string) => {
-      const all = [...s.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
-      if (all.length && progress) progress(Number(all[all.length - 1][1]));
-    });
-    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    c.on('error', (e) => reject(new FailedPrecondition(`${bin}: ${e.message} (Debian package qemu-utils)`)));
-    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Internal(`qemu-img ${args[0]}: ${err.trim() || `exit ${code}`}`))));
-  });

@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FailedPrecondition, Internal } from '../../errors';
+import { runQemuImg } from './qemu-img-progress';
 
 const run = promisify(execFile);
 
@@ -112,25 +113,11 @@ export class StoragePool {
     const args = ['convert', '-U', '-p', ...(key ? ['--object', secretArg(key), '--image-opts', imageOpts(from, key)] : [from]), '-O', 'qcow2', ...encryptOptions(key), to];
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.convertOnce(args, progress);
+        return await runQemuImg(this.qemuImg, args, progress);
       } catch (e) {
         if (!(attempt < PBKDF_TRIES && isPbkdfCalibrationGlitch((e as Error).message))) throw e;
       }
     }
-  }
-
-  private async convertOnce(args: string[], progress?: (p: number) => void): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const c = spawn(this.qemuImg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let err = '';
-      c.stdout.setEncoding('utf8').on('data', (s: string) => {
-        const all = [...s.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
-        if (all.length && progress) progress(Number(all[all.length - 1][1]));
-      });
-      c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-      c.on('error', (e) => reject(new FailedPrecondition(`${this.qemuImg}: ${e.message} (Debian package qemu-utils)`)));
-      c.on('exit', (code) => (code === 0 ? resolve() : reject(new Internal(`qemu-img convert: ${err.trim() || `exit ${code}`}`))));
-    });
   }
 
   private async made(final: string, make: (tmp: string) => Promise<unknown>): Promise<void> {
