@@ -41,7 +41,7 @@ import { PhoneHomeReports } from './cloud-init/phone-home';
 import { networkAnnotations } from './network/annotations';
 import type { StorageAgent } from './storage/storage-agent';
 import { hostStorage } from './storage/host-storage';
-import { DiskServer } from './storage/disk-copy';
+import { DiskServer, serveSettings } from './storage/disk-copy';
 
 import { logFailover } from '../shared/nats-servers';
 
@@ -177,7 +177,7 @@ export class Agent {
     // A cold move's disks: served from here as a source, copied here as a target.
     const server = (this.coldDiskServer = new DiskServer(path.join(cfg.stateDir, 'cold-moves')));
     await server.adopt();
-    this.executor.useColdDisks({ server, ...(local.coldVolumes ? { volumes: local.coldVolumes } : {}), ...migration });
+    this.executor.useColdDisks({ server, ...(local.coldVolumes ? { volumes: local.coldVolumes } : {}), serveAt: serveSettings(cfg) });
     const annotations = {
       ...(this.network ? networkAnnotations(this.network.driver, this.tunnelIp()) : {}),
       ...local.annotations,

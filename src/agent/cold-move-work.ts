@@ -6,24 +6,19 @@ import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
 import { moveReports, recordArrival } from './move-reports';
-import { onHeldPort } from './migration-ports';
 import type { Nic } from '../sdn/driver';
 import { FailedPrecondition } from '../errors';
 import type { ColdMoveVolumes, MovedVolume } from './storage/cold-move-volumes';
-import { type DiskServer, fetchFile, type MovedFile } from './storage/disk-copy';
+import { type DiskServer, fetchFile, type MovedFile, type ServeSettings } from './storage/disk-copy';
 
 /** The source gives an instance this long to end on SIGTERM (a guest: the power button) before it is killed (Docker's stop default). */
 const STOP_GRACE_MS = 10_000;
 
-/** What a host copies disks of a cold move with: its disk server, its pool's volumes, the migration port range on its advertise address. */
+/** What a host copies disks of a cold move with: its disk server, its pool's volumes, where it serves them (a source's server ends by itself after its lifetime: a move given up whose instance stays stopped sends no more work here). */
 export interface ColdDisks {
   readonly server: DiskServer;
   readonly volumes?: ColdMoveVolumes;
-  readonly host: () => string;
-  readonly portMin: number;
-  readonly portMax: number;
-  /** A source's server ends by itself after this long (a move given up whose instance stays stopped sends no more work here). */
-  readonly timeoutMs: number;
+  readonly serveAt: ServeSettings;
 }
 
 interface Deps {
@@ -122,12 +117,7 @@ const serveFiles = async (d: Deps, w: InstanceWork): Promise<{ host: string; por
   const files: MovedFile[] = [...own, ...((await d.disks?.volumes?.outgoing(w.instanceId)) ?? [])];
   if (!files.length) return undefined;
   if (!d.disks) throw new FailedPrecondition('this node cannot serve disks for a cold move');
-  const host = d.disks.host();
-  const disks = d.disks;
-  return onHeldPort(host, disks.portMin, disks.portMax, async (port) => {
-    await disks.server.serve(w.instanceId, files, { host, port }, disks.timeoutMs);
-    return { host, port };
-  });
+  return d.disks.server.serveOnFreePort(w.instanceId, files, d.disks.serveAt);
 };
 
 /** Target: the files the source serves copied into place (its own disks onto this host's base); the volumes' copies, made or begun, are put in `copied`. */

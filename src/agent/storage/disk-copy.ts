@@ -4,6 +4,8 @@ import path from 'node:path';
 import { Internal } from '../../errors';
 import { lastMessage, runTool } from '../../images/oci/run-tool';
 import { endProcesses, isOurProcess, readPidFile } from '../../shared/process';
+import type { AgentConfig } from '../config';
+import { onHeldPort } from '../migration-ports';
 import { runQemuImg } from './qemu-img-progress';
 
 /** A file a cold move carries, named alike on both hosts (disk-<name>: an instance's own disk; vol-<id>: a volume). */
@@ -17,6 +19,22 @@ export interface DiskServerAddress {
   readonly host: string;
   readonly port: number;
 }
+
+/** Where this host serves files for copies: its advertise address, its migration port range, how long a server waits for its copy. */
+export interface ServeSettings {
+  readonly host: () => string;
+  readonly portMin: number;
+  readonly portMax: number;
+  readonly lifetimeMs: number;
+}
+
+/** The agent's: copies are served where migrations come in, and wait as long as a migration may take. */
+export const serveSettings = (cfg: Pick<AgentConfig, 'advertiseIp' | 'migrationPortMin' | 'migrationPortMax' | 'migrationCompletionSeconds'>): ServeSettings => ({
+  host: () => cfg.advertiseIp,
+  portMin: cfg.migrationPortMin,
+  portMax: cfg.migrationPortMax,
+  lifetimeMs: cfg.migrationCompletionSeconds * 1000,
+});
 
 /**
  * The one copy primitive of cold moves (an instance's own disks, volumes): the source
@@ -84,6 +102,15 @@ export class DiskServer {
   close(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+  }
+
+  /** Serves the files under `key` on a free port of the range at the host's address (held until the server listens): where it is. */
+  async serveOnFreePort(key: string, files: readonly MovedFile[], at: ServeSettings): Promise<DiskServerAddress> {
+    const host = at.host();
+    return onHeldPort(host, at.portMin, at.portMax, async (port) => {
+      await this.serve(key, files, { host, port }, at.lifetimeMs);
+      return { host, port };
+    });
   }
 
   /** Whether this key's server runs (its pid file names a live qemu-storage-daemon of it). */

@@ -12,7 +12,7 @@ import { ContainerVolumes } from './container-volumes';
 import { IncomingVolumeError } from './moving-copies';
 import { StoragePool } from './pool';
 import { StorageAgent } from './storage-agent';
-import { DiskServer } from './disk-copy';
+import { DiskServer, serveSettings } from './disk-copy';
 import { SnapshotMoves } from './snapshot-moves';
 
 /** The node's storage pool: --storage-dir, else <state-dir>/volumes. */
@@ -45,8 +45,7 @@ export const hostStorage = (
   };
   const containers = oci ? new ContainerVolumes(path.join(pool.dir, 'exports')) : undefined;
   // Snapshots follow their volume with the cold moves' copy: served from the migration port range at the advertise address.
-  const serveAt = { host: () => cfg.advertiseIp, portMin: cfg.migrationPortMin, portMax: cfg.migrationPortMax, lifetimeMs: cfg.migrationCompletionSeconds * 1000 };
-  const snapshots = new SnapshotMoves(pool, new DiskServer(path.join(cfg.stateDir, 'snapshot-moves')), serveAt, log.child({ component: 'storage' }));
+  const snapshots = new SnapshotMoves(pool, new DiskServer(path.join(cfg.stateDir, 'snapshot-moves')), serveSettings(cfg), log.child({ component: 'storage' }));
   const storage = new StorageAgent(nc, nodeId, pool, host, reporter, log.child({ component: 'storage' }), { detachTimeoutMs: 10_000, perNode: confined }, containers, snapshots);
   // A start that cannot ask for its volumes still starts: a q35 gets them hot-plugged by the next storage round.
   // A move's destination that cannot make a volume coming with it fails instead (the move fails, the guest stays).

@@ -1,16 +1,7 @@
 import type { Logger } from 'pino';
 import type { StorageReply } from '../storage-protocol';
-import { onHeldPort } from '../migration-ports';
-import { type DiskServer, type DiskServerAddress, fetchFile } from './disk-copy';
+import { type DiskServer, type DiskServerAddress, fetchFile, type ServeSettings } from './disk-copy';
 import type { StoragePool } from './pool';
-
-/** Where this host serves files for copies: its advertise address, its migration port range, how long a server waits for its copy. */
-export interface ServeSettings {
-  readonly host: () => string;
-  readonly portMin: number;
-  readonly portMax: number;
-  readonly lifetimeMs: number;
-}
 
 type Report = (snapshotId: string, outcome: string, command: { type: string; data: unknown }) => Promise<unknown>;
 
@@ -54,11 +45,7 @@ export class SnapshotMoves {
   private async serve(id: string, nodeId: string, report: Report): Promise<void> {
     let at = this.served.get(id);
     if (!at || !(await this.server.serving(serverKey(id)))) {
-      const host = this.settings.host();
-      at = await onHeldPort(host, this.settings.portMin, this.settings.portMax, async (port) => {
-        await this.server.serve(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], { host, port }, this.settings.lifetimeMs);
-        return { host, port };
-      });
+      at = await this.server.serveOnFreePort(serverKey(id), [{ name: servedName(id), path: this.pool.snapshotPath(id) }], this.settings);
       this.served.set(id, at);
     }
     await report(id, `served:${nodeId}:${at.host}:${at.port}`, { type: 'ReportSnapshotServed', data: { nodeId, endpoint: at } });
