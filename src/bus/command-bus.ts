@@ -6,6 +6,7 @@ import { DomainError, InvalidArgument, Unavailable } from '../errors';
 import { DEFAULT_MAX_PAYLOAD, ENVELOPE_ROOM, largestField } from '../eventstore/payload-limit';
 import { commandSubject } from './subjects';
 import { type CommandReply, decode, encode } from './wire';
+import { atMost } from '../shared/at-most';
 
 export interface SendOptions {
   /**
@@ -86,14 +87,11 @@ export class CommandBus {
   }
 }
 
-/**
- * A command run here answers within the same timeout as one sent over NATS,
- * with the same error; the timer goes as soon as the command answers.
- */
-const inTime = <T>(p: Promise<T>, ms: number): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NatsError('timeout', ErrorCode.Timeout)), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+/** A command run here answers within the same timeout as one sent over NATS, with the same error. */
+const inTime = async <T>(p: Promise<T>, ms: number): Promise<T> => {
+  const answered = await atMost(p.then((v) => ({ v })), ms);
+  if (!answered) throw new NatsError('timeout', ErrorCode.Timeout);
+  return answered.v;
 };
 
 const translate = (e: unknown, env: CommandEnvelope, timeoutMs: number): Error => {
