@@ -1,12 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ImagePreparation, InstanceDriver, InstanceSpecForDriver } from './drivers/driver';
-import type { LocalStore } from './local-store';
+import type { InstanceSpecForDriver } from './drivers/driver';
 import type { InstanceWork } from './protocol';
-import type { Reporter } from './reporter';
-import { moveReports, recordArrival } from './move-reports';
-import type { Nic } from '../sdn/driver';
+import { type MoveWorkDeps, moveReports, recordArrival } from './move-reports';
 import { FailedPrecondition } from '../errors';
 import type { ColdMoveVolumes, MovedVolume } from './storage/cold-move-volumes';
 import { type DiskServer, fetchFile, type MovedFile, type ServeSettings } from './storage/disk-copy';
@@ -21,14 +18,7 @@ export interface ColdDisks {
   readonly serveAt: ServeSettings;
 }
 
-interface Deps {
-  readonly driver: InstanceDriver;
-  readonly images: ImagePreparation;
-  readonly store: LocalStore;
-  readonly reporter?: Reporter;
-  readonly log: Logger;
-  /** The work's ports made here (veth, filtering, anti-spoofing) and their NICs, as for a create. */
-  readonly nics: (w: InstanceWork) => Promise<Nic[]>;
+interface Deps extends MoveWorkDeps {
   /** Absent: this host carries no disks in cold moves (an instance with any cannot move cold to or from it). */
   readonly disks?: ColdDisks;
 }

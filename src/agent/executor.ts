@@ -11,6 +11,7 @@ import { KeyedMutex } from '../shared/keyed-mutex';
 import { isSpecFailure, reasonOf } from './work-failure';
 import { type MigrationSettings, runMigrationWork } from './migration-work';
 import { type ColdDisks, runColdMoveWork } from './cold-move-work';
+import type { MoveWorkDeps } from './move-reports';
 
 /** What a piece of work came to: done now (with what was reported), or done before (a redelivery). */
 export type WorkOutcome = { done: false } | { done: true; outcome?: Parameters<Reporter['instance']>[3] };
@@ -94,17 +95,20 @@ export class Executor {
     return this.locks.run(id, fn);
   }
 
+  private moveDeps(w: InstanceWork): MoveWorkDeps {
+    return { driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, log: this.log, nics: (x) => this.nicsFor(x) };
+  }
+
   private async runLocked(w: InstanceWork, origin: LocalRecord['origin']): Promise<WorkOutcome> {
     // A cold move's source serves its disks until the move ends: any other work on it (a start after the move failed) ends that first.
     if (!(w.migration?.cold && w.action === 'migrate-out')) await this.coldDisks?.server.end(w.instanceId);
     // A move does not change the generation: its work is its own (JetStream drops a repeat by its id).
     if (w.migration?.cold) {
-      const deps = { driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, log: this.log, nics: (x: InstanceWork) => this.nicsFor(x) };
-      await runColdMoveWork({ ...deps, ...(this.coldDisks ? { disks: this.coldDisks } : {}) }, w);
+      await runColdMoveWork({ ...this.moveDeps(w), ...(this.coldDisks ? { disks: this.coldDisks } : {}) }, w);
       return { done: true };
     }
     if (w.migration && this.migration) {
-      await runMigrationWork({ driver: this.driverFor(w.kind), images: this.images, store: this.store, reporter: this.reporter, settings: this.migration, log: this.log, nics: (x) => this.nicsFor(x) }, w);
+      await runMigrationWork({ ...this.moveDeps(w), settings: this.migration }, w);
       return { done: true };
     }
     const rec = this.store.get(w.instanceId);

@@ -1,13 +1,9 @@
 import net from 'node:net';
-import type { Logger } from 'pino';
 import { FailedPrecondition } from '../errors';
-import { type ImagePreparation, type InstanceDriver, SwitchInDoubt } from './drivers/driver';
-import type { LocalStore } from './local-store';
+import { SwitchInDoubt } from './drivers/driver';
 import type { InstanceWork } from './protocol';
-import type { Reporter } from './reporter';
 import { holdPorts } from './migration-ports';
-import { moveReports, recordArrival } from './move-reports';
-import type { Nic } from '../sdn/driver';
+import { type MoveWorkDeps, moveReports, recordArrival } from './move-reports';
 
 export interface MigrationSettings {
   /** The address the other host reaches this one at (the node's advertise address). */
@@ -18,15 +14,8 @@ export interface MigrationSettings {
   readonly timeoutMs: number;
 }
 
-interface Deps {
-  readonly driver: InstanceDriver;
-  readonly images: ImagePreparation;
-  readonly store: LocalStore;
-  readonly reporter?: Reporter;
+interface Deps extends MoveWorkDeps {
   readonly settings: MigrationSettings;
-  readonly log: Logger;
-  /** The work's ports made here (tap, filtering, anti-spoofing) and their NICs, as for a create. */
-  readonly nics: (w: InstanceWork) => Promise<Nic[]>;
 }
 
 /**

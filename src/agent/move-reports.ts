@@ -1,6 +1,20 @@
+import type { Logger } from 'pino';
+import type { Nic } from '../sdn/driver';
+import type { ImagePreparation, InstanceDriver } from './drivers/driver';
 import type { LocalStore } from './local-store';
 import type { InstanceWork } from './protocol';
 import type { Reporter } from './reporter';
+
+/** What a host's work of a move (live or cold) is done with. */
+export interface MoveWorkDeps {
+  readonly driver: InstanceDriver;
+  readonly images: ImagePreparation;
+  readonly store: LocalStore;
+  readonly reporter?: Reporter;
+  readonly log: Logger;
+  /** The work's ports made here (tap or veth, filtering, anti-spoofing) and their NICs, as for a create. */
+  readonly nics: (w: InstanceWork) => Promise<Nic[]>;
+}
 
 /**
  * What one host says about a move (live or cold), each report with a stable id
