@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Server } from '@grpc/grpc-js';
 import { agentServiceCredentials, controlPlaneOnly } from './control-plane-only';
 import { AGENT_TLS_ANNOTATION } from '../domain/annotations';
-import { controlPlaneCredentials } from './control-plane-credentials';
+import { controlPlaneChannel } from './control-plane-credentials';
 import { natsUrlOf, nodeCredentials, type NodeTls, renewIfDue, serverOf } from './node-credentials';
 import type { NatsConnection } from 'nats';
 import { connectAgentNats } from './nats-connection';
@@ -246,7 +246,9 @@ export class Agent {
   private clusterClient(): ClusterServiceClient {
     // Reconnect soon after a control plane outage: grpc-js backs off up to 2 minutes by default,
     // and a node that cannot heartbeat for that long is NOT_READY for nothing.
-    return new ClusterServiceClient(this.cfg.server, controlPlaneCredentials(this.cfg), {
+    const { credentials, channelOptions } = controlPlaneChannel(this.cfg.server, this.cfg);
+    return new ClusterServiceClient(this.cfg.server, credentials, {
+      ...channelOptions,
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 2_000,
     });

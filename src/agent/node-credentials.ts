@@ -8,6 +8,7 @@ import { csrFor } from '../pki/csr';
 import { writeAtomic, writeExclusive } from '../pki/exclusive-file';
 import { decodeJoinToken } from '../pki/join-token';
 import { newKey } from '../pki/openssl';
+import { tlsTarget } from '../shared/tls-target';
 import { pinnedCa } from './pinned-ca';
 
 /** Where a joined host keeps its identity: `<state-dir>/pki/`, every file 0600. */
@@ -63,7 +64,8 @@ export const join = async (o: { server: string; token: string; hostname: string;
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   const ca = await pinnedCa(o.server, token.ca);
   const keyPem = await ensureKey(files.key);
-  const client = new IdentityServiceClient(o.server, credentials.createSsl(Buffer.from(ca)));
+  const target = tlsTarget(o.server);
+  const client = new IdentityServiceClient(o.server, credentials.createSsl(Buffer.from(ca), null, null, { checkServerIdentity: target.checkServerIdentity }), target.channelOptions);
   try {
     const r = await call(client.joinNode.bind(client), { token: o.token.trim(), hostname: o.hostname, csrPem: await csrFor(keyPem, `node:${o.hostname}`) });
     const tls = keep(files, r);
@@ -80,7 +82,8 @@ export const renewIfDue = async (server: string, tls: NodeTls, hostname: string,
   const facts = certificateFacts(readFileSync(tls.tlsCert));
   if (!dueForRenewal(facts, now)) return false;
   const keyPem = readFileSync(tls.tlsKey, 'utf8');
-  const client = new IdentityServiceClient(server, credentials.createSsl(readFileSync(tls.tlsCa), Buffer.from(keyPem), readFileSync(tls.tlsCert)));
+  const target = tlsTarget(server);
+  const client = new IdentityServiceClient(server, credentials.createSsl(readFileSync(tls.tlsCa), Buffer.from(keyPem), readFileSync(tls.tlsCert), { checkServerIdentity: target.checkServerIdentity }), target.channelOptions);
   try {
     const r = await call(client.renewNodeCertificate.bind(client), { csrPem: await csrFor(keyPem, `node:${hostname}`) });
     keep(nodePkiFiles(path.dirname(path.dirname(tls.tlsCert))), r);

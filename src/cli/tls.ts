@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type ChannelCredentials, type ChannelOptions, credentials } from '@grpc/grpc-js';
+import { targetHost, tlsTarget } from '../shared/tls-target';
 import { CliError, EXIT } from './exit';
 
 /** Where hvctl finds a server's CA and its own certificate and key. */
@@ -45,10 +46,7 @@ const read = (what: string, file: string): Buffer => {
 export const channelFor = (server: string, f: TlsFiles): { credentials: ChannelCredentials; channelOptions: ChannelOptions } => {
   if (!f.ca && !f.cert && !f.key) return { credentials: credentials.createInsecure(), channelOptions: {} };
   if (!f.ca || !f.cert || !f.key) throw new CliError('INVALID_ARGUMENT: --ca, --cert and --key go together (or HVCTL_CA, HVCTL_CERT, HVCTL_KEY, or a context): give all three', EXIT.INVALID_ARGUMENT);
-  const host = /^(.*):\d+$/.exec(server)?.[1] ?? server;
-  return {
-    credentials: credentials.createSsl(read('--ca', f.ca), read('--key', f.key), read('--cert', f.cert)),
-    // A loopback address: check the certificate for "localhost" (every server certificate holds it) rather than hand TLS an IP as its server name.
-    channelOptions: /^127\./.test(host) ? { 'grpc.ssl_target_name_override': 'localhost' } : {},
-  };
+  // A loopback address: check the certificate for "localhost", which every server certificate holds (of 127/8, only 127.0.0.1).
+  const target = /^127\./.test(targetHost(server)) ? { channelOptions: { 'grpc.ssl_target_name_override': 'localhost' }, checkServerIdentity: undefined } : tlsTarget(server);
+  return { credentials: credentials.createSsl(read('--ca', f.ca), read('--key', f.key), read('--cert', f.cert), { checkServerIdentity: target.checkServerIdentity }), channelOptions: target.channelOptions };
 };

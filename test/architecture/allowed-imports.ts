@@ -41,7 +41,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/eventstore/esdb': { src: [...DOMAIN, ...STORE_PORT], packages: ['@eventstore/db-client', 'crypto', 'rxjs'] },
   'src/bus': { src: [...DOMAIN, ...STORE_PORT, 'src/projections', 'src/shared'], packages: ['nats', 'rxjs', 'pino', 'crypto'] },
   'src/nats': { src: ['src/errors.ts', 'src/shared'], packages: ['child_process', 'crypto', 'fs', 'ipaddr.js', 'nats', 'net', 'path', 'pino', 'rxjs'] },
-  'src/shared': { src: ['src/errors.ts'], packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'fs', 'nats', 'pino', 'pino-pretty', 'timers'] },
+  'src/shared': { src: ['src/errors.ts'], packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'fs', 'nats', 'net', 'pino', 'pino-pretty', 'timers', 'tls'] },
   'src/client': { src: ['src/gen'], packages: ['@grpc/grpc-js'] },
   // The cluster CA and certificates, through Debian's openssl.
   'src/pki': { src: ['src/errors.ts'], packages: ['child_process', 'crypto', 'fs', 'os', 'path'] },
@@ -70,7 +70,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/server': { src: ['src', '../package.json'], packages: 'any' },
   // The clients.
   'src/verify': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/projections', 'src/audit', 'src/client', ...STORE_PORT], packages: [] },
-  'src/cli': { src: ['src/domain', 'src/errors.ts', 'src/gen', 'src/client', 'src/verify', 'src/eventstore', 'src/shared/nats-servers.ts'], packages: ['@grpc/grpc-js', 'cli-progress', 'cli-table3', 'commander', 'crypto', 'fs', 'nats', 'os', 'path', 'timers', 'yaml'] },
+  'src/cli': { src: ['src/domain', 'src/errors.ts', 'src/gen', 'src/client', 'src/verify', 'src/eventstore', 'src/shared/nats-servers.ts', 'src/shared/tls-target.ts'], packages: ['@grpc/grpc-js', 'cli-progress', 'cli-table3', 'commander', 'crypto', 'fs', 'nats', 'os', 'path', 'timers', 'yaml'] },
   // The binaries' entry points.
   'src/main.ts': { src: ['src/agent', 'src/options', 'src/server', 'src/shared'], packages: 'any' },
 };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Client, credentials, status } from '@grpc/grpc-js';
+import { type ChannelOptions, type Client, credentials, status } from '@grpc/grpc-js';
 import { connect, type NatsConnection, type NatsError, StringCodec } from 'nats';
 import { nodePkiFiles } from '../../src/agent/node-credentials';
 import { consumerName, nodeInbox, WORK_STREAM } from '../../src/agent/protocol';
@@ -21,6 +21,7 @@ import { ImageServer, testGuestDir } from '../support/image-server';
 import { call, rejectsWith, TestControlPlane } from '../support/control-plane';
 import { type NetnsHost, NetnsHosts } from '../support/netns-hosts';
 import { nodeRegistration } from '../support/nodes';
+import { tlsTarget } from '../../src/shared/tls-target';
 import { until } from '../support/until';
 
 const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' };
@@ -51,8 +52,9 @@ describe('hosts join with tokens and act only as themselves (network namespaces,
     const f = nodePkiFiles(stateOf(A));
     return { ca: readFileSync(f.ca), cert: readFileSync(f.cert), key: readFileSync(f.key) };
   };
-  const client = <C extends Client>(Ctor: new (a: string, c: ReturnType<typeof credentials.createSsl>) => C, p: { ca: Buffer; cert: Buffer; key: Buffer }, at = target) => {
-    const c = new Ctor(at, credentials.createSsl(p.ca, p.key, p.cert, { checkServerIdentity: () => undefined }));
+  const client = <C extends Client>(Ctor: new (a: string, c: ReturnType<typeof credentials.createSsl>, o: ChannelOptions) => C, p: { ca: Buffer; cert: Buffer; key: Buffer }, at = target) => {
+    // Who answers is not what these tests ask; the placeholder server name only keeps an IP out of TLS's.
+    const c = new Ctor(at, credentials.createSsl(p.ca, p.key, p.cert, { checkServerIdentity: () => undefined }), tlsTarget(at).channelOptions);
     clients.push(c);
     return c;
   };

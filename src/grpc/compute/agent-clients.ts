@@ -1,6 +1,7 @@
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { DomainError, Unavailable } from '../../errors';
 import { AgentServiceClient } from '../../gen/hypervisor/v1/agent';
+import { tlsTarget } from '../../shared/tls-target';
 
 /** The control plane's client identity toward agents (`system:control-plane`), and the CA their node certificates chain to. */
 export interface AgentTls {
@@ -37,13 +38,12 @@ export class AgentClients {
     if (!c) {
       if (node.tls && !this.tls) throw new Unavailable(`the agent of node ${node.hostname} serves TLS, and this server has no client certificate for agents`);
       const expected = `node:${node.hostname}`;
-      const creds =
-        node.tls && this.tls
-          ? credentials.createSsl(this.tls.ca, this.tls.key, this.tls.cert, {
-              checkServerIdentity: (_host, cert) => (cert.subject?.CN === expected ? undefined : new Error(`the agent at ${node.address} is ${cert.subject?.CN}, not ${expected}`)),
-            })
-          : credentials.createInsecure();
+      // An agent is known by its node certificate's name, whatever address it is reached at.
+      const target = tlsTarget(node.address, (_host, cert) => (cert.subject?.CN === expected ? undefined : new Error(`the agent at ${node.address} is ${cert.subject?.CN}, not ${expected}`)));
+      const tls = node.tls && this.tls;
+      const creds = tls ? credentials.createSsl(tls.ca, tls.key, tls.cert, { checkServerIdentity: target.checkServerIdentity }) : credentials.createInsecure();
       c = new AgentServiceClient(node.address, creds, {
+        ...(tls ? target.channelOptions : {}),
         'grpc.keepalive_time_ms': 30_000,
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 2_000,
