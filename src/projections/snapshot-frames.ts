@@ -28,6 +28,8 @@ export interface SectionHead {
   readonly kind: 'json' | 'bytes';
   /** Bytes of the gzipped body after the frame. */
   readonly size: number;
+  /** Bytes once unzipped: the unzip writes them into one buffer (no pieces gathered and copied). */
+  readonly length?: number;
 }
 
 const frame = (v: object): Buffer => {

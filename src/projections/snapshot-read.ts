@@ -33,6 +33,8 @@ export interface ReadDoc {
 }
 
 const gunzipAsync = promisify(gunzip);
+/** zlib's output buffer at most (a damaged length must not allocate gigabytes). */
+const MAX_CHUNK = 256 << 20;
 
 /**
  * Text for JSON.parse: ASCII (what the codec's JSON nearly always is) decoded as Latin-1, which
@@ -87,7 +89,9 @@ const framed = (ms: Record<string, number>) => {
   const reader = new FrameReader({
     head: (h) => (head = h),
     section: (h: SectionHead, body: Buffer) => {
-      const p = gunzipAsync(body).then((b): [string, ReadSection] => {
+      // One output buffer of the section's length (zlib's default gives 16 KiB pieces, each a callback here, then a copy).
+      const chunkSize = Math.min(MAX_CHUNK, Math.max(64, (h.length ?? 0) + 64));
+      const p = gunzipAsync(body, { chunkSize }).then((b): [string, ReadSection] => {
         if (h.kind === 'bytes') return [h.name, { version: h.version, kind: 'bytes', data: b }];
         const t0 = performance.now();
         const data = JSON.parse(text(b));

@@ -118,7 +118,9 @@ export class Snapshotter {
     const head = { format: 2 as const, upcasters: this.o.upcasters, position, takenAt: new Date().toISOString(), sections: sections.map((s) => s.head.name) };
     this.taking = (async () => {
       try {
-        const zipped = await Promise.all(sections.map(async (s) => ({ head: s.head, body: await promisify(gzip)(s.body) })));
+        const zipped = await Promise.all(
+          sections.map(async (s) => ({ head: { ...s.head, length: typeof s.body === 'string' ? Buffer.byteLength(s.body) : s.body.length }, body: await promisify(gzip)(s.body) })),
+        );
         await this.store.save(encodeFrames(head, zipped));
         this.lastPosition = position;
         return true;
