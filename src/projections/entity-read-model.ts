@@ -8,7 +8,6 @@ import { ChangeHistory } from './change-history';
 import { ListIndex, type TermsOf } from './list-index';
 import type { ReadModel } from './read-model';
 import type { Snapshottable } from './snapshot';
-import { changedFromRows, fromRows, isRows, toRows } from './state-rows';
 
 export interface EntityReadModelOptions<S, V> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -137,21 +136,11 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     this.history.forgetBefore(revision);
   }
 
-  /** The states' own version: their shape (and the option's version), whatever the snapshot's layout. */
-  private get stateVersion(): string {
+  get snapshotVersion(): string {
     const d = this.opts.decider;
     const shape = JSON.stringify(Object.keys(d.initialState('x') as object).sort());
     const code = createHash('sha256').update(`${d.evolve.toString()}\n${d.initialState.toString()}\n${shape}`).digest('hex').slice(0, 12);
     return `${this.opts.snapshotVersion ?? '1'}:${code}`;
-  }
-
-  /** rows/: the states as rows (state-rows.ts); the version without it (pairs of id and state) is still restored. */
-  get snapshotVersion(): string {
-    return `rows/${this.stateVersion}`;
-  }
-
-  get restoresVersions(): readonly string[] {
-    return [this.stateVersion];
   }
 
   /**
@@ -159,21 +148,20 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
    * the list index is then restored without sorting (sorted-ids.ts).
    */
   snapshot(): unknown {
-    return toRows([...this.states].sort(byId), this.changedAt);
+    return { states: [...this.states].sort(byId), changedAt: [...this.changedAt] };
   }
 
   restore(data: unknown, position: number): void {
-    const rows = isRows(data);
     const d = data as { states: [string, S][]; changedAt: [string, Date][] };
     this.states.clear();
     this.views.clear();
-    for (const [id, s] of rows ? fromRows<S>(data) : d.states) {
+    for (const [id, s] of d.states) {
       this.states.set(id, s);
       const v = this.opts.view(s);
       if (v !== undefined) this.views.set(id, v);
     }
     this.changedAt.clear();
-    for (const [id, t] of rows ? changedFromRows(data) : d.changedAt) this.changedAt.set(id, t);
+    for (const [id, t] of d.changedAt) this.changedAt.set(id, t);
     this.index.reset(this.views);
     this.position = position;
     // Changes before the snapshot were never seen here: a watch from before it is OUT_OF_RANGE.
