@@ -24,16 +24,17 @@ export const packPositions = (lists: Iterable<[string, readonly number[] | Packe
   const parts: Buffer[] = [];
   let buf = Buffer.allocUnsafe(1 << 16);
   let at = 0;
-  const flush = () => {
-    parts.push(buf.subarray(0, at));
-    buf = Buffer.allocUnsafe(buf.length);
-    at = 0;
+  let from = 0;
+  /** What was written since the last cut, as a part (a view: no copy until the end). */
+  const cut = () => {
+    if (at > from) parts.push(buf.subarray(from, at));
+    from = at;
   };
   for (const [k, l] of lists) {
     head.keys.push(k);
     if (!Array.isArray(l)) {
       const p = l as PackedList;
-      flush();
+      cut();
       parts.push(p.bytes.subarray(p.at, p.at + p.size));
       head.counts.push(p.count);
       head.sizes.push(p.size);
@@ -42,7 +43,12 @@ export const packPositions = (lists: Iterable<[string, readonly number[] | Packe
     let size = 0;
     let prev = 0;
     for (const p of l as readonly number[]) {
-      if (at + 8 > buf.length) flush();
+      // A difference takes at most 8 bytes (below 2^56).
+      if (at + 8 > buf.length) {
+        cut();
+        buf = Buffer.allocUnsafe(buf.length);
+        at = from = 0;
+      }
       let d = p - prev;
       prev = p;
       // Division, not shifts: positions may pass 2^31.
@@ -57,7 +63,7 @@ export const packPositions = (lists: Iterable<[string, readonly number[] | Packe
     head.counts.push(l.length);
     head.sizes.push(size);
   }
-  flush();
+  cut();
   const json = Buffer.from(JSON.stringify(head), 'utf8');
   const len = Buffer.allocUnsafe(4);
   len.writeUInt32BE(json.length);

@@ -3,7 +3,7 @@ import type { RecordedEvent } from '../eventstore/event';
 import { decodeSnapshot, encodeSnapshot } from '../projections/snapshot-codec';
 import { AggregateIndex } from './aggregate-index';
 import { packLists, unpackLists } from './position-lists';
-import { packPositions, unpackPositionsHead } from './packed-positions';
+import { decodePacked, type PackedList, packPositions, unpackPositionsHead } from './packed-positions';
 
 const commitAt = (revision: number, aggregateId: string): RecordedEvent[] => [
   { id: `e${revision}`, type: 'T', data: {}, schemaVersion: 1, meta: { actor: 'a', correlationId: 'c', causationId: 'c' }, aggregateType: 'node', aggregateId, revision, index: 0, commitId: `k${revision}`, time: new Date(0) },
@@ -57,6 +57,15 @@ describe('aggregate index snapshot', () => {
     const again = new AggregateIndex();
     again.restore(back.snapshot(), back.position);
     assert.deepEqual([...again.entries()], [...idx.entries()]);
+  });
+
+  it('packs lists larger than its write buffer, next to lists still packed, exactly', () => {
+    const big = Array.from({ length: 100_000 }, (_, i) => 1 + i * 20_000);
+    const first = unpackPositionsHead(packPositions(new Map([['a', [1, 2]], ['b', [5, 2 ** 40]]])));
+    const lists = new Map<string, number[] | PackedList>([['a', first.get('a')!], ['big', big], ['b', first.get('b')!], ['c', [7]]]);
+    const back = unpackPositionsHead(packPositions(lists));
+    assert.deepEqual([...back.keys()], ['a', 'big', 'b', 'c']);
+    assert.deepEqual([...back.values()].map(decodePacked), [[1, 2], big, [5, 2 ** 40], [7]]);
   });
 
   it('refuses packed bytes cut short, and lists whose sizes do not add up', () => {
