@@ -29,6 +29,7 @@ import { nodeRegistration } from '../test/support/nodes';
  * (its "serving" log line). Floors in the same run: reading the snapshot
  * object alone from the object store, and `node -e ''`.
  *
+ * --objects-of <events> takes the object counts of a log of that size (below).
  * --data <dir> keeps nats-server's store there and reuses a filled one (the
  * fill and the first replay take minutes); without it a dir under /tmp is
  * made and removed. --phase fill stops after the snapshot, --phase restarts
@@ -41,6 +42,12 @@ const arg = (name: string) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const EVENTS = Number(arg('--events') ?? 10_000_000);
+/**
+ * --objects-of <events>: the object counts (nodes, networks, ports, instances) of a log of that many
+ * events, in a log of --events: a smaller log with the same read models, to develop and profile on
+ * (the aggregate index still has one position per commit of the smaller log).
+ */
+const SHAPE = shapeFor(Number(arg('--objects-of') ?? EVENTS));
 const RESTARTS = Number(arg('--restarts') ?? 5);
 const PHASE = arg('--phase') ?? 'all';
 const KEPT = arg('--data');
@@ -146,7 +153,7 @@ const snapshotInfo = async (nc: NatsConnection) => {
  * snapshot at the head with the server's Snapshotter and object store.
  */
 const fill = async (nc: NatsConnection, natsUrl: string) => {
-  const shape = shapeFor(EVENTS);
+  const shape = SHAPE;
   if ((await head(nc)) > 0) return;
   const span = 30 * 86_400_000;
   const end = Date.now() - 60_000;
@@ -214,7 +221,7 @@ const resnapshot = async (nc: NatsConnection, natsUrl: string) => {
 const restarts = async (nc: NatsConnection, natsUrl: string) => {
   const info = await snapshotInfo(nc);
   const total = await head(nc);
-  const shape = shapeFor(EVENTS);
+  const shape = SHAPE;
   out(`log: ${total.toLocaleString('en')} commits; snapshot object ${((info?.size ?? 0) / 2 ** 20).toFixed(1)} MiB gzipped in ${info?.chunks} chunks`);
   out(`read models: ${shape.nodes.toLocaleString('en')} nodes, ${shape.networks.toLocaleString('en')} networks, ${shape.ports.toLocaleString('en')} ports, ${shape.instances.toLocaleString('en')} instances (and the audit's indexes over every commit)`);
   const prof = process.env.BENCH_CPU_PROFILE;

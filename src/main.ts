@@ -7,7 +7,6 @@ import { createLogger, prettyLogs } from './shared/logger';
 import { reachableAt, startSummary } from './server/start-summary';
 import { consoleUrl } from './server/security/console';
 import type { Agent } from './agent/agent';
-import { startEmbeddedAgent } from './agent/embedded';
 
 const cfg = commandLine('hypervisor-server', 'Event-sourced control plane for KVM hosts: serves hypervisor.v1 over gRPC', serverOptions);
 const log = createLogger(cfg.logLevel, 'hypervisor-server', cfg.logFormat);
@@ -52,7 +51,8 @@ started.then(
       physicalInterfaces: cfg.agentPhysicalInterfaces,
       ...(tls ? { tls } : {}),
     };
-    agent = startEmbeddedAgent(embedded, log).catch((err) => {
+    // Loaded only here: a server with --nats-url (no agent of its own) does not load the agent's modules at start.
+    agent = import('./agent/embedded').then(({ startEmbeddedAgent }) => startEmbeddedAgent(embedded, log)).catch((err) => {
       log.error({ err }, 'the embedded agent did not start; serving without it');
       return undefined;
     });

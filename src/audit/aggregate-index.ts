@@ -1,7 +1,8 @@
 import type { RecordedEvent, StreamId } from '../eventstore/event';
 import type { ReadModel } from '../projections/read-model';
 import type { Snapshottable } from '../projections/snapshot';
-import { type PackedLists, packLists, unpackLists } from './position-lists';
+import { decodePacked, type PackedList, packPositions, unpackPositionsHead } from './packed-positions';
+import { type PackedLists, unpackLists } from './position-lists';
 
 /**
  * The log by aggregate: the positions of every commit of every stream, so
@@ -10,17 +11,21 @@ import { type PackedLists, packLists, unpackLists } from './position-lists';
  */
 export class AggregateIndex implements ReadModel, Snapshottable {
   readonly name = 'aggregate-index';
-  /** 2: the lists packed (position-lists.ts); 1, a JSON array of [stream, positions], is still restored. */
-  readonly snapshotVersion = '2';
-  readonly restoresVersions = ['1'];
+  /**
+   * 3: bytes of their own (packed-positions.ts), each stream's list decoded when first asked for;
+   * 2 (varints in base64 in the JSON) and 1 (a JSON array of [stream, positions]) are still restored.
+   */
+  readonly snapshotVersion = '3';
+  readonly restoresVersions = ['1', '2'];
   position = 0;
-  private commits = new Map<string, number[]>();
+  /** A stream's positions, or its packed list from the snapshot until it is first used. */
+  private commits = new Map<string, number[] | PackedList>();
 
   applyCommit(commit: readonly RecordedEvent[]): void {
     if (commit.length === 0 || commit[0].revision <= this.position) return;
     // Every event of a commit belongs to the one stream it was appended to.
     const key = keyOf(commit[0]);
-    const list = this.commits.get(key);
+    const list = this.list(key);
     if (list) list.push(commit[0].revision);
     else this.commits.set(key, [commit[0].revision]);
     this.position = commit[0].revision;
@@ -28,22 +33,31 @@ export class AggregateIndex implements ReadModel, Snapshottable {
 
   /** Positions of the stream's commits, oldest first; undefined if it has none (as far as the index has read). */
   positions(s: StreamId): readonly number[] | undefined {
-    return this.commits.get(keyOf(s));
+    return this.list(keyOf(s));
   }
 
   /** Every stream's positions (the replay check compares them). */
-  entries(): IterableIterator<[string, readonly number[]]> {
-    return this.commits.entries();
+  *entries(): IterableIterator<[string, readonly number[]]> {
+    for (const key of this.commits.keys()) yield [key, this.list(key)!];
   }
 
   snapshot(): unknown {
-    return packLists(this.commits);
+    return packPositions(this.commits);
   }
 
   restore(data: unknown, position: number): void {
     if (Array.isArray(data)) this.commits = new Map(data as [string, number[]][]);
+    else if (Buffer.isBuffer(data)) this.commits = unpackPositionsHead(data);
     else this.commits = unpackLists(data as PackedLists);
     this.position = position;
+  }
+
+  private list(key: string): number[] | undefined {
+    const l = this.commits.get(key);
+    if (l === undefined || Array.isArray(l)) return l;
+    const decoded = decodePacked(l);
+    this.commits.set(key, decoded);
+    return decoded;
   }
 }
 

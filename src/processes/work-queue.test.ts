@@ -26,6 +26,24 @@ describe('KeyedWorkQueue', () => {
     q.stop();
   });
 
+  it('gives the event loop a turn in a long run of reconciles answered from memory, and still works every key', async () => {
+    const worked: string[] = [];
+    // Each reconcile holds the thread 1 ms and never waits on I/O: without a turn, 50 of them would run before any I/O callback.
+    const q = new KeyedWorkQueue('test', async (k) => {
+      const end = performance.now() + 1;
+      while (performance.now() < end);
+      worked.push(k);
+    }, log, 8);
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    let workedAtTurn = -1;
+    setImmediate(() => (workedAtTurn = worked.length));
+    for (const k of keys) q.add(k);
+    await q.idle();
+    assert.ok(workedAtTurn >= 0 && workedAtTurn < keys.length, `the loop turned after ${workedAtTurn} of ${keys.length} reconciles`);
+    assert.deepEqual(worked, keys);
+    q.stop();
+  });
+
   it('keeps the soonest of two requeues of a key: a later one asked first does not hide it', async () => {
     let calls = 0;
     const q = new KeyedWorkQueue('test', async () => void calls++, log, 1);

@@ -72,10 +72,11 @@ export class ListIndex<V> {
     const byTerm = new Map<string, string[]>();
     for (const [id, v] of objects) {
       all.push(id);
-      for (const t of new Set(this.termsOf(v))) {
+      for (const t of this.termsOf(v)) {
         const ids = byTerm.get(t);
-        if (ids) ids.push(id);
-        else byTerm.set(t, [id]);
+        // A term an object carries twice is listed once: its id is then already the list's last.
+        if (!ids) byTerm.set(t, [id]);
+        else if (ids[ids.length - 1] !== id) ids.push(id);
       }
     }
     this.all.reset(all);

@@ -12,7 +12,10 @@ export interface Snapshottable {
   readonly restoresVersions?: readonly string[];
   /** Position of the last commit applied. */
   readonly position: number;
-  /** The model's content, for the snapshot codec (plain data, Date, Map, Set, BigInt). */
+  /**
+   * The model's content, for the snapshot codec (plain data, Date, Map, Set, BigInt), or bytes
+   * (a Uint8Array) a model packs itself: stored as they are, given back to restore() as a Buffer.
+   */
   snapshot(): unknown;
   /** Loads what snapshot() returned; commits up to `position` are then ignored. */
   restore(data: unknown, position: number): void;

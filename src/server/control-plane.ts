@@ -210,7 +210,8 @@ export class ControlPlane {
     if (security.mode === 'network') this.consoleSessions = await ConsoleSessions.open(nc, { replicas, onSeenFailed: (err) => log.debug({ err }, 'console session: last request not written down') });
     // Buckets made before --log-replicas was raised (or on one server) get the replicas asked for now.
     const jsm = await nc.jetstreamManager();
-    for (const stream of REPLICATED_BUCKETS) await raiseReplicas(jsm, stream, replicas, log);
+    // Each bucket on its own: the seven round trips at once, not one after another.
+    await Promise.all(REPLICATED_BUCKETS.map((stream) => raiseReplicas(jsm, stream, replicas, log)));
     phases.mark('bucket replicas');
 
     const directory = identity.directory;

@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type LogFormat = 'auto' | 'pretty' | 'json';
 
@@ -9,6 +8,9 @@ export const prettyLogs = (format: LogFormat, isTTY = !!process.stdout.isTTY): b
 export const createLogger = (level: string, name: string, format: LogFormat = 'json'): Logger => {
   const opts = { level, name, base: { pid: process.pid } };
   if (!prettyLogs(format)) return pino(opts);
+  // Loaded only for pretty lines (some 40 modules a server logging JSON does not need at start).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
   // Synchronous, in this thread: the last lines before process.exit are written too.
   return pino(opts, pretty({ sync: true, colorize: !!process.stdout.isTTY, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name' }));
 };

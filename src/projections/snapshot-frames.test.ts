@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { nodeDecider, type NodeEvent } from '../commands/node';
+import { toNode } from '../wire/views/node';
+import type { RecordedEvent } from '../eventstore/event';
+import { AggregateIndex } from '../audit/aggregate-index';
+import { EntityReadModel } from './entity-read-model';
+import { encodeSnapshot } from './snapshot-codec';
+import { type DocHead, encodeFrames, FrameReader, MAGIC, type SectionHead } from './snapshot-frames';
+import { type SnapshotStore, Snapshotter } from './snapshotter';
+
+const registered = (rev: number, id: string): RecordedEvent[] => {
+  const e: NodeEvent = {
+    type: 'NodeRegistered',
+    data: { hostname: id, ip: '10.0.0.1', port: 1, role: 'WORKER', region: 'r', zone: 'z', capacity: { cpuCores: 4, memoryBytes: 1, diskBytes: 1, gpuCount: 0 }, labels: {}, annotations: {}, supportedInstanceTypes: ['vm'] },
+  };
+  return [{ ...e, id: `e${rev}`, schemaVersion: 2, meta: { actor: 'a', correlationId: 'c', causationId: 'c' }, aggregateType: 'node', aggregateId: id, revision: rev, index: 0, commitId: `k${rev}`, time: new Date(1000 * rev) }];
+};
+
+/** Read in chunks of `size` bytes when it has a read(), as the object store gives them. */
+class Store implements SnapshotStore {
+  constructor(
+    public data?: Uint8Array,
+    private readonly size = 0,
+  ) {}
+  async load() {
+    return this.data;
+  }
+  async save(d: Uint8Array) {
+    this.data = d;
+  }
+  async delete() {
+    this.data = undefined;
+  }
+  get read() {
+    if (!this.size) return undefined;
+    return async (onChunk: (c: Uint8Array) => void) => {
+      if (!this.data) return false;
+      for (let i = 0; i < this.data.length; i += this.size) onChunk(this.data.subarray(i, i + this.size));
+      return true;
+    };
+  }
+}
+
+const models = () => [new EntityReadModel({ decider: nodeDecider, view: toNode }), new AggregateIndex()] as const;
+const filled = () => {
+  const ms = models();
+  for (let r = 1; r <= 40; r++) for (const m of ms) m.applyCommit(registered(r, `n${r % 9}`));
+  return ms;
+};
+
+describe('snapshot sections (format 2)', () => {
+  for (const size of [0, 1, 5, 4096]) {
+    it(`restore what was taken, sections of JSON and of bytes, read ${size ? `in chunks of ${size} bytes` : 'whole'}`, async () => {
+      const [nodes, index] = filled();
+      const store = new Store(undefined, size);
+      assert.equal(await new Snapshotter(store, [nodes, index], { upcasters: 'u' }).take(40), true);
+      assert.ok(MAGIC.equals(Buffer.from(store.data!.subarray(0, MAGIC.length))));
+      const [nodes2, index2] = models();
+      const r = await new Snapshotter(store, [nodes2, index2], { upcasters: 'u' }).restore();
+      assert.deepEqual([r.from, r.restored], [40, ['nodes', 'aggregate-index']]);
+      assert.deepEqual(nodes2.list(), nodes.list());
+      assert.deepEqual([...index2.entries()], [...index.entries()]);
+    });
+  }
+
+  it('a snapshot cut short, even between two sections, is unreadable and restores nothing', async () => {
+    const [nodes, index] = filled();
+    const store = new Store(undefined, 3);
+    await new Snapshotter(store, [nodes, index], { upcasters: 'u' }).take(40);
+    const whole = Buffer.from(store.data!);
+    // The same head (naming both sections) and the first section only: cut exactly between the two.
+    let head: DocHead | undefined;
+    const sections: { head: SectionHead; body: Buffer }[] = [];
+    new FrameReader({ head: (h) => (head = h), section: (h, body) => sections.push({ head: h, body }) }).push(whole);
+    assert.deepEqual(head?.sections, ['nodes', 'aggregate-index']);
+    const between = encodeFrames(head!, sections.slice(0, 1));
+    assert.ok(whole.subarray(0, between.length).equals(between));
+    for (const cut of [whole.length - 1, between.length, 20]) {
+      store.data = whole.subarray(0, cut);
+      const [nodes2, index2] = models();
+      const r = await new Snapshotter(store, [nodes2, index2], { upcasters: 'u' }).restore();
+      assert.match(r.skipped[0], /unreadable/);
+      assert.deepEqual([r.from, nodes2.size, [...index2.entries()].length], [0, 0, 0]);
+    }
+  });
+
+  it('refuses a head that names sections the bytes do not hold', () => {
+    const r = new FrameReader({ head: () => undefined, section: () => undefined });
+    const head = Buffer.from(JSON.stringify({ format: 2, upcasters: 'u', position: 1, takenAt: '', sections: ['a'] }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(head.length);
+    r.push(Buffer.concat([MAGIC, len, head]));
+    assert.throws(() => r.end(), /sections , its head names a/);
+  });
+
+  it('still restores a snapshot of format 1 (one gzipped JSON document), read whole or in chunks', async () => {
+    const [nodes] = filled();
+    const doc = `{"format":1,"upcasters":"u","position":40,"takenAt":"x","models":{"nodes":{"version":${JSON.stringify(nodes.snapshotVersion)},"data":${encodeSnapshot(nodes.snapshot())}}}}`;
+    for (const size of [0, 7]) {
+      const [nodes2] = models();
+      const r = await new Snapshotter(new Store(gzipSync(doc), size), [nodes2], { upcasters: 'u' }).restore();
+      assert.deepEqual([r.from, r.restored], [40, ['nodes']]);
+      assert.deepEqual(nodes2.list(), nodes.list());
+    }
+  });
+});
