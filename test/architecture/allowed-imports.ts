@@ -34,7 +34,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/wire': { src: [...DOMAIN, 'src/gen'], packages: [] },
   'src/eventstore': { src: DOMAIN, packages: ['crypto', 'rxjs'] },
   'src/eventstore/open.ts': { src: [...DOMAIN, ...STORE_PORT, 'src/eventstore/jetstream', 'src/eventstore/esdb'], packages: ['nats'] },
-  'src/projections': { src: [...DOMAIN, 'src/wire', 'src/gen', ...STORE_PORT], packages: ['rxjs', 'crypto', 'perf_hooks', 'pino', 'string_decoder', 'util', 'zlib'] },
+  'src/projections': { src: [...DOMAIN, 'src/wire', 'src/gen', ...STORE_PORT], packages: ['rxjs', 'buffer', 'crypto', 'perf_hooks', 'pino', 'string_decoder', 'util', 'zlib'] },
   'src/audit': { src: [...DOMAIN, 'src/wire', 'src/gen', 'src/projections', ...STORE_PORT], packages: ['crypto'] },
   // Adapters and helpers.
   'src/eventstore/jetstream': { src: [...DOMAIN, ...STORE_PORT], packages: ['nats', 'rxjs'] },
@@ -58,7 +58,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
     packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'events', 'fs', 'nats', 'net', 'os', 'path', 'pino', 'readline', 'stream', 'timers', 'tls', 'util'],
   },
   // The control plane.
-  'src/processes': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', ...STORE_PORT, ...AGENT_CONTRACT], packages: ['nats', 'pino', 'rxjs', 'crypto'] },
+  'src/processes': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', ...STORE_PORT, ...AGENT_CONTRACT], packages: ['nats', 'perf_hooks', 'pino', 'rxjs', 'crypto'] },
   'src/grpc': {
     src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', 'src/processes', 'src/audit', 'src/images', 'src/shared', 'src/eventstore', 'src/pki'],
     packages: ['@bufbuild/protobuf', '@grpc/grpc-js', '@grpc/reflection', 'crypto', 'fs', 'path', 'pino', 'rxjs'],
