@@ -70,8 +70,9 @@ export class ContainerDir {
       throw new InvalidArgument(`${dir} is too long a directory for unix sockets (${MAX_UNIX_SOCKET_PATH} bytes): use a shorter state dir`);
   }
 
+  /** The dir itself; rootfs/, upper/ and work/ are made by each start, with the overlay (shim.ts). */
   async ensure(): Promise<void> {
-    for (const d of [this.rootfs, this.upper, this.work]) await mkdir(d, { recursive: true });
+    await mkdir(this.dir, { recursive: true });
   }
 
   exists(): Promise<boolean> {
@@ -87,11 +88,6 @@ export class ContainerDir {
   /** config.json is written before every run's shim starts: without it, no run was ever launched from here. */
   launchedBefore = () => exists(this.configFile);
   markStopRequested = () => writeFileSync(this.stopFile, new Date().toISOString());
-
-  /** What a new run starts without: the last run's records and the stop marker. */
-  async clearRun(): Promise<void> {
-    for (const f of [this.readyFile, this.exitFile, this.stopFile, this.shimPidFile, this.consoleSocket]) await rm(f, { force: true });
-  }
 
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
