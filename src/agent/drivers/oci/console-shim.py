@@ -17,8 +17,9 @@ merged, as the console is one stream). Bytes pass unchanged: no echo, no CRLF.
 
 It runs the container with `runc run --detach` (one runc process, where `runc create` and
 `runc start` were two), takes the master (or the pipes), writes ready.json, then relays
-between the container and any number of agents connected to console.sock (frames in, raw bytes out), keeps the recent output for replay,
-reaps the container as child subreaper and writes exit.json when it ends.
+between the container and any number of agents connected to console.sock (frames in,
+raw bytes out), keeps the recent output for replay, reaps the container as child
+subreaper and writes exit.json when it ends.
 
 The attach socket and the scrollback are in console_attach.py beside this file.
 Normally it is not started as a program: shim-zygote.py, started once per agent,

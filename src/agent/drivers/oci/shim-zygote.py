@@ -10,7 +10,7 @@ then it is exactly what `python3 console-shim.py <args>` would be, its stdio
 on shim.log, its cwd the container's dir, and its command line rewritten to
 that program's (the agent finds a shim whose pid it never recorded by its
 command line, and so do operators with ps). The fork for the next one happens
-while that shim runs runc, not in the container's start.
+once no start is under way, not in a container's start.
 
 Requests on stdin, one JSON object a line, each with an "id" its answer
 carries: {"id": n, "launch": {"dirs": [...], "mount": {"target": dir,
@@ -229,8 +229,10 @@ class Zygote:
                         return
                 else:
                     self.on_ready(key.fd)
-            # The next shim's fork, between requests: not in a container's start.
-            self.next_spare()
+            # The next shim's fork once no start is under way: not in a container's start, nor
+            # beside its runc on the same cores (a burst of starts forks on demand).
+            if not self.waiting:
+                self.next_spare()
 
 
 def main():
