@@ -231,15 +231,25 @@ def parser():
 
 
 def main(argv=None):
-    """argv: the shim's arguments (sys.argv[1:] when None). HV_SHIM_READY_FD: a zygote's ready fd (see run)."""
+    """argv: the shim's arguments (sys.argv[1:] when None). HV_SHIM_READY_FD: a zygote's fd for the ready record."""
     fd = os.environ.pop('HV_SHIM_READY_FD', None)
-    run(parser().parse_args(argv), int(fd) if fd else None)
+    run(parser().parse_args(argv), write_and_close(int(fd)) if fd else None)
 
 
-def run(a, ready_fd=None):
+def write_and_close(fd):
+    """The ready record to fd (then closed); a reader that is gone (its agent ended) is no failure: ready.json says it all."""
+    def tell(ready):
+        try:
+            os.write(fd, json.dumps(ready).encode())
+        except OSError:
+            pass
+        os.close(fd)
+    return tell
+
+
+def run(a, tell_ready=None):
     """The shim's life from parsed arguments. shim-zygote.py calls this in a forked child, with
-    ready_fd: the ready record is written there too (then closed), so the zygote can tell the
-    agent at once; an end before it closes the fd with nothing written."""
+    tell_ready: called with the ready record once the container runs, so the agent knows at once."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     ready_path = os.path.join(a.dir, 'ready.json')
     container = Container(a, None)
@@ -273,12 +283,8 @@ def run(a, ready_fd=None):
     container.run()
     ready = {'shimPid': os.getpid(), 'pid': container.pid, 'at': time.time()}
     write_json(ready_path, ready)
-    if ready_fd is not None:
-        try:
-            os.write(ready_fd, json.dumps(ready).encode())
-        except OSError:
-            pass  # the zygote is gone (its agent ended): ready.json says it all
-        os.close(ready_fd)
+    if tell_ready:
+        tell_ready(ready)
 
     sel.register(container.out_fd, selectors.EVENT_READ, 'output')
     sel.register(server.lsock, selectors.EVENT_READ, 'listen')

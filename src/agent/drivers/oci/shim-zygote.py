@@ -19,10 +19,10 @@ carries: {"id": n, "launch": {"dirs": [...], "mount": {"target": dir,
 "log": path}}: the dirs made, the overlay mounted by mount(2) unless it is
 (no mount(8) process per container), the last run's records removed, the
 shim started and its pid written to pidFile; answered once the shim has the
-container running: {"id": n, "ready": {the ready record}}, or {"id": n,
-"ended": true} when it ended before (its exit.json says why), or {"id": n,
-"error": "...", "stage": "mount" | "launch"}. Answers on stdout, one a line,
-in the order they happen. It ends at EOF on stdin, that is when the agent
+container running: {"id": n, "ready": {the ready record}} (written by the
+shim itself), or {"id": n, "ended": true} when it ended before (its exit.json
+says why), or {"id": n, "error": "...", "stage": "mount" | "launch"}. Answers
+on stdout, one a line, in the order they happen. It ends at EOF on stdin, that is when the agent
 ends (kill -9 included), and so does its spare; the shims it started keep
 running (their own sessions; its children are reaped as they end).
 """
@@ -66,7 +66,7 @@ def set_cmdline(args):
         m.write(blob.ljust(end - start, b'\0'))
 
 
-def become_shim(req, ready_fd):
+def become_shim(req, answer_fd, ready_fd):
     log = os.open(req['log'], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -75,15 +75,34 @@ def become_shim(req, ready_fd):
     try:
         set_cmdline(req['cmdline'])
     except OSError:
-        # /proc/self/mem not writable here: the shim as a program of its own, its ready fd kept open for it.
+        # /proc/self/mem not writable here: the shim as a program of its own; its ready record goes through the zygote.
+        os.close(answer_fd)
         os.set_inheritable(ready_fd, True)
         os.environ['HV_SHIM_READY_FD'] = str(ready_fd)
         os.execv(req['cmdline'][0], req['cmdline'])
     sys.argv = req['cmdline'][1:]
-    shim.run(PARSER.parse_args(req['argv']), ready_fd)
+    shim.run(PARSER.parse_args(req['argv']), tell_agent(req['rid'], answer_fd, ready_fd))
 
 
-def spare_life(req_r, ready_w):
+def tell_agent(rid, answer_fd, ready_fd):
+    """The ready answer straight to the agent, on the zygote's own stdout (one write of a line under
+    PIPE_BUF is never interleaved with another): one process's wake-up less than through the zygote,
+    which is told only that it was answered."""
+    def tell(ready):
+        try:
+            os.write(answer_fd, (json.dumps({'id': rid, 'ready': ready}) + '\n').encode())
+            os.write(ready_fd, ANSWERED)
+        except OSError:
+            pass  # the agent is gone: ready.json says it all
+        os.close(answer_fd)
+        os.close(ready_fd)
+    return tell
+
+
+ANSWERED = b'-'
+
+
+def spare_life(req_r, answer_fd, ready_w):
     """In the spare: waits for its launch (EOF: the zygote ended, so does it), is the shim, then _exit."""
     code = 0
     try:
@@ -94,7 +113,7 @@ def spare_life(req_r, ready_w):
                 break
             got += chunk
         if got:
-            become_shim(json.loads(got), ready_w)
+            become_shim(json.loads(got), answer_fd, ready_w)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
     except BaseException:
@@ -109,7 +128,8 @@ def spare_life(req_r, ready_w):
 
 
 class Spare:
-    """A child forked ahead: its own session, stdio on /dev/null, nothing of the zygote's open but two pipes."""
+    """A child forked ahead: its own session, stdio on /dev/null, nothing of the zygote's open but its
+    two pipes and the zygote's stdout (for its answer)."""
 
     def __init__(self):
         req_r, self.req_w = os.pipe()
@@ -119,10 +139,11 @@ class Spare:
             try:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 os.setsid()
+                answer_fd = os.dup(1)
                 null = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1):
                     os.dup2(null, fd)
-                keep = {0, 1, 2, req_r, ready_w}
+                keep = {0, 1, 2, req_r, ready_w, answer_fd}
                 for name in os.listdir('/proc/self/fd'):
                     if int(name) not in keep:
                         try:
@@ -131,7 +152,7 @@ class Spare:
                             pass
             except BaseException:
                 os._exit(1)
-            spare_life(req_r, ready_w)
+            spare_life(req_r, answer_fd, ready_w)
         os.close(req_r)
         os.close(ready_w)
 
@@ -186,7 +207,7 @@ class Zygote:
             for _ in range(2):
                 s = self.next_spare()
                 self.spare = None
-                if s.give(req):
+                if s.give({**req, 'rid': rid}):
                     break
             else:
                 raise OSError('no shim could be forked')
@@ -206,6 +227,8 @@ class Zygote:
         self.sel.unregister(fd)
         os.close(fd)
         del self.waiting[fd]
+        if w[1] == ANSWERED:
+            return  # the shim told the agent itself
         self.answer({'id': w[0], 'ready': json.loads(w[1])} if w[1] else {'id': w[0], 'ended': True})
 
     def on_input(self):
