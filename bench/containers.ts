@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Agent } from '../src/agent/agent';
+import { defaultAgentConfig } from '../src/agent/config';
 import { removeCgroupDirs, readCgroupLayout } from '../src/agent/drivers/oci/cgroups';
 import { mountOverlay, unmount } from '../src/agent/drivers/oci/mounts';
 import { Runc } from '../src/agent/drivers/oci/runc';
@@ -49,7 +50,8 @@ async function main() {
   const made: string[] = [];
   try {
     // Offered capacity above the host's 2 cores: 50 containers of 1 CPU each must all be placed on this one node.
-    agent = await startContainerAgent(t, token, { workConcurrency: 64, capacity: { cpuCores: 256, memoryBytes: 256 * 2 ** 30 } });
+    // The agent's own reconcile interval (the test helper's 500 ms makes a `runc list` four times as often as an agent does).
+    agent = await startContainerAgent(t, token, { workConcurrency: 64, capacity: { cpuCores: 256, memoryBytes: 256 * 2 ** 30 }, reconcileIntervalMs: defaultAgentConfig().reconcileIntervalMs });
     const c = t.client(ComputeServiceClient);
     const watch = new InstanceWatch(c);
     // The image in the agent's cache first: both rows start from an unpacked rootfs.

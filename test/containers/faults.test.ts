@@ -53,7 +53,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
       .filter((e) => e.instance?.id === id)
       .map((e) => `${InstanceState[e.instance!.state]}(${e.instance!.stateReason})`)
       .join(' > ');
-  // runc behind a wrapper that holds `runc create` while a gate file is missing: a slow runtime, to kill the agent inside a start.
+  // runc behind a wrapper that holds `runc run` (the shim's start of the container) while a gate file is missing: a slow runtime, to kill the agent inside a start.
   let gate = '';
   let blocked = '';
   let runcWrapper = '';
@@ -68,7 +68,7 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     runcWrapper = path.join(stateDir, 'slow-runc');
     writeFileSync(
       runcWrapper,
-      `#!/bin/sh\nfor a in "$@"; do if [ "$a" = create ]; then touch '${blocked}'; while [ ! -f '${gate}' ]; do sleep 0.05; done; fi; done\nexec runc "$@"\n`,
+      `#!/bin/sh\nfor a in "$@"; do if [ "$a" = run ]; then touch '${blocked}'; while [ ! -f '${gate}' ]; do sleep 0.05; done; fi; done\nexec runc "$@"\n`,
       { mode: 0o755 },
     );
     writeFileSync(gate, '');
@@ -160,13 +160,13 @@ describe('containers and agent crashes: kill -9 the agent process while a contai
     assert.equal(processesWith(`--id ${created.id}`).filter((l) => l.includes('console-shim.py')).length, 1);
   });
 
-  it('a container whose agent is killed while runc creates it is started by the next agent: RUNNING once, one shim, its console answers', async () => {
+  it('a container whose agent is killed while runc starts it is started by the next agent: RUNNING once, one shim, its console answers', async () => {
     rmSync(gate);
     rmSync(blocked, { force: true });
     const ref = `oci://${registry.address}/${token}/busybox:1`;
     const created = await call(c, c.createInstance, createRequest('mid-start', CONTAINER, { image: ref }));
     made.push(created.id);
-    await until('runc create is under way (held by the wrapper)', () => existsSync(blocked) || undefined, 30_000).catch((e) => {
+    await until("runc's start of the container is under way (held by the wrapper)", () => existsSync(blocked) || undefined, 30_000).catch((e) => {
       throw new Error(`${(e as Error).message}; ${history(created.id)}; agent log: ${agent.log.slice(-2000)}`);
     });
     await agent.kill9();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageSource } from '../../commands/instance/spec';
 import { InvalidArgument } from '../../errors';
@@ -103,9 +103,10 @@ export class OciImageCache {
     return path.join(this.dir, hex, 'rootfs');
   }
 
+  /** Read on the event loop: a few hundred bytes every container start needs, where the thread pool's round trip waited for a thread on a busy host. */
   private async read(hex: string): Promise<Entry | undefined> {
     try {
-      return JSON.parse(await readFile(path.join(this.dir, hex, 'image.json'), 'utf8')) as Entry;
+      return JSON.parse(readFileSync(path.join(this.dir, hex, 'image.json'), 'utf8')) as Entry;
     } catch {
       return undefined;
     }

@@ -180,7 +180,9 @@ export const assembleConfig = async (
     if (!disk) throw new FailedPrecondition(`spec.limits.io_*_bps: no block device holds ${dir.dir}, so IO cannot be throttled on this node`);
     io = { ...disk, readBps: c.limits.ioReadBps, writeBps: c.limits.ioWriteBps };
   }
-  const user = resolveUser(c.image.user, await imageFile(c.rootfsPath, 'etc/passwd'), await imageFile(c.rootfsPath, 'etc/group'));
+  // Root needs no look-up: most images name no user, and their start reads neither file.
+  const [passwd, group] = c.image.user ? await Promise.all([imageFile(c.rootfsPath, 'etc/passwd'), imageFile(c.rootfsPath, 'etc/group')]) : ['', ''];
+  const user = resolveUser(c.image.user, passwd, group);
   return buildConfig(await o.baseSpec(), {
     hostname: c.hostname,
     tty: c.tty !== false,

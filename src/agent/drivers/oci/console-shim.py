@@ -2,7 +2,7 @@
 """Console shim: one per container, the only process that holds its pty master
 (or, with --no-tty, the pipes that are the container's stdin and stdout/stderr).
 
-Why a shim, and why this one is Python: `runc create --console-socket` hands the
+Why a shim, and why this one is Python: `runc run --console-socket` hands the
 pty master over a unix socket as SCM_RIGHTS, and Node cannot receive file
 descriptors. The shim must also outlive the agent (kill -9 included), so it is
 its own detached process, like containerd-shim or conmon. conmon (Debian) serves
@@ -12,17 +12,18 @@ recv_fds, TIOCSWINSZ and prctl through ctypes: no build, no dependency beyond
 Debian's python3.
 
 Without a tty, runc runs the container in pass-through mode: the process gets
-the stdio `runc create` was given, here two pipes (stdin; stdout and stderr
+the stdio `runc run` was given, here two pipes (stdin; stdout and stderr
 merged, as the console is one stream). Bytes pass unchanged: no echo, no CRLF.
 
-It runs `runc create`, takes the master (or the pipes), `runc start`s the container, writes
-ready.json, then relays between the container and any number of agents connected to
-console.sock (frames in, raw bytes out), keeps the recent output for replay,
-reaps the container as child subreaper and writes exit.json when it ends.
+It runs the container with `runc run --detach` (one runc process, where `runc create` and
+`runc start` were two), takes the master (or the pipes), writes ready.json, then relays
+between the container and any number of agents connected to console.sock (frames in,
+raw bytes out), keeps the recent output for replay, reaps the container as child
+subreaper and writes exit.json when it ends.
 
 The attach socket and the scrollback are in console_attach.py beside this file.
 Normally it is not started as a program: shim-zygote.py, started once per agent,
-forks it with this module already loaded (an interpreter start and its imports per
+forks it ahead with this module already loaded (an interpreter start and its imports per
 container cost more than runc itself). Run directly, it does the same.
 """
 import argparse
@@ -72,12 +73,30 @@ def last_line(out, code):
     return lines[-1] if lines else 'exit %d' % code
 
 
-def create_with_pty(runc, a, d, pid_file, fail):
-    """runc create with a console socket of our own; the pty master arrives on it."""
+def wait_runc(proc, limit):
+    """runc's exit, seen as it happens: a pidfd wakes select at once, where Popen.wait(timeout)
+    polls with sleeps that double (a 20 ms runc was seen 10 ms late). None after `limit` seconds."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        try:
+            return proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        if not select.select([pidfd], [], [], limit)[0]:
+            return None
+    finally:
+        os.close(pidfd)
+    return proc.wait()
+
+
+def run_with_pty(runc, a, d, pid_file, fail):
+    """runc run -d with a console socket of our own; the pty master arrives on it."""
     csock_path = os.path.join(d, 'runc-console.sock')
     csock = listen_unix(csock_path, 1)
-    create = subprocess.Popen(runc + ['create', '--bundle', a.bundle, '--console-socket', csock_path, '--pid-file', pid_file, a.id],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(runc + ['run', '--detach', '--bundle', a.bundle, '--console-socket', csock_path, '--pid-file', pid_file, a.id],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     csock.settimeout(30)
     master = None
     try:
@@ -87,28 +106,26 @@ def create_with_pty(runc, a, d, pid_file, fail):
         master = fds[0] if fds else None
     except (socket.timeout, OSError):
         pass
-    out, _ = create.communicate()
+    out, _ = run.communicate()
     csock.close()
     os.unlink(csock_path)
-    if create.returncode != 0 or master is None:
-        fail('runc create failed: ' + last_line(out, create.returncode))
+    if run.returncode != 0 or master is None:
+        fail('runc run failed: ' + last_line(out, run.returncode))
     return master
 
 
-def create_with_pipes(runc, a, pid_file, fail):
-    """runc create in pass-through mode: the container's stdio are these pipes. Returns (its output, its stdin)."""
+def run_with_pipes(runc, a, pid_file, fail):
+    """runc run -d in pass-through mode: the container's stdio are these pipes. Returns (its output, its stdin)."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
-    create = subprocess.Popen(runc + ['create', '--bundle', a.bundle, '--pid-file', pid_file, a.id], stdin=in_r, stdout=out_w, stderr=out_w)
+    run = subprocess.Popen(runc + ['run', '--detach', '--bundle', a.bundle, '--pid-file', pid_file, a.id], stdin=in_r, stdout=out_w, stderr=out_w)
     # Only the container holds its ends from here: its exit is the output's EOF.
     os.close(in_r)
     os.close(out_w)
-    try:
-        create.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        create.kill()
-        create.wait()
-    if create.returncode != 0:
+    if wait_runc(run, 30) is None:
+        run.kill()
+        run.wait()
+    if run.returncode != 0:
         # runc's own error went to the same pipe; no container holds it, so it ends.
         out = b''
         while select.select([out_r], [], [], 5)[0]:
@@ -116,13 +133,13 @@ def create_with_pipes(runc, a, pid_file, fail):
             if not chunk:
                 break
             out += chunk
-        fail('runc create failed: ' + last_line(out, create.returncode))
+        fail('runc run failed: ' + last_line(out, run.returncode))
     return out_r, in_w
 
 
 class Container:
-    """The container as runc runs it for us: created on a pty or pipes, started, its
-    input fed, its end reaped (we are its subreaper once runc has exited) and recorded."""
+    """The container as runc runs it for us: run on a pty or pipes, its input fed,
+    its end reaped (we are its subreaper once runc has exited) and recorded."""
 
     def __init__(self, a, fail):
         self.a = a
@@ -134,21 +151,16 @@ class Container:
         self.exited = None
         self.output_open = True
 
-    def create(self):
+    def run(self):
         if self.a.no_tty:
-            self.out_fd, self.in_fd = create_with_pipes(self.runc, self.a, self.pid_file, self.fail)
+            self.out_fd, self.in_fd = run_with_pipes(self.runc, self.a, self.pid_file, self.fail)
         else:
-            self.out_fd = self.in_fd = create_with_pty(self.runc, self.a, self.a.dir, self.pid_file, self.fail)
+            self.out_fd = self.in_fd = run_with_pty(self.runc, self.a, self.a.dir, self.pid_file, self.fail)
         with open(self.pid_file) as f:
             self.pid = int(f.read().strip())
         os.set_blocking(self.out_fd, False)
         if self.in_fd != self.out_fd:
             os.set_blocking(self.in_fd, False)
-
-    def start(self):
-        start = subprocess.run(self.runc + ['start', self.a.id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if start.returncode != 0:
-            self.fail('runc start failed: ' + start.stdout.decode(errors='replace').strip())
 
     def read_output(self):
         """Its output so far; None when there is none yet, b'' once every writer is gone."""
@@ -205,8 +217,7 @@ class Container:
         return self.exited is not None and (not self.output_open or time.time() - self.exited > 1)
 
 
-def main(argv=None):
-    """argv: the shim's arguments (sys.argv[1:] when None); shim-zygote.py calls this in a forked child."""
+def parser():
     ap = argparse.ArgumentParser()
     ap.add_argument('--runc', required=True)
     ap.add_argument('--root', required=True)
@@ -216,8 +227,29 @@ def main(argv=None):
     ap.add_argument('--scrollback', type=int, default=65536)
     ap.add_argument('--oom-file', action='append', default=[])
     ap.add_argument('--no-tty', action='store_true')
-    a = ap.parse_args(argv)
+    return ap
 
+
+def main(argv=None):
+    """argv: the shim's arguments (sys.argv[1:] when None). HV_SHIM_READY_FD: a zygote's fd for the ready record."""
+    fd = os.environ.pop('HV_SHIM_READY_FD', None)
+    run(parser().parse_args(argv), write_and_close(int(fd)) if fd else None)
+
+
+def write_and_close(fd):
+    """The ready record to fd (then closed); a reader that is gone (its agent ended) is no failure: ready.json says it all."""
+    def tell(ready):
+        try:
+            os.write(fd, json.dumps(ready).encode())
+        except OSError:
+            pass
+        os.close(fd)
+    return tell
+
+
+def run(a, tell_ready=None):
+    """The shim's life from parsed arguments. shim-zygote.py calls this in a forked child, with
+    tell_ready: called with the ready record once the container runs, so the agent knows at once."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     ready_path = os.path.join(a.dir, 'ready.json')
     container = Container(a, None)
@@ -232,12 +264,13 @@ def main(argv=None):
         sys.exit(1)
 
     container.fail = fail
-    container.create()
     sel = selectors.DefaultSelector()
     scroll = Scrollback(a.scrollback)
+    # Listening before the container runs: console.sock is there once ready.json is.
     server = AttachServer(os.path.join(a.dir, 'console.sock'), sel, container, scroll)
 
     # SIGCHLD wakes the loop through a pipe; SIGTERM ends the shim (the container keeps running).
+    # Set before runc runs the container: it may end (and be reparented to us) before runc returns.
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -247,8 +280,11 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
-    container.start()
-    write_json(ready_path, {'shimPid': os.getpid(), 'pid': container.pid, 'at': time.time()})
+    container.run()
+    ready = {'shimPid': os.getpid(), 'pid': container.pid, 'at': time.time()}
+    write_json(ready_path, ready)
+    if tell_ready:
+        tell_ready(ready)
 
     sel.register(container.out_fd, selectors.EVENT_READ, 'output')
     sel.register(server.lsock, selectors.EVENT_READ, 'listen')

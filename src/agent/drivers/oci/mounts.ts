@@ -10,21 +10,21 @@ export const mountPoints = async (): Promise<Set<string>> => {
 
 export const isMounted = async (target: string): Promise<boolean> => (await mountPoints()).has(target);
 
-/**
- * The container's root: the image's rootfs as the read-only lower layer, the
- * container's own upper and work dirs on top. Mounted already = done (the mount
- * outlives the agent, so an adopting agent finds it).
- */
-export const mountOverlay = async (
-  o: { lower: string; upper: string; work: string; target: string },
-  /** mount(2) by another process (the shim zygote): the reason when it failed; without it, mount(8) runs. */
-  mount2?: (target: string, options: string) => Promise<string | undefined>,
-): Promise<void> => {
-  if (await isMounted(o.target)) return;
+/** overlayfs's mount options for a container's root: the image's rootfs the read-only lower layer, the container's own upper and work dirs on top. */
+export const overlayOptions = (o: { lower: string; upper: string; work: string }): string => {
   for (const p of [o.lower, o.upper, o.work]) if (/[,:]/.test(p)) throw new Internal(`overlay: ${p} holds ',' or ':', which overlayfs options cannot carry`);
-  const options = `lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`;
-  const failed = mount2 ? await mount2(o.target, options) : await runTool('mount', ['-t', 'overlay', 'overlay', '-o', options, o.target], { pkg: 'mount' }).then((r) => (r.code === 0 ? undefined : lastMessage(r.stderr)));
-  if (failed !== undefined) throw new Internal(`mounting the container's overlay on ${o.target} failed: ${failed}`);
+  return `lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`;
+};
+
+/**
+ * An overlay by mount(8) (the agent has the shim zygote mount containers' roots
+ * by mount(2), see shim.ts). Mounted already = done (the mount outlives the
+ * agent, so an adopting agent finds it).
+ */
+export const mountOverlay = async (o: { lower: string; upper: string; work: string; target: string }): Promise<void> => {
+  if (await isMounted(o.target)) return;
+  const r = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(o), o.target], { pkg: 'mount' });
+  if (r.code !== 0) throw new Internal(`mounting the container's overlay on ${o.target} failed: ${lastMessage(r.stderr)}`);
 };
 
 /** Unmounted (or never mounted) = done; a busy mount is detached lazily so the delete still completes. */

@@ -11,12 +11,12 @@ import { assembleConfig, type OciSpec, resourcesFor } from './bundle';
 import { probeHost } from './probe';
 import { allDirs, type CgroupLayout, oomFiles, oomKills, readCgroupLayout, readCgroupStats, removeCgroupDirs } from './cgroups';
 import { attachConsole } from './console-client';
-import { mountOverlay, unmount } from './mounts';
+import { overlayOptions, unmount } from './mounts';
 import { readNetDev } from './net-dev';
 import { Runc, type RuncState } from './runc';
 import { launchShim, SHIM_SCRIPT } from './shim';
 import { ShimZygote } from './shim-zygote';
-import { type ContainerDir, type ExitRecord, OciStateDir } from './state-dir';
+import { type ContainerDir, type ExitRecord, OciStateDir, type StoredContainer } from './state-dir';
 
 export interface OciDriverOptions {
   /** Holds instances/<id>/ (the bundles), volumes/<name>/ and runc's state; survives agent restarts. */
@@ -57,6 +57,8 @@ export class OciDriver implements InstanceDriver {
   private baseSpec?: Promise<OciSpec>;
   private zygote?: ShimZygote;
   private layout?: CgroupLayout;
+  /** spec.json as this driver last wrote it (create), so the start that follows does not read it back. */
+  private readonly written = new Map<string, StoredContainer>();
 
   constructor(private readonly opts: OciDriverOptions) {
     this.state = new OciStateDir(opts.stateDir);
@@ -91,9 +93,11 @@ export class OciDriver implements InstanceDriver {
     const dir = this.state.instance(spec.instanceId);
     await this.locks.run(spec.instanceId, async () => {
       await dir.ensure();
-      const prev = await dir.readSpec();
+      const prev = this.written.get(spec.instanceId) ?? (await dir.readSpec());
       // spec.json last: a dir without it is a create that did not finish.
-      dir.writeSpec({ spec, createdAt: prev?.createdAt ?? new Date().toISOString() });
+      const stored = { spec, createdAt: prev?.createdAt ?? new Date().toISOString() };
+      dir.writeSpec(stored);
+      this.written.set(spec.instanceId, stored);
     });
   }
 
@@ -120,6 +124,7 @@ export class OciDriver implements InstanceDriver {
       // runc delete removes the cgroups; one left by a runc killed halfway goes here.
       await removeCgroupDirs(this.cgroups(), this.cgroupPath(instanceId));
       await dir.remove();
+      this.written.delete(instanceId);
       this.prevCpu.delete(instanceId);
       this.log.info({ instanceId }, 'container destroyed');
     });
@@ -207,7 +212,7 @@ export class OciDriver implements InstanceDriver {
 
   private async startLocked(instanceId: string): Promise<Observed> {
     const dir = this.state.instance(instanceId);
-    const stored = await dir.readSpec();
+    const stored = this.written.get(instanceId) ?? (await dir.readSpec());
     if (!stored) throw new NotFound(`instance ${instanceId} does not exist`);
     // No config.json: no run was ever launched from this dir (it is written before
     // the shim starts), so runc knows no such container and no shim runs for it.
@@ -220,12 +225,10 @@ export class OciDriver implements InstanceDriver {
       await this.endShim(dir);
     }
     const c = stored.spec.container!;
-    await dir.ensure();
-    const zygote = (this.zygote ??= new ShimZygote(this.python, SHIM_SCRIPT ?? ''));
-    await mountOverlay({ lower: c.rootfsPath, upper: dir.upper, work: dir.work, target: dir.rootfs }, (target, options) => zygote.mountOverlay(target, options));
+    const overlay = overlayOptions({ lower: c.rootfsPath, upper: dir.upper, work: dir.work });
     dir.writeConfig(await assembleConfig(dir, stored.spec, { baseSpec: () => this.spec(), volumesDir: this.state.volumesDir, cgroupsPath: this.cgroupPath(instanceId), mounts: await this.volumesAtStart(instanceId) }));
-    await dir.clearRun();
     try {
+      // Dirs, overlay, the last run's records cleared, the shim: one request to the zygote.
       const ready = await launchShim(
         dir,
         {
@@ -236,8 +239,9 @@ export class OciDriver implements InstanceDriver {
           scrollbackBytes: this.opts.consoleScrollbackBytes ?? 64 * 1024,
           tty: c.tty !== false,
           timeoutMs: this.opts.startTimeoutMs ?? 30_000,
+          overlay,
         },
-        zygote,
+        (this.zygote ??= new ShimZygote(this.python, SHIM_SCRIPT ?? '')),
       );
       this.prevCpu.delete(instanceId);
       this.log.info({ instanceId, pid: ready.pid, shimPid: ready.shimPid }, 'container started');

@@ -3,10 +3,19 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { FailedPrecondition, Unavailable } from '../../../errors';
+import { Unavailable } from '../../../errors';
+import type { ReadyRecord } from './state-dir';
 
-/** What a shim is started with (see shim-zygote.py). */
-export interface ShimRequest {
+/** A container's start as the zygote does it (see shim-zygote.py). */
+export interface LaunchRequest {
+  /** Made first (the overlay's dirs). */
+  dirs: string[];
+  /** The overlay, mounted by mount(2) unless it is (options: overlayfs's lowerdir=…,upperdir=…,workdir=…). */
+  mount: { target: string; options: string };
+  /** The last run's records, removed before the shim starts. */
+  remove: string[];
+  /** Where the shim's pid is written once it is forked. */
+  pidFile: string;
   /** The shim's own arguments. */
   argv: string[];
   /** Its command line as a program: python, console-shim.py, argv. */
@@ -16,45 +25,43 @@ export interface ShimRequest {
   log: string;
 }
 
+/** How a launch ended: the container runs, the shim ended before it did (exit.json says why), or a step failed. */
+export type LaunchAnswer = { ready: ReadyRecord } | { ended: true } | { error: string; stage: 'mount' | 'launch' };
+
 type Zygote = ChildProcessByStdio<Writable, Readable, null>;
-type Answer = { pid?: number; error?: string };
 
 /**
  * The agent's shim zygote (shim-zygote.py): a Python process with the console
  * shim loaded, which forks a shim per container instead of a new interpreter
- * per container, and mounts containers' overlays (no mount(8) per container).
+ * per container, mounts containers' overlays (no mount(8) per container), and
+ * says when the shim has the container running (nothing polls ready.json).
  * Started on first use, again after it ended; it ends with the agent (EOF on
  * its stdin), and the shims it started do not.
  */
 export class ShimZygote {
   private proc?: Zygote;
-  private waiting: { resolve: (a: Answer) => void; reject: (e: Error) => void }[] = [];
+  private next = 1;
+  /** The current zygote's launches awaiting their answer. */
+  private waiting = new Map<number, { resolve: (a: LaunchAnswer) => void; reject: (e: Error) => void }>();
 
   constructor(
     private readonly python: string,
     private readonly shimScript: string,
   ) {}
 
-  /** Starts a shim; resolves with its pid once it runs. */
-  async spawn(req: ShimRequest): Promise<number> {
-    const a = await this.ask(req);
-    if (!a.pid) throw new FailedPrecondition(`the shim zygote could not start a console shim: ${a.error}`);
-    return a.pid;
-  }
-
-  /** mount(2) of an overlay (options: overlayfs's lowerdir=…,upperdir=…,workdir=…); the reason when it failed. */
-  async mountOverlay(target: string, options: string): Promise<string | undefined> {
-    return (await this.ask({ mount: { target, options } })).error;
-  }
-
-  private ask(req: object): Promise<Answer> {
+  /** Starts a container's shim; resolves once it runs the container, or did not. */
+  launch(req: LaunchRequest): { answer: Promise<LaunchAnswer>; forget: () => void } {
     const z = this.proc ?? this.start();
-    return new Promise<Answer>((resolve, reject) => {
+    const id = this.next++;
+    const waiting = this.waiting;
+    const answer = new Promise<LaunchAnswer>((resolve, reject) => {
       // An answer awaited keeps the agent's process alive; an idle zygote does not.
-      if (this.waiting.length === 0) (z.stdout as Socket).ref();
-      this.waiting.push({ resolve, reject });
-      z.stdin.write(`${JSON.stringify(req)}\n`);
+      if (waiting.size === 0) (z.stdout as Socket).ref();
+      waiting.set(id, { resolve, reject });
+      z.stdin.write(`${JSON.stringify({ id, launch: req })}\n`);
     });
+    // A launch given up on (its start timed out): its late answer is dropped.
+    return { answer, forget: () => settled(z, waiting, id) };
   }
 
   /** Ends the zygote (its shims keep running): EOF on its stdin, and it has exited (killed after a while). */
@@ -78,17 +85,27 @@ export class ShimZygote {
     z.unref();
     for (const s of [z.stdin, z.stdout] as Socket[]) s.unref();
     z.stdin.on('error', () => undefined);
+    const waiting = (this.waiting = new Map());
     const lines = createInterface({ input: z.stdout });
     lines.on('line', (line) => {
-      this.waiting.shift()?.resolve(JSON.parse(line) as Answer);
-      if (this.waiting.length === 0) (z.stdout as Socket).unref();
+      const { id, ...a } = JSON.parse(line) as LaunchAnswer & { id: number };
+      const w = waiting.get(id);
+      settled(z, waiting, id);
+      w?.resolve(a);
     });
     const ended = (why: string) => {
       if (this.proc === z) this.proc = undefined;
-      for (const w of this.waiting.splice(0)) w.reject(new Unavailable(`the shim zygote ended (${why}) before it answered`));
+      const ws = [...waiting.values()];
+      waiting.clear();
+      for (const w of ws) w.reject(new Unavailable(`the shim zygote ended (${why}) before it answered`));
     };
     z.once('error', (e) => ended(`${this.python}: ${e.message} (Debian package python3)`));
     z.once('exit', (code, signal) => ended(signal ?? `exit code ${code}`));
     return z;
   }
 }
+
+const settled = (z: Zygote, waiting: Map<number, unknown>, id: number): void => {
+  waiting.delete(id);
+  if (waiting.size === 0) (z.stdout as Socket).unref();
+};
