@@ -50,6 +50,9 @@ class Fifo {
   }
 }
 
+/** After what the event loop has in hand now (I/O, the writes it queued), not as a microtask. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
 export class KeyedWorkQueue {
   private readonly queue = new Fifo();
   private readonly queued = new Set<string>();
@@ -163,6 +166,12 @@ export class KeyedWorkQueue {
 
   private async work(key: string): Promise<void> {
     try {
+      // Never inside add(): a key is queued from a read model's apply, and a
+      // reconcile's synchronous part (a placement ranks a thousand nodes) ran
+      // there, ahead of the change's other subscribers (watchers) and of the
+      // commits after it; in a burst it held every watch event back.
+      await nextTurn();
+      if (this.stopped) return;
       const r = await this.reconcile(key);
       this.failures.delete(key);
       if (r && r.requeueAfterMs >= 0) this.addAfter(key, r.requeueAfterMs);
