@@ -145,7 +145,12 @@ export class SchedulerProcess extends Controller {
 
   /** The domain state of every registered node (the read model's views are the wire's). */
   private registeredNodes(): NodeState[] {
-    return this.nodes.ids().map((id) => this.nodes.state(id)!).filter((n) => n?.registered);
+    const out: NodeState[] = [];
+    for (const id of this.nodes.ids()) {
+      const n = this.nodes.state(id);
+      if (n?.registered) out.push(n);
+    }
+    return out;
   }
 
   private async scheduleOne(id: string): Promise<ReconcileResult> {
