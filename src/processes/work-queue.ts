@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Turns } from './turns';
 
 /** What one reconcile asks for next. */
 export type ReconcileResult = void | { requeueAfterMs: number };
@@ -50,11 +51,9 @@ class Fifo {
   }
 }
 
-/** After what the event loop has in hand now (I/O, the writes it queued), not as a microtask. */
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
-
 export class KeyedWorkQueue {
   private readonly queue = new Fifo();
+  private readonly turns = new Turns();
   private readonly queued = new Set<string>();
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -170,7 +169,7 @@ export class KeyedWorkQueue {
       // reconcile's synchronous part (a placement ranks a thousand nodes) ran
       // there, ahead of the change's other subscribers (watchers) and of the
       // commits after it; in a burst it held every watch event back.
-      await nextTurn();
+      await this.turns.next();
       if (this.stopped) return;
       const r = await this.reconcile(key);
       this.failures.delete(key);
