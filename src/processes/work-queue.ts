@@ -53,7 +53,7 @@ class Fifo {
 
 export class KeyedWorkQueue {
   private readonly queue = new Fifo();
-  private readonly turns = new Turns();
+  private readonly turns: Turns;
   private readonly queued = new Set<string>();
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -73,7 +73,11 @@ export class KeyedWorkQueue {
     private readonly log: Logger,
     private readonly concurrency = 8,
     private readonly maxBackoffMs = 10_000,
-  ) {}
+    /** Reconciles started per turn of the event loop (Turns): 1 for one whose synchronous part is long. */
+    startsPerTurn = Infinity,
+  ) {
+    this.turns = new Turns(startsPerTurn);
+  }
 
   add(key: string): void {
     if (this.stopped) return;

@@ -61,7 +61,9 @@ export class SchedulerProcess extends Controller {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    super('scheduler', log, opts.concurrency);
+    // A placement ranks every node synchronously: one starts per turn of the event loop, so a burst's
+    // placements do not hold back reading the log and writing watch events (Turns).
+    super('scheduler', log, opts.concurrency, 1);
   }
 
   start(): void {
