@@ -7,7 +7,7 @@
  * placement per create, and those started in one turn (a setImmediate each
  * runs in the same check phase) ran back to back, up to 200 ms in which no
  * commit was read and no watch event written (BENCHMARKS.md, Scale): the
- * scheduler lets one go per turn. Cheap reconciles (the lifecycle's, a few
+ * scheduler lets two go per turn. Cheap reconciles (the lifecycle's, a few
  * for every change of an instance) held to one per turn fell seconds behind
  * a burst: other queues let all go that wait.
  */
