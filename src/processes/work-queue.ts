@@ -175,6 +175,8 @@ export class KeyedWorkQueue {
       // commits after it; in a burst it held every watch event back.
       await this.turns.next();
       if (this.stopped) return;
+      // Paused while it waited for its turn (the lease went elsewhere): nothing starts after pause(); resume() works it.
+      if (this.paused) return void this.dirty.add(key);
       const r = await this.reconcile(key);
       this.failures.delete(key);
       if (r && r.requeueAfterMs >= 0) this.addAfter(key, r.requeueAfterMs);
