@@ -63,8 +63,8 @@ export class SchedulerProcess extends Controller {
   ) {
     // A placement ranks every node synchronously: two start per turn of the event loop, so a burst's
     // placements do not hold back reading the log and writing watch events (Turns). Interleaved runs
-    // (BENCHMARKS.md, Scale): one per turn placed 204-208/s, two 255-266/s, four 236/s with watch
-    // events p99 161 ms; all that waited, 174-212/s with p99 350-470 ms.
+    // (BENCHMARKS.md, Scale): one per turn placed 204-208/s, two 192-266/s, four 236-245/s with watch
+    // events p99 120-161 ms; all that waited in one turn, 186-201/s with p99 197-232 ms.
     super('scheduler', log, opts.concurrency, 2);
   }
 
