@@ -8,7 +8,7 @@ import { buildQemuArgs, type Machine } from '../src/agent/drivers/qemu/args';
 import { hostTscKhz } from '../src/agent/drivers/qemu/accel';
 import { ClusterServiceClient } from '../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType } from '../src/gen/hypervisor/v1/common';
-import { ComputeServiceClient, type InstanceEvent } from '../src/gen/hypervisor/v1/compute';
+import { ComputeServiceClient, type Instance, type InstanceEvent } from '../src/gen/hypervisor/v1/compute';
 import { startAgent } from '../test/support/agent';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../test/support/compute';
 import { call } from '../src/client/api-client';
@@ -164,6 +164,7 @@ const scale = async (lines: (s: string) => void) => {
   const cpu0 = process.cpuUsage();
   const streams = [c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n })];
   for (const nodeId of await nodeIds(cluster)) streams.push(c.watchInstance({ instanceId: '', nodeId, sinceRevision: 0n }));
+  const pipeline = new PipelineStages();
   let runningSeen = 0;
   let firstRevision = 0n;
   let lastRevision = 0n;
@@ -175,6 +176,7 @@ const scale = async (lines: (s: string) => void) => {
       firstRevision ||= e.revision;
       lastRevision = e.revision;
       if (e.instance?.state === InstanceState.INSTANCE_STATE_RUNNING && e.type !== 3) runningSeen++;
+      if (e.instance && e.timestamp) pipeline.saw(e.instance, e.timestamp.getTime());
     });
   for (const stream of streams) stream.on('error', () => undefined);
   const load0 = os.loadavg()[0];
@@ -206,6 +208,7 @@ const scale = async (lines: (s: string) => void) => {
   lines(`scale: CreateInstance (64 in flight)        ${(INSTANCES / (accepted / 1000)).toFixed(0).padStart(6)} /s   p50 ${percentile(lat, 50).toFixed(1)} ms   p99 ${percentile(lat, 99).toFixed(1)} ms   (n=${INSTANCES})`);
   lines(`scale: create → RUNNING, whole burst        ${(INSTANCES / (allRunning / 1000)).toFixed(0).padStart(6)} instances/s   (${(allRunning / 1000).toFixed(1)} s for ${INSTANCES}; server CPU ${serverCpu.toFixed(1)} s)`);
   lines(`scale: log positions per instance             ${(Number(lastRevision - firstRevision + 1n) / INSTANCES).toFixed(2)}   (create … the last RUNNING, every commit in the log)`);
+  lines(`scale: the pipeline, commit to commit: ${pipeline.summary()}`);
   lines(`scale: WatchInstance delivery (commit → watcher, ${streams.length} watchers)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
   lines(`scale:   of which the watcher of all instances    p50 ${percentile(deliveryAll, 50).toFixed(1)} ms   p99 ${percentile(deliveryAll, 99).toFixed(1)} ms   (n=${deliveryAll.length})`);
   lines(`scale: floor: JetStream publish → consumer, same nats-server, same time   ${floorFigures}`);
@@ -223,6 +226,34 @@ const scale = async (lines: (s: string) => void) => {
   await images.stop();
   rmSync(stateRoot, { recursive: true, force: true });
 };
+
+/**
+ * Where an instance's way to RUNNING waits, from the commit times its events
+ * carry: create → placed (its node recorded: the reservation and
+ * ScheduleInstance), placed → RUNNING (the work message, the agent, its report).
+ */
+class PipelineStages {
+  private readonly at = new Map<string, { created?: number; placed?: number; running?: number }>();
+
+  saw(i: Instance, time: number): void {
+    const s = this.at.get(i.id) ?? {};
+    s.created ??= time;
+    if (i.nodeId) s.placed ??= time;
+    if (i.state === InstanceState.INSTANCE_STATE_RUNNING) s.running ??= time;
+    this.at.set(i.id, s);
+  }
+
+  summary(): string {
+    const placing: number[] = [];
+    const starting: number[] = [];
+    for (const s of this.at.values()) {
+      if (s.created !== undefined && s.placed !== undefined) placing.push(s.placed - s.created);
+      if (s.placed !== undefined && s.running !== undefined) starting.push(s.running - s.placed);
+    }
+    const f = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(0)} ms, p99 ${percentile(xs, 99).toFixed(0)} ms`;
+    return `create → placed ${f(placing)};   placed → RUNNING ${f(starting)}   (n=${placing.length})`;
+  }
+}
 
 /** Every registered node's id (ListNodes, page by page). */
 const nodeIds = async (cluster: ClusterServiceClient): Promise<string[]> => {

@@ -16,8 +16,9 @@ export abstract class Controller {
   protected readonly queue: KeyedWorkQueue;
   private readonly subs: Unsubscribable[] = [];
 
-  constructor(name: string, log: Logger, concurrency: number) {
-    this.queue = new KeyedWorkQueue(name, (key) => this.reconcile(key), log, concurrency);
+  /** startsPerTurn: see KeyedWorkQueue. */
+  constructor(name: string, log: Logger, concurrency: number, startsPerTurn = Infinity) {
+    this.queue = new KeyedWorkQueue(name, (key) => this.reconcile(key), log, concurrency, undefined, startsPerTurn);
   }
 
   protected abstract reconcile(key: string): Promise<ReconcileResult>;

@@ -95,6 +95,19 @@ describe('KeyedWorkQueue', () => {
     assert.deepEqual(calls, { a: 1, b: 3 });
   });
 
+  it('starts no reconcile inside add(), and none once paused: a key taken just before pause() is worked on resume()', async () => {
+    const worked: string[] = [];
+    const q = new KeyedWorkQueue('test', async (k) => void worked.push(k), log, 1);
+    q.add('a');
+    assert.deepEqual(worked, [], 'not inside add()');
+    await q.pause();
+    assert.deepEqual(worked, []);
+    q.resume();
+    await q.idle();
+    assert.deepEqual(worked, ['a']);
+    q.stop();
+  });
+
   it('queues a key once while it waits, and again when it changed while running', async () => {
     const calls: string[] = [];
     let release!: () => void;

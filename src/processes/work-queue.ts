@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { Turns } from './turns';
 
 /** What one reconcile asks for next. */
 export type ReconcileResult = void | { requeueAfterMs: number };
@@ -56,6 +57,7 @@ const BURST_MS = 2;
 
 export class KeyedWorkQueue {
   private readonly queue = new Fifo();
+  private readonly turns: Turns;
   private readonly queued = new Set<string>();
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -78,7 +80,11 @@ export class KeyedWorkQueue {
     private readonly log: Logger,
     private readonly concurrency = 8,
     private readonly maxBackoffMs = 10_000,
-  ) {}
+    /** Reconciles started per turn of the event loop (Turns): 1 for one whose synchronous part is long. */
+    startsPerTurn = Infinity,
+  ) {
+    this.turns = new Turns(startsPerTurn);
+  }
 
   add(key: string): void {
     if (this.stopped) return;
@@ -186,6 +192,14 @@ export class KeyedWorkQueue {
 
   private async work(key: string): Promise<void> {
     try {
+      // Never inside add(): a key is queued from a read model's apply, and a
+      // reconcile's synchronous part (a placement ranks a thousand nodes) ran
+      // there, ahead of the change's other subscribers (watchers) and of the
+      // commits after it; in a burst it held every watch event back.
+      await this.turns.next();
+      if (this.stopped) return;
+      // Paused while it waited for its turn (the lease went elsewhere): nothing starts after pause(); resume() works it.
+      if (this.paused) return void this.dirty.add(key);
       const r = await this.reconcile(key);
       this.failures.delete(key);
       if (r && r.requeueAfterMs >= 0) this.addAfter(key, r.requeueAfterMs);

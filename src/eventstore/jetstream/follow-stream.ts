@@ -12,6 +12,9 @@ export interface FollowOptions {
 /** Ends when the connection closes: nothing of the stream can come any more. */
 export class FollowEnded extends Error {}
 
+/** How long delivering may hold the event loop before it lets the rest have a turn. */
+const SLICE_MS = 5;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /**
@@ -60,9 +63,19 @@ export const followStream = (
     const messages: ConsumerMessages = first;
     void abandoned.then(() => messages.stop());
     if (stopped) return messages.stop();
+    let busy = 0;
     for await (const m of messages) {
       next = m.seq + 1;
+      const t0 = performance.now();
       onMsg(m);
+      busy += performance.now() - t0;
+      // A pull brings up to a thousand commits at once, and applying them all in one turn held
+      // back everything else the loop had (the watch events of the first ones, replies) until the
+      // last was applied: after SLICE_MS of applying, the loop has its turn.
+      if (busy >= SLICE_MS) {
+        await new Promise((r) => setImmediate(r));
+        busy = 0;
+      }
     }
   };
 
