@@ -84,13 +84,14 @@ export const unpackPositionsHead = (bytes: Buffer): Map<string, PackedList> => {
   return out;
 };
 
-export const decodePacked = (p: PackedList): number[] => {
-  const list = new Array<number>(p.count);
-  const { bytes } = p;
-  const end = p.at + p.size;
-  let at = p.at;
+/**
+ * `count` positions from their varint differences at `at` in `bytes`, read no further than `end`;
+ * with where the next list begins. Version 2's base64 lists are these bytes too.
+ */
+export const decodeDeltas = (bytes: Uint8Array, at: number, end: number, count: number): { list: number[]; next: number } => {
+  const list = new Array<number>(count);
   let prev = 0;
-  for (let j = 0; j < p.count; j++) {
+  for (let j = 0; j < count; j++) {
     let d = 0;
     let scale = 1;
     let b: number;
@@ -103,6 +104,12 @@ export const decodePacked = (p: PackedList): number[] => {
     prev += d;
     list[j] = prev;
   }
-  if (at !== end) throw new Error('packed positions: bytes left over');
+  return { list, next: at };
+};
+
+export const decodePacked = (p: PackedList): number[] => {
+  const end = p.at + p.size;
+  const { list, next } = decodeDeltas(p.bytes, p.at, end, p.count);
+  if (next !== end) throw new Error('packed positions: bytes left over');
   return list;
 };

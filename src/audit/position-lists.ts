@@ -1,3 +1,5 @@
+import { decodeDeltas } from './packed-positions';
+
 /**
  * Lists of increasing log positions (one per stream), packed for a snapshot:
  * each list as the differences between its positions in LEB128 varints,
@@ -47,21 +49,8 @@ export const unpackLists = (packed: PackedLists): Map<string, number[]> => {
   let at = 0;
   for (let i = 0; i < packed.keys.length; i++) {
     const n = packed.counts[i];
-    const list = new Array<number>(n);
-    let prev = 0;
-    for (let j = 0; j < n; j++) {
-      let d = 0;
-      let scale = 1;
-      let b: number;
-      do {
-        if (at >= bytes.length) throw new Error('packed positions: cut short');
-        b = bytes[at++];
-        d += (b & 127) * scale;
-        scale *= 128;
-      } while (b & 128);
-      prev += d;
-      list[j] = prev;
-    }
+    const { list, next } = decodeDeltas(bytes, at, bytes.length, n);
+    at = next;
     out.set(packed.keys[i], list);
   }
   if (at !== bytes.length) throw new Error('packed positions: bytes left over');
