@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Turns } from './turns';
 
@@ -52,9 +51,6 @@ class Fifo {
   }
 }
 
-/** How long reconciles may run back to back before the event loop gets a turn. */
-const BURST_MS = 2;
-
 export class KeyedWorkQueue {
   private readonly queue = new Fifo();
   private readonly turns: Turns;
@@ -70,9 +66,6 @@ export class KeyedWorkQueue {
   private pausedWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private resync?: NodeJS.Timeout;
-  /** When this run of reconciles without a turn of the event loop began; a pump then waits for setImmediate. */
-  private burstFrom = 0;
-  private yielding = false;
 
   constructor(
     private readonly name: string,
@@ -159,22 +152,6 @@ export class KeyedWorkQueue {
   }
 
   private pump(): void {
-    if (this.yielding) return;
-    // Reconciles that answer from memory chain through microtasks: a queue of 100,000 keys (a start's
-    // resyncs) would hold the event loop for its whole length, NATS and gRPC waiting. After
-    // BURST_MS of them the rest goes on after the loop's turn.
-    const now = performance.now();
-    if (this.burstFrom === 0) {
-      this.burstFrom = now;
-      setImmediate(() => (this.burstFrom = 0));
-    } else if (now - this.burstFrom > BURST_MS && this.queue.length > 0) {
-      this.yielding = true;
-      setImmediate(() => {
-        this.yielding = false;
-        this.pump();
-      });
-      return;
-    }
     while (!this.stopped && !this.paused && this.running < this.concurrency && this.queue.length > 0) {
       const key = this.queue.shift();
       this.queued.delete(key);

@@ -58,7 +58,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
     packages: ['@grpc/grpc-js', 'child_process', 'crypto', 'events', 'fs', 'nats', 'net', 'os', 'path', 'pino', 'readline', 'stream', 'timers', 'tls', 'util'],
   },
   // The control plane.
-  'src/processes': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', ...STORE_PORT, ...AGENT_CONTRACT], packages: ['nats', 'perf_hooks', 'pino', 'rxjs', 'crypto'] },
+  'src/processes': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', ...STORE_PORT, ...AGENT_CONTRACT], packages: ['nats', 'pino', 'rxjs', 'crypto'] },
   'src/grpc': {
     src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', 'src/processes', 'src/audit', 'src/images', 'src/shared', 'src/eventstore', 'src/pki'],
     packages: ['@bufbuild/protobuf', '@grpc/grpc-js', '@grpc/reflection', 'crypto', 'fs', 'path', 'pino', 'rxjs'],
