@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { flagSingleton, SINGLETON_BUCKET, SingletonLeases } from '../processes/singletons/singleton-leases';
-import type { Server } from '@grpc/grpc-js';
-import { GuardedServer } from '../grpc/guarded-server';
-import { HealthImplementation } from 'grpc-health-check';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type http from 'node:http';
@@ -17,7 +14,6 @@ import { openEventStore } from '../eventstore/open';
 import type { EventStore } from '../eventstore/port';
 import { UPCASTERS } from '../eventstore/upcasting/registry';
 import { Pager } from '../grpc/paging';
-import { addReflection, HEALTH_SERVICE } from '../grpc/reflection';
 import { startHttpServer } from '../http/http-server';
 import { loopbackTarget } from '../http/ui/grpc-gateway';
 import { WebConsole } from '../http/ui/web-console';
@@ -34,14 +30,10 @@ import { LEASE_BUCKET } from '../processes/node-liveness/node-liveness';
 import { FEED_STREAM } from '../feed/subjects';
 import type { SupervisedNatsServer } from '../nats/supervised-nats-server';
 import { ProjectionRuntime } from '../projections/projection-runtime';
-import { idempotencyInterceptor } from '../grpc/idempotency/interceptor';
-import { authInterceptor } from '../grpc/auth/interceptor';
-import { ownersFrom } from '../grpc/auth/owners';
 import { placementFrom } from '../grpc/auth/placement';
 import { ReportRelay } from '../bus/report-relay';
 import { type NatsStart, startNats } from './nats-start';
 import { type Security, setUpSecurity } from './security/setup';
-import { HeadReader, logPositionInterceptor } from '../grpc/log-position';
 import type { ServerConfig } from './config';
 import { Metrics } from './metrics';
 import { pageTokenSecret } from './page-token-secret';
@@ -55,6 +47,7 @@ import type { StoragePlane } from './planes/storage';
 import { advertisedHost } from './security/mode';
 import { makePlanes } from './planes/make-planes';
 import { StartPhases } from './start-phases';
+import { type GrpcEndpoint, makeGrpcEndpoint } from './grpc-endpoint';
 import type { Plane, PlaneContext } from './planes/plane';
 
 /**
@@ -88,7 +81,6 @@ export class ControlPlane {
   private planes: Plane[] = [];
   /** The singletons' leases (which this replica holds, and every replica's description). */
   leases?: SingletonLeases;
-  private services: string[] = [];
   /** The planes, for tests to look inside. */
   cluster?: ClusterPlane;
   network?: NetworkPlane;
@@ -99,10 +91,9 @@ export class ControlPlane {
   snapshots?: Snapshotter;
   /** How the read models started: from which snapshot position, what was restored or skipped. */
   restored?: RestoreResult;
-  private grpc?: Server;
+  private grpc?: GrpcEndpoint;
   private http?: http.Server;
   private webConsole?: WebConsole;
-  private health?: HealthImplementation;
   private consoleSessions?: ConsoleSessions;
   /** The mode and the PKI (tests read the admin certificate and the CA from it). */
   security?: Security;
@@ -227,40 +218,11 @@ export class ControlPlane {
     // Nodes' reports (on their own subjects when NATS is confined), checked against what is placed on them.
     (this.reports = new ReportRelay(nc, bus, placement, log)).start();
     this.natsFollow = nats.confined?.follow(identity.nodeIdentities, identity.integrators, () => nc.jetstreamManager());
-    const grpc = (this.grpc = new GuardedServer({
-      'grpc.max_receive_message_length': 16 << 20,
-      guard: { maxMetadataBytes: cfg.maxMetadataBytes },
-      interceptors: [
-        authInterceptor({
-          trustEveryone: security.trustEveryone,
-          directory,
-          owners: ownersFrom({ ...network.models, instances: compute.instances, volumes: storage.volumes, snapshots: storage.snapshots }),
-          placement,
-          onRefused: (method, code) => this.metrics.authRefusals.inc({ method, code: String(code) }),
-        }),
-        logPositionInterceptor(new HeadReader(() => store.head()), (p, t) => projections.waitFor(p, t), connection),
-        idempotencyInterceptor(requests),
-      ],
-    }));
-    this.services = this.planes.flatMap((p) => p.addServices(grpc, ctx));
-    addReflection(grpc, [...this.services, HEALTH_SERVICE]);
-    this.health = new HealthImplementation(Object.fromEntries(['', ...this.services].map((s) => [s, 'SERVING'])));
-    this.health.addToServer(grpc);
-    // Health follows NATS: without it nothing can be written, so balancers should send clients elsewhere.
-    const health = this.health;
-    // Health starts SERVING on the connection made above: only a change from that is news (no "back" at the first connect).
-    let wasUp = true;
-    connection.changes$.subscribe((up) => {
-      if (this.stopped || up === wasUp) return;
-      wasUp = up;
-      log[up ? 'info' : 'warn']({ url: this.natsUrl }, up ? 'NATS connection back: serving' : 'NATS connection lost: not serving until it is back');
-      for (const s of ['', ...this.services]) health.setStatus(s, up ? 'SERVING' : 'NOT_SERVING');
-    });
-    this.grpcPort = await new Promise<number>((resolve, reject) =>
-      grpc.bindAsync(`${cfg.grpcHost}:${cfg.grpcPort}`, security.grpc, (e, port) =>
-        e ? reject(e) : resolve(port),
-      ),
-    );
+    const endpoint = (this.grpc = makeGrpcEndpoint(
+      { planes: this.planes, ctx, network, compute, storage, requests, directory, placement, store, projections, connection, natsUrl: this.natsUrl, trustEveryone: security.trustEveryone, maxMetadataBytes: cfg.maxMetadataBytes, metrics: this.metrics, log },
+      () => this.stopped,
+    ));
+    this.grpcPort = await endpoint.bind(`${cfg.grpcHost}:${cfg.grpcPort}`, security.grpc);
     security.serving(this.grpcPort);
     phases.mark('gRPC bound');
     // The web console calls the gRPC API just bound, as any client would; in network mode with its own certificate, for its sessions.
@@ -324,16 +286,17 @@ export class ControlPlane {
     this.stopped = true;
     this.natsFollow?.unsubscribe();
     this.reports?.stop();
-    for (const s of ['', ...this.services]) this.health?.setStatus(s, 'NOT_SERVING');
+    for (const s of ['', ...(this.grpc?.services ?? [])]) this.grpc?.health.setStatus(s, 'NOT_SERVING');
     // Its watches and consoles are gRPC calls too: ended first, or the shutdown below waits for them.
     this.webConsole?.close();
     await new Promise<void>((resolve) => {
-      if (!this.grpc) return resolve();
+      const grpc = this.grpc?.server;
+      if (!grpc) return resolve();
       const force = setTimeout(() => {
-        this.grpc?.forceShutdown();
+        grpc.forceShutdown();
         resolve();
       }, 5000);
-      this.grpc.tryShutdown(() => {
+      grpc.tryShutdown(() => {
         clearTimeout(force);
         resolve();
       });
