@@ -7,7 +7,8 @@ import { AggregateIndex } from '../audit/aggregate-index';
 import { EntityReadModel } from './entity-read-model';
 import { encodeSnapshot } from './snapshot-codec';
 import { type DocHead, encodeFrames, FrameReader, MAGIC, type SectionHead } from './snapshot-frames';
-import { type SnapshotStore, Snapshotter } from './snapshotter';
+import { MemorySnapshotStore } from './memory-snapshot-store.testing';
+import { Snapshotter } from './snapshotter';
 
 const registered = (rev: number, id: string): RecordedEvent[] => {
   const e: NodeEvent = {
@@ -16,31 +17,6 @@ const registered = (rev: number, id: string): RecordedEvent[] => {
   };
   return [{ ...e, id: `e${rev}`, schemaVersion: 2, meta: { actor: 'a', correlationId: 'c', causationId: 'c' }, aggregateType: 'node', aggregateId: id, revision: rev, index: 0, commitId: `k${rev}`, time: new Date(1000 * rev) }];
 };
-
-/** Read in chunks of `size` bytes when it has a read(), as the object store gives them. */
-class Store implements SnapshotStore {
-  constructor(
-    public data?: Uint8Array,
-    private readonly size = 0,
-  ) {}
-  async load() {
-    return this.data;
-  }
-  async save(d: Uint8Array) {
-    this.data = d;
-  }
-  async delete() {
-    this.data = undefined;
-  }
-  get read() {
-    if (!this.size) return undefined;
-    return async (onChunk: (c: Uint8Array) => void) => {
-      if (!this.data) return false;
-      for (let i = 0; i < this.data.length; i += this.size) onChunk(this.data.subarray(i, i + this.size));
-      return true;
-    };
-  }
-}
 
 const models = () => [new EntityReadModel({ decider: nodeDecider, view: toNode }), new AggregateIndex()] as const;
 const filled = () => {
@@ -53,7 +29,7 @@ describe('snapshot sections (format 2)', () => {
   for (const size of [0, 1, 5, 4096]) {
     it(`restore what was taken, sections of JSON and of bytes, read ${size ? `in chunks of ${size} bytes` : 'whole'}`, async () => {
       const [nodes, index] = filled();
-      const store = new Store(undefined, size);
+      const store = new MemorySnapshotStore(undefined, size);
       assert.equal(await new Snapshotter(store, [nodes, index], { upcasters: 'u' }).take(40), true);
       assert.ok(MAGIC.equals(Buffer.from(store.data!.subarray(0, MAGIC.length))));
       const [nodes2, index2] = models();
@@ -66,7 +42,7 @@ describe('snapshot sections (format 2)', () => {
 
   it('a snapshot cut short, even between two sections, is unreadable and restores nothing', async () => {
     const [nodes, index] = filled();
-    const store = new Store(undefined, 3);
+    const store = new MemorySnapshotStore(undefined, 3);
     await new Snapshotter(store, [nodes, index], { upcasters: 'u' }).take(40);
     const whole = Buffer.from(store.data!);
     // The same head (naming both sections) and the first section only: cut exactly between the two.
@@ -99,7 +75,7 @@ describe('snapshot sections (format 2)', () => {
     const doc = `{"format":1,"upcasters":"u","position":40,"takenAt":"x","models":{"nodes":{"version":${JSON.stringify(nodes.snapshotVersion)},"data":${encodeSnapshot(nodes.snapshot())}}}}`;
     for (const size of [0, 7]) {
       const [nodes2] = models();
-      const r = await new Snapshotter(new Store(gzipSync(doc), size), [nodes2], { upcasters: 'u' }).restore();
+      const r = await new Snapshotter(new MemorySnapshotStore(gzipSync(doc), size), [nodes2], { upcasters: 'u' }).restore();
       assert.deepEqual([r.from, r.restored], [40, ['nodes']]);
       assert.deepEqual(nodes2.list(), nodes.list());
     }

@@ -6,7 +6,8 @@ import { TimeIndex } from '../audit/time-index';
 import { EntityReadModel } from './entity-read-model';
 import type { ReadModel } from './read-model';
 import { decodeSnapshot, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
-import { type SnapshotStore, Snapshotter } from './snapshotter';
+import { MemorySnapshotStore } from './memory-snapshot-store.testing';
+import { Snapshotter } from './snapshotter';
 
 const details = (hostname: string): NodeDetails => ({
   hostname,
@@ -47,26 +48,6 @@ const history = (n: number) => {
   }
   return out;
 };
-class MemoryStore implements SnapshotStore {
-  data?: Uint8Array;
-  async load() {
-    return this.data;
-  }
-  async save(d: Uint8Array) {
-    this.data = d;
-  }
-  async delete() {
-    this.data = undefined;
-  }
-}
-/** A store read in chunks of 7 bytes (as the object store gives its chunks): the restore unzips while reading. */
-class ChunkedStore extends MemoryStore {
-  async read(onChunk: (c: Uint8Array) => void): Promise<boolean> {
-    if (!this.data) return false;
-    for (let i = 0; i < this.data.length; i += 7) onChunk(this.data.subarray(i, i + 7));
-    return true;
-  }
-}
 const nodes = () => new EntityReadModel({ decider: nodeDecider, view: toNode, historySize: 1000 });
 const observe = (m: ReturnType<typeof nodes>) => ({ list: m.list(), changed: m.ids().map((id) => m.lastChanged(id)?.getTime()), position: m.position });
 
@@ -84,7 +65,7 @@ describe('read-model snapshots', () => {
     const log = history(60);
     const whole = nodes();
     const time = new TimeIndex({ every: 4 });
-    const store = new MemoryStore();
+    const store = new MemorySnapshotStore();
     const s1 = new Snapshotter(store, [whole, time], { upcasters: 'u1' });
     for (const c of log.slice(0, 35)) [whole, time].forEach((m) => m.applyCommit(c));
     assert.equal(await s1.take(35), true);
@@ -105,7 +86,7 @@ describe('read-model snapshots', () => {
   });
 
   it('shows restored objects as ADDED to indexes derived from changes$ (as a replay from zero would)', async () => {
-    const store = new MemoryStore();
+    const store = new MemorySnapshotStore();
     const m = nodes();
     for (const c of history(20)) m.applyCommit(c);
     await new Snapshotter(store, [m], { upcasters: 'u' }).take(20);
@@ -118,7 +99,7 @@ describe('read-model snapshots', () => {
   });
 
   it('ignores a snapshot taken under another upcaster chain, of another model version, missing or damaged', async () => {
-    const store = new MemoryStore();
+    const store = new MemorySnapshotStore();
     const m = nodes();
     for (const c of history(10)) m.applyCommit(c);
     await new Snapshotter(store, [m], { upcasters: 'old-chain' }).take(10);
@@ -138,7 +119,7 @@ describe('read-model snapshots', () => {
   });
 
   it('restores from a store read in chunks as from one read whole; damaged chunks are unreadable, not a crash', async () => {
-    const store = new ChunkedStore();
+    const store = new MemorySnapshotStore(undefined, 7);
     const m = nodes();
     for (const c of history(30)) m.applyCommit(c);
     await new Snapshotter(store, [m], { upcasters: 'u' }).take(30);
@@ -156,7 +137,7 @@ describe('read-model snapshots', () => {
 
   it('a model that cannot be snapshotted makes the runtime replay from zero; the others still skip what they hold', async () => {
     const opaque: ReadModel = { name: 'opaque', applyCommit: () => undefined };
-    const store = new MemoryStore();
+    const store = new MemorySnapshotStore();
     const m = nodes();
     for (const c of history(10)) m.applyCommit(c);
     await new Snapshotter(store, [m, opaque], { upcasters: 'u' }).take(10);
