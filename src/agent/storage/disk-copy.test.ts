@@ -4,9 +4,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../shared/process';
-import { holdPorts } from '../migration-ports';
-import { DiskServer, fetchFile } from './disk-copy';
+import { DiskServer, fetchFile, type ServeSettings } from './disk-copy';
 
+/** Served on loopback, on a free port of 40100-40200 held until the server listens, as an agent serves. */
+const loopback = (lifetimeMs: number): ServeSettings => ({ host: () => '127.0.0.1', portMin: 40100, portMax: 40200, lifetimeMs });
 const img = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
 const io = (file: string, cmd: string) => execFileSync('qemu-io', ['-f', 'qcow2', '-c', cmd, file], { encoding: 'utf8' });
 /** Alive and not a zombie (a daemon's parent is whoever adopted it; it reaps it when it will). */
@@ -48,14 +49,12 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
     const theirBase = path.join(dst, 'base.qcow2');
     copyFileSync(base, theirBase);
 
-    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
-    release();
-    await server.serve('i-1', [{ name: 'disk-root', path: overlay }], { host: '127.0.0.1', port }, 60_000);
+    const at = await server.serveOnFreePort('i-1', [{ name: 'disk-root', path: overlay }], loopback(60_000));
     const pid = Number(readFileSync(path.join(src, 'servers', 'i-1.pid'), 'utf8'));
     assert.ok(alive(pid), 'the server runs');
     const to = path.join(dst, 'root.qcow2');
     const seen: number[] = [];
-    await fetchFile({ host: '127.0.0.1', port }, 'disk-root', to, { base: { path: theirBase, format: 'qcow2' }, progress: (p) => seen.push(p) });
+    await fetchFile(at, 'disk-root', to, { base: { path: theirBase, format: 'qcow2' }, progress: (p) => seen.push(p) });
 
     const info = JSON.parse(img('info', '--output=json', to));
     assert.equal(info['backing-filename'], theirBase);
@@ -68,23 +67,19 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
   });
 
   it('a name the source does not serve fails the copy and leaves no file, finished or partial', async () => {
-    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
-    release();
     const plain = path.join(src, 'vol.qcow2');
     img('create', '-q', '-f', 'qcow2', plain, '1M');
-    await server.serve('i-1', [{ name: 'vol-1', path: plain }], { host: '127.0.0.1', port }, 60_000);
+    const at = await server.serveOnFreePort('i-1', [{ name: 'vol-1', path: plain }], loopback(60_000));
     const to = path.join(dst, 'vol-2.qcow2');
-    await assert.rejects(fetchFile({ host: '127.0.0.1', port }, 'vol-2', to), /qemu-img convert: .*vol-2/);
+    await assert.rejects(fetchFile(at, 'vol-2', to), /qemu-img convert: .*vol-2/);
     assert.deepEqual(readdirSync(dst).filter((f) => f.startsWith('vol-2')), []);
     await server.end('i-1');
   });
 
   it('a server that no work ends goes by itself after its lifetime', async () => {
-    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
-    release();
     const plain = path.join(src, 'left.qcow2');
     img('create', '-q', '-f', 'qcow2', plain, '1M');
-    await server.serve('i-2', [{ name: 'vol-3', path: plain }], { host: '127.0.0.1', port }, 300);
+    await server.serveOnFreePort('i-2', [{ name: 'vol-3', path: plain }], loopback(300));
     const pid = Number(readFileSync(path.join(src, 'servers', 'i-2.pid'), 'utf8'));
     assert.ok(alive(pid), 'the server runs');
     const pidFile = path.join(src, 'servers', 'i-2.pid');
@@ -94,13 +89,11 @@ describe("a cold move's disk copy (real qemu-storage-daemon and qemu-img, loopba
   });
 
   it("a stopping agent's server runs on, and the next agent's server ends it when its lifetime is up", async () => {
-    const { ports: [port], release } = await holdPorts('127.0.0.1', 40100, 40200, 1);
-    release();
     const plain = path.join(src, 'carried.qcow2');
     img('create', '-q', '-f', 'qcow2', plain, '1M');
     const dir = path.join(src, 'restarted');
     const before = new DiskServer(dir);
-    await before.serve('i-3', [{ name: 'vol-4', path: plain }], { host: '127.0.0.1', port }, 1_500);
+    await before.serveOnFreePort('i-3', [{ name: 'vol-4', path: plain }], loopback(1_500));
     const pidFile = path.join(dir, 'i-3.pid');
     const pid = Number(readFileSync(pidFile, 'utf8'));
     before.close();
