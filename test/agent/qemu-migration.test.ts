@@ -31,6 +31,13 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     return q;
   };
 
+  /** A destination listening for a memory-only migration on a free loopback port: where to send it, and its arrival. */
+  const listening = async (dst: TestQemu) => {
+    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
+    await listenForMigration(dst.qmp, target);
+    return { target, arrived: awaitIncoming(dst.qmp, 60_000) };
+  };
+
   before(() => {
     guest = testGuestDir();
     root = mkdtempSync(path.join(os.tmpdir(), 'hv-mig-'));
@@ -64,9 +71,7 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     const src = await booted('src5');
     await src.run('echo hv-mark-$((40+5)) > /tmp/mark; echo wrote-$?', /wrote-0/);
     const dst = await qemu('dst5', true);
-    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
-    await listenForMigration(dst.qmp, target);
-    const arrived = awaitIncoming(dst.qmp, 60_000);
+    const { target, arrived } = await listening(dst);
     const seen: string[] = [];
     await migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 60_000 }, undefined, async () => {
       const m = await src.qmp.execute<{ status: string }>('query-migrate');
@@ -83,9 +88,7 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
   it('a guest that came in by migration moves on: its QEMU, which answers its incoming migration\'s `completed`, is not taken for a source that has migrated out', async () => {
     const src = await booted('src7');
     const mid = await qemu('mid7', true);
-    const first = { host: '127.0.0.1', port: await freePort(), disks: [] };
-    await listenForMigration(mid.qmp, first);
-    const arrived = awaitIncoming(mid.qmp, 60_000);
+    const { target: first, arrived } = await listening(mid);
     await migrateOut(src.qmp, first, { downtimeLimitMs: 300, timeoutMs: 60_000 });
     await arrived;
     await mid.qmp.execute('cont');
@@ -93,9 +96,7 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     assert.equal((await mid.qmp.execute<{ status: string }>('query-migrate')).status, 'completed', 'QEMU answers the incoming migration');
 
     const dst = await qemu('dst7', true);
-    const second = { host: '127.0.0.1', port: await freePort(), disks: [] };
-    await listenForMigration(dst.qmp, second);
-    const there = awaitIncoming(dst.qmp, 60_000);
+    const { target: second, arrived: there } = await listening(dst);
     const r = await migrateOut(mid.qmp, second, { downtimeLimitMs: 300, timeoutMs: 60_000 });
     await there;
     assert.ok(r.totalMs > 0 && r.transferredBytes > 0, JSON.stringify(r));
@@ -107,9 +108,7 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
   it('a switch refused (the log gave the move up): cancelled before the devices\' state is sent, the source runs on, the destination fails', async () => {
     const src = await booted('src6');
     const dst = await qemu('dst6', true);
-    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
-    await listenForMigration(dst.qmp, target);
-    const arrived = awaitIncoming(dst.qmp, 60_000);
+    const { target, arrived } = await listening(dst);
     arrived.catch(() => undefined);
     let asked = 0;
     const refused = migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 60_000 }, undefined, async () => (asked++, false));
@@ -146,9 +145,7 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     const src = await booted('src4', ['-device', 'virtio-rng-device']);
     await src.run('echo before-$((3+3))', /before-6/);
     const dst = await qemu('dst4', true);
-    const target = { host: '127.0.0.1', port: await freePort(), disks: [] };
-    await listenForMigration(dst.qmp, target);
-    const arrived = awaitIncoming(dst.qmp, 60_000);
+    const { target, arrived } = await listening(dst);
     arrived.catch(() => undefined);
     await assert.rejects(migrateOut(src.qmp, target, { downtimeLimitMs: 300, timeoutMs: 60_000 }), (e: unknown) => e instanceof FailedPrecondition && /migration failed/.test((e as Error).message));
     await assert.rejects(arrived);
