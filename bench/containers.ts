@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Agent } from '../src/agent/agent';
 import { defaultAgentConfig } from '../src/agent/config';
 import { removeCgroupDirs, readCgroupLayout } from '../src/agent/drivers/oci/cgroups';
-import { mountOverlay, unmount } from '../src/agent/drivers/oci/mounts';
+import { overlayOptions, unmount } from '../src/agent/drivers/oci/mounts';
 import { Runc } from '../src/agent/drivers/oci/runc';
 import { InstanceState, InstanceType } from '../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../src/gen/hypervisor/v1/compute';
@@ -15,6 +16,10 @@ import { ConsoleSession, createRequest, InstanceWatch } from '../test/support/co
 import { call } from '../src/client/api-client';
 import { TestControlPlane } from '../test/support/control-plane';
 import { percentile } from './support/stats';
+
+/** The floor's overlay, mounted as one would by hand: mount(8) (the agent's shim zygote mounts by mount(2)). */
+const mountOverlay = (o: { lower: string; upper: string; work: string; target: string }) =>
+  promisify(execFile)('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(o), o.target]);
 
 /**
  * Containers, through the whole stack against runc by hand:

@@ -16,17 +16,6 @@ export const overlayOptions = (o: { lower: string; upper: string; work: string }
   return `lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`;
 };
 
-/**
- * An overlay by mount(8) (the agent has the shim zygote mount containers' roots
- * by mount(2), see shim.ts). Mounted already = done (the mount outlives the
- * agent, so an adopting agent finds it).
- */
-export const mountOverlay = async (o: { lower: string; upper: string; work: string; target: string }): Promise<void> => {
-  if (await isMounted(o.target)) return;
-  const r = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(o), o.target], { pkg: 'mount' });
-  if (r.code !== 0) throw new Internal(`mounting the container's overlay on ${o.target} failed: ${lastMessage(r.stderr)}`);
-};
-
 /** Unmounted (or never mounted) = done; a busy mount is detached lazily so the delete still completes. */
 export const unmount = async (target: string): Promise<void> => {
   if (!(await stat(target).catch(() => undefined)) || !(await isMounted(target))) return;
