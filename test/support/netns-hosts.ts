@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HostRunner } from '../../src/sdn/run';
+import { claim, orphans, release } from './lab-owners';
 
 /**
  * "Hosts" as network namespaces on one machine, for tests that need several
@@ -16,7 +17,9 @@ import { HostRunner } from '../../src/sdn/run';
  * Every name carries the run's token (`hvt<4 hex>`), the /24 is one no route of
  * the machine uses, and `cleanup()` kills what runs in the run's namespaces
  * (agents, QEMU, dnsmasq, including namespaces the agents made whose names
- * hold the token, e.g. from `--hostname <token>-h1`) and deletes them.
+ * hold the token, e.g. from `--hostname <token>-h1`) and deletes them. A run
+ * killed before its `cleanup()` leaves its namespaces behind: the next lab
+ * made on the machine removes them (lab-owners.ts says whose they were).
  *
  *   const lab = await NetnsHosts.create(2);   // in before()
  *   spawn(...lab.hosts[0].wrap([process.execPath, 'dist/src/agent/main.js', ...]))
@@ -71,7 +74,9 @@ export class NetnsHosts {
 
   /** Builds the underlay and `count` hosts. On failure, removes what it made and rethrows. */
   static async create(count: number, range: UnderlayRange = DEFAULT_RANGE): Promise<NetnsHosts> {
+    await NetnsHosts.removeOrphans();
     const lab = new NetnsHosts(`hvt${randomBytes(2).toString('hex')}`, await freeOctet(range), range.net);
+    claim(lab.token);
     try {
       await lab.makeUnderlay();
       for (let i = 0; i < count; i++) await lab.addHost();
@@ -80,6 +85,14 @@ export class NetnsHosts {
       await lab.cleanup();
       throw e;
     }
+  }
+
+  /** Removes the labs of test processes that died without their cleanup(); returns their tokens. */
+  static async removeOrphans(): Promise<string[]> {
+    const tokens = orphans();
+    // The octet only names addresses; cleanup() finds everything by the token.
+    for (const token of tokens) await new NetnsHosts(token, 0).cleanup();
+    return tokens;
   }
 
   private async makeUnderlay(): Promise<void> {
@@ -155,6 +168,7 @@ export class NetnsHosts {
     }
     for (const ns of spaces) await root.ip(['netns', 'del', ns]).catch(() => undefined);
     await root.ip(['link', 'del', `${this.token}r`]).catch(() => undefined);
+    release(this.token);
   }
 }
 
