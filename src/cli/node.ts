@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Empty } from '../gen/google/protobuf/empty';
 import {
@@ -9,10 +8,11 @@ import {
   Node,
   type NodeEvent,
   UpdateNodeStatusRequest,
-  type WatchNodesRequest,
+  WatchNodesRequest,
 } from '../gen/hypervisor/v1/cluster';
 import { EventType, NodeCondition, NodeRole, NodeStatus } from '../gen/hypervisor/v1/common';
-import { type InstanceEvent, ListInstancesRequest, type ListInstancesResponse, type WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
+import { type Instance, type InstanceEvent, ListInstancesRequest, type ListInstancesResponse, type WatchInstanceRequest } from '../gen/hypervisor/v1/compute';
+import { listInstances } from './instance-read';
 import type { Ctx } from './context';
 import { DRAIN_CONDITION, drainCondition } from '../domain/drain';
 import { CliError, EXIT } from './exit';
@@ -72,6 +72,21 @@ const drain = async (ctx: Ctx, nodeId: string, maxParallel: number | undefined):
 const instancesOn = async (ctx: Ctx, nodeId: string): Promise<number> => {
   const r = await ctx.call<ListInstancesRequest, ListInstancesResponse>(ctx.compute, ctx.compute.listInstances, ListInstancesRequest.fromPartial({ nodeId, pageSize: 1 }));
   return r.totalCount;
+};
+
+/**
+ * A position of the log this server has applied, as a watch's first event carries it (the node's own
+ * ADDED entry, at the read models' position when the watch began): ListInstances has none to give.
+ */
+const logPosition = async (ctx: Ctx, nodeId: string): Promise<bigint> => {
+  const stream = ctx.watch<WatchNodesRequest, NodeEvent>(ctx.cluster, ctx.cluster.watchNodes, WatchNodesRequest.fromPartial({ nodeIds: [nodeId] }));
+  try {
+    const first = await stream.next();
+    if (first.done) throw new CliError(`the watch of node ${nodeId} ended before its first event`, EXIT.UNAVAILABLE);
+    return first.value.revision;
+  } finally {
+    void stream.return(undefined);
+  }
 };
 
 const EVENT: Record<number, 'ADDED' | 'MODIFIED' | 'DELETED'> = {
@@ -147,36 +162,30 @@ export const nodeCommand = (): Command => {
       run(async (ctx, ref: string, o: { maxParallel?: number; wait?: boolean; timeout: number }) => {
         const id = await nodeRef(ctx, ref);
         const node = await drain(ctx, id, o.maxParallel);
-        let left = await instancesOn(ctx, id);
+        const from = await logPosition(ctx, id);
+        const present = await listInstances(ctx, { nodeId: id });
+        let left = present.length;
         process.stderr.write(`node ${node.hostname} is DRAINING; ${left} instance(s) still on it\n`);
         if (o.wait && left > 0) {
-          // The watch begins with the node's instances as they are, then each change: count again then, and say what it does.
-          const watch = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: 0n });
           const said = new Map<string, string>();
-          const recount = async () => {
-            const now = await instancesOn(ctx, id);
-            if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
-            left = now;
-          };
-          const emptied = async () => {
-            for await (const e of watch) {
-              const i = e.instance;
-              if (i && i.stateReason && said.get(i.id) !== i.stateReason) {
-                said.set(i.id, i.stateReason);
-                process.stderr.write(`  ${i.name}: ${i.stateReason}\n`);
-              }
-              await recount();
-              if (left === 0) return;
+          const tell = (i: Instance | undefined) => {
+            if (i && i.stateReason && said.get(i.id) !== i.stateReason) {
+              said.set(i.id, i.stateReason);
+              process.stderr.write(`  ${i.name}: ${i.stateReason}\n`);
             }
           };
-          // An instance that leaves the node comes as DELETED (it left the watch's filter), so the count falls at once.
-          // It is also taken every 2 s: an instance gone between the first count and the watch's start sends nothing.
-          const ended = new AbortController();
-          const polled = async () => {
-            while (left > 0) {
-              // Cancelled as the wait ends (emptied or timed out): no look is left pending.
-              if (!(await sleep(2_000, true, { signal: ended.signal }).catch(() => false))) return;
-              await recount();
+          present.forEach(tell);
+          // Changes are watched from a log position taken before the list (which reads at or after it, as any read
+          // does after it): every instance that moves off after the list is among them, whenever it moves.
+          const watch = ctx.watch<WatchInstanceRequest, InstanceEvent>(ctx.compute, ctx.compute.watchInstance, { instanceId: '', nodeId: id, sinceRevision: from });
+          const emptied = async () => {
+            for await (const e of watch) {
+              tell(e.instance);
+              // An instance that leaves the node comes as DELETED (it left the watch's filter).
+              const now = await instancesOn(ctx, id);
+              if (now !== left) process.stderr.write(`${now} instance(s) still on it\n`);
+              left = now;
+              if (left === 0) return;
             }
           };
           let timer: NodeJS.Timeout | undefined;
@@ -184,9 +193,8 @@ export const nodeCommand = (): Command => {
             timer = setTimeout(() => reject(new CliError(`DEADLINE_EXCEEDED: ${left} instance(s) still on node ${node.hostname}`, EXIT.DEADLINE_EXCEEDED)), o.timeout * 1000);
           });
           try {
-            await Promise.race([emptied(), polled(), timeout]);
+            await Promise.race([emptied(), timeout]);
           } finally {
-            ended.abort();
             clearTimeout(timer);
             void watch.return(undefined);
           }
