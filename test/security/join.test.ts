@@ -19,6 +19,7 @@ import { call, rejectsWith } from '../support/control-plane';
 import { hvctl, isolatedEnv } from '../support/hvctl';
 import { until } from '../support/until';
 import { type KeyPair, NetworkLab } from './support';
+import { tlsTarget } from '../../src/shared/tls-target';
 
 const LIST = { role: 0, status: 0, region: '', zone: '', labelSelector: {}, pageSize: 100, pageToken: '' };
 const quiet = pino({ level: 'silent' });
@@ -148,7 +149,7 @@ describe('hosts join with a token (network mode)', function () {
     const address = `127.0.0.1:${a.port}`;
     const pair = (p: KeyPair) => credentials.createSsl(Buffer.from(lab.ca), Buffer.from(p.key), Buffer.from(p.cert), { checkServerIdentity: () => undefined });
     const agentAs = (creds: ChannelCredentials) => {
-      const c = new AgentServiceClient(address, creds);
+      const c = new AgentServiceClient(address, creds, tlsTarget(address).channelOptions);
       opened.push(c);
       return c;
     };

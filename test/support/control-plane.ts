@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CallOptions, type ChannelCredentials, type Client, credentials, type ServiceError } from '@grpc/grpc-js';
+import { type CallOptions, type ChannelCredentials, type ChannelOptions, type Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import { type ConnectionOptions, connect, type NatsConnection } from 'nats';
 import { call as apiCall, type UnaryMethod } from '../../src/client/api-client';
 import pino from 'pino';
@@ -11,6 +11,7 @@ import { csrFor } from '../../src/pki/csr';
 import { newKey } from '../../src/pki/openssl';
 import { defaultConfig, type ServerConfig } from '../../src/server/config';
 import { ControlPlane } from '../../src/server/control-plane';
+import { tlsTarget } from '../../src/shared/tls-target';
 import { TestNats } from './nats';
 
 export { until } from './until';
@@ -119,7 +120,13 @@ export class TestControlPlane {
   /** The administrator's channel credentials in network mode, plaintext in development mode. */
   credentials(): ChannelCredentials {
     const a = this.adminTls;
-    return a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert)) : credentials.createInsecure();
+    return a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert), this.tls.verify) : credentials.createInsecure();
+  }
+
+  /** How a TLS channel to the server's address names and checks it, as our own clients do (src/shared/tls-target.ts). */
+  private get tls(): { verify: { checkServerIdentity: ReturnType<typeof tlsTarget>['checkServerIdentity'] }; options: ChannelOptions } {
+    const t = tlsTarget(this.address);
+    return { verify: { checkServerIdentity: t.checkServerIdentity }, options: this.adminTls ? t.channelOptions : {} };
   }
 
   /** A client of the AgentService of the agent `node:<hostname>` at `address`, as the server reaches it (system:control-plane in network mode). */
@@ -137,8 +144,8 @@ export class TestControlPlane {
   }
 
   /** A client of the server: plaintext in development mode, the administrator's certificate in network mode. */
-  client<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C): C {
-    const c = new Ctor(this.address, this.credentials());
+  client<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C): C {
+    const c = new Ctor(this.address, this.credentials(), this.tls.options);
     this.clients.push(c);
     return c;
   }
@@ -148,16 +155,16 @@ export class TestControlPlane {
    * mode it joins with a token as an agent does (its own key, a CSR) and calls as `node:<hostname>`; in development
    * mode a plain client, as every caller there.
    */
-  async nodeClient<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C, hostname: string): Promise<C> {
+  async nodeClient<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C, hostname: string): Promise<C> {
     const a = this.adminTls;
     if (!a) return this.client(Ctor);
     const ca = readFileSync(a.ca);
     const key = await newKey();
-    const anyone = new IdentityServiceClient(this.address, credentials.createSsl(ca));
+    const anyone = new IdentityServiceClient(this.address, credentials.createSsl(ca, null, null, this.tls.verify), this.tls.options);
     this.clients.push(anyone);
     const token = (await this.joinToken())!;
     const joined = await call(anyone, anyone.joinNode, { token, hostname, csrPem: await csrFor(key, `node:${hostname}`) });
-    const c = new Ctor(this.address, credentials.createSsl(ca, Buffer.from(key), Buffer.from(joined.certificatePem)));
+    const c = new Ctor(this.address, credentials.createSsl(ca, Buffer.from(key), Buffer.from(joined.certificatePem), this.tls.verify), this.tls.options);
     this.clients.push(c);
     return c;
   }
