@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
 import { systemOrigin } from '../../bus/dispatcher';
 import type { NetworkReadModels } from '../../projections/network-read-models';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { NetworkOperations } from '../network/operations';
-import { KeyedWorkQueue } from '../work-queue';
+import { Controller } from '../controller';
 import { DHCP_PORT_PREFIX, dhcpPortId, isDhcpPort } from './host-plan';
 
 const ALL = 'all';
@@ -16,42 +15,23 @@ const ALL = 'all';
  * made while the node has such ports and deleted when the last one leaves.
  * Level-triggered over the whole model: wanted set × existing set.
  */
-export class DhcpPorts {
-  private readonly queue: KeyedWorkQueue;
-  private sub?: Subscription;
-
+export class DhcpPorts extends Controller {
   constructor(
     private readonly models: NetworkReadModels,
     private readonly ops: NetworkOperations,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('dhcp-ports', () => this.reconcile(), log, 1);
+    super('dhcp-ports', log, 1);
   }
 
   start(runtime: ProjectionRuntime): void {
-    this.sub = runtime.commits$.subscribe((commit) => {
-      if (commit.some((e) => e.aggregateType === 'port' || e.aggregateType === 'subnet')) this.queue.add(ALL);
-    });
+    this.watch(
+      runtime.commits$.subscribe((commit) => {
+        if (commit.some((e) => e.aggregateType === 'port' || e.aggregateType === 'subnet')) this.queue.add(ALL);
+      }),
+    );
     this.queue.resyncEvery(30_000, () => [ALL]);
     this.queue.add(ALL);
-  }
-
-  stop(): void {
-    this.sub?.unsubscribe();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  /** Lease lost: resolves once nothing of it runs. */
-  pause(): Promise<void> {
-    return this.queue.pause();
-  }
-
-  resume(): void {
-    this.queue.resume();
   }
 
   /** port id → what it should be, for every DHCP port the model asks for. */
@@ -69,7 +49,8 @@ export class DhcpPorts {
     return want;
   }
 
-  private async reconcile(): Promise<void> {
+  /** One key, ALL: the wanted set is made from the whole model each time. */
+  protected async reconcile(): Promise<void> {
     const want = this.wanted();
     for (const [id, w] of want) {
       if (this.models.ports.state(id)?.status === 'active') continue;

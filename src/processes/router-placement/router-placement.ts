@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { NodeState } from '../../commands/node';
 import type { RouterState } from '../../commands/router';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
-import { KeyedWorkQueue, type ReconcileResult } from '../work-queue';
+import { Controller } from '../controller';
+import type { ReconcileResult } from '../work-queue';
 import { choosePlacement } from './choose';
 
 export interface RouterPlacementOptions {
@@ -22,10 +22,7 @@ export interface RouterPlacementOptions {
  * event (src/processes/dataplane/router-plans.ts), so the old node's agent
  * removes the router's namespace and the new one's makes it.
  */
-export class RouterPlacement {
-  private readonly queue: KeyedWorkQueue;
-  private sub?: Subscription;
-
+export class RouterPlacement extends Controller {
   constructor(
     private readonly routers: Pick<EntityReadModel<RouterState, unknown>, 'state' | 'ids'>,
     private readonly nodes: Pick<EntityReadModel<NodeState, unknown>, 'state' | 'ids'>,
@@ -33,36 +30,20 @@ export class RouterPlacement {
     private readonly opts: RouterPlacementOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new KeyedWorkQueue('router-placement', (id) => this.reconcile(id), log, 4);
+    super('router-placement', log, 4);
   }
 
   start(runtime: Pick<ProjectionRuntime, 'commits$'>): void {
-    this.sub = runtime.commits$.subscribe((commit) => {
-      for (const e of commit) {
-        if (e.aggregateType === 'router') this.queue.add(e.aggregateId);
-        // A node that comes, goes or changes status may take or give up routers.
-        else if (e.aggregateType === 'node') for (const id of this.routers.ids()) this.queue.add(id);
-      }
-    });
+    this.watch(
+      runtime.commits$.subscribe((commit) => {
+        for (const e of commit) {
+          if (e.aggregateType === 'router') this.queue.add(e.aggregateId);
+          // A node that comes, goes or changes status may take or give up routers.
+          else if (e.aggregateType === 'node') for (const id of this.routers.ids()) this.queue.add(id);
+        }
+      }),
+    );
     this.queue.resyncEvery(this.opts.resyncMs, () => this.routers.ids());
-  }
-
-  stop(): void {
-    this.sub?.unsubscribe();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  /** Lease lost: resolves once nothing of it runs. */
-  pause(): Promise<void> {
-    return this.queue.pause();
-  }
-
-  resume(): void {
-    this.queue.resume();
   }
 
   private load(): Map<string, number> {
@@ -74,7 +55,7 @@ export class RouterPlacement {
     return m;
   }
 
-  private async reconcile(id: string): Promise<ReconcileResult> {
+  protected async reconcile(id: string): Promise<ReconcileResult> {
     const r = this.routers.state(id);
     if (r?.status !== 'active') return;
     const nodes = this.nodes.ids().map((n) => this.nodes.state(n)).filter((n): n is NodeState => !!n);
