@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCidr } from '../../domain/ipam/cidr';
-import { signal, waitForExit } from '../../shared/process';
+import { stopAndRemove, subnetsIn } from './subnet-daemons';
 import { writeFileAtomic } from '../../shared/atomic-file';
 
 /** One subnet's DHCP server on this host. */
@@ -106,20 +106,11 @@ export class Dnsmasq {
 
   /** Subnets with files here (running or not). */
   known(): string[] {
-    try {
-      return readdirSync(this.dir);
-    } catch {
-      return [];
-    }
+    return subnetsIn(this.dir);
   }
 
-  async stop(subnetId: string): Promise<void> {
-    const pid = this.pidOf(subnetId);
-    if (pid) {
-      signal(pid, 'SIGTERM');
-      await waitForExit(pid, 1_000);
-    }
-    rmSync(this.files(subnetId).dir, { recursive: true, force: true });
+  stop(subnetId: string): Promise<void> {
+    return stopAndRemove(this.pidOf(subnetId), this.files(subnetId).dir);
   }
 }
 

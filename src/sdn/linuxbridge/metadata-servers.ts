@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { signal, waitForExit } from '../../shared/process';
+import { stopAndRemove, subnetsIn } from './subnet-daemons';
 import type { HostRunner } from '../run';
 
 export const METADATA_IP = '169.254.169.254';
@@ -76,20 +76,12 @@ export class MetadataServers {
     }
   }
 
+  /** Subnets with files here (running or not). */
   known(): string[] {
-    try {
-      return readdirSync(this.dir);
-    } catch {
-      return [];
-    }
+    return subnetsIn(this.dir);
   }
 
-  async stop(subnetId: string): Promise<void> {
-    const pid = this.pidOf(subnetId);
-    if (pid) {
-      signal(pid, 'SIGTERM');
-      await waitForExit(pid, 1_000);
-    }
-    rmSync(this.files(subnetId).dir, { recursive: true, force: true });
+  stop(subnetId: string): Promise<void> {
+    return stopAndRemove(this.pidOf(subnetId), this.files(subnetId).dir);
   }
 }
