@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +130,22 @@ const serving = async (s: Server, t0: number, deadlineMs: number): Promise<{ ms:
   return { ms: performance.now() - t0, nodes: r.totalCount };
 };
 
+/**
+ * CPU seconds (user + system, every thread) the server's process has used so far, from
+ * /proc/<pid>/stat (Linux; undefined elsewhere): on a machine shared with other work a start's
+ * wall time stretches with the load, what it computes much less.
+ */
+const cpuSeconds = (pid: number | undefined): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command's closing parenthesis: utime and stime are the 14th and 15th of the line.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+};
+
 const line = (s: Server, msg: string) => s.lines.find((l) => l.msg === msg);
 const until = async (what: string, f: () => Promise<boolean> | boolean, ms: number) => {
   const end = Date.now() + ms;
@@ -226,6 +242,7 @@ const restarts = async (nc: NatsConnection, natsUrl: string) => {
   out(`read models: ${shape.nodes.toLocaleString('en')} nodes, ${shape.networks.toLocaleString('en')} networks, ${shape.ports.toLocaleString('en')} ports, ${shape.instances.toLocaleString('en')} instances (and the audit's indexes over every commit)`);
   const prof = process.env.BENCH_CPU_PROFILE;
   const times: number[] = [];
+  const cpu: number[] = [];
   const readFloor: number[] = [];
   const blobRead: number[] = [];
   const nodeFloor: number[] = [];
@@ -253,12 +270,14 @@ const restarts = async (nc: NatsConnection, natsUrl: string) => {
     const s = await spawnServer(natsUrl, ['--snapshot-interval', '0'], [...NODE_ARGS, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])]);
     const r = await serving(s, t0, 600_000);
     times.push(r.ms);
+    const used = cpuSeconds(s.child.pid);
+    if (used !== undefined) cpu.push(used);
     await until('serving line', () => !!line(s, 'hypervisor-server serving'), 10_000).catch(() => undefined);
     const snap = line(s, 'read-model snapshot') as { ms?: Record<string, number>; skipped?: string[] } | undefined;
     const caught = line(s, 'read models caught up') as { tail?: number } | undefined;
     const phases = line(s, 'hypervisor-server serving')?.phases as Record<string, number> | undefined;
     const fmt = (o: Record<string, number> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
-    out(`restart ${i + 1}: serving + ListNodes (${r.nodes} nodes) after ${secs(r.ms)}; tail ${caught?.tail} commits`);
+    out(`restart ${i + 1}: serving + ListNodes (${r.nodes} nodes) after ${secs(r.ms)}${used !== undefined ? ` (server CPU ${used.toFixed(2)} s)` : ''}; tail ${caught?.tail} commits`);
     out(`  phases (ms): ${fmt(phases)}`);
     out(`  snapshot (ms): ${fmt(snap?.ms)}${snap?.skipped?.length ? `; skipped: ${snap.skipped.join('; ')}` : ''}`);
     // At least the log's nodes: a resnapshot registered one more.
@@ -267,6 +286,7 @@ const restarts = async (nc: NatsConnection, natsUrl: string) => {
   }
   const med = (xs: number[]) => percentile(xs, 50);
   out(`\nrestart from a snapshot to serving, ${total.toLocaleString('en')} commits in the log, median of ${RESTARTS}: ${secs(med(times))} (min ${secs(Math.min(...times))}, max ${secs(Math.max(...times))})`);
+  if (cpu.length) out(`server CPU (user + system, all threads) until then, median: ${cpu.length ? med(cpu).toFixed(2) : '?'} s`);
   out(`floors (median, same run): read the snapshot object alone ${secs(med(readFloor))} (nats.js getBlob: ${secs(med(blobRead))}); \`node -e ''\` ${secs(med(nodeFloor))}`);
   out(`node loading the server's modules alone (not a floor: part of the "process" phase): ${secs(med(modules))}`);
   out(`restart − floors: ${secs(med(times) - med(readFloor) - med(nodeFloor))}; target ≤ 2 s: ${med(times) <= 2000 ? 'met' : `missed by ${secs(med(times) - 2000)}`}`);

@@ -8,6 +8,13 @@ export interface Cause {
   readonly causationId: string;
 }
 
+/** A snapshot of version 2: the entries as three columns, in the Map's order. */
+interface Columns {
+  readonly ids: string[];
+  readonly correlation: string[];
+  readonly causation: string[];
+}
+
 /**
  * The last event of each aggregate of one type, as {correlation, causation},
  * so the commands a process manager sends in reaction carry the user's
@@ -17,9 +24,16 @@ export interface Cause {
  */
 export class CausationTracker implements ReadModel, Snapshottable {
   readonly name: string;
-  readonly snapshotVersion = '1';
+  /** 2: columns (see snapshot()); 1, [id, cause] pairs, is still restored. */
+  readonly snapshotVersion = '2';
+  readonly restoresVersions = ['1'];
   position = 0;
-  private readonly last = new Map<string, Cause>();
+  private readonly map = new Map<string, Cause>();
+  /**
+   * A restored snapshot's section not parsed yet: a restart serves before any reaction asks
+   * for a cause (50,000 instances' at 10,000,000 events); the first look or commit parses it.
+   */
+  private deferred?: () => unknown;
 
   constructor(private readonly aggregateType: string) {
     this.name = `causes-${aggregateType}`;
@@ -42,14 +56,51 @@ export class CausationTracker implements ReadModel, Snapshottable {
     return this.last.get(id) ?? { correlationId: id, causationId: id };
   }
 
+  /** Aggregate id → its last event's cause. */
+  private get last(): Map<string, Cause> {
+    const load = this.deferred;
+    if (load) {
+      this.deferred = undefined;
+      this.fill(load());
+    }
+    return this.map;
+  }
+
+  /**
+   * Three arrays of strings: a restore parses 150,000 strings for 50,000 instances where
+   * [id, {correlationId, causationId}] pairs were also 50,000 arrays and 50,000 objects.
+   */
   snapshot(): unknown {
-    return [...this.last];
+    const ids: string[] = [];
+    const correlation: string[] = [];
+    const causation: string[] = [];
+    for (const [id, c] of this.last) {
+      ids.push(id);
+      correlation.push(c.correlationId);
+      causation.push(c.causationId);
+    }
+    return { ids, correlation, causation } satisfies Columns;
   }
 
   restore(data: unknown, position: number): void {
-    this.last.clear();
-    for (const [k, v] of data as [string, Cause][]) this.last.set(k, v);
+    this.deferred = undefined;
+    this.fill(data);
     this.position = position;
+  }
+
+  restoreDeferred(load: () => unknown, position: number): void {
+    this.map.clear();
+    this.deferred = load;
+    this.position = position;
+  }
+
+  private fill(data: unknown): void {
+    this.map.clear();
+    if (Array.isArray(data)) for (const [k, v] of data as [string, Cause][]) this.map.set(k, v);
+    else {
+      const c = data as Columns;
+      for (let i = 0; i < c.ids.length; i++) this.map.set(c.ids[i], { correlationId: c.correlation[i], causationId: c.causation[i] });
+    }
   }
 
   stop(): void {}

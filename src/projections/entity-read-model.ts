@@ -168,7 +168,9 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     this.history.forgetBefore(position);
     // Indexes derived from changes$ (subscribed before the projections start,
     // to see the whole log) get the restored objects as ADDED at the
-    // snapshot's position, as a replay from zero would have shown them.
+    // snapshot's position, as a replay from zero would have shown them. A model
+    // nothing subscribes to yet (most of them) makes none of those changes.
+    if (!this.changes$.observed) return;
     for (const id of this.ids()) {
       const object = this.views.get(id)!;
       this.changes$.next({ type: 'ADDED', id, object, revision: position, time: this.changedAt.get(id) ?? new Date(0) });

@@ -62,4 +62,38 @@ describe('networking read models: snapshot and restore', () => {
     assert.equal(restored.m.subnets.state('s1')!.allocations.size, 40);
     assert.equal(restored.m.networks.state('n1')!.ports.size, 40);
   });
+  it('reservations restored deferred parse their section once, when first read or fed a commit, and equal the whole log', () => {
+    const log = new DecidedLog();
+    log.send(networkPoolDecider, NETWORK_POOL_ID, { type: 'ReserveSegment', data: { networkId: 'n1', kind: 'vxlan', segmentId: 0 } });
+    for (let i = 0; i < 10; i++) {
+      const mac = `02:00:00:00:00:${i.toString(16).padStart(2, '0')}`;
+      log.send(macAddressDecider, mac.replace(/:/g, '-'), { type: 'ReserveMac', data: { mac, portId: `p${i}` } });
+    }
+    const whole = new NetworkReservations();
+    log.feed(whole);
+    const cut = 6;
+    const head = new NetworkReservations();
+    for (const c of log.commits.slice(0, cut)) head.applyCommit(c);
+    const saved = encodeSnapshot(head.snapshot());
+
+    let loads = 0;
+    const load = () => {
+      loads++;
+      return decodeSnapshot(saved);
+    };
+    const read = new NetworkReservations();
+    read.restoreDeferred(load, cut);
+    assert.equal(loads, 0, 'nothing parsed at restore');
+    assert.equal(read.position, cut);
+    assert.deepEqual(read.segments.get('n1'), head.segments.get('n1'));
+    assert.equal(read.count(), head.count());
+    assert.equal(loads, 1);
+
+    const fed = new NetworkReservations();
+    fed.restoreDeferred(load, cut);
+    log.feed(fed);
+    assert.equal(loads, 2);
+    assert.equal(encodeSnapshot(fed.snapshot()), encodeSnapshot(whole.snapshot()));
+    assert.equal(loads, 2, 'parsed once');
+  });
 });

@@ -17,12 +17,13 @@ export interface SnapshotStore {
   delete(): Promise<void>;
 }
 
-/** One model's part of a snapshot as read: parsed JSON not yet decoded by the codec, or bytes. */
-export interface ReadSection {
+/**
+ * One model's part of a snapshot as read: parsed JSON not yet decoded by the codec, bytes, or
+ * (a section asked to be left so) the JSON's unzipped bytes, not parsed yet.
+ */
+export type ReadSection = {
   readonly version: string;
-  readonly kind: 'json' | 'bytes';
-  readonly data: unknown;
-}
+} & ({ readonly kind: 'json'; readonly data: unknown } | { readonly kind: 'bytes' | 'unparsed'; readonly data: Buffer });
 
 /** A snapshot as read, of either format. */
 export interface ReadDoc {
@@ -40,15 +41,22 @@ const MAX_CHUNK = 256 << 20;
  * Text for JSON.parse: ASCII (what the codec's JSON nearly always is) decoded as Latin-1, which
  * copies bytes without UTF-8 validation; the same string either way.
  */
-const text = (b: Buffer): string => (isAscii(b) ? b.toString('latin1') : b.toString('utf8'));
+export const text = (b: Buffer): string => (isAscii(b) ? b.toString('latin1') : b.toString('utf8'));
 
 /**
  * Reads a snapshot of either format from the store: format 2's sections each unzipped on the
  * thread pool and parsed on arrival (the parse of one overlaps the unzip of the next and the
  * read of the rest); format 1 (one gzipped JSON document) unzipped while read, then parsed.
- * `lap` marks the end of the read. Undefined without a snapshot; throws when it is unreadable.
+ * `lap` marks the end of the read. Format 2's sections named in `unparsed` are unzipped but not
+ * parsed (their models parse them when first needed). Undefined without a snapshot; throws
+ * when it is unreadable.
  */
-export const readSnapshot = async (store: SnapshotStore, lap: (name: string) => void, ms: Record<string, number>): Promise<ReadDoc | undefined> => {
+export const readSnapshot = async (
+  store: SnapshotStore,
+  lap: (name: string) => void,
+  ms: Record<string, number>,
+  unparsed: ReadonlySet<string> = new Set(),
+): Promise<ReadDoc | undefined> => {
   let sink: { push(c: Uint8Array): void; end(): Promise<ReadDoc> } | undefined;
   let first = Buffer.alloc(0);
   const push = (c: Uint8Array) => {
@@ -56,7 +64,7 @@ export const readSnapshot = async (store: SnapshotStore, lap: (name: string) => 
       // Format 1 is a gzip stream (1f 8b); format 2 starts with its magic line.
       first = Buffer.concat([first, c]);
       if (first.length < 2) return;
-      sink = first[0] === 0x1f && first[1] === 0x8b ? legacy() : framed(ms);
+      sink = first[0] === 0x1f && first[1] === 0x8b ? legacy() : framed(ms, unparsed);
       c = first;
     }
     sink.push(c);
@@ -82,7 +90,7 @@ export const readSnapshot = async (store: SnapshotStore, lap: (name: string) => 
   return sink.end();
 };
 
-const framed = (ms: Record<string, number>) => {
+const framed = (ms: Record<string, number>, unparsed: ReadonlySet<string>) => {
   let head: DocHead | undefined;
   const sections: Promise<[string, ReadSection]>[] = [];
   let parsing = 0;
@@ -93,6 +101,7 @@ const framed = (ms: Record<string, number>) => {
       const chunkSize = Math.min(MAX_CHUNK, Math.max(64, (h.length ?? 0) + 64));
       const p = gunzipAsync(body, { chunkSize }).then((b): [string, ReadSection] => {
         if (h.kind === 'bytes') return [h.name, { version: h.version, kind: 'bytes', data: b }];
+        if (unparsed.has(h.name)) return [h.name, { version: h.version, kind: 'unparsed', data: b }];
         const t0 = performance.now();
         const data = JSON.parse(text(b));
         parsing += performance.now() - t0;

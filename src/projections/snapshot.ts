@@ -19,6 +19,14 @@ export interface Snapshottable {
   snapshot(): unknown;
   /** Loads what snapshot() returned; commits up to `position` are then ignored. */
   restore(data: unknown, position: number): void;
+  /**
+   * A model no request needs at start (what the processes read, not what List/Get/Watch
+   * serve) may take its part of the snapshot this way: restored as at `position` now, its
+   * section parsed only when `load` is called (what restore() would have been given), which
+   * it does before it first answers or applies a commit. The snapshot's digest was checked
+   * before this is called, so nothing unchecked is ever loaded.
+   */
+  restoreDeferred?(load: () => unknown, position: number): void;
 }
 
 export const isSnapshottable = (m: unknown): m is Snapshottable =>

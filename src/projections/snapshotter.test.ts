@@ -146,4 +146,32 @@ describe('read-model snapshots', () => {
     assert.deepEqual([r.from, r.position, r.restored], [0, 10, ['nodes']]);
     assert.equal(again.position, 10);
   });
+  it('gives a model that restores deferred its section unparsed, after the digest: parsed only when it loads it', async () => {
+    const store = new MemorySnapshotStore(undefined, 5);
+    const m = nodes();
+    for (const c of history(10)) m.applyCommit(c);
+    const holds = { name: 'holds', snapshotVersion: '1', position: 0, data: { a: new Date(5), b: new Map([['k', 1]]) } as unknown, applyCommit: () => undefined };
+    const lazy = () => {
+      const model = {
+        ...holds,
+        load: undefined as (() => unknown) | undefined,
+        snapshot: () => holds.data,
+        restore: () => assert.fail('restored at once'),
+        restoreDeferred(load: () => unknown, position: number) {
+          model.load = load;
+          model.position = position;
+        },
+      };
+      return model;
+    };
+    await new Snapshotter(store, [m, lazy()], { upcasters: 'u' }).take(10);
+    const again = lazy();
+    const r = await new Snapshotter(store, [nodes(), again], { upcasters: 'u' }).restore();
+    assert.deepEqual([r.from, r.restored, again.position], [10, ['nodes', 'holds'], 10]);
+    assert.deepEqual(again.load!(), holds.data, 'decoded as restore() would have been given it');
+    store.data = Buffer.concat([store.data!.subarray(0, store.data!.length - 9), Buffer.from('damaged!!')]);
+    const damaged = lazy();
+    assert.match((await new Snapshotter(store, [nodes(), damaged], { upcasters: 'u' }).restore()).skipped[0], /unreadable/);
+    assert.equal(damaged.load, undefined, 'nothing from a damaged snapshot');
+  });
 });

@@ -6,7 +6,7 @@ import type { ReadModel } from './read-model';
 import { isSnapshottable, type Snapshottable } from './snapshot';
 import { decodeSnapshotValue, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
 import { encodeFrames, type SectionHead } from './snapshot-frames';
-import { type ReadDoc, readSnapshot, type SnapshotStore } from './snapshot-read';
+import { type ReadDoc, readSnapshot, type SnapshotStore, text } from './snapshot-read';
 
 export type { SnapshotStore } from './snapshot-read';
 
@@ -61,7 +61,9 @@ export class Snapshotter {
       t = now;
     };
     try {
-      doc = await readSnapshot(this.store, lap, ms);
+      // Models that can restore deferred get their sections unparsed (format 2): parsed when first needed.
+      const deferred = new Set(this.snapshottable.filter((m) => m.restoreDeferred).map((m) => m.name));
+      doc = await readSnapshot(this.store, lap, ms, deferred);
       if (doc === undefined) return none('no snapshot');
       // Format 2: what is left of unzipping and parsing the sections once the read ended; format 1: the whole unzip and parse.
       lap('parse');
@@ -79,7 +81,10 @@ export class Snapshotter {
       else if (saved.version !== m.snapshotVersion && !m.restoresVersions?.includes(saved.version)) skipped.push(`${m.name}: version ${saved.version}, now ${m.snapshotVersion}`);
       else {
         const t0 = performance.now();
-        m.restore(saved.kind === 'bytes' ? saved.data : decodeSnapshotValue(saved.data), doc.position);
+        if (saved.kind === 'unparsed') {
+          const body = saved.data;
+          m.restoreDeferred!(() => decodeSnapshotValue(JSON.parse(text(body))), doc.position);
+        } else m.restore(saved.kind === 'bytes' ? saved.data : decodeSnapshotValue(saved.data), doc.position);
         restored.push(m.name);
         // The models that take time, named (their time is in 'restore' too).
         const took = performance.now() - t0;

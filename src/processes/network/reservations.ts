@@ -64,22 +64,63 @@ export class NetworkReservations implements ReadModel, Snapshottable {
   readonly snapshotVersion = '1';
   /** Last log position applied. */
   position = 0;
-  /** networkId → its VNI or VLAN id. */
-  readonly segments = new Map<string, SegmentHold>();
-  /** subnetId → the network that claimed its CIDR. */
-  readonly subnetRefs = new Map<string, RefHold>();
-  /** portId → the network that lists it. */
-  readonly portRefs = new Map<string, RefHold>();
-  /** portId → mac → hold. */
-  readonly macs = new Map<string, Map<string, Hold>>();
-  /** owner key (`port:<id>`, `router_interface:<id>`, `floating_ip:<id>`, `router_gateway:<id>`) → `<subnet>/<allocation>` → hold. User allocations are nobody's to reclaim. */
-  readonly allocations = new Map<string, Map<string, AllocationHold>>();
-  /** portId → security group → hold. */
-  readonly groupRefs = new Map<string, Map<string, Hold>>();
-  /** floatingIpId → port → hold (port AttachFloatingIp). */
-  readonly portFips = new Map<string, Map<string, Hold>>();
-  /** floatingIpId → router → hold (router RouteFloatingIp). */
-  readonly routerFips = new Map<string, Map<string, Hold>>();
+  private readonly held = {
+    /** networkId → its VNI or VLAN id. */
+    segments: new Map<string, SegmentHold>(),
+    /** subnetId → the network that claimed its CIDR. */
+    subnetRefs: new Map<string, RefHold>(),
+    /** portId → the network that lists it. */
+    portRefs: new Map<string, RefHold>(),
+    /** portId → mac → hold. */
+    macs: new Map<string, Map<string, Hold>>(),
+    /** owner key (`port:<id>`, `router_interface:<id>`, `floating_ip:<id>`, `router_gateway:<id>`) → `<subnet>/<allocation>` → hold. User allocations are nobody's to reclaim. */
+    allocations: new Map<string, Map<string, AllocationHold>>(),
+    /** portId → security group → hold. */
+    groupRefs: new Map<string, Map<string, Hold>>(),
+    /** floatingIpId → port → hold (port AttachFloatingIp). */
+    portFips: new Map<string, Map<string, Hold>>(),
+    /** floatingIpId → router → hold (router RouteFloatingIp). */
+    routerFips: new Map<string, Map<string, Hold>>(),
+  };
+  /**
+   * A restored snapshot's section not parsed yet: a restart serves before the reconciler asks
+   * (11 MB of holds at 10,000,000 events); the first look or commit parses it.
+   */
+  private deferred?: () => unknown;
+
+  get segments() {
+    return this.loaded.segments;
+  }
+  get subnetRefs() {
+    return this.loaded.subnetRefs;
+  }
+  get portRefs() {
+    return this.loaded.portRefs;
+  }
+  get macs() {
+    return this.loaded.macs;
+  }
+  get allocations() {
+    return this.loaded.allocations;
+  }
+  get groupRefs() {
+    return this.loaded.groupRefs;
+  }
+  get portFips() {
+    return this.loaded.portFips;
+  }
+  get routerFips() {
+    return this.loaded.routerFips;
+  }
+
+  private get loaded() {
+    const load = this.deferred;
+    if (load) {
+      this.deferred = undefined;
+      this.fill(load());
+    }
+    return this.held;
+  }
 
   applyCommit(commit: readonly RecordedEvent[]): void {
     if (commit.length === 0 || commit[0].revision <= this.position) return; // in a restored snapshot already
@@ -93,13 +134,24 @@ export class NetworkReservations implements ReadModel, Snapshottable {
   }
 
   restore(data: unknown, position: number): void {
+    this.deferred = undefined;
+    this.fill(data);
+    this.position = position;
+  }
+
+  restoreDeferred(load: () => unknown, position: number): void {
+    for (const m of Object.values(this.held)) m.clear();
+    this.deferred = load;
+    this.position = position;
+  }
+
+  private fill(data: unknown): void {
     const d = data as Record<string, Map<string, never>>;
-    for (const k of ['segments', 'subnetRefs', 'portRefs', 'macs', 'allocations', 'groupRefs', 'portFips', 'routerFips'] as const) {
-      const m = this[k] as Map<string, unknown>;
+    for (const k of Object.keys(this.held) as (keyof NetworkReservations['held'])[]) {
+      const m = this.held[k] as Map<string, unknown>;
       m.clear();
       for (const [key, v] of d[k] ?? []) m.set(key, v);
     }
-    this.position = position;
   }
 
   private apply(e: RecordedEvent): void {
