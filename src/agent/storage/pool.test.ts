@@ -13,7 +13,9 @@ describe("the storage pool's qemu-img calls", () => {
     assert.equal(isPbkdfCalibrationGlitch('qemu-img: /x.qcow2: Could not open: No such file or directory'), false);
   });
 
-  it('makes an encrypted volume when the first qemu-img create fails its calibration (real qemu-img, after a wrapper fails it once)', async () => {
+  it('makes an encrypted volume when the first qemu-img create fails its calibration (real qemu-img, after a wrapper fails it once)', async function () {
+    // Each LUKS key slot is calibrated to 2 s of PBKDF2 on this CPU, four of them here: on a loaded machine, many more seconds.
+    this.timeout(120_000);
     // The wrapper fails the first call as QEMU does, then runs the real qemu-img.
     const failed = path.join(dir, 'failed-once');
     const wrapper = path.join(dir, 'qemu-img');

@@ -103,7 +103,7 @@ describe('subnet decider properties', () => {
       { numRuns: 300 },
     ));
 
-  it('fills a /16 through decide and evolve, then is RESOURCE_EXHAUSTED; replay of all of it stays fast', function () {
+  it('fills a /16 through decide and evolve, then is RESOURCE_EXHAUSTED; a replay of its events (through JSON) gives the same allocations', function () {
     this.timeout(60_000);
     let s = subnetDecider.initialState('s-16');
     const events: SubnetEvent[] = [];
@@ -114,18 +114,15 @@ describe('subnet decider properties', () => {
       }
     };
     apply(subnetDecider.decide({ type: 'CreateSubnet', data: { networkId: 'n', name: '', cidr: '10.9.0.0/16', gatewayIp: '', dnsServers: [], allocationPools: [], enableDhcp: true } }, s));
-    const t0 = Date.now();
     for (let i = 0; i < 65_533; i++)
       apply(subnetDecider.decide({ type: 'AllocateIp', data: { allocationId: `a-${i}`, ipAddress: '', macAddress: '', instanceId: '', portId: `a-${i}`, hostname: '', owner: { kind: 'port', id: `a-${i}` }, networkId: '' } }, s));
-    const fill = Date.now() - t0;
     assert.throws(
       () => subnetDecider.decide({ type: 'AllocateIp', data: { allocationId: 'x', ipAddress: '', macAddress: '', instanceId: '', portId: '', hostname: '', owner: { kind: 'user', id: '' }, networkId: '' } }, s),
       ResourceExhausted,
     );
-    const t1 = Date.now();
+    // How long a fill and a replay take is the writes benchmark's to say (AllocateIP), not a pass or fail here.
     const replayed = events.reduce((st, e) => step(st, viaJson(e)), subnetDecider.initialState('s-16'));
-    const replay = Date.now() - t1;
     assert.equal(replayed.allocations.size, 65_533);
-    assert.ok(fill < 20_000 && replay < 20_000, `fill ${fill} ms, replay ${replay} ms`);
+    assert.deepEqual(allocationsToProto(replayed), allocationsToProto(s));
   });
 });
