@@ -17,6 +17,7 @@ import { TestNats } from '../test/support/nats';
 import { nodeRegistration } from '../test/support/nodes';
 import { benchServer } from './support/profiled-server';
 import { NatsTap } from './support/nats-tap';
+import { cpuMs } from './support/proc-cpu';
 import type { RateResult } from './support/stats';
 
 /**
@@ -29,7 +30,10 @@ import type { RateResult } from './support/stats';
  * server's CPU profile there (node --cpu-prof) when it stops; BENCH_WRITES
  * (e.g. `CreateNetwork,AllocateIP`) runs only those writes, so a profile
  * holds one; BENCH_COUNT=1 adds a run of each write (untimed) that counts
- * the NATS messages it costs, by kind (bench/support/nats-tap.ts).
+ * the NATS messages it costs, by kind (bench/support/nats-tap.ts). Each line
+ * also gives the CPU time per call of the server and of nats-server during
+ * the write's run, and of the echo server during its own (from /proc): on a
+ * shared machine these move far less than the rates.
  */
 const N = Number(process.env.BENCH_N ?? 3_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -94,10 +98,15 @@ const main = async () => {
   console.log(`${N} calls per run, ${CONCURRENCY} in flight, from a load generator in its own process; each write right after its echo floor`);
   for (let round = 0; round < ROUNDS; round++)
     for (const w of writes.filter((x) => !ONLY || ONLY.includes(x.name.split(' ')[0]))) {
+      const echoCpu = cpuMs(echo.child.pid);
       const floor = await load(echo.address, '/bench.Echo/Echo', Array.from({ length: N }, () => echoBody[0]), 'echo');
+      const echoPerCall = (cpuMs(echo.child.pid) - echoCpu) / N;
+      const [serverCpu, natsCpu] = [cpuMs(server.child?.pid), cpuMs(nats.nats.pid)];
       const got = await load(server.address, w.method, w.requests(round), w.name.split(' ')[0]);
+      const [serverPerCall, natsPerCall] = [(cpuMs(server.child?.pid) - serverCpu) / N, (cpuMs(nats.nats.pid) - natsCpu) / N];
       console.log(
-        `${w.name.padEnd(24)} ${fmt(got)}   | echo ${fmt(floor)}   | ${((100 * got.perSecond) / floor.perSecond).toFixed(0)}% of echo's rate, p99 ${(got.p99ms / floor.p99ms).toFixed(1)}x echo's`,
+        `${w.name.padEnd(24)} ${fmt(got)}   | echo ${fmt(floor)}   | ${((100 * got.perSecond) / floor.perSecond).toFixed(0)}% of echo's rate, p99 ${(got.p99ms / floor.p99ms).toFixed(1)}x echo's` +
+          ` | CPU per call: server ${serverPerCall.toFixed(2)} ms, nats-server ${natsPerCall.toFixed(2)} ms, echo ${echoPerCall.toFixed(2)} ms`,
       );
     }
   if (process.env.BENCH_COUNT) {
