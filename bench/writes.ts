@@ -17,7 +17,7 @@ import { TestNats } from '../test/support/nats';
 import { nodeRegistration } from '../test/support/nodes';
 import { benchServer } from './support/profiled-server';
 import { NatsTap } from './support/nats-tap';
-import { cpuMs } from './support/proc-cpu';
+import { cpuMs, runDelayMs } from './support/proc-cpu';
 import type { RateResult } from './support/stats';
 
 /**
@@ -101,12 +101,12 @@ const main = async () => {
       const echoCpu = cpuMs(echo.child.pid);
       const floor = await load(echo.address, '/bench.Echo/Echo', Array.from({ length: N }, () => echoBody[0]), 'echo');
       const echoPerCall = (cpuMs(echo.child.pid) - echoCpu) / N;
-      const [serverCpu, natsCpu] = [cpuMs(server.child?.pid), cpuMs(nats.nats.pid)];
+      const [serverCpu, serverDelay, natsCpu] = [cpuMs(server.child?.pid), runDelayMs(server.child?.pid), cpuMs(nats.nats.pid)];
       const got = await load(server.address, w.method, w.requests(round), w.name.split(' ')[0]);
-      const [serverPerCall, natsPerCall] = [(cpuMs(server.child?.pid) - serverCpu) / N, (cpuMs(nats.nats.pid) - natsCpu) / N];
+      const [serverPerCall, serverDelayPerCall, natsPerCall] = [(cpuMs(server.child?.pid) - serverCpu) / N, (runDelayMs(server.child?.pid) - serverDelay) / N, (cpuMs(nats.nats.pid) - natsCpu) / N];
       console.log(
         `${w.name.padEnd(24)} ${fmt(got)}   | echo ${fmt(floor)}   | ${((100 * got.perSecond) / floor.perSecond).toFixed(0)}% of echo's rate, p99 ${(got.p99ms / floor.p99ms).toFixed(1)}x echo's` +
-          ` | CPU per call: server ${serverPerCall.toFixed(2)} ms, nats-server ${natsPerCall.toFixed(2)} ms, echo ${echoPerCall.toFixed(2)} ms`,
+          ` | CPU per call: server ${serverPerCall.toFixed(2)} ms (and ${serverDelayPerCall.toFixed(2)} ms waiting for a CPU), nats-server ${natsPerCall.toFixed(2)} ms, echo ${echoPerCall.toFixed(2)} ms`,
       );
     }
   if (process.env.BENCH_COUNT) {

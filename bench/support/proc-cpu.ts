@@ -15,3 +15,14 @@ export const cpuMs = (pid: number | undefined): number => {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 };
+
+/**
+ * How long (ms) a process's main thread has waited, runnable, for a CPU so
+ * far (/proc/<pid>/schedstat's run delay). A CPU profile's samples are
+ * wall-clock: time spent descheduled (a write that wakes nats-server on a
+ * busy two-core machine) counts against the frame that was running.
+ */
+export const runDelayMs = (pid: number | undefined): number => {
+  if (pid === undefined) return NaN;
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+};
