@@ -96,7 +96,10 @@ describe('HA under faults: writes and watches through three replicas on a three-
     await victim.kill9();
     await pause(PHASE_MS);
     const cut = lab.nats.members[(lab.nats.members.indexOf(leader) + 1) % 3];
-    faults.push({ what: `cut nats-server ${cut.name} off`, at: Date.now() });
+    // Printed with the fault: a write waits out Raft's 4-9 s election when the cut server leads HV_LOG or the leases' bucket.
+    const leaders: string[] = [];
+    for (const s of STREAMS) leaders.push(`${s} ${(await lab.nats.leaderOf(s)).name}`);
+    faults.push({ what: `cut nats-server ${cut.name} off (leaders: ${leaders.join(', ')})`, at: Date.now() });
     await lab.cut(cut);
     await pause(PHASE_MS);
     await lab.heal(cut);
