@@ -8,7 +8,8 @@ import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import type { Instance } from '../../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../../projections/entity-read-model';
-import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
+import { CandidateIndex } from '../../scheduler/candidate-index';
+import { type CandidateNode, type Decision, schedule, type SchedulingRequest, type Weigher } from '../../scheduler/scheduler';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { Controller } from '../controller';
@@ -51,6 +52,10 @@ export class SchedulerProcess extends Controller {
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
   private readonly candidateCache = new WeakMap<NodeState, { live: boolean; node: CandidateNode }>();
+  /** Every registered node as a candidate, kept as the nodes change (not built again for each placement). */
+  private readonly index = new CandidateIndex();
+  /** Nodes that changed since the index last took them in. */
+  private readonly changedNodes = new Set<string>();
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -69,6 +74,9 @@ export class SchedulerProcess extends Controller {
   }
 
   start(): void {
+    // Level-triggered: a change only names the node; the index takes its state as it is when a placement next looks.
+    this.watch(this.nodes.changes$.subscribe((c) => this.changedNodes.add(c.id)));
+    for (const id of this.nodes.ids()) this.changedNodes.add(id);
     this.watch(
       this.instances.changes$.subscribe((c) => {
         if (c.type !== 'DELETED' && this.instances.state(c.id)?.status === 'PENDING') {
@@ -147,6 +155,48 @@ export class SchedulerProcess extends Controller {
     return node;
   }
 
+  /** Takes in the nodes that changed since the last placement. */
+  private refreshIndex(): void {
+    for (const id of this.changedNodes) {
+      const n = this.nodes.state(id);
+      if (n?.registered) this.index.put(this.indexedOf(n));
+      else this.index.remove(id);
+    }
+    this.changedNodes.clear();
+  }
+
+  /** A node as the index keeps it: `ready` by its status alone; the lease is asked of the few a placement would pick. */
+  private indexedOf(n: NodeState): CandidateNode {
+    return {
+      id: n.id,
+      hostname: n.hostname,
+      ready: n.status === 'READY',
+      status: STATUS_NAME[n.status],
+      region: n.region,
+      zone: n.zone,
+      supported: n.supportedInstanceTypes,
+      capacity: n.capacity,
+      allocated: allocated(n),
+    };
+  }
+
+  /**
+   * The best nodes for the request: from the index (a pass over a few groups of like nodes,
+   * not over every node and its lease); when none fits, schedule() over every node says why
+   * (and whether to wait), as it always did.
+   */
+  private decide(request: SchedulingRequest, self: string, holding: ReadonlySet<string>): Decision {
+    this.refreshIndex();
+    const ranked = this.index.best(request, this.opts.weigher, {
+      limit: this.opts.triesPerRound,
+      live: this.opts.isLive ?? (() => true),
+      first: holding,
+      extra: this.assumed,
+    });
+    if (ranked.length > 0) return { ok: true, ranked };
+    return schedule(request, this.candidates(self), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
+  }
+
   /** The domain state of every registered node (the read model's views are the wire's). */
   private registeredNodes(): NodeState[] {
     const out: NodeState[] = [];
@@ -161,7 +211,7 @@ export class SchedulerProcess extends Controller {
     const s = this.instances.state(id);
     if (!s?.exists || s.status !== 'PENDING') return;
     const origin = (step: string) => systemOrigin('scheduler', `scheduler:${id}:${s.generation}:${step}`, this.causes.of(id));
-    const request = {
+    const request: SchedulingRequest = {
       instanceId: id,
       kind: s.kind!,
       resources: s.resources!,
@@ -175,7 +225,7 @@ export class SchedulerProcess extends Controller {
     for (let round = 0; round < 3; round++) {
       // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
       const holding = this.reservations.nodesFor(id);
-      const decision = schedule(request, this.candidates(id), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
+      const decision = this.decide(request, id, holding);
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
