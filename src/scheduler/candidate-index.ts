@@ -68,6 +68,11 @@ export class CandidateIndex {
     if (g.nodes.size === 0) this.groups.delete(groupKey(g.capacity, g.allocated));
   }
 
+  /** Every node put and not removed, READY or not. */
+  all(): IterableIterator<CandidateNode> {
+    return this.nodes.values();
+  }
+
   get(id: string): CandidateNode | undefined {
     return this.nodes.get(id);
   }

@@ -51,7 +51,6 @@ export class SchedulerProcess extends Controller {
   private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
-  private readonly candidateCache = new WeakMap<NodeState, { live: boolean; node: CandidateNode }>();
   /** Every registered node as a candidate, kept as the nodes change (not built again for each placement). */
   private readonly index = new CandidateIndex();
   /** Nodes that changed since the index last took them in. */
@@ -99,7 +98,10 @@ export class SchedulerProcess extends Controller {
   /** Some READY node's lease is not known yet, and may be any moment (the server has just started). */
   private awaitingLeases(): boolean {
     const may = this.opts.mayBeLive;
-    return !!may && this.registeredNodes().some((n) => n.status === 'READY' && may(n.id));
+    if (!may) return false;
+    this.refreshIndex();
+    for (const n of this.index.all()) if (n.ready && may(n.id)) return true;
+    return false;
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
@@ -117,73 +119,47 @@ export class SchedulerProcess extends Controller {
     return held;
   }
 
+  /**
+   * Every registered node as schedule() takes it, ids ascending (the tie-break's last resort), its
+   * lease and the placements in flight folded in: what a placement ranked before the index, now
+   * asked only when the index finds no node, for the reason (and whether to wait).
+   */
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
     const live = this.opts.isLive ?? (() => true);
-    return this.registeredNodes().map((n) => {
-      const base = this.candidateOf(n, live(n.id));
-      const assumed = this.assumed.get(n.id);
-      const held = inFlight.get(n.id);
-      if (!assumed && !held) return base;
-      return { ...base, allocated: assumed ? add(base.allocated, assumed) : base.allocated, inFlight: held };
-    });
+    const out: CandidateNode[] = [];
+    for (const id of this.nodes.ids()) {
+      const base = this.index.get(id);
+      if (!base) continue;
+      const isLive = live(id);
+      const assumed = this.assumed.get(id);
+      const held = inFlight.get(id);
+      out.push({
+        ...base,
+        // READY in the log but no live lease: it may have died while no server watched.
+        ready: base.ready && isLive,
+        status: base.ready && !isLive ? 'READY without a live lease' : base.status,
+        allocated: assumed ? add(base.allocated, assumed) : base.allocated,
+        inFlight: held,
+      });
+    }
+    return out;
   }
 
-  /**
-   * A node as a candidate, before placements in flight: kept per node state
-   * (states are replaced, never changed, on every event), so a burst of
-   * placements does not add up each of a thousand nodes' reservations again
-   * for every instance.
-   */
-  private candidateOf(n: NodeState, live: boolean): CandidateNode {
-    const kept = this.candidateCache.get(n);
-    if (kept && kept.live === live) return kept.node;
-    const node: CandidateNode = {
-      id: n.id,
-      hostname: n.hostname,
-      // READY in the log but no live lease: it may have died while no server watched.
-      ready: n.status === 'READY' && live,
-      status: n.status === 'READY' ? 'READY without a live lease' : STATUS_NAME[n.status],
-      region: n.region,
-      zone: n.zone,
-      supported: n.supportedInstanceTypes,
-      // Nothing is held back for the host itself: all of its capacity can be scheduled.
-      capacity: n.capacity,
-      allocated: allocated(n),
-    };
-    this.candidateCache.set(n, { live, node });
-    return node;
-  }
-
-  /** Takes in the nodes that changed since the last placement. */
+  /** Takes in the nodes that changed since it last looked (their states as they are now). */
   private refreshIndex(): void {
     for (const id of this.changedNodes) {
       const n = this.nodes.state(id);
-      if (n?.registered) this.index.put(this.indexedOf(n));
+      if (n?.registered) this.index.put(candidateOf(n));
       else this.index.remove(id);
     }
     this.changedNodes.clear();
   }
 
-  /** A node as the index keeps it: `ready` by its status alone; the lease is asked of the few a placement would pick. */
-  private indexedOf(n: NodeState): CandidateNode {
-    return {
-      id: n.id,
-      hostname: n.hostname,
-      ready: n.status === 'READY',
-      status: STATUS_NAME[n.status],
-      region: n.region,
-      zone: n.zone,
-      supported: n.supportedInstanceTypes,
-      capacity: n.capacity,
-      allocated: allocated(n),
-    };
-  }
-
   /**
-   * The best nodes for the request: from the index (a pass over a few groups of like nodes,
-   * not over every node and its lease); when none fits, schedule() over every node says why
-   * (and whether to wait), as it always did.
+   * The best nodes for the request: from the index (a few groups of like nodes, and the lease
+   * of the few it would pick); when none fits, schedule() over every node says why (and
+   * whether to wait), as it always did.
    */
   private decide(request: SchedulingRequest, self: string, holding: ReadonlySet<string>): Decision {
     this.refreshIndex();
@@ -195,16 +171,6 @@ export class SchedulerProcess extends Controller {
     });
     if (ranked.length > 0) return { ok: true, ranked };
     return schedule(request, this.candidates(self), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
-  }
-
-  /** The domain state of every registered node (the read model's views are the wire's). */
-  private registeredNodes(): NodeState[] {
-    const out: NodeState[] = [];
-    for (const id of this.nodes.ids()) {
-      const n = this.nodes.state(id);
-      if (n?.registered) out.push(n);
-    }
-    return out;
   }
 
   private async scheduleOne(id: string): Promise<ReconcileResult> {
@@ -294,3 +260,17 @@ export class SchedulerProcess extends Controller {
     }
   }
 }
+
+/** A node as the index keeps it: `ready` by its status alone (the lease is asked at placement), nothing in flight. */
+const candidateOf = (n: NodeState): CandidateNode => ({
+  id: n.id,
+  hostname: n.hostname,
+  ready: n.status === 'READY',
+  status: STATUS_NAME[n.status],
+  region: n.region,
+  zone: n.zone,
+  supported: n.supportedInstanceTypes,
+  // Nothing is held back for the host itself: all of its capacity can be scheduled.
+  capacity: n.capacity,
+  allocated: allocated(n),
+});
