@@ -65,10 +65,12 @@ export class SchedulerProcess extends Controller {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    // A placement ranks every node synchronously: two start per turn of the event loop, so a burst's
-    // placements do not hold back reading the log and writing watch events (Turns). Interleaved runs
-    // (BENCHMARKS.md, Scale): one per turn placed 204-208/s, two 192-266/s, four 236-245/s with watch
-    // events p99 120-161 ms; all that waited in one turn, 186-201/s with p99 197-232 ms.
+    // Two placements start per turn of the event loop, so a burst's placements do not hold back reading
+    // the log and writing watch events (Turns). Interleaved runs (BENCHMARKS.md, Scale): when a placement
+    // ranked every node, one per turn placed 204-208/s, two 192-266/s, four 236-245/s with watch events
+    // p99 120-161 ms; all that waited in one turn, 186-201/s with p99 197-232 ms. With the index a
+    // placement is ~10x cheaper, yet eight per turn or all only moved the wait to placed -> RUNNING
+    // and made the watchers' p99 worse: each placement's commands and replies are work of their own.
     super('scheduler', log, opts.concurrency, 2);
   }
 
