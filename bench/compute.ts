@@ -133,6 +133,16 @@ const boot = async (lines: (s: string) => void) => {
   rmSync(agent.cfg.stateDir, { recursive: true, force: true });
 };
 
+/** The server's event loop delay since the last scrape of its /metrics (prom-client's default metrics), in ms. */
+const serverLoopDelay = async (httpPort: number): Promise<{ p50: string; p99: string; max: string }> => {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const ms = (name: string) => {
+    const m = new RegExp(`^nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)$`, 'm').exec(text);
+    return m ? (Number(m[1]) * 1000).toFixed(0) : '?';
+  };
+  return { p50: ms('p50'), p99: ms('p99'), max: ms('max') };
+};
+
 const scale = async (lines: (s: string) => void) => {
   const NODES = Math.max(10, Math.round(1000 * SCALE));
   const INSTANCES = Math.max(20, Math.round(2000 * SCALE));
@@ -184,6 +194,8 @@ const scale = async (lines: (s: string) => void) => {
   const floorNc = await nats.connect();
   const floor = await new LogFloor(floorNc).start();
   const serverCpu0 = await cpuSeconds(server.child!.pid!);
+  // prom-client's event loop delay histogram starts again after every scrape: this one starts it at the burst.
+  await serverLoopDelay(server.httpPort);
   const lat: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -205,6 +217,7 @@ const scale = async (lines: (s: string) => void) => {
   const floorFigures = floor.stop();
   await floorNc.close();
   const serverCpu = (await cpuSeconds(server.child!.pid!)) - serverCpu0;
+  const serverLoop = await serverLoopDelay(server.httpPort);
   lines(`scale: CreateInstance (64 in flight)        ${(INSTANCES / (accepted / 1000)).toFixed(0).padStart(6)} /s   p50 ${percentile(lat, 50).toFixed(1)} ms   p99 ${percentile(lat, 99).toFixed(1)} ms   (n=${INSTANCES})`);
   lines(`scale: create → RUNNING, whole burst        ${(INSTANCES / (allRunning / 1000)).toFixed(0).padStart(6)} instances/s   (${(allRunning / 1000).toFixed(1)} s for ${INSTANCES}; server CPU ${serverCpu.toFixed(1)} s)`);
   lines(`scale: log positions per instance             ${(Number(lastRevision - firstRevision + 1n) / INSTANCES).toFixed(2)}   (create … the last RUNNING, every commit in the log)`);
@@ -212,6 +225,7 @@ const scale = async (lines: (s: string) => void) => {
   lines(`scale: WatchInstance delivery (commit → watcher, ${streams.length} watchers)   p50 ${percentile(delivery, 50).toFixed(1)} ms   p99 ${percentile(delivery, 99).toFixed(1)} ms   max ${Math.max(...delivery).toFixed(0)} ms   (n=${delivery.length} events)`);
   lines(`scale:   of which the watcher of all instances    p50 ${percentile(deliveryAll, 50).toFixed(1)} ms   p99 ${percentile(deliveryAll, 99).toFixed(1)} ms   (n=${deliveryAll.length})`);
   lines(`scale: floor: JetStream publish → consumer, same nats-server, same time   ${floorFigures}`);
+  lines(`scale: the server's event loop delay during the burst   p50 ${serverLoop.p50} ms   p99 ${serverLoop.p99} ms   max ${serverLoop.max} ms   (its /metrics)`);
   lines(`scale: this (measuring) process: event loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(0)} ms, max ${(eld.max / 1e6).toFixed(0)} ms; CPU ${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6).toFixed(1)} s`);
   lines(`scale: load average ${load0.toFixed(1)} before the burst, ${os.loadavg()[0].toFixed(1)} after`);
   for (const stream of streams) stream.cancel();

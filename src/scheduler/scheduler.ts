@@ -99,6 +99,15 @@ const filtersFor = (r: SchedulingRequest): readonly [string, Filter][] =>
     return true;
   });
 
+/** Whether a node passes every filter for this request (what schedule() keeps), as one function made once per request. */
+export const admits = (r: SchedulingRequest): ((n: CandidateNode) => boolean) => {
+  const filters = filtersFor(r);
+  return (n) => {
+    for (const [, f] of filters) if (f(r, n)) return false;
+    return true;
+  };
+};
+
 /** How much of the ranking a caller wants. */
 export interface RankOptions {
   /** Only the best `limit` nodes (the same as the first `limit` of the whole ranking). */
@@ -138,38 +147,56 @@ export const schedule = (r: SchedulingRequest, nodes: readonly CandidateNode[], 
 
 const passes = (r: SchedulingRequest, n: CandidateNode) => FILTERS.every(([, f]) => !f(r, n));
 
-interface Scored {
+/** A fitting node with what the ranking orders it by. */
+export interface Scored {
   readonly n: CandidateNode;
+  /** 1: asked to come first (RankOptions.first). */
   readonly first: number;
   readonly score: number;
   readonly tie: number;
 }
 
-const rank = (r: SchedulingRequest, fit: CandidateNode[], weigher: Weigher, o: RankOptions): CandidateNode[] => {
-  const seed = fnv(FNV_OFFSET, `${r.instanceId}\u0000`);
-  const scored: Scored[] = fit.map((n) => ({ n, first: o.first?.(n) ? 1 : 0, score: freeAfter(n, r.resources), tie: fnv(seed, n.id) >>> 0 }));
+/**
+ * The ranking's order: nodes asked for first, then by the weigher's score,
+ * then by the tie-break; what is still equal (a 32-bit tie-break can collide)
+ * keeps the order the nodes came in, ids ascending as the read model lists them.
+ */
+export const ranksBefore = (weigher: Weigher) => {
   const sign = weigher === 'spread' ? -1 : 1;
-  const before = (a: Scored, b: Scored) => b.first - a.first || sign * (a.score - b.score) || a.tie - b.tie;
+  return (a: Scored, b: Scored): number => b.first - a.first || sign * (a.score - b.score) || a.tie - b.tie;
+};
+
+/** Puts s among the best `limit` in `top` (kept in order), after those it does not come before, as a stable sort would. */
+export const keepBest = (top: Scored[], s: Scored, limit: number, before: (a: Scored, b: Scored) => number): void => {
+  if (top.length === limit && before(s, top[limit - 1]) >= 0) return;
+  let i = top.length;
+  while (i > 0 && before(s, top[i - 1]) < 0) i--;
+  top.splice(i, 0, s);
+  if (top.length > limit) top.pop();
+};
+
+const rank = (r: SchedulingRequest, fit: CandidateNode[], weigher: Weigher, o: RankOptions): CandidateNode[] => {
+  const seed = tieSeed(r.instanceId);
+  const scored: Scored[] = fit.map((n) => ({ n, first: o.first?.(n) ? 1 : 0, score: freeAfter(n, r.resources), tie: tieOf(seed, n.id) }));
+  const before = ranksBefore(weigher);
   const limit = o.limit ?? Infinity;
   if (limit >= scored.length) return scored.sort(before).map((s) => s.n);
-  // The best few of a thousand nodes, without sorting all of them for every placement;
-  // each goes after those it does not come before, as the (stable) sort puts it.
+  // The best few of a thousand nodes, without sorting all of them for every placement.
   const top: Scored[] = [];
-  for (const s of scored) {
-    if (top.length === limit && before(s, top[limit - 1]) >= 0) continue;
-    let i = top.length;
-    while (i > 0 && before(s, top[i - 1]) < 0) i--;
-    top.splice(i, 0, s);
-    if (top.length > limit) top.pop();
-  }
+  for (const s of scored) keepBest(top, s, limit, before);
   return top.map((s) => s.n);
 };
 
-/** Mean free share of CPU and memory once the instance is placed (0 = full, 1 = empty). */
-const freeAfter = (n: CandidateNode, want: Resources): number => {
+/** Mean free share of CPU and memory once the instance is placed (0 = full, 1 = empty): it reads only capacity and allocated CPU and memory. */
+export const freeAfter = (n: Pick<CandidateNode, 'capacity' | 'allocated'>, want: Resources): number => {
   const share = (cap: number, used: number) => (cap > 0 ? (cap - used) / cap : 0);
   return (share(n.capacity.cpuCores, n.allocated.cpuCores + want.cpuCores) + share(n.capacity.memoryBytes, n.allocated.memoryBytes + want.memoryBytes)) / 2;
 };
+
+/** The instance's part of the tie-break, worked out once per placement. */
+export const tieSeed = (instanceId: string): number => fnv(FNV_OFFSET, `${instanceId}\u0000`);
+/** The tie-break of one node for the instance whose seed this is (smaller first). */
+export const tieOf = (seed: number, nodeId: string): number => fnv(seed, nodeId) >>> 0;
 
 /**
  * The tie-break: equal nodes are taken in an order that differs per instance,

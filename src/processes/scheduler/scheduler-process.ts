@@ -8,7 +8,8 @@ import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import type { Instance } from '../../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../../projections/entity-read-model';
-import { type CandidateNode, schedule, type Weigher } from '../../scheduler/scheduler';
+import { CandidateIndex } from '../../scheduler/candidate-index';
+import { type CandidateNode, type Decision, schedule, type SchedulingRequest, type Weigher } from '../../scheduler/scheduler';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { Controller } from '../controller';
@@ -50,7 +51,10 @@ export class SchedulerProcess extends Controller {
   private readonly pending = new Set<string>();
   /** When each instance first had to wait for placements in flight. */
   private readonly waitingSince = new Map<string, number>();
-  private readonly candidateCache = new WeakMap<NodeState, { live: boolean; node: CandidateNode }>();
+  /** Every registered node as a candidate, kept as the nodes change (not built again for each placement). */
+  private readonly index = new CandidateIndex();
+  /** Nodes that changed since the index last took them in. */
+  private readonly changedNodes = new Set<string>();
 
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
@@ -61,14 +65,19 @@ export class SchedulerProcess extends Controller {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    // A placement ranks every node synchronously: two start per turn of the event loop, so a burst's
-    // placements do not hold back reading the log and writing watch events (Turns). Interleaved runs
-    // (BENCHMARKS.md, Scale): one per turn placed 204-208/s, two 192-266/s, four 236-245/s with watch
-    // events p99 120-161 ms; all that waited in one turn, 186-201/s with p99 197-232 ms.
+    // Two placements start per turn of the event loop, so a burst's placements do not hold back reading
+    // the log and writing watch events (Turns). Interleaved runs (BENCHMARKS.md, Scale): when a placement
+    // ranked every node, one per turn placed 204-208/s, two 192-266/s, four 236-245/s with watch events
+    // p99 120-161 ms; all that waited in one turn, 186-201/s with p99 197-232 ms. With the index a
+    // placement is ~10x cheaper, yet eight per turn or all only moved the wait to placed -> RUNNING
+    // and made the watchers' p99 worse: each placement's commands and replies are work of their own.
     super('scheduler', log, opts.concurrency, 2);
   }
 
   start(): void {
+    // Level-triggered: a change only names the node; the index takes its state as it is when a placement next looks.
+    this.watch(this.nodes.changes$.subscribe((c) => this.changedNodes.add(c.id)));
+    for (const id of this.nodes.ids()) this.changedNodes.add(id);
     this.watch(
       this.instances.changes$.subscribe((c) => {
         if (c.type !== 'DELETED' && this.instances.state(c.id)?.status === 'PENDING') {
@@ -91,7 +100,10 @@ export class SchedulerProcess extends Controller {
   /** Some READY node's lease is not known yet, and may be any moment (the server has just started). */
   private awaitingLeases(): boolean {
     const may = this.opts.mayBeLive;
-    return !!may && this.registeredNodes().some((n) => n.status === 'READY' && may(n.id));
+    if (!may) return false;
+    this.refreshIndex();
+    for (const n of this.index.all()) if (n.ready && may(n.id)) return true;
+    return false;
   }
 
   /** Capacity nodes hold for other instances still PENDING: placements in flight, which may be given back. */
@@ -109,59 +121,65 @@ export class SchedulerProcess extends Controller {
     return held;
   }
 
+  /**
+   * Every registered node as schedule() takes it, ids ascending (the tie-break's last resort), its
+   * lease and the placements in flight folded in: what a placement ranked before the index, now
+   * asked only when the index finds no node, for the reason (and whether to wait).
+   */
   private candidates(self: string): CandidateNode[] {
     const inFlight = this.heldInFlight(self);
     const live = this.opts.isLive ?? (() => true);
-    return this.registeredNodes().map((n) => {
-      const base = this.candidateOf(n, live(n.id));
-      const assumed = this.assumed.get(n.id);
-      const held = inFlight.get(n.id);
-      if (!assumed && !held) return base;
-      return { ...base, allocated: assumed ? add(base.allocated, assumed) : base.allocated, inFlight: held };
-    });
+    const out: CandidateNode[] = [];
+    for (const id of this.nodes.ids()) {
+      const base = this.index.get(id);
+      if (!base) continue;
+      const isLive = live(id);
+      const assumed = this.assumed.get(id);
+      const held = inFlight.get(id);
+      out.push({
+        ...base,
+        // READY in the log but no live lease: it may have died while no server watched.
+        ready: base.ready && isLive,
+        status: base.ready && !isLive ? 'READY without a live lease' : base.status,
+        allocated: assumed ? add(base.allocated, assumed) : base.allocated,
+        inFlight: held,
+      });
+    }
+    return out;
+  }
+
+  /** Takes in the nodes that changed since it last looked (their states as they are now). */
+  private refreshIndex(): void {
+    for (const id of this.changedNodes) {
+      const n = this.nodes.state(id);
+      if (n?.registered) this.index.put(candidateOf(n));
+      else this.index.remove(id);
+    }
+    this.changedNodes.clear();
   }
 
   /**
-   * A node as a candidate, before placements in flight: kept per node state
-   * (states are replaced, never changed, on every event), so a burst of
-   * placements does not add up each of a thousand nodes' reservations again
-   * for every instance.
+   * The best nodes for the request: from the index (a few groups of like nodes, and the lease
+   * of the few it would pick); when none fits, schedule() over every node says why (and
+   * whether to wait), as it always did.
    */
-  private candidateOf(n: NodeState, live: boolean): CandidateNode {
-    const kept = this.candidateCache.get(n);
-    if (kept && kept.live === live) return kept.node;
-    const node: CandidateNode = {
-      id: n.id,
-      hostname: n.hostname,
-      // READY in the log but no live lease: it may have died while no server watched.
-      ready: n.status === 'READY' && live,
-      status: n.status === 'READY' ? 'READY without a live lease' : STATUS_NAME[n.status],
-      region: n.region,
-      zone: n.zone,
-      supported: n.supportedInstanceTypes,
-      // Nothing is held back for the host itself: all of its capacity can be scheduled.
-      capacity: n.capacity,
-      allocated: allocated(n),
-    };
-    this.candidateCache.set(n, { live, node });
-    return node;
-  }
-
-  /** The domain state of every registered node (the read model's views are the wire's). */
-  private registeredNodes(): NodeState[] {
-    const out: NodeState[] = [];
-    for (const id of this.nodes.ids()) {
-      const n = this.nodes.state(id);
-      if (n?.registered) out.push(n);
-    }
-    return out;
+  private decide(request: SchedulingRequest, self: string, holding: ReadonlySet<string>): Decision {
+    this.refreshIndex();
+    const ranked = this.index.best(request, this.opts.weigher, {
+      limit: this.opts.triesPerRound,
+      live: this.opts.isLive ?? (() => true),
+      first: holding,
+      extra: this.assumed,
+    });
+    if (ranked.length > 0) return { ok: true, ranked };
+    return schedule(request, this.candidates(self), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
   }
 
   private async scheduleOne(id: string): Promise<ReconcileResult> {
     const s = this.instances.state(id);
     if (!s?.exists || s.status !== 'PENDING') return;
     const origin = (step: string) => systemOrigin('scheduler', `scheduler:${id}:${s.generation}:${step}`, this.causes.of(id));
-    const request = {
+    const request: SchedulingRequest = {
       instanceId: id,
       kind: s.kind!,
       resources: s.resources!,
@@ -175,7 +193,7 @@ export class SchedulerProcess extends Controller {
     for (let round = 0; round < 3; round++) {
       // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
       const holding = this.reservations.nodesFor(id);
-      const decision = schedule(request, this.candidates(id), this.opts.weigher, { limit: this.opts.triesPerRound, first: (n) => holding.has(n.id) });
+      const decision = this.decide(request, id, holding);
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
         const since = this.waitingSince.get(id) ?? Date.now();
@@ -244,3 +262,17 @@ export class SchedulerProcess extends Controller {
     }
   }
 }
+
+/** A node as the index keeps it: `ready` by its status alone (the lease is asked at placement), nothing in flight. */
+const candidateOf = (n: NodeState): CandidateNode => ({
+  id: n.id,
+  hostname: n.hostname,
+  ready: n.status === 'READY',
+  status: STATUS_NAME[n.status],
+  region: n.region,
+  zone: n.zone,
+  supported: n.supportedInstanceTypes,
+  // Nothing is held back for the host itself: all of its capacity can be scheduled.
+  capacity: n.capacity,
+  allocated: allocated(n),
+});
