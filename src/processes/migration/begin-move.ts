@@ -2,7 +2,7 @@ import { type Dispatcher, type Origin, step } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
 import { refuseMigration } from '../../commands/instance/migrate';
 import type { NodeState } from '../../commands/node';
-import { allocated } from '../../commands/node/decide';
+import { candidateOf } from '../scheduler/candidate-of';
 import { Code, DomainError, FailedPrecondition } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import type { Instance } from '../../gen/hypervisor/v1/compute';
@@ -47,22 +47,10 @@ export const beginMove = async (d: MoveDeps, s: InstanceState, targetNodeId: str
   return target.hostname;
 };
 
-const STATUS: Record<NodeState['status'], string> = { READY: 'READY', NOT_READY: 'NOT_READY', MAINTENANCE: 'in MAINTENANCE', DRAINING: 'DRAINING' };
-
 /** Registered nodes as the pure scheduler sees them (what their reservations hold). */
 const candidates = (nodes: EntityReadModel<NodeState, Node>): CandidateNode[] =>
   nodes
     .ids()
     .map((id) => nodes.state(id))
     .filter((n): n is NodeState => !!n?.registered)
-    .map((n) => ({
-      id: n.id,
-      hostname: n.hostname,
-      ready: n.status === 'READY',
-      status: STATUS[n.status],
-      region: n.region,
-      zone: n.zone,
-      supported: n.supportedInstanceTypes,
-      capacity: n.capacity,
-      allocated: allocated(n),
-    }));
+    .map(candidateOf);

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { type Dispatcher, systemOrigin } from '../../bus/dispatcher';
 import type { InstanceState } from '../../commands/instance';
 import type { NodeState } from '../../commands/node';
-import { allocated } from '../../commands/node/decide';
 import { add, type Resources, sub, ZERO } from '../../domain/resources';
 import { Code, DomainError } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
@@ -13,17 +12,11 @@ import { type CandidateNode, type Decision, schedule, type SchedulingRequest, ty
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { Controller } from '../controller';
+import { candidateOf } from './candidate-of';
 import type { ReconcileResult } from '../work-queue';
 
 /** How long an instance waits for capacity held by other placements in flight before it fails. */
 const MAX_WAIT_MS = 30_000;
-
-const STATUS_NAME: Record<NodeState['status'], string> = {
-  READY: 'READY',
-  NOT_READY: 'NOT_READY',
-  MAINTENANCE: 'in MAINTENANCE',
-  DRAINING: 'DRAINING',
-};
 
 export interface SchedulerOptions {
   readonly weigher: Weigher;
@@ -262,17 +255,3 @@ export class SchedulerProcess extends Controller {
     }
   }
 }
-
-/** A node as the index keeps it: `ready` by its status alone (the lease is asked at placement), nothing in flight. */
-const candidateOf = (n: NodeState): CandidateNode => ({
-  id: n.id,
-  hostname: n.hostname,
-  ready: n.status === 'READY',
-  status: STATUS_NAME[n.status],
-  region: n.region,
-  zone: n.zone,
-  supported: n.supportedInstanceTypes,
-  // Nothing is held back for the host itself: all of its capacity can be scheduled.
-  capacity: n.capacity,
-  allocated: allocated(n),
-});
