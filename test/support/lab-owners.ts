@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../src/shared/atomic-file';
 
 /**
  * Which process owns a namespace lab's token. A lab removes what it made in its
@@ -22,9 +23,12 @@ const identity = (pid: number): string | undefined => {
   }
 };
 
+/** Records this process as the token's owner. Atomically: another lab reading it half-written would take the lab for an orphan. */
 export const claim = (token: string, pid = process.pid, dir = OWNERS_DIR): void => {
+  const me = identity(pid);
+  if (!me) throw new Error(`process ${pid} cannot own a lab: it is not running`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, token), identity(pid) ?? `${pid}:?`);
+  writeFileAtomic(path.join(dir, token), me);
 };
 
 export const release = (token: string, dir = OWNERS_DIR): void => rmSync(path.join(dir, token), { force: true });
@@ -44,6 +48,8 @@ export const orphans = (dir = OWNERS_DIR): string[] => {
     } catch {
       return false; // released meanwhile
     }
-    return identity(Number(owner.split(':')[0])) !== owner;
+    // Only a record that names a process, one that is gone, makes an orphan: anything else is left alone.
+    const m = /^(\d+):\d+$/.exec(owner);
+    return m !== null && identity(Number(m[1])) !== owner;
   });
 };
