@@ -98,7 +98,7 @@ describe('drain of a host with three VMs and a container onto the other (network
     }
     assert.ok(most >= 1 && most <= 2, `at most two moves at once, saw ${most}`);
 
-    for (const vm of vms) assert.ok(await t.pings(cp, vm.ipAddress, 10), `${vm.name} answers the ping on host 1`);
+    for (const vm of vms) await until(`${vm.name} answers the ping on host 1`, () => t.pings(cp, vm.ipAddress, 5), 90_000);
     assert.ok(await reaches(ct.ipAddress), 'the container answers on tcp/7000 on host 1');
     await until('host 0 keeps no QEMU, container process, tap or veth of them', async () => {
       const h = await held();

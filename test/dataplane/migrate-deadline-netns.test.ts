@@ -11,11 +11,11 @@ import { DataplaneLab, root } from './support';
  * stays on the source, so it must run there, not on the target nor on no host (the source,
  * refused its `switching` report, cancels at the switch and QEMU lets the guest run on). Between two
  * network-namespace hosts, real QEMU under TCG; the copy is slowed on the lab's switch
- * (16 Mbit/s from host 0 to host 1) so that it outlasts the control plane's deadline.
+ * (16 Mbit/s from host 0 to host 1: 128 MiB take over a minute) so that it outlasts the control plane's deadline (10 s: the target's QEMU must be up and copying by then, slow as TCG may be).
  */
 describe('live migration given up by the control plane while the stream still runs (real QEMU, TCG)', function () {
   this.timeout(300_000);
-  const t = DataplaneLab.forSuite(2, { server: { migrationTimeoutSeconds: 3 }, agentEnv: { HV_AGENT_MIGRATION_TIMEOUT_SECONDS: '120' } });
+  const t = DataplaneLab.forSuite(2, { server: { migrationTimeoutSeconds: 10 }, agentEnv: { HV_AGENT_MIGRATION_TIMEOUT_SECONDS: '120' } });
   const sw = () => root.in(t.lab.switchNs);
   const qemusOn = (i: number, id: string) => processesNaming(t.agents[i].stateDir).filter((p) => p.cmdline.includes('qemu-system') && p.cmdline.includes(id));
 
@@ -39,7 +39,7 @@ describe('live migration given up by the control plane while the stream still ru
     const copying = await t.watch.until('the memory being copied', (e) => e.instance?.id === i.id && /\(copying memory|failed|^migrated/.test(e.instance.stateReason), 120_000, mark);
     assert.match(copying.instance!.stateReason, /\(copying memory/);
     const failed = await t.watch.until('the move given up', (e) => e.instance?.id === i.id && (/failed/.test(e.instance.stateReason) || e.instance.nodeId !== t.nodeIds[0]), 60_000, mark);
-    assert.match(failed.instance!.stateReason, /did not complete within 3s.*; it stays on node/);
+    assert.match(failed.instance!.stateReason, /did not complete within 10s.*; it stays on node/);
     // The stream is let through at full speed now: it reaches the switch after the move was given up.
     await sw().run('tc', ['qdisc', 'del', 'dev', port1, 'root']);
 
