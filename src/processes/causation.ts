@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../eventstore/event';
 import type { ProjectionRuntime } from '../projections/projection-runtime';
+import { FilledOnFirstRead } from '../projections/filled-on-first-read';
 import type { ReadModel } from '../projections/read-model';
 import type { Snapshottable } from '../projections/snapshot';
 
@@ -28,12 +29,11 @@ export class CausationTracker implements ReadModel, Snapshottable {
   readonly snapshotVersion = '2';
   readonly restoresVersions = ['1'];
   position = 0;
-  private readonly map = new Map<string, Cause>();
   /**
-   * A restored snapshot's section not parsed yet: a restart serves before any reaction asks
-   * for a cause (50,000 instances' at 10,000,000 events); the first look or commit parses it.
+   * Aggregate id → its last event's cause. A restart serves before any reaction asks for a
+   * cause (50,000 instances' at 10,000,000 events): a restored section is parsed on first use.
    */
-  private deferred?: () => unknown;
+  private readonly causes = new FilledOnFirstRead(new Map<string, Cause>(), (map, load: () => unknown) => fill(map, load()));
 
   constructor(private readonly aggregateType: string) {
     this.name = `causes-${aggregateType}`;
@@ -43,8 +43,8 @@ export class CausationTracker implements ReadModel, Snapshottable {
     if (commit.length === 0 || commit[0].revision <= this.position) return;
     for (const e of commit) {
       if (e.aggregateType !== this.aggregateType) continue;
-      if (e.type.endsWith('Deleted')) this.last.delete(e.aggregateId);
-      else this.last.set(e.aggregateId, { correlationId: e.meta.correlationId, causationId: e.id });
+      if (e.type.endsWith('Deleted')) this.causes.get().delete(e.aggregateId);
+      else this.causes.get().set(e.aggregateId, { correlationId: e.meta.correlationId, causationId: e.id });
     }
     this.position = commit[0].revision;
   }
@@ -53,17 +53,7 @@ export class CausationTracker implements ReadModel, Snapshottable {
   start(_runtime: ProjectionRuntime): void {}
 
   of(id: string): Cause {
-    return this.last.get(id) ?? { correlationId: id, causationId: id };
-  }
-
-  /** Aggregate id → its last event's cause. */
-  private get last(): Map<string, Cause> {
-    const load = this.deferred;
-    if (load) {
-      this.deferred = undefined;
-      this.fill(load());
-    }
-    return this.map;
+    return this.causes.get().get(id) ?? { correlationId: id, causationId: id };
   }
 
   /**
@@ -74,7 +64,7 @@ export class CausationTracker implements ReadModel, Snapshottable {
     const ids: string[] = [];
     const correlation: string[] = [];
     const causation: string[] = [];
-    for (const [id, c] of this.last) {
+    for (const [id, c] of this.causes.get()) {
       ids.push(id);
       correlation.push(c.correlationId);
       causation.push(c.causationId);
@@ -83,25 +73,23 @@ export class CausationTracker implements ReadModel, Snapshottable {
   }
 
   restore(data: unknown, position: number): void {
-    this.deferred = undefined;
-    this.fill(data);
+    this.causes.fillNow(() => data);
     this.position = position;
   }
 
   restoreDeferred(load: () => unknown, position: number): void {
-    this.map.clear();
-    this.deferred = load;
+    this.causes.fillLater(load);
     this.position = position;
   }
 
-  private fill(data: unknown): void {
-    this.map.clear();
-    if (Array.isArray(data)) for (const [k, v] of data as [string, Cause][]) this.map.set(k, v);
-    else {
-      const c = data as Columns;
-      for (let i = 0; i < c.ids.length; i++) this.map.set(c.ids[i], { correlationId: c.correlation[i], causationId: c.causation[i] });
-    }
-  }
-
   stop(): void {}
+}
+
+function fill(map: Map<string, Cause>, data: unknown): void {
+  map.clear();
+  if (Array.isArray(data)) for (const [k, v] of data as [string, Cause][]) map.set(k, v);
+  else {
+    const c = data as Columns;
+    for (let i = 0; i < c.ids.length; i++) map.set(c.ids[i], { correlationId: c.correlation[i], causationId: c.causation[i] });
+  }
 }

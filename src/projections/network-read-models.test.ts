@@ -85,7 +85,7 @@ describe('networking read models: snapshot and restore', () => {
     read.restoreDeferred(load, cut);
     assert.equal(loads, 0, 'nothing parsed at restore');
     assert.equal(read.position, cut);
-    assert.deepEqual(read.segments.get('n1'), head.segments.get('n1'));
+    assert.deepEqual(read.holds.segments.get('n1'), head.holds.segments.get('n1'));
     assert.equal(read.count(), head.count());
     assert.equal(loads, 1);
 

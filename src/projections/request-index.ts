@@ -1,5 +1,6 @@
 import { parseCommitId } from '../eventstore/commit-id';
 import type { RecordedEvent } from '../eventstore/event';
+import { FilledOnFirstRead } from './filled-on-first-read';
 import type { ReadModel } from './read-model';
 import type { Snapshottable } from './snapshot';
 
@@ -24,12 +25,11 @@ export class RequestIndex implements ReadModel, Snapshottable {
   readonly snapshotVersion = '2';
   readonly restoresVersions = ['1'];
   position = 0;
-  private map = new Map<string, string>();
   /**
-   * A restored snapshot's entries not yet cut into the Map: a restart serves before any
-   * write asks (200,000 entries, ~80 ms at 10,000,000 events), the first look or commit cuts them.
+   * Scope → fingerprint, oldest first. A restart serves before any write asks: a restored
+   * packed string (200,000 entries, ~80 ms at 10,000,000 events) is cut on first use.
    */
-  private packed?: string;
+  private readonly entries = new FilledOnFirstRead(new Map<string, string>(), cut);
 
   constructor(private readonly capacity = 200_000) {}
 
@@ -37,24 +37,16 @@ export class RequestIndex implements ReadModel, Snapshottable {
     if (commit.length === 0 || commit[0].revision <= this.position) return;
     this.position = commit[0].revision;
     const k = parseCommitId(commit[0].commitId);
-    if (!k.requestScope || !k.fingerprint || this.scopes.has(k.requestScope)) return;
-    this.scopes.set(k.requestScope, k.fingerprint);
-    if (this.scopes.size > this.capacity) this.scopes.delete(this.scopes.keys().next().value as string);
-  }
-
-  /** Scope → fingerprint, oldest first. */
-  private get scopes(): Map<string, string> {
-    const packed = this.packed;
-    if (packed !== undefined) {
-      this.packed = undefined;
-      for (let i = 0; i < packed.length; i += ENTRY) this.map.set(packed.slice(i, i + SCOPE), packed.slice(i + SCOPE, i + ENTRY));
-    }
-    return this.map;
+    if (!k.requestScope || !k.fingerprint) return;
+    const scopes = this.entries.get();
+    if (scopes.has(k.requestScope)) return;
+    scopes.set(k.requestScope, k.fingerprint);
+    if (scopes.size > this.capacity) scopes.delete(scopes.keys().next().value as string);
   }
 
   /** The fingerprint of the request this scope's id was first used for, if the log holds one. */
   fingerprint(scope: string): string | undefined {
-    return this.scopes.get(scope);
+    return this.entries.get().get(scope);
   }
 
   /**
@@ -64,22 +56,30 @@ export class RequestIndex implements ReadModel, Snapshottable {
    */
   snapshot(): unknown {
     // Not cut up since the restore: the same string again.
-    if (this.packed !== undefined) return { packed: this.packed };
-    let packed = '';
-    for (const [scope, fingerprint] of this.scopes) packed += scope + fingerprint;
-    return { packed };
+    const unread = this.entries.unread;
+    if (unread !== undefined) return { packed: unread };
+    return { packed: packedOf(this.entries.get()) };
   }
 
   restore(data: unknown, position: number): void {
     const d = data as { packed?: string; scopes?: Map<string, string> };
-    this.packed = undefined;
-    if (d.scopes) this.map = d.scopes;
+    if (d.scopes) this.entries.fillNow(packedOf(d.scopes));
     else {
       const packed = d.packed ?? '';
       if (packed.length % ENTRY !== 0) throw new Error(`request index: ${packed.length} characters is not a whole number of entries`);
-      this.map = new Map();
-      this.packed = packed;
+      this.entries.fillLater(packed);
     }
     this.position = position;
   }
 }
+
+const packedOf = (scopes: Iterable<[string, string]>): string => {
+  let packed = '';
+  for (const [scope, fingerprint] of scopes) packed += scope + fingerprint;
+  return packed;
+};
+
+const cut = (map: Map<string, string>, packed: string): void => {
+  map.clear();
+  for (let i = 0; i < packed.length; i += ENTRY) map.set(packed.slice(i, i + SCOPE), packed.slice(i + SCOPE, i + ENTRY));
+};

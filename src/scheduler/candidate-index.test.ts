@@ -2,31 +2,9 @@ import assert from 'node:assert/strict';
 import type { InstanceKind } from '../domain/instance-types';
 import { add, type Resources, ZERO } from '../domain/resources';
 import { CandidateIndex } from './candidate-index';
+import { GiB, node, req, res } from './fixtures.testing';
 import { type CandidateNode, schedule, type SchedulingRequest, tieOf, tieSeed, type Weigher } from './scheduler';
 
-const GiB = 2 ** 30;
-const res = (cpuCores: number, memGiB: number, diskGiB = 0, gpuCount = 0): Resources => ({ cpuCores, memoryBytes: memGiB * GiB, diskBytes: diskGiB * GiB, gpuCount });
-const node = (id: string, over: Partial<CandidateNode> = {}): CandidateNode => ({
-  id,
-  hostname: `host-${id}`,
-  ready: true,
-  status: 'READY',
-  region: 'eu-1',
-  zone: 'eu-1a',
-  supported: ['vm', 'microvm'],
-  capacity: res(8, 16, 100),
-  allocated: ZERO,
-  ...over,
-});
-const req = (over: Partial<SchedulingRequest> = {}): SchedulingRequest => ({
-  instanceId: 'i-1',
-  kind: 'vm',
-  resources: res(2, 4),
-  preferredNodeId: '',
-  region: '',
-  zone: '',
-  ...over,
-});
 
 /** The world as the index's caller knows it: nodes, live leases, capacity being reserved right now. */
 interface World {

@@ -1,30 +1,7 @@
 import assert from 'node:assert/strict';
-import type { Resources } from '../domain/resources';
-import { type CandidateNode, schedule, type SchedulingRequest } from './scheduler';
+import { GiB, node, req, res } from './fixtures.testing';
+import { type CandidateNode, schedule } from './scheduler';
 
-const GiB = 2 ** 30;
-const res = (cpuCores: number, memGiB: number): Resources => ({ cpuCores, memoryBytes: memGiB * GiB, diskBytes: 0, gpuCount: 0 });
-const node = (id: string, over: Partial<CandidateNode> = {}): CandidateNode => ({
-  id,
-  hostname: `host-${id}`,
-  ready: true,
-  status: 'READY',
-  region: 'eu-1',
-  zone: 'eu-1a',
-  supported: ['vm', 'microvm'],
-  capacity: res(8, 16),
-  allocated: res(0, 0),
-  ...over,
-});
-const req = (over: Partial<SchedulingRequest> = {}): SchedulingRequest => ({
-  instanceId: 'i-1',
-  kind: 'vm',
-  resources: res(2, 4),
-  preferredNodeId: '',
-  region: '',
-  zone: '',
-  ...over,
-});
 const ids = (d: ReturnType<typeof schedule>) => (d.ok ? d.ranked.map((n) => n.id) : d.reason);
 
 describe('scheduler (pure)', () => {

@@ -103,8 +103,8 @@ describe('NetworkService under concurrency (two server processes, one nats-serve
       const m = cp.network!;
       await cp.network!.reconciler.idle();
       assert.deepEqual([...m.models.networks.state(net.id)!.ports.keys()], [winner]);
-      assert.deepEqual([...m.reservations.macs.keys()].filter((p) => p !== winner && !m.models.ports.get(p)), [], 'no MAC held for a port that does not exist');
-      assert.equal(m.reservations.portRefs.get(winner)?.networkId, net.id);
+      assert.deepEqual([...m.reservations.holds.macs.keys()].filter((p) => p !== winner && !m.models.ports.get(p)), [], 'no MAC held for a port that does not exist');
+      assert.equal(m.reservations.holds.portRefs.get(winner)?.networkId, net.id);
     }
     assert.deepEqual((await via(1).rpc('listAllocations', { subnetId: s.id })).allocations.map((a) => a.portId), [winner]);
   });

@@ -69,9 +69,9 @@ describe('crash: kill -9 the server during a burst of CreatePort', function () {
       const consistent = () => {
         const ports = new Set(models.ports.ids());
         const orphans = [
-          ...[...held.macs.keys()].filter((p) => !ports.has(p)),
-          ...[...held.portRefs.keys()].filter((p) => !ports.has(p)),
-          ...[...held.groupRefs.keys()].filter((p) => !ports.has(p)),
+          ...[...held.holds.macs.keys()].filter((p) => !ports.has(p)),
+          ...[...held.holds.portRefs.keys()].filter((p) => !ports.has(p)),
+          ...[...held.holds.groupRefs.keys()].filter((p) => !ports.has(p)),
           ...[...models.subnets.state(subnet.id)!.allocations.values()].map((a) => a.portId).filter((p) => !ports.has(p)),
         ];
         return orphans.length === 0 ? ports : undefined;
@@ -80,8 +80,8 @@ describe('crash: kill -9 the server during a burst of CreatePort', function () {
       for (const id of ports) {
         const p = models.ports.state(id)!;
         assert.equal(models.macs.state(p.macAddress.replace(/:/g, '-'))?.portId, id, `port ${id} holds its MAC`);
-        assert.equal(held.portRefs.get(id)?.networkId, net.id);
-        assert.ok(held.groupRefs.get(id)?.has(group.id));
+        assert.equal(held.holds.portRefs.get(id)?.networkId, net.id);
+        assert.ok(held.holds.groupRefs.get(id)?.has(group.id));
       }
       const allocations = [...models.subnets.state(subnet.id)!.allocations.values()];
       assert.equal(allocations.length, ports.size, 'one address per port');

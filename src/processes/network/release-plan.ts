@@ -51,7 +51,7 @@ const statusOf = (s: { status: Lifecycle } | undefined): Lifecycle => s?.status 
  *   AddRouterInterface land one after the other.
  * Releases come in the reverse order of the create sequence.
  */
-export const planReleases = (key: string, st: NetworkStates, held: NetworkReservations, now: number, graceMs: number): ReleasePlan => {
+export const planReleases = (key: string, st: NetworkStates, reservations: NetworkReservations, now: number, graceMs: number): ReleasePlan => {
   const releases: Release[] = [];
   let recheckAt: number | undefined;
   /** Whether a hold is due; if not, remember when it will be. */
@@ -63,6 +63,7 @@ export const planReleases = (key: string, st: NetworkStates, held: NetworkReserv
     return false;
   };
   const { kind, id } = parseOwnerKey(key);
+  const held = reservations.holds;
 
   switch (kind) {
     case 'network': {
@@ -104,7 +105,7 @@ export const planReleases = (key: string, st: NetworkStates, held: NetworkReserv
       for (const [groupId, hold] of held.groupRefs.get(id) ?? [])
         if (due(hold, gone))
           releases.push({ step: `detach-group:${groupId}`, aggregateType: 'security_group', aggregateId: groupId, command: { type: 'DetachPort', data: { portId: id } }, hold });
-      for (const a of [...held.allocationsOf('port', id), ...held.allocationsOf('router_interface', id)])
+      for (const a of [...reservations.allocationsOf('port', id), ...reservations.allocationsOf('router_interface', id)])
         if (due(a, gone))
           releases.push({ step: `release-ip:${a.subnetId}`, aggregateType: 'subnet', aggregateId: a.subnetId, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: a.allocationId } }, hold: a });
       for (const [mac, hold] of held.macs.get(id) ?? [])
@@ -128,7 +129,7 @@ export const planReleases = (key: string, st: NetworkStates, held: NetworkReserv
       for (const [routerId, hold] of held.routerFips.get(id) ?? [])
         if (active?.routerId !== routerId && due(hold, gone || (!!active && !!active.routerId)))
           releases.push({ step: `unroute:${routerId}`, aggregateType: 'router', aggregateId: routerId, command: { type: 'UnrouteFloatingIp', data: { floatingIpId: id } }, hold });
-      for (const a of held.allocationsOf('floating_ip', id)) {
+      for (const a of reservations.allocationsOf('floating_ip', id)) {
         const own = active && active.floatingSubnetId === a.subnetId && a.allocationId === id;
         if (!own && due(a, gone))
           releases.push({ step: `release-ip:${a.subnetId}`, aggregateType: 'subnet', aggregateId: a.subnetId, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: a.allocationId } }, hold: a });
@@ -140,7 +141,7 @@ export const planReleases = (key: string, st: NetworkStates, held: NetworkReserv
       const r = st.router(id);
       const status = statusOf(r);
       const used = new Set(status === 'active' ? (r?.gateway?.fixedIps ?? []).map((f) => `${f.subnetId}/${f.allocationId}`) : []);
-      for (const a of held.allocationsOf('router_gateway', id))
+      for (const a of reservations.allocationsOf('router_gateway', id))
         if (!used.has(`${a.subnetId}/${a.allocationId}`) && due(a, status === 'deleted'))
           releases.push({ step: `release-ip:${a.subnetId}:${a.allocationId}`, aggregateType: 'subnet', aggregateId: a.subnetId, command: { type: 'ReleaseIp', data: { ipAddress: '', allocationId: a.allocationId } }, hold: a });
       break;

@@ -7,6 +7,7 @@ import type { SecurityGroupEvent } from '../../commands/security_group';
 import type { SubnetEvent } from '../../commands/subnet';
 import type { RecordedEvent } from '../../eventstore/event';
 import type { ReadModel } from '../../projections/read-model';
+import { FilledOnFirstRead } from '../../projections/filled-on-first-read';
 import type { Snapshottable } from '../../projections/snapshot';
 
 /** Something held for an owner: when it was taken, and by which event (for the release's causation). */
@@ -50,6 +51,47 @@ const unnest = <V>(m: Map<string, Map<string, V>>, k: string, k2: string): void 
   if (inner.size === 0) m.delete(k);
 };
 
+/** What is held, by kind. */
+export interface Holds {
+  /** networkId → its VNI or VLAN id. */
+  readonly segments: Map<string, SegmentHold>;
+  /** subnetId → the network that claimed its CIDR. */
+  readonly subnetRefs: Map<string, RefHold>;
+  /** portId → the network that lists it. */
+  readonly portRefs: Map<string, RefHold>;
+  /** portId → mac → hold. */
+  readonly macs: Map<string, Map<string, Hold>>;
+  /** owner key (`port:<id>`, `router_interface:<id>`, `floating_ip:<id>`, `router_gateway:<id>`) → `<subnet>/<allocation>` → hold. User allocations are nobody's to reclaim. */
+  readonly allocations: Map<string, Map<string, AllocationHold>>;
+  /** portId → security group → hold. */
+  readonly groupRefs: Map<string, Map<string, Hold>>;
+  /** floatingIpId → port → hold (port AttachFloatingIp). */
+  readonly portFips: Map<string, Map<string, Hold>>;
+  /** floatingIpId → router → hold (router RouteFloatingIp). */
+  readonly routerFips: Map<string, Map<string, Hold>>;
+}
+
+const emptyHolds = (): Holds => ({
+  segments: new Map(),
+  subnetRefs: new Map(),
+  portRefs: new Map(),
+  macs: new Map(),
+  allocations: new Map(),
+  groupRefs: new Map(),
+  portFips: new Map(),
+  routerFips: new Map(),
+});
+
+/** Replaces every hold with a snapshot's (each kind as a Map, or as [key, value] pairs). */
+const fill = (held: Holds, data: unknown): void => {
+  const d = data as Record<string, Iterable<[string, never]> | undefined>;
+  for (const k of Object.keys(held) as (keyof Holds)[]) {
+    const m = held[k] as Map<string, unknown>;
+    m.clear();
+    for (const [key, v] of d[k] ?? []) m.set(key, v);
+  }
+};
+
 /**
  * Every reservation one networking aggregate holds on behalf of another, by
  * owner, folded from the log: a segment for a network, a subnet reference
@@ -64,62 +106,12 @@ export class NetworkReservations implements ReadModel, Snapshottable {
   readonly snapshotVersion = '1';
   /** Last log position applied. */
   position = 0;
-  private readonly held = {
-    /** networkId → its VNI or VLAN id. */
-    segments: new Map<string, SegmentHold>(),
-    /** subnetId → the network that claimed its CIDR. */
-    subnetRefs: new Map<string, RefHold>(),
-    /** portId → the network that lists it. */
-    portRefs: new Map<string, RefHold>(),
-    /** portId → mac → hold. */
-    macs: new Map<string, Map<string, Hold>>(),
-    /** owner key (`port:<id>`, `router_interface:<id>`, `floating_ip:<id>`, `router_gateway:<id>`) → `<subnet>/<allocation>` → hold. User allocations are nobody's to reclaim. */
-    allocations: new Map<string, Map<string, AllocationHold>>(),
-    /** portId → security group → hold. */
-    groupRefs: new Map<string, Map<string, Hold>>(),
-    /** floatingIpId → port → hold (port AttachFloatingIp). */
-    portFips: new Map<string, Map<string, Hold>>(),
-    /** floatingIpId → router → hold (router RouteFloatingIp). */
-    routerFips: new Map<string, Map<string, Hold>>(),
-  };
-  /**
-   * A restored snapshot's section not parsed yet: a restart serves before the reconciler asks
-   * (11 MB of holds at 10,000,000 events); the first look or commit parses it.
-   */
-  private deferred?: () => unknown;
+  /** Parsed on first use after a restart: it serves before the reconciler asks (11 MB of holds at 10,000,000 events). */
+  private readonly state = new FilledOnFirstRead(emptyHolds(), (held, load: () => unknown) => fill(held, load()));
 
-  get segments() {
-    return this.loaded.segments;
-  }
-  get subnetRefs() {
-    return this.loaded.subnetRefs;
-  }
-  get portRefs() {
-    return this.loaded.portRefs;
-  }
-  get macs() {
-    return this.loaded.macs;
-  }
-  get allocations() {
-    return this.loaded.allocations;
-  }
-  get groupRefs() {
-    return this.loaded.groupRefs;
-  }
-  get portFips() {
-    return this.loaded.portFips;
-  }
-  get routerFips() {
-    return this.loaded.routerFips;
-  }
-
-  private get loaded() {
-    const load = this.deferred;
-    if (load) {
-      this.deferred = undefined;
-      this.fill(load());
-    }
-    return this.held;
+  /** Every hold, by kind. */
+  get holds(): Holds {
+    return this.state.get();
   }
 
   applyCommit(commit: readonly RecordedEvent[]): void {
@@ -129,53 +121,42 @@ export class NetworkReservations implements ReadModel, Snapshottable {
   }
 
   snapshot(): unknown {
-    const { segments, subnetRefs, portRefs, macs, allocations, groupRefs, portFips, routerFips } = this;
-    return { segments, subnetRefs, portRefs, macs, allocations, groupRefs, portFips, routerFips };
+    return { ...this.holds };
   }
 
   restore(data: unknown, position: number): void {
-    this.deferred = undefined;
-    this.fill(data);
+    this.state.fillNow(() => data);
     this.position = position;
   }
 
   restoreDeferred(load: () => unknown, position: number): void {
-    for (const m of Object.values(this.held)) m.clear();
-    this.deferred = load;
+    this.state.fillLater(load);
     this.position = position;
   }
 
-  private fill(data: unknown): void {
-    const d = data as Record<string, Map<string, never>>;
-    for (const k of Object.keys(this.held) as (keyof NetworkReservations['held'])[]) {
-      const m = this.held[k] as Map<string, unknown>;
-      m.clear();
-      for (const [key, v] of d[k] ?? []) m.set(key, v);
-    }
-  }
-
   private apply(e: RecordedEvent): void {
+    const held = this.holds;
     const hold: Hold = { since: e.time.getTime(), eventId: e.id, correlationId: e.meta.correlationId };
     const id = e.aggregateId;
     switch (e.aggregateType) {
       case 'network_pool': {
         const ev = e as unknown as NetworkPoolEvent;
-        if (ev.type === 'SegmentReserved') this.segments.set(ev.data.networkId, { ...hold, kind: ev.data.kind, segmentId: ev.data.segmentId });
-        else if (ev.type === 'SegmentReleased') this.segments.delete(ev.data.networkId);
+        if (ev.type === 'SegmentReserved') held.segments.set(ev.data.networkId, { ...hold, kind: ev.data.kind, segmentId: ev.data.segmentId });
+        else if (ev.type === 'SegmentReleased') held.segments.delete(ev.data.networkId);
         return;
       }
       case 'network': {
         const ev = e as unknown as NetworkEvent;
-        if (ev.type === 'SubnetAdded') this.subnetRefs.set(ev.data.subnetId, { ...hold, networkId: id });
-        else if (ev.type === 'SubnetRemoved') this.subnetRefs.delete(ev.data.subnetId);
-        else if (ev.type === 'PortAdded') this.portRefs.set(ev.data.portId, { ...hold, networkId: id });
-        else if (ev.type === 'PortRemoved') this.portRefs.delete(ev.data.portId);
+        if (ev.type === 'SubnetAdded') held.subnetRefs.set(ev.data.subnetId, { ...hold, networkId: id });
+        else if (ev.type === 'SubnetRemoved') held.subnetRefs.delete(ev.data.subnetId);
+        else if (ev.type === 'PortAdded') held.portRefs.set(ev.data.portId, { ...hold, networkId: id });
+        else if (ev.type === 'PortRemoved') held.portRefs.delete(ev.data.portId);
         return;
       }
       case 'mac_address': {
         const ev = e as unknown as MacAddressEvent;
-        if (ev.type === 'MacReserved') nested(this.macs, ev.data.portId).set(ev.data.mac, hold);
-        else if (ev.type === 'MacReleased') unnest(this.macs, ev.data.portId, ev.data.mac);
+        if (ev.type === 'MacReserved') nested(held.macs, ev.data.portId).set(ev.data.mac, hold);
+        else if (ev.type === 'MacReleased') unnest(held.macs, ev.data.portId, ev.data.mac);
         return;
       }
       case 'subnet': {
@@ -184,26 +165,26 @@ export class NetworkReservations implements ReadModel, Snapshottable {
         const { owner, allocationId } = ev.data;
         if (owner.kind === 'user') return;
         const key = `${owner.kind}:${owner.id}`;
-        if (ev.type === 'IpAllocated') nested(this.allocations, key).set(`${id}/${allocationId}`, { ...hold, subnetId: id, allocationId });
-        else unnest(this.allocations, key, `${id}/${allocationId}`);
+        if (ev.type === 'IpAllocated') nested(held.allocations, key).set(`${id}/${allocationId}`, { ...hold, subnetId: id, allocationId });
+        else unnest(held.allocations, key, `${id}/${allocationId}`);
         return;
       }
       case 'security_group': {
         const ev = e as unknown as SecurityGroupEvent;
-        if (ev.type === 'SecurityGroupAttached') nested(this.groupRefs, ev.data.portId).set(id, hold);
-        else if (ev.type === 'SecurityGroupDetached') unnest(this.groupRefs, ev.data.portId, id);
+        if (ev.type === 'SecurityGroupAttached') nested(held.groupRefs, ev.data.portId).set(id, hold);
+        else if (ev.type === 'SecurityGroupDetached') unnest(held.groupRefs, ev.data.portId, id);
         return;
       }
       case 'port': {
         const ev = e as unknown as PortEvent;
-        if (ev.type === 'FloatingIpAttached') nested(this.portFips, ev.data.floatingIpId).set(id, hold);
-        else if (ev.type === 'FloatingIpDetached') unnest(this.portFips, ev.data.floatingIpId, id);
+        if (ev.type === 'FloatingIpAttached') nested(held.portFips, ev.data.floatingIpId).set(id, hold);
+        else if (ev.type === 'FloatingIpDetached') unnest(held.portFips, ev.data.floatingIpId, id);
         return;
       }
       case 'router': {
         const ev = e as unknown as RouterEvent;
-        if (ev.type === 'FloatingIpRouted') nested(this.routerFips, ev.data.floatingIpId).set(id, hold);
-        else if (ev.type === 'FloatingIpUnrouted') unnest(this.routerFips, ev.data.floatingIpId, id);
+        if (ev.type === 'FloatingIpRouted') nested(held.routerFips, ev.data.floatingIpId).set(id, hold);
+        else if (ev.type === 'FloatingIpUnrouted') unnest(held.routerFips, ev.data.floatingIpId, id);
         return;
       }
     }
@@ -211,17 +192,18 @@ export class NetworkReservations implements ReadModel, Snapshottable {
 
   /** Addresses held for an owner (`port`, `router_interface`, `floating_ip`, `router_gateway`). */
   allocationsOf(kind: string, id: string): AllocationHold[] {
-    return [...(this.allocations.get(`${kind}:${id}`)?.values() ?? [])];
+    return [...(this.holds.allocations.get(`${kind}:${id}`)?.values() ?? [])];
   }
 
   /** Every owner something is held for, as owner keys (the reconciler's full sweep). */
   *owners(): Generator<string> {
-    for (const id of this.segments.keys()) yield ownerKey('network', id);
-    for (const id of this.subnetRefs.keys()) yield ownerKey('subnet', id);
-    const ports = new Set([...this.portRefs.keys(), ...this.macs.keys(), ...this.groupRefs.keys()]);
+    const held = this.holds;
+    for (const id of held.segments.keys()) yield ownerKey('network', id);
+    for (const id of held.subnetRefs.keys()) yield ownerKey('subnet', id);
+    const ports = new Set([...held.portRefs.keys(), ...held.macs.keys(), ...held.groupRefs.keys()]);
     const routers = new Set<string>();
-    const fips = new Set([...this.portFips.keys(), ...this.routerFips.keys()]);
-    for (const key of this.allocations.keys()) {
+    const fips = new Set([...held.portFips.keys(), ...held.routerFips.keys()]);
+    for (const key of held.allocations.keys()) {
       const { kind, id } = parseOwnerKey(key);
       const k = kind as string;
       if (k === 'port' || k === 'router_interface') ports.add(id);
@@ -235,16 +217,17 @@ export class NetworkReservations implements ReadModel, Snapshottable {
 
   /** How many holds there are in all (for tests and metrics: zero once everything is torn down). */
   count(): number {
+    const held = this.holds;
     const sum = (m: Map<string, Map<string, unknown>>) => [...m.values()].reduce((n, x) => n + x.size, 0);
     return (
-      this.segments.size +
-      this.subnetRefs.size +
-      this.portRefs.size +
-      sum(this.macs) +
-      sum(this.allocations) +
-      sum(this.groupRefs) +
-      sum(this.portFips) +
-      sum(this.routerFips)
+      held.segments.size +
+      held.subnetRefs.size +
+      held.portRefs.size +
+      sum(held.macs) +
+      sum(held.allocations) +
+      sum(held.groupRefs) +
+      sum(held.portFips) +
+      sum(held.routerFips)
     );
   }
 }
