@@ -14,18 +14,25 @@ const named = process.argv.slice(2).filter((a, i, all) => /\.js$/.test(a) && !a.
 // files (guests booted under TCG, NATS clusters killed and healed) start
 // first, so the workers end together instead of one waiting on a late slow file.
 const SLOW_FIRST = [
+  // Longest first, as CI's log times them (each file's "took" line, 2 cores, TCG).
   'test/cloud-init/cloud-image.test.js',
-  'test/compute/faults.test.js',
-  'test/ha/chaos.test.js',
+  'test/dataplane/migrate-faults-netns.test.js',
+  'test/dataplane/container-cold-move.test.js',
   'test/storage/volumes-qemu.test.js',
   'test/quick-start/readme.test.js',
-  'test/server/default-path.test.js',
-  'test/ha/jetstream-leader-kill.test.js',
-  'test/agent/accel-probe.test.js',
-  'test/server/embedded-defaults.test.js',
+  'test/compute/migrate-cold.test.js',
+  'test/compute/faults.test.js',
   'test/dataplane/vm-security.test.js',
-  'test/containers/restart-policy.test.js',
-  'test/dataplane/vm-restart.test.js',
+  'test/dataplane/drain-netns.test.js',
+  'test/dataplane/migrate-network.test.js',
+  'test/ha/chaos.test.js',
+  'test/cli/hvctl-compute.test.js',
+  'test/dataplane/vm-routers.test.js',
+  'test/cli/hvctl-network.test.js',
+  'test/compute/migrate-volume.test.js',
+  'test/dataplane/vm-network.test.js',
+  'test/agent/qemu-migration.test.js',
+  'test/agent/qemu-driver.test.js',
 ];
 
 const testFiles = (dir) =>

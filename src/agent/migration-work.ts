@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { FailedPrecondition } from '../errors';
+import { Code, FailedPrecondition } from '../errors';
 import { SwitchInDoubt } from './drivers/driver';
 import type { InstanceWork } from './protocol';
 import { holdPorts } from './migration-ports';
@@ -27,13 +27,16 @@ interface Deps extends MoveWorkDeps {
  * removes what it prepared. Never on both: the target runs the guest only once its report
  * is taken, the source lets the switch happen only once the log has it ('switching'), and
  * a source that gave up after the switch began resumes only once the log has taken its
- * failure; refused (the log has the move completed), it removes its paused copy.
+ * failure; refused (the log has the move completed), it removes its paused copy. A source
+ * whose switch completed resumes only when the log says the move failed (FAILED_PRECONDITION);
+ * its report refused for any other reason (the target's report came first, so the instance is
+ * not placed on it any more), it removes its copy.
  */
 export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> => {
   const m = w.migration!;
   const live = d.driver.migration;
   const log = d.log.child({ instanceId: w.instanceId, migration: m.id, action: w.action });
-  const { report, fail } = moveReports(d.reporter, w);
+  const { report, ask, fail } = moveReports(d.reporter, w);
 
   if (w.action === 'migrate-in') {
     try {
@@ -117,13 +120,18 @@ export const runMigrationWork = async (d: Deps, w: InstanceWork): Promise<void> 
     await endDestination(m.endpoint);
     return;
   }
-  const position = await report('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
-  if (d.reporter && position === undefined) {
-    // Refused: the move was given up while QEMU carried it on, so the guest belongs here; the target removes its copy.
-    // QEMU keeps a migrated source paused (postmigrate) with its disks as at the switch: it runs on from there.
-    log.warn('the stream completed after the move was given up; the guest runs on here');
-    await live.resume(w.instanceId);
-    return;
+  const answer = await ask('migrated', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+  if (answer && 'declined' in answer) {
+    if (answer.declined === Code.FAILED_PRECONDITION) {
+      // The move was given up while QEMU carried it on, so the guest belongs here; the target removes its copy.
+      // QEMU keeps a migrated source paused (postmigrate) with its disks as at the switch: it runs on from there.
+      log.warn('the stream completed after the move was given up; the guest runs on here');
+      await live.resume(w.instanceId);
+      return;
+    }
+    // Any other refusal says the instance is no longer this node's: the target's own report of the switch landed
+    // first (this node may not report on it any more: PERMISSION_DENIED), or it was deleted. Never resumed here.
+    log.info({ reason: answer.reason }, 'the log has the guest elsewhere already; removing the copy here');
   }
   await d.driver.destroy(w.instanceId);
   d.store.recordWork(w, 'control-plane', true);

@@ -24,8 +24,11 @@ export const moveReports = (reporter: Reporter | undefined, w: InstanceWork) => 
   const m = w.migration!;
   const report = (what: string, command: Parameters<Reporter['send']>[3]) =>
     reporter?.send(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
+  /** As report, with why the control plane declined it (undefined without a reporter). */
+  const ask = (what: string, command: Parameters<Reporter['answer']>[3]) =>
+    reporter?.answer(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
   const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
-  return { report, fail };
+  return { report, ask, fail };
 };
 
 /** This host did the instance's current generation: a desired-state answer older than the move's report leaves it alone. */

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { QmpClient, type QmpEvent } from '../../src/agent/drivers/qemu/qmp';
+import { AuditServiceClient, ListEventsRequest } from '../../src/gen/hypervisor/audit/v1/audit';
 import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import type { Instance } from '../../src/gen/hypervisor/v1/compute';
@@ -320,5 +321,41 @@ exec qemu-system-x86_64 "$@" -qmp unix:${work}/mon-$$.sock,server=on,wait=off
     const now = await call(t.c, t.c.getInstance, { instanceId: mover.id });
     assert.deepEqual([now.nodeId, now.state], [t.nodeIds[where], InstanceState.INSTANCE_STATE_RUNNING]);
     await until('its port bound where it runs', async () => (await t.net.rpc('listPorts', { instanceId: mover.id, pageSize: 10 })).ports[0]?.nodeId === t.nodeIds[where], 30_000);
+  });
+  it("the target's report of the switch lands before the source's (the source agent frozen as QEMU sends the devices' state): the source, told the guest is not its own any more, removes its copy and never runs it again", async () => {
+    const i = await microvm('mf-target-first');
+    const con = await t.console(i.id);
+    await t.sh(con, 'echo hv-kept-$((40+9)) > /tmp/mark');
+    const [source] = qemusOn(0, i.id);
+    const seen = await eventsOf(source.pid);
+    // QEMU reaches `device` once its agent let the switch go on (the log has it switching): from there it completes
+    // without the agent. The agent frozen then, only the target can report the switch done, and the source's own
+    // report comes once the instance is on host 1 (host 0 may no longer report on it).
+    const agent = t.agents[0].child!;
+    let frozen = false;
+    const freeze = (e: QmpEvent) => {
+      if (e.event === 'MIGRATION' && e.data?.status === 'device' && !frozen) frozen = agent.kill('SIGSTOP');
+    };
+    monitors[monitors.length - 1].on('event', freeze);
+    try {
+      const mark = t.watch.events.length;
+      await call(t.c, t.c.migrateInstance, { instanceId: i.id, targetNodeId: t.nodeIds[1], live: true });
+      const ended = await t.watch.until('the move ended', (e) => e.instance?.id === i.id && (e.instance.nodeId === t.nodeIds[1] || /failed/.test(e.instance.stateReason)), 180_000, mark);
+      assert.ok(frozen, `the source agent was frozen at the switch: ${seen.events.join(', ')}`);
+      assert.equal(ended.instance!.nodeId, t.nodeIds[1], ended.instance!.stateReason);
+    } finally {
+      agent.kill('SIGCONT');
+    }
+    // Its QEMU goes once the agent hears the log has the guest elsewhere.
+    await seen.gone;
+    const audit = t.cp.client(AuditServiceClient);
+    const moved = await call(audit, audit.listEvents, ListEventsRequest.fromPartial({ aggregateType: 'instance', aggregateId: i.id, types: ['InstanceMigrated'], pageSize: 10 }));
+    assert.deepEqual(moved.events.map((e) => e.actor), [`node:${t.agents[1].hostname}`], "the target's report is the one the log took");
+    const stop = seen.events.indexOf('STOP');
+    assert.ok(stop >= 0, `the source stopped the guest for the switch: ${seen.events.join(', ')}`);
+    assert.deepEqual(seen.events.slice(stop).filter((e) => e === 'RESUME'), [], `the source's guest never ran after the switch: ${seen.events.join(', ')}`);
+    assert.equal(qemusOn(0, i.id).length, 0, 'host 0 keeps no QEMU of it');
+    assert.equal(qemusOn(1, i.id).length, 1, 'host 1 runs it');
+    assert.match(await answers(i.id, /hv-kept-49\nanswered-2/), /hv-kept-49\nanswered-2/);
   });
 });
