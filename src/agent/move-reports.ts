@@ -22,11 +22,14 @@ export interface MoveWorkDeps {
  */
 export const moveReports = (reporter: Reporter | undefined, w: InstanceWork) => {
   const m = w.migration!;
-  const report = (what: string, command: Parameters<Reporter['send']>[3]) =>
-    reporter?.send(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
-  /** As report, with why the control plane declined it (undefined without a reporter). */
+  /** The control plane's answer to a report: its commit's position, or why it declined it (undefined without a reporter). */
   const ask = (what: string, command: Parameters<Reporter['answer']>[3]) =>
     reporter?.answer(`agent:${w.instanceId}:migration:${m.id}:${w.nodeId}:${what}`, 'instance', w.instanceId, command, w.correlationId);
+  /** The report's log position; undefined when declined (or without a reporter). */
+  const report = async (what: string, command: Parameters<Reporter['answer']>[3]) => {
+    const a = await ask(what, command);
+    return a && 'position' in a ? a.position : undefined;
+  };
   const fail = (reason: string) => report('failed', { type: 'FailMigration', data: { nodeId: w.nodeId, migration: m.id, reason } });
   return { report, ask, fail };
 };
