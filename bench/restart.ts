@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { connect, type NatsConnection } from 'nats';
 import { call } from '../src/client/api-client';
 import { ClusterServiceClient, ListNodesRequest, type ListNodesResponse } from '../src/gen/hypervisor/v1/cluster';
 import { JetStreamEventStore } from '../src/eventstore/jetstream/jetstream-event-store';
+import { readProcStat } from '../src/shared/proc-stat';
 import { EmbeddedNatsServer, freePort } from '../src/nats/embedded-nats-server';
 import { ObjectStoreSnapshots } from '../src/snapshots/object-store';
 import { Worker } from 'node:worker_threads';
@@ -136,14 +137,8 @@ const serving = async (s: Server, t0: number, deadlineMs: number): Promise<{ ms:
  * wall time stretches with the load, what it computes much less.
  */
 const cpuSeconds = (pid: number | undefined): number | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // Fields after the command's closing parenthesis: utime and stime are the 14th and 15th of the line.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
+  const s = pid === undefined ? undefined : readProcStat(pid);
+  return s && s.cpuTimeNs / 1e9;
 };
 
 const line = (s: Server, msg: string) => s.lines.find((l) => l.msg === msg);

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-
-/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
-const TICKS_PER_SECOND = 100;
+import { parseProcStat } from '../../src/shared/proc-stat';
 
 /**
  * The CPU time (user + system, ms) a process has used so far, from
@@ -10,10 +8,7 @@ const TICKS_PER_SECOND = 100;
  */
 export const cpuMs = (pid: number | undefined): number => {
   if (pid === undefined) return NaN;
-  // Fields after the command (in parentheses, which may hold spaces): utime and stime are the 14th and 15th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTimeNs / 1e6;
 };
 
 /**

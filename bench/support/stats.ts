@@ -1,3 +1,5 @@
+import { cpuMs } from './proc-cpu';
+
 /** Percentile of a list of numbers (nearest rank). */
 export const percentile = (xs: readonly number[], p: number): number => {
   if (xs.length === 0) return NaN;
@@ -36,8 +38,4 @@ export const fmt = (r: RateResult) =>
   `${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(7)} ms   p99 ${r.p99ms.toFixed(2).padStart(7)} ms   (n=${r.n})`;
 
 /** CPU seconds (user+system) a process has used so far, from /proc. */
-export const cpuSeconds = async (pid: number): Promise<number> => {
-  const { readFileSync } = await import('node:fs');
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+export const cpuSeconds = async (pid: number): Promise<number> => cpuMs(pid) / 1000;

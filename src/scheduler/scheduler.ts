@@ -141,11 +141,10 @@ export const schedule = (r: SchedulingRequest, nodes: readonly CandidateNode[], 
     }
   }
   if (fit.length > 0) return { ok: true, ranked: rank(r, fit, weigher, o) };
-  const wait = nodes.some((n) => n.inFlight && passes(r, { ...n, allocated: sub(n.allocated, n.inFlight) }));
+  const fits = admits(r);
+  const wait = nodes.some((n) => n.inFlight && fits({ ...n, allocated: sub(n.allocated, n.inFlight) }));
   return { ok: false, reason: explain(r, nodes.length, why), exhausted: capacityOnly && why.size > 0, wait };
 };
-
-const passes = (r: SchedulingRequest, n: CandidateNode) => FILTERS.every(([, f]) => !f(r, n));
 
 /** A fitting node with what the ranking orders it by. */
 export interface Scored {

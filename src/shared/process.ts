@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ended, readProcStat } from './proc-stat';
 
 /**
  * Processes of this host by pid, and scans of /proc: what the drivers and the
@@ -18,13 +18,7 @@ export function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  return !ended(readProcStat(pid));
 }
 
 /** The process's command line, its arguments joined by NUL as /proc has it ('' once it is gone). */

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../src/shared/atomic-file';
+import { ended, readProcStat } from '../../src/shared/proc-stat';
 
 /**
  * Which process owns a namespace lab's token. A lab removes what it made in its
@@ -13,14 +14,9 @@ export const OWNERS_DIR = '/run/hvt-labs';
 
 /** A process as it is now: its pid and its start time (field 22 of /proc/<pid>/stat), so a reused pid is not taken for the owner. */
 const identity = (pid: number): string | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (/^[ZX]$/.test(fields[0])) return undefined; // exited, not yet reaped: it holds nothing any more
-    return `${pid}:${fields[19]}`;
-  } catch {
-    return undefined;
-  }
+  const s = readProcStat(pid);
+  // Exited, not yet reaped: it holds nothing any more.
+  return ended(s) ? undefined : `${pid}:${s!.startTimeNs}`;
 };
 
 /** Records this process as the token's owner. Atomically: another lab reading it half-written would take the lab for an orphan. */

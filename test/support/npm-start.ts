@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ended, readProcStat } from '../../src/shared/proc-stat';
 import type { NetnsHost } from './netns-hosts';
 import { until } from './until';
 
@@ -59,10 +60,9 @@ export class NpmStart {
     const out: { pid: number; ppid: number; cmdline: string }[] = [];
     for (const pid of this.nsPids()) {
       try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (/^[ZX]$/.test(after[0])) continue;
-        out.push({ pid, ppid: Number(after[1]), cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+        const s = readProcStat(pid);
+        if (ended(s)) continue;
+        out.push({ pid, ppid: s!.ppid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
       } catch {
         // ended meanwhile
       }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { ended, readProcStat } from '../../src/shared/proc-stat';
 
 /**
  * Live processes (from /proc, not from any file the agent keeps) whose command line
@@ -12,8 +13,7 @@ export const processesNaming = (dir: string): { pid: number; cmdline: string }[]
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
       if (!cmdline.includes(dir)) continue;
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))) continue;
+      if (ended(readProcStat(Number(name)))) continue;
       out.push({ pid: Number(name), cmdline });
     } catch {
       // gone meanwhile
@@ -24,10 +24,5 @@ export const processesNaming = (dir: string): { pid: number; cmdline: string }[]
 
 /** Whether the process still exists and is not a zombie. */
 export const alive = (pid: number): boolean => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
+  return !ended(readProcStat(pid));
 };

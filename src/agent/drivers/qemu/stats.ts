@@ -1,26 +1,5 @@
 import { readFile } from 'node:fs/promises';
-
-/** /proc reports CPU times in USER_HZ, which is 100 on every Linux ABI Node runs on. */
-const USER_HZ = 100;
-const NS_PER_TICK = 1e9 / USER_HZ;
-
-export interface ProcStat {
-  state: string;
-  /** user + system time of all threads (vCPUs included). */
-  cpuTimeNs: number;
-  /** Since boot, in ns. */
-  startTimeNs: number;
-}
-
-/** Parses /proc/<pid>/stat. The command name may hold spaces and ')', so fields count from the last ')'. */
-export function parseProcStat(text: string): ProcStat {
-  const rest = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);
-  // rest[0] is field 3 (state); utime, stime and starttime are fields 14, 15 and 22.
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  const start = Number(rest[19]);
-  return { state: rest[0], cpuTimeNs: (utime + stime) * NS_PER_TICK, startTimeNs: start * NS_PER_TICK };
-}
+import { parseProcStat, type ProcStat } from '../../../shared/proc-stat';
 
 export interface ProcMemory {
   rssBytes: number;
