@@ -27,9 +27,11 @@ interface Deps extends MoveWorkDeps {
  * A host's part of a cold move. The source stops the instance, serves the files that hold
  * its data (a VM's overlays, attached volumes: disk-copy.ts) and says where ('switching',
  * with the address); the target copies them into place, makes the instance on the port's
- * second binding (same address and MAC), starts it if it ran, and reports the move done.
- * The source removes its stopped copy only once node_id has moved (cleanup), so a failure
- * anywhere leaves it there (started again if it ran) and the target removes what it copied.
+ * second binding (same address and MAC) and reports the move done. A RUNNING one is started
+ * there by the start work that the log's InstanceMigrated brings, never before: a move given
+ * up is started again on its source. The source removes its stopped copy only once node_id
+ * has moved (cleanup), so a failure anywhere leaves it there (started again if it ran) and
+ * the target removes what it copied.
  * What is not in a file carried (a container's rootfs) is made afresh from the image.
  */
 export const runColdMoveWork = async (d: Deps, w: InstanceWork): Promise<void> => {
@@ -63,6 +65,10 @@ export const runColdMoveWork = async (d: Deps, w: InstanceWork): Promise<void> =
     }
     case 'migrate-in': {
       const copied: MovedVolume[] = [];
+      const removeHere = async () => {
+        await d.driver.destroy(w.instanceId).catch((err) => log.warn({ err }, 'removing what a cold move made here failed'));
+        for (const v of copied) await d.disks?.volumes?.drop(v).catch((err) => log.warn({ err, volumeId: v.id }, 'could not remove the copy of a volume'));
+      };
       try {
         // Redelivered (this agent was killed mid-move): what was made here is taken as it is.
         if (!(await d.driver.inspect(w.instanceId))) {
@@ -71,22 +77,25 @@ export const runColdMoveWork = async (d: Deps, w: InstanceWork): Promise<void> =
           const nics = await d.nics(w);
           await d.driver.create(nics.length ? { ...spec, nics } : spec);
         }
-        if (m.cold?.running) {
-          await report('starting', { type: 'ReportMigrationProgress', data: { nodeId: w.nodeId, migration: m.id, phase: 'starting', percent: 75 } });
-          await d.driver.start(w.instanceId);
-          // Nothing it sends by itself tells the bridges it is here now (a guest's QEMU announces it; this does).
-          await d.driver.announce?.(w.instanceId).catch((err) => log.warn({ err }, 'could not announce it; bridges learn its place from its first frame'));
-        }
       } catch (e) {
         log.warn({ err: e }, 'cold move failed on the target; removing what was made and copied');
-        await d.driver.destroy(w.instanceId).catch((err) => log.warn({ err }, 'cleanup after a failed cold move failed'));
-        for (const v of copied) await d.disks?.volumes?.drop(v).catch((err) => log.warn({ err, volumeId: v.id }, 'could not remove the copy of a volume'));
+        await removeHere();
         await fail(`on the target: ${(e as Error).message}`);
         return;
       }
+      // The move is done once the log has it here; a RUNNING one is started here by the start work that follows
+      // (a new generation), never before: a move given up meanwhile (its deadline) is started again on the source,
+      // and the same guest, address and MAC must never run on both nodes.
       const position = await report('moved', { type: 'ReportInstanceMigrated', data: { nodeId: w.nodeId, migration: m.id } });
+      if (d.reporter && position === undefined) {
+        log.warn('the move was given up before it was made here; removing what was made and copied (it stays on the source)');
+        await removeHere();
+        return;
+      }
       recordArrival(d.store, w, position);
       log.info({ running: m.cold?.running }, 'moved here cold');
+      // Nothing it sends by itself tells the bridges it is here now (a guest's QEMU announces it at its start; this does).
+      if (m.cold?.running) await d.driver.announce?.(w.instanceId).catch((err) => log.warn({ err }, 'could not announce it; bridges learn its place from its first frame'));
       return;
     }
     case 'cleanup':

@@ -63,7 +63,8 @@ export interface MigrationWork {
   readonly endpoint?: MigrationEndpoint;
   /**
    * A cold move: migrate-out stops it on the source and serves its disks; migrate-in copies them,
-   * makes it on the target and starts it if it ran (`running`); cleanup removes the source's copy once it moved.
+   * makes it on the target and announces it if it ran (`running`: start work follows once it moved);
+   * cleanup removes the source's copy once it moved.
    */
   readonly cold?: { readonly running: boolean };
 }

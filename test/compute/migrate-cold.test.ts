@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent';
 import { UpdateNodeStatusRequest } from '../../src/gen/hypervisor/v1/cluster';
@@ -30,9 +31,17 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     writeFileSync(f, `the passphrase of ${id}\n`, { mode: 0o600 });
     return f;
   };
+  // B's QEMU: the real one, each launch written down first and held while the hold file exists (the test lets it go).
+  const work = mkdtempSync(path.join(os.tmpdir(), 'hv-coldmove-'));
+  const launches = path.join(work, 'launches');
+  const hold = path.join(work, 'hold');
+  const qemuOfB = path.join(work, 'qemu');
+  writeFileSync(qemuOfB, `#!/bin/sh\necho "$*" >>${launches}\nwhile [ -e ${hold} ]; do sleep 0.05; done\nexec qemu-system-x86_64 "$@"\n`);
+  chmodSync(qemuOfB, 0o755);
+  after(() => rmSync(work, { recursive: true, force: true }));
   const two = TwoAgentLab.forSuite({
     a: (dir) => ({ hostname: 'cold-a', volumeKeys: { k1: keyFile(dir, 'k1'), k2: keyFile(dir, 'k2') } }),
-    b: (dir) => ({ hostname: 'cold-b', volumeKeys: { k1: keyFile(dir, 'k1') } }),
+    b: (dir) => ({ hostname: 'cold-b', volumeKeys: { k1: keyFile(dir, 'k1') }, qemuBinary: qemuOfB }),
   });
   const { dirA, dirB } = two;
   let c: ComputeServiceClient;
@@ -70,6 +79,12 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     const reasons = watch.events.slice(mark).filter((e) => e.instance?.id === id).map((e) => e.instance!.stateReason);
     return { end: end.instance!, reasons, after: watch.events.indexOf(end) + 1 };
   };
+  /** A RUNNING one moved: started on B by the start work that follows the move; its report leaves the move's reason. */
+  const startedOnB = (id: string) =>
+    until('RUNNING on the target', async () => {
+      const i = await call(c, c.getInstance, { instanceId: id });
+      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === b.nodeId && i.stateReason === 'moved cold from node cold-a' ? i : undefined;
+    }, 90_000);
 
   it('a STOPPED VM moved cold: its root overlay and its volume are copied, the guest reads both markers on the target, the source keeps no file of either', async () => {
     const data = await lab.volumeOn('cold-data', a.nodeId);
@@ -125,18 +140,25 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     assert.equal(processesNaming(dirA).filter((p) => p.cmdline.includes(vm.id)).length, 0, 'nothing of it runs on the source');
   });
 
-  it('a RUNNING VM moved cold is stopped, carried with its root overlay and started on the target', async () => {
+  it('a RUNNING VM moved cold is stopped, carried with its root overlay and started on the target once the log has it there', async () => {
     const vm = await boot('cold-run');
     await lab.writeBlock(vm.con, 'vda', 2048, 'hv-cold-run-8');
     vm.con.close();
 
-    const { end, reasons } = await moveColdToB(vm.id);
-    assert.deepEqual([end.nodeId, end.stateReason], [b.nodeId, 'moved cold from node cold-a'], end.stateReason);
-    assert.ok(reasons.some((r) => r === 'moving cold to cold-b: 75% (starting on the target)'), reasons.join(' | '));
-    const running = await until('RUNNING on the target', async () => {
-      const i = await call(c, c.getInstance, { instanceId: vm.id });
-      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === b.nodeId ? i : undefined;
-    }, 60_000);
+    // Held at its launch on B: the instance must be B's in the log already (a move given up before that is
+    // started again on A, and one guest must never run on both).
+    writeFileSync(hold, '');
+    const moving = moveColdToB(vm.id);
+    try {
+      await until("B's QEMU of it launched", () => existsSync(launches) && readFileSync(launches, 'utf8').includes(vm.id), 180_000);
+      const atLaunch = await call(c, c.getInstance, { instanceId: vm.id });
+      assert.equal(atLaunch.nodeId, b.nodeId, `B starts it while the log has it on ${atLaunch.nodeId} (${atLaunch.stateReason})`);
+    } finally {
+      unlinkSync(hold);
+    }
+    const { end, reasons } = await moving;
+    assert.deepEqual([end.nodeId, end.stateReason], [b.nodeId, 'moved cold from node cold-a, starting there'], reasons.join(' | '));
+    const running = await startedOnB(vm.id);
     assert.equal(running.nodeId, b.nodeId);
     const con = await lab.console(vm.id);
     assert.equal(await lab.readBlock(con, 'vda', 2048), 'hv-cold-run-8');
@@ -210,15 +232,12 @@ describe('cold moves of VMs with their disks (real QEMU, TCG, two agents)', func
     await lab.writeBlock(vm.con, dev, 100, 'hv-sealed-cold-2');
     vm.con.close();
     const { end } = await moveColdToB(vm.id);
-    assert.deepEqual([end.nodeId, end.stateReason], [b.nodeId, 'moved cold from node cold-a'], end.stateReason);
+    assert.deepEqual([end.nodeId, end.stateReason], [b.nodeId, 'moved cold from node cold-a, starting there'], end.stateReason);
     // What travelled is the LUKS-encrypted file: the marker is not in it in the clear.
     const file = volumeFileOf(dirB, sealed.id);
     await until('the copy on the target', () => existsSync(file), 30_000);
     assert.equal(readFileSync(file).includes('hv-sealed-cold-2'), false, 'the marker is not in the clear in the file');
-    await until('RUNNING on the target', async () => {
-      const i = await call(c, c.getInstance, { instanceId: vm.id });
-      return i.state === InstanceState.INSTANCE_STATE_RUNNING && i.nodeId === b.nodeId;
-    }, 90_000);
+    await startedOnB(vm.id);
     const con = await lab.console(vm.id);
     assert.equal(await lab.readBlock(con, await lab.diskBySerial(con, sealed.id), 100), 'hv-sealed-cold-2');
     con.close();

@@ -131,12 +131,15 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
     const came = await ofB.until('ADDED in the target node\'s watch', (e) => e.instance?.id === box.id, 5_000);
     assert.equal(came.type, EventType.EVENT_TYPE_ADDED);
     for (const w of [ofA, ofB]) w.close();
-    assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a');
+    assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a, starting there');
     assert.equal(moved.instance!.state, InstanceState.INSTANCE_STATE_RUNNING);
+    // Started on the target by the start work that follows the move, never before: its report keeps the move's reason.
+    const started = await watch.until('started on mig-b', (e) => e.instance?.id === box.id && e.instance.stateReason === 'moved cold from node mig-a', 15_000, mark);
+    assert.deepEqual([started.instance!.nodeId, started.instance!.state], [b.nodeId, InstanceState.INSTANCE_STATE_RUNNING]);
     const phases = watch.events.slice(mark).filter((e) => e.instance?.id === box.id).map((e) => e.instance!.stateReason);
     assert.deepEqual(
       phases.filter((r, i) => r !== phases[i - 1]),
-      ['moving cold to mig-b: 0% (preparing the target)', 'moving cold to mig-b: 50% (switching over)', 'moving cold to mig-b: 75% (starting on the target)', 'moved cold from node mig-a'],
+      ['moving cold to mig-b: 0% (preparing the target)', 'moving cold to mig-b: 50% (switching over)', 'moved cold from node mig-a, starting there', 'moved cold from node mig-a'],
     );
     await until("the source's capacity back", async () => (await allocatedCpu(a.nodeId)) === onSource - 1);
   });
@@ -173,7 +176,7 @@ describe('ComputeService.MigrateInstance (real gRPC client, real nats-server, ho
       const accepted = await migrate(vm.id, b.nodeId, false);
       assert.equal(accepted.stateReason, 'moving cold to mig-b: 0% (preparing the target)');
       const moved = await watch.until('moved', (e) => e.instance?.id === vm.id && (e.instance.nodeId === b.nodeId || /failed/.test(e.instance.stateReason)), 15_000);
-      assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a');
+      assert.equal(moved.instance!.stateReason, 'moved cold from node mig-a, starting there');
     });
   });
 });

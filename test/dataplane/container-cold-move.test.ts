@@ -30,8 +30,14 @@ describe('cold moves of containers between two network-namespace hosts (real run
   const t = DataplaneLab.forSuite(2, registry.labOptions());
   after(() => registry.stop());
 
+  /** On host `to`, and a RUNNING one started there too (by the start work that follows the move: until then its reason says `, starting there`). */
   const moved = async (ct: Instance, to: number, mark: number) => {
-    const e = await t.watch.until(`${ct.name} on host ${to}`, (x) => x.instance?.id === ct.id && (x.instance.nodeId === t.nodeIds[to] || /failed/.test(x.instance.stateReason)), 120_000, mark);
+    const e = await t.watch.until(
+      `${ct.name} on host ${to}`,
+      (x) => x.instance?.id === ct.id && ((x.instance.nodeId === t.nodeIds[to] && !x.instance.stateReason.endsWith(', starting there')) || /failed/.test(x.instance.stateReason)),
+      120_000,
+      mark,
+    );
     assert.equal(e.instance!.nodeId, t.nodeIds[to], e.instance!.stateReason);
     return e.instance!;
   };

@@ -84,7 +84,11 @@ describe('drain of a host with three VMs and a container onto the other (network
     assert.doesNotMatch(r.stderr, / failed: /, r.stderr);
     assert.match(r.stdout, /DRAINING/, r.stdout);
 
-    const now = await Promise.all(all.map((i) => call(t.c, t.c.getInstance, { instanceId: i.id })));
+    // Off host 0 is what the drain waits for; the container moved cold is started on host 1 by the start work that follows.
+    const now = await until('the container started on host 1', async () => {
+      const n = await Promise.all(all.map((i) => call(t.c, t.c.getInstance, { instanceId: i.id })));
+      return n[4].stateReason.endsWith(', starting there') ? undefined : n;
+    }, 60_000);
     assert.deepEqual(now.map((i) => [i.name, i.nodeId, i.state]), all.map((i) => [i.name, t.nodeIds[1], InstanceState.INSTANCE_STATE_RUNNING]));
     for (const i of now.slice(0, 3)) assert.equal(i.stateReason, `migrated live from node ${host0}`);
     assert.equal(now[4].stateReason, `moved cold from node ${host0}`);

@@ -40,7 +40,7 @@ export type InstanceEvent =
   | { type: 'InstanceMigrationProgressed'; data: { migration: number; phase: MigrationPhase; percent: number; expectedDowntimeMs?: number; endpoint?: MigrationEndpoint } }
   | { type: 'InstanceMigrationTargetReady'; data: { migration: number; endpoint: MigrationEndpoint } }
   /** The switch is done: the instance lives on the target from here on. */
-  | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string; cold?: true } }
+  | { type: 'InstanceMigrated'; data: { migration: number; nodeId: string; nodeName: string; fromNodeId: string; cold?: true; startGeneration?: number } }
   /** The move was undone: the instance stays on its node, with the reason. */
   | { type: 'InstanceMigrationFailed'; data: { migration: number; reason: string; startGeneration?: number } }
   /** A drain could not move it off its node; it stays there, with the reason. */

@@ -27,7 +27,7 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
     case 'InstanceNetworkAttached':
       return { ...s, network: e.data, ...at };
     case 'InstanceRunning':
-      return { ...s, status: 'RUNNING', pending: undefined, reason: '', startedAt: new Date(e.data.startedAt), ...at };
+      return { ...s, status: 'RUNNING', pending: undefined, reason: (s.pending?.kind === 'start' && s.pending.thenReason) || '', startedAt: new Date(e.data.startedAt), ...at };
     case 'InstanceStartRequested':
       return { ...s, generation: e.data.generation, pending: { kind: 'start', generation: e.data.generation, since: e.time }, reason: 'starting', ...at };
     case 'InstanceStopRequested':
@@ -99,16 +99,21 @@ const apply = (s: InstanceState, e: Evolving<InstanceEvent>): InstanceState => {
       const m = { ...s.migration, endpoint: e.data.endpoint, phase: 'copying-disks' as const };
       return { ...s, migration: m, reason: migrationReason(m), ...at };
     }
-    case 'InstanceMigrated':
+    case 'InstanceMigrated': {
+      const start = e.data.startGeneration;
+      const moved = `${s.migration?.live === false ? 'moved cold' : 'migrated live'} from node ${s.nodeName || s.nodeId}`;
       return {
         ...s,
         nodeId: e.data.nodeId,
         nodeName: e.data.nodeName,
         migration: undefined,
         lastMigrated: e.data.migration,
-        reason: `${s.migration?.live === false ? 'moved cold' : 'migrated live'} from node ${s.nodeName || s.nodeId}`,
+        // A cold move of a RUNNING one: made on the target, started there now (the lifecycle sends the start).
+        ...(start !== undefined ? { generation: start, pending: { kind: 'start' as const, thenReason: moved, generation: start, since: e.time } } : {}),
+        reason: start !== undefined ? `${moved}, starting there` : moved,
         ...at,
       };
+    }
     case 'InstanceMigrationFailed': {
       const start = e.data.startGeneration;
       return {

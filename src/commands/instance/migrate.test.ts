@@ -218,12 +218,23 @@ describe('instance decider: migration', () => {
         .when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-a', migration: 1, phase: 'copying-memory', percent: 10, endpoint: served } })
         .then([{ type: 'InstanceMigrationProgressed', data: { migration: 1, phase: 'copying-memory', percent: 10 } }]);
     });
-    it('says so when it completes (the source removes its stopped copy): node_id moves, RUNNING', () => {
-      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true } };
+    it('says so when it completes (the source removes its stopped copy): node_id moves, and only then is its start asked of the target', () => {
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true, startGeneration: 2 } };
       given([...cold, stoppedServing]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
       const s = stateOf([...cold, stoppedServing, done]);
-      assert.deepEqual([s.nodeId, s.status, s.migration, s.reason], ['node-b', 'RUNNING', undefined, 'moved cold from node host-a']);
+      assert.deepEqual([s.nodeId, s.status, s.migration, s.generation, s.pending?.kind, s.reason], ['node-b', 'RUNNING', undefined, 2, 'start', 'moved cold from node host-a, starting there']);
     });
+    it('is RUNNING on the target once the target reports the start, saying it moved', () => {
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true, startGeneration: 2 } };
+      const ran: InstanceEvent = { type: 'InstanceRunning', data: { generation: 2, startedAt: '2026-12-07T00:00:00.000Z' } };
+      given([...cold, stoppedServing, done]).when({ type: 'ReportInstanceRunning', data: { nodeId: 'node-b', generation: 2, startedAt: '2026-12-07T00:00:00.000Z' } }).then([ran]);
+      const s = stateOf([...cold, stoppedServing, done, ran]);
+      assert.deepEqual([s.nodeId, s.status, s.pending, s.reason], ['node-b', 'RUNNING', undefined, 'moved cold from node host-a']);
+    });
+    it('the source may no longer report its start once it moved', () =>
+      given([...cold, stoppedServing, { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true, startGeneration: 2 } }])
+        .when({ type: 'ReportInstanceRunning', data: { nodeId: 'node-a', generation: 2, startedAt: '2026-12-07T00:00:00.000Z' } })
+        .then([]));
     it('a live move completing is not marked cold', () =>
       given(migrating)
         .when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } })
@@ -243,11 +254,11 @@ describe('instance decider: migration', () => {
       given(cold).when({ type: 'ReportMigrationProgress', data: { nodeId: 'node-a', migration: 1, phase: 'switching', percent: 50 } }).then([stoppedThere]);
       assert.equal(stateOf([...cold, stoppedThere]).reason, 'moving cold to host-b: 50% (switching over)');
     });
-    it('moves node_id to the target, keeping its port, and says it was a cold move', () => {
-      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true } };
+    it('moves node_id to the target, keeping its port, and says it was a cold move; a RUNNING one is to be started there', () => {
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true, startGeneration: 2 } };
       given([...cold, stoppedThere]).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
       const s = stateOf([...cold, stoppedThere, done]);
-      assert.deepEqual([s.nodeId, s.status, s.network?.portId, s.pending, s.reason], ['node-b', 'RUNNING', 'p-1', undefined, 'moved cold from node host-a']);
+      assert.deepEqual([s.nodeId, s.status, s.network?.portId, s.pending?.kind, s.reason], ['node-b', 'RUNNING', 'p-1', 'start', 'moved cold from node host-a, starting there']);
     });
     it('ignores the source reporting it stopped: the move stopped it on purpose', () =>
       given([...cold, stoppedThere]).when({ type: 'ReportInstanceStopped', data: { nodeId: 'node-a', generation: 1, reason: 'it stopped' } }).then([]));
@@ -263,6 +274,13 @@ describe('instance decider: migration', () => {
       const s = stateOf([...cold, stoppedThere, failed]);
       assert.deepEqual([s.nodeId, s.status, s.generation, s.pending?.kind, s.pending?.generation], ['node-a', 'RUNNING', 2, 'start', 2]);
       assert.equal(s.reason, 'cold move to node host-b failed: on the target: no image; it stays on node host-a, started again there');
+    });
+    it('moves a STOPPED one and asks no start of the target', () => {
+      const history = [...stoppedBox, requested(1, false), stoppedThere];
+      const done: InstanceEvent = { type: 'InstanceMigrated', data: { migration: 1, nodeId: 'node-b', nodeName: 'host-b', fromNodeId: 'node-a', cold: true } };
+      given(history).when({ type: 'ReportInstanceMigrated', data: { nodeId: 'node-b', migration: 1 } }).then([done]);
+      const s = stateOf([...history, done]);
+      assert.deepEqual([s.nodeId, s.status, s.pending, s.reason], ['node-b', 'STOPPED', undefined, 'moved cold from node host-a']);
     });
     it('fails after the source stopped a STOPPED one: it stays STOPPED, nothing started', () => {
       const history = [...stoppedBox, requested(1, false), stoppedThere];

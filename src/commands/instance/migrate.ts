@@ -11,8 +11,8 @@ type MigrationCommand = Extract<InstanceCommand, { type: 'MigrateInstance' | 'Re
  * at a time; reports name the move they are about, so a late one of an earlier move is moot.
  * A port follows either kind of move (a second binding on the target: port-hosts.ts). A cold
  * move: the source stops it and serves its disks ('switching', with where), the target copies
- * them ('copying-disks'), makes and starts it ('starting'), then node_id moves; a failure after
- * the stop starts it again on the source.
+ * them ('copying-disks') and makes it, then node_id moves and a RUNNING one is started there; a
+ * failure after the stop starts it again on the source.
  */
 export const decideMigration = (cmd: MigrationCommand, s: InstanceState): InstanceEvent[] => {
   switch (cmd.type) {
@@ -60,8 +60,11 @@ export const decideMigration = (cmd: MigrationCommand, s: InstanceState): Instan
       if (s.exists && !m && s.lastFailedMigration === cmd.data.migration)
         throw new FailedPrecondition(`migration ${cmd.data.migration} of instance ${s.id} has failed already; it stays on node ${s.nodeName || s.nodeId}`);
       if (!s.exists || !m || m.id !== cmd.data.migration || !ofMove(s, cmd.data.nodeId)) return [];
-      // cold: the source kept its stopped copy (and its disks) for a failure; it is told to remove it now.
-      return [{ type: 'InstanceMigrated', data: { migration: m.id, nodeId: m.targetNodeId, nodeName: m.targetNodeName, fromNodeId: s.nodeId, ...(m.live ? {} : { cold: true as const }) } }];
+      // cold: the source kept its stopped copy (and its disks) for a failure; it is told to remove it now. The target
+      // made it and waits: a RUNNING one is started there by a new generation of start work, sent once this is in the
+      // log, so a move given up before never has it running on both nodes.
+      const cold = m.live ? {} : { cold: true as const, ...(s.status === 'RUNNING' ? { startGeneration: s.generation + 1 } : {}) };
+      return [{ type: 'InstanceMigrated', data: { migration: m.id, nodeId: m.targetNodeId, nodeName: m.targetNodeName, fromNodeId: s.nodeId, ...cold } }];
     }
 
     case 'FailMigration': {

@@ -5,7 +5,8 @@ export type InstanceStatus = 'PENDING' | 'CREATING' | 'RUNNING' | 'STOPPED' | 'F
 /** Work the node's agent has been asked to do and has not reported on. */
 export type PendingAction =
   | { kind: 'create' }
-  | { kind: 'start' }
+  /** `thenReason`: the state_reason once it runs (a cold move's, which the start's report would otherwise clear). */
+  | { kind: 'start'; thenReason?: string }
   | { kind: 'stop'; force: boolean; timeoutSeconds: number }
   | { kind: 'restart'; force: boolean }
   | { kind: 'delete'; force: boolean };
@@ -13,7 +14,8 @@ export type PendingAction =
 /**
  * The steps of a move, in order: the target prepared (same machine and devices, `-incoming`;
  * for a cold move: the guest stopped), disks and memory copied, the switch (binding,
- * forwarding, announce), the guest started there (cold).
+ * forwarding, announce). 'starting' (a cold move's target starting it before the switch) is
+ * reported no more: it starts once node_id has moved, by start work. An older agent's report of it is still taken.
  */
 export type MigrationPhase = 'preparing' | 'copying-disks' | 'copying-memory' | 'switching' | 'starting';
 export const MIGRATION_PHASES: readonly MigrationPhase[] = ['preparing', 'copying-disks', 'copying-memory', 'switching', 'starting'];

@@ -164,9 +164,9 @@ export class InstanceLifecycle extends Controller {
 
   /**
    * A cold move, in order: the source stops it and serves its disks (migrate-out, reported as
-   * 'switching' with where), then the target copies them, makes it, with its port's second
-   * binding, and starts it if it ran (migrate-in); the
-   * source's copy is removed once node_id has moved (onCommit), kept until then for a failure.
+   * 'switching' with where), then the target copies them and makes it, with its port's second
+   * binding (migrate-in); once node_id has moved, a RUNNING one's start is pending there (reconcile
+   * sends it) and the source's copy is removed (onCommit), kept until then for a failure.
    */
   private async coldMoveWork(id: string, s: InstanceState): Promise<void> {
     const m = s.migration!;
