@@ -58,6 +58,7 @@ mmdebstrap --variant=apt --mode=root --aptopt='APT::Install-Recommends "false"' 
   --customize-hook='chroot "$1" update-initramfs -u' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*_key* "$1/etc/hostname"' \
   --customize-hook='printf "# C.UTF-8 is always there: no locale to generate on first boot\nlocale: C.UTF-8\n" >"$1/etc/cloud/cloud.cfg.d/90-hv-locale.cfg"' \
+  --customize-hook='printf "# One host key, the type ssh prefers: generating RSA 3072, DSA and ECDSA ones took 17 s of a 150 s first boot under TCG\nssh_genkeytypes: [ed25519]\n" >"$1/etc/cloud/cloud.cfg.d/91-hv-host-keys.cfg"' \
   --customize-hook='printf "auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n" >"$1/etc/network/interfaces"' \
   "$suite" "$root" "deb $mirror $suite main" "deb $mirror $suite-updates main" \
   "deb $security $suite-security main" </dev/null >&2
