@@ -1,15 +1,11 @@
 import { Command, Option } from 'commander';
-import { connect } from 'nats';
 import YAML from 'yaml';
-import { openEventStore } from '../eventstore/open';
 import { AuditEvent, type GetStateAtRequest, type ListEventsRequest, type ListEventsResponse, type StateAt } from '../gen/hypervisor/audit/v1/audit';
-import { replayCheck } from '../verify/replay-check';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 import { parseAt, parseCount, parseTime } from './format';
 import { aggregateId } from './refs';
 import { column, type Kind, renderTable } from './print';
-import { natsServers } from '../shared/nats-servers';
 import { repeat, run } from './verb';
 
 const short = (id: string) => (id.length > 13 ? `${id.slice(0, 8)}…` : id);
@@ -102,25 +98,6 @@ const state = async (ctx: Ctx, kind: string, id: string, o: { at?: string }) => 
   else ctx.printer.out('\n(deleted at that point)');
 };
 
-const verify = async (ctx: Ctx, o: { natsUrl: string; eventStore?: string }) => {
-  const nc = await connect({ servers: natsServers(o.natsUrl) });
-  const store = await openEventStore(o.eventStore, nc);
-  try {
-    const r = await replayCheck({ store, address: ctx.server });
-    if (ctx.printer.format === 'json') ctx.printer.out(JSON.stringify(r, null, 2));
-    else if (ctx.printer.format === 'yaml') ctx.printer.out(YAML.stringify(r).trimEnd());
-    else if (r.ok)
-      ctx.printer.out(`ok: ${Object.entries(r.compared).map(([m, n]) => `${m} (${n})`).join(', ')} rebuilt to revision ${r.position} match the server`);
-    if (!r.ok) {
-      const more = r.differences.length > 1 ? ` (${r.differences.length - 1} more)` : '';
-      throw new CliError(`first difference: ${r.differences[0]}${more}`, EXIT.FAILURE);
-    }
-  } finally {
-    await store.close();
-    await nc.close();
-  }
-};
-
 /** The audit verbs: the log as the audit trail, a resource at a point in time, and the read models checked against the log. */
 export const auditCommands = (): Command[] => [
   new Command('events')
@@ -146,5 +123,7 @@ export const auditCommands = (): Command[] => [
     .description('Rebuild every read model from log position zero and compare it with what the server serves; exit 1 naming the first difference')
     .addOption(new Option('--nats-url <url>', 'NATS of the control plane (several of one cluster: comma separated)').default('nats://127.0.0.1:4222').env('HV_NATS_URL'))
     .addOption(new Option('--event-store <url>', 'the event store, if not the JetStream log on that NATS (esdb://…)').env('HV_EVENT_STORE'))
-    .action(run(verify)),
+    // Loaded by this verb only: the log's client and every model's replay (rxjs, nats, the deciders) are most
+    // of what hvctl would otherwise load on every start, for the one verb that reads the log itself.
+    .action(run(async (ctx, o: { natsUrl: string; eventStore?: string }) => (await import('./audit-verify')).verify(ctx, o))),
 ];
