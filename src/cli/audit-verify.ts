@@ -6,7 +6,7 @@ import { replayCheck } from '../verify/replay-check';
 import type { Ctx } from './context';
 import { CliError, EXIT } from './exit';
 
-/** `hvctl audit verify`: every read model rebuilt from the log, compared with what the server serves. */
+/** `hvctl verify`: every read model rebuilt from the log, compared with what the server serves. */
 export const verify = async (ctx: Ctx, o: { natsUrl: string; eventStore?: string }) => {
   const nc = await connect({ servers: natsServers(o.natsUrl) });
   const store = await openEventStore(o.eventStore, nc);
