@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type NatsConnection, StorageType } from 'nats';
 import { freePort } from '../../src/nats/embedded-nats-server';
 import { until } from './until';
 
@@ -134,7 +134,7 @@ export class TestNatsCluster {
     return nc;
   }
 
-  /** JetStream answers on every member (its meta group has a leader and all members joined). */
+  /** JetStream answers on every member and places a stream on all of them (its meta group has a leader and every member as a peer). */
   async ready(timeoutMs = 30_000): Promise<void> {
     for (const m of this.members) {
       await until(
@@ -156,6 +156,13 @@ export class TestNatsCluster {
         timeoutMs,
       );
     }
+    // Answering is not yet having every member as a peer of the meta group: until the leader has them
+    // all, an R3 stream is refused ("no suitable peers for placement"). One is made and removed here.
+    const nc = await this.connect();
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    const probe = { name: 'HV_CLUSTER_READY', subjects: ['hv-cluster-ready'], num_replicas: this.members.length, storage: StorageType.Memory };
+    await until(`an R${this.members.length} stream placed`, () => jsm.streams.add(probe).then(() => true, () => false), timeoutMs);
+    await jsm.streams.delete(probe.name);
   }
 
   /** Every replica of each stream is current (caught up with its leader): the cluster can take the next fault. */
