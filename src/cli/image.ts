@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
 import { InstanceType } from '../gen/hypervisor/v1/common';
 import { Image, type ListImagesRequest, type ListImagesResponse, type PullImageProgress, type PullImageRequest } from '../gen/hypervisor/v1/compute';
 import type { Ctx } from './context';
@@ -31,8 +30,10 @@ export const listImages = (ctx: Ctx, type = 0): Promise<Image[]> =>
   });
 
 /** Progress on a terminal: a bar with bytes, rate and ETA. Elsewhere (a pipe, a log): one plain line per step and every 10%. */
-const progressView = (tty: boolean) => {
+const progressView = async (tty: boolean) => {
   if (tty) {
+    // Loaded for a pull on a terminal only, not with every start of hvctl.
+    const { Presets, SingleBar } = await import('cli-progress');
     const bar = new SingleBar(
       {
       stream: process.stderr,
@@ -88,7 +89,7 @@ export const imageCommand = (): Command => {
     .action(
       run(async (ctx, ref: string, o: { type?: string }) => {
         const type = o.type ? enumValue(InstanceType, 'INSTANCE_TYPE_', o.type, '--type') : 0;
-        const view = progressView(process.stderr.isTTY === true);
+        const view = await progressView(process.stderr.isTTY === true);
         let last: PullImageProgress | undefined;
         try {
           for await (const p of ctx.stream<PullImageRequest, PullImageProgress>(ctx.compute, ctx.compute.pullImage, { imageRef: ref, type })) {
