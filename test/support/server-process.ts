@@ -22,6 +22,22 @@ export class ServerProcess extends ChildBinary {
   }
 
   async start(): Promise<this> {
+    // Ports picked here may be taken by another test file's process before the server binds them (a free
+    // port is only free when asked): then it is started again on others. Ports it had before stay (a restart).
+    const picked = !this.grpcPort && !this.httpPort;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOnce();
+      } catch (e) {
+        if (!picked || attempt === 3 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+        this.grpcPort = 0;
+        this.httpPort = 0;
+        this.log = '';
+      }
+    }
+  }
+
+  private async startOnce(): Promise<this> {
     this.grpcPort ||= await freePort();
     this.httpPort ||= await freePort();
     const child = this.spawn([
