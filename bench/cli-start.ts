@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { percentile } from './support/stats';
+import { numberArg } from './support/args';
 
 /**
  * How long hvctl takes to start (`hvctl --help`: every verb's module loaded, nothing
@@ -10,11 +11,7 @@ import { percentile } from './support/stats';
  * every verb needs. `node dist/bench/cli-start.js [--rounds 20]`.
  */
 const HVCTL = path.join(__dirname, '..', 'src', 'cli', 'hvctl.js');
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
-const rounds = arg('rounds', 20);
+const rounds = numberArg('rounds', 20);
 
 const runs: Record<string, readonly string[]> = {
   "node -e ''": ['-e', ''],

@@ -7,6 +7,7 @@ import { call } from '../test/support/control-plane';
 import { NetworkType } from '../src/gen/hypervisor/v1/network';
 import { percentile } from './support/stats';
 import { until } from '../test/support/until';
+import { numberArg } from './support/args';
 
 /**
  * High availability (issue 24), on loopback (the namespaces of test/ha add nothing to these figures):
@@ -17,13 +18,9 @@ import { until } from '../test/support/until';
  *    `--seconds`: writes/s and p50/p99; next to them JetStream publish on R3 (the floor), same concurrency.
  *   node dist/bench/ha.js [--clients 16] [--runs 5] [--seconds 20] [--failover-only | --writes-r3-first]
  */
-const arg = (name: string, d: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : d;
-};
-const CLIENTS = arg('clients', 16);
-const RUNS = arg('runs', 5);
-const SECONDS = arg('seconds', 20);
+const CLIENTS = numberArg('clients', 16);
+const RUNS = numberArg('runs', 5);
+const SECONDS = numberArg('seconds', 20);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const STREAMS = ['HV_LOG', 'HV_EVENTS', 'KV_HV_SINGLETONS', 'KV_HV_NODE_LEASES'];
 

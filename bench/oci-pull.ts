@@ -9,6 +9,7 @@ import { copyToLayout, inspectManifest } from '../src/images/oci/skopeo';
 import { LocalRegistry, runToken } from '../test/containers/support/registry';
 import { buildTestImage } from '../test/containers/support/test-image';
 import { percentile } from './support/stats';
+import { numberArg } from './support/args';
 
 /**
  * An OCI image's copy from a registry into a layout, as the agent's cache and
@@ -19,12 +20,8 @@ import { percentile } from './support/stats';
  *
  *   node dist/bench/oci-pull.js [--layer-mib <n>] [--runs <n>]
  */
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const LAYER_MIB = arg('layer-mib', 128);
-const RUNS = arg('runs', 5);
+const LAYER_MIB = numberArg('layer-mib', 128);
+const RUNS = numberArg('runs', 5);
 
 const main = async () => {
   const token = runToken();

@@ -11,6 +11,7 @@ import { TestNats } from '../test/support/nats';
 import { ServerProcess } from '../test/support/server-process';
 import { fmt, measure, percentile } from './support/stats';
 import { nodeRegistration } from '../test/support/nodes';
+import { numberArg } from './support/args';
 
 /**
  * PullImage runs in the server process: does it slow the API? ListNodes
@@ -20,11 +21,7 @@ import { nodeRegistration } from '../test/support/nodes';
  *
  *   node dist/bench/pull-latency.js [--image-mib <n>]
  */
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const IMAGE_MIB = arg('image-mib', 512);
+const IMAGE_MIB = numberArg('image-mib', 512);
 
 const main = async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hv-pullbench-'));

@@ -11,6 +11,7 @@ import { until } from '../test/support/control-plane';
 import { ServerProcess } from '../test/support/server-process';
 import { percentile } from './support/stats';
 import { nodeRegistration } from '../test/support/nodes';
+import { numberArg } from './support/args';
 
 /**
  * Soak: mixed reads and writes from 32 clients against the server binary
@@ -21,12 +22,8 @@ import { nodeRegistration } from '../test/support/nodes';
  *
  *   node dist/bench/soak.js [--duration <seconds>] [--clients <n>]
  */
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const DURATION_S = arg('duration', 300);
-const CLIENTS = arg('clients', 32);
+const DURATION_S = numberArg('duration', 300);
+const CLIENTS = numberArg('clients', 32);
 /** --no-restart: the same run without the restart, to tell its effect from the run's own drift. */
 const RESTART = !process.argv.includes('--no-restart');
 
