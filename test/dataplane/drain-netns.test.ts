@@ -21,7 +21,7 @@ const IPV4 = 1;
  * TCP before and after; the drained host keeps no QEMU, container process, tap or veth of them.
  */
 describe('drain of a host with three VMs and a container onto the other (network-namespace hosts, real QEMU and runc)', function () {
-  this.timeout(360_000);
+  this.timeout(480_000);
   const registry = new LabRegistry();
   const withRegistry = registry.labOptions();
   // Cores to offer: the scheduler counts one per guest, and this machine has two.

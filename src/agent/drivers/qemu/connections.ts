@@ -90,12 +90,16 @@ export class Connections {
     return rt.console;
   }
 
-  /** Drops the connections to an instance; the instance is not touched. */
-  forget(instanceId: string): void {
+  /**
+   * Drops the connections to an instance; the instance is not touched. `why` is what a
+   * command still waiting on the monitor fails with: a caller that found the QEMU gone
+   * says so, rather than that the agent closed the connection.
+   */
+  forget(instanceId: string, why?: string): void {
     const rt = this.runtimes.get(instanceId);
     if (!rt) return;
     this.runtimes.delete(instanceId);
-    rt.monitor?.then((m) => m.close(), () => undefined);
+    rt.monitor?.then((m) => m.close(why), () => undefined);
     rt.console?.then((c) => c.close(), () => undefined);
   }
 

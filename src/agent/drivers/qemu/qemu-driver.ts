@@ -243,7 +243,7 @@ export class QemuDriver implements InstanceDriver {
       // Gone but maybe not reaped yet: its exit status is a moment away and says more.
       await atMost(rt.exitRecorded, 1_000);
     }
-    this.conns.forget(instanceId);
+    this.conns.forget(instanceId, `its QEMU (pid ${run.pid}) exited`);
     return { instanceId, startedAt, ...(await endedState(dir, run)) };
   }
 

@@ -113,6 +113,15 @@ describe('QmpClient (against a fake QMP server)', () => {
     assert.equal(n, 1);
   });
 
+  it('fails a command still waiting with the reason it is closed for', async () => {
+    fake = await new FakeQmp(() => undefined).listen();
+    const c = await QmpClient.connect(fake.path);
+    const waiting = c.execute('query-migrate', undefined, { timeoutMs: 10_000 });
+    c.close('its QEMU (pid 42) exited');
+    await assert.rejects(waiting, (e: unknown) => e instanceof QmpDisconnected && e.message === 'its QEMU (pid 42) exited');
+    await assert.rejects(c.execute('query-status'), QmpDisconnected);
+  });
+
   it('gives up on a server that never greets (another client holds QEMU\'s monitor)', async () => {
     fake = await new FakeQmp(() => undefined, false).listen();
     await assert.rejects(QmpClient.connect(fake.path, { timeoutMs: 100 }), (e: unknown) => e instanceof QmpDisconnected && /no greeting/.test(e.message));

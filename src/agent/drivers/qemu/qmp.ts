@@ -131,8 +131,9 @@ export class QmpClient extends EventEmitter {
     }
   }
 
-  close(): void {
-    this.teardown(new QmpDisconnected(`QMP connection to ${this.path} closed by us`));
+  /** Ends the connection; `why` (default: we closed it) is what pending and later commands fail with. */
+  close(why?: string): void {
+    this.teardown(new QmpDisconnected(why ?? `QMP connection to ${this.path} closed by us`));
   }
 
   private send(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown> {
