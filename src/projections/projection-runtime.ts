@@ -1,4 +1,4 @@
-import { Subject, type Subscription } from 'rxjs';
+import { ReplaySubject, Subject, type Subscription } from 'rxjs';
 import { Unavailable } from '../errors';
 import type { RecordedEvent } from '../eventstore/event';
 import type { EventStore } from '../eventstore/port';
@@ -24,6 +24,8 @@ export class ProjectionRuntime {
    * be idempotent (deterministic command ids) or level-triggered.
    */
   readonly commits$ = new Subject<readonly RecordedEvent[]>();
+  /** Emits once, if the follower of the log fails: the models stop moving, commits$ falls silent. */
+  readonly failed$ = new ReplaySubject<Error>(1);
   /** True once the log as it was at start() has been applied. */
   caughtUp = false;
   private sub?: Subscription;
@@ -91,6 +93,7 @@ export class ProjectionRuntime {
       w.reject(this.failed);
     }
     this.waiters = [];
+    this.failed$.next(this.failed);
     this.onError(this.failed);
   }
 

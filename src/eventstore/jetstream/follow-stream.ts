@@ -84,6 +84,9 @@ export const followStream = (
   void (async () => {
     for await (const s of status) if (s.type === Events.Reconnect) abandon(new Error('reconnected to NATS'));
   })().catch(() => undefined);
+  // A connection closed under a consume() in its reset (missed heartbeats) leaves it waiting for good: the
+  // close itself ends the attempt, and the loop below sees the closed connection.
+  void nc.closed().then(() => abandon(new Error('the NATS connection closed')));
   // nats.js's status iterator has stop() (its type does not say so); without it the listener stays until the connection closes.
   const endStatus = () => (status as { stop?: () => void }).stop?.();
 

@@ -12,6 +12,7 @@ import { UPCASTERS } from '../../eventstore/upcasting/registry';
 import { FeedRelay } from '../../feed/relay';
 import { AuditServiceService } from '../../gen/hypervisor/audit/v1/audit';
 import { auditService } from '../../grpc/audit-service';
+import { AppliedTail } from '../../projections/applied-tail';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { Plane, PlaneContext } from './plane';
 
@@ -50,9 +51,10 @@ export class AuditPlane implements Plane {
     });
   }
 
-  async start({ cfg, nc, store, log }: PlaneContext): Promise<void> {
+  async start({ cfg, nc, store, projections, log }: PlaneContext): Promise<void> {
     if (!cfg.feed) return;
-    this.feed = await FeedRelay.open(nc, store, {
+    // The relay follows the log through the commits the read models apply: no consumer of its own.
+    this.feed = await FeedRelay.open(nc, new AppliedTail(store, projections), {
       upcast: UPCASTERS.upcast,
       leaseTtlMs: cfg.feedLeaseTtlSeconds * 1000,
       maxAgeMs: cfg.feedMaxAgeSeconds * 1000,
