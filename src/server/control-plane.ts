@@ -130,6 +130,8 @@ export class ControlPlane {
     const store = (this.store = await openEventStore(cfg.eventStore, nc, {
       replicas,
       onFollowRetry: (err) => this.log.info({ err }, 'following the log: its consumer made again'),
+      // The log is the first stream made: once it is placed, the cluster has the peers for the rest.
+      placement: { onWait: (why) => log.warn({ replicas }, why), signal: this.starting.signal },
     }));
     phases.mark('event store');
     if (cfg.eventStore) log.info({ eventStore: cfg.eventStore.replace(/\/\/[^@/]*@/, '//***@') }, 'event store');
@@ -271,6 +273,8 @@ export class ControlPlane {
 
   /** Graceful: stop taking requests, finish those in hand, then let go of NATS. */
   private stopped = false;
+  /** Aborted as a shutdown begins: a start still waiting (for the log's stream to be placed) gives up. */
+  private readonly starting = new AbortController();
 
   get stopping(): boolean {
     return this.stopped;
@@ -279,6 +283,7 @@ export class ControlPlane {
   /** Called as a shutdown begins (before the agent stops): from here on nothing is started again. */
   beginShutdown(): void {
     this.stopped = true;
+    this.starting.abort();
     this.embedded?.stopSupervising();
   }
 

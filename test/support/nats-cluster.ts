@@ -89,7 +89,8 @@ export class TestNatsCluster {
 
   private constructor(readonly dir: string) {}
 
-  static async start(places: readonly MemberPlace[] = [{ host: '127.0.0.1' }, { host: '127.0.0.1' }, { host: '127.0.0.1' }]): Promise<TestNatsCluster> {
+  /** `running`: how many of the members to start now (the first ones); the others join when `restart` starts them. */
+  static async start(places: readonly MemberPlace[] = [{ host: '127.0.0.1' }, { host: '127.0.0.1' }, { host: '127.0.0.1' }], o: { running?: number } = {}): Promise<TestNatsCluster> {
     const c = new TestNatsCluster(mkdtempSync(path.join(os.tmpdir(), 'hv-natsc-')));
     try {
       for (let i = 0; i < places.length; i++) {
@@ -99,7 +100,7 @@ export class TestNatsCluster {
         const routePort = shared ? await freePort() : 6222;
         c.members.push(new ClusterMember(`n${i + 1}`, places[i], clientPort, routePort, path.join(c.dir, `n${i + 1}`)));
       }
-      for (const m of c.members) m.start(c.routesOf(m));
+      for (const m of c.members.slice(0, o.running ?? c.members.length)) m.start(c.routesOf(m));
       await c.ready();
       return c;
     } catch (e) {
@@ -134,9 +135,10 @@ export class TestNatsCluster {
     return nc;
   }
 
-  /** JetStream answers on every member and places a stream on all of them (its meta group has a leader and every member as a peer). */
+  /** JetStream answers on every started member and places a stream on all of them (its meta group has a leader and each as a peer). */
   async ready(timeoutMs = 30_000): Promise<void> {
-    for (const m of this.members) {
+    const started = this.members.filter((m) => m.child);
+    for (const m of started) {
       await until(
         `${m.name} serves JetStream`,
         async () => {
@@ -160,8 +162,8 @@ export class TestNatsCluster {
     // all, an R3 stream is refused ("no suitable peers for placement"). One is made and removed here.
     const nc = await this.connect();
     const jsm = await nc.jetstreamManager({ checkAPI: false });
-    const probe = { name: 'HV_CLUSTER_READY', subjects: ['hv-cluster-ready'], num_replicas: this.members.length, storage: StorageType.Memory };
-    await until(`an R${this.members.length} stream placed`, () => jsm.streams.add(probe).then(() => true, () => false), timeoutMs);
+    const probe = { name: 'HV_CLUSTER_READY', subjects: ['hv-cluster-ready'], num_replicas: started.length, storage: StorageType.Memory };
+    await until(`an R${started.length} stream placed`, () => jsm.streams.add(probe).then(() => true, () => false), timeoutMs);
     await jsm.streams.delete(probe.name);
   }
 

@@ -10,6 +10,8 @@ const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 export class ServerProcess extends ChildBinary {
   grpcPort = 0;
   httpPort = 0;
+  /** How long start() waits for /readyz. */
+  readyTimeoutMs = 20_000;
 
   constructor(
     /** Undefined: the server starts its embedded nats-server. */
@@ -54,7 +56,7 @@ export class ServerProcess extends ChildBinary {
         if (child.exitCode !== null) throw new Error(`server exited: ${this.log}`);
         return this.ready();
       },
-      20_000,
+      this.readyTimeoutMs,
     );
     return this;
   }

@@ -1,4 +1,5 @@
 import type { JetStreamManager, StreamConfig } from 'nats';
+import { type PlacementWait, whenPlaceable } from './placement';
 import { isStreamNotFound } from './errors';
 
 /**
@@ -6,9 +7,13 @@ import { isStreamNotFound } from './errors';
  * existing stream is left as it is (its settings are the operator's now),
  * except that it gets the replicas asked for if it has fewer (`--log-replicas`
  * raised, a single server grown into a cluster); another process making it at
- * the same moment is not a failure.
+ * the same moment is not a failure. With `wait`, it waits as that says while
+ * JetStream cannot place its replicas yet (a cluster still forming, a member down).
  */
-export const ensureStream = async (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> => {
+export const ensureStream = (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, wait?: PlacementWait): Promise<void> =>
+  wait ? whenPlaceable(`stream ${config.name} on ${config.num_replicas ?? 1} servers`, () => ensureOnce(jsm, config), wait) : ensureOnce(jsm, config);
+
+const ensureOnce = async (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> => {
   try {
     const { config: current } = await jsm.streams.info(config.name);
     const want = config.num_replicas ?? 1;

@@ -13,6 +13,7 @@ import { DEFAULT_MAX_PAYLOAD, largestField } from '../payload-limit';
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 import type { AppendResult, EventStore, ExpectedRevision, StreamRead } from '../port';
 import { decodeCommit, encodeCommit } from './commit';
+import type { PlacementWait } from './placement';
 import { ensureStream } from './ensure-stream';
 import { followStream } from './follow-stream';
 import { isNoMessageFound, isUnacknowledgedPublish, isWrongLastSequence, unavailable } from './errors';
@@ -40,6 +41,8 @@ export interface JetStreamEventStoreOptions {
   readonly now?: () => Date;
   /** Told why a follower of the log made its consumer again (a line for the server's log). */
   readonly onFollowRetry?: (why: unknown) => void;
+  /** How the log's stream is waited for while JetStream cannot place its replicas yet. */
+  readonly placement?: PlacementWait;
 }
 
 /**
@@ -79,7 +82,7 @@ export class JetStreamEventStore implements EventStore {
         max_bytes: -1,
         deny_delete: true,
         deny_purge: true,
-      });
+      }, opts.placement);
       return new JetStreamEventStore(nc, nc.jetstream(), jsm, stream, prefix, opts.now ?? (() => new Date()), () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD, opts.onFollowRetry ?? (() => undefined));
     } catch (e) {
       throw unavailable('open', e);
