@@ -18,6 +18,7 @@ import type { FromModels, ToModels } from './support/restart-models';
 import { LogWriter, shapeFor, writeLog } from './support/restart-log';
 import { percentile } from './support/stats';
 import { nodeRegistration } from '../test/support/nodes';
+import { flagValue, numberArg } from './support/args';
 
 /**
  * Restart from a snapshot to serving (issue 25, item 4) with `--events`
@@ -38,20 +39,16 @@ import { nodeRegistration } from '../test/support/nodes';
  * --phase resnapshot has a server of this build store the snapshot again.
  * BENCH_CPU_PROFILE=<dir> runs the timed restarts under `node --cpu-prof`.
  */
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-const EVENTS = Number(arg('--events') ?? 10_000_000);
+const EVENTS = numberArg('events', 10_000_000);
 /**
  * --objects-of <events>: the object counts (nodes, networks, ports, instances) of a log of that many
  * events, in a log of --events: a smaller log with the same read models, to develop and profile on
  * (the aggregate index still has one position per commit of the smaller log).
  */
-const SHAPE = shapeFor(Number(arg('--objects-of') ?? EVENTS));
-const RESTARTS = Number(arg('--restarts') ?? 5);
-const PHASE = arg('--phase') ?? 'all';
-const KEPT = arg('--data');
+const SHAPE = shapeFor(numberArg('objects-of', EVENTS));
+const RESTARTS = numberArg('restarts', 5);
+const PHASE = flagValue('phase') ?? 'all';
+const KEPT = flagValue('data');
 /** BENCH_SERVER_MAIN: another build's server (an earlier commit's, for the figures before a change). */
 const MAIN = process.env.BENCH_SERVER_MAIN ?? path.join(__dirname, '..', 'src', 'main.js');
 /** BENCH_SERVER_NODE_ARGS: node's own flags for the timed servers (e.g. V8 heap settings), space separated. */

@@ -58,10 +58,13 @@ export class AppliedTail implements EventStore {
         sub.next(commit);
       };
       let source: Subscription = this.runtime.commits$.subscribe((c) => (held ? held.push(c) : pass(c)));
+      const followStore = () => {
+        source.unsubscribe();
+        source = this.store.subscribeAll(last).subscribe({ next: pass, error: (e) => sub.error(e) });
+      };
       const fallBack = this.runtime.failed$.subscribe(() => {
         source.unsubscribe();
-        if (held) return; // the history read below finishes first, then follows the store
-        source = this.followStore(() => last, pass, sub);
+        if (!held) followStore(); // else the history read below finishes first, then follows the store
       });
       const appliedBefore = this.runtime.position;
       void (async () => {
@@ -79,10 +82,7 @@ export class AppliedTail implements EventStore {
         }
         for (const c of held ?? []) pass(c);
         held = undefined;
-        if (!this.runtime.healthy && !ended) {
-          source.unsubscribe();
-          source = this.followStore(() => last, pass, sub);
-        }
+        if (!this.runtime.healthy && !ended) followStore();
       })().catch((e: unknown) => sub.error(e));
       return () => {
         ended = true;
@@ -90,13 +90,5 @@ export class AppliedTail implements EventStore {
         source.unsubscribe();
       };
     });
-  }
-
-  private followStore(
-    from: () => number,
-    pass: (c: readonly RecordedEvent[]) => void,
-    sub: { error: (e: unknown) => void },
-  ): Subscription {
-    return this.store.subscribeAll(from()).subscribe({ next: pass, error: (e) => sub.error(e) });
   }
 }
