@@ -61,7 +61,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/processes': { src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', ...STORE_PORT, ...AGENT_CONTRACT], packages: ['nats', 'pino', 'rxjs', 'crypto'] },
   'src/grpc': {
     src: [...DOMAIN, 'src/gen', 'src/wire', 'src/bus', 'src/projections', 'src/processes', 'src/audit', 'src/images', 'src/shared', 'src/eventstore', 'src/pki'],
-    packages: ['@bufbuild/protobuf', '@grpc/grpc-js', '@grpc/reflection', 'crypto', 'fs', 'path', 'pino', 'rxjs'],
+    packages: ['@bufbuild/protobuf', '@grpc/grpc-js', '@grpc/reflection', 'crypto', 'events', 'fs', 'path', 'pino', 'rxjs'],
   },
   'src/http': { src: ['src/errors.ts', 'src/authz', 'src/gen', 'src/client', 'src/pki/certificate.ts'], packages: ['@grpc/grpc-js', 'crypto', 'fs', 'http', 'https', 'path', 'prom-client', 'stream', 'tls', 'ws'] },
   // The console's sessions, in JetStream KV buckets every server replica shares: the one file of the console that speaks NATS.
