@@ -131,6 +131,72 @@ describe('KeyedWorkQueue', () => {
     q.stop();
     assert.deepEqual(calls, ['a', 'b', 'a']);
   });
+
+  it('queues a long listing a slice per turn: the first at once, idle() once all are worked, nothing more after stop()', async () => {
+    const worked: string[] = [];
+    const q = new KeyedWorkQueue('test', async (k) => void worked.push(k), log);
+    let listed = 0;
+    const keys = function* (n: number) {
+      for (let i = 0; i < n; i++) yield (listed++, `k${i}`);
+    };
+    q.addAll(keys(2_500));
+    assert.equal(listed, 1_000, 'one slice listed in the call');
+    let turnRan = false;
+    setImmediate(() => (turnRan = true));
+    await q.idle();
+    assert.ok(turnRan, 'the listing gave the event loop its turns');
+    assert.equal(worked.length, 2_500);
+    assert.deepEqual(worked.slice(0, 2), ['k0', 'k1']);
+
+    const stopped = new KeyedWorkQueue('test', async () => undefined, log);
+    listed = 0;
+    stopped.addAll(keys(5_000));
+    stopped.stop();
+    await new Promise(setImmediate);
+    assert.equal(listed, 1_000, 'no slice listed after stop()');
+  });
+
+  it('resyncs at once without a start to wait for, and only once it resolves with one', async () => {
+    const worked: string[] = [];
+    const now = new KeyedWorkQueue('test', async (k) => void worked.push(`now:${k}`), log);
+    now.resyncEvery(60_000, () => ['a', 'b']);
+    await now.idle();
+    assert.deepEqual(worked, ['now:a', 'now:b']);
+    now.stop();
+
+    let serve!: () => void;
+    const serving = new Promise<void>((r) => (serve = r));
+    let asked = 0;
+    const later = new KeyedWorkQueue('test', async (k) => void worked.push(`later:${k}`), log);
+    later.resyncEvery(60_000, () => (asked++, ['c']), serving);
+    later.add('changed');
+    await later.idle();
+    assert.equal(asked, 0, 'the keys are not even listed before it serves');
+    assert.deepEqual(worked.slice(2), ['later:changed'], 'a change is worked meanwhile');
+    serve();
+    await serving;
+    await later.idle();
+    assert.equal(asked, 1);
+    assert.deepEqual(worked.slice(2), ['later:changed', 'later:c']);
+    later.stop();
+  });
+
+  it('never resyncs when stopped before its start resolved, or when the start failed', async () => {
+    let serve!: () => void;
+    const serving = new Promise<void>((r) => (serve = r));
+    let asked = 0;
+    const q = new KeyedWorkQueue('test', async () => undefined, log);
+    q.resyncEvery(10, () => (asked++, ['a']), serving);
+    q.stop();
+    serve();
+    await serving;
+    const failed = new KeyedWorkQueue('test', async () => undefined, log);
+    failed.resyncEvery(10, () => (asked++, ['a']), Promise.reject(new Error('did not start')));
+    // Every promise callback due has run by the next turn: a resync would have listed its keys by then.
+    await new Promise(setImmediate);
+    failed.stop();
+    assert.equal(asked, 0);
+  });
 });
 
 describe('Controller', () => {

@@ -1,6 +1,20 @@
 import type { Logger } from 'pino';
 import { Turns } from './turns';
 
+/** Keys addAll() queues in one turn of the event loop (each add is a few microseconds). */
+const LISTING_SLICE = 1_000;
+
+/** How often a controller looks at every key again, whatever happened. */
+export interface ResyncOptions {
+  readonly resyncMs: number;
+  /**
+   * The first look waits for this (the server serving): at a restart it is a
+   * walk over every object, which need not hold up the first answers; changes
+   * are queued from the start as always.
+   */
+  readonly firstResyncAfter?: PromiseLike<void>;
+}
+
 /** What one reconcile asks for next. */
 export type ReconcileResult = void | { requeueAfterMs: number };
 
@@ -60,6 +74,8 @@ export class KeyedWorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { t: NodeJS.Timeout; due: number }>();
   private running = 0;
+  /** addAll() listings still going (idle() waits for them). */
+  private listing = 0;
   private stopped = false;
   /** Paused: keys are still queued (level-triggered: a resume works them), none is worked on. */
   private paused = false;
@@ -91,6 +107,27 @@ export class KeyedWorkQueue {
     this.pump();
   }
 
+  /**
+   * Queues every key, a slice per turn of the event loop: a listing of every
+   * object of a big fleet (50,000 instances) queued at once held requests up
+   * for a tenth of a second. The first slice is queued at once.
+   */
+  addAll(keys: Iterable<string>): void {
+    const it = keys[Symbol.iterator]();
+    this.listing++;
+    const slice = () => {
+      for (let n = 0; n < LISTING_SLICE && !this.stopped; n++) {
+        const next = it.next();
+        if (next.done) break;
+        this.add(next.value);
+        if (n === LISTING_SLICE - 1) return void setImmediate(slice);
+      }
+      this.listing--;
+      this.pump();
+    };
+    slice();
+  }
+
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
     // One timer per key, the soonest: a later look asked for earlier (a create's timeout) must not hide a sooner one.
@@ -108,22 +145,27 @@ export class KeyedWorkQueue {
 
   /** Resolves when nothing is queued or running (for tests and benches); a paused queue is idle once nothing runs. */
   idle(): Promise<void> {
-    if (this.running === 0 && (this.queue.length === 0 || this.paused)) return Promise.resolve();
+    if (this.running === 0 && this.listing === 0 && (this.queue.length === 0 || this.paused)) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
   /**
-   * Level-triggered safety net: queues every key `keys` names now and every
-   * `ms` after, so a missed change is still reconciled. Ends with stop().
+   * Level-triggered safety net: queues every key `keys` names now (or once
+   * `from` resolves) and every `ms` after, so a missed change is still
+   * reconciled. Ends with stop().
    */
-  resyncEvery(ms: number, keys: () => Iterable<string>): void {
-    const all = () => {
-      for (const k of keys()) this.add(k);
+  resyncEvery(ms: number, keys: () => Iterable<string>, from?: PromiseLike<void>): void {
+    const all = () => this.addAll(keys());
+    const begin = () => {
+      if (this.stopped) return;
+      all();
+      if (this.resync) clearInterval(this.resync);
+      this.resync = setInterval(all, ms);
+      this.resync.unref();
     };
-    all();
-    if (this.resync) clearInterval(this.resync);
-    this.resync = setInterval(all, ms);
-    this.resync.unref();
+    // A start that failed never serves: no resync then, and nothing to report.
+    if (from) void Promise.resolve(from).then(begin, () => undefined);
+    else begin();
   }
 
   /**
@@ -160,7 +202,7 @@ export class KeyedWorkQueue {
       void this.work(key);
     }
     if (this.running === 0 && this.paused) for (const r of this.pausedWaiters.splice(0)) r();
-    if (this.running === 0 && (this.queue.length === 0 || this.paused)) {
+    if (this.running === 0 && this.listing === 0 && (this.queue.length === 0 || this.paused)) {
       const w = this.idleWaiters;
       this.idleWaiters = [];
       for (const r of w) r();

@@ -168,7 +168,9 @@ export class ControlPlane {
     const bus = new CommandBus(nc, 10_000, connection, undefined, (body) => this.commandServer?.local(body));
     const dispatcher = new Dispatcher(bus, projections);
     const secret = pageTokenSecret(cfg.pageTokenSecret, cfg.dataDir);
-    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, log };
+    let served!: () => void;
+    const serving = new Promise<void>((resolve) => (served = resolve));
+    const ctx: PlaneContext = { cfg: { ...cfg, pageTokenSecret: secret, logReplicas: replicas }, nc, store, projections, dispatcher, streams, pager: new Pager(secret), metrics: this.metrics, serving, log };
     for (const p of this.planes) await p.start(ctx);
     phases.mark('planes started');
     // Singletons (scheduler, sagas, liveness, reconciler, placement, snapshotter) act on the replica holding their lease.
@@ -246,6 +248,7 @@ export class ControlPlane {
     setInterval(() => this.metrics.logPosition.set(this.projections?.position ?? 0), 1000).unref();
     phases.mark('HTTP');
     log.info({ grpc: this.grpcPort, http: this.httpPort, phases: phases.ms }, 'hypervisor-server serving');
+    served();
     return this;
   }
 

@@ -10,15 +10,14 @@ import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import type { CausationTracker } from '../causation';
 import type { ReservationsByInstance } from '../indexes';
 import { Controller } from '../controller';
+import type { ResyncOptions } from '../work-queue';
 import { type AgentWorkQueue, type NetworkPlanSource, workFor } from './agent-work';
 
-export interface LifecycleOptions {
+export interface LifecycleOptions extends ResyncOptions {
   /** A create the agent has not reported on after this long fails the instance (and frees its node). */
   readonly createTimeoutMs: number;
   /** A move that has not ended after this long is given up: the instance stays where it was. */
   readonly migrationTimeoutMs?: number;
-  /** How often every instance and reservation is looked at again, whatever happened. */
-  readonly resyncMs: number;
 }
 
 /**
@@ -60,7 +59,7 @@ export class InstanceLifecycle extends Controller {
     // Capacity held for an instance appeared or went: it may hold what it should not.
     this.watch(this.reservations.changed$.subscribe((id) => this.queue.add(id)));
     this.watch(this.runtime.commits$.subscribe((commit) => this.onCommit(commit)));
-    this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
+    this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys(), this.opts.firstResyncAfter);
   }
 
   private *resyncKeys(): Iterable<string> {

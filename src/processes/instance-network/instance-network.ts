@@ -14,7 +14,7 @@ import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
 import { portDeviceName } from '../../sdn/names';
 import { Controller } from '../controller';
-import type { ReconcileResult } from '../work-queue';
+import type { ReconcileResult, ResyncOptions } from '../work-queue';
 
 /** How ports made for instances are named: the instance id after this prefix, so an operator (and a restart) can tell whose they are. */
 export const INSTANCE_PORT_PREFIX = 'instance:';
@@ -81,7 +81,7 @@ export class InstanceNetwork extends Controller {
   }
 
   /** Call once the projections have caught up. */
-  start(d: { ops: NetworkOperations; reconciler: NetworkReconciler; dispatcher: Dispatcher; runtime: ProjectionRuntime }): void {
+  start(d: { ops: NetworkOperations; reconciler: NetworkReconciler; dispatcher: Dispatcher; runtime: ProjectionRuntime } & Pick<ResyncOptions, 'firstResyncAfter'>): void {
     ({ ops: this.ops, reconciler: this.reconciler, dispatcher: this.dispatcher } = d);
     this.watch(
       d.runtime.commits$.subscribe((commit) => {
@@ -89,7 +89,7 @@ export class InstanceNetwork extends Controller {
       }),
     );
     this.watch(this.instances.changes$.subscribe((c) => this.queue.add(c.id)));
-    this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys());
+    this.queue.resyncEvery(this.opts.resyncMs, () => this.resyncKeys(), d.firstResyncAfter);
   }
 
   private *resyncKeys(): Iterable<string> {

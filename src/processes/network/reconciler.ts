@@ -13,6 +13,8 @@ export interface NetworkReconcilerOptions {
   readonly graceMs: number;
   /** How often every owner with reservations is looked at. */
   readonly sweepMs: number;
+  /** The first sweep waits for this (the server serving); none: the turn after start. */
+  readonly firstSweepAfter?: PromiseLike<void>;
 }
 
 /** Owners some operation of this process is working on: the reconciler leaves them alone until it is done. */
@@ -80,6 +82,7 @@ export class NetworkReconciler extends Controller {
   private readonly states: NetworkStates;
   private sweepTimer?: NodeJS.Timeout;
   private firstSweep?: NodeJS.Immediate;
+  private started = false;
   /** The event that queued a key (none: a sweep did); its releases are that event's follow-ups. */
   private readonly causes = new Map<string, RecordedEvent>();
   /** Releases sent, and sweeps begun, for tests and metrics. */
@@ -115,19 +118,24 @@ export class NetworkReconciler extends Controller {
         }
       }),
     );
-    // The first sweep on the next turn, not in the server's start: it reads every hold (the
-    // reservations' snapshot section is parsed then, ~0.2 s at 10,000,000 events) and every port,
-    // and the queue works nothing before this replica holds the lease, a NATS round trip away.
-    this.firstSweep = setImmediate(() => {
+    // The first sweep not in the server's start: it reads every hold (the reservations'
+    // snapshot section is parsed then, ~0.2 s at 10,000,000 events) and every port, and the
+    // queue works nothing before this replica holds the lease, a NATS round trip away.
+    this.started = true;
+    const begin = () => {
       this.firstSweep = undefined;
+      if (!this.started) return;
       this.sweep();
-    });
-    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepMs);
-    this.sweepTimer.unref();
+      this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepMs);
+      this.sweepTimer.unref();
+    };
+    if (this.opts.firstSweepAfter) void Promise.resolve(this.opts.firstSweepAfter).then(begin, () => undefined);
+    else this.firstSweep = setImmediate(begin);
   }
 
   override stop(): void {
     super.stop();
+    this.started = false;
     if (this.firstSweep) clearImmediate(this.firstSweep);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.causes.clear();
@@ -136,9 +144,13 @@ export class NetworkReconciler extends Controller {
   /** Looks at every owner something is held for. */
   sweep(): void {
     this.sweeps++;
-    for (const key of this.held.owners()) this.add(key, undefined);
+    this.queue.addAll(this.sweptOwners());
+  }
+
+  private *sweptOwners(): Generator<string> {
+    yield* this.held.owners();
     // Router interface ports hold nothing in the index under their router; look at them too.
-    for (const p of this.models.ports.list()) if (this.models.ports.state(p.id)?.deviceOwner === 'router_interface') this.add(ownerKey('port', p.id), undefined);
+    for (const id of this.models.ports.ids()) if (this.models.ports.state(id)?.deviceOwner === 'router_interface') yield ownerKey('port', id);
   }
 
   /**

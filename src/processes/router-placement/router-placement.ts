@@ -5,11 +5,10 @@ import type { RouterState } from '../../commands/router';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import type { ProjectionRuntime } from '../../projections/projection-runtime';
 import { Controller } from '../controller';
-import type { ReconcileResult } from '../work-queue';
+import type { ReconcileResult, ResyncOptions } from '../work-queue';
 import { choosePlacement } from './choose';
 
-export interface RouterPlacementOptions {
-  readonly resyncMs: number;
+export interface RouterPlacementOptions extends ResyncOptions {
   /** How soon a router no node could take is looked at again. */
   readonly retryMs: number;
 }
@@ -43,7 +42,7 @@ export class RouterPlacement extends Controller {
         }
       }),
     );
-    this.queue.resyncEvery(this.opts.resyncMs, () => this.routers.ids());
+    this.queue.resyncEvery(this.opts.resyncMs, () => this.routers.ids(), this.opts.firstResyncAfter);
   }
 
   private load(): Map<string, number> {

@@ -71,7 +71,7 @@ export class ComputePlane implements Plane {
   }
 
   /** After the projections caught up (and the network plane started): process managers and the agents' API. */
-  async start({ cfg, nc, dispatcher, projections, log }: PlaneContext): Promise<void> {
+  async start({ cfg, nc, dispatcher, projections, serving, log }: PlaneContext): Promise<void> {
     const work = await AgentWorkQueue.open(nc, cfg.logReplicas);
     this.causes.start(projections);
     // The network part of instance work: the instance's port with its network and groups, as its node should realise them.
@@ -89,6 +89,7 @@ export class ComputePlane implements Plane {
       createTimeoutMs: cfg.createTimeoutSeconds * 1000,
       migrationTimeoutMs: cfg.migrationTimeoutSeconds * 1000,
       resyncMs: 30_000,
+      firstResyncAfter: serving,
     }, log, networkPlan);
     this.drain = new DrainProcess(this.instances, this.byNode, this.nodes, dispatcher, this.causes, { maxParallel: cfg.drainMaxParallel, weigher: cfg.schedulerWeigher, volumeBytesOf: (id) => this.volumeBytesOf(id) }, log);
     this.evacuation = new EvacuationProcess(this.instances, this.byNode, this.nodes, dispatcher, this.causes, cfg.evacuateAfterSeconds * 1000, log);
@@ -102,7 +103,7 @@ export class ComputePlane implements Plane {
     this.lifecycle.start();
     this.drain.start();
     this.evacuation.start();
-    this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections });
+    this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections, firstResyncAfter: serving });
   }
 
   addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {

@@ -47,8 +47,8 @@ export class NetworkPlane implements Plane {
     return started('network', 'the operations', this.opsStarted);
   }
 
-  async start({ cfg, nc, projections, dispatcher, log }: PlaneContext): Promise<void> {
-    const gc = { graceMs: cfg.networkGcGraceSeconds * 1000, sweepMs: cfg.networkGcSweepSeconds * 1000 };
+  async start({ cfg, nc, projections, dispatcher, serving, log }: PlaneContext): Promise<void> {
+    const gc = { graceMs: cfg.networkGcGraceSeconds * 1000, sweepMs: cfg.networkGcSweepSeconds * 1000, firstSweepAfter: serving };
     const reconciler = (this.reconcilerStarted = new NetworkReconciler(this.models, this.reservations, projections, dispatcher, gc, log));
     this.opsStarted = new NetworkOperations(dispatcher, this.models, reconciler, log);
     // Singletons: paused until this replica holds their leases.
@@ -57,7 +57,7 @@ export class NetworkPlane implements Plane {
     // The data plane's control side: the agents' plan requests and change notes; a DHCP port per serving node and subnet.
     this.dataplaneApi = new DataplaneApi(nc, this.routed, projections, log);
     this.dataplaneApi.start();
-    this.placement = new RouterPlacement(this.models.routers, this.nodes, dispatcher, { resyncMs: 30_000, retryMs: 5_000 }, log);
+    this.placement = new RouterPlacement(this.models.routers, this.nodes, dispatcher, { resyncMs: 30_000, retryMs: 5_000, firstResyncAfter: serving }, log);
     void this.placement.pause();
     this.placement.start(projections);
     this.dhcpPorts = new DhcpPorts(this.models, this.opsStarted, log);

@@ -23,6 +23,11 @@ export interface PlaneContext {
   readonly pager: Pager;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /**
+   * Resolves once the server serves (gRPC bound, HTTP listening): the process managers'
+   * first look at every object waits for it, so a restart answers before that walk.
+   */
+  readonly serving: Promise<void>;
 }
 
 /**
