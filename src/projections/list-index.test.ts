@@ -24,4 +24,19 @@ describe('list index', () => {
     assert.deepEqual(reset.select([term('kind', 1)], undefined, 10), ['a', 'c']);
     assert.equal(term('label', 'q', 'say "hi"'), JSON.stringify(['label', 'q', 'say "hi"']));
   });
+
+  it('tells apart, within one reset, terms of different lengths that share their first parts', () => {
+    // A label whose key is a value of a two-part term with the same first part, and the reverse.
+    const mixed = (o: Obj) => [term('label', String(o.kind)), ...Object.entries(o.labels).map(([k, v]) => term('label', k, v))];
+    const objects: [string, Obj][] = [
+      ['a', { kind: 'app', labels: {} }],
+      ['b', { kind: 'x', labels: { app: 'web' } }],
+      ['c', { kind: 'app', labels: { app: 'web' } }],
+    ];
+    const reset = new ListIndex(mixed);
+    reset.reset(objects);
+    assert.deepEqual(reset.select([term('label', 'app')], undefined, 10), ['a', 'c']);
+    assert.deepEqual(reset.select([term('label', 'app', 'web')], undefined, 10), ['b', 'c']);
+    assert.deepEqual(reset.select([term('label', 'x')], undefined, 10), ['b']);
+  });
 });

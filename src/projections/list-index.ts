@@ -4,9 +4,11 @@ import { SortedIds } from './sorted-ids';
 export type TermsOf<V> = (v: V) => readonly string[];
 
 type Part = string | number;
-/** Terms already made, by their parts (a leaf under LEAF), while a reset is under way. */
-interface Made extends Map<Part | typeof LEAF, Made | string> {}
-const LEAF = Symbol('term');
+/**
+ * Terms already made while a reset is under way, by their number of parts and then each part in
+ * turn; the last part leads to the term itself, so a distinct value costs one Map entry, not a Map.
+ */
+type Made = Map<number, Map<Part, unknown>>;
 let made: Made | undefined;
 
 /** One field's value as an index key, unambiguous whatever the field and value hold. */
@@ -17,14 +19,16 @@ export const term = (...parts: Part[]): string => (made ? remembered(made, parts
  * region): each is made once, and the index's Map then hashes one string, not 500,000 new ones.
  */
 const remembered = (root: Made, parts: Part[]): string => {
-  let at = root;
-  for (const p of parts) {
-    let next = at.get(p) as Made | undefined;
-    if (!next) at.set(p, (next = new Map()));
+  let at = root.get(parts.length);
+  if (!at) root.set(parts.length, (at = new Map()));
+  const last = parts.length - 1;
+  for (let i = 0; i < last; i++) {
+    let next = at.get(parts[i]) as Map<Part, unknown> | undefined;
+    if (!next) at.set(parts[i], (next = new Map()));
     at = next;
   }
-  let t = at.get(LEAF) as string | undefined;
-  if (t === undefined) at.set(LEAF, (t = JSON.stringify(parts)));
+  let t = at.get(parts[last]) as string | undefined;
+  if (t === undefined) at.set(parts[last], (t = JSON.stringify(parts)));
   return t;
 };
 
