@@ -91,14 +91,41 @@ export const addReflection = (server: Server, services: readonly string[], descr
   }
 };
 
-/** The call as the library's handler sees it: its messages, not bytes. */
+/**
+ * The call as the library's handler sees it: its messages, not bytes. A request
+ * that cannot be read, or an answer that cannot be written, ends the call with
+ * INTERNAL as grpc-js ends one whose codec fails, never with an exception out of
+ * the stream's event.
+ */
 const bridge = (call: ServerDuplexStream<Buffer, Buffer>, method: Untyped) => {
+  let failed = false;
+  const fail = (what: string, e: unknown) => {
+    failed = true;
+    call.emit('error', { code: status.INTERNAL, details: `Error ${what}: ${(e as Error).message}` });
+  };
   const stream = Object.assign(new EventEmitter(), {
-    write: (m: unknown) => call.write(method.responseSerialize(m)),
-    end: () => call.end(),
+    write: (m: unknown) => {
+      let bytes: Buffer;
+      try {
+        bytes = method.responseSerialize(m);
+      } catch (e) {
+        return fail('serializing response', e);
+      }
+      if (!failed) call.write(bytes);
+    },
+    end: () => failed || call.end(),
   });
-  call.on('data', (b: Buffer) => stream.emit('data', method.requestDeserialize(b)));
-  call.on('end', () => stream.emit('end'));
+  call.on('data', (b: Buffer) => {
+    if (failed) return;
+    let request: unknown;
+    try {
+      request = method.requestDeserialize(b);
+    } catch (e) {
+      return fail('deserializing request', e);
+    }
+    stream.emit('data', request);
+  });
+  call.on('end', () => failed || stream.emit('end'));
   return stream;
 };
 

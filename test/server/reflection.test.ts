@@ -107,6 +107,21 @@ describe('server reflection (real grpc-js server and client)', () => {
     );
   });
 
+  it('ends a call whose bytes are no request with INTERNAL, as grpc-js does, and goes on answering', async () => {
+    // A key of field 7 with wire type 7 (there is none), then a varint that never ends.
+    const torn = Buffer.from([0x3f, 0xff, 0xff, 0xff]);
+    for (const service of REFLECTION_SERVICES) {
+      const err = await ask(address, service, [torn]).then(
+        () => assert.fail('answered'),
+        (e: { code: number; details: string }) => e,
+      );
+      assert.equal(err.code, status.INTERNAL, service);
+      assert.match(err.details, /deserializing request/);
+      const [listed] = await ask(address, service, [request({ listServices: '*' })]);
+      assert.deepEqual(listed.services.sort(), ['grpc.health.v1.Health', 'hypervisor.v1.ClusterService']);
+    }
+  });
+
   it('fails at start, not at a client\'s first call, when the descriptor image cannot be read', () => {
     assert.throws(() => addReflection(new Server(), [], `${DESCRIPTOR_SET}.missing`), /ENOENT/);
   });
