@@ -156,6 +156,28 @@ describe('KeyedWorkQueue', () => {
     assert.equal(listed, 1_000, 'no slice listed after stop()');
   });
 
+  it('ends a listing that throws with an error logged, keeping what it queued, and goes on working', async () => {
+    const worked: string[] = [];
+    const logged: string[] = [];
+    const errors = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) });
+    const q = new KeyedWorkQueue('test', async (k) => void worked.push(k), errors);
+    const failing = function* () {
+      for (let i = 0; i < 1_500; i++) yield `k${i}`;
+      throw new Error('the model could not be read');
+    };
+    q.addAll(failing());
+    q.resyncEvery(60_000, () => {
+      throw new Error('no keys at all');
+    });
+    await q.idle();
+    assert.equal(worked.length, 1_500);
+    assert.deepEqual(logged, ['test: listing its keys failed', 'test: listing its keys failed']);
+    q.add('after');
+    await q.idle();
+    assert.equal(worked.at(-1), 'after');
+    q.stop();
+  });
+
   it('resyncs at once without a start to wait for, and only once it resolves with one', async () => {
     const worked: string[] = [];
     const now = new KeyedWorkQueue('test', async (k) => void worked.push(`now:${k}`), log);

@@ -113,14 +113,20 @@ export class KeyedWorkQueue {
    * for a tenth of a second. The first slice is queued at once.
    */
   addAll(keys: Iterable<string>): void {
-    const it = keys[Symbol.iterator]();
     this.listing++;
+    let it: Iterator<string>;
     const slice = () => {
-      for (let n = 0; n < LISTING_SLICE && !this.stopped; n++) {
-        const next = it.next();
-        if (next.done) break;
-        this.add(next.value);
-        if (n === LISTING_SLICE - 1) return void setImmediate(slice);
+      try {
+        it ??= keys[Symbol.iterator]();
+        for (let n = 0; n < LISTING_SLICE && !this.stopped; n++) {
+          const next = it.next();
+          if (next.done) break;
+          this.add(next.value);
+          if (n === LISTING_SLICE - 1) return void setImmediate(slice);
+        }
+      } catch (err) {
+        // What was queued stays queued; the next resync lists again.
+        this.log.error({ err }, `${this.name}: listing its keys failed`);
       }
       this.listing--;
       this.pump();
@@ -155,7 +161,8 @@ export class KeyedWorkQueue {
    * reconciled. Ends with stop().
    */
   resyncEvery(ms: number, keys: () => Iterable<string>, from?: PromiseLike<void>): void {
-    const all = () => this.addAll(keys());
+    // Listed only inside addAll(), so a listing that throws is its failure, not the caller's.
+    const all = () => this.addAll({ [Symbol.iterator]: () => keys()[Symbol.iterator]() });
     const begin = () => {
       if (this.stopped) return;
       all();
