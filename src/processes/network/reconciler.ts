@@ -80,9 +80,6 @@ const endedOwner = (e: RecordedEvent): string | undefined => {
 export class NetworkReconciler extends Controller {
   readonly inFlight = new InFlight();
   private readonly states: NetworkStates;
-  private sweepTimer?: NodeJS.Timeout;
-  private firstSweep?: NodeJS.Immediate;
-  private started = false;
   /** The event that queued a key (none: a sweep did); its releases are that event's follow-ups. */
   private readonly causes = new Map<string, RecordedEvent>();
   /** Releases sent, and sweeps begun, for tests and metrics. */
@@ -118,36 +115,22 @@ export class NetworkReconciler extends Controller {
         }
       }),
     );
-    // The first sweep not in the server's start: it reads every hold (the reservations'
-    // snapshot section is parsed then, ~0.2 s at 10,000,000 events) and every port, and the
-    // queue works nothing before this replica holds the lease, a NATS round trip away.
-    this.started = true;
-    const begin = () => {
-      this.firstSweep = undefined;
-      if (!this.started) return;
-      this.sweep();
-      this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepMs);
-      this.sweepTimer.unref();
-    };
-    if (this.opts.firstSweepAfter) void Promise.resolve(this.opts.firstSweepAfter).then(begin, () => undefined);
-    else this.firstSweep = setImmediate(begin);
+    // The sweeps are the queue's resyncs. The first is not in the server's start: it reads every
+    // hold (the reservations' snapshot section is parsed then, ~0.2 s at 10,000,000 events) and
+    // every port, and the queue works nothing before this replica holds the lease, a NATS round
+    // trip away.
+    const first = this.opts.firstSweepAfter ?? new Promise<void>((nextTurn) => setImmediate(nextTurn));
+    this.queue.resyncEvery(this.opts.sweepMs, () => this.sweptOwners(), first);
   }
 
   override stop(): void {
     super.stop();
-    this.started = false;
-    if (this.firstSweep) clearImmediate(this.firstSweep);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.causes.clear();
   }
 
-  /** Looks at every owner something is held for. */
-  sweep(): void {
-    this.sweeps++;
-    this.queue.addAll(this.sweptOwners());
-  }
-
+  /** Every owner something is held for, and router interface ports: a sweep, counted when it begins. */
   private *sweptOwners(): Generator<string> {
+    this.sweeps++;
     yield* this.held.owners();
     // Router interface ports hold nothing in the index under their router; look at them too.
     for (const id of this.models.ports.ids()) if (this.models.ports.state(id)?.deviceOwner === 'router_interface') yield ownerKey('port', id);
