@@ -10,13 +10,84 @@ const TAG = '$hv';
 
 export class NotSnapshottable extends Error {}
 
-const encodeValue = (v: unknown, path: string): unknown => {
+/**
+ * Where a section's tagged values are, so its decode walks only there: 0 holds none, 1 is a
+ * value to decode whole (a tagged value, or one too varied to describe), 'd' a place whose
+ * Dates are written as their milliseconds (any other value there is decoded whole; no plain
+ * number is ever written there), `f` the fields of an object that lead to one, `e` what its
+ * array's elements lead to (both may be given where the same place holds objects in some
+ * states and arrays in others). A field not named holds no tag.
+ */
+export type TagPaths = 0 | 1 | 'd' | { readonly f?: Readonly<Record<string, TagPaths>>; readonly e?: TagPaths };
+
+/** What one place of a document was seen to hold, by a first walk before it is encoded. */
+interface Place {
+  /** A tagged value other than a Date, or more fields than are worth describing: decoded whole. */
+  whole?: true;
+  date?: true;
+  number?: true;
+  fields?: Map<string, Place>;
+  items?: Place;
+}
+
+/**
+ * More distinct fields at one place than this (a record keyed by ids or free-form labels) and
+ * it is decoded whole: the description would be as large as what it spares.
+ */
+const MAX_FIELDS = 64;
+
+const isPlain = (v: object): boolean => {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+/** Records where Dates, numbers and other tagged values are; allocates only the places. */
+const observe = (v: unknown, at: Place): void => {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) at.number = true;
+    else at.whole = true;
+  } else if (v instanceof Date) at.date = true;
+  else if (Array.isArray(v)) {
+    if (at.whole) return;
+    const items = (at.items ??= {});
+    for (const x of v) observe(x, items);
+  } else if (typeof v === 'object' && isPlain(v) && !(TAG in v)) {
+    for (const k in v) {
+      if (at.whole) return;
+      observe((v as Record<string, unknown>)[k], fieldOf(at, k));
+    }
+  } else at.whole = true; // undefined, bigint, Map, Set, SortedMap, an escaped object (a class instance is refused by the encoder)
+};
+
+const fieldOf = (at: Place, k: string): Place => {
+  const fields = (at.fields ??= new Map());
+  let f = fields.get(k);
+  if (f) return f;
+  if (fields.size === MAX_FIELDS) {
+    at.whole = true;
+    at.fields = undefined;
+    return {};
+  }
+  fields.set(k, (f = {}));
+  return f;
+};
+
+/** A place whose Dates are written as numbers: it holds Dates and never a plain number. */
+const datesAsNumbers = (at: Place | undefined): boolean => !!at?.date && !at.number;
+/** Where encoding goes on describing: nowhere inside a place decoded whole. */
+const inner = (at: Place | undefined): Place | undefined => (at && !at.whole && !datesAsNumbers(at) ? at : undefined);
+
+const encodeValue = (v: unknown, path: string, at?: Place): unknown => {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return Number.isFinite(v) ? v : { [TAG]: 'num', v: String(v) };
   if (v === undefined) return { [TAG]: 'undef' };
   if (typeof v === 'bigint') return { [TAG]: 'big', v: v.toString() };
-  if (v instanceof Date) return { [TAG]: 'date', v: v.getTime() };
-  if (Array.isArray(v)) return v.map((x, i) => encodeValue(x, `${path}[${i}]`));
+  if (v instanceof Date) return datesAsNumbers(at) ? v.getTime() : { [TAG]: 'date', v: v.getTime() };
+  if (Array.isArray(v)) {
+    const items = inner(at)?.items;
+    return v.map((x, i) => encodeValue(x, `${path}[${i}]`, items));
+  }
   if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x], i) => [encodeValue(k, `${path}<key ${i}>`), encodeValue(x, `${path}.get(${i})`)]) };
   if (v instanceof Set) return { [TAG]: 'set', v: [...v].map((x, i) => encodeValue(x, `${path}{${i}}`)) };
   // A SortedMap is its entries (keys ordered by <, no comparator to keep): IPAM's allocations, a network's ports.
@@ -24,12 +95,26 @@ const encodeValue = (v: unknown, path: string): unknown => {
   if (typeof v === 'object') {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) throw new NotSnapshottable(`${path} is a ${proto?.constructor?.name ?? 'class'} instance`);
+    const fields = inner(at)?.fields;
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = encodeValue(x, `${path}.${k}`);
+    for (const [k, x] of Object.entries(v)) out[k] = encodeValue(x, `${path}.${k}`, fields?.get(k));
     // A plain object that happens to have our tag key is escaped.
     return TAG in out ? { [TAG]: 'obj', v: out } : out;
   }
   throw new NotSnapshottable(`${path} is a ${typeof v}`);
+};
+
+const pathsOf = (at: Place): TagPaths => {
+  if (datesAsNumbers(at)) return 'd';
+  if (at.whole || at.date) return 1;
+  let f: Record<string, TagPaths> | undefined;
+  for (const [k, p] of at.fields ?? []) {
+    const sub = pathsOf(p);
+    if (sub !== 0) (f ??= {})[k] = sub;
+  }
+  const e = at.items ? pathsOf(at.items) : 0;
+  if (!f && e === 0) return 0;
+  return { ...(f && { f }), ...(e !== 0 && { e }) };
 };
 
 /**
@@ -79,7 +164,40 @@ const decodeFields = (o: Record<string, unknown>): Record<string, unknown> => {
   return o;
 };
 
+/** Decodes, in place, only where `paths` leads: the rest is plain JSON already. */
+const decodeAlong = (v: unknown, paths: TagPaths): unknown => {
+  if (paths === 1) return decodeValue(v);
+  if (paths === 'd') return typeof v === 'number' ? new Date(v) : decodeValue(v);
+  if (paths === 0 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const e = paths.e;
+    if (e) for (let i = 0; i < v.length; i++) v[i] = decodeAlong(v[i], e);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in paths.f) if (k in o) o[k] = decodeAlong(o[k], paths.f[k]);
+  return o;
+};
+
 export const encodeSnapshot = (v: unknown): string => JSON.stringify(encodeValue(v, '$'));
 export const decodeSnapshot = <T>(s: string): T => decodeValue(JSON.parse(s)) as T;
-/** Decodes a value already parsed from JSON (a part of a larger document). */
-export const decodeSnapshotValue = <T>(v: unknown): T => decodeValue(v) as T;
+
+/**
+ * A snapshot's section: its JSON, and where its tagged values are. Its decode then visits
+ * those places only (a document without them is walked whole), and the Dates of a place that
+ * holds no plain number are written as bare numbers: a read model's states are mostly strings
+ * and numbers, and their Dates as tagged objects were a quarter of parsing them. Walks the
+ * value twice: once to see what each place holds, once to encode it.
+ */
+export const encodeSection = (v: unknown): { text: string; tags: TagPaths } => {
+  const root: Place = {};
+  observe(v, root);
+  const text = JSON.stringify(encodeValue(v, '$', root));
+  return { text, tags: pathsOf(root) };
+};
+
+/**
+ * Decodes a value already parsed from JSON (a part of a larger document), along `tags` where
+ * its section gave them (a snapshot taken before they were written has none: walked whole).
+ */
+export const decodeSnapshotValue = <T>(v: unknown, tags: TagPaths = 1): T => decodeAlong(v, tags) as T;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { nodeDecider, type NodeEvent } from '../commands/node';
 import { toNode } from '../wire/views/node';
 import type { RecordedEvent } from '../eventstore/event';
@@ -25,7 +25,7 @@ const filled = () => {
   return ms;
 };
 
-describe('snapshot sections (format 2)', () => {
+describe('snapshot sections (formats 2 and 3)', () => {
   for (const size of [0, 1, 5, 4096]) {
     it(`restore what was taken, sections of JSON and of bytes, read ${size ? `in chunks of ${size} bytes` : 'whole'}`, async () => {
       const [nodes, index] = filled();
@@ -68,6 +68,55 @@ describe('snapshot sections (format 2)', () => {
     len.writeUInt32BE(head.length);
     r.push(Buffer.concat([MAGIC, len, head]));
     assert.throws(() => r.end(), /sections , its head names a/);
+  });
+
+  it('writes format 3, whose sections say where their tags are: Dates as numbers, restored as Dates', async () => {
+    const [nodes] = filled();
+    const store = new MemorySnapshotStore();
+    await new Snapshotter(store, [nodes], { upcasters: 'u' }).take(40);
+    let head: DocHead | undefined;
+    const sections: { head: SectionHead; body: Buffer }[] = [];
+    new FrameReader({ head: (h) => (head = h), section: (h, body) => sections.push({ head: h, body }) }).push(Buffer.from(store.data!));
+    assert.equal(head?.format, 3);
+    assert.deepEqual((sections[0].head.tags as { f: unknown }).f, { states: { e: { e: { f: { createdAt: 'd', updatedAt: 'd', statusSince: 'd' } } } }, changedAt: { e: { e: 'd' } } });
+    assert.doesNotMatch(gunzipSync(sections[0].body).toString(), /"date"/);
+    const [nodes2] = models();
+    await new Snapshotter(store, [nodes2], { upcasters: 'u' }).restore();
+    assert.deepEqual(nodes2.list(), nodes.list());
+    assert.ok(nodes2.state('n1')!.createdAt instanceof Date);
+  });
+
+  it('still restores format 2 (sections without tags, every Date tagged), read whole or in chunks', async () => {
+    const [nodes] = filled();
+    const body = Buffer.from(encodeSnapshot(nodes.snapshot()));
+    const doc = encodeFrames({ format: 2, upcasters: 'u', position: 40, takenAt: 'x', sections: ['nodes'] }, [
+      { head: { name: 'nodes', version: nodes.snapshotVersion, kind: 'json', length: body.length }, body: gzipSync(body) },
+    ]);
+    for (const size of [0, 7]) {
+      const [nodes2] = models();
+      const r = await new Snapshotter(new MemorySnapshotStore(doc, size), [nodes2], { upcasters: 'u' }).restore();
+      assert.deepEqual([r.from, r.restored], [40, ['nodes']]);
+      assert.deepEqual(nodes2.list(), nodes.list());
+      assert.ok(nodes2.state('n1')!.createdAt instanceof Date);
+    }
+  });
+
+  it('writes a section whose places are too many to describe without tags, as format 2 did, and restores it', async () => {
+    // 64 × 64 fields of long names, each a Date: tags of over 256 KiB.
+    const long = (i: number) => `${String(i).padStart(3, '0')}-${'x'.repeat(60)}`;
+    const wide = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [long(i), Object.fromEntries(Array.from({ length: 64 }, (_, j) => [long(j), new Date(i * 64 + j)]))]));
+    const holds = (data?: unknown) => {
+      const m = { name: 'wide', snapshotVersion: '1', position: 0, data, applyCommit: () => undefined, snapshot: () => m.data, restore: (d: unknown) => (m.data = d) };
+      return m;
+    };
+    const store = new MemorySnapshotStore();
+    assert.equal(await new Snapshotter(store, [holds(wide)], { upcasters: 'u' }).take(1), true);
+    const sections: SectionHead[] = [];
+    new FrameReader({ head: () => undefined, section: (h) => sections.push(h) }).push(Buffer.from(store.data!));
+    assert.equal(sections[0].tags, undefined);
+    const back = holds();
+    await new Snapshotter(store, [back], { upcasters: 'u' }).restore();
+    assert.deepEqual(back.data, wide);
   });
 
   it('still restores a snapshot of format 1 (one gzipped JSON document), read whole or in chunks', async () => {

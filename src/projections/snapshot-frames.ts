@@ -1,3 +1,5 @@
+import type { TagPaths } from './snapshot-codec';
+
 /**
  * The layout of a snapshot (format 2): a magic line, then frames. The first frame is the
  * document's head (format, upcaster chain, position, the sections' names); each model then
@@ -8,11 +10,16 @@
  * itself, e.g. the aggregate index's positions): no JSON and no base64 in between.
  *
  * A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
+ *
+ * Format 3 is the same layout, with each JSON section's head saying where its tagged values
+ * are (`tags`): Dates are then written as bare numbers where the tags say so, which a reader
+ * of format 2 would take for numbers. Its head's format refuses it to such a reader, which
+ * replays the log instead.
  */
 export const MAGIC = Buffer.from('HVSNAP2\n', 'latin1');
 
 export interface DocHead {
-  readonly format: 2;
+  readonly format: 2 | 3;
   /** The upcaster chain the states were folded under. */
   readonly upcasters: string;
   readonly position: number;
@@ -30,6 +37,8 @@ export interface SectionHead {
   readonly size: number;
   /** Bytes once unzipped: the unzip writes them into one buffer (no pieces gathered and copied). */
   readonly length?: number;
+  /** A JSON section's tagged values (the snapshot codec's): its decode visits only them. None: it is walked whole. */
+  readonly tags?: TagPaths;
 }
 
 const frame = (v: object): Buffer => {
@@ -81,7 +90,7 @@ export class FrameReader {
         if (v === undefined) return;
         if (!this.head) {
           const h = v as DocHead;
-          if (h.format !== 2 || !Array.isArray(h.sections)) throw new Error('snapshot: a damaged head');
+          if ((h.format !== 2 && h.format !== 3) || !Array.isArray(h.sections)) throw new Error('snapshot: a damaged head');
           this.on.head((this.head = h));
         } else {
           const s = v as SectionHead;

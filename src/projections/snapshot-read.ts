@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
+import type { TagPaths } from './snapshot-codec';
 import { type DocHead, FrameReader, type SectionHead } from './snapshot-frames';
 
 /** Where snapshots are kept (an adapter: src/snapshots). */
@@ -23,6 +24,8 @@ export interface SnapshotStore {
  */
 export type ReadSection = {
   readonly version: string;
+  /** Where the JSON's tagged values are (SectionHead.tags). */
+  readonly tags?: TagPaths;
 } & ({ readonly kind: 'json'; readonly data: unknown } | { readonly kind: 'bytes' | 'unparsed'; readonly data: Buffer });
 
 /** A snapshot as read, of either format. */
@@ -101,11 +104,11 @@ const framed = (ms: Record<string, number>, unparsed: ReadonlySet<string>) => {
       const chunkSize = Math.min(MAX_CHUNK, Math.max(64, (h.length ?? 0) + 64));
       const p = gunzipAsync(body, { chunkSize }).then((b): [string, ReadSection] => {
         if (h.kind === 'bytes') return [h.name, { version: h.version, kind: 'bytes', data: b }];
-        if (unparsed.has(h.name)) return [h.name, { version: h.version, kind: 'unparsed', data: b }];
+        if (unparsed.has(h.name)) return [h.name, { version: h.version, tags: h.tags, kind: 'unparsed', data: b }];
         const t0 = performance.now();
         const data = JSON.parse(text(b));
         parsing += performance.now() - t0;
-        return [h.name, { version: h.version, kind: 'json', data }];
+        return [h.name, { version: h.version, tags: h.tags, kind: 'json', data }];
       });
       // Awaited in end(); a damaged section must not be an unhandled rejection meanwhile.
       p.catch(() => undefined);
@@ -118,7 +121,7 @@ const framed = (ms: Record<string, number>, unparsed: ReadonlySet<string>) => {
       reader.end();
       const models = new Map(await Promise.all(sections));
       ms['parse (cpu)'] = Math.round(parsing);
-      return { format: 2, upcasters: head!.upcasters, position: head!.position, models };
+      return { format: head!.format, upcasters: head!.upcasters, position: head!.position, models };
     },
   };
 };

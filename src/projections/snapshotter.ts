@@ -4,7 +4,7 @@ import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { ReadModel } from './read-model';
 import { isSnapshottable, type Snapshottable } from './snapshot';
-import { decodeSnapshotValue, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
+import { decodeSnapshotValue, encodeSection, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
 import { encodeFrames, type SectionHead } from './snapshot-frames';
 import { type ReadDoc, readSnapshot, type SnapshotStore, text } from './snapshot-read';
 
@@ -26,6 +26,12 @@ export interface SnapshotterOptions {
   readonly upcasters: string;
   readonly log?: Logger;
 }
+
+/**
+ * A frame's head is refused past 1 MiB (snapshot-frames.ts); the codec bounds the places'
+ * width (MAX_FIELDS), not their depth.
+ */
+const MAX_TAGS_JSON = 256 << 10;
 
 /**
  * Saves every snapshottable read model at one log position, and restores
@@ -71,7 +77,7 @@ export class Snapshotter {
       this.o.log?.warn({ err }, 'snapshot unreadable; replaying the log');
       return none(`unreadable: ${(err as Error).message}`);
     }
-    if (doc.format !== 1 && doc.format !== 2) return none(`format ${doc.format}`);
+    if (doc.format !== 1 && doc.format !== 2 && doc.format !== 3) return none(`format ${doc.format}`);
     if (doc.upcasters !== this.o.upcasters) return none(`taken under upcaster chain ${doc.upcasters}, now ${this.o.upcasters}`);
     const restored: string[] = [];
     const skipped: string[] = [];
@@ -83,8 +89,8 @@ export class Snapshotter {
         const t0 = performance.now();
         if (saved.kind === 'unparsed') {
           const body = saved.data;
-          m.restoreDeferred!(() => decodeSnapshotValue(JSON.parse(text(body))), doc.position);
-        } else m.restore(saved.kind === 'bytes' ? saved.data : decodeSnapshotValue(saved.data), doc.position);
+          m.restoreDeferred!(() => decodeSnapshotValue(JSON.parse(text(body)), saved.tags), doc.position);
+        } else m.restore(saved.kind === 'bytes' ? saved.data : decodeSnapshotValue(saved.data, saved.tags), doc.position);
         restored.push(m.name);
         // The models that take time, named (their time is in 'restore' too).
         const took = performance.now() - t0;
@@ -112,15 +118,21 @@ export class Snapshotter {
       try {
         const data = m.snapshot();
         // A model that packs itself gives bytes, stored as they are.
-        const bytes = data instanceof Uint8Array;
-        sections.push({ head: { name: m.name, version: m.snapshotVersion, kind: bytes ? 'bytes' : 'json' }, body: bytes ? data : encodeSnapshot(data) });
+        if (data instanceof Uint8Array) sections.push({ head: { name: m.name, version: m.snapshotVersion, kind: 'bytes' }, body: data });
+        else {
+          const section = encodeSection(data);
+          // Places too many to describe: the section is written as format 2 wrote it, without tags, and walked whole.
+          const described = JSON.stringify(section.tags).length <= MAX_TAGS_JSON;
+          const head = { name: m.name, version: m.snapshotVersion, kind: 'json' as const, ...(described && { tags: section.tags }) };
+          sections.push({ head, body: described ? section.text : encodeSnapshot(data) });
+        }
       } catch (err) {
         if (!(err instanceof NotSnapshottable)) throw err;
         this.unsnapshottable.add(m.name);
         this.o.log?.warn({ model: m.name, reason: err.message }, 'read model cannot be snapshotted; it replays the log on start');
       }
     }
-    const head = { format: 2 as const, upcasters: this.o.upcasters, position, takenAt: new Date().toISOString(), sections: sections.map((s) => s.head.name) };
+    const head = { format: 3 as const, upcasters: this.o.upcasters, position, takenAt: new Date().toISOString(), sections: sections.map((s) => s.head.name) };
     this.taking = (async () => {
       try {
         const zipped = await Promise.all(
