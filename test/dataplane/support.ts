@@ -202,9 +202,13 @@ export class DataplaneLab {
     return out.slice(b + tag.length + 4, out.indexOf(end, b)).replace(/\r/g, '');
   }
 
-  /** The guest's lease once it has one (written by the test guest's udhcpc script). */
+  /**
+   * The guest's lease once it has one (written by the test guest's udhcpc script). Bounded
+   * generously: a TCG guest on a loaded CI machine was seen past 45 s (its udhcpc retries once
+   * a second, and the guest's own clock runs slow); a guest with no lease still fails the match.
+   */
   async lease(con: ConsoleSession): Promise<string> {
-    return this.sh(con, 'i=0; while [ ! -s /tmp/lease ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; cat /tmp/lease', 45_000);
+    return this.sh(con, 'i=0; while [ ! -s /tmp/lease ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done; cat /tmp/lease', 120_000);
   }
 
   /** Whether the guest gets an answer to one ping (1 s) of ip, trying up to `tries` times. */
