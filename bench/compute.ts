@@ -26,9 +26,12 @@ import { cpuSeconds, percentile } from './support/stats';
  *          the same guest in the same run (the ratio is the control plane's cost);
  *  scale — 1,000 simulated nodes (hollow driver): create throughput and
  *          WatchInstance delivery latency.
- * `node dist/bench/compute.js [boot] [scale]`; BENCH_SCALE scales the counts.
+ * `node dist/bench/compute.js [boot] [scale]`; BENCH_SCALE scales the counts,
+ * BENCH_WATCHERS_ALL sets the watchers of every instance (1).
  */
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+/** Watchers of every instance in the scale burst (BENCH_WATCHERS_ALL, default 1): what a change's fan-out costs the server. */
+const WATCHERS_ALL = Number(process.env.BENCH_WATCHERS_ALL ?? 1);
 const READY = 'HV-GUEST-READY';
 const BOOT_DEADLINE_MS = 20_000;
 const ms = (x: number) => `${x.toFixed(0).padStart(5)} ms`;
@@ -165,14 +168,14 @@ const scale = async (lines: (s: string) => void) => {
   const cluster = new ClusterServiceClient(server.address, credentials.createInsecure());
   await until('nodes READY', async () => (await call(cluster, cluster.getClusterInfo, {})).readyNodes === NODES, 60_000);
 
-  // One watcher on every node (node_id filter) and one on all instances; delivery latency
-  // = receipt − the event's commit time, over every event every watcher receives.
+  // One watcher on every node (node_id filter) and one (BENCH_WATCHERS_ALL) on all instances; delivery
+  // latency = receipt − the event's commit time, over every event every watcher receives.
   const delivery: number[] = [];
   const deliveryAll: number[] = [];
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpu0 = process.cpuUsage();
-  const streams = [c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n })];
+  const streams = Array.from({ length: WATCHERS_ALL }, () => c.watchInstance({ instanceId: '', nodeId: '', sinceRevision: 0n }));
   for (const nodeId of await nodeIds(cluster)) streams.push(c.watchInstance({ instanceId: '', nodeId, sinceRevision: 0n }));
   const pipeline = new PipelineStages();
   let runningSeen = 0;

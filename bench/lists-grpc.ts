@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ClusterServiceService } from '../src/gen/hypervisor/v1/cluster';
 import { ComputeServiceService } from '../src/gen/hypervisor/v1/compute';
+import { acceptEncoded } from '../src/grpc/encoded-answer';
 import { NetworkServiceService } from '../src/gen/hypervisor/v1/network';
 import { type Prepared, QUERIES, world } from './support/list-world';
 import type { RateResult } from './support/stats';
@@ -43,8 +44,8 @@ const main = async () => {
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const w = world(OBJECTS);
   const server = new Server();
-  server.addService(ClusterServiceService, w.cluster);
-  server.addService(ComputeServiceService, w.compute);
+  server.addService(acceptEncoded(ClusterServiceService), w.cluster);
+  server.addService(acceptEncoded(ComputeServiceService), w.compute);
   server.addService(NetworkServiceService, w.network);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   const echo = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });

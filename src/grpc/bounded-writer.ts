@@ -1,6 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { ResourceExhausted } from '../errors';
 import { toServiceError } from '../shared/grpc-status';
+import { EncodedAnswer } from './encoded-answer';
 
 /**
  * Messages handed to HTTP/2 and not yet written out, per stream, before
@@ -15,11 +16,11 @@ const IN_FLIGHT = 64;
  * resume from, so one slow watcher never slows the others.
  */
 export class BoundedWriter<T> {
-  private readonly queue: T[] = [];
+  private readonly queue: (T | EncodedAnswer<T>)[] = [];
   private inFlight = 0;
   private closed = false;
   private lastRevision = 0;
-  private readonly send: (m: T, done: () => void) => void;
+  private readonly send: (m: T | EncodedAnswer<T>, done: () => void) => void;
 
   constructor(
     private readonly call: ServerWritableStream<unknown, T>,
@@ -30,7 +31,8 @@ export class BoundedWriter<T> {
     this.send = sender(call);
   }
 
-  write(m: T): void {
+  /** A message, or one already serialized (the server's services take those: acceptEncoded). */
+  write(m: T | EncodedAnswer<T>): void {
     if (this.closed) return;
     if (this.inFlight >= IN_FLIGHT || this.queue.length > 0) {
       if (this.queue.length >= this.limit) return this.overflow();
@@ -40,9 +42,9 @@ export class BoundedWriter<T> {
     this.sendOne(m);
   }
 
-  private sendOne(m: T): void {
+  private sendOne(m: T | EncodedAnswer<T>): void {
     this.inFlight++;
-    this.lastRevision = Math.max(this.lastRevision, this.revisionOf(m));
+    this.lastRevision = Math.max(this.lastRevision, this.revisionOf(m instanceof EncodedAnswer ? m.message : m));
     this.send(m, () => {
       this.inFlight--;
       this.flush();
@@ -94,11 +96,11 @@ interface InterceptingCall {
  * sendMetadata synchronously, so nothing is held back between the layers.
  * Without that call (another grpc-js), write() does, one at a time.
  */
-const sender = <T>(call: ServerWritableStream<unknown, T>): ((m: T, done: () => void) => void) => {
+const sender = <T>(call: ServerWritableStream<unknown, T>): ((m: T | EncodedAnswer<T>, done: () => void) => void) => {
   const inner = (call as unknown as { call?: Partial<InterceptingCall> }).call;
   if (typeof inner?.sendMessage === 'function') {
     const direct = inner as InterceptingCall;
     return (m, done) => direct.sendMessage(m, done);
   }
-  return (m, done) => void call.write(m, () => done());
+  return (m, done) => void call.write(m as T, () => done());
 };

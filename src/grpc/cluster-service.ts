@@ -9,13 +9,7 @@ import { parseInstanceKind } from '../domain/instance-types';
 import { fromInt64, sinceRevisionFromWire, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { Code, DomainError, InvalidArgument, NotFound } from '../errors';
-import type {
-  ClusterInfo,
-  ClusterServiceServer,
-  Node,
-  NodeEvent,
-  WatchNodesRequest,
-} from '../gen/hypervisor/v1/cluster';
+import { type ClusterInfo, type ClusterServiceServer, ClusterServiceService, type Node, type NodeEvent, type WatchNodesRequest } from '../gen/hypervisor/v1/cluster';
 import { NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
 import type { Empty } from '../gen/google/protobuf/empty';
 import type { NodeLiveness } from '../processes/node-liveness/node-liveness';
@@ -23,6 +17,8 @@ import type { EntityReadModel } from '../projections/entity-read-model';
 import { nodeQuery } from '../projections/list-terms';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
+import { SharedEncodings } from './encoded-answer';
+import type { Change } from '../projections/change';
 import { type Pager, pageSize } from './paging';
 import { originOf } from './request-context';
 import { revokeNodeIdentity } from './identity/node-joining';
@@ -53,6 +49,8 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
     const lease = d.liveness.leases.get(n.id);
     return lease ? { ...n, lastSeen: new Date(lease.renewedAt) } : n;
   };
+  // Every watcher of nodes is handed the same change object: its event is serialized once.
+  const events = new SharedEncodings<Change<Node>, NodeEvent>(ClusterServiceService.watchNodes.responseSerialize);
   const requireNode = (field: string, id: string): Node => {
     if (!id) throw new InvalidArgument(`${field}: is required`);
     const n = d.nodes.get(id);
@@ -164,8 +162,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
             (!req.zone || n.zone === req.zone) &&
             (ids.size === 0 || ids.has(n.id)),
         }).subscribe({
-          next: (c) =>
-            writer.write({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: revision(c.revision) }),
+          next: (c) => writer.write(events.of(c, () => ({ type: CHANGE_TYPE[c.type], node: present(c.object), timestamp: c.time, revision: revision(c.revision) }))),
           error: (e) => writer.fail(e),
         });
         call.on('cancelled', () => sub.unsubscribe());

@@ -10,6 +10,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { connectionInterceptor } from './auth/connection';
+import { acceptEncoded } from './encoded-answer';
 
 /** What a request deserializer hands on instead of throwing: grpc-js would answer INTERNAL, we answer INVALID_ARGUMENT. */
 const UNPARSEABLE = Symbol('unparseable request');
@@ -87,8 +88,10 @@ export const guardInterceptor =
 
 /**
  * A grpc-js Server whose services never answer INTERNAL for a request that
- * does not parse. Its first interceptor notes each call's connection, so a
- * client certificate is read once per connection (auth/connection.ts).
+ * does not parse, and may hand over answers already serialized (a watch event
+ * sent to many watchers: encoded-answer.ts). Its first interceptor notes each
+ * call's connection, so a client certificate is read once per connection
+ * (auth/connection.ts).
  */
 export class GuardedServer extends Server {
   constructor(options: ServerOptions & { guard: GuardOptions }) {
@@ -97,6 +100,6 @@ export class GuardedServer extends Server {
   }
 
   override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
-    super.addService(parseSafe(service), implementation);
+    super.addService(acceptEncoded(parseSafe(service)), implementation);
   }
 }

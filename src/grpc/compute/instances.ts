@@ -12,13 +12,15 @@ import type { InstanceKind } from '../../domain/instance-types';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { InstanceType, NodeStatus } from '../../gen/hypervisor/v1/common';
-import type { ComputeServiceServer, Image, Instance, InstanceEvent, WatchInstanceRequest } from '../../gen/hypervisor/v1/compute';
+import { type ComputeServiceServer, ComputeServiceService, type Image, type Instance, type InstanceEvent, type WatchInstanceRequest } from '../../gen/hypervisor/v1/compute';
 import type { Empty } from '../../gen/google/protobuf/empty';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import { watch } from '../../projections/watch';
 import { WatchHub } from '../../projections/watch-hub';
+import type { Change } from '../../projections/change';
 import { fromInt64, revision, sinceRevisionFromWire } from '../../wire/int64';
 import { BoundedWriter } from '../bounded-writer';
+import { SharedEncodings } from '../encoded-answer';
 import { pageSize } from '../paging';
 import { originOf, requestContext } from '../request-context';
 import { toServiceError } from '../../shared/grpc-status';
@@ -43,6 +45,8 @@ type InstanceMethods =
 export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServer, InstanceMethods> => {
   // Watchers of one instance or one node are kept by it: a change reaches only those it concerns.
   const watchers = new WatchHub<Instance>(d.instances.changes$, (i) => (i.nodeId ? [`id:${i.id}`, `node:${i.nodeId}`] : [`id:${i.id}`]));
+  // A change the hub hands to several watchers is the same object for each: its event is serialized once.
+  const events = new SharedEncodings<Change<Instance>, InstanceEvent>(ComputeServiceService.watchInstance.responseSerialize);
   /**
    * Start, stop and restart answer once the agent reported (or the client's
    * time runs short): the instance as it then is, STOPPED after a stop.
@@ -157,7 +161,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
           filter: (i) => (!req.instanceId || i.id === req.instanceId) && (!req.nodeId || i.nodeId === req.nodeId),
           via: { hub: watchers, key: req.instanceId ? `id:${req.instanceId}` : req.nodeId ? `node:${req.nodeId}` : undefined },
         }).subscribe({
-          next: (c) => writer.write({ type: CHANGE_TYPE[c.type], instance: c.object, timestamp: c.time, revision: revision(c.revision) }),
+          next: (c) => writer.write(events.of(c, () => ({ type: CHANGE_TYPE[c.type], instance: c.object, timestamp: c.time, revision: revision(c.revision) }))),
           error: (e) => writer.fail(e),
         });
         const end = () => sub.unsubscribe();
