@@ -106,6 +106,13 @@ describe('snapshot codec: sections decoded along their tags', () => {
     }
   });
 
+  it('a field some states have and others do not is decoded only where it is, whatever its name', () => {
+    const v: Record<string, unknown>[] = [{ constructor: new Date(1), toString: new Date(2) }, { other: 'x' }];
+    const { back } = roundTrip(v);
+    assert.deepEqual(back, v);
+    assert.equal(Object.hasOwn((back as object[])[1], 'constructor'), false);
+  });
+
   it('a section without tags (a snapshot written before them) is walked whole', () => {
     const v = { d: new Date(5), m: new Map([['k', 1]]) };
     assert.deepEqual(decodeSnapshotValue(JSON.parse(encodeSnapshot(v))), v);

@@ -175,7 +175,8 @@ const decodeAlong = (v: unknown, paths: TagPaths): unknown => {
     return v;
   }
   const o = v as Record<string, unknown>;
-  for (const k in paths.f) if (k in o) o[k] = decodeAlong(o[k], paths.f[k]);
+  // Own fields only: a field named like one of Object.prototype's ("constructor") in some states is not in every one.
+  for (const k in paths.f) if (Object.hasOwn(o, k)) o[k] = decodeAlong(o[k], paths.f[k]);
   return o;
 };
 
