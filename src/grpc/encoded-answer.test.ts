@@ -27,5 +27,7 @@ describe('answers encoded once for many streams', () => {
     assert.deepEqual(NodeEvent.decode(first.bytes), NodeEvent.decode(ClusterServiceService.watchNodes.responseSerialize(event)));
     shared.of({}, () => (made++, event));
     assert.deepEqual([made, serialized], [2, 2], 'another change is another answer');
+    shared.of(change, () => (made++, event));
+    assert.deepEqual([made, serialized], [3, 3], 'only the last answer is kept');
   });
 });

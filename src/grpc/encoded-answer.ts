@@ -23,19 +23,22 @@ export const acceptEncoded = (def: ServiceDefinition): ServiceDefinition =>
 /**
  * The encoded answer for `key` (an object every receiver of the same answer
  * shares, such as a change the watch hub hands to each of its watchers), made
- * once while the key lives.
+ * once. Only the last one is kept: a change goes to all of its watchers, one
+ * after another, before the next change, and a change the model keeps in its
+ * history must not keep its bytes alive too.
  */
 export class SharedEncodings<K extends object, T> {
-  private readonly made = new WeakMap<K, EncodedAnswer<T>>();
+  private lastKey?: K;
+  private last?: EncodedAnswer<T>;
 
   constructor(private readonly serialize: (m: T) => Buffer) {}
 
   of(key: K, message: () => T): EncodedAnswer<T> {
-    let e = this.made.get(key);
-    if (!e) {
+    if (this.lastKey !== key || !this.last) {
       const m = message();
-      this.made.set(key, (e = new EncodedAnswer(m, this.serialize(m))));
+      this.last = new EncodedAnswer(m, this.serialize(m));
+      this.lastKey = key;
     }
-    return e;
+    return this.last;
   }
 }
