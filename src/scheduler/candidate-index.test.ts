@@ -3,7 +3,7 @@ import type { InstanceKind } from '../domain/instance-types';
 import { add, type Resources, ZERO } from '../domain/resources';
 import { CandidateIndex } from './candidate-index';
 import { GiB, node, req, res } from './fixtures.testing';
-import { type CandidateNode, schedule, type SchedulingRequest, tieOf, tieSeed, type Weigher } from './scheduler';
+import { type CandidateNode, schedule, type SchedulingRequest, tieKey, tieOf, tieSeed, type Weigher } from './scheduler';
 
 
 /** The world as the index's caller knows it: nodes, live leases, capacity being reserved right now. */
@@ -84,7 +84,7 @@ describe('CandidateIndex', () => {
     let pair: [string, string] | undefined;
     for (let k = 0; !pair; k++) {
       const id = `node-${k}`;
-      const t = tieOf(seed, id);
+      const t = tieOf(seed, tieKey(id));
       const other = seen.get(t);
       if (other) pair = [other, id];
       else seen.set(t, id);

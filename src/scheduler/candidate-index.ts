@@ -1,12 +1,13 @@
 import { add, type Resources } from '../domain/resources';
-import { admits, type CandidateNode, freeAfter, keepBest, ranksBefore, type Scored, type SchedulingRequest, tieOf, tieSeed, type Weigher } from './scheduler';
+import { admits, type CandidateNode, freeAfter, keepBest, ranksBefore, type Scored, type SchedulingRequest, tieKey, tieOf, tieSeed, type Weigher } from './scheduler';
 
 /** Nodes whose CPU and memory figures are the same: for any request they score the same. */
 interface Group {
   /** The figures the score reads (those of every node in it). */
   readonly capacity: Resources;
   readonly allocated: Resources;
-  readonly nodes: Set<CandidateNode>;
+  /** Its nodes, each with its tie-break key. */
+  readonly nodes: Map<CandidateNode, number>;
 }
 
 export interface BestOptions {
@@ -41,19 +42,23 @@ export interface BestOptions {
  */
 export class CandidateIndex {
   private readonly nodes = new Map<string, CandidateNode>();
+  /** Each node's part of the tie-break (tieKey), made once per node, not per placement. */
+  private readonly tieKeys = new Map<string, number>();
   private readonly groups = new Map<string, Group>();
   /** The group each READY node is in. */
   private readonly groupOf = new Map<string, Group>();
 
   /** The node as it is now (`ready`: its status is READY; the lease is asked at placement). */
   put(n: CandidateNode): void {
+    const key = this.tieKeys.get(n.id) ?? tieKey(n.id);
     this.remove(n.id);
     this.nodes.set(n.id, n);
+    this.tieKeys.set(n.id, key);
     if (!n.ready) return;
     const k = groupKey(n.capacity, n.allocated);
     let g = this.groups.get(k);
-    if (!g) this.groups.set(k, (g = { capacity: n.capacity, allocated: n.allocated, nodes: new Set() }));
-    g.nodes.add(n);
+    if (!g) this.groups.set(k, (g = { capacity: n.capacity, allocated: n.allocated, nodes: new Map() }));
+    g.nodes.set(n, key);
     this.groupOf.set(n.id, g);
   }
 
@@ -61,6 +66,7 @@ export class CandidateIndex {
     const n = this.nodes.get(id);
     if (!n) return;
     this.nodes.delete(id);
+    this.tieKeys.delete(id);
     const g = this.groupOf.get(id);
     if (!g) return;
     this.groupOf.delete(id);
@@ -96,8 +102,8 @@ export class CandidateIndex {
     const top: Scored[] = [];
     const want = r.resources;
     const sign = weigher === 'spread' ? -1 : 1;
-    const consider = (n: CandidateNode, first: number, score: number) => {
-      const tie = tieOf(seed, n.id);
+    const consider = (n: CandidateNode, key: number, first: number, score: number) => {
+      const tie = tieOf(seed, key);
       // Compared before anything else (and before an object is made for it): most nodes of a big group are not among the best.
       const last = top.length === o.limit ? top[o.limit - 1] : undefined;
       if (last && (last.first - first || sign * (score - last.score) || tie - last.tie || (n.id < last.n.id ? -1 : 1)) >= 0) return;
@@ -114,7 +120,7 @@ export class CandidateIndex {
       if (!base) continue;
       const extra = o.extra?.get(id);
       const n = extra ? { ...base, allocated: add(base.allocated, extra) } : base;
-      consider(n, o.first?.has(id) ? 1 : 0, freeAfter(n, want));
+      consider(n, this.tieKeys.get(id)!, o.first?.has(id) ? 1 : 0, freeAfter(n, want));
     }
     if (only) return top.map((s) => s.n);
 
@@ -129,7 +135,7 @@ export class CandidateIndex {
       const last = top[o.limit - 1];
       // Full, and its last comes before every node of this group (and so of the groups after it).
       if (last && (last.first > 0 || sign * (score - last.score) > 0)) break;
-      for (const n of g.nodes) if (!apart.has(n.id)) consider(n, 0, score);
+      for (const [n, key] of g.nodes) if (!apart.has(n.id)) consider(n, key, 0, score);
     }
     return top.map((s) => s.n);
   }

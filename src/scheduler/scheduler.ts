@@ -176,7 +176,7 @@ export const keepBest = (top: Scored[], s: Scored, limit: number, before: (a: Sc
 
 const rank = (r: SchedulingRequest, fit: CandidateNode[], weigher: Weigher, o: RankOptions): CandidateNode[] => {
   const seed = tieSeed(r.instanceId);
-  const scored: Scored[] = fit.map((n) => ({ n, first: o.first?.(n) ? 1 : 0, score: freeAfter(n, r.resources), tie: tieOf(seed, n.id) }));
+  const scored: Scored[] = fit.map((n) => ({ n, first: o.first?.(n) ? 1 : 0, score: freeAfter(n, r.resources), tie: tieOf(seed, tieKey(n.id)) }));
   const before = ranksBefore(weigher);
   const limit = o.limit ?? Infinity;
   if (limit >= scored.length) return scored.sort(before).map((s) => s.n);
@@ -192,18 +192,31 @@ export const freeAfter = (n: Pick<CandidateNode, 'capacity' | 'allocated'>, want
   return (share(n.capacity.cpuCores, n.allocated.cpuCores + want.cpuCores) + share(n.capacity.memoryBytes, n.allocated.memoryBytes + want.memoryBytes)) / 2;
 };
 
-/** The instance's part of the tie-break, worked out once per placement. */
-export const tieSeed = (instanceId: string): number => fnv(FNV_OFFSET, `${instanceId}\u0000`);
-/** The tie-break of one node for the instance whose seed this is (smaller first). */
-export const tieOf = (seed: number, nodeId: string): number => fnv(seed, nodeId) >>> 0;
-
 /**
  * The tie-break: equal nodes are taken in an order that differs per instance,
- * so concurrent placements do not all race for one node. FNV-1a (32 bits) of
- * the instance's id, a NUL and the node's id, going on here from `h`: it is
- * worked out for every fitting node of every placement (a SHA-1 each was a
- * tenth of the server's CPU in a burst), the instance's part once.
+ * so concurrent placements do not all race for one node. It is worked out for
+ * every fitting node of every placement (a SHA-1 each was a tenth of the
+ * server's CPU in a burst; an FNV-1a of the instance's and the node's ids
+ * together, most of what the candidate index's placement then cost): the
+ * instance's part (its seed) once per placement, the node's (its key) once per
+ * node, and the two mixed with murmur3's finalizer, a bijection of 32 bits, so
+ * two nodes tie for an instance only if their keys are equal.
  */
+export const tieSeed = (instanceId: string): number => fnv(FNV_OFFSET, instanceId);
+/** The node's part of the tie-break: the candidate index keeps it with the node. */
+export const tieKey = (nodeId: string): number => fnv(FNV_OFFSET, nodeId);
+/** The tie-break of the node with this key for the instance whose seed this is (smaller first). */
+export const tieOf = (seed: number, key: number): number => {
+  let h = seed ^ key;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+};
+
+/** FNV-1a, 32 bits, going on from `h`. */
 const fnv = (h: number, s: string): number => {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
