@@ -4,8 +4,8 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
  * A stream's message already serialized, with what it was made from. A watch
  * event goes to every watcher the change concerns: serialized once and sent to
  * all of them, where grpc-js would serialize it again for each stream (an
- * instance event was ~30 µs of the server's CPU each, a burst's largest part of
- * sending watch events).
+ * instance event took 10–30 µs of the server's CPU each time, most of what
+ * sending a watch event cost).
  */
 export class EncodedAnswer<T> {
   constructor(
