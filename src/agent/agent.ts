@@ -194,7 +194,7 @@ export class Agent {
     this.reconciler.start(cfg.reconcileIntervalMs);
     if (this.guests) {
       this.phoneHome = new PhoneHomeReports(this.guests, this.store, reporter, log);
-      this.phoneHome.start(1_000);
+      this.phoneHome.start({ pollMs: 1_000, resyncMs: 10_000 });
     }
     // The data plane as the control plane has it, before new work: work that adds a port adds to it.
     await this.network?.once().catch((err) => log.warn({ err }, 'first network converge failed; it is tried again'));
