@@ -7,12 +7,12 @@ import { PhoneHomeReports } from '../src/agent/cloud-init/phone-home';
 import { LocalStore } from '../src/agent/local-store';
 import type { InstanceWork } from '../src/agent/protocol';
 import type { Reporter } from '../src/agent/reporter';
-import { writeFileAtomic } from '../src/shared/atomic-file';
+import { notePhoneHome } from '../src/sdn/metadata/server';
 import { percentile } from './support/stats';
 
 /**
- * A guest's phone-home, from the metadata service's note (its file, written as
- * src/sdn/metadata/server.ts writes it) to the agent's report of it (the
+ * A guest's phone-home, from the metadata service's note (notePhoneHome) to
+ * the agent's report of it (the
  * reporter's call; what the control plane then does is the command's own
  * cost). Notes come at uneven gaps (0–822 ms), one at a time. The floor, in the
  * same run, interleaved: the same write seen by an fs.watch of the directory.
@@ -21,8 +21,7 @@ import { percentile } from './support/stats';
 const N = Number(process.env.BENCH_N ?? 30);
 const keepAlive = setInterval(() => undefined, 1_000);
 
-const note = (g: GuestRecords, id: string) =>
-  writeFileAtomic(path.join(g.phoneHomeDir, `${id}.json`), JSON.stringify({ instanceId: id, subnetId: 's', at: new Date().toISOString() }), { mode: 0o600 });
+const note = (g: GuestRecords, id: string) => notePhoneHome(g.phoneHomeDir, id, 's');
 const gap = (i: number) => new Promise((r) => setTimeout(r, 137 * (i % 7)));
 const ms = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
 

@@ -93,8 +93,7 @@ const encodeValue = (v: unknown, path: string, at?: Place): unknown => {
   // A SortedMap is its entries (keys ordered by <, no comparator to keep): IPAM's allocations, a network's ports.
   if (v instanceof SortedMap) return { [TAG]: 'sorted', v: [...v.entries()].map(([k, x], i) => [encodeValue(k, `${path}<key ${i}>`), encodeValue(x, `${path}.get(${i})`)]) };
   if (typeof v === 'object') {
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) throw new NotSnapshottable(`${path} is a ${proto?.constructor?.name ?? 'class'} instance`);
+    if (!isPlain(v)) throw new NotSnapshottable(`${path} is a ${Object.getPrototypeOf(v)?.constructor?.name ?? 'class'} instance`);
     const fields = inner(at)?.fields;
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = encodeValue(x, `${path}.${k}`, fields?.get(k));

@@ -3,16 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { writeFileAtomic } from '../../shared/atomic-file';
 import { LocalStore } from '../local-store';
 import type { InstanceWork } from '../protocol';
 import type { Reporter } from '../reporter';
+import { notePhoneHome } from '../../sdn/metadata/server';
 import { GuestRecords } from './guest-records';
 import { PhoneHomeReports } from './phone-home';
 
-/** What the metadata service writes when a guest phones home (src/sdn/metadata/server.ts). */
-const phonedHome = (g: GuestRecords, instanceId: string) =>
-  writeFileAtomic(path.join(g.phoneHomeDir, `${instanceId}.json`), JSON.stringify({ instanceId, subnetId: 's', at: '2026-12-07T00:00:00.000Z' }), { mode: 0o600 });
+/** What the metadata service writes when a guest phones home. */
+const phonedHome = (g: GuestRecords, instanceId: string) => notePhoneHome(g.phoneHomeDir, instanceId, 's');
 
 /** The control plane's side, as the agent's reporter sees it: each report, in order. */
 const controlPlane = () => {

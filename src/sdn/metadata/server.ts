@@ -75,9 +75,13 @@ export function metadataServer(o: MetadataServerOptions, log: (line: Record<stri
   });
 }
 
-const phoneHome = (dir: string, g: GuestRecord, subnetId: string): Answer => {
+/** The note of a guest's phone-home that the agent reports (GuestRecords.phonedHome reads it). */
+export const notePhoneHome = (dir: string, instanceId: string, subnetId: string, at = new Date()): void => {
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${g.instanceId}.json`);
-  writeFileAtomic(file, JSON.stringify({ instanceId: g.instanceId, subnetId, at: new Date().toISOString() }), { mode: 0o600 });
+  writeFileAtomic(path.join(dir, `${instanceId}.json`), JSON.stringify({ instanceId, subnetId, at: at.toISOString() }), { mode: 0o600 });
+};
+
+const phoneHome = (dir: string, g: GuestRecord, subnetId: string): Answer => {
+  notePhoneHome(dir, g.instanceId, subnetId);
   return { status: 200, body: 'ok\n', type: 'text/plain' };
 };
