@@ -46,7 +46,7 @@ const main = async () => {
   const server = new Server();
   server.addService(acceptEncoded(ClusterServiceService), w.cluster);
   server.addService(acceptEncoded(ComputeServiceService), w.compute);
-  server.addService(NetworkServiceService, w.network);
+  server.addService(acceptEncoded(NetworkServiceService), w.network);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   const echo = spawn(process.execPath, [path.join(__dirname, 'support', 'echo-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const echoPort = await new Promise<number>((r) => echo.stdout!.once('data', (d) => r(Number(String(d).trim()))));

@@ -12,6 +12,7 @@ import { ComputeServiceService, ListInstancesRequest, ListInstancesResponse } fr
 import { ListPortsRequest, ListPortsResponse, NetworkServiceService } from '../../src/gen/hypervisor/v1/network';
 import { clusterService, type ClusterServiceDeps } from '../../src/grpc/cluster-service';
 import { computeService, type ComputeServiceDeps } from '../../src/grpc/compute-service';
+import { EncodedAnswer } from '../../src/grpc/encoded-answer';
 import { networkService, type NetworkServiceDeps } from '../../src/grpc/network-service';
 import { Pager } from '../../src/grpc/paging';
 import { EntityReadModel } from '../../src/projections/entity-read-model';
@@ -121,9 +122,10 @@ export const world = (n: number) => {
 };
 export type World = ReturnType<typeof world>;
 
+/** A handler's answer as a message: a List handler answers with its page already encoded (src/grpc/encoded-page.ts), the message beside. */
 const ask = <Req, Res>(h: handleUnaryCall<Req, Res>, request: Req): Promise<Res> =>
   new Promise((resolve, reject) =>
-    h({ request, metadata: new Metadata() } as never, (err, res) => (err ? reject(err) : resolve(res as Res))),
+    h({ request, metadata: new Metadata() } as never, (err, res) => (err ? reject(err) : resolve((res instanceof EncodedAnswer ? res.message : res) as Res))),
   );
 
 export interface Prepared {

@@ -9,7 +9,7 @@ import { parseInstanceKind } from '../domain/instance-types';
 import { fromInt64, sinceRevisionFromWire, resourcesFromWire, resourcesSumToWire, revision } from '../wire/int64';
 import { requireResources } from '../domain/validate';
 import { Code, DomainError, InvalidArgument, NotFound } from '../errors';
-import { type ClusterInfo, type ClusterServiceServer, ClusterServiceService, type Node, type NodeEvent, type WatchNodesRequest } from '../gen/hypervisor/v1/cluster';
+import { type ClusterInfo, type ClusterServiceServer, ClusterServiceService, Node, type NodeEvent, type WatchNodesRequest } from '../gen/hypervisor/v1/cluster';
 import { NodeRole, NodeStatus, type NodeCondition as NodeConditionMsg } from '../gen/hypervisor/v1/common';
 import type { Empty } from '../gen/google/protobuf/empty';
 import type { NodeLiveness } from '../processes/node-liveness/node-liveness';
@@ -18,6 +18,7 @@ import { nodeQuery } from '../projections/list-terms';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { SharedEncodings } from './encoded-answer';
+import { EncodedItems, encodedPage } from './encoded-page';
 import type { Change } from '../projections/change';
 import { type Pager, pageSize } from './paging';
 import { originOf } from './request-context';
@@ -45,9 +46,21 @@ export interface ClusterServiceDeps {
 
 export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
   /** The node as clients see it: the read model plus the lease's last_seen. */
-  const present = (n: Node): Node => {
+  const lastSeen = (n: Node): Date | undefined => {
     const lease = d.liveness.leases.get(n.id);
-    return lease ? { ...n, lastSeen: new Date(lease.renewedAt) } : n;
+    return lease ? new Date(lease.renewedAt) : n.lastSeen;
+  };
+  const present = (n: Node): Node => {
+    const seen = lastSeen(n);
+    return seen === n.lastSeen ? n : { ...n, lastSeen: seen };
+  };
+  // A node's bytes are kept without last_seen, which its lease moves at every heartbeat: last_seen
+  // is the message's last field, so its bytes after the kept ones are the presented node's encoding.
+  const listed = new EncodedItems<Node>((n) => Node.encode(n.lastSeen === undefined ? n : { ...n, lastSeen: undefined }).finish());
+  const presentedBytes = (n: Node): Uint8Array => {
+    const seen = lastSeen(n);
+    const kept = listed.of(n);
+    return seen === undefined ? kept : Buffer.concat([kept, Node.encode(Node.fromPartial({ lastSeen: seen })).finish()]);
   };
   // Every watcher of nodes is handed the same change object: its event is serialized once.
   const events = new SharedEncodings<Change<Node>, NodeEvent>(ClusterServiceService.watchNodes.responseSerialize);
@@ -104,7 +117,7 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       const query = { role, status, region: req.region, zone: req.zone, labels: labels.sort() };
       const terms = nodeQuery(query);
       const page = d.pager.pageBy(query, size, req.pageToken, (after, n) => d.nodes.select(terms, after, n), (n) => n.id, () => d.nodes.count(terms));
-      return { nodes: page.items.map(present), nextPageToken: page.nextPageToken, totalCount: page.totalCount };
+      return encodedPage({ nodes: page.items.map(present), nextPageToken: page.nextPageToken, totalCount: page.totalCount }, page.items.map(presentedBytes), page.nextPageToken, page.totalCount);
     }),
 
     updateNodeStatus: unary(d.log, 'UpdateNodeStatus', async (req, call) => {

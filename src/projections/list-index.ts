@@ -68,10 +68,16 @@ export class ListIndex<V> {
     const lists = terms.length ? [...new Set(terms)].map((t) => this.byTerm.get(t) ?? NONE) : [this.all];
     lists.sort((a, b) => a.size - b.size);
     const [walk, ...rest] = lists;
+    // Where each other list's walk stands: the walked ids only grow, so each moves forward only.
+    const at = rest.map((r) => r.firstAfter(after));
     const out: string[] = [];
-    for (let i = walk.firstAfter(after); i < walk.size && out.length < limit; i++) {
+    walking: for (let i = walk.firstAfter(after); i < walk.size && out.length < limit; i++) {
       const id = walk.at(i);
-      if (rest.every((r) => r.has(id))) out.push(id);
+      for (let k = 0; k < rest.length; k++) {
+        at[k] = rest[k].seek(id, at[k]);
+        if (at[k] >= rest[k].size || rest[k].at(at[k]) !== id) continue walking;
+      }
+      out.push(id);
     }
     return out;
   }

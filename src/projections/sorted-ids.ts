@@ -36,9 +36,27 @@ export class SortedIds {
     return lo;
   }
 
-  has(id: string): boolean {
-    const i = this.firstAfter(id) - 1;
-    return i >= 0 && this.ids[i] === id;
+  /**
+   * Position of the first id not less than `id`, looked for from `from` on: for a walk whose ids
+   * only grow (an intersection of sorted lists), by steps that double and then a binary search
+   * within the last, so a step costs the log of its length rather than of the whole set's.
+   */
+  seek(id: string, from: number): number {
+    this.settle();
+    const ids = this.ids;
+    let lo = from;
+    let hi = from;
+    for (let step = 1; hi < ids.length && ids[hi] < id; step *= 2) {
+      lo = hi + 1;
+      hi = from + step;
+    }
+    hi = Math.min(hi, ids.length);
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ids[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   add(id: string): void {

@@ -200,6 +200,30 @@ describe('ClusterService (real gRPC client, real nats-server)', function () {
       await rejectsWith(call(c, c.listNodes, q({ zone: 'z1', pageToken: first.nextPageToken })), status.INVALID_ARGUMENT, /different query/);
     });
 
+    it('lists each node as GetNode answers it, its last_seen moved by every heartbeat, its status by every change', async () => {
+      const { nodeId } = await call(c, c.registerNode, reg('list-seen', { region: 'seen' }));
+      const listed = async () => {
+        const r = await call(c, c.listNodes, ListNodesRequest.fromPartial({ region: 'seen' }));
+        assert.equal(r.nodes.length, 1);
+        return r.nodes[0];
+      };
+      const first = await listed();
+      assert.deepEqual(first, await call(c, c.getNode, { nodeId }));
+      assert.ok(first.lastSeen instanceof Date);
+      // A heartbeat in the same millisecond as the last renewal moves nothing: beat until the lease moved.
+      await until('the lease renewed', async () => {
+        await call(c, c.heartbeat, HeartbeatRequest.fromPartial({ nodeId, status: 0, conditions: [] }));
+        return (await call(c, c.getNode, { nodeId })).lastSeen!.getTime() > first.lastSeen!.getTime();
+      });
+      const later = await listed();
+      assert.ok(later.lastSeen!.getTime() > first.lastSeen!.getTime(), 'the list shows the lease as it is now');
+      assert.deepEqual({ ...later, lastSeen: first.lastSeen }, first, 'and the rest as it was');
+      await call(c, c.updateNodeStatus, UpdateNodeStatusRequest.fromPartial({ nodeId, status: NodeStatus.NODE_STATUS_MAINTENANCE, conditions: [] }));
+      const changed = await listed();
+      assert.equal(changed.status, NodeStatus.NODE_STATUS_MAINTENANCE);
+      assert.deepEqual(changed, await call(c, c.getNode, { nodeId }));
+    });
+
     it('filters by role, status, region, zone and labels, and they combine', async () => {
       const count = async (over: Partial<ListNodesRequest>) => (await call(c, c.listNodes, q({ pageSize: 100, ...over }))).totalCount;
       assert.equal(await count({ role: NodeRole.NODE_ROLE_MASTER }), 25);

@@ -12,7 +12,7 @@ import type { InstanceKind } from '../../domain/instance-types';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../errors';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { InstanceType, NodeStatus } from '../../gen/hypervisor/v1/common';
-import { type ComputeServiceServer, ComputeServiceService, type Image, type Instance, type InstanceEvent, type WatchInstanceRequest } from '../../gen/hypervisor/v1/compute';
+import { type ComputeServiceServer, ComputeServiceService, type Image, Instance, type InstanceEvent, type WatchInstanceRequest } from '../../gen/hypervisor/v1/compute';
 import type { Empty } from '../../gen/google/protobuf/empty';
 import type { EntityReadModel } from '../../projections/entity-read-model';
 import { watch } from '../../projections/watch';
@@ -21,6 +21,7 @@ import type { Change } from '../../projections/change';
 import { fromInt64, revision, sinceRevisionFromWire } from '../../wire/int64';
 import { BoundedWriter } from '../bounded-writer';
 import { SharedEncodings } from '../encoded-answer';
+import { EncodedItems, encodedPage } from '../encoded-page';
 import { pageSize } from '../paging';
 import { originOf, requestContext } from '../request-context';
 import { toServiceError } from '../../shared/grpc-status';
@@ -47,6 +48,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
   const watchers = new WatchHub<Instance>(d.instances.changes$, (i) => (i.nodeId ? [`id:${i.id}`, `node:${i.nodeId}`] : [`id:${i.id}`]));
   // A change the hub hands to several watchers is the same object for each: its event is serialized once.
   const events = new SharedEncodings<Change<Instance>, InstanceEvent>(ComputeServiceService.watchInstance.responseSerialize);
+  const listed = new EncodedItems<Instance>((i) => Instance.encode(i).finish());
   /**
    * Start, stop and restart answer once the agent reported (or the client's
    * time runs short): the instance as it then is, STOPPED after a stop.
@@ -119,7 +121,7 @@ export const instanceMethods = (d: ComputeServiceDeps): Pick<ComputeServiceServe
       const query = { type: req.type, state: req.state, node: req.nodeId, labels, ...(tenant === undefined ? {} : { tenant }) };
       const terms = instanceQuery({ ...query, nodeId: req.nodeId });
       const page = d.pager.pageBy(query, size, req.pageToken, (after, n) => d.instances.select(terms, after, n), (i) => i.id, () => d.instances.count(terms));
-      return { instances: page.items, nextPageToken: page.nextPageToken, totalCount: page.totalCount };
+      return encodedPage({ instances: page.items, nextPageToken: page.nextPageToken, totalCount: page.totalCount }, page.items.map((i) => listed.of(i)), page.nextPageToken, page.totalCount);
     }),
 
     startInstance: unary(d.log, 'StartInstance', async (req, call) => {

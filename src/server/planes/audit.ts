@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import { AggregateIndex } from '../../audit/aggregate-index';
 import { AUDITED } from '../../audit/aggregates';
 import { AuditLog } from '../../audit/audit-log';
@@ -66,7 +66,7 @@ export class AuditPlane implements Plane {
     this.feed.start();
   }
 
-  addServices(grpc: Server, { cfg, store, streams, log }: PlaneContext): string[] {
+  addServices(grpc: GuardedServer, { cfg, store, streams, log }: PlaneContext): string[] {
     const audit = new AuditLog({
       store,
       aggregates: AUDITED,

@@ -1,4 +1,4 @@
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import { nodeDecider } from '../../commands/node';
 import { nodeIdFor } from '../../commands/node/identity';
 import { toNode } from '../../wire/views/node';
@@ -40,7 +40,7 @@ export class ClusterPlane implements Plane {
     mayBeLive: (nodeId: string) => started('cluster', 'liveness', this.liveness).mayBeLive(nodeId),
   };
 
-  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
+  addServices(grpc: GuardedServer, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
     grpc.addService(
       ClusterServiceService,
       clusterService({

@@ -1,4 +1,4 @@
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import { imageDecider, type ImageState } from '../../commands/image';
 import { toImage } from '../../wire/views/image';
 import { instanceDecider, type InstanceState } from '../../commands/instance';
@@ -106,7 +106,7 @@ export class ComputePlane implements Plane {
     this.instanceNetwork.start({ ops: this.network.ops, reconciler: this.network.reconciler, dispatcher, runtime: projections, firstResyncAfter: serving });
   }
 
-  addServices(grpc: Server, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
+  addServices(grpc: GuardedServer, { cfg, dispatcher, pager, metrics, log, projections, store }: PlaneContext): string[] {
     grpc.addService(
       ComputeServiceService,
       computeService({

@@ -1,4 +1,4 @@
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import type { Directory } from '../../authz/directory';
 import { directoryOf } from '../../authz/local-directory';
 import { userDecider } from '../../commands/user';
@@ -46,7 +46,7 @@ export class IdentityPlane implements Plane {
 
   async start(): Promise<void> {}
 
-  addServices(grpc: Server, { dispatcher, pager, log, nc }: PlaneContext): string[] {
+  addServices(grpc: GuardedServer, { dispatcher, pager, log, nc }: PlaneContext): string[] {
     grpc.addService(IdentityServiceService, {
       ...identityService({ users: this.users, dispatcher, pager, ca: this.security.pki.ca, mode: this.security.mode, consoleLogin: this.consoleLogin, log }),
       ...nodeJoining({ joinTokens: this.joinTokens, dispatcher, ca: this.security.pki.ca, log, ...this.joining }),

@@ -1,4 +1,4 @@
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import type { NodeState } from '../../commands/node';
 import type { Node } from '../../gen/hypervisor/v1/cluster';
 import { NetworkServiceService } from '../../gen/hypervisor/v1/network';
@@ -65,7 +65,7 @@ export class NetworkPlane implements Plane {
     this.dhcpPorts.start(projections);
   }
 
-  addServices(grpc: Server, { dispatcher, pager, log }: PlaneContext): string[] {
+  addServices(grpc: GuardedServer, { dispatcher, pager, log }: PlaneContext): string[] {
     grpc.addService(NetworkServiceService, networkService({ dispatcher, models: this.models, ops: this.ops, nodes: this.nodes, pager, log }));
     return ['hypervisor.v1.NetworkService'];
   }

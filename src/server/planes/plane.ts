@@ -1,4 +1,4 @@
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { IndexedStreams } from '../../audit/indexed-streams';
@@ -37,11 +37,13 @@ export interface PlaneContext {
  * planes it depends on; `start` makes its process managers once the read
  * models caught up; `addServices` adds its gRPC services (after every plane
  * started) and names them for health and reflection; `stop` undoes `start`.
+ * The server is a GuardedServer: its services may answer with bytes already
+ * encoded (src/grpc/encoded-answer.ts), which a plain grpc-js Server would not send.
  */
 export interface Plane {
   readonly readModels: readonly ReadModel[];
   start(ctx: PlaneContext): Promise<void>;
-  addServices(grpc: Server, ctx: PlaneContext): string[];
+  addServices(grpc: GuardedServer, ctx: PlaneContext): string[];
   stop(): Promise<void>;
   /**
    * What of the plane acts on one replica at a time (after start): made

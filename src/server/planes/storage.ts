@@ -1,4 +1,4 @@
-import type { Server } from '@grpc/grpc-js';
+import type { GuardedServer } from '../../grpc/guarded-server';
 import { snapshotDecider, type SnapshotState } from '../../commands/snapshot';
 import { volumeDecider, type VolumeState } from '../../commands/volume';
 import type { NodeState } from '../../commands/node';
@@ -50,7 +50,7 @@ export class StoragePlane implements Plane {
     this.keeper.start(projections);
   }
 
-  addServices(grpc: Server, { dispatcher, pager, log }: PlaneContext): string[] {
+  addServices(grpc: GuardedServer, { dispatcher, pager, log }: PlaneContext): string[] {
     grpc.addService(
       StorageServiceService,
       storageService({
