@@ -10,14 +10,23 @@ import { EncodedAnswer } from './encoded-answer';
  * the objects' bytes put one after another.
  */
 export class EncodedItems<T extends object> {
-  private readonly bytes = new WeakMap<T, Uint8Array>();
+  /**
+   * As Latin-1 strings, one character a byte: a string costs its bytes and a small header in
+   * the heap, where a Uint8Array of its own costs a buffer object and a backing store besides
+   * (~400 bytes a listed object instead of ~200, measured: BENCHMARKS.md).
+   */
+  private readonly bytes = new WeakMap<T, string>();
 
   constructor(private readonly encode: (item: T) => Uint8Array) {}
 
   of(item: T): Uint8Array {
     let b = this.bytes.get(item);
-    if (b === undefined) this.bytes.set(item, (b = this.encode(item)));
-    return b;
+    if (b === undefined) {
+      const encoded = this.encode(item);
+      this.bytes.set(item, (b = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString('latin1')));
+      return encoded;
+    }
+    return Buffer.from(b, 'latin1');
   }
 }
 

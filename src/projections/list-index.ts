@@ -68,16 +68,25 @@ export class ListIndex<V> {
     const lists = terms.length ? [...new Set(terms)].map((t) => this.byTerm.get(t) ?? NONE) : [this.all];
     lists.sort((a, b) => a.size - b.size);
     const [walk, ...rest] = lists;
-    // Where each other list's walk stands: the walked ids only grow, so each moves forward only.
+    // Where each other list stands: the walked ids only grow, so each moves forward only.
     const at = rest.map((r) => r.firstAfter(after));
     const out: string[] = [];
-    walking: for (let i = walk.firstAfter(after); i < walk.size && out.length < limit; i++) {
+    let i = walk.firstAfter(after);
+    walking: while (i < walk.size && out.length < limit) {
       const id = walk.at(i);
       for (let k = 0; k < rest.length; k++) {
         at[k] = rest[k].seek(id, at[k]);
-        if (at[k] >= rest[k].size || rest[k].at(at[k]) !== id) continue walking;
+        // A list gone past its last id: nothing further carries its term.
+        if (at[k] >= rest[k].size) break walking;
+        const there = rest[k].at(at[k]);
+        // No id before `there` carries this term: the walk goes on from it (a leapfrog join).
+        if (there !== id) {
+          i = walk.seek(there, i + 1);
+          continue walking;
+        }
       }
       out.push(id);
+      i++;
     }
     return out;
   }
