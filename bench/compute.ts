@@ -17,6 +17,7 @@ import { ImageServer, testGuestDir } from '../test/support/image-server';
 import { TestNats } from '../test/support/nats';
 import { benchServer } from './support/profiled-server';
 import { LogFloor } from './support/log-floor';
+import { serverLoopDelay } from './support/server-loop';
 import { cpuSeconds, percentile } from './support/stats';
 
 /**
@@ -134,16 +135,6 @@ const boot = async (lines: (s: string) => void) => {
   await t.stop();
   await images.stop();
   rmSync(agent.cfg.stateDir, { recursive: true, force: true });
-};
-
-/** The server's event loop delay since the last scrape of its /metrics (prom-client's default metrics), in ms. */
-const serverLoopDelay = async (httpPort: number): Promise<{ p50: string; p99: string; max: string }> => {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const ms = (name: string) => {
-    const m = new RegExp(`^nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)$`, 'm').exec(text);
-    return m ? (Number(m[1]) * 1000).toFixed(0) : '?';
-  };
-  return { p50: ms('p50'), p99: ms('p99'), max: ms('max') };
 };
 
 const scale = async (lines: (s: string) => void) => {

@@ -8,7 +8,9 @@ import { PAGE, QUERIES, world } from './support/list-world';
  * page of 100 asked of the service's handler (filters and label selectors,
  * first pages and pages from a cursor), interleaved across the two sizes.
  * The floor, measured in the same rounds, is encoding the same page's
- * response (what answering a page costs whatever the list behind it). Also
+ * response with ts-proto (what answering a page costs whatever the list
+ * behind it). A handler's figure includes its own answer's encoding: it
+ * answers with its objects' kept bytes (src/grpc/encoded-page.ts). Also
  * the heap each object costs in the read models (run with --expose-gc).
  * BENCH_CPU_PROFILE=<file> profiles the timed rounds alone.
  */

@@ -19,6 +19,7 @@ import { LogWriter, shapeFor, writeLog } from './support/restart-log';
 import { percentile } from './support/stats';
 import { nodeRegistration } from '../test/support/nodes';
 import { flagValue, numberArg } from './support/args';
+import { serverLoopDelay } from './support/server-loop';
 
 /**
  * Restart from a snapshot to serving (issue 25, item 4) with `--events`
@@ -61,6 +62,7 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 interface Server {
   child: ChildProcess;
   grpcPort: number;
+  httpPort: number;
   /** The server's log lines (pino JSON). */
   lines: Record<string, unknown>[];
 }
@@ -86,7 +88,7 @@ const spawnServer = async (natsUrl: string, args: string[], nodeArgs: string[] =
       }
     }
   });
-  return { child, grpcPort, lines };
+  return { child, grpcPort, httpPort, lines };
 };
 
 const stopServer = async (s: Server) => {
@@ -216,13 +218,18 @@ const fill = async (nc: NatsConnection, natsUrl: string) => {
 const resnapshot = async (nc: NatsConnection, natsUrl: string) => {
   const before = (await snapshotInfo(nc))?.mtime;
   const t0 = performance.now();
-  const s = await spawnServer(natsUrl, ['--snapshot-interval', '1', '--snapshot-min-commits', '1']);
+  const s = await spawnServer(natsUrl, ['--snapshot-interval', '1', '--snapshot-min-commits', '1'], NODE_ARGS);
   await serving(s, t0, 600_000);
+  // Starts the server's event loop histogram: the next scrape reads it over the snapshot's taking.
+  await serverLoopDelay(s.httpPort);
+  const t1 = performance.now();
   const cluster = new ClusterServiceClient(`127.0.0.1:${s.grpcPort}`, credentials.createInsecure());
   await call(cluster, cluster.registerNode, nodeRegistration(`resnapshot-${Date.now()}`));
   cluster.close();
   await until('a new snapshot', async () => (await snapshotInfo(nc))?.mtime !== before, 600_000);
+  const loop = await serverLoopDelay(s.httpPort);
   out(`snapshot stored again by this build's server in ${secs(performance.now() - t0)} (restore, one write, snapshot)`);
+  out(`while it was taken (${secs(performance.now() - t1)}, a write and the snapshot): the server's event loop delay p50 ${loop.p50} ms, p99 ${loop.p99} ms, max ${loop.max} ms`);
   await stopServer(s);
 };
 

@@ -55,7 +55,8 @@ export class TimeIndex implements ReadModel, Snapshottable {
   }
 
   snapshot(): unknown {
-    return { positions: this.positions, times: this.times, commits: this.commits };
+    // Copies: the lists grow with the commits applied while the snapshot is encoded.
+    return { positions: this.positions.slice(), times: this.times.slice(), commits: this.commits };
   }
 
   restore(data: unknown, position: number): void {

@@ -50,6 +50,10 @@ describe('networking read models: snapshot and restore', () => {
     const head = everything();
     for (const c of log.commits.slice(0, cut)) for (const m of head.models) m.applyCommit(c);
     const saved = head.models.map((m) => encodeSnapshot(m.snapshot()));
+    // What snapshot() gives stays as it is while commits go on (a snapshot is encoded afterwards, a slice at a time).
+    const given = head.models.map((m) => m.snapshot());
+    for (const c of log.commits.slice(cut)) for (const m of head.models) m.applyCommit(c);
+    given.forEach((g, i) => assert.equal(encodeSnapshot(g), saved[i], `${head.models[i].name}: what its snapshot() gave was changed by later commits`));
 
     const restored = everything();
     restored.models.forEach((m, i) => m.restore(decodeSnapshot(saved[i]), cut));

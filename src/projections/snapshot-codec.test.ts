@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SortedMap } from '../domain/ipam/sorted-map';
-import { decodeSnapshotValue, encodeSection, encodeSnapshot } from './snapshot-codec';
+import { decodeSnapshotValue, encodeSection, encodeSectionInPieces, encodeSnapshot } from './snapshot-codec';
 
 /** A section's own round trip: its JSON parsed, then decoded along the places it named. */
 const roundTrip = (v: unknown) => {
@@ -116,5 +116,30 @@ describe('snapshot codec: sections decoded along their tags', () => {
   it('a section without tags (a snapshot written before them) is walked whole', () => {
     const v = { d: new Date(5), m: new Map([['k', 1]]) };
     assert.deepEqual(decodeSnapshotValue(JSON.parse(encodeSnapshot(v))), v);
+  });
+
+  it('given any document, when encoded in pieces with pauses, then the text and tags are those of encodeSection, and it pauses between big arrays\' elements', async () => {
+    const r = rng(11);
+    for (let i = 0; i < 200; i++) {
+      // The shapes a model's snapshot has (an object of arrays, an array) and any other value.
+      const shape = i % 3;
+      const states = Array.from({ length: Math.floor(r() * 30) }, () => randomValue(r, 1));
+      const doc = shape === 0 ? { states, changedAt: states.map((_, k) => [`id${k}`, new Date(k)]), n: 3 } : shape === 1 ? states : randomValue(r, 0);
+      const pieces: string[] = [];
+      let pauses = 0;
+      const tags = await encodeSectionInPieces(doc, (t) => void pieces.push(t), () => (pauses++, Promise.resolve()));
+      const whole = encodeSection(doc);
+      assert.equal(pieces.join(''), whole.text, `document ${i}`);
+      assert.deepEqual(tags, whole.tags);
+      if (shape !== 2) assert.ok(pauses >= 2 * states.length, `${pauses} pauses for ${states.length} states`);
+    }
+  });
+
+  it('given tags that do not fit, when encoded in pieces, then it is encodeSnapshot\'s text, without tags', async () => {
+    const doc = { states: [['a', { at: new Date(5), n: 1 }]], $other: [new Map([['k', 1n]])] };
+    const pieces: string[] = [];
+    const tags = await encodeSectionInPieces(doc, (t) => void pieces.push(t), () => undefined, () => false);
+    assert.equal(tags, undefined);
+    assert.equal(pieces.join(''), encodeSnapshot(doc));
   });
 });

@@ -196,6 +196,79 @@ export const encodeSection = (v: unknown): { text: string; tags: TagPaths } => {
   return { text, tags: pathsOf(root) };
 };
 
+/** Where a long encoding lets the event loop in: a promise when it is time to, nothing before. */
+export type Pause = () => Promise<void> | undefined;
+
+/** A plain object whose fields a sliced walk takes one by one (not a tagged value's escape). */
+const isFields = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && isPlain(v) && !(TAG in v);
+
+/** observe(), pausing between the elements of the value's big arrays (see encodeSectionInPieces). */
+const observeInSlices = async (v: unknown, root: Place, pause: Pause): Promise<void> => {
+  const elements = async (a: readonly unknown[], at: Place) => {
+    if (at.whole) return;
+    const items = (at.items ??= {});
+    for (const x of a) {
+      observe(x, items);
+      await pause();
+    }
+  };
+  if (Array.isArray(v)) return elements(v, root);
+  if (!isFields(v)) return observe(v, root);
+  for (const k in v) {
+    if (root.whole) return;
+    const x = v[k];
+    if (Array.isArray(x)) await elements(x, fieldOf(root, k));
+    else observe(x, fieldOf(root, k));
+  }
+};
+
+/** JSON.stringify(encodeValue(v, '$', root)), written in pieces, pausing between the elements of its big arrays. */
+const writeInSlices = async (v: unknown, root: Place | undefined, write: (text: string) => Promise<void> | void, pause: Pause): Promise<void> => {
+  const elements = async (a: readonly unknown[], path: string, at: Place | undefined) => {
+    const items = inner(at)?.items;
+    await write('[');
+    for (let i = 0; i < a.length; i++) {
+      await write((i === 0 ? '' : ',') + JSON.stringify(encodeValue(a[i], `${path}[${i}]`, items)));
+      await pause();
+    }
+    await write(']');
+  };
+  if (Array.isArray(v)) return elements(v, '$', root);
+  if (!isFields(v)) return write(JSON.stringify(encodeValue(v, '$', root)));
+  const fields = inner(root)?.fields;
+  let first = true;
+  await write('{');
+  for (const [k, x] of Object.entries(v)) {
+    await write(`${first ? '' : ','}${JSON.stringify(k)}:`);
+    first = false;
+    if (Array.isArray(x)) await elements(x, `$.${k}`, fields?.get(k));
+    else await write(JSON.stringify(encodeValue(x, `$.${k}`, fields?.get(k))));
+  }
+  await write('}');
+};
+
+/**
+ * encodeSection's text, handed to `write` in pieces, with both of its walks paused (`pause`)
+ * between the elements of the value's big arrays: those of the value itself if it is an array,
+ * or of its fields if it is an object (a model's states and their change times). A section of
+ * 50,000 instances held the event loop for seconds when it was encoded at once. The tags are
+ * those encodeSection gives, or, where `fits` refuses them (too many places to describe),
+ * undefined, and the text is then encodeSnapshot's (no Dates as bare numbers, decoded whole).
+ */
+export const encodeSectionInPieces = async (
+  v: unknown,
+  write: (text: string) => Promise<void> | void,
+  pause: Pause,
+  fits: (tags: TagPaths) => boolean = () => true,
+): Promise<TagPaths | undefined> => {
+  const root: Place = {};
+  await observeInSlices(v, root, pause);
+  const tags = pathsOf(root);
+  const described = fits(tags);
+  await writeInSlices(v, described ? root : undefined, write, pause);
+  return described ? tags : undefined;
+};
+
 /**
  * Decodes a value already parsed from JSON (a part of a larger document), along `tags` where
  * its section gave them (a snapshot taken before they were written has none: walked whole).

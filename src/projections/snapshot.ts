@@ -15,6 +15,9 @@ export interface Snapshottable {
   /**
    * The model's content, for the snapshot codec (plain data, Date, Map, Set, BigInt), or bytes
    * (a Uint8Array) a model packs itself: stored as they are, given back to restore() as a Buffer.
+   * What it gives must stay as it is after the call, whatever the model applies next: it is
+   * encoded afterwards, a slice at a time, while commits go on being applied (immutable states
+   * in fresh arrays, or a copy of what the model goes on changing in place).
    */
   snapshot(): unknown;
   /** Loads what snapshot() returned; commits up to `position` are then ignored. */

@@ -146,6 +146,40 @@ describe('read-model snapshots', () => {
     assert.deepEqual([r.from, r.position, r.restored], [0, 10, ['nodes']]);
     assert.equal(again.position, 10);
   });
+  it('encodes a slice at a time, letting the event loop in, and stores the models as they were when it was taken', async () => {
+    // 300 nodes, then commits that change them, applied while the snapshot is being encoded.
+    const log = [
+      ...Array.from({ length: 300 }, (_, i) => commit(`m${i}`, { type: 'NodeRegistered', data: details(`m${i}`) })),
+      ...Array.from({ length: 300 }, (_, i) => commit(`m${i}`, { type: 'NodeStatusChanged', data: { from: 'READY', to: 'DRAINING', reason: 'x' } })),
+    ];
+    const m = nodes();
+    const time = new TimeIndex({ every: 3 });
+    for (const c of log.slice(0, 300)) [m, time].forEach((x) => x.applyCommit(c));
+    const atTake = { nodes: observe(m), time: structuredClone(time.snapshot()) };
+    const store = new MemorySnapshotStore();
+    // A slice of 0 ms: it lets the event loop in after every state; each turn applies the next commit.
+    const taking = new Snapshotter(store, [m, time], { upcasters: 'u', sliceMs: 0 }).take(300);
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      if (300 + turns < log.length) [m, time].forEach((x) => x.applyCommit(log[300 + turns]));
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    assert.equal(await taking, true);
+    done = true;
+    assert.ok(turns >= 300, `the event loop ran ${turns} times while 300 states were encoded`);
+    assert.equal(m.position, 600, 'commits were applied while it was encoded');
+    const again = nodes();
+    const time2 = new TimeIndex({ every: 3 });
+    const r = await new Snapshotter(store, [again, time2], { upcasters: 'u' }).restore();
+    assert.equal(r.from, 300);
+    assert.deepEqual(observe(again), atTake.nodes, 'the states as they were at 300, not as the commits applied meanwhile left them');
+    assert.deepEqual(time2.snapshot(), atTake.time);
+  });
+
   it('gives a model that restores deferred its section unparsed, after the digest: parsed only when it loads it', async () => {
     const store = new MemorySnapshotStore(undefined, 5);
     const m = nodes();

@@ -4,9 +4,10 @@ import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { ReadModel } from './read-model';
 import { isSnapshottable, type Snapshottable } from './snapshot';
-import { decodeSnapshotValue, encodeSection, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
+import { decodeSnapshotValue, encodeSectionInPieces, NotSnapshottable, type Pause } from './snapshot-codec';
 import { encodeFrames, type SectionHead } from './snapshot-frames';
 import { type ReadDoc, readSnapshot, type SnapshotStore, text } from './snapshot-read';
+import { ZippedText } from './zipped-text';
 
 export type { SnapshotStore } from './snapshot-read';
 
@@ -25,7 +26,33 @@ export interface SnapshotterOptions {
   /** Fingerprint of the upcaster chain: a snapshot taken under another one is ignored. */
   readonly upcasters: string;
   readonly log?: Logger;
+  /** How long a snapshot's encoding holds the event loop before it lets it in (default SLICE_MS). */
+  readonly sliceMs?: number;
 }
+
+/**
+ * A snapshot's encoding lets the event loop in this often: requests, watch events and lease
+ * renewals wait at most about this long for a snapshot being taken. Encoded at once, the read
+ * models of a log of 10,000,000 events held it for 6-7 s (BENCHMARKS.md), past the singletons'
+ * lease.
+ */
+const SLICE_MS = 10;
+
+/** A pause every `ms` of work: the next turn of the event loop (setImmediate: after the I/O waiting). */
+const slices = (ms: number): Pause => {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < ms) return undefined;
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        since = performance.now();
+        resolve();
+      }),
+    );
+  };
+};
+
+type Section = { head: Omit<SectionHead, 'size'>; body: Buffer };
 
 /**
  * A frame's head is refused past 1 MiB (snapshot-frames.ts); the codec bounds the places'
@@ -105,40 +132,26 @@ export class Snapshotter {
   }
 
   /**
-   * Takes a snapshot of every model as it is now. Call it between commits
-   * (any synchronous point): all models are then at the same position.
+   * Takes a snapshot of every model as it is now. Call it between commits (any synchronous
+   * point): every model's snapshot() is taken at once, so all are at `position`; what they give
+   * stays as it is (Snapshottable), and is encoded, zipped and stored afterwards, a slice at a
+   * time, while commits go on being applied.
    */
   take(position: number): Promise<boolean> {
     if (this.taking) return this.taking;
     if (position <= 0) return Promise.resolve(false);
-    // Captured synchronously, so every model is at `position`; zipped (each section on the thread pool) and stored asynchronously.
-    const sections: { head: Omit<SectionHead, 'size'>; body: string | Uint8Array }[] = [];
-    for (const m of this.snapshottable) {
-      if (this.unsnapshottable.has(m.name)) continue;
-      try {
-        const data = m.snapshot();
-        // A model that packs itself gives bytes, stored as they are.
-        if (data instanceof Uint8Array) sections.push({ head: { name: m.name, version: m.snapshotVersion, kind: 'bytes' }, body: data });
-        else {
-          const section = encodeSection(data);
-          // Places too many to describe: the section is written as format 2 wrote it, without tags, and walked whole.
-          const described = JSON.stringify(section.tags).length <= MAX_TAGS_JSON;
-          const head = { name: m.name, version: m.snapshotVersion, kind: 'json' as const, ...(described && { tags: section.tags }) };
-          sections.push({ head, body: described ? section.text : encodeSnapshot(data) });
-        }
-      } catch (err) {
-        if (!(err instanceof NotSnapshottable)) throw err;
-        this.unsnapshottable.add(m.name);
-        this.o.log?.warn({ model: m.name, reason: err.message }, 'read model cannot be snapshotted; it replays the log on start');
-      }
-    }
-    const head = { format: 3 as const, upcasters: this.o.upcasters, position, takenAt: new Date().toISOString(), sections: sections.map((s) => s.head.name) };
+    const captured = this.snapshottable.filter((m) => !this.unsnapshottable.has(m.name)).map((m) => ({ m, data: m.snapshot() }));
+    const takenAt = new Date().toISOString();
     this.taking = (async () => {
       try {
-        const zipped = await Promise.all(
-          sections.map(async (s) => ({ head: { ...s.head, length: typeof s.body === 'string' ? Buffer.byteLength(s.body) : s.body.length }, body: await promisify(gzip)(s.body) })),
-        );
-        await this.store.save(encodeFrames(head, zipped));
+        const pause = slices(this.o.sliceMs ?? SLICE_MS);
+        const sections: Section[] = [];
+        for (const { m, data } of captured) {
+          const s = await this.section(m, data, pause);
+          if (s) sections.push(s);
+        }
+        const head = { format: 3 as const, upcasters: this.o.upcasters, position, takenAt, sections: sections.map((s) => s.head.name) };
+        await this.store.save(encodeFrames(head, sections));
         this.lastPosition = position;
         return true;
       } catch (err) {
@@ -149,6 +162,25 @@ export class Snapshotter {
       }
     })();
     return this.taking;
+  }
+
+  /** One model's section, zipped (on the thread pool); none for a model that cannot be snapshotted (it replays the log on start). */
+  private async section(m: Snapshottable, data: unknown, pause: Pause): Promise<Section | undefined> {
+    // A model that packs itself gives bytes, stored as they are.
+    if (data instanceof Uint8Array) return { head: { name: m.name, version: m.snapshotVersion, kind: 'bytes', length: data.length }, body: await promisify(gzip)(data) };
+    const zipped = new ZippedText();
+    try {
+      // Places too many to describe: the section is written as format 2 wrote it, without tags, and walked whole.
+      const tags = await encodeSectionInPieces(data, (t) => zipped.write(t), pause, (t) => JSON.stringify(t).length <= MAX_TAGS_JSON);
+      const body = await zipped.end();
+      return { head: { name: m.name, version: m.snapshotVersion, kind: 'json', length: zipped.length, ...(tags !== undefined && { tags }) }, body };
+    } catch (err) {
+      zipped.destroy();
+      if (!(err instanceof NotSnapshottable)) throw err;
+      this.unsnapshottable.add(m.name);
+      this.o.log?.warn({ model: m.name, reason: err.message }, 'read model cannot be snapshotted; it replays the log on start');
+      return undefined;
+    }
   }
 
   /** Whether this replica takes the periodic snapshots (holds the snapshotter lease). */

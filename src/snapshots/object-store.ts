@@ -2,6 +2,28 @@ import { createHash } from 'node:crypto';
 import type { JetStreamClient, NatsConnection, ObjectStore } from 'nats';
 import type { SnapshotStore } from '../projections/snapshotter';
 
+/** The object store's chunk size (nats.js's default). */
+const PIECE = 128 << 10;
+
+/**
+ * The bytes as a stream of one chunk a turn of the event loop: nats.js hashes what it is given
+ * (in JavaScript) and sends it before it reads on, so a snapshot of tens of MB given whole
+ * (putBlob) held the event loop for more than a second.
+ */
+const inPieces = (data: Uint8Array): ReadableStream<Uint8Array> => {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull: (c) =>
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          if (at >= data.length) c.close();
+          else c.enqueue(data.subarray(at, (at += PIECE)));
+          resolve();
+        }),
+      ),
+  });
+};
+
 /**
  * Read-model snapshots in a JetStream object store (bucket HV_SNAPSHOTS):
  * chunked, so size is not bounded by the message size, and checked against
@@ -65,7 +87,7 @@ export class ObjectStoreSnapshots implements SnapshotStore {
   }
 
   async save(data: Uint8Array): Promise<void> {
-    await this.os.putBlob({ name: this.name, description: 'read-model snapshot' }, data);
+    await this.os.put({ name: this.name, description: 'read-model snapshot' }, inPieces(data));
   }
 
   async delete(): Promise<void> {

@@ -34,7 +34,7 @@ export const ALLOWED: Readonly<Record<string, Allowed>> = {
   'src/wire': { src: [...DOMAIN, 'src/gen'], packages: [] },
   'src/eventstore': { src: DOMAIN, packages: ['crypto', 'rxjs'] },
   'src/eventstore/open.ts': { src: [...DOMAIN, ...STORE_PORT, 'src/eventstore/jetstream', 'src/eventstore/esdb'], packages: ['nats'] },
-  'src/projections': { src: [...DOMAIN, 'src/wire', 'src/gen', ...STORE_PORT], packages: ['rxjs', 'buffer', 'crypto', 'perf_hooks', 'pino', 'string_decoder', 'util', 'zlib'] },
+  'src/projections': { src: [...DOMAIN, 'src/wire', 'src/gen', ...STORE_PORT], packages: ['rxjs', 'buffer', 'crypto', 'events', 'perf_hooks', 'pino', 'string_decoder', 'util', 'zlib'] },
   'src/audit': { src: [...DOMAIN, 'src/wire', 'src/gen', 'src/projections', ...STORE_PORT], packages: ['crypto'] },
   // Adapters and helpers.
   'src/eventstore/jetstream': { src: [...DOMAIN, ...STORE_PORT], packages: ['nats', 'rxjs'] },

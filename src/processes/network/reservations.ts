@@ -120,8 +120,10 @@ export class NetworkReservations implements ReadModel, Snapshottable {
     this.position = commit[0].revision;
   }
 
+  /** A copy of every kind's Map (and of the Maps inside): commits go on changing them while the snapshot is encoded. Holds themselves are never changed, only replaced. */
   snapshot(): unknown {
-    return { ...this.holds };
+    const copy = (m: Map<string, unknown>) => new Map([...m].map(([k, v]) => [k, v instanceof Map ? new Map(v) : v]));
+    return Object.fromEntries(Object.entries(this.holds).map(([kind, m]) => [kind, copy(m as Map<string, unknown>)]));
   }
 
   restore(data: unknown, position: number): void {
