@@ -17,7 +17,8 @@ const inPieces = (data: Uint8Array): ReadableStream<Uint8Array> => {
       new Promise<void>((resolve) =>
         setImmediate(() => {
           if (at >= data.length) c.close();
-          else c.enqueue(data.subarray(at, (at += PIECE)));
+          else c.enqueue(data.subarray(at, at + PIECE));
+          at += PIECE;
           resolve();
         }),
       ),

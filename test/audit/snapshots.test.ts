@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { nodeDecider } from '../../src/commands/node';
 import { nodeIdFor } from '../../src/commands/node/identity';
 import { toNode } from '../../src/wire/views/node';
@@ -132,6 +132,18 @@ describe('read-model snapshots on a real server (restart from snapshot = restart
     const got = await answers();
     assert.deepEqual(got, expected);
     assert.equal(got.get.find((n) => n.hostname === 'snap-v1')?.ip, '10.6.9.9');
+  });
+
+  it('stores a snapshot of many chunks, given to the object store a chunk at a time, and reads it back byte for byte', async () => {
+    const nc = await t.nats.connect();
+    const store = await ObjectStoreSnapshots.open(nc, { bucket: 'HV_SNAPSHOTS_CHUNKS', name: 'big' });
+    const data = randomBytes(2 ** 20 + 5);
+    await store.save(data);
+    assert.deepEqual(await store.load(), data);
+    const info = await (await nc.jetstream().views.os('HV_SNAPSHOTS_CHUNKS')).info('big');
+    assert.equal(info?.chunks, 9, 'chunks of 128 KiB');
+    await store.delete();
+    assert.equal(await store.load(), undefined);
   });
 
   it('takes snapshots by itself when the log moved far enough', async () => {
