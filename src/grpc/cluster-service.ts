@@ -46,21 +46,16 @@ export interface ClusterServiceDeps {
 
 export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & UntypedServiceImplementation => {
   /** The node as clients see it: the read model plus the lease's last_seen. */
-  const lastSeen = (n: Node): Date | undefined => {
-    const lease = d.liveness.leases.get(n.id);
-    return lease ? new Date(lease.renewedAt) : n.lastSeen;
-  };
   const present = (n: Node): Node => {
-    const seen = lastSeen(n);
-    return seen === n.lastSeen ? n : { ...n, lastSeen: seen };
+    const lease = d.liveness.leases.get(n.id);
+    return lease ? { ...n, lastSeen: new Date(lease.renewedAt) } : n;
   };
   // A node's bytes are kept without last_seen, which its lease moves at every heartbeat: last_seen
   // is the message's last field, so its bytes after the kept ones are the presented node's encoding.
   const listed = new EncodedItems<Node>((n) => Node.encode(n.lastSeen === undefined ? n : { ...n, lastSeen: undefined }).finish());
-  const presentedBytes = (n: Node): Uint8Array => {
-    const seen = lastSeen(n);
-    const kept = listed.of(n);
-    return seen === undefined ? kept : Buffer.concat([kept, Node.encode(Node.fromPartial({ lastSeen: seen })).finish()]);
+  const presentedBytes = (view: Node, presented: Node): Uint8Array => {
+    const kept = listed.of(view);
+    return presented.lastSeen === undefined ? kept : Buffer.concat([kept, Node.encode(Node.fromPartial({ lastSeen: presented.lastSeen })).finish()]);
   };
   // Every watcher of nodes is handed the same change object: its event is serialized once.
   const events = new SharedEncodings<Change<Node>, NodeEvent>(ClusterServiceService.watchNodes.responseSerialize);
@@ -117,7 +112,8 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
       const query = { role, status, region: req.region, zone: req.zone, labels: labels.sort() };
       const terms = nodeQuery(query);
       const page = d.pager.pageBy(query, size, req.pageToken, (after, n) => d.nodes.select(terms, after, n), (n) => n.id, () => d.nodes.count(terms));
-      return encodedPage({ nodes: page.items.map(present), nextPageToken: page.nextPageToken, totalCount: page.totalCount }, page.items.map(presentedBytes), page.nextPageToken, page.totalCount);
+      const nodes = page.items.map(present);
+      return encodedPage({ nodes, nextPageToken: page.nextPageToken, totalCount: page.totalCount }, page.items.map((n, i) => presentedBytes(n, nodes[i])), page.nextPageToken, page.totalCount);
     }),
 
     updateNodeStatus: unary(d.log, 'UpdateNodeStatus', async (req, call) => {
