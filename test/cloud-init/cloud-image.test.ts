@@ -119,12 +119,13 @@ describe('cloud images with cloud-init (q35, UEFI, NoCloud seed; TCG)', function
     const f = first!;
     const peek = await t.vm('peek', 0, f.network, f.subnet, [f.group]);
     const con = await t.console(peek.id);
-    await t.lease(con);
+    assert.match(await t.lease(con), new RegExp(`LEASE ip=${peek.ipAddress.replace(/\./g, '\\.')}/`), 'the second guest has its lease');
     // The test guest's DHCP script takes no classless routes: the metadata address is on-link in the DHCP namespace.
-    await t.sh(con, 'ip route add 169.254.169.254/32 dev eth0');
+    await t.sh(con, 'ip route replace 169.254.169.254/32 dev eth0');
     // busybox nc, not its wget (which segfaults when a connection fails): HTTP/1.0, so the server closes when done.
     const get = (p: string) => t.sh(con, `printf 'GET ${p} HTTP/1.0\\r\\n\\r\\n' | nc -w 10 169.254.169.254 80 2>&1; echo " rc=$?"`);
-    assert.match(await get('/latest/meta-data/instance-id'), new RegExp(`200 OK[\\s\\S]*\\n${peek.id} rc=0`), 'its own id');
+    const own = await get('/latest/meta-data/instance-id');
+    assert.match(own, new RegExp(`200 OK[\\s\\S]*\\n${peek.id} rc=0`), `its own id, in: ${JSON.stringify(own)}`);
     for (const p of ['/latest/user-data', '/openstack/latest/user_data']) {
       const out = await get(p);
       assert.doesNotMatch(out, /hv-hello|cloud-config/, `${p} leaked: ${out}`);
