@@ -18,7 +18,7 @@ import { nodeQuery } from '../projections/list-terms';
 import { watch } from '../projections/watch';
 import { BoundedWriter } from './bounded-writer';
 import { SharedEncodings } from './encoded-answer';
-import { EncodedItems, encodedPage } from './encoded-page';
+import { EncodedItems, encodedPage, latin1, type ItemBytes } from './encoded-page';
 import type { Change } from '../projections/change';
 import { type Pager, pageSize } from './paging';
 import { originOf } from './request-context';
@@ -53,9 +53,9 @@ export const clusterService = (d: ClusterServiceDeps): ClusterServiceServer & Un
   // A node's bytes are kept without last_seen, which its lease moves at every heartbeat: last_seen
   // is the message's last field, so its bytes after the kept ones are the presented node's encoding.
   const listed = new EncodedItems<Node>((n) => Node.encode(n.lastSeen === undefined ? n : { ...n, lastSeen: undefined }).finish());
-  const presentedBytes = (view: Node, presented: Node): Uint8Array => {
+  const presentedBytes = (view: Node, presented: Node): ItemBytes => {
     const kept = listed.of(view);
-    return presented.lastSeen === undefined ? kept : Buffer.concat([kept, Node.encode(Node.fromPartial({ lastSeen: presented.lastSeen })).finish()]);
+    return presented.lastSeen === undefined ? kept : kept + latin1(Node.encode(Node.fromPartial({ lastSeen: presented.lastSeen })).finish());
   };
   // Every watcher of nodes is handed the same change object: its event is serialized once.
   const events = new SharedEncodings<Change<Node>, NodeEvent>(ClusterServiceService.watchNodes.responseSerialize);

@@ -38,6 +38,8 @@ describe('list pages from their objects\' kept bytes', () => {
           const got = encodedPage(list, instances.map((i) => kept.of(i)), token, total);
           assert.deepEqual(bytesOf(got), Buffer.from(ListInstancesResponse.encode(list).finish()), `instances: ${n}, token "${token}"`);
         }
+        const mixed = encodedPage(list, instances.map((i, k) => (k % 2 ? kept.of(i) : Instance.encode(i).finish())), token, total);
+        assert.deepEqual(bytesOf(mixed), Buffer.from(ListInstancesResponse.encode(list).finish()), 'kept strings and bytes in one page');
         const nodeList = { nodes, nextPageToken: token, totalCount: total };
         const gotNodes = encodedPage(nodeList, nodes.map((x) => Node.encode(x).finish()), token, total);
         assert.deepEqual(bytesOf(gotNodes), Buffer.from(ListNodesResponse.encode(nodeList).finish()));
@@ -45,6 +47,13 @@ describe('list pages from their objects\' kept bytes', () => {
       const portList = { ports, nextPageToken: n ? 'next' : '' };
       assert.deepEqual(bytesOf(encodedPage(portList, ports.map((p) => Port.encode(p).finish()), portList.nextPageToken)), Buffer.from(ListPortsResponse.encode(portList).finish()));
     }
+  });
+
+  it('given objects whose lengths take one to three bytes of varint, when paged, then each length is written as the encoder writes it', () => {
+    const kept = new EncodedItems<Instance>((i) => Instance.encode(i).finish());
+    const instances = [10, 100, 200, 16_000, 17_000, 70_000].map((n, i) => ({ ...instance(i), metadata: { labels: {}, annotations: { note: 'y'.repeat(n) } } }));
+    const list = { instances, nextPageToken: '', totalCount: 2 ** 31 - 1 };
+    assert.deepEqual(bytesOf(encodedPage(list, instances.map((i) => kept.of(i)), '', list.totalCount)), Buffer.from(ListInstancesResponse.encode(list).finish()));
   });
 
   it('given an encoded page, when sent, then the message it stands for is beside its bytes', () => {
@@ -57,15 +66,16 @@ describe('list pages from their objects\' kept bytes', () => {
   it('given an object listed twice, when its bytes are asked for, then they are made once; a new version of it is encoded anew', () => {
     let encoded = 0;
     const items = new EncodedItems<Instance>((i) => (encoded++, Instance.encode(i).finish()));
-    const v1 = instance(3);
+    const bytes = (kept: string) => Buffer.from(kept, 'latin1');
+    const v1 = instance(5); // a name with 'é': bytes past 127, one character each
     const first = items.of(v1);
-    assert.deepEqual(Buffer.from(items.of(v1)), Buffer.from(first), 'the same bytes, not made again');
-    assert.deepEqual(Buffer.from(items.of(v1)), Buffer.from(Instance.encode(v1).finish()));
+    assert.equal(items.of(v1), first, 'the same bytes, not made again');
+    assert.deepEqual(bytes(first), Buffer.from(Instance.encode(v1).finish()));
     assert.equal(encoded, 1);
     const v2 = { ...v1, state: InstanceState.INSTANCE_STATE_RUNNING };
     const second = items.of(v2);
     assert.equal(encoded, 2);
-    assert.equal(Instance.decode(second).state, InstanceState.INSTANCE_STATE_RUNNING);
-    assert.equal(Instance.decode(items.of(v1)).state, v1.state, 'each version keeps its own bytes');
+    assert.equal(Instance.decode(bytes(second)).state, InstanceState.INSTANCE_STATE_RUNNING);
+    assert.equal(Instance.decode(bytes(items.of(v1))).state, v1.state, 'each version keeps its own bytes');
   });
 });
