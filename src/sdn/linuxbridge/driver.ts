@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { FailedPrecondition } from '../../errors';
 import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
@@ -141,10 +142,20 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     this.lastFilters = { ports, groups: g };
   }
 
+  /**
+   * Bridged IP through inet's hooks (conntrack for stateful groups); per namespace. Read first and
+   * written only when off: a sysctl process on every converge was one of an idle host's few.
+   */
+  private async bridgeNetfilterOn(): Promise<void> {
+    const keys = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
+    const on = await Promise.all(keys.map((k) => readFile(`/proc/sys/${k.replace(/\./g, '/')}`, 'utf8').then((v) => v.trim() === '1', () => false)));
+    if (on.every(Boolean)) return;
+    await this.run.run('sysctl', ['-qw', ...keys.map((k) => `${k}=1`)]).catch((err) => this.log.warn({ err }, 'cannot turn on bridge netfilter'));
+  }
+
   async converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult> {
     const errors = new Map<string, string>();
-    // Bridged IP through inet's hooks (conntrack for stateful groups); per namespace.
-    if (plan.networks.length) await this.run.run('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']).catch((err) => this.log.warn({ err }, 'cannot turn on bridge netfilter'));
+    if (plan.networks.length) await this.bridgeNetfilterOn();
     const links = await this.links.list();
     const nets = new Map(plan.networks.map((n) => [n.id, n]));
     const failedNets = new Map<string, string>();

@@ -1,11 +1,21 @@
+import { readdir } from 'node:fs/promises';
+import { NETNS_DIR } from '../names';
 import type { HostRunner } from '../run';
 
 /** Named network namespaces (`ip netns`): machine-wide, so names hold the host's tag (names.ts). */
 export class Namespaces {
   constructor(private readonly run: HostRunner) {}
 
+  /**
+   * The names in the namespaces' directory, read as `ip netns list` reads it: every converge
+   * lists them (DHCP, routers, container ports), and a process for each was most of an idle
+   * host's data-plane work.
+   */
   async list(): Promise<string[]> {
-    return (await this.run.ipJson<{ name: string }>(['netns', 'list'])).map((n) => n.name);
+    return readdir(NETNS_DIR).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
   }
 
   async ensure(name: string): Promise<void> {
