@@ -110,6 +110,26 @@ describe('instances get ports (ComputeService + NetworkService, hollow agent, re
     assert.equal(t.cp.network!.models.macs.state(port.macAddress.replace(/:/g, '-'))?.portId, '');
   });
 
+  it("a port the user made and bound to an instance outlives it, unbound, where the port made for it is deleted with it", async () => {
+    const created = await call(c, c.createInstance, vm('web-2', { networkId: net.id, subnetId: subnet.id, securityGroups: [], assignPublicIp: false }));
+    const i = await settled(created.id);
+    assert.equal(i.state, InstanceState.INSTANCE_STATE_RUNNING, i.stateReason);
+    const [own] = await portsOf(i.id);
+    const mine = (await n.rpc('createPort', { networkId: net.id, subnetId: subnet.id, name: 'users-extra' })).port!;
+    await n.rpc('bindPort', { portId: mine.id, instanceId: i.id, nodeId: agent.nodeId });
+    assert.deepEqual((await portsOf(i.id)).map((p) => p.id).sort(), [own.id, mine.id].sort());
+
+    await call(c, c.deleteInstance, { instanceId: i.id, force: false });
+    await gone(i.id);
+    await until("the instance's own port deleted and the user's unbound", async () => {
+      const ids = (await n.rpc('listPorts', { networkId: net.id, pageSize: 100 })).ports.map((p) => p.id);
+      return !ids.includes(own.id) && (await n.rpc('getPort', { portId: mine.id })).port!.instanceId === '' ? true : undefined;
+    });
+    const kept = (await n.rpc('getPort', { portId: mine.id })).port!;
+    assert.deepEqual([kept.status, kept.name, kept.ipAddress, kept.nodeId], ['DOWN', 'users-extra', mine.ipAddress, ''], 'the same port, with its address');
+    await n.rpc('deletePort', { portId: mine.id });
+  });
+
   it("a node's DHCP port on a subnet comes again with the next instance after its last one there was deleted (a new id: port ids are not reused)", async () => {
     const dhcpNet = await n.network();
     const dhcpSubnet = await n.subnet(dhcpNet.id, '10.83.0.0/24', { enableDhcp: true });

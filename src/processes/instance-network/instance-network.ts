@@ -54,7 +54,8 @@ export interface InstanceNetworkOptions {
  * - an instance that is gone (deleted) gives everything back: its floating
  *   IPs, the binding and the port (whose MAC, address and references the
  *   port's own follow-ups release); so does a port left by an earlier
- *   attempt that is not the instance's port.
+ *   attempt that is not the instance's port. A port a user made and bound
+ *   to the instance (BindPort) is only unbound when the instance is gone.
  * Commands carry actor `system:instance-network` and the instance event that
  * caused them.
  */
@@ -126,8 +127,10 @@ export class InstanceNetwork extends Controller {
   protected async reconcile(id: string): Promise<ReconcileResult> {
     const s = this.instances.state(id);
     if (!s?.exists) {
-      // Gone: everything made for it goes back.
-      for (const portId of [...(this.portsOf.get(id) ?? [])]) await this.teardown(id, portId);
+      // Gone: everything made for it goes back, and a user's port bound to it is unbound. An id no
+      // instance here ever had names a device of something else (as Neutron's device_id may): a
+      // user's port bound to it is left as it is.
+      for (const portId of [...(this.portsOf.get(id) ?? [])]) if (s || this.madeFor(id, portId)) await this.teardown(id, portId);
       return;
     }
     const want = s.spec?.network;
@@ -142,8 +145,9 @@ export class InstanceNetwork extends Controller {
           data: { instanceId: id, nodeId: s.nodeId, deviceName: port.deviceName || portDeviceName(port.id, s.kind ?? 'vm') },
         });
     }
-    // Ports of earlier attempts that are not the instance's port.
-    if (s.network) for (const portId of [...(this.portsOf.get(id) ?? [])]) if (portId !== s.network.portId) await this.teardown(id, portId);
+    // Ports made by earlier attempts that are not the instance's port (a user's port bound to it stays as it is).
+    if (s.network)
+      for (const portId of [...(this.portsOf.get(id) ?? [])]) if (portId !== s.network.portId && this.madeFor(id, portId)) await this.teardown(id, portId);
   }
 
   private async attach(s: InstanceState): Promise<ReconcileResult> {
@@ -223,6 +227,13 @@ export class InstanceNetwork extends Controller {
   private async teardown(instanceId: string, portId: string): Promise<void> {
     const port = this.models.ports.state(portId);
     if (port?.status !== 'active') return;
+    if (!this.madeFor(instanceId, portId)) {
+      // A port the user made and bound to the instance outlives it, unbound, as a port Nova did not
+      // make outlives its server in Neutron: deleting it took the user's port (and its address) away.
+      if (port.instanceId === instanceId)
+        await this.dispatcher.execute(this.originOf(instanceId, `unbind:${portId}`), 'port', portId, { type: 'UnbindPort', data: { instanceId } });
+      return;
+    }
     const ours = instanceFloatingIpId(portId);
     for (const f of port.floatingIps)
       if (f !== ours) await this.ops.floatingIps.disassociate(this.originOf(instanceId, `disassociate:${f}`), f);
@@ -231,6 +242,11 @@ export class InstanceNetwork extends Controller {
     if (port.instanceId)
       await this.dispatcher.execute(this.originOf(instanceId, `unbind:${portId}`), 'port', portId, { type: 'UnbindPort', data: { instanceId: port.instanceId } });
     await this.ops.ports.delete(this.originOf(instanceId, `delete-port:${portId}`), portId);
+  }
+
+  /** Whether this process made the port for the instance (its name says so), rather than a user binding one of theirs to it. */
+  private madeFor(instanceId: string, portId: string): boolean {
+    return this.models.ports.state(portId)?.name === `${INSTANCE_PORT_PREFIX}${instanceId}`;
   }
 
   private async deleteFloatingIp(instanceId: string, fipId: string): Promise<void> {
