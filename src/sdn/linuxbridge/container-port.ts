@@ -49,11 +49,13 @@ export class ContainerPorts {
    */
   async ensure(links: Map<string, Link>, p: PortPlan, index: number, bridge: string, mtu: number): Promise<void> {
     const ns = this.namespaceOf(p.instanceId);
-    if (!(await this.netns.usable(ns))) await this.netns.ensure(ns);
     const host = vethName(p.id);
     const inner = `eth${index}`;
     const inside = this.run.in(ns);
-    const have = (await inside.ipJson<InnerAddr>(['addr', 'show'])).find((l) => l.ifname === inner);
+    // A look that fails is a name that leads to no namespace here: made (again).
+    const look = () => inside.ipJson<InnerAddr>(['addr', 'show']);
+    const seen = await look().catch(async () => (await this.netns.ensure(ns), look()));
+    const have = seen.find((l) => l.ifname === inner);
     if (!have && links.has(host)) {
       await this.links.delete(host);
       links.delete(host);

@@ -9,6 +9,15 @@ import type { Link, Links } from './links';
 import type { Namespaces } from './netns';
 import { type MetadataConfig, MetadataServers } from './metadata-servers';
 
+/** A link inside a DHCP namespace, as `ip -json addr show` gives it. */
+interface InnerLink {
+  ifname: string;
+  address: string;
+  mtu: number;
+  flags: string[];
+  addr_info?: { local: string; prefixlen: number }[];
+}
+
 /**
  * A network's DHCP servers on this host: per DHCP subnet a namespace with a
  * veth onto the network's bridge (the subnet's DHCP port: its MAC and
@@ -36,30 +45,36 @@ export class DhcpServers {
     for (const d of n.dhcp) {
       if (!d.port) continue; // the control plane has not given this host's DHCP server its port yet
       const ns = dhcpNamespace(this.hostTag, d.subnetId);
-      // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
-      // `ip netns exec` (a slave mount namespace) may not see after a restart.
-      const pid = this.dnsmasq.pidOf(d.subnetId);
-      if (pid && !(await this.netns.usable(ns))) {
-        await this.netns.delete(ns).catch(() => undefined);
-        await this.netns.attach(ns, pid);
-      }
-      await this.netns.ensure(ns);
-      const veth = dhcpVethName(d.subnetId);
       const inner = this.run.in(ns);
-      const innerHas = (await inner.ipJson<{ ifname: string }>(['link', 'show'])).some((l) => l.ifname === DHCP_INNER_IF);
+      // The namespace's links and addresses in one look, and only what differs set: a converge
+      // of a settled host ran six ip processes per DHCP subnet here.
+      let seen = await this.inside(inner);
+      if (!seen) {
+        // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
+        // `ip netns exec` (a slave mount namespace) may not see after a restart.
+        const pid = this.dnsmasq.pidOf(d.subnetId);
+        if (pid) {
+          await this.netns.delete(ns).catch(() => undefined);
+          await this.netns.attach(ns, pid);
+        }
+        await this.netns.ensure(ns);
+        seen = (await this.inside(inner)) ?? [];
+      } else if (!seen.find((l) => l.ifname === 'lo')?.flags.includes('UP')) await inner.ip(['link', 'set', 'lo', 'up']);
+      const veth = dhcpVethName(d.subnetId);
+      let inside = seen.find((l) => l.ifname === DHCP_INNER_IF);
       // The host end without its peer (or the reverse) is half a device: made again whole.
-      if (!innerHas && links.has(veth)) {
+      if (!inside && links.has(veth)) {
         await this.links.delete(veth);
         links.delete(veth);
       }
       await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: bridge });
+      if (!inside) inside = (await this.inside(inner))?.find((l) => l.ifname === DHCP_INNER_IF);
       const prefix = d.cidr.split('/')[1];
-      const inside = (await inner.ipJson<{ ifname: string; address: string; mtu: number; addr_info?: { local: string; prefixlen: number }[] }>(['addr', 'show', 'dev', DHCP_INNER_IF]))[0];
       if (inside?.address !== d.port.mac.toLowerCase()) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'address', d.port.mac]);
       if (!inside?.addr_info?.some((a) => a.local === d.port!.ip && String(a.prefixlen) === prefix))
         await inner.ip(['addr', 'replace', `${d.port.ip}/${prefix}`, 'dev', DHCP_INNER_IF]);
       if (inside?.mtu !== n.mtu) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'mtu', String(n.mtu)]);
-      await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'up']);
+      if (!inside?.flags.includes('UP')) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'up']);
       await this.dnsmasq.ensure({
         subnetId: d.subnetId,
         netns: ns,
@@ -71,8 +86,13 @@ export class DhcpServers {
         ...(this.metadata ? { metadataVia: d.port.ip } : {}),
         hosts: ports.filter((p) => p.subnetId === d.subnetId && p.ip).map((p) => ({ mac: p.mac, ip: p.ip, hostname: p.hostname })),
       });
-      await this.metadata?.ensure(d.subnetId, ns, DHCP_INNER_IF);
+      await this.metadata?.ensure(d.subnetId, ns, DHCP_INNER_IF, inside?.addr_info ?? []);
     }
+  }
+
+  /** The namespace's links with their addresses; undefined where the name leads to no namespace here (a name made in another mount namespace is only an empty file). */
+  private inside(inner: HostRunner): Promise<InnerLink[] | undefined> {
+    return inner.ipJson<InnerLink>(['addr', 'show']).catch(() => undefined);
   }
 
   /** Stops the DHCP servers of subnets not wanted and removes their namespaces (ending whatever still runs in one). */

@@ -49,9 +49,9 @@ export class MetadataServers {
     }
   }
 
-  /** The address on the namespace's DHCP port, and the server, started if it does not run. */
-  async ensure(subnetId: string, netns: string, iface: string): Promise<void> {
-    await this.run.in(netns).ip(['addr', 'replace', `${METADATA_IP}/32`, 'dev', iface]);
+  /** The address on the namespace's DHCP port (unless `has` shows it there), and the server, started if it does not run. */
+  async ensure(subnetId: string, netns: string, iface: string, has: readonly { local: string; prefixlen: number }[] = []): Promise<void> {
+    if (!has.some((a) => a.local === METADATA_IP && a.prefixlen === 32)) await this.run.in(netns).ip(['addr', 'replace', `${METADATA_IP}/32`, 'dev', iface]);
     if (this.pidOf(subnetId)) return;
     const f = this.files(subnetId);
     mkdirSync(f.dir, { recursive: true });

@@ -33,11 +33,6 @@ export class Namespaces {
     await this.run.ip(['netns', 'attach', name, String(pid)], { okIf: /File exists/ });
   }
 
-  /** Whether the name leads to a namespace here (a name made in another mount namespace is only an empty file). */
-  async usable(name: string): Promise<boolean> {
-    return this.run.in(name).ip(['link', 'show', 'lo']).then(() => true, () => false);
-  }
-
   async pids(name: string): Promise<number[]> {
     const out = await this.run.ip(['netns', 'pids', name], { okIf: /No such file/ });
     return out.split(/\s+/).filter(Boolean).map(Number);
