@@ -208,9 +208,19 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
     assert.ok((counts.get(FIP) ?? 0) > 0, 'guest 1 leaves as its floating IP');
     // Guest 3 answers its name over TCP: which guest the floating IP reaches.
     const who = async () => {
-      void inGuest(g3, 'timeout', ['5', 'busybox', 'nc', '-l', '-p', '7300', '-e', 'echo', 'guest-3']).catch(() => '');
-      void inGuest(g1, 'timeout', ['5', 'busybox', 'nc', '-l', '-p', '7300', '-e', 'echo', 'guest-1']).catch(() => '');
+      // Each listener answers once and lives 5 s: one that has ended is started again, so a slow
+      // machine's tries never find both gone (CI saw every try of one call fail so).
+      const listening = new Set<Guest>();
+      const listen = (g: Guest, name: string) => {
+        if (listening.has(g)) return;
+        listening.add(g);
+        void inGuest(g, 'timeout', ['5', 'busybox', 'nc', '-l', '-p', '7300', '-e', 'echo', name])
+          .catch(() => '')
+          .finally(() => listening.delete(g));
+      };
       for (let i = 0; i < 50; i++) {
+        listen(g3, 'guest-3');
+        listen(g1, 'guest-1');
         const out = await ext.run('busybox', ['nc', '-w', '1', FIP, '7300']).catch(() => '');
         if (out.trim()) return out.trim();
         await new Promise((r) => setTimeout(r, 100));
