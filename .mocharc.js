@@ -53,7 +53,5 @@ module.exports = {
   exit: true,
   require: ['dist/test/support/report-handles.js'],
   reporter: 'spec',
-  // Three files at least, even on two cores: with two, the CPU stood idle a quarter of the run
-  // (vmstat, 2026-12-07), while files waited on guests, timers and other processes.
-  ...(named.length ? {} : { spec: suite(), parallel: true, jobs: Math.min(4, Math.max(3, os.cpus().length)) }),
+  ...(named.length ? {} : { spec: suite(), parallel: true, jobs: Math.min(4, Math.max(2, os.cpus().length)) }),
 };
