@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readProcStat } from '../src/shared/proc-stat';
 import { DataplaneLab } from '../test/dataplane/support';
 
 /**
@@ -10,13 +11,12 @@ import { DataplaneLab } from '../test/dataplane/support';
  * BENCH_SECONDS sets the window (default 30).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
-const TICKS_PER_S = 100;
 
-/** utime + stime and cutime + cstime (the reaped children's), in ms. */
+/** The agent's CPU and its reaped commands' (ms) so far. */
 const cpu = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ms = (i: number) => (Number(f[i]) * 1000) / TICKS_PER_S;
-  return { own: ms(11) + ms(12), children: ms(13) + ms(14) };
+  const s = readProcStat(pid);
+  if (!s) throw new Error(`the agent (pid ${pid}) is gone`);
+  return { own: s.cpuTimeNs / 1e6, children: s.childrenCpuTimeNs / 1e6 };
 };
 
 const window = async (label: string, env: Record<string, string>) => {

@@ -11,6 +11,8 @@ export interface ProcStat {
   ppid: number;
   /** user + system time of all threads (vCPUs included). */
   cpuTimeNs: number;
+  /** user + system time of the children it has waited for (the commands it ran and reaped). */
+  childrenCpuTimeNs: number;
   /** Since boot, in ns: with the pid, who the process is (a reused pid starts later). */
   startTimeNs: number;
 }
@@ -19,10 +21,12 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const rest = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);
   // rest[0] is field 3 (state), rest[1] field 4 (ppid); utime, stime and starttime are fields 14, 15 and 22.
+  // cutime and cstime are fields 16 and 17.
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
+  const children = Number(rest[13]) + Number(rest[14]);
   const start = Number(rest[19]);
-  return { state: rest[0], ppid: Number(rest[1]), cpuTimeNs: (utime + stime) * NS_PER_TICK, startTimeNs: start * NS_PER_TICK };
+  return { state: rest[0], ppid: Number(rest[1]), cpuTimeNs: (utime + stime) * NS_PER_TICK, childrenCpuTimeNs: children * NS_PER_TICK, startTimeNs: start * NS_PER_TICK };
 }
 
 /** The process's /proc/<pid>/stat, parsed; undefined once it is gone. */

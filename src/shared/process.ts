@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { ended, readProcStat } from './proc-stat';
 
 /**
@@ -47,7 +47,7 @@ export async function scanProcesses(): Promise<{ pid: number; cmdline: string }[
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => p !== process.pid);
   const out: { pid: number; cmdline: string }[] = [];
   for (let i = 0; i < pids.length; i++) {
-    if (i > 0 && i % SCAN_SLICE === 0) await new Promise((r) => setImmediate(r));
+    if (i > 0 && i % SCAN_SLICE === 0) await nextTurn();
     const cmdline = cmdlineNow(pids[i]);
     // '' = gone meanwhile (or a kernel thread, which is nobody's to find)
     if (cmdline !== '') out.push({ pid: pids[i], cmdline });

@@ -5,11 +5,12 @@ import { parseProcStatus, readProcSample, sumBlockStats } from './stats';
 
 describe('qemu stats parsing', () => {
   it('reads CPU times from /proc/<pid>/stat even when the name holds spaces and parens', () => {
-    const fields = ['S', '1', '2', '3', '0', '-1', '4194560', '100', '0', '0', '0', /*utime*/ '150', /*stime*/ '50', '0', '0', '20', '0', '3', '0', /*starttime*/ '1000'];
+    const fields = ['S', '1', '2', '3', '0', '-1', '4194560', '100', '0', '0', '0', /*utime*/ '150', /*stime*/ '50', /*cutime*/ '30', /*cstime*/ '70', '20', '0', '3', '0', /*starttime*/ '1000'];
     const s = parseProcStat(`1234 (qemu (x) y) ${fields.join(' ')} 0 0`);
     assert.equal(s.state, 'S');
     assert.equal(s.ppid, 1);
     assert.equal(s.cpuTimeNs, 2e9);
+    assert.equal(s.childrenCpuTimeNs, 1e9);
     assert.equal(s.startTimeNs, 10e9);
   });
 
