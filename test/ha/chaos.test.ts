@@ -168,7 +168,12 @@ describe('HA under faults: writes and watches through three replicas on a three-
     }, 30_000);
     // The feed: one message per event, none twice (Nats-Msg-Id), once the relay caught up.
     const jsm = await nc.jetstreamManager();
-    await until('HV_EVENTS caught up', async () => (await jsm.streams.info(FEED_STREAM)).state.messages >= events.length, 60_000);
+    let held = 0;
+    await until('HV_EVENTS caught up', async () => (held = (await jsm.streams.info(FEED_STREAM)).state.messages) >= events.length, 60_000).catch((e: Error) => {
+      // Say how far the feed got and what the relays logged, so a failure here tells stuck from lost.
+      const relayLines = lab.replicas.flatMap((r, i) => r.log.split('\n').filter((l) => /relay/i.test(l)).map((l) => `replica ${i}: ${l.slice(0, 300)}`));
+      throw new Error(`${e.message}: HV_EVENTS holds ${held} messages, the log ${events.length} events; the relays' last lines: ${relayLines.slice(-8).join(' | ') || 'none'}`);
+    });
     const ids = new Set<string>();
     const bodies = new Map<string, string>();
     const sub = await nc.jetstream().subscribe(`hv.events.>`, consumerOpts().orderedConsumer().deliverAll());
