@@ -23,7 +23,17 @@ import { until } from '../support/until';
  * as in linuxbridge.test.ts) on two VXLAN subnets. Addresses: 198.19.64.0/18.
  */
 const root = new HostRunner();
-const log = pino({ level: process.env.HV_TEST_LOG ?? 'silent' });
+// The drivers log each host command they run (debug): a test records them to see what a converge did.
+let recorded: { argv: string[] }[] | undefined;
+const log = pino(
+  { level: 'debug' },
+  {
+    write: (line: string) => {
+      recorded?.push(JSON.parse(line) as { argv: string[] });
+      if (process.env.HV_TEST_LOG) process.stderr.write(line);
+    },
+  },
+);
 
 const rule = (id: string, direction: 'ingress' | 'egress', protocol: string): SecurityRule => ({
   id,
@@ -269,8 +279,17 @@ describe('sdn/linuxbridge routers: interfaces, routes, SNAT and floating IPs on 
     const links = async () => (await inRouter(0).ipJson<{ ifname: string; ifindex: number }>(['link', 'show'])).map((l) => `${l.ifname}:${l.ifindex}`);
     const handle = async () => (JSON.parse(await inRouter(0).run('nft', ['-j', 'list', 'table', 'ip', 'hv'])) as { nftables: { table?: { handle: number } }[] }).nftables.find((x) => x.table)!.table!.handle;
     const before = [await links(), await handle()];
-    await converge(plan);
+    const lines: { argv: string[] }[] = (recorded = []);
+    try {
+      await converge(plan);
+    } finally {
+      recorded = undefined;
+    }
+    const ran = lines.filter((l) => l.argv).map((l) => l.argv.join(' '));
     assert.deepEqual([await links(), await handle()], before);
+    // A settled router is looked at, not made again: no namespace made, no device added or removed.
+    assert.ok(ran.some((c) => c.includes(`-n ${routerNs(0)} -json addr show`)), `the router's namespace looked at: ${ran.join('; ')}`);
+    assert.deepEqual(ran.filter((c) => /netns add|link (add|del)|link set lo up/.test(c)), []);
   });
 
   it('the router moved to the other host: the guests and the floating IP are reachable again, and nothing of it is left on the first', async () => {

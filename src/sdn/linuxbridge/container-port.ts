@@ -3,15 +3,7 @@ import { containerNamespace, containerNamespacePrefix, NETNS_DIR, vethName } fro
 import type { PortPlan } from '../../domain/host-plan';
 import { type HostRunner, isHostCommandFailed } from '../run';
 import type { Link, Links } from './links';
-import type { Namespaces } from './netns';
-
-interface InnerAddr {
-  ifname: string;
-  address: string;
-  mtu: number;
-  flags: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
+import type { NamespaceLink, Namespaces } from './netns';
 
 /**
  * A container's ports, as CNI's bridge plugin makes them: a network
@@ -52,9 +44,8 @@ export class ContainerPorts {
     const host = vethName(p.id);
     const inner = `eth${index}`;
     const inside = this.run.in(ns);
-    // A look that fails is a name that leads to no namespace here: made (again).
-    const look = () => inside.ipJson<InnerAddr>(['addr', 'show']);
-    const seen = await look().catch(async () => (await this.netns.ensure(ns), look()));
+    // No namespace under the name here: made (again), then looked at.
+    const seen = (await this.netns.linksInside(ns)) ?? (await this.netns.ensure(ns), await inside.ipJson<NamespaceLink>(['addr', 'show']));
     const have = seen.find((l) => l.ifname === inner);
     if (!have && links.has(host)) {
       await this.links.delete(host);

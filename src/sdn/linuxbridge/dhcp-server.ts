@@ -9,15 +9,6 @@ import type { Link, Links } from './links';
 import type { Namespaces } from './netns';
 import { type MetadataConfig, MetadataServers } from './metadata-servers';
 
-/** A link inside a DHCP namespace, as `ip -json addr show` gives it. */
-interface InnerLink {
-  ifname: string;
-  address: string;
-  mtu: number;
-  flags: string[];
-  addr_info?: { local: string; prefixlen: number }[];
-}
-
 /**
  * A network's DHCP servers on this host: per DHCP subnet a namespace with a
  * veth onto the network's bridge (the subnet's DHCP port: its MAC and
@@ -48,7 +39,7 @@ export class DhcpServers {
       const inner = this.run.in(ns);
       // The namespace's links and addresses in one look, and only what differs set: a converge
       // of a settled host ran six ip processes per DHCP subnet here.
-      let seen = await this.inside(inner);
+      let seen = await this.netns.linksInside(ns);
       if (!seen) {
         // Adopt a running dnsmasq's namespace: its name is a mount, which an agent started under
         // `ip netns exec` (a slave mount namespace) may not see after a restart.
@@ -58,7 +49,7 @@ export class DhcpServers {
           await this.netns.attach(ns, pid);
         }
         await this.netns.ensure(ns);
-        seen = (await this.inside(inner)) ?? [];
+        seen = (await this.netns.linksInside(ns)) ?? [];
       } else if (!seen.find((l) => l.ifname === 'lo')?.flags.includes('UP')) await inner.ip(['link', 'set', 'lo', 'up']);
       const veth = dhcpVethName(d.subnetId);
       let inside = seen.find((l) => l.ifname === DHCP_INNER_IF);
@@ -68,7 +59,7 @@ export class DhcpServers {
         links.delete(veth);
       }
       await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: bridge });
-      if (!inside) inside = (await this.inside(inner))?.find((l) => l.ifname === DHCP_INNER_IF);
+      if (!inside) inside = (await this.netns.linksInside(ns))?.find((l) => l.ifname === DHCP_INNER_IF);
       const prefix = d.cidr.split('/')[1];
       if (inside?.address !== d.port.mac.toLowerCase()) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'address', d.port.mac]);
       if (!inside?.addr_info?.some((a) => a.local === d.port!.ip && String(a.prefixlen) === prefix))
@@ -88,11 +79,6 @@ export class DhcpServers {
       });
       await this.metadata?.ensure(d.subnetId, ns, DHCP_INNER_IF, inside?.addr_info ?? []);
     }
-  }
-
-  /** The namespace's links with their addresses; undefined where the name leads to no namespace here (a name made in another mount namespace is only an empty file). */
-  private inside(inner: HostRunner): Promise<InnerLink[] | undefined> {
-    return inner.ipJson<InnerLink>(['addr', 'show']).catch(() => undefined);
   }
 
   /** Stops the DHCP servers of subnets not wanted and removes their namespaces (ending whatever still runs in one). */

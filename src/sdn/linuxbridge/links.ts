@@ -103,10 +103,13 @@ export class Links {
   }
 
   /** A veth pair whose peer goes into another namespace. */
-  async ensureVeth(have: Link | undefined, name: string, peer: string, peerNetns: string, o: { mtu: number; master: string }): Promise<void> {
-    if (have && have.kind !== 'veth') await this.delete(name);
-    if (!have || have.kind !== 'veth') await this.run.ip(['link', 'add', name, 'mtu', String(o.mtu), 'type', 'veth', 'peer', 'name', peer, 'mtu', String(o.mtu), 'netns', peerNetns]);
-    await this.settle(have?.kind === 'veth' ? have : undefined, name, o);
+  /** Answers whether the pair was made (what was looked at inside the namespace before is then out of date). */
+  async ensureVeth(have: Link | undefined, name: string, peer: string, peerNetns: string, o: { mtu: number; master: string }): Promise<boolean> {
+    const made = have?.kind !== 'veth';
+    if (have && made) await this.delete(name);
+    if (made) await this.run.ip(['link', 'add', name, 'mtu', String(o.mtu), 'type', 'veth', 'peer', 'name', peer, 'mtu', String(o.mtu), 'netns', peerNetns]);
+    await this.settle(made ? undefined : have, name, o);
+    return made;
   }
 
   /** Puts a host interface we did not make (a physical NIC, a container's veth) on a bridge. */

@@ -1,6 +1,15 @@
 import { readdir } from 'node:fs/promises';
 import { NETNS_DIR } from '../names';
-import type { HostRunner } from '../run';
+import { type HostRunner, isHostCommandFailed } from '../run';
+
+/** A link inside a namespace with its addresses, as `ip -json addr show` gives it (the fields we read). */
+export interface NamespaceLink {
+  readonly ifname: string;
+  readonly address: string;
+  readonly mtu: number;
+  readonly flags: readonly string[];
+  readonly addr_info?: readonly { readonly family: string; readonly local: string; readonly prefixlen: number; readonly scope?: string }[];
+}
 
 /** Named network namespaces (`ip netns`): machine-wide, so names hold the host's tag (names.ts). */
 export class Namespaces {
@@ -18,6 +27,22 @@ export class Namespaces {
     });
   }
 
+  /**
+   * The links inside a namespace with their addresses, in one process: what a converge compares
+   * with what it wants. Undefined where the name leads to no namespace here (a name made in
+   * another mount namespace is only an empty file in this one).
+   */
+  async linksInside(name: string): Promise<NamespaceLink[] | undefined> {
+    return this.run
+      .in(name)
+      .ipJson<NamespaceLink>(['addr', 'show'])
+      .catch((err: unknown) => {
+        if (isHostCommandFailed(err)) return undefined;
+        throw err;
+      });
+  }
+
+  /** Makes the namespace with its loopback up; what is there already is left as it is. */
   async ensure(name: string): Promise<void> {
     await this.run.ip(['netns', 'add', name], { okIf: /File exists/ });
     await this.run.in(name).ip(['link', 'set', 'lo', 'up']);

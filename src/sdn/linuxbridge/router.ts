@@ -4,7 +4,7 @@ import { routerGatewayInner, routerGatewayVeth, routerNamespace, routerNamespace
 import type { RouterAddress, RouterPlan } from '../../domain/router-plan';
 import { HostRunner } from '../run';
 import type { Link, Links } from './links';
-import type { Namespaces } from './netns';
+import type { NamespaceLink, Namespaces } from './netns';
 import { clearStaleFlows } from './router-conntrack';
 import { RouterNat, renderRouterNat } from './router-nat';
 
@@ -18,14 +18,7 @@ interface Leg {
   readonly addresses: readonly RouterAddress[];
 }
 
-interface InnerLink {
-  ifname: string;
-  address: string;
-  mtu: number;
-  flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
-}
-
+const byName = (links: readonly NamespaceLink[]) => new Map(links.map((l) => [l.ifname, l]));
 const addrKey = (a: RouterAddress) => `${a.ip}/${a.prefixLength}`;
 
 /**
@@ -103,28 +96,38 @@ export class Routers {
     const legs = this.legsOf(r, bridgeOf, failedWhy);
     const ns = this.namespaceOf(r.id);
     const inner = this.machine.in(ns);
-    await this.netns.ensure(ns).catch(async () => {
-      // A name that leads nowhere (made in a mount namespace that is gone, with no process to hold the
-      // namespace) is an empty file: the router is made again under it.
-      await this.netns.delete(ns);
-      await this.netns.ensure(ns);
-    });
+    // Looked at first: a settled router's namespace needs no process to make sure of it.
+    let seen = await this.netns.linksInside(ns);
+    if (!seen) {
+      await this.netns.ensure(ns).catch(async () => {
+        // A name that leads nowhere (made in a mount namespace that is gone, with no process to hold the
+        // namespace) is an empty file: the router is made again under it.
+        await this.netns.delete(ns);
+        await this.netns.ensure(ns);
+      });
+      seen = (await this.netns.linksInside(ns)) ?? [];
+    } else if (!seen.find((l) => l.ifname === 'lo')?.flags.includes('UP')) await inner.ip(['link', 'set', 'lo', 'up']);
     if ((await inner.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim() !== '1') await inner.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
 
-    let have = await this.innerLinks(inner);
+    let have = byName(seen);
+    let moved = false;
     for (const leg of legs) {
       // One end without the other is half a device: made again whole.
       if (!have.has(leg.inner) && links.has(leg.hostEnd)) {
         await this.links.delete(leg.hostEnd);
         links.delete(leg.hostEnd);
       }
-      await this.links.ensureVeth(links.get(leg.hostEnd), leg.hostEnd, leg.inner, ns, { mtu: leg.mtu, master: leg.bridge });
+      if (await this.links.ensureVeth(links.get(leg.hostEnd), leg.hostEnd, leg.inner, ns, { mtu: leg.mtu, master: leg.bridge })) moved = true;
     }
     // Legs no longer wanted (an interface removed, the gateway cleared).
     const wanted = new Set(legs.map((l) => l.inner));
-    for (const name of have.keys()) if (/^q[rg]-/.test(name) && !wanted.has(name)) await inner.ip(['link', 'del', 'dev', name], { okIf: /Cannot find device/ });
-
-    have = await this.innerLinks(inner);
+    for (const name of have.keys()) {
+      if (!/^q[rg]-/.test(name) || wanted.has(name)) continue;
+      await inner.ip(['link', 'del', 'dev', name], { okIf: /Cannot find device/ });
+      moved = true;
+    }
+    // Looked at again only when a leg was made or removed.
+    if (moved) have = byName((await this.netns.linksInside(ns)) ?? []);
     const announce: [string, string][] = [];
     for (const leg of legs) {
       const l = have.get(leg.inner);
@@ -153,9 +156,6 @@ export class Routers {
       void inner.run('busybox', ['arping', '-U', '-c', '1', '-w', '1', '-I', dev, ip]).catch((err) => this.log.debug({ err, dev, ip }, 'gratuitous ARP not sent'));
   }
 
-  private async innerLinks(inner: HostRunner): Promise<Map<string, InnerLink>> {
-    return new Map((await inner.ipJson<InnerLink>(['addr', 'show'])).map((l) => [l.ifname, l]));
-  }
 
   /** The default route through the external subnet's gateway and the static routes, all `proto static`: any other static route is removed. */
   private async convergeRoutes(inner: HostRunner, r: RouterPlan): Promise<void> {
