@@ -46,7 +46,13 @@ export interface DataPlaneDriver {
    * in the plan (only when the plan is the control plane's whole answer).
    */
   converge(plan: HostPlan, opts: { prune: boolean }): Promise<ConvergeResult>;
-  observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>>;
-  /** The host's DHCP servers of these subnets, by their DHCP port's id: up while the server runs on its device. */
-  observeDhcp(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>>;
+  /** The ports' devices, and the host's DHCP servers of these subnets, as they are now (one look at the host's links). */
+  observe(ports: readonly PortPlan[], dhcp?: readonly DhcpPlan[]): Promise<PortsObserved>;
+}
+
+export interface PortsObserved {
+  /** By port id. */
+  readonly ports: Map<string, PortObserved>;
+  /** By DHCP port id: up while the server runs on its device. */
+  readonly dhcp: Map<string, PortObserved>;
 }

@@ -135,12 +135,12 @@ describe('sdn/linuxbridge: networks, DHCP and security groups on two namespace h
     assert.deepEqual(routes.map((r) => r.gateway), ['198.18.77.1']);
     const nics = await drivers[0].ensurePorts(plans[0]);
     assert.deepEqual(nics, [{ device: vethName('port-1'), mac: '02:00:00:00:00:01', mtu: 1400, netns: `/run/netns/${guests[0]}` }]);
-    assert.equal((await drivers[0].observe(plans[0].ports)).get('port-1')?.up, false, 'no container in the namespace: down');
+    assert.equal((await drivers[0].observe(plans[0].ports)).ports.get('port-1')?.up, false, 'no container in the namespace: down');
     // `ip netns exec` execs the command: the child is the process in the namespace.
     const sleeper = spawn('ip', ['netns', 'exec', guests[0], 'sleep', '30'], { stdio: 'ignore' });
     const ended = new Promise((r) => sleeper.once('exit', r));
     try {
-      await until('up with a process in the namespace', async () => (await drivers[0].observe(plans[0].ports)).get('port-1')?.up === true, 10_000);
+      await until('up with a process in the namespace', async () => (await drivers[0].observe(plans[0].ports)).ports.get('port-1')?.up === true, 10_000);
     } finally {
       sleeper.kill('SIGKILL');
       await ended;

@@ -116,7 +116,7 @@ export class NetworkAgent {
   /** Bytes through the instance's ports, from the guest's side (its received = what the tap sends). */
   async counters(instanceId: string): Promise<{ rxBytes: number; txBytes: number }> {
     const ports = (this.store.get(instanceId)?.work.network?.ports ?? []).filter((p) => p.instanceId === instanceId);
-    const seen = await this.driver.observe(this.withDevices({ ...EMPTY_PLAN, ports }).ports);
+    const seen = (await this.driver.observe(this.withDevices({ ...EMPTY_PLAN, ports }).ports)).ports;
     let rxBytes = 0;
     let txBytes = 0;
     for (const o of seen.values()) {
@@ -184,7 +184,7 @@ export class NetworkAgent {
   private async report(plan: HostPlan, errors: ReadonlyMap<string, string>): Promise<void> {
     if (!this.reporter) return;
     const dhcp = plan.networks.flatMap((n) => n.dhcp);
-    const [ports, servers] = await Promise.all([this.driver.observe(plan.ports), this.driver.observeDhcp(dhcp)]);
+    const { ports, dhcp: servers } = await this.driver.observe(plan.ports, dhcp);
     // A binding made here ahead of a move is its bound node's to report until the binding moves here.
     for (const p of plan.ports) if (!p.inactive) await this.reportOne(p.id, p.instanceId || p.id, p.reported, ports.get(p.id), errors.get(p.id));
     for (const d of dhcp) if (d.port) await this.reportOne(d.port.id, d.port.id, d.port.reported, servers.get(d.port.id), undefined);

@@ -95,8 +95,7 @@ export class DhcpServers {
   }
 
   /** The DHCP ports as they are on the host: up while the veth has a carrier and its dnsmasq runs. */
-  async observe(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>> {
-    const links = await this.links.list();
+  observe(links: ReadonlyMap<string, Link>, dhcp: readonly DhcpPlan[]): Map<string, PortObserved> {
     const out = new Map<string, PortObserved>();
     for (const d of dhcp) {
       const l = d.port && links.get(dhcpVethName(d.subnetId));

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { FailedPrecondition } from '../../errors';
-import type { ConvergeResult, DataPlaneDriver, Nic, PortObserved } from '../driver';
+import type { ConvergeResult, DataPlaneDriver, Nic, PortsObserved, PortObserved } from '../driver';
 import { bridgeName, dhcpVethName, isOurs, vlanName, vxlanName } from '../names';
 import type { DhcpPlan, HostPlan, NetworkPlan, PortPlan, SecurityGroupPlan } from '../../domain/host-plan';
 import { RetryBackoff } from '../retry-backoff';
@@ -270,7 +270,7 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
     this.devices.keepOnly(plan.ports);
   }
 
-  async observe(ports: readonly PortPlan[]): Promise<Map<string, PortObserved>> {
+  async observe(ports: readonly PortPlan[], dhcp: readonly DhcpPlan[] = []): Promise<PortsObserved> {
     const links = await this.links.list();
     const out = new Map<string, PortObserved>();
     for (const p of ports) {
@@ -280,10 +280,6 @@ export class LinuxBridgeDriver implements DataPlaneDriver {
       const up = l.flags.includes('LOWER_UP') && (this.devices.kindOf(p) !== 'veth' || (await this.containers.occupied(p.instanceId)));
       out.set(p.id, { device: l.ifname, up, ifindex: l.ifindex, rxBytes: l.stats?.rx.bytes ?? 0, txBytes: l.stats?.tx.bytes ?? 0 });
     }
-    return out;
-  }
-
-  observeDhcp(dhcp: readonly DhcpPlan[]): Promise<Map<string, PortObserved>> {
-    return this.dhcp.observe(dhcp);
+    return { ports: out, dhcp: this.dhcp.observe(links, dhcp) };
   }
 }
