@@ -17,6 +17,8 @@ export interface NewEvent extends DomainEvent {
   readonly id: string;
   readonly schemaVersion: number;
   readonly meta: EventMeta;
+  /** The command that produced it, where that is not the commit's own (several commands decided together in one commit). */
+  readonly commitId?: string;
 }
 
 /** An event as the log holds it. */
@@ -27,7 +29,7 @@ export interface RecordedEvent extends NewEvent {
   readonly revision: number;
   /** Index of the event within its commit. */
   readonly index: number;
-  /** The commit's id: the id of the command that produced it. */
+  /** The id of the command that produced it: the commit's id, or its own where one commit holds several commands. */
   readonly commitId: string;
   readonly time: Date;
 }

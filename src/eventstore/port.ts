@@ -28,6 +28,11 @@ export interface EventStore {
    * commitId again adds nothing and returns the original position.
    */
   append(stream: StreamId, expected: ExpectedRevision, commitId: string, events: readonly NewEvent[]): Promise<AppendResult>;
+  /**
+   * Whether one append may hold the events of several commands (group commit): each event
+   * whose `commitId` is set names its own command, and reads give every event its command's.
+   */
+  readonly groupsCommands?: boolean;
   readStream(stream: StreamId): Promise<StreamRead>;
   /** The stream's revision alone (0: no stream): one cheap read, to check a cached state is current. */
   streamRevision(stream: StreamId): Promise<number>;

@@ -25,6 +25,10 @@ export class AppliedTail implements EventStore {
     return this.store.append(stream, expected, commitId, events);
   }
 
+  get groupsCommands(): boolean {
+    return this.store.groupsCommands === true;
+  }
+
   readStream(stream: StreamId): Promise<StreamRead> {
     return this.store.readStream(stream);
   }

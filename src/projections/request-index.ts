@@ -36,7 +36,12 @@ export class RequestIndex implements ReadModel, Snapshottable {
   applyCommit(commit: readonly RecordedEvent[]): void {
     if (commit.length === 0 || commit[0].revision <= this.position) return;
     this.position = commit[0].revision;
-    const k = parseCommitId(commit[0].commitId);
+    // A commit may hold several commands (group commit): each names its own in its events.
+    for (let i = 0; i < commit.length; i++) if (i === 0 || commit[i].commitId !== commit[i - 1].commitId) this.record(commit[i].commitId);
+  }
+
+  private record(commitId: string): void {
+    const k = parseCommitId(commitId);
     if (!k.requestScope || !k.fingerprint) return;
     const scopes = this.entries.get();
     if (scopes.has(k.requestScope)) return;

@@ -1,8 +1,10 @@
 import type { NewEvent, RecordedEvent, StreamId } from '../event';
 
 /**
- * One JetStream message holds every event of one command, so a crash can
- * never leave half of them: JetStream 2.9 has no atomic multi-message publish.
+ * One JetStream message holds every event of one command (or of several
+ * decided together: an event of any but the first names its own in
+ * `commitId`), so a crash can never leave half of them: JetStream 2.9 has no
+ * atomic multi-message publish.
  */
 export interface CommitBody {
   readonly v: 1;
@@ -32,7 +34,7 @@ export const decodeCommit = (position: number, body: Uint8Array): RecordedEvent[
     ...e,
     aggregateType: c.aggregateType,
     aggregateId: c.aggregateId,
-    commitId: c.commitId,
+    commitId: e.commitId ?? c.commitId,
     revision: position,
     index,
     time,

@@ -53,6 +53,9 @@ export interface JetStreamEventStoreOptions {
  * subject, is the Nats-Msg-Id.
  */
 export class JetStreamEventStore implements EventStore {
+  /** A commit is one message whatever it holds: several commands' events go in one (commit.ts). */
+  readonly groupsCommands = true;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
