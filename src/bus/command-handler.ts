@@ -189,8 +189,8 @@ export class CommandHandler {
         }
         return this.answer(group, outcomes, loaded.revision);
       }
-      // With an append, its expected revision checks the state every decision of the group was made on.
-      // 3. Append at the revision we decided on: one commit, named after its first command.
+      // 3. Append at the revision we decided on: one commit, named after its first command. Its expected
+      //    revision also checks the state the group's refusals and "nothing to do"s were decided on.
       const commitId = commitIdOf(appending[0].commit);
       const events: NewEvent[] = group.flatMap((q, i) => {
         const o = outcomes[i];
