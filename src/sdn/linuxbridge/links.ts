@@ -102,8 +102,10 @@ export class Links {
     await this.settle(same ? have : undefined, name, { mtu: o.mtu, master: o.master });
   }
 
-  /** A veth pair whose peer goes into another namespace. */
-  /** Answers whether the pair was made (what was looked at inside the namespace before is then out of date). */
+  /**
+   * A veth pair whose peer goes into another namespace. Answers whether the pair was made (what
+   * was looked at inside that namespace before is then out of date).
+   */
   async ensureVeth(have: Link | undefined, name: string, peer: string, peerNetns: string, o: { mtu: number; master: string }): Promise<boolean> {
     const made = have?.kind !== 'veth';
     if (have && made) await this.delete(name);
