@@ -73,11 +73,11 @@ describe('the log followed through the commits the read models applied (AppliedT
 
     // Counted once it has delivered: its consumer is made after subscribeAll returns.
     let delivered!: () => void;
-    const got2 = new Promise<void>((r) => (delivered = r));
+    const ownDelivered = new Promise<void>((r) => (delivered = r));
     const own = store.subscribeAll(at).subscribe(() => delivered());
     at = (await store.append(s, at, randomUUID(), [ev('C')])).position;
     await runtime.waitFor(at);
-    await got2;
+    await ownDelivered;
     assert.equal(await consumers(nc), before + 1, 'the store\'s own subscription is a consumer');
     own.unsubscribe();
     await nc.close();
