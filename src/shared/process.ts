@@ -22,8 +22,18 @@ export function isAlive(pid: number): boolean {
   return !ended(readProcStat(pid));
 }
 
-/** The process's command line, its arguments joined by NUL as /proc has it ('' once it is gone). */
-export const cmdlineOf = (pid: number): Promise<string> => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+/**
+ * The process's command line, its arguments joined by NUL as /proc has it ('' once it is gone).
+ * Read at once, not through the thread pool: an asynchronous read of a procfs file cost
+ * 0.2-0.35 ms of CPU here and a synchronous one 0.06 ms (BENCHMARKS.md, "An idle agent").
+ */
+export const cmdlineOf = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 /**
  * Whether pid is still ours and not a recycled pid: its command line names something
@@ -31,7 +41,7 @@ export const cmdlineOf = (pid: number): Promise<string> => readFile(`/proc/${pid
  */
 export async function isOurProcess(pid: number, needle: string): Promise<boolean> {
   if (!isAlive(pid)) return false;
-  return (await cmdlineOf(pid)).includes(needle);
+  return cmdlineOf(pid).includes(needle);
 }
 
 /** How many command lines a scan reads between two turns of the event loop. */
@@ -39,29 +49,19 @@ const SCAN_SLICE = 64;
 
 /**
  * Every process of the host but this one, with its command line: one scan of /proc, which
- * the reconcile makes every pass. Each command line is read at once, not through the thread
- * pool: an asynchronous read of a procfs file cost 0.2-0.35 ms of CPU here and a synchronous
- * one 0.06 ms (BENCHMARKS.md, "An idle agent"); the loop gets a turn every SCAN_SLICE reads.
+ * the reconcile makes every pass. The loop gets a turn every SCAN_SLICE reads.
  */
 export async function scanProcesses(): Promise<{ pid: number; cmdline: string }[]> {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => p !== process.pid);
   const out: { pid: number; cmdline: string }[] = [];
   for (let i = 0; i < pids.length; i++) {
     if (i > 0 && i % SCAN_SLICE === 0) await nextTurn();
-    const cmdline = cmdlineNow(pids[i]);
+    const cmdline = cmdlineOf(pids[i]);
     // '' = gone meanwhile (or a kernel thread, which is nobody's to find)
     if (cmdline !== '') out.push({ pid: pids[i], cmdline });
   }
   return out;
 }
-
-const cmdlineNow = (pid: number): string => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
-};
 
 /** true once pid is gone, false if it still runs after timeoutMs. */
 export async function waitForExit(pid: number, timeoutMs: number, pollMs = 20): Promise<boolean> {
