@@ -46,12 +46,13 @@ export class ContainerPorts {
     const inside = this.run.in(ns);
     // No namespace under the name here: made (again), then looked at.
     const seen = (await this.netns.linksInside(ns)) ?? (await this.netns.ensure(ns), await inside.ipJson<NamespaceLink>(['addr', 'show']));
-    const have = seen.find((l) => l.ifname === inner);
-    if (!have && links.has(host)) {
+    const before = seen.find((l) => l.ifname === inner);
+    if (!before && links.has(host)) {
       await this.links.delete(host);
       links.delete(host);
     }
-    await this.links.ensureVeth(links.get(host), host, inner, ns, { mtu, master: bridge });
+    // A pair made just now has none of the settings below: what was looked at was the pair before.
+    const have = (await this.links.ensureVeth(links.get(host), host, inner, ns, { mtu, master: bridge })) ? undefined : before;
     if (have?.address !== p.mac.toLowerCase()) await inside.ip(['link', 'set', 'dev', inner, 'address', p.mac]);
     if (have?.mtu !== mtu) await inside.ip(['link', 'set', 'dev', inner, 'mtu', String(mtu)]);
     const v4 = (have?.addr_info ?? []).filter((a) => a.family === 'inet');

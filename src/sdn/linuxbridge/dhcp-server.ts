@@ -58,8 +58,8 @@ export class DhcpServers {
         await this.links.delete(veth);
         links.delete(veth);
       }
-      await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: bridge });
-      if (!inside) inside = (await this.netns.linksInside(ns))?.find((l) => l.ifname === DHCP_INNER_IF);
+      // A pair made just now has none of the settings below: what was looked at was the pair before.
+      if (await this.links.ensureVeth(links.get(veth), veth, DHCP_INNER_IF, ns, { mtu: n.mtu, master: bridge })) inside = undefined;
       const prefix = d.cidr.split('/')[1];
       if (inside?.address !== d.port.mac.toLowerCase()) await inner.ip(['link', 'set', 'dev', DHCP_INNER_IF, 'address', d.port.mac]);
       if (!inside?.addr_info?.some((a) => a.local === d.port!.ip && String(a.prefixlen) === prefix))
