@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -20,18 +20,21 @@ const BOOT_DEADLINE_MS = 30_000;
  */
 describe('Volumes end to end on real QEMU (TCG)', function () {
   this.timeout(300_000);
-  const keyFile = path.join(os.tmpdir(), `hv-volume-key-${process.pid}`);
+  let keyDir: string;
+  let keyFile: string;
   const lab = new OneNodeLab({ leaseTtlSeconds: 3600 });
   let s: StorageServiceClient;
 
   before(async () => {
+    keyDir = mkdtempSync(path.join(os.tmpdir(), 'hv-volume-key-'));
+    keyFile = path.join(keyDir, 'k1');
     writeFileSync(keyFile, 'a passphrase only the agent reads\n', { mode: 0o600 });
     await lab.start({ hostname: 'vol-host', volumeKeys: { k1: keyFile } });
     s = lab.t.client(StorageServiceClient);
   });
   after(async () => {
     await lab.stop();
-    writeFileSync(keyFile, '');
+    rmSync(keyDir, { recursive: true, force: true });
   });
 
   const create = (name: string, over: Partial<CreateVolumeRequest> = {}) =>
