@@ -1,14 +1,11 @@
-import { Code, type CodeNumber } from '../errors';
+import { Code } from '../errors';
+import { ALLOW, type Decision, deny } from './decision';
 import { grants, type Identity } from './identity';
 import { METHOD_ROLES, type Need } from './method-roles';
 import { NO_PLACEMENT, nodeDecision, type Placement } from './node-rules';
 import { type Owners, setsTenantAnnotation, tenantDecision } from './tenant-rules';
 
-/** Allowed, possibly with the request to hand on instead (a tenant filled in), or refused with its code. */
-export type Decision = { readonly allow: true; readonly request?: unknown } | { readonly allow: false; readonly code: CodeNumber; readonly message: string };
-
-const ALLOW: Decision = { allow: true };
-const deny = (code: CodeNumber, message: string): Decision => ({ allow: false, code, message });
+export type { Decision } from './decision';
 
 const NOBODY_OWNS: Owners = { tenantOf: () => undefined };
 

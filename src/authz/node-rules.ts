@@ -1,5 +1,4 @@
-import { Code } from '../errors';
-import type { Decision } from './authorize';
+import { ALLOW, type Decision, denied } from './decision';
 import type { Identity } from './identity';
 
 /** What a node may report on: the objects placed on a node (a node's own conditions are about the node itself). */
@@ -24,8 +23,6 @@ export interface Placement {
 export const NO_PLACEMENT: Placement = { hostnameOf: () => undefined, nodeOf: () => undefined };
 
 type Req = Record<string, unknown>;
-const ALLOW: Decision = { allow: true };
-const denied = (message: string): Decision => ({ allow: false, code: Code.PERMISSION_DENIED, message });
 
 /** The host a node identity stands for: `node:<host>`. */
 export const hostOf = (identity: Identity): string | undefined => (identity.role === 'node' ? /^node:(.+)$/.exec(identity.name)?.[1] : undefined);

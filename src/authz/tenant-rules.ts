@@ -1,6 +1,6 @@
 import { TENANT_ANNOTATION } from '../domain/annotations';
 import { Code } from '../errors';
-import type { Decision } from './authorize';
+import { ALLOW, type Decision, denied, deny } from './decision';
 import type { Identity } from './identity';
 
 /** The resources a request can name, as the audit names their aggregates. */
@@ -13,9 +13,7 @@ export interface Owners {
 }
 
 type Req = Record<string, unknown>;
-const ALLOW: Decision = { allow: true };
-const denied = (message: string): Decision => ({ allow: false, code: Code.PERMISSION_DENIED, message });
-const hidden = (kind: OwnedKind, id: string): Decision => ({ allow: false, code: Code.NOT_FOUND, message: `${kind.replace('_', ' ')} ${id} not found` });
+const hidden = (kind: OwnedKind, id: string): Decision => deny(Code.NOT_FOUND, `${kind.replace('_', ' ')} ${id} not found`);
 
 /** Which request fields name which kind of resource, per method (the method's short name). */
 const TARGETS: Record<string, Record<string, OwnedKind>> = {
