@@ -47,6 +47,11 @@ export interface CommandHandlerOptions {
   readonly readStreamAsIndexed?: (stream: StreamId) => Promise<StreamRead>;
   /** At most this many commands in one commit, where the store groups them (default 32). */
   readonly maxGroup?: number;
+  /**
+   * Whether commands may go together in one commit now (default: yes): not while a replica
+   * of an older build reads the log (replica-features.ts).
+   */
+  readonly mayGroup?: () => boolean;
 }
 
 /** A command waiting for its turn on its aggregate, and how to answer it. */
@@ -125,7 +130,7 @@ export class CommandHandler {
   private async drain(decider: AnyDecider, key: string): Promise<void> {
     const queue = this.queues.get(key)!;
     while (queue.length > 0) {
-      const group = queue.splice(0, this.maxGroup);
+      const group = queue.splice(0, this.maxGroup > 1 && this.opts.mayGroup?.() === false ? 1 : this.maxGroup);
       await this.decideAndAppend(decider, key, group).catch((e: unknown) => {
         for (const q of group) q.reject(e);
       });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { flagSingleton, SINGLETON_BUCKET, SingletonLeases } from '../processes/singletons/singleton-leases';
+import { BUILD_FEATURES, PER_EVENT_COMMAND_IDS, ReplicaFeatures } from '../processes/singletons/replica-features';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type http from 'node:http';
@@ -81,6 +82,7 @@ export class ControlPlane {
   private planes: Plane[] = [];
   /** The singletons' leases (which this replica holds, and every replica's description). */
   leases?: SingletonLeases;
+  private features?: ReplicaFeatures;
   /** The planes, for tests to look inside. */
   cluster?: ClusterPlane;
   network?: NetworkPlane;
@@ -146,7 +148,12 @@ export class ControlPlane {
     compute.agents.identity({ ca: Buffer.from(security.pki.ca.certPem), key: Buffer.from(cpPair.keyPem), cert: Buffer.from(cpPair.certPem) });
     const projections = (this.projections = new ProjectionRuntime(store, made.readModels, (err) => log.error({ err }, 'projections stopped')));
     const streams = audit.streams(store, projections, cfg.eventStore ? undefined : await JetStreamCommitReader.open(nc));
-    const handler = new CommandHandler(store, DECIDERS, { readStream: (s) => streams.readStream(s), readStreamAsIndexed: (s) => streams.readStreamAsIndexed(s) });
+    const handler = new CommandHandler(store, DECIDERS, {
+      readStream: (s) => streams.readStream(s),
+      readStreamAsIndexed: (s) => streams.readStreamAsIndexed(s),
+      // Commands in one commit only once no replica of an older build reads the log (it would misread it).
+      mayGroup: () => this.features?.everyReplicaHas(PER_EVENT_COMMAND_IDS) ?? false,
+    });
     this.commandServer = new CommandServer(nc, handler, log, (type, ok, s) => this.metrics.commands.observe({ type, ok: String(ok) }, s));
 
     phases.mark('planes made');
@@ -193,6 +200,7 @@ export class ControlPlane {
         holder: cfg.grpcPort ? `${os.hostname()}:${cfg.grpcPort}` : `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
         describe: () => ({ address: advertised(cfg.grpcHost, this.grpcPort), ...(this.httpPort ? { httpAddress: advertised(security.httpHost, this.httpPort) } : {}), position: projections.position, alsoHeld: this.feed?.leader ? ['feed-relay'] : [] }),
         replicas,
+        features: BUILD_FEATURES,
       },
       log,
     );
@@ -200,6 +208,7 @@ export class ControlPlane {
     phases.mark('leases');
     const leases = this.leases;
     cluster.replicas = () => leases.replicas();
+    this.features = new ReplicaFeatures(() => leases.replicas(), (cfg.singletonLeaseTtlSeconds * 1000) / 4, log);
     this.metrics.observeReplicas(this.leases, () => this.feed?.leader ?? false);
     // Network mode: the console's sessions, in buckets every replica shares (a page moves to another replica with its session).
     if (security.mode === 'network') this.consoleSessions = await ConsoleSessions.open(nc, { replicas, onSeenFailed: (err) => log.debug({ err }, 'console session: last request not written down') });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { NatsConnection } from 'nats';
+import pino from 'pino';
 import { CommandHandler } from '../../src/bus/command-handler';
 import type { CommandEnvelope } from '../../src/bus/envelope';
 import type { Decider } from '../../src/commands/decider';
@@ -7,6 +9,8 @@ import { parseCommitId } from '../../src/eventstore/commit-id';
 import type { RecordedEvent } from '../../src/eventstore/event';
 import { JetStreamEventStore } from '../../src/eventstore/jetstream/jetstream-event-store';
 import { RequestIndex } from '../../src/projections/request-index';
+import { BUILD_FEATURES, PER_EVENT_COMMAND_IDS, ReplicaFeatures } from '../../src/processes/singletons/replica-features';
+import { SINGLETON_BUCKET, SingletonLeases } from '../../src/processes/singletons/singleton-leases';
 import { TestNats } from '../support/nats';
 
 /**
@@ -162,5 +166,62 @@ describe('command handler: commands queued on one aggregate go in one commit (gr
     const commit = [0, 1].map((i) => ({ ...events[0], index: i, commitId: `Take:r${i}#${scopes[i]}.${String(i).repeat(32)}` }));
     index.applyCommit(commit);
     assert.deepEqual(scopes.map((s) => index.fingerprint(s)), ['0'.repeat(32), '1'.repeat(32)]);
+  });
+});
+
+describe('group commit waits for every replica to read it (a rolling upgrade)', function () {
+  this.timeout(30_000);
+  const nats = new TestNats();
+  let nc: NatsConnection;
+  let store: JetStreamEventStore;
+  let leases: SingletonLeases;
+  let features: ReplicaFeatures;
+  let handler: CommandHandler;
+  let n = 0;
+  before(async () => {
+    await nats.start();
+    nc = await nats.connect();
+    store = await JetStreamEventStore.open(nc, { stream: 'UPGRADE_TEST', subjectPrefix: 'ut' });
+    const log = pino({ level: 'silent' });
+    leases = new SingletonLeases(nc, [], { ttlMs: 60_000, holder: 'new-build:1', describe: () => ({ address: 'new-build:1', position: 0 }), features: BUILD_FEATURES }, log);
+    await leases.start();
+    features = new ReplicaFeatures(() => leases.replicas(), 60_000, log);
+    handler = new CommandHandler(store, [counter as never], { mayGroup: () => features.everyReplicaHas(PER_EVENT_COMMAND_IDS) });
+  });
+  after(async () => {
+    await leases.stop();
+    await nats.stop();
+  });
+
+  const take = (id: string, who: string): CommandEnvelope => {
+    const commandId = `u${++n}`;
+    return { commandId, aggregateType: 'counter', aggregateId: id, command: { type: 'Take', data: { who } }, meta: { actor: 'user:u', correlationId: commandId, causationId: commandId } };
+  };
+  /** Sends 20 commands to one counter at once; answers how many commits hold their events. */
+  const burst = async (id: string): Promise<number> => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => handler.handle(take(id, `w${i}`))));
+    const events = (await store.readStream({ aggregateType: 'counter', aggregateId: id })).events;
+    assert.equal(events.length, 20);
+    return new Set(events.map((e) => e.revision)).size;
+  };
+
+  it('each command is its own commit while an older build\'s replica entry (no features) is live; they group once it is gone', async () => {
+    // What a replica of the build before group commit stores about itself: the same entry, without features.
+    const kv = await nc.jetstream().views.kv(SINGLETON_BUCKET);
+    const older = { holder: 'old-build:1', address: 'old-build:1', position: 0, singletons: [], at: Date.now() };
+    await kv.put('replica.old-build_1', new TextEncoder().encode(JSON.stringify(older)));
+    await features.look();
+    assert.equal(await burst('upgrading'), 20, 'one commit per command');
+
+    // The last older replica is upgraded (its entry goes when it stops).
+    await kv.delete('replica.old-build_1');
+    await features.look();
+    assert.equal(features.everyReplicaHas(PER_EVENT_COMMAND_IDS), true);
+    assert.ok((await burst('upgraded')) < 20, 'commands queued together share commits');
+  });
+
+  it('a replica entry names what its build reads', async () => {
+    const mine = (await leases.replicas()).find((r) => r.holder === 'new-build:1');
+    assert.deepEqual(mine?.features, [PER_EVENT_COMMAND_IDS]);
   });
 });

@@ -18,6 +18,8 @@ export interface SingletonLeaseOptions {
   /** What others see of this replica (cluster info): its gRPC address and log position. */
   readonly describe: () => { address: string; httpAddress?: string; position: number; alsoHeld?: string[] };
   readonly replicas?: number;
+  /** What this build reads that an older one misreads (replica-features.ts), named in its entry. */
+  readonly features?: readonly string[];
 }
 
 /** A singleton made of queue-driven parts (controllers): paused and resumed together. */
@@ -72,6 +74,8 @@ export interface ReplicaEntry {
   readonly position: number;
   readonly singletons: string[];
   readonly at: number;
+  /** Absent in the entries of builds from before features were named: such a replica reads none. */
+  readonly features?: readonly string[];
 }
 
 interface Held {
@@ -162,7 +166,7 @@ export class SingletonLeases {
         await Promise.all(this.singletons.map((s) => (this.stopped ? undefined : this.renewOrTake(s))));
         if (this.stopped) return;
         const d = this.o.describe();
-        const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, ...(d.httpAddress ? { httpAddress: d.httpAddress } : {}), position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now() };
+        const entry: ReplicaEntry = { holder: this.o.holder, address: d.address, ...(d.httpAddress ? { httpAddress: d.httpAddress } : {}), position: d.position, singletons: [...this.holding, ...(d.alsoHeld ?? [])], at: Date.now(), features: [...(this.o.features ?? [])] };
         // Bounded too: the next round (and its renewals) waits for this one.
         await bounded(this.kv!, this.renewalWaitMs).put(`replica.${token(this.o.holder)}`, enc(JSON.stringify(entry))).catch((err) => this.log.debug({ err }, 'replica entry not stored this round'));
       } finally {
