@@ -27,7 +27,7 @@ describe('a client generated in another language (Python, grpcio) against a real
 
   before(async () => {
     stubs = mkdtempSync(path.join(os.tmpdir(), 'hv-py-stubs-'));
-    const protos = ['grpc/health/v1/health.proto', 'hypervisor/v1/common.proto', 'hypervisor/v1/cluster.proto', 'hypervisor/v1/network.proto'];
+    const protos = ['grpc/health/v1/health.proto', 'hypervisor/audit/v1/audit.proto', ...['common', 'cluster', 'compute', 'network', 'storage'].map((f) => `hypervisor/v1/${f}.proto`)];
     await run('protoc', ['-I', path.join(ROOT, 'proto'), '-I', '/usr/include', `--python_out=${stubs}`, `--grpc_out=${stubs}`, '--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin', ...protos]);
     await t.start();
     const tls = t.adminTls!;
@@ -98,5 +98,23 @@ describe('a client generated in another language (Python, grpcio) against a real
     assert.notEqual(seen.allocations.other, seen.allocations.once);
     assert.equal(seen.reused_id.code, 'INVALID_ARGUMENT');
     assert.match(seen.reused_id.details, /x-request-id "py-retry-1" was used for another request/);
+  });
+
+  it('lists instances and meets ComputeService\'s and StorageService\'s validation', () => {
+    assert.deepEqual(seen.instances, { count: 0, total_count: 0 });
+    assert.equal(seen.specless_instance.code, 'INVALID_ARGUMENT');
+    assert.match(seen.specless_instance.details, /^spec: is required/);
+    assert.equal(seen.empty_volume.code, 'INVALID_ARGUMENT');
+    assert.match(seen.empty_volume.details, /size_bytes/);
+  });
+
+  it('reads the audit trail: the registration by the administrator, its data a Struct, the state at its revision (a oneof)', () => {
+    assert.equal(seen.audit.length, 1);
+    const [registered] = seen.audit;
+    assert.equal(registered.type, 'NodeRegistered');
+    assert.equal(registered.data.hostname, 'py-node-1');
+    assert.equal(registered.data.capacity.memoryBytes, 64 * 2 ** 30);
+    assert.match(registered.actor, /admin/);
+    assert.deepEqual(seen.state_at, { exists: true, revision: registered.revision, hostname: 'py-node-1' });
   });
 });

@@ -14,8 +14,9 @@ import threading
 sys.path.insert(0, sys.argv[1])
 
 import grpc  # noqa: E402
-from google.protobuf import empty_pb2  # noqa: E402
-from hypervisor.v1 import cluster_pb2, cluster_pb2_grpc, common_pb2, network_pb2, network_pb2_grpc  # noqa: E402
+from google.protobuf import empty_pb2, json_format  # noqa: E402
+from hypervisor.audit.v1 import audit_pb2, audit_pb2_grpc  # noqa: E402
+from hypervisor.v1 import cluster_pb2, cluster_pb2_grpc, common_pb2, compute_pb2, compute_pb2_grpc, network_pb2, network_pb2_grpc, storage_pb2, storage_pb2_grpc  # noqa: E402
 
 address, ca, cert, key = sys.argv[2:6]
 read = lambda p: open(p, 'rb').read()  # noqa: E731
@@ -24,6 +25,9 @@ creds = grpc.ssl_channel_credentials(root_certificates=read(ca), private_key=rea
 channel = grpc.secure_channel(address, creds)
 cluster = cluster_pb2_grpc.ClusterServiceStub(channel)
 network = network_pb2_grpc.NetworkServiceStub(channel)
+compute = compute_pb2_grpc.ComputeServiceStub(channel)
+storage = storage_pb2_grpc.StorageServiceStub(channel)
+audit = audit_pb2_grpc.AuditServiceStub(channel)
 report = {}
 
 
@@ -134,5 +138,17 @@ report['reused_id'] = code_of(
     lambda: network.AllocateIP(network_pb2.AllocateIPRequest(subnet_id=subnet.id, hostname='else'), timeout=10, metadata=[('x-request-id', 'py-retry-1')])
 )
 report['bad_cidr'] = code_of(lambda: network.CreateSubnet(network_pb2.CreateSubnetRequest(name='py-b', network_id=net.id, cidr='10.77.0.0/33'), timeout=10))
+
+# The other services: what a first look and a first mistake get.
+listed = compute.ListInstances(compute_pb2.ListInstancesRequest(page_size=10), timeout=10)
+report['instances'] = {'count': len(listed.instances), 'total_count': listed.total_count}
+report['specless_instance'] = code_of(lambda: compute.CreateInstance(compute_pb2.CreateInstanceRequest(type=common_pb2.INSTANCE_TYPE_VM), timeout=10))
+report['empty_volume'] = code_of(lambda: storage.CreateVolume(storage_pb2.CreateVolumeRequest(name='py-vol', size_bytes=0), timeout=10))
+
+# The audit trail: the first node's registration, its data a google.protobuf.Struct; its state at that revision (a oneof).
+events = audit.ListEvents(audit_pb2.ListEventsRequest(aggregate_type='node', aggregate_id=first.node_id), timeout=10).events
+report['audit'] = [{'type': e.type, 'revision': e.revision, 'actor': e.actor, 'data': json_format.MessageToDict(e.data)} for e in events]
+at = audit.GetStateAt(audit_pb2.GetStateAtRequest(aggregate_type='node', aggregate_id=first.node_id, revision=events[0].revision), timeout=10)
+report['state_at'] = {'exists': at.exists, 'revision': at.revision, 'hostname': json_format.MessageToDict(at.state).get('hostname')}
 
 print(json.dumps(report))
