@@ -130,15 +130,14 @@ export class TestControlPlane {
   }
 
   /** A client of the AgentService of the agent `node:<hostname>` at `address`, as the server reaches it (system:control-plane in network mode). */
-  agentClient<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials) => C, address: string, hostname: string): C {
+  agentClient<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C, address: string, hostname: string): C {
     const pki = this.adminTls && this.cp.security!.pki;
     const expected = `node:${hostname}`;
-    const creds = pki
-      ? credentials.createSsl(Buffer.from(pki.ca.certPem), Buffer.from(pki.controlPlane.keyPem), Buffer.from(pki.controlPlane.certPem), {
-          checkServerIdentity: (_host, cert) => (cert.subject?.CN === expected ? undefined : new Error(`the agent at ${address} is ${cert.subject?.CN}, not ${expected}`)),
-        })
-      : credentials.createInsecure();
-    const c = new Ctor(address, creds);
+    // An IP address is no TLS server name (Node 26 refuses it): named as our own clients name it.
+    const target = tlsTarget(address, (_host, cert) => (cert.subject?.CN === expected ? undefined : new Error(`the agent at ${address} is ${cert.subject?.CN}, not ${expected}`)));
+    const c = pki
+      ? new Ctor(address, credentials.createSsl(Buffer.from(pki.ca.certPem), Buffer.from(pki.controlPlane.keyPem), Buffer.from(pki.controlPlane.certPem), { checkServerIdentity: target.checkServerIdentity }), target.channelOptions)
+      : new Ctor(address, credentials.createInsecure());
     this.clients.push(c);
     return c;
   }
