@@ -15,7 +15,7 @@ export const BUILD_FEATURES: readonly string[] = [PER_EVENT_COMMAND_IDS];
  * storage version on only once every API server is upgraded: during a rolling upgrade the
  * replicas of the older build (whose entries name no features) hold the new format back.
  * Answers from what it last saw, at most `maxAgeMs` old, and looks again in the background
- * after that; until it has looked once, the answer is no.
+ * after that; until it has looked once, and after a look that failed, the answer is no.
  */
 export class ReplicaFeatures {
   private common = new Set<string>();
@@ -43,7 +43,12 @@ export class ReplicaFeatures {
         for (const f of BUILD_FEATURES)
           if (had.has(f) !== this.common.has(f)) this.log.info({ feature: f, replicas: entries.map((e) => e.holder) }, this.common.has(f) ? 'every replica reads it: written from now on' : 'a replica of an older build does not read it: not written');
       })
-      .catch((err: unknown) => this.log.debug({ err }, 'replica entries not read'))
+      .catch((err: unknown) => {
+        // Not known: not written, until the next look (one per maxAgeMs, not one per command).
+        this.common = new Set();
+        this.seenAt = Date.now();
+        this.log.debug({ err }, 'replica entries not read');
+      })
       .finally(() => (this.looking = undefined));
     return this.looking;
   }
