@@ -39,9 +39,22 @@ export class EmbeddedNatsServer {
     });
   }
 
-  static async start(opts: EmbeddedNatsOptions): Promise<EmbeddedNatsServer> {
+  /** `pick`: how a port is chosen when opts.port is 0 (freePort). */
+  static async start(opts: EmbeddedNatsOptions, pick: (host: string) => Promise<number> = freePort): Promise<EmbeddedNatsServer> {
     const host = opts.host ?? '127.0.0.1';
-    const port = opts.port || (await freePort(host));
+    // A port picked here was free a moment ago; another process may bind it first (an
+    // outgoing connection's ephemeral port): then another is picked, as "any free port" asks.
+    for (let attempt = 1; ; attempt++) {
+      const port = opts.port || (await pick(host));
+      try {
+        return await EmbeddedNatsServer.launch(opts, host, port);
+      } catch (e) {
+        if (opts.port || attempt === 3 || !(e instanceof Unavailable && /address already in use/.test(e.message))) throw e;
+      }
+    }
+  }
+
+  private static async launch(opts: EmbeddedNatsOptions, host: string, port: number): Promise<EmbeddedNatsServer> {
     mkdirSync(opts.dataDir, { recursive: true });
     // One left running by a server that was killed (kill -9 leaves its children) holds the port and the store.
     const pidFile = path.join(opts.dataDir, 'nats-server.pid');
@@ -61,9 +74,12 @@ export class EmbeddedNatsServer {
     });
     const url = `nats://${host}:${port}`;
     const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+    let ended: (code: number | null) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (e) => reject(new Unavailable(`cannot start nats-server: ${e.message}`, { cause: e })));
-      child.once('exit', (code) => reject(new Unavailable(`nats-server exited with code ${code}: ${log.trim()}`)));
+      ended = (code) => reject(new Unavailable(`nats-server exited with code ${code}: ${log.trim()}`));
+      // 'close', not 'exit': by then its stderr is read to the end (the reason is its last line).
+      child.once('close', ended);
     });
     failed.catch(() => undefined);
     // nats-server prints "Server is ready" once it accepts clients and
@@ -75,7 +91,7 @@ export class EmbeddedNatsServer {
       }
       await Promise.race([new Promise((r) => setTimeout(r, 25)), failed]);
     }
-    child.removeAllListeners('exit');
+    child.off('close', ended);
     return new EmbeddedNatsServer(child, url, port, opts.dataDir);
   }
 

@@ -49,7 +49,7 @@ describe('concurrent creates never overcommit a node', function () {
   });
 
   it('50 concurrent creates, through two server replicas, against nodes that fit 20: exactly 20 run, 30 fail with RESOURCE_EXHAUSTED', async () => {
-    const clients = [t.client(ComputeServiceClient), new ComputeServiceClient(`127.0.0.1:${second.grpcPort}`, t.credentials())];
+    const clients = [t.client(ComputeServiceClient), t.client(ComputeServiceClient, `127.0.0.1:${second.grpcPort}`)];
     const created = await Promise.all(
       Array.from({ length: 50 }, (_, n) =>
         call(clients[n % 2], clients[n % 2].createInstance, createRequest(`burst-${n}`, InstanceType.INSTANCE_TYPE_VM, { kernel: images.url('vmlinuz'), cpuCores: 1, memoryBytes: 128 * MiB })),

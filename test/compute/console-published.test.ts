@@ -50,7 +50,7 @@ describe('AttachConsole from a client of the published (server-streaming) defini
     await t.start();
     agent = await startAgent(t, { driver: 'hollow', hollow: { supports: ['vm'] }, hostname: 'console-host' });
     c = t.client(ComputeServiceClient);
-    published = new PublishedConsole(t.address, t.credentials()) as unknown as Published;
+    published = new PublishedConsole(t.address, t.credentials(), t.channelOptions()) as unknown as Published;
     watch = new InstanceWatch(c);
   });
   after(async () => {

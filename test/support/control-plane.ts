@@ -117,15 +117,23 @@ export class TestControlPlane {
     return nc;
   }
 
-  /** The administrator's channel credentials in network mode, plaintext in development mode. */
-  credentials(): ChannelCredentials {
+  /** The administrator's channel credentials in network mode (for a channel to `address`), plaintext in development mode. */
+  credentials(address = this.address): ChannelCredentials {
     const a = this.adminTls;
-    return a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert), this.tls.verify) : credentials.createInsecure();
+    return a ? credentials.createSsl(readFileSync(a.ca), readFileSync(a.key), readFileSync(a.cert), this.tlsFor(address).verify) : credentials.createInsecure();
   }
 
-  /** How a TLS channel to the server's address names and checks it, as our own clients do (src/shared/tls-target.ts). */
-  private get tls(): { verify: { checkServerIdentity: ReturnType<typeof tlsTarget>['checkServerIdentity'] }; options: ChannelOptions } {
-    const t = tlsTarget(this.address);
+  /**
+   * The options a channel to `address` needs beside credentials(address): an IP address is
+   * no TLS server name (Node 26 refuses it), so it is named as our own clients name it.
+   */
+  channelOptions(address = this.address): ChannelOptions {
+    return this.tlsFor(address).options;
+  }
+
+  /** How a TLS channel to an address names and checks it, as our own clients do (src/shared/tls-target.ts). */
+  private tlsFor(address: string): { verify: { checkServerIdentity: ReturnType<typeof tlsTarget>['checkServerIdentity'] }; options: ChannelOptions } {
+    const t = tlsTarget(address);
     return { verify: { checkServerIdentity: t.checkServerIdentity }, options: this.adminTls ? t.channelOptions : {} };
   }
 
@@ -143,8 +151,8 @@ export class TestControlPlane {
   }
 
   /** A client of the server: plaintext in development mode, the administrator's certificate in network mode. */
-  client<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C): C {
-    const c = new Ctor(this.address, this.credentials(), this.tls.options);
+  client<C extends Client>(Ctor: new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => C, address = this.address): C {
+    const c = new Ctor(address, this.credentials(address), this.channelOptions(address));
     this.clients.push(c);
     return c;
   }
@@ -159,11 +167,11 @@ export class TestControlPlane {
     if (!a) return this.client(Ctor);
     const ca = readFileSync(a.ca);
     const key = await newKey();
-    const anyone = new IdentityServiceClient(this.address, credentials.createSsl(ca, null, null, this.tls.verify), this.tls.options);
+    const anyone = new IdentityServiceClient(this.address, credentials.createSsl(ca, null, null, this.tlsFor(this.address).verify), this.channelOptions());
     this.clients.push(anyone);
     const token = (await this.joinToken())!;
     const joined = await call(anyone, anyone.joinNode, { token, hostname, csrPem: await csrFor(key, `node:${hostname}`) });
-    const c = new Ctor(this.address, credentials.createSsl(ca, Buffer.from(key), Buffer.from(joined.certificatePem), this.tls.verify), this.tls.options);
+    const c = new Ctor(this.address, credentials.createSsl(ca, Buffer.from(key), Buffer.from(joined.certificatePem), this.tlsFor(this.address).verify), this.channelOptions());
     this.clients.push(c);
     return c;
   }

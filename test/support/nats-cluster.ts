@@ -89,23 +89,31 @@ export class TestNatsCluster {
 
   private constructor(readonly dir: string) {}
 
-  /** `running`: how many of the members to start now (the first ones); the others join when `restart` starts them. */
+  /**
+   * `running`: how many of the members to start now (the first ones); the others join when `restart` starts them.
+   * Ports picked on loopback were free a moment ago: a member that finds its port taken meanwhile (by an outgoing
+   * connection's ephemeral port, a parallel test) fails the start, which is then made again on other ports.
+   */
   static async start(places: readonly MemberPlace[] = [{ host: '127.0.0.1' }, { host: '127.0.0.1' }, { host: '127.0.0.1' }], o: { running?: number } = {}): Promise<TestNatsCluster> {
-    const c = new TestNatsCluster(mkdtempSync(path.join(os.tmpdir(), 'hv-natsc-')));
-    try {
-      for (let i = 0; i < places.length; i++) {
-        const shared = places[i].host === '127.0.0.1';
-        // In its own namespace a member may use the usual ports; on loopback each needs its own.
-        const clientPort = shared ? await freePort() : 4222;
-        const routePort = shared ? await freePort() : 6222;
-        c.members.push(new ClusterMember(`n${i + 1}`, places[i], clientPort, routePort, path.join(c.dir, `n${i + 1}`)));
+    for (let attempt = 1; ; attempt++) {
+      const c = new TestNatsCluster(mkdtempSync(path.join(os.tmpdir(), 'hv-natsc-')));
+      try {
+        for (let i = 0; i < places.length; i++) {
+          const shared = places[i].host === '127.0.0.1';
+          // In its own namespace a member may use the usual ports; on loopback each needs its own.
+          const clientPort = shared ? await freePort() : 4222;
+          const routePort = shared ? await freePort() : 6222;
+          c.members.push(new ClusterMember(`n${i + 1}`, places[i], clientPort, routePort, path.join(c.dir, `n${i + 1}`)));
+        }
+        for (const m of c.members.slice(0, o.running ?? c.members.length)) m.start(c.routesOf(m));
+        await c.ready();
+        return c;
+      } catch (e) {
+        await c.stop();
+        // (Read once every member is down: a member's last words are its reason.)
+        const portTaken = c.members.some((m) => /address already in use/.test(m.log));
+        if (!portTaken || attempt === 3) throw e;
       }
-      for (const m of c.members.slice(0, o.running ?? c.members.length)) m.start(c.routesOf(m));
-      await c.ready();
-      return c;
-    } catch (e) {
-      await c.stop();
-      throw e;
     }
   }
 

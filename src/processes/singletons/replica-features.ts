@@ -33,7 +33,7 @@ export class ReplicaFeatures {
     return this.common.has(feature);
   }
 
-  /** Reads the replicas' entries now (once at a time). */
+  /** Reads the replicas' entries now, or joins the look already under way. */
   look(): Promise<void> {
     this.looking ??= this.replicas()
       .then((entries) => {
