@@ -224,7 +224,9 @@ export class SingletonLeases {
 
   private async lose(s: Singleton, why: string): Promise<void> {
     if (!this.held.delete(s.name)) return;
-    this.log.warn({ singleton: s.name, holder: this.o.holder, why }, 'singleton lease lost: stopped acting');
+    // Given back at a stop is what a stop does; lost otherwise is worth an operator's look.
+    if (this.stopped) this.log.info({ singleton: s.name, holder: this.o.holder }, 'singleton lease given back: stopped acting');
+    else this.log.warn({ singleton: s.name, holder: this.o.holder, why }, 'singleton lease lost: stopped acting');
     await s.pause();
   }
 
