@@ -6,7 +6,8 @@ import { waitForOutput } from '../src/agent/drivers/qemu/console';
 import { awaitIncoming, listenForMigration, migrateOut } from '../src/agent/drivers/qemu/migration';
 import { volumeNode } from '../src/agent/storage/block-spec';
 import { testGuestDir } from '../test/support/image-server';
-import { freePort, TestQemu } from '../test/support/qemu-pair';
+import { freePorts } from '../src/nats/embedded-nats-server';
+import { TestQemu } from '../test/support/qemu-pair';
 import { percentile } from './support/stats';
 
 /**
@@ -43,7 +44,8 @@ async function once(root: string, guest: string, data: string, withVolume: boole
   const dst = await new TestQemu(dir, 'd', guest, { memoryBytes: 256 * 2 ** 20, incoming: true, ...(withVolume ? { volumes: vol(dstVol) } : {}) }).start();
   try {
     await waitForOutput(await src.tty(), 'HV-GUEST-READY', 60_000);
-    const target = { host: '127.0.0.1', port: await freePort(), nbdPort: await freePort(), disks: ['disk0', ...(withVolume ? [volumeNode(VOLUME_ID)] : [])] };
+    const [port, nbdPort] = await freePorts(2);
+    const target = { host: '127.0.0.1', port, nbdPort, disks: ['disk0', ...(withVolume ? [volumeNode(VOLUME_ID)] : [])] };
     const t0 = performance.now();
     await listenForMigration(dst.qmp, target);
     const arrived = awaitIncoming(dst.qmp, 300_000);

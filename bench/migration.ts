@@ -5,7 +5,8 @@ import { waitForOutput } from '../src/agent/drivers/qemu/console';
 import { awaitIncoming, listenForMigration, migrateOut } from '../src/agent/drivers/qemu/migration';
 import type { QmpClient } from '../src/agent/drivers/qemu/qmp';
 import { testGuestDir } from '../test/support/image-server';
-import { freePort, TestQemu } from '../test/support/qemu-pair';
+import { freePorts } from '../src/nats/embedded-nats-server';
+import { TestQemu } from '../test/support/qemu-pair';
 import { percentile } from './support/stats';
 import { migrateThroughAgents } from './migration-api';
 
@@ -61,9 +62,9 @@ async function once(root: string, guest: string, how: 'hand' | 'engine' | 'engin
   const dst = await new TestQemu(root, `d-${how.replace('+', '-')}-${i}`, guest, { memoryBytes: MEMORY, incoming: true }).start();
   try {
     await waitForOutput(await src.tty(), 'HV-GUEST-READY', 60_000);
-    const port = await freePort();
+    const [port, nbdPort] = await freePorts(2);
     if (how === 'hand') return await byHand(src.qmp, dst.qmp, port);
-    return await engine(src.qmp, dst.qmp, port, how === 'engine+disk' ? await freePort() : undefined);
+    return await engine(src.qmp, dst.qmp, port, how === 'engine+disk' ? nbdPort : undefined);
   } finally {
     await src.stop();
     await dst.stop();

@@ -124,3 +124,24 @@ export const freePort = (host = '127.0.0.1'): Promise<number> =>
       srv.close(() => resolve(port));
     });
   });
+
+/**
+ * `n` ports free now and different from each other: all are held open until each is known (one
+ * freePort after another can be given the same port twice, once the first is let go).
+ */
+export const freePorts = async (n: number, host = '127.0.0.1'): Promise<number[]> => {
+  const servers = Array.from({ length: n }, () => net.createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once('error', reject);
+            srv.listen(0, host, () => resolve((srv.address() as net.AddressInfo).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((r) => (srv.listening ? srv.close(r) : r(undefined)))));
+  }
+};

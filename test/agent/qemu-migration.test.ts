@@ -6,7 +6,8 @@ import { awaitIncoming, listenForMigration, type MigrationProgress, migrateOut }
 import { waitForOutput } from '../../src/agent/drivers/qemu/console';
 import { DeadlineExceeded, FailedPrecondition } from '../../src/errors';
 import { testGuestDir } from '../support/image-server';
-import { freePort, TestQemu } from '../support/qemu-pair';
+import { freePort, freePorts } from '../../src/nats/embedded-nats-server';
+import { TestQemu } from '../support/qemu-pair';
 
 /**
  * The migration engine between two real QEMUs (microvm, TCG) on loopback: the
@@ -51,7 +52,8 @@ describe('QEMU live migration engine (two real QEMUs, TCG)', function () {
     const src = await booted('src');
     await src.run('echo hv-mark-$((40+2)) > /tmp/mark && echo hv-disk-block | dd of=/dev/vda bs=512 seek=2048 conv=notrunc,fsync 2>/dev/null; echo wrote-$?', /wrote-0/);
     const dst = await qemu('dst', true);
-    const target = { host: '127.0.0.1', port: await freePort(), nbdPort: await freePort(), disks: ['disk0'] };
+    const [port, nbdPort] = await freePorts(2);
+    const target = { host: '127.0.0.1', port, nbdPort, disks: ['disk0'] };
     await listenForMigration(dst.qmp, target);
     const arrived = awaitIncoming(dst.qmp, 120_000);
     const progress: MigrationProgress[] = [];

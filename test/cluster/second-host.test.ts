@@ -7,7 +7,7 @@ import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType, NodeStatus } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import { freePorts } from '../../src/nats/embedded-nats-server';
 import { AgentProcess } from '../support/agent-process';
 import { ConsoleSession, createRequest, InstanceWatch } from '../support/compute';
 import { call, until } from '../support/control-plane';
@@ -46,10 +46,11 @@ describe('a second host: agents in other network namespaces on the embedded NATS
     // Its own part of the benchmarking range (198.19.1–63.0/24), apart from the data-plane suites'.
     lab = await NetnsHosts.create(2, { net: '198.19', min: 1, max: 63 });
     images = await new ImageServer(testGuestDir(), lab.rootIp).start();
-    [natsPort, grpcPort] = [await freePort(), await freePort()];
+    let httpPort: number;
+    [natsPort, grpcPort, httpPort] = await freePorts(3);
     server = spawn(
       process.execPath,
-      [MAIN, '--data-dir', dataDir, '--nats-listen', `${lab.rootIp}:${natsPort}`, '--grpc-host', '0.0.0.0', '--grpc-insecure', '--grpc-port', String(grpcPort), '--http-port', String(await freePort()), '--no-agent'],
+      [MAIN, '--data-dir', dataDir, '--nats-listen', `${lab.rootIp}:${natsPort}`, '--grpc-host', '0.0.0.0', '--grpc-insecure', '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--no-agent'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     server.stdout!.on('data', (d) => (log += d));

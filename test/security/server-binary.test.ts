@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import { freePorts } from '../../src/nats/embedded-nats-server';
 import { hvctl, isolatedEnv } from '../support/hvctl';
 import { until } from '../support/until';
 
@@ -11,7 +11,7 @@ const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 
 /** The server binary on its embedded NATS, with an agent of the hollow driver (no QEMU probe). */
 const start = async (dataDir: string, more: string[]) => {
-  const [nats, grpc, http] = [await freePort(), await freePort(), await freePort()];
+  const [nats, grpc, http] = await freePorts(3);
   const child = spawn(
     process.execPath,
     [MAIN, '--data-dir', dataDir, '--embedded-nats-port', String(nats), '--grpc-port', String(grpc), '--http-port', String(http), '--agent-driver', 'hollow', ...more],

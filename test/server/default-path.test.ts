@@ -7,7 +7,7 @@ import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient, ListNodesRequest } from '../../src/gen/hypervisor/v1/cluster';
 import { EventType, InstanceState, InstanceType } from '../../src/gen/hypervisor/v1/common';
 import { ComputeServiceClient } from '../../src/gen/hypervisor/v1/compute';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import { freePorts } from '../../src/nats/embedded-nats-server';
 import { ConsoleSession, createRequest, InstanceWatch, MiB } from '../support/compute';
 import { call, until } from '../support/control-plane';
 import { ImageServer, testGuestDir } from '../support/image-server';
@@ -32,7 +32,7 @@ describe('the default path: npm start with no settings boots the README VM and i
 
   it('chooses an accelerator that runs guests, shows it on the node, and the VM answers on its console', async () => {
     images = await new ImageServer(testGuestDir()).start();
-    const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+    const [natsPort, grpcPort, httpPort] = await freePorts(3);
     // As the README starts it for its VM (images on a loopback server), on ports of its own:
     // no --agent-accel, no HV_QEMU_ACCEL.
     const env = { ...process.env };

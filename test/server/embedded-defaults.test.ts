@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient, ListNodesRequest, RegisterNodeRequest } from '../../src/gen/hypervisor/v1/cluster';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import { freePorts } from '../../src/nats/embedded-nats-server';
 import { call, until } from '../support/control-plane';
 import { killProcessesUnder } from '../support/leftovers';
 
@@ -26,7 +26,7 @@ describe('the server on embedded defaults (what npm start runs)', function () {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('starts its own nats-server and one agent, logs the NATS URL, serves, and on SIGTERM stops cleanly with it', async () => {
-    const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+    const [natsPort, grpcPort, httpPort] = await freePorts(3);
     const child = spawn(
       process.execPath,
       [MAIN, '--data-dir', dataDir, '--embedded-nats-port', String(natsPort), '--grpc-host', '127.0.0.1', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)],

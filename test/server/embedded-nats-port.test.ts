@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'nats';
 import { Unavailable } from '../../src/errors';
-import { EmbeddedNatsServer, freePort } from '../../src/nats/embedded-nats-server';
+import { EmbeddedNatsServer, freePort, freePorts } from '../../src/nats/embedded-nats-server';
 
 /**
  * "Any free port" (port 0) is picked, then bound by nats-server a moment later: another process
@@ -56,5 +56,13 @@ describe('the embedded nats-server on a port someone took first', function () {
     assert.ok(err instanceof Unavailable, String(err));
     assert.match(err.message, /address already in use/);
     assert.equal(picked, 0);
+  });
+
+  it('freePorts(n): n ports, all different, each free to bind', async () => {
+    const ports = await freePorts(8);
+    assert.equal(new Set(ports).size, 8);
+    const servers = ports.map(() => net.createServer());
+    await Promise.all(servers.map((srv, i) => new Promise<void>((resolve, reject) => srv.once('error', reject).listen(ports[i], '127.0.0.1', resolve))));
+    await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
   });
 });

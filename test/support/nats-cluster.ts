@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection, StorageType } from 'nats';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import { freePorts } from '../../src/nats/embedded-nats-server';
 import { until } from './until';
 
 /** Where one member listens, and how its process is started (inside a network namespace or not). */
@@ -101,8 +101,7 @@ export class TestNatsCluster {
         for (let i = 0; i < places.length; i++) {
           const shared = places[i].host === '127.0.0.1';
           // In its own namespace a member may use the usual ports; on loopback each needs its own.
-          const clientPort = shared ? await freePort() : 4222;
-          const routePort = shared ? await freePort() : 6222;
+          const [clientPort, routePort] = shared ? await freePorts(2) : [4222, 6222];
           c.members.push(new ClusterMember(`n${i + 1}`, places[i], clientPort, routePort, path.join(c.dir, `n${i + 1}`)));
         }
         for (const m of c.members.slice(0, o.running ?? c.members.length)) m.start(c.routesOf(m));

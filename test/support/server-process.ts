@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { freePort } from '../../src/nats/embedded-nats-server';
+import { freePorts } from '../../src/nats/embedded-nats-server';
 import { ChildBinary } from './child';
 import { TestNats } from './nats';
 import { until } from './until';
@@ -40,8 +40,9 @@ export class ServerProcess extends ChildBinary {
   }
 
   private async startOnce(): Promise<this> {
-    this.grpcPort ||= await freePort();
-    this.httpPort ||= await freePort();
+    const [grpc, http] = await freePorts(2);
+    this.grpcPort ||= grpc;
+    this.httpPort ||= http;
     const child = this.spawn([
       ...(this.natsUrl ? ['--nats-url', this.natsUrl] : []),
       '--grpc-host', '127.0.0.1',
