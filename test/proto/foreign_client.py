@@ -19,7 +19,13 @@ from hypervisor.audit.v1 import audit_pb2, audit_pb2_grpc  # noqa: E402
 from hypervisor.v1 import cluster_pb2, cluster_pb2_grpc, common_pb2, compute_pb2, compute_pb2_grpc, network_pb2, network_pb2_grpc, storage_pb2, storage_pb2_grpc  # noqa: E402
 
 address, ca, cert, key = sys.argv[2:6]
-read = lambda p: open(p, 'rb').read()  # noqa: E731
+
+
+def read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
 creds = grpc.ssl_channel_credentials(root_certificates=read(ca), private_key=read(key), certificate_chain=read(cert))
 # The server's certificate is checked against the address as given (an IP: its IP SAN), by BoringSSL.
 channel = grpc.secure_channel(address, creds)
@@ -78,7 +84,7 @@ report['node'] = {
     'labels': dict(node.metadata.labels),
     'created_at_seconds': node.created_at.seconds,
 }
-second = register('py-node-2')
+register('py-node-2')
 
 # Every node, a page of one at a time, by the tokens the server hands out.
 ids, token, pages = [], '', 0
