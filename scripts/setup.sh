@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 # ovmf is the UEFI firmware of cloud images that need it, genisoimage makes their NoCloud seeds;
 # fdisk's sfdisk writes the partition tables the boot-firmware test reads back; protoc with gRPC's
 # Python plugin, the well-known types and Debian's python3-grpcio make the foreign client of
-# test/proto/foreign-client.test.ts from proto/.
-PACKAGES=(nats-server qemu-system-x86 qemu-utils ovmf genisoimage fdisk busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux zsh chromium iputils-ping iputils-arping iperf3 openssl conntrack e2fsprogs protobuf-compiler protobuf-compiler-grpc libprotobuf-dev python3-grpcio python3-protobuf)
+# test/proto/foreign-client.test.ts from proto/; curl waits for the README's image server.
+PACKAGES=(nats-server qemu-system-x86 qemu-utils ovmf genisoimage fdisk busybox-static linux-image-cloud-amd64 iproute2 nftables dnsmasq cpio runc skopeo umoci docker-registry python3 tmux zsh chromium iputils-ping iputils-arping iperf3 openssl conntrack e2fsprogs protobuf-compiler protobuf-compiler-grpc libprotobuf-dev python3-grpcio python3-protobuf curl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
