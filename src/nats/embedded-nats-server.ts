@@ -115,16 +115,6 @@ export class EmbeddedNatsServer {
   }
 }
 
-export const freePort = (host = '127.0.0.1'): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-
 /**
  * `n` ports free now and different from each other: all are held open until each is known (one
  * freePort after another can be given the same port twice, once the first is let go).
@@ -145,3 +135,6 @@ export const freePorts = async (n: number, host = '127.0.0.1'): Promise<number[]
     await Promise.all(servers.map((srv) => new Promise((r) => (srv.listening ? srv.close(r) : r(undefined)))));
   }
 };
+
+/** A port free on host a moment ago. */
+export const freePort = async (host = '127.0.0.1'): Promise<number> => (await freePorts(1, host))[0];
