@@ -1,7 +1,7 @@
 import type { RecordedEvent, StreamId } from '../eventstore/event';
 import type { ReadModel } from '../projections/read-model';
 import type { Snapshottable } from '../projections/snapshot';
-import { decodePacked, type PackedList, packPositions, unpackPositionsHead } from './packed-positions';
+import { decodePacked, type PackedList, packPositions, unpackPositionsHead } from '../projections/packed-positions';
 import { type PackedLists, unpackLists } from './position-lists';
 
 /**

@@ -3,7 +3,7 @@ import type { RecordedEvent } from '../eventstore/event';
 import { decodeSnapshot, encodeSnapshot } from '../projections/snapshot-codec';
 import { AggregateIndex } from './aggregate-index';
 import { packLists, unpackLists } from './position-lists';
-import { decodePacked, type PackedList, packPositions, unpackPositionsHead } from './packed-positions';
+import { decodePacked, type PackedList, packPositions, unpackPositionsHead } from '../projections/packed-positions';
 
 const commitAt = (revision: number, aggregateId: string): RecordedEvent[] => [
   { id: `e${revision}`, type: 'T', data: {}, schemaVersion: 1, meta: { actor: 'a', correlationId: 'c', causationId: 'c' }, aggregateType: 'node', aggregateId, revision, index: 0, commitId: `k${revision}`, time: new Date(0) },

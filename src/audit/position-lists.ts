@@ -1,4 +1,4 @@
-import { decodeDeltas } from './packed-positions';
+import { decodeDeltas } from '../projections/packed-positions';
 
 /**
  * Lists of increasing log positions (one per stream), packed for a snapshot:

@@ -1,3 +1,5 @@
+import type { Pause } from './snapshot-codec';
+
 /**
  * A read model that can be saved and restored, so a restart replays only the
  * log after the snapshot. A snapshot is an optimisation: without one the
@@ -17,7 +19,8 @@ export interface Snapshottable {
    * (a Uint8Array) a model packs itself: stored as they are, given back to restore() as a Buffer.
    * What it gives must stay as it is after the call, whatever the model applies next: it is
    * encoded afterwards, a slice at a time, while commits go on being applied (immutable states
-   * in fresh arrays, or a copy of what the model goes on changing in place).
+   * in fresh arrays, or a copy of what the model goes on changing in place). A top-level field
+   * may be a Later: made after the call, a slice at a time, from what the call took.
    */
   snapshot(): unknown;
   /** Loads what snapshot() returned; commits up to `position` are then ignored. */
@@ -34,3 +37,23 @@ export interface Snapshottable {
 
 export const isSnapshottable = (m: unknown): m is Snapshottable =>
   typeof (m as Snapshottable)?.snapshot === 'function' && typeof (m as Snapshottable)?.restore === 'function';
+
+/**
+ * A field of a model's snapshot made after the capture, a slice at a time: `make` reads only what
+ * snapshot() took (what stays as it is: lent arrays, immutable states) and lets the event loop
+ * in where `pause` says. The Snapshotter puts its value in the field's place before encoding; only
+ * a top-level field of what snapshot() returns may be one (the codec refuses it anywhere else).
+ */
+export class Later {
+  constructor(readonly make: (pause: Pause) => Promise<unknown>) {}
+}
+
+/** What snapshot() gave, its Later fields made (the others as they are). */
+export const withLaterMade = async (data: unknown, pause: Pause = () => undefined): Promise<unknown> => {
+  if (data === null || typeof data !== 'object' || Object.getPrototypeOf(data) !== Object.prototype) return data;
+  const fields = data as Record<string, unknown>;
+  if (!Object.values(fields).some((v) => v instanceof Later)) return data;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = v instanceof Later ? await v.make(pause) : v;
+  return out;
+};

@@ -3,7 +3,10 @@ import { nodeDecider, type NodeDetails, type NodeEvent } from '../commands/node'
 import { toNode } from '../wire/views/node';
 import type { RecordedEvent } from '../eventstore/event';
 import { TimeIndex } from '../audit/time-index';
+import type { Node } from '../gen/hypervisor/v1/cluster';
 import { EntityReadModel } from './entity-read-model';
+import { term } from './list-index';
+import { nodeQuery, nodeTerms } from './list-terms';
 import type { ReadModel } from './read-model';
 import { decodeSnapshot, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
 import { MemorySnapshotStore } from './memory-snapshot-store.testing';
@@ -96,6 +99,33 @@ describe('read-model snapshots', () => {
     await new Snapshotter(store, [again], { upcasters: 'u' }).restore();
     assert.deepEqual([...seen.keys()], m.ids());
     assert.ok([...seen.values()].every((r) => r === 20));
+  });
+
+  it("restores a model's list index from the snapshot's packed terms; terms packed by other code are made again", async () => {
+    const store = new MemorySnapshotStore();
+    const listed = (terms: (n: Node) => string[]) => new EntityReadModel({ decider: nodeDecider, view: toNode, historySize: 1000, terms });
+    // The same code on both sides (the terms' code is in what the packed index is checked by), counting its calls.
+    let made = 0;
+    const counted = (n: Node) => (made++, nodeTerms(n));
+    const m = listed(counted);
+    for (let i = 0; i < 300; i++) m.applyCommit(commit(`n${i}`, { type: 'NodeRegistered', data: details(`n${i}`) }));
+    for (let i = 0; i < 300; i += 3) m.applyCommit(commit(`n${i}`, { type: 'NodeStatusChanged', data: { from: 'READY', to: 'DRAINING', reason: 'x' } }));
+    await new Snapshotter(store, [m], { upcasters: 'u' }).take(400);
+    const asked = [nodeQuery({ role: 0, status: 4, region: '', zone: '', labels: [] }), nodeQuery({ role: 0, status: 0, region: 'r', zone: '', labels: [['a', 'n30']] }), []];
+    const answers = (x: ReturnType<typeof listed>) => asked.map((q) => [x.select(q, undefined, 100).map((n) => n.id), x.count(q)]);
+
+    made = 0;
+    const again = listed(counted);
+    await new Snapshotter(store, [again], { upcasters: 'u' }).restore();
+    assert.deepEqual(answers(again), answers(m));
+    assert.ok(made > 0 && made <= 128, `terms made for ${made} of 300 nodes: a sample's, as the index came packed`);
+
+    // Another build's terms (the zone no longer a term): its index is made from the objects, not read.
+    const zoneless = (n: Node) => nodeTerms(n).filter((t) => !t.startsWith('["zone"'));
+    const other = listed(zoneless);
+    await new Snapshotter(store, [other], { upcasters: 'u' }).restore();
+    assert.deepEqual(other.select([term('zone', 'z')], undefined, 10), []);
+    assert.deepEqual(answers(other), answers(m));
   });
 
   it('ignores a snapshot taken under another upcaster chain, of another model version, missing or damaged', async () => {

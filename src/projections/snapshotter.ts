@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { ReadModel } from './read-model';
-import { isSnapshottable, type Snapshottable } from './snapshot';
+import { isSnapshottable, type Snapshottable, withLaterMade } from './snapshot';
 import { decodeSnapshotValue, encodeSectionInPieces, NotSnapshottable, type Pause } from './snapshot-codec';
 import { encodeFrames, type SectionHead } from './snapshot-frames';
 import { type ReadDoc, readSnapshot, type SnapshotStore, text } from './snapshot-read';
@@ -165,7 +165,8 @@ export class Snapshotter {
   }
 
   /** One model's section, zipped (on the thread pool); none for a model that cannot be snapshotted (it replays the log on start). */
-  private async section(m: Snapshottable, data: unknown, pause: Pause): Promise<Section | undefined> {
+  private async section(m: Snapshottable, captured: unknown, pause: Pause): Promise<Section | undefined> {
+    const data = await withLaterMade(captured, pause);
     // A model that packs itself gives bytes, stored as they are.
     if (data instanceof Uint8Array) return { head: { name: m.name, version: m.snapshotVersion, kind: 'bytes', length: data.length }, body: await promisify(gzip)(data) };
     const zipped = new ZippedText();

@@ -1,9 +1,10 @@
 /**
- * Lists of increasing log positions (one per stream) as bytes, for a snapshot section of its
- * own (no JSON, no base64): a head (u32 length, then JSON of the streams' keys, their lists'
- * lengths and their byte sizes), then each list's differences in LEB128 varints. Restoring
- * reads only the head: each list is decoded from its bytes when its stream is first asked for,
- * where decoding ten million positions at start was ~0.17 s of a restart.
+ * Lists of increasing numbers, each under a key, as bytes for a snapshot (no JSON array of
+ * numbers to parse): a head (u32 length, then JSON of the keys, their lists' lengths and their byte
+ * sizes), then each list's differences in LEB128 varints. The audit's aggregate index keeps each
+ * stream's log positions this way and decodes a stream's list when it is first asked for (decoding
+ * ten million positions at start was ~0.17 s of a restart); a list index keeps where each term's
+ * ids stand in its sorted ids (list-index.ts).
  */
 export interface PackedList {
   readonly bytes: Buffer;
