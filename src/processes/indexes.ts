@@ -4,6 +4,7 @@ import type { NodeState } from '../commands/node';
 import type { Node } from '../gen/hypervisor/v1/cluster';
 import type { Instance } from '../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../projections/entity-read-model';
+import { instanceQuery } from '../projections/list-terms';
 
 const addTo = (m: Map<string, Set<string>>, k: string, v: string) => {
   let s = m.get(k);
@@ -18,33 +19,15 @@ const removeFrom = (m: Map<string, Set<string>>, k: string, v: string) => {
 };
 
 /**
- * Instances by the node they live on, kept from the instance read model's
- * changes (subscribed before the projections start, so history is in it).
+ * Instances by the node they live on: the instance read model's list index, by the node term its
+ * List filter uses, so no second index is kept, nor fed every restored instance at a start
+ * (0.1-0.2 s of a restart at 50,000 instances).
  */
 export class InstancesByNode {
-  private readonly byNode = new Map<string, Set<string>>();
-  private readonly nodeOf = new Map<string, string>();
-  private readonly sub: Subscription;
+  constructor(private readonly instances: EntityReadModel<InstanceState, Instance>) {}
 
-  constructor(instances: EntityReadModel<InstanceState, Instance>) {
-    this.sub = instances.changes$.subscribe((c) => {
-      const before = this.nodeOf.get(c.id);
-      const after = c.type === 'DELETED' ? '' : c.object.nodeId;
-      if (before === after) return;
-      if (before) removeFrom(this.byNode, before, c.id);
-      if (after) {
-        addTo(this.byNode, after, c.id);
-        this.nodeOf.set(c.id, after);
-      } else this.nodeOf.delete(c.id);
-    });
-  }
-
-  on(nodeId: string): ReadonlySet<string> {
-    return this.byNode.get(nodeId) ?? new Set();
-  }
-
-  close(): void {
-    this.sub.unsubscribe();
+  on(nodeId: string): readonly string[] {
+    return nodeId ? this.instances.idsWith(instanceQuery({ type: 0, state: 0, nodeId, labels: [] })) : [];
   }
 }
 

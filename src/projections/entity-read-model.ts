@@ -38,7 +38,8 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
   readonly changes$ = new Subject<Change<V>>();
   private readonly states = new Map<string, S>();
   private readonly views = new Map<string, V>();
-  private readonly changedAt = new Map<string, Date>();
+  /** When each live object last changed (its commit's time, in ms: a snapshot restores numbers, not Dates). */
+  private readonly changedAt = new Map<string, number>();
   private readonly history: ChangeHistory<V>;
   private readonly index: ListIndex<V>;
   /** Last log position applied to this model. */
@@ -73,7 +74,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
       let change: Change<V> | undefined;
       if (after !== undefined) {
         this.views.set(id, after);
-        this.changedAt.set(id, time);
+        this.changedAt.set(id, time.getTime());
         change = before === undefined ? { type: 'ADDED', id, object: after, revision, time } : { type: 'MODIFIED', id, object: after, previous: before, revision, time };
       } else if (before !== undefined) {
         this.views.delete(id);
@@ -88,7 +89,8 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
 
   /** When the object last changed (the commit time), for snapshot entries of a watch. */
   lastChanged(id: string): Date | undefined {
-    return this.changedAt.get(id);
+    const ms = this.changedAt.get(id);
+    return ms === undefined ? undefined : new Date(ms);
   }
 
   get(id: string): V | undefined {
@@ -123,6 +125,11 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     return this.index.select(terms, after, limit).map((id) => this.views.get(id)!);
   }
 
+  /** The id of every object that carries every term, in order. */
+  idsWith(terms: readonly string[]): string[] {
+    return this.index.select(terms, undefined, Infinity);
+  }
+
   /** How many objects carry every term. */
   count(terms: readonly string[]): number {
     return this.index.count(terms);
@@ -152,13 +159,15 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
   }
 
   /**
-   * The states (views are derived from them again on restore) and change times, in id order:
-   * the list index is then restored without sorting (sorted-ids.ts). With the list index's terms
-   * as places in that order: making every object's terms again was ~0.25-0.45 s of a restart at
-   * 110,000 objects (BENCHMARKS.md, Restart).
+   * The states (views are derived from them again on restore) in id order, so the list index is
+   * restored without sorting (sorted-ids.ts); each one's change time in the same order, in ms (-1:
+   * none, a deleted entity's), where [id, Date] pairs were arrays, ids and Dates to make at a
+   * restore; and the list index's terms as places in that order: making every object's terms
+   * again was ~0.25-0.45 s of a restart at 110,000 objects (BENCHMARKS.md, Restart).
    */
   snapshot(): unknown {
-    const out = { states: [...this.states].sort(byId), changedAt: [...this.changedAt] };
+    const states = [...this.states].sort(byId);
+    const out = { states, changedTimes: states.map(([id]) => this.changedAt.get(id) ?? -1) };
     if (!this.opts.terms) return out;
     const packing = this.index.packing();
     const version = this.termsVersion;
@@ -172,7 +181,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
   }
 
   restore(data: unknown, position: number): void {
-    const d = data as { states: [string, S][]; changedAt: [string, Date][]; index?: { version: string; count: number; packed: string } };
+    const d = data as { states: [string, S][]; changedTimes?: number[]; changedAt?: [string, Date][]; index?: { version: string; count: number; packed: string } };
     this.states.clear();
     this.views.clear();
     for (const [id, s] of d.states) {
@@ -181,7 +190,9 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
       if (v !== undefined) this.views.set(id, v);
     }
     this.changedAt.clear();
-    for (const [id, t] of d.changedAt) this.changedAt.set(id, t);
+    if (d.changedTimes) d.changedTimes.forEach((ms, i) => ms >= 0 && this.changedAt.set(d.states[i][0], ms));
+    // A snapshot taken before the times were numbers in the states' order.
+    else for (const [id, t] of d.changedAt ?? []) this.changedAt.set(id, t.getTime());
     const packed = d.index?.version === this.termsVersion ? { count: d.index.count, bytes: Buffer.from(d.index.packed, 'base64') } : undefined;
     if (!packed || !this.index.restorePacked(this.views, packed)) this.index.reset(this.views);
     this.position = position;
@@ -194,7 +205,7 @@ export class EntityReadModel<S, V> implements ReadModel, Snapshottable {
     if (!this.changes$.observed) return;
     for (const id of this.ids()) {
       const object = this.views.get(id)!;
-      this.changes$.next({ type: 'ADDED', id, object, revision: position, time: this.changedAt.get(id) ?? new Date(0) });
+      this.changes$.next({ type: 'ADDED', id, object, revision: position, time: new Date(this.changedAt.get(id) ?? 0) });
     }
   }
 }

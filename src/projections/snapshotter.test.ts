@@ -7,6 +7,7 @@ import type { Node } from '../gen/hypervisor/v1/cluster';
 import { EntityReadModel } from './entity-read-model';
 import { term } from './list-index';
 import { nodeQuery, nodeTerms } from './list-terms';
+import { withLaterMade } from './snapshot';
 import type { ReadModel } from './read-model';
 import { decodeSnapshot, encodeSnapshot, NotSnapshottable } from './snapshot-codec';
 import { MemorySnapshotStore } from './memory-snapshot-store.testing';
@@ -99,6 +100,17 @@ describe('read-model snapshots', () => {
     await new Snapshotter(store, [again], { upcasters: 'u' }).restore();
     assert.deepEqual([...seen.keys()], m.ids());
     assert.ok([...seen.values()].every((r) => r === 20));
+  });
+
+  it('restores a snapshot written before change times were numbers in the states\' order ([id, Date] pairs)', async () => {
+    const m = nodes();
+    for (const c of history(30)) m.applyCommit(c);
+    const now = (await withLaterMade(m.snapshot())) as { states: [string, unknown][]; changedTimes: number[] };
+    const before = { states: now.states, changedAt: now.states.flatMap(([id], i) => (now.changedTimes[i] >= 0 ? [[id, new Date(now.changedTimes[i])]] : [])) };
+    const again = nodes();
+    again.restore(decodeSnapshot(encodeSnapshot(before)), m.position);
+    assert.deepEqual(observe(again), observe(m));
+    assert.ok(m.ids().every((id) => again.lastChanged(id) instanceof Date));
   });
 
   it("restores a model's list index from the snapshot's packed terms; terms packed by other code are made again", async () => {

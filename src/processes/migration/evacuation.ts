@@ -21,7 +21,7 @@ export class EvacuationProcess extends Controller {
   constructor(
     private readonly instances: EntityReadModel<InstanceState, Instance>,
     /** The instances on a node, without a scan of them all. */
-    private readonly byNode: { on(nodeId: string): ReadonlySet<string> },
+    private readonly byNode: { on(nodeId: string): Iterable<string> },
     private readonly nodes: EntityReadModel<NodeState, Node>,
     private readonly dispatcher: Dispatcher,
     private readonly causes: CausationTracker,
