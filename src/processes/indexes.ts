@@ -5,18 +5,7 @@ import type { Node } from '../gen/hypervisor/v1/cluster';
 import type { Instance } from '../gen/hypervisor/v1/compute';
 import type { EntityReadModel } from '../projections/entity-read-model';
 import { instanceQuery } from '../projections/list-terms';
-
-const addTo = (m: Map<string, Set<string>>, k: string, v: string) => {
-  let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
-  s.add(v);
-};
-const removeFrom = (m: Map<string, Set<string>>, k: string, v: string) => {
-  const s = m.get(k);
-  if (!s) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
-};
+import { MultiMap } from './multimap';
 
 /**
  * Instances by the node they live on: the instance read model's list index, by the node term its
@@ -35,34 +24,44 @@ export class InstancesByNode {
 export class ReservationsByInstance {
   /** Instances whose set of holding nodes just changed. */
   readonly changed$ = new Subject<string>();
-  private readonly holders = new Map<string, Set<string>>();
-  private readonly held = new Map<string, Set<string>>();
+  /** instance → the nodes holding capacity for it. */
+  private readonly holders = new MultiMap();
+  /** node → the instances it holds capacity for, as its state listed them when last seen. */
+  private readonly held = new Map<string, readonly string[]>();
   private readonly sub: Subscription;
 
   constructor(private readonly nodes: EntityReadModel<NodeState, Node>) {
     this.sub = nodes.changes$.subscribe((c) => {
-      const now = new Set(Object.keys(nodes.state(c.id)?.reservations ?? {}));
-      const before = this.held.get(c.id) ?? new Set<string>();
+      const now = Object.keys(nodes.state(c.id)?.reservations ?? {});
+      const before = this.held.get(c.id) ?? [];
       const moved: string[] = [];
-      for (const i of before)
-        if (!now.has(i)) {
-          removeFrom(this.holders, i, c.id);
-          moved.push(i);
-        }
-      for (const i of now)
-        if (!before.has(i)) {
-          addTo(this.holders, i, c.id);
-          moved.push(i);
-        }
-      if (now.size) this.held.set(c.id, now);
+      if (before.length === 0) {
+        // A node seen for the first time (every node at a restore): nothing to compare with.
+        for (const i of now) this.holders.add(i, c.id);
+        moved.push(...now);
+      } else {
+        const was = new Set(before);
+        const is = new Set(now);
+        for (const i of before)
+          if (!is.has(i)) {
+            this.holders.delete(i, c.id);
+            moved.push(i);
+          }
+        for (const i of now)
+          if (!was.has(i)) {
+            this.holders.add(i, c.id);
+            moved.push(i);
+          }
+      }
+      if (now.length) this.held.set(c.id, now);
       else this.held.delete(c.id);
       for (const i of moved) this.changed$.next(i);
     });
   }
 
   /** Nodes holding capacity for this instance. */
-  nodesFor(instanceId: string): ReadonlySet<string> {
-    return this.holders.get(instanceId) ?? new Set();
+  nodesFor(instanceId: string): readonly string[] {
+    return this.holders.get(instanceId);
   }
 
   /** How many instances some node holds capacity for. */

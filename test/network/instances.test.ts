@@ -194,7 +194,7 @@ describe('instances get ports (ComputeService + NetworkService, hollow agent, re
     assert.equal(held(), before.held, 'MAC, address, network and group references given back');
     assert.equal((await n.rpc('listAllocations', { subnetId: tenantSubnet.id })).allocations.length, before.tenant);
     assert.deepEqual((await n.rpc('listAllocations', { subnetId: tinyExtSubnet.id })).allocations.map((a) => a.ipAddress), ['198.51.100.2']);
-    await until('its node\'s capacity released', () => (cluster.reservations.nodesFor(i.id).size === 0 ? true : undefined));
+    await until('its node\'s capacity released', () => (cluster.reservations.nodesFor(i.id).length === 0 ? true : undefined));
 
     // A subnet with no address left fails the same way, at its first step.
     const full = await n.subnet(tenant.id, '10.83.0.0/30');

@@ -183,7 +183,7 @@ export class InstanceLifecycle extends Controller {
   private async releaseUnwanted(id: string, s: InstanceState | undefined): Promise<void> {
     // A PENDING instance's reservations are the scheduler's, except on nodes it failed on (it goes elsewhere).
     const pending = !!s?.exists && s.status === 'PENDING';
-    for (const nodeId of [...this.reservations.nodesFor(id)]) {
+    for (const nodeId of this.reservations.nodesFor(id)) {
       if (pending && !s!.avoidNodeIds?.includes(nodeId)) continue;
       if (s && holdsCapacity(s) && (s.nodeId === nodeId || s.migration?.targetNodeId === nodeId)) continue;
       if (!this.nodes.state(nodeId)?.reservations[id]) continue;

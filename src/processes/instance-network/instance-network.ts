@@ -14,6 +14,7 @@ import { ownerKey } from '../network/reservations';
 import type { NetworkReconciler } from '../network/reconciler';
 import { portDeviceName } from '../../sdn/names';
 import { Controller } from '../controller';
+import { MultiMap } from '../multimap';
 import type { ReconcileResult, ResyncOptions } from '../work-queue';
 
 /** How ports made for instances are named: the instance id after this prefix, so an operator (and a restart) can tell whose they are. */
@@ -61,7 +62,7 @@ export interface InstanceNetworkOptions {
  */
 export class InstanceNetwork extends Controller {
   /** instance id → ports made for it or bound to it. */
-  private readonly portsOf = new Map<string, Set<string>>();
+  private readonly portsOf = new MultiMap();
   private readonly instanceOfPort = new Map<string, string>();
   /** The last live event of each instance: the cause of what is done for it. */
   private readonly lastEvent = new Map<string, RecordedEvent>();
@@ -104,15 +105,9 @@ export class InstanceNetwork extends Controller {
     const marked = port?.name.startsWith(INSTANCE_PORT_PREFIX) ? port.name.slice(INSTANCE_PORT_PREFIX.length) : '';
     const after = port ? port.instanceId || marked : undefined;
     if (before === after) return;
-    if (before) {
-      const set = this.portsOf.get(before);
-      set?.delete(portId);
-      if (set?.size === 0) this.portsOf.delete(before);
-    }
+    if (before) this.portsOf.delete(before, portId);
     if (after) {
-      let set = this.portsOf.get(after);
-      if (!set) this.portsOf.set(after, (set = new Set()));
-      set.add(portId);
+      this.portsOf.add(after, portId);
       this.instanceOfPort.set(portId, after);
     } else this.instanceOfPort.delete(portId);
   }
@@ -130,7 +125,7 @@ export class InstanceNetwork extends Controller {
       // Gone: everything made for it goes back, and a user's port bound to it is unbound. An id no
       // instance here ever had names a device of something else (as Neutron's device_id may): a
       // user's port bound to it is left as it is.
-      for (const portId of [...(this.portsOf.get(id) ?? [])]) if (s || this.madeFor(id, portId)) await this.teardown(id, portId);
+      for (const portId of this.portsOf.get(id)) if (s || this.madeFor(id, portId)) await this.teardown(id, portId);
       return;
     }
     const want = s.spec?.network;
@@ -147,7 +142,7 @@ export class InstanceNetwork extends Controller {
     }
     // Ports made by earlier attempts that are not the instance's port (a user's port bound to it stays as it is).
     if (s.network)
-      for (const portId of [...(this.portsOf.get(id) ?? [])]) if (portId !== s.network.portId && this.madeFor(id, portId)) await this.teardown(id, portId);
+      for (const portId of this.portsOf.get(id)) if (portId !== s.network.portId && this.madeFor(id, portId)) await this.teardown(id, portId);
   }
 
   private async attach(s: InstanceState): Promise<ReconcileResult> {

@@ -185,7 +185,7 @@ export class SchedulerProcess extends Controller {
     let reason = '';
     for (let round = 0; round < 3; round++) {
       // A node already holding capacity for it (a scheduler that stopped half-way) comes first.
-      const holding = this.reservations.nodesFor(id);
+      const holding = new Set(this.reservations.nodesFor(id));
       const decision = this.decide(request, id, holding);
       if (!decision.ok) {
         // Full only because of placements in flight: look again shortly, for a while.
