@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseProcStat, type ProcStat } from '../../../shared/proc-stat';
 
@@ -20,14 +21,14 @@ export interface ProcSample extends ProcStat, ProcMemory {
 }
 
 export async function readProcSample(pid: number): Promise<ProcSample> {
-  const [stat, status, uptime] = await Promise.all([
-    readFile(`/proc/${pid}/stat`, 'utf8'),
-    readFile(`/proc/${pid}/status`, 'utf8'),
-    readFile('/proc/uptime', 'utf8'),
-  ]);
+  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  // The boot clock and the wall clock read back to back (a procfs read does not wait on a disk): read
+  // apart, on the thread pool of a loaded host, they could be seconds apart, and so could the start time.
+  const uptime = readFileSync('/proc/uptime', 'utf8');
+  const at = Date.now();
   const s = parseProcStat(stat);
   const uptimeNs = Number(uptime.split(/\s+/)[0]) * 1e9;
-  return { ...s, ...parseProcStatus(status), startedAt: new Date(Date.now() - (uptimeNs - s.startTimeNs) / 1e6) };
+  return { ...s, ...parseProcStatus(status), startedAt: new Date(at - (uptimeNs - s.startTimeNs) / 1e6) };
 }
 
 interface BlockStatsEntry {
