@@ -1,5 +1,5 @@
 import { decodePacked, packPositions, unpackPositionsHead } from './packed-positions';
-import { SortedIds } from './sorted-ids';
+import { ascending, SortedIds } from './sorted-ids';
 
 /** The equality terms an object can be found by (each built with term()). */
 export type TermsOf<V> = (v: V) => readonly string[];
@@ -174,7 +174,7 @@ export class ListIndex<V> {
     const all = [...objects.keys()];
     if (all.length !== packed.count) return false;
     // The places are in the ids' order: objects in another order cannot be read by them.
-    for (let i = 1; i < all.length; i++) if (!(all[i - 1] < all[i])) return false;
+    if (!ascending(all)) return false;
     const byTerm = new Map<string, SortedIds>();
     for (const [t, list] of unpackPositionsHead(packed.bytes)) {
       const places = decodePacked(list);

@@ -119,7 +119,7 @@ export class SortedIds {
 }
 
 /** Strictly ascending (so also without repeats): checked in one pass, where sorting costs n log n. */
-const ascending = (ids: readonly string[]): boolean => {
+export const ascending = (ids: readonly string[]): boolean => {
   for (let i = 1; i < ids.length; i++) if (!(ids[i - 1] < ids[i])) return false;
   return true;
 };
